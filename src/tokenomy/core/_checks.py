@@ -1,0 +1,69 @@
+"""Validation helpers shared by the core value types: finite, non-negative, in range.
+
+Each raises :class:`ValidationError` naming the field, the bad value and the expected form.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from tokenomy.core.errors import ValidationError
+
+__all__ = ["check_finite", "check_finite_array", "check_nonneg", "check_nonneg_array", "check_prob"]
+
+
+def check_finite(name: str, value: float, *, where: str = "") -> float:
+    """Return ``float(value)`` or raise if it is NaN, infinite or not a number."""
+    at = f" in {where}" if where else ""
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise ValidationError(f"{name}{at} must be a finite number, got {value!r}") from None
+    if not math.isfinite(x):
+        raise ValidationError(f"{name}{at} must be a finite number, got {x!r}")
+    return x
+
+
+def check_nonneg(name: str, value: float, *, where: str = "") -> float:
+    """Return ``float(value)`` or raise if it is not finite or is negative."""
+    x = check_finite(name, value, where=where)
+    if x < 0:
+        at = f" in {where}" if where else ""
+        raise ValidationError(f"{name}{at} must be ≥ 0, got {x!r}")
+    return x
+
+
+def check_prob(name: str, value: float, *, where: str = "") -> float:
+    """Return ``float(value)`` or raise if it is not in [0, 1]."""
+    x = check_finite(name, value, where=where)
+    if not 0.0 <= x <= 1.0:
+        at = f" in {where}" if where else ""
+        raise ValidationError(f"{name}{at} must be in [0, 1], got {x!r}")
+    return x
+
+
+def check_finite_array(name: str, values: ArrayLike) -> NDArray[np.float64]:
+    """Return ``values`` as a float64 array or raise naming the first non-finite entry."""
+    arr = np.asarray(values, dtype=np.float64)
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        idx = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValidationError(
+            f"{name} must hold finite numbers; entry {idx if len(idx) > 1 else idx[0]} is {arr[idx]!r}"
+        )
+    return arr
+
+
+def check_nonneg_array(name: str, values: ArrayLike) -> NDArray[np.float64]:
+    """Return ``values`` as a float64 array or raise naming the first negative or non-finite entry."""
+    arr = check_finite_array(name, values)
+    neg = arr < 0
+    if neg.any():
+        idx = tuple(int(i) for i in np.argwhere(neg)[0])
+        raise ValidationError(
+            f"{name} must be ≥ 0; entry {idx if len(idx) > 1 else idx[0]} is {arr[idx]!r}"
+        )
+    return arr

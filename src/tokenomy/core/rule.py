@@ -1,0 +1,198 @@
+"""The allocation rule, Eq. 1: spend on argmax surplus, or on nothing when no surplus is positive.
+
+surplus_i = V·ΔQ_i − ΔC_i − λ·ΔL_i − ρ·ΔR_i − ρ_irr·ΔR_i^irr
+
+``choose`` decides one request over a handful of ``TokenUse`` objects; ``surplus_matrix`` and
+``choose_many`` decide N requests × M uses at once with per-request V (and optionally per-request
+λ, ρ, ρ_irr), as numpy arrays. The null option (spend nothing) has surplus 0 and is chosen when every
+surplus is ≤ 0; ties between uses go to the lower index, ties with the null option go to the null
+option (a use must *strictly* pay for itself).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from tokenomy.core._checks import check_finite_array, check_nonneg_array
+from tokenomy.core.errors import ValidationError
+from tokenomy.core.prices import PriceVector
+from tokenomy.core.uses import TokenUse
+
+__all__ = ["NULL", "Choice", "choose", "choose_many", "crossover_value", "surplus", "surplus_matrix"]
+
+NULL = -1
+"""Index returned by ``choose_many`` for the null option (spend nothing)."""
+
+
+def surplus(use: TokenUse, prices: PriceVector) -> float:
+    """Eq. 1 surplus of one use at one price vector, in USD."""
+    return (
+        prices.v_usd * use.dq
+        - use.dc_usd
+        - prices.lam_usd_per_s * use.dl_s
+        - prices.rho_usd * use.dr
+        - prices.rho_irr * use.dr_irr
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """The outcome of Eq. 1 for one request.
+
+    Attributes:
+        index: position of the chosen use in the candidates, or ``None`` for the null option.
+        name: the chosen use's name, or ``None``.
+        surplus_usd: the chosen use's surplus (0.0 for the null option).
+        surpluses_usd: every candidate's surplus, in candidate order.
+    """
+
+    index: int | None
+    name: str | None
+    surplus_usd: float
+    surpluses_usd: tuple[float, ...]
+
+    @property
+    def spends(self) -> bool:
+        """True unless the null option was chosen."""
+        return self.index is not None
+
+
+def choose(uses: Sequence[TokenUse], prices: PriceVector) -> Choice:
+    """Apply Eq. 1 to one request's candidate uses.
+
+    Args:
+        uses: the candidates (may be empty: then the null option is chosen).
+        prices: the price vector in force.
+
+    Returns:
+        The chosen use, or the null option when every surplus is ≤ 0.
+    """
+    surpluses = tuple(surplus(u, prices) for u in uses)
+    best = max(range(len(uses)), key=surpluses.__getitem__, default=None)
+    if best is None or surpluses[best] <= 0.0:
+        return Choice(None, None, 0.0, surpluses)
+    return Choice(best, uses[best].name, surpluses[best], surpluses)
+
+
+def crossover_value(a: TokenUse, b: TokenUse, prices: PriceVector) -> float:
+    """The value V* at which ``a`` and ``b`` have equal surplus under the other prices.
+
+    Computed in decimal arithmetic on the shortest decimal form of each input, so inputs written in
+    decimal (q = 0.7, 0.9) give the exact decimal answer (V* = 20, not 19.999999999999996).
+    Returns ``inf`` when both have the same ``dq`` (V cannot separate them).
+    """
+
+    def d(x: float) -> Decimal:
+        return Decimal(repr(float(x)))
+
+    def cost(u: TokenUse) -> Decimal:
+        return (d(u.dc_usd) + d(prices.lam_usd_per_s) * d(u.dl_s) + d(prices.rho_usd) * d(u.dr)
+                + d(prices.rho_irr) * d(u.dr_irr))
+
+    if a.dq == b.dq:
+        return float("inf")
+    return float((cost(b) - cost(a)) / (d(b.dq) - d(a.dq)))
+
+
+def _price_column(name: str, value: ArrayLike, n: int) -> NDArray[np.float64] | float:
+    arr = check_nonneg_array(name, value)
+    if arr.ndim == 0:
+        return float(arr)
+    if arr.shape != (n,):
+        raise ValidationError(f"{name} must be a scalar or have shape ({n},), got shape {arr.shape}")
+    return arr[:, None]
+
+
+def surplus_matrix(
+    v_usd: ArrayLike,
+    dq: ArrayLike,
+    dc_usd: ArrayLike = 0.0,
+    dl_s: ArrayLike = 0.0,
+    dr: ArrayLike = 0.0,
+    dr_irr: ArrayLike = 0.0,
+    *,
+    lam_usd_per_s: ArrayLike = 0.0,
+    rho_usd: ArrayLike = 0.0,
+    rho_irr_usd: ArrayLike | None = None,
+    validate: bool = True,
+) -> NDArray[np.float64]:
+    """Eq. 1 surpluses for N requests × M uses.
+
+    Args:
+        v_usd: V per request, shape (N,) (or a scalar, then N comes from ``dq``).
+        dq: quality gains, shape (N, M) or (M,) when they do not depend on the request.
+        dc_usd, dl_s, dr, dr_irr: broadcastable to (N, M); all ≥ 0.
+        lam_usd_per_s, rho_usd, rho_irr_usd: scalars or shape (N,); ρ_irr defaults to ρ.
+        validate: check every input for NaN, infinity and negative values (O(N·M)).
+
+    Returns:
+        Array of shape (N, M), USD.
+
+    Raises:
+        ValidationError: a shape does not broadcast, or a value is NaN, infinite or negative.
+    """
+    dq_arr = np.asarray(dq, dtype=np.float64)
+    v_arr = np.asarray(v_usd, dtype=np.float64)
+    if dq_arr.ndim not in (1, 2):
+        raise ValidationError(f"dq must have shape (N, M) or (M,), got shape {dq_arr.shape}")
+    n = dq_arr.shape[0] if dq_arr.ndim == 2 else (v_arr.shape[0] if v_arr.ndim == 1 else 1)
+    m = dq_arr.shape[-1]
+    if validate:
+        check_finite_array("dq", dq_arr)
+        v_arr = check_nonneg_array("V (v_usd)", v_arr)
+    if v_arr.ndim == 0:
+        v_arr = np.full(n, float(v_arr))
+    if v_arr.shape != (n,):
+        raise ValidationError(f"V (v_usd) must have shape ({n},) to match dq, got shape {v_arr.shape}")
+    lam = _price_column("λ (lam_usd_per_s)", lam_usd_per_s, n)
+    rho = _price_column("ρ (rho_usd)", rho_usd, n)
+    rho_irr = rho if rho_irr_usd is None else _price_column("ρ_irr (rho_irr_usd)", rho_irr_usd, n)
+    terms = []
+    for name, val in (("dc_usd", dc_usd), ("dl_s", dl_s), ("dr", dr), ("dr_irr", dr_irr)):
+        arr = check_nonneg_array(name, val) if validate else np.asarray(val, dtype=np.float64)
+        try:
+            np.broadcast_shapes(arr.shape, (n, m))
+        except ValueError:
+            raise ValidationError(f"{name} must broadcast to ({n}, {m}), got shape {arr.shape}") from None
+        terms.append(arr)
+    dc, dl, r, r_irr = terms
+    # Non-V cost first: when every term is per-use (M,), this stays O(M) and the (N, M) work is one
+    # multiply and one subtract, written in place.
+    cost = dc + lam * dl + rho * r + rho_irr * r_irr
+    out = np.multiply(v_arr[:, None], dq_arr, out=np.empty((n, m)))
+    out -= cost
+    return out
+
+
+def choose_many(
+    v_usd: ArrayLike,
+    dq: ArrayLike,
+    dc_usd: ArrayLike = 0.0,
+    dl_s: ArrayLike = 0.0,
+    dr: ArrayLike = 0.0,
+    dr_irr: ArrayLike = 0.0,
+    *,
+    lam_usd_per_s: ArrayLike = 0.0,
+    rho_usd: ArrayLike = 0.0,
+    rho_irr_usd: ArrayLike | None = None,
+    validate: bool = True,
+) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    """Eq. 1 choice for N requests × M uses (arguments as ``surplus_matrix``).
+
+    Returns:
+        ``(index, surplus_usd)``: the chosen use per request (``NULL`` = -1 for the null option)
+        and its surplus (0.0 for the null option), each of shape (N,).
+    """
+    s = surplus_matrix(
+        v_usd, dq, dc_usd, dl_s, dr, dr_irr,
+        lam_usd_per_s=lam_usd_per_s, rho_usd=rho_usd, rho_irr_usd=rho_irr_usd, validate=validate,
+    )
+    idx = np.argmax(s, axis=1)
+    best = np.take_along_axis(s, idx[:, None], axis=1)[:, 0]
+    spend = best > 0.0
+    return np.where(spend, idx, NULL).astype(np.int64), np.where(spend, best, 0.0)

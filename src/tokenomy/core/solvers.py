@@ -1,0 +1,292 @@
+"""Equimarginal allocation (Eq. 2) and its prices as Lagrange multipliers (Eq. 3).
+
+Problem: choose tokens t_i ≥ 0 for uses i with concave curves Q_i to
+
+    maximise  V·Σ Q_i(t_i) − Σ π_i t_i   subject to   A t ≤ b,
+
+where each resource (compute C, latency L, risk R) is either *priced* (its given price enters the
+linear cost π: money at face value, λ for latency, ρ for risk) or *capped* (a row of A with cap b and
+an unknown multiplier μ). With a budget, the compute row is the full price
+p_i = c_i + λ·l_i + ρ·r_i and π = 0 for it (the budget of Eq. 2's Cobb–Douglas oracle).
+
+KKT: V·Q_i'(t_i) = π_i + Σ_k μ_k A_ki for t_i > 0 (≤ for t_i = 0), μ ≥ 0, A t ≤ b, μ·(b − A t) = 0.
+Eq. 3's implied prices are (1, λ, ρ) = (μ_C, μ_L, μ_R)/μ_C (with μ_C = 1 when money is priced).
+
+Method: for fixed μ the allocation is closed-form, t_i = (Q_i')⁻¹((π_i + μ·A_i)/V), so stationarity
+holds by construction. One capped resource: μ by Brent's method on the monotone excess A t(μ) − b.
+Several: projected Newton on the active set of the dual (Jacobian from Q''), which converges
+quadratically from the single-constraint solutions. Residuals of every KKT condition are returned.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy.optimize import brentq
+
+from tokenomy.core._checks import check_nonneg, check_nonneg_array
+from tokenomy.core.curves import Curve
+from tokenomy.core.errors import InfeasibleError, ValidationError
+
+__all__ = ["Allocation", "KKTResiduals", "allocate", "cobb_douglas_allocation"]
+
+
+@dataclass(frozen=True, slots=True)
+class KKTResiduals:
+    """Relative residuals of the KKT conditions (0 at an exact optimum)."""
+
+    stationarity: float
+    primal: float
+    complementary: float
+    dual: float
+
+    @property
+    def max(self) -> float:
+        return max(self.stationarity, self.primal, self.complementary, self.dual)
+
+
+@dataclass(frozen=True, slots=True)
+class Allocation:
+    """The solution of ``allocate``.
+
+    Attributes:
+        tokens: t_i per use.
+        mu_c, mu_l, mu_r: multipliers of the budget, latency and risk constraints (μ_C = 1 when money
+            is priced rather than capped; μ_L, μ_R = 0 for a priced or slack resource).
+        lam_usd_per_s, rho_usd: the implied prices μ_L/μ_C, μ_R/μ_C (or the given ones).
+        full_price_usd: p_i = c_i + λ·l_i + ρ·r_i per token.
+        spend_usd, latency_s, risk: Σ c_i t_i, Σ l_i t_i, Σ r_i t_i.
+        value: V·Σ Q_i(t_i) (NaN when a custom curve has no value function).
+        residuals: KKT residuals.
+    """
+
+    tokens: NDArray[np.float64]
+    mu_c: float
+    mu_l: float
+    mu_r: float
+    lam_usd_per_s: float
+    rho_usd: float
+    full_price_usd: NDArray[np.float64]
+    spend_usd: float
+    latency_s: float
+    risk: float
+    value: float
+    residuals: KKTResiduals
+
+
+def _vec(name: str, x: ArrayLike | None, n: int) -> NDArray[np.float64]:
+    if x is None:
+        return np.zeros(n)
+    arr = check_nonneg_array(name, x)
+    arr = np.broadcast_to(arr, (n,)).astype(np.float64) if arr.ndim == 0 else arr
+    if arr.shape != (n,):
+        raise ValidationError(f"{name} must have one entry per curve ({n}), got shape {arr.shape}")
+    return arr
+
+
+class _Problem:
+    def __init__(self, curves: Sequence[Curve], v: float, pi: NDArray[np.float64],
+                 rows: NDArray[np.float64], caps: NDArray[np.float64]) -> None:
+        self.curves, self.v, self.pi, self.rows, self.caps = curves, v, pi, rows, caps
+
+    def tokens(self, mu: NDArray[np.float64]) -> NDArray[np.float64]:
+        price = self.pi + mu @ self.rows
+        return np.array([c.inv_deriv(p / self.v) for c, p in zip(self.curves, price, strict=True)])
+
+    def excess(self, mu: NDArray[np.float64]) -> NDArray[np.float64]:
+        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+            t = self.tokens(mu)
+            return (self.rows @ t - self.caps) / self.caps
+
+    def jacobian(self, mu: NDArray[np.float64], active: NDArray[np.bool_]) -> NDArray[np.float64]:
+        t = self.tokens(mu)
+        pos = t > 0
+        d = np.zeros(len(t))
+        d[pos] = [1.0 / (self.v * self.curves[i].deriv2(t[i])) for i in np.flatnonzero(pos)]
+        rows = self.rows[active] / self.caps[active, None]
+        return np.asarray((rows * d) @ self.rows[active].T)
+
+
+def _solve_one(p: _Problem, k: int, mu: NDArray[np.float64]) -> float:
+    """μ_k ≥ 0 that zeroes the excess of constraint k with the other μ fixed (0 if slack at μ_k=0)."""
+
+    def f(x: float) -> float:
+        m = mu.copy()
+        m[k] = x
+        e = p.excess(m)[k]
+        return 1e300 if math.isnan(e) else float(e)
+
+    if f(0.0) <= 0:
+        return 0.0
+    hi = 1.0
+    while f(hi) > 0:
+        hi *= 4.0
+        if hi > 1e300:
+            raise InfeasibleError(f"constraint {k} cannot be met by any price (is its cap > 0?)")
+    lo = hi / 4.0
+    while lo > 1e-300 and f(lo) <= 0:
+        lo /= 4.0
+    if f(lo) <= 0:
+        return lo
+    return float(brentq(f, lo, hi, xtol=1e-300, rtol=1e-15, maxiter=1000))
+
+
+def _solve(p: _Problem) -> NDArray[np.float64]:
+    k_n = len(p.caps)
+    mu = np.zeros(k_n)
+    if k_n == 0:
+        return mu
+    if k_n == 1:
+        mu[0] = _solve_one(p, 0, mu)
+        return mu
+    # Block coordinate passes give a feasible, near-optimal start; Newton on the active set polishes.
+    for _ in range(200):
+        old = mu.copy()
+        for k in range(k_n):
+            mu[k] = _solve_one(p, k, mu)
+        if np.allclose(mu, old, rtol=1e-10, atol=0):
+            break
+    for _ in range(50):
+        active = mu > 0
+        e = p.excess(mu)
+        if not active.any() or np.max(np.abs(e[active])) < 1e-13:
+            break
+        step = np.linalg.lstsq(p.jacobian(mu, active), -e[active], rcond=None)[0]
+        scale = 1.0
+        base = float(np.max(np.abs(e[active])))
+        while scale > 1e-6:
+            trial = mu.copy()
+            trial[active] = np.maximum(mu[active] + scale * step, 0.0)
+            if np.max(np.abs(p.excess(trial)[active])) < base:
+                mu = trial
+                break
+            scale /= 2
+        else:
+            break
+    return mu
+
+
+def allocate(
+    curves: Sequence[Curve],
+    cost_usd_per_token: ArrayLike,
+    *,
+    latency_s_per_token: ArrayLike | None = None,
+    risk_per_token: ArrayLike | None = None,
+    v_usd: float = 1.0,
+    budget_usd: float | None = None,
+    latency_cap_s: float | None = None,
+    risk_cap: float | None = None,
+    lam_usd_per_s: float = 0.0,
+    rho_usd: float = 0.0,
+) -> Allocation:
+    """Equimarginal allocation of tokens over concave uses (Eq. 2) with its multipliers (Eq. 3).
+
+    Args:
+        curves: one concave response curve per use.
+        cost_usd_per_token: c_i.
+        latency_s_per_token, risk_per_token: l_i and r_i (zeros when omitted).
+        v_usd: V, USD per unit of quality.
+        budget_usd: cap on Σ (c_i + λ·l_i + ρ·r_i)·t_i over the *priced* resources; ``None`` prices
+            money at face value instead.
+        latency_cap_s, risk_cap: caps on Σ l_i t_i and Σ r_i t_i; ``None`` prices the resource at
+            ``lam_usd_per_s`` or ``rho_usd`` instead.
+
+    Returns:
+        The allocation, its multipliers, the implied (λ, ρ) and the KKT residuals.
+
+    Raises:
+        ValidationError: a bad input (NaN, negative, a price given for a capped resource).
+        InfeasibleError: the objective is unbounded (a use costs nothing and has no cap).
+    """
+    n = len(curves)
+    if n == 0:
+        raise ValidationError("allocate needs at least one curve")
+    v = check_nonneg("V (v_usd)", v_usd)
+    if v == 0:
+        raise ValidationError("V (v_usd) must be > 0 for an allocation (at V = 0 nothing is bought)")
+    c = _vec("cost_usd_per_token", cost_usd_per_token, n)
+    l_ = _vec("latency_s_per_token", latency_s_per_token, n)
+    r = _vec("risk_per_token", risk_per_token, n)
+    lam = check_nonneg("λ (lam_usd_per_s)", lam_usd_per_s)
+    rho = check_nonneg("ρ (rho_usd)", rho_usd)
+    if latency_cap_s is not None and lam > 0:
+        raise ValidationError("give either latency_cap_s (λ is then discovered) or lam_usd_per_s, not both")
+    if risk_cap is not None and rho > 0:
+        raise ValidationError("give either risk_cap (ρ is then discovered) or rho_usd, not both")
+    priced = c + lam * l_ + rho * r
+    rows, caps = [], []
+    if budget_usd is not None:
+        rows.append(priced)
+        caps.append(check_nonneg("budget_usd", budget_usd))
+        pi = np.zeros(n)
+    else:
+        pi = priced
+    for cap, row, name in ((latency_cap_s, l_, "latency_cap_s"), (risk_cap, r, "risk_cap")):
+        if cap is not None:
+            rows.append(row)
+            caps.append(check_nonneg(name, cap))
+    a = np.array(rows).reshape(len(rows), n)
+    b = np.array(caps, dtype=np.float64)
+    if np.any(b == 0):
+        raise InfeasibleError("a cap of 0 admits only the empty allocation; give a cap > 0")
+    unpriced = (pi + a.sum(axis=0)) == 0
+    if unpriced.any():
+        raise InfeasibleError(
+            f"use {int(np.flatnonzero(unpriced)[0])} costs nothing and is capped by nothing: "
+            "the allocation is unbounded"
+        )
+    prob = _Problem(curves, v, pi, a, b)
+    mu = _solve(prob)
+    t = prob.tokens(mu)
+    if not np.all(np.isfinite(t)):
+        raise InfeasibleError("the allocation is unbounded at the solved prices")
+    k = 0
+    mu_c = 1.0
+    if budget_usd is not None:
+        mu_c, k = float(mu[0]), 1
+    mu_l = mu_r = 0.0
+    if latency_cap_s is not None:
+        mu_l, k = float(mu[k]), k + 1
+    if risk_cap is not None:
+        mu_r = float(mu[k])
+    lam_out = lam if latency_cap_s is None else (mu_l / mu_c if mu_c > 0 else math.inf)
+    rho_out = rho if risk_cap is None else (mu_r / mu_c if mu_c > 0 else math.inf)
+    full = c + lam_out * l_ + rho_out * r if math.isfinite(lam_out + rho_out) else priced
+    return Allocation(
+        tokens=t, mu_c=mu_c, mu_l=mu_l, mu_r=mu_r, lam_usd_per_s=lam_out, rho_usd=rho_out,
+        full_price_usd=full, spend_usd=float(c @ t), latency_s=float(l_ @ t), risk=float(r @ t),
+        value=v * float(sum(cv.value(x) for cv, x in zip(curves, t, strict=True))),
+        residuals=_residuals(prob, mu, t),
+    )
+
+
+def _residuals(p: _Problem, mu: NDArray[np.float64], t: NDArray[np.float64]) -> KKTResiduals:
+    price = p.pi + mu @ p.rows
+    marginal = np.array([p.v * c.deriv(x) for c, x in zip(p.curves, t, strict=True)])
+    scale = np.maximum(price, 1e-300)
+    pos = t > 0
+    stat = np.zeros(len(t))
+    stat[pos] = np.abs(marginal[pos] - price[pos]) / scale[pos]
+    stat[~pos] = np.maximum(marginal[~pos] - price[~pos], 0.0) / scale[~pos]
+    used = p.rows @ t
+    primal = np.maximum(used - p.caps, 0.0) / p.caps
+    slack = np.abs(mu * (p.caps - used)) / np.maximum(np.abs(mu * p.caps), 1e-300)
+    return KKTResiduals(
+        stationarity=float(stat.max(initial=0.0)),
+        primal=float(primal.max(initial=0.0)),
+        complementary=float(np.where(mu > 0, slack, 0.0).max(initial=0.0)),
+        dual=float(np.maximum(-mu, 0.0).max(initial=0.0)),
+    )
+
+
+def cobb_douglas_allocation(alpha: ArrayLike, price_usd: ArrayLike, budget_usd: float) -> NDArray[np.float64]:
+    """Closed form for Q = A·Π t_i^α_i under Σ p_i t_i ≤ B: t_i* = (α_i/Σα_j)·B/p_i (the oracle)."""
+    a = check_nonneg_array("alpha", alpha)
+    p = check_nonneg_array("price_usd", price_usd)
+    if np.any(p == 0) or a.sum() == 0:
+        raise ValidationError("Cobb–Douglas needs every price > 0 and some alpha > 0")
+    return np.asarray(a / a.sum() * check_nonneg("budget_usd", budget_usd) / p)

@@ -1,0 +1,99 @@
+"""The ``tokenomy`` command line: one sub-command per module listed in ``COMMANDS``.
+
+Each command module defines ``register(subparsers)``, which adds its parser and sets ``func`` to a
+``run(args) -> dict`` that returns JSON-ready results; this file adds ``--json PATH`` to every command
+and writes those results there. Errors from tokenomy's hierarchy print as one line and exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from tokenomy.core.errors import TokenomyError
+
+__all__ = ["COMMANDS", "build_parser", "main", "write_json"]
+
+COMMANDS = (
+    "tokenomy.interfaces.cmd_demo",
+    "tokenomy.interfaces.cmd_ledger",
+    "tokenomy.interfaces.cmd_route",
+    "tokenomy.interfaces.cmd_serve",
+    "tokenomy.interfaces.cmd_audit",
+    "tokenomy.interfaces.cmd_agent",
+)
+
+
+def _jsonable(x: Any) -> Any:
+    if hasattr(x, "item") and callable(x.item):
+        return x.item()
+    if hasattr(x, "tolist"):
+        return x.tolist()
+    if isinstance(x, Path):
+        return str(x)
+    raise TypeError(f"not JSON-serialisable: {type(x).__name__}")
+
+
+def write_json(path: str | Path, payload: Any) -> None:
+    """Write ``payload`` as indented JSON (numpy scalars and arrays converted); NaN becomes null."""
+    text = json.dumps(payload, indent=2, default=_jsonable, allow_nan=True)
+    text = text.replace("NaN", "null").replace("-Infinity", "null").replace("Infinity", "null")
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text(text + "\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The top-level parser with every available command registered."""
+    parser = argparse.ArgumentParser(
+        prog="tokenomy",
+        description="Allocate every marginal token by V·ΔQ − ΔC − λ·ΔL − ρ·ΔR (Eq. 1).",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        if importlib.util.find_spec(name) is None:
+            continue
+        module = importlib.import_module(name)
+        before = set(sub.choices)
+        module.register(sub)
+        for cmd in set(sub.choices) - before:
+            _add_json(sub.choices[cmd])
+    return parser
+
+
+def _add_json(parser: argparse.ArgumentParser) -> None:
+    if parser._subparsers is not None:  # a command group: every leaf gets --json
+        for action in parser._subparsers._group_actions:
+            for child in getattr(action, "choices", {}).values():
+                _add_json(child)
+    if not any("--json" in a.option_strings for a in parser._actions):
+        parser.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``tokenomy`` script; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func = getattr(args, "func", None)
+    if func is None:
+        parser.print_help()
+        return 0 if args.command is None else 2
+    try:
+        result = func(args)
+    except TokenomyError as exc:
+        print(f"tokenomy: error: {exc}", file=sys.stderr)
+        return 2
+    if getattr(args, "json", None):
+        write_json(args.json, result)
+        print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,70 @@
+"""``tokenomy demo``: the main job. Runs every demo section present, in order, and writes its outputs.
+
+Sections are modules listed in ``SECTIONS``; each defines ``TITLE`` and ``section(ctx) -> dict``.
+A section that needs the real data says so and is skipped when the folder is absent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tokenomy.interfaces.paths import resolve_data_dir
+
+__all__ = ["SECTIONS", "DemoContext", "register", "run"]
+
+SECTIONS = (
+    "tokenomy.interfaces.demo_core",
+    "tokenomy.interfaces.demo_route",
+    "tokenomy.interfaces.demo_serve",
+    "tokenomy.interfaces.demo_audit",
+    "tokenomy.interfaces.demo_agent",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DemoContext:
+    """What a demo section gets: the data folder (or None), an output folder, and a printer."""
+
+    data_dir: Path | None
+    out_dir: Path
+    echo: Callable[[str], None]
+    quick: bool = False
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("demo", help="run the demo: the worked example, allocation, ledger and each layer",
+                       description=__doc__)
+    p.add_argument("--data", metavar="DIR", help="real data folder (default: $TOKENOMY_DATA or ../shared/data)")
+    p.add_argument("--out", metavar="DIR", default="out/demo", help="where reports and the ledger go")
+    p.add_argument("--only", metavar="NAME", help="run one section (core, route, serve, audit, agent)")
+    p.add_argument("--quick", action="store_true", help="smaller inputs where a section supports it")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    data = resolve_data_dir(args.data)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    ctx = DemoContext(data, out, print, bool(getattr(args, "quick", False)))
+    results: dict[str, Any] = {"data_dir": str(data) if data else None, "sections": {}}
+    if data is None:
+        print("note: no data folder found (--data, $TOKENOMY_DATA, ../shared/data); data sections are skipped")
+    for name in SECTIONS:
+        short = name.rsplit("_", 1)[-1]
+        if args.only and args.only != short:
+            continue
+        if importlib.util.find_spec(name) is None:
+            continue
+        module = importlib.import_module(name)
+        print(f"\n=== {module.TITLE} ===")
+        t0 = time.perf_counter()
+        results["sections"][short] = module.section(ctx)
+        print(f"({short}: {time.perf_counter() - t0:.1f} s)")
+    return results

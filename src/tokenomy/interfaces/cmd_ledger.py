@@ -1,0 +1,55 @@
+"""``tokenomy ledger summary FILE`` and ``tokenomy ledger export FILE --out DIR``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from tokenomy.core.errors import ValidationError
+from tokenomy.interfaces.table import format_table
+from tokenomy.ledger import Ledger
+
+__all__ = ["register"]
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("ledger", help="inspect or export a ledger file", description=__doc__)
+    lsub = p.add_subparsers(dest="ledger_command", metavar="ACTION", required=True)
+    s = lsub.add_parser("summary", help="counts, totals and the worst-regret requests of a ledger file")
+    s.add_argument("file", help="a DuckDB ledger file")
+    s.add_argument("--top", type=int, default=5, help="how many worst-regret requests to list")
+    s.set_defaults(func=summary)
+    e = lsub.add_parser("export", help="write decisions, candidates and outcomes as Parquet")
+    e.add_argument("file", help="a DuckDB ledger file")
+    e.add_argument("--out", required=True, metavar="DIR", help="folder for the Parquet files")
+    e.set_defaults(func=export)
+
+
+def _open(path: str) -> Ledger:
+    if not Path(path).is_file():
+        raise ValidationError(f"ledger file {path!r} does not exist")
+    return Ledger(path, read_only=True)
+
+
+def summary(args: argparse.Namespace) -> dict[str, Any]:
+    with _open(args.file) as ledger:
+        result = ledger.summary()
+        vectors = ledger.request_vectors().to_pylist()
+    worst = sorted((v for v in vectors if v["regret_usd"] is not None), key=lambda v: -v["regret_usd"])
+    result["worst_requests"] = worst[: args.top]
+    print(f"ledger {args.file} (schema v{result['schema_version']}): {result['decisions']} decisions, "
+          f"{result['candidates']} candidates, {result['outcomes']} outcomes")
+    print("decisions by layer: " + ", ".join(f"{k}={v}" for k, v in result["decisions_by_layer"].items()))
+    print(format_table([result["totals"]], title="totals (USD)"))
+    cols = ["request_id", "tenant", "value_usd", "cost_usd", "latency_cost_usd", "risk_cost_usd", "utility_usd", "regret_usd"]
+    print(format_table(result["worst_requests"], cols, title=f"worst {args.top} requests by regret"))
+    return result
+
+
+def export(args: argparse.Namespace) -> dict[str, Any]:
+    with _open(args.file) as ledger:
+        paths = ledger.export_parquet(args.out)
+    for table, path in paths.items():
+        print(f"{table}: {path}")
+    return {"files": {k: str(v) for k, v in paths.items()}}

@@ -1,0 +1,129 @@
+"""Columnar decision batches: N decisions over the same M candidate names, as numpy arrays.
+
+The fast path for layers that decide many requests at once (``choose_many``): no Python object per
+row. ``DecisionBatch.to_tables`` produces the Arrow tables the store appends in one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+from numpy.typing import NDArray
+
+from tokenomy.core._checks import check_finite_array, check_nonneg_array
+from tokenomy.core.errors import ValidationError
+from tokenomy.core.prices import PriceSource
+from tokenomy.core.rule import NULL, surplus_matrix
+from tokenomy.ledger import schema
+from tokenomy.ledger.records import Layer
+
+__all__ = ["DecisionBatch"]
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionBatch:
+    """N decisions of one layer at one decision point over the same M candidates.
+
+    Attributes:
+        request_ids: shape (N,), strings.
+        layer, decision_point: shared by the batch.
+        names: the M candidate names.
+        dq, dc_usd, dl_s, dr, dr_irr: shape (N, M).
+        chosen: shape (N,), candidate index or ``NULL`` (-1) for the null option.
+        v_usd, lam_usd_per_s, rho_usd, rho_irr_usd: shape (N,).
+        time_s: shape (N,).
+        tenants: shape (N,) strings, or ``None`` for "".
+        sources: PriceSource per price field (``v_source`` ... ``rho_irr_source``); key -> source.
+        propensity: shape (N,) or ``None`` for 1.0.
+    """
+
+    request_ids: Sequence[str] | NDArray[np.object_]
+    layer: Layer
+    decision_point: str
+    names: tuple[str, ...]
+    dq: NDArray[np.float64]
+    dc_usd: NDArray[np.float64]
+    dl_s: NDArray[np.float64]
+    dr: NDArray[np.float64]
+    dr_irr: NDArray[np.float64]
+    chosen: NDArray[np.int64]
+    v_usd: NDArray[np.float64]
+    lam_usd_per_s: NDArray[np.float64]
+    rho_usd: NDArray[np.float64]
+    rho_irr_usd: NDArray[np.float64]
+    time_s: NDArray[np.float64]
+    tenants: Sequence[str] | NDArray[np.object_] | None = None
+    sources: dict[str, PriceSource] | None = None
+    propensity: NDArray[np.float64] | None = None
+
+    def __len__(self) -> int:
+        return len(self.request_ids)
+
+    def validate(self) -> None:
+        """Raise ValidationError naming the first bad field (shapes, NaN, negatives, chosen range)."""
+        n, m = len(self.request_ids), len(self.names)
+        if len(set(self.names)) != m:
+            raise ValidationError(f"DecisionBatch candidate names must be unique, got {self.names}")
+        for name in ("dq", "dc_usd", "dl_s", "dr", "dr_irr"):
+            arr = np.asarray(getattr(self, name))
+            if arr.shape != (n, m):
+                raise ValidationError(f"DecisionBatch.{name} must have shape ({n}, {m}), got {arr.shape}")
+            (check_finite_array if name == "dq" else check_nonneg_array)(f"DecisionBatch.{name}", arr)
+        for name in ("chosen", "v_usd", "lam_usd_per_s", "rho_usd", "rho_irr_usd", "time_s"):
+            arr = np.asarray(getattr(self, name))
+            if arr.shape != (n,):
+                raise ValidationError(f"DecisionBatch.{name} must have shape ({n},), got {arr.shape}")
+            if name != "chosen":
+                (check_finite_array if name == "time_s" else check_nonneg_array)(f"DecisionBatch.{name}", arr)
+        if np.any((self.chosen < NULL) | (self.chosen >= m)):
+            raise ValidationError(f"DecisionBatch.chosen must be -1 (null option) or in [0, {m})")
+        if np.any(self.rho_irr_usd < self.rho_usd):
+            raise ValidationError("DecisionBatch.rho_irr_usd must be ≥ rho_usd in every row")
+
+    def to_tables(self, first_seq: int) -> tuple[pa.Table, pa.Table]:
+        """Arrow tables (decisions, candidates) for rows numbered from ``first_seq``."""
+        n, m = len(self.request_ids), len(self.names)
+        seq = np.arange(first_seq, first_seq + n, dtype=np.int64)
+        chosen = np.asarray(self.chosen, dtype=np.int64)
+        names = np.array(self.names, dtype=object)
+        chosen_name = np.where(chosen >= 0, names[np.maximum(chosen, 0)] if m else None, None)
+        src = {k: PriceSource.DEFAULT for k in ("v_source", "lam_source", "rho_source", "rho_irr_source")}
+        src.update(self.sources or {})
+        const = lambda v: pa.array(np.full(n, v, dtype=object), pa.string())  # noqa: E731
+        decisions = pa.table({
+            "seq": seq,
+            "decision_id": pa.array(np.char.add("d", seq.astype(str)).astype(object), pa.string()),
+            "time_s": np.asarray(self.time_s, np.float64),
+            "request_id": pa.array(np.asarray(self.request_ids, dtype=object), pa.string()),
+            "tenant": const("") if self.tenants is None else pa.array(np.asarray(self.tenants, object), pa.string()),
+            "layer": const(Layer(self.layer).value),
+            "decision_point": const(self.decision_point),
+            "chosen_index": pa.array(np.where(chosen >= 0, chosen, 0).astype(np.int32), mask=chosen < 0),
+            "chosen_name": pa.array(chosen_name, pa.string()),
+            "n_candidates": np.full(n, m, np.int32),
+            "propensity": np.ones(n) if self.propensity is None else np.asarray(self.propensity, np.float64),
+            "v_usd": np.asarray(self.v_usd, np.float64),
+            "lam_usd_per_s": np.asarray(self.lam_usd_per_s, np.float64),
+            "rho_usd": np.asarray(self.rho_usd, np.float64),
+            "rho_irr_usd": np.asarray(self.rho_irr_usd, np.float64),
+            **{k: const(PriceSource(v).value) for k, v in src.items()},
+            "metadata": const("{}"),
+        }, schema=schema.DECISIONS)
+        s = surplus_matrix(self.v_usd, self.dq, self.dc_usd, self.dl_s, self.dr, self.dr_irr,
+                           lam_usd_per_s=self.lam_usd_per_s, rho_usd=self.rho_usd,
+                           rho_irr_usd=self.rho_irr_usd, validate=False)
+        candidates = pa.table({
+            "decision_seq": np.repeat(seq, m),
+            "idx": np.tile(np.arange(m, dtype=np.int32), n),
+            "name": pa.array(np.tile(names, n), pa.string()),
+            "dq": np.asarray(self.dq, np.float64).ravel(),
+            "dc_usd": np.asarray(self.dc_usd, np.float64).ravel(),
+            "dl_s": np.asarray(self.dl_s, np.float64).ravel(),
+            "dr": np.asarray(self.dr, np.float64).ravel(),
+            "dr_irr": np.asarray(self.dr_irr, np.float64).ravel(),
+            "surplus_usd": s.ravel(),
+        }, schema=schema.CANDIDATES)
+        return decisions, candidates

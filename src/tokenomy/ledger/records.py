@@ -1,0 +1,218 @@
+"""Ledger records: one ``Decision`` row per decision any layer makes, ``Outcome`` rows that arrive later.
+
+SPEC.md §2: a decision holds time, request id, tenant, layer (demand | action | supply | capital),
+decision point, the candidate uses with their (ΔQ, ΔC, ΔL, ΔR, surplus), the one chosen (or the null
+option) and the price vector at decision time with each price's source. An outcome holds the realised
+quality, cost, latency and harm of one candidate of one request: of the chosen candidate
+(``candidate=""``) or, where counterfactuals are observed (routing data has every model's outcome), of
+another candidate by name. The schema is documented in docs/ledger.md (version ``SCHEMA_VERSION``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Any
+
+from tokenomy.core._checks import check_finite, check_nonneg, check_prob
+from tokenomy.core.errors import SchemaError, ValidationError
+from tokenomy.core.prices import PriceVector
+from tokenomy.core.rule import choose, surplus
+from tokenomy.core.uses import TokenUse
+
+__all__ = ["SCHEMA_VERSION", "Candidate", "Decision", "Layer", "Outcome"]
+
+SCHEMA_VERSION = 1
+
+
+class Layer(StrEnum):
+    """The four layers of SPEC.md §3."""
+
+    DEMAND = "demand"
+    ACTION = "action"
+    SUPPLY = "supply"
+    CAPITAL = "capital"
+
+
+def _layer(value: object) -> Layer:
+    try:
+        return Layer(value)
+    except ValueError:
+        raise ValidationError(
+            f"layer must be one of {', '.join(x.value for x in Layer)}; got {value!r}"
+        ) from None
+
+
+def _text(name: str, value: object, where: str, *, allow_empty: bool = False) -> str:
+    if not isinstance(value, str) or (not value and not allow_empty):
+        raise ValidationError(f"{name} in {where} must be a {'' if allow_empty else 'non-empty '}string, got {value!r}")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """One candidate use as the decision saw it: estimated effects and Eq. 1 surplus (USD)."""
+
+    name: str
+    dq: float
+    dc_usd: float = 0.0
+    dl_s: float = 0.0
+    dr: float = 0.0
+    dr_irr: float = 0.0
+    surplus_usd: float = 0.0
+
+    def __post_init__(self) -> None:
+        use = TokenUse(self.name, self.dq, self.dc_usd, self.dl_s, self.dr, self.dr_irr)  # validates
+        del use
+        object.__setattr__(self, "surplus_usd", check_finite("surplus_usd", self.surplus_usd,
+                                                             where=f"Candidate {self.name!r}"))
+
+    @classmethod
+    def from_use(cls, use: TokenUse, prices: PriceVector) -> Candidate:
+        """The candidate for ``use`` with its surplus at ``prices``."""
+        return cls(use.name, use.dq, use.dc_usd, use.dl_s, use.dr, use.dr_irr, surplus(use, prices))
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """One decision of one layer for one request.
+
+    Args:
+        request_id: the request (or task, or trace) the decision belongs to.
+        layer: demand, action, supply or capital.
+        decision_point: where in the layer ("route", "step-12", "admit", "cache-write").
+        candidates: the uses considered, in order.
+        chosen: index of the chosen candidate, or ``None`` for the null option (spend nothing).
+        prices: the price vector at decision time (with each price's source).
+        time_s: decision time, seconds (any epoch; the layer's clock).
+        tenant: who pays ("" when unknown).
+        decision_id: unique id; the ledger assigns ``d<seq>`` when empty.
+        propensity: probability that the policy chose ``chosen`` (1.0 for a deterministic policy);
+            kept for off-policy estimates.
+        metadata: free-form annotations, JSON-serialisable; key -> value.
+
+    Raises:
+        ValidationError: a field is missing, out of range, or ``chosen`` is not a candidate index.
+    """
+
+    request_id: str
+    layer: Layer
+    decision_point: str
+    candidates: tuple[Candidate, ...]
+    chosen: int | None
+    prices: PriceVector
+    time_s: float = 0.0
+    tenant: str = ""
+    decision_id: str = ""
+    propensity: float = 1.0
+    metadata: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        where = f"Decision for request {self.request_id!r}"
+        _text("request_id", self.request_id, where)
+        object.__setattr__(self, "layer", _layer(self.layer))
+        _text("decision_point", self.decision_point, where)
+        _text("tenant", self.tenant, where, allow_empty=True)
+        _text("decision_id", self.decision_id, where, allow_empty=True)
+        if not isinstance(self.prices, PriceVector):
+            raise ValidationError(f"prices in {where} must be a PriceVector, got {type(self.prices).__name__}")
+        cands = tuple(self.candidates)
+        if not all(isinstance(c, Candidate) for c in cands):
+            raise ValidationError(f"candidates in {where} must be Candidate records")
+        names = [c.name for c in cands]
+        if len(set(names)) != len(names):
+            raise ValidationError(f"candidate names in {where} must be unique, got {names}")
+        object.__setattr__(self, "candidates", cands)
+        if self.chosen is not None and not (isinstance(self.chosen, int) and 0 <= self.chosen < len(cands)):
+            raise ValidationError(
+                f"chosen in {where} must be None (the null option) or an index in [0, {len(cands)}), "
+                f"got {self.chosen!r}"
+            )
+        object.__setattr__(self, "time_s", check_finite("time_s", self.time_s, where=where))
+        object.__setattr__(self, "propensity", check_prob("propensity", self.propensity, where=where))
+        object.__setattr__(self, "metadata", MappingProxyType(dict(self.metadata)))
+
+    @property
+    def chosen_name(self) -> str | None:
+        """Name of the chosen candidate, ``None`` for the null option."""
+        return None if self.chosen is None else self.candidates[self.chosen].name
+
+    @classmethod
+    def from_uses(
+        cls,
+        request_id: str,
+        layer: Layer | str,
+        decision_point: str,
+        uses: Sequence[TokenUse],
+        prices: PriceVector,
+        *,
+        chosen: int | None | str = "eq1",
+        **kwargs: Any,
+    ) -> Decision:
+        """Record a decision over ``uses``; by default the one Eq. 1 chooses (``chosen="eq1"``)."""
+        idx = choose(uses, prices).index if chosen == "eq1" else chosen
+        if isinstance(idx, str):
+            raise ValidationError(f"chosen must be 'eq1', None or an index; got {chosen!r}")
+        return cls(request_id, _layer(layer), decision_point,
+                   tuple(Candidate.from_use(u, prices) for u in uses), idx, prices, **kwargs)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What happened: realised quality, cost, latency and harm of one candidate of one request.
+
+    Args:
+        request_id: the request the outcome belongs to.
+        quality: realised quality (task success in {0, 1}, or a score in [0, 1]).
+        cost_usd: realised cost, USD.
+        latency_s: realised latency, seconds.
+        harm: realised harm, harm units (probability × severity, or a severity for an event).
+        harm_irr: the irreversible part of ``harm``.
+        harm_events: count of harm events observed.
+        candidate: "" for the chosen candidate; a candidate's name for a counterfactual outcome.
+        decision_id: the decision it belongs to; "" joins it to every decision of the request.
+        time_s: when it was observed.
+        observed: False when the outcome is an estimate (a model, not a measurement).
+        metadata: free-form annotations; key -> value.
+    """
+
+    request_id: str
+    quality: float
+    cost_usd: float
+    latency_s: float = 0.0
+    harm: float = 0.0
+    harm_irr: float = 0.0
+    harm_events: int = 0
+    candidate: str = ""
+    decision_id: str = ""
+    time_s: float = 0.0
+    observed: bool = True
+    metadata: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        where = f"Outcome for request {self.request_id!r}"
+        _text("request_id", self.request_id, where)
+        _text("candidate", self.candidate, where, allow_empty=True)
+        _text("decision_id", self.decision_id, where, allow_empty=True)
+        set_ = object.__setattr__
+        set_(self, "quality", check_finite("quality", self.quality, where=where))
+        set_(self, "cost_usd", check_nonneg("cost_usd", self.cost_usd, where=where))
+        set_(self, "latency_s", check_nonneg("latency_s", self.latency_s, where=where))
+        set_(self, "harm", check_nonneg("harm", self.harm, where=where))
+        set_(self, "harm_irr", check_nonneg("harm_irr", self.harm_irr, where=where))
+        if self.harm_irr > self.harm * (1 + 1e-12):
+            raise ValidationError(f"harm_irr in {where} must be ≤ harm = {self.harm!r}, got {self.harm_irr!r}")
+        if not isinstance(self.harm_events, int) or self.harm_events < 0:
+            raise ValidationError(f"harm_events in {where} must be an integer ≥ 0, got {self.harm_events!r}")
+        set_(self, "time_s", check_finite("time_s", self.time_s, where=where))
+        set_(self, "metadata", MappingProxyType(dict(self.metadata)))
+
+
+def require(record: Mapping[str, Any], key: str, where: str) -> Any:
+    """``record[key]`` or a SchemaError naming where and which field is missing."""
+    if key not in record or record[key] is None or (isinstance(record[key], float) and math.isnan(record[key])):
+        raise SchemaError(f"{where}: missing field {key!r}")
+    return record[key]

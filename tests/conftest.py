@@ -1,0 +1,35 @@
+"""Shared fixtures: the real-data folder (skip when absent, fail under CI=true) and small helpers."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _data_dir() -> Path | None:
+    for cand in (os.environ.get("TOKENOMY_DATA"), REPO.parent / "shared" / "data"):
+        if cand and Path(cand).is_dir():
+            return Path(cand).resolve()
+    return None
+
+
+def need_data(*parts: str) -> Path:
+    """Path to ``../shared/data/<parts>``; skip (locally) or fail (CI=true) when it is absent."""
+    base = _data_dir()
+    path = base.joinpath(*parts) if base else None
+    if path is None or not path.exists():
+        reason = f"real data not found: {'/'.join(parts) or 'data folder'} (set TOKENOMY_DATA or place ../shared/data)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(reason + " — CI=true requires it")
+        pytest.skip(reason)
+    return path
+
+
+@pytest.fixture
+def data_dir() -> Path:
+    """The real-data folder (``../shared/data`` or ``$TOKENOMY_DATA``)."""
+    return need_data()

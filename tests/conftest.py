@@ -29,6 +29,12 @@ def need_data(*parts: str) -> Path:
     return path
 
 
+@pytest.fixture(name="need_data")
+def need_data_fixture() -> object:
+    """The ``need_data(*parts)`` function as a fixture (tests/ is not a package)."""
+    return need_data
+
+
 @pytest.fixture
 def data_dir() -> Path:
     """The real-data folder (``../shared/data`` or ``$TOKENOMY_DATA``)."""

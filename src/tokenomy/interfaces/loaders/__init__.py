@@ -1,0 +1,1 @@
+"""File loaders for the real datasets: the only place that parses their files into layer records."""

@@ -39,3 +39,11 @@ def need_data_fixture() -> object:
 def data_dir() -> Path:
     """The real-data folder (``../shared/data`` or ``$TOKENOMY_DATA``)."""
     return need_data()
+
+
+# Property tests: random exploration locally; a fixed, derandomised search under CI so a run is reproducible.
+from hypothesis import settings  # noqa: E402
+
+settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
+settings.register_profile("deep", max_examples=2000, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI", "").lower() == "true" else "default"))

@@ -17,8 +17,20 @@ from numpy.typing import ArrayLike
 
 __all__ = ["PALETTE", "Series", "bar_chart", "cdf_chart", "line_chart", "scatter_chart"]
 
-PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",
-           "#7f7f7f", "#bcbd22", "#393b79", "#637939")
+PALETTE = (
+    "#1f77b4",
+    "#d62728",
+    "#2ca02c",
+    "#ff7f0e",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#17becf",
+    "#7f7f7f",
+    "#bcbd22",
+    "#393b79",
+    "#637939",
+)
 _W, _H = 680, 380
 _M = {"l": 70, "r": 170, "t": 36, "b": 52}
 
@@ -52,8 +64,14 @@ def _fmt(v: float) -> str:
 
 
 class _Axes:
-    def __init__(self, xs: Sequence[np.ndarray], ys: Sequence[np.ndarray], log_x: bool, log_y: bool,
-                 y_zero: bool = False) -> None:
+    def __init__(
+        self,
+        xs: Sequence[np.ndarray],
+        ys: Sequence[np.ndarray],
+        log_x: bool,
+        log_y: bool,
+        y_zero: bool = False,
+    ) -> None:
         self.log_x, self.log_y = log_x, log_y
         self.x0, self.x1 = self._range(xs, log_x, False)
         self.y0, self.y1 = self._range(ys, log_y, y_zero)
@@ -86,26 +104,42 @@ class _Axes:
 
     def ticks(self, log: bool, lo: float, hi: float) -> list[float]:
         if log:
-            step = max(1, int(math.ceil((hi - lo) / 6)))
+            step = max(1, math.ceil((hi - lo) / 6))
             return [10.0**e for e in range(int(lo), int(hi) + 1, step)]
         return [t for t in _nice_ticks(lo, hi) if lo - 1e-12 <= t <= hi + 1e-12]
 
     def frame(self, title: str, x_label: str, y_label: str) -> list[str]:
-        out = [f'<rect x="{_M["l"]}" y="{_M["t"]}" width="{self.pw}" height="{self.ph}" fill="#fff" stroke="#999"/>']
+        out = [
+            f'<rect x="{_M["l"]}" y="{_M["t"]}" width="{self.pw}" height="{self.ph}" fill="#fff" stroke="#999"/>'
+        ]
         for t in self.ticks(self.log_x, self.x0, self.x1):
             x = self.px(t)
-            out.append(f'<line x1="{x:.1f}" y1="{_M["t"]}" x2="{x:.1f}" y2="{_M["t"] + self.ph}" stroke="#eee"/>')
-            out.append(f'<text x="{x:.1f}" y="{_M["t"] + self.ph + 16}" text-anchor="middle" font-size="11">{_fmt(t)}</text>')
+            out.append(
+                f'<line x1="{x:.1f}" y1="{_M["t"]}" x2="{x:.1f}" y2="{_M["t"] + self.ph}" stroke="#eee"/>'
+            )
+            out.append(
+                f'<text x="{x:.1f}" y="{_M["t"] + self.ph + 16}" text-anchor="middle" font-size="11">{_fmt(t)}</text>'
+            )
         for t in self.ticks(self.log_y, self.y0, self.y1):
             y = self.py(t)
-            out.append(f'<line x1="{_M["l"]}" y1="{y:.1f}" x2="{_M["l"] + self.pw}" y2="{y:.1f}" stroke="#eee"/>')
-            out.append(f'<text x="{_M["l"] - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11">{_fmt(t)}</text>')
-        out.append(f'<text x="{_W / 2 - _M["r"] / 2 + _M["l"] / 2:.0f}" y="20" text-anchor="middle" font-size="14" '
-                   f'font-weight="bold">{escape(title)}</text>')
-        out.append(f'<text x="{_M["l"] + self.pw / 2:.0f}" y="{_H - 10}" text-anchor="middle" font-size="12">'
-                   f'{escape(x_label)}</text>')
-        out.append(f'<text transform="translate(16 {_M["t"] + self.ph / 2:.0f}) rotate(-90)" text-anchor="middle" '
-                   f'font-size="12">{escape(y_label)}</text>')
+            out.append(
+                f'<line x1="{_M["l"]}" y1="{y:.1f}" x2="{_M["l"] + self.pw}" y2="{y:.1f}" stroke="#eee"/>'
+            )
+            out.append(
+                f'<text x="{_M["l"] - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11">{_fmt(t)}</text>'
+            )
+        out.append(
+            f'<text x="{_W / 2 - _M["r"] / 2 + _M["l"] / 2:.0f}" y="20" text-anchor="middle" font-size="14" '
+            f'font-weight="bold">{escape(title)}</text>'
+        )
+        out.append(
+            f'<text x="{_M["l"] + self.pw / 2:.0f}" y="{_H - 10}" text-anchor="middle" font-size="12">'
+            f"{escape(x_label)}</text>"
+        )
+        out.append(
+            f'<text transform="translate(16 {_M["t"] + self.ph / 2:.0f}) rotate(-90)" text-anchor="middle" '
+            f'font-size="12">{escape(y_label)}</text>'
+        )
         return out
 
 
@@ -132,12 +166,17 @@ def _legend(names: Sequence[str]) -> list[str]:
 
 
 def _svg(body: list[str], label: str) -> str:
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" aria-label="{escape(label)}" '
-            f'viewBox="0 0 {_W} {_H}" width="{_W}" height="{_H}" font-family="sans-serif">' + "".join(body) + "</svg>")
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" aria-label="{escape(label)}" '
+        f'viewBox="0 0 {_W} {_H}" width="{_W}" height="{_H}" font-family="sans-serif">'
+        + "".join(body)
+        + "</svg>"
+    )
 
 
-def _xy_chart(series: Sequence[Series], title: str, x_label: str, y_label: str, log_x: bool, log_y: bool,
-              mode: str) -> str:
+def _xy_chart(
+    series: Sequence[Series], title: str, x_label: str, y_label: str, log_x: bool, log_y: bool, mode: str
+) -> str:
     data = [_clean(s.x, s.y, log_x, log_y) for s in series]
     ax = _Axes([d[0] for d in data], [d[1] for d in data], log_x, log_y)
     body = ax.frame(title, x_label, y_label)
@@ -156,19 +195,37 @@ def _xy_chart(series: Sequence[Series], title: str, x_label: str, y_label: str, 
             body.append(f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="1.8"/>')
         if mode == "points" or (mode == "line" and len(pts) <= 40):
             r = 3.0 if mode == "points" else 2.5
-            body += [f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{r}" fill="{color}" fill-opacity="0.75"/>' for x, y in pts]
+            body += [
+                f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{r}" fill="{color}" fill-opacity="0.75"/>'
+                for x, y in pts
+            ]
     body += _legend([s.name for s in series])
     return _svg(body, title)
 
 
-def line_chart(series: Sequence[Series], *, title: str = "", x_label: str = "", y_label: str = "",
-               log_x: bool = False, log_y: bool = False) -> str:
+def line_chart(
+    series: Sequence[Series],
+    *,
+    title: str = "",
+    x_label: str = "",
+    y_label: str = "",
+    log_x: bool = False,
+    log_y: bool = False,
+) -> str:
     """Lines (with point markers when short), one per series."""
     return _xy_chart(series, title, x_label, y_label, log_x, log_y, "line")
 
 
-def scatter_chart(series: Sequence[Series], *, title: str = "", x_label: str = "", y_label: str = "",
-                  log_x: bool = False, log_y: bool = False, max_points: int = 4000) -> str:
+def scatter_chart(
+    series: Sequence[Series],
+    *,
+    title: str = "",
+    x_label: str = "",
+    y_label: str = "",
+    log_x: bool = False,
+    log_y: bool = False,
+    max_points: int = 4000,
+) -> str:
     """Points, one colour per series; a series longer than ``max_points`` is thinned evenly."""
     thin = []
     for s in series:
@@ -180,8 +237,14 @@ def scatter_chart(series: Sequence[Series], *, title: str = "", x_label: str = "
     return _xy_chart(thin, title, x_label, y_label, log_x, log_y, "points")
 
 
-def cdf_chart(samples: Mapping[str, ArrayLike], *, title: str = "", x_label: str = "", log_x: bool = False,
-              max_points: int = 400) -> str:
+def cdf_chart(
+    samples: Mapping[str, ArrayLike],
+    *,
+    title: str = "",
+    x_label: str = "",
+    log_x: bool = False,
+    max_points: int = 400,
+) -> str:
     """Empirical CDFs, one per named sample (each drawn with at most ``max_points`` steps)."""
     series = []
     for name, values in samples.items():
@@ -195,8 +258,15 @@ def cdf_chart(samples: Mapping[str, ArrayLike], *, title: str = "", x_label: str
     return _xy_chart(series, title, x_label, "fraction ≤ x", log_x, False, "step")
 
 
-def bar_chart(labels: Sequence[str], values: ArrayLike, *, title: str = "", y_label: str = "",
-              waterfall: bool = False, total_label: str | None = None) -> str:
+def bar_chart(
+    labels: Sequence[str],
+    values: ArrayLike,
+    *,
+    title: str = "",
+    y_label: str = "",
+    waterfall: bool = False,
+    total_label: str | None = None,
+) -> str:
     """Vertical bars; with ``waterfall=True`` each bar starts where the previous ended, and
     ``total_label`` (if given) adds a final bar from 0 to the running total."""
     vals = np.nan_to_num(np.asarray(values, dtype=np.float64).ravel())
@@ -210,20 +280,32 @@ def bar_chart(labels: Sequence[str], values: ArrayLike, *, title: str = "", y_la
     else:
         starts, ends = np.zeros(len(labels)), vals
     n = len(labels)
-    ax = _Axes([np.arange(n + 1, dtype=np.float64)], [np.concatenate([starts, ends])], False, False, y_zero=True)
+    ax = _Axes(
+        [np.arange(n + 1, dtype=np.float64)], [np.concatenate([starts, ends])], False, False, y_zero=True
+    )
     ax.x0, ax.x1 = 0.0, float(max(n, 1))
     body = ax.frame(title, "", y_label)
-    body = [b for b in body if 'text-anchor="middle" font-size="11"' not in b]  # bars are labelled, not ticked
+    body = [
+        b for b in body if 'text-anchor="middle" font-size="11"' not in b
+    ]  # bars are labelled, not ticked
     width = ax.pw / max(n, 1) * 0.7
     for i, (lab, s, e) in enumerate(zip(labels, starts, ends, strict=True)):
         x = ax.px(i + 0.5) - width / 2
         y_top, y_bot = ax.py(max(s, e)), ax.py(min(s, e))
         if waterfall:
-            color = "#1f77b4" if (total_label is not None and i == n - 1) else ("#2ca02c" if e >= s else "#d62728")
+            color = (
+                "#1f77b4"
+                if (total_label is not None and i == n - 1)
+                else ("#2ca02c" if e >= s else "#d62728")
+            )
         else:
             color = PALETTE[i % len(PALETTE)]
-        body.append(f'<rect x="{x:.1f}" y="{y_top:.1f}" width="{width:.1f}" height="{max(y_bot - y_top, 0.5):.1f}" '
-                    f'fill="{color}"><title>{escape(lab)}: {_fmt(float(e - s))}</title></rect>')
-        body.append(f'<text x="{x + width / 2:.1f}" y="{_M["t"] + ax.ph + 14}" text-anchor="end" font-size="10" '
-                    f'transform="rotate(-25 {x + width / 2:.1f} {_M["t"] + ax.ph + 14})">{escape(lab[:22])}</text>')
+        body.append(
+            f'<rect x="{x:.1f}" y="{y_top:.1f}" width="{width:.1f}" height="{max(y_bot - y_top, 0.5):.1f}" '
+            f'fill="{color}"><title>{escape(lab)}: {_fmt(float(e - s))}</title></rect>'
+        )
+        body.append(
+            f'<text x="{x + width / 2:.1f}" y="{_M["t"] + ax.ph + 14}" text-anchor="end" font-size="10" '
+            f'transform="rotate(-25 {x + width / 2:.1f} {_M["t"] + ax.ph + 14})">{escape(lab[:22])}</text>'
+        )
     return _svg(body, title)

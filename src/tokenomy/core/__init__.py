@@ -13,7 +13,16 @@ from tokenomy.core.errors import (
     ValidationError,
 )
 from tokenomy.core.prices import PriceSource, PriceVector
-from tokenomy.core.risk import CVaR, Expectation, RiskMeasure, WorstCase, cvar, expectation, priced_use, worst_case
+from tokenomy.core.risk import (
+    CVaR,
+    Expectation,
+    RiskMeasure,
+    WorstCase,
+    cvar,
+    expectation,
+    priced_use,
+    worst_case,
+)
 from tokenomy.core.rule import NULL, Choice, choose, choose_many, crossover_value, surplus, surplus_matrix
 from tokenomy.core.solvers import Allocation, KKTResiduals, allocate, cobb_douglas_allocation
 from tokenomy.core.uses import TokenUse

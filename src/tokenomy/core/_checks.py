@@ -45,15 +45,22 @@ def check_prob(name: str, value: float, *, where: str = "") -> float:
     return x
 
 
+def _where(arr: NDArray[np.float64], mask: NDArray[np.bool_]) -> str:
+    if arr.ndim == 0:
+        return f"it is {float(arr)!r}"
+    idx = tuple(int(i) for i in np.argwhere(mask)[0])
+    return f"entry {idx if len(idx) > 1 else idx[0]} is {float(arr[idx])!r}"
+
+
 def check_finite_array(name: str, values: ArrayLike) -> NDArray[np.float64]:
     """Return ``values`` as a float64 array or raise naming the first non-finite entry."""
-    arr = np.asarray(values, dtype=np.float64)
+    try:
+        arr = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValidationError(f"{name} must be numbers, got {values!r:.80}") from None
     bad = ~np.isfinite(arr)
     if bad.any():
-        idx = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise ValidationError(
-            f"{name} must hold finite numbers; entry {idx if len(idx) > 1 else idx[0]} is {arr[idx]!r}"
-        )
+        raise ValidationError(f"{name} must hold finite numbers; {_where(arr, bad)}")
     return arr
 
 
@@ -62,8 +69,5 @@ def check_nonneg_array(name: str, values: ArrayLike) -> NDArray[np.float64]:
     arr = check_finite_array(name, values)
     neg = arr < 0
     if neg.any():
-        idx = tuple(int(i) for i in np.argwhere(neg)[0])
-        raise ValidationError(
-            f"{name} must be ≥ 0; entry {idx if len(idx) > 1 else idx[0]} is {arr[idx]!r}"
-        )
+        raise ValidationError(f"{name} must be ≥ 0; {_where(arr, neg)}")
     return arr

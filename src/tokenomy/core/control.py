@@ -85,6 +85,8 @@ class PriceController:
         """``base`` with λ and ρ replaced by the discovered prices (source: discovered)."""
         rho_irr = max(base.rho_irr, self.rho_usd_)
         return base.with_prices(
-            PriceSource.DISCOVERED, lam_usd_per_s=self.lam_usd_per_s_, rho_usd=self.rho_usd_,
+            PriceSource.DISCOVERED,
+            lam_usd_per_s=self.lam_usd_per_s_,
+            rho_usd=self.rho_usd_,
             rho_irr_usd=rho_irr,
         )

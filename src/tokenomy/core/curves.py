@@ -70,14 +70,14 @@ class PowerCurve:
             raise ValidationError(f"PowerCurve exponent must be in (0, 1), got {self.exponent!r}")
 
     def value(self, t: float) -> float:
-        return self.scale * max(t, 0.0) ** self.exponent
+        return self.scale * float(max(t, 0.0) ** self.exponent)
 
     def deriv(self, t: float) -> float:
-        return self.scale * self.exponent * t ** (self.exponent - 1) if t > 0 else math.inf
+        return self.scale * self.exponent * float(t ** (self.exponent - 1)) if t > 0 else math.inf
 
     def deriv2(self, t: float) -> float:
         a = self.exponent
-        return self.scale * a * (a - 1) * t ** (a - 2)
+        return self.scale * a * (a - 1) * float(t ** (a - 2))
 
     def inv_deriv(self, y: float) -> float:
         if y <= 0:

@@ -32,7 +32,7 @@ class PriceSource(StrEnum):
 
 def _source(name: str, value: object) -> PriceSource:
     try:
-        return PriceSource(value)
+        return PriceSource(str(value))
     except ValueError:
         valid = ", ".join(s.value for s in PriceSource)
         raise ValidationError(f"{name} must be one of {valid}; got {value!r}") from None
@@ -64,7 +64,9 @@ class PriceVector:
     def __post_init__(self) -> None:
         set_ = object.__setattr__
         set_(self, "v_usd", check_nonneg("V (v_usd)", self.v_usd, where="PriceVector"))
-        set_(self, "lam_usd_per_s", check_nonneg("λ (lam_usd_per_s)", self.lam_usd_per_s, where="PriceVector"))
+        set_(
+            self, "lam_usd_per_s", check_nonneg("λ (lam_usd_per_s)", self.lam_usd_per_s, where="PriceVector")
+        )
         set_(self, "rho_usd", check_nonneg("ρ (rho_usd)", self.rho_usd, where="PriceVector"))
         rho_irr = self.rho_usd if self.rho_irr_usd is None else self.rho_irr_usd
         rho_irr = check_nonneg("ρ_irr (rho_irr_usd)", rho_irr, where="PriceVector")
@@ -89,8 +91,12 @@ class PriceVector:
             source: the source of every price replaced (kept unchanged when ``None``).
             **prices: any of ``v_usd``, ``lam_usd_per_s``, ``rho_usd``, ``rho_irr_usd``.
         """
-        fields = {"v_usd": "v_source", "lam_usd_per_s": "lam_source", "rho_usd": "rho_source",
-                  "rho_irr_usd": "rho_irr_source"}
+        fields = {
+            "v_usd": "v_source",
+            "lam_usd_per_s": "lam_source",
+            "rho_usd": "rho_source",
+            "rho_irr_usd": "rho_irr_source",
+        }
         unknown = set(prices) - set(fields)
         if unknown:
             raise ValidationError(f"unknown price {sorted(unknown)}; valid: {sorted(fields)}")

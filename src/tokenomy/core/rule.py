@@ -91,8 +91,12 @@ def crossover_value(a: TokenUse, b: TokenUse, prices: PriceVector) -> float:
         return Decimal(repr(float(x)))
 
     def cost(u: TokenUse) -> Decimal:
-        return (d(u.dc_usd) + d(prices.lam_usd_per_s) * d(u.dl_s) + d(prices.rho_usd) * d(u.dr)
-                + d(prices.rho_irr) * d(u.dr_irr))
+        return (
+            d(u.dc_usd)
+            + d(prices.lam_usd_per_s) * d(u.dl_s)
+            + d(prices.rho_usd) * d(u.dr)
+            + d(prices.rho_irr) * d(u.dr_irr)
+        )
 
     if a.dq == b.dq:
         return float("inf")
@@ -189,8 +193,16 @@ def choose_many(
         and its surplus (0.0 for the null option), each of shape (N,).
     """
     s = surplus_matrix(
-        v_usd, dq, dc_usd, dl_s, dr, dr_irr,
-        lam_usd_per_s=lam_usd_per_s, rho_usd=rho_usd, rho_irr_usd=rho_irr_usd, validate=validate,
+        v_usd,
+        dq,
+        dc_usd,
+        dl_s,
+        dr,
+        dr_irr,
+        lam_usd_per_s=lam_usd_per_s,
+        rho_usd=rho_usd,
+        rho_irr_usd=rho_irr_usd,
+        validate=validate,
     )
     idx = np.argmax(s, axis=1)
     best = np.take_along_axis(s, idx[:, None], axis=1)[:, 0]

@@ -89,8 +89,14 @@ def _vec(name: str, x: ArrayLike | None, n: int) -> NDArray[np.float64]:
 
 
 class _Problem:
-    def __init__(self, curves: Sequence[Curve], v: float, pi: NDArray[np.float64],
-                 rows: NDArray[np.float64], caps: NDArray[np.float64]) -> None:
+    def __init__(
+        self,
+        curves: Sequence[Curve],
+        v: float,
+        pi: NDArray[np.float64],
+        rows: NDArray[np.float64],
+        caps: NDArray[np.float64],
+    ) -> None:
         self.curves, self.v, self.pi, self.rows, self.caps = curves, v, pi, rows, caps
 
     def tokens(self, mu: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -106,7 +112,7 @@ class _Problem:
         t = self.tokens(mu)
         pos = t > 0
         d = np.zeros(len(t))
-        d[pos] = [1.0 / (self.v * self.curves[i].deriv2(t[i])) for i in np.flatnonzero(pos)]
+        d[pos] = [1.0 / (self.v * self.curves[int(i)].deriv2(t[i])) for i in np.flatnonzero(pos)]
         rows = self.rows[active] / self.caps[active, None]
         return np.asarray((rows * d) @ self.rows[active].T)
 
@@ -257,8 +263,16 @@ def allocate(
     rho_out = rho if risk_cap is None else (mu_r / mu_c if mu_c > 0 else math.inf)
     full = c + lam_out * l_ + rho_out * r if math.isfinite(lam_out + rho_out) else priced
     return Allocation(
-        tokens=t, mu_c=mu_c, mu_l=mu_l, mu_r=mu_r, lam_usd_per_s=lam_out, rho_usd=rho_out,
-        full_price_usd=full, spend_usd=float(c @ t), latency_s=float(l_ @ t), risk=float(r @ t),
+        tokens=t,
+        mu_c=mu_c,
+        mu_l=mu_l,
+        mu_r=mu_r,
+        lam_usd_per_s=lam_out,
+        rho_usd=rho_out,
+        full_price_usd=full,
+        spend_usd=float(c @ t),
+        latency_s=float(l_ @ t),
+        risk=float(r @ t),
         value=v * float(sum(cv.value(x) for cv, x in zip(curves, t, strict=True))),
         residuals=_residuals(prob, mu, t),
     )
@@ -274,7 +288,11 @@ def _residuals(p: _Problem, mu: NDArray[np.float64], t: NDArray[np.float64]) -> 
     stat[~pos] = np.maximum(marginal[~pos] - price[~pos], 0.0) / scale[~pos]
     used = p.rows @ t
     primal = np.maximum(used - p.caps, 0.0) / p.caps
-    slack = np.abs(mu * (p.caps - used)) / np.maximum(np.abs(mu * p.caps), 1e-300)
+    # Complementary slackness in objective units: μ_k·(b_k − A_k t) against the larger of μ_k·b_k and the
+    # objective V·ΣQ, so a multiplier that underflows (a saturated curve) does not read as a violation.
+    value = p.v * sum(c.value(x) for c, x in zip(p.curves, t, strict=True))
+    scale = np.maximum(np.abs(mu * p.caps), abs(value) if math.isfinite(value) else 0.0)
+    slack = np.abs(mu * (p.caps - used)) / np.maximum(scale, 1e-300)
     return KKTResiduals(
         stationarity=float(stat.max(initial=0.0)),
         primal=float(primal.max(initial=0.0)),

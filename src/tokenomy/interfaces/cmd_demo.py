@@ -39,9 +39,14 @@ class DemoContext:
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("demo", help="run the demo: the worked example, allocation, ledger and each layer",
-                       description=__doc__)
-    p.add_argument("--data", metavar="DIR", help="real data folder (default: $TOKENOMY_DATA or ../shared/data)")
+    p = sub.add_parser(
+        "demo",
+        help="run the demo: the worked example, allocation, ledger and each layer",
+        description=__doc__,
+    )
+    p.add_argument(
+        "--data", metavar="DIR", help="real data folder (default: $TOKENOMY_DATA or ../shared/data)"
+    )
     p.add_argument("--out", metavar="DIR", default="out/demo", help="where reports and the ledger go")
     p.add_argument("--only", metavar="NAME", help="run one section (core, route, serve, audit, agent)")
     p.add_argument("--quick", action="store_true", help="smaller inputs where a section supports it")
@@ -55,7 +60,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     ctx = DemoContext(data, out, print, bool(getattr(args, "quick", False)))
     results: dict[str, Any] = {"data_dir": str(data) if data else None, "sections": {}}
     if data is None:
-        print("note: no data folder found (--data, $TOKENOMY_DATA, ../shared/data); data sections are skipped")
+        print(
+            "note: no data folder found (--data, $TOKENOMY_DATA, ../shared/data); data sections are skipped"
+        )
     for name in SECTIONS:
         short = name.rsplit("_", 1)[-1]
         if args.only and args.only != short:

@@ -38,11 +38,22 @@ def summary(args: argparse.Namespace) -> dict[str, Any]:
         vectors = ledger.request_vectors().to_pylist()
     worst = sorted((v for v in vectors if v["regret_usd"] is not None), key=lambda v: -v["regret_usd"])
     result["worst_requests"] = worst[: args.top]
-    print(f"ledger {args.file} (schema v{result['schema_version']}): {result['decisions']} decisions, "
-          f"{result['candidates']} candidates, {result['outcomes']} outcomes")
+    print(
+        f"ledger {args.file} (schema v{result['schema_version']}): {result['decisions']} decisions, "
+        f"{result['candidates']} candidates, {result['outcomes']} outcomes"
+    )
     print("decisions by layer: " + ", ".join(f"{k}={v}" for k, v in result["decisions_by_layer"].items()))
     print(format_table([result["totals"]], title="totals (USD)"))
-    cols = ["request_id", "tenant", "value_usd", "cost_usd", "latency_cost_usd", "risk_cost_usd", "utility_usd", "regret_usd"]
+    cols = [
+        "request_id",
+        "tenant",
+        "value_usd",
+        "cost_usd",
+        "latency_cost_usd",
+        "risk_cost_usd",
+        "utility_usd",
+        "regret_usd",
+    ]
     print(format_table(result["worst_requests"], cols, title=f"worst {args.top} requests by regret"))
     return result
 

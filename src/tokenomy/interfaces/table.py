@@ -14,23 +14,34 @@ def _cell(v: Any, digits: int) -> str:
     if isinstance(v, float):
         if v != v:
             return "nan"
-        if v != 0 and (abs(v) < 10 ** -digits or abs(v) >= 1e7):
+        if v != 0 and (abs(v) < 10**-digits or abs(v) >= 1e7):
             return f"{v:.{digits}g}"
         return f"{v:,.{digits}f}"
     return str(v)
 
 
-def format_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None, *,
-                 digits: int = 4, title: str = "") -> str:
+def format_table(
+    rows: Sequence[Mapping[str, Any]],
+    columns: Sequence[str] | None = None,
+    *,
+    digits: int = 4,
+    title: str = "",
+) -> str:
     """Render ``rows`` (dicts) as an aligned text table with a header line."""
     if not rows:
         return f"{title}\n(no rows)" if title else "(no rows)"
     cols = list(columns or rows[0].keys())
     cells = [[_cell(r.get(c), digits) for c in cols] for r in rows]
     widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
-    numeric = [all(isinstance(r.get(c), int | float) and not isinstance(r.get(c), bool) for r in rows) for c in cols]
+    numeric = [
+        all(isinstance(r.get(c), int | float) and not isinstance(r.get(c), bool) for r in rows) for c in cols
+    ]
+
     def line(vals: Sequence[str]) -> str:
-        return "  ".join(v.rjust(w) if num else v.ljust(w) for v, w, num in zip(vals, widths, numeric, strict=True))
+        return "  ".join(
+            v.rjust(w) if num else v.ljust(w) for v, w, num in zip(vals, widths, numeric, strict=True)
+        )
+
     out = [title] if title else []
     out += [line(cols), "  ".join("-" * w for w in widths), *(line(r) for r in cells)]
     return "\n".join(out)

@@ -89,41 +89,65 @@ class DecisionBatch:
         seq = np.arange(first_seq, first_seq + n, dtype=np.int64)
         chosen = np.asarray(self.chosen, dtype=np.int64)
         names = np.array(self.names, dtype=object)
-        chosen_name = np.where(chosen >= 0, names[np.maximum(chosen, 0)] if m else None, None)
-        src = {k: PriceSource.DEFAULT for k in ("v_source", "lam_source", "rho_source", "rho_irr_source")}
+        chosen_name = np.full(n, None, dtype=object)
+        if m:
+            chosen_name[chosen >= 0] = names[chosen[chosen >= 0]]
+        src = dict.fromkeys(("v_source", "lam_source", "rho_source", "rho_irr_source"), PriceSource.DEFAULT)
         src.update(self.sources or {})
-        const = lambda v: pa.array(np.full(n, v, dtype=object), pa.string())  # noqa: E731
-        decisions = pa.table({
-            "seq": seq,
-            "decision_id": pa.array(np.char.add("d", seq.astype(str)).astype(object), pa.string()),
-            "time_s": np.asarray(self.time_s, np.float64),
-            "request_id": pa.array(np.asarray(self.request_ids, dtype=object), pa.string()),
-            "tenant": const("") if self.tenants is None else pa.array(np.asarray(self.tenants, object), pa.string()),
-            "layer": const(Layer(self.layer).value),
-            "decision_point": const(self.decision_point),
-            "chosen_index": pa.array(np.where(chosen >= 0, chosen, 0).astype(np.int32), mask=chosen < 0),
-            "chosen_name": pa.array(chosen_name, pa.string()),
-            "n_candidates": np.full(n, m, np.int32),
-            "propensity": np.ones(n) if self.propensity is None else np.asarray(self.propensity, np.float64),
-            "v_usd": np.asarray(self.v_usd, np.float64),
-            "lam_usd_per_s": np.asarray(self.lam_usd_per_s, np.float64),
-            "rho_usd": np.asarray(self.rho_usd, np.float64),
-            "rho_irr_usd": np.asarray(self.rho_irr_usd, np.float64),
-            **{k: const(PriceSource(v).value) for k, v in src.items()},
-            "metadata": const("{}"),
-        }, schema=schema.DECISIONS)
-        s = surplus_matrix(self.v_usd, self.dq, self.dc_usd, self.dl_s, self.dr, self.dr_irr,
-                           lam_usd_per_s=self.lam_usd_per_s, rho_usd=self.rho_usd,
-                           rho_irr_usd=self.rho_irr_usd, validate=False)
-        candidates = pa.table({
-            "decision_seq": np.repeat(seq, m),
-            "idx": np.tile(np.arange(m, dtype=np.int32), n),
-            "name": pa.array(np.tile(names, n), pa.string()),
-            "dq": np.asarray(self.dq, np.float64).ravel(),
-            "dc_usd": np.asarray(self.dc_usd, np.float64).ravel(),
-            "dl_s": np.asarray(self.dl_s, np.float64).ravel(),
-            "dr": np.asarray(self.dr, np.float64).ravel(),
-            "dr_irr": np.asarray(self.dr_irr, np.float64).ravel(),
-            "surplus_usd": s.ravel(),
-        }, schema=schema.CANDIDATES)
+
+        def const(value: str) -> pa.Array:
+            return pa.array(np.full(n, value, dtype=object), pa.string())
+
+        decisions = pa.table(
+            {
+                "seq": seq,
+                "decision_id": pa.array(np.char.add("d", seq.astype(str)).astype(object), pa.string()),
+                "time_s": np.asarray(self.time_s, np.float64),
+                "request_id": pa.array(np.asarray(self.request_ids, dtype=object), pa.string()),
+                "tenant": const("")
+                if self.tenants is None
+                else pa.array(np.asarray(self.tenants, object), pa.string()),
+                "layer": const(Layer(self.layer).value),
+                "decision_point": const(self.decision_point),
+                "chosen_index": pa.array(np.where(chosen >= 0, chosen, 0).astype(np.int32), mask=chosen < 0),
+                "chosen_name": pa.array(chosen_name, pa.string()),
+                "n_candidates": np.full(n, m, np.int32),
+                "propensity": np.ones(n)
+                if self.propensity is None
+                else np.asarray(self.propensity, np.float64),
+                "v_usd": np.asarray(self.v_usd, np.float64),
+                "lam_usd_per_s": np.asarray(self.lam_usd_per_s, np.float64),
+                "rho_usd": np.asarray(self.rho_usd, np.float64),
+                "rho_irr_usd": np.asarray(self.rho_irr_usd, np.float64),
+                **{k: const(PriceSource(v).value) for k, v in src.items()},
+                "metadata": const("{}"),
+            },
+            schema=schema.DECISIONS,
+        )
+        s = surplus_matrix(
+            self.v_usd,
+            self.dq,
+            self.dc_usd,
+            self.dl_s,
+            self.dr,
+            self.dr_irr,
+            lam_usd_per_s=self.lam_usd_per_s,
+            rho_usd=self.rho_usd,
+            rho_irr_usd=self.rho_irr_usd,
+            validate=False,
+        )
+        candidates = pa.table(
+            {
+                "decision_seq": np.repeat(seq, m),
+                "idx": np.tile(np.arange(m, dtype=np.int32), n),
+                "name": pa.array(np.tile(names, n), pa.string()),
+                "dq": np.asarray(self.dq, np.float64).ravel(),
+                "dc_usd": np.asarray(self.dc_usd, np.float64).ravel(),
+                "dl_s": np.asarray(self.dl_s, np.float64).ravel(),
+                "dr": np.asarray(self.dr, np.float64).ravel(),
+                "dr_irr": np.asarray(self.dr_irr, np.float64).ravel(),
+                "surplus_usd": s.ravel(),
+            },
+            schema=schema.CANDIDATES,
+        )
         return decisions, candidates

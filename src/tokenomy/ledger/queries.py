@@ -45,7 +45,9 @@ per_cand AS (
 """
 
 DECISION_REGRET = (
-    "WITH " + _LINKS + """,
+    "WITH "
+    + _LINKS
+    + """,
 per_decision AS (
   SELECT dseq,
          max(utility_usd) FILTER (WHERE realised) AS realised_utility_usd,
@@ -65,7 +67,9 @@ ORDER BY d.seq
 )
 
 REQUEST_VECTORS = (
-    "WITH " + _LINKS + """,
+    "WITH "
+    + _LINKS
+    + """,
 realised_outcomes AS (
   SELECT DISTINCT request_id, oseq, value_usd, cost_usd, latency_cost_usd, risk_cost_usd
   FROM valued WHERE realised
@@ -76,7 +80,9 @@ vec AS (
          count(*) AS outcomes
   FROM realised_outcomes GROUP BY request_id
 ),
-reg AS (SELECT * FROM (""" + DECISION_REGRET.replace("ORDER BY d.seq", "") + """)),
+reg AS (SELECT * FROM ("""
+    + DECISION_REGRET.replace("ORDER BY d.seq", "")
+    + """)),
 req AS (
   SELECT request_id, any_value(tenant) AS tenant, count(*) AS decisions,
          sum(regret_usd) AS regret_usd, count(regret_usd) AS decisions_with_regret,

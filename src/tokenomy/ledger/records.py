@@ -39,7 +39,7 @@ class Layer(StrEnum):
 
 def _layer(value: object) -> Layer:
     try:
-        return Layer(value)
+        return Layer(str(value))
     except ValueError:
         raise ValidationError(
             f"layer must be one of {', '.join(x.value for x in Layer)}; got {value!r}"
@@ -48,7 +48,9 @@ def _layer(value: object) -> Layer:
 
 def _text(name: str, value: object, where: str, *, allow_empty: bool = False) -> str:
     if not isinstance(value, str) or (not value and not allow_empty):
-        raise ValidationError(f"{name} in {where} must be a {'' if allow_empty else 'non-empty '}string, got {value!r}")
+        raise ValidationError(
+            f"{name} in {where} must be a {'' if allow_empty else 'non-empty '}string, got {value!r}"
+        )
     return value
 
 
@@ -67,8 +69,11 @@ class Candidate:
     def __post_init__(self) -> None:
         use = TokenUse(self.name, self.dq, self.dc_usd, self.dl_s, self.dr, self.dr_irr)  # validates
         del use
-        object.__setattr__(self, "surplus_usd", check_finite("surplus_usd", self.surplus_usd,
-                                                             where=f"Candidate {self.name!r}"))
+        object.__setattr__(
+            self,
+            "surplus_usd",
+            check_finite("surplus_usd", self.surplus_usd, where=f"Candidate {self.name!r}"),
+        )
 
     @classmethod
     def from_use(cls, use: TokenUse, prices: PriceVector) -> Candidate:
@@ -118,7 +123,9 @@ class Decision:
         _text("tenant", self.tenant, where, allow_empty=True)
         _text("decision_id", self.decision_id, where, allow_empty=True)
         if not isinstance(self.prices, PriceVector):
-            raise ValidationError(f"prices in {where} must be a PriceVector, got {type(self.prices).__name__}")
+            raise ValidationError(
+                f"prices in {where} must be a PriceVector, got {type(self.prices).__name__}"
+            )
         cands = tuple(self.candidates)
         if not all(isinstance(c, Candidate) for c in cands):
             raise ValidationError(f"candidates in {where} must be Candidate records")
@@ -149,15 +156,22 @@ class Decision:
         uses: Sequence[TokenUse],
         prices: PriceVector,
         *,
-        chosen: int | None | str = "eq1",
+        chosen: int | str | None = "eq1",
         **kwargs: Any,
     ) -> Decision:
         """Record a decision over ``uses``; by default the one Eq. 1 chooses (``chosen="eq1"``)."""
         idx = choose(uses, prices).index if chosen == "eq1" else chosen
         if isinstance(idx, str):
             raise ValidationError(f"chosen must be 'eq1', None or an index; got {chosen!r}")
-        return cls(request_id, _layer(layer), decision_point,
-                   tuple(Candidate.from_use(u, prices) for u in uses), idx, prices, **kwargs)
+        return cls(
+            request_id,
+            _layer(layer),
+            decision_point,
+            tuple(Candidate.from_use(u, prices) for u in uses),
+            idx,
+            prices,
+            **kwargs,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,7 +218,9 @@ class Outcome:
         set_(self, "harm", check_nonneg("harm", self.harm, where=where))
         set_(self, "harm_irr", check_nonneg("harm_irr", self.harm_irr, where=where))
         if self.harm_irr > self.harm * (1 + 1e-12):
-            raise ValidationError(f"harm_irr in {where} must be ≤ harm = {self.harm!r}, got {self.harm_irr!r}")
+            raise ValidationError(
+                f"harm_irr in {where} must be ≤ harm = {self.harm!r}, got {self.harm_irr!r}"
+            )
         if not isinstance(self.harm_events, int) or self.harm_events < 0:
             raise ValidationError(f"harm_events in {where} must be an integer ≥ 0, got {self.harm_events!r}")
         set_(self, "time_s", check_finite("time_s", self.time_s, where=where))
@@ -213,6 +229,10 @@ class Outcome:
 
 def require(record: Mapping[str, Any], key: str, where: str) -> Any:
     """``record[key]`` or a SchemaError naming where and which field is missing."""
-    if key not in record or record[key] is None or (isinstance(record[key], float) and math.isnan(record[key])):
+    if (
+        key not in record
+        or record[key] is None
+        or (isinstance(record[key], float) and math.isnan(record[key]))
+    ):
         raise SchemaError(f"{where}: missing field {key!r}")
     return record[key]

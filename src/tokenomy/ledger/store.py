@@ -53,10 +53,14 @@ class Ledger:
         if not read_only:
             for stmt in schema.DDL:
                 self._con.execute(stmt)
-            self._con.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
+            self._con.execute(
+                "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]
+            )
         version = self._scalar("SELECT value FROM meta WHERE key = 'schema_version'")
         if version != str(SCHEMA_VERSION):
-            raise LedgerError(f"ledger {self.path!r} has schema version {version!r}; this tokenomy reads {SCHEMA_VERSION}")
+            raise LedgerError(
+                f"ledger {self.path!r} has schema version {version!r}; this tokenomy reads {SCHEMA_VERSION}"
+            )
         self._next_seq = int(self._scalar("SELECT coalesce(max(seq), -1) + 1 FROM decisions"))
         self._next_outcome = int(self._scalar("SELECT coalesce(max(seq), -1) + 1 FROM outcomes"))
 
@@ -68,7 +72,9 @@ class Ledger:
     def __enter__(self) -> Ledger:
         return self
 
-    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close()
 
     def _scalar(self, sql: str, params: list[Any] | None = None) -> Any:
@@ -121,25 +127,43 @@ class Ledger:
         ids = [d.decision_id or f"d{s}" for d, s in zip(rows, seqs, strict=True)]
         self._check_ids(ids, first)
         prices = [d.prices for d in rows]
-        dec = pa.table({
-            "seq": list(seqs), "decision_id": ids, "time_s": [d.time_s for d in rows],
-            "request_id": [d.request_id for d in rows], "tenant": [d.tenant for d in rows],
-            "layer": [d.layer.value for d in rows], "decision_point": [d.decision_point for d in rows],
-            "chosen_index": [d.chosen for d in rows], "chosen_name": [d.chosen_name for d in rows],
-            "n_candidates": [len(d.candidates) for d in rows], "propensity": [d.propensity for d in rows],
-            "v_usd": [p.v_usd for p in prices], "lam_usd_per_s": [p.lam_usd_per_s for p in prices],
-            "rho_usd": [p.rho_usd for p in prices], "rho_irr_usd": [p.rho_irr for p in prices],
-            "v_source": [p.v_source.value for p in prices], "lam_source": [p.lam_source.value for p in prices],
-            "rho_source": [p.rho_source.value for p in prices],
-            "rho_irr_source": [p.rho_irr_source.value for p in prices],
-            "metadata": [_json(d.metadata, f"decision {i}") for i, d in zip(ids, rows, strict=True)],
-        }, schema=schema.DECISIONS)
+        dec = pa.table(
+            {
+                "seq": list(seqs),
+                "decision_id": ids,
+                "time_s": [d.time_s for d in rows],
+                "request_id": [d.request_id for d in rows],
+                "tenant": [d.tenant for d in rows],
+                "layer": [d.layer.value for d in rows],
+                "decision_point": [d.decision_point for d in rows],
+                "chosen_index": [d.chosen for d in rows],
+                "chosen_name": [d.chosen_name for d in rows],
+                "n_candidates": [len(d.candidates) for d in rows],
+                "propensity": [d.propensity for d in rows],
+                "v_usd": [p.v_usd for p in prices],
+                "lam_usd_per_s": [p.lam_usd_per_s for p in prices],
+                "rho_usd": [p.rho_usd for p in prices],
+                "rho_irr_usd": [p.rho_irr for p in prices],
+                "v_source": [p.v_source.value for p in prices],
+                "lam_source": [p.lam_source.value for p in prices],
+                "rho_source": [p.rho_source.value for p in prices],
+                "rho_irr_source": [p.rho_irr_source.value for p in prices],
+                "metadata": [_json(d.metadata, f"decision {i}") for i, d in zip(ids, rows, strict=True)],
+            },
+            schema=schema.DECISIONS,
+        )
         cands = [(s, j, c) for s, d in zip(seqs, rows, strict=True) for j, c in enumerate(d.candidates)]
-        cand = pa.table({
-            "decision_seq": [s for s, _, _ in cands], "idx": [j for _, j, _ in cands],
-            **{f: [getattr(c, f) for _, _, c in cands]
-               for f in ("name", "dq", "dc_usd", "dl_s", "dr", "dr_irr", "surplus_usd")},
-        }, schema=schema.CANDIDATES)
+        cand = pa.table(
+            {
+                "decision_seq": [s for s, _, _ in cands],
+                "idx": [j for _, j, _ in cands],
+                **{
+                    f: [getattr(c, f) for _, _, c in cands]
+                    for f in ("name", "dq", "dc_usd", "dl_s", "dr", "dr_irr", "surplus_usd")
+                },
+            },
+            schema=schema.CANDIDATES,
+        )
         self._write_decisions(dec, cand, first)
         self._next_seq = first + n
         return ids
@@ -174,21 +198,41 @@ class Ledger:
         if not rows:
             return 0
         first = self._next_outcome
-        table = pa.table({
-            "seq": list(range(first, first + len(rows))),
-            **{f: [getattr(o, f) for o in rows] for f in
-               ("request_id", "decision_id", "candidate", "time_s", "quality", "cost_usd", "latency_s",
-                "harm", "harm_irr", "harm_events", "observed")},
-            "metadata": [_json(o.metadata, f"outcome for {o.request_id!r}") for o in rows],
-        }, schema=schema.OUTCOMES)
+        table = pa.table(
+            {
+                "seq": list(range(first, first + len(rows))),
+                **{
+                    f: [getattr(o, f) for o in rows]
+                    for f in (
+                        "request_id",
+                        "decision_id",
+                        "candidate",
+                        "time_s",
+                        "quality",
+                        "cost_usd",
+                        "latency_s",
+                        "harm",
+                        "harm_irr",
+                        "harm_events",
+                        "observed",
+                    )
+                },
+                "metadata": [_json(o.metadata, f"outcome for {o.request_id!r}") for o in rows],
+            },
+            schema=schema.OUTCOMES,
+        )
         new = f"(SELECT * FROM outcomes WHERE seq >= {first})"
         checks = [
-            (f"SELECT request_id FROM {new} o WHERE NOT EXISTS "
-             "(SELECT 1 FROM decisions d WHERE d.request_id = o.request_id) LIMIT 1",
-             "outcome for request {!r}: no decision with that request_id is in the ledger; nothing written"),
-            (f"SELECT decision_id FROM {new} o WHERE o.decision_id <> '' AND NOT EXISTS "
-             "(SELECT 1 FROM decisions d WHERE d.decision_id = o.decision_id) LIMIT 1",
-             "outcome names decision_id {!r}, which is not in the ledger; nothing written"),
+            (
+                f"SELECT request_id FROM {new} o WHERE NOT EXISTS "
+                "(SELECT 1 FROM decisions d WHERE d.request_id = o.request_id) LIMIT 1",
+                "outcome for request {!r}: no decision with that request_id is in the ledger; nothing written",
+            ),
+            (
+                f"SELECT decision_id FROM {new} o WHERE o.decision_id <> '' AND NOT EXISTS "
+                "(SELECT 1 FROM decisions d WHERE d.decision_id = o.decision_id) LIMIT 1",
+                "outcome names decision_id {!r}, which is not in the ledger; nothing written",
+            ),
         ]
         self._transaction({"outcomes": table}, checks)
         self._next_outcome = first + len(rows)
@@ -205,24 +249,53 @@ class Ledger:
         """The stored decisions (optionally of one request), in append order."""
         where, params = ("WHERE request_id = ?", [request_id]) if request_id is not None else ("", [])
         dec = self._con.sql(f"SELECT * FROM decisions {where} ORDER BY seq", params=params).to_arrow_table()
-        cand = self._con.execute(
-            f"SELECT c.* FROM candidates c JOIN (SELECT seq FROM decisions {where}) d ON c.decision_seq = d.seq "
-            "ORDER BY c.decision_seq, c.idx", params=params).to_arrow_table().to_pylist()
+        cand = (
+            self._con.sql(
+                f"SELECT c.* FROM candidates c JOIN (SELECT seq FROM decisions {where}) d ON c.decision_seq = d.seq "
+                "ORDER BY c.decision_seq, c.idx",
+                params=params,
+            )
+            .to_arrow_table()
+            .to_pylist()
+        )
         by_seq: dict[int, list[Candidate]] = {}
         for c in cand:
-            by_seq.setdefault(c["decision_seq"], []).append(Candidate(
-                c["name"], c["dq"], c["dc_usd"], c["dl_s"], c["dr"], c["dr_irr"], c["surplus_usd"]))
+            by_seq.setdefault(c["decision_seq"], []).append(
+                Candidate(c["name"], c["dq"], c["dc_usd"], c["dl_s"], c["dr"], c["dr_irr"], c["surplus_usd"])
+            )
         for r in dec.to_pylist():
-            prices = PriceVector(r["v_usd"], r["lam_usd_per_s"], r["rho_usd"], r["rho_irr_usd"],
-                                 r["v_source"], r["lam_source"], r["rho_source"], r["rho_irr_source"])
-            yield Decision(r["request_id"], Layer(r["layer"]), r["decision_point"],
-                           tuple(by_seq.get(r["seq"], ())), r["chosen_index"], prices, r["time_s"],
-                           r["tenant"], r["decision_id"], r["propensity"], json.loads(r["metadata"]))
+            prices = PriceVector(
+                r["v_usd"],
+                r["lam_usd_per_s"],
+                r["rho_usd"],
+                r["rho_irr_usd"],
+                r["v_source"],
+                r["lam_source"],
+                r["rho_source"],
+                r["rho_irr_source"],
+            )
+            yield Decision(
+                r["request_id"],
+                Layer(r["layer"]),
+                r["decision_point"],
+                tuple(by_seq.get(r["seq"], ())),
+                r["chosen_index"],
+                prices,
+                r["time_s"],
+                r["tenant"],
+                r["decision_id"],
+                r["propensity"],
+                json.loads(r["metadata"]),
+            )
 
     def outcomes(self, request_id: str | None = None) -> Iterator[Outcome]:
         """The stored outcomes (optionally of one request), in append order."""
         where, params = ("WHERE request_id = ?", [request_id]) if request_id is not None else ("", [])
-        for r in self._con.sql(f"SELECT * FROM outcomes {where} ORDER BY seq", params=params).to_arrow_table().to_pylist():
+        for r in (
+            self._con.sql(f"SELECT * FROM outcomes {where} ORDER BY seq", params=params)
+            .to_arrow_table()
+            .to_pylist()
+        ):
             meta = json.loads(r.pop("metadata"))
             r.pop("seq")
             yield Outcome(**r, metadata=meta)
@@ -243,12 +316,28 @@ class Ledger:
             "SELECT count(*), sum(value_usd), sum(cost_usd), sum(latency_cost_usd), sum(risk_cost_usd),"
             " sum(utility_usd), sum(regret_usd), avg(regret_usd) FROM (" + queries.REQUEST_VECTORS + ")"
         ).fetchall()[0]
-        keys = ("requests", "value_usd", "cost_usd", "latency_cost_usd", "risk_cost_usd", "welfare_usd",
-                "regret_usd", "regret_mean_usd")
-        totals = {k: (float(v) if v is not None and k != "requests" else v) for k, v in zip(keys, tot, strict=True)}
-        return {"path": self.path, "schema_version": SCHEMA_VERSION, "decisions": self.count("decisions"),
-                "candidates": self.count("candidates"), "outcomes": self.count("outcomes"),
-                "decisions_by_layer": layers, "totals": totals}
+        keys = (
+            "requests",
+            "value_usd",
+            "cost_usd",
+            "latency_cost_usd",
+            "risk_cost_usd",
+            "welfare_usd",
+            "regret_usd",
+            "regret_mean_usd",
+        )
+        totals = {
+            k: (float(v) if v is not None and k != "requests" else v) for k, v in zip(keys, tot, strict=True)
+        }
+        return {
+            "path": self.path,
+            "schema_version": SCHEMA_VERSION,
+            "decisions": self.count("decisions"),
+            "candidates": self.count("candidates"),
+            "outcomes": self.count("outcomes"),
+            "decisions_by_layer": layers,
+            "totals": totals,
+        }
 
     def export_parquet(self, directory: str | Path) -> dict[str, Path]:
         """Write decisions, candidates and outcomes as Parquet files under ``directory``."""
@@ -257,10 +346,10 @@ class Ledger:
         paths = {}
         for table in ("decisions", "candidates", "outcomes"):
             p = out / f"{table}.parquet"
-            self._con.execute(f"COPY (SELECT * FROM {table} ORDER BY seq) TO '{p}' (FORMAT PARQUET)"
-                              if table != "candidates" else
-                              f"COPY (SELECT * FROM candidates ORDER BY decision_seq, idx) TO '{p}' (FORMAT PARQUET)")
+            self._con.execute(
+                f"COPY (SELECT * FROM {table} ORDER BY seq) TO '{p}' (FORMAT PARQUET)"
+                if table != "candidates"
+                else f"COPY (SELECT * FROM candidates ORDER BY decision_seq, idx) TO '{p}' (FORMAT PARQUET)"
+            )
             paths[table] = p
         return paths
-
-

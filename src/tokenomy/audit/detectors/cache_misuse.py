@@ -1,0 +1,89 @@
+"""Cache misuse: prefix rewrites that destroy caching, and cache writes that never pay back (SPEC.md §4).
+
+1. A call whose context grew from the previous call of the same request but read less than half of
+   that previous context from cache lost a reusable prefix (a rewrite of the prefix, or a provider-side
+   miss: the log cannot tell which). Its impact = its cost minus its cost had the previous context
+   been read from cache, at the model's own rates.
+2. A request that wrote cache tokens (cache-write premium over the input rate) but whose later reads
+   saved less than that premium: a write that never paid back; impact = premium − savings.
+Reuse with mismatched V(x) needs the capital layer's cache decisions (a ledger input), not logs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tokenomy.audit.detectors.base import AuditContext, Detector, Finding, register
+from tokenomy.audit.pricing import price_steps
+
+__all__ = ["CacheMisuse"]
+
+LOST_SHARE = 0.5
+
+
+@register
+class CacheMisuse(Detector):
+    """Lost prefixes and unpaid cache writes."""
+
+    mode = "cache_misuse"
+    definition = "cached prefix lost on a grown context, or cache writes whose reads never repay the premium"
+    unit = "calls"
+
+    def detect(self, ctx: AuditContext) -> Finding:
+        caps = ctx.log.extra.get("capabilities", ())
+        table = ctx.log.extra.get("price_table")
+        if "cache_tokens" not in caps:
+            return self.not_applicable("the log carries no cache-read / cache-write token counts")
+        if table is None:
+            return self.not_applicable("no price table: cannot value a lost cache hit")
+        s = ctx.log.steps
+        llm = np.flatnonzero(s.is_llm & (ctx.req >= 0))
+        sub = s.select(llm)
+        req = ctx.req[llm]
+        same = np.r_[False, req[1:] == req[:-1]]
+        prev_in = np.r_[0, sub.input_tokens[:-1]]
+        lost = same & (sub.input_tokens >= prev_in) & (sub.cache_read_tokens < LOST_SHARE * prev_in)
+        ideal_read = np.where(lost, np.maximum(sub.cache_read_tokens, prev_in - sub.cache_write_tokens), sub.cache_read_tokens)
+        ideal = sub.with_cost(sub.cost_usd)
+        object.__setattr__(ideal, "cache_read_tokens", np.minimum(ideal_read, sub.input_tokens).astype(np.int64))
+        unknown_zero = bool(ctx.log.extra.get("unknown_zero", False))
+        ideal_cost = price_steps(ideal, table, unknown_zero=unknown_zero).cost_usd
+        loss = np.where(lost, np.nan_to_num(sub.cost_usd - ideal_cost), 0.0)
+        loss = np.maximum(loss, 0.0)
+        rq = ctx.log.requests
+        per_req = np.zeros(len(rq))
+        np.add.at(per_req, req, loss)
+        reads = np.zeros(len(rq))
+        inputs = np.zeros(len(rq))
+        np.add.at(reads, req, sub.cache_read_tokens)
+        np.add.at(inputs, req, sub.input_tokens)
+        share = np.divide(reads, inputs, out=np.full(len(rq), np.nan), where=inputs > 0)
+        # writes that never pay back
+        unpaid = np.zeros(len(rq))
+        if sub.cache_write_tokens.any():
+            nowrite = sub.with_cost(sub.cost_usd)
+            object.__setattr__(nowrite, "cache_write_tokens", np.zeros(len(sub), np.int64))
+            noread = sub.with_cost(sub.cost_usd)
+            object.__setattr__(noread, "cache_read_tokens", np.zeros(len(sub), np.int64))
+            premium = np.nan_to_num(sub.cost_usd - price_steps(nowrite, table, unknown_zero=True).cost_usd)
+            savings = np.nan_to_num(price_steps(noread, table, unknown_zero=True).cost_usd - sub.cost_usd)
+            p_r = np.zeros(len(rq))
+            s_r = np.zeros(len(rq))
+            np.add.at(p_r, req, premium)
+            np.add.at(s_r, req, savings)
+            unpaid = np.maximum(p_r - s_r, 0.0)
+        impact_req = per_req + unpaid
+        examples = [{"request_id": str(rq.request_id[i]), "impact_usd": float(impact_req[i]),
+                     "cache_read_share": float(share[i]), "lost_prefix_usd": float(per_req[i]),
+                     "unpaid_writes_usd": float(unpaid[i])} for i in np.flatnonzero(impact_req > 0)]
+        total_in = float(inputs.sum())
+        details = {"cache_read_share_overall": float(reads.sum() / total_in) if total_in else float("nan"),
+                   "cache_read_share_median_per_request": float(np.nanmedian(share)) if np.isfinite(share).any()
+                   else float("nan"),
+                   "lost_prefix_calls": int(lost.sum()), "lost_prefix_usd": float(loss.sum()),
+                   "unpaid_write_requests": int((unpaid > 0).sum()), "unpaid_writes_usd": float(unpaid.sum()),
+                   "mismatched_v_reuse": "not applicable: needs capital-layer cache decisions (ledger input)"}
+        threshold = (f"a grown context reading < {LOST_SHARE:.0%} of the previous context from cache; "
+                     "a write premium above the savings of later reads")
+        return self.found(int(lost.sum() + (unpaid > 0).sum()), float(impact_req.sum()), examples,
+                          threshold=threshold, details=details, labels=("heuristic",))

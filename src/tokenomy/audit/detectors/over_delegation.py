@@ -1,0 +1,73 @@
+"""Over-delegation: the agent acts without the confirmation its action class requires (SPEC.md §4).
+
+Violated condition: ∂R/∂a > V·∂p/∂a — in log terms, a tool call whose class the autonomy schedule
+puts at "confirm" or above (commit, unknown, deploy/transfer/delete-remote) ran without a recorded
+human confirmation. Harm exposure of each such action = ρ_irr · p̂_wrong, with p̂_wrong the observed
+share of unconfirmed actions that did not match the reference (1 when the log has no reference
+labels: worst case). The reward gap between requests with and without an unconfirmed action is
+reported beside it — observational, labelled so.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tokenomy.audit.actions import REQUIRED_CONFIRMATION
+from tokenomy.audit.detectors.base import AuditContext, Detector, Finding, register
+
+__all__ = ["OverDelegation"]
+
+
+@register
+class OverDelegation(Detector):
+    """Actions at confirm level or above taken without a confirmation."""
+
+    mode = "over_delegation"
+    definition = "∂R/∂a > V·∂p/∂a: an action needing confirmation taken without one"
+    unit = "actions"
+
+    def detect(self, ctx: AuditContext) -> Finding:
+        s = ctx.log.steps
+        tool = (s.kind == "tool") & (ctx.req >= 0)
+        level = np.array([REQUIRED_CONFIRMATION.get(c, 1) for c in s.autonomy_class[tool].tolist()], np.int64)
+        needs = np.zeros(len(s), bool)
+        needs[np.flatnonzero(tool)] = level >= 1
+        observed = needs & (s.confirmed >= 0)
+        if not needs.any():
+            return self.not_applicable("no tool call in the log needs a confirmation under the autonomy schedule")
+        if not observed.any():
+            return self.not_applicable(
+                "no confirmation is observable for the actions that need one (e.g. a sandboxed benchmark "
+                "with no human in the loop); cannot tell delegated from confirmed")
+        bad = observed & (s.confirmed == 0)
+        labelled = bad & (s.correct >= 0)
+        p_wrong = float((s.correct[labelled] == 0).mean()) if labelled.any() else 1.0
+        rq = ctx.log.requests
+        rho_irr = rq.rho_irr_usd[ctx.req[bad]]
+        exposure = rho_irr * p_wrong
+        per_req = np.zeros(len(rq))
+        np.add.at(per_req, ctx.req[bad], exposure)
+        n_bad_req = np.zeros(len(rq), np.int64)
+        np.add.at(n_bad_req, ctx.req[bad], 1)
+        has_obs = np.zeros(len(rq), bool)
+        has_obs[ctx.req[observed]] = True
+        with_bad = has_obs & (n_bad_req > 0) & ~np.isnan(rq.quality)
+        all_ok = has_obs & (n_bad_req == 0) & ~np.isnan(rq.quality)
+        gap = float(rq.quality[all_ok].mean() - rq.quality[with_bad].mean()) if with_bad.any() and all_ok.any() \
+            else float("nan")
+        examples = [{"request_id": str(rq.request_id[i]), "impact_usd": float(per_req[i]),
+                     "unconfirmed_actions": int(n_bad_req[i]), "quality": float(rq.quality[i])}
+                    for i in np.flatnonzero(n_bad_req)]
+        details = {"actions_needing_confirmation": int(observed.sum()), "unconfirmed": int(bad.sum()),
+                   "p_wrong_given_unconfirmed": p_wrong,
+                   "p_wrong_given_confirmed": float((s.correct[observed & (s.confirmed == 1) & (s.correct >= 0)] == 0)
+                                                    .mean()) if (observed & (s.confirmed == 1) & (s.correct >= 0)).any()
+                   else float("nan"),
+                   "requests_with_unconfirmed": int(with_bad.sum()), "requests_all_confirmed": int(all_ok.sum()),
+                   "quality_all_confirmed": float(rq.quality[all_ok].mean()) if all_ok.any() else float("nan"),
+                   "quality_with_unconfirmed": float(rq.quality[with_bad].mean()) if with_bad.any() else float("nan"),
+                   "reward_gap": gap,
+                   "value_gap_usd": float(np.nansum(rq.v_usd[with_bad]) * gap) if gap == gap else float("nan")}
+        threshold = f"class needs confirm (schedule); exposure ρ_irr·p̂_wrong with p̂_wrong = {p_wrong:.3f}"
+        return self.found(int(bad.sum()), float(exposure.sum()), examples, threshold=threshold, details=details,
+                          labels=("observational",))

@@ -1,0 +1,186 @@
+"""The token-aware audit (SPEC.md §5): price a log, compute per-request realised vectors, run detectors.
+
+Per request: value V·Q, cost ΔC (recomputed from tokens at the model's price on the log's date, the
+provider-reported cost kept beside it so billing drift shows), latency cost λ·L, risk cost
+ρ·harm + ρ_irr·harm_irr, welfare = value − cost − latency cost − risk cost, and regret against the
+ex-post best allocation. A log observes only the run it took, so the ex-post alternatives are that run
+and the null option (spend nothing, utility 0): regret = max(0, −welfare), the ledger's rule with one
+observed candidate. For a ledger input the per-request vectors come from the ledger's own query.
+Totals are sums; "not tokens per dollar". No I/O: importers and loaders hand the log in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from tokenomy.audit.curves import stopping_margin, verification_curve
+from tokenomy.audit.detectors import AuditContext, Finding, detect_all
+from tokenomy.audit.log import AuditLog
+from tokenomy.audit.pricing import PriceTable, Pricing, price_steps
+from tokenomy.ledger import Decision, Outcome
+
+__all__ = ["AuditResult", "run_audit"]
+
+F64 = NDArray[np.float64]
+
+
+@dataclass(frozen=True, slots=True)
+class AuditResult:
+    """Everything the report and the JSON show.
+
+    Attributes:
+        log: the priced log.
+        context: per-request vectors and what detectors saw.
+        pricing: per-step recomputed cost, unknown models, rate cards.
+        findings: one per failure mode.
+        verification: prediction-1 curve (None when the log has no action classes).
+        stopping: stopping-margin curve (None when the log has no outcomes).
+        regret_usd: per request.
+        notes: what was assumed or not available.
+    """
+
+    log: AuditLog
+    context: AuditContext
+    pricing: Pricing
+    findings: list[Finding]
+    verification: dict[str, Any] | None
+    stopping: dict[str, Any] | None
+    regret_usd: F64
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def totals(self) -> dict[str, Any]:
+        """Summed realised vector and welfare, USD."""
+        c = self.context
+        rq = self.log.requests
+        reported = self.log.steps.reported_cost_usd
+        return {
+            "value_usd": float(c.value_usd.sum()), "cost_usd": float(c.cost_usd.sum()),
+            "latency_cost_usd": float(c.latency_cost_usd.sum()), "risk_cost_usd": float(c.risk_cost_usd.sum()),
+            "welfare_usd": float(c.welfare_usd.sum()), "regret_usd": float(self.regret_usd.sum()),
+            "reported_cost_usd": float(np.nansum(reported)) if np.isfinite(reported).any() else None,
+            "requests": len(rq), "steps": len(self.log.steps), "llm_calls": int(self.log.steps.is_llm.sum()),
+            "resolved_or_quality_sum": float(np.nansum(rq.quality)),
+            "labelled_requests": int((~np.isnan(rq.quality)).sum()),
+            "unpriced_llm_calls": int(sum(self.pricing.unknown_models.values())),
+        }
+
+    def requests(self) -> list[dict[str, Any]]:
+        """Per-request realised vector (V, ΔC, λΔL, ρΔR), welfare and regret."""
+        c, rq = self.context, self.log.requests
+        reported = np.zeros(len(rq))
+        ok = c.req >= 0
+        np.add.at(reported, c.req[ok], np.nan_to_num(self.log.steps.reported_cost_usd[ok]))
+        return [{"request_id": str(rq.request_id[i]), "group": str(rq.group[i]), "v_usd": float(rq.v_usd[i]),
+                 "v_source": str(rq.sources["v"][i]), "quality": None if np.isnan(rq.quality[i]) else float(rq.quality[i]),
+                 "value_usd": float(c.value_usd[i]), "cost_usd": float(c.cost_usd[i]),
+                 "reported_cost_usd": float(reported[i]), "latency_cost_usd": float(c.latency_cost_usd[i]),
+                 "risk_cost_usd": float(c.risk_cost_usd[i]), "welfare_usd": float(c.welfare_usd[i]),
+                 "regret_usd": float(self.regret_usd[i])} for i in range(len(rq))]
+
+    def prices_seen(self) -> dict[str, Any]:
+        """The price vectors the requests carried, with their sources (the explicit defaults included)."""
+        rq = self.log.requests
+        out: dict[str, Any] = {}
+        for name, key in (("v_usd", "v"), ("lam_usd_per_s", "lam"), ("rho_usd", "rho"), ("rho_irr_usd", "rho_irr")):
+            vals = getattr(rq, name)
+            srcs, counts = np.unique(rq.sources[key].astype(str), return_counts=True)
+            out[name] = {"min": float(vals.min()) if len(vals) else None, "median": float(np.median(vals)) if len(vals)
+                         else None, "max": float(vals.max()) if len(vals) else None,
+                         "sources": {str(s): int(n) for s, n in zip(srcs, counts, strict=True)}}
+        return out
+
+    def as_dict(self, *, max_requests: int | None = None) -> dict[str, Any]:
+        """JSON-ready: ``requests``, ``totals``, ``failure_modes`` and the rest."""
+        reqs = self.requests()
+        return {
+            "source": self.log.source, "totals": self.totals(), "prices": self.prices_seen(),
+            "pricing": {"unknown_models": self.pricing.unknown_models, "unknown_priced_zero": self.pricing.unknown_zero,
+                        "rate_cards": {k: {"source": v.source, "input_usd_per_mtok": v.input_usd_per_mtok,
+                                           "output_usd_per_mtok": v.output_usd_per_mtok,
+                                           "cache_read_usd_per_mtok": v.cache_read_usd_per_mtok,
+                                           "cache_write_usd_per_mtok": v.cache_write_usd_per_mtok,
+                                           "tiers": [list(t) for t in v.tiers]}
+                                       for k, v in self.pricing.cards.items()}},
+            "failure_modes": {f.mode: f.as_dict() for f in self.findings},
+            "verification_curve": self.verification, "stopping_margin": self.stopping,
+            "notes": list(self.notes),
+            "requests": reqs if max_requests is None else reqs[:max_requests],
+        }
+
+
+def _per_request(log: AuditLog, req: NDArray[np.int64], cost: F64) -> tuple[F64, F64, F64, F64, F64]:
+    rq = log.requests
+    r = len(rq)
+    ok = req >= 0
+    c = np.zeros(r)
+    np.add.at(c, req[ok], np.nan_to_num(cost[ok]))
+    lat = np.zeros(r)
+    llm = ok & log.steps.is_llm
+    np.add.at(lat, req[llm], np.nan_to_num(log.steps.latency_s[llm]))
+    value = rq.v_usd * np.nan_to_num(rq.quality)
+    lat_cost = rq.lam_usd_per_s * lat
+    risk = rq.rho_usd * np.nan_to_num(rq.harm) + rq.rho_irr_usd * np.nan_to_num(rq.harm_irr)
+    return c, value, lat_cost, risk, value - c - lat_cost - risk
+
+
+def run_audit(log: AuditLog, table: PriceTable, *, unknown_zero: bool = False,
+              decisions: Sequence[Decision] = (), outcomes: Sequence[Outcome] = (),
+              modes: Sequence[str] | None = None, progress: Callable[[str], None] | None = None) -> AuditResult:
+    """Audit one log.
+
+    Args:
+        log: the imported log.
+        table: the price table (``GenaiPricesTable``, overrides chained before it, ...).
+        unknown_zero: price models no table knows at 0 (only when the user says so).
+        decisions, outcomes: ledger records (a ledger input); enable the routing, serving, capital modes.
+        modes: the detectors to run (default: all, in the paper's order).
+        progress: called with a short stage name as the audit proceeds.
+
+    Returns:
+        The audit result.
+    """
+    say = progress or (lambda _msg: None)
+    say("pricing")
+    pricing = price_steps(log.steps, table, unknown_zero=unknown_zero)
+    steps = log.steps.with_cost(pricing.cost_usd)
+    extra = dict(log.extra)
+    extra.update(price_table=table, unknown_zero=unknown_zero)
+    log = AuditLog(log.source, steps, log.requests, log.notes, extra)
+    req = log.request_index()
+    cost, value, lat_cost, risk, welfare = _per_request(log, req, pricing.cost_usd)
+    regret = np.maximum(0.0, -welfare)
+    notes = list(log.notes)
+    if decisions:
+        vec = _ledger_vectors(decisions, outcomes)
+        order = {rid: i for i, rid in enumerate(log.requests.request_id.tolist())}
+        for row in vec:
+            i = order.get(row["request_id"])
+            if i is None:
+                continue
+            value[i], cost[i] = row["value_usd"] or 0.0, row["cost_usd"] or 0.0
+            lat_cost[i], risk[i] = row["latency_cost_usd"] or 0.0, row["risk_cost_usd"] or 0.0
+            welfare[i] = value[i] - cost[i] - lat_cost[i] - risk[i]
+            regret[i] = row["regret_usd"] or 0.0
+        notes.append("ledger input: per-request vectors and regret from the ledger's query (SPEC.md §2)")
+    else:
+        notes.append("regret is measured against the null option (spend nothing), the only alternative a log observes")
+    ctx = AuditContext(log, req, cost, value, lat_cost, risk, welfare, tuple(decisions), tuple(outcomes))
+    say("detectors")
+    findings = detect_all(ctx, modes)
+    say("curves")
+    return AuditResult(log, ctx, pricing, findings, verification_curve(ctx), stopping_margin(ctx), regret,
+                       tuple(notes))
+
+
+def _ledger_vectors(decisions: Sequence[Decision], outcomes: Sequence[Outcome]) -> list[dict[str, Any]]:
+    from tokenomy.ledger import Ledger
+
+    with Ledger(":memory:") as ledger:
+        ledger.append(decisions)
+        ledger.append_outcomes(outcomes)
+        return list(ledger.request_vectors().to_pylist())

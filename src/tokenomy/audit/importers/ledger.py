@@ -1,0 +1,92 @@
+"""Ledger records (``Decision`` / ``Outcome``) into an audit log, and an audit log back into records.
+
+``from_records``: every decision becomes a step (its chosen candidate's ΔC as cost; metadata keys that
+name step columns — ``action_class``, ``autonomy_class``, ``confirmed``, ``correct``, token counts,
+``model`` — fill them), every request a row whose prices are its decisions' (the largest V) and whose
+quality and harm sum its realised outcomes; the decisions themselves go to the routing, serving and
+capital detectors. ``to_records``: one decision per request (the whole run as one token use) and its
+realised outcome, so a ledger's ``request_vectors()`` reproduces the audit's per-request vector.
+No I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from tokenomy.audit.log import STEP_COLUMNS, AuditLog, RequestTable, StepBuilder
+from tokenomy.core.prices import PriceVector
+from tokenomy.core.uses import TokenUse
+from tokenomy.ledger import Decision, Layer, Outcome
+
+__all__ = ["from_records", "to_records"]
+
+_KIND = {Layer.DEMAND: "llm", Layer.ACTION: "tool", Layer.SUPPLY: "group", Layer.CAPITAL: "group"}
+
+
+def from_records(decisions: Sequence[Decision], outcomes: Sequence[Outcome]) -> AuditLog:
+    """Audit log of ledger records (decisions in order; outcomes of the chosen candidates summed)."""
+    b = StepBuilder()
+    counters: dict[str, int] = {}
+    prices: dict[str, PriceVector] = {}
+    for d in decisions:
+        k = counters.get(d.request_id, 0)
+        counters[d.request_id] = k + 1
+        chosen = d.candidates[d.chosen] if d.chosen is not None else None
+        row: dict[str, Any] = {"request_id": d.request_id, "step_id": d.decision_id or f"{d.request_id}:{k}",
+                               "index": k, "time_s": d.time_s, "kind": d.metadata.get("kind", _KIND[d.layer]),
+                               "operation": d.decision_point, "model": d.chosen_name or "",
+                               "reported_cost_usd": chosen.dc_usd if chosen else 0.0}
+        row.update({c: d.metadata[c] for c in STEP_COLUMNS if c in d.metadata and c not in row})
+        b.add(**row)
+        p = prices.get(d.request_id)
+        if p is None or d.prices.v_usd > p.v_usd:
+            prices[d.request_id] = d.prices
+    labels: dict[str, dict[str, float]] = {}
+    for o in outcomes:
+        if o.candidate:
+            continue  # a counterfactual: seen by the routing detectors, not realised
+        lab = labels.setdefault(o.request_id, {"quality": 0.0, "harm": 0.0, "harm_irr": 0.0})
+        lab["quality"] += o.quality
+        lab["harm"] += o.harm
+        lab["harm_irr"] += o.harm_irr
+    rows = []
+    for rid in dict.fromkeys(d.request_id for d in decisions):
+        p = prices[rid]
+        pd = p.as_dict()
+        rows.append({"request_id": rid, **{k: pd[k] for k in ("v_usd", "lam_usd_per_s", "rho_usd", "rho_irr_usd")},
+                     "v_source": pd["v_source"], "lam_source": pd["lam_source"], "rho_source": pd["rho_source"],
+                     "rho_irr_source": pd["rho_irr_source"], **labels.get(rid, {})})
+    steps = b.build()
+    caps = ["outcomes"]
+    if (steps.confirmed >= 0).any():
+        caps.append("confirmations")
+    if (steps.action_class != "").any():
+        caps.append("action_classes")
+    if steps.malformed.any():
+        caps.append("malformed")
+    return AuditLog("ledger", steps, RequestTable.from_rows(rows), ("ledger input",),
+                    {"capabilities": tuple(caps)})
+
+
+def to_records(log: AuditLog, cost_usd: np.ndarray[Any, np.dtype[np.float64]],
+               latency_s: np.ndarray[Any, np.dtype[np.float64]] | None = None,
+               layer: Layer = Layer.ACTION) -> tuple[list[Decision], list[Outcome]]:
+    """One decision (the run) and one outcome per request of ``log``, with per-request ``cost_usd``."""
+    rq = log.requests
+    decisions, outcomes = [], []
+    for i, rid in enumerate(rq.request_id.tolist()):
+        p = PriceVector(float(rq.v_usd[i]), float(rq.lam_usd_per_s[i]), float(rq.rho_usd[i]),
+                        float(rq.rho_irr_usd[i]), rq.sources["v"][i], rq.sources["lam"][i], rq.sources["rho"][i],
+                        rq.sources["rho_irr"][i])
+        q = 0.0 if np.isnan(rq.quality[i]) else float(rq.quality[i])
+        use = TokenUse("run", q, float(cost_usd[i]))
+        decisions.append(Decision.from_uses(str(rid), layer, "run", [use], p, chosen=0, decision_id=f"audit-{i}"))
+        harm = 0.0 if np.isnan(rq.harm[i]) else float(rq.harm[i])
+        harm_irr = 0.0 if np.isnan(rq.harm_irr[i]) else float(rq.harm_irr[i])
+        lat = 0.0 if latency_s is None else float(latency_s[i])
+        outcomes.append(Outcome(str(rid), q, float(cost_usd[i]), latency_s=lat, harm=max(harm, harm_irr),
+                                harm_irr=harm_irr, observed=not np.isnan(rq.quality[i])))
+    return decisions, outcomes

@@ -1,0 +1,267 @@
+"""Price tables: USD per token for a model at a date, and the recomputed cost ΔC of every LLM step.
+
+``PriceTable`` has one verb, ``rate_card(model, provider, when)``; a ``RateCard`` prices token counts
+(vectorised) with separate input, cache-read, cache-write and output rates and input-size tiers
+(the tier is chosen by the request's total input tokens, as the providers and genai-prices do).
+Backends: ``GenaiPricesTable`` (the maintained ``genai-prices`` package, time-versioned so an old log
+is priced at its date), ``StaticPriceTable`` built from an override mapping (private or self-hosted
+models) or from a LiteLLM-format price map, and ``ChainedPriceTable`` (first table that knows the
+model wins: overrides before genai-prices). An unknown model is never silently priced 0: it is
+reported, and priced 0 only when the caller says so (``unknown_zero=True``). Parsing the files is done
+by ``tokenomy.interfaces.loaders.pricefiles``; this module takes mappings.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from tokenomy.audit.log import StepTable
+from tokenomy.core.errors import SchemaError
+
+__all__ = ["ChainedPriceTable", "GenaiPricesTable", "PriceTable", "Pricing", "RateCard", "StaticPriceTable",
+           "price_steps"]
+
+F64 = NDArray[np.float64]
+_M = 1e6
+
+
+@dataclass(frozen=True, slots=True)
+class RateCard:
+    """USD per million tokens for one model (at one date), with optional input-size tiers.
+
+    Attributes:
+        tiers: (start_input_tokens, input, output, cache_read, cache_write) rows, ascending; a request
+            whose input tokens exceed ``start`` pays that row's rates for all its tokens.
+    """
+
+    model: str
+    provider: str
+    source: str
+    input_usd_per_mtok: float
+    output_usd_per_mtok: float
+    cache_read_usd_per_mtok: float
+    cache_write_usd_per_mtok: float
+    tiers: tuple[tuple[int, float, float, float, float], ...] = ()
+
+    def cost_usd(self, input_tokens: NDArray[Any], output_tokens: NDArray[Any],
+                 cache_read_tokens: NDArray[Any], cache_write_tokens: NDArray[Any]) -> F64:
+        """Cost of each call; ``input_tokens`` includes the cached (read and written) ones."""
+        inp = np.asarray(input_tokens, np.float64)
+        cr = np.asarray(cache_read_tokens, np.float64)
+        cw = np.asarray(cache_write_tokens, np.float64)
+        out = np.asarray(output_tokens, np.float64)
+        rates = np.tile(np.array([self.input_usd_per_mtok, self.output_usd_per_mtok,
+                                  self.cache_read_usd_per_mtok, self.cache_write_usd_per_mtok]), (inp.size, 1))
+        for start, *tier in self.tiers:
+            rates[inp > start] = tier
+        plain = np.maximum(inp - cr - cw, 0.0)
+        return np.asarray((plain * rates[:, 0] + out * rates[:, 1] + cr * rates[:, 2] + cw * rates[:, 3]) / _M)
+
+
+class PriceTable:
+    """Looks up the rate card of a model; ``None`` when the table does not know it."""
+
+    def rate_card(self, model: str, provider: str = "", when: dt.datetime | None = None) -> RateCard | None:
+        """The rates for ``model`` (from ``provider`` when given) in force at ``when`` (None: today)."""
+        raise NotImplementedError
+
+
+def _rate(value: Any) -> tuple[float, tuple[tuple[int, float], ...]]:
+    if value is None:
+        return 0.0, ()
+    base = getattr(value, "base", None)
+    if base is not None:
+        return float(base), tuple((int(t.start), float(t.price)) for t in value.tiers)
+    return float(value), ()
+
+
+def _at(base: float, tiers: tuple[tuple[int, float], ...], start: int) -> float:
+    price = base
+    for s, p in sorted(tiers):
+        if s <= start:
+            price = p
+    return price
+
+
+class GenaiPricesTable(PriceTable):
+    """Rates from the ``genai-prices`` package, resolved per (model, provider, day) and cached.
+
+    A ``provider/model`` reference (OpenRouter style) is tried as given, then as model at provider,
+    then as the bare model.
+    """
+
+    def __init__(self) -> None:
+        self._cache: dict[tuple[str, str, str], RateCard | None] = {}
+
+    def rate_card(self, model: str, provider: str = "", when: dt.datetime | None = None) -> RateCard | None:
+        key = (model, provider, when.date().isoformat() if when else "")
+        if key not in self._cache:
+            self._cache[key] = self._lookup(model, provider, when)
+        return self._cache[key]
+
+    def _lookup(self, model: str, provider: str, when: dt.datetime | None) -> RateCard | None:
+        from genai_prices import Usage, calc_price
+
+        tries: list[tuple[str, str | None]] = [(model, provider or None)]
+        if "/" in model:
+            prefix, bare = model.split("/", 1)
+            tries += [(bare, prefix), (bare, provider or None), (bare, None)]
+        if provider:
+            tries.append((model, None))
+        for ref, prov in tries:
+            try:
+                calc = calc_price(Usage(input_tokens=0, output_tokens=0), ref, provider_id=prov,
+                                  genai_request_timestamp=when)
+            except LookupError:
+                continue
+            mp = calc.model_price
+            names = ("input_mtok", "output_mtok", "cache_read_mtok", "cache_write_mtok")
+            parts = [_rate(getattr(mp, n, None)) for n in names]
+            for i in (2, 3):  # no cache price: cached tokens pay the input rate
+                if getattr(mp, names[i], None) is None:
+                    parts[i] = parts[0]
+            starts = sorted({s for _, tiers in parts for s, _ in tiers})
+            tiers = [(s, *(_at(base, tiers_, s) for base, tiers_ in parts)) for s in starts]
+            return RateCard(calc.model.id, calc.provider.id, "genai-prices", parts[0][0], parts[1][0],
+                            parts[2][0], parts[3][0],
+                            tuple((int(t[0]), float(t[1]), float(t[2]), float(t[3]), float(t[4])) for t in tiers))
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class StaticPriceTable(PriceTable):
+    """A fixed model -> rate card map (override file or LiteLLM price map); no dates."""
+
+    cards: Mapping[str, RateCard] = field(default_factory=dict)  # model name -> rates
+
+    def rate_card(self, model: str, provider: str = "", when: dt.datetime | None = None) -> RateCard | None:
+        card = self.cards.get(model)
+        if card is None and "/" in model:
+            card = self.cards.get(model.split("/", 1)[1])
+        return card
+
+    @classmethod
+    def from_override(cls, data: Mapping[str, Any], where: str = "override file") -> StaticPriceTable:
+        """From ``{"models": {name: {input_usd_per_mtok, output_usd_per_mtok, [cache_read_usd_per_mtok,
+        cache_write_usd_per_mtok, provider]}}}``; cache rates default to the input rate."""
+        models = data.get("models")
+        if not isinstance(models, Mapping):
+            raise SchemaError(f"{where}: expected a 'models' mapping of model name -> rates")
+        cards = {}
+        for name, r in models.items():
+            if not isinstance(r, Mapping):
+                raise SchemaError(f"{where}: models.{name} must be a mapping of rates")
+            try:
+                inp = float(r["input_usd_per_mtok"])
+                out = float(r["output_usd_per_mtok"])
+                cr = float(r.get("cache_read_usd_per_mtok", inp))
+                cw = float(r.get("cache_write_usd_per_mtok", inp))
+            except (KeyError, TypeError, ValueError) as exc:
+                raise SchemaError(f"{where}: models.{name}: need numeric input_usd_per_mtok and "
+                                  f"output_usd_per_mtok ({exc})") from None
+            if min(inp, out, cr, cw) < 0:
+                raise SchemaError(f"{where}: models.{name}: rates must be ≥ 0")
+            cards[str(name)] = RateCard(str(name), str(r.get("provider", "")), "override", inp, out, cr, cw)
+        return cls(cards)
+
+    @classmethod
+    def from_litellm(cls, data: Mapping[str, Any], where: str = "LiteLLM price map") -> StaticPriceTable:
+        """From LiteLLM's ``model_prices_and_context_window.json`` format (USD per token; entries without
+        ``input_cost_per_token`` such as ``sample_spec`` are skipped)."""
+        cards = {}
+        for name, r in data.items():
+            if not isinstance(r, Mapping) or "input_cost_per_token" not in r:
+                continue
+            try:
+                inp = float(r["input_cost_per_token"]) * _M
+                out = float(r.get("output_cost_per_token", 0.0)) * _M
+                cr = float(r.get("cache_read_input_token_cost", r["input_cost_per_token"])) * _M
+                cw = float(r.get("cache_creation_input_token_cost", r["input_cost_per_token"])) * _M
+                tiers: list[tuple[int, float, float, float, float]] = []
+                for key in r:
+                    if key.startswith("input_cost_per_token_above_") and key.endswith("k_tokens"):
+                        k = int(key[len("input_cost_per_token_above_"):-len("k_tokens")]) * 1000
+                        sfx = key[len("input_cost_per_token"):]
+                        tiers.append((k, float(r[key]) * _M, float(r.get("output_cost_per_token" + sfx, out / _M)) * _M,
+                                      float(r.get("cache_read_input_token_cost" + sfx, cr / _M)) * _M,
+                                      float(r.get("cache_creation_input_token_cost" + sfx, cw / _M)) * _M))
+            except (TypeError, ValueError) as exc:
+                raise SchemaError(f"{where}: {name}: non-numeric price ({exc})") from None
+            cards[str(name)] = RateCard(str(name), str(r.get("litellm_provider", "")), "litellm-json",
+                                        inp, out, cr, cw, tuple(sorted(tiers)))
+        return cls(cards)
+
+
+@dataclass(frozen=True, slots=True)
+class ChainedPriceTable(PriceTable):
+    """Ask each table in order; the first that knows the model wins."""
+
+    tables: Sequence[PriceTable]
+
+    def rate_card(self, model: str, provider: str = "", when: dt.datetime | None = None) -> RateCard | None:
+        for t in self.tables:
+            card = t.rate_card(model, provider, when)
+            if card is not None:
+                return card
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Pricing:
+    """Result of pricing a step table.
+
+    Attributes:
+        cost_usd: per step; LLM steps of a known model are recomputed; unknown ones carry the reported
+            cost (or NaN when none, or 0 with ``unknown_zero``); tool and group steps their reported cost or 0.
+        unknown_models: model -> number of LLM calls no table could price.
+        cards: "model@provider" -> the rate card used (for the report).
+    """
+
+    cost_usd: F64
+    unknown_models: dict[str, int]  # model -> calls
+    cards: dict[str, RateCard]  # "model@provider" -> card
+    unknown_zero: bool
+
+
+def price_steps(steps: StepTable, table: PriceTable, *, unknown_zero: bool = False) -> Pricing:
+    """Recompute ΔC of every LLM step from its tokens, grouped by (model, provider, day).
+
+    Args:
+        steps: the steps (token counts, model, provider, time).
+        table: where rates come from.
+        unknown_zero: price a model no table knows at 0 (the user said so) instead of leaving it unpriced.
+
+    Returns:
+        The per-step cost, the unknown models and the rate cards used.
+    """
+    n = len(steps)
+    reported = steps.reported_cost_usd
+    cost = np.where(np.isnan(reported), 0.0, reported).astype(np.float64)
+    llm = np.flatnonzero(steps.is_llm)
+    unknown: dict[str, int] = {}
+    cards: dict[str, RateCard] = {}
+    if n == 0 or llm.size == 0:
+        return Pricing(cost, unknown, cards, unknown_zero)
+    day = np.where(np.isnan(steps.time_s[llm]), -1, np.floor(steps.time_s[llm] / 86400.0)).astype(np.int64)
+    keys = np.char.add(np.char.add(steps.model[llm].astype(str), "\x1f"),
+                       np.char.add(steps.provider[llm].astype(str), np.char.add("\x1f", day.astype(str))))
+    uniq, inv = np.unique(keys, return_inverse=True)
+    for g, key in enumerate(uniq.tolist()):
+        model, provider, d = key.split("\x1f")
+        rows = llm[inv == g]
+        when = None if d == "-1" else dt.datetime.fromtimestamp(int(d) * 86400, tz=dt.UTC)
+        card = table.rate_card(model, provider, when) if model else None
+        if card is None:
+            unknown[model or "(no model)"] = unknown.get(model or "(no model)", 0) + rows.size
+            cost[rows] = 0.0 if unknown_zero else reported[rows]
+            continue
+        cards[f"{card.model}@{card.provider}"] = card
+        cost[rows] = card.cost_usd(steps.input_tokens[rows], steps.output_tokens[rows],
+                                   steps.cache_read_tokens[rows], steps.cache_write_tokens[rows])
+    return Pricing(cost, unknown, cards, unknown_zero)

@@ -1,0 +1,130 @@
+"""Read OTLP JSON trace files (the OpenTelemetry collector file-exporter format) into an audit log.
+
+A file holds one ``ExportTraceServiceRequest`` JSON object per line (JSON Lines, optionally gzip), or,
+when it is named ``*.json`` or starts with ``[``, one whole JSON document (a request or a list of them). ``json_records`` is the shared reader for
+the JSON / JSONL inputs of the audit (also used by the LiteLLM and Langfuse loaders): a malformed line
+stops the import with ``file:line`` and the reason; with ``skip_bad`` such lines are skipped and
+counted instead. Nothing is written anywhere: the caller writes outputs only after a clean import.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from tokenomy.audit.importers.otlp import OtlpImporter
+from tokenomy.audit.log import AuditLog
+from tokenomy.core.errors import SchemaError
+from tokenomy.core.prices import PriceVector
+
+__all__ = ["BadLines", "json_records", "load_otlp"]
+
+
+@dataclass
+class BadLines:
+    """Lines skipped with ``skip_bad``: how many, and the first few reasons."""
+
+    count: int = 0
+    first: list[str] = field(default_factory=list)
+
+    def add(self, reason: str) -> None:
+        """Count one skipped line."""
+        self.count += 1
+        if len(self.first) < 10:
+            self.first.append(reason)
+
+
+def _open(path: Path) -> IO[str]:
+    if path.suffix == ".gz":
+        return gzip.open(path, "rt", encoding="utf-8")
+    return path.open("r", encoding="utf-8")
+
+
+def json_records(path: str | Path, *, skip_bad: bool = False, bad: BadLines | None = None,
+                 progress: Callable[[int], None] | None = None) -> Iterator[tuple[str, Any]]:
+    """Yield ``(where, object)`` for each JSON record of a file: each line of a JSON Lines file, or the
+    elements of a whole-document JSON list (or the document itself).
+
+    Raises:
+        SchemaError: a line is not valid JSON (names ``file:line``), unless ``skip_bad``.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise SchemaError(f"{p}: no such file")
+    whole = p.name.endswith((".json", ".json.gz"))
+    with _open(p) as f:
+        if not whole:
+            whole = f.read(4096).lstrip()[:1] == "["
+            f.seek(0)
+        if whole:
+            try:
+                doc = json.load(f)
+            except json.JSONDecodeError as exc:
+                raise SchemaError(f"{p}:{exc.lineno}: invalid JSON ({exc.msg} at column {exc.colno})") from None
+            items = doc if isinstance(doc, list) else [doc]
+            for i, item in enumerate(items):
+                yield f"{p} record {i}", item
+            if progress:
+                progress(p.stat().st_size)
+            return
+        for lineno, line in enumerate(f, 1):
+            if progress:
+                progress(len(line))
+            if not line.strip():
+                continue
+            try:
+                yield f"{p}:{lineno}", json.loads(line)
+            except json.JSONDecodeError as exc:
+                reason = f"{p}:{lineno}: invalid JSON ({exc.msg} at column {exc.colno})"
+                if not skip_bad:
+                    raise SchemaError(reason) from None
+                if bad is not None:
+                    bad.add(reason)
+
+
+def load_otlp(paths: Sequence[str | Path], *, side: Mapping[str, Mapping[str, Any]] | None = None,
+              defaults: PriceVector | None = None, skip_bad: bool = False,
+              progress: Callable[[int], None] | None = None) -> tuple[AuditLog, BadLines]:
+    """Import OTLP JSON / JSONL files.
+
+    Args:
+        paths: files to read (``.jsonl``, ``.json``, optionally ``.gz``).
+        side: per-trace labels from a side file (trace id -> {v_usd, quality, ...}).
+        defaults: prices for traces with none.
+        skip_bad: skip (and count) malformed lines instead of stopping.
+        progress: called with the number of bytes read since the last call.
+
+    Returns:
+        The audit log and the skipped lines.
+
+    Raises:
+        SchemaError: a malformed line or record (``file:line`` and the reason) when not ``skip_bad``.
+    """
+    imp = OtlpImporter() if defaults is None else OtlpImporter(defaults=defaults)
+    bad = BadLines()
+    for path in paths:
+        for where, obj in json_records(path, skip_bad=skip_bad, bad=bad, progress=progress):
+            try:
+                imp.add(obj, where)
+            except SchemaError as exc:
+                if not skip_bad:
+                    raise
+                bad.add(str(exc))
+    log = imp.finish(side)
+    caps = ["outcomes"] if any(v for v in (side or {}).values()) else []
+    steps = log.steps
+    if (steps.cache_read_tokens > 0).any() or (steps.cache_write_tokens > 0).any():
+        caps.append("cache_tokens")
+    if (steps.confirmed >= 0).any():
+        caps.append("confirmations")
+    if (steps.malformed).any():
+        caps.append("malformed")
+    caps.append("errors")
+    if (steps.action_class != "").any() and (steps.kind == "tool").any():
+        caps.append("action_classes")
+    extra = dict(log.extra, capabilities=tuple(caps))
+    return AuditLog(log.source, log.steps, log.requests, log.notes, extra), bad

@@ -152,3 +152,20 @@ def test_bad_solver_inputs_raise_clear_errors() -> None:
         PowerCurve(1.0, 1.5)
     with pytest.raises(ValidationError, match="V"):
         allocate([LogCurve(1.0)], [1.0], v_usd=math.nan)
+
+
+def test_degenerate_caps_on_one_funded_use_pick_the_binding_one() -> None:
+    # Only the power curve is funded (Q'(0) = ∞); budget and latency both cap the same variable and only
+    # the tighter one may bind (a joint Newton step is singular here; active-set enumeration is not).
+    curves = [LogCurve(2.24, 857.65), PowerCurve(0.55, 0.853), SatExpCurve(4.3, 687.6)]
+    al = allocate(
+        curves,
+        [0.0228, 0.0421, 0.0174],
+        latency_s_per_token=[0.0029, 0.00954, 0.00145],
+        v_usd=76.9,
+        budget_usd=41.06,
+        latency_cap_s=9.0,
+    )
+    assert al.residuals.max <= 1e-9
+    assert al.latency_s == pytest.approx(9.0)
+    assert al.spend_usd < 41.06 and al.mu_c == 0.0

@@ -248,3 +248,18 @@ def test_schema_version_mismatch_is_refused(tmp_path: Path) -> None:
     con.close()
     with pytest.raises(LedgerError, match="schema version"):
         Ledger(path)
+
+
+def test_outcome_arrays_equal_outcome_objects_and_are_atomic() -> None:
+    a, b = Ledger(), Ledger()
+    for ledger in (a, b):
+        ledger.append_batch(_batch(5))
+    a.append_outcome_arrays([f"r{i}" for i in range(5)], [1, 0, 1, 0, 1], [0.1] * 5, latency_s=0.5)
+    b.append_outcomes([Outcome(f"r{i}", float(q), 0.1, latency_s=0.5) for i, q in enumerate([1, 0, 1, 0, 1])])
+    assert list(a.outcomes()) == list(b.outcomes())
+    assert a.regret().to_pylist() == b.regret().to_pylist()
+    with pytest.raises(ValidationError, match="cost_usd"):
+        a.append_outcome_arrays(["r0", "r1"], [1, 1], [0.1, -0.1])
+    with pytest.raises(LedgerError, match="ghost"):
+        a.append_outcome_arrays(["r0", "ghost"], [1, 1], [0.1, 0.1])
+    assert a.count("outcomes") == 5

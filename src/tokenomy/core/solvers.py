@@ -20,6 +20,7 @@ quadratically from the single-constraint solutions. Residuals of every KKT condi
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -141,39 +142,85 @@ def _solve_one(p: _Problem, k: int, mu: NDArray[np.float64]) -> float:
     return float(brentq(f, lo, hi, xtol=1e-300, rtol=1e-15, maxiter=1000))
 
 
-def _solve(p: _Problem) -> NDArray[np.float64]:
-    k_n = len(p.caps)
-    mu = np.zeros(k_n)
-    if k_n == 0:
+def _solve_subset(p: _Problem, active: tuple[int, ...]) -> NDArray[np.float64]:
+    """Multipliers with μ_k = 0 off ``active`` and the ``active`` constraints made tight where possible."""
+    mu = np.zeros(len(p.caps))
+    if not active:
         return mu
-    if k_n == 1:
-        mu[0] = _solve_one(p, 0, mu)
-        return mu
-    # Block coordinate passes give a feasible, near-optimal start; Newton on the active set polishes.
-    for _ in range(200):
+    # Block-coordinate passes give a feasible, near-optimal start; Newton on the tight set polishes.
+    for _ in range(200 if len(active) > 1 else 1):
         old = mu.copy()
-        for k in range(k_n):
+        for k in active:
             mu[k] = _solve_one(p, k, mu)
         if np.allclose(mu, old, rtol=1e-10, atol=0):
             break
+    if len(active) == 1:
+        return mu  # Brent's method already made the one constraint tight to machine precision
     for _ in range(50):
-        active = mu > 0
+        tight = np.zeros(len(mu), dtype=bool)
+        tight[list(active)] = True
+        tight &= mu > 0
         e = p.excess(mu)
-        if not active.any() or np.max(np.abs(e[active])) < 1e-13:
+        if not tight.any() or np.max(np.abs(e[tight])) < 1e-13:
             break
-        step = np.linalg.lstsq(p.jacobian(mu, active), -e[active], rcond=None)[0]
+        jac = p.jacobian(mu, tight)
+        if not (np.all(np.isfinite(jac)) and np.all(np.isfinite(e[tight]))):
+            break
+        step = np.linalg.lstsq(jac, -e[tight], rcond=None)[0]
+        base = float(np.max(np.abs(e[tight])))
         scale = 1.0
-        base = float(np.max(np.abs(e[active])))
         while scale > 1e-6:
             trial = mu.copy()
-            trial[active] = np.maximum(mu[active] + scale * step, 0.0)
-            if np.max(np.abs(p.excess(trial)[active])) < base:
+            trial[tight] = np.maximum(mu[tight] + scale * step, 0.0)
+            if np.max(np.abs(p.excess(trial)[tight])) < base:
                 mu = trial
                 break
             scale /= 2
         else:
             break
     return mu
+
+
+def _is_kkt(p: _Problem, mu: NDArray[np.float64], tol: float = 1e-10) -> bool:
+    e = p.excess(mu)
+    if not np.all(np.isfinite(e)):
+        return False
+    return bool(np.all(e <= tol) and np.all(np.abs(e[mu > 0]) <= tol))
+
+
+def _solve(p: _Problem) -> NDArray[np.float64]:
+    """KKT multipliers by active-set enumeration (at most 3 constraints, so at most 8 sets).
+
+    For a given set S the multipliers off S are 0 and those on S make S's constraints tight; the first
+    set (smallest first) whose solution is primal feasible with μ ≥ 0 satisfies every KKT condition,
+    which for this concave program is optimal. Enumeration also handles degenerate cases (two caps on
+    the same funded use) where a joint Newton step is singular.
+    """
+    k_n = len(p.caps)
+    if k_n == 1:
+        return _solve_subset(p, (0,))
+    best: NDArray[np.float64] | None = None
+    best_err = math.inf
+    for size in range(k_n + 1):
+        for subset in itertools.combinations(range(k_n), size):
+            with np.errstate(all="ignore"):
+                try:
+                    mu = _solve_subset(p, subset)
+                except InfeasibleError:
+                    continue  # these constraints alone cannot bound the allocation; a larger set may
+                if _is_kkt(p, mu):
+                    return mu
+                e = p.excess(mu)
+            err = (
+                float(np.max(np.abs(np.where(mu > 0, e, np.maximum(e, 0.0)))))
+                if np.all(np.isfinite(e))
+                else math.inf
+            )
+            if err < best_err:
+                best, best_err = mu, err
+    if best is None:
+        raise InfeasibleError("no set of binding constraints bounds the allocation")
+    return best
 
 
 def allocate(

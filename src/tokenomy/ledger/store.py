@@ -9,14 +9,17 @@ Queries: ``regret()`` per decision and ``request_vectors()`` per request (see ``
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
+from numpy.typing import ArrayLike, NDArray
 
+from tokenomy.core._checks import check_finite_array, check_nonneg_array
 from tokenomy.core.errors import LedgerError, TokenomyError, ValidationError
 from tokenomy.core.prices import PriceVector
 from tokenomy.ledger import queries, schema
@@ -221,8 +224,14 @@ class Ledger:
             },
             schema=schema.OUTCOMES,
         )
+        self._transaction({"outcomes": table}, self._outcome_checks(first))
+        self._next_outcome = first + len(rows)
+        return len(rows)
+
+    @staticmethod
+    def _outcome_checks(first: int) -> list[tuple[str, str]]:
         new = f"(SELECT * FROM outcomes WHERE seq >= {first})"
-        checks = [
+        return [
             (
                 f"SELECT request_id FROM {new} o WHERE NOT EXISTS "
                 "(SELECT 1 FROM decisions d WHERE d.request_id = o.request_id) LIMIT 1",
@@ -234,9 +243,66 @@ class Ledger:
                 "outcome names decision_id {!r}, which is not in the ledger; nothing written",
             ),
         ]
-        self._transaction({"outcomes": table}, checks)
-        self._next_outcome = first + len(rows)
-        return len(rows)
+
+    def append_outcome_arrays(
+        self,
+        request_id: Sequence[str],
+        quality: ArrayLike,
+        cost_usd: ArrayLike,
+        *,
+        latency_s: ArrayLike = 0.0,
+        harm: ArrayLike = 0.0,
+        harm_irr: ArrayLike = 0.0,
+        candidate: Sequence[str] | None = None,
+        time_s: ArrayLike = 0.0,
+        observed: bool = True,
+    ) -> int:
+        """Columnar fast path of ``append_outcomes`` (same checks, same atomicity): one row per entry.
+
+        Numeric columns are arrays of length N or scalars; ``candidate`` is None for "the chosen one".
+        """
+        n = len(request_id)
+        cols: dict[str, NDArray[np.float64]] = {}
+        for name, val, check in (
+            ("quality", quality, check_finite_array),
+            ("cost_usd", cost_usd, check_nonneg_array),
+            ("latency_s", latency_s, check_nonneg_array),
+            ("harm", harm, check_nonneg_array),
+            ("harm_irr", harm_irr, check_nonneg_array),
+            ("time_s", time_s, check_finite_array),
+        ):
+            arr = np.broadcast_to(check(f"outcome column {name}", val), (n,))
+            cols[name] = np.ascontiguousarray(arr, dtype=np.float64)
+        if np.any(cols["harm_irr"] > cols["harm"] * (1 + 1e-12)):
+            raise ValidationError("outcome column harm_irr must be ≤ harm in every row")
+        ids = np.asarray(request_id, dtype=object)
+        if any(not isinstance(x, str) or not x for x in ids):
+            raise ValidationError("outcome column request_id must hold non-empty strings")
+        first = self._next_outcome
+        empty = pa.array(np.full(n, "", dtype=object), pa.string())
+        table = pa.table(
+            {
+                "seq": np.arange(first, first + n, dtype=np.int64),
+                "request_id": pa.array(ids, pa.string()),
+                "decision_id": empty,
+                "candidate": empty
+                if candidate is None
+                else pa.array(np.asarray(candidate, dtype=object), pa.string()),
+                "time_s": cols["time_s"],
+                "quality": cols["quality"],
+                "cost_usd": cols["cost_usd"],
+                "latency_s": cols["latency_s"],
+                "harm": cols["harm"],
+                "harm_irr": cols["harm_irr"],
+                "harm_events": np.zeros(n, np.int32),
+                "observed": np.full(n, observed),
+                "metadata": pa.array(np.full(n, "{}", dtype=object), pa.string()),
+            },
+            schema=schema.OUTCOMES,
+        )
+        self._transaction({"outcomes": table}, self._outcome_checks(first))
+        self._next_outcome = first + n
+        return n
 
     # -- reads ----------------------------------------------------------------------------------
     def count(self, table: str = "decisions") -> int:

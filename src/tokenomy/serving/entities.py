@@ -1,0 +1,159 @@
+"""The serving layer's vocabulary: a workload (columnar requests) and the engine's configuration.
+
+A ``Workload`` holds N requests as numpy columns (arrival time, prompt and output tokens, tenant,
+the synthetic value V and latency price λ of each request, an optional predicted output length and
+optional prefix-block hashes). It is built in memory; file parsing lives in
+``tokenomy.interfaces.loaders.traces``. ``EngineConfig`` holds the vLLM-style knobs (token budget
+per step, maximum sequences, KV blocks, speculative decoding, GPU price). No simulation here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+from numpy.typing import NDArray
+
+from tokenomy.core.errors import ValidationError
+
+__all__ = ["EngineConfig", "Workload"]
+
+
+@dataclass(frozen=True, slots=True)
+class Workload:
+    """N requests, columnar, sorted by arrival.
+
+    Attributes:
+        name: a label (trace name) carried into results.
+        arrival_s: shape (N,), seconds from the start, non-decreasing.
+        prompt_tokens, output_tokens: shape (N,), int64; prompt ≥ 1, output ≥ 1.
+        tenant: shape (N,) int64 codes into ``tenant_names``.
+        tenant_names: names of the tenants.
+        v_usd: shape (N,), value of a completed request, USD (synthetic unless given).
+        lam_usd_per_s: shape (N,), price of a second of end-to-end latency, USD/s (synthetic unless given).
+        predicted_output_tokens: shape (N,), a length prediction (a noisy one unless an oracle).
+        hash_ids: per request the prefix-block hashes (Mooncake ``hash_ids``), or ``None``.
+        hash_block_tokens: tokens per hash block (512 for Mooncake).
+        synthetic: names of the columns that are synthetic draws (for labelling outputs).
+    """
+
+    name: str
+    arrival_s: NDArray[np.float64]
+    prompt_tokens: NDArray[np.int64]
+    output_tokens: NDArray[np.int64]
+    tenant: NDArray[np.int64]
+    tenant_names: tuple[str, ...]
+    v_usd: NDArray[np.float64]
+    lam_usd_per_s: NDArray[np.float64]
+    predicted_output_tokens: NDArray[np.float64]
+    hash_ids: Sequence[NDArray[np.int64]] | None = None
+    hash_block_tokens: int = 512
+    synthetic: tuple[str, ...] = field(default_factory=tuple)
+
+    def __len__(self) -> int:
+        return int(self.arrival_s.shape[0])
+
+    @property
+    def duration_s(self) -> float:
+        """Time from the first to the last arrival."""
+        return float(self.arrival_s[-1] - self.arrival_s[0]) if len(self) else 0.0
+
+    def validate(self) -> Workload:
+        """Check shapes, signs and order once, at the edge; return self.
+
+        Raises:
+            ValidationError: naming the column and the first bad row.
+        """
+        n = len(self)
+        for col in (
+            "prompt_tokens",
+            "output_tokens",
+            "tenant",
+            "v_usd",
+            "lam_usd_per_s",
+            "predicted_output_tokens",
+        ):
+            arr = getattr(self, col)
+            if arr.shape != (n,):
+                raise ValidationError(f"Workload.{col} must have shape ({n},), got {arr.shape}")
+        for col in ("prompt_tokens", "output_tokens"):
+            bad = np.flatnonzero(getattr(self, col) < 1)
+            if bad.size:
+                raise ValidationError(
+                    f"Workload.{col} must be ≥ 1; row {int(bad[0])} is {int(getattr(self, col)[bad[0]])}"
+                )
+        for col in ("v_usd", "lam_usd_per_s", "predicted_output_tokens", "arrival_s"):
+            arr = getattr(self, col)
+            bad = np.flatnonzero(~np.isfinite(arr) | (arr < 0))
+            if bad.size:
+                raise ValidationError(
+                    f"Workload.{col} must be finite and ≥ 0; row {int(bad[0])} is {float(arr[bad[0]])!r}"
+                )
+        if n > 1 and np.any(np.diff(self.arrival_s) < 0):
+            row = int(np.flatnonzero(np.diff(self.arrival_s) < 0)[0]) + 1
+            raise ValidationError(f"Workload.arrival_s must be non-decreasing; row {row} goes back in time")
+        if self.tenant.size and (self.tenant.min() < 0 or self.tenant.max() >= len(self.tenant_names)):
+            raise ValidationError(f"Workload.tenant codes must be in [0, {len(self.tenant_names)})")
+        if self.hash_ids is not None and len(self.hash_ids) != n:
+            raise ValidationError(f"Workload.hash_ids must have {n} entries, got {len(self.hash_ids)}")
+        return self
+
+    def take(self, idx: NDArray[np.int64], name: str | None = None) -> Workload:
+        """A sub-workload of rows ``idx`` (kept in arrival order)."""
+        idx = np.sort(np.asarray(idx, dtype=np.int64))
+        hashes = None if self.hash_ids is None else [self.hash_ids[int(i)] for i in idx]
+        return replace(
+            self,
+            name=name or self.name,
+            arrival_s=self.arrival_s[idx],
+            prompt_tokens=self.prompt_tokens[idx],
+            output_tokens=self.output_tokens[idx],
+            tenant=self.tenant[idx],
+            v_usd=self.v_usd[idx],
+            lam_usd_per_s=self.lam_usd_per_s[idx],
+            predicted_output_tokens=self.predicted_output_tokens[idx],
+            hash_ids=hashes,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    """vLLM-style engine knobs (defaults: vLLM V0 with chunked prefill; BLIS llama-3.1-8b/H100/TP1 KV).
+
+    Attributes:
+        max_num_seqs: most sequences in a batch (vLLM ``max_num_seqs``).
+        max_batched_tokens: per-step token budget (vLLM ``max_num_batched_tokens``).
+        kv_blocks: KV cache capacity in blocks (BLIS ``total_kv_blocks``).
+        block_tokens: tokens per KV block (16 in vLLM and BLIS).
+        prefix_cache: reuse KV of prefix hash blocks across requests (needs ``Workload.hash_ids``).
+        spec_k: speculative draft length (0 = off); spec_alpha: per-token acceptance rate α.
+        spec_draft_frac: cost of one draft step as a fraction of a target decode step.
+        gpu_usd_per_s: operator's price of a busy GPU-second (an assumption, not data).
+        price_sample_s: period of the shadow-price feed, seconds of simulated time.
+    """
+
+    max_num_seqs: int = 256
+    max_batched_tokens: int = 2048
+    kv_blocks: int = 29205
+    block_tokens: int = 16
+    prefix_cache: bool = True
+    spec_k: int = 0
+    spec_alpha: float = 0.0
+    spec_draft_frac: float = 0.1
+    gpu_usd_per_s: float = 2.5 / 3600.0
+    price_sample_s: float = 5.0
+
+    def __post_init__(self) -> None:
+        for name in ("max_num_seqs", "max_batched_tokens", "kv_blocks", "block_tokens"):
+            if int(getattr(self, name)) < 1:
+                raise ValidationError(f"EngineConfig.{name} must be ≥ 1, got {getattr(self, name)!r}")
+        if self.spec_k < 0 or not 0.0 <= self.spec_alpha < 1.0:
+            raise ValidationError(
+                f"EngineConfig needs spec_k ≥ 0 and spec_alpha in [0, 1); "
+                f"got {self.spec_k!r}, {self.spec_alpha!r}"
+            )
+        if self.gpu_usd_per_s < 0 or self.price_sample_s <= 0 or self.spec_draft_frac < 0:
+            raise ValidationError(
+                "EngineConfig gpu_usd_per_s and spec_draft_frac must be ≥ 0, price_sample_s > 0"
+            )

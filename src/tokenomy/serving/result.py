@@ -1,0 +1,87 @@
+"""What one simulation run returns: per-request columns, counters and the shadow-price feed.
+
+Plain data (numpy columns), no metrics: ``metrics.summarize`` turns a ``RunResult`` into numbers.
+Status codes: 1 completed, 2 rejected by the scheduler (Eq. 1 null option), 3 rejected because the
+request alone needs more KV blocks than the whole cache (never admitted, counted).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+from tokenomy.serving.entities import EngineConfig, Workload
+
+__all__ = ["COMPLETED", "REJECTED", "TOO_LARGE", "AdmissionLog", "PriceSample", "RunResult"]
+
+COMPLETED, REJECTED, TOO_LARGE = 1, 2, 3
+
+
+@dataclass(frozen=True, slots=True)
+class PriceSample:
+    """Congestion state and shadow prices at one time (USD per token / per block-second)."""
+
+    time_s: float
+    queue_len: int
+    running: int
+    kv_used_blocks: int
+    lam_running_usd_per_s: float
+    lam_waiting_usd_per_s: float
+    prefill_usd_per_token: float
+    decode_usd_per_token: float
+    kv_usd_per_block_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class AdmissionLog:
+    """Admission decisions taken by a deciding scheduler, columnar (for the ledger)."""
+
+    request: NDArray[np.int64]
+    time_s: NDArray[np.float64]
+    admit: NDArray[np.bool_]
+    dc_usd: NDArray[np.float64]
+    dl_s: NDArray[np.float64]
+    external_usd: NDArray[np.float64]
+    surplus_usd: NDArray[np.float64]
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    """One run of one workload under one scheduler.
+
+    Attributes:
+        status: per request, COMPLETED / REJECTED / TOO_LARGE.
+        first_token_s, finish_s: absolute times (NaN where never reached); finish_s of a rejected
+            request is the time it was rejected.
+        preemptions, hit_tokens: per request.
+        itl_s, itl_weight: inter-token gaps (step seconds per emitted token) and their token counts.
+        prefill_tokens, decode_tokens: tokens the GPU computed (prefill includes recompute).
+        busy_s: seconds the GPU was stepping; steps: iterations simulated; jumps: multi-step advances.
+        spec_steps: steps run with speculative decoding on; evictions: prefix-cache evictions.
+        max_kv_used_blocks: the most blocks ever in use (never above ``config.kv_blocks``).
+        prices: the shadow-price feed.
+    """
+
+    workload: Workload
+    scheduler: str
+    config: EngineConfig
+    status: NDArray[np.int64]
+    first_token_s: NDArray[np.float64]
+    finish_s: NDArray[np.float64]
+    preemptions: NDArray[np.int64]
+    hit_tokens: NDArray[np.int64]
+    itl_s: NDArray[np.float64]
+    itl_weight: NDArray[np.float64]
+    prefill_tokens: int
+    decode_tokens: float
+    busy_s: float
+    steps: int
+    jumps: int
+    spec_steps: int
+    evictions: int
+    max_kv_used_blocks: int
+    prices: list[PriceSample] = field(default_factory=list)
+    admissions: AdmissionLog | None = None
+    wall_s: float = 0.0

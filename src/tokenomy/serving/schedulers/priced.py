@@ -1,0 +1,97 @@
+"""Congestion-priced scheduling: order by delay price per unit of server time, admit by Eq. 1 surplus.
+
+Order (the cμ / WSPT rule, optimal for weighted delay on one server): key = −λ_i / ŝ_i with
+ŝ_i = β1·p_i + (β2 + β0/max_num_seqs)·ô_i, the server-seconds i uses in a full batch.
+Admission (at arrival, and again when i reaches the head of the queue):
+
+    surplus_i = V_i·1 − ΔC_i − λ_i·ΔL_i − external_i        (Eq. 1, one option "serve" vs null)
+
+ΔC_i = GPU price × (β1·u_i + β2·ô_i); ΔL_i = i's own remaining latency (``congestion.service_s``;
+time already waited is sunk and not counted); external_i = ``congestion.external_delay_usd`` (the
+Pigouvian charge). surplus ≤ 0 → reject (do not serve). ``priced`` uses the workload's noisy length
+prediction; ``priced-true`` is its oracle twin with true output lengths.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+from tokenomy.serving.congestion import external_delay_usd, service_s
+from tokenomy.serving.entities import EngineConfig, Workload
+from tokenomy.serving.schedulers.base import Admission, EngineState, Scheduler
+from tokenomy.serving.steptime import StepTimeModel
+
+__all__ = ["CongestionPriced", "CongestionPricedTrue"]
+
+
+class CongestionPriced(Scheduler):
+    """Pigouvian congestion pricing with Eq. 1 admission.
+
+    Args:
+        beta0_s, beta1_s, beta2_s: step-model coefficients used for the order key (defaults BLIS).
+        max_num_seqs: batch size used in the order key.
+    """
+
+    name = "priced"
+    decides = True
+
+    def __init__(
+        self,
+        *,
+        beta0_s: float = 5.75e-3,
+        beta1_s: float = 17.25e-6,
+        beta2_s: float = 6.0e-6,
+        max_num_seqs: int = 256,
+    ) -> None:
+        self.beta0_s = beta0_s
+        self.beta1_s = beta1_s
+        self.beta2_s = beta2_s
+        self.max_num_seqs = max_num_seqs
+        self._out: list[float] = []
+        self._wl_id = -1
+
+    def prepare(self, model: StepTimeModel, config: EngineConfig) -> None:
+        self.beta0_s = model.beta0_s
+        self.beta1_s = model.beta1_s_per_prefill_token
+        self.beta2_s = model.beta2_s_per_decode_token
+        self.max_num_seqs = config.max_num_seqs
+
+    def order_keys(self, wl: Workload) -> NDArray[np.float64]:
+        out = self.output_estimate(wl)
+        s = self.beta1_s * wl.prompt_tokens + (self.beta2_s + self.beta0_s / self.max_num_seqs) * out
+        return -wl.lam_usd_per_s / np.maximum(s, 1e-12)
+
+    def decide(self, i: int, wl: Workload, state: EngineState, *, waited_s: float) -> Admission:
+        if self._wl_id != id(wl):
+            self._out = self.output_estimate(wl).tolist()
+            self._wl_id = id(wl)
+        model, cfg = state.step_model, state.config
+        u = float(wl.prompt_tokens[i])
+        o = max(self._out[i], 1.0)
+        n = state.n_running
+        dc = cfg.gpu_usd_per_s * (model.beta1_s_per_prefill_token * u + model.beta2_s_per_decode_token * o)
+        dl = service_s(model, u, o, n)
+        blocks = (u + o) / cfg.block_tokens
+        share = max(1.0 / cfg.max_num_seqs, blocks / cfg.kv_blocks)
+        binds = n + 1 >= cfg.max_num_seqs or state.kv_available_blocks - blocks < 0.05 * cfg.kv_blocks
+        ext = external_delay_usd(
+            model,
+            u_tokens=u,
+            out_tokens=o,
+            lam_running=state.slot_lam[:n],
+            rem_running=state.slot_rem[:n],
+            lam_waiting_usd_per_s=state.lam_waiting_usd_per_s,
+            capacity_binds=binds,
+            capacity_share=share,
+            token_budget=float(cfg.max_batched_tokens),
+        )
+        s = float(wl.v_usd[i]) - dc - float(wl.lam_usd_per_s[i]) * dl - ext
+        return Admission(s > 0.0, dc, dl, ext, s)
+
+
+class CongestionPricedTrue(CongestionPriced):
+    """The same rule with true output lengths (oracle; the yardstick for the 10% gap)."""
+
+    name = "priced-true"
+    knows_true_lengths = True

@@ -359,11 +359,15 @@ class _Run:
                     h = kv.match(hashes[i])
                     if h * HB >= prompt[i] + gen[i]:
                         h -= 1
+                    if h:
+                        kv.acquire(hashes[i][:h])  # pin the prefix before anything is evicted
                 todo = prompt[i] + gen[i] - h * HB
                 need = -(-todo // B)
                 if kv.available - need < (watermark if (nd or pf) else 0):
                     self._resync(self._decode_blocks(self.g) - self.u_dec)  # drop over-reservation
                     if kv.available - need < (watermark if (nd or pf) else 0):
+                        if h and hashes is not None:
+                            kv.unref(hashes[i][:h])
                         blocked, blocked_kv = True, True
                         break
                 if sched.decides and not decided[i]:
@@ -372,6 +376,8 @@ class _Run:
                     decided[i] = True
                     log.append((i, now, a.admit, a.dc_usd, a.dl_s, a.external_usd, a.surplus_usd))
                     if not a.admit:
+                        if h and hashes is not None:
+                            kv.unref(hashes[i][:h])
                         queue.pop()
                         self.lam_waiting_usd_per_s -= lam[i]
                         status[i], finish[i] = REJECTED, now
@@ -381,8 +387,6 @@ class _Run:
                 self.lam_waiting_usd_per_s -= lam[i]
                 ok = kv.allocate(need)
                 assert ok
-                if h and hashes is not None:
-                    kv.acquire(hashes[i][:h])
                 if preempt[i] == 0:
                     hit_tok[i] = h * HB
                 c = min(todo, budget)

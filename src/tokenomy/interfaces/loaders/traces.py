@@ -1,0 +1,285 @@
+"""Loaders for serving traces and step-time data into ``tokenomy.serving`` objects.
+
+Trace formats (all give arrival time, prompt tokens, output tokens; more columns are ignored):
+
+* Azure LLM inference 2023 CSV: ``TIMESTAMP`` (wall clock), ``ContextTokens``, ``GeneratedTokens``.
+* Mooncake JSONL (optionally .gz): ``timestamp`` (ms from start), ``input_length``, ``output_length``,
+  ``hash_ids`` (prefix blocks of 512 tokens).
+* Generic CSV or JSONL (optionally .gz): ``arrival_s`` (seconds), ``prompt_tokens``, ``output_tokens``,
+  optional ``tenant`` (a name) and ``hash_ids`` (JSONL list, or space-separated in CSV).
+
+Bad input raises ``SchemaError`` naming the file, the line and the field (missing columns, a
+non-number, negative or zero lengths). Unsorted arrival times are *sorted* and reported in
+``LoadedTrace.notes``. Step-time data: BLIS ``defaults.yaml`` (β in µs → seconds, with the KV block
+count) and Splitwise ``perf_model.csv`` (medians per point, ms → seconds).
+Named traces (``azure-conv``, ``azure-code``, ``mooncake``) resolve under ``<data>/serving``.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from tokenomy.core.errors import SchemaError, ValidationError
+from tokenomy.serving.entities import Workload
+from tokenomy.serving.steptime import LinearStepTime, TableStepTime
+from tokenomy.serving.workloads import ValueModel, make_workload
+
+__all__ = [
+    "BLIS_FILE",
+    "NAMED_TRACES",
+    "SPLITWISE_FILE",
+    "LoadedTrace",
+    "load_blis",
+    "load_splitwise",
+    "load_trace",
+    "resolve_trace",
+]
+
+NAMED_TRACES = {
+    "azure-conv": "serving/azure_llm_2023/AzureLLMInferenceTrace_conv.csv",
+    "azure-code": "serving/azure_llm_2023/AzureLLMInferenceTrace_code.csv",
+    "mooncake": "serving/mooncake_fast25/conversation_trace.jsonl.gz",
+}
+BLIS_FILE = "serving/blis_vllm_step_coefficients/defaults_1a6eb353.yaml"
+SPLITWISE_FILE = "serving/splitwise_perf_model/perf_model.csv"
+
+_AZURE = ("TIMESTAMP", "ContextTokens", "GeneratedTokens")
+_MOONCAKE = ("timestamp", "input_length", "output_length")
+_GENERIC = ("arrival_s", "prompt_tokens", "output_tokens")
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedTrace:
+    """A workload plus what the loader had to do (``notes``: sorted rows, dropped fields)."""
+
+    workload: Workload
+    path: Path
+    notes: list[str] = field(default_factory=list)
+
+
+def resolve_trace(name_or_path: str, data_dir: Path | None) -> Path:
+    """The file of a named trace under ``data_dir``, or ``name_or_path`` as a path.
+
+    Raises:
+        ValidationError: neither a known name (with a data folder) nor an existing file.
+    """
+    if name_or_path in NAMED_TRACES:
+        if data_dir is None:
+            raise ValidationError(f"trace {name_or_path!r} needs the data folder (--data or TOKENOMY_DATA)")
+        path = data_dir / NAMED_TRACES[name_or_path]
+    else:
+        path = Path(name_or_path)
+    if not path.is_file():
+        raise ValidationError(
+            f"trace {name_or_path!r}: no file {path}; known names: {', '.join(NAMED_TRACES)}"
+        )
+    return path
+
+
+def _open(path: Path) -> IO[str]:
+    if path.suffix == ".gz":
+        return io.TextIOWrapper(gzip.open(path), encoding="utf-8", newline="")
+    return path.open(encoding="utf-8", newline="")
+
+
+def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    name = path.name.removesuffix(".gz")
+    with _open(path) as fh:
+        if name.endswith((".jsonl", ".json")):
+            for lineno, line in enumerate(fh, start=1):
+                if line.strip():
+                    try:
+                        rec = json.loads(line)
+                    except json.JSONDecodeError as exc:
+                        raise SchemaError(f"{path}: line {lineno}: not JSON ({exc.msg})") from None
+                    if not isinstance(rec, dict):
+                        raise SchemaError(f"{path}: line {lineno}: expected a JSON object")
+                    yield lineno, rec
+        else:
+            for lineno, rec in enumerate(csv.DictReader(fh), start=2):
+                yield lineno, rec
+
+
+def _num(path: Path, lineno: int, col: str, v: Any) -> float:
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        raise SchemaError(f"{path}: line {lineno}: field {col!r} must be a number, got {v!r}") from None
+    if not np.isfinite(x):
+        raise SchemaError(f"{path}: line {lineno}: field {col!r} must be finite, got {v!r}")
+    return x
+
+
+def load_trace(
+    path: Path,
+    *,
+    seed: int = 0,
+    values: ValueModel | None = None,
+    limit: int | None = None,
+    name: str | None = None,
+) -> LoadedTrace:
+    """Parse a trace file into a ``Workload`` with synthetic V, λ and predicted lengths (``seed``).
+
+    Args:
+        path: Azure CSV, Mooncake JSONL(.gz) or generic CSV/JSONL (module docstring).
+        seed: seed of the synthetic draws.
+        values: the synthetic value model (default ``ValueModel()``).
+        limit: keep only the first ``limit`` rows (in file order).
+        name: the workload's label (default: the file name).
+
+    Raises:
+        SchemaError: missing columns, non-numbers, lengths < 1 (output) or < 1 (prompt), with file and line.
+    """
+    it = _rows(path)
+    first = next(it, None)
+    if first is None:
+        raise SchemaError(f"{path}: empty trace (expected a header and rows)")
+    keys = set(first[1])
+    found = [
+        (c, k)
+        for c, k in ((_AZURE, "azure"), (_MOONCAKE, "mooncake"), (_GENERIC, "generic"))
+        if set(c) <= keys
+    ]
+    if not found:
+        raise SchemaError(
+            f"{path}: missing columns; expected one of {list(_AZURE)} (Azure), {list(_MOONCAKE)} "
+            f"(Mooncake) or {list(_GENERIC)} (generic); found {sorted(keys)}"
+        )
+    cols, kind = found[0]
+    c_t, c_p, c_o = cols
+    times: list[Any] = []
+    prompt: list[float] = []
+    out: list[float] = []
+    tenants: list[str] = []
+    hashes: list[np.ndarray[Any, Any]] | None = [] if "hash_ids" in keys else None
+    for k, (lineno, rec) in enumerate([first, *it]):
+        if limit is not None and k >= limit:
+            break
+        for col in cols:
+            if rec.get(col) in (None, ""):
+                raise SchemaError(f"{path}: line {lineno}: field {col!r} is missing")
+        times.append(rec[c_t] if kind == "azure" else _num(path, lineno, c_t, rec[c_t]))
+        for col, dest in ((c_p, prompt), (c_o, out)):
+            x = _num(path, lineno, col, rec[col])
+            if x < 1 or x != int(x):
+                raise SchemaError(
+                    f"{path}: line {lineno}: field {col!r} must be a whole number ≥ 1, got {rec[col]!r}"
+                )
+            dest.append(x)
+        tenants.append(str(rec.get("tenant", "") or "default"))
+        if hashes is not None:
+            h = rec.get("hash_ids", [])
+            hashes.append(np.asarray(h.split() if isinstance(h, str) else h, dtype=np.int64))
+    if kind == "azure":
+        try:
+            stamps = np.array(times, dtype="datetime64[ns]")
+        except ValueError:
+            raise SchemaError(f"{path}: column 'TIMESTAMP' must be 'YYYY-MM-DD hh:mm:ss.fffffff'") from None
+        t = (stamps - stamps.min()).astype(np.float64) / 1e9
+    else:
+        t = np.asarray(times, dtype=np.float64) / (1000.0 if kind == "mooncake" else 1.0)
+    if np.any(t < 0):
+        raise SchemaError(
+            f"{path}: field {c_t!r} must be ≥ 0; row {int(np.flatnonzero(t < 0)[0]) + 1} is negative"
+        )
+    notes: list[str] = []
+    order = np.argsort(t, kind="stable")
+    unsorted = int(np.count_nonzero(np.diff(t) < 0))
+    if unsorted:
+        notes.append(
+            f"{path.name}: arrival times were not sorted ({unsorted} steps back in time); sorted them"
+        )
+    names = sorted(set(tenants))
+    code = {n: i for i, n in enumerate(names)}
+    tcodes = np.array([code[x] for x in tenants], np.int64)[order]
+    hs = None if hashes is None else [hashes[int(i)] for i in order]
+    wl = make_workload(
+        name or path.name.split(".")[0],
+        t[order],
+        np.asarray(prompt)[order],
+        np.asarray(out)[order],
+        tenant=tcodes,
+        tenant_names=names,
+        hash_ids=hs,
+        values=values,
+        seed=seed,
+    )
+    return LoadedTrace(wl, path, notes)
+
+
+def load_blis(
+    path: Path, *, model: str = "meta-llama/llama-3.1-8b-instruct", gpu: str = "H100", tp: int = 1
+) -> tuple[LinearStepTime, int]:
+    """(step model, total KV blocks) for one (model, GPU, TP) entry of BLIS ``defaults.yaml``.
+
+    Raises:
+        SchemaError: the file has no ``models`` list or no such entry (the message lists some keys).
+    """
+    import yaml
+
+    with path.open(encoding="utf-8") as fh:
+        doc = yaml.safe_load(fh)
+    entries = doc.get("models") if isinstance(doc, dict) else None
+    if not isinstance(entries, list):
+        raise SchemaError(f"{path}: expected a top-level 'models' list")
+    for e in entries:
+        if e.get("id") == model and e.get("GPU") == gpu and int(e.get("tensor_parallelism", 0)) == tp:
+            b = e.get("beta_coeffs")
+            if not (isinstance(b, list) and len(b) == 3):
+                raise SchemaError(f"{path}: entry {model}/{gpu}/TP{tp}: 'beta_coeffs' must hold 3 numbers")
+            step = LinearStepTime(
+                b[0] * 1e-6,
+                b[1] * 1e-6,
+                b[2] * 1e-6,
+                source=f"BLIS {model} {gpu} TP{tp} {e.get('vllm_version', '')}",
+            )
+            return step, int(e["total_kv_blocks"])
+    seen = sorted({f"{e.get('id')}/{e.get('GPU')}/TP{e.get('tensor_parallelism')}" for e in entries})
+    raise SchemaError(f"{path}: no entry {model}/{gpu}/TP{tp}; some entries: {', '.join(seen[:6])}")
+
+
+def load_splitwise(
+    path: Path, *, model: str = "llama2-70b", hardware: str = "h100-80gb", tp: int = 8
+) -> TableStepTime:
+    """An interpolated step model from Splitwise ``perf_model.csv`` (medians; ms → s).
+
+    Prefill table: x = prompt_size × batch_size tokens, y = prompt_time. Decode table:
+    x = batch_size, y = token_time.
+
+    Raises:
+        SchemaError: missing columns or no rows for (model, hardware, tp).
+    """
+    need = ("model", "hardware", "prompt_size", "batch_size", "prompt_time", "token_time", "tensor_parallel")
+    pre: dict[float, list[float]] = {}
+    dec: dict[float, list[float]] = {}
+    for lineno, r in _rows(path):
+        missing = [c for c in need if c not in r]
+        if missing:
+            raise SchemaError(f"{path}: line {lineno}: missing columns {missing}")
+        if r["model"] != model or r["hardware"] != hardware or int(float(r["tensor_parallel"])) != tp:
+            continue
+        bs = _num(path, lineno, "batch_size", r["batch_size"])
+        pre.setdefault(_num(path, lineno, "prompt_size", r["prompt_size"]) * bs, []).append(
+            _num(path, lineno, "prompt_time", r["prompt_time"]) / 1e3
+        )
+        dec.setdefault(bs, []).append(_num(path, lineno, "token_time", r["token_time"]) / 1e3)
+    if not pre:
+        raise SchemaError(f"{path}: no rows for model={model!r} hardware={hardware!r} tensor_parallel={tp}")
+    px = np.array(sorted(pre))
+    dx = np.array(sorted(dec))
+    return TableStepTime(
+        px,
+        np.array([float(np.median(pre[x])) for x in px]),
+        dx,
+        np.array([float(np.median(dec[x])) for x in dx]),
+        source=f"Splitwise {model} {hardware} TP{tp}",
+    )

@@ -32,11 +32,15 @@ def attrs(a: Any) -> list[dict[str, Any]]:
 def span_json(s: ReadableSpan) -> dict[str, Any]:
     ctx = s.get_span_context()
     return {
-        "traceId": f"{ctx.trace_id:032x}", "spanId": f"{ctx.span_id:016x}",
+        "traceId": f"{ctx.trace_id:032x}",
+        "spanId": f"{ctx.span_id:016x}",
         "parentSpanId": f"{s.parent.span_id:016x}" if s.parent else "",
-        "name": s.name, "kind": s.kind.value + 1,
-        "startTimeUnixNano": str(s.start_time), "endTimeUnixNano": str(s.end_time),
-        "attributes": attrs(s.attributes), "status": {"code": s.status.status_code.value},
+        "name": s.name,
+        "kind": s.kind.value + 1,
+        "startTimeUnixNano": str(s.start_time),
+        "endTimeUnixNano": str(s.end_time),
+        "attributes": attrs(s.attributes),
+        "status": {"code": s.status.status_code.value},
     }
 
 
@@ -52,9 +56,14 @@ class FileSpanExporter(SpanExporter):
         for s in spans:
             name = s.instrumentation_scope.name if s.instrumentation_scope else ""
             by_scope.setdefault(name, []).append(span_json(s))
-        req = {"resourceSpans": [{
-            "resource": {"attributes": attrs(resource.attributes if resource else {})},
-            "scopeSpans": [{"scope": {"name": n}, "spans": sp} for n, sp in by_scope.items()]}]}
+        req = {
+            "resourceSpans": [
+                {
+                    "resource": {"attributes": attrs(resource.attributes if resource else {})},
+                    "scopeSpans": [{"scope": {"name": n}, "spans": sp} for n, sp in by_scope.items()],
+                }
+            ]
+        }
         with self.path.open("a", encoding="utf-8") as f:
             f.write(json.dumps(req) + "\n")
         return SpanExportResult.SUCCESS

@@ -11,7 +11,9 @@ from tokenomy.audit.pricing import StaticPriceTable
 from tokenomy.core import PriceVector, TokenUse
 from tokenomy.ledger import Decision, Ledger, Outcome
 
-PRICES = StaticPriceTable.from_override({"models": {"m": {"input_usd_per_mtok": 1.0, "output_usd_per_mtok": 2.0}}})
+PRICES = StaticPriceTable.from_override(
+    {"models": {"m": {"input_usd_per_mtok": 1.0, "output_usd_per_mtok": 2.0}}}
+)
 
 
 def audit(decisions: list[Decision], outcomes: list[Outcome]):  # type: ignore[no-untyped-def]
@@ -22,14 +24,16 @@ def audit(decisions: list[Decision], outcomes: list[Outcome]):  # type: ignore[n
 
 def routed(rid: str, v: float, chosen: int) -> Decision:
     uses = [TokenUse("cheap", 0.7, 1.0), TokenUse("frontier", 0.9, 5.0)]
-    return Decision.from_uses(rid, "demand", "route", uses, PriceVector(v_usd=v, v_source="user"), chosen=chosen)
+    return Decision.from_uses(
+        rid, "demand", "route", uses, PriceVector(v_usd=v, v_source="user"), chosen=chosen
+    )
 
 
 def test_paper_worked_example_gives_over_and_under_routing() -> None:
     # V = 10: cheap is right (6 vs 4) -> choosing frontier over-routes by $2.
     # V = 100: frontier is right (85 vs 69) -> choosing cheap under-routes by $16.
     decisions = [routed("low", 10.0, 1), routed("high", 100.0, 0), routed("ok", 100.0, 1)]
-    res, f = audit(decisions, [])
+    _, f = audit(decisions, [])
     assert f["over_routing"].count == 1 and f["over_routing"].impact_usd == pytest.approx(2.0)
     assert f["over_routing"].examples[0]["request_id"] == "low"
     assert f["under_routing"].count == 1 and f["under_routing"].impact_usd == pytest.approx(16.0)
@@ -46,13 +50,24 @@ def test_routing_uses_observed_counterfactuals_when_present() -> None:
 
 def action(rid: str, k: int, cls: str, confirmed: int, correct: int = -1) -> Decision:
     meta = {"action_class": cls, "autonomy_class": cls, "confirmed": confirmed, "correct": correct}
-    return Decision.from_uses(rid, "action", f"step-{k}", [TokenUse("act", 0.0, 0.0)],
-                              PriceVector(v_usd=10.0, rho_usd=20.0, rho_irr_usd=40.0), chosen=0, metadata=meta)
+    return Decision.from_uses(
+        rid,
+        "action",
+        f"step-{k}",
+        [TokenUse("act", 0.0, 0.0)],
+        PriceVector(v_usd=10.0, rho_usd=20.0, rho_irr_usd=40.0),
+        chosen=0,
+        metadata=meta,
+    )
 
 
 def test_over_delegation_counts_unconfirmed_commits_and_prices_exposure() -> None:
-    decisions = [action("a", 0, "read", -1), action("a", 1, "commit", 0, correct=0),
-                 action("b", 0, "commit", 1, correct=1), action("c", 0, "commit", 0, correct=1)]
+    decisions = [
+        action("a", 0, "read", -1),
+        action("a", 1, "commit", 0, correct=0),
+        action("b", 0, "commit", 1, correct=1),
+        action("c", 0, "commit", 0, correct=1),
+    ]
     outcomes = [Outcome("a", 0.0, 0.0), Outcome("b", 1.0, 0.0), Outcome("c", 1.0, 0.0)]
     _, f = audit(decisions, outcomes)
     od = f["over_delegation"]
@@ -69,16 +84,26 @@ def test_over_delegation_not_applicable_without_confirmations() -> None:
 
 
 def step(rid: str, k: int, cls: str, cost: float) -> Decision:
-    return Decision.from_uses(rid, "action", f"step-{k}", [TokenUse("call", 0.0, cost)], PriceVector(v_usd=10.0),
-                              chosen=0, metadata={"action_class": cls, "kind": "tool"})
+    return Decision.from_uses(
+        rid,
+        "action",
+        f"step-{k}",
+        [TokenUse("call", 0.0, cost)],
+        PriceVector(v_usd=10.0),
+        chosen=0,
+        metadata={"action_class": cls, "kind": "tool"},
+    )
 
 
 def test_under_verification_gap_threshold_and_impact() -> None:
     # t1, t2 verify after the last edit (resolved 1, 1); t3, t4 do not (resolved 1, 0): ΔQ_v = 0.5.
     plan = {"t1": ["edit", "test"], "t2": ["edit", "run"], "t3": ["test", "edit"], "t4": ["edit"]}
     quality = {"t1": 1.0, "t2": 1.0, "t3": 1.0, "t4": 0.0}
-    decisions = [step(r, k, c, 0.5 if c in ("test", "run") else 0.1) for r, cs in plan.items()
-                 for k, c in enumerate(cs)]
+    decisions = [
+        step(r, k, c, 0.5 if c in ("test", "run") else 0.1)
+        for r, cs in plan.items()
+        for k, c in enumerate(cs)
+    ]
     outcomes = [Outcome(r, q, 0.0) for r, q in quality.items()]
     _, f = audit(decisions, outcomes)
     uv = f["under_verification"]
@@ -94,10 +119,24 @@ def test_serving_congestion_and_stale_rollouts() -> None:
     uses = [TokenUse("admit-now", 0.5, 0.1, dl_s=2.0), TokenUse("defer", 0.45, 0.1, dl_s=0.0)]
     d = Decision.from_uses("s1", "supply", "admit", uses, p, chosen=0)  # wins only with latency free
     ok = Decision.from_uses("s2", "supply", "admit", uses, p, chosen=1)
-    roll = Decision.from_uses("g1", "capital", "rollout-use", [TokenUse("train", 0.5, 0.3)], PriceVector(v_usd=1.0),
-                              chosen=0, metadata={"staleness_versions": 4, "drift_per_version": 0.2, "tokens": 900})
-    fresh = Decision.from_uses("g2", "capital", "rollout-use", [TokenUse("train", 0.5, 0.3)], PriceVector(v_usd=1.0),
-                               chosen=0, metadata={"staleness_versions": 0, "drift_per_version": 0.2, "tokens": 900})
+    roll = Decision.from_uses(
+        "g1",
+        "capital",
+        "rollout-use",
+        [TokenUse("train", 0.5, 0.3)],
+        PriceVector(v_usd=1.0),
+        chosen=0,
+        metadata={"staleness_versions": 4, "drift_per_version": 0.2, "tokens": 900},
+    )
+    fresh = Decision.from_uses(
+        "g2",
+        "capital",
+        "rollout-use",
+        [TokenUse("train", 0.5, 0.3)],
+        PriceVector(v_usd=1.0),
+        chosen=0,
+        metadata={"staleness_versions": 0, "drift_per_version": 0.2, "tokens": 900},
+    )
     _, f = audit([d, ok, roll, fresh], [])
     sc = f["serving_congestion"]
     assert sc.count == 1 and sc.impact_usd == pytest.approx((0.45 - 0.1) - (0.5 - 0.1 - 2.0))
@@ -108,13 +147,23 @@ def test_serving_congestion_and_stale_rollouts() -> None:
 
 def test_modes_not_supported_say_why() -> None:
     _, f = audit([routed("x", 10.0, 0)], [])
-    for mode in ("serving_congestion", "stale_rollouts", "over_delegation", "under_verification", "cache_misuse"):
+    for mode in (
+        "serving_congestion",
+        "stale_rollouts",
+        "over_delegation",
+        "under_verification",
+        "cache_misuse",
+    ):
         assert not f[mode].applicable and f[mode].reason
 
 
 def test_audit_vectors_equal_the_ledger_query() -> None:
     decisions = [step(r, 0, "edit", c) for r, c in (("a", 1.0), ("b", 3.0), ("c", 0.5))]
-    outcomes = [Outcome("a", 1.0, 0.0), Outcome("b", 0.0, 0.0), Outcome("c", 1.0, 0.0, harm=0.5, harm_irr=0.2)]
+    outcomes = [
+        Outcome("a", 1.0, 0.0),
+        Outcome("b", 0.0, 0.0),
+        Outcome("c", 1.0, 0.0, harm=0.5, harm_irr=0.2),
+    ]
     log = from_records(decisions, outcomes)
     res = run_audit(log, PRICES)  # computed by the audit itself (no ledger records passed)
     decs, outs = to_records(res.log, res.context.cost_usd)

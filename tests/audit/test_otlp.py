@@ -25,27 +25,55 @@ def write_agent_trace(path: Path) -> dict[str, str]:
     provider.add_span_processor(SimpleSpanProcessor(FileSpanExporter(path)))
     tracer = provider.get_tracer("test")
     ids: dict[str, str] = {}
-    with tracer.start_as_current_span("invoke_agent", attributes={
-            "gen_ai.operation.name": "invoke_agent", "tokenomy.v_usd": 50.0, "tokenomy.quality": 1.0}) as root:
+    with tracer.start_as_current_span(
+        "invoke_agent",
+        attributes={"gen_ai.operation.name": "invoke_agent", "tokenomy.v_usd": 50.0, "tokenomy.quality": 1.0},
+    ) as root:
         ids["trace"] = f"{root.get_span_context().trace_id:032x}"
         ids["root"] = f"{root.get_span_context().span_id:016x}"
-        with tracer.start_as_current_span("chat gpt-4o", attributes={
-                "gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai",
-                "gen_ai.request.model": "gpt-4o", "gen_ai.response.model": "gpt-4o-2024-08-06",
-                "gen_ai.usage.input_tokens": 1200, "gen_ai.usage.output_tokens": 300,
-                "gen_ai.usage.cache_read.input_tokens": 1000}) as s1:
+        with tracer.start_as_current_span(
+            "chat gpt-4o",
+            attributes={
+                "gen_ai.operation.name": "chat",
+                "gen_ai.provider.name": "openai",
+                "gen_ai.request.model": "gpt-4o",
+                "gen_ai.response.model": "gpt-4o-2024-08-06",
+                "gen_ai.usage.input_tokens": 1200,
+                "gen_ai.usage.output_tokens": 300,
+                "gen_ai.usage.cache_read.input_tokens": 1000,
+            },
+        ) as s1:
             ids["chat1"] = f"{s1.get_span_context().span_id:016x}"
-        with tracer.start_as_current_span("chat old", attributes={
-                "gen_ai.operation.name": "chat", "gen_ai.system": "openai", "gen_ai.request.model": "gpt-4o",
-                "gen_ai.usage.prompt_tokens": 2000, "gen_ai.usage.completion_tokens": 100}):
+        with tracer.start_as_current_span(
+            "chat old",
+            attributes={
+                "gen_ai.operation.name": "chat",
+                "gen_ai.system": "openai",
+                "gen_ai.request.model": "gpt-4o",
+                "gen_ai.usage.prompt_tokens": 2000,
+                "gen_ai.usage.completion_tokens": 100,
+            },
+        ):
             pass
-        with tracer.start_as_current_span("llm", attributes={
-                "openinference.span.kind": "LLM", "llm.model_name": "my-private-model",
-                "llm.token_count.prompt": 500, "llm.token_count.completion": 50, "llm.cost.total": 0.01}):
+        with tracer.start_as_current_span(
+            "llm",
+            attributes={
+                "openinference.span.kind": "LLM",
+                "llm.model_name": "my-private-model",
+                "llm.token_count.prompt": 500,
+                "llm.token_count.completion": 50,
+                "llm.cost.total": 0.01,
+            },
+        ):
             pass
-        with tracer.start_as_current_span("execute_tool cancel_reservation", attributes={
-                "gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "cancel_reservation",
-                "tokenomy.confirmed": False}):
+        with tracer.start_as_current_span(
+            "execute_tool cancel_reservation",
+            attributes={
+                "gen_ai.operation.name": "execute_tool",
+                "gen_ai.tool.name": "cancel_reservation",
+                "tokenomy.confirmed": False,
+            },
+        ):
             pass
     provider.shutdown()
     return ids
@@ -64,7 +92,9 @@ def test_sdk_file_is_one_export_request_per_line(trace_file: tuple[Path, dict[st
     assert all("resourceSpans" in json.loads(x) for x in lines)
 
 
-def test_ids_kept_exactly_and_mapping_table_applies_to_all_conventions(trace_file: tuple[Path, dict[str, str]]) -> None:
+def test_ids_kept_exactly_and_mapping_table_applies_to_all_conventions(
+    trace_file: tuple[Path, dict[str, str]],
+) -> None:
     path, ids = trace_file
     log, bad = load_otlp([path])
     s = log.steps
@@ -75,7 +105,7 @@ def test_ids_kept_exactly_and_mapping_table_applies_to_all_conventions(trace_fil
     chat1 = s.step_id == ids["chat1"]
     assert s.model[chat1][0] == "gpt-4o-2024-08-06"  # response model wins over request model
     assert s.cache_read_tokens[chat1][0] == 1000
-    old = (s.input_tokens == 2000)
+    old = s.input_tokens == 2000
     assert s.output_tokens[old][0] == 100 and s.provider[old][0] == "openai"  # deprecated names
     oi = s.model == "my-private-model"
     assert s.kind[oi][0] == "llm" and s.reported_cost_usd[oi][0] == pytest.approx(0.01)
@@ -96,8 +126,9 @@ def test_unknown_model_is_reported_not_priced_zero(trace_file: tuple[Path, dict[
     assert res.pricing.cost_usd[oi][0] == pytest.approx(0.01)  # falls back to the reported cost, flagged
     zero = run_audit(log, GenaiPricesTable(), unknown_zero=True)
     assert zero.pricing.cost_usd[oi][0] == 0.0
-    over = StaticPriceTable.from_override({"models": {"my-private-model": {"input_usd_per_mtok": 1.0,
-                                                                           "output_usd_per_mtok": 2.0}}})
+    over = StaticPriceTable.from_override(
+        {"models": {"my-private-model": {"input_usd_per_mtok": 1.0, "output_usd_per_mtok": 2.0}}}
+    )
     priced = run_audit(log, ChainedPriceTable([over, GenaiPricesTable()]))
     assert priced.pricing.unknown_models == {}
     assert priced.pricing.cost_usd[oi][0] == pytest.approx((500 * 1.0 + 50 * 2.0) / 1e6)
@@ -123,12 +154,19 @@ def test_malformed_line_stops_with_file_and_line(trace_file: tuple[Path, dict[st
 
 
 def test_bad_span_id_is_schema_error_and_skip_keeps_line_atomic(tmp_path: Path) -> None:
-    good = {"traceId": "0af7651916cd43dd8448eb211c80319c", "spanId": "b7ad6b7169203331",
-            "startTimeUnixNano": "1", "endTimeUnixNano": "2", "attributes": []}
+    good = {
+        "traceId": "0af7651916cd43dd8448eb211c80319c",
+        "spanId": "b7ad6b7169203331",
+        "startTimeUnixNano": "1",
+        "endTimeUnixNano": "2",
+        "attributes": [],
+    }
     bad_span = dict(good, spanId="AAECAwQFBgc=")  # base64, as generic protobuf JSON would write
     req = {"resourceSpans": [{"scopeSpans": [{"spans": [good, bad_span]}]}]}
     path = tmp_path / "x.jsonl"
-    path.write_text(json.dumps(req) + "\n" + json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": [good]}]}]}) + "\n")
+    path.write_text(
+        json.dumps(req) + "\n" + json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": [good]}]}]}) + "\n"
+    )
     with pytest.raises(SchemaError, match=r"x.jsonl:1: spanId must be a 16-character hex string"):
         load_otlp([path])
     log, bad = load_otlp([path], skip_bad=True)

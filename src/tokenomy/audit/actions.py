@@ -14,8 +14,17 @@ __all__ = ["REQUIRED_CONFIRMATION", "classify_tool", "needs_confirmation"]
 
 # autonomy class -> confirmation level the schedule requires (0 none, 1 confirm, 2 multi-party).
 REQUIRED_CONFIRMATION: dict[str, int] = {
-    "read": 0, "respond": 0, "compute": 0, "draft": 0, "execute": 0, "defer": 0,
-    "commit": 1, "unknown": 1, "deploy": 2, "transfer": 2, "delete_remote": 2,
+    "read": 0,
+    "respond": 0,
+    "compute": 0,
+    "draft": 0,
+    "execute": 0,
+    "defer": 0,
+    "commit": 1,
+    "unknown": 1,
+    "deploy": 2,
+    "transfer": 2,
+    "delete_remote": 2,
 }
 
 _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (

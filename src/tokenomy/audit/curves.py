@@ -52,15 +52,30 @@ def verification_curve(ctx: AuditContext, max_bin: int = 5) -> dict[str, Any] | 
             continue
         rate = float(q[m].mean())
         mp: float | None = None if prev is None else rate - prev
-        rows.append({"verify_steps_after_last_edit": f"{b}+" if b == max_bin else str(b), "k": b,
-                     "tasks": int(m.sum()), "resolved_rate": rate, "realised_risk": float(risk[m].mean()),
-                     "mean_cost_usd": float(ctx.cost_usd[m].mean()),
-                     "marginal_product": mp, "value_of_mp_usd": None if mp is None else v * mp,
-                     "verify_step_cost_usd": c_v})
+        rows.append(
+            {
+                "verify_steps_after_last_edit": f"{b}+" if b == max_bin else str(b),
+                "k": b,
+                "tasks": int(m.sum()),
+                "resolved_rate": rate,
+                "realised_risk": float(risk[m].mean()),
+                "mean_cost_usd": float(ctx.cost_usd[m].mean()),
+                "marginal_product": mp,
+                "value_of_mp_usd": None if mp is None else v * mp,
+                "verify_step_cost_usd": c_v,
+            }
+        )
         prev = rate
-    stop = next((r["k"] for r in rows if r["value_of_mp_usd"] is not None and r["value_of_mp_usd"] < c_v), None)
-    return {"rows": rows, "v_usd": v, "verify_step_cost_usd": c_v, "first_k_where_mp_below_cost": stop,
-            "label": LABEL}
+    stop = next(
+        (r["k"] for r in rows if r["value_of_mp_usd"] is not None and r["value_of_mp_usd"] < c_v), None
+    )
+    return {
+        "rows": rows,
+        "v_usd": v,
+        "verify_step_cost_usd": c_v,
+        "first_k_where_mp_below_cost": stop,
+        "label": LABEL,
+    }
 
 
 def _window_sum(x: np.ndarray[Any, Any], width: int) -> np.ndarray[Any, np.dtype[np.float64]]:
@@ -84,12 +99,15 @@ def stopping_margin(ctx: AuditContext, window: int = 5, max_step: int = 150) -> 
     labelled = ~np.isnan(q)
     idx = s.index[llm]
     top = int(min(n_steps.max(), max_step))
-    cost_k = np.bincount(np.minimum(idx, top), weights=np.nan_to_num(s.cost_usd[llm]), minlength=top + 1)[: top + 1]
+    cost_k = np.bincount(np.minimum(idx, top), weights=np.nan_to_num(s.cost_usd[llm]), minlength=top + 1)[
+        : top + 1
+    ]
     calls_k = np.bincount(np.minimum(idx, top), minlength=top + 1)[: top + 1]
     prompt_k = np.bincount(np.minimum(idx, top), weights=s.input_tokens[llm], minlength=top + 1)[: top + 1]
     running = np.array([(labelled & (n_steps > k)).sum() for k in range(top + 1)], np.float64)
-    ended_ok = np.bincount(np.minimum(n_steps[labelled & (q > 0)] - 1, top), weights=q[labelled & (q > 0)],
-                           minlength=top + 1)[: top + 1]
+    ended_ok = np.bincount(
+        np.minimum(n_steps[labelled & (q > 0)] - 1, top), weights=q[labelled & (q > 0)], minlength=top + 1
+    )[: top + 1]
     hazard = _window_sum(ended_ok, window) / np.maximum(_window_sum(running, window), 1)
     mean_cost = cost_k / np.maximum(calls_k, 1)
     v = float(np.median(ctx.log.requests.v_usd[labelled]))
@@ -97,9 +115,23 @@ def stopping_margin(ctx: AuditContext, window: int = 5, max_step: int = 150) -> 
     above = np.flatnonzero((gain >= mean_cost) & (calls_k > 0))
     margin = int(above[-1]) + 1 if above.size else None  # after it, no step's value covers its cost
     beyond = float(cost_k[margin:].sum()) if margin is not None else 0.0
-    rows = [{"step": k, "running": int(running[k]), "mean_step_cost_usd": float(mean_cost[k]),
-             "mean_prompt_tokens": float(prompt_k[k] / max(calls_k[k], 1)), "hazard": float(hazard[k]),
-             "value_of_step_usd": float(gain[k])} for k in range(top + 1) if calls_k[k] > 0]
-    return {"rows": rows, "v_usd": v, "margin_step": margin, "cost_beyond_margin_usd": beyond,
-            "share_of_cost_beyond_margin": beyond / float(cost_k.sum()) if cost_k.sum() else 0.0,
-            "label": "observational: the resolution hazard of tasks still running at step k"}
+    rows = [
+        {
+            "step": k,
+            "running": int(running[k]),
+            "mean_step_cost_usd": float(mean_cost[k]),
+            "mean_prompt_tokens": float(prompt_k[k] / max(calls_k[k], 1)),
+            "hazard": float(hazard[k]),
+            "value_of_step_usd": float(gain[k]),
+        }
+        for k in range(top + 1)
+        if calls_k[k] > 0
+    ]
+    return {
+        "rows": rows,
+        "v_usd": v,
+        "margin_step": margin,
+        "cost_beyond_margin_usd": beyond,
+        "share_of_cost_beyond_margin": beyond / float(cost_k.sum()) if cost_k.sum() else 0.0,
+        "label": "observational: the resolution hazard of tasks still running at step k",
+    }

@@ -58,15 +58,23 @@ class AuditResult:
         c = self.context
         rq = self.log.requests
         reported = self.log.steps.reported_cost_usd
+        lab = ~np.isnan(rq.quality)
+        solved = float(rq.quality[lab].sum())
         return {
-            "value_usd": float(c.value_usd.sum()), "cost_usd": float(c.cost_usd.sum()),
-            "latency_cost_usd": float(c.latency_cost_usd.sum()), "risk_cost_usd": float(c.risk_cost_usd.sum()),
-            "welfare_usd": float(c.welfare_usd.sum()), "regret_usd": float(self.regret_usd.sum()),
+            "value_usd": float(c.value_usd.sum()),
+            "cost_usd": float(c.cost_usd.sum()),
+            "latency_cost_usd": float(c.latency_cost_usd.sum()),
+            "risk_cost_usd": float(c.risk_cost_usd.sum()),
+            "welfare_usd": float(c.welfare_usd.sum()),
+            "regret_usd": float(self.regret_usd.sum()),
             "reported_cost_usd": float(np.nansum(reported)) if np.isfinite(reported).any() else None,
-            "requests": len(rq), "steps": len(self.log.steps), "llm_calls": int(self.log.steps.is_llm.sum()),
+            "requests": len(rq),
+            "steps": len(self.log.steps),
+            "llm_calls": int(self.log.steps.is_llm.sum()),
             "resolved_or_quality_sum": float(np.nansum(rq.quality)),
             "labelled_requests": int((~np.isnan(rq.quality)).sum()),
             "unpriced_llm_calls": int(sum(self.pricing.unknown_models.values())),
+            "cost_per_resolved_usd": float(c.cost_usd[lab].sum() / solved) if solved > 0 else None,
         }
 
     def requests(self) -> list[dict[str, Any]]:
@@ -75,39 +83,69 @@ class AuditResult:
         reported = np.zeros(len(rq))
         ok = c.req >= 0
         np.add.at(reported, c.req[ok], np.nan_to_num(self.log.steps.reported_cost_usd[ok]))
-        return [{"request_id": str(rq.request_id[i]), "group": str(rq.group[i]), "v_usd": float(rq.v_usd[i]),
-                 "v_source": str(rq.sources["v"][i]), "quality": None if np.isnan(rq.quality[i]) else float(rq.quality[i]),
-                 "value_usd": float(c.value_usd[i]), "cost_usd": float(c.cost_usd[i]),
-                 "reported_cost_usd": float(reported[i]), "latency_cost_usd": float(c.latency_cost_usd[i]),
-                 "risk_cost_usd": float(c.risk_cost_usd[i]), "welfare_usd": float(c.welfare_usd[i]),
-                 "regret_usd": float(self.regret_usd[i])} for i in range(len(rq))]
+        return [
+            {
+                "request_id": str(rq.request_id[i]),
+                "group": str(rq.group[i]),
+                "v_usd": float(rq.v_usd[i]),
+                "v_source": str(rq.sources["v"][i]),
+                "quality": None if np.isnan(rq.quality[i]) else float(rq.quality[i]),
+                "value_usd": float(c.value_usd[i]),
+                "cost_usd": float(c.cost_usd[i]),
+                "reported_cost_usd": float(reported[i]),
+                "latency_cost_usd": float(c.latency_cost_usd[i]),
+                "risk_cost_usd": float(c.risk_cost_usd[i]),
+                "welfare_usd": float(c.welfare_usd[i]),
+                "regret_usd": float(self.regret_usd[i]),
+            }
+            for i in range(len(rq))
+        ]
 
     def prices_seen(self) -> dict[str, Any]:
         """The price vectors the requests carried, with their sources (the explicit defaults included)."""
         rq = self.log.requests
         out: dict[str, Any] = {}
-        for name, key in (("v_usd", "v"), ("lam_usd_per_s", "lam"), ("rho_usd", "rho"), ("rho_irr_usd", "rho_irr")):
+        for name, key in (
+            ("v_usd", "v"),
+            ("lam_usd_per_s", "lam"),
+            ("rho_usd", "rho"),
+            ("rho_irr_usd", "rho_irr"),
+        ):
             vals = getattr(rq, name)
             srcs, counts = np.unique(rq.sources[key].astype(str), return_counts=True)
-            out[name] = {"min": float(vals.min()) if len(vals) else None, "median": float(np.median(vals)) if len(vals)
-                         else None, "max": float(vals.max()) if len(vals) else None,
-                         "sources": {str(s): int(n) for s, n in zip(srcs, counts, strict=True)}}
+            out[name] = {
+                "min": float(vals.min()) if len(vals) else None,
+                "median": float(np.median(vals)) if len(vals) else None,
+                "max": float(vals.max()) if len(vals) else None,
+                "sources": {str(s): int(n) for s, n in zip(srcs, counts, strict=True)},
+            }
         return out
 
     def as_dict(self, *, max_requests: int | None = None) -> dict[str, Any]:
         """JSON-ready: ``requests``, ``totals``, ``failure_modes`` and the rest."""
         reqs = self.requests()
         return {
-            "source": self.log.source, "totals": self.totals(), "prices": self.prices_seen(),
-            "pricing": {"unknown_models": self.pricing.unknown_models, "unknown_priced_zero": self.pricing.unknown_zero,
-                        "rate_cards": {k: {"source": v.source, "input_usd_per_mtok": v.input_usd_per_mtok,
-                                           "output_usd_per_mtok": v.output_usd_per_mtok,
-                                           "cache_read_usd_per_mtok": v.cache_read_usd_per_mtok,
-                                           "cache_write_usd_per_mtok": v.cache_write_usd_per_mtok,
-                                           "tiers": [list(t) for t in v.tiers]}
-                                       for k, v in self.pricing.cards.items()}},
+            "source": self.log.source,
+            "totals": self.totals(),
+            "prices": self.prices_seen(),
+            "pricing": {
+                "unknown_models": self.pricing.unknown_models,
+                "unknown_priced_zero": self.pricing.unknown_zero,
+                "rate_cards": {
+                    k: {
+                        "source": v.source,
+                        "input_usd_per_mtok": v.input_usd_per_mtok,
+                        "output_usd_per_mtok": v.output_usd_per_mtok,
+                        "cache_read_usd_per_mtok": v.cache_read_usd_per_mtok,
+                        "cache_write_usd_per_mtok": v.cache_write_usd_per_mtok,
+                        "tiers": [list(t) for t in v.tiers],
+                    }
+                    for k, v in self.pricing.cards.items()
+                },
+            },
             "failure_modes": {f.mode: f.as_dict() for f in self.findings},
-            "verification_curve": self.verification, "stopping_margin": self.stopping,
+            "verification_curve": self.verification,
+            "stopping_margin": self.stopping,
             "notes": list(self.notes),
             "requests": reqs if max_requests is None else reqs[:max_requests],
         }
@@ -128,9 +166,16 @@ def _per_request(log: AuditLog, req: NDArray[np.int64], cost: F64) -> tuple[F64,
     return c, value, lat_cost, risk, value - c - lat_cost - risk
 
 
-def run_audit(log: AuditLog, table: PriceTable, *, unknown_zero: bool = False,
-              decisions: Sequence[Decision] = (), outcomes: Sequence[Outcome] = (),
-              modes: Sequence[str] | None = None, progress: Callable[[str], None] | None = None) -> AuditResult:
+def run_audit(
+    log: AuditLog,
+    table: PriceTable,
+    *,
+    unknown_zero: bool = False,
+    decisions: Sequence[Decision] = (),
+    outcomes: Sequence[Outcome] = (),
+    modes: Sequence[str] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> AuditResult:
     """Audit one log.
 
     Args:
@@ -168,13 +213,16 @@ def run_audit(log: AuditLog, table: PriceTable, *, unknown_zero: bool = False,
             regret[i] = row["regret_usd"] or 0.0
         notes.append("ledger input: per-request vectors and regret from the ledger's query (SPEC.md §2)")
     else:
-        notes.append("regret is measured against the null option (spend nothing), the only alternative a log observes")
+        notes.append(
+            "regret is measured against the null option (spend nothing), the only alternative a log observes"
+        )
     ctx = AuditContext(log, req, cost, value, lat_cost, risk, welfare, tuple(decisions), tuple(outcomes))
     say("detectors")
     findings = detect_all(ctx, modes)
     say("curves")
-    return AuditResult(log, ctx, pricing, findings, verification_curve(ctx), stopping_margin(ctx), regret,
-                       tuple(notes))
+    return AuditResult(
+        log, ctx, pricing, findings, verification_curve(ctx), stopping_margin(ctx), regret, tuple(notes)
+    )
 
 
 def _ledger_vectors(decisions: Sequence[Decision], outcomes: Sequence[Outcome]) -> list[dict[str, Any]]:

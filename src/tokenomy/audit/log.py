@@ -27,29 +27,29 @@ OBJ = NDArray[np.object_]
 
 # name -> (dtype, default); the order is the order of ``StepBuilder.add`` keyword arguments.
 STEP_COLUMNS: dict[str, tuple[str, Any]] = {
-    "request_id": ("O", ""),          # task / trace / request the step belongs to
-    "step_id": ("O", ""),             # span id, call id or "<request>:<index>"
-    "parent_id": ("O", ""),           # parent span ("" at the root)
-    "index": ("i8", 0),               # position within the request (0-based, time order)
-    "time_s": ("f8", np.nan),         # start, seconds since the Unix epoch (NaN when unknown)
-    "latency_s": ("f8", np.nan),      # duration, seconds (NaN when unknown)
-    "kind": ("O", "llm"),             # llm | tool | group
-    "operation": ("O", ""),           # chat, text_completion, embeddings, execute_tool, invoke_agent ...
-    "model": ("O", ""),               # response model (else request model)
-    "provider": ("O", ""),            # gen_ai.provider.name / gen_ai.system
-    "input_tokens": ("i8", 0),        # all prompt tokens, cached ones included
-    "output_tokens": ("i8", 0),       # all completion tokens, reasoning included
+    "request_id": ("O", ""),  # task / trace / request the step belongs to
+    "step_id": ("O", ""),  # span id, call id or "<request>:<index>"
+    "parent_id": ("O", ""),  # parent span ("" at the root)
+    "index": ("i8", 0),  # position within the request (0-based, time order)
+    "time_s": ("f8", np.nan),  # start, seconds since the Unix epoch (NaN when unknown)
+    "latency_s": ("f8", np.nan),  # duration, seconds (NaN when unknown)
+    "kind": ("O", "llm"),  # llm | tool | group
+    "operation": ("O", ""),  # chat, text_completion, embeddings, execute_tool, invoke_agent ...
+    "model": ("O", ""),  # response model (else request model)
+    "provider": ("O", ""),  # gen_ai.provider.name / gen_ai.system
+    "input_tokens": ("i8", 0),  # all prompt tokens, cached ones included
+    "output_tokens": ("i8", 0),  # all completion tokens, reasoning included
     "cache_read_tokens": ("i8", 0),
     "cache_write_tokens": ("i8", 0),
     "reasoning_tokens": ("i8", 0),
     "reported_cost_usd": ("f8", np.nan),  # what the provider or gateway reported (NaN when absent)
-    "tool": ("O", ""),                # tool name for kind == "tool"
-    "action_class": ("O", ""),        # detailed label: edit, test, run, search, read, submit, book ...
-    "autonomy_class": ("O", ""),      # read | draft | execute | commit | defer | ... ("" for llm calls)
-    "confirmed": ("i8", -1),          # 1 confirmed by a human before acting, 0 not, -1 unknown
-    "correct": ("i8", -1),            # 1 the action matched the reference, 0 it did not, -1 unknown
-    "malformed": ("?", False),        # the reply could not be parsed (format error)
-    "error": ("?", False),            # the call failed (status error)
+    "tool": ("O", ""),  # tool name for kind == "tool"
+    "action_class": ("O", ""),  # detailed label: edit, test, run, search, read, submit, book ...
+    "autonomy_class": ("O", ""),  # read | draft | execute | commit | defer | ... ("" for llm calls)
+    "confirmed": ("i8", -1),  # 1 confirmed by a human before acting, 0 not, -1 unknown
+    "correct": ("i8", -1),  # 1 the action matched the reference, 0 it did not, -1 unknown
+    "malformed": ("?", False),  # the reply could not be parsed (format error)
+    "error": ("?", False),  # the call failed (status error)
 }
 
 
@@ -189,18 +189,32 @@ class RequestTable:
 
     def __post_init__(self) -> None:
         n = len(self.request_id)
-        for name in ("v_usd", "lam_usd_per_s", "rho_usd", "rho_irr_usd", "quality", "harm", "harm_irr", "group"):
+        for name in (
+            "v_usd",
+            "lam_usd_per_s",
+            "rho_usd",
+            "rho_irr_usd",
+            "quality",
+            "harm",
+            "harm_irr",
+            "group",
+        ):
             if len(getattr(self, name)) != n:
-                raise ValidationError(f"RequestTable.{name} has {len(getattr(self, name))} rows; expected {n}")
+                raise ValidationError(
+                    f"RequestTable.{name} has {len(getattr(self, name))} rows; expected {n}"
+                )
         if len(set(self.request_id.tolist())) != n:
             raise ValidationError("RequestTable.request_id must be unique")
 
     @classmethod
     def from_rows(cls, rows: Sequence[Mapping[str, Any]]) -> RequestTable:
         """Build from dicts with ``request_id`` and optional prices, ``*_source``, labels and ``group``."""
+
         def col(name: str, default: float) -> F64:
-            return np.array([float(r.get(name, default)) if r.get(name) is not None else default
-                             for r in rows], dtype=np.float64)
+            return np.array(
+                [float(r.get(name, default)) if r.get(name) is not None else default for r in rows],
+                dtype=np.float64,
+            )
 
         def obj(values: list[Any]) -> OBJ:
             arr = np.empty(len(values), dtype=object)
@@ -212,11 +226,17 @@ class RequestTable:
         rho_irr = np.where(np.isnan(rho_irr), rho, rho_irr)
         return cls(
             request_id=obj([str(r["request_id"]) for r in rows]),
-            v_usd=col("v_usd", 0.0), lam_usd_per_s=col("lam_usd_per_s", 0.0), rho_usd=rho,
-            rho_irr_usd=rho_irr, quality=col("quality", np.nan), harm=col("harm", np.nan),
+            v_usd=col("v_usd", 0.0),
+            lam_usd_per_s=col("lam_usd_per_s", 0.0),
+            rho_usd=rho,
+            rho_irr_usd=rho_irr,
+            quality=col("quality", np.nan),
+            harm=col("harm", np.nan),
             harm_irr=col("harm_irr", np.nan),
-            sources={p: obj([str(r.get(f"{p}_source", "default")) for r in rows])
-                     for p in ("v", "lam", "rho", "rho_irr")},
+            sources={
+                p: obj([str(r.get(f"{p}_source", "default")) for r in rows])
+                for p in ("v", "lam", "rho", "rho_irr")
+            },
             group=obj([str(r.get("group", "")) for r in rows]),
         )
 

@@ -24,8 +24,15 @@ from numpy.typing import NDArray
 from tokenomy.audit.log import StepTable
 from tokenomy.core.errors import SchemaError
 
-__all__ = ["ChainedPriceTable", "GenaiPricesTable", "PriceTable", "Pricing", "RateCard", "StaticPriceTable",
-           "price_steps"]
+__all__ = [
+    "ChainedPriceTable",
+    "GenaiPricesTable",
+    "PriceTable",
+    "Pricing",
+    "RateCard",
+    "StaticPriceTable",
+    "price_steps",
+]
 
 F64 = NDArray[np.float64]
 _M = 1e6
@@ -49,19 +56,35 @@ class RateCard:
     cache_write_usd_per_mtok: float
     tiers: tuple[tuple[int, float, float, float, float], ...] = ()
 
-    def cost_usd(self, input_tokens: NDArray[Any], output_tokens: NDArray[Any],
-                 cache_read_tokens: NDArray[Any], cache_write_tokens: NDArray[Any]) -> F64:
+    def cost_usd(
+        self,
+        input_tokens: NDArray[Any],
+        output_tokens: NDArray[Any],
+        cache_read_tokens: NDArray[Any],
+        cache_write_tokens: NDArray[Any],
+    ) -> F64:
         """Cost of each call; ``input_tokens`` includes the cached (read and written) ones."""
         inp = np.asarray(input_tokens, np.float64)
         cr = np.asarray(cache_read_tokens, np.float64)
         cw = np.asarray(cache_write_tokens, np.float64)
         out = np.asarray(output_tokens, np.float64)
-        rates = np.tile(np.array([self.input_usd_per_mtok, self.output_usd_per_mtok,
-                                  self.cache_read_usd_per_mtok, self.cache_write_usd_per_mtok]), (inp.size, 1))
+        rates = np.tile(
+            np.array(
+                [
+                    self.input_usd_per_mtok,
+                    self.output_usd_per_mtok,
+                    self.cache_read_usd_per_mtok,
+                    self.cache_write_usd_per_mtok,
+                ]
+            ),
+            (inp.size, 1),
+        )
         for start, *tier in self.tiers:
             rates[inp > start] = tier
         plain = np.maximum(inp - cr - cw, 0.0)
-        return np.asarray((plain * rates[:, 0] + out * rates[:, 1] + cr * rates[:, 2] + cw * rates[:, 3]) / _M)
+        return np.asarray(
+            (plain * rates[:, 0] + out * rates[:, 1] + cr * rates[:, 2] + cw * rates[:, 3]) / _M
+        )
 
 
 class PriceTable:
@@ -116,8 +139,12 @@ class GenaiPricesTable(PriceTable):
             tries.append((model, None))
         for ref, prov in tries:
             try:
-                calc = calc_price(Usage(input_tokens=0, output_tokens=0), ref, provider_id=prov,
-                                  genai_request_timestamp=when)
+                calc = calc_price(
+                    Usage(input_tokens=0, output_tokens=0),
+                    ref,
+                    provider_id=prov,
+                    genai_request_timestamp=when,
+                )
             except LookupError:
                 continue
             mp = calc.model_price
@@ -128,9 +155,16 @@ class GenaiPricesTable(PriceTable):
                     parts[i] = parts[0]
             starts = sorted({s for _, tiers in parts for s, _ in tiers})
             tiers = [(s, *(_at(base, tiers_, s) for base, tiers_ in parts)) for s in starts]
-            return RateCard(calc.model.id, calc.provider.id, "genai-prices", parts[0][0], parts[1][0],
-                            parts[2][0], parts[3][0],
-                            tuple((int(t[0]), float(t[1]), float(t[2]), float(t[3]), float(t[4])) for t in tiers))
+            return RateCard(
+                calc.model.id,
+                calc.provider.id,
+                "genai-prices",
+                parts[0][0],
+                parts[1][0],
+                parts[2][0],
+                parts[3][0],
+                tuple((int(t[0]), float(t[1]), float(t[2]), float(t[3]), float(t[4])) for t in tiers),
+            )
         return None
 
 
@@ -163,8 +197,9 @@ class StaticPriceTable(PriceTable):
                 cr = float(r.get("cache_read_usd_per_mtok", inp))
                 cw = float(r.get("cache_write_usd_per_mtok", inp))
             except (KeyError, TypeError, ValueError) as exc:
-                raise SchemaError(f"{where}: models.{name}: need numeric input_usd_per_mtok and "
-                                  f"output_usd_per_mtok ({exc})") from None
+                raise SchemaError(
+                    f"{where}: models.{name}: need numeric input_usd_per_mtok and output_usd_per_mtok ({exc})"
+                ) from None
             if min(inp, out, cr, cw) < 0:
                 raise SchemaError(f"{where}: models.{name}: rates must be ≥ 0")
             cards[str(name)] = RateCard(str(name), str(r.get("provider", "")), "override", inp, out, cr, cw)
@@ -186,15 +221,29 @@ class StaticPriceTable(PriceTable):
                 tiers: list[tuple[int, float, float, float, float]] = []
                 for key in r:
                     if key.startswith("input_cost_per_token_above_") and key.endswith("k_tokens"):
-                        k = int(key[len("input_cost_per_token_above_"):-len("k_tokens")]) * 1000
-                        sfx = key[len("input_cost_per_token"):]
-                        tiers.append((k, float(r[key]) * _M, float(r.get("output_cost_per_token" + sfx, out / _M)) * _M,
-                                      float(r.get("cache_read_input_token_cost" + sfx, cr / _M)) * _M,
-                                      float(r.get("cache_creation_input_token_cost" + sfx, cw / _M)) * _M))
+                        k = int(key[len("input_cost_per_token_above_") : -len("k_tokens")]) * 1000
+                        sfx = key[len("input_cost_per_token") :]
+                        tiers.append(
+                            (
+                                k,
+                                float(r[key]) * _M,
+                                float(r.get("output_cost_per_token" + sfx, out / _M)) * _M,
+                                float(r.get("cache_read_input_token_cost" + sfx, cr / _M)) * _M,
+                                float(r.get("cache_creation_input_token_cost" + sfx, cw / _M)) * _M,
+                            )
+                        )
             except (TypeError, ValueError) as exc:
                 raise SchemaError(f"{where}: {name}: non-numeric price ({exc})") from None
-            cards[str(name)] = RateCard(str(name), str(r.get("litellm_provider", "")), "litellm-json",
-                                        inp, out, cr, cw, tuple(sorted(tiers)))
+            cards[str(name)] = RateCard(
+                str(name),
+                str(r.get("litellm_provider", "")),
+                "litellm-json",
+                inp,
+                out,
+                cr,
+                cw,
+                tuple(sorted(tiers)),
+            )
         return cls(cards)
 
 
@@ -249,8 +298,10 @@ def price_steps(steps: StepTable, table: PriceTable, *, unknown_zero: bool = Fal
     if n == 0 or llm.size == 0:
         return Pricing(cost, unknown, cards, unknown_zero)
     day = np.where(np.isnan(steps.time_s[llm]), -1, np.floor(steps.time_s[llm] / 86400.0)).astype(np.int64)
-    keys = np.char.add(np.char.add(steps.model[llm].astype(str), "\x1f"),
-                       np.char.add(steps.provider[llm].astype(str), np.char.add("\x1f", day.astype(str))))
+    keys = np.char.add(
+        np.char.add(steps.model[llm].astype(str), "\x1f"),
+        np.char.add(steps.provider[llm].astype(str), np.char.add("\x1f", day.astype(str))),
+    )
     uniq, inv = np.unique(keys, return_inverse=True)
     for g, key in enumerate(uniq.tolist()):
         model, provider, d = key.split("\x1f")
@@ -262,6 +313,10 @@ def price_steps(steps: StepTable, table: PriceTable, *, unknown_zero: bool = Fal
             cost[rows] = 0.0 if unknown_zero else reported[rows]
             continue
         cards[f"{card.model}@{card.provider}"] = card
-        cost[rows] = card.cost_usd(steps.input_tokens[rows], steps.output_tokens[rows],
-                                   steps.cache_read_tokens[rows], steps.cache_write_tokens[rows])
+        cost[rows] = card.cost_usd(
+            steps.input_tokens[rows],
+            steps.output_tokens[rows],
+            steps.cache_read_tokens[rows],
+            steps.cache_write_tokens[rows],
+        )
     return Pricing(cost, unknown, cards, unknown_zero)

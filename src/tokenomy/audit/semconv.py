@@ -21,14 +21,26 @@ ATTRIBUTES: dict[str, tuple[str, ...]] = {
     "provider": ("gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system"),
     "model": ("gen_ai.response.model", "gen_ai.request.model", "llm.model_name"),
     "input_tokens": ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens", "llm.token_count.prompt"),
-    "output_tokens": ("gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens",
-                      "llm.token_count.completion"),
-    "cache_read_tokens": ("gen_ai.usage.cache_read.input_tokens", "gen_ai.usage.cache_read_input_tokens",
-                          "llm.token_count.prompt_details.cache_read"),
-    "cache_write_tokens": ("gen_ai.usage.cache_creation.input_tokens", "gen_ai.usage.cache_creation_input_tokens",
-                           "llm.token_count.prompt_details.cache_write"),
-    "reasoning_tokens": ("gen_ai.usage.reasoning.output_tokens", "gen_ai.usage.reasoning_tokens",
-                         "llm.token_count.completion_details.reasoning"),
+    "output_tokens": (
+        "gen_ai.usage.output_tokens",
+        "gen_ai.usage.completion_tokens",
+        "llm.token_count.completion",
+    ),
+    "cache_read_tokens": (
+        "gen_ai.usage.cache_read.input_tokens",
+        "gen_ai.usage.cache_read_input_tokens",
+        "llm.token_count.prompt_details.cache_read",
+    ),
+    "cache_write_tokens": (
+        "gen_ai.usage.cache_creation.input_tokens",
+        "gen_ai.usage.cache_creation_input_tokens",
+        "llm.token_count.prompt_details.cache_write",
+    ),
+    "reasoning_tokens": (
+        "gen_ai.usage.reasoning.output_tokens",
+        "gen_ai.usage.reasoning_tokens",
+        "llm.token_count.completion_details.reasoning",
+    ),
     "reported_cost_usd": ("gen_ai.usage.cost", "llm.cost.total", "tokenomy.cost_usd"),
     "tool": ("gen_ai.tool.name", "tool.name"),
     "span_kind": ("openinference.span.kind",),
@@ -54,15 +66,28 @@ LABEL_ATTRIBUTES: dict[str, str] = {
 
 # gen_ai.operation.name -> step kind. Anything not listed is a "group" span (agent, workflow, HTTP).
 OPERATION_KIND: dict[str, str] = {
-    "chat": "llm", "text_completion": "llm", "generate_content": "llm", "embeddings": "llm",
-    "completion": "llm", "execute_tool": "tool", "invoke_agent": "group", "create_agent": "group",
+    "chat": "llm",
+    "text_completion": "llm",
+    "generate_content": "llm",
+    "embeddings": "llm",
+    "completion": "llm",
+    "execute_tool": "tool",
+    "invoke_agent": "group",
+    "create_agent": "group",
     "invoke_workflow": "group",
 }
 
 # openinference.span.kind -> step kind.
 SPAN_KIND_KIND: dict[str, str] = {
-    "LLM": "llm", "EMBEDDING": "llm", "TOOL": "tool", "AGENT": "group", "CHAIN": "group",
-    "RETRIEVER": "tool", "RERANKER": "llm", "GUARDRAIL": "group", "EVALUATOR": "group",
+    "LLM": "llm",
+    "EMBEDDING": "llm",
+    "TOOL": "tool",
+    "AGENT": "group",
+    "CHAIN": "group",
+    "RETRIEVER": "tool",
+    "RERANKER": "llm",
+    "GUARDRAIL": "group",
+    "EVALUATOR": "group",
 }
 
 

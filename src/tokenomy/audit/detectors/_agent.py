@@ -42,5 +42,10 @@ def verification_stats(ctx: AuditContext) -> dict[str, NDArray[np.float64] | NDA
     np.add.at(n_verify, req[is_verify], 1)
     vcost = np.zeros(r)
     np.add.at(vcost, req[is_verify], np.nan_to_num(s.cost_usd[is_verify]))
-    return {"n_edit": n_edit, "last_edit": last, "n_verify_after": n_after, "n_verify": n_verify,
-            "verify_cost_usd": vcost}
+    return {
+        "n_edit": n_edit,
+        "last_edit": last,
+        "n_verify_after": n_after,
+        "n_verify": n_verify,
+        "verify_cost_usd": vcost,
+    }

@@ -46,8 +46,13 @@ def score_decisions(decisions: Sequence[Decision], outcomes: Sequence[Outcome], 
             if name is None or name not in names:
                 continue
             i = names[name]
-            u = (p.v_usd * o.quality - o.cost_usd - p.lam_usd_per_s * o.latency_s - p.rho_usd * o.harm
-                 - p.rho_irr * o.harm_irr)
+            u = (
+                p.v_usd * o.quality
+                - o.cost_usd
+                - p.lam_usd_per_s * o.latency_s
+                - p.rho_usd * o.harm
+                - p.rho_irr * o.harm_irr
+            )
             util[i] = u if not obs[i] else util[i] + u
             obs[i] = True
         out.append(Scored(d, util, obs))

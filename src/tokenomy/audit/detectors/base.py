@@ -19,7 +19,16 @@ from numpy.typing import NDArray
 from tokenomy.audit.log import AuditLog
 from tokenomy.ledger import Decision, Outcome
 
-__all__ = ["MODES", "REGISTRY", "AuditContext", "Detector", "Finding", "detect_all", "not_applicable", "register"]
+__all__ = [
+    "MODES",
+    "REGISTRY",
+    "AuditContext",
+    "Detector",
+    "Finding",
+    "detect_all",
+    "not_applicable",
+    "register",
+]
 
 F64 = NDArray[np.float64]
 
@@ -77,11 +86,19 @@ class Finding:
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
-        return {"mode": self.mode, "applicable": self.applicable, "reason": self.reason,
-                "definition": self.definition, "threshold": self.threshold, "unit": self.unit,
-                "count": int(self.count), "impact_usd": float(self.impact_usd),
-                "examples": [dict(e) for e in self.examples], "details": dict(self.details),
-                "labels": list(self.labels)}
+        return {
+            "mode": self.mode,
+            "applicable": self.applicable,
+            "reason": self.reason,
+            "definition": self.definition,
+            "threshold": self.threshold,
+            "unit": self.unit,
+            "count": int(self.count),
+            "impact_usd": float(self.impact_usd),
+            "examples": [dict(e) for e in self.examples],
+            "details": dict(self.details),
+            "labels": list(self.labels),
+        }
 
 
 class Detector:
@@ -98,12 +115,31 @@ class Detector:
         """Run the detector on one audit context."""
         raise NotImplementedError
 
-    def found(self, count: int, impact_usd: float, examples: list[dict[str, Any]], *, threshold: str = "",
-              details: Mapping[str, Any] | None = None, labels: tuple[str, ...] = ()) -> Finding:
+    def found(
+        self,
+        count: int,
+        impact_usd: float,
+        examples: list[dict[str, Any]],
+        *,
+        threshold: str = "",
+        details: Mapping[str, Any] | None = None,
+        labels: tuple[str, ...] = (),
+    ) -> Finding:
         """A Finding for an applicable mode, with examples sorted worst first and cut to ``max_examples``."""
         worst = sorted(examples, key=lambda e: -float(e.get("impact_usd", 0.0)))[: self.max_examples]
-        return Finding(self.mode, True, "", self.definition, threshold, self.unit, int(count), float(impact_usd),
-                       tuple(worst), dict(details or {}), labels)
+        return Finding(
+            self.mode,
+            True,
+            "",
+            self.definition,
+            threshold,
+            self.unit,
+            int(count),
+            float(impact_usd),
+            tuple(worst),
+            dict(details or {}),
+            labels,
+        )
 
     def not_applicable(self, reason: str) -> Finding:
         """A Finding saying the input cannot support this mode, and why."""
@@ -117,8 +153,16 @@ def not_applicable(mode: str, reason: str, definition: str = "", unit: str = "")
 
 REGISTRY: dict[str, type[Detector]] = {}
 # the paper's Table 2 order, then the extra "waste" mode
-MODES = ("over_routing", "under_routing", "over_delegation", "under_verification", "serving_congestion",
-         "stale_rollouts", "cache_misuse", "waste")
+MODES = (
+    "over_routing",
+    "under_routing",
+    "over_delegation",
+    "under_verification",
+    "serving_congestion",
+    "stale_rollouts",
+    "cache_misuse",
+    "waste",
+)
 
 
 def register(cls: type[Detector]) -> type[Detector]:

@@ -43,9 +43,13 @@ class CacheMisuse(Detector):
         same = np.r_[False, req[1:] == req[:-1]]
         prev_in = np.r_[0, sub.input_tokens[:-1]]
         lost = same & (sub.input_tokens >= prev_in) & (sub.cache_read_tokens < LOST_SHARE * prev_in)
-        ideal_read = np.where(lost, np.maximum(sub.cache_read_tokens, prev_in - sub.cache_write_tokens), sub.cache_read_tokens)
+        ideal_read = np.where(
+            lost, np.maximum(sub.cache_read_tokens, prev_in - sub.cache_write_tokens), sub.cache_read_tokens
+        )
         ideal = sub.with_cost(sub.cost_usd)
-        object.__setattr__(ideal, "cache_read_tokens", np.minimum(ideal_read, sub.input_tokens).astype(np.int64))
+        object.__setattr__(
+            ideal, "cache_read_tokens", np.minimum(ideal_read, sub.input_tokens).astype(np.int64)
+        )
         unknown_zero = bool(ctx.log.extra.get("unknown_zero", False))
         ideal_cost = price_steps(ideal, table, unknown_zero=unknown_zero).cost_usd
         loss = np.where(lost, np.nan_to_num(sub.cost_usd - ideal_cost), 0.0)
@@ -73,17 +77,37 @@ class CacheMisuse(Detector):
             np.add.at(s_r, req, savings)
             unpaid = np.maximum(p_r - s_r, 0.0)
         impact_req = per_req + unpaid
-        examples = [{"request_id": str(rq.request_id[i]), "impact_usd": float(impact_req[i]),
-                     "cache_read_share": float(share[i]), "lost_prefix_usd": float(per_req[i]),
-                     "unpaid_writes_usd": float(unpaid[i])} for i in np.flatnonzero(impact_req > 0)]
+        examples = [
+            {
+                "request_id": str(rq.request_id[i]),
+                "impact_usd": float(impact_req[i]),
+                "cache_read_share": float(share[i]),
+                "lost_prefix_usd": float(per_req[i]),
+                "unpaid_writes_usd": float(unpaid[i]),
+            }
+            for i in np.flatnonzero(impact_req > 0)
+        ]
         total_in = float(inputs.sum())
-        details = {"cache_read_share_overall": float(reads.sum() / total_in) if total_in else float("nan"),
-                   "cache_read_share_median_per_request": float(np.nanmedian(share)) if np.isfinite(share).any()
-                   else float("nan"),
-                   "lost_prefix_calls": int(lost.sum()), "lost_prefix_usd": float(loss.sum()),
-                   "unpaid_write_requests": int((unpaid > 0).sum()), "unpaid_writes_usd": float(unpaid.sum()),
-                   "mismatched_v_reuse": "not applicable: needs capital-layer cache decisions (ledger input)"}
-        threshold = (f"a grown context reading < {LOST_SHARE:.0%} of the previous context from cache; "
-                     "a write premium above the savings of later reads")
-        return self.found(int(lost.sum() + (unpaid > 0).sum()), float(impact_req.sum()), examples,
-                          threshold=threshold, details=details, labels=("heuristic",))
+        details = {
+            "cache_read_share_overall": float(reads.sum() / total_in) if total_in else float("nan"),
+            "cache_read_share_median_per_request": float(np.nanmedian(share))
+            if np.isfinite(share).any()
+            else float("nan"),
+            "lost_prefix_calls": int(lost.sum()),
+            "lost_prefix_usd": float(loss.sum()),
+            "unpaid_write_requests": int((unpaid > 0).sum()),
+            "unpaid_writes_usd": float(unpaid.sum()),
+            "mismatched_v_reuse": "not applicable: needs capital-layer cache decisions (ledger input)",
+        }
+        threshold = (
+            f"a grown context reading < {LOST_SHARE:.0%} of the previous context from cache; "
+            "a write premium above the savings of later reads"
+        )
+        return self.found(
+            int(lost.sum() + (unpaid > 0).sum()),
+            float(impact_req.sum()),
+            examples,
+            threshold=threshold,
+            details=details,
+            labels=("heuristic",),
+        )

@@ -34,11 +34,14 @@ class OverDelegation(Detector):
         needs[np.flatnonzero(tool)] = level >= 1
         observed = needs & (s.confirmed >= 0)
         if not needs.any():
-            return self.not_applicable("no tool call in the log needs a confirmation under the autonomy schedule")
+            return self.not_applicable(
+                "no tool call in the log needs a confirmation under the autonomy schedule"
+            )
         if not observed.any():
             return self.not_applicable(
                 "no confirmation is observable for the actions that need one (e.g. a sandboxed benchmark "
-                "with no human in the loop); cannot tell delegated from confirmed")
+                "with no human in the loop); cannot tell delegated from confirmed"
+            )
         bad = observed & (s.confirmed == 0)
         labelled = bad & (s.correct >= 0)
         p_wrong = float((s.correct[labelled] == 0).mean()) if labelled.any() else 1.0
@@ -53,21 +56,44 @@ class OverDelegation(Detector):
         has_obs[ctx.req[observed]] = True
         with_bad = has_obs & (n_bad_req > 0) & ~np.isnan(rq.quality)
         all_ok = has_obs & (n_bad_req == 0) & ~np.isnan(rq.quality)
-        gap = float(rq.quality[all_ok].mean() - rq.quality[with_bad].mean()) if with_bad.any() and all_ok.any() \
+        gap = (
+            float(rq.quality[all_ok].mean() - rq.quality[with_bad].mean())
+            if with_bad.any() and all_ok.any()
             else float("nan")
-        examples = [{"request_id": str(rq.request_id[i]), "impact_usd": float(per_req[i]),
-                     "unconfirmed_actions": int(n_bad_req[i]), "quality": float(rq.quality[i])}
-                    for i in np.flatnonzero(n_bad_req)]
-        details = {"actions_needing_confirmation": int(observed.sum()), "unconfirmed": int(bad.sum()),
-                   "p_wrong_given_unconfirmed": p_wrong,
-                   "p_wrong_given_confirmed": float((s.correct[observed & (s.confirmed == 1) & (s.correct >= 0)] == 0)
-                                                    .mean()) if (observed & (s.confirmed == 1) & (s.correct >= 0)).any()
-                   else float("nan"),
-                   "requests_with_unconfirmed": int(with_bad.sum()), "requests_all_confirmed": int(all_ok.sum()),
-                   "quality_all_confirmed": float(rq.quality[all_ok].mean()) if all_ok.any() else float("nan"),
-                   "quality_with_unconfirmed": float(rq.quality[with_bad].mean()) if with_bad.any() else float("nan"),
-                   "reward_gap": gap,
-                   "value_gap_usd": float(np.nansum(rq.v_usd[with_bad]) * gap) if gap == gap else float("nan")}
+        )
+        examples = [
+            {
+                "request_id": str(rq.request_id[i]),
+                "impact_usd": float(per_req[i]),
+                "unconfirmed_actions": int(n_bad_req[i]),
+                "quality": float(rq.quality[i]),
+            }
+            for i in np.flatnonzero(n_bad_req)
+        ]
+        details = {
+            "actions_needing_confirmation": int(observed.sum()),
+            "unconfirmed": int(bad.sum()),
+            "p_wrong_given_unconfirmed": p_wrong,
+            "p_wrong_given_confirmed": float(
+                (s.correct[observed & (s.confirmed == 1) & (s.correct >= 0)] == 0).mean()
+            )
+            if (observed & (s.confirmed == 1) & (s.correct >= 0)).any()
+            else float("nan"),
+            "requests_with_unconfirmed": int(with_bad.sum()),
+            "requests_all_confirmed": int(all_ok.sum()),
+            "quality_all_confirmed": float(rq.quality[all_ok].mean()) if all_ok.any() else float("nan"),
+            "quality_with_unconfirmed": float(rq.quality[with_bad].mean())
+            if with_bad.any()
+            else float("nan"),
+            "reward_gap": gap,
+            "value_gap_usd": float(np.nansum(rq.v_usd[with_bad]) * gap) if gap == gap else float("nan"),
+        }
         threshold = f"class needs confirm (schedule); exposure ρ_irr·p̂_wrong with p̂_wrong = {p_wrong:.3f}"
-        return self.found(int(bad.sum()), float(exposure.sum()), examples, threshold=threshold, details=details,
-                          labels=("observational",))
+        return self.found(
+            int(bad.sum()),
+            float(exposure.sum()),
+            examples,
+            threshold=threshold,
+            details=details,
+            labels=("observational",),
+        )

@@ -22,8 +22,11 @@ __all__ = ["OverRouting", "routing_gaps"]
 def routing_gaps(ctx: AuditContext, dearer: bool) -> tuple[list[dict[str, Any]], int]:
     """Decisions where a cheaper (``dearer=False``: dearer) candidate beat the chosen one; and how many scored."""
     rows = []
-    scored = [s for s in score_decisions(ctx.decisions, ctx.outcomes, Layer.DEMAND)
-              if s.decision.chosen is not None and len(s.decision.candidates) > 1]
+    scored = [
+        s
+        for s in score_decisions(ctx.decisions, ctx.outcomes, Layer.DEMAND)
+        if s.decision.chosen is not None and len(s.decision.candidates) > 1
+    ]
     for s in scored:
         d = s.decision
         assert d.chosen is not None
@@ -34,9 +37,17 @@ def routing_gaps(ctx: AuditContext, dearer: bool) -> tuple[list[dict[str, Any]],
         j = int(np.flatnonzero(alt)[np.argmax(s.utility_usd[alt])])
         gap = float(s.utility_usd[j] - s.utility_usd[d.chosen])
         if gap > 0:
-            rows.append({"request_id": d.request_id, "decision_id": d.decision_id, "impact_usd": gap,
-                         "chosen": d.chosen_name, "better": d.candidates[j].name,
-                         "v_usd": d.prices.v_usd, "ex_post": bool(s.observed[j] and s.observed[d.chosen])})
+            rows.append(
+                {
+                    "request_id": d.request_id,
+                    "decision_id": d.decision_id,
+                    "impact_usd": gap,
+                    "chosen": d.chosen_name,
+                    "better": d.candidates[j].name,
+                    "v_usd": d.prices.v_usd,
+                    "ex_post": bool(s.observed[j] and s.observed[d.chosen]),
+                }
+            )
     return rows, len(scored)
 
 
@@ -51,8 +62,14 @@ class OverRouting(Detector):
     def detect(self, ctx: AuditContext) -> Finding:
         rows, n = routing_gaps(ctx, dearer=False)
         if n == 0:
-            return self.not_applicable("no routing decisions with a candidate set (logs record only the model "
-                                       "used, not the alternatives and their quality)")
-        return self.found(len(rows), float(sum(r["impact_usd"] for r in rows)), rows,
-                          threshold="route down when V < Δc/Δq between the chosen and a cheaper model",
-                          details={"routing_decisions": n})
+            return self.not_applicable(
+                "no routing decisions with a candidate set (logs record only the model "
+                "used, not the alternatives and their quality)"
+            )
+        return self.found(
+            len(rows),
+            float(sum(r["impact_usd"] for r in rows)),
+            rows,
+            threshold="route down when V < Δc/Δq between the chosen and a cheaper model",
+            details={"routing_decisions": n},
+        )

@@ -28,10 +28,16 @@ class ServingCongestion(Detector):
     unit = "requests"
 
     def detect(self, ctx: AuditContext) -> Finding:
-        scored = [s for s in score_decisions(ctx.decisions, ctx.outcomes, Layer.SUPPLY) if s.decision.chosen is not None]
+        scored = [
+            s
+            for s in score_decisions(ctx.decisions, ctx.outcomes, Layer.SUPPLY)
+            if s.decision.chosen is not None
+        ]
         if not scored:
-            return self.not_applicable("no serving (supply-layer) decisions with candidates: logs hold latencies "
-                                       "but not the admission / ordering alternatives")
+            return self.not_applicable(
+                "no serving (supply-layer) decisions with candidates: logs hold latencies "
+                "but not the admission / ordering alternatives"
+            )
         rows: list[dict[str, Any]] = []
         delay = 0.0
         for s in scored:
@@ -45,8 +51,19 @@ class ServingCongestion(Detector):
             if int(np.argmax(no_lat)) == d.chosen and full[d.chosen] < best_full and lam > 0:
                 gap = best_full - float(full[d.chosen])
                 delay += float(dl[d.chosen])
-                rows.append({"request_id": d.request_id, "decision_id": d.decision_id, "impact_usd": gap,
-                             "chosen": d.chosen_name, "latency_cost_usd": float(lam * dl[d.chosen])})
-        return self.found(len(rows), float(sum(r["impact_usd"] for r in rows)), rows,
-                          threshold="choice must stay the argmax with λ·ΔL included",
-                          details={"serving_decisions": len(scored), "delay_imposed_s": delay})
+                rows.append(
+                    {
+                        "request_id": d.request_id,
+                        "decision_id": d.decision_id,
+                        "impact_usd": gap,
+                        "chosen": d.chosen_name,
+                        "latency_cost_usd": float(lam * dl[d.chosen]),
+                    }
+                )
+        return self.found(
+            len(rows),
+            float(sum(r["impact_usd"] for r in rows)),
+            rows,
+            threshold="choice must stay the argmax with λ·ΔL included",
+            details={"serving_decisions": len(scored), "delay_imposed_s": delay},
+        )

@@ -38,10 +38,20 @@ class StaleRollouts(Detector):
             value = d.prices.v_usd * c.dq * (1.0 - delta) ** s
             if value < c.dc_usd:
                 tokens += int(d.metadata.get("tokens", 0))
-                rows.append({"request_id": d.request_id, "decision_id": d.decision_id,
-                             "impact_usd": c.dc_usd - value, "staleness_versions": s})
+                rows.append(
+                    {
+                        "request_id": d.request_id,
+                        "decision_id": d.decision_id,
+                        "impact_usd": c.dc_usd - value,
+                        "staleness_versions": s,
+                    }
+                )
         if n == 0:
             return self.not_applicable("no RL rollout decisions (capital layer, with staleness) in the input")
-        return self.found(len(rows), sum(float(r["impact_usd"]) for r in rows), rows,
-                          threshold="use a trace only while V·ΔQ·(1−δ)^s ≥ ΔC",
-                          details={"rollout_decisions": n, "wasted_tokens": tokens})
+        return self.found(
+            len(rows),
+            sum(float(r["impact_usd"]) for r in rows),
+            rows,
+            threshold="use a trace only while V·ΔQ·(1−δ)^s ≥ ΔC",
+            details={"rollout_decisions": n, "wasted_tokens": tokens},
+        )

@@ -24,8 +24,14 @@ class UnderRouting(Detector):
     def detect(self, ctx: AuditContext) -> Finding:
         rows, n = routing_gaps(ctx, dearer=True)
         if n == 0:
-            return self.not_applicable("no routing decisions with a candidate set (logs record only the model "
-                                       "used, not the alternatives and their quality)")
-        return self.found(len(rows), float(sum(r["impact_usd"] for r in rows)), rows,
-                          threshold="route up when V > Δc/Δq between a dearer model and the chosen one",
-                          details={"routing_decisions": n})
+            return self.not_applicable(
+                "no routing decisions with a candidate set (logs record only the model "
+                "used, not the alternatives and their quality)"
+            )
+        return self.found(
+            len(rows),
+            float(sum(r["impact_usd"] for r in rows)),
+            rows,
+            threshold="route up when V > Δc/Δq between a dearer model and the chosen one",
+            details={"routing_decisions": n},
+        )

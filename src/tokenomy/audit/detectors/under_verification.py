@@ -37,7 +37,9 @@ class UnderVerification(Detector):
         verified = edited & (st["n_verify_after"] > 0)
         unverified = edited & (st["n_verify_after"] == 0)
         if not verified.any() or not unverified.any():
-            return self.not_applicable("every edited task is on one side (all verified or none): no gap to estimate")
+            return self.not_applicable(
+                "every edited task is on one side (all verified or none): no gap to estimate"
+            )
         dq = float(q[verified].mean() - q[unverified].mean())
         s = ctx.log.steps
         vmask = np.isin(s.action_class, ["test", "run"])
@@ -46,15 +48,35 @@ class UnderVerification(Detector):
         gain = v * dq - c_v
         hit = unverified & (gain > 0)
         ids = ctx.log.requests.request_id
-        examples = [{"request_id": str(ids[i]), "impact_usd": float(gain[i]), "quality": float(q[i]),
-                     "n_edit": int(st["n_edit"][i])} for i in np.flatnonzero(hit)]
+        examples = [
+            {
+                "request_id": str(ids[i]),
+                "impact_usd": float(gain[i]),
+                "quality": float(q[i]),
+                "n_edit": int(st["n_edit"][i]),
+            }
+            for i in np.flatnonzero(hit)
+        ]
         v_star = c_v / dq if dq > 0 else float("inf")
-        threshold = (f"ΔQ_v = {dq:.3f} (resolved-rate gap), c_v = ${c_v:.4f} per verify step: "
-                     f"verify pays when V > c_v/ΔQ_v = ${v_star:.3g}")
-        details = {"tasks_edited": int(edited.sum()), "tasks_unverified": int(unverified.sum()),
-                   "resolved_rate_verified": float(q[verified].mean()),
-                   "resolved_rate_unverified": float(q[unverified].mean()), "success_gap": dq,
-                   "verify_step_cost_usd": c_v, "v_star_usd": v_star,
-                   "missing_verify_cost_usd": float(c_v * unverified.sum())}
-        return self.found(int(hit.sum()), float(gain[hit].sum()), examples, threshold=threshold,
-                          details=details, labels=("observational",))
+        threshold = (
+            f"ΔQ_v = {dq:.3f} (resolved-rate gap), c_v = ${c_v:.4f} per verify step: "
+            f"verify pays when V > c_v/ΔQ_v = ${v_star:.3g}"
+        )
+        details = {
+            "tasks_edited": int(edited.sum()),
+            "tasks_unverified": int(unverified.sum()),
+            "resolved_rate_verified": float(q[verified].mean()),
+            "resolved_rate_unverified": float(q[unverified].mean()),
+            "success_gap": dq,
+            "verify_step_cost_usd": c_v,
+            "v_star_usd": v_star,
+            "missing_verify_cost_usd": float(c_v * unverified.sum()),
+        }
+        return self.found(
+            int(hit.sum()),
+            float(gain[hit].sum()),
+            examples,
+            threshold=threshold,
+            details=details,
+            labels=("observational",),
+        )

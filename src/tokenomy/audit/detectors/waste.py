@@ -31,10 +31,19 @@ class Waste(Detector):
         per_req = np.zeros(len(ctx.log.requests))
         np.add.at(per_req, ctx.req[bad & (ctx.req >= 0)], cost[bad & (ctx.req >= 0)])
         ids = ctx.log.requests.request_id
-        examples = [{"request_id": str(ids[i]), "impact_usd": float(per_req[i])} for i in np.flatnonzero(per_req > 0)]
+        examples = [
+            {"request_id": str(ids[i]), "impact_usd": float(per_req[i])} for i in np.flatnonzero(per_req > 0)
+        ]
         total = float(cost[bad].sum())
         all_cost = float(cost[s.is_llm].sum())
-        return self.found(int(bad.sum()), total, examples, threshold="any cost with no usable output",
-                          details={"share_of_cost": total / all_cost if all_cost else 0.0,
-                                   "malformed": int((s.malformed & s.is_llm).sum()),
-                                   "failed": int((s.error & s.is_llm).sum())})
+        return self.found(
+            int(bad.sum()),
+            total,
+            examples,
+            threshold="any cost with no usable output",
+            details={
+                "share_of_cost": total / all_cost if all_cost else 0.0,
+                "malformed": int((s.malformed & s.is_llm).sum()),
+                "failed": int((s.error & s.is_llm).sum()),
+            },
+        )

@@ -37,8 +37,12 @@ def _obj(values: Sequence[Any]) -> np.ndarray[Any, np.dtype[np.object_]]:
     return arr
 
 
-def from_miniswe(trajectories: Sequence[AgentTrajectory], *, side: Mapping[str, Mapping[str, Any]] | None = None,
-                 defaults: PriceVector = DEFAULT_PRICES) -> AuditLog:
+def from_miniswe(
+    trajectories: Sequence[AgentTrajectory],
+    *,
+    side: Mapping[str, Mapping[str, Any]] | None = None,
+    defaults: PriceVector = DEFAULT_PRICES,
+) -> AuditLog:
     """Audit log of mini-swe-agent trajectories (columns built directly, no per-step dicts)."""
     steps = [s for t in trajectories for s in t.steps]
     n = len(steps)
@@ -50,26 +54,43 @@ def from_miniswe(trajectories: Sequence[AgentTrajectory], *, side: Mapping[str, 
 
     reported = np.fromiter((np.nan if s.cost_imputed else s.cost_usd for s in steps), np.float64, n)
     table = StepTable(
-        request_id=rid, step_id=_obj([f"{s.instance_id}:{s.step}" for s in steps]), parent_id=_obj([""] * n),
-        index=idx, time_s=np.full(n, RUN_DATE_S), latency_s=np.full(n, np.nan), kind=_obj(["llm"] * n),
-        operation=_obj(["chat"] * n), model=_obj([MINISWE_MODEL[0]] * n), provider=_obj([MINISWE_MODEL[1]] * n),
-        input_tokens=ints("num_prompt_tokens"), output_tokens=ints("num_completion_tokens"),
-        cache_read_tokens=ints("num_cached_tokens"), cache_write_tokens=np.zeros(n, np.int64),
-        reasoning_tokens=ints("num_reasoning_tokens"), reported_cost_usd=reported, tool=_obj(["bash"] * n),
+        request_id=rid,
+        step_id=_obj([f"{s.instance_id}:{s.step}" for s in steps]),
+        parent_id=_obj([""] * n),
+        index=idx,
+        time_s=np.full(n, RUN_DATE_S),
+        latency_s=np.full(n, np.nan),
+        kind=_obj(["llm"] * n),
+        operation=_obj(["chat"] * n),
+        model=_obj([MINISWE_MODEL[0]] * n),
+        provider=_obj([MINISWE_MODEL[1]] * n),
+        input_tokens=ints("num_prompt_tokens"),
+        output_tokens=ints("num_completion_tokens"),
+        cache_read_tokens=ints("num_cached_tokens"),
+        cache_write_tokens=np.zeros(n, np.int64),
+        reasoning_tokens=ints("num_reasoning_tokens"),
+        reported_cost_usd=reported,
+        tool=_obj(["bash"] * n),
         action_class=_obj([s.action_class for s in steps]),
         autonomy_class=_obj([s.autonomy_class or "none" for s in steps]),
-        confirmed=np.full(n, -1, np.int64), correct=np.full(n, -1, np.int64),
-        malformed=np.fromiter((s.format_error for s in steps), bool, n), error=np.zeros(n, bool),
+        confirmed=np.full(n, -1, np.int64),
+        correct=np.full(n, -1, np.int64),
+        malformed=np.fromiter((s.format_error for s in steps), bool, n),
+        error=np.zeros(n, bool),
     )
     known = {t.instance_id: {"quality": 1.0 if t.resolved else 0.0, "group": t.repo} for t in trajectories}
     requests = build_requests([t.instance_id for t in trajectories], known, side, defaults)
-    notes = ("mini-swe-agent: per-call timestamps are not in the derived data; calls priced at the run date 2025-11-18",
-             "mini-swe-agent: action classes are the dataset's regex labels (heuristic)",
-             "mini-swe-agent: no latency in the data; λ·L is 0",
-             "mini-swe-agent: a sandboxed benchmark, no human confirmation is observable")
-    extra = {"capabilities": ("action_classes", "malformed", "cache_tokens", "outcomes"),
-             "harness_cost_usd": float(sum(t.instance_cost_usd for t in trajectories)),
-             "imputed_cost_calls": int(sum(s.cost_imputed for s in steps))}
+    notes = (
+        "mini-swe-agent: per-call timestamps are not in the derived data; calls priced at the run date 2025-11-18",
+        "mini-swe-agent: action classes are the dataset's regex labels (heuristic)",
+        "mini-swe-agent: no latency in the data; λ·L is 0",
+        "mini-swe-agent: a sandboxed benchmark, no human confirmation is observable",
+    )
+    extra = {
+        "capabilities": ("action_classes", "malformed", "cache_tokens", "outcomes"),
+        "harness_cost_usd": float(sum(t.instance_cost_usd for t in trajectories)),
+        "imputed_cost_calls": int(sum(s.cost_imputed for s in steps)),
+    }
     return AuditLog("miniswe", table, requests, notes, extra)
 
 
@@ -78,35 +99,65 @@ def episode_id(e: Episode) -> str:
     return f"task{e.task_id:02d}-trial{e.trial}"
 
 
-def from_taubench(episodes: Sequence[Episode], *, side: Mapping[str, Mapping[str, Any]] | None = None,
-                  defaults: PriceVector = DEFAULT_PRICES) -> AuditLog:
+def from_taubench(
+    episodes: Sequence[Episode],
+    *,
+    side: Mapping[str, Mapping[str, Any]] | None = None,
+    defaults: PriceVector = DEFAULT_PRICES,
+) -> AuditLog:
     """Audit log of tau-bench episodes: one tool step per function call."""
     rows = [(episode_id(e), k, c) for e in episodes for k, c in enumerate(e.calls)]
     n = len(rows)
     tri = {True: 1, False: 0, None: -1}
     table = StepTable(
-        request_id=_obj([r for r, _, _ in rows]), step_id=_obj([f"{r}:{c.step}" for r, _, c in rows]),
-        parent_id=_obj([""] * n), index=np.fromiter((k for _, k, _ in rows), np.int64, n),
-        time_s=np.full(n, np.nan), latency_s=np.full(n, np.nan), kind=_obj(["tool"] * n),
-        operation=_obj(["execute_tool"] * n), model=_obj(["gpt-4o"] * n), provider=_obj(["openai"] * n),
-        input_tokens=np.zeros(n, np.int64), output_tokens=np.zeros(n, np.int64),
-        cache_read_tokens=np.zeros(n, np.int64), cache_write_tokens=np.zeros(n, np.int64),
-        reasoning_tokens=np.zeros(n, np.int64), reported_cost_usd=np.full(n, np.nan),
-        tool=_obj([c.tool for _, _, c in rows]), action_class=_obj([c.tool for _, _, c in rows]),
+        request_id=_obj([r for r, _, _ in rows]),
+        step_id=_obj([f"{r}:{c.step}" for r, _, c in rows]),
+        parent_id=_obj([""] * n),
+        index=np.fromiter((k for _, k, _ in rows), np.int64, n),
+        time_s=np.full(n, np.nan),
+        latency_s=np.full(n, np.nan),
+        kind=_obj(["tool"] * n),
+        operation=_obj(["execute_tool"] * n),
+        model=_obj(["gpt-4o"] * n),
+        provider=_obj(["openai"] * n),
+        input_tokens=np.zeros(n, np.int64),
+        output_tokens=np.zeros(n, np.int64),
+        cache_read_tokens=np.zeros(n, np.int64),
+        cache_write_tokens=np.zeros(n, np.int64),
+        reasoning_tokens=np.zeros(n, np.int64),
+        reported_cost_usd=np.full(n, np.nan),
+        tool=_obj([c.tool for _, _, c in rows]),
+        action_class=_obj([c.tool for _, _, c in rows]),
         autonomy_class=_obj([c.autonomy_class for _, _, c in rows]),
-        confirmed=np.fromiter((tri[c.confirmed_by_user] if c.autonomy_class == "commit" else -1 for _, _, c in rows),
-                              np.int64, n),
-        correct=np.fromiter((tri[c.matches_gt_action] if c.autonomy_class == "commit" else -1 for _, _, c in rows),
-                            np.int64, n),
-        malformed=np.zeros(n, bool), error=np.zeros(n, bool),
+        confirmed=np.fromiter(
+            (tri[c.confirmed_by_user] if c.autonomy_class == "commit" else -1 for _, _, c in rows),
+            np.int64,
+            n,
+        ),
+        correct=np.fromiter(
+            (tri[c.matches_gt_action] if c.autonomy_class == "commit" else -1 for _, _, c in rows),
+            np.int64,
+            n,
+        ),
+        malformed=np.zeros(n, bool),
+        error=np.zeros(n, bool),
     )
-    known = {episode_id(e): {"quality": float(e.reward), "group": f"task{e.task_id:02d}",
-                             "harm": float(sum(1 for c in e.commits if c.matches_gt_action is False))}
-             for e in episodes}
+    known = {
+        episode_id(e): {
+            "quality": float(e.reward),
+            "group": f"task{e.task_id:02d}",
+            "harm": float(sum(1 for c in e.commits if c.matches_gt_action is False)),
+        }
+        for e in episodes
+    }
     requests = build_requests([episode_id(e) for e in episodes], known, side, defaults)
-    notes = ("tau-bench: the agent's token costs are not in the dataset (only the simulated user's); ΔC is 0",
-             "tau-bench: realised harm = commits that matched no ground-truth action (a proxy)",
-             "tau-bench: confirmation = an explicit user 'yes' before the commit (the dataset's regex label)")
-    extra = {"capabilities": ("confirmations", "outcomes"),
-             "user_sim_cost_usd": float(sum(e.user_sim_cost_usd for e in episodes))}
+    notes = (
+        "tau-bench: the agent's token costs are not in the dataset (only the simulated user's); ΔC is 0",
+        "tau-bench: realised harm = commits that matched no ground-truth action (a proxy)",
+        "tau-bench: confirmation = an explicit user 'yes' before the commit (the dataset's regex label)",
+    )
+    extra = {
+        "capabilities": ("confirmations", "outcomes"),
+        "user_sim_cost_usd": float(sum(e.user_sim_cost_usd for e in episodes)),
+    }
     return AuditLog("taubench", table, requests, notes, extra)

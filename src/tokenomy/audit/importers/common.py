@@ -49,7 +49,10 @@ def build_requests(
         for key, short in PRICE_KEYS.items():
             row[key] = dflt[key]
             row[f"{short}_source"] = dflt[f"{short}_source"]
-        for layer, source in ((known or {}).get(rid), PriceSource.USER), ((side or {}).get(rid), PriceSource.USER):
+        for layer, source in (
+            ((known or {}).get(rid), PriceSource.USER),
+            ((side or {}).get(rid), PriceSource.USER),
+        ):
             if not layer:
                 continue
             for key, short in PRICE_KEYS.items():

@@ -35,10 +35,16 @@ def from_records(decisions: Sequence[Decision], outcomes: Sequence[Outcome]) -> 
         k = counters.get(d.request_id, 0)
         counters[d.request_id] = k + 1
         chosen = d.candidates[d.chosen] if d.chosen is not None else None
-        row: dict[str, Any] = {"request_id": d.request_id, "step_id": d.decision_id or f"{d.request_id}:{k}",
-                               "index": k, "time_s": d.time_s, "kind": d.metadata.get("kind", _KIND[d.layer]),
-                               "operation": d.decision_point, "model": d.chosen_name or "",
-                               "reported_cost_usd": chosen.dc_usd if chosen else 0.0}
+        row: dict[str, Any] = {
+            "request_id": d.request_id,
+            "step_id": d.decision_id or f"{d.request_id}:{k}",
+            "index": k,
+            "time_s": d.time_s,
+            "kind": d.metadata.get("kind", _KIND[d.layer]),
+            "operation": d.decision_point,
+            "model": d.chosen_name or "",
+            "reported_cost_usd": chosen.dc_usd if chosen else 0.0,
+        }
         row.update({c: d.metadata[c] for c in STEP_COLUMNS if c in d.metadata and c not in row})
         b.add(**row)
         p = prices.get(d.request_id)
@@ -56,9 +62,17 @@ def from_records(decisions: Sequence[Decision], outcomes: Sequence[Outcome]) -> 
     for rid in dict.fromkeys(d.request_id for d in decisions):
         p = prices[rid]
         pd = p.as_dict()
-        rows.append({"request_id": rid, **{k: pd[k] for k in ("v_usd", "lam_usd_per_s", "rho_usd", "rho_irr_usd")},
-                     "v_source": pd["v_source"], "lam_source": pd["lam_source"], "rho_source": pd["rho_source"],
-                     "rho_irr_source": pd["rho_irr_source"], **labels.get(rid, {})})
+        rows.append(
+            {
+                "request_id": rid,
+                **{k: pd[k] for k in ("v_usd", "lam_usd_per_s", "rho_usd", "rho_irr_usd")},
+                "v_source": pd["v_source"],
+                "lam_source": pd["lam_source"],
+                "rho_source": pd["rho_source"],
+                "rho_irr_source": pd["rho_irr_source"],
+                **labels.get(rid, {}),
+            }
+        )
     steps = b.build()
     caps = ["outcomes"]
     if (steps.confirmed >= 0).any():
@@ -67,26 +81,48 @@ def from_records(decisions: Sequence[Decision], outcomes: Sequence[Outcome]) -> 
         caps.append("action_classes")
     if steps.malformed.any():
         caps.append("malformed")
-    return AuditLog("ledger", steps, RequestTable.from_rows(rows), ("ledger input",),
-                    {"capabilities": tuple(caps)})
+    return AuditLog(
+        "ledger", steps, RequestTable.from_rows(rows), ("ledger input",), {"capabilities": tuple(caps)}
+    )
 
 
-def to_records(log: AuditLog, cost_usd: np.ndarray[Any, np.dtype[np.float64]],
-               latency_s: np.ndarray[Any, np.dtype[np.float64]] | None = None,
-               layer: Layer = Layer.ACTION) -> tuple[list[Decision], list[Outcome]]:
+def to_records(
+    log: AuditLog,
+    cost_usd: np.ndarray[Any, np.dtype[np.float64]],
+    latency_s: np.ndarray[Any, np.dtype[np.float64]] | None = None,
+    layer: Layer = Layer.ACTION,
+) -> tuple[list[Decision], list[Outcome]]:
     """One decision (the run) and one outcome per request of ``log``, with per-request ``cost_usd``."""
     rq = log.requests
     decisions, outcomes = [], []
     for i, rid in enumerate(rq.request_id.tolist()):
-        p = PriceVector(float(rq.v_usd[i]), float(rq.lam_usd_per_s[i]), float(rq.rho_usd[i]),
-                        float(rq.rho_irr_usd[i]), rq.sources["v"][i], rq.sources["lam"][i], rq.sources["rho"][i],
-                        rq.sources["rho_irr"][i])
+        p = PriceVector(
+            float(rq.v_usd[i]),
+            float(rq.lam_usd_per_s[i]),
+            float(rq.rho_usd[i]),
+            float(rq.rho_irr_usd[i]),
+            rq.sources["v"][i],
+            rq.sources["lam"][i],
+            rq.sources["rho"][i],
+            rq.sources["rho_irr"][i],
+        )
         q = 0.0 if np.isnan(rq.quality[i]) else float(rq.quality[i])
         use = TokenUse("run", q, float(cost_usd[i]))
-        decisions.append(Decision.from_uses(str(rid), layer, "run", [use], p, chosen=0, decision_id=f"audit-{i}"))
+        decisions.append(
+            Decision.from_uses(str(rid), layer, "run", [use], p, chosen=0, decision_id=f"audit-{i}")
+        )
         harm = 0.0 if np.isnan(rq.harm[i]) else float(rq.harm[i])
         harm_irr = 0.0 if np.isnan(rq.harm_irr[i]) else float(rq.harm_irr[i])
         lat = 0.0 if latency_s is None else float(latency_s[i])
-        outcomes.append(Outcome(str(rid), q, float(cost_usd[i]), latency_s=lat, harm=max(harm, harm_irr),
-                                harm_irr=harm_irr, observed=not np.isnan(rq.quality[i])))
+        outcomes.append(
+            Outcome(
+                str(rid),
+                q,
+                float(cost_usd[i]),
+                latency_s=lat,
+                harm=max(harm, harm_irr),
+                harm_irr=harm_irr,
+                observed=not np.isnan(rq.quality[i]),
+            )
+        )
     return decisions, outcomes

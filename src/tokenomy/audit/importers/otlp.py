@@ -29,7 +29,13 @@ __all__ = ["OtlpImporter", "attribute_value"]
 
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
 _STATUS_ERROR = 2
-_INT_COLUMNS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens")
+_INT_COLUMNS = (
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+)
 _WANTED = {name: col for col, names in ATTRIBUTES.items() for name in names}
 
 
@@ -61,8 +67,9 @@ def _nanos(value: Any, name: str, where: str) -> int:
     try:
         return int(value)
     except (TypeError, ValueError):
-        raise SchemaError(f"{where}: {name} must be an integer of nanoseconds (number or string), "
-                          f"got {value!r}") from None
+        raise SchemaError(
+            f"{where}: {name} must be an integer of nanoseconds (number or string), got {value!r}"
+        ) from None
 
 
 class OtlpImporter:
@@ -110,7 +117,9 @@ class OtlpImporter:
                     merged[k] = v
         return len(rows)
 
-    def _span(self, span: Mapping[str, Any], where: str, labels: dict[str, dict[str, Any]]) -> tuple[dict[str, Any], int]:
+    def _span(
+        self, span: Mapping[str, Any], where: str, labels: dict[str, dict[str, Any]]
+    ) -> tuple[dict[str, Any], int]:
         trace_id = _hex_id(span.get("traceId"), "traceId", where, 32)
         span_id = _hex_id(span.get("spanId"), "spanId", where, 16)
         parent = _hex_id(span.get("parentSpanId"), "parentSpanId", where, 16, allow_empty=True)
@@ -134,10 +143,15 @@ class OtlpImporter:
         if not kind:
             kind = "llm" if "input_tokens" in values or "output_tokens" in values else "group"
         row: dict[str, Any] = {
-            "request_id": trace_id, "step_id": span_id, "parent_id": parent,
-            "time_s": start / 1e9, "latency_s": max(end - start, 0) / 1e9, "kind": kind,
+            "request_id": trace_id,
+            "step_id": span_id,
+            "parent_id": parent,
+            "time_s": start / 1e9,
+            "latency_s": max(end - start, 0) / 1e9,
+            "kind": kind,
             "operation": op or str(values.get("span_kind", "")).lower(),
-            "model": str(values.get("model", "")), "provider": str(values.get("provider", "")),
+            "model": str(values.get("model", "")),
+            "provider": str(values.get("provider", "")),
             "error": (span.get("status") or {}).get("code") in (_STATUS_ERROR, "STATUS_CODE_ERROR"),
         }
         for col in _INT_COLUMNS:
@@ -145,8 +159,9 @@ class OtlpImporter:
                 try:
                     row[col] = int(values[col])
                 except (TypeError, ValueError):
-                    raise SchemaError(f"{where}: span {span_id}: {col} must be an integer, "
-                                      f"got {values[col]!r}") from None
+                    raise SchemaError(
+                        f"{where}: span {span_id}: {col} must be an integer, got {values[col]!r}"
+                    ) from None
         if "reported_cost_usd" in values:
             row["reported_cost_usd"] = float(values["reported_cost_usd"])
         if kind == "tool":
@@ -178,6 +193,8 @@ class OtlpImporter:
             object.__setattr__(steps, "index", np.arange(len(rid), dtype=np.int64) - group_start)
         known = {k: {kk: vv for kk, vv in v.items() if kk != "_root"} for k, v in self._labels.items()}
         requests = build_requests(steps.request_id.tolist(), known, side, self.defaults)
-        notes = ("OTLP: each trace is one request; tool spans are classed by tokenomy.autonomy_class or by "
-                 "tool-name keywords (heuristic)",)
+        notes = (
+            "OTLP: each trace is one request; tool spans are classed by tokenomy.autonomy_class or by "
+            "tool-name keywords (heuristic)",
+        )
         return AuditLog(source, steps, requests, notes)

@@ -44,8 +44,13 @@ def _open(path: Path) -> IO[str]:
     return path.open("r", encoding="utf-8")
 
 
-def json_records(path: str | Path, *, skip_bad: bool = False, bad: BadLines | None = None,
-                 progress: Callable[[int], None] | None = None) -> Iterator[tuple[str, Any]]:
+def json_records(
+    path: str | Path,
+    *,
+    skip_bad: bool = False,
+    bad: BadLines | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Iterator[tuple[str, Any]]:
     """Yield ``(where, object)`` for each JSON record of a file: each line of a JSON Lines file, or the
     elements of a whole-document JSON list (or the document itself).
 
@@ -64,7 +69,9 @@ def json_records(path: str | Path, *, skip_bad: bool = False, bad: BadLines | No
             try:
                 doc = json.load(f)
             except json.JSONDecodeError as exc:
-                raise SchemaError(f"{p}:{exc.lineno}: invalid JSON ({exc.msg} at column {exc.colno})") from None
+                raise SchemaError(
+                    f"{p}:{exc.lineno}: invalid JSON ({exc.msg} at column {exc.colno})"
+                ) from None
             items = doc if isinstance(doc, list) else [doc]
             for i, item in enumerate(items):
                 yield f"{p} record {i}", item
@@ -86,9 +93,14 @@ def json_records(path: str | Path, *, skip_bad: bool = False, bad: BadLines | No
                     bad.add(reason)
 
 
-def load_otlp(paths: Sequence[str | Path], *, side: Mapping[str, Mapping[str, Any]] | None = None,
-              defaults: PriceVector | None = None, skip_bad: bool = False,
-              progress: Callable[[int], None] | None = None) -> tuple[AuditLog, BadLines]:
+def load_otlp(
+    paths: Sequence[str | Path],
+    *,
+    side: Mapping[str, Mapping[str, Any]] | None = None,
+    defaults: PriceVector | None = None,
+    skip_bad: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[AuditLog, BadLines]:
     """Import OTLP JSON / JSONL files.
 
     Args:

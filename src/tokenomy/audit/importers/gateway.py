@@ -1,0 +1,172 @@
+"""LiteLLM spend logs and Langfuse observations (decoded records) into audit step rows.
+
+LiteLLM: ``LiteLLM_SpendLogs`` rows (``request_id, call_type, spend, prompt_tokens, completion_tokens,
+startTime, endTime, model, custom_llm_provider, metadata, session_id, status``) and
+``StandardLoggingPayload`` objects (``id, trace_id, response_cost, prompt_tokens, completion_tokens,
+startTime, endTime, model, custom_llm_provider, metadata, status``). Cache tokens are read from the
+usage object when the row carries one (``metadata.usage_object`` / ``response.usage``:
+``prompt_tokens_details.cached_tokens``, ``cache_read_input_tokens``, ``cache_creation_input_tokens``).
+Langfuse: observations (``id, traceId, parentObservationId, type, name, startTime, endTime, model,
+usageDetails, costDetails, level, metadata``; legacy ``usage``/``promptTokens`` too). The provider- or
+gateway-reported cost is kept as ``reported_cost_usd`` beside the recomputed one. No I/O.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from tokenomy.audit.actions import classify_tool
+from tokenomy.core.errors import SchemaError
+
+__all__ = ["langfuse_row", "litellm_row", "timestamp_s"]
+
+
+def timestamp_s(value: Any, where: str, name: str) -> float:
+    """Seconds since the epoch from an ISO-8601 string or a number (seconds, or ms when > 1e11)."""
+    if value is None or value == "":
+        return float("nan")
+    if isinstance(value, int | float):
+        v = float(value)
+        return v / 1000.0 if v > 1e11 else v
+    try:
+        t = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        try:
+            return timestamp_s(float(value), where, name)
+        except ValueError:
+            raise SchemaError(
+                f"{where}: {name} must be an ISO-8601 time or epoch number, got {value!r}"
+            ) from None
+    return (t if t.tzinfo else t.replace(tzinfo=dt.UTC)).timestamp()
+
+
+def _int(rec: Mapping[str, Any], key: str, where: str) -> int:
+    v = rec.get(key)
+    if v in (None, ""):
+        return 0
+    try:
+        return int(float(v))
+    except (TypeError, ValueError):
+        raise SchemaError(f"{where}: {key} must be an integer, got {v!r}") from None
+
+
+def _float(v: Any, where: str, key: str) -> float:
+    if v in (None, ""):
+        return float("nan")
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        raise SchemaError(f"{where}: {key} must be a number, got {v!r}") from None
+
+
+def _json_obj(v: Any) -> Mapping[str, Any]:
+    if isinstance(v, Mapping):
+        return v
+    if isinstance(v, str) and v.startswith("{"):
+        try:
+            out = json.loads(v)
+        except json.JSONDecodeError:
+            return {}
+        return out if isinstance(out, Mapping) else {}
+    return {}
+
+
+def _usage_cache(usage: Mapping[str, Any]) -> tuple[int, int]:
+    details = usage.get("prompt_tokens_details") or {}
+    read = usage.get("cache_read_input_tokens") or (
+        details.get("cached_tokens") if isinstance(details, Mapping) else 0
+    )
+    write = usage.get("cache_creation_input_tokens") or 0
+    return int(read or 0), int(write or 0)
+
+
+def litellm_row(rec: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """One step row from a LiteLLM spend-log row or StandardLoggingPayload."""
+    if not isinstance(rec, Mapping):
+        raise SchemaError(f"{where}: expected an object (a LiteLLM spend-log row)")
+    step_id = rec.get("request_id") or rec.get("id")
+    if not step_id:
+        raise SchemaError(f"{where}: missing field 'request_id' (SpendLogs) or 'id' (StandardLoggingPayload)")
+    meta = _json_obj(rec.get("metadata"))
+    usage = _json_obj(meta.get("usage_object")) or _json_obj(_json_obj(rec.get("response")).get("usage"))
+    read, write = _usage_cache(usage)
+    start = timestamp_s(rec.get("startTime"), where, "startTime")
+    end = timestamp_s(rec.get("endTime"), where, "endTime")
+    cost = rec.get("response_cost", rec.get("spend"))
+    status = str(rec.get("status") or "success").lower()
+    return {
+        "request_id": str(rec.get("session_id") or rec.get("trace_id") or step_id),
+        "step_id": str(step_id),
+        "time_s": start,
+        "latency_s": end - start if end == end and start == start else float("nan"),
+        "kind": "llm",
+        "operation": str(rec.get("call_type") or "completion"),
+        "model": str(rec.get("model") or rec.get("model_group") or ""),
+        "provider": str(rec.get("custom_llm_provider") or ""),
+        "input_tokens": _int(rec, "prompt_tokens", where),
+        "output_tokens": _int(rec, "completion_tokens", where),
+        "cache_read_tokens": read,
+        "cache_write_tokens": write,
+        "reported_cost_usd": _float(cost, where, "spend/response_cost"),
+        "error": status not in ("success", ""),
+    }
+
+
+_LF_KIND = {"GENERATION": "llm", "EMBEDDING": "llm", "TOOL": "tool", "RETRIEVER": "tool"}
+
+
+def langfuse_row(rec: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """One step row from a Langfuse observation."""
+    if not isinstance(rec, Mapping):
+        raise SchemaError(f"{where}: expected an object (a Langfuse observation)")
+    for key in ("id", "traceId"):
+        if not rec.get(key):
+            raise SchemaError(f"{where}: missing field {key!r}")
+    typ = str(rec.get("type") or "SPAN").upper()
+    kind = _LF_KIND.get(typ, "group")
+    ud = _json_obj(rec.get("usageDetails")) or _json_obj(rec.get("usage"))
+    inp = ud.get("input", rec.get("promptTokens", 0)) or 0
+    out = ud.get("output", rec.get("completionTokens", 0)) or 0
+    read = sum(
+        int(v or 0)
+        for k, v in ud.items()
+        if "cache_read" in k or k in ("input_cached_tokens", "cached_tokens")
+    )
+    write = sum(int(v or 0) for k, v in ud.items() if "cache_creation" in k or "cache_write" in k)
+    # Langfuse's "input" excludes the cached tokens when they are reported separately
+    total_in = int(inp) + (read + write if any(k.startswith("input_") or "cache" in k for k in ud) else 0)
+    cd = _json_obj(rec.get("costDetails"))
+    cost = cd.get("total", rec.get("calculatedTotalCost", rec.get("totalCost")))
+    start = timestamp_s(rec.get("startTime"), where, "startTime")
+    end = timestamp_s(rec.get("endTime"), where, "endTime")
+    meta = _json_obj(rec.get("metadata"))
+    name = str(rec.get("name") or "")
+    row: dict[str, Any] = {
+        "request_id": str(rec["traceId"]),
+        "step_id": str(rec["id"]),
+        "parent_id": str(rec.get("parentObservationId") or ""),
+        "time_s": start,
+        "latency_s": end - start if end == end and start == start else float("nan"),
+        "kind": kind,
+        "operation": typ.lower(),
+        "model": str(rec.get("model") or rec.get("providedModelName") or ""),
+        "provider": str(meta.get("gen_ai.provider.name") or meta.get("ls_provider") or ""),
+        "input_tokens": total_in,
+        "output_tokens": int(out),
+        "cache_read_tokens": read,
+        "cache_write_tokens": write,
+        "reported_cost_usd": _float(cost, where, "costDetails.total"),
+        "error": str(rec.get("level") or "").upper() == "ERROR",
+    }
+    if kind == "tool":
+        row.update(
+            tool=name,
+            action_class=name,
+            autonomy_class=str(meta.get("tokenomy.autonomy_class") or classify_tool(name)),
+        )
+        if "tokenomy.confirmed" in meta:
+            row["confirmed"] = int(bool(meta["tokenomy.confirmed"]))
+    return row

@@ -1,0 +1,285 @@
+"""The audit's HTML report and terminal summary (SPEC.md §5: the token-aware dashboard).
+
+One self-contained page: headline realised totals (each with ``data-key`` = its JSON key), the prices
+the requests carried and their sources, a welfare waterfall by failure mode, a per-request scatter of
+value against cost, the regret CDF, cost per resolved task by group, the verification curve
+(prediction 1, observational) and the stopping margin, then one section per failure mode with its
+definition, threshold, count, impact and worst examples — or why it does not apply. Built on
+``tokenomy.audit.html`` and ``tokenomy.audit.svg``; returns strings, writes nothing itself.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from tokenomy.audit.engine import AuditResult
+from tokenomy.audit.html import Report
+from tokenomy.audit.svg import Series, bar_chart, cdf_chart, line_chart, scatter_chart
+
+__all__ = ["HEADLINE", "build_report", "mode_rows"]
+
+# label -> JSON key under "totals"
+HEADLINE = {
+    "requests": "requests",
+    "value V·Q (USD)": "value_usd",
+    "cost ΔC (USD)": "cost_usd",
+    "latency cost λ·L (USD)": "latency_cost_usd",
+    "risk cost ρ·R (USD)": "risk_cost_usd",
+    "net welfare (USD)": "welfare_usd",
+    "regret (USD)": "regret_usd",
+}
+
+
+def mode_rows(payload: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per failure mode for the terminal and HTML tables."""
+    return [
+        {
+            "mode": m,
+            "applicable": f["applicable"],
+            "count": f["count"] if f["applicable"] else None,
+            "unit": f["unit"],
+            "impact_usd": f["impact_usd"] if f["applicable"] else None,
+            "labels": ", ".join(f["labels"]),
+            "threshold / reason": f["threshold"] if f["applicable"] else "not applicable: " + f["reason"],
+        }
+        for m, f in payload["failure_modes"].items()
+    ]
+
+
+def _default_note(payload: dict[str, Any]) -> str:
+    parts = []
+    for name, info in payload["prices"].items():
+        n = info["sources"].get("default", 0)
+        if n:
+            parts.append(f"{name} = {info['median']:g} (default for {n} requests)")
+    return (
+        (
+            "Prices not given by the log or a side file are explicit defaults: "
+            + "; ".join(parts)
+            + ". Set them with --v/--lam/--rho or --labels FILE."
+        )
+        if parts
+        else ""
+    )
+
+
+def build_report(
+    result: AuditResult, payload: dict[str, Any], *, title: str = "", subtitle: str = ""
+) -> Report:
+    """The HTML report of one audit (``payload`` = ``result.as_dict()`` plus CLI extras)."""
+    tot = payload["totals"]
+    r = Report(title or f"tokenomy audit: {result.log.source}", subtitle)
+    r.metrics(
+        {label: tot[key] for label, key in HEADLINE.items()},
+        keys={label: f"totals.{key}" for label, key in HEADLINE.items()},
+    )
+    if tot.get("reported_cost_usd") is not None:
+        r.metrics(
+            {
+                "provider-reported cost (USD)": tot["reported_cost_usd"],
+                "billing drift: recomputed − reported (USD)": tot["cost_usd"] - tot["reported_cost_usd"],
+            },
+            keys={"provider-reported cost (USD)": "totals.reported_cost_usd"},
+        )
+    note = _default_note(payload)
+    if note:
+        r.note(note, kind="modelled")
+    for n in payload["notes"]:
+        r.note(n, kind="info")
+    if payload["pricing"]["unknown_models"]:
+        r.note(
+            "Unknown models (not in any price table; priced "
+            + (
+                "0 as requested"
+                if payload["pricing"]["unknown_priced_zero"]
+                else "at their reported cost, else left out"
+            )
+            + "): "
+            + ", ".join(f"{m} ({n} calls)" for m, n in payload["pricing"]["unknown_models"].items()),
+            "info",
+        )
+
+    r.heading("Failure modes (SPEC.md §4)")
+    rows = mode_rows(payload)
+    r.table(rows, caption="count and welfare impact per mode; 'not applicable' says what the input lacks")
+    applicable = [x for x in rows if x["applicable"]]
+    if applicable:
+        labels = ["realised welfare", *[x["mode"] for x in applicable]]
+        values = [tot["welfare_usd"], *[x["impact_usd"] for x in applicable]]
+        r.figure(
+            bar_chart(
+                labels,
+                values,
+                title="Welfare waterfall: realised + lost to each failure mode",
+                y_label="USD",
+                waterfall=True,
+                total_label="without the failures",
+            ),
+            "Each bar adds the welfare a failure mode cost (modes overlap; observational where labelled).",
+        )
+
+    reqs = payload["requests"]
+    q = np.array([np.nan if x["quality"] is None else x["quality"] for x in reqs], dtype=np.float64)
+    value = np.array([x["value_usd"] for x in reqs])
+    cost = np.array([x["cost_usd"] for x in reqs])
+    r.heading("Per request")
+    series = [
+        Series(name, cost[m], value[m])
+        for name, m in (("quality ≥ 0.5", q >= 0.5), ("quality < 0.5", q < 0.5), ("unlabelled", np.isnan(q)))
+        if m.any()
+    ]
+    if series:
+        r.figure(
+            scatter_chart(
+                series,
+                title="Value V·Q against cost ΔC per request",
+                x_label="cost (USD)",
+                y_label="value (USD)",
+            ),
+            "Points above the diagonal V·Q = ΔC paid for themselves.",
+        )
+    regret = np.array([x["regret_usd"] for x in reqs])
+    if regret.size:
+        r.figure(
+            cdf_chart({"regret": regret}, title="Regret CDF", x_label="regret per request (USD)"),
+            "Regret = ex-post best (this run or spending nothing) − realised utility.",
+        )
+    _cost_per_resolved(r, reqs, tot.get("cost_per_resolved_usd"))
+    _curves(r, payload)
+    r.heading("Failure modes in detail")
+    for mode, f in payload["failure_modes"].items():
+        if not f["applicable"]:
+            continue
+        tag = f" [{', '.join(f['labels'])}]" if f["labels"] else ""
+        r.paragraph(
+            f"{mode}{tag}: {f['definition']}. Threshold: {f['threshold']}. "
+            f"{f['count']} {f['unit']}, impact ${f['impact_usd']:.4g}."
+        )
+        if f["details"]:
+            r.table([{"figure": k, "value": v} for k, v in f["details"].items()], caption=f"{mode}: figures")
+        if f["examples"]:
+            r.table(f["examples"], caption=f"{mode}: worst examples")
+    r.heading("Prices the requests carried")
+    r.table(
+        [
+            {
+                "price": k,
+                "min": v["min"],
+                "median": v["median"],
+                "max": v["max"],
+                "sources": ", ".join(f"{s}: {n}" for s, n in v["sources"].items()),
+            }
+            for k, v in payload["prices"].items()
+        ]
+    )
+    cards = payload["pricing"]["rate_cards"]
+    if cards:
+        r.table(
+            [
+                {"model": k, **{kk: vv for kk, vv in v.items() if kk != "tiers"}, "tiers": str(v["tiers"])}
+                for k, v in cards.items()
+            ],
+            caption="rate cards used (USD per million tokens)",
+        )
+    return r
+
+
+def _cost_per_resolved(r: Report, reqs: list[dict[str, Any]], per_resolved: float | None) -> None:
+    groups: dict[str, list[float]] = {}
+    for x in reqs:
+        if x["quality"] is None:
+            continue
+        g = groups.setdefault(x["group"] or "all", [0.0, 0.0])
+        g[0] += x["cost_usd"]
+        g[1] += x["quality"]
+    rows: list[dict[str, Any]] = [
+        {"group": k, "cost_usd": c, "resolved": s, "cost_per_resolved_usd": c / s if s else None}
+        for k, (c, s) in sorted(groups.items(), key=lambda kv: -kv[1][0])
+    ]
+    if not rows:
+        return
+    r.heading("Cost per resolved task")
+    r.metrics(
+        {"cost per resolved task (USD)": per_resolved},
+        keys={"cost per resolved task (USD)": "totals.cost_per_resolved_usd"},
+    )
+    shown = [x for x in rows if x["cost_per_resolved_usd"] is not None][:15]
+    if len(shown) > 1:
+        r.figure(
+            bar_chart(
+                [str(x["group"]) for x in shown],
+                [float(x["cost_per_resolved_usd"] or 0.0) for x in shown],
+                title="Cost per resolved task by group",
+                y_label="USD",
+            )
+        )
+    r.table(rows, caption="by group (repository, task ...)", max_rows=40)
+
+
+def _curves(r: Report, payload: dict[str, Any]) -> None:
+    vc = payload.get("verification_curve")
+    if vc:
+        rows = vc["rows"]
+        k = [x["k"] for x in rows]
+        r.heading("Prediction 1: the verification curve (observational)")
+        r.note(vc["label"] + ". Bins: verify steps (test/run) after the last edit.", kind="modelled")
+        r.figure(
+            line_chart(
+                [
+                    Series("resolved rate", k, [x["resolved_rate"] for x in rows]),
+                    Series("realised risk (unresolved)", k, [x["realised_risk"] for x in rows]),
+                ],
+                title="Resolved rate and realised risk by verify steps after the last edit",
+                x_label="verify steps after last edit (last bin: or more)",
+                y_label="share of tasks",
+            )
+        )
+        mp = [(x["k"], x["value_of_mp_usd"]) for x in rows if x["value_of_mp_usd"] is not None]
+        if mp:
+            r.figure(
+                line_chart(
+                    [
+                        Series("V × marginal product", [a for a, _ in mp], [b for _, b in mp]),
+                        Series(
+                            "cost of one verify step",
+                            [a for a, _ in mp],
+                            [vc["verify_step_cost_usd"]] * len(mp),
+                        ),
+                    ],
+                    title="Marginal value of the k-th verify vs its marginal cost",
+                    x_label="k",
+                    y_label="USD",
+                ),
+                f"V = ${vc['v_usd']:g}; first k where V·MP < c_v: {vc['first_k_where_mp_below_cost']}.",
+            )
+        r.table(rows, caption="verification curve")
+    sm = payload.get("stopping_margin")
+    if sm and sm["rows"]:
+        rows = sm["rows"]
+        r.heading("Stopping margin (observational)")
+        r.note(sm["label"], kind="modelled")
+        r.figure(
+            line_chart(
+                [
+                    Series(
+                        "mean cost of step k",
+                        [x["step"] for x in rows],
+                        [x["mean_step_cost_usd"] for x in rows],
+                    ),
+                    Series(
+                        "V × resolution hazard at k",
+                        [x["step"] for x in rows],
+                        [x["value_of_step_usd"] for x in rows],
+                    ),
+                ],
+                title="Marginal step cost against its marginal success gain",
+                x_label="step",
+                y_label="USD",
+                log_y=True,
+            ),
+            f"Margin (after the last step whose value covers its cost): step {sm['margin_step']}; "
+            f"spend beyond it ${sm['cost_beyond_margin_usd']:.4g} "
+            f"({sm['share_of_cost_beyond_margin']:.1%} of cost).",
+        )

@@ -1,0 +1,240 @@
+"""``tokenomy audit INPUT...``: token-aware evaluation of LLM and agent logs (SPEC.md §4–5).
+
+Reads OTLP JSON spans, LiteLLM spend logs, Langfuse observations, the real agent datasets or a
+tokenomy ledger; prices every call (genai-prices, time-versioned; ``--prices`` overrides or a LiteLLM
+price map first); runs the failure-mode detectors; prints a table per failure mode; writes the HTML
+report (``--report``) and returns the JSON (``--json``, added by cli.py). A malformed input line stops
+the import with file:line and nothing is written; ``--skip-bad`` skips and counts such lines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tokenomy.audit.engine import AuditResult, run_audit
+from tokenomy.audit.importers.common import DEFAULT_PRICES
+from tokenomy.audit.log import AuditLog
+from tokenomy.audit.pricing import ChainedPriceTable, GenaiPricesTable, PriceTable
+from tokenomy.audit.report_audit import build_report, mode_rows
+from tokenomy.core.errors import SchemaError, ValidationError
+from tokenomy.core.prices import PriceSource, PriceVector
+from tokenomy.interfaces.table import format_table
+
+__all__ = ["FORMATS", "audit_inputs", "register", "run"]
+
+FORMATS = ("otlp", "litellm", "langfuse", "miniswe", "taubench", "ledger")
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "audit",
+        help="audit LLM / agent logs for the seven failure modes; HTML + JSON report",
+        description=__doc__,
+    )
+    p.add_argument(
+        "inputs", nargs="+", metavar="INPUT", help="log files, a data folder (miniswe/taubench) or a ledger"
+    )
+    p.add_argument("--format", choices=FORMATS, help="input format (default: guessed from the input)")
+    p.add_argument(
+        "--prices", metavar="FILE", help="price overrides (JSON/YAML with 'models') or a LiteLLM price map"
+    )
+    p.add_argument(
+        "--labels", metavar="FILE", help="per-request V, λ, ρ, quality, harm (CSV/JSON/JSONL by request id)"
+    )
+    p.add_argument(
+        "--v", type=float, help=f"default V, USD per unit of quality (default {DEFAULT_PRICES.v_usd:g})"
+    )
+    p.add_argument("--lam", type=float, help="default λ, USD per second (default 0)")
+    p.add_argument(
+        "--rho", type=float, help=f"default ρ, USD per harm unit (default {DEFAULT_PRICES.rho_usd:g})"
+    )
+    p.add_argument(
+        "--unknown-zero", action="store_true", help="price models no table knows at 0 (else reported)"
+    )
+    p.add_argument(
+        "--skip-bad", action="store_true", help="skip and count malformed lines instead of stopping"
+    )
+    p.add_argument("--report", metavar="HTML", help="write the HTML report here")
+    p.add_argument(
+        "--max-requests", type=int, default=None, help="per-request rows kept in the JSON (default all)"
+    )
+    p.set_defaults(func=run)
+
+
+def _guess(path: Path) -> str:
+    if path.is_dir():
+        names = {x.name for x in path.iterdir()}
+        if "trajs.jsonl.xz" in names or "miniswe_gemini3pro_swebv" in names or "instances.csv" in names:
+            return "miniswe"
+        if "episodes.csv" in names or "taubench_gpt4o_airline" in names:
+            return "taubench"
+        raise ValidationError(f"{path}: cannot guess the format of a folder; pass --format")
+    if path.suffix in (".duckdb", ".db"):
+        return "ledger"
+    if path.suffix == ".csv":
+        return "litellm"
+    return "otlp"
+
+
+def _defaults(args: argparse.Namespace) -> PriceVector:
+    p = DEFAULT_PRICES
+    for name, attr in (("v_usd", "v"), ("lam_usd_per_s", "lam"), ("rho_usd", "rho")):
+        val = getattr(args, attr, None)
+        if val is not None:
+            p = p.with_prices(PriceSource.USER, **{name: float(val)})
+    return p
+
+
+def _bar(total: int, desc: str) -> Callable[[int], None]:
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, unit="B", unit_scale=True, desc=desc, leave=False, disable=total < (16 << 20))
+    return lambda n: bar.update(n)
+
+
+def audit_inputs(
+    inputs: list[str],
+    fmt: str | None = None,
+    *,
+    prices_file: str | None = None,
+    labels_file: str | None = None,
+    defaults: PriceVector = DEFAULT_PRICES,
+    unknown_zero: bool = False,
+    skip_bad: bool = False,
+) -> tuple[AuditResult, dict[str, Any]]:
+    """Import, price and audit ``inputs``; return the result and its JSON payload (nothing written).
+
+    Raises:
+        SchemaError: malformed input (file:line), unless ``skip_bad``.
+        ValidationError: an unknown format or an unreadable combination of inputs.
+    """
+    from tokenomy.interfaces.loaders.pricefiles import load_labels, load_price_file
+
+    paths = [Path(x) for x in inputs]
+    fmt = fmt or _guess(paths[0])
+    side = load_labels(labels_file) if labels_file else None
+    table: PriceTable = GenaiPricesTable()
+    if prices_file:
+        table = ChainedPriceTable([load_price_file(prices_file), table])
+    skipped: dict[str, Any] = {"count": 0, "first": []}
+    decisions: list[Any] = []
+    outcomes: list[Any] = []
+    total = sum(p.stat().st_size for p in paths if p.is_file())
+    log: AuditLog
+    if fmt == "otlp":
+        from tokenomy.interfaces.loaders.otlp import load_otlp
+
+        log, bad = load_otlp(
+            paths, side=side, defaults=defaults, skip_bad=skip_bad, progress=_bar(total, "otlp")
+        )
+        skipped = {"count": bad.count, "first": bad.first}
+    elif fmt in ("litellm", "langfuse"):
+        from tokenomy.interfaces.loaders.langfuse import load_langfuse
+        from tokenomy.interfaces.loaders.litellm import load_litellm
+
+        loader = load_litellm if fmt == "litellm" else load_langfuse
+        log, bad = loader(paths, side=side, defaults=defaults, skip_bad=skip_bad, progress=_bar(total, fmt))
+        skipped = {"count": bad.count, "first": bad.first}
+    elif fmt in ("miniswe", "taubench"):
+        from tokenomy.audit.importers.agent_data import from_miniswe, from_taubench
+        from tokenomy.interfaces.loaders.agent_data import load_miniswe, load_taubench
+
+        if fmt == "miniswe":
+            log = from_miniswe(load_miniswe(paths[0]), side=side, defaults=defaults)
+        else:
+            log = from_taubench(load_taubench(paths[0]), side=side, defaults=defaults)
+    elif fmt == "ledger":
+        from tokenomy.audit.importers.ledger import from_records
+        from tokenomy.ledger import Ledger
+
+        for p in paths:
+            if not p.is_file():
+                raise SchemaError(f"{p}: no such ledger file")
+            with Ledger(p, read_only=True) as ledger:
+                decisions += list(ledger.decisions())
+                outcomes += list(ledger.outcomes())
+        log = from_records(decisions, outcomes)
+    else:
+        raise ValidationError(f"--format must be one of {', '.join(FORMATS)}; got {fmt!r}")
+    result = run_audit(log, table, unknown_zero=unknown_zero, decisions=decisions, outcomes=outcomes)
+    payload = result.as_dict()
+    payload["inputs"] = [str(p) for p in paths]
+    payload["format"] = fmt
+    payload["skipped_lines"] = skipped
+    return result, payload
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    result, payload = audit_inputs(
+        args.inputs,
+        args.format,
+        prices_file=args.prices,
+        labels_file=args.labels,
+        defaults=_defaults(args),
+        unknown_zero=args.unknown_zero,
+        skip_bad=args.skip_bad,
+    )
+    tot = payload["totals"]
+    print(
+        f"audited {tot['requests']:,} requests, {tot['steps']:,} steps ({payload['format']}) "
+        f"in {time.perf_counter() - t0:.1f} s"
+    )
+    if payload["skipped_lines"]["count"]:
+        print(
+            f"skipped {payload['skipped_lines']['count']} malformed line(s); first: "
+            f"{payload['skipped_lines']['first'][0]}"
+        )
+    print(
+        format_table(
+            [
+                {
+                    k: tot[k]
+                    for k in (
+                        "value_usd",
+                        "cost_usd",
+                        "reported_cost_usd",
+                        "latency_cost_usd",
+                        "risk_cost_usd",
+                        "welfare_usd",
+                        "regret_usd",
+                        "cost_per_resolved_usd",
+                    )
+                }
+            ],
+            title="realised totals (USD)",
+            digits=2,
+        )
+    )
+    for n in payload["notes"]:
+        print(f"note: {n}")
+    if payload["pricing"]["unknown_models"]:
+        print(
+            "warning: unknown models (no price; use --prices FILE or --unknown-zero): "
+            + ", ".join(f"{m} ({n} calls)" for m, n in payload["pricing"]["unknown_models"].items())
+        )
+    print(
+        format_table(
+            mode_rows(payload),
+            ["mode", "applicable", "count", "unit", "impact_usd", "labels"],
+            title="\nfailure modes",
+            digits=2,
+        )
+    )
+    for mode, f in payload["failure_modes"].items():
+        if f["applicable"] and f["examples"]:
+            cols = list(f["examples"][0].keys())
+            print(format_table(f["examples"][:5], cols, title=f"\n{mode}: worst examples", digits=4))
+    if args.report:
+        path = build_report(result, payload, subtitle=f"inputs: {', '.join(payload['inputs'])}").write(
+            args.report
+        )
+        print(f"wrote {path}")
+        payload["report"] = str(path)
+    if args.max_requests is not None:
+        payload["requests"] = payload["requests"][: args.max_requests]
+    return payload

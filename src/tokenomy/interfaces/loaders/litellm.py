@@ -1,0 +1,94 @@
+"""Read LiteLLM spend logs (``LiteLLM_SpendLogs`` as JSON / JSONL / CSV, or ``StandardLoggingPayload``
+JSONL) into an audit log. Malformed lines stop with file:line (``skip_bad`` skips and counts them)."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from tokenomy.audit.importers.common import DEFAULT_PRICES, build_requests
+from tokenomy.audit.importers.gateway import litellm_row
+from tokenomy.audit.log import AuditLog, StepBuilder
+from tokenomy.core.errors import SchemaError
+from tokenomy.core.prices import PriceVector
+from tokenomy.interfaces.loaders.otlp import BadLines, json_records
+
+__all__ = ["gateway_log", "load_litellm", "records"]
+
+
+def records(
+    path: Path, skip_bad: bool, bad: BadLines, progress: Callable[[int], None] | None
+) -> Iterator[tuple[str, Any]]:
+    """(where, record) pairs of a CSV (header row), JSON or JSONL file."""
+    if path.suffix == ".csv":
+        if not path.is_file():
+            raise SchemaError(f"{path}: no such file")
+        with path.open(newline="", encoding="utf-8") as f:
+            for line, row in enumerate(csv.DictReader(f), 2):
+                yield f"{path}:{line}", row
+        return
+    for where, obj in json_records(path, skip_bad=skip_bad, bad=bad, progress=progress):
+        if isinstance(obj, Mapping) and isinstance(obj.get("data"), list):  # an API page {"data": [...]}
+            for i, x in enumerate(obj["data"]):
+                yield f"{where} data[{i}]", x
+        else:
+            yield where, obj
+
+
+def gateway_log(
+    source: str,
+    rows: list[dict[str, Any]],
+    side: Mapping[str, Mapping[str, Any]] | None,
+    defaults: PriceVector,
+) -> AuditLog:
+    """Audit log from step rows: ordered by (request, start time), indexed within each request."""
+    rows.sort(key=lambda r: (r["request_id"], r["time_s"] if r["time_s"] == r["time_s"] else 0.0))
+    b = StepBuilder()
+    last, k = None, 0
+    for r in rows:
+        k = k + 1 if r["request_id"] == last else 0
+        last = r["request_id"]
+        b.add(**r, index=k)
+    steps = b.build()
+    caps = ["errors"] + (
+        ["cache_tokens"]
+        if (steps.cache_read_tokens > 0).any() or (steps.cache_write_tokens > 0).any()
+        else []
+    )
+    if side:
+        caps.append("outcomes")
+    if (steps.kind == "tool").any():
+        caps.append("action_classes")
+    if (steps.confirmed >= 0).any():
+        caps.append("confirmations")
+    requests = build_requests(steps.request_id.tolist(), None, side, defaults)
+    notes = (f"{source}: a request is a session / trace id when the log has one, else one call",)
+    return AuditLog(source, steps, requests, notes, {"capabilities": tuple(caps)})
+
+
+def load_litellm(
+    paths: Sequence[str | Path],
+    *,
+    side: Mapping[str, Mapping[str, Any]] | None = None,
+    defaults: PriceVector = DEFAULT_PRICES,
+    skip_bad: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[AuditLog, BadLines]:
+    """Import LiteLLM spend logs.
+
+    Raises:
+        SchemaError: a malformed line or record (file:line and reason), unless ``skip_bad``.
+    """
+    bad = BadLines()
+    rows = []
+    for path in paths:
+        for where, rec in records(Path(path), skip_bad, bad, progress):
+            try:
+                rows.append(litellm_row(rec, where))
+            except SchemaError as exc:
+                if not skip_bad:
+                    raise
+                bad.add(str(exc))
+    return gateway_log("litellm", rows, side, defaults), bad

@@ -1,0 +1,105 @@
+"""Read the audit's side files: price overrides / LiteLLM price maps, and per-request labels.
+
+* ``load_price_file``: JSON or YAML. A mapping with a ``models`` key is a tokenomy override file
+  (``{"models": {name: {input_usd_per_mtok, output_usd_per_mtok, cache_read_usd_per_mtok,
+  cache_write_usd_per_mtok}}}``); any other mapping is read as LiteLLM's
+  ``model_prices_and_context_window.json`` format (USD per token).
+* ``load_labels``: CSV (header with ``request_id``), JSON (list of objects, or an object keyed by id)
+  or JSON Lines; columns ``v_usd, lam_usd_per_s, rho_usd, rho_irr_usd, quality, harm, harm_irr, group``
+  and optional ``<price>_source``. Keys are trace / request / task ids.
+Bad input raises ``SchemaError`` naming the file (and line or field).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tokenomy.audit.pricing import StaticPriceTable
+from tokenomy.core.errors import SchemaError
+
+__all__ = ["LABEL_FIELDS", "load_labels", "load_price_file"]
+
+LABEL_FIELDS = ("v_usd", "lam_usd_per_s", "rho_usd", "rho_irr_usd", "quality", "harm", "harm_irr")
+
+
+def _read_mapping(path: Path) -> Any:
+    if not path.is_file():
+        raise SchemaError(f"{path}: no such file")
+    text = path.read_text(encoding="utf-8")
+    try:
+        return yaml.safe_load(text) if path.suffix in (".yaml", ".yml") else json.loads(text)
+    except (yaml.YAMLError, json.JSONDecodeError) as exc:
+        raise SchemaError(
+            f"{path}: not valid {'YAML' if path.suffix in ('.yaml', '.yml') else 'JSON'}: {exc}"
+        ) from None
+
+
+def load_price_file(path: str | Path) -> StaticPriceTable:
+    """A price table from an override file or a LiteLLM-format price map."""
+    p = Path(path)
+    data = _read_mapping(p)
+    if not isinstance(data, dict):
+        raise SchemaError(f"{p}: expected a mapping (override file with 'models', or a LiteLLM price map)")
+    if "models" in data:
+        return StaticPriceTable.from_override(data, where=str(p))
+    table = StaticPriceTable.from_litellm(data, where=str(p))
+    if not table.cards:
+        raise SchemaError(
+            f"{p}: no model with 'input_cost_per_token' (LiteLLM format) and no 'models' mapping"
+        )
+    return table
+
+
+def _label_row(row: dict[str, Any], where: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in row.items():
+        if v in (None, "") or k == "request_id":
+            continue
+        if k in LABEL_FIELDS:
+            try:
+                out[k] = float(v)
+            except (TypeError, ValueError):
+                raise SchemaError(f"{where}: field {k!r} must be a number, got {v!r}") from None
+        elif k == "group" or k.endswith("_source"):
+            out[k] = str(v)
+    return out
+
+
+def load_labels(path: str | Path) -> dict[str, dict[str, Any]]:
+    """Per-request labels keyed by request id."""
+    p = Path(path)
+    if not p.is_file():
+        raise SchemaError(f"{p}: no such file")
+    out: dict[str, dict[str, Any]] = {}
+    if p.suffix == ".csv":
+        with p.open(newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            if not reader.fieldnames or "request_id" not in reader.fieldnames:
+                raise SchemaError(f"{p}:1: header must include 'request_id'")
+            for line, row in enumerate(reader, 2):
+                out[str(row["request_id"])] = _label_row(row, f"{p}:{line}")
+        return out
+    if p.suffix == ".jsonl":
+        for line, text in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
+            if not text.strip():
+                continue
+            try:
+                row = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise SchemaError(f"{p}:{line}: invalid JSON ({exc.msg})") from None
+            if not isinstance(row, dict) or "request_id" not in row:
+                raise SchemaError(f"{p}:{line}: expected an object with 'request_id'")
+            out[str(row["request_id"])] = _label_row(row, f"{p}:{line}")
+        return out
+    data = _read_mapping(p)
+    items = data.items() if isinstance(data, dict) else ((r.get("request_id"), r) for r in data)
+    for i, (rid, row) in enumerate(items):
+        if rid is None or not isinstance(row, dict):
+            raise SchemaError(f"{p}: record {i} needs a 'request_id' and an object of labels")
+        out[str(rid)] = _label_row(row, f"{p} record {i}")
+    return out

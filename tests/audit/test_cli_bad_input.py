@@ -1,0 +1,94 @@
+"""Bad input through the CLI: stop with file:line and write nothing; --skip-bad counts instead."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tokenomy.interfaces.cli import main
+
+SPAN = {
+    "traceId": "0af7651916cd43dd8448eb211c80319c",
+    "spanId": "b7ad6b7169203331",
+    "parentSpanId": "",
+    "startTimeUnixNano": "1700000000000000000",
+    "endTimeUnixNano": "1700000001000000000",
+    "attributes": [
+        {"key": "gen_ai.operation.name", "value": {"stringValue": "chat"}},
+        {"key": "gen_ai.request.model", "value": {"stringValue": "no-such-model-xyz"}},
+        {"key": "gen_ai.usage.input_tokens", "value": {"intValue": "100"}},
+        {"key": "gen_ai.usage.output_tokens", "value": {"intValue": "10"}},
+    ],
+}
+
+
+def write(path: Path, bad_line: bool) -> None:
+    line = json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": [SPAN]}]}]})
+    path.write_text(
+        line
+        + "\n"
+        + ("{not json\n" if bad_line else "")
+        + line.replace("b7ad6b7169203331", "b7ad6b7169203332")
+        + "\n"
+    )
+
+
+def test_malformed_line_stops_and_writes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = tmp_path / "t.jsonl"
+    write(src, bad_line=True)
+    report, out = tmp_path / "r.html", tmp_path / "r.json"
+    rc = main(["audit", str(src), "--report", str(report), "--json", str(out)])
+    assert rc == 2
+    assert f"{src}:2: invalid JSON" in capsys.readouterr().err
+    assert not report.exists() and not out.exists()
+
+
+def test_skip_bad_counts_and_unknown_model_reported(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = tmp_path / "t.jsonl"
+    write(src, bad_line=True)
+    out = tmp_path / "r.json"
+    assert main(["audit", str(src), "--skip-bad", "--json", str(out)]) == 0
+    payload = json.loads(out.read_text())
+    assert payload["skipped_lines"]["count"] == 1
+    assert payload["pricing"]["unknown_models"] == {"no-such-model-xyz": 2}
+    assert payload["totals"]["unpriced_llm_calls"] == 2
+    assert "unknown models" in capsys.readouterr().out
+    assert main(["audit", str(src), "--skip-bad", "--unknown-zero", "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["pricing"]["unknown_priced_zero"] is True
+
+
+def test_price_override_file_prices_private_model(tmp_path: Path) -> None:
+    src = tmp_path / "t.jsonl"
+    write(src, bad_line=False)
+    prices = tmp_path / "p.yaml"
+    prices.write_text("models:\n  no-such-model-xyz: {input_usd_per_mtok: 100, output_usd_per_mtok: 1000}\n")
+    out = tmp_path / "r.json"
+    assert main(["audit", str(src), "--prices", str(prices), "--json", str(out)]) == 0
+    payload = json.loads(out.read_text())
+    assert payload["pricing"]["unknown_models"] == {}
+    assert payload["totals"]["cost_usd"] == pytest.approx(2 * (100 * 100 + 10 * 1000) / 1e6)
+
+
+def test_litellm_price_map(tmp_path: Path) -> None:
+    src = tmp_path / "t.jsonl"
+    write(src, bad_line=False)
+    prices = tmp_path / "litellm.json"
+    prices.write_text(
+        json.dumps(
+            {
+                "sample_spec": {"max_tokens": 1},
+                "no-such-model-xyz": {
+                    "input_cost_per_token": 1e-5,
+                    "output_cost_per_token": 2e-5,
+                    "litellm_provider": "custom",
+                },
+            }
+        )
+    )
+    out = tmp_path / "r.json"
+    assert main(["audit", str(src), "--prices", str(prices), "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["totals"]["cost_usd"] == pytest.approx(2 * (100e-5 + 10 * 2e-5))

@@ -1,0 +1,202 @@
+"""LiteLLM spend logs and Langfuse observations, written in the tests to their documented schemas."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from tokenomy.audit.engine import run_audit
+from tokenomy.audit.pricing import GenaiPricesTable
+from tokenomy.core.errors import SchemaError
+from tokenomy.interfaces.loaders.langfuse import load_langfuse
+from tokenomy.interfaces.loaders.litellm import load_litellm
+
+SPEND_ROWS = [  # LiteLLM_SpendLogs columns
+    {
+        "request_id": "chatcmpl-1",
+        "call_type": "acompletion",
+        "api_key": "hashed",
+        "spend": 0.0040,
+        "total_tokens": 1300,
+        "prompt_tokens": 1000,
+        "completion_tokens": 300,
+        "startTime": "2024-06-01T10:00:00Z",
+        "endTime": "2024-06-01T10:00:02.5Z",
+        "model": "gpt-4o",
+        "model_group": "gpt-4o",
+        "custom_llm_provider": "openai",
+        "api_base": "https://api.openai.com",
+        "user": "u1",
+        "metadata": json.dumps(
+            {
+                "usage_object": {
+                    "prompt_tokens": 1000,
+                    "completion_tokens": 300,
+                    "prompt_tokens_details": {"cached_tokens": 600},
+                }
+            }
+        ),
+        "cache_hit": "False",
+        "cache_key": "",
+        "request_tags": "[]",
+        "team_id": "t",
+        "end_user": "",
+        "session_id": "sess-A",
+        "status": "success",
+    },
+    {
+        "request_id": "chatcmpl-2",
+        "call_type": "acompletion",
+        "spend": 0.0100,
+        "total_tokens": 2100,
+        "prompt_tokens": 2000,
+        "completion_tokens": 100,
+        "startTime": "2024-06-01T10:00:05Z",
+        "endTime": "2024-06-01T10:00:06Z",
+        "model": "gpt-4o",
+        "custom_llm_provider": "openai",
+        "metadata": "{}",
+        "session_id": "sess-A",
+        "status": "success",
+    },
+]
+
+
+def test_spend_logs_json_keep_reported_cost_beside_recomputed(tmp_path: Path) -> None:
+    path = tmp_path / "spend.json"
+    path.write_text(json.dumps(SPEND_ROWS))
+    log, bad = load_litellm([path])
+    assert bad.count == 0 and len(log.steps) == 2 and set(log.steps.request_id) == {"sess-A"}
+    assert log.steps.cache_read_tokens.tolist() == [600, 0]
+    assert log.steps.latency_s[0] == pytest.approx(2.5)
+    res = run_audit(log, GenaiPricesTable())
+    assert res.pricing.unknown_models == {}
+    # gpt-4o (2024-06): $5 / $15 per MTok input / output; cached input at the input rate then (no cache price)
+    card = next(iter(res.pricing.cards.values()))
+    expect = [
+        card.cost_usd(
+            *[
+                x[i : i + 1]
+                for x in (
+                    log.steps.input_tokens,
+                    log.steps.output_tokens,
+                    log.steps.cache_read_tokens,
+                    log.steps.cache_write_tokens,
+                )
+            ]
+        )[0]
+        for i in range(2)
+    ]
+    assert res.pricing.cost_usd.tolist() == pytest.approx(expect)
+    assert res.totals()["reported_cost_usd"] == pytest.approx(0.014)
+
+
+def test_spend_logs_csv_and_standard_logging_payload_jsonl(tmp_path: Path) -> None:
+    csv_path = tmp_path / "spend.csv"
+    with csv_path.open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(SPEND_ROWS[0]))
+        w.writeheader()
+        w.writerow(SPEND_ROWS[0])
+    log, _ = load_litellm([csv_path])
+    assert log.steps.input_tokens.tolist() == [1000] and log.steps.reported_cost_usd[0] == pytest.approx(
+        0.004
+    )
+    slp = {
+        "id": "abc",
+        "trace_id": "trace-9",
+        "call_type": "completion",
+        "response_cost": 0.002,
+        "status": "success",
+        "total_tokens": 150,
+        "prompt_tokens": 100,
+        "completion_tokens": 50,
+        "startTime": 1717236000.0,
+        "endTime": 1717236001.5,
+        "model": "claude-3-5-sonnet-20240620",
+        "custom_llm_provider": "anthropic",
+        "metadata": {"usage_object": {"cache_read_input_tokens": 40, "cache_creation_input_tokens": 10}},
+    }
+    jl = tmp_path / "slp.jsonl"
+    jl.write_text(json.dumps(slp) + "\n" + json.dumps(dict(slp, id="abd", status="failure")) + "\n")
+    log, _ = load_litellm([jl])
+    assert log.steps.request_id.tolist() == ["trace-9", "trace-9"]
+    assert log.steps.cache_read_tokens.tolist() == [40, 40] and log.steps.cache_write_tokens.tolist() == [
+        10,
+        10,
+    ]
+    assert log.steps.error.tolist() == [False, True]
+    assert log.steps.latency_s[0] == pytest.approx(1.5)
+
+
+def test_litellm_bad_line_and_missing_field(tmp_path: Path) -> None:
+    jl = tmp_path / "s.jsonl"
+    jl.write_text(json.dumps(SPEND_ROWS[0]) + "\n" + json.dumps({"model": "gpt-4o"}) + "\n")
+    with pytest.raises(SchemaError, match=r"s.jsonl:2: missing field 'request_id'"):
+        load_litellm([jl])
+    log, bad = load_litellm([jl], skip_bad=True)
+    assert bad.count == 1 and len(log.steps) == 1
+
+
+OBSERVATIONS = {
+    "data": [  # Langfuse public API observations page
+        {
+            "id": "obs-1",
+            "traceId": "tr-1",
+            "type": "GENERATION",
+            "name": "chat",
+            "startTime": "2025-03-01T12:00:00.000Z",
+            "endTime": "2025-03-01T12:00:03.000Z",
+            "parentObservationId": "obs-0",
+            "model": "gpt-4o-mini",
+            "usageDetails": {"input": 800, "output": 200, "total": 1000, "input_cached_tokens": 200},
+            "costDetails": {"input": 0.00015, "output": 0.00012, "total": 0.00027},
+            "level": "DEFAULT",
+            "metadata": {},
+        },
+        {
+            "id": "obs-0",
+            "traceId": "tr-1",
+            "type": "AGENT",
+            "name": "agent",
+            "startTime": "2025-03-01T11:59:59Z",
+            "endTime": "2025-03-01T12:00:10Z",
+        },
+        {
+            "id": "obs-2",
+            "traceId": "tr-1",
+            "type": "TOOL",
+            "name": "delete_record",
+            "startTime": "2025-03-01T12:00:04Z",
+            "endTime": "2025-03-01T12:00:05Z",
+            "parentObservationId": "obs-0",
+            "metadata": {"tokenomy.confirmed": False},
+        },
+    ],
+    "meta": {"page": 1},
+}
+
+
+def test_langfuse_observations(tmp_path: Path) -> None:
+    path = tmp_path / "obs.json"
+    path.write_text(json.dumps(OBSERVATIONS))
+    log, _ = load_langfuse([path])
+    s = log.steps
+    assert s.step_id.tolist() == ["obs-0", "obs-1", "obs-2"]  # ordered by start time
+    gen = s.step_id == "obs-1"
+    assert s.kind[gen][0] == "llm" and s.input_tokens[gen][0] == 1000 and s.cache_read_tokens[gen][0] == 200
+    assert s.reported_cost_usd[gen][0] == pytest.approx(0.00027)
+    tool = s.kind == "tool"
+    assert s.autonomy_class[tool][0] == "commit" and s.confirmed[tool][0] == 0
+    res = run_audit(log, GenaiPricesTable())
+    assert {f.mode: f for f in res.findings}["over_delegation"].count == 1
+    assert res.pricing.cost_usd[gen][0] > 0
+
+
+def test_langfuse_missing_trace_id_names_the_record(tmp_path: Path) -> None:
+    path = tmp_path / "obs.json"
+    path.write_text(json.dumps([{"id": "x", "type": "GENERATION"}]))
+    with pytest.raises(SchemaError, match=r"obs.json record 0: missing field 'traceId'"):
+        load_langfuse([path])

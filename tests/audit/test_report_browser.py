@@ -1,0 +1,149 @@
+"""The HTML report in a real headless Chromium: no console errors, plots render, page numbers = JSON."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import struct
+import subprocess
+import zlib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tokenomy.audit.engine import run_audit
+from tokenomy.audit.importers.ledger import from_records
+from tokenomy.audit.pricing import StaticPriceTable
+from tokenomy.audit.report_audit import build_report
+from tokenomy.core import PriceVector, TokenUse
+from tokenomy.ledger import Decision, Outcome
+
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def chromium() -> str:
+    exe = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
+    if exe is None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("chromium not found; CI=true requires it (scripts/test-deps.sh installs it)")
+        pytest.skip("chromium not found (install Debian's chromium to run the browser test)")
+    return exe
+
+
+def png_colours(path: Path) -> int:
+    """Distinct pixel values of an 8-bit RGB/RGBA PNG (decoded with zlib; filters undone)."""
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    pos, idat, ihdr = 8, b"", b""
+    while pos < len(data):
+        (n,) = struct.unpack(">I", data[pos : pos + 4])
+        kind, body = data[pos + 4 : pos + 8], data[pos + 8 : pos + 8 + n]
+        if kind == b"IHDR":
+            ihdr = body
+        elif kind == b"IDAT":
+            idat += body
+        pos += 12 + n
+    w, h, depth, ctype = struct.unpack(">IIBB", ihdr[:10])
+    assert depth == 8 and ctype in (2, 6)
+    bpp = 3 if ctype == 2 else 4
+    raw = zlib.decompress(idat)
+    stride = w * bpp
+    prev = bytearray(stride)
+    colours: set[bytes] = set()
+    for y in range(h):
+        f = raw[y * (stride + 1)]
+        line = bytearray(raw[y * (stride + 1) + 1 : (y + 1) * (stride + 1)])
+        for i in range(stride):
+            a = line[i - bpp] if i >= bpp else 0
+            b = prev[i]
+            c = prev[i - bpp] if i >= bpp else 0
+            if f == 1:
+                line[i] = (line[i] + a) & 255
+            elif f == 2:
+                line[i] = (line[i] + b) & 255
+            elif f == 3:
+                line[i] = (line[i] + (a + b) // 2) & 255
+            elif f == 4:
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+        if y % 8 == 0:
+            colours.update(bytes(line[i : i + bpp]) for i in range(0, stride, bpp * 4))
+        prev = line
+    return len(colours)
+
+
+def sample_audit() -> tuple[Any, dict[str, Any]]:
+    prices = PriceVector(v_usd=10.0, rho_usd=20.0, v_source="user")
+    decisions, outcomes = [], []
+    for t in range(12):
+        rid = f"task-{t}"
+        plan = ["read", "edit", "test"] if t % 3 else ["read", "edit"]
+        for k, cls in enumerate(plan):
+            decisions.append(
+                Decision.from_uses(
+                    rid,
+                    "action",
+                    f"step-{k}",
+                    [TokenUse("call", 0.0, 0.05 * (k + 1))],
+                    prices,
+                    chosen=0,
+                    metadata={"action_class": cls, "kind": "tool"},
+                )
+            )
+        outcomes.append(Outcome(rid, float(t % 3 != 0 or t == 3), 0.0))
+    log = from_records(decisions, outcomes)
+    res = run_audit(log, StaticPriceTable())
+    return res, res.as_dict()
+
+
+def test_report_renders_in_chromium_and_numbers_match_json(tmp_path: Path) -> None:
+    exe = chromium()
+    res, payload = sample_audit()
+    page = build_report(res, payload).write(tmp_path / "report.html")
+    url = page.resolve().as_uri()
+    base = [exe, *FLAGS, f"--user-data-dir={tmp_path / 'profile'}"]
+    dom = subprocess.run(
+        [*base, "--enable-logging=stderr", "--v=0", "--dump-dom", url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    console = [ln for ln in dom.stderr.splitlines() if "CONSOLE" in ln or "Uncaught" in ln]
+    assert not console, console
+    found = dict(re.findall(r'data-key="([^"]+)" data-value="([^"]+)"', dom.stdout))
+    assert {"totals.welfare_usd", "totals.cost_usd", "totals.value_usd", "totals.regret_usd"} <= set(found)
+    for key, shown in found.items():
+        section, name = key.split(".", 1)
+        expected = payload[section][name]
+        assert float(shown) == pytest.approx(float(expected), rel=1e-12), key
+    assert "<svg" in dom.stdout and dom.stdout.count("<svg") >= 4
+    shot = tmp_path / "shot.png"
+    run = subprocess.run(
+        [*base, f"--screenshot={shot}", "--window-size=1000,1400", url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0 and shot.exists(), run.stderr[-2000:]
+    assert png_colours(shot) > 8  # text, cards and coloured plot marks, not a blank page
+
+
+def test_headline_keys_exist_in_json() -> None:
+    res, payload = sample_audit()
+    html = build_report(res, payload).render()
+    for key in re.findall(r'data-key="([^"]+)"', html):
+        section, name = key.split(".", 1)
+        assert name in payload[section]

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from numpy.typing import NDArray
 
 from tokenomy.core._checks import check_finite_array, check_nonneg_array
@@ -88,29 +89,41 @@ class DecisionBatch:
         n, m = len(self.request_ids), len(self.names)
         seq = np.arange(first_seq, first_seq + n, dtype=np.int64)
         chosen = np.asarray(self.chosen, dtype=np.int64)
-        names = np.array(self.names, dtype=object)
-        chosen_name = np.full(n, None, dtype=object)
-        if m:
-            chosen_name[chosen >= 0] = names[chosen[chosen >= 0]]
+        names = pa.array(list(self.names), pa.string())
+        # Strings are built in Arrow's C++ kernels (dictionary decode, repeat, join), not per Python object:
+        # the 1M-row append is dominated by these columns otherwise.
+        chosen_name = (
+            pa.DictionaryArray.from_arrays(
+                pa.array(np.maximum(chosen, 0).astype(np.int32), mask=chosen < 0), names
+            ).cast(pa.string())
+            if m
+            else pa.nulls(n, pa.string())
+        )
         src = dict.fromkeys(("v_source", "lam_source", "rho_source", "rho_irr_source"), PriceSource.DEFAULT)
         src.update(self.sources or {})
 
         def const(value: str) -> pa.Array:
-            return pa.array(np.full(n, value, dtype=object), pa.string())
+            return pa.repeat(pa.scalar(value, pa.string()), n)
 
+        def strings(values: Sequence[str] | NDArray[np.object_]) -> pa.Array:
+            return (
+                values
+                if isinstance(values, pa.Array)
+                else pa.array(np.asarray(values, dtype=object), pa.string())
+            )
+
+        decision_ids = pc.binary_join_element_wise("d", pc.cast(pa.array(seq), pa.string()), "")
         decisions = pa.table(
             {
                 "seq": seq,
-                "decision_id": pa.array(np.char.add("d", seq.astype(str)).astype(object), pa.string()),
+                "decision_id": decision_ids,
                 "time_s": np.asarray(self.time_s, np.float64),
-                "request_id": pa.array(np.asarray(self.request_ids, dtype=object), pa.string()),
-                "tenant": const("")
-                if self.tenants is None
-                else pa.array(np.asarray(self.tenants, object), pa.string()),
+                "request_id": strings(self.request_ids),
+                "tenant": const("") if self.tenants is None else strings(self.tenants),
                 "layer": const(Layer(self.layer).value),
                 "decision_point": const(self.decision_point),
                 "chosen_index": pa.array(np.where(chosen >= 0, chosen, 0).astype(np.int32), mask=chosen < 0),
-                "chosen_name": pa.array(chosen_name, pa.string()),
+                "chosen_name": chosen_name,
                 "n_candidates": np.full(n, m, np.int32),
                 "propensity": np.ones(n)
                 if self.propensity is None
@@ -140,7 +153,9 @@ class DecisionBatch:
             {
                 "decision_seq": np.repeat(seq, m),
                 "idx": np.tile(np.arange(m, dtype=np.int32), n),
-                "name": pa.array(np.tile(names, n), pa.string()),
+                "name": pa.DictionaryArray.from_arrays(
+                    pa.array(np.tile(np.arange(m, dtype=np.int32), n)), names
+                ).cast(pa.string()),
                 "dq": np.asarray(self.dq, np.float64).ravel(),
                 "dc_usd": np.asarray(self.dc_usd, np.float64).ravel(),
                 "dl_s": np.asarray(self.dl_s, np.float64).ravel(),

@@ -57,6 +57,7 @@ per_decision AS (
   FROM per_cand GROUP BY dseq
 )
 SELECT d.decision_id, d.request_id, d.tenant, d.layer, d.decision_point, d.chosen_name,
+       d.v_usd, d.lam_usd_per_s, d.rho_usd,
        p.realised_utility_usd, p.best_utility_usd,
        CASE WHEN p.best_utility_usd > 0 THEN p.best_observed_candidate ELSE NULL END AS best_candidate,
        p.best_utility_usd - p.realised_utility_usd AS regret_usd,
@@ -87,7 +88,7 @@ req AS (
   SELECT request_id, any_value(tenant) AS tenant, count(*) AS decisions,
          sum(regret_usd) AS regret_usd, count(regret_usd) AS decisions_with_regret,
          max(v_usd) AS v_price_usd, max(lam_usd_per_s) AS lam_usd_per_s, max(rho_usd) AS rho_usd
-  FROM reg JOIN decisions USING (decision_id, request_id, tenant) GROUP BY request_id
+  FROM reg GROUP BY request_id
 )
 SELECT req.request_id, req.tenant, req.decisions, req.v_price_usd, req.lam_usd_per_s, req.rho_usd,
        vec.value_usd, vec.cost_usd, vec.latency_cost_usd, vec.risk_cost_usd,

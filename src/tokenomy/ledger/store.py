@@ -53,6 +53,7 @@ class Ledger:
             self._con = duckdb.connect(self.path, read_only=read_only)
         except duckdb.Error as exc:
             raise LedgerError(f"cannot open ledger {self.path!r}: {exc}") from None
+        self._con.execute("SET enable_progress_bar = false")  # a library does not draw on the terminal
         if not read_only:
             for stmt in schema.DDL:
                 self._con.execute(stmt)

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import all_cores, best_of, one_core, parser, verdict  # noqa: E402
+from _common import all_cores, best_of, one_core, parser, verdict
 
 CPUS = one_core()
 

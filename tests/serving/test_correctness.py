@@ -86,3 +86,13 @@ def test_speculation_is_off_when_drafting_does_not_pay_and_on_when_it_does() -> 
     assert good.spec_steps > 0
     assert good.finish_s[0] < plain.finish_s[0]
     assert (good.status == COMPLETED).all()
+
+
+def test_multi_step_jumps_give_the_same_result_as_stepping_one_at_a_time() -> None:
+    wl = small_mix(seed=8, rate=6.0)
+    for name in ("fcfs", "priced"):
+        fast = Engine(step_model=LINEAR).run(wl, make_scheduler(name))
+        slow = Engine(step_model=LINEAR, max_jump_steps=1).run(wl, make_scheduler(name))
+        assert fast.jumps < slow.jumps
+        assert np.allclose(fast.finish_s, slow.finish_s, rtol=1e-9, atol=1e-9, equal_nan=True)
+        assert np.array_equal(fast.status, slow.status)

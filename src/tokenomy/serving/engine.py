@@ -49,6 +49,8 @@ class Engine:
         step_model: iteration-time model (default: BLIS llama-3.1-8b, H100, TP1).
         config: engine knobs.
         eviction: prefix-cache eviction policy name or instance.
+        max_jump_steps: cap on steps advanced at once (``None``: up to the next event; 1: step by
+            step, the slow baseline the benchmark measures the jump against; results are identical).
     """
 
     def __init__(
@@ -57,10 +59,12 @@ class Engine:
         step_model: StepTimeModel = BLIS_LLAMA31_8B_H100_TP1,
         config: EngineConfig | None = None,
         eviction: str | EvictionPolicy = "lru",
+        max_jump_steps: int | None = None,
     ) -> None:
         self.step_model = step_model
         self.config = config or EngineConfig()
         self.eviction = eviction
+        self.max_jump_steps = max_jump_steps
 
     def run(self, wl: Workload, scheduler: Scheduler, *, progress: Progress | None = None) -> RunResult:
         """Replay ``wl`` under ``scheduler`` until every request completed or was rejected.
@@ -74,7 +78,9 @@ class Engine:
             the run's per-request columns, counters and price feed.
         """
         eviction = self.eviction if isinstance(self.eviction, str) else type(self.eviction)()
-        return _Run(self.step_model, self.config, eviction, wl, scheduler, progress).go()
+        run = _Run(self.step_model, self.config, eviction, wl, scheduler, progress)
+        run.max_jump = self.max_jump_steps or 2**62
+        return run.go()
 
 
 class _Run:
@@ -116,6 +122,7 @@ class _Run:
         self.lam_waiting_usd_per_s = 0.0
         self.lam = wl.lam_usd_per_s.tolist()
         self.out = wl.output_tokens.tolist()
+        self.max_jump = 2**62
 
     # --- EngineState view -------------------------------------------------------------------------
     @property
@@ -315,6 +322,7 @@ class _Run:
                 k = max(1, math.ceil((heap[0][0] - self.g) / e - eps))
                 if nxt < N:
                     k = min(k, max(1, math.ceil((arr[nxt] - now) / t - eps)))
+                k = min(k, self.max_jump)
                 bound = nd * (math.ceil(k * e / B) + 1)
                 if kv.free >= bound:  # cheap reservation (an upper bound); exact sync happens later
                     kv.allocate(bound)

@@ -1,0 +1,156 @@
+"""Experiments: a scheduler × rate grid, and the paper's prediction 3 (long-context tenant).
+
+Prediction 3 (SPEC §5): under flat (FCFS) pricing, tenants that send no long contexts still see
+their latency and welfare regress as one tenant's long-context volume grows. The experiment adds a
+"long" tenant (ServeGen-style Gamma arrivals, log-normal lengths with a long prompt median; synthetic)
+to a base workload at increasing rates and measures the *other* tenants' TTFT, end-to-end latency
+and welfare under each scheduler; ``removed_share`` is the part of FCFS's welfare loss for the
+others that the scheduler avoids: 1 − loss_sched / loss_fcfs at each volume. No I/O here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from tokenomy.serving.engine import Engine
+from tokenomy.serving.entities import Workload
+from tokenomy.serving.metrics import latency_columns, summarize, welfare_parts
+from tokenomy.serving.result import COMPLETED, RunResult
+from tokenomy.serving.schedulers import make_scheduler
+from tokenomy.serving.workloads import TenantSpec, concat, rate_scaled, tenant_mix
+
+__all__ = ["prediction3", "run_grid"]
+
+OnRun = Callable[[RunResult, dict[str, Any]], None]
+
+
+def run_grid(
+    workloads: Sequence[Workload],
+    schedulers: Sequence[str],
+    rates: Sequence[float],
+    *,
+    engine: Engine | None = None,
+    on_run: OnRun | None = None,
+) -> list[dict[str, Any]]:
+    """Run every (workload, rate, scheduler); return one ``summarize`` dict per run.
+
+    Args:
+        workloads: the traces (unscaled).
+        schedulers: registry names.
+        rates: rate scales (×k compresses arrival times).
+        engine: the engine (default ``Engine()``).
+        on_run: called with each run and its summary (progress, reports, ledger writes).
+    """
+    eng = engine or Engine()
+    rows = []
+    for wl in workloads:
+        for k in rates:
+            scaled = rate_scaled(wl, k)
+            for name in schedulers:
+                r = eng.run(scaled, make_scheduler(name))
+                m = summarize(r)
+                m["trace"], m["rate_scale"] = wl.name, float(k)
+                rows.append(m)
+                if on_run is not None:
+                    on_run(r, m)
+    return rows
+
+
+def _others(r: RunResult, long_code: int) -> dict[str, float]:
+    wl = r.workload
+    mask = wl.tenant != long_code
+    lc = latency_columns(r)
+    ok = r.status == COMPLETED
+    sel = mask[ok]
+    ttft, e2e = lc["ttft_s"][sel], lc["e2e_s"][sel]
+    w = welfare_parts(r, mask)
+    lw = welfare_parts(r, ~mask)
+    return {
+        "others_ttft_p50_s": float(np.median(ttft)) if ttft.size else float("nan"),
+        "others_ttft_p99_s": float(np.quantile(ttft, 0.99)) if ttft.size else float("nan"),
+        "others_e2e_mean_s": float(e2e.mean()) if e2e.size else float("nan"),
+        "others_welfare": w["welfare"],
+        "long_welfare": lw["welfare"],
+        "total_welfare": w["welfare"] + lw["welfare"],
+        "long_completed": int((ok & ~mask).sum()),
+        "long_requests": int((~mask).sum()),
+    }
+
+
+def prediction3(
+    base: Workload,
+    *,
+    long_rates_rps: Sequence[float] = (0.0, 0.25, 0.5, 1.0, 1.5),
+    long_prompt_median: float = 16000.0,
+    schedulers: Sequence[str] = ("fcfs", "priced"),
+    engine: Engine | None = None,
+    seed: int = 0,
+) -> list[dict[str, Any]]:
+    """Sweep the long-context tenant's rate; one row per (rate, scheduler) with the others' outcomes.
+
+    Args:
+        base: the other tenants' traffic (a real trace slice, its tenants kept as they are).
+        long_rates_rps: requests per second of the long-context tenant (0 = absent).
+        long_prompt_median: median prompt tokens of the long tenant (log-normal, σ 0.3; synthetic).
+        schedulers: registry names; the first is the flat-priced reference (``fcfs``).
+        engine: the engine (default ``Engine()``).
+        seed: seed of the long tenant's draws.
+
+    Returns:
+        rows with ``long_rate_rps``, ``long_tokens_per_s``, ``scheduler``, the ``_others`` fields and
+        ``removed_share`` (NaN at rate 0 and for the reference).
+    """
+    eng = engine or Engine()
+    rows: list[dict[str, Any]] = []
+    ref: dict[str, float] = {}
+    base_one = replace(base, tenant=np.zeros(len(base), np.int64), tenant_names=("others",))
+    for rate in long_rates_rps:
+        if rate > 0:
+            spec = TenantSpec(
+                "long",
+                rate,
+                cv=1.0,
+                prompt_median=long_prompt_median,
+                prompt_sigma=0.3,
+                output_median=200.0,
+                output_sigma=0.8,
+            )
+            long = tenant_mix([spec], duration_s=max(base.duration_s, 1.0), seed=seed + 17)
+            wl = concat([base_one, replace(long, name="long")], f"{base.name}+long@{rate:g}")
+            long_tokens = float(long.prompt_tokens.sum()) / max(base.duration_s, 1.0)
+        else:
+            wl, long_tokens = replace(base_one, name=f"{base.name}+long@0"), 0.0
+        for name in schedulers:
+            r = eng.run(wl, make_scheduler(name))
+            row: dict[str, Any] = {
+                "long_rate_rps": float(rate),
+                "long_tokens_per_s": long_tokens,
+                "scheduler": name,
+                "wall_s": r.wall_s,
+                **_others(r, 1),
+            }
+            if rate == long_rates_rps[0]:
+                ref[name] = row["others_welfare"]
+            rows.append(row)
+    first = schedulers[0]
+    for row in rows:
+        loss = {
+            n: ref.get(n, np.nan)
+            - next(
+                x["others_welfare"]
+                for x in rows
+                if x["scheduler"] == n and x["long_rate_rps"] == row["long_rate_rps"]
+            )
+            for n in schedulers
+        }
+        row["others_welfare_loss"] = loss[row["scheduler"]]
+        row["removed_share"] = (
+            1.0 - loss[row["scheduler"]] / loss[first]
+            if row["scheduler"] != first and loss[first] > 0
+            else float("nan")
+        )
+    return rows

@@ -7,6 +7,7 @@
 * :func:`load_taubench` reads ``taubench_gpt4o_airline/episodes.csv`` and ``steps.csv.gz`` and, only
   with ``raw=True`` (small), ``gpt-4o-airline.json.xz`` for tool-call arguments, the user message
   before each call and the ground-truth actions.
+* :func:`load_schedule` reads an autonomy schedule TOML file (default: the packaged one).
 
 This module reads files; it computes nothing beyond parsing (no policy). Bad input raises
 :class:`tokenomy.core.errors.SchemaError` naming the file, the line and the field. Dataset facts the
@@ -23,15 +24,17 @@ import lzma
 import re
 from collections.abc import Iterator
 from dataclasses import replace
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from tokenomy.autonomy.schedule import Schedule, parse_schedule
 from tokenomy.autonomy.trajectory import AgentStep, AgentTrajectory, Episode, GroundTruthAction, ToolCall
 from tokenomy.core.errors import SchemaError
 
-__all__ = ["MINISWE", "TAUBENCH", "load_miniswe", "load_taubench"]
+__all__ = ["MINISWE", "TAUBENCH", "load_miniswe", "load_schedule", "load_taubench"]
 
 MINISWE = "miniswe_gemini3pro_swebv"
 TAUBENCH = "taubench_gpt4o_airline"
@@ -372,3 +375,24 @@ def _read_tau_raw(
         gt = tuple(GroundTruthAction(tool=a["name"], arguments=dict(a.get("kwargs") or {})) for a in actions)
         out[key] = (msgs, gt)
     return out
+
+
+def load_schedule(path: str | Path | None = None) -> Schedule:
+    """Read an autonomy schedule TOML file (the packaged default when ``path`` is None).
+
+    Args:
+        path: a schedule file, or None for ``tokenomy/interfaces/resources/default_schedule.toml``.
+
+    Returns:
+        The parsed schedule.
+
+    Raises:
+        SchemaError: the file is missing, or malformed (the message names the file, line and problem).
+    """
+    if path is None:
+        res = resources.files("tokenomy.interfaces") / "resources" / "default_schedule.toml"
+        return parse_schedule(res.read_text(encoding="utf-8"), source=str(res))
+    p = Path(path)
+    if not p.is_file():
+        raise SchemaError(f"{p}: schedule file not found")
+    return parse_schedule(p.read_text(encoding="utf-8"), source=str(p))

@@ -1,0 +1,630 @@
+"""Classify concrete tool calls (shell commands, JSON function calls) into the schedule's action classes.
+
+Shell commands are split into their parts before any part is classified, because prefix matching
+alone is escapable (``cd x && rm -rf /``). The splitter (:func:`split_shell`) cuts at unquoted
+``;`` ``&&`` ``||`` ``|`` ``&`` and newlines, pulls out command substitutions ``$(…)`` and backticks,
+re-enters ``bash -c "…"`` / ``sh -c`` / ``eval`` strings, feeds heredoc bodies to a shell reader
+(``bash <<EOF``) as commands and treats every other heredoc body as data. Each simple command is then
+stripped of wrappers (``sudo``, ``env``, ``FOO=1`` prefixes, ``timeout``, ``nohup``, ``time``, ``nice``,
+``xargs``, ``command``, ``exec``) and matched by program and arguments (rules in :data:`RULES_DOC`).
+A compound command's class is the most severe of its parts under the schedule (deny > ask > allow,
+then multi_party > confirm, then the fixed order in :data:`SEVERITY`). A part no rule places is
+``"unknown"`` — never silently free: the schedule's ``unknown_level`` applies (fail closed).
+
+JSON function calls are classified by the schedule's ``[tools]`` / ``[tool_patterns]`` tables; a
+shell-running tool (``bash``, ``shell``, ``run_command``, … with a ``command``/``cmd`` argument) is
+classified by its command. Uses ``shlex`` only; no shell grammar beyond the above.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from tokenomy.autonomy.schedule import UNKNOWN, VERDICT_RANK, Schedule
+
+__all__ = ["RULES_DOC", "SEVERITY", "Classification", "classify_call", "classify_shell", "split_shell"]
+
+SEVERITY = (
+    "read",
+    "compute",
+    "respond",
+    "defer",
+    "draft",
+    "execute",
+    "install",
+    "delete_local",
+    "commit",
+    UNKNOWN,
+    "transfer",
+    "deploy",
+    "delete_remote",
+    "destroy",
+)
+"""Tie-break order between classes with the same verdict and level (later = more severe)."""
+
+RULES_DOC = """\
+destroy        rm -r/-f of /, /*, ~, $HOME, .. or with --no-preserve-root; mkfs*, dd of=/dev/*, > /dev/sd*,
+               fork bombs, shutdown/reboot/halt/poweroff, chmod/chown -R on /
+delete_remote  git push --delete | -d | --force | -f | +ref | :ref; kubectl delete; terraform destroy;
+               aws s3 rm|rb, gsutil rm, gcloud ... delete; curl -X DELETE; SQL DROP DATABASE/TABLE via a client
+deploy         git push; docker push; kubectl apply|create|replace|rollout; helm install|upgrade;
+               terraform apply; npm|cargo publish; twine upload; scp/rsync to host:path; gh release|pr create
+commit         the harness submit (echo COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT)
+delete_local   rm, rmdir, unlink, shred, truncate; find -delete; git clean; git reset --hard; git checkout -- .
+install        pip|pip3|conda|apt|apt-get|yum|brew|npm|yarn|gem|cargo install/add; curl, wget (network fetch)
+execute        interpreters and test runners (python, pytest, node, make, tox, ...), ./script or path/to/bin,
+               sqlite3/psql/mysql without DROP, sphinx-build, pylint, msgfmt, ...
+draft          writes in the working copy: > or >> to a file, sed -i, perl -i, tee, touch, mkdir, cp, mv, ln,
+               patch, ed, git add|commit|apply|checkout <file>|stash|restore|mv|rm --cached, chmod (not /)
+read           ls, cat, head, tail, grep, find (no -delete/-exec), sed/awk without -i or redirect, nl, wc,
+               diff, echo, printf, cd, pwd, which, git status|log|diff|show|blame|grep|ls-files|branch, ...
+unknown        anything else (the schedule's unknown_level applies)
+"""
+
+_READ = frozenset(
+    [
+        "ls",
+        "cat",
+        "head",
+        "tail",
+        "grep",
+        "egrep",
+        "fgrep",
+        "rg",
+        "ag",
+        "nl",
+        "wc",
+        "diff",
+        "cmp",
+        "echo",
+        "printf",
+        "cd",
+        "pwd",
+        "which",
+        "whereis",
+        "type",
+        "file",
+        "stat",
+        "tree",
+        "less",
+        "more",
+        "sort",
+        "uniq",
+        "cut",
+        "tr",
+        "du",
+        "df",
+        "env",
+        "printenv",
+        "whoami",
+        "id",
+        "uname",
+        "date",
+        "true",
+        "false",
+        "test",
+        "[",
+        "[[",
+        "sleep",
+        "basename",
+        "dirname",
+        "realpath",
+        "readlink",
+        "column",
+        "jq",
+        "yq",
+        "hexdump",
+        "xxd",
+        "od",
+        "strings",
+        "md5sum",
+        "sha256sum",
+        "export",
+        "set",
+        "unset",
+        "alias",
+        "source",
+        ".",
+        "history",
+        "locale",
+        "hostname",
+        "ps",
+        "top",
+        "free",
+        "lsof",
+        ":",
+    ]
+)
+_EXEC = frozenset(
+    [
+        "python",
+        "python2",
+        "python3",
+        "pytest",
+        "py.test",
+        "tox",
+        "nox",
+        "make",
+        "cmake",
+        "node",
+        "npx",
+        "ruby",
+        "perl",
+        "php",
+        "java",
+        "javac",
+        "go",
+        "cargo",
+        "rustc",
+        "gcc",
+        "g++",
+        "clang",
+        "bash",
+        "sh",
+        "zsh",
+        "dash",
+        "sqlite3",
+        "psql",
+        "mysql",
+        "sphinx-build",
+        "pylint",
+        "flake8",
+        "mypy",
+        "black",
+        "ruff",
+        "msgfmt",
+        "antlr4",
+        "pyreverse",
+        "sphinx-quickstart",
+        "sphinx-apidoc",
+        "dot",
+        "kill",
+        "pkill",
+        "django-admin",
+        "coverage",
+        "ipython",
+        "julia",
+        "R",
+        "Rscript",
+        "gdb",
+        "valgrind",
+        "unzip",
+        "tar",
+        "gzip",
+        "gunzip",
+        "xz",
+        "zip",
+        "bzip2",
+        "jupyter",
+        "nosetests",
+        "trial",
+        "runtests.py",
+        "manage.py",
+    ]
+)
+_DRAFT = frozenset(
+    ["tee", "touch", "mkdir", "cp", "mv", "ln", "patch", "ed", "install_file", "chmod", "chown"]
+)
+_DELETE = frozenset(["rm", "rmdir", "unlink", "shred", "truncate"])
+_INSTALL_TOOLS = frozenset(
+    [
+        "pip",
+        "pip3",
+        "conda",
+        "mamba",
+        "apt",
+        "apt-get",
+        "yum",
+        "dnf",
+        "brew",
+        "npm",
+        "yarn",
+        "pnpm",
+        "gem",
+        "cargo",
+        "poetry",
+        "uv",
+    ]
+)
+_WRAPPERS = frozenset(
+    ["sudo", "doas", "env", "nohup", "time", "nice", "ionice", "command", "exec", "stdbuf", "builtin"]
+)
+_SHELLS = frozenset(["bash", "sh", "zsh", "dash", "ksh"])
+_GIT_READ = frozenset(
+    [
+        "status",
+        "log",
+        "diff",
+        "show",
+        "blame",
+        "grep",
+        "ls-files",
+        "ls-tree",
+        "rev-parse",
+        "describe",
+        "shortlog",
+        "reflog",
+    ]
+)
+_GIT_DRAFT = frozenset(
+    [
+        "add",
+        "commit",
+        "apply",
+        "stash",
+        "restore",
+        "mv",
+        "init",
+        "config",
+        "tag",
+        "cherry-pick",
+        "merge",
+        "rebase",
+        "switch",
+    ]
+)
+_ASSIGN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
+_SQL_DROP = re.compile(r"\b(drop\s+(database|table|schema)|truncate\s+table)\b", re.IGNORECASE)
+_DANGEROUS_TARGETS = frozenset(
+    {"/", "/*", "~", "~/", "$HOME", "${HOME}", "..", "../", "/home", "/usr", "/etc"}
+)
+_SUBMIT = "COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT"
+_SHELL_TOOLS = frozenset(
+    {"bash", "shell", "sh", "run_command", "execute_bash", "terminal", "run_shell", "exec"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Classification:
+    """The class of one call and how it was reached.
+
+    Attributes:
+        action_class: the most severe part's class (``"unknown"`` when some part could not be placed
+            and nothing more severe was found).
+        parts: (simple command or tool, its class, the rule that placed it) for every part.
+    """
+
+    action_class: str
+    parts: tuple[tuple[str, str, str], ...]
+
+    @property
+    def has_unknown(self) -> bool:
+        """Whether any part was left unknown."""
+        return any(cls == UNKNOWN for _, cls, _ in self.parts)
+
+
+def _heredoc_bodies(text: str) -> tuple[str, list[tuple[str, str]]]:
+    """Remove heredoc bodies; return the text without them and (reader line, body) pairs."""
+    lines = text.split("\n")
+    out: list[str] = []
+    bodies: list[tuple[str, str]] = []
+    i = 0
+    marker = re.compile(r"<<-?\s*(['\"]?)([A-Za-z_][A-Za-z0-9_]*)\1")
+    while i < len(lines):
+        line = lines[i]
+        out.append(line)
+        i += 1
+        for m in marker.finditer(line):
+            tag = m.group(2)
+            body: list[str] = []
+            while i < len(lines) and lines[i].strip() != tag:
+                body.append(lines[i])
+                i += 1
+            i += 1  # skip the terminator
+            bodies.append((line, "\n".join(body)))
+    return "\n".join(out), bodies
+
+
+def split_shell(command: str) -> list[str]:
+    """Split a shell command into simple commands (substitutions and ``-c`` strings included).
+
+    Args:
+        command: the command text as the agent issued it.
+
+    Returns:
+        The simple commands in textual order; heredoc bodies fed to a shell are included, other
+        heredoc bodies (file contents) are not.
+    """
+    text, bodies = _heredoc_bodies(command.replace("\\\n", " "))
+    parts: list[str] = []
+    for reader, body in bodies:
+        words = reader.split()
+        if words and words[0] in _SHELLS:
+            parts.extend(split_shell(body))
+    parts = _split_top(text) + parts
+    return [p for p in parts if p.strip()]
+
+
+def _split_top(text: str) -> list[str]:
+    parts: list[str] = []
+    buf: list[str] = []
+    i, n = 0, len(text)
+    quote = ""
+    while i < n:
+        ch = text[i]
+        if quote == "'":
+            buf.append(ch)
+            quote = "" if ch == "'" else quote
+        elif ch == "\\" and i + 1 < n:
+            buf.append(text[i : i + 2])
+            i += 1
+        elif ch == "$" and i + 1 < n and text[i + 1] == "(":
+            depth, j = 1, i + 2
+            while j < n and depth:
+                depth += {"(": 1, ")": -1}.get(text[j], 0)
+                j += 1
+            inner = text[i + 2 : j - 1]
+            if not inner.startswith("("):  # $((arithmetic)) is not a command
+                parts.extend(split_shell(inner))
+            buf.append("SUBST")
+            i = j - 1
+        elif ch == "`":
+            j = text.find("`", i + 1)
+            j = n if j < 0 else j
+            parts.extend(split_shell(text[i + 1 : j]))
+            buf.append("SUBST")
+            i = j
+        elif quote == '"':
+            buf.append(ch)
+            quote = "" if ch == '"' else quote
+        elif ch in "'\"":
+            quote = ch
+            buf.append(ch)
+        elif ch == "#" and (not buf or buf[-1] in " \t\n;&|("):
+            while i < n and text[i] != "\n":
+                i += 1
+            continue
+        elif ch == "&" and ((buf and buf[-1] in "<>") or text[i + 1 : i + 2] == ">"):
+            buf.append(ch)  # 2>&1, &>file: a redirect, not a separator
+        elif ch in ";\n|&":
+            parts.append("".join(buf))
+            buf = []
+        elif ch in "()":  # subshell / group parentheses
+            buf.append(" ")
+        else:
+            buf.append(ch)
+        i += 1
+    parts.append("".join(buf))
+    return [p.strip() for p in parts if p.strip()]
+
+
+def _words(simple: str) -> list[str]:
+    try:
+        return shlex.split(simple, comments=False, posix=True)
+    except ValueError:
+        return simple.split()
+
+
+def _strip_wrappers(words: list[str]) -> list[str]:
+    i = 0
+    while i < len(words):
+        w = words[i]
+        if _ASSIGN.match(w):
+            i += 1
+        elif w in _WRAPPERS:
+            i += 1
+            while i < len(words) and words[i].startswith("-"):
+                i += 1 + (words[i] in ("-u", "-g", "-n", "-c"))
+        elif w == "timeout":
+            i += 1
+            while i < len(words) and (words[i].startswith("-") or words[i][:1].isdigit()):
+                i += 1
+        elif w == "xargs":
+            i += 1
+            while i < len(words) and words[i].startswith("-"):
+                i += 1 + (words[i] in ("-I", "-n", "-P", "-d", "-L"))
+        else:
+            break
+    return words[i:]
+
+
+def _redirect_target(simple: str) -> str | None:
+    """The file an unquoted ``>``/``>>`` writes to, if any (not /dev/null or &N)."""
+    for m in re.finditer(r"(?<![<&0-9])\d?>>?\s*([^\s;&|]+)", _unquoted(simple)):
+        target = m.group(1)
+        if not target.startswith("&") and target != "/dev/null":
+            return target
+    return None
+
+
+def _unquoted(s: str) -> str:
+    return re.sub(r"'[^']*'|\"(?:\\.|[^\"\\])*\"", "''", s)
+
+
+def _classify_simple(simple: str) -> tuple[str, str]:
+    """(class, rule) of one simple command."""
+    if _SUBMIT in simple:
+        return "commit", "harness submit"
+    target = _redirect_target(simple)
+    if target and re.match(r"/dev/(sd|nvme|hd|disk|mem)", target):
+        return "destroy", f"redirect to raw device {target}"
+    words = _strip_wrappers(_words(simple))
+    if not words:
+        return ("draft", "bare redirect") if target else ("read", "assignment only")
+    prog = words[0].rsplit("/", 1)[-1]
+    args = words[1:]
+    if prog in _SHELLS and "-c" in args:
+        idx = args.index("-c")
+        inner = args[idx + 1] if idx + 1 < len(args) else ""
+        return _most_severe_static(
+            [_classify_simple(p) for p in split_shell(inner)] or [("execute", "shell -c")]
+        )
+    if prog == "eval":
+        return _most_severe_static(
+            [_classify_simple(p) for p in split_shell(" ".join(args))] or [("read", "eval")]
+        )
+    cls, rule = _by_program(prog, words[0], args, simple)
+    if target and SEVERITY.index(cls) < SEVERITY.index("draft"):
+        return "draft", f"redirect > {target}"
+    return cls, rule
+
+
+def _by_program(prog: str, raw_prog: str, args: list[str], simple: str) -> tuple[str, str]:
+    flags = {a for a in args if a.startswith("-")}
+    if prog in _DELETE:
+        recursive = any(f in flags for f in ("-r", "-R", "-rf", "-fr", "-Rf", "-fR", "--recursive"))
+        targets = [a for a in args if not a.startswith("-")]
+        if "--no-preserve-root" in flags or (prog == "rm" and any(t in _DANGEROUS_TARGETS for t in targets)):
+            return "destroy", f"{prog} of a system path {targets}"
+        return "delete_local", f"{prog}{' -r' if recursive else ''}"
+    if prog.startswith("mkfs") or prog in ("shutdown", "reboot", "halt", "poweroff", "wipefs", "fdisk"):
+        return "destroy", prog
+    if prog == "dd" and any(a.startswith("of=/dev/") for a in args):
+        return "destroy", "dd to a device"
+    if prog in ("chmod", "chown") and "-R" in flags and any(a in _DANGEROUS_TARGETS for a in args):
+        return "destroy", f"{prog} -R on a system path"
+    if re.fullmatch(r":\s*\(\s*\)\s*\{.*", simple.strip()) or simple.strip().startswith(":(){"):
+        return "destroy", "fork bomb"
+    if prog == "git":
+        return _git(args)
+    if prog in ("kubectl", "helm", "terraform", "docker", "gh", "aws", "gsutil", "gcloud", "az"):
+        return _infra(prog, args)
+    if prog in ("npm", "yarn", "pnpm", "cargo", "poetry") and args[:1] == ["publish"]:
+        return "deploy", f"{prog} publish"
+    if prog == "twine" and args[:1] == ["upload"]:
+        return "deploy", "twine upload"
+    if prog in ("scp", "rsync") and any(re.match(r"^[\w.-]+@?[\w.-]*:", a) for a in args[1:]):
+        return "deploy", f"{prog} to a remote host"
+    if prog in ("curl", "wget", "http"):
+        if any(re.fullmatch(r"(-X|--request)=?DELETE", a) for a in args) or "DELETE" in args:
+            return "delete_remote", f"{prog} DELETE"
+        return "install", f"{prog} network fetch"
+    if prog in _INSTALL_TOOLS and args and args[0] in ("install", "add", "i", "update", "upgrade", "sync"):
+        return "install", f"{prog} {args[0]}"
+    if prog in ("python", "python3", "python2") and args[:2] in (["-m", "pip"],) and "install" in args:
+        return "install", "python -m pip install"
+    if prog in ("psql", "mysql", "sqlite3") and _SQL_DROP.search(simple):
+        return "delete_remote" if prog != "sqlite3" else "delete_local", f"{prog} DROP"
+    if prog == "find":
+        if "-delete" in args:
+            return "delete_local", "find -delete"
+        if "-exec" in args or "-execdir" in args:
+            i = args.index("-exec") if "-exec" in args else args.index("-execdir")
+            inner = " ".join(a for a in args[i + 1 :] if a not in ("{}", ";", "+", "\\;"))
+            return _most_severe_static([("read", "find"), _classify_simple(inner)])
+        return "read", "find"
+    if prog in ("sed", "perl") and any(a.startswith(("-i", "-pi")) for a in args):
+        return "draft", f"{prog} -i"
+    if prog in ("sed", "awk", "perl"):
+        return "read", prog
+    if prog in _READ:
+        return "read", prog
+    if prog in _DRAFT:
+        return "draft", prog
+    if prog in ("pip", "pip3", "conda", "npm", "apt", "apt-get"):
+        return "read", f"{prog} {args[0] if args else ''}".strip()
+    if prog in _EXEC or prog.endswith((".py", ".sh")):
+        return "execute", prog
+    if raw_prog.startswith(("./", "/", "bin/")) or "/" in raw_prog:
+        return "execute", "path to a program"
+    return UNKNOWN, f"no rule for {prog!r}"
+
+
+def _git(args: list[str]) -> tuple[str, str]:
+    sub = next((a for a in args if not a.startswith("-")), "")
+    rest = args[args.index(sub) + 1 :] if sub else []
+    if sub == "push":
+        if any(
+            a in ("--delete", "-d", "--force", "-f", "--force-with-lease", "--mirror") for a in rest
+        ) or any(a.startswith((":", "+")) for a in rest):
+            return "delete_remote", "git push that deletes or rewrites remote refs"
+        return "deploy", "git push"
+    if sub == "clean" or (sub == "reset" and "--hard" in rest):
+        return "delete_local", f"git {sub}"
+    if sub in ("checkout", "restore") and ((rest[:1] == ["--"] and rest[1:2] == ["."]) or rest == ["."]):
+        return "delete_local", f"git {sub} . (discards work)"
+    if sub in _GIT_READ or (sub == "branch" and not {"-d", "-D", "-m", "-M"} & set(rest)) or sub == "remote":
+        return "read", f"git {sub}"
+    if sub in _GIT_DRAFT or sub in ("checkout", "branch", "reset", "rm"):
+        return "draft", f"git {sub}"
+    if sub in ("fetch", "pull", "clone", "submodule"):
+        return "install", f"git {sub}"
+    return UNKNOWN, f"no rule for git {sub!r}"
+
+
+def _infra(prog: str, args: list[str]) -> tuple[str, str]:
+    words = [a for a in args if not a.startswith("-")]
+    joined = " ".join(words[:3])
+    if prog == "kubectl":
+        if words[:1] == ["delete"]:
+            return "delete_remote", "kubectl delete"
+        if words[:1] and words[0] in ("apply", "create", "replace", "rollout", "scale", "patch", "set"):
+            return "deploy", f"kubectl {words[0]}"
+        return "read", f"kubectl {joined}"
+    if prog == "terraform":
+        if words[:1] == ["destroy"]:
+            return "delete_remote", "terraform destroy"
+        return ("deploy", "terraform apply") if words[:1] == ["apply"] else ("read", f"terraform {joined}")
+    if prog == "helm":
+        if words[:1] and words[0] in ("uninstall", "delete"):
+            return "delete_remote", f"helm {words[0]}"
+        if words[:1] and words[0] in ("install", "upgrade", "rollback"):
+            return "deploy", f"helm {words[0]}"
+        return "read", f"helm {joined}"
+    if prog == "docker":
+        if words[:1] == ["push"]:
+            return "deploy", "docker push"
+        return "execute", f"docker {joined}"
+    if prog == "gh":
+        if words[:2] in (["release", "create"], ["pr", "create"], ["pr", "merge"]):
+            return "deploy", f"gh {' '.join(words[:2])}"
+        if words[:2] in (["repo", "delete"], ["release", "delete"]):
+            return "delete_remote", f"gh {' '.join(words[:2])}"
+        return "read", f"gh {joined}"
+    if any(w in ("rm", "rb", "delete", "terminate-instances", "delete-bucket") for w in words):
+        return "delete_remote", f"{prog} {joined}"
+    if any(w in ("cp", "sync", "deploy", "create", "put-object", "run-instances", "update") for w in words):
+        return "deploy", f"{prog} {joined}"
+    return "read", f"{prog} {joined}"
+
+
+def _most_severe_static(items: list[tuple[str, str]]) -> tuple[str, str]:
+    return max(items, key=lambda cr: SEVERITY.index(cr[0]) if cr[0] in SEVERITY else len(SEVERITY))
+
+
+def _severity_key(cls: str, schedule: Schedule | None) -> tuple[int, int, int]:
+    order = SEVERITY.index(cls) if cls in SEVERITY else len(SEVERITY)
+    if schedule is None:
+        return (0, 0, order)
+    level = schedule.level(cls)
+    return (VERDICT_RANK[schedule.verdict(cls)], {"multi_party": 1}.get(level, 0), order)
+
+
+def classify_shell(command: str, schedule: Schedule | None = None) -> Classification:
+    """Classify a shell command: split it, classify every part, keep the most severe.
+
+    Args:
+        command: the command text.
+        schedule: ranks the parts by verdict and level; without one, by :data:`SEVERITY` only.
+
+    Returns:
+        The classification; an empty command is ``read`` (nothing runs).
+    """
+    parts = [(p, *_classify_simple(p)) for p in split_shell(command)]
+    if not parts:
+        return Classification("read", ((command, "read", "empty command"),))
+    worst = max(parts, key=lambda p: _severity_key(p[1], schedule))
+    return Classification(worst[1], tuple(parts))
+
+
+def classify_call(tool: str, arguments: Mapping[str, Any], schedule: Schedule) -> Classification:
+    """Classify a JSON function call by the schedule's tool tables (shell tools by their command).
+
+    Args:
+        tool: the function name.
+        arguments: its arguments. # argument name -> JSON value
+        schedule: supplies ``[tools]`` and ``[tool_patterns]``.
+
+    Returns:
+        The classification (``"unknown"`` for a name no table places).
+    """
+    command = arguments.get("command", arguments.get("cmd"))
+    if tool in _SHELL_TOOLS and isinstance(command, str) and tool not in schedule.tools:
+        return classify_shell(command, schedule)
+    cls = schedule.tool_class(tool)
+    rule = f"[tools] {tool}" if tool in schedule.tools else ("pattern" if cls != UNKNOWN else "no tool rule")
+    return Classification(cls, ((tool, cls, rule),))

@@ -1,0 +1,336 @@
+"""The autonomy schedule: action classes → confirmation levels, approval scopes and prices (Eq. 6–7).
+
+A schedule is a published TOML artifact (the default lives in
+``tokenomy/interfaces/resources/default_schedule.toml``; ``tokenomy agent schedule`` prints it). Each
+action class is described by effect, reversibility and blast radius, and carries
+
+* a confirmation level — ``free`` (allow), ``confirm`` / ``multi_party`` (ask), ``deny``;
+* an approval scope — ``once`` / ``session`` / ``persistent``;
+* prices — ρ (USD per harm unit), ρ_irr ≥ ρ (per irreversible unit), a prior harm probability,
+  severity and irreversible share, and ``rare_severe`` (price by CVaR_α instead of the expectation).
+
+Precedence between several verdicts is deny > ask > allow; an unknown class gets ``unknown_level``
+(fail closed: never ``free``). ``parse_schedule`` takes the TOML *text* (the caller opens files) and
+raises :class:`~tokenomy.core.errors.SchemaError` naming the line and the problem. The autonomy level
+``a`` of Eq. 6–7 that the prices imply is :meth:`Schedule.implied_level`: act without asking iff the
+priced harm of a call is below the cost of asking.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+import tomllib
+from dataclasses import dataclass
+from typing import Any
+
+from tokenomy.core.errors import SchemaError
+
+__all__ = [
+    "LEVELS",
+    "SCOPES",
+    "UNKNOWN",
+    "VERDICT_RANK",
+    "ActionClass",
+    "Schedule",
+    "level_verdict",
+    "parse_schedule",
+]
+
+LEVELS = ("free", "confirm", "multi_party", "deny")
+SCOPES = ("once", "session", "persistent")
+UNKNOWN = "unknown"
+VERDICT_RANK = {"allow": 0, "ask": 1, "deny": 2}
+"""Precedence of verdicts: the larger rank wins (deny > ask > allow)."""
+
+_FLOAT_FIELDS = ("rho_usd", "rho_irr_usd", "p_harm", "severity", "irreversible")
+_TEXT_FIELDS = ("description", "effect", "reversibility", "blast_radius")
+_CLASS_KEYS = frozenset(
+    (
+        *_FLOAT_FIELDS,
+        *_TEXT_FIELDS,
+        "level",
+        "level_outside_sandbox",
+        "scope",
+        "approvers",
+        "rare_severe",
+        "cvar_alpha",
+    )
+)
+_TOP_KEYS = frozenset(
+    ("version", "unknown_level", "sandboxed", "ask_cost_usd", "classes", "tools", "tool_patterns")
+)
+
+
+def level_verdict(level: str) -> str:
+    """Verdict a confirmation level gives: free → allow, confirm/multi_party → ask, deny → deny."""
+    return {"free": "allow", "confirm": "ask", "multi_party": "ask", "deny": "deny"}[level]
+
+
+@dataclass(frozen=True, slots=True)
+class ActionClass:
+    """One action class of the schedule (see the module docstring for the fields' meaning)."""
+
+    name: str
+    description: str
+    effect: str
+    reversibility: str
+    blast_radius: str
+    level: str
+    level_outside_sandbox: str
+    scope: str
+    approvers: int
+    rho_usd: float
+    rho_irr_usd: float
+    p_harm: float
+    severity: float
+    irreversible: float
+    rare_severe: bool
+    cvar_alpha: float
+
+    @property
+    def dr(self) -> float:
+        """Expected reversible harm of one call (harm units): p·severity·(1 − irreversible)."""
+        return self.p_harm * self.severity * (1.0 - self.irreversible)
+
+    @property
+    def dr_irr(self) -> float:
+        """Expected irreversible harm of one call (harm units): p·severity·irreversible."""
+        return self.p_harm * self.severity * self.irreversible
+
+    def harm_price_usd(self, p_harm: float | None = None) -> float:
+        """ρ·ΔR + ρ_irr·ΔR_irr of one call, USD; CVaR_α for rare-and-severe classes.
+
+        For a Bernoulli harm of probability p and size s, CVaR_α = s·min(1, p/(1−α)): the mean of the
+        worst (1−α) tail. ``p_harm`` overrides the class prior (e.g. a learned per-call estimate).
+        """
+        p = self.p_harm if p_harm is None else p_harm
+        weight = min(1.0, p / (1.0 - self.cvar_alpha)) if self.rare_severe else p
+        per_unit = self.rho_usd * (1.0 - self.irreversible) + self.rho_irr_usd * self.irreversible
+        return weight * self.severity * per_unit
+
+    def effective_level(self, sandboxed: bool) -> str:
+        """The level in force: ``level_outside_sandbox`` applies when not sandboxed."""
+        return self.level if sandboxed else self.level_outside_sandbox
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """A parsed autonomy schedule.
+
+    Attributes:
+        classes: the action classes. # class name -> ActionClass
+        unknown_level: level for calls the classifier cannot place (never "free").
+        sandboxed: whether execute-class calls run in a sandbox.
+        ask_cost_usd: default price of one confirmation (the principal's attention).
+        tools: JSON function name -> class name.
+        tool_patterns: (glob, class name) in order, tried after ``tools``.
+        version: schema version of the file.
+    """
+
+    classes: dict[str, ActionClass]
+    unknown_level: str
+    sandboxed: bool
+    ask_cost_usd: float
+    tools: dict[str, str]
+    tool_patterns: tuple[tuple[str, str], ...]
+    version: int = 1
+
+    def level(self, class_name: str) -> str:
+        """Confirmation level in force for ``class_name`` (``unknown_level`` for unknown classes)."""
+        cls = self.classes.get(class_name)
+        return self.unknown_level if cls is None else cls.effective_level(self.sandboxed)
+
+    def verdict(self, class_name: str) -> str:
+        """allow / ask / deny for one class (fail closed for unknown classes)."""
+        return level_verdict(self.level(class_name))
+
+    def tool_class(self, tool: str) -> str:
+        """Class of a JSON function name: exact entry, else first matching glob, else ``"unknown"``."""
+        if tool in self.tools:
+            return self.tools[tool]
+        for pattern, cls in self.tool_patterns:
+            if fnmatch.fnmatchcase(tool, pattern):
+                return cls
+        return UNKNOWN
+
+    def implied_level(self, class_name: str, ask_cost_usd: float | None = None) -> str:
+        """The level the prices imply (Eq. 6–7): free iff priced harm ≤ the cost of one confirmation.
+
+        ``deny`` classes stay ``deny`` (a constraint, not a price); unknown classes give ``unknown_level``.
+        """
+        cls = self.classes.get(class_name)
+        if cls is None:
+            return self.unknown_level
+        if cls.level == "deny":
+            return "deny"
+        cost = self.ask_cost_usd if ask_cost_usd is None else ask_cost_usd
+        return "free" if cls.harm_price_usd() <= cost else ("multi_party" if cls.approvers > 1 else "confirm")
+
+    def as_rows(self) -> list[dict[str, Any]]:
+        """One plain dict per class, for tables and JSON."""
+        return [
+            {
+                "class": c.name,
+                "level": c.effective_level(self.sandboxed),
+                "verdict": level_verdict(c.effective_level(self.sandboxed)),
+                "scope": c.scope,
+                "effect": c.effect,
+                "reversibility": c.reversibility,
+                "blast_radius": c.blast_radius,
+                "rho_usd": c.rho_usd,
+                "rho_irr_usd": c.rho_irr_usd,
+                "harm_price_usd": round(c.harm_price_usd(), 6),
+                "implied_level": self.implied_level(c.name),
+                "risk_measure": f"CVaR_{c.cvar_alpha}" if c.rare_severe else "expectation",
+            }
+            for c in self.classes.values()
+        ]
+
+
+def _line_of(text: str, section: str | None, key: str | None) -> int:
+    """1-based line of ``key`` inside ``[section]`` (or of the header when key is None); 0 if not found."""
+    header = re.compile(r"^\s*\[\s*(.+?)\s*\]\s*(#.*)?$")
+    current: str | None = None
+    for i, line in enumerate(text.splitlines(), start=1):
+        m = header.match(line)
+        if m:
+            current = m.group(1).replace('"', "").replace(" ", "")
+            if key is None and current == section:
+                return i
+            continue
+        if key is not None and current == section:
+            k = line.split("=", 1)[0].strip().strip('"')
+            if "=" in line and k == key:
+                return i
+    return 0
+
+
+def parse_schedule(text: str, source: str = "<schedule>") -> Schedule:
+    """Parse and validate a schedule from TOML text.
+
+    Args:
+        text: the TOML document.
+        source: a name for messages (usually the file path).
+
+    Returns:
+        The validated schedule.
+
+    Raises:
+        SchemaError: syntax errors (with tomllib's line/column) and semantic errors (unknown level or
+            scope, ρ_irr < ρ, a probability outside [0, 1], a tool mapped to an undefined class, ...),
+            each naming ``source``, the line and the problem.
+    """
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SchemaError(f"{source}: TOML syntax error: {exc}") from None
+
+    def fail(section: str | None, key: str | None, problem: str) -> SchemaError:
+        line = _line_of(text, section, key) or _line_of(text, section, None)
+        where = f"line {line}" if line else "(line unknown)"
+        return SchemaError(f"{source}: {where}: {problem}")
+
+    for key in doc:
+        if key not in _TOP_KEYS:
+            raise fail(None, key, f"unknown top-level key {key!r}; expected one of {sorted(_TOP_KEYS)}")
+    unknown_level = doc.get("unknown_level", "confirm")
+    if unknown_level not in LEVELS or unknown_level == "free":
+        raise fail(
+            None, "unknown_level", f"unknown_level={unknown_level!r} must be confirm, multi_party or deny"
+        )
+    raw_classes = doc.get("classes")
+    if not isinstance(raw_classes, dict) or not raw_classes:
+        raise fail(None, None, "no [classes.<name>] tables: a schedule needs at least one action class")
+    classes = {name: _parse_class(name, body, fail) for name, body in raw_classes.items()}
+    if UNKNOWN in classes:
+        raise fail(f"classes.{UNKNOWN}", None, f"class name {UNKNOWN!r} is reserved (use unknown_level)")
+    tools: dict[str, str] = {}
+    for tool, cls in (doc.get("tools") or {}).items():
+        if cls not in classes:
+            raise fail(
+                "tools", tool, f"tool {tool!r} maps to undefined class {cls!r}; defined: {sorted(classes)}"
+            )
+        tools[tool] = cls
+    patterns: list[tuple[str, str]] = []
+    for pattern, cls in (doc.get("tool_patterns") or {}).items():
+        if cls not in classes:
+            raise fail("tool_patterns", pattern, f"pattern {pattern!r} maps to undefined class {cls!r}")
+        patterns.append((pattern, cls))
+    ask_cost = doc.get("ask_cost_usd", 0.05)
+    if not isinstance(ask_cost, int | float) or isinstance(ask_cost, bool) or ask_cost < 0:
+        raise fail(None, "ask_cost_usd", f"ask_cost_usd={ask_cost!r} must be a number ≥ 0")
+    sandboxed = doc.get("sandboxed", True)
+    if not isinstance(sandboxed, bool):
+        raise fail(None, "sandboxed", f"sandboxed={sandboxed!r} must be true or false")
+    return Schedule(
+        classes=classes,
+        unknown_level=unknown_level,
+        sandboxed=sandboxed,
+        ask_cost_usd=float(ask_cost),
+        tools=tools,
+        tool_patterns=tuple(patterns),
+        version=int(doc.get("version", 1)),
+    )
+
+
+def _parse_class(name: str, body: object, fail: Any) -> ActionClass:
+    section = f"classes.{name}"
+    if not isinstance(body, dict):
+        raise fail(section, None, f"classes.{name} must be a table")
+    for key in body:
+        if key not in _CLASS_KEYS:
+            raise fail(
+                section, key, f"unknown key {key!r} in [{section}]; expected one of {sorted(_CLASS_KEYS)}"
+            )
+    for key in ("level", *_TEXT_FIELDS):
+        if not isinstance(body.get(key), str) or not body.get(key):
+            raise fail(section, key if key in body else None, f"[{section}] needs a non-empty string {key!r}")
+    level = str(body["level"])
+    outside = str(body.get("level_outside_sandbox", level))
+    for key, value in (("level", level), ("level_outside_sandbox", outside)):
+        if value not in LEVELS:
+            raise fail(section, key, f"{key}={value!r} in [{section}]; expected one of {list(LEVELS)}")
+    scope = body.get("scope", "once")
+    if scope not in SCOPES:
+        raise fail(section, "scope", f"scope={scope!r} in [{section}]; expected one of {list(SCOPES)}")
+    values: dict[str, float] = {}
+    for key in _FLOAT_FIELDS:
+        v = body.get(key, 0.0)
+        if not isinstance(v, int | float) or isinstance(v, bool) or v != v or v < 0:
+            raise fail(section, key, f"{key}={v!r} in [{section}] must be a number ≥ 0")
+        values[key] = float(v)
+    for key in ("p_harm", "irreversible"):
+        if values[key] > 1:
+            raise fail(
+                section, key, f"{key}={values[key]} in [{section}] is a probability/share: must be in [0, 1]"
+            )
+    if values["rho_irr_usd"] < values["rho_usd"]:
+        raise fail(
+            section,
+            "rho_irr_usd",
+            f"rho_irr_usd={values['rho_irr_usd']} < rho_usd={values['rho_usd']} in [{section}]; need ρ_irr ≥ ρ",
+        )
+    approvers = body.get("approvers", 2 if level == "multi_party" else 1)
+    if not isinstance(approvers, int) or isinstance(approvers, bool) or approvers < 1:
+        raise fail(section, "approvers", f"approvers={approvers!r} in [{section}] must be an integer ≥ 1")
+    alpha = body.get("cvar_alpha", 0.95)
+    if not isinstance(alpha, int | float) or not 0 <= alpha < 1:
+        raise fail(section, "cvar_alpha", f"cvar_alpha={alpha!r} in [{section}] must be in [0, 1)")
+    rare = body.get("rare_severe", False)
+    if not isinstance(rare, bool):
+        raise fail(section, "rare_severe", f"rare_severe={rare!r} in [{section}] must be true or false")
+    return ActionClass(
+        name=name,
+        description=body["description"],
+        effect=body["effect"],
+        reversibility=body["reversibility"],
+        blast_radius=body["blast_radius"],
+        level=level,
+        level_outside_sandbox=outside,
+        scope=scope,
+        approvers=approvers,
+        rare_severe=rare,
+        cvar_alpha=float(alpha),
+        **values,
+    )

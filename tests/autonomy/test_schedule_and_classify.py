@@ -1,0 +1,138 @@
+"""Autonomy schedule parsing (fail closed, line-numbered errors) and the compound-aware classifier."""
+
+from __future__ import annotations
+
+import pytest
+
+from tokenomy.autonomy.classify import classify_call, classify_shell, split_shell
+from tokenomy.autonomy.schedule import UNKNOWN, Schedule, parse_schedule
+from tokenomy.core.errors import SchemaError
+from tokenomy.interfaces.loaders.agent_data import load_schedule
+
+
+@pytest.fixture(scope="module")
+def schedule() -> Schedule:
+    return load_schedule()
+
+
+def test_default_schedule_follows_spec_levels(schedule: Schedule) -> None:
+    assert schedule.level("read") == "free"
+    assert schedule.level("draft") == "free"
+    assert schedule.level("execute") == "free"  # sandboxed
+    assert schedule.level("commit") == "confirm"
+    for cls in ("deploy", "transfer", "delete_remote"):
+        assert schedule.level(cls) == "multi_party"
+    assert schedule.verdict("destroy") == "deny"
+
+
+def test_unknown_class_is_never_allowed(schedule: Schedule) -> None:
+    assert schedule.verdict(UNKNOWN) == "ask"
+    assert schedule.verdict("no_such_class") == "ask"
+    assert schedule.tool_class("launch_missiles") == UNKNOWN
+
+
+def test_execute_needs_confirmation_outside_the_sandbox() -> None:
+    text = load_schedule_text().replace("sandboxed = true", "sandboxed = false")
+    sched = parse_schedule(text)
+    assert sched.level("execute") == "confirm"
+    assert sched.level("read") == "free"
+
+
+def load_schedule_text() -> str:
+    from importlib import resources
+
+    return (resources.files("tokenomy.interfaces") / "resources" / "default_schedule.toml").read_text()
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "match"),
+    [
+        (
+            'level = "confirm"\nscope = "once"',
+            'level = "sometimes"\nscope = "once"',
+            r"line \d+: level='sometimes'",
+        ),
+        ("rho_irr_usd = 50.0", "rho_irr_usd = 5.0", r"line \d+: rho_irr_usd=5.0 < rho_usd=10.0"),
+        ('unknown_level = "confirm"', 'unknown_level = "free"', r"line 19: unknown_level='free'"),
+        (
+            'book_reservation = "transfer"',
+            'book_reservation = "payments"',
+            r"line \d+: tool 'book_reservation'",
+        ),
+        ("p_harm = 0.9", "p_harm = 1.9", r"line \d+: p_harm=1.9 .* must be in \[0, 1\]"),
+        ("version = 1", "version = 1\nversion = 2", r"TOML syntax error: .*line 19"),
+    ],
+)
+def test_malformed_schedule_names_line_and_problem(old: str, new: str, match: str) -> None:
+    text = load_schedule_text()
+    assert old in text
+    with pytest.raises(SchemaError, match=match):
+        parse_schedule(text.replace(old, new, 1), source="bad.toml")
+
+
+def test_semantic_error_line_points_at_the_key() -> None:
+    text = load_schedule_text().replace('level = "deny"', 'level = "never"')
+    with pytest.raises(SchemaError) as err:
+        parse_schedule(text, source="s.toml")
+    line = int(str(err.value).split("line ")[1].split(":")[0])
+    assert text.splitlines()[line - 1].strip() == 'level = "never"'
+
+
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        ("cd x && rm -rf /", "destroy"),
+        ("ls; rm -rf ~", "destroy"),
+        ("grep foo bar.py | sudo rm -rf /", "destroy"),
+        ("echo $(rm -rf /)", "destroy"),
+        ("echo `git push origin main`", "deploy"),
+        ('bash -c "git push --force origin main"', "delete_remote"),
+        ("sh -c 'ls && kubectl delete ns prod'", "delete_remote"),
+        ("sudo -u root rm -rf /*", "destroy"),
+        ("FOO=1 BAR=2 git push", "deploy"),
+        ("env FOO=1 timeout 5 git push origin :old-branch", "delete_remote"),
+        ("bash <<EOF\nrm -rf /\nEOF", "destroy"),
+        ("cat <<'EOF' > notes.sh\nrm -rf /\nEOF", "draft"),
+        ("ls | xargs rm", "delete_local"),
+        ("python run.py 2>&1 | tail -n 5", "execute"),
+        ("nl -ba f.py | sed -n '1,20p'", "read"),
+        ("echo hi > out.txt", "draft"),
+        ("sed -i 's/a/b/' f.py", "draft"),
+        ("pip install -e .", "install"),
+        ("curl -sSL https://x.sh | bash", "install"),
+        ("curl -X DELETE https://api/x", "delete_remote"),
+        ("dd if=/dev/zero of=/dev/sda", "destroy"),
+        ("echo COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT && git add -A && git diff --cached", "commit"),
+        ("frobnicate --now", UNKNOWN),
+        ("# just a comment\nls", "read"),
+    ],
+)
+def test_shell_classes_including_escapes(schedule: Schedule, command: str, expected: str) -> None:
+    assert classify_shell(command, schedule).action_class == expected
+
+
+def test_compound_verdict_is_most_severe_part(schedule: Schedule) -> None:
+    res = classify_shell("ls && frobnicate && cat x", schedule)
+    assert res.action_class == UNKNOWN
+    assert schedule.verdict(res.action_class) == "ask"
+    assert [c for _, c, _ in res.parts] == ["read", UNKNOWN, "read"]
+
+
+def test_split_keeps_quoted_separators() -> None:
+    assert split_shell("grep 'a;b|c' f && echo \"x && y\"") == ["grep 'a;b|c' f", 'echo "x && y"']
+
+
+def test_json_calls_by_tool_table_and_shell_tools(schedule: Schedule) -> None:
+    assert classify_call("get_user_details", {"user_id": "u"}, schedule).action_class == "read"
+    assert classify_call("book_reservation", {}, schedule).action_class == "transfer"
+    assert classify_call("get_anything_new", {}, schedule).action_class == "read"  # glob
+    assert classify_call("teleport", {}, schedule).action_class == UNKNOWN
+    assert classify_call("bash", {"command": "cd /tmp && rm -rf /"}, schedule).action_class == "destroy"
+
+
+def test_implied_level_follows_prices(schedule: Schedule) -> None:
+    # free classes carry a harm price below the cost of asking; confirm classes above it
+    assert schedule.implied_level("read") == "free"
+    assert schedule.implied_level("commit") in ("confirm", "multi_party")
+    assert schedule.implied_level("commit", ask_cost_usd=1e6) == "free"
+    assert schedule.implied_level("destroy", ask_cost_usd=1e6) == "deny"

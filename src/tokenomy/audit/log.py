@@ -134,6 +134,16 @@ class StepBuilder:
         for name, (_, default) in STEP_COLUMNS.items():
             self._cols[name].append(values.get(name, default))
 
+    def appenders(self) -> list[Any]:
+        """The ``append`` methods of the column lists, in ``STEP_COLUMNS`` order (the fast path for
+        importers that build rows as tuples; the caller keeps rows whole, see ``truncate``)."""
+        return [self._cols[name].append for name in STEP_COLUMNS]
+
+    def truncate(self, n: int) -> None:
+        """Drop every row after the first ``n`` (undo a partly added batch)."""
+        for col in self._cols.values():
+            del col[n:]
+
     def extend(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """Append several steps (all or, on a bad row, none)."""
         before = len(self)

@@ -36,7 +36,13 @@ _INT_COLUMNS = (
     "cache_write_tokens",
     "reasoning_tokens",
 )
-_WANTED = {name: col for col, names in ATTRIBUTES.items() for name in names}
+# attribute name -> (column, rank); rank 0 = the current name, higher = older aliases
+_RANK = {name: (col, rank) for col, names in ATTRIBUTES.items() for rank, name in enumerate(names)}
+_HEXCHARS = frozenset("0123456789abcdefABCDEF")
+
+
+def _is_hex(value: Any, length: int) -> bool:
+    return isinstance(value, str) and len(value) == length and set(value) <= _HEXCHARS
 
 
 def attribute_value(value: Mapping[str, Any]) -> Any:
@@ -96,89 +102,113 @@ class OtlpImporter:
         """
         if not isinstance(request, Mapping) or "resourceSpans" not in request:
             raise SchemaError(f"{where}: expected an OTLP export request with 'resourceSpans'")
-        rows: list[dict[str, Any]] = []
-        starts: list[int] = []
+        before = len(self._steps)
         labels: dict[str, dict[str, Any]] = {}
+        append = self._steps.appenders()
+        starts = self._start_ns
         try:
             for rs in request["resourceSpans"]:
                 for ss in rs.get("scopeSpans") or rs.get("instrumentationLibrarySpans") or ():
                     for span in ss.get("spans", ()):
                         row, start = self._span(span, where, labels)
-                        rows.append(row)
+                        for ap, v in zip(append, row, strict=True):
+                            ap(v)
                         starts.append(start)
-        except (TypeError, AttributeError, KeyError) as exc:
+        except (TypeError, AttributeError, KeyError, ValueError) as exc:
+            self._steps.truncate(before)
+            del starts[before:]
+            if isinstance(exc, SchemaError):
+                raise
             raise SchemaError(f"{where}: malformed OTLP structure ({type(exc).__name__}: {exc})") from None
-        self._steps.extend(rows)
-        self._start_ns.extend(starts)
         for tid, lab in labels.items():
             merged = self._labels.setdefault(tid, {})
             for k, v in lab.items():
                 if k not in merged or lab.get("_root"):
                     merged[k] = v
-        return len(rows)
+        return len(self._steps) - before
 
     def _span(
         self, span: Mapping[str, Any], where: str, labels: dict[str, dict[str, Any]]
-    ) -> tuple[dict[str, Any], int]:
-        trace_id = _hex_id(span.get("traceId"), "traceId", where, 32)
-        span_id = _hex_id(span.get("spanId"), "spanId", where, 16)
-        parent = _hex_id(span.get("parentSpanId"), "parentSpanId", where, 16, allow_empty=True)
+    ) -> tuple[tuple[Any, ...], int]:
+        trace_id = span.get("traceId")
+        span_id = span.get("spanId")
+        parent = span.get("parentSpanId") or ""
+        if not (_is_hex(trace_id, 32) and _is_hex(span_id, 16) and (not parent or _is_hex(parent, 16))):
+            _hex_id(trace_id, "traceId", where, 32)
+            _hex_id(span_id, "spanId", where, 16)
+            _hex_id(parent, "parentSpanId", where, 16, allow_empty=True)
         start = _nanos(span.get("startTimeUnixNano", 0), "startTimeUnixNano", where)
         end = _nanos(span.get("endTimeUnixNano", start), "endTimeUnixNano", where)
-        cols: dict[str, Any] = {}
-        raw: dict[str, Any] = {}
+        values: dict[str, Any] = {}
+        ranks: dict[str, int] = {}
+        raw: dict[str, Any] | None = None
         for a in span.get("attributes", ()):
             key = a["key"]
-            col = _WANTED.get(key)
-            if col is not None or key.startswith("tokenomy."):
-                val = attribute_value(a.get("value", {}))
+            hit = _RANK.get(key)
+            tok = key.startswith("tokenomy.")
+            if hit is None and not tok:
+                continue
+            v = a.get("value") or {}
+            if "stringValue" in v:
+                val = v["stringValue"]
+            elif "intValue" in v:
+                val = int(v["intValue"])
+            else:
+                val = attribute_value(v)
+            if tok:
+                if raw is None:
+                    raw = {}
                 raw[key] = val
-                if col is not None and val is not None:
-                    rank = ATTRIBUTES[col].index(key)
-                    if col not in cols or rank < cols[col][0]:
-                        cols[col] = (rank, val)
-        values = {c: v for c, (_, v) in cols.items()}
+            if hit is not None and val is not None:
+                col, rank = hit
+                if rank < ranks.get(col, 99):
+                    ranks[col] = rank
+                    values[col] = val
         op = str(values.get("operation", ""))
-        kind = OPERATION_KIND.get(op) or SPAN_KIND_KIND.get(str(values.get("span_kind", "")).upper(), "")
+        sk = str(values.get("span_kind", ""))
+        kind = OPERATION_KIND.get(op) or SPAN_KIND_KIND.get(sk.upper(), "")
         if not kind:
             kind = "llm" if "input_tokens" in values or "output_tokens" in values else "group"
-        row: dict[str, Any] = {
-            "request_id": trace_id,
-            "step_id": span_id,
-            "parent_id": parent,
-            "time_s": start / 1e9,
-            "latency_s": max(end - start, 0) / 1e9,
-            "kind": kind,
-            "operation": op or str(values.get("span_kind", "")).lower(),
-            "model": str(values.get("model", "")),
-            "provider": str(values.get("provider", "")),
-            "error": (span.get("status") or {}).get("code") in (_STATUS_ERROR, "STATUS_CODE_ERROR"),
-        }
-        for col in _INT_COLUMNS:
-            if col in values:
-                try:
-                    row[col] = int(values[col])
-                except (TypeError, ValueError):
-                    raise SchemaError(
-                        f"{where}: span {span_id}: {col} must be an integer, got {values[col]!r}"
-                    ) from None
-        if "reported_cost_usd" in values:
-            row["reported_cost_usd"] = float(values["reported_cost_usd"])
+        try:
+            toks = [int(values.get(c, 0)) for c in _INT_COLUMNS]
+        except (TypeError, ValueError):
+            raise SchemaError(
+                f"{where}: span {span_id}: token counts must be integers, got "
+                f"{ {c: values[c] for c in _INT_COLUMNS if c in values} }"
+            ) from None
+        tool = action = autonomy = ""
         if kind == "tool":
             tool = str(values.get("tool") or span.get("name", ""))
-            row["tool"] = tool
-            row["action_class"] = str(values.get("action_class", tool))
-            row["autonomy_class"] = str(values.get("autonomy_class") or classify_tool(tool))
-        for col in ("confirmed", "correct"):
-            if col in values:
-                row[col] = int(bool(values[col]))
-        if "malformed" in values:
-            row["malformed"] = bool(values["malformed"])
-        lab = {k: raw[name] for k, name in LABEL_ATTRIBUTES.items() if raw.get(name) is not None}
-        if lab:
-            if not parent:
-                lab["_root"] = True
-            labels.setdefault(trace_id, {}).update(lab)
+            action = str(values.get("action_class", tool))
+            autonomy = str(values.get("autonomy_class") or classify_tool(tool))
+        status = (span.get("status") or {}).get("code")
+        row = (
+            trace_id,
+            span_id,
+            parent,
+            0,
+            start / 1e9,
+            max(end - start, 0) / 1e9,
+            kind,
+            op or sk.lower(),
+            str(values.get("model", "")),
+            str(values.get("provider", "")),
+            *toks,
+            float(values["reported_cost_usd"]) if "reported_cost_usd" in values else float("nan"),
+            tool,
+            action,
+            autonomy,
+            int(bool(values["confirmed"])) if "confirmed" in values else -1,
+            int(bool(values["correct"])) if "correct" in values else -1,
+            bool(values.get("malformed", False)),
+            status in (_STATUS_ERROR, "STATUS_CODE_ERROR"),
+        )
+        if raw:
+            lab = {k: raw[name] for k, name in LABEL_ATTRIBUTES.items() if raw.get(name) is not None}
+            if lab:
+                if not parent:
+                    lab["_root"] = True
+                labels.setdefault(str(trace_id), {}).update(lab)
         return row, start
 
     def finish(self, side: Mapping[str, Mapping[str, Any]] | None = None, source: str = "otlp") -> AuditLog:

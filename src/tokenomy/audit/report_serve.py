@@ -1,0 +1,200 @@
+"""The serving layer's HTML report: runs table, latency CDFs per scheduler, price paths, queue length.
+
+Built from ``summarize`` rows and per-run ``RunTrace``s (the latency samples and the shadow-price
+feed of each run, kept small). Headline numbers carry ``data-key`` = their JSON key in the
+``headline`` object the CLI returns. V, λ and the GPU price are synthetic and say so on the page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from tokenomy.audit.html import Report
+from tokenomy.audit.svg import Series, cdf_chart, line_chart
+from tokenomy.serving.metrics import latency_columns
+from tokenomy.serving.prices import PriceFeed
+from tokenomy.serving.result import RunResult
+from tokenomy.serving.workloads import SYNTHETIC_NOTE
+
+__all__ = ["RUN_COLUMNS", "RunTrace", "build_report", "headline", "run_trace"]
+
+RUN_COLUMNS = (
+    "trace",
+    "scheduler",
+    "rate_scale",
+    "requests",
+    "completed",
+    "rejected",
+    "rejected_too_large",
+    "wall_s",
+    "sim_requests_per_wall_s",
+    "ttft_p50_s",
+    "ttft_p99_s",
+    "tpot_mean_s",
+    "e2e_p99_s",
+    "goodput_rps",
+    "preemptions",
+    "prefix_hit_rate",
+    "welfare",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RunTrace:
+    """What the report keeps of one run: latency samples and the price feed columns (key -> array)."""
+
+    trace: str
+    rate_scale: float
+    scheduler: str
+    ttft_s: NDArray[np.float64]
+    e2e_s: NDArray[np.float64]
+    feed: dict[str, NDArray[np.float64]]
+
+
+def run_trace(r: RunResult, trace: str, rate_scale: float) -> RunTrace:
+    """Extract a ``RunTrace`` from a run."""
+    lc = latency_columns(r)
+    return RunTrace(trace, rate_scale, r.scheduler, lc["ttft_s"], lc["e2e_s"], PriceFeed(r.prices).columns())
+
+
+def headline(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Headline numbers for the page and the JSON (``headline`` object)."""
+    if not rows:
+        return {}
+    return {
+        "runs": len(rows),
+        "simulated_requests": int(sum(r["requests"] for r in rows)),
+        "min_sim_requests_per_wall_s": float(min(r["sim_requests_per_wall_s"] for r in rows)),
+        "best_welfare_scheduler": max(rows, key=lambda r: r["welfare"])["scheduler"],
+    }
+
+
+def build_report(
+    rows: Sequence[dict[str, Any]],
+    traces: Sequence[RunTrace],
+    *,
+    subtitle: str = "",
+    prediction3: Sequence[dict[str, Any]] | None = None,
+) -> Report:
+    """The report page (call ``.write(path)``).
+
+    Args:
+        rows: one ``summarize`` dict per run (with ``trace`` and ``rate_scale``).
+        traces: per-run samples for the figures.
+        subtitle: command line or data source.
+        prediction3: rows of ``experiments.prediction3``, if run.
+    """
+    rep = Report("tokenomy serve: simulated serving under real traces", subtitle)
+    h = headline(rows)
+    rep.metrics(
+        {
+            "runs": h.get("runs", 0),
+            "simulated requests": h.get("simulated_requests", 0),
+            "slowest run (sim requests / wall-s)": h.get("min_sim_requests_per_wall_s", float("nan")),
+            "highest-welfare scheduler": h.get("best_welfare_scheduler", "-"),
+        },
+        keys={
+            "runs": "headline.runs",
+            "simulated requests": "headline.simulated_requests",
+            "slowest run (sim requests / wall-s)": "headline.min_sim_requests_per_wall_s",
+            "highest-welfare scheduler": "headline.best_welfare_scheduler",
+        },
+    )
+    rep.note(
+        SYNTHETIC_NOTE + ". Welfare = Σ V·completed − Σ λ·latency − GPU cost is therefore synthetic; "
+        "arrival times and token counts are the real traces'.",
+        kind="synthetic",
+    )
+    rep.note(
+        "Step times are modelled (BLIS linear fit of vLLM on H100, or Splitwise measurements), "
+        "not measured on a GPU.",
+        kind="modelled",
+    )
+    rep.heading("Runs")
+    rep.table(list(rows), RUN_COLUMNS, caption="one row per trace × rate scale × scheduler")
+    groups: dict[tuple[str, float], list[RunTrace]] = {}
+    for t in traces:
+        groups.setdefault((t.trace, t.rate_scale), []).append(t)
+    for (trace, rate), ts in groups.items():
+        rep.heading(f"{trace} at ×{rate:g} its rate")
+        rep.figure(
+            cdf_chart(
+                {t.scheduler: t.ttft_s for t in ts},
+                title="time to first token",
+                x_label="TTFT (s)",
+                log_x=True,
+            ),
+            "TTFT CDF per scheduler (completed requests)",
+        )
+        rep.figure(
+            cdf_chart(
+                {t.scheduler: t.e2e_s for t in ts},
+                title="end-to-end latency",
+                x_label="latency (s)",
+                log_x=True,
+            ),
+            "end-to-end latency CDF per scheduler",
+        )
+        rep.figure(
+            line_chart(
+                [Series(t.scheduler, t.feed["time_s"], t.feed["prefill_usd_per_token"]) for t in ts],
+                title="shadow price of a prefill token",
+                x_label="time (s)",
+                y_label="USD per token",
+            ),
+            "GPU cost + β1·Σλ of requests in the system (synthetic λ)",
+        )
+        rep.figure(
+            line_chart(
+                [Series(t.scheduler, t.feed["time_s"], t.feed["queue_len"]) for t in ts],
+                title="waiting queue",
+                x_label="time (s)",
+                y_label="requests waiting",
+            ),
+            "queue length sampled every price period",
+        )
+    if prediction3:
+        rep.heading("Prediction 3: one tenant sends long contexts")
+        rep.paragraph(
+            "The other tenants' outcomes as the long-context tenant's volume grows. removed_share is "
+            "the part of FCFS's welfare loss for the other tenants that the scheduler avoids."
+        )
+        rep.table(
+            list(prediction3),
+            [
+                "long_rate_rps",
+                "long_tokens_per_s",
+                "scheduler",
+                "others_ttft_p99_s",
+                "others_e2e_mean_s",
+                "others_welfare",
+                "long_welfare",
+                "total_welfare",
+                "long_completed",
+                "long_requests",
+                "removed_share",
+            ],
+        )
+        names = list(dict.fromkeys(r["scheduler"] for r in prediction3))
+        rep.figure(
+            line_chart(
+                [
+                    Series(
+                        n,
+                        [r["long_tokens_per_s"] for r in prediction3 if r["scheduler"] == n],
+                        [r["others_welfare"] for r in prediction3 if r["scheduler"] == n],
+                    )
+                    for n in names
+                ],
+                title="other tenants' welfare",
+                x_label="long-context prompt tokens per second",
+                y_label="USD (synthetic)",
+            ),
+            "flat pricing (fcfs) vs congestion pricing",
+        )
+    return rep

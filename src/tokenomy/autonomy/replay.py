@@ -1,0 +1,221 @@
+"""Replay of real mini-swe-agent runs: a Gymnasium-style environment and the cross-fitted evaluation.
+
+Counterfactual rule (issue 6): stopping before call k < n yields no submission — a failure — and the
+real cost of the first k calls; continuing to the end yields the real outcome and cost. This makes
+stopping rules and cost caps exactly comparable on the same runs.
+
+* :class:`ReplayEnv` — ``reset(seed=, options={"index": t})`` / ``step(action)`` with action 1 =
+  make the next call, 0 = stop; reward −cost per call and V·resolved at the end (no harm is observed
+  in this data, so ρ·harm = 0). Used by the per-step controller (``tokenomy.autonomy.controller``).
+* :func:`crossfit_stopping` — K-fold cross-fitting over instances: every policy is fitted on K−1 folds
+  (models, best caps) and judged on the held-out fold, so every instance is held out exactly once;
+  ``folds=1`` with ``train_frac`` gives a single train/held-out split instead. Welfare per task
+  V·success − cost with a normal-approximation 95% confidence interval, and the paired difference
+  against a reference policy.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from tokenomy.autonomy.features import TrajectoryTable
+from tokenomy.autonomy.stopping import StoppingPolicy, stop_outcomes
+
+__all__ = ["PolicyResult", "ReplayEnv", "crossfit_stopping", "split_folds"]
+
+
+class ReplayEnv:
+    """One recorded trajectory at a time, stepped call by call (Gymnasium-style API, no dependency).
+
+    Args:
+        table: the trajectories to replay.
+        v_usd: value of a resolved task (USD), paid at the end of a completed resolved run.
+    """
+
+    def __init__(self, table: TrajectoryTable, v_usd: float) -> None:
+        self.table = table
+        self.v_usd = v_usd
+        self._rng = np.random.default_rng()
+        self._t = 0
+        self._k = 0
+        self._done = True
+
+    def _obs(self) -> dict[str, Any]:
+        row = int(self.table.offsets[self._t]) + self._k
+        return {
+            "instance_id": self.table.instance_ids[self._t],
+            "step": self._k,
+            "row": row,
+            "features": self.table.x[row],
+            "spent_usd": float(self.table.spent_usd[row]),
+            "next_call_usd": float(self.table.cost_usd[row]),
+        }
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[dict[str, Any], dict]:  # type: ignore[type-arg]
+        """Start a trajectory: ``options["index"]`` or one drawn with ``seed``.
+
+        Returns:
+            (observation before call 0, info).
+        """
+        if seed is not None:
+            self._rng = np.random.default_rng(seed)
+        n = len(self.table.n_calls)
+        index = (options or {}).get("index")
+        self._t = int(self._rng.integers(n)) if index is None else int(index)
+        if not 0 <= self._t < n:
+            raise IndexError(f"trajectory index {self._t} out of range 0..{n - 1}")
+        self._k = 0
+        self._done = False
+        return self._obs(), {"n_calls": int(self.table.n_calls[self._t])}
+
+    def step(self, action: int) -> tuple[dict[str, Any] | None, float, bool, bool, dict[str, Any]]:
+        """Make the next call (1) or stop (0).
+
+        Returns:
+            (observation or None when done, reward USD, terminated, truncated, info with ``success``).
+        """
+        if self._done:
+            raise RuntimeError("step() after the episode ended; call reset()")
+        if action == 0:
+            self._done = True
+            return None, 0.0, True, False, {"success": False, "calls": self._k}
+        row = int(self.table.offsets[self._t]) + self._k
+        reward = -float(self.table.cost_usd[row])
+        self._k += 1
+        if self._k == int(self.table.n_calls[self._t]):
+            self._done = True
+            success = bool(self.table.resolved[self._t])
+            return None, reward + self.v_usd * success, True, False, {"success": success, "calls": self._k}
+        return self._obs(), reward, False, False, {}
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyResult:
+    """One policy at one V on the held-out instances.
+
+    Attributes:
+        policy: registry name.
+        v_usd: value of a resolved task.
+        welfare_per_task: mean of V·success − cost, USD.
+        welfare_ci95: (low, high) normal-approximation 95% interval of that mean.
+        success_rate: share of held-out tasks resolved under the policy.
+        cost_per_task_usd: mean USD billed per task.
+        mean_calls: mean billed calls per task.
+        diff_vs_reference: welfare minus the reference policy's, paired per task.
+        diff_ci95: 95% interval of that paired difference.
+        n_tasks: held-out tasks.
+        label: "" or a caveat (e.g. "not achievable").
+    """
+
+    policy: str
+    v_usd: float
+    welfare_per_task: float
+    welfare_ci95: tuple[float, float]
+    success_rate: float
+    cost_per_task_usd: float
+    mean_calls: float
+    diff_vs_reference: float
+    diff_ci95: tuple[float, float]
+    n_tasks: int
+    label: str = ""
+
+
+def split_folds(n: int, folds: int, seed: int, train_frac: float = 0.5) -> NDArray[np.int64]:
+    """Fold id per instance (seeded permutation). ``folds == 1``: 0 = held-out, −1 = train."""
+    perm = np.random.default_rng(seed).permutation(n)
+    fold = np.empty(n, dtype=np.int64)
+    if folds == 1:
+        n_train = round(train_frac * n)
+        fold[perm[:n_train]] = -1
+        fold[perm[n_train:]] = 0
+    else:
+        fold[perm] = np.arange(n) % folds
+    return fold
+
+
+def _ci(values: NDArray[np.float64]) -> tuple[float, float]:
+    m = float(values.mean())
+    half = 1.96 * float(values.std(ddof=1)) / math.sqrt(len(values)) if len(values) > 1 else float("nan")
+    return (m - half, m + half)
+
+
+def crossfit_stopping(
+    table: TrajectoryTable,
+    policies: Sequence[StoppingPolicy],
+    v_values: Sequence[float],
+    *,
+    folds: int = 5,
+    seed: int = 0,
+    train_frac: float = 0.5,
+    reference: str = "best_cost_cap_train",
+    progress: Callable[[int, int], None] | None = None,
+) -> list[PolicyResult]:
+    """Fit every policy on the train folds and judge it on the held-out fold, for every V.
+
+    Args:
+        table: all trajectories.
+        policies: policy instances (refitted per fold and V; names must be unique).
+        v_values: values of a resolved task (USD).
+        folds: K of K-fold cross-fitting (1 = a single split with ``train_frac`` for training).
+        seed: seeds the split.
+        train_frac: train share when ``folds == 1``.
+        reference: policy the paired differences are taken against (must be among ``policies``).
+        progress: called with (done, total) after each fold × V.
+
+    Returns:
+        One :class:`PolicyResult` per (V, policy), V-major, in the given policy order.
+    """
+    pols = list(policies)
+    fold = split_folds(len(table.n_calls), folds, seed, train_frac)
+    held_folds = [0] if folds == 1 else list(range(folds))
+    held_mask = fold >= 0
+    n_held = int(held_mask.sum())
+    succ = {(v, p.name): np.zeros(len(fold), dtype=bool) for v in v_values for p in pols}
+    cost = {(v, p.name): np.zeros(len(fold)) for v in v_values for p in pols}
+    calls = {(v, p.name): np.zeros(len(fold)) for v in v_values for p in pols}
+    total = len(held_folds) * len(v_values)
+    done = 0
+    for f in held_folds:
+        test_idx = np.flatnonzero(fold == f)
+        train = table.subset(fold != f if folds > 1 else fold == -1)
+        test = table.subset(fold == f)
+        for v in v_values:
+            for p in pols:
+                keep = p.fit(train, v).decide(test, v)
+                s, c, k = stop_outcomes(test, keep)
+                succ[v, p.name][test_idx], cost[v, p.name][test_idx], calls[v, p.name][test_idx] = s, c, k
+            done += 1
+            if progress is not None:
+                progress(done, total)
+    names = [p.name for p in pols]
+    if reference not in names:
+        raise ValueError(f"reference policy {reference!r} is not among {names}")
+    out: list[PolicyResult] = []
+    for v in v_values:
+        ref = v * succ[v, reference][held_mask] - cost[v, reference][held_mask]
+        for p in pols:
+            w = v * succ[v, p.name][held_mask] - cost[v, p.name][held_mask]
+            out.append(
+                PolicyResult(
+                    policy=p.name,
+                    v_usd=v,
+                    welfare_per_task=float(w.mean()),
+                    welfare_ci95=_ci(w),
+                    success_rate=float(succ[v, p.name][held_mask].mean()),
+                    cost_per_task_usd=float(cost[v, p.name][held_mask].mean()),
+                    mean_calls=float(calls[v, p.name][held_mask].mean()),
+                    diff_vs_reference=float((w - ref).mean()),
+                    diff_ci95=_ci(w - ref),
+                    n_tasks=n_held,
+                    label=p.label,
+                )
+            )
+    return out

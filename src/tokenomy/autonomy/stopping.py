@@ -1,0 +1,273 @@
+"""Stopping policies for replayed agent runs: the Eq. 1 marginal rule and the cap baselines.
+
+One policy = one small class with one verb, ``decide(table, v_usd) -> bool[N]``: for every decision
+point (row = "before billed call k") whether to make the call (True) or stop there (False). The run
+stops at its first False row. ``fit(train, v_usd)`` learns what the policy needs from the train split
+(a model, or the best cap on the train split) and stores it in attributes ending in ``_``.
+
+* ``tokenomy`` (:class:`MarginalStop`): continue iff the Eq. 1 surplus of continuing,
+  V·p̂(prefix) − Ĉ_remaining(prefix), is > 0 (stopping is the null option, surplus 0; sunk cost is
+  ignored). p̂ and Ĉ are the GLMs of :mod:`tokenomy.autonomy.success_model`.
+* ``tokenomy_option`` (:class:`OptionStop`): the same rule with the continuation value re-estimated
+  under the rule's own later stops (Longstaff–Schwartz regression), i.e. with the option to stop later.
+* baselines: no cap, fixed cost caps and step caps (SWE-agent's $3 and 250 steps among them), the best
+  cost / step cap chosen on the train split, never start, and an ex-post oracle (not achievable).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+from tokenomy.autonomy.features import TrajectoryTable
+from tokenomy.autonomy.success_model import PrefixModel, fit_glm
+
+__all__ = [
+    "SMALL_FEATURES",
+    "BestCostCap",
+    "BestStepCap",
+    "CostCap",
+    "MarginalStop",
+    "NeverStop",
+    "OptionStop",
+    "Oracle",
+    "StepCap",
+    "StoppingPolicy",
+    "default_policies",
+    "stop_outcomes",
+]
+
+SMALL_FEATURES = (
+    "bias",
+    "steps",
+    "log_steps",
+    "spent_usd",
+    "context_ktok",
+    "context_growth_ktok",
+    "fail_rc_last5",
+    "n_format_errors",
+    "verified_after_edit",
+)
+"""Features of the marginal rule's models (chosen on the train split; see docs/autonomy.md)."""
+
+_COST_CAP_GRID = tuple(round(0.05 * i, 2) for i in range(61))  # $0 … $3
+_STEP_CAP_GRID = (*range(0, 101, 5), 120, 150, 200, 250)
+
+
+def stop_outcomes(
+    table: TrajectoryTable, keep_going: NDArray[np.bool_]
+) -> tuple[NDArray[np.bool_], NDArray[np.float64], NDArray[np.int64]]:
+    """Replay a stopping decision for every trajectory at once.
+
+    Args:
+        table: the trajectories.
+        keep_going: bool[N], continue at each row; the run stops at its first False row.
+
+    Returns:
+        (success bool[T], cost_usd float[T], calls_made int[T]): a run that stops before its last call
+        has no submission (failure) and pays its first k calls; a run continued to the end gets its
+        real outcome and real cost.
+    """
+    n_traj = len(table.n_calls)
+    big = np.iinfo(np.int64).max
+    first = np.full(n_traj, big, dtype=np.int64)
+    stops = np.flatnonzero(~keep_going)
+    np.minimum.at(first, table.traj[stops], table.step[stops])
+    finished = first == big
+    calls = np.where(finished, table.n_calls, first)
+    spent_at_stop = table.spent_usd[table.offsets[:-1] + np.where(finished, 0, first)]
+    cost = np.where(finished, table.total_usd, spent_at_stop)
+    return finished & table.resolved, cost, calls
+
+
+def _welfare(table: TrajectoryTable, keep: NDArray[np.bool_], v_usd: float) -> float:
+    success, cost, _ = stop_outcomes(table, keep)
+    return float(np.mean(v_usd * success - cost))
+
+
+@dataclass
+class StoppingPolicy:
+    """Base: continue everywhere. Subclasses override ``decide`` (and ``fit`` when they learn)."""
+
+    name: str = "no_cap"
+    label: str = ""
+
+    def fit(self, train: TrajectoryTable, v_usd: float) -> StoppingPolicy:
+        """Learn from the train split at value ``v_usd`` (no-op by default). Returns self."""
+        return self
+
+    def decide(self, table: TrajectoryTable, v_usd: float) -> NDArray[np.bool_]:
+        """bool[N]: make call k at each row (True) or stop (False)."""
+        return np.ones(len(table.step), dtype=bool)
+
+
+@dataclass
+class NeverStop(StoppingPolicy):
+    """Run every trajectory to its end (no cap)."""
+
+
+@dataclass
+class CostCap(StoppingPolicy):
+    """Stop before the call that would take spend above ``cap_usd`` (0 = never start)."""
+
+    cap_usd: float = 3.0
+
+    def decide(self, table: TrajectoryTable, v_usd: float) -> NDArray[np.bool_]:
+        """Continue while spent + this call's cost ≤ cap."""
+        return table.spent_usd + table.cost_usd <= self.cap_usd + 1e-12
+
+
+@dataclass
+class StepCap(StoppingPolicy):
+    """Stop after ``max_steps`` billed calls."""
+
+    max_steps: int = 250
+
+    def decide(self, table: TrajectoryTable, v_usd: float) -> NDArray[np.bool_]:
+        """Continue while fewer than ``max_steps`` calls were made."""
+        return table.step < self.max_steps
+
+
+@dataclass
+class BestCostCap(StoppingPolicy):
+    """The fixed cost cap with the highest welfare on the train split at this V (grid $0 … $3, or none)."""
+
+    grid_usd: tuple[float, ...] = _COST_CAP_GRID
+    cap_usd_: float = float("inf")
+
+    def fit(self, train: TrajectoryTable, v_usd: float) -> BestCostCap:
+        """Pick the cap maximising train welfare (ties → the larger cap)."""
+        caps = (*self.grid_usd, float("inf"))
+        scores = [_welfare(train, CostCap(cap_usd=c).decide(train, v_usd), v_usd) for c in caps]
+        best = max(scores)
+        self.cap_usd_ = max(c for c, s in zip(caps, scores, strict=True) if s >= best - 1e-12)
+        return self
+
+    def decide(self, table: TrajectoryTable, v_usd: float) -> NDArray[np.bool_]:
+        """Apply the chosen cap."""
+        return CostCap(cap_usd=self.cap_usd_).decide(table, v_usd)
+
+
+@dataclass
+class BestStepCap(StoppingPolicy):
+    """The fixed step cap with the highest welfare on the train split at this V."""
+
+    grid: tuple[int, ...] = _STEP_CAP_GRID
+    max_steps_: int = 10**9
+
+    def fit(self, train: TrajectoryTable, v_usd: float) -> BestStepCap:
+        """Pick the step cap maximising train welfare (ties → the larger cap)."""
+        caps = (*self.grid, 10**9)
+        scores = [_welfare(train, train.step < c, v_usd) for c in caps]
+        best = max(scores)
+        self.max_steps_ = max(c for c, s in zip(caps, scores, strict=True) if s >= best - 1e-12)
+        return self
+
+    def decide(self, table: TrajectoryTable, v_usd: float) -> NDArray[np.bool_]:
+        """Apply the chosen step cap."""
+        return table.step < self.max_steps_
+
+
+@dataclass
+class Oracle(StoppingPolicy):
+    """Ex post (not achievable): run a task only if it resolves and V exceeds its real cost."""
+
+    def decide(self, table: TrajectoryTable, v_usd: float) -> NDArray[np.bool_]:
+        """Continue everywhere on worthwhile resolved runs; stop at once elsewhere."""
+        worth = table.resolved & (v_usd > table.total_usd)
+        return np.asarray(worth[table.traj], dtype=bool)
+
+
+@dataclass
+class MarginalStop(StoppingPolicy):
+    """Eq. 1: continue iff V·p̂(success | prefix) − Ĉ(remaining USD | prefix) > 0."""
+
+    name: str = "tokenomy"
+    features: tuple[str, ...] = SMALL_FEATURES
+    ridge: float = 1e-2
+    model_: PrefixModel | None = field(default=None, repr=False)
+    _fitted_on: int = field(default=-1, repr=False)
+
+    def fit(self, train: TrajectoryTable, v_usd: float) -> MarginalStop:
+        """Fit p̂ and Ĉ on the train split (V-independent: refitted only for a new train table)."""
+        if self.model_ is None or self._fitted_on != id(train):
+            self.model_ = PrefixModel(ridge=self.ridge, features=self.features).fit(train)
+            self._fitted_on = id(train)
+        return self
+
+    def surplus_usd(self, table: TrajectoryTable, v_usd: float) -> NDArray[np.float64]:
+        """float[N]: the Eq. 1 surplus of continuing at each row (stopping = 0)."""
+        if self.model_ is None:
+            raise RuntimeError("MarginalStop is not fitted; call fit(train, v_usd) first")
+        return v_usd * self.model_.success(table.x) - self.model_.remaining_usd(table.x)
+
+    def decide(self, table: TrajectoryTable, v_usd: float) -> NDArray[np.bool_]:
+        """Continue where the surplus of continuing is strictly positive."""
+        return self.surplus_usd(table, v_usd) > 0.0
+
+
+def _future_under(table: TrajectoryTable, keep: NDArray[np.bool_]) -> tuple[NDArray[np.float64], ...]:
+    """(success, cost) realised from each row when call k is made and ``keep`` is followed after it."""
+    n = len(table.step)
+    big = np.iinfo(np.int64).max
+    idx = np.where(keep, big, np.arange(n, dtype=np.int64))
+    next_stop = np.minimum.accumulate(idx[::-1])[::-1]
+    after = np.append(next_stop[1:], big)
+    end = table.offsets[1:][table.traj]
+    stop_at = np.minimum(after, end)
+    cum = np.concatenate([[0.0], np.cumsum(table.cost_usd)])
+    cost = cum[stop_at] - cum[np.arange(n)]
+    success = np.where(after >= end, table.resolved[table.traj], False).astype(np.float64)
+    return success, cost
+
+
+@dataclass
+class OptionStop(MarginalStop):
+    """Eq. 1 with the option to stop later: p̂, Ĉ regressed on outcomes under the rule's own stops."""
+
+    name: str = "tokenomy_option"
+    n_iter: int = 3
+    beta_: tuple[NDArray[np.float64], NDArray[np.float64]] | None = field(default=None, repr=False)
+
+    def fit(self, train: TrajectoryTable, v_usd: float) -> OptionStop:
+        """Longstaff–Schwartz: refit both GLMs on realised futures under the current rule, ``n_iter`` times."""
+        super().fit(train, v_usd)
+        assert self.model_ is not None
+        z = self.model_._z(train.x)
+        w = 1.0 / train.n_calls[train.traj].astype(np.float64)
+        keep = np.ones(len(train.step), dtype=bool)
+        bs, bc = self.model_.beta_success_, self.model_.beta_cost_
+        for _ in range(self.n_iter):
+            success, cost = _future_under(train, keep)
+            bs = fit_glm(z, success, w, link="logit", ridge=self.ridge)
+            bc = fit_glm(z, cost, w, link="log", ridge=self.ridge)
+            keep = v_usd / (1 + np.exp(-np.clip(z @ bs, -30, 30))) - np.exp(np.clip(z @ bc, -30, 30)) > 0
+        self.beta_ = (bs, bc)
+        return self
+
+    def surplus_usd(self, table: TrajectoryTable, v_usd: float) -> NDArray[np.float64]:
+        """float[N]: V·p̂_π − Ĉ_π under the rule's own later stops."""
+        if self.model_ is None or self.beta_ is None:
+            raise RuntimeError("OptionStop is not fitted; call fit(train, v_usd) first")
+        z = self.model_._z(table.x)
+        bs, bc = self.beta_
+        return v_usd / (1 + np.exp(-np.clip(z @ bs, -30, 30))) - np.exp(np.clip(z @ bc, -30, 30))
+
+
+def default_policies() -> list[StoppingPolicy]:
+    """The 20 policies of ``tokenomy agent eval`` (fresh instances), main policy first."""
+    out: list[StoppingPolicy] = [
+        MarginalStop(),
+        OptionStop(),
+        NeverStop(name="no_cap"),
+        BestCostCap(name="best_cost_cap_train"),
+        BestStepCap(name="best_step_cap_train"),
+        CostCap(name="swe_agent_cost_cap_3usd", cap_usd=3.0),
+        StepCap(name="swe_agent_step_cap_250", max_steps=250),
+    ]
+    out += [CostCap(name=f"cost_cap_{c:g}usd", cap_usd=c) for c in (0.25, 0.5, 0.75, 1.0, 1.5, 2.0)]
+    out += [StepCap(name=f"step_cap_{s}", max_steps=s) for s in (25, 50, 75, 100, 150)]
+    out += [CostCap(name="never_start", cap_usd=0.0), Oracle(name="oracle_ex_post", label="not achievable")]
+    return out

@@ -1,0 +1,274 @@
+"""``tokenomy serve``: replay serving traces under schedulers; the paper's prediction 3.
+
+``serve simulate --trace NAME|PATH[,..] --scheduler a,b --rate-scale 1,2,4 [--report out.html]``
+runs every (trace, rate, scheduler), prints a table and returns ``{"runs": [...], ...}`` (``--json``
+is added by cli.py). Traces: ``azure-conv``, ``azure-code``, ``mooncake`` (under ``--data``) or a
+file (Azure CSV, Mooncake JSONL, generic CSV/JSONL; see ``loaders.traces``). ``--ledger PATH`` writes
+the admission decisions (sampled with ``--ledger-sample``). ``serve prediction3`` runs the
+long-context-tenant experiment on a slice of the Azure conversation trace.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from tokenomy.audit.report_serve import RUN_COLUMNS, RunTrace, build_report, headline, run_trace
+from tokenomy.core.errors import ValidationError
+from tokenomy.interfaces.loaders.traces import (
+    BLIS_FILE,
+    SPLITWISE_FILE,
+    load_blis,
+    load_splitwise,
+    load_trace,
+    resolve_trace,
+)
+from tokenomy.interfaces.paths import resolve_data_dir
+from tokenomy.interfaces.table import format_table
+from tokenomy.ledger import Ledger
+from tokenomy.serving.decisions import admission_batch
+from tokenomy.serving.engine import Engine
+from tokenomy.serving.entities import EngineConfig, Workload
+from tokenomy.serving.experiments import prediction3
+from tokenomy.serving.metrics import summarize
+from tokenomy.serving.result import RunResult
+from tokenomy.serving.schedulers import SCHEDULERS, make_scheduler
+from tokenomy.serving.steptime import BLIS_LLAMA31_8B_H100_TP1, LinearStepTime, StepTimeModel
+from tokenomy.serving.workloads import SYNTHETIC_NOTE, rate_scaled
+
+__all__ = ["register", "run_prediction3", "run_simulate"]
+
+
+def _floats(text: str, what: str) -> list[float]:
+    try:
+        vals = [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise ValidationError(f"{what} must be comma-separated numbers, got {text!r}") from None
+    if not vals or any(v <= 0 for v in vals):
+        raise ValidationError(f"{what} must be positive numbers, got {text!r}")
+    return vals
+
+
+def _schedulers(text: str) -> list[str]:
+    names = list(SCHEDULERS) if text == "all" else [x.strip() for x in text.split(",") if x.strip()]
+    for n in names:
+        make_scheduler(n)  # raises with the valid names
+    return names
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--data", metavar="DIR", help="real data folder (default: $TOKENOMY_DATA or ../shared/data)"
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of the synthetic V, λ and length predictions")
+    p.add_argument(
+        "--step-model", default="blis", help="blis (default), splitwise, or linear:β0,β1,β2 in seconds"
+    )
+    p.add_argument("--max-num-seqs", type=int, default=256)
+    p.add_argument("--max-batched-tokens", type=int, default=2048)
+    p.add_argument("--kv-blocks", type=int, default=None, help="KV blocks (default: the step model's)")
+    p.add_argument("--no-prefix-cache", action="store_true")
+    p.add_argument("--eviction", default="lru", help="prefix-cache eviction: lru or fifo")
+    p.add_argument("--spec-k", type=int, default=0, help="speculative draft length (0 = off)")
+    p.add_argument("--spec-alpha", type=float, default=0.0, help="draft acceptance rate α")
+    p.add_argument("--report", metavar="HTML", help="write the HTML report here")
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "serve",
+        help="simulate LLM serving under real traces; congestion prices",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    ss = p.add_subparsers(dest="serve_command", metavar="SUBCOMMAND", required=True)
+    s = ss.add_parser("simulate", help="replay traces under schedulers and rate scales")
+    s.add_argument("--trace", required=True, help="azure-conv, azure-code, mooncake or a file (comma list)")
+    s.add_argument(
+        "--scheduler", default="fcfs,priced", help=f"comma list or 'all' ({', '.join(SCHEDULERS)})"
+    )
+    s.add_argument("--rate-scale", default="1", help="comma list of rate multipliers, e.g. 1,2,4")
+    s.add_argument("--limit", type=int, default=None, help="first N requests of each trace")
+    s.add_argument("--ledger", metavar="PATH", help="append admission decisions to this ledger")
+    s.add_argument("--ledger-sample", type=int, default=10, help="keep every k-th decision (default 10)")
+    _common(s)
+    s.set_defaults(func=run_simulate)
+    q = ss.add_parser("prediction3", help="one tenant sends long contexts: others' latency and welfare")
+    q.add_argument("--trace", default="azure-conv", help="base traffic (default azure-conv)")
+    q.add_argument("--window-s", type=float, default=1200.0, help="seconds of the base trace to use")
+    q.add_argument("--base-rate-scale", type=float, default=2.0)
+    q.add_argument("--long-rates", default="0.25,0.5,1,1.5", help="long tenant's requests per second")
+    q.add_argument("--long-prompt-median", type=float, default=16000.0)
+    q.add_argument("--scheduler", default="fcfs,priced,spf,vtc", help="first one is the flat reference")
+    _common(q)
+    q.set_defaults(func=run_prediction3)
+
+
+def _engine(args: argparse.Namespace, data: Path | None) -> tuple[Engine, str]:
+    kind = args.step_model
+    blocks = 29205
+    model: StepTimeModel
+    if kind == "blis":
+        if data is not None and (data / BLIS_FILE).is_file():
+            model, blocks = load_blis(data / BLIS_FILE)
+        else:
+            model = BLIS_LLAMA31_8B_H100_TP1
+    elif kind == "splitwise":
+        if data is None:
+            raise ValidationError("--step-model splitwise needs the data folder (--data)")
+        model = load_splitwise(data / SPLITWISE_FILE)
+    elif kind.startswith("linear:"):
+        b = _floats(kind.removeprefix("linear:"), "--step-model linear:β0,β1,β2")
+        if len(b) != 3:
+            raise ValidationError(f"--step-model linear: needs three numbers, got {kind!r}")
+        model = LinearStepTime(b[0], b[1], b[2], source="command line")
+    else:
+        raise ValidationError(f"--step-model must be blis, splitwise or linear:β0,β1,β2; got {kind!r}")
+    cfg = EngineConfig(
+        max_num_seqs=args.max_num_seqs,
+        max_batched_tokens=args.max_batched_tokens,
+        kv_blocks=args.kv_blocks or blocks,
+        prefix_cache=not args.no_prefix_cache,
+        spec_k=args.spec_k,
+        spec_alpha=args.spec_alpha,
+    )
+    source = getattr(model, "source", "")
+    return Engine(step_model=model, config=cfg, eviction=args.eviction), str(source)
+
+
+def _load(names: str, data: Path | None, seed: int, limit: int | None) -> tuple[list[Workload], list[str]]:
+    wls, notes = [], []
+    for name in [x.strip() for x in names.split(",") if x.strip()]:
+        lt = load_trace(
+            resolve_trace(name, data), seed=seed, limit=limit, name=name if "/" not in name else None
+        )
+        wls.append(lt.workload)
+        notes += lt.notes
+    return wls, notes
+
+
+def _advance(bar: Any, base: int) -> Callable[[int, int], None]:
+    """A progress callback that moves ``bar`` to ``base + done``."""
+
+    def update(done: int, _total: int) -> None:
+        bar.update(base + done - bar.n)
+
+    return update
+
+
+def run_simulate(args: argparse.Namespace) -> dict[str, Any]:
+    """Run the grid; print a table; write the report and ledger when asked."""
+    data = resolve_data_dir(args.data)
+    engine, source = _engine(args, data)
+    wls, notes = _load(args.trace, data, args.seed, args.limit)
+    names = _schedulers(args.scheduler)
+    rates = _floats(args.rate_scale, "--rate-scale")
+    rows: list[dict[str, Any]] = []
+    traces: list[RunTrace] = []
+    ledger = Ledger(args.ledger) if args.ledger else None
+    total = sum(len(w) for w in wls) * len(rates) * len(names)
+    with tqdm(total=total, unit="req", desc="simulating") as bar:
+        for wl in wls:
+            for k in rates:
+                scaled = rate_scaled(wl, k)
+                for name in names:
+                    r: RunResult = engine.run(scaled, make_scheduler(name), progress=_advance(bar, bar.n))
+                    m = summarize(r)
+                    m["trace"], m["rate_scale"] = wl.name, float(k)
+                    rows.append(m)
+                    traces.append(run_trace(r, wl.name, float(k)))
+                    if ledger is not None:
+                        batch = admission_batch(r, sample_every=args.ledger_sample)
+                        if batch is not None:
+                            ledger.append_batch(batch)
+    if ledger is not None:
+        ledger.close()
+    print(
+        format_table(
+            rows,
+            [
+                "trace",
+                "rate_scale",
+                "scheduler",
+                "completed",
+                "rejected",
+                "ttft_p50_s",
+                "ttft_p99_s",
+                "tpot_mean_s",
+                "welfare",
+                "sim_requests_per_wall_s",
+            ],
+            title=f"serving runs (step model: {source}; welfare is synthetic)",
+            digits=4,
+        )
+    )
+    for n in notes:
+        print("note:", n)
+    out: dict[str, Any] = {
+        "runs": [{k: m[k] for k in (*RUN_COLUMNS, *m.keys()) if k in m} for m in rows],
+        "headline": headline(rows),
+        "step_model": source,
+        "synthetic": SYNTHETIC_NOTE,
+        "notes": notes,
+        "ledger": args.ledger,
+    }
+    if args.report:
+        build_report(rows, traces, subtitle=f"step model: {source}").write(args.report)
+        print(f"wrote {args.report}")
+        out["report"] = args.report
+    return out
+
+
+def run_prediction3(args: argparse.Namespace) -> dict[str, Any]:
+    """The long-context-tenant experiment; prints a table and writes the report when asked."""
+    data = resolve_data_dir(args.data)
+    engine, source = _engine(args, data)
+    wls, notes = _load(args.trace, data, args.seed, None)
+    wl = wls[0]
+    base = wl.take((wl.arrival_s < args.window_s).nonzero()[0], name=f"{wl.name}[0:{args.window_s:g}s]")
+    base = rate_scaled(base, args.base_rate_scale)
+    rates = [0.0, *_floats(args.long_rates, "--long-rates")]
+    names = _schedulers(args.scheduler)
+    rows = prediction3(
+        base,
+        long_rates_rps=rates,
+        long_prompt_median=args.long_prompt_median,
+        schedulers=names,
+        engine=engine,
+        seed=args.seed,
+    )
+    print(
+        format_table(
+            rows,
+            [
+                "long_rate_rps",
+                "long_tokens_per_s",
+                "scheduler",
+                "others_ttft_p99_s",
+                "others_e2e_mean_s",
+                "others_welfare",
+                "total_welfare",
+                "removed_share",
+            ],
+            title="prediction 3: other tenants vs long-context volume (welfare synthetic)",
+            digits=4,
+        )
+    )
+    out: dict[str, Any] = {
+        "rows": rows,
+        "base": base.name,
+        "step_model": source,
+        "synthetic": SYNTHETIC_NOTE,
+        "notes": notes,
+    }
+    if args.report:
+        build_report(
+            [], [], subtitle=f"prediction 3 on {base.name}; step model: {source}", prediction3=rows
+        ).write(args.report)
+        print(f"wrote {args.report}")
+        out["report"] = args.report
+    return out

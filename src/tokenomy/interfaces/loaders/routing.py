@@ -1,0 +1,281 @@
+"""Loaders for routing data: the generic long format (CSV / Parquet / JSONL), RouterBench and RouterArena.
+
+Each returns a ``tokenomy.routing.RoutingDataset``. RouterBench (RouterDC's ``routerbench_zs`` slice):
+three tasks × train/test CSVs (gzip) with one correctness and one ``|total_cost`` column per model;
+14 ARC ``sample_id``s are split over two rows, one of which holds only gpt-3.5's label. We *drop*
+both rows of each such prompt: the two rows' costs disagree (one is about twice the other), so no
+merge is faithful. The drops are counted in ``repairs`` (``dropped_split_prompts``: 14,
+``dropped_split_rows``: 28), leaving 3,150 prompts (2,205 train, 945 test). RouterArena:
+one JSONL per model (``evaluation_result.score``, ``inference_cost``, provider token counts); prompts
+are kept only when every model has a row (the rest counted). Prices live in a dated TOML table
+shipped as package data (``resources/routing_prices_2024.toml``) or RouterArena's ``cost.json``.
+"""
+
+from __future__ import annotations
+
+import ast
+import csv
+import gzip
+import io
+import json
+import lzma
+import math
+import tomllib
+from collections.abc import Iterator
+from importlib import resources
+from pathlib import Path
+from typing import IO, Any
+
+from tokenomy.core.errors import SchemaError, ValidationError
+from tokenomy.routing.dataset import REQUIRED_COLUMNS, RoutingDataset
+from tokenomy.routing.prices import PriceTable
+
+__all__ = ["load_dataset", "load_long", "load_price_table", "load_routerarena", "load_routerbench"]
+
+ROUTERBENCH_TASKS = ("arc_challenge", "mbpp", "winograde")
+PRICE_TABLE = "routing_prices_2024.toml"
+
+
+def _open_text(path: Path) -> IO[str]:
+    if path.suffix == ".gz":
+        return io.TextIOWrapper(gzip.open(path), encoding="utf-8", newline="")
+    if path.suffix == ".xz":
+        return io.TextIOWrapper(lzma.open(path), encoding="utf-8", newline="")
+    return path.open(encoding="utf-8", newline="")
+
+
+def _iter_long(path: Path) -> Iterator[dict[str, Any]]:
+    name = path.name.removesuffix(".gz").removesuffix(".xz")
+    if name.endswith(".parquet"):
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(path)
+        yield from table.to_pylist()
+    elif name.endswith((".jsonl", ".json")):
+        with _open_text(path) as fh:
+            for lineno, line in enumerate(fh, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    rec = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise SchemaError(f"{path}: line {lineno}: not JSON ({exc.msg})") from None
+                if not isinstance(rec, dict):
+                    raise SchemaError(f"{path}: line {lineno}: expected a JSON object per line")
+                yield rec
+    elif name.endswith(".csv"):
+        with _open_text(path) as fh:
+            reader = csv.DictReader(fh)
+            missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
+            if missing:
+                raise SchemaError(
+                    f"{path}: missing column(s) {missing}; the long format needs {REQUIRED_COLUMNS}"
+                )
+            yield from reader
+    else:
+        raise ValidationError(
+            f"{path}: unknown file type; expected .csv, .jsonl or .parquet (optionally .gz)"
+        )
+
+
+def load_long(path: str | Path, *, drop_incomplete: bool = False) -> RoutingDataset:
+    """Read a long-format file (CSV, JSONL or Parquet; ``.gz`` allowed).
+
+    Raises:
+        SchemaError: a column is missing or a row is malformed (names the file, row and field).
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise ValidationError(f"no such file: {p}")
+    return RoutingDataset.from_long(_iter_long(p), source=str(p), drop_incomplete=drop_incomplete)
+
+
+def _rb_models(fieldnames: list[str]) -> list[str]:
+    return [c.removesuffix("|total_cost") for c in fieldnames if c.endswith("|total_cost")]
+
+
+def _prompt_text(raw: str) -> str:
+    try:
+        parts = ast.literal_eval(raw)
+    except (ValueError, SyntaxError):
+        return raw
+    return "\n".join(str(p) for p in parts) if isinstance(parts, list) else str(parts)
+
+
+def load_routerbench(folder: str | Path) -> RoutingDataset:
+    """Read the RouterBench slice (``<task>_{train,test}.csv.gz``) into the long format.
+
+    Returns:
+        A dataset with split "train"/"test" and category = ``eval_name``; ``repairs`` counts the
+        prompts and rows dropped because a ``sample_id`` occurs on more than one row.
+
+    Raises:
+        SchemaError: a file or column is missing or a value is malformed.
+    """
+    base = Path(folder)
+    rows: list[dict[str, Any]] = []
+    dropped_rows = 0
+    dropped_ids: set[str] = set()
+    for task in ROUTERBENCH_TASKS:
+        for split in ("train", "test"):
+            path = base / f"{task}_{split}.csv.gz"
+            if not path.is_file():
+                raise SchemaError(
+                    f"{path}: missing RouterBench file (expected {task}_{split}.csv.gz in {base})"
+                )
+            by_id: dict[str, list[dict[str, Any]]] = {}
+            with _open_text(path) as fh:
+                reader = csv.DictReader(fh)
+                fields = list(reader.fieldnames or [])
+                models = _rb_models(fields)
+                for col in ("sample_id", "prompt", "eval_name", *models):
+                    if col not in fields:
+                        raise SchemaError(f"{path}: missing column {col!r}")
+                for lineno, rec in enumerate(reader, start=2):
+                    rec["_line"] = lineno
+                    by_id.setdefault(rec["sample_id"], []).append(rec)
+            for sid, recs in by_id.items():
+                for rec in recs:
+                    lineno = rec["_line"]
+                    if any(rec[mdl].strip() == "" for mdl in models):
+                        # one half of a prompt split over two rows (labels AND costs disagree): drop it
+                        dropped_rows += 1
+                        dropped_ids.add(sid)
+                        continue
+                    if len(recs) > 1:
+                        raise SchemaError(
+                            f"{path}: line {lineno}: sample_id {sid!r} repeats with full labels"
+                        )
+                    for mdl in models:
+                        q = _float(rec[mdl], mdl, path, lineno)
+                        c = _float(rec[f"{mdl}|total_cost"], f"{mdl}|total_cost", path, lineno)
+                        rows.append(
+                            {
+                                "prompt_id": sid,
+                                "prompt": _prompt_text(rec["prompt"]),
+                                "model": mdl,
+                                "quality": q,
+                                "cost_usd": c,
+                                "category": rec["eval_name"],
+                                "split": split,
+                            }
+                        )
+    repairs = {"dropped_split_prompts": len(dropped_ids), "dropped_split_rows": dropped_rows}
+    return RoutingDataset.from_long(rows, source=str(base), repairs=repairs)
+
+
+def _float(value: str, name: str, path: Path, lineno: int) -> float:
+    try:
+        x = float(value)
+    except ValueError:
+        raise SchemaError(f"{path}: line {lineno}: {name} must be a number, got {value!r}") from None
+    if not math.isfinite(x) or x < 0:
+        raise SchemaError(f"{path}: line {lineno}: {name} must be a finite number ≥ 0, got {value!r}")
+    return x
+
+
+def load_routerarena(folder: str | Path) -> RoutingDataset:
+    """Read RouterArena cached runs (``*.jsonl.gz``, one per model) into the long format.
+
+    Category = the benchmark prefix of ``global_index``; no split (callers draw one with a seed).
+    Prompts without a row for every model are dropped and counted (``dropped_incomplete_prompts``);
+    a repeated ``global_index`` within one model's file is an error. Scores outside [0, 1] (one
+    METEOR score of −0.033) are clipped and counted (``clipped_scores_to_0_1``).
+
+    Raises:
+        SchemaError: a file has no runs, or a line misses ``global_index``, the score or the cost.
+    """
+    base = Path(folder)
+    files = sorted(base.glob("*.jsonl.gz")) + sorted(base.glob("*.jsonl"))
+    if not files:
+        raise SchemaError(f"{base}: no RouterArena *.jsonl(.gz) files")
+    rows: list[dict[str, Any]] = []
+    clipped = 0
+    for path in files:
+        model = path.name.removesuffix(".gz").removesuffix(".jsonl")
+        with _open_text(path) as fh:
+            for lineno, line in enumerate(fh, start=1):
+                if not line.strip():
+                    continue
+                rec = json.loads(line)
+                try:
+                    gid = str(rec["global_index"])
+                    ev = dict(rec["evaluation_result"])
+                    score = float(ev["score"])
+                    if not 0.0 <= score <= 1.0:  # METEOR can come out slightly below 0: clip, count
+                        clipped += 1
+                        ev["score"] = min(1.0, max(0.0, score))
+                    usage = rec["token_usage"]
+                    row = {
+                        "prompt_id": gid,
+                        "prompt": rec["question"],
+                        "model": model,
+                        "quality": ev["score"],
+                        "cost_usd": ev["inference_cost"],
+                        "category": gid.rsplit("_", 1)[0],
+                        "split": "",
+                        "input_tokens": usage["input_tokens"],
+                        "output_tokens": usage["output_tokens"],
+                    }
+                except (KeyError, TypeError, ValueError) as exc:
+                    raise SchemaError(f"{path}: line {lineno}: missing field {exc}") from None
+                rows.append(row)
+    return RoutingDataset.from_long(
+        rows, source=str(base), drop_incomplete=True, repairs={"clipped_scores_to_0_1": clipped}
+    )
+
+
+def load_dataset(path: str | Path, fmt: str = "auto") -> RoutingDataset:
+    """Read ``path`` as ``routerbench``, ``routerarena`` or ``long``; ``auto`` guesses from the contents.
+
+    Raises:
+        ValidationError: unknown format or path.
+    """
+    p = Path(path)
+    if fmt == "auto":
+        if p.is_dir() and (p / "routerbench_slice").is_dir():
+            p = p / "routerbench_slice"
+        fmt = (
+            ("routerbench" if (p / "arc_challenge_train.csv.gz").exists() else "routerarena")
+            if p.is_dir()
+            else "long"
+        )
+    if fmt == "routerbench":
+        return load_routerbench(p / "routerbench_slice" if (p / "routerbench_slice").is_dir() else p)
+    if fmt == "routerarena":
+        return load_routerarena(p / "routerarena_cached" if (p / "routerarena_cached").is_dir() else p)
+    if fmt == "long":
+        return load_long(p)
+    raise ValidationError(f"unknown format {fmt!r}; valid: auto, routerbench, routerarena, long")
+
+
+def load_price_table(path: str | Path | None = None) -> PriceTable:
+    """A dated price table: the packaged 2024 table by default, a TOML file, or RouterArena ``cost.json``.
+
+    Raises:
+        SchemaError: a model lacks a price or a price is negative (names the file and model).
+    """
+    if path is None:
+        text = resources.files("tokenomy.interfaces").joinpath("resources", PRICE_TABLE).read_text()
+        where, data = f"tokenomy/interfaces/resources/{PRICE_TABLE}", tomllib.loads(text)
+    else:
+        p = Path(path)
+        where = str(p)
+        data = json.loads(p.read_text()) if p.suffix == ".json" else tomllib.loads(p.read_text())
+    if "models" in data:
+        models, dated = data["models"], str(data.get("date", ""))
+    else:  # RouterArena cost.json: {model: {input_token_price_per_million, output_token_price_per_million}}
+        models, dated = data, ""
+    table: dict[str, tuple[float, float]] = {}
+    for name, rec in models.items():
+        try:
+            pin = float(rec.get("input_usd_per_mtok", rec.get("input_token_price_per_million")))
+            pout = float(rec.get("output_usd_per_mtok", rec.get("output_token_price_per_million")))
+        except (TypeError, ValueError, AttributeError):
+            raise SchemaError(
+                f"{where}: model {name!r} needs input and output prices per million tokens"
+            ) from None
+        if not (pin >= 0 and pout >= 0 and math.isfinite(pin + pout)):
+            raise SchemaError(f"{where}: model {name!r} has a negative or non-finite price")
+        table[name] = (pin, pout)
+    return PriceTable(table, date=dated, source=where)

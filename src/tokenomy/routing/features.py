@@ -1,0 +1,148 @@
+"""Prompt features for the quality estimators: hashed TF-IDF of words and word pairs, plus the category.
+
+Computed by hand with numpy/scipy (no scikit-learn at prediction time) so that one request from raw
+text costs well under a millisecond: lower-case word tokens and adjacent pairs are hashed with
+CRC-32 into ``n_features`` buckets, weighted by sublinear TF × IDF (fitted on the training prompts)
+and L2-normalised. Lines that occur in more than ``boilerplate_share`` of the training prompts
+(few-shot examples, instructions) are dropped before hashing, so the features describe the question
+itself. Categories become integer codes; a category unseen in training gets code -1.
+This module does not read files and does not learn anything about models.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import zlib
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from numpy.typing import NDArray
+
+from tokenomy.core.errors import ValidationError
+
+__all__ = ["Features", "TextFeaturizer"]
+
+_TOKEN = re.compile(r"[a-z0-9_]+|[^\sa-z0-9_]")
+
+
+@dataclass(frozen=True, slots=True)
+class Features:
+    """Features of N prompts.
+
+    Attributes:
+        text: (N, n_features) CSR matrix, rows L2-normalised TF-IDF.
+        category_codes: shape (N,), index into the featurizer's categories, -1 if unseen.
+        n_categories: number of categories seen in training.
+        log_chars: shape (N,), log(1 + prompt length in characters).
+    """
+
+    text: sp.csr_matrix
+    category_codes: NDArray[np.int64]
+    n_categories: int
+    log_chars: NDArray[np.float64]
+
+    def __len__(self) -> int:
+        return int(self.category_codes.shape[0])
+
+    def rows(self, idx: NDArray[np.int64]) -> Features:
+        """The features of a subset of prompts."""
+        return Features(self.text[idx], self.category_codes[idx], self.n_categories, self.log_chars[idx])
+
+    def category_onehot(self) -> NDArray[np.float64]:
+        """(N, n_categories) indicator matrix (all zeros for an unseen category)."""
+        out = np.zeros((len(self), self.n_categories))
+        seen = self.category_codes >= 0
+        out[np.flatnonzero(seen), self.category_codes[seen]] = 1.0
+        return out
+
+
+def _hash_tokens(text: str, n_features: int, bigrams: bool) -> list[int]:
+    toks = _TOKEN.findall(text.lower())
+    grams = toks + [f"{a} {b}" for a, b in itertools.pairwise(toks)] if bigrams else toks
+    return [zlib.crc32(g.encode()) % n_features for g in grams]
+
+
+class TextFeaturizer:
+    """Hashed TF-IDF with category codes.
+
+    Args:
+        n_features: hash buckets (a power of two is customary).
+        bigrams: also hash adjacent word pairs.
+    """
+
+    def __init__(
+        self, *, n_features: int = 2**18, bigrams: bool = True, boilerplate_share: float = 0.05
+    ) -> None:
+        self.n_features = n_features
+        self.bigrams = bigrams
+        self.boilerplate_share = boilerplate_share
+
+    def _strip(self, text: str) -> str:
+        boiler = self.boilerplate_
+        return "\n".join(line for line in text.splitlines() if line not in boiler) if boiler else text
+
+    def _counts(self, prompts: Sequence[str]) -> sp.csr_matrix:
+        indptr = [0]
+        indices: list[int] = []
+        for text in prompts:
+            indices.extend(_hash_tokens(self._strip(text), self.n_features, self.bigrams))
+            indptr.append(len(indices))
+        data = np.ones(len(indices))
+        m = sp.csr_matrix(
+            (data, np.asarray(indices, np.int64), np.asarray(indptr, np.int64)),
+            shape=(len(prompts), self.n_features),
+        )
+        m.sum_duplicates()
+        return m
+
+    def fit(self, prompts: Sequence[str], categories: Sequence[str]) -> TextFeaturizer:
+        """Learn IDF weights and the category vocabulary from training prompts.
+
+        Raises:
+            ValidationError: no prompts, or prompts and categories differ in length.
+        """
+        if len(prompts) == 0 or len(prompts) != len(categories):
+            raise ValidationError(
+                f"fit needs ≥ 1 prompt and one category per prompt; got {len(prompts)} "
+                f"prompts, {len(categories)} categories"
+            )
+        line_df: Counter[str] = Counter()
+        for text in prompts:
+            line_df.update(set(text.splitlines()))
+        cut = max(3.0, self.boilerplate_share * len(prompts))
+        self.boilerplate_ = frozenset(line for line, k in line_df.items() if k > cut and line.strip())
+        counts = self._counts(prompts)
+        df = np.bincount(counts.indices, minlength=self.n_features)
+        self.idf_ = np.log((1.0 + len(prompts)) / (1.0 + df)) + 1.0
+        self.categories_ = tuple(sorted(set(categories)))
+        self._code = {c: i for i, c in enumerate(self.categories_)}
+        return self
+
+    def transform(self, prompts: Sequence[str], categories: Sequence[str]) -> Features:
+        """Features of new prompts (after ``fit``)."""
+        counts = self._counts(prompts)
+        return self._finish(counts, prompts, categories)
+
+    def transform_one(self, prompt: str, category: str = "") -> Features:
+        """Features of one prompt, built with numpy only (the single-request latency path)."""
+        idx = np.asarray(_hash_tokens(self._strip(prompt), self.n_features, self.bigrams), np.int64)
+        cols, cnt = np.unique(idx, return_counts=True)
+        data = (1.0 + np.log(cnt)) * self.idf_[cols]
+        norm = float(np.sqrt(data @ data)) or 1.0
+        text = sp.csr_matrix((data / norm, cols, np.array([0, cols.size])), shape=(1, self.n_features))
+        code = np.array([self._code.get(category, -1)], dtype=np.int64)
+        return Features(text, code, len(self.categories_), np.array([np.log1p(len(prompt))]))
+
+    def _finish(self, counts: sp.csr_matrix, prompts: Sequence[str], categories: Sequence[str]) -> Features:
+        w = counts.copy()
+        w.data = (1.0 + np.log(w.data)) * self.idf_[w.indices]
+        norms = np.sqrt(np.asarray(w.multiply(w).sum(axis=1)).ravel())
+        norms[norms == 0] = 1.0
+        w = sp.csr_matrix(sp.diags(1.0 / norms) @ w)
+        codes = np.array([self._code.get(c, -1) for c in categories], dtype=np.int64)
+        log_chars = np.log1p(np.array([len(p) for p in prompts], dtype=np.float64))
+        return Features(w, codes, len(self.categories_), log_chars)

@@ -17,15 +17,18 @@ stops at its first False row. ``fit(train, v_usd)`` learns what the policy needs
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from tokenomy.autonomy.features import TrajectoryTable
 from tokenomy.autonomy.success_model import PrefixModel, fit_glm
+from tokenomy.core.errors import ValidationError
 
 __all__ = [
     "SMALL_FEATURES",
+    "STOPPING_POLICIES",
     "BestCostCap",
     "BestStepCap",
     "CostCap",
@@ -36,6 +39,7 @@ __all__ = [
     "StepCap",
     "StoppingPolicy",
     "default_policies",
+    "make_policy",
     "stop_outcomes",
 ]
 
@@ -180,28 +184,66 @@ class Oracle(StoppingPolicy):
         return np.asarray(worth[table.traj], dtype=bool)
 
 
+def _fingerprint(table: TrajectoryTable) -> tuple[int, int]:
+    """Identity of a table's contents (instances and rows), safe to cache on (unlike ``id``)."""
+    return (hash(table.instance_ids), len(table.step))
+
+
 @dataclass
 class MarginalStop(StoppingPolicy):
-    """Eq. 1: continue iff V·p̂(success | prefix) − Ĉ(remaining USD | prefix) > 0."""
+    """Eq. 1: continue iff V·p̂(success | prefix) − Ĉ(remaining USD | prefix) > 0.
+
+    With several values in ``ridge_grid`` the ridge penalty of p̂ and Ĉ is chosen on the train split
+    only, by the welfare of the rule at this V under ``inner_folds``-fold cross-validation over train
+    instances (ties → the larger penalty). The default is one value (1e-2): on the real run the
+    inner selection did not raise held-out welfare (docs/agent.md), so it is off.
+    """
 
     name: str = "tokenomy"
     features: tuple[str, ...] = SMALL_FEATURES
-    ridge: float = 1e-2
+    ridge_grid: tuple[float, ...] = (1e-2,)
+    inner_folds: int = 4
+    seed: int = 0
+    ridge_: float = float("nan")
     model_: PrefixModel | None = field(default=None, repr=False)
-    _fitted_on: int = field(default=-1, repr=False)
+    _cache: dict[tuple[tuple[int, int], float], PrefixModel] = field(default_factory=dict, repr=False)
+
+    def _model(self, train: TrajectoryTable, ridge: float) -> PrefixModel:
+        key = (_fingerprint(train), ridge)
+        got = self._cache.get(key)
+        if got is None:
+            got = PrefixModel(ridge=ridge, features=self.features).fit(train)
+            self._cache[key] = got
+        return got
+
+    def _rule(self, model: PrefixModel, table: TrajectoryTable, v_usd: float) -> NDArray[np.float64]:
+        return v_usd * model.success(table.x) - model.remaining_usd(table.x)
 
     def fit(self, train: TrajectoryTable, v_usd: float) -> MarginalStop:
-        """Fit p̂ and Ĉ on the train split (V-independent: refitted only for a new train table)."""
-        if self.model_ is None or self._fitted_on != id(train):
-            self.model_ = PrefixModel(ridge=self.ridge, features=self.features).fit(train)
-            self._fitted_on = id(train)
+        """Choose the ridge on train by inner cross-validated welfare, then fit p̂ and Ĉ on all of train."""
+        ridge = self.ridge_grid[0]
+        if len(self.ridge_grid) > 1:
+            n = len(train.n_calls)
+            fold = np.random.default_rng(self.seed).permutation(n) % self.inner_folds
+            scores = []
+            for r in self.ridge_grid:
+                total = 0.0
+                for f in range(self.inner_folds):
+                    inner, held = train.subset(fold != f), train.subset(fold == f)
+                    keep = self._rule(self._model(inner, r), held, v_usd) > 0.0
+                    total += _welfare(held, keep, v_usd) * len(held.n_calls)
+                scores.append(total / n)
+            best = max(scores)
+            ridge = max(r for r, sc in zip(self.ridge_grid, scores, strict=True) if sc >= best - 1e-12)
+        self.ridge_ = ridge
+        self.model_ = self._model(train, ridge)
         return self
 
     def surplus_usd(self, table: TrajectoryTable, v_usd: float) -> NDArray[np.float64]:
         """float[N]: the Eq. 1 surplus of continuing at each row (stopping = 0)."""
         if self.model_ is None:
             raise RuntimeError("MarginalStop is not fitted; call fit(train, v_usd) first")
-        return v_usd * self.model_.success(table.x) - self.model_.remaining_usd(table.x)
+        return self._rule(self.model_, table, v_usd)
 
     def decide(self, table: TrajectoryTable, v_usd: float) -> NDArray[np.bool_]:
         """Continue where the surplus of continuing is strictly positive."""
@@ -228,6 +270,7 @@ class OptionStop(MarginalStop):
     """Eq. 1 with the option to stop later: p̂, Ĉ regressed on outcomes under the rule's own stops."""
 
     name: str = "tokenomy_option"
+    ridge_grid: tuple[float, ...] = (1e-2,)
     n_iter: int = 3
     beta_: tuple[NDArray[np.float64], NDArray[np.float64]] | None = field(default=None, repr=False)
 
@@ -241,8 +284,8 @@ class OptionStop(MarginalStop):
         bs, bc = self.model_.beta_success_, self.model_.beta_cost_
         for _ in range(self.n_iter):
             success, cost = _future_under(train, keep)
-            bs = fit_glm(z, success, w, link="logit", ridge=self.ridge)
-            bc = fit_glm(z, cost, w, link="log", ridge=self.ridge)
+            bs = fit_glm(z, success, w, link="logit", ridge=self.ridge_)
+            bc = fit_glm(z, cost, w, link="log", ridge=self.ridge_)
             keep = v_usd / (1 + np.exp(-np.clip(z @ bs, -30, 30))) - np.exp(np.clip(z @ bc, -30, 30)) > 0
         self.beta_ = (bs, bc)
         return self
@@ -254,6 +297,34 @@ class OptionStop(MarginalStop):
         z = self.model_._z(table.x)
         bs, bc = self.beta_
         return v_usd / (1 + np.exp(-np.clip(z @ bs, -30, 30))) - np.exp(np.clip(z @ bc, -30, 30))
+
+
+STOPPING_POLICIES: dict[str, type[StoppingPolicy]] = {
+    "tokenomy": MarginalStop,
+    "tokenomy_option": OptionStop,
+    "no_cap": NeverStop,
+    "cost_cap": CostCap,
+    "step_cap": StepCap,
+    "best_cost_cap_train": BestCostCap,
+    "best_step_cap_train": BestStepCap,
+    "oracle_ex_post": Oracle,
+}
+"""Registry of stopping policy classes. # name -> class"""
+
+
+def make_policy(kind: str, **params: Any) -> StoppingPolicy:
+    """A fresh policy of registry class ``kind`` (``name`` defaults to ``kind``).
+
+    Raises:
+        ValidationError: ``kind`` is not registered (the message lists the valid names).
+    """
+    cls = STOPPING_POLICIES.get(kind)
+    if cls is None:
+        raise ValidationError(
+            f"unknown stopping policy {kind!r}; expected one of {sorted(STOPPING_POLICIES)}"
+        )
+    params.setdefault("name", kind)
+    return cls(**params)
 
 
 def default_policies() -> list[StoppingPolicy]:

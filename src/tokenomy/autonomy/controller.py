@@ -1,0 +1,325 @@
+"""The marginal controller of one agent step: plan / act / verify / ask / defer / stop by Eq. 1.
+
+At each step of an agent loop, :meth:`MarginalController.decide` takes the :class:`StepState` (the
+estimated success probability if the run goes on, the USD still to be spent, the cost of the next
+call — which grows with the context: ~1.6k → ~32k prompt tokens by step 60 in the real mini-swe-agent
+run —, the value of information of a verify step, the class of the pending act) and returns the
+:class:`Action` with the highest surplus, Eq. 1:
+
+    continue base  B        = V·p̂ − Ĉ_remaining − λ·ℓ_next                 (the run goes on as it would)
+    act                     = B + V·Δp_act − (ρ·ΔR + ρ_irr·ΔR_irr)(class)     (acts without asking)
+    ask                     = B + V·Δp_act − H_ask·approvers − (1 − catch)·harm   (confirm, then act)
+    plan                    = B + V·Δp_plan − c_next − g                     (one extra call, act later)
+    verify                  = B + V·VoI_verify − c_verify − g                (VoI as success gained)
+    defer                   = V·p_defer − c_defer                            (hand the task to a human)
+    stop                    = V·p_salvage                                   (submit the best so far; 0 if none)
+
+where g = the cheaper of the act's two gate prices (harm if free, confirmation if asked): planning or
+verifying first postpones the pending act, it does not avoid it (g = 0 when the act is denied: the
+plan replaces it).
+
+Sunk cost is ignored: only what is still to come is priced. The harm of an act is priced with the
+class's ρ and ρ_irr from the autonomy schedule; classes marked rare-and-severe are measured by CVaR_α
+(``tokenomy.core.risk.cvar``) of their harm distribution instead of its mean. A class the schedule
+sets to ``deny`` can be neither acted nor asked; one set to ``confirm``/``multi_party`` cannot be acted
+without asking (the schedule is the contract; the prices only decide within it). Unknown classes get
+the schedule's fail-closed ``unknown_level``.
+
+Spend cap: every billed call counts (malformed replies too — 7% of cost in the real run); when the
+next call would take spend above ``warn_share``·cap the action carries a warning, and when it would
+cross the cap the controller salvages (stops and submits the best so far) whatever the surpluses say.
+
+:meth:`MarginalController.candidates` returns the same options as :class:`tokenomy.core.TokenUse`
+values (for the ledger and for checking against ``tokenomy.core.choose``); ``decide`` computes the
+same numbers in plain floats because it runs on every step (< 50 µs median, benchmarks/bench_agent.py).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from tokenomy.autonomy.schedule import ActionClass, Schedule
+from tokenomy.core.errors import ValidationError
+from tokenomy.core.risk import cvar, expectation
+from tokenomy.core.uses import TokenUse
+
+__all__ = ["ACTIONS", "Action", "ClassPrice", "MarginalController", "SpendMeter", "StepState", "price_class"]
+
+ACTIONS = ("stop", "act", "plan", "verify", "ask", "defer")
+"""The options, in tie-break order: a tie goes to the earlier one (stop wins ties: a step must pay)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StepState:
+    """What the controller knows before the next step (all USD amounts are still to be spent).
+
+    Attributes:
+        v_usd: value of a resolved task (V).
+        p_success: estimated probability the run succeeds if it goes on as it would.
+        remaining_usd: estimated USD of the calls still to come if it goes on (next call included).
+        next_call_usd: USD of the next call alone (its prompt holds the whole context so far).
+        spent_usd: USD billed so far (every call, malformed replies included; sunk, not priced).
+        num_tokens_spent: tokens billed so far (prompt + completion).
+        act_class: schedule class of the pending act (from ``tokenomy.autonomy.classify``).
+        dp_act: success probability the pending act adds over going on as estimated (usually 0).
+        dp_plan: success probability one extra planning call adds.
+        voi_verify: value of information of a verify step, as success probability gained (catching a
+            wrong edit before it is submitted × the chance of repairing it).
+        verify_usd: USD of a verify step (NaN: the next call's cost).
+        p_salvage: success probability of submitting the best so far now (0: nothing to submit).
+        p_defer: success probability if the task is handed to a human now.
+        defer_usd: what the hand-off costs (the human's time), USD.
+        next_call_s: latency the next call adds, seconds (priced by λ).
+        cap_usd: the spend cap (inf: none).
+    """
+
+    v_usd: float
+    p_success: float
+    remaining_usd: float
+    next_call_usd: float
+    spent_usd: float = 0.0
+    num_tokens_spent: int = 0
+    act_class: str = "execute"
+    dp_act: float = 0.0
+    dp_plan: float = 0.0
+    voi_verify: float = 0.0
+    verify_usd: float = math.nan
+    p_salvage: float = 0.0
+    p_defer: float = 0.0
+    defer_usd: float = 0.0
+    next_call_s: float = 0.0
+    cap_usd: float = math.inf
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """The controller's decision for one step, returned as data (the agent loop applies it).
+
+    Attributes:
+        kind: one of :data:`ACTIONS`.
+        surplus_usd: Eq. 1 surplus of the chosen option (stop: the salvage value).
+        runner_up: the best other option.
+        margin_usd: surplus of ``kind`` minus that of ``runner_up`` (≥ 0 unless the cap forced a stop).
+        salvage: the cap was reached: stop and submit the best so far.
+        warn: the next call takes spend past the warning share of the cap.
+        reason: one line for logs and the ledger.
+    """
+
+    kind: str
+    surplus_usd: float
+    runner_up: str
+    margin_usd: float
+    salvage: bool = False
+    warn: bool = False
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ClassPrice:
+    """A schedule class reduced to what one step needs: the verdict in force and the harm price.
+
+    Attributes:
+        name: class name.
+        verdict: allow / ask / deny (the schedule's level in force; unknown → its fail-closed level).
+        harm_usd: ρ·ΔR + ρ_irr·ΔR_irr of one act, USD (ΔR by CVaR_α for rare-and-severe classes).
+        approvers: confirmations an ask needs (multi-party > 1).
+        risk_measure: "expectation" or "cvar".
+    """
+
+    name: str
+    verdict: str
+    harm_usd: float
+    approvers: int
+    risk_measure: str
+
+
+def price_class(cls: ActionClass | None, verdict: str, name: str) -> ClassPrice:
+    """Price one act of ``cls`` (None: an unknown class, priced at 0 harm but fail-closed by verdict).
+
+    The harm of one act is a two-point distribution: 0 with probability 1 − p, ``severity`` with
+    probability p. Its reversible and irreversible shares are priced at ρ and ρ_irr.
+    """
+    if cls is None:
+        return ClassPrice(name, verdict, 0.0, 1, "expectation")
+    support, probs = (0.0, cls.severity), (1.0 - cls.p_harm, cls.p_harm)
+    if cls.rare_severe:
+        dr_total, measure = cvar(support, cls.cvar_alpha, probs), "cvar"
+    else:
+        dr_total, measure = expectation(support, probs), "expectation"
+    per_unit = cls.rho_usd * (1.0 - cls.irreversible) + cls.rho_irr_usd * cls.irreversible
+    return ClassPrice(name, verdict, dr_total * per_unit, max(1, cls.approvers), measure)
+
+
+class MarginalController:
+    """Eq. 1 over plan / act / verify / ask / defer / stop, inside the autonomy schedule.
+
+    Args:
+        schedule: the autonomy schedule in force (verdicts, ρ, ρ_irr, CVaR classes, ask cost).
+        lam_usd_per_s: λ, the price of a second of latency.
+        ask_cost_usd: H, the principal's cost of one confirmation (None: the schedule's).
+        catch_share: share of an act's harm a confirmation averts.
+        warn_share: warn once spend plus the next call passes this share of the cap.
+    """
+
+    def __init__(
+        self,
+        schedule: Schedule,
+        *,
+        lam_usd_per_s: float = 0.0,
+        ask_cost_usd: float | None = None,
+        catch_share: float = 1.0,
+        warn_share: float = 0.8,
+    ) -> None:
+        if not 0.0 <= catch_share <= 1.0:
+            raise ValidationError(f"catch_share must be in [0, 1], got {catch_share!r}")
+        if not 0.0 < warn_share <= 1.0:
+            raise ValidationError(f"warn_share must be in (0, 1], got {warn_share!r}")
+        self.schedule = schedule
+        self.lam_usd_per_s = lam_usd_per_s
+        self.ask_cost_usd = schedule.ask_cost_usd if ask_cost_usd is None else ask_cost_usd
+        self.catch_share = catch_share
+        self.warn_share = warn_share
+        self._prices: dict[str, ClassPrice] = {
+            name: price_class(c, schedule.verdict(name), name) for name, c in schedule.classes.items()
+        }
+
+    def class_price(self, name: str) -> ClassPrice:
+        """The price of one act of class ``name`` (unknown classes: the fail-closed verdict)."""
+        got = self._prices.get(name)
+        if got is None:
+            got = price_class(None, self.schedule.verdict(name), name)
+            self._prices[name] = got
+        return got
+
+    def surpluses(self, state: StepState) -> dict[str, float]:
+        """Eq. 1 surplus of every option allowed by the schedule (USD). # option -> surplus"""
+        s = state
+        v = s.v_usd
+        cp = self.class_price(s.act_class)
+        base = v * s.p_success - s.remaining_usd - self.lam_usd_per_s * s.next_call_s
+        verify_usd = s.next_call_usd if s.verify_usd != s.verify_usd else s.verify_usd
+        gate = self._gate_usd(cp)
+        out = {
+            "stop": v * s.p_salvage,
+            "plan": base + v * s.dp_plan - s.next_call_usd - gate,
+            "verify": base + v * s.voi_verify - verify_usd - gate,
+            "defer": v * s.p_defer - s.defer_usd,
+        }
+        if cp.verdict != "deny":
+            act_gain = base + v * s.dp_act
+            out["ask"] = act_gain - self._ask_usd(cp)
+            if cp.verdict == "allow":
+                out["act"] = act_gain - cp.harm_usd
+        return out
+
+    def _ask_usd(self, cp: ClassPrice) -> float:
+        return self.ask_cost_usd * cp.approvers + (1.0 - self.catch_share) * cp.harm_usd
+
+    def _gate_usd(self, cp: ClassPrice) -> float:
+        if cp.verdict == "deny":
+            return 0.0
+        ask = self._ask_usd(cp)
+        return min(cp.harm_usd, ask) if cp.verdict == "allow" else ask
+
+    def decide(self, state: StepState) -> Action:
+        """The option with the highest surplus; stop (with salvage) when the cap would be crossed.
+
+        Args:
+            state: the step's state.
+
+        Returns:
+            The :class:`Action`; ties go to the earlier option in :data:`ACTIONS`.
+        """
+        sur = self.surpluses(state)
+        best, best_val, second, second_val = "stop", sur["stop"], "", -math.inf
+        for name in ACTIONS[1:]:
+            val = sur.get(name)
+            if val is None:
+                continue
+            if val > best_val:
+                best, best_val, second, second_val = name, val, best, best_val
+            elif val > second_val:
+                second, second_val = name, val
+        after = state.spent_usd + state.next_call_usd
+        if after > state.cap_usd and best != "stop":
+            return Action(
+                "stop",
+                sur["stop"],
+                best,
+                sur["stop"] - best_val,
+                salvage=True,
+                warn=True,
+                reason=f"spend cap ${state.cap_usd:g} reached: salvage (submit the best so far)",
+            )
+        warn = after > self.warn_share * state.cap_usd
+        reason = f"{best}: surplus ${best_val:.4g} vs {second} ${second_val:.4g}"
+        return Action(best, best_val, second, best_val - second_val, warn=warn, reason=reason)
+
+    def candidates(self, state: StepState) -> tuple[TokenUse, ...]:
+        """The allowed options as ``TokenUse`` values whose ``tokenomy.core.surplus`` at
+        ``PriceVector(v_usd=V, lam_usd_per_s=λ, rho_usd=1)`` equals :meth:`surpluses` (harm enters
+        as ``dr`` already in USD: ρ, ρ_irr and CVaR are per class, so the rule's ρ is 1 here; the
+        gate price g of plan/verify enters the same way)."""
+        s = state
+        cp = self.class_price(s.act_class)
+        verify_usd = s.next_call_usd if s.verify_usd != s.verify_usd else s.verify_usd
+        dl = s.next_call_s
+        gate = self._gate_usd(cp)
+        uses = [
+            TokenUse("stop", s.p_salvage),
+            TokenUse("plan", s.p_success + s.dp_plan, s.remaining_usd + s.next_call_usd, dr=gate, dl_s=dl),
+            TokenUse("verify", s.p_success + s.voi_verify, s.remaining_usd + verify_usd, dr=gate, dl_s=dl),
+            TokenUse("defer", s.p_defer, s.defer_usd),
+        ]
+        if cp.verdict != "deny":
+            p_act = s.p_success + s.dp_act
+            ask_usd = s.remaining_usd + self.ask_cost_usd * cp.approvers
+            residual = (1.0 - self.catch_share) * cp.harm_usd
+            uses.append(TokenUse("ask", p_act, ask_usd, dr=residual, risk_measure=cp.risk_measure, dl_s=dl))
+            if cp.verdict == "allow":
+                uses.append(
+                    TokenUse(
+                        "act", p_act, s.remaining_usd, dr=cp.harm_usd, risk_measure=cp.risk_measure, dl_s=dl
+                    )
+                )
+        return tuple(uses)
+
+    def class_prices(self) -> Mapping[str, ClassPrice]:
+        """Every schedule class's price. # class name -> ClassPrice"""
+        return dict(self._prices)
+
+
+class SpendMeter:
+    """Counts every billed call against a cap: malformed replies are billed and counted too.
+
+    Args:
+        cap_usd: the cap (inf: none).
+    """
+
+    def __init__(self, cap_usd: float = math.inf) -> None:
+        if not cap_usd > 0:
+            raise ValidationError(f"cap_usd must be > 0, got {cap_usd!r}")
+        self.cap_usd = cap_usd
+        self.spent_usd = 0.0
+        self.malformed_usd = 0.0
+        self.n_calls = 0
+        self.n_malformed = 0
+        self.num_tokens = 0
+
+    def bill(self, cost_usd: float, *, num_tokens: int = 0, malformed: bool = False) -> None:
+        """Record one billed call (a malformed reply is a billed call that ran nothing)."""
+        if not cost_usd >= 0:
+            raise ValidationError(f"cost_usd of a billed call must be ≥ 0, got {cost_usd!r}")
+        self.spent_usd += cost_usd
+        self.n_calls += 1
+        self.num_tokens += num_tokens
+        if malformed:
+            self.malformed_usd += cost_usd
+            self.n_malformed += 1
+
+    @property
+    def malformed_share(self) -> float:
+        """Share of spend that went to malformed replies."""
+        return self.malformed_usd / self.spent_usd if self.spent_usd > 0 else 0.0

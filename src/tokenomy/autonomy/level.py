@@ -1,0 +1,118 @@
+"""The autonomy level a of Eq. 6–7, derived from the schedule's prices and a mix of actions.
+
+Eq. 6: U(a, t) = V·p(a, t) − C(t) − R(a, t) − H(a); Eq. 7 (interior optimum): V·∂p/∂a = ∂R/∂a + ∂H/∂a.
+With discrete action classes, raising a means letting one more class act without a confirmation:
+that adds the class's priced harm ρ·ΔR + ρ_irr·ΔR_irr (CVaR for rare-and-severe classes) to R, saves
+its oversight cost H (ask cost × approvers), and adds V·Δp_wait (the success a confirmation loses:
+the user who does not answer, the deadline missed). A class is free iff
+
+    harm_usd ≤ H_ask·approvers + V·Δp_wait,
+
+and a = the share of calls of the mix that the prices let act unasked (denied classes count as asked:
+a denied call is not autonomous). :func:`autonomy_level` also reports where the published schedule's
+level differs from the one its own prices imply. No file reading here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from tokenomy.autonomy.controller import price_class
+from tokenomy.autonomy.schedule import Schedule
+from tokenomy.core.errors import ValidationError
+
+__all__ = ["AutonomyLevel", "ClassAutonomy", "autonomy_level"]
+
+
+@dataclass(frozen=True, slots=True)
+class ClassAutonomy:
+    """One class of the mix under Eq. 7.
+
+    Attributes:
+        name: class name.
+        n_calls: calls of the class in the mix.
+        harm_usd: priced harm of one unasked act.
+        oversight_usd: what one confirmation costs (H × approvers) plus V·Δp_wait.
+        implied_free: the prices let it act unasked.
+        schedule_verdict: the verdict the published schedule gives (allow / ask / deny).
+    """
+
+    name: str
+    n_calls: float
+    harm_usd: float
+    oversight_usd: float
+    implied_free: bool
+    schedule_verdict: str
+
+
+@dataclass(frozen=True, slots=True)
+class AutonomyLevel:
+    """The autonomy level the prices imply for a mix of calls.
+
+    Attributes:
+        a: share of calls acted without a confirmation under the prices (Eq. 7), in [0, 1].
+        a_schedule: the same share under the published schedule's verdicts.
+        harm_usd: R at a — priced harm of the calls acted unasked, USD per mix.
+        oversight_usd: H at a — confirmation cost of the calls asked, USD per mix.
+        classes: per class detail, in decreasing call count.
+        disagreements: classes whose published verdict differs from the implied one.
+    """
+
+    a: float
+    a_schedule: float
+    harm_usd: float
+    oversight_usd: float
+    classes: tuple[ClassAutonomy, ...]
+    disagreements: tuple[str, ...]
+
+
+def autonomy_level(
+    schedule: Schedule,
+    mix: Mapping[str, float],
+    *,
+    v_usd: float = 0.0,
+    dp_wait: float = 0.0,
+    ask_cost_usd: float | None = None,
+) -> AutonomyLevel:
+    """Apply Eq. 7 class by class to ``mix``.
+
+    Args:
+        schedule: prices (ρ, ρ_irr, CVaR classes, approvers, ask cost) and published verdicts.
+        mix: calls per class (e.g. counted by the classifier on a dataset). # class name -> calls
+        v_usd: value of the task (prices the success a confirmation loses).
+        dp_wait: success probability lost by waiting for a confirmation.
+        ask_cost_usd: H of one confirmation (None: the schedule's ``ask_cost_usd``).
+
+    Returns:
+        The :class:`AutonomyLevel`.
+
+    Raises:
+        ValidationError: an empty mix or a negative count.
+    """
+    total = float(sum(mix.values()))
+    if total <= 0 or any(n < 0 for n in mix.values()):
+        raise ValidationError(f"mix must hold non-negative call counts with a positive total, got {mix!r}")
+    h = schedule.ask_cost_usd if ask_cost_usd is None else ask_cost_usd
+    rows = []
+    free = free_sched = harm = oversight = 0.0
+    for name, n in sorted(mix.items(), key=lambda kv: -kv[1]):
+        verdict = schedule.verdict(name)
+        cp = price_class(schedule.classes.get(name), verdict, name)
+        over = h * cp.approvers + v_usd * dp_wait
+        # unknown and denied classes are never autonomous (fail closed), whatever the prices say
+        known = name in schedule.classes and schedule.classes[name].level != "deny"
+        implied = known and cp.harm_usd <= over
+        rows.append(ClassAutonomy(name, float(n), cp.harm_usd, over, implied, verdict))
+        if implied:
+            free += n
+            harm += n * cp.harm_usd
+        elif verdict != "deny":
+            oversight += n * over
+        free_sched += n if verdict == "allow" else 0.0
+    disagree = tuple(
+        r.name
+        for r in rows
+        if r.schedule_verdict != "deny" and (r.schedule_verdict == "allow") != r.implied_free
+    )
+    return AutonomyLevel(free / total, free_sched / total, harm, oversight, tuple(rows), disagree)

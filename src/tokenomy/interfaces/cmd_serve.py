@@ -21,8 +21,10 @@ from tokenomy.audit.report_serve import RUN_COLUMNS, RunTrace, build_report, hea
 from tokenomy.core.errors import ValidationError
 from tokenomy.interfaces.loaders.traces import (
     BLIS_FILE,
+    SERVEGEN_FILE,
     SPLITWISE_FILE,
     load_blis,
+    load_servegen,
     load_splitwise,
     load_trace,
     resolve_trace,
@@ -37,6 +39,7 @@ from tokenomy.serving.experiments import prediction3
 from tokenomy.serving.metrics import summarize
 from tokenomy.serving.result import RunResult
 from tokenomy.serving.schedulers import SCHEDULERS, make_scheduler
+from tokenomy.serving.servegen import servegen_workload
 from tokenomy.serving.steptime import BLIS_LLAMA31_8B_H100_TP1, LinearStepTime, StepTimeModel
 from tokenomy.serving.workloads import SYNTHETIC_NOTE, rate_scaled
 
@@ -76,6 +79,16 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--spec-k", type=int, default=0, help="speculative draft length (0 = off)")
     p.add_argument("--spec-alpha", type=float, default=0.0, help="draft acceptance rate α")
     p.add_argument("--report", metavar="HTML", help="write the HTML report here")
+    g = p.add_argument_group("ServeGen generator (--trace servegen[:CATEGORY], default language/m-large)")
+    g.add_argument("--servegen-top", type=int, default=10, help="clients (tenants) with most requests")
+    g.add_argument("--servegen-start-s", type=float, default=43200.0, help="start in the 14-day calendar")
+    g.add_argument("--servegen-duration-s", type=float, default=1800.0, help="seconds of traffic to sample")
+    g.add_argument(
+        "--servegen-rate-factor",
+        type=float,
+        default=0.05,
+        help="multiplies the clients' rates (ServeGen rates are a whole region's; default 0.05)",
+    )
 
 
 def register(sub: Any) -> None:
@@ -87,7 +100,11 @@ def register(sub: Any) -> None:
     )
     ss = p.add_subparsers(dest="serve_command", metavar="SUBCOMMAND", required=True)
     s = ss.add_parser("simulate", help="replay traces under schedulers and rate scales")
-    s.add_argument("--trace", required=True, help="azure-conv, azure-code, mooncake or a file (comma list)")
+    s.add_argument(
+        "--trace",
+        required=True,
+        help="azure-conv, azure-code, mooncake, servegen[:CATEGORY] or a file (comma list)",
+    )
     s.add_argument(
         "--scheduler", default="fcfs,priced", help=f"comma list or 'all' ({', '.join(SCHEDULERS)})"
     )
@@ -140,9 +157,34 @@ def _engine(args: argparse.Namespace, data: Path | None) -> tuple[Engine, str]:
     return Engine(step_model=model, config=cfg, eviction=args.eviction), str(source)
 
 
-def _load(names: str, data: Path | None, seed: int, limit: int | None) -> tuple[list[Workload], list[str]]:
+def _servegen(name: str, data: Path | None, args: argparse.Namespace) -> tuple[Workload, list[str]]:
+    """A ServeGen-generated multi-tenant workload (arrivals and lengths synthetic, from real statistics)."""
+    if data is None:
+        raise ValidationError("trace 'servegen' needs the data folder (--data or TOKENOMY_DATA)")
+    category = name.partition(":")[2] or "language/m-large"
+    clients, notes = load_servegen(data / SERVEGEN_FILE, category=category, top=args.servegen_top)
+    wl = servegen_workload(
+        clients,
+        start_s=args.servegen_start_s,
+        duration_s=args.servegen_duration_s,
+        rate_factor=args.servegen_rate_factor,
+        seed=args.seed,
+        name=f"servegen:{category}",
+    )
+    notes = notes[:5] + ([f"... {len(notes) - 5} more skipped clients"] if len(notes) > 5 else [])
+    notes.append(f"servegen:{category}: arrivals and lengths are synthetic draws from ServeGen statistics")
+    return wl, notes
+
+
+def _load(args: argparse.Namespace, data: Path | None, limit: int | None) -> tuple[list[Workload], list[str]]:
     wls, notes = [], []
-    for name in [x.strip() for x in names.split(",") if x.strip()]:
+    seed = args.seed
+    for name in [x.strip() for x in args.trace.split(",") if x.strip()]:
+        if name == "servegen" or name.startswith("servegen:"):
+            wl, more = _servegen(name, data, args)
+            wls.append(wl)
+            notes += more
+            continue
         lt = load_trace(
             resolve_trace(name, data), seed=seed, limit=limit, name=name if "/" not in name else None
         )
@@ -164,7 +206,7 @@ def run_simulate(args: argparse.Namespace) -> dict[str, Any]:
     """Run the grid; print a table; write the report and ledger when asked."""
     data = resolve_data_dir(args.data)
     engine, source = _engine(args, data)
-    wls, notes = _load(args.trace, data, args.seed, args.limit)
+    wls, notes = _load(args, data, args.limit)
     names = _schedulers(args.scheduler)
     rates = _floats(args.rate_scale, "--rate-scale")
     rows: list[dict[str, Any]] = []
@@ -227,7 +269,7 @@ def run_prediction3(args: argparse.Namespace) -> dict[str, Any]:
     """The long-context-tenant experiment; prints a table and writes the report when asked."""
     data = resolve_data_dir(args.data)
     engine, source = _engine(args, data)
-    wls, notes = _load(args.trace, data, args.seed, None)
+    wls, notes = _load(args, data, None)
     wl = wls[0]
     base = wl.take((wl.arrival_s < args.window_s).nonzero()[0], name=f"{wl.name}[0:{args.window_s:g}s]")
     base = rate_scaled(base, args.base_rate_scale)

@@ -12,6 +12,9 @@ stopping rules and cost caps exactly comparable on the same runs.
   ``folds=1`` with ``train_frac`` gives a single train/held-out split instead. Welfare per task
   V·success − cost with a normal-approximation 95% confidence interval, and the paired difference
   against a reference policy.
+* :func:`run_controller` — drive :class:`ReplayEnv` step by step with the per-step
+  :class:`~tokenomy.autonomy.controller.MarginalController` (state from a fitted prefix model); it
+  makes the same stops as the vectorised ``tokenomy`` policy (tested).
 """
 
 from __future__ import annotations
@@ -24,10 +27,12 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from tokenomy.autonomy.controller import MarginalController, SpendMeter, StepState
 from tokenomy.autonomy.features import TrajectoryTable
 from tokenomy.autonomy.stopping import StoppingPolicy, stop_outcomes
+from tokenomy.autonomy.success_model import PrefixModel
 
-__all__ = ["PolicyResult", "ReplayEnv", "crossfit_stopping", "split_folds"]
+__all__ = ["PolicyResult", "ReplayEnv", "crossfit_stopping", "run_controller", "split_folds"]
 
 
 class ReplayEnv:
@@ -59,7 +64,7 @@ class ReplayEnv:
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
-    ) -> tuple[dict[str, Any], dict]:  # type: ignore[type-arg]
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
         """Start a trajectory: ``options["index"]`` or one drawn with ``seed``.
 
         Returns:
@@ -70,6 +75,8 @@ class ReplayEnv:
         n = len(self.table.n_calls)
         index = (options or {}).get("index")
         self._t = int(self._rng.integers(n)) if index is None else int(index)
+        if n == 0:
+            raise IndexError("ReplayEnv holds no trajectories")
         if not 0 <= self._t < n:
             raise IndexError(f"trajectory index {self._t} out of range 0..{n - 1}")
         self._k = 0
@@ -219,3 +226,61 @@ def crossfit_stopping(
                 )
             )
     return out
+
+
+def run_controller(
+    env: ReplayEnv,
+    controller: MarginalController,
+    model: PrefixModel,
+    index: int,
+    *,
+    cap_usd: float = math.inf,
+) -> dict[str, Any]:
+    """Replay trajectory ``index`` with the per-step controller deciding before every billed call.
+
+    The state at each call: p̂ and Ĉ from ``model`` on the prefix features, the real cost of the next
+    call, the spend metered so far (every billed call counts). The pending act is the model call
+    itself (class ``compute``: its command is gated separately, after it is known). Any option but
+    ``stop`` makes the call (in this data a plan, verify or act is one more call of the same run).
+
+    Returns:
+        {"success", "cost_usd", "calls", "reward_usd", "actions", "warned", "salvaged"}.
+    """
+    first, _ = env.reset(options={"index": index})
+    obs: dict[str, Any] | None = first
+    meter = SpendMeter(cap_usd=cap_usd)
+    actions: list[str] = []
+    reward = 0.0
+    warned = salvaged = False
+    info: dict[str, Any] = {"success": False, "calls": 0}
+    while obs is not None:
+        x = obs["features"][None, :]
+        state = StepState(
+            v_usd=env.v_usd,
+            p_success=float(model.success(x)[0]),
+            remaining_usd=float(model.remaining_usd(x)[0]),
+            next_call_usd=obs["next_call_usd"],
+            spent_usd=meter.spent_usd,
+            act_class="compute",
+            cap_usd=cap_usd,
+        )
+        action = controller.decide(state)
+        actions.append(action.kind)
+        warned |= action.warn
+        salvaged |= action.salvage
+        if action.kind == "stop":
+            _, r, _, _, info = env.step(0)
+            reward += r
+            break
+        meter.bill(obs["next_call_usd"])
+        obs, r, _, _, info = env.step(1)
+        reward += r
+    return {
+        "success": bool(info.get("success", False)),
+        "cost_usd": meter.spent_usd,
+        "calls": meter.n_calls,
+        "reward_usd": reward,
+        "actions": actions,
+        "warned": warned,
+        "salvaged": salvaged,
+    }

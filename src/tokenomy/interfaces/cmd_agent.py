@@ -1,0 +1,154 @@
+"""``tokenomy agent``: the action layer's commands.
+
+``agent eval --data DIR --V 0.5,1,2,5,10 [--folds 5] [--seed 0] [--rho ...] [--report out.html]``
+replays the real mini-swe-agent runs under 20 stopping policies (the Eq. 1 marginal rule, fixed cost
+and step caps — SWE-agent's $3 and 250 steps among them —, the best caps chosen on the train split,
+an ex-post oracle), fits each on train instances and judges it on held-out ones, and returns
+``{"results": [...], "quality_check": {...}, ...}`` (``--json`` is added by cli.py): one row per
+(dataset, V, policy) with welfare V·success − cost − ρ·harm per task and its 95% interval, success rate
+and cost per task. When ``tokenomy.interfaces.cmd_agent_tau`` exists it adds the ``schedule`` and
+``tau`` subcommands and its tau-bench confirmation-policy rows (at a grid of ρ) to ``eval``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from tokenomy.audit.report_agent import (
+    RESULT_COLUMNS,
+    agent_eval,
+    build_report,
+    quality_check,
+    stopping_curves,
+)
+from tokenomy.autonomy.features import build_table
+from tokenomy.autonomy.level import autonomy_level
+from tokenomy.core.errors import ValidationError
+from tokenomy.interfaces.loaders.agent_data import load_miniswe, load_schedule, load_taubench
+from tokenomy.interfaces.paths import resolve_data_dir
+from tokenomy.interfaces.table import format_table
+
+__all__ = ["TAU_MODULE", "register", "run_eval"]
+
+TAU_MODULE = "tokenomy.interfaces.cmd_agent_tau"
+
+
+def _floats(text: str, what: str, *, allow_zero: bool = False) -> list[float]:
+    try:
+        vals = [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise ValidationError(f"{what} must be comma-separated numbers, got {text!r}") from None
+    if not vals or any(v < 0 or (v == 0 and not allow_zero) or v != v for v in vals):
+        raise ValidationError(
+            f"{what} must be {'non-negative' if allow_zero else 'positive'} numbers, got {text!r}"
+        )
+    return vals
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "agent", help="the action layer: stopping, caps, schedule, confirmations", description=__doc__
+    )
+    agent_sub = p.add_subparsers(dest="agent_command", metavar="SUBCOMMAND")
+    e = agent_sub.add_parser("eval", help="held-out welfare of stopping / confirmation policies on real runs")
+    e.add_argument(
+        "--data", metavar="DIR", help="real data folder (default: $TOKENOMY_DATA or ../shared/data)"
+    )
+    e.add_argument(
+        "--V", dest="v_values", default="0.5,1,2,5,10", help="USD per resolved task, comma-separated"
+    )
+    e.add_argument(
+        "--folds", type=int, default=5, help="K of the cross-fitting over instances (1: one split)"
+    )
+    e.add_argument("--seed", type=int, default=0, help="seed of the instance split")
+    e.add_argument("--rho", default="0,1,10,50,200", help="ρ grid (USD per harm unit) for tau-bench policies")
+    e.add_argument("--report", metavar="HTML", help="write the HTML report here")
+    e.set_defaults(func=run_eval)
+    if importlib.util.find_spec(TAU_MODULE) is not None:
+        importlib.import_module(TAU_MODULE).register(agent_sub)
+    p.set_defaults(func=lambda args: _help(p))
+
+
+def _help(p: argparse.ArgumentParser) -> dict[str, Any]:
+    p.print_help()
+    return {}
+
+
+def _autonomy_rows(data: Path) -> list[dict[str, Any]]:
+    """Eq. 7 autonomy level for the class mix of each dataset (dataset labels mapped to classes)."""
+    schedule = load_schedule()
+    trajs = load_miniswe(data)
+    mini = Counter(s.autonomy_class or "compute" for t in trajs for s in t.steps)
+    tau = Counter(schedule.tool_class(c.tool) for e in load_taubench(data) for c in e.calls)
+    rows = []
+    for name, mix in (("miniswe-gemini3pro-swebv", mini), ("taubench-airline", tau)):
+        lvl = autonomy_level(schedule, mix)
+        rows.append(
+            {
+                "dataset": name,
+                "calls": int(sum(mix.values())),
+                "a_implied": lvl.a,
+                "a_schedule": lvl.a_schedule,
+                "harm_usd_unasked": lvl.harm_usd,
+                "oversight_usd_asked": lvl.oversight_usd,
+                "disagreements": ",".join(lvl.disagreements) or "-",
+            }
+        )
+    return rows
+
+
+def run_eval(args: argparse.Namespace) -> dict[str, Any]:
+    """Run ``agent eval`` (see the module docstring) and return its JSON payload."""
+    data = resolve_data_dir(args.data)
+    if data is None:
+        raise ValidationError(f"data folder not found: {args.data or '$TOKENOMY_DATA or ../shared/data'}")
+    v_values = _floats(args.v_values, "--V")
+    rhos = _floats(args.rho, "--rho", allow_zero=True)
+    if args.folds < 1:
+        raise ValidationError(f"--folds must be ≥ 1, got {args.folds}")
+    table = build_table(load_miniswe(data))
+    total = (1 if args.folds == 1 else args.folds) * len(v_values)
+    with tqdm(total=total, desc="agent eval (fold × V)", unit="fit", leave=False) as bar:
+        rows = agent_eval(
+            table, v_values, folds=args.folds, seed=args.seed, progress=lambda d, t: bar.update(1)
+        )
+    check = quality_check(rows)
+    curves = stopping_curves(table, v_values, seed=args.seed)
+    tau_fragment = ""
+    if importlib.util.find_spec(TAU_MODULE) is not None:
+        tau_rows, tau_fragment = importlib.import_module(TAU_MODULE).tau_results(data, rhos, args.seed)
+        rows = rows + list(tau_rows)
+    autonomy = _autonomy_rows(data)
+    shown = [
+        r
+        for r in rows
+        if r["policy"] in ("tokenomy", "best_cost_cap_train", "no_cap", "swe_agent_cost_cap_3usd")
+    ]
+    print(format_table(shown, [c for c in RESULT_COLUMNS if c not in ("welfare_ci_low", "welfare_ci_high")]))
+    print(
+        format_table(check["per_V"], title="\nquality target: tokenomy vs the best train cost cap (held-out)")
+    )
+    print(f"meets target (≥ at every V, > at ≥ 3): {check['meets_target']}")
+    payload = {
+        "results": rows,
+        "quality_check": check,
+        "model_scores": curves["model_scores"],
+        "autonomy_level": autonomy,
+        "folds": args.folds,
+        "seed": args.seed,
+        "n_instances": len(table.n_calls),
+    }
+    if args.report:
+        sub = f"data: {data} · {args.folds}-fold cross-fitting over {len(table.n_calls)} instances · seed {args.seed}"
+        build_report(
+            rows, curves, check=check, subtitle=sub, tau_fragment=tau_fragment, autonomy=autonomy
+        ).write(args.report)
+        print(f"wrote {args.report}")
+    return payload

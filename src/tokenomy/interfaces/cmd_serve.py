@@ -33,6 +33,7 @@ from tokenomy.interfaces.paths import resolve_data_dir
 from tokenomy.interfaces.table import format_table
 from tokenomy.ledger import Ledger
 from tokenomy.serving.decisions import admission_batch
+from tokenomy.serving.disagg import DisaggregatedEngine, KVTransfer
 from tokenomy.serving.engine import Engine
 from tokenomy.serving.entities import EngineConfig, Workload
 from tokenomy.serving.experiments import prediction3
@@ -78,6 +79,14 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--eviction", default="lru", help="prefix-cache eviction: lru or fifo")
     p.add_argument("--spec-k", type=int, default=0, help="speculative draft length (0 = off)")
     p.add_argument("--spec-alpha", type=float, default=0.0, help="draft acceptance rate α")
+    p.add_argument(
+        "--disaggregate",
+        action="store_true",
+        help="prefill and decode on two pools (one GPU each) joined by a KV transfer",
+    )
+    p.add_argument(
+        "--kv-bandwidth-gb-s", type=float, default=50.0, help="KV transfer bandwidth, GB/s (assumed 50)"
+    )
     p.add_argument("--report", metavar="HTML", help="write the HTML report here")
     g = p.add_argument_group("ServeGen generator (--trace servegen[:CATEGORY], default language/m-large)")
     g.add_argument("--servegen-top", type=int, default=10, help="clients (tenants) with most requests")
@@ -125,7 +134,7 @@ def register(sub: Any) -> None:
     q.set_defaults(func=run_prediction3)
 
 
-def _engine(args: argparse.Namespace, data: Path | None) -> tuple[Engine, str]:
+def _engine(args: argparse.Namespace, data: Path | None) -> tuple[Engine | DisaggregatedEngine, str]:
     kind = args.step_model
     blocks = 29205
     model: StepTimeModel
@@ -153,8 +162,14 @@ def _engine(args: argparse.Namespace, data: Path | None) -> tuple[Engine, str]:
         spec_k=args.spec_k,
         spec_alpha=args.spec_alpha,
     )
-    source = getattr(model, "source", "")
-    return Engine(step_model=model, config=cfg, eviction=args.eviction), str(source)
+    source = str(getattr(model, "source", ""))
+    if args.disaggregate:
+        xfer = KVTransfer(bandwidth_bytes_per_s=args.kv_bandwidth_gb_s * 1e9)
+        dis = DisaggregatedEngine(
+            step_model=model, prefill_config=cfg, decode_config=cfg, transfer=xfer, eviction=args.eviction
+        )
+        return dis, f"{source}; disaggregated prefill/decode, KV at {args.kv_bandwidth_gb_s:g} GB/s"
+    return Engine(step_model=model, config=cfg, eviction=args.eviction), source
 
 
 def _servegen(name: str, data: Path | None, args: argparse.Namespace) -> tuple[Workload, list[str]]:

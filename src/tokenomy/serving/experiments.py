@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from tokenomy.serving.disagg import DisaggregatedEngine
 from tokenomy.serving.engine import Engine
 from tokenomy.serving.entities import Workload
 from tokenomy.serving.metrics import latency_columns, summarize, welfare_parts
@@ -33,7 +34,7 @@ def run_grid(
     schedulers: Sequence[str],
     rates: Sequence[float],
     *,
-    engine: Engine | None = None,
+    engine: Engine | DisaggregatedEngine | None = None,
     on_run: OnRun | None = None,
 ) -> list[dict[str, Any]]:
     """Run every (workload, rate, scheduler); return one ``summarize`` dict per run.
@@ -45,7 +46,7 @@ def run_grid(
         engine: the engine (default ``Engine()``).
         on_run: called with each run and its summary (progress, reports, ledger writes).
     """
-    eng = engine or Engine()
+    eng: Engine | DisaggregatedEngine = engine or Engine()
     rows = []
     for wl in workloads:
         for k in rates:
@@ -87,7 +88,7 @@ def prediction3(
     long_rates_rps: Sequence[float] = (0.0, 0.25, 0.5, 1.0, 1.5),
     long_prompt_median: float = 16000.0,
     schedulers: Sequence[str] = ("fcfs", "priced"),
-    engine: Engine | None = None,
+    engine: Engine | DisaggregatedEngine | None = None,
     seed: int = 0,
 ) -> list[dict[str, Any]]:
     """Sweep the long-context tenant's rate; one row per (rate, scheduler) with the others' outcomes.
@@ -104,7 +105,7 @@ def prediction3(
         rows with ``long_rate_rps``, ``long_tokens_per_s``, ``scheduler``, the ``_others`` fields and
         ``removed_share`` (NaN at rate 0 and for the reference).
     """
-    eng = engine or Engine()
+    eng: Engine | DisaggregatedEngine = engine or Engine()
     rows: list[dict[str, Any]] = []
     ref: dict[str, float] = {}
     base_one = replace(base, tenant=np.zeros(len(base), np.int64), tenant_names=("others",))

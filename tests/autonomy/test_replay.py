@@ -145,7 +145,7 @@ def test_caps_stop_where_they_say(table: TrajectoryTable) -> None:
     assert np.all(cost <= 0.02 + 1e-12)
     _, _, calls = stop_outcomes(table, StepCap(max_steps=7).decide(table, 1.0))
     assert np.all(calls <= 7)
-    assert set(default_policies()[0].name for _ in [0]) == {"tokenomy"}
+    assert default_policies()[0].name == "tokenomy"
     assert len(default_policies()) == 20 and len({p.name for p in default_policies()}) == 20
 
 

@@ -139,7 +139,9 @@ def price_class(cls: ActionClass | None, verdict: str, name: str) -> ClassPrice:
     """Price one act of ``cls`` (None: an unknown class, priced at 0 harm but fail-closed by verdict).
 
     The harm of one act is a two-point distribution: 0 with probability 1 − p, ``severity`` with
-    probability p. Its reversible and irreversible shares are priced at ρ and ρ_irr.
+    probability p; ΔR is its mean (CVaR_α for rare-and-severe classes, by ``tokenomy.core.risk``) and
+    its reversible / irreversible parts are priced at the schedule's ρ and ρ_irr exactly as
+    :meth:`ActionClass.harm_price_usd` prices one unit of severity (so the two always agree).
     """
     if cls is None:
         return ClassPrice(name, verdict, 0.0, 1, "expectation")
@@ -148,7 +150,8 @@ def price_class(cls: ActionClass | None, verdict: str, name: str) -> ClassPrice:
         dr_total, measure = cvar(support, cls.cvar_alpha, probs), "cvar"
     else:
         dr_total, measure = expectation(support, probs), "expectation"
-    per_unit = cls.rho_usd * (1.0 - cls.irreversible) + cls.rho_irr_usd * cls.irreversible
+    # USD per harm unit under the schedule's own ρ / ρ_irr convention (p = 1 gives severity × unit price)
+    per_unit = cls.harm_price_usd(p_harm=1.0) / cls.severity if cls.severity > 0 else 0.0
     return ClassPrice(name, verdict, dr_total * per_unit, max(1, cls.approvers), measure)
 
 

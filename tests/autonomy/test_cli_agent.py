@@ -1,0 +1,56 @@
+"""``tokenomy agent eval`` on the real data: JSON contract, report, bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tokenomy.interfaces.cli import main
+
+
+def test_agent_eval_on_real_data_writes_json_and_report(need_data: object, tmp_path: Path) -> None:
+    data: Path = need_data("agent")  # type: ignore[operator]
+    out, rep = tmp_path / "out.json", tmp_path / "out.html"
+    argv = ["agent", "eval", "--data", str(data.parent), "--V", "1,10", "--folds", "2"]
+    assert main([*argv, "--json", str(out), "--report", str(rep)]) == 0
+    payload = json.loads(out.read_text())
+    rows = payload["results"]
+    mini = [r for r in rows if r["dataset"] == "miniswe-gemini3pro-swebv"]
+    assert {r["V"] for r in mini} == {1.0, 10.0}
+    assert len(mini) == 2 * 20
+    for key in ("dataset", "V", "policy", "welfare_per_task", "success_rate", "cost_per_task_usd"):
+        assert all(key in r for r in rows)
+    tok = {r["V"]: r for r in mini if r["policy"] == "tokenomy"}
+    no_cap = {r["V"]: r for r in mini if r["policy"] == "no_cap"}
+    # no cap replays the recorded run: 371/500 resolved at $229.98
+    assert no_cap[1.0]["success_rate"] == pytest.approx(371 / 500)
+    assert no_cap[1.0]["cost_per_task_usd"] == pytest.approx(229.98 / 500, abs=1e-4)
+    for v, r in tok.items():
+        assert r["welfare_per_task"] == pytest.approx(v * r["success_rate"] - r["cost_per_task_usd"])
+        assert r["welfare_ci_low"] <= r["welfare_per_task"] <= r["welfare_ci_high"]
+    assert payload["quality_check"]["per_V"][0]["V"] == 1.0
+    html = rep.read_text()
+    assert "<svg" in html and "welfare" in html and "http://" not in html.replace("http://www.w3.org", "")
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "match"),
+    [
+        ("--V", "1,abc", "--V must be comma-separated"),
+        ("--V", "-1", "--V must be positive"),
+        ("--folds", "0", "--folds"),
+    ],
+)
+def test_agent_eval_bad_input_names_the_option(
+    flag: str, value: str, match: str, capsys: pytest.CaptureFixture[str], need_data: object
+) -> None:
+    data: Path = need_data("agent")  # type: ignore[operator]
+    assert main(["agent", "eval", "--data", str(data.parent), flag, value]) == 2
+    assert match in capsys.readouterr().err
+
+
+def test_agent_eval_missing_data_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["agent", "eval", "--data", str(tmp_path / "nope")]) == 2
+    assert "data folder not found" in capsys.readouterr().err

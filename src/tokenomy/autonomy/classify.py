@@ -1,19 +1,24 @@
 """Classify concrete tool calls (shell commands, JSON function calls) into the schedule's action classes.
 
-Shell commands are split into their parts before any part is classified, because prefix matching
-alone is escapable (``cd x && rm -rf /``). The splitter (:func:`split_shell`) cuts at unquoted
-``;`` ``&&`` ``||`` ``|`` ``&`` and newlines, pulls out command substitutions ``$(…)`` and backticks,
-re-enters ``bash -c "…"`` / ``sh -c`` / ``eval`` strings, feeds heredoc bodies to a shell reader
-(``bash <<EOF``) as commands and treats every other heredoc body as data. Each simple command is then
-stripped of wrappers (``sudo``, ``env``, ``FOO=1`` prefixes, ``timeout``, ``nohup``, ``time``, ``nice``,
-``xargs``, ``command``, ``exec``) and matched by program and arguments (rules in :data:`RULES_DOC`).
+Shell commands are first split into their simple commands (:mod:`tokenomy.autonomy.shell`: compound
+operators, substitutions, subshells, control keywords, heredocs), because prefix matching alone is
+escapable (``cd x && rm -rf /``). Each simple command is stripped of wrappers (``sudo``, ``env``,
+``FOO=1`` prefixes, ``timeout``, ``nohup``, ``time``, ``nice``, ``xargs``, ``watch``, ``command``,
+``exec``, leading redirections; by name or by path such as ``/usr/bin/env``) and matched by program
+and arguments (rules in :data:`RULES_DOC`). Text another shell will run is classified too:
+``bash -c "…"``, ``su -c``, ``eval``, ``alias x='…'``, here-strings ``sh <<< '…'``, shell heredocs,
+and a literal piped into a shell (``echo 'rm -rf /' | sh``). A shell fed through a pipe by anything
+else (``curl … | sh``, ``base64 -d | bash``) runs text nobody can see: ``"unknown"``. ``cd`` to ``/``,
+``~`` or a system folder makes a later relative ``rm -r`` a ``destroy``.
 A compound command's class is the most severe of its parts under the schedule (deny > ask > allow,
 then multi_party > confirm, then the fixed order in :data:`SEVERITY`). A part no rule places is
-``"unknown"`` — never silently free: the schedule's ``unknown_level`` applies (fail closed).
+``"unknown"`` — never silently free: the schedule's ``unknown_level`` applies (fail closed). Code run
+by an interpreter (``python -c``, ``python script.py``) is ``execute``: its effects are the sandbox's
+business, not parsed here.
 
 JSON function calls are classified by the schedule's ``[tools]`` / ``[tool_patterns]`` tables; a
 shell-running tool (``bash``, ``shell``, ``run_command``, … with a ``command``/``cmd`` argument) is
-classified by its command. Uses ``shlex`` only; no shell grammar beyond the above.
+classified by its command.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tokenomy.autonomy.schedule import UNKNOWN, VERDICT_RANK, Schedule
+from tokenomy.autonomy.shell import SHELLS, SUBST, split_parts, split_shell
 
 __all__ = ["RULES_DOC", "SEVERITY", "Classification", "classify_call", "classify_shell", "split_shell"]
 
@@ -47,8 +53,9 @@ SEVERITY = (
 """Tie-break order between classes with the same verdict and level (later = more severe)."""
 
 RULES_DOC = """\
-destroy        rm -r/-f of /, /*, ~, $HOME, .. or with --no-preserve-root; mkfs*, dd of=/dev/*, > /dev/sd*,
-               fork bombs, shutdown/reboot/halt/poweroff, chmod/chown -R on /
+destroy        rm -r/-f of /, /*, ~, $HOME, .., a system folder (/etc, /usr, /bin, ...) or with
+               --no-preserve-root; a relative rm -r after cd to one of those; mkfs*, dd of=/dev/*,
+               > or tee to /dev/sd*, fork bombs, shutdown/reboot/halt/poweroff, chmod/chown -R on /
 delete_remote  git push --delete | -d | --force | -f | +ref | :ref; kubectl delete; terraform destroy;
                aws s3 rm|rb, gsutil rm, gcloud ... delete; curl -X DELETE; SQL DROP DATABASE/TABLE via a client
 deploy         git push; docker push; kubectl apply|create|replace|rollout; helm install|upgrade;
@@ -57,221 +64,50 @@ commit         the harness submit (echo COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT)
 delete_local   rm, rmdir, unlink, shred, truncate; find -delete; git clean; git reset --hard; git checkout -- .
 install        pip|pip3|conda|apt|apt-get|yum|brew|npm|yarn|gem|cargo install/add; curl, wget (network fetch)
 execute        interpreters and test runners (python, pytest, node, make, tox, ...), ./script or path/to/bin,
-               sqlite3/psql/mysql without DROP, sphinx-build, pylint, msgfmt, ...
+               sqlite3/psql/mysql without DROP, sphinx-build, pylint, msgfmt, ...; a shell running a file
 draft          writes in the working copy: > or >> to a file, sed -i, perl -i, tee, touch, mkdir, cp, mv, ln,
                patch, ed, git add|commit|apply|checkout <file>|stash|restore|mv|rm --cached, chmod (not /)
 read           ls, cat, head, tail, grep, find (no -delete/-exec), sed/awk without -i or redirect, nl, wc,
                diff, echo, printf, cd, pwd, which, git status|log|diff|show|blame|grep|ls-files|branch, ...
-unknown        anything else (the schedule's unknown_level applies)
+unknown        anything else, including a program name computed at run time ($(…) -rf /) and a shell fed
+               by a pipe from anything but a literal (curl … | sh); the schedule's unknown_level applies
 """
 
-_READ = frozenset(
-    [
-        "ls",
-        "cat",
-        "head",
-        "tail",
-        "grep",
-        "egrep",
-        "fgrep",
-        "rg",
-        "ag",
-        "nl",
-        "wc",
-        "diff",
-        "cmp",
-        "echo",
-        "printf",
-        "cd",
-        "pwd",
-        "which",
-        "whereis",
-        "type",
-        "file",
-        "stat",
-        "tree",
-        "less",
-        "more",
-        "sort",
-        "uniq",
-        "cut",
-        "tr",
-        "du",
-        "df",
-        "env",
-        "printenv",
-        "whoami",
-        "id",
-        "uname",
-        "date",
-        "true",
-        "false",
-        "test",
-        "[",
-        "[[",
-        "sleep",
-        "basename",
-        "dirname",
-        "realpath",
-        "readlink",
-        "column",
-        "jq",
-        "yq",
-        "hexdump",
-        "xxd",
-        "od",
-        "strings",
-        "md5sum",
-        "sha256sum",
-        "export",
-        "set",
-        "unset",
-        "alias",
-        "source",
-        ".",
-        "history",
-        "locale",
-        "hostname",
-        "ps",
-        "top",
-        "free",
-        "lsof",
-        ":",
-    ]
+
+def _words_set(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+_READ = _words_set(
+    "ls cat head tail grep egrep fgrep rg ag nl wc diff cmp echo printf cd pwd which whereis type file "
+    "stat tree less more sort uniq cut tr du df env printenv whoami id uname date true false test [ [[ "
+    "sleep basename dirname realpath readlink column jq yq hexdump xxd od strings md5sum sha256sum "
+    "export set unset source . history locale hostname ps top free lsof : wait read shift local "
+    "declare return break continue seq"
 )
-_EXEC = frozenset(
-    [
-        "python",
-        "python2",
-        "python3",
-        "pytest",
-        "py.test",
-        "tox",
-        "nox",
-        "make",
-        "cmake",
-        "node",
-        "npx",
-        "ruby",
-        "perl",
-        "php",
-        "java",
-        "javac",
-        "go",
-        "cargo",
-        "rustc",
-        "gcc",
-        "g++",
-        "clang",
-        "bash",
-        "sh",
-        "zsh",
-        "dash",
-        "sqlite3",
-        "psql",
-        "mysql",
-        "sphinx-build",
-        "pylint",
-        "flake8",
-        "mypy",
-        "black",
-        "ruff",
-        "msgfmt",
-        "antlr4",
-        "pyreverse",
-        "sphinx-quickstart",
-        "sphinx-apidoc",
-        "dot",
-        "kill",
-        "pkill",
-        "django-admin",
-        "coverage",
-        "ipython",
-        "julia",
-        "R",
-        "Rscript",
-        "gdb",
-        "valgrind",
-        "unzip",
-        "tar",
-        "gzip",
-        "gunzip",
-        "xz",
-        "zip",
-        "bzip2",
-        "jupyter",
-        "nosetests",
-        "trial",
-        "runtests.py",
-        "manage.py",
-    ]
+_EXEC = _words_set(
+    "python python2 python3 pytest py.test tox nox make cmake node npx ruby perl php java javac go cargo "
+    "rustc gcc g++ clang bash sh zsh dash ksh sqlite3 psql mysql sphinx-build pylint flake8 mypy black "
+    "ruff msgfmt antlr4 pyreverse sphinx-quickstart sphinx-apidoc dot kill pkill django-admin coverage "
+    "ipython julia R Rscript gdb valgrind unzip tar gzip gunzip xz zip bzip2 jupyter nosetests trial "
+    "runtests.py manage.py"
 )
-_DRAFT = frozenset(
-    ["tee", "touch", "mkdir", "cp", "mv", "ln", "patch", "ed", "install_file", "chmod", "chown"]
-)
-_DELETE = frozenset(["rm", "rmdir", "unlink", "shred", "truncate"])
-_INSTALL_TOOLS = frozenset(
-    [
-        "pip",
-        "pip3",
-        "conda",
-        "mamba",
-        "apt",
-        "apt-get",
-        "yum",
-        "dnf",
-        "brew",
-        "npm",
-        "yarn",
-        "pnpm",
-        "gem",
-        "cargo",
-        "poetry",
-        "uv",
-    ]
-)
-_WRAPPERS = frozenset(
-    ["sudo", "doas", "env", "nohup", "time", "nice", "ionice", "command", "exec", "stdbuf", "builtin"]
-)
-_SHELLS = frozenset(["bash", "sh", "zsh", "dash", "ksh"])
-_GIT_READ = frozenset(
-    [
-        "status",
-        "log",
-        "diff",
-        "show",
-        "blame",
-        "grep",
-        "ls-files",
-        "ls-tree",
-        "rev-parse",
-        "describe",
-        "shortlog",
-        "reflog",
-    ]
-)
-_GIT_DRAFT = frozenset(
-    [
-        "add",
-        "commit",
-        "apply",
-        "stash",
-        "restore",
-        "mv",
-        "init",
-        "config",
-        "tag",
-        "cherry-pick",
-        "merge",
-        "rebase",
-        "switch",
-    ]
-)
+_DRAFT = _words_set("tee touch mkdir cp mv ln patch ed install_file chmod chown")
+_DELETE = _words_set("rm rmdir unlink shred truncate")
+_INSTALL_TOOLS = _words_set("pip pip3 conda mamba apt apt-get yum dnf brew npm yarn pnpm gem cargo poetry uv")
+_WRAPPERS = _words_set("sudo doas env nohup time nice ionice command exec stdbuf builtin strace ltrace")
+_WRAPPER_ARG_FLAGS = _words_set("-u -g -n -c -C -p -o -e -s -I -L -P -d -a -E --arg-file")
+_GIT_READ = _words_set("status log diff show blame grep ls-files ls-tree rev-parse describe shortlog reflog")
+_GIT_DRAFT = _words_set("add commit apply stash restore mv init config tag cherry-pick merge rebase switch")
+_GIT_OPTS_WITH_ARG = _words_set("-C -c --git-dir --work-tree --namespace")
 _ASSIGN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
+_REDIRECT_WORD = re.compile(r"^\d*(>>?|<|&>)(&?\d+)?$")
+_REDIRECT_ATTACHED = re.compile(r"^\d*(>>?|<|&>)\S+$")
 _SQL_DROP = re.compile(r"\b(drop\s+(database|table|schema)|truncate\s+table)\b", re.IGNORECASE)
-_DANGEROUS_TARGETS = frozenset(
-    {"/", "/*", "~", "~/", "$HOME", "${HOME}", "..", "../", "/home", "/usr", "/etc"}
-)
+_DANGEROUS_TARGETS = frozenset({"/", "~", "$HOME", "${HOME}", "..", "/*", "~/*", "$HOME/*", "../*"})
+_SYSTEM_DIRS = ("/etc", "/usr", "/bin", "/sbin", "/boot", "/lib", "/lib64", "/sys", "/proc", "/dev")
+"""Deleting anything under these is ``destroy``; /home, /root, /var, /opt only as a whole."""
+_TOP_DIRS = ("/home", "/root", "/var", "/opt")
 _SUBMIT = "COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT"
 _SHELL_TOOLS = frozenset(
     {"bash", "shell", "sh", "run_command", "execute_bash", "terminal", "run_shell", "exec"}
@@ -297,101 +133,6 @@ class Classification:
         return any(cls == UNKNOWN for _, cls, _ in self.parts)
 
 
-def _heredoc_bodies(text: str) -> tuple[str, list[tuple[str, str]]]:
-    """Remove heredoc bodies; return the text without them and (reader line, body) pairs."""
-    lines = text.split("\n")
-    out: list[str] = []
-    bodies: list[tuple[str, str]] = []
-    i = 0
-    marker = re.compile(r"<<-?\s*(['\"]?)([A-Za-z_][A-Za-z0-9_]*)\1")
-    while i < len(lines):
-        line = lines[i]
-        out.append(line)
-        i += 1
-        for m in marker.finditer(line):
-            tag = m.group(2)
-            body: list[str] = []
-            while i < len(lines) and lines[i].strip() != tag:
-                body.append(lines[i])
-                i += 1
-            i += 1  # skip the terminator
-            bodies.append((line, "\n".join(body)))
-    return "\n".join(out), bodies
-
-
-def split_shell(command: str) -> list[str]:
-    """Split a shell command into simple commands (substitutions and ``-c`` strings included).
-
-    Args:
-        command: the command text as the agent issued it.
-
-    Returns:
-        The simple commands in textual order; heredoc bodies fed to a shell are included, other
-        heredoc bodies (file contents) are not.
-    """
-    text, bodies = _heredoc_bodies(command.replace("\\\n", " "))
-    parts: list[str] = []
-    for reader, body in bodies:
-        words = reader.split()
-        if words and words[0] in _SHELLS:
-            parts.extend(split_shell(body))
-    parts = _split_top(text) + parts
-    return [p for p in parts if p.strip()]
-
-
-def _split_top(text: str) -> list[str]:
-    parts: list[str] = []
-    buf: list[str] = []
-    i, n = 0, len(text)
-    quote = ""
-    while i < n:
-        ch = text[i]
-        if quote == "'":
-            buf.append(ch)
-            quote = "" if ch == "'" else quote
-        elif ch == "\\" and i + 1 < n:
-            buf.append(text[i : i + 2])
-            i += 1
-        elif ch == "$" and i + 1 < n and text[i + 1] == "(":
-            depth, j = 1, i + 2
-            while j < n and depth:
-                depth += {"(": 1, ")": -1}.get(text[j], 0)
-                j += 1
-            inner = text[i + 2 : j - 1]
-            if not inner.startswith("("):  # $((arithmetic)) is not a command
-                parts.extend(split_shell(inner))
-            buf.append("SUBST")
-            i = j - 1
-        elif ch == "`":
-            j = text.find("`", i + 1)
-            j = n if j < 0 else j
-            parts.extend(split_shell(text[i + 1 : j]))
-            buf.append("SUBST")
-            i = j
-        elif quote == '"':
-            buf.append(ch)
-            quote = "" if ch == '"' else quote
-        elif ch in "'\"":
-            quote = ch
-            buf.append(ch)
-        elif ch == "#" and (not buf or buf[-1] in " \t\n;&|("):
-            while i < n and text[i] != "\n":
-                i += 1
-            continue
-        elif ch == "&" and ((buf and buf[-1] in "<>") or text[i + 1 : i + 2] == ">"):
-            buf.append(ch)  # 2>&1, &>file: a redirect, not a separator
-        elif ch in ";\n|&":
-            parts.append("".join(buf))
-            buf = []
-        elif ch in "()":  # subshell / group parentheses
-            buf.append(" ")
-        else:
-            buf.append(ch)
-        i += 1
-    parts.append("".join(buf))
-    return [p.strip() for p in parts if p.strip()]
-
-
 def _words(simple: str) -> list[str]:
     try:
         return shlex.split(simple, comments=False, posix=True)
@@ -403,20 +144,19 @@ def _strip_wrappers(words: list[str]) -> list[str]:
     i = 0
     while i < len(words):
         w = words[i]
-        if _ASSIGN.match(w):
+        base = w.rsplit("/", 1)[-1]
+        if _ASSIGN.match(w) or _REDIRECT_ATTACHED.match(w):
             i += 1
-        elif w in _WRAPPERS:
+        elif _REDIRECT_WORD.match(w):
+            i += 1 if re.search(r"&\d+$", w) else 2
+        elif base in _WRAPPERS or base in ("xargs", "watch"):
             i += 1
             while i < len(words) and words[i].startswith("-"):
-                i += 1 + (words[i] in ("-u", "-g", "-n", "-c"))
-        elif w == "timeout":
+                i += 1 + (words[i] in _WRAPPER_ARG_FLAGS)
+        elif base == "timeout":
             i += 1
             while i < len(words) and (words[i].startswith("-") or words[i][:1].isdigit()):
                 i += 1
-        elif w == "xargs":
-            i += 1
-            while i < len(words) and words[i].startswith("-"):
-                i += 1 + (words[i] in ("-I", "-n", "-P", "-d", "-L"))
         else:
             break
     return words[i:]
@@ -435,47 +175,92 @@ def _unquoted(s: str) -> str:
     return re.sub(r"'[^']*'|\"(?:\\.|[^\"\\])*\"", "''", s)
 
 
-def _classify_simple(simple: str) -> tuple[str, str]:
-    """(class, rule) of one simple command."""
+def _norm_path(target: str) -> str:
+    t = target.strip("'\"")
+    return t if t in ("/", "/*") else t.rstrip("/") or "/"
+
+
+def _is_dangerous(target: str) -> bool:
+    t = _norm_path(target)
+    if t in _DANGEROUS_TARGETS or any(t in (d, d + "/*") for d in _TOP_DIRS):
+        return True
+    return any(t == d or t.startswith(d + "/") or t == d + "/*" for d in _SYSTEM_DIRS)
+
+
+def _is_raw_device(path: str) -> bool:
+    return re.match(r"/dev/(sd|nvme|hd|disk|mem|xvd|vd)", path) is not None
+
+
+def _script_text(text: str) -> list[tuple[str, str]]:
+    """Classify text that a shell will run (a ``-c`` string, an ``eval``, a fed literal)."""
+    return [_classify_simple(p.text, p.upstream) for p in split_parts(text)]
+
+
+def _classify_simple(simple: str, upstream: str | None = None, cwd_danger: bool = False) -> tuple[str, str]:
+    """(class, rule) of one simple command; ``upstream`` is the part piped into it."""
     if _SUBMIT in simple:
         return "commit", "harness submit"
     target = _redirect_target(simple)
-    if target and re.match(r"/dev/(sd|nvme|hd|disk|mem)", target):
+    if target and _is_raw_device(target):
         return "destroy", f"redirect to raw device {target}"
     words = _strip_wrappers(_words(simple))
     if not words:
-        return ("draft", "bare redirect") if target else ("read", "assignment only")
+        return ("draft", "bare redirect") if target else ("read", "assignment or redirect only")
     prog = words[0].rsplit("/", 1)[-1]
     args = words[1:]
-    if prog in _SHELLS and "-c" in args:
-        idx = args.index("-c")
-        inner = args[idx + 1] if idx + 1 < len(args) else ""
-        return _most_severe_static(
-            [_classify_simple(p) for p in split_shell(inner)] or [("execute", "shell -c")]
-        )
+    if SUBST in words[0]:
+        return UNKNOWN, "program name computed at run time"
+    if prog in SHELLS or prog == "su":
+        return _shell(prog, args, upstream)
     if prog == "eval":
-        return _most_severe_static(
-            [_classify_simple(p) for p in split_shell(" ".join(args))] or [("read", "eval")]
-        )
-    cls, rule = _by_program(prog, words[0], args, simple)
+        return _most_severe_static(_script_text(" ".join(args)) or [("read", "eval")])
+    if prog == "alias" and any("=" in a for a in args):
+        bodies = [a.split("=", 1)[1] for a in args if "=" in a]
+        return _most_severe_static([("read", "alias"), *(c for b in bodies for c in _script_text(b))])
+    cls, rule = _by_program(prog, words[0], args, simple, cwd_danger)
     if target and SEVERITY.index(cls) < SEVERITY.index("draft"):
         return "draft", f"redirect > {target}"
     return cls, rule
 
 
-def _by_program(prog: str, raw_prog: str, args: list[str], simple: str) -> tuple[str, str]:
+def _shell(prog: str, args: list[str], upstream: str | None) -> tuple[str, str]:
+    """A shell: classify what it runs (``-c`` string, here-string, piped literal), else its file."""
+    c_flag = next((i for i, a in enumerate(args) if re.fullmatch(r"-[a-zA-Z]*c[a-zA-Z]*", a)), None)
+    if c_flag is not None:
+        inner = args[c_flag + 1] if c_flag + 1 < len(args) else ""
+        return _most_severe_static(_script_text(inner) or [("execute", f"{prog} -c")])
+    if "<<<" in args:
+        i = args.index("<<<")
+        return _most_severe_static(_script_text(args[i + 1] if i + 1 < len(args) else "") or [("read", "")])
+    if prog == "su":
+        return UNKNOWN, "su without -c (an interactive root shell)"
+    operands = [a for a in args if not a.startswith("-") and not _REDIRECT_WORD.match(a)]
+    if upstream is not None and not operands:
+        feed = _strip_wrappers(_words(upstream))
+        if feed and feed[0] in ("echo", "printf") and SUBST not in upstream:
+            literal = " ".join(a for a in feed[1:] if not a.startswith("-"))
+            return _most_severe_static(_script_text(literal) or [("read", "empty script")])
+        return UNKNOWN, f"{prog} runs a script piped from {upstream[:40]!r} (content not visible)"
+    return "execute", prog
+
+
+def _by_program(prog: str, raw_prog: str, args: list[str], simple: str, cwd_danger: bool) -> tuple[str, str]:
     flags = {a for a in args if a.startswith("-")}
     if prog in _DELETE:
         recursive = any(f in flags for f in ("-r", "-R", "-rf", "-fr", "-Rf", "-fR", "--recursive"))
         targets = [a for a in args if not a.startswith("-")]
-        if "--no-preserve-root" in flags or (prog == "rm" and any(t in _DANGEROUS_TARGETS for t in targets)):
+        if "--no-preserve-root" in flags or any(_is_dangerous(t) for t in targets):
             return "destroy", f"{prog} of a system path {targets}"
+        if cwd_danger and recursive and any(not t.startswith("/") for t in targets):
+            return "destroy", f"{prog} -r of relative paths after cd to a system path"
         return "delete_local", f"{prog}{' -r' if recursive else ''}"
     if prog.startswith("mkfs") or prog in ("shutdown", "reboot", "halt", "poweroff", "wipefs", "fdisk"):
         return "destroy", prog
     if prog == "dd" and any(a.startswith("of=/dev/") for a in args):
         return "destroy", "dd to a device"
-    if prog in ("chmod", "chown") and "-R" in flags and any(a in _DANGEROUS_TARGETS for a in args):
+    if prog == "tee" and any(_is_raw_device(a) for a in args):
+        return "destroy", "tee to a raw device"
+    if prog in ("chmod", "chown") and flags & {"-R", "--recursive"} and any(_is_dangerous(a) for a in args):
         return "destroy", f"{prog} -R on a system path"
     if re.fullmatch(r":\s*\(\s*\)\s*\{.*", simple.strip()) or simple.strip().startswith(":(){"):
         return "destroy", "fork bomb"
@@ -500,13 +285,7 @@ def _by_program(prog: str, raw_prog: str, args: list[str], simple: str) -> tuple
     if prog in ("psql", "mysql", "sqlite3") and _SQL_DROP.search(simple):
         return "delete_remote" if prog != "sqlite3" else "delete_local", f"{prog} DROP"
     if prog == "find":
-        if "-delete" in args:
-            return "delete_local", "find -delete"
-        if "-exec" in args or "-execdir" in args:
-            i = args.index("-exec") if "-exec" in args else args.index("-execdir")
-            inner = " ".join(a for a in args[i + 1 :] if a not in ("{}", ";", "+", "\\;"))
-            return _most_severe_static([("read", "find"), _classify_simple(inner)])
-        return "read", "find"
+        return _find(args)
     if prog in ("sed", "perl") and any(a.startswith(("-i", "-pi")) for a in args):
         return "draft", f"{prog} -i"
     if prog in ("sed", "awk", "perl"):
@@ -524,9 +303,22 @@ def _by_program(prog: str, raw_prog: str, args: list[str], simple: str) -> tuple
     return UNKNOWN, f"no rule for {prog!r}"
 
 
+def _find(args: list[str]) -> tuple[str, str]:
+    if "-delete" in args:
+        return "delete_local", "find -delete"
+    if "-exec" in args or "-execdir" in args or "-ok" in args:
+        i = next(i for i, a in enumerate(args) if a in ("-exec", "-execdir", "-ok"))
+        inner = " ".join(shlex.quote(a) for a in args[i + 1 :] if a not in ("{}", ";", "+", "\\;"))
+        return _most_severe_static([("read", "find"), _classify_simple(inner)])
+    return "read", "find"
+
+
 def _git(args: list[str]) -> tuple[str, str]:
-    sub = next((a for a in args if not a.startswith("-")), "")
-    rest = args[args.index(sub) + 1 :] if sub else []
+    i = 0
+    while i < len(args) and args[i].startswith("-"):
+        i += 1 + (args[i] in _GIT_OPTS_WITH_ARG)
+    sub = args[i] if i < len(args) else ""
+    rest = args[i + 1 :]
     if sub == "push":
         if any(
             a in ("--delete", "-d", "--force", "-f", "--force-with-lease", "--mirror") for a in rest
@@ -543,6 +335,8 @@ def _git(args: list[str]) -> tuple[str, str]:
         return "draft", f"git {sub}"
     if sub in ("fetch", "pull", "clone", "submodule"):
         return "install", f"git {sub}"
+    if sub == "" and (not args or args[-1] in ("--version", "--help")):
+        return "read", "git"
     return UNKNOWN, f"no rule for git {sub!r}"
 
 
@@ -604,7 +398,14 @@ def classify_shell(command: str, schedule: Schedule | None = None) -> Classifica
     Returns:
         The classification; an empty command is ``read`` (nothing runs).
     """
-    parts = [(p, *_classify_simple(p)) for p in split_shell(command)]
+    parts: list[tuple[str, str, str]] = []
+    cwd_danger = False
+    for part in split_parts(command):
+        cls, rule = _classify_simple(part.text, part.upstream, cwd_danger)
+        parts.append((part.text, cls, rule))
+        words = _strip_wrappers(_words(part.text))
+        if words[:1] in (["cd"], ["pushd"]):
+            cwd_danger = len(words) == 1 or _is_dangerous(words[1])
     if not parts:
         return Classification("read", ((command, "read", "empty command"),))
     worst = max(parts, key=lambda p: _severity_key(p[1], schedule))

@@ -6,7 +6,8 @@ action class is described by effect, reversibility and blast radius, and carries
 
 * a confirmation level — ``free`` (allow), ``confirm`` / ``multi_party`` (ask), ``deny``;
 * an approval scope — ``once`` / ``session`` / ``persistent``;
-* prices — ρ (USD per harm unit), ρ_irr ≥ ρ (per irreversible unit), a prior harm probability,
+* prices — ρ (USD per unit of recoverable harm), ρ_irr ≥ ρ (USD per unit of irreversible harm),
+  a prior harm probability,
   severity and irreversible share, and ``rare_severe`` (price by CVaR_α instead of the expectation).
 
 Precedence between several verdicts is deny > ask > allow; an unknown class gets ``unknown_level``
@@ -88,21 +89,22 @@ class ActionClass:
     rare_severe: bool
     cvar_alpha: float
 
-    @property
-    def dr(self) -> float:
-        """Expected reversible harm of one call (harm units): p·severity·(1 − irreversible)."""
-        return self.p_harm * self.severity * (1.0 - self.irreversible)
+    def dr(self, p_harm: float | None = None) -> float:
+        """Expected harm ΔR of one call (harm units): p·severity (``p_harm`` overrides the prior)."""
+        return (self.p_harm if p_harm is None else p_harm) * self.severity
 
-    @property
-    def dr_irr(self) -> float:
-        """Expected irreversible harm of one call (harm units): p·severity·irreversible."""
-        return self.p_harm * self.severity * self.irreversible
+    def dr_irr(self, p_harm: float | None = None) -> float:
+        """Its unrecoverable part ΔR_irr ⊆ ΔR (harm units): p·severity·irreversible."""
+        return self.dr(p_harm) * self.irreversible
 
     def harm_price_usd(self, p_harm: float | None = None) -> float:
-        """ρ·ΔR + ρ_irr·ΔR_irr of one call, USD; CVaR_α for rare-and-severe classes.
+        """The price of one call's harm, USD: ρ·(ΔR − ΔR_irr) + ρ_irr·ΔR_irr.
 
-        For a Bernoulli harm of probability p and size s, CVaR_α = s·min(1, p/(1−α)): the mean of the
-        worst (1−α) tail. ``p_harm`` overrides the class prior (e.g. a learned per-call estimate).
+        The recoverable part is priced at ρ and the unrecoverable part at ρ_irr ≥ ρ (ρ_irr is the
+        whole price of an irreversible harm unit, not a premium on top of ρ). Rare-and-severe classes
+        replace the probability by its CVaR_α weight: for a Bernoulli harm of probability p and size
+        s, CVaR_α = s·min(1, p/(1−α)), the mean of the worst (1−α) tail. ``p_harm`` overrides the
+        class prior (e.g. a learned per-call estimate).
         """
         p = self.p_harm if p_harm is None else p_harm
         weight = min(1.0, p / (1.0 - self.cvar_alpha)) if self.rare_severe else p

@@ -1,0 +1,414 @@
+"""The tool-call gate: ask it before executing a tool call; it answers allow / ask / deny (Eq. 6–7).
+
+Any agent loop can call :meth:`Gate.check` with a concrete call (a shell command string, a
+``{"name": ..., "arguments": ...}`` JSON function call, or a :class:`Call`) and a :class:`GateContext`
+(session, request, sandbox, an optional per-call harm estimate). The gate classifies the call
+(:mod:`tokenomy.autonomy.classify`), looks the class up in the :class:`Schedule` and returns a
+:class:`Verdict` with the decision, the reason, the class, and the price that decided it: the class's
+priced harm ρ·ΔR + ρ_irr·ΔR_irr (CVaR for rare-and-severe classes) against the cost of one
+confirmation. Two modes:
+
+* ``mode="schedule"`` (default): the published schedule's level decides (free → allow,
+  confirm / multi_party → ask, deny → deny); prices are reported, not used.
+* ``mode="prices"``: the level the prices imply (:meth:`Schedule.implied_level`, with the context's
+  per-call harm estimate when given) decides — act without asking iff the priced harm is at most the
+  cost of asking; ``deny`` classes stay denied.
+
+In both modes an unknown class is never allowed (the schedule's ``unknown_level``; fail closed), and
+precedence between a call's parts is deny > ask > allow. Approvals (:meth:`Gate.approve`) turn an
+``ask`` into ``allow`` for the class's scope: ``once`` (that one call), ``session`` (the class, until
+the session ends) or ``persistent`` (the class, until revoked; grants are values the caller may store
+and restore — this module does no I/O). ``multi_party`` classes need ``approvers`` distinct approvers.
+Every verdict and every approval is written to the ledger as a :class:`~tokenomy.ledger.Decision`
+(layer ``action``): candidates ``act`` (its harm, surplus −priced harm) and ``ask`` (its cost), chosen
+``act`` / ``ask``, or the null option for ``deny``. The decorator (:meth:`Gate.guard`) and the context
+manager (:meth:`Gate.session`) wrap the same check for code that wants an exception instead.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
+from typing import Any, ParamSpec, TypeVar
+
+from tokenomy.autonomy.classify import Classification, classify_call
+from tokenomy.autonomy.schedule import SCOPES, ActionClass, Schedule, level_verdict
+from tokenomy.autonomy.verdict import (
+    ActionDeniedError,
+    ApprovalRequiredError,
+    Call,
+    DecisionSink,
+    GateContext,
+    GateRefusedError,
+    Grant,
+    Verdict,
+)
+from tokenomy.core.errors import ValidationError
+from tokenomy.core.prices import PriceSource, PriceVector
+from tokenomy.ledger.records import Candidate, Decision, Layer
+
+__all__ = [
+    "ActionDeniedError",
+    "ApprovalRequiredError",
+    "Call",
+    "DecisionSink",
+    "Gate",
+    "GateContext",
+    "GateRefusedError",
+    "GateSession",
+    "Grant",
+    "Verdict",
+]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+_SCOPE_RANK = {s: i for i, s in enumerate(SCOPES)}
+
+
+class Gate:
+    """Check tool calls against an autonomy schedule and write every verdict to the ledger.
+
+    Args:
+        schedule: the schedule in force (``tokenomy.interfaces.loaders.agent_data.load_schedule``).
+        ledger: where verdicts go (a :class:`tokenomy.ledger.Ledger`); None keeps none.
+        mode: ``"schedule"`` (the published levels decide) or ``"prices"`` (the implied levels decide).
+        grants: persistent or session grants to start from (as returned by :meth:`grants`).
+        flush_every: verdicts buffered before one ledger append (1 = each verdict at once).
+
+    Raises:
+        ValidationError: an unknown mode, a grant of an unknown scope, or ``flush_every < 1``.
+    """
+
+    def __init__(
+        self,
+        schedule: Schedule,
+        ledger: DecisionSink | None = None,
+        *,
+        mode: str = "schedule",
+        grants: Iterable[Grant] = (),
+        flush_every: int = 1,
+    ) -> None:
+        if mode not in ("schedule", "prices"):
+            raise ValidationError(f"Gate mode must be 'schedule' or 'prices', got {mode!r}")
+        if not isinstance(flush_every, int) or flush_every < 1:
+            raise ValidationError(f"flush_every must be an integer ≥ 1, got {flush_every!r}")
+        self.schedule = schedule
+        self.ledger = ledger
+        self.mode = mode
+        self.flush_every = flush_every
+        self._grants: dict[tuple[str, str], Grant] = {}
+        for g in grants:
+            if g.scope not in ("session", "persistent"):
+                raise ValidationError(f"a grant's scope must be session or persistent, got {g.scope!r}")
+            self._grants[(g.action_class, g.session_id if g.scope == "session" else "")] = g
+        self._pending_once: dict[tuple[str, str, str], frozenset[str]] = {}
+        self._buffer: list[Decision] = []
+        self._seq = 0
+
+    # -- the check --------------------------------------------------------------------------------
+    def classify(self, call: Call | str | Mapping[str, Any]) -> Classification:
+        """The classification of ``call`` under this gate's schedule."""
+        c = Call.of(call)
+        return classify_call(c.tool, c.arguments, self.schedule)
+
+    def check(self, call: Call | str | Mapping[str, Any], context: GateContext | None = None) -> Verdict:
+        """Judge one call before it runs; the verdict is written to the ledger.
+
+        Args:
+            call: a shell command, a JSON function call, or a :class:`Call`.
+            context: session, sandbox and harm estimate (defaults: session "default").
+
+        Returns:
+            The verdict (allow / ask / deny) with its reason and price.
+        """
+        ctx = context or GateContext()
+        c = Call.of(call)
+        cls_res = classify_call(c.tool, c.arguments, self.schedule)
+        verdict = self._judge(c, cls_res, ctx, consume=True)
+        return self._record(verdict, ctx, "check")
+
+    def _level(self, name: str, ctx: GateContext) -> tuple[str, str]:
+        cls = self.schedule.classes.get(name)
+        if cls is None:
+            return self.schedule.unknown_level, f"class {name!r} has no rule: unknown_level (fail closed)"
+        sandboxed = self.schedule.sandboxed if ctx.sandboxed is None else ctx.sandboxed
+        published = cls.effective_level(sandboxed)
+        if self.mode == "schedule" or published == "deny":
+            where = "" if cls.level == published else (" (outside the sandbox)" if not sandboxed else "")
+            return published, f"schedule level {published}{where}"
+        price = cls.harm_price_usd(ctx.p_harm)
+        implied = (
+            "free"
+            if price <= self.schedule.ask_cost_usd
+            else ("multi_party" if cls.approvers > 1 else "confirm")
+        )
+        if implied == "free" and not sandboxed and published != "free":
+            return published, f"implied free but outside the sandbox: schedule level {published}"
+        return implied, f"implied level {implied} (priced harm vs ask cost)"
+
+    def _judge(self, call: Call, res: Classification, ctx: GateContext, *, consume: bool) -> Verdict:
+        name = res.action_class
+        cls: ActionClass | None = self.schedule.classes.get(name)
+        level, why = self._level(name, ctx)
+        decision = level_verdict(level)
+        price = cls.harm_price_usd(ctx.p_harm) if cls is not None else float("inf")
+        ask_cost = self.schedule.ask_cost_usd
+        scope = cls.scope if cls is not None else "once"
+        needed = cls.approvers if cls is not None and level == "multi_party" else 1
+        rule = next((r for _, c, r in res.parts if c == name), "")
+        cmp = (
+            "unpriced"
+            if cls is None
+            else f"priced harm ${price:.4g} {'>' if price > ask_cost else '≤'} ask ${ask_cost:.4g}"
+        )
+        reason = f"{name}: {why}; {cmp}; rule: {rule}"
+        approvals = 0
+        if decision == "ask":
+            once_key = (ctx.session_id, name, call.text)
+            once = self._pending_once.get(once_key, frozenset())
+            grant = self._grants.get((name, "")) or self._grants.get((name, ctx.session_id))
+            approvals = len(once | (grant.approvers if grant is not None else frozenset()))
+            if approvals >= needed:
+                decision = "allow"
+                held = grant.scope if grant is not None and len(grant.approvers) >= needed else "once"
+                reason += f"; approved ({approvals}/{needed}, scope {held})"
+                if consume and held == "once":
+                    self._pending_once.pop(once_key, None)
+            else:
+                reason += f"; {approvals}/{needed} approvals"
+        return Verdict(decision, reason, name, level, price, ask_cost, scope, needed, approvals, call, res)
+
+    # -- approvals ---------------------------------------------------------------------------------
+    def approve(
+        self,
+        verdict: Verdict,
+        *,
+        approver: str = "user",
+        scope: str | None = None,
+        context: GateContext | None = None,
+    ) -> Verdict:
+        """Record one approver's yes to an ``ask`` verdict; return the verdict the call now gets.
+
+        The approval holds for ``scope`` (default: the class's scope), never wider than the class's
+        scope; a ``once`` approval is used up by the next check of the same call in the session.
+
+        Args:
+            verdict: the ``ask`` verdict being answered.
+            approver: who says yes (distinct ids count toward ``multi_party``).
+            scope: once / session / persistent, at most the class's scope.
+            context: the session the call belongs to (default: session "default").
+
+        Raises:
+            ActionDeniedError: the verdict is ``deny`` (a denied class cannot be approved).
+            ValidationError: an unknown scope.
+        """
+        ctx = context or GateContext()
+        if verdict.decision == "deny":
+            raise ActionDeniedError(verdict)
+        want = verdict.scope if scope is None else scope
+        if want not in SCOPES:
+            raise ValidationError(f"approval scope must be one of {list(SCOPES)}, got {want!r}")
+        if _SCOPE_RANK[want] > _SCOPE_RANK[verdict.scope]:
+            raise ValidationError(
+                f"class {verdict.action_class!r} allows approvals of scope {verdict.scope!r} at most; "
+                f"got scope={want!r}"
+            )
+        name, call = verdict.action_class, verdict.call
+        if want == "once":
+            key = (ctx.session_id, name, call.text)
+            self._pending_once[key] = self._pending_once.get(key, frozenset()) | {approver}
+        else:
+            gkey = (name, ctx.session_id if want == "session" else "")
+            old = self._grants.get(gkey)
+            who = (old.approvers if old is not None else frozenset()) | {approver}
+            self._grants[gkey] = Grant(name, want, gkey[1], who)
+        out = self._judge(call, verdict.classification, ctx, consume=False)
+        return self._record(out, ctx, "approve", approver=approver, approval_scope=want)
+
+    def revoke(self, action_class: str, session_id: str | None = None) -> bool:
+        """Withdraw a persistent grant (``session_id=None``) or a session grant; True if one existed."""
+        return self._grants.pop((action_class, session_id or ""), None) is not None
+
+    def end_session(self, session_id: str) -> None:
+        """Forget the session's grants and pending one-time approvals; flush the ledger buffer."""
+        for key in [
+            k for k, g in self._grants.items() if g.scope == "session" and g.session_id == session_id
+        ]:
+            del self._grants[key]
+        for once in [k for k in self._pending_once if k[0] == session_id]:
+            del self._pending_once[once]
+        self.flush()
+
+    def grants(self) -> tuple[Grant, ...]:
+        """The session and persistent grants in force (to store and pass back as ``grants=``)."""
+        return tuple(self._grants.values())
+
+    # -- ledger ------------------------------------------------------------------------------------
+    def _record(self, v: Verdict, ctx: GateContext, point: str, **extra: Any) -> Verdict:
+        if self.ledger is None:
+            return v
+        self._seq += 1
+        cls = self.schedule.classes.get(v.action_class)
+        dr, dr_irr = (cls.dr(ctx.p_harm), cls.dr_irr(ctx.p_harm)) if cls is not None else (0.0, 0.0)
+        finite_price = v.price_usd if v.price_usd != float("inf") else 0.0
+        cands = (
+            Candidate("act", 0.0, 0.0, 0.0, dr, dr_irr, -finite_price),
+            Candidate("ask", 0.0, v.ask_cost_usd, 0.0, 0.0, 0.0, -v.ask_cost_usd),
+        )
+        prices = PriceVector(
+            rho_usd=cls.rho_usd if cls else 0.0,
+            rho_irr_usd=cls.rho_irr_usd if cls else 0.0,
+            rho_source=PriceSource.SAFETY_POLICY,
+            rho_irr_source=PriceSource.SAFETY_POLICY,
+        )
+        chosen = {"allow": 0, "ask": 1, "deny": None}[v.decision]
+        decision_id = f"gate-{id(self):x}-{self._seq}"
+        meta = {
+            "verdict": v.decision,
+            "reason": v.reason,
+            "action_class": v.action_class,
+            "level": v.level,
+            "scope": v.scope,
+            "price_usd": None if v.price_usd == float("inf") else v.price_usd,
+            "approvals": v.approvals,
+            "approvers_needed": v.approvers_needed,
+            "tool": v.call.tool,
+            "call": v.call.text[:500],
+            "parts": [[p[:200], c, r] for p, c, r in v.classification.parts[:20]],
+            "session_id": ctx.session_id,
+            "mode": self.mode,
+            "harm_pricing": "act surplus = -(rho*(dr-dr_irr) + rho_irr*dr_irr), CVaR weight if rare_severe",
+            **extra,
+        }
+        self._buffer.append(
+            Decision(
+                ctx.request_id or ctx.session_id,
+                Layer.ACTION,
+                f"gate-{point}",
+                cands,
+                chosen,
+                prices,
+                time_s=ctx.time_s,
+                tenant=ctx.tenant,
+                decision_id=decision_id,
+                metadata=meta,
+            )
+        )
+        if len(self._buffer) >= self.flush_every:
+            self.flush()
+        return replace(v, decision_id=decision_id)
+
+    def flush(self) -> int:
+        """Write buffered verdicts to the ledger; return how many were written."""
+        if self.ledger is None or not self._buffer:
+            return 0
+        rows, self._buffer = self._buffer, []
+        self.ledger.append(rows)
+        return len(rows)
+
+    # -- decorator and context manager --------------------------------------------------------------
+    def guard(
+        self,
+        tool: str | None = None,
+        *,
+        approver: Callable[[Verdict], Iterable[str]] | None = None,
+        context: GateContext | None = None,
+    ) -> Callable[[Callable[P, R]], Callable[P, R]]:
+        """Decorate a tool function so every call is checked first.
+
+        The call judged is ``Call(tool or fn.__name__, kwargs)``; a positional first argument that is a
+        string is taken as ``command`` (so ``run_bash("ls")`` works). On ``ask`` the ``approver``
+        callback (a human in the loop) is asked; a yes approves the call once and it runs.
+
+        Raises (from the wrapped function):
+            ActionDeniedError: the class is denied.
+            ApprovalRequiredError: ``ask`` and no approver, or the approver said no.
+        """
+
+        def wrap(fn: Callable[P, R]) -> Callable[P, R]:
+            name = tool or fn.__name__
+
+            @functools.wraps(fn)
+            def inner(*args: P.args, **kwargs: P.kwargs) -> R:
+                arguments: dict[str, Any] = dict(kwargs)
+                if args and isinstance(args[0], str) and "command" not in arguments:
+                    arguments["command"] = args[0]
+                self.require(Call(name, arguments), context, approver=approver)
+                return fn(*args, **kwargs)
+
+            return inner
+
+        return wrap
+
+    def require(
+        self,
+        call: Call | str | Mapping[str, Any],
+        context: GateContext | None = None,
+        *,
+        approver: Callable[[Verdict], Iterable[str]] | None = None,
+    ) -> Verdict:
+        """Check ``call`` and return its ``allow`` verdict, asking ``approver`` on ``ask``.
+
+        Args:
+            call: the call.
+            context: the session (default "default").
+            approver: asks the humans; returns the ids of those who said yes (empty = refused).
+                Each yes is a ``once`` approval of this call; ``multi_party`` needs enough distinct ids.
+
+        Raises:
+            ActionDeniedError: the class is denied.
+            ApprovalRequiredError: ``ask`` and no approver, or too few approvers said yes.
+        """
+        ctx = context or GateContext()
+        v = self.check(call, ctx)
+        if v.decision == "ask" and approver is not None:
+            for who in approver(v):
+                self.approve(v, approver=who, scope="once", context=ctx)
+            v = self.check(v.call, ctx)
+        if v.decision == "deny":
+            raise ActionDeniedError(v)
+        if v.decision == "ask":
+            raise ApprovalRequiredError(v)
+        return v
+
+    def session(self, session_id: str, **context: Any) -> GateSession:
+        """A context manager bound to one session; on exit its session grants end and the ledger flushes."""
+        return GateSession(self, GateContext(session_id=session_id, **context))
+
+
+class GateSession:
+    """``with gate.session("s1") as s: s.check("ls")`` — the gate with a fixed context."""
+
+    def __init__(self, gate: Gate, context: GateContext) -> None:
+        self.gate = gate
+        self.context = context
+
+    def __enter__(self) -> GateSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.gate.end_session(self.context.session_id)
+
+    def check(self, call: Call | str | Mapping[str, Any]) -> Verdict:
+        """:meth:`Gate.check` in this session."""
+        return self.gate.check(call, self.context)
+
+    def approve(self, verdict: Verdict, *, approver: str = "user", scope: str | None = None) -> Verdict:
+        """:meth:`Gate.approve` in this session."""
+        return self.gate.approve(verdict, approver=approver, scope=scope, context=self.context)
+
+    def require(
+        self,
+        call: Call | str | Mapping[str, Any],
+        *,
+        approver: Callable[[Verdict], Iterable[str]] | None = None,
+    ) -> Verdict:
+        """:meth:`Gate.require` in this session."""
+        return self.gate.require(call, self.context, approver=approver)
+
+    def guard(
+        self, tool: str | None = None, *, approver: Callable[[Verdict], Iterable[str]] | None = None
+    ) -> Callable[[Callable[P, R]], Callable[P, R]]:
+        """:meth:`Gate.guard` in this session."""
+        return self.gate.guard(tool, approver=approver, context=self.context)

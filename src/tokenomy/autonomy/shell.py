@@ -1,0 +1,194 @@
+"""Split a shell command into the simple commands it would run (the classifier's first step).
+
+Prefix matching alone is escapable (``cd x && rm -rf /``), so :func:`split_parts` cuts a command at
+every unquoted ``;`` ``&&`` ``||`` ``|`` ``&`` and newline, pulls out command substitutions ``$(…)``
+and backticks and process substitutions ``<(…)`` / ``>(…)``, drops subshell and group brackets
+(``( … )``, ``{ …; }``) and control keywords (``if … then … fi``, ``for … do … done``), and treats
+heredoc bodies as data unless a shell reads them (``bash <<EOF``), in which case they are commands.
+Every part remembers the part that pipes into it, so ``echo 'rm -rf /' | sh`` can be judged by what
+the shell is fed. This is a tokenizer, not a shell grammar: it does not expand variables or aliases.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+__all__ = ["SHELLS", "Part", "split_parts", "split_shell"]
+
+SHELLS = frozenset(["bash", "sh", "zsh", "dash", "ksh"])
+_KEYWORDS = frozenset(
+    ["if", "then", "else", "elif", "fi", "do", "done", "while", "until", "esac", "function", "!", "time"]
+)
+_HEREDOC = re.compile(r"<<-?\s*(['\"]?)([A-Za-z_][A-Za-z0-9_]*)\1")
+SUBST = "SUBST"
+"""Placeholder left where a substitution was cut out (a program named SUBST is computed at run time)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """One simple command of a compound command.
+
+    Attributes:
+        text: the simple command (keywords and brackets removed).
+        upstream: the part whose output is piped into this one (``a | b``: ``a`` for ``b``), or None.
+    """
+
+    text: str
+    upstream: str | None = None
+
+
+def _heredoc_bodies(text: str) -> tuple[str, list[tuple[str, str]]]:
+    """Remove heredoc bodies; return the text without them and (reader line, body) pairs."""
+    lines = text.split("\n")
+    out: list[str] = []
+    bodies: list[tuple[str, str]] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        out.append(line)
+        i += 1
+        for m in _HEREDOC.finditer(line):
+            tag = m.group(2)
+            body: list[str] = []
+            while i < len(lines) and lines[i].strip() != tag:
+                body.append(lines[i])
+                i += 1
+            i += 1  # skip the terminator
+            bodies.append((line, "\n".join(body)))
+    return "\n".join(out), bodies
+
+
+def _reader_is_shell(reader_line: str) -> bool:
+    """Whether the command that reads a heredoc is a shell (``bash <<EOF``, ``sudo sh -s <<EOF``)."""
+    for simple in _split_top(reader_line):
+        words = simple.text.split()
+        while words and (words[0] in ("sudo", "env", "exec", "command") or "=" in words[0]):
+            words = words[1:]
+        if words and words[0].rsplit("/", 1)[-1] in SHELLS and "<<" in simple.text:
+            return True
+    return False
+
+
+def split_parts(command: str) -> list[Part]:
+    """Split ``command`` into its simple commands, in textual order, with their pipe upstreams.
+
+    Args:
+        command: the command text as the agent issued it.
+
+    Returns:
+        The parts; heredoc bodies fed to a shell are included (as commands), other heredoc bodies
+        (file contents) are not; the contents of substitutions come before the part that uses them.
+    """
+    text, bodies = _heredoc_bodies(command.replace("\\\n", " "))
+    parts = _split_top(text)
+    for reader, body in bodies:
+        if _reader_is_shell(reader):
+            parts.extend(split_parts(body))
+    return [p for p in parts if p.text.strip()]
+
+
+def split_shell(command: str) -> list[str]:
+    """The simple commands of ``command`` as text (see :func:`split_parts`)."""
+    return [p.text for p in split_parts(command)]
+
+
+def _matching(text: str, start: int) -> int:
+    """Index just past the ``)`` that closes the ``(`` at ``start - 1`` (quotes respected)."""
+    depth, j, n, quote = 1, start, len(text), ""
+    while j < n and depth:
+        ch = text[j]
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        j += 1
+    return j
+
+
+def _clean(simple: str) -> str:
+    """Drop group brackets and leading control keywords; a ``for x in …`` header runs nothing."""
+    words = simple.strip().split(None, 1)
+    while words and (words[0] in _KEYWORDS or words[0] in ("{", "}")):
+        words = words[1].split(None, 1) if len(words) > 1 else []
+    rest = " ".join(words).strip()
+    if rest.endswith(" }") or rest == "}":
+        rest = rest[:-1].strip()
+    func = re.match(r"^[\w.:-]+\s+\{\s+(.*)$", rest)  # name() { body; }: the body runs
+    if func:
+        rest = func.group(1)
+    if re.match(r"^(for|select)\s+\w+(\s+in\b.*)?$", rest) or rest in ("in",) or re.match(r"^case\b", rest):
+        return ""
+    return rest
+
+
+def _split_top(text: str) -> list[Part]:
+    parts: list[Part] = []
+    buf: list[str] = []
+    i, n = 0, len(text)
+    quote = ""
+    piped_from: str | None = None
+
+    def cut(sep: str) -> None:
+        nonlocal buf, piped_from
+        simple = _clean("".join(buf))
+        buf = []
+        if simple:
+            parts.append(Part(simple, piped_from))
+        piped_from = simple if sep == "|" and simple else None
+
+    while i < n:
+        ch = text[i]
+        if quote == "'":
+            buf.append(ch)
+            quote = "" if ch == "'" else quote
+        elif ch == "\\" and i + 1 < n:
+            buf.append(text[i : i + 2])
+            i += 1
+        elif ch in "$<>" and i + 1 < n and text[i + 1] == "(" and not (ch == "$" and quote == "'"):
+            j = _matching(text, i + 2)
+            inner = text[i + 2 : j - 1]
+            if not (ch == "$" and inner.startswith("(")):  # $((arithmetic)) is not a command
+                parts.extend(_split_sub(inner))
+            buf.append(SUBST)
+            i = j - 1
+        elif ch == "`":
+            j = text.find("`", i + 1)
+            j = n if j < 0 else j
+            parts.extend(_split_sub(text[i + 1 : j]))
+            buf.append(SUBST)
+            i = j
+        elif quote == '"':
+            buf.append(ch)
+            quote = "" if ch == '"' else quote
+        elif ch in "'\"":
+            quote = ch
+            buf.append(ch)
+        elif ch == "#" and (not buf or buf[-1] in " \t\n;&|("):
+            while i < n and text[i] != "\n":
+                i += 1
+            continue
+        elif ch == "&" and ((buf and buf[-1] in "<>") or text[i + 1 : i + 2] == ">"):
+            buf.append(ch)  # 2>&1, &>file: a redirect, not a separator
+        elif ch == "|" and text[i + 1 : i + 2] == "|":
+            cut("||")
+            i += 1
+        elif ch == "|":
+            cut("|")
+        elif ch in ";\n&":
+            cut(ch)
+        elif ch in "()":  # subshell parentheses
+            buf.append(" ")
+        else:
+            buf.append(ch)
+        i += 1
+    cut("")
+    return parts
+
+
+def _split_sub(inner: str) -> list[Part]:
+    return split_parts(inner)

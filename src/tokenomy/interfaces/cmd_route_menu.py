@@ -1,0 +1,191 @@
+"""``tokenomy route menu``: an incentive-compatible menu of (tier, price) options for a V distribution (Eq. 5).
+
+``route menu --data PATH [--format auto|routerbench|routerarena|long] [--split all|train|test]
+[--V-dist lognormal:mu,sigma | pareto:alpha,xm | FILE.csv] [--types K] [--objective revenue|welfare]
+[--report out.html] [--json out.json]`` builds one tier per model of a routing dataset (its mean
+quality and mean cost per query), a K-type distribution of user values V, the revenue- or
+welfare-maximising menu, and prints the menu, the comparison with silent routing (Eq. 1 knowing V) and
+one flat price, and the per-type rents. A parametric ``--V-dist`` is *synthetic* (seeded draws,
+labelled so in every output); a CSV file holds measured values in a column ``V`` (or ``v_usd``) and
+optionally ``weight``. ``--json`` is added by cli.py; ``register(route_subparsers)`` is called by
+``cmd_route``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+from pathlib import Path
+from typing import Any
+
+from tokenomy.audit.report_menu import build_report
+from tokenomy.core.errors import SchemaError, ValidationError
+from tokenomy.interfaces.loaders.routing import load_dataset
+from tokenomy.interfaces.paths import resolve_data_dir
+from tokenomy.interfaces.table import format_table
+from tokenomy.routing.dataset import RoutingDataset
+from tokenomy.routing.menu import MENU_DESIGNERS, design_menu
+from tokenomy.routing.menu_eval import evaluate_menu
+from tokenomy.routing.menu_types import DISTRIBUTIONS, ValueTypes, synthetic_values, tiers_from_dataset
+
+__all__ = ["DEFAULT_V_DIST", "load_value_file", "parse_v_dist", "register", "run_menu"]
+
+DEFAULT_V_DIST = "lognormal:-4.6,0.5"  # median V ≈ $0.01 per unit quality; synthetic
+
+
+def register(route_subparsers: Any) -> None:
+    """Add ``menu`` to the ``route`` command's sub-parsers."""
+    p = route_subparsers.add_parser(
+        "menu",
+        help="incentive-compatible menu of (tier, price) options for a V distribution (Eq. 5)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--data", metavar="PATH", help="routing data (default: <$TOKENOMY_DATA or ../shared/data>/routing)"
+    )
+    p.add_argument("--format", default="auto", choices=("auto", "routerbench", "routerarena", "long"))
+    p.add_argument(
+        "--split", default="all", help="which prompts define the tiers: all (default), train, test"
+    )
+    p.add_argument(
+        "--V-dist",
+        dest="v_dist",
+        default=DEFAULT_V_DIST,
+        help=f"lognormal:mu,sigma | pareto:alpha,xm (synthetic) | FILE.csv (default {DEFAULT_V_DIST})",
+    )
+    p.add_argument("--samples", type=int, default=100_000, help="draws of a synthetic V law (default 100000)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the synthetic V draws")
+    p.add_argument("--types", type=int, default=10, help="number of equal-mass V types K (default 10)")
+    p.add_argument("--objective", default="revenue", choices=sorted(MENU_DESIGNERS))
+    p.add_argument("--high-v-quantile", type=float, default=0.5, help="types above it count as high-V")
+    p.add_argument("--report", metavar="HTML", help="write the HTML report here")
+    p.set_defaults(func=run_menu)
+
+
+def parse_v_dist(spec: str) -> tuple[str, tuple[float, ...]]:
+    """``lognormal:mu,sigma`` → ("lognormal", (mu, sigma)).
+
+    Raises:
+        ValidationError: not of the form ``NAME:a,b`` with a known NAME and numbers.
+    """
+    name, sep, rest = spec.partition(":")
+    form = "lognormal:mu,sigma | pareto:alpha,xm | a .csv file"
+    if not sep or name not in DISTRIBUTIONS:
+        raise ValidationError(f"--V-dist {spec!r}: expected {form}")
+    try:
+        params = tuple(float(x) for x in rest.split(","))
+    except ValueError:
+        raise ValidationError(f"--V-dist {spec!r}: parameters must be numbers ({form})") from None
+    return name, params
+
+
+def load_value_file(path: str | Path) -> tuple[list[float], list[float] | None]:
+    """Read V values (column ``V`` or ``v_usd``) and optional ``weight`` from a CSV file.
+
+    Raises:
+        SchemaError: the file lacks the column, or a value is not a finite number ≥ 0 / a weight
+            not > 0 (names the file, line and field).
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise ValidationError(f"--V-dist: no such file: {p} (or use lognormal:mu,sigma | pareto:alpha,xm)")
+    values: list[float] = []
+    weights: list[float] = []
+    with p.open(encoding="utf-8", newline="") as fh:
+        reader = csv.DictReader(fh)
+        fields = list(reader.fieldnames or [])
+        col = "V" if "V" in fields else ("v_usd" if "v_usd" in fields else None)
+        if col is None:
+            raise SchemaError(
+                f"{p}: missing column 'V' (or 'v_usd', USD per unit quality); columns: {fields}"
+            )
+        has_w = "weight" in fields
+        for lineno, rec in enumerate(reader, start=2):
+            v = _number(rec[col], p, lineno, col)
+            if v < 0:
+                raise SchemaError(f"{p}: line {lineno}: {col} must be ≥ 0, got {rec[col]!r}")
+            values.append(v)
+            if has_w:
+                w = _number(rec["weight"], p, lineno, "weight")
+                if w <= 0:
+                    raise SchemaError(f"{p}: line {lineno}: weight must be > 0, got {rec['weight']!r}")
+                weights.append(w)
+    if not values:
+        raise SchemaError(f"{p}: no rows (expected a header with 'V' and one value per line)")
+    return values, weights if has_w else None
+
+
+def _number(text: str | None, path: Path, lineno: int, field: str) -> float:
+    try:
+        x = float(text if text is not None else "")
+    except ValueError:
+        raise SchemaError(f"{path}: line {lineno}: {field} must be a number, got {text!r}") from None
+    if not math.isfinite(x):
+        raise SchemaError(f"{path}: line {lineno}: {field} must be finite, got {text!r}")
+    return x
+
+
+def _types(args: argparse.Namespace) -> ValueTypes:
+    if args.types < 1:
+        raise ValidationError(f"--types must be ≥ 1, got {args.types}")
+    spec = args.v_dist
+    if spec.endswith(".csv") or Path(spec).is_file():
+        values, weights = load_value_file(spec)
+        return ValueTypes.from_samples(values, weights, k=args.types, source=str(spec))
+    name, params = parse_v_dist(spec)
+    draws = synthetic_values(name, params, n=args.samples, seed=args.seed)
+    src = f"{spec} ({args.samples} draws, seed {args.seed}; synthetic)"
+    return ValueTypes.from_samples(draws, k=args.types, source=src, synthetic=True)
+
+
+def _dataset(args: argparse.Namespace) -> RoutingDataset:
+    if args.data:
+        path = Path(args.data)
+    else:
+        base = resolve_data_dir(None)
+        if base is None:
+            raise ValidationError("no routing data: pass --data PATH or set TOKENOMY_DATA")
+        path = base / "routing" if (base / "routing").is_dir() else base
+    if path.is_dir() and (path / "routing").is_dir() and args.format in ("auto", "routerbench"):
+        path = path / "routing"
+    ds = load_dataset(path, args.format)
+    return ds if args.split == "all" else ds.split(args.split)
+
+
+def run_menu(args: argparse.Namespace) -> dict[str, Any]:
+    """Build, verify and compare the menu; print tables; write the report. Returns the JSON dict."""
+    ds = _dataset(args)
+    types = _types(args)
+    tiers = tiers_from_dataset(ds)
+    report = evaluate_menu(
+        design_menu(tiers, types, objective=args.objective), high_v_quantile=args.high_v_quantile
+    )
+    out = report.to_dict()
+    out["data"] = ds.source
+    out["split"] = args.split
+    out["prompts"] = len(ds)
+    label = " (V synthetic)" if types.synthetic else ""
+    print(f"{ds.source}: {len(ds)} prompts × {ds.n_models} tiers; V: {types.source}; {len(types)} types")
+    print(format_table(out["options"], digits=6, title=f"{args.objective}-maximising menu{label}"))
+    print()
+    print(format_table(out["totals"], digits=6, title=f"per query, USD{label}"))
+    print()
+    cols = ["type", "V_usd", "share", "menu_tier", "price_usd", "silent_tier", "rent_usd", "downgraded"]
+    print(format_table(out["per_type"], cols, digits=6, title=f"types{label}"))
+    print(
+        f"\nIC {'holds' if out['ic_ok'] else 'FAILS'} for every type (min slack {out['min_ic_slack_usd']:.3g}); "
+        f"participation {'holds' if out['ir_ok'] else 'FAILS'} (min {out['min_ir_slack_usd']:.3g}); "
+        f"information rent {out['information_rent_per_query_usd']:.6f} USD/query; "
+        f"downgraded {out['downgraded_share']:.1%} of requests, {out['downgraded_share_high_v']:.1%} of high-V "
+        f"(V above its {args.high_v_quantile:g} quantile); welfare {out['welfare_loss_vs_silent_share']:.1%} "
+        "below silent routing"
+    )
+    if args.report:
+        path = build_report(report, subtitle=f"{ds.source} · {len(ds)} prompts · split {args.split}").write(
+            args.report
+        )
+        print(f"wrote {path}")
+        out["report"] = str(path)
+    return out

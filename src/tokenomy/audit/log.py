@@ -122,9 +122,17 @@ class StepBuilder:
 
     def __init__(self) -> None:
         self._cols: dict[str, list[Any]] = {name: [] for name in STEP_COLUMNS}
+        self._chunks: list[StepTable] = []  # built tables, in order (rows added as lists come after)
 
     def __len__(self) -> int:
-        return len(self._cols["request_id"])
+        return len(self._cols["request_id"]) + sum(len(c) for c in self._chunks)
+
+    def add_table(self, table: StepTable) -> None:
+        """Append an already columnar batch (a vectorised importer's output) after the rows so far."""
+        if len(self._cols["request_id"]):
+            self._chunks.append(self._build_lists())
+            self._cols = {name: [] for name in STEP_COLUMNS}
+        self._chunks.append(table)
 
     def add(self, **values: Any) -> None:
         """Append one step; missing columns take their defaults, unknown names raise."""
@@ -134,15 +142,16 @@ class StepBuilder:
         for name, (_, default) in STEP_COLUMNS.items():
             self._cols[name].append(values.get(name, default))
 
-    def appenders(self) -> list[Any]:
-        """The ``append`` methods of the column lists, in ``STEP_COLUMNS`` order (the fast path for
-        importers that build rows as tuples; the caller keeps rows whole, see ``truncate``)."""
-        return [self._cols[name].append for name in STEP_COLUMNS]
-
-    def truncate(self, n: int) -> None:
-        """Drop every row after the first ``n`` (undo a partly added batch)."""
-        for col in self._cols.values():
-            del col[n:]
+    def extend_columns(self, columns: Sequence[Sequence[Any]]) -> None:
+        """Append a batch given as one sequence per column, in ``STEP_COLUMNS`` order (the fast path
+        for importers that parse a whole batch first, then hand it over at once)."""
+        if len(columns) != len(self._cols):
+            raise ValidationError(f"extend_columns got {len(columns)} columns; expected {len(self._cols)}")
+        n = {len(c) for c in columns}
+        if len(n) > 1:
+            raise ValidationError(f"extend_columns got columns of different lengths {sorted(n)}")
+        for col, values in zip(self._cols.values(), columns, strict=True):
+            col.extend(values)
 
     def extend(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """Append several steps (all or, on a bad row, none)."""
@@ -157,6 +166,17 @@ class StepBuilder:
 
     def build(self) -> StepTable:
         """The columnar table of every step added so far."""
+        if not self._chunks:
+            return self._build_lists()
+        parts = [*self._chunks, self._build_lists()]
+        return StepTable(
+            **{
+                name: np.concatenate([getattr(p, name) for p in parts])
+                for name in (*STEP_COLUMNS, "cost_usd")
+            }
+        )
+
+    def _build_lists(self) -> StepTable:
         arrays: dict[str, Any] = {}
         for name, (dtype, _) in STEP_COLUMNS.items():
             values = self._cols[name]

@@ -24,7 +24,7 @@ from tokenomy.core.errors import SchemaError, ValidationError
 from tokenomy.core.prices import PriceSource, PriceVector
 from tokenomy.interfaces.table import format_table
 
-__all__ = ["FORMATS", "audit_inputs", "register", "run"]
+__all__ = ["FORMATS", "audit_inputs", "register", "run", "summary"]
 
 FORMATS = ("otlp", "litellm", "langfuse", "miniswe", "taubench", "ledger")
 
@@ -168,28 +168,15 @@ def audit_inputs(
     return result, payload
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
-    t0 = time.perf_counter()
-    result, payload = audit_inputs(
-        args.inputs,
-        args.format,
-        prices_file=args.prices,
-        labels_file=args.labels,
-        defaults=_defaults(args),
-        unknown_zero=args.unknown_zero,
-        skip_bad=args.skip_bad,
-    )
+def summary(payload: dict[str, Any], echo: Callable[[str], None] = print, *, examples: int = 5) -> None:
+    """The terminal summary of one audit: realised totals, notes, a table per failure mode."""
     tot = payload["totals"]
-    print(
-        f"audited {tot['requests']:,} requests, {tot['steps']:,} steps ({payload['format']}) "
-        f"in {time.perf_counter() - t0:.1f} s"
-    )
-    if payload["skipped_lines"]["count"]:
-        print(
+    if payload.get("skipped_lines", {}).get("count"):
+        echo(
             f"skipped {payload['skipped_lines']['count']} malformed line(s); first: "
             f"{payload['skipped_lines']['first'][0]}"
         )
-    print(
+    echo(
         format_table(
             [
                 {
@@ -211,13 +198,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         )
     )
     for n in payload["notes"]:
-        print(f"note: {n}")
+        echo(f"note: {n}")
     if payload["pricing"]["unknown_models"]:
-        print(
-            "warning: unknown models (no price; use --prices FILE or --unknown-zero): "
+        verb = (
+            "priced 0 as asked (--unknown-zero)"
+            if payload["pricing"]["unknown_priced_zero"]
+            else ("not priced; use --prices FILE or --unknown-zero")
+        )
+        echo(
+            f"warning: unknown models ({verb}): "
             + ", ".join(f"{m} ({n} calls)" for m, n in payload["pricing"]["unknown_models"].items())
         )
-    print(
+    echo(
         format_table(
             mode_rows(payload),
             ["mode", "applicable", "count", "unit", "impact_usd", "labels"],
@@ -226,9 +218,31 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         )
     )
     for mode, f in payload["failure_modes"].items():
-        if f["applicable"] and f["examples"]:
+        if not f["applicable"]:
+            echo(f"{mode}: not applicable: {f['reason']}")
+    for mode, f in payload["failure_modes"].items():
+        if f["applicable"] and f["examples"] and examples:
             cols = list(f["examples"][0].keys())
-            print(format_table(f["examples"][:5], cols, title=f"\n{mode}: worst examples", digits=4))
+            echo(format_table(f["examples"][:examples], cols, title=f"\n{mode}: worst examples", digits=4))
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    result, payload = audit_inputs(
+        args.inputs,
+        args.format,
+        prices_file=args.prices,
+        labels_file=args.labels,
+        defaults=_defaults(args),
+        unknown_zero=args.unknown_zero,
+        skip_bad=args.skip_bad,
+    )
+    tot = payload["totals"]
+    print(
+        f"audited {tot['requests']:,} requests, {tot['steps']:,} steps ({payload['format']}) "
+        f"in {time.perf_counter() - t0:.1f} s"
+    )
+    summary(payload)
     if args.report:
         path = build_report(result, payload, subtitle=f"inputs: {', '.join(payload['inputs'])}").write(
             args.report

@@ -13,14 +13,15 @@ request. Reading lines from a file (and reporting file:line) is the loader's job
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from tokenomy.audit.actions import classify_tool
 from tokenomy.audit.importers.common import DEFAULT_PRICES, build_requests
-from tokenomy.audit.log import AuditLog, StepBuilder
+from tokenomy.audit.log import AuditLog, StepBuilder, StepTable
 from tokenomy.audit.semconv import ATTRIBUTES, LABEL_ATTRIBUTES, OPERATION_KIND, SPAN_KIND_KIND
 from tokenomy.core.errors import SchemaError
 from tokenomy.core.prices import PriceVector
@@ -28,6 +29,8 @@ from tokenomy.core.prices import PriceVector
 __all__ = ["OtlpImporter", "attribute_value"]
 
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
+_HEX32 = re.compile(r"[0-9a-fA-F]{32}").fullmatch
+_HEX16 = re.compile(r"[0-9a-fA-F]{16}").fullmatch
 _STATUS_ERROR = 2
 _INT_COLUMNS = (
     "input_tokens",
@@ -36,13 +39,16 @@ _INT_COLUMNS = (
     "cache_write_tokens",
     "reasoning_tokens",
 )
-# attribute name -> (column, rank); rank 0 = the current name, higher = older aliases
+# attribute name -> (column, rank); rank 0 = the current name, higher = older aliases. Request labels
+# (``tokenomy.v_usd`` ...) map to ("label:<name>", 0); any other attribute is skipped unread.
 _RANK = {name: (col, rank) for col, names in ATTRIBUTES.items() for rank, name in enumerate(names)}
-_HEXCHARS = frozenset("0123456789abcdefABCDEF")
+_KEYS = dict(_RANK)
+_KEYS.update({attr: ("label:" + lab, 0) for lab, attr in LABEL_ATTRIBUTES.items()})
+_LABEL_COLUMNS = frozenset("label:" + lab for lab in LABEL_ATTRIBUTES)
 
 
-def _is_hex(value: Any, length: int) -> bool:
-    return isinstance(value, str) and len(value) == length and set(value) <= _HEXCHARS
+def _ok_id(value: Any, full: Any) -> bool:
+    return isinstance(value, str) and full(value) is not None
 
 
 def attribute_value(value: Mapping[str, Any]) -> Any:
@@ -88,8 +94,12 @@ class OtlpImporter:
     def __init__(self, *, defaults: PriceVector = DEFAULT_PRICES) -> None:
         self.defaults = defaults
         self._steps = StepBuilder()
-        self._labels: dict[str, dict[str, Any]] = {}
+        # trace id -> label -> value, from root spans and from the others (a root span's value wins;
+        # otherwise the first span in file order that carries the label)
+        self._labels: tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]] = ({}, {})
         self._start_ns: list[int] = []
+        self._start_chunks: list[NDArray[np.int64]] = []  # start times of batches added as tables
+        self._traces_ok: set[Any] = set()  # trace ids already checked to be 32 hex characters
 
     def __len__(self) -> int:
         return len(self._steps)
@@ -102,75 +112,99 @@ class OtlpImporter:
         """
         if not isinstance(request, Mapping) or "resourceSpans" not in request:
             raise SchemaError(f"{where}: expected an OTLP export request with 'resourceSpans'")
-        before = len(self._steps)
-        labels: dict[str, dict[str, Any]] = {}
-        append = self._steps.appenders()
-        starts = self._start_ns
+        labels: list[tuple[str, dict[str, Any]]] = []
+        rows: list[tuple[Any, ...]] = []
+        span_row = self._span
         try:
             for rs in request["resourceSpans"]:
                 for ss in rs.get("scopeSpans") or rs.get("instrumentationLibrarySpans") or ():
                     for span in ss.get("spans", ()):
-                        row, start = self._span(span, where, labels)
-                        for ap, v in zip(append, row, strict=True):
-                            ap(v)
-                        starts.append(start)
+                        rows.append(span_row(span, where, labels))
+        except SchemaError:
+            raise
         except (TypeError, AttributeError, KeyError, ValueError) as exc:
-            self._steps.truncate(before)
-            del starts[before:]
-            if isinstance(exc, SchemaError):
-                raise
             raise SchemaError(f"{where}: malformed OTLP structure ({type(exc).__name__}: {exc})") from None
-        for tid, lab in labels.items():
-            merged = self._labels.setdefault(tid, {})
+        # the whole request parsed: only now does it reach the columns (a bad line adds nothing)
+        if rows:
+            cols = list(zip(*rows, strict=True))
+            self._start_ns.extend(cols.pop())
+            self._steps.extend_columns(cols)
+        self._merge(labels)
+        return len(rows)
+
+    def _merge(self, labels: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
+        """Fold label updates in (file order): per trace, root spans' values first, then the first seen."""
+        for tid, lab in labels:
+            target = self._labels[0 if lab.get("_root") else 1].setdefault(tid, {})
             for k, v in lab.items():
-                if k not in merged or lab.get("_root"):
-                    merged[k] = v
-        return len(self._steps) - before
+                target.setdefault(k, v)
+
+    def add_steps(
+        self,
+        steps: StepTable,
+        start_ns: NDArray[np.int64],
+        labels: Sequence[tuple[int, str, Mapping[str, Any]]],
+    ) -> int:
+        """Add a columnar batch (the vectorised importer's output): steps in file order, their start
+        times (ns), and label updates in file order as (export request index, trace id, labels)."""
+        self._start_chunks.append(np.asarray(self._start_ns, dtype=np.int64))
+        self._start_ns = []
+        self._start_chunks.append(np.asarray(start_ns, dtype=np.int64))
+        self._steps.add_table(steps)
+        self._merge([(tid, lab) for _, tid, lab in labels])
+        return len(steps)
 
     def _span(
-        self, span: Mapping[str, Any], where: str, labels: dict[str, dict[str, Any]]
-    ) -> tuple[tuple[Any, ...], int]:
+        self, span: Mapping[str, Any], where: str, labels: list[tuple[str, dict[str, Any]]]
+    ) -> tuple[Any, ...]:
+        """One span as a row in ``STEP_COLUMNS`` order plus its start (ns) as the last element."""
         trace_id = span.get("traceId")
         span_id = span.get("spanId")
         parent = span.get("parentSpanId") or ""
-        if not (_is_hex(trace_id, 32) and _is_hex(span_id, 16) and (not parent or _is_hex(parent, 16))):
-            _hex_id(trace_id, "traceId", where, 32)
+        seen = self._traces_ok
+        if trace_id not in seen:
+            if not _ok_id(trace_id, _HEX32):
+                _hex_id(trace_id, "traceId", where, 32)
+            seen.add(trace_id)
+        if not _ok_id(span_id, _HEX16) or (parent and not _ok_id(parent, _HEX16)):
             _hex_id(span_id, "spanId", where, 16)
             _hex_id(parent, "parentSpanId", where, 16, allow_empty=True)
-        start = _nanos(span.get("startTimeUnixNano", 0), "startTimeUnixNano", where)
-        end = _nanos(span.get("endTimeUnixNano", start), "endTimeUnixNano", where)
+        try:
+            start = int(span.get("startTimeUnixNano", 0))
+        except (TypeError, ValueError):
+            start = _nanos(span.get("startTimeUnixNano"), "startTimeUnixNano", where)
+        end_raw = span.get("endTimeUnixNano")
+        try:
+            end = start if end_raw is None else int(end_raw)
+        except (TypeError, ValueError):
+            end = _nanos(end_raw, "endTimeUnixNano", where)
         values: dict[str, Any] = {}
         ranks: dict[str, int] = {}
-        raw: dict[str, Any] | None = None
+        keys = _KEYS
         for a in span.get("attributes", ()):
-            key = a["key"]
-            hit = _RANK.get(key)
-            tok = key.startswith("tokenomy.")
-            if hit is None and not tok:
+            hit = keys.get(a["key"])
+            if hit is None:
                 continue
             v = a.get("value") or {}
-            if "stringValue" in v:
-                val = v["stringValue"]
-            elif "intValue" in v:
-                val = int(v["intValue"])
-            else:
-                val = attribute_value(v)
-            if tok:
-                if raw is None:
-                    raw = {}
-                raw[key] = val
-            if hit is not None and val is not None:
-                col, rank = hit
-                if rank < ranks.get(col, 99):
-                    ranks[col] = rank
-                    values[col] = val
-        op = str(values.get("operation", ""))
-        sk = str(values.get("span_kind", ""))
+            val = v.get("stringValue")
+            if val is None:
+                iv = v.get("intValue")
+                val = int(iv) if iv is not None else attribute_value(v)
+                if val is None:
+                    continue
+            col, rank = hit
+            if col in values and ranks[col] <= rank:
+                continue
+            ranks[col] = rank
+            values[col] = val
+        get = values.get
+        op = str(get("operation", ""))
+        sk = str(get("span_kind", ""))
         kind = OPERATION_KIND.get(op) or SPAN_KIND_KIND.get(sk.upper(), "")
         if not kind:
             kind = "llm" if "input_tokens" in values or "output_tokens" in values else "group"
         try:
-            toks = [int(values.get(c, 0)) for c in _INT_COLUMNS]
+            toks = [int(get(c, 0)) for c in _INT_COLUMNS]
         except (TypeError, ValueError):
             raise SchemaError(
                 f"{where}: span {span_id}: token counts must be integers, got "
@@ -178,11 +212,20 @@ class OtlpImporter:
             ) from None
         tool = action = autonomy = ""
         if kind == "tool":
-            tool = str(values.get("tool") or span.get("name", ""))
-            action = str(values.get("action_class", tool))
-            autonomy = str(values.get("autonomy_class") or classify_tool(tool))
+            tool = str(get("tool") or span.get("name", ""))
+            action = str(get("action_class", tool))
+            autonomy = str(get("autonomy_class") or classify_tool(tool))
         status = (span.get("status") or {}).get("code")
-        row = (
+        cost = get("reported_cost_usd")
+        conf = get("confirmed")
+        corr = get("correct")
+        if not _LABEL_COLUMNS.isdisjoint(values):
+            lab = {c[6:]: values[c] for c in values if c.startswith("label:")}
+            if lab:
+                if not parent:
+                    lab["_root"] = True
+                labels.append((str(trace_id), lab))
+        return (
             trace_id,
             span_id,
             parent,
@@ -191,37 +234,36 @@ class OtlpImporter:
             max(end - start, 0) / 1e9,
             kind,
             op or sk.lower(),
-            str(values.get("model", "")),
-            str(values.get("provider", "")),
+            str(get("model", "")),
+            str(get("provider", "")),
             *toks,
-            float(values["reported_cost_usd"]) if "reported_cost_usd" in values else float("nan"),
+            float("nan") if cost is None else float(cost),
             tool,
             action,
             autonomy,
-            int(bool(values["confirmed"])) if "confirmed" in values else -1,
-            int(bool(values["correct"])) if "correct" in values else -1,
-            bool(values.get("malformed", False)),
+            -1 if conf is None else int(bool(conf)),
+            -1 if corr is None else int(bool(corr)),
+            bool(get("malformed", False)),
             status in (_STATUS_ERROR, "STATUS_CODE_ERROR"),
+            start,
         )
-        if raw:
-            lab = {k: raw[name] for k, name in LABEL_ATTRIBUTES.items() if raw.get(name) is not None}
-            if lab:
-                if not parent:
-                    lab["_root"] = True
-                labels.setdefault(str(trace_id), {}).update(lab)
-        return row, start
 
     def finish(self, side: Mapping[str, Mapping[str, Any]] | None = None, source: str = "otlp") -> AuditLog:
         """The audit log: steps ordered by (trace, start time), one request per trace."""
         steps = self._steps.build()
         if len(steps):
-            order = np.lexsort((np.asarray(self._start_ns, dtype=np.int64), steps.request_id.astype(str)))
+            starts = np.concatenate([*self._start_chunks, np.asarray(self._start_ns, dtype=np.int64)])
+            order = np.lexsort((starts, steps.request_id.astype(str)))
             steps = steps.select(order)
             rid = steps.request_id.astype(str)
             first = np.r_[True, rid[1:] != rid[:-1]]
             group_start = np.maximum.accumulate(np.where(first, np.arange(len(rid)), 0))
             object.__setattr__(steps, "index", np.arange(len(rid), dtype=np.int64) - group_start)
-        known = {k: {kk: vv for kk, vv in v.items() if kk != "_root"} for k, v in self._labels.items()}
+        root, other = self._labels
+        known = {
+            k: {kk: vv for kk, vv in {**other.get(k, {}), **root.get(k, {})}.items() if kk != "_root"}
+            for k in {**other, **root}
+        }
         requests = build_requests(steps.request_id.tolist(), known, side, self.defaults)
         notes = (
             "OTLP: each trace is one request; tool spans are classed by tokenomy.autonomy_class or by "

@@ -13,6 +13,7 @@ from tokenomy.interfaces.loaders.traces import NAMED_TRACES, load_trace
 from tokenomy.serving.engine import Engine
 from tokenomy.serving.entities import EngineConfig, Workload
 from tokenomy.serving.kv import KVCache
+from tokenomy.serving.metrics import summarize
 from tokenomy.serving.schedulers import make_scheduler
 from tokenomy.serving.workloads import make_workload
 
@@ -63,8 +64,18 @@ def test_prefix_hits_equal_brute_force_with_an_infinite_cache() -> None:
         hashes.append(hs)
         prompts.append(len(hs) * HB - int(rng.integers(0, 300)))
     r = Engine(config=EngineConfig(kv_blocks=10**6)).run(_spaced(prompts, hashes), make_scheduler("fcfs"))
-    assert r.hit_tokens.tolist() == _brute_hits(prompts, hashes, None)
+    brute = _brute_hits(prompts, hashes, None)
+    assert r.hit_tokens.tolist() == brute
     assert r.hit_tokens.sum() > 0
+    # hit rate by V decile: brute force over the request's value rank
+    m = summarize(r)
+    v = r.workload.v_usd
+    rank = np.argsort(np.argsort(v))
+    for d in range(10):
+        sel = [i for i in range(len(v)) if rank[i] * 10 // len(v) == d]
+        want = sum(brute[i] for i in sel) / max(sum(prompts[i] for i in sel), 1)
+        assert m["prefix_hit_rate_by_v_decile"][d] == pytest.approx(want)
+    assert m["prefix_hit_rate"] == pytest.approx(sum(brute) / sum(prompts))
 
 
 def test_kv_cache_never_evicts_a_referenced_entry_and_never_over_allocates() -> None:

@@ -117,6 +117,21 @@ def build_report(
     )
     rep.heading("Runs")
     rep.table(list(rows), RUN_COLUMNS, caption="one row per trace × rate scale × scheduler")
+    if any(r.get("prefix_hit_rate", 0.0) > 0 for r in rows):
+        rep.heading("Prefix-cache hit rate by value decile")
+        rep.table(
+            [
+                {
+                    "trace": r["trace"],
+                    "rate_scale": r["rate_scale"],
+                    "scheduler": r["scheduler"],
+                    "all": r["prefix_hit_rate"],
+                    **{f"V decile {d + 1}": h for d, h in enumerate(r["prefix_hit_rate_by_v_decile"])},
+                }
+                for r in rows
+            ],
+            caption="reused prompt tokens / prompt tokens; decile 1 = lowest synthetic V",
+        )
     groups: dict[tuple[str, float], list[RunTrace]] = {}
     for t in traces:
         groups.setdefault((t.trace, t.rate_scale), []).append(t)
@@ -149,6 +164,25 @@ def build_report(
             ),
             "GPU cost + β1·Σλ of requests in the system (synthetic λ)",
         )
+        rep.figure(
+            line_chart(
+                [Series(t.scheduler, t.feed["time_s"], t.feed["decode_usd_per_token"]) for t in ts],
+                title="shadow price of a decode token",
+                x_label="time (s)",
+                y_label="USD per token",
+            ),
+            "GPU cost + β2·Σλ of running requests (synthetic λ)",
+        )
+        if any(float(t.feed["kv_usd_per_block_s"].max(initial=0.0)) > 0 for t in ts):
+            rep.figure(
+                line_chart(
+                    [Series(t.scheduler, t.feed["time_s"], t.feed["kv_usd_per_block_s"]) for t in ts],
+                    title="shadow price of a KV block-second",
+                    x_label="time (s)",
+                    y_label="USD per block-second",
+                ),
+                "Σλ of the waiting queue / KV blocks while KV blocks the queue, else 0",
+            )
         rep.figure(
             line_chart(
                 [Series(t.scheduler, t.feed["time_s"], t.feed["queue_len"]) for t in ts],

@@ -26,7 +26,7 @@ from tokenomy.routing.menu import (
     verify_menu,
     virtual_values,
 )
-from tokenomy.routing.menu_eval import evaluate_menu
+from tokenomy.routing.menu_eval import evaluate_menu, evaluate_requests
 from tokenomy.routing.menu_types import Tier, ValueTypes, synthetic_values
 
 TIERS3 = [Tier("A", 0.4, 0.1), Tier("M", 0.6, 0.25), Tier("B", 0.9, 0.7)]
@@ -218,6 +218,25 @@ def test_a_new_user_picks_its_utility_maximising_option() -> None:
         assert u[pick if pick >= 0 else -1] == pytest.approx(u.max())
 
 
+@pytest.mark.parametrize("objective", ["revenue", "welfare"])
+def test_requests_at_the_type_values_reproduce_the_type_evaluation(objective: str) -> None:
+    tiers, types = _random_case(7, n_types=6, n_tiers=4)
+    rep = evaluate_menu(design_menu(tiers, types, objective=objective))
+    req = evaluate_requests(rep.menu, types.values_usd, types.weights)
+    assert req.downgraded_share == pytest.approx(rep.downgraded_share)
+    assert req.downgraded_share_high_v == pytest.approx(rep.downgraded_share_high_v)
+    assert req.excluded_share == pytest.approx(rep.excluded_share)
+    for regime in ("menu", "silent_cost", "flat"):
+        a = next(t for t in req.totals if t.regime == regime)
+        b = rep.total(regime)
+        assert a.welfare_per_query_usd == pytest.approx(b.welfare_per_query_usd)
+        assert a.profit_per_query_usd == pytest.approx(b.profit_per_query_usd)
+    with pytest.raises(ValidationError, match="finite numbers ≥ 0"):
+        evaluate_requests(rep.menu, [0.1, -1.0])
+    with pytest.raises(ValidationError, match="weights"):
+        evaluate_requests(rep.menu, [0.1, 1.0], [1.0, 0.0])
+
+
 def test_flat_menu_is_a_single_option() -> None:
     flat = flat_menu(TIERS3, TWO_TYPES)
     assert len(flat.options) == 1
@@ -311,6 +330,7 @@ def test_cli_on_the_routerbench_slice_builds_a_verified_menu(need_data: Any, tmp
     out = _cli(["--data", str(folder), "--types", "8", "--samples", "20000", "--report", str(html)])
     assert out["prompts"] == 3150 and len(out["tiers"]) == 11
     assert out["ic_ok"] and out["ir_ok"] and out["implements"] and out["V_synthetic"]
+    assert out["requests"]["n"] == 20000 and len(out["requests"]["deciles"]) == 10
     totals = {t["regime"]: t for t in out["totals"]}
     assert totals["menu"]["welfare_per_query_usd"] <= totals["silent_cost"]["welfare_per_query_usd"] + 1e-12
     assert totals["menu"]["profit_per_query_usd"] >= totals["flat"]["profit_per_query_usd"] - 1e-12

@@ -9,11 +9,13 @@ IC / participation slacks. A synthetic V distribution is labelled as such at the
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import numpy as np
 
 from tokenomy.audit.html import Report
 from tokenomy.audit.svg import Series, bar_chart, line_chart, scatter_chart
-from tokenomy.routing.menu_eval import MenuReport
+from tokenomy.routing.menu_eval import MenuReport, RequestEval
 
 __all__ = ["build_report"]
 
@@ -25,7 +27,7 @@ _REGIME = {
 }
 
 
-def build_report(report: MenuReport, *, subtitle: str = "") -> Report:
+def build_report(report: MenuReport, requests: RequestEval | None = None, *, subtitle: str = "") -> Report:
     """The report page for one evaluated menu (call ``.write(path)`` on the result)."""
     d = report.to_dict()
     m = report.menu
@@ -109,6 +111,32 @@ def build_report(report: MenuReport, *, subtitle: str = "") -> Report:
         f"{report.downgraded_share:.1%} of requests ({report.downgraded_share_high_v:.1%} of those with V above "
         f"its {report.high_v_quantile:g} quantile) and excludes {report.excluded_share:.1%}."
     )
+    if requests is not None:
+        page.heading(f"{requests.n:,} requests, each buying by its own V")
+        page.paragraph(
+            "The menu is designed on the types (bin means); here every request picks its best option for its "
+            f"own V. Downgraded: {requests.downgraded_share:.1%} of requests, {requests.downgraded_share_high_v:.1%} "
+            f"of those above the {requests.high_v_quantile:g} quantile of V; excluded {requests.excluded_share:.1%}."
+        )
+        dec = list(requests.deciles)
+        page.figure(
+            bar_chart(
+                [f"D{int(r['decile'])}" for r in dec],
+                [r["downgraded_share"] for r in dec],
+                title="share downgraded vs silent routing, by V decile",
+                y_label="share of requests",
+            ),
+            "Per V decile: the share of requests the menu serves below the tier Eq. 1 picks knowing V.",
+        )
+        page.table(dec, caption="by V decile (USD per query)")
+        rows = [
+            {
+                "regime": _REGIME.get(t.regime, t.regime),
+                **{k: x for k, x in asdict(t).items() if k != "regime"},
+            }
+            for t in requests.totals
+        ]
+        page.table(rows, caption="per request, USD per query")
     page.heading("Every type: assignment, rent and incentive constraints")
     page.table(
         d["per_type"], caption="IC slack = own utility minus the best other option's (≥ 0 ⇔ Eq. 5 holds)"

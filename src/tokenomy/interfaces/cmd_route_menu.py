@@ -19,6 +19,9 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+from numpy.typing import NDArray
+
 from tokenomy.audit.report_menu import build_report
 from tokenomy.core.errors import SchemaError, ValidationError
 from tokenomy.interfaces.loaders.routing import load_dataset
@@ -26,7 +29,7 @@ from tokenomy.interfaces.paths import resolve_data_dir
 from tokenomy.interfaces.table import format_table
 from tokenomy.routing.dataset import RoutingDataset
 from tokenomy.routing.menu import MENU_DESIGNERS, design_menu
-from tokenomy.routing.menu_eval import evaluate_menu
+from tokenomy.routing.menu_eval import evaluate_menu, evaluate_requests
 from tokenomy.routing.menu_types import DISTRIBUTIONS, ValueTypes, synthetic_values, tiers_from_dataset
 
 __all__ = ["DEFAULT_V_DIST", "load_value_file", "parse_v_dist", "register", "run_menu"]
@@ -127,17 +130,19 @@ def _number(text: str | None, path: Path, lineno: int, field: str) -> float:
     return x
 
 
-def _types(args: argparse.Namespace) -> ValueTypes:
+def _types(args: argparse.Namespace) -> tuple[ValueTypes, NDArray[np.float64], NDArray[np.float64] | None]:
+    """The K types, and the per-request values (and weights) they were binned from."""
     if args.types < 1:
         raise ValidationError(f"--types must be ≥ 1, got {args.types}")
     spec = args.v_dist
     if spec.endswith(".csv") or Path(spec).is_file():
         values, weights = load_value_file(spec)
-        return ValueTypes.from_samples(values, weights, k=args.types, source=str(spec))
+        types = ValueTypes.from_samples(values, weights, k=args.types, source=str(spec))
+        return types, np.asarray(values), None if weights is None else np.asarray(weights)
     name, params = parse_v_dist(spec)
     draws = synthetic_values(name, params, n=args.samples, seed=args.seed)
     src = f"{spec} ({args.samples} draws, seed {args.seed}; synthetic)"
-    return ValueTypes.from_samples(draws, k=args.types, source=src, synthetic=True)
+    return ValueTypes.from_samples(draws, k=args.types, source=src, synthetic=True), draws, None
 
 
 def _dataset(args: argparse.Namespace) -> RoutingDataset:
@@ -157,12 +162,13 @@ def _dataset(args: argparse.Namespace) -> RoutingDataset:
 def run_menu(args: argparse.Namespace) -> dict[str, Any]:
     """Build, verify and compare the menu; print tables; write the report. Returns the JSON dict."""
     ds = _dataset(args)
-    types = _types(args)
+    types, values, weights = _types(args)
     tiers = tiers_from_dataset(ds)
-    report = evaluate_menu(
-        design_menu(tiers, types, objective=args.objective), high_v_quantile=args.high_v_quantile
-    )
+    menu = design_menu(tiers, types, objective=args.objective)
+    report = evaluate_menu(menu, high_v_quantile=args.high_v_quantile)
+    requests = evaluate_requests(menu, values, weights, high_v_quantile=args.high_v_quantile)
     out = report.to_dict()
+    out["requests"] = requests.to_dict()
     out["data"] = ds.source
     out["split"] = args.split
     out["prompts"] = len(ds)
@@ -182,10 +188,22 @@ def run_menu(args: argparse.Namespace) -> dict[str, Any]:
         f"(V above its {args.high_v_quantile:g} quantile); welfare {out['welfare_loss_vs_silent_share']:.1%} "
         "below silent routing"
     )
-    if args.report:
-        path = build_report(report, subtitle=f"{ds.source} · {len(ds)} prompts · split {args.split}").write(
-            args.report
+    print()
+    print(
+        format_table(
+            out["requests"]["deciles"],
+            digits=6,
+            title=f"{requests.n} requests, each buying by its own V, by V decile{label}",
         )
+    )
+    print(
+        f"per request: downgraded {requests.downgraded_share:.1%}, high-V {requests.downgraded_share_high_v:.1%}, "
+        f"excluded {requests.excluded_share:.1%}"
+    )
+    if args.report:
+        path = build_report(
+            report, requests, subtitle=f"{ds.source} · {len(ds)} prompts · split {args.split}"
+        ).write(args.report)
         print(f"wrote {path}")
         out["report"] = str(path)
     return out

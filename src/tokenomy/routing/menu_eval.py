@@ -16,13 +16,13 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 from tokenomy.core.errors import ValidationError
 from tokenomy.core.rule import choose_many
 from tokenomy.routing.menu import Menu, flat_menu, verify_menu
 
-__all__ = ["MenuReport", "MenuTotals", "evaluate_menu"]
+__all__ = ["MenuReport", "MenuTotals", "RequestEval", "evaluate_menu", "evaluate_requests"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,4 +216,109 @@ def evaluate_menu(menu: Menu, *, high_v_quantile: float = 0.5) -> MenuReport:
         excluded_share=float(w[excluded].sum()),
         high_v_quantile=high_v_quantile,
         verification=check,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class RequestEval:
+    """A menu designed on K types, faced by the individual requests (each self-selects by its own V).
+
+    Attributes:
+        n: the number of requests.
+        totals: menu, silent (price = cost), flat; per-query means over the requests.
+        downgraded_share, downgraded_share_high_v, excluded_share: shares of requests whose menu
+            quality is below silent routing's for their own V (high-V: above ``high_v_quantile``).
+        deciles: per V decile: mean V, downgraded share, mean rent and mean welfare lost (USD).
+    """
+
+    n: int
+    totals: tuple[MenuTotals, ...]
+    downgraded_share: float
+    downgraded_share_high_v: float
+    excluded_share: float
+    high_v_quantile: float
+    deciles: tuple[dict[str, float], ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "n": self.n,
+            "totals": [asdict(t) for t in self.totals],
+            "downgraded_share": self.downgraded_share,
+            "downgraded_share_high_v": self.downgraded_share_high_v,
+            "excluded_share": self.excluded_share,
+            "high_v_quantile": self.high_v_quantile,
+            "deciles": list(self.deciles),
+        }
+
+
+def _bought(menu: Menu, v: NDArray[np.float64]) -> tuple[NDArray[np.float64], ...]:
+    choice = menu.choose(v)
+    q = np.array([o.quality for o in menu.options] + [0.0])
+    c = np.array([o.cost_usd for o in menu.options] + [0.0])
+    p = np.array([o.price_usd for o in menu.options] + [0.0])
+    return q[choice], c[choice], p[choice], (choice >= 0).astype(np.float64)
+
+
+def evaluate_requests(
+    menu: Menu, values_usd: ArrayLike, weights: ArrayLike | None = None, *, high_v_quantile: float = 0.5
+) -> RequestEval:
+    """Let each request (value V_i, weight w_i) buy from ``menu`` and compare with silent routing.
+
+    Raises:
+        ValidationError: a V that is NaN, negative or infinite, a weight not > 0, mismatched
+            lengths, or ``high_v_quantile`` outside [0, 1).
+    """
+    if not 0.0 <= high_v_quantile < 1.0:
+        raise ValidationError(f"high_v_quantile must be in [0, 1), got {high_v_quantile!r}")
+    v = np.asarray(values_usd, dtype=np.float64).ravel()
+    if v.size == 0 or not (np.isfinite(v) & (v >= 0)).all():
+        raise ValidationError("request values V must be a non-empty array of finite numbers ≥ 0 (USD)")
+    w = np.ones_like(v) if weights is None else np.asarray(weights, dtype=np.float64).ravel()
+    if w.shape != v.shape or not (np.isfinite(w) & (w > 0)).all():
+        raise ValidationError(f"request weights must be {v.size} finite numbers > 0")
+    order = np.argsort(v, kind="stable")
+    v, w = v[order], w[order] / w.sum()
+    tq = np.array([t.quality for t in menu.tiers])
+    tc = np.array([t.cost_usd for t in menu.tiers])
+    silent, _ = choose_many(v, tq, tc, validate=False)
+    served = silent >= 0
+    sq = np.where(served, tq[np.maximum(silent, 0)], 0.0)
+    sc = np.where(served, tc[np.maximum(silent, 0)], 0.0)
+    mq, mc, mp, m_served = _bought(menu, v)
+    flat = flat_menu(menu.tiers, menu.types, objective=menu.objective)
+    fq, fc, fp, f_served = _bought(flat, v)
+    down = mq < sq - 1e-12
+    pos = np.cumsum(w) - w  # mass below each request
+    high = pos >= high_v_quantile - 1e-12
+    rent = v * mq - mp
+    lost = (v * sq - sc) - (v * mq - mc)
+    deciles = []
+    dec = np.minimum((pos * 10).astype(np.int64), 9)
+    for d in range(10):
+        m = dec == d
+        if not m.any():
+            continue
+        wd = w[m] / w[m].sum()
+        deciles.append(
+            {
+                "decile": d + 1,
+                "mean_V_usd": float((wd * v[m]).sum()),
+                "downgraded_share": float(wd[down[m]].sum()),
+                "mean_rent_usd": float((wd * rent[m]).sum()),
+                "mean_welfare_lost_usd": float((wd * lost[m]).sum()),
+            }
+        )
+    return RequestEval(
+        n=int(v.size),
+        totals=(
+            _totals("menu", w, v, mq, mc, mp, m_served > 0),
+            _totals("silent_cost", w, v, sq, sc, sc, served),
+            _totals("flat", w, v, fq, fc, fp, f_served > 0),
+        ),
+        downgraded_share=float(w[down].sum()),
+        downgraded_share_high_v=float(w[down & high].sum() / w[high].sum()) if high.any() else 0.0,
+        excluded_share=float(w[served & (m_served == 0)].sum()),
+        high_v_quantile=high_v_quantile,
+        deciles=tuple(deciles),
     )

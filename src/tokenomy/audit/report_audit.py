@@ -225,16 +225,32 @@ def _curves(r: Report, payload: dict[str, Any]) -> None:
         k = [x["k"] for x in rows]
         r.heading("Prediction 1: the verification curve (observational)")
         r.note(vc["label"] + ". Bins: verify steps (test/run) after the last edit.", kind="modelled")
+        fit = vc.get("fit") or {}
+        series = [
+            Series("resolved rate", k, [x["resolved_rate"] for x in rows]),
+            Series("realised risk (unresolved)", k, [x["realised_risk"] for x in rows]),
+        ]
+        caption = ""
+        if fit.get("curve"):
+            pts = [p for p in fit["curve"] if p["k"] <= max(k)]
+            series.append(Series("fit a − b·exp(−k/τ)", [p["k"] for p in pts], [p["q"] for p in pts]))
+            lo, hi = fit["k_star_ci95"]
+            caption = (
+                f"Fit over tasks: a = {fit['a']:.3f}, b = {fit['b']:.3f}, τ = {fit['tau_steps']:.2f} steps. "
+                f"Marginal value V·Q'(k) meets the verify cost ${vc['verify_step_cost_usd']:.4f} at "
+                f"k* = {fit['k_star']:.1f} verify steps (bootstrap 95% interval {lo:.1f} to {hi:.1f}; the "
+                f"data reach k = {fit['max_observed_k']}). k* by V: "
+                + ", ".join(f"V = ${v}: {x:.1f}" for v, x in fit["k_star_by_v"].items())
+                + ". Observational."
+            )
         r.figure(
             line_chart(
-                [
-                    Series("resolved rate", k, [x["resolved_rate"] for x in rows]),
-                    Series("realised risk (unresolved)", k, [x["realised_risk"] for x in rows]),
-                ],
+                series,
                 title="Resolved rate and realised risk by verify steps after the last edit",
                 x_label="verify steps after last edit (last bin: or more)",
                 y_label="share of tasks",
-            )
+            ),
+            caption,
         )
         mp = [(x["k"], x["value_of_mp_usd"]) for x in rows if x["value_of_mp_usd"] is not None]
         if mp:

@@ -62,9 +62,18 @@ def _verification(ctx: DemoContext, payload: dict[str, Any]) -> None:
     )
     stop = vc["first_k_where_mp_below_cost"]
     ctx.echo(
-        f"one verify step costs ${vc['verify_step_cost_usd']:.4f}; at V = ${vc['v_usd']:g} the first k whose "
-        f"marginal product is worth less than that: {stop if stop is not None else 'none in the bins'}"
+        f"one verify step costs ${vc['verify_step_cost_usd']:.4f}; at V = ${vc['v_usd']:g} the first bin whose "
+        f"raw marginal product is worth less than that: {stop if stop is not None else 'none'} (bins are noisy)"
     )
+    fit = vc.get("fit")
+    if fit:
+        lo, hi = fit["k_star_ci95"]
+        ctx.echo(
+            f"concave fit Q(k) = {fit['a']:.3f} − {fit['b']:.3f}·exp(−k/{fit['tau_steps']:.2f}): V·Q'(k) meets "
+            f"the verify cost at k* = {fit['k_star']:.1f} verify steps (bootstrap 95% {lo:.1f}–{hi:.1f}; data "
+            f"reach k = {fit['max_observed_k']}); k* by V: "
+            + ", ".join(f"${v}: {x:.1f}" for v, x in fit["k_star_by_v"].items())
+        )
     ctx.echo(f"note: {vc['label']}")
 
 

@@ -4,7 +4,7 @@
 runs every (trace, rate, scheduler), prints a table and returns ``{"runs": [...], ...}`` (``--json``
 is added by cli.py). Traces: ``azure-conv``, ``azure-code``, ``mooncake`` (under ``--data``) or a
 file (Azure CSV, Mooncake JSONL, generic CSV/JSONL; see ``loaders.traces``). ``--ledger PATH`` writes
-the admission decisions (sampled with ``--ledger-sample``). ``serve prediction3`` runs the
+the admission decisions (sampled with ``--ledger-sample``) and the speculation switches. ``serve prediction3`` runs the
 long-context-tenant experiment on a slice of the Azure conversation trace.
 """
 
@@ -32,7 +32,7 @@ from tokenomy.interfaces.loaders.traces import (
 from tokenomy.interfaces.paths import resolve_data_dir
 from tokenomy.interfaces.table import format_table
 from tokenomy.ledger import Ledger
-from tokenomy.serving.decisions import admission_batch
+from tokenomy.serving.decisions import admission_batch, speculation_batch
 from tokenomy.serving.disagg import DisaggregatedEngine, KVTransfer
 from tokenomy.serving.engine import Engine
 from tokenomy.serving.entities import EngineConfig, Workload
@@ -239,9 +239,12 @@ def run_simulate(args: argparse.Namespace) -> dict[str, Any]:
                     rows.append(m)
                     traces.append(run_trace(r, wl.name, float(k)))
                     if ledger is not None:
-                        batch = admission_batch(r, sample_every=args.ledger_sample)
-                        if batch is not None:
-                            ledger.append_batch(batch)
+                        for batch in (
+                            admission_batch(r, sample_every=args.ledger_sample),
+                            speculation_batch(r),
+                        ):
+                            if batch is not None:
+                                ledger.append_batch(batch)
     if ledger is not None:
         ledger.close()
     print(

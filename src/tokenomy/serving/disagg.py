@@ -165,6 +165,7 @@ class DisaggregatedEngine:
             _merge_prices(stage1.prices, last.prices if len(parts) > 1 else []),
             stage1.admissions,
             sum(p.wall_s for p in parts),
+            last.spec_switches if len(parts) > 1 else np.zeros((0, 5)),
         )
 
 

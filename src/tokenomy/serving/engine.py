@@ -17,8 +17,9 @@ Per-step work is O(batch); the waiting queue is a heap (O(log queue)), never sca
 
 Speculative decoding is modelled in expectation: with draft length k and acceptance α a step
 emits (1 − α^{k+1})/(1 − α) tokens per sequence; it is switched on per step only when that beats
-plain decoding in tokens per second (the make-or-buy test). Not modelled: prefill/decode
-disaggregation, CPU overheads, hits on blocks of still-running requests.
+plain decoding in tokens per second (the make-or-buy test); each change of that verdict is kept
+in ``RunResult.spec_switches`` for the ledger. Not modelled here: CPU overheads, hits on blocks of
+still-running requests (prefill/decode disaggregation is ``disagg.DisaggregatedEngine``).
 """
 
 from __future__ import annotations
@@ -210,13 +211,20 @@ class _Run:
         next_sample, next_progress = 0.0, 0
         eps = 1e-9
 
+        spec_on = [False]
+        spec_log: list[tuple[float, float, float, float, float]] = []
+
         def step_time(p: float, d: int) -> tuple[float, float]:
             t = model.step_s(p, d)
             if cfg.spec_k and d:
                 ts = model.step_s(p, d * (cfg.spec_k + 1)) + cfg.spec_draft_frac * cfg.spec_k * model.step_s(
                     0, d
                 )
-                if spec_e / ts > 1.0 / t:
+                on = spec_e / ts > 1.0 / t
+                if on != spec_on[0]:  # the make-or-buy verdict changed: a decision for the ledger
+                    spec_on[0] = on
+                    spec_log.append((now, float(on), float(d), t, ts / spec_e))
+                if on:
                     return ts, spec_e
             return t, 1.0
 
@@ -493,6 +501,7 @@ class _Run:
             prices,
             adm,
             time.perf_counter() - t_wall,
+            np.array(spec_log).reshape(-1, 5),
         )
 
     def _resync(self, need: int) -> None:

@@ -62,6 +62,9 @@ class RunResult:
         spec_steps: steps run with speculative decoding on; evictions: prefix-cache evictions.
         max_kv_used_blocks: the most blocks ever in use (never above ``config.kv_blocks``).
         prices: the shadow-price feed.
+        admissions: the deciding scheduler's verdicts (``None`` for a non-deciding scheduler).
+        spec_switches: shape (k, 5), one row per change of the speculation make-or-buy verdict:
+            time_s, on (1/0), decode batch size, seconds per token plain, seconds per token speculating.
     """
 
     workload: Workload
@@ -85,3 +88,4 @@ class RunResult:
     prices: list[PriceSample] = field(default_factory=list)
     admissions: AdmissionLog | None = None
     wall_s: float = 0.0
+    spec_switches: NDArray[np.float64] = field(default_factory=lambda: np.zeros((0, 5)))

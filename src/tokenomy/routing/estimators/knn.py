@@ -40,11 +40,19 @@ class NearestNeighbours(QualityEstimator):
         return self
 
     def predict(self, X: Features) -> NDArray[np.float64]:
-        sims = np.asarray((X.text @ self.text_t_).todense())
+        # in blocks of rows: the similarity block is dense (rows × training prompts)
+        out = np.empty((len(X), self.y_.shape[1]))
+        for start in range(0, len(X), 2048):
+            idx = np.arange(start, min(start + 2048, len(X)))
+            out[idx] = self._predict_block(X.rows(idx))
+        return out
+
+    def _predict_block(self, X: Features) -> NDArray[np.float64]:
+        sims = (X.text @ self.text_t_).toarray()
         if self.same_category:
             known = X.category_codes[:, None] >= 0
             other = X.category_codes[:, None] != self.codes_[None, :]
-            sims = np.where(known & other, -1.0, sims)
+            sims[known & other] = -1.0
         k = min(self.k, sims.shape[1])
         top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
         w = np.clip(np.take_along_axis(sims, top, axis=1), 0.0, None)

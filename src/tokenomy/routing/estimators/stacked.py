@@ -122,11 +122,16 @@ class StackedBlend(QualityEstimator):
         return self
 
     def predict(self, X: Features) -> NDArray[np.float64]:
+        return self.predict_all(X)[0]
+
+    def predict_all(self, X: Features) -> tuple[NDArray[np.float64], dict[str, NDArray[np.float64]]]:
+        """The blend's q̂ and each base's (name -> (N, M)), from one pass over the bases."""
         preds = [b.predict(X) for b in self.bases_]
         onehot = X.category_onehot()
-        return np.column_stack(
+        blend = np.column_stack(
             [
                 sigmoid(_blend_inputs(preds, onehot, j) @ self.weights_[:, j])
                 for j in range(self.weights_.shape[1])
             ]
         )
+        return blend, dict(zip(self.bases, preds, strict=True))

@@ -1,0 +1,222 @@
+"""``tokenomy route``: the demand layer's commands (a sub-command group).
+
+``route eval --data PATH [--format routerbench|routerarena|long|auto] --V 0.001,0.003,0.01,0.03,0.1,1
+[--report out.html] [--json out.json]`` fits the Eq. 4 router on the data's train split (a seeded
+split when it has none), evaluates every policy on the test split and prints one row per (V, policy).
+The JSON holds ``results`` (V, policy, welfare_per_query, accuracy, cost_per_query_usd, regret_mean,
+gap_recovered, and CIs), ``anchors`` (APGR, CPT(50%), CPT(80%), AIQ), ``calibration``, ``longtail``
+(prediction 2) and the ``synthetic`` labels. ``--ledger PATH`` writes tokenomy's decisions with every
+model's outcome. ``route menu`` (Eq. 5) is added by ``cmd_route_menu`` when present.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from tokenomy.core.errors import ValidationError
+from tokenomy.core.prices import PriceSource, PriceVector
+from tokenomy.interfaces.loaders.routing import load_dataset, load_price_table
+from tokenomy.interfaces.paths import resolve_data_dir
+from tokenomy.interfaces.table import format_table
+from tokenomy.ledger import Ledger
+from tokenomy.routing.dataset import RoutingDataset
+from tokenomy.routing.evaluation import DEFAULT_POLICIES, evaluate
+from tokenomy.routing.ledger_io import write_routes
+from tokenomy.routing.longtail import longtail
+from tokenomy.routing.policies import POLICIES
+from tokenomy.routing.prices import PriceTable
+from tokenomy.routing.router import Router
+
+__all__ = ["register", "run_eval"]
+
+DEFAULT_V = "0.001,0.003,0.01,0.03,0.1,1"
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "route",
+        help="route requests by Eq. 4 and evaluate routers on real routing data",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    rs = p.add_subparsers(dest="route_command", metavar="SUBCOMMAND", required=True)
+    e = rs.add_parser("eval", help="fit on train, evaluate every policy on test at each V")
+    e.add_argument("--data", help="dataset path (default: the RouterBench slice under $TOKENOMY_DATA)")
+    e.add_argument("--format", default="auto", choices=("auto", "routerbench", "routerarena", "long"))
+    e.add_argument("--V", dest="v", default=DEFAULT_V, help=f"comma list of V in USD (default {DEFAULT_V})")
+    e.add_argument("--lam", type=float, default=0.0, help="λ, USD per second of (SYNTHETIC) latency")
+    e.add_argument("--rho", type=float, default=0.0, help="ρ, USD per harm unit of (SYNTHETIC) risk")
+    e.add_argument("--policies", default="all", help=f"comma list or 'all' ({', '.join(DEFAULT_POLICIES)})")
+    e.add_argument("--estimator", default="stacked", help="quality estimator (prior, logistic, knn, stacked)")
+    e.add_argument(
+        "--prices", default="packaged", help="price table: packaged (2024 table), a TOML/JSON path, or none"
+    )
+    e.add_argument("--test-share", type=float, default=0.3, help="test share when the data has no split")
+    e.add_argument("--boot", type=int, default=1000, help="bootstrap resamples for the CIs")
+    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--no-longtail", action="store_true", help="skip the prediction-2 experiment")
+    e.add_argument("--report", metavar="HTML", help="write the HTML report here")
+    e.add_argument("--ledger", metavar="PATH", help="append tokenomy's decisions and outcomes to this ledger")
+    e.set_defaults(func=run_eval)
+    if importlib.util.find_spec("tokenomy.interfaces.cmd_route_menu") is not None:
+        importlib.import_module("tokenomy.interfaces.cmd_route_menu").register(rs)
+
+
+def _floats(text: str) -> list[float]:
+    try:
+        vals = [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise ValidationError(f"--V must be comma-separated numbers, got {text!r}") from None
+    if not vals or any(not np.isfinite(v) or v < 0 for v in vals):
+        raise ValidationError(f"--V must be finite numbers ≥ 0, got {text!r}")
+    return vals
+
+
+def _policies(text: str) -> list[str]:
+    names = list(DEFAULT_POLICIES) if text == "all" else [x.strip() for x in text.split(",") if x.strip()]
+    bad = [n for n in names if n not in POLICIES]
+    if bad:
+        raise ValidationError(f"unknown policy {bad}; valid: {', '.join(sorted(POLICIES))}")
+    return names
+
+
+def _dataset(args: argparse.Namespace) -> RoutingDataset:
+    if args.data:
+        return load_dataset(args.data, args.format)
+    data = resolve_data_dir(None)
+    if data is None or not (data / "routing" / "routerbench_slice").is_dir():
+        raise ValidationError(
+            "no --data given and no routing/routerbench_slice under $TOKENOMY_DATA or ../shared/data"
+        )
+    return load_dataset(data / "routing" / "routerbench_slice", "routerbench")
+
+
+def _price_table(spec: str, ds: RoutingDataset) -> PriceTable | None:
+    if spec == "none":
+        return None
+    table = load_price_table(None if spec == "packaged" else spec)
+    missing = [m for m in ds.models if m not in table.usd_per_mtok]
+    if missing:
+        raise ValidationError(
+            f"model(s) {missing} of {ds.source} are absent from the price table {table.source}; "
+            "give --prices PATH with every model, or --prices none to regress the data's cost_usd"
+        )
+    return table
+
+
+def fit_and_evaluate(args: argparse.Namespace, ds: RoutingDataset) -> dict[str, Any]:
+    """Fit on train, evaluate on test; the JSON payload of ``route eval``."""
+    train, test = ds.train_test(test_share=args.test_share, seed=args.seed)
+    prices = PriceVector(
+        lam_usd_per_s=args.lam,
+        rho_usd=args.rho,
+        lam_source=PriceSource.SLA,
+        rho_source=PriceSource.SAFETY_POLICY,
+    )
+    table = _price_table(args.prices, ds)
+    vs = _floats(args.v)
+    names = _policies(args.policies)
+    with tqdm(total=len(vs) + 2, desc="route eval", unit="step") as bar:
+        bar.set_postfix_str("fitting")
+        router = Router(estimator=args.estimator, prices=table, seed=args.seed).fit(
+            train, lam_usd_per_s=args.lam, rho_usd=args.rho
+        )
+        bar.update()
+
+        def step(label: str) -> None:
+            bar.set_postfix_str(label)
+            bar.update()
+
+        res = evaluate(
+            router,
+            test,
+            v_grid=vs,
+            prices=prices,
+            policies=names,
+            n_boot=args.boot,
+            seed=args.seed,
+            progress=step,
+        )
+        tail = None if args.no_longtail else longtail(router, test, prices=prices, seed=args.seed)
+        bar.update()
+    return {
+        "data": ds.source,
+        "repairs": dict(ds.repairs),
+        "n_train": len(train),
+        "n_test": len(test),
+        "models": list(ds.models),
+        "estimator": args.estimator,
+        "price_table": None if table is None else {"source": table.source, "date": table.date},
+        "cost_model": router.tokens_.mode_,
+        "prices": prices.as_dict(),
+        "results": res.rows,
+        "anchors": res.anchors,
+        "calibration": res.calibration,
+        "fixed_models": res.fixed_models,
+        "sweeps": res.sweeps,
+        "validation": res.validation,
+        "longtail": tail,
+        "synthetic": res.synthetic,
+        "_router": router,
+        "_test": test,
+    }
+
+
+def run_eval(args: argparse.Namespace) -> dict[str, Any]:
+    """``tokenomy route eval``: print the table, write the report and ledger when asked."""
+    ds = _dataset(args)
+    out = fit_and_evaluate(args, ds)
+    router, test = out.pop("_router"), out.pop("_test")
+    print(
+        format_table(
+            out["results"],
+            [
+                "V",
+                "policy",
+                "welfare_per_query",
+                "accuracy",
+                "cost_per_query_usd",
+                "regret_mean",
+                "regret_p95",
+                "gap_recovered",
+            ],
+            title=f"route eval on {ds.source} (test n={out['n_test']}; latency and risk SYNTHETIC)",
+            digits=5,
+        )
+    )
+    a = out["anchors"]
+    print(
+        f"anchors (pair {a['pair']['strong']} / {a['pair']['weak']}): APGR "
+        + ", ".join(f"{k} {v:.3f}" for k, v in a["apgr"].items())
+        + "; AIQ "
+        + ", ".join(f"{k} {v:.3f}" for k, v in a["aiq"].items())
+    )
+    if out["longtail"]:
+        lt = out["longtail"]
+        print(
+            "prediction 2 (Pareto V): top-decile share of regret "
+            + ", ".join(f"{k} {v:.2f}" for k, v in lt["top_decile_share_of_regret"].items())
+        )
+    for note in out["synthetic"]:
+        print("note:", note)
+    if args.ledger:
+        with Ledger(args.ledger) as ledger:
+            n = write_routes(
+                ledger, router, test, _floats(args.v), PriceVector(lam_usd_per_s=args.lam, rho_usd=args.rho)
+            )
+        print(f"wrote {n} decisions to {args.ledger}")
+        out["ledger"] = args.ledger
+    if args.report:
+        from tokenomy.audit.report_route import build_report
+
+        build_report(out, subtitle=f"route eval on {ds.source}").write(args.report)
+        print(f"wrote {args.report}")
+        out["report"] = str(Path(args.report))
+    return out

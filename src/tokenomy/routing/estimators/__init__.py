@@ -1,0 +1,20 @@
+"""Quality estimators q̂_m(x); importing the package registers each in ``ESTIMATORS``.
+
+prior (per-category), logistic (hashed TF-IDF text model), knn (nearest neighbours), stacked
+(cross-fitted blend of the three, calibrated). See ``base`` for the contract.
+"""
+
+from tokenomy.routing.estimators.base import ESTIMATORS, QualityEstimator
+from tokenomy.routing.estimators.knn import NearestNeighbours
+from tokenomy.routing.estimators.logistic import TextLogistic
+from tokenomy.routing.estimators.prior import CategoryPrior
+from tokenomy.routing.estimators.stacked import StackedBlend
+
+__all__ = [
+    "ESTIMATORS",
+    "CategoryPrior",
+    "NearestNeighbours",
+    "QualityEstimator",
+    "StackedBlend",
+    "TextLogistic",
+]

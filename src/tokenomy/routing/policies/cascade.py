@@ -1,0 +1,141 @@
+"""FrugalGPT-style cascade: call models cheapest first, stop when a scorer trusts the answer.
+
+Stages are the train (cost, accuracy) Pareto front, cheapest first, at most ``max_stages``. After a
+stage answers, a scorer gives s = ½·judge + ½·q̂ (``judge_error=None``: s = q̂ alone). The judge
+reads the called model's answer: it is SIMULATED from the realised label, flipped with probability
+``judge_error`` (RouterBench's cascade does the same; this data has no learned answer scorer), so
+the cascade reads outcomes only of the models it called and paid for. The cascade stops at stage k
+when s ≥ τ_k; the last stage always answers. Every called model is paid for (and its latency added).
+The thresholds are learned per V of ``V_GRID`` on train to maximise welfare subject to a mean cost
+per query ≤ the budget (``budget_usd``; default: the best fixed model's mean train cost at that V).
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+from numpy.typing import NDArray
+
+from tokenomy.routing.policies.base import V_GRID, Policy, Problem, Routes, nearest_grid
+from tokenomy.routing.policies.fixed_choice import TrainMeans
+
+__all__ = ["Cascade"]
+
+_TAUS = np.linspace(0.0, 1.0, 11)
+
+
+def _front(acc: NDArray[np.float64], cost: NDArray[np.float64], k: int) -> list[int]:
+    order = np.argsort(cost, kind="stable")
+    front, best = [], -np.inf
+    for j in order:
+        if acc[j] > best:
+            front.append(int(j))
+            best = acc[j]
+    if len(front) <= k:
+        return front
+    pick = np.unique(np.round(np.linspace(0, len(front) - 1, k)).astype(int))
+    return [front[i] for i in pick]
+
+
+class Cascade(Policy):
+    """Cheapest-first cascade with learned per-stage thresholds.
+
+    Args:
+        max_stages: the longest chain.
+        judge_error: error rate of the simulated answer judge (``None``: score on q̂ only).
+        budget_usd: mean cost per query the thresholds must respect (``None``: best fixed's at each V).
+        seed: seed of the judge's errors.
+    """
+
+    name = "cascade"
+    needs_outcomes = True
+
+    def __init__(
+        self,
+        *,
+        max_stages: int = 3,
+        judge_error: float | None = 0.2,
+        budget_usd: float | None = None,
+        seed: int = 0,
+    ) -> None:
+        self.max_stages = max_stages
+        self.judge_error = judge_error
+        self.budget_usd = budget_usd
+        self.seed = seed
+
+    def _scores(self, problem: Problem) -> NDArray[np.float64]:
+        q = problem.dq[:, self.stages_]
+        if self.judge_error is None:
+            return np.asarray(q)
+        assert problem.quality is not None
+        rng = np.random.default_rng(self.seed)
+        flip = rng.random(q.shape) < self.judge_error
+        verdict = np.where(
+            flip, 1.0 - np.round(problem.quality[:, self.stages_]), np.round(problem.quality[:, self.stages_])
+        )
+        return np.asarray(0.5 * verdict + 0.5 * q)
+
+    @staticmethod
+    def _stop(scores: NDArray[np.float64], taus: NDArray[np.float64]) -> NDArray[np.int64]:
+        k = scores.shape[1]
+        stop = np.full(scores.shape[0], k - 1)
+        for j in range(k - 2, -1, -1):
+            stop = np.where(scores[:, j] >= taus[j], j, stop)
+        return stop.astype(np.int64)
+
+    def fit(self, train: Problem) -> Cascade:
+        means = TrainMeans.of(train)
+        self.stages_ = _front(means.quality, means.cost_usd, self.max_stages)
+        scores = self._scores(train)
+        combos = [np.array(c) for c in itertools.product(_TAUS, repeat=len(self.stages_) - 1)] or [
+            np.zeros(0)
+        ]
+        assert train.cost_usd is not None
+        lat = train.latency_s if train.latency_s is not None else train.dl_s
+        cost_cum = np.cumsum(train.cost_usd[:, self.stages_], axis=1)
+        lat_cum = np.cumsum(lat[:, self.stages_], axis=1)
+        stops = [self._stop(scores, t) for t in combos]
+        rows = np.arange(len(train))
+        self.taus_: list[NDArray[np.float64]] = []
+        for v in V_GRID:
+            p = train.at_v(v)
+            fixed = means.best(p.v_usd[:1], p.lam_usd_per_s, p.rho_usd)[0]
+            budget = (
+                self.budget_usd
+                if self.budget_usd is not None
+                else (means.cost_usd[fixed] if fixed >= 0 else 0.0)
+            )
+            wel = (
+                p.realised_welfare()[:, self.stages_]
+                + train.cost_usd[:, self.stages_]
+                + p.lam_usd_per_s * lat[:, self.stages_]
+            )
+            costs = np.array([cost_cum[rows, stop].mean() for stop in stops])
+            w = np.array(
+                [
+                    (wel[rows, stop] - cost_cum[rows, stop] - p.lam_usd_per_s * lat_cum[rows, stop]).mean()
+                    for stop in stops
+                ]
+            )
+            feasible = costs <= budget * (1 + 1e-9)
+            best = (
+                combos[int(np.where(feasible, w, -np.inf).argmax())]
+                if feasible.any()
+                else combos[int(costs.argmin())]
+            )
+            self.taus_.append(best)
+        return self
+
+    def decide(self, problem: Problem) -> Routes:
+        scores = self._scores(problem)
+        k = nearest_grid(problem.v_usd)
+        stop = np.zeros(len(problem), dtype=np.int64)
+        for g in np.unique(k):
+            rows = np.flatnonzero(k == g)
+            stop[rows] = self._stop(scores[rows], self.taus_[g])
+        stages = np.array(self.stages_)
+        called = np.zeros((len(problem), len(problem.models)), dtype=bool)
+        for j, m in enumerate(stages):
+            called[:, m] = stop >= j
+        return Routes(stages[stop].astype(np.int64), called=called)

@@ -1,0 +1,217 @@
+"""The demand layer's router, Eq. 4: m*(x) = argmax_m V(x)·q̂_m(x) − ĉ_m(x) − λ·l̂_m(x) − ρ·r̂_m(x).
+
+``Router.fit(dataset)`` learns the prompt features, the quality estimator q̂ (any registered one;
+the cross-fitted ``stacked`` blend by default), the token/cost model ĉ, the (SYNTHETIC) latency and
+risk models, and the ``tokenomy`` policy's per-V fall-back on out-of-fold estimates. ``route``
+decides one raw request and returns a ``RouteDecision`` with its candidate table; ``route_many``
+decides N requests at once (vectorised; features may be passed precomputed). λ and ρ are read from
+the core ``PriceVector``; V is per request. Decisions go to the ledger through ``RouteBatch.to_batch``
+or ``RouteDecision.to_decision``. Reads no file: the price table is passed in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from tokenomy.core.errors import ValidationError
+from tokenomy.core.prices import PriceVector
+from tokenomy.routing.dataset import RoutingDataset
+from tokenomy.routing.decision import RouteBatch, RouteDecision, RouteRequest
+from tokenomy.routing.effects import LatencyModel, RiskModel, TokenModel
+from tokenomy.routing.estimators import ESTIMATORS, QualityEstimator, StackedBlend
+from tokenomy.routing.estimators.stacked import fold_ids, out_of_fold
+from tokenomy.routing.features import Features, TextFeaturizer
+from tokenomy.routing.policies import Problem, TokenomyPolicy
+from tokenomy.routing.prices import PriceTable
+
+__all__ = ["Estimates", "Router"]
+
+
+@dataclass(frozen=True, slots=True)
+class Estimates:
+    """Eq. 4 inputs for N prompts × M models; ``sources``: estimator name -> (N, M) q̂ of each base."""
+
+    dq: NDArray[np.float64]
+    dc_usd: NDArray[np.float64]
+    dl_s: NDArray[np.float64]
+    dr: NDArray[np.float64]
+    consequence: NDArray[np.float64]
+    sources: Mapping[str, NDArray[np.float64]] = field(default_factory=dict)
+
+
+class Router:
+    """Eq. 4 router with learned q̂, ĉ and SYNTHETIC l̂, r̂.
+
+    Args:
+        estimator: registry name of the quality estimator (see ``ESTIMATORS``).
+        estimator_params: keyword parameters of the estimator.
+        n_features: hash buckets of the text features.
+        prices: the dated price table for ĉ (``None``: regress the data's USD costs).
+        throughput: model -> (TTFT s, prefill tok/s, decode tok/s); ``None``: a SYNTHETIC table.
+        queue_s: model -> queue delay (s) published by the serving layer.
+        consequence: category -> harm units of a wrong answer (SYNTHETIC; default 1).
+        policy: the Eq. 4 policy (default ``TokenomyPolicy()``, with the validated fall-back).
+        folds: K of the out-of-fold estimates the policy is validated on.
+        seed: fold seed.
+    """
+
+    def __init__(
+        self,
+        *,
+        estimator: str = "stacked",
+        estimator_params: Mapping[str, Any] | None = None,
+        n_features: int = 2**18,
+        prices: PriceTable | None = None,
+        throughput: Mapping[str, tuple[float, float, float]] | None = None,
+        queue_s: Mapping[str, float] | None = None,
+        consequence: Mapping[str, float] | None = None,
+        policy: TokenomyPolicy | None = None,
+        folds: int = 5,
+        seed: int = 0,
+    ) -> None:
+        self.estimator = estimator
+        self.estimator_params = estimator_params
+        self.n_features = n_features
+        self.prices = prices
+        self.throughput = throughput
+        self.queue_s = queue_s
+        self.consequence = consequence
+        self.policy = policy
+        self.folds = folds
+        self.seed = seed
+
+    def _make(self) -> QualityEstimator:
+        if self.estimator not in ESTIMATORS:
+            raise ValidationError(
+                f"unknown estimator {self.estimator!r}; valid: {', '.join(sorted(ESTIMATORS))}"
+            )
+        return ESTIMATORS[self.estimator](**dict(self.estimator_params or {}))
+
+    def fit(self, ds: RoutingDataset, *, lam_usd_per_s: float = 0.0, rho_usd: float = 0.0) -> Router:
+        """Learn every estimate from ``ds`` and validate the policy out of fold at (λ, ρ).
+
+        Raises:
+            ValidationError: an unknown estimator, or a model absent from the price table.
+        """
+        ds.validate()
+        self.models_ = ds.models
+        self.featurizer_ = TextFeaturizer(n_features=self.n_features).fit(ds.prompts, ds.categories.tolist())
+        X = self.features(ds.prompts, ds.categories.tolist())
+        self.tokens_ = TokenModel(prices=self.prices).fit(ds, X)
+        self.latency_ = LatencyModel(throughput=self.throughput, queue_s=self.queue_s).fit(
+            ds.models, self.prices
+        )
+        self.risk_ = RiskModel(consequence=self.consequence).fit(self.featurizer_.categories_)
+        est = self._make().fit(X, ds.quality)
+        self.estimator_ = est
+        if isinstance(est, StackedBlend):
+            oof, sources = est.oof_, dict(est.oof_bases_)
+        else:
+            oof = out_of_fold(
+                self._make, X, ds.quality, fold_ids(len(ds), min(self.folds, len(ds)), self.seed)
+            )
+            sources = {}
+        e = self._effects(X, oof, sources)
+        self.train_problem_ = Problem(
+            ds.models,
+            e.dq,
+            e.dc_usd,
+            e.dl_s,
+            e.dr,
+            np.zeros(len(ds)),
+            lam_usd_per_s,
+            rho_usd,
+            X.category_codes,
+            e.sources,
+            ds.quality,
+            ds.cost_usd,
+            ds.latency_s,
+            e.consequence,
+        )
+        self.policy_ = (self.policy or TokenomyPolicy()).fit(self.train_problem_)
+        return self
+
+    def features(self, prompts: Sequence[str], categories: Sequence[str] | None = None) -> Features:
+        """Features of raw prompts (categories "" when unknown)."""
+        cats = list(categories) if categories is not None else [""] * len(prompts)
+        return self.featurizer_.transform(prompts, cats)
+
+    def _effects(
+        self, X: Features, dq: NDArray[np.float64], sources: Mapping[str, NDArray[np.float64]]
+    ) -> Estimates:
+        t = self.tokens_.tokens(X)
+        cons = self.risk_.risk(np.zeros((len(X), 1)), X.category_codes)[:, 0]
+        return Estimates(
+            dq,
+            self.tokens_.cost_usd(X, t),
+            self.latency_.latency_s(t),
+            (1.0 - dq) * cons[:, None],
+            cons,
+            dict(sources),
+        )
+
+    def estimate(self, X: Features) -> Estimates:
+        """q̂ (and every base's), ĉ, l̂, r̂ for N prompts."""
+        if isinstance(self.estimator_, StackedBlend):
+            dq, sources = self.estimator_.predict_all(X)
+        else:
+            dq, sources = self.estimator_.predict(X), {}
+        return self._effects(X, dq, sources)
+
+    def problem(
+        self, X: Features, v_usd: ArrayLike, prices: PriceVector, ds: RoutingDataset | None = None
+    ) -> Problem:
+        """The policy's view of N requests (with realised outcomes from ``ds`` when given)."""
+        e = self.estimate(X)
+        v = np.broadcast_to(np.asarray(v_usd, np.float64), (len(X),)).copy()
+        if not np.all(np.isfinite(v) & (v >= 0)):
+            raise ValidationError("V (v_usd) must be finite and ≥ 0 for every request")
+        return Problem(
+            self.models_,
+            e.dq,
+            e.dc_usd,
+            e.dl_s,
+            e.dr,
+            v,
+            prices.lam_usd_per_s,
+            prices.rho_usd,
+            X.category_codes,
+            e.sources,
+            None if ds is None else ds.quality,
+            None if ds is None else ds.cost_usd,
+            None if ds is None else ds.latency_s,
+            e.consequence,
+        )
+
+    def route_many(
+        self,
+        X: Features | Sequence[str],
+        prices: PriceVector,
+        v_usd: ArrayLike | None = None,
+        categories: Sequence[str] | None = None,
+    ) -> RouteBatch:
+        """Route N requests (features, or raw prompts with optional categories).
+
+        Args:
+            X: precomputed ``Features`` or the raw prompt texts.
+            prices: λ and ρ (and V when ``v_usd`` is None).
+            v_usd: V per request, shape (N,) or a scalar.
+        """
+        feats = X if isinstance(X, Features) else self.features(X, categories)
+        p = self.problem(feats, prices.v_usd if v_usd is None else v_usd, prices)
+        routes = self.policy_.decide(p)
+        assert routes.mode is not None
+        return RouteBatch(
+            p.models, routes.chosen, p.dq, p.dc_usd, p.dl_s, p.dr, p.estimated_surplus(), p.v_usd, routes.mode
+        )
+
+    def route(self, request: RouteRequest, prices: PriceVector) -> RouteDecision:
+        """Route one raw request; V is the request's when given, else the price vector's."""
+        feats = self.featurizer_.transform_one(request.prompt, request.category)
+        v = prices.v_usd if request.v_usd is None else request.v_usd
+        return self.route_many(feats, prices, np.array([v])).decision(0, request.request_id, prices)

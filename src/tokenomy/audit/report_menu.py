@@ -91,15 +91,23 @@ def build_report(report: MenuReport, requests: RequestEval | None = None, *, sub
         ),
         "Below the silent-routing line: downgraded (0 = excluded) on purpose; the rent is the price of IC.",
     )
-    page.figure(
+    rent_chart = (
         bar_chart(
             [f"V={x:.3g}" for x in v],
             report.rent_usd,
             title="information rent per type",
             y_label="USD per query",
-        ),
-        "V·q − p: what each type keeps because the provider cannot see its V.",
+        )
+        if len(v) <= 40
+        else line_chart(
+            [Series("rent V·q − p", v, report.rent_usd)],
+            title="information rent per type",
+            x_label="V, USD per unit quality",
+            y_label="USD per query",
+            log_x=True,
+        )
     )
+    page.figure(rent_chart, "V·q − p: what each type keeps because the provider cannot see its V.")
     page.heading("Against silent routing and one flat price")
     rows = [
         {"regime": _REGIME.get(t["regime"], t["regime"]), **{k: x for k, x in t.items() if k != "regime"}}

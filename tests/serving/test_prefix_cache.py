@@ -103,3 +103,23 @@ def test_mooncake_slice_hits_equal_brute_force(need_data: Any) -> None:
     brute = _brute_hits(prompts, hashes, None)
     assert r.hit_tokens.tolist() == brute
     assert sum(brute) > 0
+
+
+@pytest.mark.parametrize(
+    ("policy", "first_victim"),
+    [("lru", 2), ("fifo", 1), ("lfu", 3)],
+)
+def test_eviction_policies_pick_their_victim(policy: str, first_victim: int) -> None:
+    """Entries 1, 2, 3 donated in that order, then reused 2, 2, 2, 1, 1, 3 (each released at once)."""
+    kv = KVCache(num_blocks=6, block_tokens=16, hash_block_tokens=32, eviction=policy)
+    assert kv.allocate(6)
+    kv.donate([1], 2)
+    kv.donate([2], 2)
+    kv.donate([3], 2)
+    for hs in ([2], [2], [2], [1], [1], [3]):
+        kv.acquire(hs)
+        kv.unref(hs)
+    assert kv.free == 0 and kv.available == 6
+    assert kv.allocate(2)  # one eviction
+    assert first_victim not in kv.refs and len(kv.refs) == 2
+    assert kv.evictions == 1

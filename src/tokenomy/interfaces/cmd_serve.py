@@ -76,7 +76,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-batched-tokens", type=int, default=2048)
     p.add_argument("--kv-blocks", type=int, default=None, help="KV blocks (default: the step model's)")
     p.add_argument("--no-prefix-cache", action="store_true")
-    p.add_argument("--eviction", default="lru", help="prefix-cache eviction: lru or fifo")
+    p.add_argument("--eviction", default="lru", help="prefix-cache eviction: lru, fifo or lfu")
     p.add_argument("--spec-k", type=int, default=0, help="speculative draft length (0 = off)")
     p.add_argument("--spec-alpha", type=float, default=0.0, help="draft acceptance rate α")
     p.add_argument(

@@ -4,7 +4,7 @@ The pool has ``num_blocks`` blocks of ``block_tokens`` tokens (vLLM pages). A ru
 *private* blocks for its own tokens and *references* to cache entries for a reused prefix. A cache
 entry is one prefix hash block (Mooncake ``hash_ids``: 512 tokens, i.e. 32 blocks of 16) and stays
 resident after its last user finishes; entries nobody references are evictable, in the order the
-eviction policy keeps (SGLang ``evict_policy.py``: one policy, one method). ``allocate`` returns
+eviction policy keeps (SGLang ``evict_policy.py``: one policy, one method): ``lru``, ``fifo``, ``lfu``. ``allocate`` returns
 False when the blocks do not fit even after evicting every evictable entry (vLLM ``allocate_slots``
 returns None); it never over-allocates. What this does not model: hits on blocks of a request that
 is still running (entries are donated to the cache when their request finishes).
@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 from tokenomy.core.errors import ValidationError
 
-__all__ = ["EVICTION_POLICIES", "EvictionPolicy", "FIFOEviction", "KVCache", "LRUEviction"]
+__all__ = ["EVICTION_POLICIES", "EvictionPolicy", "FIFOEviction", "KVCache", "LFUEviction", "LRUEviction"]
 
 
 class EvictionPolicy:
@@ -91,7 +91,42 @@ class FIFOEviction(EvictionPolicy):
         return len(self._live)
 
 
-EVICTION_POLICIES: dict[str, type[EvictionPolicy]] = {"lru": LRUEviction, "fifo": FIFOEviction}
+class LFUEviction(EvictionPolicy):
+    """Fewest uses first (uses = times the entry became referenced again), oldest release on ties."""
+
+    def __init__(self) -> None:
+        self._uses: dict[int, int] = {}  # hash -> reuse count while resident
+        self._heap: list[tuple[int, int, int]] = []  # (uses, release number, hash), lazily deleted
+        self._live: dict[int, int] = {}  # evictable hash -> its release number
+        self._n = 0
+
+    def add(self, h: int) -> None:
+        self._n += 1
+        self._live[h] = self._n
+        heapq.heappush(self._heap, (self._uses.setdefault(h, 0), self._n, h))
+
+    def remove(self, h: int) -> None:
+        del self._live[h]
+        self._uses[h] = self._uses.get(h, 0) + 1
+
+    def victim(self) -> int | None:
+        while self._heap:
+            _, n, h = heapq.heappop(self._heap)
+            if self._live.get(h) == n:
+                del self._live[h]
+                del self._uses[h]
+                return h
+        return None
+
+    def __len__(self) -> int:
+        return len(self._live)
+
+
+EVICTION_POLICIES: dict[str, type[EvictionPolicy]] = {
+    "lru": LRUEviction,
+    "fifo": FIFOEviction,
+    "lfu": LFUEviction,
+}
 
 
 class KVCache:

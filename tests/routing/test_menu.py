@@ -237,6 +237,36 @@ def test_requests_at_the_type_values_reproduce_the_type_evaluation(objective: st
         evaluate_requests(rep.menu, [0.1, 1.0], [1.0, 0.0])
 
 
+def test_verification_catches_a_menu_that_breaks_ic_or_participation() -> None:
+    from dataclasses import replace
+
+    menu = design_menu(TIERS3, TWO_TYPES)  # A @ 0.4 for V = 1, B @ 1.9 for V = 3
+    assert verify_menu(menu)["ic_ok"] and verify_menu(menu)["ir_ok"]
+    lo, hi = menu.options
+    too_dear = replace(menu, options=(replace(lo, price_usd=0.41), hi))  # V_L q_A − p < 0
+    check = verify_menu(too_dear)
+    assert not check["ir_ok"] and check["ir_slack_usd"][0] == pytest.approx(-0.01)
+    too_cheap = replace(menu, options=(lo, replace(hi, price_usd=0.8)))  # V_L prefers B: 0.9 − 0.8 > 0
+    check = verify_menu(too_cheap)
+    assert not check["ic_ok"] and not check["implements"]
+    assert check["ic_slack_usd"][0] == pytest.approx((0.4 - 0.4) - (0.9 - 0.8))
+
+
+@settings(deadline=None)
+@given(
+    st.lists(st.floats(0.0, 1e3, allow_nan=False), min_size=1, max_size=60),
+    st.integers(1, 12),
+)
+def test_binning_keeps_the_mass_and_the_mean_of_v(samples: list[float], k: int) -> None:
+    types = ValueTypes.from_samples(samples, k=k)
+    assert len(types) <= k
+    assert types.weights.sum() == pytest.approx(1.0)
+    assert (np.diff(types.values_usd) > 0).all()
+    assert float((types.weights * types.values_usd).sum()) == pytest.approx(
+        float(np.mean(samples)), rel=1e-9, abs=1e-9
+    )
+
+
 def test_flat_menu_is_a_single_option() -> None:
     flat = flat_menu(TIERS3, TWO_TYPES)
     assert len(flat.options) == 1

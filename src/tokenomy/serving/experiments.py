@@ -90,6 +90,7 @@ def prediction3(
     schedulers: Sequence[str] = ("fcfs", "priced"),
     engine: Engine | DisaggregatedEngine | None = None,
     seed: int = 0,
+    on_row: Callable[[dict[str, Any]], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Sweep the long-context tenant's rate; one row per (rate, scheduler) with the others' outcomes.
 
@@ -100,6 +101,7 @@ def prediction3(
         schedulers: registry names; the first is the flat-priced reference (``fcfs``).
         engine: the engine (default ``Engine()``).
         seed: seed of the long tenant's draws.
+        on_row: called with each row as soon as its run is done (progress bars).
 
     Returns:
         rows with ``long_rate_rps``, ``long_tokens_per_s``, ``scheduler``, the ``_others`` fields and
@@ -137,6 +139,8 @@ def prediction3(
             if rate == long_rates_rps[0]:
                 ref[name] = row["others_welfare"]
             rows.append(row)
+            if on_row is not None:
+                on_row(row)
     first = schedulers[0]
     for row in rows:
         loss = {

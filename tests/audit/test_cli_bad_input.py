@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -58,7 +59,12 @@ def test_skip_bad_counts_and_unknown_model_reported(
     assert payload["totals"]["unpriced_llm_calls"] == 2
     assert "unknown models" in capsys.readouterr().out
     assert main(["audit", str(src), "--skip-bad", "--unknown-zero", "--json", str(out)]) == 0
-    assert json.loads(out.read_text())["pricing"]["unknown_priced_zero"] is True
+    zero = json.loads(out.read_text())
+    assert zero["pricing"]["unknown_priced_zero"] is True
+    assert zero["totals"]["unpriced_llm_calls"] == 0 and zero["totals"]["unknown_model_calls"] == 2
+    assert (
+        payload["requests"][0]["unpriced_llm_calls"] == 2 and zero["requests"][0]["unpriced_llm_calls"] == 0
+    )
 
 
 def test_price_override_file_prices_private_model(tmp_path: Path) -> None:
@@ -92,3 +98,53 @@ def test_litellm_price_map(tmp_path: Path) -> None:
     out = tmp_path / "r.json"
     assert main(["audit", str(src), "--prices", str(prices), "--json", str(out)]) == 0
     assert json.loads(out.read_text())["totals"]["cost_usd"] == pytest.approx(2 * (100e-5 + 10 * 2e-5))
+
+
+def gateway_files(tmp_path: Path) -> dict[str, tuple[Path, str]]:
+    """One good record, one bad one (line 2 of the data), one good, for each gateway format."""
+    from test_gateways import OBSERVATIONS, SPEND_ROWS
+
+    spend = [dict(SPEND_ROWS[0]), dict(SPEND_ROWS[1])]
+    spend[1]["session_id"] = "sess-B"
+    jl = tmp_path / "spend.jsonl"
+    jl.write_text(
+        json.dumps(spend[0]) + "\n" + '{"request_id": "x", "prompt_tokens": \n' + json.dumps(spend[1]) + "\n"
+    )
+    csv_path = tmp_path / "spend.csv"
+    cols = sorted({k for r in spend for k in r})
+    with csv_path.open("w", newline="") as f:
+        w = csv.DictWriter(f, cols)
+        w.writeheader()
+        w.writerows([spend[0], dict(spend[0], request_id="chatcmpl-3", prompt_tokens="lots"), spend[1]])
+    obs = OBSERVATIONS["data"]
+    lf = tmp_path / "obs.jsonl"
+    lf.write_text(
+        json.dumps(obs[0])
+        + "\n"
+        + json.dumps({"id": "no-trace", "type": "GENERATION"})
+        + "\n"
+        + json.dumps(obs[1])
+        + "\n"
+    )
+    return {
+        "litellm-jsonl": (jl, f"{jl}:2: invalid JSON"),
+        "litellm-csv": (csv_path, f"{csv_path}:3"),
+        "langfuse": (lf, f"{lf}:2: missing field 'traceId'"),
+    }
+
+
+@pytest.mark.parametrize("kind", ["litellm-jsonl", "litellm-csv", "langfuse"])
+def test_gateway_bad_record_stops_writes_nothing_and_skip_bad_counts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str
+) -> None:
+    src, where = gateway_files(tmp_path)[kind]
+    fmt = kind.split("-")[0]
+    report, out = tmp_path / "r.html", tmp_path / "r.json"
+    assert main(["audit", str(src), "--format", fmt, "--report", str(report), "--json", str(out)]) == 2
+    assert where in capsys.readouterr().err
+    assert not report.exists() and not out.exists()
+    args = ["audit", str(src), "--format", fmt, "--skip-bad", "--report", str(report), "--json", str(out)]
+    assert main(args) == 0
+    payload = json.loads(out.read_text())
+    assert payload["skipped_lines"]["count"] == 1 and where in payload["skipped_lines"]["first"][0]
+    assert payload["totals"]["steps"] == 2 and report.exists()

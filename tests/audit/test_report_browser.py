@@ -147,3 +147,73 @@ def test_headline_keys_exist_in_json() -> None:
     for key in re.findall(r'data-key="([^"]+)"', html):
         section, name = key.split(".", 1)
         assert name in payload[section]
+
+
+def load_in_chromium(page: Path, tmp_path: Path, screenshot: bool = False) -> tuple[str, int]:
+    """The DOM after scripts ran (asserting no console errors) and, when asked, the screenshot's colour
+    count (one browser start each: the screenshot is taken once, in the first test, to keep this fast)."""
+    exe = chromium()
+    url = page.resolve().as_uri()
+    base = [exe, *FLAGS, f"--user-data-dir={tmp_path / 'profile'}"]
+    dom = subprocess.run(
+        [*base, "--enable-logging=stderr", "--v=0", "--dump-dom", url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    console = [ln for ln in dom.stderr.splitlines() if "CONSOLE" in ln or "Uncaught" in ln]
+    assert not console, console
+    shot = tmp_path / "shot.png"
+    run = subprocess.run(
+        [*base, f"--screenshot={shot}", "--window-size=1000,1400", url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0 and shot.exists(), run.stderr[-2000:]
+    return dom.stdout, png_colours(shot)
+
+
+def headline_matches_json_file(dom: str, payload: dict[str, Any]) -> set[str]:
+    found = dict(re.findall(r'data-key="([^"]+)" data-value="([^"]+)"', dom))
+    for key, shown in found.items():
+        section, name = key.split(".", 1)
+        assert float(shown) == pytest.approx(float(payload[section][name]), rel=1e-12), key
+    return set(found)
+
+
+def test_cli_report_numbers_equal_the_cli_json_in_chromium(tmp_path: Path) -> None:
+    import json
+
+    from test_otlp import write_agent_trace
+
+    from tokenomy.interfaces.cli import main
+
+    src = tmp_path / "traces.jsonl"
+    write_agent_trace(src)
+    report, out = tmp_path / "r.html", tmp_path / "r.json"
+    assert main(["audit", str(src), "--report", str(report), "--json", str(out), "--unknown-zero"]) == 0
+    payload = json.loads(out.read_text())
+    dom, _ = load_in_chromium(report, tmp_path)
+    keys = headline_matches_json_file(dom, payload)
+    assert {"totals.welfare_usd", "totals.cost_usd", "totals.value_usd", "totals.reported_cost_usd"} <= keys
+    assert dom.count("<svg") >= 3 and ("<polyline" in dom or "<circle" in dom)
+
+
+@pytest.mark.data
+def test_miniswe_report_with_verification_curve_in_chromium(tmp_path: Path, need_data: Any) -> None:
+    import json
+
+    from tokenomy.interfaces.cli import main
+
+    folder = need_data("agent", "miniswe_gemini3pro_swebv")
+    report, out = tmp_path / "m.html", tmp_path / "m.json"
+    assert main(["audit", str(folder), "--report", str(report), "--json", str(out)]) == 0
+    payload = json.loads(out.read_text())
+    dom, _ = load_in_chromium(report, tmp_path)
+    keys = headline_matches_json_file(dom, payload)
+    assert {"totals.welfare_usd", "totals.cost_per_resolved_usd", "totals.reported_cost_usd"} <= keys
+    assert "Prediction 1: the verification curve (observational)" in dom
+    assert f"k* = {payload['verification_curve']['fit']['k_star']:.1f}" in dom
+    assert dom.count("<svg") >= 6 and dom.count("<polyline") >= 4

@@ -73,7 +73,8 @@ class AuditResult:
             "llm_calls": int(self.log.steps.is_llm.sum()),
             "resolved_or_quality_sum": float(np.nansum(rq.quality)),
             "labelled_requests": int((~np.isnan(rq.quality)).sum()),
-            "unpriced_llm_calls": int(sum(self.pricing.unknown_models.values())),
+            "unpriced_llm_calls": int((self.log.steps.is_llm & np.isnan(self.pricing.cost_usd)).sum()),
+            "unknown_model_calls": int(sum(self.pricing.unknown_models.values())),
             "cost_per_resolved_usd": float(c.cost_usd[lab].sum() / solved) if solved > 0 else None,
         }
 
@@ -83,6 +84,9 @@ class AuditResult:
         reported = np.zeros(len(rq))
         ok = c.req >= 0
         np.add.at(reported, c.req[ok], np.nan_to_num(self.log.steps.reported_cost_usd[ok]))
+        unpriced = np.zeros(len(rq), np.int64)  # LLM calls no price table knew and nobody reported
+        miss = ok & self.log.steps.is_llm & np.isnan(self.pricing.cost_usd)
+        np.add.at(unpriced, c.req[miss], 1)
         return [
             {
                 "request_id": str(rq.request_id[i]),
@@ -97,6 +101,7 @@ class AuditResult:
                 "risk_cost_usd": float(c.risk_cost_usd[i]),
                 "welfare_usd": float(c.welfare_usd[i]),
                 "regret_usd": float(self.regret_usd[i]),
+                "unpriced_llm_calls": int(unpriced[i]),
             }
             for i in range(len(rq))
         ]

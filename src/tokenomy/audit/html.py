@@ -30,7 +30,7 @@ figure{background:#fff;border:1px solid #dde;border-radius:8px;margin:12px 0;pad
 figcaption{font-size:12px;color:#555;max-width:680px}
 .note{border-left:4px solid #888;background:#fff;padding:8px 12px;margin:10px 0;font-size:13px}
 .note.synthetic{border-color:#e69500;background:#fff8e8}.note.modelled{border-color:#7b4fd6;background:#f5f0ff}
-.note.info{border-color:#1f77b4}.tag{font-weight:700;text-transform:uppercase;font-size:11px;margin-right:6px}
+.note.info{border-color:#1f77b4}.note.warning{border-color:#d62728;background:#fff0f0}.tag{font-weight:700;text-transform:uppercase;font-size:11px;margin-right:6px}
 footer{color:#888;font-size:12px;margin-top:40px}
 """
 
@@ -120,9 +120,10 @@ class Report:
         self._blocks.append(f"<figure>{svg}{cap}</figure>")
 
     def note(self, text: str, kind: str = "info") -> None:
-        """A labelled box: kind ``synthetic`` or ``modelled`` marks quantities that are not measured."""
-        if kind not in ("synthetic", "modelled", "info"):
-            raise ValueError(f"note kind must be synthetic, modelled or info; got {kind!r}")
+        """A labelled box: kind ``synthetic`` or ``modelled`` marks quantities that are not measured;
+        ``warning`` something the reader must act on (an unpriced model); ``info`` the rest."""
+        if kind not in ("synthetic", "modelled", "info", "warning"):
+            raise ValueError(f"note kind must be synthetic, modelled, info or warning; got {kind!r}")
         self._blocks.append(f'<div class="note {kind}"><span class="tag">{kind}</span>{escape(text)}</div>')
 
     def render(self) -> str:

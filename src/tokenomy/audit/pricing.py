@@ -269,12 +269,13 @@ class Pricing:
         cost_usd: per step; LLM steps of a known model are recomputed; unknown ones carry the reported
             cost (or NaN when none, or 0 with ``unknown_zero``); tool and group steps their reported cost or 0.
         unknown_models: model -> number of LLM calls no table could price.
-        cards: "model@provider" -> the rate card used (for the report).
+        cards: "model@provider" -> the rate card used (for the report); "model@provider@date" for the
+            cards of later dates when a model's price changed within the log.
     """
 
     cost_usd: F64
     unknown_models: dict[str, int]  # model -> calls
-    cards: dict[str, RateCard]  # "model@provider" -> card
+    cards: dict[str, RateCard]  # "model@provider[@date]" -> card
     unknown_zero: bool
 
 
@@ -312,7 +313,10 @@ def price_steps(steps: StepTable, table: PriceTable, *, unknown_zero: bool = Fal
             unknown[model or "(no model)"] = unknown.get(model or "(no model)", 0) + rows.size
             cost[rows] = 0.0 if unknown_zero else reported[rows]
             continue
-        cards[f"{card.model}@{card.provider}"] = card
+        name = f"{card.model}@{card.provider}"
+        if cards.get(name, card) != card:  # the model's price changed within the log: key by date too
+            name = f"{name}@{when.date().isoformat() if when else 'undated'}"
+        cards[name] = card
         cost[rows] = card.cost_usd(
             steps.input_tokens[rows],
             steps.output_tokens[rows],

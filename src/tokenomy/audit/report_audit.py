@@ -92,13 +92,14 @@ def build_report(
         r.note(
             "Unknown models (not in any price table; priced "
             + (
-                "0 as requested"
+                "0 as requested (--unknown-zero)"
                 if payload["pricing"]["unknown_priced_zero"]
-                else "at their reported cost, else left out"
+                else f"at their reported cost; {tot['unpriced_llm_calls']} calls with none are left out of "
+                "the cost totals: give their prices with --prices FILE, or --unknown-zero"
             )
             + "): "
             + ", ".join(f"{m} ({n} calls)" for m, n in payload["pricing"]["unknown_models"].items()),
-            "info",
+            "warning" if not payload["pricing"]["unknown_priced_zero"] else "info",
         )
 
     r.heading("Failure modes (SPEC.md §4)")

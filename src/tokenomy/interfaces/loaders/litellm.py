@@ -26,8 +26,9 @@ def records(
         if not path.is_file():
             raise SchemaError(f"{path}: no such file")
         with path.open(newline="", encoding="utf-8") as f:
-            for line, row in enumerate(csv.DictReader(f), 2):
-                yield f"{path}:{line}", row
+            reader = csv.DictReader(f)
+            for row in reader:  # line_num: the row's last physical line (quoted fields may span lines)
+                yield f"{path}:{reader.line_num}", row
         return
     for where, obj in json_records(path, skip_bad=skip_bad, bad=bad, progress=progress):
         if isinstance(obj, Mapping) and isinstance(obj.get("data"), list):  # an API page {"data": [...]}

@@ -120,9 +120,9 @@ def fit_and_evaluate(args: argparse.Namespace, ds: RoutingDataset) -> dict[str, 
         lam_source=PriceSource.SLA,
         rho_source=PriceSource.SAFETY_POLICY,
     )
-    table = _price_table(args.prices, ds)
     vs = _floats(args.v)
     names = _policies(args.policies)
+    table = _price_table(args.prices, ds)
     with tqdm(total=len(vs) + 2, desc="route eval", unit="step") as bar:
         bar.set_postfix_str("fitting")
         router = Router(estimator=args.estimator, prices=table, seed=args.seed).fit(
@@ -171,6 +171,7 @@ def fit_and_evaluate(args: argparse.Namespace, ds: RoutingDataset) -> dict[str, 
 
 def run_eval(args: argparse.Namespace) -> dict[str, Any]:
     """``tokenomy route eval``: print the table, write the report and ledger when asked."""
+    _floats(args.v), _policies(args.policies)  # bad options fail before the data is read
     ds = _dataset(args)
     out = fit_and_evaluate(args, ds)
     router, test = out.pop("_router"), out.pop("_test")

@@ -1,0 +1,82 @@
+"""One contract for every registered quality estimator and every registered routing policy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tokenomy.core import PriceVector
+from tokenomy.core.rule import NULL
+from tokenomy.routing.dataset import RoutingDataset
+from tokenomy.routing.estimators import ESTIMATORS
+from tokenomy.routing.evaluation import realised
+from tokenomy.routing.features import TextFeaturizer
+from tokenomy.routing.policies import POLICIES, make_policy
+from tokenomy.routing.router import Router
+
+
+def _features(ds: RoutingDataset) -> tuple[object, object, object]:
+    tr, te = ds.split("train"), ds.split("test")
+    fz = TextFeaturizer(n_features=2**12).fit(tr.prompts, tr.categories.tolist())
+    return (
+        tr,
+        fz.transform(tr.prompts, tr.categories.tolist()),
+        fz.transform(te.prompts, te.categories.tolist()),
+    )
+
+
+@pytest.mark.parametrize("name", sorted(ESTIMATORS))
+def test_every_estimator_predicts_probabilities_deterministically_and_learns_the_signal(
+    name: str, tiny: RoutingDataset
+) -> None:
+    tr, Xtr, Xte = _features(tiny)
+    te = tiny.split("test")
+    a = ESTIMATORS[name]().fit(Xtr, tr.quality).predict(Xte)
+    b = ESTIMATORS[name]().fit(Xtr, tr.quality).predict(Xte)
+    assert a.shape == (len(te), tiny.n_models)
+    assert np.all((a >= 0) & (a <= 1)) and np.array_equal(a, b)
+    # better than predicting each model's train mean (Brier), on held-out prompts
+    base = np.broadcast_to(tr.quality.mean(axis=0), a.shape)
+    assert np.mean((a - te.quality) ** 2) < np.mean((base - te.quality) ** 2)
+
+
+@pytest.mark.parametrize("name", sorted(ESTIMATORS))
+def test_every_estimator_handles_an_unseen_category_and_rejects_bad_labels(
+    name: str, tiny: RoutingDataset
+) -> None:
+    tr, Xtr, _ = _features(tiny)
+    fz = TextFeaturizer(n_features=2**12).fit(tr.prompts, tr.categories.tolist())
+    est = ESTIMATORS[name]().fit(Xtr, tr.quality)
+    one = est.predict(fz.transform_one("a prompt from nowhere", "astrology"))
+    assert one.shape == (1, tiny.n_models) and np.all((one >= 0) & (one <= 1))
+    bad = tr.quality.copy()
+    bad[0, 0] = np.nan
+    with pytest.raises(ValueError, match="quality"):
+        ESTIMATORS[name]().fit(Xtr, bad)
+
+
+@pytest.mark.parametrize("name", sorted(POLICIES))
+def test_every_policy_returns_valid_deterministic_routes(
+    name: str, tiny: RoutingDataset, fitted: Router
+) -> None:
+    te = tiny.split("test")
+    X = fitted.features(te.prompts, te.categories.tolist())
+    pol = make_policy(name).fit(fitted.train_problem_.at_v(0.01))
+    for v in (0.0005, 0.01, 1.0):
+        p = fitted.problem(X, v, PriceVector(), te)
+        r1, r2 = pol.decide(p), pol.decide(p)
+        assert r1.chosen.shape == (len(te),) and r1.chosen.dtype == np.int64
+        assert np.all((r1.chosen >= NULL) & (r1.chosen < tiny.n_models))
+        assert np.array_equal(r1.chosen, r2.chosen)
+        called = r1.called_matrix(tiny.n_models)
+        answered = r1.chosen >= 0
+        assert np.all(called[np.flatnonzero(answered), r1.chosen[answered]])  # the answer is paid for
+        oracle = realised(p, make_policy("oracle").decide(p)).welfare
+        assert np.all(realised(p, r1).welfare <= oracle + 1e-12)  # nobody beats the ex-post oracle
+
+
+def test_unknown_policy_and_estimator_names_list_the_valid_ones(tiny: RoutingDataset) -> None:
+    with pytest.raises(ValueError, match=r"valid: .*tokenomy"):
+        make_policy("gpt-router")
+    with pytest.raises(ValueError, match=r"valid: .*stacked"):
+        Router(estimator="nope").fit(tiny.split("train"))

@@ -244,3 +244,22 @@ def _default_text() -> str:
     from importlib import resources
 
     return (resources.files("tokenomy.interfaces") / "resources" / "default_schedule.toml").read_text()
+
+
+def test_cli_schedule_prints_the_schedule_and_a_bad_file_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tokenomy.interfaces.cli import main
+
+    out_json = tmp_path / "s.json"
+    assert main(["agent", "schedule", "--json", str(out_json)]) == 0
+    shown = capsys.readouterr().out
+    assert "multi_party" in shown and "delete_remote" in shown and "unknown actions → confirm" in shown
+    assert {r["class"] for r in json.loads(out_json.read_text())["classes"]} >= {"read", "commit", "destroy"}
+    bad = tmp_path / "bad.toml"
+    bad.write_text(_default_text().replace('level = "deny"', 'level = "nope"'))
+    assert main(["agent", "schedule", "--schedule", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert str(bad) in err and "line " in err and "level='nope'" in err
+    assert main(["agent", "tau", "--rho", "1,x"]) == 2
+    assert "--rho must be comma-separated numbers" in capsys.readouterr().err

@@ -73,7 +73,23 @@ def register(sub: Any) -> None:
     e.set_defaults(func=run_eval)
     if importlib.util.find_spec(TAU_MODULE) is not None:
         importlib.import_module(TAU_MODULE).register(agent_sub)
+    else:  # the tau module owns `schedule` when present; this is the fallback without it
+        s = agent_sub.add_parser("schedule", help="print the autonomy schedule in force")
+        s.add_argument("--schedule", metavar="TOML", help="a schedule file (default: the packaged one)")
+        s.set_defaults(func=_run_schedule)
     p.set_defaults(func=lambda args: _help(p))
+
+
+def _run_schedule(args: argparse.Namespace) -> dict[str, Any]:
+    schedule = load_schedule(args.schedule)
+    rows = schedule.as_rows()
+    print(
+        format_table(
+            rows, ["class", "level", "verdict", "scope", "reversibility", "harm_price_usd", "implied_level"]
+        )
+    )
+    print(f"unknown actions: {schedule.unknown_level} (fail closed); ask cost ${schedule.ask_cost_usd:g}")
+    return {"classes": rows, "unknown_level": schedule.unknown_level}
 
 
 def _help(p: argparse.ArgumentParser) -> dict[str, Any]:

@@ -90,3 +90,20 @@ def test_step_models_match_the_readme_facts(need_data: Any) -> None:
     assert table.step_s(0, 64) == pytest.approx(0.050, rel=0.05)
     with pytest.raises(SchemaError, match="no entry"):
         load_blis(need_data(*BLIS_FILE.split("/")), model="nope")
+
+
+def test_trace_values_replace_the_synthetic_draws(tmp_path: Path) -> None:
+    p = _write(
+        tmp_path,
+        "t.csv",
+        "arrival_s,prompt_tokens,output_tokens,v_usd,lam_usd_per_s\n2,10,5,0.5,0.01\n1,20,6,0.25,0.02\n",
+    )
+    lt = load_trace(p)
+    wl = lt.workload
+    assert wl.v_usd.tolist() == [0.25, 0.5] and wl.lam_usd_per_s.tolist() == [0.02, 0.01]  # sorted by time
+    assert "v_usd" not in wl.synthetic and "lam_usd_per_s" not in wl.synthetic
+    assert "predicted_output_tokens" in wl.synthetic
+    assert any("not synthetic" in n for n in lt.notes)
+    bad = _write(tmp_path, "b.csv", "arrival_s,prompt_tokens,output_tokens,v_usd\n0,10,5,0.5\n1,10,5,-1\n")
+    with pytest.raises(SchemaError, match=r"line 3: field 'v_usd' must be ≥ 0"):
+        load_trace(bad)

@@ -105,11 +105,25 @@ def build_report(
             "highest-welfare scheduler": "headline.best_welfare_scheduler",
         },
     )
+    drawn = not rows or any({"v_usd", "lam_usd_per_s"} & set(r.get("synthetic", ())) for r in rows)
     rep.note(
-        SYNTHETIC_NOTE + ". Welfare = Σ V·completed − Σ λ·latency − GPU cost is therefore synthetic; "
-        "arrival times and token counts are the real traces'.",
+        (
+            SYNTHETIC_NOTE + ". Welfare = Σ V·completed − Σ λ·latency − GPU cost is therefore synthetic; "
+            "arrival times and token counts are the real traces'."
+        )
+        if drawn
+        else (
+            "V and λ were read from the trace files; predicted lengths are true × LogNormal(0, 0.5) "
+            "(synthetic) and the GPU price ($2.5/h) is assumed."
+        ),
         kind="synthetic",
     )
+    if any({"arrivals", "lengths"} & set(r.get("synthetic", ())) for r in rows):
+        rep.note(
+            "Some workloads are generated (ServeGen statistics or a synthetic tenant mix): their "
+            "arrivals and lengths are synthetic draws.",
+            kind="synthetic",
+        )
     rep.note(
         "Step times are modelled (BLIS linear fit of vLLM on H100, or Splitwise measurements), "
         "not measured on a GPU.",

@@ -6,7 +6,8 @@ Trace formats (all give arrival time, prompt tokens, output tokens; more columns
 * Mooncake JSONL (optionally .gz): ``timestamp`` (ms from start), ``input_length``, ``output_length``,
   ``hash_ids`` (prefix blocks of 512 tokens).
 * Generic CSV or JSONL (optionally .gz): ``arrival_s`` (seconds), ``prompt_tokens``, ``output_tokens``,
-  optional ``tenant`` (a name) and ``hash_ids`` (JSONL list, or space-separated in CSV).
+  optional ``tenant`` (a name), ``hash_ids`` (JSONL list, or space-separated in CSV), ``v_usd`` and
+  ``lam_usd_per_s`` (per-request value and latency price; when present they replace the synthetic draws).
 
 Bad input raises ``SchemaError`` naming the file, the line and the field (missing columns, a
 non-number, negative or zero lengths). Unsorted arrival times are *sorted* and reported in
@@ -28,7 +29,7 @@ import json
 import re
 import tarfile
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -171,6 +172,7 @@ def load_trace(
     out: list[float] = []
     tenants: list[str] = []
     hashes: list[np.ndarray[Any, Any]] | None = [] if "hash_ids" in keys else None
+    given: dict[str, list[float]] = {c: [] for c in ("v_usd", "lam_usd_per_s") if c in keys}
     for k, (lineno, rec) in enumerate([first, *it]):
         if limit is not None and k >= limit:
             break
@@ -186,6 +188,13 @@ def load_trace(
                 )
             dest.append(x)
         tenants.append(str(rec.get("tenant", "") or "default"))
+        for col, dest in given.items():
+            if rec.get(col) in (None, ""):
+                raise SchemaError(f"{path}: line {lineno}: field {col!r} is missing (it is set on line 1)")
+            x = _num(path, lineno, col, rec[col])
+            if x < 0:
+                raise SchemaError(f"{path}: line {lineno}: field {col!r} must be ≥ 0, got {rec[col]!r}")
+            dest.append(x)
         if hashes is not None:
             h = rec.get("hash_ids", [])
             hashes.append(np.asarray(h.split() if isinstance(h, str) else h, dtype=np.int64))
@@ -223,6 +232,15 @@ def load_trace(
         values=values,
         seed=seed,
     )
+    if given:  # the trace's own V and λ replace the synthetic draws (and lose the label)
+        own = {c: np.asarray(v, dtype=np.float64)[order] for c, v in given.items()}
+        wl = replace(
+            wl,
+            v_usd=own.get("v_usd", wl.v_usd),
+            lam_usd_per_s=own.get("lam_usd_per_s", wl.lam_usd_per_s),
+            synthetic=tuple(x for x in wl.synthetic if x not in own),
+        ).validate()
+        notes.append(f"{path.name}: {' and '.join(own)} read from the trace (not synthetic)")
     return LoadedTrace(wl, path, notes)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import gzip
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -51,6 +53,11 @@ def test_taubench_over_delegation_reward_gap(need_data: Callable[..., Path]) -> 
     assert od.details["actions_needing_confirmation"] == 250 and od.count == 55  # README facts
     assert od.details["quality_with_unconfirmed"] == pytest.approx(0.15, abs=0.01)
     assert od.details["quality_all_confirmed"] == pytest.approx(0.29, abs=0.01)
+    folder = need_data("agent", "taubench_gpt4o_airline")
+    with gzip.open(folder / "steps.csv.gz", "rt", newline="") as f:
+        defer = sum(r["autonomy_class"] == "defer" for r in csv.DictReader(f))
+    assert od.details["handoffs"] == defer > 0  # transfer_to_human_agents calls, from the derived CSV
+    assert res.totals()["cost_per_resolved_usd"] is None  # the agent's token costs are not in the data
 
 
 def test_side_file_prices_override_defaults(miniswe, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

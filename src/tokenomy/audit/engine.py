@@ -75,7 +75,10 @@ class AuditResult:
             "labelled_requests": int((~np.isnan(rq.quality)).sum()),
             "unpriced_llm_calls": int((self.log.steps.is_llm & np.isnan(self.pricing.cost_usd)).sum()),
             "unknown_model_calls": int(sum(self.pricing.unknown_models.values())),
-            "cost_per_resolved_usd": float(c.cost_usd[lab].sum() / solved) if solved > 0 else None,
+            # None when nothing was priced (a log without the agent's token costs): not "free"
+            "cost_per_resolved_usd": float(c.cost_usd[lab].sum() / solved)
+            if solved > 0 and (self.log.steps.is_llm.any() or np.isfinite(reported).any())
+            else None,
         }
 
     def requests(self) -> list[dict[str, Any]]:

@@ -10,6 +10,8 @@ reported beside it — observational, labelled so.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from tokenomy.audit.actions import REQUIRED_CONFIRMATION
@@ -87,6 +89,7 @@ class OverDelegation(Detector):
             else float("nan"),
             "reward_gap": gap,
             "value_gap_usd": float(np.nansum(rq.v_usd[with_bad]) * gap) if gap == gap else float("nan"),
+            **_handoffs(ctx, tool),
         }
         threshold = f"class needs confirm (schedule); exposure ρ_irr·p̂_wrong with p̂_wrong = {p_wrong:.3f}"
         return self.found(
@@ -97,3 +100,22 @@ class OverDelegation(Detector):
             details=details,
             labels=("observational",),
         )
+
+
+def _handoffs(ctx: AuditContext, tool: np.ndarray[Any, np.dtype[np.bool_]]) -> dict[str, Any]:
+    """Hand-offs to a human (autonomy class ``defer``): how many, and the quality of requests with one."""
+    s, rq = ctx.log.steps, ctx.log.requests
+    defer = tool & (s.autonomy_class == "defer")
+    if not defer.any():
+        return {}
+    has = np.zeros(len(rq), bool)
+    has[ctx.req[defer]] = True
+    lab = ~np.isnan(rq.quality)
+    return {
+        "handoffs": int(defer.sum()),
+        "requests_with_handoff": int(has.sum()),
+        "quality_with_handoff": float(rq.quality[has & lab].mean()) if (has & lab).any() else float("nan"),
+        "quality_without_handoff": float(rq.quality[~has & lab].mean())
+        if (~has & lab).any()
+        else float("nan"),
+    }

@@ -263,3 +263,19 @@ def test_cli_schedule_prints_the_schedule_and_a_bad_file_exits_2(
     assert str(bad) in err and "line " in err and "level='nope'" in err
     assert main(["agent", "tau", "--rho", "1,x"]) == 2
     assert "--rho must be comma-separated numbers" in capsys.readouterr().err
+
+
+def test_gate_on_the_real_runs_asks_for_every_commit_and_allows_the_rest(
+    schedule: Schedule, need_data: object
+) -> None:
+    from tokenomy.interfaces.loaders.agent_data import load_miniswe, load_taubench
+
+    root = need_data("agent")  # type: ignore[operator]
+    gate = Gate(schedule)
+    tau = [(c, gate.check(c)) for e in load_taubench(root, raw=True) for c in e.calls]
+    assert {v.decision for c, v in tau if c.autonomy_class == "commit"} == {"ask"}
+    assert {v.decision for c, v in tau if c.autonomy_class != "commit"} == {"allow"}
+    swe = load_miniswe(root, instance_ids=frozenset({"django__django-11099", "sympy__sympy-20590"}))
+    verdicts = [gate.check(s.command) for t in swe for s in t.steps if s.command]
+    assert sum(v.decision == "ask" and v.action_class == "commit" for v in verdicts) == 2  # the submits
+    assert all(v.decision != "deny" for v in verdicts)

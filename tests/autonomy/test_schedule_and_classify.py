@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tokenomy.autonomy.classify import classify_call, classify_shell, split_shell
 from tokenomy.autonomy.schedule import UNKNOWN, Schedule, parse_schedule
@@ -198,3 +200,43 @@ def test_classifier_covers_every_call_of_both_real_datasets(schedule: Schedule, 
     # every state-changing call the dataset labels commit is commit or transfer (asks) here
     commits = {b: n for (a, b), n in tau.vs_label.items() if a == "commit"}
     assert set(commits) <= {"commit", "transfer"} and sum(commits.values()) == 250
+
+
+_BENIGN = ["ls", "cd repo", "cat setup.py", "echo ok", "grep -rn foo .", "python -c 'print(1)'", "true"]
+_DANGEROUS = [
+    ("rm -rf /", "destroy"),
+    ("git push --force origin main", "delete_remote"),
+    ("git push origin main", "deploy"),
+    ("kubectl delete ns prod", "delete_remote"),
+    ("frobnicate --now", UNKNOWN),
+]
+_JOIN = [" && ", "; ", " || ", " | ", "\n", " & "]
+_WRAP = ["{}", "({})", "{{ {}; }}", "sudo {}", "env A=1 {}", "bash -c '{}'", "echo $({})", "timeout 5 {}"]
+
+
+@given(
+    prefix=st.lists(st.sampled_from(_BENIGN), min_size=0, max_size=3),
+    danger=st.sampled_from(_DANGEROUS),
+    joins=st.lists(st.sampled_from(_JOIN), min_size=3, max_size=3),
+    wrap=st.sampled_from(_WRAP),
+    suffix=st.lists(st.sampled_from(_BENIGN), min_size=0, max_size=2),
+)
+def test_benign_context_never_lowers_a_dangerous_part(
+    schedule: Schedule,
+    prefix: list[str],
+    danger: tuple[str, str],
+    joins: list[str],
+    wrap: str,
+    suffix: list[str],
+) -> None:
+    sched = schedule
+    cmd, expected = danger
+    parts = [*prefix, wrap.format(cmd), *suffix]
+    text = parts[0]
+    for i, p in enumerate(parts[1:]):
+        text += joins[i % len(joins)] + p
+    got = classify_shell(text, sched).action_class
+    rank = {"allow": 0, "ask": 1, "deny": 2}
+    assert rank[sched.verdict(got)] >= rank[sched.verdict(expected)], (text, got)
+    if expected != UNKNOWN:
+        assert got == expected, text

@@ -34,6 +34,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from tokenomy.autonomy.classify import Classification, classify_call
 from tokenomy.autonomy.schedule import SCOPES, ActionClass, Schedule, level_verdict
+from tokenomy.autonomy.trajectory import ToolCall
 from tokenomy.autonomy.verdict import (
     ActionDeniedError,
     ApprovalRequiredError,
@@ -107,12 +108,14 @@ class Gate:
         self._seq = 0
 
     # -- the check --------------------------------------------------------------------------------
-    def classify(self, call: Call | str | Mapping[str, Any]) -> Classification:
+    def classify(self, call: Call | ToolCall | str | Mapping[str, Any]) -> Classification:
         """The classification of ``call`` under this gate's schedule."""
         c = Call.of(call)
         return classify_call(c.tool, c.arguments, self.schedule)
 
-    def check(self, call: Call | str | Mapping[str, Any], context: GateContext | None = None) -> Verdict:
+    def check(
+        self, call: Call | ToolCall | str | Mapping[str, Any], context: GateContext | None = None
+    ) -> Verdict:
         """Judge one call before it runs; the verdict is written to the ledger.
 
         Args:
@@ -343,7 +346,7 @@ class Gate:
 
     def require(
         self,
-        call: Call | str | Mapping[str, Any],
+        call: Call | ToolCall | str | Mapping[str, Any],
         context: GateContext | None = None,
         *,
         approver: Callable[[Verdict], Iterable[str]] | None = None,
@@ -390,7 +393,7 @@ class GateSession:
     def __exit__(self, *exc: object) -> None:
         self.gate.end_session(self.context.session_id)
 
-    def check(self, call: Call | str | Mapping[str, Any]) -> Verdict:
+    def check(self, call: Call | ToolCall | str | Mapping[str, Any]) -> Verdict:
         """:meth:`Gate.check` in this session."""
         return self.gate.check(call, self.context)
 
@@ -400,7 +403,7 @@ class GateSession:
 
     def require(
         self,
-        call: Call | str | Mapping[str, Any],
+        call: Call | ToolCall | str | Mapping[str, Any],
         *,
         approver: Callable[[Verdict], Iterable[str]] | None = None,
     ) -> Verdict:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from tokenomy.autonomy.classify import Classification
+from tokenomy.autonomy.trajectory import ToolCall
 from tokenomy.core.errors import TokenomyError, ValidationError
 from tokenomy.ledger.records import Decision
 
@@ -64,17 +65,20 @@ class Call:
     arguments: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, call: Call | str | Mapping[str, Any]) -> Call:
+    def of(cls, call: Call | ToolCall | str | Mapping[str, Any]) -> Call:
         """Coerce a shell command, a JSON function call or a Call.
 
-        Accepts ``{"name"|"tool": ..., "arguments": {...} | "<json>"}`` and the OpenAI form
-        ``{"function": {"name": ..., "arguments": "<json>"}}``.
+        Accepts ``{"name"|"tool": ..., "arguments": {...} | "<json>"}``, the OpenAI form
+        ``{"function": {"name": ..., "arguments": "<json>"}}`` and a recorded
+        :class:`~tokenomy.autonomy.trajectory.ToolCall`.
 
         Raises:
             ValidationError: the value is none of these, or its arguments are not a JSON object.
         """
         if isinstance(call, Call):
             return call
+        if isinstance(call, ToolCall):
+            return cls(call.tool, dict(call.arguments))
         if isinstance(call, str):
             return cls("bash", {"command": call})
         if isinstance(call, Mapping):

@@ -207,6 +207,27 @@ def build_report(
         ),
         "V·success − cost per held-out task; oracle_ex_post is not achievable (it knows the outcome).",
     )
+    ref = [by[v, "best_cost_cap_train"]["welfare_per_task"] for v in vs]
+    rel = [
+        Series(p, vs, [by[v, p]["welfare_per_task"] - r for v, r in zip(vs, ref, strict=True)])
+        for p in ("tokenomy", "tokenomy_option", "no_cap", "best_step_cap_train")
+        if vs and (vs[0], p) in by
+    ]
+    if vs and (vs[0], "tokenomy") in by:
+        rel += [
+            Series("tokenomy 95% low", vs, [by[v, "tokenomy"]["diff_ci_low"] for v in vs]),
+            Series("tokenomy 95% high", vs, [by[v, "tokenomy"]["diff_ci_high"] for v in vs]),
+        ]
+    rep.figure(
+        line_chart(
+            rel,
+            title="welfare minus the best train cost cap",
+            x_label="V (USD per resolved task)",
+            y_label="USD per task",
+            log_x=True,
+        ),
+        "Paired per held-out task; the two interval lines bound tokenomy's 95% interval.",
+    )
     rep.table(check["per_V"], caption="quality target: tokenomy vs the best fixed cost cap chosen on train")
     fr = curves["cap_frontier"]
     pts = curves["tokenomy_points"]

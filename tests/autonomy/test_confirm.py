@@ -49,7 +49,7 @@ def test_asking_before_a_wrong_unconfirmed_commit_catches_it_with_p_catch() -> N
     assert asked.harm == pytest.approx(0.5 * 4.0) and not_asked.harm == pytest.approx(4.0)
     assert asked.success == pytest.approx(0.5 * 0.8)  # caught → the episode is fixable → q_fixed
     assert not_asked.success == 0.0
-    assert (asked.cost_usd, not_asked.cost_usd) == (pytest.approx(0.1), 0.0)
+    assert asked.cost_usd == pytest.approx(0.1) and not_asked.cost_usd == 0.0
     assert asked.modelled and not not_asked.modelled
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from tokenomy.autonomy.gate import Gate, GateContext
 from tokenomy.autonomy.schedule import Schedule, parse_schedule
-from tokenomy.autonomy.verdict import ActionDeniedError, ApprovalRequiredError, Call
+from tokenomy.autonomy.verdict import ActionDeniedError, ApprovalRequiredError, Call, Verdict
 from tokenomy.core.errors import SchemaError, ValidationError
 from tokenomy.interfaces.loaders.agent_data import load_schedule
 from tokenomy.ledger import Ledger
@@ -154,7 +154,11 @@ def test_decorator_runs_allowed_raises_on_refusal_and_asks_the_approver(schedule
 
     asked: list[str] = []
 
-    @gate.guard(approver=lambda v: asked.append(v.action_class) or ["alice", "bob"])
+    def two_approvers(v: Verdict) -> list[str]:
+        asked.append(v.action_class)
+        return ["alice", "bob"]
+
+    @gate.guard(approver=two_approvers)
     def cancel_reservation(reservation_id: str) -> str:
         return reservation_id
 

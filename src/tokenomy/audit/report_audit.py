@@ -87,7 +87,7 @@ def build_report(
     if note:
         r.note(note, kind="modelled")
     for n in payload["notes"]:
-        r.note(n, kind="info")
+        r.note(n, kind="synthetic" if n.startswith("synthetic") else "info")
     if payload["pricing"]["unknown_models"]:
         r.note(
             "Unknown models (not in any price table; priced "

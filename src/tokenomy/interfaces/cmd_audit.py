@@ -89,11 +89,21 @@ def _defaults(args: argparse.Namespace) -> PriceVector:
     return p
 
 
-def _bar(total: int, desc: str) -> Callable[[int], None]:
-    from tqdm import tqdm
+class _Bar:
+    """A tqdm byte-progress bar over the input files (shown from 16 MiB on), closed when the import ends."""
 
-    bar = tqdm(total=total, unit="B", unit_scale=True, desc=desc, leave=False, disable=total < (16 << 20))
-    return lambda n: bar.update(n)
+    def __init__(self, total: int, desc: str) -> None:
+        from tqdm import tqdm
+
+        self._bar = tqdm(
+            total=total, unit="B", unit_scale=True, desc=desc, leave=False, disable=total < (16 << 20)
+        )
+
+    def __call__(self, n: int) -> None:
+        self._bar.update(n)
+
+    def close(self) -> None:
+        self._bar.close()
 
 
 def audit_inputs(
@@ -128,16 +138,22 @@ def audit_inputs(
     if fmt == "otlp":
         from tokenomy.interfaces.loaders.otlp import load_otlp
 
-        log, bad = load_otlp(
-            paths, side=side, defaults=defaults, skip_bad=skip_bad, progress=_bar(total, "otlp")
-        )
+        bar = _Bar(total, "otlp")
+        try:
+            log, bad = load_otlp(paths, side=side, defaults=defaults, skip_bad=skip_bad, progress=bar)
+        finally:
+            bar.close()
         skipped = {"count": bad.count, "first": bad.first}
     elif fmt in ("litellm", "langfuse"):
         from tokenomy.interfaces.loaders.langfuse import load_langfuse
         from tokenomy.interfaces.loaders.litellm import load_litellm
 
         loader = load_litellm if fmt == "litellm" else load_langfuse
-        log, bad = loader(paths, side=side, defaults=defaults, skip_bad=skip_bad, progress=_bar(total, fmt))
+        bar = _Bar(total, fmt)
+        try:
+            log, bad = loader(paths, side=side, defaults=defaults, skip_bad=skip_bad, progress=bar)
+        finally:
+            bar.close()
         skipped = {"count": bad.count, "first": bad.first}
     elif fmt in ("miniswe", "taubench"):
         from tokenomy.audit.importers.agent_data import from_miniswe, from_taubench

@@ -224,3 +224,21 @@ def test_autonomy_level_follows_the_prices() -> None:
 def test_cap_of_infinity_never_warns() -> None:
     a = _ctl().decide(_state(spent_usd=1e6))
     assert not a.warn and not a.salvage and math.isinf(_state().cap_usd)
+
+
+def test_step_decision_goes_to_the_ledger(tmp_path: object) -> None:
+    from tokenomy.ledger import Ledger
+
+    ctl = _ctl()
+    st = _state(voi_verify=0.05, verify_usd=0.03, spent_usd=2.5, cap_usd=3.0)
+    action = ctl.decide(st)
+    d = ctl.to_decision(st, action, request_id="task-1", step=7)
+    assert d.layer.value == "action" and d.decision_point == "step-7"
+    assert d.chosen is not None and d.candidates[d.chosen].name == "verify"
+    assert d.candidates[d.chosen].surplus_usd == pytest.approx(action.surplus_usd)
+    assert d.metadata["warn"] is True
+    stop = ctl.decide(_state(v_usd=0.1))
+    assert ctl.to_decision(_state(v_usd=0.1), stop, request_id="task-1", step=8).chosen is None
+    ledger = Ledger(str(tmp_path) + "/l.duckdb")
+    ledger.append([d])
+    assert [x.decision_point for x in ledger.decisions()] == ["step-7"]

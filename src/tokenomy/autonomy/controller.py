@@ -42,8 +42,10 @@ from dataclasses import dataclass
 
 from tokenomy.autonomy.schedule import ActionClass, Schedule
 from tokenomy.core.errors import ValidationError
+from tokenomy.core.prices import PriceSource, PriceVector
 from tokenomy.core.risk import cvar, expectation
 from tokenomy.core.uses import TokenUse
+from tokenomy.ledger.records import Candidate, Decision, Layer
 
 __all__ = ["ACTIONS", "Action", "ClassPrice", "MarginalController", "SpendMeter", "StepState", "price_class"]
 
@@ -288,6 +290,53 @@ class MarginalController:
                     )
                 )
         return tuple(uses)
+
+    def to_decision(
+        self,
+        state: StepState,
+        action: Action,
+        *,
+        request_id: str,
+        step: int,
+        time_s: float = 0.0,
+        tenant: str = "",
+    ) -> Decision:
+        """The step as a ledger :class:`~tokenomy.ledger.Decision` (layer ``action``, point ``step-<k>``).
+
+        Candidates are :meth:`candidates` with their surpluses; ``chosen`` is the chosen option's index,
+        or None when the controller stopped with nothing to salvage (the null option).
+        """
+        prices = PriceVector(
+            v_usd=state.v_usd,
+            lam_usd_per_s=self.lam_usd_per_s,
+            rho_usd=1.0,
+            v_source=PriceSource.USER,
+            rho_source=PriceSource.SAFETY_POLICY,
+        )
+        uses = self.candidates(state)
+        cands = tuple(Candidate.from_use(u, prices) for u in uses)
+        names = [u.name for u in uses]
+        chosen = None if action.kind == "stop" and state.p_salvage == 0 else names.index(action.kind)
+        meta = {
+            "act_class": state.act_class,
+            "spent_usd": state.spent_usd,
+            "cap_usd": None if math.isinf(state.cap_usd) else state.cap_usd,
+            "warn": action.warn,
+            "salvage": action.salvage,
+            "reason": action.reason,
+            "harm_pricing": "dr in USD: schedule rho/rho_irr per class, CVaR for rare_severe; rule rho = 1",
+        }
+        return Decision(
+            request_id,
+            Layer.ACTION,
+            f"step-{step}",
+            cands,
+            chosen,
+            prices,
+            time_s=time_s,
+            tenant=tenant,
+            metadata=meta,
+        )
 
     def class_prices(self) -> Mapping[str, ClassPrice]:
         """Every schedule class's price. # class name -> ClassPrice"""

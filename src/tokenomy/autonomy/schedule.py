@@ -177,6 +177,7 @@ class Schedule:
                 "level": c.effective_level(self.sandboxed),
                 "verdict": level_verdict(c.effective_level(self.sandboxed)),
                 "scope": c.scope,
+                "approvers": c.approvers if c.effective_level(self.sandboxed) == "multi_party" else 1,
                 "effect": c.effect,
                 "reversibility": c.reversibility,
                 "blast_radius": c.blast_radius,

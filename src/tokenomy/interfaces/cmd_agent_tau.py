@@ -1,9 +1,9 @@
 """``tokenomy agent schedule`` and ``tokenomy agent tau``: the schedule in force, and confirmation policies.
 
-* ``agent schedule [--schedule FILE] [--data DIR]`` prints the autonomy schedule in force as a table
+* ``agent schedule [--schedule FILE] [--data DIR] [--rules]`` prints the autonomy schedule in force as a table
   (class, level, verdict, scope, effect, reversibility, blast radius, ρ, ρ_irr, priced harm, the level
   the prices imply); with ``--data`` also the classifier's coverage on both agent datasets (every call
-  classified or counted as "unknown").
+  classified or counted as "unknown"); with ``--rules`` the classifier's documented rules.
 * ``agent tau --data DIR --rho 0,1,10,100 [--V 1,10] [--json out.json] [--report out.html]`` judges the
   confirm-before-commit policies (always, never, accept-edits, confirm-risky, tokenomy) on the recorded
   tau-bench airline trajectories: welfare V·success − cost − ρ·harm per task at each (V, ρ), with 95%
@@ -25,6 +25,7 @@ from tqdm import tqdm
 
 from tokenomy.audit.html import Report, format_value
 from tokenomy.audit.svg import Series, line_chart
+from tokenomy.autonomy.classify import RULES_DOC
 from tokenomy.autonomy.confirm import BASELINE, ConfirmResult, evaluate
 from tokenomy.autonomy.confirm_policies import ConfirmModel
 from tokenomy.autonomy.coverage import shell_coverage, tool_coverage
@@ -69,6 +70,7 @@ def register(agent_subparsers: Any) -> None:
     )
     s.add_argument("--schedule", metavar="FILE", help="a schedule TOML file (default: the packaged one)")
     s.add_argument("--data", metavar="DIR", help="also report classifier coverage on both agent datasets")
+    s.add_argument("--rules", action="store_true", help="also print the classifier's rules")
     s.set_defaults(func=run_schedule)
     t = agent_subparsers.add_parser(
         "tau", help="confirm-before-commit policies on tau-bench airline", description=__doc__
@@ -94,7 +96,7 @@ def run_schedule(args: argparse.Namespace) -> dict[str, Any]:
         f"autonomy schedule {args.schedule or '(packaged default)'}: unknown actions → "
         f"{sched.unknown_level}; sandboxed={sched.sandboxed}; one confirmation costs ${sched.ask_cost_usd}"
     )
-    cols = ["class", "level", "verdict", "scope", "effect", "reversibility", "blast_radius"]
+    cols = ["class", "level", "verdict", "scope", "approvers", "effect", "reversibility", "blast_radius"]
     cols += ["rho_usd", "rho_irr_usd", "harm_price_usd", "implied_level", "risk_measure"]
     print(format_table(rows, cols))
     out: dict[str, Any] = {
@@ -105,7 +107,12 @@ def run_schedule(args: argparse.Namespace) -> dict[str, Any]:
         "classes": rows,
         "tools": dict(sched.tools),
         "tool_patterns": [list(p) for p in sched.tool_patterns],
+        "classifier_rules": RULES_DOC,
     }
+    if getattr(args, "rules", False):
+        print(
+            "\nclassifier rules (shell commands; JSON calls go by [tools] / [tool_patterns]):\n" + RULES_DOC
+        )
     if getattr(args, "data", None):
         data = resolve_data_dir(args.data)
         if data is None:

@@ -101,7 +101,12 @@ def _autonomy_rows(data: Path) -> list[dict[str, Any]]:
     """Eq. 7 autonomy level for the class mix of each dataset (dataset labels mapped to classes)."""
     schedule = load_schedule()
     trajs = load_miniswe(data)
-    mini = Counter(s.autonomy_class or "compute" for t in trajs for s in t.steps)
+    # a malformed reply (label "none") ran nothing: it was a model call only, class compute
+    mini = Counter(
+        s.autonomy_class if s.autonomy_class not in ("", "none") else "compute"
+        for t in trajs
+        for s in t.steps
+    )
     tau = Counter(schedule.tool_class(c.tool) for e in load_taubench(data) for c in e.calls)
     rows = []
     for name, mix in (("miniswe-gemini3pro-swebv", mini), ("taubench-airline", tau)):

@@ -2,7 +2,8 @@
 
 Prints each figure next to its target and a baseline measured in the same run:
   * mini-swe-agent, end to end as ``tokenomy audit`` runs it (load the dataset, import, price, eight
-    detectors, curves, JSON payload, HTML report): target < 10 s. Baseline: the naive per-call
+    detectors, curves, JSON payload, HTML report): target < 10 s; and the same audit when the raw
+    ``trajs.jsonl.xz`` (LZMA, every message) is read as well. Baseline: the naive per-call
     ``genai_prices.calc_price`` pricing that the vectorised rate cards replace, timed on 500 calls and
     scaled to all of them.
   * 1,000,000 OTLP GenAI spans (JSON Lines, 1,000 spans per export request) imported by the default
@@ -122,6 +123,19 @@ def bench_miniswe(data: Path) -> None:
     print(
         f"  end to end {t2 - t0:.2f} s (load+import+price+detect {t1 - t0:.2f} s, JSON+HTML {t2 - t1:.2f} s)"
         f"  target < 10 s: {verdict(t2 - t0, 10.0)}"
+    )
+    from tokenomy.audit.engine import run_audit
+    from tokenomy.audit.importers.agent_data import from_miniswe
+    from tokenomy.audit.pricing import GenaiPricesTable
+    from tokenomy.interfaces.loaders.agent_data import load_miniswe
+
+    tr = time.perf_counter()
+    raw = run_audit(from_miniswe(load_miniswe(folder, raw=True)), GenaiPricesTable())
+    t_raw = time.perf_counter() - tr
+    assert raw.totals()["llm_calls"] == tot["llm_calls"]
+    print(
+        f"  the same audit reading the raw trajs.jsonl.xz as well (verbatim commands attached): {t_raw:.2f} s"
+        f"  target < 10 s: {verdict(t_raw, 10.0)}"
     )
     s = res.log.steps
     sample = 500

@@ -1,12 +1,14 @@
 """Quality estimators q̂_m(x); importing the package registers each in ``ESTIMATORS``.
 
 prior (per-category), logistic (hashed TF-IDF text model), knn (nearest neighbours), stacked
-(cross-fitted blend of the three, calibrated). See ``base`` for the contract.
+(cross-fitted blend of the bases, calibrated), neighbours (the nearest
+training prompt's outcomes for every model). See ``base`` for the contract.
 """
 
 from tokenomy.routing.estimators.base import ESTIMATORS, QualityEstimator
 from tokenomy.routing.estimators.knn import NearestNeighbours
 from tokenomy.routing.estimators.logistic import TextLogistic
+from tokenomy.routing.estimators.neighbour_labels import NeighbourLabels
 from tokenomy.routing.estimators.prior import CategoryPrior
 from tokenomy.routing.estimators.stacked import StackedBlend
 
@@ -14,6 +16,7 @@ __all__ = [
     "ESTIMATORS",
     "CategoryPrior",
     "NearestNeighbours",
+    "NeighbourLabels",
     "QualityEstimator",
     "StackedBlend",
     "TextLogistic",

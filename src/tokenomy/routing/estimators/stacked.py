@@ -15,10 +15,14 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from tokenomy.routing.estimators.base import QualityEstimator, check_training, logit, sigmoid
-from tokenomy.routing.estimators.knn import NearestNeighbours
-from tokenomy.routing.estimators.logistic import TextLogistic
-from tokenomy.routing.estimators.prior import CategoryPrior
+from tokenomy.core.errors import ValidationError
+from tokenomy.routing.estimators.base import (
+    ESTIMATORS,
+    QualityEstimator,
+    check_training,
+    logit,
+    sigmoid,
+)
 from tokenomy.routing.features import Features
 
 __all__ = ["StackedBlend", "fold_ids", "out_of_fold"]
@@ -92,12 +96,11 @@ class StackedBlend(QualityEstimator):
         self.seed = seed
 
     def _make(self, name: str) -> Callable[[], QualityEstimator]:
-        classes: dict[str, type[QualityEstimator]] = {
-            "prior": CategoryPrior,
-            "logistic": TextLogistic,
-            "knn": NearestNeighbours,
-        }
-        return classes[name]
+        if name not in ESTIMATORS or name == self.name:
+            raise ValidationError(
+                f"unknown base estimator {name!r}; valid: {sorted(set(ESTIMATORS) - {self.name})}"
+            )
+        return ESTIMATORS[name]
 
     def fit(self, X: Features, quality: NDArray[np.float64]) -> StackedBlend:
         y = check_training(X, quality)

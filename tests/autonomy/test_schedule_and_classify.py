@@ -131,6 +131,10 @@ def test_semantic_error_line_points_at_the_key() -> None:
         ("rm -f /etc/passwd", "destroy"),
         ("python3 - <<'EOF'\nimport os\nos.system('ls')\nEOF", "execute"),  # interpreter code: execute
         ("exec 3>&1", "read"),
+        ("bin/test sympy/core/tests/test_expr.py", "execute"),  # a project script, not test(1)
+        ("/usr/bin/rm -rf /", "destroy"),
+        ("/usr/bin/frobnicate", UNKNOWN),  # a system program with no rule is not waved through
+        ("./run_tests.sh -v", "execute"),
         ("curl -X DELETE https://api/x", "delete_remote"),
         ("dd if=/dev/zero of=/dev/sda", "destroy"),
         ("echo COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT && git add -A && git diff --cached", "commit"),

@@ -108,6 +108,8 @@ _DANGEROUS_TARGETS = frozenset({"/", "~", "$HOME", "${HOME}", "..", "/*", "~/*",
 _SYSTEM_DIRS = ("/etc", "/usr", "/bin", "/sbin", "/boot", "/lib", "/lib64", "/sys", "/proc", "/dev")
 """Deleting anything under these is ``destroy``; /home, /root, /var, /opt only as a whole."""
 _TOP_DIRS = ("/home", "/root", "/var", "/opt")
+_SYSTEM_BIN = ("/bin/", "/usr/bin/", "/usr/local/bin/", "/sbin/", "/usr/sbin/")
+"""A program named by one of these paths is the system tool of that name (``/usr/bin/rm`` is rm)."""
 _SUBMIT = "COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT"
 _SHELL_TOOLS = frozenset(
     {"bash", "shell", "sh", "run_command", "execute_bash", "terminal", "run_shell", "exec"}
@@ -246,6 +248,8 @@ def _shell(prog: str, args: list[str], upstream: str | None) -> tuple[str, str]:
 
 def _by_program(prog: str, raw_prog: str, args: list[str], simple: str, cwd_danger: bool) -> tuple[str, str]:
     flags = {a for a in args if a.startswith("-")}
+    if "/" in raw_prog and not raw_prog.startswith(_SYSTEM_BIN):
+        return "execute", f"program by path {raw_prog}"  # bin/test is a project script, not test(1)
     if prog in _DELETE:
         recursive = any(f in flags for f in ("-r", "-R", "-rf", "-fr", "-Rf", "-fR", "--recursive"))
         targets = [a for a in args if not a.startswith("-")]
@@ -298,8 +302,6 @@ def _by_program(prog: str, raw_prog: str, args: list[str], simple: str, cwd_dang
         return "read", f"{prog} {args[0] if args else ''}".strip()
     if prog in _EXEC or prog.endswith((".py", ".sh")):
         return "execute", prog
-    if raw_prog.startswith(("./", "/", "bin/")) or "/" in raw_prog:
-        return "execute", "path to a program"
     return UNKNOWN, f"no rule for {prog!r}"
 
 

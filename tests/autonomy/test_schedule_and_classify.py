@@ -135,6 +135,10 @@ def test_semantic_error_line_points_at_the_key() -> None:
         ("/usr/bin/rm -rf /", "destroy"),
         ("/usr/bin/frobnicate", UNKNOWN),  # a system program with no rule is not waved through
         ("./run_tests.sh -v", "execute"),
+        ("echo 'x ALL=(ALL) NOPASSWD: ALL' >> /etc/sudoers", "destroy"),  # redirect into a system path
+        ("cp evil.so /usr/lib/libc.so.6", "destroy"),
+        ("cp /usr/lib/x.so ./local.so", "draft"),  # reading from a system path is fine
+        ("python run.py > /dev/null 2>&1", "execute"),
         ("curl -X DELETE https://api/x", "delete_remote"),
         ("dd if=/dev/zero of=/dev/sda", "destroy"),
         ("echo COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT && git add -A && git diff --cached", "commit"),

@@ -55,7 +55,8 @@ SEVERITY = (
 RULES_DOC = """\
 destroy        rm -r/-f of /, /*, ~, $HOME, .., a system folder (/etc, /usr, /bin, ...) or with
                --no-preserve-root; a relative rm -r after cd to one of those; mkfs*, dd of=/dev/*,
-               > or tee to /dev/sd*, fork bombs, shutdown/reboot/halt/poweroff, chmod/chown -R on /
+               writes (>, >>, tee, cp, mv, ln, dd of=) into a system folder or a raw device, fork
+               bombs, shutdown/reboot/halt/poweroff, chmod/chown -R on /
 delete_remote  git push --delete | -d | --force | -f | +ref | :ref; kubectl delete; terraform destroy;
                aws s3 rm|rb, gsutil rm, gcloud ... delete; curl -X DELETE; SQL DROP DATABASE/TABLE via a client
 deploy         git push; docker push; kubectl apply|create|replace|rollout; helm install|upgrade;
@@ -189,6 +190,12 @@ def _is_dangerous(target: str) -> bool:
     return any(t == d or t.startswith(d + "/") or t == d + "/*" for d in _SYSTEM_DIRS)
 
 
+def _is_system_file(path: str) -> bool:
+    """Under a system folder other than /dev (where /dev/null, /dev/stdout are harmless sinks)."""
+    t = _norm_path(path)
+    return any(t.startswith(d + "/") for d in _SYSTEM_DIRS if d not in ("/dev", "/proc"))
+
+
 def _is_raw_device(path: str) -> bool:
     return re.match(r"/dev/(sd|nvme|hd|disk|mem|xvd|vd)", path) is not None
 
@@ -205,6 +212,8 @@ def _classify_simple(simple: str, upstream: str | None = None, cwd_danger: bool 
     target = _redirect_target(simple)
     if target and _is_raw_device(target):
         return "destroy", f"redirect to raw device {target}"
+    if target and _is_system_file(target):
+        return "destroy", f"redirect into a system path {target}"
     words = _strip_wrappers(_words(simple))
     if not words:
         return ("draft", "bare redirect") if target else ("read", "assignment or redirect only")
@@ -262,8 +271,11 @@ def _by_program(prog: str, raw_prog: str, args: list[str], simple: str, cwd_dang
         return "destroy", prog
     if prog == "dd" and any(a.startswith("of=/dev/") for a in args):
         return "destroy", "dd to a device"
-    if prog == "tee" and any(_is_raw_device(a) for a in args):
-        return "destroy", "tee to a raw device"
+    if prog in ("tee", "cp", "mv", "ln", "install", "dd") and any(
+        _is_raw_device(a.removeprefix("of=")) or _is_system_file(a.removeprefix("of="))
+        for a in args[1 if prog in ("cp", "mv", "ln", "install") else 0 :]
+    ):
+        return "destroy", f"{prog} into a system path or raw device"
     if prog in ("chmod", "chown") and flags & {"-R", "--recursive"} and any(_is_dangerous(a) for a in args):
         return "destroy", f"{prog} -R on a system path"
     if re.fullmatch(r":\s*\(\s*\)\s*\{.*", simple.strip()) or simple.strip().startswith(":(){"):

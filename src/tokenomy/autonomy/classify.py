@@ -29,6 +29,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from tokenomy.autonomy.classify_remote import git_class, infra_class
 from tokenomy.autonomy.schedule import UNKNOWN, VERDICT_RANK, Schedule
 from tokenomy.autonomy.shell import SHELLS, SUBST, split_parts, split_shell
 
@@ -98,9 +99,6 @@ _DELETE = _words_set("rm rmdir unlink shred truncate")
 _INSTALL_TOOLS = _words_set("pip pip3 conda mamba apt apt-get yum dnf brew npm yarn pnpm gem cargo poetry uv")
 _WRAPPERS = _words_set("sudo doas env nohup time nice ionice command exec stdbuf builtin strace ltrace")
 _WRAPPER_ARG_FLAGS = _words_set("-u -g -n -c -C -p -o -e -s -I -L -P -d -a -E --arg-file")
-_GIT_READ = _words_set("status log diff show blame grep ls-files ls-tree rev-parse describe shortlog reflog")
-_GIT_DRAFT = _words_set("add commit apply stash restore mv init config tag cherry-pick merge rebase switch")
-_GIT_OPTS_WITH_ARG = _words_set("-C -c --git-dir --work-tree --namespace")
 _ASSIGN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 _REDIRECT_WORD = re.compile(r"^\d*(>>?|<|&>)(&?\d+)?$")
 _REDIRECT_ATTACHED = re.compile(r"^\d*(>>?|<|&>)\S+$")
@@ -281,9 +279,9 @@ def _by_program(prog: str, raw_prog: str, args: list[str], simple: str, cwd_dang
     if re.fullmatch(r":\s*\(\s*\)\s*\{.*", simple.strip()) or simple.strip().startswith(":(){"):
         return "destroy", "fork bomb"
     if prog == "git":
-        return _git(args)
+        return git_class(args)
     if prog in ("kubectl", "helm", "terraform", "docker", "gh", "aws", "gsutil", "gcloud", "az"):
-        return _infra(prog, args)
+        return infra_class(prog, args)
     if prog in ("npm", "yarn", "pnpm", "cargo", "poetry") and args[:1] == ["publish"]:
         return "deploy", f"{prog} publish"
     if prog == "twine" and args[:1] == ["upload"]:
@@ -325,69 +323,6 @@ def _find(args: list[str]) -> tuple[str, str]:
         inner = " ".join(shlex.quote(a) for a in args[i + 1 :] if a not in ("{}", ";", "+", "\\;"))
         return _most_severe_static([("read", "find"), _classify_simple(inner)])
     return "read", "find"
-
-
-def _git(args: list[str]) -> tuple[str, str]:
-    i = 0
-    while i < len(args) and args[i].startswith("-"):
-        i += 1 + (args[i] in _GIT_OPTS_WITH_ARG)
-    sub = args[i] if i < len(args) else ""
-    rest = args[i + 1 :]
-    if sub == "push":
-        if any(
-            a in ("--delete", "-d", "--force", "-f", "--force-with-lease", "--mirror") for a in rest
-        ) or any(a.startswith((":", "+")) for a in rest):
-            return "delete_remote", "git push that deletes or rewrites remote refs"
-        return "deploy", "git push"
-    if sub == "clean" or (sub == "reset" and "--hard" in rest):
-        return "delete_local", f"git {sub}"
-    if sub in ("checkout", "restore") and ((rest[:1] == ["--"] and rest[1:2] == ["."]) or rest == ["."]):
-        return "delete_local", f"git {sub} . (discards work)"
-    if sub in _GIT_READ or (sub == "branch" and not {"-d", "-D", "-m", "-M"} & set(rest)) or sub == "remote":
-        return "read", f"git {sub}"
-    if sub in _GIT_DRAFT or sub in ("checkout", "branch", "reset", "rm"):
-        return "draft", f"git {sub}"
-    if sub in ("fetch", "pull", "clone", "submodule"):
-        return "install", f"git {sub}"
-    if sub == "" and (not args or args[-1] in ("--version", "--help")):
-        return "read", "git"
-    return UNKNOWN, f"no rule for git {sub!r}"
-
-
-def _infra(prog: str, args: list[str]) -> tuple[str, str]:
-    words = [a for a in args if not a.startswith("-")]
-    joined = " ".join(words[:3])
-    if prog == "kubectl":
-        if words[:1] == ["delete"]:
-            return "delete_remote", "kubectl delete"
-        if words[:1] and words[0] in ("apply", "create", "replace", "rollout", "scale", "patch", "set"):
-            return "deploy", f"kubectl {words[0]}"
-        return "read", f"kubectl {joined}"
-    if prog == "terraform":
-        if words[:1] == ["destroy"]:
-            return "delete_remote", "terraform destroy"
-        return ("deploy", "terraform apply") if words[:1] == ["apply"] else ("read", f"terraform {joined}")
-    if prog == "helm":
-        if words[:1] and words[0] in ("uninstall", "delete"):
-            return "delete_remote", f"helm {words[0]}"
-        if words[:1] and words[0] in ("install", "upgrade", "rollback"):
-            return "deploy", f"helm {words[0]}"
-        return "read", f"helm {joined}"
-    if prog == "docker":
-        if words[:1] == ["push"]:
-            return "deploy", "docker push"
-        return "execute", f"docker {joined}"
-    if prog == "gh":
-        if words[:2] in (["release", "create"], ["pr", "create"], ["pr", "merge"]):
-            return "deploy", f"gh {' '.join(words[:2])}"
-        if words[:2] in (["repo", "delete"], ["release", "delete"]):
-            return "delete_remote", f"gh {' '.join(words[:2])}"
-        return "read", f"gh {joined}"
-    if any(w in ("rm", "rb", "delete", "terminate-instances", "delete-bucket") for w in words):
-        return "delete_remote", f"{prog} {joined}"
-    if any(w in ("cp", "sync", "deploy", "create", "put-object", "run-instances", "update") for w in words):
-        return "deploy", f"{prog} {joined}"
-    return "read", f"{prog} {joined}"
 
 
 def _most_severe_static(items: list[tuple[str, str]]) -> tuple[str, str]:

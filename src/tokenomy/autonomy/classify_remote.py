@@ -23,6 +23,7 @@ _GIT_OPTS_WITH_ARG = _words_set("-C -c --git-dir --work-tree --namespace")
 
 
 def git_class(args: list[str]) -> tuple[str, str]:
+    """(class, rule) of ``git <args>``; global options (``-C dir``, ``-c k=v``) are skipped first."""
     i = 0
     while i < len(args) and args[i].startswith("-"):
         i += 1 + (args[i] in _GIT_OPTS_WITH_ARG)
@@ -50,6 +51,7 @@ def git_class(args: list[str]) -> tuple[str, str]:
 
 
 def infra_class(prog: str, args: list[str]) -> tuple[str, str]:
+    """(class, rule) of an infrastructure CLI (kubectl, terraform, helm, docker, gh, aws, gcloud, ...)."""
     words = [a for a in args if not a.startswith("-")]
     joined = " ".join(words[:3])
     if prog == "kubectl":

@@ -201,3 +201,4 @@ def test_real_taubench_run_labels_modelled_rows_and_tokenomy_is_never_worst(need
             cell = {r["policy"]: r["welfare_per_task"] for r in rows if r["V"] == v and r["rho"] == rho}
             assert cell["tokenomy"] > min(cell.values())
     assert html.count("<svg") == 4 and "modelled" in html and "p_catch" in html
+    assert "Sensitivity to the modelled user" in html

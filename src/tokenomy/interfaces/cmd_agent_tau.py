@@ -29,6 +29,8 @@ from tokenomy.autonomy.classify import RULES_DOC
 from tokenomy.autonomy.confirm import BASELINE, ConfirmResult, evaluate
 from tokenomy.autonomy.confirm_policies import ConfirmModel
 from tokenomy.autonomy.coverage import shell_coverage, tool_coverage
+from tokenomy.autonomy.schedule import Schedule
+from tokenomy.autonomy.trajectory import Episode
 from tokenomy.core.errors import ValidationError
 from tokenomy.interfaces.loaders.agent_data import load_miniswe, load_schedule, load_taubench
 from tokenomy.interfaces.paths import resolve_data_dir
@@ -184,7 +186,49 @@ def _run(
             p_catch=p_catch,
             progress=lambda d, t: bar.update(1),
         )
-    return [_row(r) for r in results], _world(world)
+    out_world = _world(world)
+    out_world["sensitivity"] = _sensitivity(episodes, sched, max(rhos), v_values[0], folds, seed)
+    return [_row(r) for r in results], out_world
+
+
+SENSITIVITY_P_CATCH = (0.0, 0.25, 0.5, 1.0)
+"""Catch probabilities the modelled user answer is re-run at, to show how much the ranking rests on it."""
+
+
+def _sensitivity(
+    episodes: Sequence[Episode], sched: Schedule, rho: float, v: float, folds: int, seed: int
+) -> list[dict[str, Any]]:
+    rows = []
+    for p in SENSITIVITY_P_CATCH:
+        res, _ = evaluate(episodes, sched, [rho], [v], folds=folds, seed=seed, p_catch=p, n_boot=500)
+        rows += [
+            {
+                "p_catch": p,
+                "V": r.v_usd,
+                "rho": r.rho_usd,
+                "policy": r.policy,
+                "welfare_per_task": r.welfare_per_task,
+                f"diff_vs_{BASELINE}": r.diff_vs_never_confirm,
+                "asks_per_task": r.asks_per_task,
+                "modelled": True,
+            }
+            for r in res
+        ]
+    return rows
+
+
+def _html_table(rows: Sequence[dict[str, Any]], cols: Sequence[str], caption: str) -> str:
+    head = "".join(f'<th class="t">{escape(c)}</th>' for c in cols)
+    body = "".join(
+        "<tr>"
+        + "".join(
+            f"<td>{escape(format_value(r[c]))}{' (modelled)' if c == 'modelled' and r[c] else ''}</td>"
+            for c in cols
+        )
+        + "</tr>"
+        for r in rows
+    )
+    return f"<table><caption>{escape(caption)}</caption><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 def fragment(rows: Sequence[dict[str, Any]], world: dict[str, Any]) -> str:
@@ -225,20 +269,27 @@ def fragment(rows: Sequence[dict[str, Any]], world: dict[str, Any]) -> str:
     cols = ["V", "rho", "policy", "welfare_per_task", "welfare_ci_low", "welfare_ci_high"]
     cols += [f"diff_vs_{BASELINE}", "success_rate", "cost_per_task_usd", "harm_per_task", "asks_per_task"]
     cols += ["modelled"]
-    head = "".join(f'<th class="t">{escape(c)}</th>' for c in cols)
-    body = "".join(
-        "<tr>"
-        + "".join(
-            f"<td>{escape(format_value(r[c]))}{' (modelled)' if c == 'modelled' and r[c] else ''}</td>"
-            for c in cols
-        )
-        + "</tr>"
-        for r in rows
-    )
     parts.append(
-        "<table><caption>tau-bench confirmation policies; 95% intervals resample tasks; "
-        f"modelled rows are marked</caption><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+        _html_table(
+            rows,
+            cols,
+            "tau-bench confirmation policies; 95% intervals resample tasks; modelled rows are marked",
+        )
     )
+    sens = world.get("sensitivity") or []
+    if sens:
+        parts.append(
+            '<div class="note modelled"><span class="tag">modelled</span>'
+            + escape(
+                "Sensitivity to the modelled user: the same evaluation with the catch probability fixed "
+                f"at {', '.join(str(p) for p in SENSITIVITY_P_CATCH)} (at the largest ρ and the first V)."
+            )
+            + "</div>"
+        )
+        scols = ["p_catch", "V", "rho", "policy", "welfare_per_task", f"diff_vs_{BASELINE}", "asks_per_task"]
+        parts.append(
+            _html_table(sens, [*scols, "modelled"], "sensitivity of the ranking to p_catch (modelled)")
+        )
     return "".join(parts)
 
 

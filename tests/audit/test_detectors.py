@@ -177,3 +177,58 @@ def test_audit_vectors_equal_the_ledger_query() -> None:
             assert r[key] == pytest.approx(v[key]), key
         assert r["welfare_usd"] == pytest.approx(v["utility_usd"])
     assert np.isclose(res.totals()["welfare_usd"], sum(v["utility_usd"] for v in vec.values()))
+
+
+def test_default_levels_agree_with_the_packaged_schedule() -> None:
+    from tokenomy.audit.actions import LEVEL_RANK, REQUIRED_CONFIRMATION
+    from tokenomy.interfaces.loaders.agent_data import load_schedule
+
+    sched = load_schedule()
+    for cls, rank in REQUIRED_CONFIRMATION.items():
+        assert LEVEL_RANK[sched.level(cls)] == rank, cls  # unknown classes: the schedule's unknown_level
+
+
+def test_over_delegation_reads_the_levels_of_the_schedule_given() -> None:
+    from importlib import resources
+
+    from tokenomy.autonomy.schedule import parse_schedule
+
+    res_dir = resources.files("tokenomy.interfaces") / "resources"
+    base = (res_dir / "default_schedule.toml").read_text(encoding="utf-8")
+    lenient = base.replace("[classes.commit]\n", '[classes.commit]\nlevel = "free"\n', 1)
+    strict = base.replace("[classes.read]\n", '[classes.read]\nlevel = "deny"\n', 1)
+
+    decisions = [
+        action("a", 0, "read", -1),
+        action("a", 1, "commit", 0, correct=0),
+        action("b", 0, "commit", 1, correct=1),
+    ]
+    outcomes = [Outcome("a", 0.0, 0.0), Outcome("b", 1.0, 0.0)]
+    log = from_records(decisions, outcomes)
+
+    def od(schedule_text: str):  # type: ignore[no-untyped-def]
+        sched = parse_schedule(_drop_dupes(schedule_text), source="test.toml")
+        res = run_audit(
+            log, PRICES, decisions=decisions, outcomes=outcomes, schedule=sched, schedule_source="t"
+        )
+        return {f.mode: f for f in res.findings}["over_delegation"]
+
+    assert od(base).count == 1  # commit needs confirm: a's unconfirmed commit
+    assert not od(lenient).applicable  # commit is free: nothing needs a confirmation
+    denied = od(strict)
+    assert denied.count == 2 and denied.details["denied_actions_run"] == 1  # the read ran although denied
+
+
+def _drop_dupes(text: str) -> str:
+    """Keep the first ``level =`` line of each TOML table (the tests prepend an override)."""
+    out, seen, table = [], set(), ""
+    for line in text.splitlines():
+        if line.startswith("["):
+            table = line
+        key = line.split("=", 1)[0].strip()
+        if key == "level" and (table, key) in seen:
+            continue
+        if key == "level":
+            seen.add((table, key))
+        out.append(line)
+    return "\n".join(out) + "\n"

@@ -38,6 +38,7 @@ def keys(obj: Any) -> set[str]:
 
 def undocumented(payload: dict[str, Any]) -> set[str]:
     block = schema_block()
+    payload = dict(payload, schedule=dict(payload["schedule"], levels={}))  # keyed by class names
     found = keys({k: v for k, v in payload.items() if k not in ("failure_modes", "pricing", "prices")})
     for f in payload["failure_modes"].values():  # examples and details are mode-specific ("...")
         found |= set(f)

@@ -9,10 +9,16 @@ classed by the keyword rules below — a heuristic, reported as such. This modul
 from __future__ import annotations
 
 import re
+from typing import Any
 
-__all__ = ["REQUIRED_CONFIRMATION", "classify_tool", "needs_confirmation"]
+__all__ = ["LEVEL_RANK", "REQUIRED_CONFIRMATION", "classify_tool", "needs_confirmation", "required_levels"]
 
-# autonomy class -> confirmation level the schedule requires (0 none, 1 confirm, 2 multi-party).
+# confirmation level of the autonomy schedule -> rank (deny: the class must not run at all)
+LEVEL_RANK = {"free": 0, "confirm": 1, "multi_party": 2, "deny": 3}
+
+# autonomy class -> confirmation level the default schedule requires (0 none, 1 confirm, 2 multi-party);
+# used when no ``Schedule`` is given (``tests/audit/test_detectors.py`` checks it against the packaged
+# default_schedule.toml).
 REQUIRED_CONFIRMATION: dict[str, int] = {
     "read": 0,
     "respond": 0,
@@ -52,3 +58,12 @@ def classify_tool(name: str) -> str:
 def needs_confirmation(autonomy_class: str) -> int:
     """Confirmation level the schedule requires for the class (unknown classes need a confirmation)."""
     return REQUIRED_CONFIRMATION.get(autonomy_class, 1)
+
+
+def required_levels(classes: list[str], schedule: Any | None = None) -> list[int]:
+    """Rank of the confirmation each autonomy class needs: from ``schedule`` (an autonomy-layer
+    ``Schedule``: its level in force, ``unknown_level`` for classes it lacks) or the default table."""
+    if schedule is None:
+        return [REQUIRED_CONFIRMATION.get(c, 1) for c in classes]
+    cache: dict[str, int] = {}
+    return [cache.setdefault(c, LEVEL_RANK[schedule.level(c)]) for c in classes]

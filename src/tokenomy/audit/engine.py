@@ -22,6 +22,7 @@ from tokenomy.audit.curves import stopping_margin, verification_curve
 from tokenomy.audit.detectors import AuditContext, Finding, detect_all
 from tokenomy.audit.log import AuditLog
 from tokenomy.audit.pricing import PriceTable, Pricing, price_steps
+from tokenomy.autonomy.schedule import Schedule
 from tokenomy.ledger import Decision, Outcome
 
 __all__ = ["AuditResult", "run_audit"]
@@ -183,6 +184,8 @@ def run_audit(
     outcomes: Sequence[Outcome] = (),
     modes: Sequence[str] | None = None,
     progress: Callable[[str], None] | None = None,
+    schedule: Schedule | None = None,
+    schedule_source: str = "",
 ) -> AuditResult:
     """Audit one log.
 
@@ -193,6 +196,8 @@ def run_audit(
         decisions, outcomes: ledger records (a ledger input); enable the routing, serving, capital modes.
         modes: the detectors to run (default: all, in the paper's order).
         progress: called with a short stage name as the audit proceeds.
+        schedule: the autonomy schedule whose levels over-delegation checks (None: the default levels
+            of ``tokenomy.audit.actions``); ``schedule_source`` names it in the threshold.
 
     Returns:
         The audit result.
@@ -203,6 +208,8 @@ def run_audit(
     steps = log.steps.with_cost(pricing.cost_usd)
     extra = dict(log.extra)
     extra.update(price_table=table, unknown_zero=unknown_zero)
+    if schedule is not None:
+        extra.update(schedule=schedule, schedule_source=schedule_source or "the given schedule")
     log = AuditLog(log.source, steps, log.requests, log.notes, extra)
     req = log.request_index()
     cost, value, lat_cost, risk, welfare = _per_request(log, req, pricing.cost_usd)

@@ -2,7 +2,8 @@
 
 Reads OTLP JSON spans, LiteLLM spend logs, Langfuse observations, the real agent datasets or a
 tokenomy ledger; prices every call (genai-prices, time-versioned; ``--prices`` overrides or a LiteLLM
-price map first); runs the failure-mode detectors; prints a table per failure mode; writes the HTML
+price map first); runs the failure-mode detectors (over-delegation against the autonomy schedule,
+``--schedule``, else the packaged default); prints a table per failure mode; writes the HTML
 report (``--report``) and returns the JSON (``--json``, added by cli.py). A malformed input line stops
 the import with file:line and nothing is written; ``--skip-bad`` skips and counts such lines.
 """
@@ -51,6 +52,11 @@ def register(sub: Any) -> None:
     p.add_argument("--lam", type=float, help="default λ, USD per second (default 0)")
     p.add_argument(
         "--rho", type=float, help=f"default ρ, USD per harm unit (default {DEFAULT_PRICES.rho_usd:g})"
+    )
+    p.add_argument(
+        "--schedule",
+        metavar="TOML",
+        help="autonomy schedule whose confirmation levels over-delegation checks (default: the packaged one)",
     )
     p.add_argument(
         "--unknown-zero", action="store_true", help="price models no table knows at 0 (else reported)"
@@ -115,6 +121,7 @@ def audit_inputs(
     defaults: PriceVector = DEFAULT_PRICES,
     unknown_zero: bool = False,
     skip_bad: bool = False,
+    schedule_file: str | None = None,
 ) -> tuple[AuditResult, dict[str, Any]]:
     """Import, price and audit ``inputs``; return the result and its JSON payload (nothing written).
 
@@ -176,8 +183,25 @@ def audit_inputs(
         log = from_records(decisions, outcomes)
     else:
         raise ValidationError(f"--format must be one of {', '.join(FORMATS)}; got {fmt!r}")
-    result = run_audit(log, table, unknown_zero=unknown_zero, decisions=decisions, outcomes=outcomes)
+    from tokenomy.interfaces.loaders.agent_data import load_schedule
+
+    schedule = load_schedule(schedule_file)
+    source = schedule_file or "default_schedule.toml (packaged)"
+    result = run_audit(
+        log,
+        table,
+        unknown_zero=unknown_zero,
+        decisions=decisions,
+        outcomes=outcomes,
+        schedule=schedule,
+        schedule_source=source,
+    )
     payload = result.as_dict()
+    payload["schedule"] = {
+        "source": source,
+        "levels": {name: schedule.level(name) for name in schedule.classes},
+        "unknown_level": schedule.unknown_level,
+    }
     payload["inputs"] = [str(p) for p in paths]
     payload["format"] = fmt
     payload["skipped_lines"] = skipped
@@ -252,6 +276,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         defaults=_defaults(args),
         unknown_zero=args.unknown_zero,
         skip_bad=args.skip_bad,
+        schedule_file=args.schedule,
     )
     tot = payload["totals"]
     print(

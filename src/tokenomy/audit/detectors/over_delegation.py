@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from tokenomy.audit.actions import REQUIRED_CONFIRMATION
+from tokenomy.audit.actions import required_levels
 from tokenomy.audit.detectors.base import AuditContext, Detector, Finding, register
 
 __all__ = ["OverDelegation"]
@@ -31,10 +31,12 @@ class OverDelegation(Detector):
     def detect(self, ctx: AuditContext) -> Finding:
         s = ctx.log.steps
         tool = (s.kind == "tool") & (ctx.req >= 0)
-        level = np.array([REQUIRED_CONFIRMATION.get(c, 1) for c in s.autonomy_class[tool].tolist()], np.int64)
-        needs = np.zeros(len(s), bool)
-        needs[np.flatnonzero(tool)] = level >= 1
-        observed = needs & (s.confirmed >= 0)
+        schedule = ctx.log.extra.get("schedule")
+        level = np.zeros(len(s), np.int64)
+        level[np.flatnonzero(tool)] = required_levels(s.autonomy_class[tool].tolist(), schedule)
+        needs = tool & (level >= 1)
+        denied = tool & (level >= 3)  # a class the schedule denies ran at all
+        observed = needs & ((s.confirmed >= 0) | denied)
         if not needs.any():
             return self.not_applicable(
                 "no tool call in the log needs a confirmation under the autonomy schedule"
@@ -44,7 +46,7 @@ class OverDelegation(Detector):
                 "no confirmation is observable for the actions that need one (e.g. a sandboxed benchmark "
                 "with no human in the loop); cannot tell delegated from confirmed"
             )
-        bad = observed & (s.confirmed == 0)
+        bad = (observed & (s.confirmed == 0)) | denied
         labelled = bad & (s.correct >= 0)
         p_wrong = float((s.correct[labelled] == 0).mean()) if labelled.any() else 1.0
         rq = ctx.log.requests
@@ -89,9 +91,16 @@ class OverDelegation(Detector):
             else float("nan"),
             "reward_gap": gap,
             "value_gap_usd": float(np.nansum(rq.v_usd[with_bad]) * gap) if gap == gap else float("nan"),
+            "denied_actions_run": int(denied.sum()),
+            # one observed "yes" is counted as the approval; multi-party classes need more approvers
+            "multi_party_actions_confirmed_once": int((observed & (level == 2) & (s.confirmed == 1)).sum()),
             **_handoffs(ctx, tool),
         }
-        threshold = f"class needs confirm (schedule); exposure ρ_irr·p̂_wrong with p̂_wrong = {p_wrong:.3f}"
+        src = str(ctx.log.extra.get("schedule_source", "")) if schedule is not None else "the default levels"
+        threshold = (
+            f"the class's level in {src} is confirm or above (deny: must not run); exposure "
+            f"ρ_irr·p̂_wrong with p̂_wrong = {p_wrong:.3f}"
+        )
         return self.found(
             int(bad.sum()),
             float(exposure.sum()),

@@ -15,11 +15,12 @@ G reaches its mark), so a k-step advance touches no per-request state: completio
 of finish marks, and the decode KV blocks Σ ceil((c + G)/block) are one numpy sum over the batch.
 Per-step work is O(batch); the waiting queue is a heap (O(log queue)), never scanned.
 
-Speculative decoding is modelled in expectation: with draft length k and acceptance α a step
-emits (1 − α^{k+1})/(1 − α) tokens per sequence; it is switched on per step only when that beats
-plain decoding in tokens per second (the make-or-buy test); each change of that verdict is kept
-in ``RunResult.spec_switches`` for the ledger. Not modelled here: CPU overheads, hits on blocks of
-still-running requests (prefill/decode disaggregation is ``disagg.DisaggregatedEngine``).
+The pieces live by noun: ``running.RunningSet`` (the decode columns, the prefill list, decode KV
+accounting and the scheduler's ``EngineState`` view), ``speculation.SpeculativeStep`` (step time
+and the per-step make-or-buy test, whose switches go to ``RunResult.spec_switches``),
+``prices.sample_prices`` (the shadow-price feed), ``kv.KVCache`` (blocks and the prefix cache).
+Not modelled here: CPU overheads, hits on blocks of still-running requests (prefill/decode
+disaggregation is ``disagg.DisaggregatedEngine``).
 """
 
 from __future__ import annotations
@@ -30,12 +31,14 @@ import time
 from collections.abc import Callable
 
 import numpy as np
-from numpy.typing import NDArray
 
 from tokenomy.serving.entities import EngineConfig, Workload
 from tokenomy.serving.kv import EvictionPolicy, KVCache
+from tokenomy.serving.prices import sample_prices
 from tokenomy.serving.result import COMPLETED, REJECTED, TOO_LARGE, AdmissionLog, PriceSample, RunResult
+from tokenomy.serving.running import RunningSet
 from tokenomy.serving.schedulers.base import Scheduler
+from tokenomy.serving.speculation import SpeculativeStep
 from tokenomy.serving.steptime import BLIS_LLAMA31_8B_H100_TP1, StepTimeModel
 
 __all__ = ["Engine"]
@@ -84,12 +87,8 @@ class Engine:
         return run.go()
 
 
-class _Run:
-    """State of one run; attributes named in ``EngineState`` are read by deciding schedulers.
-
-    Decode set: numpy columns ``d_*`` over ``nd`` requests (tokens in KV = d_c + G, finishes at G =
-    d_fin). Prefill set: a short Python list of ``[req, tok, sh, pre, blk, hits, chunk]``.
-    """
+class _Run(RunningSet):
+    """State of one run (the running set, ``running.RunningSet``, plus the replay loop)."""
 
     def __init__(
         self,
@@ -100,69 +99,15 @@ class _Run:
         sched: Scheduler,
         progress: Progress | None,
     ) -> None:
-        self.step_model, self.config, self.wl, self.sched, self.progress = model, cfg, wl, sched, progress
-        m = cfg.max_num_seqs
-        self.kv = KVCache(
+        kv = KVCache(
             num_blocks=cfg.kv_blocks,
             block_tokens=cfg.block_tokens,
             hash_block_tokens=wl.hash_block_tokens,
             eviction=eviction,
         )
-        self.d_req = np.zeros(m, np.int64)
-        self.d_c = np.zeros(m)
-        self.d_fin = np.zeros(m)
-        self.d_lam = np.zeros(m)
-        self.d_key = np.zeros(m)
-        self.d_hits = [0] * m
-        self.nd = 0
-        self.pf: list[list[float]] = []
-        self.g = 0.0
-        self.u_dec = 0  # blocks allocated to the decode set (= Σ ceil((d_c + G)/B) at sync)
-        self.pos = np.full(len(wl), -1, np.int64)
-        self.now_s = 0.0
-        self.lam_waiting_usd_per_s = 0.0
-        self.lam = wl.lam_usd_per_s.tolist()
-        self.out = wl.output_tokens.tolist()
+        super().__init__(model, cfg, kv, wl)
+        self.wl, self.sched, self.progress = wl, sched, progress
         self.max_jump = 2**62
-
-    # --- EngineState view -------------------------------------------------------------------------
-    @property
-    def n_running(self) -> int:
-        return self.nd + len(self.pf)
-
-    @property
-    def slot_lam(self) -> NDArray[np.float64]:
-        extra = [self.lam[int(p[0])] for p in self.pf]
-        return np.concatenate([self.d_lam[: self.nd], extra]) if extra else self.d_lam[: self.nd]
-
-    @property
-    def slot_rem(self) -> NDArray[np.float64]:
-        extra = [float(self.out[int(p[0])]) for p in self.pf]
-        rem = self.d_fin[: self.nd] - self.g
-        return np.concatenate([rem, extra]) if extra else rem
-
-    @property
-    def kv_available_blocks(self) -> int:
-        return self.kv.available
-
-    # --- decode-set bookkeeping -----------------------------------------------------------------------
-    def _decode_blocks(self, g: float) -> int:
-        nd = self.nd
-        return int(np.ceil((self.d_c[:nd] + g) / self.config.block_tokens).sum()) if nd else 0
-
-    def _drop_decode(self, p: int) -> int:
-        """Remove decode entry ``p``; return the private blocks it held."""
-        blk = math.ceil(float(self.d_c[p] + self.g) / self.config.block_tokens)
-        self.u_dec -= blk
-        last = self.nd - 1
-        self.pos[self.d_req[p]] = -1
-        if p != last:
-            for a in (self.d_req, self.d_c, self.d_fin, self.d_lam, self.d_key):
-                a[p] = a[last]
-            self.d_hits[p] = self.d_hits[last]
-            self.pos[self.d_req[p]] = p
-        self.nd = last
-        return blk
 
     def go(self) -> RunResult:
         t_wall = time.perf_counter()
@@ -193,17 +138,7 @@ class _Run:
         itl_w: list[float] = []
         prices: list[PriceSample] = []
         heap: list[tuple[float, int]] = []
-        b1, b2 = model.beta1_s_per_prefill_token, model.beta2_s_per_decode_token
-        spec_e = (1 - cfg.spec_alpha ** (cfg.spec_k + 1)) / (1 - cfg.spec_alpha) if cfg.spec_k else 1.0
-        d_req, d_c, d_fin, d_lam, d_key, d_hits, pos = (
-            self.d_req,
-            self.d_c,
-            self.d_fin,
-            self.d_lam,
-            self.d_key,
-            self.d_hits,
-            self.pos,
-        )
+        d_fin, d_hits, pos = self.d_fin, self.d_hits, self.pos
         pf = self.pf
         now, nxt, done = 0.0, 0, 0
         blocked, blocked_kv = False, False
@@ -211,22 +146,8 @@ class _Run:
         next_sample, next_progress = 0.0, 0
         eps = 1e-9
 
-        spec_on = [False]
-        spec_log: list[tuple[float, float, float, float, float]] = []
-
-        def step_time(p: float, d: int) -> tuple[float, float]:
-            t = model.step_s(p, d)
-            if cfg.spec_k and d:
-                ts = model.step_s(p, d * (cfg.spec_k + 1)) + cfg.spec_draft_frac * cfg.spec_k * model.step_s(
-                    0, d
-                )
-                on = spec_e / ts > 1.0 / t
-                if on != spec_on[0]:  # the make-or-buy verdict changed: a decision for the ledger
-                    spec_on[0] = on
-                    spec_log.append((now, float(on), float(d), t, ts / spec_e))
-                if on:
-                    return ts, spec_e
-            return t, 1.0
+        spec = SpeculativeStep(model, cfg)
+        step_time = spec.step
 
         def release(i: int, h: int, blk: int) -> None:
             if hashes is not None:
@@ -253,22 +174,11 @@ class _Run:
                 complete(i)
 
         def preempt_one() -> None:
-            """Evict the lowest-priority running request (largest key) and requeue it (recompute)."""
-            best_key, where = -math.inf, -1
-            if self.nd:
-                p = int(np.argmax(d_key[: self.nd]))
-                best_key, where = d_key[p], p
-            for j, e in enumerate(pf):
-                if keys[int(e[0])] > best_key:
-                    best_key, where = keys[int(e[0])], M + j
-            if where >= M:
-                i, _, _, _, blk, h, _ = pf.pop(where - M)
-                i, h = int(i), int(h)
-                kv.release(int(blk))
-            else:
-                i, h = int(d_req[where]), d_hits[where]
-                gen[i] = out[i] - math.ceil(d_fin[where] - self.g - eps)
-                kv.release(self._drop_decode(where))
+            """Preempt the lowest-priority running request and requeue it (recompute)."""
+            i, h, blk, g_i = self._pop_lowest(keys)
+            if g_i >= 0:
+                gen[i] = g_i
+            kv.release(blk)
             if h and hashes is not None:
                 kv.unref(hashes[i][:h])
             preempt[i] += 1
@@ -297,19 +207,17 @@ class _Run:
                 blocked = False
             nd = self.nd
             if now >= next_sample:
-                lam_run = float(self.slot_lam.sum())
-                lw = self.lam_waiting_usd_per_s
                 prices.append(
-                    PriceSample(
+                    sample_prices(
                         now,
                         len(queue),
                         self.n_running,
                         kv.used,
-                        lam_run,
-                        lw,
-                        cfg.gpu_usd_per_s * b1 + b1 * (lam_run + lw),
-                        cfg.gpu_usd_per_s * b2 + b2 * lam_run,
-                        lw / cfg.kv_blocks if (blocked and blocked_kv) else 0.0,
+                        float(self.slot_lam.sum()),
+                        self.lam_waiting_usd_per_s,
+                        model,
+                        cfg,
+                        kv_blocked=blocked and blocked_kv,
                     )
                 )
                 next_sample = now + cfg.price_sample_s
@@ -324,7 +232,7 @@ class _Run:
                 continue
             # 2. decode-only stretch: advance k steps at once
             if not pf and nd and (blocked or not nq):
-                t, e = step_time(0.0, nd)
+                t, e = step_time(0.0, nd, now)
                 while heap and pos[heap[0][1]] < 0:
                     heapq.heappop(heap)
                 k = max(1, math.ceil((heap[0][0] - self.g) / e - eps))
@@ -412,7 +320,7 @@ class _Run:
                 now = max(now, arr[nxt]) if nxt < N else now
                 continue
             pfc = float(sum(entry[6] for entry in pf))
-            t, e = step_time(pfc, nd)
+            t, e = step_time(pfc, nd, now)
             if nd and kv.free >= nd * (math.ceil(e / B) + 1):
                 kv.allocate(nd * (math.ceil(e / B) + 1))
                 self.u_dec += nd * (math.ceil(e / B) + 1)
@@ -451,34 +359,11 @@ class _Run:
                     release(i, h, blk)
                     complete(i)
                     continue
-                p = self.nd
-                self.nd += 1
-                d_req[p], d_c[p], d_fin[p], d_lam[p], d_key[p], d_hits[p] = (
-                    i,
-                    entry[1] - entry[2] - self.g,
-                    self.g + rem,
-                    lam[i],
-                    keys[i],
-                    h,
-                )
-                pos[i] = p
-                self.u_dec += blk
+                self._push_decode(i, entry[1] - entry[2] - self.g, self.g + rem, keys[i], h, blk)
                 heapq.heappush(heap, (self.g + rem, i))
             pf[:] = still
         if self.progress is not None:
             self.progress(done, N)
-        adm = None
-        if log:
-            cols = list(zip(*log, strict=True))
-            adm = AdmissionLog(
-                np.array(cols[0], np.int64),
-                np.array(cols[1]),
-                np.array(cols[2], bool),
-                np.array(cols[3]),
-                np.array(cols[4]),
-                np.array(cols[5]),
-                np.array(cols[6]),
-            )
         return RunResult(
             wl,
             sched.name,
@@ -499,28 +384,7 @@ class _Run:
             kv.evictions,
             max_used,
             prices,
-            adm,
+            AdmissionLog.from_rows(log),
             time.perf_counter() - t_wall,
-            np.array(spec_log).reshape(-1, 5),
+            np.array(spec.switches).reshape(-1, 5),
         )
-
-    def _resync(self, need: int) -> None:
-        """Set the decode reservation to exact usage plus ``need`` (which may be negative)."""
-        if need >= 0:
-            ok = self.kv.allocate(need)
-            assert ok
-        else:
-            self.kv.release(-need)
-        self.u_dec += need
-
-    def _fit_k(self, k: int, e: float) -> int:
-        """Largest k' ≤ k whose decode blocks fit in the pool (0 when not even one step fits)."""
-        lo, hi = 0, k
-        avail = self.kv.available
-        while lo < hi:
-            mid = (lo + hi + 1) // 2
-            if self._decode_blocks(self.g + mid * e) - self.u_dec <= avail:
-                lo = mid
-            else:
-                hi = mid - 1
-        return lo

@@ -21,9 +21,39 @@ from dataclasses import dataclass
 import numpy as np
 
 from tokenomy.core.prices import PriceSource, PriceVector
+from tokenomy.serving.entities import EngineConfig
 from tokenomy.serving.result import PriceSample
+from tokenomy.serving.steptime import StepTimeModel
 
-__all__ = ["PriceFeed", "ShadowPrices"]
+__all__ = ["PriceFeed", "ShadowPrices", "sample_prices"]
+
+
+def sample_prices(
+    now_s: float,
+    queue_len: int,
+    running: int,
+    kv_used_blocks: int,
+    lam_running_usd_per_s: float,
+    lam_waiting_usd_per_s: float,
+    model: StepTimeModel,
+    cfg: EngineConfig,
+    *,
+    kv_blocked: bool,
+) -> PriceSample:
+    """The congestion state and shadow prices (module docstring) at ``now_s``."""
+    b1, b2 = model.beta1_s_per_prefill_token, model.beta2_s_per_decode_token
+    lam_run, lw = lam_running_usd_per_s, lam_waiting_usd_per_s
+    return PriceSample(
+        now_s,
+        queue_len,
+        running,
+        kv_used_blocks,
+        lam_run,
+        lw,
+        cfg.gpu_usd_per_s * b1 + b1 * (lam_run + lw),
+        cfg.gpu_usd_per_s * b2 + b2 * lam_run,
+        lw / cfg.kv_blocks if kv_blocked else 0.0,
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,6 +46,24 @@ class AdmissionLog:
     external_usd: NDArray[np.float64]
     surplus_usd: NDArray[np.float64]
 
+    @classmethod
+    def from_rows(
+        cls, rows: list[tuple[int, float, bool, float, float, float, float]]
+    ) -> AdmissionLog | None:
+        """Columns from (request, time, admit, ΔC, ΔL, external, surplus) rows; ``None`` when empty."""
+        if not rows:
+            return None
+        c = list(zip(*rows, strict=True))
+        return cls(
+            np.array(c[0], np.int64),
+            np.array(c[1]),
+            np.array(c[2], bool),
+            np.array(c[3]),
+            np.array(c[4]),
+            np.array(c[5]),
+            np.array(c[6]),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class RunResult:

@@ -1,0 +1,154 @@
+"""The engine's running set: decoding requests as numpy columns, prefills as a short list.
+
+Decode set: columns ``d_*`` over the first ``nd`` slots. Decoding requests share one virtual token
+counter ``g``: slot p holds ``d_c[p] + g`` tokens in KV and finishes when ``g`` reaches
+``d_fin[p]``, so advancing k decode steps touches no per-request state. ``u_dec`` is the number of
+KV blocks reserved for the decode set; it equals Σ ceil((d_c + g)/block) after a resync and may
+exceed it in between (a cheap upper-bound reservation). Prefill set: ``pf``, a list of
+``[req, tok, sh, pre, blk, hits, chunk]`` (request, tokens in KV, tokens shared from the prefix
+cache, tokens still to prefill, private blocks, prefix hash blocks held, this step's chunk).
+
+``RunningSet`` also exposes the read-only ``EngineState`` view that deciding schedulers read
+(``n_running``, ``slot_lam``, ``slot_rem``, ``kv_available_blocks``, ``now_s``,
+``lam_waiting_usd_per_s``, ``step_model``, ``config``). It decides nothing: the engine mutates it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numpy.typing import NDArray
+
+from tokenomy.serving.entities import EngineConfig, Workload
+from tokenomy.serving.kv import KVCache
+from tokenomy.serving.steptime import StepTimeModel
+
+__all__ = ["RunningSet"]
+
+
+class RunningSet:
+    """The requests on the GPU, their KV blocks, and the ``EngineState`` view (module docstring).
+
+    Args:
+        model: the step-time model (read by schedulers).
+        cfg: the engine configuration.
+        kv: the KV pool the running requests hold blocks in.
+        wl: the workload (for λ and output lengths per request).
+    """
+
+    def __init__(self, model: StepTimeModel, cfg: EngineConfig, kv: KVCache, wl: Workload) -> None:
+        self.step_model, self.config, self.kv = model, cfg, kv
+        m = cfg.max_num_seqs
+        self.d_req = np.zeros(m, np.int64)
+        self.d_c = np.zeros(m)
+        self.d_fin = np.zeros(m)
+        self.d_lam = np.zeros(m)
+        self.d_key = np.zeros(m)
+        self.d_hits = [0] * m
+        self.nd = 0
+        self.pf: list[list[float]] = []
+        self.g = 0.0
+        self.u_dec = 0  # blocks allocated to the decode set (= Σ ceil((d_c + G)/B) at sync)
+        self.pos = np.full(len(wl), -1, np.int64)
+        self.now_s = 0.0
+        self.lam_waiting_usd_per_s = 0.0
+        self.lam = wl.lam_usd_per_s.tolist()
+        self.out = wl.output_tokens.tolist()
+
+    # --- EngineState view -------------------------------------------------------------------------
+    @property
+    def n_running(self) -> int:
+        return self.nd + len(self.pf)
+
+    @property
+    def slot_lam(self) -> NDArray[np.float64]:
+        extra = [self.lam[int(p[0])] for p in self.pf]
+        return np.concatenate([self.d_lam[: self.nd], extra]) if extra else self.d_lam[: self.nd]
+
+    @property
+    def slot_rem(self) -> NDArray[np.float64]:
+        extra = [float(self.out[int(p[0])]) for p in self.pf]
+        rem = self.d_fin[: self.nd] - self.g
+        return np.concatenate([rem, extra]) if extra else rem
+
+    @property
+    def kv_available_blocks(self) -> int:
+        return self.kv.available
+
+    # --- decode-set bookkeeping -------------------------------------------------------------------
+    def _decode_blocks(self, g: float) -> int:
+        nd = self.nd
+        return int(np.ceil((self.d_c[:nd] + g) / self.config.block_tokens).sum()) if nd else 0
+
+    def _drop_decode(self, p: int) -> int:
+        """Remove decode entry ``p``; return the private blocks it held."""
+        blk = math.ceil(float(self.d_c[p] + self.g) / self.config.block_tokens)
+        self.u_dec -= blk
+        last = self.nd - 1
+        self.pos[self.d_req[p]] = -1
+        if p != last:
+            for a in (self.d_req, self.d_c, self.d_fin, self.d_lam, self.d_key):
+                a[p] = a[last]
+            self.d_hits[p] = self.d_hits[last]
+            self.pos[self.d_req[p]] = p
+        self.nd = last
+        return blk
+
+    def _push_decode(self, i: int, c: float, fin: float, key: float, hits: int, blk: int) -> None:
+        """Request ``i`` enters decode: ``c + g`` tokens in KV, finishing at ``g = fin``."""
+        p = self.nd
+        self.nd += 1
+        self.d_req[p], self.d_c[p], self.d_fin[p], self.d_lam[p], self.d_key[p], self.d_hits[p] = (
+            i,
+            c,
+            fin,
+            self.lam[i],
+            key,
+            hits,
+        )
+        self.pos[i] = p
+        self.u_dec += blk
+
+    def _pop_lowest(self, keys: list[float]) -> tuple[int, int, int, int]:
+        """Remove the lowest-priority running request (largest order key; decode first on ties).
+
+        Returns:
+            (request, prefix hash blocks it referenced, private blocks it held, tokens it had
+            generated, or -1 when it was still in prefill).
+        """
+        best_key, where = -math.inf, -1
+        m = self.config.max_num_seqs
+        if self.nd:
+            p = int(np.argmax(self.d_key[: self.nd]))
+            best_key, where = self.d_key[p], p
+        for j, e in enumerate(self.pf):
+            if keys[int(e[0])] > best_key:
+                best_key, where = keys[int(e[0])], m + j
+        if where >= m:
+            i, _, _, _, blk, h, _ = self.pf.pop(where - m)
+            return int(i), int(h), int(blk), -1
+        i, h = int(self.d_req[where]), self.d_hits[where]
+        gen = self.out[i] - math.ceil(self.d_fin[where] - self.g - 1e-9)
+        return i, h, self._drop_decode(where), gen
+
+    def _resync(self, need: int) -> None:
+        """Set the decode reservation to exact usage plus ``need`` (which may be negative)."""
+        if need >= 0:
+            ok = self.kv.allocate(need)
+            assert ok
+        else:
+            self.kv.release(-need)
+        self.u_dec += need
+
+    def _fit_k(self, k: int, e: float) -> int:
+        """Largest k' ≤ k whose decode blocks fit in the pool (0 when not even one step fits)."""
+        lo, hi = 0, k
+        avail = self.kv.available
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if self._decode_blocks(self.g + mid * e) - self.u_dec <= avail:
+                lo = mid
+            else:
+                hi = mid - 1
+        return lo

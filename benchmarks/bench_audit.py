@@ -175,7 +175,15 @@ def bench_otlp(n: int) -> None:
         log, bad = load_otlp([path])
         t1 = time.perf_counter()
         assert len(log.steps) == n and bad.count == 0
-        del log
+        from tokenomy.audit.engine import run_audit
+        from tokenomy.audit.pricing import GenaiPricesTable
+        from tokenomy.audit.report_audit import build_report
+
+        ta = time.perf_counter()
+        res = run_audit(log, GenaiPricesTable())
+        build_report(res, res.as_dict()).write(Path(tmp) / "otlp.html")
+        t_audit = time.perf_counter() - ta
+        del log, res
         tj = time.perf_counter()
         with path.open() as f:
             for line in f:
@@ -197,6 +205,10 @@ def bench_otlp(n: int) -> None:
     print(
         f"  import {n:,} spans: {t1 - t0:.1f} s ({n / (t1 - t0):,.0f} spans/s)  target < 60 s: "
         f"{verdict(t1 - t0, 60.0)}"
+    )
+    print(
+        f"  then priced, eight detectors and the HTML report: {t_audit:.1f} s more "
+        f"({t1 - t0 + t_audit:.1f} s for the whole audit; no target)"
     )
     print(
         f"  baseline row-by-row importer: {row:.1f} s (scaled from {k:,}) → speed-up ×{row / (t1 - t0):.1f}"

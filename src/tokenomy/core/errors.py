@@ -8,7 +8,10 @@ invariants are ``assert``s.
     ├── ValidationError        a value is out of its domain (NaN, negative cost, unknown name)
     │   └── SchemaError        a record or file does not follow its documented schema
     ├── InfeasibleError        a solver was asked for something no allocation satisfies
-    └── LedgerError            the ledger store refused an operation (nothing was written)
+    ├── LedgerError            the ledger store refused an operation (nothing was written)
+    └── GateRefusedError       (tokenomy.autonomy.verdict) the tool-call gate did not allow a call
+        ├── ActionDeniedError      the schedule denies the action's class
+        └── ApprovalRequiredError  the class needs a confirmation that was not given
 """
 
 from __future__ import annotations

@@ -90,6 +90,7 @@ def mixed_file(path: Path) -> Path:
             tokenomy__autonomy_class="read",
         ),
         span(other, 5, gen_ai__usage__input_tokens=10, tokenomy__malformed=True, tokenomy__group="tenant-a"),
+        span(other, 8, openinference__span__kind="LLM", llm__cost__prompt=0.002, llm__cost__completion=0.003),
     ]
     line1[1]["attributes"].append({"key": "gen_ai.request.model", "value": {"stringValue": "ignored"}})
     line2 = [
@@ -140,6 +141,8 @@ def test_every_mapping_rule_same_log_both_ways(tmp_path: Path) -> None:
     s = fast.steps
     i = s.step_id.tolist().index(f"{2:016x}")
     assert (s.model[i], s.provider[i], s.input_tokens[i]) == ("gpt-4o-2024-08-06", "azure.ai.openai", 1000)
+    j = s.step_id.tolist().index(f"{9:016x}")
+    assert s.reported_cost_usd[j] == pytest.approx(0.005)  # OpenInference cost parts, summed
     rq = fast.requests
     k = rq.request_id.tolist().index(TRACE)
     assert rq.v_usd[k] == 40.0 and rq.quality[k] == 1.0  # the root span's labels win
@@ -183,4 +186,4 @@ def test_malformed_line_still_named_with_fast_path_on(tmp_path: Path) -> None:
     with pytest.raises(SchemaError, match=r"m\.jsonl:4: invalid JSON"):
         load_otlp([path])
     log, bad = load_otlp([path], skip_bad=True)
-    assert bad.count == 1 and len(log.steps) == 8
+    assert bad.count == 1 and len(log.steps) == 9

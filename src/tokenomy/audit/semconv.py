@@ -42,6 +42,9 @@ ATTRIBUTES: dict[str, tuple[str, ...]] = {
         "llm.token_count.completion_details.reasoning",
     ),
     "reported_cost_usd": ("gen_ai.usage.cost", "llm.cost.total", "tokenomy.cost_usd"),
+    # OpenInference's cost parts: their sum is the reported cost when no total is given
+    "reported_cost_prompt_usd": ("llm.cost.prompt",),
+    "reported_cost_completion_usd": ("llm.cost.completion",),
     "tool": ("gen_ai.tool.name", "tool.name"),
     "span_kind": ("openinference.span.kind",),
     "conversation": ("gen_ai.conversation.id", "session.id", "tokenomy.request_id"),

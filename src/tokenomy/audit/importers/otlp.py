@@ -217,6 +217,12 @@ class OtlpImporter:
             autonomy = str(get("autonomy_class") or classify_tool(tool))
         status = (span.get("status") or {}).get("code")
         cost = get("reported_cost_usd")
+        if cost is None and (
+            "reported_cost_prompt_usd" in values or "reported_cost_completion_usd" in values
+        ):
+            cost = float(get("reported_cost_prompt_usd", 0.0)) + float(
+                get("reported_cost_completion_usd", 0.0)
+            )
         conf = get("confirmed")
         corr = get("correct")
         if not _LABEL_COLUMNS.isdisjoint(values):

@@ -262,7 +262,7 @@ def steps_from_table(
         cache_read_tokens=ints("cache_read_tokens"),
         cache_write_tokens=ints("cache_write_tokens"),
         reasoning_tokens=ints("reasoning_tokens"),
-        reported_cost_usd=np.asarray(cols.get("reported_cost_usd", np.full(n, np.nan)), np.float64),
+        reported_cost_usd=_reported_cost(cols, n),
         tool=tool,
         action_class=action,
         autonomy_class=autonomy,
@@ -306,7 +306,7 @@ def _typed(
         out_i = np.zeros(n, np.int64)
         out_i[has] = vals
         return out_i
-    if col == "reported_cost_usd":
+    if col.startswith("reported_cost"):
         out_f = np.full(n, np.nan)
         for k in only:
             if k not in ("doubleValue", "intValue"):
@@ -340,6 +340,17 @@ def _typed(
         for j in np.flatnonzero(m):
             out_o[idx[j]] = vals_o[j]
     return out_o
+
+
+def _reported_cost(cols: dict[str, Any], n: int) -> NDArray[np.float64]:
+    """The reported cost per span: the total, else the sum of OpenInference's prompt + completion parts."""
+    total = np.asarray(cols.get("reported_cost_usd", np.full(n, np.nan)), np.float64)
+    parts = [cols[c] for c in ("reported_cost_prompt_usd", "reported_cost_completion_usd") if c in cols]
+    if parts:
+        given = np.logical_or.reduce([~np.isnan(p) for p in parts])
+        summed = np.sum([np.nan_to_num(p) for p in parts], axis=0)
+        total = np.where(np.isnan(total) & given, summed, total)
+    return total
 
 
 def _labels(

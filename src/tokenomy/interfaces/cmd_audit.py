@@ -25,7 +25,7 @@ from tokenomy.core.errors import SchemaError, ValidationError
 from tokenomy.core.prices import PriceSource, PriceVector
 from tokenomy.interfaces.table import format_table
 
-__all__ = ["FORMATS", "audit_inputs", "register", "run", "summary"]
+__all__ = ["FORMATS", "audit_inputs", "register", "run", "summary", "verification_summary"]
 
 FORMATS = ("otlp", "litellm", "langfuse", "miniswe", "taubench", "ledger")
 
@@ -260,10 +260,55 @@ def summary(payload: dict[str, Any], echo: Callable[[str], None] = print, *, exa
     for mode, f in payload["failure_modes"].items():
         if not f["applicable"]:
             echo(f"{mode}: not applicable: {f['reason']}")
+    verification_summary(payload, echo)
     for mode, f in payload["failure_modes"].items():
-        if f["applicable"] and f["examples"] and examples:
+        if not f["applicable"]:
+            continue
+        tag = f" [{', '.join(f['labels'])}]" if f["labels"] else ""
+        echo(f"\n{mode}{tag}: {f['count']:,} {f['unit']}, impact ${f['impact_usd']:,.2f}")
+        echo(f"  violated: {f['definition']}")
+        echo(f"  threshold: {f['threshold']}")
+        if f["examples"] and examples:
             cols = list(f["examples"][0].keys())
-            echo(format_table(f["examples"][:examples], cols, title=f"\n{mode}: worst examples", digits=4))
+            echo(format_table(f["examples"][:examples], cols, title=f"{mode}: worst examples", digits=4))
+
+
+def verification_summary(payload: dict[str, Any], echo: Callable[[str], None] = print) -> None:
+    """Prediction 1 in the terminal: the bins, the concave fit and its k* (observational)."""
+    vc = payload.get("verification_curve")
+    if not vc:
+        return
+    echo(
+        format_table(
+            vc["rows"],
+            [
+                "verify_steps_after_last_edit",
+                "tasks",
+                "resolved_rate",
+                "realised_risk",
+                "marginal_product",
+                "value_of_mp_usd",
+                "verify_step_cost_usd",
+            ],
+            title="\nprediction 1: resolved rate and realised risk by verify steps after the last edit",
+            digits=3,
+        )
+    )
+    stop = vc["first_k_where_mp_below_cost"]
+    echo(
+        f"one verify step costs ${vc['verify_step_cost_usd']:.4f}; at V = ${vc['v_usd']:g} the first bin whose "
+        f"raw marginal product is worth less than that: {stop if stop is not None else 'none'} (bins are noisy)"
+    )
+    fit = vc.get("fit")
+    if fit:
+        lo, hi = fit["k_star_ci95"]
+        echo(
+            f"concave fit Q(k) = {fit['a']:.3f} − {fit['b']:.3f}·exp(−k/{fit['tau_steps']:.2f}): V·Q'(k) meets "
+            f"the verify cost at k* = {fit['k_star']:.1f} verify steps (bootstrap 95% {lo:.1f}–{hi:.1f}; data "
+            f"reach k = {fit['max_observed_k']}); k* by V: "
+            + ", ".join(f"${v}: {x:.1f}" for v, x in fit["k_star_by_v"].items())
+        )
+    echo(f"note: {vc['label']}")
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:

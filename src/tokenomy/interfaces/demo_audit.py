@@ -18,7 +18,6 @@ from typing import Any
 from tokenomy.audit.report_audit import build_report
 from tokenomy.interfaces.cmd_audit import audit_inputs, summary
 from tokenomy.interfaces.cmd_demo import DemoContext
-from tokenomy.interfaces.table import format_table
 
 __all__ = ["TITLE", "section", "write_sample_otlp"]
 
@@ -40,43 +39,6 @@ def _write(
     return {"report": str(html), "json": str(js)}
 
 
-def _verification(ctx: DemoContext, payload: dict[str, Any]) -> None:
-    vc = payload.get("verification_curve")
-    if not vc:
-        return
-    ctx.echo(
-        format_table(
-            vc["rows"],
-            [
-                "verify_steps_after_last_edit",
-                "tasks",
-                "resolved_rate",
-                "realised_risk",
-                "marginal_product",
-                "value_of_mp_usd",
-                "verify_step_cost_usd",
-            ],
-            title="\nprediction 1: resolved rate and realised risk by verify steps after the last edit",
-            digits=3,
-        )
-    )
-    stop = vc["first_k_where_mp_below_cost"]
-    ctx.echo(
-        f"one verify step costs ${vc['verify_step_cost_usd']:.4f}; at V = ${vc['v_usd']:g} the first bin whose "
-        f"raw marginal product is worth less than that: {stop if stop is not None else 'none'} (bins are noisy)"
-    )
-    fit = vc.get("fit")
-    if fit:
-        lo, hi = fit["k_star_ci95"]
-        ctx.echo(
-            f"concave fit Q(k) = {fit['a']:.3f} − {fit['b']:.3f}·exp(−k/{fit['tau_steps']:.2f}): V·Q'(k) meets "
-            f"the verify cost at k* = {fit['k_star']:.1f} verify steps (bootstrap 95% {lo:.1f}–{hi:.1f}; data "
-            f"reach k = {fit['max_observed_k']}); k* by V: "
-            + ", ".join(f"${v}: {x:.1f}" for v, x in fit["k_star_by_v"].items())
-        )
-    ctx.echo(f"note: {vc['label']}")
-
-
 def _miniswe(ctx: DemoContext, folder: Path) -> dict[str, Any]:
     result, payload = audit_inputs([str(folder)], "miniswe")
     tot = payload["totals"]
@@ -91,7 +53,6 @@ def _miniswe(ctx: DemoContext, folder: Path) -> dict[str, Any]:
         f"provider-reported ${tot['reported_cost_usd']:.2f} ({drift:+.2f}; calls whose cost the harness did "
         "not report are left out of the reported figure)"
     )
-    _verification(ctx, payload)
     files = _write(ctx, "miniswe", result, payload, f"inputs: {folder}")
     return {
         "totals": tot,

@@ -38,6 +38,8 @@ def test_miniswe_full_audit_matches_dataset_facts(miniswe) -> None:  # type: ign
     assert f["under_verification"].applicable and f["under_verification"].labels == ("observational",)
     # recomputed from tokens at Gemini 3 Pro's list price vs the provider-reported cost: within 5 %
     assert tot["cost_usd"] == pytest.approx(tot["reported_cost_usd"], rel=0.05)
+    assert tot["reported_cost_usd"] == pytest.approx(229.98, abs=0.005)  # README: $229.98 total
+    assert tot["cost_per_resolved_usd"] == pytest.approx(0.62, abs=0.005)  # README: $0.62 per resolved
     vc = res.verification
     assert (
         vc is not None

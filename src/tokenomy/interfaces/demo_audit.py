@@ -50,8 +50,7 @@ def _miniswe(ctx: DemoContext, folder: Path) -> dict[str, Any]:
     drift = tot["cost_usd"] - (tot["reported_cost_usd"] or 0.0)
     ctx.echo(
         f"billing drift: cost recomputed from tokens at genai-prices' rate ${tot['cost_usd']:.2f} vs "
-        f"provider-reported ${tot['reported_cost_usd']:.2f} ({drift:+.2f}; calls whose cost the harness did "
-        "not report are left out of the reported figure)"
+        f"provider-reported ${tot['reported_cost_usd']:.2f} ({drift:+.2f}, {drift / tot['reported_cost_usd']:+.1%})"
     )
     files = _write(ctx, "miniswe", result, payload, f"inputs: {folder}")
     return {

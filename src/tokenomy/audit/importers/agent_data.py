@@ -3,7 +3,9 @@
 * mini-swe-agent + Gemini 3 Pro on SWE-bench Verified (``AgentTrajectory``): every assistant turn is one
   billed LLM call and the bash action it issued (dataset labels: edit / test / run / submit ...; the
   derived autonomy class). Quality = resolved. The provider-reported cost of each call is kept beside
-  the cost recomputed from its tokens; calls whose cost the loader imputed carry no reported cost.
+  the cost recomputed from its tokens. For the tasks whose calls carry no cost in the data (16 of 500)
+  only the harness's task total is reported: their per-call reported costs are the loader's fitted
+  split of that total (so per task, and in sum, the reported figure is the harness's own).
   The derived CSV has no per-call timestamps: calls are priced at the run date (``RUN_DATE_S``).
 * tau-bench airline, gpt-4o (``Episode``): every JSON tool call is one action with its autonomy class,
   whether the user said an explicit "yes" before it (commits) and whether it matched a ground-truth
@@ -52,7 +54,9 @@ def from_miniswe(
     def ints(attr: str) -> np.ndarray[Any, np.dtype[np.int64]]:
         return np.fromiter((getattr(s, attr) for s in steps), np.int64, n)
 
-    reported = np.fromiter((np.nan if s.cost_imputed else s.cost_usd for s in steps), np.float64, n)
+    reported = np.fromiter((s.cost_usd for s in steps), np.float64, n)
+    imputed_tasks = sum(1 for t in trajectories if any(s.cost_imputed for s in t.steps))
+    imputed_calls = sum(1 for s in steps if s.cost_imputed)
     table = StepTable(
         request_id=rid,
         step_id=_obj([f"{s.instance_id}:{s.step}" for s in steps]),
@@ -82,6 +86,14 @@ def from_miniswe(
     requests = build_requests([t.instance_id for t in trajectories], known, side, defaults)
     notes = (
         "mini-swe-agent: per-call timestamps are not in the derived data; calls priced at the run date 2025-11-18",
+        *(
+            (
+                f"mini-swe-agent: {imputed_tasks} tasks ({imputed_calls} calls) report only their total cost; "
+                "their per-call reported costs are a fitted split of it",
+            )
+            if imputed_calls
+            else ()
+        ),
         "mini-swe-agent: action classes are the dataset's regex labels (heuristic)",
         "mini-swe-agent: no latency in the data; λ·L is 0",
         "mini-swe-agent: a sandboxed benchmark, no human confirmation is observable",
@@ -89,7 +101,7 @@ def from_miniswe(
     extra = {
         "capabilities": ("action_classes", "malformed", "cache_tokens", "outcomes"),
         "harness_cost_usd": float(sum(t.instance_cost_usd for t in trajectories)),
-        "imputed_cost_calls": int(sum(s.cost_imputed for s in steps)),
+        "imputed_cost_calls": imputed_calls,
     }
     return AuditLog("miniswe", table, requests, notes, extra)
 

@@ -148,3 +148,39 @@ def test_gateway_bad_record_stops_writes_nothing_and_skip_bad_counts(
     payload = json.loads(out.read_text())
     assert payload["skipped_lines"]["count"] == 1 and where in payload["skipped_lines"]["first"][0]
     assert payload["totals"]["steps"] == 2 and report.exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "where"),
+    [
+        (
+            "l.csv",
+            "request_id,v_usd\nabc,12\ndef,lots\n",
+            "l.csv:3: field 'v_usd' must be a number, got 'lots'",
+        ),
+        ("l.jsonl", '{"request_id": "a", "v_usd": 3}\n{oops\n', "l.jsonl:2: invalid JSON"),
+        ("l.json", "[1, 2]", "l.json: record 0 needs a 'request_id'"),
+    ],
+)
+def test_bad_labels_file_names_file_and_line_and_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, text: str, where: str
+) -> None:
+    src = tmp_path / "t.jsonl"
+    write(src, bad_line=False)
+    labels = tmp_path / name
+    labels.write_text(text)
+    out = tmp_path / "r.json"
+    assert main(["audit", str(src), "--labels", str(labels), "--json", str(out)]) == 2
+    assert where in capsys.readouterr().err and not out.exists()
+
+
+def test_labels_for_unknown_ids_are_reported(tmp_path: Path) -> None:
+    src = tmp_path / "t.jsonl"
+    write(src, bad_line=False)
+    labels = tmp_path / "l.csv"
+    labels.write_text(f"request_id,v_usd\n{SPAN['traceId']},50\nno-such-trace,7\n")
+    out = tmp_path / "r.json"
+    assert main(["audit", str(src), "--labels", str(labels), "--json", str(out), "--unknown-zero"]) == 0
+    payload = json.loads(out.read_text())
+    assert payload["prices"]["v_usd"]["sources"] == {"user": 1}
+    assert any("1 of 2 ids match no request" in n and "no-such-trace" in n for n in payload["notes"])

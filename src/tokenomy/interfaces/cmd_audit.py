@@ -197,6 +197,13 @@ def audit_inputs(
         schedule_source=source,
     )
     payload = result.as_dict()
+    if side:
+        unmatched = sorted(set(side) - set(result.log.requests.request_id.tolist()))
+        if unmatched:
+            payload["notes"].append(
+                f"labels file: {len(unmatched)} of {len(side)} ids match no request in the input "
+                f"(first: {', '.join(unmatched[:3])}); their labels were not used"
+            )
     payload["schedule"] = {
         "source": source,
         "levels": {name: schedule.level(name) for name in schedule.classes},

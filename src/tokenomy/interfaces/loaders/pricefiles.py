@@ -81,8 +81,8 @@ def load_labels(path: str | Path) -> dict[str, dict[str, Any]]:
             reader = csv.DictReader(f)
             if not reader.fieldnames or "request_id" not in reader.fieldnames:
                 raise SchemaError(f"{p}:1: header must include 'request_id'")
-            for line, row in enumerate(reader, 2):
-                out[str(row["request_id"])] = _label_row(row, f"{p}:{line}")
+            for row in reader:
+                out[str(row["request_id"])] = _label_row(row, f"{p}:{reader.line_num}")
         return out
     if p.suffix == ".jsonl":
         for line, text in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
@@ -97,7 +97,13 @@ def load_labels(path: str | Path) -> dict[str, dict[str, Any]]:
             out[str(row["request_id"])] = _label_row(row, f"{p}:{line}")
         return out
     data = _read_mapping(p)
-    items = data.items() if isinstance(data, dict) else ((r.get("request_id"), r) for r in data)
+    if not isinstance(data, dict | list):
+        raise SchemaError(f"{p}: expected a list of label objects or an object keyed by request id")
+    items = (
+        data.items()
+        if isinstance(data, dict)
+        else ((r.get("request_id") if isinstance(r, dict) else None, r) for r in data)
+    )
     for i, (rid, row) in enumerate(items):
         if rid is None or not isinstance(row, dict):
             raise SchemaError(f"{p}: record {i} needs a 'request_id' and an object of labels")

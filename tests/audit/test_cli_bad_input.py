@@ -57,7 +57,9 @@ def test_skip_bad_counts_and_unknown_model_reported(
     assert payload["skipped_lines"]["count"] == 1
     assert payload["pricing"]["unknown_models"] == {"no-such-model-xyz": 2}
     assert payload["totals"]["unpriced_llm_calls"] == 2
-    assert "unknown models" in capsys.readouterr().out
+    out_text = capsys.readouterr().out
+    assert "warning: Unknown models: no-such-model-xyz (2 calls)" in out_text
+    assert "left out of the cost totals" in out_text
     assert main(["audit", str(src), "--skip-bad", "--unknown-zero", "--json", str(out)]) == 0
     zero = json.loads(out.read_text())
     assert zero["pricing"]["unknown_priced_zero"] is True

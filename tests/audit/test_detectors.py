@@ -232,3 +232,12 @@ def _drop_dupes(text: str) -> str:
             seen.add((table, key))
         out.append(line)
     return "\n".join(out) + "\n"
+
+
+def test_realised_quality_of_a_ledger_with_counterfactuals_is_the_chosen_candidates() -> None:
+    d = routed("r", 10.0, 1)  # frontier chosen; the ledger holds both candidates' outcomes
+    outcomes = [Outcome("r", 0.0, 1.0, candidate="cheap"), Outcome("r", 1.0, 5.0, candidate="frontier")]
+    res, _ = audit([d], outcomes)
+    (row,) = res.requests()
+    assert row["quality"] == 1.0 and row["value_usd"] == pytest.approx(10.0)
+    assert res.totals()["cost_per_resolved_usd"] == pytest.approx(5.0)

@@ -18,7 +18,7 @@ from tokenomy.audit.engine import AuditResult
 from tokenomy.audit.html import Report
 from tokenomy.audit.svg import Series, bar_chart, cdf_chart, line_chart, scatter_chart
 
-__all__ = ["HEADLINE", "build_report", "mode_rows"]
+__all__ = ["HEADLINE", "build_report", "mode_rows", "unknown_models_text"]
 
 # label -> JSON key under "totals"
 HEADLINE = {
@@ -46,6 +46,22 @@ def mode_rows(payload: dict[str, Any]) -> list[dict[str, Any]]:
         }
         for m, f in payload["failure_modes"].items()
     ]
+
+
+def unknown_models_text(payload: dict[str, Any]) -> tuple[str, str]:
+    """What happened to the models no price table knows, and the note kind ("warning" when some of
+    their calls are left out of the cost totals)."""
+    pricing, tot = payload["pricing"], payload["totals"]
+    names = ", ".join(f"{m} ({n} calls)" for m, n in pricing["unknown_models"].items())
+    if pricing["unknown_priced_zero"]:
+        return f"Unknown models, priced 0 as asked (--unknown-zero): {names}", "info"
+    if tot["unpriced_llm_calls"]:
+        return (
+            f"Unknown models: {names}. {tot['unpriced_llm_calls']} of their calls carry no reported cost and "
+            "are left out of the cost totals: give their prices with --prices FILE, or --unknown-zero",
+            "warning",
+        )
+    return f"Unknown models (no price table knows them; the cost the log reports is used): {names}", "info"
 
 
 def _default_note(payload: dict[str, Any]) -> str:
@@ -89,18 +105,8 @@ def build_report(
     for n in payload["notes"]:
         r.note(n, kind="synthetic" if n.startswith("synthetic") else "info")
     if payload["pricing"]["unknown_models"]:
-        r.note(
-            "Unknown models (not in any price table; priced "
-            + (
-                "0 as requested (--unknown-zero)"
-                if payload["pricing"]["unknown_priced_zero"]
-                else f"at their reported cost; {tot['unpriced_llm_calls']} calls with none are left out of "
-                "the cost totals: give their prices with --prices FILE, or --unknown-zero"
-            )
-            + "): "
-            + ", ".join(f"{m} ({n} calls)" for m, n in payload["pricing"]["unknown_models"].items()),
-            "warning" if not payload["pricing"]["unknown_priced_zero"] else "info",
-        )
+        text, kind = unknown_models_text(payload)
+        r.note(text, kind)
 
     r.heading("Failure modes (SPEC.md §4)")
     rows = mode_rows(payload)

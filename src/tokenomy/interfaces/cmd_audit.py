@@ -20,7 +20,7 @@ from tokenomy.audit.engine import AuditResult, run_audit
 from tokenomy.audit.importers.common import DEFAULT_PRICES
 from tokenomy.audit.log import AuditLog
 from tokenomy.audit.pricing import ChainedPriceTable, GenaiPricesTable, PriceTable
-from tokenomy.audit.report_audit import build_report, mode_rows
+from tokenomy.audit.report_audit import build_report, mode_rows, unknown_models_text
 from tokenomy.core.errors import SchemaError, ValidationError
 from tokenomy.core.prices import PriceSource, PriceVector
 from tokenomy.interfaces.table import format_table
@@ -247,15 +247,8 @@ def summary(payload: dict[str, Any], echo: Callable[[str], None] = print, *, exa
     for n in payload["notes"]:
         echo(f"note: {n}")
     if payload["pricing"]["unknown_models"]:
-        verb = (
-            "priced 0 as asked (--unknown-zero)"
-            if payload["pricing"]["unknown_priced_zero"]
-            else ("not priced; use --prices FILE or --unknown-zero")
-        )
-        echo(
-            f"warning: unknown models ({verb}): "
-            + ", ".join(f"{m} ({n} calls)" for m, n in payload["pricing"]["unknown_models"].items())
-        )
+        text, kind = unknown_models_text(payload)
+        echo(f"{'warning' if kind == 'warning' else 'note'}: {text}")
     echo(
         format_table(
             mode_rows(payload),

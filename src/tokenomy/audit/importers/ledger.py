@@ -27,7 +27,10 @@ _KIND = {Layer.DEMAND: "llm", Layer.ACTION: "tool", Layer.SUPPLY: "group", Layer
 
 
 def from_records(decisions: Sequence[Decision], outcomes: Sequence[Outcome]) -> AuditLog:
-    """Audit log of ledger records (decisions in order; outcomes of the chosen candidates summed)."""
+    """Audit log of ledger records (decisions in order; outcomes of the chosen candidates summed).
+
+    The realised outcome of a request is its outcome without a candidate name or, where the ledger
+    holds one outcome per candidate (observed counterfactuals), the chosen candidate's."""
     b = StepBuilder()
     counters: dict[str, int] = {}
     prices: dict[str, PriceVector] = {}
@@ -50,9 +53,16 @@ def from_records(decisions: Sequence[Decision], outcomes: Sequence[Outcome]) -> 
         p = prices.get(d.request_id)
         if p is None or d.prices.v_usd > p.v_usd:
             prices[d.request_id] = d.prices
+    chosen_names: dict[str, set[str]] = {}
+    for d in decisions:
+        if d.chosen_name:
+            chosen_names.setdefault(d.request_id, set()).add(d.chosen_name)
+    has_plain = {o.request_id for o in outcomes if not o.candidate}
     labels: dict[str, dict[str, float]] = {}
     for o in outcomes:
-        if o.candidate:
+        if o.candidate and (
+            o.request_id in has_plain or o.candidate not in chosen_names.get(o.request_id, ())
+        ):
             continue  # a counterfactual: seen by the routing detectors, not realised
         lab = labels.setdefault(o.request_id, {"quality": 0.0, "harm": 0.0, "harm_irr": 0.0})
         lab["quality"] += o.quality

@@ -60,9 +60,12 @@ def test_simulate_writes_the_runs_json_report_and_ledger(
     page = html.read_text()
     for part in ("time to first token", "shadow price of a prefill token", "waiting queue", "synthetic"):
         assert part in page
+    written = json.loads(out.read_text())["ledger_rows"]
     with Ledger(str(led)) as lg:
         n_admit = sum(r["completed"] + r["rejected"] for r in runs if r["scheduler"] == "priced")
-        assert 0 < lg.summary()["decisions"] <= n_admit
+        assert 0 < written["admit"] <= n_admit and written["order"] > 0
+        assert lg.summary()["decisions"] == sum(written.values())
+        assert written["evict"] == 0  # the trace has no prefix hashes: nothing is cached
 
 
 def test_simulate_bad_trace_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -4,8 +4,10 @@
 runs every (trace, rate, scheduler), prints a table and returns ``{"runs": [...], ...}`` (``--json``
 is added by cli.py). Traces: ``azure-conv``, ``azure-code``, ``mooncake`` (under ``--data``) or a
 file (Azure CSV, Mooncake JSONL, generic CSV/JSONL; see ``loaders.traces``). ``--ledger PATH`` writes
-the admission decisions (sampled with ``--ledger-sample``) and the speculation switches. ``serve prediction3`` runs the
-long-context-tenant experiment on a slice of the Azure conversation trace.
+the supply layer's decisions: admissions (decision point ``admit``), speculation switches
+(``speculate``), prefix-cache evictions (``evict``) and queue orderings (``order``), every
+``--ledger-sample``-th of each (switches all). ``serve prediction3`` runs the long-context-tenant
+experiment on a slice of the Azure conversation trace.
 """
 
 from __future__ import annotations
@@ -32,12 +34,18 @@ from tokenomy.interfaces.loaders.traces import (
 from tokenomy.interfaces.paths import resolve_data_dir
 from tokenomy.interfaces.table import format_table
 from tokenomy.ledger import Ledger
-from tokenomy.serving.decisions import admission_batch, speculation_batch
+from tokenomy.serving.decisions import (
+    admission_batch,
+    eviction_decisions,
+    order_decisions,
+    speculation_batch,
+)
 from tokenomy.serving.disagg import DisaggregatedEngine, KVTransfer
 from tokenomy.serving.engine import Engine
 from tokenomy.serving.entities import EngineConfig, Workload
 from tokenomy.serving.experiments import prediction3
 from tokenomy.serving.metrics import summarize
+from tokenomy.serving.recording import RecordSpec
 from tokenomy.serving.result import RunResult
 from tokenomy.serving.schedulers import SCHEDULERS, make_scheduler
 from tokenomy.serving.servegen import servegen_workload
@@ -119,7 +127,9 @@ def register(sub: Any) -> None:
     )
     s.add_argument("--rate-scale", default="1", help="comma list of rate multipliers, e.g. 1,2,4")
     s.add_argument("--limit", type=int, default=None, help="first N requests of each trace")
-    s.add_argument("--ledger", metavar="PATH", help="append admission decisions to this ledger")
+    s.add_argument(
+        "--ledger", metavar="PATH", help="append admission, speculation, eviction and order decisions here"
+    )
     s.add_argument("--ledger-sample", type=int, default=10, help="keep every k-th decision (default 10)")
     _common(s)
     s.set_defaults(func=run_simulate)
@@ -217,6 +227,17 @@ def _advance(bar: Any, base: int) -> Callable[[int, int], None]:
     return update
 
 
+def _write_ledger(ledger: Ledger, r: RunResult, sample_every: int, written: dict[str, int]) -> None:
+    """Append one run's supply decisions; count rows per decision point in ``written``."""
+    for batch in (admission_batch(r, sample_every=sample_every), speculation_batch(r)):
+        if batch is not None:
+            ledger.append_batch(batch)
+            written[batch.decision_point] = written.get(batch.decision_point, 0) + len(batch)
+    for point, recs in (("evict", eviction_decisions(r)), ("order", order_decisions(r))):
+        ledger.append(recs)
+        written[point] = written.get(point, 0) + len(recs)
+
+
 def run_simulate(args: argparse.Namespace) -> dict[str, Any]:
     """Run the grid; print a table; write the report and ledger when asked."""
     data = resolve_data_dir(args.data)
@@ -227,24 +248,23 @@ def run_simulate(args: argparse.Namespace) -> dict[str, Any]:
     rows: list[dict[str, Any]] = []
     traces: list[RunTrace] = []
     ledger = Ledger(args.ledger) if args.ledger else None
+    record = RecordSpec(sample_every=args.ledger_sample) if ledger is not None else None
+    written: dict[str, int] = {}
     total = sum(len(w) for w in wls) * len(rates) * len(names)
     with tqdm(total=total, unit="req", desc="simulating") as bar:
         for wl in wls:
             for k in rates:
                 scaled = rate_scaled(wl, k)
                 for name in names:
-                    r: RunResult = engine.run(scaled, make_scheduler(name), progress=_advance(bar, bar.n))
+                    r: RunResult = engine.run(
+                        scaled, make_scheduler(name), progress=_advance(bar, bar.n), record=record
+                    )
                     m = summarize(r)
                     m["trace"], m["rate_scale"] = wl.name, float(k)
                     rows.append(m)
                     traces.append(run_trace(r, wl.name, float(k)))
                     if ledger is not None:
-                        for batch in (
-                            admission_batch(r, sample_every=args.ledger_sample),
-                            speculation_batch(r),
-                        ):
-                            if batch is not None:
-                                ledger.append_batch(batch)
+                        _write_ledger(ledger, r, args.ledger_sample, written)
     if ledger is not None:
         ledger.close()
     print(
@@ -275,6 +295,7 @@ def run_simulate(args: argparse.Namespace) -> dict[str, Any]:
         "synthetic": SYNTHETIC_NOTE,
         "notes": notes,
         "ledger": args.ledger,
+        "ledger_rows": written,
     }
     if args.report:
         build_report(rows, traces, subtitle=f"step model: {source}").write(args.report)

@@ -1,4 +1,9 @@
-"""Serving decisions as ledger rows: admission verdicts and speculation switches as ``DecisionBatch``es.
+"""Serving decisions as ledger rows: admissions, speculation switches, evictions and orderings.
+
+Admissions and speculation switches are ``DecisionBatch``es (the same candidates every row).
+Evictions and ordering steps have different candidates in every row (cache entries, requests) and
+carry metadata, so they are ``Decision`` records, built after the run from the columns a
+recording run kept (``recording``; ``eviction_decisions``, ``order_decisions``).
 
 Each admission is a decision over one candidate ("serve", ΔQ = 1) with the Null option (reject);
 ΔC = GPU cost + the Pigouvian external charge, ΔL = the request's own predicted latency, prices
@@ -9,8 +14,7 @@ Speculation: each change of the engine's make-or-buy verdict is one decision bet
 "speculate", per emitted token: ΔQ = 1 token each, ΔC = GPU price × seconds per token, ΔL = seconds
 per token, λ = Λ_run of the batch at that time (from the price feed), V = the workload's mean
 V_i / output_i (USD per token, synthetic). Both options share V, so Eq. 1 picks the one with fewer
-seconds per token, which is the engine's test. Evictions are counted in ``RunResult``
-(``evictions``), not logged one by one.
+seconds per token, which is the engine's test.
 """
 
 from __future__ import annotations
@@ -19,11 +23,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from tokenomy.core.errors import ValidationError
-from tokenomy.core.prices import PriceSource
-from tokenomy.ledger import DecisionBatch, Layer
+from tokenomy.core.prices import PriceSource, PriceVector
+from tokenomy.core.uses import TokenUse
+from tokenomy.ledger import Decision, DecisionBatch, Layer
 from tokenomy.serving.result import RunResult
 
-__all__ = ["admission_batch", "speculation_batch"]
+__all__ = ["admission_batch", "eviction_decisions", "order_decisions", "speculation_batch"]
 
 
 def admission_batch(r: RunResult, *, sample_every: int = 1) -> DecisionBatch | None:
@@ -97,3 +102,104 @@ def speculation_batch(r: RunResult) -> DecisionBatch | None:
         tenants=np.array([""] * n, dtype=object),
         sources={"v_source": PriceSource.USER, "lam_source": PriceSource.DISCOVERED},
     )
+
+
+def eviction_decisions(r: RunResult) -> list[Decision]:
+    """The run's recorded evictions (``recording``) as decisions at point ``evict``; [] if none.
+
+    One decision per sampled eviction over the policy's next victims (candidate 0 is the one it
+    evicted, ``chosen`` = 0): V = the KV block-second shadow price p_kv (USD per block-second),
+    candidate b: ΔQ = E·τ_b block-seconds freed until its expected reuse, ΔC = p_pre·H the expected
+    reuse value given up, ΔL = 0; surplus = p_kv·E·τ_b − p_pre·H (``recording`` module docstring).
+    Metadata: the policy, entry size, prices, and each candidate's age, reuses and τ.
+    """
+    log = r.eviction_log
+    if log is None:
+        return []
+    rid = f"{r.workload.name}/{r.scheduler}/kv"
+    e_blk, h_tok = log.blocks_per_entry, log.tokens_per_entry
+    out = []
+    for e in range(log.time_s.size):
+        a, b = int(log.start[e]), int(log.start[e + 1])
+        p_kv, p_pre = float(log.kv_usd_per_block_s[e]), float(log.prefill_usd_per_token[e])
+        tau = log.age_s[a:b] / (log.reuses[a:b] + 1)
+        prices = PriceVector(v_usd=p_kv, v_source=PriceSource.DISCOVERED)
+        uses = [
+            TokenUse(f"block:{h}", e_blk * float(t), p_pre * h_tok)
+            for h, t in zip(log.hash[a:b].tolist(), tau.tolist(), strict=True)
+        ]
+        meta = {
+            "policy": log.policy,
+            "candidates": "the policy's next victims in its order; candidate 0 is the one it evicted",
+            "blocks_per_entry": e_blk,
+            "tokens_per_entry": h_tok,
+            "evictable_entries": int(log.evictable[e]),
+            "kv_usd_per_block_s": p_kv,
+            "prefill_usd_per_token": p_pre,
+            "age_s": log.age_s[a:b].tolist(),
+            "reuses": log.reuses[a:b].tolist(),
+            "expected_reuse_s": tau.tolist(),
+        }
+        out.append(
+            Decision.from_uses(
+                rid, Layer.SUPPLY, "evict", uses, prices, chosen=0, time_s=float(log.time_s[e]), metadata=meta
+            )
+        )
+    return out
+
+
+def order_decisions(r: RunResult) -> list[Decision]:
+    """The run's recorded ordering steps (``recording``) as decisions at point ``order``; [] if none.
+
+    One decision per sampled step over the queue's top requests in serve order; ``chosen`` is the
+    first one the step admitted (``None`` when it admitted none). The candidates carry different V
+    and λ and a decision has one price vector, so the decision's V = 1 and λ = 0 and candidate i has
+    ΔQ = V_i (USD), ΔC = GPU cost + external charge + λ_i·ΔL_i (its own delay priced at its own λ),
+    ΔL = ΔL_i: V·ΔQ − ΔC is then the priced rule's surplus V_i − ΔC_i − λ_i·ΔL_i − external_i.
+    Metadata: the scheduler, each candidate's priority, λ and external charge, and which were
+    admitted or rejected.
+    """
+    log = r.order_log
+    if log is None:
+        return []
+    wl = r.workload
+    rid = f"{wl.name}/{r.scheduler}/queue"
+    prices = PriceVector(v_usd=1.0, v_source=PriceSource.USER, lam_source=PriceSource.SLA)
+    out = []
+    for s in range(log.time_s.size):
+        a, b = int(log.start[s]), int(log.start[s + 1])
+        req = log.request[a:b]
+        lam = wl.lam_usd_per_s[req]
+        dc = log.dc_usd[a:b] + log.external_usd[a:b] + lam * log.dl_s[a:b]
+        uses = [
+            TokenUse(f"req:{i}", v, c, dl)
+            for i, v, c, dl in zip(
+                req.tolist(), wl.v_usd[req].tolist(), dc.tolist(), log.dl_s[a:b].tolist(), strict=True
+            )
+        ]
+        adm = np.flatnonzero(log.admitted[a:b])
+        meta = {
+            "scheduler": r.scheduler,
+            "surplus_rule": log.rule,
+            "priority": log.priority[a:b].tolist(),
+            "priority_order": "lower is served first (order key; VTC: the tenant's virtual counter)",
+            "lam_usd_per_s": lam.tolist(),
+            "external_usd": log.external_usd[a:b].tolist(),
+            "admitted": req[adm].tolist(),
+            "rejected": req[log.rejected[a:b]].tolist(),
+            "admitted_total": int(log.admitted_total[s]),
+            "queue_len": int(log.queue_len[s]),
+        }
+        out.append(
+            Decision.from_uses(
+                rid,
+                Layer.SUPPLY,
+                "order",
+                uses,
+                prices,
+                chosen=int(adm[0]) if adm.size else None,
+                time_s=float(log.time_s[s]),
+                metadata=meta,
+            )
+        )
+    return out

@@ -29,6 +29,7 @@ from numpy.typing import NDArray
 from tokenomy.core.errors import ValidationError
 from tokenomy.serving.engine import Engine, Progress
 from tokenomy.serving.entities import EngineConfig, Workload
+from tokenomy.serving.recording import RecordSpec
 from tokenomy.serving.result import COMPLETED, TOO_LARGE, PriceSample, RunResult
 from tokenomy.serving.schedulers import FCFS
 from tokenomy.serving.schedulers.base import Scheduler
@@ -102,12 +103,23 @@ class DisaggregatedEngine:
         self.transfer = transfer or KVTransfer()
         self.eviction = eviction
 
-    def run(self, wl: Workload, scheduler: Scheduler, *, progress: Progress | None = None) -> RunResult:
-        """Prefill pool under ``scheduler``, KV transfer, decode pool FCFS; one combined result."""
+    def run(
+        self,
+        wl: Workload,
+        scheduler: Scheduler,
+        *,
+        progress: Progress | None = None,
+        record: RecordSpec | None = None,
+    ) -> RunResult:
+        """Prefill pool under ``scheduler``, KV transfer, decode pool FCFS; one combined result.
+
+        ``record`` records the prefill pool's eviction and ordering decisions (where the scheduler
+        under test and the prefix cache are).
+        """
         n = len(wl)
         one = np.ones(n, np.int64)
         stage1 = Engine(step_model=self.step_model, config=self.prefill_config, eviction=self.eviction).run(
-            replace(wl, output_tokens=one), scheduler, progress=progress
+            replace(wl, output_tokens=one), scheduler, progress=progress, record=record
         )
         first = np.where(stage1.status == COMPLETED, stage1.finish_s, np.nan)
         go = np.flatnonzero((stage1.status == COMPLETED) & (wl.output_tokens > 1))
@@ -166,6 +178,8 @@ class DisaggregatedEngine:
             stage1.admissions,
             sum(p.wall_s for p in parts),
             last.spec_switches if len(parts) > 1 else np.zeros((0, 5)),
+            stage1.eviction_log,
+            stage1.order_log,
         )
 
 

@@ -35,6 +35,7 @@ import numpy as np
 from tokenomy.serving.entities import EngineConfig, Workload
 from tokenomy.serving.kv import EvictionPolicy, KVCache
 from tokenomy.serving.prices import sample_prices
+from tokenomy.serving.recording import DecisionRecorder, RecordingKVCache, RecordSpec
 from tokenomy.serving.result import COMPLETED, REJECTED, TOO_LARGE, AdmissionLog, PriceSample, RunResult
 from tokenomy.serving.running import RunningSet
 from tokenomy.serving.schedulers.base import Scheduler
@@ -70,19 +71,28 @@ class Engine:
         self.eviction = eviction
         self.max_jump_steps = max_jump_steps
 
-    def run(self, wl: Workload, scheduler: Scheduler, *, progress: Progress | None = None) -> RunResult:
+    def run(
+        self,
+        wl: Workload,
+        scheduler: Scheduler,
+        *,
+        progress: Progress | None = None,
+        record: RecordSpec | None = None,
+    ) -> RunResult:
         """Replay ``wl`` under ``scheduler`` until every request completed or was rejected.
 
         Args:
             wl: the workload (validated).
             scheduler: a fresh scheduler instance.
             progress: called as ``progress(done, total)`` now and then.
+            record: also record sampled eviction and ordering decisions for the ledger
+                (``recording``; same results, a little slower); ``None``: record nothing.
 
         Returns:
             the run's per-request columns, counters and price feed.
         """
         eviction = self.eviction if isinstance(self.eviction, str) else type(self.eviction)()
-        run = _Run(self.step_model, self.config, eviction, wl, scheduler, progress)
+        run = _Run(self.step_model, self.config, eviction, wl, scheduler, progress, record)
         run.max_jump = self.max_jump_steps or 2**62
         return run.go()
 
@@ -98,14 +108,19 @@ class _Run(RunningSet):
         wl: Workload,
         sched: Scheduler,
         progress: Progress | None,
+        record: RecordSpec | None,
     ) -> None:
-        kv = KVCache(
-            num_blocks=cfg.kv_blocks,
-            block_tokens=cfg.block_tokens,
-            hash_block_tokens=wl.hash_block_tokens,
-            eviction=eviction,
+        kw = {"num_blocks": cfg.kv_blocks, "block_tokens": cfg.block_tokens}
+        hb = wl.hash_block_tokens
+        self.rec = None if record is None else DecisionRecorder(record, wl, sched, model, cfg)
+        kv = (
+            KVCache(**kw, hash_block_tokens=hb, eviction=eviction)
+            if self.rec is None
+            else RecordingKVCache(recorder=self.rec, **kw, hash_block_tokens=hb, eviction=eviction)
         )
         super().__init__(model, cfg, kv, wl)
+        if self.rec is not None:
+            self.rec.state = self
         self.wl, self.sched, self.progress = wl, sched, progress
         self.max_jump = 2**62
 
@@ -185,7 +200,9 @@ class _Run(RunningSet):
             queue.push(i)
             self.lam_waiting_usd_per_s += lam[i]
 
+        rec = self.rec
         while True:
+            self.now_s = now  # the clock the recorder (and deciding schedulers) read
             # 1. arrivals up to now
             while nxt < N and arr[nxt] <= now:
                 i = nxt
@@ -255,6 +272,7 @@ class _Run(RunningSet):
                     self._resync(need)
                 self.g += k * e
                 now += k * t
+                self.now_s = now
                 busy += k * t
                 steps += k
                 jumps += 1
@@ -273,6 +291,8 @@ class _Run(RunningSet):
                 entry[6] = c
                 budget -= c
             blocked = False
+            top = rec.order_top(queue) if rec is not None and budget > 0 and len(queue) > 1 else None
+            n_pf = len(pf)
             while len(queue) and budget > 0:
                 if nd + len(pf) >= M:
                     blocked, blocked_kv = True, False
@@ -316,6 +336,8 @@ class _Run(RunningSet):
                 c = min(todo, budget)
                 pf.append([i, h * HB, h * HB, todo, need, h, c])
                 budget -= c
+            if top is not None and rec is not None:
+                rec.record_order(top, [int(x[0]) for x in pf[n_pf:]], status)
             if not pf and not nd:
                 now = max(now, arr[nxt]) if nxt < N else now
                 continue
@@ -332,6 +354,7 @@ class _Run(RunningSet):
                 self._resync(need)
             self.g += e
             now += t
+            self.now_s = now
             busy += t
             steps += 1
             spec_steps += 1 if e > 1.0 else 0
@@ -387,4 +410,6 @@ class _Run(RunningSet):
             AdmissionLog.from_rows(log),
             time.perf_counter() - t_wall,
             np.array(spec.switches).reshape(-1, 5),
+            None if rec is None else rec.eviction_log(kv),
+            None if rec is None else rec.order_log(),
         )

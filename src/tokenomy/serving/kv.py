@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import heapq
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from itertools import islice
+from typing import TypeVar
 
 from tokenomy.core.errors import ValidationError
 
@@ -22,7 +24,13 @@ __all__ = ["EVICTION_POLICIES", "EvictionPolicy", "FIFOEviction", "KVCache", "LF
 
 
 class EvictionPolicy:
-    """Keeps the evictable entries; ``victim`` names the next one to evict (and forgets it)."""
+    """Keeps the evictable entries; ``victim`` names the next one to evict (and forgets it).
+
+    ``candidates(k)`` lists the next k victims in order without changing what ``victim`` returns
+    (read by the eviction ledger, ``recording``; never on the default path).
+    """
+
+    name = "base"
 
     def add(self, h: int) -> None:
         """``h`` became evictable (its last user released it, or it was just donated)."""
@@ -36,12 +44,18 @@ class EvictionPolicy:
         """Pop and return the entry to evict, or ``None`` when nothing is evictable."""
         raise NotImplementedError
 
+    def candidates(self, k: int) -> list[int]:
+        """The next ``k`` (or fewer) entries ``victim`` would return, first one first."""
+        raise NotImplementedError
+
     def __len__(self) -> int:
         raise NotImplementedError
 
 
 class LRUEviction(EvictionPolicy):
     """Least recently released first."""
+
+    name = "lru"
 
     def __init__(self) -> None:
         self._d: OrderedDict[int, None] = OrderedDict()
@@ -55,12 +69,17 @@ class LRUEviction(EvictionPolicy):
     def victim(self) -> int | None:
         return self._d.popitem(last=False)[0] if self._d else None
 
+    def candidates(self, k: int) -> list[int]:
+        return list(islice(self._d, k))
+
     def __len__(self) -> int:
         return len(self._d)
 
 
 class FIFOEviction(EvictionPolicy):
     """Oldest insertion into the cache first, however recently it was used."""
+
+    name = "fifo"
 
     def __init__(self) -> None:
         self._seq: dict[int, int] = {}  # hash -> first-insertion number
@@ -87,12 +106,17 @@ class FIFOEviction(EvictionPolicy):
                 return h
         return None
 
+    def candidates(self, k: int) -> list[int]:
+        return _heap_candidates(self._heap, k, lambda e: e[1] in self._live)
+
     def __len__(self) -> int:
         return len(self._live)
 
 
 class LFUEviction(EvictionPolicy):
     """Fewest uses first (uses = times the entry became referenced again), oldest release on ties."""
+
+    name = "lfu"
 
     def __init__(self) -> None:
         self._uses: dict[int, int] = {}  # hash -> reuse count while resident
@@ -118,8 +142,35 @@ class LFUEviction(EvictionPolicy):
                 return h
         return None
 
+    def candidates(self, k: int) -> list[int]:
+        return _heap_candidates(self._heap, k, lambda e: self._live.get(e[2]) == e[1])
+
     def __len__(self) -> int:
         return len(self._live)
+
+
+_E = TypeVar("_E", bound=tuple[int, ...])
+
+
+def _heap_candidates(heap: list[_E], k: int, live: Callable[[_E], bool]) -> list[int]:
+    """The next k distinct live hashes (last tuple field) a lazily-deleted heap would pop.
+
+    Pops and pushes back every entry it looked at, so the heap holds the same entries after (its
+    pop order, a function of the entries alone, is unchanged).
+    """
+    popped: list[_E] = []
+    out: list[int] = []
+    seen: set[int] = set()
+    while heap and len(out) < k:
+        e = heapq.heappop(heap)
+        popped.append(e)
+        h = e[-1]
+        if h not in seen and live(e):
+            seen.add(h)
+            out.append(h)
+    for e in popped:
+        heapq.heappush(heap, e)
+    return out
 
 
 EVICTION_POLICIES: dict[str, type[EvictionPolicy]] = {
@@ -181,14 +232,19 @@ class KVCache:
             if self.available < n:
                 return False
             while self.free < n:
-                h = self.policy.victim()
-                assert h is not None
-                del self.refs[h]
-                self.free += self.entry_blocks
-                self.evictions += 1
+                self._evict()
         self.free -= n
         assert 0 <= self.free <= self.num_blocks
         return True
+
+    def _evict(self) -> int:
+        """Evict the policy's victim (an unreferenced entry); return its hash."""
+        h = self.policy.victim()
+        assert h is not None
+        del self.refs[h]
+        self.free += self.entry_blocks
+        self.evictions += 1
+        return h
 
     def release(self, n: int) -> None:
         """Return ``n`` private blocks to the pool."""

@@ -14,7 +14,16 @@ from numpy.typing import NDArray
 
 from tokenomy.serving.entities import EngineConfig, Workload
 
-__all__ = ["COMPLETED", "REJECTED", "TOO_LARGE", "AdmissionLog", "PriceSample", "RunResult"]
+__all__ = [
+    "COMPLETED",
+    "REJECTED",
+    "TOO_LARGE",
+    "AdmissionLog",
+    "EvictionLog",
+    "OrderLog",
+    "PriceSample",
+    "RunResult",
+]
 
 COMPLETED, REJECTED, TOO_LARGE = 1, 2, 3
 
@@ -66,6 +75,64 @@ class AdmissionLog:
 
 
 @dataclass(frozen=True, slots=True)
+class EvictionLog:
+    """Sampled prefix-cache evictions (``recording``), columnar; candidates are ragged rows.
+
+    Attributes:
+        policy: the eviction policy's registry name (lru, fifo, lfu).
+        blocks_per_entry, tokens_per_entry: size of one cache entry (one prefix hash block).
+        time_s, kv_usd_per_block_s, prefill_usd_per_token, evictable: shape (n,), per eviction: when,
+            the KV block-second and prefill-token shadow prices then, entries that were evictable.
+        start: shape (n + 1,); eviction e's candidates are rows ``start[e]:start[e + 1]``, the
+            policy's next victims in its order (the first one is the entry it evicted).
+        hash, age_s, reuses: per candidate: its prefix hash, seconds since it entered the cache, and
+            the times a request reused it since.
+    """
+
+    policy: str
+    blocks_per_entry: int
+    tokens_per_entry: int
+    time_s: NDArray[np.float64]
+    kv_usd_per_block_s: NDArray[np.float64]
+    prefill_usd_per_token: NDArray[np.float64]
+    evictable: NDArray[np.int64]
+    start: NDArray[np.int64]
+    hash: NDArray[np.int64]
+    age_s: NDArray[np.float64]
+    reuses: NDArray[np.int64]
+
+
+@dataclass(frozen=True, slots=True)
+class OrderLog:
+    """Sampled ordering decisions (``recording``): the queue's top candidates at a scheduling step.
+
+    Attributes:
+        rule: the priced rule whose Eq. 1 terms are recorded (``priced`` or ``priced-true``).
+        time_s, queue_len, admitted_total: shape (n,), per step: when, requests waiting, and
+            requests admitted in the step (also those beyond the recorded top).
+        start: shape (n + 1,); step s's candidates are rows ``start[s]:start[s + 1]`` in serve order.
+        request, priority: per candidate: request index and the scheduler's priority (lower first).
+        dc_usd, dl_s, external_usd, surplus_usd: the congestion-priced rule's Eq. 1 terms for the
+            candidate at that state (``schedulers.priced``; USD, s).
+        admitted, rejected: whether the step admitted it, or the scheduler rejected it (Eq. 1 null).
+    """
+
+    rule: str
+    time_s: NDArray[np.float64]
+    queue_len: NDArray[np.int64]
+    admitted_total: NDArray[np.int64]
+    start: NDArray[np.int64]
+    request: NDArray[np.int64]
+    priority: NDArray[np.float64]
+    dc_usd: NDArray[np.float64]
+    dl_s: NDArray[np.float64]
+    external_usd: NDArray[np.float64]
+    surplus_usd: NDArray[np.float64]
+    admitted: NDArray[np.bool_]
+    rejected: NDArray[np.bool_]
+
+
+@dataclass(frozen=True, slots=True)
 class RunResult:
     """One run of one workload under one scheduler.
 
@@ -83,6 +150,8 @@ class RunResult:
         admissions: the deciding scheduler's verdicts (``None`` for a non-deciding scheduler).
         spec_switches: shape (k, 5), one row per change of the speculation make-or-buy verdict:
             time_s, on (1/0), decode batch size, seconds per token plain, seconds per token speculating.
+        eviction_log, order_log: sampled eviction and ordering decisions, only when the run was
+            asked to record them (``Engine.run(record=...)``), else ``None``.
     """
 
     workload: Workload
@@ -107,3 +176,5 @@ class RunResult:
     admissions: AdmissionLog | None = None
     wall_s: float = 0.0
     spec_switches: NDArray[np.float64] = field(default_factory=lambda: np.zeros((0, 5)))
+    eviction_log: EvictionLog | None = None
+    order_log: OrderLog | None = None

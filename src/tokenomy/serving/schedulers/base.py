@@ -78,6 +78,14 @@ class WaitQueue:
     def on_finish(self, i: int, output_tokens: int) -> None:
         """Hook when request ``i`` finishes (fair-share counters); default no-op."""
 
+    def top(self, k: int) -> list[tuple[int, float]]:
+        """The next ``k`` (or fewer) requests in serve order, each with its priority (lower first).
+
+        Leaves the queue as it was; read by the order ledger (``recording``), never on the default
+        path.
+        """
+        raise NotImplementedError
+
 
 class KeyedQueue(WaitQueue):
     """A heap on (key, arrival index): FCFS when the key is the arrival index."""
@@ -97,6 +105,12 @@ class KeyedQueue(WaitQueue):
 
     def __len__(self) -> int:
         return len(self._heap)
+
+    def top(self, k: int) -> list[tuple[int, float]]:
+        got = [heapq.heappop(self._heap) for _ in range(min(k, len(self._heap)))]
+        for e in got:  # (key, index) entries are unique, so the pop order stays the same
+            heapq.heappush(self._heap, e)
+        return [(i, key) for key, i in got]
 
 
 class Scheduler:

@@ -53,6 +53,22 @@ class VTCQueue(WaitQueue):
     def __len__(self) -> int:
         return self._n
 
+    def top(self, k: int) -> list[tuple[int, float]]:
+        """The next k pops (priority = the tenant's virtual counter then), simulated on copies."""
+        c = dict(self._c)
+        off: dict[int, int] = {}
+        out: list[tuple[int, float]] = []
+        while len(out) < k:
+            left = [(c[t], t) for t, q in self._q.items() if len(q) > off.get(t, 0)]
+            if not left:
+                break
+            ct, t = min(left)
+            i = self._q[t][off.get(t, 0)]
+            out.append((i, ct))
+            c[t] += self._w_in * self._prompt[i]
+            off[t] = off.get(t, 0) + 1
+        return out
+
     def on_finish(self, i: int, output_tokens: int) -> None:
         t = self._tenant[i]
         self._c[t] = self._c.get(t, 0.0) + self._w_out * output_tokens

@@ -85,4 +85,5 @@ def test_cli_writes_report_and_json(need_data: Callable[..., Path], tmp_path: Pa
         assert k in payload["totals"]
     assert all({"applicable", "count", "impact_usd"} <= set(m) for m in payload["failure_modes"].values())
     assert payload["prices"]["v_usd"]["sources"] == {"user": 200}
-    assert (tmp_path / "a.html").read_text().count("<svg") >= 3
+    html = (tmp_path / "a.html").read_text()
+    assert html.count("<svg") >= 2 and "The input carries no cost" in html  # no cost in tau-bench: no scatter

@@ -137,7 +137,9 @@ def build_report(
         for name, m in (("quality ≥ 0.5", q >= 0.5), ("quality < 0.5", q < 0.5), ("unlabelled", np.isnan(q)))
         if m.any()
     ]
-    if series:
+    if series and not (cost > 0).any():
+        r.note("The input carries no cost (ΔC = 0 throughout): the value-against-cost scatter is left out.")
+    elif series:
         r.figure(
             scatter_chart(
                 series,
@@ -205,8 +207,8 @@ def _cost_per_resolved(r: Report, reqs: list[dict[str, Any]], per_resolved: floa
         {"group": k, "cost_usd": c, "resolved": s, "cost_per_resolved_usd": c / s if s else None}
         for k, (c, s) in sorted(groups.items(), key=lambda kv: -kv[1][0])
     ]
-    if not rows:
-        return
+    if not rows or per_resolved is None:
+        return  # nothing resolved, or nothing priced: no cost per resolved task to show
     r.heading("Cost per resolved task")
     r.metrics(
         {"cost per resolved task (USD)": per_resolved},

@@ -13,6 +13,11 @@ noisy length predictions) must have the highest welfare of every scheduler that 
 output lengths, and be within 10% of its oracle twin ``priced-true``. Welfare is Σ V·completed −
 λ·latency − GPU cost with synthetic V, λ and GPU price (``workloads.SYNTHETIC_NOTE``).
 
+Decision recording (informational, no target): the speed of the ``--ledger`` path (sampled
+eviction and ordering decisions recorded, ``recording.RecordSpec()``) against the plain run on the
+Azure conversation trace and the Mooncake trace (the one with prefix hashes, so with evictions), at
+×1 and ×4, FCFS and priced; the results must be the same (``same_result``; counted as a failure).
+
 Run: ``.venv/bin/python benchmarks/bench_serve.py`` (``--quick``: first 3,000 requests per trace, a
 smoke run, not the quoted figures; ``--seeds 0,1,2``: the quality grid for several draws of the
 synthetic V, λ and length predictions). Exit status 1 when a target or a quality cell fails.
@@ -21,6 +26,7 @@ synthetic V, λ and length predictions). Exit status 1 when a target or a qualit
 from __future__ import annotations
 
 import sys
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -35,6 +41,7 @@ from tokenomy.interfaces.table import format_table  # noqa: E402
 from tokenomy.serving.engine import Engine  # noqa: E402
 from tokenomy.serving.entities import Workload  # noqa: E402
 from tokenomy.serving.metrics import summarize  # noqa: E402
+from tokenomy.serving.recording import RecordSpec  # noqa: E402
 from tokenomy.serving.result import RunResult  # noqa: E402
 from tokenomy.serving.schedulers import SCHEDULERS, make_scheduler  # noqa: E402
 from tokenomy.serving.workloads import SYNTHETIC_NOTE, rate_scaled  # noqa: E402
@@ -80,6 +87,45 @@ def bench_speed(wl: Workload, repeat: int) -> bool:
                 "jumps": r.jumps,
                 "ttft_p99_s": m["ttft_p99_s"],
                 "max_queue": max((s.queue_len for s in r.prices), default=0),
+            }
+        )
+    print(format_table(rows, list(rows[0]), digits=4))
+    return ok
+
+
+def _fresh(wl: Workload, scheduler: str, record: RecordSpec | None) -> RunResult:
+    return Engine().run(wl, make_scheduler(scheduler), record=record)
+
+
+def bench_recording(wls: list[Workload], repeat: int) -> bool:
+    """The ``--ledger`` path: the same runs with eviction and ordering decisions recorded."""
+    print(
+        "\nDecision recording (serve simulate --ledger; RecordSpec(): every 10th eviction and ordering step)"
+    )
+    rows, ok = [], True
+    for wl, k, name in [(w, k, n) for w in wls for k in (1.0, 4.0) for n in ("fcfs", "priced")]:
+        scaled = rate_scaled(wl, k)
+        t_off, off = best_of(partial(_fresh, scaled, name, None), repeat=repeat)
+        t_on, on = best_of(partial(_fresh, scaled, name, RecordSpec()), repeat=repeat)
+        same = (
+            off.steps == on.steps
+            and off.evictions == on.evictions
+            and bool(np.array_equal(off.status, on.status))
+            and bool(np.array_equal(off.finish_s, on.finish_s, equal_nan=True))
+        )
+        ok &= same
+        rows.append(
+            {
+                "trace": wl.name,
+                "rate_scale": k,
+                "scheduler": name,
+                "requests_per_wall_s": len(scaled) / t_off,
+                "recording_requests_per_wall_s": len(scaled) / t_on,
+                "slowdown": t_on / t_off,
+                "same_result": same,
+                "evictions": off.evictions,
+                "evict_rows": 0 if on.eviction_log is None else on.eviction_log.time_s.size,
+                "order_rows": 0 if on.order_log is None else on.order_log.time_s.size,
             }
         )
     print(format_table(rows, list(rows[0]), digits=4))
@@ -132,6 +178,7 @@ def main() -> int:
     conv = _load("azure-conv", data, limit)
     code = _load("azure-code", data, limit)
     ok_speed = bench_speed(conv, 1 if args.quick else args.repeat)
+    ok_speed &= bench_recording([conv, _load("mooncake", data, limit)], 1)
     ok_quality = True
     for seed in [int(x) for x in args.seeds.split(",")]:
         if seed:

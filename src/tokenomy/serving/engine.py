@@ -33,9 +33,9 @@ from collections.abc import Callable
 import numpy as np
 
 from tokenomy.serving.entities import EngineConfig, Workload
-from tokenomy.serving.kv import EvictionPolicy, KVCache
+from tokenomy.serving.kv import EvictionPolicy
 from tokenomy.serving.prices import sample_prices
-from tokenomy.serving.recording import DecisionRecorder, RecordingKVCache, RecordSpec
+from tokenomy.serving.recording import DecisionRecorder, RecordSpec, kv_cache
 from tokenomy.serving.result import COMPLETED, REJECTED, TOO_LARGE, AdmissionLog, PriceSample, RunResult
 from tokenomy.serving.running import RunningSet
 from tokenomy.serving.schedulers.base import Scheduler
@@ -110,15 +110,8 @@ class _Run(RunningSet):
         progress: Progress | None,
         record: RecordSpec | None,
     ) -> None:
-        kw = {"num_blocks": cfg.kv_blocks, "block_tokens": cfg.block_tokens}
-        hb = wl.hash_block_tokens
         self.rec = None if record is None else DecisionRecorder(record, wl, sched, model, cfg)
-        kv = (
-            KVCache(**kw, hash_block_tokens=hb, eviction=eviction)
-            if self.rec is None
-            else RecordingKVCache(recorder=self.rec, **kw, hash_block_tokens=hb, eviction=eviction)
-        )
-        super().__init__(model, cfg, kv, wl)
+        super().__init__(model, cfg, kv_cache(cfg, wl.hash_block_tokens, eviction, self.rec), wl)
         if self.rec is not None:
             self.rec.state = self
         self.wl, self.sched, self.progress = wl, sched, progress

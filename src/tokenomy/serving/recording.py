@@ -54,7 +54,7 @@ from tokenomy.serving.schedulers.base import Scheduler, WaitQueue
 from tokenomy.serving.schedulers.priced import CongestionPriced
 from tokenomy.serving.steptime import StepTimeModel
 
-__all__ = ["DecisionRecorder", "RecordSpec", "RecordingKVCache"]
+__all__ = ["DecisionRecorder", "RecordSpec", "RecordingKVCache", "kv_cache"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +100,7 @@ class DecisionRecorder:
         self.state: RunningSet | None = None
         self.arrival = wl.arrival_s.tolist()
         self.n_evict = self.n_order = 0
+        self.price_cache: tuple[float, float] | None = None
         self.ev: dict[str, list[float]] = {k: [] for k in ("time", "kv", "pre", "evictable")}
         self.ev_start = [0]
         self.ev_c: dict[str, list[float]] = {k: [] for k in ("hash", "age", "reuses")}
@@ -116,26 +117,25 @@ class DecisionRecorder:
         return self.state.now_s
 
     # --- eviction -----------------------------------------------------------------------------------
-    def eviction_candidates(self, policy: EvictionPolicy) -> list[int] | None:
-        """The candidates of this eviction when it is sampled, else ``None`` (counts every call)."""
-        self.n_evict += 1
-        if (self.n_evict - 1) % self.spec.sample_every:
-            return None
-        return policy.candidates(self.spec.evict_top)
+    def _eviction_prices(self, kv: KVCache) -> tuple[float, float]:
+        """(p_kv, p_pre) now; computed once per allocation (``price_cache`` is reset by each)."""
+        if self.price_cache is None:
+            st = self.state
+            assert st is not None
+            s = sample_prices(
+                st.now_s, 0, st.n_running, kv.used, float(st.slot_lam.sum()), st.lam_waiting_usd_per_s,
+                self.model, self.cfg, kv_blocked=True,
+            )  # fmt: skip
+            # Λ_wait is a running sum: rounding can leave it at -1e-21 for an empty queue
+            self.price_cache = (max(s.kv_usd_per_block_s, 0.0), max(s.prefill_usd_per_token, 0.0))
+        return self.price_cache
 
     def record_eviction(self, kv: RecordingKVCache, cands: list[int], victim: int) -> None:
         """Keep one sampled eviction (``cands`` read before the victim left the policy)."""
         if not cands or cands[0] != victim:
             raise AssertionError(f"eviction policy evicted {victim}, not its first candidate {cands[:1]}")
-        st = self.state
-        assert st is not None
-        now = st.now_s
-        s = sample_prices(
-            now, 0, st.n_running, kv.used, float(st.slot_lam.sum()), st.lam_waiting_usd_per_s, self.model,
-            self.cfg, kv_blocked=True,
-        )  # fmt: skip
-        # Λ_wait is a running sum: rounding can leave it at -1e-21 for an empty queue
-        kv_price, pre_price = max(s.kv_usd_per_block_s, 0.0), max(s.prefill_usd_per_token, 0.0)
+        now = self.now_s
+        kv_price, pre_price = self._eviction_prices(kv)
         for key, v in (("time", now), ("kv", kv_price), ("pre", pre_price)):
             self.ev[key].append(v)
         self.ev["evictable"].append(len(kv.policy) + 1)
@@ -257,10 +257,28 @@ class RecordingKVCache(KVCache):
             if h in self.refs:
                 self.t_in[h], self.uses[h] = now, 0
 
+    def allocate(self, n: int) -> bool:
+        self.rec.price_cache = None  # the state is fixed during one allocation, not across them
+        return super().allocate(n)
+
     def _evict(self) -> int:
-        cands = self.rec.eviction_candidates(self.policy)
+        rec = self.rec
+        rec.n_evict += 1  # sample every k-th eviction: read the policy's next victims first
+        cands = (
+            None if (rec.n_evict - 1) % rec.spec.sample_every else self.policy.candidates(rec.spec.evict_top)
+        )
         h = super()._evict()
         if cands is not None:
             self.rec.record_eviction(self, cands, h)
         del self.t_in[h], self.uses[h]
         return h
+
+
+def kv_cache(
+    cfg: EngineConfig, hash_block_tokens: int, eviction: str | EvictionPolicy, rec: DecisionRecorder | None
+) -> KVCache:
+    """The run's KV pool: a plain ``KVCache``, or a ``RecordingKVCache`` when ``rec`` is given."""
+    kw = {"num_blocks": cfg.kv_blocks, "block_tokens": cfg.block_tokens}
+    if rec is None:
+        return KVCache(**kw, hash_block_tokens=hash_block_tokens, eviction=eviction)
+    return RecordingKVCache(recorder=rec, **kw, hash_block_tokens=hash_block_tokens, eviction=eviction)

@@ -85,6 +85,13 @@ def png_colours(path: Path) -> int:
 
 
 def sample_audit() -> tuple[Any, dict[str, Any]]:
+    decisions, outcomes = sample_records()
+    res = run_audit(from_records(decisions, outcomes), StaticPriceTable())
+    return res, res.as_dict()
+
+
+def sample_records() -> tuple[list[Decision], list[Outcome]]:
+    """Twelve agent tasks as ledger records: read, edit and (in two of three) a test; outcomes."""
     prices = PriceVector(v_usd=10.0, rho_usd=20.0, v_source="user")
     decisions, outcomes = [], []
     for t in range(12):
@@ -103,42 +110,27 @@ def sample_audit() -> tuple[Any, dict[str, Any]]:
                 )
             )
         outcomes.append(Outcome(rid, float(t % 3 != 0 or t == 3), 0.0))
-    log = from_records(decisions, outcomes)
-    res = run_audit(log, StaticPriceTable())
-    return res, res.as_dict()
+    return decisions, outcomes
 
 
-def test_report_renders_in_chromium_and_numbers_match_json(tmp_path: Path) -> None:
-    exe = chromium()
-    res, payload = sample_audit()
-    page = build_report(res, payload).write(tmp_path / "report.html")
-    url = page.resolve().as_uri()
-    base = [exe, *FLAGS, f"--user-data-dir={tmp_path / 'profile'}"]
-    dom = subprocess.run(
-        [*base, "--enable-logging=stderr", "--v=0", "--dump-dom", url],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert dom.returncode == 0, dom.stderr[-2000:]
-    console = [ln for ln in dom.stderr.splitlines() if "CONSOLE" in ln or "Uncaught" in ln]
-    assert not console, console
-    found = dict(re.findall(r'data-key="([^"]+)" data-value="([^"]+)"', dom.stdout))
-    assert {"totals.welfare_usd", "totals.cost_usd", "totals.value_usd", "totals.regret_usd"} <= set(found)
-    for key, shown in found.items():
-        section, name = key.split(".", 1)
-        expected = payload[section][name]
-        assert float(shown) == pytest.approx(float(expected), rel=1e-12), key
-    assert "<svg" in dom.stdout and dom.stdout.count("<svg") >= 4
-    shot = tmp_path / "shot.png"
-    run = subprocess.run(
-        [*base, f"--screenshot={shot}", "--window-size=1000,1400", url],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert run.returncode == 0 and shot.exists(), run.stderr[-2000:]
-    assert png_colours(shot) > 8  # text, cards and coloured plot marks, not a blank page
+def test_report_renders_in_chromium_and_numbers_match_the_cli_json(tmp_path: Path) -> None:
+    import json
+
+    from tokenomy.interfaces.cli import main
+    from tokenomy.ledger import Ledger
+
+    decisions, outcomes = sample_records()
+    with Ledger(tmp_path / "l.duckdb") as ledger:
+        ledger.append(decisions)
+        ledger.append_outcomes(outcomes)
+    report, out = tmp_path / "report.html", tmp_path / "report.json"
+    assert main(["audit", str(tmp_path / "l.duckdb"), "--report", str(report), "--json", str(out)]) == 0
+    payload = json.loads(out.read_text())
+    dom, colours = load_in_chromium(report, tmp_path, screenshot=True)
+    keys = headline_matches_json_file(dom, payload)
+    assert {"totals.welfare_usd", "totals.cost_usd", "totals.value_usd", "totals.regret_usd"} <= keys
+    assert dom.count("<svg") >= 4 and "Prediction 1: the verification curve (observational)" in dom
+    assert colours > 8  # text, cards and coloured plot marks, not a blank page
 
 
 def test_headline_keys_exist_in_json() -> None:
@@ -181,24 +173,6 @@ def headline_matches_json_file(dom: str, payload: dict[str, Any]) -> set[str]:
         section, name = key.split(".", 1)
         assert float(shown) == pytest.approx(float(payload[section][name]), rel=1e-12), key
     return set(found)
-
-
-def test_cli_report_numbers_equal_the_cli_json_in_chromium(tmp_path: Path) -> None:
-    import json
-
-    from test_otlp import write_agent_trace
-
-    from tokenomy.interfaces.cli import main
-
-    src = tmp_path / "traces.jsonl"
-    write_agent_trace(src)
-    report, out = tmp_path / "r.html", tmp_path / "r.json"
-    assert main(["audit", str(src), "--report", str(report), "--json", str(out), "--unknown-zero"]) == 0
-    payload = json.loads(out.read_text())
-    dom, _ = load_in_chromium(report, tmp_path)
-    keys = headline_matches_json_file(dom, payload)
-    assert {"totals.welfare_usd", "totals.cost_usd", "totals.value_usd", "totals.reported_cost_usd"} <= keys
-    assert dom.count("<svg") >= 3 and ("<polyline" in dom or "<circle" in dom)
 
 
 @pytest.mark.data

@@ -123,3 +123,18 @@ def test_eviction_policies_pick_their_victim(policy: str, first_victim: int) -> 
     assert kv.allocate(2)  # one eviction
     assert first_victim not in kv.refs and len(kv.refs) == 2
     assert kv.evictions == 1
+
+
+def test_fifo_orders_a_reinserted_entry_by_its_new_insertion() -> None:
+    """Entry 1 is reused (a second heap record), evicted, then donated again: it is now newer than 2."""
+    kv = KVCache(num_blocks=4, block_tokens=16, hash_block_tokens=32, eviction="fifo")
+    assert kv.allocate(4)
+    kv.donate([1], 2)
+    kv.donate([2], 2)
+    kv.acquire([1])
+    kv.unref([1])
+    assert kv.policy.candidates(2) == [1, 2]
+    assert kv.allocate(2) and 1 not in kv.refs  # 1 was inserted first
+    kv.donate([1], 2)  # 1 again, inserted after 2
+    assert kv.policy.candidates(2) == [2, 1]
+    assert kv.allocate(2) and 2 not in kv.refs and 1 in kv.refs

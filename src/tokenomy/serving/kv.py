@@ -99,15 +99,15 @@ class FIFOEviction(EvictionPolicy):
 
     def victim(self) -> int | None:
         while self._heap:
-            _, h = heapq.heappop(self._heap)
-            if h in self._live:
+            n, h = heapq.heappop(self._heap)
+            if h in self._live and self._seq[h] == n:  # not a record left from an earlier stay
                 self._live.discard(h)
                 del self._seq[h]
                 return h
         return None
 
     def candidates(self, k: int) -> list[int]:
-        return _heap_candidates(self._heap, k, lambda e: e[1] in self._live)
+        return _heap_candidates(self._heap, k, lambda e: e[1] in self._live and self._seq[e[1]] == e[0])
 
     def __len__(self) -> int:
         return len(self._live)

@@ -241,3 +241,14 @@ def test_realised_quality_of_a_ledger_with_counterfactuals_is_the_chosen_candida
     (row,) = res.requests()
     assert row["quality"] == 1.0 and row["value_usd"] == pytest.approx(10.0)
     assert res.totals()["cost_per_resolved_usd"] == pytest.approx(5.0)
+
+
+def test_prices_each_layer_saw_with_sources() -> None:
+    decisions = [routed("r1", 10.0, 0), routed("r2", 30.0, 1), action("r1", 1, "commit", 1)]
+    res, _ = audit(decisions, [Outcome("r1", 1.0, 0.0), Outcome("r2", 1.0, 0.0)])
+    layers = res.as_dict()["prices_by_layer"]
+    assert set(layers) == {"demand", "action"}
+    assert layers["demand"]["decisions"] == 2 and layers["demand"]["v_usd"]["median"] == pytest.approx(20.0)
+    assert layers["demand"]["v_usd"]["sources"] == {"user": 2}
+    assert layers["action"]["decisions"] == 1
+    assert run_audit(from_records(decisions, []), PRICES).as_dict()["prices_by_layer"] is None  # not a ledger

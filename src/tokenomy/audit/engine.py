@@ -130,6 +130,31 @@ class AuditResult:
             }
         return out
 
+    def prices_by_layer(self) -> dict[str, Any] | None:
+        """For a ledger input, the prices each layer's decisions saw (SPEC.md §5), with their sources."""
+        if not self.context.decisions:
+            return None
+        by: dict[str, list[Any]] = {}
+        for d in self.context.decisions:
+            by.setdefault(str(getattr(d.layer, "value", d.layer)), []).append(d.prices)
+        out: dict[str, Any] = {}
+        for layer, ps in by.items():
+            row: dict[str, Any] = {"decisions": len(ps)}
+            for name, short in (("v_usd", "v"), ("lam_usd_per_s", "lam"), ("rho_usd", "rho")):
+                vals = np.array([getattr(p, name) for p in ps], np.float64)
+                srcs: dict[str, int] = {}
+                for p in ps:
+                    src = str(getattr(getattr(p, f"{short}_source"), "value", getattr(p, f"{short}_source")))
+                    srcs[src] = srcs.get(src, 0) + 1
+                row[name] = {
+                    "min": float(vals.min()),
+                    "median": float(np.median(vals)),
+                    "max": float(vals.max()),
+                    "sources": srcs,
+                }
+            out[layer] = row
+        return out
+
     def as_dict(self, *, max_requests: int | None = None) -> dict[str, Any]:
         """JSON-ready: ``requests``, ``totals``, ``failure_modes`` and the rest."""
         reqs = self.requests()
@@ -137,6 +162,7 @@ class AuditResult:
             "source": self.log.source,
             "totals": self.totals(),
             "prices": self.prices_seen(),
+            "prices_by_layer": self.prices_by_layer(),
             "pricing": {
                 "unknown_models": self.pricing.unknown_models,
                 "unknown_priced_zero": self.pricing.unknown_zero,

@@ -183,6 +183,23 @@ def build_report(
             for k, v in payload["prices"].items()
         ]
     )
+    layers = payload.get("prices_by_layer")
+    if layers:
+        r.table(
+            [
+                {
+                    "layer": layer,
+                    "decisions": row["decisions"],
+                    **{f"{k} (median)": row[k]["median"] for k in ("v_usd", "lam_usd_per_s", "rho_usd")},
+                    "sources": "; ".join(
+                        f"{k}: " + ", ".join(f"{s}: {n}" for s, n in row[k]["sources"].items())
+                        for k in ("v_usd", "lam_usd_per_s", "rho_usd")
+                    ),
+                }
+                for layer, row in layers.items()
+            ],
+            caption="prices each layer's decisions saw (ledger input)",
+        )
     cards = payload["pricing"]["rate_cards"]
     if cards:
         r.table(

@@ -93,6 +93,8 @@ def mixed_file(path: Path) -> Path:
         span(other, 8, openinference__span__kind="LLM", llm__cost__prompt=0.002, llm__cost__completion=0.003),
     ]
     line1[1]["attributes"].append({"key": "gen_ai.request.model", "value": {"stringValue": "ignored"}})
+    finish = {"arrayValue": {"values": [{"stringValue": "stop"}]}}  # an array attribute nobody reads
+    line1[1]["attributes"].append({"key": "gen_ai.response.finish_reasons", "value": finish})
     line2 = [
         span(other, 6, tokenomy__v_usd=7.0, tokenomy__rho_usd=3),
         span(TRACE, 7, f"{1:016x}", tokenomy__v_usd=99.0, gen_ai__operation__name="embeddings"),

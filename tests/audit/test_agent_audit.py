@@ -46,6 +46,9 @@ def test_miniswe_full_audit_matches_dataset_facts(miniswe) -> None:  # type: ign
         and sum(r["tasks"] for r in vc["rows"]) == f["under_verification"].details["tasks_edited"]
     )
     assert "observational" in vc["label"]
+    rows = {r["step"]: r for r in res.stopping["rows"]} if res.stopping else {}
+    # README: median prompt tokens grow 1,647 (step 0) -> 14,176 (step 20) -> 32,281 (step 60)
+    assert [rows[k]["median_prompt_tokens"] for k in (0, 20, 60)] == [1647, 14176, 32281]
 
 
 def test_taubench_over_delegation_reward_gap(need_data: Callable[..., Path]) -> None:

@@ -167,6 +167,20 @@ def _window_sum(x: np.ndarray[Any, Any], width: int) -> np.ndarray[Any, np.dtype
     return np.asarray(c[np.clip(i + width - width // 2, 0, n)] - c[np.clip(i - width // 2, 0, n)])
 
 
+def _median_by(group: np.ndarray[Any, Any], x: np.ndarray[Any, Any], n: int) -> np.ndarray[Any, Any]:
+    """Median of ``x`` within each group 0..n−1 (NaN for an empty group), by one sort."""
+    order = np.lexsort((x, group))
+    g, v = group[order], x[order]
+    starts = np.searchsorted(g, np.arange(n), side="left")
+    ends = np.searchsorted(g, np.arange(n), side="right")
+    out = np.full(n, np.nan)
+    has = ends > starts
+    lo = (starts + ends - 1) // 2
+    hi = (starts + ends) // 2
+    out[has] = (v[lo[has]] + v[hi[has]]) / 2.0
+    return out
+
+
 def stopping_margin(ctx: AuditContext, window: int = 5, max_step: int = 150) -> dict[str, Any] | None:
     """Marginal step cost vs marginal success gain by step index (None when not applicable)."""
     q = ctx.log.requests.quality
@@ -185,6 +199,7 @@ def stopping_margin(ctx: AuditContext, window: int = 5, max_step: int = 150) -> 
     ]
     calls_k = np.bincount(np.minimum(idx, top), minlength=top + 1)[: top + 1]
     prompt_k = np.bincount(np.minimum(idx, top), weights=s.input_tokens[llm], minlength=top + 1)[: top + 1]
+    median_k = _median_by(np.minimum(idx, top), s.input_tokens[llm].astype(np.float64), top + 1)
     running = np.array([(labelled & (n_steps > k)).sum() for k in range(top + 1)], np.float64)
     ended_ok = np.bincount(
         np.minimum(n_steps[labelled & (q > 0)] - 1, top), weights=q[labelled & (q > 0)], minlength=top + 1
@@ -202,6 +217,7 @@ def stopping_margin(ctx: AuditContext, window: int = 5, max_step: int = 150) -> 
             "running": int(running[k]),
             "mean_step_cost_usd": float(mean_cost[k]),
             "mean_prompt_tokens": float(prompt_k[k] / max(calls_k[k], 1)),
+            "median_prompt_tokens": float(median_k[k]),
             "hazard": float(hazard[k]),
             "value_of_step_usd": float(gain[k]),
         }

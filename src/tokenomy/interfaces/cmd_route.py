@@ -54,7 +54,11 @@ def register(sub: Any) -> None:
     e.add_argument("--lam", type=float, default=0.0, help="λ, USD per second of (SYNTHETIC) latency")
     e.add_argument("--rho", type=float, default=0.0, help="ρ, USD per harm unit of (SYNTHETIC) risk")
     e.add_argument("--policies", default="all", help=f"comma list or 'all' ({', '.join(DEFAULT_POLICIES)})")
-    e.add_argument("--estimator", default="stacked", help="quality estimator (prior, logistic, knn, stacked)")
+    e.add_argument(
+        "--estimator",
+        default="neighbours",
+        help="quality estimator (neighbours, prior, logistic, knn, stacked)",
+    )
     e.add_argument(
         "--prices", default="packaged", help="price table: packaged (2024 table), a TOML/JSON path, or none"
     )

@@ -4,24 +4,48 @@ Near-duplicate prompts carry information a per-model vote misses: a Winogrande t
 sentence with one trigger word swapped, so the other answer) is answered *wrongly* by a model biased
 towards one option exactly when the twin was answered rightly. So for model j,
 
-    logit q̂_j(x) = a_j·logit prior_j(cat) + Σ_c 1[cat = c]·Σ_m w_{c,j,m}·s·(y_nn,m − prior_m(cat))
+    logit q̂_j(x) = a_j·logit prior_j(cat) + Σ_c 1[cat = c]·(Σ_m w_{c,j,m}·s·(y_nn,m − prior_m) + b_{c,j}·d̂(x))
 
-with nn the nearest training prompt of the same category (cosine similarity s of hashed TF-IDF),
-y_nn its realised outcomes for all M models, fitted by ridge-logistic regression (Newton) per model on
-leave-one-out neighbours of the training prompts. Cross-model weights let it learn anti-correlation.
+with nn the nearest training prompt of the same category, s its similarity, y_nn its realised
+outcomes for all M models, and d̂(x) a ridge regression of the share of models that got x right on
+its text (out-of-fold for the training rows). Fitted per model by ridge-logistic regression (Newton)
+on leave-one-out neighbours; cross-model weights let it learn anti-correlation.
+
+Speed: the similarity uses only *rare* features (document frequency ≤ ``max_df_share`` of the
+training prompts; near-duplicates share their rare words), searched per category in a sparse
+inverted index, so routing 100,000 requests does not touch a dense 100,000 × N_train matrix.
 """
 
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 from numpy.typing import NDArray
+from scipy.linalg import cho_factor, cho_solve
 
 from tokenomy.routing.estimators.base import QualityEstimator, check_training, logit, sigmoid
 from tokenomy.routing.estimators.prior import CategoryPrior
-from tokenomy.routing.estimators.stacked import _fit_blend
+from tokenomy.routing.estimators.stacked import _fit_blend, fold_ids
 from tokenomy.routing.features import Features
 
 __all__ = ["NeighbourLabels"]
+
+
+def _row_argmax(s: sp.csr_matrix, floor: float) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    """Per row of a non-negative CSR matrix: the column of its largest entry ≥ ``floor`` and that entry
+    (0 and 0.0 where no entry reaches ``floor``). Vectorised over the entries that reach the floor."""
+    n = s.shape[0]
+    best, top = np.zeros(n, dtype=np.int64), np.zeros(n)
+    pos = np.flatnonzero(s.data >= floor)
+    if pos.size == 0:
+        return best, top
+    row = np.searchsorted(s.indptr, pos, side="right") - 1
+    vals = s.data[pos]
+    order = np.lexsort((-vals, row))  # by row, largest first
+    first = order[np.r_[True, row[order][1:] != row[order][:-1]]]
+    best[row[first]] = s.indices[pos[first]]
+    top[row[first]] = vals[first]
+    return best, top
 
 
 class NeighbourLabels(QualityEstimator):
@@ -30,6 +54,10 @@ class NeighbourLabels(QualityEstimator):
     Args:
         l2: ridge penalty of the weights.
         min_similarity: neighbours less similar than this contribute nothing.
+        max_df_share: features in more than this share of training prompts are ignored by the search.
+        difficulty: include the text difficulty regression d̂.
+        ridge_alpha: L2 strength of that regression.
+        folds, seed: cross-fitting of d̂ on the training rows.
     """
 
     name = "neighbours"
@@ -38,79 +66,138 @@ class NeighbourLabels(QualityEstimator):
         self,
         *,
         l2: float = 3.0,
-        min_similarity: float = 0.3,
-        difficulty: bool = True,
+        min_similarity: float = 0.2,
+        max_df_share: float = 0.05,
+        difficulty: bool = False,
+        ridge_alpha: float = 1.0,
         folds: int = 5,
         seed: int = 0,
     ) -> None:
         self.l2 = l2
         self.min_similarity = min_similarity
+        self.max_df_share = max_df_share
         self.difficulty = difficulty
+        self.ridge_alpha = ridge_alpha
         self.folds = folds
         self.seed = seed
+
+    # -- neighbour search ----------------------------------------------------------------------
+    def _index(self, X: Features) -> None:
+        df = np.bincount(X.text.indices, minlength=X.text.shape[1])
+        common = df > max(2.0, self.max_df_share * len(X))
+        keep = sp.diags((~common).astype(np.float64))
+        text_t = sp.csr_matrix((X.text @ keep).T)
+        text_t.eliminate_zeros()
+        self.members_: dict[int, NDArray[np.int64]] = {}
+        self.index_: dict[int, sp.csr_matrix] = {}
+        for c in [*range(X.n_categories), -1]:
+            rows = np.flatnonzero(X.category_codes == c) if c >= 0 else np.arange(len(X))
+            self.members_[c] = rows
+            self.index_[c] = sp.csr_matrix(text_t[:, rows])
 
     def _neighbour(self, X: Features, exclude_self: bool) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
         idx = np.zeros(len(X), dtype=np.int64)
         sim = np.zeros(len(X))
-        for start in range(0, len(X), 2048):
-            rows = np.arange(start, min(start + 2048, len(X)))
-            s = (X.text[rows] @ self.text_t_).toarray()
-            s[X.category_codes[rows, None] != self.codes_[None, :]] = -1.0
-            if exclude_self:
-                s[np.arange(rows.size), rows] = -1.0
-            idx[rows] = s.argmax(axis=1)
-            sim[rows] = s[np.arange(rows.size), idx[rows]]
+        codes = np.where(np.isin(X.category_codes, list(self.members_)), X.category_codes, -1)
+        for c in np.unique(codes):
+            rows = np.flatnonzero(codes == c)
+            members = self.members_[int(c)]
+            if members.size == 0:
+                continue
+            s = sp.csr_matrix(X.text[rows] @ self.index_[int(c)])
+            if exclude_self:  # training rows: a prompt is not its own neighbour
+                pos = np.searchsorted(members, rows)
+                s = s.tolil()
+                s[np.arange(rows.size), pos] = 0.0
+                s = s.tocsr()
+            best, top = _row_argmax(s, max(self.min_similarity, 1e-12))
+            idx[rows] = members[best]
+            sim[rows] = top
         return idx, np.where(sim >= self.min_similarity, sim, 0.0)
 
-    def _design(
-        self, X: Features, idx: NDArray[np.int64], sim: NDArray[np.float64], diff: NDArray[np.float64], j: int
-    ) -> NDArray[np.float64]:
-        dev = sim[:, None] * (self.y_[idx] - self.prior_train_[idx])
-        onehot = X.category_onehot()
-        parts = [dev * onehot[:, [c]] for c in range(onehot.shape[1])]
-        base = logit(self.prior_.predict(X)[:, [j]])
-        return np.hstack([base, *parts, diff[:, None] * onehot, onehot, np.ones((len(X), 1))])
+    # -- difficulty ----------------------------------------------------------------------------
+    def _extras(self, X: Features) -> NDArray[np.float64]:
+        return np.hstack([X.category_onehot() * 3.0, ((X.log_chars - 6.0) / 2.0)[:, None]])
 
     def _difficulty_fit(self, X: Features) -> NDArray[np.float64]:
-        """Ridge regression of the share of models right on the text; out-of-fold values for training."""
-        from sklearn.linear_model import Ridge
+        """Ridge regression (dual form: N ≪ features) of the share of models right on the text.
 
-        from tokenomy.routing.estimators.logistic import design_matrix
-        from tokenomy.routing.estimators.stacked import fold_ids
-
+        Returns out-of-fold values for the training rows; stores the primal weights for prediction.
+        """
+        self.ridge_: tuple[NDArray[np.float64], NDArray[np.float64], float] | None = None
         if not self.difficulty:
-            self.ridge_ = None
             return np.zeros(len(X))
-        A = design_matrix(X, 3.0)
+        extras = self._extras(X)
+        K = np.asarray((X.text @ X.text.T).toarray()) + extras @ extras.T
         target = self.y_.mean(axis=1)
         folds = fold_ids(len(X), min(self.folds, len(X)), self.seed)
         oof = np.zeros(len(X))
         for k in np.unique(folds):
-            fit, held = folds != k, folds == k
-            oof[held] = Ridge(alpha=1.0).fit(A[fit], target[fit]).predict(A[held]) - target[fit].mean()
-        model = Ridge(alpha=1.0).fit(A, target)
-        self.ridge_ = (np.asarray(model.coef_, np.float64), float(model.intercept_) - float(target.mean()))
+            fit, held = np.flatnonzero(folds != k), np.flatnonzero(folds == k)
+            mu = float(target[fit].mean())
+            a = cho_solve(
+                cho_factor(K[np.ix_(fit, fit)] + self.ridge_alpha * np.eye(fit.size)), target[fit] - mu
+            )
+            oof[held] = K[np.ix_(held, fit)] @ a
+        mu = float(target.mean())
+        a = cho_solve(cho_factor(K + self.ridge_alpha * np.eye(len(X))), target - mu)
+        self.ridge_ = (np.asarray(X.text.T @ a).ravel(), extras.T @ a, 0.0)
         return oof
 
     def _difficulty(self, X: Features) -> NDArray[np.float64]:
         if self.ridge_ is None:
             return np.zeros(len(X))
-        from tokenomy.routing.estimators.logistic import design_matrix
+        w_text, w_extra, icpt = self.ridge_
+        return np.asarray(X.text @ w_text + self._extras(X) @ w_extra + icpt)
 
-        coef, icpt = self.ridge_
-        return np.asarray(design_matrix(X, 3.0) @ coef + icpt)
+    # -- the model -----------------------------------------------------------------------------
+    def _design(
+        self,
+        X: Features,
+        idx: NDArray[np.int64],
+        sim: NDArray[np.float64],
+        diff: NDArray[np.float64],
+        prior: NDArray[np.float64],
+        j: int,
+    ) -> NDArray[np.float64]:
+        """Inputs of model j's regression (fit time): [logit prior_j, dev × 1[cat] per category, d̂ × 1[cat], 1[cat], 1]."""
+        dev = sim[:, None] * (self.y_[idx] - self.prior_train_[idx])
+        onehot = X.category_onehot()
+        parts = [dev * onehot[:, [c]] for c in range(onehot.shape[1])]
+        return np.hstack([logit(prior[:, [j]]), *parts, diff[:, None] * onehot, onehot, np.ones((len(X), 1))])
+
+    def _logits(
+        self,
+        X: Features,
+        idx: NDArray[np.int64],
+        sim: NDArray[np.float64],
+        diff: NDArray[np.float64],
+        prior: NDArray[np.float64],
+    ) -> NDArray[np.float64]:
+        """The same linear predictor for every model at once, one (M × M) product per category."""
+        w = self.weights_  # rows: 1 + C·M + C + C + 1, columns: models
+        m, c_n = self.y_.shape[1], X.n_categories
+        dev = sim[:, None] * (self.y_[idx] - self.prior_train_[idx])
+        z = logit(prior) * w[0] + w[-1]
+        codes = X.category_codes
+        for c in range(c_n):
+            rows = np.flatnonzero(codes == c)
+            if rows.size == 0:
+                continue
+            block = w[1 + c * m : 1 + (c + 1) * m]
+            z[rows] += dev[rows] @ block + diff[rows, None] * w[1 + c_n * m + c] + w[1 + c_n * m + c_n + c]
+        return np.asarray(z)
 
     def fit(self, X: Features, quality: NDArray[np.float64]) -> NeighbourLabels:
         self.y_ = check_training(X, quality)
-        self.text_t_ = X.text.T.tocsr()
-        self.codes_ = X.category_codes
+        self._index(X)
         self.prior_ = CategoryPrior().fit(X, self.y_)
         self.prior_train_ = self.prior_.predict(X)
         idx, sim = self._neighbour(X, exclude_self=True)
         diff = self._difficulty_fit(X)
         self.weights_ = np.stack(
             [
-                _fit_blend(self._design(X, idx, sim, diff, j), self.y_[:, j], self.l2)
+                _fit_blend(self._design(X, idx, sim, diff, self.prior_train_, j), self.y_[:, j], self.l2)
                 for j in range(self.y_.shape[1])
             ],
             axis=1,
@@ -119,10 +206,4 @@ class NeighbourLabels(QualityEstimator):
 
     def predict(self, X: Features) -> NDArray[np.float64]:
         idx, sim = self._neighbour(X, exclude_self=False)
-        diff = self._difficulty(X)
-        return np.column_stack(
-            [
-                sigmoid(self._design(X, idx, sim, diff, j) @ self.weights_[:, j])
-                for j in range(self.weights_.shape[1])
-            ]
-        )
+        return sigmoid(self._logits(X, idx, sim, self._difficulty(X), self.prior_.predict(X)))

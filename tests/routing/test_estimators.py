@@ -1,0 +1,71 @@
+"""Estimator internals: the neighbour model's fast path equals its design matrix, and it finds twins."""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from tokenomy.routing.dataset import RoutingDataset
+from tokenomy.routing.estimators import NeighbourLabels
+from tokenomy.routing.estimators.neighbour_labels import _row_argmax
+from tokenomy.routing.features import TextFeaturizer
+
+
+def test_vectorised_logits_equal_the_per_model_design_matrix(tiny: RoutingDataset) -> None:
+    tr, te = tiny.split("train"), tiny.split("test")
+    fz = TextFeaturizer(n_features=2**12).fit(tr.prompts, tr.categories.tolist())
+    Xtr, Xte = (
+        fz.transform(tr.prompts, tr.categories.tolist()),
+        fz.transform(te.prompts, te.categories.tolist()),
+    )
+    est = NeighbourLabels(difficulty=True, folds=3).fit(Xtr, tr.quality)
+    idx, sim = est._neighbour(Xte, exclude_self=False)
+    diff, prior = est._difficulty(Xte), est.prior_.predict(Xte)
+    fast = est._logits(Xte, idx, sim, diff, prior)
+    for j in range(tiny.n_models):
+        slow = est._design(Xte, idx, sim, diff, prior, j) @ est.weights_[:, j]
+        assert np.allclose(fast[:, j], slow)
+
+
+def test_row_argmax_matches_dense_argmax_above_the_floor() -> None:
+    rng = np.random.default_rng(0)
+    dense = rng.random((50, 30)) * (rng.random((50, 30)) < 0.2)
+    s = sp.csr_matrix(dense)
+    best, top = _row_argmax(s, 0.5)
+    for i in range(50):
+        row = np.where(dense[i] >= 0.5, dense[i], 0.0)
+        assert top[i] == row.max()
+        if row.max() > 0:
+            assert best[i] == row.argmax()
+
+
+def test_a_twin_in_training_is_found_and_anti_correlation_is_learned() -> None:
+    # model "biased" answers every prompt with option A: right on a twin exactly when wrong on the other
+    rows = []
+    rng = np.random.default_rng(1)
+    for i in range(120):
+        name = f"zq{i}x"
+        right_first = rng.random() < 0.5
+        for k, text in enumerate(
+            (f"{name} likes rain because _ is wet", f"{name} likes rain because _ is dry")
+        ):
+            a_right = right_first if k == 0 else not right_first
+            for m, q in (("biased", float(a_right)), ("steady", 1.0 if rng.random() < 0.7 else 0.0)):
+                rows.append(
+                    {
+                        "prompt_id": f"t{i}-{k}",
+                        "prompt": text,
+                        "model": m,
+                        "quality": q,
+                        "cost_usd": 0.001,
+                        "category": "wino",
+                        "split": "test" if (k == 1 and i % 4 == 0) else "train",
+                    }
+                )
+    ds = RoutingDataset.from_long(rows)
+    tr, te = ds.split("train"), ds.split("test")
+    fz = TextFeaturizer(n_features=2**14).fit(tr.prompts, tr.categories.tolist())
+    est = NeighbourLabels().fit(fz.transform(tr.prompts, tr.categories.tolist()), tr.quality)
+    q = est.predict(fz.transform(te.prompts, te.categories.tolist()))[:, 0]
+    y = te.quality[:, 0]
+    assert q[y == 1].min() > 0.5 > q[y == 0].max()  # the twin's outcome, flipped

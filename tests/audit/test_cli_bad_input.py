@@ -186,3 +186,23 @@ def test_labels_for_unknown_ids_are_reported(tmp_path: Path) -> None:
     payload = json.loads(out.read_text())
     assert payload["prices"]["v_usd"]["sources"] == {"user": 1}
     assert any("1 of 2 ids match no request" in n and "no-such-trace" in n for n in payload["notes"])
+
+
+def test_format_is_guessed_from_the_first_record(tmp_path: Path) -> None:
+    from test_gateways import OBSERVATIONS, SPEND_ROWS
+
+    from tokenomy.interfaces.cmd_audit import _guess
+
+    otlp = tmp_path / "a.jsonl"
+    write(otlp, bad_line=False)
+    spend = tmp_path / "b.jsonl"
+    spend.write_text(json.dumps(SPEND_ROWS[0]) + "\n")
+    page = tmp_path / "c.json"
+    page.write_text(json.dumps(OBSERVATIONS))
+    lines = tmp_path / "d.jsonl"
+    lines.write_text("\n".join(json.dumps(o) for o in OBSERVATIONS["data"]) + "\n")
+    guessed = {p.name: _guess(p) for p in (otlp, spend, page, lines)}
+    assert guessed == {"a.jsonl": "otlp", "b.jsonl": "litellm", "c.json": "langfuse", "d.jsonl": "langfuse"}
+    out = tmp_path / "r.json"
+    assert main(["audit", str(lines), "--json", str(out)]) == 0  # no --format needed
+    assert json.loads(out.read_text())["format"] == "langfuse"

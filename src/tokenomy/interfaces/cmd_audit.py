@@ -83,6 +83,47 @@ def _guess(path: Path) -> str:
         return "ledger"
     if path.suffix == ".csv":
         return "litellm"
+    return _sniff(path)
+
+
+def _first_record(path: Path) -> Any:
+    """The first JSON record of a JSON Lines file or a (small) whole document; None when unreadable."""
+    import gzip
+    import json
+
+    opener: Any = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rt", encoding="utf-8") as f:
+            head = f.read(1 << 16)
+    except (OSError, UnicodeDecodeError):
+        return None
+    text = head.lstrip()
+    if text[:1] == "[" or (text[:1] == "{" and "\n" not in text.strip()):
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8")) if path.stat().st_size < (8 << 20) else None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            return None
+        return doc[0] if isinstance(doc, list) and doc else doc
+    for line in text.splitlines():
+        if line.strip():
+            try:
+                return json.loads(line)
+            except json.JSONDecodeError:
+                return None
+    return None
+
+
+def _sniff(path: Path) -> str:
+    """otlp, litellm or langfuse from the first record's fields (otlp when nothing tells)."""
+    rec = _first_record(path) if path.is_file() else None
+    if isinstance(rec, dict) and isinstance(rec.get("data"), list) and rec["data"]:
+        rec = rec["data"][0]  # an API page
+    if not isinstance(rec, dict) or "resourceSpans" in rec:
+        return "otlp"
+    if "traceId" in rec and "type" in rec:
+        return "langfuse"
+    if {"call_type", "spend", "response_cost", "model_group", "custom_llm_provider"} & set(rec):
+        return "litellm"
     return "otlp"
 
 

@@ -198,7 +198,7 @@ def test_format_is_guessed_from_the_first_record(tmp_path: Path) -> None:
     spend = tmp_path / "b.jsonl"
     spend.write_text(json.dumps(SPEND_ROWS[0]) + "\n")
     page = tmp_path / "c.json"
-    page.write_text(json.dumps(OBSERVATIONS))
+    page.write_text(json.dumps(OBSERVATIONS, indent=2))  # pretty-printed: not one record per line
     lines = tmp_path / "d.jsonl"
     lines.write_text("\n".join(json.dumps(o) for o in OBSERVATIONS["data"]) + "\n")
     guessed = {p.name: _guess(p) for p in (otlp, spend, page, lines)}

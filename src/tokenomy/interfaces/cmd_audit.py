@@ -87,7 +87,7 @@ def _guess(path: Path) -> str:
 
 
 def _first_record(path: Path) -> Any:
-    """The first JSON record of a JSON Lines file or a (small) whole document; None when unreadable."""
+    """The first JSON record of a JSON Lines file or of a (small) whole document; None when unreadable."""
     import gzip
     import json
 
@@ -95,22 +95,19 @@ def _first_record(path: Path) -> Any:
     try:
         with opener(path, "rt", encoding="utf-8") as f:
             head = f.read(1 << 16)
-    except (OSError, UnicodeDecodeError):
-        return None
-    text = head.lstrip()
-    if text[:1] == "[" or (text[:1] == "{" and "\n" not in text.strip()):
-        try:
-            doc = json.loads(path.read_text(encoding="utf-8")) if path.stat().st_size < (8 << 20) else None
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-            return None
-        return doc[0] if isinstance(doc, list) and doc else doc
-    for line in text.splitlines():
-        if line.strip():
-            try:
-                return json.loads(line)
-            except json.JSONDecodeError:
+            if head.lstrip()[:1] != "[":
+                first = next((ln for ln in head.splitlines() if ln.strip()), "")
+                try:
+                    return json.loads(first)
+                except json.JSONDecodeError:
+                    pass  # a pretty-printed document: read it whole below
+            if path.stat().st_size > (8 << 20):
                 return None
-    return None
+            f.seek(0)
+            doc = json.load(f)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return doc[0] if isinstance(doc, list) and doc else doc
 
 
 def _sniff(path: Path) -> str:

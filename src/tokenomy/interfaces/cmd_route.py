@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 from tqdm import tqdm
 
 from tokenomy.core.errors import ValidationError
@@ -127,7 +128,11 @@ def fit_and_evaluate(args: argparse.Namespace, ds: RoutingDataset) -> dict[str, 
     vs = _floats(args.v)
     names = _policies(args.policies)
     table = _price_table(args.prices, ds)
-    with tqdm(total=len(vs) + 2, desc="route eval", unit="step") as bar:
+    # BLAS threads only slow these small dense products down (and thrash on a shared machine)
+    with (
+        threadpool_limits(limits=1, user_api="blas"),
+        tqdm(total=len(vs) + 2, desc="route eval", unit="step") as bar,
+    ):
         bar.set_postfix_str("fitting")
         router = Router(estimator=args.estimator, prices=table, seed=args.seed).fit(
             train, lam_usd_per_s=args.lam, rho_usd=args.rho

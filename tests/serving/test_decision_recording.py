@@ -116,8 +116,12 @@ def test_order_rows_list_the_top_of_the_queue_in_serve_order_and_the_admitted() 
         d.metadata["admitted"] == [3, 1]
         and d.metadata["priority"] == (-np.array(lams)[[3, 1, 2, 4]]).tolist()
     )
-    # V·ΔQ − ΔC of each candidate is the priced rule's surplus at that state
+    # V·ΔQ − ΔC − λ·ΔL of each candidate is the priced rule's surplus at that state
     assert [c.surplus_usd for c in d.candidates] == pytest.approx(log.surplus_usd[step0].tolist(), abs=1e-15)
+    req = log.request[step0]
+    assert [d.prices.v_usd * c.dq for c in d.candidates] == pytest.approx(wl.v_usd[req].tolist())
+    own = wl.lam_usd_per_s[req] * log.dl_s[step0]  # λ_i·S_i at each candidate's own λ
+    assert [d.prices.lam_usd_per_s * c.dl_s for c in d.candidates] == pytest.approx(own.tolist())
 
 
 def test_order_rows_of_the_priced_scheduler_mark_its_rejections() -> None:

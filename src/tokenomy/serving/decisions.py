@@ -152,38 +152,44 @@ def order_decisions(r: RunResult) -> list[Decision]:
     """The run's recorded ordering steps (``recording``) as decisions at point ``order``; [] if none.
 
     One decision per sampled step over the queue's top requests in serve order; ``chosen`` is the
-    first one the step admitted (``None`` when it admitted none). The candidates carry different V
-    and λ and a decision has one price vector, so the decision's V = 1 and λ = 0 and candidate i has
-    ΔQ = V_i (USD), ΔC = GPU cost + external charge + λ_i·ΔL_i (its own delay priced at its own λ),
-    ΔL = ΔL_i: V·ΔQ − ΔC is then the priced rule's surplus V_i − ΔC_i − λ_i·ΔL_i − external_i.
-    Metadata: the scheduler, each candidate's priority, λ and external charge, and which were
-    admitted or rejected.
+    first one the step admitted (``None`` when it admitted none). The candidates carry their own V_i
+    and λ_i and a decision has one price vector, so the row's prices are the candidates' means
+    (V̄, λ̄) and candidate i has ΔQ = V_i/V̄, ΔC = GPU cost + external charge, ΔL = S_i·λ_i/λ̄ (its own
+    service time S_i in seconds at the reference price λ̄): V̄·ΔQ − ΔC − λ̄·ΔL is then the priced
+    rule's surplus V_i − ΔC_i − external_i − λ_i·S_i, and the latency term stays separate (the
+    serving-congestion audit reads it). Metadata: the scheduler, each candidate's priority, V, λ,
+    S_i and external charge, and which were admitted or rejected.
     """
     log = r.order_log
     if log is None:
         return []
     wl = r.workload
     rid = f"{wl.name}/{r.scheduler}/queue"
-    prices = PriceVector(v_usd=1.0, v_source=PriceSource.USER, lam_source=PriceSource.SLA)
     out = []
     for s in range(log.time_s.size):
         a, b = int(log.start[s]), int(log.start[s + 1])
         req = log.request[a:b]
-        lam = wl.lam_usd_per_s[req]
-        dc = log.dc_usd[a:b] + log.external_usd[a:b] + lam * log.dl_s[a:b]
+        v, lam, own = wl.v_usd[req], wl.lam_usd_per_s[req], log.dl_s[a:b]
+        v_ref, lam_ref = float(v.mean()), float(lam.mean())
+        dq = v / v_ref if v_ref > 0 else np.zeros_like(v)
+        dl = own * lam / lam_ref if lam_ref > 0 else own
+        dc = log.dc_usd[a:b] + log.external_usd[a:b]
         uses = [
-            TokenUse(f"req:{i}", v, c, dl)
-            for i, v, c, dl in zip(
-                req.tolist(), wl.v_usd[req].tolist(), dc.tolist(), log.dl_s[a:b].tolist(), strict=True
-            )
+            TokenUse(f"req:{i}", q, c, t)
+            for i, q, c, t in zip(req.tolist(), dq.tolist(), dc.tolist(), dl.tolist(), strict=True)
         ]
+        prices = PriceVector(
+            v_usd=v_ref, lam_usd_per_s=lam_ref, v_source=PriceSource.USER, lam_source=PriceSource.SLA
+        )
         adm = np.flatnonzero(log.admitted[a:b])
         meta = {
             "scheduler": r.scheduler,
             "surplus_rule": log.rule,
             "priority": log.priority[a:b].tolist(),
             "priority_order": "lower is served first (order key; VTC: the tenant's virtual counter)",
+            "v_usd": v.tolist(),
             "lam_usd_per_s": lam.tolist(),
+            "own_latency_s": own.tolist(),
             "external_usd": log.external_usd[a:b].tolist(),
             "admitted": req[adm].tolist(),
             "rejected": req[log.rejected[a:b]].tolist(),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,3 +24,12 @@ def tiny() -> RoutingDataset:
 @pytest.fixture(scope="package")
 def fitted(tiny: RoutingDataset) -> Router:
     return Router(n_features=2**12).fit(tiny.split("train"))
+
+
+@pytest.fixture(autouse=True, scope="package")
+def _one_blas_thread() -> Iterator[None]:
+    """BLAS threads only slow these small products down (and thrash on a shared 2-core machine)."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield

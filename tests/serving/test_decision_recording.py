@@ -14,6 +14,7 @@ from tokenomy.core.errors import ValidationError
 from tokenomy.interfaces.cli import main
 from tokenomy.ledger import Ledger
 from tokenomy.serving.decisions import eviction_decisions, order_decisions
+from tokenomy.serving.disagg import DisaggregatedEngine
 from tokenomy.serving.engine import Engine
 from tokenomy.serving.entities import EngineConfig, Workload
 from tokenomy.serving.metrics import summarize
@@ -213,3 +214,13 @@ def test_cli_ledger_round_trip_has_evict_and_order_rows(tmp_path: Path) -> None:
     assert ev.chosen == 0 and ev.metadata["policy"] == "lru" and ev.candidates[0].name.startswith("block:")
     od = next(d for d in got if d.decision_point == "order" and "/priced/" in d.request_id)
     assert od.metadata["scheduler"] == "priced" and od.candidates[0].name.startswith("req:")
+
+
+def test_disaggregated_engine_records_its_prefill_pool() -> None:
+    wl = _reuse_heavy(4)
+    eng = DisaggregatedEngine(prefill_config=EngineConfig(kv_blocks=600, max_num_seqs=16))
+    off = eng.run(wl, make_scheduler("priced"))
+    on = eng.run(wl, make_scheduler("priced"), record=RecordSpec(sample_every=1))
+    assert off.order_log is None and on.order_log is not None and on.eviction_log is not None
+    assert np.array_equal(off.finish_s, on.finish_s, equal_nan=True)
+    assert on.eviction_log.time_s.size == on.evictions

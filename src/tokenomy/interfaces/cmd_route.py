@@ -211,8 +211,8 @@ def run_eval(args: argparse.Namespace) -> dict[str, Any]:
     if out["longtail"]:
         lt = out["longtail"]
         print(
-            "prediction 2 (Pareto V): top-decile share of regret "
-            + ", ".join(f"{k} {v:.2f}" for k, v in lt["top_decile_share_of_regret"].items())
+            "prediction 2 (Pareto V): mean regret per unit V in the top V decile "
+            + ", ".join(f"{k} {v:.3f}" for k, v in lt["top_decile_regret_per_v"].items())
         )
     for note in out["synthetic"]:
         print("note:", note)

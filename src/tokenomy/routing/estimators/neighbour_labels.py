@@ -51,6 +51,10 @@ def _row_argmax(s: sp.csr_matrix, floor: float) -> tuple[NDArray[np.int64], NDAr
 class NeighbourLabels(QualityEstimator):
     """Logistic model on the nearest training neighbour's outcomes for every model.
 
+    The defaults were chosen on the RouterBench *train* split by out-of-fold welfare (mean gap
+    recovered at V = 0.003, 0.01, 0.03) over l2 ∈ {1, 3, 10} × min_similarity ∈ {0.1, 0.2, 0.3} ×
+    max_df_share ∈ {0.01, 0.02, 0.05}.
+
     Args:
         l2: ridge penalty of the weights.
         min_similarity: neighbours less similar than this contribute nothing.
@@ -65,9 +69,9 @@ class NeighbourLabels(QualityEstimator):
     def __init__(
         self,
         *,
-        l2: float = 3.0,
-        min_similarity: float = 0.2,
-        max_df_share: float = 0.05,
+        l2: float = 1.0,
+        min_similarity: float = 0.1,
+        max_df_share: float = 0.02,
         difficulty: bool = False,
         ridge_alpha: float = 1.0,
         folds: int = 5,
@@ -93,7 +97,7 @@ class NeighbourLabels(QualityEstimator):
         for c in [*range(X.n_categories), -1]:
             rows = np.flatnonzero(X.category_codes == c) if c >= 0 else np.arange(len(X))
             self.members_[c] = rows
-            self.index_[c] = sp.csr_matrix(text_t[:, rows])
+            self.index_[c] = sp.csr_matrix(text_t[:, rows], dtype=np.float32)
 
     def _neighbour(self, X: Features, exclude_self: bool) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
         idx = np.zeros(len(X), dtype=np.int64)
@@ -104,7 +108,7 @@ class NeighbourLabels(QualityEstimator):
             members = self.members_[int(c)]
             if members.size == 0:
                 continue
-            s = sp.csr_matrix(X.text[rows] @ self.index_[int(c)])
+            s = sp.csr_matrix(X.text[rows].astype(np.float32) @ self.index_[int(c)])
             if exclude_self:  # training rows: a prompt is not its own neighbour
                 pos = np.searchsorted(members, rows)
                 s = s.tolil()

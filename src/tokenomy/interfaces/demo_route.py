@@ -96,6 +96,7 @@ def section(ctx: DemoContext) -> dict[str, Any]:
     ctx.echo(
         "prediction 2 (Pareto V per request): mean regret per unit V in the top V decile — "
         + ", ".join(f"{k} {v:.3f}" for k, v in lt["top_decile_regret_per_v"].items())
+        + f"; the top decile holds {lt['top_decile_share_of_excess_regret']:.0%} of cost-min's excess regret"
     )
     report = ctx.out_dir / "route.html"
     from tokenomy.audit.report_route import build_report

@@ -4,7 +4,8 @@ V is drawn per request from a Pareto (heavy-tailed) distribution, V = v_min·(1 
 The cost-minimiser (``cost-min``: the cheapest model whose q̂ clears one quality bar, tuned on train at
 the median V) and Eq. 4 (``tokenomy``, reading each request's V) route the same test requests; regret
 against the ex-post oracle at each request's own V is reported by V decile. Prediction 2 holds when
-the cost-minimiser's regret rises in the top deciles while Eq. 4's stays low.
+the cost-minimiser's regret rises in the top deciles while Eq. 4's stays low; ``excess`` is the
+cost-minimiser's regret minus Eq. 4's, and its share in the top V decile says where the loss sits.
 """
 
 from __future__ import annotations
@@ -71,7 +72,9 @@ def longtail(
             row[f"regret_per_v_{name}"] = (
                 float(((oracle[m] - w[m]) / v[m]).mean()) if m.any() else float("nan")
             )
+        row["excess_regret_cost_min_usd"] = row["regret_cost-min"] - row["regret_tokenomy"]
         rows.append(row)
+    excess = results["tokenomy"] - results["cost-min"]  # per request: what Eq. 4 gains over cost-min
     total = {name: float((oracle - w).sum()) for name, w in results.items()}
     top = dec == 9
     return {
@@ -88,6 +91,9 @@ def longtail(
         "top_decile_regret_per_v": {
             name: float(((oracle[top] - w[top]) / v[top]).mean()) for name, w in results.items()
         },
+        "top_decile_share_of_excess_regret": float(excess[top].sum() / excess.sum())
+        if excess.sum() > 0
+        else float("nan"),
         "top_decile_share_of_regret": {
             name: float((oracle[top] - w[top]).sum() / total[name]) if total[name] > 0 else float("nan")
             for name, w in results.items()

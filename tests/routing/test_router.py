@@ -83,17 +83,22 @@ def test_decisions_and_outcomes_in_the_ledger_give_the_evaluation_regret(
     tiny: RoutingDataset, fitted: Router
 ) -> None:
     te = tiny.split("test")
+    grid = [0.00015, 0.05]  # at V = 0.00015 some requests get nothing
     with Ledger() as ledger:
-        n = write_routes(ledger, fitted, te, [0.05], PriceVector())
-        assert n == len(te) and ledger.count("decisions") == len(te)
-        assert ledger.count("outcomes") == len(te) * te.n_models
-        reg = ledger.regret().column("regret_usd").to_numpy(zero_copy_only=False)
+        n = write_routes(ledger, fitted, te, grid, PriceVector())
+        assert n == 2 * len(te) and ledger.count("decisions") == 2 * len(te)
+        table = ledger.regret()
+        reg = np.asarray(table.column("regret_usd").to_numpy(zero_copy_only=False), dtype=float)
+        v = np.asarray(table.column("v_usd").to_numpy(zero_copy_only=False))
+        nulls = int(np.sum(table.column("chosen_name").is_null().to_numpy(zero_copy_only=False)))
+        assert ledger.count("outcomes") == 2 * len(te) * te.n_models + nulls
         one = fitted.route(RouteRequest(te.prompts[0], te.categories[0], 0.05, "x"), PriceVector())
         ids = ledger.append([one.to_decision(tenant="t")])
         assert next(ledger.decisions("x")).metadata["synthetic"] == ["dl_s", "dr"] and ids
-    res = evaluate(fitted, te, v_grid=[0.05], n_boot=20, policies=("tokenomy",))
-    assert not np.isnan(reg).any()
-    assert float(np.mean(reg)) == pytest.approx(res.rows[0]["regret_mean"], rel=1e-9, abs=1e-12)
+    assert nulls > 0 and not np.isnan(reg).any()
+    res = evaluate(fitted, te, v_grid=grid, n_boot=20, policies=("tokenomy",))
+    for row in res.rows:
+        assert float(np.mean(reg[v == row["V"]])) == pytest.approx(row["regret_mean"], rel=1e-9, abs=1e-12)
 
 
 def test_a_model_missing_from_the_price_table_is_named(tiny: RoutingDataset) -> None:

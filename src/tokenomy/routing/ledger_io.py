@@ -4,7 +4,8 @@ Routing data has every model's outcome for every prompt, so each decision gets N
 ``Outcome`` rows (candidate = the model) and the ledger's regret query compares the chosen model with
 the ex-post best one. Quality and cost are measured; latency is the data's when present, else the
 SYNTHETIC estimate, and harm is the SYNTHETIC (1 − quality) × consequence. Request ids are
-``<prompt_id>@V=<V>`` so each V's decisions are separate requests.
+``<prompt_id>@V=<V>`` so each V's decisions are separate requests. A decision that spends nothing
+gets one outcome for "the chosen candidate" with quality 0 and cost 0, so its regret is defined too.
 """
 
 from __future__ import annotations
@@ -44,5 +45,8 @@ def write_routes(
             harm=harm.ravel(),
             candidate=list(names),
         )
+        null = np.flatnonzero(batch.chosen < 0)
+        if null.size:  # spending nothing realised nothing: quality 0 at cost 0 (so the regret is defined)
+            ledger.append_outcome_arrays(list(ids[null]), 0.0, 0.0)
         written += n
     return written

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -73,6 +75,9 @@ def test_every_policy_returns_valid_deterministic_routes(
         assert np.all(called[np.flatnonzero(answered), r1.chosen[answered]])  # the answer is paid for
         oracle = realised(p, make_policy("oracle").decide(p)).welfare
         assert np.all(realised(p, r1).welfare <= oracle + 1e-12)  # nobody beats the ex-post oracle
+        if not pol.needs_outcomes:  # a router must not read the outcomes of the requests it routes
+            blind = replace(p, quality=None, cost_usd=None, latency_s=None)
+            assert np.array_equal(pol.decide(blind).chosen, r1.chosen)
 
 
 def test_unknown_policy_and_estimator_names_list_the_valid_ones(tiny: RoutingDataset) -> None:

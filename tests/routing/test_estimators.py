@@ -69,3 +69,19 @@ def test_a_twin_in_training_is_found_and_anti_correlation_is_learned() -> None:
     q = est.predict(fz.transform(te.prompts, te.categories.tolist()))[:, 0]
     y = te.quality[:, 0]
     assert q[y == 1].min() > 0.5 > q[y == 0].max()  # the twin's outcome, flipped
+
+
+def test_compare_estimators_scores_every_registered_one_against_the_train_mean(tiny: RoutingDataset) -> None:
+    from tokenomy.routing.estimators import ESTIMATORS
+    from tokenomy.routing.reliability import compare_estimators
+    from tokenomy.routing.router import Router
+
+    tr, te = tiny.split("train"), tiny.split("test")
+    router = Router(n_features=2**12, estimator="prior").fit(tr)
+    out = compare_estimators(router, tr, te)
+    names = [r["estimator"] for r in out["summary"]]
+    assert names == ["train-mean", *sorted(ESTIMATORS)]
+    assert len(out["per_model"]) == len(names) * tiny.n_models
+    brier = {r["estimator"]: r["brier_mean"] for r in out["summary"]}
+    assert brier["prior"] < brier["train-mean"]  # the category carries signal in this data
+    assert all(0 <= r["ece"] <= 1 for r in out["per_model"])

@@ -149,6 +149,11 @@ def build_report(payload: Mapping[str, Any], *, subtitle: str = "") -> Report:
             [{"model": c["model"], "brier": c["brier"], "ece": c["ece"]} for c in cal],
             caption="Brier score and ECE per model",
         )
+    est = payload.get("estimators")
+    if est:
+        rep.table(
+            est["summary"], caption="every estimator fitted on train: mean Brier and ECE over models on test"
+        )
     lt = payload.get("longtail")
     if lt:
         rep.heading("Prediction 2: regret of a cost-minimising router on long-tail V")

@@ -28,11 +28,13 @@ from tokenomy.interfaces.paths import resolve_data_dir
 from tokenomy.interfaces.table import format_table
 from tokenomy.ledger import Ledger
 from tokenomy.routing.dataset import RoutingDataset
+from tokenomy.routing.estimators import ESTIMATORS
 from tokenomy.routing.evaluation import DEFAULT_POLICIES, evaluate
 from tokenomy.routing.ledger_io import write_routes
 from tokenomy.routing.longtail import longtail
 from tokenomy.routing.policies import POLICIES
 from tokenomy.routing.prices import PriceTable
+from tokenomy.routing.reliability import compare_estimators
 from tokenomy.routing.router import Router
 
 __all__ = ["register", "run_eval"]
@@ -67,6 +69,11 @@ def register(sub: Any) -> None:
     e.add_argument("--boot", type=int, default=1000, help="bootstrap resamples for the CIs")
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--no-longtail", action="store_true", help="skip the prediction-2 experiment")
+    e.add_argument(
+        "--compare-estimators",
+        metavar="NAMES",
+        help="also fit these estimators (comma list or 'all') and report their Brier / ECE per model",
+    )
     e.add_argument("--report", metavar="HTML", help="write the HTML report here")
     e.add_argument("--ledger", metavar="PATH", help="append tokenomy's decisions and outcomes to this ledger")
     e.set_defaults(func=run_eval)
@@ -154,6 +161,14 @@ def fit_and_evaluate(args: argparse.Namespace, ds: RoutingDataset) -> dict[str, 
             progress=step,
         )
         tail = None if args.no_longtail else longtail(router, test, prices=prices, seed=args.seed)
+        compare = getattr(args, "compare_estimators", None)
+        estimators = None
+        if compare:
+            wanted = None if compare == "all" else [x.strip() for x in compare.split(",") if x.strip()]
+            bad = [n for n in wanted or [] if n not in ESTIMATORS]
+            if bad:
+                raise ValidationError(f"unknown estimator {bad}; valid: {', '.join(sorted(ESTIMATORS))}")
+            estimators = compare_estimators(router, train, test, wanted)
         bar.update()
     return {
         "data": ds.source,
@@ -172,6 +187,7 @@ def fit_and_evaluate(args: argparse.Namespace, ds: RoutingDataset) -> dict[str, 
         "sweeps": res.sweeps,
         "validation": res.validation,
         "longtail": tail,
+        "estimators": estimators,
         "synthetic": res.synthetic,
         "_router": router,
         "_test": test,
@@ -213,6 +229,12 @@ def run_eval(args: argparse.Namespace) -> dict[str, Any]:
         print(
             "prediction 2 (Pareto V): mean regret per unit V in the top V decile "
             + ", ".join(f"{k} {v:.3f}" for k, v in lt["top_decile_regret_per_v"].items())
+        )
+    if out["estimators"]:
+        print(
+            format_table(
+                out["estimators"]["summary"], title="estimator calibration on test (mean over models)"
+            )
         )
     for note in out["synthetic"]:
         print("note:", note)

@@ -195,15 +195,27 @@ def test_model_cache_is_keyed_by_contents_not_identity(table: TrajectoryTable) -
     assert not np.allclose(beta_a, pol.model_.beta_success_)  # type: ignore[union-attr]
 
 
-def test_controller_replay_makes_the_vectorised_rules_stops(table: TrajectoryTable) -> None:
-    pol = MarginalStop().fit(table, 0.05)
+@pytest.mark.parametrize(
+    ("v_usd", "pol"),
+    [
+        (0.2, MarginalStop(z_grid=(0.0,), budget_share=float("inf"))),  # the plain rule
+        (0.3, MarginalStop()),  # margin and budget (the default)
+        (0.5, MarginalStop(budget_share=0.5)),  # here only the budget stops runs mid-way
+    ],
+)
+def test_controller_replay_makes_the_vectorised_rules_stops(
+    table: TrajectoryTable, v_usd: float, pol: MarginalStop
+) -> None:
+    pol.fit(table, v_usd)
     assert pol.model_ is not None
-    keep = pol.decide(table, 0.05)
+    keep = pol.decide(table, v_usd)
     success, cost, calls = stop_outcomes(table, keep)
-    env = ReplayEnv(table, v_usd=0.05)
+    stopped_mid_run = (calls > 0) & (calls < table.n_calls)
+    assert stopped_mid_run.any() and (calls == table.n_calls).any()  # the check is not vacuous
+    env = ReplayEnv(table, v_usd=v_usd)
     ctl = MarginalController(load_schedule())
     for t in range(len(table.n_calls)):
-        out = run_controller(env, ctl, pol.model_, t)
+        out = run_controller(env, ctl, pol.model_, t, cap_usd=pol.budget_usd(v_usd), z_se=pol.z_se_)
         assert out["calls"] == calls[t] and out["success"] == success[t]
         assert out["cost_usd"] == pytest.approx(cost[t])
 

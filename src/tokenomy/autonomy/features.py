@@ -8,7 +8,13 @@ every decision point of every trajectory at once (20,163 rows for the full mini-
     steps so far, log-steps, USD spent so far, the next call's context size (prompt tokens, in
     thousands) and its growth over the last call, the last call's cost, edits / tests / runs so far,
     whether a test or run followed the last edit, failing return codes among the last 5 commands,
-    malformed replies so far, truncated observations so far, the problem statement's size.
+    malformed replies so far, truncated observations so far, the problem statement's size;
+    and (added for issue 6 as candidates; selecting among them by inner-CV log loss did not help, so
+    the default rule does not use them, docs/agent.md) commands that
+    repeat an earlier command of the run (so far, and among the last 5 — an agent looping), whether
+    the last test/run failed, calls since the last edit, the share of failing commands so far, the
+    current streak of malformed replies, read/search calls so far, the last reply's completion
+    tokens (thousands), log(1 + the last observation's characters) and log(1 + context size).
 
 No outcome and nothing after call k−1 enters the features (tested in tests/autonomy). This module
 reads no file; it turns :class:`~tokenomy.autonomy.trajectory.AgentTrajectory` records into arrays.
@@ -42,10 +48,21 @@ FEATURE_NAMES: tuple[str, ...] = (
     "n_format_errors",
     "n_truncated",
     "problem_ktok",
+    "n_repeat_cmds",
+    "repeat_last5",
+    "last_verify_failed",
+    "steps_since_edit",
+    "fail_share",
+    "format_streak",
+    "n_explore",
+    "last_completion_ktok",
+    "log_last_obs_chars",
+    "log_context_ktok",
 )
 
 _EDIT = frozenset({"edit", "create_script"})
 _VERIFY = frozenset({"test", "run"})
+_EXPLORE = frozenset({"read", "search"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +150,11 @@ def build_table(trajectories: Sequence[AgentTrajectory]) -> TrajectoryTable:
         last_cost = 0.0
         prev_ctx = steps[0].num_prompt_tokens / 1e3 if steps else 0.0
         recent_fail: list[int] = []
+        seen: set[str] = set()
+        recent_rep: list[int] = []
+        n_rep = n_rc = n_fail = fmt_streak = explore = 0
+        last_verify_failed = 0.0
+        last_completion_ktok = log_obs = 0.0
         for k, s in enumerate(steps):
             ctx = s.num_prompt_tokens / 1e3
             x[row] = (
@@ -151,6 +173,16 @@ def build_table(trajectories: Sequence[AgentTrajectory]) -> TrajectoryTable:
                 fmt,
                 trunc,
                 problem_ktok,
+                n_rep,
+                sum(recent_rep[-5:]),
+                last_verify_failed,
+                k - last_edit if last_edit >= 0 else k + 1,
+                n_fail / n_rc if n_rc else 0.0,
+                fmt_streak,
+                explore,
+                last_completion_ktok,
+                log_obs,
+                np.log1p(ctx),
             )
             step[row] = k
             cost[row] = s.cost_usd
@@ -170,6 +202,20 @@ def build_table(trajectories: Sequence[AgentTrajectory]) -> TrajectoryTable:
             trunc += s.obs_truncated
             if s.returncode is not None:
                 recent_fail.append(1 if s.returncode != 0 else 0)
+                n_rc += 1
+                n_fail += s.returncode != 0
+                if s.action_class in _VERIFY:
+                    last_verify_failed = 1.0 if s.returncode != 0 else 0.0
+            cmd = s.command.strip()
+            if cmd:
+                rep = cmd in seen
+                n_rep += rep
+                recent_rep.append(int(rep))
+                seen.add(cmd)
+            fmt_streak = fmt_streak + 1 if s.format_error else 0
+            explore += s.action_class in _EXPLORE
+            last_completion_ktok = s.num_completion_tokens / 1e3
+            log_obs = float(np.log1p(s.obs_chars))
             row += 1
     return TrajectoryTable(
         instance_ids=tuple(t.instance_id for t in trajectories),

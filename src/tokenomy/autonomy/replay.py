@@ -235,6 +235,7 @@ def run_controller(
     index: int,
     *,
     cap_usd: float = math.inf,
+    z_se: float = 0.0,
 ) -> dict[str, Any]:
     """Replay trajectory ``index`` with the per-step controller deciding before every billed call.
 
@@ -242,6 +243,9 @@ def run_controller(
     call, the spend metered so far (every billed call counts). The pending act is the model call
     itself (class ``compute``: its command is gated separately, after it is known). Any option but
     ``stop`` makes the call (in this data a plan, verify or act is one more call of the same run).
+    With ``z_se > 0`` the state carries the confidence-bounded p̂ of the ``tokenomy`` rule (the lower
+    bound before call 0, the upper bound after; :class:`~tokenomy.autonomy.stopping.MarginalStop`),
+    and with ``cap_usd`` = its budget (V) the controller's spend cap makes the rule's budget stops.
 
     Returns:
         {"success", "cost_usd", "calls", "reward_usd", "actions", "warned", "salvaged"}.
@@ -255,9 +259,10 @@ def run_controller(
     info: dict[str, Any] = {"success": False, "calls": 0}
     while obs is not None:
         x = obs["features"][None, :]
+        lo, hi = model.success_bounds(x, z_se)
         state = StepState(
             v_usd=env.v_usd,
-            p_success=float(model.success(x)[0]),
+            p_success=float(lo[0] if obs["step"] == 0 else hi[0]),
             remaining_usd=float(model.remaining_usd(x)[0]),
             next_call_usd=obs["next_call_usd"],
             spent_usd=meter.spent_usd,

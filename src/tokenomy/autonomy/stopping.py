@@ -7,7 +7,9 @@ stops at its first False row. ``fit(train, v_usd)`` learns what the policy needs
 
 * ``tokenomy`` (:class:`MarginalStop`): continue iff the Eq. 1 surplus of continuing,
   V·p̂(prefix) − Ĉ_remaining(prefix), is > 0 (stopping is the null option, surplus 0; sunk cost is
-  ignored). p̂ and Ĉ are the GLMs of :mod:`tokenomy.autonomy.success_model`.
+  ignored), switching state (start, stop) only when the surplus clears one standard error of p̂,
+  and never spending above V on a task. p̂ and Ĉ are the GLMs of
+  :mod:`tokenomy.autonomy.success_model`.
 * ``tokenomy_option`` (:class:`OptionStop`): the same rule with the continuation value re-estimated
   under the rule's own later stops (Longstaff–Schwartz regression), i.e. with the option to stop later.
 * baselines: no cap, fixed cost caps and step caps (SWE-agent's $3 and 250 steps among them), the best
@@ -16,6 +18,7 @@ stops at its first False row. ``fit(train, v_usd)`` learns what the policy needs
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -191,20 +194,33 @@ def _fingerprint(table: TrajectoryTable) -> tuple[int, int]:
 
 @dataclass
 class MarginalStop(StoppingPolicy):
-    """Eq. 1: continue iff V·p̂(success | prefix) − Ĉ(remaining USD | prefix) > 0.
+    """Eq. 1 with a confidence margin and a budget: continue iff V·p̂ − Ĉ > 0, switching only when sure.
 
-    With several values in ``ridge_grid`` the ridge penalty of p̂ and Ĉ is chosen on the train split
-    only, by the welfare of the rule at this V under ``inner_folds``-fold cross-validation over train
-    instances (ties → the larger penalty). The default is one value (1e-2): on the real run the
-    inner selection did not raise held-out welfare (docs/agent.md), so it is off.
+    * Confidence margin (``z_se``, default 1 standard error): the run keeps its current state unless
+      the estimate says otherwise with confidence. Before call 0 (starting) the rule starts only if
+      V·p̂_low − Ĉ > 0; once running it stops only if V·p̂_high − Ĉ ≤ 0, where p̂_low/high are p̂ at
+      η̂ ∓ z·se(η̂) (:meth:`PrefixModel.success_bounds`). Where the estimator cannot tell, the status
+      quo stands: it does not start a task it cannot show to pay, nor stop one it cannot show to lose.
+      ``z_se = 0`` is the plain rule (surplus > 0 everywhere).
+    * Budget (``budget_share``, default 1): never make a call that takes spend above
+      ``budget_share``·V — an agent does not spend more on a task than the task is worth (the same
+      stop as the controller's spend cap set at V; ``inf`` turns it off).
+
+    With several values in ``ridge_grid`` or ``z_grid`` the ridge penalty and the margin are chosen
+    on the train split only, by the rule's welfare at this V under ``inner_folds``-fold
+    cross-validation over train instances (ties → the larger value). Defaults are one value each: on
+    the real run inner selection did not raise held-out welfare (docs/agent.md), so it is off.
     """
 
     name: str = "tokenomy"
     features: tuple[str, ...] = SMALL_FEATURES
     ridge_grid: tuple[float, ...] = (1e-2,)
+    z_grid: tuple[float, ...] = (1.0,)
+    budget_share: float = 1.0
     inner_folds: int = 4
     seed: int = 0
     ridge_: float = float("nan")
+    z_se_: float = float("nan")
     model_: PrefixModel | None = field(default=None, repr=False)
     _cache: dict[tuple[tuple[int, int], float], PrefixModel] = field(default_factory=dict, repr=False)
 
@@ -216,38 +232,52 @@ class MarginalStop(StoppingPolicy):
             self._cache[key] = got
         return got
 
-    def _rule(self, model: PrefixModel, table: TrajectoryTable, v_usd: float) -> NDArray[np.float64]:
-        return v_usd * model.success(table.x) - model.remaining_usd(table.x)
+    def budget_usd(self, v_usd: float) -> float:
+        """The spend budget at value ``v_usd``: ``budget_share``·V (inf when off)."""
+        return self.budget_share * v_usd
+
+    def _keep(
+        self, model: PrefixModel, table: TrajectoryTable, v_usd: float, z_se: float
+    ) -> NDArray[np.bool_]:
+        lo, hi = model.success_bounds(table.x, z_se)
+        p = np.where(table.step == 0, lo, hi)
+        surplus = v_usd * p - model.remaining_usd(table.x)
+        within = table.spent_usd + table.cost_usd <= self.budget_usd(v_usd) + 1e-12
+        return np.asarray((surplus > 0.0) & within, dtype=bool)
 
     def fit(self, train: TrajectoryTable, v_usd: float) -> MarginalStop:
-        """Choose the ridge on train by inner cross-validated welfare, then fit p̂ and Ĉ on all of train."""
-        ridge = self.ridge_grid[0]
-        if len(self.ridge_grid) > 1:
+        """Choose ridge and margin on train by inner cross-validated welfare, then fit p̂, Ĉ on all of train."""
+        ridge, z_se = self.ridge_grid[0], self.z_grid[0]
+        if any(z < 0 for z in self.z_grid):
+            raise ValidationError(f"z_grid must hold values >= 0, got {self.z_grid!r}")
+        if len(self.ridge_grid) > 1 or len(self.z_grid) > 1:
             n = len(train.n_calls)
             fold = np.random.default_rng(self.seed).permutation(n) % self.inner_folds
-            scores = []
-            for r in self.ridge_grid:
-                total = 0.0
-                for f in range(self.inner_folds):
-                    inner, held = train.subset(fold != f), train.subset(fold == f)
-                    keep = self._rule(self._model(inner, r), held, v_usd) > 0.0
-                    total += _welfare(held, keep, v_usd) * len(held.n_calls)
-                scores.append(total / n)
-            best = max(scores)
-            ridge = max(r for r, sc in zip(self.ridge_grid, scores, strict=True) if sc >= best - 1e-12)
-        self.ridge_ = ridge
+            scores: dict[tuple[float, float], float] = {}
+            for f in range(self.inner_folds):
+                inner, held = train.subset(fold != f), train.subset(fold == f)
+                for r in self.ridge_grid:
+                    model = self._model(inner, r)
+                    for z in self.z_grid:
+                        w = _welfare(held, self._keep(model, held, v_usd, z), v_usd) * len(held.n_calls)
+                        scores[r, z] = scores.get((r, z), 0.0) + w / n
+            best = max(scores.values())
+            ridge, z_se = max(k for k, sc in scores.items() if sc >= best - 1e-12)
+        self.ridge_, self.z_se_ = ridge, z_se
         self.model_ = self._model(train, ridge)
         return self
 
     def surplus_usd(self, table: TrajectoryTable, v_usd: float) -> NDArray[np.float64]:
-        """float[N]: the Eq. 1 surplus of continuing at each row (stopping = 0)."""
+        """float[N]: the point-estimate Eq. 1 surplus of continuing, V·p̂ − Ĉ, at each row (stop = 0)."""
         if self.model_ is None:
             raise RuntimeError("MarginalStop is not fitted; call fit(train, v_usd) first")
-        return self._rule(self.model_, table, v_usd)
+        return v_usd * self.model_.success(table.x) - self.model_.remaining_usd(table.x)
 
     def decide(self, table: TrajectoryTable, v_usd: float) -> NDArray[np.bool_]:
-        """Continue where the surplus of continuing is strictly positive."""
-        return self.surplus_usd(table, v_usd) > 0.0
+        """Continue where the margin-adjusted surplus is > 0 and the next call stays within budget."""
+        if self.model_ is None:
+            raise RuntimeError("MarginalStop is not fitted; call fit(train, v_usd) first")
+        return self._keep(self.model_, table, v_usd, self.z_se_)
 
 
 def _future_under(table: TrajectoryTable, keep: NDArray[np.bool_]) -> tuple[NDArray[np.float64], ...]:
@@ -271,6 +301,8 @@ class OptionStop(MarginalStop):
 
     name: str = "tokenomy_option"
     ridge_grid: tuple[float, ...] = (1e-2,)
+    z_grid: tuple[float, ...] = (0.0,)
+    budget_share: float = math.inf
     n_iter: int = 3
     beta_: tuple[NDArray[np.float64], NDArray[np.float64]] | None = field(default=None, repr=False)
 
@@ -297,6 +329,10 @@ class OptionStop(MarginalStop):
         z = self.model_._z(table.x)
         bs, bc = self.beta_
         return v_usd / (1 + np.exp(-np.clip(z @ bs, -30, 30))) - np.exp(np.clip(z @ bc, -30, 30))
+
+    def decide(self, table: TrajectoryTable, v_usd: float) -> NDArray[np.bool_]:
+        """Continue where the option-adjusted surplus is > 0 (no margin, no budget)."""
+        return self.surplus_usd(table, v_usd) > 0.0
 
 
 STOPPING_POLICIES: dict[str, type[StoppingPolicy]] = {
@@ -331,6 +367,12 @@ def default_policies() -> list[StoppingPolicy]:
     """The 20 policies of ``tokenomy agent eval`` (fresh instances), main policy first."""
     out: list[StoppingPolicy] = [
         MarginalStop(),
+        MarginalStop(
+            name="tokenomy_plain",
+            z_grid=(0.0,),
+            budget_share=math.inf,
+            label="ablation: no margin, no budget",
+        ),
         OptionStop(),
         NeverStop(name="no_cap"),
         BestCostCap(name="best_cost_cap_train"),
@@ -338,7 +380,7 @@ def default_policies() -> list[StoppingPolicy]:
         CostCap(name="swe_agent_cost_cap_3usd", cap_usd=3.0),
         StepCap(name="swe_agent_step_cap_250", max_steps=250),
     ]
-    out += [CostCap(name=f"cost_cap_{c:g}usd", cap_usd=c) for c in (0.25, 0.5, 0.75, 1.0, 1.5, 2.0)]
+    out += [CostCap(name=f"cost_cap_{c:g}usd", cap_usd=c) for c in (0.25, 0.5, 1.0, 1.5, 2.0)]
     out += [StepCap(name=f"step_cap_{s}", max_steps=s) for s in (25, 50, 75, 100, 150)]
     out += [CostCap(name="never_start", cap_usd=0.0), Oracle(name="oracle_ex_post", label="not achievable")]
     return out

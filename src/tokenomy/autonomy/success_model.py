@@ -8,6 +8,9 @@ iteratively reweighted least squares with a small ridge penalty (numpy only, det
   (quasi-Poisson), so the estimate stays positive and grows multiplicatively with context size.
 
 Each row is weighted 1/n_calls so that every training trajectory counts once, not once per step.
+``success_bounds`` gives p̂ at η̂ ∓ z·se(η̂), with se from the inverse of the penalised IRLS Hessian
+(trajectory-weighted, so the information is counted in trajectories, not in their correlated rows):
+the estimation error the stopping rule's confidence margin uses.
 The models are fitted on a train split of instances and judged on held-out ones (``log_loss``,
 ``brier``, ``auc``). What they are not: a model of *which* action the agent takes next.
 """
@@ -113,6 +116,7 @@ class PrefixModel:
     beta_cost_: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0), repr=False)
     lo_: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0), repr=False)
     hi_: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0), repr=False)
+    cov_success_: NDArray[np.float64] = field(default_factory=lambda: np.zeros((0, 0)), repr=False)
 
     def fit(self, table: TrajectoryTable) -> PrefixModel:
         """Fit both models on every decision point of ``table`` (the train split).
@@ -137,6 +141,11 @@ class PrefixModel:
         )
         y = table.resolved[table.traj].astype(np.float64)
         self.beta_success_ = fit_glm(z, y, w, link="logit", ridge=self.ridge)
+        p = 1.0 / (1.0 + np.exp(-np.clip(z @ self.beta_success_, -30, 30)))
+        pen = np.full(z.shape[1], self.ridge * float(w.sum()))
+        pen[0] = 0.0
+        hess = (z * (w * p * (1 - p))[:, None]).T @ z + np.diag(pen)
+        self.cov_success_ = np.asarray(np.linalg.pinv(hess), dtype=np.float64)
         self.beta_cost_ = fit_glm(z, table.remaining_usd, w, link="log", ridge=self.ridge)
         return self
 
@@ -148,6 +157,17 @@ class PrefixModel:
     def success(self, x: NDArray[np.float64]) -> NDArray[np.float64]:
         """p̂ for each row of the full feature matrix ``x`` (float[N, len(FEATURE_NAMES)])."""
         return 1.0 / (1.0 + np.exp(-np.clip(self._z(x) @ self.beta_success_, -30, 30)))
+
+    def success_bounds(
+        self, x: NDArray[np.float64], z_se: float
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """(low, high): p̂ at η̂ − z·se(η̂) and η̂ + z·se(η̂) for each row of ``x`` (z ≥ 0)."""
+        zx = self._z(x)
+        eta = zx @ self.beta_success_
+        half = z_se * np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", zx, self.cov_success_, zx), 0.0))
+        lo = 1.0 / (1.0 + np.exp(-np.clip(eta - half, -30, 30)))
+        hi = 1.0 / (1.0 + np.exp(-np.clip(eta + half, -30, 30)))
+        return lo, hi
 
     def remaining_usd(self, x: NDArray[np.float64]) -> NDArray[np.float64]:
         """Ĉ (USD still to be spent if continued to the end) for each row of ``x``."""

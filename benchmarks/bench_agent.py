@@ -9,7 +9,7 @@ Speed: ``MarginalController.decide`` median (target < 50 µs; baseline: ``tokeno
 same options as TokenUse values), and replaying all 500 trajectories under the 20 policies (fitted)
 (target < 10 s; baseline: the step-by-step ``ReplayEnv`` loop for the same replays).
 
-    .venv/bin/python benchmarks/bench_agent.py [--quick] [--data DIR] [--seeds N]
+    .venv/bin/python benchmarks/bench_agent.py [--quick] [--data DIR] [--seeds N] [--first-seed S]
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ V_VALUES = (0.5, 1.0, 2.0, 5.0, 10.0)
 def main() -> int:
     p = parser(__doc__ or "")
     p.add_argument("--seeds", type=int, default=1, help="repeat the quality check over this many splits")
+    p.add_argument("--first-seed", type=int, default=0, help="seed of the first split (default 0)")
     args = p.parse_args()
     one_core()
     import numpy as np
@@ -45,13 +46,19 @@ def main() -> int:
     print(f"data: {data} — {len(table.n_calls)} trajectories, {len(table.step)} billed calls")
 
     # --- quality -------------------------------------------------------------------------------
-    seeds = range(1 if args.quick else args.seeds)
+    seeds = range(args.first_seed, args.first_seed + (1 if args.quick else args.seeds))
     met = 0
+    worst: dict[float, list[float]] = {v: [] for v in V_VALUES}
+    plain_met = 0
     for seed in seeds:
         rows = agent_eval(table, V_VALUES, folds=5, seed=seed)
         check = quality_check(rows)
         met += bool(check["meets_target"])
         by = {(r["V"], r["policy"]): r for r in rows}
+        for v in V_VALUES:
+            worst[v].append(by[v, "tokenomy"]["diff_vs_best_cost_cap"])
+        plain = [by[v, "tokenomy_plain"]["diff_vs_best_cost_cap"] for v in V_VALUES]
+        plain_met += bool(min(plain) >= -1e-9 and sum(d > 1e-9 for d in plain) >= 3)
         tab = [
             {
                 "V": v,
@@ -59,6 +66,7 @@ def main() -> int:
                 "best_cost_cap_train": by[v, "best_cost_cap_train"]["welfare_per_task"],
                 "diff": by[v, "tokenomy"]["diff_vs_best_cost_cap"],
                 "diff_ci95": f"[{by[v, 'tokenomy']['diff_ci_low']:+.4f}, {by[v, 'tokenomy']['diff_ci_high']:+.4f}]",
+                "plain_rule_diff": by[v, "tokenomy_plain"]["diff_vs_best_cost_cap"],
                 "no_cap": by[v, "no_cap"]["welfare_per_task"],
                 "swe_agent_3usd": by[v, "swe_agent_cost_cap_3usd"]["welfare_per_task"],
                 "swe_agent_250": by[v, "swe_agent_step_cap_250"]["welfare_per_task"],
@@ -75,7 +83,17 @@ def main() -> int:
             f"{'meets target' if check['meets_target'] else 'MISSES target'}"
         )
     if len(seeds) > 1:
-        print(f"quality target met on {met} of {len(seeds)} splits")
+        print(
+            f"quality target met on {met} of {len(seeds)} splits (seeds {seeds.start}–{seeds.stop - 1}); "
+            f"baseline in the same run, the plain rule (no margin, no budget): {plain_met} of {len(seeds)}"
+        )
+        print(
+            "tokenomy − best train cost cap over the splits, USD per task: "
+            + "; ".join(
+                f"V={v:g}: min {min(d):+.4f}, mean {sum(d) / len(d):+.4f}, < 0 on {sum(x < -1e-9 for x in d)}"
+                for v, d in worst.items()
+            )
+        )
 
     # --- speed: decide() -----------------------------------------------------------------------
     ctl = MarginalController(load_schedule())

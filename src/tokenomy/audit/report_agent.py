@@ -49,6 +49,7 @@ RESULT_COLUMNS = (
 )
 _PLOTTED = (
     "tokenomy",
+    "tokenomy_plain",
     "tokenomy_option",
     "no_cap",
     "best_cost_cap_train",
@@ -179,7 +180,10 @@ def build_report(
         "Each real run is replayed call by call: stopping before call k yields no submission (a failure) "
         "and the real cost of the first k calls; continuing yields the recorded outcome. Every policy "
         "(the Eq. 1 marginal rule, fixed cost and step caps, the best caps chosen on the train split) is "
-        "fitted on train instances and judged on held-out ones (cross-fitted: each instance held out once)."
+        "fitted on train instances and judged on held-out ones (cross-fitted: each instance held out once). "
+        "The marginal rule (tokenomy) continues while V·p̂ − Ĉ > 0, changes state (starts, stops) only "
+        "when that holds beyond one standard error of p̂, and never spends more than V on a task; "
+        "tokenomy_plain is the same rule without the margin and the budget (an ablation)."
     )
     rep.note("This run records no harm events, so ρ·harm = 0 in its welfare.", kind="info")
     rep.metrics(
@@ -210,7 +214,7 @@ def build_report(
     ref = [by[v, "best_cost_cap_train"]["welfare_per_task"] for v in vs]
     rel = [
         Series(p, vs, [by[v, p]["welfare_per_task"] - r for v, r in zip(vs, ref, strict=True)])
-        for p in ("tokenomy", "tokenomy_option", "no_cap", "best_step_cap_train")
+        for p in ("tokenomy", "tokenomy_plain", "tokenomy_option", "no_cap", "best_step_cap_train")
         if vs and (vs[0], p) in by
     ]
     if vs and (vs[0], "tokenomy") in by:

@@ -31,6 +31,10 @@ def test_agent_eval_on_real_data_writes_json_and_report(need_data: object, tmp_p
         assert r["welfare_per_task"] == pytest.approx(v * r["success_rate"] - r["cost_per_task_usd"])
         assert r["welfare_ci_low"] <= r["welfare_per_task"] <= r["welfare_ci_high"]
     assert payload["quality_check"]["per_V"][0]["V"] == 1.0
+    assert payload["tokenomy_rule"]["z_se"] == 1.0 and payload["tokenomy_rule"]["budget_share"] == 1.0
+    # the budget: no task costs more than V under tokenomy, and the ablation is reported next to it
+    assert all(r["cost_per_task_usd"] <= r["V"] for r in tok.values())
+    assert {r["policy"] for r in mini} >= {"tokenomy", "tokenomy_plain"}
     html = rep.read_text()
     assert "<svg" in html and "welfare" in html and "http://" not in html.replace("http://www.w3.org", "")
 

@@ -10,6 +10,7 @@ stops at its first False row. ``fit(train, v_usd)`` learns what the policy needs
   ignored), switching state (start, stop) only when the surplus clears one standard error of p̂,
   and never spending above V on a task. p̂ and Ĉ are the GLMs of
   :mod:`tokenomy.autonomy.success_model`.
+* ``tokenomy_plain``: :class:`MarginalStop` without margin and budget (the ablation in ``agent eval``).
 * ``tokenomy_option`` (:class:`OptionStop`): the same rule with the continuation value re-estimated
   under the rule's own later stops (Longstaff–Schwartz regression), i.e. with the option to stop later.
 * baselines: no cap, fixed cost caps and step caps (SWE-agent's $3 and 250 steps among them), the best

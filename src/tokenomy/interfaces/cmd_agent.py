@@ -30,6 +30,7 @@ from tokenomy.audit.report_agent import (
 )
 from tokenomy.autonomy.features import build_table
 from tokenomy.autonomy.level import autonomy_level
+from tokenomy.autonomy.stopping import MarginalStop
 from tokenomy.core.errors import ValidationError
 from tokenomy.interfaces.loaders.agent_data import load_miniswe, load_schedule, load_taubench
 from tokenomy.interfaces.paths import resolve_data_dir
@@ -141,6 +142,7 @@ def run_eval(args: argparse.Namespace) -> dict[str, Any]:
             table, v_values, folds=args.folds, seed=args.seed, progress=lambda d, t: bar.update(1)
         )
     check = quality_check(rows)
+    rule = MarginalStop()
     curves = stopping_curves(table, v_values, seed=args.seed)
     tau_fragment = ""
     if importlib.util.find_spec(TAU_MODULE) is not None:
@@ -150,7 +152,8 @@ def run_eval(args: argparse.Namespace) -> dict[str, Any]:
     shown = [
         r
         for r in rows
-        if r["policy"] in ("tokenomy", "best_cost_cap_train", "no_cap", "swe_agent_cost_cap_3usd")
+        if r["policy"]
+        in ("tokenomy", "tokenomy_plain", "best_cost_cap_train", "no_cap", "swe_agent_cost_cap_3usd")
     ]
     print(format_table(shown, [c for c in RESULT_COLUMNS if c not in ("welfare_ci_low", "welfare_ci_high")]))
     print(
@@ -161,6 +164,13 @@ def run_eval(args: argparse.Namespace) -> dict[str, Any]:
         "results": rows,
         "quality_check": check,
         "model_scores": curves["model_scores"],
+        "tokenomy_rule": {
+            "rule": "continue iff V·p̂ − Ĉ > 0; start only if it holds at p̂ − z·se, stop only if it fails "
+            "at p̂ + z·se; never spend above budget_share·V",
+            "z_se": rule.z_grid[0] if len(rule.z_grid) == 1 else list(rule.z_grid),
+            "budget_share": rule.budget_share,
+            "features": list(rule.features),
+        },
         "autonomy_level": autonomy,
         "folds": args.folds,
         "seed": args.seed,

@@ -69,3 +69,14 @@ def test_every_command_has_help_and_takes_json() -> None:
         assert res.returncode == 0, (cmd, res.stderr)
         assert "usage:" in res.stdout
         assert cmd == () or "--json" in res.stdout, cmd
+
+
+def test_demo_index_links_every_report_it_wrote(tmp_path: Path) -> None:
+    (tmp_path / "older.html").write_text("<html></html>")
+    assert main(["demo", "--only", "serve", "--out", str(tmp_path), "--json", str(tmp_path / "d.json")]) == 0
+    index = (tmp_path / "index.html").read_text()
+    reports = sorted(p.name for p in tmp_path.glob("*.html") if p.name != "index.html")
+    assert "serve.html" in reports
+    for name in reports:
+        assert f'href="{name}"' in index
+    assert json.loads((tmp_path / "d.json").read_text())["index_html"].endswith("index.html")

@@ -114,6 +114,14 @@ class Report:
         cap = f"<caption>{escape(caption + more)}</caption>" if caption or more else ""
         self._blocks.append(f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
 
+    def links(self, items: Sequence[tuple[str, str, str]]) -> None:
+        """A list of links, each ``(href, text, description)``; hrefs are relative (no network)."""
+        lis = "".join(
+            f'<li><a href="{escape(href)}">{escape(text)}</a> {escape(desc)}</li>'
+            for href, text, desc in items
+        )
+        self._blocks.append(f"<ul>{lis}</ul>")
+
     def figure(self, svg: str, caption: str = "") -> None:
         """An inline SVG figure (from ``tokenomy.audit.svg``) with an optional caption."""
         cap = f"<figcaption>{escape(caption)}</figcaption>" if caption else ""

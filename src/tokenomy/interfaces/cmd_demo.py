@@ -74,4 +74,28 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         t0 = time.perf_counter()
         results["sections"][short] = module.section(ctx)
         print(f"({short}: {time.perf_counter() - t0:.1f} s)")
+    index = _write_index(out, results["sections"])
+    results["index_html"] = str(index)
+    print(f"\nreports: open {index}")
     return results
+
+
+def _write_index(out: Path, sections: dict[str, Any]) -> Path:
+    """One page that links every HTML report the demo wrote, and lists what each section returned."""
+    from tokenomy.audit.html import Report
+
+    page = Report("tokenomy demo", f"the reports written to {out} by `tokenomy demo`")
+    reports = sorted(p for p in out.glob("*.html") if p.name != "index.html")
+    page.heading("Reports")
+    if reports:
+        page.links([(p.name, p.stem, f"({p.stat().st_size / 1024:.0f} KiB)") for p in reports])
+    else:
+        page.paragraph("no section wrote a report (the data folder may be absent)")
+    page.heading("Sections run")
+    page.table(
+        [
+            {"section": name, "keys returned": ", ".join(sorted(v)[:12] if isinstance(v, dict) else [])}
+            for name, v in sections.items()
+        ]
+    )
+    return page.write(out / "index.html")

@@ -15,7 +15,7 @@ from tokenomy.core.errors import SchemaError
 from tokenomy.core.prices import PriceVector
 from tokenomy.interfaces.loaders.otlp import BadLines, json_records
 
-__all__ = ["gateway_log", "load_litellm", "records"]
+__all__ = ["gateway_log", "load_gateway", "load_litellm", "records"]
 
 
 def records(
@@ -69,7 +69,9 @@ def gateway_log(
     return AuditLog(source, steps, requests, notes, {"capabilities": tuple(caps)})
 
 
-def load_litellm(
+def load_gateway(
+    source: str,
+    row: Callable[[Mapping[str, Any], str], dict[str, Any]],
     paths: Sequence[str | Path],
     *,
     side: Mapping[str, Mapping[str, Any]] | None = None,
@@ -77,7 +79,7 @@ def load_litellm(
     skip_bad: bool = False,
     progress: Callable[[int], None] | None = None,
 ) -> tuple[AuditLog, BadLines]:
-    """Import LiteLLM spend logs.
+    """Import a gateway's records: ``row(record, where)`` maps one record to one step row.
 
     Raises:
         SchemaError: a malformed line or record (file:line and reason), unless ``skip_bad``.
@@ -87,9 +89,23 @@ def load_litellm(
     for path in paths:
         for where, rec in records(Path(path), skip_bad, bad, progress):
             try:
-                rows.append(litellm_row(rec, where))
+                rows.append(row(rec, where))
             except SchemaError as exc:
                 if not skip_bad:
                     raise
                 bad.add(str(exc))
-    return gateway_log("litellm", rows, side, defaults), bad
+    return gateway_log(source, rows, side, defaults), bad
+
+
+def load_litellm(
+    paths: Sequence[str | Path],
+    *,
+    side: Mapping[str, Mapping[str, Any]] | None = None,
+    defaults: PriceVector = DEFAULT_PRICES,
+    skip_bad: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[AuditLog, BadLines]:
+    """Import LiteLLM spend logs (see :func:`load_gateway`)."""
+    return load_gateway(
+        "litellm", litellm_row, paths, side=side, defaults=defaults, skip_bad=skip_bad, progress=progress
+    )

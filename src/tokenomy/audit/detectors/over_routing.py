@@ -16,7 +16,7 @@ from tokenomy.audit.detectors._decisions import score_decisions
 from tokenomy.audit.detectors.base import AuditContext, Detector, Finding, register
 from tokenomy.ledger import Layer
 
-__all__ = ["OverRouting", "routing_gaps"]
+__all__ = ["OverRouting", "routing_finding", "routing_gaps"]
 
 
 def routing_gaps(ctx: AuditContext, dearer: bool) -> tuple[list[dict[str, Any]], int]:
@@ -51,6 +51,26 @@ def routing_gaps(ctx: AuditContext, dearer: bool) -> tuple[list[dict[str, Any]],
     return rows, len(scored)
 
 
+_NO_CANDIDATES = (
+    "no routing decisions with a candidate set (logs record only the model used, not the alternatives "
+    "and their quality)"
+)
+
+
+def routing_finding(det: Detector, ctx: AuditContext, *, dearer: bool, threshold: str) -> Finding:
+    """The finding of over-routing (``dearer=False``) or under-routing (``dearer=True``)."""
+    rows, n = routing_gaps(ctx, dearer=dearer)
+    if n == 0:
+        return det.not_applicable(_NO_CANDIDATES)
+    return det.found(
+        len(rows),
+        float(sum(r["impact_usd"] for r in rows)),
+        rows,
+        threshold=threshold,
+        details={"routing_decisions": n},
+    )
+
+
 @register
 class OverRouting(Detector):
     """A dearer model chosen although a cheaper one had the higher utility."""
@@ -60,16 +80,9 @@ class OverRouting(Detector):
     unit = "requests"
 
     def detect(self, ctx: AuditContext) -> Finding:
-        rows, n = routing_gaps(ctx, dearer=False)
-        if n == 0:
-            return self.not_applicable(
-                "no routing decisions with a candidate set (logs record only the model "
-                "used, not the alternatives and their quality)"
-            )
-        return self.found(
-            len(rows),
-            float(sum(r["impact_usd"] for r in rows)),
-            rows,
+        return routing_finding(
+            self,
+            ctx,
+            dearer=False,
             threshold="route down when V < Δc/Δq between the chosen and a cheaper model",
-            details={"routing_decisions": n},
         )

@@ -8,7 +8,7 @@ the ledger observes both outcomes, else ex-ante surplus). Needs demand-layer dec
 from __future__ import annotations
 
 from tokenomy.audit.detectors.base import AuditContext, Detector, Finding, register
-from tokenomy.audit.detectors.over_routing import routing_gaps
+from tokenomy.audit.detectors.over_routing import routing_finding
 
 __all__ = ["UnderRouting"]
 
@@ -22,16 +22,9 @@ class UnderRouting(Detector):
     unit = "requests"
 
     def detect(self, ctx: AuditContext) -> Finding:
-        rows, n = routing_gaps(ctx, dearer=True)
-        if n == 0:
-            return self.not_applicable(
-                "no routing decisions with a candidate set (logs record only the model "
-                "used, not the alternatives and their quality)"
-            )
-        return self.found(
-            len(rows),
-            float(sum(r["impact_usd"] for r in rows)),
-            rows,
+        return routing_finding(
+            self,
+            ctx,
+            dearer=True,
             threshold="route up when V > Δc/Δq between a dearer model and the chosen one",
-            details={"routing_decisions": n},
         )

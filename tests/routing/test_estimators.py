@@ -85,3 +85,60 @@ def test_compare_estimators_scores_every_registered_one_against_the_train_mean(t
     brier = {r["estimator"]: r["brier_mean"] for r in out["summary"]}
     assert brier["prior"] < brier["train-mean"]  # the category carries signal in this data
     assert all(0 <= r["ece"] <= 1 for r in out["per_model"])
+
+
+def test_option_signature_identifies_the_options_of_the_final_block() -> None:
+    from tokenomy.routing.features import option_signature
+
+    shot = "Example?\nA) cat\nB) dog\nAnswer: A\n\n"
+    a = option_signature(shot + "Tom is taller than _.\nA) Tom\nB) Ann\nPrint A or B.")
+    b = option_signature("Ann is taller than _.\nA) Tom\nB) Ann\nAnswer:")  # its twin: same options
+    c = option_signature(shot + "Tom is taller than _.\nA) Tom\nB) Bob\nAnswer:")
+    assert a == b != 0 and c not in (0, a)
+    assert option_signature("(a) one\n(b) two") == option_signature("A. one\nB. two") != 0
+    assert option_signature("no options here\nA) only one") == 0  # fewer than two options
+    assert option_signature(shot + "Write a function.") == 0  # options only in a few-shot block
+
+
+def test_the_twin_flag_weights_a_same_options_neighbour_apart_from_look_alikes() -> None:
+    # "biased" always answers A: right on a twin exactly when wrong on the other (same options);
+    # look-alikes share the rare words but not the options, and their outcomes are independent
+    rng = np.random.default_rng(2)
+    rows = []
+    for i in range(150):
+        right_first = bool(rng.random() < 0.5)
+        texts = [
+            (f"zq{i}x likes rain because _ is wet\nA) zq{i}x\nB) rain", "a", right_first),
+            (f"zq{i}x likes rain because _ is dry\nA) zq{i}x\nB) rain", "b", not right_first),
+            (f"zq{i}x likes rain because _ is cold\nA) snow\nB) hail", "c", bool(rng.random() < 0.5)),
+        ]
+        for text, k, a_right in texts:
+            for m, q in (("biased", float(a_right)), ("steady", 1.0 if rng.random() < 0.7 else 0.0)):
+                split = "test" if (k == "b" and i % 3 == 0) else "train"
+                rows.append(
+                    {
+                        "prompt_id": f"t{i}-{k}",
+                        "prompt": text,
+                        "model": m,
+                        "quality": q,
+                        "cost_usd": 0.001,
+                        "category": "wino",
+                        "split": split,
+                    }
+                )
+    ds = RoutingDataset.from_long(rows)
+    tr, te = ds.split("train"), ds.split("test")
+    fz = TextFeaturizer(n_features=2**14).fit(tr.prompts, tr.categories.tolist())
+    Xtr, Xte = (
+        fz.transform(tr.prompts, tr.categories.tolist()),
+        fz.transform(te.prompts, te.categories.tolist()),
+    )
+    assert np.array_equal(Xtr.rows(np.array([1, 0])).signatures(), Xtr.signatures()[[1, 0]])
+    y = te.quality[:, 0]
+
+    def log_loss(est: NeighbourLabels) -> float:
+        q = np.clip(est.fit(Xtr, tr.quality).predict(Xte)[:, 0], 1e-6, 1 - 1e-6)
+        return float(-np.mean(y * np.log(q) + (1 - y) * np.log(1 - q)))
+
+    with_twins, without = log_loss(NeighbourLabels()), log_loss(NeighbourLabels(twins=False))
+    assert with_twins < 0.5 * without  # the look-alikes diluted the twins' signal

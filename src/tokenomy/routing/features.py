@@ -6,6 +6,10 @@ CRC-32 into ``n_features`` buckets, weighted by sublinear TF × IDF (fitted on t
 and L2-normalised. Lines that occur in more than ``boilerplate_share`` of the training prompts
 (few-shot examples, instructions) are dropped before hashing, so the features describe the question
 itself. Categories become integer codes; a category unseen in training gets code -1.
+For multiple-choice prompts the *answer-option signature* (a CRC-32 of the option texts of the final
+question block, "A) …", "B) …") is kept per prompt (0 when there are fewer than two options): two
+prompts with the same options are the same item or its twin (Winogrande pairs a sentence with a copy
+whose trigger word flips the answer), which the neighbour estimator uses.
 This module does not read files and does not learn anything about models.
 """
 
@@ -24,7 +28,7 @@ from numpy.typing import NDArray
 
 from tokenomy.core.errors import ValidationError
 
-__all__ = ["Features", "TextFeaturizer"]
+__all__ = ["Features", "TextFeaturizer", "option_signature"]
 
 _TOKEN = re.compile(r"[a-z0-9_]+|[^\sa-z0-9_]")
 
@@ -38,19 +42,28 @@ class Features:
         category_codes: shape (N,), index into the featurizer's categories, -1 if unseen.
         n_categories: number of categories seen in training.
         log_chars: shape (N,), log(1 + prompt length in characters).
+        option_sig: shape (N,), the answer-option signature (0: not multiple choice); ``None``: all 0.
     """
 
     text: sp.csr_matrix
     category_codes: NDArray[np.int64]
     n_categories: int
     log_chars: NDArray[np.float64]
+    option_sig: NDArray[np.int64] | None = None
+
+    def signatures(self) -> NDArray[np.int64]:
+        """The answer-option signature per prompt, (N,) (zeros when none were computed)."""
+        if self.option_sig is None:
+            return np.zeros(len(self), dtype=np.int64)
+        return self.option_sig
 
     def __len__(self) -> int:
         return int(self.category_codes.shape[0])
 
     def rows(self, idx: NDArray[np.int64]) -> Features:
         """The features of a subset of prompts."""
-        return Features(self.text[idx], self.category_codes[idx], self.n_categories, self.log_chars[idx])
+        sig = None if self.option_sig is None else self.option_sig[idx]
+        return Features(self.text[idx], self.category_codes[idx], self.n_categories, self.log_chars[idx], sig)
 
     def category_onehot(self) -> NDArray[np.float64]:
         """(N, n_categories) indicator matrix (all zeros for an unseen category)."""
@@ -58,6 +71,21 @@ class Features:
         seen = self.category_codes >= 0
         out[np.flatnonzero(seen), self.category_codes[seen]] = 1.0
         return out
+
+
+_OPTION = re.compile(r"^\s*\(?([A-Ja-j])[).:]\s+(.+?)\s*$", re.M)
+
+
+def option_signature(prompt: str) -> int:
+    """CRC-32 (≥ 1) of the answer options of the prompt's final block ("A) x", "(b) y", "C. z"), 0 if < 2.
+
+    The final block is the text after the last blank line (few-shot examples come before it).
+    """
+    block = prompt.rstrip().rsplit("\n\n", 1)[-1]
+    opts = [m.group(2) for m in _OPTION.finditer(block)]
+    if len(opts) < 2:
+        return 0
+    return zlib.crc32("\x1f".join(opts).encode()) + 1
 
 
 def _hash_tokens(text: str, n_features: int, bigrams: bool) -> list[int]:
@@ -135,7 +163,8 @@ class TextFeaturizer:
         norm = float(np.sqrt(data @ data)) or 1.0
         text = sp.csr_matrix((data / norm, cols, np.array([0, cols.size])), shape=(1, self.n_features))
         code = np.array([self._code.get(category, -1)], dtype=np.int64)
-        return Features(text, code, len(self.categories_), np.array([np.log1p(len(prompt))]))
+        sig = np.array([option_signature(prompt)], dtype=np.int64)
+        return Features(text, code, len(self.categories_), np.array([np.log1p(len(prompt))]), sig)
 
     def _finish(self, counts: sp.csr_matrix, prompts: Sequence[str], categories: Sequence[str]) -> Features:
         w = counts.copy()
@@ -145,4 +174,5 @@ class TextFeaturizer:
         w = sp.csr_matrix(sp.diags(1.0 / norms) @ w)
         codes = np.array([self._code.get(c, -1) for c in categories], dtype=np.int64)
         log_chars = np.log1p(np.array([len(p) for p in prompts], dtype=np.float64))
-        return Features(w, codes, len(self.categories_), log_chars)
+        sig = np.array([option_signature(p) for p in prompts], dtype=np.int64)
+        return Features(w, codes, len(self.categories_), log_chars, sig)

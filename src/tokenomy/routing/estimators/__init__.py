@@ -2,13 +2,14 @@
 
 prior (per-category), logistic (hashed TF-IDF text model), knn (nearest neighbours), stacked
 (cross-fitted blend of the bases, calibrated), neighbours (the nearest
-training prompt's outcomes for every model). See ``base`` for the contract.
+training prompt's outcomes for every model, with separate weights for a multiple-choice twin),
+neighbours-text (the same without the twin flag). See ``base`` for the contract.
 """
 
 from tokenomy.routing.estimators.base import ESTIMATORS, QualityEstimator
 from tokenomy.routing.estimators.knn import NearestNeighbours
 from tokenomy.routing.estimators.logistic import TextLogistic
-from tokenomy.routing.estimators.neighbour_labels import NeighbourLabels
+from tokenomy.routing.estimators.neighbour_labels import NeighbourLabels, TextNeighbours
 from tokenomy.routing.estimators.prior import CategoryPrior
 from tokenomy.routing.estimators.stacked import StackedBlend
 
@@ -20,4 +21,5 @@ __all__ = [
     "QualityEstimator",
     "StackedBlend",
     "TextLogistic",
+    "TextNeighbours",
 ]

@@ -11,6 +11,13 @@ outcomes for all M models, and d̂(x) a ridge regression of the share of models 
 its text (out-of-fold for the training rows). Fitted per model by ridge-logistic regression (Newton)
 on leave-one-out neighbours; cross-model weights let it learn anti-correlation.
 
+Twins (``twins=True``, the default): a neighbour with the same answer-option signature as x (see
+``features.option_signature``: the same options of a multiple-choice item) is flagged, and its
+deviations get their own weights w^twin_{c,j,m} and intercept; a merely similar prompt keeps w. On
+RouterBench's Winogrande a twin's outcomes are strongly (anti-)correlated with x's (an option-biased
+model is right on exactly one of the two) while a look-alike sentence's are nearly noise; one
+shared weight diluted the first with the second. The flag reads only the prompt texts.
+
 Speed: the similarity uses only *rare* features (document frequency ≤ ``max_df_share`` of the
 training prompts; near-duplicates share their rare words), searched per category in a sparse
 inverted index, so routing 100,000 requests does not touch a dense 100,000 × N_train matrix.
@@ -28,7 +35,7 @@ from tokenomy.routing.estimators.prior import CategoryPrior
 from tokenomy.routing.estimators.stacked import _fit_blend, fold_ids
 from tokenomy.routing.features import Features
 
-__all__ = ["NeighbourLabels"]
+__all__ = ["NeighbourLabels", "TextNeighbours"]
 
 
 def _row_argmax(s: sp.csr_matrix, floor: float) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
@@ -51,9 +58,12 @@ def _row_argmax(s: sp.csr_matrix, floor: float) -> tuple[NDArray[np.int64], NDAr
 class NeighbourLabels(QualityEstimator):
     """Logistic model on the nearest training neighbour's outcomes for every model.
 
-    The defaults were chosen on the RouterBench *train* split by out-of-fold welfare (mean gap
-    recovered at V = 0.003, 0.01, 0.03) over l2 ∈ {1, 3, 10} × min_similarity ∈ {0.1, 0.2, 0.3} ×
-    max_df_share ∈ {0.01, 0.02, 0.05}.
+    The defaults were chosen on the RouterBench *train* split only, by out-of-fold welfare (10
+    folds; the mean gap recovered at V = 0.003, 0.01, 0.03 of Eq. 4 on the out-of-fold q̂) over
+    twins ∈ {False, True} × l2 ∈ {1, 3, 10} × min_similarity ∈ {0.1, 0.2, 0.3} × max_df_share ∈
+    {0.01, 0.02, 0.05}: twins on, l2 1, min_similarity 0.3, max_df_share 0.05 (out-of-fold 0.218 /
+    0.283 / 0.305; without twins the best was 0.127 / 0.152 / 0.196). Reproduce with
+    ``benchmarks/bench_route.py --select``.
 
     Args:
         l2: ridge penalty of the weights.
@@ -62,6 +72,7 @@ class NeighbourLabels(QualityEstimator):
         difficulty: include the text difficulty regression d̂.
         ridge_alpha: L2 strength of that regression.
         folds, seed: cross-fitting of d̂ on the training rows.
+        twins: separate weights for a neighbour with the same answer-option signature.
     """
 
     name = "neighbours"
@@ -70,9 +81,10 @@ class NeighbourLabels(QualityEstimator):
         self,
         *,
         l2: float = 1.0,
-        min_similarity: float = 0.1,
-        max_df_share: float = 0.02,
+        min_similarity: float = 0.3,
+        max_df_share: float = 0.05,
         difficulty: bool = False,
+        twins: bool = True,
         ridge_alpha: float = 1.0,
         folds: int = 5,
         seed: int = 0,
@@ -81,6 +93,7 @@ class NeighbourLabels(QualityEstimator):
         self.min_similarity = min_similarity
         self.max_df_share = max_df_share
         self.difficulty = difficulty
+        self.twins = twins
         self.ridge_alpha = ridge_alpha
         self.folds = folds
         self.seed = seed
@@ -155,6 +168,13 @@ class NeighbourLabels(QualityEstimator):
         return np.asarray(X.text @ w_text + self._extras(X) @ w_extra + icpt)
 
     # -- the model -----------------------------------------------------------------------------
+    def _twin(self, X: Features, idx: NDArray[np.int64], sim: NDArray[np.float64]) -> NDArray[np.float64]:
+        """1.0 where the neighbour has x's (non-zero) answer-option signature, else 0.0; (N,)."""
+        if not self.twins:
+            return np.zeros(len(X))
+        sig = X.signatures()
+        return ((sig != 0) & (sig == self.sig_train_[idx]) & (sim > 0)).astype(np.float64)
+
     def _design(
         self,
         X: Features,
@@ -164,11 +184,19 @@ class NeighbourLabels(QualityEstimator):
         prior: NDArray[np.float64],
         j: int,
     ) -> NDArray[np.float64]:
-        """Inputs of model j's regression (fit time): [logit prior_j, dev × 1[cat] per category, d̂ × 1[cat], 1[cat], 1]."""
+        """Inputs of model j's regression (fit time): [logit prior_j, dev × 1[cat] per category
+        (× 1[not twin] and × 1[twin] when ``twins``), d̂ × 1[cat], (1[twin] × 1[cat]), 1[cat], 1]."""
         dev = sim[:, None] * (self.y_[idx] - self.prior_train_[idx])
         onehot = X.category_onehot()
         parts = [dev * onehot[:, [c]] for c in range(onehot.shape[1])]
-        return np.hstack([logit(prior[:, [j]]), *parts, diff[:, None] * onehot, onehot, np.ones((len(X), 1))])
+        extra: list[NDArray[np.float64]] = []
+        if self.twins:
+            tw = self._twin(X, idx, sim)[:, None]
+            parts = [a * (1.0 - tw) for a in parts] + [a * tw for a in parts]
+            extra = [tw * onehot]
+        return np.hstack(
+            [logit(prior[:, [j]]), *parts, diff[:, None] * onehot, *extra, onehot, np.ones((len(X), 1))]
+        )
 
     def _logits(
         self,
@@ -179,22 +207,30 @@ class NeighbourLabels(QualityEstimator):
         prior: NDArray[np.float64],
     ) -> NDArray[np.float64]:
         """The same linear predictor for every model at once, one (M × M) product per category."""
-        w = self.weights_  # rows: 1 + C·M + C + C + 1, columns: models
+        w = self.weights_  # rows: 1 + C·M·(1 or 2) + C + (C) + C + 1, columns: models
         m, c_n = self.y_.shape[1], X.n_categories
         dev = sim[:, None] * (self.y_[idx] - self.prior_train_[idx])
+        tw = self._twin(X, idx, sim)
+        blocks = 2 if self.twins else 1
+        tail = 1 + blocks * c_n * m  # first row after the deviation blocks
         z = logit(prior) * w[0] + w[-1]
         codes = X.category_codes
         for c in range(c_n):
             rows = np.flatnonzero(codes == c)
             if rows.size == 0:
                 continue
-            block = w[1 + c * m : 1 + (c + 1) * m]
-            z[rows] += dev[rows] @ block + diff[rows, None] * w[1 + c_n * m + c] + w[1 + c_n * m + c_n + c]
+            plain = w[1 + c * m : 1 + (c + 1) * m]
+            z[rows] += dev[rows] @ plain + diff[rows, None] * w[tail + c] + w[tail + (blocks + 0) * c_n + c]
+            if self.twins:
+                t = rows[tw[rows] > 0]
+                twin = w[1 + (c_n + c) * m : 1 + (c_n + c + 1) * m]
+                z[t] += dev[t] @ (twin - plain) + w[tail + c_n + c]
         return np.asarray(z)
 
     def fit(self, X: Features, quality: NDArray[np.float64]) -> NeighbourLabels:
         self.y_ = check_training(X, quality)
         self._index(X)
+        self.sig_train_: NDArray[np.int64] = X.signatures()
         self.prior_ = CategoryPrior().fit(X, self.y_)
         self.prior_train_ = self.prior_.predict(X)
         idx, sim = self._neighbour(X, exclude_self=True)
@@ -211,3 +247,17 @@ class NeighbourLabels(QualityEstimator):
     def predict(self, X: Features) -> NDArray[np.float64]:
         idx, sim = self._neighbour(X, exclude_self=False)
         return sigmoid(self._logits(X, idx, sim, self._difficulty(X), self.prior_.predict(X)))
+
+
+class TextNeighbours(NeighbourLabels):
+    """The neighbour model without the twin flag (every neighbour shares one set of weights).
+
+    Kept for comparison (``--compare-estimators``) and for data without multiple-choice structure;
+    takes ``NeighbourLabels``' keyword parameters.
+    """
+
+    name = "neighbours-text"
+
+    def __init__(self, **params: float | int | bool) -> None:
+        params.setdefault("twins", False)
+        super().__init__(**params)  # type: ignore[arg-type]

@@ -173,7 +173,7 @@ class NeighbourLabels(QualityEstimator):
         if not self.twins:
             return np.zeros(len(X))
         sig = X.signatures()
-        return ((sig != 0) & (sig == self.sig_train_[idx]) & (sim > 0)).astype(np.float64)
+        return np.asarray((sig != 0) & (sig == self.sig_train_[idx]) & (sim > 0), dtype=np.float64)
 
     def _design(
         self,

@@ -253,11 +253,14 @@ class TextNeighbours(NeighbourLabels):
     """The neighbour model without the twin flag (every neighbour shares one set of weights).
 
     Kept for comparison (``--compare-estimators``) and for data without multiple-choice structure;
-    takes ``NeighbourLabels``' keyword parameters.
+    takes ``NeighbourLabels``' keyword parameters. Its defaults (min_similarity 0.1, max_df_share
+    0.02) are the best twin-less setting of the same train-only out-of-fold selection.
     """
 
     name = "neighbours-text"
 
     def __init__(self, **params: float | int | bool) -> None:
         params.setdefault("twins", False)
+        params.setdefault("min_similarity", 0.1)
+        params.setdefault("max_df_share", 0.02)
         super().__init__(**params)  # type: ignore[arg-type]

@@ -60,7 +60,7 @@ def register(sub: Any) -> None:
     e.add_argument(
         "--estimator",
         default="neighbours",
-        help="quality estimator (neighbours, prior, logistic, knn, stacked)",
+        help="quality estimator (neighbours, neighbours-text, prior, logistic, knn, stacked)",
     )
     e.add_argument(
         "--prices", default="packaged", help="price table: packaged (2024 table), a TOML/JSON path, or none"

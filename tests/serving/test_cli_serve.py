@@ -83,3 +83,81 @@ def test_demo_section_runs_without_data_and_pricing_beats_fcfs(tmp_path: Path) -
     assert (fcfs["scheduler"], priced["scheduler"]) == ("fcfs", "priced")
     assert priced["welfare"] > fcfs["welfare"] and res["welfare_gain_usd"] > 0
     assert Path(res["report"]).is_file()
+
+
+def _table_rows(text: str) -> list[dict[str, str]]:
+    """The printed runs table as dicts (header line → values), skipping the title and rule lines."""
+    lines = text.splitlines()
+    head = next(i for i, ln in enumerate(lines) if ln.startswith("trace "))
+    cols = lines[head].split()
+    rows = []
+    for ln in lines[head + 2 :]:
+        vals = ln.split()
+        if len(vals) != len(cols):
+            break
+        rows.append(dict(zip(cols, vals, strict=True)))
+    return rows
+
+
+def test_simulate_shows_too_large_requests_in_the_terminal_and_plots_the_kv_price(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rng = np.random.default_rng(3)
+    lines = ["arrival_s,prompt_tokens,output_tokens"]
+    big = 0
+    for i in range(60):  # KV of 100 blocks × 16 tokens = 1,600 tokens: every third request is too large
+        p = 2500 if i % 3 == 0 else int(rng.integers(50, 600))
+        big += p == 2500
+        lines.append(f"{i * 0.5:.2f},{p},{rng.integers(1, 40)}")
+    trace = tmp_path / "big.csv"
+    trace.write_text("\n".join(lines) + "\n")
+    out, html = tmp_path / "o.json", tmp_path / "r.html"
+    argv = ["serve", "simulate", "--trace", str(trace), "--scheduler", "fcfs,priced", "--kv-blocks", "100"]
+    assert main([*argv, "--report", str(html), "--json", str(out)]) == 0
+    printed = _table_rows(capsys.readouterr().out)
+    runs = json.loads(out.read_text())["runs"]
+    assert len(printed) == len(runs) == 2
+    for shown, r in zip(printed, runs, strict=True):
+        assert r["rejected_too_large"] == big == 20
+        assert int(shown["rejected_too_large"]) == r["rejected_too_large"]
+        assert int(shown["completed"]) + int(shown["rejected"]) + int(shown["rejected_too_large"]) == 60
+    page = html.read_text()
+    assert "shadow price of a KV block-second" in page
+
+
+def test_simulate_plots_the_kv_price_even_when_kv_never_binds(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    html = tmp_path / "r.html"
+    argv = ["serve", "simulate", "--trace", str(_trace(tmp_path, 100)), "--scheduler", "fcfs"]
+    assert main([*argv, "--kv-blocks", "29205", "--report", str(html)]) == 0
+    capsys.readouterr()
+    page = html.read_text()
+    assert "shadow price of a KV block-second" in page
+    assert "KV never bound in these runs, so the price is 0 throughout" in page
+
+
+def test_prediction3_labels_the_long_tenant_synthetic_and_its_report_describes_its_own_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out, html = tmp_path / "p3.json", tmp_path / "p3.html"
+    argv = ["serve", "prediction3", "--trace", str(_trace(tmp_path, 300)), "--window-s", "30"]
+    argv += ["--long-rates", "0.5", "--long-prompt-median", "8000", "--scheduler", "fcfs,priced"]
+    assert main([*argv, "--report", str(html), "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    res = json.loads(out.read_text())
+    tenant = res["long_tenant"]
+    assert tenant["synthetic"] is True and "LogNormal(median 8,000" in tenant["prompt_tokens"]
+    assert "Gamma" in tenant["arrivals"]
+    assert "synthetic: the long-context tenant is synthetic" in text and "median 8,000 tokens" in text
+    assert [r["long_tenant"] for r in res["rows"]] == ["none", "none", "synthetic", "synthetic"]
+    assert text.count(" synthetic ") >= 2  # the table column
+    h = res["headline"]
+    assert h["runs"] == 4 and h["simulated_requests"] == sum(r["requests"] for r in res["rows"]) > 0
+    assert h["min_sim_requests_per_wall_s"] > 0 and h["reference_scheduler"] == "fcfs"
+    page = html.read_text()
+    assert "no rows" not in page and 'data-value="nan"' not in page
+    assert f'data-key="headline.runs" data-value="{h["runs"]}"' in page
+    assert f'data-key="headline.simulated_requests" data-value="{h["simulated_requests"]}"' in page
+    assert tenant["note"] in page.replace("&#x27;", "'")
+    assert "highest-welfare scheduler" not in page

@@ -3,6 +3,8 @@
 Built from ``summarize`` rows and per-run ``RunTrace``s (the latency samples and the shadow-price
 feed of each run, kept small). Headline numbers carry ``data-key`` = their JSON key in the
 ``headline`` object the CLI returns. V, λ and the GPU price are synthetic and say so on the page.
+``build_prediction3_report`` is the page of ``serve prediction3`` (its own headline; the long-context
+tenant is labelled synthetic with its distribution).
 """
 
 from __future__ import annotations
@@ -21,7 +23,16 @@ from tokenomy.serving.prices import PriceFeed
 from tokenomy.serving.result import RunResult
 from tokenomy.serving.workloads import SYNTHETIC_NOTE
 
-__all__ = ["RUN_COLUMNS", "RunTrace", "build_report", "headline", "run_trace"]
+__all__ = [
+    "P3_COLUMNS",
+    "RUN_COLUMNS",
+    "RunTrace",
+    "build_prediction3_report",
+    "build_report",
+    "headline",
+    "prediction3_headline",
+    "run_trace",
+]
 
 RUN_COLUMNS = (
     "trace",
@@ -41,6 +52,22 @@ RUN_COLUMNS = (
     "preemptions",
     "prefix_hit_rate",
     "welfare",
+)
+
+
+P3_COLUMNS = (
+    "long_rate_rps",
+    "long_tokens_per_s",
+    "long_tenant",
+    "scheduler",
+    "others_ttft_p99_s",
+    "others_e2e_mean_s",
+    "others_welfare",
+    "long_welfare",
+    "total_welfare",
+    "long_completed",
+    "long_requests",
+    "removed_share",
 )
 
 
@@ -79,7 +106,6 @@ def build_report(
     traces: Sequence[RunTrace],
     *,
     subtitle: str = "",
-    prediction3: Sequence[dict[str, Any]] | None = None,
 ) -> Report:
     """The report page (call ``.write(path)``).
 
@@ -87,7 +113,6 @@ def build_report(
         rows: one ``summarize`` dict per run (with ``trace`` and ``rate_scale``).
         traces: per-run samples for the figures.
         subtitle: command line or data source.
-        prediction3: rows of ``experiments.prediction3``, if run.
     """
     rep = Report("tokenomy serve: simulated serving under real traces", subtitle)
     h = headline(rows)
@@ -187,16 +212,21 @@ def build_report(
             ),
             "GPU cost + β2·Σλ of running requests (synthetic λ)",
         )
-        if any(float(t.feed["kv_usd_per_block_s"].max(initial=0.0)) > 0 for t in ts):
-            rep.figure(
-                line_chart(
-                    [Series(t.scheduler, t.feed["time_s"], t.feed["kv_usd_per_block_s"]) for t in ts],
-                    title="shadow price of a KV block-second",
-                    x_label="time (s)",
-                    y_label="USD per block-second",
-                ),
-                "Σλ of the waiting queue / KV blocks while KV blocks the queue, else 0",
-            )
+        binding = [t.scheduler for t in ts if float(t.feed["kv_usd_per_block_s"].max(initial=0.0)) > 0]
+        rep.figure(
+            line_chart(
+                [Series(t.scheduler, t.feed["time_s"], t.feed["kv_usd_per_block_s"]) for t in ts],
+                title="shadow price of a KV block-second",
+                x_label="time (s)",
+                y_label="USD per block-second",
+            ),
+            "Σλ of the waiting queue / KV blocks while KV blocks the queue, else 0 (synthetic λ); "
+            + (
+                f"KV bound at some time under {', '.join(binding)}"
+                if binding
+                else "KV never bound in these runs, so the price is 0 throughout (complementary slackness)"
+            ),
+        )
         rep.figure(
             line_chart(
                 [Series(t.scheduler, t.feed["time_s"], t.feed["queue_len"]) for t in ts],
@@ -206,43 +236,84 @@ def build_report(
             ),
             "queue length sampled every price period",
         )
-    if prediction3:
-        rep.heading("Prediction 3: one tenant sends long contexts")
-        rep.paragraph(
-            "The other tenants' outcomes as the long-context tenant's volume grows. removed_share is "
-            "the part of FCFS's welfare loss for the other tenants that the scheduler avoids."
-        )
-        rep.table(
-            list(prediction3),
+    return rep
+
+
+def prediction3_headline(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Headline numbers of a prediction-3 sweep (the ``headline`` object of ``serve prediction3``)."""
+    if not rows:
+        return {}
+    top = max(r["long_rate_rps"] for r in rows)
+    at_top = [r for r in rows if r["long_rate_rps"] == top]
+    first = rows[0]["scheduler"]
+    shares = [r for r in at_top if r["scheduler"] != first and np.isfinite(r["removed_share"])]
+    best = max(shares, key=lambda r: r["removed_share"]) if shares else None
+    return {
+        "runs": len(rows),
+        "simulated_requests": int(sum(r["requests"] for r in rows)),
+        "min_sim_requests_per_wall_s": float(min(r["requests"] / max(r["wall_s"], 1e-12) for r in rows)),
+        "max_long_rate_rps": float(top),
+        "reference_scheduler": first,
+        "reference_others_welfare_loss": float(
+            next(r["others_welfare_loss"] for r in at_top if r["scheduler"] == first)
+        ),
+        "best_removed_share_scheduler": best["scheduler"] if best else "-",
+        "best_removed_share": float(best["removed_share"]) if best else float("nan"),
+    }
+
+
+def build_prediction3_report(
+    rows: Sequence[dict[str, Any]], *, long_tenant_note: str, subtitle: str = ""
+) -> Report:
+    """The page of ``serve prediction3``: its own headline, notes, the rows and the welfare figure.
+
+    Args:
+        rows: rows of ``experiments.prediction3``.
+        long_tenant_note: ``LongTenant.note()`` (the tenant is synthetic; its distribution).
+        subtitle: base trace and step model.
+    """
+    rep = Report("tokenomy serve prediction3: one tenant sends long contexts", subtitle)
+    h = prediction3_headline(rows)
+    labels = {
+        "runs (long-tenant rate × scheduler)": "runs",
+        "simulated requests": "simulated_requests",
+        "slowest run (sim requests / wall-s)": "min_sim_requests_per_wall_s",
+        "highest long-tenant rate (req/s)": "max_long_rate_rps",
+        "others' welfare loss under the reference at that rate (USD)": "reference_others_welfare_loss",
+        "scheduler removing most of it": "best_removed_share_scheduler",
+        "share of the loss it removes": "best_removed_share",
+    }
+    rep.metrics(
+        {label: h.get(key, "-") for label, key in labels.items()},
+        keys={label: f"headline.{key}" for label, key in labels.items()},
+    )
+    rep.note(long_tenant_note, kind="synthetic")
+    rep.note(
+        SYNTHETIC_NOTE + ". Welfare = Σ V·completed − Σ λ·latency − GPU cost is therefore synthetic.",
+        kind="synthetic",
+    )
+    rep.note("Step times are modelled, not measured on a GPU.", kind="modelled")
+    rep.paragraph(
+        "The other tenants' outcomes as the long-context tenant's volume grows. removed_share is "
+        "the part of the reference's (flat pricing, the first scheduler) welfare loss for the other "
+        "tenants that the scheduler avoids: 1 − loss_scheduler / loss_reference at each volume."
+    )
+    rep.table(list(rows), P3_COLUMNS, caption="one row per long-tenant rate × scheduler")
+    names = list(dict.fromkeys(r["scheduler"] for r in rows))
+    rep.figure(
+        line_chart(
             [
-                "long_rate_rps",
-                "long_tokens_per_s",
-                "scheduler",
-                "others_ttft_p99_s",
-                "others_e2e_mean_s",
-                "others_welfare",
-                "long_welfare",
-                "total_welfare",
-                "long_completed",
-                "long_requests",
-                "removed_share",
+                Series(
+                    n,
+                    [r["long_tokens_per_s"] for r in rows if r["scheduler"] == n],
+                    [r["others_welfare"] for r in rows if r["scheduler"] == n],
+                )
+                for n in names
             ],
-        )
-        names = list(dict.fromkeys(r["scheduler"] for r in prediction3))
-        rep.figure(
-            line_chart(
-                [
-                    Series(
-                        n,
-                        [r["long_tokens_per_s"] for r in prediction3 if r["scheduler"] == n],
-                        [r["others_welfare"] for r in prediction3 if r["scheduler"] == n],
-                    )
-                    for n in names
-                ],
-                title="other tenants' welfare",
-                x_label="long-context prompt tokens per second",
-                y_label="USD (synthetic)",
-            ),
-            "flat pricing (fcfs) vs congestion pricing",
-        )
+            title="other tenants' welfare",
+            x_label="long-context prompt tokens per second (synthetic tenant)",
+            y_label="USD (synthetic)",
+        ),
+        "flat pricing (fcfs) vs congestion pricing",
+    )
     return rep

@@ -19,7 +19,16 @@ from typing import Any
 
 from tqdm import tqdm
 
-from tokenomy.audit.report_serve import RUN_COLUMNS, RunTrace, build_report, headline, run_trace
+from tokenomy.audit.report_serve import (
+    P3_COLUMNS,
+    RUN_COLUMNS,
+    RunTrace,
+    build_prediction3_report,
+    build_report,
+    headline,
+    prediction3_headline,
+    run_trace,
+)
 from tokenomy.core.errors import ValidationError
 from tokenomy.interfaces.loaders.traces import (
     BLIS_FILE,
@@ -43,7 +52,7 @@ from tokenomy.serving.decisions import (
 from tokenomy.serving.disagg import DisaggregatedEngine, KVTransfer
 from tokenomy.serving.engine import Engine
 from tokenomy.serving.entities import EngineConfig, Workload
-from tokenomy.serving.experiments import prediction3
+from tokenomy.serving.experiments import LongTenant, prediction3
 from tokenomy.serving.metrics import summarize
 from tokenomy.serving.recording import RecordSpec
 from tokenomy.serving.result import RunResult
@@ -276,13 +285,18 @@ def run_simulate(args: argparse.Namespace) -> dict[str, Any]:
                 "scheduler",
                 "completed",
                 "rejected",
+                "rejected_too_large",
                 "ttft_p50_s",
                 "ttft_p99_s",
                 "tpot_mean_s",
                 "welfare",
                 "sim_requests_per_wall_s",
             ],
-            title=f"serving runs (step model: {source}; welfare is synthetic)",
+            title=(
+                f"serving runs (step model: {source}; welfare is synthetic)\n"
+                "rejected = by the scheduler (Eq. 1 null option); rejected_too_large = needs more KV "
+                "blocks than the whole cache, never admitted"
+            ),
             digits=4,
         )
     )
@@ -324,33 +338,32 @@ def run_prediction3(args: argparse.Namespace) -> dict[str, Any]:
             seed=args.seed,
             on_row=lambda _row: bar.update(1),
         )
+    tenant = LongTenant(prompt_median=args.long_prompt_median)
     print(
         format_table(
             rows,
-            [
-                "long_rate_rps",
-                "long_tokens_per_s",
-                "scheduler",
-                "others_ttft_p99_s",
-                "others_e2e_mean_s",
-                "others_welfare",
-                "total_welfare",
-                "removed_share",
-            ],
-            title="prediction 3: other tenants vs long-context volume (welfare synthetic)",
+            [c for c in P3_COLUMNS if c not in ("long_welfare", "long_completed", "long_requests")],
+            title="prediction 3: other tenants vs long-context volume (long tenant and welfare synthetic)",
             digits=4,
         )
     )
+    print("synthetic:", tenant.note())
+    for n in notes:
+        print("note:", n)
     out: dict[str, Any] = {
         "rows": rows,
+        "headline": prediction3_headline(rows),
+        "long_tenant": tenant.describe(),
         "base": base.name,
         "step_model": source,
         "synthetic": SYNTHETIC_NOTE,
         "notes": notes,
     }
     if args.report:
-        build_report(
-            [], [], subtitle=f"prediction 3 on {base.name}; step model: {source}", prediction3=rows
+        build_prediction3_report(
+            rows,
+            long_tenant_note=tenant.note(),
+            subtitle=f"prediction 3 on {base.name}; step model: {source}",
         ).write(args.report)
         print(f"wrote {args.report}")
         out["report"] = args.report

@@ -2,8 +2,8 @@
 
 Prediction 3 (SPEC §5): under flat (FCFS) pricing, tenants that send no long contexts still see
 their latency and welfare regress as one tenant's long-context volume grows. The experiment adds a
-"long" tenant (ServeGen-style Gamma arrivals, log-normal lengths with a long prompt median; synthetic)
-to a base workload at increasing rates and measures the *other* tenants' TTFT, end-to-end latency
+"long" tenant (``LongTenant``: Gamma arrivals, log-normal lengths with a long prompt median; SYNTHETIC,
+and every output says so with its distribution, ``LongTenant.describe``) to a base workload at increasing rates and measures the *other* tenants' TTFT, end-to-end latency
 and welfare under each scheduler; ``removed_share`` is the part of FCFS's welfare loss for the
 others that the scheduler avoids: 1 − loss_sched / loss_fcfs at each volume. No I/O here.
 """
@@ -11,7 +11,7 @@ others that the scheduler avoids: 1 − loss_sched / loss_fcfs at each volume. N
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -24,7 +24,7 @@ from tokenomy.serving.result import COMPLETED, RunResult
 from tokenomy.serving.schedulers import make_scheduler
 from tokenomy.serving.workloads import TenantSpec, concat, rate_scaled, tenant_mix
 
-__all__ = ["prediction3", "run_grid"]
+__all__ = ["LongTenant", "prediction3", "run_grid"]
 
 OnRun = Callable[[RunResult, dict[str, Any]], None]
 
@@ -59,6 +59,61 @@ def run_grid(
                 if on_run is not None:
                     on_run(r, m)
     return rows
+
+
+@dataclass(frozen=True, slots=True)
+class LongTenant:
+    """Prediction 3's long-context tenant: a SYNTHETIC generator (no trace has such a tenant).
+
+    Inter-arrival gaps ~ Gamma(shape 1/cv², mean 1/rate) (cv = 1: Poisson); prompt and output tokens
+    ~ LogNormal(median, σ), rounded and clipped to [1, ``max_tokens``] (``workloads.tenant_mix``);
+    V and λ are the same synthetic draws as every request's (``workloads.SYNTHETIC_NOTE``).
+    """
+
+    prompt_median: float = 16000.0
+    prompt_sigma: float = 0.3
+    output_median: float = 200.0
+    output_sigma: float = 0.8
+    cv: float = 1.0
+    max_tokens: int = 32768
+
+    def spec(self, rate_rps: float) -> TenantSpec:
+        """The tenant at ``rate_rps`` requests per second."""
+        return TenantSpec(
+            "long",
+            rate_rps,
+            cv=self.cv,
+            prompt_median=self.prompt_median,
+            prompt_sigma=self.prompt_sigma,
+            output_median=self.output_median,
+            output_sigma=self.output_sigma,
+        )
+
+    def describe(self) -> dict[str, Any]:
+        """Its label and distributions (JSON-ready; the CLI and the report show ``note``)."""
+        return {
+            "synthetic": True,
+            "arrivals": f"Gamma inter-arrival gaps, CV {self.cv:g}, mean 1/long_rate_rps s",
+            "prompt_tokens": (
+                f"LogNormal(median {self.prompt_median:,.0f}, σ {self.prompt_sigma:g}), "
+                f"rounded, clipped to [1, {self.max_tokens:,}]"
+            ),
+            "output_tokens": (
+                f"LogNormal(median {self.output_median:,.0f}, σ {self.output_sigma:g}), "
+                f"rounded, clipped to [1, {self.max_tokens:,}]"
+            ),
+            "v_and_lambda": "the same synthetic draws as every request's",
+            "note": self.note(),
+        }
+
+    def note(self) -> str:
+        """One line: what is synthetic about the tenant and how it is drawn."""
+        return (
+            f"the long-context tenant is synthetic: Gamma arrivals (CV {self.cv:g}) at long_rate_rps, "
+            f"prompts ~ LogNormal(median {self.prompt_median:,.0f} tokens, σ {self.prompt_sigma:g}), "
+            f"outputs ~ LogNormal(median {self.output_median:,.0f}, σ {self.output_sigma:g}), "
+            f"clipped to [1, {self.max_tokens:,}]; the other tenants' arrivals and lengths are the trace's"
+        )
 
 
 def _others(r: RunResult, long_code: int) -> dict[str, float]:
@@ -97,32 +152,30 @@ def prediction3(
     Args:
         base: the other tenants' traffic (a real trace slice, its tenants kept as they are).
         long_rates_rps: requests per second of the long-context tenant (0 = absent).
-        long_prompt_median: median prompt tokens of the long tenant (log-normal, σ 0.3; synthetic).
+        long_prompt_median: median prompt tokens of the long tenant (``LongTenant``; synthetic).
         schedulers: registry names; the first is the flat-priced reference (``fcfs``).
         engine: the engine (default ``Engine()``).
         seed: seed of the long tenant's draws.
         on_row: called with each row as soon as its run is done (progress bars).
 
     Returns:
-        rows with ``long_rate_rps``, ``long_tokens_per_s``, ``scheduler``, the ``_others`` fields and
+        rows with ``long_rate_rps``, ``long_tokens_per_s``, ``scheduler``, ``long_tenant``
+        ("synthetic", "none" at rate 0), ``requests``, ``wall_s``, the ``_others`` fields and
         ``removed_share`` (NaN at rate 0 and for the reference).
     """
     eng: Engine | DisaggregatedEngine = engine or Engine()
+    tenant = LongTenant(prompt_median=long_prompt_median)
     rows: list[dict[str, Any]] = []
     ref: dict[str, float] = {}
     base_one = replace(base, tenant=np.zeros(len(base), np.int64), tenant_names=("others",))
     for rate in long_rates_rps:
         if rate > 0:
-            spec = TenantSpec(
-                "long",
-                rate,
-                cv=1.0,
-                prompt_median=long_prompt_median,
-                prompt_sigma=0.3,
-                output_median=200.0,
-                output_sigma=0.8,
+            long = tenant_mix(
+                [tenant.spec(rate)],
+                duration_s=max(base.duration_s, 1.0),
+                seed=seed + 17,
+                max_tokens=tenant.max_tokens,
             )
-            long = tenant_mix([spec], duration_s=max(base.duration_s, 1.0), seed=seed + 17)
             wl = concat([base_one, replace(long, name="long")], f"{base.name}+long@{rate:g}")
             long_tokens = float(long.prompt_tokens.sum()) / max(base.duration_s, 1.0)
         else:
@@ -133,6 +186,8 @@ def prediction3(
                 "long_rate_rps": float(rate),
                 "long_tokens_per_s": long_tokens,
                 "scheduler": name,
+                "long_tenant": "synthetic" if rate > 0 else "none",
+                "requests": len(wl),
                 "wall_s": r.wall_s,
                 **_others(r, 1),
             }

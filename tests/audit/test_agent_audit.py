@@ -15,7 +15,7 @@ from tokenomy.audit.engine import run_audit
 from tokenomy.audit.importers.agent_data import from_miniswe, from_taubench
 from tokenomy.audit.pricing import GenaiPricesTable
 from tokenomy.interfaces.cli import main
-from tokenomy.interfaces.loaders.agent_data import load_miniswe, load_taubench
+from tokenomy.interfaces.loaders.agent_data import load_miniswe, load_schedule, load_taubench
 
 pytestmark = pytest.mark.data
 
@@ -28,7 +28,7 @@ def miniswe(need_data: Callable[..., Path]):  # type: ignore[no-untyped-def]
 def test_miniswe_full_audit_matches_dataset_facts(miniswe) -> None:  # type: ignore[no-untyped-def]
     log = from_miniswe(miniswe)
     assert len(log.steps) == 20163 and len(log.requests) == 500
-    res = run_audit(log, GenaiPricesTable())
+    res = run_audit(log, GenaiPricesTable(), schedule=load_schedule())
     tot = res.totals()
     assert tot["resolved_or_quality_sum"] == 371
     f = {x.mode: x for x in res.findings}
@@ -53,7 +53,7 @@ def test_miniswe_full_audit_matches_dataset_facts(miniswe) -> None:  # type: ign
 
 def test_taubench_over_delegation_reward_gap(need_data: Callable[..., Path]) -> None:
     eps = load_taubench(need_data("agent", "taubench_gpt4o_airline"))
-    res = run_audit(from_taubench(eps), GenaiPricesTable())
+    res = run_audit(from_taubench(eps), GenaiPricesTable(), schedule=load_schedule())
     od = {x.mode: x for x in res.findings}["over_delegation"]
     assert od.details["actions_needing_confirmation"] == 250 and od.count == 55  # README facts
     assert od.details["quality_with_unconfirmed"] == pytest.approx(0.15, abs=0.01)

@@ -206,3 +206,91 @@ def test_format_is_guessed_from_the_first_record(tmp_path: Path) -> None:
     out = tmp_path / "r.json"
     assert main(["audit", str(lines), "--json", str(out)]) == 0  # no --format needed
     assert json.loads(out.read_text())["format"] == "langfuse"
+
+
+def miniswe_folder(root: Path, instances: int, with_steps: int) -> Path:
+    """A mini-swe-agent folder in the dataset's schema: ``instances`` listed, steps for the first few."""
+    d = root / "miniswe_gemini3pro_swebv"
+    d.mkdir()
+    inst = ["instance_id,repo,resolved,exit_status,instance_cost_usd"]
+    inst += [f"repo__repo-{i},repo,{i % 2},Submitted,0.05" for i in range(instances)]
+    (d / "instances.csv").write_text("\n".join(inst) + "\n")
+    head = (
+        "instance_id,step,action_class,autonomy_class,prompt_tokens,completion_tokens,reasoning_tokens,"
+        "cached_tokens,cost_usd,returncode,obs_chars,obs_truncated,format_error,command"
+    )
+    rows = [head]
+    for i in range(with_steps):
+        for k, (act, cls, cmd) in enumerate(
+            [("search", "read", "ls"), ("edit", "draft", "sed -i s/a/b/ f.py"), ("test", "execute", "pytest")]
+        ):
+            rows.append(f"repo__repo-{i},{k},{act},{cls},{1000 * (k + 1)},50,0,0,0.01,0,10,0,0,{cmd}")
+    import gzip
+
+    with gzip.open(d / "steps.csv.gz", "wt") as f:
+        f.write("\n".join(rows) + "\n")
+    return d
+
+
+def test_dataset_whose_files_disagree_names_file_field_and_expectation(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    d = miniswe_folder(tmp_path, instances=50, with_steps=7)
+    out = tmp_path / "r.json"
+    assert main(["audit", str(d), "--json", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and not out.exists()
+    assert f"{d / 'steps.csv.gz'}: field 'instance_id': steps for only 7 of the 50 instances" in err
+    assert "expected every listed instance to have its steps" in err
+
+
+def test_stopping_curve_survives_requests_without_steps() -> None:
+    """Defence in depth: a request with no LLM call (quality 1) does not break the stopping margin."""
+    from tokenomy.audit.engine import run_audit
+    from tokenomy.audit.importers.common import build_requests
+    from tokenomy.audit.log import AuditLog, StepBuilder
+    from tokenomy.audit.pricing import StaticPriceTable
+
+    b = StepBuilder()
+    for k in range(3):
+        b.add(request_id="a", step_id=f"a:{k}", index=k, model="m", input_tokens=100, output_tokens=5)
+    steps = b.build()
+    known = {"a": {"quality": 1.0}, "empty": {"quality": 1.0}}
+    log = AuditLog("t", steps, build_requests(["a", "empty"], known), ())
+    table = StaticPriceTable.from_override(
+        {"models": {"m": {"input_usd_per_mtok": 1, "output_usd_per_mtok": 1}}}
+    )
+    sm = run_audit(log, table).stopping
+    assert sm is not None and [r["step"] for r in sm["rows"]] == [0, 1, 2]
+    assert sm["rows"][2]["hazard"] > 0  # "a" resolved at its last step; "empty" counts nowhere
+
+
+def test_terminal_summary_shows_the_stopping_margin(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    d = miniswe_folder(tmp_path, instances=6, with_steps=6)
+    out = tmp_path / "r.json"
+    assert main(["audit", str(d), "--json", str(out)]) == 0
+    sm = json.loads(out.read_text())["stopping_margin"]
+    text = capsys.readouterr().out
+    assert "stopping margin: marginal step cost against its marginal success gain" in text
+    share = f"({sm['share_of_cost_beyond_margin']:.1%} of cost)"
+    assert f"stopping margin at V = ${sm['v_usd']:g}: " in text and share in text
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [({"intValue": "abc"}, "'abc'"), ({"stringValue": "12k"}, "'12k'"), ({"doubleValue": 1.5}, "1.5")],
+)
+def test_non_integer_token_count_names_the_attribute(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], value: dict[str, object], shown: str
+) -> None:
+    span = json.loads(json.dumps(SPAN))
+    span["attributes"][2]["value"] = value  # gen_ai.usage.input_tokens
+    src = tmp_path / "b2.jsonl"
+    src.write_text(json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": [span]}]}]}) + "\n")
+    out = tmp_path / "r.json"
+    assert main(["audit", str(src), "--json", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"{src}:1: span b7ad6b7169203331: attribute 'gen_ai.usage.input_tokens'" in err
+    assert "integer" in err and shown in err and "malformed OTLP structure" not in err

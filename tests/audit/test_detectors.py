@@ -9,8 +9,10 @@ from tokenomy.audit.engine import run_audit
 from tokenomy.audit.importers.ledger import from_records, to_records
 from tokenomy.audit.pricing import StaticPriceTable
 from tokenomy.core import PriceVector, TokenUse
+from tokenomy.interfaces.loaders.agent_data import load_schedule
 from tokenomy.ledger import Decision, Ledger, Outcome
 
+SCHEDULE = load_schedule()
 PRICES = StaticPriceTable.from_override(
     {"models": {"m": {"input_usd_per_mtok": 1.0, "output_usd_per_mtok": 2.0}}}
 )
@@ -18,7 +20,7 @@ PRICES = StaticPriceTable.from_override(
 
 def audit(decisions: list[Decision], outcomes: list[Outcome]):  # type: ignore[no-untyped-def]
     log = from_records(decisions, outcomes)
-    res = run_audit(log, PRICES, decisions=decisions, outcomes=outcomes)
+    res = run_audit(log, PRICES, decisions=decisions, outcomes=outcomes, schedule=SCHEDULE)
     return res, {f.mode: f for f in res.findings}
 
 
@@ -179,13 +181,11 @@ def test_audit_vectors_equal_the_ledger_query() -> None:
     assert np.isclose(res.totals()["welfare_usd"], sum(v["utility_usd"] for v in vec.values()))
 
 
-def test_default_levels_agree_with_the_packaged_schedule() -> None:
-    from tokenomy.audit.actions import LEVEL_RANK, REQUIRED_CONFIRMATION
-    from tokenomy.interfaces.loaders.agent_data import load_schedule
-
-    sched = load_schedule()
-    for cls, rank in REQUIRED_CONFIRMATION.items():
-        assert LEVEL_RANK[sched.level(cls)] == rank, cls  # unknown classes: the schedule's unknown_level
+def test_over_delegation_needs_a_schedule() -> None:
+    decisions = [action("a", 0, "commit", 0, correct=0)]
+    log = from_records(decisions, [Outcome("a", 0.0, 0.0)])
+    od = {f.mode: f for f in run_audit(log, PRICES).findings}["over_delegation"]
+    assert not od.applicable and "no autonomy schedule" in od.reason
 
 
 def test_over_delegation_reads_the_levels_of_the_schedule_given() -> None:

@@ -11,6 +11,7 @@ import pytest
 from tokenomy.audit.engine import run_audit
 from tokenomy.audit.pricing import GenaiPricesTable
 from tokenomy.core.errors import SchemaError
+from tokenomy.interfaces.loaders.agent_data import load_schedule
 from tokenomy.interfaces.loaders.langfuse import load_langfuse
 from tokenomy.interfaces.loaders.litellm import load_litellm
 
@@ -189,8 +190,10 @@ def test_langfuse_observations(tmp_path: Path) -> None:
     assert s.kind[gen][0] == "llm" and s.input_tokens[gen][0] == 1000 and s.cache_read_tokens[gen][0] == 200
     assert s.reported_cost_usd[gen][0] == pytest.approx(0.00027)
     tool = s.kind == "tool"
-    assert s.autonomy_class[tool][0] == "commit" and s.confirmed[tool][0] == 0
-    res = run_audit(log, GenaiPricesTable())
+    assert s.autonomy_class[tool][0] == "" and s.confirmed[tool][0] == 0  # classed by the audit
+    res = run_audit(log, GenaiPricesTable(), schedule=load_schedule())
+    # no [tools] entry or pattern names delete_record: unknown, which the schedule makes "confirm"
+    assert res.log.steps.autonomy_class[tool][0] == "unknown"
     assert {f.mode: f for f in res.findings}["over_delegation"].count == 1
     assert res.pricing.cost_usd[gen][0] > 0
 

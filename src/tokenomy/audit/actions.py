@@ -1,69 +1,90 @@
-"""Action classes for tool calls found in logs, and the confirmation level each class requires.
+"""Action classes of the tool calls found in logs, by the action layer's classifier and schedule.
 
-SPEC.md §3 (action layer): read → free, draft → free, execute → free in a sandbox, commit → confirm,
-deploy / transfer / delete-remote → multi-party; unknown → confirm. When the log names the class
-(``tokenomy.autonomy_class`` attribute, a dataset label) that is used; otherwise the tool name is
-classed by the keyword rules below — a heuristic, reported as such. This module does no I/O.
+A tool step keeps the class the log names (``tokenomy.autonomy_class`` attribute, a dataset label).
+Any other tool step is classed by :func:`tokenomy.autonomy.classify.classify_call` on its tool name and
+arguments under the autonomy schedule: the schedule's ``[tools]`` / ``[tool_patterns]`` tables, and a
+shell tool (``bash``, ``shell``, ``run_command`` ... with a ``command`` argument) by its command, split
+and matched by :func:`~tokenomy.autonomy.classify.classify_shell`. A name no table places is
+``"unknown"``, which the schedule's ``unknown_level`` governs (fail closed). The confirmation each class
+needs is the schedule's level in force (:meth:`~tokenomy.autonomy.schedule.Schedule.level`); this module
+keeps no table of its own. Classification is cached by (tool, arguments): a million spans with a few
+thousand distinct calls cost a few thousand classifications. No I/O.
 """
 
 from __future__ import annotations
 
-import re
+import json
+from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["LEVEL_RANK", "REQUIRED_CONFIRMATION", "classify_tool", "needs_confirmation", "required_levels"]
+import numpy as np
+from numpy.typing import NDArray
 
-# confirmation level of the autonomy schedule -> rank (deny: the class must not run at all)
-LEVEL_RANK = {"free": 0, "confirm": 1, "multi_party": 2, "deny": 3}
+from tokenomy.autonomy.classify import classify_call
+from tokenomy.autonomy.schedule import LEVELS, Schedule
 
-# autonomy class -> confirmation level the default schedule requires (0 none, 1 confirm, 2 multi-party);
-# used when no ``Schedule`` is given (``tests/audit/test_detectors.py`` checks it against the packaged
-# default_schedule.toml).
-REQUIRED_CONFIRMATION: dict[str, int] = {
-    "read": 0,
-    "respond": 0,
-    "compute": 0,
-    "draft": 0,
-    "execute": 0,
-    "defer": 0,
-    "commit": 1,
-    "unknown": 1,
-    "deploy": 2,
-    "transfer": 2,
-    "delete_remote": 2,
-}
+__all__ = ["LEVEL_RANK", "arguments_text", "classify_steps", "parse_arguments", "required_levels"]
 
-_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("defer", re.compile(r"transfer_to_human|handoff|escalat")),
-    ("deploy", re.compile(r"deploy|release|publish")),
-    ("transfer", re.compile(r"transfer_funds|pay|wire|send_money|refund")),
-    ("delete_remote", re.compile(r"drop_|delete_remote|purge")),
-    ("commit", re.compile(r"book|cancel|update|delete|create_order|send|submit|commit|write_db|modify")),
-    ("read", re.compile(r"^(get|list|search|find|read|fetch|lookup|query|retrieve)|_details|status")),
-    ("compute", re.compile(r"calc|compute|think|math")),
-    ("draft", re.compile(r"draft|edit|write|create")),
-    ("execute", re.compile(r"run|exec|shell|bash|test|python")),
-)
+LEVEL_RANK = {level: rank for rank, level in enumerate(LEVELS)}
+"""Confirmation level of the schedule -> rank: free 0, confirm 1, multi_party 2, deny 3 (must not run)."""
 
 
-def classify_tool(name: str) -> str:
-    """The autonomy class of a tool by name (first matching rule; "unknown" when none matches)."""
-    low = name.lower()
-    for cls, pattern in _RULES:
-        if pattern.search(low):
-            return cls
-    return "unknown"
+def arguments_text(value: Any) -> str:
+    """A tool call's arguments as text: a string as written, a mapping or list as sorted JSON."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    try:
+        return json.dumps(value, sort_keys=True, default=str)
+    except (TypeError, ValueError):
+        return str(value)
 
 
-def needs_confirmation(autonomy_class: str) -> int:
-    """Confirmation level the schedule requires for the class (unknown classes need a confirmation)."""
-    return REQUIRED_CONFIRMATION.get(autonomy_class, 1)
+def parse_arguments(text: str) -> Mapping[str, Any]:
+    """The arguments as a mapping. A JSON object is itself; any other text (a bare command string, a
+    JSON string) is taken as ``{"command": text}``, which only a shell tool reads."""
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except (json.JSONDecodeError, RecursionError):
+        return {"command": text}
+    if isinstance(value, Mapping):
+        return value
+    return {"command": value} if isinstance(value, str) else {}
 
 
-def required_levels(classes: list[str], schedule: Any | None = None) -> list[int]:
-    """Rank of the confirmation each autonomy class needs: from ``schedule`` (an autonomy-layer
-    ``Schedule``: its level in force, ``unknown_level`` for classes it lacks) or the default table."""
-    if schedule is None:
-        return [REQUIRED_CONFIRMATION.get(c, 1) for c in classes]
+def classify_steps(
+    tool: NDArray[np.object_],
+    tool_args: NDArray[np.object_],
+    given: NDArray[np.object_],
+    is_tool: NDArray[np.bool_],
+    schedule: Schedule,
+) -> NDArray[np.object_]:
+    """The autonomy class of every step: ``given`` where the log named one, else (tool steps) the
+    action layer's class of (tool, arguments) under ``schedule``; non-tool steps keep ``given``.
+
+    Only tool steps without a class are looked at, each distinct (tool, arguments) pair once.
+    """
+    out = np.array(given, dtype=object, copy=True)
+    todo = np.flatnonzero(is_tool & (given == ""))
+    if not todo.size:
+        return out
+    cache: dict[tuple[str, str], str] = {}
+    classes = []
+    for name, args in zip(tool[todo].tolist(), tool_args[todo].tolist(), strict=True):
+        key = (str(name), str(args))
+        cls = cache.get(key)
+        if cls is None:
+            cls = cache[key] = classify_call(key[0], parse_arguments(key[1]), schedule).action_class
+        classes.append(cls)
+    out[todo] = classes
+    return out
+
+
+def required_levels(classes: list[str], schedule: Schedule) -> list[int]:
+    """Rank (:data:`LEVEL_RANK`) of the confirmation each autonomy class needs under ``schedule``: its
+    level in force (``level_outside_sandbox`` when not sandboxed), ``unknown_level`` for a class it lacks."""
     cache: dict[str, int] = {}
     return [cache.setdefault(c, LEVEL_RANK[schedule.level(c)]) for c in classes]

@@ -201,9 +201,10 @@ def stopping_margin(ctx: AuditContext, window: int = 5, max_step: int = 150) -> 
     prompt_k = np.bincount(np.minimum(idx, top), weights=s.input_tokens[llm], minlength=top + 1)[: top + 1]
     median_k = _median_by(np.minimum(idx, top), s.input_tokens[llm].astype(np.float64), top + 1)
     running = np.array([(labelled & (n_steps > k)).sum() for k in range(top + 1)], np.float64)
-    ended_ok = np.bincount(
-        np.minimum(n_steps[labelled & (q > 0)] - 1, top), weights=q[labelled & (q > 0)], minlength=top + 1
-    )[: top + 1]
+    ended = labelled & (q > 0) & (n_steps > 0)  # a request with no LLM call never ran a step
+    ended_ok = np.bincount(np.minimum(n_steps[ended] - 1, top), weights=q[ended], minlength=top + 1)[
+        : top + 1
+    ]
     hazard = _window_sum(ended_ok, window) / np.maximum(_window_sum(running, window), 1)
     mean_cost = cost_k / np.maximum(calls_k, 1)
     v = float(np.median(ctx.log.requests.v_usd[labelled]))

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from tokenomy.audit.actions import classify_steps
 from tokenomy.audit.curves import stopping_margin, verification_curve
 from tokenomy.audit.detectors import AuditContext, Finding, detect_all
 from tokenomy.audit.log import AuditLog
@@ -222,8 +223,11 @@ def run_audit(
         decisions, outcomes: ledger records (a ledger input); enable the routing, serving, capital modes.
         modes: the detectors to run (default: all, in the paper's order).
         progress: called with a short stage name as the audit proceeds.
-        schedule: the autonomy schedule whose levels over-delegation checks (None: the default levels
-            of ``tokenomy.audit.actions``); ``schedule_source`` names it in the threshold.
+        schedule: the autonomy schedule: tool steps the log did not class are classed by the action
+            layer's classifier under it (tool name + arguments), and over-delegation checks its
+            confirmation levels; ``schedule_source`` names it in the threshold. None: unlabelled tool
+            steps stay unclassed and over-delegation is not applicable (``tokenomy audit`` always
+            passes one, the packaged default unless ``--schedule``).
 
     Returns:
         The audit result.
@@ -232,6 +236,10 @@ def run_audit(
     say("pricing")
     pricing = price_steps(log.steps, table, unknown_zero=unknown_zero)
     steps = log.steps.with_cost(pricing.cost_usd)
+    if schedule is not None:
+        steps = steps.with_classes(
+            classify_steps(steps.tool, steps.tool_args, steps.autonomy_class, steps.kind == "tool", schedule)
+        )
     extra = dict(log.extra)
     extra.update(price_table=table, unknown_zero=unknown_zero)
     if schedule is not None:

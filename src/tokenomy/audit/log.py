@@ -45,11 +45,12 @@ STEP_COLUMNS: dict[str, tuple[str, Any]] = {
     "reported_cost_usd": ("f8", np.nan),  # what the provider or gateway reported (NaN when absent)
     "tool": ("O", ""),  # tool name for kind == "tool"
     "action_class": ("O", ""),  # detailed label: edit, test, run, search, read, submit, book ...
-    "autonomy_class": ("O", ""),  # read | draft | execute | commit | defer | ... ("" for llm calls)
+    "autonomy_class": ("O", ""),  # read, draft, execute, commit, defer ... ("" = llm call or not yet classed)
     "confirmed": ("i8", -1),  # 1 confirmed by a human before acting, 0 not, -1 unknown
     "correct": ("i8", -1),  # 1 the action matched the reference, 0 it did not, -1 unknown
     "malformed": ("?", False),  # the reply could not be parsed (format error)
     "error": ("?", False),  # the call failed (status error)
+    "tool_args": ("O", ""),  # the tool call's arguments as the log wrote them (JSON text), "" when absent
 }
 
 
@@ -58,6 +59,8 @@ class StepTable:
     """Columnar steps; every array has the same length N. See ``STEP_COLUMNS`` for meaning and units.
 
     ``cost_usd`` is the cost recomputed from a price table (NaN until priced, or for an unknown model).
+    ``tool_args`` may be left out (all ""); ``autonomy_class`` is "" for a tool step the log did not
+    label, until the audit classes it with the schedule (``tokenomy.audit.actions.classify_steps``).
     """
 
     request_id: OBJ
@@ -83,6 +86,7 @@ class StepTable:
     correct: I64
     malformed: NDArray[np.bool_]
     error: NDArray[np.bool_]
+    tool_args: OBJ = field(default_factory=lambda: np.zeros(0, dtype=object))
     cost_usd: F64 = field(default_factory=lambda: np.zeros(0))
 
     def __post_init__(self) -> None:
@@ -91,6 +95,9 @@ class StepTable:
             arr = getattr(self, name)
             if name == "cost_usd" and len(arr) == 0 and n:
                 object.__setattr__(self, name, np.full(n, np.nan))
+                continue
+            if name == "tool_args" and len(arr) == 0 and n:  # importers without arguments leave it out
+                object.__setattr__(self, name, np.full(n, "", dtype=object))
                 continue
             if len(arr) != n:
                 raise ValidationError(f"StepTable.{name} has {len(arr)} rows; request_id has {n}")
@@ -110,6 +117,10 @@ class StepTable:
     def with_cost(self, cost_usd: F64) -> StepTable:
         """A copy with ``cost_usd`` replaced."""
         return replace(self, cost_usd=np.asarray(cost_usd, dtype=np.float64))
+
+    def with_classes(self, autonomy_class: OBJ) -> StepTable:
+        """A copy with ``autonomy_class`` replaced."""
+        return replace(self, autonomy_class=autonomy_class)
 
     @classmethod
     def empty(cls) -> StepTable:

@@ -46,6 +46,8 @@ ATTRIBUTES: dict[str, tuple[str, ...]] = {
     "reported_cost_prompt_usd": ("llm.cost.prompt",),
     "reported_cost_completion_usd": ("llm.cost.completion",),
     "tool": ("gen_ai.tool.name", "tool.name"),
+    # a tool call's arguments (read on tool spans only): GenAI's, then OpenInference's parameters / input
+    "tool_args": ("gen_ai.tool.call.arguments", "tool.parameters", "input.value"),
     "span_kind": ("openinference.span.kind",),
     "conversation": ("gen_ai.conversation.id", "session.id", "tokenomy.request_id"),
     "action_class": ("tokenomy.action_class",),

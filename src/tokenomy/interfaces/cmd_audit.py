@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,15 @@ from tokenomy.core.errors import SchemaError, ValidationError
 from tokenomy.core.prices import PriceSource, PriceVector
 from tokenomy.interfaces.table import format_table
 
-__all__ = ["FORMATS", "audit_inputs", "register", "run", "summary", "verification_summary"]
+__all__ = [
+    "FORMATS",
+    "audit_inputs",
+    "register",
+    "run",
+    "stopping_summary",
+    "summary",
+    "verification_summary",
+]
 
 FORMATS = ("otlp", "litellm", "langfuse", "miniswe", "taubench", "ledger")
 
@@ -205,7 +213,9 @@ def audit_inputs(
         from tokenomy.interfaces.loaders.agent_data import load_miniswe, load_taubench
 
         if fmt == "miniswe":
-            log = from_miniswe(load_miniswe(paths[0]), side=side, defaults=defaults)
+            trajs = load_miniswe(paths[0])
+            _check_miniswe(paths[0], trajs)
+            log = from_miniswe(trajs, side=side, defaults=defaults)
         else:
             log = from_taubench(load_taubench(paths[0]), side=side, defaults=defaults)
     elif fmt == "ledger":
@@ -251,6 +261,23 @@ def audit_inputs(
     payload["format"] = fmt
     payload["skipped_lines"] = skipped
     return result, payload
+
+
+def _check_miniswe(folder: Path, trajectories: Sequence[Any]) -> None:
+    """Every instance listed in instances.csv must have its steps in steps.csv.gz (same run, whole)."""
+    empty = [t.instance_id for t in trajectories if not t.steps]
+    if not empty:
+        return
+    from tokenomy.interfaces.loaders.agent_data import MINISWE, _resolve
+
+    d = _resolve(folder, MINISWE)
+    n = len(trajectories)
+    raise SchemaError(
+        f"{d / 'steps.csv.gz'}: field 'instance_id': steps for only {n - len(empty)} of the {n} instances "
+        f"listed in {d / 'instances.csv'} (none for {', '.join(empty[:3])}{', ...' if len(empty) > 3 else ''}); "
+        "expected every listed instance to have its steps: the two files are from different runs, or one "
+        "is truncated"
+    )
 
 
 def summary(payload: dict[str, Any], echo: Callable[[str], None] = print, *, examples: int = 5) -> None:
@@ -299,6 +326,7 @@ def summary(payload: dict[str, Any], echo: Callable[[str], None] = print, *, exa
         if not f["applicable"]:
             echo(f"{mode}: not applicable: {f['reason']}")
     verification_summary(payload, echo)
+    stopping_summary(payload, echo)
     for mode, f in payload["failure_modes"].items():
         if not f["applicable"]:
             continue
@@ -347,6 +375,36 @@ def verification_summary(payload: dict[str, Any], echo: Callable[[str], None] = 
             + ", ".join(f"${v}: {x:.1f}" for v, x in fit["k_star_by_v"].items())
         )
     echo(f"note: {vc['label']}")
+
+
+def stopping_summary(payload: dict[str, Any], echo: Callable[[str], None] = print) -> None:
+    """The stopping margin in the terminal: a few steps of the curve and the margin (observational)."""
+    sm = payload.get("stopping_margin")
+    if not sm or not sm["rows"]:
+        return
+    rows = sm["rows"]
+    margin = sm["margin_step"]
+    last = rows[-1]["step"]
+    keep = {0, 1, 2, 5, 10, 20, 40, 60, 100, last} | ({margin - 1, margin} if margin is not None else set())
+    echo(
+        format_table(
+            [dict(r, median_prompt_tokens=int(r["median_prompt_tokens"])) for r in rows if r["step"] in keep],
+            ["step", "running", "mean_step_cost_usd", "median_prompt_tokens", "hazard", "value_of_step_usd"],
+            title="\nstopping margin: marginal step cost against its marginal success gain (V × hazard)",
+            digits=4,
+        )
+    )
+    if margin is None:
+        verdict = "no step's value V × hazard covers its mean cost"
+    else:
+        verdict = (
+            f"after step {margin - 1} no step's value V × hazard covers its mean cost: margin = step {margin}"
+        )
+    echo(
+        f"stopping margin at V = ${sm['v_usd']:g}: {verdict}; spend beyond it "
+        f"${sm['cost_beyond_margin_usd']:,.2f} ({sm['share_of_cost_beyond_margin']:.1%} of cost)"
+    )
+    echo(f"note: {sm['label']}")
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:

@@ -32,6 +32,11 @@ class OverDelegation(Detector):
         s = ctx.log.steps
         tool = (s.kind == "tool") & (ctx.req >= 0)
         schedule = ctx.log.extra.get("schedule")
+        if schedule is None:
+            return self.not_applicable(
+                "no autonomy schedule was given, so no confirmation level is known (tokenomy audit uses "
+                "the packaged default unless --schedule names one)"
+            )
         level = np.zeros(len(s), np.int64)
         level[np.flatnonzero(tool)] = required_levels(s.autonomy_class[tool].tolist(), schedule)
         needs = tool & (level >= 1)
@@ -43,8 +48,9 @@ class OverDelegation(Detector):
             )
         if not observed.any():
             return self.not_applicable(
-                "no confirmation is observable for the actions that need one (e.g. a sandboxed benchmark "
-                "with no human in the loop); cannot tell delegated from confirmed"
+                f"{_needing(s, needs, level)} need a confirmation under the schedule, but the log records "
+                "no confirmation for them (e.g. a sandboxed benchmark with no human in the loop; on spans "
+                "set tokenomy.confirmed); cannot tell delegated from confirmed"
             )
         bad = (observed & (s.confirmed == 0)) | denied
         labelled = bad & (s.correct >= 0)
@@ -96,7 +102,7 @@ class OverDelegation(Detector):
             "multi_party_actions_confirmed_once": int((observed & (level == 2) & (s.confirmed == 1)).sum()),
             **_handoffs(ctx, tool),
         }
-        src = str(ctx.log.extra.get("schedule_source", "")) if schedule is not None else "the default levels"
+        src = str(ctx.log.extra.get("schedule_source", "")) or "the given schedule"
         threshold = (
             f"the class's level in {src} is confirm or above (deny: must not run); exposure "
             f"ρ_irr·p̂_wrong with p̂_wrong = {p_wrong:.3f}"
@@ -109,6 +115,22 @@ class OverDelegation(Detector):
             details=details,
             labels=("observational",),
         )
+
+
+def _needing(s: Any, needs: np.ndarray[Any, np.dtype[np.bool_]], level: np.ndarray[Any, Any]) -> str:
+    """ "3 tool calls (deploy ×2: bash; commit: cancel_reservation)": the calls that need a confirmation."""
+    names = {1: "confirm", 2: "multi_party", 3: "deny"}
+    by: dict[str, list[str]] = {}
+    for cls, tool, lv in zip(s.autonomy_class[needs], s.tool[needs], level[needs], strict=True):
+        by.setdefault(f"{cls} [{names[int(lv)]}]", []).append(str(tool))
+    parts = [
+        f"{cls} ×{len(tools)}: {', '.join(sorted(set(tools))[:3])}"
+        if len(tools) > 1
+        else f"{cls}: {tools[0]}"
+        for cls, tools in sorted(by.items(), key=lambda kv: -len(kv[1]))[:4]
+    ]
+    n = int(needs.sum())
+    return f"{n} tool call{'s' if n != 1 else ''} ({'; '.join(parts)})"
 
 
 def _handoffs(ctx: AuditContext, tool: np.ndarray[Any, np.dtype[np.bool_]]) -> dict[str, Any]:

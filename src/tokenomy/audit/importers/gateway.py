@@ -7,7 +7,11 @@ startTime, endTime, model, custom_llm_provider, metadata, status``). Cache token
 usage object when the row carries one (``metadata.usage_object`` / ``response.usage``:
 ``prompt_tokens_details.cached_tokens``, ``cache_read_input_tokens``, ``cache_creation_input_tokens``).
 Langfuse: observations (``id, traceId, parentObservationId, type, name, startTime, endTime, model,
-usageDetails, costDetails, level, metadata``; legacy ``usage``/``promptTokens`` too). The provider- or
+usageDetails, costDetails, level, metadata``; legacy ``usage``/``promptTokens`` too); a TOOL
+observation's ``input`` is its arguments. Tool calls a LiteLLM response asked for
+(``response.choices[].message.tool_calls[]``: ``function.name``, ``function.arguments``) become tool
+steps of the same request. A tool step keeps ``tokenomy.autonomy_class`` from the metadata when given;
+otherwise the audit classes it with the action layer's classifier (name + arguments). The provider- or
 gateway-reported cost is kept as ``reported_cost_usd`` beside the recomputed one. No I/O.
 """
 
@@ -18,10 +22,10 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from tokenomy.audit.actions import classify_tool
+from tokenomy.audit.actions import arguments_text
 from tokenomy.core.errors import SchemaError
 
-__all__ = ["langfuse_row", "litellm_row", "timestamp_s"]
+__all__ = ["langfuse_row", "litellm_row", "litellm_rows", "timestamp_s"]
 
 
 def timestamp_s(value: Any, where: str, name: str) -> float:
@@ -115,6 +119,42 @@ def litellm_row(rec: Mapping[str, Any], where: str) -> dict[str, Any]:
     }
 
 
+def litellm_rows(rec: Mapping[str, Any], where: str) -> list[dict[str, Any]]:
+    """The LLM step of a LiteLLM row, then one tool step per tool call its response asked for."""
+    row = litellm_row(rec, where)
+    response = _json_obj(rec.get("response"))
+    choices = response.get("choices")
+    out = [row]
+    if not isinstance(choices, list):
+        return out
+    meta = _json_obj(rec.get("metadata"))
+    end = row["time_s"] + (row["latency_s"] if row["latency_s"] == row["latency_s"] else 0.0)
+    for c in choices:
+        calls = (_json_obj(c.get("message")) if isinstance(c, Mapping) else {}).get("tool_calls")
+        for j, call in enumerate(calls if isinstance(calls, list) else ()):
+            fn = _json_obj(call.get("function")) if isinstance(call, Mapping) else {}
+            name = fn.get("name")
+            if not isinstance(name, str) or not name:
+                raise SchemaError(
+                    f"{where}: response tool_calls[{j}].function.name must be a non-empty string"
+                )
+            out.append(
+                {
+                    "request_id": row["request_id"],
+                    "step_id": str(call.get("id") or f"{row['step_id']}:tool{len(out) - 1}"),
+                    "parent_id": row["step_id"],
+                    "time_s": end,
+                    "kind": "tool",
+                    "operation": "tool_call",
+                    "tool": name,
+                    "action_class": name,
+                    "autonomy_class": str(meta.get("tokenomy.autonomy_class") or ""),
+                    "tool_args": arguments_text(fn.get("arguments")),
+                }
+            )
+    return out
+
+
 _LF_KIND = {"GENERATION": "llm", "EMBEDDING": "llm", "TOOL": "tool", "RETRIEVER": "tool"}
 
 
@@ -165,7 +205,8 @@ def langfuse_row(rec: Mapping[str, Any], where: str) -> dict[str, Any]:
         row.update(
             tool=name,
             action_class=name,
-            autonomy_class=str(meta.get("tokenomy.autonomy_class") or classify_tool(name)),
+            autonomy_class=str(meta.get("tokenomy.autonomy_class") or ""),  # "": classed by the audit
+            tool_args=arguments_text(rec.get("input")),
         )
         if "tokenomy.confirmed" in meta:
             row["confirmed"] = int(bool(meta["tokenomy.confirmed"]))

@@ -19,14 +19,14 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from tokenomy.audit.actions import classify_tool
+from tokenomy.audit.actions import arguments_text
 from tokenomy.audit.importers.common import DEFAULT_PRICES, build_requests
 from tokenomy.audit.log import AuditLog, StepBuilder, StepTable
 from tokenomy.audit.semconv import ATTRIBUTES, LABEL_ATTRIBUTES, OPERATION_KIND, SPAN_KIND_KIND
 from tokenomy.core.errors import SchemaError
 from tokenomy.core.prices import PriceVector
 
-__all__ = ["OtlpImporter", "attribute_value"]
+__all__ = ["OtlpImporter", "attribute_value", "tool_from_span_name"]
 
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
 _HEX32 = re.compile(r"[0-9a-fA-F]{32}").fullmatch
@@ -45,6 +45,12 @@ _RANK = {name: (col, rank) for col, names in ATTRIBUTES.items() for rank, name i
 _KEYS = dict(_RANK)
 _KEYS.update({attr: ("label:" + lab, 0) for lab, attr in LABEL_ATTRIBUTES.items()})
 _LABEL_COLUMNS = frozenset("label:" + lab for lab in LABEL_ATTRIBUTES)
+
+
+def tool_from_span_name(name: str) -> str:
+    """The tool of an ``execute_tool`` span with no ``gen_ai.tool.name``: its name, less the
+    ``"execute_tool "`` prefix the GenAI conventions put in span names."""
+    return name.removeprefix("execute_tool ").strip() or name
 
 
 def _ok_id(value: Any, full: Any) -> bool:
@@ -82,6 +88,25 @@ def _nanos(value: Any, name: str, where: str) -> int:
         raise SchemaError(
             f"{where}: {name} must be an integer of nanoseconds (number or string), got {value!r}"
         ) from None
+
+
+def _token_count(value: Any, col: str, attr_of: Mapping[str, str], where: str, span_id: Any) -> int:
+    """A token count as an int, or a SchemaError naming the attribute and the form expected."""
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+        ok = False
+    else:
+        try:
+            n = int(value)
+            ok = n >= 0
+        except (TypeError, ValueError):
+            ok = False
+    if not ok:
+        name = attr_of.get(col, ATTRIBUTES[col][0])
+        raise SchemaError(
+            f"{where}: span {span_id}: attribute {name!r} must be a non-negative integer token count "
+            f'(intValue, e.g. {{"intValue": "1200"}}), got {value!r}'
+        )
+    return n
 
 
 class OtlpImporter:
@@ -180,6 +205,7 @@ class OtlpImporter:
             end = _nanos(end_raw, "endTimeUnixNano", where)
         values: dict[str, Any] = {}
         ranks: dict[str, int] = {}
+        attr_of: dict[str, str] = {}  # column -> the attribute name its value came from
         keys = _KEYS
         for a in span.get("attributes", ()):
             hit = keys.get(a["key"])
@@ -189,7 +215,13 @@ class OtlpImporter:
             val = v.get("stringValue")
             if val is None:
                 iv = v.get("intValue")
-                val = int(iv) if iv is not None else attribute_value(v)
+                try:
+                    val = int(iv) if iv is not None else attribute_value(v)
+                except (TypeError, ValueError):
+                    raise SchemaError(
+                        f"{where}: span {span_id}: attribute {a['key']!r}: intValue must be an integer "
+                        f"(a JSON number or a string of digits), got {iv!r}"
+                    ) from None
                 if val is None:
                     continue
             col, rank = hit
@@ -197,24 +229,20 @@ class OtlpImporter:
                 continue
             ranks[col] = rank
             values[col] = val
+            attr_of[col] = a["key"]
         get = values.get
         op = str(get("operation", ""))
         sk = str(get("span_kind", ""))
         kind = OPERATION_KIND.get(op) or SPAN_KIND_KIND.get(sk.upper(), "")
         if not kind:
             kind = "llm" if "input_tokens" in values or "output_tokens" in values else "group"
-        try:
-            toks = [int(get(c, 0)) for c in _INT_COLUMNS]
-        except (TypeError, ValueError):
-            raise SchemaError(
-                f"{where}: span {span_id}: token counts must be integers, got "
-                f"{ {c: values[c] for c in _INT_COLUMNS if c in values} }"
-            ) from None
-        tool = action = autonomy = ""
+        toks = [_token_count(get(c, 0), c, attr_of, where, span_id) for c in _INT_COLUMNS]
+        tool = action = autonomy = args = ""
         if kind == "tool":
-            tool = str(get("tool") or span.get("name", ""))
+            tool = str(get("tool") or tool_from_span_name(str(span.get("name", ""))))
             action = str(get("action_class", tool))
-            autonomy = str(get("autonomy_class") or classify_tool(tool))
+            autonomy = str(get("autonomy_class", ""))  # "": classed by the audit under the schedule
+            args = arguments_text(get("tool_args"))
         status = (span.get("status") or {}).get("code")
         cost = get("reported_cost_usd")
         if cost is None and (
@@ -251,6 +279,7 @@ class OtlpImporter:
             -1 if corr is None else int(bool(corr)),
             bool(get("malformed", False)),
             status in (_STATUS_ERROR, "STATUS_CODE_ERROR"),
+            args,
             start,
         )
 
@@ -272,7 +301,7 @@ class OtlpImporter:
         }
         requests = build_requests(steps.request_id.tolist(), known, side, self.defaults)
         notes = (
-            "OTLP: each trace is one request; tool spans are classed by tokenomy.autonomy_class or by "
-            "tool-name keywords (heuristic)",
+            "OTLP: each trace is one request; tool spans are classed by tokenomy.autonomy_class, else by "
+            "the action layer's classifier on the tool name and arguments under the autonomy schedule",
         )
         return AuditLog(source, steps, requests, notes)

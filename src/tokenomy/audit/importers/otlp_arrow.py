@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from numpy.typing import NDArray
 
-from tokenomy.audit.actions import classify_tool
+from tokenomy.audit.importers.otlp import tool_from_span_name
 from tokenomy.audit.log import StepTable
 from tokenomy.audit.semconv import ATTRIBUTES, LABEL_ATTRIBUTES, OPERATION_KIND, SPAN_KIND_KIND
 
@@ -178,7 +178,9 @@ def steps_from_table(
         code_of = {k: i for i, k in enumerate(enc.dictionary.to_pylist())}
         vf = {name: _field(values, name) for name in _VALUE_FIELDS}
         # every column the row importer reads ("conversation" is not a step column: not resolved)
-        wanted = [c for c in ATTRIBUTES if c != "conversation"] + ["label:" + k for k in LABEL_ATTRIBUTES]
+        # ("tool_args" is resolved below, on tool spans only: ``input.value`` is also an LLM span's prompt)
+        skip = ("conversation", "tool_args")
+        wanted = [c for c in ATTRIBUTES if c not in skip] + ["label:" + k for k in LABEL_ATTRIBUTES]
         for col in wanted:
             names = ATTRIBUTES[col] if col in ATTRIBUTES else (LABEL_ATTRIBUTES[col[6:]],)
             pick, has = _resolve(codes, code_of, owner, names, n)
@@ -213,19 +215,19 @@ def steps_from_table(
     is_tool = kind == "tool"
     tool = _obj([""] * n)
     action = _obj([""] * n)
-    autonomy = _obj([""] * n)
+    autonomy = _obj([""] * n)  # "" on an unlabelled tool span: the audit classes it under the schedule
+    tool_args = _obj([""] * n)
     if is_tool.any():
         span_names = _strings(_field(spans, "name"), n)
         t_attr = s("tool")
-        tool[is_tool] = [a or b for a, b in zip(t_attr[is_tool], span_names[is_tool], strict=True)]
+        tool[is_tool] = [
+            a or tool_from_span_name(b) for a, b in zip(t_attr[is_tool], span_names[is_tool], strict=True)
+        ]
         has_action = found.get("action_class", np.zeros(n, bool))
         action[is_tool] = np.where(has_action[is_tool], s("action_class")[is_tool], tool[is_tool])
-        auto = s("autonomy_class")
-        cache: dict[str, str] = {}
-        autonomy[is_tool] = [
-            a or cache.setdefault(t, classify_tool(t))
-            for a, t in zip(auto[is_tool], tool[is_tool], strict=True)
-        ]
+        autonomy[is_tool] = s("autonomy_class")[is_tool]
+        if attrs is not None and not pa.types.is_null(attrs.type):
+            tool_args = _tool_args(codes, code_of, owner, vf, is_tool, n)
     status = _field(spans, "status")
     code = _field(status, "code") if status is not None else None
     if code is None or pa.types.is_null(code.type):
@@ -269,8 +271,34 @@ def steps_from_table(
         correct=tri("correct"),
         malformed=np.asarray(cols["malformed"] == 1, bool) if "malformed" in cols else np.zeros(n, bool),
         error=error,
+        tool_args=tool_args,
     )
     return steps, start, labels
+
+
+def _tool_args(
+    codes: NDArray[np.int64],
+    code_of: dict[str, int],
+    owner: NDArray[np.int64],
+    vf: dict[str, pa.Array | None],
+    is_tool: NDArray[np.bool_],
+    n: int,
+) -> NDArray[np.object_]:
+    """Per span, the arguments text of a tool span (best-ranked name, as the row importer picks it)."""
+    out = _obj([""] * n)
+    names = ATTRIBUTES["tool_args"]
+    keep = np.isin(codes, [code_of[x] for x in names if x in code_of]) & is_tool[owner]
+    if not keep.any():
+        return out
+    rows_all = np.flatnonzero(keep)
+    pick, has = _resolve(codes[rows_all], code_of, owner[rows_all], names, n)
+    rows = rows_all[pick[has]]
+    sv = vf.get("stringValue")
+    strings = sv.take(pa.array(rows)) if sv is not None and not pa.types.is_null(sv.type) else None
+    if strings is None or strings.null_count:
+        raise UnsupportedError("tool_args: a tool call's arguments not given as a string")
+    out[has] = strings.to_pylist()
+    return out
 
 
 def _typed(
@@ -302,6 +330,8 @@ def _typed(
             vals = np.asarray(pc.cast(take("intValue"), pa.int64()), dtype=np.int64)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
             raise UnsupportedError(f"{col}: {exc}") from None
+        if (vals < 0).any():
+            raise UnsupportedError(f"{col}: a negative token count")  # the row importer names it
         out_i = np.zeros(n, np.int64)
         out_i[has] = vals
         return out_i

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from tokenomy.audit.importers.common import DEFAULT_PRICES, build_requests
-from tokenomy.audit.importers.gateway import litellm_row
+from tokenomy.audit.importers.gateway import litellm_rows
 from tokenomy.audit.log import AuditLog, StepBuilder
 from tokenomy.core.errors import SchemaError
 from tokenomy.core.prices import PriceVector
@@ -71,7 +71,7 @@ def gateway_log(
 
 def load_gateway(
     source: str,
-    row: Callable[[Mapping[str, Any], str], dict[str, Any]],
+    row: Callable[[Mapping[str, Any], str], dict[str, Any] | list[dict[str, Any]]],
     paths: Sequence[str | Path],
     *,
     side: Mapping[str, Mapping[str, Any]] | None = None,
@@ -79,7 +79,7 @@ def load_gateway(
     skip_bad: bool = False,
     progress: Callable[[int], None] | None = None,
 ) -> tuple[AuditLog, BadLines]:
-    """Import a gateway's records: ``row(record, where)`` maps one record to one step row.
+    """Import a gateway's records: ``row(record, where)`` maps one record to a step row (or several).
 
     Raises:
         SchemaError: a malformed line or record (file:line and reason), unless ``skip_bad``.
@@ -89,7 +89,8 @@ def load_gateway(
     for path in paths:
         for where, rec in records(Path(path), skip_bad, bad, progress):
             try:
-                rows.append(row(rec, where))
+                got = row(rec, where)
+                rows.extend(got if isinstance(got, list) else [got])
             except SchemaError as exc:
                 if not skip_bad:
                     raise
@@ -107,5 +108,5 @@ def load_litellm(
 ) -> tuple[AuditLog, BadLines]:
     """Import LiteLLM spend logs (see :func:`load_gateway`)."""
     return load_gateway(
-        "litellm", litellm_row, paths, side=side, defaults=defaults, skip_bad=skip_bad, progress=progress
+        "litellm", litellm_rows, paths, side=side, defaults=defaults, skip_bad=skip_bad, progress=progress
     )

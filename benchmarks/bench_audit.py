@@ -6,12 +6,15 @@ Prints each figure next to its target and a baseline measured in the same run:
     ``trajs.jsonl.xz`` (LZMA, every message) is read as well. Baseline: the naive per-call
     ``genai_prices.calc_price`` pricing that the vectorised rate cards replace, timed on 500 calls and
     scaled to all of them.
-  * 1,000,000 OTLP GenAI spans (JSON Lines, 1,000 spans per export request) imported by the default
+  * 1,000,000 OTLP GenAI spans (JSON Lines, 1,000 spans per export request; one in five an
+    ``execute_tool bash`` span with its command as ``gen_ai.tool.call.arguments``) imported by the default
     (vectorised, Arrow) path: target < 60 s. Baselines, each timed on a 100,000-span sample of the same
     file and scaled: the row-by-row importer (``load_otlp(fast=False)``, the reference that reports
     file:line errors), a naive importer (every attribute decoded into a dict, every column resolved
     through ``semconv.resolve``, one ``StepBuilder.add(**row)`` per span); and plain ``json.loads`` over
-    the whole file (the floor of any per-line Python JSON importer).
+    the whole file (the floor of any per-line Python JSON importer). The tool spans are classed by the
+    action layer's classifier under the default schedule, cached by (tool, arguments); baseline: the
+    same classifier called once per span, timed on 2,000 and scaled.
 Figures are taken on the whole machine (Arrow's JSON parser uses all cores; the rest is one thread).
 
     .venv/bin/python benchmarks/bench_audit.py [--quick] [--data DIR] [--spans N] [--skip-otlp]
@@ -27,14 +30,31 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import parser, verdict
 
 BASELINE_SPANS = 100_000
 
 
-def write_spans(path: Path, n_spans: int, per_line: int = 1000, seed: int = 0) -> None:
-    """A fast OTLP JSONL writer (string templates, not the SDK): chat spans in traces of 20."""
+TOOL_COMMANDS = (
+    "cat src/module_{n}.py",
+    "grep -rn 'def f{n}' src/",
+    "python -m pytest tests/test_{n}.py -q",
+    "sed -i 's/a{n}/b{n}/' src/module_{n}.py",
+    "cd /tmp/work_{n} && ls -la",
+    "git push origin feature-{n}",
+    "rm -rf build/{n}",
+    "pip install pkg{n}",
+)
+"""Shell commands of the tool spans: 8 templates × 997 file numbers, so ~8,000 distinct calls."""
+
+
+def write_spans(path: Path, n_spans: int, per_line: int = 1000, seed: int = 0, tool_every: int = 5) -> None:
+    """A fast OTLP JSONL writer (string templates, not the SDK): spans in traces of 20; every
+    ``tool_every``-th span an ``execute_tool bash`` span with its command in ``gen_ai.tool.call.arguments``
+    (the rest chat spans)."""
     rng = random.Random(seed)
     models = ["gpt-4o", "gpt-4o-mini", "claude-3-5-sonnet-20241022", "gemini-2.0-flash"]
     tmpl = (
@@ -46,6 +66,13 @@ def write_spans(path: Path, n_spans: int, per_line: int = 1000, seed: int = 0) -
         '{{"key":"gen_ai.usage.output_tokens","value":{{"intValue":"{o}"}}}},'
         '{{"key":"gen_ai.usage.cache_read.input_tokens","value":{{"intValue":"{c}"}}}}],"status":{{}}}}'
     )
+    tool_tmpl = (
+        '{{"traceId":"{t:032x}","spanId":"{s:016x}","parentSpanId":"","name":"execute_tool bash","kind":1,'
+        '"startTimeUnixNano":"{st}","endTimeUnixNano":"{en}","attributes":['
+        '{{"key":"gen_ai.operation.name","value":{{"stringValue":"execute_tool"}}}},'
+        '{{"key":"gen_ai.tool.name","value":{{"stringValue":"bash"}}}},'
+        '{{"key":"gen_ai.tool.call.arguments","value":{{"stringValue":{a}}}}}],"status":{{}}}}'
+    )
     t0 = 1_730_000_000 * 10**9
     with path.open("w") as f:
         for start in range(0, n_spans, per_line):
@@ -53,6 +80,18 @@ def write_spans(path: Path, n_spans: int, per_line: int = 1000, seed: int = 0) -
             for k in range(start, min(start + per_line, n_spans)):
                 i = rng.randint(200, 20000)
                 st = t0 + k * 10**8
+                if tool_every and k % tool_every == tool_every - 1:
+                    args = json.dumps({"command": TOOL_COMMANDS[k % len(TOOL_COMMANDS)].format(n=k % 997)})
+                    spans.append(
+                        tool_tmpl.format(
+                            t=k // 20 + 1,
+                            s=k + 1,
+                            st=st,
+                            en=st + rng.randint(10**7, 10**9),
+                            a=json.dumps(args),
+                        )
+                    )
+                    continue
                 spans.append(
                     tmpl.format(
                         t=k // 20 + 1,
@@ -175,15 +214,34 @@ def bench_otlp(n: int) -> None:
         log, bad = load_otlp([path])
         t1 = time.perf_counter()
         assert len(log.steps) == n and bad.count == 0
+        from tokenomy.audit.actions import classify_steps, parse_arguments
         from tokenomy.audit.engine import run_audit
         from tokenomy.audit.pricing import GenaiPricesTable
         from tokenomy.audit.report_audit import build_report
+        from tokenomy.autonomy.classify import classify_call
+        from tokenomy.interfaces.loaders.agent_data import load_schedule
 
+        schedule = load_schedule()
+        s = log.steps
+        is_tool = s.kind == "tool"
+        tc = time.perf_counter()
+        classes = classify_steps(s.tool, s.tool_args, s.autonomy_class, is_tool, schedule)
+        t_class = time.perf_counter() - tc
+        n_tool = int(is_tool.sum())
+        distinct = len(set(zip(s.tool[is_tool].tolist(), s.tool_args[is_tool].tolist(), strict=True)))
+        pairs = list(zip(s.tool[is_tool][:2000].tolist(), s.tool_args[is_tool][:2000].tolist(), strict=True))
+        tu = time.perf_counter()
+        for name, a in pairs:  # baseline: the same classifier, no cache
+            classify_call(name, parse_arguments(a), schedule)
+        uncached = (time.perf_counter() - tu) * n_tool / max(len(pairs), 1)
+        names, counts = np.unique(classes[is_tool].astype(str), return_counts=True)
+        top = {str(c): int(k) for c, k in zip(names, counts, strict=True)}
         ta = time.perf_counter()
-        res = run_audit(log, GenaiPricesTable())
+        res = run_audit(log, GenaiPricesTable(), schedule=schedule, schedule_source="default")
         build_report(res, res.as_dict()).write(Path(tmp) / "otlp.html")
         t_audit = time.perf_counter() - ta
-        del log, res
+        od = {f.mode: f for f in res.findings}["over_delegation"]
+        del log, res, s
         tj = time.perf_counter()
         with path.open() as f:
             for line in f:
@@ -210,6 +268,12 @@ def bench_otlp(n: int) -> None:
         f"  then priced, eight detectors and the HTML report: {t_audit:.1f} s more "
         f"({t1 - t0 + t_audit:.1f} s for the whole audit; no target)"
     )
+    print(
+        f"  tool spans: {n_tool:,} ({distinct:,} distinct (tool, arguments)) classed by the action layer "
+        f"in {t_class:.2f} s (cached; part of the audit time above); baseline uncached: {uncached:.1f} s "
+        f"(scaled from {min(n_tool, 2000):,}) → ×{uncached / max(t_class, 1e-9):.0f}"
+    )
+    print(f"  classes: {top}; over_delegation applicable={od.applicable}")
     print(
         f"  baseline row-by-row importer: {row:.1f} s (scaled from {k:,}) → speed-up ×{row / (t1 - t0):.1f}"
     )

@@ -15,8 +15,15 @@ tokens, ô_i predicted output tokens) into a batch changes the others' latency i
 
 with S_i = (β0 + β1·u_i + β2·n) + (ô_i − 1)·(β0 + β2·(n + 1)) for a batch of n others. Terms 1–2 are
 exact for requests that run together from i's prefill step on (tested against simulating with and
-without i); term 3 is exact for a serial server (max_num_seqs = 1) and a fluid approximation
-otherwise. Arrivals after i are not charged (the state at the decision is all that is known).
+without i); term 3 is exact for a serial server (max_num_seqs = 1) for every request waiting at the
+decision, also with staggered arrivals, and a fluid approximation otherwise. Arrivals after i are
+not charged (the state at the decision is all that is known): on a serial server each of them is
+delayed by between 0 and S_i. With two slots, identical requests and a queue, the exact delay of
+the k-th request behind i is the gap between consecutive start times (alternately ρ and S_i − ρ)
+instead of the fluid S_i/2, and terms 1–2 are not incurred (the next waiting request would take
+the slot); ``tests/serving/test_congestion_queue.py`` derives these bounds and checks them, and
+docs/serving.md gives the measured gap. Λ_wait is the queue *behind* i (the engine leaves i's own λ
+out at its head-of-queue decision).
 The same quantities give the published shadow prices (see ``prices``).
 """
 

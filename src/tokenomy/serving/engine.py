@@ -166,10 +166,11 @@ class _Run(RunningSet):
                 kv.release(blk)
 
         def complete(i: int) -> None:
-            nonlocal done
+            nonlocal done, blocked
             status[i], finish[i] = COMPLETED, now
             queue.on_finish(i, out[i])
             done += 1
+            blocked = False  # its slot and KV blocks are free: the next step tries the queue again
 
         def pop_finished() -> None:
             while heap and heap[0][0] <= self.g + eps:
@@ -309,7 +310,10 @@ class _Run(RunningSet):
                         break
                 if sched.decides and not decided[i]:
                     self.now_s = now
+                    lam_queue = self.lam_waiting_usd_per_s
+                    self.lam_waiting_usd_per_s = lam_queue - lam[i]  # i decides on the queue behind it
                     a = sched.decide(i, wl, self, waited_s=now - arr[i])
+                    self.lam_waiting_usd_per_s = lam_queue
                     decided[i] = True
                     log.append((i, now, a.admit, a.dc_usd, a.dl_s, a.external_usd, a.surplus_usd))
                     if not a.admit:

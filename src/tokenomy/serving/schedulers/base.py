@@ -39,7 +39,7 @@ class EngineState(Protocol):
 
     @property
     def lam_waiting_usd_per_s(self) -> float:
-        """Σ λ over the waiting queue."""
+        """Σ λ over the waiting queue (at a head-of-queue decision: the queue behind the request)."""
 
     @property
     def kv_available_blocks(self) -> int: ...

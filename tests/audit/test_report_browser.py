@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import os
 import re
 import shutil
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 
 from tokenomy.audit.engine import run_audit
+from tokenomy.audit.html import format_value
 from tokenomy.audit.importers.ledger import from_records
 from tokenomy.audit.pricing import StaticPriceTable
 from tokenomy.audit.report_audit import build_report
@@ -168,11 +170,46 @@ def load_in_chromium(page: Path, tmp_path: Path, screenshot: bool = False) -> tu
 
 
 def headline_matches_json_file(dom: str, payload: dict[str, Any]) -> set[str]:
-    found = dict(re.findall(r'data-key="([^"]+)" data-value="([^"]+)"', dom))
-    for key, shown in found.items():
+    """Every headline card: its ``data-value`` and its visible text both equal the JSON figure."""
+    cards = re.findall(r'<div class="v" data-key="([^"]+)" data-value="([^"]+)">([^<]*)</div>', dom)
+    assert cards and len(cards) == dom.count("data-key="), "a headline card the pattern did not read"
+    for key, value, text in cards:
         section, name = key.split(".", 1)
-        assert float(shown) == pytest.approx(float(payload[section][name]), rel=1e-12), key
-    return set(found)
+        want = payload[section][name]
+        shown = html.unescape(text)
+        if want is None:  # not measurable (e.g. nothing priced): shown as a dash, never as 0
+            assert value == "None" and shown == "–", (key, value, shown)
+            continue
+        assert float(value) == pytest.approx(float(want), rel=1e-12), key
+        assert shown == format_value(want), (key, shown, want)  # as the page formats it
+        assert visible_number(shown) == pytest.approx(float(want), **shown_precision(shown)), (key, shown)
+    return {key for key, _, _ in cards}
+
+
+def visible_number(text: str) -> float:
+    """The number a reader sees ("1,234.57", "0.04567", "1.2e-05")."""
+    return float(text.replace(",", ""))
+
+
+def shown_precision(text: str) -> dict[str, float]:
+    """Tolerance of a number shown with the digits in ``text``: half a unit of its last digit."""
+    mantissa = text.replace(",", "").lower().split("e")[0]
+    digits = len(mantissa.split(".")[1]) if "." in mantissa else 0
+    if "e" in text.lower():
+        sig = len(mantissa.replace("-", "").replace(".", "").lstrip("0")) or 1
+        return {"rel": 0.5 * 10.0 ** (1 - sig) * 1.0001}
+    return {"abs": 0.5 * 10.0**-digits * 1.0001}
+
+
+def test_visible_number_check_catches_a_wrong_figure() -> None:
+    dom = '<div class="v" data-key="totals.cost_usd" data-value="1.5">1.6</div>'
+    with pytest.raises(AssertionError):
+        headline_matches_json_file(dom, {"totals": {"cost_usd": 1.5}})
+    assert headline_matches_json_file(dom.replace(">1.6<", ">1.5<"), {"totals": {"cost_usd": 1.5}}) == {
+        "totals.cost_usd"
+    }
+    assert shown_precision("1,234.57") == {"abs": pytest.approx(0.005, rel=1e-3)}
+    assert shown_precision("1.23e-05") == {"rel": pytest.approx(0.005, rel=1e-3)}
 
 
 @pytest.mark.data

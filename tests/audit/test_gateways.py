@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
 from pathlib import Path
 
 import pytest
+from genai_prices import Usage, calc_price
 
 from tokenomy.audit.engine import run_audit
 from tokenomy.audit.pricing import GenaiPricesTable
@@ -75,24 +77,58 @@ def test_spend_logs_json_keep_reported_cost_beside_recomputed(tmp_path: Path) ->
     assert log.steps.latency_s[0] == pytest.approx(2.5)
     res = run_audit(log, GenaiPricesTable())
     assert res.pricing.unknown_models == {}
-    # gpt-4o (2024-06): $5 / $15 per MTok input / output; cached input at the input rate then (no cache price)
-    card = next(iter(res.pricing.cards.values()))
+    # genai-prices 0.2.3 has one gpt-4o price for every date ($2.50 / $10 per MTok input / output, cached
+    # input $1.25): the recomputed cost is genai-prices' own per-call figure at the call's date
+    when = dt.datetime(2024, 6, 1, 10, tzinfo=dt.UTC)
     expect = [
-        card.cost_usd(
-            *[
-                x[i : i + 1]
-                for x in (
-                    log.steps.input_tokens,
-                    log.steps.output_tokens,
-                    log.steps.cache_read_tokens,
-                    log.steps.cache_write_tokens,
-                )
-            ]
-        )[0]
-        for i in range(2)
+        float(
+            calc_price(
+                Usage(input_tokens=i, output_tokens=o, cache_read_tokens=c),
+                "gpt-4o",
+                provider_id="openai",
+                genai_request_timestamp=when,
+            ).total_price
+        )
+        for i, o, c in ((1000, 300, 600), (2000, 100, 0))
     ]
-    assert res.pricing.cost_usd.tolist() == pytest.approx(expect)
+    assert res.pricing.cost_usd.tolist() == pytest.approx(expect, rel=1e-9)
     assert res.totals()["reported_cost_usd"] == pytest.approx(0.014)
+
+
+def test_spend_logs_are_priced_at_their_date(tmp_path: Path) -> None:
+    """Time-versioned prices: genai-prices raises ministral-8b-latest (mistral) on 2025-12-02; the same
+    call logged before and after is priced at the rates of its own date."""
+    rows = [
+        dict(
+            SPEND_ROWS[1],
+            request_id=f"c-{d}",
+            session_id=f"s-{d}",
+            model="ministral-8b-latest",
+            custom_llm_provider="mistral",
+            startTime=f"{d}T10:00:00Z",
+            endTime=f"{d}T10:00:01Z",
+        )
+        for d in ("2025-11-01", "2026-01-01")
+    ]
+    path = tmp_path / "spend.json"
+    path.write_text(json.dumps(rows))
+    log, _ = load_litellm([path])
+    res = run_audit(log, GenaiPricesTable())
+    expect = [
+        float(
+            calc_price(
+                Usage(input_tokens=2000, output_tokens=100),
+                "ministral-8b-latest",
+                provider_id="mistral",
+                genai_request_timestamp=dt.datetime.fromisoformat(f"{d}T10:00:00+00:00"),
+            ).total_price
+        )
+        for d in ("2025-11-01", "2026-01-01")
+    ]
+    assert expect[1] > expect[0]  # the data really changed the price between the two dates
+    order = [log.steps.step_id.tolist().index(f"c-{d}") for d in ("2025-11-01", "2026-01-01")]
+    assert res.pricing.cost_usd[order].tolist() == pytest.approx(expect, rel=1e-9)
+    assert len(res.pricing.cards) == 2  # one rate card per date
 
 
 def test_spend_logs_csv_and_standard_logging_payload_jsonl(tmp_path: Path) -> None:

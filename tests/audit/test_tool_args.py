@@ -97,7 +97,7 @@ def test_cli_reports_the_unconfirmed_push_and_says_why_when_nothing_is_recorded(
     write_tool_spans(unconfirmed, [git_push(confirmed=False)])
     assert main(["audit", str(unconfirmed), "--json", str(out)]) == 0
     od = json.loads(out.read_text())["failure_modes"]["over_delegation"]
-    assert od["applicable"] and od["count"] == 1
+    assert od["applicable"] and od["count"] == 1 and od["examples"][0]["first_unconfirmed"] == "bash (deploy)"
 
 
 def test_schedule_given_decides_class_and_level(tmp_path: Path) -> None:

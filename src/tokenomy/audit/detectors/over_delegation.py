@@ -48,7 +48,7 @@ class OverDelegation(Detector):
             )
         if not observed.any():
             return self.not_applicable(
-                f"{_needing(s, needs, level)} need a confirmation under the schedule, but the log records "
+                f"{_needing(s, needs, level)} under the schedule, but the log records "
                 "no confirmation for them (e.g. a sandboxed benchmark with no human in the loop; on spans "
                 "set tokenomy.confirmed); cannot tell delegated from confirmed"
             )
@@ -71,11 +71,15 @@ class OverDelegation(Detector):
             if with_bad.any() and all_ok.any()
             else float("nan")
         )
+        first: dict[int, str] = {}  # request row -> its first unconfirmed action, "tool (class)"
+        for i, t, c in zip(ctx.req[bad], s.tool[bad], s.autonomy_class[bad], strict=True):
+            first.setdefault(int(i), f"{t} ({c})")
         examples = [
             {
                 "request_id": str(rq.request_id[i]),
                 "impact_usd": float(per_req[i]),
                 "unconfirmed_actions": int(n_bad_req[i]),
+                "first_unconfirmed": first[int(i)],
                 "quality": float(rq.quality[i]),
             }
             for i in np.flatnonzero(n_bad_req)
@@ -130,7 +134,7 @@ def _needing(s: Any, needs: np.ndarray[Any, np.dtype[np.bool_]], level: np.ndarr
         for cls, tools in sorted(by.items(), key=lambda kv: -len(kv[1]))[:4]
     ]
     n = int(needs.sum())
-    return f"{n} tool call{'s' if n != 1 else ''} ({'; '.join(parts)})"
+    return f"{n} tool call{'s' if n != 1 else ''} ({'; '.join(parts)}) need{'s' if n == 1 else ''} a confirmation"
 
 
 def _handoffs(ctx: AuditContext, tool: np.ndarray[Any, np.dtype[np.bool_]]) -> dict[str, Any]:

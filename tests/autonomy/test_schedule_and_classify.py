@@ -7,6 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tokenomy.autonomy.classify import classify_call, classify_shell, split_shell
+from tokenomy.autonomy.classify_rules import RULES, RULES_DOC
 from tokenomy.autonomy.schedule import UNKNOWN, Schedule, parse_schedule
 from tokenomy.core.errors import SchemaError
 from tokenomy.interfaces.loaders.agent_data import load_schedule
@@ -248,3 +249,357 @@ def test_benign_context_never_lowers_a_dangerous_part(
     assert rank[sched.verdict(got)] >= rank[sched.verdict(expected)], (text, got)
     if expected != UNKNOWN:
         assert got == expected, text
+
+
+# ---- the rules as documented: every example in RULES_DOC classifies as its rule says -------------
+
+
+@pytest.mark.parametrize(("command", "expected"), [(ex, r.action_class) for r in RULES for ex in r.examples])
+def test_every_documented_example_gets_its_documented_class(command: str, expected: str) -> None:
+    assert classify_shell(command).action_class == expected, classify_shell(command).parts
+    assert command in RULES_DOC  # the printed doc shows the tested example
+
+
+def test_rules_doc_tags_dataset_derived_rules() -> None:
+    assert {r.origin for r in RULES} == {"generic", "data"}
+    assert RULES_DOC.count("[added after reading the datasets]") == sum(r.origin == "data" for r in RULES)
+    assert "rm -rf ../.." in RULES_DOC and ":(){ :|:& };:" in RULES_DOC
+
+
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        ("rm -rf ../..", "destroy"),  # the doc lists .. under destroy: any path of only .. segments
+        ("rm -rf ../../..", "destroy"),
+        ("rm -rf ../", "destroy"),
+        ("rm -rf ../build", "delete_local"),
+        (":(){ :|:& };:", "destroy"),
+        ("ls; :(){ :|:& };:", "destroy"),
+        ("function bomb { bomb | bomb & }; bomb", "destroy"),
+    ],
+)
+def test_code_agrees_with_doc_on_parent_paths_and_fork_bombs(command: str, expected: str) -> None:
+    assert classify_shell(command).action_class == expected
+
+
+# ---- global options before the subcommand ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        ("kubectl -n prod delete pod x", "delete_remote"),
+        ("kubectl -nprod delete pod x", "delete_remote"),  # attached value
+        ("kubectl --namespace=prod delete pod x", "delete_remote"),
+        ("kubectl --insecure-skip-tls-verify delete pod x", "delete_remote"),  # unlisted flag
+        ("kubectl --some-new-option prod delete pod x", "delete_remote"),  # unlisted option + value
+        ("kubectl -n prod get pods", "read"),
+        ("kubectl -n prod exec api -- rm -rf /data", "delete_remote"),  # a delete in a cluster pod
+        ("kubectl frobnicate", UNKNOWN),  # unlisted subcommand: fail closed
+        ("helm --kube-context x upgrade r c", "deploy"),
+        ("helm -n prod --kube-context x uninstall r", "delete_remote"),
+        ("helm -n prod list", "read"),
+        ("docker --host h push img", "deploy"),
+        ("docker -D -H h push img", "deploy"),
+        ("docker -H h ps", "read"),
+        ("docker --context prod image push img", "deploy"),
+        ("podman --url ssh://h push img", "deploy"),
+        ("git -C repo -c user.name=x push origin main", "deploy"),
+        ("git --no-pager -c color.ui=never push --force", "delete_remote"),
+        ("git --git-dir=.git --work-tree=. push origin :old", "delete_remote"),
+        ("gcloud --project=prod --quiet compute instances delete vm", "delete_remote"),
+        ("aws --region us-east-1 --profile prod ec2 terminate-instances --instance-ids i-1", "delete_remote"),
+        ("aws --output json s3 ls", "read"),
+        ("az --subscription s group delete -n rg", "delete_remote"),
+        ("terraform -chdir=infra destroy", "delete_remote"),
+        ("terraform -chdir=infra apply", "deploy"),
+        ("npm --prefix web publish", "deploy"),
+        ("npm -w pkg run build", "execute"),
+        ("pnpm -C web publish", "deploy"),
+        ("yarn --cwd web build", "execute"),
+        ("systemctl --user -H prod restart api", "deploy"),
+        ("systemctl -H prod status api", "read"),
+        ("cargo --manifest-path x/Cargo.toml publish", "deploy"),
+        ("make -C deploy-dir test", "execute"),  # -C's value is not a target
+        ("make -f ci.mk release", "deploy"),
+    ],
+)
+def test_global_options_are_skipped_before_the_subcommand(
+    schedule: Schedule, command: str, expected: str
+) -> None:
+    res = classify_shell(command, schedule)
+    assert res.action_class == expected, res.parts
+    if expected in ("deploy", "delete_remote"):
+        assert schedule.verdict(res.action_class) == "ask"  # never allowed without asking
+
+
+# ---- code run inside "read" tools ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        ("awk 'BEGIN{system(\"rm -rf /\")}'", "destroy"),
+        ("awk '{system($0)}' cmds.txt", UNKNOWN),  # command computed at run time
+        ("awk '{system(\"rm \" $1)}' list", UNKNOWN),
+        ("awk '{print | \"sh\"}' cmds.txt", UNKNOWN),  # lines piped into a shell
+        ("awk '{print | \"git push -f\"}' x", "delete_remote"),
+        ("awk 'BEGIN{\"date\" | getline d; print d}'", "read"),
+        ("awk '/error|warn/ {print $1}' log", "read"),  # | inside a regex is not a pipe
+        ("awk '$3 > 5 {print $1}' f", "read"),  # > in a pattern is a comparison
+        ("awk '{print > \"out.txt\"}' f", "draft"),
+        ("awk '{print > \"/etc/passwd\"}' f", "destroy"),
+        ("awk -f prog.awk data", "execute"),
+        ("gawk -i inplace '{print}' f", "draft"),
+        ("sed -n '1e rm -rf /' f", "destroy"),  # GNU sed e command
+        ("sed 's/.*/rm -rf \\//e' f", "destroy"),  # s///e runs the result
+        ("sed 's/x/ls/e' f", UNKNOWN),  # the rest of the line is unseen
+        ("sed 'e' cmds.txt", UNKNOWN),
+        ("sed -n 'w /etc/cron.d/job' f", "destroy"),
+        ("sed 's/a/b/w out.txt' f", "draft"),
+        ("sed -e 's/a/b/' -e '2e git push --force' f", "delete_remote"),
+        ("sed --sandbox 'e rm -rf /' f", "read"),  # sandbox mode refuses e/w/r
+        ("sed -n '1,20p' f", "read"),
+        ("sed 's/a/b/g; /x/d' f", "read"),
+        ("sed -i 's/a/b/' f", "draft"),
+        ("find / -exec rm {} \\;", "destroy"),  # {} stands for what find lists under /
+        ("find . -exec rm {} \\;", "delete_local"),
+        ("find / -name '*.log' -delete", "destroy"),
+        ("find build -delete", "delete_local"),
+        ("find . -name '*.py' -exec grep -l foo {} +", "read"),
+        ("find / -exec sh -c 'rm -rf {}' \\;", "destroy"),
+        ("find . -fprint /etc/x", "destroy"),
+        ("find / -name '*.log' | xargs rm", "destroy"),
+        ("find . -name '*.log' | xargs rm", "delete_local"),
+        ("perl -e 'system(\"rm -rf /\")'", "destroy"),
+        ("perl -e 'print `git push -f`'", "delete_remote"),
+        ("perl -ne 'print if /x/' f", "execute"),
+        ("perl -e 'fork while fork'", "destroy"),
+        ("python -c 'import os; os.system(\"git push origin main\")'", "deploy"),
+        ('python3 -c \'import subprocess; subprocess.run(["rm", "-rf", "/"])\'', "destroy"),
+        ("python -c 'import shutil; shutil.rmtree(\"/\")'", "destroy"),
+        ("python -c 'print(1)'", "execute"),
+        ('node -e \'require("child_process").execSync("rm -rf /")\'', "destroy"),
+        ("ruby -e 'system(\"kubectl delete ns prod\")'", "delete_remote"),
+        ("vim -c ':!rm -rf /' f", "destroy"),
+        ("vim -c '%s/a/b/g' -c 'wq' f", "draft"),
+        ("vim '+!git push' f", "deploy"),
+        ("vim -c 'silent !curl x | sh' f", UNKNOWN),
+        ("nvim -c 'call system(\"rm -rf ~\")' f", "destroy"),
+        ("vim -c 'r !git push -f' f", "delete_remote"),
+        ("less '+!rm -rf /' f", "destroy"),
+        ("less README.md", "read"),
+        ("man -P 'rm -rf /' ls", "destroy"),
+        ("git -c core.pager='rm -rf /' log", "destroy"),
+        ("git -c alias.x='!git push -f' x", "delete_remote"),
+        ("git -c core.sshCommand='ssh -o ProxyCommand=\"rm -rf /\"' fetch", "destroy"),
+        ("git -c core.hooksPath=/tmp/h commit -m x", "execute"),
+        ("GIT_PAGER='rm -rf /' git log", "destroy"),
+        ("LESSOPEN='|rm -rf / %s' less f", "destroy"),
+        ("tar --to-command='rm -rf /' -xf a.tar", "destroy"),
+        ("tar -I 'sh -c \"rm -rf /\"' -xf a.tar", "destroy"),
+        ("tar --checkpoint=1 --checkpoint-action=exec='rm -rf /' -cf a.tar .", "destroy"),
+        ("tar -xzf a.tgz", "execute"),
+        ("rsync -e 'sh -c \"rm -rf /\"' a b", "destroy"),
+        ("rsync -e ssh a host:b", "deploy"),
+        ("rsync -a src/ dst/", "draft"),
+        ("rsync --rsync-path='rm -rf ~' a host:b", "destroy"),
+        ("ssh host 'rm -rf /var/www'", "delete_remote"),  # a local delete, on another host
+        ("ssh -o ProxyCommand='rm -rf /' host", "destroy"),
+        ("ssh host", UNKNOWN),  # an interactive remote shell
+    ],
+)
+def test_code_run_inside_read_tools_is_classified_not_read(command: str, expected: str) -> None:
+    res = classify_shell(command)
+    assert res.action_class == expected, res.parts
+
+
+_EMBEDDERS = [
+    "awk 'BEGIN{{system(\"{}\")}}'",
+    "sed -n '1e {}' f",
+    "find . -exec sh -c '{}' \\;",
+    "perl -e 'system(\"{}\")'",
+    "python -c 'import os; os.system(\"{}\")'",
+    "vim -c '!{}' f",
+    "less '+!{}' f",
+    "git -c core.pager='{}' log",
+    "tar --to-command='{}' -xf a.tar",
+    "rsync -e 'sh -c \"{}\"' a b",
+    "PAGER='{}' man ls",
+]
+
+
+@pytest.mark.parametrize("template", _EMBEDDERS)
+@pytest.mark.parametrize(
+    ("danger", "expected"),
+    [
+        ("rm -rf /", "destroy"),
+        ("git push --force", "delete_remote"),
+        ("kubectl delete ns x", "delete_remote"),
+    ],
+)
+def test_embedded_dangerous_commands_keep_their_class(template: str, danger: str, expected: str) -> None:
+    res = classify_shell(template.format(danger))
+    assert res.action_class == expected, (template.format(danger), res.parts)
+
+
+# ---- held-out check: realistic commands written without the datasets -----------------------------
+
+HELD_OUT = [
+    ("ssh deploy@prod-db 'sudo systemctl restart postgresql'", "deploy"),
+    ("ssh user@bastion", "unknown"),
+    ("vim src/app.py", "draft"),
+    ("make deploy", "deploy"),
+    ("make test", "execute"),
+    ("kubectl apply -f k8s/deployment.yaml", "deploy"),
+    ("kubectl -n prod get pods", "read"),
+    ("kubectl --context prod-eu delete deployment api", "delete_remote"),
+    ("kubectl rollout restart deployment/api", "deploy"),
+    ("kubectl logs -f api-7d9c", "read"),
+    ("terraform destroy -auto-approve", "delete_remote"),
+    ("terraform -chdir=infra plan", "read"),
+    ("terraform apply -auto-approve tfplan", "deploy"),
+    ("psql -h db.internal -U app -c 'DROP TABLE users;'", "delete_remote"),
+    ("psql -c 'select count(*) from users'", "execute"),
+    ('mysql -u root -e "DROP DATABASE shop"', "delete_remote"),
+    ("curl -X DELETE https://api.example.com/v1/users/42", "delete_remote"),
+    ("curl -s https://api.github.com/repos/psf/requests", "install"),
+    ("curl -X POST -d @order.json https://api.example.com/orders", "commit"),
+    ("aws s3 rm s3://my-bucket/reports/2024.csv", "delete_remote"),
+    ("aws --profile prod s3 rm --recursive s3://my-bucket", "delete_remote"),
+    ("aws s3 ls s3://my-bucket", "read"),
+    ("aws s3 cp build/ s3://my-site --recursive", "deploy"),
+    ("gh pr merge 123 --squash", "deploy"),
+    ("gh pr list --state open", "read"),
+    ("gh repo delete acme/old-service --yes", "delete_remote"),
+    ("npm publish --access public", "deploy"),
+    ("npm install lodash", "install"),
+    ("npm run build", "execute"),
+    ("yarn --cwd web publish", "deploy"),
+    ("docker run --rm -it ubuntu:22.04 bash", "execute"),
+    ("docker --host ssh://prod push registry.example.com/api:1.2", "deploy"),
+    ("docker system prune -af", "delete_local"),
+    ("helm upgrade --install api ./chart -n prod", "deploy"),
+    ("helm --kube-context prod uninstall api", "delete_remote"),
+    ("git push origin feature/login", "deploy"),
+    ("git push --force-with-lease", "delete_remote"),
+    ("git -C /srv/app pull", "install"),
+    ("git reset --hard HEAD~3", "delete_local"),
+    ("git commit -am 'fix typo'", "draft"),
+    ("gcloud --project prod compute instances delete vm-1 --zone europe-west1-b", "delete_remote"),
+    ("gcloud config list", "read"),
+    ("az group delete --name rg-prod --yes", "delete_remote"),
+    ("systemctl restart nginx", "deploy"),
+    ("systemctl status nginx", "read"),
+    ("sudo reboot", "destroy"),
+    ("scp dist/app.tar.gz deploy@prod:/opt/app/", "deploy"),
+    ("rsync -avz --delete public/ web@prod:/var/www/html/", "delete_remote"),
+    ("cargo publish", "deploy"),
+    ("twine upload dist/*", "deploy"),
+    ("pip install -r requirements.txt", "install"),
+    ("pytest -x tests/", "execute"),
+    ("rm -rf node_modules", "delete_local"),
+    ("rm -rf ~/", "destroy"),
+    ("chmod -R 777 /", "destroy"),
+    ("kill -9 4242", "execute"),
+    ("tail -f /var/log/syslog", "read"),
+    ("journalctl -u nginx --since today", "read"),
+    ("ansible-playbook -i inventories/prod site.yml", "deploy"),
+    ("mkfs.ext4 /dev/sdb1", "destroy"),
+    ("sqlite3 app.db 'DROP TABLE logs'", "delete_local"),
+    ("docker compose up -d", "execute"),
+    ("npx prettier --write .", "execute"),
+    ("brew install jq", "install"),
+    ("nc -lvp 4444", "unknown"),
+]
+"""Written before items 1-3 of the review were fixed; the fixes were made with this list in view
+(at the commit before them it scored 50/65), so it is a regression list now, not a held-out one."""
+
+HELD_OUT_FRESH = [
+    ("ssh -i ~/.ssh/id_ed25519 ubuntu@10.0.0.5 'df -h'", "read"),
+    ("ssh prod 'rm -rf /srv/app/releases/old'", "delete_remote"),
+    ("emacs -nw notes.org", "draft"),
+    ("nano /etc/hosts", "destroy"),
+    ("make -C build install", "install"),
+    ("make release VERSION=1.2.0", "deploy"),
+    ("kubectl scale deployment api --replicas=0 -n prod", "deploy"),
+    ("kubectl get secrets -n kube-system -o yaml", "read"),
+    ("kubectl delete -f manifests/", "delete_remote"),
+    ("helm rollback api 3 -n prod", "deploy"),
+    ("helm list -A", "read"),
+    ("terraform plan -out tfplan", "read"),
+    ("terraform state rm aws_instance.web", "deploy"),
+    ("psql \"$DATABASE_URL\" -c 'TRUNCATE TABLE sessions'", "delete_remote"),
+    ("mysqldump -u root shop > backup.sql", "draft"),
+    ("redis-cli FLUSHALL", "delete_remote"),
+    (
+        "curl -X PUT -H 'Content-Type: application/json' -d '{\"a\": 1}' https://api.example.com/items/1",
+        "commit",
+    ),
+    ("wget https://example.com/file.tar.gz", "install"),
+    ("curl -fsSL https://get.docker.com | sh", "unknown"),
+    ("aws ec2 describe-instances --region eu-west-1", "read"),
+    ("aws lambda update-function-code --function-name api --zip-file fileb://f.zip", "deploy"),
+    ("aws iam delete-user --user-name bob", "delete_remote"),
+    ("gsutil -m rm -r gs://bucket/tmp", "delete_remote"),
+    ("gcloud run deploy api --image gcr.io/p/api", "deploy"),
+    ("az vm list -o table", "read"),
+    ("gh release create v1.2.0 dist/*", "deploy"),
+    ("gh issue list", "read"),
+    ("gh api -X DELETE repos/acme/x/branches/main/protection", "delete_remote"),
+    ("npm unpublish mypkg@1.0.0", "delete_remote"),
+    ("npm test", "execute"),
+    ("yarn add -D typescript", "install"),
+    ("pnpm install", "install"),
+    ("docker build -t api:dev .", "execute"),
+    ("docker rmi $(docker images -q)", "delete_local"),
+    ("docker exec -it db psql -U postgres", "execute"),
+    ("podman push quay.io/acme/api:1.0", "deploy"),
+    ("git rebase -i HEAD~5", "draft"),
+    ("git branch -D feature/old", "delete_local"),
+    ("git push origin --delete feature/old", "delete_remote"),
+    ("git stash drop", "delete_local"),
+    ("git clone https://github.com/acme/api.git", "install"),
+    ("systemctl stop docker", "deploy"),
+    ("sudo systemctl daemon-reload", "deploy"),
+    ("service nginx reload", "deploy"),
+    ("shutdown -h now", "destroy"),
+    ("crontab -r", "delete_local"),
+    ("chown -R www-data:www-data /var/www", "draft"),
+    ("cat ~/.aws/credentials", "read"),
+    ("grep -r TODO src/ | wc -l", "read"),
+    ("python manage.py migrate", "execute"),
+    ("alembic upgrade head", "execute"),
+    ("pip uninstall -y requests", "install"),
+    ("cargo build --release", "execute"),
+    ("go test ./...", "execute"),
+    ("mvn deploy", "deploy"),
+    ("ls -la /etc/nginx/", "read"),
+    ("top -b -n 1", "read"),
+    ("df -h", "read"),
+]
+"""Written after the classifier was frozen and not tuned against: the honest held-out figure
+(49/58 = 0.845 right; 1 laxer than expected: ``nano /etc/hosts`` is draft, not destroy)."""
+
+
+def _score(cases: list[tuple[str, str]], schedule: Schedule) -> tuple[float, float, list[str]]:
+    rank = {"allow": 0, "ask": 1, "deny": 2}
+    got = [(c, e, classify_shell(c, schedule).action_class) for c, e in cases]
+    right = sum(e == g for _, e, g in got) / len(got)
+    lax = [c for c, e, g in got if rank[schedule.verdict(g)] < rank[schedule.verdict(e)]]
+    return right, 1 - len(lax) / len(got), lax
+
+
+def test_held_out_commands_share_right(schedule: Schedule, capsys: pytest.CaptureFixture[str]) -> None:
+    assert len(HELD_OUT) >= 40 and len(HELD_OUT_FRESH) >= 40
+    assert not {c for c, _ in HELD_OUT} & {c for c, _ in HELD_OUT_FRESH}
+    right, _, _ = _score(HELD_OUT, schedule)
+    fresh_right, fresh_not_lax, fresh_lax = _score(HELD_OUT_FRESH, schedule)
+    with capsys.disabled():
+        print(
+            f"\nheld-out classifier check: regression list {right:.3f} right ({len(HELD_OUT)} commands); "
+            f"fresh list {fresh_right:.3f} right, {fresh_not_lax:.3f} at least as strict "
+            f"({len(HELD_OUT_FRESH)} commands; laxer: {fresh_lax})"
+        )
+    assert right == 1.0
+    assert fresh_right >= 0.8 and fresh_not_lax >= 0.95

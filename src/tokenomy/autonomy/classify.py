@@ -13,8 +13,18 @@ else (``curl … | sh``, ``base64 -d | bash``) runs text nobody can see: ``"unkn
 A compound command's class is the most severe of its parts under the schedule (deny > ask > allow,
 then multi_party > confirm, then the fixed order in :data:`SEVERITY`). A part no rule places is
 ``"unknown"`` — never silently free: the schedule's ``unknown_level`` applies (fail closed). Code run
-by an interpreter (``python -c``, ``python script.py``) is ``execute``: its effects are the sandbox's
-business, not parsed here.
+by an interpreter (``python -c``, ``python script.py``) is ``execute``; a command such code, or a
+"read" tool (awk ``system()``, sed ``e``, ``find -exec``, ``vim -c '!…'``, ``less +!…``, ``git -c
+core.pager=…``, ``tar --to-command``, ``rsync -e``, ``ssh host CMD``), is told to run is extracted
+and classified too (:mod:`tokenomy.autonomy.classify_embedded` and ``classify_inline``), or
+``"unknown"`` when it cannot be read off the text. Multi-command CLIs have their global options
+skipped before the subcommand is read (``kubectl -n prod delete``; ``classify_remote``).
+
+The rules, with tested examples and whether each is generic or was added after reading the agent
+datasets, are :data:`tokenomy.autonomy.classify_rules.RULES` (rendered as :data:`RULES_DOC`). Zero
+unknowns on the datasets partly reflects the dataset-derived rules; the tests' held-out lists of
+commands written without the datasets measure generality (58 fresh commands: 49 right, 0.845;
+57 of 58 at least as strict as expected).
 
 JSON function calls are classified by the schedule's ``[tools]`` / ``[tool_patterns]`` tables; a
 shell-running tool (``bash``, ``shell``, ``run_command``, … with a ``command``/``cmd`` argument) is
@@ -23,57 +33,21 @@ classified by its command.
 
 from __future__ import annotations
 
+import itertools
 import re
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from tokenomy.autonomy.classify_remote import git_class, infra_class
+from tokenomy.autonomy import classify_embedded as emb
+from tokenomy.autonomy import classify_inline as inl
+from tokenomy.autonomy.classify_remote import GLOBAL_VALUE_OPTS, cli_class, git_class
+from tokenomy.autonomy.classify_rules import RULES_DOC, SEVERITY
 from tokenomy.autonomy.schedule import UNKNOWN, VERDICT_RANK, Schedule
 from tokenomy.autonomy.shell import SHELLS, SUBST, split_parts, split_shell
 
 __all__ = ["RULES_DOC", "SEVERITY", "Classification", "classify_call", "classify_shell", "split_shell"]
-
-SEVERITY = (
-    "read",
-    "compute",
-    "respond",
-    "defer",
-    "draft",
-    "execute",
-    "install",
-    "delete_local",
-    "commit",
-    UNKNOWN,
-    "transfer",
-    "deploy",
-    "delete_remote",
-    "destroy",
-)
-"""Tie-break order between classes with the same verdict and level (later = more severe)."""
-
-RULES_DOC = """\
-destroy        rm -r/-f of /, /*, ~, $HOME, .., a system folder (/etc, /usr, /bin, ...) or with
-               --no-preserve-root; a relative rm -r after cd to one of those; mkfs*, dd of=/dev/*,
-               writes (>, >>, tee, cp, mv, ln, dd of=) into a system folder or a raw device, fork
-               bombs, shutdown/reboot/halt/poweroff, chmod/chown -R on /
-delete_remote  git push --delete | -d | --force | -f | +ref | :ref; kubectl delete; terraform destroy;
-               aws s3 rm|rb, gsutil rm, gcloud ... delete; curl -X DELETE; SQL DROP DATABASE/TABLE via a client
-deploy         git push; docker push; kubectl apply|create|replace|rollout; helm install|upgrade;
-               terraform apply; npm|cargo publish; twine upload; scp/rsync to host:path; gh release|pr create
-commit         the harness submit (echo COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT)
-delete_local   rm, rmdir, unlink, shred, truncate; find -delete; git clean; git reset --hard; git checkout -- .
-install        pip|pip3|conda|apt|apt-get|yum|brew|npm|yarn|gem|cargo install/add; curl, wget (network fetch)
-execute        interpreters and test runners (python, pytest, node, make, tox, ...), ./script or path/to/bin,
-               sqlite3/psql/mysql without DROP, sphinx-build, pylint, msgfmt, ...; a shell running a file
-draft          writes in the working copy: > or >> to a file, sed -i, perl -i, tee, touch, mkdir, cp, mv, ln,
-               patch, ed, git add|commit|apply|checkout <file>|stash|restore|mv|rm --cached, chmod (not /)
-read           ls, cat, head, tail, grep, find (no -delete/-exec), sed/awk without -i or redirect, nl, wc,
-               diff, echo, printf, cd, pwd, which, git status|log|diff|show|blame|grep|ls-files|branch, ...
-unknown        anything else, including a program name computed at run time ($(…) -rf /) and a shell fed
-               by a pipe from anything but a literal (curl … | sh); the schedule's unknown_level applies
-"""
 
 
 def _words_set(text: str) -> frozenset[str]:
@@ -103,7 +77,24 @@ _ASSIGN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 _REDIRECT_WORD = re.compile(r"^\d*(>>?|<|&>)(&?\d+)?$")
 _REDIRECT_ATTACHED = re.compile(r"^\d*(>>?|<|&>)\S+$")
 _SQL_DROP = re.compile(r"\b(drop\s+(database|table|schema)|truncate\s+table)\b", re.IGNORECASE)
-_DANGEROUS_TARGETS = frozenset({"/", "~", "$HOME", "${HOME}", "..", "/*", "~/*", "$HOME/*", "../*"})
+_DANGEROUS_TARGETS = frozenset({"/", "~", "$HOME", "${HOME}", "/*", "~/*", "$HOME/*", "${HOME}/*"})
+_UP_ONLY = re.compile(r"^\.\.(/\.\.)*(/\*?)?$")
+"""A path made only of ``..`` segments (``..``, ``../..``, ``../../*``): it climbs out of the work."""
+_CD = re.compile(r"(^|\s)(cd|pushd)(\s|$)")
+_FUNC_DEF = re.compile(r"(?:\bfunction\s+([\w:.-]+)\s*(?:\(\s*\))?|([\w:.-]+)\s*\(\s*\))\s*\{([^}]*)\}")
+
+
+def _fork_bomb(text: str) -> bool:
+    """A function whose body pipes itself into itself (``:(){ :|:& };:``, ``bomb(){ bomb|bomb& }``)."""
+    if "|" not in text or "{" not in text:
+        return False
+    for m in _FUNC_DEF.finditer(text):
+        name = re.escape(m.group(1) or m.group(2))
+        if re.search(name + r"\s*\|\s*" + name, m.group(3)):
+            return True
+    return False
+
+
 _SYSTEM_DIRS = ("/etc", "/usr", "/bin", "/sbin", "/boot", "/lib", "/lib64", "/sys", "/proc", "/dev")
 """Deleting anything under these is ``destroy``; /home, /root, /var, /opt only as a whole."""
 _TOP_DIRS = ("/home", "/root", "/var", "/opt")
@@ -183,7 +174,7 @@ def _norm_path(target: str) -> str:
 
 def _is_dangerous(target: str) -> bool:
     t = _norm_path(target)
-    if t in _DANGEROUS_TARGETS or any(t in (d, d + "/*") for d in _TOP_DIRS):
+    if t in _DANGEROUS_TARGETS or _UP_ONLY.match(t) or any(t in (d, d + "/*") for d in _TOP_DIRS):
         return True
     return any(t == d or t.startswith(d + "/") or t == d + "/*" for d in _SYSTEM_DIRS)
 
@@ -203,6 +194,13 @@ def _script_text(text: str) -> list[tuple[str, str]]:
     return [_classify_simple(p.text, p.upstream) for p in split_parts(text)]
 
 
+def _run_text(text: str) -> tuple[str, str]:
+    """The most severe (class, rule) of a command text another program runs (empty: read)."""
+    if _fork_bomb(text):
+        return "destroy", "fork bomb"
+    return emb.worst(_script_text(text) or [("read", "empty command")])
+
+
 def _classify_simple(simple: str, upstream: str | None = None, cwd_danger: bool = False) -> tuple[str, str]:
     """(class, rule) of one simple command; ``upstream`` is the part piped into it."""
     if _SUBMIT in simple:
@@ -212,24 +210,36 @@ def _classify_simple(simple: str, upstream: str | None = None, cwd_danger: bool 
         return "destroy", f"redirect to raw device {target}"
     if target and _is_system_file(target):
         return "destroy", f"redirect into a system path {target}"
-    words = _strip_wrappers(_words(simple))
+    raw = _words(simple)
+    words = _strip_wrappers(raw)
+    lead = raw[: len(raw) - len(words)]
+    found = [  # PAGER=… GIT_SSH_COMMAND=… LESSOPEN='|…': a command another program will run
+        _run_text(w.split("=", 1)[1].lstrip("|").replace("%s", "f"))
+        for w in lead
+        if _ASSIGN.match(w) and w.split("=", 1)[0] in emb.COMMAND_ENV_VARS
+    ]
+    if words and upstream and any(w.rsplit("/", 1)[-1] == "xargs" for w in lead):
+        up = _strip_wrappers(_words(upstream))
+        if up[:1] == ["find"]:  # find ROOT | xargs rm: xargs runs on what find lists under ROOT
+            words = [*words, *emb.find_roots(up[1:])]
     if not words:
-        return ("draft", "bare redirect") if target else ("read", "assignment or redirect only")
+        found.append(("draft", "bare redirect") if target else ("read", "assignment or redirect only"))
+        return emb.worst(found)
     prog = words[0].rsplit("/", 1)[-1]
     args = words[1:]
     if SUBST in words[0]:
         return UNKNOWN, "program name computed at run time"
     if prog in SHELLS or prog == "su":
-        return _shell(prog, args, upstream)
-    if prog == "eval":
-        return _most_severe_static(_script_text(" ".join(args)) or [("read", "eval")])
-    if prog == "alias" and any("=" in a for a in args):
-        bodies = [a.split("=", 1)[1] for a in args if "=" in a]
-        return _most_severe_static([("read", "alias"), *(c for b in bodies for c in _script_text(b))])
-    cls, rule = _by_program(prog, words[0], args, simple, cwd_danger)
+        cls, rule = _shell(prog, args, upstream)
+    elif prog == "eval":
+        cls, rule = _run_text(" ".join(args))
+    elif prog == "alias" and any("=" in a for a in args):
+        cls, rule = emb.worst([("read", "alias"), *(_run_text(a.split("=", 1)[1]) for a in args if "=" in a)])
+    else:
+        cls, rule = _by_program(prog, words[0], args, simple, cwd_danger)
     if target and SEVERITY.index(cls) < SEVERITY.index("draft"):
-        return "draft", f"redirect > {target}"
-    return cls, rule
+        cls, rule = "draft", f"redirect > {target}"
+    return emb.worst([*found, (cls, rule)])
 
 
 def _shell(prog: str, args: list[str], upstream: str | None) -> tuple[str, str]:
@@ -237,20 +247,27 @@ def _shell(prog: str, args: list[str], upstream: str | None) -> tuple[str, str]:
     c_flag = next((i for i, a in enumerate(args) if re.fullmatch(r"-[a-zA-Z]*c[a-zA-Z]*", a)), None)
     if c_flag is not None:
         inner = args[c_flag + 1] if c_flag + 1 < len(args) else ""
-        return _most_severe_static(_script_text(inner) or [("execute", f"{prog} -c")])
+        return emb.worst(_script_text(inner) or [("execute", f"{prog} -c")])
     if "<<<" in args:
         i = args.index("<<<")
-        return _most_severe_static(_script_text(args[i + 1] if i + 1 < len(args) else "") or [("read", "")])
+        return _run_text(args[i + 1] if i + 1 < len(args) else "")
     if prog == "su":
         return UNKNOWN, "su without -c (an interactive root shell)"
     operands = [a for a in args if not a.startswith("-") and not _REDIRECT_WORD.match(a)]
     if upstream is not None and not operands:
         feed = _strip_wrappers(_words(upstream))
         if feed and feed[0] in ("echo", "printf") and SUBST not in upstream:
-            literal = " ".join(a for a in feed[1:] if not a.startswith("-"))
-            return _most_severe_static(_script_text(literal) or [("read", "empty script")])
+            return _run_text(" ".join(a for a in feed[1:] if not a.startswith("-")))
         return UNKNOWN, f"{prog} runs a script piped from {upstream[:40]!r} (content not visible)"
     return "execute", prog
+
+
+_CLI_TOOLS = frozenset([*GLOBAL_VALUE_OPTS, "podman"]) - {"git"}
+_AWK = frozenset(["awk", "gawk", "mawk", "nawk", "busybox-awk"])
+_EDITORS = _words_set("vim vi nvim ex view vimdiff gvim rvim nano emacs less more most man pg")
+_CURL_WRITE = re.compile(
+    r"^(-X|--request)=?(POST|PUT|PATCH)$|^(-d|--data\S*|-F|--form\S*|-T|--upload-file|--json)$"
+)
 
 
 def _by_program(prog: str, raw_prog: str, args: list[str], simple: str, cwd_danger: bool) -> tuple[str, str]:
@@ -276,57 +293,75 @@ def _by_program(prog: str, raw_prog: str, args: list[str], simple: str, cwd_dang
         return "destroy", f"{prog} into a system path or raw device"
     if prog in ("chmod", "chown") and flags & {"-R", "--recursive"} and any(_is_dangerous(a) for a in args):
         return "destroy", f"{prog} -R on a system path"
-    if re.fullmatch(r":\s*\(\s*\)\s*\{.*", simple.strip()) or simple.strip().startswith(":(){"):
-        return "destroy", "fork bomb"
     if prog == "git":
-        return git_class(args)
-    if prog in ("kubectl", "helm", "terraform", "docker", "gh", "aws", "gsutil", "gcloud", "az"):
-        return infra_class(prog, args)
-    if prog in ("npm", "yarn", "pnpm", "cargo", "poetry") and args[:1] == ["publish"]:
+        return emb.worst([git_class(args), *inl.git_config_commands(args, _run_text)])
+    if prog == "kubectl" and "exec" in args[:4] and "--" in args:
+        return emb.remote(_run_text(shlex.join(args[args.index("--") + 1 :])), "a cluster pod")
+    if prog in _CLI_TOOLS:
+        return cli_class(prog, args)
+    if prog == "service" and len(args) >= 2:
+        return ("read", "service status") if args[1] == "status" else ("deploy", f"service {args[1]}")
+    if prog in ("ansible-playbook", "ansible", "pulumi", "serverless", "sls", "flyctl", "heroku", "vercel"):
+        return "deploy", f"{prog} (changes remote hosts)"
+    if prog in ("journalctl", "dmesg", "uptime", "w", "who", "last"):
+        return "read", prog
+    if prog == "poetry" and args[:1] == ["publish"]:
         return "deploy", f"{prog} publish"
     if prog == "twine" and args[:1] == ["upload"]:
         return "deploy", "twine upload"
-    if prog in ("scp", "rsync") and any(re.match(r"^[\w.-]+@?[\w.-]*:", a) for a in args[1:]):
-        return "deploy", f"{prog} to a remote host"
+    if prog in ("ssh", "mosh", "rsh"):
+        return emb.ssh_class(args, _run_text)
+    if prog in ("scp", "rsync"):
+        return emb.rsync_class(prog, args, _run_text)
     if prog in ("curl", "wget", "http"):
         if any(re.fullmatch(r"(-X|--request)=?DELETE", a) for a in args) or "DELETE" in args:
             return "delete_remote", f"{prog} DELETE"
+        methods = {b.upper() for a, b in itertools.pairwise(args) if a in ("-X", "--request")}
+        if methods & {"POST", "PUT", "PATCH"} or any(
+            _CURL_WRITE.match(a) or a.startswith("--post-") for a in args
+        ):
+            return "commit", f"{prog} write to a remote API"
         return "install", f"{prog} network fetch"
-    if prog in _INSTALL_TOOLS and args and args[0] in ("install", "add", "i", "update", "upgrade", "sync"):
-        return "install", f"{prog} {args[0]}"
+    if (
+        prog in ("pip", "pip3", "conda", "mamba", "apt", "apt-get", "yum", "dnf", "brew", "gem", "uv")
+        and args
+    ):
+        if args[0] in ("install", "add", "i", "update", "upgrade", "sync", "uninstall", "remove", "purge"):
+            return "install", f"{prog} {args[0]}"
+        return "read", f"{prog} {args[0]}"
     if prog in ("python", "python3", "python2") and args[:2] in (["-m", "pip"],) and "install" in args:
         return "install", "python -m pip install"
     if prog in ("psql", "mysql", "sqlite3") and _SQL_DROP.search(simple):
         return "delete_remote" if prog != "sqlite3" else "delete_local", f"{prog} DROP"
-    if prog == "find":
-        return _find(args)
+    if _fork_bomb(simple):
+        return "destroy", "fork bomb"
+    embedded = _embedded(prog, args)
+    if embedded is not None:
+        return embedded
     if prog in ("sed", "perl") and any(a.startswith(("-i", "-pi")) for a in args):
         return "draft", f"{prog} -i"
-    if prog in ("sed", "awk", "perl"):
-        return "read", prog
     if prog in _READ:
         return "read", prog
     if prog in _DRAFT:
         return "draft", prog
-    if prog in ("pip", "pip3", "conda", "npm", "apt", "apt-get"):
-        return "read", f"{prog} {args[0] if args else ''}".strip()
     if prog in _EXEC or prog.endswith((".py", ".sh")):
         return "execute", prog
     return UNKNOWN, f"no rule for {prog!r}"
 
 
-def _find(args: list[str]) -> tuple[str, str]:
-    if "-delete" in args:
-        return "delete_local", "find -delete"
-    if "-exec" in args or "-execdir" in args or "-ok" in args:
-        i = next(i for i, a in enumerate(args) if a in ("-exec", "-execdir", "-ok"))
-        inner = " ".join(shlex.quote(a) for a in args[i + 1 :] if a not in ("{}", ";", "+", "\\;"))
-        return _most_severe_static([("read", "find"), _classify_simple(inner)])
-    return "read", "find"
-
-
-def _most_severe_static(items: list[tuple[str, str]]) -> tuple[str, str]:
-    return max(items, key=lambda cr: SEVERITY.index(cr[0]) if cr[0] in SEVERITY else len(SEVERITY))
+def _embedded(prog: str, args: list[str]) -> tuple[str, str] | None:
+    """Programs that run code or commands they are given (see :mod:`classify_embedded`)."""
+    if prog == "find":
+        return emb.find_class(args, _run_text)
+    if prog in _AWK:
+        return emb.awk_class(args, _run_text)
+    if prog in ("sed", "gsed"):
+        return emb.sed_class(args, _run_text)
+    if prog in _EDITORS:
+        return inl.editor_class(prog, args, _run_text)
+    if prog in ("tar", "gtar", "bsdtar"):
+        return inl.tar_class(args, _run_text)
+    return inl.inline_code_class(prog, args, _run_text)
 
 
 def _severity_key(cls: str, schedule: Schedule | None) -> tuple[int, int, int]:
@@ -349,10 +384,12 @@ def classify_shell(command: str, schedule: Schedule | None = None) -> Classifica
     """
     parts: list[tuple[str, str, str]] = []
     cwd_danger = False
+    if _fork_bomb(command):
+        parts.append((command, "destroy", "fork bomb"))
     for part in split_parts(command):
         cls, rule = _classify_simple(part.text, part.upstream, cwd_danger)
         parts.append((part.text, cls, rule))
-        words = _strip_wrappers(_words(part.text))
+        words = _strip_wrappers(_words(part.text)) if _CD.search(part.text) else []
         if words[:1] in (["cd"], ["pushd"]):
             cwd_danger = len(words) == 1 or _is_dangerous(words[1])
     if not parts:

@@ -72,6 +72,7 @@ def mixed_file(path: Path) -> Path:
             llm__token_count__completion=50,
             llm__cost__total=0.01,
             tokenomy__quality=0.0,
+            input__value="the prompt, not a tool's arguments",
         ),
         span(
             TRACE,
@@ -79,6 +80,8 @@ def mixed_file(path: Path) -> Path:
             f"{1:016x}",
             gen_ai__operation__name="execute_tool",
             gen_ai__tool__name="cancel_reservation",
+            tool__parameters='{"ranked": "below gen_ai"}',
+            gen_ai__tool__call__arguments='{"reservation_id": "ZFA04Y"}',
             tokenomy__confirmed=False,
             tokenomy__correct=True,
         ),
@@ -88,6 +91,7 @@ def mixed_file(path: Path) -> Path:
             openinference__span__kind="TOOL",
             tool__name="read_file",
             tokenomy__autonomy_class="read",
+            input__value='{"path": "a.txt"}',
         ),
         span(other, 5, gen_ai__usage__input_tokens=10, tokenomy__malformed=True, tokenomy__group="tenant-a"),
         span(other, 8, openinference__span__kind="LLM", llm__cost__prompt=0.002, llm__cost__completion=0.003),
@@ -145,6 +149,9 @@ def test_every_mapping_rule_same_log_both_ways(tmp_path: Path) -> None:
     assert (s.model[i], s.provider[i], s.input_tokens[i]) == ("gpt-4o-2024-08-06", "azure.ai.openai", 1000)
     j = s.step_id.tolist().index(f"{9:016x}")
     assert s.reported_cost_usd[j] == pytest.approx(0.005)  # OpenInference cost parts, summed
+    args = dict(zip(s.step_id.tolist(), s.tool_args.tolist(), strict=True))
+    assert args[f"{4:016x}"] == '{"reservation_id": "ZFA04Y"}'  # GenAI's name outranks OpenInference's
+    assert args[f"{5:016x}"] == '{"path": "a.txt"}' and args[f"{3:016x}"] == ""  # input.value: tools only
     rq = fast.requests
     k = rq.request_id.tolist().index(TRACE)
     assert rq.v_usd[k] == 40.0 and rq.quality[k] == 1.0  # the root span's labels win

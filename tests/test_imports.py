@@ -8,6 +8,7 @@ but not interfaces; only interfaces reads argv or environment variables.
 from __future__ import annotations
 
 import ast
+import sys
 from pathlib import Path
 
 import pytest
@@ -49,6 +50,20 @@ def _violations(package: str) -> list[str]:
             if parts[0] in ("os", "sys") and package != "interfaces":
                 bad.append(f"{path.relative_to(SRC)}:{line} imports {mod} (only interfaces reads argv/env)")
     return bad
+
+
+def _third_party(package: str) -> set[str]:
+    roots = set()
+    for path in sorted((SRC / package).rglob("*.py")):
+        for _, mod in _imports(path):
+            root = mod.split(".")[0]
+            if root not in sys.stdlib_module_names and root not in ("tokenomy", "__future__"):
+                roots.add(root)
+    return roots
+
+
+def test_core_imports_only_numpy_and_scipy_beyond_the_standard_library() -> None:
+    assert _third_party("core") <= {"numpy", "scipy"}
 
 
 @pytest.mark.parametrize("package", sorted(ALLOWED))

@@ -169,3 +169,21 @@ def test_degenerate_caps_on_one_funded_use_pick_the_binding_one() -> None:
     assert al.residuals.max <= 1e-9
     assert al.latency_s == pytest.approx(9.0)
     assert al.spend_usd < 41.06 and al.mu_c == 0.0
+
+
+def test_slack_budget_with_binding_latency_cap_prices_latency_at_infinity_and_slack_risk_at_zero() -> None:
+    # a budget far above what the latency cap lets anyone spend: μ_C = 0, μ_L > 0, risk cap slack
+    al = allocate(
+        [LogCurve(1.0, 10.0), LogCurve(1.0, 10.0)],
+        [1e-6, 1e-6],
+        latency_s_per_token=[0.01, 0.02],
+        risk_per_token=[1e-6, 1e-6],
+        v_usd=10.0,
+        budget_usd=1e6,
+        latency_cap_s=1.0,
+        risk_cap=1e3,
+    )
+    assert al.mu_c == 0.0 and al.mu_l > 0.0 and al.mu_r == 0.0
+    assert al.lam_usd_per_s == math.inf
+    assert al.rho_usd == 0.0  # a slack cap is free, even when money is too (not 0/0 → ∞)
+    assert al.latency_s == pytest.approx(1.0, rel=1e-6)

@@ -58,7 +58,10 @@ class Allocation:
         tokens: t_i per use.
         mu_c, mu_l, mu_r: multipliers of the budget, latency and risk constraints (μ_C = 1 when money
             is priced rather than capped; μ_L, μ_R = 0 for a priced or slack resource).
-        lam_usd_per_s, rho_usd: the implied prices μ_L/μ_C, μ_R/μ_C (or the given ones).
+        lam_usd_per_s, rho_usd: the implied prices μ_L/μ_C, μ_R/μ_C (or the given ones). A slack cap
+            has price 0. When the budget is slack (μ_C = 0) while a latency or risk cap binds, money is
+            worth nothing at the margin and no finite USD price expresses the cap: the price is
+            ``math.inf`` (read μ_L, μ_R directly then).
         full_price_usd: p_i = c_i + λ·l_i + ρ·r_i per token.
         spend_usd, latency_s, risk: Σ c_i t_i, Σ l_i t_i, Σ r_i t_i.
         value: V·Σ Q_i(t_i) (NaN when a custom curve has no value function).
@@ -306,8 +309,8 @@ def allocate(
         mu_l, k = float(mu[k]), k + 1
     if risk_cap is not None:
         mu_r = float(mu[k])
-    lam_out = lam if latency_cap_s is None else (mu_l / mu_c if mu_c > 0 else math.inf)
-    rho_out = rho if risk_cap is None else (mu_r / mu_c if mu_c > 0 else math.inf)
+    lam_out = lam if latency_cap_s is None else _implied(mu_l, mu_c)
+    rho_out = rho if risk_cap is None else _implied(mu_r, mu_c)
     full = c + lam_out * l_ + rho_out * r if math.isfinite(lam_out + rho_out) else priced
     return Allocation(
         tokens=t,
@@ -323,6 +326,13 @@ def allocate(
         value=v * float(sum(cv.value(x) for cv, x in zip(curves, t, strict=True))),
         residuals=_residuals(prob, mu, t),
     )
+
+
+def _implied(mu: float, mu_c: float) -> float:
+    """Eq. 3: the USD price μ/μ_C of a capped resource; 0 when its cap is slack, ∞ when only money is."""
+    if mu <= 0.0:
+        return 0.0
+    return mu / mu_c if mu_c > 0 else math.inf
 
 
 def _residuals(p: _Problem, mu: NDArray[np.float64], t: NDArray[np.float64]) -> KKTResiduals:

@@ -10,13 +10,16 @@ import pytest
 from tokenomy.interfaces.cli import main
 
 
-def test_agent_eval_on_real_data_writes_json_and_report(need_data: object, tmp_path: Path) -> None:
+def test_agent_eval_on_real_data_writes_json_and_report(
+    need_data: object, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     data: Path = need_data("agent")  # type: ignore[operator]
     out, rep = tmp_path / "out.json", tmp_path / "out.html"
     argv = ["agent", "eval", "--data", str(data.parent), "--V", "1,10", "--folds", "2"]
     assert main([*argv, "--json", str(out), "--report", str(rep)]) == 0
     payload = json.loads(out.read_text())
     rows = payload["results"]
+    _check_printed_tables(capsys.readouterr().out, rows)
     mini = [r for r in rows if r["dataset"] == "miniswe-gemini3pro-swebv"]
     assert {r["V"] for r in mini} == {1.0, 10.0}
     assert len(mini) == 2 * 20
@@ -37,6 +40,29 @@ def test_agent_eval_on_real_data_writes_json_and_report(need_data: object, tmp_p
     assert {r["policy"] for r in mini} >= {"tokenomy", "tokenomy_plain"}
     html = rep.read_text()
     assert "<svg" in html and "welfare" in html and "http://" not in html.replace("http://www.w3.org", "")
+    # the evaluation is cross-fitted; only the three illustrations use one half/half split, and say so
+    assert "fitted on the train half" not in html
+    assert "K-fold cross-fitting over instances" in html and "one seeded half/half split" in html
+
+
+def _check_printed_tables(printed: str, rows: list[dict[str, object]]) -> None:
+    """Every policy of every dataset is printed, with its CI columns; tau-bench rows carry ρ."""
+    mini_part, _, tau_part = printed.partition("taubench-airline:")
+    header = next(line for line in mini_part.splitlines() if line.lstrip().startswith("V "))
+    for col in ("welfare_ci_low", "welfare_ci_high", "diff_ci_low", "diff_ci_high"):
+        assert col in header.split()
+    mini = [r for r in rows if r["dataset"] == "miniswe-gemini3pro-swebv"]
+    printed_rows = [line.split() for line in mini_part.splitlines()]
+    for r in mini:  # one printed line per (V, policy)
+        assert sum(w[:2] == [f"{r['V']:.4f}", r["policy"]] for w in printed_rows) == 1, r["policy"]
+    tau = [r for r in rows if r["dataset"] == "taubench-airline"]
+    assert tau and len({r["policy"] for r in tau}) >= 5
+    tau_header = next(line for line in tau_part.splitlines() if line.lstrip().startswith("V "))
+    assert tau_header.split()[:3] == ["V", "rho", "policy"] and "welfare_ci_low" in tau_header
+    tau_lines = [line.split() for line in tau_part.splitlines()]
+    for r in tau:
+        key = [f"{r['V']:.4f}", f"{r['rho']:.4f}", r["policy"]]
+        assert sum(w[:3] == key for w in tau_lines) == 1, key
 
 
 @pytest.mark.parametrize(

@@ -22,12 +22,14 @@ from typing import Any
 from tqdm import tqdm
 
 from tokenomy.audit.report_agent import (
+    MINISWE_DATASET,
     RESULT_COLUMNS,
     agent_eval,
     build_report,
     quality_check,
     stopping_curves,
 )
+from tokenomy.autonomy.confirm import BASELINE
 from tokenomy.autonomy.features import build_table
 from tokenomy.autonomy.level import autonomy_level
 from tokenomy.autonomy.stopping import MarginalStop
@@ -36,7 +38,7 @@ from tokenomy.interfaces.loaders.agent_data import load_miniswe, load_schedule, 
 from tokenomy.interfaces.paths import resolve_data_dir
 from tokenomy.interfaces.table import format_table
 
-__all__ = ["TAU_MODULE", "register", "run_eval"]
+__all__ = ["TAU_COLUMNS", "TAU_MODULE", "register", "run_eval"]
 
 TAU_MODULE = "tokenomy.interfaces.cmd_agent_tau"
 
@@ -126,6 +128,42 @@ def _autonomy_rows(data: Path) -> list[dict[str, Any]]:
     return rows
 
 
+TAU_COLUMNS = (
+    "V",
+    "rho",
+    "policy",
+    "welfare_per_task",
+    "welfare_ci_low",
+    "welfare_ci_high",
+    f"diff_vs_{BASELINE}",
+    "success_rate",
+    "cost_per_task_usd",
+    "asks_per_task",
+    "modelled",
+)
+"""Columns printed for the tau-bench rows (ρ is a column: each policy appears once per (V, ρ))."""
+
+
+def _print_results(rows: list[dict[str, Any]], n_instances: int, folds: int) -> None:
+    """Print every policy's row: mini-swe-agent (all stopping policies, 95% CIs) then tau-bench (with ρ)."""
+    mini = [r for r in rows if r["dataset"] == MINISWE_DATASET]
+    n_pol = len({r["policy"] for r in mini})
+    title = (
+        f"{MINISWE_DATASET}: all {n_pol} stopping policies at each V, {n_instances} instances each held "
+        f"out once ({folds}-fold cross-fitting); 95% intervals; diff = welfare − best_cost_cap_train, paired"
+    )
+    print(format_table(mini, [c for c in RESULT_COLUMNS if c != "dataset"], title=title))
+    tau = [r for r in rows if r["dataset"] != MINISWE_DATASET]
+    for name in dict.fromkeys(r["dataset"] for r in tau):
+        at = [r for r in tau if r["dataset"] == name]
+        title = (
+            f"\n{name}: all {len({r['policy'] for r in at})} confirmation policies at each (V, ρ); held-out "
+            "tasks, 95% intervals; rows with modelled = True rest on the modelled user answer and harm "
+            "(see `tokenomy agent tau` and the report)"
+        )
+        print(format_table(at, [c for c in TAU_COLUMNS if any(c in r for r in at)], title=title))
+
+
 def run_eval(args: argparse.Namespace) -> dict[str, Any]:
     """Run ``agent eval`` (see the module docstring) and return its JSON payload."""
     data = resolve_data_dir(args.data)
@@ -149,13 +187,7 @@ def run_eval(args: argparse.Namespace) -> dict[str, Any]:
         tau_rows, tau_fragment = importlib.import_module(TAU_MODULE).tau_results(data, rhos, args.seed)
         rows = rows + list(tau_rows)
     autonomy = _autonomy_rows(data)
-    shown = [
-        r
-        for r in rows
-        if r["policy"]
-        in ("tokenomy", "tokenomy_plain", "best_cost_cap_train", "no_cap", "swe_agent_cost_cap_3usd")
-    ]
-    print(format_table(shown, [c for c in RESULT_COLUMNS if c not in ("welfare_ci_low", "welfare_ci_high")]))
+    _print_results(rows, len(table.n_calls), args.folds)
     print(
         format_table(check["per_V"], title="\nquality target: tokenomy vs the best train cost cap (held-out)")
     )

@@ -239,9 +239,15 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "read",
-        "a bare assignment or redirect (exec 3>&1), rmdir/rm of a file inside a home folder is "
-        "delete_local, not destroy",
+        "a bare assignment or redirect runs nothing (exec 3>&1, X=1)",
         ("exec 3>&1", "X=1"),
+        "data",
+    ),
+    Rule(
+        "delete_local",
+        "rm/rmdir of a path inside /home, /root, /var or /opt (not the folder itself) is delete_local, "
+        "not destroy",
+        ("rmdir /root/.pylint.d", "rm -rf /home/user/project/build"),
         "data",
     ),
     Rule(

@@ -29,7 +29,7 @@ from tokenomy.interfaces.table import format_table
 from tokenomy.ledger import Ledger
 from tokenomy.routing.dataset import RoutingDataset
 from tokenomy.routing.estimators import ESTIMATORS
-from tokenomy.routing.evaluation import DEFAULT_POLICIES, evaluate
+from tokenomy.routing.evaluation import DEFAULT_POLICIES, evaluate, require_two_models
 from tokenomy.routing.ledger_io import write_routes
 from tokenomy.routing.longtail import longtail
 from tokenomy.routing.policies import POLICIES
@@ -125,6 +125,7 @@ def _price_table(spec: str, ds: RoutingDataset) -> PriceTable | None:
 
 def fit_and_evaluate(args: argparse.Namespace, ds: RoutingDataset) -> dict[str, Any]:
     """Fit on train, evaluate on test; the JSON payload of ``route eval``."""
+    require_two_models(ds)
     train, test = ds.train_test(test_share=args.test_share, seed=args.seed)
     prices = PriceVector(
         lam_usd_per_s=args.lam,

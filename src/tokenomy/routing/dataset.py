@@ -158,7 +158,8 @@ class RoutingDataset:
         """Pivot long rows (one per prompt × model) into a dataset.
 
         Args:
-            rows: mappings with at least ``REQUIRED_COLUMNS``; row numbers in errors count from 1.
+            rows: mappings with at least ``REQUIRED_COLUMNS``; row numbers in errors count from 1,
+                unless a row carries ``_where`` (a loader's "file: line N"), which errors name instead.
             source: named in every error (a file path).
             drop_incomplete: drop prompts that lack some model's row (counted in ``repairs`` as
                 ``dropped_incomplete_prompts``) instead of raising.
@@ -179,31 +180,30 @@ class RoutingDataset:
         cells: dict[tuple[int, int], tuple[float, float, float, float, float]] = {}
         present = dict.fromkeys(_OPTIONAL_NUM, False)
         for lineno, row in enumerate(rows, start=1):
+            at = str(row["_where"]) if "_where" in row else f"{where}: row {lineno}"
             for col in REQUIRED_COLUMNS:
                 if (
                     col not in row
                     or row[col] is None
                     or (isinstance(row[col], str) and col != "prompt" and row[col] == "")
                 ):
-                    raise SchemaError(
-                        f"{where}: row {lineno}: missing field {col!r} (required: {REQUIRED_COLUMNS})"
-                    )
+                    raise SchemaError(f"{at}: missing field {col!r} (required: {REQUIRED_COLUMNS})")
             pid, model = str(row["prompt_id"]), str(row["model"])
-            q = _number(row["quality"], "quality", where, lineno)
-            c = _number(row["cost_usd"], "cost_usd", where, lineno)
+            q = _number(row["quality"], "quality", at)
+            c = _number(row["cost_usd"], "cost_usd", at)
             if not 0.0 <= q <= 1.0:
-                raise SchemaError(f"{where}: row {lineno}: quality must be in [0, 1], got {q!r}")
+                raise SchemaError(f"{at}: quality must be in [0, 1], got {q!r}")
             if c < 0 or not math.isfinite(c):
-                raise SchemaError(f"{where}: row {lineno}: cost_usd must be a finite number ≥ 0, got {c!r}")
+                raise SchemaError(f"{at}: cost_usd must be a finite number ≥ 0, got {c!r}")
             opt = []
             for col in _OPTIONAL_NUM:
                 v = row.get(col)
                 if v is None or v == "":
                     opt.append(math.nan)
                     continue
-                x = _number(v, col, where, lineno)
+                x = _number(v, col, at)
                 if x < 0 or not math.isfinite(x):
-                    raise SchemaError(f"{where}: row {lineno}: {col} must be a finite number ≥ 0, got {x!r}")
+                    raise SchemaError(f"{at}: {col} must be a finite number ≥ 0, got {x!r}")
                 present[col] = True
                 opt.append(x)
             info = (str(row["prompt"]), str(row.get("category") or ""), str(row.get("split") or ""))
@@ -212,14 +212,11 @@ class RoutingDataset:
                 meta.append(info)
             elif meta[i] != info:
                 raise SchemaError(
-                    f"{where}: row {lineno}: prompt_id {pid!r} has a different prompt, category or "
-                    "split than its earlier rows"
+                    f"{at}: prompt_id {pid!r} has a different prompt, category or split than its earlier rows"
                 )
             j = model_index.setdefault(model, len(model_index))
             if (i, j) in cells:
-                raise SchemaError(
-                    f"{where}: row {lineno}: duplicate row for prompt_id {pid!r}, model {model!r}"
-                )
+                raise SchemaError(f"{at}: duplicate row for prompt_id {pid!r}, model {model!r}")
             cells[(i, j)] = (q, c, *opt)  # type: ignore[assignment]
         n, m = len(pid_index), len(model_index)
         if n == 0:
@@ -294,8 +291,8 @@ class RoutingDataset:
         return out
 
 
-def _number(value: Any, name: str, where: str, lineno: int) -> float:
+def _number(value: Any, name: str, at: str) -> float:
     try:
         return float(value)
     except (TypeError, ValueError):
-        raise SchemaError(f"{where}: row {lineno}: {name} must be a number, got {value!r}") from None
+        raise SchemaError(f"{at}: {name} must be a number, got {value!r}") from None

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from tokenomy.core.errors import ValidationError
 from tokenomy.core.prices import PriceVector
 from tokenomy.routing.dataset import RoutingDataset
 from tokenomy.routing.effects import SYNTHETIC_LATENCY, SYNTHETIC_RISK
@@ -27,7 +28,7 @@ from tokenomy.routing.policies.pair import choose_pair
 from tokenomy.routing.policies.threshold import win_probability
 from tokenomy.routing.router import Router
 
-__all__ = ["DEFAULT_POLICIES", "EvalResult", "Realised", "evaluate", "realised"]
+__all__ = ["DEFAULT_POLICIES", "EvalResult", "Realised", "evaluate", "realised", "require_two_models"]
 
 DEFAULT_POLICIES = (
     "tokenomy",
@@ -99,6 +100,19 @@ def _fitted(names: Sequence[str], router: Router, seed: int) -> dict[str, Policy
     return out
 
 
+def require_two_models(ds: RoutingDataset) -> None:
+    """Raise unless ``ds`` has at least two models (there is nothing to route between otherwise).
+
+    Raises:
+        ValidationError: naming the source, the field and the models found.
+    """
+    if ds.n_models < 2:
+        raise ValidationError(
+            f"{ds.source or 'dataset'}: routing needs at least two models (values of the 'model' "
+            f"field, or model columns), found {list(ds.models)}"
+        )
+
+
 def evaluate(
     router: Router,
     test: RoutingDataset,
@@ -110,7 +124,12 @@ def evaluate(
     seed: int = 0,
     progress: Callable[[str], None] | None = None,
 ) -> EvalResult:
-    """Evaluate ``policies`` (fitted on the router's train problem) on ``test`` at every V of ``v_grid``."""
+    """Evaluate ``policies`` (fitted on the router's train problem) on ``test`` at every V of ``v_grid``.
+
+    Raises:
+        ValidationError: the data has fewer than two models (names the source and its models).
+    """
+    require_two_models(test)
     prices = prices or PriceVector()
     names = list(dict.fromkeys([*policies, "best-fixed", "oracle"]))
     fitted = _fitted(names, router, seed)

@@ -91,7 +91,10 @@ def load_long(path: str | Path, *, drop_incomplete: bool = False) -> RoutingData
 
 
 def _rb_models(fieldnames: list[str]) -> list[str]:
-    return [c.removesuffix("|total_cost") for c in fieldnames if c.endswith("|total_cost")]
+    """Every model the header mentions (by a correctness, ``|model_response`` or ``|total_cost`` column)."""
+    meta = {"", "sample_id", "prompt", "eval_name", "oracle_model_to_route_to"}
+    named = [c.split("|", 1)[0] for c in fieldnames if c not in meta]
+    return list(dict.fromkeys(named))
 
 
 def _prompt_text(raw: str) -> str:
@@ -116,6 +119,8 @@ def load_routerbench(folder: str | Path) -> RoutingDataset:
     rows: list[dict[str, Any]] = []
     dropped_rows = 0
     dropped_ids: set[str] = set()
+    first_models: list[str] | None = None
+    first_path = base
     for task in ROUTERBENCH_TASKS:
         for split in ("train", "test"):
             path = base / f"{task}_{split}.csv.gz"
@@ -128,9 +133,23 @@ def load_routerbench(folder: str | Path) -> RoutingDataset:
                 reader = csv.DictReader(fh)
                 fields = list(reader.fieldnames or [])
                 models = _rb_models(fields)
-                for col in ("sample_id", "prompt", "eval_name", *models):
+                for col in ("sample_id", "prompt", "eval_name"):
                     if col not in fields:
                         raise SchemaError(f"{path}: missing column {col!r}")
+                for mdl in models:
+                    for col in (mdl, f"{mdl}|total_cost"):
+                        if col not in fields:
+                            raise SchemaError(
+                                f"{path}: missing column {col!r}; every model needs a correctness "
+                                "column (a score in [0, 1]) and a '<model>|total_cost' column (USD ≥ 0)"
+                            )
+                if first_models is None:
+                    first_models, first_path = models, path
+                elif sorted(models) != sorted(first_models):
+                    raise SchemaError(
+                        f"{path}: models {sorted(set(models) ^ set(first_models))} are in only one of "
+                        f"{path.name} and {first_path.name}; every RouterBench file needs the same models"
+                    )
                 for lineno, rec in enumerate(reader, start=2):
                     rec["_line"] = lineno
                     by_id.setdefault(rec["sample_id"], []).append(rec)
@@ -147,7 +166,7 @@ def load_routerbench(folder: str | Path) -> RoutingDataset:
                             f"{path}: line {lineno}: sample_id {sid!r} repeats with full labels"
                         )
                     for mdl in models:
-                        q = _float(rec[mdl], mdl, path, lineno)
+                        q = _float(rec[mdl], mdl, path, lineno, unit=True)
                         c = _float(rec[f"{mdl}|total_cost"], f"{mdl}|total_cost", path, lineno)
                         rows.append(
                             {
@@ -158,19 +177,22 @@ def load_routerbench(folder: str | Path) -> RoutingDataset:
                                 "cost_usd": c,
                                 "category": rec["eval_name"],
                                 "split": split,
+                                "_where": f"{path}: line {lineno}",
                             }
                         )
     repairs = {"dropped_split_prompts": len(dropped_ids), "dropped_split_rows": dropped_rows}
     return RoutingDataset.from_long(rows, source=str(base), repairs=repairs)
 
 
-def _float(value: str, name: str, path: Path, lineno: int) -> float:
+def _float(value: Any, name: str, path: Path, lineno: int, *, unit: bool = False) -> float:
+    """``value`` as a finite float ≥ 0 (in [0, 1] when ``unit``), else an error naming file:line and field."""
+    want = "a number in [0, 1]" if unit else "a finite number ≥ 0 (USD or tokens)"
     try:
         x = float(value)
-    except ValueError:
-        raise SchemaError(f"{path}: line {lineno}: {name} must be a number, got {value!r}") from None
-    if not math.isfinite(x) or x < 0:
-        raise SchemaError(f"{path}: line {lineno}: {name} must be a finite number ≥ 0, got {value!r}")
+    except (TypeError, ValueError):
+        raise SchemaError(f"{path}: line {lineno}: {name} must be {want}, got {value!r}") from None
+    if not math.isfinite(x) or x < 0 or (unit and x > 1):
+        raise SchemaError(f"{path}: line {lineno}: {name} must be {want}, got {value!r}")
     return x
 
 
@@ -183,7 +205,9 @@ def load_routerarena(folder: str | Path) -> RoutingDataset:
     METEOR score of −0.033) are clipped and counted (``clipped_scores_to_0_1``).
 
     Raises:
-        SchemaError: a file has no runs, or a line misses ``global_index``, the score or the cost.
+        SchemaError: a file has no runs, a line is not JSON, or a line misses ``global_index``, the
+            score or the cost, or has a NaN score or a NaN / negative cost or token count (each
+            names the file, the line and the field).
     """
     base = Path(folder)
     files = sorted(base.glob("*.jsonl.gz")) + sorted(base.glob("*.jsonl"))
@@ -195,34 +219,66 @@ def load_routerarena(folder: str | Path) -> RoutingDataset:
         model = path.name.removesuffix(".gz").removesuffix(".jsonl")
         with _open_text(path) as fh:
             for lineno, line in enumerate(fh, start=1):
-                if not line.strip():
-                    continue
-                rec = json.loads(line)
-                try:
-                    gid = str(rec["global_index"])
-                    ev = dict(rec["evaluation_result"])
-                    score = float(ev["score"])
-                    if not 0.0 <= score <= 1.0:  # METEOR can come out slightly below 0: clip, count
-                        clipped += 1
-                        ev["score"] = min(1.0, max(0.0, score))
-                    usage = rec["token_usage"]
-                    row = {
-                        "prompt_id": gid,
-                        "prompt": rec["question"],
-                        "model": model,
-                        "quality": ev["score"],
-                        "cost_usd": ev["inference_cost"],
-                        "category": gid.rsplit("_", 1)[0],
-                        "split": "",
-                        "input_tokens": usage["input_tokens"],
-                        "output_tokens": usage["output_tokens"],
-                    }
-                except (KeyError, TypeError, ValueError) as exc:
-                    raise SchemaError(f"{path}: line {lineno}: missing field {exc}") from None
-                rows.append(row)
+                if line.strip():
+                    row, was_clipped = _arena_row(line, model, path, lineno)
+                    rows.append(row)
+                    clipped += was_clipped
     return RoutingDataset.from_long(
         rows, source=str(base), drop_incomplete=True, repairs={"clipped_scores_to_0_1": clipped}
     )
+
+
+def _arena_row(line: str, model: str, path: Path, lineno: int) -> tuple[dict[str, Any], bool]:
+    """One RouterArena JSONL line as a long row, and whether its score was clipped into [0, 1].
+
+    A NaN or missing score is an error, not a repair: the run did not evaluate that prompt, and
+    scoring it 0 (or dropping it from one model only) would bias that model's accuracy.
+    """
+    where = f"{path}: line {lineno}"
+    try:
+        rec = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise SchemaError(f"{where}: not JSON ({exc.msg} at column {exc.colno})") from None
+    if not isinstance(rec, dict):
+        raise SchemaError(f"{where}: expected a JSON object per line, got {type(rec).__name__}")
+
+    def get(*keys: str) -> Any:
+        cur: Any = rec
+        for k in keys:
+            if not isinstance(cur, dict) or k not in cur:
+                raise SchemaError(f"{where}: missing field {'.'.join(keys)!r}")
+            cur = cur[k]
+        return cur
+
+    gid = str(get("global_index"))
+    raw = get("evaluation_result", "score")
+    try:
+        score = float(raw)
+    except (TypeError, ValueError):
+        score = math.nan
+    if not math.isfinite(score):
+        raise SchemaError(
+            f"{where}: evaluation_result.score must be a finite number (a score in [0, 1]), got {raw!r}"
+        )
+    clipped = not 0.0 <= score <= 1.0  # METEOR can come out slightly below 0: clip, count
+    cost = _float(
+        get("evaluation_result", "inference_cost"), "evaluation_result.inference_cost", path, lineno
+    )
+    tin = _float(get("token_usage", "input_tokens"), "token_usage.input_tokens", path, lineno)
+    tout = _float(get("token_usage", "output_tokens"), "token_usage.output_tokens", path, lineno)
+    row = {
+        "prompt_id": gid,
+        "prompt": str(get("question")),
+        "model": model,
+        "quality": min(1.0, max(0.0, score)),
+        "cost_usd": cost,
+        "category": gid.rsplit("_", 1)[0],
+        "split": "",
+        "input_tokens": tin,
+        "output_tokens": tout,
+        "_where": where,
+    }
+    return row, clipped
 
 
 def load_dataset(path: str | Path, fmt: str = "auto") -> RoutingDataset:

@@ -603,3 +603,55 @@ def test_held_out_commands_share_right(schedule: Schedule, capsys: pytest.Captur
         )
     assert right == 1.0
     assert fresh_right >= 0.8 and fresh_not_lax >= 0.95
+
+
+_FRAGMENTS = [
+    *[
+        "awk",
+        "sed",
+        "find",
+        "perl",
+        "vim",
+        "less",
+        "git",
+        "tar",
+        "rsync",
+        "ssh",
+        "kubectl",
+        "docker",
+        "helm",
+        "aws",
+        "make",
+        "npm",
+        "python",
+        "xargs",
+        "rm",
+    ],
+    *[
+        "-e",
+        "-c",
+        "-n",
+        "-H",
+        "-C",
+        "-I",
+        "-o",
+        "-rf",
+        "-exec",
+        "-delete",
+        "--prefix",
+        "--to-command=",
+        "ProxyCommand=",
+        "core.pager=",
+        "/",
+        "..",
+    ],
+    *["'", '"', "{", "}", "(", ")", "|", "&", ";", "\\", "{}", "\\;", "system(", "+!", "!", "a\\\n", "\n"],
+    *["$(", "`", "s/", "e", "w", "getline", ">", ">>", "print", "BEGIN", "[", "]", "os.system("],
+]
+
+
+@given(st.lists(st.sampled_from(_FRAGMENTS), min_size=1, max_size=12))
+def test_classifier_never_raises_on_garbled_commands(words: list[str]) -> None:
+    from tokenomy.autonomy.classify_rules import SEVERITY
+
+    assert classify_shell(" ".join(words)).action_class in SEVERITY

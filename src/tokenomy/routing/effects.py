@@ -5,9 +5,10 @@
   tokens out of the costs through the price table (cost = in·p_in + out·p_out, fitted per model
   and category on [characters, 1]), so that ĉ = predicted tokens × the dated price table.
   Without a price table ĉ is that regression in USD directly and tokens fall back to chars / 4.
-* ``LatencyModel`` (SYNTHETIC for these datasets: none has latency labels): l̂ = time to first
-  token + input / prefill rate + output / decode rate, per model, plus a per-model queue delay the
-  serving layer can publish; λ itself is read from the core ``PriceVector`` at decision time.
+* ``LatencyModel`` (SYNTHETIC throughput table unless one is given): l̂ = time to first token +
+  input / prefill rate + output / decode rate, per model, plus the current per-model queue delay,
+  passed at route time (``Router.route(..., queue_s=)``, fed by the serving layer's shadow prices;
+  the core ``PriceVector`` has no queue field); λ itself is read from the ``PriceVector``.
 * ``RiskModel`` (SYNTHETIC): r̂ = (1 − q̂)·consequence(category), harm units per wrong answer.
 
 No I/O; the price table comes from ``tokenomy.interfaces.loaders.routing.load_price_table``.
@@ -156,7 +157,8 @@ class LatencyModel:
 
     Args:
         throughput: model -> (TTFT s, prefill tokens/s, decode tokens/s); ``None`` = synthetic table.
-        queue_s: model -> current queue delay in seconds (published by the serving layer), default 0.
+        queue_s: model -> queue delay in seconds assumed when a call passes none (and on the
+            training problem); default 0. Route calls pass the current one.
     """
 
     def __init__(
@@ -182,15 +184,28 @@ class LatencyModel:
         if np.any(arr[:, 1:] <= 0) or np.any(arr[:, 0] < 0) or not np.isfinite(arr).all():
             raise ValidationError("throughput needs TTFT ≥ 0 and positive prefill and decode rates")
         self.ttft_, self.prefill_, self.decode_ = arr[:, 0], arr[:, 1], arr[:, 2]
-        q = self.queue_s or {}
-        self.queue_ = np.array([float(q.get(m, 0.0)) for m in models])
+        self.models_ = tuple(models)
+        self.queue_ = self.queue_vector(self.queue_s or {})
         return self
 
-    def latency_s(self, tokens: Tokens) -> NDArray[np.float64]:
-        """l̂ of shape (N, M), seconds."""
-        return np.asarray(
-            self.ttft_ + tokens.input / self.prefill_ + tokens.output / self.decode_ + self.queue_
-        )
+    def queue_vector(self, queue_s: Mapping[str, float]) -> NDArray[np.float64]:
+        """(M,) queue delay per model from a model -> seconds mapping (absent models wait 0 s).
+
+        Raises:
+            ValidationError: an unknown model, or a delay that is not a finite number ≥ 0.
+        """
+        unknown = [m for m in queue_s if m not in self.models_]
+        if unknown:
+            raise ValidationError(f"queue_s names unknown model(s) {unknown}; models: {list(self.models_)}")
+        out = np.array([float(queue_s.get(m, 0.0)) for m in self.models_])
+        if not np.all(np.isfinite(out) & (out >= 0)):
+            raise ValidationError(f"queue_s must map models to finite seconds ≥ 0, got {dict(queue_s)}")
+        return out
+
+    def latency_s(self, tokens: Tokens, queue: NDArray[np.float64] | None = None) -> NDArray[np.float64]:
+        """l̂ of shape (N, M), seconds; ``queue`` (M,) is the current queue delay (default: the fitted one)."""
+        q = self.queue_ if queue is None else queue
+        return np.asarray(self.ttft_ + tokens.input / self.prefill_ + tokens.output / self.decode_ + q)
 
 
 class RiskModel:

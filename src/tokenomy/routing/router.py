@@ -5,7 +5,9 @@ the cross-fitted ``stacked`` blend by default), the token/cost model ĉ, the (SY
 risk models, and the ``tokenomy`` policy's per-V fall-back on out-of-fold estimates. ``route``
 decides one raw request and returns a ``RouteDecision`` with its candidate table; ``route_many``
 decides N requests at once (vectorised; features may be passed precomputed). λ and ρ are read from
-the core ``PriceVector``; V is per request. Decisions go to the ledger through ``RouteBatch.to_batch``
+the core ``PriceVector``; V is per request; the queue delay in l̂ is read per call (``queue_s=``,
+model -> seconds, from the serving layer's shadow-price feed: the core ``PriceVector`` has no queue
+field). The predictive baseline gets its own kNN q̂ (``baseline_estimator``), fitted separately. Decisions go to the ledger through ``RouteBatch.to_batch``
 or ``RouteDecision.to_decision``. Reads no file: the price table is passed in.
 """
 
@@ -42,6 +44,7 @@ class Estimates:
     dr: NDArray[np.float64]
     consequence: NDArray[np.float64]
     sources: Mapping[str, NDArray[np.float64]] = field(default_factory=dict)
+    baseline: Mapping[str, NDArray[np.float64]] = field(default_factory=dict)
 
 
 class Router:
@@ -55,8 +58,11 @@ class Router:
         n_features: hash buckets of the text features.
         prices: the dated price table for ĉ (``None``: regress the data's USD costs).
         throughput: model -> (TTFT s, prefill tok/s, decode tok/s); ``None``: a SYNTHETIC table.
-        queue_s: model -> queue delay (s) published by the serving layer.
+        queue_s: model -> queue delay (s) assumed on the training problem and when a route call
+            passes none; ``route`` / ``route_many`` take the current one (``queue_s=``).
         consequence: category -> harm units of a wrong answer (SYNTHETIC; default 1).
+        baseline_estimator: registry name of the estimator fitted separately for the predictive
+            baseline (RouterBench's kNN by default; ``None``: no predictive baseline).
         policy: the Eq. 4 policy (default ``TokenomyPolicy()``, with the validated fall-back).
         folds: K of the out-of-fold estimates the policy is validated on (10: a held-out prompt's
             near-duplicate is in the fitting folds 90% of the time, as it is for a new request).
@@ -73,6 +79,7 @@ class Router:
         throughput: Mapping[str, tuple[float, float, float]] | None = None,
         queue_s: Mapping[str, float] | None = None,
         consequence: Mapping[str, float] | None = None,
+        baseline_estimator: str | None = "knn",
         policy: TokenomyPolicy | None = None,
         folds: int = 10,
         seed: int = 0,
@@ -84,6 +91,7 @@ class Router:
         self.throughput = throughput
         self.queue_s = queue_s
         self.consequence = consequence
+        self.baseline_estimator = baseline_estimator
         self.policy = policy
         self.folds = folds
         self.seed = seed
@@ -94,6 +102,14 @@ class Router:
                 f"unknown estimator {self.estimator!r}; valid: {', '.join(sorted(ESTIMATORS))}"
             )
         return ESTIMATORS[self.estimator](**dict(self.estimator_params or {}))
+
+    def _make_baseline(self) -> QualityEstimator:
+        name = self.baseline_estimator
+        if name not in ESTIMATORS:
+            raise ValidationError(
+                f"unknown baseline_estimator {name!r}; valid: {', '.join(sorted(ESTIMATORS))}"
+            )
+        return ESTIMATORS[name]()
 
     def fit(self, ds: RoutingDataset, *, lam_usd_per_s: float = 0.0, rho_usd: float = 0.0) -> Router:
         """Learn every estimate from ``ds`` and validate the policy out of fold at (λ, ρ).
@@ -112,14 +128,18 @@ class Router:
         self.risk_ = RiskModel(consequence=self.consequence).fit(self.featurizer_.categories_)
         est = self._make().fit(X, ds.quality)
         self.estimator_ = est
+        folds = fold_ids(len(ds), min(self.folds, len(ds)), self.seed)
         if isinstance(est, StackedBlend):
             oof, sources = est.oof_, dict(est.oof_bases_)
         else:
-            oof = out_of_fold(
-                self._make, X, ds.quality, fold_ids(len(ds), min(self.folds, len(ds)), self.seed)
-            )
+            oof = out_of_fold(self._make, X, ds.quality, folds)
             sources = {}
-        e = self._effects(X, oof, sources)
+        self.baselines_: dict[str, QualityEstimator] = {}
+        baseline_oof: dict[str, NDArray[np.float64]] = {}
+        if self.baseline_estimator is not None:
+            self.baselines_[self.baseline_estimator] = self._make_baseline().fit(X, ds.quality)
+            baseline_oof[self.baseline_estimator] = out_of_fold(self._make_baseline, X, ds.quality, folds)
+        e = self._effects(X, oof, sources, baseline_oof)
         self.train_problem_ = Problem(
             ds.models,
             e.dq,
@@ -135,6 +155,7 @@ class Router:
             ds.cost_usd,
             ds.latency_s,
             e.consequence,
+            e.baseline,
         )
         self.policy_ = (self.policy or TokenomyPolicy()).fit(self.train_problem_)
         return self
@@ -145,32 +166,56 @@ class Router:
         return self.featurizer_.transform(prompts, cats)
 
     def _effects(
-        self, X: Features, dq: NDArray[np.float64], sources: Mapping[str, NDArray[np.float64]]
+        self,
+        X: Features,
+        dq: NDArray[np.float64],
+        sources: Mapping[str, NDArray[np.float64]],
+        baseline: Mapping[str, NDArray[np.float64]] | None = None,
+        queue_s: Mapping[str, float] | None = None,
     ) -> Estimates:
         t = self.tokens_.tokens(X)
+        queue = None if queue_s is None else self.latency_.queue_vector(queue_s)
         cons = self.risk_.risk(np.zeros((len(X), 1)), X.category_codes)[:, 0]
         return Estimates(
             dq,
             self.tokens_.cost_usd(X, t),
-            self.latency_.latency_s(t),
+            self.latency_.latency_s(t, queue),
             (1.0 - dq) * cons[:, None],
             cons,
             dict(sources),
+            dict(baseline or {}),
         )
 
-    def estimate(self, X: Features) -> Estimates:
-        """q̂ (and every base's), ĉ, l̂, r̂ for N prompts."""
+    def estimate(
+        self, X: Features, *, baselines: bool = False, queue_s: Mapping[str, float] | None = None
+    ) -> Estimates:
+        """q̂ (and every base's), ĉ, l̂, r̂ for N prompts; the baselines' own q̂ when ``baselines``.
+
+        ``queue_s``: model -> current queue delay (s) for l̂; ``None`` = the constructor's ``queue_s``.
+        """
         if isinstance(self.estimator_, StackedBlend):
             dq, sources = self.estimator_.predict_all(X)
         else:
             dq, sources = self.estimator_.predict(X), {}
-        return self._effects(X, dq, sources)
+        extra = {k: est.predict(X) for k, est in self.baselines_.items()} if baselines else {}
+        return self._effects(X, dq, sources, extra, queue_s)
 
     def problem(
-        self, X: Features, v_usd: ArrayLike, prices: PriceVector, ds: RoutingDataset | None = None
+        self,
+        X: Features,
+        v_usd: ArrayLike,
+        prices: PriceVector,
+        ds: RoutingDataset | None = None,
+        *,
+        baselines: bool = True,
+        queue_s: Mapping[str, float] | None = None,
     ) -> Problem:
-        """The policy's view of N requests (with realised outcomes from ``ds`` when given)."""
-        e = self.estimate(X)
+        """The policy's view of N requests (with realised outcomes from ``ds`` when given).
+
+        ``baselines`` adds the baselines' own q̂ (``Problem.baseline_dq``); ``route_many`` skips it.
+        ``queue_s``: model -> current queue delay (s), as in ``route_many``.
+        """
+        e = self.estimate(X, baselines=baselines, queue_s=queue_s)
         v = np.broadcast_to(np.asarray(v_usd, np.float64), (len(X),)).copy()
         if not np.all(np.isfinite(v) & (v >= 0)):
             raise ValidationError("V (v_usd) must be finite and ≥ 0 for every request")
@@ -189,6 +234,7 @@ class Router:
             None if ds is None else ds.cost_usd,
             None if ds is None else ds.latency_s,
             e.consequence,
+            e.baseline,
         )
 
     def route_many(
@@ -197,6 +243,8 @@ class Router:
         prices: PriceVector,
         v_usd: ArrayLike | None = None,
         categories: Sequence[str] | None = None,
+        *,
+        queue_s: Mapping[str, float] | None = None,
     ) -> RouteBatch:
         """Route N requests (features, or raw prompts with optional categories).
 
@@ -204,17 +252,32 @@ class Router:
             X: precomputed ``Features`` or the raw prompt texts.
             prices: λ and ρ (and V when ``v_usd`` is None).
             v_usd: V per request, shape (N,) or a scalar.
+            queue_s: model -> the current queue delay in seconds, read at this call (the serving
+                layer's shadow-price feed fills it; the core ``PriceVector`` has no queue field);
+                ``None`` = the constructor's ``queue_s`` (0 s by default). It enters l̂, priced by λ.
+
+        Raises:
+            ValidationError: a bad V, or ``queue_s`` names an unknown model or a negative delay.
         """
         feats = X if isinstance(X, Features) else self.features(X, categories)
-        p = self.problem(feats, prices.v_usd if v_usd is None else v_usd, prices)
+        p = self.problem(
+            feats, prices.v_usd if v_usd is None else v_usd, prices, baselines=False, queue_s=queue_s
+        )
         routes = self.policy_.decide(p)
         assert routes.mode is not None
         return RouteBatch(
             p.models, routes.chosen, p.dq, p.dc_usd, p.dl_s, p.dr, p.estimated_surplus(), p.v_usd, routes.mode
         )
 
-    def route(self, request: RouteRequest, prices: PriceVector) -> RouteDecision:
-        """Route one raw request; V is the request's when given, else the price vector's."""
+    def route(
+        self, request: RouteRequest, prices: PriceVector, *, queue_s: Mapping[str, float] | None = None
+    ) -> RouteDecision:
+        """Route one raw request; V is the request's when given, else the price vector's.
+
+        ``queue_s``: model -> current queue delay (s), as in ``route_many``.
+        """
         feats = self.featurizer_.transform_one(request.prompt, request.category)
         v = prices.v_usd if request.v_usd is None else request.v_usd
-        return self.route_many(feats, prices, np.array([v])).decision(0, request.request_id, prices)
+        return self.route_many(feats, prices, np.array([v]), queue_s=queue_s).decision(
+            0, request.request_id, prices
+        )

@@ -47,6 +47,8 @@ class Problem:
         quality, cost_usd: realised (N, M) outcomes, present only on train problems and for the oracle.
         latency_s: realised latency (N, M) when the data has it, else ``None`` (then dl_s stands in).
         consequence: (N,) harm units of a wrong answer per request (SYNTHETIC).
+        baseline_dq: estimator name -> (N, M) q̂ fitted separately for the baselines (the
+            predictive router's own kNN); never read by ``tokenomy``'s validated fall-back.
     """
 
     models: tuple[str, ...]
@@ -63,6 +65,7 @@ class Problem:
     cost_usd: NDArray[np.float64] | None = None
     latency_s: NDArray[np.float64] | None = None
     consequence: NDArray[np.float64] | None = None
+    baseline_dq: Mapping[str, NDArray[np.float64]] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return int(self.dq.shape[0])

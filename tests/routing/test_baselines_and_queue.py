@@ -1,4 +1,5 @@
-"""The predictive baseline's own kNN q̂ (never the main one, never silently), and l̂'s queue read per call."""
+"""The predictive baseline's own kNN q̂ (never the main one, never silently), l̂'s queue read per call,
+and ledger outcomes that name their decision (a rerun refused)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ import numpy as np
 import pytest
 
 from tokenomy.core import PriceVector
-from tokenomy.core.errors import ValidationError
+from tokenomy.core.errors import LedgerError, ValidationError
+from tokenomy.ledger import Ledger
 from tokenomy.routing.dataset import RoutingDataset
 from tokenomy.routing.decision import RouteRequest
 from tokenomy.routing.estimators import ESTIMATORS
 from tokenomy.routing.evaluation import evaluate
+from tokenomy.routing.ledger_io import write_routes
 from tokenomy.routing.policies import PredictiveRouter
 from tokenomy.routing.policies.base import eq4
 from tokenomy.routing.router import Router
@@ -75,3 +78,24 @@ def test_a_bad_queue_names_the_model_or_the_value(fitted: Router) -> None:
         fitted.route_many(["q"], PriceVector(), queue_s={"nope": 1.0})
     with pytest.raises(ValidationError, match=r"finite seconds ≥ 0"):
         fitted.route_many(["q"], PriceVector(), queue_s={fitted.models_[0]: -1.0})
+
+
+def test_every_outcome_names_its_decision_and_a_rerun_is_refused(
+    tiny: RoutingDataset, fitted: Router
+) -> None:
+    te = tiny.split("test")
+    with Ledger() as ledger:
+        write_routes(ledger, fitted, te, [0.00015, 0.05], PriceVector())
+        dids = {d.decision_id for d in ledger.decisions()}
+        outs = list(ledger.outcomes())
+        assert outs and all(o.decision_id in dids for o in outs)
+        by_request = {d.request_id: d.decision_id for d in ledger.decisions()}
+        assert all(by_request[o.request_id] == o.decision_id for o in outs)
+        n_dec, n_out = ledger.count("decisions"), ledger.count("outcomes")
+        with pytest.raises(LedgerError, match=r"already holds route decisions for request '.*@V=0.00015'"):
+            write_routes(ledger, fitted, te, [0.00015], PriceVector())
+        with pytest.raises(LedgerError, match=r"@V=0.05"):
+            write_routes(ledger, fitted, te, [0.01, 0.05], PriceVector())
+        assert (ledger.count("decisions"), ledger.count("outcomes")) == (n_dec, n_out)  # nothing written
+        write_routes(ledger, fitted, te, [0.01], PriceVector())  # a new V is new requests
+        assert ledger.count("decisions") == n_dec + len(te)

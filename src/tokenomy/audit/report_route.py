@@ -3,7 +3,8 @@ against V, calibration curves of q̂, the anchors' metrics (APGR, CPT, AIQ) and 
 
 Built from the JSON payload of ``tokenomy route eval`` (``results``, ``anchors``, ``calibration``,
 ``fixed_models``, ``sweeps``, ``longtail``, ``synthetic``). Headline numbers carry ``data-key`` =
-their JSON path. Latency and risk are SYNTHETIC on the bundled data; the page says so.
+their JSON path. Each of latency and risk is labelled real or SYNTHETIC by what the data has (on
+the bundled data both are synthetic); the page says so.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from tokenomy.audit.html import Report
-from tokenomy.audit.svg import Series, line_chart, scatter_chart
+from tokenomy.audit.svg import PALETTE, Series, _Axes, _clean, _legend, _svg, line_chart
+from tokenomy.routing.metrics import pareto_front
 
 __all__ = ["build_report"]
 
@@ -36,12 +38,34 @@ def _by_policy(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     return out
 
 
+def _front_chart(series: list[Series], *, title: str, x_label: str, y_label: str) -> str:
+    """A log-x scatter of every series, with the first series (the front) also joined by a line."""
+    data = [_clean(s.x, s.y, True, False) for s in series]
+    ax = _Axes([d[0] for d in data], [d[1] for d in data], True, False)
+    body = ax.frame(title, x_label, y_label)
+    for i, (xa, ya) in enumerate(data):
+        color = PALETTE[i % len(PALETTE)]
+        pts = [(ax.px(float(a)), ax.py(float(b))) for a, b in zip(xa, ya, strict=True)]
+        if i == 0 and len(pts) > 1:
+            path = " ".join(f"{x:.1f},{y:.1f}" for x, y in pts)
+            body.append(
+                f'<polyline class="front" points="{path}" fill="none" stroke="{color}" stroke-width="2"/>'
+            )
+        r = 4.5 if i == 0 else 3.0
+        body += [
+            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{r}" fill="{color}" fill-opacity="0.75"/>' for x, y in pts
+        ]
+    body += _legend([s.name for s in series])
+    return _svg(body, title)
+
+
 def build_report(payload: Mapping[str, Any], *, subtitle: str = "") -> Report:
     """The report page for one ``route eval`` payload."""
     rows = list(payload["results"])
     rep = Report("tokenomy route eval: Eq. 4 against the baselines and the ex-post oracle", subtitle)
-    for note in payload.get("synthetic", []):
-        rep.note(note, kind="synthetic")
+    synthetic = set(payload.get("synthetic", []))
+    for note in payload.get("notes") or payload.get("synthetic", []):
+        rep.note(note, kind="synthetic" if note in synthetic else "info")
     tok = [r for r in rows if r["policy"] == "tokenomy"]
     head: dict[str, Any] = {"test prompts": payload.get("n_test"), "models": len(payload.get("models", []))}
     keys = {"test prompts": "n_test"}
@@ -52,31 +76,40 @@ def build_report(payload: Mapping[str, Any], *, subtitle: str = "") -> Report:
     rep.metrics(head, keys)
     by = _by_policy(rows)
     rep.heading("Cost–quality Pareto front")
+    fixed = payload.get("fixed_models", [])
+    points = [
+        {"policy": p, "V": r["V"], "cost_per_query_usd": r["cost_per_query_usd"], "accuracy": r["accuracy"]}
+        for p, rs in by.items()
+        for r in rs
+    ] + [
+        {"policy": f"model {f['model']}", "V": None, **{k: f[k] for k in ("cost_per_query_usd", "accuracy")}}
+        for f in fixed
+    ]
+    front = [
+        points[i]
+        for i in pareto_front([p["cost_per_query_usd"] for p in points], [p["accuracy"] for p in points])
+    ]
     series = [
+        Series("Pareto front", [p["cost_per_query_usd"] for p in front], [p["accuracy"] for p in front])
+    ]
+    series += [
         Series(f"{p} (V grid)", [r["cost_per_query_usd"] for r in rs], [r["accuracy"] for r in rs])
         for p, rs in by.items()
     ]
-    fixed = payload.get("fixed_models", [])
     series.append(
         Series("single models", [f["cost_per_query_usd"] for f in fixed], [f["accuracy"] for f in fixed])
     )
-    for name in ("tokenomy", "oracle"):
-        pts = payload.get("sweeps", {}).get(name, [])
-        if pts:
-            series.append(
-                Series(
-                    f"{name} (V sweep)", [p["cost_per_query_usd"] for p in pts], [p["accuracy"] for p in pts]
-                )
-            )
     rep.figure(
-        scatter_chart(
-            series,
-            title="accuracy vs cost per query",
-            x_label="USD per query (log)",
-            y_label="accuracy",
-            log_x=True,
+        _front_chart(
+            series, title="accuracy vs cost per query", x_label="USD per query (log)", y_label="accuracy"
         ),
-        "Every policy at every V of the grid, the single models, and tokenomy / the oracle over a fine V sweep.",
+        "Every policy at every V of the grid and every single model as a point; the line joins the "
+        "non-dominated points (no other point is as cheap and more accurate): the Pareto front.",
+    )
+    rep.table(
+        front,
+        ["policy", "V", "cost_per_query_usd", "accuracy"],
+        caption="the points on the Pareto front, cheapest first",
     )
     rep.table(fixed, ["model", "accuracy", "cost_per_query_usd"], caption="single models on the test split")
     rep.heading("Regret and gap recovered against V")

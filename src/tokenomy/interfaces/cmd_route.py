@@ -5,7 +5,8 @@
 split when it has none), evaluates every policy on the test split and prints one row per (V, policy).
 The JSON holds ``results`` (V, policy, welfare_per_query, accuracy, cost_per_query_usd, regret_mean,
 gap_recovered, and CIs), ``anchors`` (APGR, CPT(50%), CPT(80%), AIQ), ``calibration``, ``longtail``
-(prediction 2) and the ``synthetic`` labels. ``--ledger PATH`` writes tokenomy's decisions with every
+(prediction 2), ``labels`` (latency/risk: real or synthetic, by what the data has), ``notes`` and
+``synthetic`` (the notes of the synthetic terms). ``--ledger PATH`` writes tokenomy's decisions with every
 model's outcome. ``route menu`` (Eq. 5) is added by ``cmd_route_menu`` when present.
 """
 
@@ -189,10 +190,17 @@ def fit_and_evaluate(args: argparse.Namespace, ds: RoutingDataset) -> dict[str, 
         "validation": res.validation,
         "longtail": tail,
         "estimators": estimators,
+        "labels": res.labels,
+        "notes": res.notes,
         "synthetic": res.synthetic,
         "_router": router,
         "_test": test,
     }
+
+
+def _terms(labels: dict[str, str]) -> str:
+    """ "latency REAL, risk SYNTHETIC": each term by what the data has."""
+    return ", ".join(f"{term} {kind.upper()}" for term, kind in labels.items())
 
 
 def run_eval(args: argparse.Namespace) -> dict[str, Any]:
@@ -214,17 +222,28 @@ def run_eval(args: argparse.Namespace) -> dict[str, Any]:
                 "regret_p95",
                 "gap_recovered",
             ],
-            title=f"route eval on {ds.source} (test n={out['n_test']}; latency and risk SYNTHETIC)",
+            title=f"route eval on {ds.source} (test n={out['n_test']}; {_terms(out['labels'])})",
             digits=5,
         )
     )
+    if out["repairs"]:
+        print(
+            "repairs while loading (counted, nothing else dropped): "
+            + ", ".join(f"{k} {v}" for k, v in out["repairs"].items())
+        )
     a = out["anchors"]
     print(
-        f"anchors (pair {a['pair']['strong']} / {a['pair']['weak']}): APGR "
-        + ", ".join(f"{k} {v:.3f}" for k, v in a["apgr"].items())
-        + "; AIQ "
-        + ", ".join(f"{k} {v:.3f}" for k, v in a["aiq"].items())
+        format_table(
+            [
+                {"policy": k, "APGR": v, "CPT(50%)": a["cpt50"][k], "CPT(80%)": a["cpt80"][k]}
+                for k, v in a["apgr"].items()
+            ],
+            ["policy", "APGR", "CPT(50%)", "CPT(80%)"],
+            title=f"RouteLLM anchors on the pair {a['pair']['strong']} / {a['pair']['weak']} "
+            "(CPT = share of calls to the strong model)",
+        )
     )
+    print("RouterBench AIQ: " + ", ".join(f"{k} {v:.3f}" for k, v in a["aiq"].items()))
     if out["longtail"]:
         lt = out["longtail"]
         print(
@@ -237,7 +256,7 @@ def run_eval(args: argparse.Namespace) -> dict[str, Any]:
                 out["estimators"]["summary"], title="estimator calibration on test (mean over models)"
             )
         )
-    for note in out["synthetic"]:
+    for note in out["notes"]:
         print("note:", note)
     if args.ledger:
         with Ledger(args.ledger) as ledger:

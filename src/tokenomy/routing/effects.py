@@ -27,17 +27,40 @@ from tokenomy.routing.dataset import RoutingDataset
 from tokenomy.routing.features import Features
 from tokenomy.routing.prices import PriceTable
 
-__all__ = ["SYNTHETIC_LATENCY", "SYNTHETIC_RISK", "LatencyModel", "RiskModel", "TokenModel", "Tokens"]
+__all__ = [
+    "REAL_LATENCY",
+    "SYNTHETIC_LATENCY",
+    "SYNTHETIC_RISK",
+    "LatencyModel",
+    "RiskModel",
+    "TokenModel",
+    "Tokens",
+    "latency_note",
+]
 
 SYNTHETIC_LATENCY = (
-    "latency is SYNTHETIC: no routing dataset here has latency labels; l̂ = TTFT + tokens / "
+    "latency is SYNTHETIC: this dataset has no latency_s labels; l̂ = TTFT + tokens / "
     "per-model throughput from a made-up, price-ranked throughput table"
 )
 SYNTHETIC_RISK = (
     "risk is SYNTHETIC: r̂ = (1 − q̂) × consequence(category) with an assumed consequence per "
     "category (1 harm unit per wrong answer unless configured)"
 )
+REAL_LATENCY = (
+    "latency is REAL: realised latency (welfare, regret) is the data's latency_s column; the "
+    "router's estimate l̂ = TTFT + tokens / per-model throughput uses {table}"
+)
 CHARS_PER_TOKEN = 4.0
+
+
+def latency_note(*, data_has_latency: bool, synthetic_throughput: bool) -> tuple[str, str]:
+    """("real" or "synthetic", the note to show) for the latency term, by what the data has."""
+    if not data_has_latency:
+        return "synthetic", SYNTHETIC_LATENCY
+    table = (
+        "a SYNTHETIC, price-ranked throughput table" if synthetic_throughput else "the given throughput table"
+    )
+    return "real", REAL_LATENCY.format(table=table)
 
 
 @dataclass(frozen=True, slots=True)

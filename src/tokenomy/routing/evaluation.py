@@ -4,7 +4,8 @@ For every policy and V: welfare per query (V·quality − cost − λ·latency �
 regret against the ex-post oracle (mean, p95) and the share of the best-fixed → oracle gap recovered,
 with paired bootstrap confidence intervals; next to the anchors' own metrics (``anchors``): RouteLLM's
 APGR and CPT(50%), CPT(80%) for a strong/weak pair and RouterBench's AIQ. Calibration (Brier, ECE,
-reliability curves) of the router's q̂. Latency (unless the data has it) and risk are SYNTHETIC.
+reliability curves) of the router's q̂. Latency is labelled by what the data has (``labels``: real
+when it has ``latency_s``, SYNTHETIC otherwise); risk is SYNTHETIC.
 The long-tail experiment (the paper's prediction 2) lives in ``longtail``.
 """
 
@@ -20,7 +21,7 @@ from numpy.typing import NDArray
 from tokenomy.core.errors import ValidationError
 from tokenomy.core.prices import PriceVector
 from tokenomy.routing.dataset import RoutingDataset
-from tokenomy.routing.effects import SYNTHETIC_LATENCY, SYNTHETIC_RISK
+from tokenomy.routing.effects import SYNTHETIC_RISK, latency_note
 from tokenomy.routing.metrics import aiq, apgr, bootstrap_means, cpt, gap_recovered, reliability
 from tokenomy.routing.policies import Policy, Problem, Routes, make_policy
 from tokenomy.routing.policies.base import eq4
@@ -82,7 +83,13 @@ class EvalResult:
     fixed_models: list[dict[str, Any]]
     sweeps: dict[str, list[dict[str, float]]]
     validation: list[dict[str, Any]]
-    synthetic: list[str] = field(default_factory=lambda: [SYNTHETIC_LATENCY, SYNTHETIC_RISK])
+    labels: dict[str, str] = field(default_factory=dict)  # term ("latency", "risk") -> "real" | "synthetic"
+    notes: list[str] = field(default_factory=list)  # one note per term, in the order of ``labels``
+
+    @property
+    def synthetic(self) -> list[str]:
+        """The notes of the SYNTHETIC terms only."""
+        return [n for n, k in zip(self.notes, self.labels.values(), strict=True) if k == "synthetic"]
 
 
 def _ci(samples: NDArray[np.float64]) -> list[float]:
@@ -165,6 +172,7 @@ def evaluate(
                     "risk_per_query": float(r.risk.mean()),
                     "null_share": float(r.null.mean()),
                     "regret_mean": float(regret.mean()),
+                    "regret_ci95": _ci(b_or - boot[k]),
                     "regret_p95": float(np.percentile(regret, 95)),
                     "gap_recovered": gap_recovered(float(r.welfare.mean()), w_fixed, w_orm),
                     "gap_recovered_ci95": _ci(gap_b),
@@ -193,7 +201,20 @@ def evaluate(
         }
         for c in reliability(test.models, base.dq, test.quality)
     ]
-    return EvalResult(rows, anchors, cal, fixed, sweeps, list(router.policy_.validation_))
+    lat_kind, lat_note = latency_note(
+        data_has_latency=test.latency_s is not None, synthetic_throughput=router.throughput is None
+    )
+    labels = {"latency": lat_kind, "risk": "synthetic"}
+    return EvalResult(
+        rows,
+        anchors,
+        cal,
+        fixed,
+        sweeps,
+        list(router.policy_.validation_),
+        labels,
+        [lat_note, SYNTHETIC_RISK],
+    )
 
 
 def _sweeps(fitted: dict[str, Policy], base: Problem) -> dict[str, list[dict[str, float]]]:

@@ -29,9 +29,24 @@ __all__ = [
     "bootstrap_means",
     "cpt",
     "gap_recovered",
+    "pareto_front",
     "reliability",
     "upper_hull",
 ]
+
+
+def pareto_front(cost: ArrayLike, quality: ArrayLike) -> NDArray[np.int64]:
+    """Indices of the non-dominated points (no other point is as cheap and more accurate, or cheaper
+    and as accurate), sorted by cost: the cost–quality Pareto front."""
+    c, q = np.asarray(cost, np.float64), np.asarray(quality, np.float64)
+    order = np.lexsort((-q, c))  # by cost, then the most accurate first among equal costs
+    keep: list[int] = []
+    best = -np.inf
+    for i in order:
+        if q[i] > best:
+            keep.append(int(i))
+            best = q[i]
+    return np.asarray(keep, dtype=np.int64)
 
 
 def gap_recovered(w: float, w_fixed: float, w_oracle: float) -> float:

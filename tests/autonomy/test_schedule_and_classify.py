@@ -174,6 +174,59 @@ def test_split_keeps_quoted_separators() -> None:
     assert split_shell("grep 'a;b|c' f && echo \"x && y\"") == ["grep 'a;b|c' f", 'echo "x && y"']
 
 
+def test_backslash_newline_is_literal_inside_single_quotes() -> None:
+    import shlex
+
+    # POSIX: inside '…' a backslash is literal, so sed gets its "a\<newline>text" block verbatim
+    cmd = "sed -i '280a\\\n    def f(self):\n        pass' m.py && ls"
+    assert split_shell(cmd) == ["sed -i '280a\\\n    def f(self):\n        pass' m.py", "ls"]
+    assert shlex.split(split_shell(cmd)[0])[2] == "280a\\\n    def f(self):\n        pass"
+
+
+@pytest.mark.parametrize(
+    ("command", "parts"),
+    [
+        ('echo "a \\\nb" && ls \\\n  -la', ['echo "a b"', "ls -la"]),  # "…" and unquoted: joined
+        ("git commit \\\n-m 'x'", ["git commit -m 'x'"]),
+        ("echo a\\\\\nrm -rf /", ["echo a\\\\", "rm -rf /"]),  # \\ is a literal backslash: no join
+        # a <<'EOF' body is literal: its trailing backslash does not swallow the terminator
+        ("cat > f <<'EOF'\necho a \\\nEOF\nrm -rf /", ["cat > f <<'EOF'", "rm -rf /"]),
+        # an unquoted <<EOF body joins lines (bash reads "echo a EOF" and runs nothing after)
+        ("cat > f <<EOF\necho a \\\nEOF\necho after", ["cat > f <<EOF"]),
+    ],
+)
+def test_backslash_newline_continues_outside_single_quotes(command: str, parts: list[str]) -> None:
+    assert split_shell(command) == parts
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "cat > f <<'EOF'\necho a \\\nEOF\nrm -rf /",  # a literal body's backslash is no continuation
+        "echo a\\\\\nrm -rf /",  # an escaped backslash before the newline is no continuation
+    ],
+)
+def test_backslash_before_newline_cannot_hide_a_command(schedule: Schedule, command: str) -> None:
+    assert classify_shell(command, schedule).action_class == "destroy"
+
+
+def test_real_sed_text_block_reaches_sed_as_recorded(schedule: Schedule, need_data: object) -> None:
+    import shlex
+
+    from tokenomy.interfaces.loaders.agent_data import load_miniswe
+
+    root = need_data("agent")  # type: ignore[operator]
+    (traj,) = load_miniswe(root, raw=True, instance_ids=frozenset({"sympy__sympy-17655"}))
+    step = traj.steps[17]
+    (part,) = split_shell(step.command)
+    script = shlex.split(part)[2]
+    # the recorded observation: "sed: -e expression #1, char 47: unknown command: `"'" (returncode 1):
+    # the text block ends after one line, and sed reads the docstring quotes as its next command
+    assert step.returncode == 1
+    assert script.startswith("280a\\\n    def __rmul__") and script[46] == '"'
+    assert script.count("\n") == step.command.count("\n")  # no newline of the quoted script lost
+
+
 def test_json_calls_by_tool_table_and_shell_tools(schedule: Schedule) -> None:
     assert classify_call("get_user_details", {"user_id": "u"}, schedule).action_class == "read"
     assert classify_call("book_reservation", {}, schedule).action_class == "transfer"

@@ -6,7 +6,11 @@ and backticks and process substitutions ``<(…)`` / ``>(…)``, drops subshell 
 (``( … )``, ``{ …; }``) and control keywords (``if … then … fi``, ``for … do … done``), and treats
 heredoc bodies as data unless a shell reads them (``bash <<EOF``), in which case they are commands.
 Every part remembers the part that pipes into it, so ``echo 'rm -rf /' | sh`` can be judged by what
-the shell is fed. This is a tokenizer, not a shell grammar: it does not expand variables or aliases.
+the shell is fed. Line continuations follow POSIX quoting: backslash-newline is removed outside quotes
+and inside ``"…"`` (and in the body of an unquoted ``<<EOF``), but inside ``'…'`` (and a ``<<'EOF'``
+body) the backslash is literal and the newline stays, so ``sed -i '280a\\<newline>text'`` keeps its
+text block as sed sees it. This is a tokenizer, not a shell grammar: it does not expand variables or
+aliases, and a heredoc operator on a continued line is looked for on its physical line.
 """
 
 from __future__ import annotations
@@ -38,6 +42,11 @@ class Part:
     upstream: str | None = None
 
 
+def _continues(line: str) -> bool:
+    """Whether ``line`` ends in a line continuation (an odd run of backslashes: ``\\\\`` is a literal one)."""
+    return (len(line) - len(line.rstrip("\\"))) % 2 == 1
+
+
 def _heredoc_bodies(text: str) -> tuple[str, list[tuple[str, str]]]:
     """Remove heredoc bodies; return the text without them and (reader line, body) pairs."""
     lines = text.split("\n")
@@ -49,11 +58,15 @@ def _heredoc_bodies(text: str) -> tuple[str, list[tuple[str, str]]]:
         out.append(line)
         i += 1
         for m in _HEREDOC.finditer(line):
-            tag = m.group(2)
+            tag, literal = m.group(2), bool(m.group(1))
             body: list[str] = []
             while i < len(lines) and lines[i].strip() != tag:
                 body.append(lines[i])
                 i += 1
+                # <<EOF (unquoted tag): backslash-newline joins lines, so the next one cannot end it
+                while not literal and _continues(body[-1]) and i < len(lines):
+                    body.append(lines[i])
+                    i += 1
             i += 1  # skip the terminator
             bodies.append((line, "\n".join(body)))
     return "\n".join(out), bodies
@@ -80,7 +93,7 @@ def split_parts(command: str) -> list[Part]:
         The parts; heredoc bodies fed to a shell are included (as commands), other heredoc bodies
         (file contents) are not; the contents of substitutions come before the part that uses them.
     """
-    text, bodies = _heredoc_bodies(command.replace("\\\n", " "))
+    text, bodies = _heredoc_bodies(command)
     parts = _split_top(text)
     for reader, body in bodies:
         if _reader_is_shell(reader):
@@ -147,7 +160,8 @@ def _split_top(text: str) -> list[Part]:
             buf.append(ch)
             quote = "" if ch == "'" else quote
         elif ch == "\\" and i + 1 < n:
-            buf.append(text[i : i + 2])
+            if text[i + 1] != "\n":  # backslash-newline (unquoted or in "…") is a line continuation
+                buf.append(text[i : i + 2])
             i += 1
         elif ch in "$<>" and i + 1 < n and text[i + 1] == "(" and not (ch == "$" and quote == "'"):
             j = _matching(text, i + 2)

@@ -105,8 +105,9 @@ def test_a_second_ledger_write_is_refused(tmp_path: Path, capsys: pytest.Capture
     assert rc == 0
     capsys.readouterr()
     rc, _, _ = _eval(tmp_path, synthetic_rows(60), "--ledger", str(led))
-    err = capsys.readouterr().err
-    assert rc != 0 and "already holds route decisions" in err and "new --ledger path" in err
+    cap = capsys.readouterr()
+    assert rc != 0 and "already holds route decisions" in cap.err and "new --ledger path" in cap.err
+    assert "route eval on" not in cap.out  # refused before any work
 
 
 def test_pareto_front_by_hand() -> None:

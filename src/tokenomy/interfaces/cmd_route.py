@@ -31,7 +31,7 @@ from tokenomy.ledger import Ledger
 from tokenomy.routing.dataset import RoutingDataset
 from tokenomy.routing.estimators import ESTIMATORS
 from tokenomy.routing.evaluation import DEFAULT_POLICIES, evaluate, require_two_models
-from tokenomy.routing.ledger_io import write_routes
+from tokenomy.routing.ledger_io import refuse_rerun, write_routes
 from tokenomy.routing.longtail import longtail
 from tokenomy.routing.policies import POLICIES
 from tokenomy.routing.prices import PriceTable
@@ -207,6 +207,11 @@ def run_eval(args: argparse.Namespace) -> dict[str, Any]:
     """``tokenomy route eval``: print the table, write the report and ledger when asked."""
     _floats(args.v), _policies(args.policies)  # bad options fail before the data is read
     ds = _dataset(args)
+    if args.ledger and Path(args.ledger).is_file():  # refuse a rerun before the work, not after it
+        with Ledger(args.ledger, read_only=True) as ledger:
+            refuse_rerun(
+                ledger, ds.train_test(test_share=args.test_share, seed=args.seed)[1], _floats(args.v)
+            )
     out = fit_and_evaluate(args, ds)
     router, test = out.pop("_router"), out.pop("_test")
     print(

@@ -24,12 +24,28 @@ from tokenomy.ledger import Ledger, Outcome
 from tokenomy.routing.dataset import RoutingDataset
 from tokenomy.routing.router import Router
 
-__all__ = ["request_ids", "write_routes"]
+__all__ = ["refuse_rerun", "request_ids", "write_routes"]
 
 
 def request_ids(ds: RoutingDataset, v: float) -> list[str]:
     """The ledger request ids of ``ds``'s prompts at V = ``v``: ``<prompt_id>@V=<v>``."""
     return [f"{pid}@V={v:g}" for pid in ds.prompt_ids.tolist()]
+
+
+def refuse_rerun(ledger: Ledger, ds: RoutingDataset, v_grid: Sequence[float]) -> None:
+    """Raise if the ledger already holds ``ds``'s requests at some V of ``v_grid`` (an earlier run).
+
+    Raises:
+        LedgerError: naming the ledger, the request and the V.
+    """
+    for v in v_grid:
+        first = request_ids(ds, float(v))[0]
+        if next(ledger.decisions(first), None) is not None:
+            raise LedgerError(
+                f"the ledger {ledger.path} already holds route decisions for request {first!r} (an "
+                f"earlier run of these data at V={v:g}); writing again would count every request "
+                "twice: give a new --ledger path or remove the old file"
+            )
 
 
 def write_routes(
@@ -40,14 +56,7 @@ def write_routes(
     Raises:
         LedgerError: the ledger already holds one of these requests (an earlier run); nothing written.
     """
-    for v in v_grid:
-        first = request_ids(ds, float(v))[0]
-        if next(ledger.decisions(first), None) is not None:
-            raise LedgerError(
-                f"the ledger {ledger.path} already holds route decisions for request "
-                f"{first!r} (an earlier run of these data at V={v:g}); writing again would count every "
-                "request twice: give a new --ledger path or remove the old file"
-            )
+    refuse_rerun(ledger, ds, v_grid)
     X = router.features(ds.prompts, ds.categories.tolist())
     n = len(ds)
     cons = router.estimate(X).consequence

@@ -212,9 +212,8 @@ def main() -> None:
         f"RouterBench slice: {len(train):,} train / {len(test):,} test prompts × {ds.n_models} models; "
         f"router fitted in {time.perf_counter() - t0:.1f} s (estimator {router.estimator}, cost model {router.tokens_.mode_})"
     )
-    print(
-        "latency and risk terms are SYNTHETIC on this data (none is used in the quality figures: λ = ρ = 0)"
-    )
+    kind = "real" if ds.latency_s is not None else "SYNTHETIC"
+    print(f"latency is {kind} and risk SYNTHETIC on this data (neither is in the quality figures: λ = ρ = 0)")
     if args.select:
         select(router, train)
         return

@@ -27,3 +27,6 @@ def test_on_routerbench_it_reports_every_policy_and_writes_report_and_ledger(
     with Ledger(out["ledger"], read_only=True) as ledger:
         assert ledger.count("decisions") == 945 and ledger.count("outcomes") == 945 * 11
     assert any("SYNTHETIC" in line for line in said)
+    assert any("dropped_split_prompts 14, dropped_split_rows 28" in line for line in said)
+    assert any("CPT(50%)" in line and "CPT(80%)" in line and "AIQ" in line for line in said)
+    assert out["labels"] == {"latency": "synthetic", "risk": "synthetic"}

@@ -92,6 +92,20 @@ def section(ctx: DemoContext) -> dict[str, Any]:
             digits=5,
         )
     )
+    if out["repairs"]:
+        ctx.echo(
+            "repairs while loading (counted): " + ", ".join(f"{k} {v}" for k, v in out["repairs"].items())
+        )
+    a = out["anchors"]
+    ctx.echo(
+        f"anchors on {a['pair']['strong']} / {a['pair']['weak']}: "
+        + "; ".join(
+            f"{k} APGR {a['apgr'][k]:.3f}, CPT(50%) {a['cpt50'][k]:.3f}, CPT(80%) {a['cpt80'][k]:.3f}"
+            for k in a["apgr"]
+        )
+        + "; AIQ "
+        + ", ".join(f"{k} {v:.3f}" for k, v in a["aiq"].items())
+    )
     lt = out["longtail"]
     ctx.echo(
         "prediction 2 (Pareto V per request): mean regret per unit V in the top V decile — "
@@ -116,5 +130,7 @@ def section(ctx: DemoContext) -> dict[str, Any]:
         "anchors": out["anchors"],
         "longtail": lt,
         "example": {"chosen": d.chosen_model, "mode": d.mode},
+        "repairs": out["repairs"],
+        "labels": out["labels"],
         "synthetic": out["synthetic"],
     }

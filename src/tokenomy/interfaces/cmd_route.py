@@ -7,7 +7,8 @@ The JSON holds ``results`` (V, policy, welfare_per_query, accuracy, cost_per_que
 gap_recovered, and CIs), ``anchors`` (APGR, CPT(50%), CPT(80%), AIQ), ``calibration``, ``longtail``
 (prediction 2), ``labels`` (latency/risk: real or synthetic, by what the data has), ``notes`` and
 ``synthetic`` (the notes of the synthetic terms). ``--ledger PATH`` writes tokenomy's decisions with every
-model's outcome. ``route menu`` (Eq. 5) is added by ``cmd_route_menu`` when present.
+model's outcome, each outcome naming its ``decision_id``; a ledger that already holds these requests
+is refused before any work (a rerun would count them twice). ``route menu`` (Eq. 5) is added by ``cmd_route_menu`` when present.
 """
 
 from __future__ import annotations
@@ -76,7 +77,12 @@ def register(sub: Any) -> None:
         help="also fit these estimators (comma list or 'all') and report their Brier / ECE per model",
     )
     e.add_argument("--report", metavar="HTML", help="write the HTML report here")
-    e.add_argument("--ledger", metavar="PATH", help="append tokenomy's decisions and outcomes to this ledger")
+    e.add_argument(
+        "--ledger",
+        metavar="PATH",
+        help="write tokenomy's decisions and every model's outcome (each naming its decision) to this "
+        "ledger; refused if it already holds these requests (a rerun would count them twice)",
+    )
     e.set_defaults(func=run_eval)
     if importlib.util.find_spec("tokenomy.interfaces.cmd_route_menu") is not None:
         importlib.import_module("tokenomy.interfaces.cmd_route_menu").register(rs)

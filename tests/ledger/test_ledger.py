@@ -263,3 +263,19 @@ def test_outcome_arrays_equal_outcome_objects_and_are_atomic() -> None:
     with pytest.raises(LedgerError, match="ghost"):
         a.append_outcome_arrays(["r0", "ghost"], [1, 1], [0.1, 0.1])
     assert a.count("outcomes") == 5
+
+
+def test_outcome_arrays_with_decision_ids_bind_to_one_decision_and_check_them() -> None:
+    a, b = Ledger(), Ledger()
+    for ledger in (a, b):
+        ledger.append_batch(_batch(3))
+    ids = [d.decision_id for d in a.decisions()]
+    a.append_outcome_arrays(["r0", "r1", "r2"], [1, 0, 1], [0.1] * 3, decision_id=ids)
+    b.append_outcomes([Outcome(f"r{i}", float(q), 0.1, decision_id=ids[i]) for i, q in enumerate([1, 0, 1])])
+    assert list(a.outcomes()) == list(b.outcomes())
+    assert [o.decision_id for o in a.outcomes()] == ids
+    with pytest.raises(LedgerError, match="nope"):
+        a.append_outcome_arrays(["r0"], [1], [0.1], decision_id=["nope"])
+    with pytest.raises(ValidationError, match="decision_id has 1 entries; expected 2"):
+        a.append_outcome_arrays(["r0", "r1"], [1, 1], [0.1, 0.1], decision_id=[ids[0]])
+    assert a.count("outcomes") == 3

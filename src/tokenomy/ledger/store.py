@@ -255,12 +255,19 @@ class Ledger:
         harm: ArrayLike = 0.0,
         harm_irr: ArrayLike = 0.0,
         candidate: Sequence[str] | None = None,
+        decision_id: Sequence[str] | None = None,
         time_s: ArrayLike = 0.0,
         observed: bool = True,
     ) -> int:
         """Columnar fast path of ``append_outcomes`` (same checks, same atomicity): one row per entry.
 
-        Numeric columns are arrays of length N or scalars; ``candidate`` is None for "the chosen one".
+        Numeric columns are arrays of length N or scalars; ``candidate`` is None for "the chosen one";
+        ``decision_id`` is None for "every decision of the request" (name it where you can:
+        docs/ledger.md, Writing).
+
+        Raises:
+            ValidationError: a bad value or a column of the wrong length; nothing written.
+            LedgerError: an unknown request or decision; nothing written.
         """
         n = len(request_id)
         cols: dict[str, NDArray[np.float64]] = {}
@@ -281,11 +288,18 @@ class Ledger:
             raise ValidationError("outcome column request_id must hold non-empty strings")
         first = self._next_outcome
         empty = pa.array(np.full(n, "", dtype=object), pa.string())
+        for name, col in (("candidate", candidate), ("decision_id", decision_id)):
+            if col is not None and len(col) != n:
+                raise ValidationError(
+                    f"outcome column {name} has {len(col)} entries; expected {n} (one per row)"
+                )
         table = pa.table(
             {
                 "seq": np.arange(first, first + n, dtype=np.int64),
                 "request_id": pa.array(ids, pa.string()),
-                "decision_id": empty,
+                "decision_id": empty
+                if decision_id is None
+                else pa.array(np.asarray(decision_id, dtype=object), pa.string()),
                 "candidate": empty
                 if candidate is None
                 else pa.array(np.asarray(candidate, dtype=object), pa.string()),

@@ -268,9 +268,9 @@ def _check_miniswe(folder: Path, trajectories: Sequence[Any]) -> None:
     empty = [t.instance_id for t in trajectories if not t.steps]
     if not empty:
         return
-    from tokenomy.interfaces.loaders.agent_data import MINISWE, _resolve
+    from tokenomy.interfaces.loaders.agent_data import MINISWE, resolve_file
 
-    d = _resolve(folder, MINISWE)
+    d = resolve_file(folder, MINISWE)
     n = len(trajectories)
     raise SchemaError(
         f"{d / 'steps.csv.gz'}: field 'instance_id': steps for only {n - len(empty)} of the {n} instances "

@@ -4,40 +4,42 @@
   derived per-call numbers and commands, fast: all 500 trajectories in well under a second) and,
   only with ``raw=True``, ``trajs.jsonl.xz`` (≈70 MB decompressed, ~2 s) to attach the submitted patch
   and to take each command verbatim from the assistant message.
-* :func:`load_taubench` reads ``taubench_gpt4o_airline/episodes.csv`` and ``steps.csv.gz`` and, only
-  with ``raw=True`` (small), ``gpt-4o-airline.json.xz`` for tool-call arguments, the user message
-  before each call and the ground-truth actions.
+* :func:`load_taubench` (in :mod:`.agent_taubench`, re-exported here) reads
+  ``taubench_gpt4o_airline/episodes.csv`` and ``steps.csv.gz`` and, only with ``raw=True`` (small),
+  ``gpt-4o-airline.json.xz`` for tool-call arguments, the user message before each call and the
+  ground-truth actions.
 * :func:`load_schedule` reads an autonomy schedule TOML file (default: the packaged one).
+* :func:`resolve_file` (in :mod:`.agent_files`, re-exported here) finds a dataset's folder from the
+  data root, ``<root>/agent`` or the folder itself.
 
 This module reads files; it computes nothing beyond parsing (no policy). Bad input raises
-:class:`tokenomy.core.errors.SchemaError` naming the file, the line and the field. Dataset facts the
+:class:`tokenomy.core.errors.SchemaError` naming the file, the line and the field; files of one
+dataset that disagree (an instance's ``n_steps`` in ``instances.csv`` against its rows in a cut
+``steps.csv.gz``) are an error too, naming both files and the field. Dataset facts the
 loaders are checked against (tests/autonomy/test_agent_data.py): 20,163 steps, 371/500 resolved,
 $229.98 total; tau-bench mean reward 0.42, 250 commit calls, 55 without a preceding user "yes".
 """
 
 from __future__ import annotations
 
-import csv
-import gzip
 import json
 import lzma
 import re
-from collections.abc import Iterator
 from dataclasses import replace
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from tokenomy.autonomy.schedule import Schedule, parse_schedule
-from tokenomy.autonomy.trajectory import AgentStep, AgentTrajectory, Episode, GroundTruthAction, ToolCall
+from tokenomy.autonomy.trajectory import AgentStep, AgentTrajectory
 from tokenomy.core.errors import SchemaError
+from tokenomy.interfaces.loaders.agent_files import csv_rows, flag, num, resolve_file
+from tokenomy.interfaces.loaders.agent_taubench import TAUBENCH, load_taubench
 
-__all__ = ["MINISWE", "TAUBENCH", "load_miniswe", "load_schedule", "load_taubench"]
+__all__ = ["MINISWE", "TAUBENCH", "load_miniswe", "load_schedule", "load_taubench", "resolve_file"]
 
 MINISWE = "miniswe_gemini3pro_swebv"
-TAUBENCH = "taubench_gpt4o_airline"
 
 _STEP_FIELDS = (
     "instance_id",
@@ -56,69 +58,11 @@ _STEP_FIELDS = (
     "command",
 )
 _INSTANCE_FIELDS = ("instance_id", "repo", "resolved", "exit_status", "instance_cost_usd")
-_TAU_STEP_FIELDS = (
-    "task_id",
-    "trial",
-    "step",
-    "actor",
-    "kind",
-    "tool",
-    "autonomy_class",
-    "matches_gt_action",
-    "prev_user_msg_affirmative",
-)
-_EPISODE_FIELDS = ("task_id", "trial", "reward", "n_messages", "n_gt_actions", "n_gt_commit_actions")
 _BASH_BLOCK = re.compile(r"```bash\s*\n(.*?)\n```", re.DOTALL)
 
 
-def _resolve(folder: Path, name: str) -> Path:
-    """Accept either the data root, ``<root>/agent`` or the dataset folder itself."""
-    for cand in (folder, folder / name, folder / "agent" / name):
-        if cand.is_dir() and cand.name == name:
-            return cand
-    raise SchemaError(
-        f"agent dataset folder {name!r} not found under {folder} (expected <data>/agent/{name})"
-    )
-
-
-def _rows(path: Path, required: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str]]]:
-    """Yield (line number, row) of a CSV (gzip when the name ends in .gz) after checking its header."""
-    if not path.is_file():
-        raise SchemaError(f"{path}: file not found")
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8", newline="") as fh:
-        reader = csv.DictReader(fh)
-        missing = [f for f in required if f not in (reader.fieldnames or ())]
-        if missing:
-            raise SchemaError(
-                f"{path}: line 1: missing column(s) {missing}; expected at least {list(required)}"
-            )
-        for row in reader:
-            yield reader.line_num, row
-
-
-def _num(path: Path, line: int, row: dict[str, str], key: str, kind: type[int] | type[float]) -> Any:
-    try:
-        return kind(float(row[key])) if kind is int else kind(row[key])
-    except (TypeError, ValueError):
-        raise SchemaError(
-            f"{path}: line {line}: field {key!r}={row.get(key)!r} is not a {kind.__name__}"
-        ) from None
-
-
-def _flag(path: Path, line: int, row: dict[str, str], key: str) -> bool | None:
-    value = (row.get(key) or "").strip()
-    if value == "":
-        return None
-    if value in ("1", "1.0", "True", "true"):
-        return True
-    if value in ("0", "0.0", "False", "false"):
-        return False
-    raise SchemaError(f"{path}: line {line}: field {key!r}={value!r}; expected 0/1/True/False or empty")
-
-
 def load_miniswe(
-    folder: Path, *, raw: bool = False, instance_ids: frozenset[str] | None = None
+    folder: str | Path, *, raw: bool = False, instance_ids: frozenset[str] | None = None
 ) -> tuple[AgentTrajectory, ...]:
     """Load the mini-swe-agent SWE-bench Verified runs, one trajectory per instance, in file order.
 
@@ -131,12 +75,13 @@ def load_miniswe(
         The trajectories, with steps sorted by step index.
 
     Raises:
-        SchemaError: a file is missing, a column is absent or a value does not parse (file and line named).
+        SchemaError: a file is missing, a column is absent or a value does not parse (file and line
+            named), or an instance's steps are not the ``n_steps`` that ``instances.csv`` records.
     """
-    base = _resolve(Path(folder), MINISWE)
+    base = resolve_file(folder, MINISWE)
     steps_path = base / "steps.csv.gz"
     by_instance: dict[str, list[AgentStep]] = {}
-    for line, r in _rows(steps_path, _STEP_FIELDS):
+    for line, r in csv_rows(steps_path, _STEP_FIELDS):
         iid = r["instance_id"]
         if instance_ids is not None and iid not in instance_ids:
             continue
@@ -144,34 +89,37 @@ def load_miniswe(
         by_instance.setdefault(iid, []).append(
             AgentStep(
                 instance_id=iid,
-                step=_num(steps_path, line, r, "step", int),
+                step=num(steps_path, line, r, "step", int),
                 action_class=r["action_class"],
                 autonomy_class=r["autonomy_class"],
-                num_prompt_tokens=_num(steps_path, line, r, "prompt_tokens", int),
-                num_completion_tokens=_num(steps_path, line, r, "completion_tokens", int),
-                num_reasoning_tokens=_num(steps_path, line, r, "reasoning_tokens", int),
-                num_cached_tokens=_num(steps_path, line, r, "cached_tokens", int),
-                cost_usd=_num(steps_path, line, r, "cost_usd", float),
-                returncode=None if rc == "" else _num(steps_path, line, r, "returncode", int),
-                obs_chars=_num(steps_path, line, r, "obs_chars", int),
-                obs_truncated=bool(_flag(steps_path, line, r, "obs_truncated")),
-                format_error=bool(_flag(steps_path, line, r, "format_error")),
+                num_prompt_tokens=num(steps_path, line, r, "prompt_tokens", int),
+                num_completion_tokens=num(steps_path, line, r, "completion_tokens", int),
+                num_reasoning_tokens=num(steps_path, line, r, "reasoning_tokens", int),
+                num_cached_tokens=num(steps_path, line, r, "cached_tokens", int),
+                cost_usd=num(steps_path, line, r, "cost_usd", float),
+                returncode=None if rc == "" else num(steps_path, line, r, "returncode", int),
+                obs_chars=num(steps_path, line, r, "obs_chars", int),
+                obs_truncated=bool(flag(steps_path, line, r, "obs_truncated")),
+                format_error=bool(flag(steps_path, line, r, "format_error")),
                 command=r["command"],
             )
         )
     inst_path = base / "instances.csv"
     instances = [
         (line, r)
-        for line, r in _rows(inst_path, _INSTANCE_FIELDS)
+        for line, r in csv_rows(inst_path, _INSTANCE_FIELDS)
         if instance_ids is None or r["instance_id"] in instance_ids
     ]
-    totals = {r["instance_id"]: _num(inst_path, line, r, "instance_cost_usd", float) for line, r in instances}
+    totals = {r["instance_id"]: num(inst_path, line, r, "instance_cost_usd", float) for line, r in instances}
     _impute_missing_costs(by_instance, totals)
     raw_info = _read_miniswe_raw(base / "trajs.jsonl.xz", instance_ids) if raw else {}
     out: list[AgentTrajectory] = []
+    bad: list[str] = []
     for line, r in instances:
         iid = r["instance_id"]
         steps = sorted(by_instance.pop(iid, []), key=lambda s: s.step)
+        if (r.get("n_steps") or "").strip() and num(inst_path, line, r, "n_steps", int) != len(steps):
+            bad.append(f"{iid} (line {line}): {len(steps)} row(s), field 'n_steps'={r['n_steps']}")
         submission = ""
         if iid in raw_info:
             submission, commands = raw_info[iid]
@@ -181,12 +129,18 @@ def load_miniswe(
             AgentTrajectory(
                 instance_id=iid,
                 repo=r["repo"],
-                resolved=bool(_flag(inst_path, line, r, "resolved")),
+                resolved=bool(flag(inst_path, line, r, "resolved")),
                 exit_status=r["exit_status"],
                 steps=tuple(steps),
                 instance_cost_usd=totals[iid],
                 submission=submission,
             )
+        )
+    if bad:
+        raise SchemaError(
+            f"{steps_path}: the steps of {len(bad)} of the {len(out)} instances listed in {inst_path} "
+            f"disagree with it ({'; '.join(bad[:3])}{'; ...' if len(bad) > 3 else ''}); expected n_steps "
+            "rows per instance: the steps file is truncated or from another run"
         )
     if by_instance:
         orphan = sorted(by_instance)[:3]
@@ -261,119 +215,6 @@ def _read_miniswe_raw(
                     blocks = _BASH_BLOCK.findall(m.get("content") or "")
                     commands.append(blocks[0].strip() if len(blocks) == 1 else None)
             out[iid] = (str((obj.get("info") or {}).get("submission") or ""), commands)
-    return out
-
-
-def load_taubench(folder: Path, *, raw: bool = False) -> tuple[Episode, ...]:
-    """Load the tau-bench airline episodes (gpt-4o agent), sorted by (task, trial).
-
-    Args:
-        folder: the data root, ``<root>/agent`` or the ``taubench_gpt4o_airline`` folder.
-        raw: also read ``gpt-4o-airline.json.xz`` for arguments, prior user messages and ground truth.
-
-    Returns:
-        One :class:`Episode` per (task, trial) with its tool calls in order.
-
-    Raises:
-        SchemaError: a file is missing, a column is absent or a value does not parse.
-    """
-    base = _resolve(Path(folder), TAUBENCH)
-    steps_path = base / "steps.csv.gz"
-    calls: dict[tuple[int, int], list[ToolCall]] = {}
-    for line, r in _rows(steps_path, _TAU_STEP_FIELDS):
-        if r["kind"] != "tool_call":
-            continue
-        key = (_num(steps_path, line, r, "task_id", int), _num(steps_path, line, r, "trial", int))
-        is_commit = r["autonomy_class"] == "commit"
-        calls.setdefault(key, []).append(
-            ToolCall(
-                task_id=key[0],
-                trial=key[1],
-                step=_num(steps_path, line, r, "step", int),
-                tool=r["tool"],
-                autonomy_class=r["autonomy_class"],
-                confirmed_by_user=_flag(steps_path, line, r, "prev_user_msg_affirmative")
-                if is_commit
-                else None,
-                matches_gt_action=_flag(steps_path, line, r, "matches_gt_action"),
-            )
-        )
-    raw_eps = _read_tau_raw(base / "gpt-4o-airline.json.xz") if raw else {}
-    ep_path = base / "episodes.csv"
-    out: list[Episode] = []
-    for line, r in _rows(ep_path, _EPISODE_FIELDS):
-        key = (_num(ep_path, line, r, "task_id", int), _num(ep_path, line, r, "trial", int))
-        ep_calls = sorted(calls.get(key, []), key=lambda c: c.step)
-        gt: tuple[GroundTruthAction, ...] = ()
-        if key in raw_eps:
-            msgs, gt = raw_eps[key]
-            ep_calls = [_with_raw(c, msgs, ep_path) for c in ep_calls]
-        out.append(
-            Episode(
-                task_id=key[0],
-                trial=key[1],
-                reward=_num(ep_path, line, r, "reward", float),
-                calls=tuple(ep_calls),
-                n_messages=_num(ep_path, line, r, "n_messages", int),
-                n_gt_actions=_num(ep_path, line, r, "n_gt_actions", int),
-                n_gt_commit_actions=_num(ep_path, line, r, "n_gt_commit_actions", int),
-                user_sim_cost_usd=float(r.get("user_sim_cost_usd") or 0.0),
-                gt_actions=gt,
-            )
-        )
-    return tuple(sorted(out, key=lambda e: (e.task_id, e.trial)))
-
-
-def _with_raw(call: ToolCall, msgs: list[dict[str, Any]], path: Path) -> ToolCall:
-    if not 0 <= call.step < len(msgs) or not msgs[call.step].get("tool_calls"):
-        raise SchemaError(
-            f"{path}: task {call.task_id} trial {call.trial}: step {call.step} is not a tool call"
-        )
-    fn = msgs[call.step]["tool_calls"][0]["function"]
-    if fn.get("name") != call.tool:
-        raise SchemaError(
-            f"{path}: task {call.task_id} step {call.step}: tool {fn.get('name')!r} != {call.tool!r}"
-        )
-    try:
-        args = json.loads(fn.get("arguments") or "{}")
-    except json.JSONDecodeError:
-        args = {"_unparsed": fn.get("arguments")}
-    prev_user = next(
-        (str(m.get("content") or "") for m in reversed(msgs[: call.step]) if m["role"] == "user"), ""
-    )
-    return ToolCall(
-        task_id=call.task_id,
-        trial=call.trial,
-        step=call.step,
-        tool=call.tool,
-        autonomy_class=call.autonomy_class,
-        confirmed_by_user=call.confirmed_by_user,
-        matches_gt_action=call.matches_gt_action,
-        arguments=args if isinstance(args, dict) else {"_value": args},
-        prev_user_message=prev_user,
-    )
-
-
-def _read_tau_raw(
-    path: Path,
-) -> dict[tuple[int, int], tuple[list[dict[str, Any]], tuple[GroundTruthAction, ...]]]:
-    if not path.is_file():
-        raise SchemaError(f"{path}: file not found (needed for raw=True)")
-    with lzma.open(path, "rt", encoding="utf-8") as fh:
-        try:
-            data = json.load(fh)
-        except json.JSONDecodeError as exc:
-            raise SchemaError(f"{path}: line {exc.lineno}: invalid JSON ({exc.msg})") from None
-    out: dict[tuple[int, int], tuple[list[dict[str, Any]], tuple[GroundTruthAction, ...]]] = {}
-    for i, ep in enumerate(data):
-        try:
-            key = (int(ep["task_id"]), int(ep["trial"]))
-            msgs = [m for m in ep["traj"] if m.get("role") != "system"]
-            actions = ep["info"]["task"].get("actions") or []
-        except (KeyError, TypeError, ValueError) as exc:
-            raise SchemaError(f"{path}: episode #{i}: missing field {exc}") from None
-        gt = tuple(GroundTruthAction(tool=a["name"], arguments=dict(a.get("kwargs") or {})) for a in actions)
-        out[key] = (msgs, gt)
     return out
 
 

@@ -148,7 +148,7 @@ class Episode:
         trial: trial index.
         reward: the episode's reward in {0, 1} (1 = database end state and outputs match ground truth).
         calls: the agent's tool calls in order.
-        n_messages: messages in the conversation (system prompt excluded).
+        n_messages: messages in the conversation, system prompt included (as episodes.csv records it).
         n_gt_actions: actions in the ground truth.
         n_gt_commit_actions: state-changing actions in the ground truth.
         user_sim_cost_usd: cost of the simulated user (not the agent).

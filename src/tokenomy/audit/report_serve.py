@@ -55,6 +55,31 @@ RUN_COLUMNS = (
 )
 
 
+# (RunTrace attribute, chart title, x label, caption) of each latency CDF per trace × rate.
+_CDFS = (
+    ("ttft_s", "time to first token", "TTFT (s)", "TTFT CDF per scheduler (completed requests)"),
+    ("e2e_s", "end-to-end latency", "latency (s)", "end-to-end latency CDF per scheduler"),
+)
+
+# (feed column, chart title, y label, caption; None: the KV caption, which says whether KV bound).
+_FEED_PATHS: tuple[tuple[str, str, str, str | None], ...] = (
+    (
+        "prefill_usd_per_token",
+        "shadow price of a prefill token",
+        "USD per token",
+        "GPU cost + β1·Σλ of requests in the system (synthetic λ)",
+    ),
+    (
+        "decode_usd_per_token",
+        "shadow price of a decode token",
+        "USD per token",
+        "GPU cost + β2·Σλ of running requests (synthetic λ)",
+    ),
+    ("kv_usd_per_block_s", "shadow price of a KV block-second", "USD per block-second", None),
+    ("queue_len", "waiting queue", "requests waiting", "queue length sampled every price period"),
+)
+
+
 P3_COLUMNS = (
     "long_rate_rps",
     "long_tokens_per_s",
@@ -176,66 +201,32 @@ def build_report(
         groups.setdefault((t.trace, t.rate_scale), []).append(t)
     for (trace, rate), ts in groups.items():
         rep.heading(f"{trace} at ×{rate:g} its rate")
-        rep.figure(
-            cdf_chart(
-                {t.scheduler: t.ttft_s for t in ts},
-                title="time to first token",
-                x_label="TTFT (s)",
-                log_x=True,
-            ),
-            "TTFT CDF per scheduler (completed requests)",
-        )
-        rep.figure(
-            cdf_chart(
-                {t.scheduler: t.e2e_s for t in ts},
-                title="end-to-end latency",
-                x_label="latency (s)",
-                log_x=True,
-            ),
-            "end-to-end latency CDF per scheduler",
-        )
-        rep.figure(
-            line_chart(
-                [Series(t.scheduler, t.feed["time_s"], t.feed["prefill_usd_per_token"]) for t in ts],
-                title="shadow price of a prefill token",
-                x_label="time (s)",
-                y_label="USD per token",
-            ),
-            "GPU cost + β1·Σλ of requests in the system (synthetic λ)",
-        )
-        rep.figure(
-            line_chart(
-                [Series(t.scheduler, t.feed["time_s"], t.feed["decode_usd_per_token"]) for t in ts],
-                title="shadow price of a decode token",
-                x_label="time (s)",
-                y_label="USD per token",
-            ),
-            "GPU cost + β2·Σλ of running requests (synthetic λ)",
-        )
+        for attr, title, x_label, caption in _CDFS:
+            rep.figure(
+                cdf_chart(
+                    {t.scheduler: getattr(t, attr) for t in ts}, title=title, x_label=x_label, log_x=True
+                ),
+                caption,
+            )
         binding = [t.scheduler for t in ts if float(t.feed["kv_usd_per_block_s"].max(initial=0.0)) > 0]
-        rep.figure(
-            line_chart(
-                [Series(t.scheduler, t.feed["time_s"], t.feed["kv_usd_per_block_s"]) for t in ts],
-                title="shadow price of a KV block-second",
-                x_label="time (s)",
-                y_label="USD per block-second",
-            ),
+        kv_caption = (
             "Σλ of the waiting queue / KV blocks while KV blocks the queue, else 0 (synthetic λ); "
             + (
                 f"KV bound at some time under {', '.join(binding)}"
                 if binding
                 else "KV never bound in these runs, so the price is 0 throughout (complementary slackness)"
-            ),
+            )
         )
-        rep.figure(
-            line_chart(
-                [Series(t.scheduler, t.feed["time_s"], t.feed["queue_len"]) for t in ts],
-                title="waiting queue",
-                x_label="time (s)",
-                y_label="requests waiting",
-            ),
-            "queue length sampled every price period",
-        )
+        for column, title, y_label, path_caption in _FEED_PATHS:
+            rep.figure(
+                line_chart(
+                    [Series(t.scheduler, t.feed["time_s"], t.feed[column]) for t in ts],
+                    title=title,
+                    x_label="time (s)",
+                    y_label=y_label,
+                ),
+                kv_caption if path_caption is None else path_caption,
+            )
     return rep
 
 

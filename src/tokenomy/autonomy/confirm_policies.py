@@ -90,26 +90,29 @@ class ConfirmPolicy:
         raise NotImplementedError
 
 
-class AlwaysConfirm(ConfirmPolicy):
+class _FixedAnswer(ConfirmPolicy):
+    """A policy that gives the same answer for every call (its class attribute ``answer``)."""
+
+    answer = False
+
+    def confirm(
+        self, call: ToolCall, model: ConfirmModel, schedule: Schedule, v_usd: float, rho_usd: float
+    ) -> bool:
+        return self.answer
+
+
+class AlwaysConfirm(_FixedAnswer):
     """Ask before every commit."""
 
     name = "always_confirm"
-
-    def confirm(
-        self, call: ToolCall, model: ConfirmModel, schedule: Schedule, v_usd: float, rho_usd: float
-    ) -> bool:
-        return True
+    answer = True
 
 
-class NeverConfirm(ConfirmPolicy):
+class NeverConfirm(_FixedAnswer):
     """Never ask."""
 
     name = "never_confirm"
-
-    def confirm(
-        self, call: ToolCall, model: ConfirmModel, schedule: Schedule, v_usd: float, rho_usd: float
-    ) -> bool:
-        return False
+    answer = False
 
 
 class AcceptEdits(ConfirmPolicy):

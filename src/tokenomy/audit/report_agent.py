@@ -281,20 +281,7 @@ def build_report(
         [{"metric": k, "value": v} for k, v in curves["model_scores"].items()],
         caption="prefix success / remaining-cost model, fitted on one half and scored on the other half",
     )
-    cols = [
-        "V",
-        "policy",
-        "welfare_per_task",
-        "welfare_ci_low",
-        "welfare_ci_high",
-        "success_rate",
-        "cost_per_task_usd",
-        "mean_calls",
-        "diff_vs_best_cost_cap",
-        "diff_ci_low",
-        "diff_ci_high",
-        "label",
-    ]
+    cols = [*RESULT_COLUMNS[1:], "label"]  # the result columns less "dataset", plus the label
     rep.table(mini, columns=cols, caption="every policy at every V (held-out, 95% normal intervals)")
     if autonomy:
         rep.heading("autonomy level implied by the schedule's prices (Eq. 6–7)")

@@ -63,6 +63,14 @@ def _fmt(v: float) -> str:
     return f"{v:.6g}"
 
 
+def _grid_tick(line_at: str, label_at: str, anchor: str, value: float) -> list[str]:
+    """A grid line and its tick label (``line_at``/``label_at``: the elements' position attributes)."""
+    return [
+        f'<line {line_at} stroke="#eee"/>',
+        f'<text {label_at} text-anchor="{anchor}" font-size="11">{_fmt(value)}</text>',
+    ]
+
+
 class _Axes:
     def __init__(
         self,
@@ -112,21 +120,19 @@ class _Axes:
         out = [
             f'<rect x="{_M["l"]}" y="{_M["t"]}" width="{self.pw}" height="{self.ph}" fill="#fff" stroke="#999"/>'
         ]
+        top, bottom, left, right = _M["t"], _M["t"] + self.ph, _M["l"], _M["l"] + self.pw
         for t in self.ticks(self.log_x, self.x0, self.x1):
-            x = self.px(t)
-            out.append(
-                f'<line x1="{x:.1f}" y1="{_M["t"]}" x2="{x:.1f}" y2="{_M["t"] + self.ph}" stroke="#eee"/>'
-            )
-            out.append(
-                f'<text x="{x:.1f}" y="{_M["t"] + self.ph + 16}" text-anchor="middle" font-size="11">{_fmt(t)}</text>'
+            x = f"{self.px(t):.1f}"
+            out += _grid_tick(
+                f'x1="{x}" y1="{top}" x2="{x}" y2="{bottom}"', f'x="{x}" y="{bottom + 16}"', "middle", t
             )
         for t in self.ticks(self.log_y, self.y0, self.y1):
             y = self.py(t)
-            out.append(
-                f'<line x1="{_M["l"]}" y1="{y:.1f}" x2="{_M["l"] + self.pw}" y2="{y:.1f}" stroke="#eee"/>'
-            )
-            out.append(
-                f'<text x="{_M["l"] - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11">{_fmt(t)}</text>'
+            out += _grid_tick(
+                f'x1="{left}" y1="{y:.1f}" x2="{right}" y2="{y:.1f}"',
+                f'x="{left - 6}" y="{y + 4:.1f}"',
+                "end",
+                t,
             )
         out.append(
             f'<text x="{_W / 2 - _M["r"] / 2 + _M["l"] / 2:.0f}" y="20" text-anchor="middle" font-size="14" '

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from tokenomy.audit.html import Report
-from tokenomy.audit.svg import PALETTE, Series, _Axes, _clean, _legend, _svg, line_chart
+from tokenomy.audit.svg import Series, line_chart, scatter_chart
 from tokenomy.routing.metrics import pareto_front
 
 __all__ = ["build_report"]
@@ -36,27 +36,6 @@ def _by_policy(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     for r in rows:
         out.setdefault(r["policy"], []).append(r)
     return out
-
-
-def _front_chart(series: list[Series], *, title: str, x_label: str, y_label: str) -> str:
-    """A log-x scatter of every series, with the first series (the front) also joined by a line."""
-    data = [_clean(s.x, s.y, True, False) for s in series]
-    ax = _Axes([d[0] for d in data], [d[1] for d in data], True, False)
-    body = ax.frame(title, x_label, y_label)
-    for i, (xa, ya) in enumerate(data):
-        color = PALETTE[i % len(PALETTE)]
-        pts = [(ax.px(float(a)), ax.py(float(b))) for a, b in zip(xa, ya, strict=True)]
-        if i == 0 and len(pts) > 1:
-            path = " ".join(f"{x:.1f},{y:.1f}" for x, y in pts)
-            body.append(
-                f'<polyline class="front" points="{path}" fill="none" stroke="{color}" stroke-width="2"/>'
-            )
-        r = 4.5 if i == 0 else 3.0
-        body += [
-            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{r}" fill="{color}" fill-opacity="0.75"/>' for x, y in pts
-        ]
-    body += _legend([s.name for s in series])
-    return _svg(body, title)
 
 
 def build_report(payload: Mapping[str, Any], *, subtitle: str = "") -> Report:
@@ -102,8 +81,13 @@ def build_report(payload: Mapping[str, Any], *, subtitle: str = "") -> Report:
         Series("single models", [f["cost_per_query_usd"] for f in fixed], [f["accuracy"] for f in fixed])
     )
     rep.figure(
-        _front_chart(
-            series, title="accuracy vs cost per query", x_label="USD per query (log)", y_label="accuracy"
+        scatter_chart(
+            series,
+            title="accuracy vs cost per query",
+            x_label="USD per query (log)",
+            y_label="accuracy",
+            log_x=True,
+            front=True,
         ),
         "Every policy at every V of the grid and every single model as a point; the line joins the "
         "non-dominated points (no other point is as cheap and more accurate): the Pareto front of the "

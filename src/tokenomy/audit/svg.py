@@ -189,7 +189,8 @@ def _xy_chart(
     for i, (xa, ya) in enumerate(data):
         color = PALETTE[i % len(PALETTE)]
         pts = [(ax.px(float(a)), ax.py(float(b))) for a, b in zip(xa, ya, strict=True)]
-        if mode in ("line", "step") and len(pts) > 1:
+        front = mode == "front" and i == 0
+        if (mode in ("line", "step") or front) and len(pts) > 1:
             if mode == "step":
                 stepped = [pts[0]]
                 for p in pts[1:]:
@@ -198,9 +199,14 @@ def _xy_chart(
             else:
                 pts_line = pts
             path = " ".join(f"{x:.1f},{y:.1f}" for x, y in pts_line)
-            body.append(f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="1.8"/>')
-        if mode == "points" or (mode == "line" and len(pts) <= 40):
-            r = 3.0 if mode == "points" else 2.5
+            if front:
+                body.append(
+                    f'<polyline class="front" points="{path}" fill="none" stroke="{color}" stroke-width="2"/>'
+                )
+            else:
+                body.append(f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="1.8"/>')
+        if mode in ("points", "front") or (mode == "line" and len(pts) <= 40):
+            r = 4.5 if front else 3.0 if mode in ("points", "front") else 2.5
             body += [
                 f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{r}" fill="{color}" fill-opacity="0.75"/>'
                 for x, y in pts
@@ -231,8 +237,13 @@ def scatter_chart(
     log_x: bool = False,
     log_y: bool = False,
     max_points: int = 4000,
+    front: bool = False,
 ) -> str:
-    """Points, one colour per series; a series longer than ``max_points`` is thinned evenly."""
+    """Points, one colour per series; a series longer than ``max_points`` is thinned evenly.
+
+    With ``front=True`` the first series (a Pareto front, say) is also joined by a line, in its
+    order, and drawn with larger points; its polyline has ``class="front"``.
+    """
     thin = []
     for s in series:
         xa, ya = np.asarray(s.x, dtype=np.float64), np.asarray(s.y, dtype=np.float64)
@@ -240,7 +251,7 @@ def scatter_chart(
             idx = np.linspace(0, xa.size - 1, max_points).astype(int)
             xa, ya = xa[idx], ya[idx]
         thin.append(Series(s.name, xa, ya))
-    return _xy_chart(thin, title, x_label, y_label, log_x, log_y, "points")
+    return _xy_chart(thin, title, x_label, y_label, log_x, log_y, "front" if front else "points")
 
 
 def cdf_chart(

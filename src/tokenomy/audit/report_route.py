@@ -14,21 +14,12 @@ from typing import Any
 
 from tokenomy.audit.html import Report
 from tokenomy.audit.svg import Series, line_chart, scatter_chart
+from tokenomy.routing.evaluation import SUMMARY_COLUMNS
 from tokenomy.routing.metrics import pareto_front
 
 __all__ = ["build_report"]
 
-_COLS = (
-    "V",
-    "policy",
-    "welfare_per_query",
-    "accuracy",
-    "cost_per_query_usd",
-    "regret_mean",
-    "regret_p95",
-    "gap_recovered",
-    "null_share",
-)
+_COLS = (*SUMMARY_COLUMNS, "null_share")
 
 
 def _by_policy(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:

@@ -31,7 +31,7 @@ from tokenomy.interfaces.table import format_table
 from tokenomy.ledger import Ledger
 from tokenomy.routing.dataset import RoutingDataset
 from tokenomy.routing.estimators import ESTIMATORS
-from tokenomy.routing.evaluation import DEFAULT_POLICIES, evaluate, require_two_models
+from tokenomy.routing.evaluation import DEFAULT_POLICIES, SUMMARY_COLUMNS, evaluate, require_two_models
 from tokenomy.routing.ledger_io import refuse_rerun, write_routes
 from tokenomy.routing.longtail import longtail
 from tokenomy.routing.policies import POLICIES
@@ -223,16 +223,7 @@ def run_eval(args: argparse.Namespace) -> dict[str, Any]:
     print(
         format_table(
             out["results"],
-            [
-                "V",
-                "policy",
-                "welfare_per_query",
-                "accuracy",
-                "cost_per_query_usd",
-                "regret_mean",
-                "regret_p95",
-                "gap_recovered",
-            ],
+            list(SUMMARY_COLUMNS),
             title=f"route eval on {ds.source} (test n={out['n_test']}; {_terms(out['labels'])})",
             digits=5,
         )

@@ -29,7 +29,15 @@ from tokenomy.routing.policies.pair import choose_pair
 from tokenomy.routing.policies.threshold import win_probability
 from tokenomy.routing.router import Router
 
-__all__ = ["DEFAULT_POLICIES", "EvalResult", "Realised", "evaluate", "realised", "require_two_models"]
+__all__ = [
+    "DEFAULT_POLICIES",
+    "SUMMARY_COLUMNS",
+    "EvalResult",
+    "Realised",
+    "evaluate",
+    "realised",
+    "require_two_models",
+]
 
 DEFAULT_POLICIES = (
     "tokenomy",
@@ -42,6 +50,17 @@ DEFAULT_POLICIES = (
     "cascade",
     "oracle",
 )
+SUMMARY_COLUMNS = (
+    "V",
+    "policy",
+    "welfare_per_query",
+    "accuracy",
+    "cost_per_query_usd",
+    "regret_mean",
+    "regret_p95",
+    "gap_recovered",
+)
+"""The columns of a result row (one per V × policy) that the CLI table and the HTML report show."""
 SWEEP_V = tuple(float(v) for v in np.geomspace(1e-5, 10.0, 49))
 
 

@@ -165,6 +165,23 @@ def _totals(
     )
 
 
+def _silent(
+    menu: Menu, v: NDArray[np.float64]
+) -> tuple[NDArray[np.int64], NDArray[np.bool_], NDArray[np.float64], NDArray[np.float64]]:
+    """Silent routing of each V over ``menu.tiers`` (Eq. 1, no menu): the tier (−1: none), served,
+    quality and cost (0 where unserved)."""
+    tq = np.array([t.quality for t in menu.tiers])
+    tc = np.array([t.cost_usd for t in menu.tiers])
+    silent, _ = choose_many(v, tq, tc, validate=False)
+    served = silent >= 0
+    return (
+        silent,
+        served,
+        np.where(served, tq[np.maximum(silent, 0)], 0.0),
+        np.where(served, tc[np.maximum(silent, 0)], 0.0),
+    )
+
+
 def evaluate_menu(menu: Menu, *, high_v_quantile: float = 0.5) -> MenuReport:
     """Verify ``menu`` and compare it with silent routing and one flat price.
 
@@ -179,12 +196,7 @@ def evaluate_menu(menu: Menu, *, high_v_quantile: float = 0.5) -> MenuReport:
         raise ValidationError(f"high_v_quantile must be in [0, 1), got {high_v_quantile!r}")
     types = menu.types
     v, w = types.values_usd, types.weights
-    tq = np.array([t.quality for t in menu.tiers])
-    tc = np.array([t.cost_usd for t in menu.tiers])
-    silent, _ = choose_many(v, tq, tc, validate=False)
-    s_served = silent >= 0
-    sq = np.where(s_served, tq[np.maximum(silent, 0)], 0.0)
-    sc = np.where(s_served, tc[np.maximum(silent, 0)], 0.0)
+    silent, s_served, sq, sc = _silent(menu, v)
     mq, mc, mp = menu.per_type()
     m_served = menu.choice >= 0
     check = verify_menu(menu)
@@ -279,12 +291,7 @@ def evaluate_requests(
         raise ValidationError(f"request weights must be {v.size} finite numbers > 0")
     order = np.argsort(v, kind="stable")
     v, w = v[order], w[order] / w.sum()
-    tq = np.array([t.quality for t in menu.tiers])
-    tc = np.array([t.cost_usd for t in menu.tiers])
-    silent, _ = choose_many(v, tq, tc, validate=False)
-    served = silent >= 0
-    sq = np.where(served, tq[np.maximum(silent, 0)], 0.0)
-    sc = np.where(served, tc[np.maximum(silent, 0)], 0.0)
+    _, served, sq, sc = _silent(menu, v)
     mq, mc, mp, m_served = _bought(menu, v)
     flat = flat_menu(menu.tiers, menu.types, objective=menu.objective)
     fq, fc, fp, f_served = _bought(flat, v)

@@ -26,19 +26,20 @@ from tokenomy.audit.semconv import ATTRIBUTES, LABEL_ATTRIBUTES, OPERATION_KIND,
 from tokenomy.core.errors import SchemaError
 from tokenomy.core.prices import PriceVector
 
-__all__ = ["OtlpImporter", "attribute_value", "tool_from_span_name"]
+__all__ = ["TOKEN_COLUMNS", "OtlpImporter", "attribute_value", "tool_from_span_name"]
 
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
 _HEX32 = re.compile(r"[0-9a-fA-F]{32}").fullmatch
 _HEX16 = re.compile(r"[0-9a-fA-F]{16}").fullmatch
 _STATUS_ERROR = 2
-_INT_COLUMNS = (
+TOKEN_COLUMNS = (
     "input_tokens",
     "output_tokens",
     "cache_read_tokens",
     "cache_write_tokens",
     "reasoning_tokens",
 )
+"""The integer token-count columns of a step, read from span attributes (also by ``otlp_arrow``)."""
 # attribute name -> (column, rank); rank 0 = the current name, higher = older aliases. Request labels
 # (``tokenomy.v_usd`` ...) map to ("label:<name>", 0); any other attribute is skipped unread.
 _RANK = {name: (col, rank) for col, names in ATTRIBUTES.items() for rank, name in enumerate(names)}
@@ -236,7 +237,7 @@ class OtlpImporter:
         kind = OPERATION_KIND.get(op) or SPAN_KIND_KIND.get(sk.upper(), "")
         if not kind:
             kind = "llm" if "input_tokens" in values or "output_tokens" in values else "group"
-        toks = [_token_count(get(c, 0), c, attr_of, where, span_id) for c in _INT_COLUMNS]
+        toks = [_token_count(get(c, 0), c, attr_of, where, span_id) for c in TOKEN_COLUMNS]
         tool = action = autonomy = args = ""
         if kind == "tool":
             tool = str(get("tool") or tool_from_span_name(str(span.get("name", ""))))

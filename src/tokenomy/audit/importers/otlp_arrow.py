@@ -20,20 +20,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from numpy.typing import NDArray
 
-from tokenomy.audit.importers.otlp import tool_from_span_name
+from tokenomy.audit.importers.otlp import TOKEN_COLUMNS, tool_from_span_name
 from tokenomy.audit.log import StepTable
 from tokenomy.audit.semconv import ATTRIBUTES, LABEL_ATTRIBUTES, OPERATION_KIND, SPAN_KIND_KIND
 
 __all__ = ["UnsupportedError", "steps_from_table"]
 
 _STR_COLUMNS = ("operation", "span_kind", "model", "provider", "tool", "action_class", "autonomy_class")
-_INT_COLUMNS = (
-    "input_tokens",
-    "output_tokens",
-    "cache_read_tokens",
-    "cache_write_tokens",
-    "reasoning_tokens",
-)
 _BOOL_COLUMNS = ("confirmed", "correct", "malformed")
 _VALUE_FIELDS = ("stringValue", "intValue", "doubleValue", "boolValue")
 
@@ -323,7 +316,7 @@ def _typed(
         out = _obj([""] * n)
         out[has] = take("stringValue").to_pylist()
         return out
-    if col in _INT_COLUMNS:
+    if col in TOKEN_COLUMNS:
         if only != ["intValue"]:
             raise UnsupportedError(f"{col}: token counts given as {only}")
         try:

@@ -188,20 +188,12 @@ def audit_inputs(
     outcomes: list[Any] = []
     total = sum(p.stat().st_size for p in paths if p.is_file())
     log: AuditLog
-    if fmt == "otlp":
-        from tokenomy.interfaces.loaders.otlp import load_otlp
-
-        bar = _Bar(total, "otlp")
-        try:
-            log, bad = load_otlp(paths, side=side, defaults=defaults, skip_bad=skip_bad, progress=bar)
-        finally:
-            bar.close()
-        skipped = {"count": bad.count, "first": bad.first}
-    elif fmt in ("litellm", "langfuse"):
+    if fmt in ("otlp", "litellm", "langfuse"):
         from tokenomy.interfaces.loaders.langfuse import load_langfuse
         from tokenomy.interfaces.loaders.litellm import load_litellm
+        from tokenomy.interfaces.loaders.otlp import load_otlp
 
-        loader = load_litellm if fmt == "litellm" else load_langfuse
+        loader = {"otlp": load_otlp, "litellm": load_litellm, "langfuse": load_langfuse}[fmt]
         bar = _Bar(total, fmt)
         try:
             log, bad = loader(paths, side=side, defaults=defaults, skip_bad=skip_bad, progress=bar)

@@ -34,6 +34,7 @@ from tokenomy.autonomy.features import build_table
 from tokenomy.autonomy.level import autonomy_level
 from tokenomy.autonomy.stopping import MarginalStop
 from tokenomy.core.errors import ValidationError
+from tokenomy.interfaces.args import floats
 from tokenomy.interfaces.loaders.agent_data import load_miniswe, load_schedule, load_taubench
 from tokenomy.interfaces.paths import resolve_data_dir
 from tokenomy.interfaces.table import format_table
@@ -41,18 +42,6 @@ from tokenomy.interfaces.table import format_table
 __all__ = ["TAU_COLUMNS", "TAU_MODULE", "register", "run_eval"]
 
 TAU_MODULE = "tokenomy.interfaces.cmd_agent_tau"
-
-
-def _floats(text: str, what: str, *, allow_zero: bool = False) -> list[float]:
-    try:
-        vals = [float(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise ValidationError(f"{what} must be comma-separated numbers, got {text!r}") from None
-    if not vals or any(v < 0 or (v == 0 and not allow_zero) or v != v for v in vals):
-        raise ValidationError(
-            f"{what} must be {'non-negative' if allow_zero else 'positive'} numbers, got {text!r}"
-        )
-    return vals
 
 
 def register(sub: Any) -> None:
@@ -169,8 +158,8 @@ def run_eval(args: argparse.Namespace) -> dict[str, Any]:
     data = resolve_data_dir(args.data)
     if data is None:
         raise ValidationError(f"data folder not found: {args.data or '$TOKENOMY_DATA or ../shared/data'}")
-    v_values = _floats(args.v_values, "--V")
-    rhos = _floats(args.rho, "--rho", allow_zero=True)
+    v_values = floats(args.v_values, "--V")
+    rhos = floats(args.rho, "--rho", allow_zero=True)
     if args.folds < 1:
         raise ValidationError(f"--folds must be ≥ 1, got {args.folds}")
     table = build_table(load_miniswe(data))

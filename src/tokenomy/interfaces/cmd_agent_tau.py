@@ -32,6 +32,7 @@ from tokenomy.autonomy.coverage import shell_coverage, tool_coverage
 from tokenomy.autonomy.schedule import Schedule
 from tokenomy.autonomy.trajectory import Episode
 from tokenomy.core.errors import ValidationError
+from tokenomy.interfaces.args import floats
 from tokenomy.interfaces.loaders.agent_data import load_miniswe, load_schedule, load_taubench
 from tokenomy.interfaces.paths import resolve_data_dir
 from tokenomy.interfaces.table import format_table
@@ -53,16 +54,6 @@ MODELLED_NOTE = (
     "commits were all right. Observed: commits, user confirmations, ground-truth matches and rewards. "
     "Rows at ρ = 0 for policies that change no outcome are fully observed (modelled = false)."
 )
-
-
-def _floats(text: str, what: str) -> list[float]:
-    try:
-        vals = [float(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise ValidationError(f"{what} must be comma-separated numbers ≥ 0, got {text!r}") from None
-    if not vals or any(v < 0 or v != v for v in vals):
-        raise ValidationError(f"{what} must be comma-separated numbers ≥ 0, got {text!r}")
-    return vals
 
 
 def register(agent_subparsers: Any) -> None:
@@ -311,7 +302,7 @@ def tau_results(data_dir: Path, rhos: list[float], seed: int) -> tuple[list[dict
 
 def run_tau(args: argparse.Namespace) -> dict[str, Any]:
     """Run ``agent tau`` and return ``{"results": [...], "world_model": {...}}``."""
-    rhos, v_values = _floats(args.rho, "--rho"), _floats(args.v_values, "--V")
+    rhos, v_values = floats(args.rho, "--rho", allow_zero=True), floats(args.v_values, "--V", allow_zero=True)
     data = resolve_data_dir(args.data)
     if data is None:
         raise ValidationError(f"data folder not found: {args.data or '$TOKENOMY_DATA or ../shared/data'}")

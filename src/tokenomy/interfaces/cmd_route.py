@@ -19,12 +19,12 @@ import importlib.util
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 from tqdm import tqdm
 
 from tokenomy.core.errors import ValidationError
 from tokenomy.core.prices import PriceSource, PriceVector
+from tokenomy.interfaces.args import floats
 from tokenomy.interfaces.loaders.routing import load_dataset, load_price_table
 from tokenomy.interfaces.paths import resolve_data_dir
 from tokenomy.interfaces.table import format_table
@@ -88,16 +88,6 @@ def register(sub: Any) -> None:
         importlib.import_module("tokenomy.interfaces.cmd_route_menu").register(rs)
 
 
-def _floats(text: str) -> list[float]:
-    try:
-        vals = [float(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise ValidationError(f"--V must be comma-separated numbers, got {text!r}") from None
-    if not vals or any(not np.isfinite(v) or v < 0 for v in vals):
-        raise ValidationError(f"--V must be finite numbers ≥ 0, got {text!r}")
-    return vals
-
-
 def _policies(text: str) -> list[str]:
     names = list(DEFAULT_POLICIES) if text == "all" else [x.strip() for x in text.split(",") if x.strip()]
     bad = [n for n in names if n not in POLICIES]
@@ -140,7 +130,7 @@ def fit_and_evaluate(args: argparse.Namespace, ds: RoutingDataset) -> dict[str, 
         lam_source=PriceSource.SLA,
         rho_source=PriceSource.SAFETY_POLICY,
     )
-    vs = _floats(args.v)
+    vs = floats(args.v, "--V", allow_zero=True)
     names = _policies(args.policies)
     table = _price_table(args.prices, ds)
     # BLAS threads only slow these small dense products down (and thrash on a shared machine)
@@ -211,12 +201,17 @@ def _terms(labels: dict[str, str]) -> str:
 
 def run_eval(args: argparse.Namespace) -> dict[str, Any]:
     """``tokenomy route eval``: print the table, write the report and ledger when asked."""
-    _floats(args.v), _policies(args.policies)  # bad options fail before the data is read
+    (
+        floats(args.v, "--V", allow_zero=True),
+        _policies(args.policies),
+    )  # bad options fail before the data is read
     ds = _dataset(args)
     if args.ledger and Path(args.ledger).is_file():  # refuse a rerun before the work, not after it
         with Ledger(args.ledger, read_only=True) as ledger:
             refuse_rerun(
-                ledger, ds.train_test(test_share=args.test_share, seed=args.seed)[1], _floats(args.v)
+                ledger,
+                ds.train_test(test_share=args.test_share, seed=args.seed)[1],
+                floats(args.v, "--V", allow_zero=True),
             )
     out = fit_and_evaluate(args, ds)
     router, test = out.pop("_router"), out.pop("_test")
@@ -263,7 +258,11 @@ def run_eval(args: argparse.Namespace) -> dict[str, Any]:
     if args.ledger:
         with Ledger(args.ledger) as ledger:
             n = write_routes(
-                ledger, router, test, _floats(args.v), PriceVector(lam_usd_per_s=args.lam, rho_usd=args.rho)
+                ledger,
+                router,
+                test,
+                floats(args.v, "--V", allow_zero=True),
+                PriceVector(lam_usd_per_s=args.lam, rho_usd=args.rho),
             )
         print(f"wrote {n} decisions to {args.ledger}")
         out["ledger"] = args.ledger

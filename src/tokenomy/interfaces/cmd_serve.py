@@ -30,6 +30,7 @@ from tokenomy.audit.report_serve import (
     run_trace,
 )
 from tokenomy.core.errors import ValidationError
+from tokenomy.interfaces.args import floats
 from tokenomy.interfaces.loaders.traces import (
     BLIS_FILE,
     SERVEGEN_FILE,
@@ -62,16 +63,6 @@ from tokenomy.serving.steptime import BLIS_LLAMA31_8B_H100_TP1, LinearStepTime, 
 from tokenomy.serving.workloads import SYNTHETIC_NOTE, rate_scaled
 
 __all__ = ["register", "run_prediction3", "run_simulate"]
-
-
-def _floats(text: str, what: str) -> list[float]:
-    try:
-        vals = [float(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise ValidationError(f"{what} must be comma-separated numbers, got {text!r}") from None
-    if not vals or any(v <= 0 for v in vals):
-        raise ValidationError(f"{what} must be positive numbers, got {text!r}")
-    return vals
 
 
 def _schedulers(text: str) -> list[str]:
@@ -167,7 +158,7 @@ def _engine(args: argparse.Namespace, data: Path | None) -> tuple[Engine | Disag
             raise ValidationError("--step-model splitwise needs the data folder (--data)")
         model = load_splitwise(data / SPLITWISE_FILE)
     elif kind.startswith("linear:"):
-        b = _floats(kind.removeprefix("linear:"), "--step-model linear:β0,β1,β2")
+        b = floats(kind.removeprefix("linear:"), "--step-model linear:β0,β1,β2")
         if len(b) != 3:
             raise ValidationError(f"--step-model linear: needs three numbers, got {kind!r}")
         model = LinearStepTime(b[0], b[1], b[2], source="command line")
@@ -253,7 +244,7 @@ def run_simulate(args: argparse.Namespace) -> dict[str, Any]:
     engine, source = _engine(args, data)
     wls, notes = _load(args, data, args.limit)
     names = _schedulers(args.scheduler)
-    rates = _floats(args.rate_scale, "--rate-scale")
+    rates = floats(args.rate_scale, "--rate-scale")
     rows: list[dict[str, Any]] = []
     traces: list[RunTrace] = []
     ledger = Ledger(args.ledger) if args.ledger else None
@@ -326,7 +317,7 @@ def run_prediction3(args: argparse.Namespace) -> dict[str, Any]:
     wl = wls[0]
     base = wl.take((wl.arrival_s < args.window_s).nonzero()[0], name=f"{wl.name}[0:{args.window_s:g}s]")
     base = rate_scaled(base, args.base_rate_scale)
-    rates = [0.0, *_floats(args.long_rates, "--long-rates")]
+    rates = [0.0, *floats(args.long_rates, "--long-rates")]
     names = _schedulers(args.scheduler)
     with tqdm(total=len(rates) * len(names), unit="run", desc="prediction 3") as bar:
         rows = prediction3(

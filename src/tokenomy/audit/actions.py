@@ -86,5 +86,4 @@ def classify_steps(
 def required_levels(classes: list[str], schedule: Schedule) -> list[int]:
     """Rank (:data:`LEVEL_RANK`) of the confirmation each autonomy class needs under ``schedule``: its
     level in force (``level_outside_sandbox`` when not sandboxed), ``unknown_level`` for a class it lacks."""
-    cache: dict[str, int] = {}
-    return [cache.setdefault(c, LEVEL_RANK[schedule.level(c)]) for c in classes]
+    return [LEVEL_RANK[schedule.level(c)] for c in classes]

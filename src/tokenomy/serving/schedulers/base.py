@@ -107,10 +107,8 @@ class KeyedQueue(WaitQueue):
         return len(self._heap)
 
     def top(self, k: int) -> list[tuple[int, float]]:
-        got = [heapq.heappop(self._heap) for _ in range(min(k, len(self._heap)))]
-        for e in got:  # (key, index) entries are unique, so the pop order stays the same
-            heapq.heappush(self._heap, e)
-        return [(i, key) for key, i in got]
+        # (key, index) entries are unique: the k smallest are the next k pops, in order
+        return [(i, key) for key, i in heapq.nsmallest(k, self._heap)]
 
 
 class Scheduler:

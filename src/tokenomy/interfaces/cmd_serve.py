@@ -53,8 +53,7 @@ from tokenomy.serving.decisions import (
 from tokenomy.serving.disagg import DisaggregatedEngine, KVTransfer
 from tokenomy.serving.engine import Engine
 from tokenomy.serving.entities import EngineConfig, Workload
-from tokenomy.serving.experiments import LongTenant, prediction3
-from tokenomy.serving.metrics import summarize
+from tokenomy.serving.experiments import LongTenant, prediction3, run_grid
 from tokenomy.serving.recording import RecordSpec
 from tokenomy.serving.result import RunResult
 from tokenomy.serving.schedulers import SCHEDULERS, make_scheduler
@@ -245,26 +244,27 @@ def run_simulate(args: argparse.Namespace) -> dict[str, Any]:
     wls, notes = _load(args, data, args.limit)
     names = _schedulers(args.scheduler)
     rates = floats(args.rate_scale, "--rate-scale")
-    rows: list[dict[str, Any]] = []
     traces: list[RunTrace] = []
     ledger = Ledger(args.ledger) if args.ledger else None
     record = RecordSpec(sample_every=args.ledger_sample) if ledger is not None else None
     written: dict[str, int] = {}
     total = sum(len(w) for w in wls) * len(rates) * len(names)
+
+    def on_run(r: RunResult, m: dict[str, Any]) -> None:
+        traces.append(run_trace(r, m["trace"], m["rate_scale"]))
+        if ledger is not None:
+            _write_ledger(ledger, r, args.ledger_sample, written)
+
     with tqdm(total=total, unit="req", desc="simulating") as bar:
-        for wl in wls:
-            for k in rates:
-                scaled = rate_scaled(wl, k)
-                for name in names:
-                    r: RunResult = engine.run(
-                        scaled, make_scheduler(name), progress=_advance(bar, bar.n), record=record
-                    )
-                    m = summarize(r)
-                    m["trace"], m["rate_scale"] = wl.name, float(k)
-                    rows.append(m)
-                    traces.append(run_trace(r, wl.name, float(k)))
-                    if ledger is not None:
-                        _write_ledger(ledger, r, args.ledger_sample, written)
+        rows = run_grid(
+            wls,
+            names,
+            rates,
+            engine=engine,
+            on_run=on_run,
+            progress=lambda: _advance(bar, bar.n),
+            record=record,
+        )
     if ledger is not None:
         ledger.close()
     print(

@@ -19,12 +19,11 @@ from tokenomy.core.errors import ValidationError
 from tokenomy.interfaces.cmd_demo import DemoContext
 from tokenomy.interfaces.loaders.traces import load_trace, resolve_trace
 from tokenomy.interfaces.table import format_table
-from tokenomy.serving.engine import Engine
 from tokenomy.serving.entities import Workload
-from tokenomy.serving.metrics import summarize
+from tokenomy.serving.experiments import run_grid
 from tokenomy.serving.prices import PriceFeed
-from tokenomy.serving.schedulers import make_scheduler
-from tokenomy.serving.workloads import SYNTHETIC_NOTE, TenantSpec, rate_scaled, tenant_mix
+from tokenomy.serving.result import RunResult
+from tokenomy.serving.workloads import SYNTHETIC_NOTE, TenantSpec, tenant_mix
 
 __all__ = ["TITLE", "section"]
 
@@ -66,16 +65,13 @@ def _workload(ctx: DemoContext) -> tuple[Workload, str]:
 
 def section(ctx: DemoContext) -> dict[str, Any]:
     wl, origin = _workload(ctx)
-    scaled = rate_scaled(wl, RATE_SCALE)
-    engine = Engine()
-    rows, traces, feeds = [], [], {}
-    for name in ("fcfs", "priced"):
-        r = engine.run(scaled, make_scheduler(name))
-        m = summarize(r)
-        m["trace"], m["rate_scale"] = wl.name, RATE_SCALE
-        rows.append(m)
+    traces, feeds = [], {}
+
+    def on_run(r: RunResult, m: dict[str, Any]) -> None:
         traces.append(run_trace(r, wl.name, RATE_SCALE))
-        feeds[name] = PriceFeed(r.prices)
+        feeds[m["scheduler"]] = PriceFeed(r.prices)
+
+    rows = run_grid([wl], ("fcfs", "priced"), [RATE_SCALE], on_run=on_run)
     ctx.echo(
         format_table(
             rows,

@@ -17,9 +17,10 @@ from typing import Any
 import numpy as np
 
 from tokenomy.serving.disagg import DisaggregatedEngine
-from tokenomy.serving.engine import Engine
+from tokenomy.serving.engine import Engine, Progress
 from tokenomy.serving.entities import Workload
 from tokenomy.serving.metrics import latency_columns, summarize, welfare_parts
+from tokenomy.serving.recording import RecordSpec
 from tokenomy.serving.result import COMPLETED, RunResult
 from tokenomy.serving.schedulers import make_scheduler
 from tokenomy.serving.workloads import TenantSpec, concat, rate_scaled, tenant_mix
@@ -36,6 +37,8 @@ def run_grid(
     *,
     engine: Engine | DisaggregatedEngine | None = None,
     on_run: OnRun | None = None,
+    progress: Callable[[], Progress] | None = None,
+    record: RecordSpec | None = None,
 ) -> list[dict[str, Any]]:
     """Run every (workload, rate, scheduler); return one ``summarize`` dict per run.
 
@@ -44,7 +47,9 @@ def run_grid(
         schedulers: registry names.
         rates: rate scales (×k compresses arrival times).
         engine: the engine (default ``Engine()``).
-        on_run: called with each run and its summary (progress, reports, ledger writes).
+        on_run: called with each run and its summary (reports, ledger writes).
+        progress: called before each run for that run's progress callback.
+        record: the decisions to record for the ledger (None: none).
     """
     eng: Engine | DisaggregatedEngine = engine or Engine()
     rows = []
@@ -52,7 +57,12 @@ def run_grid(
         for k in rates:
             scaled = rate_scaled(wl, k)
             for name in schedulers:
-                r = eng.run(scaled, make_scheduler(name))
+                r = eng.run(
+                    scaled,
+                    make_scheduler(name),
+                    progress=progress() if progress is not None else None,
+                    record=record,
+                )
                 m = summarize(r)
                 m["trace"], m["rate_scale"] = wl.name, float(k)
                 rows.append(m)

@@ -165,13 +165,14 @@ def load_routerbench(folder: str | Path) -> RoutingDataset:
                         raise SchemaError(
                             f"{path}: line {lineno}: sample_id {sid!r} repeats with full labels"
                         )
+                    prompt = _prompt_text(rec["prompt"])
                     for mdl in models:
                         q = _float(rec[mdl], mdl, path, lineno, unit=True)
                         c = _float(rec[f"{mdl}|total_cost"], f"{mdl}|total_cost", path, lineno)
                         rows.append(
                             {
                                 "prompt_id": sid,
-                                "prompt": _prompt_text(rec["prompt"]),
+                                "prompt": prompt,
                                 "model": mdl,
                                 "quality": q,
                                 "cost_usd": c,

@@ -310,10 +310,7 @@ class _Run(RunningSet):
                         break
                 if sched.decides and not decided[i]:
                     self.now_s = now
-                    lam_queue = self.lam_waiting_usd_per_s
-                    self.lam_waiting_usd_per_s = lam_queue - lam[i]  # i decides on the queue behind it
-                    a = sched.decide(i, wl, self, waited_s=now - arr[i])
-                    self.lam_waiting_usd_per_s = lam_queue
+                    a = self.decide_behind(sched, i, wl, waited_s=now - arr[i])
                     decided[i] = True
                     log.append((i, now, a.admit, a.dc_usd, a.dl_s, a.external_usd, a.surplus_usd))
                     if not a.admit:

@@ -174,11 +174,8 @@ class DecisionRecorder:
         assert st is not None
         top = queue.top(self.spec.order_top)
         now = st.now_s
-        lam_queue = st.lam_waiting_usd_per_s
         for i, prio in top:
-            st.lam_waiting_usd_per_s = lam_queue - st.lam[i]  # the queue behind i, as at its head check
-            a = self.pricer.decide(i, self.wl, st, waited_s=now - self.arrival[i])
-            st.lam_waiting_usd_per_s = lam_queue
+            a = st.decide_behind(self.pricer, i, self.wl, waited_s=now - self.arrival[i])
             for key, v in zip(
                 ("req", "prio", "dc", "dl", "ext", "surplus"),
                 (i, prio, a.dc_usd, a.dl_s, a.external_usd, a.surplus_usd),

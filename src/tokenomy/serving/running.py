@@ -16,6 +16,7 @@ cache, tokens still to prefill, private blocks, prefix hash blocks held, this st
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
@@ -23,6 +24,9 @@ from numpy.typing import NDArray
 from tokenomy.serving.entities import EngineConfig, Workload
 from tokenomy.serving.kv import KVCache
 from tokenomy.serving.steptime import StepTimeModel
+
+if TYPE_CHECKING:
+    from tokenomy.serving.schedulers.base import Admission, Scheduler
 
 __all__ = ["RunningSet"]
 
@@ -75,6 +79,17 @@ class RunningSet:
     @property
     def kv_available_blocks(self) -> int:
         return self.kv.available
+
+    def decide_behind(self, rule: Scheduler, i: int, wl: Workload, waited_s: float) -> Admission:
+        """``rule.decide`` for waiting request ``i`` on the queue behind it: its own λ is not a delay it
+        imposes on itself, so it leaves the waiting λ total for the call (the engine and the ledger's
+        order rows both decide this way)."""
+        lam_queue = self.lam_waiting_usd_per_s
+        self.lam_waiting_usd_per_s = lam_queue - self.lam[i]
+        try:
+            return rule.decide(i, wl, self, waited_s=waited_s)
+        finally:
+            self.lam_waiting_usd_per_s = lam_queue
 
     # --- decode-set bookkeeping -------------------------------------------------------------------
     def _decode_blocks(self, g: float) -> int:

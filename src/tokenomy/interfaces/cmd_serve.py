@@ -319,17 +319,17 @@ def run_prediction3(args: argparse.Namespace) -> dict[str, Any]:
     base = rate_scaled(base, args.base_rate_scale)
     rates = [0.0, *floats(args.long_rates, "--long-rates")]
     names = _schedulers(args.scheduler)
+    tenant = LongTenant(prompt_median=args.long_prompt_median)
     with tqdm(total=len(rates) * len(names), unit="run", desc="prediction 3") as bar:
         rows = prediction3(
             base,
             long_rates_rps=rates,
-            long_prompt_median=args.long_prompt_median,
+            tenant=tenant,
             schedulers=names,
             engine=engine,
             seed=args.seed,
             on_row=lambda _row: bar.update(1),
         )
-    tenant = LongTenant(prompt_median=args.long_prompt_median)
     print(
         format_table(
             rows,

@@ -152,6 +152,7 @@ def prediction3(
     *,
     long_rates_rps: Sequence[float] = (0.0, 0.25, 0.5, 1.0, 1.5),
     long_prompt_median: float = 16000.0,
+    tenant: LongTenant | None = None,
     schedulers: Sequence[str] = ("fcfs", "priced"),
     engine: Engine | DisaggregatedEngine | None = None,
     seed: int = 0,
@@ -163,6 +164,8 @@ def prediction3(
         base: the other tenants' traffic (a real trace slice, its tenants kept as they are).
         long_rates_rps: requests per second of the long-context tenant (0 = absent).
         long_prompt_median: median prompt tokens of the long tenant (``LongTenant``; synthetic).
+        tenant: the long tenant itself (overrides ``long_prompt_median``); pass the one whose
+            ``describe()`` / ``note()`` you show, so the label is the tenant simulated.
         schedulers: registry names; the first is the flat-priced reference (``fcfs``).
         engine: the engine (default ``Engine()``).
         seed: seed of the long tenant's draws.
@@ -174,7 +177,7 @@ def prediction3(
         ``removed_share`` (NaN at rate 0 and for the reference).
     """
     eng: Engine | DisaggregatedEngine = engine or Engine()
-    tenant = LongTenant(prompt_median=long_prompt_median)
+    tenant = tenant or LongTenant(prompt_median=long_prompt_median)
     rows: list[dict[str, Any]] = []
     ref: dict[str, float] = {}
     base_one = replace(base, tenant=np.zeros(len(base), np.int64), tenant_names=("others",))

@@ -16,7 +16,7 @@ import argparse
 import importlib
 import importlib.util
 from collections import Counter
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 from tqdm import tqdm
@@ -32,7 +32,9 @@ from tokenomy.audit.report_agent import (
 from tokenomy.autonomy.confirm import BASELINE
 from tokenomy.autonomy.features import build_table
 from tokenomy.autonomy.level import autonomy_level
+from tokenomy.autonomy.schedule import Schedule
 from tokenomy.autonomy.stopping import MarginalStop
+from tokenomy.autonomy.trajectory import AgentTrajectory, Episode
 from tokenomy.core.errors import ValidationError
 from tokenomy.interfaces.args import floats
 from tokenomy.interfaces.loaders.agent_data import load_miniswe, load_schedule, load_taubench
@@ -89,17 +91,17 @@ def _help(p: argparse.ArgumentParser) -> dict[str, Any]:
     return {}
 
 
-def _autonomy_rows(data: Path) -> list[dict[str, Any]]:
+def _autonomy_rows(
+    schedule: Schedule, trajs: Sequence[AgentTrajectory], episodes: Sequence[Episode]
+) -> list[dict[str, Any]]:
     """Eq. 7 autonomy level for the class mix of each dataset (dataset labels mapped to classes)."""
-    schedule = load_schedule()
-    trajs = load_miniswe(data)
     # a malformed reply (label "none") ran nothing: it was a model call only, class compute
     mini = Counter(
         s.autonomy_class if s.autonomy_class not in ("", "none") else "compute"
         for t in trajs
         for s in t.steps
     )
-    tau = Counter(schedule.tool_class(c.tool) for e in load_taubench(data) for c in e.calls)
+    tau = Counter(schedule.tool_class(c.tool) for e in episodes for c in e.calls)
     rows = []
     for name, mix in (("miniswe-gemini3pro-swebv", mini), ("taubench-airline", tau)):
         lvl = autonomy_level(schedule, mix)
@@ -162,7 +164,10 @@ def run_eval(args: argparse.Namespace) -> dict[str, Any]:
     rhos = floats(args.rho, "--rho", allow_zero=True)
     if args.folds < 1:
         raise ValidationError(f"--folds must be ≥ 1, got {args.folds}")
-    table = build_table(load_miniswe(data))
+    trajs = load_miniswe(data)
+    episodes = load_taubench(data)
+    schedule = load_schedule()
+    table = build_table(trajs)
     total = (1 if args.folds == 1 else args.folds) * len(v_values)
     with tqdm(total=total, desc="agent eval (fold × V)", unit="fit", leave=False) as bar:
         rows = agent_eval(
@@ -173,9 +178,11 @@ def run_eval(args: argparse.Namespace) -> dict[str, Any]:
     curves = stopping_curves(table, v_values, seed=args.seed)
     tau_fragment = ""
     if importlib.util.find_spec(TAU_MODULE) is not None:
-        tau_rows, tau_fragment = importlib.import_module(TAU_MODULE).tau_results(data, rhos, args.seed)
+        tau_rows, tau_fragment = importlib.import_module(TAU_MODULE).tau_results(
+            data, rhos, args.seed, episodes=episodes, schedule=schedule
+        )
         rows = rows + list(tau_rows)
-    autonomy = _autonomy_rows(data)
+    autonomy = _autonomy_rows(schedule, trajs, episodes)
     _print_results(rows, len(table.n_calls), args.folds)
     print(
         format_table(check["per_V"], title="\nquality target: tokenomy vs the best train cost cap (held-out)")

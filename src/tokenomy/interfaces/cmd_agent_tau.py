@@ -163,9 +163,12 @@ def _run(
     folds: int = 5,
     p_catch: float | None = None,
     schedule_path: str | None = None,
+    episodes: Sequence[Episode] | None = None,
+    schedule: Schedule | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    sched = load_schedule(schedule_path)
-    episodes = load_taubench(data_dir)
+    sched = load_schedule(schedule_path) if schedule is None else schedule
+    if episodes is None:
+        episodes = load_taubench(data_dir)
     with tqdm(total=len(rhos) * len(v_values), desc="tau-bench (V × ρ)", unit="cell", leave=False) as bar:
         results, world = evaluate(
             episodes,
@@ -284,19 +287,28 @@ def fragment(rows: Sequence[dict[str, Any]], world: dict[str, Any]) -> str:
     return "".join(parts)
 
 
-def tau_results(data_dir: Path, rhos: list[float], seed: int) -> tuple[list[dict[str, Any]], str]:
+def tau_results(
+    data_dir: Path,
+    rhos: list[float],
+    seed: int,
+    *,
+    episodes: Sequence[Episode] | None = None,
+    schedule: Schedule | None = None,
+) -> tuple[list[dict[str, Any]], str]:
     """Result rows and the HTML fragment for ``agent eval`` (V from :data:`DEFAULT_V`).
 
     Args:
         data_dir: the real-data root (or ``<root>/agent`` or the dataset folder).
         rhos: the ρ grid, USD per harm unit.
         seed: seeds the task folds and the bootstrap.
+        episodes: the tau-bench episodes already loaded from ``data_dir`` (None: load them here).
+        schedule: the schedule in force (None: the packaged default).
 
     Returns:
         (rows, html): one row per (V, policy, ρ) with keys dataset, V, policy, rho, welfare_per_task,
         welfare_ci_low/high, success_rate, cost_per_task_usd, modelled, ...; and a fragment to embed.
     """
-    rows, world = _run(Path(data_dir), rhos, DEFAULT_V, seed)
+    rows, world = _run(Path(data_dir), rhos, DEFAULT_V, seed, episodes=episodes, schedule=schedule)
     return rows, fragment(rows, world)
 
 

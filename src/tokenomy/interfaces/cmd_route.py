@@ -191,6 +191,7 @@ def fit_and_evaluate(args: argparse.Namespace, ds: RoutingDataset) -> dict[str, 
         "synthetic": res.synthetic,
         "_router": router,
         "_test": test,
+        "_prices": prices,
     }
 
 
@@ -214,7 +215,7 @@ def run_eval(args: argparse.Namespace) -> dict[str, Any]:
                 floats(args.v, "--V", allow_zero=True),
             )
     out = fit_and_evaluate(args, ds)
-    router, test = out.pop("_router"), out.pop("_test")
+    router, test, prices = out.pop("_router"), out.pop("_test"), out.pop("_prices")
     print(
         format_table(
             out["results"],
@@ -262,7 +263,7 @@ def run_eval(args: argparse.Namespace) -> dict[str, Any]:
                 router,
                 test,
                 floats(args.v, "--V", allow_zero=True),
-                PriceVector(lam_usd_per_s=args.lam, rho_usd=args.rho),
+                prices,
             )
         print(f"wrote {n} decisions to {args.ledger}")
         out["ledger"] = args.ledger

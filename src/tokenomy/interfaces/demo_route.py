@@ -46,6 +46,7 @@ def section(ctx: DemoContext) -> dict[str, Any]:
     )
     out = fit_and_evaluate(args, ds)
     router, test = out.pop("_router"), out.pop("_test")
+    out.pop("_prices")
     prices = PriceVector(
         v_usd=0.01, lam_usd_per_s=0.0005, rho_usd=0.001, v_source=PriceSource.USER, lam_source=PriceSource.SLA
     )

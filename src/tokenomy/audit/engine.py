@@ -114,22 +114,15 @@ class AuditResult:
     def prices_seen(self) -> dict[str, Any]:
         """The price vectors the requests carried, with their sources (the explicit defaults included)."""
         rq = self.log.requests
-        out: dict[str, Any] = {}
-        for name, key in (
-            ("v_usd", "v"),
-            ("lam_usd_per_s", "lam"),
-            ("rho_usd", "rho"),
-            ("rho_irr_usd", "rho_irr"),
-        ):
-            vals = getattr(rq, name)
-            srcs, counts = np.unique(rq.sources[key].astype(str), return_counts=True)
-            out[name] = {
-                "min": float(vals.min()) if len(vals) else None,
-                "median": float(np.median(vals)) if len(vals) else None,
-                "max": float(vals.max()) if len(vals) else None,
-                "sources": {str(s): int(n) for s, n in zip(srcs, counts, strict=True)},
-            }
-        return out
+        return {
+            name: _price_summary(getattr(rq, name), rq.sources[key].astype(str))
+            for name, key in (
+                ("v_usd", "v"),
+                ("lam_usd_per_s", "lam"),
+                ("rho_usd", "rho"),
+                ("rho_irr_usd", "rho_irr"),
+            )
+        }
 
     def prices_by_layer(self) -> dict[str, Any] | None:
         """For a ledger input, the prices each layer's decisions saw (SPEC.md §5), with their sources."""
@@ -137,22 +130,15 @@ class AuditResult:
             return None
         by: dict[str, list[Any]] = {}
         for d in self.context.decisions:
-            by.setdefault(str(getattr(d.layer, "value", d.layer)), []).append(d.prices)
+            by.setdefault(str(d.layer), []).append(d.prices)
         out: dict[str, Any] = {}
         for layer, ps in by.items():
             row: dict[str, Any] = {"decisions": len(ps)}
             for name, short in (("v_usd", "v"), ("lam_usd_per_s", "lam"), ("rho_usd", "rho")):
-                vals = np.array([getattr(p, name) for p in ps], np.float64)
-                srcs: dict[str, int] = {}
-                for p in ps:
-                    src = str(getattr(getattr(p, f"{short}_source"), "value", getattr(p, f"{short}_source")))
-                    srcs[src] = srcs.get(src, 0) + 1
-                row[name] = {
-                    "min": float(vals.min()),
-                    "median": float(np.median(vals)),
-                    "max": float(vals.max()),
-                    "sources": srcs,
-                }
+                row[name] = _price_summary(
+                    np.array([getattr(p, name) for p in ps], np.float64),
+                    np.array([str(getattr(p, f"{short}_source")) for p in ps]),
+                )
             out[layer] = row
         return out
 
@@ -281,3 +267,14 @@ def _ledger_vectors(decisions: Sequence[Decision], outcomes: Sequence[Outcome]) 
         ledger.append(decisions)
         ledger.append_outcomes(outcomes)
         return list(ledger.request_vectors().to_pylist())
+
+
+def _price_summary(vals: NDArray[np.float64], sources: NDArray[np.str_]) -> dict[str, Any]:
+    """min / median / max of one price over the records that carried it, and how often each source set it."""
+    srcs, counts = np.unique(sources, return_counts=True)
+    return {
+        "min": float(vals.min()) if len(vals) else None,
+        "median": float(np.median(vals)) if len(vals) else None,
+        "max": float(vals.max()) if len(vals) else None,
+        "sources": {str(src): int(n) for src, n in zip(srcs, counts, strict=True)},
+    }

@@ -127,6 +127,12 @@ class Report:
         cap = f"<figcaption>{escape(caption)}</figcaption>" if caption else ""
         self._blocks.append(f"<figure>{svg}{cap}</figure>")
 
+    def raw(self, html: str) -> None:
+        """Trusted HTML inserted as given, not escaped: a fragment built from ``tokenomy.audit.svg``
+        figures and escaped text by another report module (e.g. the tau-bench section). Never pass
+        text that came from data or a user here; use :meth:`paragraph` or :meth:`table` for that."""
+        self._blocks.append(html)
+
     def note(self, text: str, kind: str = "info") -> None:
         """A labelled box: kind ``synthetic`` or ``modelled`` marks quantities that are not measured;
         ``warning`` something the reader must act on (an unpriced model); ``info`` the rest."""

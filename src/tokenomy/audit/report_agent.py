@@ -162,12 +162,6 @@ def stopping_curves(table: TrajectoryTable, v_values: Sequence[float], *, seed: 
     }
 
 
-class _AgentReport(Report):
-    def raw(self, html_fragment: str) -> None:
-        """Insert an HTML fragment built by another report module (the tau-bench section)."""
-        self._blocks.append(html_fragment)
-
-
 def build_report(
     rows: Sequence[Mapping[str, Any]],
     curves: Mapping[str, Any],
@@ -178,7 +172,7 @@ def build_report(
     autonomy: Sequence[Mapping[str, Any]] = (),
 ) -> Report:
     """The agent evaluation page (call ``.write(path)`` on the result)."""
-    rep = _AgentReport("tokenomy agent eval: stopping, caps and confirmations priced by Eq. 1", subtitle)
+    rep = Report("tokenomy agent eval: stopping, caps and confirmations priced by Eq. 1", subtitle)
     mini = [r for r in rows if r["dataset"] == MINISWE_DATASET]
     vs = sorted({r["V"] for r in mini})
     by = {(r["V"], r["policy"]): r for r in mini}

@@ -328,8 +328,7 @@ def run_tau(args: argparse.Namespace) -> dict[str, Any]:
     print(f"world model: p_catch={world['p_catch']:.3f} q_fixed={world['q_fixed']:.3f}")
     if args.report:
         rep = Report("tokenomy agent tau", subtitle=f"data: {data}; ρ = {args.rho}; V = {args.v_values}")
-        page = rep.render().replace("<footer>", fragment(rows, world) + "<footer>", 1)
-        Path(args.report).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.report).write_text(page, encoding="utf-8")
+        rep.raw(fragment(rows, world))
+        rep.write(args.report)
         print(f"wrote {args.report}")
     return {"results": rows, "world_model": world}

@@ -75,17 +75,6 @@ class TokenomyPolicy(Policy):
         chosen = self.means_.best(problem.v_usd, problem.lam_usd_per_s, problem.rho_usd)
         for s in set(modes.tolist()) - {FIXED}:
             rows = np.flatnonzero(modes == s)
-            sub = Problem(
-                problem.models,
-                problem.source(s)[rows],
-                problem.dc_usd[rows],
-                problem.dl_s[rows],
-                problem.dr[rows],
-                problem.v_usd[rows],
-                problem.lam_usd_per_s,
-                problem.rho_usd,
-                consequence=None if problem.consequence is None else problem.consequence[rows],
-            )
-            chosen[rows] = eq4(sub.estimated_surplus(None if s == "main" else sub.dq))
+            chosen[rows] = eq4(problem.estimated_surplus(None if s == "main" else problem.source(s))[rows])
         labels = np.where(modes == FIXED, FIXED, np.char.add("eq4:", modes.astype(str))).astype(object)
         return Routes(chosen, mode=labels)

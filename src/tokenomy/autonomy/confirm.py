@@ -39,6 +39,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from tokenomy.autonomy.confirm_policies import POLICIES, ConfirmModel, ConfirmPolicy
+from tokenomy.autonomy.replay import split_folds
 from tokenomy.autonomy.schedule import Schedule
 from tokenomy.autonomy.trajectory import Episode, ToolCall
 from tokenomy.core.errors import ValidationError
@@ -247,9 +248,9 @@ def episode_outcome(ep: Episode, asks: Sequence[bool], world: ConfirmModel) -> E
 
 
 def _folds(episodes: Sequence[Episode], folds: int, seed: int) -> list[int]:
+    """Fold id per episode: the tasks (sorted) split by :func:`~tokenomy.autonomy.replay.split_folds`."""
     tasks = sorted({ep.task_id for ep in episodes})
-    order = np.random.default_rng(seed).permutation(len(tasks))
-    fold_of = {tasks[i]: int(k % folds) for k, i in enumerate(order)}
+    fold_of = dict(zip(tasks, split_folds(len(tasks), folds, seed).tolist(), strict=True))
     return [fold_of[ep.task_id] for ep in episodes]
 
 

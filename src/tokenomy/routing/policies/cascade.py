@@ -17,6 +17,7 @@ import itertools
 import numpy as np
 from numpy.typing import NDArray
 
+from tokenomy.routing.metrics import pareto_front
 from tokenomy.routing.policies.base import V_GRID, Policy, Problem, Routes, nearest_grid
 from tokenomy.routing.policies.fixed_choice import TrainMeans
 
@@ -26,12 +27,8 @@ _TAUS = np.linspace(0.0, 1.0, 11)
 
 
 def _front(acc: NDArray[np.float64], cost: NDArray[np.float64], k: int) -> list[int]:
-    order = np.argsort(cost, kind="stable")
-    front, best = [], -np.inf
-    for j in order:
-        if acc[j] > best:
-            front.append(int(j))
-            best = acc[j]
+    """The train cost–accuracy Pareto front, cheapest first, thinned evenly to at most ``k`` stages."""
+    front = [int(j) for j in pareto_front(cost, acc)]
     if len(front) <= k:
         return front
     pick = np.unique(np.round(np.linspace(0, len(front) - 1, k)).astype(int))

@@ -6,15 +6,13 @@ and step caps — SWE-agent's $3 and 250 steps among them —, the best caps cho
 an ex-post oracle), fits each on train instances and judges it on held-out ones, and returns
 ``{"results": [...], "quality_check": {...}, ...}`` (``--json`` is added by cli.py): one row per
 (dataset, V, policy) with welfare V·success − cost − ρ·harm per task and its 95% interval, success rate
-and cost per task. When ``tokenomy.interfaces.cmd_agent_tau`` exists it adds the ``schedule`` and
-``tau`` subcommands and its tau-bench confirmation-policy rows (at a grid of ρ) to ``eval``.
+and cost per task. :mod:`tokenomy.interfaces.cmd_agent_tau` adds the ``schedule`` and ``tau``
+subcommands, and its tau-bench confirmation-policy rows (at a grid of ρ) to ``eval``.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
-import importlib.util
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
@@ -29,21 +27,19 @@ from tokenomy.audit.report_agent import (
     quality_check,
     stopping_curves,
 )
-from tokenomy.autonomy.confirm import BASELINE
 from tokenomy.autonomy.features import build_table
 from tokenomy.autonomy.level import autonomy_level
 from tokenomy.autonomy.schedule import Schedule
 from tokenomy.autonomy.stopping import MarginalStop
 from tokenomy.autonomy.trajectory import AgentTrajectory, Episode
 from tokenomy.core.errors import ValidationError
+from tokenomy.interfaces import cmd_agent_tau
 from tokenomy.interfaces.args import floats
 from tokenomy.interfaces.loaders.agent_data import load_miniswe, load_schedule, load_taubench
 from tokenomy.interfaces.paths import resolve_data_dir
 from tokenomy.interfaces.table import format_table
 
-__all__ = ["TAU_COLUMNS", "TAU_MODULE", "register", "run_eval"]
-
-TAU_MODULE = "tokenomy.interfaces.cmd_agent_tau"
+__all__ = ["register", "run_eval"]
 
 
 def register(sub: Any) -> None:
@@ -65,25 +61,8 @@ def register(sub: Any) -> None:
     e.add_argument("--rho", default="0,1,10,50,200", help="ρ grid (USD per harm unit) for tau-bench policies")
     e.add_argument("--report", metavar="HTML", help="write the HTML report here")
     e.set_defaults(func=run_eval)
-    if importlib.util.find_spec(TAU_MODULE) is not None:
-        importlib.import_module(TAU_MODULE).register(agent_sub)
-    else:  # the tau module owns `schedule` when present; this is the fallback without it
-        s = agent_sub.add_parser("schedule", help="print the autonomy schedule in force")
-        s.add_argument("--schedule", metavar="TOML", help="a schedule file (default: the packaged one)")
-        s.set_defaults(func=_run_schedule)
+    cmd_agent_tau.register(agent_sub)
     p.set_defaults(func=lambda args: _help(p))
-
-
-def _run_schedule(args: argparse.Namespace) -> dict[str, Any]:
-    schedule = load_schedule(args.schedule)
-    rows = schedule.as_rows()
-    print(
-        format_table(
-            rows, ["class", "level", "verdict", "scope", "reversibility", "harm_price_usd", "implied_level"]
-        )
-    )
-    print(f"unknown actions: {schedule.unknown_level} (fail closed); ask cost ${schedule.ask_cost_usd:g}")
-    return {"classes": rows, "unknown_level": schedule.unknown_level}
 
 
 def _help(p: argparse.ArgumentParser) -> dict[str, Any]:
@@ -119,22 +98,6 @@ def _autonomy_rows(
     return rows
 
 
-TAU_COLUMNS = (
-    "V",
-    "rho",
-    "policy",
-    "welfare_per_task",
-    "welfare_ci_low",
-    "welfare_ci_high",
-    f"diff_vs_{BASELINE}",
-    "success_rate",
-    "cost_per_task_usd",
-    "asks_per_task",
-    "modelled",
-)
-"""Columns printed for the tau-bench rows (ρ is a column: each policy appears once per (V, ρ))."""
-
-
 def _print_results(rows: list[dict[str, Any]], n_instances: int, folds: int) -> None:
     """Print every policy's row: mini-swe-agent (all stopping policies, 95% CIs) then tau-bench (with ρ)."""
     mini = [r for r in rows if r["dataset"] == MINISWE_DATASET]
@@ -152,7 +115,9 @@ def _print_results(rows: list[dict[str, Any]], n_instances: int, folds: int) -> 
             "tasks, 95% intervals; rows with modelled = True rest on the modelled user answer and harm "
             "(see `tokenomy agent tau` and the report)"
         )
-        print(format_table(at, [c for c in TAU_COLUMNS if any(c in r for r in at)], title=title))
+        print(
+            format_table(at, [c for c in cmd_agent_tau.TAU_COLUMNS if any(c in r for r in at)], title=title)
+        )
 
 
 def run_eval(args: argparse.Namespace) -> dict[str, Any]:
@@ -176,12 +141,10 @@ def run_eval(args: argparse.Namespace) -> dict[str, Any]:
     check = quality_check(rows)
     rule = MarginalStop()
     curves = stopping_curves(table, v_values, seed=args.seed)
-    tau_fragment = ""
-    if importlib.util.find_spec(TAU_MODULE) is not None:
-        tau_rows, tau_fragment = importlib.import_module(TAU_MODULE).tau_results(
-            data, rhos, args.seed, episodes=episodes, schedule=schedule
-        )
-        rows = rows + list(tau_rows)
+    tau_rows, tau_fragment = cmd_agent_tau.tau_results(
+        data, rhos, args.seed, episodes=episodes, schedule=schedule
+    )
+    rows = rows + list(tau_rows)
     autonomy = _autonomy_rows(schedule, trajs, episodes)
     _print_results(rows, len(table.n_calls), args.folds)
     print(

@@ -37,11 +37,27 @@ from tokenomy.interfaces.loaders.agent_data import load_miniswe, load_schedule, 
 from tokenomy.interfaces.paths import resolve_data_dir
 from tokenomy.interfaces.table import format_table
 
-__all__ = ["DATASET", "DEFAULT_V", "register", "tau_results"]
+__all__ = ["DATASET", "DEFAULT_V", "TAU_COLUMNS", "register", "tau_results"]
 
 DATASET = "taubench-airline"
 DEFAULT_V = (1.0, 10.0)
 """V grid (USD per successful airline task) when the caller gives none: a parameter, not a measurement."""
+
+TAU_COLUMNS = (
+    "V",
+    "rho",
+    "policy",
+    "welfare_per_task",
+    "welfare_ci_low",
+    "welfare_ci_high",
+    f"diff_vs_{BASELINE}",
+    "success_rate",
+    "cost_per_task_usd",
+    "asks_per_task",
+    "modelled",
+)
+"""Columns printed for the tau-bench rows, by ``agent tau`` and ``agent eval`` (ρ is a column: each
+policy appears once per (V, ρ))."""
 
 MODELLED_NOTE = (
     "Modelled, not measured: (1) what a user asked by the gate before a commit the log shows "
@@ -321,9 +337,11 @@ def run_tau(args: argparse.Namespace) -> dict[str, Any]:
     rows, world = _run(
         data, rhos, v_values, args.seed, folds=args.folds, p_catch=args.p_catch, schedule_path=args.schedule
     )
-    cols = ["V", "rho", "policy", "welfare_per_task", "welfare_ci_low", "welfare_ci_high"]
-    cols += [f"diff_vs_{BASELINE}", "success_rate", "cost_per_task_usd", "asks_per_task", "modelled"]
-    print(format_table(rows, cols, title="tau-bench airline: confirmation policies (held-out tasks)"))
+    print(
+        format_table(
+            rows, list(TAU_COLUMNS), title="tau-bench airline: confirmation policies (held-out tasks)"
+        )
+    )
     print(f"\nmodelled: {MODELLED_NOTE}")
     print(f"world model: p_catch={world['p_catch']:.3f} q_fixed={world['q_fixed']:.3f}")
     if args.report:

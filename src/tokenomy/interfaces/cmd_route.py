@@ -159,7 +159,7 @@ def fit_and_evaluate(args: argparse.Namespace, ds: RoutingDataset) -> dict[str, 
             progress=step,
         )
         tail = None if args.no_longtail else longtail(router, test, prices=prices, seed=args.seed)
-        compare = getattr(args, "compare_estimators", None)
+        compare = args.compare_estimators
         estimators = None
         if compare:
             wanted = None if compare == "all" else [x.strip() for x in compare.split(",") if x.strip()]

@@ -8,7 +8,6 @@ the demo's output folder. Without the data it says so and is skipped.
 
 from __future__ import annotations
 
-import argparse
 from typing import Any
 
 from tokenomy.core import PriceSource, PriceVector
@@ -32,17 +31,11 @@ def section(ctx: DemoContext) -> dict[str, Any]:
         return {"skipped": "no routing/routerbench_slice in the data folder"}
     ds = load_routerbench(folder)
     v_grid = "0.001,0.01,0.1" if ctx.quick else "0.001,0.003,0.01,0.03,0.1,1"
-    args = argparse.Namespace(
-        v=v_grid,
-        lam=0.0,
-        rho=0.0,
-        policies="all",
-        estimator="neighbours",
-        prices="packaged",
-        test_share=0.3,
-        boot=200 if ctx.quick else 500,
-        seed=0,
-        no_longtail=False,
+    from tokenomy.interfaces.cli import build_parser  # in here: cli loads the commands, and demo loads this
+
+    # route eval's own parser, so every option the demo does not set keeps route eval's default
+    args = build_parser().parse_args(
+        ["route", "eval", f"--V={v_grid}", f"--boot={200 if ctx.quick else 500}"]
     )
     out = fit_and_evaluate(args, ds)
     router, test = out.pop("_router"), out.pop("_test")

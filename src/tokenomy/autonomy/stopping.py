@@ -27,7 +27,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from tokenomy.autonomy.features import TrajectoryTable
-from tokenomy.autonomy.success_model import PrefixModel, fit_glm
+from tokenomy.autonomy.success_model import PrefixModel, _sigmoid, fit_glm
 from tokenomy.core.errors import ValidationError
 
 __all__ = [
@@ -319,7 +319,7 @@ class OptionStop(MarginalStop):
             success, cost = _future_under(train, keep)
             bs = fit_glm(z, success, w, link="logit", ridge=self.ridge_)
             bc = fit_glm(z, cost, w, link="log", ridge=self.ridge_)
-            keep = v_usd / (1 + np.exp(-np.clip(z @ bs, -30, 30))) - np.exp(np.clip(z @ bc, -30, 30)) > 0
+            keep = _sigmoid(z @ bs, v_usd) - np.exp(np.clip(z @ bc, -30, 30)) > 0
         self.beta_ = (bs, bc)
         return self
 
@@ -329,7 +329,7 @@ class OptionStop(MarginalStop):
             raise RuntimeError("OptionStop is not fitted; call fit(train, v_usd) first")
         z = self.model_._z(table.x)
         bs, bc = self.beta_
-        return v_usd / (1 + np.exp(-np.clip(z @ bs, -30, 30))) - np.exp(np.clip(z @ bc, -30, 30))
+        return _sigmoid(z @ bs, v_usd) - np.exp(np.clip(z @ bc, -30, 30))
 
     def decide(self, table: TrajectoryTable, v_usd: float) -> NDArray[np.bool_]:
         """Continue where the option-adjusted surplus is > 0 (no margin, no budget)."""

@@ -27,6 +27,12 @@ from tokenomy.autonomy.features import FEATURE_NAMES, TrajectoryTable
 __all__ = ["PrefixModel", "auc", "fit_glm"]
 
 
+def _sigmoid(eta: NDArray[np.float64], scale: float = 1.0) -> NDArray[np.float64]:
+    """``scale``·σ(η) = scale / (1 + e^−η), η clipped to [−30, 30] (the one logistic of this package;
+    ``scale`` lets callers get V·p̂ with the division they always used, bit for bit)."""
+    return scale / (1.0 + np.exp(-np.clip(eta, -30, 30)))
+
+
 def _standardise(x: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     mu = x.mean(axis=0)
     sd = x.std(axis=0)
@@ -66,7 +72,7 @@ def fit_glm(
     for _ in range(n_iter):
         eta = np.clip(x @ beta, -30, 30)
         if link == "logit":
-            mu = 1.0 / (1.0 + np.exp(-eta))
+            mu = _sigmoid(eta)
             var = np.maximum(mu * (1 - mu), 1e-9)
         else:
             mu = np.exp(eta)
@@ -141,7 +147,7 @@ class PrefixModel:
         )
         y = table.resolved[table.traj].astype(np.float64)
         self.beta_success_ = fit_glm(z, y, w, link="logit", ridge=self.ridge)
-        p = 1.0 / (1.0 + np.exp(-np.clip(z @ self.beta_success_, -30, 30)))
+        p = _sigmoid(z @ self.beta_success_)
         pen = np.full(z.shape[1], self.ridge * float(w.sum()))
         pen[0] = 0.0
         hess = (z * (w * p * (1 - p))[:, None]).T @ z + np.diag(pen)
@@ -156,7 +162,7 @@ class PrefixModel:
 
     def success(self, x: NDArray[np.float64]) -> NDArray[np.float64]:
         """p̂ for each row of the full feature matrix ``x`` (float[N, len(FEATURE_NAMES)])."""
-        return 1.0 / (1.0 + np.exp(-np.clip(self._z(x) @ self.beta_success_, -30, 30)))
+        return _sigmoid(self._z(x) @ self.beta_success_)
 
     def success_bounds(
         self, x: NDArray[np.float64], z_se: float
@@ -165,9 +171,7 @@ class PrefixModel:
         zx = self._z(x)
         eta = zx @ self.beta_success_
         half = z_se * np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", zx, self.cov_success_, zx), 0.0))
-        lo = 1.0 / (1.0 + np.exp(-np.clip(eta - half, -30, 30)))
-        hi = 1.0 / (1.0 + np.exp(-np.clip(eta + half, -30, 30)))
-        return lo, hi
+        return _sigmoid(eta - half), _sigmoid(eta + half)
 
     def remaining_usd(self, x: NDArray[np.float64]) -> NDArray[np.float64]:
         """Ĉ (USD still to be spent if continued to the end) for each row of ``x``."""

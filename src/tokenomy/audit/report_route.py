@@ -14,7 +14,7 @@ from typing import Any
 
 from tokenomy.audit.html import Report
 from tokenomy.audit.svg import Series, line_chart, scatter_chart
-from tokenomy.routing.evaluation import SUMMARY_COLUMNS
+from tokenomy.routing.evaluation import SUMMARY_COLUMNS, anchor_rows
 from tokenomy.routing.metrics import pareto_front
 
 __all__ = ["build_report"]
@@ -130,10 +130,7 @@ def build_report(payload: Mapping[str, Any], *, subtitle: str = "") -> Report:
             f"({pair['accuracy_weak']:.3f}). {a.get('note', '')}"
         )
         rep.table(
-            [
-                {"policy": k, "APGR": v, "CPT(50%)": a["cpt50"][k], "CPT(80%)": a["cpt80"][k]}
-                for k, v in a["apgr"].items()
-            ],
+            anchor_rows(a),
             caption="on the pair (share of calls to the strong model)",
         )
         rep.table(

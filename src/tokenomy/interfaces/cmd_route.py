@@ -31,7 +31,13 @@ from tokenomy.interfaces.table import format_table
 from tokenomy.ledger import Ledger
 from tokenomy.routing.dataset import RoutingDataset
 from tokenomy.routing.estimators import ESTIMATORS
-from tokenomy.routing.evaluation import DEFAULT_POLICIES, SUMMARY_COLUMNS, evaluate, require_two_models
+from tokenomy.routing.evaluation import (
+    DEFAULT_POLICIES,
+    SUMMARY_COLUMNS,
+    anchor_rows,
+    evaluate,
+    require_two_models,
+)
 from tokenomy.routing.ledger_io import refuse_rerun, write_routes
 from tokenomy.routing.longtail import longtail
 from tokenomy.routing.policies import POLICIES
@@ -232,11 +238,7 @@ def run_eval(args: argparse.Namespace) -> dict[str, Any]:
     a = out["anchors"]
     print(
         format_table(
-            [
-                {"policy": k, "APGR": v, "CPT(50%)": a["cpt50"][k], "CPT(80%)": a["cpt80"][k]}
-                for k, v in a["apgr"].items()
-            ],
-            ["policy", "APGR", "CPT(50%)", "CPT(80%)"],
+            anchor_rows(a),
             title=f"RouteLLM anchors on the pair {a['pair']['strong']} / {a['pair']['weak']} "
             "(CPT = share of calls to the strong model)",
         )

@@ -17,6 +17,7 @@ from tokenomy.interfaces.loaders.routing import load_routerbench
 from tokenomy.interfaces.table import format_table
 from tokenomy.ledger import Ledger
 from tokenomy.routing.decision import RouteRequest
+from tokenomy.routing.evaluation import anchor_rows
 from tokenomy.routing.ledger_io import write_routes
 
 __all__ = ["TITLE", "section"]
@@ -94,8 +95,8 @@ def section(ctx: DemoContext) -> dict[str, Any]:
     ctx.echo(
         f"anchors on {a['pair']['strong']} / {a['pair']['weak']}: "
         + "; ".join(
-            f"{k} APGR {a['apgr'][k]:.3f}, CPT(50%) {a['cpt50'][k]:.3f}, CPT(80%) {a['cpt80'][k]:.3f}"
-            for k in a["apgr"]
+            r["policy"] + " " + ", ".join(f"{c} {x:.3f}" for c, x in r.items() if c != "policy")
+            for r in anchor_rows(a)
         )
         + "; AIQ "
         + ", ".join(f"{k} {v:.3f}" for k, v in a["aiq"].items())

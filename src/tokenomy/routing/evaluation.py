@@ -11,7 +11,7 @@ The long-tail experiment (the paper's prediction 2) lives in ``longtail``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +34,7 @@ __all__ = [
     "SUMMARY_COLUMNS",
     "EvalResult",
     "Realised",
+    "anchor_rows",
     "evaluate",
     "realised",
     "require_two_models",
@@ -251,6 +252,14 @@ def _sweeps(fitted: dict[str, Policy], base: Problem) -> dict[str, list[dict[str
             )
         out[n] = pts
     return out
+
+
+def anchor_rows(anchors: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One row per policy of an ``anchors`` payload: ``policy``, ``APGR``, ``CPT(50%)``, ``CPT(80%)``."""
+    return [
+        {"policy": k, "APGR": v, "CPT(50%)": anchors["cpt50"][k], "CPT(80%)": anchors["cpt80"][k]}
+        for k, v in anchors["apgr"].items()
+    ]
 
 
 def _anchors(

@@ -21,7 +21,6 @@ from tokenomy.audit.svg import Series, line_chart, scatter_chart
 from tokenomy.autonomy.features import TrajectoryTable
 from tokenomy.autonomy.replay import PolicyResult, crossfit_stopping, split_folds
 from tokenomy.autonomy.stopping import CostCap, MarginalStop, default_policies, stop_outcomes
-from tokenomy.autonomy.success_model import PrefixModel
 
 __all__ = [
     "MINISWE_DATASET",
@@ -141,11 +140,12 @@ def stopping_curves(table: TrajectoryTable, v_values: Sequence[float], *, seed: 
         frontier.append(
             {"cap_usd": float(cap), "success_rate": float(s.mean()), "cost_per_task_usd": float(c.mean())}
         )
+    rule = MarginalStop()  # one rule: its model cache fits p̂, Ĉ on train once for every V
     points = []
     for v in v_values:
-        s, c, _ = stop_outcomes(test, MarginalStop().fit(train, v).decide(test, v))
+        s, c, _ = stop_outcomes(test, rule.fit(train, v).decide(test, v))
         points.append({"V": v, "success_rate": float(s.mean()), "cost_per_task_usd": float(c.mean())})
-    model = PrefixModel(ridge=MarginalStop().ridge_grid[0], features=MarginalStop().features).fit(train)
+    model = rule._model(train, rule.ridge_grid[0])  # the same fit as PrefixModel(ridge, features).fit(train)
     p = model.success(test.x)
     steps = np.arange(0, 81, 5)
     res_rows = test.resolved[test.traj]

@@ -51,11 +51,10 @@ def section(ctx: DemoContext) -> dict[str, Any]:
     ctl = MarginalController(load_schedule())
     examples = _controller_examples(ctl)
     out: dict[str, Any] = {"controller_examples": examples}
+    ctx.echo(format_table(examples, title="controller on hand-written states (synthetic)"))
     if ctx.data_dir is None or not (ctx.data_dir / "agent").is_dir():
-        ctx.echo(format_table(examples, title="controller on hand-written states (synthetic)"))
         ctx.echo("no agent data: the replay part is skipped")
         return out
-    ctx.echo(format_table(examples, title="controller on hand-written states (synthetic)"))
     table = build_table(load_miniswe(ctx.data_dir))
     res = crossfit_stopping(
         table,

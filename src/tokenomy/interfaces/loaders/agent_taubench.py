@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import lzma
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -165,16 +166,8 @@ def _with_raw(call: ToolCall, msgs: list[dict[str, Any]], path: Path) -> ToolCal
     prev_user = next(
         (str(m.get("content") or "") for m in reversed(msgs[: call.step]) if m["role"] == "user"), ""
     )
-    return ToolCall(
-        task_id=call.task_id,
-        trial=call.trial,
-        step=call.step,
-        tool=call.tool,
-        autonomy_class=call.autonomy_class,
-        confirmed_by_user=call.confirmed_by_user,
-        matches_gt_action=call.matches_gt_action,
-        arguments=args if isinstance(args, dict) else {"_value": args},
-        prev_user_message=prev_user,
+    return replace(
+        call, arguments=args if isinstance(args, dict) else {"_value": args}, prev_user_message=prev_user
     )
 
 

@@ -27,13 +27,27 @@ def compare_estimators(
 
     Returns:
         ``{"per_model": [...], "summary": [...]}``; the summary includes ``train-mean`` (the
-        per-model train accuracy as a constant prediction).
+        per-model train accuracy as a constant prediction). The router's own estimator (default
+        parameters) is reused rather than refitted when ``train`` is the split it was fitted on.
     """
     Xtr = router.features(train.prompts, train.categories.tolist())
     Xte = router.features(test.prompts, test.categories.tolist())
+    fit_on = router.train_problem_
+    fitted_here = (  # the router's own estimator is already fitted on this train split: reuse, don't refit
+        not router.estimator_params
+        and fit_on.quality is not None
+        and fit_on.category_codes is not None
+        and np.array_equal(train.quality, fit_on.quality)
+        and np.array_equal(Xtr.category_codes, fit_on.category_codes)
+    )
     preds = {"train-mean": np.broadcast_to(train.quality.mean(axis=0), test.quality.shape).copy()}
     for name in names or sorted(ESTIMATORS):
-        preds[name] = ESTIMATORS[name]().fit(Xtr, train.quality).predict(Xte)
+        est = (
+            router.estimator_
+            if fitted_here and name == router.estimator
+            else ESTIMATORS[name]().fit(Xtr, train.quality)
+        )
+        preds[name] = est.predict(Xte)
     per_model, summary = [], []
     for name, q in preds.items():
         rel = reliability(test.models, q, test.quality)

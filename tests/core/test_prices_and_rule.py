@@ -54,10 +54,13 @@ def test_null_option_chosen_when_no_surplus_is_positive() -> None:
     assert choose([TokenUse("x", 0.5, 1.0)], PriceVector(v_usd=2.0)).index is None
 
 
-def test_irreversible_risk_is_priced_at_rho_irr_on_top_of_rho() -> None:
-    use = TokenUse("deploy", 1.0, 0.0, dr=0.1, dr_irr=0.1)
+def test_irreversible_harm_is_priced_at_rho_irr_in_total_and_the_rest_at_rho() -> None:
+    # dr = 0.1 of which 0.04 irreversible: 0.06 at ρ = 10 and 0.04 at ρ_irr = 40
+    use = TokenUse("deploy", 1.0, 0.0, dr=0.1, dr_irr=0.04)
     p = PriceVector(v_usd=10, rho_usd=10, rho_irr_usd=40)
-    assert surplus(use, p) == pytest.approx(10 - 1 - 4)
+    assert surplus(use, p) == pytest.approx(10 - 0.6 - 1.6)
+    # the default ρ_irr = ρ adds no premium: irreversible harm then costs what any harm costs
+    assert surplus(use, PriceVector(v_usd=10, rho_usd=10)) == pytest.approx(10 - 1.0)
 
 
 @pytest.mark.parametrize("bad", [math.nan, math.inf, -1.0, "x"])

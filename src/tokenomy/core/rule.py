@@ -1,6 +1,14 @@
 """The allocation rule, Eq. 1: spend on argmax surplus, or on nothing when no surplus is positive.
 
-surplus_i = V·ΔQ_i − ΔC_i − λ·ΔL_i − ρ·ΔR_i − ρ_irr·ΔR_i^irr
+surplus_i = V·ΔQ_i − ΔC_i − λ·ΔL_i − ρ·(ΔR_i − ΔR_i^irr) − ρ_irr·ΔR_i^irr
+
+The reading of ρ_irr, settled once here for every layer: ΔR^irr is the unrecoverable *part* of ΔR
+(0 ≤ ΔR^irr ≤ ΔR) and ρ_irr ≥ ρ is its *whole* price, so recoverable harm costs ρ per unit and
+irreversible harm ρ_irr per unit. Written as the paper's Eq. 1, the additional term for the
+unrecoverable component is the premium (ρ_irr − ρ)·ΔR^irr; with the default ρ_irr = ρ there is no
+premium. This module is the only place the rule is written: ``surplus`` / ``surplus_matrix`` give the
+estimated surplus of candidate uses, ``utility_terms`` / ``realised_utility`` the realised utility of
+what happened (the same expression over realised quality, cost, latency and harm).
 
 ``choose`` decides one request over a handful of ``TokenUse`` objects; ``surplus_matrix`` and
 ``choose_many`` decide N requests × M uses at once with per-request V (and optionally per-request
@@ -23,7 +31,19 @@ from tokenomy.core.errors import ValidationError
 from tokenomy.core.prices import PriceVector
 from tokenomy.core.uses import TokenUse
 
-__all__ = ["NULL", "Choice", "choose", "choose_many", "crossover_value", "surplus", "surplus_matrix"]
+__all__ = [
+    "NULL",
+    "Choice",
+    "UtilityTerms",
+    "choose",
+    "choose_many",
+    "crossover_value",
+    "realised_utility",
+    "risk_cost",
+    "surplus",
+    "surplus_matrix",
+    "utility_terms",
+]
 
 NULL = -1
 """Index returned by ``choose_many`` for the null option (spend nothing)."""
@@ -35,9 +55,13 @@ def surplus(use: TokenUse, prices: PriceVector) -> float:
         prices.v_usd * use.dq
         - use.dc_usd
         - prices.lam_usd_per_s * use.dl_s
-        - prices.rho_usd * use.dr
-        - prices.rho_irr * use.dr_irr
+        - risk_cost(use.dr, use.dr_irr, prices.rho_usd, prices.rho_irr)
     )
+
+
+def risk_cost(dr: float, dr_irr: float, rho_usd: float, rho_irr_usd: float) -> float:
+    """USD price of harm ``dr`` of which ``dr_irr`` is irreversible: ρ·(dr − dr_irr) + ρ_irr·dr_irr."""
+    return rho_usd * dr + (rho_irr_usd - rho_usd) * dr_irr
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +119,7 @@ def crossover_value(a: TokenUse, b: TokenUse, prices: PriceVector) -> float:
             d(u.dc_usd)
             + d(prices.lam_usd_per_s) * d(u.dl_s)
             + d(prices.rho_usd) * d(u.dr)
-            + d(prices.rho_irr) * d(u.dr_irr)
+            + (d(prices.rho_irr) - d(prices.rho_usd)) * d(u.dr_irr)
         )
 
     if a.dq == b.dq:
@@ -130,7 +154,8 @@ def surplus_matrix(
     Args:
         v_usd: V per request, shape (N,) (or a scalar, then N comes from ``dq``).
         dq: quality gains, shape (N, M) or (M,) when they do not depend on the request.
-        dc_usd, dl_s, dr, dr_irr: broadcastable to (N, M); all ≥ 0.
+        dc_usd, dl_s, dr, dr_irr: broadcastable to (N, M); all ≥ 0 (``dr_irr`` is the irreversible
+            part of ``dr``; it is not checked against ``dr`` here, ``TokenUse`` checks it).
         lam_usd_per_s, rho_usd, rho_irr_usd: scalars or shape (N,); ρ_irr defaults to ρ.
         validate: check every input for NaN, infinity and negative values (O(N·M)).
 
@@ -167,7 +192,7 @@ def surplus_matrix(
     dc, dl, r, r_irr = terms
     # Non-V cost first: when every term is per-use (M,), this stays O(M) and the (N, M) work is one
     # multiply and one subtract, written in place.
-    cost = dc + lam * dl + rho * r + rho_irr * r_irr
+    cost = dc + lam * dl + rho * r + (rho_irr - rho) * r_irr
     out = np.multiply(v_arr[:, None], dq_arr, out=np.empty((n, m)))
     out -= cost
     return out
@@ -208,3 +233,92 @@ def choose_many(
     best = np.take_along_axis(s, idx[:, None], axis=1)[:, 0]
     spend = best > 0.0
     return np.where(spend, idx, NULL).astype(np.int64), np.where(spend, best, 0.0)
+
+
+@dataclass(frozen=True, slots=True)
+class UtilityTerms:
+    """Realised Eq. 1 utility split into its terms, USD (each an array of the broadcast shape).
+
+    Attributes:
+        value_usd: V·Q.
+        cost_usd: C.
+        latency_cost_usd: λ·L.
+        risk_cost_usd: ρ·(R − R_irr) + ρ_irr·R_irr.
+    """
+
+    value_usd: NDArray[np.float64]
+    cost_usd: NDArray[np.float64]
+    latency_cost_usd: NDArray[np.float64]
+    risk_cost_usd: NDArray[np.float64]
+
+    @property
+    def utility_usd(self) -> NDArray[np.float64]:
+        """value − cost − latency cost − risk cost."""
+        out: NDArray[np.float64] = self.value_usd - self.cost_usd - self.latency_cost_usd - self.risk_cost_usd
+        return out
+
+
+def utility_terms(
+    v_usd: ArrayLike,
+    quality: ArrayLike,
+    cost_usd: ArrayLike = 0.0,
+    latency_s: ArrayLike = 0.0,
+    harm: ArrayLike = 0.0,
+    harm_irr: ArrayLike = 0.0,
+    *,
+    lam_usd_per_s: ArrayLike = 0.0,
+    rho_usd: ArrayLike = 0.0,
+    rho_irr_usd: ArrayLike | None = None,
+) -> UtilityTerms:
+    """The terms of realised utility, elementwise over broadcastable arrays (no validation: NaN stays).
+
+    The same expression as ``surplus_matrix``, read over what happened instead of what was estimated:
+    realised quality, cost, latency and harm events (``harm_irr`` the irreversible part of ``harm``).
+    Unknown values (NaN) propagate; a caller that treats unknown as zero says so where it does it.
+
+    Args:
+        v_usd, lam_usd_per_s, rho_usd, rho_irr_usd: prices; ρ_irr defaults to ρ.
+        quality, cost_usd, latency_s, harm, harm_irr: realised outcome.
+
+    Returns:
+        ``UtilityTerms`` whose ``utility_usd`` is the realised Eq. 1 utility.
+    """
+    f = np.float64
+    rho = np.asarray(rho_usd, dtype=f)
+    rho_irr = rho if rho_irr_usd is None else np.asarray(rho_irr_usd, dtype=f)
+    harm_arr = np.asarray(harm, dtype=f)
+    harm_irr_arr = np.asarray(harm_irr, dtype=f)
+    return UtilityTerms(
+        value_usd=np.asarray(np.asarray(v_usd, dtype=f) * np.asarray(quality, dtype=f), dtype=f),
+        cost_usd=np.asarray(cost_usd, dtype=f),
+        latency_cost_usd=np.asarray(
+            np.asarray(lam_usd_per_s, dtype=f) * np.asarray(latency_s, dtype=f), dtype=f
+        ),
+        risk_cost_usd=np.asarray(rho * harm_arr + (rho_irr - rho) * harm_irr_arr, dtype=f),
+    )
+
+
+def realised_utility(
+    v_usd: ArrayLike,
+    quality: ArrayLike,
+    cost_usd: ArrayLike = 0.0,
+    latency_s: ArrayLike = 0.0,
+    harm: ArrayLike = 0.0,
+    harm_irr: ArrayLike = 0.0,
+    *,
+    lam_usd_per_s: ArrayLike = 0.0,
+    rho_usd: ArrayLike = 0.0,
+    rho_irr_usd: ArrayLike | None = None,
+) -> NDArray[np.float64]:
+    """Realised Eq. 1 utility V·Q − C − λ·L − ρ·(R − R_irr) − ρ_irr·R_irr, elementwise (see ``utility_terms``)."""
+    return utility_terms(
+        v_usd,
+        quality,
+        cost_usd,
+        latency_s,
+        harm,
+        harm_irr,
+        lam_usd_per_s=lam_usd_per_s,
+        rho_usd=rho_usd,
+        rho_irr_usd=rho_irr_usd,
+    ).utility_usd

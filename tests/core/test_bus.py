@@ -87,7 +87,7 @@ def test_bus_subscribers_get_their_topic_until_they_cancel() -> None:
     sub = bus.subscribe(lambda q: seen.append(q.prices.lam_usd_per_s), topic="supply")
     bus.subscribe(lambda q: everything.append(q.topic))
     bus.publish("supply", _supply(0.1, 0.0), time_s=0.0)
-    bus.publish("tenant/a", PriceVector(v_usd=3.0, v_source="user"), time_s=0.0)
+    bus.publish("tenant/a", PriceVector(v_usd=3.0, v_source=PriceSource.USER), time_s=0.0)
     sub.cancel()
     bus.publish("supply", _supply(0.2, 0.0), time_s=1.0)
     assert seen == [0.1] and everything == ["supply", "tenant/a", "supply"]
@@ -96,7 +96,7 @@ def test_bus_subscribers_get_their_topic_until_they_cancel() -> None:
 def test_view_overlays_fresh_quotes_and_drops_stale_ones() -> None:
     bus = PriceBus(max_age_s=10.0)
     base = PriceVector(v_usd=1.0, rho_usd=2.0)
-    bus.publish("tenant/a", PriceVector(v_usd=30.0, v_source="user"), time_s=0.0)
+    bus.publish("tenant/a", PriceVector(v_usd=30.0, v_source=PriceSource.USER), time_s=0.0)
     bus.publish("supply", _supply(0.5, 1e-6), time_s=8.0)
     fresh = bus.view(base, now_s=9.0)
     # the tenant sets V, supply sets λ and the KV price, ρ stays the base's

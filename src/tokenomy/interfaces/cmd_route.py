@@ -145,9 +145,7 @@ def fit_and_evaluate(args: argparse.Namespace, ds: RoutingDataset) -> dict[str, 
         tqdm(total=len(vs) + 2, desc="route eval", unit="step") as bar,
     ):
         bar.set_postfix_str("fitting")
-        router = Router(estimator=args.estimator, prices=table, seed=args.seed).fit(
-            train, lam_usd_per_s=args.lam, rho_usd=args.rho
-        )
+        router = Router(estimator=args.estimator, prices=table, seed=args.seed).fit(train, prices)
         bar.update()
 
         def step(label: str) -> None:

@@ -1,6 +1,7 @@
 """Evaluate routing policies on a held-out dataset in the long format, against the ex-post oracle.
 
-For every policy and V: welfare per query (V·quality − cost − λ·latency − ρ·risk), accuracy, cost,
+For every policy and V: welfare per query (core's realised Eq. 1 utility, V·quality − cost − λ·latency
+− ρ·risk, with ρ_irr on the irreversible part of the risk), accuracy, cost,
 regret against the ex-post oracle (mean, p95) and the share of the best-fixed → oracle gap recovered,
 with paired bootstrap confidence intervals; next to the anchors' own metrics (``anchors``): RouteLLM's
 APGR and CPT(50%), CPT(80%) for a strong/weak pair and RouterBench's AIQ. Calibration (Brier, ECE,
@@ -20,6 +21,7 @@ from numpy.typing import NDArray
 
 from tokenomy.core.errors import ValidationError
 from tokenomy.core.prices import PriceVector
+from tokenomy.core.rule import realised_utility, surplus_matrix
 from tokenomy.routing.dataset import RoutingDataset
 from tokenomy.routing.effects import SYNTHETIC_RISK, latency_note
 from tokenomy.routing.metrics import aiq, apgr, bootstrap_means, cpt, gap_recovered, reliability
@@ -87,9 +89,21 @@ def realised(p: Problem, routes: Routes) -> Realised:
     lat_m = p.latency_s if p.latency_s is not None else p.dl_s
     cost = (called * p.cost_usd).sum(axis=1)
     lat = (called * lat_m).sum(axis=1)
-    cons = p.consequence if p.consequence is not None else np.zeros(n)
-    risk = np.where(ok, (1.0 - q) * cons, 0.0)
-    w = p.v_usd * q - cost - p.lam_usd_per_s * lat - p.rho_usd * risk
+    harm, harm_irr = p.risk(q)
+    # The null option answers nothing, so it risks nothing (its quality 0 is not a wrong answer).
+    risk = np.where(ok, harm, 0.0)
+    risk_irr = np.where(ok, harm_irr, 0.0)
+    w = realised_utility(
+        p.v_usd,
+        q,
+        cost,
+        lat,
+        risk,
+        risk_irr,
+        lam_usd_per_s=p.lam_usd_per_s,
+        rho_usd=p.rho_usd,
+        rho_irr_usd=p.rho_irr,
+    )
     return Realised(q, cost, lat, risk, w, ~ok)
 
 
@@ -281,7 +295,8 @@ def _anchors(
     thr = [pgr(score >= a) for a in np.unique(np.quantile(score, np.linspace(0, 1, 41)))]
     q2 = base.dq[:, [s, w]]
     c2 = base.dc_usd[:, [s, w]]
-    eq = [pgr(eq4(v * q2 - c2, allow_null=False) == 0) for v in SWEEP_V]
+    # The anchors' curves trade accuracy against cost only: Eq. 4 on the pair with λ = ρ = 0.
+    eq = [pgr(eq4(surplus_matrix(v, q2, c2, validate=False), allow_null=False) == 0) for v in SWEEP_V]
     mix = [(float(a), float(a)) for a in np.linspace(0, 1, 11)]  # random mixing: PGR = share exactly
     curves = {"threshold": thr, "tokenomy": eq, "random": mix}
     pair = {

@@ -1,11 +1,14 @@
 """The demand layer's router, Eq. 4: m*(x) = argmax_m V(x)·q̂_m(x) − ĉ_m(x) − λ·l̂_m(x) − ρ·r̂_m(x).
 
+The surplus is core's one rule (``tokenomy.core.rule.surplus_matrix``, through ``Problem``); the
+SYNTHETIC risk has no irreversible part here, so ρ_irr is carried (and recorded) but adds nothing.
+
 ``Router.fit(dataset)`` learns the prompt features, the quality estimator q̂ (any registered one;
 the cross-fitted ``stacked`` blend by default), the token/cost model ĉ, the (SYNTHETIC) latency and
 risk models, and the ``tokenomy`` policy's per-V fall-back on out-of-fold estimates. ``route``
 decides one raw request and returns a ``RouteDecision`` with its candidate table; ``route_many``
-decides N requests at once (vectorised; features may be passed precomputed). λ and ρ are read from
-the core ``PriceVector``; V is per request; the queue delay in l̂ is read per call (``queue_s=``,
+decides N requests at once (vectorised; features may be passed precomputed). ``fit`` and ``route``
+both read λ, ρ and ρ_irr from the core ``PriceVector``; V is per request; the queue delay in l̂ is read per call (``queue_s=``,
 model -> seconds, from the serving layer's shadow-price feed: the core ``PriceVector`` has no queue
 field). The predictive baseline gets its own kNN q̂ (``baseline_estimator``), fitted separately. Decisions go to the ledger through ``RouteBatch.to_batch``
 or ``RouteDecision.to_decision``. Reads no file: the price table is passed in.
@@ -111,12 +114,18 @@ class Router:
             )
         return ESTIMATORS[name]()
 
-    def fit(self, ds: RoutingDataset, *, lam_usd_per_s: float = 0.0, rho_usd: float = 0.0) -> Router:
-        """Learn every estimate from ``ds`` and validate the policy out of fold at (λ, ρ).
+    def fit(self, ds: RoutingDataset, prices: PriceVector | None = None) -> Router:
+        """Learn every estimate from ``ds`` and validate the policy out of fold at the prices in force.
+
+        Args:
+            ds: the training data.
+            prices: λ, ρ and ρ_irr the policy is validated at (V is swept over the policy's grid, so
+                the vector's V is not read); ``None``: all zero. The same type ``route`` takes.
 
         Raises:
             ValidationError: an unknown estimator, or a model absent from the price table.
         """
+        prices = PriceVector() if prices is None else prices
         ds.validate()
         self.models_ = ds.models
         self.featurizer_ = TextFeaturizer(n_features=self.n_features).fit(ds.prompts, ds.categories.tolist())
@@ -147,8 +156,8 @@ class Router:
             e.dl_s,
             e.dr,
             np.zeros(len(ds)),
-            lam_usd_per_s,
-            rho_usd,
+            prices.lam_usd_per_s,
+            prices.rho_usd,
             X.category_codes,
             e.sources,
             ds.quality,
@@ -156,6 +165,7 @@ class Router:
             ds.latency_s,
             e.consequence,
             e.baseline,
+            rho_irr_usd=prices.rho_irr,
         )
         self.policy_ = (self.policy or TokenomyPolicy()).fit(self.train_problem_)
         return self
@@ -235,6 +245,7 @@ class Router:
             None if ds is None else ds.latency_s,
             e.consequence,
             e.baseline,
+            rho_irr_usd=prices.rho_irr,
         )
 
     def route_many(

@@ -1,7 +1,7 @@
 """The routing-policy contract: ``fit(train)`` once, then ``decide(problem) -> Routes`` per batch.
 
 A ``Problem`` is what a router sees for N requests over M models: the estimated effects of Eq. 4
-(dq, dc_usd, dl_s, dr, each (N, M)), the per-request V and the shared λ, ρ; at fit time (and for the
+(dq, dc_usd, dl_s, dr, each (N, M)), the per-request V and the shared λ, ρ, ρ_irr; at fit time (and for the
 ex-post oracle only) it also carries the realised quality and cost. ``dq_sources`` holds every
 quality estimate the estimator family produced (name -> (N, M)), so baselines built on a different
 predictor (RouterBench used kNN) share one fitted family. Train problems carry *out-of-fold*
@@ -10,6 +10,7 @@ estimates: tuning a threshold on in-sample q̂ would overfit.
 ``Routes`` is the decision as data: the model that answers each request (``NULL`` = -1, nothing
 spent) and, for a cascade, every model that was called (all are paid for). One policy = one class
 with one verb (``decide``); ``POLICIES`` maps names to classes (RouteLLM's ``routers.py`` pattern).
+Estimated surplus and realised welfare are core's one rule (``surplus_matrix``, ``realised_utility``).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from tokenomy.core.errors import ValidationError
-from tokenomy.core.rule import NULL
+from tokenomy.core.rule import NULL, realised_utility, surplus_matrix
 
 __all__ = ["POLICIES", "V_GRID", "Policy", "Problem", "Routes", "make_policy", "nearest_grid"]
 
@@ -42,11 +43,14 @@ class Problem:
         dq, dc_usd, dl_s, dr: estimated effects, (N, M) each (dl_s and dr SYNTHETIC on these data).
         v_usd: V per request, (N,).
         lam_usd_per_s, rho_usd: λ and ρ in force (scalars).
+        rho_irr_usd: ρ_irr in force, the whole price of irreversible harm (``None``: equal to ρ).
         category_codes: (N,) category code per request (-1 unknown).
         dq_sources: estimator name -> (N, M) q̂ (always includes "main", which is ``dq``).
         quality, cost_usd: realised (N, M) outcomes, present only on train problems and for the oracle.
         latency_s: realised latency (N, M) when the data has it, else ``None`` (then dl_s stands in).
         consequence: (N,) harm units of a wrong answer per request (SYNTHETIC).
+        consequence_irr: (N,) the irreversible part of ``consequence`` (≤ it; ``None``: none), so the
+            risk of a model is r = (1 − q)·consequence of which (1 − q)·consequence_irr is irreversible.
         baseline_dq: estimator name -> (N, M) q̂ fitted separately for the baselines (the
             predictive router's own kNN); never read by ``tokenomy``'s validated fall-back.
     """
@@ -66,6 +70,8 @@ class Problem:
     latency_s: NDArray[np.float64] | None = None
     consequence: NDArray[np.float64] | None = None
     baseline_dq: Mapping[str, NDArray[np.float64]] = field(default_factory=dict)
+    rho_irr_usd: float | None = None
+    consequence_irr: NDArray[np.float64] | None = None
 
     def __len__(self) -> int:
         return int(self.dq.shape[0])
@@ -82,29 +88,60 @@ class Problem:
             raise ValidationError(f"no quality source {name!r}; have main, {sorted(self.dq_sources)}")
         return self.dq_sources[name]
 
+    @property
+    def rho_irr(self) -> float:
+        """ρ_irr as a float (ρ when not set)."""
+        return self.rho_usd if self.rho_irr_usd is None else self.rho_irr_usd
+
+    def risk(self, quality: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64] | float]:
+        """(r, r_irr) of answers of ``quality`` (N, M) or (N,): (1 − q)·consequence and its irreversible part."""
+        per_row = (-1, 1) if quality.ndim == 2 else (-1,)
+        cons = 0.0 if self.consequence is None else self.consequence.reshape(per_row)
+        irr = 0.0 if self.consequence_irr is None else (1.0 - quality) * self.consequence_irr.reshape(per_row)
+        return np.asarray((1.0 - quality) * cons), irr
+
     def estimated_surplus(self, dq: NDArray[np.float64] | None = None) -> NDArray[np.float64]:
-        """Eq. 4 surplus per (request, model) with the estimated effects, (N, M) USD."""
+        """Eq. 4 surplus per (request, model) with the estimated effects, (N, M) USD (core's rule)."""
         q = self.dq if dq is None else dq
-        dr = self.dr if dq is None or self.consequence is None else (1.0 - q) * self.consequence[:, None]
-        return np.asarray(
-            self.v_usd[:, None] * q - self.dc_usd - self.lam_usd_per_s * self.dl_s - self.rho_usd * dr
+        if dq is None or self.consequence is None:
+            dr: NDArray[np.float64] = self.dr
+            dr_irr = 0.0 if self.consequence_irr is None else self.risk(q)[1]
+        else:
+            dr, dr_irr = self.risk(q)
+        # Internal estimates, checked where they were made: skip the O(N·M) validation (hot path).
+        return surplus_matrix(
+            self.v_usd,
+            q,
+            self.dc_usd,
+            self.dl_s,
+            dr,
+            dr_irr,
+            lam_usd_per_s=self.lam_usd_per_s,
+            rho_usd=self.rho_usd,
+            rho_irr_usd=self.rho_irr,
+            validate=False,
         )
 
     def realised_welfare(self) -> NDArray[np.float64]:
-        """Realised V·q − c − λ·l − ρ·r per (request, model), (N, M); needs the realised outcomes.
+        """Realised Eq. 1 utility V·q − c − λ·l − ρ·(r − r_irr) − ρ_irr·r_irr per (request, model), (N, M).
 
-        Latency is the data's when present, else the (SYNTHETIC) estimate; risk is SYNTHETIC:
-        (1 − q) × consequence.
+        Needs the realised outcomes. Latency is the data's when present, else the (SYNTHETIC) estimate;
+        risk is SYNTHETIC: (1 − q) × consequence (see ``risk``).
         """
         if self.quality is None or self.cost_usd is None:
             raise ValidationError("this problem has no realised outcomes (only train problems do)")
         lat = self.latency_s if self.latency_s is not None else self.dl_s
-        cons = self.consequence[:, None] if self.consequence is not None else 0.0
-        return np.asarray(
-            self.v_usd[:, None] * self.quality
-            - self.cost_usd
-            - self.lam_usd_per_s * lat
-            - self.rho_usd * (1.0 - self.quality) * cons
+        risk, risk_irr = self.risk(self.quality)
+        return realised_utility(
+            self.v_usd[:, None],
+            self.quality,
+            self.cost_usd,
+            lat,
+            risk,
+            risk_irr,
+            lam_usd_per_s=self.lam_usd_per_s,
+            rho_usd=self.rho_usd,
+            rho_irr_usd=self.rho_irr,
         )
 
 

@@ -18,4 +18,4 @@ class BestFixed(Policy):
         return self
 
     def decide(self, problem: Problem) -> Routes:
-        return Routes(self.means_.best(problem.v_usd, problem.lam_usd_per_s, problem.rho_usd))
+        return Routes(self.means_.best(problem.v_usd, problem))

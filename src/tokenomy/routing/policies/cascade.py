@@ -17,6 +17,7 @@ import itertools
 import numpy as np
 from numpy.typing import NDArray
 
+from tokenomy.core.rule import realised_utility
 from tokenomy.routing.metrics import pareto_front
 from tokenomy.routing.policies.base import V_GRID, Policy, Problem, Routes, nearest_grid
 from tokenomy.routing.policies.fixed_choice import TrainMeans
@@ -89,32 +90,20 @@ class Cascade(Policy):
             np.zeros(0)
         ]
         assert train.cost_usd is not None
-        lat = train.latency_s if train.latency_s is not None else train.dl_s
         cost_cum = np.cumsum(train.cost_usd[:, self.stages_], axis=1)
-        lat_cum = np.cumsum(lat[:, self.stages_], axis=1)
         stops = [self._stop(scores, t) for t in combos]
         rows = np.arange(len(train))
         self.taus_: list[NDArray[np.float64]] = []
         for v in V_GRID:
             p = train.at_v(v)
-            fixed = means.best(p.v_usd[:1], p.lam_usd_per_s, p.rho_usd)[0]
+            fixed = means.best(p.v_usd[:1], p)[0]
             budget = (
                 self.budget_usd
                 if self.budget_usd is not None
                 else (means.cost_usd[fixed] if fixed >= 0 else 0.0)
             )
-            wel = (
-                p.realised_welfare()[:, self.stages_]
-                + train.cost_usd[:, self.stages_]
-                + p.lam_usd_per_s * lat[:, self.stages_]
-            )
             costs = np.array([cost_cum[rows, stop].mean() for stop in stops])
-            w = np.array(
-                [
-                    (wel[rows, stop] - cost_cum[rows, stop] - p.lam_usd_per_s * lat_cum[rows, stop]).mean()
-                    for stop in stops
-                ]
-            )
+            w = np.array([self.welfare(p, stop).mean() for stop in stops])
             feasible = costs <= budget * (1 + 1e-9)
             best = (
                 combos[int(np.where(feasible, w, -np.inf).argmax())]
@@ -123,6 +112,28 @@ class Cascade(Policy):
             )
             self.taus_.append(best)
         return self
+
+    def welfare(self, problem: Problem, stop: NDArray[np.int64]) -> NDArray[np.float64]:
+        """Realised Eq. 1 utility per request (core's ``realised_utility``) when request i stops at stage
+        ``stop[i]``: the quality and risk of that stage's answer, the cost and latency of every stage
+        called up to it. Needs the realised outcomes (train problems)."""
+        assert problem.quality is not None and problem.cost_usd is not None
+        lat = problem.latency_s if problem.latency_s is not None else problem.dl_s
+        rows = np.arange(len(problem))
+        answer = np.asarray(self.stages_)[stop]
+        quality = problem.quality[rows, answer]
+        risk, risk_irr = problem.risk(quality)
+        return realised_utility(
+            problem.v_usd,
+            quality,
+            np.cumsum(problem.cost_usd[:, self.stages_], axis=1)[rows, stop],
+            np.cumsum(lat[:, self.stages_], axis=1)[rows, stop],
+            risk,
+            risk_irr,
+            lam_usd_per_s=problem.lam_usd_per_s,
+            rho_usd=problem.rho_usd,
+            rho_irr_usd=problem.rho_irr,
+        )
 
     def decide(self, problem: Problem) -> Routes:
         scores = self._scores(problem)

@@ -10,9 +10,8 @@ spending nothing, which is what separates it from Eq. 4.
 
 from __future__ import annotations
 
-import numpy as np
-
 from tokenomy.core.errors import ValidationError
+from tokenomy.core.rule import surplus_matrix
 from tokenomy.routing.policies.base import Policy, Problem, Routes, eq4
 
 __all__ = ["PredictiveRouter"]
@@ -43,4 +42,5 @@ class PredictiveRouter(Policy):
                 "baselines=True) from a Router fitted with that baseline_estimator"
             )
         q = problem.baseline_dq[self.source]
-        return Routes(eq4(np.asarray(problem.v_usd[:, None] * q - problem.dc_usd), allow_null=False))
+        # The baseline as published prices quality and cost only: core's rule with λ = ρ = 0.
+        return Routes(eq4(surplus_matrix(problem.v_usd, q, problem.dc_usd, validate=False), allow_null=False))

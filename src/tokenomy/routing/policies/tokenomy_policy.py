@@ -1,6 +1,7 @@
 """The main policy, ``tokenomy``: Eq. 4 with per-request V and the null option, and a learned fall-back.
 
-m*(x) = argmax_m V(x)·q̂_m(x) − ĉ_m(x) − λ·l̂_m(x) − ρ·r̂_m(x), nothing when every surplus is ≤ 0.
+m*(x) = argmax_m V(x)·q̂_m(x) − ĉ_m(x) − λ·l̂_m(x) − ρ·r̂_m(x) (core's ``surplus_matrix``, ρ_irr on the
+irreversible part of r̂), nothing when every surplus is ≤ 0.
 
 Where q̂ is too weak to beat one fixed model, routing on it loses welfare (published routers often
 fail to beat the best single model on RouterBench). So ``fit`` validates, for each V of ``V_GRID``,
@@ -50,7 +51,7 @@ class TokenomyPolicy(Policy):
         for v in V_GRID:
             p = train.at_v(v)
             w = np.concatenate([p.realised_welfare(), np.zeros((n, 1))], axis=1)  # last column: null
-            fixed = self.means_.best(p.v_usd, p.lam_usd_per_s, p.rho_usd)
+            fixed = self.means_.best(p.v_usd, p)
             w_fixed = w[rows, fixed]
             record: dict[str, float | str] = {"V": v, FIXED: float(w_fixed.mean())}
             best, best_gain = FIXED, 0.0
@@ -72,7 +73,7 @@ class TokenomyPolicy(Policy):
     def decide(self, problem: Problem) -> Routes:
         k = nearest_grid(problem.v_usd)
         modes = np.array(self.modes_, dtype=object)[k]
-        chosen = self.means_.best(problem.v_usd, problem.lam_usd_per_s, problem.rho_usd)
+        chosen = self.means_.best(problem.v_usd, problem)
         for s in set(modes.tolist()) - {FIXED}:
             rows = np.flatnonzero(modes == s)
             chosen[rows] = eq4(problem.estimated_surplus(None if s == "main" else problem.source(s))[rows])

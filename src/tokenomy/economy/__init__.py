@@ -1,1 +1,51 @@
-"""The four layers composed on one price bus, and experiments (SPEC.md §5). May import the layers."""
+"""The four layers composed on one price bus, and experiments (SPEC.md §7). May import the layers."""
+
+from tokenomy.economy.equilibrium import (
+    MARKET_TOPIC,
+    Clearing,
+    FlatOutcome,
+    MarketReport,
+    Misreport,
+    Optimum,
+    TenantOutcome,
+    clear,
+    dual_price,
+    flat,
+    misreport,
+    run_market,
+    social_optimum,
+    typical_price,
+)
+from tokenomy.economy.tenants import (
+    LogNormalValue,
+    Take,
+    Tenant,
+    TenantSet,
+    synthetic_values,
+    tenant_from_requests,
+    tenants_from_servegen,
+)
+
+__all__ = [
+    "MARKET_TOPIC",
+    "Clearing",
+    "FlatOutcome",
+    "LogNormalValue",
+    "MarketReport",
+    "Misreport",
+    "Optimum",
+    "Take",
+    "Tenant",
+    "TenantOutcome",
+    "TenantSet",
+    "clear",
+    "dual_price",
+    "flat",
+    "misreport",
+    "run_market",
+    "social_optimum",
+    "synthetic_values",
+    "tenant_from_requests",
+    "tenants_from_servegen",
+    "typical_price",
+]

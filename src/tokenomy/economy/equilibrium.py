@@ -44,14 +44,18 @@ __all__ = [
     "MARKET_TOPIC",
     "Clearing",
     "FlatOutcome",
+    "MarketReport",
     "Misreport",
     "Optimum",
     "TenantOutcome",
     "clear",
+    "dual_price",
     "flat",
     "misreport",
     "outcomes",
+    "run_market",
     "social_optimum",
+    "typical_price",
 ]
 
 MARKET_TOPIC = "market"
@@ -394,4 +398,65 @@ def misreport(
         out.price_usd_per_gpu_s,
         out.tenants[tenant].surplus_usd_per_s,
         truthful.tenants[tenant].surplus_usd_per_s,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class MarketReport:
+    """One market: the tâtonnement, the optimum, the flat baseline and every misreport."""
+
+    capacity_gpu_s_per_s: float
+    cost_usd_per_gpu_s: float
+    clearing: Clearing
+    optimum: Optimum
+    flat: FlatOutcome
+    misreports: tuple[Misreport, ...]
+
+    @property
+    def efficiency(self) -> float:
+        """Welfare at the equilibrium / optimal welfare."""
+        return self.clearing.welfare_usd_per_s / self.optimum.best_welfare_usd_per_s
+
+    @property
+    def flat_efficiency(self) -> float:
+        """Welfare under flat pricing / optimal welfare."""
+        return self.flat.welfare_usd_per_s / self.optimum.best_welfare_usd_per_s
+
+
+def run_market(
+    tenants: TenantSet,
+    capacity_gpu_s_per_s: float,
+    *,
+    cost_usd_per_gpu_s: float,
+    bus: PriceBus | None = None,
+    factors: tuple[float, ...] = (0.5, 2.0),
+    tol: float = 1e-4,
+) -> MarketReport:
+    """Clear the market (reserve = cost), solve the optimum, price flat at cost, try every misreport.
+
+    Args:
+        tenants: the tenants.
+        capacity_gpu_s_per_s: capacity for sale, > 0.
+        cost_usd_per_gpu_s: the operator's cost: the reserve price, the flat price and welfare's cost.
+        bus: receives the truthful clearing's price path (topic ``"market"``).
+        factors: V scalings each tenant tries, one at a time.
+        tol: the clearing tolerance on |excess demand| / capacity.
+
+    Raises:
+        ValidationError: capacity ≤ 0, a negative cost or a non-positive factor.
+    """
+    c = float(cost_usd_per_gpu_s)
+    eq = clear(tenants, capacity_gpu_s_per_s, floor_usd=c, cost_usd_per_gpu_s=c, bus=bus, tol=tol)
+    lies = tuple(
+        misreport(tenants, capacity_gpu_s_per_s, eq, tenant=k, factor=f, floor_usd=c, tol=tol)
+        for k in range(len(tenants))
+        for f in factors
+    )
+    return MarketReport(
+        float(capacity_gpu_s_per_s),
+        c,
+        eq,
+        social_optimum(tenants, capacity_gpu_s_per_s, cost_usd_per_gpu_s=c),
+        flat(tenants, capacity_gpu_s_per_s, price_usd_per_gpu_s=c),
+        lies,
     )

@@ -1,12 +1,14 @@
 """The token-aware audit (SPEC.md §5): price a log, compute per-request realised vectors, run detectors.
 
-Per request: value V·Q, cost ΔC (recomputed from tokens at the model's price on the log's date, the
-provider-reported cost kept beside it so billing drift shows), latency cost λ·L, risk cost
-ρ·harm + ρ_irr·harm_irr, welfare = value − cost − latency cost − risk cost, and regret against the
-ex-post best allocation. A log observes only the run it took, so the ex-post alternatives are that run
-and the null option (spend nothing, utility 0): regret = max(0, −welfare), the ledger's rule with one
-observed candidate. For a ledger input the per-request vectors come from the ledger's own query.
-Totals are sums; "not tokens per dollar". No I/O: importers and loaders hand the log in.
+Per request, by core's realised-utility rule (``tokenomy.core.rule.utility_terms``): value V·Q, cost
+ΔC (recomputed from tokens at the model's price on the log's date, the provider-reported cost kept
+beside it so billing drift shows), latency cost λ·L, risk cost ρ·(harm − harm_irr) + ρ_irr·harm_irr
+(harm_irr is the irreversible part of harm, ρ_irr its whole price), welfare = value − cost − latency
+cost − risk cost, and regret against the ex-post best allocation. A log observes only the run it
+took, so the ex-post alternatives are that run and the null option (spend nothing, utility 0):
+regret = max(0, −welfare), the ledger's rule with one observed candidate. For a ledger input the
+per-request terms come from the ledger's own query. Totals are sums; "not tokens per dollar".
+No I/O: importers and loaders hand the log in.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from tokenomy.audit.detectors import AuditContext, Finding, detect_all
 from tokenomy.audit.log import AuditLog
 from tokenomy.audit.pricing import PriceTable, Pricing, price_steps
 from tokenomy.autonomy.schedule import Schedule
+from tokenomy.core.rule import UtilityTerms, utility_terms
 from tokenomy.ledger import Decision, Outcome
 
 __all__ = ["AuditResult", "run_audit"]
@@ -182,10 +185,19 @@ def _per_request(log: AuditLog, req: NDArray[np.int64], cost: F64) -> tuple[F64,
     lat = np.zeros(r)
     llm = ok & log.steps.is_llm
     np.add.at(lat, req[llm], np.nan_to_num(log.steps.latency_s[llm]))
-    value = rq.v_usd * np.nan_to_num(rq.quality)
-    lat_cost = rq.lam_usd_per_s * lat
-    risk = rq.rho_usd * np.nan_to_num(rq.harm) + rq.rho_irr_usd * np.nan_to_num(rq.harm_irr)
-    return c, value, lat_cost, risk, value - c - lat_cost - risk
+    # Unknown quality and harm (NaN) count as 0 here: an unlabelled request earns no value and no harm.
+    t = utility_terms(
+        rq.v_usd,
+        np.nan_to_num(rq.quality),
+        c,
+        lat,
+        np.nan_to_num(rq.harm),
+        np.nan_to_num(rq.harm_irr),
+        lam_usd_per_s=rq.lam_usd_per_s,
+        rho_usd=rq.rho_usd,
+        rho_irr_usd=rq.rho_irr_usd,
+    )
+    return c, t.value_usd, t.latency_cost_usd, t.risk_cost_usd, t.utility_usd
 
 
 def run_audit(
@@ -244,8 +256,8 @@ def run_audit(
                 continue
             value[i], cost[i] = row["value_usd"] or 0.0, row["cost_usd"] or 0.0
             lat_cost[i], risk[i] = row["latency_cost_usd"] or 0.0, row["risk_cost_usd"] or 0.0
-            welfare[i] = value[i] - cost[i] - lat_cost[i] - risk[i]
             regret[i] = row["regret_usd"] or 0.0
+        welfare = UtilityTerms(value, cost, lat_cost, risk).utility_usd
         notes.append("ledger input: per-request vectors and regret from the ledger's query (SPEC.md §2)")
     else:
         notes.append(

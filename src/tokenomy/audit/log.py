@@ -208,8 +208,8 @@ class RequestTable:
         request_id: shape (R,), unique.
         v_usd, lam_usd_per_s, rho_usd, rho_irr_usd: the Eq. 1 prices of each request.
         quality: realised quality in [0, 1] (resolved, reward); NaN when the log carries no label.
-        harm, harm_irr: realised harm units, total and its irreversible part, priced as in the ledger
-            (ρ·harm + ρ_irr·harm_irr); NaN when unknown.
+        harm, harm_irr: realised harm units, total and its irreversible part, priced by core's rule
+            (ρ·(harm − harm_irr) + ρ_irr·harm_irr); NaN when unknown.
         sources: per price name -> per-row source ("user", "default", ...), shape (R,) each.
         group: free label per request (repo, tenant, trial); "" when none.
     """

@@ -1,7 +1,8 @@
 """Shared reading of ledger decisions for the routing, serving and capital detectors (no I/O).
 
-Per decision: each candidate's utility — realised (V·quality − cost − λ·latency − ρ·harm − ρ_irr·harm_irr)
-where the ledger holds its outcome, else its ex-ante Eq. 1 surplus — and the chosen index.
+Per decision: each candidate's utility — realised (core's ``realised_utility``: V·quality − cost −
+λ·latency − ρ·(harm − harm_irr) − ρ_irr·harm_irr) where the ledger holds its outcome, else its ex-ante
+Eq. 1 surplus as recorded — and the chosen index.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from tokenomy.core.rule import realised_utility
 from tokenomy.ledger import Decision, Layer, Outcome
 
 __all__ = ["Scored", "score_decisions"]
@@ -31,13 +33,14 @@ def score_decisions(decisions: Sequence[Decision], outcomes: Sequence[Outcome], 
     by_req: dict[str, list[Outcome]] = {}
     for o in outcomes:
         by_req.setdefault(o.request_id, []).append(o)
-    out = []
+    scored: list[tuple[Decision, NDArray[np.float64], NDArray[np.bool_]]] = []
+    hits: list[tuple[int, int]] = []  # (scored row, candidate index) of each matched outcome
+    terms: list[tuple[float, ...]] = []  # V, λ, ρ, ρ_irr, quality, cost, latency, harm, harm_irr
     for d in decisions:
         if d.layer != layer or not d.candidates:
             continue
         p = d.prices
         util = np.array([c.surplus_usd for c in d.candidates], dtype=np.float64)
-        obs = np.zeros(len(d.candidates), bool)
         names = {c.name: i for i, c in enumerate(d.candidates)}
         for o in by_req.get(d.request_id, ()):
             if o.decision_id and o.decision_id != d.decision_id:
@@ -45,15 +48,16 @@ def score_decisions(decisions: Sequence[Decision], outcomes: Sequence[Outcome], 
             name = o.candidate or d.chosen_name
             if name is None or name not in names:
                 continue
-            i = names[name]
-            u = (
-                p.v_usd * o.quality
-                - o.cost_usd
-                - p.lam_usd_per_s * o.latency_s
-                - p.rho_usd * o.harm
-                - p.rho_irr * o.harm_irr
-            )
-            util[i] = u if not obs[i] else util[i] + u
+            hits.append((len(scored), names[name]))
+            prices = (p.v_usd, p.lam_usd_per_s, p.rho_usd, p.rho_irr)
+            terms.append((*prices, o.quality, o.cost_usd, o.latency_s, o.harm, o.harm_irr))
+        scored.append((d, util, np.zeros(len(d.candidates), bool)))
+    if terms:
+        v, lam, rho, rho_irr, q, c, lat, h, h_irr = np.array(terms, dtype=np.float64).T
+        u = realised_utility(v, q, c, lat, h, h_irr, lam_usd_per_s=lam, rho_usd=rho, rho_irr_usd=rho_irr)
+        for (k, i), u_k in zip(hits, u.tolist(), strict=True):
+            _, util, obs = scored[k]
+            # The first outcome replaces the ex-ante surplus; more outcomes of one candidate add up.
+            util[i] = u_k if not obs[i] else util[i] + u_k
             obs[i] = True
-        out.append(Scored(d, util, obs))
-    return out
+    return [Scored(d, util, obs) for d, util, obs in scored]

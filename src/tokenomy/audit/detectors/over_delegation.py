@@ -2,7 +2,8 @@
 
 Violated condition: ∂R/∂a > V·∂p/∂a — in log terms, a tool call whose class the autonomy schedule
 puts at "confirm" or above (commit, unknown, deploy/transfer/delete-remote) ran without a recorded
-human confirmation. Harm exposure of each such action = ρ_irr · p̂_wrong, with p̂_wrong the observed
+human confirmation. Harm exposure of each such action = ρ_irr · p̂_wrong (core's risk cost of p̂_wrong
+wholly irreversible harm units), with p̂_wrong the observed
 share of unconfirmed actions that did not match the reference (1 when the log has no reference
 labels: worst case). The reward gap between requests with and without an unconfirmed action is
 reported beside it — observational, labelled so.
@@ -16,6 +17,7 @@ import numpy as np
 
 from tokenomy.audit.actions import required_levels
 from tokenomy.audit.detectors.base import AuditContext, Detector, Finding, register
+from tokenomy.core.rule import utility_terms
 
 __all__ = ["OverDelegation"]
 
@@ -56,8 +58,17 @@ class OverDelegation(Detector):
         labelled = bad & (s.correct >= 0)
         p_wrong = float((s.correct[labelled] == 0).mean()) if labelled.any() else 1.0
         rq = ctx.log.requests
-        rho_irr = rq.rho_irr_usd[ctx.req[bad]]
-        exposure = rho_irr * p_wrong
+        # Each unconfirmed action risks p̂_wrong harm units, all of them irreversible (no confirmation
+        # stood between the act and its effect): core's risk cost, which is ρ_irr·p̂_wrong.
+        rows = ctx.req[bad]
+        exposure = utility_terms(
+            0.0,
+            0.0,
+            harm=p_wrong,
+            harm_irr=p_wrong,
+            rho_usd=rq.rho_usd[rows],
+            rho_irr_usd=rq.rho_irr_usd[rows],
+        ).risk_cost_usd
         per_req = np.zeros(len(rq))
         np.add.at(per_req, ctx.req[bad], exposure)
         n_bad_req = np.zeros(len(rq), np.int64)

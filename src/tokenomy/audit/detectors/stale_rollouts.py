@@ -3,12 +3,16 @@
 A capital-layer decision whose chosen candidate is a rollout (decision point containing "rollout")
 carries ΔQ = its learning gain when fresh and metadata ``staleness_versions`` (s) and
 ``drift_per_version`` (δ). Depreciated value V·ΔQ·(1 − δ)^s below its token cost ΔC means the trace
-was not worth learning from: impact = ΔC − V·ΔQ·(1 − δ)^s; wasted tokens from metadata ``tokens``.
+was not worth learning from: impact = ΔC − V·ΔQ·(1 − δ)^s, minus core's Eq. 1 surplus of the depreciated
+gain; wasted tokens from metadata ``tokens``.
 """
 
 from __future__ import annotations
 
+import numpy as np
+
 from tokenomy.audit.detectors.base import AuditContext, Detector, Finding, register
+from tokenomy.core.rule import surplus_matrix
 from tokenomy.ledger import Layer
 
 __all__ = ["StaleRollouts"]
@@ -23,29 +27,40 @@ class StaleRollouts(Detector):
     unit = "traces"
 
     def detect(self, ctx: AuditContext) -> Finding:
+        used = [
+            d
+            for d in ctx.decisions
+            if d.layer == Layer.CAPITAL
+            and "rollout" in d.decision_point
+            and d.chosen is not None
+            and "staleness_versions" in d.metadata
+        ]
+        n = len(used)
         rows = []
         tokens = 0
-        n = 0
-        for d in ctx.decisions:
-            if d.layer != Layer.CAPITAL or "rollout" not in d.decision_point or d.chosen is None:
-                continue
-            if "staleness_versions" not in d.metadata:
-                continue
-            n += 1
-            c = d.candidates[d.chosen]
-            s = float(d.metadata["staleness_versions"])
-            delta = float(d.metadata.get("drift_per_version", 0.0))
-            value = d.prices.v_usd * c.dq * (1.0 - delta) ** s
-            if value < c.dc_usd:
-                tokens += int(d.metadata.get("tokens", 0))
-                rows.append(
-                    {
-                        "request_id": d.request_id,
-                        "decision_id": d.decision_id,
-                        "impact_usd": c.dc_usd - value,
-                        "staleness_versions": s,
-                    }
-                )
+        if used:
+            chosen = [d.candidates[d.chosen] for d in used if d.chosen is not None]
+            stale = np.array([float(d.metadata["staleness_versions"]) for d in used])
+            delta = np.array([float(d.metadata.get("drift_per_version", 0.0)) for d in used])
+            # Core's rule on the depreciated learning gain against the token cost; this mode's
+            # condition prices neither latency nor harm of training tokens (λ = ρ = 0).
+            surplus = surplus_matrix(
+                np.array([d.prices.v_usd for d in used]),
+                (np.array([c.dq for c in chosen]) * (1.0 - delta) ** stale)[:, None],
+                np.array([c.dc_usd for c in chosen])[:, None],
+                validate=False,
+            )[:, 0]
+            for d, s, sur in zip(used, stale.tolist(), surplus.tolist(), strict=True):
+                if sur < 0.0:
+                    tokens += int(d.metadata.get("tokens", 0))
+                    rows.append(
+                        {
+                            "request_id": d.request_id,
+                            "decision_id": d.decision_id,
+                            "impact_usd": -sur,
+                            "staleness_versions": s,
+                        }
+                    )
         if n == 0:
             return self.not_applicable("no RL rollout decisions (capital layer, with staleness) in the input")
         return self.found(

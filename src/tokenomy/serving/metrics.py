@@ -1,11 +1,12 @@
 """Run metrics: TTFT, TPOT, inter-token latency, end-to-end latency, goodput, hit rates and welfare.
 
-Welfare (SPEC §5, USD; V and λ are synthetic): Σ_completed V_i − Σ_i λ_i·L_i − GPU price × busy
-seconds, where L_i is the end-to-end latency of a completed request and the time until rejection
-of a rejected one (a user who waited and got nothing still waited). A request rejected as larger
-than the whole KV cache is counted, carries no value and no latency. Inter-token latency is
-measured per engine step (step seconds per emitted token, weighted by tokens); TPOT per request is
-(finish − first token)/(output − 1) and so includes stalls from preemption.
+Welfare (SPEC §5, USD; V and λ are synthetic), core's realised utility summed over requests:
+Σ_completed V_i − Σ_i λ_i·L_i − GPU price × busy seconds, where L_i is the end-to-end latency of a
+completed request and the time until rejection of a rejected one (a user who waited and got nothing
+still waited). A request rejected as larger than the whole KV cache is counted, carries no value and
+no latency. Inter-token latency is measured per engine step (step seconds per emitted token,
+weighted by tokens); TPOT per request is (finish − first token)/(output − 1) and so includes stalls
+from preemption.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from tokenomy.core.rule import UtilityTerms, utility_terms
 from tokenomy.serving.result import COMPLETED, REJECTED, TOO_LARGE, RunResult
 
 __all__ = ["latency_columns", "summarize", "weighted_quantile", "welfare_parts"]
@@ -49,15 +51,24 @@ def welfare_parts(r: RunResult, mask: NDArray[np.bool_] | None = None) -> dict[s
     ok = (r.status == COMPLETED) & m
     waited = (r.status == COMPLETED) | (r.status == REJECTED)
     lat = np.where(waited & m, r.finish_s - wl.arrival_s, 0.0)
-    value = float(wl.v_usd[ok].sum())
-    lat_cost = float((wl.lam_usd_per_s * np.nan_to_num(lat)).sum())
     share = m.sum() / max(len(wl), 1)
     gpu = r.config.gpu_usd_per_s * r.busy_s * share
+    # Core's realised utility per request (quality 1 when completed); the GPU is paid for the run as a
+    # whole, so its cost enters once, on the totals. A latency that never ended (NaN) is not charged.
+    t = utility_terms(
+        wl.v_usd, ok.astype(np.float64), 0.0, np.nan_to_num(lat), lam_usd_per_s=wl.lam_usd_per_s
+    )
+    total = UtilityTerms(
+        np.asarray(t.value_usd[ok].sum()),
+        np.asarray(gpu),
+        np.asarray(t.latency_cost_usd.sum()),
+        np.asarray(0.0),
+    )
     return {
-        "value_usd": value,
-        "latency_cost_usd": lat_cost,
-        "gpu_cost_usd": gpu,
-        "welfare": value - lat_cost - gpu,
+        "value_usd": float(total.value_usd),
+        "latency_cost_usd": float(total.latency_cost_usd),
+        "gpu_cost_usd": float(total.cost_usd),
+        "welfare": float(total.utility_usd),
     }
 
 

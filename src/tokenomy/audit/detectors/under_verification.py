@@ -13,6 +13,7 @@ import numpy as np
 
 from tokenomy.audit.detectors._agent import verification_stats
 from tokenomy.audit.detectors.base import AuditContext, Detector, Finding, register
+from tokenomy.core.rule import surplus_matrix
 
 __all__ = ["UnderVerification"]
 
@@ -45,7 +46,8 @@ class UnderVerification(Detector):
         vmask = np.isin(s.action_class, ["test", "run"])
         c_v = float(np.nanmean(s.cost_usd[vmask])) if vmask.any() else 0.0
         v = ctx.log.requests.v_usd
-        gain = v * dq - c_v
+        # Eq. 1 surplus of one verify step: ΔQ_v at V against its cost (no latency or harm priced here).
+        gain = surplus_matrix(v, np.array([dq]), c_v, validate=False)[:, 0]
         hit = unverified & (gain > 0)
         ids = ctx.log.requests.request_id
         examples = [

@@ -5,6 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+RAY_STAMP := $(VENV)/.installed-ray
 DATA   ?= $(or $(TOKENOMY_DATA),../shared/data)
 
 .PHONY: demo test lint bench fmt clean setup
@@ -18,10 +19,16 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	@touch $(STAMP)
 
+# The tests also run sweeps on Ray (the ray extra, ~270 MB with its dependencies): installed for
+# `make test` only, so `make demo` stays light.
+$(RAY_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,ray]'
+	@touch $(RAY_STAMP)
+
 demo: $(STAMP)
 	$(BIN)/tokenomy demo --data $(DATA) --out out/demo
 
-test: $(STAMP)
+test: $(RAY_STAMP)
 	bash scripts/test-deps.sh
 	$(BIN)/python -m pytest -q
 

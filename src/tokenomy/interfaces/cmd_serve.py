@@ -3,7 +3,9 @@
 ``serve simulate --trace NAME|PATH[,..] --scheduler a,b --rate-scale 1,2,4 [--report out.html]``
 runs every (trace, rate, scheduler), prints a table and returns ``{"runs": [...], ...}`` (``--json``
 is added by cli.py). Traces: ``azure-conv``, ``azure-code``, ``mooncake`` (under ``--data``) or a
-file (Azure CSV, Mooncake JSONL, generic CSV/JSONL; see ``loaders.traces``). ``--ledger PATH`` writes
+file (Azure CSV, Mooncake JSONL, generic CSV/JSONL; see ``loaders.traces``). ``--backend ray`` (or
+``auto`` with the ``ray`` extra installed) runs the grid's points as Ray tasks (``interfaces.sweep``);
+the default ``serial`` runs them here, one after another. ``--ledger PATH`` writes
 the supply layer's decisions: admissions (decision point ``admit``), speculation switches
 (``speculate``), prefix-cache evictions (``evict``) and queue orderings (``order``), every
 ``--ledger-sample``-th of each (switches all). ``serve prediction3`` runs the long-context-tenant
@@ -13,9 +15,9 @@ experiment on a slice of the Azure conversation trace.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from tqdm import tqdm
 
@@ -42,6 +44,7 @@ from tokenomy.interfaces.loaders.traces import (
     resolve_trace,
 )
 from tokenomy.interfaces.paths import resolve_data_dir
+from tokenomy.interfaces.sweep import BACKENDS, parallel_map, resolve_backend
 from tokenomy.interfaces.table import format_table
 from tokenomy.ledger import Ledger
 from tokenomy.serving.decisions import (
@@ -62,6 +65,9 @@ from tokenomy.serving.steptime import BLIS_LLAMA31_8B_H100_TP1, LinearStepTime, 
 from tokenomy.serving.workloads import SYNTHETIC_NOTE, rate_scaled
 
 __all__ = ["register", "run_prediction3", "run_simulate"]
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 def _schedulers(text: str) -> list[str]:
@@ -130,6 +136,13 @@ def register(sub: Any) -> None:
         "--ledger", metavar="PATH", help="append admission, speculation, eviction and order decisions here"
     )
     s.add_argument("--ledger-sample", type=int, default=10, help="keep every k-th decision (default 10)")
+    s.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default="serial",
+        help="run the grid here one run at a time (serial, default), as Ray tasks (ray; the ray "
+        "extra), or on Ray when it is installed (auto)",
+    )
     _common(s)
     s.set_defaults(func=run_simulate)
     q = ss.add_parser("prediction3", help="one tenant sends long contexts: others' latency and welfare")
@@ -255,16 +268,25 @@ def run_simulate(args: argparse.Namespace) -> dict[str, Any]:
         if ledger is not None:
             _write_ledger(ledger, r, args.ledger_sample, written)
 
-    with tqdm(total=total, unit="req", desc="simulating") as bar:
-        rows = run_grid(
-            wls,
-            names,
-            rates,
-            engine=engine,
-            on_run=on_run,
-            progress=lambda: _advance(bar, bar.n),
-            record=record,
-        )
+    if resolve_backend(args.backend) == "ray":
+        runs = len(wls) * len(rates) * len(names)
+        with tqdm(total=runs, unit="run", desc="simulating on ray") as bar:
+
+            def on_ray(fn: Callable[[T], R], items: Sequence[T], /) -> list[R]:
+                return parallel_map(fn, items, backend="ray", progress=lambda done, _n: bar.update(1))
+
+            rows = run_grid(wls, names, rates, engine=engine, on_run=on_run, record=record, map_fn=on_ray)
+    else:
+        with tqdm(total=total, unit="req", desc="simulating") as bar:
+            rows = run_grid(
+                wls,
+                names,
+                rates,
+                engine=engine,
+                on_run=on_run,
+                progress=lambda: _advance(bar, bar.n),
+                record=record,
+            )
     if ledger is not None:
         ledger.close()
     print(

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
@@ -25,9 +25,20 @@ from tokenomy.serving.result import COMPLETED, RunResult
 from tokenomy.serving.schedulers import make_scheduler
 from tokenomy.serving.workloads import TenantSpec, concat, rate_scaled, tenant_mix
 
-__all__ = ["LongTenant", "prediction3", "run_grid"]
+__all__ = ["LongTenant", "MapFn", "prediction3", "run_grid"]
 
 OnRun = Callable[[RunResult, dict[str, Any]], None]
+_T = TypeVar("_T")
+_R = TypeVar("_R")
+
+
+class MapFn(Protocol):
+    """``map_fn(fn, items)``: ``[fn(x) for x in items]`` in input order, run however the caller likes.
+
+    The interfaces pass one that runs the items in parallel (``interfaces.sweep.parallel_map``).
+    """
+
+    def __call__(self, fn: Callable[[_T], _R], items: Sequence[_T], /) -> Sequence[_R]: ...
 
 
 def run_grid(
@@ -39,6 +50,7 @@ def run_grid(
     on_run: OnRun | None = None,
     progress: Callable[[], Progress] | None = None,
     record: RecordSpec | None = None,
+    map_fn: MapFn | None = None,
 ) -> list[dict[str, Any]]:
     """Run every (workload, rate, scheduler); return one ``summarize`` dict per run.
 
@@ -47,27 +59,37 @@ def run_grid(
         schedulers: registry names.
         rates: rate scales (×k compresses arrival times).
         engine: the engine (default ``Engine()``).
-        on_run: called with each run and its summary (reports, ledger writes).
-        progress: called before each run for that run's progress callback.
+        on_run: called with each run and its summary (reports, ledger writes), in grid order.
+        progress: called before each run for that run's progress callback; it is called where the
+            run happens, so leave it None with a ``map_fn`` that runs items in other processes.
         record: the decisions to record for the ledger (None: none).
+        map_fn: runs the grid's points (e.g. in parallel); None: one after another in this process,
+            each run handed to ``on_run`` as soon as it ends. Runs draw nothing at random, so every
+            ``map_fn`` gives the same rows.
+
+    Returns:
+        one row per (workload, rate, scheduler), in that nesting order.
     """
     eng: Engine | DisaggregatedEngine = engine or Engine()
+
+    def run_one(point: tuple[Workload, float, str]) -> tuple[RunResult, dict[str, Any]]:
+        wl, k, name = point
+        r = eng.run(
+            rate_scaled(wl, k),
+            make_scheduler(name),
+            progress=progress() if progress is not None else None,
+            record=record,
+        )
+        m = summarize(r)
+        m["trace"], m["rate_scale"] = wl.name, k
+        return r, m
+
+    points = [(wl, float(k), name) for wl in workloads for k in rates for name in schedulers]
     rows = []
-    for wl in workloads:
-        for k in rates:
-            scaled = rate_scaled(wl, k)
-            for name in schedulers:
-                r = eng.run(
-                    scaled,
-                    make_scheduler(name),
-                    progress=progress() if progress is not None else None,
-                    record=record,
-                )
-                m = summarize(r)
-                m["trace"], m["rate_scale"] = wl.name, float(k)
-                rows.append(m)
-                if on_run is not None:
-                    on_run(r, m)
+    for r, m in map(run_one, points) if map_fn is None else map_fn(run_one, points):
+        rows.append(m)
+        if on_run is not None:
+            on_run(r, m)
     return rows
 
 

@@ -152,11 +152,11 @@ def test_bad_decision_fields_raise() -> None:
     with pytest.raises(ValidationError, match="layer"):
         Decision("r", "marketing", "x", cand, 0, p)  # type: ignore[arg-type]
     with pytest.raises(ValidationError, match="chosen"):
-        Decision("r", Layer.DEMAND, "x", cand, 3, p)
+        Decision("r", Layer.DEMAND, "route", cand, 3, p)
     with pytest.raises(ValidationError, match="unique"):
-        Decision("r", Layer.DEMAND, "x", cand * 2, 0, p)
+        Decision("r", Layer.DEMAND, "route", cand * 2, 0, p)
     with pytest.raises(ValidationError, match="request_id"):
-        Decision("", Layer.DEMAND, "x", cand, 0, p)
+        Decision("", Layer.DEMAND, "route", cand, 0, p)
     with pytest.raises(ValidationError, match="dc_usd"):
         Candidate("a", 0.5, -1.0)
 

@@ -2,6 +2,7 @@
 
 The fast path for layers that decide many requests at once (``choose_many``): no Python object per
 row. ``DecisionBatch.to_tables`` produces the Arrow tables the store appends in one transaction.
+Resource prices (``ResourcePrice``) are shared by the batch: every row carries the same ones.
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ from numpy.typing import NDArray
 
 from tokenomy.core._checks import check_finite_array, check_nonneg_array
 from tokenomy.core.errors import ValidationError
-from tokenomy.core.prices import PriceSource
+from tokenomy.core.prices import PriceSource, ResourcePrice
 from tokenomy.core.rule import NULL, surplus_matrix
 from tokenomy.ledger import schema
-from tokenomy.ledger.records import Layer
+from tokenomy.ledger.kinds import validate_kind
+from tokenomy.ledger.layers import Layer, as_layer
 
 __all__ = ["DecisionBatch"]
 
@@ -39,6 +41,8 @@ class DecisionBatch:
         tenants: shape (N,) strings, or ``None`` for "".
         sources: PriceSource per price field (``v_source`` ... ``rho_irr_source``); key -> source.
         propensity: shape (N,) or ``None`` for 1.0.
+        kind: what sort of decision (``kinds.KINDS``); "" infers it from ``decision_point``.
+        resources: resource prices every row of the batch carries (``PriceVector.resources``).
     """
 
     request_ids: Sequence[str] | NDArray[np.object_]
@@ -59,12 +63,28 @@ class DecisionBatch:
     tenants: Sequence[str] | NDArray[np.object_] | None = None
     sources: dict[str, PriceSource] | None = None
     propensity: NDArray[np.float64] | None = None
+    kind: str = ""
+    resources: tuple[ResourcePrice, ...] = ()
 
     def __len__(self) -> int:
         return len(self.request_ids)
 
+    def resolved_kind(self) -> str:
+        """The batch's kind, inferred from ``decision_point`` when ``kind`` is "".
+
+        Raises:
+            ValidationError: the layer is unknown, or the kind is not valid for it.
+        """
+        return validate_kind(self.kind, as_layer(self.layer), self.decision_point, "DecisionBatch")
+
     def validate(self) -> None:
-        """Raise ValidationError naming the first bad field (shapes, NaN, negatives, chosen range)."""
+        """Raise ValidationError naming the first bad field (shapes, NaN, negatives, chosen range, kind)."""
+        self.resolved_kind()
+        names = [r.resource for r in self.resources]
+        if not all(isinstance(r, ResourcePrice) for r in self.resources) or len(set(names)) != len(names):
+            raise ValidationError(
+                f"DecisionBatch.resources must be ResourcePrice values, one per resource name; got {self.resources!r}"
+            )
         n, m = len(self.request_ids), len(self.names)
         if len(set(self.names)) != m:
             raise ValidationError(f"DecisionBatch candidate names must be unique, got {self.names}")
@@ -84,8 +104,8 @@ class DecisionBatch:
         if np.any(self.rho_irr_usd < self.rho_usd):
             raise ValidationError("DecisionBatch.rho_irr_usd must be ≥ rho_usd in every row")
 
-    def to_tables(self, first_seq: int) -> tuple[pa.Table, pa.Table]:
-        """Arrow tables (decisions, candidates) for rows numbered from ``first_seq``."""
+    def to_tables(self, first_seq: int) -> tuple[pa.Table, pa.Table, pa.Table]:
+        """Arrow tables (decisions, candidates, resource prices) for rows numbered from ``first_seq``."""
         n, m = len(self.request_ids), len(self.names)
         seq = np.arange(first_seq, first_seq + n, dtype=np.int64)
         chosen = np.asarray(self.chosen, dtype=np.int64)
@@ -134,6 +154,8 @@ class DecisionBatch:
                 "rho_irr_usd": np.asarray(self.rho_irr_usd, np.float64),
                 **{k: const(PriceSource(v).value) for k, v in src.items()},
                 "metadata": const("{}"),
+                "kind": const(self.resolved_kind()),
+                "prices_time_s": pa.nulls(n, pa.float64()),
             },
             schema=schema.DECISIONS,
         )
@@ -165,4 +187,20 @@ class DecisionBatch:
             },
             schema=schema.CANDIDATES,
         )
-        return decisions, candidates
+        return decisions, candidates, self._resource_table(seq, decision_ids)
+
+    def _resource_table(self, seq: NDArray[np.int64], decision_ids: pa.Array) -> pa.Table:
+        k, n = len(self.resources), seq.size
+        rows = [r.as_dict() for r in self.resources]
+        return pa.table(
+            {
+                "decision_seq": np.repeat(seq, k),
+                "idx": np.tile(np.arange(k, dtype=np.int32), n),
+                "decision_id": pc.take(decision_ids, pa.array(np.repeat(np.arange(n), k))),
+                **{
+                    f: pa.array([r[f] for r in rows] * n, schema.RESOURCE_PRICES.field(f).type)
+                    for f in ("resource", "usd_per_unit", "unit", "source", "time_s")
+                },
+            },
+            schema=schema.RESOURCE_PRICES,
+        )

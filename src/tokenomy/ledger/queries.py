@@ -1,11 +1,12 @@
-"""SQL over the ledger tables: realised vectors and regret against the ex-post best candidate.
+"""Realised utility, regret and per-request vectors over the ledger tables, by core's one rule.
 
 Join rule: an outcome with a ``decision_id`` belongs to that decision; one with an empty
 ``decision_id`` belongs to every decision of its request. Its candidate is the named one, or the
 chosen one when ``candidate`` is empty (for a decision that chose the null option, the outcome of
-spending nothing). Utility of an outcome under the decision's prices (Eq. 1, realised):
-
-    U = V·quality − cost − λ·latency − ρ·harm − ρ_irr·harm_irr
+spending nothing). DuckDB does the joins and the grouping; the utility of each (decision, outcome)
+link under the decision's prices is computed by ``tokenomy.core.utility_terms``, the one definition
+of realised Eq. 1 (``V·Q − C − λ·L − ρ·(R − R_irr) − ρ_irr·R_irr``), on the columns fetched as Arrow,
+and handed back to DuckDB for the sums. No formula of utility is written in SQL here.
 
 Regret of a decision = max(0, max over candidates with outcomes of U) − U(chosen); the 0 is the null
 option, always available ex post. A decision with no outcome for its chosen candidate has NULL regret.
@@ -13,41 +14,41 @@ option, always available ex post. A decision with no outcome for its chosen cand
 
 from __future__ import annotations
 
-__all__ = ["DECISION_REGRET", "REQUEST_VECTORS"]
+import duckdb
+import numpy as np
+import pyarrow as pa
+from numpy.typing import NDArray
+
+from tokenomy.core.rule import utility_terms
+
+__all__ = ["decision_regret", "request_vectors", "valued_links"]
 
 _LINKS = """
-links AS (
-  SELECT d.seq AS dseq, o.seq AS oseq, o.candidate, o.quality, o.cost_usd, o.latency_s, o.harm, o.harm_irr
+WITH links AS (
+  SELECT d.seq AS dseq, o.seq AS oseq, o.candidate, d.chosen_name,
+         d.v_usd, d.lam_usd_per_s, d.rho_usd, d.rho_irr_usd,
+         o.quality, o.cost_usd, o.latency_s, o.harm, o.harm_irr
   FROM outcomes o JOIN decisions d ON o.decision_id = d.decision_id
   WHERE o.decision_id <> ''
   UNION ALL
-  SELECT d.seq, o.seq, o.candidate, o.quality, o.cost_usd, o.latency_s, o.harm, o.harm_irr
+  SELECT d.seq, o.seq, o.candidate, d.chosen_name,
+         d.v_usd, d.lam_usd_per_s, d.rho_usd, d.rho_irr_usd,
+         o.quality, o.cost_usd, o.latency_s, o.harm, o.harm_irr
   FROM outcomes o JOIN decisions d ON o.request_id = d.request_id
   WHERE o.decision_id = ''
-),
-valued AS (
-  SELECT l.dseq, l.oseq, d.request_id, d.tenant, d.layer,
-         COALESCE(NULLIF(l.candidate, ''), d.chosen_name) AS cand,
-         (l.candidate = '' OR l.candidate IS NOT DISTINCT FROM d.chosen_name) AS realised,
-         d.v_usd * l.quality AS value_usd,
-         l.cost_usd,
-         d.lam_usd_per_s * l.latency_s AS latency_cost_usd,
-         d.rho_usd * l.harm + d.rho_irr_usd * l.harm_irr AS risk_cost_usd
-  FROM links l JOIN decisions d ON d.seq = l.dseq
-),
-per_cand AS (
-  SELECT dseq, cand, bool_or(realised) AS realised,
-         sum(value_usd) AS value_usd, sum(cost_usd) AS cost_usd,
-         sum(latency_cost_usd) AS latency_cost_usd, sum(risk_cost_usd) AS risk_cost_usd,
-         sum(value_usd - cost_usd - latency_cost_usd - risk_cost_usd) AS utility_usd
-  FROM valued GROUP BY dseq, cand
 )
+SELECT dseq, oseq,
+       COALESCE(NULLIF(candidate, ''), chosen_name) AS cand,
+       (candidate = '' OR candidate IS NOT DISTINCT FROM chosen_name) AS realised,
+       v_usd, lam_usd_per_s, rho_usd, rho_irr_usd, quality, cost_usd, latency_s, harm, harm_irr
+FROM links
 """
 
-DECISION_REGRET = (
-    "WITH "
-    + _LINKS
-    + """,
+_PER_DECISION = """
+per_cand AS (
+  SELECT dseq, cand, bool_or(realised) AS realised, sum(utility_usd) AS utility_usd
+  FROM _valued GROUP BY dseq, cand
+),
 per_decision AS (
   SELECT dseq,
          max(utility_usd) FILTER (WHERE realised) AS realised_utility_usd,
@@ -55,35 +56,36 @@ per_decision AS (
          arg_max(cand, utility_usd) AS best_observed_candidate,
          count(*) AS candidates_observed
   FROM per_cand GROUP BY dseq
+),
+reg AS (
+  SELECT d.seq, d.decision_id, d.request_id, d.tenant, d.layer, d.decision_point, d.kind, d.chosen_name,
+         d.v_usd, d.lam_usd_per_s, d.rho_usd, d.rho_irr_usd,
+         p.realised_utility_usd, p.best_utility_usd,
+         CASE WHEN p.best_utility_usd > 0 THEN p.best_observed_candidate ELSE NULL END AS best_candidate,
+         p.best_utility_usd - p.realised_utility_usd AS regret_usd,
+         coalesce(p.candidates_observed, 0) AS candidates_observed
+  FROM decisions d LEFT JOIN per_decision p ON p.dseq = d.seq
 )
-SELECT d.decision_id, d.request_id, d.tenant, d.layer, d.decision_point, d.chosen_name,
-       d.v_usd, d.lam_usd_per_s, d.rho_usd,
-       p.realised_utility_usd, p.best_utility_usd,
-       CASE WHEN p.best_utility_usd > 0 THEN p.best_observed_candidate ELSE NULL END AS best_candidate,
-       p.best_utility_usd - p.realised_utility_usd AS regret_usd,
-       coalesce(p.candidates_observed, 0) AS candidates_observed
-FROM decisions d LEFT JOIN per_decision p ON p.dseq = d.seq
-ORDER BY d.seq
 """
-)
 
-REQUEST_VECTORS = (
+_DECISION_REGRET = "WITH " + _PER_DECISION + "SELECT * EXCLUDE (seq) FROM reg ORDER BY seq"
+
+_REQUEST_VECTORS = (
     "WITH "
-    + _LINKS
+    + _PER_DECISION
     + """,
 realised_outcomes AS (
-  SELECT DISTINCT request_id, oseq, value_usd, cost_usd, latency_cost_usd, risk_cost_usd
-  FROM valued WHERE realised
+  SELECT DISTINCT d.request_id, v.oseq, v.value_usd, v.cost_usd, v.latency_cost_usd, v.risk_cost_usd,
+         v.utility_usd
+  FROM _valued v JOIN decisions d ON d.seq = v.dseq
+  WHERE v.realised
 ),
 vec AS (
   SELECT request_id, sum(value_usd) AS value_usd, sum(cost_usd) AS cost_usd,
          sum(latency_cost_usd) AS latency_cost_usd, sum(risk_cost_usd) AS risk_cost_usd,
-         count(*) AS outcomes
+         sum(utility_usd) AS utility_usd, count(*) AS outcomes
   FROM realised_outcomes GROUP BY request_id
 ),
-reg AS (SELECT * FROM ("""
-    + DECISION_REGRET.replace("ORDER BY d.seq", "")
-    + """)),
 req AS (
   SELECT request_id, any_value(tenant) AS tenant, count(*) AS decisions,
          sum(regret_usd) AS regret_usd, count(regret_usd) AS decisions_with_regret,
@@ -91,10 +93,64 @@ req AS (
   FROM reg GROUP BY request_id
 )
 SELECT req.request_id, req.tenant, req.decisions, req.v_price_usd, req.lam_usd_per_s, req.rho_usd,
-       vec.value_usd, vec.cost_usd, vec.latency_cost_usd, vec.risk_cost_usd,
-       vec.value_usd - vec.cost_usd - vec.latency_cost_usd - vec.risk_cost_usd AS utility_usd,
+       vec.value_usd, vec.cost_usd, vec.latency_cost_usd, vec.risk_cost_usd, vec.utility_usd,
        req.regret_usd, req.decisions_with_regret
 FROM req LEFT JOIN vec USING (request_id)
 ORDER BY req.request_id
 """
 )
+
+
+def valued_links(con: duckdb.DuckDBPyConnection) -> pa.Table:
+    """Every (decision, outcome) link with its candidate, whether it is the realised one, and its
+    realised utility terms in USD (``value_usd``, ``cost_usd``, ``latency_cost_usd``,
+    ``risk_cost_usd``, ``utility_usd``) under the decision's prices, by ``core.utility_terms``."""
+    t = con.sql(_LINKS).to_arrow_table()
+
+    def col(name: str) -> NDArray[np.float64]:
+        return np.asarray(t.column(name).to_numpy(), dtype=np.float64)
+
+    terms = utility_terms(
+        col("v_usd"),
+        col("quality"),
+        col("cost_usd"),
+        col("latency_s"),
+        col("harm"),
+        col("harm_irr"),
+        lam_usd_per_s=col("lam_usd_per_s"),
+        rho_usd=col("rho_usd"),
+        rho_irr_usd=col("rho_irr_usd"),
+    )
+    return pa.table(
+        {
+            "dseq": t.column("dseq"),
+            "oseq": t.column("oseq"),
+            "cand": t.column("cand"),
+            "realised": t.column("realised"),
+            "value_usd": terms.value_usd,
+            "cost_usd": terms.cost_usd,
+            "latency_cost_usd": terms.latency_cost_usd,
+            "risk_cost_usd": terms.risk_cost_usd,
+            "utility_usd": terms.utility_usd,
+        }
+    )
+
+
+def _with_links(con: duckdb.DuckDBPyConnection, sql: str) -> pa.Table:
+    con.register("_valued", valued_links(con))
+    try:
+        return con.sql(sql).to_arrow_table()
+    finally:
+        con.unregister("_valued")
+
+
+def decision_regret(con: duckdb.DuckDBPyConnection) -> pa.Table:
+    """Per decision, in append order: its identity and prices, ``realised_utility_usd``,
+    ``best_utility_usd``, ``best_candidate``, ``regret_usd`` and ``candidates_observed``."""
+    return _with_links(con, _DECISION_REGRET)
+
+
+def request_vectors(con: duckdb.DuckDBPyConnection) -> pa.Table:
+    """Per request: the realised vector (``value_usd``, ``cost_usd``, ``latency_cost_usd``,
+    ``risk_cost_usd``), its ``utility_usd`` and the summed regret of its decisions."""
+    return _with_links(con, _REQUEST_VECTORS)

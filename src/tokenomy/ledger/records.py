@@ -1,7 +1,7 @@
 """Ledger records: one ``Decision`` row per decision any layer makes, ``Outcome`` rows that arrive later.
 
 SPEC.md §2: a decision holds time, request id, tenant, layer (demand | action | supply | capital),
-decision point, the candidate uses with their (ΔQ, ΔC, ΔL, ΔR, surplus), the one chosen (or the null
+decision point, kind (what sort of decision, from the layer's vocabulary in ``kinds``), the candidate uses with their (ΔQ, ΔC, ΔL, ΔR, surplus), the one chosen (or the null
 option) and the price vector at decision time with each price's source. An outcome holds the realised
 quality, cost, latency and harm of one candidate of one request: of the chosen candidate
 (``candidate=""``) or, where counterfactuals are observed (routing data has every model's outcome), of
@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
@@ -22,28 +21,13 @@ from tokenomy.core.errors import SchemaError, ValidationError
 from tokenomy.core.prices import PriceVector
 from tokenomy.core.rule import choose, surplus
 from tokenomy.core.uses import TokenUse
+from tokenomy.ledger.kinds import validate_kind
+from tokenomy.ledger.layers import Layer
+from tokenomy.ledger.layers import as_layer as _layer
 
 __all__ = ["SCHEMA_VERSION", "Candidate", "Decision", "Layer", "Outcome"]
 
-SCHEMA_VERSION = 1
-
-
-class Layer(StrEnum):
-    """The four layers of SPEC.md §3."""
-
-    DEMAND = "demand"
-    ACTION = "action"
-    SUPPLY = "supply"
-    CAPITAL = "capital"
-
-
-def _layer(value: object) -> Layer:
-    try:
-        return Layer(str(value))
-    except ValueError:
-        raise ValidationError(
-            f"layer must be one of {', '.join(x.value for x in Layer)}; got {value!r}"
-        ) from None
+SCHEMA_VERSION = 2
 
 
 def _text(name: str, value: object, where: str, *, allow_empty: bool = False) -> str:
@@ -98,9 +82,12 @@ class Decision:
         propensity: probability that the policy chose ``chosen`` (1.0 for a deterministic policy);
             kept for off-policy estimates.
         metadata: free-form annotations, JSON-serialisable; key -> value.
+        kind: what sort of decision (``route``, ``step``, ``evict``, ...: ``kinds.KINDS``); "" infers
+            it from ``decision_point``.
 
     Raises:
-        ValidationError: a field is missing, out of range, or ``chosen`` is not a candidate index.
+        ValidationError: a field is missing, out of range, ``chosen`` is not a candidate index, or
+            the kind is not valid for the layer (or cannot be inferred).
     """
 
     request_id: str
@@ -114,12 +101,15 @@ class Decision:
     decision_id: str = ""
     propensity: float = 1.0
     metadata: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    kind: str = ""
 
     def __post_init__(self) -> None:
         where = f"Decision for request {self.request_id!r}"
         _text("request_id", self.request_id, where)
         object.__setattr__(self, "layer", _layer(self.layer))
         _text("decision_point", self.decision_point, where)
+        _text("kind", self.kind, where, allow_empty=True)
+        object.__setattr__(self, "kind", validate_kind(self.kind, self.layer, self.decision_point, where))
         _text("tenant", self.tenant, where, allow_empty=True)
         _text("decision_id", self.decision_id, where, allow_empty=True)
         if not isinstance(self.prices, PriceVector):

@@ -1,5 +1,8 @@
 """The ledger store: decisions and outcomes in an embedded DuckDB file (``:memory:`` for tests).
 
+Opening a file creates the schema, migrates a version-1 file to version 2 or refuses a newer one
+(``migrate``). A decision spans three tables: its row, its candidates and its resource prices.
+
 Every append is one transaction: records are validated first, then written together, and any error
 rolls the whole batch back (nothing half-written) and raises ``LedgerError``. Outcomes must refer to a
 request (and, when given, a decision) already in the ledger. Parquet export writes one file per table.
@@ -9,7 +12,7 @@ Queries: ``regret()`` per decision and ``request_vectors()`` per request (see ``
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -21,19 +24,14 @@ from numpy.typing import ArrayLike, NDArray
 
 from tokenomy.core._checks import check_finite_array, check_nonneg_array
 from tokenomy.core.errors import LedgerError, TokenomyError, ValidationError
-from tokenomy.core.prices import PriceVector
 from tokenomy.ledger import queries, schema
 from tokenomy.ledger.batch import DecisionBatch
-from tokenomy.ledger.records import SCHEMA_VERSION, Candidate, Decision, Layer, Outcome
+from tokenomy.ledger.migrate import open_schema
+from tokenomy.ledger.records import SCHEMA_VERSION, Decision, Outcome
+from tokenomy.ledger.tables import decision_tables, decisions_from_tables
+from tokenomy.ledger.tables import metadata_json as _json
 
 __all__ = ["Ledger"]
-
-
-def _json(meta: Any, where: str) -> str:
-    try:
-        return json.dumps(dict(meta), sort_keys=True, separators=(",", ":"))
-    except (TypeError, ValueError) as exc:
-        raise ValidationError(f"metadata of {where} must be JSON-serialisable: {exc}") from None
 
 
 class Ledger:
@@ -43,9 +41,15 @@ class Ledger:
         path: a database file (created if absent) or ``":memory:"``.
         read_only: open an existing file without the right to write.
 
+    Attributes:
+        COLUMN_UNITS: the unit of every priced or measured column; "table.column" -> unit.
+
     Raises:
-        LedgerError: the file exists but holds another schema version, or cannot be opened.
+        LedgerError: the file holds a newer or unreadable schema version, a version-1 file is opened
+            read-only (open it once for writing to migrate it), or the file cannot be opened.
     """
+
+    COLUMN_UNITS: Mapping[str, str] = schema.COLUMN_UNITS
 
     def __init__(self, path: str | Path = ":memory:", *, read_only: bool = False) -> None:
         self.path = str(path)
@@ -54,17 +58,11 @@ class Ledger:
         except duckdb.Error as exc:
             raise LedgerError(f"cannot open ledger {self.path!r}: {exc}") from None
         self._con.execute("SET enable_progress_bar = false")  # a library does not draw on the terminal
-        if not read_only:
-            for stmt in schema.DDL:
-                self._con.execute(stmt)
-            self._con.execute(
-                "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]
-            )
-        version = self._scalar("SELECT value FROM meta WHERE key = 'schema_version'")
-        if version != str(SCHEMA_VERSION):
-            raise LedgerError(
-                f"ledger {self.path!r} has schema version {version!r}; this tokenomy reads {SCHEMA_VERSION}"
-            )
+        try:
+            open_schema(self._con, self.path, read_only=read_only)
+        except LedgerError:
+            self._con.close()
+            raise
         self._next_seq = int(self._scalar("SELECT coalesce(max(seq), -1) + 1 FROM decisions"))
         self._next_outcome = int(self._scalar("SELECT coalesce(max(seq), -1) + 1 FROM outcomes"))
 
@@ -130,45 +128,8 @@ class Ledger:
         seqs = range(first, first + n)
         ids = [d.decision_id or f"d{s}" for d, s in zip(rows, seqs, strict=True)]
         self._check_ids(ids, first)
-        prices = [d.prices for d in rows]
-        dec = pa.table(
-            {
-                "seq": list(seqs),
-                "decision_id": ids,
-                "time_s": [d.time_s for d in rows],
-                "request_id": [d.request_id for d in rows],
-                "tenant": [d.tenant for d in rows],
-                "layer": [d.layer.value for d in rows],
-                "decision_point": [d.decision_point for d in rows],
-                "chosen_index": [d.chosen for d in rows],
-                "chosen_name": [d.chosen_name for d in rows],
-                "n_candidates": [len(d.candidates) for d in rows],
-                "propensity": [d.propensity for d in rows],
-                "v_usd": [p.v_usd for p in prices],
-                "lam_usd_per_s": [p.lam_usd_per_s for p in prices],
-                "rho_usd": [p.rho_usd for p in prices],
-                "rho_irr_usd": [p.rho_irr for p in prices],
-                "v_source": [p.v_source.value for p in prices],
-                "lam_source": [p.lam_source.value for p in prices],
-                "rho_source": [p.rho_source.value for p in prices],
-                "rho_irr_source": [p.rho_irr_source.value for p in prices],
-                "metadata": [_json(d.metadata, f"decision {i}") for i, d in zip(ids, rows, strict=True)],
-            },
-            schema=schema.DECISIONS,
-        )
-        cands = [(s, j, c) for s, d in zip(seqs, rows, strict=True) for j, c in enumerate(d.candidates)]
-        cand = pa.table(
-            {
-                "decision_seq": [s for s, _, _ in cands],
-                "idx": [j for _, j, _ in cands],
-                **{
-                    f: [getattr(c, f) for _, _, c in cands]
-                    for f in ("name", "dq", "dc_usd", "dl_s", "dr", "dr_irr", "surplus_usd")
-                },
-            },
-            schema=schema.CANDIDATES,
-        )
-        self._write_decisions(dec, cand, first)
+        dec, cand, res = decision_tables(rows, ids, first)
+        self._write_decisions(dec, cand, res, first)
         self._next_seq = first + n
         return ids
 
@@ -176,18 +137,21 @@ class Ledger:
         """Append a columnar batch in one transaction; return the sequence numbers written."""
         batch.validate()
         first = self._next_seq
-        dec, cand = batch.to_tables(first)
-        self._write_decisions(dec, cand, first)
+        dec, cand, res = batch.to_tables(first)
+        self._write_decisions(dec, cand, res, first)
         self._next_seq = first + len(batch)
         return range(first, self._next_seq)
 
-    def _write_decisions(self, dec: pa.Table, cand: pa.Table, first: int) -> None:
+    def _write_decisions(self, dec: pa.Table, cand: pa.Table, res: pa.Table, first: int) -> None:
         check = (
             f"SELECT decision_id FROM decisions WHERE seq < {first} AND decision_id IN "
             f"(SELECT decision_id FROM decisions WHERE seq >= {first}) LIMIT 1",
             "decision_id {!r} is already in the ledger; nothing written",
         )
-        self._transaction({"decisions": dec, "candidates": cand}, [check] if first > 0 else [])
+        tables = {"decisions": dec, "candidates": cand}
+        if res.num_rows:
+            tables["resource_prices"] = res
+        self._transaction(tables, [check] if first > 0 else [])
 
     def append_outcomes(self, outcomes: Iterable[Outcome]) -> int:
         """Append outcomes in one transaction; return how many were written.
@@ -321,53 +285,25 @@ class Ledger:
 
     # -- reads ----------------------------------------------------------------------------------
     def count(self, table: str = "decisions") -> int:
-        """Rows in ``decisions``, ``candidates`` or ``outcomes``."""
-        if table not in ("decisions", "candidates", "outcomes"):
-            raise ValidationError(f"table must be decisions, candidates or outcomes; got {table!r}")
+        """Rows in ``decisions``, ``candidates``, ``outcomes`` or ``resource_prices``."""
+        if table not in schema.TABLES:
+            raise ValidationError(f"table must be one of {', '.join(schema.TABLES)}; got {table!r}")
         return int(self._scalar(f"SELECT count(*) FROM {table}"))
 
     def decisions(self, request_id: str | None = None) -> Iterator[Decision]:
         """The stored decisions (optionally of one request), in append order."""
         where, params = ("WHERE request_id = ?", [request_id]) if request_id is not None else ("", [])
         dec = self._con.sql(f"SELECT * FROM decisions {where} ORDER BY seq", params=params).to_arrow_table()
-        cand = (
-            self._con.sql(
-                f"SELECT c.* FROM candidates c JOIN (SELECT seq FROM decisions {where}) d ON c.decision_seq = d.seq "
-                "ORDER BY c.decision_seq, c.idx",
-                params=params,
+
+        def rows(table: str, order: str) -> list[dict[str, Any]]:
+            sql = (
+                f"SELECT t.* FROM {table} t JOIN (SELECT seq FROM decisions {where}) d "
+                f"ON t.decision_seq = d.seq ORDER BY t.decision_seq, t.{order}"
             )
-            .to_arrow_table()
-            .to_pylist()
-        )
-        by_seq: dict[int, list[Candidate]] = {}
-        for c in cand:
-            by_seq.setdefault(c["decision_seq"], []).append(
-                Candidate(c["name"], c["dq"], c["dc_usd"], c["dl_s"], c["dr"], c["dr_irr"], c["surplus_usd"])
-            )
-        for r in dec.to_pylist():
-            prices = PriceVector(
-                r["v_usd"],
-                r["lam_usd_per_s"],
-                r["rho_usd"],
-                r["rho_irr_usd"],
-                r["v_source"],
-                r["lam_source"],
-                r["rho_source"],
-                r["rho_irr_source"],
-            )
-            yield Decision(
-                r["request_id"],
-                Layer(r["layer"]),
-                r["decision_point"],
-                tuple(by_seq.get(r["seq"], ())),
-                r["chosen_index"],
-                prices,
-                r["time_s"],
-                r["tenant"],
-                r["decision_id"],
-                r["propensity"],
-                json.loads(r["metadata"]),
-            )
+            out: list[dict[str, Any]] = self._con.sql(sql, params=params).to_arrow_table().to_pylist()
+            return out
+
+        yield from decisions_from_tables(dec, rows("candidates", "idx"), rows("resource_prices", "idx"))
 
     def outcomes(self, request_id: str | None = None) -> Iterator[Outcome]:
         """The stored outcomes (optionally of one request), in append order."""
@@ -382,21 +318,29 @@ class Ledger:
             yield Outcome(**r, metadata=meta)
 
     def regret(self) -> pa.Table:
-        """Per decision: realised and ex-post best utility (USD), the best candidate, regret (USD)."""
-        return self._con.sql(queries.DECISION_REGRET).to_arrow_table()
+        """Per decision: realised and ex-post best utility (USD), the best candidate, regret (USD).
+
+        Utilities are ``core.utility_terms`` of each outcome under the decision's prices (``queries``).
+        """
+        return queries.decision_regret(self._con)
 
     def request_vectors(self) -> pa.Table:
         """Per request: realised (V·Q, ΔC, λΔL, ρΔR) in USD, utility and summed regret."""
-        return self._con.sql(queries.REQUEST_VECTORS).to_arrow_table()
+        return queries.request_vectors(self._con)
 
     def summary(self) -> dict[str, Any]:
         """Counts and totals for ``tokenomy ledger summary``: rows, layers, welfare and regret."""
         con = self._con
         layers = dict(con.execute("SELECT layer, count(*) FROM decisions GROUP BY 1 ORDER BY 1").fetchall())
-        tot = con.execute(
-            "SELECT count(*), sum(value_usd), sum(cost_usd), sum(latency_cost_usd), sum(risk_cost_usd),"
-            " sum(utility_usd), sum(regret_usd), avg(regret_usd) FROM (" + queries.REQUEST_VECTORS + ")"
-        ).fetchall()[0]
+        kinds = dict(con.execute("SELECT kind, count(*) FROM decisions GROUP BY 1 ORDER BY 1").fetchall())
+        con.register("_vectors", self.request_vectors())
+        try:
+            tot = con.execute(
+                "SELECT count(*), sum(value_usd), sum(cost_usd), sum(latency_cost_usd), sum(risk_cost_usd),"
+                " sum(utility_usd), sum(regret_usd), avg(regret_usd) FROM _vectors"
+            ).fetchall()[0]
+        finally:
+            con.unregister("_vectors")
         keys = (
             "requests",
             "value_usd",
@@ -416,21 +360,22 @@ class Ledger:
             "decisions": self.count("decisions"),
             "candidates": self.count("candidates"),
             "outcomes": self.count("outcomes"),
+            "resource_prices": self.count("resource_prices"),
             "decisions_by_layer": layers,
+            "decisions_by_kind": kinds,
             "totals": totals,
         }
 
     def export_parquet(self, directory: str | Path) -> dict[str, Path]:
-        """Write decisions, candidates and outcomes as Parquet files under ``directory``."""
+        """Write decisions, candidates, outcomes and resource prices as Parquet files under ``directory``."""
         out = Path(directory)
         out.mkdir(parents=True, exist_ok=True)
         paths = {}
-        for table in ("decisions", "candidates", "outcomes"):
+        order = {"candidates": "decision_seq, idx", "resource_prices": "decision_seq, idx"}
+        for table in schema.TABLES:
             p = out / f"{table}.parquet"
             self._con.execute(
-                f"COPY (SELECT * FROM {table} ORDER BY seq) TO '{p}' (FORMAT PARQUET)"
-                if table != "candidates"
-                else f"COPY (SELECT * FROM candidates ORDER BY decision_seq, idx) TO '{p}' (FORMAT PARQUET)"
+                f"COPY (SELECT * FROM {table} ORDER BY {order.get(table, 'seq')}) TO '{p}' (FORMAT PARQUET)"
             )
             paths[table] = p
         return paths

@@ -9,12 +9,15 @@ operator sells up to ``capacity`` at any price ≥ its reserve ``floor_usd`` (th
 
 with the step η_k chosen so the price clears within 100 steps whatever the scale of the demand
 curve: (i) *expansion*: until z has changed sign, η doubles each step (η_0 = p_0), so the price
-moves geometrically towards the clearing price (down by at most ×1/8 a step); (ii) *secant*: once a price with z > 0 and one with
+moves geometrically towards the clearing price; (ii) *secant*: once a price with z > 0 and one with
 z < 0 bracket the root, η_k = −(p_k − p_{k−1})/(z_k − z_{k−1}) (the secant through the last two
 prices), (iii) *safeguard*: when the secant step would leave the bracket, or the same end of the
 bracket has been kept twice, the step lands on the bracket's geometric midpoint instead (a bisection
-in log-price). D is continuous and strictly decreasing where positive, so the bracket always holds
-the root and its log-width halves at least every third step. Stops when |z| ≤ ``tol`` or when the
+in log-price; from a zero reserve, to an eighth of the upper end). When the price must fall and no
+price below it has shown z > 0, the demand at the reserve is queried once: a slack market there
+clears at the reserve, otherwise the reserve is the lower end of the bracket (and the secant's
+other point). D is continuous and strictly decreasing where positive, so the bracket always holds the
+root and its log-width halves at least every third step. Stops when |z| ≤ ``tol`` or when the
 price sits at the floor with z ≤ 0 (a slack market: complementary slackness, price = reserve).
 Every price tried is published on a ``PriceBus`` under topic ``"market"`` as a GPU-second
 ``ResourcePrice``, so the price path is on the bus.
@@ -233,6 +236,7 @@ def clear(
         z = zs[-1]
         if abs(z) <= tol or (z < 0 and p <= floor_usd):
             break
+        anchor: tuple[float, float] | None = None  # the secant's other point when not the last price
         now = 1 if z > 0 else -1
         same_side = same_side + 1 if now == side else 0
         side = now
@@ -240,17 +244,24 @@ def clear(
             lo = (p, z)
         if z < 0 and (hi is None or p < hi[0]):
             hi = (p, z)
+        if z < 0 and lo is None:  # falling with no lower bracket: is the market slack at the reserve?
+            z_floor = excess(floor_usd)
+            if z_floor <= 0:
+                nxt = floor_usd
+            else:
+                lo = anchor = (floor_usd, z_floor)
         if lo is None or hi is None:  # expansion: the sign of z has not changed yet
-            # Down by at most ×1/8 a step, so a zero floor is approached, never landed on blindly.
-            nxt = max(floor_usd, p + eta * z, p / 8)
+            nxt = max(floor_usd, p + eta * z)
             eta *= 2.0
         else:
-            p0, z0 = prices[-2], zs[-2]
+            p0, z0 = anchor if anchor is not None else (prices[-2], zs[-2])
+            anchor = None
             nxt = p - z * (p - p0) / (z - z0) if z != z0 else float("nan")
             # Safeguard: a secant step outside the bracket, or the third step in a row on one side
             # of the root (the far end kept twice), lands on the log-midpoint instead.
             if not (lo[0] < nxt < hi[0]) or same_side >= 2:
-                nxt, same_side = float(np.sqrt(lo[0] * hi[0])), 0
+                mid = np.sqrt(lo[0] * hi[0]) if lo[0] > 0 else hi[0] / 8  # log-midpoint; 0 has none
+                nxt, same_side = float(mid), 0
         p = float(nxt)
         prices.append(p)
         zs.append(excess(p))

@@ -138,7 +138,7 @@ def test_any_market_clears_within_one_percent_in_100_steps(
     slack = eq.price_usd_per_gpu_s <= floor and eq.excess_demand_frac <= 0
     assert slack or abs(eq.excess_demand_frac) <= 0.01
     mu = dual_price(ts, cap, floor_usd=floor)
-    best = TenantSet.take(ts, mu, charge_usd_per_gpu_s=floor).utility_usd_per_s.sum()
+    best = ts.take(mu, charge_usd_per_gpu_s=floor).utility_usd_per_s.sum()
     assert eq.welfare_usd_per_s >= 0.99 * best - 1e-12
 
 

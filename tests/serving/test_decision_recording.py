@@ -11,6 +11,7 @@ import pytest
 from helpers import LINEAR, batch_at_zero, roomy
 
 from tokenomy.core.errors import ValidationError
+from tokenomy.core.prices import KV_BLOCK_SECOND, PREFILL_TOKEN
 from tokenomy.interfaces.cli import main
 from tokenomy.ledger import Ledger
 from tokenomy.serving.decisions import eviction_decisions, order_decisions
@@ -83,18 +84,28 @@ def test_eviction_rows_name_the_known_victim_and_price_each_candidate(
     p_kv = lam_w / K  # only W waits; nothing runs yet
     p_pre = cfg.gpu_usd_per_s * LINEAR.beta1_s_per_prefill_token + LINEAR.beta1_s_per_prefill_token * lam_w
     for d, hs in zip(rows, (first, second), strict=True):
-        assert d.chosen == 0 and d.metadata["policy"] == policy
+        assert d.chosen == 0 and d.metadata["policy"] == policy and d.kind == "evict"
         assert [c.name for c in d.candidates] == [f"block:{h}" for h in hs]
-        assert d.prices.v_usd == pytest.approx(p_kv)
+        # V is USD per quality unit in every row: no quality is at stake, the prices are resource prices
+        assert d.prices.v_usd == 0.0 and all(c.dq == 0.0 for c in d.candidates)
+        kv, pre = d.prices.resource(KV_BLOCK_SECOND), d.prices.resource(PREFILL_TOKEN)
+        assert kv is not None and kv.usd_per_unit == pytest.approx(p_kv) and kv.unit == "block·s"
+        assert pre is not None and pre.usd_per_unit == pytest.approx(p_pre) and pre.unit == "token"
         tau = [age[h] / (2 if h in (1, 2) else 1) for h in hs]
-        want = [p_kv * E * t - p_pre * HB for t in tau]
-        assert [c.surplus_usd for c in d.candidates] == pytest.approx(want, rel=1e-12)
+        s_evict = [p_kv * E * t - p_pre * HB for t in tau]
+        assert d.metadata["evict_surplus_usd"] == pytest.approx(s_evict, rel=1e-12)
+        # candidates are priced against the best one: surplus = s_b − max s, ΔC = −surplus ≥ 0
+        gap = [s - max(s_evict) for s in s_evict]
+        assert [c.surplus_usd for c in d.candidates] == pytest.approx(gap, rel=1e-12, abs=1e-15)
+        assert all(c.dc_usd >= 0.0 and c.dc_usd == -c.surplus_usd for c in d.candidates)
         assert d.metadata["expected_reuse_s"] == pytest.approx(tau)
     with Ledger(":memory:") as led:
         led.append(rows)
         back = list(led.decisions())
+        assert led.count("resource_prices") == 2 * len(rows)
     assert [b.candidates for b in back] == [d.candidates for d in rows]
-    assert back[0].metadata["policy"] == policy and back[0].layer.value == "supply"
+    assert [b.prices for b in back] == [d.prices for d in rows]
+    assert back[0].metadata["policy"] == policy and back[0].layer.value == "supply" and back[0].kind == "evict"
 
 
 def test_order_rows_list_the_top_of_the_queue_in_serve_order_and_the_admitted() -> None:
@@ -121,6 +132,10 @@ def test_order_rows_list_the_top_of_the_queue_in_serve_order_and_the_admitted() 
     assert [c.surplus_usd for c in d.candidates] == pytest.approx(log.surplus_usd[step0].tolist(), abs=1e-15)
     req = log.request[step0]
     assert [d.prices.v_usd * c.dq for c in d.candidates] == pytest.approx(wl.v_usd[req].tolist())
+    # V is the reference V̄ (USD per quality unit); each request's V and its ratio are in the metadata
+    assert d.kind == "order" and d.prices.v_usd == pytest.approx(float(np.mean(wl.v_usd[req])))
+    assert d.metadata["reference_v_usd"] == d.prices.v_usd
+    assert d.metadata["v_ratio"] == pytest.approx([c.dq for c in d.candidates])
     own = wl.lam_usd_per_s[req] * log.dl_s[step0]  # λ_i·S_i at each candidate's own λ
     assert [d.prices.lam_usd_per_s * c.dl_s for c in d.candidates] == pytest.approx(own.tolist())
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from tokenomy.core.prices import GPU_SECOND
 from tokenomy.core.rule import surplus_matrix
 from tokenomy.ledger import Ledger
 from tokenomy.serving.decisions import speculation_batch
@@ -34,9 +35,18 @@ def test_speculation_turns_off_for_a_big_batch_and_back_on_and_the_ledger_agrees
     assert batch is not None and len(batch) == sw.shape[0]
     s = surplus_matrix(batch.v_usd, batch.dq, batch.dc_usd, batch.dl_s, lam_usd_per_s=batch.lam_usd_per_s)
     assert np.array_equal(np.argmax(s, axis=1), batch.chosen)
+    # V is the workload's mean V (USD per quality unit); V·ΔQ is the mean value per output token
+    assert np.allclose(batch.v_usd, np.mean(wl.v_usd))
+    v_tok = float(np.mean(wl.v_usd / wl.output_tokens))
+    assert np.allclose(batch.v_usd[:, None] * batch.dq, v_tok, rtol=1e-12)
+    assert batch.metadata is not None and batch.metadata["v_usd_per_token"] == v_tok
+    assert batch.kind == "speculate" and [p.resource for p in batch.resources] == [GPU_SECOND]
     with Ledger(":memory:") as led:
         led.append_batch(batch)
-        assert led.count("decisions") == len(batch)
+        assert led.count("decisions") == len(batch) == led.count("resource_prices")
+        d = next(led.decisions())
+    assert d.kind == "speculate" and d.prices.resource_usd(GPU_SECOND) == r.config.gpu_usd_per_s
+    assert d.metadata["v_usd_per_token"] == v_tok
 
 
 def test_no_switches_without_speculation() -> None:

@@ -7,8 +7,9 @@ Resource prices (``ResourcePrice``) are shared by the batch: every row carries t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -22,6 +23,7 @@ from tokenomy.core.rule import NULL, surplus_matrix
 from tokenomy.ledger import schema
 from tokenomy.ledger.kinds import validate_kind
 from tokenomy.ledger.layers import Layer, as_layer
+from tokenomy.ledger.tables import metadata_json
 
 __all__ = ["DecisionBatch"]
 
@@ -43,6 +45,7 @@ class DecisionBatch:
         propensity: shape (N,) or ``None`` for 1.0.
         kind: what sort of decision (``kinds.KINDS``); "" infers it from ``decision_point``.
         resources: resource prices every row of the batch carries (``PriceVector.resources``).
+        metadata: annotations every row of the batch carries, JSON-serialisable; key -> value.
     """
 
     request_ids: Sequence[str] | NDArray[np.object_]
@@ -65,6 +68,7 @@ class DecisionBatch:
     propensity: NDArray[np.float64] | None = None
     kind: str = ""
     resources: tuple[ResourcePrice, ...] = ()
+    metadata: Mapping[str, Any] | None = None
 
     def __len__(self) -> int:
         return len(self.request_ids)
@@ -80,6 +84,7 @@ class DecisionBatch:
     def validate(self) -> None:
         """Raise ValidationError naming the first bad field (shapes, NaN, negatives, chosen range, kind)."""
         self.resolved_kind()
+        metadata_json(self.metadata or {}, "DecisionBatch")
         names = [r.resource for r in self.resources]
         if not all(isinstance(r, ResourcePrice) for r in self.resources) or len(set(names)) != len(names):
             raise ValidationError(
@@ -153,7 +158,7 @@ class DecisionBatch:
                 "rho_usd": np.asarray(self.rho_usd, np.float64),
                 "rho_irr_usd": np.asarray(self.rho_irr_usd, np.float64),
                 **{k: const(PriceSource(v).value) for k, v in src.items()},
-                "metadata": const("{}"),
+                "metadata": const(metadata_json(self.metadata or {}, "DecisionBatch")),
                 "kind": const(self.resolved_kind()),
                 "prices_time_s": pa.nulls(n, pa.float64()),
             },

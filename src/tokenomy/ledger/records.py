@@ -1,8 +1,8 @@
 """Ledger records: one ``Decision`` row per decision any layer makes, ``Outcome`` rows that arrive later.
 
 SPEC.md §2: a decision holds time, request id, tenant, layer (demand | action | supply | capital),
-decision point, kind (what sort of decision, from the layer's vocabulary in ``kinds``), the candidate uses with their (ΔQ, ΔC, ΔL, ΔR, surplus), the one chosen (or the null
-option) and the price vector at decision time with each price's source. An outcome holds the realised
+decision point, kind (what sort of decision, from the layer's vocabulary in ``kinds``), the
+candidate uses with their (ΔQ, ΔC, ΔL, ΔR, surplus), the one chosen (or the null option) and the price vector at decision time with each price's source. An outcome holds the realised
 quality, cost, latency and harm of one candidate of one request: of the chosen candidate
 (``candidate=""``) or, where counterfactuals are observed (routing data has every model's outcome), of
 another candidate by name. The schema is documented in docs/ledger.md (version ``SCHEMA_VERSION``).

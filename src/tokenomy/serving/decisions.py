@@ -5,16 +5,22 @@ Evictions and ordering steps have different candidates in every row (cache entri
 carry metadata, so they are ``Decision`` records, built after the run from the columns a
 recording run kept (``recording``; ``eviction_decisions``, ``order_decisions``).
 
+Every row's ``v_usd`` is V, USD per unit of quality (docs/ledger.md, Units); prices of resources
+(GPU-second, KV block-second, prefill token) travel as ``ResourcePrice`` entries of the row's price
+vector, never in V. Each row names its kind (``admit``, ``speculate``, ``evict``, ``order``).
+
 Each admission is a decision over one candidate ("serve", ΔQ = 1) with the Null option (reject);
 ΔC = GPU cost + the Pigouvian external charge, ΔL = the request's own predicted latency, prices
 (V, λ) are the request's synthetic ones. ``sample_every`` keeps every k-th decision so ledger writes
 never dominate a long run.
 
 Speculation: each change of the engine's make-or-buy verdict is one decision between "plain" and
-"speculate", per emitted token: ΔQ = 1 token each, ΔC = GPU price × seconds per token, ΔL = seconds
-per token, λ = Λ_run of the batch at that time (from the price feed), V = the workload's mean
-V_i / output_i (USD per token, synthetic). Both options share V, so Eq. 1 picks the one with fewer
-seconds per token, which is the engine's test.
+"speculate", per emitted token. V = the workload's mean V_i (USD per quality unit) and ΔQ = the
+quality one output token carries, Σ_i V_i/output_i ÷ Σ_i V_i (the same for both options: speculation
+changes how fast tokens come, not which), so V·ΔQ is the mean value per output token, mean V_i/output_i
+(kept in metadata ``v_usd_per_token``); ΔC = GPU price × seconds per token, ΔL = seconds per token,
+λ = Λ_run of the batch at that time (from the price feed). Both options share V·ΔQ, so Eq. 1 picks
+the one with fewer seconds per token, which is the engine's test.
 """
 
 from __future__ import annotations
@@ -23,12 +29,24 @@ import numpy as np
 from numpy.typing import NDArray
 
 from tokenomy.core.errors import ValidationError
-from tokenomy.core.prices import PriceSource, PriceVector
+from tokenomy.core.prices import (
+    GPU_SECOND,
+    KV_BLOCK_SECOND,
+    PREFILL_TOKEN,
+    PriceSource,
+    PriceVector,
+    ResourcePrice,
+)
 from tokenomy.core.uses import TokenUse
 from tokenomy.ledger import Decision, DecisionBatch, Layer
 from tokenomy.serving.result import RunResult
 
 __all__ = ["admission_batch", "eviction_decisions", "order_decisions", "speculation_batch"]
+
+
+def _gpu_price(r: RunResult) -> ResourcePrice:
+    """The operator's GPU-second price, the one the rows' ΔC (GPU cost) is computed at."""
+    return ResourcePrice(GPU_SECOND, float(r.config.gpu_usd_per_s), "s", PriceSource.OPERATOR)
 
 
 def admission_batch(r: RunResult, *, sample_every: int = 1) -> DecisionBatch | None:
@@ -68,6 +86,8 @@ def admission_batch(r: RunResult, *, sample_every: int = 1) -> DecisionBatch | N
         time_s=log.time_s[k],
         tenants=np.array(wl.tenant_names, dtype=object)[wl.tenant[req]],
         sources={"v_source": PriceSource.USER, "lam_source": PriceSource.SLA},
+        kind="admit",
+        resources=(_gpu_price(r),),
     )
 
 
@@ -83,24 +103,35 @@ def speculation_batch(r: RunResult) -> DecisionBatch | None:
         k = np.maximum(np.searchsorted(feed_t, sw[:, 0], side="right") - 1, 0)
         lam = np.array([r.prices[int(j)].lam_running_usd_per_s for j in k])
     per_tok = sw[:, 3:5]
+    wl = r.workload
+    v_tok = wl.v_usd / wl.output_tokens  # USD per output token of each request
+    v_mean, v_sum = float(np.mean(wl.v_usd)), float(np.sum(wl.v_usd))
+    dq_tok = float(np.sum(v_tok) / v_sum) if v_sum > 0 else float(np.mean(1.0 / wl.output_tokens))
     return DecisionBatch(
         request_ids=np.array([f"{r.workload.name}/{r.scheduler}/engine"] * n, dtype=object),
         layer=Layer.SUPPLY,
         decision_point="speculate",
         names=("plain", "speculate"),
-        dq=np.ones((n, 2)),
+        dq=np.full((n, 2), dq_tok),
         dc_usd=per_tok * r.config.gpu_usd_per_s,
         dl_s=per_tok,
         dr=np.zeros((n, 2)),
         dr_irr=np.zeros((n, 2)),
         chosen=sw[:, 1].astype(np.int64),
-        v_usd=np.full(n, float(np.mean(r.workload.v_usd / r.workload.output_tokens))),
+        v_usd=np.full(n, v_mean),
         lam_usd_per_s=lam,
         rho_usd=np.zeros(n),
         rho_irr_usd=np.zeros(n),
         time_s=sw[:, 0],
         tenants=np.array([""] * n, dtype=object),
         sources={"v_source": PriceSource.USER, "lam_source": PriceSource.DISCOVERED},
+        kind="speculate",
+        resources=(_gpu_price(r),),
+        metadata={
+            "v_usd_per_token": float(np.mean(v_tok)),
+            "dq": "quality per output token: sum(V_i/output_i) / sum(V_i); V = mean V_i",
+            "per_token": "dc_usd and dl_s are per emitted token",
+        },
     )
 
 
@@ -108,10 +139,15 @@ def eviction_decisions(r: RunResult) -> list[Decision]:
     """The run's recorded evictions (``recording``) as decisions at point ``evict``; [] if none.
 
     One decision per sampled eviction over the policy's next victims (candidate 0 is the one it
-    evicted, ``chosen`` = 0): V = the KV block-second shadow price p_kv (USD per block-second),
-    candidate b: ΔQ = E·τ_b block-seconds freed until its expected reuse, ΔC = p_pre·H the expected
-    reuse value given up, ΔL = 0; surplus = p_kv·E·τ_b − p_pre·H (``recording`` module docstring).
-    Metadata: the policy, entry size, prices, and each candidate's age, reuses and τ.
+    evicted, ``chosen`` = 0). The surplus of evicting entry b is s_b = p_kv·E·τ_b − p_pre·H: the
+    KV block-seconds freed until its expected reuse at the KV block-second price, less the prefill it
+    will cost to recompute (``recording`` module docstring). No quality is at stake, so V = 0 and
+    ΔQ = 0; p_kv and p_pre are the row's ``kv_block_second`` and ``prefill_token`` resource prices.
+    An eviction is forced (the pool is full), so the candidates are priced against the best of them:
+    ΔC_b = max_j s_j − s_b ≥ 0, the USD the row gives up by evicting b instead of the best candidate,
+    and surplus = −ΔC_b (0 for the best; the chosen row's −surplus is what the policy left on the
+    table). Metadata: the policy, entry size, prices, each candidate's age, reuses and τ, and the
+    terms ``hold_cost_usd`` (p_kv·E·τ_b), ``reuse_value_usd`` (p_pre·H) and ``evict_surplus_usd`` (s_b).
     """
     log = r.eviction_log
     if log is None:
@@ -122,11 +158,21 @@ def eviction_decisions(r: RunResult) -> list[Decision]:
     for e in range(log.time_s.size):
         a, b = int(log.start[e]), int(log.start[e + 1])
         p_kv, p_pre = float(log.kv_usd_per_block_s[e]), float(log.prefill_usd_per_token[e])
+        t_e = float(log.time_s[e])
         tau = log.age_s[a:b] / (log.reuses[a:b] + 1)
-        prices = PriceVector(v_usd=p_kv, v_source=PriceSource.DISCOVERED)
+        hold = p_kv * e_blk * tau
+        reuse = np.full(tau.size, p_pre * h_tok)
+        s_evict = hold - reuse
+        prices = PriceVector(
+            resources=(
+                ResourcePrice(KV_BLOCK_SECOND, p_kv, "block·s", PriceSource.DISCOVERED, t_e),
+                ResourcePrice(PREFILL_TOKEN, p_pre, "token", PriceSource.DISCOVERED, t_e),
+            ),
+            time_s=t_e,
+        )
         uses = [
-            TokenUse(f"block:{h}", e_blk * float(t), p_pre * h_tok)
-            for h, t in zip(log.hash[a:b].tolist(), tau.tolist(), strict=True)
+            TokenUse(f"block:{h}", 0.0, gap)
+            for h, gap in zip(log.hash[a:b].tolist(), (s_evict.max() - s_evict).tolist(), strict=True)
         ]
         meta = {
             "policy": log.policy,
@@ -139,10 +185,13 @@ def eviction_decisions(r: RunResult) -> list[Decision]:
             "age_s": log.age_s[a:b].tolist(),
             "reuses": log.reuses[a:b].tolist(),
             "expected_reuse_s": tau.tolist(),
+            "hold_cost_usd": hold.tolist(),
+            "reuse_value_usd": reuse.tolist(),
+            "evict_surplus_usd": s_evict.tolist(),
         }
         out.append(
             Decision.from_uses(
-                rid, Layer.SUPPLY, "evict", uses, prices, chosen=0, time_s=float(log.time_s[e]), metadata=meta
+                rid, Layer.SUPPLY, "evict", uses, prices, chosen=0, time_s=t_e, metadata=meta, kind="evict"
             )
         )
     return out
@@ -157,8 +206,11 @@ def order_decisions(r: RunResult) -> list[Decision]:
     (V̄, λ̄) and candidate i has ΔQ = V_i/V̄, ΔC = GPU cost + external charge, ΔL = S_i·λ_i/λ̄ (its own
     service time S_i in seconds at the reference price λ̄): V̄·ΔQ − ΔC − λ̄·ΔL is then the priced
     rule's surplus V_i − ΔC_i − external_i − λ_i·S_i, and the latency term stays separate (the
-    serving-congestion audit reads it). Metadata: the scheduler, each candidate's priority, V, λ,
-    S_i and external charge, and which were admitted or rejected.
+    serving-congestion audit reads it). ``v_usd`` is V̄, USD per quality unit, as in every row; ΔQ_i is
+    request i's one unit of quality expressed at V̄. Metadata: the scheduler, each candidate's
+    priority, V, λ, S_i and external charge, the reference prices and ratios (``v_ratio`` =
+    V_i/V̄ = ΔQ_i, ``lam_ratio`` = λ_i/λ̄), and which were admitted or rejected; the GPU-second price
+    is a resource price.
     """
     log = r.order_log
     if log is None:
@@ -179,7 +231,11 @@ def order_decisions(r: RunResult) -> list[Decision]:
             for i, q, c, t in zip(req.tolist(), dq.tolist(), dc.tolist(), dl.tolist(), strict=True)
         ]
         prices = PriceVector(
-            v_usd=v_ref, lam_usd_per_s=lam_ref, v_source=PriceSource.USER, lam_source=PriceSource.SLA
+            v_usd=v_ref,
+            lam_usd_per_s=lam_ref,
+            v_source=PriceSource.USER,
+            lam_source=PriceSource.SLA,
+            resources=(_gpu_price(r),),
         )
         adm = np.flatnonzero(log.admitted[a:b])
         meta = {
@@ -189,6 +245,10 @@ def order_decisions(r: RunResult) -> list[Decision]:
             "priority_order": "lower is served first (order key; VTC: the tenant's virtual counter)",
             "v_usd": v.tolist(),
             "lam_usd_per_s": lam.tolist(),
+            "reference_v_usd": v_ref,
+            "reference_lam_usd_per_s": lam_ref,
+            "v_ratio": dq.tolist(),
+            "lam_ratio": (lam / lam_ref if lam_ref > 0 else np.ones_like(lam)).tolist(),
             "own_latency_s": own.tolist(),
             "external_usd": log.external_usd[a:b].tolist(),
             "admitted": req[adm].tolist(),
@@ -206,6 +266,7 @@ def order_decisions(r: RunResult) -> list[Decision]:
                 chosen=int(adm[0]) if adm.size else None,
                 time_s=float(log.time_s[s]),
                 metadata=meta,
+                kind="order",
             )
         )
     return out

@@ -2,7 +2,8 @@
 
 Each command module defines ``register(subparsers)``, which adds its parser and sets ``func`` to a
 ``run(args) -> dict`` that returns JSON-ready results; this file adds ``--json PATH`` to every command
-and writes those results there. Errors from tokenomy's hierarchy print as one line and exit 2.
+and writes those results there, and ``--version`` to the top level. Errors from tokenomy's hierarchy
+print as one line and exit 2.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from tokenomy import __version__
 from tokenomy.core.errors import TokenomyError
 
 __all__ = ["COMMANDS", "build_parser", "main", "write_json"]
@@ -55,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="tokenomy",
         description="Allocate every marginal token by V·ΔQ − ΔC − λ·ΔL − ρ·ΔR (Eq. 1).",
     )
+    parser.add_argument("--version", action="version", version=f"tokenomy {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         if importlib.util.find_spec(name) is None:

@@ -37,7 +37,7 @@ def main() -> int:
     from tokenomy.autonomy.features import build_table
     from tokenomy.autonomy.replay import ReplayEnv
     from tokenomy.autonomy.stopping import default_policies, stop_outcomes
-    from tokenomy.core import PriceVector, choose
+    from tokenomy.core import choose
     from tokenomy.interfaces.loaders.agent_data import load_miniswe, load_schedule
     from tokenomy.interfaces.table import format_table
 
@@ -119,7 +119,7 @@ def main() -> int:
 
     def choose_all() -> None:
         for s in states:
-            choose(ctl.candidates(s), PriceVector(v_usd=s.v_usd, rho_usd=1.0))
+            choose(ctl.candidates(s), ctl.step_prices(s))
 
     reps = max(1, n // len(states))
     t_decide = median_of(decide_all, reps) / len(states)

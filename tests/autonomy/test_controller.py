@@ -178,10 +178,20 @@ def test_decide_agrees_with_core_choose_on_random_states() -> None:
         )
         action = ctl.decide(st)
         uses = ctl.candidates(st)
-        prices = PriceVector(v_usd=st.v_usd, rho_usd=1.0)
+        # harm is in harm units, priced at the class's own ρ and ρ_irr (the schedule's safety prices)
+        cls = SCHEDULE.classes.get(st.act_class)
+        prices = PriceVector(
+            v_usd=st.v_usd,
+            rho_usd=cls.rho_usd if cls else 0.0,
+            rho_irr_usd=cls.rho_irr_usd if cls else 0.0,
+        )
         sur = ctl.surpluses(st)
         for u in uses:
             assert surplus(u, prices) == pytest.approx(sur[u.name], abs=1e-9)
+        if cls is not None and "act" in sur:
+            act = next(u for u in uses if u.name == "act")
+            harm_usd = -(surplus(act, prices.with_prices(v_usd=0.0)) + act.dc_usd)  # λ = 0 here
+            assert harm_usd == pytest.approx(cls.harm_price_usd(), abs=1e-9)
         best = max(sur.values())
         assert action.surplus_usd == pytest.approx(best)
         assert action.kind in ACTIONS

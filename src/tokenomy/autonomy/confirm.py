@@ -12,14 +12,15 @@ episode we then count
 * success = the recorded reward, unless every wrong commit was caught and the right ones cover the
   ground truth's commits, in which case ``q_fixed`` (the measured success of such episodes);
 
-and welfare = V·success − cost − ρ·harm, averaged over episodes with a 95% bootstrap interval that
+and welfare = V·success − cost − ρ·harm (core's ``realised_utility``), averaged over episodes with a 95% bootstrap interval that
 resamples *tasks* (the four trials of a task move together).
 
 What is observed and what is modelled. A commit the log shows confirmed keeps its recorded outcome
 whatever the policy: the user's "yes" is observed, and a second ask right after it is modelled as
 catching nothing (it only costs). A gate ask before a commit that was *not* confirmed in the log needs
 the user's answer, which the log does not hold: a right commit is answered yes; a wrong one is caught
-with probability ``p_catch`` (MODELLED, see :class:`ConfirmModel`). The harm of a wrong commit is MODELLED from the schedule. Outcomes are
+with probability ``p_catch`` (MODELLED, see :class:`ConfirmModel`). The harm of a wrong commit is
+MODELLED from the schedule. Outcomes are
 expectations over the modelled answers (no sampling). A row is ``modelled`` when any of its numbers
 rests on a modelled term (ρ > 0, or a modelled answer changed something). Not modelled at all: a "no"
 that the recorded agent received never produced a commit, so its effect is outside these logs.
@@ -43,6 +44,7 @@ from tokenomy.autonomy.replay import split_folds
 from tokenomy.autonomy.schedule import Schedule
 from tokenomy.autonomy.trajectory import Episode, ToolCall
 from tokenomy.core.errors import ValidationError
+from tokenomy.core.rule import realised_utility, risk_cost
 
 __all__ = [
     "BASELINE",
@@ -113,7 +115,8 @@ def harm_units(schedule: Schedule, tools: Sequence[str]) -> dict[str, float]:
             out[tool] = 1.0
             continue
         ratio = cls.rho_irr_usd / cls.rho_usd if cls.rho_usd > 0 else 1.0
-        out[tool] = cls.severity * ((1.0 - cls.irreversible) + cls.irreversible * ratio)
+        # Core's risk cost of one wrong commit at ρ = 1 and ρ_irr = ρ_irr/ρ: harm in ρ-units.
+        out[tool] = risk_cost(cls.severity, cls.severity * cls.irreversible, 1.0, ratio)
     return out
 
 
@@ -360,5 +363,10 @@ def evaluate(
     return rows, world
 
 
+_TERMS = ("success", "cost_usd", "harm")
+
+
 def _welfare(outs: Sequence[EpisodeOutcome], v: float, rho: float) -> NDArray[np.float64]:
-    return np.array([v * o.success - o.cost_usd - rho * o.harm for o in outs], dtype=np.float64)
+    # Harm is in ρ-units (``harm_units`` priced its irreversible part), so it enters at ρ alone.
+    success, cost, harm = (np.array([getattr(o, k) for o in outs], dtype=np.float64) for k in _TERMS)
+    return realised_utility(v, success, cost, harm=harm, rho_usd=rho)

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 from tokenomy.autonomy.schedule import Schedule
 from tokenomy.autonomy.trajectory import ToolCall
+from tokenomy.core.rule import surplus_matrix
 
 __all__ = [
     "POLICIES",
@@ -156,7 +157,12 @@ class TokenomyConfirm(ConfirmPolicy):
             dq, dr = model.dq.get(key, 0.0), model.dr_avoided[key]
         else:  # unseen in training: p̂_wrong prior × p_catch × its harm units, no ΔQ credit
             dq, dr = 0.0, model.wrong(call.tool) * model.p_catch * model.harm(call.tool)
-        return v_usd * dq + rho_usd * dr - model.ask_cost_usd
+        # Core's rule on the two options: ask (ΔQ gained, pays c_ask) against act unasked (bears the
+        # harm ΔR that asking avoids, in ρ-units: its irreversible part is already priced into them).
+        ask, act = surplus_matrix(
+            v_usd, [dq, 0.0], [model.ask_cost_usd, 0.0], 0.0, [0.0, dr], rho_usd=rho_usd, validate=False
+        )[0]
+        return float(ask - act)
 
     def confirm(
         self, call: ToolCall, model: ConfirmModel, schedule: Schedule, v_usd: float, rho_usd: float

@@ -7,7 +7,7 @@ run —, the value of information of a verify step, the class of the pending act
 :class:`Action` with the highest surplus, Eq. 1:
 
     continue base  B        = V·p̂ − Ĉ_remaining − λ·ℓ_next                 (the run goes on as it would)
-    act                     = B + V·Δp_act − (ρ·ΔR + ρ_irr·ΔR_irr)(class)     (acts without asking)
+    act                     = B + V·Δp_act − (ρ·(ΔR − ΔR_irr) + ρ_irr·ΔR_irr)(class)  (acts without asking)
     ask                     = B + V·Δp_act − H_ask·approvers − (1 − catch)·harm   (confirm, then act)
     plan                    = B + V·Δp_plan − c_next − g                     (one extra call, act later)
     verify                  = B + V·VoI_verify − c_verify − g                (VoI as success gained)
@@ -19,7 +19,8 @@ verifying first postpones the pending act, it does not avoid it (g = 0 when the 
 plan replaces it).
 
 Sunk cost is ignored: only what is still to come is priced. The harm of an act is priced with the
-class's ρ and ρ_irr from the autonomy schedule; classes marked rare-and-severe are measured by CVaR_α
+class's ρ and ρ_irr from the autonomy schedule (the safety policy's prices; λ comes from the
+controller's ``PriceVector``, V from the step); classes marked rare-and-severe are measured by CVaR_α
 (``tokenomy.core.risk.cvar``) of their harm distribution instead of its mean. A class the schedule
 sets to ``deny`` can be neither acted nor asked; one set to ``confirm``/``multi_party`` cannot be acted
 without asking (the schedule is the contract; the prices only decide within it). Unknown classes get
@@ -29,9 +30,10 @@ Spend cap: every billed call counts (malformed replies too — 7% of cost in the
 next call would take spend above ``warn_share``·cap the action carries a warning, and when it would
 cross the cap the controller salvages (stops and submits the best so far) whatever the surpluses say.
 
-:meth:`MarginalController.candidates` returns the same options as :class:`tokenomy.core.TokenUse`
-values (for the ledger and for checking against ``tokenomy.core.choose``); ``decide`` computes the
-same numbers in plain floats because it runs on every step (< 50 µs median, benchmarks/bench_agent.py).
+:meth:`MarginalController.candidates` returns the options as :class:`tokenomy.core.TokenUse` values
+and :meth:`MarginalController.step_prices` the step's price vector; every surplus is core's
+``surplus`` of one at the other (the one rule), also in ``decide`` (< 50 µs median,
+benchmarks/bench_agent.py).
 """
 
 from __future__ import annotations
@@ -44,10 +46,14 @@ from tokenomy.autonomy.schedule import ActionClass, Schedule
 from tokenomy.core.errors import ValidationError
 from tokenomy.core.prices import PriceSource, PriceVector
 from tokenomy.core.risk import cvar, expectation
+from tokenomy.core.rule import risk_cost, surplus
 from tokenomy.core.uses import TokenUse
 from tokenomy.ledger.records import Candidate, Decision, Layer
 
 __all__ = ["ACTIONS", "Action", "ClassPrice", "MarginalController", "SpendMeter", "StepState", "price_class"]
+
+_UNPRICED = PriceVector(rho_source=PriceSource.SAFETY_POLICY, rho_irr_source=PriceSource.SAFETY_POLICY)
+"""The prices of a class the schedule does not price (it carries no harm)."""
 
 ACTIONS = ("stop", "act", "plan", "verify", "ask", "defer")
 """The options, in tie-break order: a tie goes to the earlier one (stop wins ties: a step must pay)."""
@@ -120,49 +126,59 @@ class Action:
 
 @dataclass(frozen=True, slots=True)
 class ClassPrice:
-    """A schedule class reduced to what one step needs: the verdict in force and the harm price.
+    """A schedule class reduced to what one step needs: the verdict in force and the priced harm.
 
     Attributes:
         name: class name.
         verdict: allow / ask / deny (the schedule's level in force; unknown → its fail-closed level).
-        harm_usd: ρ·ΔR + ρ_irr·ΔR_irr of one act, USD (ΔR by CVaR_α for rare-and-severe classes).
+        dr: ΔR of one act, harm units (CVaR_α for rare-and-severe classes).
+        dr_irr: its irreversible part, harm units.
+        prices: the class's ρ and ρ_irr (the safety policy's prices, from the schedule).
         approvers: confirmations an ask needs (multi-party > 1).
         risk_measure: "expectation" or "cvar".
     """
 
     name: str
     verdict: str
-    harm_usd: float
+    dr: float
+    dr_irr: float
+    prices: PriceVector
     approvers: int
     risk_measure: str
+
+    @property
+    def harm_usd(self) -> float:
+        """The USD price of one act's harm, core's ``risk_cost``: ρ·(ΔR − ΔR_irr) + ρ_irr·ΔR_irr."""
+        return risk_cost(self.dr, self.dr_irr, self.prices.rho_usd, self.prices.rho_irr)
 
 
 def price_class(cls: ActionClass | None, verdict: str, name: str) -> ClassPrice:
     """Price one act of ``cls`` (None: an unknown class, priced at 0 harm but fail-closed by verdict).
 
     The harm of one act is a two-point distribution: 0 with probability 1 − p, ``severity`` with
-    probability p; ΔR is its mean (CVaR_α for rare-and-severe classes, by ``tokenomy.core.risk``) and
-    its reversible / irreversible parts are priced at the schedule's ρ and ρ_irr exactly as
-    :meth:`ActionClass.harm_price_usd` prices one unit of severity (so the two always agree).
+    probability p; ΔR is its mean (CVaR_α for rare-and-severe classes, by ``tokenomy.core.risk``), its
+    irreversible part the class's ``irreversible`` share of it, priced at the schedule's ρ and ρ_irr
+    (as :meth:`ActionClass.harm_price_usd` prices it, so the two agree).
     """
     if cls is None:
-        return ClassPrice(name, verdict, 0.0, 1, "expectation")
+        return ClassPrice(name, verdict, 0.0, 0.0, _UNPRICED, 1, "expectation")
     support, probs = (0.0, cls.severity), (1.0 - cls.p_harm, cls.p_harm)
     if cls.rare_severe:
         dr_total, measure = cvar(support, cls.cvar_alpha, probs), "cvar"
     else:
         dr_total, measure = expectation(support, probs), "expectation"
-    # USD per harm unit under the schedule's own ρ / ρ_irr convention (p = 1 gives severity × unit price)
-    per_unit = cls.harm_price_usd(p_harm=1.0) / cls.severity if cls.severity > 0 else 0.0
-    return ClassPrice(name, verdict, dr_total * per_unit, max(1, cls.approvers), measure)
+    return ClassPrice(
+        name, verdict, dr_total, dr_total * cls.irreversible, cls.prices(), max(1, cls.approvers), measure
+    )
 
 
 class MarginalController:
     """Eq. 1 over plan / act / verify / ask / defer / stop, inside the autonomy schedule.
 
     Args:
-        schedule: the autonomy schedule in force (verdicts, ρ, ρ_irr, CVaR classes, ask cost).
-        lam_usd_per_s: λ, the price of a second of latency.
+        schedule: the autonomy schedule in force (verdicts, per-class ρ and ρ_irr, CVaR classes, ask cost).
+        prices: the price vector in force: its λ prices latency (V comes with each step's state; ρ and
+            ρ_irr are the pending act's class's, from the schedule); ``None``: all zero.
         ask_cost_usd: H, the principal's cost of one confirmation (None: the schedule's).
         catch_share: share of an act's harm a confirmation averts.
         warn_share: warn once spend plus the next call passes this share of the cap.
@@ -172,7 +188,7 @@ class MarginalController:
         self,
         schedule: Schedule,
         *,
-        lam_usd_per_s: float = 0.0,
+        prices: PriceVector | None = None,
         ask_cost_usd: float | None = None,
         catch_share: float = 1.0,
         warn_share: float = 0.8,
@@ -182,7 +198,8 @@ class MarginalController:
         if not 0.0 < warn_share <= 1.0:
             raise ValidationError(f"warn_share must be in (0, 1], got {warn_share!r}")
         self.schedule = schedule
-        self.lam_usd_per_s = lam_usd_per_s
+        self.prices = PriceVector() if prices is None else prices
+        self._step_prices: dict[tuple[str, float], PriceVector] = {}  # (class, V) -> step prices
         self.ask_cost_usd = schedule.ask_cost_usd if ask_cost_usd is None else ask_cost_usd
         self.catch_share = catch_share
         self.warn_share = warn_share
@@ -199,34 +216,46 @@ class MarginalController:
         return got
 
     def surpluses(self, state: StepState) -> dict[str, float]:
-        """Eq. 1 surplus of every option allowed by the schedule (USD). # option -> surplus"""
-        s = state
-        v = s.v_usd
-        cp = self.class_price(s.act_class)
-        base = v * s.p_success - s.remaining_usd - self.lam_usd_per_s * s.next_call_s
-        verify_usd = s.next_call_usd if s.verify_usd != s.verify_usd else s.verify_usd
-        gate = self._gate_usd(cp)
-        out = {
-            "stop": v * s.p_salvage,
-            "plan": base + v * s.dp_plan - s.next_call_usd - gate,
-            "verify": base + v * s.voi_verify - verify_usd - gate,
-            "defer": v * s.p_defer - s.defer_usd,
-        }
-        if cp.verdict != "deny":
-            act_gain = base + v * s.dp_act
-            out["ask"] = act_gain - self._ask_usd(cp)
-            if cp.verdict == "allow":
-                out["act"] = act_gain - cp.harm_usd
-        return out
+        """Eq. 1 surplus of every option allowed by the schedule (USD), by core's rule. # option -> surplus"""
+        prices = self.step_prices(state)
+        return {u.name: surplus(u, prices) for u in self.candidates(state)}
+
+    def step_prices(self, state: StepState) -> PriceVector:
+        """The price vector of one step: V of the state, λ of the controller's vector, ρ and ρ_irr of the
+        pending act's class (the controller's own ρ, ρ_irr for a class the schedule does not price)."""
+        key = (state.act_class, state.v_usd)
+        got = self._step_prices.get(key)
+        if got is not None:
+            return got
+        if len(self._step_prices) >= 4096:  # V is usually fixed per task: a small cache suffices
+            self._step_prices.clear()
+        p = self.prices
+        cp = self.class_price(state.act_class)
+        rho = cp.prices if cp.prices is not _UNPRICED else p
+        got = self._step_prices[key] = PriceVector(
+            v_usd=state.v_usd,
+            lam_usd_per_s=p.lam_usd_per_s,
+            rho_usd=rho.rho_usd,
+            rho_irr_usd=rho.rho_irr_usd,
+            v_source=PriceSource.USER,
+            lam_source=p.lam_source,
+            rho_source=rho.rho_source,
+            rho_irr_source=rho.rho_irr_source,
+        )
+        return got
 
     def _ask_usd(self, cp: ClassPrice) -> float:
         return self.ask_cost_usd * cp.approvers + (1.0 - self.catch_share) * cp.harm_usd
 
-    def _gate_usd(self, cp: ClassPrice) -> float:
+    def _gate(self, cp: ClassPrice) -> tuple[float, float, float]:
+        """(ΔC, ΔR, ΔR_irr) of the pending act's gate g: its harm if acting free is cheaper, else the
+        confirmation (ask cost and the harm a confirmation does not catch); nothing when denied."""
         if cp.verdict == "deny":
-            return 0.0
-        ask = self._ask_usd(cp)
-        return min(cp.harm_usd, ask) if cp.verdict == "allow" else ask
+            return 0.0, 0.0, 0.0
+        if cp.verdict == "allow" and cp.harm_usd <= self._ask_usd(cp):
+            return 0.0, cp.dr, cp.dr_irr
+        miss = 1.0 - self.catch_share
+        return self.ask_cost_usd * cp.approvers, miss * cp.dr, miss * cp.dr_irr
 
     def decide(self, state: StepState) -> Action:
         """The option with the highest surplus; stop (with salvage) when the cap would be crossed.
@@ -263,32 +292,29 @@ class MarginalController:
         return Action(best, best_val, second, best_val - second_val, warn=warn, reason=reason)
 
     def candidates(self, state: StepState) -> tuple[TokenUse, ...]:
-        """The allowed options as ``TokenUse`` values whose ``tokenomy.core.surplus`` at
-        ``PriceVector(v_usd=V, lam_usd_per_s=λ, rho_usd=1)`` equals :meth:`surpluses` (harm enters
-        as ``dr`` already in USD: ρ, ρ_irr and CVaR are per class, so the rule's ρ is 1 here; the
-        gate price g of plan/verify enters the same way)."""
+        """The allowed options as ``TokenUse`` values; core's ``surplus`` at :meth:`step_prices` gives
+        :meth:`surpluses`. Harm enters in harm units (ΔR, ΔR_irr of the class, CVaR for rare-and-severe
+        classes), priced by the class's ρ and ρ_irr; the gate g of plan / verify enters the same way."""
         s = state
         cp = self.class_price(s.act_class)
         verify_usd = s.next_call_usd if s.verify_usd != s.verify_usd else s.verify_usd
         dl = s.next_call_s
-        gate = self._gate_usd(cp)
+        g_dc, g_dr, g_irr = self._gate(cp)
+        rem = s.remaining_usd
         uses = [
             TokenUse("stop", s.p_salvage),
-            TokenUse("plan", s.p_success + s.dp_plan, s.remaining_usd + s.next_call_usd, dr=gate, dl_s=dl),
-            TokenUse("verify", s.p_success + s.voi_verify, s.remaining_usd + verify_usd, dr=gate, dl_s=dl),
+            TokenUse("plan", s.p_success + s.dp_plan, rem + s.next_call_usd + g_dc, dl, g_dr, g_irr),
+            TokenUse("verify", s.p_success + s.voi_verify, rem + verify_usd + g_dc, dl, g_dr, g_irr),
             TokenUse("defer", s.p_defer, s.defer_usd),
         ]
         if cp.verdict != "deny":
             p_act = s.p_success + s.dp_act
-            ask_usd = s.remaining_usd + self.ask_cost_usd * cp.approvers
-            residual = (1.0 - self.catch_share) * cp.harm_usd
-            uses.append(TokenUse("ask", p_act, ask_usd, dr=residual, risk_measure=cp.risk_measure, dl_s=dl))
+            miss = 1.0 - self.catch_share
+            ask_usd = rem + self.ask_cost_usd * cp.approvers
+            m = cp.risk_measure
+            uses.append(TokenUse("ask", p_act, ask_usd, dl, miss * cp.dr, miss * cp.dr_irr, risk_measure=m))
             if cp.verdict == "allow":
-                uses.append(
-                    TokenUse(
-                        "act", p_act, s.remaining_usd, dr=cp.harm_usd, risk_measure=cp.risk_measure, dl_s=dl
-                    )
-                )
+                uses.append(TokenUse("act", p_act, rem, dl, cp.dr, cp.dr_irr, risk_measure=m))
         return tuple(uses)
 
     def to_decision(
@@ -306,13 +332,7 @@ class MarginalController:
         Candidates are :meth:`candidates` with their surpluses; ``chosen`` is the chosen option's index,
         or None when the controller stopped with nothing to salvage (the null option).
         """
-        prices = PriceVector(
-            v_usd=state.v_usd,
-            lam_usd_per_s=self.lam_usd_per_s,
-            rho_usd=1.0,
-            v_source=PriceSource.USER,
-            rho_source=PriceSource.SAFETY_POLICY,
-        )
+        prices = self.step_prices(state)
         uses = self.candidates(state)
         cands = tuple(Candidate.from_use(u, prices) for u in uses)
         names = [u.name for u in uses]
@@ -324,7 +344,7 @@ class MarginalController:
             "warn": action.warn,
             "salvage": action.salvage,
             "reason": action.reason,
-            "harm_pricing": "dr in USD: schedule rho/rho_irr per class, CVaR for rare_severe; rule rho = 1",
+            "harm_pricing": "dr in harm units, priced at the class's rho/rho_irr (schedule); CVaR for rare_severe",
         }
         return Decision(
             request_id,

@@ -47,6 +47,7 @@ from tokenomy.autonomy.verdict import (
 )
 from tokenomy.core.errors import ValidationError
 from tokenomy.core.prices import PriceSource, PriceVector
+from tokenomy.core.uses import TokenUse
 from tokenomy.ledger.records import Candidate, Decision, Layer
 
 __all__ = [
@@ -61,6 +62,9 @@ __all__ = [
     "Grant",
     "Verdict",
 ]
+
+_UNPRICED = PriceVector(rho_source=PriceSource.SAFETY_POLICY, rho_irr_source=PriceSource.SAFETY_POLICY)
+"""The price vector recorded for a class the schedule does not price (ρ = ρ_irr = 0)."""
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -253,17 +257,14 @@ class Gate:
             return v
         self._seq += 1
         cls = self.schedule.classes.get(v.action_class)
-        dr, dr_irr = (cls.dr(ctx.p_harm), cls.dr_irr(ctx.p_harm)) if cls is not None else (0.0, 0.0)
-        finite_price = v.price_usd if v.price_usd != float("inf") else 0.0
+        # Harm under the class's risk measure (CVaR weight if rare_severe), so core's surplus of "act"
+        # is minus the price the verdict compared; an unknown class is unpriced (no harm recorded).
+        dr = cls.dr_measured(ctx.p_harm) if cls is not None else 0.0
+        dr_irr = dr * cls.irreversible if cls is not None else 0.0
+        prices = cls.prices() if cls is not None else _UNPRICED
         cands = (
-            Candidate("act", 0.0, 0.0, 0.0, dr, dr_irr, -finite_price),
-            Candidate("ask", 0.0, v.ask_cost_usd, 0.0, 0.0, 0.0, -v.ask_cost_usd),
-        )
-        prices = PriceVector(
-            rho_usd=cls.rho_usd if cls else 0.0,
-            rho_irr_usd=cls.rho_irr_usd if cls else 0.0,
-            rho_source=PriceSource.SAFETY_POLICY,
-            rho_irr_source=PriceSource.SAFETY_POLICY,
+            Candidate.from_use(TokenUse("act", 0.0, dr=dr, dr_irr=dr_irr), prices),
+            Candidate.from_use(TokenUse("ask", 0.0, v.ask_cost_usd), prices),
         )
         chosen = {"allow": 0, "ask": 1, "deny": None}[v.decision]
         decision_id = f"gate-{id(self):x}-{self._seq}"
@@ -281,7 +282,7 @@ class Gate:
             "parts": [[p[:200], c, r] for p, c, r in v.classification.parts[:20]],
             "session_id": ctx.session_id,
             "mode": self.mode,
-            "harm_pricing": "act surplus = -(rho*(dr-dr_irr) + rho_irr*dr_irr), CVaR weight if rare_severe",
+            "harm_pricing": "act surplus = -(rho*(dr-dr_irr) + rho_irr*dr_irr), dr by CVaR weight if rare_severe",
             **extra,
         }
         self._buffer.append(

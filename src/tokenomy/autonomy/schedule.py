@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from tokenomy.core.errors import SchemaError
+from tokenomy.core.prices import PriceSource, PriceVector
+from tokenomy.core.rule import risk_cost
 
 __all__ = [
     "LEVELS",
@@ -98,7 +100,7 @@ class ActionClass:
         return self.dr(p_harm) * self.irreversible
 
     def harm_price_usd(self, p_harm: float | None = None) -> float:
-        """The price of one call's harm, USD: ρ·(ΔR − ΔR_irr) + ρ_irr·ΔR_irr.
+        """The price of one call's harm, USD: core's ``risk_cost``, ρ·(ΔR − ΔR_irr) + ρ_irr·ΔR_irr.
 
         The recoverable part is priced at ρ and the unrecoverable part at ρ_irr ≥ ρ (ρ_irr is the
         whole price of an irreversible harm unit, not a premium on top of ρ). Rare-and-severe classes
@@ -106,10 +108,24 @@ class ActionClass:
         s, CVaR_α = s·min(1, p/(1−α)), the mean of the worst (1−α) tail. ``p_harm`` overrides the
         class prior (e.g. a learned per-call estimate).
         """
+        dr = self.dr_measured(p_harm)
+        return risk_cost(dr, dr * self.irreversible, self.rho_usd, self.rho_irr_usd)
+
+    def dr_measured(self, p_harm: float | None = None) -> float:
+        """ΔR of one call under the class's risk measure (harm units): p·severity, or its CVaR_α weight
+        s·min(1, p/(1−α)) for rare-and-severe classes; its irreversible part is ``irreversible`` of it."""
         p = self.p_harm if p_harm is None else p_harm
         weight = min(1.0, p / (1.0 - self.cvar_alpha)) if self.rare_severe else p
-        per_unit = self.rho_usd * (1.0 - self.irreversible) + self.rho_irr_usd * self.irreversible
-        return weight * self.severity * per_unit
+        return weight * self.severity
+
+    def prices(self) -> PriceVector:
+        """The class's ρ and ρ_irr as a core price vector (the safety policy's prices; V = λ = 0)."""
+        return PriceVector(
+            rho_usd=self.rho_usd,
+            rho_irr_usd=self.rho_irr_usd,
+            rho_source=PriceSource.SAFETY_POLICY,
+            rho_irr_source=PriceSource.SAFETY_POLICY,
+        )
 
     def effective_level(self, sandboxed: bool) -> str:
         """The level in force: ``level_outside_sandbox`` applies when not sandboxed."""

@@ -29,6 +29,7 @@ from numpy.typing import NDArray
 from tokenomy.autonomy.features import TrajectoryTable
 from tokenomy.autonomy.success_model import PrefixModel, _sigmoid, fit_glm
 from tokenomy.core.errors import ValidationError
+from tokenomy.core.rule import realised_utility, surplus_matrix
 
 __all__ = [
     "SMALL_FEATURES",
@@ -90,9 +91,14 @@ def stop_outcomes(
     return finished & table.resolved, cost, calls
 
 
+def _surplus(v_usd: float, p: NDArray[np.float64], remaining_usd: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Core's Eq. 1 surplus of continuing at each row, V·p̂ − Ĉ_remaining (one use per row)."""
+    return surplus_matrix(v_usd, p[:, None], remaining_usd[:, None], validate=False)[:, 0]
+
+
 def _welfare(table: TrajectoryTable, keep: NDArray[np.bool_], v_usd: float) -> float:
     success, cost, _ = stop_outcomes(table, keep)
-    return float(np.mean(v_usd * success - cost))
+    return float(np.mean(realised_utility(v_usd, success, cost)))
 
 
 @dataclass
@@ -184,7 +190,7 @@ class Oracle(StoppingPolicy):
 
     def decide(self, table: TrajectoryTable, v_usd: float) -> NDArray[np.bool_]:
         """Continue everywhere on worthwhile resolved runs; stop at once elsewhere."""
-        worth = table.resolved & (v_usd > table.total_usd)
+        worth = table.resolved & (realised_utility(v_usd, 1.0, table.total_usd) > 0.0)
         return np.asarray(worth[table.traj], dtype=bool)
 
 
@@ -242,7 +248,7 @@ class MarginalStop(StoppingPolicy):
     ) -> NDArray[np.bool_]:
         lo, hi = model.success_bounds(table.x, z_se)
         p = np.where(table.step == 0, lo, hi)
-        surplus = v_usd * p - model.remaining_usd(table.x)
+        surplus = _surplus(v_usd, p, model.remaining_usd(table.x))
         within = table.spent_usd + table.cost_usd <= self.budget_usd(v_usd) + 1e-12
         return np.asarray((surplus > 0.0) & within, dtype=bool)
 
@@ -272,7 +278,7 @@ class MarginalStop(StoppingPolicy):
         """float[N]: the point-estimate Eq. 1 surplus of continuing, V·p̂ − Ĉ, at each row (stop = 0)."""
         if self.model_ is None:
             raise RuntimeError("MarginalStop is not fitted; call fit(train, v_usd) first")
-        return v_usd * self.model_.success(table.x) - self.model_.remaining_usd(table.x)
+        return _surplus(v_usd, self.model_.success(table.x), self.model_.remaining_usd(table.x))
 
     def decide(self, table: TrajectoryTable, v_usd: float) -> NDArray[np.bool_]:
         """Continue where the margin-adjusted surplus is > 0 and the next call stays within budget."""
@@ -319,7 +325,7 @@ class OptionStop(MarginalStop):
             success, cost = _future_under(train, keep)
             bs = fit_glm(z, success, w, link="logit", ridge=self.ridge_)
             bc = fit_glm(z, cost, w, link="log", ridge=self.ridge_)
-            keep = _sigmoid(z @ bs, v_usd) - np.exp(np.clip(z @ bc, -30, 30)) > 0
+            keep = _surplus(v_usd, _sigmoid(z @ bs), np.exp(np.clip(z @ bc, -30, 30))) > 0
         self.beta_ = (bs, bc)
         return self
 
@@ -329,7 +335,7 @@ class OptionStop(MarginalStop):
             raise RuntimeError("OptionStop is not fitted; call fit(train, v_usd) first")
         z = self.model_._z(table.x)
         bs, bc = self.beta_
-        return _sigmoid(z @ bs, v_usd) - np.exp(np.clip(z @ bc, -30, 30))
+        return _surplus(v_usd, _sigmoid(z @ bs), np.exp(np.clip(z @ bc, -30, 30)))
 
     def decide(self, table: TrajectoryTable, v_usd: float) -> NDArray[np.bool_]:
         """Continue where the option-adjusted surplus is > 0 (no margin, no budget)."""

@@ -1,14 +1,17 @@
-"""The serving layer's vocabulary: a workload (columnar requests) and the engine's configuration.
+"""The serving layer's vocabulary: workloads, single requests, completions and the engine's knobs.
 
 A ``Workload`` holds N requests as numpy columns (arrival time, prompt and output tokens, tenant,
 the synthetic value V and latency price λ of each request, an optional predicted output length and
 optional prefix-block hashes). It is built in memory; file parsing lives in
-``tokenomy.interfaces.loaders.traces``. ``EngineConfig`` holds the vLLM-style knobs (token budget
-per step, maximum sequences, KV blocks, speculative decoding, GPU price). No simulation here.
+``tokenomy.interfaces.loaders.traces``. A ``ServeRequest`` is one such row handed to an online
+session (``session.Session.add``), a ``Completion`` what the session reports when a request leaves
+(served, rejected, or too large for the KV pool). ``EngineConfig`` holds the vLLM-style knobs (token
+budget per step, maximum sequences, KV blocks, speculative decoding, GPU price). No simulation here.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
@@ -17,7 +20,7 @@ from numpy.typing import NDArray
 
 from tokenomy.core.errors import ValidationError
 
-__all__ = ["EngineConfig", "Workload"]
+__all__ = ["Completion", "EngineConfig", "ServeRequest", "Workload"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,3 +160,74 @@ class EngineConfig:
             raise ValidationError(
                 "EngineConfig gpu_usd_per_s and spec_draft_frac must be ≥ 0, price_sample_s > 0"
             )
+
+
+@dataclass(frozen=True, slots=True)
+class ServeRequest:
+    """One request for an online session (one ``Workload`` row).
+
+    Args:
+        arrival_s: when it arrives, seconds of simulated time (≥ the session's ``now_s`` when added).
+        prompt_tokens, output_tokens: its lengths in tokens (≥ 1 each).
+        v_usd: value of serving it, USD; lam_usd_per_s: price of a second of its latency, USD/s.
+        tenant: tenant code (an index into the session's ``tenant_names``).
+        predicted_output_tokens: a length prediction; ``None``: the session draws one (``Session``).
+        hash_ids: its prefix-block hashes (Mooncake ``hash_ids``), or ``None``.
+
+    Raises:
+        ValidationError: naming the field, when a length is not a whole number ≥ 1, a time or price is
+            negative or not finite, or the tenant code is negative.
+    """
+
+    arrival_s: float
+    prompt_tokens: int
+    output_tokens: int
+    v_usd: float
+    lam_usd_per_s: float
+    tenant: int = 0
+    predicted_output_tokens: float | None = None
+    hash_ids: tuple[int, ...] | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("prompt_tokens", "output_tokens", "tenant"):
+            v = getattr(self, name)
+            low = 0 if name == "tenant" else 1
+            if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < low:
+                raise ValidationError(f"ServeRequest.{name} must be an integer ≥ {low}, got {v!r}")
+            object.__setattr__(self, name, int(v))
+        for name in ("arrival_s", "v_usd", "lam_usd_per_s", "predicted_output_tokens"):
+            v = getattr(self, name)
+            if v is None and name == "predicted_output_tokens":
+                continue
+            if (
+                isinstance(v, bool)
+                or not isinstance(v, int | float | np.number)
+                or not (math.isfinite(v) and v >= 0)
+            ):
+                raise ValidationError(f"ServeRequest.{name} must be a finite number ≥ 0, got {v!r}")
+            object.__setattr__(self, name, float(v))
+        if self.hash_ids is not None:
+            object.__setattr__(self, "hash_ids", tuple(int(h) for h in self.hash_ids))
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """A request leaving an online session: served, rejected by the scheduler, or too large.
+
+    Attributes:
+        index: the request's index (what ``Session.add`` returned).
+        status: ``result.COMPLETED``, ``REJECTED`` or ``TOO_LARGE``.
+        arrival_s: when it arrived; finish_s: when it finished or was turned away (seconds).
+        ttft_s: seconds from arrival to its first token (NaN when it was never served).
+    """
+
+    index: int
+    status: int
+    arrival_s: float
+    finish_s: float
+    ttft_s: float
+
+    @property
+    def e2e_s(self) -> float:
+        """End-to-end latency: seconds from arrival to finish (or to rejection)."""
+        return self.finish_s - self.arrival_s

@@ -1,16 +1,22 @@
-"""The shadow-price feed the supply layer publishes, as core ``PriceVector``s other layers can read.
+"""The shadow prices the supply layer publishes, as core ``PriceVector``s with ``ResourcePrice`` entries.
 
-From the congestion state sampled every ``EngineConfig.price_sample_s`` (``PriceSample``):
+From the congestion state sampled every ``EngineConfig.price_sample_s`` (``PriceSample``, kept in
+``RunResult.prices``), ``price_vector`` builds the vector a session publishes on a ``PriceBus``
+(``Session(bus=...)``, topic ``"supply"``) and returns from ``Session.prices()``:
 
-* prefill token price = GPU price·β1 + β1·(Λ_run + Λ_wait): a prompt token lengthens the current step
-  by β1 for every request in the system, each delayed at its own λ (USD per token);
-* decode token price = GPU price·β2 + β2·Λ_run (USD per token);
-* KV block-second price = Λ_wait / K while the queue is blocked by KV, else 0 — complementary
-  slackness (SPEC Eq. 3): a slack constraint has price 0.
+* λ = Λ_run + Λ_wait (USD/s, source ``discovered``): the USD cost of one second of server delay, which
+  a router multiplies by the seconds a request adds;
+* ``PREFILL_TOKEN`` = GPU price·β1 + β1·(Λ_run + Λ_wait) USD per token: a prompt token lengthens the
+  current step by β1 for every request in the system, each delayed at its own λ;
+* ``DECODE_TOKEN`` = GPU price·β2 + β2·Λ_run USD per token;
+* ``KV_BLOCK_SECOND`` = Λ_wait / K USD per block·s while the head of the waiting queue does not fit in
+  the KV pool (it is blocked by KV at the sample time), else 0 — complementary slackness (SPEC Eq. 3):
+  a slack constraint has price 0;
+* ``GPU_SECOND`` = GPU price + Λ_run + Λ_wait USD per s: a second of step time costs the GPU and
+  delays everyone in the system (so the prefill-token price is β1 GPU-seconds).
 
-Λ_run, Λ_wait are Σλ over running and waiting requests (USD/s; synthetic λ). The ``PriceVector``
-carries λ = Λ_run + Λ_wait (the USD cost of one second of server delay, source ``discovered``), which a
-router multiplies by the seconds a request adds. No I/O here.
+Λ_run, Λ_wait are Σλ over running and waiting requests (USD/s; synthetic λ). ``PriceFeed`` reads a
+finished run's samples back as vectors at any time. No I/O here.
 """
 
 from __future__ import annotations
@@ -20,12 +26,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tokenomy.core.prices import PriceSource, PriceVector
+from tokenomy.core.prices import (
+    DECODE_TOKEN,
+    GPU_SECOND,
+    KV_BLOCK_SECOND,
+    PREFILL_TOKEN,
+    PriceSource,
+    PriceVector,
+    ResourcePrice,
+)
 from tokenomy.serving.entities import EngineConfig
 from tokenomy.serving.result import PriceSample
 from tokenomy.serving.steptime import StepTimeModel
 
-__all__ = ["PriceFeed", "ShadowPrices", "sample_prices"]
+__all__ = ["PriceFeed", "ShadowPrices", "price_vector", "sample_prices"]
 
 
 def sample_prices(
@@ -40,7 +54,8 @@ def sample_prices(
     *,
     kv_blocked: bool,
 ) -> PriceSample:
-    """The congestion state and shadow prices (module docstring) at ``now_s``."""
+    """The congestion state and shadow prices (module docstring) at ``now_s``; ``kv_blocked``: the
+    head of the waiting queue does not fit in the KV pool."""
     b1, b2 = model.beta1_s_per_prefill_token, model.beta2_s_per_decode_token
     lam_run, lw = lam_running_usd_per_s, lam_waiting_usd_per_s
     return PriceSample(
@@ -56,33 +71,70 @@ def sample_prices(
     )
 
 
+def price_vector(sample: PriceSample, cfg: EngineConfig) -> PriceVector:
+    """The core price vector of one sample: λ and the four resource prices, stamped with its time.
+
+    Λ_wait is a running sum: rounding can leave it at −1e-21 for an empty queue, so the prices are
+    clipped at 0 (a ``ResourcePrice`` is never negative).
+    """
+    t = sample.time_s
+    lam = max(sample.lam_running_usd_per_s + sample.lam_waiting_usd_per_s, 0.0)
+    return PriceVector(
+        lam_usd_per_s=lam,
+        lam_source=PriceSource.DISCOVERED,
+        resources=(
+            ResourcePrice(PREFILL_TOKEN, max(sample.prefill_usd_per_token, 0.0), "token", time_s=t),
+            ResourcePrice(DECODE_TOKEN, max(sample.decode_usd_per_token, 0.0), "token", time_s=t),
+            ResourcePrice(KV_BLOCK_SECOND, max(sample.kv_usd_per_block_s, 0.0), "block·s", time_s=t),
+            ResourcePrice(GPU_SECOND, cfg.gpu_usd_per_s + lam, "s", time_s=t),
+        ),
+        time_s=t,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class ShadowPrices:
-    """Shadow prices at one time: per-token and per-block-second USD, and the core price vector."""
+    """Compatibility view of a price vector for readers of the former ``PriceFeed.at`` record
+    (``interfaces/demo_serve``): new code reads ``PriceFeed.vector`` and its resource prices."""
 
-    time_s: float
-    prefill_usd_per_token: float
-    decode_usd_per_token: float
-    kv_usd_per_block_s: float
     prices: PriceVector
+
+    @property
+    def time_s(self) -> float:
+        assert self.prices.time_s is not None
+        return self.prices.time_s
+
+    @property
+    def prefill_usd_per_token(self) -> float:
+        return self.prices.resource_usd(PREFILL_TOKEN)
+
+    @property
+    def decode_usd_per_token(self) -> float:
+        return self.prices.resource_usd(DECODE_TOKEN)
+
+    @property
+    def kv_usd_per_block_s(self) -> float:
+        return self.prices.resource_usd(KV_BLOCK_SECOND)
 
 
 class PriceFeed:
-    """A time-indexed feed over a run's ``PriceSample``s; ``at(t)`` reads the latest at or before t.
+    """A time-indexed feed over a run's ``PriceSample``s; ``vector(t)`` reads the latest at or before t.
 
     Args:
         samples: the run's samples, in time order.
+        config: the run's configuration (its GPU price; default ``EngineConfig()``).
     """
 
-    def __init__(self, samples: Sequence[PriceSample]) -> None:
+    def __init__(self, samples: Sequence[PriceSample], config: EngineConfig | None = None) -> None:
         self.samples = list(samples)
+        self.config = config or EngineConfig()
         self._t = np.array([s.time_s for s in self.samples])
 
     def __len__(self) -> int:
         return len(self.samples)
 
-    def at(self, time_s: float) -> ShadowPrices:
-        """The shadow prices in force at ``time_s`` (the first sample before the first time).
+    def vector(self, time_s: float) -> PriceVector:
+        """The price vector in force at ``time_s`` (the first sample's before the first time).
 
         Raises:
             IndexError: the feed is empty.
@@ -90,15 +142,11 @@ class PriceFeed:
         if not self.samples:
             raise IndexError("empty price feed")
         k = max(int(np.searchsorted(self._t, time_s, side="right")) - 1, 0)
-        s = self.samples[k]
-        lam = s.lam_running_usd_per_s + s.lam_waiting_usd_per_s
-        return ShadowPrices(
-            s.time_s,
-            s.prefill_usd_per_token,
-            s.decode_usd_per_token,
-            s.kv_usd_per_block_s,
-            PriceVector(lam_usd_per_s=lam, lam_source=PriceSource.DISCOVERED),
-        )
+        return price_vector(self.samples[k], self.config)
+
+    def at(self, time_s: float) -> ShadowPrices:
+        """``vector(time_s)`` in the former record's shape (compatibility; see ``ShadowPrices``)."""
+        return ShadowPrices(self.vector(time_s))
 
     def columns(self) -> dict[str, np.ndarray[tuple[int], np.dtype[np.float64]]]:
         """The feed as columns (time_s, queue_len, running, prices ...); key -> array."""

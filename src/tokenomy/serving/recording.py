@@ -1,7 +1,7 @@
 """Recording the engine's eviction and ordering decisions for the ledger, only when a run asks.
 
-``Engine.run(wl, sched, record=RecordSpec())`` swaps in a ``RecordingKVCache`` and a
-``DecisionRecorder``; without ``record`` none of this code runs (the default path is unchanged, and
+``Engine.run(wl, sched, record=RecordSpec())`` (or ``Engine.session(sched, record=...)``) swaps in
+a ``RecordingKVCache`` and a ``DecisionRecorder``; without ``record`` none of this code runs (the default path is unchanged, and
 a recording run gives the same results: the recorder only reads state, and the peeks it makes
 into the eviction policy and the waiting queue put back what they take). Both kinds of decision
 are sampled, every ``sample_every``-th one, so a 20,000-request run stays cheap; a sampled
@@ -45,9 +45,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from tokenomy.core.errors import ValidationError
-from tokenomy.serving.entities import EngineConfig, Workload
+from tokenomy.serving.entities import EngineConfig
 from tokenomy.serving.kv import EvictionPolicy, KVCache
 from tokenomy.serving.prices import sample_prices
+from tokenomy.serving.requests import RequestTable
 from tokenomy.serving.result import REJECTED, EvictionLog, OrderLog
 from tokenomy.serving.running import RunningSet
 from tokenomy.serving.schedulers.base import Scheduler, WaitQueue
@@ -86,19 +87,23 @@ class DecisionRecorder:
 
     Args:
         spec: what to record.
-        wl: the run's workload.
+        requests: the session's requests (read as they join).
         sched: the run's scheduler (its rule gives the Eq. 1 terms when it is a priced one).
         model, cfg: the engine's step model and configuration.
     """
 
     def __init__(
-        self, spec: RecordSpec, wl: Workload, sched: Scheduler, model: StepTimeModel, cfg: EngineConfig
+        self,
+        spec: RecordSpec,
+        requests: RequestTable,
+        sched: Scheduler,
+        model: StepTimeModel,
+        cfg: EngineConfig,
     ) -> None:
-        self.spec, self.wl, self.model, self.cfg = spec, wl, model, cfg
+        self.spec, self.requests, self.model, self.cfg = spec, requests, model, cfg
         self.pricer = sched if isinstance(sched, CongestionPriced) else CongestionPriced()
         self.pricer.prepare(model, cfg)
         self.state: RunningSet | None = None
-        self.arrival = wl.arrival_s.tolist()
         self.n_evict = self.n_order = 0
         self.price_cache: tuple[float, float] | None = None
         self.ev: dict[str, list[float]] = {k: [] for k in ("time", "kv", "pre", "evictable")}
@@ -174,8 +179,9 @@ class DecisionRecorder:
         assert st is not None
         top = queue.top(self.spec.order_top)
         now = st.now_s
+        wl, arrival = self.requests.workload, self.requests.arrival
         for i, prio in top:
-            a = st.decide_behind(self.pricer, i, self.wl, waited_s=now - self.arrival[i])
+            a = st.decide_behind(self.pricer, i, wl, waited_s=now - arrival[i])
             for key, v in zip(
                 ("req", "prio", "dc", "dl", "ext", "surplus"),
                 (i, prio, a.dc_usd, a.dl_s, a.external_usd, a.surplus_usd),

@@ -4,9 +4,9 @@ Decode set: columns ``d_*`` over the first ``nd`` slots. Decoding requests share
 counter ``g``: slot p holds ``d_c[p] + g`` tokens in KV and finishes when ``g`` reaches
 ``d_fin[p]``, so advancing k decode steps touches no per-request state. ``u_dec`` is the number of
 KV blocks reserved for the decode set; it equals Σ ceil((d_c + g)/block) after a resync and may
-exceed it in between (a cheap upper-bound reservation). Prefill set: ``pf``, a list of
-``[req, tok, sh, pre, blk, hits, chunk]`` (request, tokens in KV, tokens shared from the prefix
-cache, tokens still to prefill, private blocks, prefix hash blocks held, this step's chunk).
+exceed it in between (a cheap upper-bound reservation). Prefill set: ``pf``, a list of ``Prefill``
+records (request, tokens in KV, tokens shared from the prefix cache, tokens still to prefill,
+private blocks, prefix hash blocks held, this step's chunk).
 
 ``RunningSet`` also exposes the read-only ``EngineState`` view that deciding schedulers read
 (``n_running``, ``slot_lam``, ``slot_rem``, ``kv_available_blocks``, ``now_s``,
@@ -16,6 +16,7 @@ cache, tokens still to prefill, private blocks, prefix hash blocks held, this st
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -23,12 +24,36 @@ from numpy.typing import NDArray
 
 from tokenomy.serving.entities import EngineConfig, Workload
 from tokenomy.serving.kv import KVCache
+from tokenomy.serving.requests import RequestTable
 from tokenomy.serving.steptime import StepTimeModel
 
 if TYPE_CHECKING:
     from tokenomy.serving.schedulers.base import Admission, Scheduler
 
-__all__ = ["RunningSet"]
+__all__ = ["Prefill", "RunningSet"]
+
+
+@dataclass(slots=True)
+class Prefill:
+    """A request in prefill (mutable: the engine advances it chunk by chunk).
+
+    Attributes:
+        req: the request's index.
+        tokens: tokens in KV so far (reused prefix included).
+        shared: tokens reused from the prefix cache.
+        todo: tokens still to prefill.
+        blocks: private KV blocks it holds.
+        hits: prefix hash blocks it references.
+        chunk: tokens it prefills in the current step.
+    """
+
+    req: int
+    tokens: float
+    shared: float
+    todo: float
+    blocks: int
+    hits: int
+    chunk: float
 
 
 class RunningSet:
@@ -38,10 +63,10 @@ class RunningSet:
         model: the step-time model (read by schedulers).
         cfg: the engine configuration.
         kv: the KV pool the running requests hold blocks in.
-        wl: the workload (for λ and output lengths per request).
+        requests: the session's requests (λ, output lengths and decode slots per request, shared lists).
     """
 
-    def __init__(self, model: StepTimeModel, cfg: EngineConfig, kv: KVCache, wl: Workload) -> None:
+    def __init__(self, model: StepTimeModel, cfg: EngineConfig, kv: KVCache, requests: RequestTable) -> None:
         self.step_model, self.config, self.kv = model, cfg, kv
         m = cfg.max_num_seqs
         self.d_req = np.zeros(m, np.int64)
@@ -51,14 +76,12 @@ class RunningSet:
         self.d_key = np.zeros(m)
         self.d_hits = [0] * m
         self.nd = 0
-        self.pf: list[list[float]] = []
+        self.pf: list[Prefill] = []
         self.g = 0.0
         self.u_dec = 0  # blocks allocated to the decode set (= Σ ceil((d_c + G)/B) at sync)
-        self.pos = np.full(len(wl), -1, np.int64)
-        self.now_s = 0.0
+        self.now_s = 0.0  # the engine's clock, read by deciding schedulers and the recorder
         self.lam_waiting_usd_per_s = 0.0
-        self.lam = wl.lam_usd_per_s.tolist()
-        self.out = wl.output_tokens.tolist()
+        self.pos, self.lam, self.out = requests.pos, requests.lam, requests.out
 
     # --- EngineState view -------------------------------------------------------------------------
     @property
@@ -67,12 +90,12 @@ class RunningSet:
 
     @property
     def slot_lam(self) -> NDArray[np.float64]:
-        extra = [self.lam[int(p[0])] for p in self.pf]
+        extra = [self.lam[p.req] for p in self.pf]
         return np.concatenate([self.d_lam[: self.nd], extra]) if extra else self.d_lam[: self.nd]
 
     @property
     def slot_rem(self) -> NDArray[np.float64]:
-        extra = [float(self.out[int(p[0])]) for p in self.pf]
+        extra = [float(self.out[p.req]) for p in self.pf]
         rem = self.d_fin[: self.nd] - self.g
         return np.concatenate([rem, extra]) if extra else rem
 
@@ -101,12 +124,12 @@ class RunningSet:
         blk = math.ceil(float(self.d_c[p] + self.g) / self.config.block_tokens)
         self.u_dec -= blk
         last = self.nd - 1
-        self.pos[self.d_req[p]] = -1
+        self.pos[int(self.d_req[p])] = -1
         if p != last:
             for a in (self.d_req, self.d_c, self.d_fin, self.d_lam, self.d_key):
                 a[p] = a[last]
             self.d_hits[p] = self.d_hits[last]
-            self.pos[self.d_req[p]] = p
+            self.pos[int(self.d_req[p])] = p
         self.nd = last
         return blk
 
@@ -138,11 +161,11 @@ class RunningSet:
             p = int(np.argmax(self.d_key[: self.nd]))
             best_key, where = self.d_key[p], p
         for j, e in enumerate(self.pf):
-            if keys[int(e[0])] > best_key:
-                best_key, where = keys[int(e[0])], m + j
+            if keys[e.req] > best_key:
+                best_key, where = keys[e.req], m + j
         if where >= m:
-            i, _, _, _, blk, h, _ = self.pf.pop(where - m)
-            return int(i), int(h), int(blk), -1
+            e = self.pf.pop(where - m)
+            return e.req, e.hits, e.blocks, -1
         i, h = int(self.d_req[where]), self.d_hits[where]
         gen = self.out[i] - math.ceil(self.d_fin[where] - self.g - 1e-9)
         return i, h, self._drop_decode(where), gen

@@ -1,8 +1,10 @@
 """The scheduler contract: a static order key per request, a waiting queue, and an admission verdict.
 
 A scheduler decides, it never mutates the engine (STYLE rule 3). ``order_keys`` gives each request
-a key once (lower is served first), so the waiting queue is a heap and every push/pop is
-O(log queue), never O(queue). ``decide`` (only the congestion-priced scheduler overrides it)
+a key once, when it joins the run (lower is served first), so the waiting queue is a heap and every
+push/pop is O(log queue), never O(queue). Requests join a run in batches (the whole workload for
+``Engine.run``, one at a time for an online session): the engine makes the queue once
+(``make_queue``) and hands it each batch of rows with their keys (``WaitQueue.extend``). ``decide`` (only the congestion-priced scheduler overrides it)
 returns an ``Admission`` verdict that the engine applies: admit, or reject (Eq. 1's null option).
 The engine state a scheduler may read is the ``EngineState`` protocol below.
 """
@@ -63,6 +65,11 @@ class Admission:
 class WaitQueue:
     """The waiting queue interface the engine uses."""
 
+    def extend(self, wl: Workload, keys: NDArray[np.float64]) -> None:
+        """Requests joined the run: ``wl`` holds their rows (the next indices after those the queue
+        knows) and ``keys`` their order keys."""
+        raise NotImplementedError
+
     def push(self, i: int) -> None:
         raise NotImplementedError
 
@@ -91,8 +98,11 @@ class KeyedQueue(WaitQueue):
     """A heap on (key, arrival index): FCFS when the key is the arrival index."""
 
     def __init__(self, keys: NDArray[np.float64]) -> None:
-        self._keys = keys.tolist()
+        self._keys: list[float] = keys.tolist()
         self._heap: list[tuple[float, int]] = []
+
+    def extend(self, wl: Workload, keys: NDArray[np.float64]) -> None:
+        self._keys.extend(keys.tolist())
 
     def push(self, i: int) -> None:
         heapq.heappush(self._heap, (self._keys[i], i))
@@ -127,12 +137,14 @@ class Scheduler:
     def prepare(self, model: StepTimeModel, config: EngineConfig) -> None:
         """Read the engine's step model and configuration before a run (default: nothing)."""
 
-    def order_keys(self, wl: Workload) -> NDArray[np.float64]:
-        """A key per request; lower is served first (ties by arrival)."""
-        return np.arange(len(wl), dtype=np.float64)
+    def order_keys(self, wl: Workload, first: int = 0) -> NDArray[np.float64]:
+        """A key per row of ``wl``, whose rows are the run's requests ``first``, ``first + 1``, ...;
+        lower is served first (ties by arrival). A key depends on its row and index only."""
+        return np.arange(first, first + len(wl), dtype=np.float64)
 
     def make_queue(self, wl: Workload) -> WaitQueue:
-        """The waiting queue this scheduler uses."""
+        """The waiting queue this scheduler uses, knowing the requests of ``wl`` (more join by
+        ``WaitQueue.extend``)."""
         return KeyedQueue(self.order_keys(wl))
 
     def decide(self, i: int, wl: Workload, state: EngineState, *, waited_s: float) -> Admission:

@@ -48,8 +48,6 @@ class CongestionPriced(Scheduler):
         self.beta1_s = beta1_s
         self.beta2_s = beta2_s
         self.max_num_seqs = max_num_seqs
-        self._out: list[float] = []
-        self._wl_id = -1
 
     def prepare(self, model: StepTimeModel, config: EngineConfig) -> None:
         self.beta0_s = model.beta0_s
@@ -57,18 +55,15 @@ class CongestionPriced(Scheduler):
         self.beta2_s = model.beta2_s_per_decode_token
         self.max_num_seqs = config.max_num_seqs
 
-    def order_keys(self, wl: Workload) -> NDArray[np.float64]:
+    def order_keys(self, wl: Workload, first: int = 0) -> NDArray[np.float64]:
         out = self.output_estimate(wl)
         s = self.beta1_s * wl.prompt_tokens + (self.beta2_s + self.beta0_s / self.max_num_seqs) * out
         return -wl.lam_usd_per_s / np.maximum(s, 1e-12)
 
     def decide(self, i: int, wl: Workload, state: EngineState, *, waited_s: float) -> Admission:
-        if self._wl_id != id(wl):
-            self._out = self.output_estimate(wl).tolist()
-            self._wl_id = id(wl)
         model, cfg = state.step_model, state.config
         u = float(wl.prompt_tokens[i])
-        o = max(self._out[i], 1.0)
+        o = max(float((wl.output_tokens if self.knows_true_lengths else wl.predicted_output_tokens)[i]), 1.0)
         n = state.n_running
         dc = cfg.gpu_usd_per_s * (model.beta1_s_per_prefill_token * u + model.beta2_s_per_decode_token * o)
         dl = service_s(model, u, o, n)

@@ -16,5 +16,5 @@ class Priority(Scheduler):
 
     name = "priority"
 
-    def order_keys(self, wl: Workload) -> NDArray[np.float64]:
+    def order_keys(self, wl: Workload, first: int = 0) -> NDArray[np.float64]:
         return -wl.lam_usd_per_s.astype(np.float64)

@@ -20,8 +20,8 @@ class ShortestPredictedFirst(Scheduler):
 
     name = "spf"
 
-    def order_keys(self, wl: Workload) -> NDArray[np.float64]:
-        return self.output_estimate(wl) + np.arange(len(wl)) * 1e-9
+    def order_keys(self, wl: Workload, first: int = 0) -> NDArray[np.float64]:
+        return self.output_estimate(wl) + np.arange(first, first + len(wl)) * 1e-9
 
 
 class ShortestTrueFirst(ShortestPredictedFirst):

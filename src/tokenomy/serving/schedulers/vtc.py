@@ -11,6 +11,9 @@ from __future__ import annotations
 
 from collections import deque
 
+import numpy as np
+from numpy.typing import NDArray
+
 from tokenomy.serving.entities import Workload
 from tokenomy.serving.schedulers.base import Scheduler, WaitQueue
 
@@ -21,12 +24,16 @@ class VTCQueue(WaitQueue):
     """Per-tenant FIFOs chosen by the smallest virtual counter."""
 
     def __init__(self, wl: Workload, *, w_in: float = 1.0, w_out: float = 2.0) -> None:
-        self._tenant = wl.tenant.tolist()
-        self._prompt = wl.prompt_tokens.tolist()
+        self._tenant: list[int] = wl.tenant.tolist()
+        self._prompt: list[int] = wl.prompt_tokens.tolist()
         self._w_in, self._w_out = w_in, w_out
         self._q: dict[int, deque[int]] = {}
         self._c: dict[int, float] = {}  # tenant -> virtual counter
         self._n = 0
+
+    def extend(self, wl: Workload, keys: NDArray[np.float64]) -> None:
+        self._tenant.extend(wl.tenant.tolist())
+        self._prompt.extend(wl.prompt_tokens.tolist())
 
     def _best(self) -> int:
         return min((c, t) for t, c in self._c.items() if self._q.get(t))[1]

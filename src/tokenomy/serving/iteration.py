@@ -1,0 +1,462 @@
+"""The engine loop, one iteration at a time, in named phases (vLLM-style continuous batching).
+
+``Iteration.iterate`` is one pass of the engine at its clock: take the arrivals due (``arrive``:
+too-large requests and the scheduler's rejections leave, the rest join the waiting queue), sample
+the shadow prices when due (``sample``), then one of
+
+* ``idle``: nothing runs or waits, so the clock moves to the next known arrival;
+* ``jump``: no request is in prefill and the queue is empty or blocked, so the batch cannot change
+  before the next arrival or completion and the step time is constant: k decode steps at once
+  (k = steps to the next completion, the next known arrival, the horizon, or the KV limit);
+* ``step``: a general step. ``schedule`` gives running prefills their chunks and admits waiting
+  requests in the scheduler's order while the token budget, the sequence limit and the KV pool
+  allow (chunked prefill); ``advance`` runs the step (decode KV, preempting the lowest-priority
+  request when a decode step does not fit), then ``pop_finished`` and ``finish_prefills`` move
+  requests on (to decode, or out).
+
+Decoding requests share one virtual token counter G (``running.RunningSet``), so a jump touches no
+per-request state: completions come off a heap of finish marks, decode KV is one numpy sum over the
+batch. Per-step work is O(batch); the waiting queue is a heap, never scanned. The KV shadow price is
+sampled from whether the head of the queue fits in the pool at the sample time
+(``head_blocked_by_kv``), not from the admission pass's flags. ``session.Session`` drives this loop
+(online or to the end); not modelled: CPU overheads, hits on blocks of still-running requests.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import time
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from tokenomy.serving.entities import EngineConfig
+from tokenomy.serving.kv import EvictionPolicy
+from tokenomy.serving.prices import sample_prices
+from tokenomy.serving.recording import DecisionRecorder, RecordSpec, kv_cache
+from tokenomy.serving.requests import RequestTable
+from tokenomy.serving.result import COMPLETED, REJECTED, TOO_LARGE, AdmissionLog, PriceSample, RunResult
+from tokenomy.serving.running import Prefill, RunningSet
+from tokenomy.serving.schedulers.base import Scheduler
+from tokenomy.serving.speculation import SpeculativeStep
+from tokenomy.serving.steptime import StepTimeModel
+
+__all__ = ["Iteration", "Progress"]
+
+Progress = Callable[[int, int], None]
+_EPS = 1e-9
+
+
+class Iteration:
+    """The engine's state and its loop phases (module docstring); ``session.Session`` is the driver.
+
+    Args:
+        model, cfg, eviction: the step model, the engine knobs and the prefix-cache eviction policy.
+        sched: a fresh scheduler instance.
+        record: record sampled decisions for the ledger (``None``: record nothing).
+        progress: called as ``progress(done, total)`` now and then.
+        name, tenant_names, hash_block_tokens: the requests' workload name, tenant names and prefix
+            hash block size.
+    """
+
+    def __init__(
+        self,
+        model: StepTimeModel,
+        cfg: EngineConfig,
+        eviction: str | EvictionPolicy,
+        sched: Scheduler,
+        record: RecordSpec | None,
+        progress: Progress | None,
+        *,
+        name: str,
+        tenant_names: Sequence[str],
+        hash_block_tokens: int,
+    ) -> None:
+        self.t_wall = time.perf_counter()
+        self.step_model, self.config, self.sched, self.progress = model, cfg, sched, progress
+        self.requests = RequestTable(
+            name=name,
+            tenant_names=tenant_names,
+            hash_block_tokens=hash_block_tokens,
+            prefix_cache=cfg.prefix_cache,
+        )
+        self.rec = None if record is None else DecisionRecorder(record, self.requests, sched, model, cfg)
+        self.kv = kv_cache(cfg, hash_block_tokens, eviction, self.rec)
+        self.state = RunningSet(model, cfg, self.kv, self.requests)
+        if self.rec is not None:
+            self.rec.state = self.state
+        sched.prepare(model, cfg)
+        self.queue = sched.make_queue(self.requests.workload)
+        self.spec = SpeculativeStep(model, cfg)
+        self.step_time = self.spec.step
+        self.watermark = max(1, cfg.kv_blocks // 100)
+        self.max_jump = 2**62
+        self.clock = 0.0
+        self.nxt = 0  # next request to arrive
+        self.done = 0
+        self.done_events: list[int] = []  # requests that left since the driver last looked
+        self.blocked = False  # the queue head could not be admitted; retried after any change
+        self.blocked_kv = False
+        self.heap: list[tuple[float, int]] = []  # (G at which it finishes, request)
+        self.samples: list[PriceSample] = []
+        self.log: list[tuple[int, float, bool, float, float, float, float]] = []
+        self.itl_s: list[float] = []
+        self.itl_w: list[float] = []
+        self.pf_total, self.dec_total, self.busy = 0, 0.0, 0.0
+        self.steps, self.jumps, self.spec_steps, self.max_used = 0, 0, 0, 0
+        self.next_sample, self.next_progress = 0.0, 0
+
+    def keys_joined(self, first: int) -> None:
+        """Requests ``first`` .. end joined the table: give them order keys and tell the queue."""
+        rows = self.requests.rows(first)
+        keys = self.sched.order_keys(rows, first)
+        self.requests.key.extend(keys.tolist())
+        self.queue.extend(rows, keys)
+
+    def on_sample(self, sample: PriceSample) -> None:
+        """Hook: a price sample was taken (the session publishes it)."""
+
+    # --- the loop ---------------------------------------------------------------------------------
+    def iterate(self, horizon: float) -> bool:
+        """One pass at the clock; False when nothing can happen by ``horizon`` without new requests."""
+        now = self.clock
+        self.state.now_s = now  # the clock the recorder (and deciding schedulers) read
+        arr = self.requests.arrival
+        if self.nxt < len(arr) and arr[self.nxt] <= now:
+            self.arrive(now)
+        if now >= self.next_sample:
+            self.sample(now)
+        if self.progress is not None and self.done >= self.next_progress:
+            self.progress(self.done, len(arr))
+            self.next_progress = self.done + 1000
+        st = self.state
+        nq = len(self.queue)
+        if st.nd == 0 and not st.pf and not nq:
+            return self.idle(horizon)
+        if not st.pf and st.nd and (self.blocked or not nq):
+            self.jump(horizon)
+            return True
+        if self.schedule(now):
+            return self.idle(horizon)
+        self.advance(now)
+        return True
+
+    def idle(self, horizon: float) -> bool:
+        """Move the clock to the next known arrival if it is not after ``horizon``."""
+        arr = self.requests.arrival
+        if self.nxt >= len(arr) or arr[self.nxt] > horizon:
+            return False
+        self.clock = max(self.clock, arr[self.nxt])
+        return True
+
+    def arrive(self, now: float) -> None:
+        """Take the arrivals due: too large for the pool, rejected at arrival, or queued."""
+        t, cfg, sched, queue, st = self.requests, self.config, self.sched, self.queue, self.state
+        arr, prompt, out, lam, status, finish = t.arrival, t.prompt, t.out, t.lam, t.status, t.finish
+        B, n = cfg.block_tokens, len(arr)
+        while self.nxt < n and arr[self.nxt] <= now:
+            i = self.nxt
+            self.nxt += 1
+            if -(-(prompt[i] + out[i] - 1) // B) > cfg.kv_blocks:
+                status[i], finish[i] = TOO_LARGE, now
+                self.done += 1
+                self.done_events.append(i)
+                continue
+            if sched.decides and len(queue):  # with an empty queue the head check comes at once
+                st.now_s = now
+                a = sched.decide(i, t.workload, st, waited_s=0.0)
+                if not a.admit:
+                    status[i], finish[i] = REJECTED, now
+                    self.log.append((i, now, False, a.dc_usd, a.dl_s, a.external_usd, a.surplus_usd))
+                    self.done += 1
+                    self.done_events.append(i)
+                    continue
+            queue.push(i)
+            st.lam_waiting_usd_per_s += lam[i]
+            self.blocked = False
+
+    def sample(self, now: float) -> None:
+        """Take a price sample (``RunResult.prices``) and hand it to ``on_sample``."""
+        s = self.sample_now(now)
+        self.samples.append(s)
+        self.next_sample = now + self.config.price_sample_s
+        self.on_sample(s)
+
+    def sample_now(self, now: float) -> PriceSample:
+        """The congestion state and shadow prices of the current state, stamped ``now``."""
+        st = self.state
+        return sample_prices(
+            now,
+            len(self.queue),
+            st.n_running,
+            self.kv.used,
+            float(st.slot_lam.sum()),
+            st.lam_waiting_usd_per_s,
+            self.step_model,
+            self.config,
+            kv_blocked=self.head_blocked_by_kv(),
+        )
+
+    def head_blocked_by_kv(self) -> bool:
+        """Whether the head of the waiting queue would not fit in the KV pool now (the admission
+        test, read-only: the prefix it would pin, the decode over-reservation it would drop)."""
+        if not len(self.queue):
+            return False
+        t, st, kv, HB = self.requests, self.state, self.kv, self.requests.hash_block_tokens
+        i = self.queue.peek()
+        h = pinned = 0
+        if t.hashes is not None:
+            hs = t.hashes[i]
+            h = kv.match(hs)
+            if h * HB >= t.prompt[i] + t.gen[i]:
+                h -= 1
+            pinned = sum(1 for x in hs[:h] if kv.refs[x] == 0) * kv.entry_blocks
+        need = -(-(t.prompt[i] + t.gen[i] - h * HB) // self.config.block_tokens)
+        spare = st.u_dec - st._decode_blocks(st.g)
+        return kv.available - pinned + spare - need < (self.watermark if (st.nd or st.pf) else 0)
+
+    # --- requests leaving and coming back ---------------------------------------------------------
+    def release(self, i: int, h: int, blk: int) -> None:
+        """Request ``i`` ends: its full prefix blocks go to the cache, the rest back to the pool."""
+        hashes = self.requests.hashes
+        if hashes is not None:
+            hs = hashes[i]
+            self.kv.donate(hs[h : self.requests.prompt[i] // self.requests.hash_block_tokens], blk)
+            self.kv.unref(hs[:h])
+        else:
+            self.kv.release(blk)
+
+    def complete(self, i: int) -> None:
+        t = self.requests
+        t.status[i], t.finish[i] = COMPLETED, self.clock
+        self.queue.on_finish(i, t.out[i])
+        self.done += 1
+        self.done_events.append(i)
+        self.blocked = False  # its slot and KV blocks are free: the next step tries the queue again
+
+    def pop_finished(self) -> None:
+        """Decoding requests whose finish mark G reached leave."""
+        heap, st = self.heap, self.state
+        pos, d_fin, d_hits = st.pos, st.d_fin, st.d_hits
+        while heap and heap[0][0] <= st.g + _EPS:
+            _, i = heapq.heappop(heap)
+            p = pos[i]
+            if p < 0 or d_fin[p] > st.g + _EPS:
+                continue  # stale entry (preempted)
+            h = d_hits[p]
+            self.release(i, h, st._drop_decode(p))
+            self.complete(i)
+
+    def preempt(self) -> None:
+        """Preempt the lowest-priority running request and requeue it (recompute)."""
+        t, st = self.requests, self.state
+        i, h, blk, g_i = st._pop_lowest(t.key)
+        if g_i >= 0:
+            t.gen[i] = g_i
+        self.kv.release(blk)
+        if h and t.hashes is not None:
+            self.kv.unref(t.hashes[i][:h])
+        t.preempt[i] += 1
+        self.queue.push(i)
+        st.lam_waiting_usd_per_s += t.lam[i]
+
+    # --- decode-only stretch ----------------------------------------------------------------------
+    def jump(self, horizon: float) -> None:
+        """Advance k decode steps at once (module docstring), or preempt when not one step fits."""
+        st, kv, now = self.state, self.kv, self.clock
+        nd, B = st.nd, self.config.block_tokens
+        t, e = self.step_time(0.0, nd, now)
+        heap, pos = self.heap, st.pos
+        while heap and pos[heap[0][1]] < 0:
+            heapq.heappop(heap)
+        k = max(1, math.ceil((heap[0][0] - st.g) / e - _EPS))
+        arr = self.requests.arrival
+        if self.nxt < len(arr):
+            k = min(k, max(1, math.ceil((arr[self.nxt] - now) / t - _EPS)))
+        if horizon < math.inf:
+            k = min(k, max(1, math.ceil((horizon - now) / t - _EPS)))
+        k = min(k, self.max_jump)
+        bound = nd * (math.ceil(k * e / B) + 1)
+        if kv.free >= bound:  # cheap reservation (an upper bound); exact sync happens later
+            kv.allocate(bound)
+            st.u_dec += bound
+        else:
+            need = st._decode_blocks(st.g + k * e) - st.u_dec
+            if need > kv.available:
+                k = st._fit_k(k, e)
+                if k == 0:
+                    self.preempt()
+                    self.blocked = False
+                    return
+                need = st._decode_blocks(st.g + k * e) - st.u_dec
+            st._resync(need)
+        st.g += k * e
+        now += k * t
+        self.clock = st.now_s = now
+        self.busy += k * t
+        self.steps += k
+        self.jumps += 1
+        self.spec_steps += k if e > 1.0 else 0
+        self.dec_total += k * nd * e
+        self.itl_s.append(t / e)
+        self.itl_w.append(k * nd * e)
+        self.max_used = max(self.max_used, kv.used)
+        self.pop_finished()
+        self.blocked = self.blocked and len(self.queue) > 0
+
+    # --- a general step ---------------------------------------------------------------------------
+    def schedule(self, now: float) -> bool:
+        """Give running prefills their chunks and admit from the queue; True when nothing runs after."""
+        st, rec = self.state, self.rec
+        budget: float = float(self.config.max_batched_tokens - st.nd)
+        for p in st.pf:
+            c = min(p.todo, budget) if budget > 0 else 0.0
+            p.chunk = c
+            budget -= c
+        self.blocked = False
+        queue = self.queue
+        top = rec.order_top(queue) if rec is not None and budget > 0 and len(queue) > 1 else None
+        n_pf = len(st.pf)
+        if len(queue) and budget > 0:
+            self.admit(now, budget)
+        if top is not None and rec is not None:
+            rec.record_order(top, [p.req for p in st.pf[n_pf:]], self.requests.status)
+        return not st.pf and not st.nd
+
+    def admit(self, now: float, budget: float) -> None:
+        """Admit waiting requests in the scheduler's order while budget, slots and KV allow."""
+        t, st, kv, cfg, sched, queue = self.requests, self.state, self.kv, self.config, self.sched, self.queue
+        prompt, gen, hashes, pf, nd = t.prompt, t.gen, t.hashes, st.pf, st.nd
+        B, M, HB = cfg.block_tokens, cfg.max_num_seqs, t.hash_block_tokens
+        while len(queue) and budget > 0:
+            if nd + len(pf) >= M:
+                self.blocked, self.blocked_kv = True, False
+                break
+            i = queue.peek()
+            h = 0
+            if hashes is not None:
+                h = kv.match(hashes[i])
+                if h * HB >= prompt[i] + gen[i]:
+                    h -= 1
+                if h:
+                    kv.acquire(hashes[i][:h])  # pin the prefix before anything is evicted
+            todo = prompt[i] + gen[i] - h * HB
+            need = -(-todo // B)
+            wm = self.watermark if (nd or pf) else 0
+            if kv.available - need < wm:
+                st._resync(st._decode_blocks(st.g) - st.u_dec)  # drop over-reservation
+                if kv.available - need < wm:
+                    if h and hashes is not None:
+                        kv.unref(hashes[i][:h])
+                    self.blocked, self.blocked_kv = True, True
+                    break
+            if sched.decides and not t.decided[i]:
+                st.now_s = now
+                a = st.decide_behind(sched, i, t.workload, waited_s=now - t.arrival[i])
+                t.decided[i] = True
+                self.log.append((i, now, a.admit, a.dc_usd, a.dl_s, a.external_usd, a.surplus_usd))
+                if not a.admit:
+                    if h and hashes is not None:
+                        kv.unref(hashes[i][:h])
+                    queue.pop()
+                    st.lam_waiting_usd_per_s -= t.lam[i]
+                    t.status[i], t.finish[i] = REJECTED, now
+                    self.done += 1
+                    self.done_events.append(i)
+                    continue
+            queue.pop()
+            st.lam_waiting_usd_per_s -= t.lam[i]
+            ok = kv.allocate(need)
+            assert ok
+            if t.preempt[i] == 0:
+                t.hit[i] = h * HB
+            c = min(todo, budget)
+            pf.append(Prefill(i, h * HB, h * HB, todo, need, h, c))
+            budget -= c
+
+    def advance(self, now: float) -> None:
+        """Run the scheduled step: decode KV (or preempt), the clock, counters, then who moves on."""
+        st, kv, B = self.state, self.kv, self.config.block_tokens
+        nd, pf = st.nd, st.pf
+        pfc = float(sum(p.chunk for p in pf))
+        t, e = self.step_time(pfc, nd, now)
+        if nd and kv.free >= nd * (math.ceil(e / B) + 1):
+            kv.allocate(nd * (math.ceil(e / B) + 1))
+            st.u_dec += nd * (math.ceil(e / B) + 1)
+        elif nd:
+            need = st._decode_blocks(st.g + e) - st.u_dec
+            if need > kv.available:
+                self.preempt()
+                return
+            st._resync(need)
+        st.g += e
+        now += t
+        self.clock = st.now_s = now
+        self.busy += t
+        self.steps += 1
+        self.spec_steps += 1 if e > 1.0 else 0
+        self.pf_total += int(pfc)
+        self.dec_total += nd * e
+        if nd:
+            self.itl_s.append(t / e)
+            self.itl_w.append(nd * e)
+        self.max_used = max(self.max_used, kv.used)
+        self.pop_finished()
+        self.finish_prefills()
+
+    def finish_prefills(self) -> None:
+        """Prefills that computed their last chunk emit their first token and decode (or leave)."""
+        t, st = self.requests, self.state
+        still: list[Prefill] = []
+        for p in st.pf:
+            i = p.req
+            p.todo -= p.chunk
+            p.tokens += p.chunk
+            if p.todo > 0:
+                still.append(p)
+                continue
+            if math.isnan(t.first[i]):
+                t.first[i] = self.clock
+            t.gen[i] += 1
+            rem = t.out[i] - t.gen[i]
+            if rem <= 0:
+                self.release(i, p.hits, p.blocks)
+                self.complete(i)
+                continue
+            st._push_decode(i, p.tokens - p.shared - st.g, st.g + rem, t.key[i], p.hits, p.blocks)
+            heapq.heappush(self.heap, (st.g + rem, i))
+        st.pf[:] = still
+
+    # --- the result -------------------------------------------------------------------------------
+    def result(self) -> RunResult:
+        """The run's ``RunResult`` from the state now."""
+        if self.progress is not None:
+            self.progress(self.done, len(self.requests))
+        t, rec = self.requests, self.rec
+        return RunResult(
+            t.compact(),
+            self.sched.name,
+            self.config,
+            np.array(t.status, np.int64),
+            np.array(t.first),
+            np.array(t.finish),
+            np.array(t.preempt, np.int64),
+            np.array(t.hit, np.int64),
+            np.array(self.itl_s),
+            np.array(self.itl_w),
+            self.pf_total,
+            self.dec_total,
+            self.busy,
+            self.steps,
+            self.jumps,
+            self.spec_steps,
+            self.kv.evictions,
+            self.max_used,
+            self.samples,
+            AdmissionLog.from_rows(self.log),
+            time.perf_counter() - self.t_wall,
+            np.array(self.spec.switches).reshape(-1, 5),
+            None if rec is None else rec.eviction_log(self.kv),
+            None if rec is None else rec.order_log(),
+        )

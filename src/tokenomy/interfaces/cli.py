@@ -29,6 +29,7 @@ COMMANDS = (
     "tokenomy.interfaces.cmd_serve",
     "tokenomy.interfaces.cmd_audit",
     "tokenomy.interfaces.cmd_agent",
+    "tokenomy.interfaces.cmd_economy",
 )
 
 

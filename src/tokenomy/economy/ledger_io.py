@@ -1,0 +1,157 @@
+"""Every decision and outcome of an economy experiment, written to one ledger.
+
+Request ids are ``<config>/x<load>/chat/<i>`` and ``<config>/x<load>/agent/<k>``. Per run:
+
+* demand ``route`` decisions (kind ``route``): every model with its (ΔQ = q̂, ΔC = ĉ + supply
+  externality, ΔL = l̂), the chosen one or the null option, the request's V and SLA λ, and the
+  supply resource prices the router read (one batch per decision window, as they share one quote);
+* action ``step-<k>`` decisions (kind ``step``): "continue" with (p̂, Ĉ + supply price, expected
+  remaining seconds), chosen or not (stop);
+* supply ``admit`` decisions (kind ``admit``) where the scheduler decides (congestion-priced,
+  wait cap): "serve" with the scheduler's ΔC, ΔL and the Pigouvian charge;
+* one outcome per request: realised quality, USD cost and latency.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from tokenomy.core.prices import PriceSource
+from tokenomy.economy.experiment import Experiment
+from tokenomy.economy.system import Outcomes
+from tokenomy.ledger import DecisionBatch, Layer, Ledger
+
+__all__ = ["request_ids", "write_ledger", "write_run"]
+
+
+def request_ids(config: str, load: float, out: Outcomes) -> list[str]:
+    """The ledger id of every request of a run (chat rows first, then agent tasks)."""
+    nc = int(np.count_nonzero(out.kind == "chat"))
+    return [f"{config}/x{load:g}/chat/{i}" for i in range(nc)] + [
+        f"{config}/x{load:g}/agent/{k}" for k in range(len(out.kind) - nc)
+    ]
+
+
+def _route_batches(ids: list[str], out: Outcomes, models: tuple[str, ...]) -> list[DecisionBatch]:
+    by_t: dict[float, list[int]] = defaultdict(list)
+    for j, row in enumerate(out.trace.route):
+        by_t[row[1]].append(j)
+    batches = []
+    for t, js in by_t.items():
+        rows = [out.trace.route[j] for j in js]
+        n = len(rows)
+        prices = rows[0][6]
+        batches.append(
+            DecisionBatch(
+                request_ids=[ids[r[0]] for r in rows],
+                layer=Layer.DEMAND,
+                decision_point="route",
+                names=models,
+                dq=np.stack([r[3] for r in rows]),
+                dc_usd=np.stack([r[4] for r in rows]),
+                dl_s=np.stack([r[5] for r in rows]),
+                dr=np.zeros((n, len(models))),
+                dr_irr=np.zeros((n, len(models))),
+                chosen=np.array([r[2] for r in rows], np.int64),
+                v_usd=np.array([r[6].v_usd for r in rows]),
+                lam_usd_per_s=np.array([r[6].lam_usd_per_s for r in rows]),
+                rho_usd=np.zeros(n),
+                rho_irr_usd=np.zeros(n),
+                time_s=np.full(n, t),
+                sources={"v_source": PriceSource.USER, "lam_source": prices.lam_source},
+                kind="route",
+                resources=prices.resources,
+            )
+        )
+    return batches
+
+
+def _agent_batches(ids: list[str], out: Outcomes, nc: int) -> list[DecisionBatch]:
+    batches = []
+    for a, step, t, go, dq, dc, dl, prices in out.trace.agent:
+        batches.append(
+            DecisionBatch(
+                request_ids=[ids[nc + a]],
+                layer=Layer.ACTION,
+                decision_point=f"step-{step}",
+                names=("continue",),
+                dq=np.array([[dq]]),
+                dc_usd=np.array([[dc]]),
+                dl_s=np.array([[dl]]),
+                dr=np.zeros((1, 1)),
+                dr_irr=np.zeros((1, 1)),
+                chosen=np.array([0 if go else -1], np.int64),
+                v_usd=np.array([prices.v_usd]),
+                lam_usd_per_s=np.array([prices.lam_usd_per_s]),
+                rho_usd=np.zeros(1),
+                rho_irr_usd=np.zeros(1),
+                time_s=np.array([t]),
+                sources={"v_source": PriceSource.USER, "lam_source": prices.lam_source},
+                kind="step",
+                resources=prices.resources,
+            )
+        )
+    return batches
+
+
+def _admission_batch(ids: list[str], out: Outcomes) -> DecisionBatch | None:
+    served = out.trace.served
+    if served is None or served.admissions is None:
+        return None
+    log = served.admissions
+    rows = [out.trace.link_rows[int(k)][0] for k in log.request]
+    wl = served.workload
+    n = len(rows)
+    return DecisionBatch(
+        request_ids=[ids[r] for r in rows],
+        layer=Layer.SUPPLY,
+        decision_point="admit",
+        names=("serve",),
+        dq=(wl.v_usd[log.request] / np.maximum(out.v_usd[rows], 1e-12))[:, None],
+        dc_usd=(log.dc_usd + log.external_usd)[:, None],
+        dl_s=log.dl_s[:, None],
+        dr=np.zeros((n, 1)),
+        dr_irr=np.zeros((n, 1)),
+        chosen=np.where(log.admit, 0, -1).astype(np.int64),
+        v_usd=out.v_usd[rows],
+        lam_usd_per_s=wl.lam_usd_per_s[log.request],
+        rho_usd=np.zeros(n),
+        rho_irr_usd=np.zeros(n),
+        time_s=log.time_s,
+        sources={"v_source": PriceSource.USER, "lam_source": PriceSource.SLA},
+        kind="admit",
+    )
+
+
+def write_run(ledger: Ledger, config: str, load: float, out: Outcomes, models: tuple[str, ...]) -> int:
+    """Append one run's decisions and outcomes; returns the decisions written."""
+    ids = request_ids(config, load, out)
+    nc = int(np.count_nonzero(out.kind == "chat"))
+    written = 0
+    batches = _route_batches(ids, out, models) + _agent_batches(ids, out, nc)
+    admit = _admission_batch(ids, out)
+    if admit is not None:
+        batches.append(admit)
+    for b in batches:
+        written += len(ledger.append_batch(b))
+    decided = {ids[r[0]] for r in out.trace.route} | {ids[nc + r[0]] for r in out.trace.agent}
+    keep = [i for i, x in enumerate(ids) if x in decided]
+    ledger.append_outcome_arrays(
+        [ids[i] for i in keep],
+        out.quality[keep],
+        out.cost_usd[keep],
+        latency_s=np.maximum(out.latency_s[keep], 0.0),
+    )
+    return written
+
+
+def write_ledger(path: str | Path, exp: Experiment) -> int:
+    """Write every run of ``exp`` to a new ledger at ``path``; returns the decisions written."""
+    with Ledger(path) as ledger:
+        total = 0
+        for (config, load), out in exp.outcomes.items():
+            total += write_run(ledger, config, load, out, exp.models)
+    return total

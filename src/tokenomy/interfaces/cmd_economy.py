@@ -1,0 +1,209 @@
+"""``tokenomy economy``: the four layers composed on one price bus (the central claim), and markets.
+
+``economy run [--data DIR] [--trace azure-conv|mooncake] [--load 1,2,4] [--configs local,shared,...]
+[--requests N] [--seed S] [--json PATH] [--report HTML] [--ledger PATH]`` replays the first N arrivals
+of a real trace through router → served cluster → agent controller under each configuration
+(``economy.configs``) and prints welfare per request with bootstrap CIs and the paired shared − local
+difference per load. Settings are learned on TRAIN only (the next N arrivals, RouterBench train
+prompts, half the mini-swe-agent runs). V and the SLA λ are synthetic (labelled in every output).
+Nothing is written unless the whole run succeeds. ``economy equilibrium`` clears a multi-tenant market.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from tokenomy.core.errors import ValidationError
+from tokenomy.economy.configs import CONFIGS, parse_configs
+from tokenomy.economy.experiment import DEFAULT_AGENT_SHARE, Experiment, prepare, run_experiment
+from tokenomy.interfaces.args import floats
+from tokenomy.interfaces.cmd_economy_equilibrium import register_equilibrium
+from tokenomy.interfaces.loaders.agent_data import load_miniswe
+from tokenomy.interfaces.loaders.routing import load_routerbench
+from tokenomy.interfaces.loaders.traces import load_trace, resolve_trace
+from tokenomy.interfaces.paths import resolve_data_dir
+from tokenomy.interfaces.table import format_table
+
+__all__ = ["DEFAULT_REQUESTS", "experiment_json", "load_inputs", "register", "run_economy"]
+
+DEFAULT_REQUESTS = 500
+TRACES = ("azure-conv", "mooncake")
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "economy",
+        help="the layers composed on one price bus (local vs shared prices); multi-tenant markets",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    es = p.add_subparsers(dest="economy_command", metavar="SUBCOMMAND", required=True)
+    r = es.add_parser("run", help="local optimisers vs one shared price vector, on real data")
+    r.add_argument(
+        "--data", metavar="DIR", help="real data folder (default: $TOKENOMY_DATA or ../shared/data)"
+    )
+    r.add_argument("--trace", default="azure-conv", help=f"arrivals and lengths: {' or '.join(TRACES)}")
+    r.add_argument("--load", default="1,2,4", help="comma list of load factors (inter-arrival times ÷ x)")
+    r.add_argument("--configs", default="local,shared", help=f"comma list or 'all' ({', '.join(CONFIGS)})")
+    r.add_argument(
+        "--requests", type=int, default=DEFAULT_REQUESTS, help="test requests N (first N arrivals)"
+    )
+    r.add_argument("--seed", type=int, default=0, help="seed of the pairing, synthetic V and bootstrap")
+    r.add_argument(
+        "--agent-share",
+        type=float,
+        default=DEFAULT_AGENT_SHARE,
+        help="share of arrivals that are agent tasks",
+    )
+    r.add_argument("--report", metavar="HTML", help="write the HTML report here")
+    r.add_argument(
+        "--ledger", metavar="PATH", help="write every decision and outcome to this ledger (DuckDB)"
+    )
+    r.set_defaults(func=run_economy)
+    register_equilibrium(es)
+
+
+def load_inputs(data_arg: str | None, trace: str, n_requests: int, seed: int) -> tuple[Any, Any, Any]:
+    """The trace (2·N arrivals), RouterBench and the mini-swe-agent runs from the data folder.
+
+    Raises:
+        ValidationError: no data folder, an unknown trace name, or N < 10.
+    """
+    data = resolve_data_dir(data_arg)
+    if data is None:
+        where = data_arg or os.environ.get("TOKENOMY_DATA") or "../shared/data"
+        raise ValidationError(
+            f"--data: no data folder at {where!r}; expected a folder holding routing/, serving/ and agent/"
+        )
+    if trace not in TRACES:
+        raise ValidationError(f"--trace must be one of {', '.join(TRACES)}; got {trace!r}")
+    if n_requests < 10:
+        raise ValidationError(f"--requests must be an integer ≥ 10; got {n_requests!r}")
+    wl = load_trace(resolve_trace(trace, data), seed=seed, limit=2 * n_requests).workload
+    return wl, load_routerbench(data / "routing" / "routerbench_slice"), load_miniswe(data / "agent")
+
+
+def experiment_json(exp: Experiment) -> dict[str, Any]:
+    """The JSON payload of an experiment (the one serialisation of its dataclasses)."""
+    return {
+        "results": [
+            {
+                "config": r.config,
+                "load": r.load,
+                "welfare_per_request": r.welfare_per_request,
+                "ci_low": r.ci_low,
+                "ci_high": r.ci_high,
+                "cost_per_request_usd": r.cost_per_request_usd,
+                "latency_p99_s": r.latency_p99_s,
+                "served_share": r.served_share,
+                "hosted_share": r.hosted_share,
+                "agent_success": r.agent_success,
+                "wall_s": r.wall_s,
+            }
+            for r in exp.results
+        ],
+        "diff": [
+            {
+                "load": d.load,
+                "shared_minus_local": d.diff,
+                "ci_low": d.ci_low,
+                "ci_high": d.ci_high,
+                "above_zero": d.above_zero,
+            }
+            for d in exp.diffs
+        ],
+        "ablations": [
+            {
+                "load": d.load,
+                "config": d.config,
+                "minus_shared": d.diff,
+                "ci_low": d.ci_low,
+                "ci_high": d.ci_high,
+            }
+            for d in exp.ablations
+        ],
+        "local_serving": [
+            {
+                "load": load,
+                "scheduler": c.scheduler,
+                "max_wait_s": c.max_wait_s,
+                "train_welfare": c.welfare_usd,
+            }
+            for load, c in exp.serving
+        ],
+        "settings": dict(exp.settings),
+        "synthetic": list(exp.synthetic),
+    }
+
+
+def _atomic(path: str, write: Any) -> None:
+    """Write through a temporary file in the target folder, then move it into place."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+    os.close(fd)
+    os.unlink(tmp)
+    try:
+        write(tmp)
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def run_economy(args: argparse.Namespace) -> dict[str, Any]:
+    """Parse, run, print; write the report and the ledger only once everything succeeded."""
+    configs = parse_configs(args.configs)
+    loads = floats(args.load, "--load (a comma list of positive numbers, e.g. 1,2,4)")
+    if not 0.0 <= args.agent_share < 1.0:
+        raise ValidationError(f"--agent-share must be in [0, 1); got {args.agent_share!r}")
+    trace, routing, trajs = load_inputs(args.data, args.trace, args.requests, args.seed)
+    prep = prepare(
+        trace, routing, trajs, n_requests=args.requests, seed=args.seed, agent_share=args.agent_share
+    )
+    steps = len(loads) * (len(configs) + int(any(c.serving == "local" for c in configs)))
+    with tqdm(total=steps, unit="run", desc="economy") as bar:
+
+        def tick(label: str) -> None:
+            bar.set_postfix_str(label)
+            bar.update(1)
+
+        exp = run_experiment(prep, configs, loads, seed=args.seed, progress=tick)
+    payload = experiment_json(exp)
+    rows = [
+        {
+            "config": r.config,
+            "load": r.load,
+            "welfare $/req": r.welfare_per_request,
+            "95% CI": f"[{r.ci_low:.4f}, {r.ci_high:.4f}]",
+            "cost $/req": r.cost_per_request_usd,
+            "p99 latency s": r.latency_p99_s,
+            "served": r.served_share,
+        }
+        for r in exp.results
+    ]
+    print(format_table(rows))
+    for d in exp.diffs:
+        verdict = "above 0" if d.above_zero else ("below 0" if d.ci_high < 0 else "a tie (CI spans 0)")
+        print(
+            f"load {d.load:g}: shared − local = {d.diff:+.4f} $/req [{d.ci_low:+.4f}, {d.ci_high:+.4f}] — {verdict}"
+        )
+    for note in exp.synthetic:
+        print(note)
+    if args.ledger:
+        from tokenomy.economy.ledger_io import write_ledger
+
+        _atomic(args.ledger, lambda tmp: write_ledger(tmp, exp))
+        print(f"wrote {args.ledger}")
+    if args.report:
+        from tokenomy.audit.report_economy import build_report
+
+        _atomic(args.report, lambda tmp: build_report(exp, args.ledger).write(tmp))
+        print(f"wrote {args.report}")
+    return payload

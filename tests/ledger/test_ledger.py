@@ -279,3 +279,18 @@ def test_outcome_arrays_with_decision_ids_bind_to_one_decision_and_check_them() 
     with pytest.raises(ValidationError, match="decision_id has 1 entries; expected 2"):
         a.append_outcome_arrays(["r0", "r1"], [1, 1], [0.1, 0.1], decision_id=[ids[0]])
     assert a.count("outcomes") == 3
+
+
+def test_regret_reads_prices_and_outcomes_by_seq_whatever_the_storage_order() -> None:
+    ledger = Ledger()
+    ledger.append([_decision("low", 10.0), _decision("mid", 30.0)])
+    ledger.append_outcomes([Outcome("low", 0.0, 1.0), Outcome("mid", 1.0, 5.0, latency_s=2.0)])
+    want = ledger.regret()
+    assert want.schema.field("best_candidate").type == "string"
+    con = ledger._con  # rewrite the tables in reverse storage order: seq no longer equals position
+    for table in ("decisions", "outcomes"):
+        con.execute(f"CREATE TEMP TABLE _r AS SELECT * FROM {table} ORDER BY seq DESC")
+        con.execute(f"DELETE FROM {table}")
+        con.execute(f"INSERT INTO {table} SELECT * FROM _r")
+        con.execute("DROP TABLE _r")
+    assert ledger.regret().to_pylist() == want.to_pylist()

@@ -105,7 +105,9 @@ def test_eviction_rows_name_the_known_victim_and_price_each_candidate(
         assert led.count("resource_prices") == 2 * len(rows)
     assert [b.candidates for b in back] == [d.candidates for d in rows]
     assert [b.prices for b in back] == [d.prices for d in rows]
-    assert back[0].metadata["policy"] == policy and back[0].layer.value == "supply" and back[0].kind == "evict"
+    assert (
+        back[0].metadata["policy"] == policy and back[0].layer.value == "supply" and back[0].kind == "evict"
+    )
 
 
 def test_order_rows_list_the_top_of_the_queue_in_serve_order_and_the_admitted() -> None:

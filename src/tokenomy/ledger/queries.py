@@ -17,6 +17,7 @@ from __future__ import annotations
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from numpy.typing import NDArray
 
 from tokenomy.core.rule import utility_terms
@@ -25,24 +26,22 @@ __all__ = ["decision_regret", "request_vectors", "valued_links"]
 
 _LINKS = """
 WITH links AS (
-  SELECT d.seq AS dseq, o.seq AS oseq, o.candidate, d.chosen_name,
-         d.v_usd, d.lam_usd_per_s, d.rho_usd, d.rho_irr_usd,
-         o.quality, o.cost_usd, o.latency_s, o.harm, o.harm_irr
+  SELECT d.seq AS dseq, o.seq AS oseq, o.candidate, d.chosen_name
   FROM outcomes o JOIN decisions d ON o.decision_id = d.decision_id
   WHERE o.decision_id <> ''
   UNION ALL
-  SELECT d.seq, o.seq, o.candidate, d.chosen_name,
-         d.v_usd, d.lam_usd_per_s, d.rho_usd, d.rho_irr_usd,
-         o.quality, o.cost_usd, o.latency_s, o.harm, o.harm_irr
+  SELECT d.seq, o.seq, o.candidate, d.chosen_name
   FROM outcomes o JOIN decisions d ON o.request_id = d.request_id
   WHERE o.decision_id = ''
 )
 SELECT dseq, oseq,
        COALESCE(NULLIF(candidate, ''), chosen_name) AS cand,
-       (candidate = '' OR candidate IS NOT DISTINCT FROM chosen_name) AS realised,
-       v_usd, lam_usd_per_s, rho_usd, rho_irr_usd, quality, cost_usd, latency_s, harm, harm_irr
+       (candidate = '' OR candidate IS NOT DISTINCT FROM chosen_name) AS realised
 FROM links
 """
+
+_PRICES = "SELECT seq, v_usd, lam_usd_per_s, rho_usd, rho_irr_usd FROM decisions"
+_OUTCOMES = "SELECT seq, quality, cost_usd, latency_s, harm, harm_irr FROM outcomes"
 
 _PER_DECISION = """
 per_cand AS (
@@ -101,31 +100,46 @@ ORDER BY req.request_id
 )
 
 
+def _columns(
+    con: duckdb.DuckDBPyConnection, sql: str, at: NDArray[np.int64]
+) -> dict[str, NDArray[np.float64]]:
+    """The float columns of ``sql`` (first column ``seq``) at the rows whose seq is ``at``."""
+    t = con.sql(sql).to_arrow_table()
+    seq = t.column(0).to_numpy()
+    # A ledger written by tokenomy numbers rows 0, 1, 2, ... in storage order, so seq is the row's
+    # position; any other numbering or order is looked up (a sort, not a per-row search).
+    if np.array_equal(seq, np.arange(seq.size)):
+        pos = at
+    else:
+        order = np.argsort(seq, kind="stable")
+        pos = order[np.searchsorted(seq[order], at)]
+    return {name: np.asarray(t.column(name).to_numpy(), dtype=np.float64)[pos] for name in t.column_names[1:]}
+
+
 def valued_links(con: duckdb.DuckDBPyConnection) -> pa.Table:
     """Every (decision, outcome) link with its candidate, whether it is the realised one, and its
     realised utility terms in USD (``value_usd``, ``cost_usd``, ``latency_cost_usd``,
     ``risk_cost_usd``, ``utility_usd``) under the decision's prices, by ``core.utility_terms``."""
     t = con.sql(_LINKS).to_arrow_table()
-
-    def col(name: str) -> NDArray[np.float64]:
-        return np.asarray(t.column(name).to_numpy(), dtype=np.float64)
-
+    p = _columns(con, _PRICES, t.column("dseq").to_numpy())
+    o = _columns(con, _OUTCOMES, t.column("oseq").to_numpy())
     terms = utility_terms(
-        col("v_usd"),
-        col("quality"),
-        col("cost_usd"),
-        col("latency_s"),
-        col("harm"),
-        col("harm_irr"),
-        lam_usd_per_s=col("lam_usd_per_s"),
-        rho_usd=col("rho_usd"),
-        rho_irr_usd=col("rho_irr_usd"),
+        p["v_usd"],
+        o["quality"],
+        o["cost_usd"],
+        o["latency_s"],
+        o["harm"],
+        o["harm_irr"],
+        lam_usd_per_s=p["lam_usd_per_s"],
+        rho_usd=p["rho_usd"],
+        rho_irr_usd=p["rho_irr_usd"],
     )
     return pa.table(
         {
             "dseq": t.column("dseq"),
             "oseq": t.column("oseq"),
-            "cand": t.column("cand"),
+            # dictionary-encoded: DuckDB groups the few candidate names by code, not by string
+            "cand": pc.dictionary_encode(t.column("cand")),
             "realised": t.column("realised"),
             "value_usd": terms.value_usd,
             "cost_usd": terms.cost_usd,

@@ -32,7 +32,7 @@ class ConfigResult:
     ci_low: float
     ci_high: float
     cost_per_request_usd: float
-    latency_p99_s: float
+    latency_p99_s: float  # over the chat requests served
     served_share: float
     hosted_share: float
     agent_success: float
@@ -87,8 +87,8 @@ def summarise(config: str, load: float, out: Outcomes, *, n_boot: int = 2000, se
     """Welfare (with CI), cost, p99 latency and shares of one run."""
     u = utility(out)
     w, lo, hi = bootstrap_mean(u, n_boot=n_boot, seed=seed)
-    served = out.admitted
     agents = out.kind == "agent"
+    served = out.admitted & ~agents
     return ConfigResult(
         config,
         load,
@@ -97,7 +97,7 @@ def summarise(config: str, load: float, out: Outcomes, *, n_boot: int = 2000, se
         hi,
         float(out.cost_usd.mean()),
         float(np.percentile(out.latency_s[served], 99)) if served.any() else float("nan"),
-        float(served.mean()),
+        float(out.admitted.mean()),
         float(out.hosted[out.kind == "chat"].mean()) if (~agents).any() else float("nan"),
         float(out.quality[agents].mean()) if agents.any() else float("nan"),
         out.wall_s,

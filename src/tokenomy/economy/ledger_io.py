@@ -4,9 +4,9 @@ Request ids are ``<config>/x<load>/chat/<i>`` and ``<config>/x<load>/agent/<k>``
 
 * demand ``route`` decisions (kind ``route``): every model with its (ΔQ = q̂, ΔC = ĉ + supply
   externality, ΔL = l̂), the chosen one or the null option, the request's V and SLA λ, and the
-  supply resource prices the router read (one batch per decision window, as they share one quote);
-* action ``step-<k>`` decisions (kind ``step``): "continue" with (p̂, Ĉ + supply price, expected
-  remaining seconds), chosen or not (stop);
+  supply resource prices the router read (one batch per supply quote read, as its rows share it);
+* action ``step`` decisions (kind ``step``): "continue" with (p̂, Ĉ + supply price, expected
+  remaining seconds), chosen or not (stop); a task's k-th ``step`` row in time order is its call k;
 * supply ``admit`` decisions (kind ``admit``) where the scheduler decides (congestion-priced,
   wait cap): "serve" with the scheduler's ΔC, ΔL and the Pigouvian charge;
 * one outcome per request: realised quality, USD cost and latency.
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tokenomy.core.prices import PriceSource
+from tokenomy.core.prices import PriceSource, PriceVector
 from tokenomy.economy.experiment import Experiment
 from tokenomy.economy.system import Outcomes
 from tokenomy.ledger import DecisionBatch, Layer, Ledger
@@ -35,12 +35,17 @@ def request_ids(config: str, load: float, out: Outcomes) -> list[str]:
     ]
 
 
+def _quote_key(p: PriceVector) -> float:
+    """Decisions that read the same supply quote share its resource prices (one batch each)."""
+    return -1.0 if not p.resources or p.resources[0].time_s is None else float(p.resources[0].time_s)
+
+
 def _route_batches(ids: list[str], out: Outcomes, models: tuple[str, ...]) -> list[DecisionBatch]:
-    by_t: dict[float, list[int]] = defaultdict(list)
+    by_quote: dict[float, list[int]] = defaultdict(list)
     for j, row in enumerate(out.trace.route):
-        by_t[row[1]].append(j)
+        by_quote[_quote_key(row[6])].append(j)
     batches = []
-    for t, js in by_t.items():
+    for js in by_quote.values():
         rows = [out.trace.route[j] for j in js]
         n = len(rows)
         prices = rows[0][6]
@@ -60,7 +65,7 @@ def _route_batches(ids: list[str], out: Outcomes, models: tuple[str, ...]) -> li
                 lam_usd_per_s=np.array([r[6].lam_usd_per_s for r in rows]),
                 rho_usd=np.zeros(n),
                 rho_irr_usd=np.zeros(n),
-                time_s=np.full(n, t),
+                time_s=np.array([r[1] for r in rows]),
                 sources={"v_source": PriceSource.USER, "lam_source": prices.lam_source},
                 kind="route",
                 resources=prices.resources,
@@ -70,25 +75,31 @@ def _route_batches(ids: list[str], out: Outcomes, models: tuple[str, ...]) -> li
 
 
 def _agent_batches(ids: list[str], out: Outcomes, nc: int) -> list[DecisionBatch]:
+    by_quote: dict[float, list[int]] = defaultdict(list)
+    for j, row in enumerate(out.trace.agent):
+        by_quote[_quote_key(row[7])].append(j)
     batches = []
-    for a, step, t, go, dq, dc, dl, prices in out.trace.agent:
+    for js in by_quote.values():
+        rows = [out.trace.agent[j] for j in js]
+        n = len(rows)
+        prices = rows[0][7]
         batches.append(
             DecisionBatch(
-                request_ids=[ids[nc + a]],
+                request_ids=[ids[nc + r[0]] for r in rows],
                 layer=Layer.ACTION,
-                decision_point=f"step-{step}",
+                decision_point="step",
                 names=("continue",),
-                dq=np.array([[dq]]),
-                dc_usd=np.array([[dc]]),
-                dl_s=np.array([[dl]]),
-                dr=np.zeros((1, 1)),
-                dr_irr=np.zeros((1, 1)),
-                chosen=np.array([0 if go else -1], np.int64),
-                v_usd=np.array([prices.v_usd]),
-                lam_usd_per_s=np.array([prices.lam_usd_per_s]),
-                rho_usd=np.zeros(1),
-                rho_irr_usd=np.zeros(1),
-                time_s=np.array([t]),
+                dq=np.array([[r[4]] for r in rows]),
+                dc_usd=np.array([[r[5]] for r in rows]),
+                dl_s=np.array([[r[6]] for r in rows]),
+                dr=np.zeros((n, 1)),
+                dr_irr=np.zeros((n, 1)),
+                chosen=np.array([0 if r[3] else -1 for r in rows], np.int64),
+                v_usd=np.array([r[7].v_usd for r in rows]),
+                lam_usd_per_s=np.array([r[7].lam_usd_per_s for r in rows]),
+                rho_usd=np.zeros(n),
+                rho_irr_usd=np.zeros(n),
+                time_s=np.array([r[2] for r in rows]),
                 sources={"v_source": PriceSource.USER, "lam_source": prices.lam_source},
                 kind="step",
                 resources=prices.resources,

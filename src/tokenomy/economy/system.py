@@ -277,9 +277,9 @@ def run_system(
             )
         end = t + window_s
         while events and events[0][0] < end:
-            at, kind, i, step = heapq.heappop(events)
+            at, what, i, step = heapq.heappop(events)
             now = max(at, t)
-            if kind == _CHAT:
+            if what == _CHAT:
                 route(i, now)
             else:
                 agent_call(i, step, now)

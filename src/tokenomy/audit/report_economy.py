@@ -18,23 +18,44 @@ from tokenomy.audit.html import Report
 from tokenomy.audit.svg import Series, line_chart
 from tokenomy.economy.experiment import Experiment
 from tokenomy.economy.ledger_io import request_ids
+from tokenomy.economy.system import Outcomes
 
 __all__ = ["build_report", "running_example"]
 
 
-def running_example(exp: Experiment) -> tuple[str, float, int] | None:
-    """(config, load, chat row) of the request the report traces: under ``local`` at the highest load,
-    the chat request routed to the cluster with the longest latency while an agent call was running."""
+def _agent_overlap(out: Outcomes) -> dict[int, tuple[int, int]]:
+    """Per chat row on the cluster: (agent calls in the system during its stay, their prompt tokens)."""
+    served = out.trace.served
+    if served is None:
+        return {}
+    rows = out.trace.link_rows
+    arr, fin = served.workload.arrival_s, served.finish_s
+    agent = np.array([step >= 0 for _, step in rows], dtype=bool)
+    a_arr, a_fin, a_tok = arr[agent], fin[agent], served.workload.prompt_tokens[agent]
+    overlap = {}
+    for k, (row, step) in enumerate(rows):
+        if step < 0:
+            live = (a_arr < fin[k]) & (a_fin > arr[k])
+            overlap[row] = (int(live.sum()), int(a_tok[live].sum()))
+    return overlap
+
+
+def running_example(exp: Experiment) -> tuple[str, float, int, int, int] | None:
+    """The request the report traces: under ``local`` at the highest load, the chat request on the cluster
+    that shared it with the most agent-context tokens (calls of agent runs in the system during its stay).
+
+    Returns:
+        (config, load, chat row, agent calls overlapping it, their prompt tokens), or ``None``.
+    """
     loads = sorted({load for (c, load) in exp.outcomes if c == "local"})
     if not loads:
         return None
     load = loads[-1]
-    out = exp.outcomes["local", load]
-    chat = (out.kind == "chat") & out.hosted
-    if not chat.any():
+    overlap = _agent_overlap(exp.outcomes["local", load])
+    if not overlap:
         return None
-    row = int(np.flatnonzero(chat)[np.argmax(out.latency_s[chat])])
-    return "local", load, row
+    row = max(overlap, key=lambda r: (overlap[r][1], -r))
+    return "local", load, row, *overlap[row]
 
 
 def _example(rep: Report, exp: Experiment, ledger: str | None) -> None:
@@ -42,7 +63,7 @@ def _example(rep: Report, exp: Experiment, ledger: str | None) -> None:
     if pick is None:
         rep.paragraph("No request of the local configuration was served on the cluster; nothing to trace.")
         return
-    config, load, row = pick
+    config, load, row, n_calls, n_tokens = pick
     rid = request_ids(config, load, exp.outcomes[config, load])[row]
     rows: list[dict[str, Any]] = []
     if ledger and Path(ledger).exists():
@@ -75,7 +96,8 @@ def _example(rep: Report, exp: Experiment, ledger: str | None) -> None:
     rep.paragraph(
         f"Request {rid} ({source}): the cost-min router sent it to "
         f"{exp.models[int(out.model[row])] if out.model[row] >= 0 else 'nothing'}, a self-hosted model, "
-        f"where it waited behind other work, agent calls with contexts of tens of thousands of tokens among them; "
+        f"where it shared the cluster with {n_calls} agent call(s) carrying {n_tokens:,} context tokens "
+        f"(mini-swe-agent contexts; the local router does not see them); "
         f"realised latency {out.latency_s[row]:.1f} s, quality {out.quality[row]:g}, cost ${out.cost_usd[row]:.5f}."
         + (
             f" Under shared prices the same request went to "
@@ -111,14 +133,16 @@ def _advice(exp: Experiment) -> list[str]:
             out.append(
                 f"At load {d.load:g} the difference is a tie (CI spans 0): the data cannot show a gain here."
             )
-    worst: dict[float, tuple[str, float]] = {}
-    for a in exp.ablations:
-        if a.load not in worst or a.diff < worst[a.load][1]:
-            worst[a.load] = (a.config, a.diff)
-    for load, (name, diff) in sorted(worst.items()):
-        out.append(
-            f"Load {load:g}: the costliest departure from shared is {name} (${diff:+.4f} per request): keep that layer on the bus first."
-        )
+    for load in sorted({a.load for a in exp.ablations}):
+        lost = [a for a in exp.ablations if a.load == load and a.ci_high < 0]
+        if lost:
+            worst = min(lost, key=lambda a: a.diff)
+            out.append(
+                f"Load {load:g}: {', '.join(a.config for a in lost)} lose welfare against shared (CI below 0); "
+                f"the largest loss is {worst.config} (${worst.diff:+.4f} per request): fix that reading first."
+            )
+        else:
+            out.append(f"Load {load:g}: no single departure from shared loses welfare with a CI below 0.")
     return out
 
 

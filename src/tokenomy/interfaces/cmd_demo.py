@@ -25,6 +25,7 @@ SECTIONS = (
     "tokenomy.interfaces.demo_serve",
     "tokenomy.interfaces.demo_audit",
     "tokenomy.interfaces.demo_agent",
+    "tokenomy.interfaces.demo_economy",
 )
 
 

@@ -203,7 +203,8 @@ def run_economy(args: argparse.Namespace) -> dict[str, Any]:
         print(f"wrote {args.ledger}")
     if args.report:
         from tokenomy.audit.report_economy import build_report
+        from tokenomy.economy.report_view import economy_page
 
-        _atomic(args.report, lambda tmp: build_report(exp, args.ledger).write(tmp))
+        _atomic(args.report, lambda tmp: build_report(economy_page(exp, args.ledger)).write(tmp))
         print(f"wrote {args.report}")
     return payload

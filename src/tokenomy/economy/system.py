@@ -25,7 +25,7 @@ import heapq
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import NDArray
@@ -97,7 +97,6 @@ class Outcomes:
     prices: PricePath
     trace: Trace
     wall_s: float = 0.0
-    extra: dict[str, float] = field(default_factory=dict)  # counter name -> value
 
 
 def _scaled(p: PriceVector, k: float) -> PriceVector:

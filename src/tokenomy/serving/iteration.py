@@ -46,6 +46,7 @@ __all__ = ["Iteration", "Progress"]
 
 Progress = Callable[[int, int], None]
 _EPS = 1e-9
+_INF = math.inf
 
 
 class Iteration:
@@ -274,7 +275,7 @@ class Iteration:
         arr = self.requests.arrival
         if self.nxt < len(arr):
             k = min(k, max(1, math.ceil((arr[self.nxt] - now) / t - _EPS)))
-        if horizon < math.inf:
+        if horizon < _INF:
             k = min(k, max(1, math.ceil((horizon - now) / t - _EPS)))
         k = min(k, self.max_jump)
         bound = nd * (math.ceil(k * e / B) + 1)
@@ -291,19 +292,24 @@ class Iteration:
                     return
                 need = st._decode_blocks(st.g + k * e) - st.u_dec
             st._resync(need)
-        st.g += k * e
+        g = st.g = st.g + k * e
         now += k * t
         self.clock = st.now_s = now
         self.busy += k * t
         self.steps += k
         self.jumps += 1
-        self.spec_steps += k if e > 1.0 else 0
+        if e > 1.0:
+            self.spec_steps += k
         self.dec_total += k * nd * e
         self.itl_s.append(t / e)
         self.itl_w.append(k * nd * e)
-        self.max_used = max(self.max_used, kv.used)
-        self.pop_finished()
-        self.blocked = self.blocked and len(self.queue) > 0
+        used = kv.num_blocks - kv.free
+        if used > self.max_used:
+            self.max_used = used
+        if heap and heap[0][0] <= g + _EPS:
+            self.pop_finished()
+        if self.blocked:
+            self.blocked = len(self.queue) > 0
 
     # --- a general step ---------------------------------------------------------------------------
     def schedule(self, now: float) -> bool:
@@ -390,20 +396,26 @@ class Iteration:
                 self.preempt()
                 return
             st._resync(need)
-        st.g += e
+        g = st.g = st.g + e
         now += t
         self.clock = st.now_s = now
         self.busy += t
         self.steps += 1
-        self.spec_steps += 1 if e > 1.0 else 0
+        if e > 1.0:
+            self.spec_steps += 1
         self.pf_total += int(pfc)
         self.dec_total += nd * e
         if nd:
             self.itl_s.append(t / e)
             self.itl_w.append(nd * e)
-        self.max_used = max(self.max_used, kv.used)
-        self.pop_finished()
-        self.finish_prefills()
+        used = kv.num_blocks - kv.free
+        if used > self.max_used:
+            self.max_used = used
+        heap = self.heap
+        if heap and heap[0][0] <= g + _EPS:
+            self.pop_finished()
+        if pf:
+            self.finish_prefills()
 
     def finish_prefills(self) -> None:
         """Prefills that computed their last chunk emit their first token and decode (or leave)."""

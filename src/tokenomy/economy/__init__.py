@@ -4,16 +4,10 @@ from tokenomy.economy.configs import CONFIGS, Config, parse_configs
 from tokenomy.economy.equilibrium import (
     MARKET_TOPIC,
     Clearing,
-    FlatOutcome,
-    MarketReport,
-    Misreport,
     Optimum,
     TenantOutcome,
     clear,
     dual_price,
-    flat,
-    misreport,
-    run_market,
     social_optimum,
     typical_price,
 )
@@ -26,6 +20,7 @@ from tokenomy.economy.evaluation import (
     utility,
 )
 from tokenomy.economy.experiment import Experiment, Prepared, prepare, run_experiment
+from tokenomy.economy.market import FlatOutcome, MarketReport, Misreport, flat, misreport, run_market
 from tokenomy.economy.requests import AgentTasks, ChatRequests, ComposedWorkload, ValueSpec, compose
 from tokenomy.economy.system import Outcomes, run_system
 from tokenomy.economy.tenants import (

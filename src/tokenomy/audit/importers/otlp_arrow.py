@@ -23,6 +23,7 @@ from numpy.typing import NDArray
 from tokenomy.audit.importers.otlp import TOKEN_COLUMNS, tool_from_span_name
 from tokenomy.audit.log import StepTable
 from tokenomy.audit.semconv import ATTRIBUTES, LABEL_ATTRIBUTES, OPERATION_KIND, SPAN_KIND_KIND
+from tokenomy.core.errors import TokenomyError
 
 __all__ = ["UnsupportedError", "steps_from_table"]
 
@@ -31,7 +32,7 @@ _BOOL_COLUMNS = ("confirmed", "correct", "malformed")
 _VALUE_FIELDS = ("stringValue", "intValue", "doubleValue", "boolValue")
 
 
-class UnsupportedError(Exception):
+class UnsupportedError(TokenomyError):
     """The table holds something only the row-by-row importer maps exactly (or reports)."""
 
 

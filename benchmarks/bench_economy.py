@@ -3,7 +3,9 @@
 Runs ``tokenomy economy run``'s experiment on the real data (RouterBench, the Azure conversation trace,
 mini-swe-agent runs) with every configuration and prints, per load: shared − local welfare per request
 with its paired bootstrap CI and whether the CI is above 0 (computed), each ablation's paired
-difference against ``shared``, and the wall time of each configuration. V and SLA λ are synthetic.
+difference against ``shared``, and the wall time of each configuration. The cluster is sized on TRAIN
+to offered utilisation 0.6 at load 1 (``economy.sizing``); the bench prints the sizing, the offered
+utilisation at each load and the busy share each run measured. V and SLA λ are synthetic.
 
     .venv/bin/python benchmarks/bench_economy.py [--data DIR] [--requests N] [--seed S] [--trace NAME]
 """
@@ -12,6 +14,8 @@ from __future__ import annotations
 
 import argparse
 import time
+
+import numpy as np
 
 from tokenomy.economy.configs import CONFIGS
 from tokenomy.economy.experiment import prepare, run_experiment
@@ -38,6 +42,12 @@ def main() -> None:
         f"({len(prep.test.chat)} chat, {len(prep.test.agents)} agent tasks), seed {args.seed}; "
         f"load + fit on train {t_prep:.1f} s"
     )
+    st = exp.settings
+    print(
+        f"  cluster sized on train: base utilisation {st['base_utilisation']:.3f} at load 1 -> step times "
+        f"×{st['cluster_slowdown']:.4f} ({st['step_model']}); offered utilisation on train "
+        + ", ".join(f"×{x:g}: {st[f'offered_utilisation_train_x{x:g}']:.3f}" for x in loads)
+    )
     for load, choice in exp.serving:
         print(
             f"  load {load:g}: local serving tuned on train = {choice.scheduler}, max wait {choice.max_wait_s:g} s"
@@ -58,6 +68,17 @@ def main() -> None:
             f"chat p99 {r.latency_p99_s:6.1f} s  served {r.served_share:.3f}  on cluster {r.hosted_share:.3f}  "
             f"agent success {r.agent_success:.2f}  {r.wall_s:.2f} s"
         )
+    print("\nmeasured on the test runs: cluster busy share (GPU stepping / makespan), chat queue wait p99")
+    for (name, load), out in exp.outcomes.items():
+        if name in ("local", "shared") and out.trace.served is not None:
+            r = out.trace.served
+            span = float(np.nanmax(r.finish_s)) if len(r.finish_s) else float("nan")
+            chat = np.array([step < 0 for _, step in out.trace.link_rows], dtype=bool)
+            wait = (r.first_token_s - r.workload.arrival_s)[chat]
+            p99 = float(np.nanpercentile(wait, 99)) if np.isfinite(wait).any() else float("nan")
+            print(
+                f"  load {load:g} {name:<7} busy {r.busy_s / span:.3f}  chat time-to-first-token p99 {p99:.2f} s"
+            )
     for note in exp.synthetic:
         print(note)
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from tokenomy.core.errors import ValidationError
 
-__all__ = ["CONFIGS", "DEFAULT_CONFIGS", "Config", "parse_configs"]
+__all__ = ["CONFIGS", "DEFAULT_CONFIGS", "LOCAL_CONFIG", "Config", "parse_configs"]
 
 LOCAL, SHARED = "local", "shared"
 
@@ -73,6 +73,9 @@ CONFIGS: dict[str, Config] = {
     )
 }
 """Registry: name -> configuration."""
+
+LOCAL_CONFIG = CONFIGS[LOCAL]
+"""Every layer on its local optimiser (the baseline the local serving layer is tuned under)."""
 
 DEFAULT_CONFIGS = ("local", "shared")
 

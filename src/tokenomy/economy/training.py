@@ -37,12 +37,14 @@ from tokenomy.serving.schedulers.base import Scheduler
 
 __all__ = [
     "ESTIMATOR",
+    "SERVING_GRID",
     "WAIT_GRID_S",
     "Fitted",
     "ServingChoice",
     "Split",
     "fit_layers",
     "make_scheduler",
+    "pick_serving",
     "run_config",
     "tune_serving",
 ]
@@ -54,6 +56,9 @@ and its tests). Fixed in advance, never compared on test."""
 
 WAIT_GRID_S = (5.0, 15.0, 45.0, float("inf"))
 """Queue-wait caps the local serving layer chooses among on train (inf = no admission control)."""
+
+SERVING_GRID = tuple((sched, wait) for sched in ("fcfs", "priority") for wait in WAIT_GRID_S)
+"""(scheduler, wait cap) points the local serving layer is tuned over, in tie-break order."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,18 +165,24 @@ def run_config(
     )
 
 
+def pick_serving(welfare_usd: Sequence[float]) -> ServingChoice:
+    """The first ``SERVING_GRID`` point with the highest train welfare (one per point, in grid order)."""
+    best: ServingChoice | None = None
+    for (sched, wait), w in zip(SERVING_GRID, welfare_usd, strict=True):
+        if best is None or w > best.welfare_usd + 1e-12:
+            best = ServingChoice(sched, wait, w)
+    assert best is not None
+    return best
+
+
 def tune_serving(
     train_wl: ComposedWorkload, split: Split, engine: Engine, *, seed: int = 0, window_s: float = 0.5
 ) -> ServingChoice:
     """The local serving layer's scheduler and wait cap with the best welfare of ``local`` on train."""
-    best: ServingChoice | None = None
     local = Config("local", LOCAL, LOCAL, LOCAL)
-    for sched in ("fcfs", "priority"):
-        for wait in WAIT_GRID_S:
-            choice = ServingChoice(sched, wait, float("nan"))
-            out = run_config(train_wl, local, split, engine, choice, seed=seed, window_s=window_s)
-            w = float(utility(out).mean())
-            if best is None or w > best.welfare_usd + 1e-12:
-                best = ServingChoice(sched, wait, w)
-    assert best is not None
-    return best
+    welfare = []
+    for sched, wait in SERVING_GRID:
+        choice = ServingChoice(sched, wait, float("nan"))
+        out = run_config(train_wl, local, split, engine, choice, seed=seed, window_s=window_s)
+        welfare.append(float(utility(out).mean()))
+    return pick_serving(welfare)

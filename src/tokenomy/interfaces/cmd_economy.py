@@ -1,11 +1,13 @@
 """``tokenomy economy``: the four layers composed on one price bus (the central claim), and markets.
 
 ``economy run [--data DIR] [--trace azure-conv|mooncake] [--load 1,2,4] [--configs local,shared,...]
-[--requests N] [--seed S] [--json PATH] [--report HTML] [--ledger PATH]`` replays the first N arrivals
+[--requests N] [--seed S] [--agent-share X] [--utilisation U] [--backend auto|serial|ray] [--json PATH]
+[--report HTML] [--ledger PATH]`` replays the first N arrivals
 of a real trace through router → served cluster → agent controller under each configuration
 (``economy.configs``) and prints welfare per request with bootstrap CIs and the paired shared − local
 difference per load. Settings are learned on TRAIN only (the next N arrivals, RouterBench train
-prompts, half the mini-swe-agent runs). V and the SLA λ are synthetic (labelled in every output).
+prompts, half the mini-swe-agent runs); the cluster is sized on train to offered utilisation U (0.6) at
+load 1 (``economy.sizing``). V and the SLA λ are synthetic (labelled in every output).
 Nothing is written unless the whole run succeeds. ``economy equilibrium`` clears a multi-tenant market.
 """
 
@@ -22,12 +24,15 @@ from tqdm import tqdm
 from tokenomy.core.errors import ValidationError
 from tokenomy.economy.configs import CONFIGS, parse_configs
 from tokenomy.economy.experiment import DEFAULT_AGENT_SHARE, Experiment, prepare, run_experiment
+from tokenomy.economy.sizing import TARGET_UTILISATION
+from tokenomy.economy.training import SERVING_GRID
 from tokenomy.interfaces.args import floats
 from tokenomy.interfaces.cmd_economy_equilibrium import register_equilibrium
 from tokenomy.interfaces.loaders.agent_data import load_miniswe
 from tokenomy.interfaces.loaders.routing import load_routerbench
 from tokenomy.interfaces.loaders.traces import load_trace, resolve_trace
 from tokenomy.interfaces.paths import resolve_data_dir
+from tokenomy.interfaces.sweep import BACKENDS, parallel_map, resolve_backend
 from tokenomy.interfaces.table import format_table
 
 __all__ = ["DEFAULT_REQUESTS", "experiment_json", "load_inputs", "register", "run_economy"]
@@ -60,6 +65,18 @@ def register(sub: Any) -> None:
         type=float,
         default=DEFAULT_AGENT_SHARE,
         help="share of arrivals that are agent tasks",
+    )
+    r.add_argument(
+        "--utilisation",
+        type=float,
+        default=TARGET_UTILISATION,
+        help="size the cluster on TRAIN to this offered utilisation at load 1 (default 0.6)",
+    )
+    r.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default="serial",
+        help="run the grid here (serial, default), as Ray tasks (ray; the ray extra), or on Ray when installed (auto)",
     )
     r.add_argument("--report", metavar="HTML", help="write the HTML report here")
     r.add_argument(
@@ -163,18 +180,31 @@ def run_economy(args: argparse.Namespace) -> dict[str, Any]:
     loads = floats(args.load, "--load (a comma list of positive numbers, e.g. 1,2,4)")
     if not 0.0 <= args.agent_share < 1.0:
         raise ValidationError(f"--agent-share must be in [0, 1); got {args.agent_share!r}")
+    if not 0.0 < args.utilisation <= 10.0:
+        raise ValidationError(f"--utilisation must be in (0, 10]; got {args.utilisation!r}")
+    backend = resolve_backend(args.backend)
     trace, routing, trajs = load_inputs(args.data, args.trace, args.requests, args.seed)
     prep = prepare(
-        trace, routing, trajs, n_requests=args.requests, seed=args.seed, agent_share=args.agent_share
+        trace,
+        routing,
+        trajs,
+        n_requests=args.requests,
+        seed=args.seed,
+        agent_share=args.agent_share,
+        utilisation=args.utilisation,
     )
-    steps = len(loads) * (len(configs) + int(any(c.serving == "local" for c in configs)))
-    with tqdm(total=steps, unit="run", desc="economy") as bar:
+    steps = len(loads) * (len(configs) + len(SERVING_GRID) * int(any(c.serving == "local" for c in configs)))
+    with tqdm(total=steps, unit="run", desc=f"economy ({backend})") as bar:
 
         def tick(label: str) -> None:
             bar.set_postfix_str(label)
             bar.update(1)
 
-        exp = run_experiment(prep, configs, loads, seed=args.seed, progress=tick)
+        def on_ray(fn: Any, items: list[Any]) -> list[Any]:
+            return parallel_map(fn, items, backend="ray", progress=lambda _d, _n: bar.update(1))
+
+        mapper = on_ray if backend == "ray" else None
+        exp = run_experiment(prep, configs, loads, seed=args.seed, progress=tick, map_fn=mapper)
     payload = experiment_json(exp)
     rows = [
         {

@@ -15,6 +15,7 @@ from tokenomy.core.prices import PriceSource, PriceVector
 from tokenomy.economy.configs import CONFIGS, Config, parse_configs
 from tokenomy.economy.evaluation import bootstrap_mean, paired_diff, summarise, utility
 from tokenomy.economy.policies import SELF_HOSTED, AgentSide, RouterSide
+from tokenomy.economy.report_view import verification_chain
 from tokenomy.economy.requests import ValueSpec, compose
 from tokenomy.economy.training import ServingChoice, Split, run_config
 from tokenomy.serving.engine import Engine
@@ -69,7 +70,8 @@ def _world(seed: int = 0) -> tuple[Split, Engine]:
     cap, marginal = BestStepCap().fit(table, 2.0), MarginalStop().fit(table, 2.0)
     prompt = np.array([s.num_prompt_tokens for t in trajs for s in t.steps], np.int64)
     out = np.array([s.num_completion_tokens for t in trajs for s in t.steps], np.int64)
-    agent = AgentSide(table, prompt, out, cap, marginal, float(table.cost_usd.mean()))
+    verify = np.array([s.action_class == "test" for t in trajs for s in t.steps], dtype=bool)
+    agent = AgentSide(table, prompt, out, cap, marginal, float(table.cost_usd.mean()), verify)
     return Split(router, agent), engine
 
 
@@ -177,6 +179,19 @@ def test_parse_configs_orders_local_and_shared_first_and_names_bad_input() -> No
         parse_configs("local,nope")
     with pytest.raises(ValidationError, match=r"Config\.router"):
         Config("x", router="global")
+
+
+def test_verification_chain_counts_the_calls_and_splits_every_chat_request_on_the_cluster() -> None:
+    split, engine = _world()
+    out = run_config(_workload().scaled(3.0), CONFIGS["local"], split, engine, CHOICE)
+    ch = verification_chain(out)
+    assert ch is not None and out.trace.verify is not None
+    steps = [(r, k) for r, k in out.trace.link_rows if k >= 0]
+    assert ch.agent_calls == len(steps) and 0 < ch.verify_calls < ch.agent_calls
+    # the synthetic runs verify at every third call (read, edit, test, ...)
+    assert ch.verify_calls == sum(k % 3 == 2 for _, k in steps)
+    assert ch.chat_with + ch.chat_without == len(out.trace.link_rows) - len(steps)
+    assert 0 < ch.prompt_share < 1
 
 
 def test_load_must_be_positive() -> None:

@@ -157,7 +157,8 @@ def build_report(page: EconomyPage) -> Report:
     if page.example_decisions:
         rep.table(
             list(page.example_decisions),
-            caption="its decisions in the ledger (the chosen candidate; supply rows are admission)",
+            caption="decisions in the ledger: the request's (chosen candidate; supply rows are admission) and the "
+            "overlapping agent task's step decisions at its verification calls",
         )
     if page.example_outcomes:
         rep.table(list(page.example_outcomes), caption="its outcome in the ledger")

@@ -37,6 +37,7 @@ __all__ = [
     "API_OUTPUT_TOKENS_PER_S",
     "API_TTFT_S",
     "SELF_HOSTED",
+    "VERIFY_CLASSES",
     "AgentSide",
     "RouterSide",
     "WaitCapFCFS",
@@ -55,6 +56,9 @@ SELF_HOSTED = frozenset(
     }
 )
 """Open-weight RouterBench models served on the simulated cluster (a modelling choice); the rest are APIs."""
+
+VERIFY_CLASSES = frozenset({"test", "run"})
+"""Agent calls that verify (the mini-swe-agent action classes that run tests or a reproduction script)."""
 
 API_TTFT_S = 0.5
 """SYNTHETIC: an API model's time to first token, seconds (no queue: the provider absorbs the load)."""
@@ -156,6 +160,7 @@ class AgentSide:
         table: the split's decision points; prompt_tokens, output_tokens: (N,) tokens of call k.
         step_cap: the local cap (``BestStepCap`` on train); marginal: the fitted ``MarginalStop``.
         usd_per_call: mean USD per call on train (turns Ĉ into expected remaining calls).
+        verify: (N,) call k is a verification call (``VERIFY_CLASSES``); ``None`` = not known.
     """
 
     table: TrajectoryTable
@@ -164,6 +169,7 @@ class AgentSide:
     step_cap: BestStepCap
     marginal: MarginalStop
     usd_per_call: float
+    verify: NDArray[np.bool_] | None = None
 
     def row(self, traj: int, step: int) -> int:
         """Table row of call ``step`` of trajectory ``traj``."""

@@ -3,15 +3,21 @@
 Builds the page's plain rows from an ``Experiment``: welfare and difference tables, the supply price
 paths on the bus, and the running example: under ``local`` at the highest load, the chat request
 that shared the cluster with the most agent-context tokens, read back from the ledger when one was
-written (its decisions and outcome), with what ``shared`` did with the same request.
+written (its decisions and outcome, and the step decisions of the agent task whose verification
+calls overlapped it most), with what ``shared`` did with the same request. The chain verification
+calls → cluster load → chat latency is counted over the whole run (``verification_chain``): how many
+agent calls were verification calls (tests or a reproduction script run), the context tokens they put
+on the cluster, and the latency of the chat requests that overlapped one against those that did not.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from tokenomy.audit.report_economy import EconomyPage, PricePathView
 from tokenomy.economy.experiment import Experiment
@@ -19,7 +25,57 @@ from tokenomy.economy.ledger_io import request_ids
 from tokenomy.economy.system import Outcomes
 from tokenomy.ledger import Ledger
 
-__all__ = ["economy_page", "running_example"]
+__all__ = ["VerificationChain", "economy_page", "running_example", "verification_chain"]
+
+
+@dataclass(frozen=True, slots=True)
+class VerificationChain:
+    """Verification calls and the chat requests that shared the cluster with them, over one run.
+
+    Attributes:
+        agent_calls, verify_calls: agent calls served on the cluster, and how many were verification.
+        verify_prompt_tokens: context tokens of the verification calls; prompt_share: their share of
+            every prompt token the cluster was sent.
+        chat_with, chat_without: chat requests on the cluster that overlapped ≥ 1 verification call / none.
+        latency_with_s, latency_without_s: their median end-to-end latency on the cluster, seconds.
+    """
+
+    agent_calls: int
+    verify_calls: int
+    verify_prompt_tokens: int
+    prompt_share: float
+    chat_with: int
+    chat_without: int
+    latency_with_s: float
+    latency_without_s: float
+
+
+def verification_chain(out: Outcomes) -> VerificationChain | None:
+    """The chain counted over one run (module docstring); ``None`` without served calls or labels."""
+    served, verify = out.trace.served, out.trace.verify
+    if served is None or verify is None or len(out.trace.link_rows) == 0:
+        return None
+    agent = np.array([step >= 0 for _, step in out.trace.link_rows], dtype=bool)
+    arr, fin, tok = served.workload.arrival_s, served.finish_s, served.workload.prompt_tokens
+    v_arr, v_fin = arr[verify], fin[verify]
+    chat = np.flatnonzero(~agent)
+    hit = np.array([bool(np.any((v_arr < fin[k]) & (v_fin > arr[k]))) for k in chat], dtype=bool)
+    e2e = fin[chat] - arr[chat]
+
+    def med(x: NDArray[np.float64]) -> float:
+        x = x[np.isfinite(x)]
+        return float(np.median(x)) if x.size else float("nan")
+
+    return VerificationChain(
+        int(agent.sum()),
+        int(verify.sum()),
+        int(tok[verify].sum()),
+        float(tok[verify].sum() / max(int(tok.sum()), 1)),
+        int(hit.sum()),
+        int((~hit).sum()),
+        med(e2e[hit]),
+        med(e2e[~hit]),
+    )
 
 
 def _agent_overlap(out: Outcomes) -> dict[int, tuple[int, int]]:
@@ -57,40 +113,88 @@ def running_example(exp: Experiment) -> tuple[str, float, int, int, int] | None:
     return "local", load, row, *overlap[row]
 
 
+def _verifier_task(out: Outcomes, row: int) -> tuple[int, list[int]] | None:
+    """The agent task whose verification calls overlapped chat ``row``'s stay most: (task row, its steps)."""
+    served, verify = out.trace.served, out.trace.verify
+    if served is None or verify is None:
+        return None
+    links = out.trace.link_rows
+    k = next((j for j, (r, step) in enumerate(links) if r == row and step < 0), None)
+    if k is None:
+        return None
+    arr, fin = served.workload.arrival_s, served.finish_s
+    by_task: dict[int, list[int]] = {}
+    for j in np.flatnonzero(verify & (arr < fin[k]) & (fin > arr[k])):
+        by_task.setdefault(links[j][0], []).append(links[j][1])
+    if not by_task:
+        return None
+    task = max(by_task, key=lambda t: (len(by_task[t]), -t))
+    return task, sorted(by_task[task])
+
+
+def _rows(led: Ledger, rid: str, steps: list[int] | None = None) -> list[dict[str, Any]]:
+    """The chosen candidate of each decision of ``rid`` (all supply rows); ``steps``: only these calls."""
+    rows = []
+    decisions = list(led.decisions(rid))
+    if steps is not None:
+        decisions = [d for k, d in enumerate(decisions) if k in steps]
+    for d in decisions:
+        for k, c in enumerate(d.candidates):
+            if k == d.chosen or d.layer.value == "supply" or d.decision_point == "step":
+                rows.append(
+                    {
+                        "request": rid,
+                        "layer": d.layer.value,
+                        "point": d.decision_point,
+                        "time s": d.time_s,
+                        "chosen": c.name if k == d.chosen else "(none)",
+                        "ΔQ": c.dq,
+                        "ΔC $": c.dc_usd,
+                        "ΔL s": c.dl_s,
+                        "V $": d.prices.v_usd,
+                        "λ $/s": d.prices.lam_usd_per_s,
+                    }
+                )
+    return rows
+
+
+def chain_text(config: str, load: float, ch: VerificationChain | None) -> str:
+    """One sentence with the chain's numbers for one run."""
+    if ch is None:
+        return ""
+    return (
+        f" Over the whole {config} run at ×{load:g}: {ch.verify_calls} of {ch.agent_calls} agent calls on the "
+        f"cluster were verification calls (tests or a reproduction script run), carrying "
+        f"{ch.verify_prompt_tokens:,} context tokens ({ch.prompt_share:.0%} of the prompt tokens the cluster "
+        f"was sent); the {ch.chat_with} chat requests on the cluster that overlapped one had median latency "
+        f"{ch.latency_with_s:.2f} s, the {ch.chat_without} that did not {ch.latency_without_s:.2f} s."
+    )
+
+
 def _example(exp: Experiment, ledger: str | None) -> tuple[str, list[dict[str, Any]], list[dict[str, Any]]]:
     pick = running_example(exp)
     if pick is None:
         return "No request of the local configuration was served on the cluster; nothing to trace.", [], []
     config, load, row, n_calls, n_tokens = pick
-    rid = request_ids(config, load, exp.outcomes[config, load])[row]
+    out = exp.outcomes[config, load]
+    ids = request_ids(config, load, out)
+    rid = ids[row]
+    task = _verifier_task(out, row)
     rows: list[dict[str, Any]] = []
     outs: list[dict[str, Any]] = []
     if ledger and Path(ledger).exists():
         with Ledger(ledger, read_only=True) as led:
-            for d in led.decisions(rid):
-                for k, c in enumerate(d.candidates):
-                    if k == d.chosen or d.layer.value == "supply":
-                        rows.append(
-                            {
-                                "layer": d.layer.value,
-                                "point": d.decision_point,
-                                "time s": d.time_s,
-                                "chosen": c.name if k == d.chosen else "(none)",
-                                "ΔQ": c.dq,
-                                "ΔC $": c.dc_usd,
-                                "ΔL s": c.dl_s,
-                                "V $": d.prices.v_usd,
-                                "λ $/s": d.prices.lam_usd_per_s,
-                            }
-                        )
+            rows = _rows(led, rid)
+            if task is not None:
+                rows += _rows(led, ids[task[0]], task[1])
             outs = [
-                {"quality": o.quality, "cost $": o.cost_usd, "latency s": o.latency_s}
-                for o in led.outcomes(rid)
+                {"request": r, "quality": o.quality, "cost $": o.cost_usd, "latency s": o.latency_s}
+                for r in ([rid] + ([ids[task[0]]] if task else []))
+                for o in led.outcomes(r)
             ]
         source = f"read back from the ledger {ledger}"
     else:
         source = "from the run (pass --ledger to trace it through the ledger)"
-    out = exp.outcomes[config, load]
     shared = exp.outcomes.get(("shared", load))
 
     def name(o: Outcomes) -> str:
@@ -102,11 +206,23 @@ def _example(exp: Experiment, ledger: str | None) -> tuple[str, list[dict[str, A
         f"(mini-swe-agent contexts; the local router does not see them); realised latency "
         f"{out.latency_s[row]:.1f} s, quality {out.quality[row]:g}, cost ${out.cost_usd[row]:.5f}."
     )
+    if task is not None:
+        text += (
+            f" {len(task[1])} of those calls were verification calls of agent task {ids[task[0]]} "
+            f"(its step decisions for calls {', '.join(map(str, task[1]))} are in the table below)."
+        )
     if shared is not None:
         text += (
             f" Under shared prices the same request went to {name(shared)} with latency "
             f"{shared.latency_s[row]:.1f} s, quality {shared.quality[row]:g}."
         )
+    text += chain_text(config, load, verification_chain(out))
+    if shared is not None:
+        text += chain_text("shared", load, verification_chain(shared))
+    text += (
+        " Not observed: whether a cheaper model for the agent's own steps would add verification calls "
+        "(the agent runs are one model's; the economy does not route agent steps)."
+    )
     return text, rows, outs
 
 

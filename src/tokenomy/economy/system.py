@@ -67,6 +67,7 @@ class Trace:
     ]  # task, call, time, go, ΔQ, ΔC, ΔL, prices
     link_rows: list[tuple[int, int]]  # session index -> (request row, agent call or -1)
     served: RunResult | None = None  # the cluster's whole run (row k = session index k)
+    verify: NDArray[np.bool_] | None = None  # session index -> a verification call of an agent
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,6 +295,11 @@ def run_system(
             admitted[row] = True
             r, m = int(ch.prompt_row[row]), int(model[row])
             q[row], cost[row] = router.quality[r, m], router.cost_usd[r, m]
+    verify = np.zeros(len(link_rows), dtype=bool)
+    if agent.verify is not None:
+        for k, (row, step) in enumerate(link_rows):
+            if step >= 0:
+                verify[k] = agent.verify[agent.row(int(ag.traj[row - nc]), step)]
     kind = np.array(["chat"] * nc + ["agent"] * na)
     pp = np.array(path, dtype=np.float64).reshape(-1, 4)
     return Outcomes(
@@ -308,6 +314,6 @@ def run_system(
         admitted,
         calls,
         PricePath(pp[:, 0], pp[:, 1], pp[:, 2], pp[:, 3]),
-        Trace(route_log, agent_log, link_rows, result),
+        Trace(route_log, agent_log, link_rows, result, verify),
         tick() - t_wall,
     )

@@ -25,7 +25,7 @@ from tokenomy.autonomy.trajectory import AgentTrajectory
 from tokenomy.core.bus import PriceBus
 from tokenomy.economy.configs import LOCAL, Config
 from tokenomy.economy.evaluation import utility
-from tokenomy.economy.policies import AgentSide, RouterSide, WaitCapFCFS, WaitCapPriority
+from tokenomy.economy.policies import VERIFY_CLASSES, AgentSide, RouterSide, WaitCapFCFS, WaitCapPriority
 from tokenomy.economy.requests import ComposedWorkload, ValueSpec
 from tokenomy.economy.system import Outcomes, run_system
 from tokenomy.routing.dataset import RoutingDataset
@@ -94,7 +94,8 @@ def _agent_side(
     table = build_table(trajs)
     prompt = np.array([s.num_prompt_tokens for t in trajs for s in t.steps], np.int64)
     out = np.array([max(1, s.num_completion_tokens) for t in trajs for s in t.steps], np.int64)
-    return AgentSide(table, np.maximum(prompt, 1), out, step_cap, marginal, usd_per_call)
+    verify = np.array([s.action_class in VERIFY_CLASSES for t in trajs for s in t.steps], dtype=bool)
+    return AgentSide(table, np.maximum(prompt, 1), out, step_cap, marginal, usd_per_call, verify)
 
 
 def fit_layers(

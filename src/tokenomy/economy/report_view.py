@@ -167,7 +167,8 @@ def chain_text(config: str, load: float, ch: VerificationChain | None) -> str:
         f"cluster were verification calls (tests or a reproduction script run), carrying "
         f"{ch.verify_prompt_tokens:,} context tokens ({ch.prompt_share:.0%} of the prompt tokens the cluster "
         f"was sent); the {ch.chat_with} chat requests on the cluster that overlapped one had median latency "
-        f"{ch.latency_with_s:.2f} s, the {ch.chat_without} that did not {ch.latency_without_s:.2f} s."
+        f"{ch.latency_with_s:.2f} s, the {ch.chat_without} that did not {ch.latency_without_s:.2f} s (an "
+        "association: a longer stay overlaps more calls)."
     )
 
 
@@ -208,7 +209,7 @@ def _example(exp: Experiment, ledger: str | None) -> tuple[str, list[dict[str, A
     )
     if task is not None:
         text += (
-            f" {len(task[1])} of those calls were verification calls of agent task {ids[task[0]]} "
+            f" {len(task[1])} of those call(s) were verification calls of agent task {ids[task[0]]} "
             f"(its step decisions for calls {', '.join(map(str, task[1]))} are in the table below)."
         )
     if shared is not None:

@@ -8,6 +8,7 @@ to offered utilisation 0.6 at load 1 (``economy.sizing``); the bench prints the 
 utilisation at each load and the busy share each run measured. V and SLA λ are synthetic.
 
     .venv/bin/python benchmarks/bench_economy.py [--data DIR] [--requests N] [--seed S] [--trace NAME]
+        [--loads 1,2,4] [--utilisation 0.6]
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import numpy as np
 
 from tokenomy.economy.configs import CONFIGS
 from tokenomy.economy.experiment import prepare, run_experiment
+from tokenomy.economy.sizing import TARGET_UTILISATION
 from tokenomy.interfaces.cmd_economy import DEFAULT_REQUESTS, load_inputs
 
 
@@ -30,11 +32,14 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--trace", default="azure-conv")
     ap.add_argument("--loads", default="1,2,4")
+    ap.add_argument("--utilisation", type=float, default=TARGET_UTILISATION)
     args = ap.parse_args()
     loads = [float(x) for x in args.loads.split(",")]
     t0 = time.perf_counter()
     trace, routing, trajs = load_inputs(args.data, args.trace, args.requests, args.seed)
-    prep = prepare(trace, routing, trajs, n_requests=args.requests, seed=args.seed)
+    prep = prepare(
+        trace, routing, trajs, n_requests=args.requests, seed=args.seed, utilisation=args.utilisation
+    )
     t_prep = time.perf_counter() - t0
     exp = run_experiment(prep, list(CONFIGS.values()), loads, seed=args.seed)
     print(

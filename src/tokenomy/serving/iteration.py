@@ -61,6 +61,14 @@ class Iteration:
             hash block size.
     """
 
+    __slots__ = (
+        "arrival", "block_tokens", "blocked", "blocked_kv", "busy", "clock", "config", "dec_total",
+        "decode_s", "done", "done_events", "heap", "itl_s", "itl_w", "jumps", "kv", "log", "max_jump",
+        "max_tokens", "max_used", "next_arrival", "next_progress", "next_sample", "nxt", "pf_total",
+        "prefill_tokens", "progress", "queue", "rec", "requests", "samples", "sched", "spec",
+        "spec_steps", "state", "step_model", "step_time", "steps", "t_wall", "watermark",
+    )  # fmt: skip
+
     def __init__(
         self,
         model: StepTimeModel,
@@ -82,6 +90,7 @@ class Iteration:
             hash_block_tokens=hash_block_tokens,
             prefix_cache=cfg.prefix_cache,
         )
+        self.arrival = self.requests.arrival  # the table's list (extended, never rebound)
         self.rec = None if record is None else DecisionRecorder(record, self.requests, sched, model, cfg)
         self.kv = kv_cache(cfg, hash_block_tokens, eviction, self.rec)
         self.state = RunningSet(model, cfg, self.kv, self.requests)
@@ -92,9 +101,14 @@ class Iteration:
         self.spec = SpeculativeStep(model, cfg)
         self.step_time = self.spec.step
         self.watermark = max(1, cfg.kv_blocks // 100)
+        self.block_tokens = cfg.block_tokens
+        self.max_tokens = cfg.kv_blocks * cfg.block_tokens  # a request needing more never fits
         self.max_jump = 2**62
         self.clock = 0.0
         self.nxt = 0  # next request to arrive
+        self.next_arrival = _INF  # its arrival time (inf: none known)
+        # decode-only step seconds by batch size, when they depend on it alone (no speculation)
+        self.decode_s: dict[int, float] | None = None if cfg.spec_k else {}
         self.done = 0
         self.done_events: list[int] = []  # requests that left since the driver last looked
         self.blocked = False  # the queue head could not be admitted; retried after any change
@@ -107,6 +121,7 @@ class Iteration:
         self.pf_total, self.dec_total, self.busy = 0, 0.0, 0.0
         self.steps, self.jumps, self.spec_steps, self.max_used = 0, 0, 0, 0
         self.next_sample, self.next_progress = 0.0, 0
+        self.prefill_tokens = 0.0  # prefill tokens of the step being scheduled
 
     def keys_joined(self, first: int) -> None:
         """Requests ``first`` .. end joined the table: give them order keys and tell the queue."""
@@ -114,6 +129,8 @@ class Iteration:
         keys = self.sched.order_keys(rows, first)
         self.requests.key.extend(keys.tolist())
         self.queue.extend(rows, keys)
+        if self.nxt < len(self.arrival):
+            self.next_arrival = self.arrival[self.nxt]
 
     def on_sample(self, sample: PriceSample) -> None:
         """Hook: a price sample was taken (the session publishes it)."""
@@ -121,46 +138,52 @@ class Iteration:
     # --- the loop ---------------------------------------------------------------------------------
     def iterate(self, horizon: float) -> bool:
         """One pass at the clock; False when nothing can happen by ``horizon`` without new requests."""
-        now = self.clock
-        self.state.now_s = now  # the clock the recorder (and deciding schedulers) read
-        arr = self.requests.arrival
-        if self.nxt < len(arr) and arr[self.nxt] <= now:
-            self.arrive(now)
-        if now >= self.next_sample:
-            self.sample(now)
-        if self.progress is not None and self.done >= self.next_progress:
-            self.progress(self.done, len(arr))
-            self.next_progress = self.done + 1000
-        st = self.state
-        nq = len(self.queue)
-        if st.nd == 0 and not st.pf and not nq:
-            return self.idle(horizon)
-        if not st.pf and st.nd and (self.blocked or not nq):
-            self.jump(horizon)
-            return True
-        if self.schedule(now):
-            return self.idle(horizon)
-        self.advance(now)
+        return self.run_to(horizon, _INF, once=True)
+
+    def run_to(self, horizon: float, until: float, once: bool = False) -> bool:
+        """Passes while the clock is before ``until`` (``once``: a single pass): the arrivals due, a
+        price sample when due, then ``jump``, ``schedule`` + ``advance``, or ``idle``. False when the
+        last pass found nothing that can happen by ``horizon`` without new requests."""
+        st, queue, progress = self.state, self.queue, self.progress
+        jump, schedule, advance = self.jump, self.schedule, self.advance
+        while self.clock < until:
+            now = self.clock
+            st.now_s = now  # the clock the recorder (and deciding schedulers) read
+            if self.next_arrival <= now:
+                self.arrive(now)
+            if now >= self.next_sample:
+                self.sample(now)
+            if progress is not None and self.done >= self.next_progress:
+                progress(self.done, len(self.arrival))
+                self.next_progress = self.done + 1000
+            if st.nd and not st.pf and (self.blocked or not len(queue)):
+                jump(horizon)
+            elif (st.nd or st.pf or len(queue)) and not schedule(now):
+                advance(now)
+            elif not self.idle(horizon):
+                return False
+            if once:
+                break
         return True
 
     def idle(self, horizon: float) -> bool:
         """Move the clock to the next known arrival if it is not after ``horizon``."""
-        arr = self.requests.arrival
-        if self.nxt >= len(arr) or arr[self.nxt] > horizon:
+        t = self.next_arrival
+        if t > horizon or t == _INF:
             return False
-        self.clock = max(self.clock, arr[self.nxt])
+        self.clock = max(self.clock, t)
         return True
 
     def arrive(self, now: float) -> None:
         """Take the arrivals due: too large for the pool, rejected at arrival, or queued."""
-        t, cfg, sched, queue, st = self.requests, self.config, self.sched, self.queue, self.state
-        arr, prompt, out, lam, status, finish = t.arrival, t.prompt, t.out, t.lam, t.status, t.finish
-        B, n = cfg.block_tokens, len(arr)
-        while self.nxt < n and arr[self.nxt] <= now:
-            i = self.nxt
-            self.nxt += 1
-            if -(-(prompt[i] + out[i] - 1) // B) > cfg.kv_blocks:
-                status[i], finish[i] = TOO_LARGE, now
+        t, sched, queue, st = self.requests, self.sched, self.queue, self.state
+        arr, prompt, out, lam = t.arrival, t.prompt, t.out, t.lam
+        n, nxt, max_tokens = len(arr), self.nxt, self.max_tokens
+        while nxt < n and arr[nxt] <= now:
+            i = nxt
+            nxt += 1
+            if prompt[i] + out[i] - 1 > max_tokens:  # its last token would not fit in the pool
+                t.status[i], t.finish[i] = TOO_LARGE, now
                 self.done += 1
                 self.done_events.append(i)
                 continue
@@ -168,7 +191,7 @@ class Iteration:
                 st.now_s = now
                 a = sched.decide(i, t.workload, st, waited_s=0.0)
                 if not a.admit:
-                    status[i], finish[i] = REJECTED, now
+                    t.status[i], t.finish[i] = REJECTED, now
                     self.log.append((i, now, False, a.dc_usd, a.dl_s, a.external_usd, a.surplus_usd))
                     self.done += 1
                     self.done_events.append(i)
@@ -176,6 +199,8 @@ class Iteration:
             queue.push(i)
             st.lam_waiting_usd_per_s += lam[i]
             self.blocked = False
+        self.nxt = nxt
+        self.next_arrival = arr[nxt] if nxt < n else _INF
 
     def sample(self, now: float) -> None:
         """Take a price sample (``RunResult.prices``) and hand it to ``on_sample``."""
@@ -213,7 +238,7 @@ class Iteration:
             if h * HB >= t.prompt[i] + t.gen[i]:
                 h -= 1
             pinned = sum(1 for x in hs[:h] if kv.refs[x] == 0) * kv.entry_blocks
-        need = -(-(t.prompt[i] + t.gen[i] - h * HB) // self.config.block_tokens)
+        need = -(-(t.prompt[i] + t.gen[i] - h * HB) // self.block_tokens)
         spare = st.u_dec - st._decode_blocks(st.g)
         return kv.available - pinned + spare - need < (self.watermark if (st.nd or st.pf) else 0)
 
@@ -266,43 +291,50 @@ class Iteration:
     def jump(self, horizon: float) -> None:
         """Advance k decode steps at once (module docstring), or preempt when not one step fits."""
         st, kv, now = self.state, self.kv, self.clock
-        nd, B = st.nd, self.config.block_tokens
-        t, e = self.step_time(0.0, nd, now)
+        nd, g, cache = st.nd, st.g, self.decode_s
+        if cache is None:
+            t, e = self.step_time(0.0, nd, now)
+        else:
+            t, e = cache.get(nd, 0.0), 1.0
+            if not t:
+                t = cache[nd] = self.step_model.step_s(0.0, nd)
         heap, pos = self.heap, st.pos
         while heap and pos[heap[0][1]] < 0:
             heapq.heappop(heap)
-        k = max(1, math.ceil((heap[0][0] - st.g) / e - _EPS))
-        arr = self.requests.arrival
-        if self.nxt < len(arr):
-            k = min(k, max(1, math.ceil((arr[self.nxt] - now) / t - _EPS)))
+        k = max(1, math.ceil((heap[0][0] - g) / e - _EPS))
+        if self.next_arrival < _INF:
+            k = min(k, max(1, math.ceil((self.next_arrival - now) / t - _EPS)))
         if horizon < _INF:
             k = min(k, max(1, math.ceil((horizon - now) / t - _EPS)))
-        k = min(k, self.max_jump)
-        bound = nd * (math.ceil(k * e / B) + 1)
+        if k > self.max_jump:
+            k = self.max_jump
+        bound = nd * (math.ceil(k * e / self.block_tokens) + 1)
         if kv.free >= bound:  # cheap reservation (an upper bound); exact sync happens later
-            kv.allocate(bound)
+            kv.free -= bound  # ``kv.allocate`` without its eviction path: the free blocks suffice
             st.u_dec += bound
         else:
-            need = st._decode_blocks(st.g + k * e) - st.u_dec
+            need = st._decode_blocks(g + k * e) - st.u_dec
             if need > kv.available:
                 k = st._fit_k(k, e)
                 if k == 0:
                     self.preempt()
                     self.blocked = False
                     return
-                need = st._decode_blocks(st.g + k * e) - st.u_dec
+                need = st._decode_blocks(g + k * e) - st.u_dec
             st._resync(need)
-        g = st.g = st.g + k * e
-        now += k * t
+        g = st.g = g + k * e
+        kt = k * t
+        now += kt
         self.clock = st.now_s = now
-        self.busy += k * t
+        self.busy += kt
         self.steps += k
         self.jumps += 1
         if e > 1.0:
             self.spec_steps += k
-        self.dec_total += k * nd * e
+        w = k * nd * e
+        self.dec_total += w
         self.itl_s.append(t / e)
-        self.itl_w.append(k * nd * e)
+        self.itl_w.append(w)
         used = kv.num_blocks - kv.free
         if used > self.max_used:
             self.max_used = used
@@ -314,27 +346,32 @@ class Iteration:
     # --- a general step ---------------------------------------------------------------------------
     def schedule(self, now: float) -> bool:
         """Give running prefills their chunks and admit from the queue; True when nothing runs after."""
-        st, rec = self.state, self.rec
-        budget: float = float(self.config.max_batched_tokens - st.nd)
-        for p in st.pf:
+        st, queue, rec = self.state, self.queue, self.rec
+        pf = st.pf
+        budget = start = float(self.config.max_batched_tokens - st.nd)
+        for p in pf:
             c = min(p.todo, budget) if budget > 0 else 0.0
             p.chunk = c
             budget -= c
         self.blocked = False
-        queue = self.queue
-        top = rec.order_top(queue) if rec is not None and budget > 0 and len(queue) > 1 else None
-        n_pf = len(st.pf)
         if len(queue) and budget > 0:
-            self.admit(now, budget)
-        if top is not None and rec is not None:
-            rec.record_order(top, [p.req for p in st.pf[n_pf:]], self.requests.status)
-        return not st.pf and not st.nd
+            if rec is not None and len(queue) > 1:
+                top, n_pf = rec.order_top(queue), len(pf)
+                budget = self.admit(now, budget)
+                if top is not None:
+                    rec.record_order(top, [p.req for p in pf[n_pf:]], self.requests.status)
+            else:
+                budget = self.admit(now, budget)
+        # chunks are whole token counts, so this is their sum exactly
+        self.prefill_tokens = start - budget
+        return not pf and not st.nd
 
-    def admit(self, now: float, budget: float) -> None:
-        """Admit waiting requests in the scheduler's order while budget, slots and KV allow."""
-        t, st, kv, cfg, sched, queue = self.requests, self.state, self.kv, self.config, self.sched, self.queue
+    def admit(self, now: float, budget: float) -> float:
+        """Admit waiting requests in the scheduler's order while budget, slots and KV allow; return
+        the token budget left."""
+        t, st, kv, sched, queue = self.requests, self.state, self.kv, self.sched, self.queue
         prompt, gen, hashes, pf, nd = t.prompt, t.gen, t.hashes, st.pf, st.nd
-        B, M, HB = cfg.block_tokens, cfg.max_num_seqs, t.hash_block_tokens
+        B, M, HB = self.block_tokens, self.config.max_num_seqs, t.hash_block_tokens
         while len(queue) and budget > 0:
             if nd + len(pf) >= M:
                 self.blocked, self.blocked_kv = True, False
@@ -380,22 +417,24 @@ class Iteration:
             c = min(todo, budget)
             pf.append(Prefill(i, h * HB, h * HB, todo, need, h, c))
             budget -= c
+        return budget
 
     def advance(self, now: float) -> None:
         """Run the scheduled step: decode KV (or preempt), the clock, counters, then who moves on."""
-        st, kv, B = self.state, self.kv, self.config.block_tokens
-        nd, pf = st.nd, st.pf
-        pfc = float(sum(p.chunk for p in pf))
+        st, kv = self.state, self.kv
+        nd, pf, pfc = st.nd, st.pf, self.prefill_tokens
         t, e = self.step_time(pfc, nd, now)
-        if nd and kv.free >= nd * (math.ceil(e / B) + 1):
-            kv.allocate(nd * (math.ceil(e / B) + 1))
-            st.u_dec += nd * (math.ceil(e / B) + 1)
-        elif nd:
-            need = st._decode_blocks(st.g + e) - st.u_dec
-            if need > kv.available:
-                self.preempt()
-                return
-            st._resync(need)
+        if nd:
+            bound = nd * (math.ceil(e / self.block_tokens) + 1)
+            if kv.free >= bound:
+                kv.free -= bound  # as in ``jump``
+                st.u_dec += bound
+            else:
+                need = st._decode_blocks(st.g + e) - st.u_dec
+                if need > kv.available:
+                    self.preempt()
+                    return
+                st._resync(need)
         g = st.g = st.g + e
         now += t
         self.clock = st.now_s = now
@@ -403,11 +442,13 @@ class Iteration:
         self.steps += 1
         if e > 1.0:
             self.spec_steps += 1
-        self.pf_total += int(pfc)
-        self.dec_total += nd * e
+        if pfc:
+            self.pf_total += int(pfc)
         if nd:
+            w = nd * e
+            self.dec_total += w
             self.itl_s.append(t / e)
-            self.itl_w.append(nd * e)
+            self.itl_w.append(w)
         used = kv.num_blocks - kv.free
         if used > self.max_used:
             self.max_used = used

@@ -197,8 +197,7 @@ class Session(Iteration):
         self._check_open()
         if not (isinstance(t_s, int | float) and math.isfinite(t_s)) or t_s < self._now:
             raise ValidationError(f"run_until t_s must be finite and ≥ now_s ({self._now!r}); got {t_s!r}")
-        while self.clock < t_s and self.iterate(float(t_s)):
-            pass
+        self.run_to(float(t_s), float(t_s))
         self._now = float(t_s)
         return self.completions()
 
@@ -217,8 +216,7 @@ class Session(Iteration):
             ValidationError: the session is already finished.
         """
         self._check_open()
-        while self.iterate(math.inf):
-            pass
+        self.run_to(math.inf, math.inf)
         self._closed = True
         self._now = max(self._now, self.clock)
         self.done_events.clear()

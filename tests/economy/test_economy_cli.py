@@ -19,6 +19,7 @@ from tokenomy.interfaces.cli import main
         (["--load", "-2"], "--load"),
         (["--requests", "3"], "--requests"),
         (["--trace", "nosuch"], "--trace"),
+        (["--utilisation", "0"], "--utilisation"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(

@@ -66,14 +66,21 @@ class RunningSet:
         requests: the session's requests (λ, output lengths and decode slots per request, shared lists).
     """
 
+    __slots__ = (
+        "config", "d_c", "d_fin", "d_hits", "d_key", "d_lam", "d_req", "g", "kv", "lam",
+        "lam_waiting_usd_per_s", "nd", "now_s", "out", "pf", "pos", "step_model", "u_dec",
+    )  # fmt: skip
+
     def __init__(self, model: StepTimeModel, cfg: EngineConfig, kv: KVCache, requests: RequestTable) -> None:
         self.step_model, self.config, self.kv = model, cfg, kv
         m = cfg.max_num_seqs
-        self.d_req = np.zeros(m, np.int64)
+        # numpy where read as a whole (decode KV every step, the EngineState view), lists where only
+        # read one slot at a time (a list item costs a fraction of a numpy scalar access)
         self.d_c = np.zeros(m)
         self.d_fin = np.zeros(m)
         self.d_lam = np.zeros(m)
-        self.d_key = np.zeros(m)
+        self.d_req = [0] * m
+        self.d_key = [0.0] * m
         self.d_hits = [0] * m
         self.nd = 0
         self.pf: list[Prefill] = []
@@ -124,12 +131,16 @@ class RunningSet:
         blk = math.ceil(float(self.d_c[p] + self.g) / self.config.block_tokens)
         self.u_dec -= blk
         last = self.nd - 1
-        self.pos[int(self.d_req[p])] = -1
+        d_req = self.d_req
+        self.pos[d_req[p]] = -1
         if p != last:
-            for a in (self.d_req, self.d_c, self.d_fin, self.d_lam, self.d_key):
-                a[p] = a[last]
+            i = d_req[p] = d_req[last]
+            self.d_c[p] = self.d_c[last]
+            self.d_fin[p] = self.d_fin[last]
+            self.d_lam[p] = self.d_lam[last]
+            self.d_key[p] = self.d_key[last]
             self.d_hits[p] = self.d_hits[last]
-            self.pos[int(self.d_req[p])] = p
+            self.pos[i] = p
         self.nd = last
         return blk
 
@@ -137,14 +148,12 @@ class RunningSet:
         """Request ``i`` enters decode: ``c + g`` tokens in KV, finishing at ``g = fin``."""
         p = self.nd
         self.nd += 1
-        self.d_req[p], self.d_c[p], self.d_fin[p], self.d_lam[p], self.d_key[p], self.d_hits[p] = (
-            i,
-            c,
-            fin,
-            self.lam[i],
-            key,
-            hits,
-        )
+        self.d_req[p] = i
+        self.d_c[p] = c
+        self.d_fin[p] = fin
+        self.d_lam[p] = self.lam[i]
+        self.d_key[p] = key
+        self.d_hits[p] = hits
         self.pos[i] = p
         self.u_dec += blk
 
@@ -158,7 +167,7 @@ class RunningSet:
         best_key, where = -math.inf, -1
         m = self.config.max_num_seqs
         if self.nd:
-            p = int(np.argmax(self.d_key[: self.nd]))
+            p = int(np.argmax(np.array(self.d_key[: self.nd], np.float64)))
             best_key, where = self.d_key[p], p
         for j, e in enumerate(self.pf):
             if keys[e.req] > best_key:
@@ -166,7 +175,7 @@ class RunningSet:
         if where >= m:
             e = self.pf.pop(where - m)
             return e.req, e.hits, e.blocks, -1
-        i, h = int(self.d_req[where]), self.d_hits[where]
+        i, h = self.d_req[where], self.d_hits[where]
         gen = self.out[i] - math.ceil(self.d_fin[where] - self.g - 1e-9)
         return i, h, self._drop_decode(where), gen
 

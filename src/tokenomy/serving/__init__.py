@@ -8,8 +8,9 @@ package imports nothing else.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from tokenomy.core.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from tokenomy.serving.engine import Engine, Progress
@@ -65,16 +66,4 @@ _HOME = {  # public name -> the module that defines it, imported on first use
 }
 
 
-def __getattr__(name: str) -> object:
-    """Import the module behind a public name on first access (PEP 562) and keep the value."""
-    home = _HOME.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    """The module's attributes, public names not yet loaded included."""
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_exports(__name__, _HOME)

@@ -157,12 +157,13 @@ class RunningSet:
         self.pos[i] = p
         self.u_dec += blk
 
-    def _pop_lowest(self, keys: list[float]) -> tuple[int, int, int, int]:
+    def _pop_lowest(self, keys: list[float]) -> tuple[int, int, int, int, bool]:
         """Remove the lowest-priority running request (largest order key; decode first on ties).
 
         Returns:
             (request, prefix hash blocks it referenced, private blocks it held, tokens it had
-            generated, or -1 when it was still in prefill).
+            generated or -1 when it was still in prefill, whether it had computed any token since
+            its admission).
         """
         best_key, where = -math.inf, -1
         m = self.config.max_num_seqs
@@ -174,10 +175,10 @@ class RunningSet:
                 best_key, where = keys[e.req], m + j
         if where >= m:
             e = self.pf.pop(where - m)
-            return e.req, e.hits, e.blocks, -1
+            return e.req, e.hits, e.blocks, -1, e.tokens > e.shared
         i, h = self.d_req[where], self.d_hits[where]
         gen = self.out[i] - math.ceil(self.d_fin[where] - self.g - 1e-9)
-        return i, h, self._drop_decode(where), gen
+        return i, h, self._drop_decode(where), gen, True
 
     def _resync(self, need: int) -> None:
         """Set the decode reservation to exact usage plus ``need`` (which may be negative)."""

@@ -3,7 +3,9 @@
 Runs ``tokenomy economy run``'s experiment on the real data (RouterBench, the Azure conversation trace,
 mini-swe-agent runs) with every configuration and prints, per load: shared − local welfare per request
 with its paired bootstrap CI and whether the CI is above 0 (computed), each ablation's paired
-difference against ``shared``, and the wall time of each configuration. The cluster is sized on TRAIN
+difference against ``shared``, shared − local split into declining low-value work (shared −
+shared-no-refuse) and choosing models for the work served (shared-no-refuse − local), and the wall
+time of each configuration. The cluster is sized on TRAIN
 to offered utilisation 0.6 at load 1 (``economy.sizing``); the bench prints the sizing, the offered
 utilisation at each load and the busy share each run measured. V and SLA λ are synthetic.
 
@@ -64,11 +66,41 @@ def main() -> None:
         )
     print("\neach configuration − shared (USD per request; negative = what that departure loses)")
     for a in exp.ablations:
-        print(f"  load {a.load:g} {a.config:<14} {a.diff:+.5f} [{a.ci_low:+.5f}, {a.ci_high:+.5f}]")
+        print(f"  load {a.load:g} {a.config:<16} {a.diff:+.5f} [{a.ci_low:+.5f}, {a.ci_high:+.5f}]")
+    print(
+        "\nwhere shared − local comes from (USD per request, paired bootstrap 95% CI): declining low-value "
+        "requests, or the rest (the router's model choice for the work served and the agent's marginal stop)"
+    )
+    print(
+        f"  local refusal bar tuned on train: ĉ/q̂ > {st['local_refusal_usd_per_quality']:g} USD per unit quality"
+    )
+    no_refuse = {a.load: a for a in exp.ablations if a.config == "shared-no-refuse"}
+    vs_local = {(a.config, a.load): a for a in exp.against_local}
+    for d in exp.diffs:
+        nr, m = no_refuse.get(d.load), vs_local.get(("shared-no-refuse", d.load))
+        if nr is None or m is None:
+            continue
+        share = -nr.diff / d.diff if d.diff != 0 else float("nan")
+        print(
+            f"  load {d.load:g}: declining (shared − shared-no-refuse) {-nr.diff:+.5f} [{-nr.ci_high:+.5f}, "
+            f"{-nr.ci_low:+.5f}] = {share:.0%} of the gain; serving every request (shared-no-refuse − local) "
+            f"{m.diff:+.5f} [{m.ci_low:+.5f}, {m.ci_high:+.5f}]"
+        )
+        routed = {
+            c: float((o.model[o.kind == "chat"] >= 0).mean())
+            for (c, x), o in exp.outcomes.items()
+            if x == d.load and c in ("local", "shared", "shared-no-refuse", "local-refuse")
+        }
+        print("           chat requests routed: " + ", ".join(f"{c} {v:.3f}" for c, v in routed.items()))
+        b = vs_local.get(("local-refuse", d.load))
+        if b is not None:
+            print(
+                f"           value-blind refusal (local-refuse − local) {b.diff:+.5f} [{b.ci_low:+.5f}, {b.ci_high:+.5f}]"
+            )
     print("\nwelfare, cost and time per configuration")
     for r in exp.results:
         print(
-            f"  load {r.load:g} {r.config:<14} welfare {r.welfare_per_request:+.5f} "
+            f"  load {r.load:g} {r.config:<16} welfare {r.welfare_per_request:+.5f} "
             f"[{r.ci_low:+.5f}, {r.ci_high:+.5f}]  cost {r.cost_per_request_usd:.5f}  "
             f"chat p99 {r.latency_p99_s:6.1f} s  served {r.served_share:.3f}  on cluster {r.hosted_share:.3f}  "
             f"agent success {r.agent_success:.2f}  {r.wall_s:.2f} s"
@@ -76,13 +108,13 @@ def main() -> None:
     print("\nmeasured on the test runs: cluster busy share (GPU stepping / makespan), chat queue wait p99")
     for (name, load), out in exp.outcomes.items():
         if name in ("local", "shared") and out.trace.served is not None:
-            r = out.trace.served
-            span = float(np.nanmax(r.finish_s)) if len(r.finish_s) else float("nan")
+            run = out.trace.served
+            span = float(np.nanmax(run.finish_s)) if len(run.finish_s) else float("nan")
             chat = np.array([step < 0 for _, step in out.trace.link_rows], dtype=bool)
-            wait = (r.first_token_s - r.workload.arrival_s)[chat]
+            wait = (run.first_token_s - run.workload.arrival_s)[chat]
             p99 = float(np.nanpercentile(wait, 99)) if np.isfinite(wait).any() else float("nan")
             print(
-                f"  load {load:g} {name:<7} busy {r.busy_s / span:.3f}  chat time-to-first-token p99 {p99:.2f} s"
+                f"  load {load:g} {name:<7} busy {run.busy_s / span:.3f}  chat time-to-first-token p99 {p99:.2f} s"
             )
     for note in exp.synthetic:
         print(note)

@@ -15,6 +15,7 @@ from tokenomy.interfaces.cli import main
     ("extra", "needle"),
     [
         (["--configs", "local,global"], "--configs: unknown configuration 'global'"),
+        (["--configs", "shared-no-refuse,local-refused"], "--configs: unknown configuration 'local-refused'"),
         (["--load", "1,0"], "--load"),
         (["--load", "-2"], "--load"),
         (["--requests", "3"], "--requests"),
@@ -72,14 +73,18 @@ def test_real_slice_json_report_and_ledger(
         "--load",
         "1,4",
         "--configs",
-        "local,shared,stale",
+        "local,shared,stale,shared-no-refuse,local-refuse",
     ]
     argv += ["--agent-share", "0.05", "--json", str(out), "--report", str(rep), "--ledger", str(led)]
     assert main(argv) == 0
     payload = json.loads(out.read_text())
     assert {(r["config"], r["load"]) for r in payload["results"]} == {
-        (c, x) for c in ("local", "shared", "stale") for x in (1.0, 4.0)
+        (c, x) for c in ("local", "shared", "stale", "shared-no-refuse", "local-refuse") for x in (1.0, 4.0)
     }
+    assert {(a["config"], a["load"]) for a in payload["against_local"]} == {
+        (c, x) for c in ("stale", "shared-no-refuse", "local-refuse") for x in (1.0, 4.0)
+    }
+    assert {a["config"] for a in payload["ablations"]} == {"stale", "shared-no-refuse", "local-refuse"}
     for r in payload["results"]:
         assert set(r) >= {
             "config",
@@ -96,6 +101,8 @@ def test_real_slice_json_report_and_ledger(
         assert d["ci_low"] <= d["shared_minus_local"] <= d["ci_high"]
     assert any("synthetic" in s for s in payload["synthetic"])
     html = rep.read_text()
+    assert "declining low-value requests (shared − shared-no-refuse)" in html
+    assert "value-blind refusal (local-refuse − local)" in html and "95% bootstrap CI of welfare" in html
     assert (
         "shared − local" in html and "synthetic" in html and "<svg" in html and "through the ledger" in html
     )

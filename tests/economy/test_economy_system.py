@@ -17,7 +17,7 @@ from tokenomy.economy.evaluation import bootstrap_mean, paired_diff, summarise, 
 from tokenomy.economy.policies import SELF_HOSTED, AgentSide, RouterSide
 from tokenomy.economy.report_view import verification_chain
 from tokenomy.economy.requests import ValueSpec, compose
-from tokenomy.economy.training import ServingChoice, Split, run_config
+from tokenomy.economy.training import ServingChoice, Split, run_config, tune_refusal
 from tokenomy.serving.engine import Engine
 from tokenomy.serving.entities import EngineConfig
 from tokenomy.serving.workloads import make_workload
@@ -197,3 +197,81 @@ def test_verification_chain_counts_the_calls_and_splits_every_chat_request_on_th
 def test_load_must_be_positive() -> None:
     with pytest.raises(ValidationError, match="load"):
         _workload().scaled(0.0)
+
+
+def test_refusal_ablations_are_registered_and_deterministic() -> None:
+    split, engine = _world()
+    wl = _workload()
+    for name in ("shared-no-refuse", "local-refuse"):
+        a = run_config(wl, CONFIGS[name], split, engine, CHOICE, seed=5)
+        b = run_config(wl, CONFIGS[name], split, engine, CHOICE, seed=5)
+        np.testing.assert_array_equal(utility(a), utility(b))
+        np.testing.assert_array_equal(a.model, b.model)
+    assert [c.name for c in parse_configs("local-refuse,shared-no-refuse")] == [
+        "local-refuse",
+        "shared-no-refuse",
+    ]
+    assert not CONFIGS["shared-no-refuse"].router_refuses and CONFIGS["local-refuse"].router_refuses
+    assert CONFIGS["shared"].router_refuses and not CONFIGS["local"].router_refuses
+
+
+def test_shared_no_refuse_routes_every_chat_request_even_when_no_model_pays() -> None:
+    from dataclasses import replace
+
+    split, engine = _world()
+    wl = _workload(agent_share=0.0)
+    free = replace(wl, chat=replace(wl.chat, v_usd=np.zeros(len(wl.chat))))
+    assert np.all(run_config(free, CONFIGS["shared"], split, engine, CHOICE).model == -1)
+    for w in (free, _workload().scaled(2.0)):
+        out = run_config(w, CONFIGS["shared-no-refuse"], split, engine, CHOICE)
+        assert np.all(out.model[out.kind == "chat"] >= 0)
+
+
+def test_router_without_null_option_takes_the_core_argmax_even_below_zero() -> None:
+    split, _ = _world()
+    r = split.router
+    for v in (0.0, 1e-4, 0.05):
+        prices = PriceVector(
+            v_usd=v, v_source=PriceSource.USER, lam_usd_per_s=1e-3, lam_source=PriceSource.SLA
+        )
+        dq, dc, dl = r.terms(7, 800, 120, PriceVector(), 0.3)
+        s = v * dq - dc - 1e-3 * dl
+        assert r.shared(7, 800, 120, prices, PriceVector(), 0.3, refuse=False) == int(np.argmax(s))
+
+
+def test_local_refuse_declines_exactly_the_prompts_above_the_bar() -> None:
+    from dataclasses import replace
+
+    split, engine = _world()
+    wl = _workload(agent_share=0.0)
+    # with no bar (inf) the refusal rule declines nothing: local-refuse is local
+    a = run_config(wl, CONFIGS["local"], split, engine, CHOICE)
+    b = run_config(wl, CONFIGS["local-refuse"], split, engine, CHOICE)
+    np.testing.assert_array_equal(a.model, b.model)
+    ratio = split.router.usd_per_quality()
+    bar = float(np.median(ratio))
+    barred = replace(split, router=replace(split.router, max_usd_per_quality=bar))
+    out = run_config(wl, CONFIGS["local-refuse"], barred, engine, CHOICE)
+    rows = wl.chat.prompt_row
+    above = ratio[rows] > bar
+    assert above.any() and (~above).any()
+    assert np.all(out.model[above] == -1)
+    np.testing.assert_array_equal(out.model[~above], split.router.local_choice[rows[~above]])
+
+
+def test_refusal_bar_is_the_brute_force_best_on_train() -> None:
+    split, _ = _world()
+    r = split.router
+    rows = np.arange(len(r.local_choice))
+    ratio = r.usd_per_quality()
+    for v in (1e-3, 4e-3, 1.0):
+        w = v * r.quality[rows, r.local_choice] - r.cost_usd[rows, r.local_choice]
+
+        def mean_at(bar: float, w: np.ndarray = w) -> float:
+            return float(np.where(ratio > bar, 0.0, w).mean())
+
+        best = max([math.inf, *np.unique(ratio).tolist()], key=mean_at)
+        bar = tune_refusal(r, v)
+        assert mean_at(bar) == pytest.approx(mean_at(best), abs=1e-12)
+        assert bar == math.inf or mean_at(bar) > mean_at(math.inf)
+    assert tune_refusal(r, 1.0) == math.inf  # every request pays at V = $1: decline nothing

@@ -1,7 +1,8 @@
 """The HTML page of ``tokenomy economy run``: welfare per configuration and load, prices on the bus, advice.
 
 Sections: the paired shared − local difference per load (headline), welfare of every configuration
-with its bootstrap CI, the ablations against ``shared`` (where the gain comes from), the supply
+with its bootstrap CI (in the chart's caption too), the ablations against ``shared`` and against
+``local`` (where the gain comes from: declining low-value work or the rest), the supply
 layer's price path on the bus (λ discovered from the live queue and the KV block-second price), one
 request traced through the ledger (the running example), and what to do. Synthetic ingredients are
 labelled. The input is an ``EconomyPage`` of plain rows (``tokenomy.economy.report_view`` builds it:
@@ -20,7 +21,7 @@ from numpy.typing import NDArray
 from tokenomy.audit.html import Report
 from tokenomy.audit.svg import Series, line_chart
 
-__all__ = ["EconomyPage", "PricePathView", "advice", "build_report"]
+__all__ = ["EconomyPage", "PricePathView", "advice", "build_report", "gain_sources"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +45,8 @@ class EconomyPage:
         prices_config: the configuration whose price paths are shown; price_paths: one per load.
         example_text, example_decisions, example_outcomes: the traced request (rows: column -> value).
         synthetic: the synthetic and modelled ingredients, one line each.
+        against_local: each config other than local and shared − local per load: config, load, diff,
+            ci_low, ci_high.
     """
 
     results: Sequence[Mapping[str, Any]]
@@ -55,6 +58,63 @@ class EconomyPage:
     example_decisions: Sequence[Mapping[str, Any]]
     example_outcomes: Sequence[Mapping[str, Any]]
     synthetic: Sequence[str]
+    against_local: Sequence[Mapping[str, Any]] = ()
+
+
+def _ci(d: Mapping[str, Any], sign: float = 1.0) -> str:
+    """``$+x [lo, hi] (CI above 0 | below 0 | spans 0)`` of a difference row, optionally negated."""
+    x, lo, hi = sign * d["diff"], *sorted((sign * d["ci_low"], sign * d["ci_high"]))
+    where = "above 0" if lo > 0 else "below 0" if hi < 0 else "spans 0"
+    return f"${x:+.4f} [{lo:+.4f}, {hi:+.4f}] (CI {where})"
+
+
+def gain_sources(page: EconomyPage) -> list[str]:
+    """Per load, shared − local split into declining low-value work and the rest, with CIs.
+
+    Declining = shared − shared-no-refuse (the ablation row negated); the rest (the router's model
+    choice for the work served, and the agent's stopping) = shared-no-refuse − local; a value-blind
+    refusal on the local router = local-refuse − local. Lines only for the loads where the rows exist.
+    """
+    out = []
+    for d in page.diffs:
+        load = d["load"]
+        no_refuse = [a for a in page.ablations if a["load"] == load and a["config"] == "shared-no-refuse"]
+        rest = [a for a in page.against_local if a["load"] == load and a["config"] == "shared-no-refuse"]
+        blind = [a for a in page.against_local if a["load"] == load and a["config"] == "local-refuse"]
+        if no_refuse:
+            refusal = -no_refuse[0]["diff"]
+            share = f" ({refusal / d['diff']:.0%} of it)" if d["diff"] > 0 else ""
+            line = (
+                f"Load {load:g}: of the shared − local gain of ${d['diff']:+.4f} per request, declining "
+                f"low-value requests (shared − shared-no-refuse) is {_ci(no_refuse[0], -1.0)}{share}"
+            )
+            if rest:
+                line += (
+                    "; serving every request at the shared prices (shared-no-refuse − local: the router's "
+                    f"model choice for the work served and the agent's stopping) is {_ci(rest[0])}. "
+                )
+                if refusal >= rest[0]["diff"]:
+                    line += (
+                        "The gain is mostly refusing low-value work: a router that must serve every "
+                        "request keeps only the smaller part"
+                    )
+                else:
+                    line += (
+                        "The gain is mostly not the refusals: it survives a router that serves every request"
+                    )
+            out.append(line.rstrip(". ") + ".")
+        if blind:
+            b = blind[0]
+            verdict = (
+                "a refusal rule that cannot read V recovers part of the gain"
+                if b["ci_low"] > 0
+                else "a refusal rule that cannot read V does not add welfare here"
+            )
+            out.append(
+                f"Load {load:g}: the local router with a value-blind refusal (local-refuse − local) changes "
+                f"welfare by {_ci(b)}: {verdict}."
+            )
+    return out
 
 
 def advice(page: EconomyPage) -> list[str]:
@@ -84,7 +144,7 @@ def advice(page: EconomyPage) -> list[str]:
             )
         else:
             out.append(f"Load {load:g}: no single departure from shared loses welfare with a CI below 0.")
-    return out
+    return out + gain_sources(page)
 
 
 def build_report(page: EconomyPage) -> Report:
@@ -124,7 +184,19 @@ def build_report(page: EconomyPage) -> Report:
         )
         for n in names
     ]
-    rep.figure(line_chart(series, title="welfare per request", x_label="load ×", y_label="USD per request"))
+    cis = "; ".join(
+        f"{n} "
+        + ", ".join(
+            f"×{r['load']:g} [{r['CI low']:+.4f}, {r['CI high']:+.4f}]"
+            for r in page.results
+            if r["config"] == n
+        )
+        for n in names
+    )
+    rep.figure(
+        line_chart(series, title="welfare per request", x_label="load ×", y_label="USD per request"),
+        caption=f"95% bootstrap CI of welfare per request ($): {cis}",
+    )
     if page.ablations:
         rep.heading("Ablations: each configuration − shared (where the gain comes from)")
         rep.table(
@@ -138,6 +210,22 @@ def build_report(page: EconomyPage) -> Report:
                 }
                 for a in page.ablations
             ]
+        )
+    if page.against_local:
+        rep.heading("Each configuration − local")
+        rep.table(
+            [
+                {
+                    "config": a["config"],
+                    "load": a["load"],
+                    "− local $/req": a["diff"],
+                    "CI low": a["ci_low"],
+                    "CI high": a["ci_high"],
+                }
+                for a in page.against_local
+            ],
+            caption="shared-no-refuse − local: the gain without declining any request; "
+            "local-refuse − local: a value-blind refusal rule without shared prices",
         )
     rep.heading("Prices on the bus")
     if page.price_paths:

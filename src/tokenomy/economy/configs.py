@@ -4,13 +4,20 @@ A ``Config`` says, per layer, whether it optimises its own local metric (``local
 shared price vector on the bus (``shared``), plus two distortions of what the readers see: a lag
 (``lag_s``: the bus as it was that many seconds ago) and a misprice (``price_scale``: every price
 read from the bus, and the λ handed to the scheduler, multiplied). Realised welfare is always scored
-at the true prices.
+at the true prices. ``refuse`` says whether the router may decline a request (the null option); by
+default the shared router may (Eq. 4 with the null option) and the local cost-min router may not.
 
     local          router cost-min (τ on train), agent best step cap, serving FCFS/priority + wait cap
     shared         Eq. 4 router, marginal agent, congestion-priced serving, all reading one bus
     stale          shared, readers lagging the bus by 30 s
     local-router   shared, but the router is cost-min      (and likewise local-serving, local-agent)
     misprice-0.1   shared, every price read ×0.1           (and misprice-10: ×10)
+    shared-no-refuse  shared, but the router must route every request (argmax over models, no null)
+    local-refuse      local, plus a value-blind refusal: decline when the cost-min model's ĉ/q̂ is
+                      above a bar tuned on train (``training.tune_refusal``)
+
+``shared − shared-no-refuse`` is the part of the gain that comes from declining low-value work;
+``shared-no-refuse − local`` the part that comes from choosing models for the work that is served.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ class Config:
         router, agent, serving: ``"local"`` or ``"shared"`` each.
         lag_s: readers see the bus as it was ``lag_s`` seconds ago (0 = fresh).
         price_scale: every price read is multiplied by this (1 = true prices).
+        refuse: the router may decline a request; ``None`` = its default (shared yes, local no).
     """
 
     name: str
@@ -41,6 +49,7 @@ class Config:
     serving: str = SHARED
     lag_s: float = 0.0
     price_scale: float = 1.0
+    refuse: bool | None = None
 
     def __post_init__(self) -> None:
         for layer in ("router", "agent", "serving"):
@@ -58,6 +67,11 @@ class Config:
         """True when some layer runs its local optimiser."""
         return LOCAL in (self.router, self.agent, self.serving)
 
+    @property
+    def router_refuses(self) -> bool:
+        """True when the router may decline a request (``refuse``, else the shared router only)."""
+        return self.router == SHARED if self.refuse is None else self.refuse
+
 
 CONFIGS: dict[str, Config] = {
     c.name: c
@@ -70,6 +84,8 @@ CONFIGS: dict[str, Config] = {
         Config("local-agent", agent=LOCAL),
         Config("misprice-0.1", price_scale=0.1),
         Config("misprice-10", price_scale=10.0),
+        Config("shared-no-refuse", refuse=False),
+        Config("local-refuse", LOCAL, LOCAL, LOCAL, refuse=True),
     )
 }
 """Registry: name -> configuration."""

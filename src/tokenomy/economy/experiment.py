@@ -5,8 +5,11 @@ and held-out agent runs) and the TRAIN workload (the next N arrivals, train prom
 fits every layer on train (``training``). ``run_experiment`` then, per load, tunes the local serving
 layer on the train workload at that load, runs each configuration on the test workload at that load
 (same requests, same seeds), and returns welfare with bootstrap CIs, the paired shared − local
-difference, and each ablation's paired difference against ``shared`` (what is lost when that layer
-stops reading the shared prices). No setting is chosen on the test requests.
+difference, each ablation's paired difference against ``shared`` (what is lost when that layer
+stops reading the shared prices) and against ``local`` (what it gains over the local optimisers: with
+``shared-no-refuse`` this splits shared − local into declining low-value work, shared −
+shared-no-refuse, and choosing models for the work served, shared-no-refuse − local). No setting is
+chosen on the test requests.
 """
 
 from __future__ import annotations
@@ -68,6 +71,7 @@ class Experiment:
         synthetic: every synthetic ingredient, one line each.
         settings: what was learned on train; name -> value.
         models: the routed models (candidate names of the route decisions).
+        against_local: each config other than local and shared − local per load (empty without local).
     """
 
     results: tuple[ConfigResult, ...]
@@ -78,6 +82,7 @@ class Experiment:
     synthetic: tuple[str, ...]
     settings: dict[str, float | str]
     models: tuple[str, ...] = ()
+    against_local: tuple[DiffResult, ...] = ()
 
 
 def prepare(
@@ -253,7 +258,16 @@ def run_experiment(
         results.append(res)
     diffs: list[DiffResult] = []
     ablations: list[DiffResult] = []
+    against_local: list[DiffResult] = []
     for load in loads:
+        local = outcomes.get(("local", load))
+        for c in configs:
+            if local is not None and c.name not in ("local", "shared"):
+                against_local.append(
+                    paired_diff(
+                        load, c.name, outcomes[c.name, load], "local", local, n_boot=n_boot, seed=seed
+                    )
+                )
         shared = outcomes.get(("shared", load))
         if shared is None:
             continue
@@ -274,6 +288,7 @@ def run_experiment(
     f = prep.fitted
     settings: dict[str, float | str] = {
         "cost_min_tau": f.test.router.tau,
+        "local_refusal_usd_per_quality": f.test.router.max_usd_per_quality,
         "agent_step_cap": float(f.test.agent.step_cap.max_steps_),
         "marginal_ridge": f.test.agent.marginal.ridge_,
         "marginal_z_se": f.test.agent.marginal.z_se_,
@@ -307,4 +322,5 @@ def run_experiment(
         synthetic,
         settings,
         f.test.router.models,
+        tuple(against_local),
     )

@@ -5,7 +5,9 @@ TRAIN split. The local router is the layer's ``CostMinimiser`` (the cheapest mod
 bar τ tuned on train at the median train V; it reads no V, λ or queue). The shared router is Eq. 4
 through the core ``choose_many``: V·q̂ − (ĉ + supply externality) − λ·l̂, with the null option, where
 the externality of a self-hosted model is the supply layer's prefill and decode token prices times
-the request's tokens and l̂ its observed queue wait plus its service time.
+the request's tokens and l̂ its observed queue wait plus its service time. Either router can be run
+with or without refusal: the shared one without the null option (argmax over the models), the local
+one with a value-blind decline (the cost-min model's ĉ/q̂ above ``max_usd_per_quality``, tuned on train).
 Action (``AgentSide``): the local agent stops at the step cap with the best train welfare at the
 median train V (``BestStepCap``); the shared agent is ``MarginalStop`` (p̂ and Ĉ fitted on the train
 trajectories) with the task's own V, minus λ times the remaining latency it expects and the supply
@@ -84,6 +86,8 @@ class RouterSide:
         tau: the cost-min bar tuned on train.
         local_choice: (P,) the cost-min model of every prompt at ``tau``.
         step_model: the cluster's step-time model (service-time estimate of a hosted model).
+        max_usd_per_quality: the local refusal bar: decline when the cost-min model's ĉ / q̂ exceeds
+            it (USD per unit of expected quality; inf = never; tuned on train).
     """
 
     models: tuple[str, ...]
@@ -95,6 +99,7 @@ class RouterSide:
     tau: float
     local_choice: NDArray[np.int64]
     step_model: StepTimeModel
+    max_usd_per_quality: float = float("inf")
 
     @classmethod
     def build(
@@ -107,6 +112,7 @@ class RouterSide:
         *,
         tau: float,
         step_model: StepTimeModel,
+        max_usd_per_quality: float = float("inf"),
     ) -> RouterSide:
         """The rules for one split, with the cost-min choice of every prompt at bar ``tau``."""
         zeros = np.zeros_like(dq)
@@ -114,8 +120,30 @@ class RouterSide:
         local = CostMinimiser(tau=tau).fit(problem).decide(problem).chosen
         hosted = np.array([m in SELF_HOSTED for m in models], dtype=bool)
         return cls(
-            models, hosted, dq, dc_usd, quality, cost_usd, tau, np.asarray(local, np.int64), step_model
+            models,
+            hosted,
+            dq,
+            dc_usd,
+            quality,
+            cost_usd,
+            tau,
+            np.asarray(local, np.int64),
+            step_model,
+            max_usd_per_quality,
         )
+
+    def usd_per_quality(self) -> NDArray[np.float64]:
+        """(P,) ĉ / q̂ of every prompt's cost-min model (what the local refusal bar is compared with)."""
+        rows = np.arange(len(self.local_choice))
+        m = self.local_choice
+        return np.asarray(self.dc_usd[rows, m] / np.maximum(self.dq[rows, m], 1e-9))
+
+    def local(self, row: int, *, refuse: bool = False) -> int:
+        """The cost-min model of prompt ``row``; with ``refuse``, -1 when its ĉ / q̂ is above the bar."""
+        m = int(self.local_choice[row])
+        if refuse and self.dc_usd[row, m] > self.max_usd_per_quality * max(float(self.dq[row, m]), 1e-9):
+            return -1
+        return m
 
     def terms(
         self, row: int, prompt_tokens: int, output_tokens: int, supply: PriceVector, wait_s: float
@@ -138,9 +166,25 @@ class RouterSide:
         prices: PriceVector,
         supply: PriceVector,
         wait_s: float,
+        *,
+        refuse: bool = True,
     ) -> int:
-        """Eq. 4 with the request's V and λ (``prices``) and the supply prices; -1 = do not serve."""
+        """Eq. 4 with the request's V and λ (``prices``) and the supply prices; -1 = do not serve.
+
+        With ``refuse=False`` the null option is removed: the model with the highest surplus is chosen
+        even when that surplus is ≤ 0.
+        """
         dq, dc, dl = self.terms(row, prompt_tokens, output_tokens, supply, wait_s)
+        if not refuse:
+            s = surplus_matrix(
+                prices.v_usd,
+                dq[None, :],
+                dc[None, :],
+                dl[None, :],
+                lam_usd_per_s=prices.lam_usd_per_s,
+                validate=False,
+            )
+            return int(np.argmax(s[0]))
         idx, _ = choose_many(
             prices.v_usd,
             dq[None, :],

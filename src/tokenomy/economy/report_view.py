@@ -262,6 +262,10 @@ def economy_page(exp: Experiment, ledger: str | None = None) -> EconomyPage:
             {"config": a.config, "load": a.load, "diff": a.diff, "ci_low": a.ci_low, "ci_high": a.ci_high}
             for a in exp.ablations
         ],
+        against_local=[
+            {"config": a.config, "load": a.load, "diff": a.diff, "ci_low": a.ci_low, "ci_high": a.ci_high}
+            for a in exp.against_local
+        ],
         prices_config=name,
         price_paths=[
             PricePathView(f"×{load:g}", o.prices.time_s, o.prices.lam_usd_per_s, o.prices.kv_usd_per_block_s)

@@ -220,13 +220,13 @@ def run_system(
     def route(i: int, now: float) -> None:
         r, p, o = int(ch.prompt_row[i]), int(ch.prompt_tokens[i]), int(ch.output_tokens[i])
         if config.router == LOCAL:
-            m = int(router.local_choice[r])
+            m = router.local(r, refuse=config.router_refuses)
             prices = PriceVector(v_usd=float(ch.v_usd[i]), v_source=PriceSource.USER)
             dq, dc, dl = router.terms(r, p, o, zero, wait_s)
         else:
             prices, supply = read(int(ch.tenant[i]), float(ch.v_usd[i]), now)
             prices = prices.with_prices(lam_usd_per_s=prices.lam_usd_per_s * k_price)
-            m = router.shared(r, p, o, prices, supply, wait_s)
+            m = router.shared(r, p, o, prices, supply, wait_s, refuse=config.router_refuses)
             dq, dc, dl = router.terms(r, p, o, supply, wait_s)
             prices = prices.with_resources(*supply.resources)
         route_log.append((i, now, m, dq, dc, dl, prices))

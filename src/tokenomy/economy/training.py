@@ -3,6 +3,10 @@
 * Routing: the routing layer's ``Router`` (q̂ ``ESTIMATOR``, ĉ from tokens) is fitted on the
   RouterBench ``train`` split; the cost-min bar τ is tuned on its out-of-fold train estimates at the
   median V of the (synthetic) chat value distribution; ``test`` prompts get the fitted estimates.
+  The local router's value-blind refusal bar (``tune_refusal``: decline when the cost-min model's
+  ĉ / q̂ is above it) is tuned on the same train estimates at the same median V. A quality floor
+  (decline when no model reaches τ) is not used: τ is the bar of a cost rule, not a floor, and on
+  RouterBench it would decline ~40% of requests whose chosen model is right ~80% of the time.
 * Agent: mini-swe-agent instances are split in two halves (``split_folds``, seeded); the best step
   cap and the marginal rule's p̂ / Ĉ are fitted on the train half at the median agent V.
 * Serving (local only): the scheduler (FCFS or priority) and the queue-wait cap are chosen by running
@@ -14,15 +18,17 @@ The shared configuration learns nothing beyond the estimators: its prices come f
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
+from numpy.typing import NDArray
 
 from tokenomy.autonomy.features import build_table
 from tokenomy.autonomy.replay import split_folds
 from tokenomy.autonomy.stopping import BestStepCap, MarginalStop
 from tokenomy.autonomy.trajectory import AgentTrajectory
 from tokenomy.core.bus import PriceBus
+from tokenomy.core.rule import realised_utility
 from tokenomy.economy.configs import LOCAL, Config
 from tokenomy.economy.evaluation import utility
 from tokenomy.economy.policies import VERIFY_CLASSES, AgentSide, RouterSide, WaitCapFCFS, WaitCapPriority
@@ -46,6 +52,7 @@ __all__ = [
     "make_scheduler",
     "pick_serving",
     "run_config",
+    "tune_refusal",
     "tune_serving",
 ]
 
@@ -98,6 +105,31 @@ def _agent_side(
     return AgentSide(table, np.maximum(prompt, 1), out, step_cap, marginal, usd_per_call, verify)
 
 
+def tune_refusal(router: RouterSide, v_usd: float) -> float:
+    """The local refusal bar with the best mean train welfare at one V (``v_usd``, the same for all).
+
+    The cost-min router declines prompt p when ĉ/q̂ of its cost-min model exceeds the bar. Candidates
+    are every distinct ĉ/q̂ of ``router``'s prompts (decline the k < P dearest per unit quality) and inf
+    (decline nothing); ties go to the bar that declines fewer. Scored by the core ``realised_utility``
+    (V·Q − C of the cost-min model, the real outcome on the train prompt).
+
+    Returns:
+        The bar, USD per unit of expected quality (inf = never decline).
+    """
+    rows = np.arange(len(router.local_choice))
+    m = router.local_choice
+    welfare: NDArray[np.float64] = realised_utility(v_usd, router.quality[rows, m], router.cost_usd[rows, m])
+    ratio = router.usd_per_quality()
+    order = np.argsort(-ratio, kind="stable")
+    dear, lost = ratio[order], np.cumsum(welfare[order])
+    # declining the k dearest is a bar at dear[k] only where dear[k] < dear[k - 1] (no tie split)
+    k = np.arange(1, len(dear))
+    valid = k[dear[k] < dear[k - 1]]
+    gain = np.concatenate([[0.0], -lost[valid - 1]])
+    best = int(np.argmax(gain))
+    return float("inf") if best == 0 or gain[best] <= 1e-12 else float(dear[valid[best - 1]])
+
+
 def fit_layers(
     routing: RoutingDataset,
     trajectories: Sequence[AgentTrajectory],
@@ -123,6 +155,9 @@ def fit_layers(
     r_test = RouterSide.build(
         test.models, est.dq, est.dc_usd, test.quality, test.cost_usd, tau=tau, step_model=model
     )
+    bar = tune_refusal(r_train, spec.chat_v_median_usd)
+    r_train = replace(r_train, max_usd_per_quality=bar)
+    r_test = replace(r_test, max_usd_per_quality=bar)
     fold = split_folds(len(trajectories), 1, seed)
     tr = [t for t, f in zip(trajectories, fold, strict=True) if f < 0]
     te = [t for t, f in zip(trajectories, fold, strict=True) if f >= 0]

@@ -145,6 +145,16 @@ def experiment_json(exp: Experiment) -> dict[str, Any]:
             }
             for d in exp.ablations
         ],
+        "against_local": [
+            {
+                "load": d.load,
+                "config": d.config,
+                "minus_local": d.diff,
+                "ci_low": d.ci_low,
+                "ci_high": d.ci_high,
+            }
+            for d in exp.against_local
+        ],
         "local_serving": [
             {
                 "load": load,

@@ -21,6 +21,7 @@ import time
 import numpy as np
 
 from tokenomy.economy.configs import CONFIGS
+from tokenomy.economy.evaluation import bootstrap_mean, utility
 from tokenomy.economy.experiment import prepare, run_experiment
 from tokenomy.economy.sizing import TARGET_UTILISATION
 from tokenomy.interfaces.cmd_economy import DEFAULT_REQUESTS, load_inputs
@@ -80,10 +81,10 @@ def main() -> None:
         nr, m = no_refuse.get(d.load), vs_local.get(("shared-no-refuse", d.load))
         if nr is None or m is None:
             continue
-        share = -nr.diff / d.diff if d.diff != 0 else float("nan")
+        share = round(-100 * nr.diff / d.diff) if d.diff != 0 else 0
         print(
             f"  load {d.load:g}: declining (shared − shared-no-refuse) {-nr.diff:+.5f} [{-nr.ci_high:+.5f}, "
-            f"{-nr.ci_low:+.5f}] = {share:.0%} of the gain; serving every request (shared-no-refuse − local) "
+            f"{-nr.ci_low:+.5f}] = {share:d}% of the gain; serving every request (shared-no-refuse − local) "
             f"{m.diff:+.5f} [{m.ci_low:+.5f}, {m.ci_high:+.5f}]"
         )
         routed = {
@@ -92,6 +93,19 @@ def main() -> None:
             if x == d.load and c in ("local", "shared", "shared-no-refuse", "local-refuse")
         }
         print("           chat requests routed: " + ", ".join(f"{c} {v:.3f}" for c, v in routed.items()))
+        out, base = exp.outcomes["shared-no-refuse", d.load], exp.outcomes["local", d.load]
+        gain = utility(out) - utility(base)
+        agent = out.kind == "agent"
+        unstarted = agent & (out.calls == 0)
+        parts = []
+        for label, mask in (
+            ("chat rows (model choice)", ~agent),
+            (f"agent tasks never started ({int(unstarted.sum())} of {int(agent.sum())})", unstarted),
+            ("other agent tasks", agent & ~unstarted),
+        ):
+            x, lo, hi = bootstrap_mean(np.where(mask, gain, 0.0), seed=args.seed)
+            parts.append(f"{label} {x:+.5f} [{lo:+.5f}, {hi:+.5f}]")
+        print("           shared-no-refuse − local by rows: " + "; ".join(parts))
         b = vs_local.get(("local-refuse", d.load))
         if b is not None:
             print(

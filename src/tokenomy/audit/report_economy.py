@@ -61,6 +61,11 @@ class EconomyPage:
     against_local: Sequence[Mapping[str, Any]] = ()
 
 
+_AGAINST_LOCAL_ONLY = frozenset({"local-refuse"})
+"""Configurations that depart from shared in every layer: read against local (``gain_sources``), not as
+one reading to fix."""
+
+
 def _ci(d: Mapping[str, Any], sign: float = 1.0) -> str:
     """``$+x [lo, hi] (CI above 0 | below 0 | spans 0)`` of a difference row, optionally negated."""
     x, lo, hi = sign * d["diff"], *sorted((sign * d["ci_low"], sign * d["ci_high"]))
@@ -83,7 +88,7 @@ def gain_sources(page: EconomyPage) -> list[str]:
         blind = [a for a in page.against_local if a["load"] == load and a["config"] == "local-refuse"]
         if no_refuse:
             refusal = -no_refuse[0]["diff"]
-            share = f" ({refusal / d['diff']:.0%} of it)" if d["diff"] > 0 else ""
+            share = f" ({round(100 * refusal / d['diff']):d}% of it)" if d["diff"] > 0 else ""
             line = (
                 f"Load {load:g}: of the shared − local gain of ${d['diff']:+.4f} per request, declining "
                 f"low-value requests (shared − shared-no-refuse) is {_ci(no_refuse[0], -1.0)}{share}"
@@ -135,7 +140,11 @@ def advice(page: EconomyPage) -> list[str]:
                 f"At load {d['load']:g} the difference is a tie (CI spans 0): the data cannot show a gain here."
             )
     for load in sorted({a["load"] for a in page.ablations}):
-        lost = [a for a in page.ablations if a["load"] == load and a["ci_high"] < 0]
+        lost = [
+            a
+            for a in page.ablations
+            if a["load"] == load and a["ci_high"] < 0 and a["config"] not in _AGAINST_LOCAL_ONLY
+        ]
         if lost:
             worst = min(lost, key=lambda a: a["diff"])
             out.append(

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -49,3 +51,24 @@ settings.register_profile("deep", max_examples=2000, deadline=None)
 settings.load_profile(
     os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI", "").lower() == "true" else "default")
 )
+
+
+@pytest.fixture(scope="module")
+def ray_session() -> Iterator[Any]:
+    """One local Ray session (1 CPU) for the module; skip without Ray, fail under CI=true."""
+    if not _ray_available():
+        reason = "ray not installed (the 'ray' extra: pip install -c constraints.txt -e '.[ray]')"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(reason + " — CI=true requires it")
+        pytest.skip(reason)
+    import ray
+
+    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False, object_store_memory=100 * 2**20)
+    yield ray
+    ray.shutdown()
+
+
+def _ray_available() -> bool:
+    from tokenomy.interfaces.sweep import ray_available
+
+    return ray_available()

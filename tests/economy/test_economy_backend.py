@@ -7,8 +7,6 @@ skip locally and fail under CI=true, where the ``ray`` extra is installed by ``m
 from __future__ import annotations
 
 import dataclasses
-import os
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -19,26 +17,10 @@ from tokenomy.economy.configs import parse_configs
 from tokenomy.economy.evaluation import utility
 from tokenomy.economy.experiment import Experiment, Prepared, run_experiment
 from tokenomy.economy.training import SERVING_GRID, Fitted
-from tokenomy.interfaces import sweep
 from tokenomy.interfaces.sweep import parallel_map
 
 LOADS = (1.0, 3.0)
 CONFIGS = "local,shared,local-serving"
-
-
-@pytest.fixture(scope="module")
-def ray_session() -> Iterator[Any]:
-    """One local Ray session (1 CPU) for the module; skip without Ray, fail under CI=true."""
-    if not sweep.ray_available():
-        reason = "ray not installed (the 'ray' extra: pip install -c constraints.txt -e '.[ray]')"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(reason + " — CI=true requires it")
-        pytest.skip(reason)
-    import ray
-
-    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False, object_store_memory=100 * 2**20)
-    yield ray
-    ray.shutdown()
 
 
 @pytest.fixture(scope="module")

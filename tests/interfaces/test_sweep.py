@@ -10,8 +10,6 @@ from __future__ import annotations
 import functools
 import json
 import math
-import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,21 +28,6 @@ from tokenomy.serving.steptime import LinearStepTime
 from tokenomy.serving.workloads import TenantSpec, rate_scaled, tenant_mix
 
 WALL_CLOCK = ("wall_s", "sim_requests_per_wall_s")  # measured, not simulated: differ between any two runs
-
-
-@pytest.fixture(scope="module")
-def ray_session() -> Iterator[Any]:
-    """One local Ray session (1 CPU) for the module; skip without Ray, fail under CI=true."""
-    if not sweep.ray_available():
-        reason = "ray not installed (the 'ray' extra: pip install -c constraints.txt -e '.[ray]')"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(reason + " — CI=true requires it")
-        pytest.skip(reason)
-    import ray
-
-    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False, object_store_memory=100 * 2**20)
-    yield ray
-    ray.shutdown()
 
 
 def _grid(map_fn: Any = None) -> tuple[list[dict[str, Any]], list[RunResult]]:

@@ -186,10 +186,10 @@ class Iteration(RunState):
     def preempt(self) -> None:
         """Preempt the lowest-priority running request and requeue it (recompute).
 
-        A prefill that has not computed a token since its admission (admitted at this clock) goes
-        back to the queue unserved instead, not counted as preempted, and admission waits until the
-        clock moves (or nothing runs): admitting it again at once would rebuild the same step and
-        preempt it again, the clock never advancing.
+        A prefill preempted before computing a token was admitted at this clock; when that happens to
+        the same request twice at one clock, the passes at this clock are a cycle (admit it, run out
+        of KV for the decode step, preempt it), so admission waits until the clock moves (or nothing
+        runs): each pass then runs the step or preempts, and the running set is finite.
         """
         t, st = self.requests, self.state
         i, h, blk, g_i, ran = st._pop_lowest(t.key)
@@ -198,10 +198,14 @@ class Iteration(RunState):
         self.kv.release(blk)
         if h and t.hashes is not None:
             self.kv.unref(t.hashes[i][:h])
-        if ran:
-            t.preempt[i] += 1
-        else:
-            self.held_s, self.blocked = self.clock, True
+        t.preempt[i] += 1
+        if not ran:
+            if self.bounced_s != self.clock:
+                self.bounced_s = self.clock
+                self.bounced.clear()
+            if i in self.bounced:
+                self.held_s = self.clock
+            self.bounced.add(i)
         self.queue.push(i)
         st.lam_waiting_usd_per_s += t.lam[i]
 

@@ -44,11 +44,12 @@ class RunState:
     """
 
     __slots__ = (
-        "arrival", "block_tokens", "blocked", "busy", "clock", "config", "dec_total", "decode_s",
-        "done", "done_events", "heap", "held_s", "itl_s", "itl_w", "jumps", "kv", "log", "max_jump",
-        "max_tokens", "max_used", "next_arrival", "next_progress", "next_sample", "nxt", "pf_total",
-        "prefill_tokens", "progress", "queue", "rec", "requests", "samples", "sched", "spec",
-        "spec_steps", "state", "step_model", "step_time", "steps", "t_wall", "watermark",
+        "arrival", "block_tokens", "blocked", "bounced", "bounced_s", "busy", "clock", "config",
+        "dec_total", "decode_s", "done", "done_events", "heap", "held_s", "itl_s", "itl_w", "jumps",
+        "kv", "log", "max_jump", "max_tokens", "max_used", "next_arrival", "next_progress",
+        "next_sample", "nxt", "pf_total", "prefill_tokens", "progress", "queue", "rec", "requests",
+        "samples", "sched", "spec", "spec_steps", "state", "step_model", "step_time", "steps",
+        "t_wall", "watermark",
     )  # fmt: skip
 
     def __init__(
@@ -95,6 +96,8 @@ class RunState:
         self.done_events: list[int] = []  # requests that left since the driver last looked
         self.blocked = False  # the queue head could not be admitted; retried after any change
         self.held_s = -_INF  # no admission at this clock while anything runs (``preempt``)
+        self.bounced: set[int] = set()  # preempted before computing a token at clock bounced_s
+        self.bounced_s = -_INF
         self.heap: list[tuple[float, int]] = []  # (G at which it finishes, request)
         self.samples: list[PriceSample] = []
         self.log: list[tuple[int, float, bool, float, float, float, float]] = []

@@ -67,3 +67,20 @@ def test_small_kv_pool_batch_run_terminates() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split()[0] == "200"
+
+
+def test_small_kv_pool_with_shared_prefixes_clock_always_advances() -> None:
+    n = 40
+    hashes = [np.array([0, 1 + i], np.int64) for i in range(n)]  # one shared block, one own
+    wl = make_workload("tight-prefix", np.zeros(n), [32] * n, [64] * n, hash_ids=hashes, hash_block_tokens=16)
+    s = Engine(config=EngineConfig(kv_blocks=100, prefix_cache=True)).session(make_scheduler("fcfs"))
+    s.add_workload(wl)
+    stall = 0
+    for _ in range(100_000):
+        st = s.step()
+        if st.idle:
+            break
+        stall = stall + 1 if st.end_s == st.start_s else 0
+        assert stall < _STALL_PASSES, f"clock stuck at {st.end_s} s"
+    r = s.finish()
+    assert bool(np.all(r.status == COMPLETED))

@@ -8,7 +8,8 @@ prices on a ``PriceBus``. ``run`` is a session given the whole workload and drai
 implementation of every phase (``iteration.Iteration``: arrivals, price samples, decode jumps,
 scheduling, steps).
 
-The pieces live by noun: ``iteration`` (the loop's phases), ``session`` (the online driver),
+The pieces live by noun: ``iteration`` (the loop's phases), ``state`` (the run's state and its
+result), ``session`` (the online driver),
 ``requests.RequestTable`` (the requests' columns), ``running.RunningSet`` (the decode columns, the
 prefill records, decode KV accounting and the scheduler's ``EngineState`` view),
 ``speculation.SpeculativeStep`` (step time and the per-step make-or-buy test),

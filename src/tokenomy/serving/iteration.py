@@ -1,6 +1,7 @@
 """The engine loop, one iteration at a time, in named phases (vLLM-style continuous batching).
 
-``Iteration.iterate`` is one pass of the engine at its clock: take the arrivals due (``arrive``:
+``Iteration.iterate`` is one pass of the engine at its clock, ``run_to`` passes until a time (one
+loop for ``Session.run_until`` and ``finish``, phases called only when due): take the arrivals due (``arrive``:
 too-large requests and the scheduler's rejections leave, the rest join the waiting queue), sample
 the shadow prices when due (``sample``), then one of
 
@@ -12,7 +13,8 @@ the shadow prices when due (``sample``), then one of
   requests in the scheduler's order while the token budget, the sequence limit and the KV pool
   allow (chunked prefill); ``advance`` runs the step (decode KV, preempting the lowest-priority
   request when a decode step does not fit), then ``pop_finished`` and ``finish_prefills`` move
-  requests on (to decode, or out).
+  requests on (to decode, or out). A request preempted before computing a token twice at one clock
+  holds admission until the clock moves (``preempt``), so the clock always advances.
 
 Decoding requests share one virtual token counter G (``running.RunningSet``), so a jump touches no
 per-request state: completions come off a heap of finish marks, decode KV is one numpy sum over the

@@ -1,4 +1,4 @@
-"""Audit speed (issue 5): the full mini-swe-agent set (500 trajectories, 20,163 calls) and 1,000,000 OTLP spans.
+"""Audit speed: the full mini-swe-agent set (500 trajectories, 20,163 calls) and 1,000,000 OTLP spans.
 
 Prints each figure next to its target and a baseline measured in the same run:
   * mini-swe-agent, end to end as ``tokenomy audit`` runs it (load the dataset, import, price, eight

@@ -1,4 +1,4 @@
-"""Core benchmark (issue 2): Eq. 1 over 1,000,000 requests × 16 uses, and the ledger at 1,000,000 rows.
+"""Core benchmark: Eq. 1 over 1,000,000 requests × 16 uses, and the ledger at 1,000,000 rows.
 
 Prints, each with its target and a baseline measured in the same run:
   * Eq. 1 choice, 1M × 16 with per-request V (target < 0.5 s, one core); baseline: the per-request

@@ -1,4 +1,4 @@
-"""Gate benchmark (issue 6): ``Gate.check`` per call on the real agent tool calls, next to bare classification.
+"""Gate benchmark: ``Gate.check`` per call on the real agent tool calls, next to bare classification.
 
 Prints, each with its target and a baseline measured in the same run (one core):
   * median and p99 µs of ``classify_call`` (the baseline: what any gate must at least do) and of

@@ -1,4 +1,4 @@
-"""Menu benchmark (issue 3, item 7): incentive-compatible menus on the RouterBench slice's 11 tiers.
+"""Menu benchmark: incentive-compatible menus on the RouterBench slice's 11 tiers.
 
 Prints, for several V laws (all synthetic: RouterBench has no per-request value) and K types, the
 revenue-maximising menu against silent routing (Eq. 1 knowing V) and one flat price: options, welfare,

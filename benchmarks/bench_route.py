@@ -1,4 +1,4 @@
-"""Routing benchmark (issue 3): quality on the RouterBench slice and routing speed, each next to its target.
+"""Routing benchmark: quality on the RouterBench slice and routing speed, each next to its target.
 
 Quality (RouterBench slice, fitted on its train split, scored on its test split):
   * ``tokenomy`` recovers ≥ 20% of the best-fixed → oracle welfare gap at V = 0.003, 0.01, 0.03;

@@ -1,11 +1,11 @@
-"""Serving benchmark (issue 4): simulator speed on the Azure conversation trace, and scheduler welfare.
+"""Serving benchmark: simulator speed on the Azure conversation trace, and scheduler welfare.
 
 Speed (one core): simulated requests per wall-second with FCFS on the Azure 2023 conversation trace
 at its real rate (target ≥ 20,000) and at 4× its rate (target ≥ 5,000). Baseline measured in the same
 run: the same engine stepping one iteration at a time (``Engine(max_jump_steps=1)``: no multi-step
 decode jumps; same steps and statuses, finish times equal to 1 µs, the column ``same_result``). Each figure is the best of ``--repeat`` runs. An extra row at
-16× (informational, no target) shows the speed when the queue really grows. For scale, the issue
-quotes a published Python simulator at about 1,400 requests/s (real rate) and 44 (overloaded); that
+16× (informational, no target) shows the speed when the queue really grows. For scale, a published
+Python simulator is quoted at about 1,400 requests/s (real rate) and 44 (overloaded); that
 figure was not measured here.
 
 Quality: on both Azure traces at rate scales 1, 2 and 4, the congestion-priced scheduler (``priced``,

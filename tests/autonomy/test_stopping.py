@@ -1,4 +1,4 @@
-"""The marginal stopping rule's confidence margin, budget and nested selection (issue 6)."""
+"""The marginal stopping rule's confidence margin, budget and nested selection."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The issue's quality claim on the RouterBench slice (real data): fitted on train, scored on test.
+"""The quality claim on the RouterBench slice (real data): fitted on train, scored on test.
 
 tokenomy recovers ≥ 20% of the best-fixed → oracle gap at V = 0.003, 0.01, 0.03 and is never below
 the best fixed model at any V of the grid; the twin flag only ever fires on Winogrande.

@@ -101,7 +101,7 @@ def agent_eval(
 
 
 def quality_check(rows: Sequence[Mapping[str, Any]], tol: float = 1e-9) -> dict[str, Any]:
-    """The issue's quality target: tokenomy ≥ the best train cost cap at every V, > at ≥ 3 of them."""
+    """The quality target: tokenomy ≥ the best train cost cap at every V, > at ≥ 3 of them."""
     by = {(r["V"], r["policy"]): r for r in rows if r["dataset"] == MINISWE_DATASET}
     vs = sorted({v for v, _ in by})
     per_v = [

@@ -9,7 +9,7 @@ every decision point of every trajectory at once (20,163 rows for the full mini-
     thousands) and its growth over the last call, the last call's cost, edits / tests / runs so far,
     whether a test or run followed the last edit, failing return codes among the last 5 commands,
     malformed replies so far, truncated observations so far, the problem statement's size;
-    and (added for issue 6 as candidates; selecting among them by inner-CV log loss did not help, so
+    and (added as candidates; selecting among them by inner-CV log loss did not help, so
     the default rule does not use them, docs/agent.md) commands that
     repeat an earlier command of the run (so far, and among the last 5 — an agent looping), whether
     the last test/run failed, calls since the last edit, the share of failing commands so far, the

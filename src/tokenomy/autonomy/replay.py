@@ -1,6 +1,6 @@
 """Replay of real mini-swe-agent runs: a Gymnasium-style environment and the cross-fitted evaluation.
 
-Counterfactual rule (issue 6): stopping before call k < n yields no submission — a failure — and the
+Counterfactual rule: stopping before call k < n yields no submission — a failure — and the
 real cost of the first k calls; continuing to the end yields the real outcome and cost. This makes
 stopping rules and cost caps exactly comparable on the same runs.
 

@@ -1,4 +1,4 @@
-"""Demo section: the token-aware audit (issue 5) on the real agent logs, or on a small synthetic OTLP file.
+"""Demo section: the token-aware audit on the real agent logs, or on a small synthetic OTLP file.
 
 With the data folder: ``tokenomy audit`` on the mini-swe-agent + Gemini 3 Pro SWE-bench Verified run
 (500 trajectories, 20,163 billed calls): realised totals at the default prices, recomputed cost beside

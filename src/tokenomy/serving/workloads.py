@@ -9,7 +9,7 @@ are SYNTHETIC draws (labelled so in every output), from documented distributions
 * a predicted output length ô = o·exp(σ_p·Z), Z ~ N(0, 1), σ_p = 0.5 (a learned length ranker's error;
   ``noise_sigma=0`` is an oracle).
 
-Rate scaling ×k divides arrival times by k (same requests, k times the rate, as the issue defines).
+Rate scaling ×k divides arrival times by k (same requests, k times the rate).
 The ServeGen-style generator samples per-tenant Gamma inter-arrivals and log-normal lengths from
 per-tenant statistics handed in by the loader. No file I/O here.
 """

@@ -22,8 +22,6 @@ $229.98 total; tau-bench mean reward 0.42, 250 commit calls, 55 without a preced
 
 from __future__ import annotations
 
-import json
-import lzma
 import re
 from dataclasses import replace
 from importlib import resources
@@ -34,6 +32,7 @@ import numpy as np
 from tokenomy.autonomy.schedule import Schedule, parse_schedule
 from tokenomy.autonomy.trajectory import AgentStep, AgentTrajectory
 from tokenomy.core.errors import SchemaError
+from tokenomy.interfaces.loaders import reader
 from tokenomy.interfaces.loaders.agent_files import csv_rows, flag, num, resolve_file
 from tokenomy.interfaces.loaders.agent_taubench import TAUBENCH, load_taubench
 
@@ -89,16 +88,16 @@ def load_miniswe(
         by_instance.setdefault(iid, []).append(
             AgentStep(
                 instance_id=iid,
-                step=num(steps_path, line, r, "step", int),
+                step=num(steps_path, line, r, "step", int, lo=0),
                 action_class=r["action_class"],
                 autonomy_class=r["autonomy_class"],
-                num_prompt_tokens=num(steps_path, line, r, "prompt_tokens", int),
-                num_completion_tokens=num(steps_path, line, r, "completion_tokens", int),
-                num_reasoning_tokens=num(steps_path, line, r, "reasoning_tokens", int),
-                num_cached_tokens=num(steps_path, line, r, "cached_tokens", int),
-                cost_usd=num(steps_path, line, r, "cost_usd", float),
+                num_prompt_tokens=num(steps_path, line, r, "prompt_tokens", int, lo=0),
+                num_completion_tokens=num(steps_path, line, r, "completion_tokens", int, lo=0),
+                num_reasoning_tokens=num(steps_path, line, r, "reasoning_tokens", int, lo=0),
+                num_cached_tokens=num(steps_path, line, r, "cached_tokens", int, lo=0),
+                cost_usd=num(steps_path, line, r, "cost_usd", float, lo=0),
                 returncode=None if rc == "" else num(steps_path, line, r, "returncode", int),
-                obs_chars=num(steps_path, line, r, "obs_chars", int),
+                obs_chars=num(steps_path, line, r, "obs_chars", int, lo=0),
                 obs_truncated=bool(flag(steps_path, line, r, "obs_truncated")),
                 format_error=bool(flag(steps_path, line, r, "format_error")),
                 command=r["command"],
@@ -110,7 +109,9 @@ def load_miniswe(
         for line, r in csv_rows(inst_path, _INSTANCE_FIELDS)
         if instance_ids is None or r["instance_id"] in instance_ids
     ]
-    totals = {r["instance_id"]: num(inst_path, line, r, "instance_cost_usd", float) for line, r in instances}
+    totals = {
+        r["instance_id"]: num(inst_path, line, r, "instance_cost_usd", float, lo=0) for line, r in instances
+    }
     _impute_missing_costs(by_instance, totals)
     raw_info = _read_miniswe_raw(base / "trajs.jsonl.xz", instance_ids) if raw else {}
     out: list[AgentTrajectory] = []
@@ -199,22 +200,22 @@ def _read_miniswe_raw(
     if not path.is_file():
         raise SchemaError(f"{path}: file not found (needed for raw=True)")
     out: dict[str, tuple[str, list[str | None]]] = {}
-    with lzma.open(path, "rt", encoding="utf-8") as fh:
-        for line_no, text in enumerate(fh, start=1):
-            try:
-                obj = json.loads(text)
-                iid = obj["instance_id"]
-                messages = obj["messages"]
-            except (json.JSONDecodeError, KeyError, TypeError) as exc:
-                raise SchemaError(f"{path}: line {line_no}: not a trajectory object ({exc})") from None
-            if instance_ids is not None and iid not in instance_ids:
-                continue
-            commands: list[str | None] = []
-            for m in messages:
-                if m.get("role") == "assistant":
-                    blocks = _BASH_BLOCK.findall(m.get("content") or "")
-                    commands.append(blocks[0].strip() if len(blocks) == 1 else None)
-            out[iid] = (str((obj.get("info") or {}).get("submission") or ""), commands)
+    for line_no, obj in reader.json_lines(path):
+        iid, messages = obj.get("instance_id"), obj.get("messages")
+        if not isinstance(iid, str) or not isinstance(messages, list):
+            raise SchemaError(
+                f"{path}: line {line_no}: fields 'instance_id' (a string) and 'messages' (a list) "
+                "expected in each trajectory object"
+            )
+        if instance_ids is not None and iid not in instance_ids:
+            continue
+        commands: list[str | None] = []
+        for m in messages:
+            if isinstance(m, dict) and m.get("role") == "assistant":
+                blocks = _BASH_BLOCK.findall(str(m.get("content") or ""))
+                commands.append(blocks[0].strip() if len(blocks) == 1 else None)
+        info = obj.get("info")
+        out[iid] = (str((info if isinstance(info, dict) else {}).get("submission") or ""), commands)
     return out
 
 
@@ -234,6 +235,4 @@ def load_schedule(path: str | Path | None = None) -> Schedule:
         res = resources.files("tokenomy.interfaces") / "resources" / "default_schedule.toml"
         return parse_schedule(res.read_text(encoding="utf-8"), source=str(res))
     p = Path(path)
-    if not p.is_file():
-        raise SchemaError(f"{p}: schedule file not found")
-    return parse_schedule(p.read_text(encoding="utf-8"), source=str(p))
+    return parse_schedule(reader.read_text(p), source=str(p))

@@ -1,22 +1,20 @@
 """File-level helpers shared by the agent-dataset loaders (:mod:`.agent_data`, :mod:`.agent_taubench`).
 
 :func:`resolve_file` finds a dataset folder from whatever the user points at (the data root,
-``<root>/agent`` or the folder itself); :func:`csv_rows` reads a CSV or gzip-compressed CSV after
-checking its header, and turns a truncated or corrupt gzip stream into a :class:`SchemaError` that
-names the file and the line reached; :func:`num` and :func:`flag` parse one field or name it in
+``<root>/agent`` or the folder itself); :func:`csv_rows` reads a CSV (any compression) through :mod:`.reader`
+after checking its header, so a truncated or corrupt stream is a :class:`SchemaError` that names
+the file and the line reached; :func:`num` and :func:`flag` parse one field or name it in
 the error. Parsing only: no dataset facts and no policy here.
 """
 
 from __future__ import annotations
 
-import csv
-import gzip
-import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from tokenomy.core.errors import SchemaError
+from tokenomy.interfaces.loaders import reader
 
 __all__ = ["csv_rows", "flag", "num", "resolve_file"]
 
@@ -46,44 +44,29 @@ def resolve_file(folder: str | Path, name: str) -> Path:
 
 
 def csv_rows(path: Path, required: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str]]]:
-    """Yield (line number, row) of a CSV (gzip when the name ends in .gz) after checking its header.
+    """Yield (line number, row) of a CSV (any compression, detected from its bytes) after checking its header.
 
     Raises:
-        SchemaError: the file is missing, lacks a required column, is not valid CSV, or its gzip
-            stream is cut short or corrupt (the line reached is named).
+        SchemaError: the file is missing, lacks a required column, is not valid UTF-8 CSV, has a row
+            of the wrong width, or its compressed stream is cut short or corrupt (the line reached is named).
     """
-    if not path.is_file():
-        raise SchemaError(f"{path}: file not found")
-    opener = gzip.open if path.suffix == ".gz" else open
-    line = 1
-    try:
-        with opener(path, "rt", encoding="utf-8", newline="") as fh:
-            reader = csv.DictReader(fh)
-            missing = [f for f in required if f not in (reader.fieldnames or ())]
-            if missing:
-                raise SchemaError(
-                    f"{path}: line 1: missing column(s) {missing}; expected at least {list(required)}"
-                )
-            for row in reader:
-                line = reader.line_num
-                yield line, row
-    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
-        raise SchemaError(
-            f"{path}: after line {line}: truncated or corrupt gzip stream ({exc}); expected a complete "
-            "gzip-compressed CSV"
-        ) from None
-    except (csv.Error, UnicodeDecodeError) as exc:
-        raise SchemaError(f"{path}: after line {line}: not a UTF-8 CSV file ({exc})") from None
+    return reader.csv_rows(path, required)
 
 
-def num(path: Path, line: int, row: dict[str, str], key: str, kind: type[int] | type[float]) -> Any:
-    """``row[key]`` as ``kind`` (an int may be written ``3.0``), or a SchemaError naming file:line and field."""
-    try:
-        return kind(float(row[key])) if kind is int else kind(row[key])
-    except (TypeError, ValueError):
-        raise SchemaError(
-            f"{path}: line {line}: field {key!r}={row.get(key)!r} is not a {kind.__name__}"
-        ) from None
+def num(
+    path: Path,
+    line: int,
+    row: dict[str, str],
+    key: str,
+    kind: type[int] | type[float],
+    *,
+    lo: float | None = None,
+) -> Any:
+    """``row[key]`` as a finite ``kind`` ≥ ``lo`` (an int may be written ``3.0``), or a SchemaError naming file:line and field."""
+    where = f"{path}: line {line}"
+    if kind is int:
+        return reader.int_field(row.get(key), where, key, lo=None if lo is None else int(lo))
+    return reader.float_field(row.get(key), where, key, lo=lo)
 
 
 def flag(path: Path, line: int, row: dict[str, str], key: str) -> bool | None:

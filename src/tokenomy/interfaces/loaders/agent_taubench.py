@@ -14,7 +14,6 @@ conversation itself; when they disagree (a truncated ``steps.csv.gz``, files fro
 from __future__ import annotations
 
 import json
-import lzma
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import Any
 
 from tokenomy.autonomy.trajectory import Episode, GroundTruthAction, ToolCall
 from tokenomy.core.errors import SchemaError
+from tokenomy.interfaces.loaders import reader
 from tokenomy.interfaces.loaders.agent_files import csv_rows, flag, num, resolve_file
 
 __all__ = ["TAUBENCH", "load_taubench"]
@@ -115,7 +115,9 @@ def load_taubench(folder: str | Path, *, raw: bool = False) -> tuple[Episode, ..
                 n_messages=n_messages,
                 n_gt_actions=num(ep_path, line, r, "n_gt_actions", int),
                 n_gt_commit_actions=num(ep_path, line, r, "n_gt_commit_actions", int),
-                user_sim_cost_usd=float(r.get("user_sim_cost_usd") or 0.0),
+                user_sim_cost_usd=num(ep_path, line, r, "user_sim_cost_usd", float)
+                if (r.get("user_sim_cost_usd") or "").strip()
+                else 0.0,
                 gt_actions=gt,
             )
         )
@@ -174,23 +176,22 @@ def _with_raw(call: ToolCall, msgs: list[dict[str, Any]], path: Path) -> ToolCal
 def _read_tau_raw(path: Path) -> dict[_Key, tuple[list[dict[str, Any]], tuple[GroundTruthAction, ...]]]:
     if not path.is_file():
         raise SchemaError(f"{path}: file not found (needed for raw=True)")
-    try:
-        with lzma.open(path, "rt", encoding="utf-8") as fh:
-            data = json.load(fh)
-    except json.JSONDecodeError as exc:
-        raise SchemaError(f"{path}: line {exc.lineno}: invalid JSON ({exc.msg})") from None
-    except (EOFError, lzma.LZMAError) as exc:
-        raise SchemaError(
-            f"{path}: truncated or corrupt xz stream ({exc}); expected a complete .json.xz"
-        ) from None
+    data = reader.read_json(path)
+    if not isinstance(data, list):
+        raise SchemaError(f"{path}: expected a JSON list of episodes, got {type(data).__name__}")
     out: dict[_Key, tuple[list[dict[str, Any]], tuple[GroundTruthAction, ...]]] = {}
     for i, ep in enumerate(data):
         try:
             key = (int(ep["task_id"]), int(ep["trial"]))
             msgs = [m for m in ep["traj"] if m.get("role") != "system"]
             actions = ep["info"]["task"].get("actions") or []
-        except (KeyError, TypeError, ValueError) as exc:
-            raise SchemaError(f"{path}: episode #{i}: missing field {exc}") from None
-        gt = tuple(GroundTruthAction(tool=a["name"], arguments=dict(a.get("kwargs") or {})) for a in actions)
+            gt = tuple(
+                GroundTruthAction(tool=a["name"], arguments=dict(a.get("kwargs") or {})) for a in actions
+            )
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
+            raise SchemaError(
+                f"{path}: episode #{i}: missing or malformed field ({type(exc).__name__}: {exc}); expected "
+                "task_id and trial (integers), traj (a list of messages), info.task.actions (name, kwargs)"
+            ) from None
         out[key] = (msgs, gt)
     return out

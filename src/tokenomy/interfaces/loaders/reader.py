@@ -156,12 +156,12 @@ def parse_json(text: str, where: str) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise SchemaError(
-            f"{where}: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
+            f"{where}: not JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
         ) from None
     except RecursionError:
         raise SchemaError(f"{where}: JSON nested too deeply; expected a flat record") from None
     except ValueError as exc:  # e.g. an integer literal longer than Python's digit limit
-        raise SchemaError(f"{where}: not valid JSON ({exc})") from None
+        raise SchemaError(f"{where}: not JSON ({exc})") from None
 
 
 def read_json(path: str | Path) -> Any:

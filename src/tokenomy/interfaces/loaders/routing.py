@@ -14,19 +14,14 @@ shipped as package data (``resources/routing_prices_2024.toml``) or RouterArena'
 from __future__ import annotations
 
 import ast
-import csv
-import gzip
-import io
-import json
-import lzma
-import math
 import tomllib
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from tokenomy.core.errors import SchemaError, ValidationError
+from tokenomy.interfaces.loaders import reader
 from tokenomy.routing.dataset import REQUIRED_COLUMNS, RoutingDataset
 from tokenomy.routing.prices import PriceTable
 
@@ -34,14 +29,6 @@ __all__ = ["load_dataset", "load_long", "load_price_table", "load_routerarena", 
 
 ROUTERBENCH_TASKS = ("arc_challenge", "mbpp", "winograde")
 PRICE_TABLE = "routing_prices_2024.toml"
-
-
-def _open_text(path: Path) -> IO[str]:
-    if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path), encoding="utf-8", newline="")
-    if path.suffix == ".xz":
-        return io.TextIOWrapper(lzma.open(path), encoding="utf-8", newline="")
-    return path.open(encoding="utf-8", newline="")
 
 
 def _iter_long(path: Path) -> Iterator[dict[str, Any]]:
@@ -52,26 +39,17 @@ def _iter_long(path: Path) -> Iterator[dict[str, Any]]:
         table = pq.read_table(path)
         yield from table.to_pylist()
     elif name.endswith((".jsonl", ".json")):
-        with _open_text(path) as fh:
-            for lineno, line in enumerate(fh, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    rec = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise SchemaError(f"{path}: line {lineno}: not JSON ({exc.msg})") from None
-                if not isinstance(rec, dict):
-                    raise SchemaError(f"{path}: line {lineno}: expected a JSON object per line")
-                yield rec
+        for _, rec in reader.json_lines(path):
+            yield rec
     elif name.endswith(".csv"):
-        with _open_text(path) as fh:
-            reader = csv.DictReader(fh)
-            missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
+        with reader.CsvFile(path) as fh:
+            missing = [c for c in REQUIRED_COLUMNS if c not in fh.fieldnames]
             if missing:
                 raise SchemaError(
                     f"{path}: missing column(s) {missing}; the long format needs {REQUIRED_COLUMNS}"
                 )
-            yield from reader
+            for _, rec in fh:
+                yield rec
     else:
         raise ValidationError(
             f"{path}: unknown file type; expected .csv, .jsonl or .parquet (optionally .gz)"
@@ -128,10 +106,9 @@ def load_routerbench(folder: str | Path) -> RoutingDataset:
                 raise SchemaError(
                     f"{path}: missing RouterBench file (expected {task}_{split}.csv.gz in {base})"
                 )
-            by_id: dict[str, list[dict[str, Any]]] = {}
-            with _open_text(path) as fh:
-                reader = csv.DictReader(fh)
-                fields = list(reader.fieldnames or [])
+            by_id: dict[str, list[dict[str, Any]]] = {}  # sample_id -> its rows
+            with reader.CsvFile(path) as fh:
+                fields = fh.fieldnames
                 models = _rb_models(fields)
                 for col in ("sample_id", "prompt", "eval_name"):
                     if col not in fields:
@@ -150,9 +127,8 @@ def load_routerbench(folder: str | Path) -> RoutingDataset:
                         f"{path}: models {sorted(set(models) ^ set(first_models))} are in only one of "
                         f"{path.name} and {first_path.name}; every RouterBench file needs the same models"
                     )
-                for lineno, rec in enumerate(reader, start=2):
-                    rec["_line"] = lineno
-                    by_id.setdefault(rec["sample_id"], []).append(rec)
+                for line_no, row in fh:
+                    by_id.setdefault(row["sample_id"], []).append({**row, "_line": line_no})
             for sid, recs in by_id.items():
                 for rec in recs:
                     lineno = rec["_line"]
@@ -189,12 +165,9 @@ def _float(value: Any, name: str, path: Path, lineno: int, *, unit: bool = False
     """``value`` as a finite float ≥ 0 (in [0, 1] when ``unit``), else an error naming file:line and field."""
     want = "a number in [0, 1]" if unit else "a finite number ≥ 0 (USD or tokens)"
     try:
-        x = float(value)
-    except (TypeError, ValueError):
+        return reader.float_field(value, f"{path}: line {lineno}", name, lo=0.0, hi=1.0 if unit else None)
+    except SchemaError:
         raise SchemaError(f"{path}: line {lineno}: {name} must be {want}, got {value!r}") from None
-    if not math.isfinite(x) or x < 0 or (unit and x > 1):
-        raise SchemaError(f"{path}: line {lineno}: {name} must be {want}, got {value!r}")
-    return x
 
 
 def load_routerarena(folder: str | Path) -> RoutingDataset:
@@ -218,12 +191,11 @@ def load_routerarena(folder: str | Path) -> RoutingDataset:
     clipped = 0
     for path in files:
         model = path.name.removesuffix(".gz").removesuffix(".jsonl")
-        with _open_text(path) as fh:
-            for lineno, line in enumerate(fh, start=1):
-                if line.strip():
-                    row, was_clipped = _arena_row(line, model, path, lineno)
-                    rows.append(row)
-                    clipped += was_clipped
+        for lineno, line in reader.iter_lines(path):
+            if line.strip():
+                row, was_clipped = _arena_row(line, model, path, lineno)
+                rows.append(row)
+                clipped += was_clipped
     return RoutingDataset.from_long(
         rows, source=str(base), drop_incomplete=True, repairs={"clipped_scores_to_0_1": clipped}
     )
@@ -236,10 +208,7 @@ def _arena_row(line: str, model: str, path: Path, lineno: int) -> tuple[dict[str
     scoring it 0 (or dropping it from one model only) would bias that model's accuracy.
     """
     where = f"{path}: line {lineno}"
-    try:
-        rec = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise SchemaError(f"{where}: not JSON ({exc.msg} at column {exc.colno})") from None
+    rec = reader.parse_json(line, where)
     if not isinstance(rec, dict):
         raise SchemaError(f"{where}: expected a JSON object per line, got {type(rec).__name__}")
 
@@ -254,13 +223,11 @@ def _arena_row(line: str, model: str, path: Path, lineno: int) -> tuple[dict[str
     gid = str(get("global_index"))
     raw = get("evaluation_result", "score")
     try:
-        score = float(raw)
-    except (TypeError, ValueError):
-        score = math.nan
-    if not math.isfinite(score):
+        score = reader.float_field(raw, where, "evaluation_result.score")
+    except SchemaError:
         raise SchemaError(
             f"{where}: evaluation_result.score must be a finite number (a score in [0, 1]), got {raw!r}"
-        )
+        ) from None
     clipped = not 0.0 <= score <= 1.0  # METEOR can come out slightly below 0: clip, count
     cost = _float(
         get("evaluation_result", "inference_cost"), "evaluation_result.inference_cost", path, lineno
@@ -317,22 +284,40 @@ def load_price_table(path: str | Path | None = None) -> PriceTable:
         where, data = f"tokenomy/interfaces/resources/{PRICE_TABLE}", tomllib.loads(text)
     else:
         p = Path(path)
-        where = str(p)
-        data = json.loads(p.read_text()) if p.suffix == ".json" else tomllib.loads(p.read_text())
+        where, text = str(p), reader.read_text(p)
+        if p.suffix == ".json":
+            data = reader.parse_json(text, where)
+        else:
+            try:
+                data = tomllib.loads(text)
+            except tomllib.TOMLDecodeError as exc:
+                raise SchemaError(f"{where}: not valid TOML ({exc})") from None
+    if not isinstance(data, dict):
+        raise SchemaError(f"{where}: expected a mapping of model name -> prices, got {type(data).__name__}")
     if "models" in data:
         models, dated = data["models"], str(data.get("date", ""))
     else:  # RouterArena cost.json: {model: {input_token_price_per_million, output_token_price_per_million}}
         models, dated = data, ""
+    if not isinstance(models, dict):
+        raise SchemaError(f"{where}: 'models' must be a mapping of model name -> prices")
     table: dict[str, tuple[float, float]] = {}
     for name, rec in models.items():
+        if not isinstance(rec, dict):
+            raise SchemaError(f"{where}: model {name!r} needs input and output prices per million tokens")
         try:
-            pin = float(rec.get("input_usd_per_mtok", rec.get("input_token_price_per_million")))
-            pout = float(rec.get("output_usd_per_mtok", rec.get("output_token_price_per_million")))
-        except (TypeError, ValueError, AttributeError):
+            pin = reader.float_field(
+                rec.get("input_usd_per_mtok", rec.get("input_token_price_per_million")), where, "input", lo=0
+            )
+            pout = reader.float_field(
+                rec.get("output_usd_per_mtok", rec.get("output_token_price_per_million")),
+                where,
+                "output",
+                lo=0,
+            )
+        except SchemaError:
             raise SchemaError(
-                f"{where}: model {name!r} needs input and output prices per million tokens"
+                f"{where}: model {name!r} has a negative or non-finite price; expected input and output "
+                "prices per million tokens, finite numbers ≥ 0"
             ) from None
-        if not (pin >= 0 and pout >= 0 and math.isfinite(pin + pout)):
-            raise SchemaError(f"{where}: model {name!r} has a negative or non-finite price")
         table[name] = (pin, pout)
     return PriceTable(table, date=dated, source=where)

@@ -23,19 +23,20 @@ and ``chunk-<id>-dataset.json`` ``{window_start_s: {"input_tokens": "{tokens: pr
 from __future__ import annotations
 
 import csv
-import gzip
 import io
-import json
+import lzma
 import re
 import tarfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 
 from tokenomy.core.errors import SchemaError, ValidationError
+from tokenomy.interfaces.loaders import reader
 from tokenomy.serving.entities import Workload
 from tokenomy.serving.servegen import LengthPMF, ServeGenClient
 from tokenomy.serving.steptime import LinearStepTime, TableStepTime
@@ -96,38 +97,29 @@ def resolve_trace(name_or_path: str, data_dir: Path | None) -> Path:
     return path
 
 
-def _open(path: Path) -> IO[str]:
-    if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path), encoding="utf-8", newline="")
-    return path.open(encoding="utf-8", newline="")
-
-
 def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    name = path.name.removesuffix(".gz")
-    with _open(path) as fh:
-        if name.endswith((".jsonl", ".json")):
-            for lineno, line in enumerate(fh, start=1):
-                if line.strip():
-                    try:
-                        rec = json.loads(line)
-                    except json.JSONDecodeError as exc:
-                        raise SchemaError(f"{path}: line {lineno}: not JSON ({exc.msg})") from None
-                    if not isinstance(rec, dict):
-                        raise SchemaError(f"{path}: line {lineno}: expected a JSON object")
-                    yield lineno, rec
-        else:
-            for lineno, rec in enumerate(csv.DictReader(fh), start=2):
-                yield lineno, rec
+    name = path.name.removesuffix(".gz").removesuffix(".xz")
+    if name.endswith((".jsonl", ".json")):
+        yield from reader.json_lines(path)
+    else:
+        yield from reader.csv_rows(path)
 
 
 def _num(path: Path, lineno: int, col: str, v: Any) -> float:
+    """``v`` as a finite float, or an error naming the file, line and field (the serving tests' wording)."""
     try:
-        x = float(v)
-    except (TypeError, ValueError):
-        raise SchemaError(f"{path}: line {lineno}: field {col!r} must be a number, got {v!r}") from None
-    if not np.isfinite(x):
-        raise SchemaError(f"{path}: line {lineno}: field {col!r} must be finite, got {v!r}")
-    return x
+        return reader.float_field(v, f"{path}: line {lineno}", col)
+    except SchemaError:
+        what = "finite" if isinstance(v, int | float | str) and _is_float(v) else "a number"
+        raise SchemaError(f"{path}: line {lineno}: field {col!r} must be {what}, got {v!r}") from None
+
+
+def _is_float(v: Any) -> bool:
+    try:
+        float(v)
+    except (TypeError, ValueError, OverflowError):
+        return False
+    return not isinstance(v, bool)
 
 
 def load_trace(
@@ -196,8 +188,7 @@ def load_trace(
                 raise SchemaError(f"{path}: line {lineno}: field {col!r} must be ≥ 0, got {rec[col]!r}")
             dest.append(x)
         if hashes is not None:
-            h = rec.get("hash_ids", [])
-            hashes.append(np.asarray(h.split() if isinstance(h, str) else h, dtype=np.int64))
+            hashes.append(_hash_ids(path, lineno, rec.get("hash_ids", [])))
     if kind == "azure":
         try:
             stamps = np.array(times, dtype="datetime64[ns]")
@@ -244,6 +235,19 @@ def load_trace(
     return LoadedTrace(wl, path, notes)
 
 
+def _hash_ids(path: Path, lineno: int, h: Any) -> np.ndarray[Any, Any]:
+    """``hash_ids`` (a JSON list or space-separated text) as int64 block ids, or an error naming the line."""
+    items = h.split() if isinstance(h, str) else h
+    if not isinstance(items, list):
+        raise SchemaError(
+            f"{path}: line {lineno}: field 'hash_ids'={h!r}; expected a list of integer block ids"
+        )
+    where = f"{path}: line {lineno}"
+    return np.array(
+        [reader.int_field(x, where, "hash_ids", lo=-(2**63), hi=2**63 - 1) for x in items], np.int64
+    )
+
+
 def load_blis(
     path: Path, *, model: str = "meta-llama/llama-3.1-8b-instruct", gpu: str = "H100", tp: int = 1
 ) -> tuple[LinearStepTime, int]:
@@ -254,23 +258,30 @@ def load_blis(
     """
     import yaml
 
-    with path.open(encoding="utf-8") as fh:
-        doc = yaml.safe_load(fh)
+    try:
+        doc = yaml.safe_load(reader.read_text(path))
+    except yaml.YAMLError as exc:
+        raise SchemaError(f"{path}: not valid YAML ({exc})".replace("\n", " ")) from None
     entries = doc.get("models") if isinstance(doc, dict) else None
-    if not isinstance(entries, list):
-        raise SchemaError(f"{path}: expected a top-level 'models' list")
-    for e in entries:
-        if e.get("id") == model and e.get("GPU") == gpu and int(e.get("tensor_parallelism", 0)) == tp:
-            b = e.get("beta_coeffs")
-            if not (isinstance(b, list) and len(b) == 3):
-                raise SchemaError(f"{path}: entry {model}/{gpu}/TP{tp}: 'beta_coeffs' must hold 3 numbers")
-            step = LinearStepTime(
-                b[0] * 1e-6,
-                b[1] * 1e-6,
-                b[2] * 1e-6,
-                source=f"BLIS {model} {gpu} TP{tp} {e.get('vllm_version', '')}",
-            )
-            return step, int(e["total_kv_blocks"])
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise SchemaError(f"{path}: expected a top-level 'models' list of mappings")
+    for i, e in enumerate(entries):
+        where = f"{path}: models[{i}]"
+        if e.get("id") != model or e.get("GPU") != gpu:
+            continue
+        if reader.int_field(e.get("tensor_parallelism", 0), where, "tensor_parallelism", lo=0) != tp:
+            continue
+        b = e.get("beta_coeffs")
+        if not (isinstance(b, list) and len(b) == 3):
+            raise SchemaError(f"{path}: entry {model}/{gpu}/TP{tp}: 'beta_coeffs' must hold 3 numbers")
+        beta = [reader.float_field(x, where, "beta_coeffs") for x in b]
+        step = LinearStepTime(
+            beta[0] * 1e-6,
+            beta[1] * 1e-6,
+            beta[2] * 1e-6,
+            source=f"BLIS {model} {gpu} TP{tp} {e.get('vllm_version', '')}",
+        )
+        return step, reader.int_field(e.get("total_kv_blocks"), where, "total_kv_blocks", lo=1)
     seen = sorted({f"{e.get('id')}/{e.get('GPU')}/TP{e.get('tensor_parallelism')}" for e in entries})
     raise SchemaError(f"{path}: no entry {model}/{gpu}/TP{tp}; some entries: {', '.join(seen[:6])}")
 
@@ -293,7 +304,8 @@ def load_splitwise(
         missing = [c for c in need if c not in r]
         if missing:
             raise SchemaError(f"{path}: line {lineno}: missing columns {missing}")
-        if r["model"] != model or r["hardware"] != hardware or int(float(r["tensor_parallel"])) != tp:
+        tp_row = reader.int_field(r["tensor_parallel"], f"{path}: line {lineno}", "tensor_parallel", lo=1)
+        if r["model"] != model or r["hardware"] != hardware or tp_row != tp:
             continue
         bs = _num(path, lineno, "batch_size", r["batch_size"])
         pre.setdefault(_num(path, lineno, "prompt_size", r["prompt_size"]) * bs, []).append(
@@ -328,8 +340,12 @@ def _pmf(path: Path, member: str, raw: Any) -> LengthPMF | None:
     try:
         tok = np.array([int(float(k)) for k in raw], np.int64)
         prob = np.array([float(v) for v in raw.values()])
-    except (TypeError, ValueError):
-        raise SchemaError(f"{path}: {member}: a length PMF must map token counts to numbers") from None
+    except (TypeError, ValueError, OverflowError):
+        raise SchemaError(
+            f"{path}: {member}: a length PMF must map token counts (finite whole numbers) to numbers"
+        ) from None
+    if not np.isfinite(prob).all() or (prob < 0).any():
+        raise SchemaError(f"{path}: {member}: a length PMF's probabilities must be finite numbers ≥ 0")
     keep = tok >= 1
     if not keep.any() or prob[keep].sum() <= 0:
         return None
@@ -394,10 +410,15 @@ def load_servegen(
                     continue
                 data = fh.read()
                 if hit.group(2) == "trace.csv":
-                    traces[hit.group(1)] = data.decode("utf-8")
+                    try:
+                        traces[hit.group(1)] = data.decode("utf-8")
+                    except UnicodeDecodeError as exc:
+                        raise SchemaError(
+                            f"{path}: {m.name}: byte offset {exc.start}: not UTF-8; expected UTF-8 CSV"
+                        ) from None
                 else:
                     datasets[hit.group(1)] = data
-    except (tarfile.TarError, OSError, EOFError) as exc:
+    except (tarfile.TarError, OSError, EOFError, lzma.LZMAError, zlib.error) as exc:
         raise SchemaError(f"{path}: not a readable ServeGen archive ({exc})") from None
     if not traces:
         raise SchemaError(f"{path}: no client traces under {prefix!r} (expected chunk-<id>-trace.csv)")
@@ -413,12 +434,16 @@ def load_servegen(
             continue
         member = f"chunk-{cid}-dataset.json"
         try:
-            doc = json.loads(datasets[cid])
-        except json.JSONDecodeError as exc:
-            raise SchemaError(f"{path}: {member}: not JSON ({exc.msg})") from None
-        if not isinstance(doc, dict) or not doc:
+            text = datasets[cid].decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise SchemaError(
+                f"{path}: {member}: byte offset {exc.start}: not UTF-8; expected UTF-8 JSON"
+            ) from None
+        doc = reader.parse_json(text, f"{path}: {member}")
+        if not isinstance(doc, dict) or not doc or not all(isinstance(v, dict | None) for v in doc.values()):
             raise SchemaError(f"{path}: {member}: expected an object keyed by window start (seconds)")
-        keys = sorted(doc, key=lambda k: float(k))
+        starts = {k: reader.float_field(k, f"{path}: {member}", "window start") for k in doc}
+        keys = sorted(doc, key=lambda k: starts[k])
         ins = tuple(_pmf(path, member, (doc[k] or {}).get("input_tokens")) for k in keys)
         outs = tuple(_pmf(path, member, (doc[k] or {}).get("output_tokens")) for k in keys)
         if all(p is None for p in ins) or all(p is None for p in outs):
@@ -434,7 +459,7 @@ def load_servegen(
                 tuple(pats),
                 arr[:, 3],
                 arr[:, 4],
-                np.array([float(k) for k in keys]),
+                np.array([starts[k] for k in keys]),
                 ins,
                 outs,
             )

@@ -3,7 +3,6 @@ JSONL) into an audit log. Malformed lines stop with file:line (``skip_bad`` skip
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ from tokenomy.audit.importers.gateway import litellm_rows
 from tokenomy.audit.log import AuditLog, StepBuilder
 from tokenomy.core.errors import SchemaError
 from tokenomy.core.prices import PriceVector
+from tokenomy.interfaces.loaders import reader
 from tokenomy.interfaces.loaders.otlp import BadLines, json_records
 
 __all__ = ["gateway_log", "load_gateway", "load_litellm", "records"]
@@ -23,12 +23,8 @@ def records(
 ) -> Iterator[tuple[str, Any]]:
     """(where, record) pairs of a CSV (header row), JSON or JSONL file."""
     if path.suffix == ".csv":
-        if not path.is_file():
-            raise SchemaError(f"{path}: no such file")
-        with path.open(newline="", encoding="utf-8") as f:
-            reader = csv.DictReader(f)
-            for row in reader:  # line_num: the row's last physical line (quoted fields may span lines)
-                yield f"{path}:{reader.line_num}", row
+        for line, row in reader.csv_rows(path):  # line: the row's last physical line
+            yield f"{path}:{line}", row
         return
     for where, obj in json_records(path, skip_bad=skip_bad, bad=bad, progress=progress):
         if isinstance(obj, Mapping) and isinstance(obj.get("data"), list):  # an API page {"data": [...]}

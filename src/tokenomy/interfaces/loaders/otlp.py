@@ -9,17 +9,18 @@ counted instead. Nothing is written anywhere: the caller writes outputs only aft
 
 from __future__ import annotations
 
-import gzip
-import json
+import lzma
+import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from tokenomy.audit.importers.otlp import OtlpImporter
 from tokenomy.audit.log import AuditLog
 from tokenomy.core.errors import SchemaError
 from tokenomy.core.prices import PriceVector
+from tokenomy.interfaces.loaders import reader
 
 __all__ = ["BadLines", "json_records", "load_otlp"]
 
@@ -38,12 +39,6 @@ class BadLines:
             self.first.append(reason)
 
 
-def _open(path: Path) -> IO[str]:
-    if path.suffix == ".gz":
-        return gzip.open(path, "rt", encoding="utf-8")
-    return path.open("r", encoding="utf-8")
-
-
 def json_records(
     path: str | Path,
     *,
@@ -58,39 +53,35 @@ def json_records(
         SchemaError: a line is not valid JSON (names ``file:line``), unless ``skip_bad``.
     """
     p = Path(path)
-    if not p.is_file():
-        raise SchemaError(f"{p}: no such file")
     whole = p.name.endswith((".json", ".json.gz"))
-    with _open(p) as f:
-        if not whole:
-            whole = f.read(4096).lstrip()[:1] == "["
-            f.seek(0)
-        if whole:
+    if not whole:
+        with reader.open_binary(p) as fh:
             try:
-                doc = json.load(f)
-            except json.JSONDecodeError as exc:
-                raise SchemaError(
-                    f"{p}:{exc.lineno}: invalid JSON ({exc.msg} at column {exc.colno})"
-                ) from None
-            items = doc if isinstance(doc, list) else [doc]
-            for i, item in enumerate(items):
-                yield f"{p} record {i}", item
-            if progress:
-                progress(p.stat().st_size)
-            return
-        for lineno, line in enumerate(f, 1):
-            if progress:
-                progress(len(line))
-            if not line.strip():
-                continue
-            try:
-                yield f"{p}:{lineno}", json.loads(line)
-            except json.JSONDecodeError as exc:
-                reason = f"{p}:{lineno}: invalid JSON ({exc.msg} at column {exc.colno})"
-                if not skip_bad:
-                    raise SchemaError(reason) from None
-                if bad is not None:
-                    bad.add(reason)
+                whole = fh.read(4096).lstrip()[:1] == b"["
+            except (EOFError, OSError, lzma.LZMAError, zlib.error):
+                whole = False  # the line reader below names the corrupt stream and the line
+    if whole:
+        doc = reader.read_json(p, what="invalid JSON")
+        items = doc if isinstance(doc, list) else [doc]
+        for i, item in enumerate(items):
+            yield f"{p} record {i}", item
+        if progress:
+            progress(p.stat().st_size)
+        return
+    for lineno, line in reader.iter_lines(p):
+        if progress:
+            progress(len(line))
+        if not line.strip():
+            continue
+        try:
+            obj = reader.parse_json(line, f"{p}:{lineno}", what="invalid JSON")
+        except SchemaError as exc:
+            if not skip_bad:
+                raise
+            if bad is not None:
+                bad.add(str(exc))
+            continue
+        yield f"{p}:{lineno}", obj
 
 
 _BLOCK_BYTES = 16 << 20  # Arrow's JSON block: a line longer than this sends the file to the row importer

@@ -12,8 +12,6 @@ Bad input raises ``SchemaError`` naming the file (and line or field).
 
 from __future__ import annotations
 
-import csv
-import json
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +19,7 @@ import yaml
 
 from tokenomy.audit.pricing import StaticPriceTable
 from tokenomy.core.errors import SchemaError
+from tokenomy.interfaces.loaders import reader
 
 __all__ = ["LABEL_FIELDS", "load_labels", "load_price_file"]
 
@@ -28,15 +27,13 @@ LABEL_FIELDS = ("v_usd", "lam_usd_per_s", "rho_usd", "rho_irr_usd", "quality", "
 
 
 def _read_mapping(path: Path) -> Any:
-    if not path.is_file():
-        raise SchemaError(f"{path}: no such file")
-    text = path.read_text(encoding="utf-8")
+    text = reader.read_text(path)
+    if path.suffix not in (".yaml", ".yml"):
+        return reader.parse_json(text, str(path), what="invalid JSON")
     try:
-        return yaml.safe_load(text) if path.suffix in (".yaml", ".yml") else json.loads(text)
-    except (yaml.YAMLError, json.JSONDecodeError) as exc:
-        raise SchemaError(
-            f"{path}: not valid {'YAML' if path.suffix in ('.yaml', '.yml') else 'JSON'}: {exc}"
-        ) from None
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise SchemaError(f"{path}: not valid YAML: {exc}".replace("\n", " ")) from None
 
 
 def load_price_file(path: str | Path) -> StaticPriceTable:
@@ -58,13 +55,15 @@ def load_price_file(path: str | Path) -> StaticPriceTable:
 def _label_row(row: dict[str, Any], where: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, v in row.items():
-        if v in (None, "") or k == "request_id":
+        if v is None or v == "" or k == "request_id":
             continue
         if k in LABEL_FIELDS:
             try:
-                out[k] = float(v)
-            except (TypeError, ValueError):
-                raise SchemaError(f"{where}: field {k!r} must be a number, got {v!r}") from None
+                out[k] = reader.float_field(v, where, k)
+            except SchemaError:
+                raise SchemaError(
+                    f"{where}: field {k!r} must be a number, got {v!r}; expected a finite number"
+                ) from None
         elif k == "group" or k.endswith("_source"):
             out[k] = str(v)
     return out
@@ -73,25 +72,16 @@ def _label_row(row: dict[str, Any], where: str) -> dict[str, Any]:
 def load_labels(path: str | Path) -> dict[str, dict[str, Any]]:
     """Per-request labels keyed by request id."""
     p = Path(path)
-    if not p.is_file():
-        raise SchemaError(f"{p}: no such file")
     out: dict[str, dict[str, Any]] = {}
     if p.suffix == ".csv":
-        with p.open(newline="", encoding="utf-8") as f:
-            reader = csv.DictReader(f)
-            if not reader.fieldnames or "request_id" not in reader.fieldnames:
-                raise SchemaError(f"{p}:1: header must include 'request_id'")
-            for row in reader:
-                out[str(row["request_id"])] = _label_row(row, f"{p}:{reader.line_num}")
+        for line, row in reader.csv_rows(p, ("request_id",)):
+            out[str(row["request_id"])] = _label_row(row, f"{p}:{line}")
         return out
     if p.suffix == ".jsonl":
-        for line, text in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
+        for line, text in reader.iter_lines(p):
             if not text.strip():
                 continue
-            try:
-                row = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise SchemaError(f"{p}:{line}: invalid JSON ({exc.msg})") from None
+            row = reader.parse_json(text, f"{p}:{line}", what="invalid JSON")
             if not isinstance(row, dict) or "request_id" not in row:
                 raise SchemaError(f"{p}:{line}: expected an object with 'request_id'")
             out[str(row["request_id"])] = _label_row(row, f"{p}:{line}")

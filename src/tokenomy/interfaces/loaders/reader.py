@@ -147,30 +147,31 @@ def read_text(path: str | Path) -> str:
         ) from None
 
 
-def parse_json(text: str, where: str) -> Any:
+def parse_json(text: str, where: str, *, what: str = "not JSON") -> Any:
     """``json.loads(text)``, or a SchemaError naming ``where``, the line and the column.
 
-    NaN and Infinity literals are accepted here (numeric fields reject them in :func:`float_field`).
+    NaN and Infinity literals are accepted here (numeric fields reject them in :func:`float_field`);
+    ``what`` opens the reason (the audit's messages say ``invalid JSON``).
     """
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise SchemaError(
-            f"{where}: not JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
-        ) from None
+        raise SchemaError(f"{where}: {what} ({exc.msg} at line {exc.lineno}, column {exc.colno})") from None
     except RecursionError:
         raise SchemaError(f"{where}: JSON nested too deeply; expected a flat record") from None
     except ValueError as exc:  # e.g. an integer literal longer than Python's digit limit
-        raise SchemaError(f"{where}: not JSON ({exc})") from None
+        raise SchemaError(f"{where}: {what} ({exc})") from None
 
 
-def read_json(path: str | Path) -> Any:
+def read_json(path: str | Path, *, what: str = "not JSON") -> Any:
     """One whole JSON document from ``path`` (any compression)."""
     p = Path(path)
-    return parse_json(read_text(p), str(p))
+    return parse_json(read_text(p), str(p), what=what)
 
 
-def json_lines(path: str | Path, *, objects: bool = True) -> Iterator[tuple[int, Any]]:
+def json_lines(
+    path: str | Path, *, objects: bool = True, what: str = "not JSON"
+) -> Iterator[tuple[int, Any]]:
     """Yield ``(line number, value)`` for each non-blank line of a JSON Lines file.
 
     Args:
@@ -185,7 +186,7 @@ def json_lines(path: str | Path, *, objects: bool = True) -> Iterator[tuple[int,
     for lineno, text in iter_lines(p):
         if not text.strip():
             continue
-        rec = parse_json(text, f"{p}: line {lineno}")
+        rec = parse_json(text, f"{p}: line {lineno}", what=what)
         if objects and not isinstance(rec, dict):
             raise SchemaError(
                 f"{p}: line {lineno}: expected a JSON object per line, got {type(rec).__name__}"

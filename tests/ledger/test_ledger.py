@@ -287,7 +287,8 @@ def test_regret_reads_prices_and_outcomes_by_seq_whatever_the_storage_order() ->
     ledger.append_outcomes([Outcome("low", 0.0, 1.0), Outcome("mid", 1.0, 5.0, latency_s=2.0)])
     want = ledger.regret()
     assert want.schema.field("best_candidate").type == "string"
-    con = ledger._con  # rewrite the tables in reverse storage order: seq no longer equals position
+    con = ledger._db._kept  # rewrite the tables in reverse storage order: seq no longer equals position
+    assert con is not None
     for table in ("decisions", "outcomes"):
         con.execute(f"CREATE TEMP TABLE _r AS SELECT * FROM {table} ORDER BY seq DESC")
         con.execute(f"DELETE FROM {table}")

@@ -127,7 +127,8 @@ def test_a_version_1_file_migrates_in_place_and_loses_nothing(tmp_path: Path) ->
         odd = decisions["d7"]
         assert odd.prices.v_usd == 9.0 and odd.metadata["v1_v_usd_unverified"] is True
         assert ledger.summary()["schema_version"] == SCHEMA_VERSION
-        report = json.loads(ledger._con.execute("SELECT value FROM meta WHERE key = 'migration_v1_to_v2'").fetchall()[0][0])  # fmt: skip
+        with ledger._db.connection() as con:
+            report = json.loads(con.execute("SELECT value FROM meta WHERE key = 'migration_v1_to_v2'").fetchall()[0][0])  # fmt: skip
         assert report == {
             "decisions": 8,
             "evict_restated": 1,

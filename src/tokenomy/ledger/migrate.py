@@ -45,7 +45,7 @@ from tokenomy.ledger.kinds import UNKNOWN, infer_kind
 from tokenomy.ledger.layers import as_layer
 from tokenomy.ledger.records import SCHEMA_VERSION
 
-__all__ = ["migrate_v1", "open_schema", "stored_version"]
+__all__ = ["check_is_ledger", "migrate_v1", "open_schema", "stored_version"]
 
 
 def stored_version(con: duckdb.DuckDBPyConnection) -> str | None:
@@ -59,13 +59,43 @@ def stored_version(con: duckdb.DuckDBPyConnection) -> str | None:
     return str(rows[0][0]) if rows else None
 
 
+def _table_count(con: duckdb.DuckDBPyConnection) -> int:
+    return int(
+        con.execute(
+            "SELECT count(*) FROM information_schema.tables "
+            "WHERE table_schema NOT IN ('information_schema', 'pg_catalog')"
+        ).fetchall()[0][0]
+    )
+
+
+def check_is_ledger(con: duckdb.DuckDBPyConnection, path: str) -> None:
+    """Refuse a database that holds tables but no tokenomy schema version (read only: changes nothing).
+
+    An empty database passes: ``open_schema`` creates a ledger in it.
+
+    Raises:
+        LedgerError: the database has tables and no ``meta.schema_version`` (it is not a tokenomy ledger).
+    """
+    try:
+        version = stored_version(con)
+    except duckdb.Error:
+        version = None  # a ``meta`` table of some other shape: not ours
+    if version is None and _table_count(con):
+        raise LedgerError(
+            f"{path!r} is not a tokenomy ledger: the DuckDB file has tables but no tokenomy schema "
+            "version (meta.schema_version); it was left unmodified"
+        )
+
+
 def open_schema(con: duckdb.DuckDBPyConnection, path: str, *, read_only: bool) -> None:
     """Bring the database on ``con`` to ``SCHEMA_VERSION`` (create or migrate), or refuse it.
 
     Raises:
         LedgerError: the file holds a newer or unreadable version, is a version-1 file opened read-only,
-            is not a ledger (read-only, no ``meta``), or the migration failed (nothing was changed).
+            is not a ledger (tables but no schema version, or read-only and empty), or the migration
+            failed (nothing was changed).
     """
+    check_is_ledger(con, path)
     version = stored_version(con)
     if version is None:
         if read_only:

@@ -12,7 +12,8 @@ Queries: ``regret()`` per decision and ``request_vectors()`` per request (see ``
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import math
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -23,53 +24,102 @@ import pyarrow as pa
 from numpy.typing import ArrayLike, NDArray
 
 from tokenomy.core._checks import check_finite_array, check_nonneg_array
-from tokenomy.core.errors import LedgerError, TokenomyError, ValidationError
-from tokenomy.ledger import queries, schema
+from tokenomy.core.errors import LedgerError, ValidationError
+from tokenomy.ledger import queries, schema, writer
 from tokenomy.ledger.batch import DecisionBatch
-from tokenomy.ledger.migrate import open_schema
+from tokenomy.ledger.locking import MEMORY, FileAccess
+from tokenomy.ledger.migrate import check_is_ledger, open_schema
 from tokenomy.ledger.records import SCHEMA_VERSION, Decision, Outcome
 from tokenomy.ledger.tables import decision_tables, decisions_from_tables
 from tokenomy.ledger.tables import metadata_json as _json
+from tokenomy.ledger.writer import Check
 
 __all__ = ["Ledger"]
+
+_OUTCOME_FIELDS = (
+    "request_id",
+    "decision_id",
+    "candidate",
+    "time_s",
+    "quality",
+    "cost_usd",
+    "latency_s",
+    "harm",
+    "harm_irr",
+    "harm_events",
+    "observed",
+)
+
+
+def _check_repeats(ids: list[str]) -> None:
+    seen: set[str] = set()
+    for i in ids:
+        if i in seen:
+            raise LedgerError(f"decision_id {i!r} appears twice in the batch; nothing written")
+        seen.add(i)
+
+
+def _decision_tables(dec: pa.Table, cand: pa.Table, res: pa.Table) -> dict[str, pa.Table]:
+    tables = {"decisions": dec, "candidates": cand}
+    if res.num_rows:
+        tables["resource_prices"] = res
+    return tables
 
 
 class Ledger:
     """One ledger: an embedded DuckDB database holding decisions, candidates and outcomes.
 
+    A file ledger is opened for each operation and closed after it (``locking``), so several handles and
+    several processes can append to one file; each waits up to ``lock_timeout_s`` for another process's
+    write lock. ``:memory:`` keeps one connection.
+
     Args:
-        path: a database file (created if absent) or ``":memory:"``.
+        path: a database file (created if absent or empty) or ``":memory:"``.
         read_only: open an existing file without the right to write.
+        lock_timeout_s: how long an operation waits while another process holds the file, seconds.
 
     Attributes:
         COLUMN_UNITS: the unit of every priced or measured column; "table.column" -> unit.
 
     Raises:
-        LedgerError: the file holds a newer or unreadable schema version, a version-1 file is opened
-            read-only (open it once for writing to migrate it), or the file cannot be opened.
+        LedgerError: the file is not a tokenomy ledger (a DuckDB file with other tables: refused and left
+            unmodified), holds a newer or unreadable schema version, is a version-1 file opened read-only
+            (open it once for writing to migrate it), stays locked past ``lock_timeout_s``, or cannot be
+            opened.
+        ValidationError: ``lock_timeout_s`` is negative or not finite.
     """
 
     COLUMN_UNITS: Mapping[str, str] = schema.COLUMN_UNITS
 
-    def __init__(self, path: str | Path = ":memory:", *, read_only: bool = False) -> None:
+    def __init__(
+        self, path: str | Path = ":memory:", *, read_only: bool = False, lock_timeout_s: float = 30.0
+    ) -> None:
+        if not (isinstance(lock_timeout_s, (int, float)) and 0 <= lock_timeout_s < math.inf):
+            raise ValidationError(
+                f"lock_timeout_s must be a finite number of seconds ≥ 0; got {lock_timeout_s!r}"
+            )
         self.path = str(path)
+        self.read_only = read_only
+        self.lock_timeout_s = float(lock_timeout_s)
+        self._db = FileAccess(self.path, read_only=read_only, lock_timeout_s=self.lock_timeout_s)
         try:
-            self._con = duckdb.connect(self.path, read_only=read_only)
-        except duckdb.Error as exc:
-            raise LedgerError(f"cannot open ledger {self.path!r}: {exc}") from None
-        self._con.execute("SET enable_progress_bar = false")  # a library does not draw on the terminal
-        try:
-            open_schema(self._con, self.path, read_only=read_only)
-        except LedgerError:
-            self._con.close()
+            self._open()
+        except BaseException:
+            self._db.close()
             raise
-        self._next_seq = int(self._scalar("SELECT coalesce(max(seq), -1) + 1 FROM decisions"))
-        self._next_outcome = int(self._scalar("SELECT coalesce(max(seq), -1) + 1 FROM outcomes"))
+
+    def _open(self) -> None:
+        file = Path(self.path)
+        if self.path != MEMORY and not self.read_only and file.is_file() and file.stat().st_size > 0:
+            with self._db.connection(read_only=True) as con:  # look before writing: refuse a foreign file
+                check_is_ledger(con, self.path)
+        with self._db.connection() as con:
+            open_schema(con, self.path, read_only=self.read_only)
 
     # -- context management -------------------------------------------------------------------
     def close(self) -> None:
-        """Close the database (a file ledger is durable once closed)."""
-        self._con.close()
+        """Close the database (a file ledger is closed after every operation, so it is durable already)."""
+        self._db.close()
 
     def __enter__(self) -> Ledger:
         return self
@@ -80,35 +130,16 @@ class Ledger:
         self.close()
 
     def _scalar(self, sql: str, params: list[Any] | None = None) -> Any:
-        rows = self._con.execute(sql, params or []).fetchall()
+        with self._db.connection() as con:
+            rows = con.execute(sql, params or []).fetchall()
         return rows[0][0] if rows else None
 
     # -- writes ---------------------------------------------------------------------------------
-    def _transaction(self, tables: dict[str, pa.Table], checks: Iterable[tuple[str, str]] = ()) -> None:
-        con = self._con
-        con.execute("BEGIN TRANSACTION")
-        try:
-            for name, table in tables.items():
-                con.register("_batch", table)
-                con.execute(f"INSERT INTO {name} SELECT * FROM _batch")
-                con.unregister("_batch")
-            for sql, message in checks:
-                bad = con.execute(sql).fetchall()
-                if bad:
-                    raise LedgerError(message.format(*bad[0]))
-            con.execute("COMMIT")
-        except BaseException as exc:
-            con.execute("ROLLBACK")
-            if isinstance(exc, TokenomyError):
-                raise
-            raise LedgerError(f"append to {self.path!r} failed, nothing written: {exc}") from exc
-
-    def _check_ids(self, ids: list[str], first_seq: int) -> None:
-        if len(set(ids)) != len(ids):
-            seen: set[str] = set()
-            dup = next(i for i in ids if i in seen or seen.add(i))  # type: ignore[func-returns-value]
-            raise LedgerError(f"decision_id {dup!r} appears twice in the batch; nothing written")
-        del first_seq
+    def _write(
+        self, table: str, build: Callable[[int], dict[str, pa.Table]], checks: Callable[[int], list[Check]]
+    ) -> int:
+        with self._db.connection() as con:
+            return writer.write(con, self.path, table, build, checks)
 
     def append(self, decisions: Iterable[Decision]) -> list[str]:
         """Append decisions in one transaction and return their decision ids.
@@ -121,37 +152,25 @@ class Ledger:
         for i, d in enumerate(rows):
             if not isinstance(d, Decision):
                 raise ValidationError(f"record {i} of the batch is a {type(d).__name__}, not a Decision")
-        n = len(rows)
-        if n == 0:
+        if not rows:
             return []
-        first = self._next_seq
-        seqs = range(first, first + n)
-        ids = [d.decision_id or f"d{s}" for d, s in zip(rows, seqs, strict=True)]
-        self._check_ids(ids, first)
-        dec, cand, res = decision_tables(rows, ids, first)
-        self._write_decisions(dec, cand, res, first)
-        self._next_seq = first + n
+        ids: list[str] = []
+
+        def build(first: int) -> dict[str, pa.Table]:
+            ids[:] = [d.decision_id or f"d{s}" for s, d in enumerate(rows, first)]
+            _check_repeats(ids)
+            return _decision_tables(*decision_tables(rows, ids, first))
+
+        self._write("decisions", build, writer.decision_checks)
         return ids
 
     def append_batch(self, batch: DecisionBatch) -> range:
         """Append a columnar batch in one transaction; return the sequence numbers written."""
         batch.validate()
-        first = self._next_seq
-        dec, cand, res = batch.to_tables(first)
-        self._write_decisions(dec, cand, res, first)
-        self._next_seq = first + len(batch)
-        return range(first, self._next_seq)
-
-    def _write_decisions(self, dec: pa.Table, cand: pa.Table, res: pa.Table, first: int) -> None:
-        check = (
-            f"SELECT decision_id FROM decisions WHERE seq < {first} AND decision_id IN "
-            f"(SELECT decision_id FROM decisions WHERE seq >= {first}) LIMIT 1",
-            "decision_id {!r} is already in the ledger; nothing written",
+        first = self._write(
+            "decisions", lambda s: _decision_tables(*batch.to_tables(s)), writer.decision_checks
         )
-        tables = {"decisions": dec, "candidates": cand}
-        if res.num_rows:
-            tables["resource_prices"] = res
-        self._transaction(tables, [check] if first > 0 else [])
+        return range(first, first + len(batch))
 
     def append_outcomes(self, outcomes: Iterable[Outcome]) -> int:
         """Append outcomes in one transaction; return how many were written.
@@ -165,49 +184,15 @@ class Ledger:
                 raise ValidationError(f"record {i} of the batch is a {type(o).__name__}, not an Outcome")
         if not rows:
             return 0
-        first = self._next_outcome
-        table = pa.table(
-            {
-                "seq": list(range(first, first + len(rows))),
-                **{
-                    f: [getattr(o, f) for o in rows]
-                    for f in (
-                        "request_id",
-                        "decision_id",
-                        "candidate",
-                        "time_s",
-                        "quality",
-                        "cost_usd",
-                        "latency_s",
-                        "harm",
-                        "harm_irr",
-                        "harm_events",
-                        "observed",
-                    )
-                },
-                "metadata": [_json(o.metadata, f"outcome for {o.request_id!r}") for o in rows],
-            },
-            schema=schema.OUTCOMES,
-        )
-        self._transaction({"outcomes": table}, self._outcome_checks(first))
-        self._next_outcome = first + len(rows)
-        return len(rows)
+        columns = {f: [getattr(o, f) for o in rows] for f in _OUTCOME_FIELDS}
+        columns["metadata"] = [_json(o.metadata, f"outcome for {o.request_id!r}") for o in rows]
 
-    @staticmethod
-    def _outcome_checks(first: int) -> list[tuple[str, str]]:
-        new = f"(SELECT * FROM outcomes WHERE seq >= {first})"
-        return [
-            (
-                f"SELECT request_id FROM {new} o WHERE NOT EXISTS "
-                "(SELECT 1 FROM decisions d WHERE d.request_id = o.request_id) LIMIT 1",
-                "outcome for request {!r}: no decision with that request_id is in the ledger; nothing written",
-            ),
-            (
-                f"SELECT decision_id FROM {new} o WHERE o.decision_id <> '' AND NOT EXISTS "
-                "(SELECT 1 FROM decisions d WHERE d.decision_id = o.decision_id) LIMIT 1",
-                "outcome names decision_id {!r}, which is not in the ledger; nothing written",
-            ),
-        ]
+        def build(first: int) -> dict[str, pa.Table]:
+            seq = {"seq": list(range(first, first + len(rows)))}
+            return {"outcomes": pa.table({**seq, **columns}, schema=schema.OUTCOMES)}
+
+        self._write("outcomes", build, writer.outcome_checks)
+        return len(rows)
 
     def append_outcome_arrays(
         self,
@@ -250,37 +235,36 @@ class Ledger:
         ids = np.asarray(request_id, dtype=object)
         if any(not isinstance(x, str) or not x for x in ids):
             raise ValidationError("outcome column request_id must hold non-empty strings")
-        first = self._next_outcome
         empty = pa.array(np.full(n, "", dtype=object), pa.string())
         for name, col in (("candidate", candidate), ("decision_id", decision_id)):
             if col is not None and len(col) != n:
                 raise ValidationError(
                     f"outcome column {name} has {len(col)} entries; expected {n} (one per row)"
                 )
-        table = pa.table(
-            {
-                "seq": np.arange(first, first + n, dtype=np.int64),
-                "request_id": pa.array(ids, pa.string()),
-                "decision_id": empty
-                if decision_id is None
-                else pa.array(np.asarray(decision_id, dtype=object), pa.string()),
-                "candidate": empty
-                if candidate is None
-                else pa.array(np.asarray(candidate, dtype=object), pa.string()),
-                "time_s": cols["time_s"],
-                "quality": cols["quality"],
-                "cost_usd": cols["cost_usd"],
-                "latency_s": cols["latency_s"],
-                "harm": cols["harm"],
-                "harm_irr": cols["harm_irr"],
-                "harm_events": np.zeros(n, np.int32),
-                "observed": np.full(n, observed),
-                "metadata": pa.array(np.full(n, "{}", dtype=object), pa.string()),
-            },
-            schema=schema.OUTCOMES,
-        )
-        self._transaction({"outcomes": table}, self._outcome_checks(first))
-        self._next_outcome = first + n
+        columns = {
+            "request_id": pa.array(ids, pa.string()),
+            "decision_id": empty
+            if decision_id is None
+            else pa.array(np.asarray(decision_id, dtype=object), pa.string()),
+            "candidate": empty
+            if candidate is None
+            else pa.array(np.asarray(candidate, dtype=object), pa.string()),
+            "time_s": cols["time_s"],
+            "quality": cols["quality"],
+            "cost_usd": cols["cost_usd"],
+            "latency_s": cols["latency_s"],
+            "harm": cols["harm"],
+            "harm_irr": cols["harm_irr"],
+            "harm_events": np.zeros(n, np.int32),
+            "observed": np.full(n, observed),
+            "metadata": pa.array(np.full(n, "{}", dtype=object), pa.string()),
+        }
+
+        def build(first: int) -> dict[str, pa.Table]:
+            seq = {"seq": np.arange(first, first + n, dtype=np.int64)}
+            return {"outcomes": pa.table({**seq, **columns}, schema=schema.OUTCOMES)}
+
+        self._write("outcomes", build, writer.outcome_checks)
         return n
 
     # -- reads ----------------------------------------------------------------------------------
@@ -293,26 +277,27 @@ class Ledger:
     def decisions(self, request_id: str | None = None) -> Iterator[Decision]:
         """The stored decisions (optionally of one request), in append order."""
         where, params = ("WHERE request_id = ?", [request_id]) if request_id is not None else ("", [])
-        dec = self._con.sql(f"SELECT * FROM decisions {where} ORDER BY seq", params=params).to_arrow_table()
 
-        def rows(table: str, order: str) -> list[dict[str, Any]]:
+        def rows(con: duckdb.DuckDBPyConnection, table: str) -> list[dict[str, Any]]:
             sql = (
                 f"SELECT t.* FROM {table} t JOIN (SELECT seq FROM decisions {where}) d "
-                f"ON t.decision_seq = d.seq ORDER BY t.decision_seq, t.{order}"
+                f"ON t.decision_seq = d.seq ORDER BY t.decision_seq, t.idx"
             )
-            out: list[dict[str, Any]] = self._con.sql(sql, params=params).to_arrow_table().to_pylist()
+            out: list[dict[str, Any]] = con.sql(sql, params=params).to_arrow_table().to_pylist()
             return out
 
-        yield from decisions_from_tables(dec, rows("candidates", "idx"), rows("resource_prices", "idx"))
+        with self._db.connection() as con:  # read everything, release the file, then build records
+            dec = con.sql(f"SELECT * FROM decisions {where} ORDER BY seq", params=params).to_arrow_table()
+            cand, res = rows(con, "candidates"), rows(con, "resource_prices")
+        yield from decisions_from_tables(dec, cand, res)
 
     def outcomes(self, request_id: str | None = None) -> Iterator[Outcome]:
         """The stored outcomes (optionally of one request), in append order."""
         where, params = ("WHERE request_id = ?", [request_id]) if request_id is not None else ("", [])
-        for r in (
-            self._con.sql(f"SELECT * FROM outcomes {where} ORDER BY seq", params=params)
-            .to_arrow_table()
-            .to_pylist()
-        ):
+        with self._db.connection() as con:
+            sql = f"SELECT * FROM outcomes {where} ORDER BY seq"
+            rows = con.sql(sql, params=params).to_arrow_table().to_pylist()
+        for r in rows:
             meta = json.loads(r.pop("metadata"))
             r.pop("seq")
             yield Outcome(**r, metadata=meta)
@@ -322,18 +307,23 @@ class Ledger:
 
         Utilities are ``core.utility_terms`` of each outcome under the decision's prices (``queries``).
         """
-        return queries.decision_regret(self._con)
+        with self._db.connection() as con:
+            return queries.decision_regret(con)
 
     def request_vectors(self) -> pa.Table:
         """Per request: realised (V·Q, ΔC, λΔL, ρΔR) in USD, utility and summed regret."""
-        return queries.request_vectors(self._con)
+        with self._db.connection() as con:
+            return queries.request_vectors(con)
 
     def summary(self) -> dict[str, Any]:
         """Counts and totals for ``tokenomy ledger summary``: rows, layers, welfare and regret."""
-        con = self._con
+        with self._db.connection() as con:
+            return self._summary(con)
+
+    def _summary(self, con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
         layers = dict(con.execute("SELECT layer, count(*) FROM decisions GROUP BY 1 ORDER BY 1").fetchall())
         kinds = dict(con.execute("SELECT kind, count(*) FROM decisions GROUP BY 1 ORDER BY 1").fetchall())
-        con.register("_vectors", self.request_vectors())
+        con.register("_vectors", queries.request_vectors(con))
         try:
             tot = con.execute(
                 "SELECT count(*), sum(value_usd), sum(cost_usd), sum(latency_cost_usd), sum(risk_cost_usd),"
@@ -357,10 +347,7 @@ class Ledger:
         return {
             "path": self.path,
             "schema_version": SCHEMA_VERSION,
-            "decisions": self.count("decisions"),
-            "candidates": self.count("candidates"),
-            "outcomes": self.count("outcomes"),
-            "resource_prices": self.count("resource_prices"),
+            **{t: con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0] for t in schema.TABLES},
             "decisions_by_layer": layers,
             "decisions_by_kind": kinds,
             "totals": totals,
@@ -372,10 +359,11 @@ class Ledger:
         out.mkdir(parents=True, exist_ok=True)
         paths = {}
         order = {"candidates": "decision_seq, idx", "resource_prices": "decision_seq, idx"}
-        for table in schema.TABLES:
-            p = out / f"{table}.parquet"
-            self._con.execute(
-                f"COPY (SELECT * FROM {table} ORDER BY {order.get(table, 'seq')}) TO '{p}' (FORMAT PARQUET)"
-            )
-            paths[table] = p
+        with self._db.connection() as con:
+            for table in schema.TABLES:
+                p = out / f"{table}.parquet"
+                con.execute(
+                    f"COPY (SELECT * FROM {table} ORDER BY {order.get(table, 'seq')}) TO '{p}' (FORMAT PARQUET)"
+                )
+                paths[table] = p
         return paths

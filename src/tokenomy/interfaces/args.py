@@ -1,12 +1,20 @@
-"""Parsing of command-line values shared by the commands (comma lists of numbers)."""
+"""Parsing of command-line values shared by the commands: comma lists of numbers and range-checked numbers.
+
+The ``int_in`` / ``float_in`` factories build ``type=`` callables for ``add_argument``: a value outside
+its range (0 where a count ≥ 1 is needed, a negative limit, NaN or an infinite price) is refused by
+argparse with a one-line error naming the option's expected form, instead of silently meaning a
+default or running nothing.
+"""
 
 from __future__ import annotations
 
+import argparse
 import math
+from collections.abc import Callable
 
 from tokenomy.core.errors import ValidationError
 
-__all__ = ["floats"]
+__all__ = ["float_in", "floats", "int_in"]
 
 
 def floats(text: str, what: str, *, allow_zero: bool = False) -> list[float]:
@@ -24,3 +32,46 @@ def floats(text: str, what: str, *, allow_zero: bool = False) -> list[float]:
         kind = "finite numbers ≥ 0" if allow_zero else "positive finite numbers"
         raise ValidationError(f"{what} must be {kind}, got {text!r}")
     return vals
+
+
+def int_in(lo: int, hi: int | None = None) -> Callable[[str], int]:
+    """A ``type=`` parser of a whole number in ``[lo, hi]`` (no upper bound when ``hi`` is None).
+
+    The parser raises ``argparse.ArgumentTypeError`` (argparse prints it as one line) for text that is
+    not a whole number or is out of range.
+    """
+    want = f"a whole number ≥ {lo}" if hi is None else f"a whole number in [{lo}, {hi}]"
+
+    def parse(text: str) -> int:
+        try:
+            x = int(text.strip())
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {want}, got {text!r}") from None
+        if x < lo or (hi is not None and x > hi):
+            raise argparse.ArgumentTypeError(f"expected {want}, got {text!r}")
+        return x
+
+    parse.__name__ = f"int_in({lo}, {hi})"
+    return parse
+
+
+def float_in(lo: float, hi: float | None = None, *, above: bool = False) -> Callable[[str], float]:
+    """A ``type=`` parser of a finite number ≥ ``lo`` (> ``lo`` with ``above``) and ≤ ``hi``.
+
+    NaN and ±inf are refused (``argparse.ArgumentTypeError``, printed by argparse as one line).
+    """
+    low = f"> {lo:g}" if above else f"≥ {lo:g}"
+    want = f"a finite number {low}" + ("" if hi is None else f" and ≤ {hi:g}")
+
+    def parse(text: str) -> float:
+        try:
+            x = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {want}, got {text!r}") from None
+        bad_low = x <= lo if above else x < lo
+        if not math.isfinite(x) or bad_low or (hi is not None and x > hi):
+            raise argparse.ArgumentTypeError(f"expected {want}, got {text!r}")
+        return x
+
+    parse.__name__ = f"float_in({lo}, {hi})"
+    return parse

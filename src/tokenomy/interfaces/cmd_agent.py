@@ -34,7 +34,7 @@ from tokenomy.autonomy.stopping import MarginalStop
 from tokenomy.autonomy.trajectory import AgentTrajectory, Episode
 from tokenomy.core.errors import ValidationError
 from tokenomy.interfaces import cmd_agent_tau
-from tokenomy.interfaces.args import floats
+from tokenomy.interfaces.args import floats, int_in
 from tokenomy.interfaces.loaders.agent_data import load_miniswe, load_schedule, load_taubench
 from tokenomy.interfaces.paths import resolve_data_dir
 from tokenomy.interfaces.table import format_table
@@ -57,7 +57,7 @@ def register(sub: Any) -> None:
     e.add_argument(
         "--folds", type=int, default=5, help="K of the cross-fitting over instances (1: one split)"
     )
-    e.add_argument("--seed", type=int, default=0, help="seed of the instance split")
+    e.add_argument("--seed", type=int_in(0), default=0, help="seed of the instance split")
     e.add_argument("--rho", default="0,1,10,50,200", help="ρ grid (USD per harm unit) for tau-bench policies")
     e.add_argument("--report", metavar="HTML", help="write the HTML report here")
     e.set_defaults(func=run_eval)

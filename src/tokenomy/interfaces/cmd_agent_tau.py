@@ -32,7 +32,7 @@ from tokenomy.autonomy.coverage import shell_coverage, tool_coverage
 from tokenomy.autonomy.schedule import Schedule
 from tokenomy.autonomy.trajectory import Episode
 from tokenomy.core.errors import ValidationError
-from tokenomy.interfaces.args import floats
+from tokenomy.interfaces.args import float_in, floats, int_in
 from tokenomy.interfaces.loaders.agent_data import load_miniswe, load_schedule, load_taubench
 from tokenomy.interfaces.paths import resolve_data_dir
 from tokenomy.interfaces.table import format_table
@@ -89,9 +89,11 @@ def register(agent_subparsers: Any) -> None:
     )
     t.add_argument("--rho", default="0,1,10,100", help="ρ grid, USD per harm unit, comma-separated")
     t.add_argument("--V", dest="v_values", default=",".join(str(v) for v in DEFAULT_V), help="USD per task")
-    t.add_argument("--seed", type=int, default=0, help="seed of the task folds and the bootstrap")
-    t.add_argument("--folds", type=int, default=5, help="task folds for cross-fitting (≥ 2)")
-    t.add_argument("--p-catch", type=float, default=None, help="override the modelled catch probability")
+    t.add_argument("--seed", type=int_in(0), default=0, help="seed of the task folds and the bootstrap")
+    t.add_argument("--folds", type=int_in(2), default=5, help="task folds for cross-fitting (≥ 2)")
+    t.add_argument(
+        "--p-catch", type=float_in(0.0, 1.0), default=None, help="override the modelled catch probability"
+    )
     t.add_argument("--schedule", metavar="FILE", help="a schedule TOML file (default: the packaged one)")
     t.add_argument("--report", metavar="HTML", help="write a self-contained HTML report here")
     t.set_defaults(func=run_tau)

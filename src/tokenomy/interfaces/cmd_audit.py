@@ -23,6 +23,7 @@ from tokenomy.audit.pricing import ChainedPriceTable, GenaiPricesTable, PriceTab
 from tokenomy.audit.report_audit import build_report, mode_rows, unknown_models_text
 from tokenomy.core.errors import SchemaError, ValidationError
 from tokenomy.core.prices import PriceSource, PriceVector
+from tokenomy.interfaces.args import float_in, int_in
 from tokenomy.interfaces.table import format_table
 
 __all__ = [
@@ -55,11 +56,13 @@ def register(sub: Any) -> None:
         "--labels", metavar="FILE", help="per-request V, λ, ρ, quality, harm (CSV/JSON/JSONL by request id)"
     )
     p.add_argument(
-        "--v", type=float, help=f"default V, USD per unit of quality (default {DEFAULT_PRICES.v_usd:g})"
+        "--v",
+        type=float_in(0.0),
+        help=f"default V, USD per unit of quality (default {DEFAULT_PRICES.v_usd:g})",
     )
-    p.add_argument("--lam", type=float, help="default λ, USD per second (default 0)")
+    p.add_argument("--lam", type=float_in(0.0), help="default λ, USD per second (default 0)")
     p.add_argument(
-        "--rho", type=float, help=f"default ρ, USD per harm unit (default {DEFAULT_PRICES.rho_usd:g})"
+        "--rho", type=float_in(0.0), help=f"default ρ, USD per harm unit (default {DEFAULT_PRICES.rho_usd:g})"
     )
     p.add_argument(
         "--schedule",
@@ -74,7 +77,7 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--report", metavar="HTML", help="write the HTML report here")
     p.add_argument(
-        "--max-requests", type=int, default=None, help="per-request rows kept in the JSON (default all)"
+        "--max-requests", type=int_in(0), default=None, help="per-request rows kept in the JSON (default all)"
     )
     p.set_defaults(func=run)
 

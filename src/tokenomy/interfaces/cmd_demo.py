@@ -49,7 +49,12 @@ def register(sub: Any) -> None:
         "--data", metavar="DIR", help="real data folder (default: $TOKENOMY_DATA or ../shared/data)"
     )
     p.add_argument("--out", metavar="DIR", default="out/demo", help="where reports and the ledger go")
-    p.add_argument("--only", metavar="NAME", help="run one section (core, route, serve, audit, agent)")
+    p.add_argument(
+        "--only",
+        metavar="NAME",
+        choices=tuple(name.rsplit("_", 1)[-1] for name in SECTIONS),
+        help="run one section (core, route, serve, audit, agent, economy)",
+    )
     p.add_argument("--quick", action="store_true", help="smaller inputs where a section supports it")
     p.set_defaults(func=run)
 

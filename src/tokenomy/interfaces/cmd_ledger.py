@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from tokenomy.core.errors import ValidationError
+from tokenomy.interfaces.args import int_in
 from tokenomy.interfaces.table import format_table
 from tokenomy.ledger import Ledger
 
@@ -18,7 +19,7 @@ def register(sub: Any) -> None:
     lsub = p.add_subparsers(dest="ledger_command", metavar="ACTION", required=True)
     s = lsub.add_parser("summary", help="counts, totals and the worst-regret requests of a ledger file")
     s.add_argument("file", help="a DuckDB ledger file")
-    s.add_argument("--top", type=int, default=5, help="how many worst-regret requests to list")
+    s.add_argument("--top", type=int_in(1), default=5, help="how many worst-regret requests to list")
     s.set_defaults(func=summary)
     e = lsub.add_parser("export", help="write decisions, candidates and outcomes as Parquet")
     e.add_argument("file", help="a DuckDB ledger file")

@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from tokenomy.core.errors import ValidationError
 from tokenomy.core.prices import PriceSource, PriceVector
-from tokenomy.interfaces.args import floats
+from tokenomy.interfaces.args import float_in, floats, int_in
 from tokenomy.interfaces.loaders.routing import load_dataset, load_price_table
 from tokenomy.interfaces.paths import resolve_data_dir
 from tokenomy.interfaces.table import format_table
@@ -62,8 +62,8 @@ def register(sub: Any) -> None:
     e.add_argument("--data", help="dataset path (default: the RouterBench slice under $TOKENOMY_DATA)")
     e.add_argument("--format", default="auto", choices=("auto", "routerbench", "routerarena", "long"))
     e.add_argument("--V", dest="v", default=DEFAULT_V, help=f"comma list of V in USD (default {DEFAULT_V})")
-    e.add_argument("--lam", type=float, default=0.0, help="λ, USD per second of (SYNTHETIC) latency")
-    e.add_argument("--rho", type=float, default=0.0, help="ρ, USD per harm unit of (SYNTHETIC) risk")
+    e.add_argument("--lam", type=float_in(0.0), default=0.0, help="λ, USD per second of (SYNTHETIC) latency")
+    e.add_argument("--rho", type=float_in(0.0), default=0.0, help="ρ, USD per harm unit of (SYNTHETIC) risk")
     e.add_argument("--policies", default="all", help=f"comma list or 'all' ({', '.join(DEFAULT_POLICIES)})")
     e.add_argument(
         "--estimator",
@@ -73,9 +73,14 @@ def register(sub: Any) -> None:
     e.add_argument(
         "--prices", default="packaged", help="price table: packaged (2024 table), a TOML/JSON path, or none"
     )
-    e.add_argument("--test-share", type=float, default=0.3, help="test share when the data has no split")
-    e.add_argument("--boot", type=int, default=1000, help="bootstrap resamples for the CIs")
-    e.add_argument("--seed", type=int, default=0)
+    e.add_argument(
+        "--test-share",
+        type=float_in(0.0, 1.0, above=True),
+        default=0.3,
+        help="test share when the data has no split",
+    )
+    e.add_argument("--boot", type=int_in(1), default=1000, help="bootstrap resamples for the CIs")
+    e.add_argument("--seed", type=int_in(0), default=0)
     e.add_argument("--no-longtail", action="store_true", help="skip the prediction-2 experiment")
     e.add_argument(
         "--compare-estimators",

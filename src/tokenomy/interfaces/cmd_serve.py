@@ -32,7 +32,7 @@ from tokenomy.audit.report_serve import (
     run_trace,
 )
 from tokenomy.core.errors import ValidationError
-from tokenomy.interfaces.args import floats
+from tokenomy.interfaces.args import float_in, floats, int_in
 from tokenomy.interfaces.loaders.traces import (
     BLIS_FILE,
     SERVEGEN_FILE,
@@ -81,33 +81,45 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--data", metavar="DIR", help="real data folder (default: $TOKENOMY_DATA or ../shared/data)"
     )
-    p.add_argument("--seed", type=int, default=0, help="seed of the synthetic V, λ and length predictions")
+    p.add_argument(
+        "--seed", type=int_in(0), default=0, help="seed of the synthetic V, λ and length predictions"
+    )
     p.add_argument(
         "--step-model", default="blis", help="blis (default), splitwise, or linear:β0,β1,β2 in seconds"
     )
-    p.add_argument("--max-num-seqs", type=int, default=256)
-    p.add_argument("--max-batched-tokens", type=int, default=2048)
-    p.add_argument("--kv-blocks", type=int, default=None, help="KV blocks (default: the step model's)")
+    p.add_argument("--max-num-seqs", type=int_in(1), default=256)
+    p.add_argument("--max-batched-tokens", type=int_in(1), default=2048)
+    p.add_argument("--kv-blocks", type=int_in(1), default=None, help="KV blocks (default: the step model's)")
     p.add_argument("--no-prefix-cache", action="store_true")
     p.add_argument("--eviction", default="lru", help="prefix-cache eviction: lru, fifo or lfu")
-    p.add_argument("--spec-k", type=int, default=0, help="speculative draft length (0 = off)")
-    p.add_argument("--spec-alpha", type=float, default=0.0, help="draft acceptance rate α")
+    p.add_argument("--spec-k", type=int_in(0), default=0, help="speculative draft length (0 = off)")
+    p.add_argument("--spec-alpha", type=float_in(0.0, 1.0), default=0.0, help="draft acceptance rate α")
     p.add_argument(
         "--disaggregate",
         action="store_true",
         help="prefill and decode on two pools (one GPU each) joined by a KV transfer",
     )
     p.add_argument(
-        "--kv-bandwidth-gb-s", type=float, default=50.0, help="KV transfer bandwidth, GB/s (assumed 50)"
+        "--kv-bandwidth-gb-s",
+        type=float_in(0.0, above=True),
+        default=50.0,
+        help="KV transfer bandwidth, GB/s (assumed 50)",
     )
     p.add_argument("--report", metavar="HTML", help="write the HTML report here")
     g = p.add_argument_group("ServeGen generator (--trace servegen[:CATEGORY], default language/m-large)")
-    g.add_argument("--servegen-top", type=int, default=10, help="clients (tenants) with most requests")
-    g.add_argument("--servegen-start-s", type=float, default=43200.0, help="start in the 14-day calendar")
-    g.add_argument("--servegen-duration-s", type=float, default=1800.0, help="seconds of traffic to sample")
+    g.add_argument("--servegen-top", type=int_in(1), default=10, help="clients (tenants) with most requests")
+    g.add_argument(
+        "--servegen-start-s", type=float_in(0.0), default=43200.0, help="start in the 14-day calendar"
+    )
+    g.add_argument(
+        "--servegen-duration-s",
+        type=float_in(0.0, above=True),
+        default=1800.0,
+        help="seconds of traffic to sample",
+    )
     g.add_argument(
         "--servegen-rate-factor",
-        type=float,
+        type=float_in(0.0, above=True),
         default=0.05,
         help="multiplies the clients' rates (ServeGen rates are a whole region's; default 0.05)",
     )
@@ -131,11 +143,13 @@ def register(sub: Any) -> None:
         "--scheduler", default="fcfs,priced", help=f"comma list or 'all' ({', '.join(SCHEDULERS)})"
     )
     s.add_argument("--rate-scale", default="1", help="comma list of rate multipliers, e.g. 1,2,4")
-    s.add_argument("--limit", type=int, default=None, help="first N requests of each trace")
+    s.add_argument("--limit", type=int_in(1), default=None, help="first N requests of each trace")
     s.add_argument(
         "--ledger", metavar="PATH", help="append admission, speculation, eviction and order decisions here"
     )
-    s.add_argument("--ledger-sample", type=int, default=10, help="keep every k-th decision (default 10)")
+    s.add_argument(
+        "--ledger-sample", type=int_in(1), default=10, help="keep every k-th decision (default 10)"
+    )
     s.add_argument(
         "--backend",
         choices=BACKENDS,
@@ -147,10 +161,12 @@ def register(sub: Any) -> None:
     s.set_defaults(func=run_simulate)
     q = ss.add_parser("prediction3", help="one tenant sends long contexts: others' latency and welfare")
     q.add_argument("--trace", default="azure-conv", help="base traffic (default azure-conv)")
-    q.add_argument("--window-s", type=float, default=1200.0, help="seconds of the base trace to use")
-    q.add_argument("--base-rate-scale", type=float, default=2.0)
+    q.add_argument(
+        "--window-s", type=float_in(0.0, above=True), default=1200.0, help="seconds of the base trace to use"
+    )
+    q.add_argument("--base-rate-scale", type=float_in(0.0, above=True), default=2.0)
     q.add_argument("--long-rates", default="0.25,0.5,1,1.5", help="long tenant's requests per second")
-    q.add_argument("--long-prompt-median", type=float, default=16000.0)
+    q.add_argument("--long-prompt-median", type=float_in(1.0), default=16000.0)
     q.add_argument("--scheduler", default="fcfs,priced,spf,vtc", help="first one is the flat reference")
     _common(q)
     q.set_defaults(func=run_prediction3)

@@ -17,7 +17,14 @@ USES = [TokenUse("cheap", 0.7, 1.0, dl_s=0.5, dr=0.05), TokenUse("frontier", 0.9
 
 
 def _decision(rid: str, v: float, **kw: object) -> Decision:
-    prices = PriceVector(v, 0.1, 50.0, v_source="user", lam_source="sla", rho_source="safety_policy")
+    prices = PriceVector(
+        v,
+        0.1,
+        50.0,
+        v_source=PriceSource.USER,
+        lam_source=PriceSource.SLA,
+        rho_source=PriceSource.SAFETY_POLICY,
+    )
     return Decision.from_uses(rid, "demand", "route", USES, prices, tenant="t1", **kw)  # type: ignore[arg-type]
 
 

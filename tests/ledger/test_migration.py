@@ -42,7 +42,7 @@ V_TOK = 0.004
 
 def _decision(
     seq: int, layer: str, point: str, v: float, meta: dict[str, Any], n: int, lam: float = 0.0
-) -> tuple:
+) -> tuple[Any, ...]:
     src = "discovered" if point in ("evict", "speculate") else "user"
     return (seq, f"d{seq}", float(seq), f"r{seq}", "", layer, point, 0, None, n, 1.0, v, lam, 0.0, 0.0,
             src, "default", "default", "default", json.dumps(meta, sort_keys=True, separators=(",", ":")))  # fmt: skip

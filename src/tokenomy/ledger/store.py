@@ -27,7 +27,7 @@ from tokenomy.core._checks import check_finite_array, check_nonneg_array
 from tokenomy.core.errors import LedgerError, ValidationError
 from tokenomy.ledger import queries, schema, writer
 from tokenomy.ledger.batch import DecisionBatch
-from tokenomy.ledger.locking import MEMORY, FileAccess
+from tokenomy.ledger.locking import MEMORY, FileAccess, path_lock
 from tokenomy.ledger.migrate import check_is_ledger, open_schema
 from tokenomy.ledger.records import SCHEMA_VERSION, Decision, Outcome
 from tokenomy.ledger.tables import decision_tables, decisions_from_tables
@@ -110,7 +110,12 @@ class Ledger:
 
     def _open(self) -> None:
         file = Path(self.path)
-        if self.path != MEMORY and not self.read_only and file.is_file() and file.stat().st_size > 0:
+        size = file.stat().st_size if self.path != MEMORY and file.is_file() else None
+        if size == 0 and not self.read_only:
+            with path_lock(self.path):  # DuckDB refuses a 0-byte file; a fresh one takes its place
+                if file.stat().st_size == 0:
+                    file.unlink()
+        elif size and not self.read_only:
             with self._db.connection(read_only=True) as con:  # look before writing: refuse a foreign file
                 check_is_ledger(con, self.path)
         with self._db.connection() as con:

@@ -235,4 +235,6 @@ def load_schedule(path: str | Path | None = None) -> Schedule:
         res = resources.files("tokenomy.interfaces") / "resources" / "default_schedule.toml"
         return parse_schedule(res.read_text(encoding="utf-8"), source=str(res))
     p = Path(path)
+    if not p.exists():
+        raise SchemaError(f"{p}: schedule file not found")
     return parse_schedule(reader.read_text(p), source=str(p))

@@ -1,11 +1,14 @@
 """The ledger store: decisions and outcomes in an embedded DuckDB file (``:memory:`` for tests).
 
-Opening a file creates the schema, migrates a version-1 file to version 2 or refuses a newer one
-(``migrate``). A decision spans three tables: its row, its candidates and its resource prices.
+Opening a file creates the schema, migrates a version-1 file to version 2, or refuses a newer one or a
+DuckDB file that is not a ledger (``migrate``). A decision spans three tables: its row, its candidates
+and its resource prices. A file is opened for each operation and closed after it, waiting for another
+process's lock (``locking``), so several handles and processes can append to one file.
 
-Every append is one transaction: records are validated first, then written together, and any error
-rolls the whole batch back (nothing half-written) and raises ``LedgerError``. Outcomes must refer to a
-request (and, when given, a decision) already in the ledger. Parquet export writes one file per table.
+Every append is one transaction (``writer``): records are validated first, numbered from the database
+inside the transaction, then written together; any error rolls the whole batch back (nothing
+half-written) and raises ``LedgerError``; an interrupt is rolled back and re-raised. Outcomes must
+refer to a request (and, when given, a decision) already in the ledger. Parquet export writes one file per table.
 Queries: ``regret()`` per decision and ``request_vectors()`` per request (see ``queries``).
 """
 

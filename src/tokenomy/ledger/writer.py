@@ -9,7 +9,7 @@ or a table builder is raised as it is). An interrupt (``KeyboardInterrupt``, ``S
 rolls back and is re-raised unchanged: nothing is written and the file stays usable.
 
 Uniqueness is kept by this protocol rather than by DuckDB unique indexes: an index on
-``decisions.decision_id`` and ``(decision_seq, idx)`` slows the 1M-row bulk append by 35-80 %
+``decisions.decision_id`` and ``(decision_seq, idx)`` slows the 1M-row bulk append by 35-90 %
 (docs/ledger.md, Concurrency).
 """
 

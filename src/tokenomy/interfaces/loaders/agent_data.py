@@ -237,4 +237,13 @@ def load_schedule(path: str | Path | None = None) -> Schedule:
     p = Path(path)
     if not p.exists():
         raise SchemaError(f"{p}: schedule file not found")
-    return parse_schedule(reader.read_text(p), source=str(p))
+    try:
+        return parse_schedule(reader.read_text(p), source=str(p))
+    except (TypeError, ValueError, OverflowError, AttributeError, KeyError) as exc:
+        if isinstance(exc, SchemaError):
+            raise
+        # the schedule parser converts some values without checking them (version, ask_cost_usd)
+        raise SchemaError(
+            f"{p}: a value has the wrong type or range ({type(exc).__name__}: {exc}); expected the "
+            "documented schedule form (numbers finite, version a whole number)"
+        ) from None

@@ -13,7 +13,7 @@ from tokenomy.audit.log import AuditLog, StepBuilder
 from tokenomy.core.errors import SchemaError
 from tokenomy.core.prices import PriceVector
 from tokenomy.interfaces.loaders import reader
-from tokenomy.interfaces.loaders.otlp import BadLines, json_records
+from tokenomy.interfaces.loaders.otlp import BadLines, json_records, malformed
 
 __all__ = ["gateway_log", "load_gateway", "load_litellm", "records"]
 
@@ -85,7 +85,12 @@ def load_gateway(
     for path in paths:
         for where, rec in records(Path(path), skip_bad, bad, progress):
             try:
-                got = row(rec, where)
+                try:
+                    got = row(rec, where)
+                except (TypeError, ValueError, OverflowError, AttributeError, KeyError) as exc:
+                    if isinstance(exc, SchemaError):
+                        raise
+                    raise malformed(where, exc) from None
                 rows.extend(got if isinstance(got, list) else [got])
             except SchemaError as exc:
                 if not skip_bad:

@@ -9,6 +9,7 @@ counted instead. Nothing is written anywhere: the caller writes outputs only aft
 
 from __future__ import annotations
 
+import codecs
 import lzma
 import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -22,7 +23,7 @@ from tokenomy.core.errors import SchemaError
 from tokenomy.core.prices import PriceVector
 from tokenomy.interfaces.loaders import reader
 
-__all__ = ["BadLines", "json_records", "load_otlp"]
+__all__ = ["BadLines", "json_records", "load_otlp", "malformed"]
 
 
 @dataclass
@@ -84,7 +85,28 @@ def json_records(
         yield f"{p}:{lineno}", obj
 
 
+def malformed(where: str, exc: BaseException) -> SchemaError:
+    """A record the importer could not convert (a value of the wrong type or out of range), as a SchemaError."""
+    return SchemaError(
+        f"{where}: malformed record ({type(exc).__name__}: {exc}); expected the documented field types "
+        "(finite numbers, integer token counts, strings for ids)"
+    )
+
+
 _BLOCK_BYTES = 16 << 20  # Arrow's JSON block: a line longer than this sends the file to the row importer
+
+
+def _is_utf8(path: Path) -> bool:
+    """Whether the (decompressed) file is valid UTF-8 (Arrow would accept bad bytes inside strings)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        with reader.open_binary(path) as fh:
+            while chunk := fh.read(1 << 20):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+    except (UnicodeDecodeError, EOFError, OSError, lzma.LZMAError, zlib.error):
+        return False  # the row importer names the line and the problem
+    return True
 
 
 def _fast_file(imp: OtlpImporter, path: Path, progress: Callable[[int], None] | None) -> bool:
@@ -94,7 +116,7 @@ def _fast_file(imp: OtlpImporter, path: Path, progress: Callable[[int], None] | 
 
     from tokenomy.audit.importers.otlp_arrow import UnsupportedError, steps_from_table
 
-    if not path.is_file() or path.name.endswith((".json", ".json.gz")):
+    if not path.is_file() or path.name.endswith((".json", ".json.gz")) or not _is_utf8(path):
         return False
     try:
         with pa.input_stream(str(path), compression="detect") as src:
@@ -148,7 +170,12 @@ def load_otlp(
             continue
         for where, obj in json_records(path, skip_bad=skip_bad, bad=bad, progress=progress):
             try:
-                imp.add(obj, where)
+                try:
+                    imp.add(obj, where)
+                except (TypeError, ValueError, OverflowError, AttributeError, KeyError) as exc:
+                    if isinstance(exc, SchemaError):
+                        raise
+                    raise malformed(where, exc) from None
             except SchemaError as exc:
                 if not skip_bad:
                     raise

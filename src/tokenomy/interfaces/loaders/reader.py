@@ -147,6 +147,23 @@ def read_text(path: str | Path) -> str:
         ) from None
 
 
+class _OutOfRangeError(ValueError):
+    """A JSON number beyond a float's range (it would overflow wherever it is used)."""
+
+
+def _json_int(text: str) -> int:
+    if len(text.lstrip("-")) > 308:
+        raise _OutOfRangeError(text[:20] + "...")
+    return int(text)
+
+
+def _json_float(text: str) -> float:
+    x = float(text)
+    if not math.isfinite(x):
+        raise _OutOfRangeError(text[:30])
+    return x
+
+
 def parse_json(text: str, where: str, *, what: str = "not JSON") -> Any:
     """``json.loads(text)``, or a SchemaError naming ``where``, the line and the column.
 
@@ -154,7 +171,9 @@ def parse_json(text: str, where: str, *, what: str = "not JSON") -> Any:
     ``what`` opens the reason (the audit's messages say ``invalid JSON``).
     """
     try:
-        return json.loads(text)
+        return json.loads(text, parse_int=_json_int, parse_float=_json_float)
+    except _OutOfRangeError as exc:
+        raise SchemaError(f"{where}: number {exc} is out of range; expected a finite number") from None
     except json.JSONDecodeError as exc:
         raise SchemaError(f"{where}: {what} ({exc.msg} at line {exc.lineno}, column {exc.colno})") from None
     except RecursionError:

@@ -316,13 +316,17 @@ def load_splitwise(
         raise SchemaError(f"{path}: no rows for model={model!r} hardware={hardware!r} tensor_parallel={tp}")
     px = np.array(sorted(pre))
     dx = np.array(sorted(dec))
-    return TableStepTime(
-        px,
-        np.array([float(np.median(pre[x])) for x in px]),
-        dx,
-        np.array([float(np.median(dec[x])) for x in dx]),
-        source=f"Splitwise {model} {hardware} TP{tp}",
-    )
+    try:
+        table = TableStepTime(
+            px,
+            np.array([float(np.median(pre[x])) for x in px]),
+            dx,
+            np.array([float(np.median(dec[x])) for x in dx]),
+            source=f"Splitwise {model} {hardware} TP{tp}",
+        )
+    except ValidationError as exc:
+        raise SchemaError(f"{path}: rows for {model}/{hardware}/TP{tp}: {exc}") from None
+    return table
 
 
 _PAIR = re.compile(r"([0-9.eE+-]+)\s*:\s*([0-9.eE+-]+)")

@@ -15,12 +15,12 @@ two handles on one file never race each other's transaction.
 
 from __future__ import annotations
 
-import os
 import random
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import duckdb
 
@@ -40,7 +40,7 @@ _locks_guard = threading.Lock()
 
 def path_lock(path: str) -> threading.RLock:
     """This process's lock on the file ``path`` (one per real path, shared by every handle)."""
-    key = os.path.realpath(path)
+    key = str(Path(path).resolve())
     with _locks_guard:
         return _locks.setdefault(key, threading.RLock())
 

@@ -159,3 +159,17 @@ def test_a_missing_or_empty_file_becomes_a_ledger(tmp_path: Path, state: str) ->
     with Ledger(path) as ledger:
         ledger.append_batch(tagged_batch(0))
     assert Ledger(path, read_only=True).count() == ROWS
+
+
+def test_a_held_handle_keeps_the_file_for_its_block_and_releases_it_after(tmp_path: Path) -> None:
+    path = str(tmp_path / "l.duckdb")
+    ledger = Ledger(path)
+    with SPAWN.Pool(1) as pool:
+        with ledger.hold():
+            for k in range(5):
+                ledger.append_batch(tagged_batch(k))
+            with pytest.raises(LedgerError, match="locked by another process"):  # even to open it
+                pool.apply(append_batches, (path, 1, 1, 1, 0.2))
+            assert ledger.count() == 5 * ROWS
+        assert pool.apply(append_batches, (path, 2, 1, 1, 30.0))[:2] == (1, 0)
+    assert Ledger(path).count() == 6 * ROWS

@@ -101,12 +101,29 @@ class FileAccess:
         self.lock_timeout_s = lock_timeout_s
         self._jitter = random.Random()  # unseeded on purpose: waiting processes must not retry in step
         self._kept = connect(path, read_only=read_only, timeout_s=lock_timeout_s) if path == MEMORY else None
+        self._held: duckdb.DuckDBPyConnection | None = None
+
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        """Keep one connection (and the file's lock) for the block: many small operations, one open."""
+        if self._kept is not None or self._held is not None:
+            yield
+            return
+        with self.connection() as con:
+            self._held = con
+            try:
+                yield
+            finally:
+                self._held = None
 
     @contextmanager
     def connection(self, *, read_only: bool | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
         """A connection for one operation; a file's is closed (its lock released) when the block ends."""
         if self._kept is not None:
             yield self._kept
+            return
+        if self._held is not None:
+            yield self._held
             return
         with path_lock(self.path):
             con = connect(

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -128,6 +129,15 @@ class Ledger:
     def close(self) -> None:
         """Close the database (a file ledger is closed after every operation, so it is durable already)."""
         self._db.close()
+
+    def hold(self) -> AbstractContextManager[None]:
+        """Keep the file open for a block of operations (each pays no open); others wait meanwhile.
+
+        Inside ``with ledger.hold():`` this handle keeps one connection and the file's lock, so many
+        small appends or queries cost one open; other processes wait (up to their ``lock_timeout_s``)
+        until the block ends. A no-op for ``:memory:``.
+        """
+        return self._db.hold()
 
     def __enter__(self) -> Ledger:
         return self

@@ -242,6 +242,11 @@ def _hash_ids(path: Path, lineno: int, h: Any) -> np.ndarray[Any, Any]:
         raise SchemaError(
             f"{path}: line {lineno}: field 'hash_ids'={h!r}; expected a list of integer block ids"
         )
+    if all(type(x) is int for x in items):  # the common case (JSON lists of ids): one vectorised conversion
+        try:
+            return np.array(items, dtype=np.int64)
+        except OverflowError:
+            pass  # named below
     where = f"{path}: line {lineno}"
     return np.array(
         [reader.int_field(x, where, "hash_ids", lo=-(2**63), hi=2**63 - 1) for x in items], np.int64

@@ -12,6 +12,7 @@ Bad input raises ``SchemaError`` naming the file (and line or field).
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -36,12 +37,27 @@ def _read_mapping(path: Path) -> Any:
         raise SchemaError(f"{path}: not valid YAML: {exc}".replace("\n", " ")) from None
 
 
+def _non_finite(obj: Any, at: str) -> str | None:
+    """The dotted path of the first NaN or infinite number in ``obj`` (None when every number is finite)."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return at
+    items = obj.items() if isinstance(obj, dict) else enumerate(obj) if isinstance(obj, list) else ()
+    for k, v in items:
+        found = _non_finite(v, f"{at}.{k}" if at else str(k))
+        if found is not None:
+            return found
+    return None
+
+
 def load_price_file(path: str | Path) -> StaticPriceTable:
     """A price table from an override file or a LiteLLM-format price map."""
     p = Path(path)
     data = _read_mapping(p)
     if not isinstance(data, dict):
         raise SchemaError(f"{p}: expected a mapping (override file with 'models', or a LiteLLM price map)")
+    bad = _non_finite(data, "")
+    if bad is not None:
+        raise SchemaError(f"{p}: field {bad!r} is NaN or infinite; expected a finite price ≥ 0")
     if "models" in data:
         return StaticPriceTable.from_override(data, where=str(p))
     table = StaticPriceTable.from_litellm(data, where=str(p))

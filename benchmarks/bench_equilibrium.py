@@ -28,7 +28,7 @@ CPUS = one_core()
 
 from tokenomy.core.bus import PriceBus  # noqa: E402
 from tokenomy.economy import TenantSet, clear, run_market, tenants_from_servegen  # noqa: E402
-from tokenomy.interfaces.loaders.traces import SERVEGEN_FILE, load_servegen  # noqa: E402
+from tokenomy.interfaces.loaders.servegen import SERVEGEN_FILE, load_servegen  # noqa: E402
 from tokenomy.interfaces.table import format_table  # noqa: E402
 from tokenomy.serving.entities import EngineConfig  # noqa: E402
 

@@ -33,7 +33,7 @@ from tokenomy.economy import (
 )
 from tokenomy.interfaces.cli import write_json
 from tokenomy.interfaces.cmd_economy_equilibrium import register_equilibrium
-from tokenomy.interfaces.loaders.traces import SERVEGEN_FILE, load_servegen
+from tokenomy.interfaces.loaders.servegen import SERVEGEN_FILE, load_servegen
 from tokenomy.serving.servegen import LengthPMF, ServeGenClient
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from tokenomy.core.errors import SchemaError, ValidationError
-from tokenomy.interfaces.loaders.traces import load_servegen
+from tokenomy.interfaces.loaders.servegen import load_servegen
 from tokenomy.serving.servegen import WINDOW_S, servegen_workload
 
 

@@ -371,7 +371,7 @@ def tenants_from_servegen(
     """One tenant per ServeGen client: its mean rate over the calendar and its length PMFs.
 
     Args:
-        clients: the clients (``interfaces.loaders.traces.load_servegen``).
+        clients: the clients (``interfaces.loaders.servegen.load_servegen``).
         seed: seed of the size draws and (when ``values`` is None) the synthetic V distributions.
         atoms: size atoms per tenant (requests drawn from the PMFs, windows weighted by traffic).
         values: V distribution per client (default ``synthetic_values(len(clients), seed=seed)``).

@@ -30,7 +30,8 @@ from tokenomy.economy import (
     tenant_from_requests,
     tenants_from_servegen,
 )
-from tokenomy.interfaces.loaders.traces import SERVEGEN_FILE, load_servegen, load_trace, resolve_trace
+from tokenomy.interfaces.loaders.servegen import SERVEGEN_FILE, load_servegen
+from tokenomy.interfaces.loaders.traces import load_trace, resolve_trace
 from tokenomy.interfaces.paths import resolve_data_dir
 from tokenomy.interfaces.table import format_table
 from tokenomy.serving.entities import EngineConfig

@@ -33,12 +33,11 @@ from tokenomy.audit.report_serve import (
 )
 from tokenomy.core.errors import ValidationError
 from tokenomy.interfaces.args import float_in, floats, int_in
+from tokenomy.interfaces.loaders.servegen import SERVEGEN_FILE, load_servegen
 from tokenomy.interfaces.loaders.traces import (
     BLIS_FILE,
-    SERVEGEN_FILE,
     SPLITWISE_FILE,
     load_blis,
-    load_servegen,
     load_splitwise,
     load_trace,
     resolve_trace,

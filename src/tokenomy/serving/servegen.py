@@ -15,7 +15,7 @@ tokens. ``servegen_workload`` samples a request stream from them:
 
 The arrivals and lengths are therefore *synthetic draws from real statistics* and are labelled so
 (``Workload.synthetic`` holds "arrivals" and "lengths"). Parsing the archive is the loader's job
-(``tokenomy.interfaces.loaders.traces.load_servegen``); no I/O here.
+(``tokenomy.interfaces.loaders.servegen.load_servegen``); no I/O here.
 """
 
 from __future__ import annotations

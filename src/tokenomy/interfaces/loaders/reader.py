@@ -29,7 +29,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, cast
 
-from tokenomy.core.errors import SchemaError
+from tokenomy.core.errors import SchemaError, ValidationError
 
 __all__ = [
     "CsvFile",
@@ -147,7 +147,7 @@ def read_text(path: str | Path) -> str:
         ) from None
 
 
-class _OutOfRangeError(ValueError):
+class _OutOfRangeError(ValidationError):
     """A JSON number beyond a float's range (it would overflow wherever it is used)."""
 
 

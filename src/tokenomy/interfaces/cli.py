@@ -2,8 +2,9 @@
 
 Each command module defines ``register(subparsers)``, which adds its parser and sets ``func`` to a
 ``run(args) -> dict`` that returns JSON-ready results; this file adds ``--json PATH`` to every command
-and writes those results there, and ``--version`` to the top level. Errors from tokenomy's hierarchy
-print as one line and exit 2.
+and writes those results there (its path checked before the command runs; a command that writes a
+ledger writes the JSON itself, before the ledger), and ``--version`` to the top level. Errors from tokenomy's hierarchy,
+and an output the disk refused, print as one line and exit 2.
 """
 
 from __future__ import annotations
@@ -11,14 +12,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
-import json
 import sys
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
 
 from tokenomy import __version__
 from tokenomy.core.errors import TokenomyError
+from tokenomy.interfaces.outputs import check_output_path, write_json
 
 __all__ = ["COMMANDS", "build_parser", "main", "write_json"]
 
@@ -31,25 +30,6 @@ COMMANDS = (
     "tokenomy.interfaces.cmd_agent",
     "tokenomy.interfaces.cmd_economy",
 )
-
-
-def _jsonable(x: Any) -> Any:
-    if hasattr(x, "item") and callable(x.item):
-        return x.item()
-    if hasattr(x, "tolist"):
-        return x.tolist()
-    if isinstance(x, Path):
-        return str(x)
-    raise TypeError(f"not JSON-serialisable: {type(x).__name__}")
-
-
-def write_json(path: str | Path, payload: Any) -> None:
-    """Write ``payload`` as indented JSON (numpy scalars and arrays converted); NaN becomes null."""
-    text = json.dumps(payload, indent=2, default=_jsonable, allow_nan=True)
-    text = text.replace("NaN", "null").replace("-Infinity", "null").replace("Infinity", "null")
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    p.write_text(text + "\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -89,13 +69,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 0 if args.command is None else 2
     try:
+        check_output_path(getattr(args, "json", None), "--json")
         result = func(args)
+        if getattr(args, "json", None) and not getattr(args, "json_written", False):
+            write_json(args.json, result)
+            print(f"wrote {args.json}")
     except TokenomyError as exc:
         print(f"tokenomy: error: {exc}", file=sys.stderr)
         return 2
-    if getattr(args, "json", None):
-        write_json(args.json, result)
-        print(f"wrote {args.json}")
+    except OSError as exc:  # the disk refused an output after the checks (full, removed meanwhile)
+        print(f"tokenomy: error: cannot write {exc.filename!r}: {exc.strerror}", file=sys.stderr)
+        return 2
     return 0
 
 

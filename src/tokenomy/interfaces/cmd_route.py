@@ -8,7 +8,8 @@ gap_recovered, and CIs), ``anchors`` (APGR, CPT(50%), CPT(80%), AIQ), ``calibrat
 (prediction 2), ``labels`` (latency/risk: real or synthetic, by what the data has), ``notes`` and
 ``synthetic`` (the notes of the synthetic terms). ``--ledger PATH`` writes tokenomy's decisions with every
 model's outcome, each outcome naming its ``decision_id``; a ledger that already holds these requests
-is refused before any work (a rerun would count them twice). ``route menu`` (Eq. 5) is added by ``cmd_route_menu`` when present.
+is refused before any work (a rerun would count them twice). Every output path is checked before
+the data is read; the report and JSON are written whole, then the ledger, last, in one step. ``route menu`` (Eq. 5) is added by ``cmd_route_menu`` when present.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from tokenomy.core.errors import ValidationError
 from tokenomy.core.prices import PriceSource, PriceVector
 from tokenomy.interfaces.args import float_in, floats, int_in
 from tokenomy.interfaces.loaders.routing import load_dataset, load_price_table
+from tokenomy.interfaces.outputs import atomic_write, check_output_path, ledger_step, write_results_json
 from tokenomy.interfaces.paths import resolve_data_dir
 from tokenomy.interfaces.table import format_table
 from tokenomy.ledger import Ledger
@@ -215,6 +217,8 @@ def run_eval(args: argparse.Namespace) -> dict[str, Any]:
         floats(args.v, "--V", allow_zero=True),
         _policies(args.policies),
     )  # bad options fail before the data is read
+    check_output_path(args.report, "--report")
+    check_output_path(args.ledger, "--ledger")
     ds = _dataset(args)
     if args.ledger and Path(args.ledger).is_file():  # refuse a rerun before the work, not after it
         with Ledger(args.ledger, read_only=True) as ledger:
@@ -261,21 +265,18 @@ def run_eval(args: argparse.Namespace) -> dict[str, Any]:
         )
     for note in out["notes"]:
         print("note:", note)
-    if args.ledger:
-        with Ledger(args.ledger) as ledger:
-            n = write_routes(
-                ledger,
-                router,
-                test,
-                floats(args.v, "--V", allow_zero=True),
-                prices,
-            )
-        print(f"wrote {n} decisions to {args.ledger}")
-        out["ledger"] = args.ledger
     if args.report:
         from tokenomy.audit.report_route import build_report
 
-        build_report(out, subtitle=f"route eval on {ds.source}").write(args.report)
+        page = build_report(out, subtitle=f"route eval on {ds.source}")
+        atomic_write(args.report, page.write)
         print(f"wrote {args.report}")
         out["report"] = str(Path(args.report))
+    if args.ledger:
+        out["ledger"] = args.ledger
+    write_results_json(args, out)
+    if args.ledger:  # last, in one step: a failure above leaves no ledger, one here leaves it as it was
+        vs = floats(args.v, "--V", allow_zero=True)
+        n = ledger_step(args.ledger, lambda ledger: write_routes(ledger, router, test, vs, prices))
+        print(f"wrote {n} decisions to {args.ledger}")
     return out

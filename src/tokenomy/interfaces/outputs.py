@@ -1,0 +1,161 @@
+"""Command outputs, all or nothing: paths checked before the work, files and ledgers replaced whole.
+
+A command checks every output path it was given (``check_output_path``) before it reads data or
+simulates, so a typo costs nothing. Reports and JSON go through ``atomic_write``: a temporary file in the
+target folder, renamed into place once complete, removed on any failure (an interrupt included), so a
+reader never sees half a file. A ledger is written last, by ``ledger_step``: the appends go to a copy of
+the ledger (decisions and outcomes together), which replaces the file only when every append succeeded;
+the original stays locked meanwhile so no other writer's rows are lost. ``refuse_recorded`` refuses a run
+the ledger already holds (a rerun would count it twice).
+
+Does not validate the content written; a command's options are checked by the command.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from tokenomy.core.errors import LedgerError, ValidationError
+from tokenomy.ledger import Ledger
+
+__all__ = [
+    "atomic_write",
+    "check_output_path",
+    "ledger_step",
+    "refuse_recorded",
+    "write_json",
+    "write_results_json",
+]
+
+T = TypeVar("T")
+
+
+def check_output_path(path: str | Path | None, option: str, kind: Literal["file", "dir"] = "file") -> None:
+    """Refuse an output path that cannot be written, before any work; ``None`` (not asked) passes.
+
+    A file needs an existing, writable parent folder and must not be a folder; a folder must be a folder
+    (or absent, under a writable parent) and not a file.
+
+    Raises:
+        ValidationError: one line naming ``option``, the path and what is wrong.
+    """
+    if path is None or path == "":
+        return
+    p = Path(path)
+    if kind == "file" and (p.is_dir() or str(path).endswith(os.sep)):
+        raise ValidationError(f"{option}: {str(path)!r} is a folder; give a file path")
+    if kind == "dir" and p.exists() and not p.is_dir():
+        raise ValidationError(f"{option}: {str(path)!r} is a file; give a folder")
+    if kind == "dir" and p.is_dir():
+        if not os.access(p, os.W_OK | os.X_OK):
+            raise ValidationError(f"{option}: folder {str(path)!r} is not writable")
+        return
+    parent = p.parent
+    if not parent.is_dir():
+        raise ValidationError(f"{option}: folder {str(parent)!r} of {str(path)!r} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ValidationError(f"{option}: folder {str(parent)!r} of {str(path)!r} is not writable")
+    if p.exists() and not os.access(p, os.W_OK):
+        raise ValidationError(f"{option}: {str(path)!r} is not writable")
+
+
+def _temp_path(target: Path) -> Path:
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+    os.close(fd)
+    os.unlink(tmp)  # the writer creates it (DuckDB refuses to open a file that is not a database)
+    return Path(tmp)
+
+
+def _remove(*paths: Path) -> None:
+    for p in paths:
+        if p.exists():
+            p.unlink()
+
+
+def atomic_write(path: str | Path, writer: Callable[[Path], object]) -> None:
+    """Call ``writer(tmp)`` on a temporary path beside ``path``, then rename it to ``path``.
+
+    The temporary file is removed whatever goes wrong (an exception or an interrupt, which propagates);
+    ``path`` then is as it was.
+    """
+    target = Path(path)
+    tmp = _temp_path(target)
+    try:
+        writer(tmp)
+        os.replace(tmp, target)
+    finally:
+        _remove(tmp)
+
+
+def _jsonable(x: Any) -> Any:
+    if hasattr(x, "item") and callable(x.item):
+        return x.item()
+    if hasattr(x, "tolist"):
+        return x.tolist()
+    if isinstance(x, Path):
+        return str(x)
+    raise TypeError(f"not JSON-serialisable: {type(x).__name__}")
+
+
+def write_json(path: str | Path, payload: Any) -> None:
+    """Write ``payload`` as indented JSON (numpy scalars and arrays converted; NaN becomes null), atomically."""
+    text = json.dumps(payload, indent=2, default=_jsonable, allow_nan=True)
+    text = text.replace("NaN", "null").replace("-Infinity", "null").replace("Infinity", "null")
+    atomic_write(path, lambda tmp: tmp.write_text(text + "\n"))
+
+
+def write_results_json(args: Any, payload: Any) -> None:
+    """Write ``--json`` now (a command that writes a ledger does so before it) and tell ``cli.main``."""
+    if getattr(args, "json", None):
+        write_json(args.json, payload)
+        print(f"wrote {args.json}")
+        args.json_written = True
+
+
+def refuse_recorded(ledger: Ledger, request_id: str, what: str) -> None:
+    """Raise if ``ledger`` already holds a decision of ``request_id`` (this run was recorded before).
+
+    Raises:
+        LedgerError: naming the ledger, the run ``what`` and the request.
+    """
+    if next(ledger.decisions(request_id), None) is not None:
+        raise LedgerError(
+            f"ledger {ledger.path} already records this run ({what}; request {request_id!r}); writing "
+            "again would count it twice: give a new --ledger path or remove the file"
+        )
+
+
+def ledger_step(path: str | Path, write: Callable[[Ledger], T]) -> T:
+    """Run ``write`` on a copy of the ledger at ``path`` (a new one if absent), then put the copy in place.
+
+    Every append of ``write`` (decisions and outcomes) lands together or not at all: on any failure the
+    copy is dropped and ``path`` is unchanged. An existing ledger stays open and locked meanwhile, so no
+    other process appends to the original in between.
+
+    Raises:
+        LedgerError: ``path`` is not a ledger, or an append was refused (``write``'s own errors).
+    """
+    target = Path(path)
+    tmp = _temp_path(target)
+    wal = Path(f"{tmp}.wal")
+    try:
+        with ExitStack() as stack:
+            if target.is_file() and target.stat().st_size:
+                held = stack.enter_context(Ledger(target))
+                stack.enter_context(held.hold())
+                shutil.copyfile(target, tmp)
+            with Ledger(tmp) as ledger:
+                result = write(ledger)
+            if wal.exists():
+                raise LedgerError(f"ledger copy {str(tmp)!r} was not checkpointed; {str(path)!r} unchanged")
+            os.replace(tmp, target)
+        return result
+    finally:
+        _remove(tmp, wal)

@@ -1,0 +1,174 @@
+"""Outputs all or nothing: bad paths fail before the work, reruns are refused, ledgers written last.
+
+Every command with ``--json``, ``--report``, ``--out`` or ``--ledger``: a path that cannot be written
+fails at once with exit 2 and one line, leaving nothing behind; a rerun into the same ledger is refused
+and leaves it unchanged; an interrupted writer leaves no temporary file and no partial output.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from tokenomy.core.errors import LedgerError, ValidationError
+from tokenomy.interfaces.cli import main
+from tokenomy.interfaces.outputs import atomic_write, check_output_path, ledger_step, write_json
+from tokenomy.ledger import Ledger, Outcome
+
+
+def _routing_rows(n: int) -> list[dict[str, Any]]:
+    """n prompts × 2 models (long format): the small one right on easy prompts, the large one mostly."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(n):
+        hard = bool(rng.random() < 0.4)
+        for model, p, usd in (("small", 0.2 if hard else 0.8, 1e-4), ("large", 0.9, 1e-3)):
+            rows.append(
+                {
+                    "prompt_id": f"p{i}",
+                    "prompt": f"question {i} {'tricky' if hard else 'plain'}",
+                    "model": model,
+                    "quality": float(rng.random() < p),
+                    "cost_usd": usd,
+                    "split": "test" if i % 4 == 0 else "train",
+                }
+            )
+    return rows
+
+
+def _err_line(capsys: pytest.CaptureFixture[str]) -> str:
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("tokenomy: error:") and "\n" not in err and "Traceback" not in err, err
+    return err
+
+
+def _leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith(".") or p.suffix == ".part")
+
+
+# -- the helpers ---------------------------------------------------------------------------------
+
+
+def test_check_output_path_names_the_option_and_the_path(tmp_path: Path) -> None:
+    check_output_path(None, "--json")
+    check_output_path(tmp_path / "a.json", "--json")
+    check_output_path(tmp_path / "new", "--out", kind="dir")
+    for path, kind, words in (
+        (tmp_path, "file", "is a folder"),
+        (tmp_path / "no" / "a.json", "file", "does not exist"),
+        (tmp_path / "a.json", "dir", "is a file"),
+    ):
+        if kind == "dir":
+            (tmp_path / "a.json").write_text("{}")
+        with pytest.raises(ValidationError, match="--opt") as e:
+            check_output_path(path, "--opt", kind=kind)  # type: ignore[arg-type]
+        assert words in str(e.value) and str(path) in str(e.value)
+
+
+@pytest.mark.parametrize("exc", [RuntimeError("disk"), KeyboardInterrupt()])
+def test_a_writer_that_raises_midway_leaves_no_temp_and_the_old_file(
+    tmp_path: Path, exc: BaseException
+) -> None:
+    target = tmp_path / "r.html"
+    target.write_text("old")
+
+    def half(tmp: Path) -> None:
+        tmp.write_text("half a pa")
+        raise exc
+
+    with pytest.raises(type(exc)):
+        atomic_write(target, half)
+    assert target.read_text() == "old" and _leftovers(tmp_path) == []
+    with pytest.raises(type(exc)):
+        atomic_write(tmp_path / "new.html", half)
+    assert not (tmp_path / "new.html").exists() and _leftovers(tmp_path) == []
+
+
+def test_write_json_replaces_the_file_whole(tmp_path: Path) -> None:
+    write_json(tmp_path / "a.json", {"x": float("nan")})
+    assert json.loads((tmp_path / "a.json").read_text()) == {"x": None}
+    with pytest.raises(TypeError):
+        write_json(tmp_path / "a.json", {"x": object()})
+    assert json.loads((tmp_path / "a.json").read_text()) == {"x": None} and _leftovers(tmp_path) == []
+
+
+def test_ledger_step_leaves_the_ledger_as_it_was_when_a_later_append_fails(tmp_path: Path) -> None:
+    path = tmp_path / "l.duckdb"
+    with Ledger(path):
+        pass
+    before = path.read_bytes()
+
+    def write(ledger: Ledger) -> None:
+        ledger.append_outcomes([])
+        ledger.append_outcomes([Outcome("never-decided", 1.0, 0.0)])  # refused: unknown request
+
+    with pytest.raises(LedgerError):
+        ledger_step(path, write)
+    assert path.read_bytes() == before and _leftovers(tmp_path) == []
+    with pytest.raises(KeyboardInterrupt):
+        ledger_step(tmp_path / "new.duckdb", lambda _l: (_ for _ in ()).throw(KeyboardInterrupt()))
+    assert not (tmp_path / "new.duckdb").exists() and _leftovers(tmp_path) == []
+
+
+# -- route eval ----------------------------------------------------------------------------------
+
+
+def _route_argv(tmp_path: Path) -> list[str]:
+    data = tmp_path / "d.csv"
+    rows = _routing_rows(80)
+    with data.open("w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    return [
+        "route",
+        "eval",
+        "--data",
+        str(data),
+        "--format",
+        "long",
+        "--prices",
+        "none",
+        "--V",
+        "0.01",
+        "--boot",
+        "20",
+        "--estimator",
+        "prior",
+        "--no-longtail",
+    ]
+
+
+def test_route_eval_bad_report_fails_first_and_writes_no_ledger(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    led = tmp_path / "l.duckdb"
+    argv = [*_route_argv(tmp_path), "--ledger", str(led)]
+    assert main([*argv, "--report", str(tmp_path / "missing" / "r.html")]) == 2
+    assert "--report" in _err_line(capsys) and not led.exists()
+    assert main([*argv, "--json", str(tmp_path)]) == 2
+    assert "--json" in _err_line(capsys) and not led.exists()
+    assert capsys.readouterr().out == ""  # nothing ran
+
+
+def test_route_eval_rerun_into_the_same_ledger_is_refused_unchanged(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    led, js = tmp_path / "l.duckdb", tmp_path / "o.json"
+    argv = [*_route_argv(tmp_path), "--ledger", str(led), "--json", str(js)]
+    assert main(argv) == 0
+    with Ledger(led, read_only=True) as ledger:
+        counts = (ledger.count("decisions"), ledger.count("outcomes"))
+    assert counts[0] > 0 and counts[1] > 0 and json.loads(js.read_text())["ledger"] == str(led)
+    capsys.readouterr()
+    assert main(argv) == 2
+    err = _err_line(capsys)
+    assert str(led) in err and "already" in err
+    with Ledger(led, read_only=True) as ledger:
+        assert (ledger.count("decisions"), ledger.count("outcomes")) == counts
+    assert _leftovers(tmp_path) == []

@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 RAY_STAMP := $(VENV)/.installed-ray
 DATA   ?= $(or $(TOKENOMY_DATA),../shared/data)
 
-.PHONY: demo test lint bench fmt clean setup
+.PHONY: demo test lint bench fmt clean setup check-wheel
 
 setup: $(STAMP)
 
@@ -31,6 +31,11 @@ demo: $(STAMP)
 test: $(RAY_STAMP)
 	bash scripts/test-deps.sh
 	$(BIN)/python -m pytest -q
+
+# Build the wheel, install it with the core dependencies into a throwaway venv and run the CLI outside
+# the clone (packaged resources included); CI runs it after `make test`.
+check-wheel:
+	PYTHON=$(PYTHON) bash scripts/check-wheel.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

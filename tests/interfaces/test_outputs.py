@@ -42,9 +42,11 @@ def _routing_rows(n: int) -> list[dict[str, Any]]:
 
 
 def _err_line(capsys: pytest.CaptureFixture[str]) -> str:
-    err = capsys.readouterr().err.strip()
-    assert err.startswith("tokenomy: error:") and "\n" not in err and "Traceback" not in err, err
-    return err
+    err = capsys.readouterr().err
+    assert "Traceback" not in err, err
+    lines = [line for line in err.splitlines() if line.startswith("tokenomy: error:")]
+    assert len(lines) == 1 and err.rstrip().endswith(lines[0]), err  # one line, after any progress bar
+    return lines[0]
 
 
 def _leftovers(folder: Path) -> list[str]:
@@ -169,6 +171,63 @@ def test_route_eval_rerun_into_the_same_ledger_is_refused_unchanged(
     assert main(argv) == 2
     err = _err_line(capsys)
     assert str(led) in err and "already" in err
+    with Ledger(led, read_only=True) as ledger:
+        assert (ledger.count("decisions"), ledger.count("outcomes")) == counts
+    assert _leftovers(tmp_path) == []
+
+
+# -- serve simulate ------------------------------------------------------------------------------
+
+
+def _serve_argv(tmp_path: Path) -> list[str]:
+    rng = np.random.default_rng(1)
+    trace = tmp_path / "t.csv"
+    lines = ["arrival_s,prompt_tokens,output_tokens"]
+    t = np.cumsum(rng.exponential(0.02, 150))
+    lines += [f"{t[i]:.5f},{rng.integers(50, 900)},{rng.integers(5, 80)}" for i in range(150)]
+    trace.write_text("\n".join(lines) + "\n")
+    return ["serve", "simulate", "--trace", str(trace), "--scheduler", "fcfs,priced", "--ledger-sample", "2"]
+
+
+def test_serve_simulate_bad_paths_fail_before_the_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    led = tmp_path / "l.duckdb"
+    argv = [*_serve_argv(tmp_path), "--ledger", str(led)]
+    assert main([*argv, "--report", str(tmp_path)]) == 2
+    assert "--report" in _err_line(capsys) and not led.exists()
+    assert main([*argv, "--json", str(tmp_path / "no" / "o.json")]) == 2
+    assert "--json" in _err_line(capsys) and not led.exists()
+    assert main([*argv[:-2], "--ledger", str(tmp_path)]) == 2
+    assert "--ledger" in _err_line(capsys)
+    assert capsys.readouterr().out == "" and _leftovers(tmp_path) == []
+
+
+def test_serve_simulate_records_outcomes_and_refuses_a_rerun(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    led, js, html = tmp_path / "l.duckdb", tmp_path / "o.json", tmp_path / "r.html"
+    argv = [*_serve_argv(tmp_path), "--ledger", str(led), "--json", str(js), "--report", str(html)]
+    assert main(argv) == 0
+    payload = json.loads(js.read_text())
+    with Ledger(led, read_only=True) as ledger:
+        counts = (ledger.count("decisions"), ledger.count("outcomes"))
+        outcomes = list(ledger.outcomes())
+    assert counts == (sum(payload["ledger_rows"].values()), payload["ledger_outcomes"])
+    assert counts[1] > 0 and {o.quality for o in outcomes} <= {0.0, 1.0}
+    assert all("/priced/" in o.request_id for o in outcomes)
+    capsys.readouterr()
+    assert main(["ledger", "summary", str(led)]) == 0
+    summary = capsys.readouterr().out
+    assert f"{counts[1]} outcomes" in summary
+    totals_row = summary.split("totals (USD)")[1].splitlines()[3].split()
+    assert len(totals_row) == 8 and "-" not in totals_row  # realised value, cost, latency, welfare
+
+    html.unlink()
+    js.unlink()
+    assert main(argv) == 2
+    err = _err_line(capsys)
+    assert str(led) in err and "already records this run" in err
     with Ledger(led, read_only=True) as ledger:
         assert (ledger.count("decisions"), ledger.count("outcomes")) == counts
     assert _leftovers(tmp_path) == []

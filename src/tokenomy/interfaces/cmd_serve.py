@@ -8,7 +8,10 @@ file (Azure CSV, Mooncake JSONL, generic CSV/JSONL; see ``loaders.traces``). ``-
 the default ``serial`` runs them here, one after another. ``--ledger PATH`` writes
 the supply layer's decisions: admissions (decision point ``admit``), speculation switches
 (``speculate``), prefix-cache evictions (``evict``) and queue orderings (``order``), every
-``--ledger-sample``-th of each (switches all). ``serve prediction3`` runs the long-context-tenant
+``--ledger-sample``-th of each (switches all), and one outcome per recorded admission (quality 1 if
+the request completed, else 0; latency finish − arrival). Output paths are checked before the traces
+load; the report and JSON are written whole, then the ledger, last, in one step: a ledger already
+holding one of these runs is refused unchanged. ``serve prediction3`` runs the long-context-tenant
 experiment on a slice of the Azure conversation trace.
 """
 
@@ -33,6 +36,7 @@ from tokenomy.audit.report_serve import (
 )
 from tokenomy.core.errors import ValidationError
 from tokenomy.interfaces.args import float_in, floats, int_in
+from tokenomy.interfaces.cmd_serve_ledger import RunRows, outcome_count, row_counts, run_rows, write_runs
 from tokenomy.interfaces.loaders.servegen import SERVEGEN_FILE, load_servegen
 from tokenomy.interfaces.loaders.traces import (
     BLIS_FILE,
@@ -42,16 +46,10 @@ from tokenomy.interfaces.loaders.traces import (
     load_trace,
     resolve_trace,
 )
+from tokenomy.interfaces.outputs import atomic_write, check_output_path, ledger_step, write_results_json
 from tokenomy.interfaces.paths import resolve_data_dir
 from tokenomy.interfaces.sweep import BACKENDS, parallel_map, resolve_backend
 from tokenomy.interfaces.table import format_table
-from tokenomy.ledger import Ledger
-from tokenomy.serving.decisions import (
-    admission_batch,
-    eviction_decisions,
-    order_decisions,
-    speculation_batch,
-)
 from tokenomy.serving.disagg import DisaggregatedEngine, KVTransfer
 from tokenomy.serving.engine import Engine
 from tokenomy.serving.entities import EngineConfig, Workload
@@ -254,34 +252,24 @@ def _advance(bar: Any, base: int) -> Callable[[int, int], None]:
     return update
 
 
-def _write_ledger(ledger: Ledger, r: RunResult, sample_every: int, written: dict[str, int]) -> None:
-    """Append one run's supply decisions; count rows per decision point in ``written``."""
-    for batch in (admission_batch(r, sample_every=sample_every), speculation_batch(r)):
-        if batch is not None:
-            ledger.append_batch(batch)
-            written[batch.decision_point] = written.get(batch.decision_point, 0) + len(batch)
-    for point, recs in (("evict", eviction_decisions(r)), ("order", order_decisions(r))):
-        ledger.append(recs)
-        written[point] = written.get(point, 0) + len(recs)
-
-
 def run_simulate(args: argparse.Namespace) -> dict[str, Any]:
     """Run the grid; print a table; write the report and ledger when asked."""
+    check_output_path(args.report, "--report")
+    check_output_path(args.ledger, "--ledger")
     data = resolve_data_dir(args.data)
     engine, source = _engine(args, data)
     wls, notes = _load(args, data, args.limit)
     names = _schedulers(args.scheduler)
     rates = floats(args.rate_scale, "--rate-scale")
     traces: list[RunTrace] = []
-    ledger = Ledger(args.ledger) if args.ledger else None
-    record = RecordSpec(sample_every=args.ledger_sample) if ledger is not None else None
-    written: dict[str, int] = {}
+    record = RecordSpec(sample_every=args.ledger_sample) if args.ledger else None
+    pending: list[RunRows] = []
     total = sum(len(w) for w in wls) * len(rates) * len(names)
 
     def on_run(r: RunResult, m: dict[str, Any]) -> None:
         traces.append(run_trace(r, m["trace"], m["rate_scale"]))
-        if ledger is not None:
-            _write_ledger(ledger, r, args.ledger_sample, written)
+        if args.ledger:
+            pending.append(run_rows(r, args.ledger_sample))
 
     if resolve_backend(args.backend) == "ray":
         runs = len(wls) * len(rates) * len(names)
@@ -302,8 +290,6 @@ def run_simulate(args: argparse.Namespace) -> dict[str, Any]:
                 progress=lambda: _advance(bar, bar.n),
                 record=record,
             )
-    if ledger is not None:
-        ledger.close()
     print(
         format_table(
             rows,
@@ -337,17 +323,23 @@ def run_simulate(args: argparse.Namespace) -> dict[str, Any]:
         "synthetic": SYNTHETIC_NOTE,
         "notes": notes,
         "ledger": args.ledger,
-        "ledger_rows": written,
+        "ledger_rows": {},  # decision point -> rows
     }
     if args.report:
-        build_report(rows, traces, subtitle=f"step model: {source}").write(args.report)
+        atomic_write(args.report, build_report(rows, traces, subtitle=f"step model: {source}").write)
         print(f"wrote {args.report}")
         out["report"] = args.report
+    out["ledger_rows"], out["ledger_outcomes"] = row_counts(pending), outcome_count(pending)
+    write_results_json(args, out)
+    if args.ledger:  # last, in one step: a failure above leaves no ledger, one here leaves it as it was
+        written = ledger_step(args.ledger, lambda ledger: write_runs(ledger, pending))
+        print(f"wrote {sum(written.values())} rows to {args.ledger}: {written}")
     return out
 
 
 def run_prediction3(args: argparse.Namespace) -> dict[str, Any]:
     """The long-context-tenant experiment; prints a table and writes the report when asked."""
+    check_output_path(args.report, "--report")
     data = resolve_data_dir(args.data)
     engine, source = _engine(args, data)
     wls, notes = _load(args, data, None)
@@ -388,11 +380,12 @@ def run_prediction3(args: argparse.Namespace) -> dict[str, Any]:
         "notes": notes,
     }
     if args.report:
-        build_prediction3_report(
+        page = build_prediction3_report(
             rows,
             long_tenant_note=tenant.note(),
             subtitle=f"prediction 3 on {base.name}; step model: {source}",
-        ).write(args.report)
+        )
+        atomic_write(args.report, page.write)
         print(f"wrote {args.report}")
         out["report"] = args.report
     return out

@@ -151,8 +151,11 @@ def ledger_step(path: str | Path, write: Callable[[Ledger], T]) -> T:
                 held = stack.enter_context(Ledger(target))
                 stack.enter_context(held.hold())
                 shutil.copyfile(target, tmp)
-            with Ledger(tmp) as ledger:
-                result = write(ledger)
+            try:
+                with Ledger(tmp) as ledger:
+                    result = write(ledger)
+            except LedgerError as exc:  # name the ledger the user gave, not its working copy
+                raise LedgerError(str(exc).replace(str(tmp), str(path))) from None
             if wal.exists():
                 raise LedgerError(f"ledger copy {str(tmp)!r} was not checkpointed; {str(path)!r} unchanged")
             os.replace(tmp, target)

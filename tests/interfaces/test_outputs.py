@@ -231,3 +231,35 @@ def test_serve_simulate_records_outcomes_and_refuses_a_rerun(
     with Ledger(led, read_only=True) as ledger:
         assert (ledger.count("decisions"), ledger.count("outcomes")) == counts
     assert _leftovers(tmp_path) == []
+
+
+# -- economy run ---------------------------------------------------------------------------------
+
+
+def _economy_argv(need_data: Any) -> list[str]:
+    data = need_data()
+    for part in (("routing", "routerbench_slice"), ("agent", "miniswe_gemini3pro_swebv")):
+        need_data(*part)
+    need_data("serving", "azure_llm_2023")
+    argv = ["economy", "run", "--data", str(data), "--requests", "10", "--load", "1"]
+    return [*argv, "--configs", "local,shared", "--agent-share", "0.1"]
+
+
+def test_economy_bad_report_fails_first_and_a_rerun_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], need_data: Any
+) -> None:
+    led, js = tmp_path / "l.duckdb", tmp_path / "o.json"
+    argv = [*_economy_argv(need_data), "--ledger", str(led)]
+    assert main([*argv, "--report", str(tmp_path / "no" / "r.html")]) == 2
+    assert "--report" in _err_line(capsys) and not led.exists() and list(tmp_path.iterdir()) == []
+    assert main([*argv, "--json", str(js)]) == 0
+    with Ledger(led, read_only=True) as ledger:
+        counts = (ledger.count("decisions"), ledger.count("outcomes"))
+    assert counts[0] > 0 and counts[1] > 0 and js.is_file()
+    capsys.readouterr()
+    assert main(argv) == 2
+    err = _err_line(capsys)
+    assert str(led) in err and "already records this run" in err
+    assert capsys.readouterr().out == ""  # refused before the data loaded
+    with Ledger(led, read_only=True) as ledger:
+        assert (ledger.count("decisions"), ledger.count("outcomes")) == counts

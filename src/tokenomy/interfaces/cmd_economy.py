@@ -8,14 +8,14 @@ of a real trace through router → served cluster → agent controller under eac
 difference per load. Settings are learned on TRAIN only (the next N arrivals, RouterBench train
 prompts, half the mini-swe-agent runs); the cluster is sized on train to offered utilisation U (0.6) at
 load 1 (``economy.sizing``). V and the SLA λ are synthetic (labelled in every output).
-Nothing is written unless the whole run succeeds. ``economy equilibrium`` clears a multi-tenant market.
+Output paths are checked, and a ledger already holding one of these runs refused, before the data
+loads; nothing is written unless the whole run succeeds, and the ledger is written last, in one step. ``economy equilibrium`` clears a multi-tenant market.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +31,17 @@ from tokenomy.interfaces.cmd_economy_equilibrium import register_equilibrium
 from tokenomy.interfaces.loaders.agent_data import load_miniswe
 from tokenomy.interfaces.loaders.routing import load_routerbench
 from tokenomy.interfaces.loaders.traces import load_trace, resolve_trace
+from tokenomy.interfaces.outputs import (
+    atomic_write,
+    check_output_path,
+    ledger_step,
+    refuse_recorded,
+    write_results_json,
+)
 from tokenomy.interfaces.paths import resolve_data_dir
 from tokenomy.interfaces.sweep import BACKENDS, parallel_map, resolve_backend
 from tokenomy.interfaces.table import format_table
+from tokenomy.ledger import Ledger
 
 __all__ = ["DEFAULT_REQUESTS", "experiment_json", "load_inputs", "register", "run_economy"]
 
@@ -169,19 +177,26 @@ def experiment_json(exp: Experiment) -> dict[str, Any]:
     }
 
 
-def _atomic(path: str, write: Any) -> None:
-    """Write through a temporary file in the target folder, then move it into place."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-    os.close(fd)
-    os.unlink(tmp)
-    try:
-        write(tmp)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+def _refuse_recorded_runs(path: str, configs: list[str], loads: list[float]) -> None:
+    """Refuse, before the work, a ledger that already holds one of these (configuration, load) runs."""
+    if not Path(path).is_file():
+        return
+    with Ledger(path, read_only=True) as ledger:
+        for config in configs:
+            for load in loads:
+                for kind in ("chat", "agent"):
+                    refuse_recorded(ledger, f"{config}/x{load:g}/{kind}/0", f"economy run {config} x{load:g}")
+
+
+def _write_runs(ledger: Ledger, exp: Experiment) -> int:
+    """Every run of ``exp`` into ``ledger`` (refused, nothing appended, if one is recorded already)."""
+    from tokenomy.economy.ledger_io import request_ids, write_run
+
+    for (config, load), out in exp.outcomes.items():
+        ids = request_ids(config, load, out)
+        if ids:
+            refuse_recorded(ledger, ids[0], f"economy run {config} x{load:g}")
+    return sum(write_run(ledger, c, load, out, exp.models) for (c, load), out in exp.outcomes.items())
 
 
 def run_economy(args: argparse.Namespace) -> dict[str, Any]:
@@ -192,6 +207,10 @@ def run_economy(args: argparse.Namespace) -> dict[str, Any]:
         raise ValidationError(f"--agent-share must be in [0, 1); got {args.agent_share!r}")
     if not 0.0 < args.utilisation <= 10.0:
         raise ValidationError(f"--utilisation must be in (0, 10]; got {args.utilisation!r}")
+    check_output_path(args.report, "--report")
+    check_output_path(args.ledger, "--ledger")
+    if args.ledger:
+        _refuse_recorded_runs(args.ledger, [c.name for c in configs], loads)
     backend = resolve_backend(args.backend)
     trace, routing, trajs = load_inputs(args.data, args.trace, args.requests, args.seed)
     prep = prepare(
@@ -236,15 +255,14 @@ def run_economy(args: argparse.Namespace) -> dict[str, Any]:
         )
     for note in exp.synthetic:
         print(note)
-    if args.ledger:
-        from tokenomy.economy.ledger_io import write_ledger
-
-        _atomic(args.ledger, lambda tmp: write_ledger(tmp, exp))
-        print(f"wrote {args.ledger}")
     if args.report:
         from tokenomy.audit.report_economy import build_report
         from tokenomy.economy.report_view import economy_page
 
-        _atomic(args.report, lambda tmp: build_report(economy_page(exp, args.ledger)).write(tmp))
+        atomic_write(args.report, build_report(economy_page(exp, args.ledger)).write)
         print(f"wrote {args.report}")
+    write_results_json(args, payload)
+    if args.ledger:  # last, in one step: a failure above leaves no ledger, one here leaves it as it was
+        n = ledger_step(args.ledger, lambda ledger: _write_runs(ledger, exp))
+        print(f"wrote {n} decisions to {args.ledger}")
     return payload

@@ -161,7 +161,8 @@ def write_run(ledger: Ledger, config: str, load: float, out: Outcomes, models: t
 
 def write_ledger(path: str | Path, exp: Experiment) -> int:
     """Write every run of ``exp`` to a new ledger at ``path``; returns the decisions written."""
-    with Ledger(path) as ledger:
+    # one open for the whole write: each run is many small batches (one per supply quote)
+    with Ledger(path) as ledger, ledger.hold():
         total = 0
         for (config, load), out in exp.outcomes.items():
             total += write_run(ledger, config, load, out, exp.models)

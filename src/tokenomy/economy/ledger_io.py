@@ -146,22 +146,23 @@ def write_run(ledger: Ledger, config: str, load: float, out: Outcomes, models: t
     admit = _admission_batch(ids, out)
     if admit is not None:
         batches.append(admit)
-    for b in batches:
-        written += len(ledger.append_batch(b))
-    decided = {ids[r[0]] for r in out.trace.route} | {ids[nc + r[0]] for r in out.trace.agent}
-    keep = [i for i, x in enumerate(ids) if x in decided]
-    ledger.append_outcome_arrays(
-        [ids[i] for i in keep],
-        out.quality[keep],
-        out.cost_usd[keep],
-        latency_s=np.maximum(out.latency_s[keep], 0.0),
-    )
+    # one open of the file for the run: its decisions come as many small batches (one per quote)
+    with ledger.hold():
+        for b in batches:
+            written += len(ledger.append_batch(b))
+        decided = {ids[r[0]] for r in out.trace.route} | {ids[nc + r[0]] for r in out.trace.agent}
+        keep = [i for i, x in enumerate(ids) if x in decided]
+        ledger.append_outcome_arrays(
+            [ids[i] for i in keep],
+            out.quality[keep],
+            out.cost_usd[keep],
+            latency_s=np.maximum(out.latency_s[keep], 0.0),
+        )
     return written
 
 
 def write_ledger(path: str | Path, exp: Experiment) -> int:
     """Write every run of ``exp`` to a new ledger at ``path``; returns the decisions written."""
-    # one open for the whole write: each run is many small batches (one per supply quote)
     with Ledger(path) as ledger, ledger.hold():
         total = 0
         for (config, load), out in exp.outcomes.items():

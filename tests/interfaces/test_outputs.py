@@ -263,3 +263,48 @@ def test_economy_bad_report_fails_first_and_a_rerun_is_refused(
     assert capsys.readouterr().out == ""  # refused before the data loaded
     with Ledger(led, read_only=True) as ledger:
         assert (ledger.count("decisions"), ledger.count("outcomes")) == counts
+
+
+# -- the other commands: a bad output path is the first thing refused -----------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "option"),
+    [
+        (["audit", "{tmp}/absent.jsonl", "--report", "{tmp}/no/r.html"], "--report"),
+        (["agent", "eval", "--data", "{tmp}/absent", "--report", "{tmp}"], "--report"),
+        (["agent", "tau", "--data", "{tmp}/absent", "--report", "{tmp}/no/r.html"], "--report"),
+        (["route", "menu", "--data", "{tmp}/absent.csv", "--report", "{tmp}"], "--report"),
+        (["economy", "equilibrium", "--data", "{tmp}/absent", "--json", "{tmp}"], "--json"),
+        (["ledger", "summary", "{tmp}/absent.duckdb", "--json", "{tmp}/no/o.json"], "--json"),
+        (["ledger", "export", "{tmp}/absent.duckdb", "--out", "{tmp}/file.txt"], "--out"),
+        (["demo", "--only", "core", "--out", "{tmp}/file.txt/x"], "--out"),
+    ],
+)
+def test_a_bad_output_path_fails_before_any_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], option: str
+) -> None:
+    (tmp_path / "file.txt").write_text("keep")
+    assert main([a.replace("{tmp}", str(tmp_path)) for a in argv]) == 2
+    err = _err_line(capsys)
+    assert option in err and str(tmp_path) in err  # the output is named, not the absent input
+    assert capsys.readouterr().out == ""
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file.txt"]
+    assert (tmp_path / "file.txt").read_text() == "keep"
+
+
+def test_ledger_export_and_summary_write_whole_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    led = tmp_path / "l.duckdb"
+    assert main([*_route_argv(tmp_path), "--ledger", str(led)]) == 0
+    out = tmp_path / "pq"
+    assert main(["ledger", "export", str(led), "--out", str(out)]) == 0
+    assert main(["ledger", "export", str(led), "--out", str(out)]) == 0  # replaces, whole
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        f"{t}.parquet" for t in ("candidates", "decisions", "outcomes", "resource_prices")
+    )
+    js = tmp_path / "s.json"
+    assert main(["ledger", "summary", str(led), "--json", str(js)]) == 0
+    assert json.loads(js.read_text())["outcomes"] > 0 and _leftovers(tmp_path) == []
+    capsys.readouterr()

@@ -36,6 +36,7 @@ from tokenomy.core.errors import ValidationError
 from tokenomy.interfaces import cmd_agent_tau
 from tokenomy.interfaces.args import floats, int_in
 from tokenomy.interfaces.loaders.agent_data import load_miniswe, load_schedule, load_taubench
+from tokenomy.interfaces.outputs import atomic_write, check_output_path
 from tokenomy.interfaces.paths import resolve_data_dir
 from tokenomy.interfaces.table import format_table
 
@@ -122,6 +123,7 @@ def _print_results(rows: list[dict[str, Any]], n_instances: int, folds: int) -> 
 
 def run_eval(args: argparse.Namespace) -> dict[str, Any]:
     """Run ``agent eval`` (see the module docstring) and return its JSON payload."""
+    check_output_path(args.report, "--report")
     data = resolve_data_dir(args.data)
     if data is None:
         raise ValidationError(f"data folder not found: {args.data or '$TOKENOMY_DATA or ../shared/data'}")
@@ -169,8 +171,9 @@ def run_eval(args: argparse.Namespace) -> dict[str, Any]:
     }
     if args.report:
         sub = f"data: {data} · {args.folds}-fold cross-fitting over {len(table.n_calls)} instances · seed {args.seed}"
-        build_report(
+        page = build_report(
             rows, curves, check=check, subtitle=sub, tau_fragment=tau_fragment, autonomy=autonomy
-        ).write(args.report)
+        )
+        atomic_write(args.report, page.write)
         print(f"wrote {args.report}")
     return payload

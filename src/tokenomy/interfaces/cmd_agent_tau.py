@@ -34,6 +34,7 @@ from tokenomy.autonomy.trajectory import Episode
 from tokenomy.core.errors import ValidationError
 from tokenomy.interfaces.args import float_in, floats, int_in
 from tokenomy.interfaces.loaders.agent_data import load_miniswe, load_schedule, load_taubench
+from tokenomy.interfaces.outputs import atomic_write, check_output_path
 from tokenomy.interfaces.paths import resolve_data_dir
 from tokenomy.interfaces.table import format_table
 
@@ -332,6 +333,7 @@ def tau_results(
 
 def run_tau(args: argparse.Namespace) -> dict[str, Any]:
     """Run ``agent tau`` and return ``{"results": [...], "world_model": {...}}``."""
+    check_output_path(args.report, "--report")
     rhos, v_values = floats(args.rho, "--rho", allow_zero=True), floats(args.v_values, "--V", allow_zero=True)
     data = resolve_data_dir(args.data)
     if data is None:
@@ -349,6 +351,6 @@ def run_tau(args: argparse.Namespace) -> dict[str, Any]:
     if args.report:
         rep = Report("tokenomy agent tau", subtitle=f"data: {data}; ρ = {args.rho}; V = {args.v_values}")
         rep.raw(fragment(rows, world))
-        rep.write(args.report)
+        atomic_write(args.report, rep.write)
         print(f"wrote {args.report}")
     return {"results": rows, "world_model": world}

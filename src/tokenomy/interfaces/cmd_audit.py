@@ -24,6 +24,7 @@ from tokenomy.audit.report_audit import build_report, mode_rows, unknown_models_
 from tokenomy.core.errors import SchemaError, ValidationError
 from tokenomy.core.prices import PriceSource, PriceVector
 from tokenomy.interfaces.args import float_in, int_in
+from tokenomy.interfaces.outputs import atomic_write, check_output_path
 from tokenomy.interfaces.table import format_table
 
 __all__ = [
@@ -403,6 +404,7 @@ def stopping_summary(payload: dict[str, Any], echo: Callable[[str], None] = prin
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    check_output_path(args.report, "--report")
     t0 = time.perf_counter()
     result, payload = audit_inputs(
         args.inputs,
@@ -421,11 +423,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     )
     summary(payload)
     if args.report:
-        path = build_report(result, payload, subtitle=f"inputs: {', '.join(payload['inputs'])}").write(
-            args.report
-        )
-        print(f"wrote {path}")
-        payload["report"] = str(path)
+        page = build_report(result, payload, subtitle=f"inputs: {', '.join(payload['inputs'])}")
+        atomic_write(args.report, page.write)
+        print(f"wrote {args.report}")
+        payload["report"] = str(args.report)
     if args.max_requests is not None:
         payload["requests"] = payload["requests"][: args.max_requests]
     return payload

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tokenomy.interfaces.outputs import check_output_path
 from tokenomy.interfaces.paths import resolve_data_dir
 
 __all__ = ["SECTIONS", "DemoContext", "register", "run"]
@@ -60,6 +61,7 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    check_output_path(args.out, "--out", kind="dir", parents=True)
     data = resolve_data_dir(args.data)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

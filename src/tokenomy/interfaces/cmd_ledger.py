@@ -1,13 +1,20 @@
-"""``tokenomy ledger summary FILE`` and ``tokenomy ledger export FILE --out DIR``."""
+"""``tokenomy ledger summary FILE`` and ``tokenomy ledger export FILE --out DIR``.
+
+``--out`` is checked before the ledger opens (a folder, or absent under a writable one); the Parquet
+files are written to a scratch folder inside it and moved into place, each whole.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
 from tokenomy.core.errors import ValidationError
 from tokenomy.interfaces.args import int_in
+from tokenomy.interfaces.outputs import check_output_path
 from tokenomy.interfaces.table import format_table
 from tokenomy.ledger import Ledger
 
@@ -60,8 +67,16 @@ def summary(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def export(args: argparse.Namespace) -> dict[str, Any]:
+    """Export into a fresh folder beside ``--out``, then move each file into place (none half-written)."""
+    check_output_path(args.out, "--out", kind="dir")
+    out = Path(args.out)
     with _open(args.file) as ledger:
-        paths = ledger.export_parquet(args.out)
+        out.mkdir(exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=out, prefix=".export.") as tmp:
+            staged = ledger.export_parquet(tmp)
+            paths = {table: out / p.name for table, p in staged.items()}
+            for table, p in staged.items():
+                os.replace(p, paths[table])
     for table, path in paths.items():
         print(f"{table}: {path}")
     return {"files": {k: str(v) for k, v in paths.items()}}

@@ -25,6 +25,7 @@ from numpy.typing import NDArray
 from tokenomy.audit.report_menu import build_report
 from tokenomy.core.errors import SchemaError, ValidationError
 from tokenomy.interfaces.loaders.routing import load_dataset
+from tokenomy.interfaces.outputs import atomic_write, check_output_path
 from tokenomy.interfaces.paths import resolve_data_dir
 from tokenomy.interfaces.table import format_table
 from tokenomy.routing.dataset import RoutingDataset
@@ -166,6 +167,7 @@ def _dataset(args: argparse.Namespace) -> RoutingDataset:
 
 def run_menu(args: argparse.Namespace) -> dict[str, Any]:
     """Build, verify and compare the menu; print tables; write the report. Returns the JSON dict."""
+    check_output_path(args.report, "--report")
     ds = _dataset(args)
     types, values, weights = _types(args)
     tiers = tiers_from_dataset(ds)
@@ -209,9 +211,10 @@ def run_menu(args: argparse.Namespace) -> dict[str, Any]:
         f"excluded {requests.excluded_share:.1%}"
     )
     if args.report:
-        path = build_report(
+        page = build_report(
             report, requests, subtitle=f"{ds.source} · {len(ds)} prompts · split {args.split}"
-        ).write(args.report)
-        print(f"wrote {path}")
-        out["report"] = str(path)
+        )
+        atomic_write(args.report, page.write)
+        print(f"wrote {args.report}")
+        out["report"] = str(args.report)
     return out

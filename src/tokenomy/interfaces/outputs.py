@@ -37,11 +37,14 @@ __all__ = [
 T = TypeVar("T")
 
 
-def check_output_path(path: str | Path | None, option: str, kind: Literal["file", "dir"] = "file") -> None:
+def check_output_path(
+    path: str | Path | None, option: str, kind: Literal["file", "dir"] = "file", *, parents: bool = False
+) -> None:
     """Refuse an output path that cannot be written, before any work; ``None`` (not asked) passes.
 
     A file needs an existing, writable parent folder and must not be a folder; a folder must be a folder
-    (or absent, under a writable parent) and not a file.
+    (or absent, under a writable parent) and not a file. With ``parents`` (a folder the command creates
+    with its parents), the nearest existing ancestor must be a writable folder.
 
     Raises:
         ValidationError: one line naming ``option``, the path and what is wrong.
@@ -58,6 +61,8 @@ def check_output_path(path: str | Path | None, option: str, kind: Literal["file"
             raise ValidationError(f"{option}: folder {str(path)!r} is not writable")
         return
     parent = p.parent
+    while parents and not parent.exists() and parent != parent.parent:
+        parent = parent.parent
     if not parent.is_dir():
         raise ValidationError(f"{option}: folder {str(parent)!r} of {str(path)!r} does not exist")
     if not os.access(parent, os.W_OK | os.X_OK):

@@ -19,11 +19,24 @@ from numpy.typing import NDArray
 
 from tokenomy.core.errors import ValidationError
 
-__all__ = ["STEP_COLUMNS", "AuditLog", "RequestTable", "StepBuilder", "StepTable"]
+__all__ = [
+    "MAX_TOKENS_PER_CALL",
+    "STEP_COLUMNS",
+    "AuditLog",
+    "Duplicates",
+    "RequestTable",
+    "StepBuilder",
+    "StepTable",
+    "latest_steps",
+]
 
 F64 = NDArray[np.float64]
 I64 = NDArray[np.int64]
 OBJ = NDArray[np.object_]
+
+MAX_TOKENS_PER_CALL = 10**9
+"""Sanity bound on one call's token count (any column): the largest context windows are ~10^7, so a
+count above 10^9 is a corrupt log, rejected by every importer rather than billed."""
 
 # name -> (dtype, default); the order is the order of ``StepBuilder.add`` keyword arguments.
 STEP_COLUMNS: dict[str, tuple[str, Any]] = {
@@ -51,7 +64,14 @@ STEP_COLUMNS: dict[str, tuple[str, Any]] = {
     "malformed": ("?", False),  # the reply could not be parsed (format error)
     "error": ("?", False),  # the call failed (status error)
     "tool_args": ("O", ""),  # the tool call's arguments as the log wrote them (JSON text), "" when absent
+    # the gateway answered from its own response cache: no provider call; cost = the reported spend
+    "cache_hit": ("?", False),
+    # the log carries no cache-read (cache-write) count for this call, so pricing cannot split its input
+    "cache_read_unknown": ("?", False),
+    "cache_write_unknown": ("?", False),
 }
+_OPTIONAL = ("tool_args", "cache_hit", "cache_read_unknown", "cache_write_unknown")
+"""Columns an importer may leave out (empty array): filled with their defaults."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +79,8 @@ class StepTable:
     """Columnar steps; every array has the same length N. See ``STEP_COLUMNS`` for meaning and units.
 
     ``cost_usd`` is the cost recomputed from a price table (NaN until priced, or for an unknown model).
-    ``tool_args`` may be left out (all ""); ``autonomy_class`` is "" for a tool step the log did not
+    ``tool_args``, ``cache_hit`` and the ``cache_*_unknown`` flags may be left out (all "" / False);
+    ``autonomy_class`` is "" for a tool step the log did not
     label, until the audit classes it with the schedule (``tokenomy.audit.actions.classify_steps``).
     """
 
@@ -87,6 +108,9 @@ class StepTable:
     malformed: NDArray[np.bool_]
     error: NDArray[np.bool_]
     tool_args: OBJ = field(default_factory=lambda: np.zeros(0, dtype=object))
+    cache_hit: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    cache_read_unknown: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    cache_write_unknown: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
     cost_usd: F64 = field(default_factory=lambda: np.zeros(0))
 
     def __post_init__(self) -> None:
@@ -96,8 +120,9 @@ class StepTable:
             if name == "cost_usd" and len(arr) == 0 and n:
                 object.__setattr__(self, name, np.full(n, np.nan))
                 continue
-            if name == "tool_args" and len(arr) == 0 and n:  # importers without arguments leave it out
-                object.__setattr__(self, name, np.full(n, "", dtype=object))
+            if name in _OPTIONAL and len(arr) == 0 and n:  # importers that do not know it leave it out
+                dtype, default = STEP_COLUMNS[name]
+                object.__setattr__(self, name, np.full(n, default, dtype=dtype))
                 continue
             if len(arr) != n:
                 raise ValidationError(f"StepTable.{name} has {len(arr)} rows; request_id has {n}")
@@ -198,6 +223,83 @@ class StepBuilder:
                 arr = np.asarray(values, dtype=dtype) if values else np.zeros(0, dtype=dtype)
             arrays[name] = arr
         return StepTable(**arrays)
+
+
+@dataclass(frozen=True, slots=True)
+class Duplicates:
+    """Records seen more than once (retries, overlapping exports), by id.
+
+    Attributes:
+        dropped: earlier copies identical to the kept one (exact repeats), dropped.
+        conflicts: earlier copies whose content differs from the kept one: the later export wins.
+    """
+
+    dropped: int = 0
+    conflicts: int = 0
+
+    def note(self, source: str, noun: str) -> tuple[str, ...]:
+        """The notes an importer adds (none when nothing repeated)."""
+        out = []
+        if self.dropped:
+            s = "" if self.dropped == 1 else "s"
+            out.append(f"{source}: {self.dropped} duplicate {noun}{s} dropped (same id, same content)")
+        if self.conflicts:
+            s = "" if self.conflicts == 1 else "s"
+            out.append(
+                f"{source}: {self.conflicts} conflicting {noun}{s} (same id, other content): the later "
+                "export kept, the earlier dropped"
+            )
+        return tuple(out)
+
+
+def latest_steps(
+    steps: StepTable, *, counted: NDArray[np.bool_] | None = None
+) -> tuple[NDArray[np.int64], Duplicates]:
+    """The rows to keep when a step id repeats within a request: the last in file order.
+
+    The key is (``request_id``, ``step_id``): a trace and span id, a gateway request id, a task and
+    step. A dropped copy equal to the kept one in every column but ``index`` is a duplicate; one that
+    differs is a conflict. Vectorised: the keys are hashed by Arrow, never looped over in Python.
+
+    Args:
+        steps: the steps in file order.
+        counted: rows that count as records in the totals (default all; e.g. not the tool steps a
+            LiteLLM record expands into, which repeat with it).
+
+    Returns:
+        The kept row indices (ascending, i.e. file order) and the counts.
+    """
+    n = len(steps)
+    every = np.arange(n, dtype=np.int64)
+    if n < 2:
+        return every, Duplicates()
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    key = pc.binary_join_element_wise(
+        pa.array(steps.request_id, pa.string()), pa.array(steps.step_id, pa.string()), "\x1f"
+    )
+    enc = pc.dictionary_encode(key)
+    if len(enc.dictionary) == n:
+        return every, Duplicates()
+    codes = np.asarray(enc.indices, dtype=np.int64)
+    last = np.full(len(enc.dictionary), -1, np.int64)
+    np.maximum.at(last, codes, every)
+    keep = last[codes] == every
+    gone = np.flatnonzero(~keep)
+    kept_of = last[codes[gone]]
+    same = np.ones(gone.size, bool)
+    for name in (*STEP_COLUMNS, "cost_usd"):
+        if name == "index":
+            continue
+        col = getattr(steps, name)
+        a, b = col[gone], col[kept_of]
+        eq = np.asarray(a == b, dtype=bool)
+        if col.dtype.kind == "f":
+            eq |= np.isnan(a) & np.isnan(b)
+        same &= eq
+    weight = np.ones(gone.size, bool) if counted is None else counted[gone]
+    return np.flatnonzero(keep), Duplicates(int((same & weight).sum()), int((~same & weight).sum()))
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,8 +23,9 @@ from typing import Any
 import numpy as np
 
 from tokenomy.audit.importers.common import DEFAULT_PRICES, build_requests
-from tokenomy.audit.log import AuditLog, StepTable
+from tokenomy.audit.log import MAX_TOKENS_PER_CALL, AuditLog, StepTable, latest_steps
 from tokenomy.autonomy.trajectory import AgentTrajectory, Episode
+from tokenomy.core.errors import SchemaError
 from tokenomy.core.prices import PriceVector
 
 __all__ = ["MINISWE_MODEL", "RUN_DATE_S", "from_miniswe", "from_taubench"]
@@ -82,6 +83,11 @@ def from_miniswe(
         malformed=np.fromiter((s.format_error for s in steps), bool, n),
         error=np.zeros(n, bool),
     )
+    _check_counts(table)
+    # a step row repeated in the data (same instance and step): the later row wins, counted in a note
+    keep, dups = latest_steps(table)
+    if keep.size < n:
+        table = table.select(keep)
     known = {t.instance_id: {"quality": 1.0 if t.resolved else 0.0, "group": t.repo} for t in trajectories}
     requests = build_requests([t.instance_id for t in trajectories], known, side, defaults)
     notes = (
@@ -97,13 +103,30 @@ def from_miniswe(
         "mini-swe-agent: action classes are the dataset's regex labels (heuristic)",
         "mini-swe-agent: no latency in the data; λ·L is 0",
         "mini-swe-agent: a sandboxed benchmark, no human confirmation is observable",
+        *dups.note("mini-swe-agent", "step row"),
     )
     extra = {
         "capabilities": ("action_classes", "malformed", "cache_tokens", "outcomes"),
         "harness_cost_usd": float(sum(t.instance_cost_usd for t in trajectories)),
         "imputed_cost_calls": imputed_calls,
+        "duplicates_dropped": dups.dropped,
+        "duplicate_conflicts": dups.conflicts,
     }
     return AuditLog("miniswe", table, requests, notes, extra)
+
+
+def _check_counts(table: StepTable) -> None:
+    """Token counts must lie in [0, ``MAX_TOKENS_PER_CALL``] (records built in code, not by the loader,
+    included): a negative count would lower the bill."""
+    for name in ("input_tokens", "output_tokens", "cache_read_tokens", "reasoning_tokens"):
+        col = getattr(table, name)
+        bad = np.flatnonzero((col < 0) | (col > MAX_TOKENS_PER_CALL))
+        if bad.size:
+            i = int(bad[0])
+            raise SchemaError(
+                f"mini-swe-agent step {table.step_id[i]}: field {name!r}={int(col[i])}; expected a whole "
+                f"token count in [0, {MAX_TOKENS_PER_CALL:.0e}] ({bad.size} step(s) out of range)"
+            )
 
 
 def episode_id(e: Episode) -> str:

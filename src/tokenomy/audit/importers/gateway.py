@@ -23,9 +23,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from tokenomy.audit.actions import arguments_text
+from tokenomy.audit.log import MAX_TOKENS_PER_CALL
 from tokenomy.core.errors import SchemaError
 
-__all__ = ["langfuse_row", "litellm_row", "litellm_rows", "timestamp_s"]
+__all__ = ["langfuse_row", "litellm_row", "litellm_rows", "timestamp_s", "token_count"]
 
 
 def timestamp_s(value: Any, where: str, name: str) -> float:
@@ -47,14 +48,27 @@ def timestamp_s(value: Any, where: str, name: str) -> float:
     return (t if t.tzinfo else t.replace(tzinfo=dt.UTC)).timestamp()
 
 
-def _int(rec: Mapping[str, Any], key: str, where: str) -> int:
-    v = rec.get(key)
-    if v in (None, ""):
+def token_count(v: Any, where: str, key: str) -> int:
+    """A token count: absent (None, "") is 0; else a whole number in [0, ``MAX_TOKENS_PER_CALL``]
+    (``3``, ``3.0``, ``"3"``), or a SchemaError naming ``where`` and the field. A negative, fractional
+    or absurd count is never taken: it would lower (or blow up) the bill."""
+    if v is None or v == "":
         return 0
-    try:
-        return int(float(v))
-    except (TypeError, ValueError):
-        raise SchemaError(f"{where}: {key} must be an integer, got {v!r}") from None
+    n: float | None = None
+    if isinstance(v, int | float | str) and not isinstance(v, bool):
+        try:
+            n = float(v)
+        except ValueError:
+            n = None
+    if n is None or not n.is_integer() or not 0 <= n <= MAX_TOKENS_PER_CALL:
+        raise SchemaError(
+            f"{where}: field {key!r}={v!r}; expected a whole token count in [0, {MAX_TOKENS_PER_CALL:.0e}]"
+        )
+    return int(n)
+
+
+def _int(rec: Mapping[str, Any], key: str, where: str) -> int:
+    return token_count(rec.get(key), where, key)
 
 
 def _float(v: Any, where: str, key: str) -> float:
@@ -78,13 +92,18 @@ def _json_obj(v: Any) -> Mapping[str, Any]:
     return {}
 
 
-def _usage_cache(usage: Mapping[str, Any]) -> tuple[int, int]:
+def _usage_cache(usage: Mapping[str, Any], where: str) -> tuple[int, int]:
     details = usage.get("prompt_tokens_details") or {}
-    read = usage.get("cache_read_input_tokens") or (
-        details.get("cached_tokens") if isinstance(details, Mapping) else 0
-    )
-    write = usage.get("cache_creation_input_tokens") or 0
-    return int(read or 0), int(write or 0)
+    read = token_count(usage.get("cache_read_input_tokens"), where, "usage.cache_read_input_tokens")
+    if not read and isinstance(details, Mapping):
+        read = token_count(details.get("cached_tokens"), where, "usage.prompt_tokens_details.cached_tokens")
+    write = token_count(usage.get("cache_creation_input_tokens"), where, "usage.cache_creation_input_tokens")
+    return read, write
+
+
+def _flag(v: Any) -> bool:
+    """A LiteLLM boolean: ``true`` in a payload, ``"True"`` in a SpendLogs row."""
+    return v is True or (isinstance(v, str) and v.strip().lower() in ("true", "1"))
 
 
 def litellm_row(rec: Mapping[str, Any], where: str) -> dict[str, Any]:
@@ -96,7 +115,7 @@ def litellm_row(rec: Mapping[str, Any], where: str) -> dict[str, Any]:
         raise SchemaError(f"{where}: missing field 'request_id' (SpendLogs) or 'id' (StandardLoggingPayload)")
     meta = _json_obj(rec.get("metadata"))
     usage = _json_obj(meta.get("usage_object")) or _json_obj(_json_obj(rec.get("response")).get("usage"))
-    read, write = _usage_cache(usage)
+    read, write = _usage_cache(usage, where)
     start = timestamp_s(rec.get("startTime"), where, "startTime")
     end = timestamp_s(rec.get("endTime"), where, "endTime")
     cost = rec.get("response_cost", rec.get("spend"))
@@ -116,6 +135,8 @@ def litellm_row(rec: Mapping[str, Any], where: str) -> dict[str, Any]:
         "cache_write_tokens": write,
         "reported_cost_usd": _float(cost, where, "spend/response_cost"),
         "error": status not in ("success", ""),
+        # answered from LiteLLM's response cache: no provider call, so the reported spend is the cost
+        "cache_hit": _flag(rec.get("cache_hit")),
     }
 
 
@@ -158,6 +179,15 @@ def litellm_rows(rec: Mapping[str, Any], where: str) -> list[dict[str, Any]]:
 _LF_KIND = {"GENERATION": "llm", "EMBEDDING": "llm", "TOOL": "tool", "RETRIEVER": "tool"}
 
 
+def _lf_count(key: str) -> bool:
+    """Whether a Langfuse usage key is a token count the audit reads (not a total, a unit or a cost)."""
+    if "cost" in key.lower():
+        return False
+    return key in ("input", "output") or any(
+        part in key for part in ("cache_read", "cached", "cache_creation", "cache_write", "reasoning")
+    )
+
+
 def langfuse_row(rec: Mapping[str, Any], where: str) -> dict[str, Any]:
     """One step row from a Langfuse observation."""
     if not isinstance(rec, Mapping):
@@ -168,16 +198,17 @@ def langfuse_row(rec: Mapping[str, Any], where: str) -> dict[str, Any]:
     typ = str(rec.get("type") or "SPAN").upper()
     kind = _LF_KIND.get(typ, "group")
     ud = _json_obj(rec.get("usageDetails")) or _json_obj(rec.get("usage"))
-    inp = ud.get("input", rec.get("promptTokens", 0)) or 0
-    out = ud.get("output", rec.get("completionTokens", 0)) or 0
-    read = sum(
-        int(v or 0)
-        for k, v in ud.items()
-        if "cache_read" in k or k in ("input_cached_tokens", "cached_tokens")
-    )
-    write = sum(int(v or 0) for k, v in ud.items() if "cache_creation" in k or "cache_write" in k)
+    field = "usageDetails" if _json_obj(rec.get("usageDetails")) else "usage"
+    counts = {k: token_count(v, where, f"{field}.{k}") for k, v in ud.items() if _lf_count(k)}
+    inp = counts["input"] if "input" in ud else token_count(rec.get("promptTokens"), where, "promptTokens")
+    out = counts["output"] if "output" in ud else token_count(rec.get("completionTokens"), where, "completionTokens")
+    read = sum(v for k, v in counts.items() if "cache_read" in k or k in ("input_cached_tokens", "cached_tokens"))
+    write = sum(v for k, v in counts.items() if "cache_creation" in k or "cache_write" in k)
+    # Langfuse's "output" excludes the reasoning tokens when they are reported separately
+    # (``output_reasoning_tokens``); they are billed as output tokens
+    reasoning = sum(v for k, v in counts.items() if "reasoning" in k)
     # Langfuse's "input" excludes the cached tokens when they are reported separately
-    total_in = int(inp) + (read + write if any(k.startswith("input_") or "cache" in k for k in ud) else 0)
+    total_in = inp + (read + write if any(k.startswith("input_") or "cache" in k for k in ud) else 0)
     cd = _json_obj(rec.get("costDetails"))
     cost = cd.get("total", rec.get("calculatedTotalCost", rec.get("totalCost")))
     start = timestamp_s(rec.get("startTime"), where, "startTime")
@@ -195,7 +226,8 @@ def langfuse_row(rec: Mapping[str, Any], where: str) -> dict[str, Any]:
         "model": str(rec.get("model") or rec.get("providedModelName") or ""),
         "provider": str(meta.get("gen_ai.provider.name") or meta.get("ls_provider") or ""),
         "input_tokens": total_in,
-        "output_tokens": int(out),
+        "output_tokens": out + reasoning,
+        "reasoning_tokens": reasoning,
         "cache_read_tokens": read,
         "cache_write_tokens": write,
         "reported_cost_usd": _float(cost, where, "costDetails.total"),

@@ -21,12 +21,12 @@ from numpy.typing import NDArray
 
 from tokenomy.audit.actions import arguments_text
 from tokenomy.audit.importers.common import DEFAULT_PRICES, build_requests
-from tokenomy.audit.log import AuditLog, StepBuilder, StepTable
+from tokenomy.audit.log import MAX_TOKENS_PER_CALL, AuditLog, StepBuilder, StepTable, latest_steps
 from tokenomy.audit.semconv import ATTRIBUTES, LABEL_ATTRIBUTES, OPERATION_KIND, SPAN_KIND_KIND
 from tokenomy.core.errors import SchemaError
 from tokenomy.core.prices import PriceVector
 
-__all__ = ["TOKEN_COLUMNS", "OtlpImporter", "attribute_value", "tool_from_span_name"]
+__all__ = ["NO_CACHE_OPERATIONS", "TOKEN_COLUMNS", "OtlpImporter", "attribute_value", "tool_from_span_name"]
 
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
 _HEX32 = re.compile(r"[0-9a-fA-F]{32}").fullmatch
@@ -40,6 +40,8 @@ TOKEN_COLUMNS = (
     "reasoning_tokens",
 )
 """The integer token-count columns of a step, read from span attributes (also by ``otlp_arrow``)."""
+NO_CACHE_OPERATIONS = frozenset({"embeddings", "embedding", "reranker"})
+"""LLM operations no provider bills a cache on: a missing cache count there bounds nothing."""
 # attribute name -> (column, rank); rank 0 = the current name, higher = older aliases. Request labels
 # (``tokenomy.v_usd`` ...) map to ("label:<name>", 0); any other attribute is skipped unread.
 _RANK = {name: (col, rank) for col, names in ATTRIBUTES.items() for rank, name in enumerate(names)}
@@ -98,14 +100,14 @@ def _token_count(value: Any, col: str, attr_of: Mapping[str, str], where: str, s
     else:
         try:
             n = int(value)
-            ok = n >= 0
+            ok = 0 <= n <= MAX_TOKENS_PER_CALL
         except (TypeError, ValueError):
             ok = False
     if not ok:
         name = attr_of.get(col, ATTRIBUTES[col][0])
         raise SchemaError(
             f"{where}: span {span_id}: attribute {name!r} must be a non-negative integer token count "
-            f'(intValue, e.g. {{"intValue": "1200"}}), got {value!r}'
+            f'of at most {MAX_TOKENS_PER_CALL:.0e} (intValue, e.g. {{"intValue": "1200"}}), got {value!r}'
         )
     return n
 
@@ -238,6 +240,8 @@ class OtlpImporter:
         if not kind:
             kind = "llm" if "input_tokens" in values or "output_tokens" in values else "group"
         toks = [_token_count(get(c, 0), c, attr_of, where, span_id) for c in TOKEN_COLUMNS]
+        operation = op or sk.lower()
+        cached = kind == "llm" and operation not in NO_CACHE_OPERATIONS  # a call whose input can be cached
         tool = action = autonomy = args = ""
         if kind == "tool":
             tool = str(get("tool") or tool_from_span_name(str(span.get("name", ""))))
@@ -268,7 +272,7 @@ class OtlpImporter:
             start / 1e9,
             max(end - start, 0) / 1e9,
             kind,
-            op or sk.lower(),
+            operation,
             str(get("model", "")),
             str(get("provider", "")),
             *toks,
@@ -281,14 +285,25 @@ class OtlpImporter:
             bool(get("malformed", False)),
             status in (_STATUS_ERROR, "STATUS_CODE_ERROR"),
             args,
+            False,
+            cached and "cache_read_tokens" not in values,
+            cached and "cache_write_tokens" not in values,
             start,
         )
 
     def finish(self, side: Mapping[str, Mapping[str, Any]] | None = None, source: str = "otlp") -> AuditLog:
         """The audit log: steps ordered by (trace, start time), one request per trace."""
         steps = self._steps.build()
+        notes: tuple[str, ...] = ()
+        dups_dropped = dups_conflicts = 0
         if len(steps):
             starts = np.concatenate([*self._start_chunks, np.asarray(self._start_ns, dtype=np.int64)])
+            # the same (trace id, span id) exported again (a retry, overlapping exports): the last wins
+            keep, dups = latest_steps(steps)
+            if keep.size < len(steps):
+                steps, starts = steps.select(keep), starts[keep]
+            notes = dups.note(source.upper() if source == "otlp" else source, "span")
+            dups_dropped, dups_conflicts = dups.dropped, dups.conflicts
             order = np.lexsort((starts, steps.request_id.astype(str)))
             steps = steps.select(order)
             rid = steps.request_id.astype(str)
@@ -304,5 +319,7 @@ class OtlpImporter:
         notes = (
             "OTLP: each trace is one request; tool spans are classed by tokenomy.autonomy_class, else by "
             "the action layer's classifier on the tool name and arguments under the autonomy schedule",
+            *notes,
         )
-        return AuditLog(source, steps, requests, notes)
+        extra = {"duplicates_dropped": dups_dropped, "duplicate_conflicts": dups_conflicts}
+        return AuditLog(source, steps, requests, notes, extra)

@@ -20,8 +20,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from numpy.typing import NDArray
 
-from tokenomy.audit.importers.otlp import TOKEN_COLUMNS, tool_from_span_name
-from tokenomy.audit.log import StepTable
+from tokenomy.audit.importers.otlp import NO_CACHE_OPERATIONS, TOKEN_COLUMNS, tool_from_span_name
+from tokenomy.audit.log import MAX_TOKENS_PER_CALL, StepTable
 from tokenomy.audit.semconv import ATTRIBUTES, LABEL_ATTRIBUTES, OPERATION_KIND, SPAN_KIND_KIND
 from tokenomy.core.errors import TokenomyError
 
@@ -237,6 +237,8 @@ def steps_from_table(
         return np.asarray(cols[col], np.int64) if col in cols else np.full(n, -1, np.int64)
 
     zeros = np.zeros(n, np.int64)
+    no_flag = np.zeros(n, bool)
+    cached = (kind == "llm") & ~np.isin(operation, list(NO_CACHE_OPERATIONS))
 
     def ints(col: str) -> NDArray[np.int64]:
         return np.asarray(cols.get(col, zeros), np.int64)
@@ -266,6 +268,9 @@ def steps_from_table(
         malformed=np.asarray(cols["malformed"] == 1, bool) if "malformed" in cols else np.zeros(n, bool),
         error=error,
         tool_args=tool_args,
+        cache_hit=no_flag,
+        cache_read_unknown=cached & ~found.get("cache_read_tokens", no_flag),
+        cache_write_unknown=cached & ~found.get("cache_write_tokens", no_flag),
     )
     return steps, start, labels
 
@@ -324,8 +329,8 @@ def _typed(
             vals = np.asarray(pc.cast(take("intValue"), pa.int64()), dtype=np.int64)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
             raise UnsupportedError(f"{col}: {exc}") from None
-        if (vals < 0).any():
-            raise UnsupportedError(f"{col}: a negative token count")  # the row importer names it
+        if (vals < 0).any() or (vals > MAX_TOKENS_PER_CALL).any():
+            raise UnsupportedError(f"{col}: a token count out of range")  # the row importer names it
         out_i = np.zeros(n, np.int64)
         out_i[has] = vals
         return out_i

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tokenomy.audit.log import MAX_TOKENS_PER_CALL
 from tokenomy.autonomy.schedule import Schedule, parse_schedule
 from tokenomy.autonomy.trajectory import AgentStep, AgentTrajectory
 from tokenomy.core.errors import SchemaError
@@ -91,10 +92,10 @@ def load_miniswe(
                 step=num(steps_path, line, r, "step", int, lo=0),
                 action_class=r["action_class"],
                 autonomy_class=r["autonomy_class"],
-                num_prompt_tokens=num(steps_path, line, r, "prompt_tokens", int, lo=0),
-                num_completion_tokens=num(steps_path, line, r, "completion_tokens", int, lo=0),
-                num_reasoning_tokens=num(steps_path, line, r, "reasoning_tokens", int, lo=0),
-                num_cached_tokens=num(steps_path, line, r, "cached_tokens", int, lo=0),
+                num_prompt_tokens=_tokens(steps_path, line, r, "prompt_tokens"),
+                num_completion_tokens=_tokens(steps_path, line, r, "completion_tokens"),
+                num_reasoning_tokens=_tokens(steps_path, line, r, "reasoning_tokens"),
+                num_cached_tokens=_tokens(steps_path, line, r, "cached_tokens"),
                 cost_usd=num(steps_path, line, r, "cost_usd", float, lo=0),
                 returncode=None if rc == "" else num(steps_path, line, r, "returncode", int),
                 obs_chars=num(steps_path, line, r, "obs_chars", int, lo=0),
@@ -119,8 +120,9 @@ def load_miniswe(
     for line, r in instances:
         iid = r["instance_id"]
         steps = sorted(by_instance.pop(iid, []), key=lambda s: s.step)
-        if (r.get("n_steps") or "").strip() and num(inst_path, line, r, "n_steps", int) != len(steps):
-            bad.append(f"{iid} (line {line}): {len(steps)} row(s), field 'n_steps'={r['n_steps']}")
+        distinct = len({s.step for s in steps})  # a repeated step row is dropped by the importer, counted
+        if (r.get("n_steps") or "").strip() and num(inst_path, line, r, "n_steps", int) != distinct:
+            bad.append(f"{iid} (line {line}): {distinct} step(s), field 'n_steps'={r['n_steps']}")
         submission = ""
         if iid in raw_info:
             submission, commands = raw_info[iid]
@@ -147,6 +149,11 @@ def load_miniswe(
         orphan = sorted(by_instance)[:3]
         raise SchemaError(f"{steps_path}: steps for instance(s) absent from {inst_path.name}: {orphan}")
     return tuple(out)
+
+
+def _tokens(path: Path, line: int, row: dict[str, str], key: str) -> int:
+    """A token count in [0, ``MAX_TOKENS_PER_CALL``], or a SchemaError naming file:line and the field."""
+    return reader.int_field(row.get(key), f"{path}: line {line}", key, lo=0, hi=MAX_TOKENS_PER_CALL)
 
 
 def _impute_missing_costs(by_instance: dict[str, list[AgentStep]], totals: dict[str, float]) -> None:

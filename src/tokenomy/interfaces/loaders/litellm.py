@@ -1,5 +1,6 @@
 """Read LiteLLM spend logs (``LiteLLM_SpendLogs`` as JSON / JSONL / CSV, or ``StandardLoggingPayload``
-JSONL) into an audit log. Malformed lines stop with file:line (``skip_bad`` skips and counts them)."""
+JSONL) into an audit log. Malformed lines stop with file:line (``skip_bad`` skips and counts them).
+A request id seen twice (a retry logged twice, overlapping exports) counts once: see ``gateway_log``."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from tokenomy.audit.importers.common import DEFAULT_PRICES, build_requests
 from tokenomy.audit.importers.gateway import litellm_rows
-from tokenomy.audit.log import AuditLog, StepBuilder
+from tokenomy.audit.log import AuditLog, StepBuilder, latest_steps
 from tokenomy.core.errors import SchemaError
 from tokenomy.core.prices import PriceVector
 from tokenomy.interfaces.loaders import reader
@@ -40,15 +43,22 @@ def gateway_log(
     side: Mapping[str, Mapping[str, Any]] | None,
     defaults: PriceVector,
 ) -> AuditLog:
-    """Audit log from step rows: ordered by (request, start time), indexed within each request."""
-    rows.sort(key=lambda r: (r["request_id"], r["time_s"] if r["time_s"] == r["time_s"] else 0.0))
+    """Audit log from step rows in file order: a repeated (request, step id) keeps its last copy (see
+    ``latest_steps``); then ordered by (request, start time) and indexed within each request."""
     b = StepBuilder()
-    last, k = None, 0
-    for r in rows:
-        k = k + 1 if r["request_id"] == last else 0
-        last = r["request_id"]
-        b.add(**r, index=k)
+    b.extend(rows)
     steps = b.build()
+    # the tool steps a LiteLLM record expands into repeat with it: only the records are counted
+    keep, dups = latest_steps(steps, counted=np.asarray(steps.operation != "tool_call", dtype=bool))
+    if keep.size < len(steps):
+        steps = steps.select(keep)
+    if len(steps):
+        t = np.nan_to_num(steps.time_s, nan=0.0)
+        steps = steps.select(np.lexsort((t, steps.request_id.astype(str))))
+        rid = steps.request_id.astype(str)
+        first = np.r_[True, rid[1:] != rid[:-1]]
+        group_start = np.maximum.accumulate(np.where(first, np.arange(len(rid)), 0))
+        object.__setattr__(steps, "index", np.arange(len(rid), dtype=np.int64) - group_start)
     caps = ["errors"] + (
         ["cache_tokens"]
         if (steps.cache_read_tokens > 0).any() or (steps.cache_write_tokens > 0).any()
@@ -61,8 +71,16 @@ def gateway_log(
     if (steps.confirmed >= 0).any():
         caps.append("confirmations")
     requests = build_requests(steps.request_id.tolist(), None, side, defaults)
-    notes = (f"{source}: a request is a session / trace id when the log has one, else one call",)
-    return AuditLog(source, steps, requests, notes, {"capabilities": tuple(caps)})
+    notes = (
+        f"{source}: a request is a session / trace id when the log has one, else one call",
+        *dups.note(source, "record"),
+    )
+    extra = {
+        "capabilities": tuple(caps),
+        "duplicates_dropped": dups.dropped,
+        "duplicate_conflicts": dups.conflicts,
+    }
+    return AuditLog(source, steps, requests, notes, extra)
 
 
 def load_gateway(

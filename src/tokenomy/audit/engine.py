@@ -24,7 +24,7 @@ from tokenomy.audit.actions import classify_steps
 from tokenomy.audit.curves import stopping_margin, verification_curve
 from tokenomy.audit.detectors import AuditContext, Finding, detect_all
 from tokenomy.audit.log import AuditLog
-from tokenomy.audit.pricing import PriceTable, Pricing, price_steps
+from tokenomy.audit.pricing import PriceTable, Pricing, cost_bound, price_steps
 from tokenomy.autonomy.schedule import Schedule
 from tokenomy.core.rule import UtilityTerms, utility_terms
 from tokenomy.ledger import Decision, Outcome
@@ -80,6 +80,7 @@ class AuditResult:
             "labelled_requests": int((~np.isnan(rq.quality)).sum()),
             "unpriced_llm_calls": int((self.log.steps.is_llm & np.isnan(self.pricing.cost_usd)).sum()),
             "unknown_model_calls": int(sum(self.pricing.unknown_models.values())),
+            **_bound_dict(*self.pricing.bound()),
             # None when nothing was priced (a log without the agent's token costs): not "free"
             "cost_per_resolved_usd": float(c.cost_usd[lab].sum() / solved)
             if solved > 0 and (self.log.steps.is_llm.any() or np.isfinite(reported).any())
@@ -95,6 +96,12 @@ class AuditResult:
         unpriced = np.zeros(len(rq), np.int64)  # LLM calls no price table knew and nobody reported
         miss = ok & self.log.steps.is_llm & np.isnan(self.pricing.cost_usd)
         np.add.at(unpriced, c.req[miss], 1)
+        n_up = np.zeros(len(rq), np.int64)  # per request, calls whose cost may be too high / too low
+        n_lo = np.zeros(len(rq), np.int64)
+        np.add.at(n_up, c.req[ok & self.pricing.upper_bound], 1)
+        np.add.at(n_lo, c.req[ok & self.pricing.lower_bound], 1)
+        bounds = {(int(u), int(v)) for u, v in zip(n_up, n_lo, strict=True)}
+        bound_of = {k: _bound_dict(*cost_bound(*k)) for k in bounds}
         return [
             {
                 "request_id": str(rq.request_id[i]),
@@ -110,6 +117,7 @@ class AuditResult:
                 "welfare_usd": float(c.welfare_usd[i]),
                 "regret_usd": float(self.regret_usd[i]),
                 "unpriced_llm_calls": int(unpriced[i]),
+                **bound_of[int(n_up[i]), int(n_lo[i])],
             }
             for i in range(len(rq))
         ]
@@ -279,6 +287,10 @@ def _ledger_vectors(decisions: Sequence[Decision], outcomes: Sequence[Outcome]) 
         ledger.append(decisions)
         ledger.append_outcomes(outcomes)
         return list(ledger.request_vectors().to_pylist())
+
+
+def _bound_dict(upper: bool, lower: bool, why: str) -> dict[str, Any]:
+    return {"cost_is_upper_bound": upper, "cost_is_lower_bound": lower, "cost_bound_reason": why}
 
 
 def _price_summary(vals: NDArray[np.float64], sources: NDArray[np.str_]) -> dict[str, Any]:

@@ -31,6 +31,7 @@ __all__ = [
     "Pricing",
     "RateCard",
     "StaticPriceTable",
+    "cost_bound",
     "price_steps",
 ]
 
@@ -271,12 +272,43 @@ class Pricing:
         unknown_models: model -> number of LLM calls no table could price.
         cards: "model@provider" -> the rate card used (for the report); "model@provider@date" for the
             cards of later dates when a model's price changed within the log.
+        upper_bound: per step, the recomputed cost may exceed the true one: the log has no cache-read
+            count for the call and the model's cached input is cheaper (all its input was priced at
+            the full rate).
+        lower_bound: per step, the recomputed cost may fall short: no cache-write count, and the model
+            charges a premium on cache writes.
     """
 
     cost_usd: F64
     unknown_models: dict[str, int]  # model -> calls
     cards: dict[str, RateCard]  # "model@provider[@date]" -> card
     unknown_zero: bool
+    upper_bound: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, bool))
+    lower_bound: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, bool))
+
+    def bound(self) -> tuple[bool, bool, str]:
+        """(cost is an upper bound, cost is a lower bound, why) over all the steps."""
+        return cost_bound(int(self.upper_bound.sum()), int(self.lower_bound.sum()))
+
+
+def cost_bound(n_upper: int, n_lower: int) -> tuple[bool, bool, str]:
+    """(upper bound, lower bound, why) of a cost summed over calls of which ``n_upper`` may be priced
+    too high and ``n_lower`` too low (see ``Pricing``). Both flags are False when the cost is exact,
+    and also when some calls err up and others down (the reason then says so)."""
+    parts = []
+    if n_upper:
+        parts.append(
+            f"{n_upper} LLM call(s) carry no cached-token count (the instrumentation does not emit one); "
+            "their cached input is priced at the full input rate, so the true cost is at most this"
+        )
+    if n_lower:
+        parts.append(
+            f"{n_lower} LLM call(s) carry no cache-write count; cache writes the model charges a premium "
+            "on are priced at the input rate, so the true cost is at least this"
+        )
+    if n_upper and n_lower:
+        parts.append("with both, the cost is an estimate bounded in neither direction")
+    return bool(n_upper and not n_lower), bool(n_lower and not n_upper), "; ".join(parts)
 
 
 def price_steps(steps: StepTable, table: PriceTable, *, unknown_zero: bool = False) -> Pricing:
@@ -287,17 +319,24 @@ def price_steps(steps: StepTable, table: PriceTable, *, unknown_zero: bool = Fal
         table: where rates come from.
         unknown_zero: price a model no table knows at 0 (the user said so) instead of leaving it unpriced.
 
+    A call a gateway answered from its own response cache (``cache_hit``) costs what the log reports
+    (0 when it reports nothing): no provider was called, so nothing is recomputed. A call whose log
+    lacks the cache-read (cache-write) count is flagged: its recomputed cost is an upper (lower) bound
+    when the model's cached-read rate is below (cache-write rate above) its input rate.
+
     Returns:
-        The per-step cost, the unknown models and the rate cards used.
+        The per-step cost, the unknown models, the rate cards used and the bound flags.
     """
     n = len(steps)
     reported = steps.reported_cost_usd
     cost = np.where(np.isnan(reported), 0.0, reported).astype(np.float64)
-    llm = np.flatnonzero(steps.is_llm)
+    upper = np.zeros(n, bool)
+    lower = np.zeros(n, bool)
+    llm = np.flatnonzero(steps.is_llm & ~steps.cache_hit)
     unknown: dict[str, int] = {}
     cards: dict[str, RateCard] = {}
     if n == 0 or llm.size == 0:
-        return Pricing(cost, unknown, cards, unknown_zero)
+        return Pricing(cost, unknown, cards, unknown_zero, upper, lower)
     day = np.where(np.isnan(steps.time_s[llm]), -1, np.floor(steps.time_s[llm] / 86400.0)).astype(np.int64)
     keys = np.char.add(
         np.char.add(steps.model[llm].astype(str), "\x1f"),
@@ -323,4 +362,9 @@ def price_steps(steps: StepTable, table: PriceTable, *, unknown_zero: bool = Fal
             steps.cache_read_tokens[rows],
             steps.cache_write_tokens[rows],
         )
-    return Pricing(cost, unknown, cards, unknown_zero)
+        fed = steps.input_tokens[rows] > 0
+        if card.cache_read_usd_per_mtok < card.input_usd_per_mtok or any(t[3] < t[1] for t in card.tiers):
+            upper[rows] = fed & steps.cache_read_unknown[rows]
+        if card.cache_write_usd_per_mtok > card.input_usd_per_mtok or any(t[4] > t[1] for t in card.tiers):
+            lower[rows] = fed & steps.cache_write_unknown[rows]
+    return Pricing(cost, unknown, cards, unknown_zero, upper, lower)

@@ -64,6 +64,18 @@ def unknown_models_text(payload: dict[str, Any]) -> tuple[str, str]:
     return f"Unknown models (no price table knows them; the cost the log reports is used): {names}", "info"
 
 
+def _cost_bound_note(tot: dict[str, Any]) -> str:
+    """Whether the recomputed cost is exact, an upper bound or a lower bound, and why ("" when exact)."""
+    why = tot.get("cost_bound_reason") or ""
+    if not why:
+        return ""
+    if tot.get("cost_is_upper_bound"):
+        return f"The cost is an upper bound: {why}."
+    if tot.get("cost_is_lower_bound"):
+        return f"The cost is a lower bound: {why}."
+    return f"The cost is an estimate: {why}."
+
+
 def _default_note(payload: dict[str, Any]) -> str:
     parts = []
     for name, info in payload["prices"].items():
@@ -99,6 +111,9 @@ def build_report(
             },
             keys={"provider-reported cost (USD)": "totals.reported_cost_usd"},
         )
+    bound = _cost_bound_note(tot)
+    if bound:
+        r.note(bound, kind="modelled")
     note = _default_note(payload)
     if note:
         r.note(note, kind="modelled")

@@ -19,7 +19,7 @@ __all__ = ["ATTRIBUTES", "LABEL_ATTRIBUTES", "OPERATION_KIND", "SPAN_KIND_KIND",
 ATTRIBUTES: dict[str, tuple[str, ...]] = {
     "operation": ("gen_ai.operation.name",),
     "provider": ("gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system"),
-    "model": ("gen_ai.response.model", "gen_ai.request.model", "llm.model_name"),
+    "model": ("gen_ai.response.model", "gen_ai.request.model", "llm.model_name", "embedding.model_name"),
     "input_tokens": ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens", "llm.token_count.prompt"),
     "output_tokens": (
         "gen_ai.usage.output_tokens",

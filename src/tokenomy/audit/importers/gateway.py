@@ -201,8 +201,14 @@ def langfuse_row(rec: Mapping[str, Any], where: str) -> dict[str, Any]:
     field = "usageDetails" if _json_obj(rec.get("usageDetails")) else "usage"
     counts = {k: token_count(v, where, f"{field}.{k}") for k, v in ud.items() if _lf_count(k)}
     inp = counts["input"] if "input" in ud else token_count(rec.get("promptTokens"), where, "promptTokens")
-    out = counts["output"] if "output" in ud else token_count(rec.get("completionTokens"), where, "completionTokens")
-    read = sum(v for k, v in counts.items() if "cache_read" in k or k in ("input_cached_tokens", "cached_tokens"))
+    out = (
+        counts["output"]
+        if "output" in ud
+        else token_count(rec.get("completionTokens"), where, "completionTokens")
+    )
+    read = sum(
+        v for k, v in counts.items() if "cache_read" in k or k in ("input_cached_tokens", "cached_tokens")
+    )
     write = sum(v for k, v in counts.items() if "cache_creation" in k or "cache_write" in k)
     # Langfuse's "output" excludes the reasoning tokens when they are reported separately
     # (``output_reasoning_tokens``); they are billed as output tokens

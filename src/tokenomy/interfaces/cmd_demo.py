@@ -89,7 +89,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _write_index(out: Path, sections: dict[str, Any]) -> Path:
-    """One page that links every HTML report the demo wrote, and lists what each section returned."""
+    """One page that links every report, JSON file and ledger the demo wrote, and what each section returned."""
     from tokenomy.audit.html import Report
 
     page = Report("tokenomy demo", f"the reports written to {out} by `tokenomy demo`")
@@ -99,6 +99,21 @@ def _write_index(out: Path, sections: dict[str, Any]) -> Path:
         page.links([(p.name, p.stem, f"({p.stat().st_size / 1024:.0f} KiB)") for p in reports])
     else:
         page.paragraph("no section wrote a report (the data folder may be absent)")
+
+    def size(p: Path) -> str:
+        return f"({p.stat().st_size / 1024:.0f} KiB)"
+
+    data = sorted(p for p in out.glob("*.json"))
+    if data:
+        page.heading("JSON results")
+        page.links([(p.name, p.name, size(p)) for p in data])
+    ledgers = sorted(out.glob("*.duckdb"))
+    if ledgers:
+        page.heading("Ledgers")
+        page.paragraph(
+            "every decision and outcome the sections recorded; read one with `tokenomy ledger summary FILE`"
+        )
+        page.links([(p.name, p.name, size(p)) for p in ledgers])
     page.heading("Sections run")
     page.table(
         [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -206,6 +207,7 @@ def test_langfuse_tool_input_is_classed(tmp_path: Path) -> None:
     path = tmp_path / "obs.json"
     path.write_text(json.dumps(obs))
     log, _ = load_langfuse([path])
-    res = run_audit(log, GenaiPricesTable(), schedule=SCHEDULE)
-    assert res.log.steps.autonomy_class.tolist() == ["install"]  # free in the (sandboxed) default
+    sandboxed = replace(SCHEDULE, sandboxed=True)  # install is free only in a sandbox (opt-in)
+    res = run_audit(log, GenaiPricesTable(), schedule=sandboxed)
+    assert res.log.steps.autonomy_class.tolist() == ["install"]
     assert not {f.mode: f for f in res.findings}["over_delegation"].applicable

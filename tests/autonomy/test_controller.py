@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -13,7 +14,7 @@ from tokenomy.autonomy.schedule import parse_schedule
 from tokenomy.core import PriceVector, ValidationError, choose, cvar, surplus
 from tokenomy.interfaces.loaders.agent_data import load_schedule
 
-SCHEDULE = load_schedule()
+SCHEDULE = replace(load_schedule(), sandboxed=True)  # a sandboxed run: execute is free
 
 
 def _ctl(**kw: float) -> MarginalController:

@@ -56,15 +56,17 @@ def test_unknown_level_deny_denies_unknown(schedule: Schedule) -> None:
 
 def test_outside_the_sandbox_execute_asks(schedule: Schedule) -> None:
     gate = Gate(schedule)
-    assert gate.check("pytest -q").decision == "allow"
+    assert gate.check("pytest -q", GateContext(sandboxed=True)).decision == "allow"
     assert gate.check("pytest -q", GateContext(sandboxed=False)).decision == "ask"
+    assert gate.check("pytest -q").decision == "ask"  # the default schedule is outside a sandbox
 
 
 def test_prices_mode_follows_the_per_call_harm_estimate(schedule: Schedule) -> None:
     gate = Gate(schedule, mode="prices")
     call = {"name": "cancel_reservation", "arguments": {}}
     assert gate.check(call).decision == "ask"  # the class prior prices harm above the ask cost
-    assert gate.check(call, GateContext(p_harm=1e-4)).decision == "allow"  # a near-certain cancel
+    sandbox = GateContext(p_harm=1e-4, sandboxed=True)
+    assert gate.check(call, sandbox).decision == "allow"  # a near-certain cancel, in a sandbox
     assert gate.check("rm -rf /", GateContext(p_harm=0.0)).decision == "deny"  # deny is a constraint
     # the schedule mode ignores the estimate: the published level decides
     assert Gate(schedule).check(call, GateContext(p_harm=1e-4)).decision == "ask"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -21,7 +23,8 @@ def schedule() -> Schedule:
 def test_default_schedule_follows_spec_levels(schedule: Schedule) -> None:
     assert schedule.level("read") == "free"
     assert schedule.level("draft") == "free"
-    assert schedule.level("execute") == "free"  # sandboxed
+    assert schedule.level("execute") == "confirm"  # the default is outside a sandbox
+    assert replace(schedule, sandboxed=True).level("execute") == "free"
     assert schedule.level("commit") == "confirm"
     for cls in ("deploy", "transfer", "delete_remote"):
         assert schedule.level(cls) == "multi_party"
@@ -35,7 +38,8 @@ def test_unknown_class_is_never_allowed(schedule: Schedule) -> None:
 
 
 def test_execute_needs_confirmation_outside_the_sandbox() -> None:
-    text = load_schedule_text().replace("sandboxed = true", "sandboxed = false")
+    text = load_schedule_text()
+    assert "sandboxed = false" in text
     sched = parse_schedule(text)
     assert sched.level("execute") == "confirm"
     assert sched.level("read") == "free"
@@ -517,7 +521,7 @@ HELD_OUT = [
     ('mysql -u root -e "DROP DATABASE shop"', "delete_remote"),
     ("curl -X DELETE https://api.example.com/v1/users/42", "delete_remote"),
     ("curl -s https://api.github.com/repos/psf/requests", "install"),
-    ("curl -X POST -d @order.json https://api.example.com/orders", "commit"),
+    ("curl -X POST -d @order.json https://api.example.com/orders", "network_send"),  # uploads a file
     ("aws s3 rm s3://my-bucket/reports/2024.csv", "delete_remote"),
     ("aws --profile prod s3 rm --recursive s3://my-bucket", "delete_remote"),
     ("aws s3 ls s3://my-bucket", "read"),
@@ -563,7 +567,7 @@ HELD_OUT = [
     ("docker compose up -d", "execute"),
     ("npx prettier --write .", "execute"),
     ("brew install jq", "install"),
-    ("nc -lvp 4444", "unknown"),
+    ("nc -lvp 4444", "network_send"),  # a listener: a network rule since the secrets and network classes
 ]
 """Written before items 1-3 of the review were fixed; the fixes were made with this list in view
 (at the commit before them it scored 50/65), so it is a regression list now, not a held-out one."""
@@ -619,7 +623,7 @@ HELD_OUT_FRESH = [
     ("shutdown -h now", "destroy"),
     ("crontab -r", "delete_local"),
     ("chown -R www-data:www-data /var/www", "draft"),
-    ("cat ~/.aws/credentials", "read"),
+    ("cat ~/.aws/credentials", "secret_read"),
     ("grep -r TODO src/ | wc -l", "read"),
     ("python manage.py migrate", "execute"),
     ("alembic upgrade head", "execute"),

@@ -42,6 +42,7 @@ from typing import Any
 
 from tokenomy.autonomy import classify_embedded as emb
 from tokenomy.autonomy import classify_inline as inl
+from tokenomy.autonomy import classify_paths as pth
 from tokenomy.autonomy.classify_remote import GLOBAL_VALUE_OPTS, cli_class, git_class
 from tokenomy.autonomy.classify_rules import RULES_DOC, SEVERITY
 from tokenomy.autonomy.schedule import UNKNOWN, VERDICT_RANK, Schedule
@@ -56,9 +57,9 @@ def _words_set(text: str) -> frozenset[str]:
 
 _READ = _words_set(
     "ls cat head tail grep egrep fgrep rg ag nl wc diff cmp echo printf cd pwd which whereis type file "
-    "stat tree less more sort uniq cut tr du df env printenv whoami id uname date true false test [ [[ "
+    "stat tree less more sort uniq cut tr du df printenv whoami id uname date true false test [ [[ "
     "sleep basename dirname realpath readlink column jq yq hexdump xxd od strings md5sum sha256sum "
-    "export set unset source . history locale hostname ps top free lsof : wait read shift local "
+    "export set unset history locale hostname ps top free lsof : wait read shift local "
     "declare return break continue seq"
 )
 _EXEC = _words_set(
@@ -154,17 +155,55 @@ def _strip_wrappers(words: list[str]) -> list[str]:
     return words[i:]
 
 
-def _redirect_target(simple: str) -> str | None:
-    """The file an unquoted ``>``/``>>`` writes to, if any (not /dev/null or &N)."""
-    for m in re.finditer(r"(?<![<&0-9])\d?>>?\s*([^\s;&|]+)", _unquoted(simple)):
-        target = m.group(1)
-        if not target.startswith("&") and target != "/dev/null":
-            return target
-    return None
+_REDIR = re.compile(r"(?<![<>])(>>|>\||<>|>|<(?!<))&?\s*([^\s;|<>()&]+)")
+_SINKS = frozenset({"/dev/null", "/dev/stdout", "/dev/stderr", "/dev/stdin", "-"})
+
+
+def _redirects(simple: str) -> list[tuple[str, str]]:
+    """Every (operator, file) an unquoted redirection names (``>``, ``>>``, ``<``, ``<>``; not ``&N``)."""
+    if "<" not in simple and ">" not in simple:
+        return []
+    out = []
+    for m in _REDIR.finditer(_unquoted(simple)):
+        target = m.group(2).strip("'\"")
+        if target and not target.isdigit() and target not in _SINKS:
+            out.append((m.group(1), target))
+    return out
 
 
 def _unquoted(s: str) -> str:
-    return re.sub(r"'[^']*'|\"(?:\\.|[^\"\\])*\"", "''", s)
+    """Quoted spans kept as one word with their operators and spaces made inert (targets stay readable)."""
+    return re.sub(
+        r"'[^']*'|\"(?:\\.|[^\"\\])*\"", lambda m: re.sub(r"[\s<>;|&()]", "_", m.group()[1:-1]) or "''", s
+    )
+
+
+def _write_floor(path: str, who: str) -> tuple[str, str] | None:
+    """The class a write to ``path`` has at least (None: an ordinary file)."""
+    if path.startswith(("/dev/tcp/", "/dev/udp/")):
+        return "network_send", f"{who} to a network socket {path}"
+    norm = pth.normalise(path)
+    if norm is None:
+        return UNKNOWN, f"{who} to a path computed at run time {path}"
+    if _is_raw_device(norm):
+        return "destroy", f"{who} to raw device {path}"
+    if _is_dangerous(norm) or _is_system_file(norm):
+        return "destroy", f"{who} into a system path {path}"
+    kind = pth.path_kind(norm) if pth.mentions_sensitive(norm) else None
+    if kind is not None:
+        return "persistence", f"{who} to {path} ({'runs later' if kind == 'persist' else 'credentials'})"
+    return None
+
+
+def _read_floor(path: str, who: str) -> tuple[str, str] | None:
+    if path.startswith(("/dev/tcp/", "/dev/udp/")):
+        return "network_send", f"{who} from a network socket {path}"
+    if not pth.mentions_sensitive(path):
+        return None
+    norm = pth.normalise(path.lstrip("@"))
+    if norm is not None and pth.path_kind(norm) == "secret":
+        return "secret_read", f"{who} reads credentials {path}"
+    return None
 
 
 def _norm_path(target: str) -> str:
@@ -176,6 +215,15 @@ def _is_dangerous(target: str) -> bool:
     t = _norm_path(target)
     if t in _DANGEROUS_TARGETS or _UP_ONLY.match(t) or any(t in (d, d + "/*") for d in _TOP_DIRS):
         return True
+    if t[:1] in ("~", "$") or "/.." in t or t.startswith("../"):
+        n = pth.normalise(t)
+        if n is None or n == t:
+            return False
+        return _is_dangerous(n) if n != t else False
+    if t.startswith("/home/") and t.rstrip("*").rstrip("/").count("/") == 2:
+        return True  # a whole home folder
+    if t.startswith("/usr/src/") and t.count("/") >= 4:
+        return False  # /usr/src/app/build: a container's project folder, not the system
     return any(t == d or t.startswith(d + "/") or t == d + "/*" for d in _SYSTEM_DIRS)
 
 
@@ -201,19 +249,84 @@ def _run_text(text: str) -> tuple[str, str]:
     return emb.worst(_script_text(text) or [("read", "empty command")])
 
 
+_SECRET_VAR = re.compile(r"\$\{?[A-Z0-9_]*(SECRET|TOKEN|PASSW|API_?KEY|ACCESS_KEY|PRIVATE|CREDENTIAL)")
+_SAFE_ENV = _words_set("PATH HOME PWD SHELL USER LANG TERM VIRTUAL_ENV PYTHONPATH CONDA_PREFIX")
+_PRIV_WRAPPERS = frozenset(("sudo", "doas", "pkexec", "run0"))
+_PRIV_PROGS = _words_set(
+    "setcap usermod useradd userdel groupadd groupmod gpasswd passwd chpasswd visudo adduser"
+)
+_NET_PROGS = _words_set("nc ncat netcat socat telnet")
+_SETUID = re.compile(r"^([ugoa]*[+=][rwxXt]*s|[2-7][0-7]{3})$")
+_CODE_RUNNERS = frozenset(
+    (*SHELLS, "source", ".", "python", "python3", "python2", "perl", "ruby", "node", "php")
+)
+_CODE_FLAGS = frozenset(("-c", "-e", "-E", "-r", "--eval", "-p", "--print"))
+_WRITE_LAST = frozenset(("cp", "install", "ln", "rsync"))
+_WRITE_ALL = _words_set("mv tee touch truncate chmod chown chgrp mkdir shred vim vi nvim nano emacs ed")
+
+
+def _floors(prog: str, raw: list[str], words: list[str], simple: str) -> list[tuple[str, str]]:
+    """Classes a part has at least whatever its program: secrets, privilege, persistence, network."""
+    found: list[tuple[str, str]] = []
+    args = words[1:]
+    if any(w.rsplit("/", 1)[-1] in _PRIV_WRAPPERS for w in raw[: len(raw) - len(words) + 1]):
+        found.append(("privilege", "runs as another user (sudo/doas)"))
+    if prog in _PRIV_PROGS or (prog in ("chmod",) and any(_SETUID.match(a) for a in args)):
+        found.append(("privilege", f"{prog} changes users or sets setuid/capabilities"))
+    if prog in ("chown", "chgrp") and any(a.split(":")[0] in ("root", "0") for a in args[:2]):
+        found.append(("privilege", f"{prog} to root"))
+    if prog in _NET_PROGS or "/dev/tcp/" in simple or "/dev/udp/" in simple:
+        found.append(("network_send", f"{prog} opens a network connection"))
+    if "$" in simple and _SECRET_VAR.search(simple):
+        found.append(("secret_read", "expands a secret-named variable"))
+    if prog in ("printenv", "compgen") and not (set(args) <= _SAFE_ENV and args):
+        found.append(("secret_read", f"{prog} prints the environment"))
+    if prog in ("export", "declare", "typeset", "set") and (not args or args[0] in ("-p", "-x", "-px")):
+        found.append(("secret_read", f"{prog} prints the environment"))
+    if pth.mentions_sensitive(simple):
+        for prev, a in zip(["", *args], args, strict=False):
+            if prog in ("ssh", "scp", "sftp", "rsync") and (prev == "-i" or a.startswith("-i")):
+                continue  # authenticating with a key does not read it out
+            floor = _read_floor(a.rsplit("=", 1)[-1], prog)
+            if floor is not None:
+                found.append(floor)
+    if prog in _CODE_RUNNERS and SUBST in simple:
+        prev = ""
+        for a in args:
+            if SUBST in a and (prev in _CODE_FLAGS or not prev.startswith("-")):
+                found.append((UNKNOWN, f"{prog} runs code built at run time"))
+                break
+            prev = a if a.startswith("-") else "x"
+    return found
+
+
+def _write_targets(prog: str, args: list[str]) -> list[str]:
+    operands = [a for a in args if not a.startswith("-") and not _REDIRECT_WORD.match(a)]
+    if prog in _WRITE_LAST:
+        return operands[-1:] if len(operands) > 1 else []
+    if prog in _WRITE_ALL or (prog in ("sed", "perl") and any(a.startswith(("-i", "-pi")) for a in args)):
+        return operands[1:] if prog in ("chmod", "chown", "chgrp", "sed", "perl") else operands
+    return []
+
+
 def _classify_simple(simple: str, upstream: str | None = None, cwd_danger: bool = False) -> tuple[str, str]:
     """(class, rule) of one simple command; ``upstream`` is the part piped into it."""
     if _SUBMIT in simple:
         return "commit", "harness submit"
-    target = _redirect_target(simple)
-    if target and _is_raw_device(target):
-        return "destroy", f"redirect to raw device {target}"
-    if target and _is_system_file(target):
-        return "destroy", f"redirect into a system path {target}"
+    simple = pth.expand_ifs(simple)
+    found: list[tuple[str, str]] = []
+    wrote = False
+    for op, path in _redirects(simple):
+        floor = _read_floor(path, "redirect <") if op == "<" else _write_floor(path, f"redirect {op}")
+        wrote = wrote or op != "<"
+        if floor is not None:
+            found.append(floor)
     raw = _words(simple)
+    if "{" in simple:
+        raw = pth.expand_braces(raw)
     words = _strip_wrappers(raw)
     lead = raw[: len(raw) - len(words)]
-    found = [  # PAGER=… GIT_SSH_COMMAND=… LESSOPEN='|…': a command another program will run
+    found += [  # PAGER=… GIT_SSH_COMMAND=… LESSOPEN='|…': a command another program will run
         _run_text(w.split("=", 1)[1].lstrip("|").replace("%s", "f"))
         for w in lead
         if _ASSIGN.match(w) and w.split("=", 1)[0] in emb.COMMAND_ENV_VARS
@@ -223,22 +336,34 @@ def _classify_simple(simple: str, upstream: str | None = None, cwd_danger: bool 
         if up[:1] == ["find"]:  # find ROOT | xargs rm: xargs runs on what find lists under ROOT
             words = [*words, *emb.find_roots(up[1:])]
     if not words:
-        found.append(("draft", "bare redirect") if target else ("read", "assignment or redirect only"))
+        if raw[:1] and raw[0].rsplit("/", 1)[-1] == "env" and not any(_REDIRECT_WORD.match(w) for w in raw):
+            found.append(("secret_read", "env prints the environment"))
+        if any(w.rsplit("/", 1)[-1] in _PRIV_WRAPPERS for w in raw):
+            found.append(("privilege", "sudo"))
+        found.append(("draft", "bare redirect") if wrote else ("read", "assignment or redirect only"))
         return emb.worst(found)
     prog = words[0].rsplit("/", 1)[-1]
     args = words[1:]
     if SUBST in words[0]:
         return UNKNOWN, "program name computed at run time"
+    found += _floors(prog, raw, words, simple)
+    for t in _write_targets(prog, args):
+        floor = _write_floor(t, prog)
+        if floor is not None:
+            found.append(floor)
     if prog in SHELLS or prog == "su":
         cls, rule = _shell(prog, args, upstream)
     elif prog == "eval":
         cls, rule = _run_text(" ".join(args))
+    elif prog in ("source", "."):
+        bad = not args or SUBST in args[0] or args[0].startswith("/dev/")
+        cls, rule = (UNKNOWN, f"{prog} of text not visible") if bad else ("execute", f"{prog} {args[0]}")
     elif prog == "alias" and any("=" in a for a in args):
         cls, rule = emb.worst([("read", "alias"), *(_run_text(a.split("=", 1)[1]) for a in args if "=" in a)])
     else:
         cls, rule = _by_program(prog, words[0], args, simple, cwd_danger)
-    if target and SEVERITY.index(cls) < SEVERITY.index("draft"):
-        cls, rule = "draft", f"redirect > {target}"
+    if wrote and SEVERITY.index(cls) < SEVERITY.index("draft"):
+        cls, rule = "draft", "redirect to a file"
     return emb.worst([*found, (cls, rule)])
 
 
@@ -274,11 +399,17 @@ def _by_program(prog: str, raw_prog: str, args: list[str], simple: str, cwd_dang
     flags = {a for a in args if a.startswith("-")}
     if "/" in raw_prog and not raw_prog.startswith(_SYSTEM_BIN):
         return "execute", f"program by path {raw_prog}"  # bin/test is a project script, not test(1)
+    if prog in _NET_PROGS:
+        return "network_send", f"{prog} opens a network connection"
+    if prog in _PRIV_PROGS:
+        return "privilege", f"{prog} changes users, passwords or capabilities"
     if prog in _DELETE:
         recursive = any(f in flags for f in ("-r", "-R", "-rf", "-fr", "-Rf", "-fR", "--recursive"))
         targets = [a for a in args if not a.startswith("-")]
         if "--no-preserve-root" in flags or any(_is_dangerous(t) for t in targets):
             return "destroy", f"{prog} of a system path {targets}"
+        if any("$" in t and pth.normalise(t) is None for t in targets):
+            return UNKNOWN, f"{prog} of a path computed at run time {targets}"
         if cwd_danger and recursive and any(not t.startswith("/") for t in targets):
             return "destroy", f"{prog} -r of relative paths after cd to a system path"
         return "delete_local", f"{prog}{' -r' if recursive else ''}"
@@ -294,7 +425,13 @@ def _by_program(prog: str, raw_prog: str, args: list[str], simple: str, cwd_dang
     if prog in ("chmod", "chown") and flags & {"-R", "--recursive"} and any(_is_dangerous(a) for a in args):
         return "destroy", f"{prog} -R on a system path"
     if prog == "git":
-        return emb.worst([git_class(args), *inl.git_config_commands(args, _run_text)])
+        return emb.worst(
+            [git_class(args), *inl.git_config_commands(args, _run_text), *inl.git_config_set(args, _run_text)]
+        )
+    if prog in ("crontab", "at", "batch"):
+        if args[:1] == ["-l"] or args[:1] == ["-r"]:
+            return ("read", f"{prog} -l") if args[0] == "-l" else ("delete_local", f"{prog} -r")
+        return "persistence", f"{prog} schedules commands"
     if prog == "kubectl" and "exec" in args[:4] and "--" in args:
         return emb.remote(_run_text(shlex.join(args[args.index("--") + 1 :])), "a cluster pod")
     if prog in _CLI_TOOLS:
@@ -316,6 +453,12 @@ def _by_program(prog: str, raw_prog: str, args: list[str], simple: str, cwd_dang
     if prog in ("curl", "wget", "http"):
         if any(re.fullmatch(r"(-X|--request)=?DELETE", a) for a in args) or "DELETE" in args:
             return "delete_remote", f"{prog} DELETE"
+        if (
+            any(a.startswith(("--post-file", "--body-file")) for a in args)
+            or any((a.startswith("@") or "=@" in a) and len(a) > 1 for a in args)
+            or flags & {"-T", "--upload-file"}
+        ):
+            return "network_send", f"{prog} uploads a local file"
         methods = {b.upper() for a, b in itertools.pairwise(args) if a in ("-X", "--request")}
         if methods & {"POST", "PUT", "PATCH"} or any(
             _CURL_WRITE.match(a) or a.startswith("--post-") for a in args
@@ -372,6 +515,36 @@ def _severity_key(cls: str, schedule: Schedule | None) -> tuple[int, int, int]:
     return (VERDICT_RANK[schedule.verdict(cls)], {"multi_party": 1}.get(level, 0), order)
 
 
+MAX_COMMAND_CHARS = 256_000
+"""Longer commands are not read (unknown: the schedule's unknown_level applies)."""
+MAX_NESTING = 24
+"""Deeper ``$(…)`` / ``<(…)`` / backtick nesting is not read (unknown)."""
+MAX_PARTS = 2_000
+"""More simple commands than this are not read (unknown)."""
+
+
+def _too_big(command: str) -> str:
+    """Why ``command`` is beyond what the classifier reads ("" when it is not): fail closed, never raise."""
+    if len(command) > MAX_COMMAND_CHARS:
+        return f"command of {len(command):,} characters (limit {MAX_COMMAND_CHARS:,})"
+    if command.count("(") + command.count("`") > MAX_NESTING:
+        depth = top = 0
+        tick = False
+        for m in re.finditer(r"\(|`|\)", command):
+            tok = m.group()
+            if tok == "`":
+                tick = not tick
+                depth += 1 if tick else -1
+            else:
+                depth += 1 if tok == "(" else -1 if depth else 0
+            top = max(top, depth)
+        if top > MAX_NESTING:
+            return f"substitutions nested {top} deep (limit {MAX_NESTING})"
+    if sum(command.count(c) for c in ";&|\n") > 2 * MAX_PARTS:
+        return f"more than {MAX_PARTS:,} simple commands"
+    return ""
+
+
 def classify_shell(command: str, schedule: Schedule | None = None) -> Classification:
     """Classify a shell command: split it, classify every part, keep the most severe.
 
@@ -382,6 +555,9 @@ def classify_shell(command: str, schedule: Schedule | None = None) -> Classifica
     Returns:
         The classification; an empty command is ``read`` (nothing runs).
     """
+    too_big = _too_big(command)
+    if too_big:
+        return Classification(UNKNOWN, ((command[:200], UNKNOWN, too_big),))
     parts: list[tuple[str, str, str]] = []
     cwd_danger = False
     if _fork_bomb(command):
@@ -391,7 +567,7 @@ def classify_shell(command: str, schedule: Schedule | None = None) -> Classifica
         parts.append((part.text, cls, rule))
         words = _strip_wrappers(_words(part.text)) if _CD.search(part.text) else []
         if words[:1] in (["cd"], ["pushd"]):
-            cwd_danger = len(words) == 1 or _is_dangerous(words[1])
+            cwd_danger = len(words) == 1 or (_is_dangerous(words[1]) and not _UP_ONLY.match(words[1]))
     if not parts:
         return Classification("read", ((command, "read", "empty command"),))
     worst = max(parts, key=lambda p: _severity_key(p[1], schedule))
@@ -410,8 +586,31 @@ def classify_call(tool: str, arguments: Mapping[str, Any], schedule: Schedule) -
         The classification (``"unknown"`` for a name no table places).
     """
     command = arguments.get("command", arguments.get("cmd"))
-    if tool in _SHELL_TOOLS and isinstance(command, str) and tool not in schedule.tools:
-        return classify_shell(command, schedule)
+    if isinstance(command, list) and all(isinstance(w, str) for w in command):
+        command = shlex.join(command)  # Codex's shell tool: ["bash", "-lc", "…"]
+    if tool.lower() in _SHELL_TOOLS and isinstance(command, str) and tool not in schedule.tools:
+        try:
+            return classify_shell(command, schedule)
+        except RecursionError:
+            return Classification(UNKNOWN, ((command[:200], UNKNOWN, "nested too deep to read"),))
     cls = schedule.tool_class(tool)
-    rule = f"[tools] {tool}" if tool in schedule.tools else ("pattern" if cls != UNKNOWN else "no tool rule")
-    return Classification(cls, ((tool, cls, rule),))
+    rule = (
+        f"[tools] {tool}"
+        if cls != UNKNOWN and not _pattern_only(tool, schedule)
+        else ("pattern" if cls != UNKNOWN else "no tool rule")
+    )
+    parts = [(tool, cls, rule)]
+    path = next((arguments[k] for k in _PATH_ARGS if isinstance(arguments.get(k), str)), None)
+    if path is not None and cls in ("read", "draft"):
+        floor = _read_floor(path, tool) if cls == "read" else _write_floor(path, tool)
+        if floor is not None:
+            parts.append((path, *floor))
+    worst = max(parts, key=lambda p: _severity_key(p[1], schedule))
+    return Classification(worst[1], tuple(parts))
+
+
+_PATH_ARGS = ("file_path", "path", "notebook_path", "filename", "file")
+
+
+def _pattern_only(tool: str, schedule: Schedule) -> bool:
+    return tool not in schedule.tools and all(t.lower() != tool.lower() for t in schedule.tools)

@@ -17,7 +17,7 @@ import shlex
 from tokenomy.autonomy.classify_embedded import STRING_RE, Run, string_literals, worst, write_class
 from tokenomy.autonomy.classify_rules import UNKNOWN_CLASS as UNKNOWN
 
-__all__ = ["editor_class", "git_config_commands", "inline_code_class", "tar_class"]
+__all__ = ["editor_class", "git_config_commands", "git_config_set", "inline_code_class", "tar_class"]
 
 # ---- inline interpreter code ----------------------------------------------------------------------
 
@@ -188,3 +188,25 @@ def git_config_commands(args: list[str], run: Run) -> list[tuple[str, str]]:
         elif a in ("-C", "--git-dir", "--work-tree", "--namespace", "--super-prefix"):
             i += 1
     return found
+
+
+def git_config_set(args: list[str], run: Run) -> list[tuple[str, str]]:
+    """``git config KEY VALUE`` of a command-valued key: the value runs later (persistence at least)."""
+    i = 0
+    while i < len(args) and args[i].startswith("-"):
+        i += 2 if args[i] in ("-C", "-c", "--git-dir", "--work-tree") else 1
+    if args[i : i + 1] != ["config"]:
+        return []
+    words = [a for a in args[i + 1 :] if not a.startswith("-")]
+    if len(words) < 2:
+        return []
+    key, val = words[0], " ".join(words[1:])
+    if key.lower() == "core.hookspath":
+        return [("persistence", "git config core.hooksPath (hooks run later)")]
+    if not _GIT_CMD_KEY.match(key):
+        return []
+    cmd = val[1:] if val.startswith("!") else val
+    if key.lower().startswith("alias.") and not val.startswith("!"):
+        cmd = "git " + val
+    cls, rule = run(cmd) if cmd.strip() else ("read", "empty")
+    return [worst([(cls, f"git config {key}: {rule}"), ("persistence", f"git config {key} (runs later)")])]

@@ -206,6 +206,10 @@ def git_class(args: list[str]) -> tuple[str, str]:
         return "delete_local", f"git {sub}"
     if sub in ("checkout", "restore") and ((rest[:1] == ["--"] and rest[1:2] == ["."]) or rest == ["."]):
         return "delete_local", f"git {sub} . (discards work)"
+    if (sub == "branch" and {"-D", "--delete"} & set(rest)) or (
+        sub == "stash" and rest[:1] in (["drop"], ["clear"])
+    ):
+        return "delete_local", f"git {sub} {' '.join(rest[:1])} (discards work)"
     if sub in _GIT_READ or (sub == "branch" and not {"-d", "-D", "-m", "-M"} & set(rest)) or sub == "remote":
         return "read", f"git {sub}"
     if sub in _GIT_DRAFT or sub in ("checkout", "branch", "reset", "rm", "revert", "am", "worktree"):
@@ -278,9 +282,22 @@ def cli_class(tool: str, args: list[str]) -> tuple[str, str]:
             return "deploy", f"gh {' '.join(pair)}"
         if pair in (["repo", "delete"], ["release", "delete"]) or (sub == "api" and "DELETE" in rest):
             return "delete_remote", f"gh {' '.join(pair)}"
+        if sub == "gist" and pair[1:] in (["create"], ["edit"], ["new"]):
+            return "network_send", f"gh {' '.join(pair)} (uploads files)"
         if pair[1:] in (["comment"], ["close"], ["edit"], ["review"]) or pair == ["issue", "create"]:
             return "commit", f"gh {' '.join(pair)}"
-        return "read", f"gh {' '.join(pair)}"
+        if sub in ("secret", "variable", "ssh-key", "gpg-key", "auth") and pair[1:] != ["status"]:
+            return "secret_read", f"gh {' '.join(pair)} (credentials)"
+        if sub in ("search", "status", "browse", "help", "version", "--version") or pair[1:] in (
+            ["list"],
+            ["view"],
+            ["status"],
+            ["diff"],
+            ["checks"],
+            ["ls"],
+        ):
+            return "read", f"gh {' '.join(pair)}"
+        return UNKNOWN, f"no rule for gh {' '.join(pair)}"
     if tool == "yarn" and not sub:
         return "install", "yarn (install)"
     cls = _VERBS.get(tool, {}).get(sub)

@@ -65,6 +65,22 @@ _TOP_KEYS = frozenset(
 )
 
 
+_MUTATING_WORDS = (
+    "delete del remove rm drop destroy purge erase wipe truncate kill terminate cancel revoke update "
+    "upsert set put patch post create insert add write edit modify replace rename move change reset "
+    "send transfer pay refund charge book exec execute run eval apply deploy publish push upload "
+    "grant approve disable enable merge"
+)
+_MUTATING = frozenset(_MUTATING_WORDS.split())
+"""Words that make a tool name a change, whatever glob its prefix matches."""
+_NAME_WORDS = re.compile(r"[^a-z0-9]+")
+
+
+def _camel(name: str) -> str:
+    """``getAndDeleteUser`` -> ``get and delete user``."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", name).lower()
+
+
 def level_verdict(level: str) -> str:
     """Verdict a confirmation level gives: free → allow, confirm/multi_party → ask, deny → deny."""
     return {"free": "allow", "confirm": "ask", "multi_party": "ask", "deny": "deny"}[level]
@@ -139,7 +155,9 @@ class Schedule:
     Attributes:
         classes: the action classes. # class name -> ActionClass
         unknown_level: level for calls the classifier cannot place (never "free").
-        sandboxed: whether execute-class calls run in a sandbox.
+        sandboxed: the caller asserts that every call runs in a disposable sandbox (no credentials, no
+            host mounts, no network it can harm), so ``level`` rather than ``level_outside_sandbox``
+            applies; nothing checks this. Default False (opt-in).
         ask_cost_usd: default price of one confirmation (the principal's attention).
         tools: JSON function name -> class name.
         tool_patterns: (glob, class name) in order, tried after ``tools``.
@@ -164,9 +182,17 @@ class Schedule:
         return level_verdict(self.level(class_name))
 
     def tool_class(self, tool: str) -> str:
-        """Class of a JSON function name: exact entry, else first matching glob, else ``"unknown"``."""
+        """Class of a JSON function name: exact entry, else the entry that matches ignoring case, else
+        the first matching glob, else ``"unknown"``. A name holding a mutating word (``delete``,
+        ``update``, ``create``, ...) matches no glob: ``get_and_delete_user`` is not a ``get_*`` read."""
         if tool in self.tools:
             return self.tools[tool]
+        low = tool.lower()
+        for name, cls in self.tools.items():
+            if name.lower() == low:
+                return cls
+        if _MUTATING & frozenset(_NAME_WORDS.split(tool.lower() if "_" in tool else _camel(tool))):
+            return UNKNOWN
         for pattern, cls in self.tool_patterns:
             if fnmatch.fnmatchcase(tool, pattern):
                 return cls
@@ -279,7 +305,7 @@ def parse_schedule(text: str, source: str = "<schedule>") -> Schedule:
     ask_cost = doc.get("ask_cost_usd", 0.05)
     if not isinstance(ask_cost, int | float) or isinstance(ask_cost, bool) or ask_cost < 0:
         raise fail(None, "ask_cost_usd", f"ask_cost_usd={ask_cost!r} must be a number ≥ 0")
-    sandboxed = doc.get("sandboxed", True)
+    sandboxed = doc.get("sandboxed", False)
     if not isinstance(sandboxed, bool):
         raise fail(None, "sandboxed", f"sandboxed={sandboxed!r} must be true or false")
     return Schedule(

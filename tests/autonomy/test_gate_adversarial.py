@@ -13,10 +13,14 @@ install, deleting inside the project) must be allowed when the caller says it ru
 
 from __future__ import annotations
 
+import shlex
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from tokenomy.autonomy.classify import _words
 from tokenomy.autonomy.gate import Gate, GateContext
 from tokenomy.autonomy.schedule import Schedule
 from tokenomy.interfaces.loaders.agent_data import load_schedule
@@ -343,3 +347,12 @@ def test_the_default_schedule_is_outside_a_sandbox(schedule: Schedule) -> None:
 def test_counts() -> None:
     n_danger = len(DANGEROUS_SHELL) + len(DANGEROUS_TOOLS) + len(DEEP)
     assert n_danger >= 120 and len(BENIGN_EVERYWHERE) + len(BENIGN_IN_SANDBOX) + len(BENIGN_TOOLS) >= 60
+
+
+@given(st.text(alphabet="ab '\"\\\n\t$#", max_size=14))
+def test_fast_word_splitting_equals_shlex(text: str) -> None:
+    try:
+        expected = shlex.split(text, comments=False, posix=True)
+    except ValueError:
+        return
+    assert _words(text) == expected

@@ -126,7 +126,40 @@ class Classification:
         return any(cls == UNKNOWN for _, cls, _ in self.parts)
 
 
+_NEEDS_SHLEX = re.compile(r"['\"\\]")
+
+
+_TOKEN = re.compile(r"""(?:[^\s'"\\]+|'[^']*'|"(?:\\.|[^"\\])*"|\\.)+|(\S)""", re.DOTALL)
+_PIECE = re.compile(r"""'([^']*)'|"((?:\\.|[^"\\])*)"|\\(.)|([^'"\\]+)""", re.DOTALL)
+_DQ_ESCAPE = re.compile(r"\\([\"\\])")  # as shlex: in "…" only \" and \\ are escapes
+
+
+def _unquote(token: str) -> str:
+    out = []
+    for m in _PIECE.finditer(token):
+        sq, dq, esc, bare = m.groups()
+        if sq is not None:
+            out.append(sq)
+        elif dq is not None:
+            out.append(_DQ_ESCAPE.sub(r"\1", dq) if "\\" in dq else dq)
+        elif esc is not None:
+            out.append(esc)
+        else:
+            out.append(bare)
+    return "".join(out)
+
+
 def _words(simple: str) -> list[str]:
+    """POSIX word splitting and quote removal (shlex's result, faster); shlex on unbalanced quotes."""
+    if _NEEDS_SHLEX.search(simple) is None:
+        return simple.split()  # no quotes or escapes: shlex would split on whitespace alone
+    words = []
+    for m in _TOKEN.finditer(simple):
+        if m.group(1) is not None:  # a stray quote: let shlex decide
+            break
+        words.append(_unquote(m.group()))
+    else:
+        return words
     try:
         return shlex.split(simple, comments=False, posix=True)
     except ValueError:

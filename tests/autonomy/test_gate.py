@@ -100,10 +100,21 @@ def test_session_grant_holds_for_the_session_only(schedule: Schedule) -> None:
     v = gate.check("pytest -q", s1)
     assert v.decision == "ask" and v.scope == "session"
     gate.approve(v, scope="session", context=s1)
-    assert gate.check("python run.py", s1).decision == "allow"  # the class, not just the command
+    assert gate.check("pytest -q", s1).decision == "allow"  # again and again in the session
+    assert gate.check("python run.py", s1).decision == "ask"  # that command, not the class
+    gate.approve(gate.check("python run.py", s1), scope="session", context=s1, whole_class=True)
+    assert gate.check("python other.py", s1).decision == "allow"  # the class, when asked for
     assert gate.check("python run.py", s2).decision == "ask"
     gate.end_session("s1")
     assert gate.check("python run.py", s1).decision == "ask"
+    assert gate.check("pytest -q", s1).decision == "ask"
+
+
+def test_a_session_approval_of_one_delete_does_not_approve_another(schedule: Schedule) -> None:
+    gate = Gate(schedule)
+    gate.approve(gate.check("rm -rf build"), scope="session")
+    assert gate.check("rm -rf build").decision == "allow"
+    assert gate.check("rm -rf ~/work").decision == "ask"
 
 
 def test_persistent_grant_survives_sessions_and_is_revocable() -> None:
@@ -180,12 +191,11 @@ def test_context_manager_binds_the_session_and_flushes(schedule: Schedule) -> No
     gate = Gate(schedule, ledger, flush_every=100)
     with gate.session("agent-7", sandboxed=False) as s:
         s.approve(s.check("pytest"), scope="session")
-        assert s.check("make test").decision == "allow"
+        assert s.check("pytest").decision == "allow"
         assert ledger.count() == 0  # buffered
     assert ledger.count() == 3  # flushed on exit
     assert (
-        Gate(schedule).check("make test", GateContext(session_id="agent-7", sandboxed=False)).decision
-        == "ask"
+        Gate(schedule).check("pytest", GateContext(session_id="agent-7", sandboxed=False)).decision == "ask"
     )
 
 

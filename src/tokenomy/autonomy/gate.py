@@ -16,9 +16,10 @@ confirmation. Two modes:
 
 In both modes an unknown class is never allowed (the schedule's ``unknown_level``; fail closed), and
 precedence between a call's parts is deny > ask > allow. Approvals (:meth:`Gate.approve`) turn an
-``ask`` into ``allow`` for the class's scope: ``once`` (that one call), ``session`` (the class, until
-the session ends) or ``persistent`` (the class, until revoked; grants are values the caller may store
-and restore — this module does no I/O). ``multi_party`` classes need ``approvers`` distinct approvers.
+``ask`` into ``allow`` for the class's scope: ``once`` (that one call), ``session`` (that call again,
+until the session ends) or ``persistent`` (that call, until revoked; grants are values the caller may
+store and restore — this module does no I/O); ``whole_class=True`` widens a session or persistent
+approval to every call of the class. ``multi_party`` classes need ``approvers`` distinct approvers.
 Every verdict and every approval is written to the ledger as a :class:`~tokenomy.ledger.Decision`
 (layer ``action``): candidates ``act`` (its harm, surplus −priced harm) and ``ask`` (its cost), chosen
 ``act`` / ``ask``, or the null option for ``deny``. The decorator (:meth:`Gate.guard`) and the context
@@ -102,11 +103,11 @@ class Gate:
         self.ledger = ledger
         self.mode = mode
         self.flush_every = flush_every
-        self._grants: dict[tuple[str, str], Grant] = {}
+        self._grants: dict[tuple[str, str, str], Grant] = {}  # (class, session or "", call or "")
         for g in grants:
             if g.scope not in ("session", "persistent"):
                 raise ValidationError(f"a grant's scope must be session or persistent, got {g.scope!r}")
-            self._grants[(g.action_class, g.session_id if g.scope == "session" else "")] = g
+            self._grants[(g.action_class, g.session_id if g.scope == "session" else "", g.call_text)] = g
         self._pending_once: dict[tuple[str, str, str], frozenset[str]] = {}
         self._buffer: list[Decision] = []
         self._seq = 0
@@ -174,7 +175,19 @@ class Gate:
         if decision == "ask":
             once_key = (ctx.session_id, name, call.text)
             once = self._pending_once.get(once_key, frozenset())
-            grant = self._grants.get((name, "")) or self._grants.get((name, ctx.session_id))
+            grant = next(
+                (
+                    g
+                    for key in (
+                        (name, "", call.text),
+                        (name, ctx.session_id, call.text),
+                        (name, "", ""),
+                        (name, ctx.session_id, ""),
+                    )
+                    if (g := self._grants.get(key)) is not None
+                ),
+                None,
+            )
             approvals = len(once | (grant.approvers if grant is not None else frozenset()))
             if approvals >= needed:
                 decision = "allow"
@@ -194,11 +207,14 @@ class Gate:
         approver: str = "user",
         scope: str | None = None,
         context: GateContext | None = None,
+        whole_class: bool = False,
     ) -> Verdict:
         """Record one approver's yes to an ``ask`` verdict; return the verdict the call now gets.
 
         The approval holds for ``scope`` (default: the class's scope), never wider than the class's
-        scope; a ``once`` approval is used up by the next check of the same call in the session.
+        scope; a ``once`` approval is used up by the next check of the same call in the session. A
+        ``session`` or ``persistent`` approval covers that exact call only (approving ``rm -rf build``
+        does not approve ``rm -rf ~/work``) unless ``whole_class`` is set.
 
         Args:
             verdict: the ``ask`` verdict being answered.
@@ -226,16 +242,20 @@ class Gate:
             key = (ctx.session_id, name, call.text)
             self._pending_once[key] = self._pending_once.get(key, frozenset()) | {approver}
         else:
-            gkey = (name, ctx.session_id if want == "session" else "")
+            gkey = (name, ctx.session_id if want == "session" else "", "" if whole_class else call.text)
             old = self._grants.get(gkey)
             who = (old.approvers if old is not None else frozenset()) | {approver}
-            self._grants[gkey] = Grant(name, want, gkey[1], who)
+            self._grants[gkey] = Grant(name, want, gkey[1], who, gkey[2])
         out = self._judge(call, verdict.classification, ctx, consume=False)
         return self._record(out, ctx, "approve", approver=approver, approval_scope=want)
 
     def revoke(self, action_class: str, session_id: str | None = None) -> bool:
-        """Withdraw a persistent grant (``session_id=None``) or a session grant; True if one existed."""
-        return self._grants.pop((action_class, session_id or ""), None) is not None
+        """Withdraw the class's persistent grants (``session_id=None``) or its grants in a session,
+        for single calls and the whole class alike; True if one existed."""
+        keys = [k for k in self._grants if k[0] == action_class and k[1] == (session_id or "")]
+        for k in keys:
+            del self._grants[k]
+        return bool(keys)
 
     def end_session(self, session_id: str) -> None:
         """Forget the session's grants and pending one-time approvals; flush the ledger buffer."""
@@ -398,9 +418,13 @@ class GateSession:
         """:meth:`Gate.check` in this session."""
         return self.gate.check(call, self.context)
 
-    def approve(self, verdict: Verdict, *, approver: str = "user", scope: str | None = None) -> Verdict:
+    def approve(
+        self, verdict: Verdict, *, approver: str = "user", scope: str | None = None, whole_class: bool = False
+    ) -> Verdict:
         """:meth:`Gate.approve` in this session."""
-        return self.gate.approve(verdict, approver=approver, scope=scope, context=self.context)
+        return self.gate.approve(
+            verdict, approver=approver, scope=scope, context=self.context, whole_class=whole_class
+        )
 
     def require(
         self,

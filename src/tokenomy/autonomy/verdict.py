@@ -141,19 +141,23 @@ class GateContext:
 
 @dataclass(frozen=True, slots=True)
 class Grant:
-    """An approval that holds beyond one call: a class approved for a session or persistently.
+    """An approval that holds beyond one call: a command (or a whole class) approved for a session or
+    persistently.
 
     Attributes:
         action_class: the class approved.
         scope: ``session`` or ``persistent``.
         session_id: the session (for ``session`` grants; "" for persistent ones).
         approvers: who approved (distinct ids).
+        call_text: the exact call approved (:attr:`Call.text`); "" approves every call of the class,
+            which only ``Gate.approve(..., whole_class=True)`` grants.
     """
 
     action_class: str
     scope: str
     session_id: str
     approvers: frozenset[str]
+    call_text: str = ""
 
 
 @dataclass(frozen=True, slots=True)

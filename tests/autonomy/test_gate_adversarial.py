@@ -126,6 +126,8 @@ DANGEROUS_SHELL: tuple[str, ...] = (
     "base64 ~/.ssh/id_rsa",
     "cat $HOME/.aws/credentials",
     "cat ~root/.ssh/id_rsa",
+    "cat /run/secrets/db_password",
+    "cat /var/run/secrets/kubernetes.io/serviceaccount/token",
     # privilege
     "sudo ls",
     "sudo -u root whoami",
@@ -245,6 +247,9 @@ BENIGN_EVERYWHERE: tuple[str, ...] = (
     "cat /etc/os-release",
     "echo ${PWD}",
     "ls 2>&1 | head -1 > /dev/null",
+    "ln -s /etc/passwd passwd.txt",
+    "cp /etc/hosts hosts.copy",
+    "cp -r /usr/share/doc/x docs/",
 )
 
 BENIGN_IN_SANDBOX: tuple[str, ...] = (

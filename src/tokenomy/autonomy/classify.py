@@ -450,9 +450,9 @@ def _by_program(prog: str, raw_prog: str, args: list[str], simple: str, cwd_dang
         return "destroy", prog
     if prog == "dd" and any(a.startswith("of=/dev/") for a in args):
         return "destroy", "dd to a device"
+    written = _write_targets(prog, args) if prog in ("cp", "mv", "ln", "install") else args
     if prog in ("tee", "cp", "mv", "ln", "install", "dd") and any(
-        _is_raw_device(a.removeprefix("of=")) or _is_system_file(a.removeprefix("of="))
-        for a in args[1 if prog in ("cp", "mv", "ln", "install") else 0 :]
+        _is_raw_device(a.removeprefix("of=")) or _is_system_file(a.removeprefix("of=")) for a in written
     ):
         return "destroy", f"{prog} into a system path or raw device"
     if prog in ("chmod", "chown") and flags & {"-R", "--recursive"} and any(_is_dangerous(a) for a in args):

@@ -31,7 +31,8 @@ _SECRET = (
     "/home/*/.aws", "/home/*/.netrc", "/home/*/.git-credentials", "/home/*/.docker/config.json",
     "/home/*/.kube/config", "/home/*/.config/gh/hosts.yml", "/home/*/.pgpass", "/home/*/.gnupg*",
     "/home/*/.npmrc", "/home/*/.pypirc", "/home/*/.config/gcloud*", "/home/*/.azure*",
-    "/etc/shadow", "/etc/gshadow", "/etc/sudoers", "/proc/*/environ", "/etc/ssh/ssh_host_*",
+    "/run/secrets/*", "/var/run/secrets/*", "/etc/shadow", "/etc/gshadow", "/etc/sudoers",
+    "/proc/*/environ", "/etc/ssh/ssh_host_*",
     "*.pem", "*/id_rsa", "*/id_ed25519", "*/id_ecdsa",
 )  # fmt: skip
 _PERSIST = (
@@ -47,7 +48,7 @@ _ENV_FILE = re.compile(r"(^|/)\.env(\.[\w-]+)?$")
 _ENV_SAFE = re.compile(r"\.env\.(example|sample|template|dist|defaults)$")
 _HINT = re.compile(
     r"\.ssh|\.aws|\.netrc|credentials|\.env|shadow|sudoers|environ|\.kube|\.docker|\.gnupg|hosts\.yml|"
-    r"\.pgpass|\.npmrc|\.pypirc|gcloud|\.azure|\.pem|id_rsa|id_ed25519|id_ecdsa|rc\b|profile|"
+    r"secrets|\.pgpass|\.npmrc|\.pypirc|gcloud|\.azure|\.pem|id_rsa|id_ed25519|id_ecdsa|rc\b|profile|"
     r"authorized_keys|cron|systemd|autostart|hooks|ld\.so\.preload|init\.d|rc\.local|gitconfig|"
     r"\.zsh|\.bash|fish|\.config/git"
 )

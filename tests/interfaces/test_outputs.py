@@ -308,3 +308,22 @@ def test_ledger_export_and_summary_write_whole_files(
     assert main(["ledger", "summary", str(led), "--json", str(js)]) == 0
     assert json.loads(js.read_text())["outcomes"] > 0 and _leftovers(tmp_path) == []
     capsys.readouterr()
+
+
+def test_write_json_turns_only_non_finite_numbers_into_null_never_strings(tmp_path: Path) -> None:
+    out = tmp_path / "x.json"
+    write_json(
+        out,
+        {
+            "model": "NaN-Infinity-model",
+            "x": float("nan"),
+            "a": np.array([1.0, np.inf]),
+            "s": np.float64(2.5),
+        },
+    )
+    assert json.loads(out.read_text()) == {
+        "model": "NaN-Infinity-model",
+        "x": None,
+        "a": [1.0, None],
+        "s": 2.5,
+    }

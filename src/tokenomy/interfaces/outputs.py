@@ -14,6 +14,7 @@ Does not validate the content written; a command's options are checked by the co
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -99,20 +100,33 @@ def atomic_write(path: str | Path, writer: Callable[[Path], object]) -> None:
         _remove(tmp)
 
 
-def _jsonable(x: Any) -> Any:
-    if hasattr(x, "item") and callable(x.item):
-        return x.item()
-    if hasattr(x, "tolist"):
-        return x.tolist()
+def _finite(x: Any) -> Any:
+    """``x`` with numpy values as Python ones and every NaN or infinity as ``None`` (JSON null)."""
+    if isinstance(x, float):
+        return x if math.isfinite(x) else None
+    if isinstance(x, dict):
+        return {k: _finite(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_finite(v) for v in x]
     if isinstance(x, Path):
         return str(x)
+    if hasattr(x, "tolist") and callable(x.tolist):  # numpy scalars and arrays
+        return _finite(x.tolist())
+    if hasattr(x, "item") and callable(x.item):
+        return _finite(x.item())
+    return x
+
+
+def _unknown(x: Any) -> Any:
     raise TypeError(f"not JSON-serialisable: {type(x).__name__}")
 
 
 def write_json(path: str | Path, payload: Any) -> None:
-    """Write ``payload`` as indented JSON (numpy scalars and arrays converted; NaN becomes null), atomically."""
-    text = json.dumps(payload, indent=2, default=_jsonable, allow_nan=True)
-    text = text.replace("NaN", "null").replace("-Infinity", "null").replace("Infinity", "null")
+    """Write ``payload`` as indented JSON (numpy values converted; NaN and ±inf become null), atomically.
+
+    Non-finite numbers are replaced value by value, so a string that contains "NaN" is written as it is.
+    """
+    text = json.dumps(_finite(payload), indent=2, default=_unknown, allow_nan=False)
     atomic_write(path, lambda tmp: tmp.write_text(text + "\n"))
 
 

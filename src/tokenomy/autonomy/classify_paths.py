@@ -17,7 +17,18 @@ import fnmatch
 import posixpath
 import re
 
-__all__ = ["HOME", "expand_braces", "expand_ifs", "mentions_sensitive", "normalise", "path_kind"]
+__all__ = [
+    "HOME",
+    "UP_ONLY",
+    "expand_braces",
+    "expand_ifs",
+    "is_dangerous",
+    "is_raw_device",
+    "is_system_file",
+    "mentions_sensitive",
+    "normalise",
+    "path_kind",
+]
 
 HOME = "/home/~"
 """The agent's own home folder after normalisation (``~``, ``$HOME``, ``${HOME}``)."""
@@ -115,3 +126,42 @@ def path_kind(path: str) -> str | None:
     if _ENV_FILE.search(p) and not _ENV_SAFE.search(p):
         return "secret"
     return None
+
+
+_DANGEROUS_TARGETS = frozenset({"/", "~", "$HOME", "${HOME}", "/*", "~/*", "$HOME/*", "${HOME}/*"})
+UP_ONLY = re.compile(r"^\.\.(/\.\.)*(/\*?)?$")
+"""A path made only of ``..`` segments (``..``, ``../..``, ``../../*``): it climbs out of the work."""
+_SYSTEM_DIRS = ("/etc", "/usr", "/bin", "/sbin", "/boot", "/lib", "/lib64", "/sys", "/proc", "/dev")
+"""Deleting anything under these is ``destroy``; /home, /root, /var, /opt only as a whole."""
+_TOP_DIRS = ("/home", "/root", "/var", "/opt")
+
+
+def _norm_path(target: str) -> str:
+    t = target.strip("'\"")
+    return t if t in ("/", "/*") else t.rstrip("/") or "/"
+
+
+def is_dangerous(target: str) -> bool:
+    t = _norm_path(target)
+    if t in _DANGEROUS_TARGETS or UP_ONLY.match(t) or any(t in (d, d + "/*") for d in _TOP_DIRS):
+        return True
+    if t[:1] in ("~", "$") or "/.." in t or t.startswith("../"):
+        n = normalise(t)
+        if n is None or n == t:
+            return False
+        return is_dangerous(n) if n != t else False
+    if t.startswith("/home/") and t.rstrip("*").rstrip("/").count("/") == 2:
+        return True  # a whole home folder
+    if t.startswith("/usr/src/") and t.count("/") >= 4:
+        return False  # /usr/src/app/build: a container's project folder, not the system
+    return any(t == d or t.startswith(d + "/") or t == d + "/*" for d in _SYSTEM_DIRS)
+
+
+def is_system_file(path: str) -> bool:
+    """Under a system folder other than /dev (where /dev/null, /dev/stdout are harmless sinks)."""
+    t = _norm_path(path)
+    return any(t.startswith(d + "/") for d in _SYSTEM_DIRS if d not in ("/dev", "/proc"))
+
+
+def is_raw_device(path: str) -> bool:
+    return re.match(r"/dev/(sd|nvme|hd|disk|mem|xvd|vd)", path) is not None

@@ -11,14 +11,17 @@ and inside ``"…"`` (and in the body of an unquoted ``<<EOF``), but inside ``'�
 body) the backslash is literal and the newline stays, so ``sed -i '280a\\<newline>text'`` keeps its
 text block as sed sees it. This is a tokenizer, not a shell grammar: it does not expand variables or
 aliases, and a heredoc operator on a continued line is looked for on its physical line.
+:func:`words` splits one simple command into words with POSIX quote removal (shlex's result,
+faster) and :func:`redirects` lists the files its unquoted redirections name.
 """
 
 from __future__ import annotations
 
 import re
+import shlex
 from dataclasses import dataclass
 
-__all__ = ["SHELLS", "Part", "split_parts", "split_shell"]
+__all__ = ["REDIRECT_WORD", "SHELLS", "SUBST", "Part", "redirects", "split_parts", "split_shell", "words"]
 
 SHELLS = frozenset(["bash", "sh", "zsh", "dash", "ksh"])
 _KEYWORDS = frozenset(
@@ -206,3 +209,66 @@ def _split_top(text: str) -> list[Part]:
 
 def _split_sub(inner: str) -> list[Part]:
     return split_parts(inner)
+
+
+REDIRECT_WORD = re.compile(r"^\d*(>>?|<|&>)(&?\d+)?$")
+"""A word that is a redirection operator (``>``, ``2>``, ``>&2``): never a program or an operand."""
+_NEEDS_SHLEX = re.compile(r"['\"\\]")
+_TOKEN = re.compile(r"""(?:[^\s'"\\]+|'[^']*'|"(?:\\.|[^"\\])*"|\\.)+|(\S)""", re.DOTALL)
+_PIECE = re.compile(r"""'([^']*)'|"((?:\\.|[^"\\])*)"|\\(.)|([^'"\\]+)""", re.DOTALL)
+_DQ_ESCAPE = re.compile(r"\\([\"\\])")  # as shlex: in "…" only \" and \\ are escapes
+
+
+def _unquote(token: str) -> str:
+    out = []
+    for m in _PIECE.finditer(token):
+        sq, dq, esc, bare = m.groups()
+        if sq is not None:
+            out.append(sq)
+        elif dq is not None:
+            out.append(_DQ_ESCAPE.sub(r"\1", dq) if "\\" in dq else dq)
+        elif esc is not None:
+            out.append(esc)
+        else:
+            out.append(bare)
+    return "".join(out)
+
+
+def words(simple: str) -> list[str]:
+    """POSIX word splitting and quote removal (shlex's result, faster); shlex on unbalanced quotes."""
+    if _NEEDS_SHLEX.search(simple) is None:
+        return simple.split()  # no quotes or escapes: shlex would split on whitespace alone
+    words = []
+    for m in _TOKEN.finditer(simple):
+        if m.group(1) is not None:  # a stray quote: let shlex decide
+            break
+        words.append(_unquote(m.group()))
+    else:
+        return words
+    try:
+        return shlex.split(simple, comments=False, posix=True)
+    except ValueError:
+        return simple.split()
+
+
+_REDIR = re.compile(r"(?<![<>])(>>|>\||<>|>|<(?!<))&?\s*([^\s;|<>()&]+)")
+_SINKS = frozenset({"/dev/null", "/dev/stdout", "/dev/stderr", "/dev/stdin", "-"})
+
+
+def redirects(simple: str) -> list[tuple[str, str]]:
+    """Every (operator, file) an unquoted redirection names (``>``, ``>>``, ``<``, ``<>``; not ``&N``)."""
+    if "<" not in simple and ">" not in simple:
+        return []
+    out = []
+    for m in _REDIR.finditer(_unquoted(simple)):
+        target = m.group(2).strip("'\"")
+        if target and not target.isdigit() and target not in _SINKS:
+            out.append((m.group(1), target))
+    return out
+
+
+def _unquoted(s: str) -> str:
+    """Quoted spans kept as one word with their operators and spaces made inert (targets stay readable)."""
+    return re.sub(
+        r"'[^']*'|\"(?:\\.|[^\"\\])*\"", lambda m: re.sub(r"[\s<>;|&()]", "_", m.group()[1:-1]) or "''", s
+    )

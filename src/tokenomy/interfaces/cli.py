@@ -36,7 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with every available command registered."""
     parser = argparse.ArgumentParser(
         prog="tokenomy",
-        description="Allocate every marginal token by V·ΔQ − ΔC − λ·ΔL − ρ·ΔR (Eq. 1).",
+        description="Spend each LLM token where it pays: value of the quality gained minus cost, latency "
+        "and risk (V·ΔQ − ΔC − λ·ΔL − ρ·ΔR). Run `tokenomy COMMAND --help` for one command.",
     )
     parser.add_argument("--version", action="version", version=f"tokenomy {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -43,9 +43,26 @@ from tokenomy.interfaces.table import format_table
 __all__ = ["register", "run_eval"]
 
 
+_AGENT_TEXT = """\
+Evaluate how an agent should spend tokens and when it should ask before acting.
+
+Sub-commands:
+  eval      replay real mini-swe-agent and tau-bench runs under stopping and
+            confirmation policies and report held-out welfare per policy
+  schedule  print the autonomy schedule in force (which actions need a confirmation)
+  tau       compare confirm-before-commit policies on tau-bench airline episodes
+
+Example:
+  tokenomy agent eval --data ../shared/data --V 1,10 --report agent.html
+"""
+
+
 def register(sub: Any) -> None:
     p = sub.add_parser(
-        "agent", help="the action layer: stopping, caps, schedule, confirmations", description=__doc__
+        "agent",
+        help="agent runs: when to stop, spending caps, the autonomy schedule, confirmations",
+        description=_AGENT_TEXT,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     agent_sub = p.add_subparsers(dest="agent_command", metavar="SUBCOMMAND")
     e = agent_sub.add_parser("eval", help="held-out welfare of stopping / confirmation policies on real runs")

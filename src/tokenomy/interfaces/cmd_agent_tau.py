@@ -73,17 +73,46 @@ MODELLED_NOTE = (
 )
 
 
+_SCHEDULE_TEXT = """\
+Print the autonomy schedule: each action class and the confirmation level it needs.
+
+Reads a schedule TOML file (--schedule, default: the one shipped with tokenomy).
+With --data, also reports how many steps of the agent datasets the action classifier
+covers; with --rules, also prints the classifier's rules.
+
+Example:
+  tokenomy agent schedule --data ../shared/data --rules
+"""
+
+_TAU_TEXT = """\
+Compare policies that ask the user before a committing tool call (booking, cancelling,
+paying) on the tau-bench airline episodes, at each harm price rho and task value V.
+
+Reads episodes.csv and steps.csv.gz from the data folder (--data); prints a table
+per policy and can write an HTML report (--report) and JSON (--json).
+
+Example:
+  tokenomy agent tau --data ../shared/data --rho 0,1,10,100 --report tau.html
+"""
+
+
 def register(agent_subparsers: Any) -> None:
     """Add ``schedule`` and ``tau`` to the ``tokenomy agent`` sub-command group."""
     s = agent_subparsers.add_parser(
-        "schedule", help="print the autonomy schedule in force", description=__doc__
+        "schedule",
+        help="print the autonomy schedule in force",
+        description=_SCHEDULE_TEXT,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     s.add_argument("--schedule", metavar="FILE", help="a schedule TOML file (default: the packaged one)")
     s.add_argument("--data", metavar="DIR", help="also report classifier coverage on both agent datasets")
     s.add_argument("--rules", action="store_true", help="also print the classifier's rules")
     s.set_defaults(func=run_schedule)
     t = agent_subparsers.add_parser(
-        "tau", help="confirm-before-commit policies on tau-bench airline", description=__doc__
+        "tau",
+        help="confirm-before-commit policies on tau-bench airline",
+        description=_TAU_TEXT,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     t.add_argument(
         "--data", metavar="DIR", help="real data folder (default: $TOKENOMY_DATA or ../shared/data)"

@@ -40,11 +40,31 @@ __all__ = [
 FORMATS = ("otlp", "litellm", "langfuse", "miniswe", "taubench", "ledger")
 
 
+_AUDIT_TEXT = """\
+Audit LLM and agent logs: price every call and find wasted or risky spending
+(seven failure modes, e.g. over-delegation, runaway loops, over-long outputs).
+
+Inputs: OTLP JSON spans, LiteLLM spend logs, Langfuse observations, a tokenomy
+ledger, or an agent-run folder: a mini-swe-agent folder holding instances.csv and
+steps.csv.gz, or a tau-bench folder holding episodes.csv and steps.csv.gz (the
+folder may have any name). The format is guessed unless --format is given.
+
+Prints a table per failure mode; writes an HTML report (--report) and JSON (--json).
+A malformed input line stops the audit with its file and line, and nothing is
+written; --skip-bad skips and counts such lines instead.
+
+Examples:
+  tokenomy audit spend_logs.csv --report audit.html
+  tokenomy audit my_runs/ --format miniswe --json audit.json
+"""
+
+
 def register(sub: Any) -> None:
     p = sub.add_parser(
         "audit",
         help="audit LLM / agent logs for the seven failure modes; HTML + JSON report",
-        description=__doc__,
+        description=_AUDIT_TEXT,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
         "inputs", nargs="+", metavar="INPUT", help="log files, a data folder (miniswe/taubench) or a ledger"
@@ -264,9 +284,9 @@ def _check_miniswe(folder: Path, trajectories: Sequence[Any]) -> None:
     empty = [t.instance_id for t in trajectories if not t.steps]
     if not empty:
         return
-    from tokenomy.interfaces.loaders.agent_data import MINISWE, resolve_file
+    from tokenomy.interfaces.loaders.agent_data import MINISWE, MINISWE_FILES, resolve_file
 
-    d = resolve_file(folder, MINISWE)
+    d = resolve_file(folder, MINISWE, MINISWE_FILES)
     n = len(trajectories)
     raise SchemaError(
         f"{d / 'steps.csv.gz'}: field 'instance_id': steps for only {n - len(empty)} of the {n} instances "

@@ -40,11 +40,22 @@ class DemoContext:
     quick: bool = False
 
 
+_DEMO_TEXT = """\
+Run the tokenomy walkthrough: a worked example, then each layer (route, serve,
+audit, agent, economy) on the real data found under --data, skipping any section
+whose data is absent. Writes HTML reports, a ledger and an index page to --out.
+
+Example:
+  tokenomy demo --data ../shared/data --out out/demo --quick
+"""
+
+
 def register(sub: Any) -> None:
     p = sub.add_parser(
         "demo",
         help="run the demo: the worked example, allocation, ledger and each layer",
-        description=__doc__,
+        description=_DEMO_TEXT,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
         "--data", metavar="DIR", help="real data folder (default: $TOKENOMY_DATA or ../shared/data)"

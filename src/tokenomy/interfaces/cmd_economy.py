@@ -49,11 +49,27 @@ DEFAULT_REQUESTS = 500
 TRACES = ("azure-conv", "mooncake")
 
 
+_ECONOMY_TEXT = """\
+Run all layers together on one set of prices, and clear multi-tenant markets.
+
+Sub-commands:
+  run          replay real arrivals with each layer optimising on its own prices versus
+               one shared price vector; prints welfare per request with confidence intervals
+  equilibrium  clear a multi-tenant serving market and compare it with the social
+               optimum and one flat price
+
+V and the latency price are synthetic and labelled so in every output.
+
+Example:
+  tokenomy economy run --data ../shared/data --load 1,2 --report economy.html
+"""
+
+
 def register(sub: Any) -> None:
     p = sub.add_parser(
         "economy",
         help="the layers composed on one price bus (local vs shared prices); multi-tenant markets",
-        description=__doc__,
+        description=_ECONOMY_TEXT,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     es = p.add_subparsers(dest="economy_command", metavar="SUBCOMMAND", required=True)

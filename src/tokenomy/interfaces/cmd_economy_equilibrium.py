@@ -46,12 +46,25 @@ SYNTHETIC = [
 ]
 
 
+_EQUILIBRIUM_TEXT = """\
+Clear a multi-tenant serving market by adjusting prices until demand meets capacity,
+and compare the result with the social optimum and one flat price.
+
+Tenants come from a real trace (servegen categories, or the azure code and
+conversation traces as two tenants); each gets a synthetic value V (labelled so).
+Capacity is --capacity-frac times peak demand. Prints a table; --json writes the results.
+
+Example:
+  tokenomy economy equilibrium --trace servegen --tenants 8 --capacity-frac 0.5
+"""
+
+
 def register_equilibrium(subparsers: Any) -> None:
     """Add the ``equilibrium`` sub-command to the ``economy`` command's ``subparsers``."""
     p = subparsers.add_parser(
         "equilibrium",
         help="multi-tenant market: tâtonnement vs the social optimum and flat pricing",
-        description=__doc__,
+        description=_EQUILIBRIUM_TEXT,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(

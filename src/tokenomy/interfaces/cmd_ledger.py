@@ -21,8 +21,27 @@ from tokenomy.ledger import Ledger
 __all__ = ["register"]
 
 
+_LEDGER_TEXT = """\
+Inspect or export a ledger: the DuckDB file of decisions and outcomes that
+route, serve and economy write with --ledger.
+
+Sub-commands:
+  summary  counts, totals and the requests with the worst regret
+  export   write decisions, candidates and outcomes as Parquet files to a folder
+
+Examples:
+  tokenomy ledger summary run.duckdb --top 10
+  tokenomy ledger export run.duckdb --out parquet/
+"""
+
+
 def register(sub: Any) -> None:
-    p = sub.add_parser("ledger", help="inspect or export a ledger file", description=__doc__)
+    p = sub.add_parser(
+        "ledger",
+        help="inspect or export a ledger file",
+        description=_LEDGER_TEXT,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     lsub = p.add_subparsers(dest="ledger_command", metavar="ACTION", required=True)
     s = lsub.add_parser("summary", help="counts, totals and the worst-regret requests of a ledger file")
     s.add_argument("file", help="a DuckDB ledger file")

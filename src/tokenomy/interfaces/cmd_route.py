@@ -52,11 +52,24 @@ __all__ = ["register", "run_eval"]
 DEFAULT_V = "0.001,0.003,0.01,0.03,0.1,1"
 
 
+_ROUTE_TEXT = """\
+Choose a model per request by value minus cost, and evaluate routers on real routing data.
+
+Sub-commands:
+  eval  fit routers on the train split and compare every policy on the test split
+        at each value V (welfare, accuracy, cost, regret, with confidence intervals)
+  menu  design a menu of (tier, price) options for a distribution of V
+
+Example:
+  tokenomy route eval --data ../shared/data/routing --V 0.001,0.01,0.1 --report route.html
+"""
+
+
 def register(sub: Any) -> None:
     p = sub.add_parser(
         "route",
-        help="route requests by Eq. 4 and evaluate routers on real routing data",
-        description=__doc__,
+        help="pick a model per request by value minus cost; evaluate routers on real routing data",
+        description=_ROUTE_TEXT,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     rs = p.add_subparsers(dest="route_command", metavar="SUBCOMMAND", required=True)
@@ -83,7 +96,7 @@ def register(sub: Any) -> None:
     )
     e.add_argument("--boot", type=int_in(1), default=1000, help="bootstrap resamples for the CIs")
     e.add_argument("--seed", type=int_in(0), default=0)
-    e.add_argument("--no-longtail", action="store_true", help="skip the prediction-2 experiment")
+    e.add_argument("--no-longtail", action="store_true", help="skip the long-tail experiment")
     e.add_argument(
         "--compare-estimators",
         metavar="NAMES",

@@ -38,12 +38,26 @@ __all__ = ["DEFAULT_V_DIST", "load_value_file", "parse_v_dist", "register", "run
 DEFAULT_V_DIST = "lognormal:-4.6,0.5"  # median V ≈ $0.01 per unit quality; synthetic
 
 
+_MENU_TEXT = """\
+Design a menu of (tier, price) options that users choose from truthfully.
+
+Builds one tier per model of a routing dataset (--data), draws values V from
+--V-dist (a synthetic lognormal or Pareto law, labelled so, or a CSV file with a
+column V), and prints the menu, its comparison with routing that knows V and with
+one flat price, and the rent each type keeps. Writes an HTML report (--report)
+and JSON (--json).
+
+Example:
+  tokenomy route menu --data ../shared/data/routing --V-dist lognormal:-3,1.5
+"""
+
+
 def register(route_subparsers: Any) -> None:
     """Add ``menu`` to the ``route`` command's sub-parsers."""
     p = route_subparsers.add_parser(
         "menu",
-        help="incentive-compatible menu of (tier, price) options for a V distribution (Eq. 5)",
-        description=__doc__,
+        help="design a menu of (tier, price) options that users pick truthfully, for a V distribution",
+        description=_MENU_TEXT,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(

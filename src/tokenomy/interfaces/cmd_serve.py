@@ -122,11 +122,28 @@ def _common(p: argparse.ArgumentParser) -> None:
     )
 
 
+_SERVE_TEXT = """\
+Simulate LLM serving on real request traces under different schedulers.
+
+Sub-commands:
+  simulate     replay traces (azure-conv, azure-code, mooncake, servegen or your own
+               file) under each scheduler and rate multiplier; prints latency, throughput
+               and welfare
+  prediction3  add one tenant that sends long contexts and measure the others'
+               latency and welfare
+
+Writes an HTML report (--report), JSON (--json) and, for simulate, a ledger (--ledger).
+
+Example:
+  tokenomy serve simulate --trace azure-conv --scheduler fcfs,priced --rate-scale 1,2
+"""
+
+
 def register(sub: Any) -> None:
     p = sub.add_parser(
         "serve",
         help="simulate LLM serving under real traces; congestion prices",
-        description=__doc__,
+        description=_SERVE_TEXT,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     ss = p.add_subparsers(dest="serve_command", metavar="SUBCOMMAND", required=True)

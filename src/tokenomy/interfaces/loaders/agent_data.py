@@ -35,11 +35,21 @@ from tokenomy.autonomy.trajectory import AgentStep, AgentTrajectory
 from tokenomy.core.errors import SchemaError
 from tokenomy.interfaces.loaders import reader
 from tokenomy.interfaces.loaders.agent_files import csv_rows, flag, num, resolve_file
-from tokenomy.interfaces.loaders.agent_taubench import TAUBENCH, load_taubench
+from tokenomy.interfaces.loaders.agent_taubench import TAUBENCH, TAUBENCH_FILES, load_taubench
 
-__all__ = ["MINISWE", "TAUBENCH", "load_miniswe", "load_schedule", "load_taubench", "resolve_file"]
+__all__ = [
+    "MINISWE",
+    "MINISWE_FILES",
+    "TAUBENCH",
+    "TAUBENCH_FILES",
+    "load_miniswe",
+    "load_schedule",
+    "load_taubench",
+    "resolve_file",
+]
 
 MINISWE = "miniswe_gemini3pro_swebv"
+MINISWE_FILES = ("instances.csv", "steps.csv.gz")
 
 _STEP_FIELDS = (
     "instance_id",
@@ -67,7 +77,7 @@ def load_miniswe(
     """Load the mini-swe-agent SWE-bench Verified runs, one trajectory per instance, in file order.
 
     Args:
-        folder: the data root, ``<root>/agent`` or the ``miniswe_gemini3pro_swebv`` folder.
+        folder: the data root, ``<root>/agent`` or a folder (any name) holding ``instances.csv`` and ``steps.csv.gz``.
         raw: also read ``trajs.jsonl.xz`` (slow, ~2 s) to attach each submission and verbatim commands.
         instance_ids: load only these instances (None = all 500).
 
@@ -78,7 +88,7 @@ def load_miniswe(
         SchemaError: a file is missing, a column is absent or a value does not parse (file and line
             named), or an instance's steps are not the ``n_steps`` that ``instances.csv`` records.
     """
-    base = resolve_file(folder, MINISWE)
+    base = resolve_file(folder, MINISWE, MINISWE_FILES)
     steps_path = base / "steps.csv.gz"
     by_instance: dict[str, list[AgentStep]] = {}
     for line, r in csv_rows(steps_path, _STEP_FIELDS):

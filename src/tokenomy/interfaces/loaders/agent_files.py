@@ -19,27 +19,35 @@ from tokenomy.interfaces.loaders import reader
 __all__ = ["csv_rows", "flag", "num", "resolve_file"]
 
 
-def resolve_file(folder: str | Path, name: str) -> Path:
+def resolve_file(folder: str | Path, name: str, files: tuple[str, ...] = ()) -> Path:
     """The folder of the agent dataset ``name``, found from the data root, ``<root>/agent`` or itself.
 
     Args:
         folder: the data root (``<root>/agent/<name>`` below it), the ``agent`` folder, or the
-            dataset folder ``<name>`` itself.
-        name: the dataset's folder name, e.g. ``"miniswe_gemini3pro_swebv"``.
+            dataset folder itself, whatever it is called (it qualifies by holding every one of ``files``).
+        name: the dataset's bundled folder name, e.g. ``"miniswe_gemini3pro_swebv"``.
+        files: the files a dataset folder holds (e.g. ``("instances.csv", "steps.csv.gz")``); a folder
+            of any name that holds all of them is the dataset folder.
 
     Returns:
         The dataset folder (its files are ``<returned>/<file>``, e.g. ``steps.csv.gz``).
 
     Raises:
-        SchemaError: no folder called ``name`` is at any of the three places (the message names
-            ``folder`` and the expected layout).
+        SchemaError: no candidate folder holds the files and none is called ``name`` (the message
+            names ``folder`` and the files expected).
     """
     folder = Path(folder)
-    for cand in (folder, folder / name, folder / "agent" / name):
+    cands = (folder, folder / name, folder / "agent" / name)
+    if files:
+        for cand in cands:
+            if cand.is_dir() and all((cand / f).is_file() for f in files):
+                return cand
+    for cand in cands:
         if cand.is_dir() and cand.name == name:
             return cand
+    holding = f", or a folder holding {' and '.join(files)}" if files else ""
     raise SchemaError(
-        f"agent dataset folder {name!r} not found under {folder} (expected <data>/agent/{name})"
+        f"agent dataset folder {name!r} not found under {folder} (expected <data>/agent/{name}{holding})"
     )
 
 

@@ -24,9 +24,10 @@ from tokenomy.core.errors import SchemaError
 from tokenomy.interfaces.loaders import reader
 from tokenomy.interfaces.loaders.agent_files import csv_rows, flag, num, resolve_file
 
-__all__ = ["TAUBENCH", "load_taubench"]
+__all__ = ["TAUBENCH", "TAUBENCH_FILES", "load_taubench"]
 
 TAUBENCH = "taubench_gpt4o_airline"
+TAUBENCH_FILES = ("episodes.csv", "steps.csv.gz")
 _TAU_STEP_FIELDS = (
     "task_id",
     "trial",
@@ -46,7 +47,7 @@ def load_taubench(folder: str | Path, *, raw: bool = False) -> tuple[Episode, ..
     """Load the tau-bench airline episodes (gpt-4o agent), sorted by (task, trial).
 
     Args:
-        folder: the data root, ``<root>/agent`` or the ``taubench_gpt4o_airline`` folder.
+        folder: the data root, ``<root>/agent`` or a folder (any name) holding ``episodes.csv`` and ``steps.csv.gz``.
         raw: also read ``gpt-4o-airline.json.xz`` for arguments, prior user messages and ground truth.
 
     Returns:
@@ -57,7 +58,7 @@ def load_taubench(folder: str | Path, *, raw: bool = False) -> tuple[Episode, ..
             disagree (steps for an episode fewer or more than ``episodes.csv`` records, steps of an
             unlisted episode, an episode absent from the raw file).
     """
-    base = resolve_file(folder, TAUBENCH)
+    base = resolve_file(folder, TAUBENCH, TAUBENCH_FILES)
     steps_path = base / "steps.csv.gz"
     calls: dict[_Key, list[ToolCall]] = {}
     n_rows: Counter[_Key] = Counter()

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tokenomy.routing.dataset import RoutingDataset
-from tokenomy.routing.evaluation import evaluate, realised
+from tokenomy.routing.evaluation import compare_to_fixed, evaluate, realised
 from tokenomy.routing.metrics import aiq, apgr, bootstrap_means, cpt, gap_recovered, reliability, upper_hull
 from tokenomy.routing.policies import Problem, Routes, make_policy
 from tokenomy.routing.router import Router
@@ -103,3 +103,16 @@ def test_evaluate_rows_agree_with_a_direct_computation(tiny: RoutingDataset, fit
     assert res.anchors["apgr"]["random"] == pytest.approx(0.5)
     assert len(res.calibration) == tiny.n_models
     assert any("SYNTHETIC" in s for s in res.synthetic)
+
+
+def test_a_policy_equal_to_the_best_fixed_model_ties_and_does_not_beat_it(
+    tiny: RoutingDataset, fitted: Router
+) -> None:
+    assert compare_to_fixed(0.5, 0.5) == (False, True)
+    assert compare_to_fixed(0.5 + 1e-13, 0.5) == (False, True)
+    assert compare_to_fixed(0.5001, 0.5) == (True, False)
+    assert compare_to_fixed(0.4999, 0.5) == (False, False)
+    out = evaluate(fitted, tiny.split("test"), v_grid=[0.01], policies=("best-fixed", "oracle"), n_boot=20)
+    row = next(r for r in out.rows if r["policy"] == "best-fixed")
+    assert row["tie_with_best_fixed"] and not row["beats_best_fixed"]
+    assert all(not (r["tie_with_best_fixed"] and r["beats_best_fixed"]) for r in out.rows)

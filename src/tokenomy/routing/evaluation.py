@@ -37,6 +37,7 @@ __all__ = [
     "EvalResult",
     "Realised",
     "anchor_rows",
+    "compare_to_fixed",
     "evaluate",
     "realised",
     "require_two_models",
@@ -65,6 +66,19 @@ SUMMARY_COLUMNS = (
 )
 """The columns of a result row (one per V × policy) that the CLI table and the HTML report show."""
 SWEEP_V = tuple(float(v) for v in np.geomspace(1e-5, 10.0, 49))
+TIE_RTOL = 1e-9
+"""Relative tolerance of a tie with the best fixed model: mean welfares within
+``TIE_RTOL · max(|w_fixed|, 1e-12)`` USD per query are equal (a fall-back to the fixed model earns
+exactly its welfare up to rounding). Confidence intervals are not consulted: they are reported
+beside (``welfare_ci95``) for the reader to judge significance."""
+
+
+def compare_to_fixed(w_policy: float, w_fixed: float) -> tuple[bool, bool]:
+    """(beats, ties): ``beats`` strictly above the best fixed model's mean welfare, ``ties`` within
+    ``TIE_RTOL`` of it (never both)."""
+    tol = TIE_RTOL * max(abs(w_fixed), 1e-12)
+    tie = abs(w_policy - w_fixed) <= tol
+    return (not tie) and w_policy > w_fixed, tie
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +208,7 @@ def evaluate(
             regret = w_or - r.welfare
             with np.errstate(divide="ignore", invalid="ignore"):
                 gap_b = (boot[k] - b_fixed) / (b_or - b_fixed)
+            beats, tie = compare_to_fixed(float(r.welfare.mean()), w_fixed)
             rows.append(
                 {
                     "V": float(v),
@@ -210,7 +225,8 @@ def evaluate(
                     "regret_p95": float(np.percentile(regret, 95)),
                     "gap_recovered": gap_recovered(float(r.welfare.mean()), w_fixed, w_orm),
                     "gap_recovered_ci95": _ci(gap_b),
-                    "beats_best_fixed": bool(r.welfare.mean() >= w_fixed - 1e-15),
+                    "beats_best_fixed": beats,
+                    "tie_with_best_fixed": tie,
                 }
             )
     fixed = [

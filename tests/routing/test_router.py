@@ -107,3 +107,9 @@ def test_a_model_missing_from_the_price_table_is_named(tiny: RoutingDataset) -> 
     table = PriceTable({"small": (1.0, 2.0), "medium": (2.0, 4.0)}, date="2024-01-01", source="t.toml")
     with pytest.raises(ValueError, match=r"\['large'\] absent from the price table t.toml"):
         Router(n_features=2**12, prices=table).fit(tiny.split("train"))
+
+
+def test_requests_built_without_an_id_get_distinct_ids_and_keep_a_given_one() -> None:
+    ids = {RouteRequest("same prompt").request_id for _ in range(100)}
+    assert len(ids) == 100 and all(i.startswith("req-") for i in ids)
+    assert RouteRequest("p", request_id="q9").request_id == "q9"

@@ -9,8 +9,9 @@ on the bundled data and the records say so in their metadata.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
@@ -26,13 +27,15 @@ __all__ = ["CandidateRow", "RouteBatch", "RouteDecision", "RouteRequest"]
 class RouteRequest:
     """One request to route: raw prompt text, optional category, V (USD per unit quality) and id.
 
-    ``v_usd=None`` uses the V of the price vector passed to ``Router.route``.
+    ``v_usd=None`` uses the V of the price vector passed to ``Router.route``. ``request_id`` defaults
+    to a fresh ``req-<uuid4 hex>``, so decisions of requests built without one never share a ledger
+    key (a uuid, not a counter: ledgers outlive the process and are appended to by many).
     """
 
     prompt: str
     category: str = ""
     v_usd: float | None = None
-    request_id: str = "request"
+    request_id: str = field(default_factory=lambda: f"req-{uuid.uuid4().hex}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ from tokenomy.routing.dataset import RoutingDataset
 from tokenomy.routing.estimators import ESTIMATORS
 from tokenomy.routing.evaluation import realised
 from tokenomy.routing.features import TextFeaturizer
-from tokenomy.routing.policies import POLICIES, make_policy
+from tokenomy.routing.policies import POLICIES, Policy, Problem, Routes, make_policy
 from tokenomy.routing.router import Router
 
 
@@ -85,3 +85,38 @@ def test_unknown_policy_and_estimator_names_list_the_valid_ones(tiny: RoutingDat
         make_policy("gpt-router")
     with pytest.raises(ValueError, match=r"valid: .*stacked"):
         Router(estimator="nope").fit(tiny.split("train"))
+
+
+@pytest.mark.parametrize("name", sorted(n for n, cls in POLICIES.items() if not cls.needs_outcomes))
+def test_shuffling_the_test_labels_changes_no_decision_of_a_policy_that_does_not_read_outcomes(
+    name: str, tiny: RoutingDataset, fitted: Router
+) -> None:
+    te = tiny.split("test")
+    X = fitted.features(te.prompts, te.categories.tolist())
+    perm = np.random.default_rng(1).permutation(len(te))
+    shuffled = replace(te, quality=te.quality[perm], cost_usd=te.cost_usd[perm])
+    pol = make_policy(name).fit(fitted.train_problem_)
+    for v in (0.0005, 0.01, 1.0):
+        p, q = fitted.problem(X, v, PriceVector(), te), fitted.problem(X, v, PriceVector(), shuffled)
+        assert p.quality is not None and q.quality is not None
+        assert not np.array_equal(p.quality, q.quality)
+        for a, b in ((pol.decide(p), pol.decide(q)), (pol.route(p), pol.route(q))):
+            assert np.array_equal(a.chosen, b.chosen)
+            assert np.array_equal(a.called_matrix(tiny.n_models), b.called_matrix(tiny.n_models))
+
+
+def test_a_policy_that_does_not_read_outcomes_is_routed_without_them(
+    tiny: RoutingDataset, fitted: Router
+) -> None:
+    te = tiny.split("test")
+    p = fitted.problem(fitted.features(te.prompts, te.categories.tolist()), 0.01, PriceVector(), te)
+    seen: list[object] = []
+
+    class Spy(Policy):  # no name: not registered
+        def decide(self, problem: Problem) -> Routes:
+            seen.append(problem.quality)
+            return Routes(np.zeros(len(problem), dtype=np.int64))
+
+    Spy().route(p)
+    assert seen == [None] and p.quality is not None
+    assert not POLICIES["cascade"].needs_outcomes and POLICIES["oracle"].needs_outcomes

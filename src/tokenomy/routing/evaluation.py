@@ -150,7 +150,7 @@ def _fitted(names: Sequence[str], router: Router, seed: int) -> dict[str, Policy
         if name == "tokenomy":
             out[name] = router.policy_
             continue
-        params: dict[str, object] = {"seed": seed} if name in ("random", "cascade") else {}
+        params: dict[str, object] = {"seed": seed} if name == "random" else {}
         out[name] = make_policy(name, **params).fit(router.train_problem_)
     return out
 
@@ -195,7 +195,7 @@ def evaluate(
         if progress:
             progress(f"V={v:g}")
         p = base.at_v(float(v))
-        res = {n: realised(p, pol.decide(p)) for n, pol in fitted.items()}
+        res = {n: realised(p, pol.route(p)) for n, pol in fitted.items()}
         w_or = res["oracle"].welfare
         stack = np.stack([res[n].welfare for n in names])
         boot = bootstrap_means(stack, n_boot, seed)
@@ -276,7 +276,7 @@ def _sweeps(fitted: dict[str, Policy], base: Problem) -> dict[str, list[dict[str
         pts = []
         for v in SWEEP_V:
             p = base.at_v(v)
-            r = realised(p, fitted[n].decide(p))
+            r = realised(p, fitted[n].route(p))
             pts.append(
                 {"V": v, "cost_per_query_usd": float(r.cost_usd.mean()), "accuracy": float(r.quality.mean())}
             )

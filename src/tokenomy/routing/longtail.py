@@ -48,12 +48,12 @@ def longtail(
     X = router.features(test.prompts, test.categories.tolist())
     v = draw_values(len(test), v_min=v_min, alpha=alpha, seed=seed)
     p = router.problem(X, v, prices, test)
-    oracle = realised(p, make_policy("oracle").decide(p)).welfare
+    oracle = realised(p, make_policy("oracle").route(p)).welfare
     blind = p.at_v(float(np.median(v_train)))
     results = {
-        "cost-min": realised(p, cmin.decide(p)).welfare,
-        "tokenomy": realised(p, router.policy_.decide(p)).welfare,
-        "best-fixed (median V)": realised(p, fixed.decide(blind)).welfare,
+        "cost-min": realised(p, cmin.route(p)).welfare,
+        "tokenomy": realised(p, router.policy_.route(p)).welfare,
+        "best-fixed (median V)": realised(p, fixed.route(blind)).welfare,
     }
     edges = np.quantile(v, np.linspace(0, 1, 11))
     dec = np.clip(np.searchsorted(edges, v, side="right") - 1, 0, 9)

@@ -274,7 +274,7 @@ class Router:
         p = self.problem(
             feats, prices.v_usd if v_usd is None else v_usd, prices, baselines=False, queue_s=queue_s
         )
-        routes = self.policy_.decide(p)
+        routes = self.policy_.route(p)
         assert routes.mode is not None
         return RouteBatch(
             p.models, routes.chosen, p.dq, p.dc_usd, p.dl_s, p.dr, p.estimated_surplus(), p.v_usd, routes.mode

@@ -76,6 +76,10 @@ class Problem:
     def __len__(self) -> int:
         return int(self.dq.shape[0])
 
+    def without_outcomes(self) -> Problem:
+        """The same requests with the realised outcomes (quality, cost, latency) removed."""
+        return replace(self, quality=None, cost_usd=None, latency_s=None)
+
     def at_v(self, v_usd: float | NDArray[np.float64]) -> Problem:
         """The same requests at another V (a scalar or one per request)."""
         return replace(self, v_usd=np.broadcast_to(np.asarray(v_usd, np.float64), (len(self),)).copy())
@@ -200,6 +204,11 @@ class Policy(ABC):
     def fit(self, train: Problem) -> Policy:
         """Learn from a train problem with out-of-fold estimates and realised outcomes (default: nothing)."""
         return self
+
+    def route(self, problem: Problem) -> Routes:
+        """Route every request of ``problem`` as this policy may see it: a policy that does not declare
+        ``needs_outcomes`` gets the problem without its realised outcomes (the template callers use)."""
+        return self.decide(problem if self.needs_outcomes else problem.without_outcomes())
 
     @abstractmethod
     def decide(self, problem: Problem) -> Routes:

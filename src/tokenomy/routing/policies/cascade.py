@@ -1,11 +1,11 @@
 """FrugalGPT-style cascade: call models cheapest first, stop when a scorer trusts the answer.
 
-Stages are the train (cost, accuracy) Pareto front, cheapest first, at most ``max_stages``. After a
-stage answers, a scorer gives s = ½·judge + ½·q̂ (``judge_error=None``: s = q̂ alone). The judge
-reads the called model's answer: it is SIMULATED from the realised label, flipped with probability
-``judge_error`` (RouterBench's cascade does the same; this data has no learned answer scorer), so
-the cascade reads outcomes only of the models it called and paid for. The cascade stops at stage k
-when s ≥ τ_k; the last stage always answers. Every called model is paid for (and its latency added).
+Stages are the train (cost, accuracy) Pareto front, cheapest first, at most ``max_stages``. The
+score of stage k is the router's q̂ of that model for the prompt (learned on train only; out of fold
+on the train problem). No answer judge: these data have no learned answer scorer, and a judge
+simulated from the realised label (RouterBench's) would read the test outcomes, so this cascade
+reads no outcome of the requests it routes (a weaker cascade than one that verifies answers). The
+cascade stops at stage k when s ≥ τ_k; the last stage always answers. Every called model is paid for (and its latency added).
 The thresholds are learned per V of ``V_GRID`` on train to maximise welfare subject to a mean cost
 per query ≤ the budget (``budget_usd``; default: the best fixed model's mean train cost at that V).
 """
@@ -41,38 +41,22 @@ class Cascade(Policy):
 
     Args:
         max_stages: the longest chain.
-        judge_error: error rate of the simulated answer judge (``None``: score on q̂ only).
         budget_usd: mean cost per query the thresholds must respect (``None``: best fixed's at each V).
-        seed: seed of the judge's errors.
     """
 
     name = "cascade"
-    needs_outcomes = True
 
     def __init__(
         self,
         *,
         max_stages: int = 3,
-        judge_error: float | None = 0.2,
         budget_usd: float | None = None,
-        seed: int = 0,
     ) -> None:
         self.max_stages = max_stages
-        self.judge_error = judge_error
         self.budget_usd = budget_usd
-        self.seed = seed
 
     def _scores(self, problem: Problem) -> NDArray[np.float64]:
-        q = problem.dq[:, self.stages_]
-        if self.judge_error is None:
-            return np.asarray(q)
-        assert problem.quality is not None
-        rng = np.random.default_rng(self.seed)
-        flip = rng.random(q.shape) < self.judge_error
-        verdict = np.where(
-            flip, 1.0 - np.round(problem.quality[:, self.stages_]), np.round(problem.quality[:, self.stages_])
-        )
-        return np.asarray(0.5 * verdict + 0.5 * q)
+        return np.asarray(problem.dq[:, self.stages_])
 
     @staticmethod
     def _stop(scores: NDArray[np.float64], taus: NDArray[np.float64]) -> NDArray[np.int64]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -31,6 +32,7 @@ from tokenomy.routing.effects import LatencyModel, RiskModel, TokenModel
 from tokenomy.routing.estimators import ESTIMATORS, QualityEstimator, StackedBlend
 from tokenomy.routing.estimators.stacked import fold_ids, out_of_fold
 from tokenomy.routing.features import Features, TextFeaturizer
+from tokenomy.routing.persist import load_object, save_object
 from tokenomy.routing.policies import Problem, TokenomyPolicy
 from tokenomy.routing.prices import PriceTable
 
@@ -98,6 +100,28 @@ class Router:
         self.policy = policy
         self.folds = folds
         self.seed = seed
+
+    def save(self, path: str | Path) -> Path:
+        """Write the fitted router to the folder ``path`` (``router.json`` + ``arrays.npz``, no pickle).
+
+        Raises:
+            ValidationError: the router is not fitted.
+        """
+        if not hasattr(self, "policy_"):
+            raise ValidationError("Router.save: the router is not fitted (call fit first)")
+        return save_object(self, path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> Router:
+        """A router saved by ``save``.
+
+        Raises:
+            ValidationError: a missing file, another format or version, or not a router.
+        """
+        obj = load_object(path)
+        if not isinstance(obj, cls):
+            raise ValidationError(f"{path}: holds a {type(obj).__name__}, not a {cls.__name__}")
+        return obj
 
     def _make(self) -> QualityEstimator:
         if self.estimator not in ESTIMATORS:

@@ -1,0 +1,159 @@
+"""Save and load a fitted router as data: ``router.json`` (parameters, structure) + ``arrays.npz``.
+
+The format is versioned (``FORMAT``, ``VERSION``) and non-executable: no pickle. The JSON holds
+plain values, tuples, sets, dicts, numpy scalars, sparse CSR matrices and objects of tokenomy's own
+classes (module and name, and their fields); every numpy array lives in ``arrays.npz``, read with
+``allow_pickle=False``. Loading imports only modules under ``tokenomy.`` and rebuilds an object by
+setting its saved fields, running none of its code. It does not migrate older versions.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tokenomy.core.errors import ValidationError
+
+__all__ = ["ARRAYS_FILE", "FORMAT", "JSON_FILE", "VERSION", "load_object", "save_object"]
+
+FORMAT = "tokenomy.router"
+VERSION = 1
+JSON_FILE = "router.json"
+ARRAYS_FILE = "arrays.npz"
+_PREFIX = "tokenomy."
+
+
+def _state(obj: object) -> dict[str, Any]:
+    if dataclasses.is_dataclass(obj):
+        return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
+    if hasattr(obj, "__dict__"):
+        return dict(vars(obj))
+    slots = [s for c in type(obj).__mro__ for s in getattr(c, "__slots__", ())]
+    return {s: getattr(obj, s) for s in slots if hasattr(obj, s)}
+
+
+class _Encoder:
+    def __init__(self) -> None:
+        self.arrays: dict[str, np.ndarray[Any, Any]] = {}
+
+    def array(self, a: np.ndarray[Any, Any]) -> str:
+        key = f"a{len(self.arrays)}"
+        self.arrays[key] = a
+        return key
+
+    def enc(self, o: Any) -> Any:
+        if o is None or isinstance(o, (bool, int, float, str)):
+            return o
+        if isinstance(o, np.generic):
+            return {"__scalar__": o.dtype.str, "value": o.item()}
+        if isinstance(o, np.ndarray):
+            if o.dtype == object:
+                return {"__objects__": [self.enc(x) for x in o.tolist()], "shape": list(o.shape)}
+            return {"__array__": self.array(o)}
+        if isinstance(o, list):
+            return [self.enc(x) for x in o]
+        if isinstance(o, tuple):
+            return {"__tuple__": [self.enc(x) for x in o]}
+        if isinstance(o, (set, frozenset)):
+            return {"__set__": [self.enc(x) for x in sorted(o, key=repr)], "frozen": isinstance(o, frozenset)}
+        if isinstance(o, dict):
+            return {"__dict__": [[self.enc(k), self.enc(v)] for k, v in o.items()]}
+        t = type(o)
+        if t.__module__ == "scipy.sparse._csr" and t.__name__ == "csr_matrix":
+            return {
+                "__csr__": [self.array(o.data), self.array(o.indices), self.array(o.indptr)],
+                "shape": list(o.shape),
+            }
+        if t.__module__.startswith(_PREFIX):
+            return {
+                "__object__": f"{t.__module__}:{t.__qualname__}",
+                "state": {k: self.enc(v) for k, v in _state(o).items()},
+            }
+        raise ValidationError(f"cannot save a value of type {t.__module__}.{t.__qualname__}")
+
+
+def _cls(ref: str) -> type:
+    module, _, name = ref.partition(":")
+    if not module.startswith(_PREFIX) or "." in name:
+        raise ValidationError(f"refusing to load class {ref!r}: only tokenomy's own classes are loaded")
+    cls = getattr(importlib.import_module(module), name, None)
+    if not isinstance(cls, type):
+        raise ValidationError(f"saved class {ref!r} does not exist in this version of tokenomy")
+    return cls
+
+
+def _dec(o: Any, arrays: Any) -> Any:
+    if isinstance(o, list):
+        return [_dec(x, arrays) for x in o]
+    if not isinstance(o, dict):
+        return o
+    if "__array__" in o:
+        return np.asarray(arrays[o["__array__"]])
+    if "__scalar__" in o:
+        return np.dtype(o["__scalar__"]).type(o["value"])
+    if "__objects__" in o:
+        out = np.empty(len(o["__objects__"]), dtype=object)
+        out[:] = [_dec(x, arrays) for x in o["__objects__"]]
+        return out.reshape(o["shape"])
+    if "__tuple__" in o:
+        return tuple(_dec(x, arrays) for x in o["__tuple__"])
+    if "__set__" in o:
+        items = [_dec(x, arrays) for x in o["__set__"]]
+        return frozenset(items) if o["frozen"] else set(items)
+    if "__dict__" in o:
+        return {_dec(k, arrays): _dec(v, arrays) for k, v in o["__dict__"]}
+    if "__csr__" in o:
+        from scipy.sparse import csr_matrix
+
+        data, indices, indptr = (np.asarray(arrays[k]) for k in o["__csr__"])
+        return csr_matrix((data, indices, indptr), shape=tuple(o["shape"]))
+    if "__object__" in o:
+        cls = _cls(o["__object__"])
+        obj: Any = object.__new__(cls)
+        for k, v in o["state"].items():
+            object.__setattr__(obj, k, _dec(v, arrays))
+        return obj
+    raise ValidationError(f"unknown entry in a saved router: keys {sorted(o)}")
+
+
+def save_object(obj: object, path: str | Path) -> Path:
+    """Write ``obj`` (a tokenomy object) to the folder ``path`` (created); return the folder.
+
+    Raises:
+        ValidationError: ``obj`` holds a value of a type the format does not carry.
+    """
+    enc = _Encoder()
+    body = {"format": FORMAT, "version": VERSION, "object": enc.enc(obj)}
+    folder = Path(path)
+    folder.mkdir(parents=True, exist_ok=True)
+    np.savez(folder / ARRAYS_FILE, allow_pickle=False, **enc.arrays)
+    (folder / JSON_FILE).write_text(json.dumps(body), encoding="utf-8")
+    return folder
+
+
+def load_object(path: str | Path) -> Any:
+    """Read what ``save_object`` wrote to the folder ``path``.
+
+    Raises:
+        ValidationError: a file is missing, or the format or version is not this one (names both).
+    """
+    folder = Path(path)
+    for name in (JSON_FILE, ARRAYS_FILE):
+        if not (folder / name).is_file():
+            raise ValidationError(
+                f"{folder}: no {name}; a saved router is a folder with {JSON_FILE} and {ARRAYS_FILE}"
+            )
+    body = json.loads((folder / JSON_FILE).read_text(encoding="utf-8"))
+    if body.get("format") != FORMAT:
+        raise ValidationError(f"{folder / JSON_FILE}: format {body.get('format')!r}, expected {FORMAT!r}")
+    if body.get("version") != VERSION:
+        raise ValidationError(
+            f"{folder / JSON_FILE}: format version {body.get('version')!r}; this tokenomy reads version {VERSION} only"
+        )
+    with np.load(folder / ARRAYS_FILE, allow_pickle=False) as arrays:
+        return _dec(body["object"], arrays)

@@ -15,7 +15,9 @@ Request ids are ``<config>/x<load>/chat/<i>`` and ``<config>/x<load>/agent/<k>``
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -40,72 +42,69 @@ def _quote_key(p: PriceVector) -> float:
     return -1.0 if not p.resources or p.resources[0].time_s is None else float(p.resources[0].time_s)
 
 
-def _route_batches(ids: list[str], out: Outcomes, models: tuple[str, ...]) -> list[DecisionBatch]:
-    by_quote: dict[float, list[int]] = defaultdict(list)
-    for j, row in enumerate(out.trace.route):
-        by_quote[_quote_key(row[6])].append(j)
-    batches = []
-    for js in by_quote.values():
-        rows = [out.trace.route[j] for j in js]
-        n = len(rows)
-        prices = rows[0][6]
-        batches.append(
-            DecisionBatch(
-                request_ids=[ids[r[0]] for r in rows],
-                layer=Layer.DEMAND,
-                decision_point="route",
-                names=models,
-                dq=np.stack([r[3] for r in rows]),
-                dc_usd=np.stack([r[4] for r in rows]),
-                dl_s=np.stack([r[5] for r in rows]),
-                dr=np.zeros((n, len(models))),
-                dr_irr=np.zeros((n, len(models))),
-                chosen=np.array([r[2] for r in rows], np.int64),
-                v_usd=np.array([r[6].v_usd for r in rows]),
-                lam_usd_per_s=np.array([r[6].lam_usd_per_s for r in rows]),
-                rho_usd=np.zeros(n),
-                rho_irr_usd=np.zeros(n),
-                time_s=np.array([r[1] for r in rows]),
-                sources={"v_source": PriceSource.USER, "lam_source": prices.lam_source},
-                kind="route",
-                resources=prices.resources,
-            )
+def _by_quote(rows: Sequence[Any], price_at: int) -> Iterator[tuple[list[Any], dict[str, Any]]]:
+    """Trace rows grouped by the supply quote they read (row[price_at] is the PriceVector read), in
+    order, each group with the price fields its ``DecisionBatch`` takes."""
+    groups: dict[float, list[Any]] = defaultdict(list)
+    for row in rows:
+        groups[_quote_key(row[price_at])].append(row)
+    for group in groups.values():
+        read = [r[price_at] for r in group]
+        n = len(group)
+        yield (
+            group,
+            {
+                "v_usd": np.array([p.v_usd for p in read]),
+                "lam_usd_per_s": np.array([p.lam_usd_per_s for p in read]),
+                "rho_usd": np.zeros(n),
+                "rho_irr_usd": np.zeros(n),
+                "sources": {"v_source": PriceSource.USER, "lam_source": read[0].lam_source},
+                "resources": read[0].resources,
+            },
         )
-    return batches
+
+
+def _route_batches(ids: list[str], out: Outcomes, models: tuple[str, ...]) -> list[DecisionBatch]:
+    m = len(models)
+    return [
+        DecisionBatch(
+            request_ids=[ids[r[0]] for r in rows],
+            layer=Layer.DEMAND,
+            decision_point="route",
+            names=models,
+            dq=np.stack([r[3] for r in rows]),
+            dc_usd=np.stack([r[4] for r in rows]),
+            dl_s=np.stack([r[5] for r in rows]),
+            dr=np.zeros((len(rows), m)),
+            dr_irr=np.zeros((len(rows), m)),
+            chosen=np.array([r[2] for r in rows], np.int64),
+            time_s=np.array([r[1] for r in rows]),
+            kind="route",
+            **prices,
+        )
+        for rows, prices in _by_quote(out.trace.route, 6)
+    ]
 
 
 def _agent_batches(ids: list[str], out: Outcomes, nc: int) -> list[DecisionBatch]:
-    by_quote: dict[float, list[int]] = defaultdict(list)
-    for j, row in enumerate(out.trace.agent):
-        by_quote[_quote_key(row[7])].append(j)
-    batches = []
-    for js in by_quote.values():
-        rows = [out.trace.agent[j] for j in js]
-        n = len(rows)
-        prices = rows[0][7]
-        batches.append(
-            DecisionBatch(
-                request_ids=[ids[nc + r[0]] for r in rows],
-                layer=Layer.ACTION,
-                decision_point="step",
-                names=("continue",),
-                dq=np.array([[r[4]] for r in rows]),
-                dc_usd=np.array([[r[5]] for r in rows]),
-                dl_s=np.array([[r[6]] for r in rows]),
-                dr=np.zeros((n, 1)),
-                dr_irr=np.zeros((n, 1)),
-                chosen=np.array([0 if r[3] else -1 for r in rows], np.int64),
-                v_usd=np.array([r[7].v_usd for r in rows]),
-                lam_usd_per_s=np.array([r[7].lam_usd_per_s for r in rows]),
-                rho_usd=np.zeros(n),
-                rho_irr_usd=np.zeros(n),
-                time_s=np.array([r[2] for r in rows]),
-                sources={"v_source": PriceSource.USER, "lam_source": prices.lam_source},
-                kind="step",
-                resources=prices.resources,
-            )
+    return [
+        DecisionBatch(
+            request_ids=[ids[nc + r[0]] for r in rows],
+            layer=Layer.ACTION,
+            decision_point="step",
+            names=("continue",),
+            dq=np.array([[r[4]] for r in rows]),
+            dc_usd=np.array([[r[5]] for r in rows]),
+            dl_s=np.array([[r[6]] for r in rows]),
+            dr=np.zeros((len(rows), 1)),
+            dr_irr=np.zeros((len(rows), 1)),
+            chosen=np.array([0 if r[3] else -1 for r in rows], np.int64),
+            time_s=np.array([r[2] for r in rows]),
+            kind="step",
+            **prices,
         )
-    return batches
+        for rows, prices in _by_quote(out.trace.agent, 7)
+    ]
 
 
 def _admission_batch(ids: list[str], out: Outcomes) -> DecisionBatch | None:

@@ -3,9 +3,9 @@
 A command checks every output path it was given (``check_output_path``) before it reads data or
 simulates, so a typo costs nothing. Reports and JSON go through ``atomic_write``: a temporary file in the
 target folder, renamed into place once complete, removed on any failure (an interrupt included), so a
-reader never sees half a file. A ledger is written last, by ``ledger_step``: the appends go to a copy of
-the ledger (decisions and outcomes together), which replaces the file only when every append succeeded;
-the original stays locked meanwhile so no other writer's rows are lost. ``refuse_recorded`` refuses a run
+reader never sees half a file. A ledger is written last, by ``ledger_step``: the appends (decisions and
+outcomes together) are one ledger transaction, committed only when every append succeeded; the file
+stays locked meanwhile so no other writer's rows interleave. ``refuse_recorded`` refuses a run
 the ledger already holds (a rerun would count it twice).
 
 Does not validate the content written; a command's options are checked by the command.
@@ -16,10 +16,8 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
 import tempfile
 from collections.abc import Callable
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -152,32 +150,24 @@ def refuse_recorded(ledger: Ledger, request_id: str, what: str) -> None:
 
 
 def ledger_step(path: str | Path, write: Callable[[Ledger], T]) -> T:
-    """Run ``write`` on a copy of the ledger at ``path`` (a new one if absent), then put the copy in place.
+    """Run ``write`` on the ledger at ``path`` (a new one if absent) as one ledger transaction.
 
-    Every append of ``write`` (decisions and outcomes) lands together or not at all: on any failure the
-    copy is dropped and ``path`` is unchanged. An existing ledger stays open and locked meanwhile, so no
-    other process appends to the original in between.
+    Every append of ``write`` (decisions and outcomes) lands together or not at all
+    (``Ledger.transaction``): on any failure or interrupt the transaction rolls back and ``path`` is as
+    it was; a ledger this step created is removed again. The file stays locked for the step, so no other
+    process appends in between.
 
     Raises:
         LedgerError: ``path`` is not a ledger, or an append was refused (``write``'s own errors).
     """
     target = Path(path)
-    tmp = _temp_path(target)
-    wal = Path(f"{tmp}.wal")
+    created = not (target.is_file() and target.stat().st_size)
+    done = False
     try:
-        with ExitStack() as stack:
-            if target.is_file() and target.stat().st_size:
-                held = stack.enter_context(Ledger(target))
-                stack.enter_context(held.hold())
-                shutil.copyfile(target, tmp)
-            try:
-                with Ledger(tmp) as ledger:
-                    result = write(ledger)
-            except LedgerError as exc:  # name the ledger the user gave, not its working copy
-                raise LedgerError(str(exc).replace(str(tmp), str(path))) from None
-            if wal.exists():
-                raise LedgerError(f"ledger copy {str(tmp)!r} was not checkpointed; {str(path)!r} unchanged")
-            os.replace(tmp, target)
+        with Ledger(target) as ledger, ledger.transaction():
+            result = write(ledger)
+        done = True
         return result
     finally:
-        _remove(tmp, wal)
+        if created and not done:
+            _remove(target, Path(f"{target}.wal"))

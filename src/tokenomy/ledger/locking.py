@@ -15,6 +15,7 @@ two handles on one file never race each other's transaction.
 
 from __future__ import annotations
 
+import contextlib
 import random
 import threading
 import time
@@ -102,6 +103,29 @@ class FileAccess:
         self._jitter = random.Random()  # unseeded on purpose: waiting processes must not retry in step
         self._kept = connect(path, read_only=read_only, timeout_s=lock_timeout_s) if path == MEMORY else None
         self._held: duckdb.DuckDBPyConnection | None = None
+        self.in_transaction = False
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Hold the file and make every operation of the block one transaction: all land or none.
+
+        Appends inside the block do not commit on their own (``writer.write`` sees ``in_transaction``);
+        the block commits at its end, and any exception or interrupt rolls the whole block back.
+        """
+        if self.in_transaction:
+            raise LedgerError(f"ledger {self.path!r}: a transaction is already open on this handle")
+        with self.hold(), self.connection() as con:
+            con.execute("BEGIN TRANSACTION")
+            self.in_transaction = True
+            try:
+                yield
+                con.execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(duckdb.Error):
+                    con.execute("ROLLBACK")
+                raise
+            finally:
+                self.in_transaction = False
 
     @contextmanager
     def hold(self) -> Iterator[None]:

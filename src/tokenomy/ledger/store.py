@@ -139,6 +139,18 @@ class Ledger:
         """
         return self._db.hold()
 
+    def transaction(self) -> AbstractContextManager[None]:
+        """Make every append of the block one transaction: all of them land, or none does.
+
+        ``with ledger.transaction(): ledger.append(...); ledger.append_outcomes(...)`` holds the file
+        (as ``hold``) and commits at the end of the block; an error or an interrupt inside rolls back
+        every append of the block. Transactions do not nest.
+
+        Raises:
+            LedgerError: a transaction is already open on this handle.
+        """
+        return self._db.transaction()
+
     def __enter__(self) -> Ledger:
         return self
 
@@ -157,7 +169,7 @@ class Ledger:
         self, table: str, build: Callable[[int], dict[str, pa.Table]], checks: Callable[[int], list[Check]]
     ) -> int:
         with self._db.connection() as con:
-            return writer.write(con, self.path, table, build, checks)
+            return writer.write(con, self.path, table, build, checks, outer=self._db.in_transaction)
 
     def append(self, decisions: Iterable[Decision]) -> list[str]:
         """Append decisions in one transaction and return their decision ids.

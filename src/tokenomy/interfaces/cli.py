@@ -14,6 +14,7 @@ import importlib
 import importlib.util
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from tokenomy import __version__
 from tokenomy.core.errors import TokenomyError
@@ -32,9 +33,20 @@ COMMANDS = (
 )
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line: what is wrong, and where the options are listed.
+
+    argparse prints the whole usage block above the error; a newcomer then has to find the one line
+    that matters. Sub-command parsers inherit this class (``add_subparsers`` uses the parent's type).
+    """
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with every available command registered."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="tokenomy",
         description="Spend each LLM token where it pays: value of the quality gained minus cost, latency "
         "and risk (V·ΔQ − ΔC − λ·ΔL − ρ·ΔR). Run `tokenomy COMMAND --help` for one command.",

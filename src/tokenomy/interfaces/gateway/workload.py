@@ -1,0 +1,153 @@
+"""A generated, graded workload for real models: questions with known integer answers and a grader.
+
+Four kinds of question, each at graded difficulty levels 1–3, generated from a seed:
+``add`` (sums of 1-, 2-, 3-digit numbers), ``mul`` (products of 1×1, 2×1 and 2×2 digits), ``lookup``
+(the value of one key in a table of 3, 6 or 10 rows given in the prompt) and ``compare`` (the larger
+of 2, 3 or 5 numbers). Small models answer the easy levels and fail the hard ones at different rates,
+so which model a request should go to depends on the question: routing matters. The mix is fixed
+here, before any model is run; ``split`` gives a train / held-out partition by a seeded shuffle, and
+nothing about the held-out part is used to choose anything.
+
+``grade`` reads the first integer in a reply (commas and a leading sign allowed, words such as "The
+answer is" ignored) and scores 1.0 when it equals the answer, else 0.0. This module makes no network
+calls and reads no files.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from tokenomy.core.errors import ValidationError
+
+__all__ = ["KINDS", "Question", "Split", "generate", "grade", "messages", "parse_int", "split"]
+
+KINDS = ("add", "mul", "lookup", "compare")
+_INSTRUCTION = "Answer with the number only."
+_KEYS = (
+    "apple", "pear", "plum", "lime", "fig", "kiwi", "mango", "peach", "grape", "melon", "lemon", "cherry",
+    "olive", "date", "guava", "papaya",
+)  # fmt: skip
+_INT = re.compile(r"[-−]?\d[\d,]*")
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    """One graded question.
+
+    Attributes:
+        qid: a stable id (``<kind>-<level>-<n>``).
+        kind: one of ``KINDS``.
+        level: difficulty 1 (easy) to 3 (hard).
+        prompt: the user message sent to the model.
+        answer: the correct integer answer.
+    """
+
+    qid: str
+    kind: str
+    level: int
+    prompt: str
+    answer: int
+
+
+@dataclass(frozen=True, slots=True)
+class Split:
+    """A train / held-out partition of a workload."""
+
+    train: tuple[Question, ...]
+    held_out: tuple[Question, ...]
+
+
+def _digits(rng: np.random.Generator, n: int) -> int:
+    return int(rng.integers(10 ** (n - 1) if n > 1 else 0, 10**n))
+
+
+def _add(rng: np.random.Generator, level: int) -> tuple[str, int]:
+    a, b = _digits(rng, level), _digits(rng, level)
+    return f"What is {a} + {b}?", a + b
+
+
+def _mul(rng: np.random.Generator, level: int) -> tuple[str, int]:
+    da, db = {1: (1, 1), 2: (2, 1), 3: (2, 2)}[level]
+    a, b = max(2, _digits(rng, da)), max(2, _digits(rng, db))
+    return f"What is {a} * {b}?", a * b
+
+
+def _lookup(rng: np.random.Generator, level: int) -> tuple[str, int]:
+    rows = {1: 3, 2: 6, 3: 10}[level]
+    keys = [str(k) for k in rng.choice(_KEYS, size=rows, replace=False)]
+    values = [int(v) for v in rng.integers(10, 100, size=rows)]
+    ask = int(rng.integers(rows))
+    table = "\n".join(f"{k}: {v}" for k, v in zip(keys, values, strict=True))
+    return f"Table:\n{table}\nWhat is the value of {keys[ask]}?", values[ask]
+
+
+def _compare(rng: np.random.Generator, level: int) -> tuple[str, int]:
+    k = {1: 2, 2: 3, 3: 5}[level]
+    nums = [int(v) for v in rng.choice(np.arange(10, 1000), size=k, replace=False)]
+    return f"Which is the largest number: {', '.join(map(str, nums))}?", max(nums)
+
+
+_MAKERS = {"add": _add, "mul": _mul, "lookup": _lookup, "compare": _compare}
+
+
+def generate(n: int, *, seed: int = 0, kinds: Sequence[str] = KINDS) -> tuple[Question, ...]:
+    """``n`` questions, kinds and levels cycled evenly (kind-major), values drawn from ``seed``.
+
+    Raises:
+        ValidationError: ``n`` < 1 or an unknown kind.
+    """
+    if n < 1:
+        raise ValidationError(f"a workload needs n ≥ 1 questions; got {n}")
+    bad = [k for k in kinds if k not in _MAKERS]
+    if bad or not kinds:
+        raise ValidationError(f"unknown question kinds {bad}; valid: {', '.join(KINDS)}")
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(n):
+        kind = kinds[i % len(kinds)]
+        level = 1 + (i // len(kinds)) % 3
+        text, answer = _MAKERS[kind](rng, level)
+        out.append(Question(f"{kind}-{level}-{i}", kind, level, f"{_INSTRUCTION}\n{text}", answer))
+    return tuple(out)
+
+
+def split(questions: Sequence[Question], *, held_out_share: float = 0.5, seed: int = 0) -> Split:
+    """A seeded shuffle into train and held-out parts (held-out gets ``round(share·n)`` questions).
+
+    Raises:
+        ValidationError: the share is outside (0, 1) or either part would be empty.
+    """
+    n = len(questions)
+    k = round(held_out_share * n)
+    if not (0.0 < held_out_share < 1.0) or k == 0 or k == n:
+        raise ValidationError(
+            f"held_out_share must leave both parts non-empty; got {held_out_share!r} of {n}"
+        )
+    order = np.random.default_rng(seed).permutation(n)
+    held = {int(i) for i in order[:k]}
+    return Split(
+        train=tuple(q for i, q in enumerate(questions) if i not in held),
+        held_out=tuple(q for i, q in enumerate(questions) if i in held),
+    )
+
+
+def parse_int(text: str) -> int | None:
+    """The first integer in ``text`` (``1,234`` and ``−5`` allowed), or ``None``."""
+    m = _INT.search(text)
+    if m is None:
+        return None
+    return int(m.group(0).replace(",", "").replace("−", "-"))
+
+
+def grade(question: Question, reply: str) -> float:
+    """1.0 when the first integer in ``reply`` is the answer, else 0.0 (also when there is none)."""
+    return 1.0 if parse_int(reply) == question.answer else 0.0
+
+
+def messages(question: Question) -> list[dict[str, str]]:
+    """The chat messages of one question (one user turn), as an OpenAI request's ``messages``."""
+    return [{"role": "user", "content": question.prompt}]

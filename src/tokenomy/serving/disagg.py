@@ -72,7 +72,7 @@ class DecodeOnlyStepTime(StepTimeModel):
         object.__setattr__(self, "beta0_s", self.base.beta0_s)
         object.__setattr__(self, "beta2_s_per_decode_token", self.base.beta2_s_per_decode_token)
 
-    def step_s(self, prefill_tokens: float, decode_tokens: float) -> float:
+    def step_s(self, prefill_tokens: float, decode_tokens: float, context_pairs: float = 0.0) -> float:
         return self.base.step_s(0.0, decode_tokens)
 
 

@@ -134,6 +134,9 @@ class EngineConfig:
         spec_draft_frac: cost of one draft step as a fraction of a target decode step.
         gpu_usd_per_s: operator's price of a busy GPU-second (an assumption, not data).
         price_sample_s: period of the shadow-price feed, seconds of simulated time.
+        chunked_prefill: split prompts into chunks that fill the token budget left by the decodes
+            (vLLM); False: SplitwiseSim's rule, prompts run whole and first (the first one of a step
+            even past the budget, more while they fit in it), the decodes in the same step.
     """
 
     max_num_seqs: int = 256
@@ -146,6 +149,7 @@ class EngineConfig:
     spec_draft_frac: float = 0.1
     gpu_usd_per_s: float = 2.5 / 3600.0
     price_sample_s: float = 5.0
+    chunked_prefill: bool = True
 
     def __post_init__(self) -> None:
         for name in ("max_num_seqs", "max_batched_tokens", "kv_blocks", "block_tokens"):

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import heapq
 import math
+from typing import Any
 
 from tokenomy.serving.prices import sample_prices
 from tokenomy.serving.result import COMPLETED, REJECTED, TOO_LARGE, PriceSample
@@ -44,7 +45,12 @@ class Iteration(RunState):
     """The engine loop's phases (module docstring) over a ``state.RunState``; ``session.Session`` is
     the driver."""
 
-    __slots__ = ()
+    __slots__ = ("attn", "context_pairs")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.attn = self.step_model.attn_s_per_token_pair > 0  # chunks attend to earlier tokens
+        self.context_pairs = 0.0  # Σ chunk × tokens already in KV, of the step being scheduled
 
     # --- the loop ---------------------------------------------------------------------------------
     def iterate(self, horizon: float) -> bool:
@@ -269,12 +275,16 @@ class Iteration(RunState):
 
     # --- a general step ---------------------------------------------------------------------------
     def schedule(self, now: float) -> bool:
-        """Give running prefills their chunks and admit from the queue; True when nothing runs after."""
+        """Give running prefills their chunks and admit from the queue; True when nothing runs after.
+
+        With ``config.chunked_prefill`` off (SplitwiseSim's rule) prompts get the whole token budget
+        ahead of the decodes and run whole: the first of a step even past the budget."""
         st, queue, rec = self.state, self.queue, self.rec
         pf = st.pf
-        budget = start = float(self.config.max_batched_tokens - st.nd)
+        whole = not self.config.chunked_prefill
+        budget = start = float(self.config.max_batched_tokens - (0 if whole else st.nd))
         for p in pf:
-            c = min(p.todo, budget) if budget > 0 else 0.0
+            c = (p.todo if whole or p.todo <= budget else budget) if budget > 0 or whole else 0.0
             p.chunk = c
             budget -= c
         self.blocked = False
@@ -288,6 +298,8 @@ class Iteration(RunState):
                 budget = self.admit(now, budget)
         # chunks are whole token counts, so this is their sum exactly
         self.prefill_tokens = start - budget
+        if self.attn and pf:  # chunks attend to the tokens already in KV (``steptime``)
+            self.context_pairs = sum(p.chunk * p.tokens for p in pf)
         return not pf and not st.nd
 
     def admit(self, now: float, budget: float) -> float:
@@ -296,11 +308,14 @@ class Iteration(RunState):
         t, st, kv, sched, queue = self.requests, self.state, self.kv, self.sched, self.queue
         prompt, gen, hashes, pf, nd = t.prompt, t.gen, t.hashes, st.pf, st.nd
         B, M, HB = self.block_tokens, self.config.max_num_seqs, t.hash_block_tokens
+        whole = not self.config.chunked_prefill
         while len(queue) and budget > 0:
             if nd + len(pf) >= M:
                 self.blocked = True
                 break
             i = queue.peek()
+            if whole and pf and prompt[i] + gen[i] > budget:
+                break  # a whole prompt that does not fit waits for the next step
             h = 0
             if hashes is not None:
                 h = kv.match(hashes[i])
@@ -338,7 +353,7 @@ class Iteration(RunState):
             assert ok
             if t.preempt[i] == 0:
                 t.hit[i] = h * HB
-            c = min(todo, budget)
+            c = todo if whole else min(todo, budget)
             pf.append(Prefill(i, h * HB, h * HB, todo, need, h, c))
             budget -= c
         return budget
@@ -347,7 +362,8 @@ class Iteration(RunState):
         """Run the scheduled step: decode KV (or preempt), the clock, counters, then who moves on."""
         st, kv = self.state, self.kv
         nd, pf, pfc = st.nd, st.pf, self.prefill_tokens
-        t, e = self.step_time(pfc, nd, now)
+        t, e = self.step_time(pfc, nd, now, self.context_pairs)
+        self.context_pairs = 0.0
         if nd:
             bound = nd * (math.ceil(e / self.block_tokens) + 1)
             if kv.free >= bound:

@@ -32,16 +32,19 @@ class SpeculativeStep:
         self.on = False
         self.switches: list[tuple[float, float, float, float, float]] = []
 
-    def step(self, prefill_tokens: float, decode_seqs: int, now_s: float) -> tuple[float, float]:
-        """(step seconds, tokens emitted per decoding sequence) for a step at ``now_s``."""
+    def step(
+        self, prefill_tokens: float, decode_seqs: int, now_s: float, context_pairs: float = 0.0
+    ) -> tuple[float, float]:
+        """(step seconds, tokens emitted per decoding sequence) for a step at ``now_s``
+        (``context_pairs``: the prefill chunks' attention to tokens already in KV, ``steptime``)."""
         model, cfg = self.model, self.cfg
-        t = model.step_s(prefill_tokens, decode_seqs)
+        t = model.step_s(prefill_tokens, decode_seqs, context_pairs)
         if cfg.spec_k and decode_seqs:
             d = decode_seqs
             e = self.tokens_per_seq
-            ts = model.step_s(prefill_tokens, d * (cfg.spec_k + 1)) + cfg.spec_draft_frac * cfg.spec_k * (
-                model.step_s(0, d)
-            )
+            ts = model.step_s(
+                prefill_tokens, d * (cfg.spec_k + 1), context_pairs
+            ) + cfg.spec_draft_frac * cfg.spec_k * (model.step_s(0, d))
             on = e / ts > 1.0 / t
             if on != self.on:  # the make-or-buy verdict changed: a decision for the ledger
                 self.on = on

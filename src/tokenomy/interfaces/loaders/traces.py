@@ -29,7 +29,7 @@ import numpy as np
 from tokenomy.core.errors import SchemaError, ValidationError
 from tokenomy.interfaces.loaders import reader
 from tokenomy.serving.entities import Workload
-from tokenomy.serving.steptime import LinearStepTime, TableStepTime
+from tokenomy.serving.steptime import LinearStepTime, TableStepTime, attention_s_per_pair
 from tokenomy.serving.workloads import ValueModel, make_workload
 
 __all__ = [
@@ -281,10 +281,12 @@ def load_blis(
 def load_splitwise(
     path: Path, *, model: str = "llama2-70b", hardware: str = "h100-80gb", tp: int = 8
 ) -> TableStepTime:
-    """An interpolated step model from Splitwise ``perf_model.csv`` (medians; ms → s).
+    """SplitwiseSim's reading of ``perf_model.csv`` (``steptime.TableStepTime``; medians; ms → s).
 
-    Prefill table: x = prompt_size × batch_size tokens, y = prompt_time. Decode table:
-    x = batch_size, y = token_time.
+    Both curves are indexed by x = prompt_size × batch_size of each row: prompt_time(x) for prefill
+    steps of x tokens, token_time(x) for decode steps of x sequences (as SplitwiseSim reads them).
+    The chunk-attention cost per pair comes from the rows measured both as one prompt and as a batch
+    (``steptime.attention_s_per_pair``); SplitwiseSim itself never chunks, so it has none.
 
     Raises:
         SchemaError: missing columns or no rows for (model, hardware, tp).
@@ -292,6 +294,7 @@ def load_splitwise(
     need = ("model", "hardware", "prompt_size", "batch_size", "prompt_time", "token_time", "tensor_parallel")
     pre: dict[float, list[float]] = {}
     dec: dict[float, list[float]] = {}
+    shape: dict[tuple[float, float], list[float]] = {}
     for lineno, r in _rows(path):
         missing = [c for c in need if c not in r]
         if missing:
@@ -300,21 +303,22 @@ def load_splitwise(
         if r["model"] != model or r["hardware"] != hardware or tp_row != tp:
             continue
         bs = _num(path, lineno, "batch_size", r["batch_size"])
-        pre.setdefault(_num(path, lineno, "prompt_size", r["prompt_size"]) * bs, []).append(
-            _num(path, lineno, "prompt_time", r["prompt_time"]) / 1e3
-        )
-        dec.setdefault(bs, []).append(_num(path, lineno, "token_time", r["token_time"]) / 1e3)
+        ps = _num(path, lineno, "prompt_size", r["prompt_size"])
+        x = ps * bs
+        pt = _num(path, lineno, "prompt_time", r["prompt_time"]) / 1e3
+        pre.setdefault(x, []).append(pt)
+        shape.setdefault((ps, bs), []).append(pt)
+        dec.setdefault(x, []).append(_num(path, lineno, "token_time", r["token_time"]) / 1e3)
     if not pre:
         raise SchemaError(f"{path}: no rows for model={model!r} hardware={hardware!r} tensor_parallel={tp}")
-    px = np.array(sorted(pre))
-    dx = np.array(sorted(dec))
+    xs = np.array(sorted(pre))
     try:
         table = TableStepTime(
-            px,
-            np.array([float(np.median(pre[x])) for x in px]),
-            dx,
-            np.array([float(np.median(dec[x])) for x in dx]),
-            source=f"Splitwise {model} {hardware} TP{tp}",
+            xs,
+            np.array([float(np.median(pre[x])) for x in xs]),
+            np.array([float(np.median(dec[x])) for x in xs]),
+            source=f"Splitwise {model} {hardware} TP{tp} (SplitwiseSim's reading)",
+            attn_s_per_token_pair=attention_s_per_pair({k: float(np.median(v)) for k, v in shape.items()}),
         )
     except ValidationError as exc:
         raise SchemaError(f"{path}: rows for {model}/{hardware}/TP{tp}: {exc}") from None

@@ -58,7 +58,12 @@ from tokenomy.serving.recording import RecordSpec
 from tokenomy.serving.result import RunResult
 from tokenomy.serving.schedulers import SCHEDULERS, make_scheduler
 from tokenomy.serving.servegen import servegen_workload
-from tokenomy.serving.steptime import BLIS_LLAMA31_8B_H100_TP1, LinearStepTime, StepTimeModel
+from tokenomy.serving.steptime import (
+    BLIS_LLAMA31_8B_H100_TP1,
+    SPLITWISE_DGX_H100_KV_BLOCKS,
+    LinearStepTime,
+    StepTimeModel,
+)
 from tokenomy.serving.workloads import SYNTHETIC_NOTE, rate_scaled
 
 __all__ = ["register", "run_prediction3", "run_simulate"]
@@ -199,6 +204,7 @@ def _engine(args: argparse.Namespace, data: Path | None) -> tuple[Engine | Disag
         if data is None:
             raise ValidationError("--step-model splitwise needs the data folder (--data)")
         model = load_splitwise(data / SPLITWISE_FILE)
+        blocks = SPLITWISE_DGX_H100_KV_BLOCKS  # llama2-70b on one DGX-H100, as SplitwiseSim counts it
     elif kind.startswith("linear:"):
         b = floats(kind.removeprefix("linear:"), "--step-model linear:β0,β1,β2")
         if len(b) != 3:

@@ -35,9 +35,11 @@ classified by its command.
 
 from __future__ import annotations
 
+import posixpath
 import re
 import shlex
 from collections.abc import Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,6 +69,18 @@ _REDIRECT_ATTACHED = re.compile(r"^\d*(>>?|<|&>)\S+$")
 _CD = re.compile(r"(^|\s)(cd|pushd)(\s|$)")
 
 _SUBMIT = "COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT"
+_CWD: ContextVar[str | None] = ContextVar("tokenomy_classify_cwd", default=None)
+"""The absolute working directory relative paths resolve against while one command is classified."""
+
+
+def _here(norm: str) -> str:
+    """``norm`` resolved against the working directory when one is known (absolute) and it is relative."""
+    cwd = _CWD.get()
+    if cwd is None or norm.startswith("/"):
+        return norm
+    return posixpath.normpath(posixpath.join(cwd, norm))
+
+
 _SHELL_TOOLS = frozenset(
     {"bash", "shell", "sh", "run_command", "execute_bash", "terminal", "run_shell", "exec"}
 )
@@ -120,6 +134,7 @@ def _write_floor(path: str, who: str) -> tuple[str, str] | None:
     norm = pth.normalise(path)
     if norm is None:
         return UNKNOWN, f"{who} to a path computed at run time {path}"
+    norm = _here(norm)
     if is_raw_device(norm):
         return "destroy", f"{who} to raw device {path}"
     if is_dangerous(norm) or is_system_file(norm):
@@ -136,7 +151,7 @@ def _read_floor(path: str, who: str) -> tuple[str, str] | None:
     if not pth.mentions_sensitive(path):
         return None
     norm = pth.normalise(path.lstrip("@"))
-    if norm is not None and pth.path_kind(norm) == "secret":
+    if norm is not None and pth.path_kind(_here(norm)) == "secret":
         return "secret_read", f"{who} reads credentials {path}"
     return None
 
@@ -314,12 +329,16 @@ def _too_big(command: str) -> str:
     return ""
 
 
-def classify_shell(command: str, schedule: Schedule | None = None) -> Classification:
+def classify_shell(
+    command: str, schedule: Schedule | None = None, *, cwd: str | None = None
+) -> Classification:
     """Classify a shell command: split it, classify every part, keep the most severe.
 
     Args:
         command: the command text.
         schedule: ranks the parts by verdict and level; without one, by :data:`SEVERITY` only.
+        cwd: the directory the command starts in, when a session knows it (absolute, or relative to
+            where the session started); None: unknown, read as the project folder.
 
     Returns:
         The classification; an empty command is ``read`` (nothing runs).
@@ -328,28 +347,47 @@ def classify_shell(command: str, schedule: Schedule | None = None) -> Classifica
     if too_big:
         return Classification(UNKNOWN, ((command[:200], UNKNOWN, too_big),))
     parts: list[tuple[str, str, str]] = []
-    cwd_danger = False
-    if fork_bomb(command):
-        parts.append((command, "destroy", "fork bomb"))
-    for part in split_parts(command):
-        cls, rule = _classify_simple(part.text, part.upstream, cwd_danger)
-        parts.append((part.text, cls, rule))
-        words = _strip_wrappers(_words(part.text)) if _CD.search(part.text) else []
-        if words[:1] in (["cd"], ["pushd"]):
-            cwd_danger = len(words) == 1 or (is_dangerous(words[1]) and not UP_ONLY.match(words[1]))
+    here = pth.normalise(cwd) if cwd is not None else None
+    cwd_danger = here is not None and pth.cwd_is_dangerous(here)
+    token = _CWD.set(here if here is not None and here.startswith("/") else None)
+    try:
+        if fork_bomb(command):
+            parts.append((command, "destroy", "fork bomb"))
+        for part in split_parts(command):
+            cls, rule = _classify_simple(part.text, part.upstream, cwd_danger)
+            parts.append((part.text, cls, rule))
+            words = _strip_wrappers(_words(part.text)) if _CD.search(part.text) else []
+            if words[:1] in (["cd"], ["pushd"]):
+                cwd_danger = len(words) == 1 or (is_dangerous(words[1]) and not UP_ONLY.match(words[1]))
+                to = pth.normalise(words[1] if len(words) > 1 else "~")
+                here = None if to is None else _join(here, to)
+                _CWD.set(here if here is not None and here.startswith("/") else None)
+                if here is not None and here.startswith("/"):
+                    cwd_danger = pth.cwd_is_dangerous(here)
+    finally:
+        _CWD.reset(token)
     if not parts:
         return Classification("read", ((command, "read", "empty command"),))
     worst = max(parts, key=lambda p: _severity_key(p[1], schedule))
     return Classification(worst[1], tuple(parts))
 
 
-def classify_call(tool: str, arguments: Mapping[str, Any], schedule: Schedule) -> Classification:
+def _join(here: str | None, to: str) -> str | None:
+    if to.startswith("/"):
+        return to
+    return None if here is None else posixpath.normpath(posixpath.join(here, to))
+
+
+def classify_call(
+    tool: str, arguments: Mapping[str, Any], schedule: Schedule, *, cwd: str | None = None
+) -> Classification:
     """Classify a JSON function call by the schedule's tool tables (shell tools by their command).
 
     Args:
         tool: the function name.
         arguments: its arguments. # argument name -> JSON value
         schedule: supplies ``[tools]`` and ``[tool_patterns]``.
+        cwd: the session's working directory (see :func:`classify_shell`).
 
     Returns:
         The classification (``"unknown"`` for a name no table places).
@@ -359,7 +397,7 @@ def classify_call(tool: str, arguments: Mapping[str, Any], schedule: Schedule) -
         command = shlex.join(command)  # Codex's shell tool: ["bash", "-lc", "…"]
     if tool.lower() in _SHELL_TOOLS and isinstance(command, str) and tool not in schedule.tools:
         try:
-            return classify_shell(command, schedule)
+            return classify_shell(command, schedule, cwd=cwd)
         except RecursionError:
             return Classification(UNKNOWN, ((command[:200], UNKNOWN, "nested too deep to read"),))
     cls = schedule.tool_class(tool)

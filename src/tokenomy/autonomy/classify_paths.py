@@ -20,6 +20,7 @@ import re
 __all__ = [
     "HOME",
     "UP_ONLY",
+    "cwd_is_dangerous",
     "expand_braces",
     "expand_ifs",
     "is_dangerous",
@@ -157,9 +158,20 @@ def is_dangerous(target: str) -> bool:
     return any(t == d or t.startswith(d + "/") or t == d + "/*" for d in _SYSTEM_DIRS)
 
 
+def cwd_is_dangerous(cwd: str) -> bool:
+    """Whether a relative recursive delete run in ``cwd`` (normalised) reaches the system or a whole home."""
+    if UP_ONLY.match(cwd):
+        return False  # ``..`` of the project: the classifier reads it as the project's parent
+    if cwd.startswith("/usr/src/") and cwd.rstrip("/").count("/") >= 3:
+        return False  # /usr/src/app: a container's project folder
+    return is_dangerous(cwd)
+
+
 def is_system_file(path: str) -> bool:
     """Under a system folder other than /dev (where /dev/null, /dev/stdout are harmless sinks)."""
     t = _norm_path(path)
+    if t.startswith("/usr/src/") and t.count("/") >= 4:
+        return False  # /usr/src/app/out.txt: a container's project folder, not the system
     return any(t.startswith(d + "/") for d in _SYSTEM_DIRS if d not in ("/dev", "/proc"))
 
 

@@ -19,7 +19,10 @@ precedence between a call's parts is deny > ask > allow. Approvals (:meth:`Gate.
 ``ask`` into ``allow`` for the class's scope: ``once`` (that one call), ``session`` (that call again,
 until the session ends) or ``persistent`` (that call, until revoked; grants are values the caller may
 store and restore — this module does no I/O); ``whole_class=True`` widens a session or persistent
-approval to every call of the class. ``multi_party`` classes need ``approvers`` distinct approvers.
+approval to every call of the class. The gate keeps each session's state
+(:class:`~tokenomy.autonomy.session_state.SessionState`: working directory, variables, aliases and
+functions, files written, secrets read), so a call is judged with what the session did before it; a
+secret read followed by a network send in the same session is denied. ``multi_party`` classes need ``approvers`` distinct approvers.
 Every verdict and every approval is written to the ledger as a :class:`~tokenomy.ledger.Decision`
 (layer ``action``): candidates ``act`` (its harm, surplus −priced harm) and ``ask`` (its cost), chosen
 ``act`` / ``ask``, or the null option for ``deny``. The decorator (:meth:`Gate.guard`) and the context
@@ -29,12 +32,14 @@ manager (:meth:`Gate.session`) wrap the same check for code that wants an except
 from __future__ import annotations
 
 import functools
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from typing import Any, ParamSpec, TypeVar
 
-from tokenomy.autonomy.classify import Classification, classify_call
+from tokenomy.autonomy.classify import Classification, _severity_key, classify_call
 from tokenomy.autonomy.schedule import SCOPES, ActionClass, Schedule, level_verdict
+from tokenomy.autonomy.session_state import SessionState, StateLimits
 from tokenomy.autonomy.trajectory import ToolCall
 from tokenomy.autonomy.verdict import (
     ActionDeniedError,
@@ -81,9 +86,14 @@ class Gate:
         mode: ``"schedule"`` (the published levels decide) or ``"prices"`` (the implied levels decide).
         grants: persistent or session grants to start from (as returned by :meth:`grants`).
         flush_every: verdicts buffered before one ledger append (1 = each verdict at once).
+        session_state: follow each session's state across calls (False: judge every call alone).
+        state_limits: the size of one session's state tables.
+        max_sessions: sessions whose state is kept; the least recently used is evicted first, and a
+            session that comes back after eviction is judged as one whose past is unknown (fail closed).
 
     Raises:
-        ValidationError: an unknown mode, a grant of an unknown scope, or ``flush_every < 1``.
+        ValidationError: an unknown mode, a grant of an unknown scope, ``flush_every < 1`` or
+            ``max_sessions < 1``.
     """
 
     def __init__(
@@ -94,7 +104,12 @@ class Gate:
         mode: str = "schedule",
         grants: Iterable[Grant] = (),
         flush_every: int = 1,
+        session_state: bool = True,
+        state_limits: StateLimits | None = None,
+        max_sessions: int = 4096,
     ) -> None:
+        if not isinstance(max_sessions, int) or max_sessions < 1:
+            raise ValidationError(f"max_sessions must be an integer ≥ 1, got {max_sessions!r}")
         if mode not in ("schedule", "prices"):
             raise ValidationError(f"Gate mode must be 'schedule' or 'prices', got {mode!r}")
         if not isinstance(flush_every, int) or flush_every < 1:
@@ -111,6 +126,26 @@ class Gate:
         self._pending_once: dict[tuple[str, str, str], frozenset[str]] = {}
         self._buffer: list[Decision] = []
         self._seq = 0
+        self.session_state = session_state
+        self.state_limits = state_limits or StateLimits()
+        self.max_sessions = max_sessions
+        self._states: OrderedDict[str, SessionState] = OrderedDict()  # session id -> its state
+        self._evicted: OrderedDict[str, None] = OrderedDict()  # session ids whose state was evicted
+
+    def state(self, session_id: str) -> SessionState:
+        """The state the gate keeps for ``session_id`` (created on first use)."""
+        st = self._states.get(session_id)
+        if st is None:
+            lost = session_id in self._evicted
+            st = self._states[session_id] = SessionState(self.state_limits, lost=lost)
+            while len(self._states) > self.max_sessions:
+                old, _ = self._states.popitem(last=False)
+                self._evicted[old] = None
+                while len(self._evicted) > 16 * self.max_sessions:
+                    self._evicted.popitem(last=False)
+        else:
+            self._states.move_to_end(session_id)
+        return st
 
     # -- the check --------------------------------------------------------------------------------
     def classify(self, call: Call | ToolCall | str | Mapping[str, Any]) -> Classification:
@@ -132,8 +167,28 @@ class Gate:
         """
         ctx = context or GateContext()
         c = Call.of(call)
-        cls_res = classify_call(c.tool, c.arguments, self.schedule)
+        flow = ""
+        if self.session_state:
+            st = self.state(ctx.session_id)
+            prep = st.step(c, self.schedule)
+            cls_res = classify_call(prep.call.tool, prep.call.arguments, self.schedule, cwd=prep.cwd)
+            if prep.extra:
+                parts = (*cls_res.parts, *prep.extra)
+                worst = max(parts, key=lambda p: _severity_key(p[1], self.schedule))
+                cls_res = Classification(worst[1], parts)
+            flow = st.after(cls_res.parts)
+            flow = prep.flow or flow
+        else:
+            cls_res = classify_call(c.tool, c.arguments, self.schedule)
         verdict = self._judge(c, cls_res, ctx, consume=True)
+        if flow:
+            verdict = replace(
+                verdict,
+                decision="deny",
+                level="deny",
+                action_class="network_send",
+                reason=f"network_send: secret data flow ({flow}); denied; was {verdict.reason}",
+            )
         return self._record(verdict, ctx, "check")
 
     def _level(self, name: str, ctx: GateContext) -> tuple[str, str]:
@@ -258,7 +313,8 @@ class Gate:
         return bool(keys)
 
     def end_session(self, session_id: str) -> None:
-        """Forget the session's grants and pending one-time approvals; flush the ledger buffer."""
+        """Forget the session's grants, pending one-time approvals and state; flush the ledger buffer."""
+        self._states.pop(session_id, None)
         for key in [
             k for k, g in self._grants.items() if g.scope == "session" and g.session_id == session_id
         ]:
@@ -389,7 +445,8 @@ class Gate:
         if v.decision == "ask" and approver is not None:
             for who in approver(v):
                 self.approve(v, approver=who, scope="once", context=ctx)
-            v = self.check(v.call, ctx)
+            # judged again on the same classification: the session state has already taken this call
+            v = self._record(self._judge(v.call, v.classification, ctx, consume=True), ctx, "check")
         if v.decision == "deny":
             raise ActionDeniedError(v)
         if v.decision == "ask":

@@ -1,0 +1,552 @@
+"""What one agent session has done so far, as the gate needs it to judge the session's next call.
+
+A call is not judged alone: ``cd /`` then ``rm -rf *``, ``X=/`` then ``rm -rf $X``, an alias or a
+function defined in one call and used in the next, a script written (by a ``Write`` tool call, a
+heredoc or a redirect) and then run (``bash it.sh``, ``./it.sh``, ``python it.py``, ``source it``),
+or a credential read into a variable or a temp file and later sent over the network. A
+:class:`SessionState` follows one session: the working directory (``cd``, ``cd -``, ``pushd`` /
+``popd``; a subshell's or pipeline element's changes are dropped), variables and exports, aliases
+and functions, the files the session wrote with what it wrote into them (a file moved or copied keeps
+it), and which variables and files hold secret data. :meth:`SessionState.step` rewrites a call the
+way the shell would see it (variables, aliases and functions expanded) and adds parts for what the
+call really runs (the content of a written script) and for data flows; the gate classifies the
+result. Running a written file is judged by its content; a file written by a program whose output is
+not visible (``curl -o``, ``python gen.py > x.sh``, ``sed -i``) runs ``unknown`` content.
+
+Every table is bounded (:class:`StateLimits`); the oldest entry is evicted first, and once a table
+has evicted anything the state fails closed for what it can no longer tell: an untracked script run
+is ``unknown``, every command name may be an evicted alias (``unknown``), a network command using an
+untracked variable is ``unknown``. This module assumes every checked call runs (a refused call may
+still be approved and run), and it reads text only: no file is opened.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from tokenomy.autonomy import classify_paths as pth
+from tokenomy.autonomy.classify import _run_text, _strip_wrappers, _too_big, classify_shell
+from tokenomy.autonomy.classify_inline import inline_code_class
+from tokenomy.autonomy.classify_program import NET_PROGS
+from tokenomy.autonomy.schedule import UNKNOWN, Schedule
+from tokenomy.autonomy.session_scan import Segment, expand_vars, segments, strip_keywords
+from tokenomy.autonomy.shell import SHELLS, SUBST, Part, redirects, split_parts, words
+from tokenomy.autonomy.verdict import Call
+
+__all__ = ["Prepared", "SessionState", "StateLimits"]
+
+_SEND_PROGS = NET_PROGS | frozenset(
+    ("curl", "wget", "scp", "sftp", "rsync", "ftp", "gh", "http", "https", "xh", "ssh", "aws", "gsutil")
+)
+_INTERPRETERS = {"python": "-c", "python3": "-c", "python2": "-c", "node": "-e", "perl": "-e", "ruby": "-e"}
+_ASSIGN = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$", re.DOTALL)
+_FUNC = re.compile(r"^(?:function\s+)?([A-Za-z_][\w.:-]*)\s*(?:\(\s*\))?\s*\{\s(.*)\}$", re.DOTALL)
+_DECLARE = frozenset(("export", "declare", "typeset", "local", "readonly"))
+_WRITE_TOOLS = frozenset(
+    (
+        "write",
+        "write_file",
+        "create_file",
+        "edit",
+        "multiedit",
+        "str_replace_editor",
+        "notebookedit",
+        "str_replace_based_edit_tool",
+        "edit_file",
+        "replace_in_file",
+        "insert_text",
+        "apply_edit",
+    )
+)
+_PATH_ARGS = ("file_path", "path", "filename", "file", "notebook_path", "target_file")
+_TEXT_ARGS = ("content", "file_text", "contents", "text", "new_string", "new_str", "new_source", "code")
+# What makes a command matter to the state (anything else is left to the classifier alone):
+_ALWAYS = re.compile(  # changes the directory, variables, aliases, functions, or writes a file
+    r"(^|[\s;&|(/])(cd|pushd|popd|alias|unalias|export|declare|typeset|local|readonly|unset|read|tee)(\s|$)"
+    r"|(^|[\s;&|(])[A-Za-z_]\w*=|>(?!&|\s*/dev/null)|\(\)|(^|\s)function\s|(curl|wget)\s.*-[oO]\b"
+)
+_WITH_FILES = re.compile(  # copies, moves, deletes, edits in place or runs a file (once files are tracked)
+    r"(^|[\s;&|(/])(mv|cp|install|ln|rm|unlink|sed|perl|source|bash|sh|zsh|dash|ksh|python[\d.]*|node|ruby|\.)"
+    r"(\s|$)|\./|(^|[\s;&|(])/\S"
+)
+_COPIES = re.compile(r"(^|[\s;&|(/])(mv|cp|install|ln)\s")
+_SENDS = re.compile(  # a network command (once a secret is held in a variable or a file)
+    r"(^|[\s;&|(/])(curl|wget|nc|ncat|netcat|socat|telnet|scp|sftp|rsync|ftp|gh|http|https|xh|ssh|aws|gsutil)"
+    r"(\s|$)|/dev/(tcp|udp)/"
+)
+_PLAIN = re.compile(r"[^'\"`$()|<>{}\\#;&\n]*")  # one simple command with nothing for a shell to expand
+_SECRET_VAR = re.compile(r"\$\{?[A-Z0-9_]*(SECRET|TOKEN|PASSW|API_?KEY|ACCESS_KEY|PRIVATE|CREDENTIAL)")
+
+
+@dataclass(frozen=True, slots=True)
+class StateLimits:
+    """How much one session's state may hold (oldest evicted first; then the state fails closed).
+
+    Attributes:
+        max_vars: shell variables remembered.
+        max_names: aliases and functions remembered (together).
+        max_files: files whose written content is remembered.
+        max_file_chars: characters of written content kept per file (more: the content is unknown).
+        max_dirs: ``pushd`` stack depth.
+    """
+
+    max_vars: int = 512
+    max_names: int = 256
+    max_files: int = 1024
+    max_file_chars: int = 65_536
+    max_dirs: int = 64
+
+
+@dataclass(slots=True)
+class _File:
+    text: str = (
+        ""  # the content the session is known to have written (pre-existing content is not the agent's)
+    )
+    unknown: bool = False  # some content came from a program whose output the gate cannot see
+    secret: bool = False  # holds data read from a credential
+    judged: dict[str | None, tuple[tuple[str, str, str], ...]] = field(default_factory=dict)  # cwd -> parts
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A call as the session state sees it, ready for the classifier.
+
+    Attributes:
+        call: the call with the session's variables, aliases and functions expanded.
+        cwd: the session's working directory before the call (None: where the session started;
+            relative: relative to that).
+        extra: parts the state adds: (what, class, rule) — a written script's content, a data flow.
+        flow: why secret data reaches the network in this call ("" when it does not).
+    """
+
+    call: Call
+    cwd: str | None
+    extra: tuple[tuple[str, str, str], ...] = ()
+    flow: str = ""
+
+
+@dataclass(slots=True)
+class SessionState:
+    """The state of one session (see the module docstring).
+
+    Attributes:
+        limits: the table sizes.
+        lost: True for a session whose state was evicted earlier: nothing it wrote can be told apart.
+    """
+
+    limits: StateLimits = field(default_factory=StateLimits)
+    lost: bool = False
+    cwd: str | None = None
+    prev_cwd: str | None = None
+    dirs: list[str | None] = field(default_factory=list)
+    vars: OrderedDict[str, str | None] = field(default_factory=OrderedDict)  # name -> value (None: unknown)
+    secret_vars: set[str] = field(default_factory=set)
+    names: OrderedDict[str, tuple[str, str]] = field(
+        default_factory=OrderedDict
+    )  # name -> (alias|function, text)
+    files: OrderedDict[str, _File] = field(default_factory=OrderedDict)  # resolved path -> what was written
+    secret_seen: bool = False
+    secret_files: bool = False  # whether any file written in the session has held secret data
+    evicted: set[str] = field(default_factory=set)  # tables that have evicted: vars, names, files
+
+    # -- the step ------------------------------------------------------------------------------------
+    def step(self, call: Call, schedule: Schedule) -> Prepared:
+        """Rewrite ``call`` as the shell would run it, add what the state knows, and apply its effects."""
+        cwd = self.cwd
+        command = call.arguments.get("command", call.arguments.get("cmd"))
+        if not isinstance(command, str):
+            self._tool_write(call)
+            return Prepared(call, cwd)
+        if not self._relevant(command) or _too_big(command):
+            return Prepared(call, cwd)  # too big to read: the classifier fails closed on it
+        extra: list[tuple[str, str, str]] = []
+        flows: list[str] = []
+        out: list[str] = []
+        try:
+            for seg in segments(command):
+                out.append(self._segment(seg, schedule, extra, flows))
+        except RecursionError:
+            unread = (command[:200], UNKNOWN, "nested too deep for the session state to read")
+            return Prepared(call, cwd, (unread,))
+        if "names" in self.evicted or self.lost:
+            extra.append(
+                (command[:200], UNKNOWN, "the alias/function table overflowed: a name may run anything")
+            )
+        rewritten = "\n".join(out)
+        new_call = call if rewritten == command else Call(call.tool, {**call.arguments, "command": rewritten})
+        return Prepared(new_call, cwd, tuple(extra), "; ".join(flows))
+
+    def after(self, parts: tuple[tuple[str, str, str], ...]) -> str:
+        """Note the call's classes; the reason a secret read earlier (or now) meets a network send."""
+        classes = {c for _, c, _ in parts}
+        self.secret_seen = self.secret_seen or "secret_read" in classes
+        if self.secret_seen and "network_send" in classes:
+            return "a network send in a session that has read credentials"
+        return ""
+
+    def _relevant(self, command: str) -> bool:
+        if self.names or self.lost or self.evicted or (self.vars and "$" in command):
+            return True
+        if _ALWAYS.search(command) is not None:
+            return True
+        if self.files and _WITH_FILES.search(command) is not None:
+            return True
+        if (self.secret_vars or self.secret_files) and _SENDS.search(command) is not None:
+            return True
+        return pth.mentions_sensitive(command) and _COPIES.search(command) is not None
+
+    # -- one list item -------------------------------------------------------------------------------
+    def _segment(
+        self, seg: Segment, schedule: Schedule, extra: list[tuple[str, str, str]], flows: list[str]
+    ) -> str:
+        text = strip_keywords(seg.text)
+        if not self._relevant(text):
+            return text
+        func = _FUNC.match(text)
+        if func:  # a function definition: its body is judged where it is defined and again where used
+            if not seg.subshell:
+                self._remember_name(func.group(1), "function", func.group(2).rstrip().rstrip(";"))
+            return text
+        text = expand_vars(text, self._var_value)
+        text = self._expand_names(text)
+        parts = [Part(text)] if _PLAIN.fullmatch(text) else split_parts(text)
+        secret = (
+            pth.mentions_sensitive(text) or bool(self.secret_vars and "$" in text) or self.secret_files
+        ) and any(self._reads_secret(words(p.text)) for p in parts)
+        for part in parts:
+            self._simple(part.text, part.upstream, text, seg.subshell, secret, schedule, extra, flows)
+        return text
+
+    def _expand_names(self, text: str) -> str:
+        if not self.names:
+            return text
+        pieces = re.split(r"(\|\|?|&&)", text)
+        for k in range(0, len(pieces), 2):
+            head = pieces[k].lstrip()
+            name = head.split(None, 1)[0] if head else ""
+            known = self.names.get(name)
+            if known is not None:
+                kind, body = known
+                rest = head[len(name) :]
+                pieces[k] = f" {body}{rest}" if kind == "alias" else f" {{ {body}; }}"
+        return "".join(pieces)
+
+    def _simple(
+        self,
+        simple: str,
+        upstream: str | None,
+        item: str,
+        subshell: bool,
+        secret: bool,
+        schedule: Schedule,
+        extra: list[tuple[str, str, str]],
+        flows: list[str],
+    ) -> None:
+        raw = words(simple)
+        ws = _strip_wrappers(raw)
+        if ws:
+            prog = ws[0].rsplit("/", 1)[-1]
+            self._runs(prog, ws, schedule, extra)
+            if prog in _SEND_PROGS or "/dev/tcp/" in simple or "/dev/udp/" in simple:
+                self._sends(simple, raw, upstream, flows, extra)
+            if not subshell:
+                self._env(prog, ws)
+            self._file_ops(prog, ws, secret)
+        elif not subshell:  # X=value only
+            for w in raw:
+                m = _ASSIGN.match(w)
+                if m:
+                    self._set_var(m.group(1), m.group(2), secret or _SECRET_VAR.search(simple) is not None)
+        for op, target in redirects(simple):
+            if op != "<":
+                self._redirect(op, target, raw, ws, upstream, item, secret)
+
+    # -- effects -------------------------------------------------------------------------------------
+    def _env(self, prog: str, ws: list[str]) -> None:
+        args = ws[1:]
+        if prog in ("cd", "pushd"):
+            target = next((a for a in args if not a.startswith("-") or a == "-"), "~")
+            new = self.prev_cwd if target == "-" else self._resolve_dir(target)
+            if prog == "pushd":
+                self.dirs = [*self.dirs, self.cwd][-self.limits.max_dirs :]
+            self.prev_cwd, self.cwd = self.cwd, new
+        elif prog == "popd" and self.dirs:
+            self.prev_cwd, self.cwd = self.cwd, self.dirs.pop()
+        elif prog in _DECLARE:
+            for a in args:
+                m = _ASSIGN.match(a)
+                if m:
+                    self._set_var(
+                        m.group(1), m.group(2), bool(_SECRET_VAR.search(a)) or self._reads_secret([a])
+                    )
+        elif prog == "unset":
+            for a in args:
+                self.vars.pop(a, None)
+                self.secret_vars.discard(a)
+        elif prog == "alias":
+            for a in args:
+                name, eq, body = a.partition("=")
+                if eq:
+                    self._remember_name(name, "alias", body)
+        elif prog == "unalias":
+            for a in args:
+                self.names.pop(a, None)
+        elif prog == "read":
+            for a in args:
+                if not a.startswith("-"):
+                    self._set_var(a, None, False)
+
+    def _file_ops(self, prog: str, ws: list[str], secret: bool) -> None:
+        ops = [a for a in ws[1:] if not a.startswith("-")]
+        if prog in ("cp", "mv", "install", "ln") and len(ops) >= 2:
+            dst = self._key(ops[-1])
+            for src in ops[:-1]:
+                key = self._key(src)
+                known = self.files.get(key) if key else None
+                if prog == "mv" and key:
+                    self.files.pop(key, None)
+                src_secret = self._reads_secret([src])
+                if dst is None:
+                    continue
+                target = dst + "/" + posixpath.basename(key or src) if ops[-1].endswith("/") else dst
+                if known is not None or src_secret:
+                    base = known or _File()
+                    self._put(target, _File(base.text, base.unknown, base.secret or src_secret))
+                else:
+                    self.files.pop(target, None)
+        elif prog in ("rm", "unlink"):
+            for a in ops:
+                key = self._key(a)
+                if key:
+                    self.files.pop(key, None)
+        elif prog in ("sed", "perl") and any(a.startswith(("-i", "-pi")) for a in ws[1:]):
+            for a in ops:
+                key = self._key(a)
+                if key and key in self.files:
+                    self.files[key].unknown = True
+        elif (prog == "curl" and "-o" in ws) or (prog == "wget" and "-O" in ws):
+            flag = "-o" if prog == "curl" else "-O"
+            i = ws.index(flag)
+            key = self._key(ws[i + 1]) if i + 1 < len(ws) else None
+            if key:
+                self._put(key, _File("", True, secret))
+
+    def _redirect(
+        self,
+        op: str,
+        target: str,
+        raw: list[str],
+        ws: list[str],
+        upstream: str | None,
+        item: str,
+        secret: bool,
+    ) -> None:
+        key = self._key(target)
+        if key is None:
+            return
+        prog = ws[0].rsplit("/", 1)[-1] if ws else ""
+        content: str | None = None
+        if prog in ("echo", "printf") and SUBST not in " ".join(ws):
+            content = " ".join(a for a in ws[1:] if not a.startswith("-") and not _redir_word(a))
+        elif prog == "cat" and "<<" in item:
+            content = _heredoc_body(item)
+        elif prog == "tee" and upstream is not None:
+            up = _strip_wrappers(words(upstream))
+            if up[:1] in (["echo"], ["printf"]) and SUBST not in upstream:
+                content = " ".join(a for a in up[1:] if not a.startswith("-"))
+        old = self.files.get(key) if op == ">>" else None
+        base = old or _File()
+        if content is None:
+            self._put(key, _File(base.text, True, base.secret or secret))
+        else:
+            self._put(
+                key, _File((base.text + "\n" + content).strip("\n"), base.unknown, base.secret or secret)
+            )
+
+    def _tool_write(self, call: Call) -> None:
+        if call.tool.lower() not in _WRITE_TOOLS:
+            return
+        args: Mapping[str, Any] = call.arguments
+        path = next((args[k] for k in _PATH_ARGS if isinstance(args.get(k), str)), None)
+        key = self._key(path) if path else None
+        if key is None:
+            return
+        texts = [args[k] for k in _TEXT_ARGS if isinstance(args.get(k), str)]
+        edits = args.get("edits")
+        if isinstance(edits, list):
+            texts += [e.get("new_string", "") for e in edits if isinstance(e, Mapping)]
+        creates = (
+            call.tool.lower() in ("write", "write_file", "create_file") or args.get("command") == "create"
+        )
+        base = _File() if creates else self.files.get(key, _File())
+        text = "\n".join(str(t) for t in texts)
+        self._put(key, _File((base.text + "\n" + text).strip("\n"), base.unknown, base.secret))
+
+    def _put(self, key: str, f: _File) -> None:
+        self.secret_files = self.secret_files or f.secret
+        if len(f.text) > self.limits.max_file_chars:
+            f = _File("", True, f.secret)
+        self.files[key] = f
+        self.files.move_to_end(key)
+        while len(self.files) > self.limits.max_files:
+            self.files.popitem(last=False)
+            self.evicted.add("files")
+
+    def _set_var(self, name: str, value: str | None, secret: bool) -> None:
+        if value is not None:
+            value = value.strip("'\"") if value[:1] in "'\"" else value
+            if SUBST in value or "`" in value or "$(" in value:
+                value = None
+        self.vars[name] = value
+        self.vars.move_to_end(name)
+        if secret:
+            self.secret_vars.add(name)
+        else:
+            self.secret_vars.discard(name)
+        while len(self.vars) > self.limits.max_vars:
+            old, _ = self.vars.popitem(last=False)
+            self.secret_vars.discard(old)
+            self.evicted.add("vars")
+
+    def _remember_name(self, name: str, kind: str, text: str) -> None:
+        self.names[name] = (kind, text.strip("'\""))
+        self.names.move_to_end(name)
+        while len(self.names) > self.limits.max_names:
+            self.names.popitem(last=False)
+            self.evicted.add("names")
+
+    # -- what a part runs or sends ---------------------------------------------------------------------
+    def _runs(self, prog: str, ws: list[str], schedule: Schedule, extra: list[tuple[str, str, str]]) -> None:
+        if prog in SHELLS or prog in ("source", "."):
+            if any(re.fullmatch(r"-[a-zA-Z]*c[a-zA-Z]*", a) for a in ws[1:]):
+                return
+            script = next((a for a in ws[1:] if not a.startswith("-")), None)
+            flag = ""
+        elif prog in _INTERPRETERS or prog.startswith("python"):
+            flag = _INTERPRETERS.get(prog, "-c")
+            if any(a in (flag, "-m", "-e", "-E") for a in ws[1:]):
+                return
+            script = next((a for a in ws[1:] if not a.startswith("-")), None)
+        elif "/" in ws[0]:
+            script, flag = ws[0], ""
+        else:
+            return
+        key = self._key(script) if script else None
+        if key is None:
+            return
+        known = self.files.get(key)
+        if known is None:
+            if "files" in self.evicted or self.lost:
+                extra.append(
+                    (script or "", UNKNOWN, "runs a file the session may have written (state overflowed)")
+                )
+            return
+        if known.unknown:
+            extra.append(
+                (script or "", UNKNOWN, f"runs {script}, written by a program whose output is not visible")
+            )
+        if known.text.strip():
+            parts = known.judged.get(self.cwd)
+            if parts is None:
+                parts = self._judge_content(prog, flag, known.text, schedule)
+                known.judged.clear()  # one working directory remembered per file
+                known.judged[self.cwd] = parts
+            extra.extend((p, c, f"runs {script} written in this session: {r}") for p, c, r in parts)
+
+    def _judge_content(
+        self, prog: str, flag: str, text: str, schedule: Schedule
+    ) -> tuple[tuple[str, str, str], ...]:
+        if not flag:
+            return classify_shell(text, schedule, cwd=self.cwd).parts
+        found = inline_code_class(prog, [flag, text], _run_text) or ("execute", f"{prog} script")
+        return ((f"{prog} {text[:120]}", *found),)
+
+    def _sends(
+        self,
+        simple: str,
+        raw: list[str],
+        upstream: str | None,
+        flows: list[str],
+        extra: list[tuple[str, str, str]],
+    ) -> None:
+        used = {m.group(1) or m.group(2) for m in re.finditer(r"\$\{(\w+)\}|\$(\w+)", simple)}
+        tainted = sorted(used & self.secret_vars)
+        if tainted:
+            flows.append(f"sends ${tainted[0]}, which holds a credential read in this session")
+        feed = [*raw, *(words(upstream) if upstream else [])]
+        for w in feed:
+            key = self._key(re.sub(r"^[\w-]*=?@|^<", "", w))
+            f = self.files.get(key) if key else None
+            if f is not None and f.secret:
+                flows.append(f"sends {w}, which holds a credential copied in this session")
+                break
+        if "vars" in self.evicted and used - set(self.vars):
+            extra.append(
+                (simple[:200], UNKNOWN, "network command uses a variable the state no longer tracks")
+            )
+
+    def _reads_secret(self, ws: list[str]) -> bool:
+        for w in ws:
+            if (
+                self.secret_vars
+                and "$" in w
+                and any(
+                    (m.group(1) or m.group(2)) in self.secret_vars
+                    for m in re.finditer(r"\$\{(\w+)\}|\$(\w+)", w)
+                )
+            ):
+                return True
+            bare = re.sub(r"^[\w-]*=?@|^<", "", w)
+            if pth.mentions_sensitive(bare):
+                n = pth.normalise(bare)
+                if n is not None and pth.path_kind(n) == "secret":
+                    return True
+            key = self._key(bare) if self.secret_files else None
+            f = self.files.get(key) if key else None
+            if f is not None and f.secret:
+                return True
+        return False
+
+    # -- paths and variables ---------------------------------------------------------------------------
+    def _var_value(self, name: str) -> str | None:
+        value = self.vars.get(name)
+        if value is None or any(c in value for c in "'\"\\$`\n"):
+            return None
+        return value
+
+    def _key(self, path: str) -> str | None:
+        """The file ``path`` names, resolved against the session's directory (None: hidden by a variable)."""
+        if not path or SUBST in path:
+            return None
+        n = pth.normalise(path)
+        if n is None:
+            return None
+        if not n.startswith("/") and self.cwd is not None:
+            n = posixpath.normpath(posixpath.join(self.cwd, n))
+        return posixpath.normpath(n)
+
+    def _resolve_dir(self, target: str) -> str | None:
+        key = self._key(target)
+        return key if key not in (".", None) else (None if key == "." and self.cwd is None else key)
+
+
+def _redir_word(w: str) -> bool:
+    return re.match(r"^\d*(>>?|<|&>)", w) is not None
+
+
+def _heredoc_body(item: str) -> str:
+    lines = item.split("\n")
+    m = re.search(r"<<-?\s*(['\"]?)([A-Za-z_]\w*)\1", lines[0])
+    if m is None:
+        return ""
+    body = []
+    for line in lines[1:]:
+        if line.strip() == m.group(2):
+            break
+        body.append(line)
+    return "\n".join(body)

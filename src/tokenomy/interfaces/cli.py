@@ -74,7 +74,17 @@ def _add_json(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``tokenomy`` script; returns the exit status."""
+    """Entry point of the ``tokenomy`` script; returns the exit status (130 after Ctrl-C)."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # outputs are atomic and ledger steps transactions: nothing half-written
+        print(
+            "\ntokenomy: interrupted; unfinished outputs not written, the ledger as it was", file=sys.stderr
+        )
+        return 130
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     func = getattr(args, "func", None)

@@ -34,7 +34,7 @@ from tokenomy.core.uses import TokenUse
 
 __all__ = ["N_DENSE", "CandidateCost", "OnlineDecision", "OnlineRouter", "prompt_features"]
 
-_WORD = re.compile(r"[a-z]+|[0-9]+")
+_WORD = re.compile(r"[a-z]+|[0-9]+|[^\sa-z0-9]")
 N_DENSE = 5
 """Dense features before the hashed words: bias, log length, digit share, longest number, number count."""
 
@@ -127,7 +127,7 @@ class OnlineRouter:
         models: Sequence[str],
         n_features: int,
         epsilon: float = 0.1,
-        ridge: float = 1.0,
+        ridge: float = 0.1,
         prior_quality: Mapping[str, float] | None = None,
         prior_weight: float = 2.0,
     ) -> None:

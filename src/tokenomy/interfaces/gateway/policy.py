@@ -284,3 +284,12 @@ def _fixed(spec: PolicySpec, arg: str) -> GatewayPolicy:
 
 register_policy("prior", _prior)
 register_policy("fixed", _fixed)
+
+
+def _learned(spec: PolicySpec, arg: str) -> GatewayPolicy:
+    from tokenomy.interfaces.gateway.learned import make_learned  # the online router, loaded on demand
+
+    return make_learned(spec, arg)
+
+
+register_policy("learned", _learned)

@@ -1,0 +1,317 @@
+"""The gateway's ASGI application: OpenAI-compatible endpoints in front of priced, routed upstreams.
+
+A raw ASGI callable (no web framework: every microsecond is added latency). Endpoints:
+``POST /v1/chat/completions`` (``chat``), ``GET /v1/models`` (every upstream plus ``tokenomy-auto``,
+the routed model), ``GET /v1/prices`` (each upstream's congestion price λ_m and queue, the default
+prices, the latest quotes on the price bus), ``POST /v1/feedback`` ``{request_id, quality, harm?}``
+(the policy learns; the ledger gets the graded outcome), ``GET /healthz``, and ``GET /metrics`` /
+``POST /v1/approvals`` when those handlers are attached (``extra_routes``). Errors are OpenAI-style
+bodies (``errors``). ``lifespan`` shutdown waits for in-flight requests (up to ``drain_s``), then
+flushes the ledger. This module wires the parts; decisions live in ``policy`` and ``admission``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import math
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from tokenomy.core.bus import PriceBus
+from tokenomy.interfaces.gateway.admission import AdmissionQueue
+from tokenomy.interfaces.gateway.budget import BudgetStore, InMemoryBudgetStore
+from tokenomy.interfaces.gateway.config import GatewayConfig, UpstreamConfig
+from tokenomy.interfaces.gateway.errors import GatewayHTTPError
+from tokenomy.interfaces.gateway.policy import GatewayPolicy, PolicySpec, make_policy
+from tokenomy.interfaces.gateway.records import FeedbackRecord, RecordSink
+from tokenomy.interfaces.gateway.upstream import UpstreamClient
+
+__all__ = ["AUTO_MODEL", "Gateway", "Upstream"]
+
+AUTO_MODEL = "tokenomy-auto"
+"""The model name that asks the gateway to route."""
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+Route = Callable[["Gateway", Scope, Receive, Send], Awaitable[None]]
+ResponseFilter = Callable[[dict[str, Any], str, str], dict[str, Any]]
+"""(response body, request id, API key) -> body: e.g. the tool-call gate."""
+
+_JSON = (b"content-type", b"application/json")
+
+
+@dataclass(slots=True)
+class Upstream:
+    """One upstream: its config, HTTP client and admission queue."""
+
+    config: UpstreamConfig
+    client: UpstreamClient
+    queue: AdmissionQueue
+
+
+class Gateway:
+    """The ASGI application (see the module docstring).
+
+    Args:
+        config: the parsed configuration.
+        sink: where decisions and outcomes go (``RecordSink(None)`` keeps none).
+        policy: the routing policy (default: built from ``[routing] policy``).
+        budget: the budget store (default: in process).
+        bus: the price bus λ_m is published on (default: a new one).
+        drain_s: how long shutdown waits for in-flight requests.
+    """
+
+    def __init__(
+        self,
+        config: GatewayConfig,
+        *,
+        sink: RecordSink | None = None,
+        policy: GatewayPolicy | None = None,
+        budget: BudgetStore | None = None,
+        bus: PriceBus | None = None,
+        drain_s: float = 30.0,
+    ) -> None:
+        self.config = config
+        self.bus = bus or PriceBus(history=1000)
+        self.sink = sink or RecordSink(None)
+        spec = PolicySpec(
+            quality_prior={u.name: u.quality_prior for u in config.upstreams},
+            epsilon=config.routing.epsilon,
+            options=config.routing.options,
+        )
+        self.policy = policy or make_policy(config.routing.policy, spec)
+        self.budget = budget or InMemoryBudgetStore()
+        self.rng = np.random.default_rng(config.routing.seed)
+        self.upstreams = {
+            u.name: Upstream(
+                u,
+                UpstreamClient(
+                    u.name, u.base_url, timeout_s=u.timeout_s, max_idle=max(256, u.max_concurrency)
+                ),
+                AdmissionQueue(
+                    u.name,
+                    max_concurrency=u.max_concurrency,
+                    max_queue=u.max_queue,
+                    sla_s=u.sla_s,
+                    eta_lam=u.eta_lam,
+                    bus=self.bus,
+                ),
+            )
+            for u in config.upstreams
+        }
+        self.by_model = {k: u for u in self.upstreams.values() for k in (u.config.name, u.config.model)}
+        self.served: OrderedDict[str, str] = OrderedDict()  # request id -> model, for feedback (bounded)
+        self.max_served = 1_000_000
+        self.response_filters: list[ResponseFilter] = []
+        self.extra_routes: dict[tuple[str, str], Route] = {}  # (method, path) -> handler
+        self.on_request: list[Callable[[Any], None]] = []  # called with each RequestRecord (spans, metrics)
+        self.drain_s, self.draining, self.in_flight = drain_s, False, 0
+        self.counts = {"requests": 0, "errors_5xx": 0, "errors_4xx": 0}
+        self._seq = 0
+        self._boot = f"{int(time.time() * 1000):x}"
+
+    def next_request_id(self) -> str:
+        """A fresh request id (process start time and a counter: unique across restarts)."""
+        self._seq += 1
+        return f"gw-{self._boot}-{self._seq}"
+
+    def remember(self, request_id: str, model: str) -> None:
+        """Keep which model served ``request_id`` for feedback (oldest forgotten past ``max_served``)."""
+        self.served[request_id] = model
+        if len(self.served) > self.max_served:
+            self.served.popitem(last=False)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        from tokenomy.interfaces.gateway.chat import handle_chat
+
+        method, path = scope["method"], scope["path"]
+        self.counts["requests"] += 1
+        self.in_flight += 1
+        try:
+            if self.draining:
+                raise GatewayHTTPError(503, "the gateway is shutting down", type_="server_error")
+            if path == "/v1/chat/completions":
+                _method(method, "POST")
+                await handle_chat(self, scope, receive, send)
+            elif (method, path) in self.extra_routes:
+                await self.extra_routes[(method, path)](self, scope, receive, send)
+            elif path in _ROUTES:
+                want, handler = _ROUTES[path]
+                _method(method, want)
+                await handler(self, scope, receive, send)
+            else:
+                raise GatewayHTTPError(404, f"unknown path {path!r}", code="not_found")
+        except GatewayHTTPError as exc:
+            await self.send_error(send, exc)
+        except Exception as exc:  # a bug must not leave the client without an answer
+            await self.send_error(
+                send, GatewayHTTPError(500, f"internal error: {exc!r}", type_="server_error")
+            )
+        finally:
+            self.in_flight -= 1
+
+    async def send_error(self, send: Send, exc: GatewayHTTPError) -> None:
+        """Answer with an OpenAI-style error body (a response already started cannot be changed)."""
+        self.counts["errors_5xx" if exc.status >= 500 else "errors_4xx"] += 1
+        with contextlib.suppress(RuntimeError, OSError):  # the response had started, or the client is gone
+            await send_json(send, exc.status, exc.body(), exc.headers)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            msg = await receive()
+            if msg["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif msg["type"] == "lifespan.shutdown":
+                await self.shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def shutdown(self) -> None:
+        """Refuse new requests, wait for in-flight ones (≤ ``drain_s``), close clients, flush the ledger."""
+        self.draining = True
+        deadline = time.monotonic() + self.drain_s
+        while self.in_flight > 0 and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        for u in self.upstreams.values():
+            await u.client.aclose()
+        await asyncio.to_thread(self.sink.close)
+
+
+def _method(got: str, want: str) -> None:
+    if got != want:
+        raise GatewayHTTPError(405, f"method {got} not allowed here; use {want}", code="method_not_allowed")
+
+
+async def send_json(
+    send: Send, status: int, body: bytes, headers: tuple[tuple[bytes, bytes], ...] = ()
+) -> None:
+    """One whole JSON response."""
+    await send({"type": "http.response.start", "status": status, "headers": [_JSON, *headers]})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def read_body(receive: Receive, scope: Scope, max_bytes: int) -> bytes:
+    """The request body, refused with 413 past ``max_bytes`` (by content-length first, then by count)."""
+    for k, v in scope["headers"]:
+        if k == b"content-length" and v.isdigit() and int(v) > max_bytes:
+            raise GatewayHTTPError(
+                413, f"request body of {int(v)} bytes is over the limit of {max_bytes}", code="body_too_large"
+            )
+    parts, size = [], 0
+    while True:
+        msg = await receive()
+        if msg["type"] == "http.disconnect":
+            raise asyncio.CancelledError
+        chunk = msg.get("body", b"")
+        size += len(chunk)
+        if size > max_bytes:
+            raise GatewayHTTPError(
+                413, f"request body is over the limit of {max_bytes} bytes", code="body_too_large"
+            )
+        parts.append(chunk)
+        if not msg.get("more_body", False):
+            return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+def parse_json(body: bytes) -> dict[str, Any]:
+    """The body as a JSON object, else 400."""
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise GatewayHTTPError(400, f"the body is not valid JSON: {exc}", code="invalid_json") from None
+    if not isinstance(data, dict):
+        raise GatewayHTTPError(
+            400, f"the body must be a JSON object; got {type(data).__name__}", code="invalid_json"
+        )
+    return data
+
+
+async def _models(gw: Gateway, scope: Scope, receive: Receive, send: Send) -> None:
+    data = [{"id": AUTO_MODEL, "object": "model", "owned_by": "tokenomy"}]
+    data += [
+        {"id": u.config.name, "object": "model", "owned_by": "upstream", "upstream_model": u.config.model}
+        for u in gw.upstreams.values()
+    ]
+    await send_json(send, 200, json.dumps({"object": "list", "data": data}).encode())
+
+
+async def _prices(gw: Gateway, scope: Scope, receive: Receive, send: Send) -> None:
+    ups = {
+        name: {
+            "lam_usd_per_s": u.queue.lam_usd_per_s,
+            "lam_source": "discovered",
+            "expected_latency_s": u.queue.expected_latency_s(),
+            "in_flight": u.queue.in_flight,
+            "queued": u.queue.queued,
+            "sla_s": u.config.sla_s,
+            "input_usd_per_mtok": u.config.input_usd_per_mtok,
+            "output_usd_per_mtok": u.config.output_usd_per_mtok,
+            "price_source": u.config.price_source,
+        }
+        for name, u in gw.upstreams.items()
+    }
+    quotes = {}
+    for topic in gw.bus.topics:
+        q = gw.bus.latest(topic)
+        if q is not None:
+            quotes[topic] = {"time_s": q.time_s, "seq": q.seq, **q.prices.as_dict()}
+    body = {"defaults": gw.config.defaults.as_dict(), "upstreams": ups, "bus": quotes}
+    await send_json(send, 200, json.dumps(body).encode())
+
+
+async def _feedback(gw: Gateway, scope: Scope, receive: Receive, send: Send) -> None:
+    data = parse_json(await read_body(receive, scope, gw.config.server.max_body_bytes))
+    rid = data.get("request_id")
+    if not isinstance(rid, str) or rid not in gw.served:
+        raise GatewayHTTPError(
+            404,
+            f"unknown request_id {rid!r} (not served by this gateway)",
+            param="request_id",
+            code="unknown_request",
+        )
+    vals = {}
+    for key, default in (("quality", math.nan), ("harm", 0.0)):
+        v = data.get(key, default)
+        ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+        if not ok or (key == "harm" and v < 0):
+            form = "a finite number" + (" ≥ 0" if key == "harm" else "")
+            raise GatewayHTTPError(400, f"{key} must be {form}; got {v!r}", param=key)
+        vals[key] = float(v)
+    model = gw.served[rid]
+    gw.policy.feedback(rid, model, vals["quality"], vals["harm"])
+    gw.sink.add_feedback(FeedbackRecord(rid, model, vals["quality"], vals["harm"], time.time()))
+    await send_json(send, 200, json.dumps({"ok": True, "request_id": rid, "model": model}).encode())
+
+
+async def _healthz(gw: Gateway, scope: Scope, receive: Receive, send: Send) -> None:
+    body = {
+        "status": "draining" if gw.draining else "ok",
+        "in_flight": gw.in_flight - 1,
+        "policy": gw.policy.name,
+        "counts": gw.counts,
+        "ledger": gw.sink.stats(),
+    }
+    await send_json(send, 200, json.dumps(body).encode())
+
+
+_ROUTES: dict[str, tuple[str, Route]] = {
+    "/v1/models": ("GET", _models),
+    "/v1/prices": ("GET", _prices),
+    "/v1/feedback": ("POST", _feedback),
+    "/healthz": ("GET", _healthz),
+}

@@ -28,7 +28,7 @@ KINDS: Mapping[Layer, tuple[str, ...]] = MappingProxyType(
         Layer.DEMAND: ("route", "run"),
         Layer.ACTION: ("step", "gate", "confirm", "run"),
         Layer.SUPPLY: ("admit", "order", "evict", "speculate", "run"),
-        Layer.CAPITAL: ("rollout", "cache-write", "run"),
+        Layer.CAPITAL: ("rollout", "verify", "update", "cache-write", "run"),
     }
 )
 """The built-in kinds of each layer; layer -> kinds (docs/ledger.md, Kinds)."""

@@ -1,0 +1,209 @@
+"""Tokens to a target held-out accuracy, per allocation policy and async lag, over seeds, with CIs.
+
+``calibrate`` fixes the two settings a comparison needs, on training tasks and training seeds only
+(seeds from 1000, never an evaluation seed; held-out tasks are not read): the target gain in held-out
+accuracy (``target_share`` × uniform GRPO's mean gain in *training*-task accuracy at lag 0 over its
+token budget) and the drift δ (the grid value whose staleness-discounted tokenomy run ends with the
+highest training-task accuracy at lags 2 and 4; ties go to the smaller δ).
+
+``run_grid`` runs every (policy, lag, seed); a run's tokens to target are the cumulative tokens
+(rollout + verification + update) after the first step whose held-out accuracy reaches its seed's
+starting accuracy + target gain (or an absolute ``target``). A run that never reaches it is censored at
+the tokens it spent (counted, flagged). ``summarise`` gives per (policy, lag) the mean with a Student-t
+95% CI over seeds, and per-seed paired ratios against uniform and DAPO (same seed, same lag).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+from scipy import stats
+
+from tokenomy.capital.rl.allocators import make_allocator
+from tokenomy.capital.rl.config import RLConfig, warm_start
+from tokenomy.capital.rl.loop import RunTrace, run_rl
+
+__all__ = ["Calibration", "RunSummary", "calibrate", "mean_ci", "run_grid", "summarise"]
+
+CALIBRATION_SEEDS = (1000, 1001)
+DRIFT_GRID = (0.0, 0.05, 0.1, 0.2)
+
+
+@dataclass(frozen=True, slots=True)
+class Calibration:
+    """Settings fixed on training seeds: the held-out accuracy gain to reach and δ."""
+
+    target_gain: float
+    drift_per_version: float
+    uniform_train_gain: float
+    drift_scores: tuple[tuple[float, float], ...]  # (δ, mean final training accuracy)
+
+
+@dataclass(frozen=True, slots=True)
+class RunSummary:
+    """One run's result."""
+
+    policy: str
+    staleness: int
+    seed: int
+    start_accuracy: float
+    target_accuracy: float
+    reached: bool
+    tokens_to_target: int
+    rollout_tokens_to_target: int
+    verify_tokens_to_target: int
+    update_tokens_to_target: int
+    steps_to_target: int
+    wall_s_to_target: float
+    final_accuracy: float
+    tokens_total: int
+    steps_total: int
+    wall_s_total: float
+
+
+def mean_ci(x: Sequence[float], level: float = 0.95) -> tuple[float, float, float]:
+    """Mean and Student-t CI over ``x`` (a single value gives a zero-width interval)."""
+    a = np.asarray(x, dtype=np.float64)
+    m = float(a.mean())
+    if a.size < 2:
+        return m, m, m
+    half = float(stats.t.ppf(0.5 + level / 2, a.size - 1) * a.std(ddof=1) / math.sqrt(a.size))
+    return m, m - half, m + half
+
+
+def calibrate(
+    config: RLConfig, *, target_share: float = 0.75, seeds: Sequence[int] = CALIBRATION_SEEDS
+) -> Calibration:
+    """Target gain and δ from training tasks of training seeds (module docstring)."""
+    gains = []
+    for seed in seeds:
+        tr = run_rl(config, make_allocator("uniform"), warm_start(config, seed), seed=seed)
+        gains.append(float(tr.train_accuracy[-1] - tr.train_accuracy[0]))
+    uniform_gain = float(np.mean(gains))
+    scores = []
+    for delta in DRIFT_GRID:
+        cfg = replace(config, prices=replace(config.prices, drift_per_version=delta))
+        finals = [
+            run_rl(
+                cfg, make_allocator("tokenomy"), warm_start(cfg, seed), seed=seed, staleness_versions=lag
+            ).train_accuracy[-1]
+            for seed in seeds
+            for lag in (2, 4)
+        ]
+        scores.append((delta, float(np.mean(finals))))
+    best = max(scores, key=lambda s: (round(s[1], 6), -s[0]))[0]
+    return Calibration(target_share * max(uniform_gain, 0.0), best, uniform_gain, tuple(scores))
+
+
+def _summary(policy: str, lag: int, seed: int, tr: RunTrace, target: float) -> RunSummary:
+    i = tr.first_reaching(target)
+    last = len(tr.tokens) - 1
+    at = last if i is None else i
+    return RunSummary(
+        policy=policy,
+        staleness=lag,
+        seed=seed,
+        start_accuracy=float(tr.heldout_accuracy[0]),
+        target_accuracy=target,
+        reached=i is not None,
+        tokens_to_target=int(tr.tokens[at]),
+        rollout_tokens_to_target=int(tr.rollout_tokens[at]),
+        verify_tokens_to_target=int(tr.verify_tokens[at]),
+        update_tokens_to_target=int(tr.update_tokens[at]),
+        steps_to_target=at + 1,
+        wall_s_to_target=float(tr.wall_s[at]),
+        final_accuracy=float(tr.heldout_accuracy[-1]),
+        tokens_total=int(tr.tokens[-1]),
+        steps_total=len(tr.tokens),
+        wall_s_total=float(tr.wall_s[-1]),
+    )
+
+
+def run_grid(
+    config: RLConfig,
+    policies: Sequence[str],
+    seeds: Sequence[int],
+    lags: Sequence[int],
+    *,
+    target_gain: float | None = None,
+    target: float | None = None,
+    on_run: Callable[[str, int, int, RunTrace], None] | None = None,
+) -> list[RunSummary]:
+    """Every (policy, lag, seed) run's summary; ``on_run`` sees each finished run (progress, ledger).
+
+    Exactly one of ``target_gain`` (over each seed's starting held-out accuracy) and ``target``
+    (absolute) must be given.
+    """
+    assert (target_gain is None) != (target is None)
+    out = []
+    for seed in seeds:
+        start = warm_start(config, seed)
+        for lag in lags:
+            for policy in policies:
+                tr = run_rl(config, make_allocator(policy), start, seed=seed, staleness_versions=lag)
+                goal = (
+                    target
+                    if target is not None
+                    else float(tr.heldout_accuracy[0]) + float(target_gain or 0.0)
+                )
+                out.append(_summary(policy, lag, seed, tr, goal))
+                if on_run is not None:
+                    on_run(policy, lag, seed, tr)
+    return out
+
+
+def _paired(
+    runs: Sequence[RunSummary], policy: str, lag: int, other: str
+) -> tuple[float, float, float] | None:
+    mine = {r.seed: r.tokens_to_target for r in runs if r.policy == policy and r.staleness == lag}
+    base = {r.seed: r.tokens_to_target for r in runs if r.policy == other and r.staleness == lag}
+    seeds = sorted(set(mine) & set(base))
+    if not seeds or policy == other:
+        return None
+    return mean_ci([mine[s] / base[s] for s in seeds])
+
+
+def summarise(runs: Sequence[RunSummary]) -> list[dict[str, object]]:
+    """One row per (policy, lag): tokens / wall time to target and final accuracy with 95% CIs, the
+    reached count, and paired token ratios against uniform and DAPO (and, for tokenomy, against
+    tokenomy without the staleness discount)."""
+    rows: list[dict[str, object]] = []
+    keys = sorted({(r.policy, r.staleness) for r in runs}, key=lambda k: (k[1], k[0]))
+    for policy, lag in keys:
+        sel = [r for r in runs if r.policy == policy and r.staleness == lag]
+        t, lo, hi = mean_ci([r.tokens_to_target for r in sel])
+        fa, fa_lo, fa_hi = mean_ci([r.final_accuracy for r in sel])
+        w, w_lo, w_hi = mean_ci([r.wall_s_to_target for r in sel])
+        row: dict[str, object] = {
+            "policy": policy,
+            "staleness": lag,
+            "seeds": len(sel),
+            "reached": sum(r.reached for r in sel),
+            "tokens_to_target": t,
+            "ci_low": lo,
+            "ci_high": hi,
+            "rollout_tokens_to_target": float(np.mean([r.rollout_tokens_to_target for r in sel])),
+            "verify_tokens_to_target": float(np.mean([r.verify_tokens_to_target for r in sel])),
+            "update_tokens_to_target": float(np.mean([r.update_tokens_to_target for r in sel])),
+            "steps_to_target": float(np.mean([r.steps_to_target for r in sel])),
+            "wall_s_to_target": w,
+            "wall_s_ci_low": w_lo,
+            "wall_s_ci_high": w_hi,
+            "final_accuracy": fa,
+            "final_accuracy_ci_low": fa_lo,
+            "final_accuracy_ci_high": fa_hi,
+            "target_accuracy_mean": float(np.mean([r.target_accuracy for r in sel])),
+        }
+        for other in ("uniform", "dapo", "tokenomy-nodiscount"):
+            ratio = _paired(runs, policy, lag, other)
+            if ratio is not None and (other != "tokenomy-nodiscount" or policy == "tokenomy"):
+                (
+                    row[f"ratio_vs_{other}"],
+                    row[f"ratio_vs_{other}_ci_low"],
+                    row[f"ratio_vs_{other}_ci_high"],
+                ) = ratio
+        rows.append(row)
+    return rows

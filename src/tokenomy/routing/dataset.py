@@ -14,7 +14,7 @@ Bad input raises ``SchemaError`` naming the row and the field; repairs the calle
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +23,10 @@ from numpy.typing import NDArray
 
 from tokenomy.core.errors import SchemaError, ValidationError
 
-__all__ = ["LONG_COLUMNS", "REQUIRED_COLUMNS", "RoutingDataset"]
+__all__ = ["DEV_SPLITS", "LONG_COLUMNS", "REQUIRED_COLUMNS", "RoutingDataset"]
+
+DEV_SPLITS = ("dev", "valid", "validation")
+"""Split names of rows kept for model selection: merged into train, where selection is cross-validated."""
 
 REQUIRED_COLUMNS = ("prompt_id", "prompt", "model", "quality", "cost_usd")
 LONG_COLUMNS = (*REQUIRED_COLUMNS, "category", "split", "input_tokens", "output_tokens", "latency_s")
@@ -138,13 +141,62 @@ class RoutingDataset:
         return self.subset(mask)
 
     def train_test(self, *, test_share: float = 0.3, seed: int = 0) -> tuple[RoutingDataset, RoutingDataset]:
-        """The given train/test split, or a seeded random one when the data has none."""
+        """The given split, or a seeded random one when the data has none; no row is dropped silently.
+
+        * ``train`` + ``test`` (and optionally ``dev``/``valid``/``validation``): train = train ∪ dev
+          (every setting is chosen by cross-validation inside train, so dev rows serve model
+          selection there), test = test.
+        * no split at all (every value ""): a seeded random ``test_share`` of the prompts is test.
+
+        Raises:
+            ValidationError: any other set of split values (e.g. only ``train``, or an unknown name),
+                naming the values found and the ones understood.
+        """
         have = set(self.splits.tolist())
-        if {"train", "test"} <= have:
-            return self.split("train"), self.split("test")
-        rng = np.random.default_rng(seed)
-        test = rng.random(len(self)) < test_share
-        return self.subset(~test), self.subset(test)
+        dev = have & set(DEV_SPLITS)
+        if {"train", "test"} <= have and have <= {"train", "test", *DEV_SPLITS}:
+            fit = self.splits == "train"
+            for d in dev:
+                fit = fit | (self.splits == d)
+            return self.subset(fit), self.split("test")
+        if have == {""}:
+            rng = np.random.default_rng(seed)
+            test = rng.random(len(self)) < test_share
+            return self.subset(~test), self.subset(test)
+        raise ValidationError(
+            f"{self.source or 'dataset'}: split values {sorted(have)} are not understood; expected "
+            f"'train' and 'test' (optionally {'/'.join(DEV_SPLITS)}, merged into train for the "
+            "cross-validated selection) or no split at all (a seeded random test share is drawn)"
+        )
+
+    def with_models(self, models: Sequence[str]) -> RoutingDataset:
+        """The same prompts restricted to ``models`` (in that order).
+
+        Raises:
+            ValidationError: a model is not in the data.
+        """
+        missing = [m for m in models if m not in self.models]
+        if missing:
+            raise ValidationError(f"{self.source}: no model(s) {missing}; models: {list(self.models)}")
+        j = [self.models.index(m) for m in models]
+
+        def take(a: NDArray[Any] | None) -> NDArray[Any] | None:
+            return None if a is None else a[:, j]
+
+        return RoutingDataset(
+            self.prompt_ids,
+            self.prompts,
+            self.categories,
+            self.splits,
+            tuple(models),
+            self.quality[:, j],
+            self.cost_usd[:, j],
+            take(self.input_tokens),
+            take(self.output_tokens),
+            take(self.latency_s),
+            dict(self.repairs),
+            self.source,
+        )
 
     @classmethod
     def from_long(

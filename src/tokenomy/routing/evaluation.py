@@ -24,7 +24,16 @@ from tokenomy.core.prices import PriceVector
 from tokenomy.core.rule import realised_utility, surplus_matrix
 from tokenomy.routing.dataset import RoutingDataset
 from tokenomy.routing.effects import SYNTHETIC_RISK, latency_note
-from tokenomy.routing.metrics import aiq, apgr, bootstrap_means, cpt, gap_recovered, reliability
+from tokenomy.routing.metrics import (
+    aiq,
+    apgr,
+    bootstrap_means,
+    cpt,
+    gap_recovered,
+    reliability,
+    routellm_apgr,
+    routellm_cpt,
+)
 from tokenomy.routing.policies import Policy, Problem, Routes, make_policy
 from tokenomy.routing.policies.base import eq4
 from tokenomy.routing.policies.pair import choose_pair
@@ -39,8 +48,10 @@ __all__ = [
     "anchor_rows",
     "compare_to_fixed",
     "evaluate",
+    "ranking_score",
     "realised",
     "require_two_models",
+    "routellm_scores",
 ]
 
 DEFAULT_POLICIES = (
@@ -190,6 +201,7 @@ def evaluate(
     fitted = _fitted(names, router, seed)
     X = router.features(test.prompts, test.categories.tolist())
     base = router.problem(X, 0.0, prices, test)
+    ranks = routellm_scores(names, router, base, seed)
     rows: list[dict[str, Any]] = []
     for v in v_grid:
         if progress:
@@ -227,6 +239,7 @@ def evaluate(
                     "gap_recovered_ci95": _ci(gap_b),
                     "beats_best_fixed": beats,
                     "tie_with_best_fixed": tie,
+                    **ranks[n],
                 }
             )
     fixed = [
@@ -265,6 +278,48 @@ def evaluate(
         labels,
         [lat_note, SYNTHETIC_RISK],
     )
+
+
+def ranking_score(name: str, base: Problem, strong: int, weak: int, seed: int) -> NDArray[np.float64]:
+    """The per-request score RouteLLM's APGR ranks by, for policy ``name`` (see ``routellm_scores``)."""
+    if name in ("tokenomy", "threshold", "cascade"):
+        return win_probability(base, strong, weak)
+    if name == "predictive" and base.baseline_dq:
+        dq = next(iter(base.baseline_dq.values()))
+        return np.asarray(dq[:, strong] * (1.0 - dq[:, weak]))
+    if name == "oracle":
+        assert base.quality is not None
+        return np.asarray(base.quality[:, strong] - base.quality[:, weak])
+    if name == "random":
+        return np.random.default_rng(seed).random(len(base))
+    return np.zeros(len(base))
+
+
+def routellm_scores(
+    names: Sequence[str], router: Router, base: Problem, seed: int
+) -> dict[str, dict[str, Any]]:
+    """Per policy: RouteLLM's ``apgr``, ``cpt50``, ``cpt80`` on the strong/weak pair chosen on train.
+
+    The ranking score is the policy's estimate that the strong model wins, q̂_s·(1 − q̂_w): the
+    router's q̂ for tokenomy, threshold and cascade, the predictive baseline's own q̂ for predictive,
+    the realised outcome difference for the oracle, a seeded random score for random; a policy
+    without a per-request score (a fixed model) ranks every request equally (APGR 0.5). Accuracy
+    only, V-independent: the same figures stand on every V row. Also ``routellm_pair``.
+    """
+    assert base.quality is not None
+    s, w = choose_pair(router.train_problem_)
+    qs, qw = base.quality[:, s], base.quality[:, w]
+    pair = f"{base.models[s]} / {base.models[w]}"
+    out: dict[str, dict[str, Any]] = {}
+    for n in names:
+        score = ranking_score(n, base, s, w, seed)
+        out[n] = {
+            "apgr": routellm_apgr(score, qs, qw),
+            "cpt50": routellm_cpt(score, qs, qw, 0.5),
+            "cpt80": routellm_cpt(score, qs, qw, 0.8),
+            "routellm_pair": pair,
+        }
+    return out
 
 
 def _sweeps(fitted: dict[str, Policy], base: Problem) -> dict[str, list[dict[str, float]]]:

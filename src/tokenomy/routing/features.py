@@ -43,6 +43,8 @@ class Features:
         n_categories: number of categories seen in training.
         log_chars: shape (N,), log(1 + prompt length in characters).
         option_sig: shape (N,), the answer-option signature (0: not multiple choice); ``None``: all 0.
+        embedding: (N, d) unit sentence embeddings (``tokenomy.routing.encoder``) when the router has
+            an encoder, else ``None``.
     """
 
     text: sp.csr_matrix
@@ -50,6 +52,7 @@ class Features:
     n_categories: int
     log_chars: NDArray[np.float64]
     option_sig: NDArray[np.int64] | None = None
+    embedding: NDArray[np.float32] | None = None
 
     def signatures(self) -> NDArray[np.int64]:
         """The answer-option signature per prompt, (N,) (zeros when none were computed)."""
@@ -63,7 +66,22 @@ class Features:
     def rows(self, idx: NDArray[np.int64]) -> Features:
         """The features of a subset of prompts."""
         sig = None if self.option_sig is None else self.option_sig[idx]
-        return Features(self.text[idx], self.category_codes[idx], self.n_categories, self.log_chars[idx], sig)
+        emb = None if self.embedding is None else self.embedding[idx]
+        return Features(
+            self.text[idx], self.category_codes[idx], self.n_categories, self.log_chars[idx], sig, emb
+        )
+
+    def with_embedding(self, embedding: NDArray[np.float32]) -> Features:
+        """The same features with sentence embeddings (N, d) attached.
+
+        Raises:
+            ValidationError: the embedding has another number of rows.
+        """
+        if embedding.ndim != 2 or embedding.shape[0] != len(self):
+            raise ValidationError(f"embedding must have shape ({len(self)}, d), got {embedding.shape}")
+        return Features(
+            self.text, self.category_codes, self.n_categories, self.log_chars, self.option_sig, embedding
+        )
 
     def category_onehot(self) -> NDArray[np.float64]:
         """(N, n_categories) indicator matrix (all zeros for an unseen category)."""
@@ -108,6 +126,10 @@ class TextFeaturizer:
         self.n_features = n_features
         self.bigrams = bigrams
         self.boilerplate_share = boilerplate_share
+
+    def question(self, text: str) -> str:
+        """The prompt without its boilerplate lines (what the features and the encoder describe)."""
+        return self._strip(text)
 
     def _strip(self, text: str) -> str:
         boiler = self.boilerplate_

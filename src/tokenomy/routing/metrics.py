@@ -8,6 +8,11 @@ Definitions (docs/routing.md has the worked numbers the tests check):
   against the share of calls to the strong model, APGR = ∫ PGR d(share) over [0, 1] (trapezoids,
   with the end points (0, PGR of all-weak = 0) and (1, 1) added); CPT(x) = the smallest share of
   strong calls at which the curve reaches PGR ≥ x (linear interpolation; NaN when never).
+* RouteLLM's own APGR (``routellm_apgr``): rank the requests by the router's score for the strong
+  model (its win probability), call the strong model on the top share c; PGR(c) as above, with
+  requests of equal score sharing the boundary (the expectation over tie orders, so a constant score
+  gives PGR(c) = c); APGR = the trapezoid area of PGR at the deciles c = 0, 0.1, …, 1 (random: 0.5);
+  ``routellm_cpt`` reads CPT(x) off the exact curve (every k/N). Not cost-aware: it sees accuracy only.
 * AIQ (RouterBench) = 1/(c_max − c_min) ∫_{c_min}^{c_max} R̃(c) dc, R̃ the non-decreasing concave hull
   of a router's (cost, quality) points (0 below its cheapest point), [c_min, c_max] the fixed
   models' cost range.
@@ -30,7 +35,10 @@ __all__ = [
     "cpt",
     "gap_recovered",
     "pareto_front",
+    "pgr_curve",
     "reliability",
+    "routellm_apgr",
+    "routellm_cpt",
     "upper_hull",
 ]
 
@@ -93,6 +101,47 @@ def cpt(share_strong: ArrayLike, pgr: ArrayLike, target: float) -> float:
     if k == 0 or y[k] == y[k - 1]:
         return float(x[k])
     return float(x[k - 1] + (target - y[k - 1]) * (x[k] - x[k - 1]) / (y[k] - y[k - 1]))
+
+
+def pgr_curve(
+    score: ArrayLike, q_strong: ArrayLike, q_weak: ArrayLike
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """RouteLLM's PGR at every share k/N of strong calls (k = 0 … N), top scores first, ties shared.
+
+    Returns ``(share, pgr)``, each (N + 1,); PGR is NaN when both models are equally accurate.
+    """
+    s, qs, qw = (np.asarray(a, np.float64).ravel() for a in (score, q_strong, q_weak))
+    n = s.size
+    order = np.argsort(-s, kind="stable")
+    gain = np.concatenate([[0.0], np.cumsum((qs - qw)[order])])
+    # group boundaries of equal scores: inside a tie group the gain grows linearly (expected value)
+    ends = np.concatenate([[0], np.flatnonzero(np.diff(s[order]) != 0) + 1, [n]])
+    k = np.arange(n + 1, dtype=np.float64)
+    g = np.interp(k, ends.astype(np.float64), gain[ends])
+    span = float(qs.mean() - qw.mean())
+    pgr = g / n / span if span != 0 else np.full(n + 1, np.nan)
+    return k / n, np.asarray(pgr)
+
+
+def routellm_apgr(score: ArrayLike, q_strong: ArrayLike, q_weak: ArrayLike) -> float:
+    """RouteLLM's APGR: trapezoid area of PGR at the call shares 0, 0.1, …, 1 (random routing: 0.5)."""
+    share, pgr = pgr_curve(score, q_strong, q_weak)
+    deciles = np.linspace(0.0, 1.0, 11)
+    y = np.interp(deciles, share, pgr)
+    return float(np.sum((y[1:] + y[:-1]) / 2.0) * 0.1)
+
+
+def routellm_cpt(score: ArrayLike, q_strong: ArrayLike, q_weak: ArrayLike, target: float) -> float:
+    """RouteLLM's CPT(target): the least share of strong calls whose PGR reaches ``target`` (interpolated)."""
+    share, pgr = pgr_curve(score, q_strong, q_weak)
+    hit = np.flatnonzero(pgr >= target - 1e-12)
+    if hit.size == 0:
+        return float("nan")
+    k = int(hit[0])
+    if k == 0:
+        return 0.0
+    lo, hi = pgr[k - 1], pgr[k]
+    return float(share[k - 1] + (target - lo) / (hi - lo) * (share[k] - share[k - 1]))
 
 
 def upper_hull(cost: ArrayLike, quality: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:

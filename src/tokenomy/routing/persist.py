@@ -32,7 +32,8 @@ def _state(obj: object) -> dict[str, Any]:
     if dataclasses.is_dataclass(obj):
         return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
     if hasattr(obj, "__dict__"):
-        return dict(vars(obj))
+        skip = set(getattr(type(obj), "_TRANSIENT", ()))  # live resources (an encoder): not data
+        return {k: v for k, v in vars(obj).items() if k not in skip}
     slots = [s for c in type(obj).__mro__ for s in getattr(c, "__slots__", ())]
     return {s: getattr(obj, s) for s in slots if hasattr(obj, s)}
 

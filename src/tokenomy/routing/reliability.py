@@ -41,7 +41,8 @@ def compare_estimators(
         and np.array_equal(Xtr.category_codes, fit_on.category_codes)
     )
     preds = {"train-mean": np.broadcast_to(train.quality.mean(axis=0), test.quality.shape).copy()}
-    for name in names or sorted(ESTIMATORS):
+    usable = [n for n in sorted(ESTIMATORS) if Xtr.embedding is not None or not ESTIMATORS[n].needs_embedding]
+    for name in names or usable:
         est = (
             router.estimator_
             if fitted_here and name == router.estimator

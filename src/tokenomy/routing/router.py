@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -29,6 +29,7 @@ from tokenomy.core.prices import PriceVector
 from tokenomy.routing.dataset import RoutingDataset
 from tokenomy.routing.decision import RouteBatch, RouteDecision, RouteRequest
 from tokenomy.routing.effects import LatencyModel, RiskModel, TokenModel
+from tokenomy.routing.encoder import TextEncoder
 from tokenomy.routing.estimators import ESTIMATORS, QualityEstimator, StackedBlend
 from tokenomy.routing.estimators.stacked import fold_ids, out_of_fold
 from tokenomy.routing.features import Features, TextFeaturizer
@@ -72,7 +73,14 @@ class Router:
         folds: K of the out-of-fold estimates the policy is validated on (10: a held-out prompt's
             near-duplicate is in the fitting folds 90% of the time, as it is for a new request).
         seed: fold seed.
+        encoder: a sentence encoder (``tokenomy.routing.encoder.TextEncoder``); when given, every
+            prompt's features carry its embedding (of the prompt without boilerplate lines), which
+            the embedding estimators (mf, logistic-embed, knn-embed) need. Not saved with the router:
+            its ``model_id`` is (``embedding_model_``), and a loaded router needs ``attach_encoder``.
     """
+
+    _TRANSIENT: ClassVar[tuple[str, ...]] = ("encoder",)
+    """Attributes ``save`` leaves out (a live encoder holds native objects); ``load`` sets them None."""
 
     def __init__(
         self,
@@ -88,6 +96,7 @@ class Router:
         policy: TokenomyPolicy | None = None,
         folds: int = 10,
         seed: int = 0,
+        encoder: TextEncoder | None = None,
     ) -> None:
         self.estimator = estimator
         self.estimator_params = estimator_params
@@ -100,6 +109,7 @@ class Router:
         self.policy = policy
         self.folds = folds
         self.seed = seed
+        self.encoder = encoder
 
     def save(self, path: str | Path) -> Path:
         """Write the fitted router to the folder ``path`` (``router.json`` + ``arrays.npz``, no pickle).
@@ -121,7 +131,23 @@ class Router:
         obj = load_object(path)
         if not isinstance(obj, cls):
             raise ValidationError(f"{path}: holds a {type(obj).__name__}, not a {cls.__name__}")
+        for name in cls._TRANSIENT:
+            setattr(obj, name, None)
         return obj
+
+    def attach_encoder(self, encoder: TextEncoder) -> Router:
+        """Give a loaded router the sentence encoder it was fitted with.
+
+        Raises:
+            ValidationError: the encoder's ``model_id`` differs from the one the router was fitted with.
+        """
+        want = getattr(self, "embedding_model_", None)
+        if want is not None and encoder.model_id != want:
+            raise ValidationError(
+                f"this router was fitted with the encoder {want!r}; got {encoder.model_id!r}"
+            )
+        self.encoder = encoder
+        return self
 
     def _make(self) -> QualityEstimator:
         if self.estimator not in ESTIMATORS:
@@ -151,6 +177,13 @@ class Router:
         """
         prices = PriceVector() if prices is None else prices
         ds.validate()
+        cls = ESTIMATORS.get(self.estimator)
+        if cls is not None and cls.needs_embedding and self.encoder is None:
+            raise ValidationError(
+                f"estimator {self.estimator!r} needs sentence embeddings: install the embeddings extra "
+                "(pip install 'tokenomy[embeddings]') and pass an encoder (--encoder all-MiniLM-L6-v2)"
+            )
+        self.embedding_model_ = None if self.encoder is None else self.encoder.model_id
         self.models_ = ds.models
         self.featurizer_ = TextFeaturizer(n_features=self.n_features).fit(ds.prompts, ds.categories.tolist())
         X = self.features(ds.prompts, ds.categories.tolist())
@@ -197,7 +230,20 @@ class Router:
     def features(self, prompts: Sequence[str], categories: Sequence[str] | None = None) -> Features:
         """Features of raw prompts (categories "" when unknown)."""
         cats = list(categories) if categories is not None else [""] * len(prompts)
-        return self.featurizer_.transform(prompts, cats)
+        feats = self.featurizer_.transform(prompts, cats)
+        return self._embed(feats, prompts)
+
+    def _embed(self, feats: Features, prompts: Sequence[str]) -> Features:
+        """``feats`` with the encoder's embeddings when the router was fitted with one."""
+        if getattr(self, "embedding_model_", None) is None:
+            return feats
+        if self.encoder is None:
+            raise ValidationError(
+                f"this router was fitted with the sentence encoder {self.embedding_model_!r}; "
+                "attach it first (Router.attach_encoder, or the embeddings extra for the CLI)"
+            )
+        emb = self.encoder.encode([self.featurizer_.question(p) for p in prompts])
+        return feats.with_embedding(emb)
 
     def _effects(
         self,
@@ -311,7 +357,9 @@ class Router:
 
         ``queue_s``: model -> current queue delay (s), as in ``route_many``.
         """
-        feats = self.featurizer_.transform_one(request.prompt, request.category)
+        feats = self._embed(
+            self.featurizer_.transform_one(request.prompt, request.category), [request.prompt]
+        )
         v = prices.v_usd if request.v_usd is None else request.v_usd
         return self.route_many(feats, prices, np.array([v]), queue_s=queue_s).decision(
             0, request.request_id, prices

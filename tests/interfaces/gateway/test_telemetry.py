@@ -167,3 +167,40 @@ def test_otlp_http_export_reaches_a_collector(collector: tuple[str, list[bytes]]
     assert set(got) == traces
     assert sorted(g["out"] for g in got.values()) == sorted(s.output_tokens for s in spans)
     assert len((tmp_path / "both.jsonl").read_text().splitlines()) >= 1
+
+
+def test_full_queue_drops_spans_instead_of_blocking(tmp_path: Path) -> None:
+    path = tmp_path / "d.jsonl"
+    tel = Telemetry(json_path=path, max_queue_size=5, schedule_delay_ms=60_000, max_batch=1000)
+    for s in _spans(10):
+        tel.record(s)
+    assert tel.dropped == 5
+    tel.close()
+    tel.record(_spans(1)[0])
+    assert tel.dropped == 6 and tel.exported == 5
+    log, _ = load_otlp([path])
+    assert len(log.steps) == 5
+
+
+def test_error_request_is_an_error_span(tmp_path: Path) -> None:
+    path = tmp_path / "e.jsonl"
+    tel = Telemetry(json_path=path)
+    s = _spans(6)[5]
+    assert s.error_type
+    tel.record(s)
+    tel.close()
+    (span,) = json.loads(path.read_text())["resourceSpans"][0]["scopeSpans"][0]["spans"]
+    attrs = {a["key"]: a["value"] for a in span["attributes"]}
+    assert span["status"] == {"code": 2, "message": "timeout"}
+    assert attrs["error.type"] == {"stringValue": "timeout"}
+
+
+def test_direct_json_equals_the_sdk_span_encoding(tmp_path: Path) -> None:
+    from tokenomy.interfaces.gateway.telemetry import otlp_json_request, request_span_json
+
+    tel = Telemetry(json_path=tmp_path / "x.jsonl")
+    batch = [(s, 0xABC + i, 0xDEF + i) for i, s in enumerate(_spans(20))]
+    sdk = otlp_json_request(tel._spans(batch))
+    tel.close()
+    (rs,) = sdk["resourceSpans"]
+    assert rs["scopeSpans"][0]["spans"] == [request_span_json(*b) for b in batch]

@@ -9,9 +9,9 @@ and the gateway's decision in ``tokenomy.*`` attributes (V, λ, ρ, the Eq. 1 su
 its propensity, whether it was explored, the cost, the request id, retries). Each request is its own
 trace, which is how ``tokenomy audit`` reads OTLP (one trace = one request).
 
-Spans are queued and exported in batches by the OpenTelemetry SDK's ``BatchSpanProcessor`` on a
-background thread, so :meth:`Telemetry.record` only builds the span and enqueues it (a full queue drops
-spans, counted by the SDK, rather than blocking a request). Two exporters, either or both:
+:meth:`Telemetry.record` only draws the ids and appends the request to a queue; a background thread
+builds the OpenTelemetry SDK spans and exports them in batches (a full queue drops spans, counted,
+rather than blocking a request). Two exporters, either or both:
 
 * OTLP/HTTP (protobuf) to ``otlp_endpoint`` (``opentelemetry-exporter-otlp-proto-http``, the
   ``gateway`` extra), imported only when an endpoint is configured;
@@ -25,17 +25,20 @@ Span contents are not prompts or completions: no message text is exported.
 from __future__ import annotations
 
 import json
+import random
 import threading
+import time
+from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, cast
+from typing import IO, TYPE_CHECKING, Any
 
 from tokenomy.core.errors import ValidationError
 
 if TYPE_CHECKING:
-    from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-    from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+    from opentelemetry.sdk.trace import ReadableSpan
+    from opentelemetry.sdk.trace.export import SpanExportResult
 
 __all__ = ["OtlpJsonFileExporter", "RequestSpan", "Telemetry", "otlp_json_request"]
 
@@ -172,6 +175,21 @@ def otlp_json_request(spans: Sequence[ReadableSpan]) -> dict[str, Any]:
     }
 
 
+def request_span_json(req: RequestSpan, trace_id: int, span_id: int) -> dict[str, Any]:
+    """The OTLP/JSON span of one request (what :func:`otlp_json_request` gives for its SDK span)."""
+    body: dict[str, Any] = {
+        "traceId": f"{trace_id:032x}",
+        "spanId": f"{span_id:016x}",
+        "name": f"{req.operation} {req.request_model}",
+        "kind": 3,  # SPAN_KIND_CLIENT
+        "startTimeUnixNano": str(int(req.start_ns)),
+        "endTimeUnixNano": str(int(req.end_ns)),
+        "attributes": _attributes(req.attributes()),
+        "status": {"code": 2, "message": req.error_type} if req.error_type else {"code": 0},
+    }
+    return body
+
+
 class OtlpJsonFileExporter:
     """A span exporter (the SDK's ``SpanExporter`` interface) appending one OTLP/JSON
     ``ExportTraceServiceRequest`` per line to ``path``.
@@ -188,14 +206,19 @@ class OtlpJsonFileExporter:
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         from opentelemetry.sdk.trace.export import SpanExportResult
 
-        line = json.dumps(otlp_json_request(spans), separators=(",", ":"), allow_nan=False)
+        ok = self.write(otlp_json_request(spans))
+        return SpanExportResult.SUCCESS if ok else SpanExportResult.FAILURE
+
+    def write(self, request: Mapping[str, Any]) -> bool:
+        """Append one ``ExportTraceServiceRequest`` object as a line; False once shut down."""
+        line = json.dumps(request, separators=(",", ":"), allow_nan=False)
         with self._lock:
             if self._fh is None:
-                return SpanExportResult.FAILURE
+                return False
             self._fh.write(line + "\n")
             self._fh.flush()
             self.lines_written += 1
-        return SpanExportResult.SUCCESS
+        return True
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         with self._lock:
@@ -211,15 +234,21 @@ class OtlpJsonFileExporter:
 
 
 class Telemetry:
-    """Record one GenAI span per request and export them in the background.
+    """Record one GenAI span per request and export them in batches from a background thread.
+
+    :meth:`record` draws the span's ids and appends the request to a bounded queue (no span object is
+    built on the caller's thread); the worker builds the SDK spans and hands each batch to every
+    exporter every ``schedule_delay_ms`` or as soon as ``max_batch`` requests wait. A full queue drops
+    the new request's span and counts it in ``dropped`` (a request is never blocked by telemetry).
 
     Args:
         otlp_endpoint: an OTLP/HTTP traces URL (``http://collector:4318/v1/traces``), or None.
         json_path: a file to append OTLP/JSON lines to, or None.
         service_name: the ``service.name`` resource attribute.
         headers: extra HTTP headers for the OTLP endpoint (authentication). # header -> value
-        schedule_delay_ms: how long spans wait in the queue before a batch is exported.
-        max_queue_size: spans held before new ones are dropped (never blocking a request).
+        schedule_delay_ms: the longest a span waits before its batch is exported.
+        max_queue_size: spans held before new ones are dropped.
+        max_batch: spans per export call.
 
     Raises:
         ValidationError: neither destination given, or the OpenTelemetry packages are missing.
@@ -234,19 +263,20 @@ class Telemetry:
         headers: Mapping[str, str] | None = None,
         schedule_delay_ms: float = 1000.0,
         max_queue_size: int = 65536,
+        max_batch: int = 512,
     ) -> None:
         if not otlp_endpoint and json_path is None:
             raise ValidationError("telemetry needs an otlp_endpoint, a json_path, or both")
+        if not schedule_delay_ms > 0 or max_queue_size < 1 or max_batch < 1:
+            raise ValidationError("schedule_delay_ms must be > 0, max_queue_size and max_batch ≥ 1")
         try:
             from opentelemetry.sdk.resources import Resource
-            from opentelemetry.sdk.trace import TracerProvider
-            from opentelemetry.sdk.trace.export import BatchSpanProcessor
-            from opentelemetry.trace import SpanKind
+            from opentelemetry.sdk.util.instrumentation import InstrumentationScope
         except ImportError:
             raise ValidationError(f"OpenTelemetry export needs opentelemetry-sdk; {_EXTRA}") from None
-        self.provider: TracerProvider = TracerProvider(
-            resource=Resource.create({"service.name": service_name}), shutdown_on_exit=False
-        )
+        self.resource = Resource.create({"service.name": service_name})
+        self.scope = InstrumentationScope("tokenomy.gateway")
+        self._resource_json = _attributes(self.resource.attributes)
         self.exporters: list[Any] = []
         if otlp_endpoint:
             try:
@@ -258,38 +288,111 @@ class Telemetry:
             self.exporters.append(OTLPSpanExporter(endpoint=otlp_endpoint, headers=dict(headers or {})))
         if json_path is not None:
             self.exporters.append(OtlpJsonFileExporter(json_path))
-        for exp in self.exporters:
-            self.provider.add_span_processor(
-                BatchSpanProcessor(
-                    cast("SpanExporter", exp),
-                    max_queue_size=max_queue_size,
-                    schedule_delay_millis=schedule_delay_ms,
-                    max_export_batch_size=min(512, max_queue_size),
-                )
-            )
-        self._tracer = self.provider.get_tracer("tokenomy.gateway")
-        self._client = SpanKind.CLIENT
+        self.delay_s = schedule_delay_ms / 1000.0
+        self.max_queue_size = max_queue_size
+        self.max_batch = max_batch
+        self.dropped = 0
+        self.exported = 0
+        self.export_failures = 0
+        self._queue: deque[tuple[RequestSpan, int, int]] = deque()
+        self._wake = threading.Event()
+        self._idle = threading.Condition()
+        self._busy = False
+        self._closed = False
+        self._rand = random.Random()
+        self._worker = threading.Thread(target=self._run, name="tokenomy-telemetry", daemon=True)
+        self._worker.start()
 
     def record(self, req: RequestSpan) -> str:
-        """Build and enqueue the request's span; return its trace id (32 hex characters)."""
-        from opentelemetry.trace import Status, StatusCode
+        """Queue the request's span; return its trace id (32 hex characters)."""
+        bits = self._rand.getrandbits
+        trace_id, span_id = bits(128) or 1, bits(64) or 1
+        q = self._queue
+        if self._closed or len(q) >= self.max_queue_size:
+            self.dropped += 1
+        else:
+            q.append((req, trace_id, span_id))
+            if len(q) >= self.max_batch:
+                self._wake.set()
+        return f"{trace_id:032x}"
 
-        span = self._tracer.start_span(
-            f"{req.operation} {req.request_model}",
-            kind=self._client,
-            attributes=req.attributes(),
-            start_time=int(req.start_ns),
-        )
-        if req.error_type:
-            span.set_status(Status(StatusCode.ERROR, req.error_type))
-        trace_id = f"{span.get_span_context().trace_id:032x}"
-        span.end(end_time=int(req.end_ns))
-        return trace_id
+    def _spans(self, batch: Sequence[tuple[RequestSpan, int, int]]) -> list[ReadableSpan]:
+        from opentelemetry.sdk.trace import ReadableSpan
+        from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
+
+        flags = TraceFlags(TraceFlags.SAMPLED)
+        ok, out = Status(StatusCode.UNSET), []
+        for req, trace_id, span_id in batch:
+            out.append(
+                ReadableSpan(
+                    f"{req.operation} {req.request_model}",
+                    context=SpanContext(trace_id, span_id, is_remote=False, trace_flags=flags),
+                    resource=self.resource,
+                    attributes=req.attributes(),
+                    kind=SpanKind.CLIENT,
+                    status=Status(StatusCode.ERROR, req.error_type) if req.error_type else ok,
+                    start_time=int(req.start_ns),
+                    end_time=int(req.end_ns),
+                    instrumentation_scope=self.scope,
+                )
+            )
+        return out
+
+    def _export_some(self) -> int:
+        q, batch = self._queue, list[tuple[RequestSpan, int, int]]()
+        while q and len(batch) < self.max_batch:
+            batch.append(q.popleft())
+        if not batch:
+            return 0
+        from opentelemetry.sdk.trace.export import SpanExportResult
+
+        spans = self._spans(batch)
+        for exp in self.exporters:
+            try:
+                res = exp.export(spans)
+            except Exception:
+                res = SpanExportResult.FAILURE
+            if res != SpanExportResult.SUCCESS:
+                self.export_failures += 1
+        self.exported += len(batch)
+        return len(batch)
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait(self.delay_s)
+            self._wake.clear()
+            with self._idle:
+                self._busy = True
+            while self._export_some():
+                pass
+            with self._idle:
+                self._busy = False
+                self._idle.notify_all()
+            if self._closed and not self._queue:
+                return
 
     def flush(self, timeout_ms: int = 30000) -> bool:
-        """Export every queued span now; True when all were exported in time."""
-        return bool(self.provider.force_flush(timeout_ms))
+        """Export every span queued so far; True when the queue emptied in time."""
+        deadline = time.monotonic() + timeout_ms / 1000.0
+        self._wake.set()
+        with self._idle:
+            while self._queue or self._busy:
+                left = deadline - time.monotonic()
+                if left <= 0 or not self._worker.is_alive():
+                    return False
+                self._wake.set()
+                self._idle.wait(min(left, 0.05))
+        for exp in self.exporters:
+            exp.force_flush()
+        return True
 
-    def close(self) -> None:
-        """Export what is queued and stop the background threads (call on shutdown)."""
-        self.provider.shutdown()
+    def close(self, timeout_ms: int = 30000) -> None:
+        """Export what is queued, stop the worker and close the exporters (call on shutdown)."""
+        if self._closed:
+            return
+        self.flush(timeout_ms)
+        self._closed = True
+        self._wake.set()
+        self._worker.join(timeout_ms / 1000.0)
+        for exp in self.exporters:
+            exp.shutdown()

@@ -41,7 +41,9 @@ class Engine:
         step_model: iteration-time model (default: BLIS llama-3.1-8b, H100, TP1).
         config: engine knobs.
         eviction: prefix-cache eviction policy name or instance (an instance is a prototype: each
-            run gets a fresh one of its type).
+            run gets ``eviction.fresh()``, a new one with its parameters). A policy with a ``bind``
+            hook is handed the engine clock and the live shadow prices the engine publishes (the
+            latest price sample: ``state.RunState``).
         max_jump_steps: cap on steps advanced at once (``None``: up to the next event; 1: step by
             step, the slow baseline the benchmark measures the jump against; same results up to
             float rounding).
@@ -86,7 +88,7 @@ class Engine:
             tenant_names: names of the tenant codes requests may carry.
             hash_block_tokens: tokens per prefix hash block of the requests' ``hash_ids``.
         """
-        eviction = self.eviction if isinstance(self.eviction, str) else type(self.eviction)()
+        eviction = self.eviction if isinstance(self.eviction, str) else self.eviction.fresh()
         return Session(
             model=self.step_model,
             config=self.config,

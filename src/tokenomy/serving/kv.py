@@ -8,6 +8,12 @@ eviction policy keeps (SGLang ``evict_policy.py``: one policy, one method): ``lr
 False when the blocks do not fit even after evicting every evictable entry (vLLM ``allocate_slots``
 returns None); it never over-allocates. What this does not model: hits on blocks of a request that
 is still running (entries are donated to the cache when their request finishes).
+
+``EvictionPolicy`` is a protocol: any object of its shape plugs in (the capital layer's value-aware
+and clairvoyant policies do, without either layer importing the other; the interfaces register them
+in ``EVICTION_POLICIES`` with ``register_eviction``). A policy may also have ``admit(h)``: the pool
+asks it before a finished request's entry enters the cache, and an entry it refuses is freed at once
+(``donate``). Policies without it cache every finished entry, as before.
 """
 
 from __future__ import annotations
@@ -16,21 +22,34 @@ import heapq
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from itertools import islice
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from tokenomy.core.errors import ValidationError
 
-__all__ = ["EVICTION_POLICIES", "EvictionPolicy", "FIFOEviction", "KVCache", "LFUEviction", "LRUEviction"]
+__all__ = [
+    "EVICTION_POLICIES",
+    "EvictionPolicy",
+    "FIFOEviction",
+    "KVCache",
+    "LFUEviction",
+    "LRUEviction",
+    "register_eviction",
+]
 
 
-class EvictionPolicy:
+class EvictionPolicy(Protocol):
     """Keeps the evictable entries; ``victim`` names the next one to evict (and forgets it).
 
     ``candidates(k)`` lists the next k victims in order without changing what ``victim`` returns
-    (read by the eviction ledger, ``recording``; never on the default path).
+    (read by the eviction ledger, ``recording``; never on the default path). ``fresh()`` gives a new,
+    empty policy with the same parameters (each run gets one).
     """
 
-    name = "base"
+    name: str = "base"
+
+    def fresh(self) -> EvictionPolicy:
+        """A new, empty policy of this kind with the same parameters."""
+        return type(self)()
 
     def add(self, h: int) -> None:
         """``h`` became evictable (its last user released it, or it was just donated)."""
@@ -173,11 +192,18 @@ def _heap_candidates(heap: list[_E], k: int, live: Callable[[_E], bool]) -> list
     return out
 
 
-EVICTION_POLICIES: dict[str, type[EvictionPolicy]] = {
+EVICTION_POLICIES: dict[str, Callable[[], EvictionPolicy]] = {
     "lru": LRUEviction,
     "fifo": FIFOEviction,
     "lfu": LFUEviction,
 }
+
+
+def register_eviction(name: str, make: Callable[[], EvictionPolicy]) -> None:
+    """Add (or replace) a policy under ``name``: ``make()`` returns a fresh instance."""
+    if not (isinstance(name, str) and name):
+        raise ValidationError(f"eviction policy name must be a non-empty string; got {name!r}")
+    EVICTION_POLICIES[name] = make
 
 
 class KVCache:
@@ -215,6 +241,8 @@ class KVCache:
         self.refs: dict[int, int] = {}  # hash -> number of running requests using it
         self.policy = eviction
         self.evictions = 0
+        self._admit: Callable[[int], bool] | None = getattr(eviction, "admit", None)
+        self.refused = 0  # finished entries the policy would not cache
 
     @property
     def used(self) -> int:
@@ -285,8 +313,12 @@ class KVCache:
             private_blocks: the private blocks it holds (≥ entry blocks of the new entries).
         """
         used = 0
+        admit = self._admit
         for h in reversed(hashes):
             if h in self.refs or used + self.entry_blocks > private_blocks:
+                continue
+            if admit is not None and not admit(h):
+                self.refused += 1
                 continue
             self.refs[h] = 0
             self.policy.add(h)

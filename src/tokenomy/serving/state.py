@@ -28,6 +28,7 @@ from tokenomy.serving.steptime import StepTimeModel
 __all__ = ["Progress", "RunState"]
 
 Progress = Callable[[int, int], None]
+Observe = Callable[[Sequence[float], Sequence[Sequence[int]], Sequence[float]], None]
 _INF = math.inf
 
 
@@ -47,7 +48,7 @@ class RunState:
         "arrival", "block_tokens", "blocked", "bounced", "bounced_s", "busy", "clock", "config",
         "dec_total", "decode_s", "done", "done_events", "heap", "held_s", "itl_s", "itl_w", "jumps",
         "kv", "log", "max_jump", "max_tokens", "max_used", "next_arrival", "next_progress",
-        "next_sample", "nxt", "pf_total", "prefill_tokens", "progress", "queue", "rec", "requests",
+        "next_sample", "nxt", "observe", "pf_total", "prefill_tokens", "progress", "queue", "rec", "requests",
         "samples", "sched", "spec", "spec_steps", "state", "step_model", "step_time", "steps",
         "t_wall", "watermark",
     )  # fmt: skip
@@ -107,9 +108,35 @@ class RunState:
         self.steps, self.jumps, self.spec_steps, self.max_used = 0, 0, 0, 0
         self.next_sample, self.next_progress = 0.0, 0
         self.prefill_tokens = 0.0  # prefill tokens of the step being scheduled
+        self.observe = self._bind_policy(self.kv.policy)  # after ``samples``: it reads them
+
+    def _bind_policy(self, policy: EvictionPolicy) -> Observe | None:
+        """Hand a policy with a ``bind`` hook the clock and the live prices; return its ``observe``.
+
+        The prices are those of the latest price sample the run published (``RunResult.prices``, the
+        bus): the KV block-second price is Λ_wait/K while the queue head is blocked by KV at that
+        sample, else 0; before the first sample both are 0.
+        """
+        bind = getattr(policy, "bind", None)
+        if bind is None:
+            return None
+        st, samples = self.state, self.samples
+
+        def prices() -> tuple[float, float]:
+            if not samples:
+                return 0.0, 0.0
+            s = samples[-1]
+            return max(s.kv_usd_per_block_s, 0.0), max(s.prefill_usd_per_token, 0.0)
+
+        bind(lambda: st.now_s, prices, self.kv.entry_blocks, self.kv.entry_blocks * self.kv.block_tokens)
+        observe: Observe | None = getattr(policy, "observe", None)
+        return observe
 
     def keys_joined(self, first: int) -> None:
         """Requests ``first`` .. end joined the table: give them order keys and tell the queue."""
+        t = self.requests
+        if self.observe is not None and t.hashes is not None:
+            self.observe(t.arrival[first:], t.hashes[first:], t.lam[first:])
         rows = self.requests.rows(first)
         keys = self.sched.order_keys(rows, first)
         self.requests.key.extend(keys.tolist())

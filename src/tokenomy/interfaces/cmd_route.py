@@ -10,6 +10,13 @@ gap_recovered, and CIs), ``anchors`` (APGR, CPT(50%), CPT(80%), AIQ), ``calibrat
 model's outcome, each outcome naming its ``decision_id``; a ledger that already holds these requests
 is refused before any work (a rerun would count them twice). Every output path is checked before
 the data is read; the report and JSON are written whole, then the ledger, last, in one step. ``route menu`` (Eq. 5) is added by ``cmd_route_menu`` when present.
+
+``--split lobo`` leaves one benchmark (category) out at a time and pools the held-out rows; ``--split
+cross --cross-data PATH`` trains on one dataset and tests on the other (shared models only); both
+print gap recovered and RouteLLM's APGR with CIs per estimator, the text-free ``prior`` always among
+them. ``--encoder all-MiniLM-L6-v2`` (the ``embeddings`` extra) adds sentence embeddings, cached
+under ``--cache-dir``. ``route save --out DIR`` fits on the train split and saves the router
+(``Router.save``; the encoder's name and version recorded); ``route eval --router DIR`` evaluates it.
 """
 
 from __future__ import annotations
@@ -26,6 +33,13 @@ from tqdm import tqdm
 from tokenomy.core.errors import ValidationError
 from tokenomy.core.prices import PriceSource, PriceVector
 from tokenomy.interfaces.args import float_in, floats, int_in
+from tokenomy.interfaces.cmd_route_generalise import (
+    encoder,
+    encoder_args,
+    run_generalise,
+    run_save,
+    saved_router,
+)
 from tokenomy.interfaces.loaders.routing import load_dataset, load_price_table
 from tokenomy.interfaces.outputs import atomic_write, check_output_path, ledger_step, write_results_json
 from tokenomy.interfaces.paths import resolve_data_dir
@@ -40,6 +54,7 @@ from tokenomy.routing.evaluation import (
     evaluate,
     require_two_models,
 )
+from tokenomy.routing.generalise import SPLITS
 from tokenomy.routing.ledger_io import refuse_rerun, write_routes
 from tokenomy.routing.longtail import longtail
 from tokenomy.routing.policies import POLICIES
@@ -83,7 +98,19 @@ def register(sub: Any) -> None:
     e.add_argument(
         "--estimator",
         default="neighbours",
-        help="quality estimator (neighbours, neighbours-text, prior, logistic, knn, stacked)",
+        help="quality estimator (neighbours, neighbours-text, prior, logistic, knn, stacked; with "
+        "--encoder: mf, logistic-embed, knn-embed); with --split lobo|cross a comma list",
+    )
+    e.add_argument(
+        "--split",
+        default="random",
+        choices=SPLITS,
+        help="random: the data's split; "
+        "lobo: leave one benchmark out; cross: train on --data, test on --cross-data and back",
+    )
+    e.add_argument("--cross-data", metavar="PATH", help="the second dataset of --split cross")
+    e.add_argument(
+        "--router", metavar="DIR", help="evaluate this saved router (route save) instead of fitting"
     )
     e.add_argument(
         "--prices", default="packaged", help="price table: packaged (2024 table), a TOML/JSON path, or none"
@@ -110,6 +137,17 @@ def register(sub: Any) -> None:
         "ledger; refused if it already holds these requests (a rerun would count them twice)",
     )
     e.set_defaults(func=run_eval)
+    encoder_args(e)
+    s = rs.add_parser("save", help="fit the router on the train split and save it to a folder")
+    s.add_argument("--data", help="dataset path (default: the RouterBench slice under $TOKENOMY_DATA)")
+    s.add_argument("--format", default="auto", choices=("auto", "routerbench", "routerarena", "long"))
+    s.add_argument("--estimator", default="neighbours", help="quality estimator (as route eval)")
+    s.add_argument("--prices", default="packaged", help="price table: packaged, a TOML/JSON path, or none")
+    s.add_argument("--test-share", type=float_in(0.0, 1.0, above=True), default=0.3)
+    s.add_argument("--seed", type=int_in(0), default=0)
+    s.add_argument("--out", required=True, metavar="DIR", help="folder to write (router.json, arrays.npz)")
+    encoder_args(s)
+    s.set_defaults(func=run_save)
     if importlib.util.find_spec("tokenomy.interfaces.cmd_route_menu") is not None:
         importlib.import_module("tokenomy.interfaces.cmd_route_menu").register(rs)
 
@@ -165,7 +203,11 @@ def fit_and_evaluate(args: argparse.Namespace, ds: RoutingDataset) -> dict[str, 
         tqdm(total=len(vs) + 2, desc="route eval", unit="step") as bar,
     ):
         bar.set_postfix_str("fitting")
-        router = Router(estimator=args.estimator, prices=table, seed=args.seed).fit(train, prices)
+        if args.router:
+            router = saved_router(args.router, args.cache_dir)
+        else:
+            router = Router(estimator=args.estimator, prices=table, seed=args.seed, encoder=encoder(args))
+            router.fit(train, prices)
         bar.update()
 
         def step(label: str) -> None:
@@ -192,13 +234,17 @@ def fit_and_evaluate(args: argparse.Namespace, ds: RoutingDataset) -> dict[str, 
                 raise ValidationError(f"unknown estimator {bad}; valid: {', '.join(sorted(ESTIMATORS))}")
             estimators = compare_estimators(router, train, test, wanted)
         bar.update()
+    for row in res.rows:
+        row["split"] = "random"
     return {
         "data": ds.source,
+        "split": "random",
+        "embedding_model": router.embedding_model_,
         "repairs": dict(ds.repairs),
         "n_train": len(train),
         "n_test": len(test),
         "models": list(ds.models),
-        "estimator": args.estimator,
+        "estimator": router.estimator,
         "price_table": None if table is None else {"source": table.source, "date": table.date},
         "cost_model": router.tokens_.mode_,
         "prices": prices.as_dict(),
@@ -232,7 +278,13 @@ def run_eval(args: argparse.Namespace) -> dict[str, Any]:
     )  # bad options fail before the data is read
     check_output_path(args.report, "--report")
     check_output_path(args.ledger, "--ledger")
+    if args.split != "random" and (args.router or args.report or args.ledger):
+        raise ValidationError(
+            "--split lobo|cross fits its own routers per fold: no --router, --report or --ledger"
+        )
     ds = _dataset(args)
+    if args.split != "random":
+        return run_generalise(args, ds)  # lobo | cross
     if args.ledger and Path(args.ledger).is_file():  # refuse a rerun before the work, not after it
         with Ledger(args.ledger, read_only=True) as ledger:
             refuse_rerun(

@@ -4,7 +4,7 @@
   q̂_m(x) = σ(z_m(x)); a learned projection W (d → ``rank``) of the prompt embedding e_x meets a
   learned embedding u_m per model. Fitted by Adam on the soft-label cross-entropy with an L2 penalty.
 * ``logistic-embed`` — a calibrated classifier head: per model, ridge-logistic regression on
-  [e_x, category one-hot, 1] (Newton), then Platt scaling (a, b per model) fitted on its out-of-fold
+  [e_x, category one-hot, 1] (all models at once by L-BFGS), then Platt scaling (a, b per model) fitted on its out-of-fold
   logits, so q̂ is calibrated on prompts the head did not see.
 * ``knn-embed`` — k nearest training prompts by cosine similarity of embeddings, similarity-weighted
   vote shrunk towards the category prior (as ``knn`` on TF-IDF).
@@ -63,6 +63,29 @@ def select_by_cv(
     return best[1], best[2]
 
 
+def _ridge_logistic(Z: NDArray[np.float64], y: NDArray[np.float64], l2: float) -> NDArray[np.float64]:
+    """Weights (D, M) of M soft-label logistic regressions sharing the inputs Z (N, D), by L-BFGS.
+
+    Minimises Σ cross-entropy + l2/2·‖w‖² (the last column, the intercept, unpenalised).
+    """
+    from scipy.optimize import minimize
+
+    n, d = Z.shape
+    m = y.shape[1]
+    reg = np.full((d, 1), l2)
+    reg[-1] = 0.0
+
+    def f(flat: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
+        w = flat.reshape(d, m)
+        z = Z @ w
+        loss = float(np.sum(np.logaddexp(0.0, z) - y * z) + 0.5 * np.sum(reg * w * w))
+        grad = Z.T @ (sigmoid(z) - y) + reg * w
+        return loss, grad.ravel()
+
+    res = minimize(f, np.zeros(d * m), jac=True, method="L-BFGS-B", options={"maxiter": 500})
+    return np.asarray(res.x.reshape(d, m))
+
+
 class MatrixFactorisation(QualityEstimator):
     """Prompt-embedding × model-embedding factorisation (RouteLLM's MF router, one score per model).
 
@@ -82,7 +105,7 @@ class MatrixFactorisation(QualityEstimator):
         self,
         *,
         rank: int = 16,
-        l2: float | Sequence[float] = (1e-4, 1e-3, 1e-2),
+        l2: float | Sequence[float] = (1e-3, 1e-2),
         epochs: int = 200,
         lr: float = 0.02,
         folds: int = 3,
@@ -149,7 +172,7 @@ class EmbeddingLogistic(QualityEstimator):
     needs_embedding = True
 
     def __init__(
-        self, *, l2: float | Sequence[float] = (1.0, 10.0, 100.0), folds: int = 3, seed: int = 0
+        self, *, l2: float | Sequence[float] = (10.0, 100.0, 1000.0), folds: int = 3, seed: int = 0
     ) -> None:
         self.l2 = l2
         self.folds = folds
@@ -176,8 +199,7 @@ class EmbeddingLogistic(QualityEstimator):
             for j in range(m):
                 zj = logit(oof[:, j])[:, None]
                 self.platt_[:, j] = _fit_blend(np.hstack([zj, np.ones_like(zj)]), y[:, j], 1e-3)
-        Z = self._design(X)
-        self.weights_ = np.stack([_fit_blend(Z, y[:, j], self.l2_) for j in range(m)], axis=1)
+        self.weights_ = _ridge_logistic(self._design(X), y, self.l2_)
         return self
 
     def predict(self, X: Features) -> NDArray[np.float64]:

@@ -1,0 +1,77 @@
+"""``route eval --split lobo|cross``, ``route save`` and ``route eval --router`` end to end on small files."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from routing_data import synthetic_rows
+
+from tokenomy.interfaces.cli import main
+
+
+def _csv(path: Path, rows: list[dict[str, object]]) -> Path:
+    with path.open("w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    return path
+
+
+BASE = ["--format", "long", "--prices", "none", "--V", "0.002,0.05", "--boot", "40"]
+
+
+def test_route_eval_lobo_pools_held_out_rows_with_the_prior_and_apgr(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = _csv(tmp_path / "d.csv", synthetic_rows(90))
+    out = tmp_path / "o.json"
+    argv = ["route", "eval", "--data", str(data), *BASE, "--split", "lobo", "--estimator", "logistic"]
+    assert main([*argv, "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "--split lobo" in text and "apgr" in text
+    payload = json.loads(out.read_text())
+    assert payload["split"] == "lobo" and len(payload["folds"]) == 3 * 2  # 3 categories × (logistic, prior)
+    rows = payload["results"]
+    assert {r["estimator"] for r in rows if r["policy"] == "tokenomy"} == {"logistic", "prior"}
+    assert all(r["split"] == "lobo" and "tie_with_best_fixed" in r and "apgr_ci95" in r for r in rows)
+
+
+def test_route_eval_cross_without_shared_models_says_which_each_has(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a = _csv(tmp_path / "a.csv", synthetic_rows(30))
+    b = _csv(tmp_path / "b.csv", [{**r, "model": r["model"] + "-x"} for r in synthetic_rows(30)])
+    argv = ["route", "eval", "--data", str(a), *BASE, "--split", "cross", "--cross-data", str(b)]
+    assert main(argv) != 0
+    err = capsys.readouterr().err
+    assert "shared: []" in err and "Traceback" not in err
+
+
+def test_route_save_then_eval_router_gives_the_same_tokenomy_rows(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = _csv(tmp_path / "d.csv", synthetic_rows(90))
+    saved = tmp_path / "router"
+    common = ["--data", str(data), "--format", "long", "--prices", "none", "--estimator", "prior"]
+    assert main(["route", "save", *common, "--out", str(saved)]) == 0
+    assert (saved / "router.json").is_file() and "saved the router" in capsys.readouterr().out
+    o1, o2 = tmp_path / "1.json", tmp_path / "2.json"
+    ev = ["route", "eval", *common, "--V", "0.002,0.05", "--boot", "30", "--no-longtail"]
+    assert main([*ev, "--json", str(o1)]) == 0
+    assert main([*ev, "--router", str(saved), "--json", str(o2)]) == 0
+    r1, r2 = (json.loads(p.read_text())["results"] for p in (o1, o2))
+    pick = [(r["V"], r["policy"], r["welfare_per_query"]) for r in r1 if r["policy"] == "tokenomy"]
+    assert pick == [(r["V"], r["policy"], r["welfare_per_query"]) for r in r2 if r["policy"] == "tokenomy"]
+    assert all({"apgr", "cpt50", "cpt80", "split"} <= set(r) for r in r2)
+
+
+def test_route_eval_with_an_unknown_encoder_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = _csv(tmp_path / "d.csv", synthetic_rows(30))
+    assert main(["route", "eval", "--data", str(data), *BASE, "--encoder", "nope"]) != 0
+    err = capsys.readouterr().err
+    assert "unknown encoder 'nope'" in err and "Traceback" not in err

@@ -15,6 +15,7 @@ from tokenomy.interfaces.gateway.learned import (
     steps_from_ledger,
 )
 from tokenomy.interfaces.gateway.policy import Candidate, PolicySpec, RouteContext, make_policy
+from tokenomy.ledger.layers import Layer
 from tokenomy.ledger.records import Candidate as LedgerCandidate
 from tokenomy.ledger.records import Decision, Outcome
 
@@ -75,7 +76,9 @@ def _ledger(n: int, seed: int) -> tuple[list[Decision], list[Outcome]]:
         )
         served = ch.ranking[0]
         decisions.append(
-            Decision(f"r{i}", "demand", "route", cands, order.index(served), prices, propensity=ch.propensity)
+            Decision(
+                f"r{i}", Layer.DEMAND, "route", cands, order.index(served), prices, propensity=ch.propensity
+            )
         )
         q = _truth(prompt, served)
         cand = CANDS[order.index(served)]
@@ -112,3 +115,18 @@ def test_steps_skip_decisions_without_an_outcome_and_bad_targets_raise() -> None
         offpolicy_welfare(steps, fixed_target("nope"))
     with pytest.raises(ValidationError, match="at least one"):
         offpolicy_welfare([], fixed_target("cheap"))
+
+
+def test_steps_sum_the_gateways_serve_and_feedback_rows_and_skip_ungraded_requests() -> None:
+    prices = PriceVector(v_usd=2.0, lam_usd_per_s=0.5)
+    cands = (LedgerCandidate("cheap", 0.5, 0.1, 1.0), LedgerCandidate("strong", 0.8, 0.3, 2.0))
+    decisions = [Decision(r, Layer.DEMAND, "route", cands, 1, prices, propensity=0.9) for r in ("a", "b")]
+    outcomes = [
+        Outcome("a", 0.0, 0.25, latency_s=1.5, candidate="strong", metadata={"graded": False}),
+        Outcome("a", 1.0, 0.0, candidate="strong", metadata={"graded": True}),
+        Outcome("b", 0.0, 0.25, latency_s=1.5, candidate="strong", metadata={"graded": False}),
+    ]
+    steps = steps_from_ledger(decisions, outcomes)
+    assert [s.request_id for s in steps] == ["a"]
+    assert steps[0].reward_usd == pytest.approx(2.0 * 1.0 - 0.25 - 0.5 * 1.5)
+    assert steps[0].est_reward_usd == pytest.approx((2 * 0.5 - 0.1 - 0.5, 2 * 0.8 - 0.3 - 1.0))

@@ -129,24 +129,28 @@ class LoggedStep:
 
 
 def steps_from_ledger(decisions: Iterable[Decision], outcomes: Iterable[Outcome]) -> list[LoggedStep]:
-    """Join route decisions with the outcome of their served candidate (requests without one are skipped).
+    """Join route decisions with the outcome rows of their served candidate.
 
-    The outcome used is the one naming the decision (or, without that, the request) whose candidate
-    is "" or the served name; its quality, cost and latency give the realised welfare at the
-    decision's own V and λ.
+    A request's rows for its served model (``candidate`` equal to it, or "") are summed, as the ledger
+    sums a candidate's rows into its utility: the serve-time row carries cost and latency, a feedback
+    row the quality. A request with no graded row (``metadata["graded"]`` false on every row: the
+    grade never came) or no served model is skipped. The reward is the realised welfare
+    V·quality − cost − λ·latency at the decision's own V and λ.
     """
-    by_key: dict[str, Outcome] = {}
+    rows: dict[tuple[str, str], list[Outcome]] = {}  # (request id, candidate) -> its outcome rows
     for out in outcomes:
-        by_key.setdefault(out.decision_id or out.request_id, out)
-        by_key.setdefault(out.request_id, out)
+        rows.setdefault((out.request_id, out.candidate), []).append(out)
     steps = []
     for d in decisions:
         if d.chosen is None or not d.candidates:
             continue
-        o = by_key.get(d.decision_id) if d.decision_id else None
-        o = o if o is not None else by_key.get(d.request_id)
-        if o is None or o.candidate not in ("", d.candidates[d.chosen].name):
+        name = d.candidates[d.chosen].name
+        mine = rows.get((d.request_id, name), []) + rows.get((d.request_id, ""), [])
+        if not any(o.metadata.get("graded", True) for o in mine):
             continue
+        quality = sum(o.quality for o in mine)
+        cost = sum(o.cost_usd for o in mine)
+        latency = sum(o.latency_s for o in mine)
         v, lam = d.prices.v_usd, d.prices.lam_usd_per_s
         steps.append(
             LoggedStep(
@@ -154,7 +158,7 @@ def steps_from_ledger(decisions: Iterable[Decision], outcomes: Iterable[Outcome]
                 names=tuple(c.name for c in d.candidates),
                 served=d.chosen,
                 propensity=d.propensity,
-                reward_usd=v * o.quality - o.cost_usd - lam * o.latency_s,
+                reward_usd=v * quality - cost - lam * latency,
                 est_reward_usd=tuple(v * c.dq - c.dc_usd - lam * c.dl_s for c in d.candidates),
                 decision=d,
             )

@@ -83,6 +83,7 @@ def _here(norm: str) -> str:
 
 _SHELL_TOOLS = frozenset(
     {"bash", "shell", "sh", "run_command", "execute_bash", "terminal", "run_shell", "exec"}
+    | {"execute_command", "run_shell_command", "run_terminal_cmd", "run_in_terminal", "local_shell"}
 )
 
 
@@ -178,10 +179,48 @@ _CODE_RUNNERS = frozenset(
 _CODE_FLAGS = frozenset(("-c", "-e", "-E", "-r", "--eval", "-p", "--print"))
 
 
+_CONTAINER_CLIS = frozenset(("docker", "podman", "nerdctl", "ctr"))
+_HOST_FLAG = re.compile(
+    r"^--(privileged|(pid|ipc|userns|uts|cgroupns)=host|cap-add=?(SYS_ADMIN|ALL|SYS_PTRACE|SYS_MODULE|DAC_READ_SEARCH)"
+    r"|security-opt=?(apparmor|seccomp|label)[=:](unconfined|disable)|device=?/dev/)",
+    re.IGNORECASE,
+)
+_ESCAPE_PROGS = words_set("nsenter chroot unshare mount insmod modprobe rmmod pivot_root")
+
+
+def _escape(prog: str, args: list[str]) -> tuple[str, str] | None:
+    """A container started with the host's powers (or a namespace/mount escape): privilege."""
+    if prog in _ESCAPE_PROGS:
+        return "privilege", f"{prog} leaves the sandbox's namespaces or mounts"
+    if prog not in _CONTAINER_CLIS or not {"run", "create", "exec"} & set(args[:4]):
+        return None
+    for prev, a in zip(["", *args], args, strict=False):
+        if _HOST_FLAG.match(a) or (prev in ("--cap-add", "--device") and a.upper() in ("SYS_ADMIN", "ALL")):
+            return "privilege", f"container with host powers ({a})"
+        vol = a.split("=", 1)[1] if a.startswith(("--volume=", "-v=", "--mount=")) else a
+        if prev in ("-v", "--volume", "--mount") or vol is not a:
+            src = vol.split(":")[0] if "source=" not in vol else vol.split("source=")[1].split(",")[0]
+            n = pth.normalise(src)
+            if (
+                n is None
+                or n in ("/", pth.HOME)
+                or is_dangerous(n)
+                or n.endswith("docker.sock")
+                or (n.startswith("/home/") and n.count("/") <= 2)
+            ):
+                return "privilege", f"container mounts the host's {src}"
+    return None
+
+
 def _floors(prog: str, raw: list[str], words: list[str], simple: str) -> list[tuple[str, str]]:
     """Classes a part has at least whatever its program: secrets, privilege, persistence, network."""
     found: list[tuple[str, str]] = []
     args = words[1:]
+    escape = _escape(prog, args) if prog in _CONTAINER_CLIS or prog in _ESCAPE_PROGS else None
+    if escape is not None:
+        found.append(escape)
+    if prog in ("kill", "killall5") and (prog == "killall5" or (len(args) >= 2 and args[-1] in ("-1", "1"))):
+        found.append(("destroy", f"{prog} signals every process (or init)"))
     if any(w.rsplit("/", 1)[-1] in _PRIV_WRAPPERS for w in raw[: len(raw) - len(words) + 1]):
         found.append(("privilege", "runs as another user (sudo/doas)"))
     if prog in PRIV_PROGS or (prog in ("chmod",) and any(_SETUID.match(a) for a in args)):

@@ -72,6 +72,34 @@ _MUTATING_WORDS = (
     "grant approve disable enable merge"
 )
 _MUTATING = frozenset(_MUTATING_WORDS.split())
+KNOWN_TOOLS: dict[str, str] = {  # lower-case tool name -> class, for names the schedule's [tools] lacks
+    # MCP filesystem server
+    **dict.fromkeys(
+        (
+            "read_file",
+            "read_text_file",
+            "read_media_file",
+            "read_multiple_files",
+            "list_directory",
+            "list_directory_with_sizes",
+            "directory_tree",
+            "search_files",
+            "get_file_info",
+            "list_allowed_directories",
+        ),
+        "read",
+    ),
+    **dict.fromkeys(("write_file", "edit_file", "create_directory", "move_file"), "draft"),
+    # Claude Code, Codex, Gemini CLI, OpenHands, OpenAI Agents SDK hosted tools
+    **dict.fromkeys(("bashoutput", "view_image", "glob", "search_file_content", "read_many_files"), "read"),
+    **dict.fromkeys(("file_search", "web_search", "google_web_search", "web_search_preview"), "read"),
+    **dict.fromkeys(("apply_patch", "replace", "str_replace_based_edit_tool", "save_memory"), "draft"),
+    **dict.fromkeys(("update_plan", "todowrite", "think", "task"), "compute"),
+    **dict.fromkeys(("web_fetch", "webfetch", "browser"), "install"),
+    **dict.fromkeys(("code_interpreter", "killshell", "ipython"), "execute"),
+    "finish": "respond",
+}
+"""Tool names of common agent harnesses and MCP servers, used when the schedule does not name them."""
 """Words that make a tool name a change, whatever glob its prefix matches."""
 _NAME_WORDS = re.compile(r"[^a-z0-9]+")
 
@@ -191,6 +219,8 @@ class Schedule:
         for name, cls in self.tools.items():
             if name.lower() == low:
                 return cls
+        if low in KNOWN_TOOLS:
+            return KNOWN_TOOLS[low]
         if _MUTATING & frozenset(_NAME_WORDS.split(tool.lower() if "_" in tool else _camel(tool))):
             return UNKNOWN
         for pattern, cls in self.tool_patterns:

@@ -24,18 +24,19 @@ from __future__ import annotations
 
 import posixpath
 import re
+import shlex
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from tokenomy.autonomy import classify_paths as pth
-from tokenomy.autonomy.classify import _run_text, _strip_wrappers, _too_big, classify_shell
+from tokenomy.autonomy.classify import _SHELL_TOOLS, _run_text, _strip_wrappers, _too_big, classify_shell
 from tokenomy.autonomy.classify_inline import inline_code_class
 from tokenomy.autonomy.classify_program import NET_PROGS
 from tokenomy.autonomy.schedule import UNKNOWN, Schedule
 from tokenomy.autonomy.session_scan import Segment, expand_vars, segments, strip_keywords
-from tokenomy.autonomy.shell import SHELLS, SUBST, Part, redirects, split_parts, words
+from tokenomy.autonomy.shell import REDIRECT_WORD, SHELLS, SUBST, Part, redirects, split_parts, words
 from tokenomy.autonomy.verdict import Call
 
 __all__ = ["Prepared", "SessionState", "StateLimits"]
@@ -159,7 +160,9 @@ class SessionState:
         """Rewrite ``call`` as the shell would run it, add what the state knows, and apply its effects."""
         cwd = self.cwd
         command = call.arguments.get("command", call.arguments.get("cmd"))
-        if not isinstance(command, str):
+        if isinstance(command, list) and all(isinstance(w, str) for w in command):
+            command = shlex.join(command)
+        if not isinstance(command, str) or call.tool.lower() not in _SHELL_TOOLS:
             self._tool_write(call)
             return Prepared(call, cwd)
         if not self._relevant(command) or _too_big(command):
@@ -167,8 +170,9 @@ class SessionState:
         extra: list[tuple[str, str, str]] = []
         flows: list[str] = []
         out: list[str] = []
+        segs = segments(command)
         try:
-            for seg in segments(command):
+            for seg in segs:
                 out.append(self._segment(seg, schedule, extra, flows))
         except RecursionError:
             unread = (command[:200], UNKNOWN, "nested too deep for the session state to read")
@@ -178,7 +182,13 @@ class SessionState:
                 (command[:200], UNKNOWN, "the alias/function table overflowed: a name may run anything")
             )
         rewritten = "\n".join(out)
-        new_call = call if rewritten == command else Call(call.tool, {**call.arguments, "command": rewritten})
+        if all(o is s.text for o, s in zip(out, segs, strict=True)):
+            rewritten = command
+        new_call = (
+            call
+            if rewritten == command
+            else Call(call.tool, {**call.arguments, "command": rewritten, "cmd": rewritten})
+        )
         return Prepared(new_call, cwd, tuple(extra), "; ".join(flows))
 
     def after(self, parts: tuple[tuple[str, str, str], ...]) -> str:
@@ -206,21 +216,21 @@ class SessionState:
     ) -> str:
         text = strip_keywords(seg.text)
         if not self._relevant(text):
-            return text
+            return seg.text
         func = _FUNC.match(text)
         if func:  # a function definition: its body is judged where it is defined and again where used
             if not seg.subshell:
                 self._remember_name(func.group(1), "function", func.group(2).rstrip().rstrip(";"))
-            return text
-        text = expand_vars(text, self._var_value)
-        text = self._expand_names(text)
+            return seg.text
+        expanded = self._expand_names(expand_vars(text, self._var_value))
+        text = expanded
         parts = [Part(text)] if _PLAIN.fullmatch(text) else split_parts(text)
         secret = (
             pth.mentions_sensitive(text) or bool(self.secret_vars and "$" in text) or self.secret_files
         ) and any(self._reads_secret(words(p.text)) for p in parts)
         for part in parts:
             self._simple(part.text, part.upstream, text, seg.subshell, secret, schedule, extra, flows)
-        return text
+        return text if text != strip_keywords(seg.text) else seg.text
 
     def _expand_names(self, text: str) -> str:
         if not self.names:
@@ -255,7 +265,7 @@ class SessionState:
             if prog in _SEND_PROGS or "/dev/tcp/" in simple or "/dev/udp/" in simple:
                 self._sends(simple, raw, upstream, flows, extra)
             if not subshell:
-                self._env(prog, ws)
+                self._env(prog, ws, secret)
             self._file_ops(prog, ws, secret)
         elif not subshell:  # X=value only
             for w in raw:
@@ -265,9 +275,13 @@ class SessionState:
         for op, target in redirects(simple):
             if op != "<":
                 self._redirect(op, target, raw, ws, upstream, item, secret)
+        if ws and ws[0].rsplit("/", 1)[-1] == "tee":
+            op = ">>" if any(a in ("-a", "--append") for a in ws[1:]) else ">"
+            for target in _operands(ws[1:]):
+                self._redirect(op, target, raw, ws, upstream, item, secret)
 
     # -- effects -------------------------------------------------------------------------------------
-    def _env(self, prog: str, ws: list[str]) -> None:
+    def _env(self, prog: str, ws: list[str], secret: bool) -> None:
         args = ws[1:]
         if prog in ("cd", "pushd"):
             target = next((a for a in args if not a.startswith("-") or a == "-"), "~")
@@ -281,9 +295,7 @@ class SessionState:
             for a in args:
                 m = _ASSIGN.match(a)
                 if m:
-                    self._set_var(
-                        m.group(1), m.group(2), bool(_SECRET_VAR.search(a)) or self._reads_secret([a])
-                    )
+                    self._set_var(m.group(1), m.group(2), secret or bool(_SECRET_VAR.search(a)))
         elif prog == "unset":
             for a in args:
                 self.vars.pop(a, None)
@@ -352,8 +364,8 @@ class SessionState:
         prog = ws[0].rsplit("/", 1)[-1] if ws else ""
         content: str | None = None
         if prog in ("echo", "printf") and SUBST not in " ".join(ws):
-            content = " ".join(a for a in ws[1:] if not a.startswith("-") and not _redir_word(a))
-        elif prog == "cat" and "<<" in item:
+            content = " ".join(_operands(ws[1:]))
+        elif prog in ("cat", "tee") and "<<" in item:
             content = _heredoc_body(item)
         elif prog == "tee" and upstream is not None:
             up = _strip_wrappers(words(upstream))
@@ -535,8 +547,21 @@ class SessionState:
         return key if key not in (".", None) else (None if key == "." and self.cwd is None else key)
 
 
-def _redir_word(w: str) -> bool:
-    return re.match(r"^\d*(>>?|<|&>)", w) is not None
+def _operands(args: list[str]) -> list[str]:
+    """``echo``'s words without its flags and redirections (``> file`` or ``>file``)."""
+    out: list[str] = []
+    skip = False
+    for a in args:
+        if skip:
+            skip = False
+        elif REDIRECT_WORD.match(a):
+            skip = not re.search(r"&\d+$", a)
+        elif not a.startswith("-") and not _REDIR_ATTACHED.match(a):
+            out.append(a)
+    return out
+
+
+_REDIR_ATTACHED = re.compile(r"^\d*(>>?|<|&>)\S+$")
 
 
 def _heredoc_body(item: str) -> str:

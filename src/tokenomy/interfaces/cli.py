@@ -30,6 +30,8 @@ COMMANDS = (
     "tokenomy.interfaces.cmd_audit",
     "tokenomy.interfaces.cmd_agent",
     "tokenomy.interfaces.cmd_economy",
+    "tokenomy.interfaces.cmd_gateway",
+    "tokenomy.interfaces.cmd_rl",
 )
 
 

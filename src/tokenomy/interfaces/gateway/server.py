@@ -1,0 +1,80 @@
+"""Build a ``Gateway`` from a config file and serve it with uvicorn (httptools and uvloop when installed).
+
+``build_gateway`` opens the ledger the config names (a DuckDB path, ``:memory:``, or ``none``),
+the budget store, and attaches the optional parts that are installed: the tool-call gate on
+responses, OpenTelemetry spans and Prometheus ``/metrics`` (each skipped, with a note, when its module
+or package is missing). ``serve`` runs uvicorn; on SIGTERM or Ctrl-C uvicorn stops accepting, waits for
+open requests, then the app's lifespan shutdown drains in-flight calls and flushes the ledger.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tokenomy.core.errors import ValidationError
+from tokenomy.interfaces.gateway.app import Gateway
+from tokenomy.interfaces.gateway.budget import make_budget_store
+from tokenomy.interfaces.gateway.config import GatewayConfig, load_config
+from tokenomy.interfaces.gateway.records import RecordSink
+from tokenomy.ledger import Ledger
+
+__all__ = ["Built", "build_gateway", "serve"]
+
+
+@dataclass(slots=True)
+class Built:
+    """The app and what was attached to it."""
+
+    app: Gateway
+    notes: list[str] = field(default_factory=list)
+
+
+def _need(module: str, extra: str = "gateway") -> None:
+    if importlib.util.find_spec(module) is None:
+        raise ValidationError(f"the gateway server needs {module!r}: pip install 'tokenomy[{extra}]'")
+
+
+def build_gateway(config: GatewayConfig | str | Path) -> Built:
+    """The app for ``config`` (a parsed config or a TOML path), its ledger open, its parts attached.
+
+    Raises:
+        SchemaError: the config file is bad.
+        ValidationError: an unknown budget store or policy.
+        LedgerError: the ledger file cannot be opened.
+    """
+    cfg = config if isinstance(config, GatewayConfig) else load_config(config)
+    s = cfg.server
+    ledger = None if s.ledger.lower() == "none" else Ledger(s.ledger)
+    sink = RecordSink(ledger, flush_ms=s.flush_ms, flush_rows=s.flush_rows)
+    if s.budget_store != "memory" and importlib.util.find_spec("tokenomy.interfaces.gateway.pgstore"):
+        importlib.import_module("tokenomy.interfaces.gateway.pgstore")  # registers its store by name
+    app = Gateway(cfg, sink=sink, budget=make_budget_store(s.budget_store, s.budget_dsn))
+    notes = [f"ledger: {s.ledger} (flush every {s.flush_ms:g} ms or {s.flush_rows} rows)"]
+    from tokenomy.interfaces.gateway.extensions import attach_extensions
+
+    notes += attach_extensions(app)
+    return Built(app, notes)
+
+
+def serve(built: Built, *, host: str | None = None, port: int | None = None) -> None:
+    """Serve until SIGTERM / Ctrl-C (blocking)."""
+    _need("uvicorn")
+    import uvicorn
+
+    cfg = built.app.config.server
+    loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+    http = "httptools" if importlib.util.find_spec("httptools") else "h11"
+    uvicorn.run(
+        built.app,
+        host=host or cfg.host,
+        port=cfg.port if port is None else port,
+        loop=loop,
+        http=http,
+        lifespan="on",
+        access_log=False,
+        log_level="warning",
+        timeout_graceful_shutdown=int(built.app.drain_s),
+        backlog=4096,
+    )

@@ -36,6 +36,13 @@ from tokenomy.audit.report_serve import (
 )
 from tokenomy.core.errors import ValidationError
 from tokenomy.interfaces.args import float_in, floats, int_in
+from tokenomy.interfaces.cmd_serve_cache import (
+    evictions_arg,
+    kv_blocks_arg,
+    plan,
+    row_decisions,
+    with_synthetic_prefixes,
+)
 from tokenomy.interfaces.cmd_serve_ledger import RunRows, outcome_count, row_counts, run_rows, write_runs
 from tokenomy.interfaces.loaders.servegen import SERVEGEN_FILE, load_servegen
 from tokenomy.interfaces.loaders.traces import (
@@ -91,9 +98,20 @@ def _common(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--max-num-seqs", type=int_in(1), default=256)
     p.add_argument("--max-batched-tokens", type=int_in(1), default=2048)
-    p.add_argument("--kv-blocks", type=int_in(1), default=None, help="KV blocks (default: the step model's)")
+    p.add_argument(
+        "--kv-blocks",
+        type=kv_blocks_arg,
+        default=None,
+        help="KV blocks (default: the step model's); simulate takes a comma list and runs each size",
+    )
     p.add_argument("--no-prefix-cache", action="store_true")
-    p.add_argument("--eviction", default="lru", help="prefix-cache eviction: lru, fifo or lfu")
+    p.add_argument(
+        "--eviction",
+        type=evictions_arg,
+        default=["lru"],
+        help="prefix-cache eviction: lru, fifo, lfu, value (priced by value, fitted on a train part) or "
+        "belady (clairvoyant reference); simulate takes a comma list and runs each",
+    )
     p.add_argument("--spec-k", type=int_in(0), default=0, help="speculative draft length (0 = off)")
     p.add_argument("--spec-alpha", type=float_in(0.0, 1.0), default=0.0, help="draft acceptance rate α")
     p.add_argument(
@@ -170,6 +188,25 @@ def register(sub: Any) -> None:
         "--ledger-sample", type=int_in(1), default=10, help="keep every k-th decision (default 10)"
     )
     s.add_argument(
+        "--prefixes",
+        choices=("real", "synthetic"),
+        default="real",
+        help="prefix hashes: the trace's own (real, default; the Azure traces have none) or SYNTHETIC "
+        "conversation chains drawn over the trace for traces without them",
+    )
+    s.add_argument(
+        "--cache-train-share",
+        type=float_in(0.0, 1.0, above=True),
+        default=0.5,
+        help="with --eviction value: fit its reuse hazard on this first share of each trace and run "
+        "every policy on the rest (default 0.5)",
+    )
+    s.add_argument(
+        "--no-value-weight",
+        action="store_true",
+        help="value policy: do not weight a block's value by its past users' latency price (synthetic λ)",
+    )
+    s.add_argument(
         "--backend",
         choices=BACKENDS,
         default="serial",
@@ -215,7 +252,7 @@ def _engine(args: argparse.Namespace, data: Path | None) -> tuple[Engine | Disag
     cfg = EngineConfig(
         max_num_seqs=args.max_num_seqs,
         max_batched_tokens=args.max_batched_tokens,
-        kv_blocks=args.kv_blocks or blocks,
+        kv_blocks=args.kv_blocks[0] if args.kv_blocks else blocks,
         prefix_cache=not args.no_prefix_cache,
         spec_k=args.spec_k,
         spec_alpha=args.spec_alpha,
@@ -224,10 +261,10 @@ def _engine(args: argparse.Namespace, data: Path | None) -> tuple[Engine | Disag
     if args.disaggregate:
         xfer = KVTransfer(bandwidth_bytes_per_s=args.kv_bandwidth_gb_s * 1e9)
         dis = DisaggregatedEngine(
-            step_model=model, prefill_config=cfg, decode_config=cfg, transfer=xfer, eviction=args.eviction
+            step_model=model, prefill_config=cfg, decode_config=cfg, transfer=xfer, eviction=args.eviction[0]
         )
         return dis, f"{source}; disaggregated prefill/decode, KV at {args.kv_bandwidth_gb_s:g} GB/s"
-    return Engine(step_model=model, config=cfg, eviction=args.eviction), source
+    return Engine(step_model=model, config=cfg, eviction=args.eviction[0]), source
 
 
 def _servegen(name: str, data: Path | None, args: argparse.Namespace) -> tuple[Workload, list[str]]:
@@ -282,17 +319,47 @@ def run_simulate(args: argparse.Namespace) -> dict[str, Any]:
     data = resolve_data_dir(args.data)
     engine, source = _engine(args, data)
     wls, notes = _load(args, data, args.limit)
+    if args.prefixes == "synthetic":
+        wls = [with_synthetic_prefixes(w, args.seed) for w in wls]
+        notes.append("prefix hashes of traces without them are SYNTHETIC (capital.cache.synthetic)")
     names = _schedulers(args.scheduler)
     rates = floats(args.rate_scale, "--rate-scale")
+    evictions, kvs = args.eviction, args.kv_blocks or []
+    grid = len(evictions) > 1 or len(kvs) > 1 or bool({"value", "belady"} & set(evictions))
+    cache = (
+        plan(
+            wls,
+            evictions,
+            train_share=args.cache_train_share,
+            log_every=args.ledger_sample if args.ledger else None,
+            weight_by_value=not args.no_value_weight,
+        )
+        if grid
+        else None
+    )
+    if cache is not None:
+        wls = cache.workloads
     traces: list[RunTrace] = []
     record = RecordSpec(sample_every=args.ledger_sample) if args.ledger else None
     pending: list[RunRows] = []
-    total = sum(len(w) for w in wls) * len(rates) * len(names)
+    total = (
+        sum(len(w) for w in wls)
+        * len(rates)
+        * len(names)
+        * (len(evictions) * max(len(kvs), 1) if grid else 1)
+    )
+    axes: dict[str, Any] = (
+        {"evictions": evictions, "kv_blocks": kvs or None, "policy_for": cache.policy_for} if cache else {}
+    )
 
     def on_run(r: RunResult, m: dict[str, Any]) -> None:
         traces.append(run_trace(r, m["trace"], m["rate_scale"]))
+        cache_rows = row_decisions(m, f"{r.workload.name}/{r.scheduler}")
         if args.ledger:
-            pending.append(run_rows(r, args.ledger_sample))
+            rows = run_rows(r, args.ledger_sample)
+            if cache_rows:
+                rows.records["cache"] = cache_rows
+            pending.append(rows)
 
     if resolve_backend(args.backend) == "ray":
         runs = len(wls) * len(rates) * len(names)
@@ -301,7 +368,9 @@ def run_simulate(args: argparse.Namespace) -> dict[str, Any]:
             def on_ray(fn: Callable[[T], R], items: Sequence[T], /) -> list[R]:
                 return parallel_map(fn, items, backend="ray", progress=lambda done, _n: bar.update(1))
 
-            rows = run_grid(wls, names, rates, engine=engine, on_run=on_run, record=record, map_fn=on_ray)
+            rows = run_grid(
+                wls, names, rates, engine=engine, on_run=on_run, record=record, map_fn=on_ray, **axes
+            )
     else:
         with tqdm(total=total, unit="req", desc="simulating") as bar:
             rows = run_grid(
@@ -312,6 +381,7 @@ def run_simulate(args: argparse.Namespace) -> dict[str, Any]:
                 on_run=on_run,
                 progress=lambda: _advance(bar, bar.n),
                 record=record,
+                **axes,
             )
     print(
         format_table(
@@ -320,6 +390,7 @@ def run_simulate(args: argparse.Namespace) -> dict[str, Any]:
                 "trace",
                 "rate_scale",
                 "scheduler",
+                *(("eviction", "kv_blocks", "prefix_hit_rate") if grid else ()),
                 "completed",
                 "rejected",
                 "rejected_too_large",
@@ -348,6 +419,8 @@ def run_simulate(args: argparse.Namespace) -> dict[str, Any]:
         "ledger": args.ledger,
         "ledger_rows": {},  # decision point -> rows
     }
+    if cache is not None:
+        out["cache"] = cache.info
     if args.report:
         atomic_write(args.report, build_report(rows, traces, subtitle=f"step model: {source}").write)
         print(f"wrote {args.report}")

@@ -1,4 +1,4 @@
-"""Experiments: a scheduler × rate grid, and the paper's prediction 3 (long-context tenant).
+"""Experiments: a scheduler × rate (× eviction × KV size) grid, and the paper's prediction 3.
 
 Prediction 3 (SPEC §5): under flat (FCFS) pricing, tenants that send no long contexts still see
 their latency and welfare regress as one tenant's long-context volume grows. The experiment adds a
@@ -16,16 +16,18 @@ from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
+from tokenomy.core.errors import ValidationError
 from tokenomy.serving.disagg import DisaggregatedEngine
 from tokenomy.serving.engine import Engine, Progress
 from tokenomy.serving.entities import Workload
+from tokenomy.serving.kv import EvictionPolicy
 from tokenomy.serving.metrics import latency_columns, summarize, welfare_parts
 from tokenomy.serving.recording import RecordSpec
 from tokenomy.serving.result import COMPLETED, RunResult
 from tokenomy.serving.schedulers import make_scheduler
 from tokenomy.serving.workloads import TenantSpec, concat, rate_scaled, tenant_mix
 
-__all__ = ["LongTenant", "MapFn", "prediction3", "run_grid"]
+__all__ = ["LongTenant", "MapFn", "PolicyFor", "prediction3", "run_grid"]
 
 OnRun = Callable[[RunResult, dict[str, Any]], None]
 _T = TypeVar("_T")
@@ -41,6 +43,9 @@ class MapFn(Protocol):
     def __call__(self, fn: Callable[[_T], _R], items: Sequence[_T], /) -> Sequence[_R]: ...
 
 
+PolicyFor = Callable[[Workload, str], "str | EvictionPolicy"]
+
+
 def run_grid(
     workloads: Sequence[Workload],
     schedulers: Sequence[str],
@@ -51,8 +56,11 @@ def run_grid(
     progress: Callable[[], Progress] | None = None,
     record: RecordSpec | None = None,
     map_fn: MapFn | None = None,
+    evictions: Sequence[str] | None = None,
+    kv_blocks: Sequence[int] | None = None,
+    policy_for: PolicyFor | None = None,
 ) -> list[dict[str, Any]]:
-    """Run every (workload, rate, scheduler); return one ``summarize`` dict per run.
+    """Run every (workload, rate, scheduler[, eviction, KV size]); return one ``summarize`` dict per run.
 
     Args:
         workloads: the traces (unscaled).
@@ -66,25 +74,61 @@ def run_grid(
         map_fn: runs the grid's points (e.g. in parallel); None: one after another in this process,
             each run handed to ``on_run`` as soon as it ends. Runs draw nothing at random, so every
             ``map_fn`` gives the same rows.
+        evictions: prefix-cache policies to cross with the rest (None: the engine's own). Each
+            row then carries ``eviction``.
+        kv_blocks: KV pool sizes to cross with the rest (None: the engine's own). Each row then
+            carries ``kv_blocks`` (it always does) and the axes need a plain ``Engine``.
+        policy_for: ``policy_for(workload, name)`` gives the policy (a name or a prototype
+            instance) of eviction ``name`` on that workload (e.g. one fitted on its train part);
+            None: the name itself. A policy with a ``log`` (``capital.cache.CacheLog``) has its
+            sampled decisions taken after each run into the row's ``cache_decisions``.
 
     Returns:
-        one row per (workload, rate, scheduler), in that nesting order.
+        one row per (workload, rate, scheduler, eviction, KV size), in that nesting order.
+
+    Raises:
+        ValidationError: eviction or KV axes with a disaggregated engine.
     """
     eng: Engine | DisaggregatedEngine = engine or Engine()
+    if (evictions is not None or kv_blocks is not None) and not isinstance(eng, Engine):
+        raise ValidationError("--eviction / --kv-blocks lists need the plain engine (not --disaggregate)")
 
-    def run_one(point: tuple[Workload, float, str]) -> tuple[RunResult, dict[str, Any]]:
-        wl, k, name = point
-        r = eng.run(
-            rate_scaled(wl, k),
+    def run_one(
+        point: tuple[Workload, float, str, str | None, int | None],
+    ) -> tuple[RunResult, dict[str, Any]]:
+        wl, k, name, ev, kv = point
+        e, pol = eng, None
+        if isinstance(eng, Engine) and (ev is not None or kv is not None):
+            pol = eng.eviction if ev is None else (policy_for(wl, ev) if policy_for is not None else ev)
+            cfg = eng.config if kv is None else replace(eng.config, kv_blocks=kv)
+            e = Engine(step_model=eng.step_model, config=cfg, eviction=pol, max_jump_steps=eng.max_jump_steps)
+        run_wl = wl if ev is None and kv is None else replace(wl, name=f"{wl.name}|{ev or 'default'}|kv={kv or 'default'}")
+        r = e.run(
+            rate_scaled(run_wl, k),
             make_scheduler(name),
             progress=progress() if progress is not None else None,
             record=record,
         )
         m = summarize(r)
         m["trace"], m["rate_scale"] = wl.name, k
+        if ev is not None:
+            m["eviction"] = ev
+        m["hit_rate_by_v_decile"] = m["prefix_hit_rate_by_v_decile"]
+        log = getattr(pol, "log", None)
+        if log is not None:
+            m["cache_decisions"] = log.take()
         return r, m
 
-    points = [(wl, float(k), name) for wl in workloads for k in rates for name in schedulers]
+    evs: Sequence[str | None] = list(evictions) if evictions is not None else [None]
+    kvs: Sequence[int | None] = list(kv_blocks) if kv_blocks is not None else [None]
+    points = [
+        (wl, float(k), name, ev, kv)
+        for wl in workloads
+        for k in rates
+        for name in schedulers
+        for ev in evs
+        for kv in kvs
+    ]
     rows = []
     for r, m in map(run_one, points) if map_fn is None else map_fn(run_one, points):
         rows.append(m)

@@ -105,8 +105,8 @@ class CacheLog:
         rows, counts = self._rows, {k: v for k, v in self.counts.items() if v}
         self._rows, self.counts = [], dict.fromkeys(ACTIONS, 0)
         cols = list(zip(*rows, strict=True)) if rows else [()] * 10
-        f = [np.array(c, np.float64) for c in cols]
-        i = [np.array(c, np.int64) for c in cols]
+        f = [np.array(x, np.float64) for x in cols]
+        i = [np.array(x, np.int64) for x in cols[:5]]
         return CacheDecisions(
             self.policy, f[0], i[1], i[2], i[3], i[4], f[5], f[6], f[7], f[8], f[9], self.entry_blocks, counts
         )
@@ -290,7 +290,9 @@ class ValueAwareEviction(_HeapPolicy):
         if not self.admission:
             return True
         log = self.log
-        if self._prices()[0] <= 0 and log is None:  # a slack pool: rent 0, every block passes
+        if self._prices()[0] <= 0:  # a slack pool: rent 0, every block passes
+            if log is not None and log.due(0):
+                self._log(log, 0, h, self._clock())
             return True
         now = self._clock()
         ok = self.test(h, now).keep

@@ -1,0 +1,176 @@
+"""``serve simulate``'s prefix-cache grid: ``--eviction lru,lfu,fifo,value,belady --kv-blocks A,B,C``.
+
+The capital layer's policies (``value``, ``belady``; ``capital.cache.policies``) are registered in
+the simulator's eviction registry here, at start-up (serving and capital never import each other).
+When ``value`` is in the list, ``plan`` splits every trace by arrival: its reuse hazard (Eq. 10:
+``capital.cache.reuse``) is fitted on the first ``train_share`` of the requests only, and *every*
+policy is simulated on the rest (the test part, re-based to start at 0), so the policies compare on
+the same unseen requests. Traces without prefix hashes (the Azure traces) get none unless
+``--prefixes synthetic`` draws them (``capital.cache.synthetic``; the trace is renamed
+``<name>+synthetic-prefixes`` and every output says so). Cache decisions go to the ledger sampled
+(every ``--ledger-sample``-th of each action) plus one row of unsampled counts per run
+(``capital.cache.ledger_io``).
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from tokenomy.capital.cache.ledger_io import cache_decisions
+from tokenomy.capital.cache.policies import BeladyEviction, CacheLog, ValueAwareEviction
+from tokenomy.capital.cache.reuse import DepreciationFit, fit_depreciation, life_table, reuse_events
+from tokenomy.capital.cache.synthetic import SyntheticPrefixes
+from tokenomy.core.errors import ValidationError
+from tokenomy.ledger import Decision
+from tokenomy.serving.entities import Workload
+from tokenomy.serving.kv import EVICTION_POLICIES, EvictionPolicy, register_eviction
+
+__all__ = [
+    "CachePlan",
+    "evictions_arg",
+    "kv_blocks_arg",
+    "plan",
+    "register_cache_policies",
+    "row_decisions",
+    "with_synthetic_prefixes",
+]
+
+
+def register_cache_policies() -> None:
+    """Add ``value`` (a flat prior until fitted) and ``belady`` to the simulator's eviction registry."""
+    register_eviction("value", ValueAwareEviction)
+    register_eviction("belady", BeladyEviction)
+
+
+def evictions_arg(text: str) -> list[str]:
+    """``--eviction`` (an argparse ``type=``): a comma list of registered policy names.
+
+    Raises:
+        argparse.ArgumentTypeError: an unknown name (listing the valid ones) or an empty list.
+    """
+    register_cache_policies()
+    names = [x.strip() for x in text.split(",") if x.strip()]
+    bad = [n for n in names if n not in EVICTION_POLICIES]
+    if not names or bad:
+        raise argparse.ArgumentTypeError(
+            f"unknown eviction policy {', '.join(bad) or repr(text)}; valid: {', '.join(EVICTION_POLICIES)}"
+        )
+    return list(dict.fromkeys(names))
+
+
+def kv_blocks_arg(text: str) -> list[int]:
+    """``--kv-blocks`` (an argparse ``type=``): a comma list of whole numbers ≥ 1.
+
+    Raises:
+        argparse.ArgumentTypeError: an entry that is not a whole number ≥ 1, or an empty list.
+    """
+    try:
+        vals = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        vals = []
+    if not vals or min(vals) < 1:
+        raise argparse.ArgumentTypeError(f"must be comma-separated whole numbers ≥ 1, got {text!r}")
+    return list(dict.fromkeys(vals))
+
+
+def with_synthetic_prefixes(wl: Workload, seed: int, model: SyntheticPrefixes | None = None) -> Workload:
+    """``wl`` with SYNTHETIC prefix hashes (unchanged when it already has real ones)."""
+    if wl.hash_ids is not None:
+        return wl
+    hs = (model or SyntheticPrefixes()).draw(wl.prompt_tokens, seed=seed)
+    return replace(
+        wl, name=f"{wl.name}+synthetic-prefixes", hash_ids=hs, synthetic=(*wl.synthetic, "hash_ids")
+    )
+
+
+def split(wl: Workload, train_share: float) -> tuple[Workload, Workload]:
+    """(train, test): the first ``train_share`` of the requests by arrival, and the rest re-based to 0."""
+    n = len(wl)
+    cut = min(max(int(n * train_share), 1), n - 1)
+    train = wl.take(np.arange(cut), name=f"{wl.name}[train]")
+    test = wl.take(np.arange(cut, n), name=f"{wl.name}[test]")
+    return train, replace(test, arrival_s=test.arrival_s - test.arrival_s[0])
+
+
+def fit_on(train: Workload) -> DepreciationFit:
+    """The reuse hazard of ``train``'s demand stream (``capital.cache.reuse``).
+
+    Raises:
+        ValidationError: the part has no prefix hashes or no block is demanded twice.
+    """
+    if train.hash_ids is None:
+        raise ValidationError(
+            f"trace {train.name!r} has no prefix hashes: the value policy has nothing to fit "
+            "(add --prefixes synthetic to draw synthetic ones)"
+        )
+    ev = reuse_events(train.arrival_s, train.hash_ids, end_s=float(train.arrival_s[-1]))
+    return fit_depreciation(life_table(ev), len(ev))
+
+
+@dataclass
+class CachePlan:
+    """What the cache grid runs: the workloads (test parts when fitted) and a policy per (trace, name)."""
+
+    workloads: list[Workload]
+    fits: dict[str, DepreciationFit] = field(default_factory=dict)  # test workload name -> its fit
+    log_every: int | None = None
+    weight_by_value: bool = True
+    info: dict[str, Any] = field(default_factory=dict)  # JSON-ready description
+
+    def policy_for(self, wl: Workload, name: str) -> str | EvictionPolicy:
+        """The prototype policy of ``name`` on ``wl`` (fitted for ``value``; with a log when asked)."""
+        log = CacheLog(self.log_every) if self.log_every else None
+        if name == "value":
+            fit = self.fits.get(wl.name)
+            return ValueAwareEviction(fit, weight_by_value=self.weight_by_value, log=log)
+        if name == "belady":
+            return BeladyEviction(log=log)
+        return name
+
+
+def plan(
+    workloads: list[Workload],
+    evictions: list[str],
+    *,
+    train_share: float,
+    log_every: int | None,
+    weight_by_value: bool = True,
+) -> CachePlan:
+    """Split and fit when ``value`` is among ``evictions`` (module docstring); else run the traces whole."""
+    if "value" not in evictions:
+        return CachePlan(list(workloads), log_every=log_every, info={"split": None})
+    tests, fits, info = [], {}, {}
+    for wl in workloads:
+        train, test = split(wl, train_share)
+        fit = fit_on(train)
+        fits[test.name] = fit
+        tests.append(test)
+        info[test.name] = {
+            "train_requests": len(train),
+            "test_requests": len(test),
+            "delta_per_s": fit.delta_per_s,
+            "half_life_s": fit.half_life_s(),
+            "demands_fitted": fit.demands,
+        }
+    return CachePlan(
+        tests,
+        fits,
+        log_every,
+        weight_by_value,
+        {
+            "split": f"fitted on the first {train_share:g} of each trace; every policy runs on the rest",
+            "fits": info,
+        },
+    )
+
+
+def row_decisions(m: dict[str, Any], run: str) -> list[Decision]:
+    """Pop a row's sampled cache decisions (``run_grid``) and return them as ledger decisions."""
+    d = m.pop("cache_decisions", None)
+    if d is None:
+        return []
+    return cache_decisions(d, run, synthetic=tuple(m.get("synthetic", ())))

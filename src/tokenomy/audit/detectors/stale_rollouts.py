@@ -6,8 +6,9 @@ trained on (chosen), ΔQ = its learning gain when fresh (the realised signal), �
 cost, and metadata ``staleness_versions`` (s) and ``drift_per_version`` (δ). A trained group is
 **stale** when its fresh gain paid for itself (V·ΔQ ≥ ΔC) but its depreciated gain did not:
 V·ΔQ·(1 − δ)^s < ΔC. Impact = ΔC − V·ΔQ·(1 − δ)^s (minus core's Eq. 1 surplus of the depreciated
-gain); wasted tokens from metadata ``tokens``. Trained groups that never paid even when fresh (ΔQ = 0:
-an all-right or all-wrong group) are counted in the details as ``no_signal``, not as stale.
+gain); wasted tokens from metadata ``tokens``. Trained groups that did not pay even when fresh (ΔQ = 0,
+an all-right or all-wrong group, or too little signal for their tokens) are counted in the details as
+``never_paid``, not as stale.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ class StaleRollouts(Detector):
             )
         rows = []
         tokens = 0
-        no_signal = no_signal_tokens = 0
+        never_paid = never_paid_tokens = 0
         if used:
             chosen = [d.candidates[d.chosen] for d in used if d.chosen is not None]
             stale = np.array([float(d.metadata["staleness_versions"]) for d in used])
@@ -58,8 +59,8 @@ class StaleRollouts(Detector):
             ]
             for d, s, f, sur in zip(used, stale.tolist(), fresh.tolist(), surplus.tolist(), strict=True):
                 if f < 0.0:
-                    no_signal += 1
-                    no_signal_tokens += int(d.metadata.get("tokens", 0))
+                    never_paid += 1
+                    never_paid_tokens += int(d.metadata.get("tokens", 0))
                 elif sur < 0.0:
                     tokens += int(d.metadata.get("tokens", 0))
                     rows.append(
@@ -79,7 +80,7 @@ class StaleRollouts(Detector):
                 "rollout_decisions": len(rows_in),
                 "trained": len(used),
                 "wasted_tokens": tokens,
-                "no_signal": no_signal,
-                "no_signal_tokens": no_signal_tokens,
+                "never_paid": never_paid,
+                "never_paid_tokens": never_paid_tokens,
             },
         )

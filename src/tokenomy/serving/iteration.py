@@ -143,7 +143,7 @@ class Iteration(RunState):
 
     def head_blocked_by_kv(self) -> bool:
         """Whether the head of the waiting queue would not fit in the KV pool now (the admission
-        test, read-only: the prefix it would pin, the decode over-reservation it would drop)."""
+        test, read-only: with the prefix it would pin)."""
         if not len(self.queue):
             return False
         t, st, kv, HB = self.requests, self.state, self.kv, self.requests.hash_block_tokens
@@ -156,8 +156,7 @@ class Iteration(RunState):
                 h -= 1
             pinned = sum(1 for x in hs[:h] if kv.refs[x] == 0) * kv.entry_blocks
         need = -(-(t.prompt[i] + t.gen[i] - h * HB) // self.block_tokens)
-        spare = st.u_dec - st._decode_blocks(st.g)
-        return kv.available - pinned + spare - need < (self.watermark if (st.nd or st.pf) else 0)
+        return kv.available - pinned - need < (self.watermark if (st.nd or st.pf) else 0)
 
     # --- requests leaving and coming back ---------------------------------------------------------
     def release(self, i: int, h: int, blk: int) -> None:
@@ -238,19 +237,15 @@ class Iteration(RunState):
             k = min(k, max(1, math.ceil((horizon - now) / t - _EPS)))
         if k > self.max_jump:
             k = self.max_jump
-        bound = nd * (math.ceil(k * e / self.block_tokens) + 1)
-        if kv.free >= bound:  # cheap reservation (an upper bound); exact sync happens later
-            kv.free -= bound  # ``kv.allocate`` without its eviction path: the free blocks suffice
-            st.u_dec += bound
-        else:
-            need = st._decode_blocks(g + k * e) - st.u_dec
-            if need > kv.available:
-                k = st._fit_k(k, e)
-                if k == 0:
-                    self.preempt()
-                    self.blocked = False
-                    return
-                need = st._decode_blocks(g + k * e) - st.u_dec
+        need = st.grow_blocks(k * e)  # exact: the blocks the k steps fill
+        if need > kv.available:
+            k = st._fit_k(k, e)
+            if k == 0:
+                self.preempt()
+                self.blocked = False
+                return
+            need = st.grow_blocks(k * e)
+        if need:
             st._resync(need)
         g = st.g = g + k * e
         kt = k * t
@@ -326,13 +321,11 @@ class Iteration(RunState):
             todo = prompt[i] + gen[i] - h * HB
             need = -(-todo // B)
             wm = self.watermark if (nd or pf) else 0
-            if kv.available - need < wm:
-                st._resync(st._decode_blocks(st.g) - st.u_dec)  # drop over-reservation
-                if kv.available - need < wm:
-                    if h and hashes is not None:
-                        kv.unref(hashes[i][:h])
-                    self.blocked = True
-                    break
+            if kv.available - need < wm:  # (the decode set holds exactly its blocks: nothing to drop)
+                if h and hashes is not None:
+                    kv.unref(hashes[i][:h])
+                self.blocked = True
+                break
             if sched.decides and not t.decided[i]:
                 st.now_s = now
                 a = st.decide_behind(sched, i, t.workload, waited_s=now - t.arrival[i])
@@ -365,15 +358,11 @@ class Iteration(RunState):
         t, e = self.step_time(pfc, nd, now, self.context_pairs)
         self.context_pairs = 0.0
         if nd:
-            bound = nd * (math.ceil(e / self.block_tokens) + 1)
-            if kv.free >= bound:
-                kv.free -= bound  # as in ``jump``
-                st.u_dec += bound
-            else:
-                need = st._decode_blocks(st.g + e) - st.u_dec
-                if need > kv.available:
-                    self.preempt()
-                    return
+            need = st.grow_blocks(e)  # exact, as in ``jump``
+            if need > kv.available:
+                self.preempt()
+                return
+            if need:
                 st._resync(need)
         g = st.g = st.g + e
         now += t

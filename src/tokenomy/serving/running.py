@@ -3,8 +3,12 @@
 Decode set: columns ``d_*`` over the first ``nd`` slots. Decoding requests share one virtual token
 counter ``g``: slot p holds ``d_c[p] + g`` tokens in KV and finishes when ``g`` reaches
 ``d_fin[p]``, so advancing k decode steps touches no per-request state. ``u_dec`` is the number of
-KV blocks reserved for the decode set; it equals Σ ceil((d_c + g)/block) after a resync and may
-exceed it in between (a cheap upper-bound reservation). Prefill set: ``pf``, a list of ``Prefill``
+KV blocks held by the decode set, always exactly Σ ceil((d_c + g)/block) (no over-reservation, so
+the pool's used blocks and its peak are exact). Without speculation every count is a whole number
+and a slot takes a new block on the step where d_c + g is a multiple of the block size, so the
+blocks k steps add come from ``res``, the number of slots per residue (−d_c) mod block:
+``grow_blocks`` is O(block) whatever the batch; with speculation (fractional tokens per step) it
+is the numpy sum. Prefill set: ``pf``, a list of ``Prefill``
 records (request, tokens in KV, tokens shared from the prefix cache, tokens still to prefill,
 private blocks, prefix hash blocks held, this step's chunk).
 
@@ -67,8 +71,8 @@ class RunningSet:
     """
 
     __slots__ = (
-        "config", "d_c", "d_fin", "d_hits", "d_key", "d_lam", "d_req", "g", "kv", "lam",
-        "lam_waiting_usd_per_s", "nd", "now_s", "out", "pf", "pos", "step_model", "u_dec",
+        "config", "d_c", "d_fin", "d_hits", "d_key", "d_lam", "d_req", "g", "integral", "kv", "lam",
+        "lam_waiting_usd_per_s", "nd", "now_s", "out", "pf", "pos", "res", "step_model", "u_dec",
     )  # fmt: skip
 
     def __init__(self, model: StepTimeModel, cfg: EngineConfig, kv: KVCache, requests: RequestTable) -> None:
@@ -85,7 +89,9 @@ class RunningSet:
         self.nd = 0
         self.pf: list[Prefill] = []
         self.g = 0.0
-        self.u_dec = 0  # blocks allocated to the decode set (= Σ ceil((d_c + G)/B) at sync)
+        self.u_dec = 0  # blocks held by the decode set (= Σ ceil((d_c + G)/B), exact)
+        self.integral = cfg.spec_k == 0  # every token count whole: ``grow_blocks`` by residues
+        self.res = [0] * cfg.block_tokens  # decode slots by (−d_c) mod block (when ``integral``)
         self.now_s = 0.0  # the engine's clock, read by deciding schedulers and the recorder
         self.lam_waiting_usd_per_s = 0.0
         self.pos, self.lam, self.out = requests.pos, requests.lam, requests.out
@@ -126,9 +132,29 @@ class RunningSet:
         nd = self.nd
         return int(np.ceil((self.d_c[:nd] + g) / self.config.block_tokens).sum()) if nd else 0
 
+    def grow_blocks(self, steps: float) -> int:
+        """Exact blocks the decode set adds over ``steps`` more tokens per slot (module docstring)."""
+        if not self.integral:
+            return self._decode_blocks(self.g + steps) - self.u_dec
+        k = int(steps)
+        B = self.config.block_tokens
+        full, rest = divmod(k, B)
+        add = full * self.nd
+        if rest:
+            res = self.res
+            r0 = int(self.g) % B
+            if r0 + rest <= B:
+                add += sum(res[r0 : r0 + rest])
+            else:
+                add += sum(res[r0:]) + sum(res[: r0 + rest - B])
+        return add
+
     def _drop_decode(self, p: int) -> int:
         """Remove decode entry ``p``; return the private blocks it held."""
-        blk = math.ceil(float(self.d_c[p] + self.g) / self.config.block_tokens)
+        c = float(self.d_c[p])
+        blk = math.ceil((c + self.g) / self.config.block_tokens)
+        if self.integral:
+            self.res[int(-c) % self.config.block_tokens] -= 1
         self.u_dec -= blk
         last = self.nd - 1
         d_req = self.d_req
@@ -148,6 +174,8 @@ class RunningSet:
         """Request ``i`` enters decode: ``c + g`` tokens in KV, finishing at ``g = fin``."""
         p = self.nd
         self.nd += 1
+        if self.integral:
+            self.res[int(-c) % self.config.block_tokens] += 1
         self.d_req[p] = i
         self.d_c[p] = c
         self.d_fin[p] = fin
@@ -195,7 +223,7 @@ class RunningSet:
         avail = self.kv.available
         while lo < hi:
             mid = (lo + hi + 1) // 2
-            if self._decode_blocks(self.g + mid * e) - self.u_dec <= avail:
+            if self.grow_blocks(mid * e) <= avail:
                 lo = mid
             else:
                 hi = mid - 1

@@ -1,97 +1,215 @@
-"""Gate benchmark: ``Gate.check`` per call on the real agent tool calls, next to bare classification.
+"""Gate benchmark: latency of ``Gate.check`` on the real agent tool calls and the adversarial suite's rates.
 
 Prints, each with its target and a baseline measured in the same run (one core):
-  * median and p99 µs of ``classify_call`` (the baseline: what any gate must at least do) and of
-    ``Gate.check`` without a ledger, on every mini-swe-agent bash command and tau-bench tool call;
-    target: the gate adds ≤ 25 µs median over bare classification and stays < 1 ms p99 (a model call
-    that produces a tool call takes seconds);
+  * median and p99 µs of ``classify_call`` (the baseline: what any gate must at least do), of
+    ``Gate.check`` with the session state off, and of ``Gate.check`` with it on (the default), on every
+    mini-swe-agent bash command and tau-bench tool call, each trajectory / episode its own session (as a
+    real agent would run); per verdict (allow / ask / deny) as well; target ≤ 50 µs median and < 1 ms p99;
   * ``Gate.check`` with every verdict written to an in-memory DuckDB ledger, one append per verdict
-    (``flush_every=1``) and buffered (``flush_every=1000``).
-Run: ``.venv/bin/python benchmarks/bench_gate.py [--data DIR] [--quick]``.
+    (``flush_every=1``) and buffered (``flush_every=1000``); target ≤ 250 µs added median (buffered);
+  * the generated adversarial suite (``tests/autonomy/gate_suite.py``): dangerous cases allowed unasked
+    and benign cases asked or denied, under the packaged default (outside a sandbox) and with
+    ``sandboxed=True``; benign rates counted with and without the commands that run code (asked outside
+    a sandbox by design); multi-call attacks caught, with and without the session state; Wilson 95% CIs.
+Run: ``.venv/bin/python benchmarks/bench_gate.py [--data DIR] [--quick] [--json PATH]``.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parent.parent / "tests" / "autonomy"))
 from _common import one_core, parser, verdict
 
 CPUS = one_core()
 
 import numpy as np  # noqa: E402
+from gate_suite import BENIGN_SCENARIOS, DANGEROUS_SCENARIOS, benign_cases, dangerous_cases  # noqa: E402
 
+from tokenomy.audit.curves import wilson  # noqa: E402
 from tokenomy.autonomy.classify import classify_call  # noqa: E402
 from tokenomy.autonomy.gate import Gate, GateContext  # noqa: E402
+from tokenomy.autonomy.schedule import Schedule  # noqa: E402
 from tokenomy.autonomy.verdict import Call  # noqa: E402
 from tokenomy.interfaces.loaders.agent_data import load_miniswe, load_schedule, load_taubench  # noqa: E402
 from tokenomy.ledger import Ledger  # noqa: E402
 
+Session = tuple[str, Call]
 
-def _per_call_us(fn: Callable[[Call], object], calls: list[Call]) -> np.ndarray:
+
+def _per_call_us(fn: Callable[[str, Call], object], calls: list[Session]) -> np.ndarray:
     out = np.empty(len(calls))
-    for i, c in enumerate(calls):
+    for i, (sid, c) in enumerate(calls):
         t0 = time.perf_counter_ns()
-        fn(c)
+        fn(sid, c)
         out[i] = (time.perf_counter_ns() - t0) / 1e3
     return out
 
 
+def _stats(us: np.ndarray) -> dict[str, float]:
+    if us.size == 0:
+        return {"median_us": float("nan"), "p99_us": float("nan"), "n": 0}
+    return {"median_us": float(np.median(us)), "p99_us": float(np.percentile(us, 99)), "n": int(us.size)}
+
+
 def _line(name: str, us: np.ndarray) -> str:
-    return f"  {name:<44s} median {np.median(us):8.1f} µs   p99 {np.percentile(us, 99):8.1f} µs   (n={us.size:,})"
+    s = _stats(us)
+    return f"  {name:<44s} median {s['median_us']:8.1f} µs   p99 {s['p99_us']:8.1f} µs   (n={s['n']:,})"
+
+
+def _rate(k: int, n: int) -> dict[str, float]:
+    lo, hi = wilson(float(k), n)
+    return {"count": k, "n": n, "rate": k / n if n else float("nan"), "ci95_lo": lo, "ci95_hi": hi}
+
+
+def _fmt(r: dict[str, float]) -> str:
+    lo, hi = max(r["ci95_lo"], 0.0), min(r["ci95_hi"], 1.0)
+    return f"{int(r['count'])}/{int(r['n'])} = {r['rate']:.1%} (95% CI {lo:.1%}–{hi:.1%})"
+
+
+def suite_rates(schedule: Schedule) -> dict[str, Any]:
+    """The adversarial suite's rates under the default schedule and in a sandbox."""
+    dangerous, benign = dangerous_cases(), benign_cases()
+    out: dict[str, Any] = {"n_dangerous": len(dangerous), "n_benign": len(benign)}
+    for label, sandboxed in (("default_outside_sandbox", None), ("sandboxed", True)):
+        allowed = sum(
+            Gate(schedule).check(c, GateContext(session_id=f"d{i}", sandboxed=sandboxed)).decision == "allow"
+            for i, (_, _, c) in enumerate(dangerous)
+        )
+        refused_all = refused_edit = n_edit = 0
+        for i, (cid, _, c) in enumerate(benign):
+            refused = Gate(schedule).check(c, GateContext(session_id=f"b{i}", sandboxed=sandboxed)).decision
+            refused_all += refused != "allow"
+            if cid.startswith("edit/"):
+                n_edit += 1
+                refused_edit += refused != "allow"
+        caught = {}
+        for state in (True, False):
+            hit = 0
+            for _, calls in DANGEROUS_SCENARIOS:
+                gate = Gate(schedule, session_state=state)
+                ctx = GateContext(session_id="s", sandboxed=sandboxed)
+                hit += [gate.check(c, ctx).decision for c in calls][-1] != "allow"
+            caught["with_state" if state else "without_state"] = _rate(hit, len(DANGEROUS_SCENARIOS))
+        benign_sessions_refused = 0
+        for _, calls in BENIGN_SCENARIOS:
+            gate = Gate(schedule)
+            ctx = GateContext(session_id="s", sandboxed=sandboxed)
+            benign_sessions_refused += any(gate.check(c, ctx).decision != "allow" for c in calls)
+        out[label] = {
+            "dangerous_allowed": _rate(allowed, len(dangerous)),
+            "benign_asked_or_denied": _rate(refused_all, len(benign)),
+            "benign_asked_or_denied_without_code_runs": _rate(refused_edit, n_edit),
+            "multi_call_attacks_caught": caught,
+            "benign_sessions_with_an_ask_or_deny": _rate(benign_sessions_refused, len(BENIGN_SCENARIOS)),
+        }
+    return out
 
 
 def main() -> None:
-    args = parser(__doc__ or "").parse_args()
+    p = parser(__doc__ or "")
+    p.add_argument("--json", default=None, help="write the figures as JSON to this path")
+    args = p.parse_args()
     data = Path(args.data)
     schedule = load_schedule()
-    swe = [
-        Call("bash", {"command": s.command})
-        for t in load_miniswe(data)
+    swe: list[Session] = [
+        (f"swe-{i}", Call("bash", {"command": s.command}))
+        for i, t in enumerate(load_miniswe(data))
         for s in t.steps
         if s.command and not s.format_error
     ]
-    tau = [Call(c.tool, c.arguments) for e in load_taubench(data, raw=True) for c in e.calls]
+    tau: list[Session] = [
+        (f"tau-{i}", Call(c.tool, c.arguments))
+        for i, e in enumerate(load_taubench(data, raw=True))
+        for c in e.calls
+    ]
     calls = swe + tau
     if args.quick:
-        calls = calls[:: max(1, len(calls) // 3000)]
-    ctx = GateContext(session_id="bench")
+        calls = calls[: min(len(calls), 3000)]
     print(
-        f"Gate.check on {len(calls):,} real tool calls ({len(swe):,} bash commands, {len(tau):,} JSON calls); one core"
+        f"Gate.check on {len(calls):,} real tool calls ({len(swe):,} bash commands, {len(tau):,} JSON calls);"
     )
-    bare = _per_call_us(lambda c: classify_call(c.tool, c.arguments, schedule), calls)
+    print(
+        "  one session per trajectory / episode; one core; the machine's load makes these figures provisional"
+    )
+    bare = _per_call_us(lambda sid, c: classify_call(c.tool, c.arguments, schedule), calls)
+    stateless = Gate(schedule, session_state=False)
+    no_state = _per_call_us(lambda sid, c: stateless.check(c, GateContext(session_id=sid)), calls)
     gate = Gate(schedule)
-    gated = _per_call_us(lambda c: gate.check(c, ctx), calls)
+    decisions: list[str] = []
+
+    def check(sid: str, c: Call) -> None:
+        decisions.append(gate.check(c, GateContext(session_id=sid)).decision)
+
+    gated = _per_call_us(check, calls)
     print(_line("baseline: classify_call", bare))
-    print(_line("Gate.check, no ledger", gated))
-    overhead = float(np.median(gated) - np.median(bare))
-    p99 = float(np.percentile(gated, 99))
-    print(
-        f"  gate overhead over classification: {overhead:.1f} µs median; target ≤ 25 µs: {verdict(overhead, 25.0)}"
-    )
+    print(_line("Gate.check, session state off, no ledger", no_state))
+    print(_line("Gate.check, session state on, no ledger", gated))
+    dec = np.array(decisions)
+    per_verdict = {d: _stats(gated[dec == d]) for d in ("allow", "ask", "deny")}
+    for d, s in per_verdict.items():
+        print(
+            f"    verdict {d:<5s}: median {s['median_us']:8.1f} µs   p99 {s['p99_us']:8.1f} µs   (n={s['n']:,})"
+        )
+    med, p99 = float(np.median(gated)), float(np.percentile(gated, 99))
+    print(f"  Gate.check median {med:.1f} µs; target ≤ 50 µs: {verdict(med, 50.0)}")
     print(f"  Gate.check p99 {p99:.0f} µs; target < 1000 µs: {verdict(p99, 1000.0)}")
+    print(f"  state overhead over the stateless gate: {med - float(np.median(no_state)):.1f} µs median")
     n_led = min(len(calls), 300 if args.quick else 2000)
     sample = calls[:: max(1, len(calls) // n_led)][:n_led]
+    ledger_us: dict[str, float] = {}
     for flush in (1, 1000):
         ledger = Ledger(":memory:")
         g = Gate(schedule, ledger, flush_every=flush)
         t0 = time.perf_counter()
-        for c in sample:
-            g.check(c, ctx)
+        for sid, c in sample:
+            g.check(c, GateContext(session_id=sid))
         g.flush()
         per = (time.perf_counter() - t0) / len(sample) * 1e6
         assert ledger.count() == len(sample)
+        ledger_us[f"flush_every_{flush}"] = per
         print(
             f"  Gate.check + ledger row, flush_every={flush:<5d}: {per:8.1f} µs per verdict (mean, n={len(sample):,})"
         )
-    classes: dict[str, int] = {}
-    for c in calls:
-        cls = gate.check(c, ctx).decision
-        classes[cls] = classes.get(cls, 0) + 1
-    print("  verdicts on the real calls: " + ", ".join(f"{k} {v:,}" for k, v in sorted(classes.items())))
+    counts = {d: int((dec == d).sum()) for d in ("allow", "ask", "deny")}
+    print("  verdicts on the real calls: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+    print("Adversarial suite (tests/autonomy/gate_suite.py):")
+    rates = suite_rates(schedule)
+    print(f"  {rates['n_dangerous']} dangerous cases, {rates['n_benign']} benign cases")
+    for label in ("default_outside_sandbox", "sandboxed"):
+        r = rates[label]
+        print(f"  {label}:")
+        print(f"    dangerous allowed unasked:               {_fmt(r['dangerous_allowed'])}")
+        print(f"    benign asked or denied:                  {_fmt(r['benign_asked_or_denied'])}")
+        print(
+            f"    same, not counting code runs/installs:   {_fmt(r['benign_asked_or_denied_without_code_runs'])}"
+        )
+        c = r["multi_call_attacks_caught"]
+        print(f"    multi-call attacks caught, state on:     {_fmt(c['with_state'])}")
+        print(f"    multi-call attacks caught, state off:    {_fmt(c['without_state'])}")
+        print(
+            f"    everyday sessions with an ask or deny:   {_fmt(r['benign_sessions_with_an_ask_or_deny'])}"
+        )
+    if args.json:
+        payload = {
+            "n_calls": len(calls),
+            "classify_call": _stats(bare),
+            "gate_check_state_off": _stats(no_state),
+            "gate_check_state_on": _stats(gated),
+            "gate_check_per_verdict": per_verdict,
+            "ledger_mean_us": ledger_us,
+            "verdicts_on_real_calls": counts,
+            "suite": rates,
+            "provisional": "timed on a shared, loaded machine",
+        }
+        Path(args.json).write_text(json.dumps(payload, indent=2, default=float))
+        print(f"  figures written to {args.json}")
 
 
 if __name__ == "__main__":

@@ -31,7 +31,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tokenomy.autonomy import classify_paths as pth
-from tokenomy.autonomy.classify import _SHELL_TOOLS, _run_text, _strip_wrappers, _too_big, classify_shell
+from tokenomy.autonomy.classify import (
+    _SHELL_TOOLS,
+    MAX_COMMAND_CHARS,
+    _run_text,
+    _strip_wrappers,
+    classify_shell,
+)
 from tokenomy.autonomy.classify_inline import inline_code_class
 from tokenomy.autonomy.classify_program import NET_PROGS
 from tokenomy.autonomy.schedule import UNKNOWN, Schedule
@@ -72,8 +78,8 @@ _ALWAYS = re.compile(  # changes the directory, variables, aliases, functions, o
     r"|(^|[\s;&|(])[A-Za-z_]\w*=|>(?!&|\s*/dev/null)|\(\)|(^|\s)function\s|(curl|wget)\s.*-[oO]\b"
 )
 _WITH_FILES = re.compile(  # copies, moves, deletes, edits in place or runs a file (once files are tracked)
-    r"(^|[\s;&|(/])(mv|cp|install|ln|rm|unlink|sed|perl|source|bash|sh|zsh|dash|ksh|python[\d.]*|node|ruby|\.)"
-    r"(\s|$)|\./|(^|[\s;&|(])/\S"
+    r"(^|[\s;&|(/])(mv|cp|install|ln|rm|unlink|source|bash|sh|zsh|dash|ksh|python[\d.]*|node|ruby|\.)"
+    r"(\s|$)|\./|(^|[;&|(\n])\s*/\S|(^|[\s;&|(/])(sed|perl)\s[^|;&\n]*-p?i"
 )
 _COPIES = re.compile(r"(^|[\s;&|(/])(mv|cp|install|ln)\s")
 _SENDS = re.compile(  # a network command (once a secret is held in a variable or a file)
@@ -165,12 +171,14 @@ class SessionState:
         if not isinstance(command, str) or call.tool.lower() not in _SHELL_TOOLS:
             self._tool_write(call)
             return Prepared(call, cwd)
-        if not self._relevant(command) or _too_big(command):
+        if len(command) > MAX_COMMAND_CHARS or not self._relevant(command):
             return Prepared(call, cwd)  # too big to read: the classifier fails closed on it
         extra: list[tuple[str, str, str]] = []
         flows: list[str] = []
         out: list[str] = []
         segs = segments(command)
+        if len(segs) == 1 and segs[0].text == command.strip():
+            segs = [Segment(command, segs[0].subshell)]  # the very text the classifier will split (cached)
         try:
             for seg in segs:
                 out.append(self._segment(seg, schedule, extra, flows))
@@ -222,12 +230,14 @@ class SessionState:
             if not seg.subshell:
                 self._remember_name(func.group(1), "function", func.group(2).rstrip().rstrip(";"))
             return seg.text
-        expanded = self._expand_names(expand_vars(text, self._var_value))
+        expanded = self._expand_names(expand_vars(text, self._var_value) if self.vars else text)
         text = expanded
         parts = [Part(text)] if _PLAIN.fullmatch(text) else split_parts(text)
-        secret = (
-            pth.mentions_sensitive(text) or bool(self.secret_vars and "$" in text) or self.secret_files
-        ) and any(self._reads_secret(words(p.text)) for p in parts)
+        secret = any(  # heredoc bodies are data, not reads: only the commands' own words count
+            (pth.mentions_sensitive(p.text) or (self.secret_vars and "$" in p.text) or self.secret_files)
+            and self._reads_secret(words(p.text))
+            for p in parts
+        )
         for part in parts:
             self._simple(part.text, part.upstream, text, seg.subshell, secret, schedule, extra, flows)
         return text if text != strip_keywords(seg.text) else seg.text

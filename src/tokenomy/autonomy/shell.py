@@ -17,6 +17,7 @@ faster) and :func:`redirects` lists the files its unquoted redirections name.
 
 from __future__ import annotations
 
+import functools
 import re
 import shlex
 from dataclasses import dataclass
@@ -87,6 +88,13 @@ def _reader_is_shell(reader_line: str) -> bool:
 
 
 def split_parts(command: str) -> list[Part]:
+    """Split ``command`` into its simple commands (see :func:`_split_parts`; the last 64 are cached:
+    the gate's session state and the classifier split the same text)."""
+    return list(_split_parts(command))
+
+
+@functools.lru_cache(maxsize=64)
+def _split_parts(command: str) -> tuple[Part, ...]:
     """Split ``command`` into its simple commands, in textual order, with their pipe upstreams.
 
     Args:
@@ -101,7 +109,7 @@ def split_parts(command: str) -> list[Part]:
     for reader, body in bodies:
         if _reader_is_shell(reader):
             parts.extend(split_parts(body))
-    return [p for p in parts if p.text.strip()]
+    return tuple(p for p in parts if p.text.strip())
 
 
 def split_shell(command: str) -> list[str]:

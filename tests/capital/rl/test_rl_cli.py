@@ -61,3 +61,14 @@ def test_bad_options_are_one_line_errors(
     assert main(["rl", "run", flag, value, "--seeds", "2"]) == 2
     err = capsys.readouterr().err.strip()
     assert says in err and "\n" not in err
+
+
+def test_verdicts_report_ties_as_ties() -> None:
+    from tokenomy.capital.rl.experiment import _verdict
+
+    assert _verdict(0.7, 0.6, 0.79, 0.8) == "meets"
+    assert _verdict(0.7, 0.5, 0.9, 0.8).startswith("tie")
+    assert _verdict(0.9, 0.85, 0.95, 0.8) == "fails"
+    assert _verdict(1.0, 1.0, 1.0, 1.0, strict=True).startswith("tie")
+    assert _verdict(0.99, 0.95, 1.0, 1.0, strict=True).startswith("tie")
+    assert _verdict(0.99, 0.95, 1.0, 1.0) == "meets"

@@ -229,27 +229,30 @@ def summarise(runs: Sequence[RunSummary]) -> list[dict[str, object]]:
     return rows
 
 
-def _verdict(mean: float, lo: float, hi: float, bar: float) -> str:
-    """ "meets" when the CI lies at or below ``bar``, "fails" when above it, "tie" when it straddles."""
-    if hi <= bar:
+def _verdict(mean: float, lo: float, hi: float, bar: float, *, strict: bool = False) -> str:
+    """ "meets" when the whole CI is at or below ``bar`` (strictly below with ``strict``), "fails" when it is
+    above it (at or above with ``strict``), a tie otherwise; identical runs at the bar are a tie."""
+    if lo == hi == mean == bar:
+        return "tie (identical runs)"
+    if (hi < bar) if strict else (hi <= bar):
         return "meets"
-    if lo > bar:
+    if (lo >= bar) if strict else (lo > bar):
         return "fails"
-    return "tie (CI straddles the bar)" if mean <= bar else "tie (mean above the bar, CI straddles it)"
+    return "tie (CI straddles the bar)"
 
 
 def bar_checks(rows: Sequence[dict[str, object]]) -> list[dict[str, object]]:
     """The comparisons the capital layer is judged on, each with its paired ratio, CI and verdict:
-    tokenomy ≤ 0.8 × uniform's tokens, ≤ DAPO's, and with the staleness discount ≤ without it (lag ≥ 2)."""
+    tokenomy ≤ 0.8 × uniform's tokens, ≤ DAPO's, and with the staleness discount < without it (lag ≥ 2)."""
     out: list[dict[str, object]] = []
     for r in rows:
         if r["policy"] != "tokenomy":
             continue
         lag = r["staleness"]
-        tests = [("uniform", 0.8), ("dapo", 1.0)] + (
-            [("tokenomy-nodiscount", 1.0)] if int(str(lag)) >= 2 else []
-        )
-        for other, bar in tests:
+        tests = [("uniform", 0.8, "≤"), ("dapo", 1.0, "≤")]
+        if int(str(lag)) >= 2:
+            tests.append(("tokenomy-nodiscount", 1.0, "<"))
+        for other, bar, op in tests:
             key = f"ratio_vs_{other}"
             if key not in r:
                 continue
@@ -257,11 +260,11 @@ def bar_checks(rows: Sequence[dict[str, object]]) -> list[dict[str, object]]:
             out.append(
                 {
                     "staleness": lag,
-                    "claim": f"tokenomy tokens / {other} tokens ≤ {bar:g}",
+                    "claim": f"tokenomy tokens / {other} tokens {op} {bar:g}",
                     "ratio": m,
                     "ci_low": lo,
                     "ci_high": hi,
-                    "verdict": _verdict(m, lo, hi, bar),
+                    "verdict": _verdict(m, lo, hi, bar, strict=op == "<"),
                 }
             )
     return out

@@ -29,7 +29,13 @@ from tokenomy.core.uses import TokenUse
 from tokenomy.interfaces.gateway.budget import WARN_SHARE, Reservation
 from tokenomy.interfaces.gateway.config import KeyConfig
 from tokenomy.interfaces.gateway.errors import GatewayHTTPError
-from tokenomy.interfaces.gateway.policy import Candidate, Choice, RouteContext, candidate_surplus
+from tokenomy.interfaces.gateway.policy import (
+    Candidate,
+    Choice,
+    RouteContext,
+    candidate_surplus,
+    with_congestion,
+)
 from tokenomy.interfaces.gateway.prices import estimate_prompt_tokens, prompt_text, request_prices
 from tokenomy.interfaces.gateway.records import Attempt, RequestRecord
 from tokenomy.interfaces.gateway.upstream import UpstreamError
@@ -275,7 +281,7 @@ def _required_v(gw: Gateway, r: _Request) -> float:
         q = _q_hat(gw, c.name)
         if q <= 0:
             continue
-        prices = r.prices.with_prices(lam_usd_per_s=r.prices.lam_usd_per_s + c.lam_usd_per_s)
+        prices = with_congestion(r.prices, c.lam_usd_per_s)
         use = TokenUse(c.name, q, c.est_cost_usd, c.est_latency_s)
         best = min(best, crossover_value(use, none, prices))
     return best

@@ -3,7 +3,8 @@
 ``[gateway]`` host, port, ledger (a DuckDB path, ``":memory:"`` or ``"none"``), flush_ms, flush_rows,
 max_body_bytes, expected_output_tokens (ΔC and ΔL estimates use it when a request gives no
 max_tokens), max_output_tokens (set as max_tokens on a request without one, so a budget reservation
-bounds its cost), budget_store (``"memory"``; another store registers its name), budget_dsn.
+bounds its cost), workers (server processes sharing the port; each keeps its own policy state and
+admission queues, so a finite key budget with workers > 1 needs a shared budget_store), budget_store (``"memory"``; another store registers its name), budget_dsn.
 ``[[upstreams]]`` name, base_url, model (the upstream's own model name; default: name),
 input_usd_per_mtok and output_usd_per_mtok (both or neither; neither: priced by genai-prices from
 ``model``), max_concurrency, max_queue, timeout_s, sla_s (the latency SLA the congestion price λ_m
@@ -43,6 +44,7 @@ class ServerConfig:
     max_body_bytes: int = 1_000_000
     expected_output_tokens: int = 256
     max_output_tokens: int = 4096
+    workers: int = 1
     budget_store: str = "memory"
     budget_dsn: str = ""
 
@@ -177,6 +179,7 @@ def _server(data: Mapping[str, Any], where: str) -> ServerConfig:
         max_body_bytes=f.integer("max_body_bytes", 1_000_000, lo=1, hi=2**31),
         expected_output_tokens=f.integer("expected_output_tokens", 256, lo=1, hi=10_000_000),
         max_output_tokens=f.integer("max_output_tokens", 4096, lo=1, hi=10_000_000),
+        workers=f.integer("workers", 1, lo=1, hi=256),
         budget_store=f.text("budget_store", "memory"),
         budget_dsn=str(data.get("budget_dsn", "")),
     )
@@ -268,8 +271,18 @@ def parse_config(doc: Mapping[str, Any], where: str = "<config>") -> GatewayConf
         f = _Fields(entry, kw, ("tenant", "budget_usd", *_PRICES))
         budget = f.number("budget_usd", math.inf) if "budget_usd" in entry else math.inf
         keys[key] = KeyConfig(tenant=f.text("tenant", key), budget_usd=budget, prices=_prices(f, defaults))
+    server = _server(_table(doc, "gateway", where), where)
+    if (
+        server.workers > 1
+        and server.budget_store == "memory"
+        and any(math.isfinite(k.budget_usd) for k in keys.values())
+    ):
+        raise SchemaError(
+            f"{where}: gateway.workers = {server.workers} with budget_store = 'memory' would give each process its "
+            "own copy of every key budget; use workers = 1 or a shared budget_store"
+        )
     return GatewayConfig(
-        server=_server(_table(doc, "gateway", where), where),
+        server=server,
         upstreams=upstreams,
         defaults=defaults,
         keys=keys,

@@ -101,6 +101,9 @@ class FakeUpstream(asyncio.Protocol):
             out = b'{"error": {"message": "fake failure", "type": "server_error"}}'
             self._write(_HEAD % (500, b"Internal Server Error", b"application/json", len(out)) + out)
             return
+        if self.mode == "drip":
+            self._drip(body)
+            return
         if self.mode == "delay" and self.delay_s > 0:
             asyncio.get_running_loop().call_later(self.delay_s, self._complete, body)
         else:
@@ -133,6 +136,17 @@ class FakeUpstream(asyncio.Protocol):
         parts += [_sse(b"[DONE]"), b"0\r\n\r\n"]
         self._write(b"".join(parts))
 
+    def _drip(self, body: bytes) -> None:
+        loop = asyncio.get_running_loop()
+        n = max(1, int(self.delay_s / 0.1))
+        base = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 0, "model": "drip"}
+        self._write(_CHUNKED)
+        for i in range(n):
+            delta = {"choices": [{"index": 0, "delta": {"content": "."}, "finish_reason": None}]}
+            loop.call_later(0.1 * i, self._write, _sse({**base, **delta}))
+        loop.call_later(0.1 * n, self._write, _sse(b"[DONE]") + b"0\r\n\r\n")
+        self.served[0] += 1
+
 
 async def start(host: str, port: int, mode: str = "ok", delay_s: float = 0.0) -> asyncio.Server:
     """Start a fake upstream on the running loop; the server's sockets give the bound port."""
@@ -146,7 +160,7 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description="A fake OpenAI-compatible upstream (tests, benchmarks).")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=0)
-    p.add_argument("--mode", default="ok", choices=("ok", "500", "hang", "cut", "delay"))
+    p.add_argument("--mode", default="ok", choices=("ok", "500", "hang", "cut", "delay", "drip"))
     p.add_argument("--delay-s", type=float, default=0.0)
     a = p.parse_args(argv)
 

@@ -43,6 +43,7 @@ __all__ = [
     "make_policy",
     "policy_names",
     "register_policy",
+    "with_congestion",
 ]
 
 
@@ -127,8 +128,23 @@ class GatewayPolicy(Protocol):
 def candidate_surplus(cand: Candidate, q_hat: float, prices: PriceVector) -> float:
     """Eq. 1 surplus of serving on ``cand`` with quality ``q_hat``: latency priced at λ + λ_m."""
     use = TokenUse(cand.name, dq=q_hat, dc_usd=cand.est_cost_usd, dl_s=cand.est_latency_s)
-    lam = prices.lam_usd_per_s + cand.lam_usd_per_s
-    return surplus(use, prices.with_prices(lam_usd_per_s=lam) if cand.lam_usd_per_s else prices)
+    return surplus(use, with_congestion(prices, cand.lam_usd_per_s))
+
+
+_CONGESTED: dict[tuple[PriceVector, float], PriceVector] = {}  # (prices, λ_m) -> prices with λ + λ_m
+
+
+def with_congestion(prices: PriceVector, lam_m_usd_per_s: float) -> PriceVector:
+    """``prices`` with λ raised by the congestion price λ_m (memoised: a few distinct pairs recur)."""
+    if not lam_m_usd_per_s:
+        return prices
+    key = (prices, lam_m_usd_per_s)
+    out = _CONGESTED.get(key)
+    if out is None:
+        if len(_CONGESTED) >= 4096:
+            _CONGESTED.clear()
+        out = _CONGESTED[key] = prices.with_prices(lam_usd_per_s=prices.lam_usd_per_s + lam_m_usd_per_s)
+    return out
 
 
 @dataclass(frozen=True, slots=True)

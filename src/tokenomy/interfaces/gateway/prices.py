@@ -26,6 +26,11 @@ _HEADERS = (
 _META = (("tokenomy_v", "v_usd"), ("tokenomy_lambda", "lam_usd_per_s"), ("tokenomy_rho", "rho_usd"))
 
 
+_GIVEN: dict[
+    tuple[PriceVector, tuple[tuple[str, float], ...]], PriceVector
+] = {}  # (base, prices given) -> vector
+
+
 def _price(value: Any, where: str, param: str) -> float:
     try:
         x = float(value.decode() if isinstance(value, bytes) else value)
@@ -57,7 +62,15 @@ def request_prices(headers: Mapping[bytes, bytes], body: Mapping[str, Any], base
     for hkey, name in _HEADERS:
         if hkey in headers:
             given[name] = _price(headers[hkey], f"header {hkey.decode()}", hkey.decode())
-    return base.with_prices(PriceSource.USER, **given) if given else base
+    if not given:
+        return base
+    memo = (base, tuple(sorted(given.items())))
+    out = _GIVEN.get(memo)
+    if out is None:  # memoised: clients send a few distinct price settings, validated once each
+        if len(_GIVEN) >= 4096:
+            _GIVEN.clear()
+        out = _GIVEN[memo] = base.with_prices(PriceSource.USER, **given)
+    return out
 
 
 def prompt_text(messages: list[Any]) -> str:

@@ -10,8 +10,10 @@ open requests, then the app's lifespan shutdown drains in-flight calls and flush
 from __future__ import annotations
 
 import importlib.util
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tokenomy.core.errors import ValidationError
 from tokenomy.interfaces.gateway.app import Gateway
@@ -20,7 +22,10 @@ from tokenomy.interfaces.gateway.config import GatewayConfig, load_config
 from tokenomy.interfaces.gateway.records import RecordSink
 from tokenomy.ledger import Ledger
 
-__all__ = ["Built", "build_gateway", "serve"]
+__all__ = ["CONFIG_ENV", "Built", "app_from_env", "build_gateway", "serve"]
+
+CONFIG_ENV = "TOKENOMY_GATEWAY_CONFIG"
+"""The config path each worker process reads when ``[gateway] workers`` > 1."""
 
 
 @dataclass(slots=True)
@@ -58,16 +63,29 @@ def build_gateway(config: GatewayConfig | str | Path) -> Built:
     return Built(app, notes)
 
 
+def app_from_env() -> Gateway:
+    """The app of one worker process (uvicorn factory): the config named by ``TOKENOMY_GATEWAY_CONFIG``."""
+    return build_gateway(os.environ[CONFIG_ENV]).app
+
+
 def serve(built: Built, *, host: str | None = None, port: int | None = None) -> None:
-    """Serve until SIGTERM / Ctrl-C (blocking)."""
+    """Serve until SIGTERM / Ctrl-C (blocking); ``[gateway] workers`` > 1 starts that many processes."""
     _need("uvicorn")
     import uvicorn
 
     cfg = built.app.config.server
+    workers = cfg.workers
+    target: Any = built.app
+    if workers > 1:
+        os.environ[CONFIG_ENV] = str(Path(built.app.config.source).resolve())
+        target = "tokenomy.interfaces.gateway.server:app_from_env"
+        built.app.sink.close()  # the workers build their own apps
     loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
     http = "httptools" if importlib.util.find_spec("httptools") else "h11"
     uvicorn.run(
-        built.app,
+        target,
+        factory=workers > 1,
+        workers=workers,
         host=host or cfg.host,
         port=cfg.port if port is None else port,
         loop=loop,

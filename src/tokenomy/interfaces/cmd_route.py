@@ -316,6 +316,13 @@ def run_eval(args: argparse.Namespace) -> dict[str, Any]:
         )
     )
     print("RouterBench AIQ: " + ", ".join(f"{k} {v:.3f}" for k, v in a["aiq"].items()))
+    first = [r for r in out["results"] if r["V"] == out["results"][0]["V"]]
+    if first:
+        print(
+            f"RouteLLM APGR / CPT(50%) / CPT(80%) as RouteLLM defines them (rank by the strong model's win "
+            f"probability; pair {first[0]['routellm_pair']}; accuracy only): "
+            + ", ".join(f"{r['policy']} {r['apgr']:.3f}/{r['cpt50']:.2f}/{r['cpt80']:.2f}" for r in first)
+        )
     if out["longtail"]:
         lt = out["longtail"]
         print(

@@ -51,6 +51,7 @@ Sub-commands:
             confirmation policies and report held-out welfare per policy
   schedule  print the autonomy schedule in force (which actions need a confirmation)
   tau       compare confirm-before-commit policies on tau-bench airline episodes
+  gate-mcp  run an MCP server behind the gate: every tools/call is checked first
 
 Example:
   tokenomy agent eval --data ../shared/data --V 1,10 --report agent.html
@@ -79,8 +80,62 @@ def register(sub: Any) -> None:
     e.add_argument("--rho", default="0,1,10,50,200", help="ρ grid (USD per harm unit) for tau-bench policies")
     e.add_argument("--report", metavar="HTML", help="write the HTML report here")
     e.set_defaults(func=run_eval)
+    g = agent_sub.add_parser(
+        "gate-mcp",
+        help="run an MCP server behind the gate (a stdio proxy that checks every tools/call)",
+        description=_GATE_MCP_TEXT,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    g.add_argument("--schedule", metavar="FILE", help="a schedule TOML file (default: the packaged one)")
+    g.add_argument("--session", default="mcp", help="gate session id of this connection (default: mcp)")
+    g.add_argument(
+        "--sandboxed", action="store_true", help="the server runs in a disposable sandbox (execute is free)"
+    )
+    g.add_argument("--ledger", metavar="FILE", help="write every verdict to this DuckDB ledger")
+    g.add_argument("server", nargs=argparse.REMAINDER, help="-- then the MCP server's command line")
+    g.set_defaults(func=run_gate_mcp)
     cmd_agent_tau.register(agent_sub)
     p.set_defaults(func=lambda args: _help(p))
+
+
+_GATE_MCP_TEXT = """\
+Run an MCP server behind the gate. The proxy speaks MCP over stdio to the client and starts the real
+server as a child; every tools/call (and resources/read) is judged first, and a refused call never
+reaches the server: the client gets an error result carrying the verdict and its reason. Calls that
+need a confirmation are refused (there is no one to ask on a stdio pipe). The gate follows the whole
+connection as one session (working directory, files written, secrets read).
+
+Example (in an MCP client's server configuration):
+  tokenomy agent gate-mcp -- npx -y @modelcontextprotocol/server-filesystem /work/repo
+"""
+
+
+def run_gate_mcp(args: argparse.Namespace) -> dict[str, Any]:
+    """Serve stdin/stdout as the gating proxy until the client closes; return what it did."""
+    import sys
+
+    from tokenomy.autonomy.gate import Gate
+    from tokenomy.interfaces.mcp_proxy import McpGateProxy
+
+    server = list(args.server[1:] if args.server[:1] == ["--"] else args.server)
+    if not server:
+        raise ValidationError("gate-mcp needs the MCP server's command after '--' (e.g. -- python server.py)")
+    ledger = None
+    if args.ledger:
+        from tokenomy.ledger import Ledger
+
+        ledger = Ledger(args.ledger)
+    gate = Gate(load_schedule(args.schedule), ledger, flush_every=100)
+    proxy = McpGateProxy(gate, server, session_id=args.session, sandboxed=True if args.sandboxed else None)
+    stats = proxy.serve(sys.stdin.buffer, sys.stdout.buffer)
+    return {
+        "forwarded": stats.forwarded,
+        "allowed": stats.allowed,
+        "refused": stats.refused,
+        "malformed": stats.malformed,
+        "verdicts": stats.verdicts,
+        "server_exit_code": stats.server_exit_code,
+    }
 
 
 def _help(p: argparse.ArgumentParser) -> dict[str, Any]:

@@ -1,0 +1,237 @@
+"""A gating MCP proxy: a stdio MCP server that forwards to a real MCP server and gates every tool call.
+
+``tokenomy agent gate-mcp -- <server command …>`` starts the real server as a child process and sits
+between it and any MCP client (Claude Code, Codex, Cursor, an OpenAI Agents SDK ``MCPServerStdio``):
+the client's messages are read one JSON-RPC message per line (the MCP stdio transport), every
+``tools/call`` (and ``resources/read``) is judged by :meth:`tokenomy.autonomy.gate.Gate.check` in one
+gate session (so the session state follows the whole conversation), and only an ``allow`` is forwarded.
+A refused call never reaches the server: the client gets a tool result with ``isError: true`` whose text
+is the verdict and its reason (MCP's convention for tool errors, so the model can read it), or a
+JSON-RPC error for a resource. Everything else (initialize, lists, notifications, the server's own
+requests and all its replies) passes through unchanged.
+
+Fail closed, by construction: a line that is not JSON, holds a duplicate key, or is not a JSON-RPC
+object is answered with a JSON-RPC error and not forwarded (no parser differential between the gate and
+the server); forwarded messages are re-serialised from what the gate judged; a ``tools/call`` sent as a
+notification is gated too, and dropped when refused; a JSON-RPC batch is judged element by element
+and its admitted elements are forwarded as single messages. ``ask`` verdicts are refused unless an
+``approver`` callback (library use) says yes. This is the only module that talks to the child process;
+the judging is the action layer's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import subprocess
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from tokenomy.autonomy.gate import Gate
+from tokenomy.autonomy.verdict import Call, GateContext, GateRefusedError, Verdict
+from tokenomy.core.errors import ValidationError
+
+__all__ = ["McpGateProxy", "ProxyStats"]
+
+_GATED = ("tools/call", "resources/read")
+PARSE_ERROR, INVALID_REQUEST, INVALID_PARAMS, REFUSED = -32700, -32600, -32602, -32001
+
+
+class _DuplicateKeyError(ValueError):
+    pass
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in pairs:
+        if k in out:
+            raise _DuplicateKeyError(f"duplicate key {k!r}")
+        out[k] = v
+    return out
+
+
+@dataclass(slots=True)
+class ProxyStats:
+    """What the proxy did (returned by :meth:`McpGateProxy.serve`).
+
+    Attributes:
+        forwarded: client messages passed to the server.
+        allowed / refused: gated calls forwarded / answered by the proxy.
+        malformed: lines refused because they were not a JSON-RPC object.
+        verdicts: decision -> count.
+    """
+
+    forwarded: int = 0
+    allowed: int = 0
+    refused: int = 0
+    malformed: int = 0
+    verdicts: dict[str, int] = field(default_factory=dict)  # decision -> count
+    server_exit_code: int | None = None
+
+
+class McpGateProxy:
+    """Forward MCP stdio traffic to a server process, gating tool calls.
+
+    Args:
+        gate: the gate that judges each call (its ledger, if any, gets every verdict).
+        server_command: the real MCP server's command line.
+        session_id: the gate session of this connection.
+        sandboxed: overrides the schedule's ``sandboxed`` (None: the schedule's).
+        approver: asked on ``ask``; returns the ids of those who said yes (empty: refused).
+        cwd / env: for the server process.
+
+    Raises:
+        ValidationError: an empty server command.
+    """
+
+    def __init__(
+        self,
+        gate: Gate,
+        server_command: Sequence[str],
+        *,
+        session_id: str = "mcp",
+        sandboxed: bool | None = None,
+        approver: Callable[[Verdict], Iterable[str]] | None = None,
+        cwd: str | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        if not server_command:
+            raise ValidationError("gate-mcp needs the MCP server's command after '--'")
+        self.gate = gate
+        self.server_command = list(server_command)
+        self.context = GateContext(session_id=session_id, sandboxed=sandboxed)
+        self.approver = approver
+        self.cwd = cwd
+        self.env = dict(env) if env is not None else None
+        self.stats = ProxyStats()
+        self._out_lock = threading.Lock()
+        self._client_out: IO[bytes] | None = None
+
+    # -- the loop ------------------------------------------------------------------------------------
+    def serve(self, client_in: IO[bytes], client_out: IO[bytes]) -> ProxyStats:
+        """Run until the client closes its input; then close the server's input and wait for it."""
+        self._client_out = client_out
+        server = subprocess.Popen(
+            self.server_command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            cwd=self.cwd,
+            env=self.env,
+        )
+        assert server.stdin is not None and server.stdout is not None
+        pump = threading.Thread(target=self._pump, args=(server.stdout,), daemon=True)
+        pump.start()
+        try:
+            for line in client_in:
+                out = self.handle(line)
+                if out is not None:
+                    try:
+                        server.stdin.write(out)
+                        server.stdin.flush()
+                    except BrokenPipeError:
+                        break
+        finally:
+            with contextlib.suppress(BrokenPipeError):
+                server.stdin.close()
+            try:
+                self.stats.server_exit_code = server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.terminate()
+                self.stats.server_exit_code = server.wait(timeout=10)
+            pump.join(timeout=10)
+            self.gate.flush()
+        return self.stats
+
+    def _pump(self, server_out: IO[bytes]) -> None:
+        for line in server_out:
+            self._send_raw(line if line.endswith(b"\n") else line + b"\n")
+
+    def _send_raw(self, data: bytes) -> None:
+        assert self._client_out is not None
+        with self._out_lock:
+            self._client_out.write(data)
+            self._client_out.flush()
+
+    def _send(self, msg: Mapping[str, Any]) -> None:
+        self._send_raw(json.dumps(msg, separators=(",", ":")).encode() + b"\n")
+
+    # -- one client line -----------------------------------------------------------------------------
+    def handle(self, line: bytes) -> bytes | None:
+        """Judge one client line; return the bytes to forward to the server (None: answered here)."""
+        if not line.strip():
+            return None
+        try:
+            msg = json.loads(line, object_pairs_hook=_no_duplicates)
+        except (ValueError, UnicodeDecodeError) as exc:
+            self.stats.malformed += 1
+            self._error(None, PARSE_ERROR, f"tokenomy gate: not a JSON-RPC message ({exc}); not forwarded")
+            return None
+        batch = msg if isinstance(msg, list) else [msg]
+        forward = [m for m in batch if self._admit(m)]
+        if not forward:
+            return None
+        self.stats.forwarded += len(forward)
+        # a batch goes on as single messages: MCP (2025-06-18) servers need not accept batches
+        return b"".join(json.dumps(m, separators=(",", ":")).encode() + b"\n" for m in forward)
+
+    def _admit(self, msg: Any) -> bool:
+        if not isinstance(msg, dict) or msg.get("jsonrpc") != "2.0":
+            self.stats.malformed += 1
+            rid = msg.get("id") if isinstance(msg, dict) else None
+            self._error(rid, INVALID_REQUEST, "tokenomy gate: not a JSON-RPC 2.0 object; not forwarded")
+            return False
+        method = msg.get("method")
+        if method not in _GATED:
+            return True
+        rid = msg.get("id")
+        call = _call_of(method, msg.get("params"))
+        if call is None:
+            self.stats.refused += 1
+            if rid is not None:
+                self._error(rid, INVALID_PARAMS, f"tokenomy gate: {method} needs params with a name/uri")
+            return False
+        verdict = self._judge(call)
+        self.stats.verdicts[verdict.decision] = self.stats.verdicts.get(verdict.decision, 0) + 1
+        if verdict.decision == "allow":
+            self.stats.allowed += 1
+            return True
+        self.stats.refused += 1
+        text = f"tokenomy gate refused this call ({verdict.decision}): {verdict.reason}"
+        if rid is not None and method == "tools/call":
+            self._send(
+                {
+                    "jsonrpc": "2.0",
+                    "id": rid,
+                    "result": {"content": [{"type": "text", "text": text}], "isError": True},
+                }
+            )
+        elif rid is not None:
+            self._error(rid, REFUSED, text)
+        return False
+
+    def _judge(self, call: Call) -> Verdict:
+        try:
+            return self.gate.require(call, self.context, approver=self.approver)
+        except GateRefusedError as exc:
+            return exc.verdict
+
+    def _error(self, rid: Any, code: int, message: str) -> None:
+        self._send({"jsonrpc": "2.0", "id": rid, "error": {"code": code, "message": message}})
+
+
+def _call_of(method: str, params: Any) -> Call | None:
+    """The gate's view of a gated request (None: malformed params)."""
+    if not isinstance(params, dict):
+        return None
+    if method == "resources/read":
+        uri = params.get("uri")
+        if not isinstance(uri, str):
+            return None
+        path = uri.removeprefix("file://") if uri.startswith("file://") else uri
+        return Call("read_file", {"path": path, "uri": uri})
+    name, args = params.get("name"), params.get("arguments", {})
+    if not isinstance(name, str) or not name or not isinstance(args, dict):
+        return None
+    return Call(name, args)

@@ -39,15 +39,11 @@ _GATED = ("tools/call", "resources/read")
 PARSE_ERROR, INVALID_REQUEST, INVALID_PARAMS, REFUSED = -32700, -32600, -32602, -32001
 
 
-class _DuplicateKeyError(ValueError):
-    pass
-
-
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, v in pairs:
         if k in out:
-            raise _DuplicateKeyError(f"duplicate key {k!r}")
+            raise ValueError(f"duplicate key {k!r}")  # caught by handle(): a parse error
         out[k] = v
     return out
 

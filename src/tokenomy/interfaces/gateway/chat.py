@@ -314,11 +314,14 @@ def _decision_headers(gw: Gateway, r: _Request, name: str) -> list[tuple[bytes, 
     ]
 
 
-async def _budget_headers(gw: Gateway, r: _Request, cost: float) -> list[tuple[bytes, bytes]]:
+async def _budget_headers(
+    gw: Gateway, r: _Request, cost: float, hold: Reservation | None
+) -> list[tuple[bytes, bytes]]:
     a = r.account
     if a is None or not math.isfinite(a.budget_usd):
         return []
-    left = await gw.budget.remaining(a.tenant, a.budget_usd) - cost  # this request's hold is settled after
+    held = 0.0 if hold is None else hold.amount_usd  # this request's hold is settled just after
+    left = await gw.budget.remaining(a.tenant, a.budget_usd) + held - cost
     out = [(b"x-tokenomy-budget-remaining", b"%.6f" % max(0.0, left))]
     if left < WARN_SHARE * a.budget_usd:
         out.append(
@@ -376,7 +379,7 @@ async def _whole(
         "cost_usd": cost,
     }
     r.status = 200
-    hdrs = _decision_headers(gw, r, name) + await _budget_headers(gw, r, cost)
+    hdrs = _decision_headers(gw, r, name) + await _budget_headers(gw, r, cost, hold)
     await send_json(send, 200, json.dumps(data).encode(), tuple(hdrs))
     return cost
 
@@ -391,7 +394,7 @@ async def _stream(
         first = await anext(chunks, b"")  # before answering: a failure here can still fall back
         if not first:
             raise UpstreamError(name, "cut", "the stream ended before its first byte")
-        hdrs = _decision_headers(gw, r, name) + await _budget_headers(gw, r, 0.0)
+        hdrs = _decision_headers(gw, r, name) + await _budget_headers(gw, r, 0.0, None)
         r.status = status
         await send(
             {

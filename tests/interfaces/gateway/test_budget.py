@@ -1,0 +1,54 @@
+"""Budgets: the maximum cost is reserved before the call and settled after; spend never passes the cap."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from conftest import call, fake_upstreams, gateway_config
+from tokenomy.interfaces.gateway.app import Gateway
+from tokenomy.interfaces.gateway.budget import InMemoryBudgetStore
+
+CHAT = {"model": "cheap", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 16}
+
+
+def test_reserve_refuses_what_does_not_fit_and_settle_charges_the_real_cost() -> None:
+    async def go() -> list[Any]:
+        s = InMemoryBudgetStore()
+        a = await s.reserve("t", 0.6, 1.0)
+        b = await s.reserve("t", 0.6, 1.0)  # 0.6 held: another 0.6 does not fit
+        assert a is not None
+        left = await s.settle(a, 0.25)
+        c = await s.reserve("t", 0.6, 1.0)
+        return [b, left, c is not None, await s.remaining("t", 1.0)]
+
+    assert asyncio.run(go()) == [None, 0.75, True, 0.15000000000000002]
+
+
+def test_spend_stays_under_the_cap_with_a_warning_near_it_then_402() -> None:
+    # cheap: $1 / $2 per Mtok; max cost of one request ≈ (prompt + 16 × 2) / 1e6 ≈ 3.7e-5 USD
+    keys = {"k": {"tenant": "acme", "budget_usd": 0.0005, "v_usd": 1.0}}
+
+    async def go() -> tuple[list[Any], float]:
+        async with fake_upstreams("ok", "ok") as urls:
+            gw = Gateway(gateway_config(urls, keys=keys))
+            outs = [
+                await call(gw, "POST", "/v1/chat/completions", CHAT, {"Authorization": "Bearer k"})
+                for _ in range(40)
+            ]
+            store = gw.budget
+            assert isinstance(store, InMemoryBudgetStore)
+            return outs, store.spent_usd["acme"]
+
+    outs, spent = asyncio.run(go())
+    statuses = [s for s, _, _ in outs]
+    assert 200 in statuses and statuses[-1] == 402
+    assert statuses == sorted(statuses)  # once refused, refused
+    assert spent <= 0.0005
+    ok = [h for s, h, _ in outs if s == 200]
+    remaining = [float(h["x-tokenomy-budget-remaining"]) for h in ok]
+    assert remaining == sorted(remaining, reverse=True)
+    assert "x-tokenomy-budget-warning" in ok[-1] and "x-tokenomy-budget-warning" not in ok[0]
+    err = json.loads(outs[-1][2])["error"]
+    assert err["code"] == "budget_exceeded" and err["type"] == "insufficient_quota"

@@ -207,6 +207,11 @@ def register(sub: Any) -> None:
         help="value policy: do not weight a block's value by its past users' latency price (synthetic λ)",
     )
     s.add_argument(
+        "--no-cache-admission",
+        action="store_true",
+        help="value policy: cache every finished block (skip the admission test at the live KV price)",
+    )
+    s.add_argument(
         "--backend",
         choices=BACKENDS,
         default="serial",
@@ -333,6 +338,7 @@ def run_simulate(args: argparse.Namespace) -> dict[str, Any]:
             train_share=args.cache_train_share,
             log_every=args.ledger_sample if args.ledger else None,
             weight_by_value=not args.no_value_weight,
+            admission=not args.no_cache_admission,
         )
         if grid
         else None

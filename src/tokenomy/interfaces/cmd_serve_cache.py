@@ -119,6 +119,7 @@ class CachePlan:
     fits: dict[str, DepreciationFit] = field(default_factory=dict)  # test workload name -> its fit
     log_every: int | None = None
     weight_by_value: bool = True
+    admission: bool = True
     info: dict[str, Any] = field(default_factory=dict)  # JSON-ready description
 
     def policy_for(self, wl: Workload, name: str) -> str | EvictionPolicy:
@@ -126,7 +127,9 @@ class CachePlan:
         log = CacheLog(self.log_every) if self.log_every else None
         if name == "value":
             fit = self.fits.get(wl.name)
-            return ValueAwareEviction(fit, weight_by_value=self.weight_by_value, log=log)
+            return ValueAwareEviction(
+                fit, weight_by_value=self.weight_by_value, admission=self.admission, log=log
+            )
         if name == "belady":
             return BeladyEviction(log=log)
         return name
@@ -139,10 +142,11 @@ def plan(
     train_share: float,
     log_every: int | None,
     weight_by_value: bool = True,
+    admission: bool = True,
 ) -> CachePlan:
     """Split and fit when ``value`` is among ``evictions`` (module docstring); else run the traces whole."""
     if "value" not in evictions:
-        return CachePlan(list(workloads), log_every=log_every, info={"split": None})
+        return CachePlan(list(workloads), log_every=log_every, admission=admission, info={"split": None})
     tests, fits, info = [], {}, {}
     for wl in workloads:
         train, test = split(wl, train_share)
@@ -161,6 +165,7 @@ def plan(
         fits,
         log_every,
         weight_by_value,
+        admission,
         {
             "split": f"fitted on the first {train_share:g} of each trace; every policy runs on the rest",
             "fits": info,

@@ -111,7 +111,8 @@ class RunState:
         self.observe = self._bind_policy(self.kv.policy)  # after ``samples``: it reads them
 
     def _bind_policy(self, policy: EvictionPolicy) -> Observe | None:
-        """Hand a policy with a ``bind`` hook the clock and the live prices; return its ``observe``.
+        """Hand a policy with a ``bind`` hook the clock, the live prices and the waiting head's arrival
+        (``pending_since``); return its ``observe``.
 
         The prices are those of the latest price sample the run published (``RunResult.prices``, the
         bus): the KV block-second price is Λ_wait/K while the queue head is blocked by KV at that
@@ -128,7 +129,18 @@ class RunState:
             s = samples[-1]
             return max(s.kv_usd_per_block_s, 0.0), max(s.prefill_usd_per_token, 0.0)
 
-        bind(lambda: st.now_s, prices, self.kv.entry_blocks, self.kv.entry_blocks * self.kv.block_tokens)
+        queue, arrival = self.queue, self.requests.arrival
+
+        def pending_since() -> float:
+            return arrival[queue.peek()] if len(queue) else st.now_s
+
+        bind(
+            lambda: st.now_s,
+            prices,
+            self.kv.entry_blocks,
+            self.kv.entry_blocks * self.kv.block_tokens,
+            pending_since,
+        )
         observe: Observe | None = getattr(policy, "observe", None)
         return observe
 

@@ -13,7 +13,7 @@ from tokenomy.capital.cache.reuse import DepreciationFit, block_class
 from tokenomy.capital.cache.value import holding_test, v_weight
 from tokenomy.serving.engine import Engine
 from tokenomy.serving.entities import EngineConfig
-from tokenomy.serving.kv import EVICTION_POLICIES, EvictionPolicy, KVCache
+from tokenomy.serving.kv import EvictionPolicy, KVCache
 from tokenomy.serving.metrics import summarize
 from tokenomy.serving.schedulers import make_scheduler
 from tokenomy.serving.workloads import make_workload
@@ -149,4 +149,3 @@ def test_engine_runs_are_deterministic_and_belady_hits_at_least_lru() -> None:
         assert a["welfare"] == b["welfare"] and a["prefix_hit_rate"] == b["prefix_hit_rate"]
         hit[name] = a["prefix_hit_rate"]
     assert hit["belady"] >= hit["lru"] > 0
-    assert "value" not in EVICTION_POLICIES  # nothing registers itself on import

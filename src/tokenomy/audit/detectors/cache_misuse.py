@@ -6,19 +6,30 @@
    been read from cache, at the model's own rates.
 2. A request that wrote cache tokens (cache-write premium over the input rate) but whose later reads
    saved less than that premium: a write that never paid back; impact = premium − savings.
-Reuse with mismatched V(x) needs the capital layer's cache decisions (a ledger input), not logs.
+3. On a ledger holding the capital layer's cache decisions (``capital.cache.ledger_io``: decision
+   points ``cache-admit``/``cache-refuse``/``cache-keep``/``cache-evict``, candidates ``keep`` with
+   ΔC = rent p_kv·E·τ and ``drop`` with ΔC = the V-weighted value of the next reuse): a cache decision
+   that was not value-aware — a block admitted or kept although its rent exceeded its value, or refused
+   although its value exceeded its rent; impact = the Eq. 1 surplus given up (the two ΔC's difference).
+   Evictions are forced by a full pool, so an ``evict`` row counts only when a block kept at the same
+   moment (a ``keep`` row of the same sample) had a lower value-to-rent ratio; impact = the value given
+   up minus the value kept. This part reads decisions, not logs, and runs instead of 1–2 on such input.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 
 from tokenomy.audit.detectors.base import AuditContext, Detector, Finding, register
 from tokenomy.audit.pricing import price_steps
+from tokenomy.ledger import Decision, Layer
 
 __all__ = ["CacheMisuse"]
 
 LOST_SHARE = 0.5
+_CACHE_POINTS = ("cache-admit", "cache-refuse", "cache-keep", "cache-evict")
 
 
 @register
@@ -30,6 +41,9 @@ class CacheMisuse(Detector):
     unit = "calls"
 
     def detect(self, ctx: AuditContext) -> Finding:
+        rows = [d for d in ctx.decisions if d.layer == Layer.CAPITAL and d.decision_point in _CACHE_POINTS]
+        if rows:
+            return self._from_cache_decisions(rows)
         caps = ctx.log.extra.get("capabilities", ())
         table = ctx.log.extra.get("price_table")
         if "cache_tokens" not in caps:
@@ -111,3 +125,56 @@ class CacheMisuse(Detector):
             details=details,
             labels=("heuristic",),
         )
+
+    def _from_cache_decisions(self, rows: list[Decision]) -> Finding:
+        """Part 3 of the module docstring: value-blind admit/keep/refuse rows and evictions that
+        dropped a block worth more (per unit rent) than one kept in the same sample."""
+        examples: list[dict[str, Any]] = []
+        by_action: dict[str, int] = {}
+        samples: dict[tuple[str, float, str], list[Decision]] = {}
+        for d in rows:
+            action = d.decision_point.removeprefix("cache-")
+            if action in ("evict", "keep") and d.time_s is not None:
+                samples.setdefault((d.request_id, float(d.time_s), str(d.metadata.get("policy"))), []).append(
+                    d
+                )
+            if action == "evict" or d.chosen is None:
+                continue
+            rent, value = (c.dc_usd for c in d.candidates[:2])
+            bad = value < rent if action in ("admit", "keep") else value > rent
+            if bad:
+                by_action[action] = by_action.get(action, 0) + 1
+                examples.append({"request_id": d.request_id, "decision_id": d.decision_id, "action": action,
+                                 "block": d.metadata.get("block"), "impact_usd": abs(value - rent)})  # fmt: skip
+        for group in samples.values():
+            ev = [d for d in group if d.decision_point == "cache-evict"]
+            kept = [d for d in group if d.decision_point == "cache-keep"]
+            for d in ev:
+                r_ev = _ratio(d)
+                worse = [k for k in kept if _ratio(k) < r_ev]
+                if worse:
+                    by_action["evict"] = by_action.get("evict", 0) + 1
+                    gap = d.candidates[1].dc_usd - min(k.candidates[1].dc_usd for k in worse)
+                    examples.append({"request_id": d.request_id, "decision_id": d.decision_id, "action": "evict",
+                                     "block": d.metadata.get("block"), "impact_usd": max(gap, 0.0)})  # fmt: skip
+        policies = sorted({str(d.metadata.get("policy")) for d in rows})
+        return self.found(
+            len(examples),
+            float(sum(float(e["impact_usd"]) for e in examples)),
+            examples,
+            threshold="keep a block while its V-weighted reuse value ≥ its rent at the KV price; evict the lowest ratio",
+            details={
+                "cache_decisions": len(rows),
+                "policies": policies,
+                "value_blind_by_action": by_action,
+                "sampled": "the ledger's cache rows are a sample (every k-th decision); counts are of the sample",
+                "mismatched_v_reuse": "read from capital-layer cache decisions",
+            },
+            labels=("synthetic V",) if any(d.metadata.get("synthetic") for d in rows) else (),
+        )
+
+
+def _ratio(d: Decision) -> float:
+    """Value of the next reuse per USD of rent (inf with no rent)."""
+    rent, value = d.candidates[0].dc_usd, d.candidates[1].dc_usd
+    return value / rent if rent > 0 else float("inf")

@@ -20,7 +20,8 @@ pool: price 0, every block passes). Only demands that arrived by the clock are r
 ``BeladyEviction``: knows each block's next demand (the arrival of the next request naming it);
 evicts the block demanded farthest in the future and refuses blocks never demanded again. It is
 a reference, not a proven bound here: blocks are chained (a deep block helps only behind its
-prefix), requests already waiting when it decides count as past, and timing feeds back.
+prefix), the waiting queue's head stands for "not yet served" (exact under FCFS), and timing feeds
+back.
 
 Decisions are logged, every ``log_every``-th of each action, into a shared ``CacheLog``:
 ``admit``/``refuse`` with the test's value and holding cost, and at each sampled eviction the
@@ -125,12 +126,23 @@ class _HeapPolicy:
         self._seq = 0
         self._clock: Clock = lambda: 0.0
         self._prices: Prices = lambda: (0.0, 0.0)
+        self._pending: Clock = self._clock
         self.entry_blocks, self.entry_tokens = 32, 512
 
     # --- run hooks ------------------------------------------------------------------------------
-    def bind(self, clock: Clock, prices: Prices, entry_blocks: int, entry_tokens: int) -> None:
-        """The engine clock, the live prices, and the size of one cache entry (once per run)."""
+    def bind(
+        self,
+        clock: Clock,
+        prices: Prices,
+        entry_blocks: int,
+        entry_tokens: int,
+        pending_since: Clock | None = None,
+    ) -> None:
+        """The engine clock, the live prices, the size of one cache entry, and ``pending_since()``: the
+        arrival time of the request at the head of the waiting queue (the clock when none waits), so
+        demands of requests still waiting count as future (once per run)."""
         self._clock, self._prices = clock, prices
+        self._pending = pending_since or clock
         self.entry_blocks, self.entry_tokens = entry_blocks, entry_tokens
         if self.log is not None:
             self.log.policy, self.log.entry_blocks = self.name, entry_blocks
@@ -318,11 +330,15 @@ class BeladyEviction(_HeapPolicy):
         return BeladyEviction(self.log)
 
     def key(self, h: int, now_s: float) -> float:
-        return -self.index.next_after(h, now_s)
+        return -self._next(h, now_s)
+
+    def _next(self, h: int, now_s: float) -> float:
+        """The next demand not yet served: after the waiting head's arrival (or now, with no queue)."""
+        return self.index.next_after(h, min(now_s, self._pending()) - 1e-9)
 
     def test(self, h: int, now_s: float) -> HoldingTest:
         """Value and holding cost with the true wait to the next demand (rate 1/wait)."""
-        wait = self.index.next_after(h, now_s) - now_s
+        wait = max(self._next(h, now_s) - now_s, 0.0)
         p_kv, p_pre = self._prices()
         r = 1.0 / wait if 0 < wait < _INF else (0.0 if wait == _INF else _INF)
         hold = p_kv * self.entry_blocks * wait if p_kv > 0 else 0.0
@@ -331,7 +347,7 @@ class BeladyEviction(_HeapPolicy):
     def admit(self, h: int) -> bool:
         """Cache ``h`` only if some request will demand it again."""
         now = self._clock()
-        ok = self.index.next_after(h, now) < _INF
+        ok = self._next(h, now) < _INF
         log = self.log
         if log is not None and log.due(0 if ok else 1):
             self._log(log, 0 if ok else 1, h, now)

@@ -25,6 +25,7 @@ from tokenomy.audit.curves import stopping_margin, verification_curve
 from tokenomy.audit.detectors import AuditContext, Finding, detect_all
 from tokenomy.audit.log import AuditLog
 from tokenomy.audit.pricing import PriceTable, Pricing, cost_bound, price_steps
+from tokenomy.audit.views import CostView, cost_views, grouping
 from tokenomy.autonomy.schedule import Schedule
 from tokenomy.core.rule import UtilityTerms, utility_terms
 from tokenomy.ledger import Decision, Outcome
@@ -106,6 +107,9 @@ class AuditResult:
             {
                 "request_id": str(rq.request_id[i]),
                 "group": str(rq.group[i]),
+                "session": str(rq.session[i]),
+                "user": str(rq.user[i]),
+                "tags": str(rq.tags[i]),
                 "v_usd": float(rq.v_usd[i]),
                 "v_source": str(rq.sources["v"][i]),
                 "quality": None if np.isnan(rq.quality[i]) else float(rq.quality[i]),
@@ -153,12 +157,35 @@ class AuditResult:
             out[layer] = row
         return out
 
+    def views(self, top: int = 20) -> dict[str, CostView]:
+        """Cost views by model, session, user, tag, day and request (``tokenomy.audit.views``)."""
+        return cost_views(self.log, self.pricing, self.context.req, self.context.welfare_usd, top=top)
+
+    def grouping(self) -> dict[str, Any]:
+        """How requests group: the unit shown first, and how many sessions, users and tags the log names."""
+        rq = self.log.requests
+
+        def distinct(col: Any) -> int:
+            vals = col.astype(str)
+            return int(np.unique(vals[vals != ""]).size)
+
+        tags = {t for ts in rq.tags.astype(str).tolist() if ts for t in ts.split(",")}
+        return {
+            "unit": grouping(self.log),
+            "requests": len(rq),
+            "sessions": distinct(rq.session),
+            "users": distinct(rq.user),
+            "tags": len(tags),
+        }
+
     def as_dict(self, *, max_requests: int | None = None) -> dict[str, Any]:
-        """JSON-ready: ``requests``, ``totals``, ``failure_modes`` and the rest."""
+        """JSON-ready: ``requests``, ``totals``, ``failure_modes``, ``views`` and the rest."""
         reqs = self.requests()
         return {
             "source": self.log.source,
             "totals": self.totals(),
+            "grouping": self.grouping(),
+            "views": {k: v.as_dict() for k, v in self.views().items()},
             "prices": self.prices_seen(),
             "prices_by_layer": self.prices_by_layer(),
             "pricing": {

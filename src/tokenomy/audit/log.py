@@ -314,6 +314,9 @@ class RequestTable:
             (ρ·(harm − harm_irr) + ρ_irr·harm_irr); NaN when unknown.
         sources: per price name -> per-row source ("user", "default", ...), shape (R,) each.
         group: free label per request (repo, tenant, trial); "" when none.
+        session: the session or conversation the request belongs to; "" when the log names none.
+        user: the end user, API key or account that sent it; "" when none.
+        tags: its tags (feature, team, route), comma-separated and sorted; "" when none.
     """
 
     request_id: OBJ
@@ -326,12 +329,20 @@ class RequestTable:
     harm_irr: F64
     sources: dict[str, OBJ]  # price name -> array of source labels
     group: OBJ
+    session: OBJ = field(default_factory=lambda: np.zeros(0, dtype=object))
+    user: OBJ = field(default_factory=lambda: np.zeros(0, dtype=object))
+    tags: OBJ = field(default_factory=lambda: np.zeros(0, dtype=object))
 
     def __len__(self) -> int:
         return len(self.request_id)
 
     def __post_init__(self) -> None:
         n = len(self.request_id)
+        for name in ("session", "user", "tags"):  # optional: absent means "" for every request
+            if len(getattr(self, name)) == 0 and n:
+                blank = np.empty(n, dtype=object)
+                blank[:] = ""
+                object.__setattr__(self, name, blank)
         for name in (
             "v_usd",
             "lam_usd_per_s",
@@ -341,6 +352,9 @@ class RequestTable:
             "harm",
             "harm_irr",
             "group",
+            "session",
+            "user",
+            "tags",
         ):
             if len(getattr(self, name)) != n:
                 raise ValidationError(
@@ -381,7 +395,23 @@ class RequestTable:
                 for p in ("v", "lam", "rho", "rho_irr")
             },
             group=obj([str(r.get("group", "")) for r in rows]),
+            session=obj([_label(r.get("session")) for r in rows]),
+            user=obj([_label(r.get("user")) for r in rows]),
+            tags=obj([_tags(r.get("tags")) for r in rows]),
         )
+
+
+def _label(value: Any) -> str:
+    """A session or user id as text; absent (None, "") is ""."""
+    return "" if value is None else str(value).strip()
+
+
+def _tags(value: Any) -> str:
+    """Tags as one sorted, comma-separated text: a list, a comma-separated string, or one tag."""
+    if value is None or value == "":
+        return ""
+    items = value if isinstance(value, list | tuple | set) else str(value).split(",")
+    return ",".join(sorted({str(t).strip() for t in items if str(t).strip()}))
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ import numpy as np
 
 from tokenomy.audit.engine import AuditResult
 from tokenomy.audit.html import Report
+from tokenomy.audit.report_views import add_views
 from tokenomy.audit.svg import Series, bar_chart, cdf_chart, line_chart, scatter_chart
 
 __all__ = ["HEADLINE", "build_report", "mode_rows", "unknown_models_text"]
@@ -99,10 +100,18 @@ def build_report(
     """The HTML report of one audit (``payload`` = ``result.as_dict()`` plus CLI extras)."""
     tot = payload["totals"]
     r = Report(title or f"tokenomy audit: {result.log.source}", subtitle)
+    # with no quality label anywhere, value (hence welfare and regret) is unknown, not zero
+    unknown = {"value_usd", "welfare_usd", "regret_usd"} if not tot.get("labelled_requests") else set()
     r.metrics(
-        {label: tot[key] for label, key in HEADLINE.items()},
-        keys={label: f"totals.{key}" for label, key in HEADLINE.items()},
+        {label: "unknown" if key in unknown else tot[key] for label, key in HEADLINE.items()},
+        keys={label: f"totals.{key}" for label, key in HEADLINE.items() if key not in unknown},
     )
+    if unknown:
+        r.note(
+            "No request carries a quality label, so value V·Q is unknown: welfare and regret are not "
+            "shown (the JSON's figures count value as 0). Attach labels per request with --labels FILE.",
+            kind="modelled",
+        )
     if tot.get("reported_cost_usd") is not None:
         r.metrics(
             {
@@ -123,7 +132,9 @@ def build_report(
         text, kind = unknown_models_text(payload)
         r.note(text, kind)
 
-    r.heading("Failure modes (SPEC.md §4)")
+    add_views(r, payload)
+
+    r.heading("Failure modes: where the allocation rule was broken")
     rows = mode_rows(payload)
     r.table(rows, caption="count and welfare impact per mode; 'not applicable' says what the input lacks")
     applicable = [x for x in rows if x["applicable"]]

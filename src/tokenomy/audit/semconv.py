@@ -49,7 +49,6 @@ ATTRIBUTES: dict[str, tuple[str, ...]] = {
     # a tool call's arguments (read on tool spans only): GenAI's, then OpenInference's parameters / input
     "tool_args": ("gen_ai.tool.call.arguments", "tool.parameters", "input.value"),
     "span_kind": ("openinference.span.kind",),
-    "conversation": ("gen_ai.conversation.id", "session.id", "tokenomy.request_id"),
     "action_class": ("tokenomy.action_class",),
     "autonomy_class": ("tokenomy.autonomy_class",),
     "confirmed": ("tokenomy.confirmed",),
@@ -57,16 +56,21 @@ ATTRIBUTES: dict[str, tuple[str, ...]] = {
     "malformed": ("tokenomy.malformed",),
 }
 
-# request label -> attribute name (read from any span of the trace; the root span wins on conflict).
-LABEL_ATTRIBUTES: dict[str, str] = {
-    "v_usd": "tokenomy.v_usd",
-    "lam_usd_per_s": "tokenomy.lam_usd_per_s",
-    "rho_usd": "tokenomy.rho_usd",
-    "rho_irr_usd": "tokenomy.rho_irr_usd",
-    "quality": "tokenomy.quality",
-    "harm": "tokenomy.harm",
-    "harm_irr": "tokenomy.harm_irr",
-    "group": "tokenomy.group",
+# request label -> attribute names, most current first (read from any span of the trace; the root
+# span wins on conflict). Sessions, users and tags group requests in the audit's views: GenAI's
+# conversation id, OpenTelemetry's session and user attributes, OpenInference's and Langfuse's names.
+LABEL_ATTRIBUTES: dict[str, tuple[str, ...]] = {
+    "v_usd": ("tokenomy.v_usd",),
+    "lam_usd_per_s": ("tokenomy.lam_usd_per_s",),
+    "rho_usd": ("tokenomy.rho_usd",),
+    "rho_irr_usd": ("tokenomy.rho_irr_usd",),
+    "quality": ("tokenomy.quality",),
+    "harm": ("tokenomy.harm",),
+    "harm_irr": ("tokenomy.harm_irr",),
+    "group": ("tokenomy.group",),
+    "session": ("gen_ai.conversation.id", "session.id", "langfuse.session.id", "tokenomy.session"),
+    "user": ("user.id", "enduser.id", "langfuse.user.id", "tokenomy.user"),
+    "tags": ("tokenomy.tags", "tag.tags", "langfuse.trace.tags"),
 }
 
 # gen_ai.operation.name -> step kind. Anything not listed is a "group" span (agent, workflow, HTTP).

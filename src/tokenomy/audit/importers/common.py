@@ -21,7 +21,7 @@ __all__ = ["DEFAULT_PRICES", "LABEL_KEYS", "PRICE_KEYS", "build_requests"]
 # that every report labels as defaults; set real ones with --v/--lam/--rho or a side file.
 DEFAULT_PRICES = PriceVector(v_usd=10.0, lam_usd_per_s=0.0, rho_usd=10.0)
 PRICE_KEYS = {"v_usd": "v", "lam_usd_per_s": "lam", "rho_usd": "rho", "rho_irr_usd": "rho_irr"}
-LABEL_KEYS = ("quality", "harm", "harm_irr", "group")
+LABEL_KEYS = ("quality", "harm", "harm_irr", "group", "session", "user", "tags")
 
 
 def build_requests(

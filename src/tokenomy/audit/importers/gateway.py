@@ -26,7 +26,10 @@ from tokenomy.audit.actions import arguments_text
 from tokenomy.audit.log import MAX_TOKENS_PER_CALL
 from tokenomy.core.errors import SchemaError
 
-__all__ = ["langfuse_row", "litellm_row", "litellm_rows", "timestamp_s", "token_count"]
+__all__ = ["LABELS", "langfuse_row", "litellm_row", "litellm_rows", "timestamp_s", "token_count"]
+
+LABELS = "labels"
+"""Key of a step row's request labels (session, user, tags), taken off before the row becomes a step."""
 
 
 def timestamp_s(value: Any, where: str, name: str) -> float:
@@ -120,8 +123,10 @@ def litellm_row(rec: Mapping[str, Any], where: str) -> dict[str, Any]:
     end = timestamp_s(rec.get("endTime"), where, "endTime")
     cost = rec.get("response_cost", rec.get("spend"))
     status = str(rec.get("status") or "success").lower()
+    request_id = str(rec.get("session_id") or rec.get("trace_id") or step_id)
     return {
-        "request_id": str(rec.get("session_id") or rec.get("trace_id") or step_id),
+        "request_id": request_id,
+        LABELS: _litellm_labels(rec, meta, request_id),
         "step_id": str(step_id),
         "time_s": start,
         "latency_s": end - start if end == end and start == start else float("nan"),
@@ -137,6 +142,41 @@ def litellm_row(rec: Mapping[str, Any], where: str) -> dict[str, Any]:
         "error": status not in ("success", ""),
         # answered from LiteLLM's response cache: no provider call, so the reported spend is the cost
         "cache_hit": _flag(rec.get("cache_hit")),
+    }
+
+
+def _first(*values: Any) -> str:
+    for v in values:
+        if v not in (None, ""):
+            return str(v)
+    return ""
+
+
+def _tag_list(value: Any) -> list[str]:
+    """Tags from a list or a JSON list in a string (SpendLogs stores ``request_tags`` as JSON text)."""
+    if isinstance(value, str) and value.startswith("["):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            return []
+    return [str(t) for t in value if t not in (None, "")] if isinstance(value, list) else []
+
+
+def _litellm_labels(rec: Mapping[str, Any], meta: Mapping[str, Any], request_id: str) -> dict[str, Any]:
+    """Session, user and tags of a LiteLLM record: the request's session, its end user (else the key's
+    user or alias), its request tags plus ``team:<alias>`` for the key's team."""
+    team = _first(meta.get("user_api_key_team_alias"), rec.get("team_id"), meta.get("user_api_key_team_id"))
+    tags = _tag_list(rec.get("request_tags")) or _tag_list(meta.get("tags"))
+    return {
+        "session": _first(rec.get("session_id"), rec.get("trace_id"), meta.get("session_id")),
+        "user": _first(
+            rec.get("end_user"),
+            rec.get("user"),
+            meta.get("user_api_key_end_user_id"),
+            meta.get("user_api_key_user_id"),
+            meta.get("user_api_key_alias"),
+        ),
+        "tags": tags + ([f"team:{team}"] if team else []),
     }
 
 
@@ -239,6 +279,9 @@ def langfuse_row(rec: Mapping[str, Any], where: str) -> dict[str, Any]:
         "reported_cost_usd": _float(cost, where, "costDetails.total"),
         "error": str(rec.get("level") or "").upper() == "ERROR",
     }
+    labels = {"session": rec.get("sessionId"), "user": rec.get("userId"), "tags": rec.get("tags")}
+    if any(v not in (None, "", []) for v in labels.values()):  # trace-level fields, when exported with it
+        row[LABELS] = labels
     if kind == "tool":
         row.update(
             tool=name,

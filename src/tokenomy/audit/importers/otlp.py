@@ -46,7 +46,13 @@ NO_CACHE_OPERATIONS = frozenset({"embeddings", "embedding", "reranker"})
 # (``tokenomy.v_usd`` ...) map to ("label:<name>", 0); any other attribute is skipped unread.
 _RANK = {name: (col, rank) for col, names in ATTRIBUTES.items() for rank, name in enumerate(names)}
 _KEYS = dict(_RANK)
-_KEYS.update({attr: ("label:" + lab, 0) for lab, attr in LABEL_ATTRIBUTES.items()})
+_KEYS.update(
+    {
+        attr: ("label:" + lab, rank)
+        for lab, attrs in LABEL_ATTRIBUTES.items()
+        for rank, attr in enumerate(attrs)
+    }
+)
 _LABEL_COLUMNS = frozenset("label:" + lab for lab in LABEL_ATTRIBUTES)
 
 

@@ -171,12 +171,12 @@ def steps_from_table(
         codes = np.asarray(enc.indices, dtype=np.int64)
         code_of = {k: i for i, k in enumerate(enc.dictionary.to_pylist())}
         vf = {name: _field(values, name) for name in _VALUE_FIELDS}
-        # every column the row importer reads ("conversation" is not a step column: not resolved)
+        # every column the row importer reads
         # ("tool_args" is resolved below, on tool spans only: ``input.value`` is also an LLM span's prompt)
-        skip = ("conversation", "tool_args")
+        skip = ("tool_args",)
         wanted = [c for c in ATTRIBUTES if c not in skip] + ["label:" + k for k in LABEL_ATTRIBUTES]
         for col in wanted:
-            names = ATTRIBUTES[col] if col in ATTRIBUTES else (LABEL_ATTRIBUTES[col[6:]],)
+            names = ATTRIBUTES[col] if col in ATTRIBUTES else LABEL_ATTRIBUTES[col[6:]]
             pick, has = _resolve(codes, code_of, owner, names, n)
             if not has.any():
                 continue

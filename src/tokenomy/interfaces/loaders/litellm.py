@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from tokenomy.audit.importers.common import DEFAULT_PRICES, build_requests
-from tokenomy.audit.importers.gateway import litellm_rows
+from tokenomy.audit.importers.gateway import LABELS, litellm_rows
 from tokenomy.audit.log import AuditLog, StepBuilder, latest_steps
 from tokenomy.core.errors import SchemaError
 from tokenomy.core.prices import PriceVector
@@ -45,6 +45,16 @@ def gateway_log(
 ) -> AuditLog:
     """Audit log from step rows in file order: a repeated (request, step id) keeps its last copy (see
     ``latest_steps``); then ordered by (request, start time) and indexed within each request."""
+    known: dict[str, dict[str, Any]] = {}
+    for r in rows:  # request labels ride on the step rows: the first session and user, every tag
+        lab = r.pop(LABELS, None)
+        if lab:
+            have = known.setdefault(str(r["request_id"]), {})
+            for k, v in lab.items():
+                if k == "tags" and isinstance(v, list | tuple):
+                    have[k] = [*have.get(k, []), *v]
+                elif v not in (None, "", []) and not have.get(k):
+                    have[k] = v
     b = StepBuilder()
     b.extend(rows)
     steps = b.build()
@@ -70,7 +80,7 @@ def gateway_log(
         caps.append("action_classes")
     if (steps.confirmed >= 0).any():
         caps.append("confirmations")
-    requests = build_requests(steps.request_id.tolist(), None, side, defaults)
+    requests = build_requests(steps.request_id.tolist(), known, side, defaults)
     notes = (
         f"{source}: a request is a session / trace id when the log has one, else one call",
         *dups.note(source, "record"),

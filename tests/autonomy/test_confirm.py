@@ -202,3 +202,29 @@ def test_real_taubench_run_labels_modelled_rows_and_tokenomy_is_never_worst(need
             assert cell["tokenomy"] > min(cell.values())
     assert html.count("<svg") == 4 and "modelled" in html and "p_catch" in html
     assert "Sensitivity to the modelled user" in html
+
+
+def test_each_episode_is_judged_by_a_world_model_fitted_without_it(
+    schedule: Schedule, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tokenomy.autonomy.confirm as confirm
+
+    fitted_on: dict[int, frozenset[tuple[int, int]]] = {}
+    real_fit, real_outcome = confirm.fit_model, confirm.episode_outcome
+
+    def fit(eps: list[Episode], *a: object, **k: object) -> object:
+        model = real_fit(eps, *a, **k)  # type: ignore[arg-type]
+        fitted_on[id(model)] = frozenset((e.task_id, e.trial) for e in eps)
+        return model
+
+    judged: list[tuple[tuple[int, int], frozenset[tuple[int, int]]]] = []
+
+    def outcome(ep: Episode, asks: list[bool], world: object) -> object:
+        if id(world) in fitted_on:  # (fit_model itself replays episodes with a model still being built)
+            judged.append(((ep.task_id, ep.trial), fitted_on[id(world)]))
+        return real_outcome(ep, asks, world)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(confirm, "fit_model", fit)
+    monkeypatch.setattr(confirm, "episode_outcome", outcome)
+    confirm.evaluate(_synthetic(), schedule, [0.0, 10.0], [2.0], folds=4, seed=3, n_boot=50)
+    assert judged and all(ep not in train for ep, train in judged)

@@ -25,10 +25,11 @@ expectations over the modelled answers (no sampling). A row is ``modelled`` when
 rests on a modelled term (ρ > 0, or a modelled answer changed something). Not modelled at all: a "no"
 that the recorded agent received never produced a commit, so its effect is outside these logs.
 
-Cross-fitting: tasks are split into ``folds``; the policies' knowledge (:func:`fit_model`) comes from
-the other folds and each episode is judged once, held out. The world model that turns answers into
-outcomes (``p_catch``, ``q_fixed``, harm units) is fitted on all episodes and is the same for every
-policy.
+Cross-fitting: tasks are split into ``folds``; each episode is judged once, held out, and everything
+fitted from data — the policies' knowledge and the world model that turns answers into outcomes
+(``p_catch``, ``q_fixed``; the harm units come from the schedule) — is fitted on the other folds
+(:func:`fit_model` on training episodes only), the same for every policy. The model fitted on all
+episodes is returned for reporting only; it judges nothing.
 """
 
 from __future__ import annotations
@@ -297,7 +298,8 @@ def evaluate(
         progress: called with (done, total) after each (V, ρ) cell.
 
     Returns:
-        The result rows and the world model (fitted on all episodes) that judged them.
+        The result rows and the world model fitted on all episodes (for reporting: each episode was
+        judged by the model fitted without its fold).
 
     Raises:
         ValidationError: no episodes, a negative price, or ``folds < 2``.
@@ -325,9 +327,9 @@ def evaluate(
         for rho in rhos:
             cell = {}
             for name, pol in pols.items():
-                outs = [
+                outs = [  # the fold's training model both informs the policy and judges the outcome
                     episode_outcome(
-                        ep, [pol.confirm(c, known[f], schedule, v, rho) for c in ep.commits], world
+                        ep, [pol.confirm(c, known[f], schedule, v, rho) for c in ep.commits], known[f]
                     )
                     for ep, f in zip(episodes, fold, strict=True)
                 ]

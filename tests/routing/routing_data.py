@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import zlib
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from tokenomy.routing.dataset import RoutingDataset
 
@@ -40,3 +43,21 @@ def synthetic_rows(n: int = 150, seed: int = 0, split: bool = True) -> list[dict
 
 def synthetic(n: int = 150, seed: int = 0) -> RoutingDataset:
     return RoutingDataset.from_long(synthetic_rows(n, seed), source="synthetic")
+
+
+class BagEncoder:
+    """A deterministic bag-of-words encoder for tests: each word a fixed random unit vector, averaged."""
+
+    model_id = "bag-of-words@test"
+    dim = 16
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def encode(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        self.calls += 1
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i, t in enumerate(texts):
+            for word in t.lower().split():
+                out[i] += np.random.default_rng(zlib.crc32(word.encode())).normal(size=self.dim)
+        return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-9)

@@ -2,28 +2,35 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 
 import numpy as np
 import pytest
+from routing_data import BagEncoder
 
 from tokenomy.core import PriceVector
 from tokenomy.core.rule import NULL
 from tokenomy.routing.dataset import RoutingDataset
 from tokenomy.routing.estimators import ESTIMATORS
 from tokenomy.routing.evaluation import realised
-from tokenomy.routing.features import TextFeaturizer
+from tokenomy.routing.features import Features, TextFeaturizer
 from tokenomy.routing.policies import POLICIES, Policy, Problem, Routes, make_policy
 from tokenomy.routing.router import Router
 
 
-def _features(ds: RoutingDataset) -> tuple[object, object, object]:
+def _embed(X: Features, prompts: Sequence[str], on: bool) -> Features:
+    """``X`` with a test encoder's embeddings when ``on`` (the embedding estimators need them)."""
+    return X.with_embedding(BagEncoder().encode(prompts)) if on else X
+
+
+def _features(ds: RoutingDataset, embed: bool = False) -> tuple[object, object, object]:
     tr, te = ds.split("train"), ds.split("test")
     fz = TextFeaturizer(n_features=2**12).fit(tr.prompts, tr.categories.tolist())
     return (
         tr,
-        fz.transform(tr.prompts, tr.categories.tolist()),
-        fz.transform(te.prompts, te.categories.tolist()),
+        _embed(fz.transform(tr.prompts, tr.categories.tolist()), tr.prompts, embed),
+        _embed(fz.transform(te.prompts, te.categories.tolist()), te.prompts, embed),
     )
 
 
@@ -31,7 +38,7 @@ def _features(ds: RoutingDataset) -> tuple[object, object, object]:
 def test_every_estimator_predicts_probabilities_deterministically_and_learns_the_signal(
     name: str, tiny: RoutingDataset
 ) -> None:
-    tr, Xtr, Xte = _features(tiny)
+    tr, Xtr, Xte = _features(tiny, ESTIMATORS[name].needs_embedding)
     te = tiny.split("test")
     a = ESTIMATORS[name]().fit(Xtr, tr.quality).predict(Xte)
     b = ESTIMATORS[name]().fit(Xtr, tr.quality).predict(Xte)
@@ -46,10 +53,12 @@ def test_every_estimator_predicts_probabilities_deterministically_and_learns_the
 def test_every_estimator_handles_an_unseen_category_and_rejects_bad_labels(
     name: str, tiny: RoutingDataset
 ) -> None:
-    tr, Xtr, _ = _features(tiny)
+    need = ESTIMATORS[name].needs_embedding
+    tr, Xtr, _ = _features(tiny, need)
     fz = TextFeaturizer(n_features=2**12).fit(tr.prompts, tr.categories.tolist())
     est = ESTIMATORS[name]().fit(Xtr, tr.quality)
-    one = est.predict(fz.transform_one("a prompt from nowhere", "astrology"))
+    text = "a prompt from nowhere"
+    one = est.predict(_embed(fz.transform_one(text, "astrology"), [text], need))
     assert one.shape == (1, tiny.n_models) and np.all((one >= 0) & (one <= 1))
     bad = tr.quality.copy()
     bad[0, 0] = np.nan

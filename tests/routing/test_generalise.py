@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pytest
 from numpy.typing import NDArray
-from routing_data import synthetic_rows
+from routing_data import BagEncoder, synthetic_rows
 
 from tokenomy.core.errors import ValidationError
 from tokenomy.core.prices import PriceVector
@@ -19,24 +18,6 @@ from tokenomy.routing.estimators import ESTIMATORS
 from tokenomy.routing.generalise import folds_for, pooled_eval
 from tokenomy.routing.metrics import pgr_curve, routellm_apgr, routellm_cpt
 from tokenomy.routing.router import Router
-
-
-class BagEncoder:
-    """A deterministic bag-of-words encoder for tests: each word a fixed random unit vector, averaged."""
-
-    model_id = "bag-of-words@test"
-    dim = 16
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def encode(self, texts: Sequence[str]) -> NDArray[np.float32]:
-        self.calls += 1
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for i, t in enumerate(texts):
-            for word in t.lower().split():
-                out[i] += np.random.default_rng(zlib.crc32(word.encode())).normal(size=self.dim)
-        return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-9)
 
 
 def test_routellm_apgr_and_cpt_match_the_hand_computation() -> None:

@@ -113,6 +113,7 @@ class Gateway:
         self.response_filters: list[ResponseFilter] = []
         self.extra_routes: dict[tuple[str, str], Route] = {}  # (method, path) -> handler
         self.on_request: list[Callable[[Any], None]] = []  # called with each RequestRecord (spans, metrics)
+        self.on_close: list[Callable[[], None]] = []  # called at shutdown after the drain (exporters)
         self.drain_s, self.draining, self.in_flight = drain_s, False, 0
         self.counts = {"requests": 0, "errors_5xx": 0, "errors_4xx": 0}
         self._seq = 0
@@ -189,6 +190,8 @@ class Gateway:
             await asyncio.sleep(0.01)
         for u in self.upstreams.values():
             await u.client.aclose()
+        for close in self.on_close:
+            await asyncio.to_thread(close)
         await asyncio.to_thread(self.sink.close)
 
 

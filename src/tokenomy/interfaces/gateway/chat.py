@@ -367,7 +367,8 @@ async def _whole(
     choice = r.choice
     assert choice is not None
     name = up.config.name
-    data["tokenomy"] = {
+    ext = data.get("tokenomy")
+    data["tokenomy"] = (ext if isinstance(ext, dict) else {}) | {  # keeps what a filter added (actions)
         "request_id": r.rid,
         "model": name,
         "est_surplus_usd": dict(zip(choice.ranking, choice.est_surplus_usd, strict=True))[name],

@@ -11,7 +11,8 @@ input_usd_per_mtok and output_usd_per_mtok (both or neither; neither: priced by 
 defends), quality_prior (q̂ before feedback), eta_lam (the controller's step, USD/s per second).
 ``[defaults]`` v_usd, lam_usd_per_s, rho_usd. ``[keys."<api key>"]`` tenant, budget_usd and the same
 three prices (override the defaults for that key). ``[routing]`` policy, epsilon, seed; any other
-key is passed to the policy as text. Without a ``[keys]`` table the gateway needs no key.
+key is passed to the policy as text. ``[actions]``, ``[telemetry]`` and ``[metrics]`` configure the
+optional parts and are checked by ``extensions``. Without a ``[keys]`` table the gateway needs no key.
 
 Every bad field raises ``SchemaError`` naming the file, the field and the expected form. This module
 reads the file and the genai-prices table; it makes no decision.
@@ -29,7 +30,18 @@ from typing import Any
 from tokenomy.core.errors import SchemaError
 from tokenomy.core.prices import PriceVector
 
-__all__ = ["GatewayConfig", "KeyConfig", "RoutingConfig", "ServerConfig", "UpstreamConfig", "load_config"]
+EXTENSION_TABLES = ("actions", "telemetry", "metrics")
+"""Tables read by the optional parts (``extensions``): checked there, passed through here."""
+
+__all__ = [
+    "EXTENSION_TABLES",
+    "GatewayConfig",
+    "KeyConfig",
+    "RoutingConfig",
+    "ServerConfig",
+    "UpstreamConfig",
+    "load_config",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +108,7 @@ class GatewayConfig:
     keys: Mapping[str, KeyConfig]  # api key -> its tenant, cap and prices
     routing: RoutingConfig
     source: str = "<config>"
+    extensions: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # table -> its fields
 
     def upstream(self, name: str) -> UpstreamConfig | None:
         """The upstream called ``name`` (or whose ``model`` is ``name``), or ``None``."""
@@ -248,7 +261,7 @@ def parse_config(doc: Mapping[str, Any], where: str = "<config>") -> GatewayConf
     Raises:
         SchemaError: a field is missing, unknown or out of its domain (the message names it).
     """
-    known = ("gateway", "upstreams", "defaults", "keys", "routing")
+    known = ("gateway", "upstreams", "defaults", "keys", "routing", *EXTENSION_TABLES)
     extra = sorted(set(doc) - set(known))
     if extra:
         raise SchemaError(f"{where}: unknown table [{extra[0]}]; valid: {', '.join(known)}")
@@ -288,6 +301,7 @@ def parse_config(doc: Mapping[str, Any], where: str = "<config>") -> GatewayConf
         keys=keys,
         routing=_routing(_table(doc, "routing", where), where),
         source=where,
+        extensions={t: dict(_table(doc, t, where)) for t in EXTENSION_TABLES if t in doc},
     )
 
 

@@ -21,17 +21,26 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from tokenomy.core.errors import TokenomyError
 from tokenomy.core.prices import PriceVector
-from tokenomy.ledger import Ledger
 from tokenomy.ledger.records import Candidate as LedgerCandidate
 from tokenomy.ledger.records import Decision, Layer, Outcome
 
-__all__ = ["Attempt", "FeedbackRecord", "RecordSink", "RequestRecord"]
+__all__ = ["Attempt", "FeedbackRecord", "LedgerLike", "RecordSink", "RequestRecord"]
+
+
+class LedgerLike(Protocol):
+    """What the sink needs of a ledger: the DuckDB ``Ledger`` or a shared PostgreSQL one."""
+
+    def transaction(self) -> AbstractContextManager[None]: ...
+    def append(self, decisions: Iterable[Decision]) -> list[str]: ...
+    def append_outcomes(self, outcomes: Iterable[Outcome]) -> int: ...
+    def close(self) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +172,7 @@ class RecordSink:
         flush_rows: a flush starts as soon as this many requests wait.
     """
 
-    def __init__(self, ledger: Ledger | None, *, flush_ms: float = 200.0, flush_rows: int = 1000) -> None:
+    def __init__(self, ledger: LedgerLike | None, *, flush_ms: float = 200.0, flush_rows: int = 1000) -> None:
         self.ledger, self.flush_s, self.flush_rows = ledger, flush_ms / 1000.0, flush_rows
         self._requests: list[RequestRecord] = []
         self._feedback: list[FeedbackRecord] = []

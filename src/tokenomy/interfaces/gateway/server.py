@@ -1,6 +1,7 @@
 """Build a ``Gateway`` from a config file and serve it with uvicorn (httptools and uvloop when installed).
 
-``build_gateway`` opens the ledger the config names (a DuckDB path, ``:memory:``, or ``none``),
+``build_gateway`` opens the ledger the config names (a DuckDB path, ``:memory:``, ``none``, or a
+``postgresql://`` URL for several gateway processes),
 the budget store, and attaches the optional parts that are installed: the tool-call gate on
 responses, OpenTelemetry spans and Prometheus ``/metrics`` (each skipped, with a note, when its module
 or package is missing). ``serve`` runs uvicorn; on SIGTERM or Ctrl-C uvicorn stops accepting, waits for
@@ -19,7 +20,7 @@ from tokenomy.core.errors import ValidationError
 from tokenomy.interfaces.gateway.app import Gateway
 from tokenomy.interfaces.gateway.budget import make_budget_store
 from tokenomy.interfaces.gateway.config import GatewayConfig, load_config
-from tokenomy.interfaces.gateway.records import RecordSink
+from tokenomy.interfaces.gateway.records import LedgerLike, RecordSink
 from tokenomy.ledger import Ledger
 
 __all__ = ["CONFIG_ENV", "Built", "app_from_env", "build_gateway", "serve"]
@@ -51,10 +52,20 @@ def build_gateway(config: GatewayConfig | str | Path) -> Built:
     """
     cfg = config if isinstance(config, GatewayConfig) else load_config(config)
     s = cfg.server
-    ledger = None if s.ledger.lower() == "none" else Ledger(s.ledger)
+    ledger: LedgerLike | None
+    if s.ledger.lower() == "none":
+        ledger = None
+    elif s.ledger.startswith(("postgresql://", "postgres://")):  # shared by several gateway processes
+        from tokenomy.interfaces.gateway.pgstore import PgLedger
+
+        ledger = PgLedger(s.ledger)
+    else:
+        ledger = Ledger(s.ledger)
     sink = RecordSink(ledger, flush_ms=s.flush_ms, flush_rows=s.flush_rows)
-    if s.budget_store != "memory" and importlib.util.find_spec("tokenomy.interfaces.gateway.pgstore"):
-        importlib.import_module("tokenomy.interfaces.gateway.pgstore")  # registers its store by name
+    if s.budget_store == "postgres":
+        from tokenomy.interfaces.gateway.pgstore import register
+
+        register()  # the PostgreSQL budget store, by name
     app = Gateway(cfg, sink=sink, budget=make_budget_store(s.budget_store, s.budget_dsn))
     notes = [f"ledger: {s.ledger} (flush every {s.flush_ms:g} ms or {s.flush_rows} rows)"]
     from tokenomy.interfaces.gateway.extensions import attach_extensions

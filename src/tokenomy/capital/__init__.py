@@ -10,13 +10,36 @@ from typing import TYPE_CHECKING
 from tokenomy.core.lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from tokenomy.capital.cache import (
+        BeladyEviction,
+        CacheLog,
+        DepreciationFit,
+        ValueAwareEviction,
+        fit_depreciation,
+    )
     from tokenomy.capital.rl import RLConfig, TraceWorth, run_rl, trace_worth
     from tokenomy.capital.rl.allocators import ALLOCATORS, make_allocator
 
-__all__ = ["ALLOCATORS", "RLConfig", "TraceWorth", "make_allocator", "run_rl", "trace_worth"]
+__all__ = [
+    "ALLOCATORS",
+    "BeladyEviction",
+    "CacheLog",
+    "DepreciationFit",
+    "RLConfig",
+    "TraceWorth",
+    "ValueAwareEviction",
+    "fit_depreciation",
+    "make_allocator",
+    "run_rl",
+    "trace_worth",
+]
 
 _HOME = {  # public name -> defining module
     **dict.fromkeys(("RLConfig", "TraceWorth", "run_rl", "trace_worth"), "tokenomy.capital.rl"),
     **dict.fromkeys(("ALLOCATORS", "make_allocator"), "tokenomy.capital.rl.allocators"),
+    **dict.fromkeys(
+        ("BeladyEviction", "CacheLog", "DepreciationFit", "ValueAwareEviction", "fit_depreciation"),
+        "tokenomy.capital.cache",
+    ),
 }
 __getattr__, __dir__ = lazy_exports(__name__, _HOME)

@@ -66,12 +66,23 @@ def build_report(
     )
     page.paragraph(cal)
     if calibration is not None:
-        page.table(
-            [
-                {"drift_per_version": d, "mean_final_training_accuracy": a}
-                for d, a in calibration.drift_scores
-            ],
-            caption="δ grid on training seeds (tokenomy at lags 2 and 4; training-task accuracy only)",
+        ages = [s for s, _ in calibration.drift_ratios]
+        page.figure(
+            line_chart(
+                [
+                    Series("measured r_s", ages, [r for _, r in calibration.drift_ratios]),
+                    Series(
+                        f"fit (1 − δ)^s, δ = {calibration.drift_per_version:.3f}",
+                        ages,
+                        [(1 - calibration.drift_per_version) ** s for s in ages],
+                    ),
+                ],
+                title="a stale rollout's share of a fresh one's gradient",
+                x_label="staleness s, policy versions",
+                y_label="r_s",
+            ),
+            "Measured on training seeds: ⟨g from rollouts s versions old, fresh g⟩ / ⟨fresh g, fresh g⟩ at the "
+            "same parameters and tasks (an independent fresh replicate in each inner product).",
         )
     page.heading("Verdicts (paired over seeds; a CI that straddles the bar is a tie)")
     page.table(checks, caption="ratio = tokenomy's tokens to target / the other policy's, same seed and lag")

@@ -84,7 +84,9 @@ def register(sub: Any) -> None:
         help="absolute held-out accuracy to reach (default: each seed's start + a gain fixed on training seeds)",
     )
     p.add_argument(
-        "--drift", default="calibrate", help="δ per policy version in [0, 1), or 'calibrate' (default)"
+        "--drift",
+        default="calibrate",
+        help="δ per policy version in [0, 1), or 'calibrate' (default: measured on training seeds)",
     )
     p.add_argument(
         "--max-tokens", type=int_in(1000), default=RLConfig().max_tokens, help="token budget of a run"

@@ -3,8 +3,8 @@
 ``calibrate`` fixes the two settings a comparison needs, on training tasks and training seeds only
 (seeds from 1000, never an evaluation seed; held-out tasks are not read): the target gain in held-out
 accuracy (``target_share`` × uniform GRPO's mean gain in *training*-task accuracy at lag 0 over its
-token budget) and the drift δ (the grid value whose staleness-discounted tokenomy run ends with the
-highest training-task accuracy at lags 2 and 4; ties go to the smaller δ).
+token budget) and the drift δ, measured on the same runs (``drift``: how much of a fresh rollout's
+gradient a rollout s versions old still delivers, fitted as (1 − δ)^s).
 
 ``run_grid`` runs every (policy, lag, seed); a run's tokens to target are the cumulative tokens
 (rollout + verification + update) after the first step whose held-out accuracy reaches its seed's
@@ -24,7 +24,9 @@ from scipy import stats
 
 from tokenomy.capital.rl.allocators import make_allocator
 from tokenomy.capital.rl.config import RLConfig, warm_start
+from tokenomy.capital.rl.drift import accumulate, fit_drift
 from tokenomy.capital.rl.loop import RunTrace, run_rl
+from tokenomy.capital.rl.policy import PolicyNet
 
 __all__ = [
     "Calibration",
@@ -38,17 +40,17 @@ __all__ = [
 ]
 
 CALIBRATION_SEEDS = (1000, 1001)
-DRIFT_GRID = (0.0, 0.05, 0.1, 0.2)
+DRIFT_AGES = (1, 2, 4, 8)
 
 
 @dataclass(frozen=True, slots=True)
 class Calibration:
-    """Settings fixed on training seeds: the held-out accuracy gain to reach and δ."""
+    """Settings fixed on training seeds: the held-out accuracy gain to reach and the measured δ."""
 
     target_gain: float
     drift_per_version: float
     uniform_train_gain: float
-    drift_scores: tuple[tuple[float, float], ...]  # (δ, mean final training accuracy)
+    drift_ratios: tuple[tuple[int, float], ...]  # (age s in versions, measured value ratio r_s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +87,7 @@ def mean_ci(x: Sequence[float], level: float = 0.95) -> tuple[float, float, floa
 
 def calibration_runs(seeds: Sequence[int] = CALIBRATION_SEEDS) -> int:
     """How many runs ``calibrate`` makes."""
-    return len(seeds) * (1 + 2 * len(DRIFT_GRID))
+    return len(seeds)
 
 
 def calibrate(
@@ -95,27 +97,24 @@ def calibrate(
     seeds: Sequence[int] = CALIBRATION_SEEDS,
     on_run: Callable[[], None] | None = None,
 ) -> Calibration:
-    """Target gain and δ from training tasks of training seeds (module docstring)."""
-    tick = on_run or (lambda: None)
+    """Target gain and measured δ from training tasks of training seeds (module docstring)."""
+    cfg = replace(config, prices=replace(config.prices, drift_per_version=0.0))
     gains = []
+    sums = {s: [0.0, 0.0] for s in DRIFT_AGES}
+    used = 0
     for seed in seeds:
-        tr = run_rl(config, make_allocator("uniform"), warm_start(config, seed), seed=seed)
+        start = warm_start(cfg, seed)
+        versions: list[PolicyNet] = [start.net]
+        tr = run_rl(cfg, make_allocator("uniform"), start, seed=seed, on_version=versions.append)
         gains.append(float(tr.train_accuracy[-1] - tr.train_accuracy[0]))
-        tick()
+        used += accumulate(versions, start.train, sums, np.random.default_rng([seed, 3]))
+        if on_run is not None:
+            on_run()
+    drift = fit_drift(sums, used)
     uniform_gain = float(np.mean(gains))
-    scores = []
-    for delta in DRIFT_GRID:
-        cfg = replace(config, prices=replace(config.prices, drift_per_version=delta))
-        finals = []
-        for seed in seeds:
-            start = warm_start(cfg, seed)
-            for lag in (2, 4):
-                tr = run_rl(cfg, make_allocator("tokenomy"), start, seed=seed, staleness_versions=lag)
-                finals.append(float(tr.train_accuracy[-1]))
-                tick()
-        scores.append((delta, float(np.mean(finals))))
-    best = max(scores, key=lambda s: (round(s[1], 6), -s[0]))[0]
-    return Calibration(target_share * max(uniform_gain, 0.0), best, uniform_gain, tuple(scores))
+    return Calibration(
+        target_share * max(uniform_gain, 0.0), drift.drift_per_version, uniform_gain, drift.ratios
+    )
 
 
 def _summary(policy: str, lag: int, seed: int, tr: RunTrace, target: float) -> RunSummary:

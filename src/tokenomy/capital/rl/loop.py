@@ -18,6 +18,7 @@ No I/O; the clock is ``time.perf_counter`` for the wall time only.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -125,7 +126,13 @@ def _expected_spend(config: RLConfig, train: TaskSet) -> float:
 
 
 def run_rl(
-    config: RLConfig, allocator: Allocator, start: WarmStart, *, seed: int, staleness_versions: int = 0
+    config: RLConfig,
+    allocator: Allocator,
+    start: WarmStart,
+    *,
+    seed: int,
+    staleness_versions: int = 0,
+    on_version: Callable[[PolicyNet], None] | None = None,
 ) -> RunTrace:
     """Fine-tune ``start.net`` on ``start.train`` with ``allocator`` until ``config.max_tokens`` are spent.
 
@@ -135,6 +142,7 @@ def run_rl(
         start: tasks and the warm-started policy.
         seed: seeds the task draws and the sampling (same seed, same run).
         staleness_versions: the async lag: rollouts used at step t come from the policy of step t − lag.
+        on_version: sees the parameters after every step (θ_1, θ_2, …).
     """
     rng = np.random.default_rng([seed, 2, staleness_versions])
     train, heldout = start.train, start.heldout
@@ -206,6 +214,8 @@ def run_rl(
             _, grads = policy_gradient(net, sub, y_all, w)
             net = opt.step(net, grads, scale=allocator.step_scale(view))
         versions.append(net)
+        if on_version is not None:
+            on_version(net)
         if len(versions) > staleness_versions + 1:
             versions.pop(0)
         step += 1

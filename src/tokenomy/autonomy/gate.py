@@ -31,11 +31,10 @@ manager (:meth:`Gate.session`) wrap the same check for code that wants an except
 
 from __future__ import annotations
 
-import functools
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import replace
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, TypeVar
 
 from tokenomy.autonomy.classify import Classification, _severity_key, classify_call
 from tokenomy.autonomy.schedule import SCOPES, ActionClass, Schedule, level_verdict
@@ -72,8 +71,8 @@ __all__ = [
 _UNPRICED = PriceVector(rho_source=PriceSource.SAFETY_POLICY, rho_irr_source=PriceSource.SAFETY_POLICY)
 """The price vector recorded for a class the schedule does not price (ρ = ρ_irr = 0)."""
 
-P = ParamSpec("P")
-R = TypeVar("R")
+F = TypeVar("F", bound=Callable[..., Any])
+Approver = Callable[[Verdict], Iterable[str] | Awaitable[Iterable[str]]]
 _SCOPE_RANK = {s: i for i, s in enumerate(SCOPES)}
 
 
@@ -392,34 +391,32 @@ class Gate:
         self,
         tool: str | None = None,
         *,
-        approver: Callable[[Verdict], Iterable[str]] | None = None,
+        approver: Approver | None = None,
         context: GateContext | None = None,
-    ) -> Callable[[Callable[P, R]], Callable[P, R]]:
-        """Decorate a tool function so every call is checked first.
+    ) -> Callable[[F], F]:
+        """Decorate a tool function so every call is checked first (:func:`tokenomy.autonomy.guard.guard`).
 
-        The call judged is ``Call(tool or fn.__name__, kwargs)``; a positional first argument that is a
-        string is taken as ``command`` (so ``run_bash("ls")`` works). On ``ask`` the ``approver``
-        callback (a human in the loop) is asked; a yes approves the call once and it runs.
+        The call judged is ``Call(tool or fn.__name__, arguments bound by the signature)``; a positional
+        first string that binds to no named parameter is taken as ``command``. An ``async def`` tool
+        stays async; on ``ask`` the ``approver`` (sync, or async for async tools) is asked, and each yes
+        approves the call once.
 
         Raises (from the wrapped function):
             ActionDeniedError: the class is denied.
             ApprovalRequiredError: ``ask`` and no approver, or the approver said no.
         """
+        from tokenomy.autonomy.guard import guard
 
-        def wrap(fn: Callable[P, R]) -> Callable[P, R]:
-            name = tool or fn.__name__
+        return guard(self, tool, approver=approver, context=context)
 
-            @functools.wraps(fn)
-            def inner(*args: P.args, **kwargs: P.kwargs) -> R:
-                arguments: dict[str, Any] = dict(kwargs)
-                if args and isinstance(args[0], str) and "command" not in arguments:
-                    arguments["command"] = args[0]
-                self.require(Call(name, arguments), context, approver=approver)
-                return fn(*args, **kwargs)
-
-            return inner
-
-        return wrap
+    def approve_all(self, verdict: Verdict, approvers: Iterable[str], context: GateContext) -> Verdict:
+        """Record each id in ``approvers`` as a ``once`` approval of ``verdict``; the verdict it now gets
+        (judged on the same classification: the session state has already taken the call)."""
+        for who in approvers:
+            self.approve(verdict, approver=who, scope="once", context=context)
+        return self._record(
+            self._judge(verdict.call, verdict.classification, context, consume=True), context, "check"
+        )
 
     def require(
         self,
@@ -443,10 +440,7 @@ class Gate:
         ctx = context or GateContext()
         v = self.check(call, ctx)
         if v.decision == "ask" and approver is not None:
-            for who in approver(v):
-                self.approve(v, approver=who, scope="once", context=ctx)
-            # judged again on the same classification: the session state has already taken this call
-            v = self._record(self._judge(v.call, v.classification, ctx, consume=True), ctx, "check")
+            v = self.approve_all(v, approver(v), ctx)
         if v.decision == "deny":
             raise ActionDeniedError(v)
         if v.decision == "ask":
@@ -492,8 +486,6 @@ class GateSession:
         """:meth:`Gate.require` in this session."""
         return self.gate.require(call, self.context, approver=approver)
 
-    def guard(
-        self, tool: str | None = None, *, approver: Callable[[Verdict], Iterable[str]] | None = None
-    ) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    def guard(self, tool: str | None = None, *, approver: Approver | None = None) -> Callable[[F], F]:
         """:meth:`Gate.guard` in this session."""
         return self.gate.guard(tool, approver=approver, context=self.context)

@@ -188,10 +188,14 @@ def build_report(
         if not f["applicable"]:
             continue
         tag = f" [{', '.join(f['labels'])}]" if f["labels"] else ""
+        ci = f.get("impact_ci95")
+        ci_text = f" (95% CI ${ci[0]:.3g} to ${ci[1]:.3g})" if ci else ""
         r.paragraph(
             f"{mode}{tag}: {f['definition']}. Threshold: {f['threshold']}. "
-            f"{f['count']} {f['unit']}, impact ${f['impact_usd']:.4g}."
+            f"{f['count']} {f['unit']}, impact ${f['impact_usd']:.4g}{ci_text}."
         )
+        if f.get("action"):
+            r.note(f"What to change: {f['action']} Expected recovery up to ${f['impact_usd']:.3g}{ci_text}.")
         if f["details"]:
             r.table([{"figure": k, "value": v} for k, v in f["details"].items()], caption=f"{mode}: figures")
         if f["examples"]:

@@ -327,6 +327,7 @@ def summary(payload: dict[str, Any], echo: Callable[[str], None] = print, *, exa
     )
     for n in payload["notes"]:
         echo(f"note: {n}")
+    views_summary(payload, echo)
     if payload["pricing"]["unknown_models"]:
         text, kind = unknown_models_text(payload)
         echo(f"{'warning' if kind == 'warning' else 'note'}: {text}")
@@ -347,12 +348,36 @@ def summary(payload: dict[str, Any], echo: Callable[[str], None] = print, *, exa
         if not f["applicable"]:
             continue
         tag = f" [{', '.join(f['labels'])}]" if f["labels"] else ""
-        echo(f"\n{mode}{tag}: {f['count']:,} {f['unit']}, impact ${f['impact_usd']:,.2f}")
+        ci = f.get("impact_ci95")
+        ci_text = f" (95% CI ${ci[0]:,.2f} to ${ci[1]:,.2f})" if ci else ""
+        echo(f"\n{mode}{tag}: {f['count']:,} {f['unit']}, impact ${f['impact_usd']:,.2f}{ci_text}")
         echo(f"  violated: {f['definition']}")
         echo(f"  threshold: {f['threshold']}")
+        if f.get("action"):
+            echo(f"  what to change: {f['action']}")
         if f["examples"] and examples:
             cols = list(f["examples"][0].keys())
             echo(format_table(f["examples"][:examples], cols, title=f"{mode}: worst examples", digits=4))
+
+
+def views_summary(payload: dict[str, Any], echo: Callable[[str], None] = print, *, top: int = 5) -> None:
+    """Where the money went, in the terminal: the grouping, then the costliest models and groups."""
+    g, views = payload.get("grouping") or {}, payload.get("views") or {}
+    if not views:
+        return
+    echo(
+        f"{g.get('requests', 0):,} requests, {g.get('sessions', 0):,} sessions, {g.get('users', 0):,} users, "
+        f"{g.get('tags', 0):,} tags (views in the JSON and the report)"
+    )
+    for by in dict.fromkeys(("model", g.get("unit", "request"))):
+        view = views.get(by)
+        if not view or by == "request":
+            continue
+        rows = [
+            {by: r["key"], "requests": r["requests"], "cost_usd": r["cost_usd"], "share": r["cost_share"]}
+            for r in view["rows"][:top]
+        ]
+        echo(format_table(rows, title=f"costliest {by}s (of {view['groups']:,})", digits=4))
 
 
 def verification_summary(payload: dict[str, Any], echo: Callable[[str], None] = print) -> None:

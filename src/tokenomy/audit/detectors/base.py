@@ -70,6 +70,11 @@ class Finding:
         examples: worst violations first; each has ``request_id`` and ``impact_usd``.
         details: mode-specific figures; key -> JSON value.
         labels: "observational", "synthetic", "heuristic" ... each shown wherever the finding is.
+        action: the concrete change that recovers the impact, in words ("" when not applicable).
+        impact_ci95: a 95% bootstrap interval of ``impact_usd`` over the violations (resampling them,
+            seeded); ``None`` with fewer than two violations. It covers which violations occurred, not
+            the uncertainty of a modelled per-violation impact (see ``labels``).
+        request_ids: the requests the violations touch, worst first (at most ``MAX_REQUEST_IDS``).
     """
 
     mode: str
@@ -83,6 +88,9 @@ class Finding:
     examples: tuple[Mapping[str, Any], ...] = ()
     details: Mapping[str, Any] = field(default_factory=dict)  # name -> figure
     labels: tuple[str, ...] = ()
+    action: str = ""
+    impact_ci95: tuple[float, float] | None = None
+    request_ids: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -98,6 +106,9 @@ class Finding:
             "examples": [dict(e) for e in self.examples],
             "details": dict(self.details),
             "labels": list(self.labels),
+            "action": self.action,
+            "impact_ci95": None if self.impact_ci95 is None else [float(x) for x in self.impact_ci95],
+            "request_ids": list(self.request_ids),
         }
 
 
@@ -125,8 +136,13 @@ class Detector:
         details: Mapping[str, Any] | None = None,
         labels: tuple[str, ...] = (),
     ) -> Finding:
-        """A Finding for an applicable mode, with examples sorted worst first and cut to ``max_examples``."""
-        worst = sorted(examples, key=lambda e: -float(e.get("impact_usd", 0.0)))[: self.max_examples]
+        """A Finding for an applicable mode, with examples sorted worst first and cut to ``max_examples``;
+        its action, the bootstrap interval of the impact and the requests touched come from all of them."""
+        ranked = sorted(examples, key=lambda e: -float(e.get("impact_usd", 0.0)))
+        worst = ranked[: self.max_examples]
+        impacts = np.array([float(e.get("impact_usd", 0.0)) for e in ranked], dtype=np.float64)
+        ids = tuple(dict.fromkeys(str(e["request_id"]) for e in ranked if e.get("request_id") is not None))
+        template = ACTIONS.get(self.mode, "")
         return Finding(
             self.mode,
             True,
@@ -139,6 +155,9 @@ class Detector:
             tuple(worst),
             dict(details or {}),
             labels,
+            template.format(count=int(count), unit=self.unit, requests=len(ids)) if count else "",
+            impact_interval(impacts, float(impact_usd)),
+            ids[:MAX_REQUEST_IDS],
         )
 
     def not_applicable(self, reason: str) -> Finding:
@@ -149,6 +168,53 @@ class Detector:
 def not_applicable(mode: str, reason: str, definition: str = "", unit: str = "") -> Finding:
     """A Finding for a mode the input cannot support."""
     return Finding(mode, False, reason, definition, "", unit)
+
+
+MAX_REQUEST_IDS = 200
+"""Request ids a finding lists (worst first); the count says how many there were in all."""
+
+# mode -> the change that recovers a mode's impact; {count} {unit} {requests} are filled in.
+ACTIONS: dict[str, str] = {
+    "over_routing": "Route these {count} {unit} to the cheaper model that served them as well: "
+    "a router on the request's V would have (see the examples).",
+    "under_routing": "Route these {count} {unit} to the stronger model: at their V the quality it adds "
+    "is worth more than its extra cost.",
+    "over_delegation": "Require a confirmation before these {count} {unit} (the autonomy schedule asks "
+    "for one at their class) or lower the agent's autonomy for that class.",
+    "under_verification": "Add a test run after the last edit in these {count} {unit}: at their V a "
+    "verify step pays for itself.",
+    "serving_congestion": "Price or shed the load at these {count} {unit}: admit by surplus with the "
+    "congestion price λ, or move the low-V requests off the peak.",
+    "stale_rollouts": "Discount or drop these {count} stale {unit} (generated too many policy versions "
+    "ago), or shorten the rollout-to-update lag.",
+    "cache_misuse": "Keep the high-value prefixes cached and make prompt prefixes stable across "
+    "calls: these {count} {unit} paid for input the cache could have served.",
+    "waste": "Stop paying for unusable output: fix or stop retrying the {count} {unit} that failed or "
+    "returned malformed replies (see the examples).",
+}
+
+
+def impact_interval(
+    impacts: F64, total: float, draws: int = 1000, seed: int = 0
+) -> tuple[float, float] | None:
+    """95% percentile interval of the summed impact, resampling the violations (seeded).
+
+    The per-violation impacts may not sum to ``total`` (a detector may add a modelled term): the
+    interval is then scaled by ``total / sum`` so it brackets the reported figure.
+    """
+    n = impacts.size
+    if n < 2:
+        return None
+    rng = np.random.default_rng(seed)
+    sums = impacts[rng.integers(0, n, size=(draws, n))].sum(axis=1) if n <= 2_000 else None
+    if sums is None:  # a large count: the normal approximation of the sum is accurate and cheap
+        se = float(impacts.std(ddof=1)) * np.sqrt(n)
+        lo, hi = float(impacts.sum()) - 1.96 * se, float(impacts.sum()) + 1.96 * se
+    else:
+        lo, hi = (float(x) for x in np.percentile(sums, [2.5, 97.5]))
+    base = float(impacts.sum())
+    scale = total / base if base > 0 else 1.0
+    return (max(lo * scale, 0.0), max(hi * scale, 0.0))
 
 
 REGISTRY: dict[str, type[Detector]] = {}

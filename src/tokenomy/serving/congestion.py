@@ -3,15 +3,18 @@
 Under the linear step model step_s = β0 + β1·P + β2·D, admitting request i (u_i uncached prompt
 tokens, ô_i predicted output tokens) into a batch changes the others' latency in three ways:
 
-1. Its prefill step is longer by β1·u_i for every co-running request j.
+1. Its prefill step is longer by β1·u_i for every co-running request j: in general by
+   ``model.prefill_extra_s(u_i, n)`` = step_s(u_i, n) − step_s(0, n), which under the table model
+   includes its fixed prefill cost and the mixed-step rule (on llama2-70b/H100 a least-squares
+   β1 alone under-charges a 50-token prompt 8× beside 20 decodes, 14× alone), and under the linear model is β1·u_i (plus β0 when nothing else runs).
 2. Each of its ô_i − 1 decode steps is longer by β2 for every j still running then; j has r_j
    decode steps left after i's prefill step, so j waits β2·min(ô_i − 1, r_j − 1) more.
 3. When capacity binds (slots or KV blocks), the waiting queue behind i is pushed back: i occupies
    a share max(1/max_num_seqs, b_i/K) of the capacity for its lifetime S_i (b_i = its peak blocks,
    K = all blocks), and when the per-step token budget T binds, its prefill takes u_i/T of a step
-   of length τ. The queue delay is D_q = max(S_i·share if capacity binds, τ·u_i/T, β1·u_i).
+   of length τ. The queue delay is D_q = max(S_i·share if capacity binds, τ·u_i/T, Δpf_i).
 
-    external_usd = Σ_{j running} λ_j·[β1·u_i + β2·min(ô_i − 1, r_j − 1)] + Λ_wait·D_q
+    external_usd = Σ_{j running} λ_j·[Δpf_i + β2·min(ô_i − 1, r_j − 1)] + Λ_wait·D_q   (Δpf_i = term 1)
 
 with S_i = (β0 + β1·u_i + β2·n) + (ô_i − 1)·(β0 + β2·(n + 1)) for a batch of n others. Terms 1–2 are
 exact for requests that run together from i's prefill step on (tested against simulating with and
@@ -74,14 +77,15 @@ def external_delay_usd(
     Returns:
         external cost in USD (≥ 0).
     """
-    b1, b2 = model.beta1_s_per_prefill_token, model.beta2_s_per_decode_token
+    b2 = model.beta2_s_per_decode_token
+    n = int(lam_running.size)
+    pf_s = model.prefill_extra_s(u_tokens, n)  # i's prefill step over the others' decode step
     cost = 0.0
-    if lam_running.size:
+    if n:
         dec = np.minimum(out_tokens - 1.0, rem_running - 1.0)
-        cost = float(b1 * u_tokens * lam_running.sum() + b2 * (lam_running @ np.maximum(dec, 0.0)))
+        cost = float(pf_s * lam_running.sum() + b2 * (lam_running @ np.maximum(dec, 0.0)))
     if lam_waiting_usd_per_s > 0.0:
-        n = int(lam_running.size)
-        d_q = b1 * u_tokens
+        d_q = pf_s
         tau = model.step_s(0.0, n + 1)
         d_q = max(d_q, tau * u_tokens / token_budget)
         if capacity_binds:

@@ -33,6 +33,7 @@ from typing import Any
 from tokenomy.serving.prices import sample_prices
 from tokenomy.serving.result import COMPLETED, REJECTED, TOO_LARGE, PriceSample
 from tokenomy.serving.running import Prefill
+from tokenomy.serving.schedulers.base import Admission
 from tokenomy.serving.state import Progress, RunState
 
 __all__ = ["Iteration", "Progress"]
@@ -106,7 +107,7 @@ class Iteration(RunState):
                 continue
             if sched.decides and len(queue):  # with an empty queue the head check comes at once
                 st.now_s = now
-                a = sched.decide(i, t.workload, st, waited_s=0.0)
+                a = self.decide_on_arrival(i)
                 if not a.admit:
                     t.status[i], t.finish[i] = REJECTED, now
                     self.log.append((i, now, False, a.dc_usd, a.dl_s, a.external_usd, a.surplus_usd))
@@ -115,9 +116,25 @@ class Iteration(RunState):
                     continue
             queue.push(i)
             st.lam_waiting_usd_per_s += lam[i]
+            st.waiting_tokens += prompt[i]
             self.blocked = False
         self.nxt = nxt
         self.next_arrival = arr[nxt] if nxt < n else _INF
+
+    def decide_on_arrival(self, i: int) -> Admission:
+        """The scheduler's verdict on arriving request ``i``: the waiting requests it would be served
+        before are the queue behind it (their λ, when the queue can tell, else the whole queue's),
+        the rest are ahead of it (their prompt tokens, when the queue can tell, else all)."""
+        st, t, queue = self.state, self.requests, self.queue
+        lam_all = st.lam_waiting_usd_per_s
+        behind = queue.sum_behind(i, t.lam) if self.sched.uses_queue_lam else None
+        if behind is not None:
+            st.lam_waiting_usd_per_s = behind
+        st.waiting_tokens_ahead = float(st.waiting_tokens)
+        try:
+            return self.sched.decide(i, t.workload, st, waited_s=0.0)
+        finally:
+            st.lam_waiting_usd_per_s = lam_all
 
     def sample(self, now: float) -> None:
         """Take a price sample (``RunResult.prices``) and hand it to ``on_sample``."""
@@ -173,6 +190,8 @@ class Iteration(RunState):
         t = self.requests
         t.status[i], t.finish[i] = COMPLETED, self.clock
         self.queue.on_finish(i, t.out[i])
+        if self.sched.decides:
+            self.state.observe_output(t.out[i])  # its length is known now that it finished
         self.done += 1
         self.done_events.append(i)
         self.blocked = False  # its slot and KV blocks are free: the next step tries the queue again
@@ -215,6 +234,7 @@ class Iteration(RunState):
             self.bounced.add(i)
         self.queue.push(i)
         st.lam_waiting_usd_per_s += t.lam[i]
+        st.waiting_tokens += t.prompt[i] + t.gen[i]
 
     # --- decode-only stretch ----------------------------------------------------------------------
     def jump(self, horizon: float) -> None:
@@ -336,12 +356,14 @@ class Iteration(RunState):
                         kv.unref(hashes[i][:h])
                     queue.pop()
                     st.lam_waiting_usd_per_s -= t.lam[i]
+                    st.waiting_tokens -= prompt[i] + gen[i]
                     t.status[i], t.finish[i] = REJECTED, now
                     self.done += 1
                     self.done_events.append(i)
                     continue
             queue.pop()
             st.lam_waiting_usd_per_s -= t.lam[i]
+            st.waiting_tokens -= prompt[i] + gen[i]
             ok = kv.allocate(need)
             assert ok
             if t.preempt[i] == 0:

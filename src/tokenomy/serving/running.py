@@ -14,7 +14,11 @@ private blocks, prefix hash blocks held, this step's chunk).
 
 ``RunningSet`` also exposes the read-only ``EngineState`` view that deciding schedulers read
 (``n_running``, ``slot_lam``, ``slot_rem``, ``kv_available_blocks``, ``now_s``,
-``lam_waiting_usd_per_s``, ``step_model``, ``config``). It decides nothing: the engine mutates it.
+``lam_waiting_usd_per_s``, ``waiting_tokens_ahead``, ``step_model``, ``config``). It decides
+nothing: the engine mutates it. ``slot_rem`` is an estimate, never the true remaining output: a
+running request that has generated a tokens is expected to have ô − a left while its predicted
+length ô exceeds a, else the mean residual length E[L − a | L > a] of the requests completed so far
+(``observe_output``; their lengths are known once they finish), or ô when none is longer than a.
 """
 
 from __future__ import annotations
@@ -71,8 +75,10 @@ class RunningSet:
     """
 
     __slots__ = (
-        "config", "d_c", "d_fin", "d_hits", "d_key", "d_lam", "d_req", "g", "integral", "kv", "lam",
-        "lam_waiting_usd_per_s", "nd", "now_s", "out", "pf", "pos", "res", "step_model", "u_dec",
+        "config", "d_age0", "d_c", "d_fin", "d_hits", "d_key", "d_lam", "d_req", "g", "gen",
+        "integral", "kv", "lam", "lam_waiting_usd_per_s", "lens", "lens_new", "mrl_n", "mrl_s", "nd",
+        "now_s", "out", "pf", "pos", "requests", "res", "step_model", "u_dec", "waiting_tokens",
+        "waiting_tokens_ahead",
     )  # fmt: skip
 
     def __init__(self, model: StepTimeModel, cfg: EngineConfig, kv: KVCache, requests: RequestTable) -> None:
@@ -94,7 +100,15 @@ class RunningSet:
         self.res = [0] * cfg.block_tokens  # decode slots by (−d_c) mod block (when ``integral``)
         self.now_s = 0.0  # the engine's clock, read by deciding schedulers and the recorder
         self.lam_waiting_usd_per_s = 0.0
+        self.waiting_tokens = 0  # prompt (+ recompute) tokens of the waiting queue
+        self.waiting_tokens_ahead = 0.0  # of those, the ones served before the request being decided
         self.pos, self.lam, self.out = requests.pos, requests.lam, requests.out
+        self.requests, self.gen = requests, requests.gen
+        self.d_age0 = np.zeros(m)  # slot p has generated g + d_age0[p] tokens
+        self.lens = np.zeros(1, np.int64)  # completed requests by output length (``observe_output``)
+        self.lens_new = 0  # completions since mrl_n, mrl_s were summed
+        self.mrl_n = np.zeros(1)  # completed with output > a, by a
+        self.mrl_s = np.zeros(1)  # Σ of their outputs
 
     # --- EngineState view -------------------------------------------------------------------------
     @property
@@ -108,9 +122,50 @@ class RunningSet:
 
     @property
     def slot_rem(self) -> NDArray[np.float64]:
-        extra = [float(self.out[p.req]) for p in self.pf]
+        """Estimated remaining output tokens of each running request (module docstring)."""
+        nd = self.nd
+        reqs = [*self.d_req[:nd], *(p.req for p in self.pf)]
+        if not reqs:
+            return np.zeros(0)
+        idx = np.array(reqs, np.int64)
+        pred: NDArray[np.float64] = np.maximum(self.requests.workload.predicted_output_tokens[idx], 1.0)
+        age = np.concatenate([self.g + self.d_age0[:nd], [float(self.gen[p.req]) for p in self.pf]])
+        rem: NDArray[np.float64] = pred - age
+        late = rem < 1.0
+        if late.any():
+            rem[late] = self._residual(age[late], pred[late])
+        return rem
+
+    @property
+    def slot_rem_true(self) -> NDArray[np.float64]:
+        """The true remaining output tokens (oracle schedulers only, ``knows_true_lengths``)."""
+        extra = [float(self.out[p.req] - self.gen[p.req]) for p in self.pf]
         rem = self.d_fin[: self.nd] - self.g
         return np.concatenate([rem, extra]) if extra else rem
+
+    def observe_output(self, tokens: int) -> None:
+        """A request completed with ``tokens`` output tokens (for the residual-length estimate)."""
+        if tokens >= self.lens.size:
+            self.lens = np.concatenate(
+                [self.lens, np.zeros(max(tokens + 1, 2 * self.lens.size) - self.lens.size, np.int64)]
+            )
+        self.lens[tokens] += 1
+        self.lens_new += 1
+
+    def _residual(self, age: NDArray[np.float64], fallback: NDArray[np.float64]) -> NDArray[np.float64]:
+        """E[L − a | L > a] over the completed lengths L, ``fallback`` where none exceeds a."""
+        if self.lens_new and (self.lens_new >= 64 or self.mrl_n.size != self.lens.size + 1):
+            x = np.arange(self.lens.size, dtype=np.float64)
+            # mrl_n[a] = #{L > a}, mrl_s[a] = Σ_{L > a} L
+            self.mrl_n = np.concatenate([np.cumsum(self.lens[::-1])[::-1][1:], [0, 0]]).astype(np.float64)
+            self.mrl_s = np.concatenate([np.cumsum((x * self.lens)[::-1])[::-1][1:], [0.0, 0.0]])
+            self.lens_new = 0
+        a = np.minimum(age.astype(np.int64), self.mrl_n.size - 1)
+        n = self.mrl_n[a]
+        out = fallback.astype(np.float64).copy()
+        ok = n > 0
+        out[ok] = self.mrl_s[a[ok]] / n[ok] - age[ok]
+        return np.maximum(out, 1.0)
 
     @property
     def kv_available_blocks(self) -> int:
@@ -122,6 +177,7 @@ class RunningSet:
         order rows both decide this way)."""
         lam_queue = self.lam_waiting_usd_per_s
         self.lam_waiting_usd_per_s = lam_queue - self.lam[i]
+        self.waiting_tokens_ahead = 0.0  # at the head nothing waits ahead of it
         try:
             return rule.decide(i, wl, self, waited_s=waited_s)
         finally:
@@ -164,6 +220,7 @@ class RunningSet:
             self.d_c[p] = self.d_c[last]
             self.d_fin[p] = self.d_fin[last]
             self.d_lam[p] = self.d_lam[last]
+            self.d_age0[p] = self.d_age0[last]
             self.d_key[p] = self.d_key[last]
             self.d_hits[p] = self.d_hits[last]
             self.pos[i] = p
@@ -180,6 +237,7 @@ class RunningSet:
         self.d_c[p] = c
         self.d_fin[p] = fin
         self.d_lam[p] = self.lam[i]
+        self.d_age0[p] = self.gen[i] - self.g
         self.d_key[p] = key
         self.d_hits[p] = hits
         self.pos[i] = p

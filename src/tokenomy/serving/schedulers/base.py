@@ -37,11 +37,22 @@ class EngineState(Protocol):
 
     @property
     def slot_rem(self) -> NDArray[np.float64]:
-        """Remaining output tokens of each running request (same order as ``slot_lam``)."""
+        """Estimated remaining output tokens of each running request (same order as ``slot_lam``;
+        from predictions and completed requests, never the true lengths)."""
+
+    @property
+    def slot_rem_true(self) -> NDArray[np.float64]:
+        """The true remaining output tokens: for oracle schedulers (``knows_true_lengths``) only."""
 
     @property
     def lam_waiting_usd_per_s(self) -> float:
-        """Σ λ over the waiting queue (at a head-of-queue decision: the queue behind the request)."""
+        """Σ λ over the waiting queue behind the request being decided (at arrival: those it would
+        be served before when the queue can tell, ``WaitQueue.sum_behind``, else the whole queue)."""
+
+    @property
+    def waiting_tokens_ahead(self) -> float:
+        """Prompt (and recompute) tokens of the waiting requests served before this one: at arrival
+        the whole queue, at a head-of-queue decision none."""
 
     @property
     def kv_available_blocks(self) -> int: ...
@@ -85,6 +96,11 @@ class WaitQueue:
     def on_finish(self, i: int, output_tokens: int) -> None:
         """Hook when request ``i`` finishes (fair-share counters); default no-op."""
 
+    def sum_behind(self, i: int, values: list[float]) -> float | None:
+        """Σ ``values[j]`` over the waiting j that request ``i`` (not queued) would go ahead of;
+        ``None`` when the order is not known in advance (the caller then counts every waiting j)."""
+        return None
+
     def top(self, k: int) -> list[tuple[int, float]]:
         """The next ``k`` (or fewer) requests in serve order, each with its priority (lower first).
 
@@ -116,6 +132,11 @@ class KeyedQueue(WaitQueue):
     def __len__(self) -> int:
         return len(self._heap)
 
+    def sum_behind(self, i: int, values: list[float]) -> float | None:
+        """O(queue): the waiting j with a larger (key, index) than i's."""
+        me = (self._keys[i], i)
+        return float(sum(values[j] for e in self._heap if e > me for j in (e[1],)))
+
     def top(self, k: int) -> list[tuple[int, float]]:
         # (key, index) entries are unique: the k smallest are the next k pops, in order
         return [(i, key) for key, i in heapq.nsmallest(k, self._heap)]
@@ -128,11 +149,14 @@ class Scheduler:
         name: registry name.
         knows_true_lengths: True only for oracle variants (excluded from the fair comparison).
         decides: True when ``decide`` may reject (the engine calls it only then).
+        uses_queue_lam: ``decide`` reads ``lam_waiting_usd_per_s`` (the engine then works out the
+            queue behind an arriving request, O(queue)).
     """
 
     name = "base"
     knows_true_lengths = False
     decides = False
+    uses_queue_lam = False
 
     def prepare(self, model: StepTimeModel, config: EngineConfig) -> None:
         """Read the engine's step model and configuration before a run (default: nothing)."""

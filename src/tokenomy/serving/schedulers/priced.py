@@ -9,7 +9,9 @@ Admission (at arrival, and again when i reaches the head of the queue):
 ΔC_i = GPU price × (β1·u_i + β2·ô_i); ΔL_i = i's own remaining latency (``congestion.service_s``;
 time already waited is sunk and not counted); external_i = ``congestion.external_delay_usd`` (the
 Pigouvian charge). surplus ≤ 0 → reject (do not serve). ``priced`` uses the workload's noisy length
-prediction; ``priced-true`` is its oracle twin with true output lengths.
+prediction for i and the engine's estimate of the running requests' remaining output
+(``EngineState.slot_rem``: prediction, then the residual length of completed requests);
+``priced-true`` is its oracle twin with true output lengths for both.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ class CongestionPriced(Scheduler):
 
     name = "priced"
     decides = True
+    uses_queue_lam = True
 
     def __init__(
         self,
@@ -75,7 +78,7 @@ class CongestionPriced(Scheduler):
             u_tokens=u,
             out_tokens=o,
             lam_running=state.slot_lam[:n],
-            rem_running=state.slot_rem[:n],
+            rem_running=(state.slot_rem_true if self.knows_true_lengths else state.slot_rem)[:n],
             lam_waiting_usd_per_s=state.lam_waiting_usd_per_s,
             capacity_binds=binds,
             capacity_share=share,

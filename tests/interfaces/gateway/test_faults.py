@@ -87,6 +87,7 @@ def test_a_client_disconnect_cancels_the_upstream_call() -> None:
     assert d.metadata["reason"] == "disconnected" and d.metadata["status"] == 499
 
 
+@pytest.mark.slow
 def test_sigterm_drains_in_flight_requests_then_flushes_the_ledger(tmp_path: Path) -> None:
     pytest.importorskip("uvicorn", reason="uvicorn not installed (the 'gateway' extra)")
     fake = subprocess.Popen(

@@ -62,6 +62,7 @@ def _drive(
     return asyncio.run(go())
 
 
+@pytest.mark.slow
 def test_bounded_load_loses_no_ledger_rows_and_gives_no_5xx(fakes: Any) -> None:
     ledger = Ledger(":memory:")
     gw = Gateway(gateway_config([u for _, u in fakes]), sink=RecordSink(ledger, flush_ms=20, flush_rows=100))
@@ -71,6 +72,7 @@ def test_bounded_load_loses_no_ledger_rows_and_gives_no_5xx(fakes: Any) -> None:
     assert ledger._scalar("SELECT count(DISTINCT request_id) FROM decisions") == 1500
 
 
+@pytest.mark.slow
 def test_killing_an_upstream_mid_run_falls_back_cleanly_with_one_decision_per_request(fakes: Any) -> None:
     ledger = Ledger(":memory:")
     gw = Gateway(gateway_config([u for _, u in fakes]), sink=RecordSink(ledger, flush_ms=20, flush_rows=100))

@@ -180,8 +180,6 @@ async def handle_chat(gw: Gateway, scope: Scope, receive: Receive, send: Send) -
     try:
         await _serve(gw, r, send, pinned=model != AUTO_MODEL)
     except asyncio.CancelledError:
-        if r.reason not in ("policy", "downgrade", "fallback", "pinned") or r.status == 0:
-            r.reason = "disconnected"
         r.reason, r.status = "disconnected", 499
         if not watcher.done():
             raise  # not the client leaving: the server is stopping this task

@@ -217,9 +217,18 @@ class RecordSink:
                 fbs, self._feedback = self._feedback, []
             if not reqs and not fbs:
                 return
+            decisions: list[Decision] = []
+            outcomes: list[Outcome] = []
+            for r in reqs:  # a record that does not validate is lost alone, not with its batch
+                try:
+                    decisions.append(_decision(r))
+                    outcomes += _outcomes(r)
+                except TokenomyError as exc:
+                    self.lost_rows += 1
+                    self.last_error = str(exc)
+                    if decisions and decisions[-1].request_id == r.request_id:
+                        decisions.pop()
             try:
-                decisions = [_decision(r) for r in reqs]
-                outcomes = [o for r in reqs for o in _outcomes(r)]
                 outcomes += [
                     Outcome(
                         f.request_id,
@@ -240,7 +249,7 @@ class RecordSink:
                 self.written_outcomes += len(outcomes)
                 self.flushes += 1
             except (TokenomyError, OSError) as exc:
-                self.lost_rows += len(reqs) + len(fbs)
+                self.lost_rows += len(decisions) + len(fbs)
                 self.last_error = str(exc)
 
     def close(self, timeout_s: float = 30.0) -> None:

@@ -14,13 +14,13 @@ No I/O: importers and loaders hand the log in.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from tokenomy.audit.actions import classify_steps
+from tokenomy.audit.actions import canonical_actions, classify_steps
 from tokenomy.audit.curves import stopping_margin, verification_curve
 from tokenomy.audit.detectors import AuditContext, Finding, detect_all
 from tokenomy.audit.log import AuditLog
@@ -269,6 +269,10 @@ def run_audit(
     say("pricing")
     pricing = price_steps(log.steps, table, unknown_zero=unknown_zero)
     steps = log.steps.with_cost(pricing.cost_usd)
+    steps = replace(
+        steps,
+        action_class=canonical_actions(steps.tool, steps.tool_args, steps.action_class, steps.kind == "tool"),
+    )
     if schedule is not None:
         steps = steps.with_classes(
             classify_steps(steps.tool, steps.tool_args, steps.autonomy_class, steps.kind == "tool", schedule)

@@ -23,7 +23,7 @@ estimated off-policy (IPS, SNIPS, DR; ``routing.offpolicy``) from the learned ro
 (its propensities and served outcomes only) and compared with its welfare measured on the same
 requests. Timing-dependent (latency enters welfare; this machine is shared): figures provisional.
 
-    .venv/bin/python benchmarks/bench_gateway_models.py [--quick] [--n 400] [--json PATH]
+    .venv/bin/python benchmarks/bench_gateway_models.py [--quick] [--n 300] [--json PATH]
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ from _common import parser
 LAM_USD_PER_S = 1e-5
 GAPS = (0.5, 0.2, 0.05)
 EPSILON = 0.1
-MAX_TOKENS = 12
+MAX_TOKENS = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +88,7 @@ def _ci(x: Any) -> tuple[float, float, float]:
 
 def main() -> int:
     p = parser(__doc__ or "")
-    p.add_argument("--n", type=int, default=400, help="questions in all, half held out (default 400)")
+    p.add_argument("--n", type=int, default=300, help="questions in all, half held out (default 300)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", type=Path, help="write the figures here")
     args = p.parse_args()

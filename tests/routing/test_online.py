@@ -9,7 +9,7 @@ from tokenomy.core.errors import ValidationError
 from tokenomy.core.prices import PriceVector
 from tokenomy.core.rule import surplus
 from tokenomy.core.uses import TokenUse
-from tokenomy.routing.online import CandidateCost, OnlineRouter, prompt_features
+from tokenomy.routing.online import CandidateCost, OnlineRouter, final_question, prompt_features
 
 CANDS = (CandidateCost("cheap", dc_usd=1.0, dl_s=0.0), CandidateCost("strong", dc_usd=3.0, dl_s=0.0))
 
@@ -91,3 +91,11 @@ def test_bad_inputs_raise_named_errors() -> None:
         OnlineRouter(models=("a",), n_features=3, epsilon=1.0)
     with pytest.raises(ValidationError, match="at least one candidate"):
         r.choose(prompt_features("x"), (), PriceVector(v_usd=1.0), np.random.default_rng(0))
+
+
+def test_features_describe_the_final_question_not_the_shared_examples() -> None:
+    shots = "Answer with the number only.\nQ: What is 3 + 4?\nA: 7\nQ: Which is larger, 15 or 82?\nA: 82\n"
+    a, b = shots + "Q: What is 2 + 2?\nA:", "Q: What is 2 + 2?\nA:"
+    np.testing.assert_allclose(prompt_features(a), prompt_features(b))
+    assert not np.allclose(prompt_features(a), prompt_features(shots + "Q: What is 41 * 9?\nA:"))
+    assert final_question("intro\n\nWhat now?") == "What now?"

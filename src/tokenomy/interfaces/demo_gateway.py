@@ -86,10 +86,14 @@ def section(ctx: DemoContext) -> dict[str, Any]:
             f"V = {v:g} USD: served {share}, accuracy {acc:.2f}, refused {sum(r['status'] == 429 for r in rows if r['V'] == v)}"
         )
     ctx.echo(f"learned q̂ before → after feedback: {before} → {after}")
-    lams = {
-        u.get("name", "?"): u.get("lam_usd_per_s") for u in prices.get("upstreams", []) if isinstance(u, dict)
-    }
-    ctx.echo(f"congestion prices λ_m published at /v1/prices (USD/s): {lams}")
+    ups = prices.get("upstreams", {})
+    ctx.echo(
+        "published at /v1/prices: "
+        + "; ".join(
+            f"{name} λ_m {u.get('lam_usd_per_s', 0.0):.3g} USD/s, expected latency {u.get('expected_latency_s', 0.0):.2f} s"
+            for name, u in ups.items()
+        )
+    )
     ledger = Ledger(workdir / "gateway-ledger.duckdb")
     try:
         summary = ledger.summary()

@@ -32,15 +32,28 @@ from tokenomy.core.prices import PriceVector
 from tokenomy.core.rule import surplus
 from tokenomy.core.uses import TokenUse
 
-__all__ = ["N_DENSE", "CandidateCost", "OnlineDecision", "OnlineRouter", "prompt_features"]
+__all__ = ["N_DENSE", "CandidateCost", "OnlineDecision", "OnlineRouter", "final_question", "prompt_features"]
 
 _WORD = re.compile(r"[a-z]+|[0-9]+|[^\sa-z0-9]")
 N_DENSE = 5
 """Dense features before the hashed words: bias, log length, digit share, longest number, number count."""
 
 
+def final_question(prompt: str) -> str:
+    """The part of a prompt that asks: after the last line starting with ``Q:``, else after the last blank line.
+
+    Few-shot examples and instructions before it are the same for many prompts and would drown the
+    question's own features.
+    """
+    lines = prompt.splitlines()
+    starts = [i for i, line in enumerate(lines) if line.startswith("Q:")]
+    if starts:
+        return "\n".join(lines[starts[-1] :])
+    return prompt.rstrip().rsplit("\n\n", 1)[-1]
+
+
 def prompt_features(prompt: str, n_hash: int = 32) -> NDArray[np.float64]:
-    """A fixed-length feature vector of one prompt (length ``N_DENSE + n_hash``).
+    """A fixed-length feature vector of one prompt's final question (``final_question``), length ``N_DENSE + n_hash``.
 
     Dense part: 1 (bias), log(1 + chars) / 8, share of digit characters, (longest number's digits) / 8,
     log(1 + count of numbers) / 3. Hashed part: lower-case words (CRC-32 mod ``n_hash``), counts
@@ -49,6 +62,7 @@ def prompt_features(prompt: str, n_hash: int = 32) -> NDArray[np.float64]:
     """
     if n_hash < 1:
         raise ValidationError(f"n_hash must be ≥ 1; got {n_hash}")
+    prompt = final_question(prompt)
     toks = _WORD.findall(prompt.lower())
     nums = [t for t in toks if t.isdigit()]
     words = [t for t in toks if not t.isdigit()]

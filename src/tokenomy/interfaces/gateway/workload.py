@@ -8,9 +8,12 @@ so which model a request should go to depends on the question: routing matters. 
 here, before any model is run; ``split`` gives a train / held-out partition by a seeded shuffle, and
 nothing about the held-out part is used to choose anything.
 
-``grade`` reads the first integer in a reply (commas and a leading sign allowed, words such as "The
-answer is" ignored) and scores 1.0 when it equals the answer, else 0.0. This module makes no network
-calls and reads no files.
+Every prompt is few-shot: an instruction, four worked ``Q: … / A: …`` pairs (one per kind) and the
+question, ending in ``A:``, so an instruction-tuned model and a base model (continuing the text)
+can both answer it. ``grade`` reads the last integer on the first non-empty line of a reply
+(commas and a leading sign allowed; "2 * 8 = 16" and "The value of fig is 69." read as 16 and 69)
+and scores 1.0 when it equals the answer, else 0.0. This module makes no network calls and reads
+no files.
 """
 
 from __future__ import annotations
@@ -26,7 +29,13 @@ from tokenomy.core.errors import ValidationError
 __all__ = ["KINDS", "Question", "Split", "generate", "grade", "messages", "parse_int", "split"]
 
 KINDS = ("add", "mul", "lookup", "compare")
-_INSTRUCTION = "Answer with the number only."
+_HEADER = (
+    "Answer with the number only.\n"
+    "Q: What is 3 + 4?\nA: 7\n"
+    "Q: Table:\npear: 12\nkiwi: 40\nWhat is the value of kiwi?\nA: 40\n"
+    "Q: Which is the largest number: 15, 82?\nA: 82\n"
+    "Q: What is 6 * 7?\nA: 42\n"
+)
 _KEYS = (
     "apple", "pear", "plum", "lime", "fig", "kiwi", "mango", "peach", "grape", "melon", "lemon", "cherry",
     "olive", "date", "guava", "papaya",
@@ -111,7 +120,7 @@ def generate(n: int, *, seed: int = 0, kinds: Sequence[str] = KINDS) -> tuple[Qu
         kind = kinds[i % len(kinds)]
         level = 1 + (i // len(kinds)) % 3
         text, answer = _MAKERS[kind](rng, level)
-        out.append(Question(f"{kind}-{level}-{i}", kind, level, f"{_INSTRUCTION}\n{text}", answer))
+        out.append(Question(f"{kind}-{level}-{i}", kind, level, f"{_HEADER}Q: {text}\nA:", answer))
     return tuple(out)
 
 
@@ -136,15 +145,16 @@ def split(questions: Sequence[Question], *, held_out_share: float = 0.5, seed: i
 
 
 def parse_int(text: str) -> int | None:
-    """The first integer in ``text`` (``1,234`` and ``−5`` allowed), or ``None``."""
-    m = _INT.search(text)
-    if m is None:
+    """The last integer on the first non-empty line of ``text`` (``1,234``, ``−5`` allowed), or ``None``."""
+    line = next((ln for ln in text.splitlines() if ln.strip()), "")
+    found = _INT.findall(line)
+    if not found:
         return None
-    return int(m.group(0).replace(",", "").replace("−", "-"))
+    return int(found[-1].replace(",", "").replace("−", "-"))
 
 
 def grade(question: Question, reply: str) -> float:
-    """1.0 when the first integer in ``reply`` is the answer, else 0.0 (also when there is none)."""
+    """1.0 when ``parse_int(reply)`` is the answer, else 0.0 (also when there is no integer)."""
     return 1.0 if parse_int(reply) == question.answer else 0.0
 
 

@@ -28,7 +28,7 @@ def test_reserve_refuses_what_does_not_fit_and_settle_charges_the_real_cost() ->
 
 def test_spend_stays_under_the_cap_with_a_warning_near_it_then_402() -> None:
     # cheap: $1 / $2 per Mtok; max cost of one request ≈ (prompt + 16 × 2) / 1e6 ≈ 3.7e-5 USD
-    keys = {"k": {"tenant": "acme", "budget_usd": 0.0005, "v_usd": 1.0}}
+    keys = {"k": {"tenant": "acme", "budget_usd": 0.0006, "v_usd": 1.0}}
 
     async def go() -> tuple[list[Any], float]:
         async with fake_upstreams("ok", "ok") as urls:
@@ -45,10 +45,30 @@ def test_spend_stays_under_the_cap_with_a_warning_near_it_then_402() -> None:
     statuses = [s for s, _, _ in outs]
     assert 200 in statuses and statuses[-1] == 402
     assert statuses == sorted(statuses)  # once refused, refused
-    assert spent <= 0.0005
+    assert spent <= 0.0006
     ok = [h for s, h, _ in outs if s == 200]
     remaining = [float(h["x-tokenomy-budget-remaining"]) for h in ok]
     assert remaining == sorted(remaining, reverse=True)
     assert "x-tokenomy-budget-warning" in ok[-1] and "x-tokenomy-budget-warning" not in ok[0]
     err = json.loads(outs[-1][2])["error"]
     assert err["code"] == "budget_exceeded" and err["type"] == "insufficient_quota"
+
+
+def test_concurrent_requests_never_push_spend_past_the_cap() -> None:
+    keys = {"k": {"tenant": "acme", "budget_usd": 0.0004, "v_usd": 1.0}}
+
+    async def go() -> tuple[list[int], float]:
+        async with fake_upstreams("ok", "ok") as urls:
+            gw = Gateway(gateway_config(urls, keys=keys))
+            outs = await asyncio.gather(
+                *(
+                    call(gw, "POST", "/v1/chat/completions", CHAT, {"Authorization": "Bearer k"})
+                    for _ in range(60)
+                )
+            )
+            store = gw.budget
+            assert isinstance(store, InMemoryBudgetStore)
+            return [s for s, _, _ in outs], store.spent_usd["acme"]
+
+    statuses, spent = asyncio.run(go())
+    assert set(statuses) == {200, 402} and 0 < spent <= 0.0004

@@ -1,11 +1,10 @@
 """Per-key (tenant) USD caps: reserve a request's maximum cost before the call, settle to its real cost.
 
-``reserve`` takes the request's maximum cost (prompt tokens × input price + max_tokens × output
-price) from the account's remaining budget, or refuses when it does not fit; ``settle`` returns the
-reservation and charges the real cost. A request is admitted only when its maximum cost fits, so the
-spend never passes the cap by more than the gap between one request's real and maximum cost, which
-is ≤ its maximum cost (zero when the upstream honours max_tokens and the prompt estimate is not below
-the real count). ``BudgetStore`` is the interface a shared store implements (one per gateway
+``reserve`` takes the request's maximum cost (an upper bound of its prompt tokens — one per byte —
+× input price + max_tokens × output price) from the account's remaining budget, or refuses when it
+does not fit; ``settle`` returns the reservation and charges the real cost. Spent + held never passes
+the cap, so spend stays within the cap whenever each real cost is within its reservation (the
+upstream honours max_tokens); an upstream that overruns max_tokens can overshoot by its overrun. ``BudgetStore`` is the interface a shared store implements (one per gateway
 process: ``InMemoryBudgetStore``; several processes share one through a database store registered by
 name with ``register_budget_store``). Over-budget is a return value (``None``), not an exception.
 """

@@ -36,7 +36,12 @@ from tokenomy.interfaces.gateway.policy import (
     candidate_surplus,
     with_congestion,
 )
-from tokenomy.interfaces.gateway.prices import estimate_prompt_tokens, prompt_text, request_prices
+from tokenomy.interfaces.gateway.prices import (
+    estimate_prompt_tokens,
+    max_prompt_tokens,
+    prompt_text,
+    request_prices,
+)
 from tokenomy.interfaces.gateway.records import Attempt, RequestRecord
 from tokenomy.interfaces.gateway.upstream import UpstreamError
 
@@ -59,6 +64,7 @@ class _Request:
     account: KeyConfig | None
     prices: PriceVector
     prompt_tokens: int
+    max_prompt_tokens: int
     max_out: int | None
     stream: bool
     t0: float
@@ -140,6 +146,7 @@ async def handle_chat(gw: Gateway, scope: Scope, receive: Receive, send: Send) -
         account,
         prices,
         estimate_prompt_tokens(text, len(body["messages"])),
+        max_prompt_tokens(text, len(body["messages"])),
         max_out,
         stream,
         time.perf_counter(),
@@ -207,7 +214,7 @@ async def _serve(gw: Gateway, r: _Request, send: Send, *, pinned: bool) -> None:
         hold: Reservation | None = None
         if r.account is not None and math.isfinite(r.account.budget_usd):
             hold = await gw.budget.reserve(
-                r.account.tenant, _cost(up, r.prompt_tokens, out_cap), r.account.budget_usd
+                r.account.tenant, _cost(up, r.max_prompt_tokens, out_cap), r.account.budget_usd
             )
             if hold is None:
                 left = await gw.budget.remaining(r.account.tenant, r.account.budget_usd)

@@ -4,7 +4,9 @@ Precedence per price: header (``X-Tokenomy-V``, ``X-Tokenomy-Lambda``, ``X-Token
 ``user``), else the request's ``metadata`` (``tokenomy_v``, ``tokenomy_lambda``, ``tokenomy_rho``;
 source ``user``), else the API key's prices, else ``[defaults]`` (source ``operator``). A price that is
 not a finite number ≥ 0 is a 400 naming where it came from. Token counts for estimates: prompt
-tokens ≈ characters / 4 of the message text (no tokenizer: the real counts come back in ``usage``).
+tokens ≈ characters / 4 of the message text (no tokenizer: the real counts come back in ``usage``);
+budget reservations use an upper bound instead (one token per byte), so a reservation covers the
+real cost whenever the upstream honours ``max_tokens``.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 from tokenomy.core.prices import PriceSource, PriceVector
 from tokenomy.interfaces.gateway.errors import GatewayHTTPError
 
-__all__ = ["estimate_prompt_tokens", "prompt_text", "request_prices"]
+__all__ = ["estimate_prompt_tokens", "max_prompt_tokens", "prompt_text", "request_prices"]
 
 _HEADERS = (
     (b"x-tokenomy-v", "v_usd"),
@@ -88,3 +90,9 @@ def prompt_text(messages: list[Any]) -> str:
 def estimate_prompt_tokens(text: str, n_messages: int) -> int:
     """≈ 4 characters per token plus 4 tokens of chat framing per message."""
     return len(text) // 4 + 4 * n_messages + 1
+
+
+def max_prompt_tokens(text: str, n_messages: int) -> int:
+    """An upper bound for budget reservations: one token per UTF-8 byte (BPE tokens are ≥ 1 byte) plus
+    8 tokens of chat framing per message and 16 for the template."""
+    return len(text.encode("utf-8")) + 8 * n_messages + 16

@@ -2,9 +2,9 @@
 
 A real, small RL fine-tuning run per (policy, async lag, seed) (``tokenomy.capital.rl``: a numpy MLP
 warm-started on 1-2 digit additions, fine-tuned by a group-relative policy gradient on 1-4 digit
-additions with sampled rollouts and an exact verifier). First, on training tasks of training seeds
-1000-1001 only, it fixes the target (each seed's starting held-out accuracy + 0.75 × uniform GRPO's
-training-task gain over the token budget) and the drift δ, measured on the same runs: the share r_s of
+additions with sampled rollouts and an exact verifier). First, on training seeds 1000-1001 only, it
+fixes the target (each seed's starting held-out accuracy + 0.75 × uniform GRPO's gain on those seeds'
+validation tasks over the token budget) and the drift δ, measured on the same runs: the share r_s of
 a fresh rollout's policy gradient that a rollout s = 1, 2, 4, 8 versions old still delivers, fitted as
 (1 − δ)^s (``capital.rl.drift``). Then evaluation seeds 0..N-1: policies uniform, dapo, knapsack, tokenomy and
 tokenomy-nodiscount at lags 0, 1, 2, 4. It prints per (policy, lag) the mean tokens to target (rollout +
@@ -50,7 +50,8 @@ def main() -> int:
     cal = calibrate(config)
     t_cal = time.perf_counter() - t0
     print(
-        f"calibration on training seeds ({t_cal:.0f} s): uniform training-task gain {cal.uniform_train_gain:.4f} → "
+        f"calibration on training seeds ({t_cal:.0f} s): uniform training-task gain {cal.uniform_train_gain:.4f}, validation-task gain "
+        f"{cal.uniform_validation_gain:.4f} → "
         f"target gain {cal.target_gain:.4f}; measured r_s {cal.drift_ratios} → δ = {cal.drift_per_version:.4f}"
     )
     config = replace(config, prices=replace(config.prices, drift_per_version=cal.drift_per_version))

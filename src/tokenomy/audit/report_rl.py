@@ -58,11 +58,16 @@ def build_report(
         f"δ = {drift_per_version:g} per policy version"
         + (
             f"; target gain {calibration.target_gain:.3f} over each seed's start "
-            f"(0.75 × uniform's training-task gain {calibration.uniform_train_gain:.3f})"
+            f"(0.75 × uniform's validation-task gain {calibration.uniform_validation_gain:.3f}; its training-task "
+            f"gain {calibration.uniform_train_gain:.3f})"
             if calibration is not None
             else ""
         )
-        + (" — both fixed on training tasks of training seeds 1000–1001." if calibration is not None else ".")
+        + (
+            " — both fixed on training seeds 1000–1001 (their training and validation tasks)."
+            if calibration is not None
+            else "."
+        )
     )
     page.paragraph(cal)
     if calibration is not None:

@@ -76,6 +76,9 @@ _TEXT_ARGS = ("content", "file_text", "contents", "text", "new_string", "new_str
 _ALWAYS = re.compile(  # changes the directory, variables, aliases, functions, or writes a file
     r"(^|[\s;&|(/])(cd|pushd|popd|alias|unalias|export|declare|typeset|local|readonly|unset|read|tee)(\s|$)"
     r"|(^|[\s;&|(])[A-Za-z_]\w*=|>(?!&|\s*/dev/null)|\(\)|(^|\s)function\s|(curl|wget)\s.*-[oO]\b"
+    r"|(python[\d.]*|node|perl|ruby|php)\b[^\n]*<<|\|\s*(python[\d.]*|node|perl|ruby|php)\b"
+    r"|(python[\d.]*|node|perl|ruby|php)\s+-[a-zA-Z]*[ce]\s|(^|[\s;&|(/])(cp|install|dd)\s[^\n]*(/dev/|/proc/|of=)"
+    r"|(^|[\s;&|(/])(wget|curl)\s[^\n]*(://|-O)"
 )
 _WITH_FILES = re.compile(  # copies, moves, deletes, edits in place or runs a file (once files are tracked)
     r"(^|[\s;&|(/])(mv|cp|install|ln|rm|unlink|source|bash|sh|zsh|dash|ksh|python[\d.]*|node|ruby|\.)"
@@ -210,6 +213,8 @@ class SessionState:
     def _relevant(self, command: str) -> bool:
         if self.names or self.lost or self.evicted or (self.vars and "$" in command):
             return True
+        if self.files and self._key(command.split(None, 1)[0] if command.strip() else "") in self.files:
+            return True  # a written file run by its name (through PATH)
         if _ALWAYS.search(command) is not None:
             return True
         if self.files and _WITH_FILES.search(command) is not None:
@@ -271,7 +276,7 @@ class SessionState:
         ws = _strip_wrappers(raw)
         if ws:
             prog = ws[0].rsplit("/", 1)[-1]
-            self._runs(prog, ws, schedule, extra)
+            self._runs(prog, ws, simple, item, upstream, schedule, extra)
             if prog in _SEND_PROGS or "/dev/tcp/" in simple or "/dev/udp/" in simple:
                 self._sends(simple, raw, upstream, flows, extra)
             if not subshell:
@@ -324,7 +329,7 @@ class SessionState:
                     self._set_var(a, None, False)
 
     def _file_ops(self, prog: str, ws: list[str], secret: bool) -> None:
-        ops = [a for a in ws[1:] if not a.startswith("-")]
+        ops = _operands(ws[1:])
         if prog in ("cp", "mv", "install", "ln") and len(ops) >= 2:
             dst = self._key(ops[-1])
             for src in ops[:-1]:
@@ -336,7 +341,9 @@ class SessionState:
                 if dst is None:
                     continue
                 target = dst + "/" + posixpath.basename(key or src) if ops[-1].endswith("/") else dst
-                if known is not None or src_secret:
+                if src.startswith(("/dev/", "/proc/")) or src == "-":
+                    self._put(target, _File("", True, src_secret))  # a stream: content not visible
+                elif known is not None or src_secret:
                     base = known or _File()
                     self._put(target, _File(base.text, base.unknown, base.secret or src_secret))
                 else:
@@ -357,6 +364,16 @@ class SessionState:
             key = self._key(ws[i + 1]) if i + 1 < len(ws) else None
             if key:
                 self._put(key, _File("", True, secret))
+        elif prog in ("wget", "curl") and (prog == "wget" or "-O" in ws or "--remote-name" in ws):
+            for url in (a for a in ops if "://" in a):  # saved under the URL's last segment
+                key = self._key(posixpath.basename(url.split("?")[0]) or "index.html")
+                if key:
+                    self._put(key, _File("", True, secret))
+        elif prog == "dd":
+            for a in ws[1:]:
+                key = self._key(a[3:]) if a.startswith("of=") else None
+                if key:
+                    self._put(key, _File("", True, secret))
 
     def _redirect(
         self,
@@ -443,42 +460,93 @@ class SessionState:
             self.evicted.add("names")
 
     # -- what a part runs or sends ---------------------------------------------------------------------
-    def _runs(self, prog: str, ws: list[str], schedule: Schedule, extra: list[tuple[str, str, str]]) -> None:
+    def _runs(
+        self,
+        prog: str,
+        ws: list[str],
+        simple: str,
+        item: str,
+        upstream: str | None,
+        schedule: Schedule,
+        extra: list[tuple[str, str, str]],
+    ) -> None:
+        """Add the parts of what this command runs: a written file's content, or code fed on stdin."""
+        stdin = next((t for op, t in redirects(simple) if op == "<"), None) if "<" in simple else None
+        operands = [a for a in _operands(ws[1:]) if a != stdin]
         if prog in SHELLS or prog in ("source", "."):
             if any(re.fullmatch(r"-[a-zA-Z]*c[a-zA-Z]*", a) for a in ws[1:]):
                 return
-            script = next((a for a in ws[1:] if not a.startswith("-")), None)
             flag = ""
         elif prog in _INTERPRETERS or prog.startswith("python"):
             flag = _INTERPRETERS.get(prog, "-c")
-            if any(a in (flag, "-m", "-e", "-E") for a in ws[1:]):
+            code = next((ws[i + 1] for i, a in enumerate(ws[:-1]) if a in (flag, "-e", "-E")), None)
+            if code is not None:
+                self._mark_named_files(code)
                 return
-            script = next((a for a in ws[1:] if not a.startswith("-")), None)
-        elif "/" in ws[0]:
-            script, flag = ws[0], ""
+            if "-m" in ws[1:]:
+                return
+            if (not operands or operands[0] == "-") and stdin is None:
+                fed = _heredoc_body(item) if "<<" in item else _echoed(upstream)
+                if fed:  # code on stdin: a heredoc or an echoed literal
+                    self._mark_named_files(fed)
+                    extra.extend(
+                        (p, c, f"{prog} runs code fed on stdin: {r}")
+                        for p, c, r in self._judge_content(prog, flag, fed, schedule)
+                    )
+                return
+        elif "/" in ws[0] or (self.files and self._key(ws[0]) in self.files):
+            operands, flag = [ws[0]], ""
         else:
             return
-        key = self._key(script) if script else None
+        script = stdin if stdin is not None and not operands else (operands[0] if operands else None)
+        if script is None:
+            return
+        key = self._key(script)
+        tracked = bool(self.files) or self.lost or "files" in self.evicted
         if key is None:
+            if tracked:
+                extra.append((script, UNKNOWN, f"runs {script}, a path computed at run time"))
             return
-        known = self.files.get(key)
-        if known is None:
-            if "files" in self.evicted or self.lost:
+        found = self._lookup(key)
+        if not found:
+            if self.lost or "files" in self.evicted:
+                extra.append((script, UNKNOWN, "runs a file the session may have written (state overflowed)"))
+            return
+        for known in found:
+            if known.unknown:
                 extra.append(
-                    (script or "", UNKNOWN, "runs a file the session may have written (state overflowed)")
+                    (script, UNKNOWN, f"runs {script}, written by a program whose output is not visible")
                 )
-            return
-        if known.unknown:
-            extra.append(
-                (script or "", UNKNOWN, f"runs {script}, written by a program whose output is not visible")
-            )
-        if known.text.strip():
-            parts = known.judged.get(self.cwd)
-            if parts is None:
-                parts = self._judge_content(prog, flag, known.text, schedule)
-                known.judged.clear()  # one working directory remembered per file
-                known.judged[self.cwd] = parts
-            extra.extend((p, c, f"runs {script} written in this session: {r}") for p, c, r in parts)
+            if known.text.strip():
+                parts = known.judged.get(self.cwd)
+                if parts is None:
+                    parts = self._judge_content(prog if flag else "", flag, known.text, schedule)
+                    known.judged.clear()  # one working directory remembered per file
+                    known.judged[self.cwd] = parts
+                    if flag:
+                        self._mark_named_files(known.text)
+                extra.extend((p, c, f"runs {script} written in this session: {r}") for p, c, r in parts)
+
+    def _lookup(self, key: str) -> list[_File]:
+        """The tracked files ``key`` may be: itself, or (where the start folder is unknown, so a relative
+        and an absolute name may be one file) every tracked file with its name."""
+        f = self.files.get(key)
+        if f is not None:
+            return [f]
+        base = posixpath.basename(key)
+        return [
+            v
+            for k, v in self.files.items()
+            if posixpath.basename(k) == base and (k.startswith("/") != key.startswith("/"))
+        ]
+
+    def _mark_named_files(self, code: str) -> None:
+        """Files whose names appear as string literals in code that runs may be written by it: unknown."""
+        for m in _PATH_LITERAL.finditer(code):
+            key = self._key(m.group(2))
+            if key is not None:
+                old = self.files.get(key, _File())
+                self._put(key, _File(old.text, True, old.secret))
 
     def _judge_content(
         self, prog: str, flag: str, text: str, schedule: Schedule
@@ -564,6 +632,10 @@ def _operands(args: list[str]) -> list[str]:
     for a in args:
         if skip:
             skip = False
+        elif a in ("<<<", "<<", "<<-"):
+            skip = True  # a here-string or heredoc operator and its word
+        elif a.startswith("<<"):
+            continue  # <<EOF, <<<word: one word
         elif REDIRECT_WORD.match(a):
             skip = not re.search(r"&\d+$", a)
         elif not a.startswith("-") and not _REDIR_ATTACHED.match(a):
@@ -572,6 +644,19 @@ def _operands(args: list[str]) -> list[str]:
 
 
 _REDIR_ATTACHED = re.compile(r"^\d*(>>?|<|&>)\S+$")
+
+
+_PATH_LITERAL = re.compile(
+    r"""(['"])([\w.~/-]*\w\.(?:sh|bash|py|pl|rb|js|mjs|php|zsh|ps1)|[\w.~-]*/[\w./~-]+)\1"""
+)
+
+
+def _echoed(upstream: str | None) -> str:
+    """The literal an ``echo``/``printf`` upstream feeds into a pipe ("" for anything else)."""
+    if upstream is None or SUBST in upstream:
+        return ""
+    up = _strip_wrappers(words(upstream))
+    return " ".join(_operands(up[1:])) if up[:1] in (["echo"], ["printf"]) else ""
 
 
 def _heredoc_body(item: str) -> str:

@@ -99,3 +99,14 @@ def test_chunks_pay_attention_to_earlier_chunks() -> None:
     _, b = _run(cfg, attn, [1000], [1], [0.0])
     # chunks 400, 400, 200 after 0, 400, 800 tokens: 400·400 + 200·800 = 320,000 pairs
     assert b.first_token_s[0] - a.first_token_s[0] == pytest.approx(320_000 * 1e-7)  # type: ignore[attr-defined]
+
+
+def test_decodes_sit_out_a_step_whose_whole_prompts_fill_the_budget() -> None:
+    cfg = EngineConfig(max_batched_tokens=512, kv_blocks=10_000, prefix_cache=False, chunked_prefill=False)
+    t1 = TABLE.prefill_only_s(16)
+    _, alone = _run(cfg, TABLE, [16], [5], [0.0])
+    assert alone.finish_s[0] == pytest.approx(t1 + 4 * TABLE.step_s(0, 1))  # type: ignore[attr-defined]
+    # a 600-token prompt arrives as request 0 starts decoding: 600 + 1 > 512, so request 0 waits a step
+    _, both = _run(cfg, TABLE, [16, 600], [5, 1], [0.0, t1])
+    assert both.first_token_s[1] == pytest.approx(t1 + TABLE.prefill_only_s(600))  # type: ignore[attr-defined]
+    assert both.finish_s[0] == pytest.approx(alone.finish_s[0] + TABLE.prefill_only_s(600))  # type: ignore[attr-defined]

@@ -136,7 +136,9 @@ class EngineConfig:
         price_sample_s: period of the shadow-price feed, seconds of simulated time.
         chunked_prefill: split prompts into chunks that fill the token budget left by the decodes
             (vLLM); False: SplitwiseSim's rule, prompts run whole and first (the first one of a step
-            even past the budget, more while they fit in it), the decodes in the same step.
+            even past the budget, more while they fit in it); the decodes join the step when they all
+            fit in the budget left, else sit it out (SplitwiseSim runs as many as fit: all or none
+            here, since decodes share one token counter).
     """
 
     max_num_seqs: int = 256

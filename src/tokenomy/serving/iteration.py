@@ -11,7 +11,8 @@ the shadow prices when due (``sample``), then one of
   (k = steps to the next completion, the next known arrival, the horizon, or the KV limit);
 * ``step``: a general step. ``schedule`` gives running prefills their chunks and admits waiting
   requests in the scheduler's order while the token budget, the sequence limit and the KV pool
-  allow (chunked prefill); ``advance`` runs the step (decode KV, preempting the lowest-priority
+  allow (chunked prefill; with ``EngineConfig.chunked_prefill`` off, SplitwiseSim's rule: whole
+  prompts first, the decodes sitting out a step whose prompts leave them no room); ``advance`` runs the step (decode KV, preempting the lowest-priority
   request when a decode step does not fit), then ``pop_finished`` and ``finish_prefills`` move
   requests on (to decode, or out). A request preempted before computing a token twice at one clock
   holds admission until the clock moves (``preempt``), so the clock always advances.
@@ -377,6 +378,8 @@ class Iteration(RunState):
         """Run the scheduled step: decode KV (or preempt), the clock, counters, then who moves on."""
         st, kv = self.state, self.kv
         nd, pf, pfc = st.nd, st.pf, self.prefill_tokens
+        if nd and pfc and not self.config.chunked_prefill and pfc + nd > self.config.max_batched_tokens:
+            nd = 0  # SplitwiseSim's rule: whole prompts fill the budget, the decodes sit this step out
         t, e = self.step_time(pfc, nd, now, self.context_pairs)
         self.context_pairs = 0.0
         if nd:
@@ -386,6 +389,8 @@ class Iteration(RunState):
                 return
             if need:
                 st._resync(need)
+        else:
+            e = 0.0
         g = st.g = st.g + e
         now += t
         self.clock = st.now_s = now

@@ -135,7 +135,7 @@ def bench_recording(wls: list[Workload], repeat: int) -> bool:
 
 def bench_quality(wls: list[Workload], rates: tuple[float, ...]) -> bool:
     names = list(SCHEDULERS)
-    fair = [n for n in names if not SCHEDULERS[n].knows_true_lengths]
+    fair = [n for n in names if not SCHEDULERS[n].knows_true_lengths and not SCHEDULERS[n].ablation]
     print(f"\nQuality: welfare (USD, synthetic) of every scheduler; fair set = {', '.join(fair)}")
     rows, ok = [], True
     for wl in wls:

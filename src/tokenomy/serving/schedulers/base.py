@@ -151,12 +151,14 @@ class Scheduler:
         decides: True when ``decide`` may reject (the engine calls it only then).
         uses_queue_lam: ``decide`` reads ``lam_waiting_usd_per_s`` (the engine then works out the
             queue behind an arriving request, O(queue)).
+        ablation: a part of another scheduler (shown beside it, not a competitor).
     """
 
     name = "base"
     knows_true_lengths = False
     decides = False
     uses_queue_lam = False
+    ablation = False
 
     def prepare(self, model: StepTimeModel, config: EngineConfig) -> None:
         """Read the engine's step model and configuration before a run (default: nothing)."""

@@ -24,7 +24,15 @@ from tokenomy.serving.entities import EngineConfig, Workload
 from tokenomy.serving.schedulers.base import Admission, EngineState, Scheduler
 from tokenomy.serving.steptime import StepTimeModel
 
-__all__ = ["CongestionPriced", "CongestionPricedTrue"]
+_NONE = np.zeros(0)
+
+__all__ = [
+    "CongestionPriced",
+    "CongestionPricedNoExternal",
+    "CongestionPricedNoQueue",
+    "CongestionPricedOrder",
+    "CongestionPricedTrue",
+]
 
 
 class CongestionPriced(Scheduler):
@@ -38,6 +46,8 @@ class CongestionPriced(Scheduler):
     name = "priced"
     decides = True
     uses_queue_lam = True
+    charge_running = True  # Pigouvian terms 1–2 (the co-running requests)
+    charge_queue = True  # term 3 (the queue behind)
 
     def __init__(
         self,
@@ -73,19 +83,52 @@ class CongestionPriced(Scheduler):
         blocks = (u + o) / cfg.block_tokens
         share = max(1.0 / cfg.max_num_seqs, blocks / cfg.kv_blocks)
         binds = n + 1 >= cfg.max_num_seqs or state.kv_available_blocks - blocks < 0.05 * cfg.kv_blocks
-        ext = external_delay_usd(
-            model,
-            u_tokens=u,
-            out_tokens=o,
-            lam_running=state.slot_lam[:n],
-            rem_running=(state.slot_rem_true if self.knows_true_lengths else state.slot_rem)[:n],
-            lam_waiting_usd_per_s=state.lam_waiting_usd_per_s,
-            capacity_binds=binds,
-            capacity_share=share,
-            token_budget=float(cfg.max_batched_tokens),
-        )
+        ext = 0.0
+        if self.charge_running or self.charge_queue:
+            on = self.charge_running and n > 0
+            ext = external_delay_usd(
+                model,
+                u_tokens=u,
+                out_tokens=o,
+                lam_running=state.slot_lam[:n] if on else _NONE,
+                rem_running=(state.slot_rem_true if self.knows_true_lengths else state.slot_rem)[:n]
+                if on
+                else _NONE,
+                lam_waiting_usd_per_s=state.lam_waiting_usd_per_s if self.charge_queue else 0.0,
+                capacity_binds=binds,
+                capacity_share=share,
+                token_budget=float(cfg.max_batched_tokens),
+            )
         s = float(wl.v_usd[i]) - dc - float(wl.lam_usd_per_s[i]) * dl - ext
         return Admission(s > 0.0, dc, dl, ext, s)
+
+
+class CongestionPricedOrder(CongestionPriced):
+    """Ablation: ``priced``'s order with no admission (it serves everything)."""
+
+    name = "priced-order"
+    decides = False
+    uses_queue_lam = False
+    ablation = True
+
+
+class CongestionPricedNoExternal(CongestionPriced):
+    """Ablation: Eq. 1 admission on the request's own value, cost and latency, no Pigouvian charge."""
+
+    name = "priced-noext"
+    uses_queue_lam = False
+    charge_running = False
+    charge_queue = False
+    ablation = True
+
+
+class CongestionPricedNoQueue(CongestionPriced):
+    """Ablation: Eq. 1 with the charge on the co-running requests (terms 1–2), not the queue's (term 3)."""
+
+    name = "priced-noqueue"
+    uses_queue_lam = False
+    charge_queue = False
+    ablation = True
 
 
 class CongestionPricedTrue(CongestionPriced):

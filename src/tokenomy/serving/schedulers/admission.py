@@ -41,7 +41,7 @@ __all__ = [
 ]
 
 DEFAULT_SLO_TTFT_S = 2.0
-SLO_GRID_S = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, math.inf)
+SLO_GRID_S = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, math.inf)
 
 
 class SLOAdmission(Scheduler):

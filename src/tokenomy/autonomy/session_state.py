@@ -26,23 +26,19 @@ import posixpath
 import re
 import shlex
 from collections import OrderedDict
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from tokenomy.autonomy import classify_paths as pth
 from tokenomy.autonomy.classify import (
     _SHELL_TOOLS,
     MAX_COMMAND_CHARS,
-    _run_text,
     _strip_wrappers,
-    classify_shell,
 )
-from tokenomy.autonomy.classify_inline import inline_code_class
 from tokenomy.autonomy.classify_program import NET_PROGS
 from tokenomy.autonomy.schedule import UNKNOWN, Schedule
+from tokenomy.autonomy.session_files import FileEffects, StateLimits, TrackedFile, _operands
 from tokenomy.autonomy.session_scan import Segment, expand_vars, segments, strip_keywords
-from tokenomy.autonomy.shell import REDIRECT_WORD, SHELLS, SUBST, Part, redirects, split_parts, words
+from tokenomy.autonomy.shell import SUBST, Part, redirects, split_parts, words
 from tokenomy.autonomy.verdict import Call
 
 __all__ = ["Prepared", "SessionState", "StateLimits"]
@@ -50,28 +46,9 @@ __all__ = ["Prepared", "SessionState", "StateLimits"]
 _SEND_PROGS = NET_PROGS | frozenset(
     ("curl", "wget", "scp", "sftp", "rsync", "ftp", "gh", "http", "https", "xh", "ssh", "aws", "gsutil")
 )
-_INTERPRETERS = {"python": "-c", "python3": "-c", "python2": "-c", "node": "-e", "perl": "-e", "ruby": "-e"}
 _ASSIGN = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$", re.DOTALL)
 _FUNC = re.compile(r"^(?:function\s+)?([A-Za-z_][\w.:-]*)\s*(?:\(\s*\))?\s*\{\s(.*)\}$", re.DOTALL)
 _DECLARE = frozenset(("export", "declare", "typeset", "local", "readonly"))
-_WRITE_TOOLS = frozenset(
-    (
-        "write",
-        "write_file",
-        "create_file",
-        "edit",
-        "multiedit",
-        "str_replace_editor",
-        "notebookedit",
-        "str_replace_based_edit_tool",
-        "edit_file",
-        "replace_in_file",
-        "insert_text",
-        "apply_edit",
-    )
-)
-_PATH_ARGS = ("file_path", "path", "filename", "file", "notebook_path", "target_file")
-_TEXT_ARGS = ("content", "file_text", "contents", "text", "new_string", "new_str", "new_source", "code")
 # What makes a command matter to the state (anything else is left to the classifier alone):
 _ALWAYS = re.compile(  # changes the directory, variables, aliases, functions, or writes a file
     r"(^|[\s;&|(/])(cd|pushd|popd|alias|unalias|export|declare|typeset|local|readonly|unset|read|tee)(\s|$)"
@@ -94,35 +71,6 @@ _SECRET_VAR = re.compile(r"\$\{?[A-Z0-9_]*(SECRET|TOKEN|PASSW|API_?KEY|ACCESS_KE
 
 
 @dataclass(frozen=True, slots=True)
-class StateLimits:
-    """How much one session's state may hold (oldest evicted first; then the state fails closed).
-
-    Attributes:
-        max_vars: shell variables remembered.
-        max_names: aliases and functions remembered (together).
-        max_files: files whose written content is remembered.
-        max_file_chars: characters of written content kept per file (more: the content is unknown).
-        max_dirs: ``pushd`` stack depth.
-    """
-
-    max_vars: int = 512
-    max_names: int = 256
-    max_files: int = 1024
-    max_file_chars: int = 65_536
-    max_dirs: int = 64
-
-
-@dataclass(slots=True)
-class _File:
-    text: str = (
-        ""  # the content the session is known to have written (pre-existing content is not the agent's)
-    )
-    unknown: bool = False  # some content came from a program whose output the gate cannot see
-    secret: bool = False  # holds data read from a credential
-    judged: dict[str | None, tuple[tuple[str, str, str], ...]] = field(default_factory=dict)  # cwd -> parts
-
-
-@dataclass(frozen=True, slots=True)
 class Prepared:
     """A call as the session state sees it, ready for the classifier.
 
@@ -141,7 +89,7 @@ class Prepared:
 
 
 @dataclass(slots=True)
-class SessionState:
+class SessionState(FileEffects):
     """The state of one session (see the module docstring).
 
     Attributes:
@@ -159,7 +107,9 @@ class SessionState:
     names: OrderedDict[str, tuple[str, str]] = field(
         default_factory=OrderedDict
     )  # name -> (alias|function, text)
-    files: OrderedDict[str, _File] = field(default_factory=OrderedDict)  # resolved path -> what was written
+    files: OrderedDict[str, TrackedFile] = field(
+        default_factory=OrderedDict
+    )  # resolved path -> what was written
     secret_seen: bool = False
     secret_files: bool = False  # whether any file written in the session has held secret data
     evicted: set[str] = field(default_factory=set)  # tables that have evicted: vars, names, files
@@ -328,114 +278,6 @@ class SessionState:
                 if not a.startswith("-"):
                     self._set_var(a, None, False)
 
-    def _file_ops(self, prog: str, ws: list[str], secret: bool) -> None:
-        ops = _operands(ws[1:])
-        if prog in ("cp", "mv", "install", "ln") and len(ops) >= 2:
-            dst = self._key(ops[-1])
-            for src in ops[:-1]:
-                key = self._key(src)
-                known = self.files.get(key) if key else None
-                if prog == "mv" and key:
-                    self.files.pop(key, None)
-                src_secret = self._reads_secret([src])
-                if dst is None:
-                    continue
-                target = dst + "/" + posixpath.basename(key or src) if ops[-1].endswith("/") else dst
-                if src.startswith(("/dev/", "/proc/")) or src == "-":
-                    self._put(target, _File("", True, src_secret))  # a stream: content not visible
-                elif known is not None or src_secret:
-                    base = known or _File()
-                    self._put(target, _File(base.text, base.unknown, base.secret or src_secret))
-                else:
-                    self.files.pop(target, None)
-        elif prog in ("rm", "unlink"):
-            for a in ops:
-                key = self._key(a)
-                if key:
-                    self.files.pop(key, None)
-        elif prog in ("sed", "perl") and any(a.startswith(("-i", "-pi")) for a in ws[1:]):
-            for a in ops:
-                key = self._key(a)
-                if key and key in self.files:
-                    self.files[key].unknown = True
-        elif (prog == "curl" and "-o" in ws) or (prog == "wget" and "-O" in ws):
-            flag = "-o" if prog == "curl" else "-O"
-            i = ws.index(flag)
-            key = self._key(ws[i + 1]) if i + 1 < len(ws) else None
-            if key:
-                self._put(key, _File("", True, secret))
-        elif prog in ("wget", "curl") and (prog == "wget" or "-O" in ws or "--remote-name" in ws):
-            for url in (a for a in ops if "://" in a):  # saved under the URL's last segment
-                key = self._key(posixpath.basename(url.split("?")[0]) or "index.html")
-                if key:
-                    self._put(key, _File("", True, secret))
-        elif prog == "dd":
-            for a in ws[1:]:
-                key = self._key(a[3:]) if a.startswith("of=") else None
-                if key:
-                    self._put(key, _File("", True, secret))
-
-    def _redirect(
-        self,
-        op: str,
-        target: str,
-        raw: list[str],
-        ws: list[str],
-        upstream: str | None,
-        item: str,
-        secret: bool,
-    ) -> None:
-        key = self._key(target)
-        if key is None:
-            return
-        prog = ws[0].rsplit("/", 1)[-1] if ws else ""
-        content: str | None = None
-        if prog in ("echo", "printf") and SUBST not in " ".join(ws):
-            content = " ".join(_operands(ws[1:]))
-        elif prog in ("cat", "tee") and "<<" in item:
-            content = _heredoc_body(item)
-        elif prog == "tee" and upstream is not None:
-            up = _strip_wrappers(words(upstream))
-            if up[:1] in (["echo"], ["printf"]) and SUBST not in upstream:
-                content = " ".join(a for a in up[1:] if not a.startswith("-"))
-        old = self.files.get(key) if op == ">>" else None
-        base = old or _File()
-        if content is None:
-            self._put(key, _File(base.text, True, base.secret or secret))
-        else:
-            self._put(
-                key, _File((base.text + "\n" + content).strip("\n"), base.unknown, base.secret or secret)
-            )
-
-    def _tool_write(self, call: Call) -> None:
-        if call.tool.lower() not in _WRITE_TOOLS:
-            return
-        args: Mapping[str, Any] = call.arguments
-        path = next((args[k] for k in _PATH_ARGS if isinstance(args.get(k), str)), None)
-        key = self._key(path) if path else None
-        if key is None:
-            return
-        texts = [args[k] for k in _TEXT_ARGS if isinstance(args.get(k), str)]
-        edits = args.get("edits")
-        if isinstance(edits, list):
-            texts += [e.get("new_string", "") for e in edits if isinstance(e, Mapping)]
-        creates = (
-            call.tool.lower() in ("write", "write_file", "create_file") or args.get("command") == "create"
-        )
-        base = _File() if creates else self.files.get(key, _File())
-        text = "\n".join(str(t) for t in texts)
-        self._put(key, _File((base.text + "\n" + text).strip("\n"), base.unknown, base.secret))
-
-    def _put(self, key: str, f: _File) -> None:
-        self.secret_files = self.secret_files or f.secret
-        if len(f.text) > self.limits.max_file_chars:
-            f = _File("", True, f.secret)
-        self.files[key] = f
-        self.files.move_to_end(key)
-        while len(self.files) > self.limits.max_files:
-            self.files.popitem(last=False)
-            self.evicted.add("files")
-
     def _set_var(self, name: str, value: str | None, secret: bool) -> None:
         if value is not None:
             value = value.strip("'\"") if value[:1] in "'\"" else value
@@ -460,102 +302,6 @@ class SessionState:
             self.evicted.add("names")
 
     # -- what a part runs or sends ---------------------------------------------------------------------
-    def _runs(
-        self,
-        prog: str,
-        ws: list[str],
-        simple: str,
-        item: str,
-        upstream: str | None,
-        schedule: Schedule,
-        extra: list[tuple[str, str, str]],
-    ) -> None:
-        """Add the parts of what this command runs: a written file's content, or code fed on stdin."""
-        stdin = next((t for op, t in redirects(simple) if op == "<"), None) if "<" in simple else None
-        operands = [a for a in _operands(ws[1:]) if a != stdin]
-        if prog in SHELLS or prog in ("source", "."):
-            if any(re.fullmatch(r"-[a-zA-Z]*c[a-zA-Z]*", a) for a in ws[1:]):
-                return
-            flag = ""
-        elif prog in _INTERPRETERS or prog.startswith("python"):
-            flag = _INTERPRETERS.get(prog, "-c")
-            code = next((ws[i + 1] for i, a in enumerate(ws[:-1]) if a in (flag, "-e", "-E")), None)
-            if code is not None:
-                self._mark_named_files(code)
-                return
-            if "-m" in ws[1:]:
-                return
-            if (not operands or operands[0] == "-") and stdin is None:
-                fed = _heredoc_body(item) if "<<" in item else _echoed(upstream)
-                if fed:  # code on stdin: a heredoc or an echoed literal
-                    self._mark_named_files(fed)
-                    extra.extend(
-                        (p, c, f"{prog} runs code fed on stdin: {r}")
-                        for p, c, r in self._judge_content(prog, flag, fed, schedule)
-                    )
-                return
-        elif "/" in ws[0] or (self.files and self._key(ws[0]) in self.files):
-            operands, flag = [ws[0]], ""
-        else:
-            return
-        script = stdin if stdin is not None and not operands else (operands[0] if operands else None)
-        if script is None:
-            return
-        key = self._key(script)
-        tracked = bool(self.files) or self.lost or "files" in self.evicted
-        if key is None:
-            if tracked:
-                extra.append((script, UNKNOWN, f"runs {script}, a path computed at run time"))
-            return
-        found = self._lookup(key)
-        if not found:
-            if self.lost or "files" in self.evicted:
-                extra.append((script, UNKNOWN, "runs a file the session may have written (state overflowed)"))
-            return
-        for known in found:
-            if known.unknown:
-                extra.append(
-                    (script, UNKNOWN, f"runs {script}, written by a program whose output is not visible")
-                )
-            if known.text.strip():
-                parts = known.judged.get(self.cwd)
-                if parts is None:
-                    parts = self._judge_content(prog if flag else "", flag, known.text, schedule)
-                    known.judged.clear()  # one working directory remembered per file
-                    known.judged[self.cwd] = parts
-                    if flag:
-                        self._mark_named_files(known.text)
-                extra.extend((p, c, f"runs {script} written in this session: {r}") for p, c, r in parts)
-
-    def _lookup(self, key: str) -> list[_File]:
-        """The tracked files ``key`` may be: itself, or (where the start folder is unknown, so a relative
-        and an absolute name may be one file) every tracked file with its name."""
-        f = self.files.get(key)
-        if f is not None:
-            return [f]
-        base = posixpath.basename(key)
-        return [
-            v
-            for k, v in self.files.items()
-            if posixpath.basename(k) == base and (k.startswith("/") != key.startswith("/"))
-        ]
-
-    def _mark_named_files(self, code: str) -> None:
-        """Files whose names appear as string literals in code that runs may be written by it: unknown."""
-        for m in _PATH_LITERAL.finditer(code):
-            key = self._key(m.group(2))
-            if key is not None:
-                old = self.files.get(key, _File())
-                self._put(key, _File(old.text, True, old.secret))
-
-    def _judge_content(
-        self, prog: str, flag: str, text: str, schedule: Schedule
-    ) -> tuple[tuple[str, str, str], ...]:
-        if not flag:
-            return classify_shell(text, schedule, cwd=self.cwd).parts
-        found = inline_code_class(prog, [flag, text], _run_text) or ("execute", f"{prog} script")
-        return ((f"{prog} {text[:120]}", *found),)
-
     def _sends(
         self,
         simple: str,
@@ -623,50 +369,3 @@ class SessionState:
     def _resolve_dir(self, target: str) -> str | None:
         key = self._key(target)
         return key if key not in (".", None) else (None if key == "." and self.cwd is None else key)
-
-
-def _operands(args: list[str]) -> list[str]:
-    """``echo``'s words without its flags and redirections (``> file`` or ``>file``)."""
-    out: list[str] = []
-    skip = False
-    for a in args:
-        if skip:
-            skip = False
-        elif a in ("<<<", "<<", "<<-"):
-            skip = True  # a here-string or heredoc operator and its word
-        elif a.startswith("<<"):
-            continue  # <<EOF, <<<word: one word
-        elif REDIRECT_WORD.match(a):
-            skip = not re.search(r"&\d+$", a)
-        elif not a.startswith("-") and not _REDIR_ATTACHED.match(a):
-            out.append(a)
-    return out
-
-
-_REDIR_ATTACHED = re.compile(r"^\d*(>>?|<|&>)\S+$")
-
-
-_PATH_LITERAL = re.compile(
-    r"""(['"])([\w.~/-]*\w\.(?:sh|bash|py|pl|rb|js|mjs|php|zsh|ps1)|[\w.~-]*/[\w./~-]+)\1"""
-)
-
-
-def _echoed(upstream: str | None) -> str:
-    """The literal an ``echo``/``printf`` upstream feeds into a pipe ("" for anything else)."""
-    if upstream is None or SUBST in upstream:
-        return ""
-    up = _strip_wrappers(words(upstream))
-    return " ".join(_operands(up[1:])) if up[:1] in (["echo"], ["printf"]) else ""
-
-
-def _heredoc_body(item: str) -> str:
-    lines = item.split("\n")
-    m = re.search(r"<<-?\s*(['\"]?)([A-Za-z_]\w*)\1", lines[0])
-    if m is None:
-        return ""
-    body = []
-    for line in lines[1:]:
-        if line.strip() == m.group(2):
-            break
-        body.append(line)
-    return "\n".join(body)

@@ -80,11 +80,12 @@ def test_a_stream_cut_midway_ends_with_an_sse_error_event() -> None:
 
 
 def test_a_client_disconnect_cancels_the_upstream_call() -> None:
-    t0 = time.perf_counter()
     (status, _, _), decisions = _serve("hang", "hang", CHAT, disconnect_after_s=0.05)
-    assert status == 0 and time.perf_counter() - t0 < 0.28  # gone before the 0.3 s upstream timeout
+    assert status == 0
     (d,) = decisions
     assert d.metadata["reason"] == "disconnected" and d.metadata["status"] == 499
+    # had the call gone on, the 0.3 s timeout of the first upstream would be recorded as an attempt
+    assert d.metadata["attempts"] == []
 
 
 @pytest.mark.slow

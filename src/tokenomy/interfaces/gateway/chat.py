@@ -249,7 +249,7 @@ async def _serve(gw: Gateway, r: _Request, send: Send, *, pinned: bool) -> None:
             gw.remember(r.rid, name)
             return
         except UpstreamError as exc:
-            r.attempts.append(Attempt(name, f"{exc.kind}: {exc}", time.perf_counter() - t_att))
+            r.attempts.append(Attempt(name, f"{exc.kind}: {exc.detail}", time.perf_counter() - t_att))
             if r.status:  # the stream had started: no retry is possible
                 r.served, r.reason = name, "error"
                 return
@@ -261,7 +261,7 @@ async def _serve(gw: Gateway, r: _Request, send: Send, *, pinned: bool) -> None:
         r.reason, r.status = "error", 502
         raise GatewayHTTPError(
             502,
-            "every upstream failed: " + "; ".join(a.error for a in r.attempts),
+            "every upstream failed: " + "; ".join(f"{a.upstream}: {a.error}" for a in r.attempts),
             type_="server_error",
             code="upstream_failed",
         )

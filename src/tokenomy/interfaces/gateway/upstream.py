@@ -29,7 +29,7 @@ class UpstreamError(TokenomyError):
 
     def __init__(self, upstream: str, kind: str, detail: str, status: int = 0, body: bytes = b"") -> None:
         super().__init__(f"upstream {upstream!r}: {kind}: {detail}")
-        self.upstream, self.kind, self.status, self.body = upstream, kind, status, body
+        self.upstream, self.kind, self.detail, self.status, self.body = upstream, kind, detail, status, body
 
 
 @dataclass(frozen=True, slots=True)

@@ -157,3 +157,11 @@ def test_sigterm_drains_in_flight_requests_then_flushes_the_ledger(tmp_path: Pat
         fake.kill()
     with Ledger(ledger, read_only=True) as led:  # flush_ms is 60 s: only the shutdown flush wrote these
         assert led.count("decisions") == 5 and led.count("outcomes") == 5
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_an_upstream_4xx_is_relayed_not_retried(stream: bool) -> None:
+    (status, _, body), decisions = _serve("ok", "400", {**CHAT, "stream": stream})
+    assert status == 400 and json.loads(body)["error"]["message"] == "fake refusal"
+    (d,) = decisions
+    assert d.metadata["attempts"] == [] and d.metadata["status"] == 400

@@ -397,6 +397,13 @@ async def _stream(
     async with up.client.stream("POST", _PATH, _payload(gw, r, up, out_cap)) as (status, _, chunks):
         if status >= 500:
             raise UpstreamError(name, "status", f"HTTP {status}", status)
+        if status != 200:  # the upstream refused the request itself: relay its error, no retry
+            from tokenomy.interfaces.gateway.app import send_json
+
+            err = b"".join([c async for c in chunks])
+            r.status = status
+            await send_json(send, status, err, tuple(_decision_headers(gw, r, name)))
+            return 0.0
         first = await anext(chunks, b"")  # before answering: a failure here can still fall back
         if not first:
             raise UpstreamError(name, "cut", "the stream ended before its first byte")

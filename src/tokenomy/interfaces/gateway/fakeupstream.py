@@ -3,7 +3,8 @@
 A bare asyncio protocol (no framework) so it costs little beside the gateway it is measured against:
 HTTP/1.1 keep-alive, ``POST …/chat/completions`` answered with a fixed completion (``stream: true``:
 three SSE chunks, then a usage chunk, then ``[DONE]``, chunked transfer), ``GET …/models``. Its
-``mode`` injects faults: ``ok``, ``500`` (every completion fails with status 500), ``hang`` (never
+``mode`` injects faults: ``ok``, ``400`` (every completion is refused with status 400), ``500`` (every completion fails with
+status 500), ``hang`` (never
 answers), ``cut`` (streams one chunk then closes the connection), ``delay`` (answers after
 ``delay_s``). Usage counts are synthetic: prompt tokens = body bytes // 4, completion tokens = 8.
 Run as ``python -m tokenomy.interfaces.gateway.fakeupstream --port N [--mode M]``; it prints
@@ -97,6 +98,10 @@ class FakeUpstream(asyncio.Protocol):
             return
         if self.mode == "hang":
             return
+        if self.mode == "400":
+            out = b'{"error": {"message": "fake refusal", "type": "invalid_request_error"}}'
+            self._write(_HEAD % (400, b"Bad Request", b"application/json", len(out)) + out)
+            return
         if self.mode == "500":
             out = b'{"error": {"message": "fake failure", "type": "server_error"}}'
             self._write(_HEAD % (500, b"Internal Server Error", b"application/json", len(out)) + out)
@@ -160,7 +165,7 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description="A fake OpenAI-compatible upstream (tests, benchmarks).")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=0)
-    p.add_argument("--mode", default="ok", choices=("ok", "500", "hang", "cut", "delay", "drip"))
+    p.add_argument("--mode", default="ok", choices=("ok", "400", "500", "hang", "cut", "delay", "drip"))
     p.add_argument("--delay-s", type=float, default=0.0)
     a = p.parse_args(argv)
 

@@ -37,6 +37,8 @@ from dataclasses import replace
 from typing import Any, TypeVar
 
 from tokenomy.autonomy.classify import Classification, _severity_key, classify_call
+from tokenomy.autonomy.gate_ledger import verdict_decision
+from tokenomy.autonomy.gate_session import GateSession
 from tokenomy.autonomy.schedule import SCOPES, ActionClass, Schedule, level_verdict
 from tokenomy.autonomy.session_state import SessionState, StateLimits
 from tokenomy.autonomy.trajectory import ToolCall
@@ -51,9 +53,7 @@ from tokenomy.autonomy.verdict import (
     Verdict,
 )
 from tokenomy.core.errors import ValidationError
-from tokenomy.core.prices import PriceSource, PriceVector
-from tokenomy.core.uses import TokenUse
-from tokenomy.ledger.records import Candidate, Decision, Layer
+from tokenomy.ledger.records import Decision
 
 __all__ = [
     "ActionDeniedError",
@@ -68,8 +68,6 @@ __all__ = [
     "Verdict",
 ]
 
-_UNPRICED = PriceVector(rho_source=PriceSource.SAFETY_POLICY, rho_irr_source=PriceSource.SAFETY_POLICY)
-"""The price vector recorded for a class the schedule does not price (ρ = ρ_irr = 0)."""
 
 F = TypeVar("F", bound=Callable[..., Any])
 Approver = Callable[[Verdict], Iterable[str] | Awaitable[Iterable[str]]]
@@ -331,49 +329,8 @@ class Gate:
         if self.ledger is None:
             return v
         self._seq += 1
-        cls = self.schedule.classes.get(v.action_class)
-        # Harm under the class's risk measure (CVaR weight if rare_severe), so core's surplus of "act"
-        # is minus the price the verdict compared; an unknown class is unpriced (no harm recorded).
-        dr = cls.dr_measured(ctx.p_harm) if cls is not None else 0.0
-        dr_irr = dr * cls.irreversible if cls is not None else 0.0
-        prices = cls.prices() if cls is not None else _UNPRICED
-        cands = (
-            Candidate.from_use(TokenUse("act", 0.0, dr=dr, dr_irr=dr_irr), prices),
-            Candidate.from_use(TokenUse("ask", 0.0, v.ask_cost_usd), prices),
-        )
-        chosen = {"allow": 0, "ask": 1, "deny": None}[v.decision]
         decision_id = f"gate-{id(self):x}-{self._seq}"
-        meta = {
-            "verdict": v.decision,
-            "reason": v.reason,
-            "action_class": v.action_class,
-            "level": v.level,
-            "scope": v.scope,
-            "price_usd": None if v.price_usd == float("inf") else v.price_usd,
-            "approvals": v.approvals,
-            "approvers_needed": v.approvers_needed,
-            "tool": v.call.tool,
-            "call": v.call.text[:500],
-            "parts": [[p[:200], c, r] for p, c, r in v.classification.parts[:20]],
-            "session_id": ctx.session_id,
-            "mode": self.mode,
-            "harm_pricing": "act surplus = -(rho*(dr-dr_irr) + rho_irr*dr_irr), dr by CVaR weight if rare_severe",
-            **extra,
-        }
-        self._buffer.append(
-            Decision(
-                ctx.request_id or ctx.session_id,
-                Layer.ACTION,
-                f"gate-{point}",
-                cands,
-                chosen,
-                prices,
-                time_s=ctx.time_s,
-                tenant=ctx.tenant,
-                decision_id=decision_id,
-                metadata=meta,
-            )
-        )
+        self._buffer.append(verdict_decision(v, ctx, self.schedule, self.mode, point, decision_id, extra))
         if len(self._buffer) >= self.flush_every:
             self.flush()
         return replace(v, decision_id=decision_id)
@@ -450,42 +407,3 @@ class Gate:
     def session(self, session_id: str, **context: Any) -> GateSession:
         """A context manager bound to one session; on exit its session grants end and the ledger flushes."""
         return GateSession(self, GateContext(session_id=session_id, **context))
-
-
-class GateSession:
-    """``with gate.session("s1") as s: s.check("ls")`` — the gate with a fixed context."""
-
-    def __init__(self, gate: Gate, context: GateContext) -> None:
-        self.gate = gate
-        self.context = context
-
-    def __enter__(self) -> GateSession:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.gate.end_session(self.context.session_id)
-
-    def check(self, call: Call | ToolCall | str | Mapping[str, Any]) -> Verdict:
-        """:meth:`Gate.check` in this session."""
-        return self.gate.check(call, self.context)
-
-    def approve(
-        self, verdict: Verdict, *, approver: str = "user", scope: str | None = None, whole_class: bool = False
-    ) -> Verdict:
-        """:meth:`Gate.approve` in this session."""
-        return self.gate.approve(
-            verdict, approver=approver, scope=scope, context=self.context, whole_class=whole_class
-        )
-
-    def require(
-        self,
-        call: Call | ToolCall | str | Mapping[str, Any],
-        *,
-        approver: Callable[[Verdict], Iterable[str]] | None = None,
-    ) -> Verdict:
-        """:meth:`Gate.require` in this session."""
-        return self.gate.require(call, self.context, approver=approver)
-
-    def guard(self, tool: str | None = None, *, approver: Approver | None = None) -> Callable[[F], F]:
-        """:meth:`Gate.guard` in this session."""
-        return self.gate.guard(tool, approver=approver, context=self.context)

@@ -185,3 +185,22 @@ def test_the_numpy_bert_encoder_pools_over_real_tokens_only() -> None:
     )
     with pytest.raises(ValidationError, match="BERT"):
         MiniLMEncoder({}, tok, model_id="empty")
+
+
+def test_requests_of_an_unseen_category_use_the_modes_validated_across_categories(fitted: Router) -> None:
+    from tokenomy.routing.policies import V_GRID, TokenomyPolicy
+
+    pol = fitted.policy_
+    assert isinstance(pol, TokenomyPolicy) and pol.unseen_modes_ is not None
+    assert [r["V"] for r in pol.unseen_validation_] == list(V_GRID)
+    prompts = ["question 900: tricky alpha beta", "question 901: gamma delta omega"]
+    saved = list(pol.unseen_modes_)
+    try:
+        pol.unseen_modes_ = ["fixed"] * len(V_GRID)
+        new = fitted.route_many(prompts, PriceVector(), 0.01, categories=["astrology", ""])
+        seen = fitted.route_many(prompts, PriceVector(), 0.01, categories=["math", "code"])
+        assert list(new.mode) == ["fixed", "fixed"] and new.chosen[0] == new.chosen[1]
+        expected = "fixed" if pol.modes_[V_GRID.index(0.01)] == "fixed" else "eq4:"
+        assert all(str(m).startswith(expected) for m in seen.mode)  # seen categories: the usual modes
+    finally:
+        pol.unseen_modes_ = saved

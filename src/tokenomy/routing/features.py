@@ -71,6 +71,11 @@ class Features:
             self.text[idx], self.category_codes[idx], self.n_categories, self.log_chars[idx], sig, emb
         )
 
+    def without_category(self) -> Features:
+        """The same prompts with every category withheld (code −1, as for a category unseen in training)."""
+        codes = np.full(len(self), -1, dtype=np.int64)
+        return Features(self.text, codes, self.n_categories, self.log_chars, self.option_sig, self.embedding)
+
     def with_embedding(self, embedding: NDArray[np.float32]) -> Features:
         """The same features with sentence embeddings (N, d) attached.
 

@@ -225,7 +225,41 @@ class Router:
             rho_irr_usd=prices.rho_irr,
         )
         self.policy_ = (self.policy or TokenomyPolicy()).fit(self.train_problem_)
+        self._fit_unseen(ds, X, prices)
         return self
+
+    def _fit_unseen(self, ds: RoutingDataset, X: Features, prices: PriceVector) -> None:
+        """Validate the policy for requests of an unseen category: q̂ of each training category from
+        the estimator fitted on the others, its category withheld (needs ≥ 2 categories)."""
+        cats = np.unique(X.category_codes[X.category_codes >= 0])
+        if cats.size < 2 or not isinstance(self.policy_, TokenomyPolicy):
+            return
+        blind = X.without_category()
+        oof = np.empty_like(ds.quality)
+        for c in cats:
+            held = np.flatnonzero(X.category_codes == c)
+            rest = np.flatnonzero(X.category_codes != c)
+            oof[held] = self._make().fit(X.rows(rest), ds.quality[rest]).predict(blind.rows(held))
+        e = self._effects(blind, oof, {})
+        self.policy_.fit_unseen(
+            Problem(
+                ds.models,
+                e.dq,
+                e.dc_usd,
+                e.dl_s,
+                e.dr,
+                np.zeros(len(ds)),
+                prices.lam_usd_per_s,
+                prices.rho_usd,
+                blind.category_codes,
+                {},
+                ds.quality,
+                ds.cost_usd,
+                ds.latency_s,
+                e.consequence,
+                rho_irr_usd=prices.rho_irr,
+            )
+        )
 
     def features(self, prompts: Sequence[str], categories: Sequence[str] | None = None) -> Features:
         """Features of raw prompts (categories "" when unknown)."""

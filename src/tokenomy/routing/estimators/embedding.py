@@ -70,8 +70,7 @@ def _ridge_logistic(Z: NDArray[np.float64], y: NDArray[np.float64], l2: float) -
     """
     from scipy.optimize import minimize
 
-    n, d = Z.shape
-    m = y.shape[1]
+    d, m = Z.shape[1], y.shape[1]
     reg = np.full((d, 1), l2)
     reg[-1] = 0.0
 

@@ -9,6 +9,11 @@ on the train problem's *out-of-fold* estimates: Eq. 4 on each quality source of 
 family (the blend and its bases) against the best fixed model. A source is kept only when its mean
 out-of-fold welfare beats the best fixed model's by more than ``margin_se`` paired standard errors;
 otherwise that V falls back to the best fixed model. A request's V uses the nearest grid value's mode.
+
+A request whose category was not seen in training (code −1: a new benchmark, or none given) gets its
+own modes when ``fit_unseen`` was called: the same validation on estimates made *as if* each
+training category were unseen (fitted on the other categories, category withheld), so routing on
+q̂ is trusted for a new kind of prompt only where it beat the fixed model across categories in train.
 """
 
 from __future__ import annotations
@@ -44,8 +49,23 @@ class TokenomyPolicy(Policy):
     def fit(self, train: Problem) -> TokenomyPolicy:
         self.means_ = TrainMeans.of(train)
         names = self.sources or ("main", *sorted(train.dq_sources))
-        self.modes_: list[str] = []
-        self.validation_: list[dict[str, float | str]] = []  # per grid V: welfare of each mode out of fold
+        # per grid V: the mode, and the out-of-fold welfare of each mode
+        self.modes_, self.validation_ = self._validate(train, names)
+        self.unseen_modes_: list[str] | None = None
+        self.unseen_validation_: list[dict[str, float | str]] = []
+        return self
+
+    def fit_unseen(self, train: Problem) -> TokenomyPolicy:
+        """Validate Eq. 4 for requests of an unseen category, on ``train`` holding estimates made with
+        each training category held out and withheld (after ``fit``; only the ``main`` source)."""
+        self.unseen_modes_, self.unseen_validation_ = self._validate(train, ("main",))
+        return self
+
+    def _validate(
+        self, train: Problem, names: tuple[str, ...]
+    ) -> tuple[list[str], list[dict[str, float | str]]]:
+        modes: list[str] = []
+        validation: list[dict[str, float | str]] = []
         n = len(train)
         rows = np.arange(n)
         for v in V_GRID:
@@ -66,13 +86,17 @@ class TokenomyPolicy(Policy):
                 elif gain > self.margin_se * se and gain > best_gain:
                     best, best_gain = s, gain
             record["mode"] = best
-            self.modes_.append(best)
-            self.validation_.append(record)
-        return self
+            modes.append(best)
+            validation.append(record)
+        return modes, validation
 
     def decide(self, problem: Problem) -> Routes:
         k = nearest_grid(problem.v_usd)
         modes = np.array(self.modes_, dtype=object)[k]
+        unseen_modes = getattr(self, "unseen_modes_", None)
+        if unseen_modes is not None and problem.category_codes is not None:
+            unseen = problem.category_codes < 0
+            modes = np.where(unseen, np.array(unseen_modes, dtype=object)[k], modes)
         chosen = self.means_.best(problem.v_usd, problem)
         for s in set(modes.tolist()) - {FIXED}:
             rows = np.flatnonzero(modes == s)

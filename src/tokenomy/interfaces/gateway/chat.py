@@ -17,16 +17,13 @@ policy, whatever happened.
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 import time
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from tokenomy.core.prices import PriceVector
 from tokenomy.core.rule import crossover_value
 from tokenomy.core.uses import TokenUse
-from tokenomy.interfaces.gateway.budget import WARN_SHARE, Reservation
+from tokenomy.interfaces.gateway.budget import Reservation
 from tokenomy.interfaces.gateway.config import KeyConfig
 from tokenomy.interfaces.gateway.errors import GatewayHTTPError
 from tokenomy.interfaces.gateway.policy import (
@@ -43,42 +40,13 @@ from tokenomy.interfaces.gateway.prices import (
     request_prices,
 )
 from tokenomy.interfaces.gateway.records import Attempt, RequestRecord
+from tokenomy.interfaces.gateway.relay import ChatRequest, cost_usd, relay_stream, relay_whole
 from tokenomy.interfaces.gateway.upstream import UpstreamError
 
 if TYPE_CHECKING:
-    from tokenomy.interfaces.gateway.app import Gateway, Receive, Scope, Send, Upstream
+    from tokenomy.interfaces.gateway.app import Gateway, Receive, Scope, Send
 
 __all__ = ["handle_chat"]
-
-_PATH = "/v1/chat/completions"
-_SSE = (b"content-type", b"text/event-stream")
-
-
-@dataclass(slots=True)
-class _Request:
-    """The state of one chat request as it goes through the steps."""
-
-    rid: str
-    body: dict[str, Any]
-    key: str
-    account: KeyConfig | None
-    prices: PriceVector
-    prompt_tokens: int
-    max_prompt_tokens: int
-    max_out: int | None
-    stream: bool
-    t0: float
-    time_s: float
-    cands: tuple[Candidate, ...] = ()
-    choice: Choice | None = None
-    served: str | None = None
-    reason: str = "refused"
-    status: int = 0
-    cost_usd: float = 0.0
-    latency_s: float = 0.0
-    usage: tuple[int, int] = (0, 0)
-    attempts: list[Attempt] = field(default_factory=list)
-    headers: list[tuple[bytes, bytes]] = field(default_factory=list)
 
 
 def _auth(gw: Gateway, headers: dict[bytes, bytes]) -> tuple[str, KeyConfig | None]:
@@ -112,11 +80,6 @@ def _check(body: dict[str, Any]) -> tuple[str, bool, int | None]:
     return model, stream, max_out
 
 
-def _cost(up: Upstream, prompt_tokens: int, out_tokens: int) -> float:
-    c = up.config
-    return (prompt_tokens * c.input_usd_per_mtok + out_tokens * c.output_usd_per_mtok) / 1e6
-
-
 def _q_hat(gw: Gateway, name: str) -> float:
     q = getattr(gw.policy, "q_hat", None)
     return float(q(name)) if callable(q) else gw.upstreams[name].config.quality_prior
@@ -139,7 +102,7 @@ async def handle_chat(gw: Gateway, scope: Scope, receive: Receive, send: Send) -
         )
     prices = request_prices(headers, body, account.prices if account else gw.config.defaults)
     text = prompt_text(body["messages"])
-    r = _Request(
+    r = ChatRequest(
         gw.next_request_id(),
         body,
         key,
@@ -157,7 +120,7 @@ async def handle_chat(gw: Gateway, scope: Scope, receive: Receive, send: Send) -
     r.cands = tuple(
         Candidate(
             u.config.name,
-            _cost(u, r.prompt_tokens, exp_out),
+            cost_usd(u, r.prompt_tokens, exp_out),
             u.queue.expected_latency_s(),
             u.queue.lam_usd_per_s,
         )
@@ -199,7 +162,7 @@ async def handle_chat(gw: Gateway, scope: Scope, receive: Receive, send: Send) -
         _record(gw, r)
 
 
-async def _serve(gw: Gateway, r: _Request, send: Send, *, pinned: bool) -> None:
+async def _serve(gw: Gateway, r: ChatRequest, send: Send, *, pinned: bool) -> None:
     choice = r.choice
     assert choice is not None
     surplus = dict(zip(choice.ranking, choice.est_surplus_usd, strict=True))
@@ -214,7 +177,7 @@ async def _serve(gw: Gateway, r: _Request, send: Send, *, pinned: bool) -> None:
         hold: Reservation | None = None
         if r.account is not None and math.isfinite(r.account.budget_usd):
             hold = await gw.budget.reserve(
-                r.account.tenant, _cost(up, r.max_prompt_tokens, out_cap), r.account.budget_usd
+                r.account.tenant, cost_usd(up, r.max_prompt_tokens, out_cap), r.account.budget_usd
             )
             if hold is None:
                 left = await gw.budget.remaining(r.account.tenant, r.account.budget_usd)
@@ -243,7 +206,7 @@ async def _serve(gw: Gateway, r: _Request, send: Send, *, pinned: bool) -> None:
         )
         t_att, ok, cost = time.perf_counter(), False, 0.0
         try:
-            cost = await (_stream if r.stream else _whole)(gw, r, up, send, hold, out_cap)
+            cost = await (relay_stream if r.stream else relay_whole)(gw, r, up, send, hold, out_cap)
             ok = True
             r.served, r.cost_usd = name, cost
             gw.remember(r.rid, name)
@@ -279,7 +242,7 @@ async def _serve(gw: Gateway, r: _Request, send: Send, *, pinned: bool) -> None:
     )
 
 
-def _required_v(gw: Gateway, r: _Request) -> float:
+def _required_v(gw: Gateway, r: ChatRequest) -> float:
     best = math.inf
     none = TokenUse("none", 0.0)
     for c in r.cands:
@@ -292,173 +255,7 @@ def _required_v(gw: Gateway, r: _Request) -> float:
     return best
 
 
-def _payload(gw: Gateway, r: _Request, up: Upstream, out_cap: int) -> bytes:
-    body = dict(r.body)
-    body["model"] = up.config.model
-    body.pop("metadata", None)
-    if r.max_out is None and r.account is not None and math.isfinite(r.account.budget_usd):
-        body["max_tokens"] = out_cap  # the reservation's bound must hold at the upstream
-    return json.dumps(body).encode()
-
-
-def _decision_headers(gw: Gateway, r: _Request, name: str) -> list[tuple[bytes, bytes]]:
-    choice = r.choice
-    assert choice is not None
-    s = dict(zip(choice.ranking, choice.est_surplus_usd, strict=True))[name]
-    p = r.prices
-    lam_m = gw.upstreams[name].queue.lam_usd_per_s
-    return [
-        (b"x-tokenomy-model", name.encode()),
-        (b"x-tokenomy-surplus", repr(s).encode()),
-        (b"x-tokenomy-request-id", r.rid.encode()),
-        (
-            b"x-tokenomy-prices",
-            b"v=%.6g;lambda=%.6g;rho=%.6g;lambda_m=%.6g" % (p.v_usd, p.lam_usd_per_s, p.rho_usd, lam_m),
-        ),
-        (b"x-tokenomy-propensity", b"%.6g" % choice.propensity),
-    ]
-
-
-async def _budget_headers(
-    gw: Gateway, r: _Request, cost: float, hold: Reservation | None
-) -> list[tuple[bytes, bytes]]:
-    a = r.account
-    if a is None or not math.isfinite(a.budget_usd):
-        return []
-    held = 0.0 if hold is None else hold.amount_usd  # this request's hold is settled just after
-    left = await gw.budget.remaining(a.tenant, a.budget_usd) + held - cost
-    out = [(b"x-tokenomy-budget-remaining", b"%.6f" % max(0.0, left))]
-    if left < WARN_SHARE * a.budget_usd:
-        out.append(
-            (b"x-tokenomy-budget-warning", b"less than %d%% of the budget is left" % (WARN_SHARE * 100))
-        )
-    return out
-
-
-def _usage_cost(up: Upstream, r: _Request, usage: Any, fallback_out: int) -> float:
-    pt, ct = r.prompt_tokens, fallback_out
-    if isinstance(usage, dict):
-        pt = int(usage.get("prompt_tokens") or pt)
-        ct = int(usage.get("completion_tokens") or ct)
-    r.usage = (pt, ct)
-    return _cost(up, pt, ct)
-
-
-async def _whole(
-    gw: Gateway, r: _Request, up: Upstream, send: Send, hold: Reservation | None, out_cap: int
-) -> float:
-    from tokenomy.interfaces.gateway.app import send_json
-
-    resp = await up.client.request("POST", _PATH, _payload(gw, r, up, out_cap))
-    if resp.status >= 500:
-        raise UpstreamError(up.config.name, "status", f"HTTP {resp.status}", resp.status, resp.body)
-    if resp.status != 200:  # the upstream refused the request itself: relay, no retry
-        r.status = resp.status
-        await send_json(send, resp.status, resp.body, tuple(_decision_headers(gw, r, up.config.name)))
-        return 0.0
-    try:
-        data = json.loads(resp.body)
-        assert isinstance(data, dict)
-    except (ValueError, AssertionError):
-        raise UpstreamError(up.config.name, "protocol", "the answer is not a JSON object") from None
-    text = "".join(
-        str((c.get("message") or {}).get("content") or "")
-        for c in data.get("choices", [])
-        if isinstance(c, dict)
-    )
-    cost = _usage_cost(up, r, data.get("usage"), len(text) // 4 + 1)
-    for f in gw.response_filters:
-        data = f(data, r.rid, r.key)
-    choice = r.choice
-    assert choice is not None
-    name = up.config.name
-    ext = data.get("tokenomy")
-    data["tokenomy"] = (ext if isinstance(ext, dict) else {}) | {  # keeps what a filter added (actions)
-        "request_id": r.rid,
-        "model": name,
-        "est_surplus_usd": dict(zip(choice.ranking, choice.est_surplus_usd, strict=True))[name],
-        "prices": r.prices.as_dict(),
-        "lam_m_usd_per_s": up.queue.lam_usd_per_s,
-        "propensity": choice.propensity,
-        "explored": choice.explored,
-        "policy": gw.policy.name,
-        "cost_usd": cost,
-    }
-    r.status = 200
-    hdrs = _decision_headers(gw, r, name) + await _budget_headers(gw, r, cost, hold)
-    await send_json(send, 200, json.dumps(data).encode(), tuple(hdrs))
-    return cost
-
-
-async def _stream(
-    gw: Gateway, r: _Request, up: Upstream, send: Send, hold: Reservation | None, out_cap: int
-) -> float:
-    name = up.config.name
-    async with up.client.stream("POST", _PATH, _payload(gw, r, up, out_cap)) as (status, _, chunks):
-        if status >= 500:
-            raise UpstreamError(name, "status", f"HTTP {status}", status)
-        if status != 200:  # the upstream refused the request itself: relay its error, no retry
-            from tokenomy.interfaces.gateway.app import send_json
-
-            err = b"".join([c async for c in chunks])
-            r.status = status
-            await send_json(send, status, err, tuple(_decision_headers(gw, r, name)))
-            return 0.0
-        first = await anext(chunks, b"")  # before answering: a failure here can still fall back
-        if not first:
-            raise UpstreamError(name, "cut", "the stream ended before its first byte")
-        hdrs = _decision_headers(gw, r, name) + await _budget_headers(gw, r, 0.0, None)
-        r.status = status
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [_SSE, (b"cache-control", b"no-cache"), *hdrs],
-            }
-        )
-        usage: Any = None
-        n_chunks = 0
-        chunk = first
-        try:
-            while True:
-                n_chunks += 1
-                if usage is None and b'"usage"' in chunk:
-                    usage = _find_usage(chunk)
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
-                chunk = await chunks.__anext__()
-        except StopAsyncIteration:
-            pass
-        except UpstreamError as exc:
-            err = json.dumps(
-                {
-                    "error": {
-                        "message": f"upstream stream failed: {exc}",
-                        "type": "server_error",
-                        "param": None,
-                        "code": "upstream_stream_cut",
-                    }
-                }
-            ).encode()
-            await send({"type": "http.response.body", "body": b"data: " + err + b"\n\n", "more_body": False})
-            r.cost_usd = _usage_cost(up, r, usage, n_chunks)
-            raise
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
-    return _usage_cost(up, r, usage, n_chunks)
-
-
-def _find_usage(chunk: bytes) -> Any:
-    for line in chunk.split(b"\n"):
-        if line.startswith(b"data: {") and b'"usage"' in line:
-            try:
-                usage = json.loads(line[6:]).get("usage")
-            except ValueError:
-                continue
-            if isinstance(usage, dict):
-                return usage
-    return None
-
-
-def _record(gw: Gateway, r: _Request) -> None:
+def _record(gw: Gateway, r: ChatRequest) -> None:
     choice = r.choice
     assert choice is not None
     order = {n: i for i, n in enumerate(choice.ranking)}

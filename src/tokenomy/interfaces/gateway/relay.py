@@ -1,0 +1,231 @@
+"""Serve one priced request on one upstream and relay the answer: whole JSON, or SSE chunk by chunk.
+
+``relay_whole`` sends the request, checks the answer (a 5xx or a body that is not a JSON object is an
+``UpstreamError`` the caller retries elsewhere; an upstream's own 4xx is relayed as is), runs the
+response filters (the tool-call gate), adds the ``tokenomy`` extension field (chosen model, its
+estimated Eq. 1 surplus, the prices, propensity, exploration, cost) and the decision headers.
+``relay_stream`` waits for the first bytes before answering (so a failure before them can still fall
+back), then relays each chunk as it arrives; a cut after that ends the stream with an SSE error
+event. Both return the request's cost from the upstream's ``usage`` (estimated when absent).
+``ChatRequest`` is the state one request carries through ``chat``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from tokenomy.core.prices import PriceVector
+from tokenomy.interfaces.gateway.budget import WARN_SHARE, Reservation
+from tokenomy.interfaces.gateway.config import KeyConfig
+from tokenomy.interfaces.gateway.policy import Candidate, Choice
+from tokenomy.interfaces.gateway.records import Attempt
+from tokenomy.interfaces.gateway.upstream import UpstreamError
+
+if TYPE_CHECKING:
+    from tokenomy.interfaces.gateway.app import Gateway, Send, Upstream
+
+__all__ = ["ChatRequest", "cost_usd", "relay_stream", "relay_whole"]
+
+_PATH = "/v1/chat/completions"
+_SSE = (b"content-type", b"text/event-stream")
+
+
+@dataclass(slots=True)
+class ChatRequest:
+    """The state of one chat request as it goes through the steps."""
+
+    rid: str
+    body: dict[str, Any]
+    key: str
+    account: KeyConfig | None
+    prices: PriceVector
+    prompt_tokens: int
+    max_prompt_tokens: int
+    max_out: int | None
+    stream: bool
+    t0: float
+    time_s: float
+    cands: tuple[Candidate, ...] = ()
+    choice: Choice | None = None
+    served: str | None = None
+    reason: str = "refused"
+    status: int = 0
+    cost_usd: float = 0.0
+    latency_s: float = 0.0
+    usage: tuple[int, int] = (0, 0)
+    attempts: list[Attempt] = field(default_factory=list)
+    headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+
+
+def cost_usd(up: Upstream, prompt_tokens: int, out_tokens: int) -> float:
+    c = up.config
+    return (prompt_tokens * c.input_usd_per_mtok + out_tokens * c.output_usd_per_mtok) / 1e6
+
+
+def _payload(gw: Gateway, r: ChatRequest, up: Upstream, out_cap: int) -> bytes:
+    body = dict(r.body)
+    body["model"] = up.config.model
+    body.pop("metadata", None)
+    if r.max_out is None and r.account is not None and math.isfinite(r.account.budget_usd):
+        body["max_tokens"] = out_cap  # the reservation's bound must hold at the upstream
+    return json.dumps(body).encode()
+
+
+def _decision_headers(gw: Gateway, r: ChatRequest, name: str) -> list[tuple[bytes, bytes]]:
+    choice = r.choice
+    assert choice is not None
+    s = dict(zip(choice.ranking, choice.est_surplus_usd, strict=True))[name]
+    p = r.prices
+    lam_m = gw.upstreams[name].queue.lam_usd_per_s
+    return [
+        (b"x-tokenomy-model", name.encode()),
+        (b"x-tokenomy-surplus", repr(s).encode()),
+        (b"x-tokenomy-request-id", r.rid.encode()),
+        (
+            b"x-tokenomy-prices",
+            b"v=%.6g;lambda=%.6g;rho=%.6g;lambda_m=%.6g" % (p.v_usd, p.lam_usd_per_s, p.rho_usd, lam_m),
+        ),
+        (b"x-tokenomy-propensity", b"%.6g" % choice.propensity),
+    ]
+
+
+async def _budget_headers(
+    gw: Gateway, r: ChatRequest, cost: float, hold: Reservation | None
+) -> list[tuple[bytes, bytes]]:
+    a = r.account
+    if a is None or not math.isfinite(a.budget_usd):
+        return []
+    held = 0.0 if hold is None else hold.amount_usd  # this request's hold is settled just after
+    left = await gw.budget.remaining(a.tenant, a.budget_usd) + held - cost
+    out = [(b"x-tokenomy-budget-remaining", b"%.6f" % max(0.0, left))]
+    if left < WARN_SHARE * a.budget_usd:
+        out.append(
+            (b"x-tokenomy-budget-warning", b"less than %d%% of the budget is left" % (WARN_SHARE * 100))
+        )
+    return out
+
+
+def _usage_cost(up: Upstream, r: ChatRequest, usage: Any, fallback_out: int) -> float:
+    pt, ct = r.prompt_tokens, fallback_out
+    if isinstance(usage, dict):
+        pt = int(usage.get("prompt_tokens") or pt)
+        ct = int(usage.get("completion_tokens") or ct)
+    r.usage = (pt, ct)
+    return cost_usd(up, pt, ct)
+
+
+async def relay_whole(
+    gw: Gateway, r: ChatRequest, up: Upstream, send: Send, hold: Reservation | None, out_cap: int
+) -> float:
+    from tokenomy.interfaces.gateway.app import send_json
+
+    resp = await up.client.request("POST", _PATH, _payload(gw, r, up, out_cap))
+    if resp.status >= 500:
+        raise UpstreamError(up.config.name, "status", f"HTTP {resp.status}", resp.status, resp.body)
+    if resp.status != 200:  # the upstream refused the request itself: relay, no retry
+        r.status = resp.status
+        await send_json(send, resp.status, resp.body, tuple(_decision_headers(gw, r, up.config.name)))
+        return 0.0
+    try:
+        data = json.loads(resp.body)
+        assert isinstance(data, dict)
+    except (ValueError, AssertionError):
+        raise UpstreamError(up.config.name, "protocol", "the answer is not a JSON object") from None
+    text = "".join(
+        str((c.get("message") or {}).get("content") or "")
+        for c in data.get("choices", [])
+        if isinstance(c, dict)
+    )
+    cost = _usage_cost(up, r, data.get("usage"), len(text) // 4 + 1)
+    for f in gw.response_filters:
+        data = f(data, r.rid, r.key)
+    choice = r.choice
+    assert choice is not None
+    name = up.config.name
+    ext = data.get("tokenomy")
+    data["tokenomy"] = (ext if isinstance(ext, dict) else {}) | {  # keeps what a filter added (actions)
+        "request_id": r.rid,
+        "model": name,
+        "est_surplus_usd": dict(zip(choice.ranking, choice.est_surplus_usd, strict=True))[name],
+        "prices": r.prices.as_dict(),
+        "lam_m_usd_per_s": up.queue.lam_usd_per_s,
+        "propensity": choice.propensity,
+        "explored": choice.explored,
+        "policy": gw.policy.name,
+        "cost_usd": cost,
+    }
+    r.status = 200
+    hdrs = _decision_headers(gw, r, name) + await _budget_headers(gw, r, cost, hold)
+    await send_json(send, 200, json.dumps(data).encode(), tuple(hdrs))
+    return cost
+
+
+async def relay_stream(
+    gw: Gateway, r: ChatRequest, up: Upstream, send: Send, hold: Reservation | None, out_cap: int
+) -> float:
+    name = up.config.name
+    async with up.client.stream("POST", _PATH, _payload(gw, r, up, out_cap)) as (status, _, chunks):
+        if status >= 500:
+            raise UpstreamError(name, "status", f"HTTP {status}", status)
+        if status != 200:  # the upstream refused the request itself: relay its error, no retry
+            from tokenomy.interfaces.gateway.app import send_json
+
+            err = b"".join([c async for c in chunks])
+            r.status = status
+            await send_json(send, status, err, tuple(_decision_headers(gw, r, name)))
+            return 0.0
+        first = await anext(chunks, b"")  # before answering: a failure here can still fall back
+        if not first:
+            raise UpstreamError(name, "cut", "the stream ended before its first byte")
+        hdrs = _decision_headers(gw, r, name) + await _budget_headers(gw, r, 0.0, None)
+        r.status = status
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [_SSE, (b"cache-control", b"no-cache"), *hdrs],
+            }
+        )
+        usage: Any = None
+        n_chunks = 0
+        chunk = first
+        try:
+            while True:
+                n_chunks += 1
+                if usage is None and b'"usage"' in chunk:
+                    usage = _find_usage(chunk)
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                chunk = await chunks.__anext__()
+        except StopAsyncIteration:
+            pass
+        except UpstreamError as exc:
+            err = json.dumps(
+                {
+                    "error": {
+                        "message": f"upstream stream failed: {exc}",
+                        "type": "server_error",
+                        "param": None,
+                        "code": "upstream_stream_cut",
+                    }
+                }
+            ).encode()
+            await send({"type": "http.response.body", "body": b"data: " + err + b"\n\n", "more_body": False})
+            r.cost_usd = _usage_cost(up, r, usage, n_chunks)
+            raise
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+    return _usage_cost(up, r, usage, n_chunks)
+
+
+def _find_usage(chunk: bytes) -> Any:
+    for line in chunk.split(b"\n"):
+        if line.startswith(b"data: {") and b'"usage"' in line:
+            try:
+                usage = json.loads(line[6:]).get("usage")
+            except ValueError:
+                continue
+            if isinstance(usage, dict):
+                return usage
+    return None

@@ -70,3 +70,11 @@ def test_registry_builds_named_policies_and_refuses_unknown_ones() -> None:
         make_policy("nope", spec)
     with pytest.raises(ValidationError, match="names an upstream"):
         make_policy("fixed:ghost", spec)
+
+
+def test_the_same_seed_gives_the_same_decisions() -> None:
+    def run(seed: int) -> list[tuple[str, ...]]:
+        pol, rng = PriorPolicy(quality_prior=PRIOR, epsilon=0.3), np.random.default_rng(seed)
+        return [pol.choose(_ctx(100.0), rng).ranking for _ in range(200)]
+
+    assert run(3) == run(3) and run(3) != run(4)

@@ -67,3 +67,10 @@ def test_a_file_that_is_not_toml_names_the_file(tmp_path: Path) -> None:
         load_config(bad)
     with pytest.raises(SchemaError, match="cannot read"):
         load_config(tmp_path / "missing.toml")
+
+
+def test_several_workers_with_in_process_budgets_are_refused() -> None:
+    doc = {"upstreams": [UP], "gateway": {"workers": 2}, "keys": {"k": {"budget_usd": 1.0}}}
+    with pytest.raises(SchemaError, match="workers = 2 with budget_store = 'memory'"):
+        parse_config(doc, "g.toml")
+    assert parse_config({**doc, "keys": {"k": {}}}).server.workers == 2

@@ -109,7 +109,7 @@ class Gateway:
         }
         self.by_model = {k: u for u in self.upstreams.values() for k in (u.config.name, u.config.model)}
         self.served: OrderedDict[str, str] = OrderedDict()  # request id -> model, for feedback (bounded)
-        self.max_served = 1_000_000
+        self.max_served = 200_000  # feedback for older requests gets 404 (bounded memory, ~30 MB)
         self.response_filters: list[ResponseFilter] = []
         self.extra_routes: dict[tuple[str, str], Route] = {}  # (method, path) -> handler
         self.on_request: list[Callable[[Any], None]] = []  # called with each RequestRecord (spans, metrics)

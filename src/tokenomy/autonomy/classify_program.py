@@ -36,7 +36,7 @@ _READ = words_set(
     "stat tree less more sort uniq cut tr du df printenv whoami id uname date true false test [ [[ "
     "sleep basename dirname realpath readlink column jq yq hexdump xxd od strings md5sum sha256sum "
     "export set unset history locale hostname ps top free lsof : wait read shift local "
-    "declare return break continue seq pushd popd dirs"
+    "declare return break continue seq pushd popd dirs exit"
 )
 _EXEC = words_set(
     "python python2 python3 pytest py.test tox nox make cmake node npx ruby perl php java javac go cargo "

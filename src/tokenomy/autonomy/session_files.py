@@ -117,11 +117,23 @@ class FileEffects:
                 key = self._key(a)
                 if key:
                     self.files.pop(key, None)
-        elif prog in ("sed", "perl") and any(a.startswith(("-i", "-pi")) for a in ws[1:]):
-            for a in ops:
+        elif prog in ("sed", "perl") and any(re.match(r"-[a-zA-Z]*i", a) for a in ws[1:]):
+            # the text an in-place edit inserts is in its script: kept as written content (a script
+            # read from a file, -f, is not visible: the file's content becomes unknown)
+            scripts = [
+                ws[i + 1] for i, a in enumerate(ws[:-1]) if re.fullmatch(r"-[a-zA-Z]*e|--expression", a)
+            ]
+            hidden = any(re.fullmatch(r"-[a-zA-Z]*f|--file", a) for a in ws[1:])
+            targets = ops[1:] if not scripts and not hidden and ops else ops
+            if not scripts and not hidden and ops:
+                scripts = [ops[0]]
+            for a in targets:
                 key = self._key(a)
-                if key and key in self.files:
-                    self.files[key].unknown = True
+                known = self.files.get(key) if key else None
+                if key is not None and known is not None:
+                    inserted = [t for sc in scripts for t in _inserted_text(sc)]
+                    text = "\n".join([known.text, *scripts, *inserted]).strip("\n")
+                    self._put(key, TrackedFile(text, known.unknown or hidden, known.secret))
         elif (prog == "curl" and "-o" in ws) or (prog == "wget" and "-O" in ws):
             flag = "-o" if prog == "curl" else "-O"
             i = ws.index(flag)
@@ -322,6 +334,21 @@ _REDIR_ATTACHED = re.compile(r"^\d*(>>?|<|&>)\S+$")
 _PATH_LITERAL = re.compile(
     r"""(['"])([\w.~/-]*\w\.(?:sh|bash|py|pl|rb|js|mjs|php|zsh|ps1)|[\w.~-]*/[\w./~-]+)\1"""
 )
+
+
+def _inserted_text(script: str) -> list[str]:
+    """The text a sed/perl edit script puts into a file: each ``s`` replacement, each ``a``/``i``/``c`` text."""
+    out: list[str] = []
+    for piece in re.split(r"[;\n]", script):
+        piece = piece.strip()
+        m = re.match(r"^[\d,$/^.*\\]*\s*([aic])\\?\s*(.*)$", piece)
+        if piece[:1] == "s" and len(piece) > 2:
+            fields = piece[2:].split(piece[1])
+            if len(fields) >= 2:
+                out.append(fields[1])
+        elif m is not None and m.group(2):
+            out.append(m.group(2))
+    return out
 
 
 def _echoed(upstream: str | None) -> str:

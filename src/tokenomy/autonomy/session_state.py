@@ -59,7 +59,7 @@ _ALWAYS = re.compile(  # changes the directory, variables, aliases, functions, o
 )
 _WITH_FILES = re.compile(  # copies, moves, deletes, edits in place or runs a file (once files are tracked)
     r"(^|[\s;&|(/])(mv|cp|install|ln|rm|unlink|source|bash|sh|zsh|dash|ksh|python[\d.]*|node|ruby|\.)"
-    r"(\s|$)|\./|(^|[;&|(\n])\s*/\S|(^|[\s;&|(/])(sed|perl)\s[^|;&\n]*-p?i"
+    r"(\s|$)|(^|[;&|(\n])\s*(exec\s+|nohup\s+|env\s+)?(\./|/\S)|(^|[\s;&|(/])(sed|perl)\s[^|;&\n]*\s-[a-zA-Z]*i"
 )
 _COPIES = re.compile(r"(^|[\s;&|(/])(mv|cp|install|ln)\s")
 _SENDS = re.compile(  # a network command (once a secret is held in a variable or a file)

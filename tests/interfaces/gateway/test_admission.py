@@ -87,3 +87,21 @@ def test_a_value_below_every_cost_is_refused_with_the_value_it_would_need() -> N
     low, below, above = asyncio.run(go())
     assert low[0] == 429 and "would need V ≥" in json.loads(low[2])["error"]["message"]
     assert below[0] == 429 and above[0] == 200 and above[1]["x-tokenomy-model"] == "cheap"
+
+
+def test_queue_wait_counts_against_the_sla_even_when_service_is_fast() -> None:
+    async def go() -> tuple[float, float]:
+        q = AdmissionQueue("u", max_concurrency=1, max_queue=100, sla_s=0.05, eta_lam=0.1, update_every=8)
+
+        async def one() -> None:
+            t0 = asyncio.get_running_loop().time()
+            assert await q.acquire()
+            wait = asyncio.get_running_loop().time() - t0
+            await asyncio.sleep(0.01)
+            q.release(0.01, wait)
+
+        await asyncio.gather(*(one() for _ in range(40)))
+        return q.service_s, q.lam_usd_per_s
+
+    service, lam = asyncio.run(go())
+    assert service < 0.05 and lam > 0.0  # served within the SLA, but the queue made the p95 miss it

@@ -2,9 +2,10 @@
 
 Each upstream has ``max_concurrency`` slots and a FIFO queue of at most ``max_queue`` waiters. The
 expected latency of a new request there is its expected queue wait plus the mean service time
-(an exponentially weighted mean of observed latencies): wait = (queued + in-flight − slots + 1)⁺ /
+(an exponentially weighted mean of observed service times): wait = (queued + in-flight − slots + 1)⁺ /
 slots × service. The upstream's congestion price λ_m (USD per second) is discovered by the core
-``PriceController`` from the p95 of recent observed latencies against the upstream's SLA
+``PriceController`` from the p95 of recent observed latencies (queue wait + service) against the
+upstream's SLA
 (λ ← max(0, λ + η·(p95 − SLA)), one step every ``update_every`` completions) and published on the
 ``PriceBus`` under ``upstream/<name>``. Whether a request is worth admitting is decided by its
 Eq. 1 surplus with λ + λ_m priced on that expected latency (``policy.candidate_surplus``); this
@@ -122,16 +123,16 @@ class AdmissionQueue:
                 return
         self.in_flight -= 1
 
-    def release(self, latency_s: float | None) -> None:
-        """Give the slot back; ``latency_s`` (wait + service) feeds the mean and the price (None: not observed)."""
-        if latency_s is not None and math.isfinite(latency_s) and latency_s >= 0:
-            self._observe(latency_s)
+    def release(self, service_s: float | None, wait_s: float = 0.0) -> None:
+        """Give the slot back; ``service_s`` (None: not observed, e.g. a failure) feeds the mean service
+        time, and ``wait_s + service_s`` (the latency the request saw here) feeds the p95 and the price."""
+        if service_s is not None and math.isfinite(service_s) and service_s >= 0:
+            self._observe(service_s, max(0.0, wait_s))
         self._hand_over()
 
-    def _observe(self, latency_s: float) -> None:
-        self.service_s += 0.05 * (latency_s - self.expected_wait_s() - self.service_s)
-        self.service_s = max(self.service_s, 1e-6)
-        self._lat[self._n_obs % self._lat.size] = latency_s
+    def _observe(self, service_s: float, wait_s: float) -> None:
+        self.service_s = max(1e-6, self.service_s + 0.05 * (service_s - self.service_s))
+        self._lat[self._n_obs % self._lat.size] = wait_s + service_s
         self._n_obs += 1
         if self._n_obs % self._update_every == 0:
             n = min(self._n_obs, self._lat.size)

@@ -190,6 +190,7 @@ async def _serve(gw: Gateway, r: ChatRequest, send: Send, *, pinned: bool) -> No
                     code="budget_exceeded",
                     headers=((b"x-tokenomy-budget-remaining", b"%.6f" % max(0.0, left)),),
                 )
+        t_queue = time.perf_counter()
         if not await up.queue.acquire():
             if hold is not None:
                 await gw.budget.settle(hold, 0.0)
@@ -205,6 +206,7 @@ async def _serve(gw: Gateway, r: ChatRequest, send: Send, *, pinned: bool) -> No
             )
         )
         t_att, ok, cost = time.perf_counter(), False, 0.0
+        wait_s = t_att - t_queue
         try:
             cost = await (relay_stream if r.stream else relay_whole)(gw, r, up, send, hold, out_cap)
             ok = True
@@ -219,7 +221,7 @@ async def _serve(gw: Gateway, r: ChatRequest, send: Send, *, pinned: bool) -> No
         finally:
             if hold is not None:
                 await gw.budget.settle(hold, cost)
-            up.queue.release(time.perf_counter() - t_att if ok else None)
+            up.queue.release(time.perf_counter() - t_att if ok else None, wait_s)
     if r.attempts:
         r.reason, r.status = "error", 502
         raise GatewayHTTPError(

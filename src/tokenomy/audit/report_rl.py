@@ -29,6 +29,8 @@ _COLUMNS = (
     "ci_high",
     "ratio_vs_uniform",
     "ratio_vs_dapo",
+    "gain_at_half_budget",
+    "half_budget_gain_minus_uniform",
     "final_accuracy",
     "wall_s_to_target",
 )

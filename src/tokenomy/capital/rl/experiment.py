@@ -12,7 +12,8 @@ most evaluation runs in this package's first benchmark, which is why the validat
 ``run_grid`` runs every (policy, lag, seed); a run's tokens to target are the cumulative tokens
 (rollout + verification + update) after the first step whose held-out accuracy reaches its seed's
 starting accuracy + target gain (or an absolute ``target``). A run that never reaches it is censored at
-the tokens it spent (counted, flagged). ``summarise`` gives per (policy, lag) the mean with a Student-t
+the tokens it spent (counted in ``reached``; its figure is a lower bound). Uncensored beside it: the
+held-out accuracy gain after half the token budget, with its paired difference from uniform. ``summarise`` gives per (policy, lag) the mean with a Student-t
 95% CI over seeds, and per-seed paired ratios against uniform and DAPO (same seed, same lag).
 """
 
@@ -74,6 +75,7 @@ class RunSummary:
     steps_to_target: int
     wall_s_to_target: float
     final_accuracy: float
+    gain_at_half_budget: float
     tokens_total: int
     steps_total: int
     wall_s_total: float
@@ -122,8 +124,9 @@ def calibrate(
     )
 
 
-def _summary(policy: str, lag: int, seed: int, tr: RunTrace, target: float) -> RunSummary:
+def _summary(policy: str, lag: int, seed: int, tr: RunTrace, target: float, budget: int) -> RunSummary:
     i = tr.first_reaching(target)
+    half = int(np.searchsorted(tr.tokens, budget / 2, side="right"))  # steps done within half the budget
     last = len(tr.tokens) - 1
     at = last if i is None else i
     return RunSummary(
@@ -140,6 +143,7 @@ def _summary(policy: str, lag: int, seed: int, tr: RunTrace, target: float) -> R
         steps_to_target=at + 1,
         wall_s_to_target=float(tr.wall_s[at]),
         final_accuracy=float(tr.heldout_accuracy[-1]),
+        gain_at_half_budget=float(tr.heldout_accuracy[half] - tr.heldout_accuracy[0]),
         tokens_total=int(tr.tokens[-1]),
         steps_total=len(tr.tokens),
         wall_s_total=float(tr.wall_s[-1]),
@@ -173,7 +177,7 @@ def run_grid(
                     if target is not None
                     else float(tr.heldout_accuracy[0]) + float(target_gain or 0.0)
                 )
-                out.append(_summary(policy, lag, seed, tr, goal))
+                out.append(_summary(policy, lag, seed, tr, goal, config.max_tokens))
                 if on_run is not None:
                     on_run(policy, lag, seed, tr)
     return out
@@ -200,6 +204,7 @@ def summarise(runs: Sequence[RunSummary]) -> list[dict[str, object]]:
         sel = [r for r in runs if r.policy == policy and r.staleness == lag]
         t, lo, hi = mean_ci([r.tokens_to_target for r in sel])
         fa, fa_lo, fa_hi = mean_ci([r.final_accuracy for r in sel])
+        hg, hg_lo, hg_hi = mean_ci([r.gain_at_half_budget for r in sel])
         w, w_lo, w_hi = mean_ci([r.wall_s_to_target for r in sel])
         row: dict[str, object] = {
             "policy": policy,
@@ -219,10 +224,25 @@ def summarise(runs: Sequence[RunSummary]) -> list[dict[str, object]]:
             "final_accuracy": fa,
             "final_accuracy_ci_low": fa_lo,
             "final_accuracy_ci_high": fa_hi,
+            "gain_at_half_budget": hg,
+            "gain_at_half_budget_ci_low": hg_lo,
+            "gain_at_half_budget_ci_high": hg_hi,
             "target_accuracy_mean": float(np.mean([r.target_accuracy for r in sel])),
         }
         for other in ("uniform", "dapo", "tokenomy-nodiscount"):
             ratio = _paired(runs, policy, lag, other)
+            if other == "uniform" and policy != "uniform":
+                base = {
+                    r.seed: r.gain_at_half_budget
+                    for r in runs
+                    if r.policy == "uniform" and r.staleness == lag
+                }
+                diffs = [r.gain_at_half_budget - base[r.seed] for r in sel if r.seed in base]
+                if diffs:
+                    d = mean_ci(diffs)
+                    row["half_budget_gain_minus_uniform"] = d[0]
+                    row["half_budget_gain_minus_uniform_ci_low"] = d[1]
+                    row["half_budget_gain_minus_uniform_ci_high"] = d[2]
             if ratio is not None and (other != "tokenomy-nodiscount" or policy == "tokenomy"):
                 (
                     row[f"ratio_vs_{other}"],

@@ -72,3 +72,18 @@ def test_concurrent_requests_never_push_spend_past_the_cap() -> None:
 
     statuses, spent = asyncio.run(go())
     assert set(statuses) == {200, 402} and 0 < spent <= 0.0004
+
+
+def test_a_model_over_the_budget_is_skipped_for_a_cheaper_one_that_fits() -> None:
+    # strong: max cost ≈ (26 + 16 × 30 ...) ≈ 7e-4 USD does not fit 2e-4; cheap (≈ 6e-5) does
+    keys = {"k": {"tenant": "acme", "budget_usd": 0.0002, "v_usd": 100.0}}
+    chat = {**CHAT, "model": "tokenomy-auto"}
+
+    async def go() -> tuple[int, dict[str, str]]:
+        async with fake_upstreams("ok", "ok") as urls:
+            gw = Gateway(gateway_config(urls, keys=keys))
+            s, h, _ = await call(gw, "POST", "/v1/chat/completions", chat, {"Authorization": "Bearer k"})
+            return s, h
+
+    status, headers = asyncio.run(go())
+    assert status == 200 and headers["x-tokenomy-model"] == "cheap"

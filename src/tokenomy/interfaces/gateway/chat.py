@@ -7,7 +7,8 @@ policy's ranking. Admission walks the ranking: a candidate is tried when its Eq.
 λ + λ_m on its expected latency) is positive and its queue has room; a full queue downgrades to the
 next one. None left: 429 with ``Retry-After`` and ``X-Tokenomy-Required-V`` (the smallest V at which a
 candidate's surplus is positive: ``rule.crossover_value`` against spending nothing). The key's
-budget must hold the attempt's maximum cost (402 otherwise). A refused connection, a timeout, a 5xx
+budget must hold the attempt's maximum cost: a model whose maximum cost does not fit is skipped for
+the next one, and 402 when none fits. A refused connection, a timeout, a 5xx
 or a malformed answer is recorded and the next candidate of the ranking is tried (fallback); a stream
 cut after its first byte cannot be retried: the client gets an SSE error event. A client that
 disconnects cancels the upstream call. Exactly one ``RequestRecord`` per request that reached the
@@ -167,7 +168,7 @@ async def _serve(gw: Gateway, r: ChatRequest, send: Send, *, pinned: bool) -> No
     assert choice is not None
     surplus = dict(zip(choice.ranking, choice.est_surplus_usd, strict=True))
     worth = [n for n in choice.ranking if pinned or surplus[n] > 0.0]
-    full = False
+    full, short = False, ""
     for i, name in enumerate(worth):
         up = gw.upstreams[name]
         if not up.queue.has_room():
@@ -179,17 +180,9 @@ async def _serve(gw: Gateway, r: ChatRequest, send: Send, *, pinned: bool) -> No
             hold = await gw.budget.reserve(
                 r.account.tenant, cost_usd(up, r.max_prompt_tokens, out_cap), r.account.budget_usd
             )
-            if hold is None:
-                left = await gw.budget.remaining(r.account.tenant, r.account.budget_usd)
-                r.reason, r.status = "budget", 402
-                raise GatewayHTTPError(
-                    402,
-                    f"the budget of key tenant {r.account.tenant!r} has {left:.6f} USD left, less than this "
-                    f"request's maximum cost on {name!r}; lower max_tokens or raise the cap",
-                    type_="insufficient_quota",
-                    code="budget_exceeded",
-                    headers=((b"x-tokenomy-budget-remaining", b"%.6f" % max(0.0, left)),),
-                )
+            if hold is None:  # its maximum cost does not fit the budget: a cheaper model may
+                short = name
+                continue
         t_queue = time.perf_counter()
         if not await up.queue.acquire():
             if hold is not None:
@@ -229,6 +222,18 @@ async def _serve(gw: Gateway, r: ChatRequest, send: Send, *, pinned: bool) -> No
             "every upstream failed: " + "; ".join(f"{a.upstream}: {a.error}" for a in r.attempts),
             type_="server_error",
             code="upstream_failed",
+        )
+    if short and r.account is not None:
+        left = await gw.budget.remaining(r.account.tenant, r.account.budget_usd)
+        r.reason, r.status = "budget", 402
+        raise GatewayHTTPError(
+            402,
+            f"the budget of key tenant {r.account.tenant!r} has {left:.6f} USD left, less than this "
+            f"request's maximum cost on {short!r} (the cheapest model worth serving it); lower max_tokens "
+            "or raise the cap",
+            type_="insufficient_quota",
+            code="budget_exceeded",
+            headers=((b"x-tokenomy-budget-remaining", b"%.6f" % max(0.0, left)),),
         )
     need = _required_v(gw, r)
     wait = min((gw.upstreams[n].queue.expected_wait_s() for n in choice.ranking), default=1.0)

@@ -178,7 +178,17 @@ def main() -> None:
             f"  Gate.check + ledger row, flush_every={flush:<5d}: {per:8.1f} µs per verdict (mean, n={len(sample):,})"
         )
     counts = {d: int((dec == d).sum()) for d in ("allow", "ask", "deny")}
-    print("  verdicts on the real calls: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+    print(
+        "  verdicts on the real calls (default, outside a sandbox): "
+        + ", ".join(f"{k} {v:,}" for k, v in counts.items())
+    )
+    on, off = Gate(schedule), Gate(schedule, session_state=False)
+    flips = 0
+    for sid, c in calls:
+        ctx = GateContext(session_id=sid, sandboxed=True)
+        flips += on.check(c, ctx).decision != off.check(c, ctx).decision
+    state_cost = _rate(flips, len(calls))
+    print(f"  real calls whose sandboxed verdict the session state changes: {_fmt(state_cost)}")
     print("Adversarial suite (tests/autonomy/gate_suite.py):")
     rates = suite_rates(schedule)
     print(f"  {rates['n_dangerous']} dangerous cases, {rates['n_benign']} benign cases")
@@ -205,6 +215,7 @@ def main() -> None:
             "gate_check_per_verdict": per_verdict,
             "ledger_mean_us": ledger_us,
             "verdicts_on_real_calls": counts,
+            "sandboxed_verdicts_changed_by_state": state_cost,
             "suite": rates,
             "provisional": "timed on a shared, loaded machine",
         }

@@ -59,6 +59,7 @@ def _leaves(parser: object, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...
 def test_every_command_has_help_and_takes_json() -> None:
     commands = _leaves(build_parser())
     assert ("demo",) in commands and ("ledger", "summary") in commands
+    groups = {cmd[:k] for cmd in commands for k in range(1, len(cmd))}
     for cmd in [(), *commands]:
         res = subprocess.run(
             [sys.executable, "-m", "tokenomy.interfaces.cli", *cmd, "--help"],
@@ -68,7 +69,9 @@ def test_every_command_has_help_and_takes_json() -> None:
         )
         assert res.returncode == 0, (cmd, res.stderr)
         assert "usage:" in res.stdout
-        assert cmd == () or "--json" in res.stdout, cmd
+        # every command that runs takes --json; a group (it only names its sub-commands) does not
+        usage = res.stdout.split("\n\n", 1)[0]
+        assert ("--json PATH" in usage) == (cmd != () and cmd not in groups), cmd
 
 
 def test_demo_index_links_every_report_it_wrote(tmp_path: Path) -> None:

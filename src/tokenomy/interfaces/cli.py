@@ -67,10 +67,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_json(parser: argparse.ArgumentParser) -> None:
-    if parser._subparsers is not None:  # a command group: every leaf gets --json
+    if parser._subparsers is not None:  # a command group: every leaf gets --json, the group none
         for action in parser._subparsers._group_actions:
             for child in getattr(action, "choices", {}).values():
                 _add_json(child)
+        return
     if not any("--json" in a.option_strings for a in parser._actions):
         parser.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
 

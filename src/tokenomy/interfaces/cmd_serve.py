@@ -37,11 +37,11 @@ from tokenomy.audit.report_serve import (
 from tokenomy.core.errors import ValidationError
 from tokenomy.interfaces.args import float_in, floats, int_in
 from tokenomy.interfaces.cmd_serve_cache import (
+    add_cache_arguments,
+    cache_setup,
     evictions_arg,
     kv_blocks_arg,
-    plan,
     row_decisions,
-    with_synthetic_prefixes,
 )
 from tokenomy.interfaces.cmd_serve_ledger import RunRows, outcome_count, row_counts, run_rows, write_runs
 from tokenomy.interfaces.loaders.servegen import SERVEGEN_FILE, load_servegen
@@ -187,30 +187,7 @@ def register(sub: Any) -> None:
     s.add_argument(
         "--ledger-sample", type=int_in(1), default=10, help="keep every k-th decision (default 10)"
     )
-    s.add_argument(
-        "--prefixes",
-        choices=("real", "synthetic"),
-        default="real",
-        help="prefix hashes: the trace's own (real, default; the Azure traces have none) or SYNTHETIC "
-        "conversation chains drawn over the trace for traces without them",
-    )
-    s.add_argument(
-        "--cache-train-share",
-        type=float_in(0.0, 1.0, above=True),
-        default=0.5,
-        help="with --eviction value: fit its reuse hazard on this first share of each trace and run "
-        "every policy on the rest (default 0.5)",
-    )
-    s.add_argument(
-        "--no-value-weight",
-        action="store_true",
-        help="value policy: do not weight a block's value by its past users' latency price (synthetic λ)",
-    )
-    s.add_argument(
-        "--no-cache-admission",
-        action="store_true",
-        help="value policy: cache every finished block (skip the admission test at the live KV price)",
-    )
+    add_cache_arguments(s)
     s.add_argument(
         "--backend",
         choices=BACKENDS,
@@ -324,39 +301,15 @@ def run_simulate(args: argparse.Namespace) -> dict[str, Any]:
     data = resolve_data_dir(args.data)
     engine, source = _engine(args, data)
     wls, notes = _load(args, data, args.limit)
-    if args.prefixes == "synthetic":
-        wls = [with_synthetic_prefixes(w, args.seed) for w in wls]
-        notes.append("prefix hashes of traces without them are SYNTHETIC (capital.cache.synthetic)")
     names = _schedulers(args.scheduler)
     rates = floats(args.rate_scale, "--rate-scale")
-    evictions, kvs = args.eviction, args.kv_blocks or []
-    grid = len(evictions) > 1 or len(kvs) > 1 or bool({"value", "belady"} & set(evictions))
-    cache = (
-        plan(
-            wls,
-            evictions,
-            train_share=args.cache_train_share,
-            log_every=args.ledger_sample if args.ledger else None,
-            weight_by_value=not args.no_value_weight,
-            admission=not args.no_cache_admission,
-        )
-        if grid
-        else None
-    )
-    if cache is not None:
-        wls = cache.workloads
+    wls, cache = cache_setup(args, wls, notes)
+    grid = cache is not None
     traces: list[RunTrace] = []
     record = RecordSpec(sample_every=args.ledger_sample) if args.ledger else None
     pending: list[RunRows] = []
-    total = (
-        sum(len(w) for w in wls)
-        * len(rates)
-        * len(names)
-        * (len(evictions) * max(len(kvs), 1) if grid else 1)
-    )
-    axes: dict[str, Any] = (
-        {"evictions": evictions, "kv_blocks": kvs or None, "policy_for": cache.policy_for} if cache else {}
-    )
+    total = sum(len(w) for w in wls) * len(rates) * len(names) * (cache.runs_per_point if cache else 1)
+    axes: dict[str, Any] = cache.axes() if cache else {}
 
     def on_run(r: RunResult, m: dict[str, Any]) -> None:
         traces.append(run_trace(r, m["trace"], m["rate_scale"]))

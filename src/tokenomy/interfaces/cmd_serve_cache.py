@@ -25,12 +25,15 @@ from tokenomy.capital.cache.policies import BeladyEviction, CacheLog, ValueAware
 from tokenomy.capital.cache.reuse import DepreciationFit, fit_depreciation, life_table, reuse_events
 from tokenomy.capital.cache.synthetic import SyntheticPrefixes
 from tokenomy.core.errors import ValidationError
+from tokenomy.interfaces.args import float_in
 from tokenomy.ledger import Decision
 from tokenomy.serving.entities import Workload
 from tokenomy.serving.kv import EVICTION_POLICIES, EvictionPolicy, register_eviction
 
 __all__ = [
     "CachePlan",
+    "add_cache_arguments",
+    "cache_setup",
     "evictions_arg",
     "kv_blocks_arg",
     "plan",
@@ -111,6 +114,57 @@ def fit_on(train: Workload) -> DepreciationFit:
     return fit_depreciation(life_table(ev), len(ev))
 
 
+def add_cache_arguments(s: argparse.ArgumentParser) -> None:
+    """``serve simulate``'s prefix-cache flags (``--eviction`` and ``--kv-blocks`` are common ones)."""
+    s.add_argument(
+        "--prefixes",
+        choices=("real", "synthetic"),
+        default="real",
+        help="prefix hashes: the trace's own (real, default; the Azure traces have none) or SYNTHETIC "
+        "conversation chains drawn over the trace for traces without them",
+    )
+    s.add_argument(
+        "--cache-train-share",
+        type=float_in(0.0, 1.0, above=True),
+        default=0.5,
+        help="with --eviction value: fit its reuse hazard on this first share of each trace and run "
+        "every policy on the rest (default 0.5)",
+    )
+    s.add_argument(
+        "--no-value-weight",
+        action="store_true",
+        help="value policy: do not weight a block's value by its past users' latency price (synthetic λ)",
+    )
+    s.add_argument(
+        "--no-cache-admission",
+        action="store_true",
+        help="value policy: cache every finished block (skip the admission test at the live KV price)",
+    )
+
+
+def cache_setup(
+    args: argparse.Namespace, wls: list[Workload], notes: list[str]
+) -> tuple[list[Workload], CachePlan | None]:
+    """The workloads to run (synthetic prefixes drawn, test parts when fitted) and the cache grid's
+    plan, ``None`` for a plain run (one policy among lru/lfu/fifo and at most one KV size)."""
+    if args.prefixes == "synthetic":
+        wls = [with_synthetic_prefixes(w, args.seed) for w in wls]
+        notes.append("prefix hashes of traces without them are SYNTHETIC (capital.cache.synthetic)")
+    evictions, kvs = args.eviction, args.kv_blocks or []
+    if not (len(evictions) > 1 or len(kvs) > 1 or {"value", "belady"} & set(evictions)):
+        return wls, None
+    cache = plan(
+        wls,
+        evictions,
+        train_share=args.cache_train_share,
+        log_every=args.ledger_sample if args.ledger else None,
+        weight_by_value=not args.no_value_weight,
+        admission=not args.no_cache_admission,
+    )
+    cache.evictions, cache.kv_blocks = list(evictions), list(kvs)
+    return cache.workloads, cache
+
+
 @dataclass
 class CachePlan:
     """What the cache grid runs: the workloads (test parts when fitted) and a policy per (trace, name)."""
@@ -121,6 +175,22 @@ class CachePlan:
     weight_by_value: bool = True
     admission: bool = True
     info: dict[str, Any] = field(default_factory=dict)  # JSON-ready description
+
+    evictions: list[str] = field(default_factory=list)
+    kv_blocks: list[int] = field(default_factory=list)
+
+    @property
+    def runs_per_point(self) -> int:
+        """Runs per (trace, rate, scheduler): policies × KV sizes."""
+        return max(len(self.evictions), 1) * max(len(self.kv_blocks), 1)
+
+    def axes(self) -> dict[str, Any]:
+        """``run_grid``'s keyword arguments for the eviction and KV-size axes."""
+        return {
+            "evictions": self.evictions,
+            "kv_blocks": self.kv_blocks or None,
+            "policy_for": self.policy_for,
+        }
 
     def policy_for(self, wl: Workload, name: str) -> str | EvictionPolicy:
         """The prototype policy of ``name`` on ``wl`` (fitted for ``value``; with a log when asked)."""

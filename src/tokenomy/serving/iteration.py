@@ -259,14 +259,17 @@ class Iteration(RunState):
         if k > self.max_jump:
             k = self.max_jump
         need = st.grow_blocks(k * e)  # exact: the blocks the k steps fill
-        if need > kv.available:
-            k = st._fit_k(k, e)
-            if k == 0:
-                self.preempt()
-                self.blocked = False
-                return
-            need = st.grow_blocks(k * e)
-        if need:
+        if need <= kv.free:  # ``kv.allocate`` without its eviction path: the free blocks suffice
+            kv.free -= need
+            st.u_dec += need
+        else:
+            if need > kv.available:
+                k = st._fit_k(k, e)
+                if k == 0:
+                    self.preempt()
+                    self.blocked = False
+                    return
+                need = st.grow_blocks(k * e)
             st._resync(need)
         g = st.g = g + k * e
         kt = k * t
@@ -383,11 +386,14 @@ class Iteration(RunState):
         t, e = self.step_time(pfc, nd, now, self.context_pairs)
         self.context_pairs = 0.0
         if nd:
-            need = st.grow_blocks(e)  # exact, as in ``jump``
-            if need > kv.available:
+            need = st.res[int(st.g) % self.block_tokens] if st.integral else st.grow_blocks(e)  # exact
+            if need <= kv.free:
+                kv.free -= need
+                st.u_dec += need
+            elif need > kv.available:
                 self.preempt()
                 return
-            if need:
+            else:
                 st._resync(need)
         else:
             e = 0.0

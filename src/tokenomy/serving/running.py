@@ -192,17 +192,16 @@ class RunningSet:
         """Exact blocks the decode set adds over ``steps`` more tokens per slot (module docstring)."""
         if not self.integral:
             return self._decode_blocks(self.g + steps) - self.u_dec
-        k = int(steps)
-        B = self.config.block_tokens
+        res, k = self.res, int(steps)
+        B = len(res)
+        r0 = int(self.g) % B
+        if k == 1:
+            return res[r0]
         full, rest = divmod(k, B)
         add = full * self.nd
         if rest:
-            res = self.res
-            r0 = int(self.g) % B
-            if r0 + rest <= B:
-                add += sum(res[r0 : r0 + rest])
-            else:
-                add += sum(res[r0:]) + sum(res[: r0 + rest - B])
+            end = r0 + rest
+            add += sum(res[r0:end]) if end <= B else sum(res[r0:]) + sum(res[: end - B])
         return add
 
     def _drop_decode(self, p: int) -> int:

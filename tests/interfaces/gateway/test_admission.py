@@ -105,3 +105,16 @@ def test_queue_wait_counts_against_the_sla_even_when_service_is_fast() -> None:
 
     service, lam = asyncio.run(go())
     assert service < 0.05 and lam > 0.0  # served within the SLA, but the queue made the p95 miss it
+
+
+def test_failed_calls_count_as_latency_but_not_as_service_time() -> None:
+    async def go() -> tuple[float, float, float]:
+        q = AdmissionQueue("u", max_concurrency=2, max_queue=0, sla_s=0.5, eta_lam=0.1, update_every=8)
+        before = q.service_s
+        for _ in range(16):
+            assert await q.acquire()
+            q.release(3.0, failed=True)  # timed out after 3 s
+        return before, q.service_s, q.lam_usd_per_s
+
+    before, after, lam = asyncio.run(go())
+    assert after == before and lam == pytest.approx(2 * 0.1 * 2.5)

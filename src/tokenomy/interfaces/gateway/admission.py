@@ -123,15 +123,17 @@ class AdmissionQueue:
                 return
         self.in_flight -= 1
 
-    def release(self, service_s: float | None, wait_s: float = 0.0) -> None:
-        """Give the slot back; ``service_s`` (None: not observed, e.g. a failure) feeds the mean service
-        time, and ``wait_s + service_s`` (the latency the request saw here) feeds the p95 and the price."""
-        if service_s is not None and math.isfinite(service_s) and service_s >= 0:
-            self._observe(service_s, max(0.0, wait_s))
+    def release(self, service_s: float, wait_s: float = 0.0, *, failed: bool = False) -> None:
+        """Give the slot back. ``wait_s + service_s`` (the latency the request saw here) feeds the p95
+        and the price; ``service_s`` of a success also feeds the mean service time (a failure's time,
+        a timeout's above all, says nothing about service but is latency all the same)."""
+        if math.isfinite(service_s) and service_s >= 0:
+            self._observe(service_s, max(0.0, wait_s), failed)
         self._hand_over()
 
-    def _observe(self, service_s: float, wait_s: float) -> None:
-        self.service_s = max(1e-6, self.service_s + 0.05 * (service_s - self.service_s))
+    def _observe(self, service_s: float, wait_s: float, failed: bool) -> None:
+        if not failed:
+            self.service_s = max(1e-6, self.service_s + 0.05 * (service_s - self.service_s))
         self._lat[self._n_obs % self._lat.size] = wait_s + service_s
         self._n_obs += 1
         if self._n_obs % self._update_every == 0:

@@ -9,7 +9,9 @@ next one. None left: 429 with ``Retry-After`` and ``X-Tokenomy-Required-V`` (the
 candidate's surplus is positive: ``rule.crossover_value`` against spending nothing). The key's
 budget must hold the attempt's maximum cost: a model whose maximum cost does not fit is skipped for
 the next one, and 402 when none fits. A refused connection, a timeout, a 5xx
-or a malformed answer is recorded and the next candidate of the ranking is tried (fallback); a stream
+or a malformed answer is recorded and the next candidate of the ranking is re-priced (its surplus at
+its queue's λ_m and wait now) and tried when still positive (fallback); the failed call's time counts
+as latency in its upstream's p95, so a timing-out upstream grows dearer; a stream
 cut after its first byte cannot be retried: the client gets an SSE error event. A client that
 disconnects cancels the upstream call. Exactly one ``RequestRecord`` per request that reached the
 policy, whatever happened.
@@ -171,6 +173,8 @@ async def _serve(gw: Gateway, r: ChatRequest, send: Send, *, pinned: bool) -> No
     full, short = False, ""
     for i, name in enumerate(worth):
         up = gw.upstreams[name]
+        if r.attempts and not pinned and _repriced(gw, r, name) <= 0.0:
+            continue  # after a failure the fallback is re-priced at the queue's λ_m and wait now
         if not up.queue.has_room():
             full = True
             continue
@@ -214,7 +218,7 @@ async def _serve(gw: Gateway, r: ChatRequest, send: Send, *, pinned: bool) -> No
         finally:
             if hold is not None:
                 await gw.budget.settle(hold, cost)
-            up.queue.release(time.perf_counter() - t_att if ok else None, wait_s)
+            up.queue.release(time.perf_counter() - t_att, wait_s, failed=not ok)
     if r.attempts:
         r.reason, r.status = "error", 502
         raise GatewayHTTPError(
@@ -247,6 +251,14 @@ async def _serve(gw: Gateway, r: ChatRequest, send: Send, *, pinned: bool) -> No
         code="insufficient_value",
         headers=((b"retry-after", retry), (b"x-tokenomy-required-v", b"%.6g" % need)),
     )
+
+
+def _repriced(gw: Gateway, r: ChatRequest, name: str) -> float:
+    """The Eq. 1 surplus of ``name`` at its queue's expected latency and congestion price now."""
+    c = next(c for c in r.cands if c.name == name)
+    q = gw.upstreams[name].queue
+    now = Candidate(name, c.est_cost_usd, q.expected_latency_s(), q.lam_usd_per_s)
+    return candidate_surplus(now, _q_hat(gw, name), r.prices)
 
 
 def _required_v(gw: Gateway, r: ChatRequest) -> float:

@@ -4,7 +4,8 @@
 max_body_bytes, expected_output_tokens (ΔC and ΔL estimates use it when a request gives no
 max_tokens), max_output_tokens (set as max_tokens on a request without one, so a budget reservation
 bounds its cost), workers (server processes sharing the port; each keeps its own policy state and
-admission queues, so a finite key budget with workers > 1 needs a shared budget_store), budget_store (``"memory"``; another store registers its name), budget_dsn.
+admission queues and answers ``/v1/feedback`` only for the requests it served, so a finite key budget
+with workers > 1 needs a shared budget_store), budget_store (``"memory"``; another store registers its name), budget_dsn.
 ``[[upstreams]]`` name, base_url, model (the upstream's own model name; default: name),
 input_usd_per_mtok and output_usd_per_mtok (both or neither; neither: priced by genai-prices from
 ``model``), max_concurrency, max_queue, timeout_s, sla_s (the latency SLA the congestion price λ_m

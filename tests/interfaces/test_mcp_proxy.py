@@ -73,6 +73,13 @@ def test_allowed_calls_reach_the_server_and_refused_ones_never_do(tmp_path: Path
         _call(4, "read_file", {"path": "~/.aws/credentials"}),
         _call(5, "write_file", {"path": "s.sh", "content": "rm -rf ~"}),
         _call(6, "run_command", {"command": "bash s.sh"}),
+        {
+            "jsonrpc": "2.0",
+            "id": 7,
+            "method": "resources/read",
+            "params": {"uri": "file:///home/me/.ssh/id_rsa"},
+        },
+        {"jsonrpc": "2.0", "id": 8, "method": "resources/read", "params": {"uri": "file:///work/README.md"}},
     ]
     replies, seen = _converse(tmp_path, [_line(m) for m in msgs])
     by_id = {r["id"]: r for r in replies}
@@ -82,6 +89,8 @@ def test_allowed_calls_reach_the_server_and_refused_ones_never_do(tmp_path: Path
     for rid in (3, 4, 6):
         assert by_id[rid]["result"]["isError"] is True
         assert by_id[rid]["result"]["content"][0]["text"].startswith("tokenomy gate refused")
+    assert by_id[7]["error"]["code"] == -32001 and "secret_read" in by_id[7]["error"]["message"]
+    assert by_id[8]["result"] == {}
     assert [s["arguments"] for s in seen] == [{"command": "ls -la"}, {"path": "s.sh", "content": "rm -rf ~"}]
 
 

@@ -218,8 +218,10 @@ async def read_body(receive: Receive, scope: Scope, max_bytes: int) -> bytes:
     parts, size = [], 0
     while True:
         msg = await receive()
-        if msg["type"] == "http.disconnect":
-            raise asyncio.CancelledError
+        if msg["type"] == "http.disconnect":  # nothing was decided yet: nothing to record
+            raise GatewayHTTPError(
+                400, "the client left before sending the whole body", code="client_disconnected"
+            )
         chunk = msg.get("body", b"")
         size += len(chunk)
         if size > max_bytes:

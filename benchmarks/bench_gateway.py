@@ -401,6 +401,8 @@ def main() -> None:
         "gateway_cpu": sorted(GW_CPU),
         "driver_cpus": sorted(REST_CPUS),
         "provisional": "timed on a shared, busy machine",
+        "upstreams": "synthetic: fake OpenAI-compatible servers on loopback answering at once (fixed text, "
+        "synthetic token counts)",
         "realtime_priority": a.rt,
     }
     procs: list[subprocess.Popen[str]] = []

@@ -98,10 +98,12 @@ def test_malformed_and_ambiguous_lines_are_answered_not_forwarded(tmp_path: Path
     dup = b'{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"run_command",' + (
         b'"arguments":{"command":"ls"},"arguments":{"command":"rm -rf /"}}}\n'
     )
-    lines = [b"not json\n", dup, _line([1, 2]), _line({"id": 8, "method": "tools/call"})]
+    odd_case = {**_call(9, "run_command", {"command": "rm -rf ~"}), "method": " Tools/Call"}
+    lines = [b"not json\n", dup, _line([1, 2]), _line({"id": 8, "method": "tools/call"}), _line(odd_case)]
     replies, seen = _converse(tmp_path, lines)
-    codes = sorted(r["error"]["code"] for r in replies)
+    codes = sorted(r["error"]["code"] for r in replies if "error" in r)
     assert codes == [-32700, -32700, -32600, -32600, -32600]
+    assert [r["result"]["isError"] for r in replies if "result" in r] == [True]
     assert seen == []
 
 

@@ -179,7 +179,9 @@ class McpGateProxy:
             self._error(rid, INVALID_REQUEST, "tokenomy gate: not a JSON-RPC 2.0 object; not forwarded")
             return False
         method = msg.get("method")
-        if method not in _GATED:
+        if isinstance(method, str) and method.strip().lower() in _GATED:
+            method = method.strip().lower()  # a server that folds case must not see an ungated call
+        else:
             return True
         rid = msg.get("id")
         call = _call_of(method, msg.get("params"))

@@ -103,3 +103,24 @@ def test_a_refused_connection_and_a_bad_status_line_are_upstream_errors() -> Non
         return kinds
 
     assert asyncio.run(go()) == ["refused", "protocol"]
+
+
+def test_the_api_key_header_is_sent_and_a_v1_base_url_is_not_doubled() -> None:
+    seen: list[bytes] = []
+
+    async def go() -> int:
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            seen.append(await reader.readuntil(b"\r\n\r\n"))
+            writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+            await writer.drain()
+            writer.close()
+
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        c = UpstreamClient("u", _url(server) + "/v1", headers={"authorization": "Bearer sk-x"})
+        status = (await c.request("POST", "/v1/chat/completions", b"{}")).status
+        server.close()
+        return status
+
+    assert asyncio.run(go()) == 200
+    head = seen[0].decode()
+    assert head.startswith("POST /v1/chat/completions HTTP/1.1") and "authorization: Bearer sk-x" in head

@@ -37,7 +37,7 @@ def test_defaults_fill_missing_fields() -> None:
             r"upstreams\[0\]\.max_concurrency: expected an integer",
         ),
         ({"upstreams": [{**UP, "sla_s": -1.0}]}, r"upstreams\[0\]\.sla_s: expected a finite number > 0"),
-        ({"upstreams": [{**UP, "base_url": "ftp://x"}]}, "base_url: expected an http://"),
+        ({"upstreams": [{**UP, "base_url": "ftp://x"}]}, r"base_url: expected an http\(s\)://"),
         ({"upstreams": [{**UP, "colour": 1}]}, "unknown field 'colour'"),
         ({"upstreams": [UP, UP]}, "must be unique"),
         ({"upstreams": [UP], "defaults": {"v_usd": -1}}, r"defaults\.v_usd: expected a finite number ≥ 0"),
@@ -74,3 +74,12 @@ def test_several_workers_with_in_process_budgets_are_refused() -> None:
     with pytest.raises(SchemaError, match="workers = 2 with budget_store = 'memory'"):
         parse_config(doc, "g.toml")
     assert parse_config({**doc, "keys": {"k": {}}}).server.workers == 2
+
+
+def test_an_api_key_comes_from_the_named_environment_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    up = {**UP, "base_url": "https://api.example.com/v1", "api_key_env": "TEST_GW_KEY"}
+    with pytest.raises(SchemaError, match="'TEST_GW_KEY' is not set"):
+        parse_config({"upstreams": [up]}, "g.toml")
+    monkeypatch.setenv("TEST_GW_KEY", "sk-secret")
+    cfg = parse_config({"upstreams": [up]}, "g.toml")
+    assert cfg.upstreams[0].api_key == "sk-secret" and "sk-secret" not in repr(cfg)

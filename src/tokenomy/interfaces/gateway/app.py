@@ -94,7 +94,11 @@ class Gateway:
             u.name: Upstream(
                 u,
                 UpstreamClient(
-                    u.name, u.base_url, timeout_s=u.timeout_s, max_idle=max(256, u.max_concurrency)
+                    u.name,
+                    u.base_url,
+                    timeout_s=u.timeout_s,
+                    max_idle=max(256, u.max_concurrency),
+                    headers={"authorization": f"Bearer {u.api_key}"} if u.api_key else None,
                 ),
                 AdmissionQueue(
                     u.name,

@@ -6,7 +6,8 @@ max_tokens), max_output_tokens (set as max_tokens on a request without one, so a
 bounds its cost), workers (server processes sharing the port; each keeps its own policy state and
 admission queues and answers ``/v1/feedback`` only for the requests it served, so a finite key budget
 with workers > 1 needs a shared budget_store), budget_store (``"memory"``; another store registers its name), budget_dsn.
-``[[upstreams]]`` name, base_url, model (the upstream's own model name; default: name),
+``[[upstreams]]`` name, base_url (http:// or https://, with or without /v1), model (the upstream's own
+model name; default: name), api_key_env (the environment variable holding its API key, if any),
 input_usd_per_mtok and output_usd_per_mtok (both or neither; neither: priced by genai-prices from
 ``model``), max_concurrency, max_queue, timeout_s, sla_s (the latency SLA the congestion price λ_m
 defends), quality_prior (q̂ before feedback), eta_lam (the controller's step, USD/s per second).
@@ -22,6 +23,7 @@ reads the file and the genai-prices table; it makes no decision.
 from __future__ import annotations
 
 import math
+import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -78,6 +80,7 @@ class UpstreamConfig:
     quality_prior: float = 0.5
     eta_lam: float = 0.01
     price_source: str = "config"
+    api_key: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,7 +180,7 @@ def _table(doc: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
 
 
 _SERVER = tuple(ServerConfig.__dataclass_fields__)
-_UPSTREAM = (*tuple(UpstreamConfig.__dataclass_fields__)[:-1],)
+_UPSTREAM = (*tuple(UpstreamConfig.__dataclass_fields__)[:-2], "api_key_env")
 _PRICES = ("v_usd", "lam_usd_per_s", "rho_usd")
 
 
@@ -216,8 +219,16 @@ def _upstream(data: Any, where: str) -> UpstreamConfig:
     f = _Fields(data, where, _UPSTREAM)
     name = f.text("name")
     base_url = f.text("base_url").rstrip("/")
-    if not base_url.startswith("http://"):
-        raise SchemaError(f"{where}.base_url: expected an http://host:port[/path] URL; got {base_url!r}")
+    if not base_url.startswith(("http://", "https://")):
+        raise SchemaError(f"{where}.base_url: expected an http(s)://host[:port][/path] URL; got {base_url!r}")
+    api_key = ""
+    if "api_key_env" in data:
+        env = f.text("api_key_env")
+        api_key = os.environ.get(env, "")
+        if not api_key:
+            raise SchemaError(
+                f"{where}.api_key_env: the environment variable {env!r} is not set (the upstream's API key)"
+            )
     model = f.text("model", name)
     given = [k for k in ("input_usd_per_mtok", "output_usd_per_mtok") if k in data]
     if len(given) == 1:
@@ -242,6 +253,7 @@ def _upstream(data: Any, where: str) -> UpstreamConfig:
         quality_prior=f.number("quality_prior", 0.5, lo=0.0, hi=1.0),
         eta_lam=f.number("eta_lam", 0.01),
         price_source=source,
+        api_key=api_key,
     )
 
 

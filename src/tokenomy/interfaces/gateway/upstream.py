@@ -7,15 +7,17 @@ it arrives). Chosen over httpx and aiohttp by measurement (benchmarks/bench_gate
 it does only what the gateway needs. Every failure is an ``UpstreamError`` with a ``kind``
 (``refused``, ``timeout``, ``status``, ``cut``, ``protocol``) so the caller can re-price and retry; a
 connection that failed, or whose response was not read to its end, is closed, never reused.
-It does not follow redirects, speak TLS or HTTP/2 (a TLS upstream needs a local proxy in front).
+``https://`` upstreams (a hosted API) are reached over TLS with the system's certificates; a base URL
+may end in ``/v1`` or not. It does not follow redirects or speak HTTP/2.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -54,16 +56,27 @@ class UpstreamClient:
         max_idle: idle connections kept open.
     """
 
-    def __init__(self, name: str, base_url: str, *, timeout_s: float = 30.0, max_idle: int = 256) -> None:
+    def __init__(
+        self,
+        name: str,
+        base_url: str,
+        *,
+        timeout_s: float = 30.0,
+        max_idle: int = 256,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         parts = urlsplit(base_url)
-        if parts.scheme != "http" or not parts.hostname:
+        if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValidationError(
-                f"upstream {name!r}: base_url must be http://host:port[/prefix]; got {base_url!r}"
+                f"upstream {name!r}: base_url must be http(s)://host[:port][/prefix]; got {base_url!r}"
             )
         self.name, self.timeout_s, self.max_idle = name, float(timeout_s), max_idle
-        self.host, self.port = parts.hostname, parts.port or 80
-        self.prefix = parts.path.rstrip("/")
-        self._host_header = f"{self.host}:{self.port}".encode()
+        self.host, self.port = parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
+        self._ssl = ssl.create_default_context() if parts.scheme == "https" else None
+        prefix = parts.path.rstrip("/")
+        self.prefix = prefix[:-3] if prefix.endswith("/v1") else prefix  # paths are sent as /v1/...
+        self._host_header = parts.netloc.rsplit("@", 1)[-1].encode()
+        self._headers = dict(headers or {})  # sent with every request (e.g. authorization)
         self._idle: deque[_Conn] = deque()
         self._closed = False
 
@@ -75,7 +88,13 @@ class UpstreamClient:
             writer.close()
         try:
             async with asyncio.timeout(self.timeout_s):
-                return await asyncio.open_connection(self.host, self.port, limit=2**20)
+                return await asyncio.open_connection(
+                    self.host,
+                    self.port,
+                    limit=2**20,
+                    ssl=self._ssl,
+                    server_hostname=self.host if self._ssl else None,
+                )
         except TimeoutError:
             raise UpstreamError(self.name, "timeout", f"connect to {self.host}:{self.port}") from None
         except OSError as exc:
@@ -89,7 +108,7 @@ class UpstreamClient:
 
     def _head(self, method: str, path: str, body: bytes, headers: dict[str, str] | None) -> bytes:
         lines = [f"{method} {self.prefix}{path} HTTP/1.1", f"host: {self._host_header.decode()}"]
-        lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
+        lines += [f"{k}: {v}" for k, v in {**self._headers, **(headers or {})}.items()]
         lines += ["content-type: application/json", f"content-length: {len(body)}", "", ""]
         return "\r\n".join(lines).encode("latin-1")
 

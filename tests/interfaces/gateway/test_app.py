@@ -116,6 +116,7 @@ def test_streaming_relays_every_chunk_and_records_usage() -> None:
     assert status == 200 and headers["content-type"] == "text/event-stream"
     events = [line[6:] for line in body.decode().split("\n") if line.startswith("data: ")]
     assert events[-1] == "[DONE]"
+    assert json.loads(events[0])["tokenomy"]["model"] == headers["x-tokenomy-model"]
     assert (
         "".join(json.loads(e)["choices"][0]["delta"].get("content", "") for e in events[:3])
         == "fake streamed answer"

@@ -5,8 +5,8 @@
 response filters (the tool-call gate), adds the ``tokenomy`` extension field (chosen model, its
 estimated Eq. 1 surplus, the prices, propensity, exploration, cost) and the decision headers.
 ``relay_stream`` waits for the first bytes before answering (so a failure before them can still fall
-back), then relays each chunk as it arrives; a cut after that ends the stream with an SSE error
-event. Both return the request's cost from the upstream's ``usage`` (estimated when absent).
+back), then relays each chunk as it arrives (the first event gains the ``tokenomy`` field); a cut
+after that ends the stream with an SSE error event. Both return the request's cost from the upstream's ``usage`` (estimated when absent).
 ``ChatRequest`` is the state one request carries through ``chat``.
 """
 
@@ -147,14 +147,7 @@ async def relay_whole(
     name = up.config.name
     ext = data.get("tokenomy")
     data["tokenomy"] = (ext if isinstance(ext, dict) else {}) | {  # keeps what a filter added (actions)
-        "request_id": r.rid,
-        "model": name,
-        "est_surplus_usd": dict(zip(choice.ranking, choice.est_surplus_usd, strict=True))[name],
-        "prices": r.prices.as_dict(),
-        "lam_m_usd_per_s": up.queue.lam_usd_per_s,
-        "propensity": choice.propensity,
-        "explored": choice.explored,
-        "policy": gw.policy.name,
+        **_extension(gw, r, up),
         "cost_usd": cost,
     }
     r.status = 200
@@ -192,6 +185,9 @@ async def relay_stream(
         usage: Any = None
         n_chunks = 0
         chunk = first
+        if first.startswith(b"data: {"):  # the first event carries the extension field
+            ext = json.dumps({"tokenomy": _extension(gw, r, up)}).encode()
+            chunk = b"data: " + ext[:-1] + b", " + first[7:]
         try:
             while True:
                 n_chunks += 1
@@ -217,6 +213,23 @@ async def relay_stream(
             raise
         await send({"type": "http.response.body", "body": b"", "more_body": False})
     return _usage_cost(up, r, usage, n_chunks)
+
+
+def _extension(gw: Gateway, r: ChatRequest, up: Upstream) -> dict[str, Any]:
+    """The decision as the ``tokenomy`` extension field shows it (the cost is added once known)."""
+    choice = r.choice
+    assert choice is not None
+    name = up.config.name
+    return {
+        "request_id": r.rid,
+        "model": name,
+        "est_surplus_usd": dict(zip(choice.ranking, choice.est_surplus_usd, strict=True))[name],
+        "prices": r.prices.as_dict(),
+        "lam_m_usd_per_s": up.queue.lam_usd_per_s,
+        "propensity": choice.propensity,
+        "explored": choice.explored,
+        "policy": gw.policy.name,
+    }
 
 
 def _find_usage(chunk: bytes) -> Any:

@@ -142,8 +142,6 @@ async def relay_whole(
     cost = _usage_cost(up, r, data.get("usage"), len(text) // 4 + 1)
     for f in gw.response_filters:
         data = f(data, r.rid, r.key)
-    choice = r.choice
-    assert choice is not None
     name = up.config.name
     ext = data.get("tokenomy")
     data["tokenomy"] = (ext if isinstance(ext, dict) else {}) | {  # keeps what a filter added (actions)

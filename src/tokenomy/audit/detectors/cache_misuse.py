@@ -9,11 +9,13 @@
 3. On a ledger holding the capital layer's cache decisions (``capital.cache.ledger_io``: decision
    points ``cache-admit``/``cache-refuse``/``cache-keep``/``cache-evict``, candidates ``keep`` with
    ΔC = rent p_kv·E·τ and ``drop`` with ΔC = the V-weighted value of the next reuse): a cache decision
-   that was not value-aware — a block admitted or kept although its rent exceeded its value, or refused
-   although its value exceeded its rent; impact = the Eq. 1 surplus given up (the two ΔC's difference).
-   Evictions are forced by a full pool, so an ``evict`` row counts only when a block kept at the same
-   moment (a ``keep`` row of the same sample) had a lower value-to-rent ratio; impact = the value given
-   up minus the value kept. This part reads decisions, not logs, and runs instead of 1–2 on such input.
+   that was not value-aware — a block admitted although its rent exceeded its value, or refused
+   although its value exceeded its rent; impact = the Eq. 1 surplus given up (the two ΔC's difference;
+   a row whose rent is unbounded, no reuse expected, is counted with impact 0). Evictions are forced by
+   a full pool, and the ``keep`` rows of a sampled eviction are the next blocks in line, so an ``evict``
+   row counts only when a block kept at the same moment had a lower value-to-rent ratio; impact = the
+   value given up minus the value kept. This part reads decisions, not logs, and runs instead of 1–2
+   on such input.
 """
 
 from __future__ import annotations
@@ -138,14 +140,15 @@ class CacheMisuse(Detector):
                 samples.setdefault((d.request_id, float(d.time_s), str(d.metadata.get("policy"))), []).append(
                     d
                 )
-            if action == "evict" or d.chosen is None:
+            if action not in ("admit", "refuse") or d.chosen is None:
                 continue
             rent, value = (c.dc_usd for c in d.candidates[:2])
-            bad = value < rent if action in ("admit", "keep") else value > rent
+            bad = value < rent if action == "admit" else value > rent
             if bad:
                 by_action[action] = by_action.get(action, 0) + 1
+                impact = 0.0 if d.metadata.get("holding_capped") else abs(value - rent)
                 examples.append({"request_id": d.request_id, "decision_id": d.decision_id, "action": action,
-                                 "block": d.metadata.get("block"), "impact_usd": abs(value - rent)})  # fmt: skip
+                                 "block": d.metadata.get("block"), "impact_usd": impact})  # fmt: skip
         for group in samples.values():
             ev = [d for d in group if d.decision_point == "cache-evict"]
             kept = [d for d in group if d.decision_point == "cache-keep"]
@@ -162,7 +165,7 @@ class CacheMisuse(Detector):
             len(examples),
             float(sum(float(e["impact_usd"]) for e in examples)),
             examples,
-            threshold="keep a block while its V-weighted reuse value ≥ its rent at the KV price; evict the lowest ratio",
+            threshold="admit a block while its V-weighted reuse value ≥ its rent at the KV price; evict the lowest ratio",
             details={
                 "cache_decisions": len(rows),
                 "policies": policies,

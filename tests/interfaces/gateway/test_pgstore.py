@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import glob
+import json
 import multiprocessing
 import os
 import shutil
@@ -188,7 +189,9 @@ def _worker(conninfo: str, prefix: str, worker: int, n: int, cap: float, tasks: 
     return out
 
 
-def test_concurrent_processes_never_overshoot_and_lose_no_ledger_row(pg: str, tmp_path: Path) -> None:
+def test_concurrent_processes_never_overshoot_and_lose_no_ledger_row(
+    pg: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     import psycopg
 
     from tokenomy.interfaces.gateway.pgstore import PgLedger, export_to_ledger
@@ -223,10 +226,18 @@ def test_concurrent_processes_never_overshoot_and_lose_no_ledger_row(pg: str, tm
     assert export_to_ledger(ledger, duck) == (total, accepted)
     assert duck.count("decisions") == total and duck.count("outcomes") == accepted
     summary = duck.summary()
-    assert summary
+    assert summary["decisions"] == total and summary["outcomes"] == accepted
+    assert summary["totals"]["cost_usd"] == pytest.approx(spent)  # the outcomes' costs are the budget's spend
     ids = {d.request_id for d in duck.decisions()}
     assert len(ids) == total
     ledger.close()
+    from tokenomy.interfaces import cli
+
+    out = tmp_path / "summary.json"
+    assert cli.main(["ledger", "summary", str(path), "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["decisions"] == total
+    audit = tmp_path / "audit.json"
+    assert cli.main(["audit", str(path), "--format", "ledger", "--json", str(audit)]) == 0
 
 
 def test_pg_budget_matches_the_in_memory_store(pg: str) -> None:

@@ -204,3 +204,23 @@ def test_direct_json_equals_the_sdk_span_encoding(tmp_path: Path) -> None:
     tel.close()
     (rs,) = sdk["resourceSpans"]
     assert rs["scopeSpans"][0]["spans"] == [request_span_json(*b) for b in batch]
+
+
+def test_tokenomy_audit_command_reads_the_exported_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tokenomy.interfaces import cli
+
+    path = tmp_path / "spans.jsonl"
+    tel = Telemetry(json_path=path)
+    spans = _spans(40, seed=3)
+    traces = [tel.record(s) for s in spans]
+    tel.close()
+    out = tmp_path / "audit.json"
+    assert cli.main(["audit", str(path), "--format", "otlp", "--json", str(out)]) == 0
+    capsys.readouterr()
+    doc = json.loads(out.read_text())
+    assert doc["totals"]["requests"] == 40 and doc["totals"]["llm_calls"] == 40
+    assert doc["totals"]["reported_cost_usd"] == pytest.approx(sum(s.cost_usd or 0.0 for s in spans))
+    v_by_trace = {r["request_id"]: r["v_usd"] for r in doc["requests"]}
+    assert v_by_trace == {t: s.v_usd for t, s in zip(traces, spans, strict=True)}

@@ -5,7 +5,7 @@ Both simulators replay the first N requests of the Azure 2023 conversation trace
 llama2-70b at TP8, its ``perf_model.csv`` read as SplitwiseSim reads it (``steptime.TableStepTime``),
 13,165 KV blocks of 16 tokens (``steptime.SPLITWISE_DGX_H100_KV_BLOCKS``), at most 512 sequences and
 2,048 batched tokens, prompts whole and first (``EngineConfig(chunked_prefill=False)``), FCFS, no
-prefix cache. SplitwiseSim runs in its own Python (``--peer-python``) from a temporary copy of
+prefix cache: ``loaders.traces.splitwise_sim_setup``, what ``serve simulate --like splitwise-sim`` runs. SplitwiseSim runs in its own Python (``--peer-python``) from a temporary copy of
 ``--peer`` whose ``config.yaml`` drops the Ray launcher; arrivals are shifted by +1 ms for it (an
 arrival at 0 precedes its cluster), which moves no latency.
 
@@ -44,24 +44,15 @@ CPUS = one_core()
 
 import numpy as np  # noqa: E402
 
-from tokenomy.interfaces.loaders.traces import SPLITWISE_FILE, load_splitwise, load_trace, resolve_trace  # noqa: E402
+from tokenomy.interfaces.loaders.traces import load_trace, resolve_trace, splitwise_sim_setup  # noqa: E402
 from tokenomy.interfaces.outputs import write_json  # noqa: E402
 from tokenomy.interfaces.table import format_table  # noqa: E402
 from tokenomy.serving.engine import Engine  # noqa: E402
 from tokenomy.serving.entities import EngineConfig, Workload  # noqa: E402
 from tokenomy.serving.result import COMPLETED  # noqa: E402
 from tokenomy.serving.schedulers import make_scheduler  # noqa: E402
-from tokenomy.serving.steptime import SPLITWISE_DGX_H100_KV_BLOCKS  # noqa: E402
 from tokenomy.serving.workloads import rate_scaled  # noqa: E402
 
-LIKE_SPLITWISE = EngineConfig(
-    max_num_seqs=512,
-    max_batched_tokens=2048,
-    kv_blocks=SPLITWISE_DGX_H100_KV_BLOCKS,
-    block_tokens=16,
-    prefix_cache=False,
-    chunked_prefill=False,
-)
 TOLERANCE = {"ttft_p50_s": 0.15, "ttft_p99_s": 0.25, "tpot_mean_s": 0.15, "e2e_p50_s": 0.15}
 SPEED_TARGET = {1.0: 300.0, 4.0: 500.0}
 SHIFT_S = 1e-3
@@ -84,8 +75,8 @@ def latency(
     }
 
 
-def run_ours(wl: Workload, model: Any, repeat: int) -> tuple[dict[str, float], float]:
-    engine = Engine(step_model=model, config=LIKE_SPLITWISE)
+def run_ours(wl: Workload, model: Any, cfg: EngineConfig, repeat: int) -> tuple[dict[str, float], float]:
+    engine = Engine(step_model=model, config=cfg)
     wall, r = best_of(lambda: engine.run(wl, make_scheduler("fcfs")), repeat=repeat)
     ok = r.status == COMPLETED
     ttft = (r.first_token_s - wl.arrival_s)[ok]
@@ -175,7 +166,7 @@ def main() -> int:
     p.add_argument("--json", default=None, help="write the rows here")
     args = p.parse_args()
     data = Path(args.data)
-    model = load_splitwise(data / SPLITWISE_FILE)
+    model, cfg = splitwise_sim_setup(data)  # what ``serve simulate --like splitwise-sim`` runs
     trace = resolve_trace("azure-conv", data)
     n = 300 if args.quick else args.n
     cells = [(n, float(k)) for k in args.scales.split(",")]
@@ -192,7 +183,7 @@ def main() -> int:
         for n_req, k in cells:
             wl = rate_scaled(load_trace(trace, limit=n_req, name="azure-conv").workload, k)
             wl = replace(wl, name=f"azure-conv[:{n_req}]×{k:g}")
-            ours, wall = run_ours(wl, model, 1 if args.quick else args.repeat)
+            ours, wall = run_ours(wl, model, cfg, 1 if args.quick else args.repeat)
             theirs: dict[str, float] = {}
             peer_loop = peer_proc = float("nan")
             if peer_ok:

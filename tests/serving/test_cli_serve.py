@@ -161,3 +161,27 @@ def test_prediction3_labels_the_long_tenant_synthetic_and_its_report_describes_i
     assert f'data-key="headline.simulated_requests" data-value="{h["simulated_requests"]}"' in page
     assert tenant["note"] in page.replace("&#x27;", "'")
     assert "highest-welfare scheduler" not in page
+
+
+@pytest.mark.data
+def test_like_splitwise_sim_sets_the_peers_whole_configuration(
+    tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "runs.json"
+    argv = [
+        "serve",
+        "simulate",
+        "--like",
+        "splitwise-sim",
+        "--trace",
+        str(_trace(tmp_path)),
+        "--scheduler",
+        "fcfs",
+    ]
+    assert main([*argv, "--data", str(data_dir), "--json", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    run = doc["runs"][0]
+    assert run["kv_blocks"] == 13165 and "SplitwiseSim's configuration" in doc["step_model"]
+    with pytest.raises(SystemExit) as bad:
+        main(["serve", "simulate", "--like", "nope", "--trace", str(_trace(tmp_path))])
+    assert bad.value.code == 2 and "splitwise-sim" in capsys.readouterr().err

@@ -52,6 +52,7 @@ from tokenomy.interfaces.loaders.traces import (
     load_splitwise,
     load_trace,
     resolve_trace,
+    splitwise_sim_setup,
 )
 from tokenomy.interfaces.outputs import atomic_write, check_output_path, ledger_step, write_results_json
 from tokenomy.interfaces.paths import resolve_data_dir
@@ -95,6 +96,13 @@ def _common(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--step-model", default="blis", help="blis (default), splitwise, or linear:β0,β1,β2 in seconds"
+    )
+    p.add_argument(
+        "--like",
+        choices=["splitwise-sim"],
+        default=None,
+        help="a peer's whole configuration: splitwise-sim = its step model, llama2-70b on one DGX-H100 "
+        "(13,165 KV blocks), 512 sequences, 2,048 tokens, whole prompts first, no prefix cache",
     )
     p.add_argument("--max-num-seqs", type=int_in(1), default=256)
     p.add_argument("--max-batched-tokens", type=int_in(1), default=2048)
@@ -211,6 +219,13 @@ def register(sub: Any) -> None:
 
 
 def _engine(args: argparse.Namespace, data: Path | None) -> tuple[Engine | DisaggregatedEngine, str]:
+    if getattr(args, "like", None) == "splitwise-sim":
+        if data is None:
+            raise ValidationError("--like splitwise-sim needs the data folder (--data)")
+        peer_model, peer_cfg = splitwise_sim_setup(data)
+        return Engine(
+            step_model=peer_model, config=peer_cfg
+        ), f"{peer_model.source}; SplitwiseSim's configuration"
     kind = args.step_model
     blocks = 29205
     model: StepTimeModel

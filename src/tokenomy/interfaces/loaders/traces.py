@@ -28,8 +28,13 @@ import numpy as np
 
 from tokenomy.core.errors import SchemaError, ValidationError
 from tokenomy.interfaces.loaders import reader
-from tokenomy.serving.entities import Workload
-from tokenomy.serving.steptime import LinearStepTime, TableStepTime, attention_s_per_pair
+from tokenomy.serving.entities import EngineConfig, Workload
+from tokenomy.serving.steptime import (
+    SPLITWISE_DGX_H100_KV_BLOCKS,
+    LinearStepTime,
+    TableStepTime,
+    attention_s_per_pair,
+)
 from tokenomy.serving.workloads import ValueModel, make_workload
 
 __all__ = [
@@ -41,6 +46,7 @@ __all__ = [
     "load_splitwise",
     "load_trace",
     "resolve_trace",
+    "splitwise_sim_setup",
 ]
 
 NAMED_TRACES = {
@@ -323,3 +329,23 @@ def load_splitwise(
     except ValidationError as exc:
         raise SchemaError(f"{path}: rows for {model}/{hardware}/TP{tp}: {exc}") from None
     return table
+
+
+def splitwise_sim_setup(data_dir: Path) -> tuple[TableStepTime, EngineConfig]:
+    """SplitwiseSim's whole baseline configuration: its perf model read its way (llama2-70b, one
+    DGX-H100, TP8), its KV capacity (13,165 blocks of 16 tokens), 512 sequences, 2,048 batched
+    tokens, prompts whole and first, no prefix cache (it has none).
+
+    Raises:
+        SchemaError: the perf model file is missing or malformed.
+    """
+    model = load_splitwise(data_dir / SPLITWISE_FILE)
+    cfg = EngineConfig(
+        max_num_seqs=512,
+        max_batched_tokens=2048,
+        kv_blocks=SPLITWISE_DGX_H100_KV_BLOCKS,
+        block_tokens=16,
+        prefix_cache=False,
+        chunked_prefill=False,
+    )
+    return model, cfg

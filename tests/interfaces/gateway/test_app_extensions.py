@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from conftest import call, fake_upstreams, gateway_config
+from conftest import call, fake_upstreams, gateway_config, need_module
 from tokenomy.core.errors import SchemaError
 from tokenomy.interfaces.gateway.app import Gateway
 from tokenomy.interfaces.gateway.extensions import attach_extensions
@@ -78,9 +78,8 @@ def test_tool_calls_are_gated_when_actions_are_configured() -> None:
 
 
 def test_telemetry_writes_one_span_per_request(tmp_path: Path) -> None:
-    import pytest
 
-    pytest.importorskip("opentelemetry.sdk", reason="opentelemetry-sdk not installed (the 'gateway' extra)")
+    need_module("opentelemetry.sdk", "opentelemetry-sdk, the 'gateway' extra")
     spans = tmp_path / "spans.jsonl"
 
     async def go() -> None:

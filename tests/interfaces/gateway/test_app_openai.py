@@ -6,14 +6,12 @@ from typing import Any
 
 import pytest
 
-from conftest import gateway_config
+from conftest import gateway_config, need_module
 from tokenomy.interfaces.gateway.app import Gateway
 
 
 def test_the_official_openai_client_works_unchanged(live_gateway: Any) -> None:
-    openai = pytest.importorskip(
-        "openai", reason="openai not installed (dev dependency of the 'gateway' extra)"
-    )
+    openai = need_module("openai", "a dev dependency of the 'gateway' extra")
     base = live_gateway(lambda urls: Gateway(gateway_config(urls)))
     client = openai.OpenAI(base_url=base + "/v1", api_key="unused", max_retries=0)
     models = [m.id for m in client.models.list()]

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from conftest import call, fake_upstreams, gateway_config
+from conftest import call, fake_upstreams, gateway_config, need_module
 from tokenomy.interfaces.gateway.app import Gateway
 from tokenomy.interfaces.gateway.records import RecordSink
 from tokenomy.ledger import Ledger
@@ -90,7 +90,7 @@ def test_a_client_disconnect_cancels_the_upstream_call() -> None:
 
 @pytest.mark.slow
 def test_sigterm_drains_in_flight_requests_then_flushes_the_ledger(tmp_path: Path) -> None:
-    pytest.importorskip("uvicorn", reason="uvicorn not installed (the 'gateway' extra)")
+    need_module("uvicorn", "the 'gateway' extra")
     fake = subprocess.Popen(
         [
             sys.executable,

@@ -133,3 +133,12 @@ def test_invalid_max_sessions_is_rejected(schedule: Schedule) -> None:
 
     with pytest.raises(ValidationError, match="max_sessions"):
         Gate(schedule, max_sessions=0)
+
+
+def test_a_git_alias_set_in_the_session_is_read_as_its_expansion(schedule: Schedule) -> None:
+    gate = Gate(schedule)
+    gate.check("git config alias.st status", SANDBOX)
+    v = gate.check("git st", SANDBOX)
+    assert v.decision == "allow" and v.classification.parts[-1][0] == "git status"
+    gate.check("git config --unset alias.st", SANDBOX)
+    assert gate.check("git st", SANDBOX).action_class == "unknown"  # no longer known: fail closed

@@ -37,6 +37,7 @@ from tokenomy.autonomy.classify import (
 from tokenomy.autonomy.classify_program import NET_PROGS
 from tokenomy.autonomy.schedule import UNKNOWN, Schedule
 from tokenomy.autonomy.session_files import FileEffects, StateLimits, TrackedFile, _operands
+from tokenomy.autonomy.session_git import GitEffects
 from tokenomy.autonomy.session_scan import Segment, expand_vars, segments, strip_keywords
 from tokenomy.autonomy.shell import SUBST, Part, redirects, split_parts, words
 from tokenomy.autonomy.verdict import Call
@@ -61,6 +62,7 @@ _WITH_FILES = re.compile(  # copies, moves, deletes, edits in place or runs a fi
     r"(^|[\s;&|(/])(mv|cp|install|ln|rm|unlink|source|bash|sh|zsh|dash|ksh|python[\d.]*|node|ruby|\.)"
     r"(\s|$)|(^|[;&|(\n])\s*(exec\s+|nohup\s+|env\s+)?(\./|/\S)|(^|[\s;&|(/])(sed|perl)\s[^|;&\n]*\s-[a-zA-Z]*i"
 )
+_GIT = re.compile(r"(^|[\s;&|(/])git\s")
 _COPIES = re.compile(r"(^|[\s;&|(/])(mv|cp|install|ln)\s")
 _SENDS = re.compile(  # a network command (once a secret is held in a variable or a file)
     r"(^|[\s;&|(/])(curl|wget|nc|ncat|netcat|socat|telnet|scp|sftp|rsync|ftp|gh|http|https|xh|ssh|aws|gsutil)"
@@ -89,7 +91,7 @@ class Prepared:
 
 
 @dataclass(slots=True)
-class SessionState(FileEffects):
+class SessionState(FileEffects, GitEffects):
     """The state of one session (see the module docstring).
 
     Attributes:
@@ -112,6 +114,7 @@ class SessionState(FileEffects):
     )  # resolved path -> what was written
     secret_seen: bool = False
     secret_files: bool = False  # whether any file written in the session has held secret data
+    git: OrderedDict[str, str] = field(default_factory=OrderedDict)  # git config key -> value set
     evicted: set[str] = field(default_factory=set)  # tables that have evicted: vars, names, files
 
     # -- the step ------------------------------------------------------------------------------------
@@ -167,6 +170,8 @@ class SessionState(FileEffects):
             return True  # a written file run by its name (through PATH)
         if _ALWAYS.search(command) is not None:
             return True
+        if (self.git or "config" in command) and _GIT.search(command) is not None:
+            return True
         if self.files and _WITH_FILES.search(command) is not None:
             return True
         if (self.secret_vars or self.secret_files) and _SENDS.search(command) is not None:
@@ -186,6 +191,8 @@ class SessionState(FileEffects):
                 self._remember_name(func.group(1), "function", func.group(2).rstrip().rstrip(";"))
             return seg.text
         expanded = self._expand_names(expand_vars(text, self._var_value) if self.vars else text)
+        if self.git:
+            expanded = self._expand_git_aliases(expanded)
         text = expanded
         parts = [Part(text)] if _PLAIN.fullmatch(text) else split_parts(text)
         secret = any(  # heredoc bodies are data, not reads: only the commands' own words count
@@ -232,6 +239,8 @@ class SessionState(FileEffects):
             if not subshell:
                 self._env(prog, ws, secret)
             self._file_ops(prog, ws, secret)
+            if prog == "git":
+                self._git(ws, schedule, extra)
         elif not subshell:  # X=value only
             for w in raw:
                 m = _ASSIGN.match(w)

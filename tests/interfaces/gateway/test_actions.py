@@ -276,3 +276,18 @@ def test_stream_tool_calls_filtered_at_end(env: Any) -> None:
     assert [c["id"] for c in res.kept] == ["a"]
     assert [n.decision for n in res.notes] == ["allow", "deny"]
     assert "not passed on" in res.denial_text
+
+
+def test_verdict_buffer_collects_every_verdict_without_io() -> None:
+    from tokenomy.interfaces.gateway.actions import VerdictBuffer
+
+    buf = VerdictBuffer(max_rows=3)
+    f = ActionFilter(Gate(load_schedule(), ledger=buf), ApprovalTokens(SECRET))
+    f.filter_response(
+        _body(_call("bash", {"command": "ls"}), _call("bash", {"command": "rm -rf /"})), session_id=S
+    )
+    assert len(buf) == 2
+    rows = buf.drain()
+    assert [d.metadata["verdict"] for d in rows] == ["allow", "deny"] and len(buf) == 0
+    f.filter_response(_body(*(_call("bash", {"command": "ls"}, f"c{i}") for i in range(5))), session_id=S)
+    assert len(buf.drain()) == 3 and buf.dropped == 2

@@ -15,7 +15,8 @@ gate's schedule):
   when the message has no other content, into ``content`` (``finish_reason`` ``tool_calls`` becomes
   ``stop`` when no call is left).
 
-Every verdict is recorded by the gate itself (its ledger sink). Fail closed: a call that is not an object,
+Every verdict is recorded by the gate itself (its ledger sink; :class:`VerdictBuffer` is a sink that
+never blocks an event loop: the gateway's record writer drains it into its ledger batches). Fail closed: a call that is not an object,
 has no name, or whose arguments are not a JSON object is judged as a call of an unknown tool (the
 schedule's ``unknown_level``; it is never allowed), and a tool no rule places is the gate's ``unknown``.
 
@@ -36,13 +37,14 @@ import json
 import secrets
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from tokenomy.autonomy.gate import Call, Gate, GateContext, Verdict
 from tokenomy.autonomy.schedule import VERDICT_RANK, level_verdict
 from tokenomy.core.errors import ValidationError
+from tokenomy.ledger.records import Decision
 
 __all__ = [
     "ActionFilter",
@@ -51,6 +53,7 @@ __all__ = [
     "ApprovalTokenError",
     "ApprovalTokens",
     "FilteredCalls",
+    "VerdictBuffer",
     "session_id_for",
 ]
 
@@ -234,6 +237,40 @@ class ApprovalResult:
             "approvals": self.approvals,
             "approvers_needed": self.approvers_needed,
         }
+
+
+class VerdictBuffer:
+    """The gate's ledger sink for an event loop: ``append`` only buffers (no I/O, thread-safe); the
+    gateway's record writer ``drain``s it and writes the verdicts in its own ledger transaction.
+
+    Args:
+        max_rows: verdicts held before new ones are dropped (counted in ``dropped``), so a writer
+            that stopped draining cannot grow memory without bound.
+    """
+
+    def __init__(self, max_rows: int = 1_000_000) -> None:
+        self.max_rows = max_rows
+        self.dropped = 0
+        self._rows: list[Decision] = []
+        self._lock = threading.Lock()
+
+    def append(self, decisions: Iterable[Decision]) -> int:
+        """Buffer verdict rows (the gate calls this); return how many were kept."""
+        rows = list(decisions)
+        with self._lock:
+            room = max(0, self.max_rows - len(self._rows))
+            self._rows.extend(rows[:room])
+            self.dropped += len(rows) - min(room, len(rows))
+        return min(room, len(rows))
+
+    def drain(self) -> list[Decision]:
+        """Everything buffered, oldest first; the buffer is left empty."""
+        with self._lock:
+            rows, self._rows = self._rows, []
+        return rows
+
+    def __len__(self) -> int:
+        return len(self._rows)
 
 
 def _error(status: int, message: str, code: str) -> tuple[int, dict[str, Any]]:

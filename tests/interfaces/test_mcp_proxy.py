@@ -115,11 +115,14 @@ def test_a_batch_is_gated_element_by_element(tmp_path: Path) -> None:
     assert [s["arguments"]["command"] for s in seen] == ["pwd"]
 
 
-def test_sandboxed_flag_lets_code_run(tmp_path: Path) -> None:
+def test_sandboxed_flag_lets_code_run_and_json_keeps_stdout_clean(tmp_path: Path) -> None:
     msgs = [_call(1, "run_command", {"command": "pytest -q"})]
     refused, _ = _converse(tmp_path, [_line(m) for m in msgs])
-    allowed, _ = _converse(tmp_path, [_line(m) for m in msgs], "--sandboxed")
+    summary = tmp_path / "summary.json"
+    allowed, _ = _converse(tmp_path, [_line(m) for m in msgs], "--sandboxed", "--json", str(summary))
     assert refused[0]["result"]["isError"] is True and allowed[0]["result"]["isError"] is False
+    assert len(allowed) == 1  # every stdout line is a protocol message
+    assert json.loads(summary.read_text())["verdicts"] == {"allow": 1}
 
 
 def test_gate_mcp_without_a_server_command_is_a_one_line_error() -> None:

@@ -128,7 +128,7 @@ def run_gate_mcp(args: argparse.Namespace) -> dict[str, Any]:
     gate = Gate(load_schedule(args.schedule), ledger, flush_every=100)
     proxy = McpGateProxy(gate, server, session_id=args.session, sandboxed=True if args.sandboxed else None)
     stats = proxy.serve(sys.stdin.buffer, sys.stdout.buffer)
-    return {
+    out = {
         "forwarded": stats.forwarded,
         "allowed": stats.allowed,
         "refused": stats.refused,
@@ -136,6 +136,12 @@ def run_gate_mcp(args: argparse.Namespace) -> dict[str, Any]:
         "verdicts": stats.verdicts,
         "server_exit_code": stats.server_exit_code,
     }
+    if getattr(args, "json", None):  # written here: stdout is the protocol channel, no "wrote" line
+        from tokenomy.interfaces.outputs import write_json
+
+        write_json(args.json, out)
+        args.json_written = True
+    return out
 
 
 def _help(p: argparse.ArgumentParser) -> dict[str, Any]:

@@ -11,9 +11,11 @@ Prints ns per call (median over repeats of a tight loop) for:
     the export running on the same core; beside the bare SDK ``start_span`` / ``end`` (no attributes,
     no processor) in the same run;
   * actions: ``ActionFilter.filter_response`` on a response with no tool call and with one allowed
-    tool call (``ls``), and ``ApprovalTokens.verify``.
+    tool call (``ls``), and ``ApprovalTokens.verify``;
+  * with ``--pg CONNINFO`` (a running PostgreSQL; tables get a fresh prefix): the shared budget store's
+    reserve + settle round trip and the PostgreSQL ledger's append cost per request.
 Timings on a busy shared machine are provisional. Run:
-``.venv/bin/python benchmarks/bench_gateway_parts.py [--quick] [--json PATH]``.
+``.venv/bin/python benchmarks/bench_gateway_parts.py [--quick] [--json PATH] [--pg CONNINFO]``.
 """
 
 from __future__ import annotations
@@ -65,9 +67,69 @@ def threaded_ns(fn: Callable[[int], object], n: int, threads: int) -> float:
     return (time.perf_counter_ns() - t0) / (n * threads)
 
 
+def _pg(conninfo: str, n: int) -> dict[str, float]:
+    """PostgreSQL store figures: reserve + settle round trips (µs, p50 / p99, 16 concurrent tasks, one
+    process, a budget that never runs out) and ledger append (µs per request: 1 decision with 2
+    candidates and 1 outcome, batches of 200, one transaction each)."""
+    import asyncio
+    import uuid
+
+    import numpy as np
+
+    from tokenomy.core.prices import PriceVector
+    from tokenomy.interfaces.gateway.pgstore import PgBudgetStore, PgLedger
+    from tokenomy.ledger.records import Candidate, Decision, Layer, Outcome
+
+    prefix = "bench_" + uuid.uuid4().hex[:8] + "_"
+    store = PgBudgetStore(conninfo, prefix=prefix, pool_size=16)
+    lat: list[float] = []
+
+    async def task(k: int) -> None:
+        for _ in range(n // 16):
+            t0 = time.perf_counter_ns()
+            r = await store.reserve(f"acct-{k % 4}", 0.01, 1e12)
+            assert r is not None
+            await store.settle(r, 0.005)
+            lat.append((time.perf_counter_ns() - t0) / 1e3)
+
+    async def run() -> float:
+        t0 = time.perf_counter()
+        await asyncio.gather(*(task(k) for k in range(16)))
+        wall = time.perf_counter() - t0
+        await store.close()
+        return wall
+
+    wall = asyncio.run(run())
+    a = np.asarray(lat)
+    led = PgLedger(conninfo, prefix=prefix)
+    prices = PriceVector(v_usd=1.0)
+    rows = [
+        Decision(
+            f"r{i}", Layer.DEMAND, "route", (Candidate("a", 0.5, 0.01), Candidate("b", 0.8, 0.02)), 0, prices
+        )
+        for i in range(n)
+    ]
+    t0 = time.perf_counter()
+    for i in range(0, n, 200):
+        with led.transaction():
+            led.append(rows[i : i + 200])
+            led.append_outcomes([Outcome(d.request_id, 1.0, 0.01) for d in rows[i : i + 200]])
+    per_req = (time.perf_counter() - t0) / n * 1e6
+    led.close()
+    return {
+        "pg_reserve_settle_p50_us": float(np.median(a)),
+        "pg_reserve_settle_p99_us": float(np.percentile(a, 99)),
+        "pg_reserve_settle_pairs_per_s": len(a) / wall,
+        "pg_ledger_per_request_us": per_req,
+    }
+
+
 def main() -> None:
     p = parser(__doc__ or "")
     p.add_argument("--json", default=None, help="write the figures to this JSON file")
+    p.add_argument(
+        "--pg", default=None, help="a PostgreSQL conninfo: also time the shared budget store and ledger"
+    )
     args = p.parse_args()
     n = 20_000 if args.quick else 200_000
     out: dict[str, float] = {}
@@ -178,9 +240,12 @@ def main() -> None:
     token, _ = filt.tokens.issue(sess, gate.check("cat ~/.ssh/id_rsa").call)
     out["approval_verify_ns"] = ns_per_call(lambda i: filt.tokens.verify(token, sess), n // 10)
 
+    if args.pg:
+        out.update(_pg(args.pg, 500 if args.quick else 5000))
+
     print("gateway parts, one core (provisional: shared busy machine)")
     for k, v in out.items():
-        unit = "µs" if k.endswith("_us") else "ns"
+        unit = "µs" if k.endswith("_us") else ("/s" if k.endswith("_per_s") else "ns")
         print(f"  {k:<40s} {v:12.0f} {unit}")
     per_obs = out["request_done_ns"] / 6  # 1 request counter, 2 histograms, 2 token counters, 1 cost counter
     out["request_done_ns_per_observation"] = per_obs

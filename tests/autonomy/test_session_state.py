@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tokenomy.autonomy.gate import Gate, GateContext
 from tokenomy.autonomy.schedule import Schedule
@@ -142,3 +144,20 @@ def test_a_git_alias_set_in_the_session_is_read_as_its_expansion(schedule: Sched
     assert v.decision == "allow" and v.classification.parts[-1][0] == "git status"
     gate.check("git config --unset alias.st", SANDBOX)
     assert gate.check("git st", SANDBOX).action_class == "unknown"  # no longer known: fail closed
+
+
+_PIECES = [
+    "cd ", "/", "..", "~", "X=", "$X", "${X}", "alias a=", "a ", "f() { ", "}", "; ", " && ", " | ", "(", ")",
+    "'", '"', "`", "$(", "echo ", "rm -rf ", "bash ", "s.sh", " > ", " >> ", " < ", "<<EOF\n", "\nEOF\n",
+    "python3 ", "-c ", "git config alias.x ", "git x", "cp ", "mv ", "tee ", "curl -d @", "cat ", ".env",
+    "export ", "\\", "\n", "pushd ", "popd", "source ", "./", "sed -i s/a/b/ ", "wget ", "dd of=",
+]  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(_PIECES), max_size=12).map("".join), min_size=1, max_size=6))
+def test_any_sequence_of_commands_gets_a_verdict_never_an_exception(commands: list[str]) -> None:
+    gate = Gate(load_schedule(), state_limits=StateLimits(max_vars=3, max_names=2, max_files=2))
+    for i, c in enumerate(commands):
+        v = gate.check(c, GateContext(session_id=f"s{i % 2}", sandboxed=True))
+        assert v.decision in ("allow", "ask", "deny")

@@ -291,3 +291,103 @@ def test_verdict_buffer_collects_every_verdict_without_io() -> None:
     assert [d.metadata["verdict"] for d in rows] == ["allow", "deny"] and len(buf) == 0
     f.filter_response(_body(*(_call("bash", {"command": "ls"}, f"c{i}") for i in range(5))), session_id=S)
     assert len(buf.drain()) == 3 and buf.dropped == 2
+
+
+def _chunk(delta: dict[str, Any] | None = None, finish: str | None = None, index: int = 0) -> dict[str, Any]:
+    return {
+        "id": "s1",
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "model": "m",
+        "choices": [{"index": index, "delta": delta or {}, "finish_reason": finish}],
+    }
+
+
+def _tc(i: int, cid: str | None = None, name: str | None = None, args: str | None = None) -> dict[str, Any]:
+    part: dict[str, Any] = {"index": i}
+    if cid:
+        part["id"], part["type"] = cid, "function"
+    fn: dict[str, Any] = {}
+    if name is not None:
+        fn["name"] = name
+    if args is not None:
+        fn["arguments"] = args
+    part["function"] = fn
+    return part
+
+
+def _stream(
+    f: ActionFilter, chunks: list[dict[str, Any]]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    from tokenomy.interfaces.gateway.actions_stream import StreamGate
+
+    g = StreamGate(f)
+    sent = [c for c in (g.feed(x) for x in chunks) if c is not None]
+    return sent, g.finish(session_id=S, request_id="r9")
+
+
+def test_stream_never_leaks_an_unjudged_tool_call(env: Any) -> None:
+    f, sink, _ = env
+    chunks = [
+        _chunk({"role": "assistant", "content": None}),
+        _chunk({"tool_calls": [_tc(0, "a", "bash", '{"comm')]}),
+        _chunk({"tool_calls": [_tc(0, args='and": "rm -rf /"}')]}),
+        _chunk({"tool_calls": [_tc(1, "b", "bash", '{"command": "ls"}')]}),
+        _chunk(finish="tool_calls"),
+    ]
+    sent, final = _stream(f, chunks)
+    assert not any("tool_calls" in c["choices"][0]["delta"] for c in sent)
+    assert all(c["choices"][0]["finish_reason"] is None for c in sent)
+    (last,) = final
+    ch = last["choices"][0]
+    assert [c["id"] for c in ch["delta"]["tool_calls"]] == ["b"] and ch["delta"]["tool_calls"][0][
+        "index"
+    ] == 0
+    assert ch["finish_reason"] == "tool_calls" and last["id"] == "s1" and last["model"] == "m"
+    assert [a["decision"] for a in last["tokenomy"]["actions"]] == ["deny", "allow"]
+    assert [d.request_id for d in sink.rows] == ["r9", "r9"]
+
+
+def test_stream_all_denied_says_why_and_stops(env: Any) -> None:
+    f, _, _ = env
+    sent, final = _stream(
+        f,
+        [
+            _chunk({"tool_calls": [_tc(0, "a", "bash", '{"command": "rm -rf /"}')]}),
+            _chunk(finish="tool_calls"),
+        ],
+    )
+    assert sent == []
+    ch = final[0]["choices"][0]
+    assert "tool_calls" not in ch["delta"] and "not passed on" in ch["delta"]["content"]
+    assert ch["finish_reason"] == "stop"
+
+
+def test_stream_legacy_function_call_and_broken_arguments(env: Any) -> None:
+    f, _, _ = env
+    _, final = _stream(
+        f,
+        [
+            _chunk({"function_call": {"name": "bash", "arguments": '{"command": '}}),
+            _chunk({"function_call": {"arguments": '"rm -rf /"}'}}),
+            _chunk(finish="function_call"),
+        ],
+    )
+    assert final[0]["tokenomy"]["actions"][0]["decision"] == "deny"
+    _, final = _stream(
+        f,
+        [
+            _chunk({"tool_calls": [_tc(0, "a", "get_user_details", '{"user_id": ')]}),
+            _chunk(finish="tool_calls"),
+        ],
+    )
+    note = final[0]["tokenomy"]["actions"][0]
+    assert note["decision"] == "ask" and note["action_class"] == "unknown"
+
+
+def test_stream_without_tool_calls_passes_unchanged(env: Any) -> None:
+    f, sink, _ = env
+    chunks = [_chunk({"role": "assistant", "content": ""}), _chunk({"content": "4"}), _chunk(finish="stop")]
+    want = json.loads(json.dumps(chunks))
+    sent, final = _stream(f, chunks)
+    assert sent == want and final == [] and sink.rows == []

@@ -197,6 +197,11 @@ def main() -> None:
     p.add_argument("--cache-dir", help="embedding cache folder")
     p.add_argument("--router-folds", type=int, default=5, help="K of each router's out-of-fold estimates")
     p.add_argument("--settings", default="random,lobo,blanked,cross")
+    p.add_argument(
+        "--no-unseen-fallback",
+        action="store_true",
+        help="route unseen categories with the seen categories' modes (the earlier behaviour)",
+    )
     args = p.parse_args()
     base = Path(args.data) / "routing"
     ds = load_routerbench(base / "routerbench_slice")
@@ -237,7 +242,13 @@ def main() -> None:
         t0 = time.perf_counter()
         results[setting] = pooled_eval(
             folds,
-            lambda est: Router(estimator=est, prices=table, encoder=encoder, folds=args.router_folds),
+            lambda est: Router(
+                estimator=est,
+                prices=table,
+                encoder=encoder,
+                folds=args.router_folds,
+                unseen_fallback=not args.no_unseen_fallback,
+            ),
             estimators=ests,
             v_grid=V_GRID,
             n_boot=n_boot,

@@ -204,3 +204,15 @@ def test_requests_of_an_unseen_category_use_the_modes_validated_across_categorie
         assert all(str(m).startswith(expected) for m in seen.mode)  # seen categories: the usual modes
     finally:
         pol.unseen_modes_ = saved
+
+
+def test_the_unseen_category_fallback_can_be_switched_off(tiny: RoutingDataset) -> None:
+    router = Router(n_features=2**10, estimator="prior", unseen_fallback=False, folds=3).fit(
+        tiny.split("train")
+    )
+    assert router.policy_.unseen_modes_ is None  # type: ignore[attr-defined]
+    one_category = RoutingDataset.from_long(
+        [{**r, "category": "all"} for r in synthetic_rows(60)], source="one category"
+    )
+    fitted_one = Router(n_features=2**10, estimator="prior", folds=3).fit(one_category.split("train"))
+    assert fitted_one.policy_.unseen_modes_ is None  # type: ignore[attr-defined]  # nothing to hold out

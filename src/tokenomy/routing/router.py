@@ -77,6 +77,8 @@ class Router:
             prompt's features carry its embedding (of the prompt without boilerplate lines), which
             the embedding estimators (mf, logistic-embed, knn-embed) need. Not saved with the router:
             its ``model_id`` is (``embedding_model_``), and a loaded router needs ``attach_encoder``.
+        unseen_fallback: validate the policy separately for requests of a category unseen in
+            training (``TokenomyPolicy.fit_unseen``); False: they use the modes of seen categories.
     """
 
     _TRANSIENT: ClassVar[tuple[str, ...]] = ("encoder",)
@@ -97,6 +99,7 @@ class Router:
         folds: int = 10,
         seed: int = 0,
         encoder: TextEncoder | None = None,
+        unseen_fallback: bool = True,
     ) -> None:
         self.estimator = estimator
         self.estimator_params = estimator_params
@@ -110,6 +113,7 @@ class Router:
         self.folds = folds
         self.seed = seed
         self.encoder = encoder
+        self.unseen_fallback = unseen_fallback
 
     def save(self, path: str | Path) -> Path:
         """Write the fitted router to the folder ``path`` (``router.json`` + ``arrays.npz``, no pickle).
@@ -232,7 +236,11 @@ class Router:
         """Validate the policy for requests of an unseen category: q̂ of each training category from
         the estimator fitted on the others, its category withheld (needs ≥ 2 categories)."""
         cats = np.unique(X.category_codes[X.category_codes >= 0])
-        if cats.size < 2 or not isinstance(self.policy_, TokenomyPolicy):
+        if (
+            not getattr(self, "unseen_fallback", True)
+            or cats.size < 2
+            or not isinstance(self.policy_, TokenomyPolicy)
+        ):
             return
         blind = X.without_category()
         oof = np.empty_like(ds.quality)

@@ -288,3 +288,25 @@ def test_bad_batches_write_nothing(pg: str) -> None:
         led.append_outcomes([Outcome("nope", 1.0, 0.0)])
     assert led.count("decisions") == 2  # the whole transaction rolled back
     led.close()
+
+
+def test_more_tasks_than_connections_wait_their_turn(pg: str) -> None:
+    from tokenomy.interfaces.gateway.pgstore import PgBudgetStore
+
+    store = PgBudgetStore(pg, prefix="pool_", pool_size=2)
+
+    async def run() -> list[bool]:
+        async def one(i: int) -> bool:
+            r = await store.reserve("p", 1.0, 10.0)
+            if r is not None:
+                await asyncio.sleep(0.01)
+                await store.settle(r, 1.0)
+            return r is not None
+
+        got = await asyncio.gather(*(one(i) for i in range(16)))
+        await store.close()
+        return list(got)
+
+    got = asyncio.run(run())
+    assert sum(got) == 10  # exactly the cap's worth of 1-dollar requests, never more
+    assert store._opened == 0

@@ -137,6 +137,16 @@ def build_report(payload: Mapping[str, Any], *, subtitle: str = "") -> Report:
             [{"policy": k, "AIQ": v} for k, v in a["aiq"].items()],
             caption="AIQ over the single models' cost range",
         )
+    first = [r for r in payload.get("results", []) if "apgr" in r and r["V"] == payload["results"][0]["V"]]
+    if first:
+        rep.table(
+            [
+                {"policy": r["policy"], "APGR": r["apgr"], "CPT(50%)": r["cpt50"], "CPT(80%)": r["cpt80"]}
+                for r in first
+            ],
+            caption=f"RouteLLM's own APGR / CPT (rank by the strong model's win probability, decile call "
+            f"shares; accuracy only, V-free) on {first[0].get('routellm_pair', 'the pair')}",
+        )
     cal = payload.get("calibration", [])
     if cal:
         rep.heading("Calibration of q̂ (test split)")

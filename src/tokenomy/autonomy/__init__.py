@@ -17,9 +17,11 @@ if TYPE_CHECKING:
     from tokenomy.autonomy.controller import ACTIONS, Action, MarginalController, SpendMeter, StepState
     from tokenomy.autonomy.features import TrajectoryTable, build_table
     from tokenomy.autonomy.gate import Gate, GateSession
+    from tokenomy.autonomy.guard import guard, require_async
     from tokenomy.autonomy.level import AutonomyLevel, autonomy_level
     from tokenomy.autonomy.replay import ReplayEnv, crossfit_stopping, run_controller, split_folds
     from tokenomy.autonomy.schedule import LEVELS, ActionClass, Schedule, parse_schedule
+    from tokenomy.autonomy.session_state import SessionState, StateLimits
     from tokenomy.autonomy.stopping import (
         STOPPING_POLICIES,
         MarginalStop,
@@ -61,7 +63,9 @@ __all__ = [
     "MarginalStop",
     "ReplayEnv",
     "Schedule",
+    "SessionState",
     "SpendMeter",
+    "StateLimits",
     "StepState",
     "StoppingPolicy",
     "ToolCall",
@@ -73,7 +77,9 @@ __all__ = [
     "classify_shell",
     "crossfit_stopping",
     "default_policies",
+    "guard",
     "parse_schedule",
+    "require_async",
     "run_controller",
     "split_folds",
     "stop_outcomes",
@@ -94,6 +100,10 @@ _HOME = {  # public name -> the module that defines it, imported on first use
     "build_table": "tokenomy.autonomy.features",
     "Gate": "tokenomy.autonomy.gate",
     "GateSession": "tokenomy.autonomy.gate",
+    "guard": "tokenomy.autonomy.guard",
+    "require_async": "tokenomy.autonomy.guard",
+    "SessionState": "tokenomy.autonomy.session_state",
+    "StateLimits": "tokenomy.autonomy.session_state",
     "AutonomyLevel": "tokenomy.autonomy.level",
     "autonomy_level": "tokenomy.autonomy.level",
     "ReplayEnv": "tokenomy.autonomy.replay",

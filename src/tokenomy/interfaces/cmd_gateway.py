@@ -42,6 +42,54 @@ def register(sub: Any) -> None:
 
 def register_more(gsub: Any) -> None:
     """Add further ``gateway`` actions (one parser each) here."""
+    t = gsub.add_parser(
+        "selftest",
+        help="start two real local models (llama.cpp) and the gateway, send a graded workload, check the ledger",
+    )
+    t.add_argument(
+        "--requests", type=int, default=24, metavar="N", help="graded requests to send (default 24)"
+    )
+    t.set_defaults(func=selftest)
+
+
+def selftest(args: argparse.Namespace) -> dict[str, Any]:
+    """Run the live selftest; a result whose ledger rows do not match the requests is an error (exit 2)."""
+    import tempfile
+    from pathlib import Path
+
+    from tqdm import tqdm
+
+    from tokenomy.core.errors import TokenomyError, ValidationError
+    from tokenomy.interfaces.gateway.local_models import EXTRA_HINT, missing_packages
+    from tokenomy.interfaces.gateway.selftest import run_selftest
+    from tokenomy.interfaces.outputs import write_json
+
+    if args.requests < 1:
+        raise ValidationError(f"--requests must be ≥ 1; got {args.requests}")
+    if missing := missing_packages():
+        raise TokenomyError(
+            f"the selftest needs the real models (missing {', '.join(missing)}); {EXTRA_HINT}"
+        )
+    with (
+        tempfile.TemporaryDirectory(prefix="tokenomy-selftest-") as tmp,
+        tqdm(total=args.requests, desc="selftest", unit="req") as bar,
+    ):
+        res = run_selftest(Path(tmp), n_requests=args.requests, progress=bar.update)
+    out = res.as_dict()
+    print(
+        f"selftest: {res.requests} requests, served {res.by_model}, refused {res.refused}, errors {res.errors}; "
+        f"ledger {res.ledger_decisions} decisions / {res.ledger_outcomes} outcomes "
+        f"(expected {res.requests} / {res.expected_outcomes}) → {'ok' if res.ok else 'FAILED'}"
+    )
+    if getattr(args, "json", None):
+        write_json(args.json, out)
+        args.json_written = True
+        print(f"wrote {args.json}")
+    if not res.ok:
+        raise TokenomyError(
+            "gateway selftest failed: ledger rows do not match the requests, or requests failed"
+        )
+    return out
 
 
 def serve(args: argparse.Namespace) -> dict[str, Any]:

@@ -13,6 +13,7 @@ failed upstream attempt). The counts are the test; nothing is timed.
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 import urllib.error
@@ -32,7 +33,6 @@ from tokenomy.interfaces.gateway.local_models import (
     LlamaServer,
     LocalModel,
     chat_once,
-    free_port,
 )
 from tokenomy.interfaces.gateway.workload import Question, generate, grade, messages
 
@@ -155,7 +155,12 @@ class LiveGateway:
         try:
             for m in self.models:
                 self._servers.append(LlamaServer(m).start())
-            self.port = free_port()
+            # bind the gateway's socket here and hand it to uvicorn: no other process can take the port
+            # between choosing it and serving on it (a probe of a port someone else holds would lie)
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(("127.0.0.1", 0))
+            self.port = int(sock.getsockname()[1])
             cfg = self.workdir / "gateway.toml"
             pairs = list(zip(self.models, self._servers, strict=True))
             cfg.write_text(
@@ -163,16 +168,11 @@ class LiveGateway:
             )
             built = build_gateway(cfg)
             self.app = built.app
-            config = uvicorn.Config(
-                built.app,
-                host="127.0.0.1",
-                port=self.port,
-                lifespan="on",
-                log_level="warning",
-                access_log=False,
-            )
+            config = uvicorn.Config(built.app, lifespan="on", log_level="warning", access_log=False)
             self._server = uvicorn.Server(config)
-            self._thread = threading.Thread(target=self._server.run, name="tokenomy-gateway", daemon=True)
+            self._thread = threading.Thread(
+                target=self._server.run, kwargs={"sockets": [sock]}, name="tokenomy-gateway", daemon=True
+            )
             self._thread.start()
             deadline = time.monotonic() + 30.0
             while time.monotonic() < deadline:
@@ -234,6 +234,7 @@ class SelftestResult:
         accuracy: model -> mean grade of the requests it served.
         errors: requests answered with neither 200 nor 429, plus feedback posts not accepted.
         refused: requests refused (429) by the admission rule at their V.
+        first_error: the status and body of the first failed request ("" when none failed).
         wall_s: the whole run, servers included.
     """
 
@@ -245,6 +246,7 @@ class SelftestResult:
     accuracy: dict[str, float] = field(default_factory=dict)  # model -> mean grade
     errors: int = 0
     refused: int = 0
+    first_error: str = ""
     wall_s: float = 0.0
 
     @property
@@ -267,6 +269,7 @@ class SelftestResult:
             "accuracy": self.accuracy,
             "errors": self.errors,
             "refused": self.refused,
+            "first_error": self.first_error,
             "ok": self.ok,
             "wall_s": self.wall_s,
         }
@@ -292,6 +295,7 @@ def run_selftest(
     served: Counter[str] = Counter()
     right: Counter[str] = Counter()
     errors = feedbacks = refused = 0
+    first_error = ""
     with LiveGateway(workdir, seed=seed) as gw:
         for i, q in enumerate(questions):
             reply = gw.ask(q, v_usd=v_levels_usd[i % len(v_levels_usd)])
@@ -304,6 +308,7 @@ def run_selftest(
                 continue
             if reply.status != 200 or not rid or not model:
                 errors += 1
+                first_error = first_error or f"HTTP {reply.status}: {json.dumps(dict(reply.body))[:300]}"
                 continue
             quality = grade(q, reply.text)
             served[model] += 1
@@ -326,6 +331,7 @@ def run_selftest(
         ledger_outcomes=n_out,
         expected_outcomes=len(questions) + feedbacks + attempts,
         refused=refused,
+        first_error=first_error,
         by_model=dict(sorted(served.items())),
         accuracy={m: right[m] / served[m] for m in sorted(served)},
         errors=errors,

@@ -224,3 +224,15 @@ def test_tokenomy_audit_command_reads_the_exported_file(
     assert doc["totals"]["reported_cost_usd"] == pytest.approx(sum(s.cost_usd or 0.0 for s in spans))
     v_by_trace = {r["request_id"]: r["v_usd"] for r in doc["requests"]}
     assert v_by_trace == {t: s.v_usd for t, s in zip(traces, spans, strict=True)}
+
+
+def test_non_finite_prices_are_left_out_not_fatal(tmp_path: Path) -> None:
+    path = tmp_path / "n.jsonl"
+    tel = Telemetry(json_path=path)
+    s = RequestSpan("r", "auto", "m", T0, T0 + 5, surplus_usd=float("nan"), v_usd=float("inf"), cost_usd=1e-4)
+    tel.record(s)
+    tel.close()
+    assert tel.export_failures == 0
+    (span,) = json.loads(path.read_text())["resourceSpans"][0]["scopeSpans"][0]["spans"]
+    keys = {a["key"] for a in span["attributes"]}
+    assert "tokenomy.cost_usd" in keys and "tokenomy.surplus_usd" not in keys and "tokenomy.v_usd" not in keys

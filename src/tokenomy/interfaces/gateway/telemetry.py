@@ -25,6 +25,7 @@ Span contents are not prompts or completions: no message text is exported.
 from __future__ import annotations
 
 import json
+import math
 import random
 import threading
 import time
@@ -50,7 +51,7 @@ class RequestSpan:
     """One finished gateway request as telemetry sees it (times in ns since the epoch).
 
     ``v_usd``, ``lam_usd_per_s``, ``rho_usd``, ``surplus_usd``, ``propensity`` and ``cost_usd`` are
-    left out of the span when None.
+    left out of the span when None or not finite.
     """
 
     request_id: str
@@ -113,7 +114,7 @@ class RequestSpan:
             ("tokenomy.propensity", self.propensity),
             ("tokenomy.cost_usd", self.cost_usd),
         ):
-            if num is not None:
+            if num is not None and math.isfinite(num):  # NaN / inf have no OTLP/JSON form: left out
                 a[key] = float(num)
         if self.explored is not None:
             a["tokenomy.explored"] = bool(self.explored)
@@ -346,13 +347,26 @@ class Telemetry:
             return 0
         from opentelemetry.sdk.trace.export import SpanExportResult
 
-        spans = self._spans(batch)
+        spans: list[ReadableSpan] | None = None
         for exp in self.exporters:
             try:
-                res = exp.export(spans)
+                if isinstance(exp, OtlpJsonFileExporter):  # straight to JSON: no SDK span objects
+                    scope = {"name": self.scope.name, "version": ""}
+                    spans_json = [request_span_json(*b) for b in batch]
+                    resource = {"attributes": self._resource_json}
+                    ok = exp.write(
+                        {
+                            "resourceSpans": [
+                                {"resource": resource, "scopeSpans": [{"scope": scope, "spans": spans_json}]}
+                            ]
+                        }
+                    )
+                else:
+                    spans = self._spans(batch) if spans is None else spans
+                    ok = exp.export(spans) == SpanExportResult.SUCCESS
             except Exception:
-                res = SpanExportResult.FAILURE
-            if res != SpanExportResult.SUCCESS:
+                ok = False
+            if not ok:
                 self.export_failures += 1
         self.exported += len(batch)
         return len(batch)

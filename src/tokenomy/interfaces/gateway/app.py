@@ -29,6 +29,7 @@ from tokenomy.interfaces.gateway.admission import AdmissionQueue
 from tokenomy.interfaces.gateway.budget import BudgetStore, InMemoryBudgetStore
 from tokenomy.interfaces.gateway.config import GatewayConfig, UpstreamConfig
 from tokenomy.interfaces.gateway.errors import GatewayHTTPError
+from tokenomy.interfaces.gateway.guards import api_key, parse_json, read_body, single_headers
 from tokenomy.interfaces.gateway.policy import GatewayPolicy, PolicySpec, make_policy
 from tokenomy.interfaces.gateway.records import FeedbackRecord, RecordSink
 from tokenomy.interfaces.gateway.upstream import UpstreamClient
@@ -112,7 +113,8 @@ class Gateway:
             for u in config.upstreams
         }
         self.by_model = {k: u for u in self.upstreams.values() for k in (u.config.name, u.config.model)}
-        self.served: OrderedDict[str, str] = OrderedDict()  # request id -> model, for feedback (bounded)
+        # request id -> (model, key, feedback given), for feedback (bounded)
+        self.served: OrderedDict[str, tuple[str, str, bool]] = OrderedDict()
         self.max_served = 200_000  # feedback for older requests gets 404 (bounded memory, ~30 MB)
         self.response_filters: list[ResponseFilter] = []
         self.extra_routes: dict[tuple[str, str], Route] = {}  # (method, path) -> handler
@@ -128,9 +130,9 @@ class Gateway:
         self._seq += 1
         return f"gw-{self._boot}-{self._seq}"
 
-    def remember(self, request_id: str, model: str) -> None:
-        """Keep which model served ``request_id`` for feedback (oldest forgotten past ``max_served``)."""
-        self.served[request_id] = model
+    def remember(self, request_id: str, model: str, key: str = "") -> None:
+        """Keep which model served ``request_id`` for whose key (oldest forgotten past ``max_served``)."""
+        self.served[request_id] = (model, key, False)
         if len(self.served) > self.max_served:
             self.served.popitem(last=False)
 
@@ -140,6 +142,8 @@ class Gateway:
             await self._http(scope, receive, send)
         elif kind == "lifespan":
             await self._lifespan(receive, send)
+        elif kind == "websocket":  # not served: refuse the handshake
+            await send({"type": "websocket.close", "code": 1008})
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         from tokenomy.interfaces.gateway.chat import handle_chat
@@ -212,44 +216,6 @@ async def send_json(
     await send({"type": "http.response.body", "body": body})
 
 
-async def read_body(receive: Receive, scope: Scope, max_bytes: int) -> bytes:
-    """The request body, refused with 413 past ``max_bytes`` (by content-length first, then by count)."""
-    for k, v in scope["headers"]:
-        if k == b"content-length" and v.isdigit() and int(v) > max_bytes:
-            raise GatewayHTTPError(
-                413, f"request body of {int(v)} bytes is over the limit of {max_bytes}", code="body_too_large"
-            )
-    parts, size = [], 0
-    while True:
-        msg = await receive()
-        if msg["type"] == "http.disconnect":  # nothing was decided yet: nothing to record
-            raise GatewayHTTPError(
-                400, "the client left before sending the whole body", code="client_disconnected"
-            )
-        chunk = msg.get("body", b"")
-        size += len(chunk)
-        if size > max_bytes:
-            raise GatewayHTTPError(
-                413, f"request body is over the limit of {max_bytes} bytes", code="body_too_large"
-            )
-        parts.append(chunk)
-        if not msg.get("more_body", False):
-            return parts[0] if len(parts) == 1 else b"".join(parts)
-
-
-def parse_json(body: bytes) -> dict[str, Any]:
-    """The body as a JSON object, else 400."""
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise GatewayHTTPError(400, f"the body is not valid JSON: {exc}", code="invalid_json") from None
-    if not isinstance(data, dict):
-        raise GatewayHTTPError(
-            400, f"the body must be a JSON object; got {type(data).__name__}", code="invalid_json"
-        )
-    return data
-
-
 async def _models(gw: Gateway, scope: Scope, receive: Receive, send: Send) -> None:
     data = [{"id": AUTO_MODEL, "object": "model", "owned_by": "tokenomy"}]
     data += [
@@ -284,24 +250,34 @@ async def _prices(gw: Gateway, scope: Scope, receive: Receive, send: Send) -> No
 
 
 async def _feedback(gw: Gateway, scope: Scope, receive: Receive, send: Send) -> None:
+    headers = single_headers(scope["headers"])
+    key = api_key(headers, gw.config.keys) if gw.config.keys else ""
     data = parse_json(await read_body(receive, scope, gw.config.server.max_body_bytes))
     rid = data.get("request_id")
-    if not isinstance(rid, str) or rid not in gw.served:
+    seen = gw.served.get(rid) if isinstance(rid, str) else None
+    if seen is None or seen[1] != key:  # another key's request reads as unknown (ids are not secrets)
+        shown = repr(rid)[:80]
         raise GatewayHTTPError(
             404,
-            f"unknown request_id {rid!r} (not served by this gateway)",
+            f"unknown request_id {shown} (not served by this gateway for this key)",
             param="request_id",
             code="unknown_request",
         )
     vals = {}
-    for key, default in (("quality", math.nan), ("harm", 0.0)):
-        v = data.get(key, default)
+    for name, default, hi in (("quality", math.nan, 1.0), ("harm", 0.0, math.inf)):
+        v = data.get(name, default)
         ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-        if not ok or (key == "harm" and v < 0):
-            form = "a finite number" + (" ≥ 0" if key == "harm" else "")
-            raise GatewayHTTPError(400, f"{key} must be {form}; got {v!r}", param=key)
-        vals[key] = float(v)
-    model = gw.served[rid]
+        if not ok or not 0.0 <= v <= hi:
+            form = "a number in [0, 1]" if name == "quality" else "a finite number ≥ 0"
+            raise GatewayHTTPError(400, f"{name} must be {form}; got {v!r}"[:200], param=name)
+        vals[name] = float(v)
+    model, _, given = seen
+    assert isinstance(rid, str)
+    if given:
+        raise GatewayHTTPError(
+            409, f"feedback for {rid!r} was already recorded", param="request_id", code="duplicate_feedback"
+        )
+    gw.served[rid] = (model, key, True)
     gw.policy.feedback(rid, model, vals["quality"], vals["harm"])
     gw.sink.add_feedback(FeedbackRecord(rid, model, vals["quality"], vals["harm"], time.time()))
     await send_json(send, 200, json.dumps({"ok": True, "request_id": rid, "model": model}).encode())

@@ -29,6 +29,7 @@ from tokenomy.core.uses import TokenUse
 from tokenomy.interfaces.gateway.budget import Reservation
 from tokenomy.interfaces.gateway.config import KeyConfig
 from tokenomy.interfaces.gateway.errors import GatewayHTTPError
+from tokenomy.interfaces.gateway.guards import api_key, check_chat, parse_json, read_body, single_headers
 from tokenomy.interfaces.gateway.policy import (
     Candidate,
     Choice,
@@ -47,7 +48,7 @@ from tokenomy.interfaces.gateway.relay import ChatRequest, cost_usd, relay_strea
 from tokenomy.interfaces.gateway.upstream import UpstreamError
 
 if TYPE_CHECKING:
-    from tokenomy.interfaces.gateway.app import Gateway, Receive, Scope, Send
+    from tokenomy.interfaces.gateway.app import Gateway, Receive, Scope, Send, Upstream
 
 __all__ = ["handle_chat"]
 
@@ -55,32 +56,33 @@ __all__ = ["handle_chat"]
 def _auth(gw: Gateway, headers: dict[bytes, bytes]) -> tuple[str, KeyConfig | None]:
     if not gw.config.keys:
         return "", None
-    auth = headers.get(b"authorization", b"").decode("latin-1")
-    key = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
-    if key not in gw.config.keys:
-        raise GatewayHTTPError(
-            401,
-            "missing or unknown API key (Authorization: Bearer <key>)",
-            type_="authentication_error",
-            code="invalid_api_key",
-        )
+    key = api_key(headers, gw.config.keys)
     return key, gw.config.keys[key]
 
 
-def _check(body: dict[str, Any]) -> tuple[str, bool, int | None]:
-    msgs = body.get("messages")
-    if not isinstance(msgs, list) or not msgs:
-        raise GatewayHTTPError(400, "messages must be a non-empty array", param="messages")
-    model = body.get("model", "tokenomy-auto")
-    if not isinstance(model, str) or not model:
-        raise GatewayHTTPError(400, f"model must be a non-empty string; got {model!r}", param="model")
-    stream = body.get("stream", False)
-    if not isinstance(stream, bool):
-        raise GatewayHTTPError(400, f"stream must be true or false; got {stream!r}", param="stream")
-    max_out = body.get("max_completion_tokens", body.get("max_tokens"))
-    if max_out is not None and (not isinstance(max_out, int) or isinstance(max_out, bool) or max_out < 1):
-        raise GatewayHTTPError(400, f"max_tokens must be an integer ≥ 1; got {max_out!r}", param="max_tokens")
-    return model, stream, max_out
+def _allowed(gw: Gateway, model: str, account: KeyConfig | None) -> list[Upstream]:
+    """The upstreams this request may reach: 404 for an unknown model, 403 outside the key's ``models``."""
+    from tokenomy.interfaces.gateway.app import AUTO_MODEL
+
+    if model != AUTO_MODEL and model not in gw.by_model:
+        raise GatewayHTTPError(
+            404,
+            f"unknown model {model[:100]!r}; valid: {AUTO_MODEL}, {', '.join(gw.upstreams)}",
+            param="model",
+            code="model_not_found",
+        )
+    ups = list(gw.upstreams.values()) if model == AUTO_MODEL else [gw.by_model[model]]
+    if account is not None and account.models is not None:
+        ups = [u for u in ups if u.config.name in account.models]
+        if not ups:
+            raise GatewayHTTPError(
+                403,
+                f"model {model!r} is not allowed for this key; allowed: {', '.join(account.models)}",
+                type_="permission_error",
+                param="model",
+                code="model_not_allowed",
+            )
+    return ups
 
 
 def _q_hat(gw: Gateway, name: str) -> float:
@@ -90,19 +92,13 @@ def _q_hat(gw: Gateway, name: str) -> float:
 
 async def handle_chat(gw: Gateway, scope: Scope, receive: Receive, send: Send) -> None:
     """Serve one chat completion (see the module docstring)."""
-    from tokenomy.interfaces.gateway.app import AUTO_MODEL, parse_json, read_body
+    from tokenomy.interfaces.gateway.app import AUTO_MODEL
 
-    headers = dict(scope["headers"])
-    body = parse_json(await read_body(receive, scope, gw.config.server.max_body_bytes))
+    headers = single_headers(scope["headers"])
     key, account = _auth(gw, headers)
-    model, stream, max_out = _check(body)
-    if model != AUTO_MODEL and model not in gw.by_model:
-        raise GatewayHTTPError(
-            404,
-            f"unknown model {model!r}; valid: {AUTO_MODEL}, {', '.join(gw.upstreams)}",
-            param="model",
-            code="model_not_found",
-        )
+    body = parse_json(await read_body(receive, scope, gw.config.server.max_body_bytes))
+    model, stream, max_out, n = check_chat(body)
+    ups = _allowed(gw, model, account)
     prices = request_prices(headers, body, account.prices if account else gw.config.defaults)
     text = prompt_text(body["messages"])
     r = ChatRequest(
@@ -117,19 +113,19 @@ async def handle_chat(gw: Gateway, scope: Scope, receive: Receive, send: Send) -
         stream,
         time.perf_counter(),
         time.time(),
+        n=n,
     )
     exp_out = min(max_out or gw.config.server.expected_output_tokens, gw.config.server.expected_output_tokens)
-    ups = list(gw.upstreams.values()) if model == AUTO_MODEL else [gw.by_model[model]]
     r.cands = tuple(
         Candidate(
             u.config.name,
-            cost_usd(u, r.prompt_tokens, exp_out),
+            cost_usd(u, r.prompt_tokens, exp_out * n),
             u.queue.expected_latency_s(),
             u.queue.lam_usd_per_s,
         )
         for u in ups
     )
-    if model == AUTO_MODEL:
+    if model == AUTO_MODEL and len(ups) > 1:
         r.choice = gw.policy.choose(RouteContext(r.rid, text, prices, r.cands), gw.rng)
     else:
         c = r.cands[0]
@@ -154,6 +150,7 @@ async def handle_chat(gw: Gateway, scope: Scope, receive: Receive, send: Send) -
         await _serve(gw, r, send, pinned=model != AUTO_MODEL)
     except asyncio.CancelledError:
         r.reason, r.status = "disconnected", 499
+        r.cost_usd = r.cost_usd or r.max_cost_usd  # unknown how much the upstream made: its maximum
         if not watcher.done():
             raise  # not the client leaving: the server is stopping this task
     except GatewayHTTPError as exc:
@@ -182,7 +179,7 @@ async def _serve(gw: Gateway, r: ChatRequest, send: Send, *, pinned: bool) -> No
         hold: Reservation | None = None
         if r.account is not None and math.isfinite(r.account.budget_usd):
             hold = await gw.budget.reserve(
-                r.account.tenant, cost_usd(up, r.max_prompt_tokens, out_cap), r.account.budget_usd
+                r.account.tenant, cost_usd(up, r.max_prompt_tokens, out_cap * r.n), r.account.budget_usd
             )
             if hold is None:  # its maximum cost does not fit the budget: a cheaper model may
                 short = name
@@ -204,20 +201,24 @@ async def _serve(gw: Gateway, r: ChatRequest, send: Send, *, pinned: bool) -> No
         )
         t_att, ok, cost = time.perf_counter(), False, 0.0
         wait_s = t_att - t_queue
+        r.max_cost_usd = cost_usd(up, r.max_prompt_tokens, out_cap * r.n)
         try:
             cost = await (relay_stream if r.stream else relay_whole)(gw, r, up, send, hold, out_cap)
             ok = True
             r.served, r.cost_usd = name, cost
-            gw.remember(r.rid, name)
+            gw.remember(r.rid, name, r.key)
             return
+        except asyncio.CancelledError:  # the client left: the upstream may have made every token
+            r.served, cost = name, r.max_cost_usd
+            raise
         except UpstreamError as exc:
             r.attempts.append(Attempt(name, f"{exc.kind}: {exc.detail}", time.perf_counter() - t_att))
             if r.status:  # the stream had started: no retry is possible
                 r.served, r.reason = name, "error"
                 return
         finally:
-            if hold is not None:
-                await gw.budget.settle(hold, cost)
+            if hold is not None:  # never more than was reserved: the cap holds whatever usage says
+                await gw.budget.settle(hold, min(cost, hold.amount_usd))
             up.queue.release(time.perf_counter() - t_att, wait_s, failed=not ok)
     if r.attempts:
         r.reason, r.status = "error", 502

@@ -90,6 +90,7 @@ class KeyConfig:
     tenant: str
     budget_usd: float = math.inf
     prices: PriceVector = field(default_factory=PriceVector)
+    models: tuple[str, ...] | None = None  # upstream names this key may reach (None: every one)
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +183,21 @@ def _table(doc: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
 _SERVER = tuple(ServerConfig.__dataclass_fields__)
 _UPSTREAM = (*tuple(UpstreamConfig.__dataclass_fields__)[:-2], "api_key_env")
 _PRICES = ("v_usd", "lam_usd_per_s", "rho_usd")
+
+
+def _key_models(
+    entry: Mapping[str, Any], where: str, ups: tuple[UpstreamConfig, ...]
+) -> tuple[str, ...] | None:
+    """A key's ``models``: upstream names it may reach (absent: every upstream)."""
+    if "models" not in entry:
+        return None
+    names = [u.name for u in ups]
+    got = entry["models"]
+    if not isinstance(got, list) or not got or not all(isinstance(m, str) and m in names for m in got):
+        raise SchemaError(
+            f"{where}.models: expected a non-empty list of upstream names from {', '.join(names)}; got {got!r}"
+        )
+    return tuple(dict.fromkeys(got))
 
 
 def _server(data: Mapping[str, Any], where: str) -> ServerConfig:
@@ -292,11 +308,16 @@ def parse_config(doc: Mapping[str, Any], where: str = "<config>") -> GatewayConf
         kw = f'{where}: keys."{key}"'
         if not isinstance(entry, dict):
             raise SchemaError(
-                f"{kw}: expected a table with tenant, budget_usd, v_usd, lam_usd_per_s, rho_usd"
+                f"{kw}: expected a table with tenant, budget_usd, models, v_usd, lam_usd_per_s, rho_usd"
             )
-        f = _Fields(entry, kw, ("tenant", "budget_usd", *_PRICES))
+        f = _Fields(entry, kw, ("tenant", "budget_usd", "models", *_PRICES))
         budget = f.number("budget_usd", math.inf) if "budget_usd" in entry else math.inf
-        keys[key] = KeyConfig(tenant=f.text("tenant", key), budget_usd=budget, prices=_prices(f, defaults))
+        keys[key] = KeyConfig(
+            tenant=f.text("tenant", key),
+            budget_usd=budget,
+            prices=_prices(f, defaults),
+            models=_key_models(entry, kw, upstreams),
+        )
     server = _server(_table(doc, "gateway", where), where)
     if (
         server.workers > 1

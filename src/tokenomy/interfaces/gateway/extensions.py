@@ -21,7 +21,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from tokenomy.core.errors import SchemaError
-from tokenomy.interfaces.gateway.app import Gateway, Receive, Scope, Send, read_body, send_json
+from tokenomy.interfaces.gateway.app import Gateway, Receive, Scope, Send, send_json
+from tokenomy.interfaces.gateway.guards import read_body
 from tokenomy.interfaces.gateway.records import RequestRecord
 
 __all__ = ["attach_extensions"]

@@ -12,6 +12,7 @@ real cost whenever the upstream honours ``max_tokens``.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -33,15 +34,21 @@ _GIVEN: dict[
 ] = {}  # (base, prices given) -> vector
 
 
+_DECIMAL = re.compile(r"[+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
+
+
 def _price(value: Any, where: str, param: str) -> float:
+    text = value.decode("latin-1").strip(" \t") if isinstance(value, bytes) else value
+    if isinstance(text, str) and not _DECIMAL.fullmatch(text):  # ASCII decimals only (no "١٢", "1_0")
+        text = "nan"
     try:
-        x = float(value.decode() if isinstance(value, bytes) else value)
+        x = float(text)
     except (TypeError, ValueError):
         x = math.nan
     if isinstance(value, bool) or not math.isfinite(x) or x < 0:
         raise GatewayHTTPError(
             400,
-            f"{where} must be a finite number ≥ 0 (USD); got {value!r}",
+            f"{where} must be a finite number ≥ 0 (USD); got {value!r}"[:200],
             param=param,
             code="invalid_price",
         )

@@ -58,6 +58,8 @@ class ChatRequest:
     usage: tuple[int, int] = (0, 0)
     attempts: list[Attempt] = field(default_factory=list)
     headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    n: int = 1  # choices asked for: the reservation covers n answers
+    max_cost_usd: float = 0.0  # the attempt's maximum cost (charged when the client leaves mid-call)
 
 
 def cost_usd(up: Upstream, prompt_tokens: int, out_tokens: int) -> float:
@@ -69,9 +71,25 @@ def _payload(gw: Gateway, r: ChatRequest, up: Upstream, out_cap: int) -> bytes:
     body = dict(r.body)
     body["model"] = up.config.model
     body.pop("metadata", None)
-    if r.max_out is None and r.account is not None and math.isfinite(r.account.budget_usd):
+    if r.account is not None and math.isfinite(r.account.budget_usd):
         body["max_tokens"] = out_cap  # the reservation's bound must hold at the upstream
+        if "max_completion_tokens" in body:
+            body["max_completion_tokens"] = out_cap
+    if r.stream:  # usage is what the request is charged from: always ask for it
+        body["stream_options"] = {**(body.get("stream_options") or {}), "include_usage": True}
     return json.dumps(body).encode()
+
+
+def _wants_usage(r: ChatRequest) -> bool:
+    opts = r.body.get("stream_options")
+    return isinstance(opts, dict) and opts.get("include_usage") is True
+
+
+def _tokens(usage: dict[str, Any], key: str, default: int) -> int:
+    v = usage.get(key)
+    if isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 2**40:
+        return v
+    return default  # absent, negative, absurd or not an integer: the estimate stands
 
 
 def _decision_headers(gw: Gateway, r: ChatRequest, name: str) -> list[tuple[bytes, bytes]]:
@@ -111,8 +129,8 @@ async def _budget_headers(
 def _usage_cost(up: Upstream, r: ChatRequest, usage: Any, fallback_out: int) -> float:
     pt, ct = r.prompt_tokens, fallback_out
     if isinstance(usage, dict):
-        pt = int(usage.get("prompt_tokens") or pt)
-        ct = int(usage.get("completion_tokens") or ct)
+        pt = _tokens(usage, "prompt_tokens", pt)
+        ct = _tokens(usage, "completion_tokens", ct)
     r.usage = (pt, ct)
     return cost_usd(up, pt, ct)
 
@@ -181,7 +199,7 @@ async def relay_stream(
             }
         )
         usage: Any = None
-        n_chunks = 0
+        n_chunks, wants_usage = 0, _wants_usage(r)
         chunk = first
         if first.startswith(b"data: {"):  # the first event carries the extension field
             ext = json.dumps({"tokenomy": _extension(gw, r, up)}).encode()
@@ -191,6 +209,8 @@ async def relay_stream(
                 n_chunks += 1
                 if usage is None and b'"usage"' in chunk:
                     usage = _find_usage(chunk)
+                    if usage is not None and not wants_usage:
+                        chunk = _drop_usage_events(chunk)
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
                 chunk = await chunks.__anext__()
         except StopAsyncIteration:
@@ -228,6 +248,21 @@ def _extension(gw: Gateway, r: ChatRequest, up: Upstream) -> dict[str, Any]:
         "explored": choice.explored,
         "policy": gw.policy.name,
     }
+
+
+def _drop_usage_events(chunk: bytes) -> bytes:
+    """``chunk`` without the usage-only events the client did not ask for (``include_usage``)."""
+    keep = []
+    for event in chunk.split(b"\n\n"):
+        if event.startswith(b"data: {") and b'"usage"' in event:
+            try:
+                doc = json.loads(event[6:])
+            except ValueError:
+                doc = None
+            if isinstance(doc, dict) and doc.get("usage") and not doc.get("choices"):
+                continue
+        keep.append(event)
+    return b"\n\n".join(keep)
 
 
 def _find_usage(chunk: bytes) -> Any:

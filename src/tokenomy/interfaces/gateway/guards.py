@@ -1,0 +1,175 @@
+"""What a request must satisfy before anything is decided: body size, JSON, key, chat fields.
+
+Fails closed, each failure an OpenAI-style 4xx (``GatewayHTTPError``), never a traceback:
+``read_body`` (a malformed, repeated or over-limit ``Content-Length``, a body past ``max_body_bytes``
+however it arrives, a client that leaves mid-body), ``parse_json`` (UTF-8 only; no NaN/Infinity
+literals, lone surrogates or nesting deeper than the parser's stack; a JSON object),
+``single_headers`` (a repeated ``Authorization``, ``Content-Length`` or ``X-Tokenomy-*`` price
+header is ambiguous: 400), ``api_key`` (a missing, unknown or malformed key: 401), ``check_chat``
+(messages, model, stream, ``max_tokens`` / ``max_completion_tokens``, ``n`` and the engine-specific
+fields that would let an upstream generate past ``max_tokens``). No pricing, routing or I/O here.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
+from typing import Any
+
+from tokenomy.interfaces.gateway.errors import GatewayHTTPError
+
+__all__ = ["MAX_N", "api_key", "check_chat", "parse_json", "read_body", "single_headers"]
+
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+MAX_N = 128  # choices per request (OpenAI's own limit)
+_DIGITS = re.compile(rb"[0-9]{1,18}")
+_SURROGATE = re.compile(rb"\\[uU][dD][89a-fA-F]")
+_SINGLE = frozenset(
+    (b"authorization", b"content-length", b"x-tokenomy-v", b"x-tokenomy-lambda", b"x-tokenomy-rho")
+)
+# fields some engines read as an output length (or a way around it): they would let an upstream
+# generate past the max_tokens the budget reserved for
+_LENGTH_FIELDS = ("n_predict", "ignore_eos", "min_tokens", "best_of", "max_new_tokens", "num_predict")
+
+
+def _bad_length(detail: str) -> GatewayHTTPError:
+    return GatewayHTTPError(400, f"bad Content-Length: {detail}", code="invalid_content_length")
+
+
+async def read_body(receive: Receive, scope: Mapping[str, Any], max_bytes: int) -> bytes:
+    """The request body, refused with 413 past ``max_bytes`` (by Content-Length first, then by count)."""
+    declared: int | None = None
+    for k, v in scope["headers"]:
+        if k.lower() != b"content-length":
+            continue
+        if not _DIGITS.fullmatch(v.strip()):
+            raise _bad_length(f"{v[:40]!r} is not a decimal byte count")
+        n = int(v.strip())
+        if declared is not None and n != declared:
+            raise _bad_length("two different values")
+        declared = n
+    if declared is not None and declared > max_bytes:
+        raise GatewayHTTPError(
+            413, f"request body of {declared} bytes is over the limit of {max_bytes}", code="body_too_large"
+        )
+    parts, size = [], 0
+    while True:
+        msg = await receive()
+        if msg["type"] == "http.disconnect":  # nothing was decided yet: nothing to record
+            raise GatewayHTTPError(
+                400, "the client left before sending the whole body", code="client_disconnected"
+            )
+        chunk = msg.get("body", b"")
+        size += len(chunk)
+        if size > max_bytes:
+            raise GatewayHTTPError(
+                413, f"request body is over the limit of {max_bytes} bytes", code="body_too_large"
+            )
+        parts.append(chunk)
+        if not msg.get("more_body", False):
+            break
+    if declared is not None and size != declared:
+        raise _bad_length(f"declared {declared} bytes, got {size}")
+    return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def parse_json(body: bytes) -> dict[str, Any]:
+    """The body as a JSON object (UTF-8, RFC 8259: no NaN/Infinity, no lone surrogates), else 400."""
+    try:
+        data = json.loads(body.decode("utf-8"), parse_constant=_no_constant)
+        if _SURROGATE.search(body):  # "\ud800" parses, but cannot be sent on as UTF-8
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except (ValueError, UnicodeError) as exc:
+        raise GatewayHTTPError(
+            400, f"the body is not valid JSON: {str(exc)[:200]}", code="invalid_json"
+        ) from None
+    except RecursionError:
+        raise GatewayHTTPError(
+            400, "the body is not valid JSON: nested too deeply", code="invalid_json"
+        ) from None
+    if not isinstance(data, dict):
+        raise GatewayHTTPError(
+            400, f"the body must be a JSON object; got {type(data).__name__}", code="invalid_json"
+        )
+    return data
+
+
+def single_headers(headers: Iterable[tuple[bytes, bytes]]) -> dict[bytes, bytes]:
+    """The headers as a mapping; a repeated key, length or price header is ambiguous: 400."""
+    out: dict[bytes, bytes] = {}
+    for k, v in headers:
+        if k in out and k in _SINGLE:
+            if k == b"authorization":  # which key pays would be ambiguous
+                raise GatewayHTTPError(
+                    401,
+                    "more than one Authorization header",
+                    type_="authentication_error",
+                    code="invalid_api_key",
+                )
+            raise GatewayHTTPError(400, f"header {k.decode()} given more than once", code="duplicate_header")
+        out[k] = v
+    return out
+
+
+def api_key(headers: Mapping[bytes, bytes], keys: Mapping[str, Any]) -> str:
+    """The request's key from ``Authorization: Bearer <key>``; 401 when missing, malformed or unknown."""
+    raw = headers.get(b"authorization", b"")
+    key = ""
+    if raw[:7].lower() == b"bearer " and raw.isascii():
+        key = raw[7:].decode("ascii").strip()
+    if not key or key not in keys:
+        raise GatewayHTTPError(
+            401,
+            "missing or unknown API key (Authorization: Bearer <key>)",
+            type_="authentication_error",
+            code="invalid_api_key",
+        )
+    return key
+
+
+def _count(body: Mapping[str, Any], name: str, hi: int | None = None) -> int | None:
+    v = body.get(name)
+    if v is None:
+        return None
+    if not isinstance(v, int) or isinstance(v, bool) or v < 1 or (hi is not None and v > hi):
+        form = f"an integer in [1, {hi}]" if hi is not None else "an integer ≥ 1"
+        raise GatewayHTTPError(400, f"{name} must be {form}; got {v!r}", param=name)
+    return v
+
+
+def check_chat(body: Mapping[str, Any]) -> tuple[str, bool, int | None, int]:
+    """(model, stream, max output tokens or None, n) of a chat request, else 400."""
+    msgs = body.get("messages")
+    if not isinstance(msgs, list) or not msgs:
+        raise GatewayHTTPError(400, "messages must be a non-empty array", param="messages")
+    for i, m in enumerate(msgs):
+        if not isinstance(m, dict) or not isinstance(m.get("role"), str):
+            raise GatewayHTTPError(
+                400, f"messages[{i}] must be an object with a string role", param="messages"
+            )
+    model = body.get("model", "tokenomy-auto")
+    if not isinstance(model, str) or not model:
+        raise GatewayHTTPError(400, f"model must be a non-empty string; got {model!r}", param="model")
+    stream = body.get("stream", False)
+    if not isinstance(stream, bool):
+        raise GatewayHTTPError(400, f"stream must be true or false; got {stream!r}", param="stream")
+    opts = body.get("stream_options")
+    if opts is not None and not isinstance(opts, dict):
+        raise GatewayHTTPError(400, "stream_options must be an object", param="stream_options")
+    a, b = _count(body, "max_completion_tokens"), _count(body, "max_tokens")
+    if a is not None and b is not None and a != b:
+        raise GatewayHTTPError(
+            400, "max_tokens and max_completion_tokens differ; give one", param="max_completion_tokens"
+        )
+    n = _count(body, "n", MAX_N) or 1
+    for name in _LENGTH_FIELDS:
+        if name in body:
+            raise GatewayHTTPError(
+                400, f"{name} is not accepted: output length is set by max_tokens only", param=name
+            )
+    return model, stream, a if a is not None else b, n

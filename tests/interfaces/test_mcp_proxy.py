@@ -190,3 +190,89 @@ def test_the_real_mcp_client_and_server_work_through_the_proxy(tmp_path: Path) -
     assert not got["fine"].is_error and "content of README.md" in got["fine"].content[0].text
     for key in ("bad", "secret"):
         assert got[key].is_error and got[key].content[0].text.startswith("tokenomy gate refused")
+
+
+def test_an_ask_is_put_to_a_client_that_can_be_asked(tmp_path: Path) -> None:
+    server = tmp_path / "server.py"
+    server.write_text(RAW_SERVER)
+    log = tmp_path / "calls.log"
+    proc = subprocess.Popen(
+        [*PROXY, "--", sys.executable, str(server), str(log)], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+
+    def send(msg: Any) -> None:
+        proc.stdin.write(_line(msg))  # type: ignore[union-attr]
+        proc.stdin.flush()  # type: ignore[union-attr]
+
+    def recv() -> dict[str, Any]:
+        return json.loads(proc.stdout.readline())  # type: ignore[union-attr]
+
+    try:
+        send(
+            {
+                "jsonrpc": "2.0",
+                "id": 0,
+                "method": "initialize",
+                "params": {"capabilities": {"elicitation": {}}},
+            }
+        )
+        assert recv()["id"] == 0
+        send(_call(1, "run_command", {"command": "cat ~/.aws/credentials"}))
+        question = recv()
+        assert question["method"] == "elicitation/create" and "secret_read" in question["params"]["message"]
+        send(
+            {
+                "jsonrpc": "2.0",
+                "id": question["id"],
+                "result": {"action": "accept", "content": {"approve": True}},
+            }
+        )
+        ran = recv()
+        assert ran["id"] == 1 and ran["result"]["isError"] is False
+        send(_call(2, "run_command", {"command": "cat ~/.netrc"}))
+        question = recv()
+        send({"jsonrpc": "2.0", "id": question["id"], "result": {"action": "decline"}})
+        refused = recv()
+        assert refused["id"] == 2 and refused["result"]["isError"] is True
+        send(_call(3, "run_command", {"command": "rm -rf /"}))  # denied: never asked
+        assert recv()["result"]["isError"] is True
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=30)
+    assert [json.loads(x)["arguments"]["command"] for x in log.read_text().splitlines()] == [
+        "cat ~/.aws/credentials"
+    ]
+
+
+def test_the_real_mcp_client_answers_the_gates_question(tmp_path: Path) -> None:
+    _need_mcp()
+    import anyio
+    from mcp import ClientSession, types
+    from mcp.client.stdio import StdioServerParameters, stdio_client
+
+    server = tmp_path / "mcp_server.py"
+    server.write_text(MCP_SERVER)
+    params = StdioServerParameters(
+        command=PROXY[0], args=[*PROXY[1:], "--", sys.executable, str(server)], env=dict(os.environ)
+    )
+    asked: list[str] = []
+
+    async def answer(context: Any, p: Any) -> Any:
+        asked.append(p.message)
+        return types.ElicitResult(action="accept", content={"approve": "netrc" not in p.message})
+
+    async def talk() -> tuple[Any, Any]:
+        async with (
+            stdio_client(params) as (read, write),
+            ClientSession(read, write, elicitation_callback=answer) as session,
+        ):
+            await session.initialize()
+            yes = await session.call_tool("read_file", {"path": "/home/me/.aws/credentials"})
+            no = await session.call_tool("read_file", {"path": "/home/me/.netrc"})
+            return yes, no
+
+    yes, no = anyio.run(talk)
+    assert len(asked) == 2 and "secret_read" in asked[0]
+    assert not yes.is_error and "content of /home/me/.aws/credentials" in yes.content[0].text
+    assert no.is_error and no.content[0].text.startswith("tokenomy gate refused")

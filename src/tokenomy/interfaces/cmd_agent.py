@@ -101,9 +101,10 @@ def register(sub: Any) -> None:
 _GATE_MCP_TEXT = """\
 Run an MCP server behind the gate. The proxy speaks MCP over stdio to the client and starts the real
 server as a child; every tools/call (and resources/read) is judged first, and a refused call never
-reaches the server: the client gets an error result carrying the verdict and its reason. Calls that
-need a confirmation are refused (there is no one to ask on a stdio pipe). The gate follows the whole
-connection as one session (working directory, files written, secrets read).
+reaches the server: the client gets an error result carrying the verdict and its reason. A call that
+needs a confirmation is put to the user through the client (MCP elicitation) when the client supports
+it, and runs once on a yes; otherwise it is refused. The gate follows the whole connection as one
+session (working directory, files written, secrets read).
 
 Example (in an MCP client's server configuration):
   tokenomy agent gate-mcp -- npx -y @modelcontextprotocol/server-filesystem /work/repo

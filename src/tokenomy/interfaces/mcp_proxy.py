@@ -14,8 +14,12 @@ Fail closed, by construction: a line that is not JSON, holds a duplicate key, or
 object is answered with a JSON-RPC error and not forwarded (no parser differential between the gate and
 the server); forwarded messages are re-serialised from what the gate judged; a ``tools/call`` sent as a
 notification is gated too, and dropped when refused; a JSON-RPC batch is judged element by element
-and its admitted elements are forwarded as single messages. ``ask`` verdicts are refused unless an
-``approver`` callback (library use) says yes. This is the only module that talks to the child process;
+and its admitted elements are forwarded as single messages. ``ask`` verdicts go to the user when the client
+can be asked: a client that declared the ``elicitation`` capability gets an ``elicitation/create``
+request (the call, its class and why it needs a yes); the call is held until the answer and runs once
+on an accepted ``approve: true`` (a once-approval, recorded by the gate), and is refused on anything
+else. Without that capability, ``ask`` is refused unless an ``approver`` callback (library use) says
+yes. Calls that need several approvers are refused (one user is one approver). This is the only module that talks to the child process;
 the judging is the action layer's.
 """
 
@@ -102,6 +106,8 @@ class McpGateProxy:
         self.cwd = cwd
         self.env = dict(env) if env is not None else None
         self.stats = ProxyStats()
+        self._can_elicit = False
+        self._held: dict[str, tuple[dict[str, Any], Verdict]] = {}  # elicitation id -> held call
         self._out_lock = threading.Lock()
         self._client_out: IO[bytes] | None = None
 
@@ -166,6 +172,7 @@ class McpGateProxy:
             return None
         batch = msg if isinstance(msg, list) else [msg]
         forward = [m for m in batch if self._admit(m)]
+        forward = [r for m in forward for r in self._answer(m)]
         if not forward:
             return None
         self.stats.forwarded += len(forward)
@@ -179,6 +186,11 @@ class McpGateProxy:
             self._error(rid, INVALID_REQUEST, "tokenomy gate: not a JSON-RPC 2.0 object; not forwarded")
             return False
         method = msg.get("method")
+        if method == "initialize" and isinstance(msg.get("params"), dict):
+            caps = msg["params"].get("capabilities")
+            self._can_elicit = isinstance(caps, dict) and isinstance(caps.get("elicitation"), dict)
+        if method is None and isinstance(msg.get("id"), str) and msg["id"] in self._held:
+            return True  # the user's answer to the gate's question: resolved by _answer
         if isinstance(method, str) and method.strip().lower() in _GATED:
             method = method.strip().lower()  # a server that folds case must not see an ungated call
         else:
@@ -195,6 +207,19 @@ class McpGateProxy:
         if verdict.decision == "allow":
             self.stats.allowed += 1
             return True
+        if (
+            verdict.decision == "ask"
+            and self._can_elicit
+            and rid is not None
+            and verdict.approvers_needed == 1
+        ):
+            self._ask_user(msg, verdict)
+            return False
+        self._refuse(msg, method, verdict)
+        return False
+
+    def _refuse(self, msg: dict[str, Any], method: str, verdict: Verdict) -> None:
+        rid = msg.get("id")
         self.stats.refused += 1
         text = f"tokenomy gate refused this call ({verdict.decision}): {verdict.reason}"
         if rid is not None and method == "tools/call":
@@ -207,7 +232,50 @@ class McpGateProxy:
             )
         elif rid is not None:
             self._error(rid, REFUSED, text)
-        return False
+
+    def _ask_user(self, msg: dict[str, Any], verdict: Verdict) -> None:
+        qid = f"tokenomy-gate-{len(self._held) + self.stats.allowed + self.stats.refused}-{id(msg):x}"
+        self._held[qid] = (msg, verdict)
+        question = (
+            f"An agent wants to run {verdict.call.text[:300]!r} ({verdict.action_class}). "
+            f"The gate needs your yes: {verdict.reason[:300]}"
+        )
+        schema = {
+            "type": "object",
+            "properties": {"approve": {"type": "boolean", "title": "Run this call once?"}},
+            "required": ["approve"],
+        }
+        self._send(
+            {
+                "jsonrpc": "2.0",
+                "id": qid,
+                "method": "elicitation/create",
+                "params": {"message": question, "requestedSchema": schema},
+            }
+        )
+
+    def _answer(self, msg: dict[str, Any]) -> list[dict[str, Any]]:
+        """A client's reply to a gate question: the held call to forward (or nothing); others pass."""
+        rid = msg.get("id")
+        held = self._held.pop(rid, None) if msg.get("method") is None and isinstance(rid, str) else None
+        if held is None:
+            return [msg]
+        call_msg, verdict = held
+        result = msg.get("result")
+        content = result.get("content") if isinstance(result, dict) else None
+        yes = (
+            isinstance(result, dict)
+            and result.get("action") == "accept"
+            and isinstance(content, dict)
+            and content.get("approve") is True
+        )
+        if yes:
+            verdict = self.gate.approve_all(verdict, ["mcp-user"], self.context)
+        if verdict.decision == "allow":
+            self.stats.allowed += 1
+            return [call_msg]
+        self._refuse(call_msg, str(call_msg.get("method", "")).strip().lower(), verdict)
+        return []
 
     def _judge(self, call: Call) -> Verdict:
         try:

@@ -40,6 +40,7 @@ from tokenomy.core.errors import ValidationError
 __all__ = ["McpGateProxy", "ProxyStats"]
 
 _GATED = ("tools/call", "resources/read")
+_MAX_HELD = 256  # calls waiting for the user's answer
 PARSE_ERROR, INVALID_REQUEST, INVALID_PARAMS, REFUSED = -32700, -32600, -32602, -32001
 
 
@@ -236,6 +237,9 @@ class McpGateProxy:
     def _ask_user(self, msg: dict[str, Any], verdict: Verdict) -> None:
         qid = f"tokenomy-gate-{len(self._held) + self.stats.allowed + self.stats.refused}-{id(msg):x}"
         self._held[qid] = (msg, verdict)
+        while len(self._held) > _MAX_HELD:  # unanswered questions: the oldest call is refused
+            old_msg, old_verdict = self._held.pop(next(iter(self._held)))
+            self._refuse(old_msg, str(old_msg.get("method", "")).strip().lower(), old_verdict)
         question = (
             f"An agent wants to run {verdict.call.text[:300]!r} ({verdict.action_class}). "
             f"The gate needs your yes: {verdict.reason[:300]}"

@@ -10,8 +10,16 @@ and functions, the files the session wrote with what it wrote into them (a file 
 it), and which variables and files hold secret data. :meth:`SessionState.step` rewrites a call the
 way the shell would see it (variables, aliases and functions expanded) and adds parts for what the
 call really runs (the content of a written script) and for data flows; the gate classifies the
-result. Running a written file is judged by its content; a file written by a program whose output is
-not visible (``curl -o``, ``python gen.py > x.sh``, ``sed -i``) runs ``unknown`` content.
+result. Running a written file is judged by its content (:mod:`~tokenomy.autonomy.session_files`); a
+file written by a program whose output is not visible (``curl -o``, ``python gen.py > x.sh``) runs
+``unknown`` content; git settings are followed by :mod:`~tokenomy.autonomy.session_git`. A secret read
+(a ``secret_read`` part) followed, in the same session, by a ``network_send`` part is a data flow the
+gate denies, whatever the destination (start a new session to send after reading credentials).
+
+Not followed: files a program creates under names its text does not show (archives unpacked,
+``git clone``, code that builds a file name) — running one is judged as an ordinary file (``execute``),
+which a sandbox contains and which outside a sandbox asks; code whose command is not a literal
+(``os.system(cmd)``) is ``execute``, as for a single call.
 
 Every table is bounded (:class:`StateLimits`); the oldest entry is evicted first, and once a table
 has evicted anything the state fails closed for what it can no longer tell: an untracked script run

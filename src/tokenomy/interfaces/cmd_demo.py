@@ -27,6 +27,7 @@ SECTIONS = (
     "tokenomy.interfaces.demo_audit",
     "tokenomy.interfaces.demo_agent",
     "tokenomy.interfaces.demo_economy",
+    "tokenomy.interfaces.demo_gateway",
 )
 
 

@@ -174,7 +174,7 @@ class SessionState(FileEffects, GitEffects):
     def _relevant(self, command: str) -> bool:
         if self.names or self.lost or self.evicted or (self.vars and "$" in command):
             return True
-        if self.files and self._key(command.split(None, 1)[0] if command.strip() else "") in self.files:
+        if self.files and self._runs_by_name(command):
             return True  # a written file run by its name (through PATH)
         if _ALWAYS.search(command) is not None:
             return True
@@ -184,7 +184,13 @@ class SessionState(FileEffects, GitEffects):
             return True
         if (self.secret_vars or self.secret_files) and _SENDS.search(command) is not None:
             return True
-        return pth.mentions_sensitive(command) and _COPIES.search(command) is not None
+        return _COPIES.search(command) is not None and pth.mentions_sensitive(command)
+
+    def _runs_by_name(self, command: str) -> bool:
+        first = command.split(None, 1)[0] if command.strip() else ""
+        if "." not in first or "$" in first or first.startswith(("-", "/", "./", "~")):
+            return False  # (paths and ./x are matched by _WITH_FILES; a PATH-found script has a name.ext)
+        return first in self.files or (self.cwd is not None and posixpath.join(self.cwd, first) in self.files)
 
     # -- one list item -------------------------------------------------------------------------------
     def _segment(

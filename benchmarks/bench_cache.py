@@ -41,14 +41,7 @@ CPUS = one_core()
 import numpy as np  # noqa: E402
 
 from tokenomy.capital.cache.policies import BeladyEviction, ValueAwareEviction  # noqa: E402
-from tokenomy.capital.cache.reuse import (  # noqa: E402
-    AGE_EDGES_S,
-    DEPTH_EDGES,
-    DepreciationFit,
-    by_group,
-    life_table,
-    reuse_events,
-)
+from tokenomy.capital.cache.reuse import DepreciationFit, summarize_reuse  # noqa: E402
 from tokenomy.interfaces.cmd_serve_cache import fit_on, split, with_synthetic_prefixes  # noqa: E402
 from tokenomy.interfaces.loaders.traces import load_trace, resolve_trace  # noqa: E402
 from tokenomy.interfaces.table import format_table  # noqa: E402
@@ -103,53 +96,21 @@ def _ci(x: np.ndarray) -> tuple[float, float]:
 def depreciation_report(name: str, train: Workload) -> dict[str, Any]:
     """δ_S and the reuse hazard of the train part, by depth and by the demander's synthetic λ tercile."""
     assert train.hash_ids is not None
-    ev = reuse_events(train.arrival_s, train.hash_ids, end_s=float(train.arrival_s[-1]))
-    fit = fit_on(train)
-    depth_bin = np.searchsorted(np.array(DEPTH_EDGES[1:]), ev.depth, side="right")
-    lt = life_table(ev, depth_bin.astype(np.int64), len(DEPTH_EDGES))
-    lam = train.lam_usd_per_s[ev.request]
-    terc = np.searchsorted(np.quantile(train.lam_usd_per_s, [1 / 3, 2 / 3]), lam, side="right").astype(
-        np.int64
+    lam = train.lam_usd_per_s
+    terc = np.searchsorted(np.quantile(lam, [1 / 3, 2 / 3]), lam, side="right").astype(np.int64)
+    s = summarize_reuse(
+        train.arrival_s, train.hash_ids, groups=terc, group_names=("low λ", "mid λ", "high λ")
     )
-    by_depth = by_group(ev, depth_bin.astype(np.int64), len(DEPTH_EDGES))
-    by_v = by_group(ev, terc, 3)
-    rows = []
-    for d in range(len(DEPTH_EDGES)):
-        hz = lt.hazard_per_s[d]
-        f = by_depth[d]
-        rows.append(
-            {
-                "depth": f"{DEPTH_EDGES[d]}+" if d == len(DEPTH_EDGES) - 1 else f"{DEPTH_EDGES[d]}-{DEPTH_EDGES[d + 1] - 1}",
-                "demands": int((depth_bin == d).sum()),
-                "p_reused": float((ev.gap_s[depth_bin == d] <= ev.left_s[depth_bin == d]).mean()) if (depth_bin == d).any() else float("nan"),
-                **{f"h<{AGE_EDGES_S[j + 1]:g}s": float(hz[j]) for j in range(8)},
-                "delta_per_s": f.delta_per_s if f else float("nan"),
-            }
-        )  # fmt: skip
+    print(format_table(s.by_depth, title=f"{name}: reuse hazard (reuses per block-second) by depth and age, train part", digits=5))  # fmt: skip
     print(
-        format_table(
-            rows,
-            list(rows[0]),
-            title=f"{name}: reuse hazard (reuses per block-second) by depth and age, train part",
-            digits=5,
-        )
+        format_table(s.by_group, title=f"{name}: by the demander's synthetic λ tercile, train part", digits=5)
     )
-    vrows = [{"lambda_tercile (synthetic)": j, "delta_per_s": f.delta_per_s if f else float("nan"), "alpha": f.alpha[0] if f else float("nan")} for j, f in enumerate(by_v)]  # fmt: skip
+    f = s.fit
     print(
-        format_table(
-            vrows, list(vrows[0]), title=f"{name}: δ_S by the demander's synthetic λ tercile", digits=5
-        )
+        f"{name}: pooled fit δ_S = {f.delta_per_s:.5f}/s (half-life {f.half_life_s():.1f} s) on {f.demands:,} demands"
     )
-    print(
-        f"{name}: pooled fit δ_S = {fit.delta_per_s:.5f}/s (half-life {fit.half_life_s():.1f} s) on {len(ev):,} demands"
-    )
-    return {
-        "delta_per_s": fit.delta_per_s,
-        "half_life_s": fit.half_life_s(),
-        "demands": len(ev),
-        "by_depth": rows,
-        "by_lambda_tercile": vrows,
-    }
+    return {"delta_per_s": f.delta_per_s, "half_life_s": f.half_life_s(), "demands": f.demands,
+            "by_depth": list(s.by_depth), "by_lambda_tercile": list(s.by_group)}  # fmt: skip
 
 
 def bench_trace(name: str, wl: Workload, boot: int, rng: np.random.Generator) -> dict[str, Any]:

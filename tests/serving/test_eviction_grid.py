@@ -95,3 +95,28 @@ def test_bad_lists_are_one_line_errors(flag: str, value: str, capsys: pytest.Cap
     err = capsys.readouterr().err
     assert e.value.code != 0 and "Traceback" not in err
     assert [line for line in err.splitlines() if "error:" in line and flag in line]
+
+
+def test_serve_reuse_measures_depreciation_by_depth(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "r.json"
+    assert main(["serve", "reuse", "--trace", str(_chains(tmp_path)), "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    res = json.loads(out.read_text())["traces"][0]
+    assert res["delta_per_s"] >= 0 and res["demands"] > 240
+    depths = [r["depth"] for r in res["by_depth"]]
+    assert depths[:3] == ["0", "1", "2-3"]
+    assert 0 < res["by_depth"][0]["share_reused"] <= 1
+    assert [g["group"] for g in res["by_lambda_tercile"]] == ["low λ", "mid λ", "high λ"]
+    assert "δ_S" in printed and "synthetic" in printed
+
+
+def test_serve_reuse_without_hashes_is_a_one_line_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    trace = tmp_path / "plain.csv"
+    trace.write_text("arrival_s,prompt_tokens,output_tokens\n" + "".join(f"{i},600,5\n" for i in range(20)))
+    assert main(["serve", "reuse", "--trace", str(trace)]) != 0
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "--prefixes synthetic" in err

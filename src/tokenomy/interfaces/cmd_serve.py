@@ -42,6 +42,7 @@ from tokenomy.interfaces.cmd_serve_cache import (
     evictions_arg,
     kv_blocks_arg,
     row_decisions,
+    run_reuse,
 )
 from tokenomy.interfaces.cmd_serve_ledger import RunRows, outcome_count, row_counts, run_rows, write_runs
 from tokenomy.interfaces.loaders.servegen import SERVEGEN_FILE, load_servegen
@@ -74,7 +75,7 @@ from tokenomy.serving.steptime import (
 )
 from tokenomy.serving.workloads import SYNTHETIC_NOTE, rate_scaled
 
-__all__ = ["register", "run_prediction3", "run_simulate"]
+__all__ = ["register", "run_prediction3", "run_reuse_command", "run_simulate"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -162,11 +163,14 @@ Sub-commands:
                and welfare
   prediction3  add one tenant that sends long contexts and measure the others'
                latency and welfare
+  reuse        measure how fast cached prompt prefixes lose their reuse value
+               (reuse hazard by depth and age, the depreciation rate)
 
 Writes an HTML report (--report), JSON (--json) and, for simulate, a ledger (--ledger).
 
 Example:
   tokenomy serve simulate --trace azure-conv --scheduler fcfs,priced --rate-scale 1,2
+  tokenomy serve simulate --trace mooncake --eviction lru,lfu,value,belady --kv-blocks 32000,96000
 """
 
 
@@ -205,6 +209,17 @@ def register(sub: Any) -> None:
     )
     _common(s)
     s.set_defaults(func=run_simulate)
+    u = ss.add_parser("reuse", help="measure how fast cached prefix blocks lose their reuse value (Eq. 10)")
+    u.add_argument(
+        "--trace", required=True, help="mooncake, a file with hash_ids, or azure-* with --prefixes synthetic"
+    )
+    u.add_argument("--limit", type=int_in(1), default=None, help="first N requests of each trace")
+    u.add_argument("--prefixes", choices=("real", "synthetic"), default="real", help="as for simulate")
+    u.add_argument(
+        "--data", metavar="DIR", help="real data folder (default: $TOKENOMY_DATA or ../shared/data)"
+    )
+    u.add_argument("--seed", type=int_in(0), default=0, help="seed of the synthetic V, λ and prefix chains")
+    u.set_defaults(func=run_reuse_command)
     q = ss.add_parser("prediction3", help="one tenant sends long contexts: others' latency and welfare")
     q.add_argument("--trace", default="azure-conv", help="base traffic (default azure-conv)")
     q.add_argument(
@@ -404,6 +419,15 @@ def run_simulate(args: argparse.Namespace) -> dict[str, Any]:
     if args.ledger:  # last, in one step: a failure above leaves no ledger, one here leaves it as it was
         written = ledger_step(args.ledger, lambda ledger: write_runs(ledger, pending))
         print(f"wrote {sum(written.values())} rows to {args.ledger}: {written}")
+    return out
+
+
+def run_reuse_command(args: argparse.Namespace) -> dict[str, Any]:
+    """``serve reuse``: load the traces and print their measured depreciation (``cmd_serve_cache``)."""
+    data = resolve_data_dir(args.data)
+    wls, notes = _load(args, data, args.limit)
+    out = run_reuse(args, wls, notes)
+    write_results_json(args, out)
     return out
 
 

@@ -14,7 +14,8 @@ by Poisson maximum likelihood over the life table, one δ (δ_S, per second) sha
 the value of holding a block depreciates at rate δ while nobody asks for it. One δ keeps the
 eviction order time-invariant (``policies``): log h_k(t − t_last) = α_k + δ·t_last − δ·t. The fit
 profiles α_k out in closed form and maximises over δ on a log grid. ``by_group`` refits δ within
-groups (depth bins, or the synthetic V class of the demander) for the report.
+groups (depth bins, or the synthetic V class of the demander) for the report; ``summarize_reuse``
+gives the tables ``serve reuse`` prints.
 
 What it does not do: it reads no files (the interfaces load traces), and it does not model hits
 (a demand is a request asking for the block, hit or miss).
@@ -37,11 +38,13 @@ __all__ = [
     "DepreciationFit",
     "LifeTable",
     "ReuseEvents",
+    "ReuseSummary",
     "block_class",
     "by_group",
     "fit_depreciation",
     "life_table",
     "reuse_events",
+    "summarize_reuse",
 ]
 
 F64 = NDArray[np.float64]
@@ -251,3 +254,74 @@ def by_group(ev: ReuseEvents, groups: I64, n_groups: int) -> list[DepreciationFi
         t = life_table(sub, np.zeros(len(sub), np.int64), 1)
         out.append(fit_depreciation(t, len(sub)) if t.events.sum() > 0 else None)
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class ReuseSummary:
+    """Eq. 10 measured on a demand stream: the pooled fit and tables by depth and by demander group.
+
+    Attributes:
+        fit: the pooled fit (one δ, α per class).
+        by_depth: per depth bin: demands, share reused within the window, hazard per age bin
+            (reuses per block-second), δ refitted within the bin; JSON-ready rows.
+        by_group: per demander group (e.g. a synthetic V or λ tercile, or a tenant): demands, share
+            reused, δ and α refitted within it; JSON-ready rows.
+    """
+
+    fit: DepreciationFit
+    by_depth: tuple[dict[str, float | int | str], ...]
+    by_group: tuple[dict[str, float | int | str], ...]
+
+
+def summarize_reuse(
+    arrival_s: F64,
+    hash_ids: Sequence[NDArray[np.int64]],
+    *,
+    groups: I64 | None = None,
+    group_names: Sequence[str] = (),
+) -> ReuseSummary:
+    """The depreciation of a demand stream (module docstring), by depth and by request group.
+
+    Args:
+        arrival_s, hash_ids: the stream (arrivals sorted).
+        groups: per request a group code (0 ..), e.g. a V tercile; ``None``: no group table.
+        group_names: a name per group code.
+
+    Raises:
+        ValidationError: as ``reuse_events`` and ``fit_depreciation``.
+    """
+    ev = reuse_events(arrival_s, hash_ids)
+    fit = fit_depreciation(life_table(ev), len(ev))
+    dbin = np.searchsorted(np.array(DEPTH_EDGES[1:]), ev.depth, side="right").astype(np.int64)
+    nd = len(DEPTH_EDGES)
+    lt = life_table(ev, dbin, nd)
+    reused = ev.gap_s <= ev.left_s
+    rows: list[dict[str, float | int | str]] = []
+    for d, f in enumerate(by_group(ev, dbin, nd)):
+        m = dbin == d
+        lo, hi = DEPTH_EDGES[d], (DEPTH_EDGES[d + 1] - 1 if d + 1 < nd else None)
+        row: dict[str, float | int | str] = {
+            "depth": f"{lo}+" if hi is None else (f"{lo}" if hi == lo else f"{lo}-{hi}"),
+            "demands": int(m.sum()),
+            "share_reused": float(reused[m].mean()) if m.any() else float("nan"),
+        }
+        for j in range(len(AGE_EDGES_S) - 2):
+            row[f"hazard_age_lt_{AGE_EDGES_S[j + 1]:g}s"] = float(lt.hazard_per_s[d, j])
+        row["delta_per_s"] = f.delta_per_s if f is not None else float("nan")
+        rows.append(row)
+    grows: list[dict[str, float | int | str]] = []
+    if groups is not None:
+        g = np.asarray(groups, np.int64)[ev.request]
+        n_g = int(g.max()) + 1 if g.size else 0
+        for j, f in enumerate(by_group(ev, g, n_g)):
+            m = g == j
+            grows.append(
+                {
+                    "group": group_names[j] if j < len(group_names) else str(j),
+                    "demands": int(m.sum()),
+                    "share_reused": float(reused[m].mean()) if m.any() else float("nan"),
+                    "delta_per_s": f.delta_per_s if f is not None else float("nan"),
+                    "alpha": f.alpha[0] if f is not None else float("nan"),
+                }
+            )
+    return ReuseSummary(fit, tuple(rows), tuple(grows))

@@ -76,6 +76,7 @@ _SENDS = re.compile(  # a network command (once a secret is held in a variable o
     r"(^|[\s;&|(/])(curl|wget|nc|ncat|netcat|socat|telnet|scp|sftp|rsync|ftp|gh|http|https|xh|ssh|aws|gsutil)"
     r"(\s|$)|/dev/(tcp|udp)/"
 )
+_PLAIN_CD = re.compile(r"cd\s+([\w./~+-]+)")
 _PLAIN = re.compile(r"[^'\"`$()|<>{}\\#;&\n]*")  # one simple command with nothing for a shell to expand
 _SECRET_VAR = re.compile(r"\$\{?[A-Z0-9_]*(SECRET|TOKEN|PASSW|API_?KEY|ACCESS_KEY|PRIVATE|CREDENTIAL)")
 
@@ -197,6 +198,11 @@ class SessionState(FileEffects, GitEffects):
         self, seg: Segment, schedule: Schedule, extra: list[tuple[str, str, str]], flows: list[str]
     ) -> str:
         text = strip_keywords(seg.text)
+        cd = _PLAIN_CD.fullmatch(text)
+        if cd is not None and not self.names:  # the commonest case, `cd /testbed`: no other effect
+            if not seg.subshell:
+                self._env("cd", ["cd", cd.group(1)], False)
+            return seg.text
         if not self._relevant(text):
             return seg.text
         func = _FUNC.match(text)

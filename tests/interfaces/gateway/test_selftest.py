@@ -48,4 +48,7 @@ def test_selftest_command_serves_a_graded_workload_and_writes_the_json(
     assert got["errors"] == 0 and got["ok"] is True
     assert sum(got["by_model"].values()) + got["refused"] == 6
     assert set(got["by_model"]) <= {"smollm2-135m", "gemma3-270m"}
+    ope = got["offpolicy_welfare_usd"]  # read back from the gateway's own ledger
+    assert set(ope) == {"fixed:smollm2-135m", "fixed:gemma3-270m", "greedy"}
+    assert all(lo <= v <= hi for v, lo, hi, _ in ope.values())
     assert "ledger" in capsys.readouterr().out

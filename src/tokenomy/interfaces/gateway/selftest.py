@@ -35,6 +35,7 @@ from tokenomy.interfaces.gateway.local_models import (
     chat_once,
 )
 from tokenomy.interfaces.gateway.workload import Question, generate, grade, messages
+from tokenomy.ledger.records import Decision, Outcome
 
 __all__ = ["LiveGateway", "SelftestResult", "post_json", "run_selftest"]
 
@@ -235,6 +236,9 @@ class SelftestResult:
         errors: requests answered with neither 200 nor 429, plus feedback posts not accepted.
         refused: requests refused (429) by the admission rule at their V.
         first_error: the status and body of the first failed request ("" when none failed).
+        offpolicy: for each fixed model and for the logger without exploration, the doubly robust
+            estimate of its mean welfare per request (USD) from this run's ledger, with its 95% CI and
+            effective sample size (``learned.offpolicy_welfare``).
         wall_s: the whole run, servers included.
     """
 
@@ -247,6 +251,9 @@ class SelftestResult:
     errors: int = 0
     refused: int = 0
     first_error: str = ""
+    offpolicy: dict[str, list[float]] = field(
+        default_factory=dict
+    )  # policy -> [DR value, CI low, CI high, ESS]
     wall_s: float = 0.0
 
     @property
@@ -270,6 +277,7 @@ class SelftestResult:
             "errors": self.errors,
             "refused": self.refused,
             "first_error": self.first_error,
+            "offpolicy_welfare_usd": self.offpolicy,
             "ok": self.ok,
             "wall_s": self.wall_s,
         }
@@ -322,9 +330,11 @@ def run_selftest(
     ledger = Ledger(gw.ledger_path)
     try:
         n_dec, n_out = ledger.count("decisions"), ledger.count("outcomes")
-        attempts = sum(1 for o in ledger.outcomes() if "error" in o.metadata)  # failed upstream calls
+        decisions, outcomes = list(ledger.decisions()), list(ledger.outcomes())
     finally:
         ledger.close()
+    attempts = sum(1 for o in outcomes if "error" in o.metadata)  # failed upstream calls
+    ope = _offpolicy(decisions, outcomes)
     return SelftestResult(
         requests=len(questions),
         ledger_decisions=n_dec,
@@ -332,8 +342,30 @@ def run_selftest(
         expected_outcomes=len(questions) + feedbacks + attempts,
         refused=refused,
         first_error=first_error,
+        offpolicy=ope,
         by_model=dict(sorted(served.items())),
         accuracy={m: right[m] / served[m] for m in sorted(served)},
         errors=errors,
         wall_s=time.perf_counter() - t0,
     )
+
+
+def _offpolicy(decisions: Sequence[Decision], outcomes: Sequence[Outcome]) -> dict[str, list[float]]:
+    """DR estimates of other policies' welfare from the ledger ({} when no graded request was served)."""
+    from tokenomy.interfaces.gateway.learned import (
+        fixed_target,
+        greedy_target,
+        offpolicy_welfare,
+        steps_from_ledger,
+    )
+
+    steps = steps_from_ledger(decisions, outcomes)
+    if not steps:
+        return {}
+    targets = {f"fixed:{n}": fixed_target(n) for n in steps[0].names}
+    targets["greedy"] = greedy_target()
+    out = {}
+    for name, target in targets.items():
+        e = offpolicy_welfare(steps, target, estimators=("dr",))["dr"]
+        out[name] = [e.value, e.ci_low, e.ci_high, e.ess]
+    return out

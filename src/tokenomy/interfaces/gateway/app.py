@@ -29,7 +29,7 @@ from tokenomy.interfaces.gateway.admission import AdmissionQueue
 from tokenomy.interfaces.gateway.budget import BudgetStore, InMemoryBudgetStore
 from tokenomy.interfaces.gateway.config import GatewayConfig, UpstreamConfig
 from tokenomy.interfaces.gateway.errors import GatewayHTTPError
-from tokenomy.interfaces.gateway.guards import api_key, parse_json, read_body, single_headers
+from tokenomy.interfaces.gateway.guards import api_key, check_head, parse_json, read_body, single_headers
 from tokenomy.interfaces.gateway.policy import GatewayPolicy, PolicySpec, make_policy
 from tokenomy.interfaces.gateway.records import FeedbackRecord, RecordSink
 from tokenomy.interfaces.gateway.upstream import UpstreamClient
@@ -100,6 +100,7 @@ class Gateway:
                     timeout_s=u.timeout_s,
                     max_idle=max(256, u.max_concurrency),
                     headers={"authorization": f"Bearer {u.api_key}"} if u.api_key else None,
+                    max_body_bytes=config.server.max_response_bytes,
                 ),
                 AdmissionQueue(
                     u.name,
@@ -154,6 +155,7 @@ class Gateway:
         try:
             if self.draining:
                 raise GatewayHTTPError(503, "the gateway is shutting down", type_="server_error")
+            check_head(scope)
             if path == "/v1/chat/completions":
                 _method(method, "POST")
                 await handle_chat(self, scope, receive, send)
@@ -252,7 +254,9 @@ async def _prices(gw: Gateway, scope: Scope, receive: Receive, send: Send) -> No
 async def _feedback(gw: Gateway, scope: Scope, receive: Receive, send: Send) -> None:
     headers = single_headers(scope["headers"])
     key = api_key(headers, gw.config.keys) if gw.config.keys else ""
-    data = parse_json(await read_body(receive, scope, gw.config.server.max_body_bytes))
+    data = parse_json(
+        await read_body(receive, scope, gw.config.server.max_body_bytes, gw.config.server.body_timeout_s)
+    )
     rid = data.get("request_id")
     seen = gw.served.get(rid) if isinstance(rid, str) else None
     if seen is None or seen[1] != key:  # another key's request reads as unknown (ids are not secrets)

@@ -96,7 +96,9 @@ async def handle_chat(gw: Gateway, scope: Scope, receive: Receive, send: Send) -
 
     headers = single_headers(scope["headers"])
     key, account = _auth(gw, headers)
-    body = parse_json(await read_body(receive, scope, gw.config.server.max_body_bytes))
+    body = parse_json(
+        await read_body(receive, scope, gw.config.server.max_body_bytes, gw.config.server.body_timeout_s)
+    )
     model, stream, max_out, n = check_chat(body)
     ups = _allowed(gw, model, account)
     prices = request_prices(headers, body, account.prices if account else gw.config.defaults)

@@ -178,7 +178,9 @@ def _actions(app: Gateway, data: Mapping[str, Any]) -> str:
             raise GatewayHTTPError(
                 401, "missing or unknown API key", type_="authentication_error", code="invalid_api_key"
             )
-        raw = await read_body(receive, scope, gw.config.server.max_body_bytes)
+        raw = await read_body(
+            receive, scope, gw.config.server.max_body_bytes, gw.config.server.body_timeout_s
+        )
         session = headers.get(b"x-tokenomy-session", b"").decode("latin-1") or None
         status, out = flt.approval_endpoint(
             raw,

@@ -12,6 +12,7 @@ fields that would let an upstream generate past ``max_tokens``). No pricing, rou
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
@@ -19,10 +20,22 @@ from typing import Any
 
 from tokenomy.interfaces.gateway.errors import GatewayHTTPError
 
-__all__ = ["MAX_N", "api_key", "check_chat", "parse_json", "read_body", "single_headers"]
+__all__ = [
+    "MAX_HEADERS",
+    "MAX_HEAD_BYTES",
+    "MAX_N",
+    "api_key",
+    "check_chat",
+    "check_head",
+    "parse_json",
+    "read_body",
+    "single_headers",
+]
 
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 MAX_N = 128  # choices per request (OpenAI's own limit)
+MAX_HEAD_BYTES = 65536  # request headers together
+MAX_HEADERS = 200
 _DIGITS = re.compile(rb"[0-9]{1,18}")
 _SURROGATE = re.compile(rb"\\[uU][dD][89a-fA-F]")
 _SINGLE = frozenset(
@@ -33,12 +46,26 @@ _SINGLE = frozenset(
 _LENGTH_FIELDS = ("n_predict", "ignore_eos", "min_tokens", "best_of", "max_new_tokens", "num_predict")
 
 
+def check_head(scope: Mapping[str, Any]) -> None:
+    """431 for a request head past ``MAX_HEAD_BYTES`` (headers together) or ``MAX_HEADERS`` headers."""
+    headers = scope["headers"]
+    if len(headers) > MAX_HEADERS or sum(len(k) + len(v) for k, v in headers) > MAX_HEAD_BYTES:
+        raise GatewayHTTPError(
+            431,
+            f"request headers over {MAX_HEAD_BYTES} bytes or {MAX_HEADERS} fields",
+            code="headers_too_large",
+        )
+
+
 def _bad_length(detail: str) -> GatewayHTTPError:
     return GatewayHTTPError(400, f"bad Content-Length: {detail}", code="invalid_content_length")
 
 
-async def read_body(receive: Receive, scope: Mapping[str, Any], max_bytes: int) -> bytes:
-    """The request body, refused with 413 past ``max_bytes`` (by Content-Length first, then by count)."""
+async def read_body(
+    receive: Receive, scope: Mapping[str, Any], max_bytes: int, timeout_s: float = 30.0
+) -> bytes:
+    """The request body, refused with 413 past ``max_bytes`` (by Content-Length first, then by count),
+    408 when it has not all arrived within ``timeout_s`` (a slow client holds nothing longer)."""
     declared: int | None = None
     for k, v in scope["headers"]:
         if k.lower() != b"content-length":
@@ -53,6 +80,22 @@ async def read_body(receive: Receive, scope: Mapping[str, Any], max_bytes: int) 
         raise GatewayHTTPError(
             413, f"request body of {declared} bytes is over the limit of {max_bytes}", code="body_too_large"
         )
+    try:
+        async with asyncio.timeout(timeout_s):
+            body, size = await _receive_all(receive, max_bytes)
+    except TimeoutError:
+        raise GatewayHTTPError(
+            408,
+            f"the body did not arrive within {timeout_s:g} s",
+            type_="invalid_request_error",
+            code="body_timeout",
+        ) from None
+    if declared is not None and size != declared:
+        raise _bad_length(f"declared {declared} bytes, got {size}")
+    return body
+
+
+async def _receive_all(receive: Receive, max_bytes: int) -> tuple[bytes, int]:
     parts, size = [], 0
     while True:
         msg = await receive()
@@ -68,10 +111,7 @@ async def read_body(receive: Receive, scope: Mapping[str, Any], max_bytes: int) 
             )
         parts.append(chunk)
         if not msg.get("more_body", False):
-            break
-    if declared is not None and size != declared:
-        raise _bad_length(f"declared {declared} bytes, got {size}")
-    return parts[0] if len(parts) == 1 else b"".join(parts)
+            return (parts[0] if len(parts) == 1 else b"".join(parts)), size
 
 
 def _no_constant(name: str) -> Any:

@@ -141,21 +141,28 @@ async def relay_whole(
     from tokenomy.interfaces.gateway.app import send_json
 
     resp = await up.client.request("POST", _PATH, _payload(gw, r, up, out_cap))
-    if resp.status >= 500:
-        raise UpstreamError(up.config.name, "status", f"HTTP {resp.status}", resp.status, resp.body)
-    if resp.status != 200:  # the upstream refused the request itself: relay, no retry
-        r.status = resp.status
-        await send_json(send, resp.status, resp.body, tuple(_decision_headers(gw, r, up.config.name)))
+    if resp.status != 200:
+        _check_status(up, resp.status)
+        r.status = resp.status  # the upstream refused the request itself: relay, no retry
+        await send_json(
+            send,
+            resp.status,
+            _refusal(resp.status, resp.body),
+            tuple(_decision_headers(gw, r, up.config.name)),
+        )
         return 0.0
     try:
         data = json.loads(resp.body)
-        assert isinstance(data, dict)
-    except (ValueError, AssertionError):
-        raise UpstreamError(up.config.name, "protocol", "the answer is not a JSON object") from None
+    except (ValueError, RecursionError):
+        data = None
+    if not isinstance(data, dict):
+        raise UpstreamError(up.config.name, "protocol", "the answer is not a JSON object")
+    data.pop("tokenomy", None)  # only the gateway writes its extension field
+    choices = data.get("choices")
     text = "".join(
-        str((c.get("message") or {}).get("content") or "")
-        for c in data.get("choices", [])
-        if isinstance(c, dict)
+        str(c["message"].get("content") or "")
+        for c in (choices if isinstance(choices, list) else [])
+        if isinstance(c, dict) and isinstance(c.get("message"), dict)
     )
     cost = _usage_cost(up, r, data.get("usage"), len(text) // 4 + 1)
     for f in gw.response_filters:
@@ -177,14 +184,13 @@ async def relay_stream(
 ) -> float:
     name = up.config.name
     async with up.client.stream("POST", _PATH, _payload(gw, r, up, out_cap)) as (status, _, chunks):
-        if status >= 500:
-            raise UpstreamError(name, "status", f"HTTP {status}", status)
         if status != 200:  # the upstream refused the request itself: relay its error, no retry
             from tokenomy.interfaces.gateway.app import send_json
 
+            _check_status(up, status)
             err = b"".join([c async for c in chunks])
             r.status = status
-            await send_json(send, status, err, tuple(_decision_headers(gw, r, name)))
+            await send_json(send, status, _refusal(status, err), tuple(_decision_headers(gw, r, name)))
             return 0.0
         first = await anext(chunks, b"")  # before answering: a failure here can still fall back
         if not first:
@@ -200,10 +206,10 @@ async def relay_stream(
         )
         usage: Any = None
         n_chunks, wants_usage = 0, _wants_usage(r)
-        chunk = first
-        if first.startswith(b"data: {"):  # the first event carries the extension field
+        chunk = _scrub(first)
+        if chunk.startswith(b"data: {"):  # the first event carries the extension field
             ext = json.dumps({"tokenomy": _extension(gw, r, up)}).encode()
-            chunk = b"data: " + ext[:-1] + b", " + first[7:]
+            chunk = b"data: " + ext[:-1] + b", " + chunk[7:]
         try:
             while True:
                 n_chunks += 1
@@ -213,6 +219,8 @@ async def relay_stream(
                         chunk = _drop_usage_events(chunk)
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
                 chunk = await chunks.__anext__()
+                if b'"tokenomy"' in chunk:
+                    chunk = _scrub(chunk)
         except StopAsyncIteration:
             pass
         except UpstreamError as exc:
@@ -250,6 +258,49 @@ def _extension(gw: Gateway, r: ChatRequest, up: Upstream) -> dict[str, Any]:
     }
 
 
+def _check_status(up: Upstream, status: int) -> None:
+    """Only an upstream's own 4xx (not its 401/403/407: the gateway's credentials) is relayed."""
+    if status >= 500 or not 400 <= status < 500 or status in (401, 403, 407):
+        raise UpstreamError(up.config.name, "status", f"HTTP {status}", status)
+
+
+def _refusal(status: int, body: bytes) -> bytes:
+    """An upstream's 4xx body when it is a short OpenAI-style error, else one written here."""
+    if len(body) <= 65536:
+        try:
+            doc = json.loads(body)
+        except (ValueError, RecursionError):
+            doc = None
+        if isinstance(doc, dict) and isinstance(doc.get("error"), dict):
+            return body
+    err = {
+        "message": f"the upstream refused the request (HTTP {status})",
+        "type": "invalid_request_error",
+        "param": None,
+        "code": "upstream_refused",
+    }
+    return json.dumps({"error": err}).encode()
+
+
+def _scrub(chunk: bytes) -> bytes:
+    """``chunk`` with any ``tokenomy`` field an upstream put in its events removed."""
+    if b'"tokenomy"' not in chunk:
+        return chunk
+    out = []
+    for event in chunk.split(b"\n\n"):
+        if event.startswith(b"data: {") and b'"tokenomy"' in event:
+            try:
+                doc = json.loads(event[6:])
+            except (ValueError, RecursionError):
+                doc = None
+            if not isinstance(doc, dict):
+                continue  # an event that names the field but cannot be cleaned is dropped
+            doc.pop("tokenomy", None)
+            event = b"data: " + json.dumps(doc).encode()
+        out.append(event)
+    return b"\n\n".join(out)
+
+
 def _drop_usage_events(chunk: bytes) -> bytes:
     """``chunk`` without the usage-only events the client did not ask for (``include_usage``)."""
     keep = []
@@ -257,7 +308,7 @@ def _drop_usage_events(chunk: bytes) -> bytes:
         if event.startswith(b"data: {") and b'"usage"' in event:
             try:
                 doc = json.loads(event[6:])
-            except ValueError:
+            except (ValueError, RecursionError):
                 doc = None
             if isinstance(doc, dict) and doc.get("usage") and not doc.get("choices"):
                 continue
@@ -269,9 +320,10 @@ def _find_usage(chunk: bytes) -> Any:
     for line in chunk.split(b"\n"):
         if line.startswith(b"data: {") and b'"usage"' in line:
             try:
-                usage = json.loads(line[6:]).get("usage")
-            except ValueError:
+                doc = json.loads(line[6:])
+            except (ValueError, RecursionError):
                 continue
+            usage = doc.get("usage") if isinstance(doc, dict) else None
             if isinstance(usage, dict):
                 return usage
     return None

@@ -54,6 +54,7 @@ class UpstreamClient:
         base_url: ``http://host:port[/prefix]``.
         timeout_s: limit on connecting and on waiting for the response head, and on each body read.
         max_idle: idle connections kept open.
+        max_body_bytes: a response body longer than this is a ``protocol`` error (read no further).
     """
 
     def __init__(
@@ -64,8 +65,10 @@ class UpstreamClient:
         timeout_s: float = 30.0,
         max_idle: int = 256,
         headers: Mapping[str, str] | None = None,
+        max_body_bytes: int = 32 * 2**20,
     ) -> None:
         parts = urlsplit(base_url)
+        self.max_body_bytes = max_body_bytes
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValidationError(
                 f"upstream {name!r}: base_url must be http(s)://host[:port][/prefix]; got {base_url!r}"
@@ -135,7 +138,11 @@ class UpstreamClient:
                 raise UpstreamError(
                     self.name, "cut", f"connection closed before the response: {exc!r}"
                 ) from None
-            return conn, *_parse_head(self.name, head)
+            try:
+                return conn, *_parse_head(self.name, head)
+            except UpstreamError:
+                writer.close()
+                raise
         raise AssertionError("unreachable")
 
     async def request(
@@ -173,11 +180,15 @@ class UpstreamClient:
         try:
             async with asyncio.timeout(None) as tm:
                 loop = asyncio.get_running_loop()
+                cap, total = self.max_body_bytes, 0
                 if hmap.get(b"transfer-encoding", b"").lower() == b"chunked":
                     while True:
                         tm.reschedule(loop.time() + self.timeout_s)
                         size_line = await reader.readuntil(b"\r\n")
-                        size = int(size_line.split(b";", 1)[0], 16)
+                        size = _chunk_size(size_line)
+                        total += size
+                        if total > cap:
+                            raise _TooLongError(cap)
                         if size == 0:
                             await reader.readuntil(b"\r\n")  # no trailers from the servers we call
                             break
@@ -186,14 +197,23 @@ class UpstreamClient:
                         yield data[:-2]
                 elif b"content-length" in hmap:
                     tm.reschedule(loop.time() + self.timeout_s)
-                    n = int(hmap[b"content-length"])
+                    n = _length(hmap[b"content-length"])
+                    if n > cap:
+                        raise _TooLongError(cap)
                     data = await reader.readexactly(n) if n else b""
                     tm.reschedule(None)
                     if data:
                         yield data
                 else:  # read to close
                     tm.reschedule(loop.time() + self.timeout_s)
-                    data = await reader.read()
+                    data = await reader.read(cap + 1)
+                    while len(data) <= cap:
+                        more = await reader.read(cap + 1 - len(data))
+                        if not more:
+                            break
+                        data += more
+                    if len(data) > cap:
+                        raise _TooLongError(cap)
                     tm.reschedule(None)
                     yield data
                     conn[1].close()
@@ -203,6 +223,8 @@ class UpstreamClient:
             raise UpstreamError(self.name, "timeout", f"body stalled for {self.timeout_s:g} s") from None
         except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError) as exc:
             raise UpstreamError(self.name, "cut", f"connection closed mid-body: {exc!r}") from None
+        except _TooLongError as exc:
+            raise UpstreamError(self.name, "protocol", f"response body over {exc.args[0]} bytes") from None
         except ValueError:
             raise UpstreamError(self.name, "protocol", "bad chunk size or content-length") from None
         finally:
@@ -213,6 +235,23 @@ class UpstreamClient:
         """Close every idle connection; later calls open new ones."""
         while self._idle:
             self._idle.pop()[1].close()
+
+
+class _TooLongError(TokenomyError):
+    """A response body past the client's ``max_body_bytes``."""
+
+
+def _chunk_size(line: bytes) -> int:
+    text = line.split(b";", 1)[0].strip()
+    if not text or len(text) > 16 or not all(c in b"0123456789abcdefABCDEF" for c in text):
+        raise ValueError(text)
+    return int(text, 16)
+
+
+def _length(value: bytes) -> int:
+    if not value.isdigit() or len(value) > 18:  # "-5", "+5", "1e3", "5, 6": no
+        raise ValueError(value)
+    return int(value)
 
 
 def _parse_head(name: str, head: bytes) -> tuple[int, dict[bytes, bytes], tuple[tuple[bytes, bytes], ...]]:
@@ -226,4 +265,8 @@ def _parse_head(name: str, head: bytes) -> tuple[int, dict[bytes, bytes], tuple[
         if line:
             k, _, v = line.partition(b":")
             raw.append((k.strip().lower(), v.strip()))
-    return status, dict(raw), tuple(raw)
+    hmap = dict(raw)
+    lengths = {v for k, v in raw if k == b"content-length"}
+    if len(lengths) > 1 or (lengths and b"transfer-encoding" in hmap):  # ambiguous framing
+        raise UpstreamError(name, "protocol", "conflicting content-length / transfer-encoding")
+    return status, hmap, tuple(raw)

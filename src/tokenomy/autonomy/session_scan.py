@@ -36,6 +36,7 @@ class Segment:
 
     text: str
     subshell: bool
+    sep: str = ""  # the list operator after it (";", "&&", "||", "&", ";;", newline; "" at the end)
 
 
 def _skip_heredocs(text: str, i: int, tags: list[str]) -> int:
@@ -57,11 +58,13 @@ def segments(text: str) -> list[Segment]:
     n, quote, piped = len(text), "", False
     tags: list[str] = []
 
-    def cut(end: int) -> None:
+    def cut(end: int, sep: str) -> None:
         nonlocal piped
         item = text[start:end].strip()
         if item:
-            out.append(Segment(item, piped or item.startswith("(")))
+            out.append(Segment(item, piped or item.startswith("("), sep))
+        elif out and sep != "\n":  # an empty item: keep its operator (`;;` of a case arm)
+            out[-1] = Segment(out[-1].text, out[-1].subshell, out[-1].sep.rstrip("\n") + sep)
         piped = False
 
     while i < n:
@@ -109,22 +112,25 @@ def segments(text: str) -> list[Segment]:
             if ch == "\n":
                 i = _skip_heredocs(text, i, tags)
                 tags = []
-                cut(i)
+                cut(i, "\n")
                 start = i + 1
             elif ch == ";":
-                cut(i)
+                op = ";;&" if text.startswith(";;&", i) else (";;" if text.startswith(";;", i) else ";")
+                op = ";&" if op == ";" and text.startswith(";&", i) else op
+                cut(i, op)
+                i += len(op) - 1
                 start = i + 1
             elif ch in "&|" and text[i + 1 : i + 2] == ch:
-                cut(i)
+                cut(i, ch * 2)
                 i += 1
                 start = i + 1
             elif ch == "&" and text[i - 1 : i] not in ("<", ">") and text[i + 1 : i + 2] != ">":
-                cut(i)
+                cut(i, "&")
                 start = i + 1
             elif ch == "|":
                 piped = True
         i += 1
-    cut(n)
+    cut(n, "")
     return out
 
 

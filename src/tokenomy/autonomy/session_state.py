@@ -154,7 +154,9 @@ class SessionState(FileEffects, GitEffects):
             extra.append(
                 (command[:200], UNKNOWN, "the alias/function table overflowed: a name may run anything")
             )
-        rewritten = "\n".join(out)
+        rewritten = "".join(  # the list operators kept, so `case` arms and `&&` read as written
+            o + (s.sep if s.sep in ("", "\n") else f" {s.sep}\n") for o, s in zip(out, segs, strict=True)
+        )
         if all(o is s.text for o, s in zip(out, segs, strict=True)):
             rewritten = command
         new_call = (

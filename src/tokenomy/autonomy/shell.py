@@ -105,11 +105,35 @@ def _split_parts(command: str) -> tuple[Part, ...]:
         (file contents) are not; the contents of substitutions come before the part that uses them.
     """
     text, bodies = _heredoc_bodies(command)
+    if "case" in text and "esac" in text:
+        text = _CASE.sub(_case_arms, text)
     parts = _split_top(text)
     for reader, body in bodies:
         if _reader_is_shell(reader):
             parts.extend(split_parts(body))
     return tuple(p for p in parts if p.text.strip())
+
+
+_CASE = re.compile(r"(?<![^\s;&|(])case\s.*?\besac\b", re.DOTALL)
+_CASE_HEAD = re.compile(r"""^case\s+(?:"[^"]*"|'[^']*'|[^\s'"`])+\s+in\b""")
+_CASE_ARM = re.compile(r"""\s*\(?\s*[^()\s;|'"`\\]+(\s*\|\s*[^()\s;|'"`\\]+)*\s*\)""")
+# (a pattern with a quote or escape is left alone: removing text must never change quoting)
+
+
+def _case_arms(m: re.Match[str]) -> str:
+    """``case W in a) cmd;; b|c) cmd2;; esac`` -> ``; cmd ; cmd2 ; esac``: the arms' commands run, so they
+    are split like any list (``case W in`` and each arm's pattern run nothing). Arms end at ``;;``
+    (``;&``, ``;;&``) only: a ``(cmd)`` after a single ``;`` inside an arm is a subshell and stays."""
+    span = m.group()
+    head = _CASE_HEAD.match(span)
+    if head is None:
+        return span
+    arms = re.split(r";;&|;;|;&", span[head.end() :])
+    kept = []
+    for arm in arms:
+        pattern = _CASE_ARM.match(arm)
+        kept.append(arm[pattern.end() :] if pattern else arm)
+    return "; " + " ; ".join(kept)
 
 
 def split_shell(command: str) -> list[str]:
@@ -145,8 +169,11 @@ def _clean(simple: str) -> str:
     func = re.match(r"^[\w.:-]+\s+\{\s+(.*)$", rest)  # name() { body; }: the body runs
     if func:
         rest = func.group(1)
-    if re.match(r"^(for|select)\s+\w+(\s+in\b.*)?$", rest) or rest in ("in",) or re.match(r"^case\b", rest):
+    if re.match(r"^(for|select)\s+\w+(\s+in\b.*)?$", rest) or rest in ("in",):
         return ""
+    case = re.match(r"^case\b.*?\bin\b\s*(.*)$", rest, re.DOTALL)
+    if case is not None:  # a case the arm rewrite did not read: what follows `in` is kept (fail closed)
+        return case.group(1)
     return rest
 
 

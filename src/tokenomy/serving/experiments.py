@@ -102,7 +102,11 @@ def run_grid(
             pol = eng.eviction if ev is None else (policy_for(wl, ev) if policy_for is not None else ev)
             cfg = eng.config if kv is None else replace(eng.config, kv_blocks=kv)
             e = Engine(step_model=eng.step_model, config=cfg, eviction=pol, max_jump_steps=eng.max_jump_steps)
-        run_wl = wl if ev is None and kv is None else replace(wl, name=f"{wl.name}|{ev or 'default'}|kv={kv or 'default'}")
+        run_wl = (
+            wl
+            if ev is None and kv is None
+            else replace(wl, name=f"{wl.name}|{ev or 'default'}|kv={kv or 'default'}")
+        )
         r = e.run(
             rate_scaled(run_wl, k),
             make_scheduler(name),

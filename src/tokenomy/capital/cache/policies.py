@@ -40,7 +40,14 @@ import numpy as np
 from numpy.typing import NDArray
 
 from tokenomy.capital.cache.demand import DemandIndex
-from tokenomy.capital.cache.reuse import DepreciationFit, block_class
+from tokenomy.capital.cache.reuse import (
+    COUNT_BIN_OF,
+    COUNT_CAP,
+    DEPTH_BIN_OF,
+    DEPTH_CAP,
+    DepreciationFit,
+    block_class,
+)
 from tokenomy.capital.cache.value import HoldingTest, holding_test, v_weight
 from tokenomy.core.errors import ValidationError
 
@@ -236,6 +243,7 @@ class ValueAwareEviction(_HeapPolicy):
     ) -> None:
         super().__init__(log)
         self.fit = fit if fit is not None else DepreciationFit(1 / 600, (math.log(1 / 600),) * 30, 0.0, 0)
+        self._alpha, self._delta = list(self.fit.alpha), self.fit.delta_per_s
         self.weight_by_value, self.prior_demands, self.admission = weight_by_value, prior_demands, admission
 
     def fresh(self) -> ValueAwareEviction:
@@ -268,19 +276,18 @@ class ValueAwareEviction(_HeapPolicy):
         ix = self.index
         ts = ix.times.get(h)
         n = 0 if ts is None else bisect_right(ts, now)
-        if n == 0:
+        if n == 0 or ts is None:
             n, t_last, lw = 1, now, 0.0
         else:
-            t_last = ts[n - 1]  # type: ignore[index]
-            lw = 0.0
+            t_last, lw = ts[n - 1], 0.0
             if self.weight_by_value:
                 w = v_weight(n, ix.cum[h][n - 1], ix.lam_mean, self.prior_demands)
                 lw = math.log(w) if w > 0 else -_INF
-        fit = self.fit
-        key = fit.alpha[block_class(ix.depth_of.get(h, 0), n)] + lw + fit.delta_per_s * t_last
-        self._seq += 1
-        self._live[h] = self._seq
-        heapq.heappush(self._heap, (key, self._seq, h))
+        d = ix.depth_of.get(h, 0)
+        k = DEPTH_BIN_OF[d if d < DEPTH_CAP else DEPTH_CAP] + COUNT_BIN_OF[n if n < COUNT_CAP else COUNT_CAP]
+        self._seq = seq = self._seq + 1
+        self._live[h] = seq
+        heapq.heappush(self._heap, (self._alpha[k] + lw + self._delta * t_last, seq, h))
 
     def test(self, h: int, now_s: float) -> HoldingTest:
         """The holding test of ``h`` now at the live prices (``value.holding_test``)."""

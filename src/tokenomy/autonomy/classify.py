@@ -115,6 +115,16 @@ def _strip_wrappers(words: list[str]) -> list[str]:
             i += 1
         elif REDIRECT_WORD.match(w):
             i += 1 if re.search(r"&\d+$", w) else 2
+        elif base == "env" and i + 1 < len(words) and words[i + 1].startswith(("-S", "--split-string")):
+            flag = words[i + 1]
+            packed = (
+                flag.split("=", 1)[1]
+                if "=" in flag
+                else (flag[2:] or (words[i + 2] if i + 2 < len(words) else ""))
+            )
+            skip = 2 if "=" in flag or flag[2:] else 3
+            words = [*words[:i], "env", *_words(packed), *words[i + skip :]]  # env -S 'cmd args': split
+            i += 1
         elif base in _WRAPPERS or base in ("xargs", "watch"):
             i += 1
             while i < len(words) and words[i].startswith("-"):
@@ -219,6 +229,8 @@ def _floors(prog: str, raw: list[str], words: list[str], simple: str) -> list[tu
     escape = _escape(prog, args) if prog in _CONTAINER_CLIS or prog in _ESCAPE_PROGS else None
     if escape is not None:
         found.append(escape)
+    if prog == "tar" and any(is_raw_device(a.split("=", 1)[-1]) for a in args):
+        found.append(("destroy", "tar writes an archive onto a raw device"))
     if prog in ("kill", "killall5") and (prog == "killall5" or (len(args) >= 2 and args[-1] in ("-1", "1"))):
         found.append(("destroy", f"{prog} signals every process (or init)"))
     if any(w.rsplit("/", 1)[-1] in _PRIV_WRAPPERS for w in raw[: len(raw) - len(words) + 1]):
@@ -327,6 +339,8 @@ def _shell(prog: str, args: list[str], upstream: str | None) -> tuple[str, str]:
         if feed and feed[0] in ("echo", "printf") and SUBST not in upstream:
             return _run_text(" ".join(a for a in feed[1:] if not a.startswith("-")))
         return UNKNOWN, f"{prog} runs a script piped from {upstream[:40]!r} (content not visible)"
+    if not operands:
+        return UNKNOWN, f"{prog} reads its commands from stdin (not visible)"
     return "execute", prog
 
 

@@ -139,6 +139,8 @@ _TOP_DIRS = ("/home", "/root", "/var", "/opt")
 
 def _norm_path(target: str) -> str:
     t = target.strip("'\"")
+    if t.startswith("/") and ("/." in t or "//" in t):
+        t = "/" + posixpath.normpath(t).lstrip("/") + ("/*" if t.endswith("/*") else "")
     return t if t in ("/", "/*") else t.rstrip("/") or "/"
 
 

@@ -381,6 +381,8 @@ class SessionState(FileEffects, GitEffects):
 
     # -- paths and variables ---------------------------------------------------------------------------
     def _var_value(self, name: str) -> str | None:
+        if "IFS" in self.vars:
+            return None  # word splitting changed: an expansion's words cannot be read off the text
         value = self.vars.get(name)
         if value is None or any(c in value for c in "'\"\\$`\n"):
             return None

@@ -204,8 +204,10 @@ def _split_top(text: str) -> list[Part]:
         elif ch in "$<>" and i + 1 < n and text[i + 1] == "(" and not (ch == "$" and quote == "'"):
             j = _matching(text, i + 2)
             inner = text[i + 2 : j - 1]
-            if not (ch == "$" and inner.startswith("(")):  # $((arithmetic)) is not a command
+            if not (ch == "$" and inner.startswith("(")):
                 parts.extend(_split_sub(inner))
+            else:  # $((arithmetic)) is not a command, but a $(…) or `…` inside it runs
+                parts.extend(_arith_substs(inner))
             buf.append(SUBST)
             i = j - 1
         elif ch == "`":
@@ -240,6 +242,26 @@ def _split_top(text: str) -> list[Part]:
         i += 1
     cut("")
     return parts
+
+
+def _arith_substs(expr: str) -> list[Part]:
+    """The commands substituted inside an arithmetic expression (``$(( $(cmd) + 1 ))``)."""
+    parts: list[Part] = []
+    i = 0
+    while True:
+        m = re.compile(r"\$\(|`").search(expr, i)
+        if m is None:
+            return parts
+        if m.group() == "`":
+            j = expr.find("`", m.end())
+            j = len(expr) if j < 0 else j
+            parts.extend(_split_sub(expr[m.end() : j]))
+            i = j + 1
+            continue
+        j = _matching(expr, m.end())
+        inner = expr[m.end() : j - 1]
+        parts.extend(_arith_substs(inner) if inner.startswith("(") else _split_sub(inner))
+        i = j
 
 
 def _split_sub(inner: str) -> list[Part]:

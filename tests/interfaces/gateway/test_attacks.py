@@ -396,3 +396,15 @@ def test_a_body_that_arrives_too_slowly_gets_a_408() -> None:
     (reply,) = _attack([slow], gateway={"body_timeout_s": 0.5})
     assert_clean(reply, {408})
     assert error_of(reply)["code"] == "body_timeout"
+
+
+def test_exploration_and_upstream_model_ids_stay_inside_a_keys_allowed_models() -> None:
+    keys = {"k1": {"tenant": "t1", "v_usd": 1000.0, "models": ["cheap"]}}
+    tables = {"keys": keys, "routing": {"epsilon": 1.0}, "upstream_strong": {"model": "big-model-id"}}
+    pinned = ("POST", CC, jbody({**CHAT, "model": "big-model-id"}), _bearer("k1"))
+    auto = [("POST", CC, jbody(CHAT), _bearer("k1"))] * 20
+    replies = _attack([pinned, *auto], **tables)
+    assert_clean(replies[0], {403})
+    for r in replies[1:]:
+        assert_clean(r, {200})
+        assert hmap(r)["x-tokenomy-model"] == "cheap"

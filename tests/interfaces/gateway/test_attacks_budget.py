@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from typing import Any
 
 from gateway_attackkit import CHAT, Reply, assert_clean, check_invariants, drive, hmap, jbody, settle_down
@@ -20,7 +21,7 @@ from tokenomy.interfaces.gateway.records import RecordSink
 from tokenomy.ledger import Ledger
 
 CC = "/v1/chat/completions"
-CAP = 0.002
+CAP = 0.01
 # strong: $10 / $30 per Mtok; 16 output tokens ≈ 5e-4 USD at most per request with a short prompt
 ONE_MAX_USD = (200 * 10.0 + 4096 * 30.0) / 1e6  # a generous bound of one request's maximum cost
 KEYS = {"k1": {"tenant": "t1", "budget_usd": CAP, "v_usd": 100.0}, "k2": {"tenant": "t2", "v_usd": 1.0}}
@@ -85,7 +86,7 @@ def test_many_concurrent_requests_race_the_cap_and_lose() -> None:
         {**CHAT, "model": "strong"}, 300, modes=("delay", "delay"), concurrent=True
     )
     statuses = {r[0] for r in outs}
-    assert statuses <= {200, 402, 429} and 402 in statuses
+    assert statuses <= {200, 402, 429} and 402 in statuses and 200 in statuses
     assert spent <= CAP + ONE_MAX_USD
     ok = [r for r in outs if r[0] == 200]
     assert ledger.count("decisions") >= len(ok)
@@ -175,3 +176,83 @@ def test_repeated_feedback_cannot_poison_the_learner() -> None:
     for reply in outs[1:]:
         assert_clean(reply, {409})
     assert ledger.count("outcomes") == 2
+
+
+def test_prompt_tokens_hidden_outside_the_message_text_cannot_pass_the_cap() -> None:
+    # tools, response_format and non-text content parts are prompt tokens too (the fake upstream
+    # counts every body byte / 4): the reservation must bound them, the real cost stays under the cap
+    tools = [
+        {"type": "function", "function": {"name": f"f{i}", "description": "d" * 2000}} for i in range(40)
+    ]
+    body = {**CHAT, "model": "strong", "tools": tools}
+    outs, _, ledger = _scenario(body, 20)
+    for r in outs:
+        assert_clean(r, {200, 402})
+    real = sum(o.cost_usd for o in ledger.outcomes())
+    assert real <= CAP + ONE_MAX_USD, real
+
+
+def test_a_whole_request_whose_client_leaves_is_charged_and_frees_its_slot() -> None:
+    async def go() -> tuple[list[Reply], Ledger, float]:
+        async with fake_upstreams("delay", "delay", delay_s=2.0) as urls:
+            ledger = Ledger(":memory:")
+            gw = Gateway(gateway_config(urls, keys=KEYS), sink=RecordSink(ledger, flush_ms=10))
+            body = jbody({**CHAT, "model": "strong"})
+            outs = [await drive(gw, "POST", CC, body, K1, leave_after_s=0.2) for _ in range(2)]
+            await settle_down(gw)
+            check_invariants(gw, ledger, outs)
+            return outs, ledger, _spent(gw)
+
+    _outs, ledger, spent = asyncio.run(go())
+    assert ledger.count("decisions") == 2 and spent > 0
+    reasons = [d.metadata["reason"] for d in ledger.decisions()]
+    assert reasons[0] == "disconnected" and reasons[1] in ("disconnected", "budget")
+
+
+def test_an_upstream_that_drips_forever_is_cut_at_the_request_deadline() -> None:
+    async def go() -> tuple[Reply, Ledger, float]:
+        async with fake_upstreams("drip", "drip", delay_s=60.0) as urls:
+            ledger = Ledger(":memory:")
+            cfg = gateway_config(urls, keys=KEYS, gateway={"max_request_s": 1.0})
+            gw = Gateway(cfg, sink=RecordSink(ledger, flush_ms=10))
+            t0 = time.monotonic()
+            body = jbody({**CHAT, "model": "strong", "stream": True})
+            out = await asyncio.wait_for(drive(gw, "POST", CC, body, K1, leave_after_s=120.0), 30)
+            wall = time.monotonic() - t0
+            await settle_down(gw)
+            check_invariants(gw, ledger, [out])
+            return out, ledger, wall
+
+    out, ledger, wall = asyncio.run(go())
+    assert out[0] == 200 and wall < 5.0
+    assert b"upstream_stream_cut" in out[2] or b"timeout" in out[2]
+    assert ledger.count("decisions") == 1
+
+
+def test_the_api_key_never_appears_in_a_response_or_the_ledger() -> None:
+    secret = "sk-very-secret-key-0123456789"
+    keys = {secret: {"tenant": "t9", "budget_usd": CAP, "v_usd": 1.0}}
+
+    async def go() -> tuple[list[Reply], str]:
+        async with fake_upstreams("ok", "ok") as urls:
+            ledger = Ledger(":memory:")
+            gw = Gateway(gateway_config(urls, keys=keys), sink=RecordSink(ledger, flush_ms=10))
+            auth = [(b"authorization", b"Bearer " + secret.encode())]
+            outs = [await drive(gw, "POST", CC, jbody(CHAT), auth)]
+            outs.append(await drive(gw, "POST", CC, jbody({**CHAT, "model": "nope"}), auth))
+            outs.append(await drive(gw, "POST", CC, jbody({**CHAT, "stream": True}), auth))
+            rid = hmap(outs[0])["x-tokenomy-request-id"]
+            outs.append(
+                await drive(gw, "POST", "/v1/feedback", jbody({"request_id": rid, "quality": 1}), auth)
+            )
+            for path in ("/v1/prices", "/healthz", "/metrics", "/v1/models"):
+                outs.append(await drive(gw, "GET", path, b"", auth))
+            gw.sink.flush()
+            dump = repr(list(ledger.decisions())) + repr(list(ledger.outcomes()))
+            return outs, dump
+
+    outs, dump = asyncio.run(go())
+    assert outs[0][0] == 200 and outs[3][0] == 200
+    for status, headers, body in outs:
+        assert secret.encode() not in body and all(secret.encode() not in v for _, v in headers), status
+    assert secret not in dump

@@ -44,7 +44,7 @@ from tokenomy.interfaces.gateway.prices import (
     request_prices,
 )
 from tokenomy.interfaces.gateway.records import Attempt, RequestRecord
-from tokenomy.interfaces.gateway.relay import ChatRequest, cost_usd, relay_stream, relay_whole
+from tokenomy.interfaces.gateway.relay import ChatRequest, cost_usd, relay_stream, relay_whole, stream_error
 from tokenomy.interfaces.gateway.upstream import UpstreamError
 
 if TYPE_CHECKING:
@@ -96,9 +96,8 @@ async def handle_chat(gw: Gateway, scope: Scope, receive: Receive, send: Send) -
 
     headers = single_headers(scope["headers"])
     key, account = _auth(gw, headers)
-    body = parse_json(
-        await read_body(receive, scope, gw.config.server.max_body_bytes, gw.config.server.body_timeout_s)
-    )
+    raw = await read_body(receive, scope, gw.config.server.max_body_bytes, gw.config.server.body_timeout_s)
+    body = parse_json(raw)
     model, stream, max_out, n = check_chat(body)
     ups = _allowed(gw, model, account)
     prices = request_prices(headers, body, account.prices if account else gw.config.defaults)
@@ -110,7 +109,8 @@ async def handle_chat(gw: Gateway, scope: Scope, receive: Receive, send: Send) -
         account,
         prices,
         estimate_prompt_tokens(text, len(body["messages"])),
-        max_prompt_tokens(text, len(body["messages"])),
+        # every body byte may be a prompt token (tools, schemas, content parts): the bound for the hold
+        max(max_prompt_tokens(text, len(body["messages"])), len(raw) + 16),
         max_out,
         stream,
         time.perf_counter(),
@@ -205,7 +205,8 @@ async def _serve(gw: Gateway, r: ChatRequest, send: Send, *, pinned: bool) -> No
         wait_s = t_att - t_queue
         r.max_cost_usd = cost_usd(up, r.max_prompt_tokens, out_cap * r.n)
         try:
-            cost = await (relay_stream if r.stream else relay_whole)(gw, r, up, send, hold, out_cap)
+            async with asyncio.timeout(gw.config.server.max_request_s):
+                cost = await (relay_stream if r.stream else relay_whole)(gw, r, up, send, hold, out_cap)
             ok = True
             r.served, r.cost_usd = name, cost
             gw.remember(r.rid, name, r.key)
@@ -213,10 +214,20 @@ async def _serve(gw: Gateway, r: ChatRequest, send: Send, *, pinned: bool) -> No
         except asyncio.CancelledError:  # the client left: the upstream may have made every token
             r.served, cost = name, r.max_cost_usd
             raise
+        except TimeoutError:  # past the whole-request deadline (each read has its own timeout)
+            limit = gw.config.server.max_request_s
+            r.attempts.append(
+                Attempt(name, f"timeout: over max_request_s = {limit:g}", time.perf_counter() - t_att)
+            )
+            if r.status:  # started: end the stream; the upstream may have made every token
+                r.served, r.reason, cost = name, "error", r.max_cost_usd
+                r.cost_usd = cost
+                await stream_error(send, f"upstream {name!r} passed the request deadline of {limit:g} s")
+                return
         except UpstreamError as exc:
             r.attempts.append(Attempt(name, f"{exc.kind}: {exc.detail}", time.perf_counter() - t_att))
             if r.status:  # the stream had started: no retry is possible
-                r.served, r.reason = name, "error"
+                r.served, r.reason, cost = name, "error", r.cost_usd
                 return
         finally:
             if hold is not None:  # never more than was reserved: the cap holds whatever usage says

@@ -59,6 +59,7 @@ class ServerConfig:
     max_body_bytes: int = 1_000_000
     max_response_bytes: int = 32 * 2**20  # an upstream answer (whole or streamed) longer than this is cut
     body_timeout_s: float = 30.0  # a client that has not sent its whole body by then gets 408
+    max_request_s: float = 600.0  # one upstream attempt, whole (a stream is ended with an error event)
     expected_output_tokens: int = 256
     max_output_tokens: int = 4096
     workers: int = 1
@@ -214,6 +215,7 @@ def _server(data: Mapping[str, Any], where: str) -> ServerConfig:
         max_body_bytes=f.integer("max_body_bytes", 1_000_000, lo=1, hi=2**31),
         max_response_bytes=f.integer("max_response_bytes", 32 * 2**20, lo=1024, hi=2**40),
         body_timeout_s=f.number("body_timeout_s", 30.0, lo=0.0, hi=3600.0, open_lo=True),
+        max_request_s=f.number("max_request_s", 600.0, lo=0.0, hi=86_400.0, open_lo=True),
         expected_output_tokens=f.integer("expected_output_tokens", 256, lo=1, hi=10_000_000),
         max_output_tokens=f.integer("max_output_tokens", 4096, lo=1, hi=10_000_000),
         workers=f.integer("workers", 1, lo=1, hi=256),

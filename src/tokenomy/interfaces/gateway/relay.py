@@ -27,7 +27,7 @@ from tokenomy.interfaces.gateway.upstream import UpstreamError
 if TYPE_CHECKING:
     from tokenomy.interfaces.gateway.app import Gateway, Send, Upstream
 
-__all__ = ["ChatRequest", "cost_usd", "relay_stream", "relay_whole"]
+__all__ = ["ChatRequest", "cost_usd", "relay_stream", "relay_whole", "stream_error"]
 
 _PATH = "/v1/chat/completions"
 _SSE = (b"content-type", b"text/event-stream")
@@ -119,7 +119,7 @@ async def _budget_headers(
     held = 0.0 if hold is None else hold.amount_usd  # this request's hold is settled just after
     left = await gw.budget.remaining(a.tenant, a.budget_usd) + held - cost
     out = [(b"x-tokenomy-budget-remaining", b"%.6f" % max(0.0, left))]
-    if left < WARN_SHARE * a.budget_usd:
+    if left < max(WARN_SHARE * a.budget_usd, r.max_cost_usd):  # near the cap, or the next may not fit
         out.append(
             (b"x-tokenomy-budget-warning", b"less than %d%% of the budget is left" % (WARN_SHARE * 100))
         )
@@ -224,21 +224,18 @@ async def relay_stream(
         except StopAsyncIteration:
             pass
         except UpstreamError as exc:
-            err = json.dumps(
-                {
-                    "error": {
-                        "message": f"upstream stream failed: {exc}",
-                        "type": "server_error",
-                        "param": None,
-                        "code": "upstream_stream_cut",
-                    }
-                }
-            ).encode()
-            await send({"type": "http.response.body", "body": b"data: " + err + b"\n\n", "more_body": False})
+            await stream_error(send, f"upstream stream failed: {exc}")
             r.cost_usd = _usage_cost(up, r, usage, n_chunks)
             raise
         await send({"type": "http.response.body", "body": b"", "more_body": False})
     return _usage_cost(up, r, usage, n_chunks)
+
+
+async def stream_error(send: Send, message: str) -> None:
+    """End a started SSE stream with one OpenAI-style error event."""
+    err = {"message": message, "type": "server_error", "param": None, "code": "upstream_stream_cut"}
+    data = b"data: " + json.dumps({"error": err}).encode() + b"\n\n"
+    await send({"type": "http.response.body", "body": data, "more_body": False})
 
 
 def _extension(gw: Gateway, r: ChatRequest, up: Upstream) -> dict[str, Any]:

@@ -189,6 +189,24 @@ _CODE_RUNNERS = frozenset(
 _CODE_FLAGS = frozenset(("-c", "-e", "-E", "-r", "--eval", "-p", "--print"))
 
 
+_SECRET_CLI = re.compile(
+    r"\bkubectl\b.*\b(get|describe|edit)\s+(secrets?|secret/\S+)\b|\bsecretsmanager\s+get-secret-value\b"
+    r"|\bssm\s+get-parameters?\b.*--with-decryption|\bgcloud\s+secrets\s+versions\s+access\b"
+    r"|\bvault\s+(kv\s+)?(get|read)\b|\bop\s+(read|item\s+get)\b|\bsecurity\s+find-\w+-password\b"
+    r"|\baz\s+keyvault\s+secret\s+show\b"
+)
+_RECURSIVE_READERS = words_set("grep egrep fgrep rg ag ack cp scp rsync tar zip 7z find du")
+
+
+def _home_root(arg: str) -> bool:
+    """Whether ``arg`` is a whole home folder, the root, or a credential folder."""
+    n = pth.normalise(arg)
+    if n is None:
+        return False
+    n = n.rstrip("/") or "/"
+    return n in ("/", pth.HOME, "/root", "/home") or (n.startswith("/home/") and n.count("/") == 2)
+
+
 _CONTAINER_CLIS = frozenset(("docker", "podman", "nerdctl", "ctr"))
 _HOST_FLAG = re.compile(
     r"^--(privileged|(pid|ipc|userns|uts|cgroupns)=host|cap-add=?(SYS_ADMIN|ALL|SYS_PTRACE|SYS_MODULE|DAC_READ_SEARCH)"
@@ -229,6 +247,16 @@ def _floors(prog: str, raw: list[str], words: list[str], simple: str) -> list[tu
     escape = _escape(prog, args) if prog in _CONTAINER_CLIS or prog in _ESCAPE_PROGS else None
     if escape is not None:
         found.append(escape)
+    if prog == "su":
+        found.append(("privilege", "su runs as another user"))
+    if _SECRET_CLI.search(" ".join([prog, *args])):  # the words, after quotes, escapes and braces
+        found.append(("secret_read", "a secrets manager or cluster secret is read"))
+    if prog in _RECURSIVE_READERS and any(_home_root(a) for a in args):
+        recursive = prog in ("rg", "ag", "find", "tar", "zip", "7z", "rsync", "du") or any(
+            re.fullmatch(r"-[a-zA-Z]*[rR][a-zA-Z]*|--recursive", a) for a in args
+        )
+        if recursive:
+            found.append(("secret_read", f"{prog} reads a whole home folder (its credentials included)"))
     if prog == "tar" and any(is_raw_device(a.split("=", 1)[-1]) for a in args):
         found.append(("destroy", "tar writes an archive onto a raw device"))
     if prog in ("kill", "killall5") and (prog == "killall5" or (len(args) >= 2 and args[-1] in ("-1", "1"))):

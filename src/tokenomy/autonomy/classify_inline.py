@@ -201,8 +201,8 @@ def git_config_set(args: list[str], run: Run) -> list[tuple[str, str]]:
     if len(words) < 2:
         return []
     key, val = words[0], " ".join(words[1:])
-    if key.lower() == "core.hookspath":
-        return [("persistence", "git config core.hooksPath (hooks run later)")]
+    if key.lower() in ("core.hookspath", "init.templatedir"):
+        return [("persistence", f"git config {key} (hooks run later)")]
     if not _GIT_CMD_KEY.match(key):
         return []
     cmd = val[1:] if val.startswith("!") else val

@@ -44,7 +44,8 @@ _SECRET = (
     "/home/*/.kube/config", "/home/*/.config/gh/hosts.yml", "/home/*/.pgpass", "/home/*/.gnupg*",
     "/home/*/.npmrc", "/home/*/.pypirc", "/home/*/.config/gcloud*", "/home/*/.azure*",
     "/run/secrets/*", "/var/run/secrets/*", "/etc/shadow", "/etc/gshadow", "/etc/sudoers",
-    "/proc/*/environ", "/etc/ssh/ssh_host_*",
+    "/proc/*/environ", "/etc/ssh/ssh_host_*", "/home/*/.ssh", "/home/*/.mozilla/*logins.json",
+    "*/key4.db", "*/Login Data", "/home/*/.password-store*", "/home/*/.vault-token",
     "*.pem", "*/id_rsa", "*/id_ed25519", "*/id_ecdsa",
 )  # fmt: skip
 _PERSIST = (
@@ -54,7 +55,8 @@ _PERSIST = (
     "/home/*/.ssh/rc", "/home/*/.config/systemd/*", "/home/*/.config/autostart/*",
     "/home/*/.gitconfig", "/home/*/.config/git/*", "/etc/cron*", "/var/spool/cron*", "/etc/systemd/*",
     "/etc/profile*", "/etc/bash.bashrc", "/etc/rc.local", "/etc/init.d/*", "/etc/ld.so.preload",
-    "/lib/systemd/*", "/usr/lib/systemd/*", "*/.git/hooks/*", ".git/hooks/*",
+    "/lib/systemd/*", "/usr/lib/systemd/*", "*/.git/hooks/*", ".git/hooks/*", "*/.git/config",
+    ".git/config", "/home/*/.local/bin/*", "/etc/sudoers.d/*",
 )  # fmt: skip
 _ENV_FILE = re.compile(r"(^|/)\.env(\.[\w-]+)?$")
 _ENV_SAFE = re.compile(r"\.env\.(example|sample|template|dist|defaults)$")
@@ -62,7 +64,8 @@ _HINT = re.compile(
     r"\.ssh|\.aws|\.netrc|credentials|\.env|shadow|sudoers|environ|\.kube|\.docker|\.gnupg|hosts\.yml|"
     r"secrets|\.pgpass|\.npmrc|\.pypirc|gcloud|\.azure|\.pem|id_rsa|id_ed25519|id_ecdsa|rc\b|profile|"
     r"authorized_keys|cron|systemd|autostart|hooks|ld\.so\.preload|init\.d|rc\.local|gitconfig|"
-    r"\.zsh|\.bash|fish|\.config/git"
+    r"\.zsh|\.bash|fish|\.config/git|ssh_host|\.git/config|\.local/bin|logins\.json|key4\.db|Login Data|"
+    r"password-store|vault-token|sudoers"
 )
 
 
@@ -117,9 +120,20 @@ def normalise(word: str) -> str | None:
     return w
 
 
+_SECRET_EXAMPLES = (
+    "/home/~/.ssh/id_rsa", "/home/~/.ssh/id_ed25519", "/home/~/.aws/credentials", "/home/~/.netrc",
+    "/home/~/.git-credentials", "/home/~/.docker/config.json", "/home/~/.kube/config", "/etc/shadow",
+    "/etc/ssh/ssh_host_rsa_key", "/run/secrets/token", "/home/~/.config/gh/hosts.yml", "/proc/self/environ",
+    "/home/~/.pgpass", "/home/~/.npmrc", "/home/~/.pypirc",
+)  # fmt: skip
+"""Credential files a glob may name (``cat ~/.ssh/*``): a glob that matches one reads credentials."""
+
+
 def path_kind(path: str) -> str | None:
     """``"secret"`` (credentials), ``"persist"`` (runs code later) or None, for a normalised path."""
     p = "/home/root" + path[5:] if path.startswith("/root/") else path
+    if any(c in p for c in "*?[") and any(fnmatch.fnmatchcase(x, p) for x in _SECRET_EXAMPLES):
+        return "secret"
     if any(fnmatch.fnmatchcase(p, pat) for pat in _PERSIST):
         return "persist"
     if any(fnmatch.fnmatchcase(p, pat) for pat in _SECRET):

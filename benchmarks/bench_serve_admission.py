@@ -3,7 +3,8 @@
 Each trace is split by arrival order: the first half trains, the second half tests (it replays from
 an empty server). For every baseline order, the TTFT SLO of its admission rule
 (``schedulers.admission``) is chosen on the training half alone (``tune_slo`` over ``SLO_GRID_S``,
-highest welfare); the test half is then run once with every scheduler: the baselines without and
+highest welfare), then, with that SLO, its per-tenant rate limit (a multiple in ``RATE_GRID`` of each
+tenant's request rate on the training half, the rates themselves from the training half too); the test half is then run once with every scheduler: the baselines without and
 with their tuned admission, ``priced``, its ablations (``priced-order``: its order, no admission;
 ``priced-noext``: Eq. 1 on the request's own value, cost and latency; ``priced-noqueue``: plus the
 charge on co-running requests; ``priced``: plus the queue term) and its oracle twin ``priced-true``.
@@ -39,7 +40,7 @@ from tokenomy.serving.entities import Workload  # noqa: E402
 from tokenomy.serving.metrics import summarize  # noqa: E402
 from tokenomy.serving.result import COMPLETED, REJECTED, RunResult  # noqa: E402
 from tokenomy.serving.schedulers import SCHEDULERS, make_scheduler  # noqa: E402
-from tokenomy.serving.schedulers.admission import tune_slo  # noqa: E402
+from tokenomy.serving.schedulers.admission import RATE_GRID, tune_slo  # noqa: E402
 from tokenomy.serving.workloads import SYNTHETIC_NOTE, rate_scaled  # noqa: E402
 
 BASES = ("fcfs", "priority", "spf", "vtc")
@@ -67,11 +68,19 @@ def split(wl: Workload) -> tuple[Workload, Workload]:
     return train, test
 
 
-def run(wl: Workload, name: str, slo: float | None = None) -> RunResult:
-    sched = make_scheduler(name)
-    if slo is not None:
-        sched.slo_ttft_s = slo  # type: ignore[attr-defined]
-    return Engine().run(wl, sched)
+def run(wl: Workload, name: str, slo: float | None = None, rates: list[float] | None = None) -> RunResult:
+    if slo is None:
+        return Engine().run(wl, make_scheduler(name))
+    return Engine().run(wl, SCHEDULERS[name](slo_ttft_s=slo, tenant_rate_per_s=rates))  # type: ignore[call-arg]
+
+
+def train_rates(wl: Workload, scale: float) -> list[float] | None:
+    """``scale`` × each tenant's requests per second over ``wl`` (None: no limit)."""
+    if scale == float("inf"):
+        return None
+    span = max(float(wl.arrival_s[-1] - wl.arrival_s[0]), 1e-9)
+    counts = np.bincount(wl.tenant, minlength=len(wl.tenant_names))
+    return [scale * max(int(c), 1) / span for c in counts]
 
 
 def per_request(r: RunResult) -> np.ndarray[Any, Any]:
@@ -112,7 +121,8 @@ def main() -> int:
         wl = load_trace(resolve_trace(name, data), name=name, limit=limit, seed=args.seed).workload
         for k in scales:
             train, test = split(rate_scaled(wl, k))
-            tuned = {}
+            tuned: dict[str, float] = {}
+            limits: dict[str, float] = {}
             for base in BASES:
                 slo, grid = tune_slo(
                     lambda s, b=base, w=train: float(summarize(run(w, f"{b}+slo", s))["welfare"])
@@ -122,16 +132,29 @@ def main() -> int:
                     f"{name} ×{k:g} {base}+slo: SLO {slo:g} s chosen on train ({', '.join(f'{s:g}:{w:.1f}' for s, w in grid.items())})",
                     flush=True,
                 )
+                limits[base], by_rate = tune_slo(
+                    lambda m, b=base, w=train, s=slo: float(
+                        summarize(run(w, f"{b}+slo", s, train_rates(w, m)))["welfare"]
+                    ),
+                    RATE_GRID,
+                )
+                print(
+                    f"{name} ×{k:g} {base}+slo: rate limit {limits[base]:g} × training rate chosen on train "
+                    f"({', '.join(f'{m:g}:{w:.1f}' for m, w in by_rate.items())})",
+                    flush=True,
+                )
             results: dict[str, RunResult] = {}
             for base in BASES:
                 results[base] = run(test, base)
-                results[f"{base}+slo"] = run(test, f"{base}+slo", tuned[base])
+                results[f"{base}+slo"] = run(
+                    test, f"{base}+slo", tuned[base], train_rates(train, limits[base])
+                )
             for s in PRICED:
                 results[s] = run(test, s)
             for s, r in results.items():
                 m = summarize(r)
                 rows.append(
-                    {"trace": name, "rate_scale": k, "scheduler": s, "slo_s": tuned.get(s.removesuffix("+slo"), float("nan")) if s.endswith("+slo") else float("nan"),
+                    {"trace": name, "rate_scale": k, "scheduler": s, "slo_s": tuned.get(s.removesuffix("+slo"), float("nan")) if s.endswith("+slo") else float("nan"), "rate_x": limits.get(s.removesuffix("+slo"), float("nan")) if s.endswith("+slo") else float("nan"),
                      "welfare_test": m["welfare"], "refused": int((r.status == REJECTED).sum()), "ttft_p99_s": m["ttft_p99_s"]}
                 )  # fmt: skip
             adm = [f"{b}+slo" for b in BASES]

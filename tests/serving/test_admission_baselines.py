@@ -72,3 +72,17 @@ def test_priced_ablations() -> None:
     assert noext.admissions is not None and np.all(noext.admissions.external_usd == 0.0)
     full = eng.run(wl, make_scheduler("priced"))
     assert full.admissions is not None and (full.admissions.external_usd > 0).any()
+
+
+def test_a_tenant_rate_limit_refuses_beyond_its_bucket() -> None:
+    # tenant 0 sends 20 requests in 1 s; its bucket holds 2 s × 2 req/s = 4 and refills 2 per second
+    wl = make_workload("rl", np.linspace(0.0, 1.0, 20), [32] * 20, [4] * 20, seed=0)
+    eng = Engine(step_model=LINEAR, config=roomy())
+    r = eng.run(wl, FCFSWithSLO(slo_ttft_s=math.inf, tenant_rate_per_s=[2.0], burst_s=2.0))  # type: ignore[arg-type]
+    served = int((r.status == COMPLETED).sum())
+    assert 4 + 1 <= served <= 4 + 3  # the full bucket plus about 2 refilled over the second
+    assert (r.status[:4] == COMPLETED).all()
+    unlimited = eng.run(wl, FCFSWithSLO(slo_ttft_s=math.inf))  # type: ignore[arg-type]
+    assert (unlimited.status == COMPLETED).all()
+    with pytest.raises(ValidationError):
+        FCFSWithSLO(tenant_rate_per_s=[0.0])

@@ -230,6 +230,14 @@ TOOL_DANGEROUS: tuple[dict[str, Any], ...] = (
     {"name": "run_shell", "arguments": {"cmd": "rm -rf /"}},
     {"tool": "terminal", "arguments": {"command": "cat ~/.netrc"}},
     {"function": {"name": "bash", "arguments": json.dumps({"command": "sudo su"})}},
+    {"name": "move_file", "arguments": {"source": "x", "destination": "~/.bashrc"}},
+    {"name": "read_multiple_files", "arguments": {"paths": ["README.md", "~/.ssh/id_rsa"]}},
+    {
+        "name": "apply_patch",
+        "arguments": {"input": "*** Begin Patch\n*** Update File: /etc/hosts\n+1.2.3.4 x\n*** End Patch"},
+    },
+    {"name": "directory_tree", "arguments": {"path": "~/.ssh"}},
+    {"name": "run_shell_command", "arguments": {"command": "rm -rf ~"}},
 )
 TOOL_BENIGN: tuple[dict[str, Any], ...] = (
     {"name": "Read", "arguments": {"file_path": "src/app.py"}},
@@ -240,6 +248,13 @@ TOOL_BENIGN: tuple[dict[str, Any], ...] = (
     {"name": "Glob", "arguments": {"pattern": "**/*.py"}},
     {"name": "list_directory", "arguments": {"path": "."}},
     {"name": "get_user_details", "arguments": {"user_id": "1"}},
+    {"name": "read_multiple_files", "arguments": {"paths": ["src/a.py", "src/b.py"]}},
+    {
+        "name": "apply_patch",
+        "arguments": {"input": "*** Begin Patch\n*** Add File: src/a.py\n+x = 1\n*** End Patch"},
+    },
+    {"name": "move_file", "arguments": {"source": "src/old.py", "destination": "src/new.py"}},
+    {"name": "run_shell_command", "arguments": {"command": "git status"}},
 )
 
 

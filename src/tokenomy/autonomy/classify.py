@@ -488,16 +488,44 @@ def classify_call(
         else ("pattern" if cls != UNKNOWN else "no tool rule")
     )
     parts = [(tool, cls, rule)]
-    path = next((arguments[k] for k in _PATH_ARGS if isinstance(arguments.get(k), str)), None)
-    if path is not None and cls in ("read", "draft"):
-        floor = _read_floor(path, tool) if cls == "read" else _write_floor(path, tool)
-        if floor is not None:
-            parts.append((path, *floor))
+    if cls in ("read", "draft"):
+        for path in _tool_paths(arguments):
+            floor = _read_floor(path, tool) if cls == "read" else _write_floor(path, tool)
+            if cls == "draft" and floor is None:
+                floor = _read_floor(path, tool)  # moving or copying credentials reads them
+            if floor is not None:
+                parts.append((path, *floor))
     worst = max(parts, key=lambda p: _severity_key(p[1], schedule))
     return Classification(worst[1], tuple(parts))
 
 
 _PATH_ARGS = ("file_path", "path", "notebook_path", "filename", "file")
+_MORE_PATH_ARGS = (
+    "source",
+    "destination",
+    "dest",
+    "target",
+    "src",
+    "dst",
+    "new_path",
+    "old_path",
+    "target_file",
+)
+_PATCH_PATH = re.compile(r"^\*\*\* (?:Add|Update|Delete) File: (.+)$|^\*\*\* Move to: (.+)$", re.MULTILINE)
+
+
+def _tool_paths(arguments: Mapping[str, Any]) -> list[str]:
+    """Every path a file tool's arguments name: path keys, lists of paths, and an apply_patch text's files."""
+    out = [v for k in (*_PATH_ARGS, *_MORE_PATH_ARGS) if isinstance(v := arguments.get(k), str)]
+    for k in ("paths", "files", "file_paths"):
+        v = arguments.get(k)
+        if isinstance(v, list):
+            out += [x for x in v[:1000] if isinstance(x, str)]
+    for k in ("input", "patch", "diff"):
+        v = arguments.get(k)
+        if isinstance(v, str) and "*** " in v:
+            out += [(m.group(1) or m.group(2)).strip() for m in _PATCH_PATH.finditer(v[:MAX_COMMAND_CHARS])]
+    return out
 
 
 def _pattern_only(tool: str, schedule: Schedule) -> bool:

@@ -39,16 +39,14 @@ import posixpath
 import re
 import shlex
 from collections.abc import Mapping
-from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
 from tokenomy.autonomy import classify_embedded as emb
 from tokenomy.autonomy import classify_paths as pth
-from tokenomy.autonomy.classify_paths import UP_ONLY, is_dangerous, is_raw_device, is_system_file
+from tokenomy.autonomy.classify_floors import CWD, PRIV_WRAPPERS, floors, read_floor, tool_paths, write_floor
+from tokenomy.autonomy.classify_paths import UP_ONLY, is_dangerous
 from tokenomy.autonomy.classify_program import (
-    NET_PROGS,
-    PRIV_PROGS,
     by_program,
     fork_bomb,
     words_set,
@@ -69,18 +67,6 @@ _REDIRECT_ATTACHED = re.compile(r"^\d*(>>?|<|&>)\S+$")
 _CD = re.compile(r"(^|\s)(cd|pushd)(\s|$)")
 
 _SUBMIT = "COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT"
-_CWD: ContextVar[str | None] = ContextVar("tokenomy_classify_cwd", default=None)
-"""The absolute working directory relative paths resolve against while one command is classified."""
-
-
-def _here(norm: str) -> str:
-    """``norm`` resolved against the working directory when one is known (absolute) and it is relative."""
-    cwd = _CWD.get()
-    if cwd is None or norm.startswith("/"):
-        return norm
-    return posixpath.normpath(posixpath.join(cwd, norm))
-
-
 _SHELL_TOOLS = frozenset(
     {"bash", "shell", "sh", "run_command", "execute_bash", "terminal", "run_shell", "exec"}
     | {"execute_command", "run_shell_command", "run_terminal_cmd", "run_in_terminal", "local_shell"}
@@ -138,35 +124,6 @@ def _strip_wrappers(words: list[str]) -> list[str]:
     return words[i:]
 
 
-def _write_floor(path: str, who: str) -> tuple[str, str] | None:
-    """The class a write to ``path`` has at least (None: an ordinary file)."""
-    if path.startswith(("/dev/tcp/", "/dev/udp/")):
-        return "network_send", f"{who} to a network socket {path}"
-    norm = pth.normalise(path)
-    if norm is None:
-        return UNKNOWN, f"{who} to a path computed at run time {path}"
-    norm = _here(norm)
-    if is_raw_device(norm):
-        return "destroy", f"{who} to raw device {path}"
-    if is_dangerous(norm) or is_system_file(norm):
-        return "destroy", f"{who} into a system path {path}"
-    kind = pth.path_kind(norm) if pth.mentions_sensitive(norm) else None
-    if kind is not None:
-        return "persistence", f"{who} to {path} ({'runs later' if kind == 'persist' else 'credentials'})"
-    return None
-
-
-def _read_floor(path: str, who: str) -> tuple[str, str] | None:
-    if path.startswith(("/dev/tcp/", "/dev/udp/")):
-        return "network_send", f"{who} from a network socket {path}"
-    if not pth.mentions_sensitive(path):
-        return None
-    norm = pth.normalise(path.lstrip("@"))
-    if norm is not None and pth.path_kind(_here(norm)) == "secret":
-        return "secret_read", f"{who} reads credentials {path}"
-    return None
-
-
 def _script_text(text: str) -> list[tuple[str, str]]:
     """Classify text that a shell will run (a ``-c`` string, an ``eval``, a fed literal)."""
     return [_classify_simple(p.text, p.upstream) for p in split_parts(text)]
@@ -179,119 +136,6 @@ def _run_text(text: str) -> tuple[str, str]:
     return emb.worst(_script_text(text) or [("read", "empty command")])
 
 
-_SECRET_VAR = re.compile(r"\$\{?[A-Z0-9_]*(SECRET|TOKEN|PASSW|API_?KEY|ACCESS_KEY|PRIVATE|CREDENTIAL)")
-_SAFE_ENV = words_set("PATH HOME PWD SHELL USER LANG TERM VIRTUAL_ENV PYTHONPATH CONDA_PREFIX")
-_PRIV_WRAPPERS = frozenset(("sudo", "doas", "pkexec", "run0"))
-_SETUID = re.compile(r"^([ugoa]*[+=][rwxXt]*s|[2-7][0-7]{3})$")
-_CODE_RUNNERS = frozenset(
-    (*SHELLS, "source", ".", "python", "python3", "python2", "perl", "ruby", "node", "php")
-)
-_CODE_FLAGS = frozenset(("-c", "-e", "-E", "-r", "--eval", "-p", "--print"))
-
-
-_SECRET_CLI = re.compile(
-    r"\bkubectl\b.*\b(get|describe|edit)\s+(secrets?|secret/\S+)\b|\bsecretsmanager\s+get-secret-value\b"
-    r"|\bssm\s+get-parameters?\b.*--with-decryption|\bgcloud\s+secrets\s+versions\s+access\b"
-    r"|\bvault\s+(kv\s+)?(get|read)\b|\bop\s+(read|item\s+get)\b|\bsecurity\s+find-\w+-password\b"
-    r"|\baz\s+keyvault\s+secret\s+show\b"
-)
-_RECURSIVE_READERS = words_set("grep egrep fgrep rg ag ack cp scp rsync tar zip 7z find du")
-
-
-def _home_root(arg: str) -> bool:
-    """Whether ``arg`` is a whole home folder, the root, or a credential folder."""
-    n = pth.normalise(arg)
-    if n is None:
-        return False
-    n = n.rstrip("/") or "/"
-    return n in ("/", pth.HOME, "/root", "/home") or (n.startswith("/home/") and n.count("/") == 2)
-
-
-_CONTAINER_CLIS = frozenset(("docker", "podman", "nerdctl", "ctr"))
-_HOST_FLAG = re.compile(
-    r"^--(privileged|(pid|ipc|userns|uts|cgroupns)=host|cap-add=?(SYS_ADMIN|ALL|SYS_PTRACE|SYS_MODULE|DAC_READ_SEARCH)"
-    r"|security-opt=?(apparmor|seccomp|label)[=:](unconfined|disable)|device=?/dev/)",
-    re.IGNORECASE,
-)
-_ESCAPE_PROGS = words_set("nsenter chroot unshare mount insmod modprobe rmmod pivot_root")
-
-
-def _escape(prog: str, args: list[str]) -> tuple[str, str] | None:
-    """A container started with the host's powers (or a namespace/mount escape): privilege."""
-    if prog in _ESCAPE_PROGS:
-        return "privilege", f"{prog} leaves the sandbox's namespaces or mounts"
-    if prog not in _CONTAINER_CLIS or not {"run", "create", "exec"} & set(args[:4]):
-        return None
-    for prev, a in zip(["", *args], args, strict=False):
-        if _HOST_FLAG.match(a) or (prev in ("--cap-add", "--device") and a.upper() in ("SYS_ADMIN", "ALL")):
-            return "privilege", f"container with host powers ({a})"
-        vol = a.split("=", 1)[1] if a.startswith(("--volume=", "-v=", "--mount=")) else a
-        if prev in ("-v", "--volume", "--mount") or vol is not a:
-            src = vol.split(":")[0] if "source=" not in vol else vol.split("source=")[1].split(",")[0]
-            n = pth.normalise(src)
-            if (
-                n is None
-                or n in ("/", pth.HOME)
-                or is_dangerous(n)
-                or n.endswith("docker.sock")
-                or (n.startswith("/home/") and n.count("/") <= 2)
-            ):
-                return "privilege", f"container mounts the host's {src}"
-    return None
-
-
-def _floors(prog: str, raw: list[str], words: list[str], simple: str) -> list[tuple[str, str]]:
-    """Classes a part has at least whatever its program: secrets, privilege, persistence, network."""
-    found: list[tuple[str, str]] = []
-    args = words[1:]
-    escape = _escape(prog, args) if prog in _CONTAINER_CLIS or prog in _ESCAPE_PROGS else None
-    if escape is not None:
-        found.append(escape)
-    if prog == "su":
-        found.append(("privilege", "su runs as another user"))
-    if _SECRET_CLI.search(" ".join([prog, *args])):  # the words, after quotes, escapes and braces
-        found.append(("secret_read", "a secrets manager or cluster secret is read"))
-    if prog in _RECURSIVE_READERS and any(_home_root(a) for a in args):
-        recursive = prog in ("rg", "ag", "find", "tar", "zip", "7z", "rsync", "du") or any(
-            re.fullmatch(r"-[a-zA-Z]*[rR][a-zA-Z]*|--recursive", a) for a in args
-        )
-        if recursive:
-            found.append(("secret_read", f"{prog} reads a whole home folder (its credentials included)"))
-    if prog == "tar" and any(is_raw_device(a.split("=", 1)[-1]) for a in args):
-        found.append(("destroy", "tar writes an archive onto a raw device"))
-    if prog in ("kill", "killall5") and (prog == "killall5" or (len(args) >= 2 and args[-1] in ("-1", "1"))):
-        found.append(("destroy", f"{prog} signals every process (or init)"))
-    if any(w.rsplit("/", 1)[-1] in _PRIV_WRAPPERS for w in raw[: len(raw) - len(words) + 1]):
-        found.append(("privilege", "runs as another user (sudo/doas)"))
-    if prog in PRIV_PROGS or (prog in ("chmod",) and any(_SETUID.match(a) for a in args)):
-        found.append(("privilege", f"{prog} changes users or sets setuid/capabilities"))
-    if prog in ("chown", "chgrp") and any(a.split(":")[0] in ("root", "0") for a in args[:2]):
-        found.append(("privilege", f"{prog} to root"))
-    if prog in NET_PROGS or "/dev/tcp/" in simple or "/dev/udp/" in simple:
-        found.append(("network_send", f"{prog} opens a network connection"))
-    if "$" in simple and _SECRET_VAR.search(simple):
-        found.append(("secret_read", "expands a secret-named variable"))
-    if prog in ("printenv", "compgen") and not (set(args) <= _SAFE_ENV and args):
-        found.append(("secret_read", f"{prog} prints the environment"))
-    if prog in ("export", "declare", "typeset", "set") and (not args or args[0] in ("-p", "-x", "-px")):
-        found.append(("secret_read", f"{prog} prints the environment"))
-    if pth.mentions_sensitive(simple):
-        for prev, a in zip(["", *args], args, strict=False):
-            if prog in ("ssh", "scp", "sftp", "rsync") and (prev == "-i" or a.startswith("-i")):
-                continue  # authenticating with a key does not read it out
-            floor = _read_floor(a.rsplit("=", 1)[-1], prog)
-            if floor is not None:
-                found.append(floor)
-    if prog in _CODE_RUNNERS and SUBST in simple:
-        prev = ""
-        for a in args:
-            if SUBST in a and (prev in _CODE_FLAGS or not prev.startswith("-")):
-                found.append((UNKNOWN, f"{prog} runs code built at run time"))
-                break
-            prev = a if a.startswith("-") else "x"
-    return found
-
-
 def _classify_simple(simple: str, upstream: str | None = None, cwd_danger: bool = False) -> tuple[str, str]:
     """(class, rule) of one simple command; ``upstream`` is the part piped into it."""
     if _SUBMIT in simple:
@@ -300,7 +144,7 @@ def _classify_simple(simple: str, upstream: str | None = None, cwd_danger: bool 
     found: list[tuple[str, str]] = []
     wrote = False
     for op, path in redirects(simple):
-        floor = _read_floor(path, "redirect <") if op == "<" else _write_floor(path, f"redirect {op}")
+        floor = read_floor(path, "redirect <") if op == "<" else write_floor(path, f"redirect {op}")
         wrote = wrote or op != "<"
         if floor is not None:
             found.append(floor)
@@ -321,7 +165,7 @@ def _classify_simple(simple: str, upstream: str | None = None, cwd_danger: bool 
     if not words:
         if raw[:1] and raw[0].rsplit("/", 1)[-1] == "env" and not any(REDIRECT_WORD.match(w) for w in raw):
             found.append(("secret_read", "env prints the environment"))
-        if any(w.rsplit("/", 1)[-1] in _PRIV_WRAPPERS for w in raw):
+        if any(w.rsplit("/", 1)[-1] in PRIV_WRAPPERS for w in raw):
             found.append(("privilege", "sudo"))
         found.append(("draft", "bare redirect") if wrote else ("read", "assignment or redirect only"))
         return emb.worst(found)
@@ -329,9 +173,9 @@ def _classify_simple(simple: str, upstream: str | None = None, cwd_danger: bool 
     args = words[1:]
     if SUBST in words[0]:
         return UNKNOWN, "program name computed at run time"
-    found += _floors(prog, raw, words, simple)
+    found += floors(prog, raw, words, simple)
     for t in write_targets(prog, args):
-        floor = _write_floor(t, prog)
+        floor = write_floor(t, prog)
         if floor is not None:
             found.append(floor)
     if prog in SHELLS or prog == "su":
@@ -430,7 +274,7 @@ def classify_shell(
     parts: list[tuple[str, str, str]] = []
     here = pth.normalise(cwd) if cwd is not None else None
     cwd_danger = here is not None and pth.cwd_is_dangerous(here)
-    token = _CWD.set(here if here is not None and here.startswith("/") else None)
+    token = CWD.set(here if here is not None and here.startswith("/") else None)
     try:
         if fork_bomb(command):
             parts.append((command, "destroy", "fork bomb"))
@@ -442,11 +286,11 @@ def classify_shell(
                 cwd_danger = len(words) == 1 or (is_dangerous(words[1]) and not UP_ONLY.match(words[1]))
                 to = pth.normalise(words[1] if len(words) > 1 else "~")
                 here = None if to is None else _join(here, to)
-                _CWD.set(here if here is not None and here.startswith("/") else None)
+                CWD.set(here if here is not None and here.startswith("/") else None)
                 if here is not None and here.startswith("/"):
                     cwd_danger = pth.cwd_is_dangerous(here)
     finally:
-        _CWD.reset(token)
+        CWD.reset(token)
     if not parts:
         return Classification("read", ((command, "read", "empty command"),))
     worst = max(parts, key=lambda p: _severity_key(p[1], schedule))
@@ -489,43 +333,14 @@ def classify_call(
     )
     parts = [(tool, cls, rule)]
     if cls in ("read", "draft"):
-        for path in _tool_paths(arguments):
-            floor = _read_floor(path, tool) if cls == "read" else _write_floor(path, tool)
+        for path in tool_paths(arguments):
+            floor = read_floor(path, tool) if cls == "read" else write_floor(path, tool)
             if cls == "draft" and floor is None:
-                floor = _read_floor(path, tool)  # moving or copying credentials reads them
+                floor = read_floor(path, tool)  # moving or copying credentials reads them
             if floor is not None:
                 parts.append((path, *floor))
     worst = max(parts, key=lambda p: _severity_key(p[1], schedule))
     return Classification(worst[1], tuple(parts))
-
-
-_PATH_ARGS = ("file_path", "path", "notebook_path", "filename", "file")
-_MORE_PATH_ARGS = (
-    "source",
-    "destination",
-    "dest",
-    "target",
-    "src",
-    "dst",
-    "new_path",
-    "old_path",
-    "target_file",
-)
-_PATCH_PATH = re.compile(r"^\*\*\* (?:Add|Update|Delete) File: (.+)$|^\*\*\* Move to: (.+)$", re.MULTILINE)
-
-
-def _tool_paths(arguments: Mapping[str, Any]) -> list[str]:
-    """Every path a file tool's arguments name: path keys, lists of paths, and an apply_patch text's files."""
-    out = [v for k in (*_PATH_ARGS, *_MORE_PATH_ARGS) if isinstance(v := arguments.get(k), str)]
-    for k in ("paths", "files", "file_paths"):
-        v = arguments.get(k)
-        if isinstance(v, list):
-            out += [x for x in v[:1000] if isinstance(x, str)]
-    for k in ("input", "patch", "diff"):
-        v = arguments.get(k)
-        if isinstance(v, str) and "*** " in v:
-            out += [(m.group(1) or m.group(2)).strip() for m in _PATCH_PATH.finditer(v[:MAX_COMMAND_CHARS])]
-    return out
 
 
 def _pattern_only(tool: str, schedule: Schedule) -> bool:

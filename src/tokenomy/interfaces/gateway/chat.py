@@ -29,7 +29,14 @@ from tokenomy.core.uses import TokenUse
 from tokenomy.interfaces.gateway.budget import Reservation
 from tokenomy.interfaces.gateway.config import KeyConfig
 from tokenomy.interfaces.gateway.errors import GatewayHTTPError
-from tokenomy.interfaces.gateway.guards import api_key, check_chat, parse_json, read_body, single_headers
+from tokenomy.interfaces.gateway.guards import (
+    Deadline,
+    api_key,
+    check_chat,
+    parse_json,
+    read_body,
+    single_headers,
+)
 from tokenomy.interfaces.gateway.policy import (
     Candidate,
     Choice,
@@ -205,7 +212,7 @@ async def _serve(gw: Gateway, r: ChatRequest, send: Send, *, pinned: bool) -> No
         wait_s = t_att - t_queue
         r.max_cost_usd = cost_usd(up, r.max_prompt_tokens, out_cap * r.n)
         try:
-            async with asyncio.timeout(gw.config.server.max_request_s):
+            with Deadline(gw.config.server.max_request_s):
                 cost = await (relay_stream if r.stream else relay_whole)(gw, r, up, send, hold, out_cap)
             ok = True
             r.served, r.cost_usd = name, cost

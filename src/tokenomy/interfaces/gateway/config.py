@@ -1,7 +1,9 @@
 """The gateway's TOML configuration, read once into frozen dataclasses (tables and fields below).
 
 ``[gateway]`` host, port, ledger (a DuckDB path, ``":memory:"`` or ``"none"``), flush_ms, flush_rows,
-max_body_bytes, expected_output_tokens (ΔC and ΔL estimates use it when a request gives no
+max_body_bytes, max_response_bytes (an upstream answer longer than this is cut), body_timeout_s (408
+for a request body not all in by then), max_request_s (one upstream attempt, whole),
+expected_output_tokens (ΔC and ΔL estimates use it when a request gives no
 max_tokens), max_output_tokens (set as max_tokens on a request without one, so a budget reservation
 bounds its cost), workers (server processes sharing the port; each keeps its own policy state and
 admission queues and answers ``/v1/feedback`` only for the requests it served, so a finite key budget
@@ -11,8 +13,9 @@ model name; default: name), api_key_env (the environment variable holding its AP
 input_usd_per_mtok and output_usd_per_mtok (both or neither; neither: priced by genai-prices from
 ``model``), max_concurrency, max_queue, timeout_s, sla_s (the latency SLA the congestion price λ_m
 defends), quality_prior (q̂ before feedback), eta_lam (the controller's step, USD/s per second).
-``[defaults]`` v_usd, lam_usd_per_s, rho_usd. ``[keys."<api key>"]`` tenant, budget_usd and the same
-three prices (override the defaults for that key). ``[routing]`` policy, epsilon, seed; any other
+``[defaults]`` v_usd, lam_usd_per_s, rho_usd. ``[keys."<api key>"]`` tenant, budget_usd, models (the
+upstream names the key may reach; default every one) and the same three prices (override the
+defaults for that key). ``[routing]`` policy, epsilon, seed; any other
 key is passed to the policy as text. ``[actions]``, ``[telemetry]`` and ``[metrics]`` configure the
 optional parts and are checked by ``extensions``. Without a ``[keys]`` table the gateway needs no key.
 

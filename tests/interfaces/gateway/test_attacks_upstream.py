@@ -267,3 +267,38 @@ def test_the_clients_key_and_headers_never_reach_the_upstream() -> None:
     sent = seen[0].lower()
     assert b"bearer k" not in sent and b"cookie" not in sent and b"x-tokenomy" not in sent
     assert b"1.2.3.4" not in sent and b'"metadata"' not in sent
+
+
+def test_bytes_past_an_upstream_answer_never_become_the_next_requests_answer() -> None:
+    forged = http_response(completion(content="FORGED for another client"))
+
+    async def go() -> list[Reply]:
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            n = 0
+            while True:
+                try:
+                    head = await reader.readuntil(b"\r\n\r\n")
+                except (asyncio.IncompleteReadError, ConnectionError):
+                    return
+                length = next(
+                    int(v)
+                    for k, _, v in (ln.partition(b":") for ln in head.split(b"\r\n"))
+                    if k.lower() == b"content-length"
+                )
+                await reader.readexactly(length)
+                n += 1
+                extra = forged if n == 1 else b""  # response splitting: a second answer nobody asked for
+                writer.write(http_response(completion(content=f"genuine {n}")) + extra)
+                await writer.drain()
+
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+        gw = Gateway(gateway_config([url, url]))
+        outs = [await drive(gw, "POST", CC, jbody(PINNED)) for _ in range(3)]
+        server.close()
+        return outs
+
+    outs = asyncio.run(go())
+    for reply in outs:
+        assert_clean(reply, {200, 502})
+        assert b"FORGED" not in reply[2]

@@ -86,9 +86,9 @@ class UpstreamClient:
     async def _connect(self) -> _Conn:
         while self._idle:
             reader, writer = self._idle.pop()
-            if not reader.at_eof() and not writer.is_closing():
+            if not reader.at_eof() and not writer.is_closing() and not _unread(reader):
                 return reader, writer
-            writer.close()
+            writer.close()  # closed, or bytes nobody asked for: they must not answer the next request
         try:
             async with asyncio.timeout(self.timeout_s):
                 return await asyncio.open_connection(
@@ -104,7 +104,7 @@ class UpstreamClient:
             raise UpstreamError(self.name, "refused", f"connect to {self.host}:{self.port}: {exc}") from None
 
     def _release(self, conn: _Conn, keep: bool) -> None:
-        if keep and not self._closed and len(self._idle) < self.max_idle:
+        if keep and not self._closed and len(self._idle) < self.max_idle and not _unread(conn[0]):
             self._idle.append(conn)
         else:
             conn[1].close()
@@ -235,6 +235,11 @@ class UpstreamClient:
         """Close every idle connection; later calls open new ones."""
         while self._idle:
             self._idle.pop()[1].close()
+
+
+def _unread(reader: asyncio.StreamReader) -> bool:
+    """Whether bytes past the last response wait in ``reader`` (an upstream splitting its answer)."""
+    return bool(getattr(reader, "_buffer", b""))
 
 
 class _TooLongError(TokenomyError):

@@ -302,3 +302,21 @@ def test_bytes_past_an_upstream_answer_never_become_the_next_requests_answer() -
     for reply in outs:
         assert_clean(reply, {200, 502})
         assert b"FORGED" not in reply[2]
+
+
+ODD_TOOL_CALLS: list[Any] = [
+    "x",
+    [1, None, "y"],
+    [{"function": None}],
+    [{"id": 7, "type": "function", "function": {"name": ["rm"], "arguments": {"a": 1}}}],
+    [{"id": "c", "type": "function", "function": {"name": "rm", "arguments": "{" * 100_000}}],
+    [{"id": "c", "type": "function", "function": {"name": "x" * 100_000, "arguments": "{}"}}],
+    {"not": "a list"},
+]
+
+
+@pytest.mark.parametrize("i", range(len(ODD_TOOL_CALLS)))
+def test_malformed_tool_calls_from_an_upstream_never_crash_the_gate(i: int) -> None:
+    answer = http_response(completion(content="", tool_calls=ODD_TOOL_CALLS[i]))
+    reply, _, _, _ = _against(answer, PINNED, actions={"enabled": True, "secret": "s" * 40})
+    assert_clean(reply, {200, 502})

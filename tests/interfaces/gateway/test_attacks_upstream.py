@@ -50,7 +50,7 @@ def _against(answer: Any, body: dict[str, Any], **tables: Any) -> tuple[Reply, l
             cfg = gateway_config([bad, good], keys=KEYS, upstream_cheap={"timeout_s": 1.0}, **tables)
             gw = Gateway(cfg, sink=RecordSink(ledger, flush_ms=10))
             t0 = time.monotonic()
-            reply = await asyncio.wait_for(drive(gw, "POST", CC, jbody(body), AUTH, leave_after_s=30.0), 20)
+            reply = await asyncio.wait_for(drive(gw, "POST", CC, jbody(body), AUTH, leave_after_s=300.0), 60)
             wall = time.monotonic() - t0
             await settle_down(gw)
             check_invariants(gw, ledger, [reply])
@@ -161,7 +161,7 @@ def test_a_hostile_upstream_answer_gives_a_clean_reply(name: str) -> None:
         assert_clean(reply, {200, 502, 504})
     if reply[0] == 200:
         json.loads(reply[2])
-    assert wall < 15.0
+    assert wall < 45.0  # a liveness bound (the attacks run for minutes or forever unless cut)
     assert 0.0 <= spent <= CAP
     assert all(0.0 <= o.cost_usd < 1.0 for o in outs)
 
@@ -184,7 +184,7 @@ BAD_SSE = {
 def test_a_hostile_upstream_stream_ends_cleanly(name: str) -> None:
     reply, outs, spent, wall = _against(BAD_SSE[name], STREAM)
     assert_clean(reply, {200, 502, 504})
-    assert wall < 15.0
+    assert wall < 45.0  # a liveness bound (the attacks run for minutes or forever unless cut)
     assert 0.0 <= spent <= CAP and all(0.0 <= o.cost_usd < 1.0 for o in outs)
     if reply[0] == 200:
         assert hmap(reply)["content-type"] == "text/event-stream"
@@ -229,7 +229,7 @@ def test_a_huge_tool_calls_array_is_relayed_or_refused_in_bounded_time() -> None
     for tables in ({}, {"actions": {"enabled": True, "secret": "s" * 40}}):
         reply, _, _, wall = _against(answer, PINNED, **tables)
         assert_clean(reply, {200, 502})
-        assert wall < 15.0
+        assert wall < 45.0  # a liveness bound (the attacks run for minutes or forever unless cut)
 
 
 def test_the_clients_key_and_headers_never_reach_the_upstream() -> None:

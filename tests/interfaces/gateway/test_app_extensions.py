@@ -64,6 +64,7 @@ def test_tool_calls_are_gated_when_actions_are_configured() -> None:
                 },
                 "r1",
                 "",
+                None,
             )
             plain = await call(gw, "POST", "/v1/chat/completions", CHAT)
             bad = await call(gw, "POST", "/v1/approvals", {"token": "forged"})

@@ -13,7 +13,7 @@ from typing import Any
 
 from tokenomy.interfaces.gateway.actions import ActionFilter
 
-__all__ = ["StreamGate"]
+__all__ = ["SseToolGate", "StreamGate"]
 
 
 class StreamGate:
@@ -121,3 +121,57 @@ def _as_list(value: object) -> list[Any]:
     if value is None:
         return []
     return list(value) if isinstance(value, list) else [value]
+
+
+class SseToolGate:
+    """``StreamGate`` on the raw SSE bytes of one relayed stream (the gateway's ``StreamFilter``).
+
+    Bytes are cut into events at blank lines (an event split across reads waits for its end); each
+    ``data: {...}`` event goes through ``StreamGate.feed`` and is re-encoded, or dropped when only tool
+    call deltas were in it; at ``data: [DONE]`` (or at the end of the stream) the judged calls are sent
+    first. Events that are not JSON objects pass unchanged. The buffer is bounded by what the upstream
+    client lets through (its response-size cap).
+    """
+
+    def __init__(self, gate: StreamGate, *, session_id: str, request_id: str = "", tenant: str = "") -> None:
+        self.gate = gate
+        self.session_id, self.request_id, self.tenant = session_id, request_id, tenant
+        self._buf = b""
+        self._done = False
+
+    def feed(self, data: bytes) -> bytes:
+        """The bytes to forward for ``data``: whole events, rewritten."""
+        # CRLF and CR end lines too (SSE): normalised first, so no event hides from the split
+        self._buf = (self._buf + data).replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        *events, self._buf = self._buf.split(b"\n\n")
+        return b"".join(self._event(e) for e in events)
+
+    def close(self) -> bytes:
+        """What is left: an unfinished last event, then the judged calls if ``[DONE]`` never came."""
+        rest, self._buf = self._buf, b""
+        out = self._event(rest) if rest.strip() else b""
+        if not self._done:
+            out += self._finish()
+        return out
+
+    def _finish(self) -> bytes:
+        self._done = True
+        tail = self.gate.finish(session_id=self.session_id, request_id=self.request_id, tenant=self.tenant)
+        return b"".join(b"data: " + json.dumps(c).encode() + b"\n\n" for c in tail)
+
+    def _event(self, event: bytes) -> bytes:
+        lines = event.split(b"\n")
+        data = [ln[5:].removeprefix(b" ") for ln in lines if ln.startswith(b"data:")]
+        if not data:
+            return event + b"\n\n"  # comments, event names, ids: nothing to judge
+        payload = b"\n".join(data).strip()
+        if payload == b"[DONE]":
+            return (b"" if self._done else self._finish()) + b"data: [DONE]\n\n"
+        try:
+            doc = json.loads(payload)
+        except (ValueError, RecursionError):
+            doc = None
+        if not isinstance(doc, dict):
+            return b""  # a data event the gate cannot read could carry a call: dropped (fail closed)
+        kept = self.gate.feed(doc)
+        return b"" if kept is None else b"data: " + json.dumps(kept).encode() + b"\n\n"

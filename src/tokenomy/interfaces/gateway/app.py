@@ -21,7 +21,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -44,8 +44,21 @@ Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 Route = Callable[["Gateway", Scope, Receive, Send], Awaitable[None]]
-ResponseFilter = Callable[[dict[str, Any], str, str], dict[str, Any]]
-"""(response body, request id, API key) -> body: e.g. the tool-call gate."""
+ResponseFilter = Callable[[dict[str, Any], str, str, str | None], dict[str, Any]]
+"""(response body, request id, API key, the client's session header or None) -> body: the tool-call gate."""
+
+
+class StreamFilter(Protocol):
+    """Rewrites one streamed answer's SSE bytes as they pass (the tool-call gate for streams)."""
+
+    def feed(self, data: bytes) -> bytes:
+        """The bytes to forward now for ``data`` (b"" while an event is incomplete or held back)."""
+        ...
+
+    def close(self) -> bytes:
+        """The bytes to send before the stream ends (held-back events, judged)."""
+        ...
+
 
 _JSON = (b"content-type", b"application/json")
 _log = logging.getLogger(__name__)
@@ -120,6 +133,7 @@ class Gateway:
         self.served: OrderedDict[str, tuple[str, str, bool]] = OrderedDict()
         self.max_served = 200_000  # feedback for older requests gets 404 (bounded memory, ~30 MB)
         self.response_filters: list[ResponseFilter] = []
+        self.stream_gate: Callable[[Any], StreamFilter] | None = None  # per streamed request
         self.extra_routes: dict[tuple[str, str], Route] = {}  # (method, path) -> handler
         self.on_request: list[Callable[[Any], None]] = []  # called with each RequestRecord (spans, metrics)
         self.on_close: list[Callable[[], None]] = []  # called at shutdown after the drain (exporters)

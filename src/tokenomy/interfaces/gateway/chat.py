@@ -124,6 +124,8 @@ async def handle_chat(gw: Gateway, scope: Scope, receive: Receive, send: Send) -
         time.time(),
         n=n,
     )
+    session = headers.get(b"x-tokenomy-session")
+    r.session = session.decode("latin-1")[:256] if session else None
     exp_out = min(max_out or gw.config.server.expected_output_tokens, gw.config.server.expected_output_tokens)
     r.cands = tuple(
         Candidate(

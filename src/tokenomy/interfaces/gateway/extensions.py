@@ -7,7 +7,10 @@
 * ``[actions]`` (``enabled``, ``schedule`` path (default: the packaged schedule), ``secret`` of ≥ 32
   characters shared by gateway processes (default: a random one per process), ``ttl_s``): every
   ``tool_calls`` of a non-stream response judged by the action layer's gate (``actions.ActionFilter``);
-  ``POST /v1/approvals`` redeems approval tokens. Streamed responses are relayed without gating.
+  ``POST /v1/approvals`` redeems approval tokens. Streamed responses are gated too: tool-call deltas
+  are held back until the whole call is judged (``actions_stream.SseToolGate``). The session is the
+  client's ``X-Tokenomy-Session`` within its key (the same on responses and approvals), and every
+  verdict goes to the gateway's ledger with its other records.
 Each part is attached through the app's hooks (``response_filters``, ``on_request``, ``extra_routes``,
 ``on_close``); a part that is not configured is skipped and named in the returned notes.
 """
@@ -137,7 +140,13 @@ def _actions(app: Gateway, data: Mapping[str, Any]) -> str:
     if not _bool("actions", data, "enabled", True):
         return "actions: off"
     from tokenomy.autonomy.gate import Gate
-    from tokenomy.interfaces.gateway.actions import ActionFilter, ApprovalTokens, session_id_for
+    from tokenomy.interfaces.gateway.actions import (
+        ActionFilter,
+        ApprovalTokens,
+        VerdictBuffer,
+        session_id_for,
+    )
+    from tokenomy.interfaces.gateway.actions_stream import SseToolGate, StreamGate
     from tokenomy.interfaces.loaders.agent_data import load_schedule
 
     secret = _text("actions", data, "secret")
@@ -149,14 +158,16 @@ def _actions(app: Gateway, data: Mapping[str, Any]) -> str:
     if not isinstance(ttl, (int, float)) or isinstance(ttl, bool) or not ttl > 0:
         raise SchemaError(f"[actions].ttl_s: expected a number of seconds > 0; got {ttl!r}")
     schedule = load_schedule(_text("actions", data, "schedule"))
+    verdicts = VerdictBuffer()  # every verdict, written by the record writer in its own transactions
+    app.sink.sources.append(verdicts.drain)
     flt = ActionFilter(
-        Gate(schedule),
+        Gate(schedule, ledger=verdicts),
         ApprovalTokens((secret or secrets.token_hex(32)).encode(), ttl_s=float(ttl)),
         clock=time.time,
     )
     tenants = {k: v.tenant for k, v in app.config.keys.items()}
 
-    def gate(body: dict[str, Any], request_id: str, key: str) -> dict[str, Any]:
+    def gate(body: dict[str, Any], request_id: str, key: str, session: str | None) -> dict[str, Any]:
         if not any(
             isinstance(c, dict)
             and isinstance(c.get("message"), dict)
@@ -165,7 +176,18 @@ def _actions(app: Gateway, data: Mapping[str, Any]) -> str:
         ):
             return body  # nothing to judge: skip the copy
         return flt.filter_response(
-            body, session_id=session_id_for(key or None), request_id=request_id, tenant=tenants.get(key, "")
+            body,
+            session_id=session_id_for(key or None, session),
+            request_id=request_id,
+            tenant=tenants.get(key, ""),
+        )
+
+    def stream_gate(r: Any) -> SseToolGate:
+        return SseToolGate(
+            StreamGate(flt),
+            session_id=session_id_for(r.key or None, r.session),
+            request_id=r.rid,
+            tenant=tenants.get(r.key, ""),
         )
 
     async def approvals(gw: Gateway, scope: Scope, receive: Receive, send: Send) -> None:
@@ -185,5 +207,6 @@ def _actions(app: Gateway, data: Mapping[str, Any]) -> str:
         await send_json(send, status, json.dumps(out).encode())
 
     app.response_filters.append(gate)
+    app.stream_gate = stream_gate
     app.extra_routes[("POST", "/v1/approvals")] = approvals
-    return "actions: tool calls gated; POST /v1/approvals"
+    return "actions: tool calls gated (whole and streamed answers); POST /v1/approvals"

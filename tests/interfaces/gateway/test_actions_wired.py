@@ -8,8 +8,8 @@ import json
 from typing import Any
 
 from gateway_attackkit import CHAT, completion, drive, hostile_upstream, http_response, jbody, settle_down
+from gateway_helpers import fake_upstreams, gateway_config
 
-from conftest import fake_upstreams, gateway_config
 from tokenomy.interfaces.gateway.app import Gateway
 from tokenomy.interfaces.gateway.extensions import attach_extensions
 from tokenomy.interfaces.gateway.records import RecordSink

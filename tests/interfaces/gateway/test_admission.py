@@ -7,8 +7,8 @@ import json
 from typing import Any
 
 import pytest
+from gateway_helpers import call, fake_upstreams, gateway_config
 
-from conftest import call, fake_upstreams, gateway_config
 from tokenomy.core.bus import PriceBus
 from tokenomy.interfaces.gateway.admission import AdmissionQueue
 from tokenomy.interfaces.gateway.app import Gateway

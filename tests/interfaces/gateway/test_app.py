@@ -6,7 +6,8 @@ import asyncio
 import json
 from typing import Any
 
-from conftest import call, fake_upstreams, gateway_config
+from gateway_helpers import call, fake_upstreams, gateway_config
+
 from tokenomy.interfaces.gateway.app import Gateway
 from tokenomy.interfaces.gateway.records import RecordSink
 from tokenomy.ledger import Ledger

@@ -7,7 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from conftest import call, fake_upstreams, gateway_config, need_module
+from gateway_helpers import call, fake_upstreams, gateway_config, need_module
+
 from tokenomy.core.errors import SchemaError
 from tokenomy.interfaces.gateway.app import Gateway
 from tokenomy.interfaces.gateway.extensions import attach_extensions

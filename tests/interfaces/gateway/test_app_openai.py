@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from gateway_helpers import gateway_config, need_module
 
-from conftest import gateway_config, need_module
 from tokenomy.interfaces.gateway.app import Gateway
 
 

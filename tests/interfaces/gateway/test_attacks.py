@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 from gateway_attackkit import CHAT, Reply, assert_clean, check_invariants, drive, error_of, hmap, jbody
+from gateway_helpers import fake_upstreams, gateway_config
 
-from conftest import fake_upstreams, gateway_config
 from tokenomy.interfaces.gateway.app import Gateway
 from tokenomy.interfaces.gateway.records import RecordSink
 from tokenomy.ledger import Ledger

@@ -13,8 +13,8 @@ import time
 from typing import Any
 
 from gateway_attackkit import CHAT, Reply, assert_clean, check_invariants, drive, hmap, jbody, settle_down
+from gateway_helpers import fake_upstreams, gateway_config
 
-from conftest import fake_upstreams, gateway_config
 from tokenomy.interfaces.gateway.app import Gateway
 from tokenomy.interfaces.gateway.budget import InMemoryBudgetStore
 from tokenomy.interfaces.gateway.records import RecordSink

@@ -14,8 +14,8 @@ import time
 from typing import Any
 
 from gateway_attackkit import CHAT
+from gateway_helpers import gateway_config
 
-from conftest import gateway_config
 from tokenomy.interfaces.gateway.app import Gateway
 
 CC = b"/v1/chat/completions"

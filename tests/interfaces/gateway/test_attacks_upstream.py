@@ -28,8 +28,8 @@ from gateway_attackkit import (
     settle_down,
     sse,
 )
+from gateway_helpers import fake_upstreams, gateway_config
 
-from conftest import fake_upstreams, gateway_config
 from tokenomy.interfaces.gateway.app import Gateway
 from tokenomy.interfaces.gateway.budget import InMemoryBudgetStore
 from tokenomy.interfaces.gateway.records import RecordSink

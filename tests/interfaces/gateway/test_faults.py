@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from gateway_helpers import call, fake_upstreams, gateway_config, need_module
 
-from conftest import call, fake_upstreams, gateway_config, need_module
 from tokenomy.interfaces.gateway.app import Gateway
 from tokenomy.interfaces.gateway.records import RecordSink
 from tokenomy.ledger import Ledger

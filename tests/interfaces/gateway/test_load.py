@@ -16,8 +16,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from gateway_helpers import call, gateway_config
 
-from conftest import call, gateway_config
 from tokenomy.interfaces.gateway.app import Gateway
 from tokenomy.interfaces.gateway.records import RecordSink
 from tokenomy.ledger import Ledger

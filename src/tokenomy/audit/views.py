@@ -131,7 +131,7 @@ class _Totals:
 
 def _view(
     by: str,
-    keys: NDArray[Any],
+    keys: Any,
     unit: _Totals,
     unit_req: I64,
     labelled: NDArray[np.bool_],
@@ -140,15 +140,18 @@ def _view(
     top: int,
 ) -> CostView:
     """Group units (steps or requests) by ``keys``; ``unit_req`` is each unit's request row (−1: none)."""
-    names, inv = np.unique(keys.astype(str), return_inverse=True)
+    names, inv = _factorize(keys)
     g = len(names)
+    names_arr = np.array(names, dtype=object)
 
     def add(values: F64) -> F64:
         return np.asarray(np.bincount(inv, weights=values, minlength=g), dtype=np.float64)
 
     c, calls, tin, tout, tread, sav = (add(getattr(unit, f)) for f in _Totals.__slots__)
     ok = unit_req >= 0
-    pair = np.unique(np.stack([inv[ok], unit_req[ok]]), axis=1) if ok.any() else np.zeros((2, 0), np.int64)
+    r = int(unit_req.max()) + 1 if ok.any() else 1
+    joint = np.unique(inv[ok] * r + unit_req[ok])  # each (group, request) pair once: one integer sort
+    pair = np.stack([joint // r, joint % r])
     nreq = np.bincount(pair[0], minlength=g)
     lab = labelled[pair[1]]
     nlab = np.bincount(pair[0], weights=lab.astype(np.float64), minlength=g)
@@ -156,7 +159,7 @@ def _view(
     order = np.argsort(-c, kind="stable")[:top]
     rows = tuple(
         ViewRow(
-            key=str(names[i]),
+            key=str(names_arr[i]),
             requests=int(nreq[i]),
             llm_calls=int(calls[i]),
             input_tokens=int(tin[i]),
@@ -174,12 +177,27 @@ def _view(
     return CostView(by, rows, g, note)
 
 
-def _days(t: F64) -> NDArray[np.object_]:
-    day = np.full(t.size, "unknown", dtype=object)
-    ok = np.isfinite(t)
-    if ok.any():
-        day[ok] = np.datetime_as_string((t[ok] // 86400).astype("int64").astype("datetime64[D]"))
-    return day
+class _Days:
+    """Calendar days (UTC) of start times as integer day numbers, named once per distinct day."""
+
+    def __init__(self, t: F64) -> None:
+        self.day = np.where(np.isfinite(t), np.floor(np.nan_to_num(t) / 86400), -(2**62)).astype(np.int64)
+
+
+def _factorize(keys: Any) -> tuple[list[str], I64]:
+    """Distinct keys (as text) and each unit's index into them: a dict pass over strings (faster than
+    sorting a million of them), an integer sort for day numbers."""
+    if isinstance(keys, _Days):
+        uniq, inv = np.unique(keys.day, return_inverse=True)
+        named = np.datetime_as_string(np.maximum(uniq, 0).astype("datetime64[D]"))
+        return [
+            str(n) if u >= 0 else "unknown" for u, n in zip(uniq.tolist(), named.tolist(), strict=True)
+        ], inv
+    codes: dict[str, int] = {}
+    inv = np.fromiter(
+        (codes.setdefault(str(k), len(codes)) for k in keys.tolist()), np.int64, count=len(keys)
+    )
+    return list(codes), inv
 
 
 def cost_views(
@@ -228,10 +246,11 @@ def cost_views(
     req_rows = np.arange(r, dtype=np.int64)
     out: dict[str, CostView] = {}
     for by in dimensions:
+        keys: Any
         if by == "model":
             keys, unit, unit_req = st.model, steps, req
         elif by == "day":
-            keys, unit, unit_req = _days(st.time_s), steps, req
+            keys, unit, unit_req = _Days(st.time_s), steps, req
         elif by == "request":
             keys, unit, unit_req = rq.request_id, per_req, req_rows
         else:
@@ -246,7 +265,7 @@ def cost_views(
             else:
                 keys = np.where(col == "", f"(no {by})", col)
                 unit, unit_req = per_req, req_rows
-        if not len(keys):
+        if not len(unit_req):
             continue
-        out[by] = _view(by, np.asarray(keys), unit, unit_req, labelled, welfare_usd, total, top)
+        out[by] = _view(by, keys, unit, unit_req, labelled, welfare_usd, total, top)
     return out

@@ -34,7 +34,7 @@ from _common import one_core, parser
 CPUS = one_core()
 
 from tokenomy.capital.rl import RLConfig, calibrate, run_grid, summarise  # noqa: E402
-from tokenomy.capital.rl.experiment import bar_checks  # noqa: E402
+from tokenomy.capital.rl.experiment import SUMMARY_COLUMNS, bar_checks  # noqa: E402
 from tokenomy.interfaces.table import format_table  # noqa: E402
 
 POLICIES = ("uniform", "dapo", "knapsack", "tokenomy", "tokenomy-nodiscount")
@@ -75,20 +75,7 @@ def main() -> int:
     t_grid = time.perf_counter() - t1
     rows = summarise(runs)
     checks = bar_checks(rows)
-    cols = [
-        "policy",
-        "staleness",
-        "reached",
-        "tokens_to_target",
-        "ci_low",
-        "ci_high",
-        "ratio_vs_uniform",
-        "ratio_vs_dapo",
-        "gain_at_half_budget",
-        "half_budget_gain_minus_uniform",
-        "final_accuracy",
-        "wall_s_to_target",
-    ]
+    cols = list(SUMMARY_COLUMNS)
     print(
         format_table(
             rows,

@@ -16,24 +16,11 @@ import numpy as np
 
 from tokenomy.audit.html import Report
 from tokenomy.audit.svg import Series, bar_chart, line_chart
-from tokenomy.capital.rl.experiment import Calibration, RunSummary, bar_checks, summarise
+from tokenomy.capital.rl.experiment import SUMMARY_COLUMNS, Calibration, RunSummary, bar_checks, summarise
 
 __all__ = ["build_report"]
 
-_COLUMNS = (
-    "policy",
-    "staleness",
-    "reached",
-    "tokens_to_target",
-    "ci_low",
-    "ci_high",
-    "ratio_vs_uniform",
-    "ratio_vs_dapo",
-    "gain_at_half_budget",
-    "half_budget_gain_minus_uniform",
-    "final_accuracy",
-    "wall_s_to_target",
-)
+_COLUMNS = SUMMARY_COLUMNS
 
 
 def build_report(

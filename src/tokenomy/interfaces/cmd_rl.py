@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from tokenomy.audit.report_rl import build_report
 from tokenomy.capital.rl import ALLOCATORS, RLConfig, RunTrace, calibrate, run_batches, run_grid, summarise
-from tokenomy.capital.rl.experiment import Calibration, bar_checks, calibration_runs
+from tokenomy.capital.rl.experiment import SUMMARY_COLUMNS, Calibration, bar_checks, calibration_runs
 from tokenomy.core.errors import ValidationError
 from tokenomy.interfaces.args import float_in, int_in
 from tokenomy.interfaces.outputs import (
@@ -172,20 +172,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     print(
         format_table(
             rows,
-            [
-                "policy",
-                "staleness",
-                "reached",
-                "tokens_to_target",
-                "ci_low",
-                "ci_high",
-                "ratio_vs_uniform",
-                "ratio_vs_dapo",
-                "gain_at_half_budget",
-                "half_budget_gain_minus_uniform",
-                "final_accuracy",
-                "wall_s_to_target",
-            ],
+            list(SUMMARY_COLUMNS),
             title=f"tokens to target held-out accuracy, {len(seeds)} seeds (95% CI; wall times provisional)",
             digits=4,
         )

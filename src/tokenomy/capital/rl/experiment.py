@@ -33,6 +33,7 @@ from tokenomy.capital.rl.loop import RunTrace, run_rl
 from tokenomy.capital.rl.policy import PolicyNet
 
 __all__ = [
+    "SUMMARY_COLUMNS",
     "Calibration",
     "RunSummary",
     "bar_checks",
@@ -192,6 +193,23 @@ def _paired(
     if not seeds or policy == other:
         return None
     return mean_ci([mine[s] / base[s] for s in seeds])
+
+
+SUMMARY_COLUMNS = (
+    "policy",
+    "staleness",
+    "reached",
+    "tokens_to_target",
+    "ci_low",
+    "ci_high",
+    "ratio_vs_uniform",
+    "ratio_vs_dapo",
+    "gain_at_half_budget",
+    "half_budget_gain_minus_uniform",
+    "final_accuracy",
+    "wall_s_to_target",
+)
+"""The columns of a ``summarise`` row that tables and reports show, in order."""
 
 
 def summarise(runs: Sequence[RunSummary]) -> list[dict[str, object]]:

@@ -91,10 +91,8 @@ class _Family:
         raise NotImplementedError
 
 
-class Counter(_Family):
-    """A monotone total per label set."""
-
-    kind = "counter"
+class _Scalar(_Family):
+    """A family holding one number per label set (counters and gauges)."""
 
     def __init__(
         self,
@@ -106,7 +104,23 @@ class Counter(_Family):
         lock: Lock | None = None,
     ) -> None:
         super().__init__(name, doc, labels, max_series=max_series, lock=lock)
-        self._values: dict[tuple[str, ...], float] = {}  # label values -> total
+        self._values: dict[tuple[str, ...], float] = {}  # label values -> value
+
+    def value(self, labels: tuple[str, ...] = ()) -> float:
+        """The current value of one label set."""
+        with self._lock:
+            return self._values.get(labels, 0.0)
+
+    def render(self) -> list[str]:
+        with self._lock:
+            items = sorted(self._values.items())
+        return [*self._head(), *(f"{self.name}{self._label_text(k)} {_num(v)}" for k, v in items)]
+
+
+class Counter(_Scalar):
+    """A monotone total per label set."""
+
+    kind = "counter"
 
     def inc(self, labels: tuple[str, ...] = (), amount: float = 1.0) -> None:
         """Add ``amount`` (≥ 0; negative and NaN amounts are ignored: a counter never goes down)."""
@@ -123,33 +137,11 @@ class Counter(_Family):
             key = self._key(labels, v)
             v[key] = v.get(key, 0.0) + amount
 
-    def value(self, labels: tuple[str, ...] = ()) -> float:
-        """The current total of one label set."""
-        with self._lock:
-            return self._values.get(labels, 0.0)
 
-    def render(self) -> list[str]:
-        with self._lock:
-            items = sorted(self._values.items())
-        return [*self._head(), *(f"{self.name}{self._label_text(k)} {_num(v)}" for k, v in items)]
-
-
-class Gauge(_Family):
+class Gauge(_Scalar):
     """A value that goes up and down, per label set."""
 
     kind = "gauge"
-
-    def __init__(
-        self,
-        name: str,
-        doc: str,
-        labels: Sequence[str] = (),
-        *,
-        max_series: int = 1000,
-        lock: Lock | None = None,
-    ) -> None:
-        super().__init__(name, doc, labels, max_series=max_series, lock=lock)
-        self._values: dict[tuple[str, ...], float] = {}  # label values -> value
 
     def set(self, value: float, labels: tuple[str, ...] = ()) -> None:
         """Set the value of one label set."""
@@ -161,16 +153,6 @@ class Gauge(_Family):
         with self._lock:
             key = self._key(labels, self._values)
             self._values[key] = self._values.get(key, 0.0) + amount
-
-    def value(self, labels: tuple[str, ...] = ()) -> float:
-        """The current value of one label set."""
-        with self._lock:
-            return self._values.get(labels, 0.0)
-
-    def render(self) -> list[str]:
-        with self._lock:
-            items = sorted(self._values.items())
-        return [*self._head(), *(f"{self.name}{self._label_text(k)} {_num(v)}" for k, v in items)]
 
 
 class Histogram(_Family):

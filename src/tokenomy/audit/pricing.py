@@ -338,15 +338,30 @@ def price_steps(steps: StepTable, table: PriceTable, *, unknown_zero: bool = Fal
     if n == 0 or llm.size == 0:
         return Pricing(cost, unknown, cards, unknown_zero, upper, lower)
     day = np.where(np.isnan(steps.time_s[llm]), -1, np.floor(steps.time_s[llm] / 86400.0)).astype(np.int64)
-    keys = np.char.add(
-        np.char.add(steps.model[llm].astype(str), "\x1f"),
-        np.char.add(steps.provider[llm].astype(str), np.char.add("\x1f", day.astype(str))),
+    # groups of (model, provider, day) by integer codes: a dict pass over the (model, provider) pairs,
+    # numbered in sorted order, then one integer sort (a string sort of a million keys is slow)
+    codes: dict[tuple[str, str], int] = {}
+    pair = np.fromiter(
+        (
+            codes.setdefault((str(m), str(p)), len(codes))
+            for m, p in zip(steps.model[llm].tolist(), steps.provider[llm].tolist(), strict=True)
+        ),
+        np.int64,
+        count=llm.size,
     )
-    uniq, inv = np.unique(keys, return_inverse=True)
-    for g, key in enumerate(uniq.tolist()):
-        model, provider, d = key.split("\x1f")
-        rows = llm[inv == g]
-        when = None if d == "-1" else dt.datetime.fromtimestamp(int(d) * 86400, tz=dt.UTC)
+    names = sorted(codes)
+    rank = np.empty(len(names), np.int64)
+    rank[[codes[k] for k in names]] = np.arange(len(names))
+    d0 = int(day.min())
+    span = int(day.max()) - d0 + 1
+    uniq, inv = np.unique(rank[pair] * span + (day - d0), return_inverse=True)
+    order = np.argsort(inv, kind="stable")
+    bounds = np.searchsorted(inv[order], np.arange(len(uniq) + 1))
+    for g, joint in enumerate(uniq.tolist()):
+        model, provider = names[joint // span]
+        d = joint % span + d0
+        rows = llm[order[bounds[g] : bounds[g + 1]]]
+        when = None if d == -1 else dt.datetime.fromtimestamp(d * 86400, tz=dt.UTC)
         card = table.rate_card(model, provider, when) if model else None
         if card is None:
             unknown[model or "(no model)"] = unknown.get(model or "(no model)", 0) + rows.size

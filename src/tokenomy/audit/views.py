@@ -105,11 +105,16 @@ def _savings_per_step(log: AuditLog, pricing: Pricing) -> F64:
         by_model.setdefault(parts[0], saved)
     if not by_pair:
         return out
-    pairs = np.char.add(np.char.add(st.model[idx].astype(str), "@"), st.provider[idx].astype(str))
-    uniq, inv = np.unique(pairs, return_inverse=True)
-    rate = np.array(
-        [by_pair.get(tuple(u.split("@", 1)), by_model.get(u.split("@", 1)[0], 0.0)) for u in uniq.tolist()]
+    codes: dict[tuple[str, str], int] = {}
+    inv = np.fromiter(
+        (
+            codes.setdefault((str(m), str(p)), len(codes))
+            for m, p in zip(st.model[idx].tolist(), st.provider[idx].tolist(), strict=True)
+        ),
+        np.int64,
+        count=idx.size,
     )
+    rate = np.array([by_pair.get(k, by_model.get(k[0], 0.0)) for k in codes])
     out[idx] = st.cache_read_tokens[idx] * rate[inv] / 1e6
     return out
 

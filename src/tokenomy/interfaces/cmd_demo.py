@@ -119,13 +119,13 @@ def _write_index(out: Path, sections: dict[str, Any]) -> Path:
     if data:
         page.heading("JSON results")
         page.links([(p.name, p.name, size(p)) for p in data])
-    ledgers = sorted(out.glob("*.duckdb"))
+    ledgers = sorted(out.rglob("*.duckdb"))  # sections may keep theirs in a subfolder (gateway/)
     if ledgers:
         page.heading("Ledgers")
         page.paragraph(
             "every decision and outcome the sections recorded; read one with `tokenomy ledger summary FILE`"
         )
-        page.links([(p.name, p.name, size(p)) for p in ledgers])
+        page.links([(p.relative_to(out).as_posix(), p.relative_to(out).as_posix(), size(p)) for p in ledgers])
     page.heading("Sections run")
     page.table(
         [

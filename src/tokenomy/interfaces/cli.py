@@ -16,6 +16,8 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
+from duckdb import DatabaseError
+
 from tokenomy import __version__
 from tokenomy.core.errors import TokenomyError
 from tokenomy.interfaces.outputs import check_output_path, write_json
@@ -81,10 +83,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _main(argv)
     except KeyboardInterrupt:  # outputs are atomic and ledger steps transactions: nothing half-written
-        print(
-            "\ntokenomy: interrupted; unfinished outputs not written, the ledger as it was", file=sys.stderr
-        )
-        return 130
+        return _interrupted()
+    except (RuntimeError, DatabaseError) as exc:
+        # Ctrl-C while DuckDB runs a query arrives as its interrupt error, not as KeyboardInterrupt
+        if "interrupted" not in str(exc).lower():
+            raise
+        return _interrupted()
+
+
+def _interrupted() -> int:
+    print("\ntokenomy: interrupted; unfinished outputs not written, the ledger as it was", file=sys.stderr)
+    return 130
 
 
 def _main(argv: Sequence[str] | None) -> int:

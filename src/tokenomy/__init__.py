@@ -4,35 +4,14 @@ Spend where ``V·ΔQ − ΔC − λ·ΔL − ρ·ΔR − ρ_irr·ΔR_irr`` is la
 surplus is ≤ 0 (SPEC.md §1, Eq. 1). The public surface re-exports the core vocabulary: token uses,
 prices and the bus that shares them, the rule and its realised-utility terms. The ``ledger`` and the
 layers (``routing``, ``autonomy``, ``serving``, ``capital``, ``audit``, ``economy``) are attributes
-that import on first access (``tokenomy.routing.Router``), so ``import tokenomy`` loads the core only.
+that import on first access (``tokenomy.routing.Router``), and so do the core names: ``import tokenomy``
+loads nothing until a name is used.
 """
 
 from __future__ import annotations
 
 import importlib
-from types import ModuleType
-from typing import TYPE_CHECKING
-
-from tokenomy.core import (
-    Choice,
-    PriceBus,
-    PriceController,
-    PriceSource,
-    PriceVector,
-    ResourcePrice,
-    TokenomyError,
-    TokenUse,
-    UtilityTerms,
-    ValidationError,
-    allocate,
-    choose,
-    choose_many,
-    crossover_value,
-    realised_utility,
-    surplus,
-    surplus_matrix,
-    utility_terms,
-)
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from tokenomy import audit as audit
@@ -42,6 +21,26 @@ if TYPE_CHECKING:
     from tokenomy import ledger as ledger
     from tokenomy import routing as routing
     from tokenomy import serving as serving
+    from tokenomy.core import (
+        Choice,
+        PriceBus,
+        PriceController,
+        PriceSource,
+        PriceVector,
+        ResourcePrice,
+        TokenomyError,
+        TokenUse,
+        UtilityTerms,
+        ValidationError,
+        allocate,
+        choose,
+        choose_many,
+        crossover_value,
+        realised_utility,
+        surplus,
+        surplus_matrix,
+        utility_terms,
+    )
 
 __version__ = "0.1.0"
 
@@ -70,11 +69,16 @@ __all__ = [
 _PACKAGES = ("audit", "autonomy", "capital", "economy", "ledger", "routing", "serving")
 
 
-def __getattr__(name: str) -> ModuleType:
-    """Import a layer package on first access (PEP 562); the import binds it here for later use."""
-    if name not in _PACKAGES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return importlib.import_module(f"{__name__}.{name}")
+def __getattr__(name: str) -> Any:
+    """The core names and the layer packages, imported on first access (PEP 562), so ``import tokenomy``
+    itself costs nothing (a command line can answer Ctrl-C from its first moment)."""
+    if name in _PACKAGES:
+        return importlib.import_module(f"{__name__}.{name}")
+    if name in __all__ and name != "__version__":
+        value = getattr(importlib.import_module(f"{__name__}.core"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:

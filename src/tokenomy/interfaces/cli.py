@@ -14,13 +14,12 @@ import importlib
 import importlib.util
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
-
-from duckdb import DatabaseError
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from tokenomy import __version__
-from tokenomy.core.errors import TokenomyError
-from tokenomy.interfaces.outputs import check_output_path, write_json
+
+if TYPE_CHECKING:
+    from tokenomy.interfaces.outputs import write_json
 
 __all__ = ["COMMANDS", "build_parser", "main", "write_json"]
 
@@ -84,11 +83,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _main(argv)
     except KeyboardInterrupt:  # outputs are atomic and ledger steps transactions: nothing half-written
         return _interrupted()
-    except (RuntimeError, DatabaseError) as exc:
+    except Exception as exc:
         # Ctrl-C while DuckDB runs a query arrives as its interrupt error, not as KeyboardInterrupt
-        if "interrupted" not in str(exc).lower():
+        if not _duckdb_interrupt(exc):
             raise
         return _interrupted()
+
+
+def _duckdb_interrupt(exc: Exception) -> bool:
+    if isinstance(exc, RuntimeError):
+        return "interrupted" in str(exc).lower()
+    from duckdb import InterruptException
+
+    return isinstance(exc, InterruptException)
 
 
 def _interrupted() -> int:
@@ -96,7 +103,20 @@ def _interrupted() -> int:
     return 130
 
 
+def __getattr__(name: str) -> Any:
+    """``write_json`` is re-exported from ``outputs``, imported on first use (startup stays instant)."""
+    if name == "write_json":
+        from tokenomy.interfaces.outputs import write_json
+
+        return write_json
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def _main(argv: Sequence[str] | None) -> int:
+    # imported here, not at the top: until main runs, Ctrl-C would print Python's own traceback
+    from tokenomy.core.errors import TokenomyError
+    from tokenomy.interfaces.outputs import check_output_path, write_json
+
     parser = build_parser()
     args = parser.parse_args(argv)
     func = getattr(args, "func", None)

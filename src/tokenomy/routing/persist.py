@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import json
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -149,12 +150,25 @@ def load_object(path: str | Path) -> Any:
             raise ValidationError(
                 f"{folder}: no {name}; a saved router is a folder with {JSON_FILE} and {ARRAYS_FILE}"
             )
-    body = json.loads((folder / JSON_FILE).read_text(encoding="utf-8"))
+    try:
+        body = json.loads((folder / JSON_FILE).read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise ValidationError(
+            f"{folder / JSON_FILE}: not UTF-8 JSON ({exc}); expected a saved router"
+        ) from None
+    if not isinstance(body, dict):
+        raise ValidationError(f"{folder / JSON_FILE}: expected a JSON object, got {type(body).__name__}")
     if body.get("format") != FORMAT:
         raise ValidationError(f"{folder / JSON_FILE}: format {body.get('format')!r}, expected {FORMAT!r}")
     if body.get("version") != VERSION:
         raise ValidationError(
             f"{folder / JSON_FILE}: format version {body.get('version')!r}; this tokenomy reads version {VERSION} only"
         )
-    with np.load(folder / ARRAYS_FILE, allow_pickle=False) as arrays:
-        return _dec(body["object"], arrays)
+    try:
+        with np.load(folder / ARRAYS_FILE, allow_pickle=False) as arrays:
+            return _dec(body["object"], arrays)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, zipfile.BadZipFile) as exc:
+        # a damaged or hand-edited save: name it, never a traceback
+        raise ValidationError(
+            f"{folder}: not a readable saved router ({type(exc).__name__}: {exc})"
+        ) from None

@@ -83,3 +83,10 @@ def test_an_api_key_comes_from_the_named_environment_variable(monkeypatch: pytes
     monkeypatch.setenv("TEST_GW_KEY", "sk-secret")
     cfg = parse_config({"upstreams": [up]}, "g.toml")
     assert cfg.upstreams[0].api_key == "sk-secret" and "sk-secret" not in repr(cfg)
+
+
+def test_a_config_that_is_not_utf8_is_one_clear_error(tmp_path: Path) -> None:
+    bad = tmp_path / "g.toml"
+    bad.write_bytes(b"\xff\xfe[gateway]\n")
+    with pytest.raises(SchemaError, match=r"g\.toml: line 1: .*not UTF-8"):
+        load_config(bad)

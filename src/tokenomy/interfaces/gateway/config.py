@@ -35,6 +35,7 @@ from typing import Any
 
 from tokenomy.core.errors import SchemaError
 from tokenomy.core.prices import PriceVector
+from tokenomy.interfaces.loaders.reader import read_text
 
 EXTENSION_TABLES = ("actions", "telemetry", "metrics")
 """Tables read by the optional parts (``extensions``): checked there, passed through here."""
@@ -356,9 +357,9 @@ def load_config(path: str | Path) -> GatewayConfig:
     """
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SchemaError(f"{p}: cannot read the gateway config ({exc.strerror or exc})") from None
+        text = read_text(p)  # the shared reader: missing files, bad bytes and truncation as one line
+    except SchemaError as exc:
+        raise SchemaError(f"cannot read the gateway config: {exc}") from None
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -89,3 +89,37 @@ def test_a_process_killed_inside_the_block_leaves_nothing_of_it(tmp_path: Path) 
     ledger = Ledger(path)
     assert ledger.count() == 1
     assert [d.request_id for d in ledger.decisions()] == ["kept"]
+
+
+def test_ctrl_c_inside_a_duckdb_query_comes_out_of_the_ledger_as_an_interrupt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import duckdb
+
+    from tokenomy.ledger import writer
+
+    ledger = Ledger(tmp_path / "l.duckdb")
+    ledger.append([_decision("kept")])
+    for exc in (
+        RuntimeError("Query interrupted"),
+        duckdb.InterruptException("INTERRUPT Error: Interrupted!"),
+    ):
+
+        def interrupted(*_a: object, exc: BaseException = exc) -> None:
+            raise exc
+
+        monkeypatch.setattr(writer, "insert_tables", interrupted)
+        with pytest.raises(KeyboardInterrupt):  # an append: rolled back, an interrupt (not a LedgerError)
+            ledger.append([_decision("lost")])
+        monkeypatch.undo()
+
+        def read(exc: BaseException = exc) -> None:
+            with ledger._db.connection() as con:
+                con.execute("SELECT 1")
+                raise exc
+
+        with pytest.raises(KeyboardInterrupt):  # any other operation too
+            read()
+    assert [d.request_id for d in ledger.decisions()] == ["kept"]
+    with pytest.raises(RuntimeError, match="other"), ledger._db.connection():
+        raise RuntimeError("other")  # not an interrupt: passes unchanged

@@ -82,25 +82,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _main(argv)
     except KeyboardInterrupt:  # outputs are atomic and ledger steps transactions: nothing half-written
-        return _interrupted()
-    except Exception as exc:
-        # Ctrl-C while DuckDB runs a query arrives as its interrupt error, not as KeyboardInterrupt
-        if not _duckdb_interrupt(exc):
-            raise
-        return _interrupted()
-
-
-def _duckdb_interrupt(exc: Exception) -> bool:
-    if isinstance(exc, RuntimeError):
-        return "interrupted" in str(exc).lower()
-    from duckdb import InterruptException
-
-    return isinstance(exc, InterruptException)
-
-
-def _interrupted() -> int:
-    print("\ntokenomy: interrupted; unfinished outputs not written, the ledger as it was", file=sys.stderr)
-    return 130
+        # (the ledger raises Ctrl-C during a DuckDB query as KeyboardInterrupt too: ledger.locking)
+        print(
+            "\ntokenomy: interrupted; unfinished outputs not written, the ledger as it was", file=sys.stderr
+        )
+        return 130
 
 
 def __getattr__(name: str) -> Any:

@@ -46,6 +46,26 @@ def path_lock(path: str) -> threading.RLock:
         return _locks.setdefault(key, threading.RLock())
 
 
+def is_interrupt(exc: BaseException) -> bool:
+    """Whether ``exc`` is Ctrl-C as DuckDB reports it when it arrives during a query (its interrupt
+    error, or a ``RuntimeError("Query interrupted")``) rather than as ``KeyboardInterrupt``."""
+    if isinstance(exc, duckdb.InterruptException):
+        return True
+    return isinstance(exc, RuntimeError) and "interrupted" in str(exc).lower()
+
+
+@contextmanager
+def interrupts() -> Iterator[None]:
+    """Raise DuckDB's form of Ctrl-C as the ``KeyboardInterrupt`` it is (every ledger operation runs
+    inside: the ledger promises that an interrupt is rolled back and passed on as an interrupt)."""
+    try:
+        yield
+    except (duckdb.InterruptException, RuntimeError) as exc:
+        if not is_interrupt(exc):
+            raise
+        raise KeyboardInterrupt from exc
+
+
 def is_lock_error(exc: BaseException) -> bool:
     """Whether ``exc`` is DuckDB refusing a file because another process holds its lock."""
     return isinstance(exc, duckdb.Error) and any(m in str(exc).lower() for m in _LOCK_MESSAGES)
@@ -144,12 +164,14 @@ class FileAccess:
     def connection(self, *, read_only: bool | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
         """A connection for one operation; a file's is closed (its lock released) when the block ends."""
         if self._kept is not None:
-            yield self._kept
+            with interrupts():
+                yield self._kept
             return
         if self._held is not None:
-            yield self._held
+            with interrupts():
+                yield self._held
             return
-        with path_lock(self.path):
+        with path_lock(self.path), interrupts():
             con = connect(
                 self.path,
                 read_only=self.read_only if read_only is None else read_only,

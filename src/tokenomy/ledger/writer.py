@@ -22,6 +22,7 @@ import duckdb
 import pyarrow as pa
 
 from tokenomy.core.errors import LedgerError, TokenomyError
+from tokenomy.ledger.locking import is_interrupt
 
 __all__ = ["decision_checks", "insert_tables", "next_seq", "outcome_checks", "write"]
 
@@ -97,6 +98,8 @@ def write(
             _rollback(con)
         if isinstance(exc, TokenomyError) or not isinstance(exc, Exception):
             raise  # our own errors and interrupts (KeyboardInterrupt, SystemExit) pass unchanged
+        if is_interrupt(exc):
+            raise KeyboardInterrupt from exc  # Ctrl-C during DuckDB's insert: rolled back, an interrupt
         raise LedgerError(f"append to {path!r} failed, nothing written: {exc}") from exc
     return first
 

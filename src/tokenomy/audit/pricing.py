@@ -277,6 +277,8 @@ class Pricing:
             the full rate).
         lower_bound: per step, the recomputed cost may fall short: no cache-write count, and the model
             charges a premium on cache writes.
+        cache_savings_usd: per step, what its cache reads saved against the full input price of the
+            card that priced it (0 for unpriced steps and steps without cache reads).
     """
 
     cost_usd: F64
@@ -285,6 +287,7 @@ class Pricing:
     unknown_zero: bool
     upper_bound: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, bool))
     lower_bound: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, bool))
+    cache_savings_usd: F64 = field(default_factory=lambda: np.zeros(0))
 
     def bound(self) -> tuple[bool, bool, str]:
         """(cost is an upper bound, cost is a lower bound, why) over all the steps."""
@@ -332,11 +335,12 @@ def price_steps(steps: StepTable, table: PriceTable, *, unknown_zero: bool = Fal
     cost = np.where(np.isnan(reported), 0.0, reported).astype(np.float64)
     upper = np.zeros(n, bool)
     lower = np.zeros(n, bool)
+    savings = np.zeros(n)
     llm = np.flatnonzero(steps.is_llm & ~steps.cache_hit)
     unknown: dict[str, int] = {}
     cards: dict[str, RateCard] = {}
     if n == 0 or llm.size == 0:
-        return Pricing(cost, unknown, cards, unknown_zero, upper, lower)
+        return Pricing(cost, unknown, cards, unknown_zero, upper, lower, savings)
     day = np.where(np.isnan(steps.time_s[llm]), -1, np.floor(steps.time_s[llm] / 86400.0)).astype(np.int64)
     # groups of (model, provider, day) by integer codes: a dict pass over the (model, provider) pairs,
     # numbered in sorted order, then one integer sort (a string sort of a million keys is slow)
@@ -377,9 +381,11 @@ def price_steps(steps: StepTable, table: PriceTable, *, unknown_zero: bool = Fal
             steps.cache_read_tokens[rows],
             steps.cache_write_tokens[rows],
         )
+        saved_per_mtok = max(card.input_usd_per_mtok - card.cache_read_usd_per_mtok, 0.0)
+        savings[rows] = steps.cache_read_tokens[rows] * saved_per_mtok / 1e6
         fed = steps.input_tokens[rows] > 0
         if card.cache_read_usd_per_mtok < card.input_usd_per_mtok or any(t[3] < t[1] for t in card.tiers):
             upper[rows] = fed & steps.cache_read_unknown[rows]
         if card.cache_write_usd_per_mtok > card.input_usd_per_mtok or any(t[4] > t[1] for t in card.tiers):
             lower[rows] = fed & steps.cache_write_unknown[rows]
-    return Pricing(cost, unknown, cards, unknown_zero, upper, lower)
+    return Pricing(cost, unknown, cards, unknown_zero, upper, lower, savings)

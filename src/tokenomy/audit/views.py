@@ -3,14 +3,14 @@
 The views users know from LLM observability tools (cost and calls by model, user, feature and over
 time; the most expensive sessions; cache savings), computed from the priced steps, plus what those
 tools lack: each group's welfare, given only where its requests carry quality labels and otherwise
-shown as unknown (``None``), never as zero value.
+shown as unknown (``None``), never as zero value. Cache savings come from the pricing step
+(``Pricing.cache_savings_usd``: what cache reads saved at the card that priced each call).
 
 Groups come from what the log carries (``RequestTable.session`` / ``user`` / ``tags``, filled by the
 importers from GenAI, OpenInference, Langfuse and LiteLLM fields); ``grouping`` picks the unit a reader
 should see first: sessions when requests share them, else users, else requests. A request with several
-tags counts in each of its tags, so the tag view's shares may sum past 1 (said in its note). Cache
-savings are what cache reads saved against the full input price of the model's rate card (the base
-card: a price change within the log is not split). Vectorised over steps (``np.bincount``); no I/O.
+tags counts in each of its tags, so the tag view's shares may sum past 1 (said in its note).
+Vectorised over steps (``np.bincount``); no I/O.
 """
 
 from __future__ import annotations
@@ -85,38 +85,6 @@ def grouping(log: AuditLog) -> str:
         if named.size and np.unique(named).size < len(rq):
             return name
     return "request"
-
-
-def _savings_per_step(log: AuditLog, pricing: Pricing) -> F64:
-    """USD each LLM step's cache reads saved against the full input price (0 where no card applies)."""
-    st = log.steps
-    out = np.zeros(len(st))
-    idx = np.flatnonzero((st.cache_read_tokens > 0) & st.is_llm)
-    if not idx.size:
-        return out
-    by_pair: dict[tuple[str, str], float] = {}
-    by_model: dict[str, float] = {}
-    for key, card in pricing.cards.items():
-        parts = key.split("@")
-        if len(parts) != 2:  # a later-dated card: the base card stands for the model
-            continue
-        saved = max(card.input_usd_per_mtok - card.cache_read_usd_per_mtok, 0.0)
-        by_pair[(parts[0], parts[1])] = saved
-        by_model.setdefault(parts[0], saved)
-    if not by_pair:
-        return out
-    codes: dict[tuple[str, str], int] = {}
-    inv = np.fromiter(
-        (
-            codes.setdefault((str(m), str(p)), len(codes))
-            for m, p in zip(st.model[idx].tolist(), st.provider[idx].tolist(), strict=True)
-        ),
-        np.int64,
-        count=idx.size,
-    )
-    rate = np.array([by_pair.get(k, by_model.get(k[0], 0.0)) for k in codes])
-    out[idx] = st.cache_read_tokens[idx] * rate[inv] / 1e6
-    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,7 +204,7 @@ def cost_views(
         tin=st.input_tokens * llm,
         tout=st.output_tokens * llm,
         tread=st.cache_read_tokens * llm,
-        savings=_savings_per_step(log, pricing),
+        savings=pricing.cache_savings_usd if len(pricing.cache_savings_usd) else np.zeros(len(st)),
     )
     total = float(steps.cost.sum())
     labelled = ~np.isnan(rq.quality)

@@ -94,8 +94,7 @@ def _economy(folder: Path, tag: str) -> list[str]:
 
 
 DATA: list[str] = [""]  # the real-data folder, set by the test from the need_data fixture
-LAST_ERR: list[str] = [""]  # the last run's stderr tail, for assertion messages
-BUILDERS = {"route": "_route", "serve": "_serve", "rl": "_rl", "economy": "_economy"}
+BUILDERS = {"route": _route, "serve": _serve, "rl": _rl, "economy": _economy}
 
 
 def _counts(ledger: Path) -> tuple[int, int]:
@@ -105,7 +104,7 @@ def _counts(ledger: Path) -> tuple[int, int]:
         return (led.count("decisions"), led.count("outcomes"))
 
 
-def _run(argv: list[str], *, stop: signal.Signals | None = None, after_s: float = 0.0) -> int:
+def _run(argv: list[str], *, stop: signal.Signals | None = None, after_s: float = 0.0) -> tuple[int, str]:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, text=True)
     if stop is not None:
@@ -115,8 +114,7 @@ def _run(argv: list[str], *, stop: signal.Signals | None = None, after_s: float 
             proc.send_signal(stop)
     _, err = proc.communicate(timeout=120)
     assert "Traceback" not in err, err
-    LAST_ERR[:] = [err[-500:]]
-    return proc.returncode
+    return proc.returncode, err[-500:]  # the status, and the stderr tail for assertion messages
 
 
 @pytest.mark.parametrize("command", sorted(BUILDERS))
@@ -125,18 +123,19 @@ def test_a_writing_command_stopped_anywhere_leaves_whole_outputs_and_the_ledger_
 ) -> None:
     if command == "economy":
         DATA[0] = str(need_data())
-    build = globals()[BUILDERS[command]]
+    build = BUILDERS[command]
     first, second = {"route": ("0.003", "0.03"), "serve": ("1", "2")}.get(command, ("a", "b"))
     ledger, js, html = tmp_path / "l.duckdb", tmp_path / "o.json", tmp_path / "r.html"
     outs = ["--ledger", str(ledger), "--json", str(js), "--report", str(html)]
 
     t0 = time.perf_counter()
-    assert _run([*build(tmp_path, first), *outs]) == 0, LAST_ERR[0]  # reference: the earlier run, whole
+    rc, err = _run([*build(tmp_path, first), *outs])
+    assert rc == 0, err  # reference: the earlier run, whole
     full_s = time.perf_counter() - t0
     before = _counts(ledger)
     assert before[0] > 0 and (before[1] > 0 or command == "rl")  # rl records decisions only
     ref = tmp_path / "ref.duckdb"
-    assert _run([*build(tmp_path, second), "--ledger", str(ref)]) == 0
+    assert _run([*build(tmp_path, second), "--ledger", str(ref)])[0] == 0
     whole = _counts(ref)
 
     rng = np.random.default_rng(7)
@@ -154,9 +153,10 @@ def test_a_writing_command_stopped_anywhere_leaves_whole_outputs_and_the_ledger_
             assert html.read_text().rstrip().endswith("</html>")
         if landed != (0, 0):
             before = now
-            assert _run([*build(tmp_path, second), *outs]) == 2  # refused: it is recorded already
+            assert _run([*build(tmp_path, second), *outs])[0] == 2  # refused: it is recorded already
             assert _counts(ledger) == now
             return
     # never landed in the stops: a rerun completes and adds the run once
-    assert _run([*build(tmp_path, second), *outs]) == 0, LAST_ERR[0]
+    rc, err = _run([*build(tmp_path, second), *outs])
+    assert rc == 0, err
     assert _counts(ledger) == (before[0] + whole[0], before[1] + whole[1])

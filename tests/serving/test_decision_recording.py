@@ -82,7 +82,11 @@ def test_eviction_rows_name_the_known_victim_and_price_each_candidate(
     assert [d.decision_point for d in rows] == ["evict", "evict"]
     lam_w, cfg = float(wl.lam_usd_per_s[-1]), EngineConfig(kv_blocks=K)
     p_kv = lam_w / K  # only W waits; nothing runs yet
-    p_pre = cfg.gpu_usd_per_s * LINEAR.beta1_s_per_prefill_token + LINEAR.beta1_s_per_prefill_token * lam_w
+    # the prefill price is the step model's marginal seconds per token of the mean prompt arrived so
+    # far (ū, all five requests have arrived), nothing decoding: β1 + β0/ū (``prices``)
+    u_bar = float(wl.prompt_tokens.mean())
+    s_pf = LINEAR.beta1_s_per_prefill_token + LINEAR.beta0_s / u_bar
+    p_pre = (cfg.gpu_usd_per_s + lam_w) * s_pf
     for d, hs in zip(rows, (first, second), strict=True):
         assert d.chosen == 0 and d.metadata["policy"] == policy and d.kind == "evict"
         assert [c.name for c in d.candidates] == [f"block:{h}" for h in hs]

@@ -154,8 +154,10 @@ def test_session_prices_read_the_state_now() -> None:
     s = Engine(step_model=LINEAR).session(make_scheduler("fcfs"), tenant_names=wl.tenant_names)
     idle = s.prices()
     assert idle.lam_usd_per_s == 0.0 and idle.time_s == 0.0
+    # nothing arrived, nothing decodes: a block's worth of prompt (16 tokens) runs a step of its own,
+    # so its marginal seconds per token carry the fixed step cost β0/16 (``prices``)
     assert idle.resource_usd(PREFILL_TOKEN) == pytest.approx(
-        EngineConfig().gpu_usd_per_s * LINEAR.beta1_s_per_prefill_token
+        EngineConfig().gpu_usd_per_s * (LINEAR.beta1_s_per_prefill_token + LINEAR.beta0_s / 16)
     )
     for r in _requests(wl)[:40]:
         s.add(r)

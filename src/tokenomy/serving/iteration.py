@@ -98,6 +98,7 @@ class Iteration(RunState):
         t, sched, queue, st = self.requests, self.sched, self.queue, self.state
         arr, prompt, out, lam = t.arrival, t.prompt, t.out, t.lam
         n, nxt, max_tokens = len(arr), self.nxt, self.max_tokens
+        first = nxt
         while nxt < n and arr[nxt] <= now:
             i = nxt
             nxt += 1
@@ -119,6 +120,8 @@ class Iteration(RunState):
             st.lam_waiting_usd_per_s += lam[i]
             st.waiting_tokens += prompt[i]
             self.blocked = False
+        if nxt > first:
+            self.prompt_seen += sum(prompt[first:nxt])
         self.nxt = nxt
         self.next_arrival = arr[nxt] if nxt < n else _INF
 
@@ -157,6 +160,8 @@ class Iteration(RunState):
             self.step_model,
             self.config,
             kv_blocked=self.head_blocked_by_kv(),
+            decoding=st.nd,
+            ref_prompt_tokens=self.ref_prompt_tokens(),
         )
 
     def head_blocked_by_kv(self) -> bool:

@@ -6,14 +6,19 @@ From the congestion state sampled every ``EngineConfig.price_sample_s`` (``Price
 
 * λ = Λ_run + Λ_wait (USD/s, source ``discovered``): the USD cost of one second of server delay, which
   a router multiplies by the seconds a request adds;
-* ``PREFILL_TOKEN`` = GPU price·β1 + β1·(Λ_run + Λ_wait) USD per token: a prompt token lengthens the
-  current step by β1 for every request in the system, each delayed at its own λ;
-* ``DECODE_TOKEN`` = GPU price·β2 + β2·Λ_run USD per token;
+* ``PREFILL_TOKEN`` = (GPU price + Λ_run + Λ_wait)·s_pf USD per token, with s_pf the step model's own
+  marginal seconds per prompt token in the current batch: ``model.prefill_extra_s(ū, D)/ū`` for D
+  decoding requests and ū the mean prompt of the requests arrived so far (``cfg.block_tokens``
+  before any arrived). It is what ``priced`` charges for a prefill (``congestion``): the fixed cost
+  of a prefill step (β0 when nothing decodes) and the table model's mixed-step rule included, where
+  a least-squares β1 under-charges a short prompt many times over;
+* ``DECODE_TOKEN`` = (GPU price + Λ_run)·s_dec USD per token, s_dec = step_s(0, D + 1) − step_s(0, D)
+  (the whole step when nothing decodes): one more decode token in the current batch;
 * ``KV_BLOCK_SECOND`` = Λ_wait / K USD per block·s while the head of the waiting queue does not fit in
   the KV pool (it is blocked by KV at the sample time), else 0 — complementary slackness (SPEC Eq. 3):
   a slack constraint has price 0;
 * ``GPU_SECOND`` = GPU price + Λ_run + Λ_wait USD per s: a second of step time costs the GPU and
-  delays everyone in the system (so the prefill-token price is β1 GPU-seconds).
+  delays everyone in the system (so the prefill-token price is s_pf GPU-seconds).
 
 Λ_run, Λ_wait are Σλ over running and waiting requests (USD/s; synthetic λ). ``PriceFeed`` reads a
 finished run's samples back as vectors at any time. No I/O here.
@@ -39,7 +44,16 @@ from tokenomy.serving.entities import EngineConfig
 from tokenomy.serving.result import PriceSample
 from tokenomy.serving.steptime import StepTimeModel
 
-__all__ = ["PriceFeed", "ShadowPrices", "price_vector", "sample_prices"]
+__all__ = ["PriceFeed", "ShadowPrices", "marginal_s", "price_vector", "sample_prices"]
+
+
+def marginal_s(model: StepTimeModel, decoding: int, ref_prompt_tokens: float) -> tuple[float, float]:
+    """(s_pf, s_dec): the step model's marginal seconds per prompt token (a prompt of
+    ``ref_prompt_tokens`` beside ``decoding`` decodes) and per decode token (module docstring)."""
+    u = max(float(ref_prompt_tokens), 1.0)
+    s_pf = model.prefill_extra_s(u, float(decoding)) / u
+    s_dec = model.step_s(0.0, decoding + 1.0) - (model.step_s(0.0, float(decoding)) if decoding else 0.0)
+    return max(s_pf, 0.0), max(s_dec, 0.0)
 
 
 def sample_prices(
@@ -53,10 +67,13 @@ def sample_prices(
     cfg: EngineConfig,
     *,
     kv_blocked: bool,
+    decoding: int,
+    ref_prompt_tokens: float,
 ) -> PriceSample:
     """The congestion state and shadow prices (module docstring) at ``now_s``; ``kv_blocked``: the
-    head of the waiting queue does not fit in the KV pool."""
-    b1, b2 = model.beta1_s_per_prefill_token, model.beta2_s_per_decode_token
+    head of the waiting queue does not fit in the KV pool; ``decoding``: requests in decode now;
+    ``ref_prompt_tokens``: the prompt the prefill price is quoted for (ū)."""
+    s_pf, s_dec = marginal_s(model, decoding, ref_prompt_tokens)
     lam_run, lw = lam_running_usd_per_s, lam_waiting_usd_per_s
     return PriceSample(
         now_s,
@@ -65,8 +82,8 @@ def sample_prices(
         kv_used_blocks,
         lam_run,
         lw,
-        cfg.gpu_usd_per_s * b1 + b1 * (lam_run + lw),
-        cfg.gpu_usd_per_s * b2 + b2 * lam_run,
+        (cfg.gpu_usd_per_s + lam_run + lw) * s_pf,
+        (cfg.gpu_usd_per_s + lam_run) * s_dec,
         lw / cfg.kv_blocks if kv_blocked else 0.0,
     )
 

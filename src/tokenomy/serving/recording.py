@@ -39,7 +39,7 @@ No I/O here.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -104,6 +104,7 @@ class DecisionRecorder:
         self.pricer = sched if isinstance(sched, CongestionPriced) else CongestionPriced()
         self.pricer.prepare(model, cfg)
         self.state: RunningSet | None = None
+        self.ref_prompt: Callable[[], float] = lambda: float(cfg.block_tokens)  # the run's ū (``prices``)
         self.n_evict = self.n_order = 0
         self.price_cache: tuple[float, float] | None = None
         self.ev: dict[str, list[float]] = {k: [] for k in ("time", "kv", "pre", "evictable")}
@@ -129,7 +130,7 @@ class DecisionRecorder:
             assert st is not None
             s = sample_prices(
                 st.now_s, 0, st.n_running, kv.used, float(st.slot_lam.sum()), st.lam_waiting_usd_per_s,
-                self.model, self.cfg, kv_blocked=True,
+                self.model, self.cfg, kv_blocked=True, decoding=st.nd, ref_prompt_tokens=self.ref_prompt(),
             )  # fmt: skip
             # Λ_wait is a running sum: rounding can leave it at -1e-21 for an empty queue
             self.price_cache = (max(s.kv_usd_per_block_s, 0.0), max(s.prefill_usd_per_token, 0.0))

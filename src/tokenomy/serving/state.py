@@ -48,7 +48,8 @@ class RunState:
         "arrival", "block_tokens", "blocked", "bounced", "bounced_s", "busy", "clock", "config",
         "dec_total", "decode_s", "done", "done_events", "heap", "held_s", "itl_s", "itl_w", "jumps",
         "kv", "log", "max_jump", "max_tokens", "max_used", "next_arrival", "next_progress",
-        "next_sample", "nxt", "observe", "pf_total", "prefill_tokens", "progress", "queue", "rec", "requests",
+        "next_sample", "nxt", "observe", "pf_total", "prefill_tokens", "progress", "prompt_seen", "queue",
+        "rec", "requests",
         "samples", "sched", "spec", "spec_steps", "state", "step_model", "step_time", "steps",
         "t_wall", "watermark",
     )  # fmt: skip
@@ -80,6 +81,7 @@ class RunState:
         self.state = RunningSet(model, cfg, self.kv, self.requests)
         if self.rec is not None:
             self.rec.state = self.state
+            self.rec.ref_prompt = self.ref_prompt_tokens
         sched.prepare(model, cfg)
         self.queue = sched.make_queue(self.requests.workload)
         self.spec = SpeculativeStep(model, cfg)
@@ -90,6 +92,7 @@ class RunState:
         self.max_jump = 2**62
         self.clock = 0.0
         self.nxt = 0  # next request to arrive
+        self.prompt_seen = 0  # prompt tokens of the requests arrived so far (the prefill price's ū)
         self.next_arrival = _INF  # its arrival time (inf: none known)
         # decode-only step seconds by batch size, when they depend on it alone (no speculation)
         self.decode_s: dict[int, float] | None = None if cfg.spec_k else {}
@@ -155,6 +158,10 @@ class RunState:
         self.queue.extend(rows, keys)
         if self.nxt < len(self.arrival):
             self.next_arrival = self.arrival[self.nxt]
+
+    def ref_prompt_tokens(self) -> float:
+        """The prompt the prefill price is quoted for: the mean of those arrived (``prices``)."""
+        return self.prompt_seen / self.nxt if self.nxt else float(self.block_tokens)
 
     def on_sample(self, sample: PriceSample) -> None:
         """Hook: a price sample was taken (the session publishes it)."""

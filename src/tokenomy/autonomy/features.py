@@ -30,7 +30,10 @@ from numpy.typing import NDArray
 
 from tokenomy.autonomy.trajectory import AgentTrajectory
 
-__all__ = ["FEATURE_NAMES", "TrajectoryTable", "build_table"]
+__all__ = ["FEATURE_NAMES", "PHASES", "TrajectoryTable", "build_table", "phase_of"]
+
+PHASES = ("read", "edit", "verify", "other")
+"""Phases of a call by its command's action class (plan is the model's reasoning, see ``split``)."""
 
 FEATURE_NAMES: tuple[str, ...] = (
     "bias",
@@ -65,6 +68,18 @@ _VERIFY = frozenset({"test", "run"})
 _EXPLORE = frozenset({"read", "search"})
 
 
+def phase_of(action_class: str) -> int:
+    """Index in :data:`PHASES` of a dataset action class: read/search → read, edit/create_script → edit,
+    test/run → verify, anything else (git, fs, install, submit, malformed, ...) → other."""
+    if action_class in _EXPLORE:
+        return 0
+    if action_class in _EDIT:
+        return 1
+    if action_class in _VERIFY:
+        return 2
+    return 3
+
+
 @dataclass(frozen=True, slots=True)
 class TrajectoryTable:
     """Every decision point of a set of trajectories as flat arrays (row = before call k).
@@ -80,6 +95,8 @@ class TrajectoryTable:
         spent_usd: float[N], cost of calls 0 … k−1 (what stopping at row k costs in total).
         remaining_usd: float[N], cost of calls k … n−1 (known ex post; a training target only).
         x: float[N, F], prefix features in :data:`FEATURE_NAMES` order.
+        phase: int8[N], the phase of call k's own command (:data:`PHASES` index: read, edit, verify,
+            other) — known only once call k's reply arrives: a training label, never a decision input.
     """
 
     instance_ids: tuple[str, ...]
@@ -92,6 +109,7 @@ class TrajectoryTable:
     spent_usd: NDArray[np.float64]
     remaining_usd: NDArray[np.float64]
     x: NDArray[np.float64]
+    phase: NDArray[np.int8]
 
     @property
     def total_usd(self) -> NDArray[np.float64]:
@@ -117,6 +135,7 @@ class TrajectoryTable:
             spent_usd=self.spent_usd[rows],
             remaining_usd=self.remaining_usd[rows],
             x=self.x[rows],
+            phase=self.phase[rows],
         )
 
 
@@ -137,6 +156,7 @@ def build_table(trajectories: Sequence[AgentTrajectory]) -> TrajectoryTable:
     remaining = np.zeros(n)
     traj = np.repeat(np.arange(len(trajectories), dtype=np.int64), n_calls)
     step = np.zeros(n, dtype=np.int64)
+    phase = np.zeros(n, dtype=np.int8)
     row = 0
     for t in trajectories:
         steps = t.steps
@@ -185,6 +205,7 @@ def build_table(trajectories: Sequence[AgentTrajectory]) -> TrajectoryTable:
                 np.log1p(ctx),
             )
             step[row] = k
+            phase[row] = phase_of(s.action_class)
             cost[row] = s.cost_usd
             spent[row] = spent_so_far
             remaining[row] = total - spent_so_far
@@ -228,4 +249,5 @@ def build_table(trajectories: Sequence[AgentTrajectory]) -> TrajectoryTable:
         spent_usd=spent,
         remaining_usd=np.maximum(remaining, 0.0),
         x=x,
+        phase=phase,
     )

@@ -59,7 +59,6 @@ class ReplayEnv:
             "row": row,
             "features": self.table.x[row],
             "spent_usd": float(self.table.spent_usd[row]),
-            "next_call_usd": float(self.table.cost_usd[row]),
         }
 
     def reset(
@@ -87,7 +86,8 @@ class ReplayEnv:
         """Make the next call (1) or stop (0).
 
         Returns:
-            (observation or None when done, reward USD, terminated, truncated, info with ``success``).
+            (observation or None when done, reward USD, terminated, truncated, info with the call's
+            billed ``cost_usd`` — known only now, after the call — and ``success`` at the end).
         """
         if self._done:
             raise RuntimeError("step() after the episode ended; call reset()")
@@ -95,13 +95,14 @@ class ReplayEnv:
             self._done = True
             return None, 0.0, True, False, {"success": False, "calls": self._k}
         row = int(self.table.offsets[self._t]) + self._k
-        reward = -float(self.table.cost_usd[row])
+        billed = float(self.table.cost_usd[row])
         self._k += 1
         if self._k == int(self.table.n_calls[self._t]):
             self._done = True
             success = bool(self.table.resolved[self._t])
-            return None, reward + self.v_usd * success, True, False, {"success": success, "calls": self._k}
-        return self._obs(), reward, False, False, {}
+            info = {"success": success, "calls": self._k, "cost_usd": billed}
+            return None, self.v_usd * success - billed, True, False, info
+        return self._obs(), -billed, False, False, {"cost_usd": billed}
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,8 +240,10 @@ def run_controller(
 ) -> dict[str, Any]:
     """Replay trajectory ``index`` with the per-step controller deciding before every billed call.
 
-    The state at each call: p̂ and Ĉ from ``model`` on the prefix features, the real cost of the next
-    call, the spend metered so far (every billed call counts). The pending act is the model call
+    The state at each call holds only what is known before it: p̂ and Ĉ from ``model`` on the prefix
+    features, the next call's cost *predicted* from its context (``model.next_call_usd``; its billed
+    cost arrives in the step's info, after the call, and only the meter sees it), the spend metered so
+    far (every billed call counts). The pending act is the model call
     itself (class ``compute``: its command is gated separately, after it is known). Any option but
     ``stop`` makes the call (in this data a plan, verify or act is one more call of the same run).
     With ``z_se > 0`` the state carries the confidence-bounded p̂ of the ``tokenomy`` rule (the lower
@@ -264,7 +267,7 @@ def run_controller(
             v_usd=env.v_usd,
             p_success=float(lo[0] if obs["step"] == 0 else hi[0]),
             remaining_usd=float(model.remaining_usd(x)[0]),
-            next_call_usd=obs["next_call_usd"],
+            next_call_usd=float(model.next_call_usd(x)[0]),
             spent_usd=meter.spent_usd,
             act_class="compute",
             cap_usd=cap_usd,
@@ -277,8 +280,8 @@ def run_controller(
             _, r, _, _, info = env.step(0)
             reward += r
             break
-        meter.bill(obs["next_call_usd"])
         obs, r, _, _, info = env.step(1)
+        meter.bill(float(info["cost_usd"]))
         reward += r
     return {
         "success": bool(info.get("success", False)),

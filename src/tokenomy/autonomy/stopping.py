@@ -124,13 +124,19 @@ class NeverStop(StoppingPolicy):
 
 @dataclass
 class CostCap(StoppingPolicy):
-    """Stop before the call that would take spend above ``cap_usd`` (0 = never start)."""
+    """A harness cost limit: make a call only while the spend so far is below ``cap_usd`` (0 = never start).
+
+    This is the check agent harnesses make before each call (mini-swe-agent's ``cost_limit``): it uses
+    only what is billed so far, so the call that crosses the cap is still made and the spend may pass
+    the cap by one call. (A cap on spent + *this* call's billed cost would use a figure known only
+    after the call: no policy here may.)
+    """
 
     cap_usd: float = 3.0
 
     def decide(self, table: TrajectoryTable, v_usd: float) -> NDArray[np.bool_]:
-        """Continue while spent + this call's cost ≤ cap."""
-        return table.spent_usd + table.cost_usd <= self.cap_usd + 1e-12
+        """Continue while spent so far < cap."""
+        return np.asarray(table.spent_usd < self.cap_usd - 1e-12, dtype=bool)
 
 
 @dataclass
@@ -209,9 +215,10 @@ class MarginalStop(StoppingPolicy):
       η̂ ∓ z·se(η̂) (:meth:`PrefixModel.success_bounds`). Where the estimator cannot tell, the status
       quo stands: it does not start a task it cannot show to pay, nor stop one it cannot show to lose.
       ``z_se = 0`` is the plain rule (surplus > 0 everywhere).
-    * Budget (``budget_share``, default 1): never make a call that takes spend above
-      ``budget_share``·V — an agent does not spend more on a task than the task is worth (the same
-      stop as the controller's spend cap set at V; ``inf`` turns it off).
+    * Budget (``budget_share``, default 1): never make a call whose cost, as predicted before it
+      (ĉ_next of :class:`PrefixModel`), would take spend above ``budget_share``·V — an agent does not
+      spend more on a task than the task is worth (the same stop as the controller's spend cap set at
+      V; ``inf`` turns it off). The billed cost of a call is known only after it: it is never used.
 
     With several values in ``ridge_grid`` or ``z_grid`` the ridge penalty and the margin are chosen
     on the train split only, by the rule's welfare at this V under ``inner_folds``-fold
@@ -249,8 +256,14 @@ class MarginalStop(StoppingPolicy):
         lo, hi = model.success_bounds(table.x, z_se)
         p = np.where(table.step == 0, lo, hi)
         surplus = _surplus(v_usd, p, model.remaining_usd(table.x))
-        within = table.spent_usd + table.cost_usd <= self.budget_usd(v_usd) + 1e-12
-        return np.asarray((surplus > 0.0) & within, dtype=bool)
+        return np.asarray((surplus > 0.0) & self.within_budget(model, table, v_usd), dtype=bool)
+
+    def within_budget(self, model: PrefixModel, table: TrajectoryTable, v_usd: float) -> NDArray[np.bool_]:
+        """bool[N]: spent so far + the next call's cost *predicted before it* (ĉ_next) ≤ the budget."""
+        if math.isinf(self.budget_usd(v_usd)):
+            return np.ones(len(table.step), dtype=bool)
+        nxt = model.next_call_usd(table.x)
+        return np.asarray(table.spent_usd + nxt <= self.budget_usd(v_usd) + 1e-12, dtype=bool)
 
     def fit(self, train: TrajectoryTable, v_usd: float) -> MarginalStop:
         """Choose ridge and margin on train by inner cross-validated welfare, then fit p̂, Ĉ on all of train."""

@@ -8,6 +8,11 @@ iteratively reweighted least squares with a small ridge penalty (numpy only, det
   (quasi-Poisson), so the estimate stays positive and grows multiplicatively with context size.
 
 Each row is weighted 1/n_calls so that every training trajectory counts once, not once per step.
+* ``ĉ_next(x)`` = E[USD of call k | what is known before call k] — least squares on the context the call
+  will be sent with (its prompt tokens, fixed before it is sent), the last reply's completion tokens
+  and the last call's billed cost: the price of the next call as a controller can know it *before*
+  making it (the billed cost of call k is only known after it, so no decision may use it).
+
 ``success_bounds`` gives p̂ at η̂ ∓ z·se(η̂), with se from the inverse of the penalised IRLS Hessian
 (trajectory-weighted, so the information is counted in trajectories, not in their correlated rows):
 the estimation error the stopping rule's confidence margin uses.
@@ -24,7 +29,13 @@ from numpy.typing import NDArray
 
 from tokenomy.autonomy.features import FEATURE_NAMES, TrajectoryTable
 
-__all__ = ["PrefixModel", "auc", "fit_glm"]
+__all__ = ["NEXT_CALL_FEATURES", "PrefixModel", "auc", "fit_glm"]
+
+NEXT_CALL_FEATURES = ("bias", "context_ktok", "last_completion_ktok", "last_cost_usd")
+"""Features of the next call's predicted cost (all known before the call is made)."""
+
+
+_NEXT_COLS = np.array([FEATURE_NAMES.index(f) for f in NEXT_CALL_FEATURES], dtype=np.int64)
 
 
 def _sigmoid(eta: NDArray[np.float64], scale: float = 1.0) -> NDArray[np.float64]:
@@ -123,6 +134,7 @@ class PrefixModel:
     lo_: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0), repr=False)
     hi_: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0), repr=False)
     cov_success_: NDArray[np.float64] = field(default_factory=lambda: np.zeros((0, 0)), repr=False)
+    beta_next_: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0), repr=False)
 
     def fit(self, table: TrajectoryTable) -> PrefixModel:
         """Fit both models on every decision point of ``table`` (the train split).
@@ -153,7 +165,15 @@ class PrefixModel:
         hess = (z * (w * p * (1 - p))[:, None]).T @ z + np.diag(pen)
         self.cov_success_ = np.asarray(np.linalg.pinv(hess), dtype=np.float64)
         self.beta_cost_ = fit_glm(z, table.remaining_usd, w, link="log", ridge=self.ridge)
+        xn = table.x[:, _NEXT_COLS]
+        self.beta_next_ = np.asarray(np.linalg.lstsq(xn, table.cost_usd, rcond=None)[0], dtype=np.float64)
         return self
+
+    def next_call_usd(self, x: NDArray[np.float64]) -> NDArray[np.float64]:
+        """ĉ_next: USD of the next call predicted before it is made (≥ 0), for each row of ``x``."""
+        if len(self.beta_next_) == 0:
+            raise RuntimeError("PrefixModel is not fitted; call fit(table) first")
+        return np.maximum(x[:, _NEXT_COLS] @ self.beta_next_, 0.0)
 
     def _z(self, x: NDArray[np.float64]) -> NDArray[np.float64]:
         if len(self.beta_success_) == 0:

@@ -75,3 +75,39 @@ def test_headroom_bounds_are_ordered_and_the_clairvoyant_gain_is_the_failed_runs
     s, c, _ = stop_outcomes(table, keep)
     rule_gain = float(np.mean(0.05 * s - c) - np.mean(0.05 * table.resolved - table.total_usd))
     assert rule_gain <= hr[1].clairvoyant_gain + 1e-12
+
+
+def test_the_step_controller_with_voi_makes_the_verify_rules_decisions(table: TrajectoryTable) -> None:
+    from tokenomy.autonomy.controller import MarginalController, StepState
+    from tokenomy.autonomy.replay import ReplayEnv, run_controller
+    from tokenomy.interfaces.loaders.agent_data import load_schedule
+
+    v, inf = 0.1, float("inf")
+    pol = VerifyStop(z_grid=(0.0,), budget_share=inf, z_voi=0.0).fit(table, v)
+    model, value = pol.model_, pol.value_
+    assert model is not None and value is not None
+    keep = pol.decide(table, v)
+    plain = MarginalStop(z_grid=(0.0,), budget_share=inf).fit(table, v).decide(table, v)
+    assert np.any(keep != plain)  # the VoI term changes decisions here: the comparison is not vacuous
+    ctl = MarginalController(load_schedule())
+    p, rem, nxt, voi = (
+        model.success(table.x),
+        model.remaining_usd(table.x),
+        model.next_call_usd(table.x),
+        value.voi(table.x, 0.0),
+    )
+    for r in range(len(table.step)):  # every decision point: the controller's verify option, priced at V
+        state = StepState(
+            v_usd=v,
+            p_success=float(p[r]),
+            remaining_usd=float(rem[r]),
+            next_call_usd=float(nxt[r]),
+            act_class="compute",
+            voi_verify=float(voi[r]),
+            verify_usd=float(nxt[r]),
+        )
+        assert (ctl.decide(state).kind != "stop") == bool(keep[r]), r
+    _, _, calls = stop_outcomes(table, keep)
+    env = ReplayEnv(table, v)
+    for t in range(len(table.n_calls)):
+        assert run_controller(env, ctl, model, t, verify_value=value, z_voi=0.0)["calls"] == calls[t]

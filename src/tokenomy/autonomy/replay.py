@@ -31,6 +31,7 @@ from tokenomy.autonomy.controller import MarginalController, SpendMeter, StepSta
 from tokenomy.autonomy.features import TrajectoryTable
 from tokenomy.autonomy.stopping import StoppingPolicy, stop_outcomes
 from tokenomy.autonomy.success_model import PrefixModel
+from tokenomy.autonomy.voi import VerifyValue
 
 __all__ = ["PolicyResult", "ReplayEnv", "crossfit_stopping", "run_controller", "split_folds"]
 
@@ -237,6 +238,8 @@ def run_controller(
     *,
     cap_usd: float = math.inf,
     z_se: float = 0.0,
+    verify_value: VerifyValue | None = None,
+    z_voi: float = 1.0,
 ) -> dict[str, Any]:
     """Replay trajectory ``index`` with the per-step controller deciding before every billed call.
 
@@ -249,6 +252,9 @@ def run_controller(
     With ``z_se > 0`` the state carries the confidence-bounded p̂ of the ``tokenomy`` rule (the lower
     bound before call 0, the upper bound after; :class:`~tokenomy.autonomy.stopping.MarginalStop`),
     and with ``cap_usd`` = its budget (V) the controller's spend cap makes the rule's budget stops.
+    With ``verify_value`` the state carries VoI_verify (its lower end at ``z_voi``; priced by the
+    controller at the step's real V) and a verify step's cost ĉ_next: the stops of
+    :class:`~tokenomy.autonomy.voi.VerifyStop`.
 
     Returns:
         {"success", "cost_usd", "calls", "reward_usd", "actions", "warned", "salvaged"}.
@@ -263,11 +269,15 @@ def run_controller(
     while obs is not None:
         x = obs["features"][None, :]
         lo, hi = model.success_bounds(x, z_se)
+        next_usd = float(model.next_call_usd(x)[0])
+        voi = 0.0 if verify_value is None else float(verify_value.voi(x, z_voi)[0])
         state = StepState(
             v_usd=env.v_usd,
             p_success=float(lo[0] if obs["step"] == 0 else hi[0]),
             remaining_usd=float(model.remaining_usd(x)[0]),
-            next_call_usd=float(model.next_call_usd(x)[0]),
+            next_call_usd=next_usd,
+            voi_verify=voi,
+            verify_usd=next_usd,
             spent_usd=meter.spent_usd,
             act_class="compute",
             cap_usd=cap_usd,

@@ -59,7 +59,7 @@ from tokenomy.interfaces.outputs import atomic_write, check_output_path, ledger_
 from tokenomy.interfaces.paths import resolve_data_dir
 from tokenomy.interfaces.sweep import BACKENDS, parallel_map, resolve_backend
 from tokenomy.interfaces.table import format_table
-from tokenomy.serving.disagg import DisaggregatedEngine, KVTransfer
+from tokenomy.serving.disagg import LLAMA31_8B, DisaggregatedEngine, KVTransfer
 from tokenomy.serving.engine import Engine
 from tokenomy.serving.entities import EngineConfig, Workload
 from tokenomy.serving.experiments import LongTenant, prediction3, run_grid
@@ -69,6 +69,7 @@ from tokenomy.serving.schedulers import SCHEDULERS, make_scheduler
 from tokenomy.serving.servegen import servegen_workload
 from tokenomy.serving.steptime import (
     BLIS_LLAMA31_8B_H100_TP1,
+    LLAMA2_70B_AS_SPLITWISE,
     SPLITWISE_DGX_H100_KV_BLOCKS,
     LinearStepTime,
     StepTimeModel,
@@ -243,6 +244,7 @@ def _engine(args: argparse.Namespace, data: Path | None) -> tuple[Engine | Disag
         ), f"{peer_model.source}; SplitwiseSim's configuration"
     kind = args.step_model
     blocks = 29205
+    footprint = LLAMA31_8B  # the model whose KV the blocks count and a disaggregated engine ships
     model: StepTimeModel
     if kind == "blis":
         if data is not None and (data / BLIS_FILE).is_file():
@@ -254,6 +256,7 @@ def _engine(args: argparse.Namespace, data: Path | None) -> tuple[Engine | Disag
             raise ValidationError("--step-model splitwise needs the data folder (--data)")
         model = load_splitwise(data / SPLITWISE_FILE)
         blocks = SPLITWISE_DGX_H100_KV_BLOCKS  # llama2-70b on one DGX-H100, as SplitwiseSim counts it
+        footprint = LLAMA2_70B_AS_SPLITWISE
     elif kind.startswith("linear:"):
         b = floats(kind.removeprefix("linear:"), "--step-model linear:β0,β1,β2")
         if len(b) != 3:
@@ -271,11 +274,14 @@ def _engine(args: argparse.Namespace, data: Path | None) -> tuple[Engine | Disag
     )
     source = str(getattr(model, "source", ""))
     if args.disaggregate:
-        xfer = KVTransfer(bandwidth_bytes_per_s=args.kv_bandwidth_gb_s * 1e9)
+        xfer = KVTransfer.for_model(footprint, bandwidth_bytes_per_s=args.kv_bandwidth_gb_s * 1e9)
         dis = DisaggregatedEngine(
             step_model=model, prefill_config=cfg, decode_config=cfg, transfer=xfer, eviction=args.eviction[0]
         )
-        return dis, f"{source}; disaggregated prefill/decode, KV at {args.kv_bandwidth_gb_s:g} GB/s"
+        return dis, (
+            f"{source}; disaggregated prefill/decode, {footprint.name} KV "
+            f"({footprint.bytes_per_token:,.0f} B/token) at {args.kv_bandwidth_gb_s:g} GB/s"
+        )
     return Engine(step_model=model, config=cfg, eviction=args.eviction[0]), source
 
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import heapq
 import math
+from collections.abc import Sequence
 from typing import Any
 
 from tokenomy.serving.prices import sample_prices
@@ -47,12 +48,18 @@ class Iteration(RunState):
     """The engine loop's phases (module docstring) over a ``state.RunState``; ``session.Session`` is
     the driver."""
 
-    __slots__ = ("attn", "context_pairs")
+    __slots__ = ("admitted", "attn", "context_pairs", "gate_closed", "held", "hold", "transferred")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.attn = self.step_model.attn_s_per_token_pair > 0  # chunks attend to earlier tokens
         self.context_pairs = 0.0  # Σ chunk × tokens already in KV, of the step being scheduled
+        # pool hand-off hooks (``disagg``); all off in a colocated engine
+        self.hold: Sequence[bool] | None = None  # keep request i's KV after it completes while hold[i]
+        self.held: dict[int, tuple[int, int]] = {}  # request -> (prefix hash blocks, private blocks) kept
+        self.gate_closed = False  # admission closed from outside (back-pressure)
+        self.transferred = False  # a first prefill is KV shipped in: only recomputes cost step time
+        self.admitted: list[int] | None = None  # requests admitted, for a driver that reads them
 
     # --- the loop ---------------------------------------------------------------------------------
     def iterate(self, horizon: float) -> bool:
@@ -192,6 +199,12 @@ class Iteration(RunState):
         else:
             self.kv.release(blk)
 
+    def release_held(self, i: int) -> None:
+        """Free the KV kept for completed request ``i`` (``hold``): its transfer has landed."""
+        h, blk = self.held.pop(i)
+        self.release(i, h, blk)
+        self.blocked = False
+
     def complete(self, i: int) -> None:
         t = self.requests
         t.status[i], t.finish[i] = COMPLETED, self.clock
@@ -312,7 +325,7 @@ class Iteration(RunState):
             p.chunk = c
             budget -= c
         self.blocked = False
-        if len(queue) and budget > 0 and (now != self.held_s or not (pf or st.nd)):
+        if len(queue) and budget > 0 and not self.gate_closed and (now != self.held_s or not (pf or st.nd)):
             if rec is not None and len(queue) > 1:
                 top, n_pf = rec.order_top(queue), len(pf)
                 budget = self.admit(now, budget)
@@ -322,6 +335,9 @@ class Iteration(RunState):
                 budget = self.admit(now, budget)
         # chunks are whole token counts, so this is their sum exactly
         self.prefill_tokens = start - budget
+        if self.transferred and pf:  # shipped KV costs no compute; a recompute after preemption does
+            pre = self.requests.preempt
+            self.prefill_tokens = float(sum(p.chunk for p in pf if pre[p.req]))
         if self.attn and pf:  # chunks attend to the tokens already in KV (``steptime``)
             self.context_pairs = sum(p.chunk * p.tokens for p in pf)
         return not pf and not st.nd
@@ -375,6 +391,8 @@ class Iteration(RunState):
             st.waiting_tokens -= prompt[i] + gen[i]
             ok = kv.allocate(need)
             assert ok
+            if self.admitted is not None:
+                self.admitted.append(i)
             if t.preempt[i] == 0:
                 t.hit[i] = h * HB
             c = todo if whole else min(todo, budget)
@@ -441,7 +459,10 @@ class Iteration(RunState):
             t.gen[i] += 1
             rem = t.out[i] - t.gen[i]
             if rem <= 0:
-                self.release(i, p.hits, p.blocks)
+                if self.hold is not None and self.hold[i]:
+                    self.held[i] = (p.hits, p.blocks)  # its KV stays until ``release_held``
+                else:
+                    self.release(i, p.hits, p.blocks)
                 self.complete(i)
                 continue
             st._push_decode(i, p.tokens - p.shared - st.g, st.g + rem, t.key[i], p.hits, p.blocks)

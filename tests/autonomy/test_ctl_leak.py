@@ -125,3 +125,22 @@ def test_the_next_call_cost_is_predicted_from_the_prompt_not_billed(
     pred = model.next_call_usd(held.x)
     assert np.all(pred >= 0) and not np.allclose(pred, held.cost_usd)
     assert np.corrcoef(pred, held.cost_usd)[0, 1] > 0.5  # informative: grows with the context
+
+
+def test_on_the_real_runs_no_decision_before_k_sees_call_k_or_later(need_data: object) -> None:
+    from tokenomy.interfaces.loaders.agent_data import load_miniswe
+
+    runs = load_miniswe(need_data("agent"))  # type: ignore[operator]
+    rng = np.random.default_rng(11)
+    train = build_table(runs[:400])
+    held_runs = runs[400:]
+    cut = np.array([int(rng.integers(0, t.n_steps)) for t in held_runs])
+    held = build_table(held_runs)
+    altered = build_table([_alter_future(t, int(k), rng) for t, k in zip(held_runs, cut, strict=True)])
+    for v_usd in (1.0, 5.0):
+        for pol in _policies():
+            pol.fit(train, v_usd)
+            a, b = pol.decide(held, v_usd), pol.decide(altered, v_usd)
+            for t, k in enumerate(cut):
+                oa, ob = int(held.offsets[t]), int(altered.offsets[t])
+                assert np.array_equal(a[oa : oa + k + 1], b[ob : ob + k + 1]), (pol.name, v_usd, t, int(k))

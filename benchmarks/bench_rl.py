@@ -6,18 +6,23 @@ additions with sampled rollouts and an exact verifier). First, on training seeds
 fixes the target (each seed's starting held-out accuracy + 0.75 × uniform GRPO's gain on those seeds'
 validation tasks over the token budget) and the drift δ, measured on the same runs: the share r_s of
 a fresh rollout's policy gradient that a rollout s = 1, 2, 4, 8 versions old still delivers, fitted as
-(1 − δ)^s (``capital.rl.drift``). Then evaluation seeds 0..N-1: policies uniform, dapo, knapsack, tokenomy and
-tokenomy-nodiscount at lags 0, 1, 2, 4. It prints per (policy, lag) the mean tokens to target (rollout +
+(1 − δ)^s (``capital.rl.drift``), used by the fixed-decay ablation. Then, on training seeds 1000-1003 (their
+validation tasks), it chooses the tokenomy rule's importance correction of stale rollouts (ratio level
+token / sequence, truncation 1, 2, ∞) by the mean held-out gain at half budget over lags 2, 4, 16
+(``experiment.select_importance``). Then evaluation seeds S..S+N-1: policies uniform, dapo, knapsack,
+tokenomy (importance-corrected staleness), tokenomy-decay (the earlier fixed (1 − δ)^s discount, an
+ablation) and tokenomy-nodiscount (staleness ignored) at lags 0, 1, 2, 4, 16. It prints per (policy, lag) the mean tokens to target (rollout +
 verification + update) with a Student-t 95% CI over seeds, wall seconds to target (provisional: shared
 machine), final held-out accuracy, and the paired per-seed token ratios with their CIs and verdicts:
-tokenomy ≤ 0.8 × uniform, ≤ DAPO, and with the staleness discount < without it at lag ≥ 2. A CI that
+tokenomy ≤ 0.8 × uniform, ≤ DAPO, and each staleness treatment < ignoring staleness at lag ≥ 2, plus the
+uncensored paired differences of held-out gain at half budget, and the measured ESS share (1 − δ_s)
+of the importance weights per lag. A CI that
 straddles the bar is reported as a tie. Tokens to target is censored at the budget for a run that never
 reaches it (``reached`` counts those that do); uncensored beside it: the held-out accuracy gain after
 half the budget and its paired difference from uniform. Token prices and V are assumed (synthetic).
 
-Run: ``.venv/bin/python benchmarks/bench_rl.py [--seeds 5] [--lags 0,1,2,4] [--policies ...] [--json PATH]``
-(the long-lag ablation: ``--lags 8,16 --policies uniform,tokenomy,tokenomy-nodiscount``; ``--quick``: 2 seeds,
-lags 0 and 2, smaller budget). One core.
+Run: ``.venv/bin/python benchmarks/bench_rl.py [--seeds 5] [--seed-start 0] [--lags 0,1,2,4,16]
+[--policies ...] [--json PATH]`` (``--quick``: 2 seeds, lags 0 and 2, smaller budget, no selection). One core.
 """
 
 from __future__ import annotations
@@ -34,23 +39,22 @@ from _common import one_core, parser
 CPUS = one_core()
 
 from tokenomy.capital.rl import RLConfig, calibrate, run_grid, summarise  # noqa: E402
-from tokenomy.capital.rl.experiment import SUMMARY_COLUMNS, bar_checks  # noqa: E402
+from tokenomy.capital.rl.experiment import SUMMARY_COLUMNS, bar_checks, select_importance  # noqa: E402
 from tokenomy.interfaces.table import format_table  # noqa: E402
 
-POLICIES = ("uniform", "dapo", "knapsack", "tokenomy", "tokenomy-nodiscount")
+POLICIES = ("uniform", "dapo", "knapsack", "tokenomy", "tokenomy-decay", "tokenomy-nodiscount")
 
 
 def main() -> int:
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--seeds", type=int, default=5, help="evaluation seeds 0..N-1 (default 5)")
-    p.add_argument("--lags", default="0,1,2,4", help="comma list of async lags (default 0,1,2,4)")
-    p.add_argument(
-        "--policies", default=",".join(POLICIES), help="comma list of policies (default: all five)"
-    )
+    p.add_argument("--seed-start", type=int, default=0, help="first evaluation seed (default 0)")
+    p.add_argument("--lags", default="0,1,2,4,16", help="comma list of async lags (default 0,1,2,4,16)")
+    p.add_argument("--policies", default=",".join(POLICIES), help="comma list of policies (default: all six)")
     p.add_argument("--max-tokens", type=int, default=RLConfig().max_tokens, help="token budget of a run")
     p.add_argument("--json", metavar="PATH", help="write the figures as JSON here")
     args = p.parse_args()
-    seeds = list(range(2 if args.quick else args.seeds))
+    seeds = list(range(args.seed_start, args.seed_start + (2 if args.quick else args.seeds)))
     lags = [0, 2] if args.quick else [int(x) for x in args.lags.split(",")]
     policies = tuple(x.strip() for x in args.policies.split(",") if x.strip())
     config = RLConfig(max_tokens=150_000 if args.quick else args.max_tokens)
@@ -63,6 +67,14 @@ def main() -> int:
         f"target gain {cal.target_gain:.4f}; measured r_s {cal.drift_ratios} → δ = {cal.drift_per_version:.4f}"
     )
     config = replace(config, prices=replace(config.prices, drift_per_version=cal.drift_per_version))
+    t2 = time.perf_counter()
+    choice = None if args.quick else select_importance(config)
+    t_sel = time.perf_counter() - t2
+    if choice is not None:
+        scores = ", ".join(f"{k} {v:.4f}" for k, v in choice.scores)
+        print(
+            f"importance correction chosen on training seeds ({t_sel:.0f} s): {choice.chosen.label} ({scores})"
+        )
     done = [0]
     total = len(seeds) * len(lags) * len(policies)
 
@@ -71,7 +83,15 @@ def main() -> int:
         print(f"  run {done[0]}/{total}: {policy} lag {lag} seed {seed}", file=sys.stderr, flush=True)
 
     t1 = time.perf_counter()
-    runs = run_grid(config, policies, seeds, lags, target_gain=cal.target_gain, on_run=tick)
+    runs = run_grid(
+        config,
+        policies,
+        seeds,
+        lags,
+        target_gain=cal.target_gain,
+        importance=None if choice is None else choice.chosen,
+        on_run=tick,
+    )
     t_grid = time.perf_counter() - t1
     rows = summarise(runs)
     checks = bar_checks(rows)
@@ -86,22 +106,34 @@ def main() -> int:
     )
     for c in checks:
         print(
-            f"lag {c['staleness']}: {c['claim']}: {c['ratio']:.3f} [{c['ci_low']:.3f}, {c['ci_high']:.3f}] → {c['verdict']}"
+            f"lag {c['staleness']}: {c['claim']}: {c['value']:.4f} [{c['ci_low']:.4f}, {c['ci_high']:.4f}] → {c['verdict']}"
         )
-    print(f"wall: calibration {t_cal:.0f} s, grid {t_grid:.0f} s ({len(runs)} runs), one core")
+    for r in rows:
+        if r["policy"] == "tokenomy":
+            print(
+                f"lag {r['staleness']}: tokenomy's importance weights keep ESS/n = {r['ess_share']:.4f} "
+                f"(measured staleness loss δ_s = {1 - float(str(r['ess_share'])):.4f})"
+            )
+    print(
+        f"wall: calibration {t_cal:.0f} s, selection {t_sel:.0f} s, grid {t_grid:.0f} s ({len(runs)} runs), "
+        "one core, shared machine (provisional)"
+    )
     print(
         "synthetic: token prices (1e-6 USD per token of each use) and V (1.5e-3 USD per unit of group signal)"
     )
     if args.json:
         payload = {
             "calibration": asdict(cal),
+            "importance": None
+            if choice is None
+            else {"chosen": choice.chosen.label, "scores": dict(choice.scores)},
             "config": asdict(config),
             "seeds": seeds,
             "lags": lags,
             "results": rows,
             "checks": checks,
             "runs": [asdict(r) for r in runs],
-            "wall_s": {"calibration": t_cal, "grid": t_grid},
+            "wall_s": {"calibration": t_cal, "selection": t_sel, "grid": t_grid},
             "cores": 1,
         }
         Path(args.json).write_text(json.dumps(payload, indent=2, default=float) + "\n")

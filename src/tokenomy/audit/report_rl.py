@@ -79,7 +79,11 @@ def build_report(
             "same parameters and tasks (an independent fresh replicate in each inner product).",
         )
     page.heading("Verdicts (paired over seeds; a CI that straddles the bar is a tie)")
-    page.table(checks, caption="ratio = tokenomy's tokens to target / the other policy's, same seed and lag")
+    page.table(
+        checks,
+        caption="value: a paired ratio of tokens to target (censored at the budget), or a paired "
+        "difference of held-out gain at half budget (uncensored), same seed and lag",
+    )
     page.heading("Tokens to target, per policy and lag")
     page.table([{k: r.get(k) for k in _COLUMNS} for r in rows], caption="means over seeds, 95% Student-t CIs")
     policies = sorted({r.policy for r in runs})

@@ -52,7 +52,9 @@ needs to lift held-out accuracy to a target, over seeds, with and without async 
 
 Policies: uniform (GRPO groups), dapo (dynamic sampling), knapsack (p(1-p) per
 token), tokenomy (Eq. 11-12: all three token uses priced, stale rollouts
-discounted), tokenomy-nodiscount (the ablation).
+importance-corrected and valued by their effective sample size), and two
+staleness ablations: tokenomy-decay (fixed (1-δ)^s discount, the earlier
+treatment) and tokenomy-nodiscount (staleness ignored).
 
 Example:
   tokenomy rl run --seeds 5 --staleness 0,1,2,4 --json rl.json --report rl.html --ledger rl.duckdb
@@ -179,7 +181,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     )
     for c in checks:
         print(
-            f"lag {c['staleness']}: {c['claim']}: {float(str(c['ratio'])):.3f} "
+            f"lag {c['staleness']}: {c['claim']}: {float(str(c['value'])):.3f} "
             f"[{float(str(c['ci_low'])):.3f}, {float(str(c['ci_high'])):.3f}] → {c['verdict']}"
         )
     for s in SYNTHETIC:

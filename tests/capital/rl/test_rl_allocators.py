@@ -15,7 +15,7 @@ from tokenomy.capital.rl.allocators import (
 from tokenomy.core.errors import ValidationError
 
 
-def _view(seed: int = 0, *, lag: int = 0, drift: float = 0.0, k: int = 48) -> StepView:
+def _view(seed: int = 0, *, lag: int = 0, drift: float = 0.0, k: int = 48, ess: float = 1.0) -> StepView:
     rng = np.random.default_rng(seed)
     level = rng.integers(1, 5, k)
     return StepView(
@@ -30,6 +30,7 @@ def _view(seed: int = 0, *, lag: int = 0, drift: float = 0.0, k: int = 48) -> St
         num_groups=16,
         staleness_versions=lag,
         prices=RLPrices(drift_per_version=drift),
+        ess_share=ess,
     )
 
 
@@ -72,9 +73,9 @@ def test_tokenomy_keeps_its_full_expected_spend_within_the_budget(seed: int) -> 
     assert float(spend.sum()) <= view.budget_usd + 1e-12
 
 
-def test_tokenomy_buys_less_and_trains_on_fewer_groups_when_rollouts_are_stale() -> None:
+def test_the_decay_ablation_buys_less_and_trains_on_fewer_groups_when_rollouts_are_stale() -> None:
     fresh, stale = _view(3), _view(3, lag=4, drift=0.2)
-    tok = make_allocator("tokenomy")
+    tok = make_allocator("tokenomy-decay")
     n_fresh = tok.allocate(fresh, np.random.default_rng(0)).group_sizes.sum()
     n_stale = tok.allocate(stale, np.random.default_rng(0)).group_sizes.sum()
     assert n_stale < n_fresh
@@ -89,6 +90,23 @@ def test_tokenomy_buys_less_and_trains_on_fewer_groups_when_rollouts_are_stale()
     ]
     assert tok.step_scale(stale) == pytest.approx(0.8**4)
     assert make_allocator("tokenomy-nodiscount").step_scale(stale) == 1.0
+    assert tok.importance(stale) is None and make_allocator("tokenomy-nodiscount").importance(stale) is None
+
+
+def test_the_importance_treatment_values_stale_rollouts_by_their_measured_sample_size() -> None:
+    tok = make_allocator("tokenomy")
+    fresh, lossy, drifted = _view(3), _view(3, lag=4, ess=0.2), _view(3, lag=4, drift=0.5)
+    n_fresh = tok.allocate(fresh, np.random.default_rng(0)).group_sizes.sum()
+    assert tok.allocate(lossy, np.random.default_rng(0)).group_sizes.sum() < n_fresh
+    # δ of the decay ablation plays no part: only the measured ESS share does
+    assert tok.allocate(drifted, np.random.default_rng(0)).group_sizes.sum() == n_fresh
+    assert tok.importance(fresh) is None  # nothing to correct without lag
+    assert tok.importance(lossy) is not None and tok.step_scale(lossy) == 1.0
+    pass_rate, upd, sizes = np.array([1 / 8, 1 / 8, 0.5, 0.5]), np.full(4, 8 * 15), np.full(4, 8)
+    kept = GroupResults(pass_rate, upd, sizes)
+    lost = GroupResults(pass_rate, upd, sizes, ess_share=np.array([1.0, 0.3, 1.0, 0.5]))
+    assert tok.train_on(lossy, kept).tolist() == [True, True, True, True]
+    assert tok.train_on(lossy, lost).tolist() == [True, False, True, True]
 
 
 def test_dapo_trains_on_informative_groups_and_refills_only_untried_tasks() -> None:

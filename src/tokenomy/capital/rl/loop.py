@@ -7,7 +7,11 @@ and returns group sizes. Rollouts are sampled from the policy of step t − lag 
 versions are kept), the verifier checks each answer exactly (reward 1 or 0), a dynamic-sampling policy
 may ask for more groups, and the allocator picks the groups to train on. The update is one Adam step on
 the group-relative policy gradient (advantage = reward − group mean, no std scaling) computed at the
-current parameters θ_t on those (possibly stale) samples, scaled by the allocator's ``step_scale``.
+current parameters θ_t on those (possibly stale) samples, scaled by the allocator's ``step_scale``. At
+lag ≥ 1 an allocator may ask for an importance correction (``Allocator.importance``): each token's
+weight is then multiplied by its truncated ratio π_t / π_{t−lag} (exact probabilities of both versions),
+each group's ESS share is passed to ``train_on``, and a running mean of the step's ESS share (the
+measured staleness loss) is shown to the allocator at the next step.
 
 Tokens: rollout = sampled answer tokens; verification = prompt + answer tokens per check; update =
 prompt + answer tokens of every sample that goes through the backward pass. Held-out accuracy after
@@ -19,14 +23,23 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import NDArray
 
 from tokenomy.capital.rl.allocators.base import Allocator, GroupResults, Plan, StepView
 from tokenomy.capital.rl.config import RLConfig, WarmStart
-from tokenomy.capital.rl.policy import Adam, PolicyNet, correct_prob, policy_gradient, sample
+from tokenomy.capital.rl.policy import (
+    Adam,
+    PolicyNet,
+    correct_prob,
+    policy_gradient,
+    sample,
+    token_logprob,
+    valid_tokens,
+)
+from tokenomy.capital.rl.staleness import ess_share, group_ess_share
 from tokenomy.capital.rl.tasks import MAX_DIGITS, TaskSet, verify
 
 __all__ = ["GroupLog", "PassRates", "RunTrace", "run_rl"]
@@ -70,7 +83,8 @@ class GroupLog:
 
     ``step``: the training step it was used at; ``version``: the policy version that generated it
     (step − lag); ``predicted_signal``: the allocator's ``signal(p̂, n)`` at sampling; ``trained``: whether
-    it went through the backward pass.
+    it went through the backward pass; ``ess_share``: ESS / n of its importance weights (1 without a
+    correction).
     """
 
     step: NDArray[np.int64]
@@ -84,6 +98,7 @@ class GroupLog:
     verify_tokens: NDArray[np.int64]
     update_tokens: NDArray[np.int64]
     trained: NDArray[np.bool_]
+    ess_share: NDArray[np.float64]
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +175,7 @@ def run_rl(
     t0 = time.perf_counter()
     spent = 0
     step = 0
+    kept, measured = 1.0, False  # running mean of the importance weights' ESS share (1 until measured)
     while spent < config.max_tokens and step < config.max_steps:
         gen_net = versions[max(0, len(versions) - 1 - staleness_versions)]
         lag = min(staleness_versions, len(versions) - 1)
@@ -176,6 +192,7 @@ def run_rl(
             num_groups=config.num_groups,
             staleness_versions=lag,
             prices=config.prices,
+            ess_share=kept,
         )
         plans: list[Plan] = [allocator.allocate(view, rng)]
         rows = np.zeros(0, dtype=np.int64)
@@ -201,17 +218,30 @@ def run_rl(
             if more is None or more.picks.size == 0:
                 break
             plans.append(more)
+        sample_task = np.repeat(rows, sizes)
+        y_all = np.concatenate(answers)
+        correction = allocator.importance(view) if gen_net is not net else None
+        iw: NDArray[np.float64] | None = None
+        if correction is not None:
+            every = train.subset(sample_task)
+            valid = valid_tokens(every)
+            iw = correction.weights(
+                token_logprob(net, every, y_all) - token_logprob(gen_net, every, y_all), valid
+            )
+            step_kept = ess_share(iw, valid)
+            kept = 0.8 * kept + 0.2 * step_kept if measured else step_kept
+            measured = True
+            results = replace(results, ess_share=group_ess_share(iw, valid, sizes))
         use = allocator.train_on(view, results)
         rates.observe(rows, pass_rate * sizes, sizes)
-        sample_task = np.repeat(rows, sizes)
         sample_use = np.repeat(use, sizes)
         r_all = np.concatenate(rewards)
         adv = r_all - np.repeat(pass_rate, sizes)
         if sample_use.any() and np.any(adv[sample_use] != 0.0):
             sub = train.subset(sample_task[sample_use])
-            y_all = np.concatenate(answers)[sample_use]
             w = adv[sample_use] / sample_use.sum()
-            _, grads = policy_gradient(net, sub, y_all, w)
+            wt = w if iw is None else w[:, None] * iw[sample_use]
+            _, grads = policy_gradient(net, sub, y_all[sample_use], wt)
             net = opt.step(net, grads, scale=allocator.step_scale(view))
         versions.append(net)
         if on_version is not None:
@@ -238,6 +268,7 @@ def run_rl(
             ("verify_tokens", train.verify_tokens[rows] * sizes),
             ("update_tokens", update_per_sample[rows] * sizes),
             ("trained", use),
+            ("ess_share", results.kept),
         ):
             cols[name].append(value)
         held.append(float(correct_prob(net, heldout).mean()))

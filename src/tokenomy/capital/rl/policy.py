@@ -8,8 +8,9 @@ task is learnable but not given: the network must learn the mod-10 table and the
 carry rule on some tasks generalises to unseen ones. Sampling is autoregressive (position by position,
 all rollouts at once); log-probabilities and their gradients are teacher-forced on the sampled tokens.
 
-``policy_gradient`` returns the gradient of L = −Σ_s w_s·Σ_j log π(y_sj | x_sj) (the caller's weights
-w_s are group-relative advantages times any staleness discount). ``Adam`` updates the parameters and
+``policy_gradient`` returns the gradient of L = −Σ_s Σ_j w_sj·log π(y_sj | x_sj) (the caller's weights are
+group-relative advantages, per sample, or those times per-token importance ratios for stale samples,
+``token_logprob`` gives the log-probabilities the ratios are made of). ``Adam`` updates the parameters and
 returns new arrays, so an old version stays valid for asynchronous generation. No I/O.
 """
 
@@ -31,6 +32,8 @@ __all__ = [
     "policy_gradient",
     "sample",
     "sequence_logprob",
+    "token_logprob",
+    "valid_tokens",
 ]
 
 VOCAB = 10
@@ -111,11 +114,22 @@ def sample(net: PolicyNet, tasks: TaskSet, rng: np.random.Generator) -> NDArray[
     return y
 
 
-def sequence_logprob(net: PolicyNet, tasks: TaskSet, y: NDArray[np.int64]) -> NDArray[np.float64]:
-    """log π(y | task) of each whole answer, shape (N,)."""
+def token_logprob(net: PolicyNet, tasks: TaskSet, y: NDArray[np.int64]) -> NDArray[np.float64]:
+    """log π(y_j | task, y_<j) of every answer token, shape (N, MAX_DIGITS + 1); 0 past a task's answer."""
     _, logp = _forward(net, _features(tasks, y))
     tok = np.take_along_axis(logp, y[..., None], axis=-1)[..., 0]
-    total: NDArray[np.float64] = np.where(_valid(tasks), tok, 0.0).sum(axis=1)
+    out: NDArray[np.float64] = np.where(_valid(tasks), tok, 0.0)
+    return out
+
+
+def valid_tokens(tasks: TaskSet) -> NDArray[np.bool_]:
+    """Which of the MAX_DIGITS + 1 answer positions each task uses, shape (N, MAX_DIGITS + 1)."""
+    return _valid(tasks)
+
+
+def sequence_logprob(net: PolicyNet, tasks: TaskSet, y: NDArray[np.int64]) -> NDArray[np.float64]:
+    """log π(y | task) of each whole answer, shape (N,)."""
+    total: NDArray[np.float64] = token_logprob(net, tasks, y).sum(axis=1)
     return total
 
 
@@ -127,10 +141,14 @@ def correct_prob(net: PolicyNet, tasks: TaskSet) -> NDArray[np.float64]:
 def policy_gradient(
     net: PolicyNet, tasks: TaskSet, y: NDArray[np.int64], weights: NDArray[np.float64]
 ) -> tuple[float, tuple[NDArray[np.float64], ...]]:
-    """Loss L = −Σ_s w_s·log π(y_s | task_s) and its gradient (same order as ``PolicyNet.arrays``)."""
+    """Loss L = −Σ_s Σ_j w_sj·log π(y_sj | x_sj) and its gradient (same order as ``PolicyNet.arrays``).
+
+    ``weights`` is per sample, shape (N,) (the same weight on every token of a sample), or per token,
+    shape (N, MAX_DIGITS + 1).
+    """
     idx = _features(tasks, y)
     h, logp = _forward(net, idx)
-    mask = _valid(tasks) * weights[:, None]
+    mask = _valid(tasks) * (weights[:, None] if weights.ndim == 1 else weights)
     tok = np.take_along_axis(logp, y[..., None], axis=-1)[..., 0]
     loss = -float((tok * mask).sum())
     dz = np.exp(logp)

@@ -15,7 +15,11 @@ from tokenomy.capital.rl.allocators.base import (
 )
 from tokenomy.capital.rl.allocators.dapo import DynamicSampling
 from tokenomy.capital.rl.allocators.knapsack import KnapsackAllocation
-from tokenomy.capital.rl.allocators.tokenomy_rule import TokenomyRule, TokenomyRuleNoDiscount
+from tokenomy.capital.rl.allocators.tokenomy_rule import (
+    TokenomyRule,
+    TokenomyRuleDecay,
+    TokenomyRuleNoDiscount,
+)
 from tokenomy.capital.rl.allocators.uniform import UniformGroups
 
 __all__ = [
@@ -28,6 +32,7 @@ __all__ = [
     "RLPrices",
     "StepView",
     "TokenomyRule",
+    "TokenomyRuleDecay",
     "TokenomyRuleNoDiscount",
     "UniformGroups",
     "greedy_groups",

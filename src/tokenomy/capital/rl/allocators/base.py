@@ -4,7 +4,9 @@ An allocator sees a ``StepView`` (the candidate training tasks offered at one st
 estimated pass rate p̂ and per-sample token counts) and returns a ``Plan``: how many rollouts (a
 group) to sample for which tasks. After verification it says which groups go through the backward
 pass (``train_on``) and how large a step to take on them (``step_scale``); ``refill`` lets a policy
-ask for more groups after seeing the rewards (dynamic sampling). Policies never touch the loop's state.
+ask for more groups after seeing the rewards (dynamic sampling); ``importance`` says whether and how
+stale samples are reweighted (``capital.rl.staleness``; default: not at all, stale samples are used as
+if fresh). Policies never touch the loop's state.
 
 Gradient signal of a group of n rollouts at pass rate p (group-relative baseline, binary reward):
 ``signal(p, n) = p·(1 − p)·(1 − pⁿ − (1 − p)ⁿ)`` — the reward variance p(1 − p) times the probability that
@@ -21,6 +23,7 @@ from typing import ClassVar, TypeVar
 import numpy as np
 from numpy.typing import NDArray
 
+from tokenomy.capital.rl.staleness import ImportanceCorrection
 from tokenomy.core.errors import ValidationError
 
 __all__ = [
@@ -73,6 +76,8 @@ class StepView:
         num_groups: the default number of groups per step.
         staleness_versions: policy versions between the generating policy and the one trained.
         prices: token prices, V and δ.
+        ess_share: the share of sample size that the allocator's importance correction kept on this
+            run's recent steps (ESS / n, a running mean measured by the loop); 1 without lag or correction.
     """
 
     tasks: NDArray[np.int64]
@@ -86,6 +91,7 @@ class StepView:
     num_groups: int
     staleness_versions: int
     prices: RLPrices
+    ess_share: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,11 +107,18 @@ class Plan:
 
 @dataclass(frozen=True, slots=True)
 class GroupResults:
-    """Verified groups: pass rate of each group and its update tokens (all samples)."""
+    """Verified groups: pass rate of each group, its update tokens (all samples) and, when the allocator
+    corrects staleness, the share of its sample size the importance weights keep (ESS / n; else ``None``)."""
 
     pass_rate: NDArray[np.float64]
     update_tokens: NDArray[np.int64]
     group_sizes: NDArray[np.int64]
+    ess_share: NDArray[np.float64] | None = None
+
+    @property
+    def kept(self) -> NDArray[np.float64]:
+        """ESS / n of each group (ones when no correction was made)."""
+        return np.ones(self.pass_rate.shape) if self.ess_share is None else self.ess_share
 
     @property
     def informative(self) -> NDArray[np.bool_]:
@@ -148,6 +161,11 @@ class Allocator(ABC):
         """Multiplier of the optimiser's step for this update. Default: 1."""
         del view
         return 1.0
+
+    def importance(self, view: StepView) -> ImportanceCorrection | None:
+        """How stale samples are reweighted (``None``: used as if fresh, the default)."""
+        del view
+        return None
 
 
 ALLOCATORS: dict[str, type[Allocator]] = {}  # name -> allocator class

@@ -1,20 +1,21 @@
 """Success-probability and remaining-cost models over trajectory prefixes (the estimators behind ΔQ, ΔC).
 
 Two generalised linear models on the prefix features of :mod:`tokenomy.autonomy.features`, fitted by
-iteratively reweighted least squares with a small ridge penalty (numpy only, deterministic):
+iteratively reweighted least squares with a small ridge penalty, and one linear model (numpy only,
+deterministic):
 
 * ``p̂(x)``  = P(the run resolves the task if it is continued to its end | prefix x)   — logistic;
 * ``Ĉ(x)``  = E[USD of the calls still to come if it is continued | prefix x]          — log link
-  (quasi-Poisson), so the estimate stays positive and grows multiplicatively with context size.
-
-Each row is weighted 1/n_calls so that every training trajectory counts once, not once per step.
+  (quasi-Poisson), so the estimate stays positive and grows multiplicatively with context size;
 * ``ĉ_next(x)`` = E[USD of call k | what is known before call k] — least squares on the context the call
-  will be sent with (its prompt tokens, fixed before it is sent), the last reply's completion tokens
+  will be sent with (its prompt tokens, fixed before it is sent, and their growth over the last
+  call: the part a provider cache cannot serve), the last reply's completion tokens
   and the last call's billed cost: the price of the next call as a controller can know it *before*
   making it (the billed cost of call k is only known after it, so no decision may use it).
 
-``success_bounds`` gives p̂ at η̂ ∓ z·se(η̂), with se from the inverse of the penalised IRLS Hessian
-(trajectory-weighted, so the information is counted in trajectories, not in their correlated rows):
+Each row of p̂ and Ĉ is weighted 1/n_calls so that every training trajectory counts once, not once
+per step. ``success_bounds`` gives p̂ at η̂ ∓ z·se(η̂), with se from the inverse of the penalised
+IRLS Hessian (trajectory-weighted, so the information is counted in trajectories, not in their correlated rows):
 the estimation error the stopping rule's confidence margin uses.
 The models are fitted on a train split of instances and judged on held-out ones (``log_loss``,
 ``brier``, ``auc``). What they are not: a model of *which* action the agent takes next.
@@ -31,7 +32,7 @@ from tokenomy.autonomy.features import FEATURE_NAMES, TrajectoryTable
 
 __all__ = ["NEXT_CALL_FEATURES", "PrefixModel", "auc", "fit_glm"]
 
-NEXT_CALL_FEATURES = ("bias", "context_ktok", "last_completion_ktok", "last_cost_usd")
+NEXT_CALL_FEATURES = ("bias", "context_ktok", "context_growth_ktok", "last_completion_ktok", "last_cost_usd")
 """Features of the next call's predicted cost (all known before the call is made)."""
 
 

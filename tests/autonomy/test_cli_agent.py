@@ -34,6 +34,16 @@ def test_agent_eval_on_real_data_writes_json_and_report(
         assert r["welfare_per_task"] == pytest.approx(v * r["success_rate"] - r["cost_per_task_usd"])
         assert r["welfare_ci_low"] <= r["welfare_per_task"] <= r["welfare_ci_high"]
     assert payload["quality_check"]["per_V"][0]["V"] == 1.0
+    assert "ci_above_zero_at" in payload["quality_check"]
+    room = {h["v_usd"]: h for h in payload["headroom"]}
+    assert set(room) == {1.0, 10.0}
+    for h in room.values():  # the bounds are ordered: clairvoyant ≥ best p̂ threshold ≥ never start / no cap
+        assert h["clairvoyant_gain"] >= h["threshold_gain"] >= h["trivial_gain"] - 1e-12
+    split = payload["token_split"]
+    assert split["phases"] == ["read", "plan", "edit", "verify"]
+    assert sum(split["optimal_shares"]) == pytest.approx(1.0) and sum(
+        split["observed_shares"]
+    ) == pytest.approx(1.0)
     assert payload["tokenomy_rule"]["z_se"] == 1.0 and payload["tokenomy_rule"]["budget_share"] == 1.0
     # the budget: no task costs more than V under tokenomy, and the ablation is reported next to it
     assert all(r["cost_per_task_usd"] <= r["V"] for r in tok.values())

@@ -4,9 +4,11 @@
 replays the real mini-swe-agent runs under 20 stopping policies (the Eq. 1 marginal rule, fixed cost
 and step caps — SWE-agent's $3 and 250 steps among them —, the best caps chosen on the train split,
 an ex-post oracle), fits each on train instances and judges it on held-out ones, and returns
-``{"results": [...], "quality_check": {...}, ...}`` (``--json`` is added by cli.py): one row per
-(dataset, V, policy) with welfare V·success − cost − ρ·harm per task and its 95% interval, success rate
-and cost per task. :mod:`tokenomy.interfaces.cmd_agent_tau` adds the ``schedule`` and ``tau``
+``{"results": [...], "quality_check": {...}, "headroom": [...], "token_split": {...}, ...}``
+(``--json`` is added by cli.py): one row per (dataset, V, policy) with welfare V·success − cost −
+ρ·harm per task and its 95% interval, success rate and cost per task; the headroom of stopping at each
+V (clairvoyant stop, best ex-post threshold on p̂: ``tokenomy.autonomy.headroom``) and Eq. 8's token
+split judged on held-out runs (``tokenomy.autonomy.split``). :mod:`tokenomy.interfaces.cmd_agent_tau` adds the ``schedule`` and ``tau``
 subcommands, and its tau-bench confirmation-policy rows (at a grid of ρ) to ``eval``.
 """
 
@@ -28,8 +30,10 @@ from tokenomy.audit.report_agent import (
     stopping_curves,
 )
 from tokenomy.autonomy.features import build_table
+from tokenomy.autonomy.headroom import headroom
 from tokenomy.autonomy.level import autonomy_level
 from tokenomy.autonomy.schedule import Schedule
+from tokenomy.autonomy.split import SPLIT_PHASES, evaluate_split, phase_tokens
 from tokenomy.autonomy.stopping import MarginalStop
 from tokenomy.autonomy.trajectory import AgentTrajectory, Episode
 from tokenomy.core.errors import ValidationError
@@ -235,9 +239,47 @@ def run_eval(args: argparse.Namespace) -> dict[str, Any]:
         f"meets target (≥ at every V, CI above 0 at ≥ 2; CI above 0 at {check['ci_above_zero_at']}): "
         f"{check['meets_target']}"
     )
+    folds = max(2, args.folds)
+    room = [
+        {k: getattr(h, k) for k in h.__slots__}
+        for h in headroom(table, v_values, folds=folds, seed=args.seed)
+    ]
+    print(
+        format_table(
+            [
+                {
+                    "V": h["v_usd"],
+                    "clairvoyant_gain(n/a)": h["clairvoyant_gain"],
+                    "never_start_gain": h["trivial_gain"],
+                    "best_expost_p_threshold_gain(n/a)": h["threshold_gain"],
+                    "threshold_ci_low": h["threshold_ci95"][0],
+                    "threshold_ci_high": h["threshold_ci95"][1],
+                }
+                for h in room
+            ],
+            title="\nheadroom of stopping over no cap, USD per task (held-out; not achievable bounds)",
+        )
+    )
+    ev = evaluate_split(phase_tokens(trajs), folds=folds, seed=args.seed)
+    split = {k: getattr(ev, k) for k in ev.__slots__}
+    split["phases"] = list(SPLIT_PHASES)
+    split["modelled"] = ["modelled_gain"]
+    print(
+        "Eq. 8 token split ("
+        + "/".join(SPLIT_PHASES)
+        + "): observed "
+        + "/".join(f"{x:.2f}" for x in ev.observed_shares)
+        + ", prescribed "
+        + "/".join(f"{x:.2f}" for x in ev.optimal_shares)
+        + f"; held-out log loss {ev.log_loss_split:.4f} vs total-only {ev.log_loss_total:.4f}; "
+        f"closest third resolves {ev.close_success:.3f} vs farthest {ev.far_success:.3f} "
+        f"(diff CI [{ev.close_minus_far_ci95[0]:+.3f}, {ev.close_minus_far_ci95[1]:+.3f}])"
+    )
     payload = {
         "results": rows,
         "quality_check": check,
+        "headroom": room,
+        "token_split": split,
         "model_scores": curves["model_scores"],
         "tokenomy_rule": {
             "rule": "continue iff V·p̂ − Ĉ > 0; start only if it holds at p̂ − z·se, stop only if it fails "

@@ -13,7 +13,7 @@ No I/O: importers and loaders hand the log in.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -141,6 +141,15 @@ class AuditResult:
 
     def prices_by_layer(self) -> dict[str, Any] | None:
         """For a ledger input, the prices each layer's decisions saw (SPEC.md §5), with their sources."""
+        bulk = self.log.extra.get("prices_by_layer")  # a bulk ledger reader's arrays, every decision
+        if bulk is not None:
+            return {
+                layer: {
+                    "decisions": len(cols["v_usd"][0]),
+                    **{k: _price_summary(*a) for k, a in cols.items()},
+                }
+                for layer, cols in bulk.items()
+            }
         if not self.context.decisions:
             return None
         by: dict[str, list[Any]] = {}
@@ -246,6 +255,7 @@ def run_audit(
     progress: Callable[[str], None] | None = None,
     schedule: Schedule | None = None,
     schedule_source: str = "",
+    ledger_vectors: Sequence[Mapping[str, Any]] | None = None,
 ) -> AuditResult:
     """Audit one log.
 
@@ -261,6 +271,8 @@ def run_audit(
             confirmation levels; ``schedule_source`` names it in the threshold. None: unlabelled tool
             steps stay unclassed and over-delegation is not applicable (``tokenomy audit`` always
             passes one, the packaged default unless ``--schedule``).
+        ledger_vectors: the per-request vectors of ``decisions`` and ``outcomes`` as their own ledger
+            computed them (``Ledger.request_vectors`` rows); None computes them in memory.
 
     Returns:
         The audit result.
@@ -287,7 +299,7 @@ def run_audit(
     regret = np.maximum(0.0, -welfare)
     notes = list(log.notes)
     if decisions:
-        vec = _ledger_vectors(decisions, outcomes)
+        vec = _ledger_vectors(decisions, outcomes) if ledger_vectors is None else ledger_vectors
         order = {rid: i for i, rid in enumerate(log.requests.request_id.tolist())}
         for row in vec:
             i = order.get(row["request_id"])

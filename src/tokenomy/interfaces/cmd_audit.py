@@ -212,6 +212,7 @@ def audit_inputs(
     outcomes: list[Any] = []
     total = sum(p.stat().st_size for p in paths if p.is_file())
     log: AuditLog
+    ledger_vectors: list[dict[str, Any]] | None = None
     if fmt in ("otlp", "litellm", "langfuse"):
         from tokenomy.interfaces.loaders.langfuse import load_langfuse
         from tokenomy.interfaces.loaders.litellm import load_litellm
@@ -235,16 +236,20 @@ def audit_inputs(
         else:
             log = from_taubench(load_taubench(paths[0]), side=side, defaults=defaults)
     elif fmt == "ledger":
-        from tokenomy.audit.importers.ledger import from_records
-        from tokenomy.ledger import Ledger
-
         for p in paths:
             if not p.is_file():
                 raise SchemaError(f"{p}: no such ledger file")
-            with Ledger(p, read_only=True) as ledger:
-                decisions += list(ledger.decisions())
-                outcomes += list(ledger.outcomes())
-        log = from_records(decisions, outcomes)
+        if len(paths) == 1:
+            log, decisions, outcomes, ledger_vectors = read_ledger(paths[0])
+        else:  # a request may span ledgers: every record, joined in memory
+            from tokenomy.audit.importers.ledger import from_records
+            from tokenomy.ledger import Ledger
+
+            for p in paths:
+                with Ledger(p, read_only=True) as ledger:
+                    decisions += list(ledger.decisions())
+                    outcomes += list(ledger.outcomes())
+            log = from_records(decisions, outcomes)
     else:
         raise ValidationError(f"--format must be one of {', '.join(FORMATS)}; got {fmt!r}")
     from tokenomy.interfaces.loaders.agent_data import load_schedule
@@ -259,6 +264,7 @@ def audit_inputs(
         outcomes=outcomes,
         schedule=schedule,
         schedule_source=source,
+        ledger_vectors=ledger_vectors,
     )
     payload = result.as_dict()
     if side:
@@ -277,6 +283,26 @@ def audit_inputs(
     payload["format"] = fmt
     payload["skipped_lines"] = skipped
     return result, payload
+
+
+def read_ledger(path: Path) -> tuple[AuditLog, list[Any], list[Any], list[dict[str, Any]]]:
+    """A ledger file as an audit log, the decisions the detectors read, its outcomes and its per-request
+    vectors, read in bulk: its tables exported to Parquet in a temporary folder, then built column by
+    column (``audit.importers.ledger_tables``)."""
+    import tempfile
+
+    import pyarrow.parquet as pq
+
+    from tokenomy.audit.importers.ledger_tables import LedgerTables, from_tables
+    from tokenomy.ledger import Ledger
+
+    with Ledger(path, read_only=True) as ledger, tempfile.TemporaryDirectory() as tmp:
+        files = ledger.export_parquet(tmp)
+        vectors: list[dict[str, Any]] = ledger.request_vectors().to_pylist()
+        tables = {name: pq.read_table(f) for name, f in files.items()}
+    t = LedgerTables(tables["decisions"], tables["candidates"], tables["outcomes"], tables["resource_prices"])
+    log, d, o = from_tables(t, str(path))
+    return log, d, o, vectors
 
 
 def _check_miniswe(folder: Path, trajectories: Sequence[Any]) -> None:

@@ -2,7 +2,9 @@
 
 Per decision: each candidate's utility — realised (core's ``realised_utility``: V·quality − cost −
 λ·latency − ρ·(harm − harm_irr) − ρ_irr·harm_irr) where the ledger holds its outcome, else its ex-ante
-Eq. 1 surplus as recorded — and the chosen index.
+Eq. 1 surplus as recorded — and the chosen index. An outcome row marked ``metadata["graded"] = False``
+(a gateway's serve-time row before the grade came) holds cost and latency but no quality: a candidate
+whose rows are all ungraded keeps its ex-ante surplus and counts as unobserved.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ def score_decisions(decisions: Sequence[Decision], outcomes: Sequence[Outcome], 
         by_req.setdefault(o.request_id, []).append(o)
     scored: list[tuple[Decision, NDArray[np.float64], NDArray[np.bool_]]] = []
     hits: list[tuple[int, int]] = []  # (scored row, candidate index) of each matched outcome
+    graded: set[tuple[int, int]] = set()  # (scored row, candidate index) with a graded outcome row
     terms: list[tuple[float, ...]] = []  # V, λ, ρ, ρ_irr, quality, cost, latency, harm, harm_irr
     for d in decisions:
         if d.layer != layer or not d.candidates:
@@ -49,6 +52,8 @@ def score_decisions(decisions: Sequence[Decision], outcomes: Sequence[Outcome], 
             if name is None or name not in names:
                 continue
             hits.append((len(scored), names[name]))
+            if o.metadata.get("graded", True) is not False:
+                graded.add(hits[-1])
             prices = (p.v_usd, p.lam_usd_per_s, p.rho_usd, p.rho_irr)
             terms.append((*prices, o.quality, o.cost_usd, o.latency_s, o.harm, o.harm_irr))
         scored.append((d, util, np.zeros(len(d.candidates), bool)))
@@ -60,4 +65,8 @@ def score_decisions(decisions: Sequence[Decision], outcomes: Sequence[Outcome], 
             # The first outcome replaces the ex-ante surplus; more outcomes of one candidate add up.
             util[i] = u_k if not obs[i] else util[i] + u_k
             obs[i] = True
+        for k, i in set(hits) - graded:  # cost and latency arrived, the grade never did
+            d, util, obs = scored[k]
+            util[i] = d.candidates[i].surplus_usd
+            obs[i] = False
     return [Scored(d, util, obs) for d, util, obs in scored]

@@ -20,6 +20,7 @@ from tokenomy.audit.log import AuditLog
 from tokenomy.ledger import Decision, Outcome
 
 __all__ = [
+    "CACHE_POINTS",
     "MODES",
     "REGISTRY",
     "AuditContext",
@@ -27,6 +28,7 @@ __all__ = [
     "Finding",
     "detect_all",
     "not_applicable",
+    "reads_decision",
     "register",
 ]
 
@@ -229,6 +231,21 @@ MODES = (
     "cache_misuse",
     "waste",
 )
+
+
+CACHE_POINTS = ("cache-admit", "cache-refuse", "cache-keep", "cache-evict")
+"""Decision points of the capital layer's cache decisions (read by cache_misuse)."""
+
+
+def reads_decision(layer: str, decision_point: str, kind: str) -> bool:
+    """Whether a detector reads ledger decisions of this layer, point and kind as records (routing:
+    demand; serving: supply; cache_misuse: capital cache points; stale_rollouts: capital updates). A
+    bulk reader builds only those; the rest reach the detectors as steps of the log."""
+    if layer in ("demand", "supply"):
+        return True
+    return layer == "capital" and (
+        decision_point in CACHE_POINTS or kind == "update" or decision_point.endswith("-use")
+    )
 
 
 def register(cls: type[Detector]) -> type[Detector]:

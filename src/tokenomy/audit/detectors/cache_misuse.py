@@ -24,14 +24,14 @@ from typing import Any
 
 import numpy as np
 
-from tokenomy.audit.detectors.base import AuditContext, Detector, Finding, register
+from tokenomy.audit.detectors.base import CACHE_POINTS, AuditContext, Detector, Finding, register
 from tokenomy.audit.pricing import price_steps
 from tokenomy.ledger import Decision, Layer
 
 __all__ = ["CacheMisuse"]
 
 LOST_SHARE = 0.5
-_CACHE_POINTS = ("cache-admit", "cache-refuse", "cache-keep", "cache-evict")
+_CACHE_POINTS = CACHE_POINTS
 
 
 @register

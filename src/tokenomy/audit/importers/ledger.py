@@ -24,6 +24,17 @@ from tokenomy.ledger import Decision, Layer, Outcome
 __all__ = ["from_records", "to_records"]
 
 _KIND = {Layer.DEMAND: "llm", Layer.ACTION: "tool", Layer.SUPPLY: "group", Layer.CAPITAL: "group"}
+_FROM_DECISION = (
+    "request_id",
+    "step_id",
+    "index",
+    "time_s",
+    "kind",
+    "operation",
+    "model",
+    "reported_cost_usd",
+)
+"""Step columns every decision sets itself; the other columns may come from its metadata."""
 
 
 def from_records(decisions: Sequence[Decision], outcomes: Sequence[Outcome]) -> AuditLog:
@@ -31,28 +42,43 @@ def from_records(decisions: Sequence[Decision], outcomes: Sequence[Outcome]) -> 
 
     The realised outcome of a request is its outcome without a candidate name or, where the ledger
     holds one outcome per candidate (observed counterfactuals), the chosen candidate's."""
-    b = StepBuilder()
+    n = len(decisions)
+    index = np.zeros(n, dtype=np.int64)
     counters: dict[str, int] = {}
     prices: dict[str, PriceVector] = {}
-    for d in decisions:
+    for i, d in enumerate(decisions):
         k = counters.get(d.request_id, 0)
         counters[d.request_id] = k + 1
-        chosen = d.candidates[d.chosen] if d.chosen is not None else None
-        row: dict[str, Any] = {
-            "request_id": d.request_id,
-            "step_id": d.decision_id or f"{d.request_id}:{k}",
-            "index": k,
-            "time_s": d.time_s,
-            "kind": d.metadata.get("kind", _KIND[d.layer]),
-            "operation": d.decision_point,
-            "model": d.chosen_name or "",
-            "reported_cost_usd": chosen.dc_usd if chosen else 0.0,
-        }
-        row.update({c: d.metadata[c] for c in STEP_COLUMNS if c in d.metadata and c not in row})
-        b.add(**row)
+        index[i] = k
         p = prices.get(d.request_id)
         if p is None or d.prices.v_usd > p.v_usd:
             prices[d.request_id] = d.prices
+    cols: dict[str, Any] = {
+        name: [default] * n for name, (_, default) in STEP_COLUMNS.items() if name not in _FROM_DECISION
+    }
+    # metadata keys that name step columns fill them; the same (shared) metadata is read once
+    extra_of: dict[int, dict[str, Any]] = {}
+    for i, d in enumerate(decisions):
+        extra = extra_of.get(id(d.metadata))
+        if extra is None:
+            extra = extra_of[id(d.metadata)] = {c: d.metadata[c] for c in cols if c in d.metadata}
+        for c, v in extra.items():
+            cols[c][i] = v
+    rids = [d.request_id for d in decisions]
+    cols.update(
+        request_id=rids,
+        step_id=[
+            d.decision_id or f"{r}:{k}" for d, r, k in zip(decisions, rids, index.tolist(), strict=True)
+        ],
+        index=index,
+        time_s=[d.time_s for d in decisions],
+        kind=[d.metadata.get("kind", _KIND[d.layer]) for d in decisions],
+        operation=[d.decision_point for d in decisions],
+        model=[d.chosen_name or "" for d in decisions],
+        reported_cost_usd=[0.0 if d.chosen is None else d.candidates[d.chosen].dc_usd for d in decisions],
+    )
+    b = StepBuilder()
+    b.extend_columns([cols[name] for name in STEP_COLUMNS])
     chosen_names: dict[str, set[str]] = {}
     for d in decisions:
         if d.chosen_name:
@@ -69,20 +95,15 @@ def from_records(decisions: Sequence[Decision], outcomes: Sequence[Outcome]) -> 
         lab["harm"] += o.harm
         lab["harm_irr"] += o.harm_irr
     rows = []
-    for rid in dict.fromkeys(d.request_id for d in decisions):
+    fields = ("v_usd", "lam_usd_per_s", "rho_usd", "rho_irr_usd", "v_source", "lam_source", "rho_source")
+    price_rows: dict[int, dict[str, Any]] = {}  # a price vector shared by many requests is read once
+    for rid in counters:
         p = prices[rid]
-        pd = p.as_dict()
-        rows.append(
-            {
-                "request_id": rid,
-                **{k: pd[k] for k in ("v_usd", "lam_usd_per_s", "rho_usd", "rho_irr_usd")},
-                "v_source": pd["v_source"],
-                "lam_source": pd["lam_source"],
-                "rho_source": pd["rho_source"],
-                "rho_irr_source": pd["rho_irr_source"],
-                **labels.get(rid, {}),
-            }
-        )
+        row = price_rows.get(id(p))
+        if row is None:
+            pd = p.as_dict()
+            row = price_rows[id(p)] = {k: pd[k] for k in (*fields, "rho_irr_source")}
+        rows.append({"request_id": rid, **row, **labels.get(rid, {})})
     steps = b.build()
     caps = ["outcomes"]
     if (steps.confirmed >= 0).any():

@@ -92,7 +92,10 @@ def admission_batch(r: RunResult, *, sample_every: int = 1) -> DecisionBatch | N
 
 
 def speculation_batch(r: RunResult) -> DecisionBatch | None:
-    """The run's speculation switches as decisions ("plain" vs "speculate"), or ``None`` if none."""
+    """The run's speculation verdicts as decisions ("plain" vs "speculate"), or ``None`` if none: the
+    batch switches, or with per-request speculation one decision per request (``_request_batch``)."""
+    if r.spec_requests.shape[0]:
+        return _request_batch(r)
     sw = r.spec_switches
     if sw.shape[0] == 0:
         return None
@@ -131,6 +134,45 @@ def speculation_batch(r: RunResult) -> DecisionBatch | None:
             "v_usd_per_token": float(np.mean(v_tok)),
             "dq": "quality per output token: sum(V_i/output_i) / sum(V_i); V = mean V_i",
             "per_token": "dc_usd and dl_s are per emitted token",
+        },
+    )
+
+
+def _request_batch(r: RunResult) -> DecisionBatch:
+    """Per-request speculation verdicts (``speculation``): request i's own V and λ, ΔQ its value per
+    output token over V (speculation is lossless, so the same for both options), ΔC the GPU cost and
+    the delay charge per token, ΔL its own seconds per token; the chosen option has the larger
+    surplus V·ΔQ − ΔC − λ·ΔL under the ``request`` rule (a fixed rule's rows show what it gave up)."""
+    rows = r.spec_requests
+    n = rows.shape[0]
+    wl = r.workload
+    i = rows[:, 1].astype(np.int64)
+    v = wl.v_usd[i]
+    dq = np.where(v > 0, 1.0 / wl.output_tokens[i], 0.0)
+    return DecisionBatch(
+        request_ids=np.array([f"{wl.name}/{r.scheduler}/{j}" for j in i], dtype=object),
+        layer=Layer.SUPPLY,
+        decision_point="speculate",
+        names=("plain", "speculate"),
+        dq=np.repeat(dq[:, None], 2, axis=1),
+        dc_usd=rows[:, 3:5].copy(),
+        dl_s=rows[:, 5:7].copy(),
+        dr=np.zeros((n, 2)),
+        dr_irr=np.zeros((n, 2)),
+        chosen=rows[:, 2].astype(np.int64),
+        v_usd=v.astype(np.float64),
+        lam_usd_per_s=wl.lam_usd_per_s[i].astype(np.float64),
+        rho_usd=np.zeros(n),
+        rho_irr_usd=np.zeros(n),
+        time_s=rows[:, 0].copy(),
+        tenants=np.array([wl.tenant_names[t] for t in wl.tenant[i]], dtype=object),
+        sources={"v_source": PriceSource.USER, "lam_source": PriceSource.USER},
+        kind="speculate",
+        resources=(_gpu_price(r),),
+        metadata={
+            "rule": r.config.spec_rule,
+            "dq": "quality per output token (1/output): the same for both options (lossless)",
+            "per_token": "dc_usd (GPU cost + delay charge on the others) and dl_s are per emitted token",
         },
     )
 

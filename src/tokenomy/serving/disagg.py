@@ -361,7 +361,16 @@ def _combine(
         r2.spec_switches if two else np.zeros((0, 5)),
         r1.eviction_log,
         r1.order_log,
+        _remap(r2.spec_requests, idx),
     )
+
+
+def _remap(rows: NDArray[np.float64], idx: NDArray[np.int64]) -> NDArray[np.float64]:
+    """Speculation rows of the decode pool with its request column in workload indices."""
+    out = rows.copy()
+    if out.shape[0]:
+        out[:, 1] = idx[out[:, 1].astype(np.int64)]
+    return out
 
 
 def _merge_prices(pre: list[PriceSample], dec: list[PriceSample]) -> list[PriceSample]:

@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 
 from tokenomy.core.errors import ValidationError
 
-__all__ = ["Completion", "EngineConfig", "ServeRequest", "Workload"]
+__all__ = ["SPEC_RULES", "Completion", "EngineConfig", "ServeRequest", "Workload"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +120,9 @@ class Workload:
         )
 
 
+SPEC_RULES = ("batch", "request", "always", "never")
+
+
 @dataclass(frozen=True, slots=True)
 class EngineConfig:
     """vLLM-style engine knobs (defaults: vLLM V0 with chunked prefill; BLIS llama-3.1-8b/H100/TP1 KV).
@@ -132,6 +135,14 @@ class EngineConfig:
         prefix_cache: reuse KV of prefix hash blocks across requests (needs ``Workload.hash_ids``).
         spec_k: speculative draft length (0 = off); spec_alpha: per-token acceptance rate α.
         spec_draft_frac: cost of one draft step as a fraction of a target decode step.
+        spec_rule: ``"batch"``: one make-or-buy verdict per step for the whole batch at
+            ``spec_alpha``; ``"request"``: each request decides at decode entry whether to
+            speculate, by Eq. 1 on its own acceptance and context (``speculation``); ``"always"`` /
+            ``"never"``: the same per-request accounting with the verdict fixed (baselines).
+        spec_alpha_by_tenant: per-request mode: base acceptance per tenant code (request class);
+            empty: ``spec_alpha`` for all.
+        spec_alpha_halving_tokens: per-request mode: acceptance halves every this many context
+            tokens (α_i = α_class · 2^(−L_i/H)); 0: no decay with context.
         gpu_usd_per_s: operator's price of a busy GPU-second (an assumption, not data).
         price_sample_s: period of the shadow-price feed, seconds of simulated time.
         chunked_prefill: split prompts into chunks that fill the token budget left by the decodes
@@ -149,6 +160,9 @@ class EngineConfig:
     spec_k: int = 0
     spec_alpha: float = 0.0
     spec_draft_frac: float = 0.1
+    spec_rule: str = "batch"
+    spec_alpha_by_tenant: tuple[float, ...] = ()
+    spec_alpha_halving_tokens: float = 0.0
     gpu_usd_per_s: float = 2.5 / 3600.0
     price_sample_s: float = 5.0
     chunked_prefill: bool = True
@@ -161,6 +175,17 @@ class EngineConfig:
             raise ValidationError(
                 f"EngineConfig needs spec_k ≥ 0 and spec_alpha in [0, 1); "
                 f"got {self.spec_k!r}, {self.spec_alpha!r}"
+            )
+        if self.spec_rule not in SPEC_RULES:
+            raise ValidationError(
+                f"EngineConfig.spec_rule must be one of {SPEC_RULES}; got {self.spec_rule!r}"
+            )
+        if not all(0.0 <= a < 1.0 for a in self.spec_alpha_by_tenant) or not (
+            self.spec_alpha_halving_tokens >= 0.0
+        ):
+            raise ValidationError(
+                "EngineConfig needs spec_alpha_by_tenant in [0, 1) and spec_alpha_halving_tokens ≥ 0; "
+                f"got {self.spec_alpha_by_tenant!r}, {self.spec_alpha_halving_tokens!r}"
             )
         if self.gpu_usd_per_s < 0 or self.price_sample_s <= 0 or self.spec_draft_frac < 0:
             raise ValidationError(

@@ -296,12 +296,15 @@ class Iteration(RunState):
         self.busy += kt
         self.steps += k
         self.jumps += 1
-        if e > 1.0:
-            self.spec_steps += k
-        w = k * nd * e
-        self.dec_total += w
-        self.itl_s.append(t / e)
-        self.itl_w.append(w)
+        if st.rated:
+            self.rated_tokens(k, t)
+        else:
+            if e > 1.0:
+                self.spec_steps += k
+            w = k * nd * e
+            self.dec_total += w
+            self.itl_s.append(t / e)
+            self.itl_w.append(w)
         used = kv.num_blocks - kv.free
         if used > self.max_used:
             self.max_used = used
@@ -309,6 +312,21 @@ class Iteration(RunState):
             self.pop_finished()
         if self.blocked:
             self.blocked = len(self.queue) > 0
+
+    def rated_tokens(self, k: int, t: float) -> None:
+        """Tally k steps of ``t`` seconds with per-request rates: the plain slots emit a token per
+        step, the speculating ones their rates (one ITL entry per group, token-weighted)."""
+        st = self.state
+        n_plain = st.nd - st.n_spec
+        r_spec = st.r_sum - n_plain
+        self.dec_total += k * st.r_sum
+        if n_plain:
+            self.itl_s.append(t)
+            self.itl_w.append(k * n_plain)
+        if st.n_spec:
+            self.spec_steps += k
+            self.itl_s.append(t * st.n_spec / r_spec)
+            self.itl_w.append(k * r_spec)
 
     # --- a general step ---------------------------------------------------------------------------
     def schedule(self, now: float) -> bool:
@@ -425,11 +443,13 @@ class Iteration(RunState):
         self.clock = st.now_s = now
         self.busy += t
         self.steps += 1
-        if e > 1.0:
-            self.spec_steps += 1
         if pfc:
             self.pf_total += int(pfc)
-        if nd:
+        if nd and st.rated:
+            self.rated_tokens(1, t)
+        elif nd:
+            if e > 1.0:
+                self.spec_steps += 1
             w = nd * e
             self.dec_total += w
             self.itl_s.append(t / e)
@@ -442,6 +462,19 @@ class Iteration(RunState):
             self.pop_finished()
         if pf:
             self.finish_prefills()
+
+    def spec_decide(self, i: int) -> tuple[float, float]:
+        """Request ``i``'s speculation verdict as it enters decode (``speculation``: its class, its
+        mean context by its predicted length, the λ of the others in the system)."""
+        t, st = self.requests, self.state
+        wl = t.workload
+        to_go = max(float(wl.predicted_output_tokens[i]) - t.gen[i], 1.0)  # predicted, never ``rem``
+        ctx = t.prompt[i] + t.gen[i] + to_go / 2.0
+        lam_all = float(st.slot_lam.sum()) - t.lam[i] + max(st.lam_waiting_usd_per_s, 0.0)
+        tenant = int(wl.tenant[i])
+        return self.spec.decide(
+            i, self.clock, tenant=tenant, context_tokens=ctx, lam_usd_per_s=t.lam[i], lam_all=lam_all
+        )
 
     def finish_prefills(self) -> None:
         """Prefills that computed their last chunk emit their first token and decode (or leave)."""
@@ -464,6 +497,12 @@ class Iteration(RunState):
                 else:
                     self.release(i, p.hits, p.blocks)
                 self.complete(i)
+                continue
+            if st.rated:  # per-request speculation: its verdict, then it runs at its rate
+                r, ctx_s = self.spec_decide(i)
+                fin = st.g + rem / r
+                st._push_decode(i, p.tokens - p.shared - r * st.g, fin, t.key[i], p.hits, p.blocks, r, ctx_s)
+                heapq.heappush(self.heap, (fin, i))
                 continue
             st._push_decode(i, p.tokens - p.shared - st.g, st.g + rem, t.key[i], p.hits, p.blocks)
             heapq.heappush(self.heap, (st.g + rem, i))

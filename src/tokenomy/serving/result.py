@@ -150,6 +150,9 @@ class RunResult:
         admissions: the deciding scheduler's verdicts (``None`` for a non-deciding scheduler).
         spec_switches: shape (k, 5), one row per change of the speculation make-or-buy verdict:
             time_s, on (1/0), decode batch size, seconds per token plain, seconds per token speculating.
+        spec_requests: shape (m, 7), per-request speculation (``EngineConfig.spec_rule``): one
+            row per verdict at decode entry (time, request, on, ΔC plain, ΔC speculating in USD per
+            token, ΔL plain, ΔL speculating in seconds per token; ``speculation``).
         eviction_log, order_log: sampled eviction and ordering decisions, only when the run was
             asked to record them (``Engine.run(record=...)``), else ``None``.
     """
@@ -178,3 +181,4 @@ class RunResult:
     spec_switches: NDArray[np.float64] = field(default_factory=lambda: np.zeros((0, 5)))
     eviction_log: EvictionLog | None = None
     order_log: OrderLog | None = None
+    spec_requests: NDArray[np.float64] = field(default_factory=lambda: np.zeros((0, 7)))

@@ -2,7 +2,11 @@
 
 Decode set: columns ``d_*`` over the first ``nd`` slots. Decoding requests share one virtual token
 counter ``g``: slot p holds ``d_c[p] + g`` tokens in KV and finishes when ``g`` reaches
-``d_fin[p]``, so advancing k decode steps touches no per-request state. ``u_dec`` is the number of
+``d_fin[p]``, so advancing k decode steps touches no per-request state. With per-request
+speculation (``rated``) ``g`` counts steps and slot p advances at its own rate ``d_r[p]`` tokens per
+step (its expected accepted tokens, ``speculation``): it holds ``d_c[p] + d_r[p]·g`` tokens and
+``d_fin`` is in steps; ``n_spec``, ``r_sum`` and ``spec_ctx_s`` (the speculating slots' context
+seconds per step) are kept as slots come and go. ``u_dec`` is the number of
 KV blocks held by the decode set, always exactly Σ ceil((d_c + g)/block) (no over-reservation, so
 the pool's used blocks and its peak are exact). Without speculation every count is a whole number
 and a slot takes a new block on the step where d_c + g is a multiple of the block size, so the
@@ -75,10 +79,10 @@ class RunningSet:
     """
 
     __slots__ = (
-        "config", "d_age0", "d_c", "d_fin", "d_hits", "d_key", "d_lam", "d_req", "g", "gen",
-        "integral", "kv", "lam", "lam_waiting_usd_per_s", "lens", "lens_new", "mrl_n", "mrl_s", "nd",
-        "now_s", "out", "pf", "pos", "requests", "res", "step_model", "u_dec", "waiting_tokens",
-        "waiting_tokens_ahead",
+        "config", "d_age0", "d_c", "d_ctx", "d_fin", "d_hits", "d_key", "d_lam", "d_r", "d_req", "g",
+        "gen", "integral", "kv", "lam", "lam_waiting_usd_per_s", "lens", "lens_new", "mrl_n", "mrl_s",
+        "n_spec", "nd", "now_s", "out", "pf", "pos", "r_sum", "rated", "requests", "res",
+        "spec_ctx_s", "step_model", "u_dec", "waiting_tokens", "waiting_tokens_ahead",
     )  # fmt: skip
 
     def __init__(self, model: StepTimeModel, cfg: EngineConfig, kv: KVCache, requests: RequestTable) -> None:
@@ -92,6 +96,10 @@ class RunningSet:
         self.d_req = [0] * m
         self.d_key = [0.0] * m
         self.d_hits = [0] * m
+        self.d_r = np.ones(m)  # tokens per step of each slot (per-request speculation)
+        self.d_ctx = [0.0] * m  # its context seconds per step while it speculates
+        self.rated = bool(cfg.spec_k) and cfg.spec_rule != "batch"
+        self.n_spec, self.r_sum, self.spec_ctx_s = 0, 0.0, 0.0
         self.nd = 0
         self.pf: list[Prefill] = []
         self.g = 0.0
@@ -129,7 +137,8 @@ class RunningSet:
             return np.zeros(0)
         idx = np.array(reqs, np.int64)
         pred: NDArray[np.float64] = np.maximum(self.requests.workload.predicted_output_tokens[idx], 1.0)
-        age = np.concatenate([self.g + self.d_age0[:nd], [float(self.gen[p.req]) for p in self.pf]])
+        g = self.d_r[:nd] * self.g if self.rated else self.g
+        age = np.concatenate([g + self.d_age0[:nd], [float(self.gen[p.req]) for p in self.pf]])
         rem: NDArray[np.float64] = pred - age
         late = rem < 1.0
         if late.any():
@@ -141,6 +150,8 @@ class RunningSet:
         """The true remaining output tokens (oracle schedulers only, ``knows_true_lengths``)."""
         extra = [float(self.out[p.req] - self.gen[p.req]) for p in self.pf]
         rem = self.d_fin[: self.nd] - self.g
+        if self.rated:
+            rem = rem * self.d_r[: self.nd]
         return np.concatenate([rem, extra]) if extra else rem
 
     def observe_output(self, tokens: int) -> None:
@@ -186,7 +197,11 @@ class RunningSet:
     # --- decode-set bookkeeping -------------------------------------------------------------------
     def _decode_blocks(self, g: float) -> int:
         nd = self.nd
-        return int(np.ceil((self.d_c[:nd] + g) / self.config.block_tokens).sum()) if nd else 0
+        if not nd:
+            return 0
+        if self.rated:
+            return int(np.ceil((self.d_c[:nd] + self.d_r[:nd] * g) / self.config.block_tokens).sum())
+        return int(np.ceil((self.d_c[:nd] + g) / self.config.block_tokens).sum())
 
     def grow_blocks(self, steps: float) -> int:
         """Exact blocks the decode set adds over ``steps`` more tokens per slot (module docstring)."""
@@ -207,7 +222,15 @@ class RunningSet:
     def _drop_decode(self, p: int) -> int:
         """Remove decode entry ``p``; return the private blocks it held."""
         c = float(self.d_c[p])
-        blk = math.ceil((c + self.g) / self.config.block_tokens)
+        r = float(self.d_r[p]) if self.rated else 1.0
+        blk = math.ceil((c + r * self.g) / self.config.block_tokens)
+        if self.rated:
+            self.r_sum -= r
+            if r != 1.0:
+                self.n_spec -= 1
+                self.spec_ctx_s -= self.d_ctx[p]
+                if not self.n_spec:
+                    self.spec_ctx_s = 0.0  # no rounding left over
         if self.integral:
             self.res[int(-c) % self.config.block_tokens] -= 1
         self.u_dec -= blk
@@ -222,12 +245,26 @@ class RunningSet:
             self.d_age0[p] = self.d_age0[last]
             self.d_key[p] = self.d_key[last]
             self.d_hits[p] = self.d_hits[last]
+            if self.rated:
+                self.d_r[p] = self.d_r[last]
+                self.d_ctx[p] = self.d_ctx[last]
             self.pos[i] = p
         self.nd = last
         return blk
 
-    def _push_decode(self, i: int, c: float, fin: float, key: float, hits: int, blk: int) -> None:
-        """Request ``i`` enters decode: ``c + g`` tokens in KV, finishing at ``g = fin``."""
+    def _push_decode(
+        self,
+        i: int,
+        c: float,
+        fin: float,
+        key: float,
+        hits: int,
+        blk: int,
+        rate: float = 1.0,
+        ctx_s: float = 0.0,
+    ) -> None:
+        """Request ``i`` enters decode: ``c + rate·g`` tokens in KV, finishing at ``g = fin``
+        (``ctx_s``: its context seconds per step while it speculates)."""
         p = self.nd
         self.nd += 1
         if self.integral:
@@ -236,7 +273,14 @@ class RunningSet:
         self.d_c[p] = c
         self.d_fin[p] = fin
         self.d_lam[p] = self.lam[i]
-        self.d_age0[p] = self.gen[i] - self.g
+        self.d_age0[p] = self.gen[i] - rate * self.g
+        if self.rated:
+            self.d_r[p] = rate
+            self.d_ctx[p] = ctx_s
+            self.r_sum += rate
+            if rate != 1.0:
+                self.n_spec += 1
+                self.spec_ctx_s += ctx_s
         self.d_key[p] = key
         self.d_hits[p] = hits
         self.pos[i] = p
@@ -262,7 +306,7 @@ class RunningSet:
             e = self.pf.pop(where - m)
             return e.req, e.hits, e.blocks, -1, e.tokens > e.shared
         i, h = self.d_req[where], self.d_hits[where]
-        gen = self.out[i] - math.ceil(self.d_fin[where] - self.g - 1e-9)
+        gen = self.out[i] - math.ceil((self.d_fin[where] - self.g) * self.d_r[where] - 1e-9)
         return i, h, self._drop_decode(where), gen, True
 
     def _resync(self, need: int) -> None:

@@ -1,24 +1,66 @@
-"""Speculative decoding in expectation, switched per step by a make-or-buy test.
+"""Speculative decoding in expectation: one verdict per step for the batch, or one per request (Eq. 1).
 
-With draft length k and per-token acceptance α a speculating step emits
-E = (1 − α^{k+1})/(1 − α) tokens per sequence and costs ``step(P, D·(k+1)) +
-spec_draft_frac·k·step(0, D)`` (the target model verifies k + 1 tokens per sequence, the draft
-model runs k small steps). The test: draft only when E / t_spec > 1 / t_plain, i.e. when the
-expected accepted tokens per second of step time beat plain decoding. Each change of that verdict
-is kept (time, on, decode batch size, seconds per token plain, seconds per token speculating) for
-the ledger (``decisions.speculation_batch``). No I/O here.
+With draft length k and per-token acceptance α a speculating sequence emits
+E(α) = (1 − α^{k+1})/(1 − α) tokens per step; the target model verifies k + 1 tokens for it and the
+draft model runs k small steps (each ``spec_draft_frac`` of a target decode step).
+
+**Batch mode** (``EngineConfig.spec_rule`` ``"batch"``): one α for all; a speculating step costs
+``step(P, D·(k+1)) + spec_draft_frac·k·step(0, D)``; draft only when E / t_spec > 1 / t_plain (the
+expected accepted tokens per second of step time beat plain decoding). Each change of that verdict
+is kept (time, on, decode batch size, seconds per token plain, seconds per token speculating).
+
+**Per-request mode** (``spec_rule`` ``"request"``; ``"always"`` and ``"never"`` keep its
+accounting with the verdict fixed, the baselines it is measured against). Request i has its own acceptance α_i = α_class · 2^(−L̄_i/H) (class = tenant,
+``spec_alpha_by_tenant``; H = ``spec_alpha_halving_tokens``, 0: no decay) at its mean context over
+its decode, L̄_i = prompt + generated + predicted remaining/2 (the prediction, never the true
+length). At decode entry it decides by Eq. 1 between plain and speculating, per emitted token:
+
+    surplus = V_i·ΔQ − (GPU price + Λ)·m/E_i − λ_i·t/E_i        (E = 1, plain)
+
+with m the seconds its presence adds to the step (the step model's own marginal: step(0, T + 1) −
+step(0, T) plain; step(0, T + k + 1) − step(0, T), the draft model's extra and the context cost
+c·L̄_i·k·(1 + spec_draft_frac) speculating, c the step model's seconds per attention pair, T the
+decode tokens per step of the others), t the step time with it, Λ the λ of everyone in the system
+(the GPU-second price of ``prices``: each second of step time delays them all) and λ_i its own
+delay price. Speculation is lossless, so V·ΔQ is the same for both and the verdict is the option
+with the lower cost: a long context (low α_i, dear verification) or a crowded server (high Λ)
+switches it off. The verdict holds for the request's decode (a preempted request decides again).
+A speculating request advances E_i tokens per step (``running``: per-slot rates); the step costs
+``step(P, D + k·n_spec) + spec_draft_frac·k·step(0, n_spec) + Σ_spec c·L̄·k·(1 + spec_draft_frac)``.
+Every decision is kept (``SpeculativeStep.decisions``: time, request, on, ΔC plain and speculating
+in USD per token — GPU cost and the delay charge —, ΔL plain and speculating in seconds per token)
+for the ledger (``decisions.speculation_batch``). Not modelled: the verified tokens' share of the
+per-step token budget. No I/O here.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from tokenomy.serving.entities import EngineConfig
 from tokenomy.serving.steptime import StepTimeModel
 
-__all__ = ["SpeculativeStep"]
+if TYPE_CHECKING:
+    from tokenomy.serving.running import RunningSet
+
+__all__ = ["SpeculativeStep", "acceptance", "tokens_per_step"]
+
+
+def tokens_per_step(alpha: float, k: int) -> float:
+    """E(α) = (1 − α^{k+1})/(1 − α): expected tokens a speculating sequence emits per step."""
+    return (1 - alpha ** (k + 1)) / (1 - alpha) if k else 1.0
+
+
+def acceptance(cfg: EngineConfig, tenant: int, context_tokens: float) -> float:
+    """α_i of a request of class ``tenant`` at mean context ``context_tokens`` (module docstring)."""
+    by = cfg.spec_alpha_by_tenant
+    a = by[tenant] if tenant < len(by) else cfg.spec_alpha
+    h = cfg.spec_alpha_halving_tokens
+    return a * 2.0 ** (-context_tokens / h) if h > 0 else a
 
 
 class SpeculativeStep:
-    """The step time of one iteration, with speculation switched on when it pays.
+    """The step time of one iteration, with speculation by batch or by request (module docstring).
 
     Args:
         model: the step-time model.
@@ -27,17 +69,29 @@ class SpeculativeStep:
 
     def __init__(self, model: StepTimeModel, cfg: EngineConfig) -> None:
         self.model, self.cfg = model, cfg
-        a = cfg.spec_alpha
-        self.tokens_per_seq = (1 - a ** (cfg.spec_k + 1)) / (1 - a) if cfg.spec_k else 1.0
+        self.tokens_per_seq = tokens_per_step(cfg.spec_alpha, cfg.spec_k)
         self.on = False
         self.switches: list[tuple[float, float, float, float, float]] = []
+        self.per_request = bool(cfg.spec_k) and cfg.spec_rule != "batch"
+        self.decisions: list[tuple[float, float, float, float, float, float, float]] = []
+        self.rs: RunningSet | None = None  # the decode set (per-request mode reads its composition)
 
     def step(
         self, prefill_tokens: float, decode_seqs: int, now_s: float, context_pairs: float = 0.0
     ) -> tuple[float, float]:
-        """(step seconds, tokens emitted per decoding sequence) for a step at ``now_s``
-        (``context_pairs``: the prefill chunks' attention to tokens already in KV, ``steptime``)."""
+        """(step seconds, tokens emitted per decoding sequence: per unit of its rate in per-request
+        mode) for a step at ``now_s`` (``context_pairs``: the prefill chunks' attention to tokens
+        already in KV, ``steptime``)."""
         model, cfg = self.model, self.cfg
+        if self.per_request:
+            rs = self.rs
+            assert rs is not None
+            ns = rs.n_spec
+            if not (ns and decode_seqs):
+                return model.step_s(prefill_tokens, decode_seqs, context_pairs), 1.0
+            k = cfg.spec_k
+            t = model.step_s(prefill_tokens, decode_seqs + k * ns, context_pairs)
+            return t + cfg.spec_draft_frac * k * model.step_s(0.0, ns) + rs.spec_ctx_s, 1.0
         t = model.step_s(prefill_tokens, decode_seqs, context_pairs)
         if cfg.spec_k and decode_seqs:
             d = decode_seqs
@@ -52,3 +106,39 @@ class SpeculativeStep:
             if on:
                 return ts, e
         return t, 1.0
+
+    def decide(
+        self,
+        i: int,
+        now_s: float,
+        *,
+        tenant: int,
+        context_tokens: float,
+        lam_usd_per_s: float,
+        lam_all: float,
+    ) -> tuple[float, float]:
+        """Request ``i``'s verdict at decode entry: (its tokens per step, its context cost in seconds
+        per step while it speculates); (1, 0) when plain. ``lam_all``: Σλ of the others in the system."""
+        model, cfg, rs = self.model, self.cfg, self.rs
+        assert rs is not None
+        k, df = cfg.spec_k, cfg.spec_draft_frac
+        nd, ns = rs.nd, rs.n_spec
+        tok = nd + k * ns  # the others' decode tokens per step
+        base = model.step_s(0.0, tok) if tok else 0.0
+        draft = df * k * model.step_s(0.0, ns) if ns else 0.0
+        t_base = base + draft + rs.spec_ctx_s if tok else 0.0
+        m_plain = model.step_s(0.0, tok + 1) - base
+        ctx_s = model.attn_s_per_token_pair * context_tokens * k * (1.0 + df)
+        m_spec = model.step_s(0.0, tok + k + 1) - base + df * k * model.step_s(0.0, ns + 1) - draft + ctx_s
+        e = tokens_per_step(acceptance(cfg, tenant, context_tokens), k)
+        price = cfg.gpu_usd_per_s + lam_all  # the GPU-second price (``prices``)
+        dc_p, dc_s = price * m_plain, price * m_spec / e
+        dl_p, dl_s = t_base + m_plain, (t_base + m_spec) / e
+        rule = cfg.spec_rule
+        on = (
+            dc_s + lam_usd_per_s * dl_s < dc_p + lam_usd_per_s * dl_p
+            if rule == "request"
+            else rule == "always"
+        )
+        self.decisions.append((now_s, float(i), float(on), dc_p, dc_s, dl_p, dl_s))
+        return (e, ctx_s) if on else (1.0, 0.0)

@@ -85,6 +85,7 @@ class RunState:
         sched.prepare(model, cfg)
         self.queue = sched.make_queue(self.requests.workload)
         self.spec = SpeculativeStep(model, cfg)
+        self.spec.rs = self.state
         self.step_time = self.spec.step
         self.watermark = max(1, cfg.kv_blocks // 100)
         self.block_tokens = cfg.block_tokens
@@ -197,4 +198,5 @@ class RunState:
             np.array(self.spec.switches).reshape(-1, 5),
             None if rec is None else rec.eviction_log(self.kv),
             None if rec is None else rec.order_log(),
+            np.array(self.spec.decisions).reshape(-1, 7),
         )

@@ -53,6 +53,8 @@ def test_agent_eval_on_real_data_writes_json_and_report(
     # the evaluation is cross-fitted; only the three illustrations use one half/half split, and say so
     assert "fitted on the train half" not in html
     assert "K-fold cross-fitting over instances" in html and "one seeded half/half split" in html
+    assert "headroom of stopping over no cap" in html and "Eq. 8: the token split" in html
+    assert "MODELLED" in html  # the split's predicted gain is labelled as modelled
 
 
 def _check_printed_tables(printed: str, rows: list[dict[str, object]]) -> None:

@@ -173,8 +173,11 @@ def build_report(
     subtitle: str = "",
     tau_fragment: str = "",
     autonomy: Sequence[Mapping[str, Any]] = (),
+    headroom: Sequence[Mapping[str, Any]] = (),
+    token_split: Mapping[str, Any] | None = None,
 ) -> Report:
-    """The agent evaluation page (call ``.write(path)`` on the result)."""
+    """The agent evaluation page (call ``.write(path)`` on the result); ``headroom`` and ``token_split``
+    are the rows of ``tokenomy.autonomy.headroom`` and the fields of ``split.SplitEvaluation``."""
     rep = Report("tokenomy agent eval: stopping, caps and confirmations priced by Eq. 1", subtitle)
     mini = [r for r in rows if r["dataset"] == MINISWE_DATASET]
     vs = sorted({r["V"] for r in mini})
@@ -239,6 +242,48 @@ def build_report(
         "Paired per held-out task; the two interval lines bound tokenomy's 95% interval.",
     )
     rep.table(check["per_V"], caption="quality target: tokenomy vs the best fixed cost cap chosen on train")
+    if headroom:
+        rep.paragraph(
+            "How much could any stop gain? The clairvoyant stop (every failing run stopped before its first "
+            "call) is the whole headroom; the best threshold on the cross-fitted p̂, chosen ex post on the "
+            "held-out runs themselves, bounds what a threshold rule on p̂ can reach. Neither is achievable."
+        )
+        rep.table(
+            [
+                {
+                    "V": h["v_usd"],
+                    "clairvoyant gain (n/a)": h["clairvoyant_gain"],
+                    "never start gain": h["trivial_gain"],
+                    "best ex-post p̂ threshold gain (n/a)": h["threshold_gain"],
+                    "its 95% CI": f"[{h['threshold_ci95'][0]:+.4f}, {h['threshold_ci95'][1]:+.4f}]",
+                }
+                for h in headroom
+            ],
+            caption="headroom of stopping over no cap, USD per task (held-out runs)",
+        )
+    if token_split:
+        phases = token_split.get("phases", ["read", "plan", "edit", "verify"])
+        rep.heading("Eq. 8: the token split across read / plan / edit / verify")
+        rep.table(
+            [
+                {
+                    "phase": ph,
+                    "observed share": token_split["observed_shares"][i],
+                    "prescribed share": token_split["optimal_shares"][i],
+                    "b_j": token_split["share_coefs"][i],
+                }
+                for i, ph in enumerate(phases)
+            ],
+            caption="observed split vs the split with equal marginal products (fitted on all runs)",
+        )
+        lo, hi = token_split["close_minus_far_ci95"]
+        rep.paragraph(
+            f"Held out: log loss with the split {token_split['log_loss_split']:.4f} vs total tokens only "
+            f"{token_split['log_loss_total']:.4f}; runs closest to the prescribed split resolve "
+            f"{token_split['close_success']:.3f} vs {token_split['far_success']:.3f} for the farthest third "
+            f"(difference CI [{lo:+.3f}, {hi:+.3f}]). The model's predicted gain of moving runs to the "
+            f"prescribed split, {token_split['modelled_gain']:+.3f} success, is MODELLED (observational)."
+        )
     fr = curves["cap_frontier"]
     pts = curves["tokenomy_points"]
     rep.note(ONE_SPLIT_NOTE, kind="info")

@@ -296,7 +296,14 @@ def run_eval(args: argparse.Namespace) -> dict[str, Any]:
     if args.report:
         sub = f"data: {data} · {args.folds}-fold cross-fitting over {len(table.n_calls)} instances · seed {args.seed}"
         page = build_report(
-            rows, curves, check=check, subtitle=sub, tau_fragment=tau_fragment, autonomy=autonomy
+            rows,
+            curves,
+            check=check,
+            subtitle=sub,
+            tau_fragment=tau_fragment,
+            autonomy=autonomy,
+            headroom=room,
+            token_split=split,
         )
         atomic_write(args.report, page.write)
         print(f"wrote {args.report}")

@@ -206,6 +206,7 @@ def test_every_verdict_is_a_ledger_row_of_layer_action(schedule: Schedule) -> No
     v_allow = gate.check("cat README.md", ctx)
     v_ask = gate.check({"name": "book_reservation", "arguments": {"user_id": "u"}}, ctx)
     v_deny = gate.check("rm -rf /", ctx)
+    assert ledger.count() == 0 and gate.flush() == 3  # a database ledger is written in batches
     rows = list(ledger.decisions("task-1"))
     assert len(rows) == 3 and ledger.count() == 3
     by_id = {r.decision_id: r for r in rows}

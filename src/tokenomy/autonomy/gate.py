@@ -31,12 +31,14 @@ manager (:meth:`Gate.session`) wrap the same check for code that wants an except
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import replace
 from typing import Any, TypeVar
 
 from tokenomy.autonomy.classify import Classification, _severity_key, classify_call
+from tokenomy.autonomy.classify_cache import ClassifyCache
 from tokenomy.autonomy.gate_ledger import verdict_decision
 from tokenomy.autonomy.gate_session import GateSession
 from tokenomy.autonomy.schedule import SCOPES, ActionClass, Schedule, level_verdict
@@ -53,6 +55,7 @@ from tokenomy.autonomy.verdict import (
     Verdict,
 )
 from tokenomy.core.errors import ValidationError
+from tokenomy.ledger import Ledger
 from tokenomy.ledger.records import Decision
 
 __all__ = [
@@ -82,15 +85,22 @@ class Gate:
         ledger: where verdicts go (a :class:`tokenomy.ledger.Ledger`); None keeps none.
         mode: ``"schedule"`` (the published levels decide) or ``"prices"`` (the implied levels decide).
         grants: persistent or session grants to start from (as returned by :meth:`grants`).
-        flush_every: verdicts buffered before one ledger append (1 = each verdict at once).
+        flush_every: verdicts buffered before one ledger append (1 = each verdict at once). Default:
+            256 for a :class:`~tokenomy.ledger.Ledger` (one database transaction per verdict costs
+            milliseconds), 1 for any other sink (it is taken to buffer in memory itself).
+        flush_after_s: a buffered verdict older than this is written at the next check at the latest
+            (with ``flush_every``, this bounds what a crash can lose; :meth:`flush`,
+            :meth:`end_session` and leaving :meth:`session` write at once).
+        memo_entries: shell-command classifications kept for identical commands
+            (:class:`~tokenomy.autonomy.classify_cache.ClassifyCache`; 0: none).
         session_state: follow each session's state across calls (False: judge every call alone).
         state_limits: the size of one session's state tables.
         max_sessions: sessions whose state is kept; the least recently used is evicted first, and a
             session that comes back after eviction is judged as one whose past is unknown (fail closed).
 
     Raises:
-        ValidationError: an unknown mode, a grant of an unknown scope, ``flush_every < 1`` or
-            ``max_sessions < 1``.
+        ValidationError: an unknown mode, a grant of an unknown scope, ``flush_every < 1``,
+            ``flush_after_s < 0``, ``memo_entries < 0`` or ``max_sessions < 1``.
     """
 
     def __init__(
@@ -100,21 +110,32 @@ class Gate:
         *,
         mode: str = "schedule",
         grants: Iterable[Grant] = (),
-        flush_every: int = 1,
+        flush_every: int | None = None,
+        flush_after_s: float = 1.0,
         session_state: bool = True,
         state_limits: StateLimits | None = None,
         max_sessions: int = 4096,
+        memo_entries: int = 2048,
     ) -> None:
         if not isinstance(max_sessions, int) or max_sessions < 1:
             raise ValidationError(f"max_sessions must be an integer ≥ 1, got {max_sessions!r}")
         if mode not in ("schedule", "prices"):
             raise ValidationError(f"Gate mode must be 'schedule' or 'prices', got {mode!r}")
+        if flush_every is None:
+            flush_every = 256 if isinstance(ledger, Ledger) else 1
         if not isinstance(flush_every, int) or flush_every < 1:
             raise ValidationError(f"flush_every must be an integer ≥ 1, got {flush_every!r}")
+        if not isinstance(flush_after_s, (int, float)) or not flush_after_s >= 0:
+            raise ValidationError(f"flush_after_s must be a number of seconds ≥ 0, got {flush_after_s!r}")
+        if not isinstance(memo_entries, int) or memo_entries < 0:
+            raise ValidationError(f"memo_entries must be an integer ≥ 0, got {memo_entries!r}")
         self.schedule = schedule
         self.ledger = ledger
         self.mode = mode
         self.flush_every = flush_every
+        self.flush_after_s = flush_after_s
+        self._oldest_s = 0.0  # monotonic time of the oldest buffered verdict
+        self.memo = ClassifyCache(max_entries=memo_entries)
         self._grants: dict[tuple[str, str, str], Grant] = {}  # (class, session or "", call or "")
         for g in grants:
             if g.scope not in ("session", "persistent"):
@@ -168,7 +189,7 @@ class Gate:
         if self.session_state:
             st = self.state(ctx.session_id)
             prep = st.step(c, self.schedule)
-            cls_res = classify_call(prep.call.tool, prep.call.arguments, self.schedule, cwd=prep.cwd)
+            cls_res = self.memo.classify(prep.call.tool, prep.call.arguments, self.schedule, prep.cwd)
             if prep.extra:
                 parts = (*cls_res.parts, *prep.extra)
                 worst = max(parts, key=lambda p: _severity_key(p[1], self.schedule))
@@ -176,7 +197,7 @@ class Gate:
             flow = st.after(cls_res.parts)
             flow = prep.flow or flow
         else:
-            cls_res = classify_call(c.tool, c.arguments, self.schedule)
+            cls_res = self.memo.classify(c.tool, c.arguments, self.schedule, None)
         verdict = self._judge(c, cls_res, ctx, consume=True)
         if flow:
             verdict = replace(
@@ -330,8 +351,12 @@ class Gate:
             return v
         self._seq += 1
         decision_id = f"gate-{id(self):x}-{self._seq}"
+        if not self._buffer:
+            self._oldest_s = time.monotonic()
         self._buffer.append(verdict_decision(v, ctx, self.schedule, self.mode, point, decision_id, extra))
-        if len(self._buffer) >= self.flush_every:
+        if len(self._buffer) >= self.flush_every or (
+            self.flush_every > 1 and time.monotonic() - self._oldest_s >= self.flush_after_s
+        ):
             self.flush()
         return replace(v, decision_id=decision_id)
 

@@ -15,7 +15,17 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-__all__ = ["Segment", "expand_vars", "segments", "strip_keywords"]
+__all__ = [
+    "Segment",
+    "changes_state",
+    "copies_files",
+    "expand_vars",
+    "runs_git",
+    "segments",
+    "sends_network",
+    "strip_keywords",
+    "touches_files",
+]
 
 _HEREDOC = re.compile(r"<<-?\s*(['\"]?)([A-Za-z_][A-Za-z0-9_]*)\1")
 _WORD_END = " \t\n;&|)"
@@ -181,3 +191,93 @@ def expand_vars(text: str, lookup: Callable[[str], str | None]) -> str:
         i += 1
     out.append(text[last:])
     return "".join(out)
+
+
+# -- what makes a command matter to the session state -----------------------------------------------------
+# Each test below is one regular expression's search, split into its top-level alternatives, each
+# alternative tried only when a substring it cannot match without is present (the answers are those of
+# the single expression; the split is for speed: an alternation that starts with ``(^|[…])`` is tried
+# at every position). ``(^|[…])`` is read as a leading character of the class on the text with a blank
+# (or a newline) put in front. The reference expressions are in the module's tests.
+_BOUNDARY = r"[\s;&|(/]"
+_STATE_WORD = re.compile(
+    _BOUNDARY
+    + r"(?:cd|pushd|popd|alias|unalias|export|declare|typeset|local|readonly|unset|read|tee)(?=\s|$)"
+)
+_ASSIGNMENT = re.compile(r"[\s;&|(][A-Za-z_]\w*=")
+_REDIRECT_OUT = re.compile(r">(?!&|\s*/dev/null)")
+_FUNCTION_WORD = re.compile(r"(^|\s)function\s")
+_DOWNLOAD_TO = re.compile(r"(curl|wget)\s.*-[oO]\b")
+_INTERP = ("python", "node", "perl", "ruby", "php")
+_INTERP_HEREDOC = re.compile(r"(python[\d.]*|node|perl|ruby|php)\b[^\n]*<<")
+_PIPE_TO_INTERP = re.compile(r"\|\s*(python[\d.]*|node|perl|ruby|php)\b")
+_INTERP_INLINE = re.compile(r"(python[\d.]*|node|perl|ruby|php)\s+-[a-zA-Z]*[ce]\s")
+_DEVICE_COPY = re.compile(_BOUNDARY + r"(cp|install|dd)\s[^\n]*(/dev/|/proc/|of=)")
+_DOWNLOAD = re.compile(_BOUNDARY + r"(wget|curl)\s[^\n]*(://|-O)")
+_FILE_WORD = re.compile(
+    _BOUNDARY
+    + r"(?:mv|cp|install|ln|rm|unlink|source|bash|sh|zsh|dash|ksh|python[\d.]*|node|ruby|\.)(?=\s|$)"
+)
+_RUN_PATH = re.compile(r"[;&|(\n]\s*(exec\s+|nohup\s+|env\s+)?(\./|/\S)")
+_EDIT_IN_PLACE = re.compile(_BOUNDARY + r"(sed|perl)\s[^|;&\n]*\s-[a-zA-Z]*i")
+_GIT_WORD = re.compile(_BOUNDARY + r"git\s")
+_COPY_WORD = re.compile(_BOUNDARY + r"(mv|cp|install|ln)\s")
+_NET_WORD = re.compile(
+    _BOUNDARY
+    + r"(?:curl|wget|nc|ncat|netcat|socat|telnet|scp|sftp|rsync|ftp|gh|http|https|xh|ssh|aws|gsutil)(?=\s|$)"
+)
+
+
+def changes_state(command: str) -> bool:
+    """Whether ``command`` may change the directory, variables, aliases or functions, or write a file."""
+    if ">" in command and _REDIRECT_OUT.search(command) is not None:
+        return True
+    if "()" in command:
+        return True
+    if "|" in command and _PIPE_TO_INTERP.search(command) is not None:
+        return True
+    padded = " " + command
+    if "=" in command and _ASSIGNMENT.search(padded) is not None:
+        return True
+    if _STATE_WORD.search(padded) is not None:
+        return True
+    if "function" in command and _FUNCTION_WORD.search(command) is not None:
+        return True
+    if any(w in command for w in _INTERP) and (
+        ("<<" in command and _INTERP_HEREDOC.search(command) is not None)
+        or _INTERP_INLINE.search(command) is not None
+    ):
+        return True
+    if ("curl" in command or "wget" in command) and (
+        _DOWNLOAD_TO.search(command) is not None or _DOWNLOAD.search(padded) is not None
+    ):
+        return True
+    return (
+        ("/dev/" in command or "/proc/" in command or "of=" in command)
+        and ("cp" in command or "install" in command or "dd" in command)
+        and _DEVICE_COPY.search(padded) is not None
+    )
+
+
+def touches_files(command: str) -> bool:
+    """Whether ``command`` may copy, move, delete, edit in place or run a file."""
+    if _FILE_WORD.search(" " + command) is not None or _RUN_PATH.search("\n" + command) is not None:
+        return True
+    return ("sed" in command or "perl" in command) and _EDIT_IN_PLACE.search(" " + command) is not None
+
+
+def runs_git(command: str) -> bool:
+    """Whether ``git`` is a command word of ``command``."""
+    return "git" in command and _GIT_WORD.search(" " + command) is not None
+
+
+def copies_files(command: str) -> bool:
+    """Whether ``mv`` / ``cp`` / ``install`` / ``ln`` is a command word of ``command``."""
+    return _COPY_WORD.search(" " + command) is not None
+
+
+def sends_network(command: str) -> bool:
+    """Whether a network program is a command word of ``command`` or it names ``/dev/tcp`` / ``/dev/udp``."""
+    if "/dev/tcp/" in command or "/dev/udp/" in command:
+        return True
+    return _NET_WORD.search(" " + command) is not None

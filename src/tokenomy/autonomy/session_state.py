@@ -46,7 +46,17 @@ from tokenomy.autonomy.classify_program import NET_PROGS
 from tokenomy.autonomy.schedule import UNKNOWN, Schedule
 from tokenomy.autonomy.session_files import FileEffects, StateLimits, TrackedFile, _operands
 from tokenomy.autonomy.session_git import GitEffects
-from tokenomy.autonomy.session_scan import Segment, expand_vars, segments, strip_keywords
+from tokenomy.autonomy.session_scan import (
+    Segment,
+    changes_state,
+    copies_files,
+    expand_vars,
+    runs_git,
+    segments,
+    sends_network,
+    strip_keywords,
+    touches_files,
+)
 from tokenomy.autonomy.shell import SUBST, Part, redirects, split_parts, words
 from tokenomy.autonomy.verdict import Call
 
@@ -58,24 +68,6 @@ _SEND_PROGS = NET_PROGS | frozenset(
 _ASSIGN = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$", re.DOTALL)
 _FUNC = re.compile(r"^(?:function\s+)?([A-Za-z_][\w.:-]*)\s*(?:\(\s*\))?\s*\{\s(.*)\}$", re.DOTALL)
 _DECLARE = frozenset(("export", "declare", "typeset", "local", "readonly"))
-# What makes a command matter to the state (anything else is left to the classifier alone):
-_ALWAYS = re.compile(  # changes the directory, variables, aliases, functions, or writes a file
-    r"(^|[\s;&|(/])(cd|pushd|popd|alias|unalias|export|declare|typeset|local|readonly|unset|read|tee)(\s|$)"
-    r"|(^|[\s;&|(])[A-Za-z_]\w*=|>(?!&|\s*/dev/null)|\(\)|(^|\s)function\s|(curl|wget)\s.*-[oO]\b"
-    r"|(python[\d.]*|node|perl|ruby|php)\b[^\n]*<<|\|\s*(python[\d.]*|node|perl|ruby|php)\b"
-    r"|(python[\d.]*|node|perl|ruby|php)\s+-[a-zA-Z]*[ce]\s|(^|[\s;&|(/])(cp|install|dd)\s[^\n]*(/dev/|/proc/|of=)"
-    r"|(^|[\s;&|(/])(wget|curl)\s[^\n]*(://|-O)"
-)
-_WITH_FILES = re.compile(  # copies, moves, deletes, edits in place or runs a file (once files are tracked)
-    r"(^|[\s;&|(/])(mv|cp|install|ln|rm|unlink|source|bash|sh|zsh|dash|ksh|python[\d.]*|node|ruby|\.)"
-    r"(\s|$)|(^|[;&|(\n])\s*(exec\s+|nohup\s+|env\s+)?(\./|/\S)|(^|[\s;&|(/])(sed|perl)\s[^|;&\n]*\s-[a-zA-Z]*i"
-)
-_GIT = re.compile(r"(^|[\s;&|(/])git\s")
-_COPIES = re.compile(r"(^|[\s;&|(/])(mv|cp|install|ln)\s")
-_SENDS = re.compile(  # a network command (once a secret is held in a variable or a file)
-    r"(^|[\s;&|(/])(curl|wget|nc|ncat|netcat|socat|telnet|scp|sftp|rsync|ftp|gh|http|https|xh|ssh|aws|gsutil)"
-    r"(\s|$)|/dev/(tcp|udp)/"
-)
 _PLAIN_CD = re.compile(r"cd\s+([\w./~+-]+)")
 _PLAIN = re.compile(r"[^'\"`$()|<>{}\\#;&\n]*")  # one simple command with nothing for a shell to expand
 _SECRET_VAR = re.compile(r"\$\{?[A-Z0-9_]*(SECRET|TOKEN|PASSW|API_?KEY|ACCESS_KEY|PRIVATE|CREDENTIAL)")
@@ -179,20 +171,20 @@ class SessionState(FileEffects, GitEffects):
             return True
         if self.files and self._runs_by_name(command):
             return True  # a written file run by its name (through PATH)
-        if _ALWAYS.search(command) is not None:
+        if changes_state(command):
             return True
-        if (self.git or "config" in command) and _GIT.search(command) is not None:
+        if (self.git or "config" in command) and runs_git(command):
             return True
-        if self.files and _WITH_FILES.search(command) is not None:
+        if self.files and touches_files(command):
             return True
-        if (self.secret_vars or self.secret_files) and _SENDS.search(command) is not None:
+        if (self.secret_vars or self.secret_files) and sends_network(command):
             return True
-        return _COPIES.search(command) is not None and pth.mentions_sensitive(command)
+        return copies_files(command) and pth.mentions_sensitive(command)
 
     def _runs_by_name(self, command: str) -> bool:
         first = command.split(None, 1)[0] if command.strip() else ""
         if "." not in first or "$" in first or first.startswith(("-", "/", "./", "~")):
-            return False  # (paths and ./x are matched by _WITH_FILES; a PATH-found script has a name.ext)
+            return False  # (paths and ./x are matched by touches_files; a PATH-found script has a name.ext)
         return first in self.files or (self.cwd is not None and posixpath.join(self.cwd, first) in self.files)
 
     # -- one list item -------------------------------------------------------------------------------

@@ -53,6 +53,8 @@ def _continues(line: str) -> bool:
 
 def _heredoc_bodies(text: str) -> tuple[str, list[tuple[str, str]]]:
     """Remove heredoc bodies; return the text without them and (reader line, body) pairs."""
+    if "<<" not in text:
+        return text, []
     lines = text.split("\n")
     out: list[str] = []
     bodies: list[tuple[str, str]] = []
@@ -158,6 +160,11 @@ def _matching(text: str, start: int) -> int:
     return j
 
 
+_FUNC_BODY = re.compile(r"^[\w.:-]+\s+\{\s+(.*)$")
+_LOOP_HEAD = re.compile(r"^(for|select)\s+\w+(\s+in\b.*)?$")
+_CASE_IN = re.compile(r"^case\b.*?\bin\b\s*(.*)$", re.DOTALL)
+
+
 def _clean(simple: str) -> str:
     """Drop group brackets and leading control keywords; a ``for x in …`` header runs nothing."""
     words = simple.strip().split(None, 1)
@@ -166,42 +173,73 @@ def _clean(simple: str) -> str:
     rest = " ".join(words).strip()
     if rest.endswith(" }") or rest == "}":
         rest = rest[:-1].strip()
-    func = re.match(r"^[\w.:-]+\s+\{\s+(.*)$", rest)  # name() { body; }: the body runs
-    if func:
-        rest = func.group(1)
-    if re.match(r"^(for|select)\s+\w+(\s+in\b.*)?$", rest) or rest in ("in",):
+    if "{" in rest:
+        func = _FUNC_BODY.match(rest)  # name() { body; }: the body runs
+        if func:
+            rest = func.group(1)
+    if (rest.startswith(("for", "select")) and _LOOP_HEAD.match(rest)) or rest in ("in",):
         return ""
-    case = re.match(r"^case\b.*?\bin\b\s*(.*)$", rest, re.DOTALL)
+    case = _CASE_IN.match(rest) if rest.startswith("case") else None
     if case is not None:  # a case the arm rewrite did not read: what follows `in` is kept (fail closed)
         return case.group(1)
     return rest
 
 
+# The characters _split_top must look at, by quoting state; everything between them is copied as is.
+_NEXT_PLAIN = re.compile(r"""\\[\s\S]|[$<>]\(|[`'"#&|;\n()]""")
+_NEXT_DQ = re.compile(r"""\\[\s\S]|[$<>]\(|[`"]""")
+
+
 def _split_top(text: str) -> list[Part]:
+    """Cut ``text`` into simple commands (one scan; runs of ordinary characters are copied whole).
+
+    ``last`` is the element most recently added to the current command's buffer exactly as a
+    character-by-character scan would have added it (one character, an escape pair, or ``SUBST``), so
+    the comment and ``&`` rules see what they would see in such a scan.
+    """
     parts: list[Part] = []
     buf: list[str] = []
+    last = ""  # "" when buf is empty
     i, n = 0, len(text)
     quote = ""
     piped_from: str | None = None
 
     def cut(sep: str) -> None:
-        nonlocal buf, piped_from
+        nonlocal buf, piped_from, last
         simple = _clean("".join(buf))
         buf = []
+        last = ""
         if simple:
             parts.append(Part(simple, piped_from))
         piped_from = simple if sep == "|" and simple else None
 
     while i < n:
-        ch = text[i]
         if quote == "'":
-            buf.append(ch)
-            quote = "" if ch == "'" else quote
-        elif ch == "\\" and i + 1 < n:
+            j = text.find("'", i)
+            j = n - 1 if j < 0 else j
+            buf.append(text[i : j + 1])
+            last = text[j]
+            quote = "" if text[j] == "'" else quote
+            i = j + 1
+            continue
+        m = (_NEXT_DQ if quote == '"' else _NEXT_PLAIN).search(text, i)
+        if m is None:
+            if i < n:
+                buf.append(text[i:])
+                last = text[-1]
+            break
+        j = m.start()
+        if j > i:
+            buf.append(text[i:j])
+            last = text[j - 1]
+            i = j
+        ch = text[i]
+        if ch == "\\":  # (matched with the character after it)
             if text[i + 1] != "\n":  # backslash-newline (unquoted or in "…") is a line continuation
                 buf.append(text[i : i + 2])
+                last = text[i : i + 2]
             i += 1
-        elif ch in "$<>" and i + 1 < n and text[i + 1] == "(" and not (ch == "$" and quote == "'"):
+        elif ch in "$<>":  # (matched with the "(" after it)
             j = _matching(text, i + 2)
             inner = text[i + 2 : j - 1]
             if not (ch == "$" and inner.startswith("(")):
@@ -209,25 +247,33 @@ def _split_top(text: str) -> list[Part]:
             else:  # $((arithmetic)) is not a command, but a $(…) or `…` inside it runs
                 parts.extend(_arith_substs(inner))
             buf.append(SUBST)
+            last = SUBST
             i = j - 1
         elif ch == "`":
             j = text.find("`", i + 1)
             j = n if j < 0 else j
             parts.extend(_split_sub(text[i + 1 : j]))
             buf.append(SUBST)
+            last = SUBST
             i = j
-        elif quote == '"':
+        elif quote == '"':  # the closing quote
             buf.append(ch)
-            quote = "" if ch == '"' else quote
+            last = ch
+            quote = ""
         elif ch in "'\"":
             quote = ch
             buf.append(ch)
-        elif ch == "#" and (not buf or buf[-1] in " \t\n;&|("):
-            while i < n and text[i] != "\n":
-                i += 1
+            last = ch
+        elif ch == "#" and (not last or last in " \t\n;&|("):
+            j = text.find("\n", i)
+            i = n if j < 0 else j
             continue
-        elif ch == "&" and ((buf and buf[-1] in "<>") or text[i + 1 : i + 2] == ">"):
+        elif ch == "#":
+            buf.append(ch)
+            last = ch
+        elif ch == "&" and ((last and last in "<>") or text[i + 1 : i + 2] == ">"):
             buf.append(ch)  # 2>&1, &>file: a redirect, not a separator
+            last = ch
         elif ch == "|" and text[i + 1 : i + 2] == "|":
             cut("||")
             i += 1
@@ -235,10 +281,9 @@ def _split_top(text: str) -> list[Part]:
             cut("|")
         elif ch in ";\n&":
             cut(ch)
-        elif ch in "()":  # subshell parentheses
+        else:  # ( or ): subshell parentheses
             buf.append(" ")
-        else:
-            buf.append(ch)
+            last = " "
         i += 1
     cut("")
     return parts

@@ -23,6 +23,8 @@ half the budget and its paired difference from uniform. Token prices and V are a
 
 Run: ``.venv/bin/python benchmarks/bench_rl.py [--seeds 5] [--seed-start 0] [--lags 0,1,2,4,16]
 [--policies ...] [--json PATH]`` (``--quick``: 2 seeds, lags 0 and 2, smaller budget, no selection). One core.
+Seeds can be split over processes (``--seed-start``) and their JSON files combined by ``--merge A.json,B.json
+--json ALL.json`` (the calibration and the chosen correction must agree; the runs are re-summarised).
 """
 
 from __future__ import annotations
@@ -32,28 +34,86 @@ import sys
 import time
 from dataclasses import asdict, replace
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import one_core, parser
 
 CPUS = one_core()
 
-from tokenomy.capital.rl import RLConfig, calibrate, run_grid, summarise  # noqa: E402
+from tokenomy.capital.rl import RLConfig, RunSummary, calibrate, run_grid, summarise  # noqa: E402
 from tokenomy.capital.rl.experiment import SUMMARY_COLUMNS, bar_checks, select_importance  # noqa: E402
 from tokenomy.interfaces.table import format_table  # noqa: E402
 
 POLICIES = ("uniform", "dapo", "knapsack", "tokenomy", "tokenomy-decay", "tokenomy-nodiscount")
 
 
+def show(runs: list[RunSummary], payload: dict[str, Any], json_path: str | None) -> None:
+    """Print the table, the verdicts and the measured ESS shares; write the JSON."""
+    rows = summarise(runs)
+    checks = bar_checks(rows)
+    seeds = sorted({r.seed for r in runs})
+    print(
+        format_table(
+            rows,
+            list(SUMMARY_COLUMNS),
+            title=f"tokens to target, {len(seeds)} seeds, 95% CI (wall times provisional)",
+            digits=4,
+        )
+    )
+    for c in checks:
+        print(
+            f"lag {c['staleness']}: {c['claim']}: {c['value']:.4f} [{c['ci_low']:.4f}, {c['ci_high']:.4f}] → {c['verdict']}"
+        )
+    for r in rows:
+        if r["policy"] == "tokenomy":
+            print(
+                f"lag {r['staleness']}: tokenomy's importance weights keep ESS/n = {r['ess_share']:.4f} "
+                f"(measured staleness loss δ_s = {1 - float(str(r['ess_share'])):.4f})"
+            )
+    print(
+        "synthetic: token prices (1e-6 USD per token of each use) and V (1.5e-3 USD per unit of group signal)"
+    )
+    if json_path:
+        out = {
+            **payload,
+            "seeds": seeds,
+            "results": rows,
+            "checks": checks,
+            "runs": [asdict(r) for r in runs],
+        }
+        Path(json_path).write_text(json.dumps(out, indent=2, default=float) + "\n")
+        print(f"wrote {json_path}")
+
+
+def merge(paths: list[str], json_path: str | None) -> int:
+    """Combine saved runs of disjoint seeds measured with the same calibration and correction."""
+    parts = [json.loads(Path(x).read_text()) for x in paths]
+    for key in ("calibration", "importance", "config", "lags"):
+        if any(part.get(key) != parts[0].get(key) for part in parts):
+            raise SystemExit(f"bench_rl --merge: the files disagree on {key!r}")
+    runs = [RunSummary(**r) for part in parts for r in part["runs"]]
+    if len({(r.policy, r.staleness, r.seed) for r in runs}) != len(runs):
+        raise SystemExit("bench_rl --merge: the files share a (policy, lag, seed) run")
+    wall = {k: sum(float(part["wall_s"][k]) for part in parts) for k in ("grid",)}
+    payload = {k: parts[0][k] for k in ("calibration", "importance", "config", "lags", "cores")}
+    show(runs, {**payload, "merged_from": paths, "wall_s": wall}, json_path)
+    print(f"merged {len(paths)} files, {len(runs)} runs; grid wall {wall['grid']:.0f} s in all (provisional)")
+    return 0
+
+
 def main() -> int:
     p = parser(__doc__.splitlines()[0])
-    p.add_argument("--seeds", type=int, default=5, help="evaluation seeds 0..N-1 (default 5)")
-    p.add_argument("--seed-start", type=int, default=0, help="first evaluation seed (default 0)")
+    p.add_argument("--seeds", type=int, default=5, help="evaluation seeds S..S+N-1 (default 5)")
+    p.add_argument("--seed-start", type=int, default=0, help="first evaluation seed S (default 0)")
     p.add_argument("--lags", default="0,1,2,4,16", help="comma list of async lags (default 0,1,2,4,16)")
     p.add_argument("--policies", default=",".join(POLICIES), help="comma list of policies (default: all six)")
     p.add_argument("--max-tokens", type=int, default=RLConfig().max_tokens, help="token budget of a run")
+    p.add_argument("--merge", metavar="A.json,B.json", help="combine saved runs instead of running")
     p.add_argument("--json", metavar="PATH", help="write the figures as JSON here")
     args = p.parse_args()
+    if args.merge:
+        return merge([x for x in args.merge.split(",") if x], args.json)
     seeds = list(range(args.seed_start, args.seed_start + (2 if args.quick else args.seeds)))
     lags = [0, 2] if args.quick else [int(x) for x in args.lags.split(",")]
     policies = tuple(x.strip() for x in args.policies.split(",") if x.strip())
@@ -62,9 +122,9 @@ def main() -> int:
     cal = calibrate(config)
     t_cal = time.perf_counter() - t0
     print(
-        f"calibration on training seeds ({t_cal:.0f} s): uniform training-task gain {cal.uniform_train_gain:.4f}, validation-task gain "
-        f"{cal.uniform_validation_gain:.4f} → "
-        f"target gain {cal.target_gain:.4f}; measured r_s {cal.drift_ratios} → δ = {cal.drift_per_version:.4f}"
+        f"calibration on training seeds ({t_cal:.0f} s): uniform training-task gain {cal.uniform_train_gain:.4f}, "
+        f"validation-task gain {cal.uniform_validation_gain:.4f} → target gain {cal.target_gain:.4f}; "
+        f"measured r_s {cal.drift_ratios} → δ = {cal.drift_per_version:.4f} (the decay ablation's)"
     )
     config = replace(config, prices=replace(config.prices, drift_per_version=cal.drift_per_version))
     t2 = time.perf_counter()
@@ -73,7 +133,8 @@ def main() -> int:
     if choice is not None:
         scores = ", ".join(f"{k} {v:.4f}" for k, v in choice.scores)
         print(
-            f"importance correction chosen on training seeds ({t_sel:.0f} s): {choice.chosen.label} ({scores})"
+            f"importance correction chosen on training seeds ({t_sel:.0f} s): {choice.chosen.label} "
+            f"(mean validation gain at half budget, lags 2/4/16: {scores})"
         )
     done = [0]
     total = len(seeds) * len(lags) * len(policies)
@@ -93,51 +154,21 @@ def main() -> int:
         on_run=tick,
     )
     t_grid = time.perf_counter() - t1
-    rows = summarise(runs)
-    checks = bar_checks(rows)
-    cols = list(SUMMARY_COLUMNS)
-    print(
-        format_table(
-            rows,
-            cols,
-            title=f"tokens to target, {len(seeds)} seeds, 95% CI (wall times provisional)",
-            digits=4,
-        )
-    )
-    for c in checks:
-        print(
-            f"lag {c['staleness']}: {c['claim']}: {c['value']:.4f} [{c['ci_low']:.4f}, {c['ci_high']:.4f}] → {c['verdict']}"
-        )
-    for r in rows:
-        if r["policy"] == "tokenomy":
-            print(
-                f"lag {r['staleness']}: tokenomy's importance weights keep ESS/n = {r['ess_share']:.4f} "
-                f"(measured staleness loss δ_s = {1 - float(str(r['ess_share'])):.4f})"
-            )
+    payload = {
+        "calibration": asdict(cal),
+        "importance": None
+        if choice is None
+        else {"chosen": choice.chosen.label, "scores": dict(choice.scores)},
+        "config": asdict(config),
+        "lags": lags,
+        "wall_s": {"calibration": t_cal, "selection": t_sel, "grid": t_grid},
+        "cores": 1,
+    }
+    show(runs, payload, args.json)
     print(
         f"wall: calibration {t_cal:.0f} s, selection {t_sel:.0f} s, grid {t_grid:.0f} s ({len(runs)} runs), "
         "one core, shared machine (provisional)"
     )
-    print(
-        "synthetic: token prices (1e-6 USD per token of each use) and V (1.5e-3 USD per unit of group signal)"
-    )
-    if args.json:
-        payload = {
-            "calibration": asdict(cal),
-            "importance": None
-            if choice is None
-            else {"chosen": choice.chosen.label, "scores": dict(choice.scores)},
-            "config": asdict(config),
-            "seeds": seeds,
-            "lags": lags,
-            "results": rows,
-            "checks": checks,
-            "runs": [asdict(r) for r in runs],
-            "wall_s": {"calibration": t_cal, "selection": t_sel, "grid": t_grid},
-            "cores": 1,
-        }
-        Path(args.json).write_text(json.dumps(payload, indent=2, default=float) + "\n")
-        print(f"wrote {args.json}")
     return 0
 
 

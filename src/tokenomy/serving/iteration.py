@@ -105,7 +105,6 @@ class Iteration(RunState):
         t, sched, queue, st = self.requests, self.sched, self.queue, self.state
         arr, prompt, out, lam = t.arrival, t.prompt, t.out, t.lam
         n, nxt, max_tokens = len(arr), self.nxt, self.max_tokens
-        first = nxt
         while nxt < n and arr[nxt] <= now:
             i = nxt
             nxt += 1
@@ -127,8 +126,6 @@ class Iteration(RunState):
             st.lam_waiting_usd_per_s += lam[i]
             st.waiting_tokens += prompt[i]
             self.blocked = False
-        if nxt > first:
-            self.prompt_seen += sum(prompt[first:nxt])
         self.nxt = nxt
         self.next_arrival = arr[nxt] if nxt < n else _INF
 

@@ -93,7 +93,7 @@ class RunState:
         self.max_jump = 2**62
         self.clock = 0.0
         self.nxt = 0  # next request to arrive
-        self.prompt_seen = 0  # prompt tokens of the requests arrived so far (the prefill price's ū)
+        self.prompt_seen = (0, 0)  # (prompt tokens, requests) arrived and summed (the prefill price's ū)
         self.next_arrival = _INF  # its arrival time (inf: none known)
         # decode-only step seconds by batch size, when they depend on it alone (no speculation)
         self.decode_s: dict[int, float] | None = None if cfg.spec_k else {}
@@ -162,7 +162,14 @@ class RunState:
 
     def ref_prompt_tokens(self) -> float:
         """The prompt the prefill price is quoted for: the mean of those arrived (``prices``)."""
-        return self.prompt_seen / self.nxt if self.nxt else float(self.block_tokens)
+        nxt = self.nxt
+        if not nxt:
+            return float(self.block_tokens)
+        seen, upto = self.prompt_seen
+        if upto < nxt:  # summed lazily here, off the arrival path
+            seen += sum(self.requests.prompt[upto:nxt])
+            self.prompt_seen = (seen, nxt)
+        return seen / nxt
 
     def on_sample(self, sample: PriceSample) -> None:
         """Hook: a price sample was taken (the session publishes it)."""

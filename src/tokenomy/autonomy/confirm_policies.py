@@ -17,12 +17,17 @@ the call's ground-truth match or the episode's reward. Registry: :data:`POLICIES
   V·ΔQ + ρ·ΔR avoided − c_ask > 0, with ΔQ and ΔR avoided per tool learned on the training
   episodes (``ConfirmModel.dq`` / ``dr_avoided``: ≈ p̂_wrong · p_catch · harm units) and c_ask the
   schedule's price of one confirmation.
+* :class:`ControllerConfirm` (not in the registry: the same rule run through the step controller):
+  :class:`~tokenomy.autonomy.controller.MarginalController` compares its ask and act options for the
+  pending commit with ΔQ as the state's ``dp_ask`` at the real V and ΔR avoided as the act's harm at ρ
+  — the controller an agent loop runs makes the evaluated policy's decisions (tested).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from tokenomy.autonomy.controller import MarginalController, StepState
 from tokenomy.autonomy.schedule import Schedule
 from tokenomy.autonomy.trajectory import ToolCall
 from tokenomy.core.rule import surplus_matrix
@@ -34,8 +39,10 @@ __all__ = [
     "ConfirmModel",
     "ConfirmPolicy",
     "ConfirmRisky",
+    "ControllerConfirm",
     "NeverConfirm",
     "TokenomyConfirm",
+    "ask_terms",
 ]
 
 
@@ -152,11 +159,7 @@ class TokenomyConfirm(ConfirmPolicy):
 
     def surplus_usd(self, call: ToolCall, model: ConfirmModel, v_usd: float, rho_usd: float) -> float:
         """The Eq. 1 surplus of asking before ``call``, USD: V·ΔQ + ρ·ΔR avoided − c_ask."""
-        key = (call.tool, bool(call.confirmed_by_user))
-        if key in model.dr_avoided:
-            dq, dr = model.dq.get(key, 0.0), model.dr_avoided[key]
-        else:  # unseen in training: p̂_wrong prior × p_catch × its harm units, no ΔQ credit
-            dq, dr = 0.0, model.wrong(call.tool) * model.p_catch * model.harm(call.tool)
+        dq, dr = ask_terms(call, model)
         # Core's rule on the two options: ask (ΔQ gained, pays c_ask) against act unasked (bears the
         # harm ΔR that asking avoids, in ρ-units: its irreversible part is already priced into them).
         ask, act = surplus_matrix(
@@ -168,6 +171,55 @@ class TokenomyConfirm(ConfirmPolicy):
         self, call: ToolCall, model: ConfirmModel, schedule: Schedule, v_usd: float, rho_usd: float
     ) -> bool:
         return self.surplus_usd(call, model, v_usd, rho_usd) > 0
+
+
+def ask_terms(call: ToolCall, model: ConfirmModel) -> tuple[float, float]:
+    """(ΔQ, ΔR avoided) of asking before ``call``: learned per (tool, confirmed) on training episodes;
+    for a key unseen in training, p̂_wrong prior × p_catch × its harm units and no ΔQ credit."""
+    key = (call.tool, bool(call.confirmed_by_user))
+    if key in model.dr_avoided:
+        return model.dq.get(key, 0.0), model.dr_avoided[key]
+    return 0.0, model.wrong(call.tool) * model.p_catch * model.harm(call.tool)
+
+
+_PRICED = "priced_commit"
+
+
+class ControllerConfirm(ConfirmPolicy):
+    """The step controller decides ask vs act: Δp_ask = ΔQ at the real V, the act's harm = ΔR avoided at ρ.
+
+    The pending commit becomes one class the prices decide (free to act unasked, harm ΔR avoided in
+    recoverable units at ρ; a confirmation catches it), so the controller's ask − act surplus is
+    V·ΔQ + ρ·ΔR avoided − c_ask, the :class:`TokenomyConfirm` rule. The published schedule asks
+    before every commit; this policy evaluates the prices where the schedule lets them decide.
+    """
+
+    name = "tokenomy_controller"
+
+    def confirm(
+        self, call: ToolCall, model: ConfirmModel, schedule: Schedule, v_usd: float, rho_usd: float
+    ) -> bool:
+        dq, dr = ask_terms(call, model)
+        base = schedule.classes.get(schedule.tool_class(call.tool)) or next(iter(schedule.classes.values()))
+        cls = replace(
+            base,
+            name=_PRICED,
+            level="free",
+            level_outside_sandbox="free",
+            approvers=1,
+            rho_usd=rho_usd,
+            rho_irr_usd=rho_usd,
+            p_harm=1.0,
+            severity=dr,
+            irreversible=0.0,
+            rare_severe=False,
+        )
+        ctl = MarginalController(
+            replace(schedule, classes={_PRICED: cls}), ask_cost_usd=model.ask_cost_usd, catch_share=1.0
+        )
+        state = StepState(v_usd, 0.5, 0.0, 0.0, act_class=_PRICED, dp_ask=dq)
+        sur = ctl.surpluses(state)
+        return sur["ask"] > sur["act"]
 
 
 POLICIES: dict[str, type[ConfirmPolicy]] = {

@@ -8,13 +8,14 @@ run —, the value of information of a verify step, the class of the pending act
 
     continue base  B        = V·p̂ − Ĉ_remaining − λ·ℓ_next                 (the run goes on as it would)
     act                     = B + V·Δp_act − (ρ·(ΔR − ΔR_irr) + ρ_irr·ΔR_irr)(class)  (acts without asking)
-    ask                     = B + V·Δp_act − H_ask·approvers − (1 − catch)·harm   (confirm, then act)
+    ask                     = B + V·(Δp_act + Δp_ask) − H_ask·approvers − (1 − catch)·harm   (confirm, then act)
     plan                    = B + V·Δp_plan − c_next − g                     (one extra call, act later)
     verify                  = B + V·VoI_verify − c_verify − g                (VoI as success gained)
     defer                   = V·p_defer − c_defer                            (hand the task to a human)
     stop                    = V·p_salvage                                   (submit the best so far; 0 if none)
 
-where g = the cheaper of the act's two gate prices (harm if free, confirmation if asked): planning or
+Δp_ask is the success a confirmation adds (a wrong act caught before it runs: estimated on tau-bench
+training episodes as ``ConfirmModel.dq``), priced at the step's real V. g = the cheaper of the act's two gate prices (harm if free, confirmation if asked): planning or
 verifying first postpones the pending act, it does not avoid it (g = 0 when the act is denied: the
 plan replaces it).
 
@@ -73,6 +74,7 @@ class StepState:
         act_class: schedule class of the pending act (from ``tokenomy.autonomy.classify``).
         dp_act: success probability the pending act adds over going on as estimated (usually 0).
         dp_plan: success probability one extra planning call adds.
+        dp_ask: success probability a confirmation adds over acting unasked (a wrong act caught).
         voi_verify: value of information of a verify step, as success probability gained (catching a
             wrong edit before it is submitted × the chance of repairing it).
         verify_usd: USD of a verify step (NaN: the next call's cost).
@@ -92,6 +94,7 @@ class StepState:
     act_class: str = "execute"
     dp_act: float = 0.0
     dp_plan: float = 0.0
+    dp_ask: float = 0.0
     voi_verify: float = 0.0
     verify_usd: float = math.nan
     p_salvage: float = 0.0
@@ -312,7 +315,8 @@ class MarginalController:
             miss = 1.0 - self.catch_share
             ask_usd = rem + self.ask_cost_usd * cp.approvers
             m = cp.risk_measure
-            uses.append(TokenUse("ask", p_act, ask_usd, dl, miss * cp.dr, miss * cp.dr_irr, risk_measure=m))
+            p_ask = p_act + s.dp_ask
+            uses.append(TokenUse("ask", p_ask, ask_usd, dl, miss * cp.dr, miss * cp.dr_irr, risk_measure=m))
             if cp.verdict == "allow":
                 uses.append(TokenUse("act", p_act, rem, dl, cp.dr, cp.dr_irr, risk_measure=m))
         return tuple(uses)

@@ -3,7 +3,8 @@
 One self-contained page (``tokenomy.audit.html.Report``, inline SVG from ``tokenomy.audit.svg``) from
 the runs of an RL experiment (``tokenomy.capital.rl.experiment``): what was run, the settings fixed on
 training seeds, the per-(policy, lag) table with 95% CIs, the paired comparisons with their verdicts
-(ties shown as ties), tokens to target by lag, and the split of tokens into rollout, verification and
+(ties shown as ties), the sample size the importance correction keeps per lag, tokens to target by
+lag, and the split of tokens into rollout, verification and
 update. Assumed prices are labelled synthetic at the top. No evaluation happens here.
 """
 
@@ -84,6 +85,22 @@ def build_report(
         caption="value: a paired ratio of tokens to target (censored at the budget), or a paired "
         "difference of held-out gain at half budget (uncensored), same seed and lag",
     )
+    ess = [
+        {
+            "staleness": r["staleness"],
+            "ess_share": r["ess_share"],
+            "measured_delta": 1.0 - float(str(r["ess_share"])),
+        }
+        for r in rows
+        if r["policy"] == "tokenomy"
+    ]
+    if ess:
+        page.table(
+            ess,
+            caption="tokenomy's staleness treatment: stale samples reweighted by truncated importance ratios "
+            "π_t / π_(t−s); ess_share = Kish ESS / n of those weights (mean over groups and seeds), "
+            "measured_delta = 1 − ess_share, the sample size staleness cost",
+        )
     page.heading("Tokens to target, per policy and lag")
     page.table([{k: r.get(k) for k in _COLUMNS} for r in rows], caption="means over seeds, 95% Student-t CIs")
     policies = sorted({r.policy for r in runs})

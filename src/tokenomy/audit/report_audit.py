@@ -196,8 +196,13 @@ def build_report(
         )
         if f.get("action"):
             r.note(f"What to change: {f['action']} Expected recovery up to ${f['impact_usd']:.3g}{ci_text}.")
-        if f["details"]:
-            r.table([{"figure": k, "value": v} for k, v in f["details"].items()], caption=f"{mode}: figures")
+        details = {k: v for k, v in f["details"].items() if k != "groups"}
+        if details:
+            r.table([{"figure": k, "value": v} for k, v in details.items()], caption=f"{mode}: figures")
+        if f["details"].get("groups"):
+            r.table(
+                _offpolicy_groups(f["details"]["groups"]), caption=f"{mode}: off-policy estimate per group"
+            )
         if f["examples"]:
             r.table(f["examples"], caption=f"{mode}: worst examples")
     r.heading("Prices the requests carried")
@@ -355,3 +360,27 @@ def _curves(r: Report, payload: dict[str, Any]) -> None:
             f"spend beyond it ${sm['cost_beyond_margin_usd']:.4g} "
             f"({sm['share_of_cost_beyond_margin']:.1%} of cost).",
         )
+
+
+def _offpolicy_groups(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per context group of an off-policy routing estimate: the gain of serving the alternative,
+    its 95% interval and verdict, and the per-decision value each estimator gives it."""
+    rows = []
+    for g in groups:
+        lo, hi = g["gain_ci95"]
+        est = g["estimates_per_decision"]
+        rows.append(
+            {
+                "V from (USD)": g["v_range_usd"][0],
+                "favoured": g["favoured"],
+                "alternative": g["better"],
+                "decisions": g["decisions"],
+                "served it": g["served_better"],
+                "gain_usd": g["gain_usd"],
+                "95% CI": f"{lo:.3g} to {hi:.3g}",
+                "verdict": g["verdict"],
+                **{f"{k.upper()} per decision": est[k]["value"] for k in ("dr", "ips", "snips") if k in est},
+                "ESS": est["dr"]["ess"] if "dr" in est else None,
+            }
+        )
+    return rows

@@ -379,6 +379,13 @@ def summary(payload: dict[str, Any], echo: Callable[[str], None] = print, *, exa
         echo(f"\n{mode}{tag}: {f['count']:,} {f['unit']}, impact ${f['impact_usd']:,.2f}{ci_text}")
         echo(f"  violated: {f['definition']}")
         echo(f"  threshold: {f['threshold']}")
+        if f["details"].get("estimate"):
+            echo(f"  estimate: {f['details']['estimate']}")
+        for g in f["details"].get("groups", [])[:examples]:
+            lo, hi = g["gain_ci95"]
+            v_lo, v_hi = g["v_range_usd"]
+            echo(f"  V in [{v_lo:g}, {v_hi:g}), favouring {g['favoured']} ({g['decisions']:,} decisions): serving {g['better']} "
+                 f"${g['gain_usd']:+,.4g} (95% CI {lo:+,.4g} to {hi:+,.4g}): {g['verdict']}")  # fmt: skip
         if f.get("action"):
             echo(f"  what to change: {f['action']}")
         if f["examples"] and examples:

@@ -24,24 +24,24 @@ def test_a_gateway_ledger_makes_the_routing_modes_applicable_with_intervals(tmp_
 
     async def go() -> int:
         async with fake_upstreams("ok", "ok") as urls:
-            cfg = gateway_config(urls, routing={"epsilon": 0.2, "seed": 3})
+            cfg = gateway_config(urls, routing={"epsilon": 0.5, "seed": 3})
             gw = Gateway(cfg, sink=RecordSink(Ledger(path), flush_ms=10))
             served = 0
-            for i in range(60):
-                v = ("0.00001", "0.01", "5")[i % 3]  # low, middle and high values of quality
+            for i in range(120):
+                v = ("0.01", "5")[i % 2]  # middle and high values of quality
                 status, headers, _ = await call(gw, "POST", "/v1/chat/completions", CHAT, {"X-Tokenomy-V": v})
                 if status != 200:
                     continue
                 served += 1
                 rid, model = headers["x-tokenomy-request-id"], headers["x-tokenomy-model"]
                 # graded feedback: the strong model is right, the cheap one right a third of the time
-                quality = 1.0 if model == "strong" or i % 3 == 0 else 0.0
+                quality = 1.0 if model == "strong" or i % 6 == 0 else 0.0
                 await call(gw, "POST", "/v1/feedback", {"request_id": rid, "quality": quality})
             await gw.shutdown()
             return served
 
     served = asyncio.run(go())
-    assert served >= 40
+    assert served >= 100
     out = tmp_path / "a.json"
     assert main(["audit", str(path), "--json", str(out)]) == 0
     payload: dict[str, Any] = json.loads(out.read_text())

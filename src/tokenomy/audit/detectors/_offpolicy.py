@@ -15,7 +15,8 @@ V̂ the DR estimate (the reward model is each candidate's recorded Eq. 1 surplus
 gain is N times V̂'s interval, shifted. A group is a violation when its interval lies above 0; a group
 whose interval holds 0 is a tie, listed as one, not counted. Among several alternatives the best
 estimated one is named (a selection on the estimates, slightly optimistic; the interval is that
-model's). Only graded decisions enter (the grade is the reward); a decision whose served model is not the
+model's). A group where fewer than ``MIN_SUPPORT`` logged decisions served the alternative is not
+estimated (no support). Only graded decisions enter (the grade is the reward); a decision whose served model is not the
 one its propensity was logged for (``metadata["policy_pick"]`` differs: a downgrade or a fallback) is left
 out. No I/O.
 """
@@ -38,6 +39,11 @@ __all__ = ["GroupGain", "OffPolicyRouting", "offpolicy_routing", "usable"]
 HEADLINE = "dr"
 """The estimator whose figure a finding reports (the others are shown beside it)."""
 
+MIN_SUPPORT = 5
+"""Logged decisions of a group that served the alternative, at least, before it is estimated: with fewer,
+the normal interval of an importance-weighted mean is not to be trusted (the group counts as without
+support)."""
+
 
 @dataclass(frozen=True, slots=True)
 class GroupGain:
@@ -45,6 +51,7 @@ class GroupGain:
 
     Attributes:
         favoured: the model the recorded surplus favoured in this group.
+        v_decade: the group's V lies in [10^v_decade, 10^(v_decade+1)) USD.
         better: the alternative model M.
         decisions: N, decisions in the group; served_better: how many of them served M already.
         realised_usd: Σ realised utility of what was served, USD.
@@ -54,6 +61,7 @@ class GroupGain:
     """
 
     favoured: str
+    v_decade: int
     better: str
     decisions: int
     served_better: int
@@ -73,6 +81,7 @@ class GroupGain:
         """JSON-ready summary."""
         return {
             "favoured": self.favoured,
+            "v_range_usd": [10.0**self.v_decade, 10.0 ** (self.v_decade + 1)],
             "better": self.better,
             "decisions": self.decisions,
             "served_better": self.served_better,
@@ -144,13 +153,13 @@ def offpolicy_routing(scored: Sequence[Scored], *, dearer: bool) -> OffPolicyRou
         groups.setdefault(_key(s), []).append(s)
     out: list[GroupGain] = []
     no_support = 0
-    for (names, fav, _), members in groups.items():
+    for (names, fav, decade), members in groups.items():
         k = names.index(fav)
         dc = np.array([[c.dc_usd for c in s.decision.candidates] for s in members]).mean(axis=0)
         alts = [j for j in range(len(names)) if (dc[j] > dc[k] if dearer else dc[j] < dc[k])]
         if not alts:
             continue
-        best = _best_alternative(names, fav, members, alts)
+        best = _best_alternative(names, fav, decade, members, alts)
         if best is None:
             no_support += 1
         else:
@@ -159,7 +168,7 @@ def offpolicy_routing(scored: Sequence[Scored], *, dearer: bool) -> OffPolicyRou
 
 
 def _best_alternative(
-    names: tuple[str, ...], fav: str, members: list[Scored], alts: list[int]
+    names: tuple[str, ...], fav: str, decade: int, members: list[Scored], alts: list[int]
 ) -> GroupGain | None:
     """The group's alternative (of ``alts``) with the highest estimated gain; None when none was served."""
     chosen = np.array([s.decision.chosen for s in members], dtype=np.int64)
@@ -171,8 +180,8 @@ def _best_alternative(
     best: GroupGain | None = None
     for j in alts:
         served = int((chosen == j).sum())
-        if served == 0:
-            continue  # no logged decision served it: no support, nothing to weight
+        if served < MIN_SUPPORT:
+            continue  # too few logged decisions served it to weight
         onehot = np.zeros((n, len(names)))
         onehot[:, j] = 1.0
         ests = {
@@ -190,6 +199,7 @@ def _best_alternative(
         h = ests[HEADLINE]
         g = GroupGain(
             fav,
+            decade,
             names[j],
             n,
             served,

@@ -159,3 +159,14 @@ def test_no_propensities_falls_back_to_ex_ante_with_a_label() -> None:
             assert "no propensities were logged" in f[mode].details["estimate"]
     ctx = AuditContext(from_records(d, o), np.zeros(0, np.int64), *(np.zeros(0),) * 5, tuple(d), tuple(o))
     assert {x.mode for x in detect_all(ctx, ["over_routing"])} == {"over_routing"}
+
+
+def test_the_report_shows_each_group_as_a_table_row() -> None:
+    from tokenomy.audit.report_audit import build_report
+
+    d, o, _ = ledger(1000, seed=4)
+    res = run_audit(from_records(d, o), StaticPriceTable({}), decisions=d, outcomes=o)
+    page = build_report(res, res.as_dict()).render()
+    assert "over_routing: off-policy estimate per group" in page
+    assert "estimated off-policy from 1000 logged decisions with propensities" in page
+    assert "estimates_per_decision" not in page  # the groups are a table, not a raw JSON list

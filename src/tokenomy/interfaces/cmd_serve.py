@@ -61,7 +61,7 @@ from tokenomy.interfaces.sweep import BACKENDS, parallel_map, resolve_backend
 from tokenomy.interfaces.table import format_table
 from tokenomy.serving.disagg import LLAMA31_8B, DisaggregatedEngine, KVTransfer
 from tokenomy.serving.engine import Engine
-from tokenomy.serving.entities import EngineConfig, Workload
+from tokenomy.serving.entities import SPEC_RULES, EngineConfig, Workload
 from tokenomy.serving.experiments import LongTenant, prediction3, run_grid
 from tokenomy.serving.recording import RecordSpec
 from tokenomy.serving.result import RunResult
@@ -125,6 +125,19 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--spec-k", type=int_in(0), default=0, help="speculative draft length (0 = off)")
     p.add_argument("--spec-alpha", type=float_in(0.0, 1.0), default=0.0, help="draft acceptance rate α")
     p.add_argument(
+        "--spec-rule",
+        choices=SPEC_RULES,
+        default="batch",
+        help="who decides to speculate: one verdict per step for the batch, each request by Eq. 1 "
+        "(its acceptance by context), or always/never with the per-request accounting",
+    )
+    p.add_argument(
+        "--spec-alpha-halving-tokens",
+        type=float_in(0.0),
+        default=0.0,
+        help="per-request rules: acceptance halves every this many context tokens (0 = no decay; an assumption)",
+    )
+    p.add_argument(
         "--disaggregate",
         action="store_true",
         help="prefill and decode on two pools (one GPU each) joined by a KV transfer",
@@ -134,6 +147,13 @@ def _common(p: argparse.ArgumentParser) -> None:
         type=float_in(0.0, above=True),
         default=50.0,
         help="KV transfer bandwidth, GB/s (assumed 50)",
+    )
+    p.add_argument(
+        "--handoff-limit",
+        type=int_in(0),
+        default=None,
+        help="--disaggregate: close prefill admission while this many prefilled prompts wait for the "
+        "decode pool (default: its max sequences; 0: never, only the held KV pushes back)",
     )
     p.add_argument("--report", metavar="HTML", help="write the HTML report here")
     g = p.add_argument_group("ServeGen generator (--trace servegen[:CATEGORY], default language/m-large)")
@@ -271,12 +291,20 @@ def _engine(args: argparse.Namespace, data: Path | None) -> tuple[Engine | Disag
         prefix_cache=not args.no_prefix_cache,
         spec_k=args.spec_k,
         spec_alpha=args.spec_alpha,
+        spec_rule=args.spec_rule,
+        spec_alpha_halving_tokens=args.spec_alpha_halving_tokens,
     )
     source = str(getattr(model, "source", ""))
     if args.disaggregate:
         xfer = KVTransfer.for_model(footprint, bandwidth_bytes_per_s=args.kv_bandwidth_gb_s * 1e9)
         dis = DisaggregatedEngine(
-            step_model=model, prefill_config=cfg, decode_config=cfg, transfer=xfer, eviction=args.eviction[0]
+            step_model=model,
+            prefill_config=cfg,
+            decode_config=cfg,
+            transfer=xfer,
+            eviction=args.eviction[0],
+            handoff_limit=args.handoff_limit or None,
+            no_gate=args.handoff_limit == 0,
         )
         return dis, (
             f"{source}; disaggregated prefill/decode, {footprint.name} KV "

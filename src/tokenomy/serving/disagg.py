@@ -233,8 +233,11 @@ class _Handoff:
                 pre.clock = max(pre.clock, t)
                 dec.clock = max(dec.clock, t)
             if d_live and (not p_live or dec.clock <= pre.clock):
-                # decode arrivals still to come land at or after this (from a prompt that finishes later)
-                h = max(pre.clock, self.link_free) + self.lat if p_live else _INF
+                # decode arrivals still to come land after this: a prompt still to finish ends after
+                # the prefill pool's clock, or after its next arrival when it has nothing to do
+                idle = not len(pre.queue) and not pre.state.n_running
+                lb = max(pre.clock, pre.next_arrival) if idle else pre.clock
+                h = max(lb, self.link_free) + self.lat if p_live else _INF
                 t_adm = dec.clock
                 if not dec.iterate(h) and h < _INF:
                     dec.clock = max(dec.clock, h)

@@ -224,6 +224,8 @@ def _severity_key(cls: str, schedule: Schedule | None) -> tuple[int, int, int]:
     return (VERDICT_RANK[schedule.verdict(cls)], {"multi_party": 1}.get(level, 0), order)
 
 
+_MEMO_CHARS = 2_000
+"""Longer simple commands are not kept in a ``memo``."""
 MAX_COMMAND_CHARS = 256_000
 """Longer commands are not read (unknown: the schedule's unknown_level applies)."""
 MAX_NESTING = 24
@@ -255,7 +257,11 @@ def _too_big(command: str) -> str:
 
 
 def classify_shell(
-    command: str, schedule: Schedule | None = None, *, cwd: str | None = None
+    command: str,
+    schedule: Schedule | None = None,
+    *,
+    cwd: str | None = None,
+    memo: dict[tuple[str, str | None, bool, str | None], tuple[str, str]] | None = None,
 ) -> Classification:
     """Classify a shell command: split it, classify every part, keep the most severe.
 
@@ -264,6 +270,9 @@ def classify_shell(
         schedule: ranks the parts by verdict and level; without one, by :data:`SEVERITY` only.
         cwd: the directory the command starts in, when a session knows it (absolute, or relative to
             where the session started); None: unknown, read as the project folder.
+        memo: (simple command, its upstream, whether the directory is dangerous, the directory) ->
+            its (class, rule), filled and read here (a simple command's class is a function of these
+            alone); the caller bounds it. None: none kept.
 
     Returns:
         The classification; an empty command is ``read`` (nothing runs).
@@ -279,7 +288,13 @@ def classify_shell(
         if fork_bomb(command):
             parts.append((command, "destroy", "fork bomb"))
         for part in split_parts(command):
-            cls, rule = _classify_simple(part.text, part.upstream, cwd_danger)
+            key = (part.text, part.upstream, cwd_danger, CWD.get())
+            found = memo.get(key) if memo is not None else None
+            if found is None:
+                found = _classify_simple(part.text, part.upstream, cwd_danger)
+                if memo is not None and len(part.text) <= _MEMO_CHARS:
+                    memo[key] = found
+            cls, rule = found
             parts.append((part.text, cls, rule))
             words = _strip_wrappers(_words(part.text)) if _CD.search(part.text) else []
             if words[:1] in (["cd"], ["pushd"]):
@@ -304,7 +319,12 @@ def _join(here: str | None, to: str) -> str | None:
 
 
 def classify_call(
-    tool: str, arguments: Mapping[str, Any], schedule: Schedule, *, cwd: str | None = None
+    tool: str,
+    arguments: Mapping[str, Any],
+    schedule: Schedule,
+    *,
+    cwd: str | None = None,
+    memo: dict[tuple[str, str | None, bool, str | None], tuple[str, str]] | None = None,
 ) -> Classification:
     """Classify a JSON function call by the schedule's tool tables (shell tools by their command).
 
@@ -313,6 +333,7 @@ def classify_call(
         arguments: its arguments. # argument name -> JSON value
         schedule: supplies ``[tools]`` and ``[tool_patterns]``.
         cwd: the session's working directory (see :func:`classify_shell`).
+        memo: simple-command classes kept between calls (see :func:`classify_shell`).
 
     Returns:
         The classification (``"unknown"`` for a name no table places).
@@ -322,7 +343,7 @@ def classify_call(
         command = shlex.join(command)  # Codex's shell tool: ["bash", "-lc", "…"]
     if tool.lower() in _SHELL_TOOLS and isinstance(command, str) and tool not in schedule.tools:
         try:
-            return classify_shell(command, schedule, cwd=cwd)
+            return classify_shell(command, schedule, cwd=cwd, memo=memo)
         except RecursionError:
             return Classification(UNKNOWN, ((command[:200], UNKNOWN, "nested too deep to read"),))
     cls = schedule.tool_class(tool)

@@ -6,7 +6,10 @@ else is read. :class:`ClassifyCache` keeps the last ``max_entries`` such results
 used evicted first) for one schedule, and is emptied when it is asked under another schedule
 object. Only the classification is memoised: everything that depends on what the session did before
 (the state's rewrite of the call, the parts it adds for written scripts, data flows, approvals) is
-still computed on every call by the gate. Commands longer than ``max_chars`` and calls of tools other than the
+still computed on every call by the gate. A command seen for the first time is classified with a
+second memo, of its simple commands' classes (keyed by the simple command, what is piped into it and
+the working directory, which is all a simple command's class depends on), so ``cd /testbed && pytest``
+after ``cd /testbed && ls`` classifies only ``pytest``. Commands longer than ``max_chars`` and calls of tools other than the
 shell tools (whose class depends on all their arguments) are classified afresh each time. Does no I/O.
 """
 
@@ -41,6 +44,7 @@ class ClassifyCache:
     misses: int = 0
     _schedule: Schedule | None = None
     _memo: OrderedDict[tuple[str, str, str | None], Classification] = field(default_factory=OrderedDict)
+    _parts: dict[tuple[str, str | None, bool, str | None], tuple[str, str]] = field(default_factory=dict)
 
     def classify(
         self, tool: str, arguments: Mapping[str, Any], schedule: Schedule, cwd: str | None
@@ -59,6 +63,7 @@ class ClassifyCache:
             return classify_call(tool, arguments, schedule, cwd=cwd)
         if schedule is not self._schedule:
             self._memo.clear()
+            self._parts.clear()
             self._schedule = schedule
         key = (tool, command, cwd)
         found = self._memo.get(key)
@@ -67,7 +72,9 @@ class ClassifyCache:
             self._memo.move_to_end(key)
             return found
         self.misses += 1
-        found = self._memo[key] = classify_call(tool, arguments, schedule, cwd=cwd)
+        found = self._memo[key] = classify_call(tool, arguments, schedule, cwd=cwd, memo=self._parts)
         while len(self._memo) > self.max_entries:
             self._memo.popitem(last=False)
+        while len(self._parts) > 2 * self.max_entries:  # oldest first (a dict keeps insertion order)
+            del self._parts[next(iter(self._parts))]
         return found

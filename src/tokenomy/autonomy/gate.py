@@ -136,6 +136,11 @@ class Gate:
         self.flush_after_s = flush_after_s
         self._oldest_s = 0.0  # monotonic time of the oldest buffered verdict
         self.memo = ClassifyCache(max_entries=memo_entries)
+        self._terms_memo: dict[
+            tuple[str, bool | None, float | None], tuple[str, str, float, str, int, str]
+        ] = {}
+        self._terms_schedule: Schedule | None = None
+        self._terms_mode = mode
         self._grants: dict[tuple[str, str, str], Grant] = {}  # (class, session or "", call or "")
         for g in grants:
             if g.scope not in ("session", "persistent"):
@@ -228,21 +233,38 @@ class Gate:
             return published, f"implied free but outside the sandbox: schedule level {published}"
         return implied, f"implied level {implied} (priced harm vs ask cost)"
 
-    def _judge(self, call: Call, res: Classification, ctx: GateContext, *, consume: bool) -> Verdict:
-        name = res.action_class
+    def _terms(self, name: str, ctx: GateContext) -> tuple[str, str, float, str, int, str]:
+        """(level, why, price, scope, approvers needed, price comparison) of class ``name`` in ``ctx``:
+        a function of the class, the sandbox flag and the harm estimate alone (kept per schedule)."""
+        key = (name, ctx.sandboxed, ctx.p_harm)
+        if self._terms_schedule is not self.schedule or self._terms_mode != self.mode:
+            self._terms_memo.clear()
+            self._terms_schedule, self._terms_mode = self.schedule, self.mode
+        found = self._terms_memo.get(key)
+        if found is not None:
+            return found
         cls: ActionClass | None = self.schedule.classes.get(name)
         level, why = self._level(name, ctx)
-        decision = level_verdict(level)
         price = cls.harm_price_usd(ctx.p_harm) if cls is not None else float("inf")
         ask_cost = self.schedule.ask_cost_usd
         scope = cls.scope if cls is not None else "once"
         needed = cls.approvers if cls is not None and level == "multi_party" else 1
-        rule = next((r for _, c, r in res.parts if c == name), "")
         cmp = (
             "unpriced"
             if cls is None
             else f"priced harm ${price:.4g} {'>' if price > ask_cost else '≤'} ask ${ask_cost:.4g}"
         )
+        found = (level, why, price, scope, needed, cmp)
+        if len(self._terms_memo) < 4096:
+            self._terms_memo[key] = found
+        return found
+
+    def _judge(self, call: Call, res: Classification, ctx: GateContext, *, consume: bool) -> Verdict:
+        name = res.action_class
+        level, why, price, scope, needed, cmp = self._terms(name, ctx)
+        decision = level_verdict(level)
+        ask_cost = self.schedule.ask_cost_usd
+        rule = next((r for _, c, r in res.parts if c == name), "")
         reason = f"{name}: {why}; {cmp}; rule: {rule}"
         approvals = 0
         if decision == "ask":

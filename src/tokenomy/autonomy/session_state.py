@@ -138,7 +138,7 @@ class SessionState(FileEffects, GitEffects):
             segs = [Segment(command, segs[0].subshell)]  # the very text the classifier will split (cached)
         try:
             for seg in segs:
-                out.append(self._segment(seg, schedule, extra, flows))
+                out.append(self._segment(seg, schedule, extra, flows, seg.text is command))
         except RecursionError:
             unread = (command[:200], UNKNOWN, "nested too deep for the session state to read")
             return Prepared(call, cwd, (unread,))
@@ -189,15 +189,22 @@ class SessionState(FileEffects, GitEffects):
 
     # -- one list item -------------------------------------------------------------------------------
     def _segment(
-        self, seg: Segment, schedule: Schedule, extra: list[tuple[str, str, str]], flows: list[str]
+        self,
+        seg: Segment,
+        schedule: Schedule,
+        extra: list[tuple[str, str, str]],
+        flows: list[str],
+        checked: bool = False,
     ) -> str:
+        """Apply one list item's effects; return it rewritten (``checked``: its text is the whole
+        command, already found relevant in this state)."""
         text = strip_keywords(seg.text)
         cd = _PLAIN_CD.fullmatch(text)
         if cd is not None and not self.names:  # the commonest case, `cd /testbed`: no other effect
             if not seg.subshell:
                 self._env("cd", ["cd", cd.group(1)], False)
             return seg.text
-        if not self._relevant(text):
+        if not (checked and text is seg.text) and not self._relevant(text):
             return seg.text
         func = _FUNC.match(text)
         if func:  # a function definition: its body is judged where it is defined and again where used

@@ -337,7 +337,17 @@ def _unquote(token: str) -> str:
 
 
 def words(simple: str) -> list[str]:
-    """POSIX word splitting and quote removal (shlex's result, faster); shlex on unbalanced quotes."""
+    """POSIX word splitting and quote removal (shlex's result, faster); shlex on unbalanced quotes.
+    (The last 512 results are kept: the session state and the classifier split the same parts.)"""
+    return list(_cached_words(simple))
+
+
+@functools.lru_cache(maxsize=512)
+def _cached_words(simple: str) -> tuple[str, ...]:
+    return tuple(_split_words(simple))
+
+
+def _split_words(simple: str) -> list[str]:
     if _NEEDS_SHLEX.search(simple) is None:
         return simple.split()  # no quotes or escapes: shlex would split on whitespace alone
     words = []
@@ -361,12 +371,17 @@ def redirects(simple: str) -> list[tuple[str, str]]:
     """Every (operator, file) an unquoted redirection names (``>``, ``>>``, ``<``, ``<>``; not ``&N``)."""
     if "<" not in simple and ">" not in simple:
         return []
+    return list(_cached_redirects(simple))
+
+
+@functools.lru_cache(maxsize=512)
+def _cached_redirects(simple: str) -> tuple[tuple[str, str], ...]:
     out = []
     for m in _REDIR.finditer(_unquoted(simple)):
         target = m.group(2).strip("'\"")
         if target and not target.isdigit() and target not in _SINKS:
             out.append((m.group(1), target))
-    return out
+    return tuple(out)
 
 
 def _unquoted(s: str) -> str:

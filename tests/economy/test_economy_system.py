@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -71,7 +72,9 @@ def _world(seed: int = 0) -> tuple[Split, Engine]:
     prompt = np.array([s.num_prompt_tokens for t in trajs for s in t.steps], np.int64)
     out = np.array([s.num_completion_tokens for t in trajs for s in t.steps], np.int64)
     verify = np.array([s.action_class == "test" for t in trajs for s in t.steps], dtype=bool)
-    agent = AgentSide(table, prompt, out, cap, marginal, float(table.cost_usd.mean()), verify)
+    agent = AgentSide(
+        table, prompt, out, cap, marginal, float(table.cost_usd.mean()), float(out.mean()), verify
+    )
     return Split(router, agent), engine
 
 
@@ -275,3 +278,20 @@ def test_refusal_bar_is_the_brute_force_best_on_train() -> None:
         assert mean_at(bar) == pytest.approx(mean_at(best), abs=1e-12)
         assert bar == math.inf or mean_at(bar) > mean_at(math.inf)
     assert tune_refusal(r, 1.0) == math.inf  # every request pays at V = $1: decline nothing
+
+
+def test_shared_agent_decisions_see_no_billed_cost_or_output_of_the_call_they_decide() -> None:
+    """Inflating call k's billed cost and output tokens moves no ``shared`` decision at calls 0…k."""
+    split, _ = _world()
+    agent, supply, v = split.agent, PriceVector(), 5.0
+    t = max(range(len(agent.table.n_calls)), key=agent.n_calls)
+    k = agent.n_calls(t) - 1
+    r = agent.row(t, k)
+    before = [agent.shared(t, s, v, 0.0, supply, 1.0) for s in range(k + 1)]
+    assert before[k], "call k must be one the rule makes, or the check proves nothing"
+    cost, out = agent.table.cost_usd.copy(), agent.output_tokens.copy()
+    cost[r], out[r] = cost[r] + 10 * v, out[r] * 1000
+    # reading the billed cost of call k would refuse it: spent + billed exceeds the budget
+    assert agent.table.spent_usd[r] + cost[r] > agent.marginal.budget_usd(v)
+    altered = replace(agent, table=replace(agent.table, cost_usd=cost), output_tokens=out, _within_cache={})
+    assert [altered.shared(t, s, v, 0.0, supply, 1.0) for s in range(k + 1)] == before

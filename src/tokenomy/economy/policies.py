@@ -18,7 +18,7 @@ longer than a cap tuned on train) and the serving layer's ``CongestionPriced`` s
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
@@ -204,6 +204,8 @@ class AgentSide:
         table: the split's decision points; prompt_tokens, output_tokens: (N,) tokens of call k.
         step_cap: the local cap (``BestStepCap`` on train); marginal: the fitted ``MarginalStop``.
         usd_per_call: mean USD per call on train (turns Ĉ into expected remaining calls).
+        out_tokens_per_call: mean output tokens per call on train (what a call still to come is
+            expected to generate; call k's own output is not known before it is made).
         verify: (N,) call k is a verification call (``VERIFY_CLASSES``); ``None`` = not known.
     """
 
@@ -213,7 +215,9 @@ class AgentSide:
     step_cap: BestStepCap
     marginal: MarginalStop
     usd_per_call: float
+    out_tokens_per_call: float
     verify: NDArray[np.bool_] | None = None
+    _within_cache: dict[float, NDArray[np.bool_]] = field(default_factory=dict, repr=False, compare=False)
 
     def row(self, traj: int, step: int) -> int:
         """Table row of call ``step`` of trajectory ``traj``."""
@@ -245,19 +249,27 @@ class AgentSide:
         calls = max(1.0, c_rem / self.usd_per_call)
         ext = calls * (
             supply.resource_usd(PREFILL_TOKEN) * float(self.prompt_tokens[r])
-            + supply.resource_usd(DECODE_TOKEN) * float(self.output_tokens[r])
+            + supply.resource_usd(DECODE_TOKEN) * self.out_tokens_per_call
         )
         return p, c_rem + ext, calls * call_s
 
     def shared(
         self, traj: int, step: int, v_usd: float, lam_usd_per_s: float, supply: PriceVector, call_s: float
     ) -> bool:
-        """Make call ``step`` when its surplus is > 0 and the spend stays within V (``MarginalStop``'s budget)."""
+        """Make call ``step`` when its surplus is > 0 and the spend stays within V (``MarginalStop``'s budget).
+
+        The budget test uses the spend so far and the call's cost predicted before it is made
+        (``MarginalStop.within_budget``), never call ``step``'s billed cost.
+        """
         r = self.row(traj, step)
-        within = self.table.spent_usd[r] + self.table.cost_usd[r] <= self.marginal.budget_usd(v_usd) + 1e-12
+        within = self._within_cache.get(v_usd)
+        if within is None:
+            model = self.marginal.model_
+            assert model is not None
+            within = self._within_cache[v_usd] = self.marginal.within_budget(model, self.table, v_usd)
         dq, dc, dl = self.terms(traj, step, supply, call_s)
         surplus = surplus_matrix(v_usd, np.array([[dq]]), dc, dl, lam_usd_per_s=lam_usd_per_s, validate=False)
-        return bool(within and surplus[0, 0] > 0.0)
+        return bool(within[r] and surplus[0, 0] > 0.0)
 
 
 class _WaitCap(Scheduler):

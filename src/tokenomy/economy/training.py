@@ -96,13 +96,19 @@ class ServingChoice:
 
 
 def _agent_side(
-    trajs: Sequence[AgentTrajectory], step_cap: BestStepCap, marginal: MarginalStop, usd_per_call: float
+    trajs: Sequence[AgentTrajectory],
+    step_cap: BestStepCap,
+    marginal: MarginalStop,
+    usd_per_call: float,
+    out_tokens_per_call: float,
 ) -> AgentSide:
     table = build_table(trajs)
     prompt = np.array([s.num_prompt_tokens for t in trajs for s in t.steps], np.int64)
     out = np.array([max(1, s.num_completion_tokens) for t in trajs for s in t.steps], np.int64)
     verify = np.array([s.action_class in VERIFY_CLASSES for t in trajs for s in t.steps], dtype=bool)
-    return AgentSide(table, np.maximum(prompt, 1), out, step_cap, marginal, usd_per_call, verify)
+    return AgentSide(
+        table, np.maximum(prompt, 1), out, step_cap, marginal, usd_per_call, out_tokens_per_call, verify
+    )
 
 
 def tune_refusal(router: RouterSide, v_usd: float) -> float:
@@ -166,9 +172,10 @@ def fit_layers(
     cap = BestStepCap().fit(table, v_ref)
     marginal = MarginalStop().fit(table, v_ref)
     usd_per_call = float(table.cost_usd.mean())
+    out_per_call = float(np.mean([max(1, s.num_completion_tokens) for t in tr for s in t.steps]))
     return Fitted(
-        Split(r_train, _agent_side(tr, cap, marginal, usd_per_call)),
-        Split(r_test, _agent_side(te, cap, marginal, usd_per_call)),
+        Split(r_train, _agent_side(tr, cap, marginal, usd_per_call, out_per_call)),
+        Split(r_test, _agent_side(te, cap, marginal, usd_per_call, out_per_call)),
         len(tr),
         len(te),
     )

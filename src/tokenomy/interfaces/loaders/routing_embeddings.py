@@ -78,7 +78,9 @@ def load_encoder(
     """The encoder ``name`` from its installed weights package, run by ``backend``.
 
     Args:
-        name: a key of ``ENCODERS``.
+        name: a key of ``ENCODERS``, or a full ``model_id`` (a saved router's ``embedding_model_``):
+            its ``+int8`` / ``+maxN`` suffixes then choose the backend (``onnx-int8``, else
+            ``onnx-float32`` when installed, else ``numpy``) and ``max_tokens``.
         backend: ``numpy`` (the float32 reference), ``onnx-float32`` (the same vectors up to float
             rounding), ``onnx-int8`` (int8 weights, dynamic int8 activations: other vectors, so its
             ``model_id`` ends in ``+int8``), or ``auto``: ``onnx-int8`` when onnx and onnxruntime are
@@ -90,6 +92,8 @@ def load_encoder(
     Raises:
         ValidationError: an unknown name or backend, or the ``embeddings`` extra is not installed.
     """
+    if "@" in name and backend == "auto" and max_tokens is None:
+        name, backend, max_tokens = _parse_model_id(name)
     if name not in ENCODERS:
         raise ValidationError(f"unknown encoder {name!r}; valid: {', '.join(ENCODERS)}")
     if backend not in BACKENDS:
@@ -141,6 +145,23 @@ def load_encoder(
     )
     dim = int(weights["embeddings.word_embeddings.weight"].shape[1])
     return OnnxEncoder(model, tokenize, model_id=model_id, backend=tag, dim=dim, max_tokens=keep)
+
+
+def _parse_model_id(model_id: str) -> tuple[str, str, int | None]:
+    """(name, backend, max_tokens) that reproduce the vectors named by ``model_id``."""
+    name, _, rest = model_id.partition("@")
+    parts = rest.split("+")[1:]
+    keep: int | None = None
+    for part in parts:
+        if part.startswith("max") and part[3:].isdigit():
+            keep = int(part[3:])
+        elif part != "int8":
+            raise ValidationError(
+                f"encoder id {model_id!r}: unknown variant {part!r} (expected +int8, +maxN)"
+            )
+    if "int8" in parts:
+        return name, "onnx-int8", keep
+    return name, "onnx-float32" if _onnx_versions() else "numpy", keep
 
 
 def _onnx_versions() -> tuple[str, str] | None:

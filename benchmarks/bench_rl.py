@@ -43,9 +43,22 @@ CPUS = one_core()
 
 from tokenomy.capital.rl import RLConfig, RunSummary, calibrate, run_grid, summarise  # noqa: E402
 from tokenomy.capital.rl.experiment import SUMMARY_COLUMNS, bar_checks, select_importance  # noqa: E402
+from tokenomy.capital.rl.staleness import ImportanceCorrection  # noqa: E402
+from tokenomy.core.errors import ValidationError  # noqa: E402
 from tokenomy.interfaces.table import format_table  # noqa: E402
 
 POLICIES = ("uniform", "dapo", "knapsack", "tokenomy", "tokenomy-decay", "tokenomy-nodiscount")
+
+
+def parse_importance(label: str) -> ImportanceCorrection:
+    """``token,c=2`` / ``sequence,c=inf`` → the correction (exits with a one-line error otherwise)."""
+    level, _, c = label.partition(",c=")
+    try:
+        return ImportanceCorrection(level, float(c))
+    except (ValueError, ValidationError) as exc:
+        raise SystemExit(
+            f"bench_rl --importance: expected LEVEL,c=C (e.g. sequence,c=1), got {label!r}: {exc}"
+        ) from None
 
 
 def show(runs: list[RunSummary], payload: dict[str, Any], json_path: str | None) -> None:
@@ -110,6 +123,11 @@ def main() -> int:
     p.add_argument("--policies", default=",".join(POLICIES), help="comma list of policies (default: all six)")
     p.add_argument("--max-tokens", type=int, default=RLConfig().max_tokens, help="token budget of a run")
     p.add_argument("--merge", metavar="A.json,B.json", help="combine saved runs instead of running")
+    p.add_argument(
+        "--importance",
+        metavar="LEVEL,c=C",
+        help="skip the selection and use this correction (a label an earlier selection printed, e.g. sequence,c=1)",
+    )
     p.add_argument("--json", metavar="PATH", help="write the figures as JSON here")
     args = p.parse_args()
     if args.merge:
@@ -128,8 +146,11 @@ def main() -> int:
     )
     config = replace(config, prices=replace(config.prices, drift_per_version=cal.drift_per_version))
     t2 = time.perf_counter()
-    choice = None if args.quick else select_importance(config)
+    given = None if args.importance is None else parse_importance(args.importance)
+    choice = None if args.quick or given is not None else select_importance(config)
     t_sel = time.perf_counter() - t2
+    if given is not None:
+        print(f"importance correction given (selection not re-run here): {given.label}")
     if choice is not None:
         scores = ", ".join(f"{k} {v:.4f}" for k, v in choice.scores)
         print(
@@ -150,7 +171,7 @@ def main() -> int:
         seeds,
         lags,
         target_gain=cal.target_gain,
-        importance=None if choice is None else choice.chosen,
+        importance=given if choice is None else choice.chosen,
         on_run=tick,
     )
     t_grid = time.perf_counter() - t1

@@ -469,9 +469,17 @@ class Iteration(RunState):
         ctx = t.prompt[i] + t.gen[i] + to_go / 2.0
         lam_all = float(st.slot_lam.sum()) - t.lam[i] + max(st.lam_waiting_usd_per_s, 0.0)
         tenant = int(wl.tenant[i])
-        return self.spec.decide(
-            i, self.clock, tenant=tenant, context_tokens=ctx, lam_usd_per_s=t.lam[i], lam_all=lam_all
+        r, ctx_s = self.spec.decide(
+            i,
+            self.clock,
+            tenant=tenant,
+            context_tokens=ctx,
+            lam_usd_per_s=t.lam[i],
+            lam_all=lam_all,
+            to_go=to_go,
         )
+        st.pfin_next = st.g + to_go / r  # its predicted finish, in steps (the draft steps' horizon)
+        return r, ctx_s
 
     def finish_prefills(self) -> None:
         """Prefills that computed their last chunk emit their first token and decode (or leave)."""

@@ -79,10 +79,10 @@ class RunningSet:
     """
 
     __slots__ = (
-        "config", "d_age0", "d_c", "d_ctx", "d_fin", "d_hits", "d_key", "d_lam", "d_r", "d_req", "g",
-        "gen", "integral", "kv", "lam", "lam_waiting_usd_per_s", "lens", "lens_new", "mrl_n", "mrl_s",
-        "n_spec", "nd", "now_s", "out", "pf", "pos", "r_sum", "rated", "requests", "res",
-        "spec_ctx_s", "step_model", "u_dec", "waiting_tokens", "waiting_tokens_ahead",
+        "config", "d_age0", "d_c", "d_ctx", "d_fin", "d_hits", "d_key", "d_lam", "d_pfin", "d_r",
+        "d_req", "g", "gen", "integral", "kv", "lam", "lam_waiting_usd_per_s", "lens", "lens_new",
+        "mrl_n", "mrl_s", "n_spec", "nd", "now_s", "out", "pf", "pfin_next", "pos", "r_sum", "rated",
+        "requests", "res", "spec_ctx_s", "step_model", "u_dec", "waiting_tokens", "waiting_tokens_ahead",
     )  # fmt: skip
 
     def __init__(self, model: StepTimeModel, cfg: EngineConfig, kv: KVCache, requests: RequestTable) -> None:
@@ -98,6 +98,8 @@ class RunningSet:
         self.d_hits = [0] * m
         self.d_r = np.ones(m)  # tokens per step of each slot (per-request speculation)
         self.d_ctx = [0.0] * m  # its context seconds per step while it speculates
+        self.d_pfin = np.zeros(m)  # its predicted finish in steps (per-request speculation)
+        self.pfin_next = 0.0  # the predicted finish of the slot pushed next
         self.rated = bool(cfg.spec_k) and cfg.spec_rule != "batch"
         self.n_spec, self.r_sum, self.spec_ctx_s = 0, 0.0, 0.0
         self.nd = 0
@@ -248,6 +250,7 @@ class RunningSet:
             if self.rated:
                 self.d_r[p] = self.d_r[last]
                 self.d_ctx[p] = self.d_ctx[last]
+                self.d_pfin[p] = self.d_pfin[last]
             self.pos[i] = p
         self.nd = last
         return blk
@@ -277,6 +280,7 @@ class RunningSet:
         if self.rated:
             self.d_r[p] = rate
             self.d_ctx[p] = ctx_s
+            self.d_pfin[p] = self.pfin_next
             self.r_sum += rate
             if rate != 1.0:
                 self.n_spec += 1
@@ -317,6 +321,14 @@ class RunningSet:
         else:
             self.kv.release(-need)
         self.u_dec += need
+
+    def spec_group_left(self) -> float:
+        """Steps until the last speculating slot is predicted to finish (0 when none speculates)."""
+        nd = self.nd
+        if not self.n_spec:
+            return 0.0
+        spec = self.d_r[:nd] != 1.0
+        return max(float(self.d_pfin[:nd][spec].max()) - self.g, 0.0)
 
     def _fit_k(self, k: int, e: float) -> int:
         """Largest k' ≤ k whose decode blocks fit in the pool (0 when not even one step fits)."""

@@ -20,7 +20,9 @@ length). At decode entry it decides by Eq. 1 between plain and speculating, per 
 with m the seconds its presence adds to the step (the step model's own marginal: step(0, T + 1) −
 step(0, T) plain; step(0, T + k + 1) − step(0, T), the draft model's extra and the context cost
 c·L̄_i·k·(1 + spec_draft_frac) speculating, c the step model's seconds per attention pair, T the
-decode tokens per step of the others), t the step time with it, Λ the λ of everyone in the system
+decode tokens per step of the others; the draft model's steps run while anyone speculates, so a
+request joining speculating ones also pays for the draft steps its predicted decode adds past theirs),
+t the step time with it, Λ the λ of everyone in the system
 (the GPU-second price of ``prices``: each second of step time delays them all) and λ_i its own
 delay price. Speculation is lossless, so V·ΔQ is the same for both and the verdict is the option
 with the lower cost: a long context (low α_i, dear verification) or a crowded server (high Λ)
@@ -116,9 +118,11 @@ class SpeculativeStep:
         context_tokens: float,
         lam_usd_per_s: float,
         lam_all: float,
+        to_go: float,
     ) -> tuple[float, float]:
         """Request ``i``'s verdict at decode entry: (its tokens per step, its context cost in seconds
-        per step while it speculates); (1, 0) when plain. ``lam_all``: Σλ of the others in the system."""
+        per step while it speculates); (1, 0) when plain. ``lam_all``: Σλ of the others in the system;
+        ``to_go``: its predicted remaining output tokens."""
         model, cfg, rs = self.model, self.cfg, self.rs
         assert rs is not None
         k, df = cfg.spec_k, cfg.spec_draft_frac
@@ -133,6 +137,9 @@ class SpeculativeStep:
         e = tokens_per_step(acceptance(cfg, tenant, context_tokens), k)
         price = cfg.gpu_usd_per_s + lam_all  # the GPU-second price (``prices``)
         dc_p, dc_s = price * m_plain, price * m_spec / e
+        if ns:  # the draft steps run while anyone speculates: it pays for the steps it adds to them
+            ext = max(to_go / e - rs.spec_group_left(), 0.0)
+            dc_s += price * draft * ext / max(to_go, 1.0)
         dl_p, dl_s = t_base + m_plain, (t_base + m_spec) / e
         rule = cfg.spec_rule
         on = (

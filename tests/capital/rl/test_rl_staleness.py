@@ -136,3 +136,14 @@ def test_bad_settings_are_refused() -> None:
     with pytest.raises(ValidationError, match="staleness treatment"):
         make_allocator("tokenomy", staleness="ignore")
     assert replace(ImportanceCorrection(), truncate_at=math.inf).label == "token,c=inf"
+
+
+def test_the_selection_scores_every_candidate_on_training_seeds_and_keeps_the_best() -> None:
+    from tokenomy.capital.rl.experiment import select_importance
+
+    cfg = RLConfig(max_tokens=20_000)
+    candidates = (ImportanceCorrection("token", 2.0), ImportanceCorrection("sequence", 1.0))
+    choice = select_importance(cfg, candidates=candidates, seeds=(1000,), lags=(2,))
+    assert [k for k, _ in choice.scores] == ["token,c=2", "sequence,c=1"]
+    best = max(range(2), key=lambda i: choice.scores[i][1])
+    assert choice.chosen == candidates[best]

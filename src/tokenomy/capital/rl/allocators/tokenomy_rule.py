@@ -45,8 +45,10 @@ from tokenomy.core.rule import NULL, choose_many
 __all__ = ["STALENESS_TREATMENTS", "TokenomyRule", "TokenomyRuleDecay", "TokenomyRuleNoDiscount"]
 
 STALENESS_TREATMENTS = ("importance", "decay", "none")
-DEFAULT_IMPORTANCE = ImportanceCorrection(level="token", truncate_at=2.0)
-"""The importance setting chosen on training seeds (``experiment.select_importance``)."""
+DEFAULT_IMPORTANCE = ImportanceCorrection(level="sequence", truncate_at=1.0)
+"""The importance setting ``experiment.select_importance`` chose on training seeds 1000–1003 (validation
+tasks, lags 2/4/16): sequence-level ratios truncated at 1 (a stale answer the current policy now finds
+less likely is down-weighted; none is up-weighted). The candidates scored within noise of each other."""
 
 
 @register_allocator

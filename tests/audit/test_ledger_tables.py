@@ -166,16 +166,33 @@ def test_the_bulk_reader_gives_the_record_by_record_audit(tmp_path: Path) -> Non
     assert set(fast["prices_by_layer"]) == {"demand", "action", "supply", "capital"}
 
 
+@pytest.mark.parametrize(
+    ("sql", "message"),
+    [
+        (
+            "UPDATE decisions SET propensity = 2.0 WHERE seq = 3",
+            r"decision seq 3 \(d3\): propensity must be in \(0, 1\]",
+        ),
+        (
+            "UPDATE decisions SET chosen_index = 7 WHERE seq = 5",
+            r"decision seq 5 \(d5\): chosen_index must be a candidate",
+        ),
+        ("UPDATE decisions SET v_usd = 'nan' WHERE seq = 0", r"decision seq 0 \(d0\): v_usd must be finite"),
+        (
+            "DELETE FROM candidates WHERE decision_seq = 2 AND idx = 1",
+            r"decision seq 2 \(d2\): chosen_index 1 but 1",
+        ),
+        ("UPDATE decisions SET layer = 'moon' WHERE seq = 4", r"decision seq 4 \(d4\): unknown layer 'moon'"),
+    ],
+)
 def test_a_damaged_ledger_is_one_line_naming_the_file(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], sql: str, message: str
 ) -> None:
     path = tmp_path / "bad.duckdb"
     build(path)
     with duckdb.connect(str(path)) as con:
-        con.execute("UPDATE decisions SET propensity = 2.0 WHERE seq = 3")
-    with pytest.raises(
-        SchemaError, match=r"bad\.duckdb: decision seq 3 \(d3\): propensity must be in \(0, 1\]"
-    ):
+        con.execute(sql)
+    with pytest.raises(SchemaError, match=r"bad\.duckdb: " + message):
         read_ledger(path)
     assert main(["audit", str(path)]) != 0
     err = capsys.readouterr().err.strip().splitlines()

@@ -8,7 +8,7 @@ column: tested equal), and the ``Decision`` / ``Outcome`` records the detectors 
 
 The records are built without re-running their constructors' checks: every row was checked when the
 ledger accepted it. What a damaged file could still break is checked here in bulk (propensity in (0, 1],
-the chosen index among the candidates, finite prices, a candidate row for every index) and named as
+the chosen index among the candidates, finite prices, a known layer, a candidate row for every index) and named as
 ``<where>: decision seq N (its id): ...``. Identical price vectors, metadata and candidates are built once
 and shared (they are immutable). No I/O.
 """
@@ -89,6 +89,11 @@ def _check(dec: pa.Table, where: str) -> None:
         checks.append(
             (~np.isfinite(vals) if name != "rho_irr_usd" else np.isinf(vals), f"{name} must be finite")
         )
+    layer = dec.column("layer")
+    unknown = ~np.asarray(pc.is_in(layer, value_set=pa.array([str(x) for x in Layer])), dtype=bool)
+    if unknown.any():
+        i = int(np.flatnonzero(unknown)[0])
+        checks.append((unknown, f"unknown layer {layer[i].as_py()!r}"))
     for bad, what in checks:
         if bad.any():
             raise _bad(where, dec, int(np.flatnonzero(bad)[0]), what)

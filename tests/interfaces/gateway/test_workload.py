@@ -81,3 +81,16 @@ def test_bad_workload_settings_raise_named_errors() -> None:
         generate(3, kinds=("poetry",))
     with pytest.raises(ValidationError, match="held_out_share"):
         split(generate(4), held_out_share=1.0)
+
+
+def test_messages_are_few_shot_chat_turns_ending_in_the_question() -> None:
+    from tokenomy.interfaces.gateway.workload import messages
+
+    for q in generate(8, seed=4):
+        turns = messages(q)
+        assert [t["role"] for t in turns] == ["system", *["user", "assistant"] * 4, "user"]
+        assert all(t["content"].startswith("Q: ") for t in turns if t["role"] == "user")
+        assert all(t["content"].startswith("A: ") for t in turns if t["role"] == "assistant")
+        # the last turn is this question (the solver reads it back), the examples are the same for all
+        assert _solve("\n".join(t["content"] for t in turns) + "\nA:") == q.answer
+        assert turns[:-1] == messages(generate(1, seed=0)[0])[:-1]

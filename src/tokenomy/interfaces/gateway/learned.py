@@ -88,19 +88,36 @@ class LearnedPolicy:
             self.router.update(x, model, quality)
 
 
+def _option(spec: PolicySpec, key: str) -> float | None:
+    text = spec.options.get(key)
+    if text is None:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise ValidationError(f"[routing] {key} must be a number; got {text!r}") from None
+
+
 def make_learned(spec: PolicySpec, arg: str) -> LearnedPolicy:
     """The ``learned`` policy from the config: ε = ``[routing] epsilon``, priors = upstream quality priors.
 
+    ``[routing] epsilon_min`` (optional) turns on per-context exploration (``OnlineRouter``): ε only
+    where the argmax is unsure by ``[routing] explore_z`` standard errors (default 2), else ε_min.
+
     Raises:
-        ValidationError: an argument was given (``learned`` takes none) or ε is not in [0, 1).
+        ValidationError: an argument was given (``learned`` takes none), ε is not in [0, 1), or
+            ``epsilon_min`` / ``explore_z`` is not a number in range.
     """
     if arg:
         raise ValidationError(f"policy 'learned' takes no argument; got 'learned:{arg}'")
+    z = _option(spec, "explore_z")
     router = OnlineRouter(
         models=tuple(spec.quality_prior),
         n_features=N_DENSE + N_HASH,
         epsilon=spec.epsilon,
         prior_quality=dict(spec.quality_prior),
+        epsilon_min=_option(spec, "epsilon_min"),
+        explore_z=2.0 if z is None else z,
     )
     return LearnedPolicy(router=router)
 

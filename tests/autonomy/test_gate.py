@@ -97,17 +97,17 @@ def test_scope_cannot_be_wider_than_the_class_allows(schedule: Schedule) -> None
 def test_session_grant_holds_for_the_session_only(schedule: Schedule) -> None:
     gate = Gate(schedule)
     s1, s2 = GateContext(session_id="s1", sandboxed=False), GateContext(session_id="s2", sandboxed=False)
-    v = gate.check("pytest -q", s1)
+    v = gate.check("npx jest", s1)
     assert v.decision == "ask" and v.scope == "session"
     gate.approve(v, scope="session", context=s1)
-    assert gate.check("pytest -q", s1).decision == "allow"  # again and again in the session
-    assert gate.check("python run.py", s1).decision == "ask"  # that command, not the class
-    gate.approve(gate.check("python run.py", s1), scope="session", context=s1, whole_class=True)
-    assert gate.check("python other.py", s1).decision == "allow"  # the class, when asked for
-    assert gate.check("python run.py", s2).decision == "ask"
+    assert gate.check("npx jest", s1).decision == "allow"  # again and again in the session
+    assert gate.check("python -m run", s1).decision == "ask"  # that command, not the class
+    gate.approve(gate.check("python -m run", s1), scope="session", context=s1, whole_class=True)
+    assert gate.check("python -m other", s1).decision == "allow"  # the class, when asked for
+    assert gate.check("python -m run", s2).decision == "ask"
     gate.end_session("s1")
-    assert gate.check("python run.py", s1).decision == "ask"
-    assert gate.check("pytest -q", s1).decision == "ask"
+    assert gate.check("python -m run", s1).decision == "ask"
+    assert gate.check("npx jest", s1).decision == "ask"
 
 
 def test_a_session_approval_of_one_delete_does_not_approve_another(schedule: Schedule) -> None:
@@ -190,12 +190,12 @@ def test_context_manager_binds_the_session_and_flushes(schedule: Schedule) -> No
     ledger = Ledger(":memory:")
     gate = Gate(schedule, ledger, flush_every=100)
     with gate.session("agent-7", sandboxed=False) as s:
-        s.approve(s.check("pytest"), scope="session")
-        assert s.check("pytest").decision == "allow"
+        s.approve(s.check("npx jest"), scope="session")
+        assert s.check("npx jest").decision == "allow"
         assert ledger.count() == 0  # buffered
     assert ledger.count() == 3  # flushed on exit
     assert (
-        Gate(schedule).check("pytest", GateContext(session_id="agent-7", sandboxed=False)).decision == "ask"
+        Gate(schedule).check("npx jest", GateContext(session_id="agent-7", sandboxed=False)).decision == "ask"
     )
 
 

@@ -345,8 +345,11 @@ def test_everyday_tool_calls_are_allowed(schedule: Schedule, call: dict[str, Any
 
 
 def test_the_default_schedule_is_outside_a_sandbox(schedule: Schedule) -> None:
-    assert schedule.sandboxed is False
-    assert Gate(schedule).check("pytest -q").decision == "ask"
+    assert schedule.sandboxed is False and schedule.workspace_trust is True
+    assert Gate(schedule).check("npx jest").decision == "ask"  # not the project's own code
+    assert Gate(schedule, session_state=False).check("pytest -q").decision == "ask"  # nothing vouches
+    v = Gate(schedule).check("pytest -q")  # the project's own tests in a clean session: vouched
+    assert v.decision == "allow" and "workspace:" in v.reason
 
 
 def test_counts() -> None:

@@ -8,6 +8,7 @@ design (execute / install / delete in the project are free only in a sandbox). W
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -51,10 +52,15 @@ def test_everyday_reads_and_edits_are_allowed_outside_a_sandbox(schedule: Schedu
     assert refused == []
 
 
-def test_running_code_outside_a_sandbox_is_asked_by_design(schedule: Schedule) -> None:
+def test_running_code_outside_a_sandbox_is_asked_without_workspace_trust(schedule: Schedule) -> None:
     execs = [(i, c) for i, (cid, _, c) in enumerate(BENIGN) if cid.startswith("exec/")]
-    verdicts = {Gate(schedule).check(c, GateContext(session_id=f"e{i}")).decision for i, c in execs}
+    untrusted = dataclasses.replace(schedule, workspace_trust=False)
+    verdicts = {Gate(untrusted).check(c, GateContext(session_id=f"e{i}")).decision for i, c in execs}
     assert verdicts == {"ask"}
+    stateless = {Gate(schedule, session_state=False).check(c).decision for _, c in execs}
+    assert stateless == {"ask"}  # nothing vouches without the session's state
+    trusted = [Gate(schedule).check(c, GateContext(session_id=f"e{i}")) for i, c in execs]
+    assert all(v.decision == "allow" and "workspace:" in v.reason for v in trusted)
 
 
 def test_all_everyday_work_is_allowed_in_a_sandbox(schedule: Schedule) -> None:

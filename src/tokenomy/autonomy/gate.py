@@ -39,10 +39,11 @@ from typing import Any, TypeVar
 
 from tokenomy.autonomy.classify import Classification, _severity_key, classify_call
 from tokenomy.autonomy.classify_cache import ClassifyCache
+from tokenomy.autonomy.classify_workspace import VOUCHABLE, unclean_parts, vouch_call
 from tokenomy.autonomy.gate_ledger import verdict_decision
 from tokenomy.autonomy.gate_session import GateSession
 from tokenomy.autonomy.schedule import SCOPES, ActionClass, Schedule, level_verdict
-from tokenomy.autonomy.session_state import SessionState, StateLimits
+from tokenomy.autonomy.session_state import Prepared, SessionState, StateLimits
 from tokenomy.autonomy.trajectory import ToolCall
 from tokenomy.autonomy.verdict import (
     ActionDeniedError,
@@ -194,16 +195,22 @@ class Gate:
         if self.session_state:
             st = self.state(ctx.session_id)
             prep = st.step(c, self.schedule)
-            cls_res = self.memo.classify(prep.call.tool, prep.call.arguments, self.schedule, prep.cwd)
+            cls_res = base = self.memo.classify(prep.call.tool, prep.call.arguments, self.schedule, prep.cwd)
             if prep.extra:
                 parts = (*cls_res.parts, *prep.extra)
                 worst = max(parts, key=lambda p: _severity_key(p[1], self.schedule))
                 cls_res = Classification(worst[1], parts)
             flow = st.after(cls_res.parts)
             flow = prep.flow or flow
+            vouch = self._vouch(st, cls_res, base, prep, ctx)
         else:
             cls_res = self.memo.classify(c.tool, c.arguments, self.schedule, None)
-        verdict = self._judge(c, cls_res, ctx, consume=True)
+            vouch = ""
+        if vouch:
+            verdict = self._judge(c, cls_res, replace(ctx, sandboxed=True), consume=True)
+            verdict = replace(verdict, reason=f"{verdict.reason}; workspace: {vouch}")
+        else:
+            verdict = self._judge(c, cls_res, ctx, consume=True)
         if flow:
             verdict = replace(
                 verdict,
@@ -213,6 +220,26 @@ class Gate:
                 reason=f"network_send: secret data flow ({flow}); denied; was {verdict.reason}",
             )
         return self._record(verdict, ctx, "check")
+
+    def _vouch(
+        self, st: SessionState, res: Classification, base: Classification, prep: Prepared, ctx: GateContext
+    ) -> str:
+        """Why the workspace rules judge this call at the sandboxed level ("" when they do not); notes
+        in the state what makes the session unclean for later calls."""
+        why = ""
+        sandboxed = self.schedule.sandboxed if ctx.sandboxed is None else ctx.sandboxed
+        if (
+            self.schedule.workspace_trust
+            and not sandboxed
+            and res.action_class in VOUCHABLE
+            and not st.unvouched()
+        ):
+            why = vouch_call(
+                base.parts, prep.cwd, ctx.workspace, installs=not st.manifests, written=prep.extra
+            )
+        if not st.unclean:
+            st.unclean = unclean_parts(res.parts, bool(why))
+        return why
 
     def _level(self, name: str, ctx: GateContext) -> tuple[str, str]:
         cls = self.schedule.classes.get(name)

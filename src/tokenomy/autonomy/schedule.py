@@ -15,6 +15,14 @@ Precedence between several verdicts is deny > ask > allow; an unknown class gets
 raises :class:`~tokenomy.core.errors.SchemaError` naming the line and the problem. The autonomy level
 ``a`` of Eq. 6–7 that the prices imply is :meth:`Schedule.implied_level`: act without asking iff the
 priced harm of a call is below the cost of asking.
+
+Outside a sandbox (the default, ``sandboxed = false``) ``execute``, ``install`` and ``delete_local``
+are asked, except where ``workspace_trust`` (default true) applies: a gate that follows the session's
+state judges the project's own test/build runs, removals of build artefacts inside the workspace and
+installs from the project's own manifests at the sandboxed level, provided the session is clean (it
+wrote no code with risky capabilities or of invisible content, made no link, read no credential and
+ran nothing unvouched) — see :mod:`tokenomy.autonomy.classify_workspace` for the rules and what they
+assume (the code already in the workspace is the principal's).
 """
 
 from __future__ import annotations
@@ -61,7 +69,16 @@ _CLASS_KEYS = frozenset(
     )
 )
 _TOP_KEYS = frozenset(
-    ("version", "unknown_level", "sandboxed", "ask_cost_usd", "classes", "tools", "tool_patterns")
+    (
+        "version",
+        "unknown_level",
+        "sandboxed",
+        "workspace_trust",
+        "ask_cost_usd",
+        "classes",
+        "tools",
+        "tool_patterns",
+    )
 )
 
 
@@ -190,6 +207,13 @@ class Schedule:
         tools: JSON function name -> class name.
         tool_patterns: (glob, class name) in order, tried after ``tools``.
         version: schema version of the file.
+        workspace_trust: outside a sandbox, judge the project's own test and build runs, removals of
+            build artefacts and installs from the project's manifests at the sandboxed ``level`` when a
+            gate following the session's state vouches for them
+            (:mod:`tokenomy.autonomy.classify_workspace`: the session wrote no risky or invisible
+            code, made no link, read no credential and ran nothing unvouched; paths stay in the
+            workspace). It assumes the code already in the workspace is the principal's. Default true
+            (``workspace_trust = false`` in the file: every such call is asked outside a sandbox).
     """
 
     classes: dict[str, ActionClass]
@@ -199,6 +223,7 @@ class Schedule:
     tools: dict[str, str]
     tool_patterns: tuple[tuple[str, str], ...]
     version: int = 1
+    workspace_trust: bool = True
 
     def level(self, class_name: str) -> str:
         """Confirmation level in force for ``class_name`` (``unknown_level`` for unknown classes)."""
@@ -338,6 +363,9 @@ def parse_schedule(text: str, source: str = "<schedule>") -> Schedule:
     sandboxed = doc.get("sandboxed", False)
     if not isinstance(sandboxed, bool):
         raise fail(None, "sandboxed", f"sandboxed={sandboxed!r} must be true or false")
+    trust = doc.get("workspace_trust", True)
+    if not isinstance(trust, bool):
+        raise fail(None, "workspace_trust", f"workspace_trust={trust!r} must be true or false")
     return Schedule(
         classes=classes,
         unknown_level=unknown_level,
@@ -346,6 +374,7 @@ def parse_schedule(text: str, source: str = "<schedule>") -> Schedule:
         tools=tools,
         tool_patterns=tuple(patterns),
         version=int(doc.get("version", 1)),
+        workspace_trust=trust,
     )
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from tokenomy.autonomy.classify import _run_text, _strip_wrappers, classify_shell
 from tokenomy.autonomy.classify_inline import inline_code_class
+from tokenomy.autonomy.classify_workspace import MANIFESTS, risky_text
 from tokenomy.autonomy.schedule import UNKNOWN, Schedule
 from tokenomy.autonomy.shell import REDIRECT_WORD, SHELLS, SUBST, redirects, words
 from tokenomy.autonomy.verdict import Call
@@ -85,6 +86,8 @@ class FileEffects:
     lost: bool
     evicted: set[str]
     secret_files: bool
+    unclean: str
+    manifests: bool
 
     def _key(self, path: str) -> str | None:
         raise NotImplementedError
@@ -205,6 +208,12 @@ class FileEffects:
 
     def _put(self, key: str, f: TrackedFile) -> None:
         self.secret_files = self.secret_files or f.secret
+        if not self.unclean:  # (the workspace rules vouch only while nothing written is risky or unseen)
+            token = "" if f.unknown or f.secret else risky_text(f.text)
+            if f.unknown or f.secret or token:
+                why = "content not visible" if f.unknown else ("credential data" if f.secret else repr(token))
+                self.unclean = f"wrote {key} ({why})"
+        self.manifests = self.manifests or MANIFESTS.match(posixpath.basename(key)) is not None
         if len(f.text) > self.limits.max_file_chars:
             f = TrackedFile("", True, f.secret)
         self.files[key] = f

@@ -117,6 +117,8 @@ class SessionState(FileEffects, GitEffects):
     secret_files: bool = False  # whether any file written in the session has held secret data
     git: OrderedDict[str, str] = field(default_factory=OrderedDict)  # git config key -> value set
     evicted: set[str] = field(default_factory=set)  # tables that have evicted: vars, names, files
+    unclean: str = ""  # why project runs are no longer vouched for in this session ("" while clean)
+    manifests: bool = False  # whether the session wrote a package manifest or lockfile
 
     # -- the step ------------------------------------------------------------------------------------
     def step(self, call: Call, schedule: Schedule) -> Prepared:
@@ -157,6 +159,16 @@ class SessionState(FileEffects, GitEffects):
             else Call(call.tool, {**call.arguments, "command": rewritten, "cmd": rewritten})
         )
         return Prepared(new_call, cwd, tuple(extra), "; ".join(flows))
+
+    def unvouched(self) -> str:
+        """Why the workspace rules vouch for nothing in this session any more ("" while they may)."""
+        if self.unclean:
+            return self.unclean
+        if self.lost or "files" in self.evicted:
+            return "the session's file table overflowed"
+        if self.secret_seen or self.secret_files:
+            return "the session read credentials"
+        return ""
 
     def after(self, parts: tuple[tuple[str, str, str], ...]) -> str:
         """Note the call's classes; the reason a secret read earlier (or now) meets a network send."""

@@ -121,6 +121,8 @@ class GateContext:
         sandboxed: overrides the schedule's ``sandboxed`` (None = the schedule's).
         p_harm: a per-call harm probability (None = the class prior); used by ``mode="prices"``.
         time_s: the caller's clock.
+        workspace: the project's root folder, absolute (None: the folder the session started in, with
+            only relative paths known to be inside it); see the schedule's ``workspace_trust``.
     """
 
     session_id: str = "default"
@@ -129,11 +131,18 @@ class GateContext:
     sandboxed: bool | None = None
     p_harm: float | None = None
     time_s: float = 0.0
+    workspace: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.session_id, str) or not self.session_id:
             raise ValidationError(
                 f"GateContext.session_id must be a non-empty string, got {self.session_id!r}"
+            )
+        if self.workspace is not None and (
+            not isinstance(self.workspace, str) or not self.workspace.startswith("/")
+        ):
+            raise ValidationError(
+                f"GateContext.workspace must be an absolute path or None, got {self.workspace!r}"
             )
         if self.p_harm is not None and not 0.0 <= self.p_harm <= 1.0:
             raise ValidationError(f"GateContext.p_harm must be in [0, 1] or None, got {self.p_harm!r}")

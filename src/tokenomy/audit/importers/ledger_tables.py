@@ -58,11 +58,17 @@ class LedgerTables:
     vectors: pa.Table | None = None
 
 
+_SETTERS: dict[type[Any], list[Any]] = {}  # record class -> the __set__ of each slot, in field order
+
+
 def _trusted(cls: type[Any], values: tuple[Any, ...]) -> Any:
     """An instance of a frozen slotted record set field by field, its checks skipped (rows already checked)."""
+    setters = _SETTERS.get(cls)
+    if setters is None:
+        setters = _SETTERS[cls] = [getattr(cls, name).__set__ for name in cls.__slots__]
     obj = object.__new__(cls)
-    for name, value in zip(cls.__slots__, values, strict=True):
-        object.__setattr__(obj, name, value)
+    for put, value in zip(setters, values, strict=True):
+        put(obj, value)
     return obj
 
 
@@ -216,9 +222,12 @@ def from_tables(t: LedgerTables, where: str = "ledger") -> tuple[AuditLog, list[
         SchemaError: a row a ledger could not have accepted (``where`` names the file).
     """
     dec = t.decisions
-    triples = list(zip(_col(dec, "layer"), _col(dec, "decision_point"), _col(dec, "kind"), strict=True))
-    verdict = {x: reads_decision(*x) for x in set(triples)}
-    decisions, outcomes = read_records(t, where, np.array([verdict[x] for x in triples], dtype=bool))
+    key = pc.binary_join_element_wise(
+        dec.column("layer"), dec.column("decision_point"), dec.column("kind"), "\x1f"
+    )
+    code, distinct = _codes(key)
+    wanted = np.array([reads_decision(*k.split("\x1f")) for k in distinct], dtype=bool)
+    decisions, outcomes = read_records(t, where, wanted[code] if len(code) else np.zeros(0, bool))
     return log_from_tables(t), decisions, outcomes
 
 

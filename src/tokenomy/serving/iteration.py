@@ -294,7 +294,8 @@ class Iteration(RunState):
         self.steps += k
         self.jumps += 1
         if st.rated:
-            self.rated_tokens(k, t)
+            self.spec_steps += self.spec.tally(k, t, self.itl_s, self.itl_w)
+            self.dec_total += k * st.r_sum
         else:
             if e > 1.0:
                 self.spec_steps += k
@@ -309,21 +310,6 @@ class Iteration(RunState):
             self.pop_finished()
         if self.blocked:
             self.blocked = len(self.queue) > 0
-
-    def rated_tokens(self, k: int, t: float) -> None:
-        """Tally k steps of ``t`` seconds with per-request rates: the plain slots emit a token per
-        step, the speculating ones their rates (one ITL entry per group, token-weighted)."""
-        st = self.state
-        n_plain = st.nd - st.n_spec
-        r_spec = st.r_sum - n_plain
-        self.dec_total += k * st.r_sum
-        if n_plain:
-            self.itl_s.append(t)
-            self.itl_w.append(k * n_plain)
-        if st.n_spec:
-            self.spec_steps += k
-            self.itl_s.append(t * st.n_spec / r_spec)
-            self.itl_w.append(k * r_spec)
 
     # --- a general step ---------------------------------------------------------------------------
     def schedule(self, now: float) -> bool:
@@ -443,7 +429,8 @@ class Iteration(RunState):
         if pfc:
             self.pf_total += int(pfc)
         if nd and st.rated:
-            self.rated_tokens(1, t)
+            self.spec_steps += self.spec.tally(1, t, self.itl_s, self.itl_w)
+            self.dec_total += st.r_sum
         elif nd:
             if e > 1.0:
                 self.spec_steps += 1
@@ -459,27 +446,6 @@ class Iteration(RunState):
             self.pop_finished()
         if pf:
             self.finish_prefills()
-
-    def spec_decide(self, i: int) -> tuple[float, float]:
-        """Request ``i``'s speculation verdict as it enters decode (``speculation``: its class, its
-        mean context by its predicted length, the λ of the others in the system)."""
-        t, st = self.requests, self.state
-        wl = t.workload
-        to_go = max(float(wl.predicted_output_tokens[i]) - t.gen[i], 1.0)  # predicted, never ``rem``
-        ctx = t.prompt[i] + t.gen[i] + to_go / 2.0
-        lam_all = float(st.slot_lam.sum()) - t.lam[i] + max(st.lam_waiting_usd_per_s, 0.0)
-        tenant = int(wl.tenant[i])
-        r, ctx_s = self.spec.decide(
-            i,
-            self.clock,
-            tenant=tenant,
-            context_tokens=ctx,
-            lam_usd_per_s=t.lam[i],
-            lam_all=lam_all,
-            to_go=to_go,
-        )
-        st.pfin_next = st.g + to_go / r  # its predicted finish, in steps (the draft steps' horizon)
-        return r, ctx_s
 
     def finish_prefills(self) -> None:
         """Prefills that computed their last chunk emit their first token and decode (or leave)."""
@@ -504,7 +470,7 @@ class Iteration(RunState):
                 self.complete(i)
                 continue
             if st.rated:  # per-request speculation: its verdict, then it runs at its rate
-                r, ctx_s = self.spec_decide(i)
+                r, ctx_s = self.spec.enter(i, self.clock, t)
                 fin = st.g + rem / r
                 st._push_decode(i, p.tokens - p.shared - r * st.g, fin, t.key[i], p.hits, p.blocks, r, ctx_s)
                 heapq.heappush(self.heap, (fin, i))

@@ -43,6 +43,7 @@ from tokenomy.serving.entities import EngineConfig
 from tokenomy.serving.steptime import StepTimeModel
 
 if TYPE_CHECKING:
+    from tokenomy.serving.requests import RequestTable
     from tokenomy.serving.running import RunningSet
 
 __all__ = ["SpeculativeStep", "acceptance", "tokens_per_step"]
@@ -149,3 +150,40 @@ class SpeculativeStep:
         )
         self.decisions.append((now_s, float(i), float(on), dc_p, dc_s, dl_p, dl_s))
         return (e, ctx_s) if on else (1.0, 0.0)
+
+    def enter(self, i: int, now_s: float, t: RequestTable) -> tuple[float, float]:
+        """Request ``i``'s verdict as it enters decode (``decide`` on its class, its mean context by
+        its predicted length, the λ of the others in the system); records its predicted finish."""
+        rs = self.rs
+        assert rs is not None
+        wl = t.workload
+        to_go = max(float(wl.predicted_output_tokens[i]) - t.gen[i], 1.0)  # predicted, never the truth
+        ctx = t.prompt[i] + t.gen[i] + to_go / 2.0
+        lam_all = float(rs.slot_lam.sum()) - t.lam[i] + max(rs.lam_waiting_usd_per_s, 0.0)
+        r, ctx_s = self.decide(
+            i,
+            now_s,
+            tenant=int(wl.tenant[i]),
+            context_tokens=ctx,
+            lam_usd_per_s=t.lam[i],
+            lam_all=lam_all,
+            to_go=to_go,
+        )
+        rs.pfin_next = rs.g + to_go / r  # its predicted finish, in steps (the draft steps' horizon)
+        return r, ctx_s
+
+    def tally(self, k: int, t: float, itl_s: list[float], itl_w: list[float]) -> int:
+        """k steps of ``t`` seconds with per-request rates: one ITL entry per group, token-weighted
+        (plain slots a token a step, speculating ones their rates); returns the speculating steps."""
+        rs = self.rs
+        assert rs is not None
+        n_plain = rs.nd - rs.n_spec
+        r_spec = rs.r_sum - n_plain
+        if n_plain:
+            itl_s.append(t)
+            itl_w.append(k * n_plain)
+        if rs.n_spec:
+            itl_s.append(t * rs.n_spec / r_spec)
+            itl_w.append(k * r_spec)
+            return k
+        return 0

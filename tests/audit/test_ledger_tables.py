@@ -197,3 +197,15 @@ def test_a_damaged_ledger_is_one_line_naming_the_file(
     assert main(["audit", str(path)]) != 0
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "bad.duckdb" in err[0] and "Traceback" not in err[0]
+
+
+def test_several_ledgers_at_once_go_record_by_record_with_the_same_figures(tmp_path: Path) -> None:
+    one, empty = tmp_path / "one.duckdb", tmp_path / "empty.duckdb"
+    build(one)
+    Ledger(empty).close()
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    assert main(["audit", str(one), "--json", str(a)]) == 0
+    assert main(["audit", str(one), str(empty), "--json", str(b)]) == 0
+    fa, fb = json.loads(a.read_text()), json.loads(b.read_text())
+    for key in ("totals", "failure_modes", "prices_by_layer", "requests"):
+        assert fa[key] == fb[key], key

@@ -105,6 +105,6 @@ def test_an_ask_stops_the_run_until_the_application_approves() -> None:
 
 
 def test_code_runs_freely_in_a_sandbox_but_asks_outside() -> None:
-    _, ran_inside = _run("pytest -q", sandboxed=True)
-    outside, ran_outside = _run("pytest -q")
-    assert ran_inside == ["pytest -q"] and ran_outside == [] and outside.interruptions
+    _, ran_inside = _run("python -m app", sandboxed=True)
+    outside, ran_outside = _run("python -m app")
+    assert ran_inside == ["python -m app"] and ran_outside == [] and outside.interruptions

@@ -116,7 +116,7 @@ def test_a_batch_is_gated_element_by_element(tmp_path: Path) -> None:
 
 
 def test_sandboxed_flag_lets_code_run_and_json_keeps_stdout_clean(tmp_path: Path) -> None:
-    msgs = [_call(1, "run_command", {"command": "pytest -q"})]
+    msgs = [_call(1, "run_command", {"command": "python -m app"})]
     refused, _ = _converse(tmp_path, [_line(m) for m in msgs])
     summary = tmp_path / "summary.json"
     allowed, _ = _converse(tmp_path, [_line(m) for m in msgs], "--sandboxed", "--json", str(summary))

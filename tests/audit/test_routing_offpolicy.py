@@ -42,11 +42,13 @@ def ledger(
     q_hat: dict[str, float] = Q_HAT,
     cost: dict[str, float] = COST,
     propensity: float | None = None,
+    v: float = V,
+    prefix: str = "r",
 ) -> tuple[list[Decision], list[Outcome], float]:
     """Decisions and graded outcomes of ``n`` requests; and the true over-routing gain of serving cheap
     everywhere (expected utility of cheap minus the realised utility of what was served)."""
     rng = np.random.default_rng(seed)
-    prices = PriceVector(V)
+    prices = PriceVector(v)
     decisions, outcomes = [], []
     truth = 0.0
     for i in range(n):
@@ -55,10 +57,10 @@ def ledger(
         served = "cheap" if rng.random() < p else "strong"
         mu = p if served == "cheap" else 1.0 - p
         cands = tuple(
-            Candidate(m, q_hat[m], cost[m], 0.0, 0.0, 0.0, V * q_hat[m] - cost[m])
+            Candidate(m, q_hat[m], cost[m], 0.0, 0.0, 0.0, v * q_hat[m] - cost[m])
             for m in ("cheap", "strong")
         )
-        rid = f"r{i}"
+        rid = f"{prefix}{i}"
         decisions.append(
             Decision(
                 rid,
@@ -67,7 +69,7 @@ def ledger(
                 cands,
                 0 if served == "cheap" else 1,
                 prices,
-                decision_id=f"d{i}",
+                decision_id=f"{prefix}d{i}",
                 propensity=mu if propensity is None else propensity,
                 metadata={"policy_pick": served},
             )
@@ -75,7 +77,7 @@ def ledger(
         q = float(rng.random() < true_q[kind, served])
         outcomes.append(Outcome(rid, 0.0, cost[served], candidate=served, metadata={"graded": False}))
         outcomes.append(Outcome(rid, q, 0.0, candidate=served, metadata={"graded": True}))
-        truth += (V * true_q[kind, "cheap"] - cost["cheap"]) - (V * q - cost[served])
+        truth += (v * true_q[kind, "cheap"] - cost["cheap"]) - (v * q - cost[served])
     return decisions, outcomes, truth
 
 
@@ -170,3 +172,13 @@ def test_the_report_shows_each_group_as_a_table_row() -> None:
     assert "over_routing: off-policy estimate per group" in page
     assert "estimated off-policy from 1000 logged decisions with propensities" in page
     assert "estimates_per_decision" not in page  # the groups are a table, not a raw JSON list
+
+
+def test_a_group_logged_by_a_deterministic_router_has_no_support() -> None:
+    d, o, _ = ledger(1000, seed=5)
+    d2, o2, _ = ledger(300, seed=6, propensity=1.0, v=20.0, prefix="fixed")
+    over = findings(d + d2, o + o2)["over_routing"]
+    assert over.labels == ("off-policy estimate",)
+    assert over.details["groups_without_support"] == 1
+    assert [g["v_range_usd"] for g in over.details["groups"]] == [[1.0, 10.0]]
+    assert not any(e["request_id"].startswith("fixed") for e in over.examples)

@@ -15,8 +15,8 @@ V̂ the DR estimate (the reward model is each candidate's recorded Eq. 1 surplus
 gain is N times V̂'s interval, shifted. A group is a violation when its interval lies above 0; a group
 whose interval holds 0 is a tie, listed as one, not counted. Among several alternatives the best
 estimated one is named (a selection on the estimates, slightly optimistic; the interval is that
-model's). A group where fewer than ``MIN_SUPPORT`` logged decisions served the alternative is not
-estimated (no support). Only graded decisions enter (the grade is the reward); a decision whose served model is not the
+model's). A group where fewer than ``MIN_SUPPORT`` logged decisions served the alternative, or where
+every propensity is 1 (a deterministic router there), is not estimated (no support). Only graded decisions enter (the grade is the reward); a decision whose served model is not the
 one its propensity was logged for (``metadata["policy_pick"]`` differs: a downgrade or a fallback) is left
 out. No I/O.
 """
@@ -177,6 +177,8 @@ def _best_alternative(
     r_hat = np.array([[c.surplus_usd for c in s.decision.candidates] for s in members], dtype=np.float64)
     n = len(members)
     realised = float(reward.sum())
+    if (mu >= 1.0).all():
+        return None  # a deterministic router here: an action it never took has probability 0, no support
     best: GroupGain | None = None
     for j in alts:
         served = int((chosen == j).sum())

@@ -4,13 +4,15 @@ Each request decides at decode entry whether to speculate (``EngineConfig.spec_r
 ``serving.speculation``): its acceptance α_i falls with its context (halving every
 ``--halving`` tokens; an assumption, not measured here) and the verdict weighs its own latency gain
 against the GPU cost and the delay its longer steps impose on everyone in the system. The baselines
-use the same accounting with the verdict fixed: ``always`` and ``never``.
+use the same accounting with the verdict fixed: ``always`` and ``never``. The ``request`` rule
+chooses the group of decoding requests that speculates at each decode entry (the draft model's
+fixed step cost is shared, paid only when the group's gains cover it).
 
 Prints, per trace × rate scale: welfare (USD, synthetic V and λ), TPOT mean, TTFT p50 and E2E p50 of
 each rule, mean over ``--seeds`` draws of the synthetic V, λ and length predictions with a 95%
 t-interval; the paired welfare differences request − always and request − never with their
-intervals (an interval that holds 0 is reported as a tie); and the share of requests that speculate
-by prompt length (where it switches off).
+intervals (an interval that holds 0 is reported as a tie); and the share of requests that
+speculated (any verdict "on") by prompt length (where it switches off).
 
 Setup: BLIS llama-3.1-8b/H100 step model (no attention term, so a long context costs through α),
 draft length 4, α = 0.8 at empty context (assumed), a draft step 0.1 of a target step; the Azure 2023
@@ -90,16 +92,16 @@ def main() -> int:
                     m = summarize(r)
                     for key in ("welfare", "tpot_mean_s", "ttft_p50_s", "e2e_p50_s"):
                         per[rule].setdefault(key, []).append(float(m[key]))
-                    on = r.spec_requests
-                    per[rule].setdefault("on_share", []).append(
-                        float(on[:, 2].mean()) if on.shape[0] else 0.0
-                    )
-                    if rule == "request" and on.shape[0]:
-                        prompt = wl.prompt_tokens[on[:, 1].astype(np.int64)]
+                    # a request speculated if any of its verdicts (entry, or a group re-rating) was "on"
+                    ever = np.zeros(len(wl), bool)
+                    rows_ = r.spec_requests
+                    ever[rows_[rows_[:, 2] == 1.0, 1].astype(np.int64)] = True
+                    per[rule].setdefault("on_share", []).append(float(ever.mean()))
+                    if rule == "request":
                         for b, (lo, hi) in enumerate(BUCKETS):
-                            sel = (prompt >= lo) & (prompt < hi)
+                            sel = (wl.prompt_tokens >= lo) & (wl.prompt_tokens < hi)
                             if sel.any():
-                                on_by_bucket[b].append(float(on[sel, 2].mean()))
+                                on_by_bucket[b].append(float(ever[sel].mean()))
             for rule in RULES:
                 row: dict[str, Any] = {"trace": name, "rate_scale": k, "rule": rule}
                 for key, vals in per[rule].items():

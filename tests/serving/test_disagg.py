@@ -9,11 +9,11 @@ import pytest
 from helpers import LINEAR, roomy, small_mix
 
 from tokenomy.core.errors import ValidationError
-from tokenomy.serving.disagg import LLAMA31_8B, DisaggregatedEngine, KVTransfer
+from tokenomy.serving.disagg import LLAMA31_8B, DisaggregatedEngine, DisaggStats, KVTransfer
 from tokenomy.serving.engine import Engine
-from tokenomy.serving.entities import EngineConfig
+from tokenomy.serving.entities import EngineConfig, Workload
 from tokenomy.serving.metrics import summarize
-from tokenomy.serving.result import COMPLETED
+from tokenomy.serving.result import COMPLETED, RunResult
 from tokenomy.serving.schedulers import make_scheduler
 from tokenomy.serving.steptime import LLAMA2_70B
 from tokenomy.serving.workloads import make_workload
@@ -130,7 +130,7 @@ def test_a_decode_pool_preemption_pays_the_recompute_at_the_step_models_prefill_
     assert b1 * st.recompute_tokens > 1e-3 * r.busy_s  # and it is not a rounding matter
 
 
-def _overload(no_gate: bool, seed: int = 7) -> tuple[object, object]:
+def _overload(no_gate: bool, seed: int = 7) -> tuple[tuple[RunResult, DisaggStats], Workload]:
     wl = small_mix(seed=seed, duration_s=60.0, rate=20.0)
     eng = DisaggregatedEngine(
         step_model=LINEAR,

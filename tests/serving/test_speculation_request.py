@@ -13,8 +13,8 @@ from tokenomy.core.rule import surplus_matrix
 from tokenomy.ledger import Ledger
 from tokenomy.serving.decisions import speculation_batch
 from tokenomy.serving.engine import Engine
-from tokenomy.serving.entities import EngineConfig
-from tokenomy.serving.result import COMPLETED
+from tokenomy.serving.entities import EngineConfig, Workload
+from tokenomy.serving.result import COMPLETED, RunResult
 from tokenomy.serving.schedulers import make_scheduler
 from tokenomy.serving.speculation import acceptance, tokens_per_step
 from tokenomy.serving.steptime import LinearStepTime
@@ -92,3 +92,32 @@ def test_rates_under_preemption_complete_everything_and_free_all_kv(rule: str) -
     need, pre = float((wl.output_tokens - 1).sum()), int(r.preemptions.sum())
     assert need - pre <= r.decode_tokens <= need + len(wl) * tokens_per_step(0.7, 4)
     assert (r.spec_requests[:, 2] == (1.0 if rule == "always" else 0.0)).all() or rule == "request"
+
+
+def test_the_draft_models_fixed_cost_is_paid_by_a_group_that_gains_enough() -> None:
+    # λ = 1e-4 USD/s: one request alone gains less from speculating than the draft model's fixed
+    # step cost (0.1 · 4 · β0 a step, delaying nobody else but costing GPU time); five decoding
+    # together share it, so the rule turns speculation on for the group and re-rates the earlier ones
+    def run(n: int) -> tuple[RunResult, Workload]:
+        wl = make_workload("g", [0.0] * n, [100] * n, [200] * n)
+        wl.lam_usd_per_s[:] = 1e-4
+        wl.predicted_output_tokens[:] = 200.0
+        cfg = EngineConfig(spec_k=4, spec_alpha=0.8, spec_rule="request")
+        return Engine(step_model=MODEL, config=cfg).run(wl, make_scheduler("fcfs")), wl
+
+    alone, _ = run(1)
+    assert alone.spec_steps == 0 and alone.spec_requests[:, 2].tolist() == [0.0]
+    group, wl = run(5)
+    rows = group.spec_requests
+    assert group.spec_steps > 0 and (group.status == COMPLETED).all()
+    last = {int(q): on for q, on in zip(rows[:, 1], rows[:, 2], strict=True)}
+    assert sorted(last) == [0, 1, 2, 3, 4] and all(v == 1.0 for v in last.values())  # all speculate
+    assert rows[0, 2] == 0.0  # the first one alone did not
+    # faster than never speculating, and each row is an Eq. 1 choice (the fixed cost shared by gain)
+    cfg = EngineConfig(spec_k=4, spec_alpha=0.8, spec_rule="never")
+    never = Engine(step_model=MODEL, config=cfg).run(wl, make_scheduler("fcfs"))
+    assert group.finish_s.max() < 0.5 * never.finish_s.max()
+    batch = speculation_batch(group)
+    assert batch is not None
+    s = surplus_matrix(batch.v_usd, batch.dq, batch.dc_usd, batch.dl_s, lam_usd_per_s=batch.lam_usd_per_s)
+    assert np.array_equal(np.argmax(s, axis=1), batch.chosen)

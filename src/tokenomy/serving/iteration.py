@@ -469,7 +469,12 @@ class Iteration(RunState):
                     self.release(i, p.hits, p.blocks)
                 self.complete(i)
                 continue
-            if st.rated:  # per-request speculation: its verdict, then it runs at its rate
+            if st.rated and self.config.spec_rule == "request":  # joins plain; the group is chosen again
+                st._push_decode(i, p.tokens - p.shared - st.g, st.g + rem, t.key[i], p.hits, p.blocks)
+                heapq.heappush(self.heap, (st.g + rem, i))
+                self.spec.join(i, self.clock, t, self.heap)
+                continue
+            if st.rated:  # a fixed per-request rule: its verdict, then it runs at its rate
                 r, ctx_s = self.spec.enter(i, self.clock, t)
                 fin = st.g + rem / r
                 st._push_decode(i, p.tokens - p.shared - r * st.g, fin, t.key[i], p.hits, p.blocks, r, ctx_s)

@@ -79,10 +79,11 @@ class RunningSet:
     """
 
     __slots__ = (
-        "config", "d_age0", "d_c", "d_ctx", "d_fin", "d_hits", "d_key", "d_lam", "d_pfin", "d_r",
-        "d_req", "g", "gen", "integral", "kv", "lam", "lam_waiting_usd_per_s", "lens", "lens_new",
-        "mrl_n", "mrl_s", "n_spec", "nd", "now_s", "out", "pf", "pfin_next", "pos", "r_sum", "rated",
-        "requests", "res", "spec_ctx_s", "step_model", "u_dec", "waiting_tokens", "waiting_tokens_ahead",
+        "config", "d_age0", "d_c", "d_ctx", "d_ctxc", "d_ecand", "d_fin", "d_hits", "d_key", "d_lam",
+        "d_pfin", "d_r", "d_req", "g", "gen", "integral", "kv", "lam", "lam_waiting_usd_per_s", "lens",
+        "lens_new", "mrl_n", "mrl_s", "n_spec", "nd", "now_s", "out", "pf", "pfin_next", "pos", "r_sum",
+        "rated", "requests", "res", "spec_ctx_s", "step_model", "u_dec", "waiting_tokens",
+        "waiting_tokens_ahead",
     )  # fmt: skip
 
     def __init__(self, model: StepTimeModel, cfg: EngineConfig, kv: KVCache, requests: RequestTable) -> None:
@@ -100,6 +101,8 @@ class RunningSet:
         self.d_ctx = [0.0] * m  # its context seconds per step while it speculates
         self.d_pfin = np.zeros(m)  # its predicted finish in steps (per-request speculation)
         self.pfin_next = 0.0  # the predicted finish of the slot pushed next
+        self.d_ecand = np.ones(m)  # its rate were it to speculate (its acceptance at its context)
+        self.d_ctxc = np.zeros(m)  # its context seconds per step were it to speculate
         self.rated = bool(cfg.spec_k) and cfg.spec_rule != "batch"
         self.n_spec, self.r_sum, self.spec_ctx_s = 0, 0.0, 0.0
         self.nd = 0
@@ -251,6 +254,8 @@ class RunningSet:
                 self.d_r[p] = self.d_r[last]
                 self.d_ctx[p] = self.d_ctx[last]
                 self.d_pfin[p] = self.d_pfin[last]
+                self.d_ecand[p] = self.d_ecand[last]
+                self.d_ctxc[p] = self.d_ctxc[last]
             self.pos[i] = p
         self.nd = last
         return blk
@@ -321,6 +326,29 @@ class RunningSet:
         else:
             self.kv.release(-need)
         self.u_dec += need
+
+    def set_rate(self, p: int, rate: float, ctx_s: float) -> float:
+        """Slot ``p`` speculates (``rate`` tokens a step, ``ctx_s`` context seconds a step) or stops
+        (rate 1) from now on, with the tokens it holds unchanged; returns its new finish mark."""
+        r, g = float(self.d_r[p]), self.g
+        if rate == r:
+            return float(self.d_fin[p])
+        self.d_c[p] += (r - rate) * g
+        self.d_age0[p] += (r - rate) * g
+        self.d_fin[p] = g + (self.d_fin[p] - g) * r / rate
+        self.d_pfin[p] = g + (self.d_pfin[p] - g) * r / rate
+        self.r_sum += rate - r
+        if r != 1.0:
+            self.n_spec -= 1
+            self.spec_ctx_s -= self.d_ctx[p]
+        if rate != 1.0:
+            self.n_spec += 1
+            self.spec_ctx_s += ctx_s
+        if not self.n_spec:
+            self.spec_ctx_s = 0.0
+        self.d_r[p] = rate
+        self.d_ctx[p] = ctx_s if rate != 1.0 else 0.0
+        return float(self.d_fin[p])
 
     def spec_group_left(self) -> float:
         """Steps until the last speculating slot is predicted to finish (0 when none speculates)."""

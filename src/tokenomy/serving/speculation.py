@@ -9,35 +9,45 @@ draft model runs k small steps (each ``spec_draft_frac`` of a target decode step
 expected accepted tokens per second of step time beat plain decoding). Each change of that verdict
 is kept (time, on, decode batch size, seconds per token plain, seconds per token speculating).
 
-**Per-request mode** (``spec_rule`` ``"request"``; ``"always"`` and ``"never"`` keep its
-accounting with the verdict fixed, the baselines it is measured against). Request i has its own acceptance α_i = α_class · 2^(−L̄_i/H) (class = tenant,
-``spec_alpha_by_tenant``; H = ``spec_alpha_halving_tokens``, 0: no decay) at its mean context over
-its decode, L̄_i = prompt + generated + predicted remaining/2 (the prediction, never the true
-length). At decode entry it decides by Eq. 1 between plain and speculating, per emitted token:
+**Per-request mode.** Request i has its own acceptance α_i = α_class · 2^(−L̄_i/H) (class =
+tenant, ``spec_alpha_by_tenant``; H = ``spec_alpha_halving_tokens``, 0: no decay) at its mean
+context over its decode, L̄_i = prompt + generated + predicted remaining/2 (the prediction, never
+the true length), so E_i = E(α_i). A speculating request advances E_i tokens per step
+(``running``: per-slot rates); the step costs ``step(P, D + k·n_spec) +
+spec_draft_frac·k·step(0, n_spec) + Σ_spec c·L̄·k·(1 + spec_draft_frac)`` (c: the step model's
+seconds per attention pair: verifying k more tokens, and drafting them, attend the context).
 
-    surplus = V_i·ΔQ − (GPU price + Λ)·m/E_i − λ_i·t/E_i        (E = 1, plain)
+``spec_rule="request"`` decides by Eq. 1 each time a request enters decode, for every decoding
+request, since the draft model's step is a cost they share (``regroup``). Per emitted token,
+speculating instead of plain gains request j
 
-with m the seconds its presence adds to the step (the step model's own marginal: step(0, T + 1) −
-step(0, T) plain; step(0, T + k + 1) − step(0, T), the draft model's extra and the context cost
-c·L̄_i·k·(1 + spec_draft_frac) speculating, c the step model's seconds per attention pair, T the
-decode tokens per step of the others; the draft model's steps run while anyone speculates, so a
-request joining speculating ones also pays for the draft steps its predicted decode adds past theirs),
-t the step time with it, Λ the λ of everyone in the system
-(the GPU-second price of ``prices``: each second of step time delays them all) and λ_i its own
-delay price. Speculation is lossless, so V·ΔQ is the same for both and the verdict is the option
-with the lower cost: a long context (low α_i, dear verification) or a crowded server (high Λ)
-switches it off. The verdict holds for the request's decode (a preempted request decides again).
-A speculating request advances E_i tokens per step (``running``: per-slot rates); the step costs
-``step(P, D + k·n_spec) + spec_draft_frac·k·step(0, n_spec) + Σ_spec c·L̄·k·(1 + spec_draft_frac)``.
-Every decision is kept (``SpeculativeStep.decisions``: time, request, on, ΔC plain and speculating
-in USD per token — GPU cost and the delay charge —, ΔL plain and speculating in seconds per token)
-for the ledger (``decisions.speculation_batch``). Not modelled: the verified tokens' share of the
-per-step token budget. No I/O here.
+    net_j = λ_j·t·(1 − 1/E_j) − (GPU price + Λ − λ_j)·(m_spec,j/E_j − m_plain)
+
+(t the step, m the seconds it adds to the step under the step model: a decode token plain; k + 1
+verified tokens, the draft model's marginal and its context cost speculating; Λ the λ of everyone
+in the system, so GPU price + Λ − λ_j prices a second of step time for the others). Speculation is
+lossless, so V·ΔQ is the same for both options. The group S = {j: net_j > 0} (iterated with the
+step it implies) speculates when its gains over the predicted tokens left cover the draft model's
+fixed step cost F = spec_draft_frac·k·(intercept of the decode step) for as long as any of them
+speculates: Σ_S net_j·left_j > (GPU price + Λ)·F·max_S(left_j/E_j); else nobody does. Each
+member bears F's cost in proportion to its gain (Lindahl shares), so each verdict is an Eq. 1
+choice: the entering request's and every switched one's row is kept (time, request, on, ΔC plain
+and speculating in USD per token — GPU cost, the delay charge and its share of F —, ΔL plain and
+speculating in seconds per token; ``decisions.speculation_batch``). A long context (low α_i, dear
+verification) or a crowded server (high Λ) switches it off; a group that gains enough switches it
+on for its members, re-rated from their next step. Groups are chosen again only at decode entries.
+
+``"always"`` / ``"never"``: the same accounting with the verdict fixed at decode entry (the
+baselines; ``decide`` keeps their rows). Not modelled: the verified tokens' share of the per-step
+token budget. No I/O here.
 """
 
 from __future__ import annotations
 
+import heapq
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from tokenomy.serving.entities import EngineConfig
 from tokenomy.serving.steptime import StepTimeModel
@@ -121,8 +131,9 @@ class SpeculativeStep:
         lam_all: float,
         to_go: float,
     ) -> tuple[float, float]:
-        """Request ``i``'s verdict at decode entry: (its tokens per step, its context cost in seconds
-        per step while it speculates); (1, 0) when plain. ``lam_all``: Σλ of the others in the system;
+        """Request ``i``'s row at decode entry under a fixed rule (``always``/``never``): (its tokens
+        per step, its context cost in seconds per step while it speculates); (1, 0) when plain, with
+        its own marginal costs (module docstring). ``lam_all``: Σλ of the others in the system;
         ``to_go``: its predicted remaining output tokens."""
         model, cfg, rs = self.model, self.cfg, self.rs
         assert rs is not None
@@ -187,3 +198,65 @@ class SpeculativeStep:
             itl_w.append(k * r_spec)
             return k
         return 0
+
+    def join(self, i: int, now_s: float, t: RequestTable, heap: list[tuple[float, int]]) -> None:
+        """``request`` rule: decoding request ``i`` (just pushed, plain) brings its candidate rate;
+        the group that speculates is chosen again (``regroup``) and slots that change re-rate."""
+        rs = self.rs
+        assert rs is not None
+        wl = t.workload
+        to_go = max(float(wl.predicted_output_tokens[i]) - t.gen[i], 1.0)  # predicted, never the truth
+        ctx = t.prompt[i] + t.gen[i] + to_go / 2.0
+        p = rs.pos[i]
+        rs.d_pfin[p] = rs.g + to_go
+        rs.d_ecand[p] = tokens_per_step(acceptance(self.cfg, int(wl.tenant[i]), ctx), self.cfg.spec_k)
+        rs.d_ctxc[p] = (
+            self.model.attn_s_per_token_pair * ctx * self.cfg.spec_k * (1.0 + self.cfg.spec_draft_frac)
+        )
+        self.regroup(p, now_s, heap)
+
+    def regroup(self, p_new: int, now_s: float, heap: list[tuple[float, int]]) -> None:
+        """Choose who speculates among the decoding requests (module docstring, ``request`` rule)."""
+        rs, model, cfg = self.rs, self.model, self.cfg
+        assert rs is not None
+        nd, k, df = rs.nd, cfg.spec_k, cfg.spec_draft_frac
+        e, ctx, lam, r = rs.d_ecand[:nd], rs.d_ctxc[:nd], rs.d_lam[:nd], rs.d_r[:nd]
+        left = np.maximum((rs.d_pfin[:nd] - rs.g) * r, 1.0)  # predicted tokens to go
+        lam_all = float(rs.slot_lam.sum()) + max(rs.lam_waiting_usd_per_s, 0.0)
+        price_o = cfg.gpu_usd_per_s + lam_all - lam  # a second of step time, for the others
+        cand = e > 1.0
+        group = cand.copy()
+        for _ in range(4):  # who gains at the margin, given who speculates
+            ns = int(group.sum())
+            tok = nd + k * ns
+            t = (
+                model.step_s(0.0, tok)
+                + (df * k * model.step_s(0.0, ns) if ns else 0.0)
+                + float(ctx[group].sum())
+            )
+            m_v = model.step_s(0.0, tok + 1) - model.step_s(0.0, tok)
+            m_d = df * k * (model.step_s(0.0, max(ns, 1) + 1) - model.step_s(0.0, max(ns, 1)))
+            m_s = (k + 1) * m_v + m_d + ctx
+            net = lam * t * (1.0 - 1.0 / e) - price_o * (m_s / e - m_v)
+            nxt = cand & (net > 0.0)
+            if np.array_equal(nxt, group):
+                break
+            group = nxt
+        # the draft model's fixed step cost, paid while anyone speculates: the group's gains must cover it
+        fixed_s = df * k * max(2.0 * model.step_s(0.0, 1) - model.step_s(0.0, 2), 0.0)
+        gain = float((net * left)[group].sum())
+        fixed = (
+            (cfg.gpu_usd_per_s + lam_all) * fixed_s * (float((left / e)[group].max()) if group.any() else 0.0)
+        )
+        on = group & (gain > fixed)
+        share = np.where(group, fixed * net * left / max(gain, 1e-300), 0.0) / left  # per token, by gain
+        for q in np.flatnonzero(on != (r != 1.0)).tolist() + (
+            [p_new] if on[p_new] == (r[p_new] != 1.0) else []
+        ):
+            if q != p_new and on[q] == (r[q] != 1.0):
+                continue
+            dc_p, dc_s = price_o[q] * m_v, price_o[q] * m_s[q] / e[q] + share[q]
+            self.decisions.append((now_s, float(rs.d_req[q]), float(on[q]), dc_p, dc_s, t, t / e[q]))
+            if on[q] != (r[q] != 1.0):
+                fin = rs.set_rate(q, float(e[q]) if on[q] else 1.0, float(ctx[q]) if on[q] else 0.0)
+                heapq.heappush(heap, (fin, rs.d_req[q]))

@@ -45,20 +45,28 @@ VOUCHABLE = frozenset(("execute", "install", "delete_local"))
 NO_RUN = frozenset(("read", "compute", "respond", "defer", "draft", "commit", "delete_local"))
 """Classes whose parts may run unvouched without making the session unclean (no code runs)."""
 
-_RISKY = re.compile(
-    r"os\.(system|popen|exec|spawn|fork|kill|remove|unlink|rmdir|removedirs|rename|replace|chmod|chown|"
-    r"symlink|link|environ|getenv|putenv|startfile|setuid)|subprocess|\bpopen|\bpty\b|commands\.|"
-    r"child_process|execSync|spawnSync|shell_exec|passthru|\bsystem\s*\(|\beval\b|\bexec\b|__import__|"
-    r"importlib|getattr|setattr|globals\s*\(|locals\s*\(|\bcompile\s*\(|ctypes|cffi|marshal|pickle|"
-    r"\bdill\b|new\s+Function|\bsocket|urllib|requests|http\.client|httpx|aiohttp|urlopen|\bfetch\s*\(|"
-    r"XMLHttpRequest|WebSocket|smtplib|ftplib|paramiko|telnetlib|\bcurl\b|\bwget\b|\bnc\b|\bssh\b|"
-    r"\bscp\b|rmtree|shutil|unlink|rmdir|\brm\s+-|fs\.(rm|unlink|write)|\.write|write_(text|bytes)|writeFile|\.ssh|\.aws|\.netrc|"
-    r"\.env\b|environ|getenv|process\.env|/etc/|/proc/|/dev/|id_rsa|credential|secret|passw|token|"
-    r"expanduser|\bHOME\b|~|base64|b64decode|codecs|\bdecode\s*\(|fromhex|zlib|\bbz2|lzma|rot13|"
-    r"\bchr\s*\(|\\x[0-9a-fA-F]{2}|\\u00|bytearray|\[::-1\]|\|\s*(ba|z|da|k)?sh\b|sudo|chmod|crontab|"
-    r"\.bashrc|\.profile|authorized_keys|\.git/hooks|hooksPath",
-    re.IGNORECASE,
+# What a written file, or a runner's argument, may not hold for the workspace rules to vouch: words
+# (identifiers, matched whole on the lower-cased text) and fragments (matched anywhere). A word list
+# and substring tests instead of one expression: one pass over a file, however long.
+_RISKY_WORDS = frozenset(
+    """system popen popen2 popen3 spawn spawnl spawnlp spawnv spawnvp execv execve execvp execl execlp
+    execle execsync execfilesync spawnsync child_process shell_exec passthru proc_open eval exec
+    __import__ importlib getattr setattr globals ctypes cffi marshal pickle dill socket urllib
+    urllib2 urllib3 requests httpx aiohttp urlopen fetch xmlhttprequest websocket smtplib ftplib
+    paramiko telnetlib pty curl wget rmtree shutil unlink unlinksync rmdir rmsync removedirs symlink
+    environ getenv putenv expanduser base64 b64decode codecs fromhex zlib bz2 lzma rot13 chr
+    bytearray sudo crontab setuid writelines write_text write_bytes writefile writefilesync
+    credentials credential secret secrets password passwd id_rsa authorized_keys hookspath bashrc
+    netrc subprocess pexpect execa shelljs plumbum execfile spawnvpe posix_spawn""".split()  # noqa: SIM905
 )
+_RISKY_FRAGMENTS = (
+    "os.remove", "os.rename", "os.replace", "os.kill", "os.chmod", "os.chown", "os.link", "os.fork",
+    "os.startfile", ".write(", "fs.rm", "~/", "'~'", '"~"', "/etc/", "/proc/", ".ssh", ".aws", ".env",
+    ".git/hooks", "[::-1]", "\\x", "\\u00", "http.client", "process.env", "commands.", "rm -", "|sh",
+    "| sh", "|bash", "| bash", "decode(", "$(", "new function", "/dev/tcp", "/dev/udp", "/dev/sd",
+    "/dev/nvme", "/dev/mem",
+)  # fmt: skip
+_IDENT = re.compile(r"[a-z_][a-z0-9_]*")
 _ASSIGN = re.compile(r"^[A-Za-z_]\w*=")
 _PLAIN_WORD = re.compile(r"[^|;&$`<>(){}!~\\\n]*")
 
@@ -167,9 +175,15 @@ session wrote none of them)."""
 
 
 def risky_text(text: str) -> str:
-    """The first token in ``text`` naming a capability a project test run does not need ("" if none)."""
-    m = _RISKY.search(text)
-    return "" if m is None else m.group()
+    """A word or fragment of ``text`` naming a capability a project test run does not need ("" if none):
+    process spawning, network, deletion, file writes, credential or home paths, decoding or dynamic
+    evaluation (see ``_RISKY_WORDS`` and ``_RISKY_FRAGMENTS``); matched on the lower-cased text."""
+    low = text.lower()
+    for frag in _RISKY_FRAGMENTS:
+        if frag in low:
+            return frag
+    hit = _RISKY_WORDS.intersection(_IDENT.findall(low))
+    return min(hit) if hit else ""
 
 
 def cwd_inside(cwd: str | None, workspace: str | None) -> bool:

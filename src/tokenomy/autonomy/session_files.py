@@ -44,6 +44,8 @@ _WRITE_TOOLS = frozenset(
         "apply_edit",
     )
 )
+_SCAN_CHARS = 16_384
+"""Written content longer than this is not read for the workspace rules (the session is unclean)."""
 _PATH_ARGS = ("file_path", "path", "filename", "file", "notebook_path", "target_file")
 _TEXT_ARGS = ("content", "file_text", "contents", "text", "new_string", "new_str", "new_source", "code")
 
@@ -88,6 +90,17 @@ class FileEffects:
     secret_files: bool
     unclean: str
     manifests: bool
+    unscanned: list[tuple[str, str]]
+
+    def scan_written(self) -> str:
+        """Read what the session wrote since the last scan for risky capabilities; the reason the
+        session is unclean ("" while it is clean)."""
+        for key, text in self.unscanned:
+            token = "" if self.unclean else risky_text(text)
+            if token:
+                self.unclean = f"wrote {key} (holds {token!r})"
+        self.unscanned.clear()
+        return self.unclean
 
     def _key(self, path: str) -> str | None:
         raise NotImplementedError
@@ -209,10 +222,13 @@ class FileEffects:
     def _put(self, key: str, f: TrackedFile) -> None:
         self.secret_files = self.secret_files or f.secret
         if not self.unclean:  # (the workspace rules vouch only while nothing written is risky or unseen)
-            token = "" if f.unknown or f.secret else risky_text(f.text)
-            if f.unknown or f.secret or token:
-                why = "content not visible" if f.unknown else ("credential data" if f.secret else repr(token))
+            if f.unknown or f.secret or len(f.text) > _SCAN_CHARS:
+                why = "content not visible" if f.unknown else ("credential data" if f.secret else "too long")
                 self.unclean = f"wrote {key} ({why})"
+            elif f.text:
+                self.unscanned.append((key, f.text))  # read when a vouch is asked for (scan_written)
+                if len(self.unscanned) > 64:
+                    self.scan_written()
         self.manifests = self.manifests or MANIFESTS.match(posixpath.basename(key)) is not None
         if len(f.text) > self.limits.max_file_chars:
             f = TrackedFile("", True, f.secret)

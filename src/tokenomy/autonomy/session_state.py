@@ -119,6 +119,7 @@ class SessionState(FileEffects, GitEffects):
     evicted: set[str] = field(default_factory=set)  # tables that have evicted: vars, names, files
     unclean: str = ""  # why project runs are no longer vouched for in this session ("" while clean)
     manifests: bool = False  # whether the session wrote a package manifest or lockfile
+    unscanned: list[tuple[str, str]] = field(default_factory=list)  # (file, text) written, not yet read
 
     # -- the step ------------------------------------------------------------------------------------
     def step(self, call: Call, schedule: Schedule) -> Prepared:
@@ -162,7 +163,7 @@ class SessionState(FileEffects, GitEffects):
 
     def unvouched(self) -> str:
         """Why the workspace rules vouch for nothing in this session any more ("" while they may)."""
-        if self.unclean:
+        if self.unclean or (self.unscanned and self.scan_written()):
             return self.unclean
         if self.lost or "files" in self.evicted:
             return "the session's file table overflowed"

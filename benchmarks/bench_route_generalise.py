@@ -277,6 +277,59 @@ def speed(
     }
 
 
+def compare_backends(
+    ds: RoutingDataset, table: Any, folds: int, cache_dir: str | None, n_boot: int
+) -> dict[str, Any]:
+    """Paired: gap recovered with int8 embeddings minus with the numpy reference's, categories blanked.
+
+    The same train/test rows, the same bootstrap resamples; only the encoder differs.
+    """
+    from tokenomy.interfaces.loaders.routing_embeddings import CachedEncoder, load_encoder
+    from tokenomy.routing.evaluation import _fitted, realised
+    from tokenomy.routing.metrics import bootstrap_means
+
+    data = blank(ds)
+    train, test = data.split("train"), data.split("test")
+    encs = {
+        b: CachedEncoder(load_encoder(backend=b, cache_dir=cache_dir), cache_dir)
+        for b in ("onnx-int8", "numpy")
+    }
+    out: dict[str, Any] = {}
+    print(
+        f"\nint8 − numpy reference, categories blanked, paired over the same {len(test)} test rows and resamples:"
+    )
+    for est in EMBED:
+        per: dict[str, dict[float, np.ndarray]] = {}
+        for b, enc in encs.items():
+            router = Router(estimator=est, prices=table, encoder=enc, folds=folds).fit(train, PriceVector())
+            base = router.problem(
+                router.features(test.prompts, test.categories.tolist()), 0.0, PriceVector(), test
+            )
+            fitted = _fitted(["tokenomy", "best-fixed", "oracle"], router, 0)
+            per[b] = {}
+            for v in TARGET_V:
+                pv = base.at_v(v)
+                per[b][v] = np.stack(
+                    [realised(pv, fitted[n].route(pv)).welfare for n in ("tokenomy", "best-fixed", "oracle")]
+                )
+        cells = []
+        for v in TARGET_V:
+            stack = np.concatenate([per["onnx-int8"][v], per["numpy"][v][:1]])  # int8, fixed, oracle, numpy
+            boot = bootstrap_means(stack, n_boot, 0)
+            gap_b = (boot[[0, 3]] - boot[1]) / (boot[2] - boot[1])
+            m = stack.mean(axis=1)
+            g8, g0 = (m[0] - m[1]) / (m[2] - m[1]), (m[3] - m[1]) / (m[2] - m[1])
+            lo, hi = np.percentile(gap_b[0] - gap_b[1], [2.5, 97.5])
+            out[f"{est} V={v:g}"] = {
+                "int8": float(g8),
+                "numpy": float(g0),
+                "diff_ci95": [float(lo), float(hi)],
+            }
+            cells.append(f"V={v:g}: {g8:.3f} − {g0:.3f} = {g8 - g0:+.3f} [{lo:+.3f}, {hi:+.3f}]")
+        print(f"  {est:<15}" + "; ".join(cells))
+    return out
+
+
 def main() -> None:
     p = parser(__doc__ or "")
     p.add_argument("--json", metavar="PATH", help="write every figure as JSON here")
@@ -288,6 +341,11 @@ def main() -> None:
     )
     p.add_argument("--max-tokens", type=int, help="word pieces kept per prompt (default: the model's 256)")
     p.add_argument("--speed-only", action="store_true", help="only the fidelity and speed sections")
+    p.add_argument(
+        "--compare-backends",
+        action="store_true",
+        help="only the paired int8 − numpy gap recovered, categories blanked, per embedding estimator",
+    )
     p.add_argument("--router-folds", type=int, default=5, help="K of each router's out-of-fold estimates")
     p.add_argument("--settings", default="random,lobo,blanked,cross")
     p.add_argument(
@@ -311,6 +369,12 @@ def main() -> None:
         print(f"embeddings extra not installed ({exc}): TF-IDF estimators only")
         encoder, ests = None, ["neighbours", "prior"]
     n_boot = 200 if args.quick else 1000
+    if args.compare_backends:
+        paired = compare_backends(ds, table, args.router_folds, args.cache_dir, n_boot)
+        if args.json:
+            Path(args.json).write_text(json.dumps({"int8_minus_numpy_blanked": paired}, indent=1))
+            print(f"wrote {args.json}")
+        return
     settings = [] if args.speed_only else [s.strip() for s in args.settings.split(",")]
     print(
         f"RouterBench slice: {len(ds.split('train')):,} train / {len(ds.split('test')):,} test × {ds.n_models} "

@@ -14,7 +14,8 @@ evicts). For candidate entry b (E blocks holding H prompt tokens), at time t:
 
 * p_kv = Λ_wait / K, the KV block-second shadow price of ``prices`` with the capacity constraint
   binding (an eviction means the pool is full), USD per block-second;
-* p_pre = GPU price·β1 + β1·(Λ_run + Λ_wait), the prefill-token shadow price, USD per token;
+* p_pre = (GPU price + Λ_run + Λ_wait)·s_pf, the prefill-token shadow price of ``prices`` (s_pf the
+  step model's marginal seconds per prompt token), USD per token;
 * τ_b = a_b / (n_b + 1), the expected time to b's next reuse: a_b = t − (when b entered the cache),
   n_b = reuses since; a Poisson reuse process with rate (n_b + 1)/a_b (its insertion counted as one
   use), whose expected wait to the next reuse is 1/rate whatever time has passed;

@@ -33,6 +33,7 @@ text only.
 
 from __future__ import annotations
 
+import functools
 import posixpath
 import re
 
@@ -312,6 +313,7 @@ def _project_dir(a: str) -> bool:
     return re.fullmatch(r"\.(/)?(\[[\w,-]+\])?", a) is not None
 
 
+@functools.lru_cache(maxsize=1024)
 def vouch_part(
     text: str, cls: str, cwd: str | None, workspace: str | None, *, installs: bool = True, depth: int = 0
 ) -> str:
@@ -400,6 +402,7 @@ _READ_ONLY = frozenset(("read", "compute", "respond", "defer", "draft"))
 _OUTSIDE_WORD = re.compile(r"^(/|~|\.\./)|/\.\./|^[\w.-]+@?[\w.-]*:[^/]|\$")
 
 
+@functools.lru_cache(maxsize=1024)
 def unclean_parts(parts: tuple[tuple[str, str, str], ...], vouched: bool) -> str:
     """Why a call makes its session unclean for later vouching ("" when it does not): it runs
     something unvouched, writes risky text, makes a link, or brings files in from outside."""

@@ -206,11 +206,7 @@ class Gate:
         else:
             cls_res = self.memo.classify(c.tool, c.arguments, self.schedule, None)
             vouch = ""
-        if vouch:
-            verdict = self._judge(c, cls_res, replace(ctx, sandboxed=True), consume=True)
-            verdict = replace(verdict, reason=f"{verdict.reason}; workspace: {vouch}")
-        else:
-            verdict = self._judge(c, cls_res, ctx, consume=True)
+        verdict = self._judge(c, cls_res, ctx, consume=True, vouch=vouch)
         if flow:
             verdict = replace(
                 verdict,
@@ -241,11 +237,11 @@ class Gate:
             st.unclean = unclean_parts(res.parts, bool(why))
         return why
 
-    def _level(self, name: str, ctx: GateContext) -> tuple[str, str]:
+    def _level(self, name: str, ctx: GateContext, in_sandbox: bool | None) -> tuple[str, str]:
         cls = self.schedule.classes.get(name)
         if cls is None:
             return self.schedule.unknown_level, f"class {name!r} has no rule: unknown_level (fail closed)"
-        sandboxed = self.schedule.sandboxed if ctx.sandboxed is None else ctx.sandboxed
+        sandboxed = self.schedule.sandboxed if in_sandbox is None else in_sandbox
         published = cls.effective_level(sandboxed)
         if self.mode == "schedule" or published == "deny":
             where = "" if cls.level == published else (" (outside the sandbox)" if not sandboxed else "")
@@ -260,10 +256,13 @@ class Gate:
             return published, f"implied free but outside the sandbox: schedule level {published}"
         return implied, f"implied level {implied} (priced harm vs ask cost)"
 
-    def _terms(self, name: str, ctx: GateContext) -> tuple[str, str, float, str, int, str]:
-        """(level, why, price, scope, approvers needed, price comparison) of class ``name`` in ``ctx``:
-        a function of the class, the sandbox flag and the harm estimate alone (kept per schedule)."""
-        key = (name, ctx.sandboxed, ctx.p_harm)
+    def _terms(
+        self, name: str, ctx: GateContext, sandboxed: bool | None
+    ) -> tuple[str, str, float, str, int, str]:
+        """(level, why, price, scope, approvers needed, price comparison) of class ``name`` in ``ctx``
+        (``sandboxed`` in place of the context's): a function of the class, the sandbox flag and the
+        harm estimate alone (kept per schedule)."""
+        key = (name, sandboxed, ctx.p_harm)
         if self._terms_schedule is not self.schedule or self._terms_mode != self.mode:
             self._terms_memo.clear()
             self._terms_schedule, self._terms_mode = self.schedule, self.mode
@@ -271,7 +270,7 @@ class Gate:
         if found is not None:
             return found
         cls: ActionClass | None = self.schedule.classes.get(name)
-        level, why = self._level(name, ctx)
+        level, why = self._level(name, ctx, sandboxed)
         price = cls.harm_price_usd(ctx.p_harm) if cls is not None else float("inf")
         ask_cost = self.schedule.ask_cost_usd
         scope = cls.scope if cls is not None else "once"
@@ -286,13 +285,15 @@ class Gate:
             self._terms_memo[key] = found
         return found
 
-    def _judge(self, call: Call, res: Classification, ctx: GateContext, *, consume: bool) -> Verdict:
+    def _judge(
+        self, call: Call, res: Classification, ctx: GateContext, *, consume: bool, vouch: str = ""
+    ) -> Verdict:
         name = res.action_class
-        level, why, price, scope, needed, cmp = self._terms(name, ctx)
+        level, why, price, scope, needed, cmp = self._terms(name, ctx, True if vouch else ctx.sandboxed)
         decision = level_verdict(level)
         ask_cost = self.schedule.ask_cost_usd
         rule = next((r for _, c, r in res.parts if c == name), "")
-        reason = f"{name}: {why}; {cmp}; rule: {rule}"
+        reason = f"{name}: {why}; {cmp}; rule: {rule}" + (f"; workspace: {vouch}" if vouch else "")
         approvals = 0
         if decision == "ask":
             once_key = (ctx.session_id, name, call.text)

@@ -21,10 +21,10 @@ from tokenomy.core.prices import PriceVector
 from tokenomy.core.uses import TokenUse
 from tokenomy.ledger import Decision, Layer, Outcome
 
-__all__ = ["from_records", "to_records"]
+__all__ = ["SET_BY_DECISION", "STEP_KIND", "from_records", "to_records"]
 
-_KIND = {Layer.DEMAND: "llm", Layer.ACTION: "tool", Layer.SUPPLY: "group", Layer.CAPITAL: "group"}
-_FROM_DECISION = (
+STEP_KIND = {Layer.DEMAND: "llm", Layer.ACTION: "tool", Layer.SUPPLY: "group", Layer.CAPITAL: "group"}
+SET_BY_DECISION = (
     "request_id",
     "step_id",
     "index",
@@ -54,7 +54,7 @@ def from_records(decisions: Sequence[Decision], outcomes: Sequence[Outcome]) -> 
         if p is None or d.prices.v_usd > p.v_usd:
             prices[d.request_id] = d.prices
     cols: dict[str, Any] = {
-        name: [default] * n for name, (_, default) in STEP_COLUMNS.items() if name not in _FROM_DECISION
+        name: [default] * n for name, (_, default) in STEP_COLUMNS.items() if name not in SET_BY_DECISION
     }
     # metadata keys that name step columns fill them; the same (shared) metadata is read once
     extra_of: dict[int, dict[str, Any]] = {}
@@ -72,7 +72,7 @@ def from_records(decisions: Sequence[Decision], outcomes: Sequence[Outcome]) -> 
         ],
         index=index,
         time_s=[d.time_s for d in decisions],
-        kind=[d.metadata.get("kind", _KIND[d.layer]) for d in decisions],
+        kind=[d.metadata.get("kind", STEP_KIND[d.layer]) for d in decisions],
         operation=[d.decision_point for d in decisions],
         model=[d.chosen_name or "" for d in decisions],
         reported_cost_usd=[0.0 if d.chosen is None else d.candidates[d.chosen].dc_usd for d in decisions],

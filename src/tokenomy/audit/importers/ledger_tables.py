@@ -27,24 +27,13 @@ import pyarrow.compute as pc
 from numpy.typing import NDArray
 
 from tokenomy.audit.detectors.base import reads_decision
+from tokenomy.audit.importers.ledger import SET_BY_DECISION, STEP_KIND
 from tokenomy.audit.log import STEP_COLUMNS, AuditLog, RequestTable, StepTable
 from tokenomy.core.errors import SchemaError
 from tokenomy.core.prices import PriceVector, ResourcePrice
 from tokenomy.ledger import Candidate, Decision, Layer, Outcome
 
 __all__ = ["LedgerTables", "from_tables", "log_from_tables", "read_records"]
-
-_KIND = {"demand": "llm", "action": "tool", "supply": "group", "capital": "group"}
-_SET_BY_DECISION = (
-    "request_id",
-    "step_id",
-    "index",
-    "time_s",
-    "kind",
-    "operation",
-    "model",
-    "reported_cost_usd",
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,14 +250,14 @@ def log_from_tables(t: LedgerTables) -> AuditLog:
     if blank.any():
         did[blank] = [f"{r}:{k}" for r, k in zip(rid[blank].tolist(), index[blank].tolist(), strict=True)]
     layer = _obj(_col(dec, "layer"))
-    kind = np.array([_KIND.get(x, "group") for x in layer.tolist()], dtype=object)
+    kind = np.array([STEP_KIND[x] for x in layer.tolist()], dtype=object)
     cols: dict[str, Any] = {
         name: np.full(n, default, dtype=dtype) for name, (dtype, default) in STEP_COLUMNS.items()
     }
     meta_code, metas = _codes(dec.column("metadata"))
     for k, text in enumerate(metas):
         m = json.loads(text)
-        fill = [c for c in STEP_COLUMNS if c in m and c not in _SET_BY_DECISION]
+        fill = [c for c in STEP_COLUMNS if c in m and c not in SET_BY_DECISION]
         if not fill and "kind" not in m:
             continue
         at = meta_code == k

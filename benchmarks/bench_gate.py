@@ -5,12 +5,17 @@ Prints, each with its target and a baseline measured in the same run (one core):
     ``Gate.check`` with the session state off, and of ``Gate.check`` with it on (the default), on every
     mini-swe-agent bash command and tau-bench tool call, each trajectory / episode its own session (as a
     real agent would run); per verdict (allow / ask / deny) as well; target ≤ 50 µs median and < 1 ms p99;
-  * ``Gate.check`` with every verdict written to an in-memory DuckDB ledger, one append per verdict
-    (``flush_every=1``) and buffered (``flush_every=1000``); target ≤ 250 µs added median (buffered);
+  * ``Gate.check`` with every verdict written to an in-memory DuckDB ledger: the time each call adds
+    over the same call on a gate without a ledger (paired, same calls in the same order), median, p99
+    and mean (the mean carries the batched writes), for the default (batches of 256) and for one
+    append per verdict (``flush_every=1``); target ≤ 250 µs added median (buffered, the default);
   * the generated adversarial suite (``tests/autonomy/gate_suite.py``): dangerous cases allowed unasked
-    and benign cases asked or denied, under the packaged default (outside a sandbox) and with
-    ``sandboxed=True``; benign rates counted with and without the commands that run code (asked outside
-    a sandbox by design); multi-call attacks caught, with and without the session state; Wilson 95% CIs.
+    and benign cases asked or denied, under the packaged default (outside a sandbox, workspace trust
+    on), with ``workspace_trust=false`` and with ``sandboxed=True``; benign rates counted with and
+    without the commands that run, install or delete code; multi-call attacks caught, with and without
+    the session state; Wilson 95% CIs.
+Every timed loop starts with the text caches emptied (each gate starts with an empty memo), so no
+loop is helped by the one before it.
 Run: ``.venv/bin/python benchmarks/bench_gate.py [--data DIR] [--quick] [--json PATH]``.
 """
 
@@ -29,10 +34,13 @@ from _common import one_core, parser, verdict
 
 CPUS = one_core()
 
+import dataclasses  # noqa: E402
+
 import numpy as np  # noqa: E402
 from gate_suite import BENIGN_SCENARIOS, DANGEROUS_SCENARIOS, benign_cases, dangerous_cases  # noqa: E402
 
 from tokenomy.audit.curves import wilson  # noqa: E402
+from tokenomy.autonomy import classify_paths, classify_workspace, shell  # noqa: E402
 from tokenomy.autonomy.classify import classify_call  # noqa: E402
 from tokenomy.autonomy.gate import Gate, GateContext  # noqa: E402
 from tokenomy.autonomy.schedule import Schedule  # noqa: E402
@@ -43,7 +51,21 @@ from tokenomy.ledger import Ledger  # noqa: E402
 Session = tuple[str, Call]
 
 
+def _cold() -> None:
+    """Empty the module-level text caches (split, words, redirections, path hints, vouches)."""
+    for fn in (
+        shell._split_parts,
+        shell._cached_words,
+        shell._cached_redirects,
+        classify_paths.mentions_sensitive,
+        classify_workspace.vouch_part,
+        classify_workspace.unclean_parts,
+    ):
+        fn.cache_clear()
+
+
 def _per_call_us(fn: Callable[[str, Call], object], calls: list[Session]) -> np.ndarray:
+    _cold()
     out = np.empty(len(calls))
     for i, (sid, c) in enumerate(calls):
         t0 = time.perf_counter_ns()
@@ -77,14 +99,19 @@ def suite_rates(schedule: Schedule) -> dict[str, Any]:
     """The adversarial suite's rates under the default schedule and in a sandbox."""
     dangerous, benign = dangerous_cases(), benign_cases()
     out: dict[str, Any] = {"n_dangerous": len(dangerous), "n_benign": len(benign)}
-    for label, sandboxed in (("default_outside_sandbox", None), ("sandboxed", True)):
+    untrusted = dataclasses.replace(schedule, workspace_trust=False)
+    for label, sandboxed, sched in (
+        ("default_outside_sandbox", None, schedule),
+        ("outside_sandbox_workspace_trust_off", None, untrusted),
+        ("sandboxed", True, schedule),
+    ):
         allowed = sum(
-            Gate(schedule).check(c, GateContext(session_id=f"d{i}", sandboxed=sandboxed)).decision == "allow"
+            Gate(sched).check(c, GateContext(session_id=f"d{i}", sandboxed=sandboxed)).decision == "allow"
             for i, (_, _, c) in enumerate(dangerous)
         )
         refused_all = refused_edit = n_edit = 0
         for i, (cid, _, c) in enumerate(benign):
-            refused = Gate(schedule).check(c, GateContext(session_id=f"b{i}", sandboxed=sandboxed)).decision
+            refused = Gate(sched).check(c, GateContext(session_id=f"b{i}", sandboxed=sandboxed)).decision
             refused_all += refused != "allow"
             if cid.startswith("edit/"):
                 n_edit += 1
@@ -93,13 +120,13 @@ def suite_rates(schedule: Schedule) -> dict[str, Any]:
         for state in (True, False):
             hit = 0
             for _, calls in DANGEROUS_SCENARIOS:
-                gate = Gate(schedule, session_state=state)
+                gate = Gate(sched, session_state=state)
                 ctx = GateContext(session_id="s", sandboxed=sandboxed)
                 hit += [gate.check(c, ctx).decision for c in calls][-1] != "allow"
             caught["with_state" if state else "without_state"] = _rate(hit, len(DANGEROUS_SCENARIOS))
         benign_sessions_refused = 0
         for _, calls in BENIGN_SCENARIOS:
-            gate = Gate(schedule)
+            gate = Gate(sched)
             ctx = GateContext(session_id="s", sandboxed=sandboxed)
             benign_sessions_refused += any(gate.check(c, ctx).decision != "allow" for c in calls)
         out[label] = {
@@ -165,22 +192,36 @@ def main() -> None:
         f"  state overhead over the stateless gate: {med - float(np.median(no_state)):.1f} µs (difference of "
         f"medians); per call {float(np.median(paired)):.1f} µs median, {float(np.percentile(paired, 90)):.1f} µs p90"
     )
-    n_led = min(len(calls), 300 if args.quick else 2000)
+    n_led = min(len(calls), 600 if args.quick else 4000)
     sample = calls[:: max(1, len(calls) // n_led)][:n_led]
-    ledger_us: dict[str, float] = {}
-    for flush in (1, 1000):
+    ledger_us: dict[str, dict[str, float]] = {}
+    for label, flush in (("default_buffered", None), ("flush_every_1", 1)):
         ledger = Ledger(":memory:")
-        g = Gate(schedule, ledger, flush_every=flush)
-        t0 = time.perf_counter()
-        for sid, c in sample:
-            g.check(c, GateContext(session_id=sid))
-        g.flush()
-        per = (time.perf_counter() - t0) / len(sample) * 1e6
+        with_ledger, bare_gate = Gate(schedule, ledger, flush_every=flush), Gate(schedule)
+        bare = _per_call_us(lambda sid, c, g=bare_gate: g.check(c, GateContext(session_id=sid)), sample)
+        led = _per_call_us(lambda sid, c, g=with_ledger: g.check(c, GateContext(session_id=sid)), sample)
+        added = led - bare  # the same call, each pass from cold caches
+        t0 = time.perf_counter_ns()
+        with_ledger.flush()
+        tail_us = (time.perf_counter_ns() - t0) / 1e3
         assert ledger.count() == len(sample)
-        ledger_us[f"flush_every_{flush}"] = per
+        ledger_us[label] = {
+            "flush_every": with_ledger.flush_every,
+            "added_median_us": float(np.median(added)),
+            "added_p99_us": float(np.percentile(added, 99)),
+            "added_mean_us": float((added.sum() + tail_us) / len(sample)),
+            "n": len(sample),
+        }
+        r = ledger_us[label]
         print(
-            f"  Gate.check + ledger row, flush_every={flush:<5d}: {per:8.1f} µs per verdict (mean, n={len(sample):,})"
+            f"  ledger ({label}, flush_every={r['flush_every']}): adds median {r['added_median_us']:.1f} µs, "
+            f"p99 {r['added_p99_us']:.0f} µs, mean {r['added_mean_us']:.1f} µs per verdict (n={len(sample):,})"
         )
+    buffered = ledger_us["default_buffered"]["added_median_us"]
+    print(
+        f"  ledger added median (default, buffered) {buffered:.1f} µs; target ≤ 250 µs: {verdict(buffered, 250.0)}"
+    )
+    print(f"  classification memo: {gate.memo.hits:,} hits, {gate.memo.misses:,} misses on the state-on run")
     counts = {d: int((dec == d).sum()) for d in ("allow", "ask", "deny")}
     print(
         "  verdicts on the real calls (default, outside a sandbox): "
@@ -196,13 +237,13 @@ def main() -> None:
     print("Adversarial suite (tests/autonomy/gate_suite.py):")
     rates = suite_rates(schedule)
     print(f"  {rates['n_dangerous']} dangerous cases, {rates['n_benign']} benign cases")
-    for label in ("default_outside_sandbox", "sandboxed"):
+    for label in ("default_outside_sandbox", "outside_sandbox_workspace_trust_off", "sandboxed"):
         r = rates[label]
         print(f"  {label}:")
         print(f"    dangerous allowed unasked:               {_fmt(r['dangerous_allowed'])}")
         print(f"    benign asked or denied:                  {_fmt(r['benign_asked_or_denied'])}")
         print(
-            f"    same, not counting code runs/installs:   {_fmt(r['benign_asked_or_denied_without_code_runs'])}"
+            f"    same, not counting runs/installs/deletes: {_fmt(r['benign_asked_or_denied_without_code_runs'])}"
         )
         c = r["multi_call_attacks_caught"]
         print(f"    multi-call attacks caught, state on:     {_fmt(c['with_state'])}")
@@ -221,7 +262,8 @@ def main() -> None:
                 "median": float(np.median(paired)),
                 "p90": float(np.percentile(paired, 90)),
             },
-            "ledger_mean_us": ledger_us,
+            "ledger_added_us": ledger_us,
+            "memo": {"hits": gate.memo.hits, "misses": gate.memo.misses},
             "verdicts_on_real_calls": counts,
             "sandboxed_verdicts_changed_by_state": state_cost,
             "suite": rates,

@@ -14,6 +14,7 @@ the working directory: a relative path that climbs three or more levels is read 
 from __future__ import annotations
 
 import fnmatch
+import functools
 import posixpath
 import re
 
@@ -69,8 +70,10 @@ _HINT = re.compile(
 )
 
 
+@functools.lru_cache(maxsize=1024)
 def mentions_sensitive(text: str) -> bool:
-    """A cheap pre-check: whether ``text`` may name a secret or persistence path at all."""
+    """A cheap pre-check: whether ``text`` may name a secret or persistence path at all (the last
+    1,024 answers are kept: the session state and the classifier ask about the same parts)."""
     return _HINT.search(text) is not None
 
 

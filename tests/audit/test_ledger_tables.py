@@ -24,7 +24,7 @@ from tokenomy.core import PriceVector, TokenUse
 from tokenomy.core.errors import SchemaError
 from tokenomy.core.prices import PriceSource, ResourcePrice
 from tokenomy.interfaces.cli import main
-from tokenomy.interfaces.cmd_audit import read_ledger
+from tokenomy.interfaces.loaders.audit_ledger import read_ledger
 from tokenomy.ledger import Decision, DecisionBatch, Layer, Ledger, Outcome
 
 PRICES = StaticPriceTable.from_override(

@@ -240,6 +240,8 @@ def audit_inputs(
             if not p.is_file():
                 raise SchemaError(f"{p}: no such ledger file")
         if len(paths) == 1:
+            from tokenomy.interfaces.loaders.audit_ledger import read_ledger
+
             log, decisions, outcomes, ledger_vectors = read_ledger(paths[0])
         else:  # a request may span ledgers: every record, joined in memory
             from tokenomy.audit.importers.ledger import from_records
@@ -283,26 +285,6 @@ def audit_inputs(
     payload["format"] = fmt
     payload["skipped_lines"] = skipped
     return result, payload
-
-
-def read_ledger(path: Path) -> tuple[AuditLog, list[Any], list[Any], list[dict[str, Any]]]:
-    """A ledger file as an audit log, the decisions the detectors read, its outcomes and its per-request
-    vectors, read in bulk: its tables exported to Parquet in a temporary folder, then built column by
-    column (``audit.importers.ledger_tables``)."""
-    import tempfile
-
-    import pyarrow.parquet as pq
-
-    from tokenomy.audit.importers.ledger_tables import LedgerTables, from_tables
-    from tokenomy.ledger import Ledger
-
-    with Ledger(path, read_only=True) as ledger, tempfile.TemporaryDirectory() as tmp:
-        files = ledger.export_parquet(tmp)
-        vectors: list[dict[str, Any]] = ledger.request_vectors().to_pylist()
-        tables = {name: pq.read_table(f) for name, f in files.items()}
-    t = LedgerTables(tables["decisions"], tables["candidates"], tables["outcomes"], tables["resource_prices"])
-    log, d, o = from_tables(t, str(path))
-    return log, d, o, vectors
 
 
 def _check_miniswe(folder: Path, trajectories: Sequence[Any]) -> None:

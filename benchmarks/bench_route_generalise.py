@@ -10,21 +10,28 @@ cross-validation inside them; the test rows are the given test split in every se
   * ``cross``   — RouterBench ↔ RouterArena where the models overlap (the reason is printed when not).
 Estimators: the per-category ``prior`` (text-free baseline, always), ``neighbours`` (TF-IDF default)
 and, when the ``embeddings`` extra is installed, ``mf``, ``logistic-embed``, ``knn-embed`` on
-all-MiniLM-L6-v2 embeddings (cached under ~/.cache/tokenomy/embeddings, or --cache-dir).
+all-MiniLM-L6-v2 embeddings (cached under ~/.cache/tokenomy/embeddings, or --cache-dir, per model
+and backend).
 Printed per setting × estimator × V: gap recovered (best fixed → ex-post oracle) with a 95% paired
 bootstrap CI, beats / ties best fixed, RouteLLM's APGR with its CI; then the targets:
   * lobo: gap recovered ≥ 0.15 at V = 0.003, 0.01, 0.03 and strictly above the prior's;
   * blanked: an embedding estimator recovers ≥ 0.15 at those V;
   * never below best fixed (welfare) at any V of any setting (a tie is a tie, reported as such).
+Encoder (``_route_encoder.py``): cosine of the onnxruntime backends' vectors to the numpy reference
+over 1,000 train prompts (min, 1st percentile, median).
 Speed (one core): ``route_many`` over 100,000 requests × 11 models with embeddings precomputed
-(target < 1 s), one request end to end including its embedding (median, target < 10 ms), and the
-encoder's cost per prompt. Timings on a shared machine are provisional.
+(target < 1 s); then, per encoder backend in the same run (numpy reference, onnx-float32,
+onnx-int8), the encoder alone and one request end to end including its embedding (medians of 200
+test prompts, wall and CPU time, ratio to numpy; target < 10 ms for the router's own backend), and
+the word-piece lengths of the prompts timed. Timings on a shared machine are provisional.
+Options: ``--encoder-backend auto|numpy|onnx-float32|onnx-int8`` (auto: onnx-int8 when onnxruntime
+is installed), ``--max-tokens N``, ``--speed-only`` (fidelity and speed only), ``--compare-backends``
+(only the paired int8 − numpy gap recovered with categories blanked, per embedding estimator).
 Run: ``.venv/bin/python benchmarks/bench_route_generalise.py [--quick] [--data DIR] [--json PATH]``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import sys
 import time
@@ -32,13 +39,13 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import median_of, one_core, parser, verdict
+from _common import one_core, parser
 
 CPUS = one_core()
 
 import numpy as np  # noqa: E402
 
-from tokenomy.core import PriceVector  # noqa: E402
+from _route_encoder import EMBED, TARGET_V, compare_backends, fidelity, speed  # noqa: E402
 from tokenomy.core.errors import ValidationError  # noqa: E402
 from tokenomy.interfaces.loaders.routing import (  # noqa: E402
     load_price_table,
@@ -46,13 +53,10 @@ from tokenomy.interfaces.loaders.routing import (  # noqa: E402
     load_routerbench,
 )
 from tokenomy.routing.dataset import RoutingDataset  # noqa: E402
-from tokenomy.routing.decision import RouteRequest  # noqa: E402
 from tokenomy.routing.generalise import Fold, folds_for, pooled_eval  # noqa: E402
 from tokenomy.routing.router import Router  # noqa: E402
 
 V_GRID = (0.001, 0.003, 0.01, 0.03, 0.1, 1.0)
-TARGET_V = (0.003, 0.01, 0.03)
-EMBED = ("mf", "logistic-embed", "knn-embed")
 
 
 def blank(ds: RoutingDataset) -> RoutingDataset:
@@ -149,187 +153,6 @@ def targets(results: dict[str, dict[str, Any]], ests: list[str]) -> list[str]:
     return out
 
 
-def cpu_median(fn: Any, repeat: int) -> float:
-    """Median CPU time of ``repeat`` calls (seconds): less sensitive than wall time to other processes."""
-    times = []
-    for _ in range(repeat):
-        t0 = time.process_time()
-        fn()
-        times.append(time.process_time() - t0)
-    return float(np.median(times))
-
-
-def fidelity(encoder: Any, texts: list[str], cache_dir: str | None) -> dict[str, Any]:
-    """Cosine of each backend's vectors to the numpy reference on ``texts`` (train prompts), min / median."""
-    from tokenomy.interfaces.loaders.routing_embeddings import load_encoder
-
-    ref = load_encoder(backend="numpy").encode(texts)
-    out: dict[str, Any] = {"n": len(texts)}
-    print(
-        f"\nencoder fidelity: cosine to the numpy reference over {len(texts):,} train prompts (min / median)"
-    )
-    for backend in ("onnx-float32", "onnx-int8"):
-        try:
-            enc = load_encoder(backend=backend, cache_dir=cache_dir, max_tokens=encoder.max_tokens)
-        except ValidationError as exc:
-            print(f"  {backend}: not run ({exc})")
-            continue
-        cos = np.sum(enc.encode(texts) * ref, axis=1)
-        out[backend] = {
-            "min": float(cos.min()),
-            "median": float(np.median(cos)),
-            "p01": float(np.quantile(cos, 0.01)),
-        }
-        print(
-            f"  {backend:<13} min {cos.min():.5f}  1st percentile {np.quantile(cos, 0.01):.5f}  median {np.median(cos):.5f}"
-        )
-    return out
-
-
-def speed(
-    router: Router, prompts: list[str], cats: list[str], n: int, cache_dir: str | None
-) -> dict[str, Any]:
-    from tokenomy.interfaces.loaders.routing_embeddings import load_encoder
-
-    rng = np.random.default_rng(0)
-    pick = rng.integers(0, len(prompts), n)
-    X = router.features([prompts[i] for i in pick], [cats[i] for i in pick])  # embeddings from the cache
-    v = rng.lognormal(np.log(0.01), 1.5, n)
-    prices = PriceVector()
-    times = []
-    for _ in range(3):
-        t0 = time.perf_counter()
-        router.route_many(X, prices, v)
-        times.append(time.perf_counter() - t0)
-    t_many = min(times)
-    enc = router.encoder
-    assert enc is not None
-    raw = getattr(enc, "encoder", enc)  # past the cache: the encoder's own cost
-    # the raw encoder has no cache, so the test prompts themselves are unseen by it
-    timed = [prompts[i] for i in rng.choice(len(prompts), min(200, len(prompts)), replace=False)]
-    questions = [router.featurizer_.question(t) for t in timed]
-    lengths = np.array([min(len(x), raw.max_tokens) for x in raw.tokenize(questions)])
-    backends: dict[str, Any] = {"numpy": load_encoder(backend="numpy", max_tokens=raw.max_tokens)}
-    for b in ("onnx-float32", "onnx-int8"):
-        with contextlib.suppress(ValidationError):  # onnxruntime absent: the numpy reference only
-            backends[b] = load_encoder(backend=b, max_tokens=raw.max_tokens, cache_dir=cache_dir)
-    it = iter(range(10**9))
-
-    def one(e: Any) -> None:
-        i = next(it) % len(timed)
-        router.encoder = e  # past the cache; another backend's encoder is swapped in for timing only
-        router.route(RouteRequest(timed[i], "", 0.01), prices)
-
-    def emb(e: Any) -> None:
-        i = next(it) % len(questions)
-        e.encode([questions[i]])
-
-    chosen = next(b for b, e in backends.items() if e.model_id == raw.model_id and e.backend == raw.backend)
-    backends[chosen] = raw  # the router's own encoder
-    t_emb = {b: median_of(lambda e=e: emb(e), 200) for b, e in backends.items()}
-    t_one = {b: median_of(lambda e=e: one(e), 200) for b, e in backends.items()}
-    cpu_one = {b: cpu_median(lambda e=e: one(e), 200) for b, e in backends.items()}
-    router.attach_encoder(enc)
-    print(
-        f"\nspeed, one core ({router.estimator}, encoder {router.embedding_model_}, backend {raw.backend}):"
-    )
-    print(
-        f"  route_many over {n:,} requests × {len(router.models_)} models, embeddings precomputed: "
-        f"{t_many:.3f} s  target < 1 s: {verdict(t_many, 1.0)}"
-    )
-    q = np.percentile(lengths, [5, 25, 50, 75, 95])
-    print(
-        f"  requests timed: 200 RouterBench test prompts (the encoder has no cache), word pieces after boilerplate "
-        f"removal and the {raw.max_tokens} cut: p5 {q[0]:.0f}, p25 {q[1]:.0f}, median {q[2]:.0f}, p75 {q[3]:.0f}, "
-        f"p95 {q[4]:.0f}, max {lengths.max()}"
-    )
-    print(
-        "  medians of 200 wall times (ratio: numpy reference ÷ this backend, same run; other backends swapped in):"
-    )
-    for b in backends:
-        mark = "  ← the router's encoder" if b == chosen else ""
-        print(
-            f"    {b:<13} encoder alone {t_emb[b] * 1e3:6.2f} ms (×{t_emb['numpy'] / t_emb[b]:.1f}); one request end to end "
-            f"{t_one[b] * 1e3:6.2f} ms (×{t_one['numpy'] / t_one[b]:.1f}); its CPU time {cpu_one[b] * 1e3:6.2f} ms{mark}"
-        )
-    print(
-        f"  one request end to end, embedding included ({chosen}): {t_one[chosen] * 1e3:.2f} ms  "
-        f"target < 10 ms: {verdict(t_one[chosen], 0.010)}"
-    )
-    return {
-        "route_many_s": t_many,
-        "one_request_s": t_one[chosen],
-        "encoder_one_s": t_emb[chosen],
-        "backend": raw.backend,
-        "by_backend": {
-            b: {"encoder_one_s": t_emb[b], "one_request_s": t_one[b], "one_request_cpu_s": cpu_one[b]}
-            for b in backends
-        },
-        "tokens_timed": {
-            "p5": q[0],
-            "p25": q[1],
-            "median": q[2],
-            "p75": q[3],
-            "p95": q[4],
-            "max": int(lengths.max()),
-        },
-        "n": n,
-    }
-
-
-def compare_backends(
-    ds: RoutingDataset, table: Any, folds: int, cache_dir: str | None, n_boot: int
-) -> dict[str, Any]:
-    """Paired: gap recovered with int8 embeddings minus with the numpy reference's, categories blanked.
-
-    The same train/test rows, the same bootstrap resamples; only the encoder differs.
-    """
-    from tokenomy.interfaces.loaders.routing_embeddings import CachedEncoder, load_encoder
-    from tokenomy.routing.evaluation import _fitted, realised
-    from tokenomy.routing.metrics import bootstrap_means
-
-    data = blank(ds)
-    train, test = data.split("train"), data.split("test")
-    encs = {
-        b: CachedEncoder(load_encoder(backend=b, cache_dir=cache_dir), cache_dir)
-        for b in ("onnx-int8", "numpy")
-    }
-    out: dict[str, Any] = {}
-    print(
-        f"\nint8 − numpy reference, categories blanked, paired over the same {len(test)} test rows and resamples:"
-    )
-    for est in EMBED:
-        per: dict[str, dict[float, np.ndarray]] = {}
-        for b, enc in encs.items():
-            router = Router(estimator=est, prices=table, encoder=enc, folds=folds).fit(train, PriceVector())
-            base = router.problem(
-                router.features(test.prompts, test.categories.tolist()), 0.0, PriceVector(), test
-            )
-            fitted = _fitted(["tokenomy", "best-fixed", "oracle"], router, 0)
-            per[b] = {}
-            for v in TARGET_V:
-                pv = base.at_v(v)
-                per[b][v] = np.stack(
-                    [realised(pv, fitted[n].route(pv)).welfare for n in ("tokenomy", "best-fixed", "oracle")]
-                )
-        cells = []
-        for v in TARGET_V:
-            stack = np.concatenate([per["onnx-int8"][v], per["numpy"][v][:1]])  # int8, fixed, oracle, numpy
-            boot = bootstrap_means(stack, n_boot, 0)
-            gap_b = (boot[[0, 3]] - boot[1]) / (boot[2] - boot[1])
-            m = stack.mean(axis=1)
-            g8, g0 = (m[0] - m[1]) / (m[2] - m[1]), (m[3] - m[1]) / (m[2] - m[1])
-            lo, hi = np.percentile(gap_b[0] - gap_b[1], [2.5, 97.5])
-            out[f"{est} V={v:g}"] = {
-                "int8": float(g8),
-                "numpy": float(g0),
-                "diff_ci95": [float(lo), float(hi)],
-            }
-            cells.append(f"V={v:g}: {g8:.3f} − {g0:.3f} = {g8 - g0:+.3f} [{lo:+.3f}, {hi:+.3f}]")
-        print(f"  {est:<15}" + "; ".join(cells))
-    return out
-
-
 def main() -> None:
     p = parser(__doc__ or "")
     p.add_argument("--json", metavar="PATH", help="write every figure as JSON here")
@@ -370,7 +193,7 @@ def main() -> None:
         encoder, ests = None, ["neighbours", "prior"]
     n_boot = 200 if args.quick else 1000
     if args.compare_backends:
-        paired = compare_backends(ds, table, args.router_folds, args.cache_dir, n_boot)
+        paired = compare_backends(blank(ds), table, args.router_folds, args.cache_dir, n_boot)
         if args.json:
             Path(args.json).write_text(json.dumps({"int8_minus_numpy_blanked": paired}, indent=1))
             print(f"wrote {args.json}")

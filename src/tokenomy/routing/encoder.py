@@ -9,7 +9,10 @@ the vectors equal sentence-transformers' (float32 rounding aside) without torch.
 This module reads no file: the weights (name -> array, Hugging Face BERT names) and the tokenizer (a
 function from texts to word-piece id lists with [CLS]/[SEP]) are handed in by
 ``tokenomy.interfaces.loaders.routing_embeddings``, which finds them in an installed package.
-``TextEncoder`` is the contract the router uses; ``MiniLMEncoder`` is the one implementation.
+``TextEncoder`` is the contract the router uses; ``MiniLMEncoder`` is the reference implementation
+and the fall-back; ``encoder_onnx.OnnxEncoder`` runs the same network through onnxruntime (float32:
+the same vectors; int8: close ones, under another ``model_id``). Both cut and pad texts with
+``padded_batches``.
 """
 
 from __future__ import annotations

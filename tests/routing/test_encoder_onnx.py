@@ -127,3 +127,12 @@ def test_padded_batches_cut_long_texts_keeping_their_last_piece_and_sort_by_leng
     _, arr, mask = out[0]
     assert arr.tolist() == [[101, 102, 0], [101, 9, 102]] and mask.tolist() == [[1, 1, 0], [1, 1, 1]]
     assert out[1][1].tolist() == [[101, 5, 6, 102]] and out[1][2].all()
+
+
+def test_a_damaged_cached_model_is_rebuilt(reference: np.ndarray, tmp_path: Path) -> None:
+    _load("onnx-float32", tmp_path)
+    (built,) = tmp_path.glob("model-*.onnx")
+    built.write_bytes(b"not an onnx model")
+    enc = _load("onnx-float32", tmp_path)
+    assert built.stat().st_size > 1_000_000
+    assert np.min(np.sum(enc.encode(TEXTS) * reference, axis=1)) > 0.99999  # type: ignore[attr-defined]

@@ -136,15 +136,17 @@ def load_encoder(
     if not versions:
         raise ValidationError(f"the encoder backend {backend} needs the embeddings extra: {_EXTRA_ONNX}")
     tag = f"{backend}@onnxruntime=={versions[1]}"
-    model = _onnx_model(
-        weights,
-        heads,
-        int8=backend == "onnx-int8",
-        key=f"{model_id}|{tag}|{versions[0]}",
-        cache_dir=cache_dir,
-    )
     dim = int(weights["embeddings.word_embeddings.weight"].shape[1])
-    return OnnxEncoder(model, tokenize, model_id=model_id, backend=tag, dim=dim, max_tokens=keep)
+    key = f"{model_id}|{tag}|{versions[0]}"
+    for attempt in range(2):
+        model = _onnx_model(weights, heads, int8=backend == "onnx-int8", key=key, cache_dir=cache_dir)
+        try:
+            return OnnxEncoder(model, tokenize, model_id=model_id, backend=tag, dim=dim, max_tokens=keep)
+        except Exception as exc:  # onnxruntime's own error types: a damaged cached model is rebuilt once
+            if attempt:
+                raise ValidationError(f"onnxruntime cannot run the built encoder model: {exc}") from None
+            _model_path(key, cache_dir).unlink(missing_ok=True)
+    raise AssertionError("unreachable")
 
 
 def _parse_model_id(model_id: str) -> tuple[str, str, int | None]:
@@ -174,14 +176,20 @@ def _onnx_versions() -> tuple[str, str] | None:
         return None
 
 
+def _model_path(key: str, cache_dir: str | Path | None) -> Path:
+    """Where the built ONNX model named by ``key`` is kept."""
+    folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    return folder / f"model-{hashlib.sha256(key.encode()).hexdigest()[:16]}.onnx"
+
+
 def _onnx_model(
     weights: dict[str, NDArray[np.float32]], heads: int, *, int8: bool, key: str, cache_dir: str | Path | None
 ) -> bytes:
     """The serialised ONNX graph of ``weights`` (int8 weights when ``int8``), built once and kept on disk."""
     from tokenomy.routing.encoder_onnx import bert_graph
 
-    folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    path = folder / f"model-{hashlib.sha256(key.encode()).hexdigest()[:16]}.onnx"
+    path = _model_path(key, cache_dir)
+    folder = path.parent
     if path.is_file():
         return path.read_bytes()
     graph = bert_graph(weights, heads=heads)

@@ -217,11 +217,21 @@ def _shell(prog: str, args: list[str], upstream: str | None) -> tuple[str, str]:
 
 
 def _severity_key(cls: str, schedule: Schedule | None) -> tuple[int, int, int]:
-    order = SEVERITY.index(cls) if cls in SEVERITY else len(SEVERITY)
     if schedule is None:
-        return (0, 0, order)
+        return (0, 0, SEVERITY.index(cls) if cls in SEVERITY else len(SEVERITY))
+    found = _SEVERITY_KEYS.get((cls, id(schedule)))
+    if found is not None and found[0] is schedule:
+        return found[1]
+    order = SEVERITY.index(cls) if cls in SEVERITY else len(SEVERITY)
     level = schedule.level(cls)
-    return (VERDICT_RANK[schedule.verdict(cls)], {"multi_party": 1}.get(level, 0), order)
+    key = (VERDICT_RANK[schedule.verdict(cls)], {"multi_party": 1}.get(level, 0), order)
+    if len(_SEVERITY_KEYS) > 4096:
+        _SEVERITY_KEYS.clear()
+    _SEVERITY_KEYS[(cls, id(schedule))] = (schedule, key)  # (the schedule is held: its id stays its own)
+    return key
+
+
+_SEVERITY_KEYS: dict[tuple[str, int], tuple[Schedule, tuple[int, int, int]]] = {}
 
 
 _MEMO_CHARS = 2_000
@@ -251,7 +261,7 @@ def _too_big(command: str) -> str:
             top = max(top, depth)
         if top > MAX_NESTING:
             return f"substitutions nested {top} deep (limit {MAX_NESTING})"
-    if sum(command.count(c) for c in ";&|\n") > 2 * MAX_PARTS:
+    if command.count(";") + command.count("&") + command.count("|") + command.count("\n") > 2 * MAX_PARTS:
         return f"more than {MAX_PARTS:,} simple commands"
     return ""
 
@@ -296,7 +306,8 @@ def classify_shell(
                     memo[key] = found
             cls, rule = found
             parts.append((part.text, cls, rule))
-            words = _strip_wrappers(_words(part.text)) if _CD.search(part.text) else []
+            t = part.text
+            words = _strip_wrappers(_words(t)) if ("cd" in t or "pushd" in t) and _CD.search(t) else []
             if words[:1] in (["cd"], ["pushd"]):
                 cwd_danger = len(words) == 1 or (is_dangerous(words[1]) and not UP_ONLY.match(words[1]))
                 to = pth.normalise(words[1] if len(words) > 1 else "~")

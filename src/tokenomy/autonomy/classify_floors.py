@@ -10,6 +10,7 @@ session knows (``CWD``). Used by :mod:`tokenomy.autonomy.classify`; text only, n
 
 from __future__ import annotations
 
+import functools
 import posixpath
 import re
 from collections.abc import Mapping
@@ -84,9 +85,12 @@ _SECRET_CLI = re.compile(
     r"|\bvault\s+(kv\s+)?(get|read)\b|\bop\s+(read|item\s+get)\b|\bsecurity\s+find-\w+-password\b"
     r"|\baz\s+keyvault\s+secret\s+show\b"
 )
+_SECRET_CLI_WORDS = ("kubectl", "secretsmanager", "ssm", "gcloud", "vault", "op", "security", "keyvault")
+"""A literal each alternative of ``_SECRET_CLI`` contains (the expression is tried only when one is there)."""
 _RECURSIVE_READERS = words_set("grep egrep fgrep rg ag ack cp scp rsync tar zip 7z find du")
 
 
+@functools.lru_cache(maxsize=1024)
 def _home_root(arg: str) -> bool:
     """Whether ``arg`` is a whole home folder, the root, or a credential folder."""
     n = pth.normalise(arg)
@@ -138,7 +142,8 @@ def floors(prog: str, raw: list[str], words: list[str], simple: str) -> list[tup
         found.append(escape)
     if prog == "su":
         found.append(("privilege", "su runs as another user"))
-    if _SECRET_CLI.search(" ".join([prog, *args])):  # the words, after quotes, escapes and braces
+    joined = " ".join([prog, *args])
+    if any(w in joined for w in _SECRET_CLI_WORDS) and _SECRET_CLI.search(joined):  # after quotes, escapes
         found.append(("secret_read", "a secrets manager or cluster secret is read"))
     if prog in _RECURSIVE_READERS and any(_home_root(a) for a in args):
         recursive = prog in ("rg", "ag", "find", "tar", "zip", "7z", "rsync", "du") or any(

@@ -97,6 +97,7 @@ def expand_braces(words: list[str]) -> list[str]:
     return out
 
 
+@functools.lru_cache(maxsize=2048)
 def normalise(word: str) -> str | None:
     """The path ``word`` names, resolved as far as the text allows; None when a variable hides it.
 

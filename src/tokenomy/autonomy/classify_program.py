@@ -74,6 +74,8 @@ _WRITE_ALL = words_set("mv tee touch truncate chmod chown chgrp mkdir shred vim 
 
 
 def write_targets(prog: str, args: list[str]) -> list[str]:
+    if prog not in _WRITE_LAST and prog not in _WRITE_ALL and prog not in ("sed", "perl"):
+        return []
     operands = [a for a in args if not a.startswith("-") and not REDIRECT_WORD.match(a)]
     if prog in _WRITE_LAST:
         return operands[-1:] if len(operands) > 1 else []

@@ -101,8 +101,9 @@ def test_bad_backend_and_max_tokens_are_one_line_errors() -> None:
 
     with pytest.raises(ValidationError, match="unknown encoder backend 'tpu'; valid: auto, numpy"):
         load_encoder(backend="tpu")
-    with pytest.raises(ValidationError, match=r"max_tokens must be|embeddings extra"):
-        load_encoder(backend="numpy", max_tokens=1)
+    for bad in (1, 513):
+        with pytest.raises(ValidationError, match=r"max_tokens must be 2 .* to 512|embeddings extra"):
+            load_encoder(backend="numpy", max_tokens=bad)
 
 
 def test_a_full_model_id_loads_the_encoder_that_made_it(cache: Path) -> None:

@@ -122,8 +122,11 @@ def load_encoder(
     st = json.loads((folder / "sentence_bert_config.json").read_text(encoding="utf-8"))
     own = int(st.get("max_seq_length", 256))
     keep = own if max_tokens is None else max_tokens
-    if keep < 2:
-        raise ValidationError(f"max_tokens must be ≥ 2 ([CLS] and [SEP]); got {keep}")
+    most = int(cfg.get("max_position_embeddings", 512))
+    if not 2 <= keep <= most:
+        raise ValidationError(
+            f"max_tokens must be 2 ([CLS] and [SEP]) to {most} (the model's positions); got {keep}"
+        )
     model_id = f"{name}@{pkg.replace('_', '-')}=={pkg_version}"
     model_id += ("+int8" if backend == "onnx-int8" else "") + (f"+max{keep}" if keep != own else "")
     weights = read_safetensors(folder / "model.safetensors")

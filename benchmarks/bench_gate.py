@@ -40,7 +40,7 @@ import numpy as np  # noqa: E402
 from gate_suite import BENIGN_SCENARIOS, DANGEROUS_SCENARIOS, benign_cases, dangerous_cases  # noqa: E402
 
 from tokenomy.audit.curves import wilson  # noqa: E402
-from tokenomy.autonomy import classify_paths, classify_workspace, shell  # noqa: E402
+from tokenomy.autonomy import classify_floors, classify_paths, classify_workspace, shell  # noqa: E402
 from tokenomy.autonomy.classify import classify_call  # noqa: E402
 from tokenomy.autonomy.gate import Gate, GateContext  # noqa: E402
 from tokenomy.autonomy.schedule import Schedule  # noqa: E402
@@ -55,6 +55,8 @@ def _cold() -> None:
     """Empty the module-level text caches (split, words, redirections, path hints, vouches)."""
     for fn in (
         shell._split_parts,
+        classify_paths.normalise,
+        classify_floors._home_root,
         shell._cached_words,
         shell._cached_redirects,
         classify_paths.mentions_sensitive,

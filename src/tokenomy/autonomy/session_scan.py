@@ -11,6 +11,7 @@ read is left as it is, where the classifier fails closed on it.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -50,15 +51,20 @@ class Segment:
 
 
 def _skip_heredocs(text: str, i: int, tags: list[str]) -> int:
-    """Index after the bodies of ``tags`` that start on the line after position ``i`` (a newline)."""
+    """Index after the bodies of ``tags`` that start on the line after position ``i`` (a newline): the
+    newline that ends each terminator line (a line that is the tag, blanks around it allowed), or the
+    end of the text when a terminator is missing."""
     for tag in tags:
-        while i < len(text):
-            j = text.find("\n", i + 1)
-            line = text[i + 1 : j if j >= 0 else len(text)]
-            i = j if j >= 0 else len(text)
-            if line.strip() == tag:
-                break
+        if i >= len(text):
+            continue
+        end = _terminator(tag).search(text, i + 1)
+        i = len(text) if end is None else end.end()
     return i
+
+
+@functools.lru_cache(maxsize=64)
+def _terminator(tag: str) -> re.Pattern[str]:
+    return re.compile(r"^[^\S\n]*" + re.escape(tag) + r"[^\S\n]*$", re.MULTILINE)
 
 
 def segments(text: str) -> list[Segment]:

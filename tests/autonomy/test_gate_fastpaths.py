@@ -237,3 +237,33 @@ def test_a_database_ledger_is_written_in_batches_and_other_sinks_at_once() -> No
     sink = Sink()
     Gate(schedule, sink).check("ls", GateContext(session_id="s"))
     assert len(sink) == 1
+
+
+def test_path_hint_matches_its_expression() -> None:
+    from tokenomy.autonomy import classify_paths as pth
+
+    texts = [*TEXTS, "~/.bashrc", "/etc/rc.local", "x rc", "src", "Login Data", "a.pem"]
+    wrong = [t for t in texts if pth.mentions_sensitive.__wrapped__(t) != (pth._HINT.search(t) is not None)]
+    assert not wrong, wrong[:3]
+    assert pth.mentions_sensitive("cat ~/.ssh/id_rsa") and not pth.mentions_sensitive("ls docs")
+
+
+def _skip_heredocs_reference(text: str, i: int, tags: list[str]) -> int:
+    for tag in tags:
+        while i < len(text):
+            j = text.find("\n", i + 1)
+            line = text[i + 1 : j if j >= 0 else len(text)]
+            i = j if j >= 0 else len(text)
+            if line.strip() == tag:
+                break
+    return i
+
+
+def test_heredoc_terminators_are_found_as_by_the_line_scan() -> None:
+    rnd = random.Random(3)
+    pieces = ["a", " ", "\n", "EOF", " EOF ", "\t", "\r", "X", "EOFX", "\n\n", "cat <<EOF\n"]
+    texts = ["".join(rnd.choice(pieces) for _ in range(rnd.randint(1, 20))) for _ in range(5_000)]
+    for t in texts:
+        for i in [k for k, ch in enumerate(t) if ch == "\n"][:3]:
+            for tags in (["EOF"], ["X", "EOF"]):
+                assert scan._skip_heredocs(t, i, tags) == _skip_heredocs_reference(t, i, tags), (t, i, tags)

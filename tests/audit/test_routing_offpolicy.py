@@ -182,3 +182,21 @@ def test_a_group_logged_by_a_deterministic_router_has_no_support() -> None:
     assert over.details["groups_without_support"] == 1
     assert [g["v_range_usd"] for g in over.details["groups"]] == [[1.0, 10.0]]
     assert not any(e["request_id"].startswith("fixed") for e in over.examples)
+
+
+def test_tokenomy_audit_on_the_ledger_file_reports_the_estimate_with_its_interval(tmp_path: Any) -> None:
+    import json
+
+    from tokenomy.interfaces.cli import main
+    from tokenomy.ledger import Ledger
+
+    d, o, truth = ledger(3000, seed=7)
+    path, out = tmp_path / "gw.duckdb", tmp_path / "a.json"
+    with Ledger(path) as led:
+        led.append(d)
+        led.append_outcomes(o)
+    assert main(["audit", str(path), "--json", str(out)]) == 0
+    f = json.loads(out.read_text())["failure_modes"]["over_routing"]
+    assert f["labels"] == ["off-policy estimate"] and f["count"] > 0 and f["action"]
+    lo, hi = f["impact_ci95"]
+    assert 0 < lo <= truth <= hi

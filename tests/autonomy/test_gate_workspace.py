@@ -101,6 +101,18 @@ ATTACKS: tuple[tuple[str, tuple[Any, ...]], ...] = (
     ("script through home", ("python ~/x.py",)),
     ("pytest basetemp at /", ("pytest --basetemp=/",)),
     ("pytest config from /tmp", ("pytest -c /tmp/evil.ini",)),
+    ("pytest config glued to its option", ("pytest -c/tmp/evil.ini",)),
+    (
+        "test drives a project helper with a built string",
+        (
+            _write(
+                "tests/test_h.py", 'from app.util import run\n\ndef test_x():\n    run("r" + "m -rf ~")\n'
+            ),
+            "pytest",
+        ),
+    ),
+    ("make file above the workspace", ("make -f../Makefile test",)),
+    ("make directory above the workspace", ("make -C .. test",)),
     ("preload on the runner", ("LD_PRELOAD=/tmp/x.so pytest",)),
     ("pythonpath outside", ("PYTHONPATH=/tmp/evil pytest",)),
     ("exported pythonpath then tests", ("export PYTHONPATH=/tmp/evil", "pytest")),

@@ -58,11 +58,11 @@ _RISKY_WORDS = frozenset(
     environ getenv putenv expanduser base64 b64decode codecs fromhex zlib bz2 lzma rot13 chr
     bytearray sudo crontab setuid writelines write_text write_bytes writefile writefilesync
     credentials credential secret secrets password passwd id_rsa authorized_keys hookspath bashrc
-    netrc subprocess pexpect execa shelljs plumbum execfile spawnvpe posix_spawn""".split()  # noqa: SIM905
+    netrc home subprocess pexpect execa shelljs plumbum execfile spawnvpe posix_spawn""".split()  # noqa: SIM905
 )
 _RISKY_FRAGMENTS = (
     "os.remove", "os.rename", "os.replace", "os.kill", "os.chmod", "os.chown", "os.link", "os.fork",
-    "os.startfile", ".write(", "fs.rm", "~/", "'~'", '"~"', "/etc/", "/proc/", ".ssh", ".aws", ".env",
+    "os.startfile", ".write(", "fs.rm", "~", "/etc/", "/proc/", ".ssh", ".aws", ".env",
     ".git/hooks", "[::-1]", "\\x", "\\u00", "http.client", "process.env", "commands.", "rm -", "|sh",
     "| sh", "|bash", "| bash", "decode(", "$(", "new function", "/dev/tcp", "/dev/udp", "/dev/sd",
     "/dev/nvme", "/dev/mem",
@@ -228,8 +228,11 @@ def env_risk(word: str, cwd: str | None, workspace: str | None) -> bool:
 
 def _plain(ws: list[str], cwd: str | None, workspace: str | None) -> bool:
     for w in ws:
-        if _PLAIN_WORD.fullmatch(w) is None or ".." in w.split("/") or risky_text(w):
+        bare = w[:-4] if w.endswith("/...") else w  # (Go's ./... names the local packages)
+        if _PLAIN_WORD.fullmatch(w) is None or ".." in bare or risky_text(w):
             return False
+        if w.startswith("-") and "/" in w and "=" not in w:
+            return False  # a path glued to an option (-c/tmp/x.ini, -f../Makefile): not read, refused
         path = w.split("=", 1)[1] if w.startswith("-") and "=" in w else w
         if "/" in path and not inside(path, cwd, workspace):
             return False

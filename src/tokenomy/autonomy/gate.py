@@ -22,8 +22,14 @@ store and restore — this module does no I/O); ``whole_class=True`` widens a se
 approval to every call of the class. The gate keeps each session's state
 (:class:`~tokenomy.autonomy.session_state.SessionState`: working directory, variables, aliases and
 functions, files written, secrets read), so a call is judged with what the session did before it; a
-secret read followed by a network send in the same session is denied. ``multi_party`` classes need ``approvers`` distinct approvers.
-Every verdict and every approval is written to the ledger as a :class:`~tokenomy.ledger.Decision`
+secret read followed by a network send in the same session is denied. Outside a sandbox, the
+schedule's ``workspace_trust`` lets the state vouch for the project's own test/build runs, artefact
+clean-ups and manifest installs in a clean session (:mod:`tokenomy.autonomy.classify_workspace`;
+judged at the sandboxed level, the reason says ``workspace: …``). Shell-command classifications are
+memoised per gate (:mod:`tokenomy.autonomy.classify_cache`; the state-dependent work runs on every
+call). ``multi_party`` classes need ``approvers`` distinct approvers.
+Every verdict and every approval is written to the ledger (in batches for a database ledger) as a
+:class:`~tokenomy.ledger.Decision`
 (layer ``action``): candidates ``act`` (its harm, surplus −priced harm) and ``ask`` (its cost), chosen
 ``act`` / ``ask``, or the null option for ``deny``. The decorator (:meth:`Gate.guard`) and the context
 manager (:meth:`Gate.session`) wrap the same check for code that wants an exception instead.
@@ -42,7 +48,8 @@ from tokenomy.autonomy.classify_cache import ClassifyCache
 from tokenomy.autonomy.classify_workspace import VOUCHABLE, unclean_parts, vouch_call
 from tokenomy.autonomy.gate_ledger import verdict_decision
 from tokenomy.autonomy.gate_session import GateSession
-from tokenomy.autonomy.schedule import SCOPES, ActionClass, Schedule, level_verdict
+from tokenomy.autonomy.gate_terms import Terms, class_terms
+from tokenomy.autonomy.schedule import SCOPES, Schedule, level_verdict
 from tokenomy.autonomy.session_state import Prepared, SessionState, StateLimits
 from tokenomy.autonomy.trajectory import ToolCall
 from tokenomy.autonomy.verdict import (
@@ -237,52 +244,18 @@ class Gate:
             st.unclean = unclean_parts(res.parts, bool(why))
         return why
 
-    def _level(self, name: str, ctx: GateContext, in_sandbox: bool | None) -> tuple[str, str]:
-        cls = self.schedule.classes.get(name)
-        if cls is None:
-            return self.schedule.unknown_level, f"class {name!r} has no rule: unknown_level (fail closed)"
-        sandboxed = self.schedule.sandboxed if in_sandbox is None else in_sandbox
-        published = cls.effective_level(sandboxed)
-        if self.mode == "schedule" or published == "deny":
-            where = "" if cls.level == published else (" (outside the sandbox)" if not sandboxed else "")
-            return published, f"schedule level {published}{where}"
-        price = cls.harm_price_usd(ctx.p_harm)
-        implied = (
-            "free"
-            if price <= self.schedule.ask_cost_usd
-            else ("multi_party" if cls.approvers > 1 else "confirm")
-        )
-        if implied == "free" and not sandboxed and published != "free":
-            return published, f"implied free but outside the sandbox: schedule level {published}"
-        return implied, f"implied level {implied} (priced harm vs ask cost)"
-
-    def _terms(
-        self, name: str, ctx: GateContext, sandboxed: bool | None
-    ) -> tuple[str, str, float, str, int, str]:
-        """(level, why, price, scope, approvers needed, price comparison) of class ``name`` in ``ctx``
-        (``sandboxed`` in place of the context's): a function of the class, the sandbox flag and the
-        harm estimate alone (kept per schedule)."""
-        key = (name, sandboxed, ctx.p_harm)
+    def _terms(self, name: str, ctx: GateContext, sandboxed: bool | None) -> Terms:
+        """The class's verdict terms in ``ctx`` (``sandboxed`` in place of the context's), kept per
+        schedule and mode (:func:`~tokenomy.autonomy.gate_terms.class_terms`)."""
         if self._terms_schedule is not self.schedule or self._terms_mode != self.mode:
             self._terms_memo.clear()
             self._terms_schedule, self._terms_mode = self.schedule, self.mode
+        key = (name, sandboxed, ctx.p_harm)
         found = self._terms_memo.get(key)
-        if found is not None:
-            return found
-        cls: ActionClass | None = self.schedule.classes.get(name)
-        level, why = self._level(name, ctx, sandboxed)
-        price = cls.harm_price_usd(ctx.p_harm) if cls is not None else float("inf")
-        ask_cost = self.schedule.ask_cost_usd
-        scope = cls.scope if cls is not None else "once"
-        needed = cls.approvers if cls is not None and level == "multi_party" else 1
-        cmp = (
-            "unpriced"
-            if cls is None
-            else f"priced harm ${price:.4g} {'>' if price > ask_cost else '≤'} ask ${ask_cost:.4g}"
-        )
-        found = (level, why, price, scope, needed, cmp)
-        if len(self._terms_memo) < 4096:
-            self._terms_memo[key] = found
+        if found is None:
+            found = class_terms(self.schedule, self.mode, name, sandboxed, ctx.p_harm)
+            if len(self._terms_memo) < 4096:
+                self._terms_memo[key] = found
         return found
 
     def _judge(

@@ -39,7 +39,16 @@ import re
 
 from tokenomy.autonomy.shell import SHELLS, SUBST, split_parts, words
 
-__all__ = ["MANIFESTS", "NO_RUN", "VOUCHABLE", "cwd_inside", "inside", "risky_text", "vouch_part"]
+__all__ = [
+    "ENTRY_POINTS",
+    "MANIFESTS",
+    "NO_RUN",
+    "VOUCHABLE",
+    "cwd_inside",
+    "inside",
+    "risky_text",
+    "vouch_part",
+]
 
 VOUCHABLE = frozenset(("execute", "install", "delete_local"))
 """Classes whose parts :func:`vouch_part` may vouch for."""
@@ -58,7 +67,8 @@ _RISKY_WORDS = frozenset(
     environ getenv putenv expanduser base64 b64decode codecs fromhex zlib bz2 lzma rot13 chr
     bytearray sudo crontab setuid writelines write_text write_bytes writefile writefilesync
     credentials credential secret secrets password passwd id_rsa authorized_keys hookspath bashrc
-    netrc home subprocess pexpect execa shelljs plumbum execfile spawnvpe posix_spawn""".split()  # noqa: SIM905
+    netrc home scp rsync sftp ftp ncat netcat socat telnet ssh gsutil kubectl docker mkfs shred
+    pkill killall subprocess pexpect execa shelljs plumbum execfile spawnvpe posix_spawn""".split()  # noqa: SIM905
 )
 _RISKY_FRAGMENTS = (
     "os.remove", "os.rename", "os.replace", "os.kill", "os.chmod", "os.chown", "os.link", "os.fork",
@@ -145,7 +155,6 @@ _ARTEFACT_DIRS = frozenset(
         ".gradle",
         "_build",
         ".hypothesis",
-        ".cache",
     ]
 )
 _ARTEFACT_FILE = re.compile(
@@ -173,6 +182,14 @@ MANIFESTS = re.compile(
 )
 """File names an install reads its package list or index from (an install is vouched only when the
 session wrote none of them)."""
+ENTRY_POINTS = re.compile(
+    r"^(Makefile|GNUmakefile|makefile|[\w.-]+\.mk|Justfile|justfile|Rakefile|package\.json|tox\.ini|noxfile\.py|"
+    r"setup\.py|setup\.cfg|pyproject\.toml|conftest\.py|pytest\.ini|sitecustomize\.py|usercustomize\.py|"
+    r"[\w.-]+\.pth|build\.rs|Cargo\.toml|CMakeLists\.txt|build\.gradle(\.kts)?|pom\.xml|\.npmrc|\.envrc)$"
+)
+"""Files whose content a runner executes as commands or code before any test (a Makefile's recipes,
+``package.json`` scripts, ``conftest.py``, a ``.pth`` file): once the session writes one, nothing
+is vouched in that session."""
 
 
 def risky_text(text: str) -> str:

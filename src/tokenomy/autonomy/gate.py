@@ -43,9 +43,9 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import replace
 from typing import Any, TypeVar
 
-from tokenomy.autonomy.classify import Classification, _severity_key, classify_call
+from tokenomy.autonomy.classify import _SHELL_TOOLS, Classification, _severity_key, classify_call
 from tokenomy.autonomy.classify_cache import ClassifyCache
-from tokenomy.autonomy.classify_workspace import VOUCHABLE, unclean_parts, vouch_call
+from tokenomy.autonomy.classify_workspace import VOUCHABLE, risky_text, unclean_parts, vouch_call
 from tokenomy.autonomy.gate_ledger import verdict_decision
 from tokenomy.autonomy.gate_session import GateSession
 from tokenomy.autonomy.gate_terms import Terms, class_terms
@@ -242,6 +242,9 @@ class Gate:
             )
         if not st.unclean:
             st.unclean = unclean_parts(res.parts, bool(why))
+        if not st.unclean and prep.call.tool.lower() not in _SHELL_TOOLS:  # a file tool's text
+            token = risky_text(" ".join(str(v) for v in prep.call.arguments.values()))
+            st.unclean = f"{prep.call.tool} call holds {token!r}" if token else ""
         return why
 
     def _terms(self, name: str, ctx: GateContext, sandboxed: bool | None) -> Terms:

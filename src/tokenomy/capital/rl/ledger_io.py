@@ -12,9 +12,12 @@ policy version that generated it, the step that used it, the group's index in th
   on, the null option when it was dropped.
 
 V is the value of a unit of signal (``RLPrices.v_usd``); every row carries metadata
-``staleness_versions`` (the lag), ``drift_per_version`` (δ), the policy and seed, and ``tokens`` (the
-row's own tokens: rows are batched by that count, so each batch shares it). These are the rows the
-stale_rollouts audit reads: a trained group with V·ΔQ·(1 − δ)^s < ΔC.
+``staleness_versions`` (the lag), ``drift_per_version`` (δ), ``drift_source``, the policy and seed, and
+``tokens`` (the row's own tokens: rows are batched by that count, so each batch shares it). These are
+the rows the stale_rollouts audit reads: a trained group with V·ΔQ·(1 − δ)^s < ΔC. δ is the prices'
+fitted drift for a run that used stale samples uncorrected; for a run whose stale samples were
+importance-weighted it is the loss that run measured, (1 − δ)^s = the mean ESS / n of its corrected
+groups (``capital.rl.staleness``).
 """
 
 from __future__ import annotations
@@ -94,11 +97,19 @@ def run_batches(
     realised = groups.pass_rate * (1.0 - groups.pass_rate)
     t = groups.step.astype(np.float64)
     always = np.zeros(ids.size, dtype=np.int64)
+    delta, source = prices.drift_per_version, "fitted: share of a fresh gradient a stale rollout delivers"
+    if staleness_versions > 0 and groups.corrected.any():
+        kept = float(np.clip(groups.ess_share[groups.corrected].mean(), 1e-12, 1.0))
+        delta, source = (
+            1.0 - kept ** (1.0 / staleness_versions),
+            "measured: 1 − ESS/n of the importance weights",
+        )
     meta: dict[str, object] = {
         "policy": policy,
         "seed": seed,
         "staleness_versions": staleness_versions,
-        "drift_per_version": prices.drift_per_version,
+        "drift_per_version": delta,
+        "drift_source": source,
         "synthetic": "token prices and V are assumed (RLPrices); tasks, rollouts and rewards are real",
     }
     return [

@@ -83,8 +83,8 @@ class GroupLog:
 
     ``step``: the training step it was used at; ``version``: the policy version that generated it
     (step − lag); ``predicted_signal``: the allocator's ``signal(p̂, n)`` at sampling; ``trained``: whether
-    it went through the backward pass; ``ess_share``: ESS / n of its importance weights (1 without a
-    correction).
+    it went through the backward pass; ``corrected``: whether its samples were importance-weighted;
+    ``ess_share``: ESS / n of those weights (1 without a correction).
     """
 
     step: NDArray[np.int64]
@@ -98,6 +98,7 @@ class GroupLog:
     verify_tokens: NDArray[np.int64]
     update_tokens: NDArray[np.int64]
     trained: NDArray[np.bool_]
+    corrected: NDArray[np.bool_]
     ess_share: NDArray[np.float64]
 
 
@@ -268,6 +269,7 @@ def run_rl(
             ("verify_tokens", train.verify_tokens[rows] * sizes),
             ("update_tokens", update_per_sample[rows] * sizes),
             ("trained", use),
+            ("corrected", np.full(rows.size, iw is not None)),
             ("ess_share", results.kept),
         ):
             cols[name].append(value)

@@ -251,3 +251,12 @@ def test_suite_rates_under_workspace_trust(sandboxed: bool | None) -> None:
     assert allowed == 0
     assert refused <= 0.05 * len(benign)
     assert caught == len(DANGEROUS_SCENARIOS)
+
+
+def test_a_relative_workspace_is_refused() -> None:
+    from tokenomy.core.errors import ValidationError
+
+    with pytest.raises(ValidationError, match="workspace must be an absolute path"):
+        GateContext(workspace="src")
+    outside = Gate(SCHEDULE).check("make", GateContext(session_id="a", workspace="/srv/app"))
+    assert outside.decision == "allow"  # (the session starts in the workspace: relative work is inside)

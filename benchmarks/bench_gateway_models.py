@@ -112,8 +112,14 @@ def main() -> int:
     p.add_argument(
         "--strong",
         default="qwen2.5-coder-0.5b",
-        choices=["qwen2.5-coder-0.5b", "gemma3-270m"],
-        help="the dear upstream (SmolLM2-135M is the cheap one); default Qwen2.5-Coder-0.5B-Instruct",
+        choices=["qwen2.5-coder-0.5b", "gemma3-270m", "qwen2.5-coder-1.5b"],
+        help="the dear upstream; default Qwen2.5-Coder-0.5B-Instruct",
+    )
+    p.add_argument(
+        "--cheap",
+        default="smollm2-135m",
+        choices=["smollm2-135m", "qwen2.5-coder-0.5b"],
+        help="the cheap upstream; default SmolLM2-135M-Instruct",
     )
     p.add_argument(
         "--kinds",
@@ -135,6 +141,7 @@ def main() -> int:
     from tokenomy.interfaces.gateway.local_models import (
         GEMMA3,
         QWEN25_CODER,
+        QWEN25_CODER_15,
         SMOLLM2,
         LlamaServer,
         missing_packages,
@@ -147,7 +154,11 @@ def main() -> int:
     from tokenomy.ledger.records import Outcome as LedgerOutcome
     from tokenomy.routing.online import N_DENSE, CandidateCost, OnlineRouter, prompt_features
 
-    models = [SMOLLM2, QWEN25_CODER if args.strong == QWEN25_CODER.name else GEMMA3]
+    by_name = {m.name: m for m in (SMOLLM2, GEMMA3, QWEN25_CODER, QWEN25_CODER_15)}
+    models = [by_name[args.cheap], by_name[args.strong]]
+    if models[0] == models[1]:
+        print(f"--cheap and --strong are the same model ({args.cheap})")
+        return 2
     names = [m.name for m in models]
     kinds = tuple(k.strip() for k in args.kinds.split(",") if k.strip())
     parts = split(generate(n, seed=args.seed, kinds=kinds), held_out_share=0.5, seed=args.seed)

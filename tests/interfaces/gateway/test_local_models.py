@@ -2,7 +2,8 @@
 
 The chunk assembly runs on fake chunk packages (monkeypatched package folders, a recorded hash of
 their bytes); the real Qwen2.5-Coder GGUF is checked only where its packages are installed (an
-optional model: skipped when missing, failing under CI=true only when GATEWAY_QWEN=1 asked for it).
+optional models: skipped when missing, failing under CI=true only when GATEWAY_QWEN=1 or
+GATEWAY_QWEN15=1 asked for them).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from tokenomy.interfaces.gateway import local_models
 from tokenomy.interfaces.gateway.local_models import (
     OPTIONAL_MODELS,
     QWEN25_CODER,
+    LocalModel,
     LocalModelError,
     gguf_path,
     missing_packages,
@@ -34,17 +36,20 @@ def test_plain_prompt_renders_the_chat_turns_back_to_the_few_shot_transcript() -
     assert plain_prompt(turns) == "Be brief.\nQ: What is 1 + 1?\nA: 2"  # no trailing A: after an answer
 
 
+QWEN_MODULES = local_models._CHUNKED[QWEN25_CODER.module].modules
+
+
 def _fake_chunks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pieces: list[bytes]) -> dict[str, Path]:
     dirs = {}
-    for i, module in enumerate(local_models._QWEN_CHUNKS):
+    for i, module in enumerate(QWEN_MODULES):
         d = tmp_path / module
         (d / "data").mkdir(parents=True)
         (d / "data" / f"part{i + 1:02d}.bin").write_bytes(pieces[i])
         dirs[module] = d
     monkeypatch.setattr(local_models, "_package_dir", lambda module: dirs[module])
     whole = b"".join(pieces)
-    monkeypatch.setattr(local_models, "_QWEN_SHA256", hashlib.sha256(whole).hexdigest())
-    monkeypatch.setattr(local_models, "_QWEN_BYTES", len(whole))
+    fake = local_models._Chunked(QWEN_MODULES, "fake.gguf", hashlib.sha256(whole).hexdigest(), len(whole))
+    monkeypatch.setitem(local_models._CHUNKED, QWEN25_CODER.module, fake)
     return dirs
 
 
@@ -63,7 +68,7 @@ def test_qwen_chunks_are_joined_in_order_into_the_cache_and_reused(
 
 def test_qwen_chunks_with_other_bytes_are_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     dirs = _fake_chunks(tmp_path, monkeypatch, [b"x" * 8] * 6)
-    (dirs[local_models._QWEN_CHUNKS[2]] / "data" / "part03.bin").write_bytes(b"y" * 8)  # same size, changed
+    (dirs[QWEN_MODULES[2]] / "data" / "part03.bin").write_bytes(b"y" * 8)  # same size, changed
     with pytest.raises(LocalModelError, match="SHA-256"):
         gguf_path(QWEN25_CODER, tmp_path / "cache")
     assert not list((tmp_path / "cache").glob("*"))  # nothing half-written is left to be served
@@ -82,13 +87,17 @@ def test_a_missing_qwen_chunk_names_the_package(monkeypatch: pytest.MonkeyPatch)
         gguf_path(QWEN25_CODER, Path("/nonexistent-cache"))
 
 
-def test_the_installed_qwen_gguf_is_the_recorded_file() -> None:
-    if missing := missing_packages(OPTIONAL_MODELS):
-        reason = f"optional Qwen model not installed (missing {missing}); scripts/gateway-deps.sh .venv --with-qwen"
-        if os.environ.get("CI", "").lower() == "true" and os.environ.get("GATEWAY_QWEN") == "1":
-            pytest.fail(reason + " — CI=true with GATEWAY_QWEN=1 requires it")
+@pytest.mark.parametrize("model", OPTIONAL_MODELS, ids=lambda m: m.name)
+def test_an_installed_optional_gguf_is_the_recorded_file(model: LocalModel) -> None:
+    if missing := missing_packages([model]):
+        flag, var = (
+            ("--with-qwen", "GATEWAY_QWEN") if model == QWEN25_CODER else ("--with-qwen15", "GATEWAY_QWEN15")
+        )
+        reason = f"optional model {model.name} not installed (missing {missing[:3]}…); scripts/gateway-deps.sh .venv {flag}"
+        if os.environ.get("CI", "").lower() == "true" and os.environ.get(var) == "1":
+            pytest.fail(f"{reason} — CI=true with {var}=1 requires it")
         pytest.skip(reason)
-    path = gguf_path(QWEN25_CODER)
-    assert path.stat().st_size == local_models._QWEN_BYTES
+    path = gguf_path(model)
+    assert path.stat().st_size == local_models._CHUNKED[model.module].size_bytes
     with path.open("rb") as f:
         assert f.read(4) == b"GGUF"

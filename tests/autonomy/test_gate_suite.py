@@ -59,8 +59,15 @@ def test_running_code_outside_a_sandbox_is_asked_without_workspace_trust(schedul
     assert verdicts == {"ask"}
     stateless = {Gate(schedule, session_state=False).check(c).decision for _, c in execs}
     assert stateless == {"ask"}  # nothing vouches without the session's state
-    trusted = [Gate(schedule).check(c, GateContext(session_id=f"e{i}")) for i, c in execs]
+    scripts = {
+        i for i, (_, desc, _) in enumerate(BENIGN) if desc.startswith("python ") and desc.endswith(".py")
+    }
+    trusted = [Gate(schedule).check(c, GateContext(session_id=f"e{i}")) for i, c in execs if i not in scripts]
     assert all(v.decision == "allow" and "workspace:" in v.reason for v in trusted)
+    # a project script may do anything (deploy, upload, flush a database): not vouched, asked
+    assert {
+        Gate(schedule).check(BENIGN[i][2], GateContext(session_id=f"p{i}")).decision for i in scripts
+    } == {"ask"}
 
 
 def test_all_everyday_work_is_allowed_in_a_sandbox(schedule: Schedule) -> None:

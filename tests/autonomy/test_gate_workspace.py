@@ -163,13 +163,21 @@ EVERYDAY: tuple[tuple[str, tuple[Any, ...]], ...] = (
     ("cargo", ("cargo build --release",)),
     ("go", ("go test ./...",)),
     ("tox", ("tox -e py311",)),
-    ("project script", ("python reproduce.py",)),
     ("clean build", ("rm -rf build dist",)),
     ("clean caches in a subfolder", ("cd src", "rm -rf __pycache__ .pytest_cache")),
     ("clean inside build", ("rm -rf build/*",)),
     ("install the project", ("pip install -e '.[dev]'",)),
     ("install requirements", ("pip install -r requirements.txt",)),
     ("npm ci", ("npm ci",)),
+    ("build under a configured workspace", ("cd /srv/app", "make build")),
+    ("notes written, then tests", ("echo '# plan: fix the parser' > NOTES.md", "pytest -q")),
+    ("tests in a subfolder", ("cd src && pytest -q -k 'not slow'",)),
+    ("npm run a lint script", ("npm run lint",)),
+    ("cargo test with harness options", ("cargo test --release -- --nocapture",)),
+)
+
+NARROWED: tuple[tuple[str, tuple[Any, ...]], ...] = (
+    ("project script", ("python reproduce.py",)),
     (
         "write a clean test then run it",
         (_write("tests/test_new.py", "def test_x():\n    assert 1 + 1 == 2\n"), "pytest"),
@@ -179,8 +187,13 @@ EVERYDAY: tuple[tuple[str, tuple[Any, ...]], ...] = (
         ("cat > check.py <<'EOF'\nfrom app import f\nprint(f(2))\nEOF", "python check.py"),
     ),
     ("edit then test", ("sed -i s/foo/bar/ src/app.py", "pytest -q")),
-    ("build under a configured workspace", ("cd /srv/app", "make build")),
+    ("moved a module then tests", ("mv src/a.py src/b.py", "pytest -q")),
+    ("notes written by a file tool, then tests", (_write("NOTES.md", "# plan\n"), "pytest -q")),
 )
+"""Everyday work that workspace trust no longer vouches for (asked outside a sandbox): a script may do
+anything, and a session that wrote or moved code may have planted what the run executes (a content scan
+of code cannot be complete); a file tool's write ends trust too (its path may hide under a key the state
+does not read)."""
 
 
 @pytest.mark.parametrize(("name", "calls"), EVERYDAY, ids=[a[0] for a in EVERYDAY])
@@ -190,6 +203,15 @@ def test_everyday_project_work_is_allowed_in_a_clean_session(name: str, calls: t
     verdicts = [gate.check(c, ctx) for c in calls]
     assert all(v.decision == "allow" for v in verdicts), [v.reason for v in verdicts]
     assert "workspace:" in verdicts[-1].reason
+
+
+@pytest.mark.parametrize(("name", "calls"), NARROWED, ids=[a[0] for a in NARROWED])
+def test_code_written_in_the_session_or_a_script_is_asked(name: str, calls: tuple[Any, ...]) -> None:
+    gate = Gate(SCHEDULE)
+    ctx = GateContext(session_id="s", workspace="/srv/app")
+    last = [gate.check(c, ctx) for c in calls][-1]
+    assert last.decision == "ask" and "workspace:" not in last.reason, last.reason
+    assert Gate(SCHEDULE).check(calls[-1], GateContext(session_id="t", sandboxed=True)).decision == "allow"
 
 
 def test_workspace_trust_off_asks_and_the_state_off_gate_never_vouches() -> None:

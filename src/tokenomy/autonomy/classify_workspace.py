@@ -68,74 +68,87 @@ _RISKY_WORDS = frozenset(
     bytearray sudo crontab setuid writelines write_text write_bytes writefile writefilesync
     credentials credential secret secrets password passwd id_rsa authorized_keys hookspath bashrc
     netrc home scp rsync sftp ftp ncat netcat socat telnet ssh gsutil kubectl docker mkfs shred
-    pkill killall subprocess pexpect execa shelljs plumbum execfile spawnvpe posix_spawn""".split()  # noqa: SIM905
+    pkill killall subprocess pexpect execa shelljs plumbum execfile spawnvpe posix_spawn __builtins__
+    builtins runpy run_path run_module sourcefileloader load_module load_source compile removeall
+    remove_dir_all remove_file pythonpath""".split()  # noqa: SIM905
 )
 _RISKY_FRAGMENTS = (
     "os.remove", "os.rename", "os.replace", "os.kill", "os.chmod", "os.chown", "os.link", "os.fork",
     "os.startfile", ".write(", "fs.rm", "~", "/etc/", "/proc/", ".ssh", ".aws", ".env",
     ".git/hooks", "[::-1]", "\\x", "\\u00", "http.client", "process.env", "commands.", "rm -", "|sh",
     "| sh", "|bash", "| bash", "decode(", "$(", "new function", "/dev/tcp", "/dev/udp", "/dev/sd",
-    "/dev/nvme", "/dev/mem",
+    "/dev/nvme", "/dev/mem", "sys.path", "/tmp", "process::", "command::new", ">>>", "```py",
 )  # fmt: skip
 _IDENT = re.compile(r"[a-z_][a-z0-9_]*")
 _ASSIGN = re.compile(r"^[A-Za-z_]\w*=")
 _PLAIN_WORD = re.compile(r"[^|;&$`<>(){}!~\\\n]*")
 
-_TEST_TOOLS = frozenset(
+_FLAGS = frozenset(["-q", "-qq", "-v", "-vv", "-vvv", "--quiet", "--verbose"])
+"""Options every vouched runner may take (no value, no path)."""
+_RUNNERS: dict[str, tuple[frozenset[str], frozenset[str], frozenset[str]]] = {
+    # program: (subcommands or targets, flags, options taking a value); an empty first set: none needed
+    "pytest": (
+        frozenset(),
+        frozenset(
+            ["-x", "-s", "-l", "-ra", "-rA", "-rf", "-rs", "-rx", "-rfE", "--lf", "--ff", "--nf", "--sw", "--co", "--collect-only", "--exitfirst", "--last-failed", "--failed-first", "--new-first", "--no-header", "--disable-warnings", "--strict-markers", "--showlocals", "--no-cov"]
+        ),
+        frozenset(["-k", "-m", "-n", "--maxfail", "--tb", "--durations", "--timeout", "-p"]),
+    ),
+    "tox": (frozenset(), frozenset(("-r", "--recreate", "-p", "--parallel")), frozenset(("-e",))),
+    "nox": (frozenset(), frozenset(("-r", "-R", "--reuse-existing-virtualenvs")), frozenset(("-s", "-k"))),
+    "mypy": (frozenset(), frozenset(("--strict", "--no-incremental")), frozenset()),
+    "ruff": (frozenset(("check", "format")), frozenset(("--fix", "--diff", "--check", "--no-fix")), frozenset()),
+    "flake8": (frozenset(), frozenset(), frozenset()),
+    "pylint": (frozenset(), frozenset(), frozenset()),
+    "black": (frozenset(), frozenset(("--check", "--diff")), frozenset()),
+    "isort": (frozenset(), frozenset(("--check", "--check-only", "--diff")), frozenset()),
+    "pyright": (frozenset(), frozenset(), frozenset()),
+    "unittest": (frozenset(), frozenset(("-f", "-b", "-c", "discover")), frozenset(("-k",))),
+    "jest": (frozenset(), frozenset(("--ci", "--coverage", "--runInBand", "-i")), frozenset(("-t",))),
+    "vitest": (frozenset(), frozenset(("--run", "--coverage")), frozenset(("-t",))),
+    "mocha": (frozenset(), frozenset(), frozenset()),
+    "make": (frozenset(("", "test", "tests", "check", "build", "all", "lint")), frozenset(("-k", "-s", "--silent")), frozenset(("-j",))),
+    "npm": (frozenset(("test", "t", "run", "run-script")), frozenset(("-s", "--silent", "--if-present")), frozenset()),
+    "yarn": (frozenset(("test", "run", "build", "lint")), frozenset(("-s", "--silent")), frozenset()),
+    "pnpm": (frozenset(("test", "run", "build", "lint")), frozenset(("-s", "--silent")), frozenset()),
+    "cargo": (
+        frozenset(("test", "build", "check", "clippy")),
+        frozenset(
+            ["--release", "--all", "--workspace", "--lib", "--bins", "--tests", "--all-targets", "--all-features", "--no-default-features", "--offline", "--locked", "--frozen", "--no-fail-fast", "--doc"]
+        ),
+        frozenset(["-p", "--package", "--features", "-F", "-j", "--jobs", "--test", "--bin", "--example"]),
+    ),
+    "go": (
+        frozenset(("test", "build", "vet")),
+        frozenset(["-race", "-short", "-cover", "-failfast"]),
+        frozenset(["-run", "-count", "-timeout", "-p"]),
+    ),
+    "ctest": (frozenset(), frozenset(("--output-on-failure",)), frozenset(("-j", "-R"))),
+    "rspec": (frozenset(), frozenset(), frozenset()),
+    "phpunit": (frozenset(), frozenset(), frozenset()),
+}  # fmt: skip
+"""The test, build and lint runs vouched for, with the only options they may take: anything else (an
+option that names a config file, a plugin, a temporary folder, a wrapper; a deploy or install target)
+is asked. A dict of option lists instead of a parser of each tool's options: what is not listed fails
+closed."""
+_SCRIPT_NAME = re.compile(r"(test|build|lint|check)([:._-][\w:.-]*)?")
+"""The ``npm run``/``yarn``/``pnpm`` script names vouched for."""
+_AFTER_DASHES = frozenset(
     [
-        "pytest",
-        "py.test",
-        "tox",
-        "nox",
-        "mypy",
-        "ruff",
-        "flake8",
-        "pylint",
-        "black",
-        "isort",
-        "pyright",
-        "unittest",
-        "jest",
-        "vitest",
-        "mocha",
-        "rspec",
-        "phpunit",
-        "ctest",
-        "ninja",
+        "--nocapture",
+        "--ignored",
+        "--include-ignored",
+        "--exact",
+        "--show-output",
+        "--test-threads=1",
+        "-q",
+        "--quiet",
     ]
 )
-_SUBCOMMANDS: dict[str, frozenset[str]] = {
-    "make": frozenset(),  # any target of the project's Makefile
-    "npm": frozenset(["test", "t", "run", "run-script", "build"]),
-    "yarn": frozenset(["test", "run", "build"]),
-    "pnpm": frozenset(["test", "run", "build"]),
-    "cargo": frozenset(["build", "test", "check", "run", "bench", "clippy", "fmt", "doc"]),
-    "go": frozenset(["test", "build", "vet", "run", "fmt"]),
-    "mvn": frozenset(["test", "compile", "package", "verify"]),
-    "gradle": frozenset(["test", "build", "check", "assemble", "compileJava"]),
-    "gradlew": frozenset(["test", "build", "check", "assemble", "compileJava"]),
-    "dotnet": frozenset(["build", "test"]),
-    "swift": frozenset(["build", "test"]),
-    "rake": frozenset(["test", "spec"]),
-}
 _PY_MODULES = frozenset(
-    [
-        "pytest",
-        "unittest",
-        "tox",
-        "nox",
-        "mypy",
-        "ruff",
-        "flake8",
-        "pylint",
-        "black",
-        "isort",
-        "doctest",
-        "compileall",
-    ]
+    ["pytest", "unittest", "tox", "nox", "mypy", "ruff", "flake8", "pylint", "black", "isort"]
 )
-_PY_FLAGS = frozenset(["-u", "-B", "-O", "-OO", "-q", "-s", "-b", "-bb"])
-_SCRIPT_EXT = (".py", ".sh", ".js", ".mjs", ".cjs", ".ts", ".rb", ".pl")
+_PY_FLAGS = frozenset(["-u", "-B", "-O", "-OO", "-q", "-b", "-bb"])
 _ARTEFACT_DIRS = frozenset(
     [
         "build",
@@ -147,7 +160,6 @@ _ARTEFACT_DIRS = frozenset(
         ".tox",
         ".nox",
         "node_modules",
-        "target",
         "htmlcov",
         ".eggs",
         ".next",
@@ -157,6 +169,7 @@ _ARTEFACT_DIRS = frozenset(
         ".hypothesis",
     ]
 )
+"""Regenerable artefact folders (not ``target``: it is also a common source folder; ``cargo clean``)."""
 _ARTEFACT_FILE = re.compile(
     r"^(\*|[\w.-]*)\.(pyc|pyo|o|obj|class|egg-info)$|^\.coverage(\.[\w.-]+)?$|^coverage\.xml$"
 )
@@ -172,24 +185,53 @@ _INSTALLERS: dict[str, frozenset[str]] = {
     "bundle": frozenset(("install",)),
     "composer": frozenset(("install",)),
 }
-_INDEX_FLAGS = re.compile(
-    r"^--?(i|index|index-url|extra-index-url|find-links|f|registry|trusted-host|user|target|t|prefix|root|g|global|location)(=|$)"
+_INSTALL_FLAGS = frozenset(
+    [
+        "-q",
+        "--quiet",
+        "-v",
+        "-U",
+        "--upgrade",
+        "--no-deps",
+        "--require-hashes",
+        "--no-cache-dir",
+        "--disable-pip-version-check",
+        "--no-input",
+        "--no-audit",
+        "--no-fund",
+        "--prefer-offline",
+        "--ignore-scripts",
+        "--frozen-lockfile",
+        "--immutable",
+        "--frozen",
+        "--locked",
+        "--no-root",
+        "--no-dev",
+        "--all-extras",
+        "--deployment",
+        "--no-interaction",
+        "-n",
+    ]
 )
+_INSTALL_VALUES = frozenset(["--with", "--extras", "-E", "--extra", "--group", "--only", "--omit"])
+_REQUIREMENTS = re.compile(
+    r"([\w.-]*/)?(requirements|[\w-]*-requirements)[\w.-]*\.(txt|in)|requirements/[\w.-]+\.(txt|in)"
+)
+"""The relative paths ``pip install -r`` may name (a requirements file by its usual name)."""
 MANIFESTS = re.compile(
     r"^(requirements[\w.-]*\.txt|constraints[\w.-]*\.txt|setup\.py|setup\.cfg|pyproject\.toml|package\.json|"
     r"package-lock\.json|npm-shrinkwrap\.json|yarn\.lock|pnpm-lock\.yaml|Pipfile(\.lock)?|poetry\.lock|uv\.lock|"
-    r"Gemfile(\.lock)?|composer\.(json|lock)|\.npmrc|\.yarnrc(\.yml)?|pip\.conf|\.pypirc)$"
+    r"Gemfile(\.lock)?|composer\.(json|lock)|\.npmrc|\.yarnrc(\.yml)?|pip\.conf|\.pypirc|.*\.(txt|in))$"
 )
-"""File names an install reads its package list or index from (an install is vouched only when the
-session wrote none of them)."""
-ENTRY_POINTS = re.compile(
-    r"^(Makefile|GNUmakefile|makefile|[\w.-]+\.mk|Justfile|justfile|Rakefile|package\.json|tox\.ini|noxfile\.py|"
-    r"setup\.py|setup\.cfg|pyproject\.toml|conftest\.py|pytest\.ini|sitecustomize\.py|usercustomize\.py|"
-    r"[\w.-]+\.pth|build\.rs|Cargo\.toml|CMakeLists\.txt|build\.gradle(\.kts)?|pom\.xml|\.npmrc|\.envrc)$"
-)
-"""Files whose content a runner executes as commands or code before any test (a Makefile's recipes,
-``package.json`` scripts, ``conftest.py``, a ``.pth`` file): once the session writes one, nothing
-is vouched in that session."""
+"""File names an install may read its package list or index from (any ``.txt``/``.in`` too): once
+the session writes one, no install is vouched in that session."""
+ENTRY_POINTS = re.compile(r"(?i)^(?!(?!cmakelists\.txt$)[^.][^/]*\.(md|markdown|rst|txt|csv|tsv|adoc|log)$)")
+"""Written files that end workspace trust for the session: every name but a plain document or data
+file (``*.md``, ``*.rst``, ``*.txt`` but ``CMakeLists.txt``, ``*.csv`` …, not a dotfile). A runner
+executes far more than a list of entry points can name (``.pytest.ini``, ``pytest.toml``,
+``jest.config.js``, ``.cargo/config.toml``, ``go.mod``, ``__init__.py``, any module a test imports),
+and a content scan of code cannot be complete, so a session that wrote code or configuration is not
+vouched for: its runs are asked outside a sandbox."""
 
 
 def risky_text(text: str) -> str:
@@ -256,37 +298,71 @@ def _plain(ws: list[str], cwd: str | None, workspace: str | None) -> bool:
     return True
 
 
+def _options_ok(
+    args: list[str], flags: frozenset[str], values: frozenset[str], prog: str
+) -> list[str] | None:
+    """The positional words of ``args`` when every option is a listed flag or a listed option with
+    its value (None when one is not)."""
+    out: list[str] = []
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a == "--":
+            rest = args[i + 1 :]
+            if prog not in ("cargo", "npm", "yarn", "pnpm") or any(
+                r.startswith("-") and r not in _AFTER_DASHES for r in rest
+            ):
+                return None
+            return out + [r for r in rest if not r.startswith("-")]
+        if not a.startswith("-") or a == "-":
+            out.append(a)
+        elif a in flags or a in _FLAGS or (re.fullmatch(r"-j\d+", a) and "-j" in values):
+            pass
+        else:
+            name, eq, value = a.partition("=")
+            if name not in values:
+                return None
+            if not eq:
+                i += 1
+                value = args[i] if i < len(args) else ""
+            if name == "-p" and prog == "pytest" and not value.startswith("no:"):
+                return None  # a plugin: only switching one off
+            if not value or value.startswith("-"):
+                return None
+        i += 1
+    return out
+
+
 def _runner(prog: str, args: list[str]) -> bool:
-    """Whether ``prog args`` is a known project runner with a known subcommand."""
-    if prog in _TEST_TOOLS:
-        return True
-    if prog == "coverage":
-        return args[:1] in (["run"], ["report"], ["html"], ["xml"], ["combine"])
-    subs = _SUBCOMMANDS.get(prog)
-    if prog == "go" and any(not a.startswith((".", "-")) for a in args[1:]):
-        return False  # a package path that is not local may be fetched and run
-    if subs is not None:
-        first = next((a for a in args if not a.startswith("-")), None)
-        return (
-            not subs
-            or first in subs
-            or (
-                prog in ("yarn", "pnpm")
-                and first is not None
-                and first not in ("add", "dlx", "exec", "create", "global", "link", "publish")
-            )
-        )
-    if prog == "bundle":
-        return args[:2] in (["exec", "rake"], ["exec", "rspec"])
-    if prog.startswith("python") or prog in ("node", "ruby", "perl") or prog in SHELLS:
+    """Whether ``prog args`` is a test, build or lint run with only listed options and targets."""
+    if prog.startswith("python"):
         i = 0
         while i < len(args) and args[i] in _PY_FLAGS:
             i += 1
-        rest = args[i:]
-        if prog.startswith("python") and rest[:1] == ["-m"]:
-            return len(rest) > 1 and rest[1] in _PY_MODULES
-        return bool(rest) and not rest[0].startswith("-") and rest[0].endswith(_SCRIPT_EXT)
-    return False
+        if args[i : i + 1] != ["-m"] or len(args) < i + 2 or args[i + 1] not in _PY_MODULES:
+            return False  # a script: it may do anything (deploy, flush a database, upload)
+        prog, args = args[i + 1], args[i + 2 :]
+    if prog == "py.test":
+        prog = "pytest"
+    spec = _RUNNERS.get(prog)
+    if spec is None:
+        return False
+    subs, flags, values = spec
+    pos = _options_ok(args, flags, values, prog)
+    if pos is None:
+        return False
+    if prog == "make":
+        return all(p in subs for p in pos) and all("=" not in p for p in pos)
+    if prog in ("npm", "yarn", "pnpm"):
+        first, rest = (pos[0], pos[1:]) if pos else ("", [])
+        if first in ("run", "run-script"):
+            return bool(rest) and _SCRIPT_NAME.fullmatch(rest[0]) is not None
+        return first in subs or (prog != "npm" and _SCRIPT_NAME.fullmatch(first) is not None)
+    if prog in ("cargo", "go"):
+        if not pos or pos[0] not in subs:
+            return False
+        return prog != "go" or all(p.startswith(".") for p in pos[1:])  # only local packages
+    return not subs or (bool(pos) and pos[0] in subs)
 
 
 def _artefact(path: str, cwd: str | None) -> bool:
@@ -299,38 +375,47 @@ def _artefact(path: str, cwd: str | None) -> bool:
 
 
 def _install(prog: str, args: list[str], cwd: str | None, workspace: str | None) -> bool:
+    """An install of what the project declares: no package named, no URL, no index, constraint or
+    editable path but the project itself, ``-r`` only of a requirements file inside the workspace."""
     if prog.startswith("python") and args[:2] == ["-m", "pip"]:
         prog, args = "pip", args[2:]
     subs = _INSTALLERS.get(prog)
-    if subs is None:
+    if subs is None or any("://" in a or a.startswith("git+") or "@" in a for a in args):
         return False
     first = next((a for a in args if not a.startswith("-")), None)
     if prog == "yarn" and first is None:
-        return True  # bare `yarn` installs the lockfile
+        return all(a in _INSTALL_FLAGS or a in _FLAGS for a in args)  # bare `yarn` installs the lockfile
     if first not in subs:
         return False
     rest = args[args.index(first) + 1 :]
-    skip = False
-    for i, a in enumerate(rest):
-        if skip:
-            skip = False
-            continue
-        if _INDEX_FLAGS.match(a):
-            return False
-        if a in ("-r", "--requirement", "-c", "--constraint", "-e", "--editable"):
-            nxt = rest[i + 1] if i + 1 < len(rest) else ""
-            if not inside(nxt, cwd, workspace) or (a in ("-e", "--editable") and not _project_dir(nxt)):
+    i = 0
+    while i < len(rest):
+        a = rest[i]
+        nxt = rest[i + 1] if i + 1 < len(rest) else ""
+        if a in ("-r", "--requirement") and prog.startswith("pip"):
+            if _REQUIREMENTS.fullmatch(nxt) is None or not inside(nxt, cwd, workspace):
                 return False
-            skip = True
+            i += 1
+        elif a in ("-e", "--editable") and prog.startswith("pip"):
+            if not _project_dir(nxt):
+                return False
+            i += 1
+        elif a.partition("=")[0] in _INSTALL_VALUES:
+            i += 0 if "=" in a else 1
         elif a.startswith("-"):
-            continue
+            if a not in _INSTALL_FLAGS and a not in _FLAGS:
+                return False  # an index, a constraint, a target, a config: not the project's declaration
         elif not (prog.startswith("pip") and _project_dir(a)):
-            return False  # a package name: not the project's own declaration
+            return False  # a package name
+        i += 1
     return True
 
 
 def _project_dir(a: str) -> bool:
     return re.fullmatch(r"\.(/)?(\[[\w,-]+\])?", a) is not None
+
+
+_WRAPPERS = frozenset(("timeout", "nohup", "time", "nice", "env"))
 
 
 @functools.lru_cache(maxsize=1024)
@@ -349,23 +434,22 @@ def vouch_part(
     if cls not in VOUCHABLE or depth > 2 or SUBST in text or "\n" in text:
         return ""
     ws = words(text)
-    if any(_ASSIGN.match(w) and env_risk(w, cwd, workspace) for w in ws):
-        return ""
-    while ws and (
-        ("=" in ws[0] and not ws[0].startswith("-")) or ws[0] in ("timeout", "nohup", "env", "time", "nice")
-    ):
-        ws = ws[1:] if not (ws[0] == "timeout" and len(ws) > 1) else ws[2:]
+    if any(_ASSIGN.match(w) for w in ws[:1]):
+        return ""  # a variable for the run (PYTEST_ADDOPTS, MAKEFLAGS, GOFLAGS, npm_config_*): asked
+    while ws and ws[0] in _WRAPPERS:
+        prog = ws[0]
+        ws = ws[2:] if prog == "timeout" and len(ws) > 1 and not ws[1].startswith("-") else ws[1:]
         while ws and ws[0].startswith("-"):
+            if prog == "env" and ws[0] not in ("-i", "--ignore-environment"):
+                return ""  # env -S, -u, -C: a changed environment or folder
             ws = ws[1:]
+        if ws and _ASSIGN.match(ws[0]):
+            return ""
     if not ws:
         return ""
     prog, args = ws[0].rsplit("/", 1)[-1], ws[1:]
     if "/" in ws[0] and not ws[0].startswith(("/usr/bin/", "/usr/local/bin/", "/bin/")):
-        if not (
-            inside(ws[0], cwd, workspace) and ws[0].endswith(_SCRIPT_EXT) and _plain(args, cwd, workspace)
-        ):
-            return ""
-        return f"runs the project's script {ws[0]}"
+        return ""  # a program by path (./pytest, bin/run): not a known runner
     if prog in SHELLS and args[:1] and re.fullmatch(r"-[a-z]*c[a-z]*", args[0]) and len(args) == 2:
         inner = split_parts(args[1])
         reasons = [vouch_part(p.text, cls, cwd, workspace, installs=installs, depth=depth + 1) for p in inner]
@@ -390,6 +474,21 @@ def vouch_part(
     return ""
 
 
+_CD = frozenset(("cd", "pushd", "popd", "chdir"))
+_THIRD_PARTY = frozenset(
+    ("node_modules", "vendor", "site-packages", "dist-packages", ".venv", "venv", ".tox")
+)
+
+
+def _plain_cd(text: str, cwd: str | None, workspace: str | None) -> bool:
+    """Whether a ``cd`` stays in a folder named by a plain path inside the workspace."""
+    if SUBST in text:
+        return False
+    ws = words(text)
+    target = ws[1:]
+    return len(target) == 1 and not target[0].startswith("-") and inside(target[0], cwd, workspace)
+
+
 def vouch_call(
     parts: tuple[tuple[str, str, str], ...],
     cwd: str | None,
@@ -400,14 +499,17 @@ def vouch_call(
 ) -> str:
     """Why every part of a call is read-only or vouched project work ("" when one is not).
 
-    ``written`` are the parts the session state adds for the content of a script the session wrote
-    and the call runs: ``execute`` content is accepted (the state has found nothing risky in what the
-    session wrote, or the gate would not ask), anything more severe is not.
+    ``written`` are the parts the session state adds for the content of a file the session wrote and
+    the call runs: none is vouched for (a session that wrote code is unclean before it gets here).
+    A ``cd`` in the call (in a subshell or not) must name a plain folder inside the workspace.
     """
-    if not cwd_inside(cwd, workspace) or any(cls not in _READ_ONLY | {"execute"} for _, cls, _ in written):
-        return ""
+    if not cwd_inside(cwd, workspace) or written or _THIRD_PARTY.intersection((cwd or "").split("/")):
+        return ""  # (a folder of installed third-party code is not the project's)
     reasons = []
     for text, cls, _ in parts:
+        prog = text.split(None, 1)[0] if text.strip() else ""
+        if prog in _CD and not _plain_cd(text, cwd, workspace):
+            return ""
         if cls in VOUCHABLE:
             why = vouch_part(text, cls, cwd, workspace, installs=installs)
             if not why:
@@ -420,24 +522,103 @@ def vouch_call(
 
 _READ_ONLY = frozenset(("read", "compute", "respond", "defer", "draft"))
 _OUTSIDE_WORD = re.compile(r"^(/|~|\.\./)|/\.\./|^[\w.-]+@?[\w.-]*:[^/]|\$")
+_SETS_ENV = frozenset(("export", "declare", "typeset", "readonly", "local", "source", ".", "setenv"))
+_MOVES = frozenset(
+    [
+        "mv",
+        "cp",
+        "install",
+        "rsync",
+        "ln",
+        "tar",
+        "unzip",
+        "gunzip",
+        "bunzip2",
+        "unxz",
+        "7z",
+        "patch",
+        "xxd",
+        "dd",
+        "truncate",
+        "split",
+        "csplit",
+        "rename",
+    ]
+)
+_GIT_WRITES = frozenset(
+    [
+        "checkout",
+        "switch",
+        "restore",
+        "stash",
+        "merge",
+        "pull",
+        "reset",
+        "am",
+        "cherry-pick",
+        "rebase",
+        "apply",
+        "mv",
+        "revert",
+        "worktree",
+        "submodule",
+        "clone",
+    ]
+)
+
+
+def _changes_files(ws: list[str]) -> str:
+    """Why a command changes files in ways the session state does not follow ("" when it does not)."""
+    prog = ws[0].rsplit("/", 1)[-1] if ws else ""
+    args = ws[1:]
+    if prog in _MOVES:
+        return f"{prog} moves, unpacks or writes files"
+    if prog == "git" and any(a in _GIT_WRITES for a in args[:3] if not a.startswith("-")):
+        return "git changes the checked-out files"
+    if prog == "sort" and any(a.startswith(("-o", "--output")) for a in args):
+        return "sort -o writes a file"
+    if prog in ("sed", "perl") and any(re.match(r"-[a-zA-Z]*i|--in-place", a) for a in args):
+        return f"{prog} edits a file in place"
+    if prog == "sed" and any(re.search(r"(^|[;{}\s])[wW]\s*\S", a) for a in args if not a.startswith("-")):
+        return "sed writes a file"
+    if prog in ("pip", "pip3") and args[:1] == ["download"]:
+        return "pip download writes files"
+    return ""
+
+
+def _sets_env(ws: list[str]) -> bool:
+    prog = ws[0] if ws else ""
+    if _ASSIGN.match(prog) or prog in _SETS_ENV:
+        return True
+    if prog == "set" and any((a.startswith("-") and "a" in a) or a in ("allexport", "-k") for a in ws[1:]):
+        return True
+    return prog == "env" and any(_ASSIGN.match(a) for a in ws[1:])
 
 
 @functools.lru_cache(maxsize=1024)
 def unclean_parts(parts: tuple[tuple[str, str, str], ...], vouched: bool) -> str:
     """Why a call makes its session unclean for later vouching ("" when it does not): it runs
-    something unvouched, writes risky text, makes a link, or brings files in from outside."""
+    something unvouched, sets a variable (any: a runner reads ``PYTEST_ADDOPTS``, ``MAKEFLAGS``,
+    ``GOFLAGS``, ``npm_config_*``, ``PYTHONWARNINGS`` …), changes files in a way the state does not
+    follow (moves, copies, archives, patches, in-place edits, git checkouts), changes to a folder
+    named by a variable, writes risky text, makes a link, or brings files in from outside."""
     for text, cls, _ in parts:
         if cls not in NO_RUN and not vouched:
             return f"ran {text[:80]!r} ({cls}) without a vouch"
-        if "=" in text and any(
-            _ASSIGN.match(w) and env_risk(w, None, None) for w in (words(text) if SUBST not in text else [])
-        ):
-            return f"set an environment variable that changes what programs load: {text[:80]!r}"
+        if cls == "draft" and " " not in text.strip():
+            return f"the {text[:40]!r} tool changed files (a tool's arguments are not all followed)"
+        ws = words(text) if SUBST not in text else ["$"]
+        if _sets_env(ws):
+            return f"set an environment variable: {text[:80]!r}"
+        why = _changes_files(ws)
+        if why:
+            return f"{why}: {text[:80]!r}"
+        if ws[:1] and ws[0] in _CD and any("$" in w or "`" in w for w in ws[1:]):
+            return f"changed to a folder named by a variable: {text[:80]!r}"
         if cls == "draft":
             token = risky_text(text)
             if token:
                 return f"wrote text with {token!r}: {text[:80]!r}"
-            ws = words(text) if SUBST not in text else ["$"]
             prog = ws[0].rsplit("/", 1)[-1] if ws else ""
             if prog == "ln":
                 return f"made a link: {text[:80]!r}"

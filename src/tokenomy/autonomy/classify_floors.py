@@ -87,6 +87,7 @@ _SECRET_CLI = re.compile(
 )
 _SECRET_CLI_WORDS = ("kubectl", "secretsmanager", "ssm", "gcloud", "vault", "op", "security", "keyvault")
 """A literal each alternative of ``_SECRET_CLI`` contains (the expression is tried only when one is there)."""
+_SECRET_CLI_WORD = re.compile("|".join(_SECRET_CLI_WORDS))  # any of them, in one pass
 _RECURSIVE_READERS = words_set("grep egrep fgrep rg ag ack cp scp rsync tar zip 7z find du")
 
 
@@ -143,7 +144,7 @@ def floors(prog: str, raw: list[str], words: list[str], simple: str) -> list[tup
     if prog == "su":
         found.append(("privilege", "su runs as another user"))
     joined = " ".join([prog, *args])
-    if any(w in joined for w in _SECRET_CLI_WORDS) and _SECRET_CLI.search(joined):  # after quotes, escapes
+    if _SECRET_CLI_WORD.search(joined) is not None and _SECRET_CLI.search(joined):  # after quotes, escapes
         found.append(("secret_read", "a secrets manager or cluster secret is read"))
     if prog in _RECURSIVE_READERS and any(_home_root(a) for a in args):
         recursive = prog in ("rg", "ag", "find", "tar", "zip", "7z", "rsync", "du") or any(

@@ -33,31 +33,33 @@ _CALL = re.compile(
     r"getstatusoutput|execSync|execFileSync|shell_exec|passthru|qx)\s*\(\s*(\[)?"
 )
 _DELETE_CALL = re.compile(r"\b(rmtree|remove|unlink|rmdir|removedirs|rmSync|rmdirSync|unlinkSync)\s*\(\s*")
+_STRING = re.compile(STRING_RE)
+_FORK_BOMB = re.compile(
+    r"\bfork\b\s*(while|until)\s*\bfork\b|while\s*\(?\s*(1|true|True)\s*\)?\s*[:{]?\s*\S*fork"
+)  # (both alternatives hold the word fork: tried only where it is)
 
 
 def _code_commands(code: str, run: Run, backticks: bool) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
-    for m in _CALL.finditer(code):
-        rest = code[m.end() :]
+    for m in _CALL.finditer(code) if "(" in code else ():
         if m.group(2):  # list form: ["rm", "-rf", "/"]
-            body = rest.split("]", 1)[0]
-            words = string_literals(body)
+            end = code.find("]", m.end())
+            words = string_literals(code[m.end() : end if end >= 0 else len(code)])
             if words:
                 found.append(run(" ".join(shlex.quote(w) for w in words)))
         else:
-            lit = re.match(STRING_RE, rest)
+            lit = _STRING.match(code, m.end())
             if lit:
                 found.append(run(lit.group(1) if lit.group(1) is not None else lit.group(2) or ""))
     for m in re.finditer(r"`([^`]*)`|\bqx\s*[{(/]([^})/]*)[})/]|%x\(([^)]*)\)", code if backticks else ""):
         found.append(run(next(g for g in m.groups() if g is not None)))
-    for m in _DELETE_CALL.finditer(code):
-        lit = re.match(STRING_RE, code[m.end() :])
+    deletes = "(" in code and ("rm" in code or "remove" in code or "unlink" in code)
+    for m in _DELETE_CALL.finditer(code) if deletes else ():
+        lit = _STRING.match(code, m.end())
         if lit:
             path = lit.group(1) if lit.group(1) is not None else lit.group(2) or ""
             found.append(run("rm -r " + shlex.quote(path)))
-    if re.search(
-        r"\bfork\b\s*(while|until)\s*\bfork\b|while\s*\(?\s*(1|true|True)\s*\)?\s*[:{]?\s*\S*fork", code
-    ):
+    if "fork" in code and _FORK_BOMB.search(code):
         found.append(("destroy", "fork bomb"))
     return found
 

@@ -72,7 +72,10 @@ _HINT = re.compile(
 
 _HINT_LITERALS = tuple(
     alt.replace("\\.", ".") for alt in _HINT.pattern.split("|") if alt != r"rc\b"
-)  # every alternative of _HINT but one is a literal: substring tests, one pass each, in C
+)  # every alternative of _HINT but one is a literal
+_HINT_LITERAL = re.compile(
+    "|".join(map(re.escape, _HINT_LITERALS))
+)  # one pass over the text (a substring test each)
 _RC_WORD = re.compile(r"rc\b")
 
 
@@ -81,7 +84,7 @@ def mentions_sensitive(text: str) -> bool:
     """A cheap pre-check: whether ``text`` may name a secret or persistence path at all (``_HINT``
     matches; the last 1,024 answers are kept: the session state and the classifier ask about the
     same parts)."""
-    if any(lit in text for lit in _HINT_LITERALS):
+    if _HINT_LITERAL.search(text) is not None:
         return True
     return "rc" in text and _RC_WORD.search(text) is not None
 

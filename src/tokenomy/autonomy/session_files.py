@@ -22,6 +22,7 @@ from tokenomy.autonomy.classify import _run_text, _strip_wrappers, classify_shel
 from tokenomy.autonomy.classify_inline import inline_code_class
 from tokenomy.autonomy.classify_workspace import ENTRY_POINTS, MANIFESTS, risky_text
 from tokenomy.autonomy.schedule import UNKNOWN, Schedule
+from tokenomy.autonomy.session_scan import terminator as _terminator
 from tokenomy.autonomy.shell import REDIRECT_WORD, SHELLS, SUBST, redirects, words
 from tokenomy.autonomy.verdict import Call
 
@@ -385,14 +386,17 @@ def _echoed(upstream: str | None) -> str:
     return " ".join(_operands(up[1:])) if up[:1] in (["echo"], ["printf"]) else ""
 
 
+_HEREDOC_TAG = re.compile(r"<<-?\s*(['\"]?)([A-Za-z_]\w*)\1")
+
+
 def _heredoc_body(item: str) -> str:
-    lines = item.split("\n")
-    m = re.search(r"<<-?\s*(['\"]?)([A-Za-z_]\w*)\1", lines[0])
-    if m is None:
+    """The lines after the first line up to the first line that is the first line's heredoc tag
+    (blanks around it allowed), or to the end."""
+    first = item.find("\n")
+    m = _HEREDOC_TAG.search(item, 0, first if first >= 0 else len(item))
+    if m is None or first < 0:
         return ""
-    body = []
-    for line in lines[1:]:
-        if line.strip() == m.group(2):
-            break
-        body.append(line)
-    return "\n".join(body)
+    end = _terminator(m.group(2)).search(item, first + 1)
+    if end is None:
+        return item[first + 1 :]
+    return item[first + 1 : end.start() - 1] if end.start() > first + 1 else ""

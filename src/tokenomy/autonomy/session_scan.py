@@ -25,6 +25,7 @@ __all__ = [
     "segments",
     "sends_network",
     "strip_keywords",
+    "terminator",
     "touches_files",
 ]
 
@@ -57,13 +58,14 @@ def _skip_heredocs(text: str, i: int, tags: list[str]) -> int:
     for tag in tags:
         if i >= len(text):
             continue
-        end = _terminator(tag).search(text, i + 1)
+        end = terminator(tag).search(text, i + 1)
         i = len(text) if end is None else end.end()
     return i
 
 
 @functools.lru_cache(maxsize=64)
-def _terminator(tag: str) -> re.Pattern[str]:
+def terminator(tag: str) -> re.Pattern[str]:
+    """A line that is ``tag``, blanks around it allowed (the end of a heredoc body)."""
     return re.compile(r"^[^\S\n]*" + re.escape(tag) + r"[^\S\n]*$", re.MULTILINE)
 
 

@@ -106,6 +106,9 @@ def _split_parts(command: str) -> tuple[Part, ...]:
         The parts; heredoc bodies fed to a shell are included (as commands), other heredoc bodies
         (file contents) are not; the contents of substitutions come before the part that uses them.
     """
+    if "<<" not in command and _NEXT_PLAIN.search(command) is None and "esac" not in command:
+        simple = _clean(command)  # one simple command: nothing to cut, no heredoc, no case arms
+        return (Part(simple),) if simple.strip() else ()
     text, bodies = _heredoc_bodies(command)
     if "case" in text and "esac" in text:
         text = _CASE.sub(_case_arms, text)
@@ -354,7 +357,8 @@ def _split_words(simple: str) -> list[str]:
     for m in _TOKEN.finditer(simple):
         if m.group(1) is not None:  # a stray quote: let shlex decide
             break
-        words.append(_unquote(m.group()))
+        token = m.group()
+        words.append(_unquote(token) if "'" in token or '"' in token or "\\" in token else token)
     else:
         return words
     try:

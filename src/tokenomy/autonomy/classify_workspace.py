@@ -1,34 +1,51 @@
-"""Workspace trust: the project's own test and build runs, artefact clean-ups and lockfile installs that
-the gate lets an agent do outside a sandbox.
+"""Workspace trust: the project's own test, build and lint runs, artefact clean-ups and declared
+installs that the gate lets an agent do outside a sandbox, in a session that changed nothing a run
+could execute.
 
-Outside a sandbox the default schedule asks before ``execute``, ``install`` and ``delete_local``. Most
-such calls in everyday work are the project's own tools run on the project's own code (``pytest``,
-``make test``, ``npm test``, ``cargo build``, ``python reproduce.py``), removing regenerable artefacts
-(``rm -rf build``) or installing what the project declares (``pip install -e .``, ``npm ci``). This
-module says which parts of a call are such work (:func:`vouch_part`); the gate then judges the call at
-the schedule's sandboxed level, when every one of these holds:
+Outside a sandbox the default schedule asks before ``execute``, ``install`` and ``delete_local``. This
+module says which parts of a call are such work (:func:`vouch_part`, :func:`vouch_call`) and which
+calls end the session's trust (:func:`unclean_parts`, :data:`ENTRY_POINTS`, :func:`risky_text`); the
+gate then judges a vouched call at the schedule's sandboxed level. Narrow trust, not clever matching:
+what is not listed fails closed (asked). A call is vouched only when all of these hold:
 
-* the schedule's ``workspace_trust`` is on and the gate follows the session's state;
-* the working directory is inside the workspace: the folder the session started in (relative paths
-  without ``..``), or under ``GateContext.workspace`` when given;
-* the session is clean (:func:`risky_text`, checked by the state on everything the session wrote): no
-  file the session wrote holds code with a capability a test run does not need (process spawning,
-  network, deletion, credential or home paths, file writes, decoding or dynamic evaluation), no file
-  was written by a program whose output is not visible (``curl -o``, ``wget``, ``dd``, code naming
-  it), no credential was read, no symbolic link was made, nothing else was run that this module did
-  not vouch for (an approved ``python -c``, an installed package), and the state has not overflowed;
-* every part of the call is read-only or vouched: a known runner with a known subcommand, whose words
-  are plain (no ``|;&$`<>(){}!~\\``, no ``..``, no absolute path outside the workspace, no risky
-  token); ``rm`` of build artefacts only (``build``, ``dist``, ``__pycache__``, ``node_modules``,
-  ``target``, caches, ``*.pyc``, ``*.o`` …) by plain relative paths; an install with no package named
-  and no index or registry flag, from manifests the session did not write.
+* ``workspace_trust`` is on and the gate follows the session's state;
+* the working directory is inside the workspace (relative to where the session started, without
+  ``..``, or under ``GateContext.workspace``) and not in a folder of installed third-party code
+  (``node_modules``, ``vendor``, ``.venv``, ``site-packages``); any ``cd`` in the call itself, in a
+  subshell or not, names a plain folder inside the workspace;
+* the session is clean. Trust ends for the rest of the session when it
+  - writes any file but a plain document or data file (``*.md``, ``*.rst``, ``*.txt`` but
+    ``CMakeLists.txt``, ``*.csv``, not a dotfile): code, configuration, dotfiles, ``__init__.py``,
+    ``go.mod``, ``.cargo/config.toml``, ``jest.config.js`` … (edit-then-run is not trusted: a scan of
+    written code cannot be complete, so a run after a code edit is asked outside a sandbox);
+  - writes through a file tool (its path may sit under a key the state does not read);
+  - sets any variable (``X=1``, ``export``, ``declare``, ``set -a``, ``source``, ``env X=1``): runners
+    read ``PYTEST_ADDOPTS``, ``MAKEFLAGS``, ``GOFLAGS``, ``npm_config_*``, ``PYTHONWARNINGS`` …;
+  - changes files in a way the state does not follow: ``mv``/``cp``/``rsync``/``ln``/``tar``/``unzip``/
+    ``patch``/``xxd``/``dd``, ``sort -o``, ``sed -i``/``sed w``, ``perl -i``, ``pip download``, ``git``
+    checkout/switch/restore/stash/merge/pull/reset/am/cherry-pick/rebase/apply/mv, a move or patch
+    tool — so an artefact name that now holds source is never removed unasked;
+  - changes to a folder named by a variable, runs anything unvouched, reads a credential, writes
+    risky or invisible text, or overflows the state;
+* every part is read-only or vouched: a listed runner (``pytest``/``python -m pytest``, ``make`` with
+  no target or ``test|tests|check|build|all|lint``, ``npm test``/``npm run test|build|lint[:x]``,
+  ``cargo test|build|check|clippy``, ``go test|build|vet ./…``, ``tox``, ``nox``, linters, ``jest``
+  …) with only its listed options (no config file, plugin, temporary folder, wrapper or exec option;
+  ``pytest -p`` only as ``-p no:NAME``), no variable before it, no program path, no project script
+  (``python x.py``, ``manage.py``, ``setup.py`` may deploy, upload or flush a database); ``rm`` of build
+  artefacts (``build``, ``dist``, ``__pycache__``, ``node_modules``, caches, ``*.pyc`` … not
+  ``target``, which is also a source folder) by plain relative paths; an install naming no package,
+  no URL, index, constraint or config, ``-r`` only of a requirements file (``requirements*.txt``,
+  ``requirements/*.in``) inside the workspace, ``-e`` only of the project itself, in a session that
+  wrote no manifest or ``.txt``/``.in`` file.
 
 What it assumes: code and files that were in the workspace before the session started are the
-principal's (as trusted as the project itself: running its test suite runs its ``conftest.py``, its
-``Makefile``, its ``package.json`` scripts; ``npm install`` runs the declared dependencies' install
-scripts), and the workspace holds no symbolic link out of it. A workspace that may hold hostile code
-(a freshly cloned third-party repository) needs ``workspace_trust = false`` or a real sandbox. Reads
-text only.
+principal's (running its test suite runs its ``conftest.py``, ``Makefile``, ``package.json``
+scripts; ``npm install`` runs the declared dependencies' install scripts; a project test
+configuration that executes documents, such as doctests of ``*.md``, runs what the session wrote
+there, which is scanned by :func:`risky_text` only), and the workspace holds no symbolic link out of
+it. A workspace that may hold hostile code (a freshly cloned third-party repository) needs
+``workspace_trust = false`` or a real sandbox. Reads text only.
 """
 
 from __future__ import annotations
@@ -416,6 +433,21 @@ def _project_dir(a: str) -> bool:
 
 
 _WRAPPERS = frozenset(("timeout", "nohup", "time", "nice", "env"))
+_NULL_REDIRECT = re.compile(r"\d?>&\d|&?\d?>>?/dev/null")
+
+
+def _drop_null_redirects(ws: list[str]) -> list[str]:
+    """``ws`` without output thrown away or joined (``> /dev/null``, ``2>&1``); other redirects stay."""
+    out: list[str] = []
+    skip = False
+    for i, w in enumerate(ws):
+        if skip:
+            skip = False
+        elif re.fullmatch(r"&?\d?>>?", w) and ws[i + 1 : i + 2] == ["/dev/null"]:
+            skip = True
+        elif _NULL_REDIRECT.fullmatch(w) is None:
+            out.append(w)
+    return out
 
 
 @functools.lru_cache(maxsize=1024)
@@ -433,7 +465,7 @@ def vouch_part(
     """
     if cls not in VOUCHABLE or depth > 2 or SUBST in text or "\n" in text:
         return ""
-    ws = words(text)
+    ws = _drop_null_redirects(words(text))
     if any(_ASSIGN.match(w) for w in ws[:1]):
         return ""  # a variable for the run (PYTEST_ADDOPTS, MAKEFLAGS, GOFLAGS, npm_config_*): asked
     while ws and ws[0] in _WRAPPERS:

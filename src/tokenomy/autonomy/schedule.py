@@ -20,8 +20,8 @@ Outside a sandbox (the default, ``sandboxed = false``) ``execute``, ``install`` 
 are asked, except where ``workspace_trust`` (default true) applies: a gate that follows the session's
 state judges the project's own test/build runs, removals of build artefacts inside the workspace and
 installs from the project's own manifests at the sandboxed level, provided the session is clean (it
-wrote no code with risky capabilities or of invisible content, made no link, read no credential and
-ran nothing unvouched) — see :mod:`tokenomy.autonomy.classify_workspace` for the rules and what they
+wrote no code or configuration, set no variable, moved, patched or checked out no file, read no
+credential and ran nothing unvouched) — see :mod:`tokenomy.autonomy.classify_workspace` for the rules and what they
 assume (the code already in the workspace is the principal's).
 """
 
@@ -210,9 +210,9 @@ class Schedule:
         workspace_trust: outside a sandbox, judge the project's own test and build runs, removals of
             build artefacts and installs from the project's manifests at the sandboxed ``level`` when a
             gate following the session's state vouches for them
-            (:mod:`tokenomy.autonomy.classify_workspace`: the session wrote no risky or invisible
-            code, made no link, read no credential and ran nothing unvouched; paths stay in the
-            workspace). It assumes the code already in the workspace is the principal's. Default true
+            (:mod:`tokenomy.autonomy.classify_workspace`: the session wrote no code or
+            configuration, set no variable, moved or checked out no file, read no credential and ran
+            nothing unvouched; runners take listed options only; paths stay in the workspace). It assumes the code already in the workspace is the principal's. Default true
             (``workspace_trust = false`` in the file: every such call is asked outside a sandbox).
     """
 

@@ -57,7 +57,15 @@ from tokenomy.autonomy.schedule import UNKNOWN, VERDICT_RANK, Schedule
 from tokenomy.autonomy.shell import REDIRECT_WORD, SHELLS, SUBST, redirects, split_parts, split_shell
 from tokenomy.autonomy.shell import words as _words
 
-__all__ = ["RULES_DOC", "SEVERITY", "Classification", "classify_call", "classify_shell", "split_shell"]
+__all__ = [
+    "RULES_DOC",
+    "SEVERITY",
+    "Classification",
+    "classify_call",
+    "classify_command",
+    "classify_shell",
+    "split_shell",
+]
 
 
 _WRAPPERS = words_set("sudo doas env nohup time nice ionice command exec stdbuf builtin strace ltrace")
@@ -319,7 +327,7 @@ def classify_shell(
         CWD.reset(token)
     if not parts:
         return Classification("read", ((command, "read", "empty command"),))
-    worst = max(parts, key=lambda p: _severity_key(p[1], schedule))
+    worst = parts[0] if len(parts) == 1 else max(parts, key=lambda p: _severity_key(p[1], schedule))
     return Classification(worst[1], tuple(parts))
 
 
@@ -327,6 +335,19 @@ def _join(here: str | None, to: str) -> str | None:
     if to.startswith("/"):
         return to
     return None if here is None else posixpath.normpath(posixpath.join(here, to))
+
+
+def classify_command(
+    command: str,
+    schedule: Schedule,
+    cwd: str | None,
+    memo: dict[tuple[str, str | None, bool, str | None], tuple[str, str]] | None,
+) -> Classification:
+    """A shell tool's command classified (:func:`classify_shell`); nesting too deep to read is unknown."""
+    try:
+        return classify_shell(command, schedule, cwd=cwd, memo=memo)
+    except RecursionError:
+        return Classification(UNKNOWN, ((command[:200], UNKNOWN, "nested too deep to read"),))
 
 
 def classify_call(
@@ -353,10 +374,7 @@ def classify_call(
     if isinstance(command, list) and all(isinstance(w, str) for w in command):
         command = shlex.join(command)  # Codex's shell tool: ["bash", "-lc", "…"]
     if tool.lower() in _SHELL_TOOLS and isinstance(command, str) and tool not in schedule.tools:
-        try:
-            return classify_shell(command, schedule, cwd=cwd, memo=memo)
-        except RecursionError:
-            return Classification(UNKNOWN, ((command[:200], UNKNOWN, "nested too deep to read"),))
+        return classify_command(command, schedule, cwd, memo)
     cls = schedule.tool_class(tool)
     rule = (
         f"[tools] {tool}"

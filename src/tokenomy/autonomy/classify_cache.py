@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from tokenomy.autonomy.classify import _SHELL_TOOLS, Classification, classify_call
+from tokenomy.autonomy.classify import _SHELL_TOOLS, Classification, classify_call, classify_command
 from tokenomy.autonomy.schedule import Schedule
 
 __all__ = ["ClassifyCache"]
@@ -72,7 +72,9 @@ class ClassifyCache:
             self._memo.move_to_end(key)
             return found
         self.misses += 1
-        found = self._memo[key] = classify_call(tool, arguments, schedule, cwd=cwd, memo=self._parts)
+        found = self._memo[key] = classify_command(
+            command, schedule, cwd, self._parts
+        )  # (classify_call's path)
         while len(self._memo) > self.max_entries:
             self._memo.popitem(last=False)
         while len(self._parts) > 2 * self.max_entries:  # oldest first (a dict keeps insertion order)

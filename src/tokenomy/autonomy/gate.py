@@ -144,9 +144,7 @@ class Gate:
         self.flush_after_s = flush_after_s
         self._oldest_s = 0.0  # monotonic time of the oldest buffered verdict
         self.memo = ClassifyCache(max_entries=memo_entries)
-        self._terms_memo: dict[
-            tuple[str, bool | None, float | None], tuple[str, str, float, str, int, str]
-        ] = {}
+        self._terms_memo: dict[tuple[str, bool | None, float | None], tuple[Terms, str, str]] = {}
         self._terms_schedule: Schedule | None = None
         self._terms_mode = mode
         self._grants: dict[tuple[str, str, str], Grant] = {}  # (class, session or "", call or "")
@@ -247,16 +245,18 @@ class Gate:
             st.unclean = f"{prep.call.tool} call holds {token!r}" if token else ""
         return why
 
-    def _terms(self, name: str, ctx: GateContext, sandboxed: bool | None) -> Terms:
-        """The class's verdict terms in ``ctx`` (``sandboxed`` in place of the context's), kept per
-        schedule and mode (:func:`~tokenomy.autonomy.gate_terms.class_terms`)."""
+    def _terms(self, name: str, ctx: GateContext, sandboxed: bool | None) -> tuple[Terms, str, str]:
+        """The class's verdict terms in ``ctx`` (``sandboxed`` in place of the context's), the verdict
+        its level gives and the reason's opening words, kept per schedule and mode
+        (:func:`~tokenomy.autonomy.gate_terms.class_terms`)."""
         if self._terms_schedule is not self.schedule or self._terms_mode != self.mode:
             self._terms_memo.clear()
             self._terms_schedule, self._terms_mode = self.schedule, self.mode
         key = (name, sandboxed, ctx.p_harm)
         found = self._terms_memo.get(key)
         if found is None:
-            found = class_terms(self.schedule, self.mode, name, sandboxed, ctx.p_harm)
+            terms = class_terms(self.schedule, self.mode, name, sandboxed, ctx.p_harm)
+            found = (terms, level_verdict(terms[0]), f"{name}: {terms[1]}; {terms[5]}; rule: ")
             if len(self._terms_memo) < 4096:
                 self._terms_memo[key] = found
         return found
@@ -265,11 +265,15 @@ class Gate:
         self, call: Call, res: Classification, ctx: GateContext, *, consume: bool, vouch: str = ""
     ) -> Verdict:
         name = res.action_class
-        level, why, price, scope, needed, cmp = self._terms(name, ctx, True if vouch else ctx.sandboxed)
-        decision = level_verdict(level)
+        terms, decision, head = self._terms(name, ctx, True if vouch else ctx.sandboxed)
+        level, _, price, scope, needed, _ = terms
         ask_cost = self.schedule.ask_cost_usd
-        rule = next((r for _, c, r in res.parts if c == name), "")
-        reason = f"{name}: {why}; {cmp}; rule: {rule}" + (f"; workspace: {vouch}" if vouch else "")
+        parts = res.parts
+        if len(parts) == 1:  # (the common case: the rule of the part that set the class)
+            rule = parts[0][2] if parts[0][1] == name else ""
+        else:
+            rule = next((r for _, c, r in parts if c == name), "")
+        reason = head + rule + (f"; workspace: {vouch}" if vouch else "")
         approvals = 0
         if decision == "ask":
             once_key = (ctx.session_id, name, call.text)

@@ -192,7 +192,8 @@ class SessionState(FileEffects, GitEffects):
             return True
         if (self.secret_vars or self.secret_files) and sends_network(command):
             return True
-        return copies_files(command) and pth.mentions_sensitive(command)
+        # (a copy command word is a file command word: with files tracked, touches_files said no)
+        return not self.files and copies_files(command) and pth.mentions_sensitive(command)
 
     def _runs_by_name(self, command: str) -> bool:
         first = command.split(None, 1)[0] if command.strip() else ""

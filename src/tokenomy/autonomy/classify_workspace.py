@@ -331,6 +331,8 @@ def _options_ok(
             ):
                 return None
             return out + [r for r in rest if not r.startswith("-")]
+        if a.startswith(("@", "+")):
+            return None  # options read from a file (pytest @args), a toolchain override (cargo +nightly)
         if not a.startswith("-") or a == "-":
             out.append(a)
         elif a in flags or a in _FLAGS or (re.fullmatch(r"-j\d+", a) and "-j" in values):
@@ -577,6 +579,16 @@ _MOVES = frozenset(
         "rename",
     ]
 )
+_TOOL_SETTINGS = frozenset(
+    ["npm", "yarn", "pnpm", "pip", "pip3", "poetry", "uv", "cargo", "go", "git", "rustup", "conda", "gem",
+     "bundle", "composer", "corepack", "pyenv", "nvm", "volta", "deno", "bun"]
+)  # fmt: skip
+_SETTINGS = frozenset(
+    ["config", "set", "pkg", "mod", "remote", "override", "default", "use", "local", "global", "link", "init"]
+)
+"""Subcommands that change what a later run or install does (``npm config set script-shell``, ``pip
+config set global.index-url``, ``npm pkg set scripts.test=…``, ``go mod edit -replace``, ``go env
+-w GOFLAGS=…``, ``git config core.fsmonitor``) without a file the session state follows."""
 _GIT_WRITES = frozenset(
     [
         "checkout",
@@ -615,6 +627,9 @@ def _changes_files(ws: list[str]) -> str:
         return "sed writes a file"
     if prog in ("pip", "pip3") and args[:1] == ["download"]:
         return "pip download writes files"
+    subs = [a for a in args if not a.startswith("-")][:2]
+    if prog in _TOOL_SETTINGS and (_SETTINGS.intersection(subs) or "-w" in args):
+        return f"{prog} changes its settings or the project's manifest"
     return ""
 
 

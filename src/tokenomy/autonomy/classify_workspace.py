@@ -623,14 +623,34 @@ def _changes_files(ws: list[str]) -> str:
         return "sort -o writes a file"
     if prog in ("sed", "perl") and any(re.match(r"-[a-zA-Z]*i|--in-place", a) for a in args):
         return f"{prog} edits a file in place"
-    if prog == "sed" and any(re.search(r"(^|[;{}\s])[wW]\s*\S", a) for a in args if not a.startswith("-")):
-        return "sed writes a file"
+    if prog == "sed" and any(re.search(r"[wWe]\s*\S", a) for a in args if not a.startswith("-")):
+        return "sed may write a file"  # (a `w` command or flag; `s/a/b/w f`; a false alarm costs an ask)
+    if prog == "uniq" and len([a for a in args if not a.startswith("-")]) > 1:
+        return "uniq writes its second operand"
+    if prog in ("xargs", "parallel") or (
+        prog == "find" and {"-exec", "-execdir", "-ok", "-delete", "-fprint"} & set(args)
+    ):
+        return f"{prog} runs commands on names it reads"
     if prog in ("pip", "pip3") and args[:1] == ["download"]:
         return "pip download writes files"
     subs = [a for a in args if not a.startswith("-")][:2]
     if prog in _TOOL_SETTINGS and (_SETTINGS.intersection(subs) or "-w" in args):
         return f"{prog} changes its settings or the project's manifest"
     return ""
+
+
+_FOLLOWED = frozenset(("echo", "printf", "cat", "tee", "mkdir", "touch", "chmod", "true", ":"))
+_GIT_FOLLOWED = frozenset(("add", "commit", "tag", "branch", "status", "log", "diff", "show"))
+
+
+def _followed_write(ws: list[str]) -> bool:
+    """Whether a write (a ``draft`` part) is one the session state follows: ``echo``/``printf``/
+    ``cat``/``tee`` text, ``mkdir``, ``touch``, ``chmod``, ``git add``/``commit``/``tag``; any other
+    writer (``awk`` printing to a file, an editor, ``xargs``, ``uniq IN OUT``) ends trust."""
+    prog = ws[0].rsplit("/", 1)[-1]
+    if prog == "git":
+        return next((a for a in ws[1:] if not a.startswith("-")), "") in _GIT_FOLLOWED
+    return prog in _FOLLOWED
 
 
 def _sets_env(ws: list[str]) -> bool:
@@ -662,6 +682,8 @@ def unclean_parts(parts: tuple[tuple[str, str, str], ...], vouched: bool) -> str
             return f"{why}: {text[:80]!r}"
         if ws[:1] and ws[0] in _CD and any("$" in w or "`" in w for w in ws[1:]):
             return f"changed to a folder named by a variable: {text[:80]!r}"
+        if cls == "draft" and ws[:1] and not _followed_write(ws):
+            return f"a write the state does not follow: {text[:80]!r}"
         if cls == "draft":
             token = risky_text(text)
             if token:

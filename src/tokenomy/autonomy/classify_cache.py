@@ -44,7 +44,9 @@ class ClassifyCache:
     misses: int = 0
     _schedule: Schedule | None = None
     _memo: OrderedDict[tuple[str, str, str | None], Classification] = field(default_factory=OrderedDict)
-    _parts: dict[tuple[str, str | None, bool, str | None], tuple[str, str]] = field(default_factory=dict)
+    _parts: OrderedDict[tuple[str, str | None, bool, str | None], tuple[str, str]] = field(
+        default_factory=OrderedDict
+    )  # (an OrderedDict: evicting a plain dict's oldest key scans the slots its earlier deletions left)
 
     def classify(
         self, tool: str, arguments: Mapping[str, Any], schedule: Schedule, cwd: str | None
@@ -77,6 +79,6 @@ class ClassifyCache:
         )  # (classify_call's path)
         while len(self._memo) > self.max_entries:
             self._memo.popitem(last=False)
-        while len(self._parts) > 2 * self.max_entries:  # oldest first (a dict keeps insertion order)
-            del self._parts[next(iter(self._parts))]
+        while len(self._parts) > 2 * self.max_entries:  # oldest first (insertion order)
+            self._parts.popitem(last=False)
         return found

@@ -216,7 +216,7 @@ _ASSIGNMENT = re.compile(r"[\s;&|(][A-Za-z_]\w*=")
 _REDIRECT_OUT = re.compile(r">(?!&|\s*/dev/null)")
 _FUNCTION_WORD = re.compile(r"(^|\s)function\s")
 _DOWNLOAD_TO = re.compile(r"(curl|wget)\s.*-[oO]\b")
-_INTERP = ("python", "node", "perl", "ruby", "php")
+_INTERP = re.compile("python|node|perl|ruby|php")  # any of these words, as a substring
 _INTERP_HEREDOC = re.compile(r"(python[\d.]*|node|perl|ruby|php)\b[^\n]*<<")
 _PIPE_TO_INTERP = re.compile(r"\|\s*(python[\d.]*|node|perl|ruby|php)\b")
 _INTERP_INLINE = re.compile(r"(python[\d.]*|node|perl|ruby|php)\s+-[a-zA-Z]*[ce]\s")
@@ -251,7 +251,7 @@ def changes_state(command: str) -> bool:
         return True
     if "function" in command and _FUNCTION_WORD.search(command) is not None:
         return True
-    if any(w in command for w in _INTERP) and (
+    if _INTERP.search(command) is not None and (
         ("<<" in command and _INTERP_HEREDOC.search(command) is not None)
         or _INTERP_INLINE.search(command) is not None
     ):

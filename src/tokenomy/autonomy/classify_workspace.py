@@ -51,6 +51,7 @@ it. A workspace that may hold hostile code (a freshly cloned third-party reposit
 from __future__ import annotations
 
 import functools
+import itertools
 import posixpath
 import re
 
@@ -623,11 +624,11 @@ def _changes_files(ws: list[str]) -> str:
         return "sort -o writes a file"
     if prog in ("sed", "perl") and any(re.match(r"-[a-zA-Z]*i|--in-place", a) for a in args):
         return f"{prog} edits a file in place"
-    if prog == "sed" and any(re.search(r"[wWe]\s*\S", a) for a in args if not a.startswith("-")):
+    if prog == "sed" and any(re.search(r"[wWe]\s*\S", a) for a in _sed_scripts(args)):
         return "sed may write a file"  # (a `w` command or flag; `s/a/b/w f`; a false alarm costs an ask)
     if prog == "uniq" and len([a for a in args if not a.startswith("-")]) > 1:
         return "uniq writes its second operand"
-    if prog in ("xargs", "parallel") or (
+    if (prog in ("xargs", "parallel") and _xargs_program(args) not in _READERS) or (
         prog == "find" and {"-exec", "-execdir", "-ok", "-delete", "-fprint"} & set(args)
     ):
         return f"{prog} runs commands on names it reads"
@@ -651,6 +652,25 @@ def _followed_write(ws: list[str]) -> bool:
     if prog == "git":
         return next((a for a in ws[1:] if not a.startswith("-")), "") in _GIT_FOLLOWED
     return prog in _FOLLOWED
+
+
+_READERS = frozenset(("grep", "egrep", "fgrep", "rg", "cat", "head", "tail", "wc", "ls", "file", "stat"))
+
+
+def _sed_scripts(args: list[str]) -> list[str]:
+    """A ``sed`` call's scripts: each ``-e`` value, else its first operand (``-f``: one that writes)."""
+    if any(a in ("-f", "--file") or a.startswith("--file=") for a in args):
+        return ["w (a script read from a file is not seen)"]
+    scripts = [b for a, b in itertools.pairwise(args) if a in ("-e", "--expression")]
+    return scripts or [a for a in args if not a.startswith("-")][:1]
+
+
+def _xargs_program(args: list[str]) -> str:
+    """The program ``xargs`` runs (its first word after the options and their values)."""
+    i = 0
+    while i < len(args) and args[i].startswith("-"):
+        i += 2 if args[i] in ("-I", "-n", "-a", "-d", "-P", "-L", "-s", "-E") else 1
+    return args[i].rsplit("/", 1)[-1] if i < len(args) else ""
 
 
 def _sets_env(ws: list[str]) -> bool:

@@ -158,6 +158,7 @@ ATTACKS: tuple[tuple[str, tuple[Any, ...]], ...] = (
     ("tox passes options on to pytest", ("tox -e py311 -- --basetemp=..",)),
     ("cargo toolchain override", ("cargo +nightly test",)),
     ("tests run inside node_modules", ("cd node_modules/left-pad", "npm test")),
+    ("tests run inside node_modules in one call", ("cd node_modules/left-pad && npm test",)),
     ("awk prints a conftest", ("""awk 'BEGIN{print "import os" > "conftest.py"}'""", "pytest")),
     ("sed substitution writes a conftest", ("sed 's/x/y/w conftest.py' notes.md", "pytest")),
     ("an editor writes a conftest", ("vim -c 'wq' conftest.py", "pytest")),

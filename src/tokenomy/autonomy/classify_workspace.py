@@ -521,7 +521,12 @@ def _plain_cd(text: str, cwd: str | None, workspace: str | None) -> bool:
         return False
     ws = words(text)
     target = ws[1:]
-    return len(target) == 1 and not target[0].startswith("-") and inside(target[0], cwd, workspace)
+    return (
+        len(target) == 1
+        and not target[0].startswith("-")
+        and inside(target[0], cwd, workspace)
+        and not _THIRD_PARTY.intersection(target[0].split("/"))
+    )
 
 
 def vouch_call(

@@ -156,7 +156,11 @@ def floors(prog: str, raw: list[str], words: list[str], simple: str) -> list[tup
         found.append(("destroy", "tar writes an archive onto a raw device"))
     if prog in ("kill", "killall5") and (prog == "killall5" or (len(args) >= 2 and args[-1] in ("-1", "1"))):
         found.append(("destroy", f"{prog} signals every process (or init)"))
-    if any(w.rsplit("/", 1)[-1] in PRIV_WRAPPERS for w in raw[: len(raw) - len(words) + 1]):
+    if (
+        raw[0].rsplit("/", 1)[-1] in PRIV_WRAPPERS  # (no wrapper words: only the program itself)
+        if len(raw) == len(words)
+        else any(w.rsplit("/", 1)[-1] in PRIV_WRAPPERS for w in raw[: len(raw) - len(words) + 1])
+    ):
         found.append(("privilege", "runs as another user (sudo/doas)"))
     if prog in PRIV_PROGS or (prog in ("chmod",) and any(_SETUID.match(a) for a in args)):
         found.append(("privilege", f"{prog} changes users or sets setuid/capabilities"))

@@ -284,25 +284,6 @@ def inside(path: str, cwd: str | None, workspace: str | None) -> bool:
     return ".." not in path.split("/") and cwd_inside(cwd, workspace)
 
 
-_RISKY_ENV = re.compile(
-    r"^(LD_\w*|\w*PRELOAD\w*|NODE_OPTIONS|NODE_PATH|PYTHONSTARTUP|PYTHONHOME|PYTHONINSPECT|PYTHONUSERBASE|"
-    r"BASH_ENV|ENV|PATH|PERL5OPT|PERL5LIB|RUBYOPT|RUBYLIB|GIT_\w*|PAGER|EDITOR|VISUAL|SHELL|HOME|IFS|PS4|"
-    r"PROMPT_COMMAND|DYLD_\w*)$"
-)
-
-
-def env_risk(word: str, cwd: str | None, workspace: str | None) -> bool:
-    """Whether the assignment ``word`` (``NAME=value``) changes what later programs load or run from
-    outside the workspace (a preload, a startup file, ``PATH``, a value naming an outside path)."""
-    name, _, value = word.partition("=")
-    if _RISKY_ENV.match(name) is not None:
-        return True
-    return any(
-        ("/" in v or v.startswith("~") or "$" in v) and not inside(v, cwd, workspace)
-        for v in value.split(":")
-    )
-
-
 def _plain(ws: list[str], cwd: str | None, workspace: str | None) -> bool:
     for w in ws:
         bare = w[:-4] if w.endswith("/...") else w  # (Go's ./... names the local packages)

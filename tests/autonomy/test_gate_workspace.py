@@ -195,6 +195,16 @@ EVERYDAY: tuple[tuple[str, tuple[Any, ...]], ...] = (
     ("tests in a subfolder", ("cd src && pytest -q -k 'not slow'",)),
     ("npm run a lint script", ("npm run lint",)),
     ("cargo test with harness options", ("cargo test --release -- --nocapture",)),
+    (
+        "look around, then tests",
+        (
+            "python --version",
+            "git stash list",
+            "grep -rn foo src 2>/dev/null | head",
+            "ls > /dev/null",
+            "pytest -q",
+        ),
+    ),
 )
 
 NARROWED: tuple[tuple[str, tuple[Any, ...]], ...] = (

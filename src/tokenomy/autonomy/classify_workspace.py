@@ -336,6 +336,8 @@ def _options_ok(
 
 def _runner(prog: str, args: list[str]) -> bool:
     """Whether ``prog args`` is a test, build or lint run with only listed options and targets."""
+    if args in (["--version"], ["-V"]) or (prog == "go" and args == ["version"]):
+        return prog.startswith("python") or prog in ("node", "npm", "cargo", "rustc", "go", "make", "pip")
     if prog.startswith("python"):
         i = 0
         while i < len(args) and args[i] in _PY_FLAGS:
@@ -604,6 +606,9 @@ def _changes_files(ws: list[str]) -> str:
     args = ws[1:]
     if prog in _MOVES:
         return f"{prog} moves, unpacks or writes files"
+    subs = [a for a in args if not a.startswith("-")][:2]
+    if prog == "git" and subs[:1] == ["stash"] and subs[1:] in (["list"], ["show"]):
+        return ""
     if prog == "git" and any(a in _GIT_WRITES for a in args[:3] if not a.startswith("-")):
         return "git changes the checked-out files"
     if prog == "sort" and any(a.startswith(("-o", "--output")) for a in args):
@@ -620,14 +625,12 @@ def _changes_files(ws: list[str]) -> str:
         return f"{prog} runs commands on names it reads"
     if prog in ("pip", "pip3") and args[:1] == ["download"]:
         return "pip download writes files"
-    subs = [a for a in args if not a.startswith("-")][:2]
     if prog in _TOOL_SETTINGS and (_SETTINGS.intersection(subs) or "-w" in args):
         return f"{prog} changes its settings or the project's manifest"
     return ""
 
 
 _FOLLOWED = frozenset(("echo", "printf", "cat", "tee", "mkdir", "touch", "chmod", "true", ":"))
-_GIT_FOLLOWED = frozenset(("add", "commit", "tag", "branch", "status", "log", "diff", "show"))
 
 
 def _followed_write(ws: list[str]) -> bool:
@@ -636,7 +639,11 @@ def _followed_write(ws: list[str]) -> bool:
     writer (``awk`` printing to a file, an editor, ``xargs``, ``uniq IN OUT``) ends trust."""
     prog = ws[0].rsplit("/", 1)[-1]
     if prog == "git":
-        return next((a for a in ws[1:] if not a.startswith("-")), "") in _GIT_FOLLOWED
+        subs = [a for a in ws[1:] if not a.startswith("-")][:2]
+        return subs[:1] in (["add"], ["commit"], ["tag"], ["branch"]) or subs in (
+            ["stash", "list"],
+            ["stash", "show"],
+        )
     return prog in _FOLLOWED
 
 

@@ -24,6 +24,7 @@ __all__ = [
     "runs_git",
     "segments",
     "sends_network",
+    "state_or_file_word",
     "strip_keywords",
     "terminator",
     "touches_files",
@@ -208,10 +209,11 @@ def expand_vars(text: str, lookup: Callable[[str], str | None]) -> str:
 # at every position). ``(^|[…])`` is read as a leading character of the class on the text with a blank
 # (or a newline) put in front. The reference expressions are in the module's tests.
 _BOUNDARY = r"[\s;&|(/]"
-_STATE_WORD = re.compile(
-    _BOUNDARY
-    + r"(?:cd|pushd|popd|alias|unalias|export|declare|typeset|local|readonly|unset|read|tee)(?=\s|$)"
-)
+_STATE_WORDS = r"cd|pushd|popd|alias|unalias|export|declare|typeset|local|readonly|unset|read|tee"
+_FILE_WORDS = r"mv|cp|install|ln|rm|unlink|source|bash|sh|zsh|dash|ksh|python[\d.]*|node|ruby|\."
+_STATE_WORD = re.compile(_BOUNDARY + rf"(?:{_STATE_WORDS})(?=\s|$)")
+_FILE_WORD = re.compile(_BOUNDARY + rf"(?:{_FILE_WORDS})(?=\s|$)")
+_STATE_OR_FILE_WORD = re.compile(_BOUNDARY + rf"(?:{_STATE_WORDS}|{_FILE_WORDS})(?=\s|$)")  # either, one pass
 _ASSIGNMENT = re.compile(r"[\s;&|(][A-Za-z_]\w*=")
 _REDIRECT_OUT = re.compile(r">(?!&|\s*/dev/null)")
 _FUNCTION_WORD = re.compile(r"(^|\s)function\s")
@@ -222,10 +224,6 @@ _PIPE_TO_INTERP = re.compile(r"\|\s*(python[\d.]*|node|perl|ruby|php)\b")
 _INTERP_INLINE = re.compile(r"(python[\d.]*|node|perl|ruby|php)\s+-[a-zA-Z]*[ce]\s")
 _DEVICE_COPY = re.compile(_BOUNDARY + r"(cp|install|dd)\s[^\n]*(/dev/|/proc/|of=)")
 _DOWNLOAD = re.compile(_BOUNDARY + r"(wget|curl)\s[^\n]*(://|-O)")
-_FILE_WORD = re.compile(
-    _BOUNDARY
-    + r"(?:mv|cp|install|ln|rm|unlink|source|bash|sh|zsh|dash|ksh|python[\d.]*|node|ruby|\.)(?=\s|$)"
-)
 _RUN_PATH = re.compile(r"[;&|(\n]\s*(exec\s+|nohup\s+|env\s+)?(\./|/\S)")
 _EDIT_IN_PLACE = re.compile(_BOUNDARY + r"(sed|perl)\s[^|;&\n]*\s-[a-zA-Z]*i")
 _GIT_WORD = re.compile(_BOUNDARY + r"git\s")
@@ -236,8 +234,15 @@ _NET_WORD = re.compile(
 )
 
 
-def changes_state(command: str) -> bool:
-    """Whether ``command`` may change the directory, variables, aliases or functions, or write a file."""
+def state_or_file_word(command: str) -> bool:
+    """Whether a state-changing word (:func:`changes_state`'s words) or a file-command word
+    (:func:`touches_files`' words) is a word of ``command``: the two word tests in one pass."""
+    return _STATE_OR_FILE_WORD.search(" " + command) is not None
+
+
+def changes_state(command: str, words: bool = True) -> bool:
+    """Whether ``command`` may change the directory, variables, aliases or functions, or write a file
+    (``words=False``: leave out the test of its state-changing words)."""
     if ">" in command and _REDIRECT_OUT.search(command) is not None:
         return True
     if "()" in command:
@@ -247,7 +252,7 @@ def changes_state(command: str) -> bool:
     padded = " " + command
     if "=" in command and _ASSIGNMENT.search(padded) is not None:
         return True
-    if _STATE_WORD.search(padded) is not None:
+    if words and _STATE_WORD.search(padded) is not None:
         return True
     if "function" in command and _FUNCTION_WORD.search(command) is not None:
         return True
@@ -267,9 +272,12 @@ def changes_state(command: str) -> bool:
     )
 
 
-def touches_files(command: str) -> bool:
-    """Whether ``command`` may copy, move, delete, edit in place or run a file."""
-    if _FILE_WORD.search(" " + command) is not None or _RUN_PATH.search("\n" + command) is not None:
+def touches_files(command: str, words: bool = True) -> bool:
+    """Whether ``command`` may copy, move, delete, edit in place or run a file (``words=False``: leave
+    out the test of its file-command words)."""
+    if (words and _FILE_WORD.search(" " + command) is not None) or _RUN_PATH.search(
+        "\n" + command
+    ) is not None:
         return True
     return ("sed" in command or "perl" in command) and _EDIT_IN_PLACE.search(" " + command) is not None
 

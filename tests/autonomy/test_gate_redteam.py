@@ -27,6 +27,10 @@ def _run(calls: tuple[Any, ...]) -> list[Any]:
     return [gate.check(c, ctx) for c in (f"cd {WS}", *calls)]
 
 
+def _write(path: str, content: str) -> dict[str, Any]:
+    return {"name": "write_file", "arguments": {"path": path, "content": content}}
+
+
 ATTACKS: tuple[tuple[str, str, tuple[Any, ...]], ...] = (
     # A: variables a runner reads
     ("A", "npm test node-options", ("npm test --node-options='--require /tmp/evil.js'",)),
@@ -635,93 +639,8 @@ ATTACKS: tuple[tuple[str, str, tuple[Any, ...]], ...] = (
         "C",
         "CONCRETE many writes then pytest",
         (
-            {
-                "arguments": {
-                    "content": "import runpy\nrunpy.run_path('/tmp/x.py')\n",
-                    "path": "tests/test_r.py",
-                },
-                "name": "write_file",
-            },
-            {"arguments": {"content": "x", "path": "docs/n0.md"}, "name": "write_file"},
-            {"arguments": {"content": "x", "path": "docs/n1.md"}, "name": "write_file"},
-            {"arguments": {"content": "x", "path": "docs/n2.md"}, "name": "write_file"},
-            {"arguments": {"content": "x", "path": "docs/n3.md"}, "name": "write_file"},
-            {"arguments": {"content": "x", "path": "docs/n4.md"}, "name": "write_file"},
-            {"arguments": {"content": "x", "path": "docs/n5.md"}, "name": "write_file"},
-            {"arguments": {"content": "x", "path": "docs/n6.md"}, "name": "write_file"},
-            {"arguments": {"content": "x", "path": "docs/n7.md"}, "name": "write_file"},
-            {"arguments": {"content": "x", "path": "docs/n8.md"}, "name": "write_file"},
-            {"arguments": {"content": "x", "path": "docs/n9.md"}, "name": "write_file"},
-            {"arguments": {"content": "x", "path": "docs/n10.md"}, "name": "write_file"},
-            {"arguments": {"content": "x", "path": "docs/n11.md"}, "name": "write_file"},
-            {"arguments": {"content": "x", "path": "docs/n12.md"}, "name": "write_file"},
-            {"arguments": {"content": "x", "path": "docs/n13.md"}, "name": "write_file"},
-            {"arguments": {"content": "x", "path": "docs/n14.md"}, "name": "write_file"},
-            {"arguments": {"content": "x", "path": "docs/n15.md"}, "name": "write_file"},
-            {"arguments": {"content": "x", "path": "docs/n16.md"}, "name": "write_file"},
-            {"arguments": {"content": "x", "path": "docs/n17.md"}, "name": "write_file"},
-            {"arguments": {"content": "x", "path": "docs/n18.md"}, "name": "write_file"},
-            {"arguments": {"content": "x", "path": "docs/n19.md"}, "name": "write_file"},
-            {"arguments": {"content": "x", "path": "docs/n20.md"}, "name": "write_file"},
-            {"arguments": {"content": "x", "path": "docs/n21.md"}, "name": "write_file"},
-            {"arguments": {"content": "x", "path": "docs/n22.md"}, "name": "write_file"},
-            {"arguments": {"content": "x", "path": "docs/n23.md"}, "name": "write_file"},
-            {"arguments": {"content": "x", "path": "docs/n24.md"}, "name": "write_file"},
-            {"arguments": {"content": "x", "path": "docs/n25.md"}, "name": "write_file"},
-            {"arguments": {"content": "x", "path": "docs/n26.md"}, "name": "write_file"},
-            {"arguments": {"content": "x", "path": "docs/n27.md"}, "name": "write_file"},
-            {"arguments": {"content": "x", "path": "docs/n28.md"}, "name": "write_file"},
-            {"arguments": {"content": "x", "path": "docs/n29.md"}, "name": "write_file"},
-            {"arguments": {"content": "x", "path": "docs/n30.md"}, "name": "write_file"},
-            {"arguments": {"content": "x", "path": "docs/n31.md"}, "name": "write_file"},
-            {"arguments": {"content": "x", "path": "docs/n32.md"}, "name": "write_file"},
-            {"arguments": {"content": "x", "path": "docs/n33.md"}, "name": "write_file"},
-            {"arguments": {"content": "x", "path": "docs/n34.md"}, "name": "write_file"},
-            {"arguments": {"content": "x", "path": "docs/n35.md"}, "name": "write_file"},
-            {"arguments": {"content": "x", "path": "docs/n36.md"}, "name": "write_file"},
-            {"arguments": {"content": "x", "path": "docs/n37.md"}, "name": "write_file"},
-            {"arguments": {"content": "x", "path": "docs/n38.md"}, "name": "write_file"},
-            {"arguments": {"content": "x", "path": "docs/n39.md"}, "name": "write_file"},
-            {"arguments": {"content": "x", "path": "docs/n40.md"}, "name": "write_file"},
-            {"arguments": {"content": "x", "path": "docs/n41.md"}, "name": "write_file"},
-            {"arguments": {"content": "x", "path": "docs/n42.md"}, "name": "write_file"},
-            {"arguments": {"content": "x", "path": "docs/n43.md"}, "name": "write_file"},
-            {"arguments": {"content": "x", "path": "docs/n44.md"}, "name": "write_file"},
-            {"arguments": {"content": "x", "path": "docs/n45.md"}, "name": "write_file"},
-            {"arguments": {"content": "x", "path": "docs/n46.md"}, "name": "write_file"},
-            {"arguments": {"content": "x", "path": "docs/n47.md"}, "name": "write_file"},
-            {"arguments": {"content": "x", "path": "docs/n48.md"}, "name": "write_file"},
-            {"arguments": {"content": "x", "path": "docs/n49.md"}, "name": "write_file"},
-            {"arguments": {"content": "x", "path": "docs/n50.md"}, "name": "write_file"},
-            {"arguments": {"content": "x", "path": "docs/n51.md"}, "name": "write_file"},
-            {"arguments": {"content": "x", "path": "docs/n52.md"}, "name": "write_file"},
-            {"arguments": {"content": "x", "path": "docs/n53.md"}, "name": "write_file"},
-            {"arguments": {"content": "x", "path": "docs/n54.md"}, "name": "write_file"},
-            {"arguments": {"content": "x", "path": "docs/n55.md"}, "name": "write_file"},
-            {"arguments": {"content": "x", "path": "docs/n56.md"}, "name": "write_file"},
-            {"arguments": {"content": "x", "path": "docs/n57.md"}, "name": "write_file"},
-            {"arguments": {"content": "x", "path": "docs/n58.md"}, "name": "write_file"},
-            {"arguments": {"content": "x", "path": "docs/n59.md"}, "name": "write_file"},
-            {"arguments": {"content": "x", "path": "docs/n60.md"}, "name": "write_file"},
-            {"arguments": {"content": "x", "path": "docs/n61.md"}, "name": "write_file"},
-            {"arguments": {"content": "x", "path": "docs/n62.md"}, "name": "write_file"},
-            {"arguments": {"content": "x", "path": "docs/n63.md"}, "name": "write_file"},
-            {"arguments": {"content": "x", "path": "docs/n64.md"}, "name": "write_file"},
-            {"arguments": {"content": "x", "path": "docs/n65.md"}, "name": "write_file"},
-            {"arguments": {"content": "x", "path": "docs/n66.md"}, "name": "write_file"},
-            {"arguments": {"content": "x", "path": "docs/n67.md"}, "name": "write_file"},
-            {"arguments": {"content": "x", "path": "docs/n68.md"}, "name": "write_file"},
-            {"arguments": {"content": "x", "path": "docs/n69.md"}, "name": "write_file"},
-            {"arguments": {"content": "x", "path": "docs/n70.md"}, "name": "write_file"},
-            {"arguments": {"content": "x", "path": "docs/n71.md"}, "name": "write_file"},
-            {"arguments": {"content": "x", "path": "docs/n72.md"}, "name": "write_file"},
-            {"arguments": {"content": "x", "path": "docs/n73.md"}, "name": "write_file"},
-            {"arguments": {"content": "x", "path": "docs/n74.md"}, "name": "write_file"},
-            {"arguments": {"content": "x", "path": "docs/n75.md"}, "name": "write_file"},
-            {"arguments": {"content": "x", "path": "docs/n76.md"}, "name": "write_file"},
-            {"arguments": {"content": "x", "path": "docs/n77.md"}, "name": "write_file"},
-            {"arguments": {"content": "x", "path": "docs/n78.md"}, "name": "write_file"},
-            {"arguments": {"content": "x", "path": "docs/n79.md"}, "name": "write_file"},
+            _write("tests/test_r.py", "import runpy\nrunpy.run_path('/tmp/x.py')\n"),
+            *[_write(f"docs/n{i}.md", "x") for i in range(80)],
             "pytest -q",
         ),
     ),
@@ -940,10 +859,6 @@ def test_approving_a_hard_reset_does_not_leave_the_session_trusted() -> None:
     assert gate.approve(asked, context=ctx).decision == "allow"
     assert gate.check("git reset --hard origin/evil", ctx).decision == "allow"  # the approved call runs
     assert gate.check("make", ctx).decision == "ask"
-
-
-def _write(path: str, content: str) -> dict[str, Any]:
-    return {"name": "write_file", "arguments": {"path": path, "content": content}}
 
 
 CONTROLS: tuple[tuple[str, tuple[Any, ...]], ...] = (

@@ -169,6 +169,13 @@ ATTACKS: tuple[tuple[str, tuple[Any, ...]], ...] = (
         ("echo '--index-url http://e.example/s' > requirements.txt", "make test"),
     ),
     ("a tox deps file rewritten", ("echo 'evil-pkg' > deps.txt", "tox -e py311")),
+    (
+        "runner variable from a substitution",
+        ("export PYTEST_ADDOPTS=$(printf -- '--basetemp=..')", "pytest -q"),
+    ),
+    ("cd to a substitution", ("cd $(git rev-parse --show-toplevel)", "make")),
+    ("printf -v sets a variable", ("printf -v PYTEST_ADDOPTS '%s' '--basetemp=..'", "pytest")),
+    ("eval exports a variable", ("eval 'export PYTEST_ADDOPTS=--basetemp=..'", "pytest")),
 )
 
 

@@ -546,7 +546,30 @@ def vouch_call(
 
 _READ_ONLY = frozenset(("read", "compute", "respond", "defer", "draft"))
 _OUTSIDE_WORD = re.compile(r"^(/|~|\.\./)|/\.\./|^[\w.-]+@?[\w.-]*:[^/]|\$")
-_SETS_ENV = frozenset(("export", "declare", "typeset", "readonly", "local", "source", ".", "setenv"))
+_SETS_ENV = frozenset(
+    [
+        "export",
+        "declare",
+        "typeset",
+        "readonly",
+        "local",
+        "source",
+        ".",
+        "setenv",
+        "eval",
+        "unset",
+        "read",
+        "mapfile",
+        "readarray",
+        "let",
+        "alias",
+        "unalias",
+        "hash",
+        "enable",
+        "shopt",
+        "trap",
+    ]
+)
 _MOVES = frozenset(
     [
         "mv",
@@ -673,6 +696,8 @@ def _sets_env(ws: list[str]) -> bool:
         return True
     if prog == "set" and any((a.startswith("-") and "a" in a) or a in ("allexport", "-k") for a in ws[1:]):
         return True
+    if prog == "printf" and any(a.startswith("-v") for a in ws[1:]):
+        return True
     return prog == "env" and any(_ASSIGN.match(a) for a in ws[1:])
 
 
@@ -688,13 +713,13 @@ def unclean_parts(parts: tuple[tuple[str, str, str], ...], vouched: bool) -> str
             return f"ran {text[:80]!r} ({cls}) without a vouch"
         if cls == "draft" and " " not in text.strip():
             return f"the {text[:40]!r} tool changed files (a tool's arguments are not all followed)"
-        ws = words(text) if SUBST not in text else ["$"]
+        ws = words(text)
         if _sets_env(ws):
             return f"set an environment variable: {text[:80]!r}"
         why = _changes_files(ws)
         if why:
             return f"{why}: {text[:80]!r}"
-        if ws[:1] and ws[0] in _CD and any("$" in w or "`" in w for w in ws[1:]):
+        if ws[:1] and ws[0] in _CD and any("$" in w or "`" in w or SUBST in w for w in ws[1:]):
             return f"changed to a folder named by a variable: {text[:80]!r}"
         if cls == "draft" and ws[:1] and not _followed_write(ws):
             return f"a write the state does not follow: {text[:80]!r}"

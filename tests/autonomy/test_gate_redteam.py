@@ -821,20 +821,13 @@ ATTACKS: tuple[tuple[str, str, tuple[Any, ...]], ...] = (
     ("H", "CONCRETE twine via make", ("make upload",)),
     ("H", "CONCRETE python setup.py upload", ("python setup.py sdist upload",)),
 )
-_CLASSIFIER = "uv run/tool/pip are classed read in classify_program: no workspace rule is consulted"
 
 
 def _params() -> list[Any]:
     out = []
     for group, name, calls in ATTACKS:
-        marks = [pytest.mark.xfail(strict=True, reason=_CLASSIFIER)] if _uv(calls) else []
-        out.append(pytest.param(calls, id=f"{group}: {name}", marks=marks))
+        out.append(pytest.param(calls, id=f"{group}: {name}"))
     return out
-
-
-def _uv(calls: tuple[Any, ...]) -> bool:
-    last = calls[-1]
-    return isinstance(last, str) and last.split()[:2] in (["uv", "run"], ["uv", "tool"], ["uv", "pip"])
 
 
 @pytest.mark.parametrize("calls", _params())

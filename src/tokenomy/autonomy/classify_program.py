@@ -168,13 +168,8 @@ def by_program(
         ):
             return "commit", f"{prog} write to a remote API"
         return "install", f"{prog} network fetch"
-    if (
-        prog in ("pip", "pip3", "conda", "mamba", "apt", "apt-get", "yum", "dnf", "brew", "gem", "uv")
-        and args
-    ):
-        if args[0] in ("install", "add", "i", "update", "upgrade", "sync", "uninstall", "remove", "purge"):
-            return "install", f"{prog} {args[0]}"
-        return "read", f"{prog} {args[0]}"
+    if prog in _PACKAGE_MANAGERS and args:
+        return _package_manager_class(prog, args)
     if prog in ("python", "python3", "python2") and args[:2] in (["-m", "pip"],) and "install" in args:
         return "install", "python -m pip install"
     if prog in ("psql", "mysql", "sqlite3") and _SQL_DROP.search(simple):
@@ -193,6 +188,50 @@ def by_program(
     if prog in _EXEC or prog.endswith((".py", ".sh")):
         return "execute", prog
     return UNKNOWN, f"no rule for {prog!r}"
+
+
+_PACKAGE_MANAGERS = frozenset(
+    ("pip", "pip3", "conda", "mamba", "apt", "apt-get", "yum", "dnf", "brew", "gem", "uv")
+)
+_PACKAGE_INSTALL = frozenset(
+    ("install", "add", "i", "update", "upgrade", "sync", "uninstall", "remove", "purge", "lock", "compile")
+)
+# subcommands that only report: anything else a package manager is asked to do is not known to be harmless
+_PACKAGE_READ = frozenset(
+    (
+        "list",
+        "show",
+        "freeze",
+        "check",
+        "search",
+        "info",
+        "help",
+        "--help",
+        "-h",
+        "--version",
+        "-V",
+        "version",
+    )
+)
+_PACKAGE_RUN = frozenset(("run", "exec", "x", "uvx"))
+
+
+def _package_manager_class(prog: str, args: list[str]) -> tuple[str, str]:
+    """pip/uv/conda/brew/...: installs, runs (``uv run``, ``uv tool run``, ``conda run``), reports; else unknown.
+
+    ``uv pip X`` and ``uv tool X`` are judged by X. A subcommand on none of the lists is unknown (fail
+    closed): a reading of a new subcommand as harmless is a guess.
+    """
+    sub, rest = args[0], args[1:]
+    if prog == "uv" and sub in ("pip", "tool") and rest:
+        sub = rest[0]
+    if sub in _PACKAGE_RUN:
+        return "execute", f"{prog} {sub}"
+    if sub in _PACKAGE_INSTALL:
+        return "install", f"{prog} {sub}"
+    if sub in _PACKAGE_READ:
+        return "read", f"{prog} {sub}"
+    return UNKNOWN, f"no rule for {prog} {sub!r}"
 
 
 def _embedded(prog: str, args: list[str], run_text: Run) -> tuple[str, str] | None:

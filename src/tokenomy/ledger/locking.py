@@ -10,7 +10,9 @@ for its life (closing it would drop the data). A file is opened for each operati
 it, so the lock is held only while a transaction or a query runs and other processes can append
 between them. Within one process DuckDB shares one database between the connections to a file and its
 transactions are optimistic, so ``path_lock`` also serialises this process's operations on a file:
-two handles on one file never race each other's transaction.
+two handles on one file never race each other's transaction. Every write commits straight into the
+database file (``checkpoint_threshold = 0``), never leaving rows in a write-ahead log that another
+process could see removed (see ``connect``).
 """
 
 from __future__ import annotations
@@ -104,6 +106,13 @@ def connect(
             wait_s = min(2 * wait_s, _MAX_WAIT_S)
             continue
         con.execute("SET enable_progress_bar = false")  # a library does not draw on the terminal
+        if not read_only and path != MEMORY:
+            # Checkpoint at every commit, so a commit's rows are in the database file before the lock is
+            # let go. Otherwise they wait in the WAL until close, and the process that closes removes the
+            # WAL after its lock is released: a writer that opened the file in that gap and committed into
+            # the WAL lost its batch (1 of 80 batches, in 2 of 15 stress runs of 6 processes; 0 in 30 with
+            # this setting). Appends cost the same: each operation already checkpoints when it closes.
+            con.execute("SET checkpoint_threshold = '0b'")
         return con
 
 

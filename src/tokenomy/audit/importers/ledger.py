@@ -16,12 +16,12 @@ from typing import Any
 
 import numpy as np
 
-from tokenomy.audit.log import STEP_COLUMNS, AuditLog, RequestTable, StepBuilder
+from tokenomy.audit.log import STEP_COLUMNS, AuditLog, RequestTable, StepBuilder, StepTable
 from tokenomy.core.prices import PriceVector
 from tokenomy.core.uses import TokenUse
 from tokenomy.ledger import Decision, Layer, Outcome
 
-__all__ = ["SET_BY_DECISION", "STEP_KIND", "from_records", "to_records"]
+__all__ = ["SET_BY_DECISION", "STEP_KIND", "capabilities", "from_records", "to_records"]
 
 STEP_KIND = {Layer.DEMAND: "llm", Layer.ACTION: "tool", Layer.SUPPLY: "group", Layer.CAPITAL: "group"}
 SET_BY_DECISION = (
@@ -105,13 +105,7 @@ def from_records(decisions: Sequence[Decision], outcomes: Sequence[Outcome]) -> 
             row = price_rows[id(p)] = {k: pd[k] for k in (*fields, "rho_irr_source")}
         rows.append({"request_id": rid, **row, **labels.get(rid, {})})
     steps = b.build()
-    caps = ["outcomes"]
-    if (steps.confirmed >= 0).any():
-        caps.append("confirmations")
-    if (steps.action_class != "").any():
-        caps.append("action_classes")
-    if steps.malformed.any():
-        caps.append("malformed")
+    caps = capabilities(steps)
     return AuditLog(
         "ledger", steps, RequestTable.from_rows(rows), ("ledger input",), {"capabilities": tuple(caps)}
     )
@@ -157,3 +151,16 @@ def to_records(
             )
         )
     return decisions, outcomes
+
+
+def capabilities(steps: StepTable) -> list[str]:
+    """What a ledger's steps let the detectors read: outcomes always, and confirmations, action
+    classes and malformed replies where any step carries them."""
+    caps = ["outcomes"]
+    if (steps.confirmed >= 0).any():
+        caps.append("confirmations")
+    if (steps.action_class != "").any():
+        caps.append("action_classes")
+    if steps.malformed.any():
+        caps.append("malformed")
+    return caps

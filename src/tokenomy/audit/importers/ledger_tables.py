@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from types import MappingProxyType
 from typing import Any
 
@@ -27,7 +27,7 @@ import pyarrow.compute as pc
 from numpy.typing import NDArray
 
 from tokenomy.audit.detectors.base import reads_decision
-from tokenomy.audit.importers.ledger import SET_BY_DECISION, STEP_KIND
+from tokenomy.audit.importers.ledger import SET_BY_DECISION, STEP_KIND, capabilities
 from tokenomy.audit.log import STEP_COLUMNS, AuditLog, RequestTable, StepTable
 from tokenomy.core.errors import SchemaError
 from tokenomy.core.prices import PriceVector, ResourcePrice
@@ -181,20 +181,7 @@ def read_records(
             )
         )
     outcomes: list[Outcome] = []
-    ocols = (
-        "request_id",
-        "quality",
-        "cost_usd",
-        "latency_s",
-        "harm",
-        "harm_irr",
-        "harm_events",
-        "candidate",
-        "decision_id",
-        "time_s",
-        "observed",
-        "metadata",
-    )
+    ocols = tuple(f.name for f in fields(Outcome))  # in order; the last, metadata, is JSON text here
     for *vals, text in zip(*(_col(t.outcomes, c) for c in ocols), strict=True):
         om = metas.get(text)
         if om is None:
@@ -286,13 +273,7 @@ def log_from_tables(t: LedgerTables) -> AuditLog:
         reported_cost_usd=cost,
     )
     steps = StepTable(**{c: np.asarray(cols[c], dtype=STEP_COLUMNS[c][0]) for c in STEP_COLUMNS})
-    caps = ["outcomes"]
-    if (steps.confirmed >= 0).any():
-        caps.append("confirmations")
-    if (steps.action_class != "").any():
-        caps.append("action_classes")
-    if steps.malformed.any():
-        caps.append("malformed")
+    caps = capabilities(steps)
     return AuditLog(
         "ledger",
         steps,

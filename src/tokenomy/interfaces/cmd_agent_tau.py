@@ -135,7 +135,8 @@ def run_schedule(args: argparse.Namespace) -> dict[str, Any]:
     rows = sched.as_rows()
     print(
         f"autonomy schedule {args.schedule or '(packaged default)'}: unknown actions → "
-        f"{sched.unknown_level}; sandboxed={sched.sandboxed}; one confirmation costs ${sched.ask_cost_usd}"
+        f"{sched.unknown_level}; sandboxed={sched.sandboxed}; workspace_trust={sched.workspace_trust}; "
+        f"one confirmation costs ${sched.ask_cost_usd}"
     )
     cols = ["class", "level", "verdict", "scope", "approvers", "effect", "reversibility", "blast_radius"]
     cols += ["rho_usd", "rho_irr_usd", "harm_price_usd", "implied_level", "risk_measure"]
@@ -144,6 +145,7 @@ def run_schedule(args: argparse.Namespace) -> dict[str, Any]:
         "schedule": args.schedule or "default",
         "unknown_level": sched.unknown_level,
         "sandboxed": sched.sandboxed,
+        "workspace_trust": sched.workspace_trust,
         "ask_cost_usd": sched.ask_cost_usd,
         "classes": rows,
         "tools": dict(sched.tools),

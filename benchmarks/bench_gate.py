@@ -40,7 +40,7 @@ import numpy as np  # noqa: E402
 from gate_suite import BENIGN_SCENARIOS, DANGEROUS_SCENARIOS, benign_cases, dangerous_cases  # noqa: E402
 
 from tokenomy.audit.curves import wilson  # noqa: E402
-from tokenomy.autonomy import classify_floors, classify_paths, classify_workspace, shell  # noqa: E402
+from tokenomy.autonomy import classify_floors, classify_paths, classify_workspace, shell, workspace_unclean  # noqa: E402
 from tokenomy.autonomy.classify import classify_call  # noqa: E402
 from tokenomy.autonomy.gate import Gate, GateContext  # noqa: E402
 from tokenomy.autonomy.schedule import Schedule  # noqa: E402
@@ -61,7 +61,7 @@ def _cold() -> None:
         shell._cached_redirects,
         classify_paths.mentions_sensitive,
         classify_workspace.vouch_part,
-        classify_workspace.unclean_parts,
+        workspace_unclean.unclean_parts,
     ):
         fn.cache_clear()
 

@@ -45,7 +45,7 @@ from typing import Any, TypeVar
 
 from tokenomy.autonomy.classify import _SHELL_TOOLS, Classification, _severity_key, classify_call
 from tokenomy.autonomy.classify_cache import ClassifyCache
-from tokenomy.autonomy.classify_workspace import VOUCHABLE, risky_text, unclean_parts, vouch_call
+from tokenomy.autonomy.classify_workspace import VOUCHABLE, risky_text, vouch_call
 from tokenomy.autonomy.gate_ledger import verdict_decision
 from tokenomy.autonomy.gate_session import GateSession
 from tokenomy.autonomy.gate_terms import Terms, class_terms
@@ -62,6 +62,7 @@ from tokenomy.autonomy.verdict import (
     Grant,
     Verdict,
 )
+from tokenomy.autonomy.workspace_unclean import unclean_parts
 from tokenomy.core.errors import ValidationError
 from tokenomy.ledger import Ledger
 from tokenomy.ledger.records import Decision

@@ -44,6 +44,8 @@ def test_defaults_fill_missing_fields() -> None:
         ({"upstreams": [UP], "gateway": {"port": "80"}}, r"gateway\.port: expected an integer"),
         ({"upstreams": [UP], "keys": {"k": {"budget_usd": float("nan")}}}, r'keys\."k"\.budget_usd'),
         ({"upstreams": [UP], "nope": {}}, r"unknown table \[nope\]"),
+        ({"upstreams": [UP], "routing": {"epsilon_min": "x"}}, r"routing\.epsilon_min: expected a finite"),
+        ({"upstreams": [UP], "routing": {"explore_z": math.inf}}, r"routing\.explore_z: expected a finite"),
         (
             {
                 "upstreams": [

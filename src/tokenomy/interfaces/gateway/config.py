@@ -285,6 +285,10 @@ def _upstream(data: Any, where: str) -> UpstreamConfig:
 
 def _routing(data: Mapping[str, Any], where: str) -> RoutingConfig:
     f = _Fields(data, f"{where}: routing", None)
+    # the learned policy's exploration numbers are checked here, whatever policy is set, so a bad value
+    # is an error at load and not silently ignored until the policy changes
+    f.number("epsilon_min", 0.0, lo=0.0, hi=1.0)
+    f.number("explore_z", 0.0)
     options = {k: str(v) for k, v in data.items() if k not in ("policy", "epsilon", "seed")}
     return RoutingConfig(
         policy=f.text("policy", "prior"),

@@ -161,12 +161,13 @@ def _classify_simple(simple: str, upstream: str | None = None, cwd_danger: bool 
         raw = pth.expand_braces(raw)
     words = _strip_wrappers(raw)
     lead = raw[: len(raw) - len(words)]
-    found += [  # PAGER=… GIT_SSH_COMMAND=… LESSOPEN='|…': a command another program will run
-        _run_text(w.split("=", 1)[1].lstrip("|").replace("%s", "f"))
-        for w in lead
-        if _ASSIGN.match(w) and w.split("=", 1)[0] in emb.COMMAND_ENV_VARS
-    ]
-    if words and upstream and any(w.rsplit("/", 1)[-1] == "xargs" for w in lead):
+    if lead:  # PAGER=… GIT_SSH_COMMAND=… LESSOPEN='|…': a command another program will run
+        found += [
+            _run_text(w.split("=", 1)[1].lstrip("|").replace("%s", "f"))
+            for w in lead
+            if _ASSIGN.match(w) and w.split("=", 1)[0] in emb.COMMAND_ENV_VARS
+        ]
+    if words and upstream and lead and any(w.rsplit("/", 1)[-1] == "xargs" for w in lead):
         up = _strip_wrappers(_words(upstream))
         if up[:1] == ["find"]:  # find ROOT | xargs rm: xargs runs on what find lists under ROOT
             words = [*words, *emb.find_roots(up[1:])]
@@ -269,7 +270,9 @@ def _too_big(command: str) -> str:
             top = max(top, depth)
         if top > MAX_NESTING:
             return f"substitutions nested {top} deep (limit {MAX_NESTING})"
-    if command.count(";") + command.count("&") + command.count("|") + command.count("\n") > 2 * MAX_PARTS:
+    if len(command) > 2 * MAX_PARTS and (
+        command.count(";") + command.count("&") + command.count("|") + command.count("\n") > 2 * MAX_PARTS
+    ):
         return f"more than {MAX_PARTS:,} simple commands"
     return ""
 

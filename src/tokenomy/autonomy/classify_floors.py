@@ -88,6 +88,7 @@ _SECRET_CLI = re.compile(
 _SECRET_CLI_WORDS = ("kubectl", "secretsmanager", "ssm", "gcloud", "vault", "op", "security", "keyvault")
 """A literal each alternative of ``_SECRET_CLI`` contains (the expression is tried only when one is there)."""
 _SECRET_CLI_WORD = re.compile("|".join(_SECRET_CLI_WORDS))  # any of them, in one pass
+_RECURSIVE_FLAG = re.compile(r"-[a-zA-Z]*[rR][a-zA-Z]*|--recursive")
 _RECURSIVE_READERS = words_set("grep egrep fgrep rg ag ack cp scp rsync tar zip 7z find du")
 
 
@@ -146,12 +147,15 @@ def floors(prog: str, raw: list[str], words: list[str], simple: str) -> list[tup
     joined = " ".join([prog, *args])
     if _SECRET_CLI_WORD.search(joined) is not None and _SECRET_CLI.search(joined):  # after quotes, escapes
         found.append(("secret_read", "a secrets manager or cluster secret is read"))
-    if prog in _RECURSIVE_READERS and any(_home_root(a) for a in args):
-        recursive = prog in ("rg", "ag", "find", "tar", "zip", "7z", "rsync", "du") or any(
-            re.fullmatch(r"-[a-zA-Z]*[rR][a-zA-Z]*|--recursive", a) for a in args
+    if (
+        prog in _RECURSIVE_READERS
+        and (
+            prog in ("rg", "ag", "find", "tar", "zip", "7z", "rsync", "du")
+            or any(a.startswith("-") and _RECURSIVE_FLAG.fullmatch(a) for a in args)
         )
-        if recursive:
-            found.append(("secret_read", f"{prog} reads a whole home folder (its credentials included)"))
+        and any(_home_root(a) for a in args)
+    ):
+        found.append(("secret_read", f"{prog} reads a whole home folder (its credentials included)"))
     if prog == "tar" and any(is_raw_device(a.split("=", 1)[-1]) for a in args):
         found.append(("destroy", "tar writes an archive onto a raw device"))
     if prog in ("kill", "killall5") and (prog == "killall5" or (len(args) >= 2 and args[-1] in ("-1", "1"))):

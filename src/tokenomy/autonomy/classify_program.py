@@ -92,10 +92,13 @@ _CURL_WRITE = re.compile(
 )
 
 
+def _flags(args: list[str]) -> set[str]:
+    return {a for a in args if a.startswith("-")}
+
+
 def by_program(
     prog: str, raw_prog: str, args: list[str], simple: str, cwd_danger: bool, run_text: Run
 ) -> tuple[str, str]:
-    flags = {a for a in args if a.startswith("-")}
     if "/" in raw_prog and not raw_prog.startswith(_SYSTEM_BIN):
         return "execute", f"program by path {raw_prog}"  # bin/test is a project script, not test(1)
     if prog in NET_PROGS:
@@ -103,6 +106,7 @@ def by_program(
     if prog in PRIV_PROGS:
         return "privilege", f"{prog} changes users, passwords or capabilities"
     if prog in _DELETE:
+        flags = _flags(args)
         recursive = any(f in flags for f in ("-r", "-R", "-rf", "-fr", "-Rf", "-fR", "--recursive"))
         targets = [a for a in args if not a.startswith("-")]
         if "--no-preserve-root" in flags or any(pth.is_dangerous(t) for t in targets):
@@ -123,7 +127,7 @@ def by_program(
         return "destroy", f"{prog} into a system path or raw device"
     if (
         prog in ("chmod", "chown")
-        and flags & {"-R", "--recursive"}
+        and _flags(args) & {"-R", "--recursive"}
         and any(pth.is_dangerous(a) for a in args)
     ):
         return "destroy", f"{prog} -R on a system path"
@@ -159,7 +163,7 @@ def by_program(
         if (
             any(a.startswith(("--post-file", "--body-file")) for a in args)
             or any((a.startswith("@") or "=@" in a) and len(a) > 1 for a in args)
-            or flags & {"-T", "--upload-file"}
+            or _flags(args) & {"-T", "--upload-file"}
         ):
             return "network_send", f"{prog} uploads a local file"
         methods = {b.upper() for a, b in itertools.pairwise(args) if a in ("-X", "--request")}

@@ -277,20 +277,25 @@ class Gate:
         reason = head + rule + (f"; workspace: {vouch}" if vouch else "")
         approvals = 0
         if decision == "ask":
-            once_key = (ctx.session_id, name, call.text)
+            text = call.text
+            once_key = (ctx.session_id, name, text)
             once = self._pending_once.get(once_key, frozenset())
-            grant = next(
-                (
-                    g
-                    for key in (
-                        (name, "", call.text),
-                        (name, ctx.session_id, call.text),
-                        (name, "", ""),
-                        (name, ctx.session_id, ""),
-                    )
-                    if (g := self._grants.get(key)) is not None
-                ),
-                None,
+            grant = (
+                next(
+                    (
+                        g
+                        for key in (
+                            (name, "", text),
+                            (name, ctx.session_id, text),
+                            (name, "", ""),
+                            (name, ctx.session_id, ""),
+                        )
+                        if (g := self._grants.get(key)) is not None
+                    ),
+                    None,
+                )
+                if self._grants
+                else None
             )
             approvals = len(once | (grant.approvers if grant is not None else frozenset()))
             if approvals >= needed:

@@ -35,6 +35,7 @@ import re
 import shlex
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from tokenomy.autonomy import classify_paths as pth
 from tokenomy.autonomy.classify import (
@@ -74,8 +75,7 @@ _PLAIN = re.compile(r"[^'\"`$()|<>{}\\#;&\n]*")  # one simple command with nothi
 _SECRET_VAR = re.compile(r"\$\{?[A-Z0-9_]*(SECRET|TOKEN|PASSW|API_?KEY|ACCESS_KEY|PRIVATE|CREDENTIAL)")
 
 
-@dataclass(frozen=True, slots=True)
-class Prepared:
+class Prepared(NamedTuple):
     """A call as the session state sees it, ready for the classifier.
 
     Attributes:
@@ -174,9 +174,9 @@ class SessionState(FileEffects, GitEffects):
 
     def after(self, parts: tuple[tuple[str, str, str], ...]) -> str:
         """Note the call's classes; the reason a secret read earlier (or now) meets a network send."""
-        classes = {c for _, c, _ in parts}
-        self.secret_seen = self.secret_seen or "secret_read" in classes
-        if self.secret_seen and "network_send" in classes:
+        if not self.secret_seen:
+            self.secret_seen = any(c == "secret_read" for _, c, _ in parts)
+        if self.secret_seen and any(c == "network_send" for _, c, _ in parts):
             return "a network send in a session that has read credentials"
         return ""
 

@@ -330,6 +330,9 @@ _DQ_ESCAPE = re.compile(r"\\([\"\\])")  # as shlex: in "…" only \" and \\ are 
 
 
 def _unquote(token: str) -> str:
+    q = token[0]
+    if (q == "'" or (q == '"' and "\\" not in token)) and token[-1] == q and token.count(q) == 2:
+        return token[1:-1]  # one quoted piece: its text (no escapes inside it)
     out = []
     for m in _PIECE.finditer(token):
         sq, dq, esc, bare = m.groups()

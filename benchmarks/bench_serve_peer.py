@@ -18,7 +18,8 @@ log lines, so its Hydra start-up is not counted) and their ratio (targets ≥ 30
 at ×4 on the 2,000-request prefix). The machine may be busy: speed figures are provisional.
 
 Run: ``.venv/bin/python benchmarks/bench_serve_peer.py --peer-python /path/to/venv/bin/python``
-(``--n 2000 --scales 1,4 --full --json out.json``). Without a working SplitwiseSim it prints ours
+(``--n 2000 --scales 1,4 --full --full-scales 1,4 --json out.json``; the whole trace at ×4 takes
+SplitwiseSim hours, so raise ``--peer-timeout-s``). Without a working SplitwiseSim it prints ours
 alone and exits 2.
 """
 
@@ -160,9 +161,10 @@ def main() -> int:
     p.add_argument("--peer-python", default=os.environ.get("SPLITWISE_PYTHON", sys.executable))
     p.add_argument("--n", type=int, default=2000, help="first N requests of the trace")
     p.add_argument("--scales", default="1,4", help="rate scales for the N-request prefix")
-    p.add_argument("--full", action="store_true", help="also the whole trace at the real rate")
+    p.add_argument("--full", action="store_true", help="also the whole trace (at --full-scales)")
+    p.add_argument("--full-scales", default="1", help="rate scales for the whole trace (with --full)")
     p.add_argument("--repeat", type=int, default=3, help="runs of ours per figure (best kept)")
-    p.add_argument("--peer-timeout-s", type=float, default=1800.0)
+    p.add_argument("--peer-timeout-s", type=float, default=1800.0, help="per SplitwiseSim run")
     p.add_argument("--json", default=None, help="write the rows here")
     args = p.parse_args()
     data = Path(args.data)
@@ -171,7 +173,8 @@ def main() -> int:
     n = 300 if args.quick else args.n
     cells = [(n, float(k)) for k in args.scales.split(",")]
     if args.full and not args.quick:
-        cells.append((len(load_trace(trace).workload), 1.0))
+        whole = len(load_trace(trace).workload)
+        cells += [(whole, float(k)) for k in args.full_scales.split(",")]
     rows: list[dict[str, Any]] = []
     ok, peer_ok = True, True
     with tempfile.TemporaryDirectory() as tmp:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from pathlib import Path
 
 import pytest
 from routing_data import synthetic_rows
 
+from tokenomy.core.errors import ValidationError
 from tokenomy.interfaces.cli import main
 
 
@@ -75,3 +77,37 @@ def test_route_eval_with_an_unknown_encoder_is_one_line(
     assert main(["route", "eval", "--data", str(data), *BASE, "--encoder", "nope"]) != 0
     err = capsys.readouterr().err
     assert "unknown encoder 'nope'" in err and "Traceback" not in err
+
+
+def test_route_eval_with_an_unknown_encoder_backend_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = _csv(tmp_path / "d.csv", synthetic_rows(30))
+    args = ["--encoder", "all-MiniLM-L6-v2", "--encoder-backend", "gpu"]
+    assert main(["route", "eval", "--data", str(data), *BASE, *args]) != 0
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert "unknown encoder backend 'gpu'" in err or "embeddings extra" in err
+
+
+@pytest.mark.parametrize(("backend", "int8"), [("numpy", False), ("onnx-int8", True)])
+def test_route_save_records_the_encoder_backend_it_was_told(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], backend: str, int8: bool
+) -> None:
+    from tokenomy.interfaces.loaders.routing_embeddings import load_encoder
+
+    try:  # the embeddings extra (and onnxruntime for int8): skipped without it, required under CI
+        load_encoder("all-MiniLM-L6-v2", backend=backend, cache_dir=tmp_path / "models")
+    except ValidationError as exc:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{exc} — CI=true requires it")
+        pytest.skip(str(exc))
+    data = _csv(tmp_path / "d.csv", synthetic_rows(60))
+    saved = tmp_path / "router"
+    args = ["--data", str(data), "--format", "long", "--prices", "none", "--estimator", "logistic-embed"]
+    enc = ["--encoder", "all-MiniLM-L6-v2", "--encoder-backend", backend, "--cache-dir", str(tmp_path / "emb")]
+    assert main(["route", "save", *args, *enc, "--out", str(saved)]) == 0
+    model = json.loads((saved / "router.json").read_text())
+    text = json.dumps(model)
+    assert "all-MiniLM-L6-v2@" in text
+    assert ("+int8" in text) == int8

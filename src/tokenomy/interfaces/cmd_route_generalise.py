@@ -37,6 +37,12 @@ def encoder_args(p: argparse.ArgumentParser) -> None:
         help="sentence encoder for the embedding estimators: all-MiniLM-L6-v2 (the embeddings extra) or none",
     )
     p.add_argument(
+        "--encoder-backend",
+        default="auto",
+        help="what runs the encoder: onnx-int8 (auto's choice when onnxruntime is installed), onnx-float32 "
+        "(the reference's vectors, about 2x slower), numpy (the float32 reference); default auto",
+    )
+    p.add_argument(
         "--cache-dir", metavar="DIR", help="embedding cache (default ~/.cache/tokenomy/embeddings)"
     )
 
@@ -46,7 +52,8 @@ def encoder(args: argparse.Namespace) -> TextEncoder | None:
         return None
     from tokenomy.interfaces.loaders.routing_embeddings import CachedEncoder, load_encoder
 
-    return CachedEncoder(load_encoder(args.encoder), args.cache_dir)
+    backend = getattr(args, "encoder_backend", "auto")
+    return CachedEncoder(load_encoder(args.encoder, backend=backend), args.cache_dir)
 
 
 def saved_router(path: str, cache_dir: str | None) -> Router:

@@ -105,7 +105,14 @@ def test_route_save_records_the_encoder_backend_it_was_told(
     data = _csv(tmp_path / "d.csv", synthetic_rows(60))
     saved = tmp_path / "router"
     args = ["--data", str(data), "--format", "long", "--prices", "none", "--estimator", "logistic-embed"]
-    enc = ["--encoder", "all-MiniLM-L6-v2", "--encoder-backend", backend, "--cache-dir", str(tmp_path / "emb")]
+    enc = [
+        "--encoder",
+        "all-MiniLM-L6-v2",
+        "--encoder-backend",
+        backend,
+        "--cache-dir",
+        str(tmp_path / "emb"),
+    ]
     assert main(["route", "save", *args, *enc, "--out", str(saved)]) == 0
     model = json.loads((saved / "router.json").read_text())
     text = json.dumps(model)

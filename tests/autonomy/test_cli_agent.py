@@ -19,7 +19,8 @@ def test_agent_eval_on_real_data_writes_json_and_report(
     assert main([*argv, "--json", str(out), "--report", str(rep)]) == 0
     payload = json.loads(out.read_text())
     rows = payload["results"]
-    _check_printed_tables(capsys.readouterr().out, rows)
+    printed = capsys.readouterr().out
+    _check_printed_tables(printed, rows)
     mini = [r for r in rows if r["dataset"] == "miniswe-gemini3pro-swebv"]
     assert {r["V"] for r in mini} == {1.0, 10.0}
     assert len(mini) == 2 * 20
@@ -44,6 +45,12 @@ def test_agent_eval_on_real_data_writes_json_and_report(
     assert sum(split["optimal_shares"]) == pytest.approx(1.0) and sum(
         split["observed_shares"]
     ) == pytest.approx(1.0)
+    auto = payload["autonomy_level"]  # Eq. 7 at each V (Δp_wait assumed 0: V then changes nothing)
+    assert {(r["dataset"], r["V"]) for r in auto} == {
+        (d, v) for d in ("miniswe-gemini3pro-swebv", "taubench-airline") for v in (1.0, 10.0)
+    }
+    assert all(r["dp_wait"] == 0.0 and 0.0 <= r["a_implied"] <= 1.0 for r in auto)
+    assert "Eq. 7 autonomy level per dataset and V (Δp_wait = 0, ASSUMED" in printed
     assert payload["tokenomy_rule"]["z_se"] == 1.0 and payload["tokenomy_rule"]["budget_share"] == 1.0
     # the budget: no task costs more than V under tokenomy, and the ablation is reported next to it
     assert all(r["cost_per_task_usd"] <= r["V"] for r in tok.values())
@@ -83,6 +90,7 @@ def _check_printed_tables(printed: str, rows: list[dict[str, object]]) -> None:
         ("--V", "1,abc", "--V must be comma-separated"),
         ("--V", "-1", "--V must be positive"),
         ("--folds", "0", "--folds"),
+        ("--dp-wait", "2", "--dp-wait must be a probability"),
     ],
 )
 def test_agent_eval_bad_input_names_the_option(

@@ -226,8 +226,19 @@ def test_autonomy_level_follows_the_prices() -> None:
     # ... and the success lost by waiting counts on the same side (V·∂p/∂a)
     waiting = autonomy_level(SCHEDULE, mix, v_usd=100.0, dp_wait=0.03)
     assert waiting.a == pytest.approx(198 / 200)
+    # the break-even V·Δp_wait frees the class exactly there, and not a cent below
+    commit = next(c for c in lvl.classes if c.name == "commit")
+    assert commit.breakeven_v_dp_usd == pytest.approx(commit.harm_usd - SCHEDULE.ask_cost_usd * 1)
+    at = commit.breakeven_v_dp_usd
+    assert next(
+        c for c in autonomy_level(SCHEDULE, mix, v_usd=at, dp_wait=1.0).classes if c.name == "commit"
+    ).implied_free
+    below = autonomy_level(SCHEDULE, mix, v_usd=at * 0.99, dp_wait=1.0)
+    assert not next(c for c in below.classes if c.name == "commit").implied_free
+    assert next(c for c in lvl.classes if c.name == "read").breakeven_v_dp_usd == 0.0
     # unknown classes are never autonomous
     assert autonomy_level(SCHEDULE, {"unknown": 5, "read": 5}, ask_cost_usd=1e9).a == pytest.approx(0.5)
+    assert math.isinf(autonomy_level(SCHEDULE, {"unknown": 5}).classes[0].breakeven_v_dp_usd)
     with pytest.raises(ValidationError, match="mix"):
         autonomy_level(SCHEDULE, {})
 

@@ -36,6 +36,8 @@ class ClassAutonomy:
         oversight_usd: what one confirmation costs (H × approvers) plus V·Δp_wait.
         implied_free: the prices let it act unasked.
         schedule_verdict: the verdict the published schedule gives (allow / ask / deny).
+        breakeven_v_dp_usd: the V·Δp_wait at which the prices free the class, harm − H·approvers
+            (0: free whatever V; inf: never, an unknown or denied class).
     """
 
     name: str
@@ -44,6 +46,7 @@ class ClassAutonomy:
     oversight_usd: float
     implied_free: bool
     schedule_verdict: str
+    breakeven_v_dp_usd: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +106,8 @@ def autonomy_level(
         # unknown and denied classes are never autonomous (fail closed), whatever the prices say
         known = name in schedule.classes and schedule.classes[name].level != "deny"
         implied = known and cp.harm_usd <= over
-        rows.append(ClassAutonomy(name, float(n), cp.harm_usd, over, implied, verdict))
+        breakeven = max(cp.harm_usd - h * cp.approvers, 0.0) if known else float("inf")
+        rows.append(ClassAutonomy(name, float(n), cp.harm_usd, over, implied, verdict, breakeven))
         if implied:
             free += n
             harm += n * cp.harm_usd

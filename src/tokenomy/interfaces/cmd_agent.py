@@ -15,6 +15,7 @@ subcommands, and its tau-bench confirmation-policy rows (at a grid of ρ) to ``e
 from __future__ import annotations
 
 import argparse
+import math
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
@@ -82,6 +83,14 @@ def register(sub: Any) -> None:
     )
     e.add_argument("--seed", type=int_in(0), default=0, help="seed of the instance split")
     e.add_argument("--rho", default="0,1,10,50,200", help="ρ grid (USD per harm unit) for tau-bench policies")
+    e.add_argument(
+        "--dp-wait",
+        type=float,
+        default=0.0,
+        help="ASSUMED success probability one confirmation loses (the user who does not answer, the "
+        "deadline missed), for the Eq. 7 autonomy rows at each V; no bundled dataset measures it "
+        "(tau-bench's simulated user always answers); default 0",
+    )
     e.add_argument("--report", metavar="HTML", help="write the HTML report here")
     e.set_defaults(func=run_eval)
     g = agent_sub.add_parser(
@@ -155,9 +164,14 @@ def _help(p: argparse.ArgumentParser) -> dict[str, Any]:
 
 
 def _autonomy_rows(
-    schedule: Schedule, trajs: Sequence[AgentTrajectory], episodes: Sequence[Episode]
+    schedule: Schedule,
+    trajs: Sequence[AgentTrajectory],
+    episodes: Sequence[Episode],
+    v_values: Sequence[float],
+    dp_wait: float,
 ) -> list[dict[str, Any]]:
-    """Eq. 7 autonomy level for the class mix of each dataset (dataset labels mapped to classes)."""
+    """Eq. 7 autonomy level for the class mix of each dataset (dataset labels mapped to classes), at
+    each V with the V·Δp_wait term (Δp_wait ASSUMED), and the V·Δp_wait that would free each class."""
     # a malformed reply (label "none") ran nothing: it was a model call only, class compute
     mini = Counter(
         s.autonomy_class if s.autonomy_class not in ("", "none") else "compute"
@@ -167,18 +181,24 @@ def _autonomy_rows(
     tau = Counter(schedule.tool_class(c.tool) for e in episodes for c in e.calls)
     rows = []
     for name, mix in (("miniswe-gemini3pro-swebv", mini), ("taubench-airline", tau)):
-        lvl = autonomy_level(schedule, mix)
-        rows.append(
-            {
-                "dataset": name,
-                "calls": int(sum(mix.values())),
-                "a_implied": lvl.a,
-                "a_schedule": lvl.a_schedule,
-                "harm_usd_unasked": lvl.harm_usd,
-                "oversight_usd_asked": lvl.oversight_usd,
-                "disagreements": ",".join(lvl.disagreements) or "-",
-            }
-        )
+        for v in v_values:
+            lvl = autonomy_level(schedule, mix, v_usd=v, dp_wait=dp_wait)
+            asked = [c for c in lvl.classes if not c.implied_free and math.isfinite(c.breakeven_v_dp_usd)]
+            rows.append(
+                {
+                    "dataset": name,
+                    "V": v,
+                    "dp_wait": dp_wait,
+                    "calls": int(sum(mix.values())),
+                    "a_implied": lvl.a,
+                    "a_schedule": lvl.a_schedule,
+                    "harm_usd_unasked": lvl.harm_usd,
+                    "oversight_usd_asked": lvl.oversight_usd,
+                    "disagreements": ",".join(lvl.disagreements) or "-",
+                    "freed_at_v_dp_wait": "; ".join(f"{c.name} ≥ ${c.breakeven_v_dp_usd:.3g}" for c in asked)
+                    or "-",
+                }
+            )
     return rows
 
 
@@ -230,8 +250,17 @@ def run_eval(args: argparse.Namespace) -> dict[str, Any]:
         data, rhos, args.seed, episodes=episodes, schedule=schedule
     )
     rows = rows + list(tau_rows)
-    autonomy = _autonomy_rows(schedule, trajs, episodes)
+    if not 0.0 <= args.dp_wait <= 1.0:
+        raise ValidationError(f"--dp-wait must be a probability in [0, 1], got {args.dp_wait!r}")
+    autonomy = _autonomy_rows(schedule, trajs, episodes, v_values, args.dp_wait)
     _print_results(rows, len(table.n_calls), args.folds)
+    print(
+        format_table(
+            autonomy,
+            title=f"\nEq. 7 autonomy level per dataset and V (Δp_wait = {args.dp_wait:g}, ASSUMED; "
+            "freed_at_v_dp_wait: the V·Δp_wait that would let each asked class act unasked)",
+        )
+    )
     print(
         format_table(check["per_V"], title="\nquality target: tokenomy vs the best train cost cap (held-out)")
     )

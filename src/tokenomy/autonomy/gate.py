@@ -33,6 +33,9 @@ Every verdict and every approval is written to the ledger (in batches for a data
 (layer ``action``): candidates ``act`` (its harm, surplus −priced harm) and ``ask`` (its cost), chosen
 ``act`` / ``ask``, or the null option for ``deny``. The decorator (:meth:`Gate.guard`) and the context
 manager (:meth:`Gate.session`) wrap the same check for code that wants an exception instead.
+The approval methods (:meth:`Gate.approve`, :meth:`Gate.revoke`, :meth:`Gate.grants`,
+:meth:`Gate.approve_all`, :meth:`Gate.require`) live in :mod:`tokenomy.autonomy.gate_approvals`
+(:class:`~tokenomy.autonomy.gate_approvals.GateApprovals`, a base class of :class:`Gate`).
 """
 
 from __future__ import annotations
@@ -46,10 +49,11 @@ from typing import Any, TypeVar
 from tokenomy.autonomy.classify import _SHELL_TOOLS, Classification, _severity_key, classify_call
 from tokenomy.autonomy.classify_cache import ClassifyCache
 from tokenomy.autonomy.classify_workspace import VOUCHABLE, risky_text, vouch_call
+from tokenomy.autonomy.gate_approvals import GateApprovals
 from tokenomy.autonomy.gate_ledger import verdict_decision
 from tokenomy.autonomy.gate_session import GateSession
 from tokenomy.autonomy.gate_terms import Terms, class_terms
-from tokenomy.autonomy.schedule import SCOPES, Schedule, level_verdict
+from tokenomy.autonomy.schedule import Schedule, level_verdict
 from tokenomy.autonomy.session_state import Prepared, SessionState, StateLimits
 from tokenomy.autonomy.trajectory import ToolCall
 from tokenomy.autonomy.verdict import (
@@ -83,10 +87,9 @@ __all__ = [
 
 F = TypeVar("F", bound=Callable[..., Any])
 Approver = Callable[[Verdict], Iterable[str] | Awaitable[Iterable[str]]]
-_SCOPE_RANK = {s: i for i, s in enumerate(SCOPES)}
 
 
-class Gate:
+class Gate(GateApprovals):
     """Check tool calls against an autonomy schedule and write every verdict to the ledger.
 
     Args:
@@ -308,64 +311,7 @@ class Gate:
                 reason += f"; {approvals}/{needed} approvals"
         return Verdict(decision, reason, name, level, price, ask_cost, scope, needed, approvals, call, res)
 
-    # -- approvals ---------------------------------------------------------------------------------
-    def approve(
-        self,
-        verdict: Verdict,
-        *,
-        approver: str = "user",
-        scope: str | None = None,
-        context: GateContext | None = None,
-        whole_class: bool = False,
-    ) -> Verdict:
-        """Record one approver's yes to an ``ask`` verdict; return the verdict the call now gets.
-
-        The approval holds for ``scope`` (default: the class's scope), never wider than the class's
-        scope; a ``once`` approval is used up by the next check of the same call in the session. A
-        ``session`` or ``persistent`` approval covers that exact call only (approving ``rm -rf build``
-        does not approve ``rm -rf ~/work``) unless ``whole_class`` is set.
-
-        Args:
-            verdict: the ``ask`` verdict being answered.
-            approver: who says yes (distinct ids count toward ``multi_party``).
-            scope: once / session / persistent, at most the class's scope.
-            context: the session the call belongs to (default: session "default").
-
-        Raises:
-            ActionDeniedError: the verdict is ``deny`` (a denied class cannot be approved).
-            ValidationError: an unknown scope.
-        """
-        ctx = context or GateContext()
-        if verdict.decision == "deny":
-            raise ActionDeniedError(verdict)
-        want = verdict.scope if scope is None else scope
-        if want not in SCOPES:
-            raise ValidationError(f"approval scope must be one of {list(SCOPES)}, got {want!r}")
-        if _SCOPE_RANK[want] > _SCOPE_RANK[verdict.scope]:
-            raise ValidationError(
-                f"class {verdict.action_class!r} allows approvals of scope {verdict.scope!r} at most; "
-                f"got scope={want!r}"
-            )
-        name, call = verdict.action_class, verdict.call
-        if want == "once":
-            key = (ctx.session_id, name, call.text)
-            self._pending_once[key] = self._pending_once.get(key, frozenset()) | {approver}
-        else:
-            gkey = (name, ctx.session_id if want == "session" else "", "" if whole_class else call.text)
-            old = self._grants.get(gkey)
-            who = (old.approvers if old is not None else frozenset()) | {approver}
-            self._grants[gkey] = Grant(name, want, gkey[1], who, gkey[2])
-        out = self._judge(call, verdict.classification, ctx, consume=False)
-        return self._record(out, ctx, "approve", approver=approver, approval_scope=want)
-
-    def revoke(self, action_class: str, session_id: str | None = None) -> bool:
-        """Withdraw the class's persistent grants (``session_id=None``) or its grants in a session,
-        for single calls and the whole class alike; True if one existed."""
-        keys = [k for k in self._grants if k[0] == action_class and k[1] == (session_id or "")]
-        for k in keys:
-            del self._grants[k]
-        return bool(keys)
-
+    # -- sessions (approvals: gate_approvals.GateApprovals) -----------------------------------------
     def end_session(self, session_id: str) -> None:
         """Forget the session's grants, pending one-time approvals and state; flush the ledger buffer."""
         self._states.pop(session_id, None)
@@ -376,10 +322,6 @@ class Gate:
         for once in [k for k in self._pending_once if k[0] == session_id]:
             del self._pending_once[once]
         self.flush()
-
-    def grants(self) -> tuple[Grant, ...]:
-        """The session and persistent grants in force (to store and pass back as ``grants=``)."""
-        return tuple(self._grants.values())
 
     # -- ledger ------------------------------------------------------------------------------------
     def _record(self, v: Verdict, ctx: GateContext, point: str, **extra: Any) -> Verdict:
@@ -426,44 +368,6 @@ class Gate:
         from tokenomy.autonomy.guard import guard
 
         return guard(self, tool, approver=approver, context=context)
-
-    def approve_all(self, verdict: Verdict, approvers: Iterable[str], context: GateContext) -> Verdict:
-        """Record each id in ``approvers`` as a ``once`` approval of ``verdict``; the verdict it now gets
-        (judged on the same classification: the session state has already taken the call)."""
-        for who in approvers:
-            self.approve(verdict, approver=who, scope="once", context=context)
-        return self._record(
-            self._judge(verdict.call, verdict.classification, context, consume=True), context, "check"
-        )
-
-    def require(
-        self,
-        call: Call | ToolCall | str | Mapping[str, Any],
-        context: GateContext | None = None,
-        *,
-        approver: Callable[[Verdict], Iterable[str]] | None = None,
-    ) -> Verdict:
-        """Check ``call`` and return its ``allow`` verdict, asking ``approver`` on ``ask``.
-
-        Args:
-            call: the call.
-            context: the session (default "default").
-            approver: asks the humans; returns the ids of those who said yes (empty = refused).
-                Each yes is a ``once`` approval of this call; ``multi_party`` needs enough distinct ids.
-
-        Raises:
-            ActionDeniedError: the class is denied.
-            ApprovalRequiredError: ``ask`` and no approver, or too few approvers said yes.
-        """
-        ctx = context or GateContext()
-        v = self.check(call, ctx)
-        if v.decision == "ask" and approver is not None:
-            v = self.approve_all(v, approver(v), ctx)
-        if v.decision == "deny":
-            raise ActionDeniedError(v)
-        if v.decision == "ask":
-            raise ApprovalRequiredError(v)
-        return v
 
     def session(self, session_id: str, **context: Any) -> GateSession:
         """A context manager bound to one session; on exit its session grants end and the ledger flushes."""

@@ -116,3 +116,14 @@ def test_a_policy_equal_to_the_best_fixed_model_ties_and_does_not_beat_it(
     row = next(r for r in out.rows if r["policy"] == "best-fixed")
     assert row["tie_with_best_fixed"] and not row["beats_best_fixed"]
     assert all(not (r["tie_with_best_fixed"] and r["beats_best_fixed"]) for r in out.rows)
+
+
+def test_a_difference_whose_paired_interval_holds_zero_is_a_tie_either_way() -> None:
+    spread = np.linspace(
+        -0.01, 0.03, 1001
+    )  # paired bootstrap differences, 95% interval about [-0.008, 0.028]
+    assert compare_to_fixed(0.51, 0.5, spread) == (False, True)  # a higher mean, not a win
+    assert compare_to_fixed(0.49, 0.5, spread - 0.02) == (False, True)  # a lower mean, not a loss
+    assert compare_to_fixed(0.52, 0.5, spread + 0.02) == (True, False)  # the whole interval above 0
+    assert compare_to_fixed(0.47, 0.5, spread - 0.04) == (False, False)  # the whole interval below 0
+    assert compare_to_fixed(0.5, 0.5, spread + 1.0) == (False, True)  # equal means tie whatever the draws

@@ -80,16 +80,28 @@ SWEEP_V = tuple(float(v) for v in np.geomspace(1e-5, 10.0, 49))
 TIE_RTOL = 1e-9
 """Relative tolerance of a tie with the best fixed model: mean welfares within
 ``TIE_RTOL · max(|w_fixed|, 1e-12)`` USD per query are equal (a fall-back to the fixed model earns
-exactly its welfare up to rounding). Confidence intervals are not consulted: they are reported
-beside (``welfare_ci95``) for the reader to judge significance."""
+exactly its welfare up to rounding). Beyond it, the paired bootstrap interval of the difference
+decides (:func:`compare_to_fixed`)."""
 
 
-def compare_to_fixed(w_policy: float, w_fixed: float) -> tuple[bool, bool]:
-    """(beats, ties): ``beats`` strictly above the best fixed model's mean welfare, ``ties`` within
-    ``TIE_RTOL`` of it (never both)."""
+def compare_to_fixed(
+    w_policy: float, w_fixed: float, diff_boot: NDArray[np.float64] | None = None
+) -> tuple[bool, bool]:
+    """(beats, ties) against the best fixed model, never both; neither: below it.
+
+    Mean welfares within ``TIE_RTOL`` are a tie (a fall-back earns the fixed model's welfare). Given
+    ``diff_boot``, the paired bootstrap means of policy − best fixed (the same resampled requests for
+    both), a difference whose 95% interval holds 0 is a tie too: ``beats`` needs the whole interval
+    above 0, ``below`` the whole interval under it. Without it, the means decide.
+    """
     tol = TIE_RTOL * max(abs(w_fixed), 1e-12)
-    tie = abs(w_policy - w_fixed) <= tol
-    return (not tie) and w_policy > w_fixed, tie
+    if abs(w_policy - w_fixed) <= tol:
+        return False, True
+    if diff_boot is not None and diff_boot.size:
+        lo, hi = _ci(diff_boot)
+        if lo <= 0.0 <= hi:
+            return False, True
+    return w_policy > w_fixed, False
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,7 +232,7 @@ def evaluate(
             regret = w_or - r.welfare
             with np.errstate(divide="ignore", invalid="ignore"):
                 gap_b = (boot[k] - b_fixed) / (b_or - b_fixed)
-            beats, tie = compare_to_fixed(float(r.welfare.mean()), w_fixed)
+            beats, tie = compare_to_fixed(float(r.welfare.mean()), w_fixed, boot[k] - b_fixed)
             rows.append(
                 {
                     "V": float(v),

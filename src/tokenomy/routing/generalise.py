@@ -185,7 +185,7 @@ def pooled_eval(
             wel = float(stack[i].mean())
             with np.errstate(divide="ignore", invalid="ignore"):
                 gap_b = (boot[i] - boot[i_fix]) / (boot[i_or] - boot[i_fix])
-            beats, tie = compare_to_fixed(wel, w_fix)
+            beats, tie = compare_to_fixed(wel, w_fix, boot[i] - boot[i_fix])
             rows.append(
                 {
                     "V": float(v),

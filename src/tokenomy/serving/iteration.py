@@ -23,6 +23,9 @@ batch. Per-step work is O(batch); the waiting queue is a heap, never scanned. Th
 sampled from whether the head of the queue fits in the pool at the sample time
 (``head_blocked_by_kv``), not from the admission pass's flags. ``session.Session`` drives this loop
 (online or to the end); not modelled: CPU overheads, hits on blocks of still-running requests.
+The ``jump`` phase lives in ``decode_jump.DecodeJump``; ``release``, ``complete``, ``pop_finished`` and
+``preempt`` (requests leaving and coming back) in ``request_exits.RequestExits``: base classes of
+``Iteration``.
 """
 
 from __future__ import annotations
@@ -32,19 +35,20 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from tokenomy.serving.decode_jump import DecodeJump
 from tokenomy.serving.prices import sample_prices
-from tokenomy.serving.result import COMPLETED, REJECTED, TOO_LARGE, PriceSample
+from tokenomy.serving.request_exits import _EPS
+from tokenomy.serving.result import REJECTED, TOO_LARGE, PriceSample
 from tokenomy.serving.running import Prefill
 from tokenomy.serving.schedulers.base import Admission
-from tokenomy.serving.state import Progress, RunState
+from tokenomy.serving.state import Progress
 
 __all__ = ["Iteration", "Progress"]
 
-_EPS = 1e-9
 _INF = math.inf
 
 
-class Iteration(RunState):
+class Iteration(DecodeJump):
     """The engine loop's phases (module docstring) over a ``state.RunState``; ``session.Session`` is
     the driver."""
 
@@ -185,131 +189,11 @@ class Iteration(RunState):
         need = -(-(t.prompt[i] + t.gen[i] - h * HB) // self.block_tokens)
         return kv.available - pinned - need < (self.watermark if (st.nd or st.pf) else 0)
 
-    # --- requests leaving and coming back ---------------------------------------------------------
-    def release(self, i: int, h: int, blk: int) -> None:
-        """Request ``i`` ends: its full prefix blocks go to the cache, the rest back to the pool."""
-        hashes = self.requests.hashes
-        if hashes is not None:
-            hs = hashes[i]
-            self.kv.donate(hs[h : self.requests.prompt[i] // self.requests.hash_block_tokens], blk)
-            self.kv.unref(hs[:h])
-        else:
-            self.kv.release(blk)
-
     def release_held(self, i: int) -> None:
         """Free the KV kept for completed request ``i`` (``hold``): its transfer has landed."""
         h, blk = self.held.pop(i)
         self.release(i, h, blk)
         self.blocked = False
-
-    def complete(self, i: int) -> None:
-        t = self.requests
-        t.status[i], t.finish[i] = COMPLETED, self.clock
-        self.queue.on_finish(i, t.out[i])
-        if self.sched.decides:
-            self.state.observe_output(t.out[i])  # its length is known now that it finished
-        self.done += 1
-        self.done_events.append(i)
-        self.blocked = False  # its slot and KV blocks are free: the next step tries the queue again
-
-    def pop_finished(self) -> None:
-        """Decoding requests whose finish mark G reached leave."""
-        heap, st = self.heap, self.state
-        pos, d_fin, d_hits = st.pos, st.d_fin, st.d_hits
-        while heap and heap[0][0] <= st.g + _EPS:
-            _, i = heapq.heappop(heap)
-            p = pos[i]
-            if p < 0 or d_fin[p] > st.g + _EPS:
-                continue  # stale entry (preempted)
-            h = d_hits[p]
-            self.release(i, h, st._drop_decode(p))
-            self.complete(i)
-
-    def preempt(self) -> None:
-        """Preempt the lowest-priority running request and requeue it (recompute).
-
-        A prefill preempted before computing a token was admitted at this clock; when that happens to
-        the same request twice at one clock, the passes at this clock are a cycle (admit it, run out
-        of KV for the decode step, preempt it), so admission waits until the clock moves (or nothing
-        runs): each pass then runs the step or preempts, and the running set is finite.
-        """
-        t, st = self.requests, self.state
-        i, h, blk, g_i, ran = st._pop_lowest(t.key)
-        if g_i >= 0:
-            t.gen[i] = g_i
-        self.kv.release(blk)
-        if h and t.hashes is not None:
-            self.kv.unref(t.hashes[i][:h])
-        t.preempt[i] += 1
-        if not ran:
-            if self.bounced_s != self.clock:
-                self.bounced_s = self.clock
-                self.bounced.clear()
-            if i in self.bounced:
-                self.held_s = self.clock
-            self.bounced.add(i)
-        self.queue.push(i)
-        st.lam_waiting_usd_per_s += t.lam[i]
-        st.waiting_tokens += t.prompt[i] + t.gen[i]
-
-    # --- decode-only stretch ----------------------------------------------------------------------
-    def jump(self, horizon: float) -> None:
-        """Advance k decode steps at once (module docstring), or preempt when not one step fits."""
-        st, kv, now = self.state, self.kv, self.clock
-        nd, g, cache = st.nd, st.g, self.decode_s
-        if cache is None:
-            t, e = self.step_time(0.0, nd, now)
-        else:
-            t, e = cache.get(nd, 0.0), 1.0
-            if not t:
-                t = cache[nd] = self.step_model.step_s(0.0, nd)
-        heap, pos = self.heap, st.pos
-        while heap and pos[heap[0][1]] < 0:
-            heapq.heappop(heap)
-        k = max(1, math.ceil((heap[0][0] - g) / e - _EPS))
-        if self.next_arrival < _INF:
-            k = min(k, max(1, math.ceil((self.next_arrival - now) / t - _EPS)))
-        if horizon < _INF:
-            k = min(k, max(1, math.ceil((horizon - now) / t - _EPS)))
-        if k > self.max_jump:
-            k = self.max_jump
-        need = st.grow_blocks(k * e)  # exact: the blocks the k steps fill
-        if need <= kv.free:  # ``kv.allocate`` without its eviction path: the free blocks suffice
-            kv.free -= need
-            st.u_dec += need
-        else:
-            if need > kv.available:
-                k = st._fit_k(k, e)
-                if k == 0:
-                    self.preempt()
-                    self.blocked = False
-                    return
-                need = st.grow_blocks(k * e)
-            st._resync(need)
-        g = st.g = g + k * e
-        kt = k * t
-        now += kt
-        self.clock = st.now_s = now
-        self.busy += kt
-        self.steps += k
-        self.jumps += 1
-        if st.rated:
-            self.spec_steps += self.spec.tally(k, t, self.itl_s, self.itl_w)
-            self.dec_total += k * st.r_sum
-        else:
-            if e > 1.0:
-                self.spec_steps += k
-            w = k * nd * e
-            self.dec_total += w
-            self.itl_s.append(t / e)
-            self.itl_w.append(w)
-        used = kv.num_blocks - kv.free
-        if used > self.max_used:
-            self.max_used = used
-        if heap and heap[0][0] <= g + _EPS:
-            self.pop_finished()
-        if self.blocked:
-            self.blocked = len(self.queue) > 0
 
     # --- a general step ---------------------------------------------------------------------------
     def schedule(self, now: float) -> bool:

@@ -25,7 +25,8 @@ parameters (the 270M model twice the 135M one, the 494M one 3.7 times, the 1.54B
 tokenomy.interfaces.gateway.local_models``: ``llama_cpp.server`` with the ``plain`` format
 registered) as a subprocess on a free loopback port with one thread and a small context (two fit on
 two cores), waits until ``/v1/models`` answers, and stops it on exit (terminate, then kill). This
-module does not route, grade or record anything.
+module does not route, grade or record anything. The client that talks to such a server
+(``chat_once``, ``ChatReply``, re-exported here) lives in ``chat_client``.
 """
 
 from __future__ import annotations
@@ -33,7 +34,6 @@ from __future__ import annotations
 import hashlib
 import importlib
 import importlib.util
-import json
 import shutil
 import socket
 import subprocess
@@ -43,12 +43,13 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from tokenomy.core.errors import TokenomyError
+from tokenomy.interfaces.gateway.chat_client import ChatReply, chat_once
 
 __all__ = [
     "EXTRA_HINT",
@@ -332,78 +333,6 @@ class LlamaServer:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
-
-
-@dataclass(frozen=True, slots=True)
-class ChatReply:
-    """One chat completion as the client saw it.
-
-    Attributes:
-        status: HTTP status.
-        text: the first choice's message content ("" on an error).
-        model: the ``model`` field of the reply.
-        prompt_tokens, completion_tokens: token counts from ``usage`` (0 when absent).
-        latency_s: wall time from sending to the whole body received.
-        headers: response headers, lower-case name -> value.
-        body: the decoded JSON body; key -> value.
-    """
-
-    status: int
-    text: str
-    model: str
-    prompt_tokens: int
-    completion_tokens: int
-    latency_s: float
-    headers: Mapping[str, str] = field(default_factory=dict)
-    body: Mapping[str, Any] = field(default_factory=dict)
-
-
-def chat_once(
-    base_url: str,
-    model: str,
-    messages: Sequence[Mapping[str, str]],
-    *,
-    max_tokens: int = 16,
-    headers: Mapping[str, str] | None = None,
-    timeout_s: float = 120.0,
-) -> ChatReply:
-    """POST one non-streaming ``/chat/completions`` (temperature 0) and return the reply.
-
-    HTTP errors come back as a reply with their status and body; only a refused connection or a
-    timeout raises (``OSError``).
-    """
-    payload = {"model": model, "messages": list(messages), "max_tokens": max_tokens, "temperature": 0.0}
-    req = urllib.request.Request(
-        f"{base_url.rstrip('/')}/chat/completions",
-        data=json.dumps(payload).encode(),
-        headers={"Content-Type": "application/json", **(headers or {})},
-        method="POST",
-    )
-    t0 = time.perf_counter()
-    try:
-        with urllib.request.urlopen(req, timeout=timeout_s) as resp:
-            status, raw, hdrs = resp.status, resp.read(), resp.headers
-    except urllib.error.HTTPError as exc:
-        status, raw, hdrs = exc.code, exc.read(), exc.headers
-    latency = time.perf_counter() - t0
-    try:
-        body = json.loads(raw) if raw else {}
-    except json.JSONDecodeError:
-        body = {}
-    body = body if isinstance(body, dict) else {}
-    choices = body.get("choices") or [{}]
-    text = str(((choices[0] or {}).get("message") or {}).get("content") or "")
-    usage = body.get("usage") or {}
-    return ChatReply(
-        status=status,
-        text=text,
-        model=str(body.get("model", "")),
-        prompt_tokens=int(usage.get("prompt_tokens", 0) or 0),
-        completion_tokens=int(usage.get("completion_tokens", 0) or 0),
-        latency_s=latency,
-        headers={k.lower(): v for k, v in hdrs.items()},
-        body=body,
-    )
 
 
 def plain_prompt(messages: Sequence[Mapping[str, Any]]) -> str:

@@ -22,7 +22,8 @@ state judges the project's own test/build runs, removals of build artefacts insi
 installs from the project's own manifests at the sandboxed level, provided the session is clean (it
 wrote no code or configuration, set no variable, moved, patched or checked out no file, read no
 credential and ran nothing unvouched) — see :mod:`tokenomy.autonomy.classify_workspace` for the rules and what they
-assume (the code already in the workspace is the principal's).
+assume (the code already in the workspace is the principal's). One class's fields and prices
+(:class:`ActionClass`, re-exported here) live in :mod:`tokenomy.autonomy.action_class`.
 """
 
 from __future__ import annotations
@@ -33,9 +34,8 @@ import tomllib
 from dataclasses import dataclass
 from typing import Any
 
+from tokenomy.autonomy.action_class import ActionClass
 from tokenomy.core.errors import SchemaError
-from tokenomy.core.prices import PriceSource, PriceVector
-from tokenomy.core.rule import risk_cost
 
 __all__ = [
     "LEVELS",
@@ -129,68 +129,6 @@ def _camel(name: str) -> str:
 def level_verdict(level: str) -> str:
     """Verdict a confirmation level gives: free → allow, confirm/multi_party → ask, deny → deny."""
     return {"free": "allow", "confirm": "ask", "multi_party": "ask", "deny": "deny"}[level]
-
-
-@dataclass(frozen=True, slots=True)
-class ActionClass:
-    """One action class of the schedule (see the module docstring for the fields' meaning)."""
-
-    name: str
-    description: str
-    effect: str
-    reversibility: str
-    blast_radius: str
-    level: str
-    level_outside_sandbox: str
-    scope: str
-    approvers: int
-    rho_usd: float
-    rho_irr_usd: float
-    p_harm: float
-    severity: float
-    irreversible: float
-    rare_severe: bool
-    cvar_alpha: float
-
-    def dr(self, p_harm: float | None = None) -> float:
-        """Expected harm ΔR of one call (harm units): p·severity (``p_harm`` overrides the prior)."""
-        return (self.p_harm if p_harm is None else p_harm) * self.severity
-
-    def dr_irr(self, p_harm: float | None = None) -> float:
-        """Its unrecoverable part ΔR_irr ⊆ ΔR (harm units): p·severity·irreversible."""
-        return self.dr(p_harm) * self.irreversible
-
-    def harm_price_usd(self, p_harm: float | None = None) -> float:
-        """The price of one call's harm, USD: core's ``risk_cost``, ρ·(ΔR − ΔR_irr) + ρ_irr·ΔR_irr.
-
-        The recoverable part is priced at ρ and the unrecoverable part at ρ_irr ≥ ρ (ρ_irr is the
-        whole price of an irreversible harm unit, not a premium on top of ρ). Rare-and-severe classes
-        replace the probability by its CVaR_α weight: for a Bernoulli harm of probability p and size
-        s, CVaR_α = s·min(1, p/(1−α)), the mean of the worst (1−α) tail. ``p_harm`` overrides the
-        class prior (e.g. a learned per-call estimate).
-        """
-        dr = self.dr_measured(p_harm)
-        return risk_cost(dr, dr * self.irreversible, self.rho_usd, self.rho_irr_usd)
-
-    def dr_measured(self, p_harm: float | None = None) -> float:
-        """ΔR of one call under the class's risk measure (harm units): p·severity, or its CVaR_α weight
-        s·min(1, p/(1−α)) for rare-and-severe classes; its irreversible part is ``irreversible`` of it."""
-        p = self.p_harm if p_harm is None else p_harm
-        weight = min(1.0, p / (1.0 - self.cvar_alpha)) if self.rare_severe else p
-        return weight * self.severity
-
-    def prices(self) -> PriceVector:
-        """The class's ρ and ρ_irr as a core price vector (the safety policy's prices; V = λ = 0)."""
-        return PriceVector(
-            rho_usd=self.rho_usd,
-            rho_irr_usd=self.rho_irr_usd,
-            rho_source=PriceSource.SAFETY_POLICY,
-            rho_irr_source=PriceSource.SAFETY_POLICY,
-        )
-
-    def effective_level(self, sandboxed: bool) -> str:
-        """The level in force: ``level_outside_sandbox`` applies when not sandboxed."""
-        return self.level if sandboxed else self.level_outside_sandbox
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,7 @@
 """Serving simulator against its peer, SplitwiseSim, on the same trace and configuration.
 
 Both simulators replay the first N requests of the Azure 2023 conversation trace (and, with
-``--full``, the whole trace at the real rate) on SplitwiseSim's own setup: one DGX-H100,
+``--full``, the whole trace at each rate of ``--full-scales``, default the real rate) on SplitwiseSim's own setup: one DGX-H100,
 llama2-70b at TP8, its ``perf_model.csv`` read as SplitwiseSim reads it (``steptime.TableStepTime``),
 13,165 KV blocks of 16 tokens (``steptime.SPLITWISE_DGX_H100_KV_BLOCKS``), at most 512 sequences and
 2,048 batched tokens, prompts whole and first (``EngineConfig(chunked_prefill=False)``), FCFS, no

@@ -237,6 +237,27 @@ def test_bad_batch_is_rejected_whole() -> None:
     assert _count(ledger) == (0, 0, 0)
 
 
+def test_row_metadata_is_merged_over_the_batch_metadata_row_by_row() -> None:
+    from dataclasses import replace
+
+    ledger = Ledger()
+    batch = replace(
+        _batch(4),
+        metadata={"run": "a", "lag": 2},
+        row_metadata={"lag": np.array([0, 1, 2, 2]), "source": ["x", "y", "x", "y"]},
+    )
+    ledger.append_batch(batch)
+    got = [(d.metadata["run"], d.metadata["lag"], d.metadata["source"]) for d in ledger.decisions()]
+    assert got == [("a", 0, "x"), ("a", 1, "y"), ("a", 2, "x"), ("a", 2, "y")]
+    short = replace(_batch(4), row_metadata={"lag": np.array([0, 1])})
+    with pytest.raises(ValidationError, match=r"row_metadata\['lag'\] must hold one value per row \(4\)"):
+        ledger.append_batch(short)
+    unjson = replace(_batch(4), row_metadata={"x": [object()] * 4})
+    with pytest.raises(ValidationError, match="JSON-serialisable"):
+        ledger.append_batch(unjson)
+    assert _count(ledger)[0] == 4  # the bad batches wrote nothing
+
+
 def test_parquet_export_holds_every_row(tmp_path: Path) -> None:
     ledger = Ledger()
     ledger.append_batch(_batch(20))

@@ -46,6 +46,8 @@ class DecisionBatch:
         kind: what sort of decision (``kinds.KINDS``); "" infers it from ``decision_point``.
         resources: resource prices every row of the batch carries (``PriceVector.resources``).
         metadata: annotations every row of the batch carries, JSON-serialisable; key -> value.
+        row_metadata: annotations that differ by row, shape (N,) each, merged over ``metadata`` (a
+            key in both takes the row's value); key -> values. None: every row carries ``metadata``.
     """
 
     request_ids: Sequence[str] | NDArray[np.object_]
@@ -69,6 +71,7 @@ class DecisionBatch:
     kind: str = ""
     resources: tuple[ResourcePrice, ...] = ()
     metadata: Mapping[str, Any] | None = None
+    row_metadata: Mapping[str, Sequence[Any] | NDArray[Any]] | None = None
 
     def __len__(self) -> int:
         return len(self.request_ids)
@@ -84,7 +87,7 @@ class DecisionBatch:
     def validate(self) -> None:
         """Raise ValidationError naming the first bad field (shapes, NaN, negatives, chosen range, kind)."""
         self.resolved_kind()
-        metadata_json(self.metadata or {}, "DecisionBatch")
+        self._metadata_column()
         names = [r.resource for r in self.resources]
         if not all(isinstance(r, ResourcePrice) for r in self.resources) or len(set(names)) != len(names):
             raise ValidationError(
@@ -108,6 +111,31 @@ class DecisionBatch:
             raise ValidationError(f"DecisionBatch.chosen must be -1 (null option) or in [0, {m})")
         if np.any(self.rho_irr_usd < self.rho_usd):
             raise ValidationError("DecisionBatch.rho_irr_usd must be ≥ rho_usd in every row")
+
+    def _metadata_column(self) -> pa.Array:
+        """The ``metadata`` column: one JSON text for every row, or each row's own (``row_metadata``).
+
+        Raises:
+            ValidationError: a value is not JSON-serialisable, or a ``row_metadata`` column is not (N,).
+        """
+        base = metadata_json(self.metadata or {}, "DecisionBatch")
+        n = len(self.request_ids)
+        if not self.row_metadata:
+            return pa.repeat(pa.scalar(base, pa.string()), n)
+        cols: dict[str, list[Any]] = {}
+        for key, values in self.row_metadata.items():
+            col = values.tolist() if isinstance(values, np.ndarray) else list(values)
+            if len(col) != n or (isinstance(values, np.ndarray) and values.ndim != 1):
+                raise ValidationError(
+                    f"DecisionBatch.row_metadata[{key!r}] must hold one value per row ({n}), got {len(col)}"
+                )
+            cols[key] = col
+        shared = dict(self.metadata or {})
+        texts = [
+            metadata_json({**shared, **{k: c[i] for k, c in cols.items()}}, "DecisionBatch.row_metadata")
+            for i in range(n)
+        ]
+        return pa.array(texts, pa.string())
 
     def to_tables(self, first_seq: int) -> tuple[pa.Table, pa.Table, pa.Table]:
         """Arrow tables (decisions, candidates, resource prices) for rows numbered from ``first_seq``."""
@@ -158,7 +186,7 @@ class DecisionBatch:
                 "rho_usd": np.asarray(self.rho_usd, np.float64),
                 "rho_irr_usd": np.asarray(self.rho_irr_usd, np.float64),
                 **{k: const(PriceSource(v).value) for k, v in src.items()},
-                "metadata": const(metadata_json(self.metadata or {}, "DecisionBatch")),
+                "metadata": self._metadata_column(),
                 "kind": const(self.resolved_kind()),
                 "prices_time_s": pa.nulls(n, pa.float64()),
             },

@@ -42,14 +42,21 @@ def _ledger_decisions(policy: str, lag: int, tr: RunTrace) -> list[Decision]:
         return list(ledger.decisions())
 
 
+def _ledger_ids(tr: RunTrace) -> list[str]:
+    from tokenomy.capital.rl.ledger_io import group_ids
+
+    return group_ids("rl/tokenomy", tr.groups)
+
+
 def _expected_stale(tr: RunTrace, lag: int) -> int:
     g, pr = tr.groups, CONFIG.prices
     value = pr.v_usd * g.pass_rate * (1 - g.pass_rate)
     cost = pr.update_usd_per_token * g.update_tokens
-    kept = pr.discount(lag)
-    if lag > 0 and g.corrected.any():  # an importance-corrected run: its measured loss, not the fitted δ
-        kept = float(g.ess_share[g.corrected].mean())
-    return int(np.sum(g.trained & (value >= cost) & (value * kept < cost * (1 - 1e-12))))
+    behind = np.maximum(g.step - 1 - g.version, 0)  # versions behind when used (< lag in the first steps)
+    kept = np.array([pr.discount(int(s)) for s in behind])
+    corrected = g.corrected & (behind > 0)  # importance-weighted groups: each its own measured loss
+    kept[corrected] = g.ess_share[corrected]
+    return int(np.sum(g.trained & (value >= cost) & (value * kept < cost * (1 - 1e-9))))
 
 
 @pytest.mark.parametrize(
@@ -69,18 +76,19 @@ def test_the_audit_finds_exactly_the_stale_trained_groups(policy: str, lag: int)
     assert found.count == want
     if policy == "uniform" and lag == 4:
         assert want > 0  # ignoring staleness trains on stale groups
-    if policy == "tokenomy-decay" or lag == 0:
-        assert want == 0  # the decay rule never does; nothing is stale without lag
+    if policy in ("tokenomy-decay", "tokenomy") or lag == 0:
+        assert want == 0  # neither rule does (each by its own discount); nothing is stale without lag
 
 
 def test_every_ledger_row_carries_its_price_version_and_staleness() -> None:
     tr = _run("dapo", 2)
     decisions = _ledger_decisions("dapo", 2, tr)
     for d in decisions:
-        assert d.metadata["staleness_versions"] == 2 and d.metadata["drift_per_version"] == 0.15
+        assert d.metadata["run_staleness"] == 2 and d.metadata["drift_per_version"] == 0.15
         assert d.candidates[0].dc_usd == pytest.approx(1e-6 * d.metadata["tokens"])
         version, step = (int(p[1:]) for p in d.request_id.split("/")[2:4])
         assert version == max(step - 3, 0) and d.time_s == step
+        assert d.metadata["staleness_versions"] == min(step - 1, 2)  # versions behind when used
     used = [d for d in decisions if d.kind == "update"]
     assert sum(d.chosen is not None for d in used) == int(tr.groups.trained.sum())
 
@@ -118,13 +126,22 @@ def test_trace_worth_of_a_real_run_is_positive_exactly_where_the_discounted_rule
     assert all((t.worth_usd > 0) == t.trained for t in worth)
 
 
-def test_a_corrected_run_writes_the_staleness_loss_it_measured() -> None:
+def test_a_corrected_run_writes_each_groups_measured_staleness_loss() -> None:
     tr = _run("tokenomy", 4)
-    assert tr.groups.corrected.any()
-    kept = float(tr.groups.ess_share[tr.groups.corrected].mean())
+    g = tr.groups
+    assert g.corrected.any()
+    ess = dict(zip(_ledger_ids(tr), g.ess_share.tolist(), strict=True))
+    kinds = dict(zip(_ledger_ids(tr), g.corrected.tolist(), strict=True))
+    seen = set()
     for d in _ledger_decisions("tokenomy", 4, tr):
-        assert d.metadata["drift_source"].startswith("measured")
-        assert (1 - d.metadata["drift_per_version"]) ** 4 == pytest.approx(kept)
+        s = d.metadata["staleness_versions"]
+        if kinds[d.request_id] and s > 0:
+            assert d.metadata["drift_source"].startswith("measured")
+            assert (1 - d.metadata["drift_per_version"]) ** s == pytest.approx(ess[d.request_id], rel=1e-9)
+            seen.add(round(ess[d.request_id], 12))
+        else:
+            assert d.metadata["drift_source"].startswith("fitted")
+    assert len(seen) > 1  # groups differ: each row has its own loss, not the run's mean
     assert all(
         d.metadata["drift_source"].startswith("fitted")
         for d in _ledger_decisions("uniform", 4, _run("uniform", 4))

@@ -12,15 +12,19 @@ policy version that generated it, the step that used it, the group's index in th
   on, the null option when it was dropped.
 
 V is the value of a unit of signal (``RLPrices.v_usd``); every row carries metadata
-``staleness_versions`` (the lag), ``drift_per_version`` (δ), ``drift_source``, the policy and seed, and
-``tokens`` (the row's own tokens: rows are batched by that count, so each batch shares it). These are
-the rows the stale_rollouts audit reads: a trained group with V·ΔQ·(1 − δ)^s < ΔC. δ is the prices'
-fitted drift for a run that used stale samples uncorrected; for a run whose stale samples were
-importance-weighted it is the loss that run measured, (1 − δ)^s = the mean ESS / n of its corrected
-groups (``capital.rl.staleness``).
+``staleness_versions`` (s: how many policy versions behind the training step its group was
+generated, step − 1 − version, so 0 in a run's first steps before its lag fills), ``run_staleness``
+(the run's configured lag), ``drift_per_version`` (δ), ``drift_source``, the policy and seed, and
+``tokens`` (the row's own tokens: rows are batched by that count). These are the rows the
+stale_rollouts audit reads: a trained group with V·ΔQ·(1 − δ)^s < ΔC. δ is the prices' fitted drift
+for a group used stale and uncorrected; for a group whose samples were importance-weighted it is the
+loss measured on that group's own weights, (1 − δ)^s = its ESS / n (``capital.rl.staleness``), which
+is what the rule decided it by.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -58,6 +62,7 @@ def _batches(
     time_s: NDArray[np.float64],
     prices: RLPrices,
     meta: dict[str, object],
+    per_row: dict[str, NDArray[Any]],
 ) -> list[DecisionBatch]:
     out = []
     for count in np.unique(tokens).tolist():
@@ -83,6 +88,7 @@ def _batches(
                 sources={"v_source": PriceSource.OPERATOR},
                 kind=kind,
                 metadata={**meta, "tokens": int(count)},
+                row_metadata={k: v[at] for k, v in per_row.items()},
             )
         )
     return out
@@ -97,19 +103,21 @@ def run_batches(
     realised = groups.pass_rate * (1.0 - groups.pass_rate)
     t = groups.step.astype(np.float64)
     always = np.zeros(ids.size, dtype=np.int64)
-    delta, source = prices.drift_per_version, "fitted: share of a fresh gradient a stale rollout delivers"
-    if staleness_versions > 0 and groups.corrected.any():
-        kept = float(np.clip(groups.ess_share[groups.corrected].mean(), 1e-12, 1.0))
-        delta, source = (
-            1.0 - kept ** (1.0 / staleness_versions),
-            "measured: 1 − ESS/n of the importance weights",
-        )
+    behind = np.maximum(groups.step - 1 - groups.version, 0).astype(np.int64)
+    measured = groups.corrected & (behind > 0)
+    delta = np.full(ids.size, prices.drift_per_version)
+    kept = np.clip(groups.ess_share[measured], 1e-12, 1.0)
+    delta[measured] = 1.0 - kept ** (1.0 / behind[measured])
+    source = np.where(
+        measured,
+        "measured: 1 − (ESS/n)^(1/s) of the group's importance weights",
+        "fitted: share of a fresh gradient a stale rollout delivers",
+    )
+    rows = {"staleness_versions": behind, "drift_per_version": delta, "drift_source": source}
     meta: dict[str, object] = {
         "policy": policy,
         "seed": seed,
-        "staleness_versions": staleness_versions,
-        "drift_per_version": delta,
-        "drift_source": source,
+        "run_staleness": staleness_versions,
         "synthetic": "token prices and V are assumed (RLPrices); tasks, rollouts and rewards are real",
     }
     return [
@@ -125,6 +133,7 @@ def run_batches(
             t,
             prices,
             meta,
+            rows,
         ),
         *_batches(
             ids,
@@ -138,6 +147,7 @@ def run_batches(
             t,
             prices,
             meta,
+            rows,
         ),
         *_batches(
             ids,
@@ -151,5 +161,6 @@ def run_batches(
             t,
             prices,
             meta,
+            rows,
         ),
     ]

@@ -52,15 +52,14 @@ def encoder(args: argparse.Namespace) -> TextEncoder | None:
         return None
     from tokenomy.interfaces.loaders.routing_embeddings import CachedEncoder, load_encoder
 
-    backend = getattr(args, "encoder_backend", "auto")
-    return CachedEncoder(load_encoder(args.encoder, backend=backend), args.cache_dir)
+    return CachedEncoder(load_encoder(args.encoder, backend=args.encoder_backend), args.cache_dir)
 
 
 def saved_router(path: str, cache_dir: str | None) -> Router:
     router = Router.load(path)
     if router.embedding_model_ is not None:
         name = router.embedding_model_  # the full id: load_encoder picks the backend that made it
-        enc = encoder(argparse.Namespace(encoder=name, cache_dir=cache_dir))
+        enc = encoder(argparse.Namespace(encoder=name, encoder_backend="auto", cache_dir=cache_dir))
         assert enc is not None
         router.attach_encoder(enc)
     return router

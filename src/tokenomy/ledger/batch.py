@@ -87,7 +87,7 @@ class DecisionBatch:
     def validate(self) -> None:
         """Raise ValidationError naming the first bad field (shapes, NaN, negatives, chosen range, kind)."""
         self.resolved_kind()
-        self._metadata_column()
+        self._row_metadata_columns()
         names = [r.resource for r in self.resources]
         if not all(isinstance(r, ResourcePrice) for r in self.resources) or len(set(names)) != len(names):
             raise ValidationError(
@@ -112,24 +112,32 @@ class DecisionBatch:
         if np.any(self.rho_irr_usd < self.rho_usd):
             raise ValidationError("DecisionBatch.rho_irr_usd must be ≥ rho_usd in every row")
 
-    def _metadata_column(self) -> pa.Array:
-        """The ``metadata`` column: one JSON text for every row, or each row's own (``row_metadata``).
+    def _row_metadata_columns(self) -> dict[str, list[Any]]:
+        """``metadata`` checked and ``row_metadata`` as lists, one per key (one JSON pass per column).
 
         Raises:
             ValidationError: a value is not JSON-serialisable, or a ``row_metadata`` column is not (N,).
         """
-        base = metadata_json(self.metadata or {}, "DecisionBatch")
+        metadata_json(self.metadata or {}, "DecisionBatch")
         n = len(self.request_ids)
-        if not self.row_metadata:
-            return pa.repeat(pa.scalar(base, pa.string()), n)
         cols: dict[str, list[Any]] = {}
-        for key, values in self.row_metadata.items():
+        for key, values in (self.row_metadata or {}).items():
             col = values.tolist() if isinstance(values, np.ndarray) else list(values)
             if len(col) != n or (isinstance(values, np.ndarray) and values.ndim != 1):
                 raise ValidationError(
                     f"DecisionBatch.row_metadata[{key!r}] must hold one value per row ({n}), got {len(col)}"
                 )
+            metadata_json({key: col}, "DecisionBatch.row_metadata")  # every row's value, at once
             cols[key] = col
+        return cols
+
+    def _metadata_column(self) -> pa.Array:
+        """The ``metadata`` column: one JSON text for every row, or each row's own (``row_metadata``);
+        the batch is validated first (:meth:`validate`)."""
+        n = len(self.request_ids)
+        if not self.row_metadata:
+            return pa.repeat(pa.scalar(metadata_json(self.metadata or {}, "DecisionBatch"), pa.string()), n)
+        cols = self._row_metadata_columns()
         shared = dict(self.metadata or {})
         texts = [
             metadata_json({**shared, **{k: c[i] for k, c in cols.items()}}, "DecisionBatch.row_metadata")

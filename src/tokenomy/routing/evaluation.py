@@ -230,9 +230,10 @@ def evaluate(
                 continue
             r = res[n]
             regret = w_or - r.welfare
+            diff_b = boot[k] - b_fixed  # paired: the same resampled requests
             with np.errstate(divide="ignore", invalid="ignore"):
-                gap_b = (boot[k] - b_fixed) / (b_or - b_fixed)
-            beats, tie = compare_to_fixed(float(r.welfare.mean()), w_fixed, boot[k] - b_fixed)
+                gap_b = diff_b / (b_or - b_fixed)
+            beats, tie = compare_to_fixed(float(r.welfare.mean()), w_fixed, diff_b)
             rows.append(
                 {
                     "V": float(v),

@@ -183,9 +183,10 @@ def pooled_eval(
         w_fix, w_or = float(stack[i_fix].mean()), float(stack[i_or].mean())
         for i, (pol, est) in enumerate(keys):
             wel = float(stack[i].mean())
+            diff_b = boot[i] - boot[i_fix]  # paired: the same resampled requests
             with np.errstate(divide="ignore", invalid="ignore"):
-                gap_b = (boot[i] - boot[i_fix]) / (boot[i_or] - boot[i_fix])
-            beats, tie = compare_to_fixed(wel, w_fix, boot[i] - boot[i_fix])
+                gap_b = diff_b / (boot[i_or] - boot[i_fix])
+            beats, tie = compare_to_fixed(wel, w_fix, diff_b)
             rows.append(
                 {
                     "V": float(v),

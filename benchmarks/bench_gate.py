@@ -17,6 +17,11 @@ Prints, each with its target and a baseline measured in the same run (one core):
 Every timed loop starts with the text caches emptied (each gate starts with an empty memo), so no
 loop is helped by the one before it.
 Run: ``.venv/bin/python benchmarks/bench_gate.py [--data DIR] [--quick] [--json PATH]``.
+
+``--verdicts PATH`` only writes every verdict instead (the real calls and the suite's cases, each
+checked outside a sandbox and sandboxed, with the session state on and off: decision, class, reason
+and the classification's parts, one JSON line each); ``--compare A,B`` counts the lines two such
+files differ in: the check that a speed change leaves every verdict as it was.
 """
 
 from __future__ import annotations
@@ -141,10 +146,51 @@ def suite_rates(schedule: Schedule) -> dict[str, Any]:
     return out
 
 
+def write_verdicts(path: str, schedule: Schedule, calls: list[Session]) -> int:
+    """Every verdict of ``calls`` and the suite's cases in the four modes, one JSON line each; the count."""
+    cases = [(f"d{i}", c) for i, (_, _, c) in enumerate(dangerous_cases())]
+    cases += [(f"b{i}", c) for i, (_, _, c) in enumerate(benign_cases())]
+    n = 0
+    with open(path, "w") as out:
+        for sandboxed in (None, True):
+            for state in (True, False):
+                _cold()
+                gate = Gate(schedule, session_state=state)
+                for sid, c in [*calls, *cases]:
+                    v = gate.check(c, GateContext(session_id=sid, sandboxed=sandboxed))
+                    row = [
+                        sandboxed,
+                        state,
+                        sid,
+                        v.decision,
+                        v.action_class,
+                        v.reason,
+                        v.classification.parts,
+                    ]
+                    out.write(json.dumps(row) + "\n")
+                    n += 1
+    return n
+
+
+def compare_verdicts(a: str, b: str) -> int:
+    """Lines in which two ``--verdicts`` files differ (a file shorter than the other counts the rest)."""
+    la, lb = Path(a).read_text().splitlines(), Path(b).read_text().splitlines()
+    return sum(x != y for x, y in zip(la, lb, strict=False)) + abs(len(la) - len(lb))
+
+
 def main() -> None:
     p = parser(__doc__ or "")
     p.add_argument("--json", default=None, help="write the figures as JSON to this path")
+    p.add_argument("--verdicts", metavar="PATH", help="only write every verdict here (JSON lines)")
+    p.add_argument("--compare", metavar="A,B", help="only count the lines two --verdicts files differ in")
     args = p.parse_args()
+    if args.compare:
+        files = args.compare.split(",")
+        if len(files) != 2 or not all(Path(f).is_file() for f in files):
+            p.error(f"--compare needs two existing --verdicts files, A,B; got {args.compare!r}")
+        lines = len(Path(files[0]).read_text().splitlines())
+        print(f"{compare_verdicts(*files):,} of {lines:,} verdicts differ")
+        return
     data = Path(args.data)
     schedule = load_schedule()
     swe: list[Session] = [
@@ -159,6 +205,9 @@ def main() -> None:
         for c in e.calls
     ]
     calls = swe + tau
+    if args.verdicts:
+        print(f"{write_verdicts(args.verdicts, schedule, calls):,} verdicts written to {args.verdicts}")
+        return
     if args.quick:
         calls = calls[: min(len(calls), 3000)]
     print(

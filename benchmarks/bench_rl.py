@@ -22,7 +22,7 @@ reaches it (``reached`` counts those that do); uncensored beside it: the held-ou
 half the budget and its paired difference from uniform. Token prices and V are assumed (synthetic).
 
 Run: ``.venv/bin/python benchmarks/bench_rl.py [--seeds 5] [--seed-start 0] [--lags 0,1,2,4,16]
-[--policies ...] [--json PATH]`` (``--quick``: 2 seeds, lags 0 and 2, smaller budget, no selection). One core.
+[--policies ...] [--learning-rate LR] [--json PATH]`` (``--quick``: 2 seeds, lags 0 and 2, smaller budget, no selection). One core.
 Seeds can be split over processes (``--seed-start``) and their JSON files combined by ``--merge A.json,B.json
 --json ALL.json`` (the calibration and the chosen correction must agree; the runs are re-summarised).
 """
@@ -128,6 +128,12 @@ def main() -> int:
         metavar="LEVEL,c=C",
         help="skip the selection and use this correction (a label an earlier selection printed, e.g. sequence,c=1)",
     )
+    p.add_argument(
+        "--learning-rate",
+        type=float,
+        default=RLConfig().learning_rate,
+        help="Adam step size of every run (default: the config's; a sensitivity probe, not the quoted setup)",
+    )
     p.add_argument("--json", metavar="PATH", help="write the figures as JSON here")
     args = p.parse_args()
     if args.merge:
@@ -135,7 +141,9 @@ def main() -> int:
     seeds = list(range(args.seed_start, args.seed_start + (2 if args.quick else args.seeds)))
     lags = [0, 2] if args.quick else [int(x) for x in args.lags.split(",")]
     policies = tuple(x.strip() for x in args.policies.split(",") if x.strip())
-    config = RLConfig(max_tokens=150_000 if args.quick else args.max_tokens)
+    if not 0.0 < args.learning_rate < 1.0:  # (also refuses nan)
+        p.error(f"--learning-rate: expected a step size in (0, 1), got {args.learning_rate!r}")
+    config = RLConfig(max_tokens=150_000 if args.quick else args.max_tokens, learning_rate=args.learning_rate)
     t0 = time.perf_counter()
     cal = calibrate(config)
     t_cal = time.perf_counter() - t0

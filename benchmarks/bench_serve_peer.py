@@ -25,7 +25,9 @@ alone and exits 2.
 
 from __future__ import annotations
 
+import argparse
 import csv
+import math
 import os
 import re
 import shutil
@@ -155,6 +157,17 @@ def run_peer(
     return latency(col["ttft_times"], col["response_times"], col["token_sizes"]), loop_s, proc_s
 
 
+def _scales(p: argparse.ArgumentParser, text: str, flag: str) -> list[float]:
+    """A comma list of positive, finite rate scales (one-line usage error otherwise)."""
+    try:
+        out = [float(k) for k in text.split(",")]
+    except ValueError:
+        out = []
+    if not out or not all(math.isfinite(k) and k > 0 for k in out):
+        p.error(f"{flag}: expected a comma list of positive rate scales (e.g. 1,4), got {text!r}")
+    return out
+
+
 def main() -> int:
     p = parser(__doc__ or "")
     p.add_argument("--peer", default=os.environ.get("SPLITWISE_SIM", "../shared/peers/splitwise-sim"))
@@ -171,10 +184,11 @@ def main() -> int:
     model, cfg = splitwise_sim_setup(data)  # what ``serve simulate --like splitwise-sim`` runs
     trace = resolve_trace("azure-conv", data)
     n = 300 if args.quick else args.n
-    cells = [(n, float(k)) for k in args.scales.split(",")]
+    scales, full_scales = _scales(p, args.scales, "--scales"), _scales(p, args.full_scales, "--full-scales")
+    cells = [(n, k) for k in scales]
     if args.full and not args.quick:
         whole = len(load_trace(trace).workload)
-        cells += [(whole, float(k)) for k in args.full_scales.split(",")]
+        cells += [(whole, k) for k in full_scales]
     rows: list[dict[str, Any]] = []
     ok, peer_ok = True, True
     with tempfile.TemporaryDirectory() as tmp:

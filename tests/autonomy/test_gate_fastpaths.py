@@ -267,3 +267,33 @@ def test_heredoc_terminators_are_found_as_by_the_line_scan() -> None:
         for i in [k for k, ch in enumerate(t) if ch == "\n"][:3]:
             for tags in (["EOF"], ["X", "EOF"]):
                 assert scan._skip_heredocs(t, i, tags) == _skip_heredocs_reference(t, i, tags), (t, i, tags)
+
+
+def _unquote_by_pieces(token: str) -> str:
+    """The reference form of ``shell._unquote``: piece by piece (its one-quoted-piece slice skips this)."""
+    out = []
+    for m in shell._PIECE.finditer(token):
+        sq, dq, esc, bare = m.groups()
+        if sq is not None:
+            out.append(sq)
+        elif dq is not None:
+            out.append(shell._DQ_ESCAPE.sub(r"\1", dq) if "\\" in dq else dq)
+        else:
+            out.append(esc if esc is not None else bare)
+    return "".join(out)
+
+
+def test_unquote_equals_its_piece_by_piece_reference_on_random_tokens() -> None:
+    rng = random.Random(0)
+    alphabet = ["'", '"', "\\", "a", "b", " ", "$", "`", "\n", "x"]
+    checked = 0
+    for _ in range(60_000):
+        t = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 8)))
+        m = shell._TOKEN.fullmatch(t)
+        if m is None or m.group(1) is not None:
+            continue  # only whole tokens reach _unquote (a stray quote goes to shlex)
+        checked += 1
+        assert shell._unquote(t) == _unquote_by_pieces(t), t
+    assert checked > 10_000
+    for t in ("'a\"b'", '"it\'s"', "''", '""', "'a\\b'", '"a\\"b"', "'a''b'", '"a"b'):
+        assert shell._unquote(t) == _unquote_by_pieces(t), t

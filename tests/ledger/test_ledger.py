@@ -250,8 +250,12 @@ def test_row_metadata_is_merged_over_the_batch_metadata_row_by_row() -> None:
     got = [(d.metadata["run"], d.metadata["lag"], d.metadata["source"]) for d in ledger.decisions()]
     assert got == [("a", 0, "x"), ("a", 1, "y"), ("a", 2, "x"), ("a", 2, "y")]
     short = replace(_batch(4), row_metadata={"lag": np.array([0, 1])})
-    with pytest.raises(ValidationError, match=r"row_metadata\['lag'\] must hold one value per row \(4\)"):
+    with pytest.raises(
+        ValidationError, match=r"row_metadata\['lag'\] must hold one value per row, shape \(4,\); got \(2,\)"
+    ):
         ledger.append_batch(short)
+    with pytest.raises(ValidationError, match=r"shape \(4,\); got \(4, 2\)"):
+        ledger.append_batch(replace(_batch(4), row_metadata={"lag": np.zeros((4, 2))}))
     unjson = replace(_batch(4), row_metadata={"x": [object()] * 4})
     with pytest.raises(ValidationError, match="JSON-serialisable"):
         ledger.append_batch(unjson)

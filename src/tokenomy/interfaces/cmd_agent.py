@@ -232,6 +232,8 @@ def run_eval(args: argparse.Namespace) -> dict[str, Any]:
         raise ValidationError(f"data folder not found: {args.data or '$TOKENOMY_DATA or ../shared/data'}")
     v_values = floats(args.v_values, "--V")
     rhos = floats(args.rho, "--rho", allow_zero=True)
+    if not 0.0 <= args.dp_wait <= 1.0:  # (before any work; also refuses nan and inf)
+        raise ValidationError(f"--dp-wait must be a probability in [0, 1], got {args.dp_wait!r}")
     if args.folds < 1:
         raise ValidationError(f"--folds must be ≥ 1, got {args.folds}")
     trajs = load_miniswe(data)
@@ -250,8 +252,6 @@ def run_eval(args: argparse.Namespace) -> dict[str, Any]:
         data, rhos, args.seed, episodes=episodes, schedule=schedule
     )
     rows = rows + list(tau_rows)
-    if not 0.0 <= args.dp_wait <= 1.0:
-        raise ValidationError(f"--dp-wait must be a probability in [0, 1], got {args.dp_wait!r}")
     autonomy = _autonomy_rows(schedule, trajs, episodes, v_values, args.dp_wait)
     _print_results(rows, len(table.n_calls), args.folds)
     print(

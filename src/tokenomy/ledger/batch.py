@@ -122,11 +122,12 @@ class DecisionBatch:
         n = len(self.request_ids)
         cols: dict[str, list[Any]] = {}
         for key, values in (self.row_metadata or {}).items():
-            col = values.tolist() if isinstance(values, np.ndarray) else list(values)
-            if len(col) != n or (isinstance(values, np.ndarray) and values.ndim != 1):
+            shape = np.shape(values) if isinstance(values, np.ndarray) else (len(values),)
+            if shape != (n,):
                 raise ValidationError(
-                    f"DecisionBatch.row_metadata[{key!r}] must hold one value per row ({n}), got {len(col)}"
+                    f"DecisionBatch.row_metadata[{key!r}] must hold one value per row, shape ({n},); got {shape}"
                 )
+            col = values.tolist() if isinstance(values, np.ndarray) else list(values)
             metadata_json({key: col}, "DecisionBatch.row_metadata")  # every row's value, at once
             cols[key] = col
         return cols

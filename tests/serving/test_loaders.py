@@ -38,6 +38,20 @@ def test_negative_length_names_the_line_and_field(tmp_path: Path) -> None:
         load_trace(p)
 
 
+def test_a_length_past_any_context_names_the_line_and_field(tmp_path: Path) -> None:
+    # a 40-digit length used to overflow int64 on the way into the workload, an error naming no file
+    body = "arrival_s,prompt_tokens,output_tokens\n0,10,5\n1,10," + "9" * 40 + "\n"
+    p = _write(tmp_path, "t.csv", body)
+    with pytest.raises(
+        SchemaError,
+        match=r"t.csv: line 3: field 'output_tokens' must be a whole number ≥ 1 and ≤ 2,147,483,647",
+    ):
+        load_trace(p)
+    mooncake = _write(tmp_path, "m.jsonl", '{"timestamp": 0, "input_length": 10, "output_length": 1e40}\n')
+    with pytest.raises(SchemaError, match=r"m.jsonl: line 1: field 'output_length'"):
+        load_trace(mooncake)
+
+
 def test_non_number_is_reported_in_jsonl(tmp_path: Path) -> None:
     p = _write(tmp_path, "t.jsonl", '{"timestamp": 0, "input_length": 5, "output_length": "x"}\n')
     with pytest.raises(SchemaError, match=r"line 1: field 'output_length' must be a number"):

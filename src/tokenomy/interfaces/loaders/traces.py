@@ -59,6 +59,8 @@ SPLITWISE_FILE = "serving/splitwise_perf_model/perf_model.csv"
 
 _AZURE = ("TIMESTAMP", "ContextTokens", "GeneratedTokens")
 _MOONCAKE = ("timestamp", "input_length", "output_length")
+MAX_TOKENS = 2**31 - 1
+"""The longest prompt or output a trace row may name (a longer one is a corrupt field, not a request)."""
 _GENERIC = ("arrival_s", "prompt_tokens", "output_tokens")
 
 
@@ -167,9 +169,10 @@ def load_trace(
         times.append(rec[c_t] if kind == "azure" else _num(path, lineno, c_t, rec[c_t]))
         for col, dest in ((c_p, prompt), (c_o, out)):
             x = _num(path, lineno, col, rec[col])
-            if x < 1 or x != int(x):
+            if x < 1 or x > MAX_TOKENS or x != int(x):
                 raise SchemaError(
-                    f"{path}: line {lineno}: field {col!r} must be a whole number ≥ 1, got {rec[col]!r}"
+                    f"{path}: line {lineno}: field {col!r} must be a whole number ≥ 1 and ≤ {MAX_TOKENS:,}, "
+                    f"got {rec[col]!r}"
                 )
             dest.append(x)
         tenants.append(str(rec.get("tenant", "") or "default"))

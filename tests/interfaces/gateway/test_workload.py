@@ -17,6 +17,8 @@ def _solve(prompt: str) -> int:
     last = body[-2]
     if m := re.fullmatch(r"What is (\d+) \+ (\d+)\?", last):
         return int(m.group(1)) + int(m.group(2))
+    if m := re.fullmatch(r"What is (\d+) \+ (\d+) - (\d+)\?", last):
+        return int(m.group(1)) + int(m.group(2)) - int(m.group(3))
     if m := re.fullmatch(r"What is (\d+) \* (\d+)\?", last):
         return int(m.group(1)) * int(m.group(2))
     if m := re.fullmatch(r"What is the value of (\w+)\?", last):
@@ -33,6 +35,28 @@ def test_every_generated_answer_matches_an_independent_solver() -> None:
     assert {q.level for q in qs} == {1, 2, 3}
     for q in qs:
         assert _solve(q.prompt) == q.answer, q
+
+
+def test_the_opt_in_chain_kind_is_solved_and_graded_with_its_sign() -> None:
+    qs = generate(300, seed=3, kinds=(*KINDS, "chain"))
+    chain = [q for q in qs if q.kind == "chain"]
+    assert len(chain) == 60 and {q.level for q in chain} == {1, 2, 3}
+    assert "chain" not in KINDS
+    for q in qs:
+        assert _solve(q.prompt) == q.answer, q
+    negative = next(q for q in chain if q.answer < 0)
+    assert grade(negative, f"{negative.answer}") == 1.0
+    assert grade(negative, f"{-negative.answer}") == 0.0
+    digits = {
+        lv: max(
+            len(str(abs(int(t))))
+            for q in chain
+            if q.level == lv
+            for t in re.findall(r"\d+", q.prompt.rsplit("Q: ", 1)[1])
+        )
+        for lv in (1, 2, 3)
+    }
+    assert digits == {1: 1, 2: 2, 3: 3}
 
 
 def test_levels_are_graded_in_size() -> None:

@@ -23,6 +23,17 @@ number 4821.", 12 questions per level) was tried on the pilot as one the cheap m
 well as the dear one, and SmolLM2-135M got 0.42 / 0.58 / 0.33 of its levels right against Qwen's
 1.0 / 1.0 / 1.0, so it was not such a kind.
 
+One more kind is opt-in (``generate(..., kinds=(*KINDS, "chain"))``; ``bench_gateway_models.py
+--kinds``): ``chain`` (``a + b - c`` with 1-, 2-, 3-digit numbers; the answer may be negative). With
+the four kinds above, Qwen2.5-Coder 0.5B and 1.5B differ by at most 0.29 in any kind × level (mul 2×2
+digits), so a router between them has no cell where the dear model is worth its price at a low V.
+Three candidate kinds were tried on the pilot seed 1000 only (12–16 questions per level, 0.5B / 1.5B
+right): ``a + b - c`` 0.25 / 1.00, 0.00 / 0.56, 0.00 / 0.25 at 1, 2, 3 digits; subtraction of 2−1,
+3−2, 4−3 digit numbers 0.92 / 1.00, 0.58 / 0.92, 0.42 / 0.83; counting the numbers above 50 in a list
+of 4, 7, 10 0.08 / 0.50, 0.33 / 0.33, 0.00 / 0.33; and sums of 3, 4, 5 signed one-digit terms 0.44 /
+0.88, 0.25 / 0.44, 0.00 / 0.06. ``chain`` is the one whose gap is widest at every level, so it was kept;
+the others were not added. Evaluation seeds were not used to choose it.
+
 ``grade`` reads the last integer on the first non-empty line of a reply (commas and a leading sign
 allowed; "2 * 8 = 16" and "The value of fig is 69." read as 16 and 69) and scores 1.0 when it
 equals the answer, else 0.0. This module makes no network calls and reads
@@ -108,13 +119,19 @@ def _lookup(rng: np.random.Generator, level: int) -> tuple[str, int]:
     return f"Table:\n{table}\nWhat is the value of {keys[ask]}?", values[ask]
 
 
+def _chain(rng: np.random.Generator, level: int) -> tuple[str, int]:
+    a, b, c = _digits(rng, level), _digits(rng, level), _digits(rng, level)
+    return f"What is {a} + {b} - {c}?", a + b - c
+
+
 def _compare(rng: np.random.Generator, level: int) -> tuple[str, int]:
     k = {1: 2, 2: 3, 3: 5}[level]
     nums = [int(v) for v in rng.choice(np.arange(10, 1000), size=k, replace=False)]
     return f"Which is the largest number: {', '.join(map(str, nums))}?", max(nums)
 
 
-_MAKERS = {"add": _add, "mul": _mul, "lookup": _lookup, "compare": _compare}
+_MAKERS = {"add": _add, "mul": _mul, "lookup": _lookup, "compare": _compare, "chain": _chain}
+"""Every kind ``generate`` can make: ``KINDS`` (the default mix) and ``chain``, opt-in."""
 
 
 def generate(n: int, *, seed: int = 0, kinds: Sequence[str] = KINDS) -> tuple[Question, ...]:

@@ -6,7 +6,8 @@
   ``model_prices_and_context_window.json`` format (USD per token).
 * ``load_labels``: CSV (header with ``request_id``), JSON (list of objects, or an object keyed by id)
   or JSON Lines; columns ``v_usd, lam_usd_per_s, rho_usd, rho_irr_usd, quality, harm, harm_irr, group``
-  and optional ``<price>_source``. Keys are trace / request / task ids.
+  and optional ``<price>_source``. Keys are trace / request / task ids, each once; every label is a
+  finite number ≥ 0 and ``quality`` is at most 1.
 Bad input raises ``SchemaError`` naming the file (and line or field).
 """
 
@@ -25,6 +26,13 @@ from tokenomy.interfaces.loaders import reader
 __all__ = ["LABEL_FIELDS", "load_labels", "load_price_file"]
 
 LABEL_FIELDS = ("v_usd", "lam_usd_per_s", "rho_usd", "rho_irr_usd", "quality", "harm", "harm_irr")
+_LABEL_HI = {"quality": 1.0}  # every label is a finite number ≥ 0; quality is also at most 1
+
+
+def _too_deep(path: Path) -> SchemaError:
+    return SchemaError(
+        f"{path}: nested too deeply; expected a flat mapping (models or request ids to fields)"
+    )
 
 
 def _read_mapping(path: Path) -> Any:
@@ -35,6 +43,8 @@ def _read_mapping(path: Path) -> Any:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise SchemaError(f"{path}: not valid YAML: {exc}".replace("\n", " ")) from None
+    except RecursionError:
+        raise _too_deep(path) from None
 
 
 def _non_finite(obj: Any, at: str) -> str | None:
@@ -55,7 +65,10 @@ def load_price_file(path: str | Path) -> StaticPriceTable:
     data = _read_mapping(p)
     if not isinstance(data, dict):
         raise SchemaError(f"{p}: expected a mapping (override file with 'models', or a LiteLLM price map)")
-    bad = _non_finite(data, "")
+    try:
+        bad = _non_finite(data, "")
+    except RecursionError:
+        raise _too_deep(p) from None
     if bad is not None:
         raise SchemaError(f"{p}: field {bad!r} is NaN or infinite; expected a finite price ≥ 0")
     if "models" in data:
@@ -75,23 +88,33 @@ def _label_row(row: dict[str, Any], where: str) -> dict[str, Any]:
             continue
         if k in LABEL_FIELDS:
             try:
-                out[k] = reader.float_field(v, where, k)
+                x = reader.float_field(v, where, k)
             except SchemaError:
                 raise SchemaError(
                     f"{where}: field {k!r} must be a number, got {v!r}; expected a finite number"
                 ) from None
+            out[k] = reader.float_field(x, where, k, lo=0.0, hi=_LABEL_HI.get(k))
         elif k == "group" or k.endswith("_source"):
             out[k] = str(v)
     return out
 
 
+def _add_label(out: dict[str, dict[str, Any]], rid: Any, row: dict[str, Any], where: str) -> None:
+    """Put one request's labels in ``out``; an id labelled twice is an error (never last-wins)."""
+    key = str(rid)
+    if key in out:
+        raise SchemaError(f"{where}: duplicate request_id {key!r}; expected each request id once")
+    out[key] = _label_row(row, where)
+
+
 def load_labels(path: str | Path) -> dict[str, dict[str, Any]]:
-    """Per-request labels keyed by request id."""
+    """Per-request labels keyed by request id: each label a finite number ≥ 0 (quality in [0, 1]),
+    each id once."""
     p = Path(path)
     out: dict[str, dict[str, Any]] = {}
     if p.suffix == ".csv":
         for line, row in reader.csv_rows(p, ("request_id",)):
-            out[str(row["request_id"])] = _label_row(row, f"{p}:{line}")
+            _add_label(out, row["request_id"], row, f"{p}:{line}")
         return out
     if p.suffix == ".jsonl":
         for line, text in reader.iter_lines(p):
@@ -100,7 +123,7 @@ def load_labels(path: str | Path) -> dict[str, dict[str, Any]]:
             row = reader.parse_json(text, f"{p}:{line}", what="invalid JSON")
             if not isinstance(row, dict) or "request_id" not in row:
                 raise SchemaError(f"{p}:{line}: expected an object with 'request_id'")
-            out[str(row["request_id"])] = _label_row(row, f"{p}:{line}")
+            _add_label(out, row["request_id"], row, f"{p}:{line}")
         return out
     data = _read_mapping(p)
     if not isinstance(data, dict | list):
@@ -113,5 +136,5 @@ def load_labels(path: str | Path) -> dict[str, dict[str, Any]]:
     for i, (rid, row) in enumerate(items):
         if rid is None or not isinstance(row, dict):
             raise SchemaError(f"{p}: record {i} needs a 'request_id' and an object of labels")
-        out[str(rid)] = _label_row(row, f"{p} record {i}")
+        _add_label(out, rid, row, f"{p} record {i}")
     return out

@@ -29,6 +29,7 @@ assume (the code already in the workspace is the principal's). One class's field
 from __future__ import annotations
 
 import fnmatch
+import math
 import re
 import tomllib
 from dataclasses import dataclass
@@ -51,6 +52,8 @@ __all__ = [
 LEVELS = ("free", "confirm", "multi_party", "deny")
 SCOPES = ("once", "session", "persistent")
 UNKNOWN = "unknown"
+SCHEDULE_VERSION = 1
+"""The schedule format this code reads (the TOML's ``version``; absent means 1)."""
 VERDICT_RANK = {"allow": 0, "ask": 1, "deny": 2}
 """Precedence of verdicts: the larger rank wins (deny > ask > allow)."""
 
@@ -260,9 +263,11 @@ def parse_schedule(text: str, source: str = "<schedule>") -> Schedule:
             each naming ``source``, the line and the problem.
     """
     try:
-        doc = tomllib.loads(text)
+        doc = tomllib.loads(text.removeprefix("\ufeff"))  # a byte-order mark is not part of the TOML
     except tomllib.TOMLDecodeError as exc:
         raise SchemaError(f"{source}: TOML syntax error: {exc}") from None
+    except RecursionError:
+        raise SchemaError(f"{source}: TOML nested too deeply; expected a schedule's flat tables") from None
 
     def fail(section: str | None, key: str | None, problem: str) -> SchemaError:
         line = _line_of(text, section, key) or _line_of(text, section, None)
@@ -272,6 +277,13 @@ def parse_schedule(text: str, source: str = "<schedule>") -> Schedule:
     for key in doc:
         if key not in _TOP_KEYS:
             raise fail(None, key, f"unknown top-level key {key!r}; expected one of {sorted(_TOP_KEYS)}")
+    version = doc.get("version", SCHEDULE_VERSION)
+    if type(version) is not int or version != SCHEDULE_VERSION:
+        raise fail(
+            None,
+            "version",
+            f"version={version!r}; this tokenomy reads schedule version {SCHEDULE_VERSION} only",
+        )
     unknown_level = doc.get("unknown_level", "confirm")
     if unknown_level not in LEVELS or unknown_level == "free":
         raise fail(
@@ -296,8 +308,8 @@ def parse_schedule(text: str, source: str = "<schedule>") -> Schedule:
             raise fail("tool_patterns", pattern, f"pattern {pattern!r} maps to undefined class {cls!r}")
         patterns.append((pattern, cls))
     ask_cost = doc.get("ask_cost_usd", 0.05)
-    if not isinstance(ask_cost, int | float) or isinstance(ask_cost, bool) or ask_cost < 0:
-        raise fail(None, "ask_cost_usd", f"ask_cost_usd={ask_cost!r} must be a number ≥ 0")
+    if not _finite_non_negative(ask_cost):
+        raise fail(None, "ask_cost_usd", f"ask_cost_usd={ask_cost!r} must be a finite number ≥ 0")
     sandboxed = doc.get("sandboxed", False)
     if not isinstance(sandboxed, bool):
         raise fail(None, "sandboxed", f"sandboxed={sandboxed!r} must be true or false")
@@ -311,9 +323,13 @@ def parse_schedule(text: str, source: str = "<schedule>") -> Schedule:
         ask_cost_usd=float(ask_cost),
         tools=tools,
         tool_patterns=tuple(patterns),
-        version=int(doc.get("version", 1)),
+        version=version,
         workspace_trust=trust,
     )
+
+
+def _finite_non_negative(v: object) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) and v >= 0
 
 
 def _parse_class(name: str, body: object, fail: Any) -> ActionClass:
@@ -339,8 +355,8 @@ def _parse_class(name: str, body: object, fail: Any) -> ActionClass:
     values: dict[str, float] = {}
     for key in _FLOAT_FIELDS:
         v = body.get(key, 0.0)
-        if not isinstance(v, int | float) or isinstance(v, bool) or v != v or v < 0:
-            raise fail(section, key, f"{key}={v!r} in [{section}] must be a number ≥ 0")
+        if not _finite_non_negative(v):
+            raise fail(section, key, f"{key}={v!r} in [{section}] must be a finite number ≥ 0")
         values[key] = float(v)
     for key in ("p_harm", "irreversible"):
         if values[key] > 1:

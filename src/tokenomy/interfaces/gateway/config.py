@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import math
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +34,7 @@ from typing import Any
 
 from tokenomy.core.errors import SchemaError
 from tokenomy.core.prices import PriceVector
-from tokenomy.interfaces.loaders.reader import read_text
+from tokenomy.interfaces.loaders.reader import parse_toml, read_text
 
 EXTENSION_TABLES = ("actions", "telemetry", "metrics")
 """Tables read by the optional parts (``extensions``): checked there, passed through here."""
@@ -364,8 +363,4 @@ def load_config(path: str | Path) -> GatewayConfig:
         text = read_text(p)  # the shared reader: missing files, bad bytes and truncation as one line
     except SchemaError as exc:
         raise SchemaError(f"cannot read the gateway config: {exc}") from None
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise SchemaError(f"{p}: not valid TOML: {exc}") from None
-    return parse_config(doc, str(p))
+    return parse_config(parse_toml(text, str(p)), str(p))

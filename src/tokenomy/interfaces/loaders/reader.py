@@ -8,7 +8,10 @@ offset or column where it helps), the field and the expected form, instead of a 
   ``BZh``), not from the suffix; a truncated or corrupt stream names the line reached;
 * text is UTF-8: a byte that does not decode names the line and the byte offset (in the
   decompressed stream);
-* JSON errors name line and column; a number too long or a document nested too deeply is an error;
+* JSON errors name line and column; a number too long, a repeated key in one object or a document
+  nested too deeply is an error; TOML and YAML (:func:`parse_toml`, :func:`parse_yaml`) likewise
+  name the file and refuse a document nested too deeply;
+* a UTF-8 byte-order mark at the start of a file is skipped (spreadsheet exports write one);
 * a missing file, a directory, or a file that cannot be read is an error naming the path;
 * :func:`int_field` / :func:`float_field` parse one field (finite, optional bounds).
 
@@ -23,6 +26,7 @@ import gzip
 import json
 import lzma
 import math
+import tomllib
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -41,11 +45,14 @@ __all__ = [
     "json_lines",
     "open_binary",
     "parse_json",
+    "parse_toml",
+    "parse_yaml",
     "read_json",
     "read_text",
 ]
 
 _MAGIC = ((b"\x1f\x8b", "gzip"), (b"\xfd7zXZ\x00", "xz"), (b"BZh", "bzip2"))
+_BOM = "\ufeff"
 _STREAM_ERRORS = (EOFError, gzip.BadGzipFile, zlib.error, lzma.LZMAError, OSError)
 
 
@@ -124,6 +131,8 @@ def iter_lines(path: str | Path) -> Iterator[tuple[int, str]]:
             for raw in fh:
                 lineno += 1
                 text = _decode(p, raw, lineno, offset)
+                if lineno == 1:
+                    text = text.removeprefix(_BOM)
                 offset += len(raw)
                 yield lineno, text
         except _STREAM_ERRORS as exc:
@@ -139,7 +148,7 @@ def read_text(path: str | Path) -> str:
     except _STREAM_ERRORS as exc:
         raise _stream_error(p, "while reading", exc) from None
     try:
-        return raw.decode("utf-8")
+        return raw.decode("utf-8").removeprefix(_BOM)
     except UnicodeDecodeError as exc:
         line = raw.count(b"\n", 0, exc.start) + 1
         raise SchemaError(
@@ -149,6 +158,21 @@ def read_text(path: str | Path) -> str:
 
 class _OutOfRangeError(ValidationError):
     """A JSON number beyond a float's range (it would overflow wherever it is used)."""
+
+
+class _DuplicateKeyError(ValidationError):
+    """A key given twice in one JSON object (which value was meant is unknown)."""
+
+
+def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKeyError(key)
+            seen.add(key)
+    return obj
 
 
 def _json_int(text: str) -> int:
@@ -171,7 +195,9 @@ def parse_json(text: str, where: str, *, what: str = "not JSON") -> Any:
     ``what`` opens the reason (the audit's messages say ``invalid JSON``).
     """
     try:
-        return json.loads(text, parse_int=_json_int, parse_float=_json_float)
+        return json.loads(text, parse_int=_json_int, parse_float=_json_float, object_pairs_hook=_json_object)
+    except _DuplicateKeyError as exc:
+        raise SchemaError(f"{where}: field {str(exc)!r} is given twice; expected each key once") from None
     except _OutOfRangeError as exc:
         raise SchemaError(f"{where}: number {exc} is out of range; expected a finite number") from None
     except json.JSONDecodeError as exc:
@@ -180,6 +206,28 @@ def parse_json(text: str, where: str, *, what: str = "not JSON") -> Any:
         raise SchemaError(f"{where}: JSON nested too deeply; expected a flat record") from None
     except ValueError as exc:  # e.g. an integer literal longer than Python's digit limit
         raise SchemaError(f"{where}: {what} ({exc})") from None
+
+
+def parse_toml(text: str, where: str) -> dict[str, Any]:
+    """``tomllib.loads(text)``, or a SchemaError naming ``where`` (with tomllib's line and column)."""
+    try:
+        return tomllib.loads(text.removeprefix(_BOM))
+    except tomllib.TOMLDecodeError as exc:
+        raise SchemaError(f"{where}: not valid TOML ({exc})") from None
+    except RecursionError:
+        raise SchemaError(f"{where}: TOML nested too deeply; expected a few levels of tables") from None
+
+
+def parse_yaml(text: str, where: str) -> Any:
+    """``yaml.safe_load(text)``, or a SchemaError naming ``where`` (one line, with YAML's position)."""
+    import yaml
+
+    try:
+        return yaml.safe_load(text.removeprefix(_BOM))
+    except yaml.YAMLError as exc:
+        raise SchemaError(f"{where}: not valid YAML ({exc})".replace("\n", " ")) from None
+    except RecursionError:
+        raise SchemaError(f"{where}: YAML nested too deeply; expected a few levels of mappings") from None
 
 
 def read_json(path: str | Path, *, what: str = "not JSON") -> Any:

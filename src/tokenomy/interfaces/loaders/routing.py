@@ -14,7 +14,6 @@ shipped as package data (``resources/routing_prices_2024.toml``) or RouterArena'
 from __future__ import annotations
 
 import ast
-import tomllib
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
@@ -281,17 +280,12 @@ def load_price_table(path: str | Path | None = None) -> PriceTable:
     """
     if path is None:
         text = resources.files("tokenomy.interfaces").joinpath("resources", PRICE_TABLE).read_text()
-        where, data = f"tokenomy/interfaces/resources/{PRICE_TABLE}", tomllib.loads(text)
+        where = f"tokenomy/interfaces/resources/{PRICE_TABLE}"
+        data = reader.parse_toml(text, where)
     else:
         p = Path(path)
         where, text = str(p), reader.read_text(p)
-        if p.suffix == ".json":
-            data = reader.parse_json(text, where)
-        else:
-            try:
-                data = tomllib.loads(text)
-            except tomllib.TOMLDecodeError as exc:
-                raise SchemaError(f"{where}: not valid TOML ({exc})") from None
+        data = reader.parse_json(text, where) if p.suffix == ".json" else reader.parse_toml(text, where)
     if not isinstance(data, dict):
         raise SchemaError(f"{where}: expected a mapping of model name -> prices, got {type(data).__name__}")
     if "models" in data:

@@ -257,12 +257,7 @@ def load_blis(
     Raises:
         SchemaError: the file has no ``models`` list or no such entry (the message lists some keys).
     """
-    import yaml
-
-    try:
-        doc = yaml.safe_load(reader.read_text(path))
-    except yaml.YAMLError as exc:
-        raise SchemaError(f"{path}: not valid YAML ({exc})".replace("\n", " ")) from None
+    doc = reader.parse_yaml(reader.read_text(path), str(path))
     entries = doc.get("models") if isinstance(doc, dict) else None
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
         raise SchemaError(f"{path}: expected a top-level 'models' list of mappings")

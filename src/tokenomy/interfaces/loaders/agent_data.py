@@ -120,6 +120,13 @@ def load_miniswe(
         for line, r in csv_rows(inst_path, _INSTANCE_FIELDS)
         if instance_ids is None or r["instance_id"] in instance_ids
     ]
+    first_line: dict[str, int] = {}
+    for line, r in instances:
+        if first_line.setdefault(r["instance_id"], line) != line:
+            raise SchemaError(
+                f"{inst_path}: line {line}: duplicate instance_id {r['instance_id']!r} (first on line "
+                f"{first_line[r['instance_id']]}); expected each instance once"
+            )
     totals = {
         r["instance_id"]: num(inst_path, line, r, "instance_cost_usd", float, lo=0) for line, r in instances
     }

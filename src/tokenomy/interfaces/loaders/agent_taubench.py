@@ -111,7 +111,7 @@ def load_taubench(folder: str | Path, *, raw: bool = False) -> tuple[Episode, ..
             Episode(
                 task_id=key[0],
                 trial=key[1],
-                reward=num(ep_path, line, r, "reward", float),
+                reward=reader.float_field(r.get("reward"), f"{ep_path}: line {line}", "reward", lo=0, hi=1),
                 calls=tuple(ep_calls),
                 n_messages=n_messages,
                 n_gt_actions=num(ep_path, line, r, "n_gt_actions", int),

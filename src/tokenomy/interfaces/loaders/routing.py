@@ -28,6 +28,10 @@ __all__ = ["load_dataset", "load_long", "load_price_table", "load_routerarena", 
 
 ROUTERBENCH_TASKS = ("arc_challenge", "mbpp", "winograde")
 PRICE_TABLE = "routing_prices_2024.toml"
+SCORE_SLACK = 0.05
+"""How far outside [0, 1] a RouterArena score may be and still be clipped (METEOR's rounding)."""
+MAX_TOKENS = 2**31 - 1
+"""The largest token count a RouterArena line may give (a larger one is a corrupt field)."""
 
 
 def _iter_long(path: Path) -> Iterator[dict[str, Any]]:
@@ -174,13 +178,15 @@ def load_routerarena(folder: str | Path) -> RoutingDataset:
 
     Category = the benchmark prefix of ``global_index``; no split (callers draw one with a seed).
     Prompts without a row for every model are dropped and counted (``dropped_incomplete_prompts``);
-    a repeated ``global_index`` within one model's file is an error. Scores outside [0, 1] (one
-    METEOR score of −0.033) are clipped and counted (``clipped_scores_to_0_1``).
+    a repeated ``global_index`` within one model's file is an error. Scores at most
+    ``SCORE_SLACK`` outside [0, 1] (one METEOR score of −0.033) are clipped and counted
+    (``clipped_scores_to_0_1``); a score further out is an error (a corrupt or foreign field).
 
     Raises:
-        SchemaError: a file has no runs, a line is not JSON, or a line misses ``global_index``, the
-            score or the cost, or has a NaN score or a NaN / negative cost or token count (each
-            names the file, the line and the field).
+        SchemaError: a file has no runs, a line is not JSON, or a line misses ``global_index`` (or
+            has a null or empty one), the score or the cost, or has a NaN score or one outside
+            [−SCORE_SLACK, 1 + SCORE_SLACK], a NaN / negative cost, or a token count that is not a
+            whole number in [0, 2,147,483,647] (each names the file, the line and the field).
     """
     base = Path(folder)
     files = sorted(base.glob("*.jsonl.gz")) + sorted(base.glob("*.jsonl"))
@@ -219,7 +225,12 @@ def _arena_row(line: str, model: str, path: Path, lineno: int) -> tuple[dict[str
             cur = cur[k]
         return cur
 
-    gid = str(get("global_index"))
+    raw_gid = get("global_index")
+    if isinstance(raw_gid, bool) or not isinstance(raw_gid, str | int) or str(raw_gid).strip() == "":
+        raise SchemaError(
+            f"{where}: field 'global_index'={raw_gid!r}; expected a non-empty prompt id (text or integer)"
+        )
+    gid = str(raw_gid)
     raw = get("evaluation_result", "score")
     try:
         score = reader.float_field(raw, where, "evaluation_result.score")
@@ -227,12 +238,16 @@ def _arena_row(line: str, model: str, path: Path, lineno: int) -> tuple[dict[str
         raise SchemaError(
             f"{where}: evaluation_result.score must be a finite number (a score in [0, 1]), got {raw!r}"
         ) from None
+    if not -SCORE_SLACK <= score <= 1.0 + SCORE_SLACK:
+        raise SchemaError(f"{where}: evaluation_result.score must be a number in [0, 1], got {raw!r}")
     clipped = not 0.0 <= score <= 1.0  # METEOR can come out slightly below 0: clip, count
     cost = _float(
         get("evaluation_result", "inference_cost"), "evaluation_result.inference_cost", path, lineno
     )
-    tin = _float(get("token_usage", "input_tokens"), "token_usage.input_tokens", path, lineno)
-    tout = _float(get("token_usage", "output_tokens"), "token_usage.output_tokens", path, lineno)
+    tin, tout = (
+        float(reader.int_field(get("token_usage", k), where, f"token_usage.{k}", lo=0, hi=MAX_TOKENS))
+        for k in ("input_tokens", "output_tokens")
+    )
     row = {
         "prompt_id": gid,
         "prompt": str(get("question")),

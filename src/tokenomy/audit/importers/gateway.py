@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -75,12 +76,38 @@ def _int(rec: Mapping[str, Any], key: str, where: str) -> int:
 
 
 def _float(v: Any, where: str, key: str) -> float:
-    if v in (None, ""):
+    """A reported cost: absent (None, "") is NaN (not reported); else a finite number ≥ 0."""
+    if v is None or (isinstance(v, str) and v == ""):
         return float("nan")
     try:
-        return float(v)
-    except (TypeError, ValueError):
-        raise SchemaError(f"{where}: {key} must be a number, got {v!r}") from None
+        x = float(v)
+    except (TypeError, ValueError, OverflowError):
+        x = float("nan")
+    if isinstance(v, bool) or not math.isfinite(x) or x < 0:
+        raise SchemaError(f"{where}: field {key!r} must be a finite number ≥ 0, got {v!r}")
+    return x
+
+
+def _latency(start: float, end: float, where: str) -> float:
+    """``end - start`` in seconds (NaN when either is absent); an end before the start is an error."""
+    if end != end or start != start:
+        return float("nan")
+    if end < start:
+        raise SchemaError(f"{where}: endTime is before startTime; expected endTime ≥ startTime")
+    return end - start
+
+
+def _obj_field(rec: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
+    """``rec[key]`` as a mapping (an object or JSON object text); absent is empty, anything else an error."""
+    v = rec.get(key)
+    if v is None or (isinstance(v, str) and v == ""):
+        return {}
+    out = _json_obj(v)
+    if not out and not (isinstance(v, Mapping) or (isinstance(v, str) and v.strip() == "{}")):
+        raise SchemaError(
+            f"{where}: field {key!r} must be an object of numbers (or its JSON text), got {v!r}"
+        )
+    return out
 
 
 def _json_obj(v: Any) -> Mapping[str, Any]:
@@ -121,7 +148,8 @@ def litellm_row(rec: Mapping[str, Any], where: str) -> dict[str, Any]:
     read, write = _usage_cache(usage, where)
     start = timestamp_s(rec.get("startTime"), where, "startTime")
     end = timestamp_s(rec.get("endTime"), where, "endTime")
-    cost = rec.get("response_cost", rec.get("spend"))
+    cost_key = "response_cost" if "response_cost" in rec else "spend"
+    cost = rec.get(cost_key)
     status = str(rec.get("status") or "success").lower()
     request_id = str(rec.get("session_id") or rec.get("trace_id") or step_id)
     return {
@@ -129,7 +157,7 @@ def litellm_row(rec: Mapping[str, Any], where: str) -> dict[str, Any]:
         LABELS: _litellm_labels(rec, meta, request_id),
         "step_id": str(step_id),
         "time_s": start,
-        "latency_s": end - start if end == end and start == start else float("nan"),
+        "latency_s": _latency(start, end, where),
         "kind": "llm",
         "operation": str(rec.get("call_type") or "completion"),
         "model": str(rec.get("model") or rec.get("model_group") or ""),
@@ -138,7 +166,7 @@ def litellm_row(rec: Mapping[str, Any], where: str) -> dict[str, Any]:
         "output_tokens": _int(rec, "completion_tokens", where),
         "cache_read_tokens": read,
         "cache_write_tokens": write,
-        "reported_cost_usd": _float(cost, where, "spend/response_cost"),
+        "reported_cost_usd": _float(cost, where, cost_key),
         "error": status not in ("success", ""),
         # answered from LiteLLM's response cache: no provider call, so the reported spend is the cost
         "cache_hit": _flag(rec.get("cache_hit")),
@@ -237,7 +265,7 @@ def langfuse_row(rec: Mapping[str, Any], where: str) -> dict[str, Any]:
             raise SchemaError(f"{where}: missing field {key!r}")
     typ = str(rec.get("type") or "SPAN").upper()
     kind = _LF_KIND.get(typ, "group")
-    ud = _json_obj(rec.get("usageDetails")) or _json_obj(rec.get("usage"))
+    ud = _obj_field(rec, "usageDetails", where) or _obj_field(rec, "usage", where)
     field = "usageDetails" if _json_obj(rec.get("usageDetails")) else "usage"
     counts = {k: token_count(v, where, f"{field}.{k}") for k, v in ud.items() if _lf_count(k)}
     inp = counts["input"] if "input" in ud else token_count(rec.get("promptTokens"), where, "promptTokens")
@@ -255,7 +283,7 @@ def langfuse_row(rec: Mapping[str, Any], where: str) -> dict[str, Any]:
     reasoning = sum(v for k, v in counts.items() if "reasoning" in k)
     # Langfuse's "input" excludes the cached tokens when they are reported separately
     total_in = inp + (read + write if any(k.startswith("input_") or "cache" in k for k in ud) else 0)
-    cd = _json_obj(rec.get("costDetails"))
+    cd = _obj_field(rec, "costDetails", where)
     cost = cd.get("total", rec.get("calculatedTotalCost", rec.get("totalCost")))
     start = timestamp_s(rec.get("startTime"), where, "startTime")
     end = timestamp_s(rec.get("endTime"), where, "endTime")
@@ -266,7 +294,7 @@ def langfuse_row(rec: Mapping[str, Any], where: str) -> dict[str, Any]:
         "step_id": str(rec["id"]),
         "parent_id": str(rec.get("parentObservationId") or ""),
         "time_s": start,
-        "latency_s": end - start if end == end and start == start else float("nan"),
+        "latency_s": _latency(start, end, where),
         "kind": kind,
         "operation": typ.lower(),
         "model": str(rec.get("model") or rec.get("providedModelName") or ""),

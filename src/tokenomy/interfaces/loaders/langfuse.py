@@ -18,7 +18,7 @@ __all__ = ["load_langfuse"]
 
 
 def load_langfuse(
-    paths: Sequence[str | Path],
+    paths: Sequence[str | Path] | str | Path,
     *,
     side: Mapping[str, Mapping[str, Any]] | None = None,
     defaults: PriceVector = DEFAULT_PRICES,

@@ -16,7 +16,7 @@ from tokenomy.audit.log import AuditLog, StepBuilder, latest_steps
 from tokenomy.core.errors import SchemaError
 from tokenomy.core.prices import PriceVector
 from tokenomy.interfaces.loaders import reader
-from tokenomy.interfaces.loaders.otlp import BadLines, json_records, malformed
+from tokenomy.interfaces.loaders.otlp import BadLines, json_records, malformed, one_or_many
 
 __all__ = ["gateway_log", "load_gateway", "load_litellm", "records"]
 
@@ -96,7 +96,7 @@ def gateway_log(
 def load_gateway(
     source: str,
     row: Callable[[Mapping[str, Any], str], dict[str, Any] | list[dict[str, Any]]],
-    paths: Sequence[str | Path],
+    paths: Sequence[str | Path] | str | Path,
     *,
     side: Mapping[str, Mapping[str, Any]] | None = None,
     defaults: PriceVector = DEFAULT_PRICES,
@@ -104,13 +104,14 @@ def load_gateway(
     progress: Callable[[int], None] | None = None,
 ) -> tuple[AuditLog, BadLines]:
     """Import a gateway's records: ``row(record, where)`` maps one record to a step row (or several).
+    ``paths`` is a list of files, or one file (a bare ``str`` or ``Path`` is one path, never its characters).
 
     Raises:
         SchemaError: a malformed line or record (file:line and reason), unless ``skip_bad``.
     """
     bad = BadLines()
     rows = []
-    for path in paths:
+    for path in one_or_many(paths):
         for where, rec in records(Path(path), skip_bad, bad, progress):
             try:
                 try:
@@ -128,7 +129,7 @@ def load_gateway(
 
 
 def load_litellm(
-    paths: Sequence[str | Path],
+    paths: Sequence[str | Path] | str | Path,
     *,
     side: Mapping[str, Mapping[str, Any]] | None = None,
     defaults: PriceVector = DEFAULT_PRICES,

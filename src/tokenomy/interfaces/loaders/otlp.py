@@ -23,7 +23,7 @@ from tokenomy.core.errors import SchemaError
 from tokenomy.core.prices import PriceVector
 from tokenomy.interfaces.loaders import reader
 
-__all__ = ["BadLines", "json_records", "load_otlp", "malformed"]
+__all__ = ["BadLines", "json_records", "load_otlp", "malformed", "one_or_many"]
 
 
 @dataclass
@@ -85,6 +85,13 @@ def json_records(
         yield f"{p}:{lineno}", obj
 
 
+def one_or_many(paths: Sequence[str | Path] | str | Path) -> list[Path]:
+    """The input files of a loader: a bare ``str`` or ``Path`` is one file (never its characters)."""
+    if isinstance(paths, str | Path):
+        return [Path(paths)]
+    return [Path(p) for p in paths]
+
+
 def malformed(where: str, exc: BaseException) -> SchemaError:
     """A record the importer could not convert (a value of the wrong type or out of range), as a SchemaError."""
     return SchemaError(
@@ -135,7 +142,7 @@ def _fast_file(imp: OtlpImporter, path: Path, progress: Callable[[int], None] | 
 
 
 def load_otlp(
-    paths: Sequence[str | Path],
+    paths: Sequence[str | Path] | str | Path,
     *,
     side: Mapping[str, Mapping[str, Any]] | None = None,
     defaults: PriceVector | None = None,
@@ -150,7 +157,7 @@ def load_otlp(
     importer, which gives the same log or names ``file:line`` and the reason.
 
     Args:
-        paths: files to read (``.jsonl``, ``.json``, optionally ``.gz``).
+        paths: files to read (``.jsonl``, ``.json``, optionally ``.gz``); a bare ``str`` or ``Path`` is one file.
         side: per-trace labels from a side file (trace id -> {v_usd, quality, ...}).
         defaults: prices for traces with none.
         skip_bad: skip (and count) malformed lines instead of stopping.
@@ -165,8 +172,8 @@ def load_otlp(
     """
     imp = OtlpImporter() if defaults is None else OtlpImporter(defaults=defaults)
     bad = BadLines()
-    for path in paths:
-        if fast and _fast_file(imp, Path(path), progress):
+    for path in one_or_many(paths):
+        if fast and _fast_file(imp, path, progress):
             continue
         for where, obj in json_records(path, skip_bad=skip_bad, bad=bad, progress=progress):
             try:

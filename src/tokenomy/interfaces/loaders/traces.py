@@ -19,6 +19,7 @@ ServeGen's archive has its own loader (``loaders.servegen``).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -62,6 +63,8 @@ _MOONCAKE = ("timestamp", "input_length", "output_length")
 MAX_TOKENS = 2**31 - 1
 """The longest prompt or output a trace row may name (a longer one is a corrupt field, not a request)."""
 _GENERIC = ("arrival_s", "prompt_tokens", "output_tokens")
+_AZURE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?")
+"""An Azure TIMESTAMP: wall-clock date and time without a zone (the trace's own clock)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +121,7 @@ def _is_float(v: Any) -> bool:
 
 
 def load_trace(
-    path: Path,
+    path: str | Path,
     *,
     seed: int = 0,
     values: ValueModel | None = None,
@@ -131,12 +134,20 @@ def load_trace(
         path: Azure CSV, Mooncake JSONL(.gz) or generic CSV/JSONL (module docstring).
         seed: seed of the synthetic draws.
         values: the synthetic value model (default ``ValueModel()``).
-        limit: keep only the first ``limit`` rows (in file order).
+        limit: keep only the first ``limit`` rows (in file order; ≥ 1).
         name: the workload's label (default: the file name).
 
     Raises:
-        SchemaError: missing columns, non-numbers, lengths < 1 (output) or < 1 (prompt), with file and line.
+        SchemaError: missing columns (or the columns of two formats), non-numbers (a JSON number given
+            as text), lengths < 1, an Azure TIMESTAMP that is not a zone-less date and time; with file
+            and line.
+        ValidationError: ``limit`` < 1 or ``seed`` < 0.
     """
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise ValidationError(f"load_trace: limit={limit!r}; expected a whole number ≥ 1 or None")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValidationError(f"load_trace: seed={seed!r}; expected a whole number ≥ 0")
+    path = Path(path)
     it = _rows(path)
     first = next(it, None)
     if first is None:
@@ -152,7 +163,13 @@ def load_trace(
             f"{path}: missing columns; expected one of {list(_AZURE)} (Azure), {list(_MOONCAKE)} "
             f"(Mooncake) or {list(_GENERIC)} (generic); found {sorted(keys)}"
         )
+    if len(found) > 1:
+        raise SchemaError(
+            f"{path}: line 1: ambiguous header: it holds the columns of {len(found)} formats "
+            f"({'; '.join(f'{k}: {list(c)}' for c, k in found)}); expected the columns of one format only"
+        )
     cols, kind = found[0]
+    from_json = path.name.removesuffix(".gz").removesuffix(".xz").endswith((".jsonl", ".json"))
     c_t, c_p, c_o = cols
     times: list[Any] = []
     prompt: list[float] = []
@@ -166,6 +183,16 @@ def load_trace(
         for col in cols:
             if rec.get(col) in (None, ""):
                 raise SchemaError(f"{path}: line {lineno}: field {col!r} is missing")
+        for col in cols if from_json else ():
+            if not isinstance(rec[col], int | float) or isinstance(rec[col], bool):
+                raise SchemaError(
+                    f"{path}: line {lineno}: field {col!r} must be a number, got {rec[col]!r}; expected a JSON number, not text"
+                )
+        if kind == "azure" and not _AZURE_TIME.fullmatch(str(rec[c_t])):
+            raise SchemaError(
+                f"{path}: line {lineno}: field {c_t!r}={rec[c_t]!r}; expected 'YYYY-MM-DD hh:mm:ss.fffffff' "
+                "(wall clock, no time zone)"
+            )
         times.append(rec[c_t] if kind == "azure" else _num(path, lineno, c_t, rec[c_t]))
         for col, dest in ((c_p, prompt), (c_o, out)):
             x = _num(path, lineno, col, rec[col])
@@ -271,12 +298,17 @@ def load_blis(
         if not (isinstance(b, list) and len(b) == 3):
             raise SchemaError(f"{path}: entry {model}/{gpu}/TP{tp}: 'beta_coeffs' must hold 3 numbers")
         beta = [reader.float_field(x, where, "beta_coeffs") for x in b]
-        step = LinearStepTime(
-            beta[0] * 1e-6,
-            beta[1] * 1e-6,
-            beta[2] * 1e-6,
-            source=f"BLIS {model} {gpu} TP{tp} {e.get('vllm_version', '')}",
-        )
+        try:
+            step = LinearStepTime(
+                beta[0] * 1e-6,
+                beta[1] * 1e-6,
+                beta[2] * 1e-6,
+                source=f"BLIS {model} {gpu} TP{tp} {e.get('vllm_version', '')}",
+            )
+        except ValidationError:
+            raise SchemaError(
+                f"{where}: field 'beta_coeffs'={b!r}; expected β0 > 0 and β1, β2 ≥ 0 (µs)"
+            ) from None
         return step, reader.int_field(e.get("total_kv_blocks"), where, "total_kv_blocks", lo=1)
     seen = sorted({f"{e.get('id')}/{e.get('GPU')}/TP{e.get('tensor_parallelism')}" for e in entries})
     raise SchemaError(f"{path}: no entry {model}/{gpu}/TP{tp}; some entries: {', '.join(seen[:6])}")

@@ -23,6 +23,7 @@ from typing import Any, Literal, TypeVar
 
 from tokenomy.core.errors import LedgerError, ValidationError
 from tokenomy.ledger import Ledger
+from tokenomy.ledger.files import path_problem
 
 __all__ = [
     "atomic_write",
@@ -53,8 +54,10 @@ def check_output_path(
     p = Path(path)
     if kind == "file" and (p.is_dir() or str(path).endswith(os.sep)):
         raise ValidationError(f"{option}: {str(path)!r} is a folder; give a file path")
-    if kind == "dir" and p.exists() and not p.is_dir():
-        raise ValidationError(f"{option}: {str(path)!r} is a file; give a folder")
+    problem = path_problem(p, kind)
+    if problem:
+        what = "a file path" if kind == "file" else "a folder"
+        raise ValidationError(f"{option}: {str(path)!r} {problem}; give {what}")
     if kind == "dir" and p.is_dir():
         if not os.access(p, os.W_OK | os.X_OK):
             raise ValidationError(f"{option}: folder {str(path)!r} is not writable")
@@ -87,9 +90,16 @@ def atomic_write(path: str | Path, writer: Callable[[Path], object]) -> None:
     """Call ``writer(tmp)`` on a temporary path beside ``path``, then rename it to ``path``.
 
     The temporary file is removed whatever goes wrong (an exception or an interrupt, which propagates);
-    ``path`` then is as it was.
+    ``path`` then is as it was. A ``path`` that is not a regular file (a device, a FIFO, a folder) is
+    refused, never replaced.
+
+    Raises:
+        ValidationError: ``path`` exists and is not a regular file.
     """
     target = Path(path)
+    problem = path_problem(target)
+    if problem:
+        raise ValidationError(f"{str(path)!r} {problem}; not replaced")
     tmp = _temp_path(target)
     try:
         writer(tmp)
@@ -161,7 +171,8 @@ def ledger_step(path: str | Path, write: Callable[[Ledger], T]) -> T:
         LedgerError: ``path`` is not a ledger, or an append was refused (``write``'s own errors).
     """
     target = Path(path)
-    created = not (target.is_file() and target.stat().st_size)
+    created = not os.path.lexists(target)  # only a file this step creates may be removed again
+    was_empty = not created and target.is_file() and target.stat().st_size == 0
     done = False
     try:
         with Ledger(target) as ledger, ledger.transaction():
@@ -169,5 +180,7 @@ def ledger_step(path: str | Path, write: Callable[[Ledger], T]) -> T:
         done = True
         return result
     finally:
-        if created and not done:
+        if not done and (created or was_empty):
             _remove(target, Path(f"{target}.wal"))
+            if was_empty:  # the empty file it found (replaced by a fresh ledger on open) is put back
+                target.write_bytes(b"")

@@ -31,6 +31,7 @@ from tokenomy.core._checks import check_finite_array, check_nonneg_array
 from tokenomy.core.errors import LedgerError, ValidationError
 from tokenomy.ledger import queries, schema, writer
 from tokenomy.ledger.batch import DecisionBatch
+from tokenomy.ledger.files import path_problem
 from tokenomy.ledger.locking import MEMORY, FileAccess, path_lock
 from tokenomy.ledger.migrate import check_is_ledger, open_schema
 from tokenomy.ledger.records import SCHEMA_VERSION, Decision, Outcome
@@ -86,7 +87,8 @@ class Ledger:
         COLUMN_UNITS: the unit of every priced or measured column; "table.column" -> unit.
 
     Raises:
-        LedgerError: the file is not a tokenomy ledger (a DuckDB file with other tables: refused and left
+        LedgerError: the path is not a regular file (a folder, a device, a FIFO, a symbolic link loop:
+            refused before opening), the file is not a tokenomy ledger (a DuckDB file with other tables: refused and left
             unmodified), holds a newer or unreadable schema version, is a version-1 file opened read-only
             (open it once for writing to migrate it), stays locked past ``lock_timeout_s``, or cannot be
             opened.
@@ -103,6 +105,11 @@ class Ledger:
                 f"lock_timeout_s must be a finite number of seconds ≥ 0; got {lock_timeout_s!r}"
             )
         self.path = str(path)
+        problem = None if self.path == MEMORY else path_problem(self.path)
+        if problem:
+            raise LedgerError(
+                f"ledger {self.path!r} {problem}; give the path of a ledger file (or a new one)"
+            )
         self.read_only = read_only
         self.lock_timeout_s = float(lock_timeout_s)
         self._db = FileAccess(self.path, read_only=read_only, lock_timeout_s=self.lock_timeout_s)

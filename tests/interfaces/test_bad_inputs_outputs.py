@@ -1,0 +1,144 @@
+"""Bad output and ledger paths, damaged ledgers and bad list/count flags: one line, nothing destroyed.
+
+An output or ledger path that is not a regular file (a FIFO, a folder, a symlink loop) is refused before
+anything is opened, and never replaced or deleted; an output that is the same file as an input or the
+ledger is refused before any work; a ledger missing a table or a column is named at open time; comma
+lists with empty or repeated items, and count flags that would size memory without bound, fail at
+parse time. FIFOs stand in for device files (no real device is touched).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tokenomy.core.errors import LedgerError, ValidationError
+from tokenomy.interfaces.cli import main
+from tokenomy.interfaces.outputs import atomic_write, check_output_path, ledger_step
+from tokenomy.ledger import Ledger
+
+
+def _err_line(capsys: pytest.CaptureFixture[str]) -> str:
+    err = capsys.readouterr().err
+    assert "Traceback" not in err, err
+    lines = [line for line in err.splitlines() if line.startswith("tokenomy: error:")]
+    assert len(lines) == 1 and err.rstrip().endswith(lines[0]), err
+    return lines[0]
+
+
+def _trace(tmp_path: Path, n: int = 60) -> Path:
+    rng = np.random.default_rng(1)
+    trace = tmp_path / "t.csv"
+    t = np.cumsum(rng.exponential(0.02, n))
+    lines = ["arrival_s,prompt_tokens,output_tokens"]
+    lines += [f"{t[i]:.5f},{rng.integers(50, 900)},{rng.integers(5, 80)}" for i in range(n)]
+    trace.write_text("\n".join(lines) + "\n")
+    return trace
+
+
+def _serve(trace: Path, *extra: str) -> list[str]:
+    return ["serve", "simulate", "--trace", str(trace), "--scheduler", "fcfs", *extra]
+
+
+def _ledger(path: Path) -> Path:
+    with Ledger(path):
+        pass
+    return path
+
+
+def _loop(tmp_path: Path) -> Path:
+    a, b = tmp_path / "loop_a", tmp_path / "loop_b"
+    a.symlink_to(b)
+    b.symlink_to(a)
+    return a
+
+
+# -- #1 a ledger path that is not a regular file -------------------------------------------------
+
+
+@pytest.mark.timeout(60)
+def test_a_fifo_ledger_is_refused_before_opening_and_kept(tmp_path: Path) -> None:
+    fifo = tmp_path / "led"
+    os.mkfifo(fifo)
+    with pytest.raises(LedgerError, match="not a regular file"):
+        Ledger(fifo)
+    with pytest.raises(LedgerError, match="not a regular file"):
+        ledger_step(fifo, lambda ledger: None)
+    assert fifo.is_fifo()
+
+
+@pytest.mark.timeout(60)
+def test_a_folder_or_symlink_loop_ledger_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(LedgerError, match="folder"):
+        Ledger(tmp_path)
+    loop = _loop(tmp_path)
+    with pytest.raises(LedgerError, match="symbolic link"):
+        Ledger(loop)
+    with pytest.raises(LedgerError):
+        ledger_step(loop, lambda ledger: None)
+    assert loop.is_symlink()
+
+
+@pytest.mark.timeout(60)
+def test_serve_simulate_refuses_a_fifo_ledger_and_keeps_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fifo = tmp_path / "led"
+    os.mkfifo(fifo)
+    assert main(_serve(_trace(tmp_path), "--ledger", str(fifo))) == 2
+    err = _err_line(capsys)
+    assert "--ledger" in err and str(fifo) in err and "not a regular file" in err
+    assert fifo.is_fifo()
+
+
+def test_ledger_step_removes_only_a_ledger_it_created(tmp_path: Path) -> None:
+    led = tmp_path / "l.duckdb"
+
+    def fail(ledger: Ledger) -> None:
+        raise LedgerError("refused")
+
+    with pytest.raises(LedgerError):
+        ledger_step(led, fail)
+    assert not led.exists()
+    empty = tmp_path / "empty.duckdb"
+    empty.write_bytes(b"")  # an existing (empty) file the run did not create stays, as it was
+    with pytest.raises(LedgerError):
+        ledger_step(empty, fail)
+    assert empty.is_file() and empty.stat().st_size == 0
+
+
+# -- #2 an output path that is not a regular file ------------------------------------------------
+
+
+@pytest.mark.timeout(60)
+def test_check_output_path_refuses_a_fifo_and_a_symlink_loop(tmp_path: Path) -> None:
+    fifo = tmp_path / "out"
+    os.mkfifo(fifo)
+    with pytest.raises(ValidationError, match=r"--json: .*not a regular file"):
+        check_output_path(fifo, "--json")
+    with pytest.raises(ValidationError, match=r"--out: .*not a folder"):
+        check_output_path(fifo, "--out", kind="dir")
+    with pytest.raises(ValidationError, match="symbolic link"):
+        check_output_path(_loop(tmp_path), "--report")
+
+
+@pytest.mark.timeout(60)
+def test_atomic_write_never_replaces_a_fifo(tmp_path: Path) -> None:
+    fifo = tmp_path / "out"
+    os.mkfifo(fifo)
+    with pytest.raises(ValidationError, match="not a regular file"):
+        atomic_write(fifo, lambda tmp: tmp.write_text("x"))
+    assert fifo.is_fifo() and sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+@pytest.mark.timeout(60)
+def test_ledger_summary_json_to_a_fifo_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    led = _ledger(tmp_path / "l.duckdb")
+    fifo = tmp_path / "out"
+    os.mkfifo(fifo)
+    assert main(["ledger", "summary", str(led), "--json", str(fifo)]) == 2
+    assert "--json" in _err_line(capsys)
+    assert fifo.is_fifo()

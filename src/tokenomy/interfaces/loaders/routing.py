@@ -132,6 +132,8 @@ def load_routerbench(folder: str | Path) -> RoutingDataset:
                     )
                 for line_no, row in fh:
                     by_id.setdefault(row["sample_id"], []).append({**row, "_line": line_no})
+            if not by_id:
+                raise SchemaError(f"{path}: no rows after the header; expected one row per prompt")
             for sid, recs in by_id.items():
                 for rec in recs:
                     lineno = rec["_line"]
@@ -269,6 +271,8 @@ def load_dataset(path: str | Path, fmt: str = "auto") -> RoutingDataset:
     Raises:
         ValidationError: unknown format or path.
     """
+    if not isinstance(path, str | Path):
+        raise ValidationError(f"load_dataset: path={path!r}; expected a file or folder path")
     p = Path(path)
     if fmt == "auto":
         if p.is_dir() and (p / "routerbench_slice").is_dir():

@@ -126,8 +126,16 @@ def load_servegen(
                         ) from None
                 else:
                     datasets[hit.group(1)] = data
+    except tarfile.ReadError as exc:
+        if "could not be opened" not in str(exc):  # (that message lists each compression tried)
+            raise SchemaError(f"{path}: not a readable ServeGen archive ({exc})") from None
+        raise SchemaError(
+            f"{path}: not a readable ServeGen archive (not a tar file, plain or gzip/bzip2/xz); "
+            "expected ServeGen's servegen_data.tar.xz"
+        ) from None
     except (tarfile.TarError, OSError, EOFError, lzma.LZMAError, zlib.error) as exc:
-        raise SchemaError(f"{path}: not a readable ServeGen archive ({exc})") from None
+        why = " ".join(str(exc).split())
+        raise SchemaError(f"{path}: not a readable ServeGen archive ({why})") from None
     if not traces:
         raise SchemaError(f"{path}: no client traces under {prefix!r} (expected chunk-<id>-trace.csv)")
     stats = {cid: _servegen_trace(path, f"chunk-{cid}-trace.csv", text) for cid, text in traces.items()}

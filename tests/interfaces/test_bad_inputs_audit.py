@@ -221,11 +221,12 @@ def test_malformed_otlp_structure_names_the_field_and_form(
     doc: dict[str, Any], field: str, tmp_path: Path
 ) -> None:
     path = _write(tmp_path / "ot.jsonl", json.dumps(doc) + "\n")
-    with pytest.raises(SchemaError) as exc:
-        load_otlp([path], fast=False)
-    msg = str(exc.value)
-    assert "ot.jsonl:1" in msg and field in msg and "expected" in msg, msg
-    assert "TypeError" not in msg and "AttributeError" not in msg and "indices" not in msg, msg
+    for fast in (True, False):
+        with pytest.raises(SchemaError) as exc:
+            load_otlp([path], fast=fast)
+        msg = str(exc.value)
+        assert "ot.jsonl:1" in msg and field in msg and "expected" in msg, msg
+        assert "TypeError" not in msg and "AttributeError" not in msg and "indices" not in msg, msg
 
 
 # the audit command -----------------------------------------------------------------------------

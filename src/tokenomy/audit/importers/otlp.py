@@ -118,6 +118,57 @@ def _token_count(value: Any, col: str, attr_of: Mapping[str, str], where: str, s
     return n
 
 
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def structure_error(request: Mapping[str, Any]) -> str | None:
+    """The first field of an export request that breaks the OTLP JSON nesting (``resourceSpans[]`` →
+    ``scopeSpans[]`` → ``spans[]`` → ``attributes[]`` of ``{key, value: {...}}``), named by its path
+    with the form expected; None when the nesting is right (the problem is elsewhere)."""
+
+    def bad(at: str, value: Any, form: str) -> str:
+        return f"field {at!r}={_shown(value)}; expected {form}"
+
+    def items(value: Any, at: str, form: str) -> list[Any] | str:
+        if not isinstance(value, list):
+            return bad(at, value, f"a list of {form}")
+        for i, x in enumerate(value):
+            if not isinstance(x, Mapping):
+                return bad(f"{at}[{i}]", x, form)
+        return value
+
+    rss = items(request.get("resourceSpans"), "resourceSpans", "objects with 'scopeSpans'")
+    if isinstance(rss, str):
+        return rss
+    for i, rs in enumerate(rss):
+        key = "scopeSpans" if rs.get("scopeSpans") else "instrumentationLibrarySpans"
+        at = f"resourceSpans[{i}].{key}"
+        sss = items(rs.get(key) or [], at, "objects with 'spans'")
+        if isinstance(sss, str):
+            return sss
+        for j, ss in enumerate(sss):
+            spans = items(ss.get("spans", []), f"{at}[{j}].spans", "span objects")
+            if isinstance(spans, str):
+                return spans
+            for k, span in enumerate(spans):
+                sat = f"{at}[{j}].spans[{k}]"
+                attrs = items(span.get("attributes", []), f"{sat}.attributes", "{'key', 'value'} objects")
+                if isinstance(attrs, str):
+                    return attrs
+                for m, a in enumerate(attrs):
+                    if not isinstance(a.get("key"), str):
+                        return bad(f"{sat}.attributes[{m}].key", a.get("key"), "a string")
+                    v = a.get("value")
+                    if v is not None and not isinstance(v, Mapping):
+                        return bad(f"{sat}.attributes[{m}].value", v, 'an object like {"intValue": "12"}')
+                status = span.get("status")
+                if status is not None and not isinstance(status, Mapping):
+                    return bad(f"{sat}.status", status, 'an object like {"code": 2}')
+    return None
+
+
 class OtlpImporter:
     """Accumulates OTLP export requests, then ``finish()`` makes the ``AuditLog``.
 
@@ -157,6 +208,9 @@ class OtlpImporter:
         except SchemaError:
             raise
         except (TypeError, AttributeError, KeyError, ValueError) as exc:
+            found = structure_error(request)
+            if found is not None:
+                raise SchemaError(f"{where}: {found}") from None
             raise SchemaError(f"{where}: malformed OTLP structure ({type(exc).__name__}: {exc})") from None
         # the whole request parsed: only now does it reach the columns (a bad line adds nothing)
         if rows:
@@ -212,6 +266,13 @@ class OtlpImporter:
             end = start if end_raw is None else int(end_raw)
         except (TypeError, ValueError):
             end = _nanos(end_raw, "endTimeUnixNano", where)
+        if start < 0 or end < start:
+            name, value = ("startTimeUnixNano", start) if start < 0 else ("endTimeUnixNano", end)
+            raise SchemaError(
+                f"{where}: span {span_id}: {name}={value} is "
+                f"{'negative' if start < 0 else 'before startTimeUnixNano'}; expected nanoseconds since "
+                "the epoch, 0 ≤ startTimeUnixNano ≤ endTimeUnixNano"
+            )
         values: dict[str, Any] = {}
         ranks: dict[str, int] = {}
         attr_of: dict[str, str] = {}  # column -> the attribute name its value came from
@@ -276,7 +337,7 @@ class OtlpImporter:
             parent,
             0,
             start / 1e9,
-            max(end - start, 0) / 1e9,
+            (end - start) / 1e9,
             kind,
             operation,
             str(get("model", "")),

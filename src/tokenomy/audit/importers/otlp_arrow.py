@@ -91,16 +91,22 @@ def _spans(table: pa.Table) -> tuple[pa.Array, NDArray[np.int64]]:
     if rs_col.null_count:
         raise UnsupportedError("a record without resourceSpans")
     rs, rs_line = _flatten(rs_col)
+    if not pa.types.is_struct(rs.type):
+        raise UnsupportedError("a resourceSpans item that is not an object")
     if _field(rs, "instrumentationLibrarySpans") is not None:
         raise UnsupportedError("legacy instrumentationLibrarySpans")
     ss_list = _field(rs, "scopeSpans")
     if ss_list is None:
         return pa.array([], pa.null()), np.zeros(0, np.int64)
     ss, ss_rs = _flatten(ss_list)
+    if not pa.types.is_struct(ss.type):
+        raise UnsupportedError("a scopeSpans item that is not an object")
     sp_list = _field(ss, "spans")
     if sp_list is None:
         return pa.array([], pa.null()), np.zeros(0, np.int64)
     spans, sp_ss = _flatten(sp_list)
+    if not pa.types.is_struct(spans.type):
+        raise UnsupportedError("a span that is not an object")
     return spans, rs_line[ss_rs[sp_ss]] if len(sp_ss) else np.zeros(0, np.int64)
 
 
@@ -153,6 +159,8 @@ def steps_from_table(
     if (start < 0).any():
         raise UnsupportedError("a span without a start time among spans with one")
     end = _nanos(_field(spans, "endTimeUnixNano"), n)
+    if end is not None and ((end < -1) | ((end >= 0) & (end < start))).any():
+        raise UnsupportedError("a span that ends before it starts (the row importer names it)")
     end = start if end is None else np.where(end < 0, start, end)  # no end: the row importer's rule
 
     attrs = _field(spans, "attributes")
@@ -249,7 +257,7 @@ def steps_from_table(
         parent_id=parent,
         index=zeros.copy(),
         time_s=start / 1e9,
-        latency_s=np.maximum(end - start, 0) / 1e9,
+        latency_s=(end - start) / 1e9,
         kind=kind,
         operation=operation,
         model=s("model"),

@@ -314,11 +314,13 @@ def test_routerbench_header_only_file_names_the_file(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def saved_router(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tokenomy.routing.prices import PriceTable
     from tokenomy.routing.router import Router
 
     src = tmp_path_factory.mktemp("rb")
     ds = load_routerbench(_routerbench(src))
-    router = Router(estimator="prior", baseline_estimator=None, folds=2)
+    prices = PriceTable({"m-small": (0.1, 0.2), "m-big": (1.0, 2.0)}, date="2024-01-01")
+    router = Router(estimator="prior", baseline_estimator=None, folds=2, prices=prices)
     router.fit(ds.split("train"))
     return router.save(tmp_path_factory.mktemp("router") / "r")
 

@@ -5,6 +5,11 @@ plain values, tuples, sets, dicts, numpy scalars, sparse CSR matrices and object
 classes (module and name, and their fields); every numpy array lives in ``arrays.npz``, read with
 ``allow_pickle=False``. Loading imports only modules under ``tokenomy.`` and rebuilds an object by
 setting its saved fields, running none of its code. It does not migrate older versions.
+
+Because no constructor runs, loading checks the values itself: every float in ``router.json`` must be
+finite (a NaN price would turn every cost into NaN), and the fields named in ``_FIELD_CHECKS``
+(``n_features`` ≥ 1, an estimator name in the registry) must hold what the classes expect. Each
+failure is one ``ValidationError`` naming the file and the field's path.
 """
 
 from __future__ import annotations
@@ -12,7 +17,9 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import json
+import math
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -89,26 +96,51 @@ def _cls(ref: str) -> type:
     return cls
 
 
-def _dec(o: Any, arrays: Any) -> Any:
+def _whole_at_least_1(v: Any) -> str | None:
+    ok = isinstance(v, int) and not isinstance(v, bool) and v >= 1
+    return None if ok else "a whole number ≥ 1"
+
+
+def _estimator_name(v: Any) -> str | None:
+    from tokenomy.routing.estimators import ESTIMATORS
+
+    return None if v is None or v in ESTIMATORS else f"one of {sorted(ESTIMATORS)}"
+
+
+_FIELD_CHECKS: dict[str, Callable[[Any], str | None]] = {
+    "n_features": _whole_at_least_1,
+    "estimator": _estimator_name,
+    "baseline_estimator": _estimator_name,
+}
+"""Field name -> a check returning the expected form when the saved value is wrong (else None)."""
+
+
+class _BadFieldError(ValidationError):
+    """A saved value that fails a check; the message is ``path: value; expected form``."""
+
+
+def _dec(o: Any, arrays: Any, where: str = "object") -> Any:
+    if isinstance(o, float) and not math.isfinite(o):
+        raise _BadFieldError(f"field {where!r}={o!r}; expected a finite number")
     if isinstance(o, list):
-        return [_dec(x, arrays) for x in o]
+        return [_dec(x, arrays, f"{where}[{i}]") for i, x in enumerate(o)]
     if not isinstance(o, dict):
         return o
     if "__array__" in o:
         return np.asarray(arrays[o["__array__"]])
     if "__scalar__" in o:
-        return np.dtype(o["__scalar__"]).type(o["value"])
+        return np.dtype(o["__scalar__"]).type(_dec(o["value"], arrays, where))
     if "__objects__" in o:
         out = np.empty(len(o["__objects__"]), dtype=object)
-        out[:] = [_dec(x, arrays) for x in o["__objects__"]]
+        out[:] = [_dec(x, arrays, f"{where}[{i}]") for i, x in enumerate(o["__objects__"])]
         return out.reshape(o["shape"])
     if "__tuple__" in o:
-        return tuple(_dec(x, arrays) for x in o["__tuple__"])
+        return tuple(_dec(x, arrays, f"{where}[{i}]") for i, x in enumerate(o["__tuple__"]))
     if "__set__" in o:
-        items = [_dec(x, arrays) for x in o["__set__"]]
+        items = [_dec(x, arrays, where) for x in o["__set__"]]
         return frozenset(items) if o["frozen"] else set(items)
     if "__dict__" in o:
-        return {_dec(k, arrays): _dec(v, arrays) for k, v in o["__dict__"]}
+        return {_dec(k, arrays, where): _dec(v, arrays, f"{where}[{k!r}]") for k, v in o["__dict__"]}
     if "__csr__" in o:
         from scipy.sparse import csr_matrix
 
@@ -118,7 +150,11 @@ def _dec(o: Any, arrays: Any) -> Any:
         cls = _cls(o["__object__"])
         obj: Any = object.__new__(cls)
         for k, v in o["state"].items():
-            object.__setattr__(obj, k, _dec(v, arrays))
+            value = _dec(v, arrays, f"{where}.{k}")
+            want = _FIELD_CHECKS[k](value) if k in _FIELD_CHECKS else None
+            if want is not None:
+                raise _BadFieldError(f"field '{where}.{k}'={value!r}; expected {want}")
+            object.__setattr__(obj, k, value)
         return obj
     raise ValidationError(f"unknown entry in a saved router: keys {sorted(o)}")
 
@@ -167,6 +203,8 @@ def load_object(path: str | Path) -> Any:
     try:
         with np.load(folder / ARRAYS_FILE, allow_pickle=False) as arrays:
             return _dec(body["object"], arrays)
+    except _BadFieldError as exc:
+        raise ValidationError(f"{folder / JSON_FILE}: {exc}") from None
     except (OSError, ValueError, KeyError, TypeError, AttributeError, zipfile.BadZipFile) as exc:
         # a damaged or hand-edited save: name it, never a traceback
         raise ValidationError(

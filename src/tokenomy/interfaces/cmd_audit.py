@@ -5,7 +5,8 @@ tokenomy ledger; prices every call (genai-prices, time-versioned; ``--prices`` o
 price map first); runs the failure-mode detectors (over-delegation against the autonomy schedule,
 ``--schedule``, else the packaged default); prints a table per failure mode; writes the HTML
 report (``--report``) and returns the JSON (``--json``, added by cli.py). A malformed input line stops
-the import with file:line and nothing is written; ``--skip-bad`` skips and counts such lines.
+the import with file:line and nothing is written; ``--skip-bad`` skips and counts such lines. A log
+input with no record at all (an empty file, a header-only CSV) is an error, not an all-zero report.
 The terminal summary (``summary``, ``verification_summary``, ``stopping_summary``, re-exported here)
 lives in ``cmd_audit_summary``.
 """
@@ -227,6 +228,12 @@ def audit_inputs(
         finally:
             bar.close()
         skipped = {"count": bad.count, "first": bad.first}
+        if not len(log.steps):
+            why = f" ({bad.count} malformed line(s) skipped)" if bad.count else ""
+            raise SchemaError(
+                f"no records in {', '.join(map(str, paths))}{why}; expected at least one {fmt} record "
+                "(the file is empty or holds only a header)"
+            )
     elif fmt in ("miniswe", "taubench"):
         from tokenomy.audit.importers.agent_data import from_miniswe, from_taubench
         from tokenomy.interfaces.loaders.agent_data import load_miniswe, load_taubench

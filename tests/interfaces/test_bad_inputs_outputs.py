@@ -142,3 +142,53 @@ def test_ledger_summary_json_to_a_fifo_is_refused(tmp_path: Path, capsys: pytest
     assert main(["ledger", "summary", str(led), "--json", str(fifo)]) == 2
     assert "--json" in _err_line(capsys)
     assert fifo.is_fifo()
+
+
+# -- #3-#6 an output that is an input or the ledger ----------------------------------------------
+
+
+def test_ledger_summary_json_onto_the_ledger_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    led = _ledger(tmp_path / "l.duckdb")
+    before = led.read_bytes()
+    assert main(["ledger", "summary", str(led), "--json", str(led)]) == 2
+    err = _err_line(capsys)
+    assert "--json" in err and "same file" in err
+    assert led.read_bytes() == before
+
+
+def test_serve_simulate_json_onto_its_trace_or_ledger_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    trace = _trace(tmp_path)
+    before = trace.read_text()
+    assert main(_serve(trace, "--json", str(trace))) == 2
+    assert "--trace" in _err_line(capsys) and trace.read_text() == before
+    link = tmp_path / "link.csv"
+    link.symlink_to(trace)
+    assert main(_serve(trace, "--report", str(link))) == 2
+    assert "--report" in _err_line(capsys) and trace.read_text() == before
+    led = tmp_path / "new.duckdb"  # not there yet: the paths themselves are compared
+    assert main(_serve(trace, "--ledger", str(led), "--json", str(led))) == 2
+    assert "--ledger" in _err_line(capsys) and not led.exists()
+    out = tmp_path / "o.html"
+    assert main(_serve(trace, "--json", str(out), "--report", str(out))) == 2
+    assert "--report" in _err_line(capsys) and not out.exists()
+    assert capsys.readouterr().out == ""
+
+
+def test_an_existing_file_inside_an_input_folder_is_refused_as_an_output(tmp_path: Path) -> None:
+    from argparse import Namespace
+
+    from tokenomy.interfaces.outputs import check_outputs_apart
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "x.csv.gz").write_bytes(b"keep")
+    with pytest.raises(ValidationError, match=r"--json: .*inside --data"):
+        check_outputs_apart(Namespace(data=str(data), json=str(data / "x.csv.gz"), report=None))
+    check_outputs_apart(Namespace(data=str(data), json=str(tmp_path / "o.json"), report=None))
+    with pytest.raises(ValidationError, match=r"--out: .*same folder as --data"):
+        check_outputs_apart(Namespace(data=str(data), out=str(data)))
+    assert (data / "x.csv.gz").read_bytes() == b"keep"

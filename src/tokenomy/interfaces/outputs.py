@@ -28,6 +28,7 @@ from tokenomy.ledger.files import path_problem
 __all__ = [
     "atomic_write",
     "check_output_path",
+    "check_outputs_apart",
     "ledger_step",
     "refuse_recorded",
     "write_json",
@@ -71,6 +72,77 @@ def check_output_path(
         raise ValidationError(f"{option}: folder {str(parent)!r} of {str(path)!r} is not writable")
     if p.exists() and not os.access(p, os.W_OK):
         raise ValidationError(f"{option}: {str(path)!r} is not writable")
+
+
+OUTPUT_OPTIONS: dict[str, Literal["file", "dir"]] = {"json": "file", "report": "file", "out": "dir"}
+"""The parsed options (argparse dests) a command writes to; every other path-valued option is read."""
+
+
+def _resolved(path: str) -> Path | None:
+    try:
+        return Path(path).expanduser().resolve()
+    except (OSError, RuntimeError):  # a symbolic link loop: refused by check_output_path on its own
+        return None
+
+
+def _same(a: str, b: str) -> bool:
+    ra, rb = _resolved(a), _resolved(b)
+    if ra is not None and ra == rb:
+        return True
+    try:
+        return os.path.samefile(a, b)  # hard links too
+    except OSError:
+        return False
+
+
+def _inputs(args: Any) -> list[tuple[str, str]]:
+    """(option, path) of every parsed value that names an existing path (each item of a comma list),
+    and the ledger path even when it does not exist yet."""
+    found = []
+    for dest, value in vars(args).items():
+        if dest in OUTPUT_OPTIONS or dest == "func" or dest.endswith("command"):
+            continue
+        values = value if isinstance(value, list | tuple) else [value]
+        for v in values:
+            if not isinstance(v, str | Path):
+                continue
+            for part in str(v).split(",") if isinstance(v, str) else [str(v)]:
+                if part and (os.path.lexists(part) or dest == "ledger"):
+                    found.append((f"--{dest.replace('_', '-')}", part))
+    return found
+
+
+def check_outputs_apart(args: Any) -> None:
+    """Refuse an output (``--json``, ``--report``, ``--out``) that would overwrite an input or the ledger.
+
+    An output file may not be the same file as any input path or the ledger (links resolved, hard links
+    compared with ``os.path.samefile``) or another output, nor an existing file inside an input folder;
+    an output folder may not be an input folder. Checked once for every command, before any work.
+
+    Raises:
+        ValidationError: one line naming both options and paths.
+    """
+    inputs = _inputs(args)
+    seen: list[tuple[str, str]] = []
+    for dest, kind in OUTPUT_OPTIONS.items():
+        out = getattr(args, dest, None)
+        if not isinstance(out, str | Path) or not str(out):
+            continue
+        out, option = str(out), f"--{dest}"
+        for other, path in [*inputs, *seen]:
+            if _same(out, path):
+                what = "folder" if kind == "dir" else "file"
+                raise ValidationError(
+                    f"{option}: {out!r} is the same {what} as {other} {path!r}; give another output path"
+                )
+            folder, target = _resolved(path), _resolved(out)
+            inside = bool(folder and target and target.is_file() and target.is_relative_to(folder))
+            if kind == "file" and inside and Path(path).is_dir() and (other, path) in inputs:
+                raise ValidationError(
+                    f"{option}: {out!r} is an existing file inside {other} {path!r}; writing it would "
+                    "replace an input: give a path outside that folder"
+                )
+        seen.append((option, out))
 
 
 def _temp_path(target: Path) -> Path:

@@ -218,7 +218,15 @@ def test_load_dataset_none_is_a_validation_error() -> None:
 
 
 @pytest.mark.parametrize(
-    "stamp", ["2023-11-16T18:15:56+05:00", "2023-11-16 18:15:56\x00", "garbage", "2023-11-16 18:15:56Z"]
+    "stamp",
+    [
+        "2023-11-16T18:15:56+05:00",
+        "2023-11-16 18:15:56\x00",
+        "garbage",
+        "2023-11-16 18:15:56Z",
+        "2023-13-16 18:15:56",
+        "2023-02-30 18:15:56",
+    ],
 )
 def test_azure_bad_timestamp_names_line_and_value_without_warnings(tmp_path: Path, stamp: str) -> None:
     path = _azure(tmp_path, f"{stamp},300,40\n")

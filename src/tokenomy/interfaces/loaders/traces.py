@@ -172,6 +172,7 @@ def load_trace(
     from_json = path.name.removesuffix(".gz").removesuffix(".xz").endswith((".jsonl", ".json"))
     c_t, c_p, c_o = cols
     times: list[Any] = []
+    lines: list[int] = []
     prompt: list[float] = []
     out: list[float] = []
     tenants: list[str] = []
@@ -194,6 +195,7 @@ def load_trace(
                 "(wall clock, no time zone)"
             )
         times.append(rec[c_t] if kind == "azure" else _num(path, lineno, c_t, rec[c_t]))
+        lines.append(lineno)
         for col, dest in ((c_p, prompt), (c_o, out)):
             x = _num(path, lineno, col, rec[col])
             if x < 1 or x > MAX_TOKENS or x != int(x):
@@ -216,7 +218,7 @@ def load_trace(
         try:
             stamps = np.array(times, dtype="datetime64[ns]")
         except ValueError:
-            raise SchemaError(f"{path}: column 'TIMESTAMP' must be 'YYYY-MM-DD hh:mm:ss.fffffff'") from None
+            raise _bad_stamp(path, times, lines) from None
         t = (stamps - stamps.min()).astype(np.float64) / 1e9
     else:
         t = np.asarray(times, dtype=np.float64) / (1000.0 if kind == "mooncake" else 1.0)
@@ -256,6 +258,19 @@ def load_trace(
         ).validate()
         notes.append(f"{path.name}: {' and '.join(own)} read from the trace (not synthetic)")
     return LoadedTrace(wl, path, notes)
+
+
+def _bad_stamp(path: Path, times: list[Any], lines: list[int]) -> SchemaError:
+    """The error naming the first Azure TIMESTAMP numpy cannot read (e.g. month 13), with its line."""
+    for stamp, lineno in zip(times, lines, strict=True):
+        try:
+            np.datetime64(stamp, "ns")
+        except ValueError:
+            return SchemaError(
+                f"{path}: line {lineno}: field 'TIMESTAMP'={stamp!r}; expected a valid date and time "
+                "'YYYY-MM-DD hh:mm:ss.fffffff'"
+            )
+    return SchemaError(f"{path}: column 'TIMESTAMP' must be 'YYYY-MM-DD hh:mm:ss.fffffff'")
 
 
 def _hash_ids(path: Path, lineno: int, h: Any) -> np.ndarray[Any, Any]:

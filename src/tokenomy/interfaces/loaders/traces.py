@@ -9,8 +9,9 @@ Trace formats (all give arrival time, prompt tokens, output tokens; more columns
   optional ``tenant`` (a name), ``hash_ids`` (JSONL list, or space-separated in CSV), ``v_usd`` and
   ``lam_usd_per_s`` (per-request value and latency price; when present they replace the synthetic draws).
 
-Bad input raises ``SchemaError`` naming the file, the line and the field (missing columns, a
-non-number, negative or zero lengths). Unsorted arrival times are *sorted* and reported in
+Bad input raises ``SchemaError`` naming the file, the line and the field (missing columns, a header
+holding the columns of two formats, a non-number or a JSON number given as text, negative or zero
+lengths, an Azure TIMESTAMP with a time zone or not a date). Unsorted arrival times are *sorted* and reported in
 ``LoadedTrace.notes``. Step-time data: BLIS ``defaults.yaml`` (β in µs → seconds, with the KV block
 count) and Splitwise ``perf_model.csv`` (medians per point, ms → seconds).
 Named traces (``azure-conv``, ``azure-code``, ``mooncake``) resolve under ``<data>/serving``.

@@ -192,3 +192,55 @@ def test_an_existing_file_inside_an_input_folder_is_refused_as_an_output(tmp_pat
     with pytest.raises(ValidationError, match=r"--out: .*same folder as --data"):
         check_outputs_apart(Namespace(data=str(data), out=str(data)))
     assert (data / "x.csv.gz").read_bytes() == b"keep"
+
+
+# -- #7 #8 a ledger missing a table or a column ---------------------------------------------------
+
+
+def _damaged(tmp_path: Path, sql: str) -> Path:
+    import duckdb
+
+    led = _ledger(tmp_path / "damaged.duckdb")
+    con = duckdb.connect(str(led))
+    con.execute(sql)
+    con.close()
+    return led
+
+
+@pytest.mark.parametrize(
+    ("sql", "named"),
+    [
+        ("DROP TABLE outcomes", "table outcomes"),
+        ("ALTER TABLE decisions DROP COLUMN layer", "decisions.layer"),
+    ],
+)
+def test_a_ledger_missing_a_table_or_column_is_named_at_open(tmp_path: Path, sql: str, named: str) -> None:
+    led = _damaged(tmp_path, sql)
+    for read_only in (True, False):
+        with pytest.raises(LedgerError, match=f"{named} missing") as err:
+            Ledger(led, read_only=read_only)
+        assert str(led) in str(err.value) and "\n" not in str(err.value)
+
+
+def test_commands_name_a_damaged_ledger_in_one_line_and_write_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    led = _damaged(tmp_path, "DROP TABLE outcomes")
+    assert main(["ledger", "summary", str(led)]) == 2
+    assert "table outcomes missing" in _err_line(capsys)
+    exp = tmp_path / "exp"
+    assert main(["ledger", "export", str(led), "--out", str(exp)]) == 2
+    assert "table outcomes missing" in _err_line(capsys) and not exp.exists()
+    js = tmp_path / "o.json"
+    assert main(_serve(_trace(tmp_path), "--ledger", str(led), "--json", str(js))) == 2
+    assert "table outcomes missing" in _err_line(capsys) and not js.exists()
+    assert capsys.readouterr().out == ""
+
+
+def test_ledger_summary_says_a_folder_or_a_link_loop_is_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["ledger", "summary", str(tmp_path)]) == 2
+    assert "is a folder" in _err_line(capsys)
+    assert main(["ledger", "summary", str(_loop(tmp_path))]) == 2
+    assert "symbolic link loop" in _err_line(capsys)

@@ -101,7 +101,12 @@ def __getattr__(name: str) -> Any:
 def _main(argv: Sequence[str] | None) -> int:
     # imported here, not at the top: until main runs, Ctrl-C would print Python's own traceback
     from tokenomy.core.errors import TokenomyError
-    from tokenomy.interfaces.outputs import check_output_path, check_outputs_apart, write_json
+    from tokenomy.interfaces.outputs import (
+        check_ledger_arg,
+        check_output_path,
+        check_outputs_apart,
+        write_json,
+    )
 
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -112,6 +117,7 @@ def _main(argv: Sequence[str] | None) -> int:
     try:
         check_output_path(getattr(args, "json", None), "--json")
         check_outputs_apart(args)  # no output may overwrite an input or the ledger
+        check_ledger_arg(args)  # a damaged ledger is named before any output is written
         result = func(args)
         if getattr(args, "json", None) and not getattr(args, "json_written", False):
             write_json(args.json, result)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from tokenomy.interfaces.args import int_in
 from tokenomy.interfaces.outputs import check_output_path
 from tokenomy.interfaces.table import format_table
 from tokenomy.ledger import Ledger
+from tokenomy.ledger.files import path_problem
 
 __all__ = ["register"]
 
@@ -54,6 +56,9 @@ def register(sub: Any) -> None:
 
 
 def _open(path: str) -> Ledger:
+    problem = path_problem(path)
+    if problem:
+        raise ValidationError(f"ledger file {path!r} {problem}; give a ledger file")
     if not Path(path).is_file():
         raise ValidationError(f"ledger file {path!r} does not exist")
     return Ledger(path, read_only=True)
@@ -90,12 +95,18 @@ def export(args: argparse.Namespace) -> dict[str, Any]:
     check_output_path(args.out, "--out", kind="dir")
     out = Path(args.out)
     with _open(args.file) as ledger:
+        made = not out.exists()
         out.mkdir(exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=out, prefix=".export.") as tmp:
-            staged = ledger.export_parquet(tmp)
-            paths = {table: out / p.name for table, p in staged.items()}
-            for table, p in staged.items():
-                os.replace(p, paths[table])
+        try:
+            with tempfile.TemporaryDirectory(dir=out, prefix=".export.") as tmp:
+                staged = ledger.export_parquet(tmp)
+                paths = {table: out / p.name for table, p in staged.items()}
+                for table, p in staged.items():
+                    os.replace(p, paths[table])
+        except BaseException:
+            if made:  # a folder this export created is not left behind, empty or half-filled
+                shutil.rmtree(out, ignore_errors=True)
+            raise
     for table, path in paths.items():
         print(f"{table}: {path}")
     return {"files": {k: str(v) for k, v in paths.items()}}

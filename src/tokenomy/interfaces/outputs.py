@@ -24,9 +24,11 @@ from typing import Any, Literal, TypeVar
 from tokenomy.core.errors import LedgerError, ValidationError
 from tokenomy.ledger import Ledger
 from tokenomy.ledger.files import path_problem
+from tokenomy.ledger.migrate import check_file
 
 __all__ = [
     "atomic_write",
+    "check_ledger_arg",
     "check_output_path",
     "check_outputs_apart",
     "ledger_step",
@@ -143,6 +145,19 @@ def check_outputs_apart(args: Any) -> None:
                     "replace an input: give a path outside that folder"
                 )
         seen.append((option, out))
+
+
+def check_ledger_arg(args: Any) -> None:
+    """Check a command's ``--ledger`` before any work: a writable regular-file path, and an existing
+    file a sound ledger (``ledger.migrate.check_file``: schema version, every table and column).
+
+    Raises:
+        ValidationError | LedgerError: one line naming the file and what is wrong.
+    """
+    path = getattr(args, "ledger", None)
+    if isinstance(path, str | Path) and str(path):
+        check_output_path(path, "--ledger")
+        check_file(str(path))
 
 
 def _temp_path(target: Path) -> Path:

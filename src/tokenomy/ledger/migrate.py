@@ -34,6 +34,7 @@ The migration from version 1 (docs/ledger.md, Migration from version 1):
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import duckdb
 import pyarrow as pa
@@ -41,11 +42,13 @@ import pyarrow as pa
 from tokenomy.core.errors import LedgerError, ValidationError
 from tokenomy.core.prices import KV_BLOCK_SECOND, PREFILL_TOKEN
 from tokenomy.ledger import schema
+from tokenomy.ledger.files import path_problem
 from tokenomy.ledger.kinds import UNKNOWN, infer_kind
 from tokenomy.ledger.layers import as_layer
+from tokenomy.ledger.locking import connect
 from tokenomy.ledger.records import SCHEMA_VERSION
 
-__all__ = ["check_is_ledger", "migrate_v1", "open_schema", "stored_version"]
+__all__ = ["check_file", "check_is_ledger", "check_tables", "migrate_v1", "open_schema", "stored_version"]
 
 
 def stored_version(con: duckdb.DuckDBPyConnection) -> str | None:
@@ -87,13 +90,79 @@ def check_is_ledger(con: duckdb.DuckDBPyConnection, path: str) -> None:
         )
 
 
+_SCHEMAS = {
+    "decisions": schema.DECISIONS,
+    "candidates": schema.CANDIDATES,
+    "outcomes": schema.OUTCOMES,
+    "resource_prices": schema.RESOURCE_PRICES,
+}
+
+
+def check_tables(con: duckdb.DuckDBPyConnection, path: str) -> None:
+    """Refuse a version-2 ledger that lacks a table or a column of the schema (a damaged file).
+
+    Raises:
+        LedgerError: naming the file and the first missing table or ``table.column``.
+    """
+    rows = con.execute(
+        "SELECT table_name, column_name FROM information_schema.columns "
+        "WHERE table_catalog = current_database() AND table_schema = 'main'"
+    ).fetchall()
+    have: dict[str, set[str]] = {}
+    for table, column in rows:
+        have.setdefault(str(table), set()).add(str(column))
+    for table, columns in _SCHEMAS.items():
+        if table not in have:
+            raise LedgerError(
+                f"ledger {path!r}: table {table} missing (schema version {SCHEMA_VERSION} expected); "
+                "the file is damaged: restore it from a copy"
+            )
+        for field in columns:
+            if field.name not in have[table]:
+                raise LedgerError(
+                    f"ledger {path!r}: column {table}.{field.name} missing (schema version "
+                    f"{SCHEMA_VERSION} expected); the file is damaged: restore it from a copy"
+                )
+
+
+def check_file(path: str, *, lock_timeout_s: float = 30.0) -> None:
+    """Look at a ledger file before a command's work, changing nothing: refuse what ``Ledger`` would.
+
+    An absent or empty file passes (a ledger is created there); so does a version-1 file (migrated when
+    opened for writing). Refused: a path that is not a regular file, a DuckDB file that is not a ledger,
+    an unreadable or newer schema version, a version-2 file lacking a table or a column.
+
+    Raises:
+        LedgerError: naming the file and what is wrong.
+    """
+    problem = path_problem(path)
+    if problem:
+        raise LedgerError(f"ledger {path!r} {problem}; give the path of a ledger file (or a new one)")
+    file = Path(path)
+    if not file.is_file() or file.stat().st_size == 0:
+        return
+    con = connect(path, read_only=True, timeout_s=lock_timeout_s)
+    try:
+        check_is_ledger(con, path)
+        version = stored_version(con)
+        if version not in (None, "1", str(SCHEMA_VERSION)):
+            raise LedgerError(
+                f"ledger {path!r} has schema version {version!r}; this tokenomy reads versions 1 to "
+                f"{SCHEMA_VERSION}"
+            )
+        if version == str(SCHEMA_VERSION):
+            check_tables(con, path)
+    finally:
+        con.close()
+
+
 def open_schema(con: duckdb.DuckDBPyConnection, path: str, *, read_only: bool) -> None:
     """Bring the database on ``con`` to ``SCHEMA_VERSION`` (create or migrate), or refuse it.
 
     Raises:
         LedgerError: the file holds a newer or unreadable version, is a version-1 file opened read-only,
-            is not a ledger (tables but no schema version, or read-only and empty), or the migration
-            failed (nothing was changed).
+            is not a ledger (tables but no schema version, or read-only and empty), lacks a table or
+            a column (``check_tables``), or the migration failed (nothing was changed).
     """
     check_is_ledger(con, path)
     version = stored_version(con)
@@ -124,6 +193,7 @@ def open_schema(con: duckdb.DuckDBPyConnection, path: str, *, read_only: bool) -
                 f"to version {SCHEMA_VERSION}"
             )
         migrate_v1(con, path)
+    check_tables(con, path)
 
 
 def _kind_table(con: duckdb.DuckDBPyConnection) -> pa.Table:

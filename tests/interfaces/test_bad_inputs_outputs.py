@@ -244,3 +244,34 @@ def test_ledger_summary_says_a_folder_or_a_link_loop_is_one(
     assert "is a folder" in _err_line(capsys)
     assert main(["ledger", "summary", str(_loop(tmp_path))]) == 2
     assert "symbolic link loop" in _err_line(capsys)
+
+
+# -- #10 #22 count flags that size memory or work -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["route", "eval", "--boot", "99999999999"],
+        ["agent", "tau", "--folds", "100000"],
+        ["route", "menu", "--samples", "99999999999"],
+    ],
+)
+def test_count_flags_have_an_upper_bound_at_parse_time(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "expected a whole number in [" in err and len(err.splitlines()) == 1
+
+
+def test_agent_eval_folds_beyond_the_instances_is_refused_before_work(
+    capsys: pytest.CaptureFixture[str], need_data: object
+) -> None:
+    data: Path = need_data("agent")  # type: ignore[operator]
+    assert main(["agent", "eval", "--data", str(data.parent), "--folds", "100000"]) == 2
+    assert "--folds must be a whole number in [1, " in _err_line(capsys)
+    assert main(["agent", "eval", "--data", str(data.parent), "--folds", "5000"]) == 2
+    assert "--folds must be ≤ the number of instances" in _err_line(capsys)

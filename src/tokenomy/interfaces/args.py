@@ -14,7 +14,14 @@ from collections.abc import Callable
 
 from tokenomy.core.errors import ValidationError
 
-__all__ = ["float_in", "floats", "int_in"]
+__all__ = ["MAX_DRAWS", "MAX_FOLDS", "MAX_RESAMPLES", "float_in", "floats", "int_in"]
+
+MAX_RESAMPLES = 1_000_000
+"""Upper bound of a bootstrap-resample count flag (``--boot``): memory grows with it."""
+MAX_FOLDS = 10_000
+"""Upper bound of a cross-fitting fold count (``--folds``); a command also caps it by its data."""
+MAX_DRAWS = 100_000_000
+"""Upper bound of a synthetic-draw count (``--samples``): 800 MB of float64 draws."""
 
 
 def floats(text: str, what: str, *, allow_zero: bool = False) -> list[float]:

@@ -39,7 +39,7 @@ from tokenomy.autonomy.stopping import MarginalStop
 from tokenomy.autonomy.trajectory import AgentTrajectory, Episode
 from tokenomy.core.errors import ValidationError
 from tokenomy.interfaces import cmd_agent_tau
-from tokenomy.interfaces.args import floats, int_in
+from tokenomy.interfaces.args import MAX_FOLDS, floats, int_in
 from tokenomy.interfaces.loaders.agent_data import load_miniswe, load_schedule, load_taubench
 from tokenomy.interfaces.outputs import atomic_write, check_output_path
 from tokenomy.interfaces.paths import resolve_data_dir
@@ -79,7 +79,10 @@ def register(sub: Any) -> None:
         "--V", dest="v_values", default="0.5,1,2,5,10", help="USD per resolved task, comma-separated"
     )
     e.add_argument(
-        "--folds", type=int, default=5, help="K of the cross-fitting over instances (1: one split)"
+        "--folds",
+        type=int,
+        default=5,
+        help="K of the cross-fitting over instances (1: one split)",
     )
     e.add_argument("--seed", type=int_in(0), default=0, help="seed of the instance split")
     e.add_argument("--rho", default="0,1,10,50,200", help="ρ grid (USD per harm unit) for tau-bench policies")
@@ -234,12 +237,16 @@ def run_eval(args: argparse.Namespace) -> dict[str, Any]:
     rhos = floats(args.rho, "--rho", allow_zero=True)
     if not 0.0 <= args.dp_wait <= 1.0:  # (before any work; also refuses nan and inf)
         raise ValidationError(f"--dp-wait must be a probability in [0, 1], got {args.dp_wait!r}")
-    if args.folds < 1:
-        raise ValidationError(f"--folds must be ≥ 1, got {args.folds}")
+    if not 1 <= args.folds <= MAX_FOLDS:  # before any work (the instances cap it again below)
+        raise ValidationError(f"--folds must be a whole number in [1, {MAX_FOLDS}], got {args.folds}")
     trajs = load_miniswe(data)
     episodes = load_taubench(data)
     schedule = load_schedule()
     table = build_table(trajs)
+    if args.folds > len(table.n_calls):
+        raise ValidationError(
+            f"--folds must be ≤ the number of instances ({len(table.n_calls)} in {data}); got {args.folds}"
+        )
     total = (1 if args.folds == 1 else args.folds) * len(v_values)
     with tqdm(total=total, desc="agent eval (fold × V)", unit="fit", leave=False) as bar:
         rows = agent_eval(

@@ -32,7 +32,7 @@ from tokenomy.autonomy.coverage import shell_coverage, tool_coverage
 from tokenomy.autonomy.schedule import Schedule
 from tokenomy.autonomy.trajectory import Episode
 from tokenomy.core.errors import ValidationError
-from tokenomy.interfaces.args import float_in, floats, int_in
+from tokenomy.interfaces.args import MAX_FOLDS, float_in, floats, int_in
 from tokenomy.interfaces.loaders.agent_data import load_miniswe, load_schedule, load_taubench
 from tokenomy.interfaces.outputs import atomic_write, check_output_path
 from tokenomy.interfaces.paths import resolve_data_dir
@@ -120,7 +120,7 @@ def register(agent_subparsers: Any) -> None:
     t.add_argument("--rho", default="0,1,10,100", help="ρ grid, USD per harm unit, comma-separated")
     t.add_argument("--V", dest="v_values", default=",".join(str(v) for v in DEFAULT_V), help="USD per task")
     t.add_argument("--seed", type=int_in(0), default=0, help="seed of the task folds and the bootstrap")
-    t.add_argument("--folds", type=int_in(2), default=5, help="task folds for cross-fitting (≥ 2)")
+    t.add_argument("--folds", type=int_in(2, MAX_FOLDS), default=5, help="task folds for cross-fitting (≥ 2)")
     t.add_argument(
         "--p-catch", type=float_in(0.0, 1.0), default=None, help="override the modelled catch probability"
     )

@@ -32,7 +32,7 @@ from tqdm import tqdm
 
 from tokenomy.core.errors import ValidationError
 from tokenomy.core.prices import PriceSource, PriceVector
-from tokenomy.interfaces.args import float_in, floats, int_in
+from tokenomy.interfaces.args import MAX_RESAMPLES, float_in, floats, int_in
 from tokenomy.interfaces.cmd_route_generalise import (
     encoder,
     encoder_args,
@@ -121,7 +121,9 @@ def register(sub: Any) -> None:
         default=0.3,
         help="test share when the data has no split",
     )
-    e.add_argument("--boot", type=int_in(1), default=1000, help="bootstrap resamples for the CIs")
+    e.add_argument(
+        "--boot", type=int_in(1, MAX_RESAMPLES), default=1000, help="bootstrap resamples for the CIs"
+    )
     e.add_argument("--seed", type=int_in(0), default=0)
     e.add_argument("--no-longtail", action="store_true", help="skip the long-tail experiment")
     e.add_argument(

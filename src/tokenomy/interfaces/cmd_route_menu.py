@@ -24,6 +24,7 @@ from numpy.typing import NDArray
 
 from tokenomy.audit.report_menu import build_report
 from tokenomy.core.errors import SchemaError, ValidationError
+from tokenomy.interfaces.args import MAX_DRAWS, int_in
 from tokenomy.interfaces.loaders.routing import load_dataset
 from tokenomy.interfaces.outputs import atomic_write, check_output_path
 from tokenomy.interfaces.paths import resolve_data_dir
@@ -73,7 +74,12 @@ def register(route_subparsers: Any) -> None:
         default=DEFAULT_V_DIST,
         help=f"lognormal:mu,sigma | pareto:alpha,xm (synthetic) | FILE.csv (default {DEFAULT_V_DIST})",
     )
-    p.add_argument("--samples", type=int, default=100_000, help="draws of a synthetic V law (default 100000)")
+    p.add_argument(
+        "--samples",
+        type=int_in(1, MAX_DRAWS),
+        default=100_000,
+        help="draws of a synthetic V law (default 100000)",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the synthetic V draws")
     p.add_argument(
         "--types",

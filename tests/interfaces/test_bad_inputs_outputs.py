@@ -275,3 +275,50 @@ def test_agent_eval_folds_beyond_the_instances_is_refused_before_work(
     assert "--folds must be a whole number in [1, " in _err_line(capsys)
     assert main(["agent", "eval", "--data", str(data.parent), "--folds", "5000"]) == 2
     assert "--folds must be ≤ the number of instances" in _err_line(capsys)
+
+
+# -- #20 #30 comma lists -------------------------------------------------------------------------
+
+
+def test_the_shared_list_parser_refuses_empty_lists_items_and_repeats() -> None:
+    from tokenomy.interfaces.args import floats, items
+
+    assert items(" fcfs , priced ", "--scheduler") == ["fcfs", "priced"]
+    for text, why in (("", "empty list"), (" ", "empty list"), (",fcfs", "empty"), ("a,,b", "empty")):
+        with pytest.raises(ValidationError, match=f"--scheduler: .*{why}"):
+            items(text, "--scheduler")
+    with pytest.raises(ValidationError, match="twice"):
+        items("fcfs,fcfs", "--scheduler")
+    with pytest.raises(ValidationError, match="empty"):
+        floats("0.01,,0.1", "--V")
+    with pytest.raises(ValidationError, match="twice"):
+        floats("0.01,0.010", "--V")
+    assert floats("0,0", "β", allow_zero=True, distinct=False) == [0.0, 0.0]
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        ["--scheduler", ""],
+        ["--scheduler", ",fcfs,,fcfs"],
+        ["--scheduler", "fcfs,fcfs"],
+        ["--rate-scale", "1,,2"],
+    ],
+)
+def test_serve_simulate_bad_lists_are_one_line(
+    tmp_path: Path, extra: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([*_serve(_trace(tmp_path)), *extra]) == 2
+    assert extra[0] in _err_line(capsys)
+    assert capsys.readouterr().out == ""
+
+
+# -- #24 serve simulate --rate-scale bounds -------------------------------------------------------
+
+
+@pytest.mark.parametrize("scale", ["1e-300", "1e7", "0"])
+def test_serve_simulate_rate_scale_is_bounded(
+    tmp_path: Path, scale: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([*_serve(_trace(tmp_path)), "--rate-scale", scale]) == 2
+    assert "--rate-scale" in _err_line(capsys)

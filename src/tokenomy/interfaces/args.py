@@ -1,4 +1,8 @@
-"""Parsing of command-line values shared by the commands: comma lists of numbers and range-checked numbers.
+"""Parsing of command-line values shared by the commands: comma lists and range-checked numbers.
+
+``items`` is the one comma-list parser: every command that takes a comma list splits it here, so an
+empty list, an empty item (``0.01,,0.1``, ``,fcfs``) or a repeated item is a one-line error everywhere
+instead of being dropped or run twice; ``floats`` is ``items`` read as numbers.
 
 The ``int_in`` / ``float_in`` factories build ``type=`` callables for ``add_argument``: a value outside
 its range (0 where a count ≥ 1 is needed, a negative limit, NaN or an infinite price) is refused by
@@ -14,7 +18,7 @@ from collections.abc import Callable
 
 from tokenomy.core.errors import ValidationError
 
-__all__ = ["MAX_DRAWS", "MAX_FOLDS", "MAX_RESAMPLES", "float_in", "floats", "int_in"]
+__all__ = ["MAX_DRAWS", "MAX_FOLDS", "MAX_RESAMPLES", "float_in", "floats", "int_in", "items"]
 
 MAX_RESAMPLES = 1_000_000
 """Upper bound of a bootstrap-resample count flag (``--boot``): memory grows with it."""
@@ -24,20 +28,63 @@ MAX_DRAWS = 100_000_000
 """Upper bound of a synthetic-draw count (``--samples``): 800 MB of float64 draws."""
 
 
-def floats(text: str, what: str, *, allow_zero: bool = False) -> list[float]:
-    """A comma list of finite numbers, each > 0 (≥ 0 with ``allow_zero``).
+def items(text: str, what: str, *, distinct: bool = True) -> list[str]:
+    """The stripped items of the comma list ``text``: at least one, none empty, none repeated.
+
+    Raises:
+        ValidationError: naming the option ``what`` and the text, for an empty list, an empty item or
+            (with ``distinct``) an item given twice.
+    """
+    if not text.strip():
+        raise ValidationError(f"{what}: empty list; expected a comma list of one or more items, got {text!r}")
+    parts = [x.strip() for x in text.split(",")]
+    for i, part in enumerate(parts, 1):
+        if not part:
+            raise ValidationError(
+                f"{what}: item {i} of {text!r} is empty; expected a comma list without empty items"
+            )
+    if distinct:
+        for i, part in enumerate(parts):
+            if part in parts[:i]:
+                raise ValidationError(f"{what}: {part!r} appears twice in {text!r}; expected distinct items")
+    return parts
+
+
+def floats(
+    text: str,
+    what: str,
+    *,
+    allow_zero: bool = False,
+    distinct: bool = True,
+    lo: float | None = None,
+    hi: float | None = None,
+) -> list[float]:
+    """A comma list (``items``) of finite numbers, each > 0 (≥ 0 with ``allow_zero``) and in [lo, hi].
+
+    With ``distinct`` two entries of the same value (``0.01,0.010``) are refused.
 
     Raises:
         ValidationError: naming the option ``what`` and the text, when an entry is not a number, is NaN
-            or infinite, or is out of range, or the list is empty.
+            or infinite, or is out of range, repeated or empty, or the list is empty.
     """
+    parts = items(text, what, distinct=distinct)
     try:
-        vals = [float(x) for x in text.split(",") if x.strip()]
+        vals = [float(x) for x in parts]
     except ValueError:
         raise ValidationError(f"{what} must be comma-separated numbers, got {text!r}") from None
-    if not vals or any(not math.isfinite(v) or v < 0 or (v == 0 and not allow_zero) for v in vals):
+    if any(not math.isfinite(v) or v < 0 or (v == 0 and not allow_zero) for v in vals):
         kind = "finite numbers ≥ 0" if allow_zero else "positive finite numbers"
         raise ValidationError(f"{what} must be {kind}, got {text!r}")
+    if any((lo is not None and v < lo) or (hi is not None and v > hi) for v in vals):
+        low = "" if lo is None else f" ≥ {lo:g}"
+        high = "" if hi is None else f" ≤ {hi:g}"
+        raise ValidationError(
+            f"{what} must be numbers{low}{' and' if low and high else ''}{high}, got {text!r}"
+        )
+    if distinct:
+        for i, v in enumerate(vals):
+            if v in vals[:i]:
+                raise ValidationError(f"{what}: {v:g} appears twice in {text!r}; expected distinct values")
     return vals
 
 

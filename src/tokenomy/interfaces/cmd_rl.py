@@ -22,7 +22,7 @@ from tokenomy.audit.report_rl import build_report
 from tokenomy.capital.rl import ALLOCATORS, RLConfig, RunTrace, calibrate, run_batches, run_grid, summarise
 from tokenomy.capital.rl.experiment import SUMMARY_COLUMNS, Calibration, bar_checks, calibration_runs
 from tokenomy.core.errors import ValidationError
-from tokenomy.interfaces.args import float_in, int_in
+from tokenomy.interfaces.args import float_in, int_in, items
 from tokenomy.interfaces.outputs import (
     atomic_write,
     check_output_path,
@@ -103,14 +103,14 @@ def register(sub: Any) -> None:
 
 
 def _parse(args: argparse.Namespace) -> tuple[list[str], list[int], float | None]:
-    policies = [x.strip() for x in args.policy.split(",") if x.strip()]
+    policies = items(args.policy, "--policy")
     bad = [x for x in policies if x not in ALLOCATORS]
     if not policies or bad:
         raise ValidationError(
             f"--policy must be a comma list of {', '.join(sorted(ALLOCATORS))}; got {args.policy!r}"
         )
     try:
-        lags = sorted({int(x) for x in args.staleness.split(",") if x.strip()})
+        lags = sorted(int(x) for x in items(args.staleness, "--staleness"))
     except ValueError:
         raise ValidationError(
             f"--staleness must be whole numbers ≥ 0, e.g. 0,1,2,4; got {args.staleness!r}"

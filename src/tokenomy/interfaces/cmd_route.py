@@ -32,7 +32,7 @@ from tqdm import tqdm
 
 from tokenomy.core.errors import ValidationError
 from tokenomy.core.prices import PriceSource, PriceVector
-from tokenomy.interfaces.args import MAX_RESAMPLES, float_in, floats, int_in
+from tokenomy.interfaces.args import MAX_RESAMPLES, float_in, floats, int_in, items
 from tokenomy.interfaces.cmd_route_generalise import (
     encoder,
     encoder_args,
@@ -155,7 +155,7 @@ def register(sub: Any) -> None:
 
 
 def _policies(text: str) -> list[str]:
-    names = list(DEFAULT_POLICIES) if text == "all" else [x.strip() for x in text.split(",") if x.strip()]
+    names = list(DEFAULT_POLICIES) if text == "all" else items(text, "--policies")
     bad = [n for n in names if n not in POLICIES]
     if bad:
         raise ValidationError(f"unknown policy {bad}; valid: {', '.join(sorted(POLICIES))}")
@@ -230,7 +230,7 @@ def fit_and_evaluate(args: argparse.Namespace, ds: RoutingDataset) -> dict[str, 
         compare = args.compare_estimators
         estimators = None
         if compare:
-            wanted = None if compare == "all" else [x.strip() for x in compare.split(",") if x.strip()]
+            wanted = None if compare == "all" else items(compare, "--compare-estimators")
             bad = [n for n in wanted or [] if n not in ESTIMATORS]
             if bad:
                 raise ValidationError(f"unknown estimator {bad}; valid: {', '.join(sorted(ESTIMATORS))}")

@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from tokenomy.core.errors import ValidationError
 from tokenomy.core.prices import PriceSource, PriceVector
-from tokenomy.interfaces.args import floats
+from tokenomy.interfaces.args import floats, items
 from tokenomy.interfaces.loaders.routing import load_dataset
 from tokenomy.interfaces.outputs import check_output_path, write_results_json
 from tokenomy.interfaces.table import format_table
@@ -101,7 +101,7 @@ def run_generalise(args: argparse.Namespace, ds: RoutingDataset) -> dict[str, An
 
     other = load_dataset(args.cross_data, "auto") if args.cross_data else None
     folds = folds_for(args.split, ds, other, test_share=args.test_share, seed=args.seed)
-    ests = [x.strip() for x in args.estimator.split(",") if x.strip()]
+    ests = items(args.estimator, "--estimator")
     bad = [n for n in ests if n not in ESTIMATORS]
     if bad:
         raise ValidationError(f"unknown estimator {bad}; valid: {', '.join(sorted(ESTIMATORS))}")

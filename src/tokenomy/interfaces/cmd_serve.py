@@ -34,7 +34,7 @@ from tokenomy.audit.report_serve import (
     prediction3_headline,
     run_trace,
 )
-from tokenomy.interfaces.args import float_in, floats, int_in
+from tokenomy.interfaces.args import float_in, floats, int_in, items
 from tokenomy.interfaces.cmd_serve_cache import (
     add_cache_arguments,
     cache_setup,
@@ -58,9 +58,12 @@ __all__ = ["register", "run_prediction3", "run_reuse_command", "run_simulate"]
 T = TypeVar("T")
 R = TypeVar("R")
 
+MIN_RATE_SCALE, MAX_RATE_SCALE = 1e-6, 1e6
+"""Bounds of a ``--rate-scale`` multiplier: beyond them arrival times lose their precision in float64."""
+
 
 def _schedulers(text: str) -> list[str]:
-    names = list(SCHEDULERS) if text == "all" else [x.strip() for x in text.split(",") if x.strip()]
+    names = list(SCHEDULERS) if text == "all" else items(text, "--scheduler")
     for n in names:
         make_scheduler(n)  # raises with the valid names
     return names
@@ -103,7 +106,9 @@ def register(sub: Any) -> None:
     s.add_argument(
         "--scheduler", default="fcfs,priced", help=f"comma list or 'all' ({', '.join(SCHEDULERS)})"
     )
-    s.add_argument("--rate-scale", default="1", help="comma list of rate multipliers, e.g. 1,2,4")
+    s.add_argument(
+        "--rate-scale", default="1", help="comma list of rate multipliers in [1e-6, 1e6], e.g. 1,2,4"
+    )
     s.add_argument("--limit", type=int_in(1), default=None, help="first N requests of each trace")
     s.add_argument(
         "--ledger", metavar="PATH", help="append admission, speculation, eviction and order decisions here"
@@ -162,7 +167,7 @@ def run_simulate(args: argparse.Namespace) -> dict[str, Any]:
     engine, source = _engine(args, data)
     wls, notes = _load(args, data, args.limit)
     names = _schedulers(args.scheduler)
-    rates = floats(args.rate_scale, "--rate-scale")
+    rates = floats(args.rate_scale, "--rate-scale", lo=MIN_RATE_SCALE, hi=MAX_RATE_SCALE)
     wls, cache = cache_setup(args, wls, notes)
     grid = cache is not None
     traces: list[RunTrace] = []

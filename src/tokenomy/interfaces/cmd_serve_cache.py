@@ -31,7 +31,7 @@ from tokenomy.capital.cache.reuse import (
 )
 from tokenomy.capital.cache.synthetic import SyntheticPrefixes
 from tokenomy.core.errors import ValidationError
-from tokenomy.interfaces.args import float_in
+from tokenomy.interfaces.args import float_in, items
 from tokenomy.interfaces.table import format_table
 from tokenomy.ledger import Decision
 from tokenomy.serving.entities import Workload
@@ -64,7 +64,10 @@ def evictions_arg(text: str) -> list[str]:
         argparse.ArgumentTypeError: an unknown name (listing the valid ones) or an empty list.
     """
     register_cache_policies()
-    names = [x.strip() for x in text.split(",") if x.strip()]
+    try:
+        names = items(text, "--eviction")
+    except ValidationError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
     bad = [n for n in names if n not in EVICTION_POLICIES]
     if not names or bad:
         raise argparse.ArgumentTypeError(
@@ -80,7 +83,9 @@ def kv_blocks_arg(text: str) -> list[int]:
         argparse.ArgumentTypeError: an entry that is not a whole number ≥ 1, or an empty list.
     """
     try:
-        vals = [int(x) for x in text.split(",") if x.strip()]
+        vals = [int(x) for x in items(text, "--kv-blocks")]
+    except ValidationError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
     except ValueError:
         vals = []
     if not vals or min(vals) < 1:

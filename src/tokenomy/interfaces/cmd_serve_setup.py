@@ -13,7 +13,7 @@ import argparse
 from pathlib import Path
 
 from tokenomy.core.errors import ValidationError
-from tokenomy.interfaces.args import float_in, floats, int_in
+from tokenomy.interfaces.args import float_in, floats, int_in, items
 from tokenomy.interfaces.cmd_serve_cache import evictions_arg, kv_blocks_arg
 from tokenomy.interfaces.loaders.servegen import SERVEGEN_FILE, load_servegen
 from tokenomy.interfaces.loaders.traces import (
@@ -150,7 +150,7 @@ def _engine(args: argparse.Namespace, data: Path | None) -> tuple[Engine | Disag
         blocks = SPLITWISE_DGX_H100_KV_BLOCKS  # llama2-70b on one DGX-H100, as SplitwiseSim counts it
         footprint = LLAMA2_70B_AS_SPLITWISE
     elif kind.startswith("linear:"):
-        b = floats(kind.removeprefix("linear:"), "--step-model linear:β0,β1,β2")
+        b = floats(kind.removeprefix("linear:"), "--step-model linear:β0,β1,β2", distinct=False)
         if len(b) != 3:
             raise ValidationError(f"--step-model linear: needs three numbers, got {kind!r}")
         model = LinearStepTime(b[0], b[1], b[2], source="command line")
@@ -207,7 +207,7 @@ def _servegen(name: str, data: Path | None, args: argparse.Namespace) -> tuple[W
 def _load(args: argparse.Namespace, data: Path | None, limit: int | None) -> tuple[list[Workload], list[str]]:
     wls, notes = [], []
     seed = args.seed
-    for name in [x.strip() for x in args.trace.split(",") if x.strip()]:
+    for name in items(args.trace, "--trace"):
         if name == "servegen" or name.startswith("servegen:"):
             wl, more = _servegen(name, data, args)
             wls.append(wl)

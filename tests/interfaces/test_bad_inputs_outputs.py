@@ -322,3 +322,14 @@ def test_serve_simulate_rate_scale_is_bounded(
 ) -> None:
     assert main([*_serve(_trace(tmp_path)), "--rate-scale", scale]) == 2
     assert "--rate-scale" in _err_line(capsys)
+
+
+# -- #21 demo --data that does not exist ----------------------------------------------------------
+
+
+def test_demo_with_a_missing_data_folder_is_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "d3"
+    assert main(["demo", "--data", str(tmp_path / "nope"), "--only", "route", "--out", str(out)]) == 2
+    assert "--data" in _err_line(capsys) and not out.exists()

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tokenomy.core.errors import ValidationError
 from tokenomy.interfaces.outputs import check_output_path
 from tokenomy.interfaces.paths import resolve_data_dir
 
@@ -75,6 +76,8 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     check_output_path(args.out, "--out", kind="dir", parents=True)
     data = resolve_data_dir(args.data)
+    if args.data and data is None:  # only the defaults may be missing (their sections are skipped)
+        raise ValidationError(f"--data: data folder {args.data!r} not found; give an existing folder")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     ctx = DemoContext(data, out, print, bool(getattr(args, "quick", False)))

@@ -333,3 +333,54 @@ def test_demo_with_a_missing_data_folder_is_an_error(
     out = tmp_path / "d3"
     assert main(["demo", "--data", str(tmp_path / "nope"), "--only", "route", "--out", str(out)]) == 2
     assert "--data" in _err_line(capsys) and not out.exists()
+
+
+# -- #23 route eval --V 0 -------------------------------------------------------------------------
+
+
+def _route(tmp_path: Path, v: str) -> list[str]:
+    import csv
+
+    rng = np.random.default_rng(0)
+    data = tmp_path / "d.csv"
+    with data.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["prompt_id", "prompt", "model", "quality", "cost_usd", "split"])
+        for i in range(60):
+            hard = bool(rng.random() < 0.4)
+            for model, p, usd in (("small", 0.2 if hard else 0.8, 1e-4), ("large", 0.9, 1e-3)):
+                split = "test" if i % 4 == 0 else "train"
+                w.writerow(
+                    [
+                        f"p{i}",
+                        f"q {i} {'tricky' if hard else 'plain'}",
+                        model,
+                        float(rng.random() < p),
+                        usd,
+                        split,
+                    ]
+                )
+    return [
+        "route", "eval", "--data", str(data), "--format", "long", "--prices", "none", "--V", v,
+        "--boot", "20", "--estimator", "prior", "--no-longtail",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("v", ["0", "-0", "1e-320", "0.01,0"])
+def test_route_eval_refuses_a_zero_or_subnormal_v(
+    tmp_path: Path, v: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(_route(tmp_path, v)) == 2
+    assert "V must be > 0 USD" in _err_line(capsys)
+    assert capsys.readouterr().out == ""
+
+
+def test_route_eval_at_a_tiny_v_prints_no_runtime_warning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # pytest would hide one from stderr otherwise
+        assert main(_route(tmp_path, "1e-300,0.01")) == 0
+    assert "Warning" not in capsys.readouterr().err

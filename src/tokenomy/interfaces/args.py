@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 from collections.abc import Callable
 
 from tokenomy.core.errors import ValidationError
 
-__all__ = ["MAX_DRAWS", "MAX_FOLDS", "MAX_RESAMPLES", "float_in", "floats", "int_in", "items"]
+__all__ = ["MAX_DRAWS", "MAX_FOLDS", "MAX_RESAMPLES", "float_in", "floats", "int_in", "items", "v_values"]
 
 MAX_RESAMPLES = 1_000_000
 """Upper bound of a bootstrap-resample count flag (``--boot``): memory grows with it."""
@@ -85,6 +86,19 @@ def floats(
         for i, v in enumerate(vals):
             if v in vals[:i]:
                 raise ValidationError(f"{what}: {v:g} appears twice in {text!r}; expected distinct values")
+    return vals
+
+
+def v_values(text: str, what: str = "--V") -> list[float]:
+    """A comma list of values of quality V in USD, each > 0 and a normal float (not 0, -0 or 1e-320).
+
+    Raises:
+        ValidationError: one line naming the option and the value: "V must be > 0 USD; got …".
+    """
+    vals = floats(text, what, allow_zero=True)
+    for v in vals:
+        if v < sys.float_info.min:  # 0, -0 and subnormals: every V-weighted quantity degenerates
+            raise ValidationError(f"{what}: V must be > 0 USD (at least {sys.float_info.min:g}); got {v!r}")
     return vals
 
 

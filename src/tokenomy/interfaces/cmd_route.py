@@ -32,7 +32,7 @@ from tqdm import tqdm
 
 from tokenomy.core.errors import ValidationError
 from tokenomy.core.prices import PriceSource, PriceVector
-from tokenomy.interfaces.args import MAX_RESAMPLES, float_in, floats, int_in, items
+from tokenomy.interfaces.args import MAX_RESAMPLES, float_in, int_in, items, v_values
 from tokenomy.interfaces.cmd_route_generalise import (
     encoder,
     encoder_args,
@@ -196,7 +196,7 @@ def fit_and_evaluate(args: argparse.Namespace, ds: RoutingDataset) -> dict[str, 
         lam_source=PriceSource.SLA,
         rho_source=PriceSource.SAFETY_POLICY,
     )
-    vs = floats(args.v, "--V", allow_zero=True)
+    vs = v_values(args.v)
     names = _policies(args.policies)
     table = _price_table(args.prices, ds)
     # BLAS threads only slow these small dense products down (and thrash on a shared machine)
@@ -275,7 +275,7 @@ def _terms(labels: dict[str, str]) -> str:
 def run_eval(args: argparse.Namespace) -> dict[str, Any]:
     """``tokenomy route eval``: print the table, write the report and ledger when asked."""
     (
-        floats(args.v, "--V", allow_zero=True),
+        v_values(args.v),
         _policies(args.policies),
     )  # bad options fail before the data is read
     check_output_path(args.report, "--report")
@@ -292,7 +292,7 @@ def run_eval(args: argparse.Namespace) -> dict[str, Any]:
             refuse_rerun(
                 ledger,
                 ds.train_test(test_share=args.test_share, seed=args.seed)[1],
-                floats(args.v, "--V", allow_zero=True),
+                v_values(args.v),
             )
     out = fit_and_evaluate(args, ds)
     router, test, prices = out.pop("_router"), out.pop("_test"), out.pop("_prices")
@@ -350,7 +350,7 @@ def run_eval(args: argparse.Namespace) -> dict[str, Any]:
         out["ledger"] = args.ledger
     write_results_json(args, out)
     if args.ledger:  # last, in one step: a failure above leaves no ledger, one here leaves it as it was
-        vs = floats(args.v, "--V", allow_zero=True)
+        vs = v_values(args.v)
         n = ledger_step(args.ledger, lambda ledger: write_routes(ledger, router, test, vs, prices))
         print(f"wrote {n} decisions to {args.ledger}")
     return out

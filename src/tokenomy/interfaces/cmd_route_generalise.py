@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from tokenomy.core.errors import ValidationError
 from tokenomy.core.prices import PriceSource, PriceVector
-from tokenomy.interfaces.args import floats, items
+from tokenomy.interfaces.args import items, v_values
 from tokenomy.interfaces.loaders.routing import load_dataset
 from tokenomy.interfaces.outputs import check_output_path, write_results_json
 from tokenomy.interfaces.table import format_table
@@ -113,7 +113,7 @@ def run_generalise(args: argparse.Namespace, ds: RoutingDataset) -> dict[str, An
         lam_source=PriceSource.SLA,
         rho_source=PriceSource.SAFETY_POLICY,
     )
-    vs = floats(args.v, "--V", allow_zero=True)
+    vs = v_values(args.v)
     total = len(folds) * len(dict.fromkeys([*ests, "prior"]))
     with (
         threadpool_limits(limits=1, user_api="blas"),

@@ -12,6 +12,7 @@ The long-tail experiment (the paper's prediction 2) lives in ``longtail``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -164,7 +165,10 @@ class EvalResult:
 
 
 def _ci(samples: NDArray[np.float64]) -> list[float]:
-    return [float(np.nanpercentile(samples, 2.5)), float(np.nanpercentile(samples, 97.5))]
+    if np.isnan(samples).all():  # undefined everywhere (a gap of 0 at a tiny V): no interval, no warning
+        return [math.nan, math.nan]
+    with np.errstate(invalid="ignore"):  # ±inf samples (x / 0) give a NaN bound, shown as "-", silently
+        return [float(np.nanpercentile(samples, 2.5)), float(np.nanpercentile(samples, 97.5))]
 
 
 def _fitted(names: Sequence[str], router: Router, seed: int) -> dict[str, Policy]:

@@ -77,6 +77,21 @@ def _add_json(parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
 
 
+def _option_names(parser: argparse.ArgumentParser) -> dict[str, str]:
+    """argparse dest -> the option that sets it (``--trace``), or the positional's name (``file``)."""
+    names: dict[str, str] = {}
+    for action in parser._actions:
+        for child in getattr(action, "choices", None) or {}:
+            sub = action.choices[child] if isinstance(action.choices, dict) else None
+            if isinstance(sub, argparse.ArgumentParser):
+                names.update(_option_names(sub))
+        if action.dest not in names:
+            names[action.dest] = (
+                action.option_strings[-1] if action.option_strings else f"argument {action.dest}"
+            )
+    return names
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``tokenomy`` script; returns the exit status (130 after Ctrl-C)."""
     try:
@@ -116,7 +131,7 @@ def _main(argv: Sequence[str] | None) -> int:
         return 0 if args.command is None else 2
     try:
         check_output_path(getattr(args, "json", None), "--json")
-        check_outputs_apart(args)  # no output may overwrite an input or the ledger
+        check_outputs_apart(args, _option_names(parser))  # no output may overwrite an input or ledger
         check_ledger_arg(args)  # a damaged ledger is named before any output is written
         result = func(args)
         if getattr(args, "json", None) and not getattr(args, "json_written", False):

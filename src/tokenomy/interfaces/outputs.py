@@ -97,7 +97,7 @@ def _same(a: str, b: str) -> bool:
         return False
 
 
-def _inputs(args: Any) -> list[tuple[str, str]]:
+def _inputs(args: Any, names: dict[str, str]) -> list[tuple[str, str]]:
     """(option, path) of every parsed value that names an existing path (each item of a comma list),
     and the ledger path even when it does not exist yet."""
     found = []
@@ -110,21 +110,22 @@ def _inputs(args: Any) -> list[tuple[str, str]]:
                 continue
             for part in str(v).split(",") if isinstance(v, str) else [str(v)]:
                 if part and (os.path.lexists(part) or dest == "ledger"):
-                    found.append((f"--{dest.replace('_', '-')}", part))
+                    found.append((names.get(dest, f"--{dest.replace('_', '-')}"), part))
     return found
 
 
-def check_outputs_apart(args: Any) -> None:
+def check_outputs_apart(args: Any, names: dict[str, str] | None = None) -> None:
     """Refuse an output (``--json``, ``--report``, ``--out``) that would overwrite an input or the ledger.
 
     An output file may not be the same file as any input path or the ledger (links resolved, hard links
     compared with ``os.path.samefile``) or another output, nor an existing file inside an input folder;
     an output folder may not be an input folder. Checked once for every command, before any work.
+    ``names`` maps an argparse dest to the option (or positional) it came from, for the message.
 
     Raises:
         ValidationError: one line naming both options and paths.
     """
-    inputs = _inputs(args)
+    inputs = _inputs(args, names or {})
     seen: list[tuple[str, str]] = []
     for dest, kind in OUTPUT_OPTIONS.items():
         out = getattr(args, dest, None)

@@ -384,3 +384,18 @@ def test_route_eval_at_a_tiny_v_prints_no_runtime_warning(
         warnings.simplefilter("error", RuntimeWarning)  # pytest would hide one from stderr otherwise
         assert main(_route(tmp_path, "1e-300,0.01")) == 0
     assert "Warning" not in capsys.readouterr().err
+
+
+def test_a_demo_removes_only_a_regular_stale_ledger(tmp_path: Path) -> None:
+    from tokenomy.interfaces.demo_core import ledger_demo
+    from tokenomy.interfaces.outputs import remove_stale
+
+    fifo = tmp_path / "ledger.duckdb"
+    os.mkfifo(fifo)
+    with pytest.raises(ValidationError, match="FIFO"):
+        ledger_demo(str(fifo))
+    assert fifo.is_fifo()
+    old = tmp_path / "old.duckdb"
+    old.write_text("stale")
+    remove_stale(old, tmp_path / "absent.wal")
+    assert not old.exists()

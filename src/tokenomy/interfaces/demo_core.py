@@ -7,7 +7,6 @@ wrong-action probabilities 0.05 vs 0.01 priced at ρ = 50 the gap shrinks by 2 a
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -26,6 +25,7 @@ from tokenomy.core import (
     crossover_value,
 )
 from tokenomy.interfaces.cmd_demo import DemoContext
+from tokenomy.interfaces.outputs import remove_stale
 from tokenomy.interfaces.table import format_table
 from tokenomy.ledger import Decision, Ledger, Outcome
 
@@ -110,8 +110,7 @@ def ledger_demo(path: str) -> list[dict[str, Any]]:
     """Write three routed requests with every model's outcome and return the per-request vectors."""
     uses = [TokenUse("cheap", 0.7, 1.0, dl_s=0.5, dr=0.05), TokenUse("frontier", 0.9, 5.0, dl_s=2.0, dr=0.01)]
     truth = {"r-low": (0.0, 1.0), "r-mid": (1.0, 1.0), "r-high": (0.0, 1.0)}
-    for stale in (Path(path), Path(path + ".wal")):
-        stale.unlink(missing_ok=True)  # the demo writes a fresh ledger each run
+    remove_stale(path, path + ".wal")  # the demo writes a fresh ledger each run
     with Ledger(path) as ledger:
         decisions = []
         for k, (rid, v) in enumerate((("r-low", 10.0), ("r-mid", 30.0), ("r-high", 100.0))):

@@ -19,6 +19,7 @@ from tokenomy.economy.ledger_io import write_ledger
 from tokenomy.economy.report_view import economy_page
 from tokenomy.interfaces.cmd_demo import DemoContext
 from tokenomy.interfaces.cmd_economy import experiment_json, load_inputs
+from tokenomy.interfaces.outputs import remove_stale
 
 __all__ = ["TITLE", "section"]
 
@@ -49,8 +50,7 @@ def section(ctx: DemoContext) -> dict[str, Any]:
     ctx.echo(f"  {exp.synthetic[0]}")
     ctx.echo(f"  {exp.synthetic[-1]}")
     ledger = ctx.out_dir / "economy.duckdb"
-    if ledger.exists():
-        ledger.unlink()
+    remove_stale(ledger)
     write_ledger(ledger, exp)
     html = build_report(economy_page(exp, str(ledger))).write(ctx.out_dir / "economy.html")
     ctx.echo(f"  wrote {html} and {ledger}")

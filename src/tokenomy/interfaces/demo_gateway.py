@@ -15,6 +15,7 @@ import urllib.request
 from typing import Any
 
 from tokenomy.interfaces.cmd_demo import DemoContext
+from tokenomy.interfaces.outputs import remove_stale
 from tokenomy.interfaces.table import format_table
 
 __all__ = ["TITLE", "section"]
@@ -37,7 +38,7 @@ def section(ctx: DemoContext) -> dict[str, Any]:
         ctx.echo(f"skipped: the real models are not installed (missing {', '.join(missing)}); {EXTRA_HINT}")
         return {"skipped": f"missing {missing}"}
     workdir = ctx.out_dir / "gateway"
-    (workdir / "gateway-ledger.duckdb").unlink(missing_ok=True)
+    remove_stale(workdir / "gateway-ledger.duckdb")
     n = (PER_LEVEL // 2 if ctx.quick else PER_LEVEL) * len(V_LEVELS_USD)
     questions = generate(n, seed=0)
     probe = {"easy": questions[0], "hard": next(q for q in questions if q.kind == "mul" and q.level == 3)}

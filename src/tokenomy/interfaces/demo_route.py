@@ -14,6 +14,7 @@ from tokenomy.core import PriceSource, PriceVector
 from tokenomy.interfaces.cmd_demo import DemoContext
 from tokenomy.interfaces.cmd_route import fit_and_evaluate
 from tokenomy.interfaces.loaders.routing import load_routerbench
+from tokenomy.interfaces.outputs import remove_stale
 from tokenomy.interfaces.table import format_table
 from tokenomy.ledger import Ledger
 from tokenomy.routing.decision import RouteRequest
@@ -112,8 +113,7 @@ def section(ctx: DemoContext) -> dict[str, Any]:
 
     build_report(out, subtitle=f"demo: RouterBench slice at {folder}").write(report)
     ledger_path = ctx.out_dir / "route_ledger.duckdb"
-    for stale in (ledger_path, ledger_path.with_name(ledger_path.name + ".wal")):
-        stale.unlink(missing_ok=True)
+    remove_stale(ledger_path, ledger_path.with_name(ledger_path.name + ".wal"))
     with Ledger(ledger_path) as ledger:
         n = write_routes(ledger, router, test, [0.01], PriceVector())
         regret = ledger.summary()["totals"]["regret_mean_usd"]

@@ -33,6 +33,7 @@ __all__ = [
     "check_outputs_apart",
     "ledger_step",
     "refuse_recorded",
+    "remove_stale",
     "write_json",
     "write_results_json",
 ]
@@ -159,6 +160,22 @@ def check_ledger_arg(args: Any) -> None:
     if isinstance(path, str | Path) and str(path):
         check_output_path(path, "--ledger")
         check_file(str(path))
+
+
+def remove_stale(*paths: str | Path) -> None:
+    """Remove an output of an earlier run (a fixed-name file a command rewrites); absent ones pass.
+
+    Only a regular file is removed: a device, a FIFO, a folder or a link loop at that path is refused.
+
+    Raises:
+        ValidationError: a path exists and is not a regular file (nothing was removed).
+    """
+    for path in paths:
+        problem = path_problem(path)
+        if problem:
+            raise ValidationError(f"{str(path)!r} {problem}; not removed: move it away and rerun")
+    for path in paths:
+        Path(path).unlink(missing_ok=True)
 
 
 def _temp_path(target: Path) -> Path:

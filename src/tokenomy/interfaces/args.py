@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from tokenomy.core.errors import ValidationError
 
@@ -44,11 +44,14 @@ def items(text: str, what: str, *, distinct: bool = True) -> list[str]:
             raise ValidationError(
                 f"{what}: item {i} of {text!r} is empty; expected a comma list without empty items"
             )
-    if distinct:
-        for i, part in enumerate(parts):
-            if part in parts[:i]:
-                raise ValidationError(f"{what}: {part!r} appears twice in {text!r}; expected distinct items")
+    if distinct and (rep := _first_repeat(parts)) is not None:
+        raise ValidationError(f"{what}: {parts[rep]!r} appears twice in {text!r}; expected distinct items")
     return parts
+
+
+def _first_repeat(values: Sequence[object]) -> int | None:
+    """The index of the first value equal to an earlier one, or ``None``."""
+    return next((i for i, v in enumerate(values) if v in values[:i]), None)
 
 
 def floats(
@@ -82,10 +85,8 @@ def floats(
         raise ValidationError(
             f"{what} must be numbers{low}{' and' if low and high else ''}{high}, got {text!r}"
         )
-    if distinct:
-        for i, v in enumerate(vals):
-            if v in vals[:i]:
-                raise ValidationError(f"{what}: {v:g} appears twice in {text!r}; expected distinct values")
+    if distinct and (rep := _first_repeat(vals)) is not None:
+        raise ValidationError(f"{what}: {vals[rep]:g} appears twice in {text!r}; expected distinct values")
     return vals
 
 

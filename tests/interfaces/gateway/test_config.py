@@ -92,3 +92,28 @@ def test_a_config_that_is_not_utf8_is_one_clear_error(tmp_path: Path) -> None:
     bad.write_bytes(b"\xff\xfe[gateway]\n")
     with pytest.raises(SchemaError, match=r"g\.toml: line 1: .*not UTF-8"):
         load_config(bad)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ('[metrics]\nenabled = "yes"\n', r"\[metrics\]\.enabled: expected true or false"),
+        ("[actions]\nsecret = 5\n", r"\[actions\]\.secret: expected non-empty text"),
+        ('[routing]\npolicy = "bogus"\n', r"unknown routing policy 'bogus'"),
+    ],
+)
+def test_a_bad_value_read_by_a_part_of_the_gateway_names_the_config_file(
+    tmp_path: Path, extra: str, message: str
+) -> None:
+    pytest.importorskip("uvicorn")
+    from tokenomy.core.errors import TokenomyError
+    from tokenomy.interfaces.gateway.server import build_gateway
+
+    path = tmp_path / "g.toml"
+    ledger = tmp_path / "gw.duckdb"
+    path.write_text(
+        f'[gateway]\nledger = "{ledger}"\n[[upstreams]]\nname = "a"\nbase_url = "http://127.0.0.1:9"\n'
+        f"input_usd_per_mtok = 1.0\noutput_usd_per_mtok = 2.0\n{extra}"
+    )
+    with pytest.raises(TokenomyError, match=rf"^{path}: {message}"):
+        build_gateway(path)

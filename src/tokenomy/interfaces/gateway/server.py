@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tokenomy.core.errors import ValidationError
+from tokenomy.core.errors import SchemaError, ValidationError
 from tokenomy.interfaces.gateway.app import Gateway
 from tokenomy.interfaces.gateway.budget import make_budget_store
 from tokenomy.interfaces.gateway.config import GatewayConfig, load_config
@@ -67,11 +67,18 @@ def build_gateway(config: GatewayConfig | str | Path) -> Built:
         from tokenomy.interfaces.gateway.pgstore import register
 
         register()  # the PostgreSQL budget store, by name
-    app = Gateway(cfg, sink=sink, budget=make_budget_store(s.budget_store, s.budget_dsn))
-    notes = [f"ledger: {s.ledger} (flush every {s.flush_ms:g} ms or {s.flush_rows} rows)"]
     from tokenomy.interfaces.gateway.extensions import attach_extensions
 
-    notes += attach_extensions(app)
+    try:  # the parts read their own tables: a bad value there is named with the config file
+        app = Gateway(cfg, sink=sink, budget=make_budget_store(s.budget_store, s.budget_dsn))
+        notes = [f"ledger: {s.ledger} (flush every {s.flush_ms:g} ms or {s.flush_rows} rows)"]
+        notes += attach_extensions(app)
+    except (SchemaError, ValidationError) as exc:
+        sink.close()
+        where = f"{cfg.source}: "
+        if str(exc).startswith(where):
+            raise
+        raise type(exc)(where + str(exc)) from None
     return Built(app, notes)
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
+from tokenomy.core.errors import ValidationError
 from tokenomy.core.prices import PriceVector
 from tokenomy.core.rule import NULL
 from tokenomy.ledger import Candidate, Decision, DecisionBatch, Layer
@@ -36,6 +37,16 @@ class RouteRequest:
     category: str = ""
     v_usd: float | None = None
     request_id: str = field(default_factory=lambda: f"req-{uuid.uuid4().hex}")
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.prompt, str):
+            raise ValidationError(
+                f"RouteRequest: prompt must be text (str), got {type(self.prompt).__name__}"
+            )
+        if not isinstance(self.category, str):
+            raise ValidationError(
+                f"RouteRequest: category must be text (str), got {type(self.category).__name__}"
+            )
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,9 @@ setting its saved fields, running none of its code. It does not migrate older ve
 Because no constructor runs, loading checks the values itself: every float in ``router.json`` must be
 finite (a NaN price would turn every cost into NaN), and the fields named in ``_FIELD_CHECKS``
 (``n_features`` ≥ 1, an estimator name in the registry) must hold what the classes expect. Each
-failure is one ``ValidationError`` naming the file and the field's path.
+failure is one ``ValidationError`` naming the file and the field's path. Every array must be numeric
+and finite, and of the shape and dtype ``router.json`` recorded for it at save (saves that recorded
+none are checked for numbers and finiteness only).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import importlib
 import json
 import math
 import zipfile
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -63,7 +66,7 @@ class _Encoder:
         if isinstance(o, np.ndarray):
             if o.dtype == object:
                 return {"__objects__": [self.enc(x) for x in o.tolist()], "shape": list(o.shape)}
-            return {"__array__": self.array(o)}
+            return {"__array__": self.array(o), "shape": list(o.shape), "dtype": o.dtype.str}
         if isinstance(o, list):
             return [self.enc(x) for x in o]
         if isinstance(o, tuple):
@@ -119,6 +122,29 @@ class _BadFieldError(ValidationError):
     """A saved value that fails a check; the message is ``path: value; expected form``."""
 
 
+class _BadArrayError(ValidationError):
+    """A saved array that is missing, unreadable or not what ``router.json`` says it is."""
+
+
+def _array(arrays: Any, ref: dict[str, Any]) -> np.ndarray[Any, Any]:
+    """The array ``ref`` names, checked: the shape and dtype recorded at save, numeric, finite."""
+    key = ref["__array__"]
+    try:
+        a = np.asarray(arrays[key])
+    except (KeyError, ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        raise _BadArrayError(f"array {key} is missing or unreadable ({type(exc).__name__}: {exc})") from None
+    shape, dtype = ref.get("shape"), ref.get("dtype")
+    if shape is not None and list(a.shape) != list(shape):
+        raise _BadArrayError(f"array {key} has shape {a.shape}, expected {tuple(shape)}")
+    if dtype is not None and a.dtype.str != dtype:
+        raise _BadArrayError(f"array {key} has dtype {a.dtype.str}, expected {dtype}")
+    if a.dtype.kind not in "biuf":
+        raise _BadArrayError(f"array {key} has dtype {a.dtype.str}, expected numbers (bool, int or float)")
+    if a.dtype.kind == "f" and not np.all(np.isfinite(a)):
+        raise _BadArrayError(f"array {key} has non-finite values (NaN or inf), expected finite numbers")
+    return a
+
+
 def _dec(o: Any, arrays: Any, where: str = "object") -> Any:
     if isinstance(o, float) and not math.isfinite(o):
         raise _BadFieldError(f"field {where!r}={o!r}; expected a finite number")
@@ -127,7 +153,7 @@ def _dec(o: Any, arrays: Any, where: str = "object") -> Any:
     if not isinstance(o, dict):
         return o
     if "__array__" in o:
-        return np.asarray(arrays[o["__array__"]])
+        return _array(arrays, o)
     if "__scalar__" in o:
         return np.dtype(o["__scalar__"]).type(_dec(o["value"], arrays, where))
     if "__objects__" in o:
@@ -144,7 +170,7 @@ def _dec(o: Any, arrays: Any, where: str = "object") -> Any:
     if "__csr__" in o:
         from scipy.sparse import csr_matrix
 
-        data, indices, indptr = (np.asarray(arrays[k]) for k in o["__csr__"])
+        data, indices, indptr = (_array(arrays, {"__array__": k}) for k in o["__csr__"])
         return csr_matrix((data, indices, indptr), shape=tuple(o["shape"]))
     if "__object__" in o:
         cls = _cls(o["__object__"])
@@ -201,10 +227,21 @@ def load_object(path: str | Path) -> Any:
             f"{folder / JSON_FILE}: format version {body.get('version')!r}; this tokenomy reads version {VERSION} only"
         )
     try:
-        with np.load(folder / ARRAYS_FILE, allow_pickle=False) as arrays:
+        npz = np.load(folder / ARRAYS_FILE, allow_pickle=False)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise ValidationError(
+            f"{folder / ARRAYS_FILE}: not a readable saved router arrays file, expected an npz archive "
+            f"({type(exc).__name__}: {exc})"
+        ) from None
+    if not isinstance(npz, np.lib.npyio.NpzFile):
+        raise ValidationError(f"{folder / ARRAYS_FILE}: a single array, expected an npz archive of arrays")
+    try:
+        with npz as arrays:
             return _dec(body["object"], arrays)
     except _BadFieldError as exc:
         raise ValidationError(f"{folder / JSON_FILE}: {exc}") from None
+    except _BadArrayError as exc:
+        raise ValidationError(f"{folder / ARRAYS_FILE}: {exc}") from None
     except (OSError, ValueError, KeyError, TypeError, AttributeError, zipfile.BadZipFile) as exc:
         # a damaged or hand-edited save: name it, never a traceback
         raise ValidationError(

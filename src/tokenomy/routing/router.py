@@ -101,6 +101,18 @@ class Router:
         encoder: TextEncoder | None = None,
         unseen_fallback: bool = True,
     ) -> None:
+        if not isinstance(n_features, int) or isinstance(n_features, bool) or n_features < 1:
+            raise ValidationError(f"Router: n_features={n_features!r}; expected a whole number ≥ 1")
+        if not isinstance(folds, int) or isinstance(folds, bool) or folds < 2:
+            raise ValidationError(f"Router: folds={folds!r}; expected a whole number ≥ 2")
+        if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+            raise ValidationError(f"Router: seed={seed!r}; expected a whole number ≥ 0")
+        if estimator not in ESTIMATORS:
+            raise ValidationError(f"unknown estimator {estimator!r}; valid: {', '.join(sorted(ESTIMATORS))}")
+        if baseline_estimator is not None and baseline_estimator not in ESTIMATORS:
+            raise ValidationError(
+                f"unknown baseline_estimator {baseline_estimator!r}; valid: {', '.join(sorted(ESTIMATORS))}"
+            )
         self.estimator = estimator
         self.estimator_params = estimator_params
         self.n_features = n_features
@@ -123,7 +135,34 @@ class Router:
         """
         if not hasattr(self, "policy_"):
             raise ValidationError("Router.save: the router is not fitted (call fit first)")
+        if not isinstance(path, (str, Path)) or not str(path).strip():
+            raise ValidationError(
+                f"Router.save: path {path!r} is an empty path or not a path; expected a folder"
+            )
         return save_object(self, path)
+
+    def _require_fitted(self, part: str = "policy_") -> None:
+        if not hasattr(self, part):
+            raise ValidationError("router not fitted: call fit() first")
+
+    def _check_loaded(self, path: str | Path) -> None:
+        """Route one probe request: every saved estimate must have one column per model in ``models_``."""
+        if getattr(self, "embedding_model_", None) is not None:
+            return  # the probe needs the encoder, attached after load
+        m = len(self.models_)
+        try:
+            e = self.estimate(self.featurizer_.transform_one("probe", ""), baselines=True)
+        except (IndexError, ValueError, TypeError, AttributeError, KeyError) as exc:
+            raise ValidationError(
+                f"{path}: the saved router's parts do not fit together ({type(exc).__name__}: {exc}); "
+                "expected a folder written by route save"
+            ) from None
+        for name, a in (("q̂", e.dq), ("ĉ", e.dc_usd), ("l̂", e.dl_s), *e.baseline.items()):
+            if a.shape != (1, m):
+                raise ValidationError(
+                    f"{path}: models_ in router.json lists {m} models but the saved {name} gives "
+                    f"{a.shape[-1]} columns; expected one per model"
+                )
 
     @classmethod
     def load(cls, path: str | Path) -> Router:
@@ -137,6 +176,7 @@ class Router:
             raise ValidationError(f"{path}: holds a {type(obj).__name__}, not a {cls.__name__}")
         for name in cls._TRANSIENT:
             setattr(obj, name, None)
+        obj._check_loaded(path)
         return obj
 
     def attach_encoder(self, encoder: TextEncoder) -> Router:
@@ -179,6 +219,8 @@ class Router:
         Raises:
             ValidationError: an unknown estimator, or a model absent from the price table.
         """
+        if not isinstance(ds, RoutingDataset):
+            raise ValidationError(f"Router.fit: expected a RoutingDataset, got {type(ds).__name__}")
         prices = PriceVector() if prices is None else prices
         ds.validate()
         cls = ESTIMATORS.get(self.estimator)
@@ -271,6 +313,7 @@ class Router:
 
     def features(self, prompts: Sequence[str], categories: Sequence[str] | None = None) -> Features:
         """Features of raw prompts (categories "" when unknown)."""
+        self._require_fitted("featurizer_")
         cats = list(categories) if categories is not None else [""] * len(prompts)
         feats = self.featurizer_.transform(prompts, cats)
         return self._embed(feats, prompts)
@@ -315,6 +358,7 @@ class Router:
 
         ``queue_s``: model -> current queue delay (s) for l̂; ``None`` = the constructor's ``queue_s``.
         """
+        self._require_fitted("estimator_")
         if isinstance(self.estimator_, StackedBlend):
             dq, sources = self.estimator_.predict_all(X)
         else:
@@ -382,6 +426,9 @@ class Router:
         Raises:
             ValidationError: a bad V, or ``queue_s`` names an unknown model or a negative delay.
         """
+        self._require_fitted()
+        if not isinstance(prices, PriceVector):
+            raise ValidationError(f"route: prices must be a PriceVector, got {type(prices).__name__}")
         feats = X if isinstance(X, Features) else self.features(X, categories)
         p = self.problem(
             feats, prices.v_usd if v_usd is None else v_usd, prices, baselines=False, queue_s=queue_s
@@ -399,6 +446,11 @@ class Router:
 
         ``queue_s``: model -> current queue delay (s), as in ``route_many``.
         """
+        self._require_fitted()
+        if not isinstance(request, RouteRequest):
+            raise ValidationError(f"route: expected a RouteRequest, got {type(request).__name__}")
+        if not isinstance(prices, PriceVector):
+            raise ValidationError(f"route: prices must be a PriceVector, got {type(prices).__name__}")
         feats = self._embed(
             self.featurizer_.transform_one(request.prompt, request.category), [request.prompt]
         )

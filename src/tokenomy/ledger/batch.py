@@ -109,6 +109,12 @@ class DecisionBatch:
                 (check_finite_array if name == "time_s" else check_nonneg_array)(f"DecisionBatch.{name}", arr)
         if np.any((self.chosen < NULL) | (self.chosen >= m)):
             raise ValidationError(f"DecisionBatch.chosen must be -1 (null option) or in [0, {m})")
+        if self.propensity is not None:
+            prop = check_finite_array("DecisionBatch.propensity", self.propensity)
+            if prop.shape != (n,) or np.any((prop <= 0.0) | (prop > 1.0)):
+                raise ValidationError(
+                    f"DecisionBatch.propensity must have shape ({n},) with every entry in (0, 1]"
+                )
         if np.any(self.rho_irr_usd < self.rho_usd):
             raise ValidationError("DecisionBatch.rho_irr_usd must be ≥ rho_usd in every row")
 

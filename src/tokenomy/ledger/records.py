@@ -38,6 +38,12 @@ def _text(name: str, value: object, where: str, *, allow_empty: bool = False) ->
     return value
 
 
+def _metadata(value: object, where: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ValidationError(f"metadata in {where} must be a mapping (key -> value), got {value!r}")
+    return MappingProxyType(dict(value))
+
+
 @dataclass(frozen=True, slots=True)
 class Candidate:
     """One candidate use as the decision saw it: estimated effects and Eq. 1 surplus (USD)."""
@@ -130,7 +136,9 @@ class Decision:
             )
         object.__setattr__(self, "time_s", check_finite("time_s", self.time_s, where=where))
         object.__setattr__(self, "propensity", check_prob("propensity", self.propensity, where=where))
-        object.__setattr__(self, "metadata", MappingProxyType(dict(self.metadata)))
+        if self.propensity == 0.0:
+            raise ValidationError(f"propensity in {where} must be in (0, 1], got 0.0")
+        object.__setattr__(self, "metadata", _metadata(self.metadata, where))
 
     @property
     def chosen_name(self) -> str | None:
@@ -202,6 +210,8 @@ class Outcome:
         _text("candidate", self.candidate, where, allow_empty=True)
         _text("decision_id", self.decision_id, where, allow_empty=True)
         set_ = object.__setattr__
+        if isinstance(self.quality, (str, bytes)):
+            raise ValidationError(f"quality in {where} must be a finite number, got {self.quality!r}")
         set_(self, "quality", check_finite("quality", self.quality, where=where))
         set_(self, "cost_usd", check_nonneg("cost_usd", self.cost_usd, where=where))
         set_(self, "latency_s", check_nonneg("latency_s", self.latency_s, where=where))
@@ -214,7 +224,7 @@ class Outcome:
         if not isinstance(self.harm_events, int) or self.harm_events < 0:
             raise ValidationError(f"harm_events in {where} must be an integer ≥ 0, got {self.harm_events!r}")
         set_(self, "time_s", check_finite("time_s", self.time_s, where=where))
-        set_(self, "metadata", MappingProxyType(dict(self.metadata)))
+        set_(self, "metadata", _metadata(self.metadata, where))
 
 
 def require(record: Mapping[str, Any], key: str, where: str) -> Any:

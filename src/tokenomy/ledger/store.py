@@ -64,6 +64,32 @@ def _check_repeats(ids: list[str]) -> None:
         seen.add(i)
 
 
+def _records(name: str, items: object) -> list[Any]:
+    """``items`` as a list, or a ValidationError naming the argument when it is not an iterable of records."""
+    if items is None or isinstance(items, (str, bytes, Mapping)) or not isinstance(items, Iterable):
+        raise ValidationError(f"{name} must be an iterable of records; got {type(items).__name__}")
+    return list(items)
+
+
+def _request_filter(request_id: object) -> tuple[str, list[Any]]:
+    """The WHERE clause and parameters of a read for one request (or every one when ``None``)."""
+    if request_id is None:
+        return "", []
+    if not isinstance(request_id, str):
+        raise ValidationError(f"request_id must be a string or None; got {request_id!r}")
+    return "WHERE request_id = ?", [request_id]
+
+
+def _check_quality(quality: NDArray[np.float64]) -> None:
+    """Realised quality lies in [0, 1] (the readers refuse other values, so none is written)."""
+    bad = np.flatnonzero((quality < 0.0) | (quality > 1.0))
+    if bad.size:
+        raise ValidationError(
+            f"outcome quality must be in [0, 1]; row {int(bad[0])} has {float(quality[bad[0]])!r}; "
+            "nothing written"
+        )
+
+
 def _decision_tables(dec: pa.Table, cand: pa.Table, res: pa.Table) -> dict[str, pa.Table]:
     tables = {"decisions": dec, "candidates": cand}
     if res.num_rows:
@@ -103,6 +129,10 @@ class Ledger:
         if not (isinstance(lock_timeout_s, (int, float)) and 0 <= lock_timeout_s < math.inf):
             raise ValidationError(
                 f"lock_timeout_s must be a finite number of seconds ≥ 0; got {lock_timeout_s!r}"
+            )
+        if not isinstance(path, (str, Path)) or str(path) == "":
+            raise ValidationError(
+                f"ledger path must be a non-empty str or Path (a file, or ':memory:'); got {path!r}"
             )
         self.path = str(path)
         problem = None if self.path == MEMORY else path_problem(self.path)
@@ -185,7 +215,7 @@ class Ledger:
             ValidationError: a record is not a Decision.
             LedgerError: a decision_id is already in the ledger or repeated; nothing is written.
         """
-        rows = list(decisions)
+        rows = _records("decisions", decisions)
         for i, d in enumerate(rows):
             if not isinstance(d, Decision):
                 raise ValidationError(f"record {i} of the batch is a {type(d).__name__}, not a Decision")
@@ -215,12 +245,13 @@ class Ledger:
         Raises:
             LedgerError: an outcome names a request or decision the ledger does not hold; nothing written.
         """
-        rows = list(outcomes)
+        rows = _records("outcomes", outcomes)
         for i, o in enumerate(rows):
             if not isinstance(o, Outcome):
                 raise ValidationError(f"record {i} of the batch is a {type(o).__name__}, not an Outcome")
         if not rows:
             return 0
+        _check_quality(np.array([o.quality for o in rows], dtype=np.float64))
         columns = {f: [getattr(o, f) for o in rows] for f in _OUTCOME_FIELDS}
         columns["metadata"] = [_json(o.metadata, f"outcome for {o.request_id!r}") for o in rows]
 
@@ -267,6 +298,7 @@ class Ledger:
         ):
             arr = np.broadcast_to(check(f"outcome column {name}", val), (n,))
             cols[name] = np.ascontiguousarray(arr, dtype=np.float64)
+        _check_quality(cols["quality"])
         if np.any(cols["harm_irr"] > cols["harm"] * (1 + 1e-12)):
             raise ValidationError("outcome column harm_irr must be ≤ harm in every row")
         ids = np.asarray(request_id, dtype=object)
@@ -313,7 +345,7 @@ class Ledger:
 
     def decisions(self, request_id: str | None = None) -> Iterator[Decision]:
         """The stored decisions (optionally of one request), in append order."""
-        where, params = ("WHERE request_id = ?", [request_id]) if request_id is not None else ("", [])
+        where, params = _request_filter(request_id)
 
         def rows(con: duckdb.DuckDBPyConnection, table: str) -> list[dict[str, Any]]:
             sql = (
@@ -330,7 +362,7 @@ class Ledger:
 
     def outcomes(self, request_id: str | None = None) -> Iterator[Outcome]:
         """The stored outcomes (optionally of one request), in append order."""
-        where, params = ("WHERE request_id = ?", [request_id]) if request_id is not None else ("", [])
+        where, params = _request_filter(request_id)
         with self._db.connection() as con:
             sql = f"SELECT * FROM outcomes {where} ORDER BY seq"
             rows = con.sql(sql, params=params).to_arrow_table().to_pylist()
@@ -392,6 +424,11 @@ class Ledger:
 
     def export_parquet(self, directory: str | Path) -> dict[str, Path]:
         """Write decisions, candidates, outcomes and resource prices as Parquet files under ``directory``."""
+        if not isinstance(directory, (str, Path)) or str(directory) == "":
+            raise ValidationError(f"export directory must be a non-empty str or Path; got {directory!r}")
+        problem = path_problem(directory, "dir")
+        if problem:
+            raise LedgerError(f"export directory {str(directory)!r} {problem}; give a folder (or a new one)")
         out = Path(directory)
         out.mkdir(parents=True, exist_ok=True)
         paths = {}

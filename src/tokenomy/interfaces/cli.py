@@ -117,6 +117,7 @@ def _main(argv: Sequence[str] | None) -> int:
     # imported here, not at the top: until main runs, Ctrl-C would print Python's own traceback
     from tokenomy.core.errors import TokenomyError
     from tokenomy.interfaces.outputs import (
+        check_inputs_readable,
         check_ledger_arg,
         check_output_path,
         check_outputs_apart,
@@ -130,8 +131,10 @@ def _main(argv: Sequence[str] | None) -> int:
         parser.print_help()
         return 0 if args.command is None else 2
     try:
+        names = _option_names(parser)
+        check_inputs_readable(args, names)  # a FIFO or device input would block; '' would write nothing
         check_output_path(getattr(args, "json", None), "--json")
-        check_outputs_apart(args, _option_names(parser))  # no output may overwrite an input or ledger
+        check_outputs_apart(args, names)  # no output may overwrite an input or ledger
         check_ledger_arg(args)  # a damaged ledger is named before any output is written
         result = func(args)
         if getattr(args, "json", None) and not getattr(args, "json_written", False):

@@ -28,6 +28,7 @@ from tokenomy.ledger.migrate import check_file
 
 __all__ = [
     "atomic_write",
+    "check_inputs_readable",
     "check_ledger_arg",
     "check_output_path",
     "check_outputs_apart",
@@ -147,6 +148,32 @@ def check_outputs_apart(args: Any, names: dict[str, str] | None = None) -> None:
                     "replace an input: give a path outside that folder"
                 )
         seen.append((option, out))
+
+
+def check_inputs_readable(args: Any, names: dict[str, str] | None = None) -> None:
+    """Refuse, before any work, an empty output path and an input that is neither a file nor a folder.
+
+    An output option (``--json``, ``--report``, ``--out``, ``--ledger``) given as ``''`` would write
+    nothing or write into the current folder; an input path naming a FIFO, a device or a socket would
+    block the command on open. ``names`` maps an argparse dest to its option, as in
+    ``check_outputs_apart``.
+
+    Raises:
+        ValidationError: one line naming the option, the path and what is wrong.
+    """
+    names = names or {}
+    for dest in (*OUTPUT_OPTIONS, "ledger"):
+        if getattr(args, dest, None) == "":
+            option = names.get(dest, f"--{dest}")
+            raise ValidationError(
+                f"{option}: empty path; give a {'folder' if dest == 'out' else 'file'} path"
+            )
+    for option, path in _inputs(args, names):
+        if option == names.get("ledger", "--ledger") and not os.path.lexists(path):
+            continue  # a ledger still to be created: check_ledger_arg checks it
+        problem = path_problem(path)
+        if problem and not problem.startswith("is a folder"):
+            raise ValidationError(f"{option}: {path!r} {problem}; give a regular file or a folder")
 
 
 def check_ledger_arg(args: Any) -> None:

@@ -1,0 +1,87 @@
+"""CLI-wide bad inputs: special files given as inputs, empty output paths, unbounded flags.
+
+An input path that exists but is neither a regular file nor a folder (a FIFO stands in for a device
+or socket; no real device is touched) is refused by one check before any work, instead of hanging on
+open; an empty output path (``--json ''``) is refused instead of silently writing nothing or writing
+into the current folder; out-of-range numeric flags fail at parse time with one line.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tokenomy.interfaces.cli import main
+
+
+def _err_line(capsys: pytest.CaptureFixture[str]) -> str:
+    err = capsys.readouterr().err
+    assert "Traceback" not in err, err
+    lines = [line for line in err.splitlines() if line.startswith("tokenomy")]
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+def _trace(tmp_path: Path, n: int = 60) -> Path:
+    rng = np.random.default_rng(1)
+    trace = tmp_path / "t.csv"
+    t = np.cumsum(rng.exponential(0.02, n))
+    lines = ["arrival_s,prompt_tokens,output_tokens"]
+    lines += [f"{t[i]:.5f},{rng.integers(50, 900)},{rng.integers(5, 80)}" for i in range(n)]
+    trace.write_text("\n".join(lines) + "\n")
+    return trace
+
+
+def _cli(*argv: str) -> subprocess.CompletedProcess[str]:
+    code = "import sys; from tokenomy.interfaces.cli import main; sys.exit(main(sys.argv[1:]))"
+    return subprocess.run(
+        [sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=20, check=False
+    )
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["audit", "{fin}", "--format", "litellm"],
+        ["agent", "schedule", "--schedule", "{fin}"],
+        ["gateway", "serve", "--config", "{fin}"],
+    ],
+)
+def test_a_fifo_input_is_refused_before_any_work(tmp_path: Path, argv: list[str]) -> None:
+    fin = tmp_path / "fin"
+    os.mkfifo(fin)
+    proc = _cli(*[a.format(fin=fin) for a in argv])
+    assert proc.returncode == 2, proc
+    assert "Traceback" not in proc.stderr
+    assert "is a FIFO" in proc.stderr and str(fin) in proc.stderr, proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
+@pytest.mark.parametrize("option", ["--json", "--ledger"])
+def test_an_empty_output_path_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], option: str
+) -> None:
+    trace = _trace(tmp_path)
+    argv = ["serve", "simulate", "--trace", str(trace), "--scheduler", "fcfs", option, ""]
+    assert main(argv) == 2
+    assert f"{option}: empty path" in _err_line(capsys)
+
+
+def test_an_empty_out_folder_is_refused_and_nothing_lands_in_the_cwd(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tokenomy.ledger import Ledger
+
+    with Ledger(tmp_path / "l.duckdb"):
+        pass
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    assert main(["ledger", "export", str(tmp_path / "l.duckdb"), "--out", ""]) == 2
+    assert "--out: empty path" in _err_line(capsys)
+    assert list(cwd.iterdir()) == []

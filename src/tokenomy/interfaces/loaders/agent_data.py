@@ -88,7 +88,7 @@ def load_miniswe(
         SchemaError: a file is missing, a column is absent or a value does not parse (file and line
             named), or an instance's steps are not the ``n_steps`` that ``instances.csv`` records.
     """
-    base = resolve_file(folder, MINISWE, MINISWE_FILES)
+    base = resolve_file(reader.path_arg(folder, "load_miniswe", "folder"), MINISWE, MINISWE_FILES)
     steps_path = base / "steps.csv.gz"
     by_instance: dict[str, list[AgentStep]] = {}
     for line, r in csv_rows(steps_path, _STEP_FIELDS):
@@ -258,7 +258,7 @@ def load_schedule(path: str | Path | None = None) -> Schedule:
     if path is None:
         res = resources.files("tokenomy.interfaces") / "resources" / "default_schedule.toml"
         return parse_schedule(res.read_text(encoding="utf-8"), source=str(res))
-    p = Path(path)
+    p = reader.path_arg(path, "load_schedule")
     if not p.exists():
         raise SchemaError(f"{p}: schedule file not found")
     try:

@@ -58,7 +58,7 @@ def load_taubench(folder: str | Path, *, raw: bool = False) -> tuple[Episode, ..
             disagree (steps for an episode fewer or more than ``episodes.csv`` records, steps of an
             unlisted episode, an episode absent from the raw file).
     """
-    base = resolve_file(folder, TAUBENCH, TAUBENCH_FILES)
+    base = resolve_file(reader.path_arg(folder, "load_taubench", "folder"), TAUBENCH, TAUBENCH_FILES)
     steps_path = base / "steps.csv.gz"
     calls: dict[_Key, list[ToolCall]] = {}
     n_rows: Counter[_Key] = Counter()

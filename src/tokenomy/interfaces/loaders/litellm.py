@@ -111,7 +111,7 @@ def load_gateway(
     """
     bad = BadLines()
     rows = []
-    for path in one_or_many(paths):
+    for path in one_or_many(paths, f"load_{source}"):
         for where, rec in records(Path(path), skip_bad, bad, progress):
             try:
                 try:

@@ -85,11 +85,10 @@ def json_records(
         yield f"{p}:{lineno}", obj
 
 
-def one_or_many(paths: Sequence[str | Path] | str | Path) -> list[Path]:
-    """The input files of a loader: a bare ``str`` or ``Path`` is one file (never its characters)."""
-    if isinstance(paths, str | Path):
-        return [Path(paths)]
-    return [Path(p) for p in paths]
+def one_or_many(paths: Sequence[str | Path] | str | Path, func: str) -> list[Path]:
+    """The input files of a loader: a bare ``str`` or ``Path`` is one file (never its characters), or a
+    non-empty list of them (``reader.path_args``; anything else names ``func``)."""
+    return reader.path_args(paths, func)
 
 
 def malformed(where: str, exc: BaseException) -> SchemaError:
@@ -172,7 +171,7 @@ def load_otlp(
     """
     imp = OtlpImporter() if defaults is None else OtlpImporter(defaults=defaults)
     bad = BadLines()
-    for path in one_or_many(paths):
+    for path in one_or_many(paths, "load_otlp"):
         if fast and _fast_file(imp, path, progress):
             continue
         for where, obj in json_records(path, skip_bad=skip_bad, bad=bad, progress=progress):

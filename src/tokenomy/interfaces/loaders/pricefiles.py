@@ -61,7 +61,7 @@ def _non_finite(obj: Any, at: str) -> str | None:
 
 def load_price_file(path: str | Path) -> StaticPriceTable:
     """A price table from an override file or a LiteLLM-format price map."""
-    p = Path(path)
+    p = reader.path_arg(path, "load_price_file")
     data = _read_mapping(p)
     if not isinstance(data, dict):
         raise SchemaError(f"{p}: expected a mapping (override file with 'models', or a LiteLLM price map)")
@@ -110,7 +110,7 @@ def _add_label(out: dict[str, dict[str, Any]], rid: Any, row: dict[str, Any], wh
 def load_labels(path: str | Path) -> dict[str, dict[str, Any]]:
     """Per-request labels keyed by request id: each label a finite number ≥ 0 (quality in [0, 1]),
     each id once."""
-    p = Path(path)
+    p = reader.path_arg(path, "load_labels")
     out: dict[str, dict[str, Any]] = {}
     if p.suffix == ".csv":
         for line, row in reader.csv_rows(p, ("request_id",)):

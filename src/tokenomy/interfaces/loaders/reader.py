@@ -13,7 +13,8 @@ offset or column where it helps), the field and the expected form, instead of a 
   name the file and refuse a document nested too deeply;
 * a UTF-8 byte-order mark at the start of a file is skipped (spreadsheet exports write one);
 * a missing file, a directory, or a file that cannot be read is an error naming the path;
-* :func:`int_field` / :func:`float_field` parse one field (finite, optional bounds).
+* :func:`int_field` / :func:`float_field` parse one field (finite, optional bounds);
+* :func:`path_arg` / :func:`path_args` check a loader's path argument(s) before anything is opened.
 
 Parsing only: no dataset facts, no repairs, no policy.
 """
@@ -47,6 +48,8 @@ __all__ = [
     "parse_json",
     "parse_toml",
     "parse_yaml",
+    "path_arg",
+    "path_args",
     "read_json",
     "read_text",
 ]
@@ -54,6 +57,34 @@ __all__ = [
 _MAGIC = ((b"\x1f\x8b", "gzip"), (b"\xfd7zXZ\x00", "xz"), (b"BZh", "bzip2"))
 _BOM = "\ufeff"
 _STREAM_ERRORS = (EOFError, gzip.BadGzipFile, zlib.error, lzma.LZMAError, OSError)
+
+
+def _is_path(value: object) -> bool:
+    return isinstance(value, str | Path) and str(value) != ""
+
+
+def path_arg(value: object, func: str, arg: str = "path") -> Path:
+    """``value`` as a Path, or a ValidationError naming the loader, the argument and the expected form.
+
+    Raises:
+        ValidationError: ``value`` is not a ``str`` or ``Path`` (None, a number, bytes, a list) or is "".
+    """
+    if not _is_path(value):
+        raise ValidationError(f"{func}: {arg}={value!r}; expected a str or Path (a non-empty path)")
+    return Path(cast(str | Path, value))
+
+
+def path_args(value: object, func: str, arg: str = "paths") -> list[Path]:
+    """The input files of a multi-file loader: one ``str``/``Path`` (never its characters) or a
+    non-empty list or tuple of them.
+
+    Raises:
+        ValidationError: anything else (None, a number, bytes, an empty list, a list holding a non-path).
+    """
+    items = [value] if isinstance(value, str | Path) else value
+    if not isinstance(items, list | tuple) or not items or not all(_is_path(p) for p in items):
+        raise ValidationError(f"{func}: {arg}={value!r}; expected a str or Path, or a non-empty list of them")
+    return [Path(p) for p in items]
 
 
 def _check_file(path: Path) -> None:

@@ -96,7 +96,7 @@ def load_routerbench(folder: str | Path) -> RoutingDataset:
     Raises:
         SchemaError: a file or column is missing or a value is malformed.
     """
-    base = Path(folder)
+    base = reader.path_arg(folder, "load_routerbench", "folder")
     rows: list[dict[str, Any]] = []
     dropped_rows = 0
     dropped_ids: set[str] = set()
@@ -302,7 +302,7 @@ def load_price_table(path: str | Path | None = None) -> PriceTable:
         where = f"tokenomy/interfaces/resources/{PRICE_TABLE}"
         data = reader.parse_toml(text, where)
     else:
-        p = Path(path)
+        p = reader.path_arg(path, "load_price_table")
         where, text = str(p), reader.read_text(p)
         data = reader.parse_json(text, where) if p.suffix == ".json" else reader.parse_toml(text, where)
     if not isinstance(data, dict):

@@ -148,7 +148,7 @@ def load_trace(
         raise ValidationError(f"load_trace: limit={limit!r}; expected a whole number ≥ 1 or None")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValidationError(f"load_trace: seed={seed!r}; expected a whole number ≥ 0")
-    path = Path(path)
+    path = reader.path_arg(path, "load_trace")
     it = _rows(path)
     first = next(it, None)
     if first is None:
@@ -331,7 +331,7 @@ def load_blis(
 
 
 def load_splitwise(
-    path: Path, *, model: str = "llama2-70b", hardware: str = "h100-80gb", tp: int = 8
+    path: str | Path, *, model: str = "llama2-70b", hardware: str = "h100-80gb", tp: int = 8
 ) -> TableStepTime:
     """SplitwiseSim's reading of ``perf_model.csv`` (``steptime.TableStepTime``; medians; ms → s).
 
@@ -343,6 +343,7 @@ def load_splitwise(
     Raises:
         SchemaError: missing columns or no rows for (model, hardware, tp).
     """
+    path = reader.path_arg(path, "load_splitwise")
     need = ("model", "hardware", "prompt_size", "batch_size", "prompt_time", "token_time", "tensor_parallel")
     pre: dict[float, list[float]] = {}
     dec: dict[float, list[float]] = {}

@@ -1,0 +1,70 @@
+"""Loader Python API given an argument of the wrong form: one ValidationError naming the argument."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tokenomy.core import SchemaError, ValidationError
+from tokenomy.interfaces.loaders import (
+    agent_data,
+    agent_taubench,
+    langfuse,
+    litellm,
+    otlp,
+    pricefiles,
+    routing,
+    traces,
+)
+
+ONE_PATH: list[tuple[str, Callable[[Any], Any]]] = [
+    ("load_trace", traces.load_trace),
+    ("load_splitwise", traces.load_splitwise),
+    ("load_routerbench", routing.load_routerbench),
+    ("load_price_table", routing.load_price_table),
+    ("load_schedule", agent_data.load_schedule),
+    ("load_price_file", pricefiles.load_price_file),
+    ("load_labels", pricefiles.load_labels),
+    ("load_miniswe", agent_data.load_miniswe),
+    ("load_taubench", agent_taubench.load_taubench),
+]
+MANY_PATHS: list[tuple[str, Callable[[Any], Any]]] = [
+    ("load_litellm", litellm.load_litellm),
+    ("load_langfuse", langfuse.load_langfuse),
+    ("load_otlp", otlp.load_otlp),
+]
+OPTIONAL = {"load_price_table", "load_schedule"}  # None there means the packaged default
+
+
+@pytest.mark.parametrize(("name", "fn"), ONE_PATH, ids=[n for n, _ in ONE_PATH])
+@pytest.mark.parametrize("bad", [None, 5, b"x.csv", [], ""], ids=["None", "int", "bytes", "list", "empty"])
+def test_one_path_loaders_refuse_an_argument_that_is_not_a_path(
+    name: str, fn: Callable[[Any], Any], bad: object
+) -> None:
+    if bad is None and name in OPTIONAL:
+        return
+    with pytest.raises(ValidationError, match=rf"{name}: .*str or Path"):
+        fn(bad)
+
+
+@pytest.mark.parametrize(("name", "fn"), MANY_PATHS, ids=[n for n, _ in MANY_PATHS])
+@pytest.mark.parametrize(
+    "bad",
+    [None, 5, b"x.csv", [], [None], ""],
+    ids=["None", "int", "bytes", "empty-list", "list-None", "empty"],
+)
+def test_many_path_loaders_refuse_an_argument_that_is_not_paths(
+    name: str, fn: Callable[[Any], Any], bad: object
+) -> None:
+    with pytest.raises(ValidationError, match=rf"{name}: .*non-empty list"):
+        fn(bad)
+
+
+def test_load_splitwise_accepts_a_str(tmp_path: Path) -> None:
+    f = tmp_path / "perf.csv"
+    f.write_text("model,hardware,prompt_size,batch_size,prompt_time,token_time,tensor_parallel\n")
+    with pytest.raises(SchemaError, match=r"perf\.csv"):
+        traces.load_splitwise(str(f))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 import shutil
@@ -9,9 +10,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from routing_data import synthetic_rows
 
 from tokenomy.core import PriceVector
-from tokenomy.core.errors import ValidationError
+from tokenomy.core.errors import SchemaError, ValidationError
+from tokenomy.interfaces.cli import main
+from tokenomy.interfaces.cmd_route_menu import load_value_file
 from tokenomy.routing.decision import RouteRequest
 from tokenomy.routing.router import Router
 
@@ -124,3 +128,41 @@ def test_routing_with_an_unfitted_router_says_so() -> None:
 def test_a_request_without_a_prompt_is_refused() -> None:
     with pytest.raises(ValidationError, match="prompt"):
         RouteRequest(None)  # type: ignore[arg-type]
+
+
+def _csv(path: Path, rows: list[dict[str, object]]) -> Path:
+    with path.open("w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    return path
+
+
+def test_route_eval_with_a_router_fitted_on_other_models_names_both(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a = _csv(tmp_path / "a.csv", synthetic_rows(30))
+    b = _csv(tmp_path / "b.csv", [r for r in synthetic_rows(30) if r["model"] != "medium"])
+    common = ["--format", "long", "--prices", "none", "--estimator", "prior"]
+    assert main(["route", "save", "--data", str(a), *common, "--out", str(tmp_path / "r")]) == 0
+    capsys.readouterr()
+    argv = ["route", "eval", "--data", str(b), *common, "--router", str(tmp_path / "r"), "--V", "0.01"]
+    assert main([*argv, "--boot", "10", "--no-longtail"]) == 2
+    err = capsys.readouterr().err
+    assert "router fitted on models ['small', 'medium', 'large']; the data has ['small', 'large']" in err
+    assert "Traceback" not in err
+
+
+def test_route_menu_refuses_a_negative_seed_at_parse_time(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["route", "menu", "--seed", "-1"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "--seed" in err and "Traceback" not in err
+
+
+def test_route_menu_refuses_a_value_file_with_both_v_columns(tmp_path: Path) -> None:
+    f = tmp_path / "v.csv"
+    f.write_text("V,v_usd\n0.1,0.2\n")
+    with pytest.raises(SchemaError, match=r"v\.csv: .*both 'V' and 'v_usd'"):
+        load_value_file(f)

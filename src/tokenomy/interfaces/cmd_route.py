@@ -206,7 +206,7 @@ def fit_and_evaluate(args: argparse.Namespace, ds: RoutingDataset) -> dict[str, 
     ):
         bar.set_postfix_str("fitting")
         if args.router:
-            router = saved_router(args.router, args.cache_dir)
+            router = saved_router(args.router, args.cache_dir, ds.models)
         else:
             router = Router(estimator=args.estimator, prices=table, seed=args.seed, encoder=encoder(args))
             router.fit(train, prices)

@@ -9,6 +9,7 @@ the encoder it was fitted with (by the name recorded in it); ``run_save`` fits o
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from typing import Any
 
 from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
@@ -55,8 +56,14 @@ def encoder(args: argparse.Namespace) -> TextEncoder | None:
     return CachedEncoder(load_encoder(args.encoder, backend=args.encoder_backend), args.cache_dir)
 
 
-def saved_router(path: str, cache_dir: str | None) -> Router:
+def saved_router(path: str, cache_dir: str | None, models: Sequence[str] | None = None) -> Router:
+    """The router saved in the folder ``path``, its encoder re-attached; ``models``: the data's models,
+    which must be the router's (same names, same order), else one line naming both."""
     router = Router.load(path)
+    if models is not None and list(router.models_) != list(models):
+        raise ValidationError(
+            f"{path}: router fitted on models {list(router.models_)}; the data has {list(models)}"
+        )
     if router.embedding_model_ is not None:
         name = router.embedding_model_  # the full id: load_encoder picks the backend that made it
         enc = encoder(argparse.Namespace(encoder=name, encoder_backend="auto", cache_dir=cache_dir))

@@ -80,7 +80,7 @@ def register(route_subparsers: Any) -> None:
         default=100_000,
         help="draws of a synthetic V law (default 100000)",
     )
-    p.add_argument("--seed", type=int, default=0, help="seed of the synthetic V draws")
+    p.add_argument("--seed", type=int_in(0), default=0, help="seed of the synthetic V draws (≥ 0)")
     p.add_argument(
         "--types",
         type=int,
@@ -125,6 +125,10 @@ def load_value_file(path: str | Path) -> tuple[list[float], list[float] | None]:
     with p.open(encoding="utf-8", newline="") as fh:
         reader = csv.DictReader(fh)
         fields = list(reader.fieldnames or [])
+        if "V" in fields and "v_usd" in fields:
+            raise SchemaError(
+                f"{p}: has both 'V' and 'v_usd' columns: ambiguous; keep one (USD per unit quality)"
+            )
         col = "V" if "V" in fields else ("v_usd" if "v_usd" in fields else None)
         if col is None:
             raise SchemaError(

@@ -166,3 +166,16 @@ def test_route_menu_refuses_a_value_file_with_both_v_columns(tmp_path: Path) -> 
     f.write_text("V,v_usd\n0.1,0.2\n")
     with pytest.raises(SchemaError, match=r"v\.csv: .*both 'V' and 'v_usd'"):
         load_value_file(f)
+
+
+@pytest.mark.parametrize("path", [None, 5, b"r", ["r"], ""])
+def test_loading_from_something_not_a_path_is_refused(path: object) -> None:
+    with pytest.raises(ValidationError, match="path"):
+        Router.load(path)  # type: ignore[arg-type]
+
+
+def test_fit_without_a_dataset_and_route_without_prices_are_refused(fitted: Router) -> None:
+    with pytest.raises(ValidationError, match="RoutingDataset"):
+        Router().fit(None)  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match="PriceVector"):
+        fitted.route(RouteRequest("hi"), None)  # type: ignore[arg-type]

@@ -204,8 +204,11 @@ def load_object(path: str | Path) -> Any:
     """Read what ``save_object`` wrote to the folder ``path``.
 
     Raises:
-        ValidationError: a file is missing, or the format or version is not this one (names both).
+        ValidationError: ``path`` is not a path, a file is missing, or the format or version is not
+            this one (names both).
     """
+    if not isinstance(path, (str, Path)) or not str(path).strip():
+        raise ValidationError(f"saved router path {path!r}: expected a folder path (str or Path)")
     folder = Path(path)
     for name in (JSON_FILE, ARRAYS_FILE):
         if not (folder / name).is_file():

@@ -85,3 +85,30 @@ def test_an_empty_out_folder_is_refused_and_nothing_lands_in_the_cwd(
     assert main(["ledger", "export", str(tmp_path / "l.duckdb"), "--out", ""]) == 2
     assert "--out: empty path" in _err_line(capsys)
     assert list(cwd.iterdir()) == []
+
+
+def test_serve_simulate_writes_no_json_or_report_when_the_ledger_already_records_the_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    trace = _trace(tmp_path)
+    ledger = tmp_path / "sv.duckdb"
+    base = ["serve", "simulate", "--trace", str(trace), "--scheduler", "fcfs", "--ledger", str(ledger)]
+    assert main(base) == 0
+    capsys.readouterr()
+    out_json, out_html = tmp_path / "svx.json", tmp_path / "svx.html"
+    assert main([*base, "--json", str(out_json), "--report", str(out_html)]) == 2
+    assert "already records this run" in _err_line(capsys)
+    assert not out_json.exists() and not out_html.exists()
+
+
+def test_rl_run_writes_no_json_or_report_when_the_ledger_already_records_the_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ledger = tmp_path / "rl.duckdb"
+    base = ["rl", "run", "--seeds", "2", "--max-tokens", "4000", "--staleness", "0", "--ledger", str(ledger)]
+    assert main(base) == 0
+    capsys.readouterr()
+    out_json, out_html = tmp_path / "rlx.json", tmp_path / "rlx.html"
+    assert main([*base, "--json", str(out_json), "--report", str(out_html)]) == 2
+    assert "already records this run" in _err_line(capsys)
+    assert not out_json.exists() and not out_html.exists()

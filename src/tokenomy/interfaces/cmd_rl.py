@@ -198,21 +198,29 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "seeds": seeds,
         "synthetic": SYNTHETIC,
     }
-    if args.report:
-        page = build_report(runs, what=WHAT, drift_per_version=drift, calibration=cal, synthetic=SYNTHETIC)
-        atomic_write(args.report, page.write)
-        print(f"wrote {args.report}")
-        out["report"] = str(args.report)
-    write_results_json(args, out)
-    if args.ledger:
 
-        def write(ledger: Ledger) -> int:
-            if batches:
-                refuse_recorded(ledger, str(batches[0].request_ids[0]), "rl run")
-            for b in batches:
-                ledger.append_batch(b)
-            return sum(len(b) for b in batches)
+    def write_outputs() -> None:
+        if args.report:
+            page = build_report(
+                runs, what=WHAT, drift_per_version=drift, calibration=cal, synthetic=SYNTHETIC
+            )
+            atomic_write(args.report, page.write)
+            print(f"wrote {args.report}")
+            out["report"] = str(args.report)
+        write_results_json(args, out)
 
-        n = ledger_step(args.ledger, write)
-        print(f"wrote {n} decisions to {args.ledger} (audit it: tokenomy audit {args.ledger})")
+    if not args.ledger:
+        write_outputs()
+        return out
+
+    def write(ledger: Ledger) -> int:
+        if batches:
+            refuse_recorded(ledger, str(batches[0].request_ids[0]), "rl run")
+        for b in batches:
+            ledger.append_batch(b)
+        write_outputs()  # after the appends succeeded, before the commit: a refused run writes none
+        return sum(len(b) for b in batches)
+
+    n = ledger_step(args.ledger, write)
+    print(f"wrote {n} decisions to {args.ledger} (audit it: tokenomy audit {args.ledger})")
     return out

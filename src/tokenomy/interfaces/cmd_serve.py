@@ -10,8 +10,8 @@ the supply layer's decisions: admissions (decision point ``admit``), speculation
 (``speculate``), prefix-cache evictions (``evict``) and queue orderings (``order``), every
 ``--ledger-sample``-th of each (switches all), and one outcome per recorded admission (quality 1 if
 the request completed, else 0; latency finish − arrival). Output paths are checked before the traces
-load; the report and JSON are written whole, then the ledger, last, in one step: a ledger already
-holding one of these runs is refused unchanged. ``serve prediction3`` runs the long-context-tenant
+load; the ledger rows are appended, then the report and JSON written whole, then the ledger committed,
+in one step: a ledger already holding one of these runs is refused unchanged and no output is written. ``serve prediction3`` runs the long-context-tenant
 experiment on a slice of the Azure conversation trace. The engine and trace options and what they
 build (the engine, the workloads) live in ``cmd_serve_setup``.
 """
@@ -47,6 +47,7 @@ from tokenomy.interfaces.outputs import atomic_write, check_output_path, ledger_
 from tokenomy.interfaces.paths import resolve_data_dir
 from tokenomy.interfaces.sweep import BACKENDS, parallel_map, resolve_backend
 from tokenomy.interfaces.table import format_table
+from tokenomy.ledger import Ledger
 from tokenomy.serving.experiments import LongTenant, prediction3, run_grid
 from tokenomy.serving.recording import RecordSpec
 from tokenomy.serving.result import RunResult
@@ -245,15 +246,27 @@ def run_simulate(args: argparse.Namespace) -> dict[str, Any]:
     }
     if cache is not None:
         out["cache"] = cache.info
-    if args.report:
-        atomic_write(args.report, build_report(rows, traces, subtitle=f"step model: {source}").write)
-        print(f"wrote {args.report}")
-        out["report"] = args.report
     out["ledger_rows"], out["ledger_outcomes"] = row_counts(pending), outcome_count(pending)
-    write_results_json(args, out)
-    if args.ledger:  # last, in one step: a failure above leaves no ledger, one here leaves it as it was
-        written = ledger_step(args.ledger, lambda ledger: write_runs(ledger, pending))
-        print(f"wrote {sum(written.values())} rows to {args.ledger}: {written}")
+
+    def write_outputs() -> None:
+        if args.report:
+            atomic_write(args.report, build_report(rows, traces, subtitle=f"step model: {source}").write)
+            print(f"wrote {args.report}")
+            out["report"] = args.report
+        write_results_json(args, out)
+
+    if not args.ledger:
+        write_outputs()
+        return out
+
+    def write(ledger: Ledger) -> dict[str, int]:
+        written = write_runs(ledger, pending)
+        write_outputs()  # after the appends succeeded, before the commit: a refused run writes none
+        return written
+
+    # one step: a refused or failed append leaves the ledger as it was and writes no report or JSON
+    written = ledger_step(args.ledger, write)
+    print(f"wrote {sum(written.values())} rows to {args.ledger}: {written}")
     return out
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -68,3 +69,43 @@ def test_load_splitwise_accepts_a_str(tmp_path: Path) -> None:
     f.write_text("model,hardware,prompt_size,batch_size,prompt_time,token_time,tensor_parallel\n")
     with pytest.raises(SchemaError, match=r"perf\.csv"):
         traces.load_splitwise(str(f))
+
+
+def _otlp_span(path: Path, start: str, end: str) -> Path:
+    span = {
+        "traceId": "0123456789abcdef0123456789abcdef",
+        "spanId": "0123456789abcdef",
+        "name": "chat",
+        "startTimeUnixNano": start,
+        "endTimeUnixNano": end,
+        "attributes": [
+            {"key": "gen_ai.request.model", "value": {"stringValue": "gpt-4o"}},
+            {"key": "gen_ai.usage.input_tokens", "value": {"intValue": 100}},
+            {"key": "gen_ai.usage.output_tokens", "value": {"intValue": 10}},
+        ],
+    }
+    path.write_text(json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": [span]}]}]}) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("fast", [True, False])
+@pytest.mark.parametrize(
+    ("start", "end", "field"),
+    [
+        ("0", "99999999999999999999999", "endTimeUnixNano"),  # 1e23 ns: ~3 million years
+        ("9300000000000000000", "9300000000000000000", "startTimeUnixNano"),  # past year 2262
+        ("1000000000", str(1000000000 + 8 * 86400 * 10**9), "endTimeUnixNano"),  # an 8-day span
+    ],
+)
+def test_otlp_time_out_of_range_is_refused_naming_line_and_field(
+    tmp_path: Path, start: str, end: str, field: str, fast: bool
+) -> None:
+    p = _otlp_span(tmp_path / "t.jsonl", start, end)
+    with pytest.raises(SchemaError, match=rf"t\.jsonl:1: .*{field}"):
+        otlp.load_otlp(p, fast=fast)
+
+
+def test_otlp_span_of_a_few_seconds_is_read(tmp_path: Path) -> None:
+    p = _otlp_span(tmp_path / "t.jsonl", "1000000000", "3000000000")
+    log, _ = otlp.load_otlp(p)
+    assert len(log.steps) == 1

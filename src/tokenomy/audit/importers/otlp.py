@@ -32,6 +32,8 @@ _HEX = re.compile(r"^[0-9a-fA-F]+$")
 _HEX32 = re.compile(r"[0-9a-fA-F]{32}").fullmatch
 _HEX16 = re.compile(r"[0-9a-fA-F]{16}").fullmatch
 _STATUS_ERROR = 2
+MAX_TIME_NS = 2**63 - 1  # the last nanosecond a signed 64-bit count holds (year 2262)
+MAX_SPAN_NS = 7 * 86_400 * 10**9  # a span (one model or tool call) longer than 7 days is a corrupt time
 TOKEN_COLUMNS = (
     "input_tokens",
     "output_tokens",
@@ -266,6 +268,17 @@ class OtlpImporter:
             end = start if end_raw is None else int(end_raw)
         except (TypeError, ValueError):
             end = _nanos(end_raw, "endTimeUnixNano", where)
+        for name, value in (("startTimeUnixNano", start), ("endTimeUnixNano", end)):
+            if value > MAX_TIME_NS:
+                raise SchemaError(
+                    f"{where}: span {span_id}: {name}={value} is beyond year 2262 (> {MAX_TIME_NS} ns); "
+                    "expected nanoseconds since the epoch"
+                )
+        if end - start > MAX_SPAN_NS:
+            raise SchemaError(
+                f"{where}: span {span_id}: endTimeUnixNano={end} is {(end - start) / 86_400e9:.3g} days "
+                "after startTimeUnixNano; expected a span of at most 7 days"
+            )
         if start < 0 or end < start:
             name, value = ("startTimeUnixNano", start) if start < 0 else ("endTimeUnixNano", end)
             raise SchemaError(

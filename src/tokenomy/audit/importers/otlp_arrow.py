@@ -20,7 +20,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from numpy.typing import NDArray
 
-from tokenomy.audit.importers.otlp import NO_CACHE_OPERATIONS, TOKEN_COLUMNS, tool_from_span_name
+from tokenomy.audit.importers.otlp import (
+    MAX_SPAN_NS,
+    NO_CACHE_OPERATIONS,
+    TOKEN_COLUMNS,
+    tool_from_span_name,
+)
 from tokenomy.audit.log import MAX_TOKENS_PER_CALL, StepTable
 from tokenomy.audit.semconv import ATTRIBUTES, LABEL_ATTRIBUTES, OPERATION_KIND, SPAN_KIND_KIND
 from tokenomy.core.errors import TokenomyError
@@ -162,6 +167,8 @@ def steps_from_table(
     if end is not None and ((end < -1) | ((end >= 0) & (end < start))).any():
         raise UnsupportedError("a span that ends before it starts (the row importer names it)")
     end = start if end is None else np.where(end < 0, start, end)  # no end: the row importer's rule
+    if (end - start > MAX_SPAN_NS).any():
+        raise UnsupportedError("a span longer than 7 days (the row importer names it)")
 
     attrs = _field(spans, "attributes")
     cols: dict[str, Any] = {}

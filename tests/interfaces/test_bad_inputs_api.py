@@ -109,3 +109,23 @@ def test_otlp_span_of_a_few_seconds_is_read(tmp_path: Path) -> None:
     p = _otlp_span(tmp_path / "t.jsonl", "1000000000", "3000000000")
     log, _ = otlp.load_otlp(p)
     assert len(log.steps) == 1
+
+
+def test_label_file_with_an_unknown_column_is_refused_naming_it_and_the_valid_ones(tmp_path: Path) -> None:
+    f = tmp_path / "lab.csv"
+    f.write_text("request_id,qualty\nr1,0.5\n")
+    with pytest.raises(SchemaError, match=r"lab\.csv:2: .*'qualty'.*quality"):
+        pricefiles.load_labels(f)
+
+
+def test_json_label_given_as_a_string_is_refused(tmp_path: Path) -> None:
+    f = tmp_path / "lab.json"
+    f.write_text(json.dumps({"r1": {"v_usd": "5"}}))
+    with pytest.raises(SchemaError, match="v_usd"):
+        pricefiles.load_labels(f)
+
+
+def test_label_files_with_known_columns_still_load(tmp_path: Path) -> None:
+    f = tmp_path / "lab.csv"
+    f.write_text("request_id,quality,v_usd,group,v_source\nr1,0.5,2,a,user\n")
+    assert pricefiles.load_labels(f)["r1"]["v_usd"] == 2.0

@@ -81,11 +81,19 @@ def load_price_file(path: str | Path) -> StaticPriceTable:
     return table
 
 
-def _label_row(row: dict[str, Any], where: str) -> dict[str, Any]:
+def _label_row(row: dict[str, Any], where: str, *, typed: bool) -> dict[str, Any]:
+    """One request's labels; ``typed``: the file is JSON/TOML/YAML, where a number given as text is refused."""
     out: dict[str, Any] = {}
     for k, v in row.items():
+        if not (k in LABEL_FIELDS or k in ("request_id", "group") or str(k).endswith("_source")):
+            raise SchemaError(
+                f"{where}: unknown label field {k!r}; expected request_id, group, a *_source field or "
+                f"one of {', '.join(LABEL_FIELDS)}"
+            )
         if v is None or v == "" or k == "request_id":
             continue
+        if k in LABEL_FIELDS and typed and (isinstance(v, str | bool) or not isinstance(v, int | float)):
+            raise SchemaError(f"{where}: field {k!r} must be a number, got {v!r}; expected a finite number")
         if k in LABEL_FIELDS:
             try:
                 x = reader.float_field(v, where, k)
@@ -99,12 +107,14 @@ def _label_row(row: dict[str, Any], where: str) -> dict[str, Any]:
     return out
 
 
-def _add_label(out: dict[str, dict[str, Any]], rid: Any, row: dict[str, Any], where: str) -> None:
+def _add_label(
+    out: dict[str, dict[str, Any]], rid: Any, row: dict[str, Any], where: str, *, typed: bool = True
+) -> None:
     """Put one request's labels in ``out``; an id labelled twice is an error (never last-wins)."""
     key = str(rid)
     if key in out:
         raise SchemaError(f"{where}: duplicate request_id {key!r}; expected each request id once")
-    out[key] = _label_row(row, where)
+    out[key] = _label_row(row, where, typed=typed)
 
 
 def load_labels(path: str | Path) -> dict[str, dict[str, Any]]:
@@ -114,7 +124,7 @@ def load_labels(path: str | Path) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     if p.suffix == ".csv":
         for line, row in reader.csv_rows(p, ("request_id",)):
-            _add_label(out, row["request_id"], row, f"{p}:{line}")
+            _add_label(out, row["request_id"], row, f"{p}:{line}", typed=False)
         return out
     if p.suffix == ".jsonl":
         for line, text in reader.iter_lines(p):

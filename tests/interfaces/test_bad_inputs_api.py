@@ -129,3 +129,16 @@ def test_label_files_with_known_columns_still_load(tmp_path: Path) -> None:
     f = tmp_path / "lab.csv"
     f.write_text("request_id,quality,v_usd,group,v_source\nr1,0.5,2,a,user\n")
     assert pricefiles.load_labels(f)["r1"]["v_usd"] == 2.0
+
+
+@pytest.mark.parametrize("score", ["1", True])
+def test_routerarena_score_that_is_not_a_json_number_is_refused(tmp_path: Path, score: object) -> None:
+    rec = {
+        "global_index": "AIME_1",
+        "question": "q",
+        "evaluation_result": {"score": score, "inference_cost": 0.001},
+        "token_usage": {"input_tokens": 10, "output_tokens": 5},
+    }
+    (tmp_path / "m.jsonl").write_text(json.dumps(rec) + "\n")
+    with pytest.raises(SchemaError, match=r"m\.jsonl: line 1: evaluation_result\.score"):
+        routing.load_routerarena(tmp_path)

@@ -235,6 +235,8 @@ def _arena_row(line: str, model: str, path: Path, lineno: int) -> tuple[dict[str
     gid = str(raw_gid)
     raw = get("evaluation_result", "score")
     try:
+        if isinstance(raw, str | bool):  # JSON text or true/false: not a score (never coerced)
+            raise SchemaError(where)
         score = reader.float_field(raw, where, "evaluation_result.score")
     except SchemaError:
         raise SchemaError(

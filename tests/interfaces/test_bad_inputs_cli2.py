@@ -112,3 +112,48 @@ def test_rl_run_writes_no_json_or_report_when_the_ledger_already_records_the_run
     assert main([*base, "--json", str(out_json), "--report", str(out_html)]) == 2
     assert "already records this run" in _err_line(capsys)
     assert not out_json.exists() and not out_html.exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "option"),
+    [
+        (["economy", "equilibrium", "--tenants", "3", "--seed", "-1"], "--seed"),
+        (["economy", "run", "--seed", "-1"], "--seed"),
+        (["serve", "prediction3", "--base-rate-scale", "1e-300"], "--base-rate-scale"),
+        (["serve", "simulate", "--trace", "x.csv", "--kv-bandwidth-gb-s", "1e-300"], "--kv-bandwidth-gb-s"),
+        (["gateway", "selftest", "--requests", "99999999"], "--requests"),
+    ],
+)
+def test_an_out_of_range_flag_fails_at_parse_time(
+    capsys: pytest.CaptureFixture[str], argv: list[str], option: str
+) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    line = _err_line(capsys)
+    assert option in line and "expected" in line, line
+
+
+@pytest.mark.parametrize(
+    ("argv", "option"),
+    [
+        (["serve", "prediction3", "--long-rates", "1e9"], "--long-rates"),
+        (["economy", "run", "--load", "1e-300"], "--load"),
+        (["economy", "run", "--load", "1e300"], "--load"),
+        (["economy", "equilibrium", "--capacity-frac", "1e-300"], "--capacity-frac"),
+    ],
+)
+def test_an_out_of_range_list_flag_is_one_line_before_any_work(
+    capsys: pytest.CaptureFixture[str], argv: list[str], option: str
+) -> None:
+    assert main(argv) == 2
+    line = _err_line(capsys)
+    assert option in line and ("≤" in line or "100]" in line), line
+
+
+def test_a_negative_v_is_refused_with_the_v_above_zero_message(tmp_path: Path) -> None:
+    from tokenomy.core.errors import ValidationError
+    from tokenomy.interfaces.args import v_values
+
+    with pytest.raises(ValidationError, match="V must be > 0 USD"):
+        v_values("-1")

@@ -96,6 +96,13 @@ def v_values(text: str, what: str = "--V") -> list[float]:
     Raises:
         ValidationError: one line naming the option and the value: "V must be > 0 USD; got …".
     """
+    for part in items(text, what, distinct=False):
+        try:
+            v = float(part)
+        except ValueError:
+            continue  # floats() names the entry that is not a number
+        if v < sys.float_info.min:  # a negative V gets the same message as 0
+            raise ValidationError(f"{what}: V must be > 0 USD (at least {sys.float_info.min:g}); got {v!r}")
     vals = floats(text, what, allow_zero=True)
     for v in vals:
         if v < sys.float_info.min:  # 0, -0 and subnormals: every V-weighted quantity degenerates

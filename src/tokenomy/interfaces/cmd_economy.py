@@ -26,7 +26,7 @@ from tokenomy.economy.configs import CONFIGS, parse_configs
 from tokenomy.economy.experiment import DEFAULT_AGENT_SHARE, Experiment, prepare, run_experiment
 from tokenomy.economy.sizing import TARGET_UTILISATION
 from tokenomy.economy.training import SERVING_GRID
-from tokenomy.interfaces.args import floats
+from tokenomy.interfaces.args import floats, int_in
 from tokenomy.interfaces.cmd_economy_equilibrium import register_equilibrium
 from tokenomy.interfaces.loaders.agent_data import load_miniswe
 from tokenomy.interfaces.loaders.routing import load_routerbench
@@ -83,7 +83,7 @@ def register(sub: Any) -> None:
     r.add_argument(
         "--requests", type=int, default=DEFAULT_REQUESTS, help="test requests N (first N arrivals)"
     )
-    r.add_argument("--seed", type=int, default=0, help="seed of the pairing, synthetic V and bootstrap")
+    r.add_argument("--seed", type=int_in(0), default=0, help="seed of the pairing, synthetic V and bootstrap")
     r.add_argument(
         "--agent-share",
         type=float,
@@ -218,7 +218,7 @@ def _write_runs(ledger: Ledger, exp: Experiment) -> int:
 def run_economy(args: argparse.Namespace) -> dict[str, Any]:
     """Parse, run, print; write the report and the ledger only once everything succeeded."""
     configs = parse_configs(args.configs)
-    loads = floats(args.load, "--load (a comma list of positive numbers, e.g. 1,2,4)")
+    loads = floats(args.load, "--load (a comma list of load factors, e.g. 1,2,4)", lo=0.01, hi=100.0)
     if not 0.0 <= args.agent_share < 1.0:
         raise ValidationError(f"--agent-share must be in [0, 1); got {args.agent_share!r}")
     if not 0.0 < args.utilisation <= 10.0:

@@ -30,6 +30,7 @@ from tokenomy.economy import (
     tenant_from_requests,
     tenants_from_servegen,
 )
+from tokenomy.interfaces.args import int_in
 from tokenomy.interfaces.loaders.servegen import SERVEGEN_FILE, load_servegen
 from tokenomy.interfaces.loaders.traces import load_trace, resolve_trace
 from tokenomy.interfaces.paths import resolve_data_dir
@@ -74,7 +75,7 @@ def register_equilibrium(subparsers: Any) -> None:
         "--trace", default="servegen", help="servegen[:CATEGORY] (default language/m-large) or azure"
     )
     p.add_argument("--tenants", type=int, default=8, metavar="K", help="number of tenants, ≥ 2 (default 8)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the synthetic V and the size samples")
+    p.add_argument("--seed", type=int_in(0), default=0, help="seed of the synthetic V and the size samples")
     p.add_argument(
         "--capacity-frac",
         type=float,
@@ -93,9 +94,10 @@ def _check_args(args: argparse.Namespace) -> None:
             f"--tenants must be an integer ≥ 2 (K tenants share the market); got {args.tenants!r}"
         )
     f = args.capacity_frac
-    if not (isinstance(f, int | float) and math.isfinite(f) and f > 0):
+    if not (isinstance(f, int | float) and math.isfinite(f) and 0.01 <= f <= 100):
         raise ValidationError(
-            f"--capacity-frac must be a number > 0 (capacity as a fraction of peak demand, e.g. 0.5); got {f!r}"
+            "--capacity-frac must be a number in [0.01, 100] (capacity as a fraction of peak demand, "
+            f"e.g. 0.5); got {f!r}"
         )
     if not (args.trace == "servegen" or args.trace.startswith("servegen:") or args.trace == "azure"):
         raise ValidationError(f"--trace must be servegen, servegen:CATEGORY or azure; got {args.trace!r}")

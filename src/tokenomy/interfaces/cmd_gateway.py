@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from tokenomy.interfaces.args import int_in
+
 __all__ = ["register"]
 
 _TEXT = """\
@@ -47,7 +49,11 @@ def register_more(gsub: Any) -> None:
         help="start two real local models (llama.cpp) and the gateway, send a graded workload, check the ledger",
     )
     t.add_argument(
-        "--requests", type=int, default=24, metavar="N", help="graded requests to send (default 24)"
+        "--requests",
+        type=int_in(1, 1000),
+        default=24,
+        metavar="N",
+        help="graded requests to send (1-1000, default 24)",
     )
     t.set_defaults(func=selftest)
 

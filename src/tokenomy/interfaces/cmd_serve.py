@@ -61,6 +61,8 @@ R = TypeVar("R")
 
 MIN_RATE_SCALE, MAX_RATE_SCALE = 1e-6, 1e6
 """Bounds of a ``--rate-scale`` multiplier: beyond them arrival times lose their precision in float64."""
+MAX_LONG_RPS = 100.0
+"""Upper bound of a ``--long-rates`` entry (requests per second): the long tenant's requests are drawn up front."""
 
 
 def _schedulers(text: str) -> list[str]:
@@ -143,7 +145,7 @@ def register(sub: Any) -> None:
     q.add_argument(
         "--window-s", type=float_in(0.0, above=True), default=1200.0, help="seconds of the base trace to use"
     )
-    q.add_argument("--base-rate-scale", type=float_in(0.0, above=True), default=2.0)
+    q.add_argument("--base-rate-scale", type=float_in(MIN_RATE_SCALE, MAX_RATE_SCALE), default=2.0)
     q.add_argument("--long-rates", default="0.25,0.5,1,1.5", help="long tenant's requests per second")
     q.add_argument("--long-prompt-median", type=float_in(1.0), default=16000.0)
     q.add_argument("--scheduler", default="fcfs,priced,spf,vtc", help="first one is the flat reference")
@@ -288,7 +290,7 @@ def run_prediction3(args: argparse.Namespace) -> dict[str, Any]:
     wl = wls[0]
     base = wl.take((wl.arrival_s < args.window_s).nonzero()[0], name=f"{wl.name}[0:{args.window_s:g}s]")
     base = rate_scaled(base, args.base_rate_scale)
-    rates = [0.0, *floats(args.long_rates, "--long-rates")]
+    rates = [0.0, *floats(args.long_rates, "--long-rates", hi=MAX_LONG_RPS)]
     names = _schedulers(args.scheduler)
     tenant = LongTenant(prompt_median=args.long_prompt_median)
     with tqdm(total=len(rates) * len(names), unit="run", desc="prediction 3") as bar:

@@ -95,7 +95,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--kv-bandwidth-gb-s",
-        type=float_in(0.0, above=True),
+        type=float_in(1e-3, 1e5),
         default=50.0,
         help="KV transfer bandwidth, GB/s (assumed 50)",
     )

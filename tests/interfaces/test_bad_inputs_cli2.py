@@ -157,3 +157,18 @@ def test_a_negative_v_is_refused_with_the_v_above_zero_message(tmp_path: Path) -
 
     with pytest.raises(ValidationError, match="V must be > 0 USD"):
         v_values("-1")
+
+
+def test_stdout_closed_early_is_a_quiet_exit(tmp_path: Path) -> None:
+    trace = _trace(tmp_path)
+    code = "import sys; from tokenomy.interfaces.cli import main; sys.exit(main(sys.argv[1:]))"
+    argv = ["serve", "simulate", "--trace", str(trace), "--scheduler", "fcfs,priced", "--rate-scale", "1,2"]
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # the reader goes away before the table is printed
+    err = proc.stderr.read()
+    proc.wait(timeout=60)
+    assert "Broken pipe" not in err and "Traceback" not in err, err
+    assert "error" not in err, err

@@ -143,10 +143,26 @@ def _main(argv: Sequence[str] | None) -> int:
     except TokenomyError as exc:
         print(f"tokenomy: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # stdout closed early (`| head`): stop quietly, nothing more to print
+        _silence_stdout()
+        if any(getattr(args, k, None) for k in ("json", "report", "out", "ledger")):
+            print("tokenomy: stdout closed early; unfinished outputs not written", file=sys.stderr)
+        return 141  # 128 + SIGPIPE, as a shell reports a pipe writer stopped by its reader
     except OSError as exc:  # the disk refused an output after the checks (full, removed meanwhile)
         print(f"tokenomy: error: cannot write {exc.filename!r}: {exc.strerror}", file=sys.stderr)
         return 2
     return 0
+
+
+def _silence_stdout() -> None:
+    """Point stdout at the null device, so the interpreter's final flush raises no second error."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout without a file descriptor (captured): nothing to flush
+        pass
 
 
 if __name__ == "__main__":

@@ -172,3 +172,20 @@ def test_stdout_closed_early_is_a_quiet_exit(tmp_path: Path) -> None:
     proc.wait(timeout=60)
     assert "Broken pipe" not in err and "Traceback" not in err, err
     assert "error" not in err, err
+
+
+def test_audit_ledger_format_names_a_csv_and_a_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tokenomy.ledger import Ledger
+
+    csv = tmp_path / "ll1.csv"
+    csv.write_text("request_id,spend\nr1,0.01\n")
+    assert main(["audit", str(csv), "--format", "ledger"]) == 2
+    assert "not a DuckDB ledger" in _err_line(capsys)
+    assert main(["audit", str(tmp_path), "--format", "ledger"]) == 2
+    assert "is a folder" in _err_line(capsys)
+    with Ledger(tmp_path / "ok.duckdb"):
+        pass
+    assert main(["audit", str(tmp_path / "ok.duckdb"), "--format", "ledger"]) in (0, 2)
+    assert "not a DuckDB ledger" not in capsys.readouterr().err

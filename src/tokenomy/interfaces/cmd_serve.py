@@ -284,14 +284,14 @@ def run_reuse_command(args: argparse.Namespace) -> dict[str, Any]:
 def run_prediction3(args: argparse.Namespace) -> dict[str, Any]:
     """The long-context-tenant experiment; prints a table and writes the report when asked."""
     check_output_path(args.report, "--report")
+    rates = [0.0, *floats(args.long_rates, "--long-rates", hi=MAX_LONG_RPS)]  # flags before any work
+    names = _schedulers(args.scheduler)
     data = resolve_data_dir(args.data)
     engine, source = _engine(args, data)
     wls, notes = _load(args, data, None)
     wl = wls[0]
     base = wl.take((wl.arrival_s < args.window_s).nonzero()[0], name=f"{wl.name}[0:{args.window_s:g}s]")
     base = rate_scaled(base, args.base_rate_scale)
-    rates = [0.0, *floats(args.long_rates, "--long-rates", hi=MAX_LONG_RPS)]
-    names = _schedulers(args.scheduler)
     tenant = LongTenant(prompt_median=args.long_prompt_median)
     with tqdm(total=len(rates) * len(names), unit="run", desc="prediction 3") as bar:
         rows = prediction3(

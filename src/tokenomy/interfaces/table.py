@@ -17,7 +17,18 @@ def _cell(v: Any, digits: int) -> str:
         if v != 0 and (abs(v) < 10**-digits or abs(v) >= 1e7):
             return f"{v:.{digits}g}"
         return f"{v:,.{digits}f}"
-    return str(v)
+    return _printable(str(v))
+
+
+def _printable(text: str) -> str:
+    """``text`` with each non-printable character (ESC, NUL, newline …) shown as its escape (``\\x1b``).
+
+    Names and ids in a table come from user data: a raw escape sequence would drive the terminal and a
+    newline would break the table's rows.
+    """
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
 
 
 def format_table(

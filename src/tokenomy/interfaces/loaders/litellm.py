@@ -16,7 +16,7 @@ from tokenomy.audit.log import AuditLog, StepBuilder, latest_steps
 from tokenomy.core.errors import SchemaError
 from tokenomy.core.prices import PriceVector
 from tokenomy.interfaces.loaders import reader
-from tokenomy.interfaces.loaders.otlp import BadLines, json_records, malformed, one_or_many
+from tokenomy.interfaces.loaders.otlp import BadLines, json_records, malformed
 
 __all__ = ["gateway_log", "load_gateway", "load_litellm", "records"]
 
@@ -111,7 +111,7 @@ def load_gateway(
     """
     bad = BadLines()
     rows = []
-    for path in one_or_many(paths, f"load_{source}"):
+    for path in reader.path_args(paths, f"load_{source}"):
         for where, rec in records(Path(path), skip_bad, bad, progress):
             try:
                 try:

@@ -23,7 +23,7 @@ from tokenomy.core.errors import SchemaError
 from tokenomy.core.prices import PriceVector
 from tokenomy.interfaces.loaders import reader
 
-__all__ = ["BadLines", "json_records", "load_otlp", "malformed", "one_or_many"]
+__all__ = ["BadLines", "json_records", "load_otlp", "malformed"]
 
 
 @dataclass
@@ -83,12 +83,6 @@ def json_records(
                 bad.add(str(exc))
             continue
         yield f"{p}:{lineno}", obj
-
-
-def one_or_many(paths: Sequence[str | Path] | str | Path, func: str) -> list[Path]:
-    """The input files of a loader: a bare ``str`` or ``Path`` is one file (never its characters), or a
-    non-empty list of them (``reader.path_args``; anything else names ``func``)."""
-    return reader.path_args(paths, func)
 
 
 def malformed(where: str, exc: BaseException) -> SchemaError:
@@ -171,7 +165,7 @@ def load_otlp(
     """
     imp = OtlpImporter() if defaults is None else OtlpImporter(defaults=defaults)
     bad = BadLines()
-    for path in one_or_many(paths, "load_otlp"):
+    for path in reader.path_args(paths, "load_otlp"):
         if fast and _fast_file(imp, path, progress):
             continue
         for where, obj in json_records(path, skip_bad=skip_bad, bad=bad, progress=progress):

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from tokenomy.core import (
@@ -100,6 +100,8 @@ def test_priced_allocation_sets_marginal_value_equal_to_full_price() -> None:
 
 @settings(max_examples=40, deadline=None)
 @given(st.floats(0.02, 0.5), st.floats(0.5, 40.0), st.floats(1e-3, 0.05))
+# budget and risk cap bind on the same funded use: the joint Newton step is singular there
+@example(budget=0.033435635425716786, lat_cap=1.0, risk_cap=0.001)
 def test_latency_and_risk_caps_give_multipliers_and_implied_prices(
     budget: float, lat_cap: float, risk_cap: float
 ) -> None:

@@ -121,12 +121,24 @@ class _Problem:
         return np.asarray((rows * d) @ self.rows[active].T)
 
 
-def _solve_one(p: _Problem, k: int, mu: NDArray[np.float64]) -> float:
-    """μ_k ≥ 0 that zeroes the excess of constraint k with the other μ fixed (0 if slack at μ_k=0)."""
+def _solve_one(
+    p: _Problem, k: int, mu: NDArray[np.float64], inner: tuple[int, ...] = ()
+) -> float:
+    """μ_k ≥ 0 that zeroes the excess of constraint k with the other μ fixed (0 if slack at μ_k=0).
+
+    With ``inner`` the multipliers on those constraints are re-solved (nested) for every trial μ_k,
+    so the root is that of the partially minimised dual, which is convex in μ_k: its derivative,
+    the excess of k, is monotone even where the joint Jacobian is singular.
+    """
 
     def f(x: float) -> float:
         m = mu.copy()
         m[k] = x
+        if inner:
+            try:
+                m = _solve_nested(p, inner, m)
+            except InfeasibleError:
+                return 1e300  # the inner caps cannot bound the allocation at this μ_k: raise it
         e = p.excess(m)[k]
         return 1e300 if math.isnan(e) else float(e)
 
@@ -143,6 +155,14 @@ def _solve_one(p: _Problem, k: int, mu: NDArray[np.float64]) -> float:
     if f(lo) <= 0:
         return lo
     return float(brentq(f, lo, hi, xtol=1e-300, rtol=1e-15, maxiter=1000))
+
+
+def _solve_nested(p: _Problem, active: tuple[int, ...], mu: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Multipliers on ``active`` by nested one-dimensional roots (slow, exact; at most 3 levels)."""
+    mu = mu.copy()
+    k, rest = active[0], active[1:]
+    mu[k] = _solve_one(p, k, mu, rest)
+    return _solve_nested(p, rest, mu) if rest else mu
 
 
 def _solve_subset(p: _Problem, active: tuple[int, ...]) -> NDArray[np.float64]:
@@ -221,6 +241,17 @@ def _solve(p: _Problem) -> NDArray[np.float64]:
             )
             if err < best_err:
                 best, best_err = mu, err
+    # Degenerate sets (two caps that bind on the same funded use, a use at its corner) can leave the
+    # joint Newton step singular; the nested roots are exact there. Tried only when the fast path fails.
+    for size in range(2, k_n + 1):
+        for subset in itertools.combinations(range(k_n), size):
+            with np.errstate(all="ignore"):
+                try:
+                    mu = _solve_nested(p, subset, np.zeros(k_n))
+                except InfeasibleError:
+                    continue
+                if _is_kkt(p, mu):
+                    return mu
     if best is None:
         raise InfeasibleError("no set of binding constraints bounds the allocation")
     return best

@@ -121,9 +121,7 @@ class _Problem:
         return np.asarray((rows * d) @ self.rows[active].T)
 
 
-def _solve_one(
-    p: _Problem, k: int, mu: NDArray[np.float64], inner: tuple[int, ...] = ()
-) -> float:
+def _solve_one(p: _Problem, k: int, mu: NDArray[np.float64], inner: tuple[int, ...] = ()) -> float:
     """μ_k ≥ 0 that zeroes the excess of constraint k with the other μ fixed (0 if slack at μ_k=0).
 
     With ``inner`` the multipliers on those constraints are re-solved (nested) for every trial μ_k,

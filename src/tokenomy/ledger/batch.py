@@ -23,7 +23,7 @@ from tokenomy.core.rule import NULL, surplus_matrix
 from tokenomy.ledger import schema
 from tokenomy.ledger.kinds import validate_kind
 from tokenomy.ledger.layers import Layer, as_layer
-from tokenomy.ledger.tables import metadata_json
+from tokenomy.ledger.metadata import metadata_json
 
 __all__ = ["DecisionBatch"]
 

@@ -24,6 +24,7 @@ from tokenomy.core.uses import TokenUse
 from tokenomy.ledger.kinds import validate_kind
 from tokenomy.ledger.layers import Layer
 from tokenomy.ledger.layers import as_layer as _layer
+from tokenomy.ledger.metadata import check_metadata
 
 __all__ = ["SCHEMA_VERSION", "Candidate", "Decision", "Layer", "Outcome"]
 
@@ -41,6 +42,7 @@ def _text(name: str, value: object, where: str, *, allow_empty: bool = False) ->
 def _metadata(value: object, where: str) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
         raise ValidationError(f"metadata in {where} must be a mapping (key -> value), got {value!r}")
+    check_metadata(value, where)
     return MappingProxyType(dict(value))
 
 

@@ -33,10 +33,10 @@ from tokenomy.ledger import queries, schema, writer
 from tokenomy.ledger.batch import DecisionBatch
 from tokenomy.ledger.files import path_problem
 from tokenomy.ledger.locking import MEMORY, FileAccess, path_lock
+from tokenomy.ledger.metadata import metadata_json as _json
 from tokenomy.ledger.migrate import check_is_ledger, open_schema
 from tokenomy.ledger.records import SCHEMA_VERSION, Decision, Outcome
 from tokenomy.ledger.tables import decision_tables, decisions_from_tables
-from tokenomy.ledger.tables import metadata_json as _json
 from tokenomy.ledger.writer import Check
 
 __all__ = ["Ledger"]
@@ -253,7 +253,7 @@ class Ledger:
             return 0
         _check_quality(np.array([o.quality for o in rows], dtype=np.float64))
         columns = {f: [getattr(o, f) for o in rows] for f in _OUTCOME_FIELDS}
-        columns["metadata"] = [_json(o.metadata, f"outcome for {o.request_id!r}") for o in rows]
+        columns["metadata"] = [_json(o.metadata, f"Outcome for request {o.request_id!r}") for o in rows]
 
         def build(first: int) -> dict[str, pa.Table]:
             seq = {"seq": list(range(first, first + len(rows)))}

@@ -13,27 +13,15 @@ from typing import Any
 
 import pyarrow as pa
 
-from tokenomy.core.errors import ValidationError
 from tokenomy.core.prices import PriceVector, ResourcePrice
 from tokenomy.ledger import schema
+from tokenomy.ledger.metadata import metadata_json
 from tokenomy.ledger.records import Candidate, Decision, Layer
 
 __all__ = ["decision_tables", "decisions_from_tables", "metadata_json"]
 
 _CANDIDATE_FIELDS = ("name", "dq", "dc_usd", "dl_s", "dr", "dr_irr", "surplus_usd")
 _RESOURCE_FIELDS = ("resource", "usd_per_unit", "unit", "source", "time_s")
-
-
-def metadata_json(meta: Mapping[str, Any], where: str) -> str:
-    """``meta`` as compact, key-sorted JSON.
-
-    Raises:
-        ValidationError: ``meta`` is not JSON-serialisable (the message names ``where``).
-    """
-    try:
-        return json.dumps(dict(meta), sort_keys=True, separators=(",", ":"))
-    except (TypeError, ValueError) as exc:
-        raise ValidationError(f"metadata of {where} must be JSON-serialisable: {exc}") from None
 
 
 def decision_tables(
@@ -63,7 +51,10 @@ def decision_tables(
             "lam_source": [p.lam_source.value for p in prices],
             "rho_source": [p.rho_source.value for p in prices],
             "rho_irr_source": [p.rho_irr_source.value for p in prices],
-            "metadata": [metadata_json(d.metadata, f"decision {i}") for i, d in zip(ids, rows, strict=True)],
+            "metadata": [
+                metadata_json(d.metadata, f"decision {i} for request {d.request_id!r}")
+                for i, d in zip(ids, rows, strict=True)
+            ],
             "kind": [d.kind for d in rows],
             "prices_time_s": [p.time_s for p in prices],
         },

@@ -1,0 +1,168 @@
+"""Bad input to the ledger: free-form metadata JSON cannot hold faithfully, non-finite times, files that
+are not tokenomy DuckDB ledgers, and Ledger API arguments of the wrong form. Each is one
+ValidationError/LedgerError naming the record, key, file or argument; nothing is written."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from tokenomy.core import PriceVector, TokenUse, ValidationError
+from tokenomy.ledger import Decision, DecisionBatch, Layer, Ledger, Outcome
+
+USES = [TokenUse("cheap", 0.7, 1.0), TokenUse("frontier", 0.9, 5.0)]
+
+
+def _decision(rid: str = "r1", **kw: Any) -> Decision:
+    return Decision.from_uses(rid, "demand", "route", USES, PriceVector(v_usd=10.0), **kw)
+
+
+def _nested(depth: int) -> dict[str, Any]:
+    root: dict[str, Any] = {}
+    cur = root
+    for _ in range(depth):
+        cur["a"] = {}
+        cur = cur["a"]
+    return root
+
+
+def _cycle() -> dict[str, Any]:
+    d: dict[str, Any] = {}
+    d["self"] = d
+    return d
+
+
+BAD_METADATA = [
+    pytest.param({"x": math.nan}, "'x'", id="nan"),
+    pytest.param({"x": math.inf}, "'x'", id="inf"),
+    pytest.param({"x": -math.inf}, "'x'", id="-inf"),
+    pytest.param({"x": [1.0, math.nan]}, r"'x\[1\]'", id="nan-in-list"),
+    pytest.param({"x": {"y": np.float64("nan")}}, "'x.y'", id="numpy-nan-nested"),
+    pytest.param({"x": b"ab"}, "'x'", id="bytes"),
+    pytest.param({"x": {1, 2}}, "'x'", id="set"),
+    pytest.param({"x": object()}, "'x'", id="object"),
+    pytest.param({1: 2}, "1", id="int-key"),
+    pytest.param({None: 1}, "None", id="none-key"),
+    pytest.param({"x": {(1, 2): 3}}, "x", id="tuple-key-nested"),
+    pytest.param({"deep": _nested(100)}, "deep", id="deep-100"),
+    pytest.param({"deep": _nested(5000)}, "deep", id="deep-5000"),
+    pytest.param(_cycle(), "self", id="cycle"),
+]
+
+
+@pytest.mark.parametrize(("meta", "key"), BAD_METADATA)
+def test_decision_metadata_json_cannot_hold_is_refused_naming_request_and_key(
+    meta: dict[Any, Any], key: str
+) -> None:
+    with pytest.raises(ValidationError, match="r-odd") as err:
+        _decision("r-odd", metadata=meta)
+    assert "metadata" in str(err.value)
+    assert err.match(key)
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize(("meta", "key"), BAD_METADATA)
+def test_outcome_metadata_json_cannot_hold_is_refused_naming_request_and_key(
+    meta: dict[Any, Any], key: str
+) -> None:
+    with pytest.raises(ValidationError, match="r-odd") as err:
+        Outcome("r-odd", 1.0, 0.01, metadata=meta)
+    assert err.match(key)
+
+
+def test_metadata_json_holds_is_accepted_and_reads_back() -> None:
+    meta = {"s": "x", "i": 3, "f": 1.5, "b": True, "n": None, "l": [1, "a", [2.0]], "d": {"k": _nested(20)}}
+    led = Ledger()
+    led.append([_decision(metadata=meta)])
+    led.append_outcomes([Outcome("r1", 1.0, 0.01, metadata=meta)])
+    assert dict(next(led.decisions()).metadata) == meta
+    assert dict(next(led.outcomes()).metadata) == meta
+
+
+def test_metadata_changed_after_construction_is_refused_at_append_and_nothing_of_the_batch_is_written(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "odd.duckdb"
+    with Ledger(path) as led:
+        led.append([_decision("r0")])
+    before = path.read_bytes()
+    inner: list[float] = [1.0]
+    bad = _decision("r-late", metadata={"x": inner})
+    inner.append(math.nan)  # the record held a reference to a list that changed afterwards
+    led = Ledger(path)
+    with pytest.raises(ValidationError, match=r"r-late.*'x\[1\]'"):
+        led.append([_decision("r1"), bad])
+    assert led.count() == 1
+    out_inner: list[float] = [0.0]
+    late = Outcome("r0", 1.0, 0.01, metadata={"y": out_inner})
+    out_inner.append(math.inf)
+    with pytest.raises(ValidationError, match=r"r0.*'y\[1\]'"):
+        led.append_outcomes([Outcome("r0", 1.0, 0.01), late])
+    assert led.count("outcomes") == 0
+    led.close()
+    assert path.read_bytes() == before
+
+
+def _batch(**kw: Any) -> DecisionBatch:
+    base: dict[str, Any] = {
+        "request_ids": ["a", "b"],
+        "layer": Layer.DEMAND,
+        "decision_point": "route",
+        "names": ("x",),
+        "dq": np.ones((2, 1)),
+        "dc_usd": np.ones((2, 1)),
+        "dl_s": np.zeros((2, 1)),
+        "dr": np.zeros((2, 1)),
+        "dr_irr": np.zeros((2, 1)),
+        "chosen": np.zeros(2, np.int64),
+        "v_usd": np.ones(2),
+        "lam_usd_per_s": np.zeros(2),
+        "rho_usd": np.zeros(2),
+        "rho_irr_usd": np.zeros(2),
+        "time_s": np.zeros(2),
+    }
+    return DecisionBatch(**{**base, **kw})
+
+
+@pytest.mark.parametrize(
+    ("kw", "key"),
+    [
+        ({"metadata": {"x": math.nan}}, "'x'"),
+        ({"metadata": {3: "a"}}, "3"),
+        ({"row_metadata": {"y": [1.0, math.inf]}}, r"'y\[1\]'"),
+        ({"row_metadata": {"y": np.array([1.0, math.nan])}}, r"'y\[1\]'"),
+    ],
+)
+def test_batch_metadata_json_cannot_hold_is_refused(kw: dict[str, Any], key: str) -> None:
+    led = Ledger()
+    with pytest.raises(ValidationError, match=key):
+        led.append_batch(_batch(**kw))
+    assert led.count() == 0
+
+
+@pytest.mark.parametrize("t", [math.nan, math.inf, -math.inf])
+def test_non_finite_times_are_refused_everywhere(t: float) -> None:
+    with pytest.raises(ValidationError, match="time_s"):
+        _decision(time_s=t)
+    with pytest.raises(ValidationError, match="time_s"):
+        Outcome("r1", 1.0, 0.01, time_s=t)
+    led = Ledger()
+    led.append([_decision()])
+    with pytest.raises(ValidationError, match="time_s"):
+        led.append_outcome_arrays(["r1"], [1.0], [0.01], time_s=[t])
+    with pytest.raises(ValidationError, match="time_s"):
+        led.append_batch(_batch(time_s=np.array([0.0, t])))
+    assert (led.count(), led.count("outcomes")) == (1, 0)
+
+
+def test_a_negative_time_is_a_time_on_the_layer_clock_and_reads_back() -> None:
+    """Times are on any epoch (the layer's clock), so -5 s is a time, not damage: kept as written."""
+    led = Ledger()
+    led.append([_decision(time_s=-5.0)])
+    led.append_outcomes([Outcome("r1", 1.0, 0.01, time_s=-3.0)])
+    assert next(led.decisions()).time_s == -5.0
+    assert next(led.outcomes()).time_s == -3.0

@@ -146,7 +146,18 @@ def test_route_eval_with_a_router_fitted_on_other_models_names_both(
     common = ["--format", "long", "--prices", "none", "--estimator", "prior"]
     assert main(["route", "save", "--data", str(a), *common, "--out", str(tmp_path / "r")]) == 0
     capsys.readouterr()
-    argv = ["route", "eval", "--data", str(b), *common, "--router", str(tmp_path / "r"), "--V", "0.01"]
+    argv = [
+        "route",
+        "eval",
+        "--data",
+        str(b),
+        "--format",
+        "long",
+        "--router",
+        str(tmp_path / "r"),
+        "--V",
+        "0.01",
+    ]
     assert main([*argv, "--boot", "10", "--no-longtail"]) == 2
     err = capsys.readouterr().err
     assert "router fitted on models ['small', 'medium', 'large']; the data has ['small', 'large']" in err

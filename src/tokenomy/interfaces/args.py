@@ -7,7 +7,12 @@ instead of being dropped or run twice; ``floats`` is ``items`` read as numbers.
 The ``int_in`` / ``float_in`` factories build ``type=`` callables for ``add_argument``: a value outside
 its range (0 where a count ≥ 1 is needed, a negative limit, NaN or an infinite price) is refused by
 argparse with a one-line error naming the option's expected form, instead of silently meaning a
-default or running nothing.
+default or running nothing. A list's error states its whole range once (``in (0, 1e+09]``), whichever
+end the value broke.
+
+USD price flags (V, λ, ρ) are bounded by ``MAX_USD`` (``usd_price``, ``usd_prices``, ``v_values``) so
+no product a command forms with them can overflow to inf or NaN. ``refuse_ignored`` refuses a flag that
+only acts with another one (or is overridden by another one) instead of silently ignoring it.
 """
 
 from __future__ import annotations
@@ -19,7 +24,20 @@ from collections.abc import Callable, Sequence
 
 from tokenomy.core.errors import ValidationError
 
-__all__ = ["MAX_DRAWS", "MAX_FOLDS", "MAX_RESAMPLES", "float_in", "floats", "int_in", "items", "v_values"]
+__all__ = [
+    "MAX_DRAWS",
+    "MAX_FOLDS",
+    "MAX_RESAMPLES",
+    "MAX_USD",
+    "float_in",
+    "floats",
+    "int_in",
+    "items",
+    "refuse_ignored",
+    "usd_price",
+    "usd_prices",
+    "v_values",
+]
 
 MAX_RESAMPLES = 1_000_000
 """Upper bound of a bootstrap-resample count flag (``--boot``): memory grows with it."""
@@ -27,6 +45,11 @@ MAX_FOLDS = 10_000
 """Upper bound of a cross-fitting fold count (``--folds``); a command also caps it by its data."""
 MAX_DRAWS = 100_000_000
 """Upper bound of a synthetic-draw count (``--samples``): 800 MB of float64 draws."""
+MAX_USD = 1e9
+"""Upper bound of a USD price flag (V per request or task, λ per second, ρ per harm unit). A billion
+dollars is far above any value of one model call or agent action, and keeps every product the
+commands form (price × tokens × counts × bootstrap sums, at most ~1e30) far below float overflow
+(~1.8e308), so no figure becomes inf or NaN."""
 
 
 def items(text: str, what: str, *, distinct: bool = True) -> list[str]:
@@ -76,38 +99,59 @@ def floats(
         vals = [float(x) for x in parts]
     except ValueError:
         raise ValidationError(f"{what} must be comma-separated numbers, got {text!r}") from None
-    if any(not math.isfinite(v) or v < 0 or (v == 0 and not allow_zero) for v in vals):
-        kind = "finite numbers ≥ 0" if allow_zero else "positive finite numbers"
-        raise ValidationError(f"{what} must be {kind}, got {text!r}")
-    if any((lo is not None and v < lo) or (hi is not None and v > hi) for v in vals):
-        low = "" if lo is None else f" ≥ {lo:g}"
-        high = "" if hi is None else f" ≤ {hi:g}"
-        raise ValidationError(
-            f"{what} must be numbers{low}{' and' if low and high else ''}{high}, got {text!r}"
-        )
+    floor = 0.0 if lo is None else max(lo, 0.0)
+    open_floor = floor == 0.0 and not allow_zero
+    if any(
+        not math.isfinite(v) or v < floor or (open_floor and v == 0) or (hi is not None and v > hi)
+        for v in vals
+    ):
+        raise ValidationError(f"{what} must be {_range_text(floor, hi, open_floor)}, got {text!r}")
     if distinct and (rep := _first_repeat(vals)) is not None:
         raise ValidationError(f"{what}: {vals[rep]:g} appears twice in {text!r}; expected distinct values")
     return vals
 
 
-def v_values(text: str, what: str = "--V") -> list[float]:
-    """A comma list of values of quality V in USD, each > 0 and a normal float (not 0, -0 or 1e-320).
+def _range_text(floor: float, hi: float | None, open_floor: bool) -> str:
+    """The one stated range of a number list: "finite numbers in (0, 1e+09]", "… ≥ 0", "… > 0"."""
+    if hi is None:
+        return f"finite numbers {'>' if open_floor else '≥'} {floor:g}"
+    return f"finite numbers in {'(' if open_floor else '['}{floor:g}, {hi:g}]"
+
+
+def usd_prices(text: str, what: str, *, allow_zero: bool = True) -> list[float]:
+    """A comma list (``floats``) of USD prices (ρ, λ, or V where 0 is meaningful), each ≤ ``MAX_USD``.
 
     Raises:
-        ValidationError: one line naming the option and the value: "V must be > 0 USD; got …".
+        ValidationError: one line stating the range, e.g. "--rho must be finite numbers in [0, 1e+09]".
+    """
+    return floats(text, what, allow_zero=allow_zero, hi=MAX_USD)
+
+
+def usd_price(*, above_zero: bool = False) -> Callable[[str], float]:
+    """A ``type=`` parser of one USD price flag (λ, ρ, V): a finite number in [0, ``MAX_USD``]."""
+    return float_in(0.0, MAX_USD, above=above_zero)
+
+
+def v_values(text: str, what: str = "--V") -> list[float]:
+    """A comma list of values of quality V in USD, each a normal float > 0 (not 0, -0 or 1e-320) and
+    ≤ ``MAX_USD``.
+
+    Raises:
+        ValidationError: one line naming the option, the stated range and the value:
+            "--V: V must be > 0 USD and ≤ 1e+09 USD (at least 2.22507e-308); got …".
     """
     for part in items(text, what, distinct=False):
         try:
             v = float(part)
         except ValueError:
             continue  # floats() names the entry that is not a number
-        if v < sys.float_info.min:  # a negative V gets the same message as 0
-            raise ValidationError(f"{what}: V must be > 0 USD (at least {sys.float_info.min:g}); got {v!r}")
-    vals = floats(text, what, allow_zero=True)
-    for v in vals:
-        if v < sys.float_info.min:  # 0, -0 and subnormals: every V-weighted quantity degenerates
-            raise ValidationError(f"{what}: V must be > 0 USD (at least {sys.float_info.min:g}); got {v!r}")
-    return vals
+        # 0, -0 and subnormals: every V-weighted quantity degenerates; above MAX_USD products overflow
+        if not sys.float_info.min <= v <= MAX_USD:  # NaN fails both comparisons
+            raise ValidationError(
+                f"{what}: V must be > 0 USD and ≤ {MAX_USD:g} USD (at least {sys.float_info.min:g}); "
+                f"got {part.strip()!r}"
+            )
+    return floats(text, what, allow_zero=True)
 
 
 def int_in(lo: int, hi: int | None = None) -> Callable[[str], int]:
@@ -151,3 +195,18 @@ def float_in(lo: float, hi: float | None = None, *, above: bool = False) -> Call
 
     parse.__name__ = f"float_in({lo}, {hi})"
     return parse
+
+
+def refuse_ignored(*checks: tuple[str, object, str]) -> None:
+    """Refuse a flag that was given but would have no effect (silently ignored otherwise).
+
+    Each check is ``(flag, value, why)``: ``value`` is the flag's parsed value, ``None`` (or ``False``
+    for a switch) when it was not given; ``why`` completes the line, e.g. "needs --spec-k" or "has no
+    effect with --router (the saved router's estimator is used)". Call it before any work.
+
+    Raises:
+        ValidationError: "--estimator has no effect with --router …" for the first given flag.
+    """
+    for flag, value, why in checks:
+        if value is not None and value is not False:
+            raise ValidationError(f"{flag} {why}")

@@ -32,7 +32,15 @@ from tqdm import tqdm
 
 from tokenomy.core.errors import ValidationError
 from tokenomy.core.prices import PriceSource, PriceVector
-from tokenomy.interfaces.args import MAX_RESAMPLES, float_in, int_in, items, v_values
+from tokenomy.interfaces.args import (
+    MAX_RESAMPLES,
+    float_in,
+    int_in,
+    items,
+    refuse_ignored,
+    usd_price,
+    v_values,
+)
 from tokenomy.interfaces.cmd_route_generalise import (
     encoder,
     encoder_args,
@@ -62,9 +70,10 @@ from tokenomy.routing.prices import PriceTable
 from tokenomy.routing.reliability import compare_estimators
 from tokenomy.routing.router import Router
 
-__all__ = ["register", "run_eval"]
+__all__ = ["refuse_unused", "register", "run_eval"]
 
 DEFAULT_V = "0.001,0.003,0.01,0.03,0.1,1"
+DEFAULT_TEST_SHARE = 0.3
 
 
 _ROUTE_TEXT = """\
@@ -92,14 +101,14 @@ def register(sub: Any) -> None:
     e.add_argument("--data", help="dataset path (default: the RouterBench slice under $TOKENOMY_DATA)")
     e.add_argument("--format", default="auto", choices=("auto", "routerbench", "routerarena", "long"))
     e.add_argument("--V", dest="v", default=DEFAULT_V, help=f"comma list of V in USD (default {DEFAULT_V})")
-    e.add_argument("--lam", type=float_in(0.0), default=0.0, help="λ, USD per second of (SYNTHETIC) latency")
-    e.add_argument("--rho", type=float_in(0.0), default=0.0, help="ρ, USD per harm unit of (SYNTHETIC) risk")
+    e.add_argument("--lam", type=usd_price(), default=0.0, help="λ, USD per second of (SYNTHETIC) latency")
+    e.add_argument("--rho", type=usd_price(), default=0.0, help="ρ, USD per harm unit of (SYNTHETIC) risk")
     e.add_argument("--policies", default="all", help=f"comma list or 'all' ({', '.join(DEFAULT_POLICIES)})")
     e.add_argument(
         "--estimator",
-        default="neighbours",
-        help="quality estimator (neighbours, neighbours-text, prior, logistic, knn, stacked; with "
-        "--encoder: mf, logistic-embed, knn-embed); with --split lobo|cross a comma list",
+        help="quality estimator (neighbours, the default; neighbours-text, prior, logistic, knn, stacked; "
+        "with --encoder: mf, logistic-embed, knn-embed); with --split lobo|cross a comma list; not with "
+        "--router",
     )
     e.add_argument(
         "--split",
@@ -113,13 +122,14 @@ def register(sub: Any) -> None:
         "--router", metavar="DIR", help="evaluate this saved router (route save) instead of fitting"
     )
     e.add_argument(
-        "--prices", default="packaged", help="price table: packaged (2024 table), a TOML/JSON path, or none"
+        "--prices",
+        help="price table: packaged (2024 table, the default), a TOML/JSON path, or none; not with --router "
+        "or --split cross",
     )
     e.add_argument(
         "--test-share",
         type=float_in(0.0, 1.0, above=True),
-        default=0.3,
-        help="test share when the data has no split",
+        help=f"test share when the data has no split (default {DEFAULT_TEST_SHARE}); not with --split cross",
     )
     e.add_argument(
         "--boot", type=int_in(1, MAX_RESAMPLES), default=1000, help="bootstrap resamples for the CIs"
@@ -143,15 +153,74 @@ def register(sub: Any) -> None:
     s = rs.add_parser("save", help="fit the router on the train split and save it to a folder")
     s.add_argument("--data", help="dataset path (default: the RouterBench slice under $TOKENOMY_DATA)")
     s.add_argument("--format", default="auto", choices=("auto", "routerbench", "routerarena", "long"))
-    s.add_argument("--estimator", default="neighbours", help="quality estimator (as route eval)")
-    s.add_argument("--prices", default="packaged", help="price table: packaged, a TOML/JSON path, or none")
-    s.add_argument("--test-share", type=float_in(0.0, 1.0, above=True), default=0.3)
+    s.add_argument("--estimator", help="quality estimator (as route eval; default neighbours)")
+    s.add_argument("--prices", help="price table: packaged (the default), a TOML/JSON path, or none")
+    s.add_argument("--test-share", type=float_in(0.0, 1.0, above=True), help=f"default {DEFAULT_TEST_SHARE}")
     s.add_argument("--seed", type=int_in(0), default=0)
     s.add_argument("--out", required=True, metavar="DIR", help="folder to write (router.json, arrays.npz)")
     encoder_args(s)
     s.set_defaults(func=run_save)
     if importlib.util.find_spec("tokenomy.interfaces.cmd_route_menu") is not None:
         importlib.import_module("tokenomy.interfaces.cmd_route_menu").register(rs)
+
+
+def refuse_unused(args: argparse.Namespace) -> None:
+    """Refuse the ``route eval`` / ``route save`` flags that would have no effect, then fill the defaults.
+
+    The saved router (``--router``) brings its own estimator, encoder and price table; ``--split
+    cross`` trains on each whole dataset and regresses each one's costs; the long-tail experiment and
+    the estimator comparison run on the random split only; ``--encoder-backend`` runs ``--encoder``.
+    """
+    router = getattr(args, "router", None)
+    split = getattr(args, "split", "random")
+    saved = "has no effect with --router (the saved router's {} is used); drop one of them"
+    folds = "has no effect with --split lobo|cross (only the random split runs it)"
+    refuse_ignored(
+        ("--estimator", args.estimator if router else None, saved.format("estimator")),
+        ("--encoder", args.encoder if router else None, saved.format("encoder")),
+        ("--encoder-backend", args.encoder_backend if router else None, saved.format("encoder")),
+        ("--prices", args.prices if router else None, saved.format("price table")),
+        (
+            "--encoder-backend",
+            args.encoder_backend if args.encoder in (None, "none") else None,
+            "needs --encoder (it chooses what runs the sentence encoder)",
+        ),
+        (
+            "--cross-data",
+            getattr(args, "cross_data", None) if split != "cross" else None,
+            "needs --split cross",
+        ),
+        ("--no-longtail", getattr(args, "no_longtail", False) if split != "random" else None, folds),
+        (
+            "--compare-estimators",
+            getattr(args, "compare_estimators", None) if split != "random" else None,
+            folds,
+        ),
+        (
+            "--prices",
+            args.prices if split == "cross" and args.prices != "none" else None,
+            "has no effect with --split cross (each dataset's cost_usd is regressed, as --prices none)",
+        ),
+        (
+            "--test-share",
+            args.test_share if split == "cross" else None,
+            "has no effect with --split cross (each whole dataset is trained on, the other tested on)",
+        ),
+    )
+    _fill_defaults(args)
+
+
+def _fill_defaults(args: argparse.Namespace) -> None:
+    """The defaults of the flags that ``refuse_unused`` needs to see as not given (``None``)."""
+    for name, default in (
+        ("estimator", "neighbours"),
+        ("prices", "packaged"),
+        ("encoder", "none"),
+        ("encoder_backend", "auto"),
+        ("test_share", DEFAULT_TEST_SHARE),
+    ):
+        if getattr(args, name, None) is None:
+            setattr(args, name, default)
 
 
 def _policies(text: str) -> list[str]:
@@ -188,6 +257,7 @@ def _price_table(spec: str, ds: RoutingDataset) -> PriceTable | None:
 
 def fit_and_evaluate(args: argparse.Namespace, ds: RoutingDataset) -> dict[str, Any]:
     """Fit on train, evaluate on test; the JSON payload of ``route eval``."""
+    _fill_defaults(args)
     require_two_models(ds)
     train, test = ds.train_test(test_share=args.test_share, seed=args.seed)
     prices = PriceVector(
@@ -198,7 +268,7 @@ def fit_and_evaluate(args: argparse.Namespace, ds: RoutingDataset) -> dict[str, 
     )
     vs = v_values(args.v)
     names = _policies(args.policies)
-    table = _price_table(args.prices, ds)
+    table = None if args.router else _price_table(args.prices, ds)  # a saved router has its own
     # BLAS threads only slow these small dense products down (and thrash on a shared machine)
     with (
         threadpool_limits(limits=1, user_api="blas"),
@@ -210,6 +280,7 @@ def fit_and_evaluate(args: argparse.Namespace, ds: RoutingDataset) -> dict[str, 
         else:
             router = Router(estimator=args.estimator, prices=table, seed=args.seed, encoder=encoder(args))
             router.fit(train, prices)
+        table = router.prices
         bar.update()
 
         def step(label: str) -> None:
@@ -278,6 +349,7 @@ def run_eval(args: argparse.Namespace) -> dict[str, Any]:
         v_values(args.v),
         _policies(args.policies),
     )  # bad options fail before the data is read
+    refuse_unused(args)
     check_output_path(args.report, "--report")
     check_output_path(args.ledger, "--ledger")
     if args.split != "random" and (args.router or args.report or args.ledger):

@@ -34,14 +34,14 @@ __all__ = ["encoder", "encoder_args", "run_generalise", "run_save", "saved_route
 def encoder_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--encoder",
-        default="none",
-        help="sentence encoder for the embedding estimators: all-MiniLM-L6-v2 (the embeddings extra) or none",
+        help="sentence encoder for the embedding estimators: all-MiniLM-L6-v2 (the embeddings extra) or none "
+        "(the default)",
     )
     p.add_argument(
         "--encoder-backend",
-        default="auto",
         help="what runs the encoder: onnx-int8 (auto's choice when onnxruntime is installed), onnx-float32 "
-        "(the reference's vectors, about 2x slower), numpy (the float32 reference); default auto",
+        "(the reference's vectors, about 2x slower), numpy (the float32 reference); default auto; needs "
+        "--encoder",
     )
     p.add_argument(
         "--cache-dir", metavar="DIR", help="embedding cache (default ~/.cache/tokenomy/embeddings)"
@@ -74,8 +74,9 @@ def saved_router(path: str, cache_dir: str | None, models: Sequence[str] | None 
 
 def run_save(args: argparse.Namespace) -> dict[str, Any]:
     """``tokenomy route save``: fit on the train split, write the router folder."""
-    from tokenomy.interfaces.cmd_route import _dataset, _price_table  # the group's own helpers
+    from tokenomy.interfaces.cmd_route import _dataset, _price_table, refuse_unused  # the group's own
 
+    refuse_unused(args)
     check_output_path(args.out, "--out", "dir", parents=True)
     ds = _dataset(args)
     require_two_models(ds)

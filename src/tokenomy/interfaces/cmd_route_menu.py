@@ -24,7 +24,7 @@ from numpy.typing import NDArray
 
 from tokenomy.audit.report_menu import build_report
 from tokenomy.core.errors import SchemaError, ValidationError
-from tokenomy.interfaces.args import MAX_DRAWS, int_in
+from tokenomy.interfaces.args import MAX_DRAWS, int_in, refuse_ignored
 from tokenomy.interfaces.loaders.routing import load_dataset
 from tokenomy.interfaces.outputs import atomic_write, check_output_path
 from tokenomy.interfaces.paths import resolve_data_dir
@@ -37,6 +37,7 @@ from tokenomy.routing.menu_types import DISTRIBUTIONS, ValueTypes, synthetic_val
 __all__ = ["DEFAULT_V_DIST", "load_value_file", "parse_v_dist", "register", "run_menu"]
 
 DEFAULT_V_DIST = "lognormal:-4.6,0.5"  # median V ≈ $0.01 per unit quality; synthetic
+DEFAULT_SAMPLES = 100_000
 
 
 _MENU_TEXT = """\
@@ -77,10 +78,13 @@ def register(route_subparsers: Any) -> None:
     p.add_argument(
         "--samples",
         type=int_in(1, MAX_DRAWS),
-        default=100_000,
-        help="draws of a synthetic V law (default 100000)",
+        help=f"draws of a synthetic V law (default {DEFAULT_SAMPLES}); not with --V-dist FILE.csv",
     )
-    p.add_argument("--seed", type=int_in(0), default=0, help="seed of the synthetic V draws (≥ 0)")
+    p.add_argument(
+        "--seed",
+        type=int_in(0),
+        help="seed of the synthetic V draws (≥ 0, default 0); not with --V-dist FILE.csv",
+    )
     p.add_argument(
         "--types",
         type=int,
@@ -165,14 +169,21 @@ def _types(args: argparse.Namespace) -> tuple[ValueTypes, NDArray[np.float64], N
     if args.types < 1:
         raise ValidationError(f"--types must be ≥ 1, got {args.types}")
     spec = args.v_dist
-    if spec.endswith(".csv") or Path(spec).is_file():
+    if _is_file(spec):
         values, weights = load_value_file(spec)
         types = ValueTypes.from_samples(values, weights, k=args.types, source=str(spec))
         return types, np.asarray(values), None if weights is None else np.asarray(weights)
     name, params = parse_v_dist(spec)
-    draws = synthetic_values(name, params, n=args.samples, seed=args.seed)
-    src = f"{spec} ({args.samples} draws, seed {args.seed}; synthetic)"
+    n = DEFAULT_SAMPLES if args.samples is None else args.samples
+    seed = 0 if args.seed is None else args.seed
+    draws = synthetic_values(name, params, n=n, seed=seed)
+    src = f"{spec} ({n} draws, seed {seed}; synthetic)"
     return ValueTypes.from_samples(draws, k=args.types, source=src, synthetic=True), draws, None
+
+
+def _is_file(spec: str) -> bool:
+    """Whether ``--V-dist`` names a value file (not a synthetic law)."""
+    return spec.endswith(".csv") or Path(spec).is_file()
 
 
 def _dataset(args: argparse.Namespace) -> RoutingDataset:
@@ -192,6 +203,11 @@ def _dataset(args: argparse.Namespace) -> RoutingDataset:
 def run_menu(args: argparse.Namespace) -> dict[str, Any]:
     """Build, verify and compare the menu; print tables; write the report. Returns the JSON dict."""
     check_output_path(args.report, "--report")
+    file = _is_file(args.v_dist)
+    why = "has no effect with --V-dist FILE.csv (it sets the synthetic V draws); drop one of them"
+    refuse_ignored(
+        ("--samples", args.samples if file else None, why), ("--seed", args.seed if file else None, why)
+    )
     ds = _dataset(args)
     types, values, weights = _types(args)
     tiers = tiers_from_dataset(ds)

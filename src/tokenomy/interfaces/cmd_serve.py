@@ -40,6 +40,8 @@ from tokenomy.interfaces.cmd_serve_cache import (
     cache_setup,
     row_decisions,
     run_reuse,
+    undefined_note,
+    undefined_shown,
 )
 from tokenomy.interfaces.cmd_serve_ledger import RunRows, outcome_count, row_counts, run_rows, write_runs
 from tokenomy.interfaces.cmd_serve_setup import _common, _engine, _load
@@ -48,7 +50,8 @@ from tokenomy.interfaces.paths import resolve_data_dir
 from tokenomy.interfaces.sweep import BACKENDS, parallel_map, resolve_backend
 from tokenomy.interfaces.table import format_table
 from tokenomy.ledger import Ledger
-from tokenomy.serving.experiments import LongTenant, prediction3, run_grid
+from tokenomy.serving.experiments import P3_UNDEFINED_WHY, LongTenant, prediction3, run_grid
+from tokenomy.serving.metrics import UNDEFINED_WHY
 from tokenomy.serving.recording import RecordSpec
 from tokenomy.serving.result import RunResult
 from tokenomy.serving.schedulers import SCHEDULERS, make_scheduler
@@ -210,23 +213,25 @@ def run_simulate(args: argparse.Namespace) -> dict[str, Any]:
                 record=record,
                 **axes,
             )
+    columns = [
+        "trace",
+        "rate_scale",
+        "scheduler",
+        *(("eviction", "kv_blocks", "prefix_hit_rate") if grid else ()),
+        "completed",
+        "rejected",
+        "rejected_too_large",
+        "ttft_p50_s",
+        "ttft_p99_s",
+        "tpot_mean_s",
+        "welfare",
+        "sim_requests_per_wall_s",
+    ]
+    undefined: dict[str, list[str]] = {}
     print(
         format_table(
-            rows,
-            [
-                "trace",
-                "rate_scale",
-                "scheduler",
-                *(("eviction", "kv_blocks", "prefix_hit_rate") if grid else ()),
-                "completed",
-                "rejected",
-                "rejected_too_large",
-                "ttft_p50_s",
-                "ttft_p99_s",
-                "tpot_mean_s",
-                "welfare",
-                "sim_requests_per_wall_s",
-            ],
+            undefined_shown(rows, columns, UNDEFINED_WHY, undefined),
+            columns,
             title=(
                 f"serving runs (step model: {source}; welfare is synthetic)\n"
                 "rejected = by the scheduler (Eq. 1 null option); rejected_too_large = needs more KV "
@@ -235,6 +240,8 @@ def run_simulate(args: argparse.Namespace) -> dict[str, Any]:
             digits=4,
         )
     )
+    if note := undefined_note(undefined):
+        print("note:", note)
     for n in notes:
         print("note:", n)
     out: dict[str, Any] = {
@@ -303,14 +310,18 @@ def run_prediction3(args: argparse.Namespace) -> dict[str, Any]:
             seed=args.seed,
             on_row=lambda _row: bar.update(1),
         )
+    columns = [c for c in P3_COLUMNS if c not in ("long_welfare", "long_completed", "long_requests")]
+    undefined: dict[str, list[str]] = {}
     print(
         format_table(
-            rows,
-            [c for c in P3_COLUMNS if c not in ("long_welfare", "long_completed", "long_requests")],
+            undefined_shown(rows, columns, P3_UNDEFINED_WHY, undefined),
+            columns,
             title="prediction 3: other tenants vs long-context volume (long tenant and welfare synthetic)",
             digits=4,
         )
     )
+    if note := undefined_note(undefined):
+        print("note:", note)
     print("synthetic:", tenant.note())
     for n in notes:
         print("note:", n)

@@ -9,12 +9,15 @@ the same unseen requests. Traces without prefix hashes (the Azure traces) get no
 ``--prefixes synthetic`` draws them (``capital.cache.synthetic``; the trace is renamed
 ``<name>+synthetic-prefixes`` and every output says so). Cache decisions go to the ledger sampled
 (every ``--ledger-sample``-th of each action) plus one row of unsampled counts per run
-(``capital.cache.ledger_io``).
+(``capital.cache.ledger_io``). ``undefined_shown`` / ``undefined_note`` show the serve commands' NaN
+and infinite table cells as "-" with one note line saying why (the JSON holds null).
 """
 
 from __future__ import annotations
 
 import argparse
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -47,8 +50,21 @@ __all__ = [
     "register_cache_policies",
     "row_decisions",
     "run_reuse",
+    "undefined_note",
+    "undefined_shown",
     "with_synthetic_prefixes",
 ]
+
+
+NO_DECAY = "δ_S is 0 (the fitted reuse hazard does not fall with age), so it never halves"
+NO_EXPOSURE = "no block of that depth stayed cached that long within the trace (no exposure at that age)"
+_NOTHING_TO_FIT = "no block in this bin was demanded twice (nothing to fit)"
+REUSE_WHY = {
+    "share_reused": "no demand in this bin",
+    "delta_per_s": _NOTHING_TO_FIT,
+    "alpha": _NOTHING_TO_FIT,
+}
+"""Why a ``serve reuse`` table figure can be NaN (a column -> the reason; the hazard columns: NO_EXPOSURE)."""
 
 
 def register_cache_policies() -> None:
@@ -279,6 +295,7 @@ def run_reuse(args: argparse.Namespace, wls: list[Workload], notes: list[str]) -
         wls = [with_synthetic_prefixes(w, args.seed) for w in wls]
         notes.append("prefix hashes of traces without them are SYNTHETIC (capital.cache.synthetic)")
     out: dict[str, Any] = {"traces": [], "notes": notes}
+    undefined: dict[str, list[str]] = {}
     for wl in wls:
         if wl.hash_ids is None:
             raise ValidationError(
@@ -288,31 +305,62 @@ def run_reuse(args: argparse.Namespace, wls: list[Workload], notes: list[str]) -
         s = summarize_reuse(
             wl.arrival_s, wl.hash_ids, groups=terc.astype(np.int64), group_names=("low λ", "mid λ", "high λ")
         )
+        half_life = s.fit.half_life_s()
+        if not math.isfinite(half_life):
+            undefined.setdefault(NO_DECAY, []).append("half-life")
+        shown = f"{half_life:.1f} s" if math.isfinite(half_life) else "-"
         print(
-            f"{wl.name}: δ_S = {s.fit.delta_per_s:.5f} per s (reuse hazard half-life {s.fit.half_life_s():.1f} s), "
+            f"{wl.name}: δ_S = {s.fit.delta_per_s:.5f} per s (reuse hazard half-life {shown}), "
             f"{s.fit.demands:,} block demands"
         )
-        print(
-            format_table(
-                s.by_depth,
-                title=f"{wl.name}: reuse hazard (reuses per block-second) by depth and age",
-                digits=5,
-            )
-        )
-        print(
-            format_table(s.by_group, title=f"{wl.name}: by the demander's λ tercile (λ synthetic)", digits=5)
-        )
+        for rows, title in (
+            (s.by_depth, f"{wl.name}: reuse hazard (reuses per block-second) by depth and age"),
+            (s.by_group, f"{wl.name}: by the demander's λ tercile (λ synthetic)"),
+        ):
+            cols = list(rows[0]) if rows else []
+            why = {c: REUSE_WHY.get(c, NO_EXPOSURE) for c in cols}
+            print(format_table(undefined_shown(rows, cols, why, undefined), cols, title=title, digits=5))
         out["traces"].append(
             {
                 "trace": wl.name,
                 "delta_per_s": s.fit.delta_per_s,
-                "half_life_s": s.fit.half_life_s(),
+                "half_life_s": half_life,
                 "demands": s.fit.demands,
                 "by_depth": list(s.by_depth),
                 "by_lambda_tercile": list(s.by_group),
                 "synthetic": list(wl.synthetic),
             }
         )
+    if note := undefined_note(undefined):
+        print("note:", note)
     for n in notes:
         print("note:", n)
     return out
+
+
+def undefined_shown(
+    rows: Sequence[Mapping[str, Any]],
+    columns: Sequence[str],
+    why: Mapping[str, str],
+    found: dict[str, list[str]],
+) -> list[dict[str, Any]]:
+    """Copies of ``rows`` with each NaN or infinite value of ``columns`` as ``None`` (a table's "-").
+
+    ``why`` maps a column to the reason its value can be undefined; each column shown as "-" is added
+    to ``found`` (reason -> columns), from which ``undefined_note`` makes the one note line.
+    """
+    shown = [dict(r) for r in rows]
+    for c in columns:
+        bad = [r for r in shown if isinstance(r.get(c), float) and not math.isfinite(r[c])]
+        for r in bad:
+            r[c] = None
+        cols = found.setdefault(why.get(c, "undefined for this row"), []) if bad else []
+        if bad and c not in cols:
+            cols.append(c)
+    return shown
+
+
+def undefined_note(found: Mapping[str, Sequence[str]]) -> str | None:
+    """The one note line for the "-" shown (``undefined_shown``), ``None`` when none was."""
+    parts = [f"{', '.join(cols)}: {reason}" for reason, cols in found.items() if cols]
+    return "'-' = undefined: " + "; ".join(parts) if parts else None

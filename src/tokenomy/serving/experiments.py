@@ -27,7 +27,17 @@ from tokenomy.serving.result import COMPLETED, RunResult
 from tokenomy.serving.schedulers import make_scheduler
 from tokenomy.serving.workloads import TenantSpec, concat, rate_scaled, tenant_mix
 
-__all__ = ["LongTenant", "MapFn", "PolicyFor", "prediction3", "run_grid"]
+__all__ = ["P3_UNDEFINED_WHY", "LongTenant", "MapFn", "PolicyFor", "prediction3", "run_grid"]
+
+_NO_OTHERS = "no request of the other tenants completed"
+P3_UNDEFINED_WHY: dict[str, str] = {
+    "others_ttft_p50_s": _NO_OTHERS,
+    "others_ttft_p99_s": _NO_OTHERS,
+    "others_e2e_mean_s": _NO_OTHERS,
+    "removed_share": "undefined for the reference scheduler (the first), at the first long rate (the "
+    "reference volume) and wherever the reference lost no welfare (no loss to remove)",
+}
+"""Why a ``prediction3`` row's figure can be NaN (a column -> the reason, for the "-" a table shows)."""
 
 OnRun = Callable[[RunResult, dict[str, Any]], None]
 _T = TypeVar("_T")

@@ -19,7 +19,23 @@ from numpy.typing import NDArray
 from tokenomy.core.rule import UtilityTerms, utility_terms
 from tokenomy.serving.result import COMPLETED, REJECTED, TOO_LARGE, RunResult
 
-__all__ = ["latency_columns", "summarize", "weighted_quantile", "welfare_parts"]
+__all__ = ["UNDEFINED_WHY", "latency_columns", "summarize", "weighted_quantile", "welfare_parts"]
+
+_NONE_COMPLETED = "no request completed"
+_NO_SECOND = "no completed request produced a second token"
+_NO_SPAN = "no request finished, so the run spans no time"
+UNDEFINED_WHY: dict[str, str] = {
+    **{f"ttft_p{q}_s": _NONE_COMPLETED for q in (50, 90, 99)},
+    **{f"e2e_p{q}_s": _NONE_COMPLETED for q in (50, 90, 99)},
+    "tpot_mean_s": _NO_SECOND,
+    "tpot_p99_s": _NO_SECOND,
+    **{f"itl_p{q}_s": "no engine step emitted a token to a request past its first" for q in (50, 90, 99)},
+    "goodput_rps": _NO_SPAN,
+    "throughput_output_tok_per_s": _NO_SPAN,
+    "throughput_rps": _NO_SPAN,
+    "sim_requests_per_wall_s": "the run took no measurable wall time",
+}
+"""Why a ``summarize`` figure can be NaN (a column -> the reason, for the "-" a table shows)."""
 
 
 def weighted_quantile(x: NDArray[np.float64], w: NDArray[np.float64], q: float) -> float:

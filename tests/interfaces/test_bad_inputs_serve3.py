@@ -1,0 +1,105 @@
+"""``tokenomy serve``: flags that only act with another one, undefined figures, flag ranges.
+
+A flag that would be silently ignored (``--spec-alpha`` without ``--spec-k``, ``--handoff-limit``
+without ``--disaggregate`` …) is refused with one line naming both flags, before any data is read
+(the tests give a data folder that does not exist: a data error would come first otherwise). A figure
+that is undefined for a run (NaN or infinite: no second token, every request rejected, no exposure
+at an age) is shown as "-" in the terminal with one note line saying why, and as null in JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tokenomy.interfaces.cli import main
+
+
+def _err_line(capsys: pytest.CaptureFixture[str]) -> str:
+    err = capsys.readouterr().err
+    assert "Traceback" not in err, err
+    lines = [line for line in err.splitlines() if line.startswith("tokenomy")]
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+def _csv(tmp_path: Path, rows: list[tuple[float, int, int]], name: str = "t.csv") -> Path:
+    p = tmp_path / name
+    p.write_text("arrival_s,prompt_tokens,output_tokens\n" + "".join(f"{a},{b},{c}\n" for a, b, c in rows))
+    return p
+
+
+def _shown(text: str) -> list[str]:
+    """The lines of ``text`` with no printed NaN or infinity; the note lines about "-"."""
+    assert not re.search(r"\b(nan|inf|NaN|Infinity)\b", text), text
+    return [line for line in text.splitlines() if line.startswith("note: '-'")]
+
+
+def test_tpot_without_a_second_token_is_a_dash_with_a_note(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    trace = _csv(tmp_path, [(0, 10, 1), (1, 10, 1)])
+    out = tmp_path / "o.json"
+    assert main(["serve", "simulate", "--trace", str(trace), "--scheduler", "fcfs", "--json", str(out)]) == 0
+    notes = _shown(capsys.readouterr().out)
+    assert len(notes) == 1 and "tpot_mean_s" in notes[0] and "second token" in notes[0], notes
+    text = out.read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    assert json.loads(text)["runs"][0]["tpot_mean_s"] is None
+
+
+def test_every_request_rejected_shows_dashes_with_one_note(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    trace = _csv(tmp_path, [(0, 100, 5), (1, 100, 5)])
+    out = tmp_path / "o.json"
+    argv = ["serve", "simulate", "--trace", str(trace), "--scheduler", "fcfs,priced", "--kv-blocks", "1"]
+    assert main([*argv, "--json", str(out)]) == 0
+    notes = _shown(capsys.readouterr().out)
+    assert len(notes) == 1 and "ttft_p50_s" in notes[0] and "no request completed" in notes[0], notes
+    run = json.loads(out.read_text())["runs"][0]
+    assert run["ttft_p50_s"] is None and run["tpot_mean_s"] is None and run["completed"] == 0
+
+
+def _mooncake(tmp_path: Path) -> Path:
+    """A small Mooncake-format trace: shared first blocks demanded again within seconds only."""
+    lines = []
+    for i in range(40):
+        ids = [0, 1 + i % 3, 100 + i]
+        lines.append(
+            json.dumps({"timestamp": 500 * i, "input_length": 48, "output_length": 4, "hash_ids": ids})
+        )
+    p = tmp_path / "m.jsonl"
+    p.write_text("\n".join(lines) + "\n")
+    return p
+
+
+def test_reuse_shows_undefined_hazards_and_half_life_as_dashes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "r.json"
+    assert main(["serve", "reuse", "--trace", str(_mooncake(tmp_path)), "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    notes = _shown(text)
+    assert " - " in text or "  -\n" in text or text.count("  -") > 0, text
+    assert len(notes) == 1 and "exposure" in notes[0], notes
+    doc = out.read_text()
+    assert "NaN" not in doc and "Infinity" not in doc
+
+
+def test_prediction3_removed_share_is_a_dash_with_a_note(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rng = np.random.default_rng(2)
+    trace = _csv(tmp_path, [(0.25 * i, int(rng.integers(50, 900)), 30) for i in range(200)])
+    out = tmp_path / "p.json"
+    argv = ["serve", "prediction3", "--trace", str(trace), "--window-s", "60", "--scheduler", "fcfs,priced"]
+    assert main([*argv, "--long-rates", "0.5", "--json", str(out)]) == 0
+    notes = _shown(capsys.readouterr().out)
+    assert len(notes) == 1 and "removed_share" in notes[0] and "reference" in notes[0], notes
+    rows = json.loads(out.read_text())["rows"]
+    assert rows[0]["removed_share"] is None

@@ -33,6 +33,29 @@ def _csv(tmp_path: Path, rows: list[tuple[float, int, int]], name: str = "t.csv"
     return p
 
 
+@pytest.mark.parametrize(
+    ("flag", "value", "want"),
+    [
+        ("--spec-alpha", "1", "[0, 1)"),
+        ("--spec-alpha", "1.0", "[0, 1)"),
+        ("--spec-alpha", "-0.1", "[0, 1)"),
+        ("--spec-alpha", "nan", "[0, 1)"),
+        ("--kv-bandwidth-gb-s", "1e-300", "≥ 0.001"),
+        ("--kv-bandwidth-gb-s", "0", "≥ 0.001"),
+        ("--kv-bandwidth-gb-s", "inf", "≥ 0.001"),
+    ],
+)
+def test_a_flag_out_of_the_engines_range_is_refused_at_parse_time(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], flag: str, value: str, want: str
+) -> None:
+    argv = ["serve", "simulate", "--trace", "azure-conv", "--spec-k", "4", "--disaggregate"]
+    with pytest.raises(SystemExit) as e:
+        main([*argv, flag, value, "--data", str(tmp_path / "no-data")])
+    assert e.value.code == 2
+    line = _err_line(capsys)
+    assert flag in line and want in line, line
+
+
 def _shown(text: str) -> list[str]:
     """The lines of ``text`` with no printed NaN or infinity; the note lines about "-"."""
     assert not re.search(r"\b(nan|inf|NaN|Infinity)\b", text), text

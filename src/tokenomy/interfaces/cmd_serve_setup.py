@@ -10,6 +10,7 @@ it is given (step-model and ServeGen files, traces).
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 from tokenomy.core.errors import ValidationError
@@ -37,7 +38,23 @@ from tokenomy.serving.steptime import (
     StepTimeModel,
 )
 
-__all__: list[str] = []
+__all__ = ["alpha_arg"]
+
+
+def alpha_arg(text: str) -> float:
+    """``--spec-alpha`` (an argparse ``type=``): an acceptance rate in [0, 1), the engine's range.
+
+    Raises:
+        argparse.ArgumentTypeError: text that is not a number in [0, 1) (1 would accept every draft
+            token and make a step emit unboundedly many).
+    """
+    try:
+        x = float(text)
+    except ValueError:
+        x = math.nan
+    if not 0.0 <= x < 1.0:  # NaN fails too
+        raise argparse.ArgumentTypeError(f"expected an acceptance rate in [0, 1), got {text!r}")
+    return x
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -74,7 +91,7 @@ def _common(p: argparse.ArgumentParser) -> None:
         "belady (clairvoyant reference); simulate takes a comma list and runs each",
     )
     p.add_argument("--spec-k", type=int_in(0), default=0, help="speculative draft length (0 = off)")
-    p.add_argument("--spec-alpha", type=float_in(0.0, 1.0), default=0.0, help="draft acceptance rate α")
+    p.add_argument("--spec-alpha", type=alpha_arg, default=0.0, help="draft acceptance rate α in [0, 1)")
     p.add_argument(
         "--spec-rule",
         choices=SPEC_RULES,
@@ -97,7 +114,7 @@ def _common(p: argparse.ArgumentParser) -> None:
         "--kv-bandwidth-gb-s",
         type=float_in(1e-3, 1e5),
         default=50.0,
-        help="KV transfer bandwidth, GB/s (assumed 50)",
+        help="KV transfer bandwidth, GB/s in [0.001, 100000] (assumed 50)",
     )
     p.add_argument(
         "--handoff-limit",

@@ -182,7 +182,7 @@ def test_audit_ledger_format_names_a_csv_and_a_folder(
     csv = tmp_path / "ll1.csv"
     csv.write_text("request_id,spend\nr1,0.01\n")
     assert main(["audit", str(csv), "--format", "ledger"]) == 2
-    assert "not a DuckDB ledger" in _err_line(capsys)
+    assert "not a tokenomy DuckDB ledger" in _err_line(capsys)
     assert main(["audit", str(tmp_path), "--format", "ledger"]) == 2
     assert "is a folder" in _err_line(capsys)
     with Ledger(tmp_path / "ok.duckdb"):

@@ -142,7 +142,7 @@ def test_a_foreign_duckdb_file_is_refused_and_left_unmodified(tmp_path: Path) ->
     con.close()
     before = (path.read_bytes(), path.stat().st_mtime_ns)
     for read_only in (False, True):
-        with pytest.raises(LedgerError, match="not a tokenomy ledger") as err:
+        with pytest.raises(LedgerError, match="not a tokenomy DuckDB ledger") as err:
             Ledger(path, read_only=read_only)
         assert str(path) in str(err.value)
     assert (path.read_bytes(), path.stat().st_mtime_ns) == before

@@ -8,6 +8,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import numpy as np
 import pytest
 
@@ -166,3 +167,116 @@ def test_a_negative_time_is_a_time_on_the_layer_clock_and_reads_back() -> None:
     led.append_outcomes([Outcome("r1", 1.0, 0.01, time_s=-3.0)])
     assert next(led.decisions()).time_s == -5.0
     assert next(led.outcomes()).time_s == -3.0
+
+
+NOT_A_LEDGER = "not a tokenomy DuckDB ledger"
+
+
+def _not_ledgers(tmp_path: Path) -> dict[str, Path]:
+    """Files that are not tokenomy ledgers, by what they are."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    files = {
+        "text": tmp_path / "text.duckdb",
+        "csv": tmp_path / "spend.csv",
+        "parquet": tmp_path / "t.parquet",
+        "short": tmp_path / "short.db",
+        "foreign": tmp_path / "foreign.duckdb",
+    }
+    files["text"].write_text("hello, not a database\n")
+    files["csv"].write_text("request_id,spend\nr1,0.01\n")
+    pq.write_table(pa.table({"a": [1]}), files["parquet"])
+    files["short"].write_bytes(b"\x00\x01")
+    con = duckdb.connect(str(files["foreign"]))
+    con.execute("CREATE TABLE sales (id INTEGER)")
+    con.close()
+    return files
+
+
+KINDS = ["text", "csv", "parquet", "short", "foreign"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("read_only", [False, True])
+def test_ledger_refuses_a_file_that_is_not_a_tokenomy_duckdb_ledger_and_leaves_it(
+    kind: str, read_only: bool, tmp_path: Path
+) -> None:
+    from tokenomy.core.errors import LedgerError
+
+    path = _not_ledgers(tmp_path)[kind]
+    before = path.read_bytes()
+    with pytest.raises(LedgerError, match=NOT_A_LEDGER) as err:
+        Ledger(path, read_only=read_only)
+    assert str(err.value).startswith(f"{path}: {NOT_A_LEDGER} (")
+    assert "\n" not in str(err.value)
+    assert path.read_bytes() == before
+
+
+@pytest.mark.parametrize("kind", [*KINDS, "empty", "blank"])
+def test_check_file_and_a_read_only_open_say_it_the_same_way(kind: str, tmp_path: Path) -> None:
+    from tokenomy.core.errors import LedgerError
+    from tokenomy.ledger.migrate import check_file
+
+    files = _not_ledgers(tmp_path)
+    files["empty"] = tmp_path / "empty.duckdb"
+    files["empty"].write_bytes(b"")
+    files["blank"] = tmp_path / "blank.duckdb"
+    duckdb.connect(str(files["blank"])).close()
+    path = files[kind]
+    with pytest.raises(LedgerError, match=NOT_A_LEDGER):
+        Ledger(path, read_only=True)
+    if kind in ("empty", "blank"):
+        check_file(str(path))  # a writer may create its ledger there
+        return
+    with pytest.raises(LedgerError, match=NOT_A_LEDGER):
+        check_file(str(path))
+
+
+def test_an_empty_file_opened_for_writing_becomes_a_ledger(tmp_path: Path) -> None:
+    path = tmp_path / "empty.duckdb"
+    path.write_bytes(b"")
+    with Ledger(path) as led:
+        assert led.count() == 0
+    with Ledger(path, read_only=True) as led:
+        assert led.count() == 0
+
+
+def _cli_err(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    from tokenomy.interfaces.cli import main
+
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err, err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+@pytest.mark.parametrize("kind", [*KINDS, "empty"])
+def test_every_command_reading_a_ledger_names_a_file_that_is_not_one(
+    kind: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    files = _not_ledgers(tmp_path)
+    files["empty"] = tmp_path / "empty.duckdb"
+    files["empty"].write_bytes(b"")
+    path = str(files[kind])
+    out = tmp_path / "export"
+    for argv in (
+        ["audit", path, "--format", "ledger"],
+        ["ledger", "summary", path],
+        ["ledger", "export", path, "--out", str(out)],
+    ):
+        assert f"{path}: {NOT_A_LEDGER} (" in _cli_err(argv, capsys), argv
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("command", [["route", "eval"], ["economy", "run"], ["rl", "run"]])
+def test_every_command_writing_a_ledger_names_a_file_that_is_not_one(
+    kind: str, command: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _not_ledgers(tmp_path)[kind]
+    before = path.read_bytes()
+    assert f"{path}: {NOT_A_LEDGER} (" in _cli_err([*command, "--ledger", str(path)], capsys)
+    assert path.read_bytes() == before

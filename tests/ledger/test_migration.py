@@ -191,5 +191,5 @@ def test_an_unreadable_version_is_refused(tmp_path: Path, version: str, match: s
 def test_a_database_without_a_ledger_is_refused_read_only(tmp_path: Path) -> None:
     path = tmp_path / "other.duckdb"
     duckdb.connect(str(path)).close()
-    with pytest.raises(LedgerError, match="not a tokenomy ledger"):
+    with pytest.raises(LedgerError, match="not a tokenomy DuckDB ledger"):
         Ledger(path, read_only=True)

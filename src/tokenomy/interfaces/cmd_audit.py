@@ -245,14 +245,10 @@ def audit_inputs(
         else:
             log = from_taubench(load_taubench(paths[0]), side=side, defaults=defaults)
     elif fmt == "ledger":
-        for p in paths:
-            if p.is_dir():
-                raise SchemaError(f"{p}: is a folder, not a ledger file; give a DuckDB ledger file")
-            if not p.is_file():
-                raise SchemaError(f"{p}: no such ledger file")
-            with p.open("rb") as fh:
-                if fh.read(12)[8:12] != b"DUCK":  # DuckDB's magic bytes, at offset 8 of every file
-                    raise SchemaError(f"{p}: not a DuckDB ledger; give a ledger file written by tokenomy")
+        from tokenomy.ledger.files import check_ledger_path
+
+        for p in paths:  # every file named before any is read (a folder, a text file, an empty one)
+            check_ledger_path(str(p), read_only=True)
         if len(paths) == 1:
             from tokenomy.interfaces.loaders.audit_ledger import read_ledger
 

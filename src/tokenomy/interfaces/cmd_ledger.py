@@ -13,12 +13,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from tokenomy.core.errors import ValidationError
 from tokenomy.interfaces.args import int_in
 from tokenomy.interfaces.outputs import check_output_path
 from tokenomy.interfaces.table import format_table
 from tokenomy.ledger import Ledger
-from tokenomy.ledger.files import path_problem
 
 __all__ = ["register"]
 
@@ -56,11 +54,7 @@ def register(sub: Any) -> None:
 
 
 def _open(path: str) -> Ledger:
-    problem = path_problem(path)
-    if problem:
-        raise ValidationError(f"ledger file {path!r} {problem}; give a ledger file")
-    if not Path(path).is_file():
-        raise ValidationError(f"ledger file {path!r} does not exist")
+    """The ledger read-only; a path that is not a ledger file is refused by ``Ledger`` (one line)."""
     return Ledger(path, read_only=True)
 
 

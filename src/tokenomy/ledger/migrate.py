@@ -42,7 +42,7 @@ import pyarrow as pa
 from tokenomy.core.errors import LedgerError, ValidationError
 from tokenomy.core.prices import KV_BLOCK_SECOND, PREFILL_TOKEN
 from tokenomy.ledger import schema
-from tokenomy.ledger.files import path_problem
+from tokenomy.ledger.files import NOT_A_LEDGER, check_ledger_path
 from tokenomy.ledger.kinds import UNKNOWN, infer_kind
 from tokenomy.ledger.layers import as_layer
 from tokenomy.ledger.locking import connect
@@ -85,8 +85,8 @@ def check_is_ledger(con: duckdb.DuckDBPyConnection, path: str) -> None:
         version = None  # a ``meta`` table of some other shape: not ours
     if version is None and _table_count(con):
         raise LedgerError(
-            f"{path!r} is not a tokenomy ledger: the DuckDB file has tables but no tokenomy schema "
-            "version (meta.schema_version); it was left unmodified"
+            f"{path}: {NOT_A_LEDGER} (a DuckDB database with tables but no tokenomy schema version, "
+            "meta.schema_version); it was left unmodified"
         )
 
 
@@ -135,9 +135,7 @@ def check_file(path: str, *, lock_timeout_s: float = 30.0) -> None:
     Raises:
         LedgerError: naming the file and what is wrong.
     """
-    problem = path_problem(path)
-    if problem:
-        raise LedgerError(f"ledger {path!r} {problem}; give the path of a ledger file (or a new one)")
+    check_ledger_path(path, read_only=False)
     file = Path(path)
     if not file.is_file() or file.stat().st_size == 0:
         return
@@ -168,7 +166,7 @@ def open_schema(con: duckdb.DuckDBPyConnection, path: str, *, read_only: bool) -
     version = stored_version(con)
     if version is None:
         if read_only:
-            raise LedgerError(f"{path!r} is not a tokenomy ledger (no schema version is stored)")
+            raise LedgerError(f"{path}: {NOT_A_LEDGER} (a DuckDB database with no tokenomy tables)")
         for stmt in schema.DDL:
             con.execute(stmt)
         con.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])

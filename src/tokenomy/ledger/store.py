@@ -31,7 +31,7 @@ from tokenomy.core._checks import check_finite_array, check_nonneg_array
 from tokenomy.core.errors import LedgerError, ValidationError
 from tokenomy.ledger import queries, schema, writer
 from tokenomy.ledger.batch import DecisionBatch
-from tokenomy.ledger.files import path_problem
+from tokenomy.ledger.files import check_ledger_path, path_problem
 from tokenomy.ledger.locking import MEMORY, FileAccess, path_lock
 from tokenomy.ledger.metadata import metadata_json as _json
 from tokenomy.ledger.migrate import check_is_ledger, open_schema
@@ -114,8 +114,9 @@ class Ledger:
 
     Raises:
         LedgerError: the path is not a regular file (a folder, a device, a FIFO, a symbolic link loop:
-            refused before opening), the file is not a tokenomy ledger (a DuckDB file with other tables: refused and left
-            unmodified), holds a newer or unreadable schema version, is a version-1 file opened read-only
+            refused before opening), is absent or empty when opened read-only, is not a tokenomy
+            DuckDB ledger (a text, CSV or Parquet file: ``files.check_ledger_path``, before DuckDB
+            opens it; a DuckDB file with other tables: refused and left unmodified), holds a newer or unreadable schema version, is a version-1 file opened read-only
             (open it once for writing to migrate it), stays locked past ``lock_timeout_s``, or cannot be
             opened.
         ValidationError: ``lock_timeout_s`` is negative or not finite.
@@ -135,11 +136,8 @@ class Ledger:
                 f"ledger path must be a non-empty str or Path (a file, or ':memory:'); got {path!r}"
             )
         self.path = str(path)
-        problem = None if self.path == MEMORY else path_problem(self.path)
-        if problem:
-            raise LedgerError(
-                f"ledger {self.path!r} {problem}; give the path of a ledger file (or a new one)"
-            )
+        if self.path != MEMORY:
+            check_ledger_path(self.path, read_only=read_only)
         self.read_only = read_only
         self.lock_timeout_s = float(lock_timeout_s)
         self._db = FileAccess(self.path, read_only=read_only, lock_timeout_s=self.lock_timeout_s)

@@ -9,6 +9,7 @@ negative CI bound; each range error states the range that is enforced.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -89,3 +90,26 @@ def test_refuse_ignored_passes_flags_that_were_not_given() -> None:
     refuse_ignored(("--a", None, "needs --b"), ("--c", False, "needs --d"))
     with pytest.raises(ValidationError, match=r"^--c needs --d$"):
         refuse_ignored(("--a", None, "needs --b"), ("--c", 0.0, "needs --d"))
+
+
+# -- an undefined gap recovered is "-" with a note, null in JSON -------------------------------------
+
+
+def test_gap_recovered_without_a_gap_is_a_dash_with_a_note(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], need_data: object
+) -> None:
+    data = need_data("routing", "routerbench_slice")  # type: ignore[operator]
+    out = tmp_path / "r.json"
+    argv = [
+        "route", "eval", "--data", str(data), "--policies", "tokenomy", "--no-longtail", "--boot", "10",
+        "--estimator", "prior", "--V", "1e-30", "--json", str(out),
+    ]  # fmt: skip
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert "nan" not in text.lower().replace("nanos", ""), text
+    row = next(line for line in text.splitlines() if line.lstrip().startswith("1e-30"))
+    assert row.split()[-1] == "-", row
+    notes = [line for line in text.splitlines() if "gap_recovered" in line and line.startswith("note")]
+    assert len(notes) == 1 and "oracle" in notes[0], text
+    result = json.loads(out.read_text())["results"][0]
+    assert result["gap_recovered"] is None

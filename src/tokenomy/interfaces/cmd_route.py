@@ -47,6 +47,7 @@ from tokenomy.interfaces.cmd_route_generalise import (
     run_generalise,
     run_save,
     saved_router,
+    undefined_as_dash,
 )
 from tokenomy.interfaces.loaders.routing import load_dataset, load_price_table
 from tokenomy.interfaces.outputs import atomic_write, check_output_path, ledger_step, write_results_json
@@ -368,9 +369,10 @@ def run_eval(args: argparse.Namespace) -> dict[str, Any]:
             )
     out = fit_and_evaluate(args, ds)
     router, test, prices = out.pop("_router"), out.pop("_test"), out.pop("_prices")
+    shown, undefined = undefined_as_dash(out["results"], SUMMARY_COLUMNS)
     print(
         format_table(
-            out["results"],
+            shown,
             list(SUMMARY_COLUMNS),
             title=f"route eval on {ds.source} (test n={out['n_test']}; {_terms(out['labels'])})",
             digits=5,
@@ -409,7 +411,7 @@ def run_eval(args: argparse.Namespace) -> dict[str, Any]:
                 out["estimators"]["summary"], title="estimator calibration on test (mean over models)"
             )
         )
-    for note in out["notes"]:
+    for note in [*undefined, *out["notes"]]:
         print("note:", note)
     if args.report:
         from tokenomy.audit.report_route import build_report

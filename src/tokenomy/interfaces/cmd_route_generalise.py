@@ -9,6 +9,7 @@ the encoder it was fitted with (by the name recorded in it); ``run_save`` fits o
 from __future__ import annotations
 
 import argparse
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -28,7 +29,7 @@ from tokenomy.routing.evaluation import require_two_models
 from tokenomy.routing.generalise import folds_for, pooled_eval
 from tokenomy.routing.router import Router
 
-__all__ = ["encoder", "encoder_args", "run_generalise", "run_save", "saved_router"]
+__all__ = ["encoder", "encoder_args", "run_generalise", "run_save", "saved_router", "undefined_as_dash"]
 
 
 def encoder_args(p: argparse.ArgumentParser) -> None:
@@ -46,6 +47,34 @@ def encoder_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--cache-dir", metavar="DIR", help="embedding cache (default ~/.cache/tokenomy/embeddings)"
     )
+
+
+UNDEFINED_WHY = {
+    "gap_recovered": "no gap between the best fixed model and the oracle at that V (the best fixed model "
+    "already matches the oracle), so no share of it can be recovered",
+    "apgr": "RouteLLM's pair has no accuracy gap on these rows",
+}
+"""Why a figure is undefined (NaN) where it is: the note printed under a table that shows it as "-"."""
+
+
+def undefined_as_dash(
+    rows: Sequence[dict[str, Any]], columns: Sequence[str]
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """``rows`` with each NaN/inf in ``columns`` replaced by ``None`` (a table shows "-"), and one note
+    per such column saying why (at which V it happens). JSON keeps the rows as they are (its writer
+    turns NaN into null)."""
+    shown = [dict(r) for r in rows]
+    notes = []
+    for col in columns:
+        bad = [r for r in shown if isinstance(r.get(col), float) and not math.isfinite(r[col])]
+        for r in bad:
+            r[col] = None
+        if bad:
+            where = sorted({float(r["V"]) for r in bad if "V" in r})
+            at = f" (V = {', '.join(f'{v:g}' for v in where)})" if where else ""
+            why = UNDEFINED_WHY.get(col, "the figure is not a number on these rows")
+            notes.append(f'{col}: "-" in {len(bad)} row(s){at}: {why}')
+    return shown, notes
 
 
 def encoder(args: argparse.Namespace) -> TextEncoder | None:
@@ -144,14 +173,11 @@ def run_generalise(args: argparse.Namespace, ds: RoutingDataset) -> dict[str, An
         )
     for row in res["rows"]:
         row["split"] = args.split
-    shown = [
-        {
-            **r,
-            "gap_ci95": "[{:+.3f}, {:+.3f}]".format(*r["gap_recovered_ci95"]),
-            "apgr_ci95": "[{:.3f}, {:.3f}]".format(*r["apgr_ci95"]),
-        }
-        for r in res["rows"]
-    ]
+    shown, undefined = undefined_as_dash(res["rows"], ["gap_recovered", "apgr"])
+    for r in shown:
+        gap_ci, apgr_ci = r["gap_recovered_ci95"], r["apgr_ci95"]
+        r["gap_ci95"] = None if r["gap_recovered"] is None else "[{:+.3f}, {:+.3f}]".format(*gap_ci)
+        r["apgr_ci95"] = None if r["apgr"] is None else "[{:.3f}, {:.3f}]".format(*apgr_ci)
     print(
         format_table(
             shown,
@@ -170,6 +196,8 @@ def run_generalise(args: argparse.Namespace, ds: RoutingDataset) -> dict[str, An
             digits=4,
         )
     )
+    for note in undefined:
+        print("note:", note)
     out = {
         "data": ds.source,
         "cross_data": None if other is None else other.source,

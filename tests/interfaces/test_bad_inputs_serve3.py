@@ -33,6 +33,68 @@ def _csv(tmp_path: Path, rows: list[tuple[float, int, int]], name: str = "t.csv"
     return p
 
 
+SIM = ["serve", "simulate", "--trace", "{trace}", "--scheduler", "fcfs"]
+P3 = ["serve", "prediction3", "--trace", "{trace}", "--scheduler", "fcfs,priced", "--long-rates", "0.5"]
+
+
+@pytest.mark.parametrize(
+    ("base", "extra", "needs"),
+    [
+        (SIM, ["--spec-alpha", "0.8"], "--spec-alpha needs --spec-k"),
+        (SIM, ["--spec-k", "0", "--spec-alpha", "0.8"], "--spec-alpha needs --spec-k"),
+        (SIM, ["--spec-rule", "request"], "--spec-rule needs --spec-k"),
+        (SIM, ["--spec-alpha-halving-tokens", "2000"], "--spec-alpha-halving-tokens needs --spec-k"),
+        (
+            SIM,
+            ["--spec-k", "4", "--spec-alpha", "0.8", "--spec-alpha-halving-tokens", "2000"],
+            "--spec-alpha-halving-tokens needs a per-request --spec-rule",
+        ),
+        (SIM, ["--handoff-limit", "4"], "--handoff-limit needs --disaggregate"),
+        (SIM, ["--kv-bandwidth-gb-s", "10"], "--kv-bandwidth-gb-s needs --disaggregate"),
+        (SIM, ["--ledger-sample", "5"], "--ledger-sample needs --ledger"),
+        (SIM, ["--servegen-top", "3"], "--servegen-top needs a servegen --trace"),
+        (SIM, ["--servegen-duration-s", "60"], "--servegen-duration-s needs a servegen --trace"),
+        (SIM, ["--cache-train-share", "0.3"], "--cache-train-share needs --eviction value"),
+        (SIM, ["--no-value-weight"], "--no-value-weight needs --eviction value"),
+        (SIM, ["--no-cache-admission"], "--no-cache-admission needs --eviction value"),
+        (SIM, ["--eviction", "lfu", "--no-prefix-cache"], "--eviction needs the prefix cache"),
+        (SIM, ["--like", "splitwise-sim", "--step-model", "linear:0.01,0,0"], "--step-model"),
+        (SIM, ["--like", "splitwise-sim", "--max-num-seqs", "8"], "--max-num-seqs"),
+        (SIM, ["--like", "splitwise-sim", "--kv-blocks", "100"], "--kv-blocks"),
+        (SIM, ["--like", "splitwise-sim", "--disaggregate"], "--disaggregate"),
+        (SIM, ["--like", "splitwise-sim", "--spec-k", "4"], "--spec-k"),
+        (SIM, ["--disaggregate", "--eviction", "lru,lfu"], "--eviction lists need the plain engine"),
+        (SIM, ["--disaggregate", "--kv-blocks", "100,200"], "--kv-blocks lists need the plain engine"),
+        (P3, ["--spec-alpha", "0.5"], "--spec-alpha needs --spec-k"),
+        (P3, ["--handoff-limit", "2"], "--handoff-limit needs --disaggregate"),
+        (P3, ["--kv-blocks", "100,200"], "serve prediction3 takes one --kv-blocks value"),
+        (P3, ["--eviction", "lru,lfu"], "serve prediction3 takes one --eviction value"),
+    ],
+)
+def test_a_flag_that_would_be_ignored_is_refused_before_the_data(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], base: list[str], extra: list[str], needs: str
+) -> None:
+    missing = tmp_path / "no-data"  # the trace name needs it: a data lookup would fail differently
+    argv = [a.format(trace="azure-conv") for a in base]
+    assert main([*argv, *extra, "--data", str(missing)]) == 2
+    line = _err_line(capsys)
+    assert needs in line, line
+
+
+def test_the_companion_flags_still_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rng = np.random.default_rng(0)
+    trace = _csv(tmp_path, [(0.1 * i, int(rng.integers(20, 300)), 20) for i in range(30)])
+    argv = [a.format(trace=trace) for a in SIM]
+    out = tmp_path / "ok.json"
+    assert main([*argv, "--spec-k", "4", "--spec-alpha", "0.8", "--json", str(out)]) == 0
+    assert main([*argv, "--disaggregate", "--kv-bandwidth-gb-s", "10", "--handoff-limit", "4"]) == 0
+    assert (
+        main([*argv, "--eviction", "lfu", "--ledger", str(tmp_path / "l.duckdb"), "--ledger-sample", "5"])
+        == 0
+    )
+    capsys.readouterr()
+
+
 @pytest.mark.parametrize(
     ("flag", "value", "want"),
     [

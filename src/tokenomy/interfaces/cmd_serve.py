@@ -44,7 +44,7 @@ from tokenomy.interfaces.cmd_serve_cache import (
     undefined_shown,
 )
 from tokenomy.interfaces.cmd_serve_ledger import RunRows, outcome_count, row_counts, run_rows, write_runs
-from tokenomy.interfaces.cmd_serve_setup import _common, _engine, _load
+from tokenomy.interfaces.cmd_serve_setup import Given, _common, _engine, _load, check_flags
 from tokenomy.interfaces.outputs import atomic_write, check_output_path, ledger_step, write_results_json
 from tokenomy.interfaces.paths import resolve_data_dir
 from tokenomy.interfaces.sweep import BACKENDS, parallel_map, resolve_backend
@@ -120,7 +120,11 @@ def register(sub: Any) -> None:
         "--ledger", metavar="PATH", help="append admission, speculation, eviction and order decisions here"
     )
     s.add_argument(
-        "--ledger-sample", type=int_in(1), default=10, help="keep every k-th decision (default 10)"
+        "--ledger-sample",
+        action=Given,
+        type=int_in(1),
+        default=10,
+        help="--ledger: keep every k-th decision (default 10)",
     )
     add_cache_arguments(s)
     s.add_argument(
@@ -167,6 +171,7 @@ def _advance(bar: Any, base: int) -> Callable[[int, int], None]:
 
 def run_simulate(args: argparse.Namespace) -> dict[str, Any]:
     """Run the grid; print a table; write the report and ledger when asked."""
+    check_flags(args, "simulate")
     check_output_path(args.report, "--report")
     check_output_path(args.ledger, "--ledger")
     data = resolve_data_dir(args.data)
@@ -290,6 +295,7 @@ def run_reuse_command(args: argparse.Namespace) -> dict[str, Any]:
 
 def run_prediction3(args: argparse.Namespace) -> dict[str, Any]:
     """The long-context-tenant experiment; prints a table and writes the report when asked."""
+    check_flags(args, "prediction3")
     check_output_path(args.report, "--report")
     rates = [0.0, *floats(args.long_rates, "--long-rates", hi=MAX_LONG_RPS)]  # flags before any work
     names = _schedulers(args.scheduler)

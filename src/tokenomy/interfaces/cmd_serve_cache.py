@@ -56,6 +56,10 @@ __all__ = [
 ]
 
 
+TRAIN_SHARE = 0.5
+"""``--cache-train-share``'s default: the first half of each trace fits the value policy."""
+
+
 NO_DECAY = "δ_S is 0 (the fitted reuse hazard does not fall with age), so it never halves"
 NO_EXPOSURE = "no block of that depth stayed cached that long within the trace (no exposure at that age)"
 _NOTHING_TO_FIT = "no block in this bin was demanded twice (nothing to fit)"
@@ -155,7 +159,7 @@ def add_cache_arguments(s: argparse.ArgumentParser) -> None:
     s.add_argument(
         "--cache-train-share",
         type=float_in(0.0, 1.0, above=True),
-        default=0.5,
+        default=None,
         help="with --eviction value: fit its reuse hazard on this first share of each trace and run "
         "every policy on the rest (default 0.5)",
     )
@@ -185,7 +189,7 @@ def cache_setup(
     cache = plan(
         wls,
         evictions,
-        train_share=args.cache_train_share,
+        train_share=TRAIN_SHARE if args.cache_train_share is None else args.cache_train_share,
         log_every=args.ledger_sample if args.ledger else None,
         weight_by_value=not args.no_value_weight,
         admission=not args.no_cache_admission,

@@ -4,7 +4,11 @@ linear step model; colocated or disaggregated; ``--like splitwise-sim``) and the
 (``_load``: named traces under ``--data``, files, or ServeGen-generated traffic, ``_servegen``).
 
 It parses and builds; it runs nothing and prints nothing (``cmd_serve`` does). Reads the data folder
-it is given (step-model and ServeGen files, traces).
+it is given (step-model and ServeGen files, traces). ``check_flags`` refuses, before any data is
+read, a flag that would be silently ignored without another one (``--spec-alpha`` without
+``--spec-k``, ``--handoff-limit`` without ``--disaggregate``, an engine flag with ``--like``, ...);
+the parser records which flags were given (``Given``), so a flag restating its default is refused
+too.
 """
 
 from __future__ import annotations
@@ -12,9 +16,10 @@ from __future__ import annotations
 import argparse
 import math
 from pathlib import Path
+from typing import Any
 
 from tokenomy.core.errors import ValidationError
-from tokenomy.interfaces.args import float_in, floats, int_in, items
+from tokenomy.interfaces.args import float_in, floats, int_in, items, refuse_ignored
 from tokenomy.interfaces.cmd_serve_cache import evictions_arg, kv_blocks_arg
 from tokenomy.interfaces.loaders.servegen import SERVEGEN_FILE, load_servegen
 from tokenomy.interfaces.loaders.traces import (
@@ -38,7 +43,34 @@ from tokenomy.serving.steptime import (
     StepTimeModel,
 )
 
-__all__ = ["alpha_arg"]
+__all__ = ["Given", "alpha_arg", "check_flags"]
+
+GIVEN = "serve_flags_given"
+"""The Namespace attribute holding the dests of the flags given on the command line (``Given``)."""
+
+
+class Given(argparse.Action):
+    """``store`` (or ``store_true`` with ``nargs=0``) that also records the flag as given."""
+
+    def __init__(self, *args: Any, flag: bool = False, **kwargs: Any) -> None:
+        if flag:
+            kwargs.update(nargs=0, default=False)
+        self.flag = flag
+        super().__init__(*args, **kwargs)
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        setattr(namespace, self.dest, True if self.flag else values)
+        setattr(namespace, GIVEN, frozenset({*getattr(namespace, GIVEN, frozenset()), self.dest}))
+
+
+def _given(args: argparse.Namespace, dest: str) -> bool:
+    return dest in getattr(args, GIVEN, frozenset())
 
 
 def alpha_arg(text: str) -> float:
@@ -57,6 +89,91 @@ def alpha_arg(text: str) -> float:
     return x
 
 
+PER_REQUEST_RULES = ("request", "always", "never")
+"""``--spec-rule`` values that decide per request (``--spec-alpha-halving-tokens`` acts only with them)."""
+LIKE_FIXES = (
+    ("step_model", "--step-model"),
+    ("max_num_seqs", "--max-num-seqs"),
+    ("max_batched_tokens", "--max-batched-tokens"),
+    ("kv_blocks", "--kv-blocks"),
+    ("no_prefix_cache", "--no-prefix-cache"),
+    ("eviction", "--eviction"),
+    ("spec_k", "--spec-k"),
+    ("spec_alpha", "--spec-alpha"),
+    ("spec_rule", "--spec-rule"),
+    ("spec_alpha_halving_tokens", "--spec-alpha-halving-tokens"),
+    ("disaggregate", "--disaggregate"),
+    ("kv_bandwidth_gb_s", "--kv-bandwidth-gb-s"),
+    ("handoff_limit", "--handoff-limit"),
+)
+"""The engine flags ``--like splitwise-sim`` replaces by the peer's configuration (dest, flag)."""
+
+
+SERVEGEN_FLAGS = ("servegen_top", "servegen_start_s", "servegen_duration_s", "servegen_rate_factor")
+"""The ServeGen generator's flags (dests): they act only on a ``servegen`` trace."""
+
+
+SPEC_FLAGS = ("spec_alpha", "spec_rule", "spec_alpha_halving_tokens")
+"""Speculation flags (dests): they act only with ``--spec-k`` ≥ 1."""
+VALUE_SWITCHES = ("no_value_weight", "no_cache_admission")
+"""The value eviction policy's switches (dests): they act only with ``--eviction value``."""
+
+
+def check_flags(args: argparse.Namespace, command: str) -> None:
+    """Refuse a flag that would be silently ignored without its companion; before any data is read.
+
+    ``command`` is ``simulate`` or ``prediction3`` (which runs one engine: one KV size, one eviction).
+
+    Raises:
+        ValidationError: one line naming the flag and what it needs (``args.refuse_ignored``).
+    """
+
+    def given(dest: str) -> object:
+        return getattr(args, dest) if _given(args, dest) else None
+
+    checks: list[tuple[str, object, str]] = []
+    if getattr(args, "like", None):
+        why = f"is ignored with --like {args.like} (it sets the whole engine configuration): drop one"
+        checks += [(flag, given(dest), why) for dest, flag in LIKE_FIXES]
+    if args.spec_k < 1:
+        off = "needs --spec-k (a draft length ≥ 1); without it speculation is off"
+        checks += [(f"--{d.replace('_', '-')}", given(d), off) for d in SPEC_FLAGS]
+    elif args.spec_rule not in PER_REQUEST_RULES:
+        checks.append(
+            (
+                "--spec-alpha-halving-tokens",
+                given("spec_alpha_halving_tokens"),
+                f"needs a per-request --spec-rule ({', '.join(PER_REQUEST_RULES)}); "
+                "the batch rule uses one acceptance for all",
+            )
+        )
+    if not args.disaggregate:
+        why = "needs --disaggregate (it sets the prefill-to-decode KV transfer)"
+        checks += [("--kv-bandwidth-gb-s", given("kv_bandwidth_gb_s"), why)]
+        checks += [("--handoff-limit", given("handoff_limit"), why)]
+    if args.no_prefix_cache:
+        why = "needs the prefix cache: drop --no-prefix-cache (nothing is cached to evict)"
+        checks.append(("--eviction", given("eviction"), why))
+    if not any(t == "servegen" or t.startswith("servegen:") for t in str(args.trace).split(",")):
+        why = "needs a servegen --trace (servegen[:CATEGORY])"
+        checks += [(f"--{d.replace('_', '-')}", given(d), why) for d in SERVEGEN_FLAGS]
+    if command == "simulate" and not args.ledger:
+        checks.append(
+            ("--ledger-sample", given("ledger_sample"), "needs --ledger (it thins what is written)")
+        )
+    if command == "simulate" and "value" not in args.eviction:
+        why = "needs --eviction value (it sets that policy)"
+        checks.append(("--cache-train-share", args.cache_train_share, why))  # default None (0.5)
+        checks += [(f"--{d.replace('_', '-')}", getattr(args, d), why) for d in VALUE_SWITCHES]
+    refuse_ignored(*checks)
+    kvs = args.kv_blocks or []
+    for values, flag in ((kvs, "--kv-blocks"), (args.eviction, "--eviction")):
+        if command == "prediction3" and len(values) > 1:
+            raise ValidationError(f"serve prediction3 takes one {flag} value; got {len(values)}")
+        if args.disaggregate and len(values) > 1:
+            raise ValidationError(f"{flag} lists need the plain engine (not --disaggregate): give one value")
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--data", metavar="DIR", help="real data folder (default: $TOKENOMY_DATA or ../shared/data)"
@@ -65,7 +182,10 @@ def _common(p: argparse.ArgumentParser) -> None:
         "--seed", type=int_in(0), default=0, help="seed of the synthetic V, λ and length predictions"
     )
     p.add_argument(
-        "--step-model", default="blis", help="blis (default), splitwise, or linear:β0,β1,β2 in seconds"
+        "--step-model",
+        action=Given,
+        default="blis",
+        help="blis (default), splitwise, or linear:β0,β1,β2 in seconds",
     )
     p.add_argument(
         "--like",
@@ -74,26 +194,37 @@ def _common(p: argparse.ArgumentParser) -> None:
         help="a peer's whole configuration: splitwise-sim = its step model, llama2-70b on one DGX-H100 "
         "(13,165 KV blocks), 512 sequences, 2,048 tokens, whole prompts first, no prefix cache",
     )
-    p.add_argument("--max-num-seqs", type=int_in(1), default=256)
-    p.add_argument("--max-batched-tokens", type=int_in(1), default=2048)
+    p.add_argument("--max-num-seqs", action=Given, type=int_in(1), default=256)
+    p.add_argument("--max-batched-tokens", action=Given, type=int_in(1), default=2048)
     p.add_argument(
         "--kv-blocks",
+        action=Given,
         type=kv_blocks_arg,
         default=None,
         help="KV blocks (default: the step model's); simulate takes a comma list and runs each size",
     )
-    p.add_argument("--no-prefix-cache", action="store_true")
+    p.add_argument("--no-prefix-cache", action=Given, flag=True)
     p.add_argument(
         "--eviction",
+        action=Given,
         type=evictions_arg,
         default=["lru"],
         help="prefix-cache eviction: lru, fifo, lfu, value (priced by value, fitted on a train part) or "
         "belady (clairvoyant reference); simulate takes a comma list and runs each",
     )
-    p.add_argument("--spec-k", type=int_in(0), default=0, help="speculative draft length (0 = off)")
-    p.add_argument("--spec-alpha", type=alpha_arg, default=0.0, help="draft acceptance rate α in [0, 1)")
+    p.add_argument(
+        "--spec-k", action=Given, type=int_in(0), default=0, help="speculative draft length (0 = off)"
+    )
+    p.add_argument(
+        "--spec-alpha",
+        action=Given,
+        type=alpha_arg,
+        default=0.0,
+        help="--spec-k: draft acceptance rate α in [0, 1)",
+    )
     p.add_argument(
         "--spec-rule",
+        action=Given,
         choices=SPEC_RULES,
         default="batch",
         help="who decides to speculate: one verdict per step for the batch, each request by Eq. 1 "
@@ -101,23 +232,27 @@ def _common(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--spec-alpha-halving-tokens",
+        action=Given,
         type=float_in(0.0),
         default=0.0,
         help="per-request rules: acceptance halves every this many context tokens (0 = no decay; an assumption)",
     )
     p.add_argument(
         "--disaggregate",
-        action="store_true",
+        action=Given,
+        flag=True,
         help="prefill and decode on two pools (one GPU each) joined by a KV transfer",
     )
     p.add_argument(
         "--kv-bandwidth-gb-s",
+        action=Given,
         type=float_in(1e-3, 1e5),
         default=50.0,
-        help="KV transfer bandwidth, GB/s in [0.001, 100000] (assumed 50)",
+        help="--disaggregate: KV transfer bandwidth, GB/s in [0.001, 100000] (assumed 50)",
     )
     p.add_argument(
         "--handoff-limit",
+        action=Given,
         type=int_in(0),
         default=None,
         help="--disaggregate: close prefill admission while this many prefilled prompts wait for the "
@@ -125,18 +260,30 @@ def _common(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--report", metavar="HTML", help="write the HTML report here")
     g = p.add_argument_group("ServeGen generator (--trace servegen[:CATEGORY], default language/m-large)")
-    g.add_argument("--servegen-top", type=int_in(1), default=10, help="clients (tenants) with most requests")
     g.add_argument(
-        "--servegen-start-s", type=float_in(0.0), default=43200.0, help="start in the 14-day calendar"
+        "--servegen-top",
+        action=Given,
+        type=int_in(1),
+        default=10,
+        help="clients (tenants) with most requests",
+    )
+    g.add_argument(
+        "--servegen-start-s",
+        action=Given,
+        type=float_in(0.0),
+        default=43200.0,
+        help="start in the 14-day calendar",
     )
     g.add_argument(
         "--servegen-duration-s",
+        action=Given,
         type=float_in(0.0, above=True),
         default=1800.0,
         help="seconds of traffic to sample",
     )
     g.add_argument(
         "--servegen-rate-factor",
+        action=Given,
         type=float_in(0.0, above=True),
         default=0.05,
         help="multiplies the clients' rates (ServeGen rates are a whole region's; default 0.05)",

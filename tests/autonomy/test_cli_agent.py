@@ -88,7 +88,7 @@ def _check_printed_tables(printed: str, rows: list[dict[str, object]]) -> None:
     ("flag", "value", "match"),
     [
         ("--V", "1,abc", "--V must be comma-separated"),
-        ("--V", "-1", "--V must be positive"),
+        ("--V", "-1", "--V: V must be > 0 USD"),
         ("--folds", "0", "--folds"),
         ("--dp-wait", "2", "--dp-wait must be a probability"),
     ],

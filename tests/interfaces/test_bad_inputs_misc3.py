@@ -10,6 +10,7 @@ negative CI bound; each range error states the range that is enforced.
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import pytest
@@ -113,3 +114,40 @@ def test_gap_recovered_without_a_gap_is_a_dash_with_a_note(
     assert len(notes) == 1 and "oracle" in notes[0], text
     result = json.loads(out.read_text())["results"][0]
     assert result["gap_recovered"] is None
+
+
+# -- USD prices are bounded: one line stating the range, no overflow at the bound ---------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "flag"),
+    [
+        (["agent", "tau", "--folds", "2", "--rho", "1e308"], "--rho"),
+        (["agent", "tau", "--folds", "2", "--rho", "1", "--V", "1e308"], "--V"),
+        (["agent", "eval", "--folds", "2", "--V", "1e308"], "--V"),
+        (["agent", "eval", "--folds", "2", "--rho", "1e308"], "--rho"),
+        (["route", "eval", "--V", "1e308"], "--V"),
+        (["route", "eval", "--lam", "1e308"], "--lam"),
+        (["route", "eval", "--rho", "1e10"], "--rho"),
+    ],
+)
+def test_a_usd_price_above_the_bound_is_one_line_stating_the_range(
+    capsys: pytest.CaptureFixture[str], argv: list[str], flag: str
+) -> None:
+    assert _exit_code([*argv, "--data", NOPE]) == 2
+    line = _err_line(capsys)
+    assert flag in line and "1e+09" in line, line
+    assert NOPE not in line, line
+
+
+def test_agent_tau_at_the_price_bound_gives_finite_figures_without_warnings(
+    capsys: pytest.CaptureFixture[str], need_data: object
+) -> None:
+    data = need_data("agent")  # type: ignore[operator]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a numpy overflow warning fails the test
+        argv = ["agent", "tau", "--data", str(data.parent), "--folds", "2", "--rho", "1e9", "--V", "1e9"]
+        assert main(argv) == 0
+    text = capsys.readouterr().out
+    words = text.lower().replace(",", " ").split()
+    assert "nan" not in words and "inf" not in words and "-inf" not in words, text

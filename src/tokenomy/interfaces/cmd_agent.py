@@ -39,7 +39,8 @@ from tokenomy.autonomy.stopping import MarginalStop
 from tokenomy.autonomy.trajectory import AgentTrajectory, Episode
 from tokenomy.core.errors import ValidationError
 from tokenomy.interfaces import cmd_agent_tau
-from tokenomy.interfaces.args import MAX_FOLDS, floats, int_in
+from tokenomy.interfaces.args import MAX_FOLDS, int_in, usd_prices
+from tokenomy.interfaces.args import v_values as parse_v_values
 from tokenomy.interfaces.loaders.agent_data import load_miniswe, load_schedule, load_taubench
 from tokenomy.interfaces.outputs import atomic_write, check_output_path
 from tokenomy.interfaces.paths import resolve_data_dir
@@ -230,15 +231,15 @@ def _print_results(rows: list[dict[str, Any]], n_instances: int, folds: int) -> 
 def run_eval(args: argparse.Namespace) -> dict[str, Any]:
     """Run ``agent eval`` (see the module docstring) and return its JSON payload."""
     check_output_path(args.report, "--report")
-    data = resolve_data_dir(args.data)
-    if data is None:
-        raise ValidationError(f"data folder not found: {args.data or '$TOKENOMY_DATA or ../shared/data'}")
-    v_values = floats(args.v_values, "--V")
-    rhos = floats(args.rho, "--rho", allow_zero=True)
+    v_values = parse_v_values(args.v_values)
+    rhos = usd_prices(args.rho, "--rho")
     if not 0.0 <= args.dp_wait <= 1.0:  # (before any work; also refuses nan and inf)
         raise ValidationError(f"--dp-wait must be a probability in [0, 1], got {args.dp_wait!r}")
     if not 1 <= args.folds <= MAX_FOLDS:  # before any work (the instances cap it again below)
         raise ValidationError(f"--folds must be a whole number in [1, {MAX_FOLDS}], got {args.folds}")
+    data = resolve_data_dir(args.data)
+    if data is None:
+        raise ValidationError(f"data folder not found: {args.data or '$TOKENOMY_DATA or ../shared/data'}")
     trajs = load_miniswe(data)
     episodes = load_taubench(data)
     schedule = load_schedule()

@@ -32,7 +32,7 @@ from tokenomy.autonomy.coverage import shell_coverage, tool_coverage
 from tokenomy.autonomy.schedule import Schedule
 from tokenomy.autonomy.trajectory import Episode
 from tokenomy.core.errors import ValidationError
-from tokenomy.interfaces.args import MAX_FOLDS, float_in, floats, int_in
+from tokenomy.interfaces.args import MAX_FOLDS, float_in, int_in, usd_prices
 from tokenomy.interfaces.loaders.agent_data import load_miniswe, load_schedule, load_taubench
 from tokenomy.interfaces.outputs import atomic_write, check_output_path
 from tokenomy.interfaces.paths import resolve_data_dir
@@ -365,7 +365,7 @@ def tau_results(
 def run_tau(args: argparse.Namespace) -> dict[str, Any]:
     """Run ``agent tau`` and return ``{"results": [...], "world_model": {...}}``."""
     check_output_path(args.report, "--report")
-    rhos, v_values = floats(args.rho, "--rho", allow_zero=True), floats(args.v_values, "--V", allow_zero=True)
+    rhos, v_values = usd_prices(args.rho, "--rho"), usd_prices(args.v_values, "--V")
     data = resolve_data_dir(args.data)
     if data is None:
         raise ValidationError(f"data folder not found: {args.data or '$TOKENOMY_DATA or ../shared/data'}")

@@ -88,10 +88,8 @@ def test_the_companion_flags_still_run(tmp_path: Path, capsys: pytest.CaptureFix
     out = tmp_path / "ok.json"
     assert main([*argv, "--spec-k", "4", "--spec-alpha", "0.8", "--json", str(out)]) == 0
     assert main([*argv, "--disaggregate", "--kv-bandwidth-gb-s", "10", "--handoff-limit", "4"]) == 0
-    assert (
-        main([*argv, "--eviction", "lfu", "--ledger", str(tmp_path / "l.duckdb"), "--ledger-sample", "5"])
-        == 0
-    )
+    led = ["--ledger", str(tmp_path / "l.duckdb"), "--ledger-sample", "5"]
+    assert main([*argv, "--eviction", "lfu", "--prefixes", "synthetic", *led]) == 0
     capsys.readouterr()
 
 
@@ -188,3 +186,29 @@ def test_prediction3_removed_share_is_a_dash_with_a_note(
     assert len(notes) == 1 and "removed_share" in notes[0] and "reference" in notes[0], notes
     rows = json.loads(out.read_text())["rows"]
     assert rows[0]["removed_share"] is None
+
+
+@pytest.mark.parametrize(
+    ("argv", "needs"),
+    [
+        (["serve", "simulate", "--trace", "{csv}", "--eviction", "lfu"], "--eviction has no effect"),
+        (["serve", "simulate", "--trace", "{csv}", "--eviction", "lru,fifo"], "--eviction has no effect"),
+        (["serve", "prediction3", "--trace", "{csv}", "--eviction", "lfu"], "--eviction has no effect"),
+        (
+            ["serve", "simulate", "--trace", "{jsonl}", "--prefixes", "synthetic"],
+            "--prefixes synthetic has no effect",
+        ),
+        (
+            ["serve", "reuse", "--trace", "{jsonl}", "--prefixes", "synthetic"],
+            "--prefixes synthetic has no effect",
+        ),
+    ],
+)
+def test_a_prefix_flag_on_traces_it_cannot_act_on_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], needs: str
+) -> None:
+    csv = _csv(tmp_path, [(0.5 * i, 200, 5) for i in range(20)])  # no prefix hashes
+    jsonl = _mooncake(tmp_path)  # its own prefix hashes
+    assert main([a.format(csv=csv, jsonl=jsonl) for a in argv]) == 2
+    line = _err_line(capsys)
+    assert needs in line, line

@@ -44,7 +44,14 @@ from tokenomy.interfaces.cmd_serve_cache import (
     undefined_shown,
 )
 from tokenomy.interfaces.cmd_serve_ledger import RunRows, outcome_count, row_counts, run_rows, write_runs
-from tokenomy.interfaces.cmd_serve_setup import Given, _common, _engine, _load, check_flags
+from tokenomy.interfaces.cmd_serve_setup import (
+    Given,
+    _common,
+    _engine,
+    _load,
+    check_eviction_acts,
+    check_flags,
+)
 from tokenomy.interfaces.outputs import atomic_write, check_output_path, ledger_step, write_results_json
 from tokenomy.interfaces.paths import resolve_data_dir
 from tokenomy.interfaces.sweep import BACKENDS, parallel_map, resolve_backend
@@ -180,6 +187,7 @@ def run_simulate(args: argparse.Namespace) -> dict[str, Any]:
     names = _schedulers(args.scheduler)
     rates = floats(args.rate_scale, "--rate-scale", lo=MIN_RATE_SCALE, hi=MAX_RATE_SCALE)
     wls, cache = cache_setup(args, wls, notes)
+    check_eviction_acts(args, wls, "simulate")
     grid = cache is not None
     traces: list[RunTrace] = []
     record = RecordSpec(sample_every=args.ledger_sample) if args.ledger else None
@@ -302,6 +310,7 @@ def run_prediction3(args: argparse.Namespace) -> dict[str, Any]:
     data = resolve_data_dir(args.data)
     engine, source = _engine(args, data)
     wls, notes = _load(args, data, None)
+    check_eviction_acts(args, wls, "prediction3")
     wl = wls[0]
     base = wl.take((wl.arrival_s < args.window_s).nonzero()[0], name=f"{wl.name}[0:{args.window_s:g}s]")
     base = rate_scaled(base, args.base_rate_scale)

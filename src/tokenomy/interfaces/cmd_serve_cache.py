@@ -50,6 +50,7 @@ __all__ = [
     "register_cache_policies",
     "row_decisions",
     "run_reuse",
+    "synthetic_prefixes",
     "undefined_note",
     "undefined_shown",
     "with_synthetic_prefixes",
@@ -111,6 +112,24 @@ def kv_blocks_arg(text: str) -> list[int]:
     if not vals or min(vals) < 1:
         raise argparse.ArgumentTypeError(f"must be comma-separated whole numbers ≥ 1, got {text!r}")
     return list(dict.fromkeys(vals))
+
+
+def synthetic_prefixes(args: argparse.Namespace, wls: list[Workload], notes: list[str]) -> list[Workload]:
+    """``wls`` with SYNTHETIC prefix hashes drawn where missing when ``--prefixes synthetic`` (noted).
+
+    Raises:
+        ValidationError: ``--prefixes synthetic`` while every trace has its own hashes (it would be
+            ignored).
+    """
+    if args.prefixes != "synthetic":
+        return wls
+    if all(w.hash_ids is not None for w in wls):
+        raise ValidationError(
+            "--prefixes synthetic has no effect: every trace has its own prefix hashes "
+            f"({', '.join(w.name for w in wls)}); drop it"
+        )
+    notes.append("prefix hashes of traces without them are SYNTHETIC (capital.cache.synthetic)")
+    return [with_synthetic_prefixes(w, args.seed) for w in wls]
 
 
 def with_synthetic_prefixes(wl: Workload, seed: int, model: SyntheticPrefixes | None = None) -> Workload:
@@ -180,9 +199,7 @@ def cache_setup(
 ) -> tuple[list[Workload], CachePlan | None]:
     """The workloads to run (synthetic prefixes drawn, test parts when fitted) and the cache grid's
     plan, ``None`` for a plain run (one policy among lru/lfu/fifo and at most one KV size)."""
-    if args.prefixes == "synthetic":
-        wls = [with_synthetic_prefixes(w, args.seed) for w in wls]
-        notes.append("prefix hashes of traces without them are SYNTHETIC (capital.cache.synthetic)")
+    wls = synthetic_prefixes(args, wls, notes)
     evictions, kvs = args.eviction, args.kv_blocks or []
     if not (len(evictions) > 1 or len(kvs) > 1 or {"value", "belady"} & set(evictions)):
         return wls, None
@@ -295,9 +312,7 @@ def run_reuse(args: argparse.Namespace, wls: list[Workload], notes: list[str]) -
         ValidationError: a trace without prefix hashes (``--prefixes synthetic`` draws some) or with
             no block demanded twice.
     """
-    if args.prefixes == "synthetic":
-        wls = [with_synthetic_prefixes(w, args.seed) for w in wls]
-        notes.append("prefix hashes of traces without them are SYNTHETIC (capital.cache.synthetic)")
+    wls = synthetic_prefixes(args, wls, notes)
     out: dict[str, Any] = {"traces": [], "notes": notes}
     undefined: dict[str, list[str]] = {}
     for wl in wls:

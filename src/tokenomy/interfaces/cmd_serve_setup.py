@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,7 @@ from tokenomy.serving.steptime import (
     StepTimeModel,
 )
 
-__all__ = ["Given", "alpha_arg", "check_flags"]
+__all__ = ["Given", "alpha_arg", "check_eviction_acts", "check_flags"]
 
 GIVEN = "serve_flags_given"
 """The Namespace attribute holding the dests of the flags given on the command line (``Given``)."""
@@ -71,6 +72,23 @@ class Given(argparse.Action):
 
 def _given(args: argparse.Namespace, dest: str) -> bool:
     return dest in getattr(args, GIVEN, frozenset())
+
+
+def check_eviction_acts(args: argparse.Namespace, wls: Sequence[Workload], command: str) -> None:
+    """Refuse a given ``--eviction`` when no trace has prefix hashes: nothing is cached to evict.
+
+    Called once the traces are loaded (and, for ``simulate``, synthetic prefixes drawn).
+
+    Raises:
+        ValidationError: one line naming the traces and how to give them hashes.
+    """
+    if not _given(args, "eviction") or any(w.hash_ids is not None for w in wls):
+        return
+    fix = "add --prefixes synthetic to draw synthetic ones" if command == "simulate" else "drop --eviction"
+    raise ValidationError(
+        f"--eviction has no effect: no trace has prefix hashes ({', '.join(w.name for w in wls)}), so "
+        f"nothing is cached to evict; {fix}"
+    )
 
 
 def alpha_arg(text: str) -> float:

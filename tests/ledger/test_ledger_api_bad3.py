@@ -4,6 +4,7 @@ ValidationError/LedgerError naming the record, key, file or argument; nothing is
 
 from __future__ import annotations
 
+import contextlib
 import math
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ import duckdb
 import numpy as np
 import pytest
 
-from tokenomy.core import PriceVector, TokenUse, ValidationError
+from tokenomy.core import PriceVector, TokenomyError, TokenUse, ValidationError
 from tokenomy.ledger import Decision, DecisionBatch, Layer, Ledger, Outcome
 
 USES = [TokenUse("cheap", 0.7, 1.0), TokenUse("frontier", 0.9, 5.0)]
@@ -280,3 +281,140 @@ def test_every_command_writing_a_ledger_names_a_file_that_is_not_one(
     before = path.read_bytes()
     assert f"{path}: {NOT_A_LEDGER} (" in _cli_err([*command, "--ledger", str(path)], capsys)
     assert path.read_bytes() == before
+
+
+WRONG = [None, 5, 1.5, [], b"x", "", {"a": 1}]
+
+
+@pytest.mark.parametrize("value", WRONG)
+def test_read_only_that_is_not_a_bool_is_refused(value: object, tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match="read_only"):
+        Ledger(tmp_path / "x.duckdb", read_only=value)  # type: ignore[arg-type]
+    assert not (tmp_path / "x.duckdb").exists()
+
+
+@pytest.mark.parametrize("bad", ["a\x00b", "\ud800.duckdb"])
+def test_a_path_no_file_system_can_name_is_refused(bad: str, tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match="path"):
+        Ledger(str(tmp_path / bad))
+    with pytest.raises(ValidationError, match="directory"):
+        Ledger().export_parquet(str(tmp_path / bad))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_export_to_a_folder_whose_name_holds_a_quote(tmp_path: Path) -> None:
+    led = Ledger()
+    led.append([_decision()])
+    paths = led.export_parquet(tmp_path / "it's here")
+    assert paths["decisions"].exists()
+
+
+@pytest.mark.parametrize("value", [*WRONG, _decision()])
+def test_append_batch_of_something_else_is_refused(value: object) -> None:
+    led = Ledger()
+    with pytest.raises(ValidationError, match="batch"):
+        led.append_batch(value)  # type: ignore[arg-type]
+    assert led.count() == 0
+
+
+def test_batch_row_metadata_of_the_wrong_form_is_refused() -> None:
+    for rows in ({"x": 5}, {"x": None}, ["x"]):
+        with pytest.raises(ValidationError, match="row_metadata"):
+            Ledger().append_batch(_batch(row_metadata=rows))
+
+
+@pytest.mark.parametrize("value", [None, 5, 1.5, b"x", "r1", {"a": 1}, ["r1", 5]])
+def test_outcome_arrays_request_id_of_the_wrong_form_is_refused(value: object) -> None:
+    led = Ledger()
+    led.append([_decision()])
+    with pytest.raises(ValidationError, match="request_id"):
+        led.append_outcome_arrays(value, 1.0, 0.01)  # type: ignore[arg-type]
+    assert led.count("outcomes") == 0
+
+
+@pytest.mark.parametrize("column", ["quality", "cost_usd", "latency_s", "harm", "harm_irr", "time_s"])
+@pytest.mark.parametrize("value", [[], [0.1, 0.2], [[0.1]], "x", None])
+def test_outcome_arrays_numeric_column_of_the_wrong_length_is_refused(column: str, value: object) -> None:
+    led = Ledger()
+    led.append([_decision()])
+    kw: dict[str, Any] = {"quality": 1.0, "cost_usd": 0.01, column: value}
+    with pytest.raises(ValidationError, match=column):
+        led.append_outcome_arrays(["r1"], **kw)
+    assert led.count("outcomes") == 0
+
+
+@pytest.mark.parametrize("column", ["candidate", "decision_id"])
+@pytest.mark.parametrize("value", [5, 1.5, b"x", "x", {"a": 1}, [5], ["a", "b"]])
+def test_outcome_arrays_text_column_of_the_wrong_form_is_refused(column: str, value: object) -> None:
+    led = Ledger()
+    led.append([_decision()])
+    with pytest.raises(ValidationError, match=column):
+        led.append_outcome_arrays(["r1"], 1.0, 0.01, **{column: value})
+    assert led.count("outcomes") == 0
+
+
+@pytest.mark.parametrize("value", [None, 5, 1.5, math.nan, [], "yes"])
+def test_observed_that_is_not_a_bool_is_refused(value: object) -> None:
+    led = Ledger()
+    led.append([_decision()])
+    with pytest.raises(ValidationError, match="observed"):
+        Outcome("r1", 1.0, 0.01, observed=value)  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match="observed"):
+        led.append_outcome_arrays(["r1"], 1.0, 0.01, observed=value)  # type: ignore[arg-type]
+    assert led.count("outcomes") == 0
+
+
+@pytest.mark.parametrize("value", [None, 5, 1.5, ["x"], b"x", "", "ab", {"a": 1}])
+def test_from_uses_with_uses_that_are_not_token_uses_is_refused(value: object) -> None:
+    with pytest.raises(ValidationError, match="uses"):
+        Decision.from_uses("r1", "demand", "route", value, PriceVector(v_usd=1.0))  # type: ignore[arg-type]
+
+
+def test_strings_that_are_not_utf8_are_refused_naming_the_field() -> None:
+    with pytest.raises(ValidationError, match="request_id"):
+        _decision("\ud800")
+    with pytest.raises(ValidationError, match="tenant"):
+        _decision(tenant="\udcff")
+    with pytest.raises(ValidationError, match="candidate"):
+        Outcome("r1", 1.0, 0.01, candidate="\ud800")
+    led = Ledger()
+    with pytest.raises(ValidationError, match="request_id"):
+        list(led.decisions("\ud800"))
+    with pytest.raises(ValidationError, match="request_id"):
+        list(led.outcomes("\ud800"))
+    with pytest.raises(ValidationError, match="request_id"):
+        led.append_outcome_arrays(["\ud800"], 1.0, 0.01)
+
+
+def test_every_bad_argument_is_a_tokenomy_error_never_a_raw_one() -> None:
+    """Sweep: each public method with each wrong form; only TokenomyError may come out."""
+    led = Ledger()
+    led.append([_decision()])
+    calls = [
+        lambda v: led.count(v),
+        lambda v: list(led.decisions(v)),
+        lambda v: list(led.outcomes(v)),
+        lambda v: led.append(v),
+        lambda v: led.append([v]),
+        lambda v: led.append_outcomes(v),
+        lambda v: led.append_outcomes([v]),
+        lambda v: led.append_batch(v),
+        lambda v: led.append_outcome_arrays(v, 1.0, 0.0),
+        lambda v: led.append_outcome_arrays(["r1"], v, 0.0),
+        lambda v: Ledger(":memory:", lock_timeout_s=v),
+    ]
+    for call in calls:
+        for value in [*WRONG, math.nan, "\ud800", ["x"]]:
+            with contextlib.suppress(TokenomyError):
+                call(value)
+
+
+@pytest.mark.parametrize("column", ["candidate", "decision_id"])
+def test_outcome_arrays_text_column_with_a_missing_entry_is_refused(column: str) -> None:
+    led = Ledger()
+    led.append([_decision()])
+    with pytest.raises(ValidationError, match=column):
+        led.append_outcome_arrays(["r1"], 1.0, 0.01, **{column: [None]})
+    with pytest.raises(ValidationError, match="request_id"):
+        led.append_outcome_arrays(["r1", None], 1.0, 0.01)  # type: ignore[list-item]
+    assert led.count("outcomes") == 0

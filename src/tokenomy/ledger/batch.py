@@ -127,7 +127,16 @@ class DecisionBatch:
         metadata_json(self.metadata or {}, "DecisionBatch")
         n = len(self.request_ids)
         cols: dict[str, list[Any]] = {}
+        if self.row_metadata is not None and not isinstance(self.row_metadata, Mapping):
+            raise ValidationError(
+                f"DecisionBatch.row_metadata must map a key to one value per row; got {self.row_metadata!r}"
+            )
         for key, values in (self.row_metadata or {}).items():
+            if isinstance(values, (str, bytes)) or not isinstance(values, (Sequence, np.ndarray)):
+                raise ValidationError(
+                    f"DecisionBatch.row_metadata[{key!r}] must hold one value per row, shape ({n},); "
+                    f"got {values!r}"
+                )
             shape = np.shape(values) if isinstance(values, np.ndarray) else (len(values),)
             if shape != (n,):
                 raise ValidationError(

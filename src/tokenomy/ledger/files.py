@@ -24,7 +24,7 @@ from typing import Literal
 
 from tokenomy.core.errors import LedgerError
 
-__all__ = ["NOT_A_LEDGER", "check_ledger_path", "path_problem"]
+__all__ = ["NOT_A_LEDGER", "check_ledger_path", "path_problem", "path_text_problem"]
 
 NOT_A_LEDGER = "not a tokenomy DuckDB ledger"
 _DUCKDB_MAGIC = b"DUCK"  # at offset 8 of every DuckDB database file (after an 8-byte checksum)
@@ -41,6 +41,18 @@ _KINDS = (
     (stat.S_ISFIFO, "a FIFO (named pipe)"),
     (stat.S_ISSOCK, "a socket"),
 )
+
+
+def path_text_problem(path: str | Path) -> str | None:
+    """Why the text of ``path`` cannot name a file (a NUL character, or not UTF-8); ``None`` when it can."""
+    text = str(path)
+    if "\x00" in text:
+        return "holds a NUL character"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "is not valid UTF-8 text (it holds a lone surrogate)"
+    return None
 
 
 def path_problem(path: str | Path, want: Literal["file", "dir"] = "file") -> str | None:

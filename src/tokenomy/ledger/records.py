@@ -14,7 +14,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeGuard
 
 from tokenomy.core._checks import check_finite, check_nonneg, check_prob
 from tokenomy.core.errors import SchemaError, ValidationError
@@ -26,15 +26,27 @@ from tokenomy.ledger.layers import Layer
 from tokenomy.ledger.layers import as_layer as _layer
 from tokenomy.ledger.metadata import check_metadata
 
-__all__ = ["SCHEMA_VERSION", "Candidate", "Decision", "Layer", "Outcome"]
+__all__ = ["SCHEMA_VERSION", "Candidate", "Decision", "Layer", "Outcome", "is_utf8"]
 
 SCHEMA_VERSION = 2
 
 
+def is_utf8(value: object) -> TypeGuard[str]:
+    """Whether ``value`` is a str UTF-8 can encode (no lone surrogate): text the ledger file can hold."""
+    if not isinstance(value, str):
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _text(name: str, value: object, where: str, *, allow_empty: bool = False) -> str:
-    if not isinstance(value, str) or (not value and not allow_empty):
+    if not is_utf8(value) or (not value and not allow_empty):
         raise ValidationError(
-            f"{name} in {where} must be a {'' if allow_empty else 'non-empty '}string, got {value!r}"
+            f"{name} in {where} must be a {'' if allow_empty else 'non-empty '}string of UTF-8 text, "
+            f"got {value!r}"
         )
     return value
 
@@ -159,7 +171,24 @@ class Decision:
         chosen: int | str | None = "eq1",
         **kwargs: Any,
     ) -> Decision:
-        """Record a decision over ``uses``; by default the one Eq. 1 chooses (``chosen="eq1"``)."""
+        """Record a decision over ``uses``; by default the one Eq. 1 chooses (``chosen="eq1"``).
+
+        Raises:
+            ValidationError: ``uses`` is not a sequence of TokenUse, or a field of the decision is bad.
+        """
+        if isinstance(uses, (str, bytes, Mapping)) or not isinstance(uses, Sequence):
+            raise ValidationError(
+                f"uses of request {request_id!r} must be a list of TokenUse; got {type(uses).__name__}"
+            )
+        bad = next((u for u in uses if not isinstance(u, TokenUse)), None)
+        if bad is not None:
+            raise ValidationError(
+                f"uses of request {request_id!r} must be TokenUse records; got a {type(bad).__name__}"
+            )
+        if not isinstance(prices, PriceVector):
+            raise ValidationError(
+                f"prices of request {request_id!r} must be a PriceVector; got {type(prices).__name__}"
+            )
         idx = choose(uses, prices).index if chosen == "eq1" else chosen
         if isinstance(idx, str):
             raise ValidationError(f"chosen must be 'eq1', None or an index; got {chosen!r}")
@@ -226,6 +255,8 @@ class Outcome:
         if not isinstance(self.harm_events, int) or self.harm_events < 0:
             raise ValidationError(f"harm_events in {where} must be an integer ≥ 0, got {self.harm_events!r}")
         set_(self, "time_s", check_finite("time_s", self.time_s, where=where))
+        if not isinstance(self.observed, bool):
+            raise ValidationError(f"observed in {where} must be True or False, got {self.observed!r}")
         set_(self, "metadata", _metadata(self.metadata, where))
 
 

@@ -31,11 +31,11 @@ from tokenomy.core._checks import check_finite_array, check_nonneg_array
 from tokenomy.core.errors import LedgerError, ValidationError
 from tokenomy.ledger import queries, schema, writer
 from tokenomy.ledger.batch import DecisionBatch
-from tokenomy.ledger.files import check_ledger_path, path_problem
+from tokenomy.ledger.files import check_ledger_path, path_problem, path_text_problem
 from tokenomy.ledger.locking import MEMORY, FileAccess, path_lock
 from tokenomy.ledger.metadata import metadata_json as _json
 from tokenomy.ledger.migrate import check_is_ledger, open_schema
-from tokenomy.ledger.records import SCHEMA_VERSION, Decision, Outcome
+from tokenomy.ledger.records import SCHEMA_VERSION, Decision, Outcome, is_utf8
 from tokenomy.ledger.tables import decision_tables, decisions_from_tables
 from tokenomy.ledger.writer import Check
 
@@ -75,9 +75,30 @@ def _request_filter(request_id: object) -> tuple[str, list[Any]]:
     """The WHERE clause and parameters of a read for one request (or every one when ``None``)."""
     if request_id is None:
         return "", []
-    if not isinstance(request_id, str):
-        raise ValidationError(f"request_id must be a string or None; got {request_id!r}")
+    if not is_utf8(request_id):
+        raise ValidationError(f"request_id must be a string (UTF-8 text) or None; got {request_id!r}")
     return "WHERE request_id = ?", [request_id]
+
+
+def _text_column(name: str, values: object, n: int | None) -> pa.Array:
+    """A column of strings of ``append_outcome_arrays`` (``n`` entries when given) as Arrow text.
+
+    Raises:
+        ValidationError: naming the column, when it is not a sequence of UTF-8 strings of length ``n``.
+    """
+    ok = isinstance(values, (Sequence, np.ndarray)) and not isinstance(values, (str, bytes))
+    arr = np.asarray(values, dtype=object) if ok else None
+    if arr is None or arr.ndim != 1:
+        raise ValidationError(f"outcome column {name} must be a list of strings; got {values!r}")
+    if n is not None and arr.size != n:
+        raise ValidationError(f"outcome column {name} has {arr.size} entries; expected {n} (one per row)")
+    try:
+        out = pa.array(arr, pa.string())
+    except (pa.ArrowException, UnicodeError):
+        out = None
+    if out is None or out.null_count:
+        raise ValidationError(f"outcome column {name} must hold strings of UTF-8 text; got {values!r}")
+    return out
 
 
 def _check_quality(quality: NDArray[np.float64]) -> None:
@@ -127,14 +148,18 @@ class Ledger:
     def __init__(
         self, path: str | Path = ":memory:", *, read_only: bool = False, lock_timeout_s: float = 30.0
     ) -> None:
-        if not (isinstance(lock_timeout_s, (int, float)) and 0 <= lock_timeout_s < math.inf):
+        if isinstance(lock_timeout_s, bool) or not (
+            isinstance(lock_timeout_s, (int, float)) and 0 <= lock_timeout_s < math.inf
+        ):
             raise ValidationError(
                 f"lock_timeout_s must be a finite number of seconds ≥ 0; got {lock_timeout_s!r}"
             )
-        if not isinstance(path, (str, Path)) or str(path) == "":
+        if not isinstance(path, (str, Path)) or str(path) == "" or path_text_problem(path):
             raise ValidationError(
                 f"ledger path must be a non-empty str or Path (a file, or ':memory:'); got {path!r}"
             )
+        if not isinstance(read_only, bool):
+            raise ValidationError(f"read_only must be True or False; got {read_only!r}")
         self.path = str(path)
         if self.path != MEMORY:
             check_ledger_path(self.path, read_only=read_only)
@@ -230,7 +255,13 @@ class Ledger:
         return ids
 
     def append_batch(self, batch: DecisionBatch) -> range:
-        """Append a columnar batch in one transaction; return the sequence numbers written."""
+        """Append a columnar batch in one transaction; return the sequence numbers written.
+
+        Raises:
+            ValidationError: ``batch`` is not a DecisionBatch, or a field of it is bad; nothing written.
+        """
+        if not isinstance(batch, DecisionBatch):
+            raise ValidationError(f"batch must be a DecisionBatch; got {type(batch).__name__}")
         batch.validate()
         first = self._write(
             "decisions", lambda s: _decision_tables(*batch.to_tables(s)), writer.decision_checks
@@ -284,7 +315,8 @@ class Ledger:
             ValidationError: a bad value or a column of the wrong length; nothing written.
             LedgerError: an unknown request or decision; nothing written.
         """
-        n = len(request_id)
+        ids = _text_column("request_id", request_id, None)
+        n = len(ids)
         cols: dict[str, NDArray[np.float64]] = {}
         for name, val, check in (
             ("quality", quality, check_finite_array),
@@ -294,28 +326,25 @@ class Ledger:
             ("harm_irr", harm_irr, check_nonneg_array),
             ("time_s", time_s, check_finite_array),
         ):
-            arr = np.broadcast_to(check(f"outcome column {name}", val), (n,))
-            cols[name] = np.ascontiguousarray(arr, dtype=np.float64)
+            arr = check(f"outcome column {name}", val)
+            if np.shape(arr) not in ((), (1,), (n,)):
+                raise ValidationError(
+                    f"outcome column {name} has shape {np.shape(arr)}; expected a number or {n} values "
+                    "(one per row)"
+                )
+            cols[name] = np.ascontiguousarray(np.broadcast_to(arr, (n,)), dtype=np.float64)
         _check_quality(cols["quality"])
         if np.any(cols["harm_irr"] > cols["harm"] * (1 + 1e-12)):
             raise ValidationError("outcome column harm_irr must be ≤ harm in every row")
-        ids = np.asarray(request_id, dtype=object)
-        if any(not isinstance(x, str) or not x for x in ids):
+        if any(not x for x in ids.to_pylist()):
             raise ValidationError("outcome column request_id must hold non-empty strings")
+        if not isinstance(observed, (bool, np.bool_)):
+            raise ValidationError(f"observed must be True or False; got {observed!r}")
         empty = pa.array(np.full(n, "", dtype=object), pa.string())
-        for name, col in (("candidate", candidate), ("decision_id", decision_id)):
-            if col is not None and len(col) != n:
-                raise ValidationError(
-                    f"outcome column {name} has {len(col)} entries; expected {n} (one per row)"
-                )
         columns = {
-            "request_id": pa.array(ids, pa.string()),
-            "decision_id": empty
-            if decision_id is None
-            else pa.array(np.asarray(decision_id, dtype=object), pa.string()),
-            "candidate": empty
-            if candidate is None
-            else pa.array(np.asarray(candidate, dtype=object), pa.string()),
+            "request_id": ids,
+            "decision_id": empty if decision_id is None else _text_column("decision_id", decision_id, n),
+            "candidate": empty if candidate is None else _text_column("candidate", candidate, n),
             "time_s": cols["time_s"],
             "quality": cols["quality"],
             "cost_usd": cols["cost_usd"],
@@ -323,7 +352,7 @@ class Ledger:
             "harm": cols["harm"],
             "harm_irr": cols["harm_irr"],
             "harm_events": np.zeros(n, np.int32),
-            "observed": np.full(n, observed),
+            "observed": np.full(n, bool(observed)),
             "metadata": pa.array(np.full(n, "{}", dtype=object), pa.string()),
         }
 
@@ -422,7 +451,7 @@ class Ledger:
 
     def export_parquet(self, directory: str | Path) -> dict[str, Path]:
         """Write decisions, candidates, outcomes and resource prices as Parquet files under ``directory``."""
-        if not isinstance(directory, (str, Path)) or str(directory) == "":
+        if not isinstance(directory, (str, Path)) or str(directory) == "" or path_text_problem(directory):
             raise ValidationError(f"export directory must be a non-empty str or Path; got {directory!r}")
         problem = path_problem(directory, "dir")
         if problem:
@@ -434,8 +463,10 @@ class Ledger:
         with self._db.connection() as con:
             for table in schema.TABLES:
                 p = out / f"{table}.parquet"
+                target = str(p).replace("'", "''")  # a quote in a folder name is a quote, not SQL
                 con.execute(
-                    f"COPY (SELECT * FROM {table} ORDER BY {order.get(table, 'seq')}) TO '{p}' (FORMAT PARQUET)"
+                    f"COPY (SELECT * FROM {table} ORDER BY {order.get(table, 'seq')}) TO '{target}' "
+                    "(FORMAT PARQUET)"
                 )
                 paths[table] = p
         return paths

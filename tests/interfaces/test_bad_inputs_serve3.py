@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -212,3 +213,25 @@ def test_a_prefix_flag_on_traces_it_cannot_act_on_is_refused(
     assert main([a.format(csv=csv, jsonl=jsonl) for a in argv]) == 2
     line = _err_line(capsys)
     assert needs in line, line
+
+
+def test_reuse_refuses_a_generated_trace_before_the_data(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["serve", "reuse", "--trace", "mooncake,servegen", "--data", str(tmp_path / "no-data")]
+    assert main(argv) == 2
+    line = _err_line(capsys)
+    assert "servegen" in line and "serve reuse" in line, line
+
+
+def test_limit_applies_to_a_servegen_trace(
+    need_data: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = need_data("serving", "servegen")
+    out = tmp_path / "o.json"
+    argv = ["serve", "simulate", "--trace", "servegen", "--scheduler", "fcfs", "--limit", "5"]
+    assert (
+        main([*argv, "--servegen-duration-s", "60", "--data", str(data.parents[1]), "--json", str(out)]) == 0
+    )
+    capsys.readouterr()
+    assert json.loads(out.read_text())["runs"][0]["requests"] == 5

@@ -34,6 +34,7 @@ from tokenomy.audit.report_serve import (
     prediction3_headline,
     run_trace,
 )
+from tokenomy.core.errors import ValidationError
 from tokenomy.interfaces.args import float_in, floats, int_in, items
 from tokenomy.interfaces.cmd_serve_cache import (
     add_cache_arguments,
@@ -294,6 +295,12 @@ def run_simulate(args: argparse.Namespace) -> dict[str, Any]:
 
 def run_reuse_command(args: argparse.Namespace) -> dict[str, Any]:
     """``serve reuse``: load the traces and print their measured depreciation (``cmd_serve_cache``)."""
+    for name in items(args.trace, "--trace"):
+        if name == "servegen" or name.startswith("servegen:"):
+            raise ValidationError(
+                f"serve reuse measures recorded traces (mooncake, azure-*, a file); {name!r} is generated "
+                "traffic without prefix hashes: use serve simulate --trace servegen"
+            )
     data = resolve_data_dir(args.data)
     wls, notes = _load(args, data, args.limit)
     out = run_reuse(args, wls, notes)

@@ -19,6 +19,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from tokenomy.core.errors import ValidationError
 from tokenomy.interfaces.args import float_in, floats, int_in, items, refuse_ignored
 from tokenomy.interfaces.cmd_serve_cache import evictions_arg, kv_blocks_arg
@@ -392,6 +394,8 @@ def _load(args: argparse.Namespace, data: Path | None, limit: int | None) -> tup
     for name in items(args.trace, "--trace"):
         if name == "servegen" or name.startswith("servegen:"):
             wl, more = _servegen(name, data, args)
+            if limit is not None and len(wl) > limit:  # the first N requests, as for a recorded trace
+                wl = wl.take(np.arange(limit, dtype=np.int64))
             wls.append(wl)
             notes += more
             continue

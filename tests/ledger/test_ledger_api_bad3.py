@@ -418,3 +418,22 @@ def test_outcome_arrays_text_column_with_a_missing_entry_is_refused(column: str)
     with pytest.raises(ValidationError, match="request_id"):
         led.append_outcome_arrays(["r1", None], 1.0, 0.01)  # type: ignore[list-item]
     assert led.count("outcomes") == 0
+
+
+def test_a_stored_record_the_checks_refuse_is_named_with_its_file_when_read(tmp_path: Path) -> None:
+    """A file written before the metadata check (or edited) holds NaN: reading names the file."""
+    from tokenomy.core.errors import LedgerError
+
+    path = tmp_path / "old.duckdb"
+    with Ledger(path) as led:
+        led.append([_decision()])
+        led.append_outcomes([Outcome("r1", 1.0, 0.01)])
+    con = duckdb.connect(str(path))
+    con.execute("""UPDATE decisions SET metadata = '{"x":NaN}'""")
+    con.execute("""UPDATE outcomes SET metadata = '{"y":Infinity}'""")
+    con.close()
+    with Ledger(path, read_only=True) as led:
+        with pytest.raises(LedgerError, match=r"old\.duckdb.*'x'"):
+            list(led.decisions())
+        with pytest.raises(LedgerError, match=r"old\.duckdb.*'y'"):
+            list(led.outcomes())

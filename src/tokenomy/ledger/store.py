@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 import numpy as np
@@ -30,16 +30,23 @@ from numpy.typing import ArrayLike, NDArray
 from tokenomy.core._checks import check_finite_array, check_nonneg_array
 from tokenomy.core.errors import LedgerError, ValidationError
 from tokenomy.ledger import queries, schema, writer
+from tokenomy.ledger.arguments import check_quality as _check_quality
+from tokenomy.ledger.arguments import check_repeats as _check_repeats
+from tokenomy.ledger.arguments import records as _records
+from tokenomy.ledger.arguments import request_filter as _request_filter
+from tokenomy.ledger.arguments import text_column as _text_column
 from tokenomy.ledger.batch import DecisionBatch
 from tokenomy.ledger.files import check_ledger_path, path_problem, path_text_problem
 from tokenomy.ledger.locking import MEMORY, FileAccess, path_lock
 from tokenomy.ledger.metadata import metadata_json as _json
 from tokenomy.ledger.migrate import check_is_ledger, open_schema
-from tokenomy.ledger.records import SCHEMA_VERSION, Decision, Outcome, is_utf8
+from tokenomy.ledger.records import SCHEMA_VERSION, Decision, Outcome
 from tokenomy.ledger.tables import decision_tables, decisions_from_tables
 from tokenomy.ledger.writer import Check
 
 __all__ = ["Ledger"]
+
+_R = TypeVar("_R", Decision, Outcome)
 
 _OUTCOME_FIELDS = (
     "request_id",
@@ -54,61 +61,6 @@ _OUTCOME_FIELDS = (
     "harm_events",
     "observed",
 )
-
-
-def _check_repeats(ids: list[str]) -> None:
-    seen: set[str] = set()
-    for i in ids:
-        if i in seen:
-            raise LedgerError(f"decision_id {i!r} appears twice in the batch; nothing written")
-        seen.add(i)
-
-
-def _records(name: str, items: object) -> list[Any]:
-    """``items`` as a list, or a ValidationError naming the argument when it is not an iterable of records."""
-    if items is None or isinstance(items, (str, bytes, Mapping)) or not isinstance(items, Iterable):
-        raise ValidationError(f"{name} must be an iterable of records; got {type(items).__name__}")
-    return list(items)
-
-
-def _request_filter(request_id: object) -> tuple[str, list[Any]]:
-    """The WHERE clause and parameters of a read for one request (or every one when ``None``)."""
-    if request_id is None:
-        return "", []
-    if not is_utf8(request_id):
-        raise ValidationError(f"request_id must be a string (UTF-8 text) or None; got {request_id!r}")
-    return "WHERE request_id = ?", [request_id]
-
-
-def _text_column(name: str, values: object, n: int | None) -> pa.Array:
-    """A column of strings of ``append_outcome_arrays`` (``n`` entries when given) as Arrow text.
-
-    Raises:
-        ValidationError: naming the column, when it is not a sequence of UTF-8 strings of length ``n``.
-    """
-    ok = isinstance(values, (Sequence, np.ndarray)) and not isinstance(values, (str, bytes))
-    arr = np.asarray(values, dtype=object) if ok else None
-    if arr is None or arr.ndim != 1:
-        raise ValidationError(f"outcome column {name} must be a list of strings; got {values!r}")
-    if n is not None and arr.size != n:
-        raise ValidationError(f"outcome column {name} has {arr.size} entries; expected {n} (one per row)")
-    try:
-        out = pa.array(arr, pa.string())
-    except (pa.ArrowException, UnicodeError):
-        out = None
-    if out is None or out.null_count:
-        raise ValidationError(f"outcome column {name} must hold strings of UTF-8 text; got {values!r}")
-    return out
-
-
-def _check_quality(quality: NDArray[np.float64]) -> None:
-    """Realised quality lies in [0, 1] (the readers refuse other values, so none is written)."""
-    bad = np.flatnonzero((quality < 0.0) | (quality > 1.0))
-    if bad.size:
-        raise ValidationError(
-            f"outcome quality must be in [0, 1]; row {int(bad[0])} has {float(quality[bad[0]])!r}; "
-            "nothing written"
-        )
 
 
 def _decision_tables(dec: pa.Table, cand: pa.Table, res: pa.Table) -> dict[str, pa.Table]:
@@ -385,7 +337,7 @@ class Ledger:
         with self._db.connection() as con:  # read everything, release the file, then build records
             dec = con.sql(f"SELECT * FROM decisions {where} ORDER BY seq", params=params).to_arrow_table()
             cand, res = rows(con, "candidates"), rows(con, "resource_prices")
-        yield from decisions_from_tables(dec, cand, res)
+        yield from self._stored(decisions_from_tables(dec, cand, res))
 
     def outcomes(self, request_id: str | None = None) -> Iterator[Outcome]:
         """The stored outcomes (optionally of one request), in append order."""
@@ -393,10 +345,22 @@ class Ledger:
         with self._db.connection() as con:
             sql = f"SELECT * FROM outcomes {where} ORDER BY seq"
             rows = con.sql(sql, params=params).to_arrow_table().to_pylist()
-        for r in rows:
-            meta = json.loads(r.pop("metadata"))
-            r.pop("seq")
-            yield Outcome(**r, metadata=meta)
+
+        def records() -> Iterator[Outcome]:
+            for r in rows:
+                meta = json.loads(r.pop("metadata"))
+                r.pop("seq")
+                yield Outcome(**r, metadata=meta)
+
+        yield from self._stored(records())
+
+    def _stored(self, records: Iterator[_R]) -> Iterator[_R]:
+        """``records`` as read; a stored one the record checks refuse (a file written by an older
+        tokenomy, or edited) is a LedgerError naming the file and what is wrong."""
+        try:
+            yield from records
+        except ValidationError as exc:
+            raise LedgerError(f"ledger {self.path!r} holds a record this tokenomy refuses: {exc}") from None
 
     def regret(self) -> pa.Table:
         """Per decision: realised and ex-post best utility (USD), the best candidate, regret (USD).

@@ -1,0 +1,77 @@
+"""Checks of the arguments of ``Ledger`` methods: each wrong form is one ValidationError naming the
+argument (or column) and the form expected, raised before the file is touched.
+
+``records`` (the records argument of the appends), ``request_filter`` (the request of a read),
+``text_column`` (a text column of ``append_outcome_arrays``), ``check_quality`` (realised quality in
+[0, 1]) and ``check_repeats`` (a decision id twice in one batch). No I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+from numpy.typing import NDArray
+
+from tokenomy.core.errors import LedgerError, ValidationError
+from tokenomy.ledger.records import is_utf8
+
+__all__ = ["check_quality", "check_repeats", "records", "request_filter", "text_column"]
+
+
+def check_repeats(ids: list[str]) -> None:
+    """Refuse a batch naming one decision_id twice (LedgerError; nothing is written)."""
+    seen: set[str] = set()
+    for i in ids:
+        if i in seen:
+            raise LedgerError(f"decision_id {i!r} appears twice in the batch; nothing written")
+        seen.add(i)
+
+
+def records(name: str, items: object) -> list[Any]:
+    """``items`` as a list, or a ValidationError naming the argument when it is not an iterable of records."""
+    if items is None or isinstance(items, (str, bytes, Mapping)) or not isinstance(items, Iterable):
+        raise ValidationError(f"{name} must be an iterable of records; got {type(items).__name__}")
+    return list(items)
+
+
+def request_filter(request_id: object) -> tuple[str, list[Any]]:
+    """The WHERE clause and parameters of a read for one request (or every one when ``None``)."""
+    if request_id is None:
+        return "", []
+    if not is_utf8(request_id):
+        raise ValidationError(f"request_id must be a string (UTF-8 text) or None; got {request_id!r}")
+    return "WHERE request_id = ?", [request_id]
+
+
+def text_column(name: str, values: object, n: int | None) -> pa.Array:
+    """A column of strings of ``append_outcome_arrays`` (``n`` entries when given) as Arrow text.
+
+    Raises:
+        ValidationError: naming the column, when it is not a sequence of UTF-8 strings of length ``n``.
+    """
+    ok = isinstance(values, (Sequence, np.ndarray)) and not isinstance(values, (str, bytes))
+    arr = np.asarray(values, dtype=object) if ok else None
+    if arr is None or arr.ndim != 1:
+        raise ValidationError(f"outcome column {name} must be a list of strings; got {values!r}")
+    if n is not None and arr.size != n:
+        raise ValidationError(f"outcome column {name} has {arr.size} entries; expected {n} (one per row)")
+    try:
+        out = pa.array(arr, pa.string())
+    except (pa.ArrowException, UnicodeError):
+        out = None
+    if out is None or out.null_count:
+        raise ValidationError(f"outcome column {name} must hold strings of UTF-8 text; got {values!r}")
+    return out
+
+
+def check_quality(quality: NDArray[np.float64]) -> None:
+    """Realised quality lies in [0, 1] (the readers refuse other values, so none is written)."""
+    bad = np.flatnonzero((quality < 0.0) | (quality > 1.0))
+    if bad.size:
+        raise ValidationError(
+            f"outcome quality must be in [0, 1]; row {int(bad[0])} has {float(quality[bad[0]])!r}; "
+            "nothing written"
+        )

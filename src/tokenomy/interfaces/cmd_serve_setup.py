@@ -109,7 +109,7 @@ def alpha_arg(text: str) -> float:
     return x
 
 
-PER_REQUEST_RULES = ("request", "always", "never")
+PER_REQUEST_RULES = tuple(r for r in SPEC_RULES if r != "batch")
 """``--spec-rule`` values that decide per request (``--spec-alpha-halving-tokens`` acts only with them)."""
 LIKE_FIXES = (
     ("step_model", "--step-model"),
@@ -127,12 +127,8 @@ LIKE_FIXES = (
     ("handoff_limit", "--handoff-limit"),
 )
 """The engine flags ``--like splitwise-sim`` replaces by the peer's configuration (dest, flag)."""
-
-
 SERVEGEN_FLAGS = ("servegen_top", "servegen_start_s", "servegen_duration_s", "servegen_rate_factor")
 """The ServeGen generator's flags (dests): they act only on a ``servegen`` trace."""
-
-
 SPEC_FLAGS = ("spec_alpha", "spec_rule", "spec_alpha_halving_tokens")
 """Speculation flags (dests): they act only with ``--spec-k`` ≥ 1."""
 VALUE_SWITCHES = ("no_value_weight", "no_cache_admission")

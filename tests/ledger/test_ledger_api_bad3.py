@@ -437,3 +437,16 @@ def test_a_stored_record_the_checks_refuse_is_named_with_its_file_when_read(tmp_
             list(led.decisions())
         with pytest.raises(LedgerError, match=r"old\.duckdb.*'y'"):
             list(led.outcomes())
+
+
+def test_audit_of_several_ledgers_names_the_one_that_is_not_a_ledger_before_reading_any(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = tmp_path / "good.duckdb"
+    with Ledger(good) as led:
+        led.append([_decision()])
+    bad = _not_ledgers(tmp_path)["text"]
+    line = _cli_err(["audit", str(good), str(bad), "--format", "ledger"], capsys)
+    assert f"{bad}: {NOT_A_LEDGER} (a text file" in line
+    line = _cli_err(["audit", str(bad)], capsys)  # the format guessed from the .duckdb suffix
+    assert f"{bad}: {NOT_A_LEDGER} (" in line

@@ -8,6 +8,7 @@ can check that the page says what the JSON says. Synthetic and modelled quantiti
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from html import escape
@@ -45,7 +46,9 @@ def format_value(v: Any) -> str:
         return f"{v:,}"
     if isinstance(v, float):
         if v != v:
-            return "nan"
+            return "–"  # undefined: a table holding one says so in its caption
+        if v in (math.inf, -math.inf):
+            return "∞" if v > 0 else "−∞"
         a = abs(v)
         if a == 0:
             return "0"
@@ -111,7 +114,14 @@ class Report:
 
         head = "".join(f'<th class="t">{escape(c)}</th>' for c in cols)
         body = "".join("<tr>" + "".join(cell(r.get(c)) for c in cols) + "</tr>" for r in shown)
-        cap = f"<caption>{escape(caption + more)}</caption>" if caption or more else ""
+        undefined = any(
+            r.get(c) is None or (isinstance(r.get(c), float) and r.get(c) != r.get(c))
+            for r in shown
+            for c in cols
+        )
+        legend = " (– = undefined: no data for that cell)" if undefined else ""
+        text = caption + more + legend
+        cap = f"<caption>{escape(text)}</caption>" if text else ""
         self._blocks.append(f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
 
     def links(self, items: Sequence[tuple[str, str, str]]) -> None:

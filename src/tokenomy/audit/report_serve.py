@@ -114,6 +114,13 @@ def run_trace(r: RunResult, trace: str, rate_scale: float) -> RunTrace:
     return RunTrace(trace, rate_scale, r.scheduler, lc["ttft_s"], lc["e2e_s"], PriceFeed(r.prices).columns())
 
 
+def _best_scheduler(rows: Sequence[dict[str, Any]]) -> str:
+    """The scheduler of the highest-welfare run, or ``tie: a, b`` when runs of several schedulers share it."""
+    top = max(r["welfare"] for r in rows)
+    best = sorted({r["scheduler"] for r in rows if r["welfare"] == top})
+    return best[0] if len(best) == 1 else "tie: " + ", ".join(best)
+
+
 def headline(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Headline numbers for the page and the JSON (``headline`` object)."""
     if not rows:
@@ -122,7 +129,7 @@ def headline(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "runs": len(rows),
         "simulated_requests": int(sum(r["requests"] for r in rows)),
         "min_sim_requests_per_wall_s": float(min(r["sim_requests_per_wall_s"] for r in rows)),
-        "best_welfare_scheduler": max(rows, key=lambda r: r["welfare"])["scheduler"],
+        "best_welfare_scheduler": _best_scheduler(rows),
     }
 
 

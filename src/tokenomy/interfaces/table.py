@@ -44,8 +44,14 @@ def format_table(
     cols = list(columns or rows[0].keys())
     cells = [[_cell(r.get(c), digits) for c in cols] for r in rows]
     widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
+
+    def number(v: Any) -> bool:
+        return isinstance(v, int | float) and not isinstance(v, bool)
+
+    # a column of numbers stays right-aligned where some cells are undefined ("-")
     numeric = [
-        all(isinstance(r.get(c), int | float) and not isinstance(r.get(c), bool) for r in rows) for c in cols
+        all(number(r.get(c)) or r.get(c) is None for r in rows) and any(number(r.get(c)) for r in rows)
+        for c in cols
     ]
 
     def line(vals: Sequence[str]) -> str:

@@ -450,3 +450,49 @@ def test_audit_of_several_ledgers_names_the_one_that_is_not_a_ledger_before_read
     assert f"{bad}: {NOT_A_LEDGER} (a text file" in line
     line = _cli_err(["audit", str(bad)], capsys)  # the format guessed from the .duckdb suffix
     assert f"{bad}: {NOT_A_LEDGER} (" in line
+
+
+BATCH_FIELDS = [
+    "request_ids",
+    "decision_point",
+    "names",
+    "resources",
+    "metadata",
+    "sources",
+    "tenants",
+    "kind",
+]
+
+
+@pytest.mark.parametrize("field", BATCH_FIELDS)
+@pytest.mark.parametrize("value", [5, 1.5, math.nan, b"x", "\ud800", ["x"], [5, 6]])
+def test_batch_field_of_the_wrong_form_is_refused_naming_it(field: str, value: object) -> None:
+    if field in ("names", "request_ids", "tenants") and value == ["x"]:
+        value = [b"x", b"y"]  # ["x"] is a list of names (one per row: the wrong length, refused as such)
+    if field == "kind" and isinstance(value, str):
+        value = 5
+    led = Ledger()
+    with pytest.raises(ValidationError, match=field if field != "request_ids" else "request_id"):
+        led.append_batch(_batch(**{field: value}))
+    assert led.count() == 0
+
+
+@pytest.mark.parametrize("value", [None, 5, [], ["x"], b"x", "", 1.5, {"a": 1}, "\ud800"])
+def test_kinds_of_something_that_is_not_a_layer_is_refused(value: object) -> None:
+    from tokenomy.ledger import kinds_of
+
+    with pytest.raises(ValidationError, match="layer"):
+        kinds_of(value)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("value", [None, 5, 1.5, b"x", "ab", {"a": 1}])
+def test_decision_candidates_of_the_wrong_form_are_refused(value: object) -> None:
+    with pytest.raises(ValidationError, match="candidates"):
+        Decision("r", Layer.DEMAND, "route", value, None, PriceVector(v_usd=1.0))  # type: ignore[arg-type]
+
+
+def test_candidate_name_that_is_not_utf8_is_refused() -> None:
+    from tokenomy.ledger import Candidate
+
+    with pytest.raises(ValidationError, match="name"):
+        Candidate("\ud800", 0.5)

@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 from tokenomy.core.errors import LedgerError, ValidationError
 from tokenomy.ledger.records import is_utf8
 
-__all__ = ["check_quality", "check_repeats", "records", "request_filter", "text_column"]
+__all__ = ["check_quality", "check_repeats", "is_column", "records", "request_filter", "text_column"]
 
 
 def check_repeats(ids: list[str]) -> None:
@@ -46,24 +46,36 @@ def request_filter(request_id: object) -> tuple[str, list[Any]]:
     return "WHERE request_id = ?", [request_id]
 
 
-def text_column(name: str, values: object, n: int | None) -> pa.Array:
-    """A column of strings of ``append_outcome_arrays`` (``n`` entries when given) as Arrow text.
+def is_column(values: object) -> bool:
+    """Whether ``values`` can be a column: a sequence, a NumPy or an Arrow array (not one string)."""
+    return isinstance(values, (Sequence, np.ndarray, pa.Array)) and not isinstance(values, (str, bytes))
+
+
+def text_column(label: str, values: object, n: int | None) -> pa.Array:
+    """A column of strings (``n`` entries when given) as Arrow text; ``label`` names it in errors
+    (``outcome column candidate``, ``DecisionBatch.request_ids``).
 
     Raises:
         ValidationError: naming the column, when it is not a sequence of UTF-8 strings of length ``n``.
     """
-    ok = isinstance(values, (Sequence, np.ndarray)) and not isinstance(values, (str, bytes))
-    arr = np.asarray(values, dtype=object) if ok else None
-    if arr is None or arr.ndim != 1:
-        raise ValidationError(f"outcome column {name} must be a list of strings; got {values!r}")
-    if n is not None and arr.size != n:
-        raise ValidationError(f"outcome column {name} has {arr.size} entries; expected {n} (one per row)")
-    try:
-        out = pa.array(arr, pa.string())
+    if isinstance(values, pa.Array):
+        arr: Any = values
+    else:
+        arr = np.asarray(values, dtype=object) if is_column(values) else None
+        if arr is None or arr.ndim != 1:
+            raise ValidationError(f"{label} must be a list of strings; got {values!r}")
+    if n is not None and len(arr) != n:
+        raise ValidationError(f"{label} has {len(arr)} entries; expected {n} (one per row)")
+    try:  # the type inferred, not imposed: bytes or numbers are refused, not converted
+        out = arr if isinstance(arr, pa.Array) else pa.array(arr)
+        if pa.types.is_large_string(out.type):
+            out = out.cast(pa.string())
     except (pa.ArrowException, UnicodeError):
         out = None
-    if out is None or out.null_count:
-        raise ValidationError(f"outcome column {name} must hold strings of UTF-8 text; got {values!r}")
+    if out is not None and len(out) == 0:
+        return pa.array([], pa.string())
+    if out is None or out.null_count or not pa.types.is_string(out.type):
+        raise ValidationError(f"{label} must hold strings of UTF-8 text; got {values!r}")
     return out
 
 

@@ -21,9 +21,11 @@ from tokenomy.core.errors import ValidationError
 from tokenomy.core.prices import PriceSource, ResourcePrice
 from tokenomy.core.rule import NULL, surplus_matrix
 from tokenomy.ledger import schema
+from tokenomy.ledger.arguments import is_column, text_column
 from tokenomy.ledger.kinds import validate_kind
 from tokenomy.ledger.layers import Layer, as_layer
 from tokenomy.ledger.metadata import metadata_json
+from tokenomy.ledger.records import is_utf8
 
 __all__ = ["DecisionBatch"]
 
@@ -85,11 +87,14 @@ class DecisionBatch:
         return validate_kind(self.kind, as_layer(self.layer), self.decision_point, "DecisionBatch")
 
     def validate(self) -> None:
-        """Raise ValidationError naming the first bad field (shapes, NaN, negatives, chosen range, kind)."""
+        """Raise ValidationError naming the first bad field (forms, shapes, NaN, negatives, chosen range,
+        kind); text columns are checked as they are converted (``to_tables``)."""
+        self._check_forms()
         self.resolved_kind()
         self._row_metadata_columns()
-        names = [r.resource for r in self.resources]
-        if not all(isinstance(r, ResourcePrice) for r in self.resources) or len(set(names)) != len(names):
+        typed = all(isinstance(r, ResourcePrice) for r in self.resources)
+        names = [r.resource for r in self.resources] if typed else []
+        if not typed or len(set(names)) != len(names):
             raise ValidationError(
                 f"DecisionBatch.resources must be ResourcePrice values, one per resource name; got {self.resources!r}"
             )
@@ -117,6 +122,29 @@ class DecisionBatch:
                 )
         if np.any(self.rho_irr_usd < self.rho_usd):
             raise ValidationError("DecisionBatch.rho_irr_usd must be ≥ rho_usd in every row")
+
+    def _check_forms(self) -> None:
+        """The Python form of each field that is not an array of numbers: one ValidationError naming it."""
+
+        def bad(name: str, form: str) -> ValidationError:
+            return ValidationError(f"DecisionBatch.{name} must be {form}; got {getattr(self, name)!r}")
+
+        if not is_column(self.request_ids):
+            raise bad("request_ids", "a list of strings, one per row")
+        if self.tenants is not None and not is_column(self.tenants):
+            raise bad("tenants", "None or a list of strings, one per row")
+        if not is_utf8(self.decision_point) or not self.decision_point:
+            raise bad("decision_point", "a non-empty string")
+        if not isinstance(self.kind, str):
+            raise bad("kind", 'a string ("" infers it from decision_point)')
+        names = self.names
+        if not isinstance(names, (tuple, list)) or not all(is_utf8(x) and x for x in names):
+            raise bad("names", "a tuple of non-empty candidate names")
+        if not isinstance(self.resources, (tuple, list)):
+            raise bad("resources", "a tuple of ResourcePrice values")
+        for name in ("sources", "metadata", "row_metadata"):
+            if getattr(self, name) is not None and not isinstance(getattr(self, name), Mapping):
+                raise bad(name, "None or a mapping (key -> value)")
 
     def _row_metadata_columns(self) -> dict[str, list[Any]]:
         """``metadata`` checked and ``row_metadata`` as lists, one per key (one JSON pass per column).
@@ -182,12 +210,8 @@ class DecisionBatch:
         def const(value: str) -> pa.Array:
             return pa.repeat(pa.scalar(value, pa.string()), n)
 
-        def strings(values: Sequence[str] | NDArray[np.object_]) -> pa.Array:
-            return (
-                values
-                if isinstance(values, pa.Array)
-                else pa.array(np.asarray(values, dtype=object), pa.string())
-            )
+        def strings(name: str, values: Sequence[str] | NDArray[np.object_]) -> pa.Array:
+            return text_column(f"DecisionBatch.{name}", values, n)
 
         decision_ids = pc.binary_join_element_wise("d", pc.cast(pa.array(seq), pa.string()), "")
         decisions = pa.table(
@@ -195,8 +219,8 @@ class DecisionBatch:
                 "seq": seq,
                 "decision_id": decision_ids,
                 "time_s": np.asarray(self.time_s, np.float64),
-                "request_id": strings(self.request_ids),
-                "tenant": const("") if self.tenants is None else strings(self.tenants),
+                "request_id": strings("request_ids", self.request_ids),
+                "tenant": const("") if self.tenants is None else strings("tenants", self.tenants),
                 "layer": const(Layer(self.layer).value),
                 "decision_point": const(self.decision_point),
                 "chosen_index": pa.array(np.where(chosen >= 0, chosen, 0).astype(np.int32), mask=chosen < 0),

@@ -40,8 +40,13 @@ _REGISTERED: dict[Layer, list[str]] = {layer: [] for layer in Layer}  # layer ->
 
 
 def kinds_of(layer: Layer) -> tuple[str, ...]:
-    """The kinds valid for ``layer``: built-in, then registered, then ``UNKNOWN``."""
-    return KINDS[layer] + tuple(_REGISTERED[layer]) + (UNKNOWN,)
+    """The kinds valid for ``layer``: built-in, then registered, then ``UNKNOWN``.
+
+    Raises:
+        ValidationError: ``layer`` names no layer.
+    """
+    lay = as_layer(layer)
+    return KINDS[lay] + tuple(_REGISTERED[lay]) + (UNKNOWN,)
 
 
 def register_kind(layer: Layer | str, kind: str) -> None:

@@ -71,6 +71,7 @@ class Candidate:
     surplus_usd: float = 0.0
 
     def __post_init__(self) -> None:
+        _text("name", self.name, "Candidate")
         use = TokenUse(self.name, self.dq, self.dc_usd, self.dl_s, self.dr, self.dr_irr)  # validates
         del use
         object.__setattr__(
@@ -135,6 +136,10 @@ class Decision:
         if not isinstance(self.prices, PriceVector):
             raise ValidationError(
                 f"prices in {where} must be a PriceVector, got {type(self.prices).__name__}"
+            )
+        if isinstance(self.candidates, (str, bytes, Mapping)) or not isinstance(self.candidates, Sequence):
+            raise ValidationError(
+                f"candidates in {where} must be a tuple of Candidate records, got {self.candidates!r}"
             )
         cands = tuple(self.candidates)
         if not all(isinstance(c, Candidate) for c in cands):

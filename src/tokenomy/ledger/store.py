@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from numpy.typing import ArrayLike, NDArray
 
 from tokenomy.core._checks import check_finite_array, check_nonneg_array
@@ -267,7 +268,7 @@ class Ledger:
             ValidationError: a bad value or a column of the wrong length; nothing written.
             LedgerError: an unknown request or decision; nothing written.
         """
-        ids = _text_column("request_id", request_id, None)
+        ids = _text_column("outcome column request_id", request_id, None)
         n = len(ids)
         cols: dict[str, NDArray[np.float64]] = {}
         for name, val, check in (
@@ -288,15 +289,19 @@ class Ledger:
         _check_quality(cols["quality"])
         if np.any(cols["harm_irr"] > cols["harm"] * (1 + 1e-12)):
             raise ValidationError("outcome column harm_irr must be ≤ harm in every row")
-        if any(not x for x in ids.to_pylist()):
+        if n and pc.min(pc.utf8_length(ids)).as_py() == 0:
             raise ValidationError("outcome column request_id must hold non-empty strings")
         if not isinstance(observed, (bool, np.bool_)):
             raise ValidationError(f"observed must be True or False; got {observed!r}")
         empty = pa.array(np.full(n, "", dtype=object), pa.string())
         columns = {
             "request_id": ids,
-            "decision_id": empty if decision_id is None else _text_column("decision_id", decision_id, n),
-            "candidate": empty if candidate is None else _text_column("candidate", candidate, n),
+            "decision_id": empty
+            if decision_id is None
+            else _text_column("outcome column decision_id", decision_id, n),
+            "candidate": empty
+            if candidate is None
+            else _text_column("outcome column candidate", candidate, n),
             "time_s": cols["time_s"],
             "quality": cols["quality"],
             "cost_usd": cols["cost_usd"],

@@ -496,3 +496,10 @@ def test_candidate_name_that_is_not_utf8_is_refused() -> None:
 
     with pytest.raises(ValidationError, match="name"):
         Candidate("\ud800", 0.5)
+
+
+def test_a_bool_is_not_an_index_nor_a_count() -> None:
+    with pytest.raises(ValidationError, match="chosen"):
+        _decision(chosen=True)
+    with pytest.raises(ValidationError, match="harm_events"):
+        Outcome("r1", 1.0, 0.01, harm_events=True)

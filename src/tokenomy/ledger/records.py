@@ -148,7 +148,8 @@ class Decision:
         if len(set(names)) != len(names):
             raise ValidationError(f"candidate names in {where} must be unique, got {names}")
         object.__setattr__(self, "candidates", cands)
-        if self.chosen is not None and not (isinstance(self.chosen, int) and 0 <= self.chosen < len(cands)):
+        index = isinstance(self.chosen, int) and not isinstance(self.chosen, bool)
+        if self.chosen is not None and not (index and 0 <= self.chosen < len(cands)):
             raise ValidationError(
                 f"chosen in {where} must be None (the null option) or an index in [0, {len(cands)}), "
                 f"got {self.chosen!r}"
@@ -257,7 +258,11 @@ class Outcome:
             raise ValidationError(
                 f"harm_irr in {where} must be ≤ harm = {self.harm!r}, got {self.harm_irr!r}"
             )
-        if not isinstance(self.harm_events, int) or self.harm_events < 0:
+        if (
+            not isinstance(self.harm_events, int)
+            or isinstance(self.harm_events, bool)
+            or self.harm_events < 0
+        ):
             raise ValidationError(f"harm_events in {where} must be an integer ≥ 0, got {self.harm_events!r}")
         set_(self, "time_s", check_finite("time_s", self.time_s, where=where))
         if not isinstance(self.observed, bool):

@@ -503,3 +503,25 @@ def test_a_bool_is_not_an_index_nor_a_count() -> None:
         _decision(chosen=True)
     with pytest.raises(ValidationError, match="harm_events"):
         Outcome("r1", 1.0, 0.01, harm_events=True)
+
+
+def test_ledger_summary_without_outcomes_says_once_why_the_totals_are_dashes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from tokenomy.interfaces.cli import main
+
+    path = tmp_path / "no_outcomes.duckdb"
+    with Ledger(path) as led:
+        led.append([_decision()])
+    js = tmp_path / "s.json"
+    assert main(["ledger", "summary", str(path), "--json", str(js)]) == 0
+    out = capsys.readouterr().out
+    notes = [line for line in out.splitlines() if line.startswith("note:")]
+    assert len(notes) == 1 and "no outcome" in notes[0], out
+    assert json.loads(js.read_text())["totals"]["welfare_usd"] is None
+    with Ledger(path) as led:
+        led.append_outcomes([Outcome("r1", 1.0, 0.01)])
+    assert main(["ledger", "summary", str(path)]) == 0
+    assert "note:" not in capsys.readouterr().out

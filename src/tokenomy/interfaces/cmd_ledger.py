@@ -68,8 +68,18 @@ def summary(args: argparse.Namespace) -> dict[str, Any]:
         f"ledger {args.file} (schema v{result['schema_version']}): {result['decisions']} decisions, "
         f"{result['candidates']} candidates, {result['outcomes']} outcomes"
     )
-    print("decisions by layer: " + ", ".join(f"{k}={v}" for k, v in result["decisions_by_layer"].items()))
-    print(format_table([result["totals"]], title="totals (USD)"))
+    layers = ", ".join(f"{k}={v}" for k, v in result["decisions_by_layer"].items())
+    print("decisions by layer: " + (layers or "(none)"))
+    totals = result["totals"]
+    print(format_table([totals], title="totals (USD)"))
+    undefined = [k for k, v in totals.items() if v is None]
+    if undefined:  # shown as "-" in the table and null in the JSON
+        why = (
+            "the ledger holds no request"
+            if not totals["requests"]
+            else "no outcome is recorded for any request"
+        )
+        print(f"note: {', '.join(undefined)} undefined (shown as -): {why}")
     cols = [
         "request_id",
         "tenant",

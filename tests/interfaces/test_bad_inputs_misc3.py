@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tokenomy.capital.rl.experiment import RunSummary, summarise
 from tokenomy.core.errors import ValidationError
 from tokenomy.interfaces.cli import main
 
@@ -151,3 +152,72 @@ def test_agent_tau_at_the_price_bound_gives_finite_figures_without_warnings(
     text = capsys.readouterr().out
     words = text.lower().replace(",", " ").split()
     assert "nan" not in words and "inf" not in words and "-inf" not in words, text
+
+
+# -- tokens to target are censored at the budget -----------------------------------------------------
+
+
+def _run(policy: str, seed: int, tokens: int, *, reached: bool) -> RunSummary:
+    return RunSummary(
+        policy=policy, staleness=0, seed=seed, start_accuracy=0.4, target_accuracy=0.5, reached=reached,
+        tokens_to_target=tokens, rollout_tokens_to_target=tokens, verify_tokens_to_target=0,
+        update_tokens_to_target=0, steps_to_target=3, wall_s_to_target=0.1, final_accuracy=0.5,
+        gain_at_half_budget=0.01, tokens_total=tokens, steps_total=3, wall_s_total=0.1, ess_share=1.0,
+    )  # fmt: skip
+
+
+def test_tokens_to_target_rows_say_how_many_seeds_were_censored_and_ci_is_never_negative() -> None:
+    runs = [
+        _run("uniform", 0, 22_000, reached=False),
+        _run("uniform", 1, 22_400, reached=False),
+        _run("tokenomy", 0, 2_000, reached=True),
+        _run("tokenomy", 1, 20_000, reached=True),
+        _run("dapo", 0, 5_000, reached=True),
+        _run("dapo", 1, 22_000, reached=False),
+    ]
+    rows = {str(r["policy"]): r for r in summarise(runs)}
+    for r in rows.values():
+        for key, value in r.items():
+            if "ci_low" in key and "gain" not in key:  # a gain can be negative
+                assert float(str(value)) >= 0.0, (r["policy"], key, value)
+    assert (rows["uniform"]["reached"], rows["uniform"]["censored"]) == (0, 2)
+    assert (rows["dapo"]["reached"], rows["dapo"]["censored"]) == (1, 1)
+    assert (rows["tokenomy"]["reached"], rows["tokenomy"]["censored"]) == (2, 0)
+    assert rows["uniform"]["tokens_to_target_lower_bound"] is True
+    assert rows["tokenomy"]["tokens_to_target_lower_bound"] is False
+
+
+def test_rl_table_shows_censored_tokens_as_a_bound_of_the_budget() -> None:
+    from tokenomy.interfaces.cmd_rl import shown_rows
+
+    runs = [
+        _run("uniform", 0, 22_000, reached=False),
+        _run("uniform", 1, 22_400, reached=False),
+        _run("dapo", 0, 5_000, reached=True),
+        _run("dapo", 1, 22_000, reached=False),
+        _run("tokenomy", 0, 2_000, reached=True),
+        _run("tokenomy", 1, 20_000, reached=True),
+    ]
+    shown, notes = shown_rows(summarise(runs), max_tokens=20_000)
+    by = {r["policy"]: r for r in shown}
+    assert by["uniform"]["tokens_to_target"] == "> 20,000 (reached in 0 of 2 seeds)"
+    assert str(by["dapo"]["tokens_to_target"]).startswith("≥ 13,500 (reached in 1 of 2 seeds)")
+    assert by["uniform"]["ci_low"] is None and by["dapo"]["ci_high"] is None
+    assert isinstance(by["tokenomy"]["tokens_to_target"], float)
+    assert len(notes) == 1 and "budget" in notes[0]
+
+
+def test_rl_run_prints_censored_rows_as_bounds_and_json_counts_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "rl.json"
+    argv = ["rl", "run", "--seeds", "2", "--max-tokens", "20000", "--staleness", "0", "--json", str(out)]
+    assert main([*argv, "--policy", "uniform,tokenomy"]) == 0
+    text = capsys.readouterr().out
+    rows = json.loads(out.read_text())["results"]
+    for r in rows:
+        assert r["censored"] == r["seeds"] - r["reached"]
+        assert r["ci_low"] >= 0.0 and r["tokens_to_target_lower_bound"] == (r["censored"] > 0)
+        line = next(x for x in text.splitlines() if x.startswith(r["policy"] + " "))
+        assert ("reached in" in line) == (r["censored"] > 0), line
+    assert ("censored at the budget" in text) == any(r["censored"] for r in rows)

@@ -13,6 +13,7 @@ module only parses, calls and prints.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from dataclasses import asdict, replace
 from typing import Any
 
@@ -33,7 +34,7 @@ from tokenomy.interfaces.outputs import (
 from tokenomy.interfaces.table import format_table
 from tokenomy.ledger import DecisionBatch, Ledger
 
-__all__ = ["register", "run"]
+__all__ = ["register", "run", "shown_rows"]
 
 SYNTHETIC = [
     "token prices (USD 1e-6 per rollout, verifier and update token) and V (USD per unit of gradient signal) are "
@@ -130,6 +131,42 @@ def _parse(args: argparse.Namespace) -> tuple[list[str], list[int], float | None
     return policies, lags, drift
 
 
+def shown_rows(
+    rows: Sequence[dict[str, object]], *, max_tokens: int
+) -> tuple[list[dict[str, object]], list[str]]:
+    """The table's rows: tokens to target censored at the budget shown as a bound, without a CI.
+
+    A row where no seed reached the target reads "> BUDGET (reached in 0 of n seeds)"; one where some
+    did not reads "≥ MEAN (reached in k of n seeds)" (the censored seeds count the tokens they spent, so
+    the mean is a lower bound). Their CI cells are empty ("-"): a t-interval of censored figures is not
+    an interval for the true mean. Returns the rows and the one note that explains the bounds (none when
+    every run reached the target). The JSON keeps the numbers (with ``reached`` and ``censored``).
+    """
+    shown: list[dict[str, object]] = []
+    for r in rows:
+        k, n = int(str(r["reached"])), int(str(r["seeds"]))
+        if k == n:
+            shown.append(dict(r))
+            continue
+        bound = f"> {max_tokens:,}" if k == 0 else f"≥ {float(str(r['tokens_to_target'])):,.0f}"
+        shown.append(
+            {
+                **r,
+                "tokens_to_target": f"{bound} (reached in {k} of {n} seeds)",
+                "ci_low": None,
+                "ci_high": None,
+            }
+        )
+    notes = []
+    if any(r["reached"] != r["seeds"] for r in rows):
+        notes.append(
+            f"tokens_to_target is censored at the budget of {max_tokens:,} tokens: '>' means no seed reached "
+            "the target; '≥' means some did not, and their spent tokens make the mean a lower bound (so are "
+            "wall_s_to_target and the token ratios of those rows); no CI is shown for them"
+        )
+    return shown, notes
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Calibrate (unless given), run the grid, print, write JSON, report and ledger; return the JSON dict.
 
@@ -171,14 +208,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         )
     rows = summarise(runs)
     checks = bar_checks(rows)
+    shown, notes = shown_rows(rows, max_tokens=config.max_tokens)
     print(
         format_table(
-            rows,
+            shown,
             list(SUMMARY_COLUMNS),
             title=f"tokens to target held-out accuracy, {len(seeds)} seeds (95% CI; wall times provisional)",
             digits=4,
         )
     )
+    for note in notes:
+        print("note:", note)
     for c in checks:
         print(
             f"lag {c['staleness']}: {c['claim']}: {float(str(c['value'])):.3f} "

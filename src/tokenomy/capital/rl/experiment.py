@@ -16,7 +16,9 @@ mean held-out gain after half the token budget over lags 2, 4 and 16 (uncensored
 ``run_grid`` runs every (policy, lag, seed); a run's tokens to target are the cumulative tokens
 (rollout + verification + update) after the first step whose held-out accuracy reaches its seed's
 starting accuracy + target gain (or an absolute ``target``). A run that never reaches it is censored at
-the tokens it spent (counted in ``reached``; its figure is a lower bound). Uncensored beside it: the
+the tokens it spent (counted in ``reached`` and ``censored``; a row with a censored run has
+``tokens_to_target_lower_bound``: its mean is a lower bound). CIs of quantities that cannot be negative
+(tokens, seconds, ratios) are cut at 0, accuracy's at [0, 1]. Uncensored beside it: the
 held-out accuracy gain after half the token budget, with its paired difference from uniform. ``summarise`` gives per (policy, lag) the mean with a Student-t
 95% CI over seeds, and per-seed paired ratios against uniform and DAPO (same seed, same lag), and for
 the two staleness treatments (``tokenomy``: importance-corrected, ``tokenomy-decay``: the fixed decay
@@ -280,15 +282,18 @@ def summarise(runs: Sequence[RunSummary]) -> list[dict[str, object]]:
     keys = sorted({(r.policy, r.staleness) for r in runs}, key=lambda k: (k[1], k[0]))
     for policy, lag in keys:
         sel = [r for r in runs if r.policy == policy and r.staleness == lag]
-        t, lo, hi = mean_ci([r.tokens_to_target for r in sel])
-        fa, fa_lo, fa_hi = mean_ci([r.final_accuracy for r in sel])
+        t, lo, hi = _at_least(0.0, mean_ci([r.tokens_to_target for r in sel]))
+        fa, fa_lo, fa_hi = _at_least(0.0, mean_ci([r.final_accuracy for r in sel]), hi=1.0)
         hg, hg_lo, hg_hi = mean_ci([r.gain_at_half_budget for r in sel])
-        w, w_lo, w_hi = mean_ci([r.wall_s_to_target for r in sel])
+        w, w_lo, w_hi = _at_least(0.0, mean_ci([r.wall_s_to_target for r in sel]))
+        reached = sum(r.reached for r in sel)
         row: dict[str, object] = {
             "policy": policy,
             "staleness": lag,
             "seeds": len(sel),
-            "reached": sum(r.reached for r in sel),
+            "reached": reached,
+            "censored": len(sel) - reached,
+            "tokens_to_target_lower_bound": reached < len(sel),
             "tokens_to_target": t,
             "ci_low": lo,
             "ci_high": hi,
@@ -314,7 +319,7 @@ def summarise(runs: Sequence[RunSummary]) -> list[dict[str, object]]:
             if ratio is None:
                 continue
             row[f"ratio_vs_{other}"], row[f"ratio_vs_{other}_ci_low"], row[f"ratio_vs_{other}_ci_high"] = (
-                ratio
+                _at_least(0.0, ratio)
             )
             base = {r.seed: r.gain_at_half_budget for r in runs if r.policy == other and r.staleness == lag}
             d = mean_ci([r.gain_at_half_budget - base[r.seed] for r in sel if r.seed in base])
@@ -322,6 +327,19 @@ def summarise(runs: Sequence[RunSummary]) -> list[dict[str, object]]:
             row[key], row[f"{key}_ci_low"], row[f"{key}_ci_high"] = d
         rows.append(row)
     return rows
+
+
+def _at_least(
+    lo_bound: float, ci: tuple[float, float, float], hi: float | None = None
+) -> tuple[float, float, float]:
+    """A mean and CI of a quantity that cannot be below ``lo_bound`` (or above ``hi``): the Student-t
+    interval cut at the bound (it can only lose impossible values; few seeds otherwise give a negative
+    token count as the lower end)."""
+    m, lo, up = ci
+    lo, up = max(lo, lo_bound), max(up, lo_bound)
+    if hi is not None:
+        lo, up = min(lo, hi), min(up, hi)
+    return m, lo, up
 
 
 def _verdict(mean: float, lo: float, hi: float, bar: float, *, strict: bool = False) -> str:

@@ -102,7 +102,8 @@ class Decision:
         decision_id: unique id; the ledger assigns ``d<seq>`` when empty.
         propensity: probability that the policy chose ``chosen`` (1.0 for a deterministic policy);
             kept for off-policy estimates.
-        metadata: free-form annotations, JSON-serialisable; key -> value.
+        metadata: free-form annotations JSON holds faithfully (string keys; no NaN, inf, bytes, sets
+            or objects; at most ``metadata.MAX_DEPTH`` levels); key -> value.
         kind: what sort of decision (``route``, ``step``, ``evict``, ...: ``kinds.KINDS``); "" infers
             it from ``decision_point``.
 
@@ -225,7 +226,10 @@ class Outcome:
         decision_id: the decision it belongs to; "" joins it to every decision of the request.
         time_s: when it was observed.
         observed: False when the outcome is an estimate (a model, not a measurement).
-        metadata: free-form annotations; key -> value.
+        metadata: free-form annotations, as for ``Decision``; key -> value.
+
+    Raises:
+        ValidationError: a field is missing, of the wrong type or out of range (the message names it).
     """
 
     request_id: str

@@ -10,6 +10,7 @@ negative CI bound; each range error states the range that is enforced.
 from __future__ import annotations
 
 import json
+import math
 import warnings
 from pathlib import Path
 
@@ -221,3 +222,50 @@ def test_rl_run_prints_censored_rows_as_bounds_and_json_counts_them(
         line = next(x for x in text.splitlines() if x.startswith(r["policy"] + " "))
         assert ("reached in" in line) == (r["censored"] > 0), line
     assert ("censored at the budget" in text) == any(r["censored"] for r in rows)
+
+
+# -- each range error states the range that is enforced ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["economy", "run", "--seed", "-1"], "--seed"),
+        (["rl", "run", "--staleness", "1e9"], "[0, 64]"),
+        (["rl", "run", "--staleness", "-1"], "[0, 64]"),
+        (["rl", "run", "--staleness", "65"], "[0, 64]"),
+    ],
+)
+def test_a_range_error_names_the_flag_and_its_real_range(
+    capsys: pytest.CaptureFixture[str], argv: list[str], expected: str
+) -> None:
+    assert _exit_code([*argv, "--data", NOPE] if argv[0] == "economy" else argv) == 2
+    assert expected in _err_line(capsys)
+
+
+@pytest.mark.parametrize(
+    ("command", "values"),
+    [
+        (["route", "eval"], ["-1", "0", "1e308", "nan"]),
+        (["agent", "eval"], ["-1", "0", "1e308", "inf"]),
+        (["agent", "tau"], ["-1", "1e308", "nan"]),
+    ],
+)
+def test_every_out_of_range_v_gets_the_same_stated_range(
+    capsys: pytest.CaptureFixture[str], command: list[str], values: list[str]
+) -> None:
+    ranges = set()
+    for v in values:
+        assert main([*command, "--V", v, "--data", NOPE]) == 2
+        line = _err_line(capsys)
+        ranges.add(line.split(";")[0].split(", got")[0])
+    assert len(ranges) == 1, ranges
+    (stated,) = ranges
+    assert "1e+09" in stated, stated
+
+
+def test_the_usd_bound_keeps_products_finite() -> None:
+    from tokenomy.interfaces.args import MAX_USD
+
+    # price × a billion tokens × a million bootstrap resamples × a billion requests stays finite
+    assert math.isfinite(MAX_USD * MAX_USD * 1e9 * 1e6 * 1e9)

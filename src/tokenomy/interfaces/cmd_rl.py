@@ -62,6 +62,10 @@ Example:
 """
 
 
+MAX_LAG = 64
+"""The largest async lag (``--staleness``) in policy versions."""
+
+
 def register(sub: Any) -> None:
     """Add the ``rl`` command group (``rl run``)."""
     group = sub.add_parser("rl", help="RL token budgeting: a small real RL run per allocation policy")
@@ -80,7 +84,11 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--seeds", type=int_in(2, 50), default=5, help="evaluation seeds 0..N-1, N ≥ 2 (default 5)"
     )
-    p.add_argument("--staleness", default="0,1,2,4", help="comma list of async lags in policy versions")
+    p.add_argument(
+        "--staleness",
+        default="0,1,2,4",
+        help=f"comma list of async lags in policy versions, each in [0, {MAX_LAG}]",
+    )
     p.add_argument(
         "--target",
         type=float_in(0.0, 1.0, above=True),
@@ -110,16 +118,13 @@ def _parse(args: argparse.Namespace) -> tuple[list[str], list[int], float | None
         raise ValidationError(
             f"--policy must be a comma list of {', '.join(sorted(ALLOCATORS))}; got {args.policy!r}"
         )
+    want = f"--staleness must be whole numbers in [0, {MAX_LAG}], e.g. 0,1,2,4; got {args.staleness!r}"
     try:
         lags = sorted(int(x) for x in items(args.staleness, "--staleness"))
     except ValueError:
-        raise ValidationError(
-            f"--staleness must be whole numbers ≥ 0, e.g. 0,1,2,4; got {args.staleness!r}"
-        ) from None
-    if not lags or lags[0] < 0 or lags[-1] > 64:
-        raise ValidationError(
-            f"--staleness must be whole numbers in [0, 64], e.g. 0,1,2,4; got {args.staleness!r}"
-        )
+        raise ValidationError(want) from None
+    if not lags or lags[0] < 0 or lags[-1] > MAX_LAG:
+        raise ValidationError(want)
     drift: float | None = None
     if args.drift != "calibrate":
         try:

@@ -269,3 +269,25 @@ def test_the_usd_bound_keeps_products_finite() -> None:
 
     # price × a billion tokens × a million bootstrap resamples × a billion requests stays finite
     assert math.isfinite(MAX_USD * MAX_USD * 1e9 * 1e6 * 1e9)
+
+
+# -- other flags of these commands are checked before any work ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["economy", "run", "--configs", "local,local"], "--configs: 'local' appears twice"),
+        (["economy", "run", "--configs", "local,,shared"], "--configs: item 2"),
+        (["economy", "run", "--requests", "5"], "--requests must be an integer ≥ 10"),
+        (["route", "menu", "--high-v-quantile", "nan"], "--high-v-quantile must be a number in [0, 1)"),
+        (["route", "menu", "--high-v-quantile", "1"], "--high-v-quantile must be a number in [0, 1)"),
+        (["route", "menu", "--types", "0"], "--types: expected a whole number ≥ 1"),
+    ],
+)
+def test_a_bad_flag_is_refused_before_the_data_is_read(
+    capsys: pytest.CaptureFixture[str], argv: list[str], expected: str
+) -> None:
+    assert _exit_code([*argv, "--data", NOPE]) == 2
+    line = _err_line(capsys)
+    assert expected in line and NOPE not in line, line

@@ -26,7 +26,7 @@ from tokenomy.economy.configs import CONFIGS, parse_configs
 from tokenomy.economy.experiment import DEFAULT_AGENT_SHARE, Experiment, prepare, run_experiment
 from tokenomy.economy.sizing import TARGET_UTILISATION
 from tokenomy.economy.training import SERVING_GRID
-from tokenomy.interfaces.args import floats, int_in
+from tokenomy.interfaces.args import floats, int_in, items
 from tokenomy.interfaces.cmd_economy_equilibrium import register_equilibrium
 from tokenomy.interfaces.loaders.agent_data import load_miniswe
 from tokenomy.interfaces.loaders.routing import load_routerbench
@@ -43,7 +43,7 @@ from tokenomy.interfaces.sweep import BACKENDS, parallel_map, resolve_backend
 from tokenomy.interfaces.table import format_table
 from tokenomy.ledger import Ledger
 
-__all__ = ["DEFAULT_REQUESTS", "experiment_json", "load_inputs", "register", "run_economy"]
+__all__ = ["DEFAULT_REQUESTS", "check_inputs", "experiment_json", "load_inputs", "register", "run_economy"]
 
 DEFAULT_REQUESTS = 500
 TRACES = ("azure-conv", "mooncake")
@@ -81,7 +81,10 @@ def register(sub: Any) -> None:
     r.add_argument("--load", default="1,2,4", help="comma list of load factors (inter-arrival times ÷ x)")
     r.add_argument("--configs", default="local,shared", help=f"comma list or 'all' ({', '.join(CONFIGS)})")
     r.add_argument(
-        "--requests", type=int, default=DEFAULT_REQUESTS, help="test requests N (first N arrivals)"
+        "--requests",
+        type=int,
+        default=DEFAULT_REQUESTS,
+        help="test requests N ≥ 10 (first N arrivals)",
     )
     r.add_argument("--seed", type=int_in(0), default=0, help="seed of the pairing, synthetic V and bootstrap")
     r.add_argument(
@@ -110,22 +113,31 @@ def register(sub: Any) -> None:
     register_equilibrium(es)
 
 
+def check_inputs(trace: str, n_requests: int) -> None:
+    """Refuse an unknown trace name or N < 10 (before any file is read).
+
+    Raises:
+        ValidationError: naming ``--trace`` or ``--requests`` and the expected form.
+    """
+    if trace not in TRACES:
+        raise ValidationError(f"--trace must be one of {', '.join(TRACES)}; got {trace!r}")
+    if n_requests < 10:
+        raise ValidationError(f"--requests must be an integer ≥ 10; got {n_requests!r}")
+
+
 def load_inputs(data_arg: str | None, trace: str, n_requests: int, seed: int) -> tuple[Any, Any, Any]:
     """The trace (2·N arrivals), RouterBench and the mini-swe-agent runs from the data folder.
 
     Raises:
         ValidationError: no data folder, an unknown trace name, or N < 10.
     """
+    check_inputs(trace, n_requests)
     data = resolve_data_dir(data_arg)
     if data is None:
         where = data_arg or os.environ.get("TOKENOMY_DATA") or "../shared/data"
         raise ValidationError(
             f"--data: no data folder at {where!r}; expected a folder holding routing/, serving/ and agent/"
         )
-    if trace not in TRACES:
-        raise ValidationError(f"--trace must be one of {', '.join(TRACES)}; got {trace!r}")
-    if n_requests < 10:
-        raise ValidationError(f"--requests must be an integer ≥ 10; got {n_requests!r}")
     wl = load_trace(resolve_trace(trace, data), seed=seed, limit=2 * n_requests).workload
     return wl, load_routerbench(data / "routing" / "routerbench_slice"), load_miniswe(data / "agent")
 
@@ -217,12 +229,15 @@ def _write_runs(ledger: Ledger, exp: Experiment) -> int:
 
 def run_economy(args: argparse.Namespace) -> dict[str, Any]:
     """Parse, run, print; write the report and the ledger only once everything succeeded."""
+    if args.configs.strip() != "all":
+        items(args.configs, "--configs")  # an empty or repeated entry is refused, not dropped
     configs = parse_configs(args.configs)
     loads = floats(args.load, "--load (a comma list of load factors, e.g. 1,2,4)", lo=0.01, hi=100.0)
     if not 0.0 <= args.agent_share < 1.0:
         raise ValidationError(f"--agent-share must be in [0, 1); got {args.agent_share!r}")
     if not 0.0 < args.utilisation <= 10.0:
         raise ValidationError(f"--utilisation must be in (0, 10]; got {args.utilisation!r}")
+    check_inputs(args.trace, args.requests)
     check_output_path(args.report, "--report")
     check_output_path(args.ledger, "--ledger")
     if args.ledger:

@@ -87,7 +87,7 @@ def register(route_subparsers: Any) -> None:
     )
     p.add_argument(
         "--types",
-        type=int,
+        type=int_in(1),
         default=1000,
         help="equal-mass V types K the menu is designed on (default 1000; a coarse K misprices heavy tails)",
     )
@@ -203,6 +203,10 @@ def _dataset(args: argparse.Namespace) -> RoutingDataset:
 def run_menu(args: argparse.Namespace) -> dict[str, Any]:
     """Build, verify and compare the menu; print tables; write the report. Returns the JSON dict."""
     check_output_path(args.report, "--report")
+    if not 0.0 <= args.high_v_quantile < 1.0:  # before any work (also refuses NaN)
+        raise ValidationError(
+            f"--high-v-quantile must be a number in [0, 1) (a quantile of V); got {args.high_v_quantile!r}"
+        )
     file = _is_file(args.v_dist)
     why = "has no effect with --V-dist FILE.csv (it sets the synthetic V draws); drop one of them"
     refuse_ignored(

@@ -58,6 +58,8 @@ def _exit_code(argv: list[str]) -> int:
         (["route", "eval", "--split", "cross", "--cross-data", NOPE, "--prices", "packaged"], "--prices", "--split cross"),
         (["route", "eval", "--split", "cross", "--cross-data", NOPE, "--test-share", "0.5"], "--test-share", "--split cross"),
         (["route", "save", "--out", NOPE, "--encoder-backend", "numpy"], "--encoder-backend", "--encoder"),
+        (["route", "eval", "--cache-dir", NOPE + "-c"], "--cache-dir", "--encoder"),
+        (["route", "save", "--out", NOPE, "--cache-dir", NOPE + "-c"], "--cache-dir", "--encoder"),
         (["route", "menu", "--V-dist", "v.csv", "--samples", "10"], "--samples", "--V-dist"),
         (["route", "menu", "--V-dist", "v.csv", "--seed", "3"], "--seed", "--V-dist"),
     ],
@@ -76,6 +78,7 @@ def test_a_flag_without_effect_is_refused_before_the_data_is_read(
     "argv",
     [
         ["route", "eval", "--router", NOPE],
+        ["route", "eval", "--router", NOPE, "--cache-dir", NOPE + "-c"],
         ["route", "eval", "--encoder", "all-MiniLM-L6-v2", "--encoder-backend", "numpy"],
         ["route", "eval", "--split", "cross", "--cross-data", NOPE],
         ["route", "menu", "--samples", "10", "--seed", "3"],

@@ -187,6 +187,11 @@ def refuse_unused(args: argparse.Namespace) -> None:
             "needs --encoder (it chooses what runs the sentence encoder)",
         ),
         (
+            "--cache-dir",
+            args.cache_dir if args.encoder in (None, "none") and not router else None,
+            "needs --encoder or --router (it caches sentence embeddings)",
+        ),
+        (
             "--cross-data",
             getattr(args, "cross_data", None) if split != "cross" else None,
             "needs --split cross",

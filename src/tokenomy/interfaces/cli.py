@@ -46,6 +46,13 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
 
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        parsed, rest = super().parse_known_args(args, namespace)
+        vars(parsed).pop(_SEEN, None)  # the options seen (``_once``) are parsing state, not a result
+        return parsed, rest
+
 
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with every available command registered."""
@@ -64,7 +71,58 @@ def build_parser() -> argparse.ArgumentParser:
         module.register(sub)
         for cmd in set(sub.choices) - before:
             _add_json(sub.choices[cmd])
+    _once_each(parser)
     return parser
+
+
+_ONCE_CLASSES: dict[type[argparse.Action], type[argparse.Action]] = {}
+_MANY = (
+    argparse._AppendAction,
+    argparse._AppendConstAction,
+    argparse._CountAction,
+    argparse._ExtendAction,
+    argparse._HelpAction,
+    argparse._VersionAction,
+    argparse._SubParsersAction,
+)
+
+
+def _once(cls: type[argparse.Action]) -> type[argparse.Action]:
+    """``cls`` refusing a second use of its option in one command line (the last would silently win)."""
+    if cls not in _ONCE_CLASSES:
+
+        class Once(cls):  # type: ignore[valid-type,misc]
+            def __call__(
+                self,
+                parser: argparse.ArgumentParser,
+                namespace: argparse.Namespace,
+                values: Any,
+                option_string: str | None = None,
+            ) -> None:
+                seen = namespace.__dict__.setdefault(_SEEN, {})
+                if self.dest in seen:
+                    first = seen[self.dest]
+                    what = option_string if first == option_string else f"{first} and {option_string}"
+                    parser.error(f"{what}: given twice (the last would silently win); give it once")
+                seen[self.dest] = option_string
+                super().__call__(parser, namespace, values, option_string)
+
+        Once.__name__ = f"Once{cls.__name__}"
+        _ONCE_CLASSES[cls] = Once
+    return _ONCE_CLASSES[cls]
+
+
+_SEEN = "_options_given"
+
+
+def _once_each(parser: argparse.ArgumentParser) -> None:
+    """Every single-valued option of ``parser`` and its sub-commands may be given once per command line."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in {id(c): c for c in action.choices.values()}.values():
+                _once_each(child)
+        elif action.option_strings and not isinstance(action, _MANY):
+            action.__class__ = _once(type(action))
 
 
 def _add_json(parser: argparse.ArgumentParser) -> None:

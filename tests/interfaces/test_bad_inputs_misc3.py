@@ -107,7 +107,7 @@ def test_gap_recovered_without_a_gap_is_a_dash_with_a_note(
     data = need_data("routing", "routerbench_slice")  # type: ignore[operator]
     out = tmp_path / "r.json"
     argv = [
-        "route", "eval", "--data", str(data), "--policies", "tokenomy", "--no-longtail", "--boot", "10",
+        "route", "eval", "--data", str(data), "--policies", "tokenomy", "--no-longtail", "--boot", "40",
         "--estimator", "prior", "--V", "1e-30", "--json", str(out),
     ]  # fmt: skip
     assert main(argv) == 0

@@ -308,7 +308,9 @@ def test_the_shared_list_parser_refuses_empty_lists_items_and_repeats() -> None:
 def test_serve_simulate_bad_lists_are_one_line(
     tmp_path: Path, extra: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main([*_serve(_trace(tmp_path)), *extra]) == 2
+    argv = ["serve", "simulate", "--trace", str(_trace(tmp_path))]
+    argv += extra if extra[0] == "--scheduler" else ["--scheduler", "fcfs", *extra]
+    assert main(argv) == 2
     assert extra[0] in _err_line(capsys)
     assert capsys.readouterr().out == ""
 
@@ -362,7 +364,7 @@ def _route(tmp_path: Path, v: str) -> list[str]:
                 )
     return [
         "route", "eval", "--data", str(data), "--format", "long", "--prices", "none", "--V", v,
-        "--boot", "20", "--estimator", "prior", "--no-longtail",
+        "--boot", "40", "--estimator", "prior", "--no-longtail",
     ]  # fmt: skip
 
 

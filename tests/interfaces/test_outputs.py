@@ -139,7 +139,7 @@ def _route_argv(tmp_path: Path) -> list[str]:
         "--V",
         "0.01",
         "--boot",
-        "20",
+        "40",
         "--estimator",
         "prior",
         "--no-longtail",

@@ -158,7 +158,7 @@ def test_route_eval_with_a_router_fitted_on_other_models_names_both(
         "--V",
         "0.01",
     ]
-    assert main([*argv, "--boot", "10", "--no-longtail"]) == 2
+    assert main([*argv, "--boot", "40", "--no-longtail"]) == 2
     err = capsys.readouterr().err
     assert "router fitted on models ['small', 'medium', 'large']; the data has ['small', 'large']" in err
     assert "Traceback" not in err

@@ -61,7 +61,7 @@ def test_route_save_then_eval_router_gives_the_same_tokenomy_rows(
     assert main(["route", "save", *common, "--out", str(saved)]) == 0
     assert (saved / "router.json").is_file() and "saved the router" in capsys.readouterr().out
     o1, o2 = tmp_path / "1.json", tmp_path / "2.json"
-    ev = ["route", "eval", *common[:4], "--V", "0.002,0.05", "--boot", "30", "--no-longtail"]
+    ev = ["route", "eval", *common[:4], "--V", "0.002,0.05", "--boot", "40", "--no-longtail"]
     assert (
         main([*ev, *common[4:], "--json", str(o1)]) == 0
     )  # the saved router brings its own prices, estimator

@@ -29,6 +29,7 @@ __all__ = [
     "MAX_FOLDS",
     "MAX_RESAMPLES",
     "MAX_USD",
+    "MIN_RESAMPLES",
     "float_in",
     "floats",
     "int_in",
@@ -41,6 +42,8 @@ __all__ = [
 
 MAX_RESAMPLES = 1_000_000
 """Upper bound of a bootstrap-resample count flag (``--boot``): memory grows with it."""
+MIN_RESAMPLES = 40
+"""Lower bound of ``--boot``: a 95% percentile interval needs ≥ 1/0.025 resamples to place its ends."""
 MAX_FOLDS = 10_000
 """Upper bound of a cross-fitting fold count (``--folds``); a command also caps it by its data."""
 MAX_DRAWS = 100_000_000

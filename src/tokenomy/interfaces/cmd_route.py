@@ -34,6 +34,7 @@ from tokenomy.core.errors import ValidationError
 from tokenomy.core.prices import PriceSource, PriceVector
 from tokenomy.interfaces.args import (
     MAX_RESAMPLES,
+    MIN_RESAMPLES,
     float_in,
     int_in,
     items,
@@ -133,7 +134,10 @@ def register(sub: Any) -> None:
         help=f"test share when the data has no split (default {DEFAULT_TEST_SHARE}); not with --split cross",
     )
     e.add_argument(
-        "--boot", type=int_in(1, MAX_RESAMPLES), default=1000, help="bootstrap resamples for the CIs"
+        "--boot",
+        type=int_in(MIN_RESAMPLES, MAX_RESAMPLES),
+        default=1000,
+        help=f"bootstrap resamples for the CIs ({MIN_RESAMPLES} to {MAX_RESAMPLES:,}; default 1000)",
     )
     e.add_argument("--seed", type=int_in(0), default=0)
     e.add_argument("--no-longtail", action="store_true", help="skip the long-tail experiment")
@@ -218,6 +222,8 @@ def refuse_unused(args: argparse.Namespace) -> None:
 
 def _fill_defaults(args: argparse.Namespace) -> None:
     """The defaults of the flags that ``refuse_unused`` needs to see as not given (``None``)."""
+    if not hasattr(args, "test_share_given"):  # before the default fills it (``_check_test_share``)
+        args.test_share_given = getattr(args, "test_share", None) is not None
     for name, default in (
         ("estimator", "neighbours"),
         ("prices", "packaged"),
@@ -239,13 +245,26 @@ def _policies(text: str) -> list[str]:
 
 def _dataset(args: argparse.Namespace) -> RoutingDataset:
     if args.data:
-        return load_dataset(args.data, args.format)
-    data = resolve_data_dir(None)
-    if data is None or not (data / "routing" / "routerbench_slice").is_dir():
+        ds = load_dataset(args.data, args.format)
+    else:
+        data = resolve_data_dir(None)
+        if data is None or not (data / "routing" / "routerbench_slice").is_dir():
+            raise ValidationError(
+                "no --data given and no routing/routerbench_slice under $TOKENOMY_DATA or ../shared/data"
+            )
+        ds = load_dataset(data / "routing" / "routerbench_slice", "routerbench")
+    _check_test_share(args, ds)
+    return ds
+
+
+def _check_test_share(args: argparse.Namespace, ds: RoutingDataset) -> None:
+    """``--test-share`` draws a split only for data without one: on split data it would be ignored."""
+    have = sorted(set(ds.splits.tolist()))
+    if getattr(args, "test_share_given", False) and have != [""]:
         raise ValidationError(
-            "no --data given and no routing/routerbench_slice under $TOKENOMY_DATA or ../shared/data"
+            f"--test-share applies only to data without a train/test split; {ds.source or 'the data'} has "
+            f"its own (split values {have}), which is used as given: leave --test-share out"
         )
-    return load_dataset(data / "routing" / "routerbench_slice", "routerbench")
 
 
 def _price_table(spec: str, ds: RoutingDataset) -> PriceTable | None:

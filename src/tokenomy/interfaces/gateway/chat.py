@@ -107,7 +107,8 @@ async def handle_chat(gw: Gateway, scope: Scope, receive: Receive, send: Send) -
     body = parse_json(raw)
     model, stream, max_out, n = check_chat(body)
     ups = _allowed(gw, model, account)
-    prices = request_prices(headers, body, account.prices if account else gw.config.defaults)
+    base = account.prices if account else gw.config.defaults
+    prices = request_prices(headers, body, base, gw.config.server.max_price_usd)
     text = prompt_text(body["messages"])
     r = ChatRequest(
         gw.next_request_id(),

@@ -7,7 +7,9 @@ expected_output_tokens (ΔC and ΔL estimates use it when a request gives no
 max_tokens), max_output_tokens (set as max_tokens on a request without one, so a budget reservation
 bounds its cost), workers (server processes sharing the port; each keeps its own policy state and
 admission queues and answers ``/v1/feedback`` only for the requests it served, so a finite key budget
-with workers > 1 needs a shared budget_store), budget_store (``"memory"``; another store registers its name), budget_dsn.
+with workers > 1 needs a shared budget_store), budget_store (``"memory"``; another store registers its name), budget_dsn,
+max_price_usd (the largest V, λ or ρ a client may give per request; default ``MAX_USD`` = 1e9, at most
+1e12).
 ``[[upstreams]]`` name, base_url (http:// or https://, with or without /v1), model (the upstream's own
 model name; default: name), api_key_env (the environment variable holding its API key, if any),
 input_usd_per_mtok and output_usd_per_mtok (both or neither; neither: priced by genai-prices from
@@ -34,6 +36,7 @@ from typing import Any
 
 from tokenomy.core.errors import SchemaError
 from tokenomy.core.prices import PriceVector
+from tokenomy.interfaces.args import MAX_USD
 from tokenomy.interfaces.loaders.reader import parse_toml, read_text
 
 EXTENSION_TABLES = ("actions", "telemetry", "metrics")
@@ -68,6 +71,12 @@ class ServerConfig:
     workers: int = 1
     budget_store: str = "memory"
     budget_dsn: str = ""
+    max_price_usd: float = MAX_USD  # the largest V, λ or ρ a client may give (header or metadata)
+
+
+MAX_PRICE_CAP_USD = 1e12
+"""The largest ``max_price_usd`` an operator may set: products of such prices with token counts,
+latencies and request counts stay far below float overflow in every ledger total."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,6 +233,7 @@ def _server(data: Mapping[str, Any], where: str) -> ServerConfig:
         workers=f.integer("workers", 1, lo=1, hi=256),
         budget_store=f.text("budget_store", "memory"),
         budget_dsn=str(data.get("budget_dsn", "")),
+        max_price_usd=f.number("max_price_usd", MAX_USD, lo=0.0, hi=MAX_PRICE_CAP_USD, open_lo=True),
     )
 
 

@@ -2,8 +2,11 @@
 
 Precedence per price: header (``X-Tokenomy-V``, ``X-Tokenomy-Lambda``, ``X-Tokenomy-Rho``; source
 ``user``), else the request's ``metadata`` (``tokenomy_v``, ``tokenomy_lambda``, ``tokenomy_rho``;
-source ``user``), else the API key's prices, else ``[defaults]`` (source ``operator``). A price that is
-not a finite number ≥ 0 is a 400 naming where it came from. Token counts for estimates: prompt
+source ``user``), else the API key's prices, else ``[defaults]`` (source ``operator``). A client's
+price must be a finite number in [0, ``max_usd``] (``[gateway] max_price_usd``, default the CLI's
+bound ``MAX_USD`` = 1e9 USD, so no client can drive the operator's ledger totals towards overflow);
+in ``metadata`` it must be a JSON number (``"0.3"`` is refused, not coerced). Else a 400
+``invalid_price`` naming the header or field and the range. Token counts for estimates: prompt
 tokens ≈ characters / 4 of the message text (no tokenizer: the real counts come back in ``usage``);
 budget reservations use an upper bound instead (one token per byte), so a reservation covers the
 real cost whenever the upstream honours ``max_tokens``.
@@ -17,6 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from tokenomy.core.prices import PriceSource, PriceVector
+from tokenomy.interfaces.args import MAX_USD
 from tokenomy.interfaces.gateway.errors import GatewayHTTPError
 
 __all__ = ["estimate_prompt_tokens", "max_prompt_tokens", "prompt_text", "request_prices"]
@@ -37,40 +41,51 @@ _GIVEN: dict[
 _DECIMAL = re.compile(r"[+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
 
 
-def _price(value: Any, where: str, param: str) -> float:
-    text = value.decode("latin-1").strip(" \t") if isinstance(value, bytes) else value
-    if isinstance(text, str) and not _DECIMAL.fullmatch(text):  # ASCII decimals only (no "١٢", "1_0")
-        text = "nan"
-    try:
-        x = float(text)
-    except (TypeError, ValueError):
-        x = math.nan
-    if isinstance(value, bool) or not math.isfinite(x) or x < 0:
+def _price(value: Any, where: str, param: str, max_usd: float) -> float:
+    if isinstance(value, bytes):  # a header: an ASCII decimal (no "١٢", "1_0", "0x10", "nan")
+        text = value.decode("latin-1").strip(" \t")
+        x = float(text) if _DECIMAL.fullmatch(text) else math.nan
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):  # metadata: a JSON number
+        x = float(value) if not isinstance(value, int) or abs(value) <= 2**1023 else math.inf
+    else:
         raise GatewayHTTPError(
             400,
-            f"{where} must be a finite number ≥ 0 (USD); got {value!r}"[:200],
+            f"{where} must be a JSON number in [0, {max_usd:g}] (USD); got {value!r}"[:200],
+            param=param,
+            code="invalid_price",
+        )
+    if not 0.0 <= x <= max_usd:  # NaN fails both comparisons
+        raise GatewayHTTPError(
+            400,
+            f"{where} must be a finite number in [0, {max_usd:g}] (USD); got {value!r}"[:200],
             param=param,
             code="invalid_price",
         )
     return x
 
 
-def request_prices(headers: Mapping[bytes, bytes], body: Mapping[str, Any], base: PriceVector) -> PriceVector:
+def request_prices(
+    headers: Mapping[bytes, bytes], body: Mapping[str, Any], base: PriceVector, max_usd: float = MAX_USD
+) -> PriceVector:
     """The request's price vector over ``base`` (the key's or the default prices).
 
+    Args:
+        max_usd: the largest price a client may give (``[gateway] max_price_usd``).
+
     Raises:
-        GatewayHTTPError: 400 for a negative, NaN or non-numeric price, or a non-object metadata.
+        GatewayHTTPError: 400 for a negative, NaN, non-numeric or over-``max_usd`` price, a metadata
+            price that is not a JSON number, or a non-object metadata.
     """
     given: dict[str, float] = {}
     meta = body.get("metadata")
     if meta is not None and not isinstance(meta, dict):
         raise GatewayHTTPError(400, "metadata must be an object", param="metadata")
     for key, name in _META:
-        if meta and key in meta:
-            given[name] = _price(meta[key], f"metadata.{key}", f"metadata.{key}")
+        if meta and meta.get(key) is not None:  # an explicit null reads as "not given"
+            given[name] = _price(meta[key], f"metadata.{key}", f"metadata.{key}", max_usd)
     for hkey, name in _HEADERS:
         if hkey in headers:
-            given[name] = _price(headers[hkey], f"header {hkey.decode()}", hkey.decode())
+            given[name] = _price(headers[hkey], f"header {hkey.decode()}", hkey.decode(), max_usd)
     if not given:
         return base
     memo = (base, tuple(sorted(given.items())))

@@ -81,7 +81,7 @@ def test_a_flag_without_effect_is_refused_before_the_data_is_read(
         ["route", "eval", "--router", NOPE, "--cache-dir", NOPE + "-c"],
         ["route", "eval", "--encoder", "all-MiniLM-L6-v2", "--encoder-backend", "numpy"],
         ["route", "eval", "--split", "cross", "--cross-data", NOPE],
-        ["route", "menu", "--samples", "10", "--seed", "3"],
+        ["route", "menu", "--samples", "10", "--types", "10", "--seed", "3"],
     ],
 )
 def test_flags_that_act_together_pass_the_check(capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
@@ -286,6 +286,8 @@ def test_the_usd_bound_keeps_products_finite() -> None:
         (["route", "menu", "--high-v-quantile", "nan"], "--high-v-quantile must be a number in [0, 1)"),
         (["route", "menu", "--high-v-quantile", "1"], "--high-v-quantile must be a number in [0, 1)"),
         (["route", "menu", "--types", "0"], "--types: expected a whole number ≥ 1"),
+        (["route", "menu", "--samples", "1", "--types", "2"], "--samples 1 is fewer than --types 2"),
+        (["route", "menu", "--samples", "999"], "--samples 999 is fewer than --types 1,000"),
     ],
 )
 def test_a_bad_flag_is_refused_before_the_data_is_read(

@@ -212,6 +212,12 @@ def run_menu(args: argparse.Namespace) -> dict[str, Any]:
     refuse_ignored(
         ("--samples", args.samples if file else None, why), ("--seed", args.seed if file else None, why)
     )
+    draws = DEFAULT_SAMPLES if args.samples is None else args.samples
+    if not file and draws < args.types:  # equal-mass types are quantile bins of the draws
+        raise ValidationError(
+            f"--samples {draws:,} is fewer than --types {args.types:,}: each equal-mass V type is a quantile "
+            "bin of the draws and needs at least one; give --samples ≥ --types"
+        )
     ds = _dataset(args)
     types, values, weights = _types(args)
     tiers = tiers_from_dataset(ds)

@@ -4,8 +4,8 @@ Fails closed, each failure an OpenAI-style 4xx (``GatewayHTTPError``), never a t
 ``read_body`` (a malformed, repeated or over-limit ``Content-Length``, a body past ``max_body_bytes``
 however it arrives, a client that leaves mid-body), ``parse_json`` (UTF-8 only; no NaN/Infinity
 literals, lone surrogates or nesting deeper than the parser's stack; a JSON object),
-``single_headers`` (a repeated ``Authorization``, ``Content-Length`` or ``X-Tokenomy-*`` price
-header is ambiguous: 400), ``api_key`` (a missing, unknown or malformed key: 401), ``check_chat``
+``single_headers`` (a repeated ``Authorization``, ``Content-Length`` or any ``X-Tokenomy-*``
+header, the session included, is ambiguous: 400), ``api_key`` (a missing, unknown or malformed key: 401), ``check_chat``
 (messages, model, stream, ``max_tokens`` / ``max_completion_tokens``, ``n`` and the engine-specific
 fields that would let an upstream generate past ``max_tokens``). No pricing, routing or I/O here.
 """
@@ -39,9 +39,7 @@ MAX_HEAD_BYTES = 65536  # request headers together
 MAX_HEADERS = 200
 _DIGITS = re.compile(rb"[0-9]{1,18}")
 _SURROGATE = re.compile(rb"\\[uU][dD][89a-fA-F]")
-_SINGLE = frozenset(
-    (b"authorization", b"content-length", b"x-tokenomy-v", b"x-tokenomy-lambda", b"x-tokenomy-rho")
-)
+_SINGLE = frozenset((b"authorization", b"content-length"))  # and every x-tokenomy-* header
 # fields some engines read as an output length (or a way around it): they would let an upstream
 # generate past the max_tokens the budget reserved for
 _LENGTH_FIELDS = ("n_predict", "ignore_eos", "min_tokens", "best_of", "max_new_tokens", "num_predict")
@@ -212,10 +210,11 @@ def parse_json(body: bytes) -> dict[str, Any]:
 
 
 def single_headers(headers: Iterable[tuple[bytes, bytes]]) -> dict[bytes, bytes]:
-    """The headers as a mapping; a repeated key, length or price header is ambiguous: 400."""
+    """The headers as a mapping; a repeated key, length or ``X-Tokenomy-*`` header (a price, the
+    session that scopes gate approvals) is ambiguous: 400 ``duplicate_header`` naming it."""
     out: dict[bytes, bytes] = {}
     for k, v in headers:
-        if k in out and k in _SINGLE:
+        if k in out and (k in _SINGLE or k.startswith(b"x-tokenomy-")):
             if k == b"authorization":  # which key pays would be ambiguous
                 raise GatewayHTTPError(
                     401,
@@ -223,7 +222,10 @@ def single_headers(headers: Iterable[tuple[bytes, bytes]]) -> dict[bytes, bytes]
                     type_="authentication_error",
                     code="invalid_api_key",
                 )
-            raise GatewayHTTPError(400, f"header {k.decode()} given more than once", code="duplicate_header")
+            name = k.decode("latin-1")[:100]
+            raise GatewayHTTPError(
+                400, f"header {name} given more than once; give it once", param=name, code="duplicate_header"
+            )
         out[k] = v
     return out
 

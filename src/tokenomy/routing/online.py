@@ -40,12 +40,33 @@ from tokenomy.core.errors import ValidationError
 from tokenomy.core.prices import PriceVector
 from tokenomy.core.rule import surplus
 from tokenomy.core.uses import TokenUse
+from tokenomy.routing._valid import real, text, whole
 
-__all__ = ["N_DENSE", "CandidateCost", "OnlineDecision", "OnlineRouter", "final_question", "prompt_features"]
+__all__ = [
+    "FEATURE_BOUND",
+    "MAX_FEATURES",
+    "N_DENSE",
+    "CandidateCost",
+    "OnlineDecision",
+    "OnlineRouter",
+    "final_question",
+    "prompt_features",
+]
 
 _WORD = re.compile(r"[a-z]+|[0-9]+|[^\sa-z0-9]")
 N_DENSE = 5
 """Dense features before the hashed words: bias, log length, digit share, longest number, number count."""
+MAX_FEATURES = 1024
+"""Largest feature length: the router keeps a d × d matrix per model (8 MiB each at this bound)."""
+FEATURE_BOUND = 1e6
+"""Largest |feature| the router learns from or scores; beyond it a rank-one step loses all precision
+(``prompt_features`` stays within it: its only unbounded entry, the longest number, is capped)."""
+RIDGE_RANGE = (1e-6, 1e6)
+"""The ridge penalties accepted: with |x| ≤ ``FEATURE_BOUND`` and d ≤ ``MAX_FEATURES`` every step stays finite."""
+MAX_PRIOR_WEIGHT = 1e6
+"""Most pseudo-observations a prior may count as."""
+MAX_EXPLORE_Z = 1e3
+"""Largest ``explore_z`` (standard errors) accepted."""
 
 
 def final_question(prompt: str) -> str:
@@ -64,13 +85,13 @@ def final_question(prompt: str) -> str:
 def prompt_features(prompt: str, n_hash: int = 32) -> NDArray[np.float64]:
     """A fixed-length feature vector of one prompt's final question (``final_question``), length ``N_DENSE + n_hash``.
 
-    Dense part: 1 (bias), log(1 + chars) / 8, share of digit characters, (longest number's digits) / 8,
-    log(1 + count of numbers) / 3. Hashed part: lower-case words (CRC-32 mod ``n_hash``), counts
+    Dense part: 1 (bias), log(1 + chars) / 8, share of digit characters, (longest number's digits) / 8
+    (at most ``FEATURE_BOUND``), log(1 + count of numbers) / 3. Hashed part: lower-case words (CRC-32 mod ``n_hash``), counts
     divided by their L2 norm, so a prompt's vocabulary (operation words, "table", "multiply") enters
     without a fitted vocabulary.
     """
-    if n_hash < 1:
-        raise ValidationError(f"n_hash must be ≥ 1; got {n_hash}")
+    text("prompt", prompt, where="prompt_features")
+    whole("n_hash", n_hash, lo=1, hi=MAX_FEATURES - N_DENSE, where="prompt_features")
     prompt = final_question(prompt)
     toks = _WORD.findall(prompt.lower())
     nums = [t for t in toks if t.isdigit()]
@@ -79,7 +100,7 @@ def prompt_features(prompt: str, n_hash: int = 32) -> NDArray[np.float64]:
     x[0] = 1.0
     x[1] = math.log1p(len(prompt)) / 8.0
     x[2] = sum(c.isdigit() for c in prompt) / max(1, len(prompt))
-    x[3] = max((len(t) for t in nums), default=0) / 8.0
+    x[3] = min(max((len(t) for t in nums), default=0) / 8.0, FEATURE_BOUND)
     x[4] = math.log1p(len(nums)) / 3.0
     for w in words:
         x[N_DENSE + zlib.crc32(w.encode()) % n_hash] += 1.0
@@ -104,6 +125,11 @@ class CandidateCost:
     dc_usd: float
     dl_s: float
     extra_lam_usd_per_s: float = 0.0
+
+    def __post_init__(self) -> None:
+        text("name", self.name, where="CandidateCost", blank=False)
+        for f in ("dc_usd", "dl_s", "extra_lam_usd_per_s"):
+            real(f, getattr(self, f), lo=0.0, where=f"CandidateCost {self.name!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,20 +158,40 @@ class OnlineDecision:
         return self.probs[self.index]
 
 
+def _model_names(models: Sequence[str]) -> tuple[str, ...]:
+    if isinstance(models, (str, bytes)) or not isinstance(models, Sequence | Iterable):
+        raise ValidationError(
+            f"OnlineRouter: models must be a list of model names, got {type(models).__name__} {models!r:.80}"
+        )
+    names = tuple(models)
+    for m in names:
+        text("models entry", m, where="OnlineRouter", blank=False)
+    if len(names) == 0 or len(set(names)) != len(names):
+        raise ValidationError(f"OnlineRouter: models must be ≥ 1 distinct names; got {list(names)}")
+    return names
+
+
 class OnlineRouter:
     """ε-greedy on Eq. 1 with per-model online ridge regressions of quality on prompt features.
 
     Args:
-        models: the model names, in a fixed order.
-        n_features: length of the feature vectors passed in.
+        models: the model names (distinct, non-blank str), in a fixed order.
+        n_features: length of the feature vectors passed in, a whole number in [1, ``MAX_FEATURES``].
         epsilon: exploration probability in [0, 1).
-        ridge: the ridge penalty (prior precision on every weight), > 0.
-        prior_quality: model -> prior q̂ in [0, 1] (0.5 for a model not given).
-        prior_weight: how many pseudo-observations the prior counts as, ≥ 0.
+        ridge: the ridge penalty (prior precision on every weight), in ``RIDGE_RANGE``.
+        prior_quality: model -> prior q̂ in [0, 1] (0.5 for a model not given); every key a model.
+        prior_weight: how many pseudo-observations the prior counts as, in [0, ``MAX_PRIOR_WEIGHT``].
         epsilon_min: exploration probability where the argmax is confident (per-context ε);
             ``None`` (default) for flat ε everywhere. In [0, epsilon].
         explore_z: standard errors of the surplus difference within which the argmax counts as
-            unsure (with ``epsilon_min``), ≥ 0.
+            unsure (with ``epsilon_min``), in [0, ``MAX_EXPLORE_Z``].
+
+    Every number must be a real number (a str or bool is refused, never coerced); features must be
+    ``n_features`` finite numbers with |x| ≤ ``FEATURE_BOUND``; an outcome whose step would leave a
+    non-finite estimate is refused and the router is unchanged.
+
+    Raises:
+        ValidationError: any argument outside the form above, naming it.
     """
 
     def __init__(
@@ -160,27 +206,23 @@ class OnlineRouter:
         epsilon_min: float | None = None,
         explore_z: float = 2.0,
     ) -> None:
-        self.models = tuple(models)
-        self.n_features = n_features
-        self.epsilon = epsilon
-        self.ridge = ridge
-        self.prior_quality = dict(prior_quality or {})
-        self.prior_weight = prior_weight
-        self.epsilon_min = epsilon_min
-        self.explore_z = explore_z
-        if (epsilon_min is not None and not (0.0 <= epsilon_min <= epsilon)) or not (explore_z >= 0.0):
-            raise ValidationError(
-                f"need 0 ≤ epsilon_min ≤ epsilon and explore_z ≥ 0; got {epsilon_min!r}, {explore_z!r}"
-            )
-        if len(self.models) == 0 or len(set(self.models)) != len(self.models):
-            raise ValidationError(f"OnlineRouter needs ≥ 1 distinct model name; got {list(self.models)}")
-        if not (0.0 <= epsilon < 1.0):
-            raise ValidationError(f"epsilon must be in [0, 1); got {epsilon!r}")
-        if not (ridge > 0.0) or n_features < 1 or not (prior_weight >= 0.0):
-            raise ValidationError(
-                f"need ridge > 0, n_features ≥ 1, prior_weight ≥ 0; got {ridge!r}, {n_features!r}, {prior_weight!r}"
-            )
-        d, k = n_features, len(self.models)
+        self.models = _model_names(models)
+        self.n_features = whole("n_features", n_features, lo=1, hi=MAX_FEATURES, where="OnlineRouter")
+        self.epsilon = real("epsilon", epsilon, lo=0.0, hi=1.0, where="OnlineRouter")
+        if self.epsilon >= 1.0:
+            raise ValidationError(f"OnlineRouter: epsilon must be in [0, 1); got {epsilon!r}")
+        self.ridge = real("ridge", ridge, lo=RIDGE_RANGE[0], hi=RIDGE_RANGE[1], where="OnlineRouter")
+        self.prior_quality = self._priors(prior_quality)
+        self.prior_weight = real(
+            "prior_weight", prior_weight, lo=0.0, hi=MAX_PRIOR_WEIGHT, where="OnlineRouter"
+        )
+        self.epsilon_min = (
+            None
+            if epsilon_min is None
+            else real("epsilon_min", epsilon_min, lo=0.0, hi=self.epsilon, where="OnlineRouter (≤ epsilon)")
+        )
+        self.explore_z = real("explore_z", explore_z, lo=0.0, hi=MAX_EXPLORE_Z, where="OnlineRouter")
+        d, k = self.n_features, len(self.models)
         self.a_inv_ = np.repeat((np.eye(d) / ridge)[None], k, axis=0)  # per model (XᵀX + ridge·I)⁻¹
         self.b_ = np.zeros((k, d))  # per model Xᵀy
         self.n_updates_ = np.zeros(k, dtype=np.int64)
@@ -191,16 +233,51 @@ class OnlineRouter:
             if self.prior_weight > 0:
                 self._observe(i, bias, q0, self.prior_weight)
 
+    def _priors(self, prior_quality: Mapping[str, float] | None) -> dict[str, float]:
+        if prior_quality is None:
+            return {}
+        if not isinstance(prior_quality, Mapping):
+            raise ValidationError(
+                f"OnlineRouter: prior_quality must map model names to q in [0, 1], got {type(prior_quality).__name__}"
+            )
+        unknown = [m for m in prior_quality if m not in self.models]
+        if unknown:
+            raise ValidationError(
+                f"OnlineRouter: prior_quality names unknown model(s) {unknown}; models: {list(self.models)}"
+            )
+        return {
+            m: real(f"prior_quality[{m!r}]", q, lo=0.0, hi=1.0, where="OnlineRouter")
+            for m, q in prior_quality.items()
+        }
+
     def _observe(self, i: int, x: NDArray[np.float64], y: float, weight: float = 1.0) -> None:
+        """One rank-one step; refused (state unchanged) when it would leave a non-finite estimate."""
         a_inv = self.a_inv_[i]
         ax = a_inv @ x
-        self.a_inv_[i] = a_inv - weight * np.outer(ax, ax) / (1.0 + weight * float(x @ ax))
-        self.b_[i] += weight * y * x
+        with np.errstate(all="ignore"):
+            new_a = a_inv - weight * np.outer(ax, ax) / (1.0 + weight * float(x @ ax))
+            new_b = self.b_[i] + weight * y * x
+            ok = np.isfinite(new_a).all() and np.isfinite(new_b).all() and np.isfinite(new_a @ new_b).all()
+        if not ok:
+            raise ValidationError(
+                f"this outcome would make model {self.models[i]!r}'s quality estimate non-finite "
+                f"(features of norm {float(np.linalg.norm(x)):.3g}); the router is unchanged"
+            )
+        self.a_inv_[i] = new_a
+        self.b_[i] = new_b
 
     def _check_x(self, x: NDArray[np.float64]) -> NDArray[np.float64]:
-        arr = np.asarray(x, dtype=np.float64)
-        if arr.shape != (self.n_features,) or not np.all(np.isfinite(arr)):
-            raise ValidationError(f"features must be {self.n_features} finite numbers; got shape {arr.shape}")
+        want = f"{self.n_features} finite numbers with |x| ≤ {FEATURE_BOUND:g}"
+        try:
+            arr = np.asarray(x, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ValidationError(f"features must be {want}; got {x!r:.80}") from None
+        if arr.shape != (self.n_features,):
+            raise ValidationError(f"features must be {want}; got shape {arr.shape}")
+        bad = ~(np.abs(arr) <= FEATURE_BOUND)
+        if bad.any():
+            j = int(np.flatnonzero(bad)[0])
+            raise ValidationError(f"features must be {want}; entry {j} is {float(arr[j])!r}")
         return arr
 
     def _index(self, model: str) -> int:
@@ -208,6 +285,25 @@ class OnlineRouter:
             return self.models.index(model)
         except ValueError:
             raise ValidationError(f"unknown model {model!r}; models: {list(self.models)}") from None
+
+    def _check_call(self, cands: Sequence[CandidateCost], prices: PriceVector) -> None:
+        if not isinstance(prices, PriceVector):
+            raise ValidationError(f"routing: prices must be a PriceVector, got {type(prices).__name__}")
+        if isinstance(cands, (str, bytes)) or not isinstance(cands, Sequence):
+            raise ValidationError(
+                f"routing: candidates must be a list of CandidateCost, got {type(cands).__name__}"
+            )
+        if not cands:
+            raise ValidationError("routing needs at least one candidate")
+        for j, c in enumerate(cands):
+            if not isinstance(c, CandidateCost):
+                raise ValidationError(
+                    f"routing: candidate {j} must be a CandidateCost, got {type(c).__name__}"
+                )
+        names = [c.name for c in cands]
+        if len(set(names)) != len(names):
+            dup = sorted({n for n in names if names.count(n) > 1})
+            raise ValidationError(f"routing: duplicate candidate(s) {dup}; each model may be offered once")
 
     def predict(self, x: NDArray[np.float64]) -> NDArray[np.float64]:
         """q̂ per model (router order), clipped to [0, 1]."""
@@ -218,8 +314,7 @@ class OnlineRouter:
     def _scores(
         self, x: NDArray[np.float64], cands: Sequence[CandidateCost], prices: PriceVector
     ) -> tuple[list[float], list[float]]:
-        if not cands:
-            raise ValidationError("routing needs at least one candidate")
+        self._check_call(cands, prices)
         q_all = self.predict(x)
         qs = [float(q_all[self._index(c.name)]) for c in cands]
         ss = []
@@ -267,8 +362,11 @@ class OnlineRouter:
         (ε flat, or per context with ``epsilon_min``).
 
         Raises:
-            ValidationError: no candidates, an unknown model, or features of the wrong shape.
+            ValidationError: no candidates, a duplicate or unknown model, features of the wrong shape
+                or beyond ``FEATURE_BOUND``, prices not a ``PriceVector``, rng not a Generator.
         """
+        if not isinstance(rng, np.random.Generator):
+            raise ValidationError(f"choose: rng must be a numpy Generator, got {type(rng).__name__}")
         qs, ss = self._scores(x, cands, prices)
         eps = self._epsilon_here(x, cands, ss, prices.v_usd)
         best, probs = self._probs(ss, eps)
@@ -289,16 +387,43 @@ class OnlineRouter:
         """Learn from one graded outcome of ``model`` on a prompt with features ``x``.
 
         Raises:
-            ValidationError: unknown model, bad features, or quality not a finite number.
+            ValidationError: unknown model, bad features, quality not a number in [0, 1], or an
+                outcome that would make the estimate non-finite (the router is then unchanged).
         """
-        if not math.isfinite(quality):
-            raise ValidationError(f"quality must be a finite number; got {quality!r}")
-        i = self._index(model)
-        self._observe(i, self._check_x(x), float(quality))
+        i, arr, q = self._outcome(x, model, quality)
+        self._observe(i, arr, q)
         self.n_updates_[i] += 1
 
+    def _outcome(
+        self, x: NDArray[np.float64], model: str, quality: float
+    ) -> tuple[int, NDArray[np.float64], float]:
+        q = real("quality", quality, lo=0.0, hi=1.0, where="OnlineRouter.update")
+        return self._index(model), self._check_x(x), q
+
     def warm_start(self, outcomes: Iterable[tuple[NDArray[np.float64], str, float]]) -> OnlineRouter:
-        """Replay logged (features, model, quality) outcomes, e.g. from a training split; returns self."""
-        for x, model, quality in outcomes:
-            self.update(x, model, quality)
+        """Replay logged (features, model, quality) outcomes, e.g. from a training split; returns self.
+
+        Every outcome is checked before any is applied, so a malformed one changes nothing.
+
+        Raises:
+            ValidationError: ``outcomes`` is not an iterable of (features, model, quality) triples,
+                or one of them is bad (as in ``update``), naming its position.
+        """
+        if isinstance(outcomes, (str, bytes, Mapping)) or not isinstance(outcomes, Iterable):
+            raise ValidationError(
+                f"warm_start: outcomes must be (features, model, quality) triples, got {type(outcomes).__name__}"
+            )
+        checked = []
+        for k, item in enumerate(outcomes):
+            if not isinstance(item, (tuple, list)) or len(item) != 3:
+                raise ValidationError(
+                    f"warm_start: outcome {k} must be a (features, model, quality) triple, got {item!r:.80}"
+                )
+            try:
+                checked.append(self._outcome(*item))
+            except ValidationError as exc:
+                raise ValidationError(f"warm_start: outcome {k}: {exc}") from None
+        for i, arr, q in checked:
+            self._observe(i, arr, q)
+            self.n_updates_[i] += 1
         return self

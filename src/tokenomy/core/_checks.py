@@ -1,6 +1,7 @@
 """Validation helpers shared by the core value types: finite, non-negative, in range.
 
-Each raises :class:`ValidationError` naming the field, the bad value and the expected form.
+Each raises :class:`ValidationError` naming the field, the bad value and the expected form. A string
+(or bytes) where a number is expected is refused, never parsed: "1" is not the number 1.
 """
 
 from __future__ import annotations
@@ -12,12 +13,21 @@ from numpy.typing import ArrayLike, NDArray
 
 from tokenomy.core.errors import ValidationError
 
-__all__ = ["check_finite", "check_finite_array", "check_nonneg", "check_nonneg_array", "check_prob"]
+__all__ = [
+    "as_float_array",
+    "check_finite",
+    "check_finite_array",
+    "check_nonneg",
+    "check_nonneg_array",
+    "check_prob",
+]
 
 
 def check_finite(name: str, value: float, *, where: str = "") -> float:
     """Return ``float(value)`` or raise if it is NaN, infinite or not a number."""
     at = f" in {where}" if where else ""
+    if isinstance(value, (str, bytes)):
+        raise ValidationError(f"{name}{at} must be a finite number, got the string {value!r:.80}")
     try:
         x = float(value)
     except (TypeError, ValueError):
@@ -52,12 +62,29 @@ def _where(arr: NDArray[np.float64], mask: NDArray[np.bool_]) -> str:
     return f"entry {idx if len(idx) > 1 else idx[0]} is {float(arr[idx])!r}"
 
 
-def check_finite_array(name: str, values: ArrayLike) -> NDArray[np.float64]:
-    """Return ``values`` as a float64 array or raise naming the first non-finite entry."""
+def as_float_array(name: str, values: ArrayLike) -> NDArray[np.float64]:
+    """Return ``values`` as a float64 array (NaN kept) or raise if they are not numbers (strings refused)."""
+    if isinstance(values, np.ndarray) and values.dtype.kind in "fiub":
+        return np.asarray(values, dtype=np.float64)
     try:
-        arr = np.asarray(values, dtype=np.float64)
+        raw = np.asarray(values)
+        if raw.dtype.kind in "USO" and not _numeric_objects(raw):
+            raise TypeError
+        return np.asarray(raw, dtype=np.float64)
     except (TypeError, ValueError):
         raise ValidationError(f"{name} must be numbers, got {values!r:.80}") from None
+
+
+def _numeric_objects(raw: NDArray[np.generic]) -> bool:
+    """True when an object array holds only numbers (no strings, bytes or None)."""
+    if raw.dtype.kind != "O":
+        return False
+    return all(isinstance(x, (int, float, np.number)) and not isinstance(x, (str, bytes)) for x in raw.flat)
+
+
+def check_finite_array(name: str, values: ArrayLike) -> NDArray[np.float64]:
+    """Return ``values`` as a float64 array or raise naming the first non-finite entry."""
+    arr = as_float_array(name, values)
     bad = ~np.isfinite(arr)
     if bad.any():
         raise ValidationError(f"{name} must hold finite numbers; {_where(arr, bad)}")

@@ -130,7 +130,15 @@ class PriceBus:
         return quote
 
     def subscribe(self, callback: Callable[[Quote], None], topic: str | None = None) -> Subscription:
-        """Call ``callback(quote)`` on every later publication of ``topic`` (every topic when ``None``)."""
+        """Call ``callback(quote)`` on every later publication of ``topic`` (every topic when ``None``).
+
+        Raises:
+            ValidationError: ``callback`` is not callable or ``topic`` is neither a string nor None.
+        """
+        if not callable(callback):
+            raise ValidationError(f"PriceBus.subscribe callback must be callable, got {callback!r:.80}")
+        if topic is not None and not isinstance(topic, str):
+            raise ValidationError(f"PriceBus.subscribe topic must be a string or None, got {topic!r:.80}")
         sub = Subscription(topic, callback)
         with self._lock:
             self._subs.append(sub)

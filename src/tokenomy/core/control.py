@@ -18,6 +18,7 @@ import math
 from dataclasses import dataclass, field
 
 from tokenomy.core._checks import check_finite, check_nonneg
+from tokenomy.core.errors import ValidationError
 from tokenomy.core.prices import PriceSource, PriceVector
 
 __all__ = ["PriceController", "PriceUpdate"]
@@ -45,6 +46,10 @@ class PriceController:
         eta_rho: step for ρ, USD per harm unit of violation.
         lam0_usd_per_s, rho0_usd: starting prices.
         diminishing: use η/√k instead of a constant step.
+
+    Raises:
+        ValidationError: a target, step or price is not a finite number ≥ 0 (a string is refused;
+            ``risk_envelope`` may be ``inf``: no envelope), or ``diminishing`` is not a bool.
     """
 
     sla_p95_s: float
@@ -59,11 +64,16 @@ class PriceController:
     history_: list[PriceUpdate] = field(init=False)
 
     def __post_init__(self) -> None:
-        check_nonneg("sla_p95_s", self.sla_p95_s, where="PriceController")
-        if not (self.risk_envelope == math.inf or self.risk_envelope >= 0):
-            check_nonneg("risk_envelope", self.risk_envelope, where="PriceController")
-        check_nonneg("eta_lam", self.eta_lam, where="PriceController")
-        check_nonneg("eta_rho", self.eta_rho, where="PriceController")
+        where = "PriceController"
+        self.sla_p95_s = check_nonneg("sla_p95_s", self.sla_p95_s, where=where)
+        if isinstance(self.risk_envelope, (int, float)) and self.risk_envelope == math.inf:
+            self.risk_envelope = math.inf
+        else:
+            self.risk_envelope = check_nonneg("risk_envelope", self.risk_envelope, where=where)
+        self.eta_lam = check_nonneg("eta_lam", self.eta_lam, where=where)
+        self.eta_rho = check_nonneg("eta_rho", self.eta_rho, where=where)
+        if not isinstance(self.diminishing, bool):
+            raise ValidationError(f"diminishing in {where} must be True or False, got {self.diminishing!r}")
         self.lam_usd_per_s_ = check_nonneg("lam0_usd_per_s", self.lam0_usd_per_s, where="PriceController")
         self.rho_usd_ = check_nonneg("rho0_usd", self.rho0_usd, where="PriceController")
         self.history_ = []

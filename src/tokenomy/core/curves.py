@@ -2,7 +2,8 @@
 
 Each curve exposes ``value(t)``, ``deriv(t)`` (Q'), ``deriv2(t)`` (Q'') and ``inv_deriv(y)``: the
 tokens t ≥ 0 at which Q'(t) = y, or 0 when Q'(0) ≤ y (the use gets nothing). The solvers only need
-``inv_deriv`` and ``deriv2``; closed forms are used where they exist.
+``inv_deriv`` and ``deriv2``; closed forms are used where they exist. ``value`` of the closed-form
+curves refuses a token count that is not a finite number ≥ 0 (a ValidationError, not a math error).
 
 * ``LogCurve(scale=a, shift=s)``: Q = a·log(1 + t/s); with s = 0, Q = a·log t (Cobb–Douglas terms).
 * ``PowerCurve(scale=a, exponent=α)``: Q = a·t^α with 0 < α < 1.
@@ -30,6 +31,15 @@ def _positive(name: str, x: float) -> float:
     return x
 
 
+def _tokens(t: float) -> float:
+    try:
+        if 0.0 <= t < math.inf:
+            return t
+    except TypeError:
+        pass
+    raise ValidationError(f"tokens t of a curve's value must be a finite number ≥ 0, got {t!r:.80}")
+
+
 @dataclass(frozen=True, slots=True)
 class LogCurve:
     """Q(t) = scale·log(1 + t/shift); shift = 0 gives scale·log(t)."""
@@ -43,6 +53,7 @@ class LogCurve:
             raise ValidationError(f"LogCurve shift must be a finite number ≥ 0, got {self.shift!r}")
 
     def value(self, t: float) -> float:
+        t = _tokens(t)
         if self.shift == 0:
             return self.scale * math.log(t) if t > 0 else -math.inf
         return self.scale * math.log1p(t / self.shift)
@@ -70,7 +81,7 @@ class PowerCurve:
             raise ValidationError(f"PowerCurve exponent must be in (0, 1), got {self.exponent!r}")
 
     def value(self, t: float) -> float:
-        return self.scale * float(max(t, 0.0) ** self.exponent)
+        return self.scale * float(_tokens(t) ** self.exponent)
 
     def deriv(self, t: float) -> float:
         return self.scale * self.exponent * float(t ** (self.exponent - 1)) if t > 0 else math.inf
@@ -97,7 +108,7 @@ class SatExpCurve:
         object.__setattr__(self, "rate_tokens", _positive("SatExpCurve rate_tokens", self.rate_tokens))
 
     def value(self, t: float) -> float:
-        return self.scale * -math.expm1(-t / self.rate_tokens)
+        return self.scale * -math.expm1(-_tokens(t) / self.rate_tokens)
 
     def deriv(self, t: float) -> float:
         return self.scale / self.rate_tokens * math.exp(-t / self.rate_tokens)

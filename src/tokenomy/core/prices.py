@@ -148,6 +148,10 @@ class PriceVector:
         set_(self, "rho_irr_usd", rho_irr)
         for name in ("v_source", "lam_source", "rho_source", "rho_irr_source"):
             set_(self, name, _source(name, getattr(self, name)))
+        if not isinstance(self.resources, (tuple, list)):
+            raise ValidationError(
+                f"PriceVector.resources must be a tuple of ResourcePrice values; got {self.resources!r:.80}"
+            )
         resources = tuple(self.resources)
         for r in resources:
             if not isinstance(r, ResourcePrice):
@@ -184,9 +188,16 @@ class PriceVector:
     def with_prices(self, source: PriceSource | str | None = None, **prices: float) -> PriceVector:
         """Return a copy with some prices replaced, optionally stamping their new source.
 
+        ρ_irr and a new ρ: while ρ_irr = ρ (no premium for irreversibility, the ``None`` default) a new
+        ρ alone moves ρ_irr with it up to the new ρ (a lower ρ keeps ρ_irr); while ρ_irr > ρ (a premium
+        was set) a new ρ above ρ_irr is refused rather than silently raising ρ_irr: give both.
+
         Args:
             source: the source of every price replaced (kept unchanged when ``None``).
             **prices: any of ``v_usd``, ``lam_usd_per_s``, ``rho_usd``, ``rho_irr_usd``.
+
+        Raises:
+            ValidationError: an unknown price name, a bad value, or ρ above a set ρ_irr premium.
         """
         fields = {
             "v_usd": "v_source",
@@ -199,9 +210,16 @@ class PriceVector:
             raise ValidationError(f"unknown price {sorted(unknown)}; valid: {sorted(fields)}")
         changes: dict[str, Any] = dict(prices)
         if source is not None:
-            changes.update({fields[k]: PriceSource(source) for k in prices})
-        if "rho_usd" in prices and "rho_irr_usd" not in prices and self.rho_irr < prices["rho_usd"]:
-            changes["rho_irr_usd"] = prices["rho_usd"]
+            changes.update({fields[k]: _source("source", source) for k in prices})
+        if "rho_usd" in prices and "rho_irr_usd" not in prices:
+            rho = check_nonneg("ρ (rho_usd)", prices["rho_usd"], where="PriceVector.with_prices")
+            if self.rho_irr < rho:
+                if self.rho_irr > self.rho_usd:
+                    raise ValidationError(
+                        f"ρ (rho_usd) = {rho!r} is above this vector's ρ_irr (rho_irr_usd) ="
+                        f" {self.rho_irr!r}, a premium set over ρ = {self.rho_usd!r}; give rho_irr_usd too"
+                    )
+                changes["rho_irr_usd"] = rho
         return replace(self, **changes)
 
     def as_dict(self) -> dict[str, float | str]:

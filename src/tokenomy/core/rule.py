@@ -19,6 +19,7 @@ option (a use must *strictly* pay for itself).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -26,7 +27,7 @@ from decimal import Decimal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from tokenomy.core._checks import check_finite_array, check_nonneg_array
+from tokenomy.core._checks import as_float_array, check_finite_array, check_nonneg, check_nonneg_array
 from tokenomy.core.errors import ValidationError
 from tokenomy.core.prices import PriceVector
 from tokenomy.core.uses import TokenUse
@@ -50,18 +51,78 @@ NULL = -1
 
 
 def surplus(use: TokenUse, prices: PriceVector) -> float:
-    """Eq. 1 surplus of one use at one price vector, in USD."""
+    """Eq. 1 surplus of one use at one price vector, in USD.
+
+    Raises:
+        ValidationError: ``use`` is not a ``TokenUse``, ``prices`` not a ``PriceVector``, or the
+            surplus overflows the float range (prices and effects each finite, their product not).
+    """
+    if not isinstance(use, TokenUse):
+        raise ValidationError(f"surplus needs a TokenUse, got {use!r:.80}")
+    if not isinstance(prices, PriceVector):
+        raise ValidationError(f"surplus needs a PriceVector, got {prices!r:.80}")
+    return _checked(_surplus(use, prices), use, prices)
+
+
+def _surplus(use: TokenUse, prices: PriceVector) -> float:
     return (
         prices.v_usd * use.dq
         - use.dc_usd
         - prices.lam_usd_per_s * use.dl_s
-        - risk_cost(use.dr, use.dr_irr, prices.rho_usd, prices.rho_irr)
+        - (prices.rho_usd * use.dr + (prices.rho_irr - prices.rho_usd) * use.dr_irr)
+    )
+
+
+def _checked(s: float, use: TokenUse, prices: PriceVector) -> float:
+    if math.isfinite(s):
+        return s
+    raise ValidationError(
+        f"the surplus of TokenUse {use.name!r} overflows the float range ({s!r}): V·dq ="
+        f" {prices.v_usd!r}·{use.dq!r}, dc_usd = {use.dc_usd!r}, λ·dl_s = {prices.lam_usd_per_s!r}·{use.dl_s!r},"
+        f" ρ, ρ_irr = {prices.rho_usd!r}, {prices.rho_irr!r} on dr = {use.dr!r}; give prices and effects"
+        " whose products stay below about 1e300"
     )
 
 
 def risk_cost(dr: float, dr_irr: float, rho_usd: float, rho_irr_usd: float) -> float:
-    """USD price of harm ``dr`` of which ``dr_irr`` is irreversible: ρ·(dr − dr_irr) + ρ_irr·dr_irr."""
-    return rho_usd * dr + (rho_irr_usd - rho_usd) * dr_irr
+    """USD price of harm ``dr`` of which ``dr_irr`` is irreversible: ρ·(dr − dr_irr) + ρ_irr·dr_irr.
+
+    Raises:
+        ValidationError: a value is not a finite number ≥ 0, ``dr_irr`` > ``dr`` (it is a part of
+            it), ρ_irr < ρ, or the cost overflows the float range.
+    """
+    try:
+        ok = 0.0 <= dr_irr <= dr * (1 + 1e-12) + 1e-15 < math.inf and 0.0 <= rho_usd <= rho_irr_usd < math.inf
+    except TypeError:
+        ok = False
+    if not ok:
+        _refuse_risk(dr, dr_irr, rho_usd, rho_irr_usd)
+    cost = rho_usd * dr + (rho_irr_usd - rho_usd) * dr_irr
+    if not math.isfinite(cost):
+        raise ValidationError(
+            f"risk_cost overflows the float range: ρ = {rho_usd!r}, ρ_irr = {rho_irr_usd!r},"
+            f" dr = {dr!r}, dr_irr = {dr_irr!r}"
+        )
+    return float(cost)
+
+
+def _refuse_risk(dr: object, dr_irr: object, rho_usd: object, rho_irr_usd: object) -> None:
+    where = "risk_cost"
+    d = check_nonneg("dr", dr, where=where)  # type: ignore[arg-type]
+    d_irr = check_nonneg("dr_irr", dr_irr, where=where)  # type: ignore[arg-type]
+    rho = check_nonneg("ρ (rho_usd)", rho_usd, where=where)  # type: ignore[arg-type]
+    rho_irr = check_nonneg("ρ_irr (rho_irr_usd)", rho_irr_usd, where=where)  # type: ignore[arg-type]
+    if d_irr > d * (1 + 1e-12) + 1e-15:
+        raise ValidationError(
+            f"dr_irr in {where} is the irreversible part of dr, so it must be ≤ dr = {d!r}; got {d_irr!r}"
+        )
+    if rho_irr < rho:
+        raise ValidationError(
+            f"ρ_irr (rho_irr_usd) in {where} must be ≥ ρ (rho_usd) = {rho!r}; got {rho_irr!r}"
+        )
+    raise ValidationError(
+        f"{where}: bad input dr={dr!r}, dr_irr={dr_irr!r}, ρ={rho_usd!r}, ρ_irr={rho_irr_usd!r}"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,8 +156,19 @@ def choose(uses: Sequence[TokenUse], prices: PriceVector) -> Choice:
 
     Returns:
         The chosen use, or the null option when every surplus is ≤ 0.
+
+    Raises:
+        ValidationError: ``uses`` is not a sequence of ``TokenUse``, ``prices`` is not a
+            ``PriceVector``, or a surplus overflows the float range.
     """
-    surpluses = tuple(surplus(u, prices) for u in uses)
+    if isinstance(uses, (str, bytes)) or not isinstance(uses, Sequence):
+        raise ValidationError(f"uses must be a sequence of TokenUse, got {uses!r:.80}")
+    for u in uses:
+        if not isinstance(u, TokenUse):
+            raise ValidationError(f"uses must be a sequence of TokenUse; got an entry {u!r:.80}")
+    if not isinstance(prices, PriceVector):
+        raise ValidationError(f"choose needs a PriceVector, got {prices!r:.80}")
+    surpluses = tuple(_checked(_surplus(u, prices), u, prices) for u in uses)
     best = max(range(len(uses)), key=surpluses.__getitem__, default=None)
     if best is None or surpluses[best] <= 0.0:
         return Choice(None, None, 0.0, surpluses)
@@ -157,16 +229,18 @@ def surplus_matrix(
         dc_usd, dl_s, dr, dr_irr: broadcastable to (N, M); all ≥ 0 (``dr_irr`` is the irreversible
             part of ``dr``; it is not checked against ``dr`` here, ``TokenUse`` checks it).
         lam_usd_per_s, rho_usd, rho_irr_usd: scalars or shape (N,); ρ_irr defaults to ρ.
-        validate: check every input for NaN, infinity and negative values (O(N·M)).
+        validate: check every input for NaN, infinity and negative values, and the result for
+            overflow (O(N·M)); without it a string is still refused but NaN and inf pass through.
 
     Returns:
         Array of shape (N, M), USD.
 
     Raises:
-        ValidationError: a shape does not broadcast, or a value is NaN, infinite or negative.
+        ValidationError: a shape does not broadcast, a value is not a number, NaN, infinite or
+            negative, or (validating) a surplus overflows the float range.
     """
-    dq_arr = np.asarray(dq, dtype=np.float64)
-    v_arr = np.asarray(v_usd, dtype=np.float64)
+    dq_arr = as_float_array("dq", dq)
+    v_arr = as_float_array("V (v_usd)", v_usd)
     if dq_arr.ndim not in (1, 2):
         raise ValidationError(f"dq must have shape (N, M) or (M,), got shape {dq_arr.shape}")
     n = dq_arr.shape[0] if dq_arr.ndim == 2 else (v_arr.shape[0] if v_arr.ndim == 1 else 1)
@@ -183,7 +257,7 @@ def surplus_matrix(
     rho_irr = rho if rho_irr_usd is None else _price_column("ρ_irr (rho_irr_usd)", rho_irr_usd, n)
     terms = []
     for name, val in (("dc_usd", dc_usd), ("dl_s", dl_s), ("dr", dr), ("dr_irr", dr_irr)):
-        arr = check_nonneg_array(name, val) if validate else np.asarray(val, dtype=np.float64)
+        arr = check_nonneg_array(name, val) if validate else as_float_array(name, val)
         try:
             np.broadcast_shapes(arr.shape, (n, m))
         except ValueError:
@@ -192,9 +266,16 @@ def surplus_matrix(
     dc, dl, r, r_irr = terms
     # Non-V cost first: when every term is per-use (M,), this stays O(M) and the (N, M) work is one
     # multiply and one subtract, written in place.
-    cost = dc + lam * dl + rho * r + (rho_irr - rho) * r_irr
-    out = np.multiply(v_arr[:, None], dq_arr, out=np.empty((n, m)))
-    out -= cost
+    with np.errstate(over="ignore", invalid="ignore"):
+        cost = dc + lam * dl + rho * r + (rho_irr - rho) * r_irr
+        out = np.multiply(v_arr[:, None], dq_arr, out=np.empty((n, m)))
+        out -= cost
+    if validate and not np.isfinite(out).all():
+        i, j = (int(k) for k in np.argwhere(~np.isfinite(out))[0])
+        raise ValidationError(
+            f"the surplus of request {i}, use {j} overflows the float range ({float(out[i, j])!r});"
+            " give prices and effects whose products stay below about 1e300"
+        )
     return out
 
 
@@ -215,7 +296,8 @@ def choose_many(
 
     Returns:
         ``(index, surplus_usd)``: the chosen use per request (``NULL`` = -1 for the null option)
-        and its surplus (0.0 for the null option), each of shape (N,).
+        and its surplus (0.0 for the null option), each of shape (N,). With no uses (M = 0) every
+        request gets the null option, as ``choose`` does for an empty candidate list.
     """
     s = surplus_matrix(
         v_usd,
@@ -229,6 +311,8 @@ def choose_many(
         rho_irr_usd=rho_irr_usd,
         validate=validate,
     )
+    if s.shape[1] == 0:
+        return np.full(s.shape[0], NULL, dtype=np.int64), np.zeros(s.shape[0])
     idx = np.argmax(s, axis=1)
     best = np.take_along_axis(s, idx[:, None], axis=1)[:, 0]
     spend = best > 0.0

@@ -30,7 +30,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.optimize import brentq
 
 from tokenomy.core._checks import check_nonneg, check_nonneg_array
-from tokenomy.core.curves import Curve
+from tokenomy.core.curves import Curve, CustomCurve, LogCurve, PowerCurve, SatExpCurve
 from tokenomy.core.errors import InfeasibleError, ValidationError
 
 __all__ = ["Allocation", "KKTResiduals", "allocate", "cobb_douglas_allocation"]
@@ -90,6 +90,10 @@ def _vec(name: str, x: ArrayLike | None, n: int) -> NDArray[np.float64]:
     if arr.shape != (n,):
         raise ValidationError(f"{name} must have one entry per curve ({n}), got shape {arr.shape}")
     return arr
+
+
+_NONE = object()
+_CURVES = (LogCurve, PowerCurve, SatExpCurve, CustomCurve)
 
 
 class _Problem:
@@ -287,6 +291,14 @@ def allocate(
         ValidationError: a bad input (NaN, negative, a price given for a capped resource).
         InfeasibleError: the objective is unbounded (a use costs nothing and has no cap).
     """
+    if isinstance(curves, (str, bytes)) or not isinstance(curves, Sequence):
+        raise ValidationError(f"curves must be a sequence of response curves, got {curves!r:.80}")
+    bad = next((cv for cv in curves if not isinstance(cv, _CURVES)), _NONE)
+    if bad is not _NONE:
+        raise ValidationError(
+            "curves must hold LogCurve, PowerCurve, SatExpCurve or CustomCurve values;"
+            f" got an entry {bad!r:.80}"
+        )
     n = len(curves)
     if n == 0:
         raise ValidationError("allocate needs at least one curve")
@@ -324,11 +336,16 @@ def allocate(
             f"use {int(np.flatnonzero(unpriced)[0])} costs nothing and is capped by nothing: "
             "the allocation is unbounded"
         )
+    _check_scale(v, pi, a)
     prob = _Problem(curves, v, pi, a, b)
-    mu = _solve(prob)
-    t = prob.tokens(mu)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        mu = _solve(prob)
+        t = prob.tokens(mu)
     if not np.all(np.isfinite(t)):
-        raise InfeasibleError("the allocation is unbounded at the solved prices")
+        raise InfeasibleError(
+            "the allocation is unbounded at the solved prices: a curve's marginal value V·Q'(t) never"
+            " falls to its price"
+        )
     k = 0
     mu_c = 1.0
     if budget_usd is not None:
@@ -355,6 +372,19 @@ def allocate(
         value=v * float(sum(cv.value(x) for cv, x in zip(curves, t, strict=True))),
         residuals=_residuals(prob, mu, t),
     )
+
+
+def _check_scale(v: float, pi: NDArray[np.float64], a: NDArray[np.float64]) -> None:
+    """Refuse V and prices whose ratio overflows the float range (the tokens would be inf or NaN)."""
+    price = pi + a.sum(axis=0)
+    low = float(price[price > 0].min(initial=math.inf))
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        ratio = v / low
+    if not (math.isfinite(ratio) and ratio < 1e290 and float(price.max(initial=0.0)) < 1e290):
+        raise ValidationError(
+            f"V (v_usd) = {v!r} over the smallest per-token price {low!r} overflows the float range"
+            " (V/price must stay below about 1e290); rescale V and the prices"
+        )
 
 
 def _implied(mu: float, mu_c: float) -> float:

@@ -36,7 +36,8 @@ class TokenUse:
         metadata: free-form annotations; key -> value (never read by the rule).
 
     Raises:
-        ValidationError: a field is NaN, infinite, negative where it must not be, or inconsistent.
+        ValidationError: a field is NaN, infinite, a string, negative where it must not be, or
+            inconsistent; ``metadata`` is not a mapping.
     """
 
     name: str
@@ -66,5 +67,9 @@ class TokenUse:
         if self.risk_measure not in RISK_MEASURES:
             raise ValidationError(
                 f"risk_measure in {where} must be one of {', '.join(RISK_MEASURES)}; got {self.risk_measure!r}"
+            )
+        if not isinstance(self.metadata, Mapping):
+            raise ValidationError(
+                f"metadata in {where} must be a mapping (key -> value), got {self.metadata!r:.80}"
             )
         set_(self, "metadata", MappingProxyType(dict(self.metadata)))

@@ -312,3 +312,14 @@ def test_feedback_for_an_unknown_request_id_is_still_a_404() -> None:
     (reply,) = _feedback([{"request_id": "nope", "quality": 1.0}])
     assert_clean(reply, {404})
     assert json.loads(reply[2])["error"]["code"] == "unknown_request"
+
+
+def test_a_repeated_json_key_in_an_approval_is_a_400() -> None:
+    from tokenomy.autonomy.gate import Gate
+    from tokenomy.interfaces.gateway.actions import ActionFilter
+    from tokenomy.interfaces.gateway.approval_tokens import ApprovalTokens
+    from tokenomy.interfaces.loaders.agent_data import load_schedule
+
+    flt = ActionFilter(Gate(load_schedule()), ApprovalTokens(b"s" * 32))
+    status, out = flt.approval_endpoint(b'{"token":"a","token":"b"}', session_id="s", approver="a")
+    assert status == 400 and "repeated" in out["error"]["message"], out

@@ -46,6 +46,8 @@ from tokenomy.interfaces.gateway.approval_tokens import (
     TokenClaims,
     session_id_for,
 )
+from tokenomy.interfaces.gateway.errors import GatewayHTTPError
+from tokenomy.interfaces.gateway.guards import parse_json
 from tokenomy.ledger.records import Decision
 
 __all__ = [
@@ -345,10 +347,14 @@ class ActionFilter:
         needs more approvers); 400 for a malformed body; 403 for a token that is forged, expired, of
         another session or already used.
         """
-        try:
-            doc = json.loads(raw_body)
-        except (ValueError, UnicodeDecodeError):
-            return _error(400, 'request body must be JSON: {"token": "<approval_token>"}', "invalid_json")
+        try:  # the chat body's parser: also refuses a repeated "token" key, NaN, lone surrogates
+            doc = parse_json(raw_body)
+        except GatewayHTTPError as exc:
+            return _error(
+                400,
+                f'request body must be JSON {{"token": "<approval_token>"}}: {exc.message}',
+                "invalid_json",
+            )
         if not isinstance(doc, dict) or not isinstance(doc.get("token"), str):
             return _error(400, 'request body must be {"token": "<approval_token>"}', "missing_token")
         try:

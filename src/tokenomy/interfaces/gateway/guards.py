@@ -3,7 +3,9 @@
 Fails closed, each failure an OpenAI-style 4xx (``GatewayHTTPError``), never a traceback:
 ``read_body`` (a malformed, repeated or over-limit ``Content-Length``, a body past ``max_body_bytes``
 however it arrives, a client that leaves mid-body), ``parse_json`` (UTF-8 only; no NaN/Infinity
-literals, lone surrogates or nesting deeper than the parser's stack; a JSON object),
+literals, lone surrogates, key repeated in one object — which one wins differs between parsers, so
+the gateway and an upstream could read different models or prices — or nesting deeper than the
+parser's stack; a JSON object),
 ``single_headers`` (a repeated ``Authorization``, ``Content-Length`` or any ``X-Tokenomy-*``
 header, the session included, is ambiguous: 400), ``api_key`` (a missing, unknown or malformed key: 401), ``check_chat``
 (messages, model, stream, ``max_tokens`` / ``max_completion_tokens``, ``n`` and the engine-specific
@@ -188,10 +190,22 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+def _no_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise ValueError(f"key {key[:100]!r} repeated in one object; give each key once")
+            seen.add(key)
+    return out
+
+
 def parse_json(body: bytes) -> dict[str, Any]:
-    """The body as a JSON object (UTF-8, RFC 8259: no NaN/Infinity, no lone surrogates), else 400."""
+    """The body as a JSON object (UTF-8, RFC 8259: no NaN/Infinity, no lone surrogates, no key repeated
+    in one object), else 400."""
     try:
-        data = json.loads(body.decode("utf-8"), parse_constant=_no_constant)
+        data = json.loads(body.decode("utf-8"), parse_constant=_no_constant, object_pairs_hook=_no_repeats)
         if _SURROGATE.search(body):  # "\ud800" parses, but cannot be sent on as UTF-8
             json.dumps(data, ensure_ascii=False).encode("utf-8")
     except (ValueError, UnicodeError) as exc:

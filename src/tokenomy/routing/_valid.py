@@ -9,12 +9,16 @@ once per public call, never in a per-request loop.
 from __future__ import annotations
 
 import numbers
+from collections.abc import Sequence
 from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from tokenomy.core._checks import check_finite
 from tokenomy.core.errors import ValidationError
 
-__all__ = ["real", "text", "whole"]
+__all__ = ["check_texts", "real", "text", "v_column", "whole"]
 
 
 def real(
@@ -61,3 +65,31 @@ def text(name: str, value: Any, *, where: str = "", blank: bool = True) -> str:
             f"{value[exc.start]!r}; expected UTF-8 encodable text"
         ) from None
     return value
+
+
+def check_texts(name: str, values: Any) -> None:
+    """A list (or tuple, array) of str; a bare str, bytes or a non-sequence is refused."""
+    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence | np.ndarray):
+        raise ValidationError(
+            f"route: {name} must be a list of str, got {type(values).__name__} {values!r:.60}"
+        )
+    for i, v in enumerate(values):
+        if not isinstance(v, str):
+            raise ValidationError(f"route: {name} entry {i} must be text (str), got {type(v).__name__}")
+
+
+def v_column(v_usd: ArrayLike, n: int) -> NDArray[np.float64]:
+    """V per request: a scalar or shape (N,), numbers (not str or bool), finite and ≥ 0."""
+    if isinstance(v_usd, numbers.Real) and not isinstance(v_usd, bool):
+        return np.full(n, real("v_usd", v_usd, lo=0.0, where="route"))
+    arr = np.asarray(v_usd)
+    if arr.dtype.kind not in "iuf":
+        raise ValidationError(f"route: v_usd must be numbers ≥ 0, got {arr.dtype} values {v_usd!r:.60}")
+    if arr.shape not in ((), (n,)):
+        raise ValidationError(f"route: v_usd must be a scalar or have shape ({n},), got shape {arr.shape}")
+    v = np.broadcast_to(arr.astype(np.float64), (n,)).copy()
+    bad = ~(np.isfinite(v) & (v >= 0))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValidationError(f"route: v_usd must be finite and ≥ 0 for every request; entry {i} is {v[i]!r}")
+    return v

@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from tokenomy.core.errors import ValidationError
 from tokenomy.core.prices import PriceVector
 from tokenomy.core.rule import NULL
 from tokenomy.ledger import Candidate, Decision, DecisionBatch, Layer
+from tokenomy.routing._valid import real, text
 
 __all__ = ["CandidateRow", "RouteBatch", "RouteDecision", "RouteRequest"]
 
@@ -28,7 +28,8 @@ __all__ = ["CandidateRow", "RouteBatch", "RouteDecision", "RouteRequest"]
 class RouteRequest:
     """One request to route: raw prompt text, optional category, V (USD per unit quality) and id.
 
-    ``v_usd=None`` uses the V of the price vector passed to ``Router.route``. ``request_id`` defaults
+    ``v_usd=None`` uses the V of the price vector passed to ``Router.route``; else a finite number ≥ 0
+    (a str or bool is refused). The prompt must be UTF-8 encodable text. ``request_id`` (non-blank) defaults
     to a fresh ``req-<uuid4 hex>``, so decisions of requests built without one never share a ledger
     key (a uuid, not a counter: ledgers outlive the process and are appended to by many).
     """
@@ -39,14 +40,11 @@ class RouteRequest:
     request_id: str = field(default_factory=lambda: f"req-{uuid.uuid4().hex}")
 
     def __post_init__(self) -> None:
-        if not isinstance(self.prompt, str):
-            raise ValidationError(
-                f"RouteRequest: prompt must be text (str), got {type(self.prompt).__name__}"
-            )
-        if not isinstance(self.category, str):
-            raise ValidationError(
-                f"RouteRequest: category must be text (str), got {type(self.category).__name__}"
-            )
+        text("prompt", self.prompt, where="RouteRequest")
+        text("category", self.category, where="RouteRequest")
+        if self.v_usd is not None:
+            real("v_usd", self.v_usd, lo=0.0, where="RouteRequest")
+        text("request_id", self.request_id, where="RouteRequest", blank=False)
 
 
 @dataclass(frozen=True, slots=True)

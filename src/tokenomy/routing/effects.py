@@ -23,6 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from tokenomy.core.errors import ValidationError
+from tokenomy.routing._valid import real
 from tokenomy.routing.dataset import RoutingDataset
 from tokenomy.routing.features import Features
 from tokenomy.routing.prices import PriceTable
@@ -217,12 +218,22 @@ class LatencyModel:
         Raises:
             ValidationError: an unknown model, or a delay that is not a finite number ≥ 0.
         """
+        if not isinstance(queue_s, Mapping):
+            raise ValidationError(
+                f"queue_s must map model names to seconds (a dict), got {type(queue_s).__name__} {queue_s!r:.80}"
+            )
         unknown = [m for m in queue_s if m not in self.models_]
         if unknown:
             raise ValidationError(f"queue_s names unknown model(s) {unknown}; models: {list(self.models_)}")
-        out = np.array([float(queue_s.get(m, 0.0)) for m in self.models_])
-        if not np.all(np.isfinite(out) & (out >= 0)):
-            raise ValidationError(f"queue_s must map models to finite seconds ≥ 0, got {dict(queue_s)}")
+        out = np.zeros(len(self.models_))
+        for j, m in enumerate(self.models_):
+            try:
+                out[j] = real("queue", queue_s.get(m, 0.0), lo=0.0)
+            except ValidationError:
+                raise ValidationError(
+                    f"queue_s must map models to finite seconds ≥ 0 (numbers, not text); "
+                    f"{m!r} has {queue_s[m]!r}"
+                ) from None
         return out
 
     def latency_s(self, tokens: Tokens, queue: NDArray[np.float64] | None = None) -> NDArray[np.float64]:

@@ -26,6 +26,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from tokenomy.core.errors import ValidationError
 from tokenomy.core.prices import PriceVector
+from tokenomy.routing._valid import check_texts, text, v_column
 from tokenomy.routing.dataset import RoutingDataset
 from tokenomy.routing.decision import RouteBatch, RouteDecision, RouteRequest
 from tokenomy.routing.effects import LatencyModel, RiskModel, TokenModel
@@ -113,6 +114,8 @@ class Router:
             raise ValidationError(
                 f"unknown baseline_estimator {baseline_estimator!r}; valid: {', '.join(sorted(ESTIMATORS))}"
             )
+        if estimator_params is not None:
+            _check_params(estimator, estimator_params)
         self.estimator = estimator
         self.estimator_params = estimator_params
         self.n_features = n_features
@@ -221,6 +224,10 @@ class Router:
         """
         if not isinstance(ds, RoutingDataset):
             raise ValidationError(f"Router.fit: expected a RoutingDataset, got {type(ds).__name__}")
+        if prices is not None and not isinstance(prices, PriceVector):
+            raise ValidationError(
+                f"Router.fit: prices must be a PriceVector or None, got {type(prices).__name__}"
+            )
         prices = PriceVector() if prices is None else prices
         ds.validate()
         cls = ESTIMATORS.get(self.estimator)
@@ -312,10 +319,27 @@ class Router:
         )
 
     def features(self, prompts: Sequence[str], categories: Sequence[str] | None = None) -> Features:
-        """Features of raw prompts (categories "" when unknown)."""
+        """Features of raw prompts (categories "" when unknown).
+
+        Raises:
+            ValidationError: ``prompts`` is not a list of str (a bare str is refused), a prompt is
+                not UTF-8 encodable, or ``categories`` is not a list of str of the same length.
+        """
         self._require_fitted("featurizer_")
+        check_texts("prompts", prompts)
+        if categories is not None:
+            check_texts("categories", categories)
+            if len(categories) != len(prompts):
+                raise ValidationError(
+                    f"route: categories has {len(categories)} entries for {len(prompts)} prompts; expected one per prompt"
+                )
         cats = list(categories) if categories is not None else [""] * len(prompts)
-        feats = self.featurizer_.transform(prompts, cats)
+        try:
+            feats = self.featurizer_.transform(prompts, cats)
+        except UnicodeEncodeError:
+            for i, p in enumerate(prompts):
+                text(f"prompt {i}", p, where="route")
+            raise
         return self._embed(feats, prompts)
 
     def _embed(self, feats: Features, prompts: Sequence[str]) -> Features:
@@ -381,10 +405,10 @@ class Router:
         ``baselines`` adds the baselines' own q̂ (``Problem.baseline_dq``); ``route_many`` skips it.
         ``queue_s``: model -> current queue delay (s), as in ``route_many``.
         """
+        if not isinstance(prices, PriceVector):
+            raise ValidationError(f"route: prices must be a PriceVector, got {type(prices).__name__}")
+        v = v_column(v_usd, len(X))
         e = self.estimate(X, baselines=baselines, queue_s=queue_s)
-        v = np.broadcast_to(np.asarray(v_usd, np.float64), (len(X),)).copy()
-        if not np.all(np.isfinite(v) & (v >= 0)):
-            raise ValidationError("V (v_usd) must be finite and ≥ 0 for every request")
         return Problem(
             self.models_,
             e.dq,
@@ -424,7 +448,9 @@ class Router:
                 ``None`` = the constructor's ``queue_s`` (0 s by default). It enters l̂, priced by λ.
 
         Raises:
-            ValidationError: a bad V, or ``queue_s`` names an unknown model or a negative delay.
+            ValidationError: prompts not a list of str (a bare str is refused), categories of
+                another length, V not numbers ≥ 0 of shape (N,) or a scalar, or ``queue_s`` not a
+                model -> seconds mapping (unknown model, negative delay, a str).
         """
         self._require_fitted()
         if not isinstance(prices, PriceVector):
@@ -458,3 +484,17 @@ class Router:
         return self.route_many(feats, prices, np.array([v]), queue_s=queue_s).decision(
             0, request.request_id, prices
         )
+
+
+def _check_params(estimator: str, params: Any) -> None:
+    """Refuse estimator parameters the estimator does not take (by building it once, unfitted)."""
+    if not isinstance(params, Mapping):
+        raise ValidationError(
+            f"Router: estimator_params must map parameter names to values, got {type(params).__name__}"
+        )
+    try:
+        ESTIMATORS[estimator](**dict(params))
+    except TypeError as exc:
+        raise ValidationError(
+            f"Router: estimator_params {dict(params)!r} do not fit {estimator!r}: {exc}"
+        ) from None

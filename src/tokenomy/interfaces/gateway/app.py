@@ -279,7 +279,13 @@ async def _feedback(gw: Gateway, scope: Scope, receive: Receive, send: Send) -> 
         await read_body(receive, scope, gw.config.server.max_body_bytes, gw.config.server.body_timeout_s)
     )
     rid = data.get("request_id")
-    seen = gw.served.get(rid) if isinstance(rid, str) else None
+    if rid is None:
+        raise GatewayHTTPError(
+            400, "missing field request_id (the X-Tokenomy-Request-Id of the answer)", param="request_id"
+        )
+    if not isinstance(rid, str):
+        raise GatewayHTTPError(400, f"request_id must be a string; got {rid!r}"[:200], param="request_id")
+    seen = gw.served.get(rid)
     if seen is None or seen[1] != key:  # another key's request reads as unknown (ids are not secrets)
         shown = repr(rid)[:80]
         raise GatewayHTTPError(
@@ -288,9 +294,12 @@ async def _feedback(gw: Gateway, scope: Scope, receive: Receive, send: Send) -> 
             param="request_id",
             code="unknown_request",
         )
+    if data.get("quality") is None:
+        raise GatewayHTTPError(400, "missing field quality (a number in [0, 1])", param="quality")
     vals = {}
     for name, default, hi in (("quality", math.nan, 1.0), ("harm", 0.0, math.inf)):
-        v = data.get(name, default)
+        v = data.get(name)
+        v = default if v is None else v  # an explicit null reads as not given
         ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
         if not ok or not 0.0 <= v <= hi:
             form = "a number in [0, 1]" if name == "quality" else "a finite number ≥ 0"

@@ -22,6 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from tokenomy.core.errors import SchemaError, ValidationError
+from tokenomy.routing._valid import real, whole
 
 __all__ = ["DEV_SPLITS", "LONG_COLUMNS", "REQUIRED_COLUMNS", "RoutingDataset"]
 
@@ -106,8 +107,13 @@ class RoutingDataset:
                 )
 
     def subset(self, mask: NDArray[np.bool_] | NDArray[np.int64]) -> RoutingDataset:
-        """The prompts selected by a boolean mask or an index array (models unchanged)."""
-        idx = np.flatnonzero(mask) if np.asarray(mask).dtype == bool else np.asarray(mask, dtype=np.int64)
+        """The prompts selected by a boolean mask (one entry per prompt) or an index array (models unchanged).
+
+        Raises:
+            ValidationError: a mask of another length, an index out of range, or neither a
+                boolean mask nor whole-number indices.
+        """
+        idx = self._indices(mask)
 
         def take(a: NDArray[Any] | None) -> NDArray[Any] | None:
             return None if a is None else a[idx]
@@ -127,12 +133,41 @@ class RoutingDataset:
             self.source,
         )
 
+    def _indices(self, mask: Any) -> NDArray[np.int64]:
+        n = len(self)
+        arr = np.asarray(mask)
+        if arr.ndim != 1:
+            raise ValidationError(
+                f"subset: expected a 1-D boolean mask or index array, got shape {arr.shape}"
+            )
+        if arr.dtype == bool:
+            if arr.shape != (n,):
+                raise ValidationError(
+                    f"subset: a boolean mask needs one entry per prompt ({n}), got {arr.size}"
+                )
+            return np.flatnonzero(arr)
+        if arr.size == 0:
+            return np.zeros(0, dtype=np.int64)
+        if arr.dtype.kind not in "iu":
+            raise ValidationError(
+                f"subset: expected a boolean mask or whole-number indices, got {arr.dtype} values {mask!r:.60}"
+            )
+        out = arr.astype(np.int64)
+        bad = (out < -n) | (out >= n)
+        if bad.any():
+            raise ValidationError(
+                f"subset: index {int(out[bad][0])} is out of range for {n} prompts (valid: -{n} to {n - 1})"
+            )
+        return out
+
     def split(self, name: str) -> RoutingDataset:
         """The prompts whose split is ``name``.
 
         Raises:
             ValidationError: no prompt has that split (names the splits present).
         """
+        if not isinstance(name, str):
+            raise ValidationError(f"split: name must be text (str), got {type(name).__name__}")
         mask = self.splits == name
         if not mask.any():
             raise ValidationError(
@@ -150,8 +185,13 @@ class RoutingDataset:
 
         Raises:
             ValidationError: any other set of split values (e.g. only ``train``, or an unknown name),
-                naming the values found and the ones understood.
+                naming the values found and the ones understood; ``test_share`` not a number in
+                (0, 1) or ``seed`` not a whole number ≥ 0 (checked even when the data has a split).
         """
+        share = real("test_share", test_share, lo=0.0, hi=1.0, where="train_test")
+        if not 0.0 < share < 1.0:
+            raise ValidationError(f"train_test: test_share must be in (0, 1) (open), got {share!r}")
+        whole("seed", seed, lo=0, where="train_test")
         have = set(self.splits.tolist())
         dev = have & set(DEV_SPLITS)
         if {"train", "test"} <= have and have <= {"train", "test", *DEV_SPLITS}:
@@ -161,7 +201,7 @@ class RoutingDataset:
             return self.subset(fit), self.split("test")
         if have == {""}:
             rng = np.random.default_rng(seed)
-            test = rng.random(len(self)) < test_share
+            test = rng.random(len(self)) < share
             return self.subset(~test), self.subset(test)
         raise ValidationError(
             f"{self.source or 'dataset'}: split values {sorted(have)} are not understood; expected "
@@ -173,8 +213,18 @@ class RoutingDataset:
         """The same prompts restricted to ``models`` (in that order).
 
         Raises:
-            ValidationError: a model is not in the data.
+            ValidationError: a model is not in the data, a model repeats, no model is named, or
+                ``models`` is a bare str.
         """
+        if isinstance(models, (str, bytes)) or not isinstance(models, Sequence):
+            raise ValidationError(f"with_models: models must be a list of model names, got {models!r:.60}")
+        if len(models) == 0:
+            raise ValidationError("with_models: models must name at least one model")
+        dup = sorted({m for m in models if list(models).count(m) > 1}, key=str)
+        if dup:
+            raise ValidationError(
+                f"with_models: model(s) {dup} named more than once; expected distinct names"
+            )
         missing = [m for m in models if m not in self.models]
         if missing:
             raise ValidationError(f"{self.source}: no model(s) {missing}; models: {list(self.models)}")
@@ -231,7 +281,15 @@ class RoutingDataset:
         meta: list[tuple[str, str, str]] = []
         cells: dict[tuple[int, int], tuple[float, float, float, float, float]] = {}
         present = dict.fromkeys(_OPTIONAL_NUM, False)
+        if isinstance(rows, (str, bytes, Mapping)) or not isinstance(rows, Iterable):
+            raise SchemaError(
+                f"{where}: rows must be an iterable of mappings (one per prompt × model), got {type(rows).__name__}"
+            )
         for lineno, row in enumerate(rows, start=1):
+            if not isinstance(row, Mapping):
+                raise SchemaError(
+                    f"{where}: row {lineno} must be a mapping of column -> value, got {type(row).__name__}"
+                )
             at = str(row["_where"]) if "_where" in row else f"{where}: row {lineno}"
             for col in REQUIRED_COLUMNS:
                 if (

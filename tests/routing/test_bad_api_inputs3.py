@@ -345,3 +345,22 @@ def test_from_long_refuses_rows_that_are_not_mappings(rows: Any) -> None:
     with pytest.raises(TokenomyError) as exc:
         RoutingDataset.from_long(rows)
     assert "row" in str(exc.value)
+
+
+def test_from_long_refuses_a_bytes_prompt() -> None:
+    row = {"prompt_id": "p", "prompt": b"x", "model": "a", "quality": 1, "cost_usd": 0}
+    with pytest.raises(TokenomyError, match="prompt must be text"):
+        RoutingDataset.from_long([row])
+
+
+@pytest.mark.parametrize(
+    ("call", "words"),
+    [
+        (lambda: OnlineRouter(models=["a"], n_features=4, epsilon=1.0), ("epsilon", "[0, 1)")),
+        (lambda: RoutingDataset.from_long(_rows()).train_test(test_share=NAN), ("test_share", "(0, 1)")),
+        (lambda: RoutingDataset.from_long(_rows()).train_test(test_share=0.0), ("test_share", "(0, 1)")),
+        (lambda: RoutingDataset.from_long(_rows()).train_test(test_share=1.0), ("test_share", "(0, 1)")),
+    ],
+)
+def test_messages_state_the_open_ranges(call: Callable[[], Any], words: tuple[str, ...]) -> None:
+    _raises(call, *words)

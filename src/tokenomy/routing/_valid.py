@@ -1,13 +1,13 @@
 """Strict argument checks of the routing API: a number must be a number (never a str or bool to coerce).
 
 The core checks (``tokenomy.core._checks``) accept anything ``float()`` takes; the routing entry
-points refuse strings and booleans where a number is expected, then reuse those checks for the
-range. Each helper raises one ``ValidationError`` naming the argument and the expected form. Called
+points refuse strings and booleans where a number is expected, then check finiteness and range. Each helper raises one ``ValidationError`` naming the argument and the expected form. Called
 once per public call, never in a per-request loop.
 """
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Sequence
 from typing import Any
@@ -15,26 +15,45 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from tokenomy.core._checks import check_finite
 from tokenomy.core.errors import ValidationError
 
 __all__ = ["check_texts", "real", "text", "v_column", "whole"]
 
 
 def real(
-    name: str, value: Any, *, lo: float | None = None, hi: float | None = None, where: str = ""
+    name: str,
+    value: Any,
+    *,
+    lo: float | None = None,
+    hi: float | None = None,
+    where: str = "",
+    form: str = "",
 ) -> float:
-    """``value`` as a finite float within [lo, hi]; a str, bool or other non-number is refused."""
+    """``value`` as a finite float within [lo, hi]; a str, bool or other non-number is refused.
+
+    ``form`` replaces the stated range in the message (e.g. "in [0, 1)" where the caller then
+    refuses an end point itself).
+    """
     at = f"{where}: " if where else ""
-    span = f" in [{lo}, {hi}]" if lo is not None and hi is not None else f" ≥ {lo}" if lo is not None else ""
+    if not form:
+        form = (
+            f"in [{lo:g}, {hi:g}]"
+            if lo is not None and hi is not None
+            else f"≥ {lo:g}"
+            if lo is not None
+            else f"≤ {hi:g}"
+            if hi is not None
+            else ""
+        )
+    want = f"{at}{name} must be a finite number {form}".rstrip()
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValidationError(f"{at}{name} must be a finite number{span}, got {value!r:.80}")
+        raise ValidationError(f"{want}, got {value!r:.80}")
     try:
-        x = check_finite(name, float(value), where=where)
+        x = float(value)
     except OverflowError:
-        raise ValidationError(f"{at}{name} must be a finite number{span}, got an integer too large") from None
-    if (lo is not None and x < lo) or (hi is not None and x > hi):
-        raise ValidationError(f"{at}{name} must be a finite number{span}, got {x!r}")
+        raise ValidationError(f"{want}, got an integer too large") from None
+    if not math.isfinite(x) or (lo is not None and x < lo) or (hi is not None and x > hi):
+        raise ValidationError(f"{want}, got {x!r}")
     return x
 
 

@@ -188,9 +188,9 @@ class RoutingDataset:
                 naming the values found and the ones understood; ``test_share`` not a number in
                 (0, 1) or ``seed`` not a whole number ≥ 0 (checked even when the data has a split).
         """
-        share = real("test_share", test_share, lo=0.0, hi=1.0, where="train_test")
+        share = real("test_share", test_share, lo=0.0, hi=1.0, where="train_test", form="in (0, 1)")
         if not 0.0 < share < 1.0:
-            raise ValidationError(f"train_test: test_share must be in (0, 1) (open), got {share!r}")
+            raise ValidationError(f"train_test: test_share must be a finite number in (0, 1), got {share!r}")
         whole("seed", seed, lo=0, where="train_test")
         have = set(self.splits.tolist())
         dev = have & set(DEV_SPLITS)
@@ -298,6 +298,8 @@ class RoutingDataset:
                     or (isinstance(row[col], str) and col != "prompt" and row[col] == "")
                 ):
                     raise SchemaError(f"{at}: missing field {col!r} (required: {REQUIRED_COLUMNS})")
+            if isinstance(row["prompt"], (bytes, bytearray)):
+                raise SchemaError(f"{at}: prompt must be text, got bytes (decode it first)")
             pid, model = str(row["prompt_id"]), str(row["model"])
             q = _number(row["quality"], "quality", at)
             c = _number(row["cost_usd"], "cost_usd", at)

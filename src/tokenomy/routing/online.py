@@ -208,9 +208,9 @@ class OnlineRouter:
     ) -> None:
         self.models = _model_names(models)
         self.n_features = whole("n_features", n_features, lo=1, hi=MAX_FEATURES, where="OnlineRouter")
-        self.epsilon = real("epsilon", epsilon, lo=0.0, hi=1.0, where="OnlineRouter")
+        self.epsilon = real("epsilon", epsilon, lo=0.0, hi=1.0, where="OnlineRouter", form="in [0, 1)")
         if self.epsilon >= 1.0:
-            raise ValidationError(f"OnlineRouter: epsilon must be in [0, 1); got {epsilon!r}")
+            raise ValidationError(f"OnlineRouter: epsilon must be a finite number in [0, 1), got {epsilon!r}")
         self.ridge = real("ridge", ridge, lo=RIDGE_RANGE[0], hi=RIDGE_RANGE[1], where="OnlineRouter")
         self.prior_quality = self._priors(prior_quality)
         self.prior_weight = real(

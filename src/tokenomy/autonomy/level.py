@@ -19,7 +19,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from tokenomy.autonomy.controller import price_class
-from tokenomy.autonomy.schedule import Schedule
+from tokenomy.autonomy.schedule import UNKNOWN, Schedule
+from tokenomy.core._checks import check_nonneg, check_prob
 from tokenomy.core.errors import ValidationError
 
 __all__ = ["AutonomyLevel", "ClassAutonomy", "autonomy_level"]
@@ -91,15 +92,31 @@ def autonomy_level(
         The :class:`AutonomyLevel`.
 
     Raises:
-        ValidationError: an empty mix or a negative count.
+        ValidationError: ``schedule`` is not a Schedule; ``mix`` is not a mapping of class names to
+            finite counts ≥ 0 with a positive total, or names a class the schedule does not define
+            (``unknown``, the classifier's name for an unplaced call, is accepted); ``v_usd`` or
+            ``ask_cost_usd`` is not a finite number ≥ 0; ``dp_wait`` is not a probability in [0, 1].
     """
-    total = float(sum(mix.values()))
-    if total <= 0 or any(n < 0 for n in mix.values()):
+    if not isinstance(schedule, Schedule):
+        raise ValidationError(f"schedule must be a Schedule, got {schedule!r:.80}")
+    if not isinstance(mix, Mapping):
+        raise ValidationError(f"mix must be a mapping of class name -> call count, got {mix!r:.80}")
+    counts = {str(k): check_nonneg(f"mix[{k!r}]", n) for k, n in mix.items()}
+    total = float(sum(counts.values()))
+    if total <= 0:
         raise ValidationError(f"mix must hold non-negative call counts with a positive total, got {mix!r}")
-    h = schedule.ask_cost_usd if ask_cost_usd is None else ask_cost_usd
+    unknown = sorted(k for k in counts if k not in schedule.classes and k != UNKNOWN)
+    if unknown:
+        raise ValidationError(
+            f"mix names classes the schedule does not define: {', '.join(unknown)}; known:"
+            f" {', '.join(sorted(schedule.classes))} (or {UNKNOWN})"
+        )
+    v_usd = check_nonneg("v_usd", v_usd)
+    dp_wait = check_prob("dp_wait", dp_wait)
+    h = schedule.ask_cost_usd if ask_cost_usd is None else check_nonneg("ask_cost_usd", ask_cost_usd)
     rows = []
     free = free_sched = harm = oversight = 0.0
-    for name, n in sorted(mix.items(), key=lambda kv: -kv[1]):
+    for name, n in sorted(counts.items(), key=lambda kv: -kv[1]):
         verdict = schedule.verdict(name)
         cp = price_class(schedule.classes.get(name), verdict, name)
         over = h * cp.approvers + v_usd * dp_wait

@@ -32,6 +32,8 @@ from tokenomy.autonomy.features import TrajectoryTable
 from tokenomy.autonomy.stopping import StoppingPolicy, stop_outcomes
 from tokenomy.autonomy.success_model import PrefixModel
 from tokenomy.autonomy.voi import VerifyValue
+from tokenomy.core._checks import check_prob
+from tokenomy.core.errors import ValidationError
 
 __all__ = ["PolicyResult", "ReplayEnv", "crossfit_stopping", "run_controller", "split_folds"]
 
@@ -138,7 +140,22 @@ class PolicyResult:
 
 
 def split_folds(n: int, folds: int, seed: int, train_frac: float = 0.5) -> NDArray[np.int64]:
-    """Fold id per instance (seeded permutation). ``folds == 1``: 0 = held-out, −1 = train."""
+    """Fold id per instance (seeded permutation). ``folds == 1``: 0 = held-out, −1 = train.
+
+    Raises:
+        ValidationError: ``n`` is not an integer ≥ 0, ``folds`` not an integer in [1, n] (a fold
+            would be empty), ``seed`` not an integer ≥ 0, or ``train_frac`` not a number in (0, 1).
+    """
+    for name, value, low in (("n", n, 0), ("folds", folds, 1), ("seed", seed, 0)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+            raise ValidationError(f"split_folds {name} must be an integer ≥ {low}, got {value!r:.80}")
+    if n > 0 and folds > n:
+        raise ValidationError(
+            f"split_folds folds = {folds} is more than the n = {n} instances: a fold would be empty"
+        )
+    frac = check_prob("train_frac", train_frac, where="split_folds")
+    if not 0.0 < frac < 1.0:
+        raise ValidationError(f"train_frac in split_folds must be in (0, 1), got {frac!r}")
     perm = np.random.default_rng(seed).permutation(n)
     fold = np.empty(n, dtype=np.int64)
     if folds == 1:

@@ -260,8 +260,12 @@ def parse_schedule(text: str, source: str = "<schedule>") -> Schedule:
     Raises:
         SchemaError: syntax errors (with tomllib's line/column) and semantic errors (unknown level or
             scope, ρ_irr < ρ, a probability outside [0, 1], a tool mapped to an undefined class, ...),
-            each naming ``source``, the line and the problem.
+            each naming ``source``, the line and the problem; ``text`` that is not a string (bytes:
+            decode them first).
     """
+    if not isinstance(text, str):
+        kind = "bytes: decode them first" if isinstance(text, (bytes, bytearray)) else repr(text)[:80]
+        raise SchemaError(f"{source}: the schedule text must be a string of TOML, got {kind}")
     try:
         doc = tomllib.loads(text.removeprefix("\ufeff"))  # a byte-order mark is not part of the TOML
     except tomllib.TOMLDecodeError as exc:

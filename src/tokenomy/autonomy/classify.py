@@ -56,6 +56,7 @@ from tokenomy.autonomy.classify_rules import RULES_DOC, SEVERITY
 from tokenomy.autonomy.schedule import UNKNOWN, VERDICT_RANK, Schedule
 from tokenomy.autonomy.shell import REDIRECT_WORD, SHELLS, SUBST, redirects, split_parts, split_shell
 from tokenomy.autonomy.shell import words as _words
+from tokenomy.core.errors import ValidationError
 
 __all__ = [
     "RULES_DOC",
@@ -297,7 +298,15 @@ def classify_shell(
 
     Returns:
         The classification; an empty command is ``read`` (nothing runs).
+
+    Raises:
+        ValidationError: ``command`` is not a string (bytes are refused: decode them first) or
+            ``schedule`` is neither a Schedule nor None.
     """
+    if not isinstance(command, str):
+        raise ValidationError(f"command must be a string (the shell command text), got {command!r:.80}")
+    if schedule is not None and not isinstance(schedule, Schedule):
+        raise ValidationError(f"schedule must be a Schedule or None, got {schedule!r:.80}")
     too_big = _too_big(command)
     if too_big:
         return Classification(UNKNOWN, ((command[:200], UNKNOWN, too_big),))
@@ -372,7 +381,17 @@ def classify_call(
 
     Returns:
         The classification (``"unknown"`` for a name no table places).
+
+    Raises:
+        ValidationError: ``tool`` is not a non-empty string, ``arguments`` not a mapping, or
+            ``schedule`` not a Schedule.
     """
+    if not isinstance(tool, str) or not tool:
+        raise ValidationError(f"tool must be a non-empty string (the function name), got {tool!r:.80}")
+    if type(arguments) is not dict and not isinstance(arguments, Mapping):
+        raise ValidationError(f"arguments of tool {tool!r} must be a mapping, got {arguments!r:.80}")
+    if not isinstance(schedule, Schedule):
+        raise ValidationError(f"schedule must be a Schedule, got {schedule!r:.80}")
     command = arguments.get("command", arguments.get("cmd"))
     if isinstance(command, list) and all(isinstance(w, str) for w in command):
         command = shlex.join(command)  # Codex's shell tool: ["bash", "-lc", "…"]

@@ -111,8 +111,10 @@ class Gate(GateApprovals):
             session that comes back after eviction is judged as one whose past is unknown (fail closed).
 
     Raises:
-        ValidationError: an unknown mode, a grant of an unknown scope, ``flush_every < 1``,
-            ``flush_after_s < 0``, ``memo_entries < 0`` or ``max_sessions < 1``.
+        ValidationError: ``schedule`` is not a Schedule, ``ledger`` has no ``append`` (a path is
+            not a ledger: open one with ``Ledger(path)``), ``grants`` is not an iterable of Grant, an
+            unknown mode, a grant of an unknown scope, ``flush_every < 1``, ``flush_after_s < 0``,
+            ``memo_entries < 0`` or ``max_sessions < 1``.
     """
 
     def __init__(
@@ -129,6 +131,20 @@ class Gate(GateApprovals):
         max_sessions: int = 4096,
         memo_entries: int = 2048,
     ) -> None:
+        if not isinstance(schedule, Schedule):
+            raise ValidationError(
+                f"schedule must be a Schedule (parse_schedule or load_schedule), got {schedule!r:.80}"
+            )
+        if ledger is not None and not callable(getattr(ledger, "append", None)):
+            raise ValidationError(
+                f"ledger must be a Ledger (or any sink with append(decisions)) or None, got {ledger!r:.80}"
+            )
+        if isinstance(grants, (str, bytes, Mapping)) or not isinstance(grants, Iterable):
+            raise ValidationError(f"grants must be an iterable of Grant, got {grants!r:.80}")
+        grants = tuple(grants)
+        bad = next((g for g in grants if not isinstance(g, Grant)), None)
+        if bad is not None:
+            raise ValidationError(f"grants must hold Grant values; got an entry {bad!r:.80}")
         if not isinstance(max_sessions, int) or max_sessions < 1:
             raise ValidationError(f"max_sessions must be an integer ≥ 1, got {max_sessions!r}")
         if mode not in ("schedule", "prices"):
@@ -198,7 +214,7 @@ class Gate(GateApprovals):
         Returns:
             The verdict (allow / ask / deny) with its reason and price.
         """
-        ctx = context or GateContext()
+        ctx = GateContext.of(context)
         c = Call.of(call)
         flow = ""
         if self.session_state:

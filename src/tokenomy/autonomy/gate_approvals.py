@@ -74,7 +74,7 @@ class GateApprovals:
             ActionDeniedError: the verdict is ``deny`` (a denied class cannot be approved).
             ValidationError: an unknown scope.
         """
-        ctx = context or GateContext()
+        ctx = GateContext.of(context)
         if verdict.decision == "deny":
             raise ActionDeniedError(verdict)
         want = verdict.scope if scope is None else scope
@@ -137,7 +137,7 @@ class GateApprovals:
             ActionDeniedError: the class is denied.
             ApprovalRequiredError: ``ask`` and no approver, or too few approvers said yes.
         """
-        ctx = context or GateContext()
+        ctx = GateContext.of(context)
         v = self.check(call, ctx)
         if v.decision == "ask" and approver is not None:
             v = self.approve_all(v, approver(v), ctx)

@@ -83,7 +83,7 @@ async def require_async(
     gate: Gate, call: Call, context: GateContext | None = None, *, approver: Approver | None = None
 ) -> Verdict:
     """:meth:`Gate.require` for async code: the approver may be async (it is awaited)."""
-    ctx = context or GateContext()
+    ctx = GateContext.of(context)
     v = gate.check(call, ctx)
     if v.decision == "ask" and approver is not None:
         answer = approver(v)
@@ -96,7 +96,7 @@ def require_sync(
     gate: Gate, call: Call, context: GateContext | None = None, *, approver: Approver | None = None
 ) -> Verdict:
     """:meth:`Gate.require` with an approver that must answer synchronously."""
-    ctx = context or GateContext()
+    ctx = GateContext.of(context)
     v = gate.check(call, ctx)
     if v.decision == "ask" and approver is not None:
         answer = approver(v)

@@ -9,6 +9,7 @@ two subclasses join tokenomy's one exception tree (under ``TokenomyError``): the
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -19,6 +20,7 @@ from tokenomy.core.errors import TokenomyError, ValidationError
 from tokenomy.ledger.records import Decision
 
 __all__ = [
+    "MAX_ARGUMENT_DEPTH",
     "ActionDeniedError",
     "ApprovalRequiredError",
     "Call",
@@ -52,6 +54,23 @@ class DecisionSink(Protocol):
     def append(self, decisions: Iterable[Decision]) -> Any: ...
 
 
+MAX_ARGUMENT_DEPTH = 100
+"""Deepest nesting of a call's arguments (objects and arrays) the gate parses; deeper is refused."""
+
+
+def _too_deep(args: Mapping[str, Any]) -> bool:
+    """True when ``args`` nest more than ``MAX_ARGUMENT_DEPTH`` levels (iterative: no recursion)."""
+    stack: list[tuple[Any, int]] = [(args, 1)]
+    while stack:
+        obj, depth = stack.pop()
+        if depth > MAX_ARGUMENT_DEPTH:
+            return True
+        for child in obj.values() if isinstance(obj, Mapping) else obj:
+            if isinstance(child, (Mapping, list, tuple)):
+                stack.append((child, depth + 1))
+    return False
+
+
 @dataclass(frozen=True, slots=True)
 class Call:
     """One concrete tool call.
@@ -59,10 +78,26 @@ class Call:
     Attributes:
         tool: the function name; ``"bash"`` for a shell command.
         arguments: the call's arguments. # argument name -> JSON value
+
+    Raises:
+        ValidationError: ``tool`` is not a non-empty string, ``arguments`` is not a mapping, or it
+            nests deeper than ``MAX_ARGUMENT_DEPTH`` (a call the gate cannot judge is refused).
     """
 
     tool: str
     arguments: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.tool, str) or not self.tool:
+            raise ValidationError(f"a call's tool must be a non-empty string, got {self.tool!r:.80}")
+        args = self.arguments
+        if type(args) is not dict and not isinstance(args, Mapping):
+            raise ValidationError(f"arguments of tool call {self.tool!r} must be an object, got {args!r:.80}")
+        if any(isinstance(v, (Mapping, list, tuple)) for v in args.values()) and _too_deep(args):
+            raise ValidationError(
+                f"arguments of tool call {self.tool!r} are nested too deeply (more than"
+                f" {MAX_ARGUMENT_DEPTH} levels); the call is refused"
+            )
 
     @classmethod
     def of(cls, call: Call | ToolCall | str | Mapping[str, Any]) -> Call:
@@ -73,7 +108,8 @@ class Call:
         :class:`~tokenomy.autonomy.trajectory.ToolCall`.
 
         Raises:
-            ValidationError: the value is none of these, or its arguments are not a JSON object.
+            ValidationError: the value is none of these, or its arguments are not a JSON object or
+                nest deeper than ``MAX_ARGUMENT_DEPTH``.
         """
         if isinstance(call, Call):
             return call
@@ -93,6 +129,11 @@ class Call:
                         raise ValidationError(
                             f"arguments of tool call {name!r} are not JSON: {exc}"
                         ) from None
+                    except RecursionError:
+                        raise ValidationError(
+                            f"arguments of tool call {name!r} are nested too deeply (more than"
+                            f" {MAX_ARGUMENT_DEPTH} levels); the call is refused"
+                        ) from None
                 if not isinstance(args, Mapping):
                     raise ValidationError(f"arguments of tool call {name!r} must be an object, got {args!r}")
                 return cls(name, dict(args))
@@ -110,6 +151,16 @@ class Call:
         return f"{self.tool}({json.dumps(dict(self.arguments), sort_keys=True, default=str)})"
 
 
+def _number(name: str, value: object) -> float:
+    """``value`` as a finite float; a bool or string is refused, not coerced."""
+    if isinstance(value, (bool, str, bytes)) or not isinstance(value, (int, float)):
+        raise ValidationError(f"GateContext.{name} must be a finite number, got {value!r:.80}")
+    x = float(value)
+    if not math.isfinite(x):
+        raise ValidationError(f"GateContext.{name} must be a finite number, got {x!r}")
+    return x
+
+
 @dataclass(frozen=True, slots=True)
 class GateContext:
     """What the gate knows about where a call happens.
@@ -123,6 +174,11 @@ class GateContext:
         time_s: the caller's clock.
         workspace: the project's root folder, absolute (None: the folder the session started in, with
             only relative paths known to be inside it); see the schedule's ``workspace_trust``.
+
+    Raises:
+        ValidationError: a field has the wrong type (``sandboxed`` must be a real bool or None: the
+            string "no" is refused, never read as truthy), ``time_s`` or ``p_harm`` is not a finite
+            number, ``p_harm`` is outside [0, 1], or ``workspace`` is not absolute.
     """
 
     session_id: str = "default"
@@ -138,6 +194,17 @@ class GateContext:
             raise ValidationError(
                 f"GateContext.session_id must be a non-empty string, got {self.session_id!r}"
             )
+        for name in ("request_id", "tenant"):
+            if not isinstance(getattr(self, name), str):
+                raise ValidationError(f"GateContext.{name} must be a string, got {getattr(self, name)!r:.80}")
+        if self.sandboxed is not None and type(self.sandboxed) is not bool:
+            # a string such as "no" is truthy: coercing it would weaken the level outside the sandbox
+            raise ValidationError(
+                f"GateContext.sandboxed must be True, False or None, got {self.sandboxed!r:.80}"
+            )
+        object.__setattr__(self, "time_s", _number("time_s", self.time_s))
+        if self.p_harm is not None:
+            object.__setattr__(self, "p_harm", _number("p_harm", self.p_harm))
         if self.workspace is not None and (
             not isinstance(self.workspace, str) or not self.workspace.startswith("/")
         ):
@@ -146,6 +213,21 @@ class GateContext:
             )
         if self.p_harm is not None and not 0.0 <= self.p_harm <= 1.0:
             raise ValidationError(f"GateContext.p_harm must be in [0, 1] or None, got {self.p_harm!r}")
+
+    @classmethod
+    def of(cls, context: GateContext | None) -> GateContext:
+        """``context``, or the default context for ``None``; anything else is refused.
+
+        Raises:
+            ValidationError: ``context`` is not a ``GateContext`` (a dict is not read as one).
+        """
+        if context is None:
+            return cls()
+        if type(context) is cls or isinstance(context, cls):
+            return context
+        raise ValidationError(
+            f"context must be a GateContext or None, got {context!r:.80}; build one with GateContext(...)"
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,8 +8,10 @@ the gateway and an upstream could read different models or prices — or nesting
 parser's stack; a JSON object),
 ``single_headers`` (a repeated ``Authorization``, ``Content-Length`` or any ``X-Tokenomy-*``
 header, the session included, is ambiguous: 400), ``api_key`` (a missing, unknown or malformed key: 401), ``check_chat``
-(messages, model, stream, ``max_tokens`` / ``max_completion_tokens``, ``n`` and the engine-specific
-fields that would let an upstream generate past ``max_tokens``). No pricing, routing or I/O here.
+(messages and the sampling and tool fields as OpenAI accepts them: ``chat_fields``; model,
+stream, ``max_tokens`` /
+``max_completion_tokens``, ``n`` and the engine-specific fields that would let an upstream generate
+past ``max_tokens``). No pricing, routing or I/O here.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
 from typing import Any
 
+from tokenomy.interfaces.gateway.chat_fields import check_fields, check_messages
 from tokenomy.interfaces.gateway.errors import GatewayHTTPError
 
 __all__ = [
@@ -271,15 +274,14 @@ def _count(body: Mapping[str, Any], name: str, hi: int | None = None) -> int | N
 
 
 def check_chat(body: Mapping[str, Any]) -> tuple[str, bool, int | None, int]:
-    """(model, stream, max output tokens or None, n) of a chat request, else 400."""
+    """(model, stream, max output tokens or None, n) of a chat request, else 400 naming the field:
+    the messages and optional OpenAI fields (``chat_fields``), the lengths and the engine-specific
+    fields."""
     msgs = body.get("messages")
     if not isinstance(msgs, list) or not msgs:
         raise GatewayHTTPError(400, "messages must be a non-empty array", param="messages")
-    for i, m in enumerate(msgs):
-        if not isinstance(m, dict) or not isinstance(m.get("role"), str):
-            raise GatewayHTTPError(
-                400, f"messages[{i}] must be an object with a string role", param="messages"
-            )
+    check_messages(msgs)
+    check_fields(body)
     model = body.get("model", "tokenomy-auto")
     if not isinstance(model, str) or not model:
         raise GatewayHTTPError(400, f"model must be a non-empty string; got {model!r}", param="model")

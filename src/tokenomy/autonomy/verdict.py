@@ -58,6 +58,9 @@ MAX_ARGUMENT_DEPTH = 100
 """Deepest nesting of a call's arguments (objects and arrays) the gate parses; deeper is refused."""
 
 
+_NESTED = (dict, list, Mapping, tuple)
+
+
 def _too_deep(args: Mapping[str, Any]) -> bool:
     """True when ``args`` nest more than ``MAX_ARGUMENT_DEPTH`` levels (iterative: no recursion)."""
     stack: list[tuple[Any, int]] = [(args, 1)]
@@ -93,11 +96,14 @@ class Call:
         args = self.arguments
         if type(args) is not dict and not isinstance(args, Mapping):
             raise ValidationError(f"arguments of tool call {self.tool!r} must be an object, got {args!r:.80}")
-        if any(isinstance(v, (Mapping, list, tuple)) for v in args.values()) and _too_deep(args):
-            raise ValidationError(
-                f"arguments of tool call {self.tool!r} are nested too deeply (more than"
-                f" {MAX_ARGUMENT_DEPTH} levels); the call is refused"
-            )
+        for v in args.values():
+            if isinstance(v, _NESTED):
+                if _too_deep(args):
+                    raise ValidationError(
+                        f"arguments of tool call {self.tool!r} are nested too deeply (more than"
+                        f" {MAX_ARGUMENT_DEPTH} levels); the call is refused"
+                    )
+                break
 
     @classmethod
     def of(cls, call: Call | ToolCall | str | Mapping[str, Any]) -> Call:

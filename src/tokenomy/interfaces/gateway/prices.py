@@ -55,9 +55,10 @@ def _price(value: Any, where: str, param: str, max_usd: float) -> float:
             code="invalid_price",
         )
     if not 0.0 <= x <= max_usd:  # NaN fails both comparisons
+        shown = value.decode("latin-1") if isinstance(value, bytes) else value
         raise GatewayHTTPError(
             400,
-            f"{where} must be a finite number in [0, {max_usd:g}] (USD); got {value!r}"[:200],
+            f"{where} must be a finite number in [0, {max_usd:g}] (USD); got {shown!r}"[:200],
             param=param,
             code="invalid_price",
         )

@@ -178,7 +178,14 @@ class DisaggregatedEngine:
         progress: Progress | None = None,
         record: RecordSpec | None = None,
     ) -> tuple[RunResult, DisaggStats]:
-        """``run``, and what the hand-off did (``DisaggStats``)."""
+        """``run``, and what the hand-off did (``DisaggStats``).
+
+        Raises:
+            ValidationError: ``wl`` is not a valid ``Workload`` (``Workload.validate``).
+        """
+        if not isinstance(wl, Workload):
+            raise ValidationError(f"DisaggregatedEngine.run takes a Workload; got {type(wl).__name__}")
+        wl.validate()
         n = len(wl)
         t_wall = time.perf_counter()
         pre = Engine(step_model=self.step_model, config=self.prefill_config, eviction=self.eviction).session(

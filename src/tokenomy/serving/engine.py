@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from tokenomy.core.bus import PriceBus
+from tokenomy.core.errors import ValidationError
 from tokenomy.serving.entities import EngineConfig, Workload
 from tokenomy.serving.iteration import Progress
 from tokenomy.serving.kv import EvictionPolicy
@@ -118,7 +119,7 @@ class Engine:
         """Replay ``wl`` under ``scheduler`` until every request completed or was rejected.
 
         Args:
-            wl: the workload (validated).
+            wl: the workload (``Workload.validate`` runs first).
             scheduler: a fresh scheduler instance.
             progress: called as ``progress(done, total)`` now and then.
             record: also record sampled eviction and ordering decisions for the ledger
@@ -127,7 +128,13 @@ class Engine:
 
         Returns:
             the run's per-request columns, counters and price feed.
+
+        Raises:
+            ValidationError: ``wl`` is not a valid ``Workload`` (NaN arrival, value or price, ...).
         """
+        if not isinstance(wl, Workload):
+            raise ValidationError(f"Engine.run takes a Workload; got {type(wl).__name__}")
+        wl.validate()  # before the session reads its tenant names (add_workload checks it again)
         s = self.session(
             scheduler,
             bus=bus,

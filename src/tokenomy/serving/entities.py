@@ -19,8 +19,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from tokenomy.core.errors import ValidationError
+from tokenomy.serving._fields import flag, real, whole
 
 __all__ = ["SPEC_RULES", "Completion", "EngineConfig", "ServeRequest", "Workload"]
+
+_INT_COLUMNS = ("prompt_tokens", "output_tokens", "tenant")
+_COLUMNS = ("arrival_s", *_INT_COLUMNS, "v_usd", "lam_usd_per_s", "predicted_output_tokens")
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,23 +67,34 @@ class Workload:
         return float(self.arrival_s[-1] - self.arrival_s[0]) if len(self) else 0.0
 
     def validate(self) -> Workload:
-        """Check shapes, signs and order once, at the edge; return self.
+        """Check types, shapes, signs, finiteness and order once, at the edge (vectorised); return self.
+
+        ``Engine.run``, ``Session.add_workload`` and ``DisaggregatedEngine.run`` call it first.
 
         Raises:
-            ValidationError: naming the column and the first bad row.
+            ValidationError: naming the column and the first bad row (a NaN arrival, value or price,
+                a length below 1, a tenant code outside ``tenant_names``, a column that is not a 1-D
+                numpy array of the right length and kind).
         """
+        if not isinstance(self.name, str):
+            raise ValidationError(f"Workload.name must be a string, got {self.name!r:.80}")
+        names = self.tenant_names
+        if not isinstance(names, tuple | list) or not all(isinstance(t, str) for t in names):
+            raise ValidationError(f"Workload.tenant_names must be a tuple of strings, got {names!r:.80}")
+        whole("Workload.hash_block_tokens", self.hash_block_tokens, low=1)
+        arr = self.arrival_s
+        if not isinstance(arr, np.ndarray) or arr.ndim != 1:
+            raise ValidationError(f"Workload.arrival_s must be a 1-D numpy array, got {arr!r:.80}")
         n = len(self)
-        for col in (
-            "prompt_tokens",
-            "output_tokens",
-            "tenant",
-            "v_usd",
-            "lam_usd_per_s",
-            "predicted_output_tokens",
-        ):
+        for col in _COLUMNS:
             arr = getattr(self, col)
-            if arr.shape != (n,):
-                raise ValidationError(f"Workload.{col} must have shape ({n},), got {arr.shape}")
+            if not isinstance(arr, np.ndarray) or arr.shape != (n,):
+                got = arr.shape if isinstance(arr, np.ndarray) else type(arr).__name__
+                raise ValidationError(f"Workload.{col} must be a numpy array of shape ({n},), got {got}")
+            kinds = "iu" if col in _INT_COLUMNS else "iuf"
+            if arr.dtype.kind not in kinds:
+                form = "whole numbers (an integer array)" if col in _INT_COLUMNS else "numbers"
+                raise ValidationError(f"Workload.{col} must hold {form}, got dtype {arr.dtype}")
         for col in ("prompt_tokens", "output_tokens"):
             bad = np.flatnonzero(getattr(self, col) < 1)
             if bad.size:
@@ -168,29 +183,46 @@ class EngineConfig:
     chunked_prefill: bool = True
 
     def __post_init__(self) -> None:
+        put = object.__setattr__
         for name in ("max_num_seqs", "max_batched_tokens", "kv_blocks", "block_tokens"):
-            if int(getattr(self, name)) < 1:
-                raise ValidationError(f"EngineConfig.{name} must be ≥ 1, got {getattr(self, name)!r}")
-        if self.spec_k < 0 or not 0.0 <= self.spec_alpha < 1.0:
-            raise ValidationError(
-                f"EngineConfig needs spec_k ≥ 0 and spec_alpha in [0, 1); "
-                f"got {self.spec_k!r}, {self.spec_alpha!r}"
-            )
+            put(self, name, whole(f"EngineConfig.{name}", getattr(self, name), low=1))
+        put(self, "spec_k", whole("EngineConfig.spec_k", self.spec_k))
+        put(
+            self,
+            "spec_alpha",
+            real("EngineConfig.spec_alpha", self.spec_alpha, low=0, high=1, high_open=True),
+        )
         if self.spec_rule not in SPEC_RULES:
             raise ValidationError(
                 f"EngineConfig.spec_rule must be one of {SPEC_RULES}; got {self.spec_rule!r}"
             )
-        if not all(0.0 <= a < 1.0 for a in self.spec_alpha_by_tenant) or not (
-            self.spec_alpha_halving_tokens >= 0.0
-        ):
+        by_tenant = self.spec_alpha_by_tenant
+        if isinstance(by_tenant, str | bytes) or not isinstance(by_tenant, Sequence | np.ndarray):
             raise ValidationError(
-                "EngineConfig needs spec_alpha_by_tenant in [0, 1) and spec_alpha_halving_tokens ≥ 0; "
-                f"got {self.spec_alpha_by_tenant!r}, {self.spec_alpha_halving_tokens!r}"
+                f"EngineConfig.spec_alpha_by_tenant must be a sequence of numbers in [0, 1), got {by_tenant!r}"
             )
-        if self.gpu_usd_per_s < 0 or self.price_sample_s <= 0 or self.spec_draft_frac < 0:
-            raise ValidationError(
-                "EngineConfig gpu_usd_per_s and spec_draft_frac must be ≥ 0, price_sample_s > 0"
-            )
+        put(
+            self,
+            "spec_alpha_by_tenant",
+            tuple(
+                real(f"EngineConfig.spec_alpha_by_tenant[{i}]", a, low=0, high=1, high_open=True)
+                for i, a in enumerate(by_tenant)
+            ),
+        )
+        put(
+            self,
+            "spec_alpha_halving_tokens",
+            real("EngineConfig.spec_alpha_halving_tokens", self.spec_alpha_halving_tokens, low=0),
+        )
+        put(self, "spec_draft_frac", real("EngineConfig.spec_draft_frac", self.spec_draft_frac, low=0))
+        put(self, "gpu_usd_per_s", real("EngineConfig.gpu_usd_per_s", self.gpu_usd_per_s, low=0))
+        put(
+            self,
+            "price_sample_s",
+            real("EngineConfig.price_sample_s", self.price_sample_s, low=0, low_open=True),
+        )
+        put(self, "prefix_cache", flag("EngineConfig.prefix_cache", self.prefix_cache))
+        put(self, "chunked_prefill", flag("EngineConfig.chunked_prefill", self.chunked_prefill))
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,7 +270,16 @@ class ServeRequest:
                 raise ValidationError(f"ServeRequest.{name} must be a finite number ≥ 0, got {v!r}")
             object.__setattr__(self, name, float(v))
         if self.hash_ids is not None:
-            object.__setattr__(self, "hash_ids", tuple(int(h) for h in self.hash_ids))
+            hashes = self.hash_ids
+            if isinstance(hashes, str | bytes) or not isinstance(hashes, Sequence | np.ndarray):
+                raise ValidationError(
+                    f"ServeRequest.hash_ids must be a sequence of whole numbers, got {hashes!r:.80}"
+                )
+            object.__setattr__(
+                self,
+                "hash_ids",
+                tuple(whole(f"ServeRequest.hash_ids[{i}]", h, low=None) for i, h in enumerate(hashes)),
+            )
 
 
 @dataclass(frozen=True, slots=True)

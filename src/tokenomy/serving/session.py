@@ -174,9 +174,13 @@ class Session(Iteration):
         """Add every request of ``wl`` (validated; its first arrival at or after ``now_s``).
 
         Raises:
-            ValidationError: ``wl`` arrives before ``now_s`` or the last request added.
+            ValidationError: ``wl`` fails ``Workload.validate`` or arrives before ``now_s`` or the
+                last request added.
         """
         self._check_open()
+        if not isinstance(wl, Workload):
+            raise ValidationError(f"Session.add_workload takes a Workload; got {type(wl).__name__}")
+        wl.validate()
         t = self.requests
         last = max(self._now, t.arrival[-1] if len(t) else 0.0)
         if len(wl) and float(wl.arrival_s[0]) < last:

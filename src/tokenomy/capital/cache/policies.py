@@ -39,12 +39,14 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
+from tokenomy.capital._fields import flag, real
 from tokenomy.capital.cache.demand import DemandIndex
 from tokenomy.capital.cache.reuse import (
     COUNT_BIN_OF,
     COUNT_CAP,
     DEPTH_BIN_OF,
     DEPTH_CAP,
+    N_CLASSES,
     DepreciationFit,
     block_class,
 )
@@ -228,6 +230,10 @@ class ValueAwareEviction(_HeapPolicy):
         prior_demands: pseudo-demands at the mean λ that shrink w toward 1.
         admission: test blocks before caching them (else every finished block is cached).
         log: where sampled decisions go (``None``: nowhere).
+
+    Raises:
+        ValidationError: naming the argument: ``fit`` not a ``DepreciationFit`` of every block class,
+            ``prior_demands`` not a finite number ≥ 0, a flag that is not a bool, ``log`` not a ``CacheLog``.
     """
 
     name = "value"
@@ -241,10 +247,22 @@ class ValueAwareEviction(_HeapPolicy):
         admission: bool = True,
         log: CacheLog | None = None,
     ) -> None:
+        if fit is not None and not (isinstance(fit, DepreciationFit) and len(fit.alpha) == N_CLASSES):
+            got = f"{len(fit.alpha)} classes" if isinstance(fit, DepreciationFit) else repr(fit)
+            raise ValidationError(
+                f"ValueAwareEviction.fit must be None or a DepreciationFit with {N_CLASSES} classes "
+                f"(reuse.fit_depreciation); got {got:.80}"
+            )
+        if log is not None and not isinstance(log, CacheLog):
+            raise ValidationError(f"ValueAwareEviction.log must be None or a CacheLog, got {log!r:.80}")
         super().__init__(log)
-        self.fit = fit if fit is not None else DepreciationFit(1 / 600, (math.log(1 / 600),) * 30, 0.0, 0)
+        self.fit = (
+            fit if fit is not None else DepreciationFit(1 / 600, (math.log(1 / 600),) * N_CLASSES, 0.0, 0)
+        )
         self._alpha, self._delta = list(self.fit.alpha), self.fit.delta_per_s
-        self.weight_by_value, self.prior_demands, self.admission = weight_by_value, prior_demands, admission
+        self.weight_by_value = flag("ValueAwareEviction.weight_by_value", weight_by_value)
+        self.prior_demands = real("ValueAwareEviction.prior_demands", prior_demands, low=0)
+        self.admission = flag("ValueAwareEviction.admission", admission)
 
     def fresh(self) -> ValueAwareEviction:
         """A new, empty policy with the same parameters and log (one per run)."""

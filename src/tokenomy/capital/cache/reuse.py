@@ -23,12 +23,14 @@ What it does not do: it reads no files (the interfaces load traces), and it does
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
+from tokenomy.capital._fields import real, whole
 from tokenomy.core.errors import ValidationError
 
 __all__ = [
@@ -206,6 +208,27 @@ class DepreciationFit:
     alpha: tuple[float, ...]
     log_likelihood: float
     demands: int
+
+    def __post_init__(self) -> None:
+        """Raises ValidationError naming the field: δ not finite ≥ 0, α empty or not finite numbers,
+        a NaN or non-numeric log-likelihood, demands not a whole number ≥ 0."""
+        put = object.__setattr__
+        put(self, "delta_per_s", real("DepreciationFit.delta_per_s", self.delta_per_s, low=0))
+        alpha = self.alpha
+        if isinstance(alpha, str | bytes) or not isinstance(alpha, Sequence | np.ndarray) or len(alpha) == 0:
+            raise ValidationError(
+                f"DepreciationFit.alpha must be a non-empty sequence of finite numbers, got {alpha!r:.80}"
+            )
+        put(self, "alpha", tuple(real(f"DepreciationFit.alpha[{i}]", a) for i, a in enumerate(alpha)))
+        ll = self.log_likelihood
+        if (
+            isinstance(ll, bool | np.bool_)
+            or not isinstance(ll, int | float | np.integer | np.floating)
+            or math.isnan(ll)
+        ):
+            raise ValidationError(f"DepreciationFit.log_likelihood must be a number (not NaN), got {ll!r}")
+        put(self, "log_likelihood", float(ll))
+        put(self, "demands", whole("DepreciationFit.demands", self.demands))
 
     def hazard_per_s(self, klass: int, age_s: float) -> float:
         """Fitted reuses per second of a block of class ``klass`` at ``age_s`` since its last demand."""

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from tokenomy.capital._fields import real, whole
 from tokenomy.capital.rl.allocators.base import RLPrices
 from tokenomy.capital.rl.policy import Adam, PolicyNet, policy_gradient
 from tokenomy.capital.rl.tasks import TaskSet, make_split
@@ -51,29 +52,30 @@ class RLConfig:
     prices: RLPrices = field(default_factory=RLPrices)
 
     def __post_init__(self) -> None:
+        """Raises ValidationError naming the field (a count not a whole number, a rate not finite, ...)."""
+        put = object.__setattr__
         for name in (
             "hidden",
             "group_size",
+            "max_group_size",
             "num_groups",
             "candidates_per_step",
             "tasks_per_level",
+            "pretrain_tasks_per_level",
+            "max_tokens",
             "max_steps",
         ):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ValidationError(f"RLConfig.{name} must be a whole number ≥ 1, got {value!r}")
+            put(self, name, whole(f"RLConfig.{name}", getattr(self, name), low=1))
+        put(self, "pretrain_steps", whole("RLConfig.pretrain_steps", self.pretrain_steps, low=0))
+        put(self, "learning_rate", real("RLConfig.learning_rate", self.learning_rate, low=0, low_open=True))
+        if not isinstance(self.prices, RLPrices):
+            raise ValidationError(f"RLConfig.prices must be an RLPrices, got {self.prices!r:.80}")
         if self.group_size < 2 or self.max_group_size < self.group_size:
             raise ValidationError(
                 f"RLConfig needs 2 ≤ group_size ≤ max_group_size, got {self.group_size}, {self.max_group_size}"
             )
         if self.candidates_per_step < self.num_groups:
             raise ValidationError("RLConfig.candidates_per_step must be ≥ num_groups")
-        if not (self.learning_rate > 0 and self.max_tokens > 0):
-            raise ValidationError("RLConfig.learning_rate and max_tokens must be > 0")
-        if not 0.0 <= self.prices.drift_per_version < 1.0:
-            raise ValidationError(
-                f"drift_per_version must be in [0, 1), got {self.prices.drift_per_version!r}"
-            )
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,7 @@ from typing import ClassVar, TypeVar
 import numpy as np
 from numpy.typing import NDArray
 
+from tokenomy.capital._fields import real
 from tokenomy.capital.rl.staleness import ImportanceCorrection
 from tokenomy.core.errors import ValidationError
 
@@ -57,6 +58,13 @@ class RLPrices:
     update_usd_per_token: float = 1e-6
     v_usd: float = 1.5e-3
     drift_per_version: float = 0.0
+
+    def __post_init__(self) -> None:
+        """Raises ValidationError naming the field: a price not a finite number ≥ 0, δ not in [0, 1)."""
+        for name in ("rollout_usd_per_token", "verify_usd_per_token", "update_usd_per_token", "v_usd"):
+            object.__setattr__(self, name, real(f"RLPrices.{name}", getattr(self, name), low=0))
+        drift = real("RLPrices.drift_per_version", self.drift_per_version, low=0, high=1, high_open=True)
+        object.__setattr__(self, "drift_per_version", drift)
 
     def discount(self, staleness_versions: int) -> float:
         """(1 − δ)^s: the share of a fresh rollout's value left after ``staleness_versions`` versions."""

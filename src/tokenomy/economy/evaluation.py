@@ -13,11 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 from tokenomy.core.errors import ValidationError
 from tokenomy.core.rule import realised_utility
 from tokenomy.economy.system import Outcomes
+from tokenomy.serving._fields import real, whole
 
 __all__ = ["ConfigResult", "DiffResult", "bootstrap_mean", "paired_diff", "summarise", "utility"]
 
@@ -64,16 +65,27 @@ def utility(out: Outcomes) -> NDArray[np.float64]:
 
 
 def bootstrap_mean(
-    x: NDArray[np.float64], *, n_boot: int = 2000, seed: int = 0, level: float = 0.95
+    x: ArrayLike, *, n_boot: int = 2000, seed: int = 0, level: float = 0.95
 ) -> tuple[float, float, float]:
-    """(mean, low, high): percentile bootstrap CI of the mean of ``x``.
+    """(mean, low, high): percentile bootstrap CI of the mean of ``x`` (a 1-D sample of finite numbers).
 
     Raises:
-        ValidationError: fewer than 1000 resamples, an empty sample, or a level outside (0, 1).
+        ValidationError: naming the argument: ``x`` empty, not 1-D or holding a non-finite entry, fewer
+            than 1000 resamples, a seed that is not a whole number ≥ 0, a level outside (0, 1).
     """
-    if n_boot < 1000 or not 0 < level < 1 or x.size == 0:
+    n_boot = whole("bootstrap_mean n_boot", n_boot, low=1000)
+    seed = whole("bootstrap_mean seed", seed)
+    level = real("bootstrap_mean level", level, low=0, high=1, low_open=True, high_open=True)
+    try:
+        x = np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValidationError(f"bootstrap_mean x must be a 1-D sample of numbers, got {x!r:.80}") from None
+    if x.ndim != 1 or x.size == 0:
+        raise ValidationError(f"bootstrap_mean x must be a non-empty 1-D sample, got shape {x.shape}")
+    bad = np.flatnonzero(~np.isfinite(x))
+    if bad.size:
         raise ValidationError(
-            f"bootstrap needs n_boot ≥ 1000, 0 < level < 1 and data; got {n_boot}, {level}, {x.size}"
+            f"bootstrap_mean x must hold finite numbers; entry {int(bad[0])} is {float(x[bad[0]])!r}"
         )
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, x.size, size=(n_boot, x.size))

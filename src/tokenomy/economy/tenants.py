@@ -33,6 +33,7 @@ from scipy.special import ndtr
 
 from tokenomy.core.errors import ValidationError
 from tokenomy.core.rule import utility_terms
+from tokenomy.serving._fields import real, whole
 from tokenomy.serving.servegen import WINDOW_S, ServeGenClient
 from tokenomy.serving.steptime import BLIS_LLAMA31_8B_H100_TP1, StepTimeModel
 from tokenomy.serving.workloads import ValueModel
@@ -284,10 +285,22 @@ def synthetic_values(
 
     Defaults are the serving layer's synthetic ``ValueModel`` (median $0.05, σ 1), so the market and
     the simulator value requests alike. Every distribution is labelled ``synthetic``.
+
+    Raises:
+        ValidationError: naming the argument: ``k`` or ``seed`` not a whole number ≥ 0, a median or σ
+            not a finite number > 0, a spread not a finite number ≥ 0.
     """
+    k = whole("synthetic_values k", k)
+    seed = whole("synthetic_values seed", seed)
     base = ValueModel()
-    med = base.v_median_usd if median_usd is None else median_usd
-    sig = base.v_sigma if sigma is None else sigma
+    med = real(
+        "synthetic_values median_usd",
+        base.v_median_usd if median_usd is None else median_usd,
+        low=0,
+        low_open=True,
+    )
+    sig = real("synthetic_values sigma", base.v_sigma if sigma is None else sigma, low=0, low_open=True)
+    spread = real("synthetic_values spread", spread, low=0)
     z = np.random.default_rng(seed).standard_normal(k)
     return [LogNormalValue(float(med * np.exp(spread * zt)), float(sig)) for zt in z]
 

@@ -65,8 +65,6 @@ RIDGE_RANGE = (1e-6, 1e6)
 """The ridge penalties accepted: with |x| ≤ ``FEATURE_BOUND`` and d ≤ ``MAX_FEATURES`` every step stays finite."""
 MAX_PRIOR_WEIGHT = 1e6
 """Most pseudo-observations a prior may count as."""
-MAX_EXPLORE_Z = 1e3
-"""Largest ``explore_z`` (standard errors) accepted."""
 
 
 def final_question(prompt: str) -> str:
@@ -184,7 +182,7 @@ class OnlineRouter:
         epsilon_min: exploration probability where the argmax is confident (per-context ε);
             ``None`` (default) for flat ε everywhere. In [0, epsilon].
         explore_z: standard errors of the surplus difference within which the argmax counts as
-            unsure (with ``epsilon_min``), in [0, ``MAX_EXPLORE_Z``].
+            unsure (with ``epsilon_min``), a finite number ≥ 0.
 
     Every number must be a real number (a str or bool is refused, never coerced); features must be
     ``n_features`` finite numbers with |x| ≤ ``FEATURE_BOUND``; an outcome whose step would leave a
@@ -221,9 +219,9 @@ class OnlineRouter:
             if epsilon_min is None
             else real("epsilon_min", epsilon_min, lo=0.0, hi=self.epsilon, where="OnlineRouter (≤ epsilon)")
         )
-        self.explore_z = real("explore_z", explore_z, lo=0.0, hi=MAX_EXPLORE_Z, where="OnlineRouter")
+        self.explore_z = real("explore_z", explore_z, lo=0.0, where="OnlineRouter")
         d, k = self.n_features, len(self.models)
-        self.a_inv_ = np.repeat((np.eye(d) / ridge)[None], k, axis=0)  # per model (XᵀX + ridge·I)⁻¹
+        self.a_inv_ = np.repeat((np.eye(d) / self.ridge)[None], k, axis=0)  # per model (XᵀX + ridge·I)⁻¹
         self.b_ = np.zeros((k, d))  # per model Xᵀy
         self.n_updates_ = np.zeros(k, dtype=np.int64)
         bias = np.zeros(d)

@@ -197,6 +197,12 @@ def test_value_aware_eviction_refuses(field: str, kw: dict[str, object]) -> None
         ValueAwareEviction(**kw)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("every", [True, 1.5, "10", 0])
+def test_cache_log_refuses_an_every_that_is_not_a_whole_number(every: object) -> None:
+    with pytest.raises(ValidationError, match="CacheLog every"):
+        CacheLog(every=every)  # type: ignore[arg-type]
+
+
 def test_value_aware_eviction_keeps_good_arguments() -> None:
     pol = ValueAwareEviction(DepreciationFit(0.01, FLAT, -3.0, 4), prior_demands=0, log=CacheLog(every=1))
     assert pol.prior_demands == 0.0 and pol.fresh().admission is True

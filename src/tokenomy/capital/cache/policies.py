@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from tokenomy.capital._fields import flag, real
+from tokenomy.capital._fields import flag, real, whole
 from tokenomy.capital.cache.demand import DemandIndex
 from tokenomy.capital.cache.reuse import (
     COUNT_BIN_OF,
@@ -91,9 +91,7 @@ class CacheLog:
     """
 
     def __init__(self, every: int = 10) -> None:
-        if not (isinstance(every, int) and every >= 1):
-            raise ValidationError(f"CacheLog every must be an integer ≥ 1, got {every!r}")
-        self.every = every
+        self.every = whole("CacheLog every", every, low=1)
         self.policy = ""
         self.entry_blocks = 0
         self.counts = dict.fromkeys(ACTIONS, 0)

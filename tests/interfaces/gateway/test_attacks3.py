@@ -227,6 +227,9 @@ GOOD_CHAT: dict[str, dict[str, Any]] = {
     "assistant_tool_calls_no_content": {
         "messages": [USER, {"role": "assistant", "tool_calls": [CALL]}, {"role": "tool", "tool_call_id": "c1", "content": "1"}]
     },
+    "assistant_refusal_null_content": {
+        "messages": [USER, {"role": "assistant", "content": None, "refusal": "no"}, USER]
+    },
     "content_parts": {
         "messages": [{"role": "user", "content": [{"type": "text", "text": "hi"}, {"type": "image_url", "image_url": {"url": "data:,"}}]}]
     },

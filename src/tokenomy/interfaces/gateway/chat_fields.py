@@ -1,8 +1,8 @@
 """The fields of a chat body as OpenAI accepts them: each message and the optional request fields.
 
 ``check_messages``: a known role; content a string or an array of typed parts (null or absent only on
-an assistant turn with ``tool_calls`` / ``function_call``, or a function turn); ``tool_calls`` an
-array of objects; ``name`` and ``tool_call_id`` strings. ``check_fields``: temperature, top_p, the
+an assistant turn with ``tool_calls``, ``function_call``, ``refusal`` or ``audio``, or a function
+turn); ``tool_calls`` an array of objects; ``name`` and ``tool_call_id`` strings. ``check_fields``: temperature, top_p, the
 penalties, seed, logprobs, stop, tools, tool_choice, response_format, ... with OpenAI's types and
 ranges (null reads as not given). Each failure is a 400 naming the field (``messages[1].content``,
 ``temperature``) and its form; nothing is coerced. Lengths, ``n``, model and stream are ``guards``'.
@@ -20,6 +20,8 @@ __all__ = ["check_fields", "check_messages"]
 
 _ROLES = ("system", "developer", "user", "assistant", "tool", "function")
 _MISSING = object()
+# an assistant turn replayed from an answer may carry one of these and null content (OpenAI accepts it)
+_INSTEAD_OF_CONTENT = ("tool_calls", "function_call", "refusal", "audio")
 
 
 def _bad_message(i: int, field: str, form: str, got: Any) -> GatewayHTTPError:
@@ -34,8 +36,8 @@ def _parts(content: list[Any]) -> bool:
 
 def _check_message(i: int, m: Any) -> None:
     """One chat message as OpenAI accepts it: a known role; content a string or an array of typed parts
-    (null or absent only on an assistant turn with ``tool_calls`` / ``function_call``, or a function
-    turn); ``tool_calls`` an array of objects; ``name`` and ``tool_call_id`` strings."""
+    (null or absent only on an assistant turn with ``tool_calls``, ``function_call``, ``refusal`` or
+    ``audio``, or a function turn); ``tool_calls`` an array of objects; ``name`` and ``tool_call_id`` strings."""
     if not isinstance(m, dict):
         raise GatewayHTTPError(
             400, f"messages[{i}] must be an object; got {type(m).__name__}", param=f"messages[{i}]"
@@ -50,9 +52,7 @@ def _check_message(i: int, m: Any) -> None:
         if not _parts(content):
             raise _bad_message(i, "content", 'a string or an array of parts {"type": ..., ...}', content)
     elif content is None or content is _MISSING:
-        if not (
-            role == "function" or (role == "assistant" and (m.get("tool_calls") or m.get("function_call")))
-        ):
+        if not (role == "function" or (role == "assistant" and any(m.get(k) for k in _INSTEAD_OF_CONTENT))):
             form = "a string or an array of content parts"
             raise _bad_message(
                 i, "content", form + (" (or null with tool_calls)" if role == "assistant" else ""), content

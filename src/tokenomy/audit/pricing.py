@@ -14,6 +14,7 @@ by ``tokenomy.interfaces.loaders.pricefiles``; this module takes mappings.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +24,7 @@ from numpy.typing import NDArray
 
 from tokenomy.audit.log import StepTable
 from tokenomy.core.errors import SchemaError
+from tokenomy.ledger.records import TIME_S_MAX, TIME_S_MIN
 
 __all__ = [
     "ChainedPriceTable",
@@ -113,6 +115,20 @@ def _at(base: float, tiers: tuple[tuple[int, float], ...], start: int) -> float:
     return price
 
 
+def _price(where: str, model: str, key: str, value: Any, scale: float = 1.0) -> float:
+    """A price field of a price file as USD per million tokens (``value * scale``).
+
+    Raises:
+        SchemaError: naming the file, the model and the field, unless ``value`` is a finite number ≥ 0
+            (a bool or a string is refused, not read as 1 or its digits) whose scaled value is finite.
+    """
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    x = float(value) * scale if ok else math.nan
+    if not (math.isfinite(x) and x >= 0):
+        raise SchemaError(f"{where}: {model}.{key} must be a finite number ≥ 0, got {value!r}")
+    return x
+
+
 class GenaiPricesTable(PriceTable):
     """Rates from the ``genai-prices`` package, resolved per (model, provider, day) and cached.
 
@@ -192,17 +208,14 @@ class StaticPriceTable(PriceTable):
         for name, r in models.items():
             if not isinstance(r, Mapping):
                 raise SchemaError(f"{where}: models.{name} must be a mapping of rates")
-            try:
-                inp = float(r["input_usd_per_mtok"])
-                out = float(r["output_usd_per_mtok"])
-                cr = float(r.get("cache_read_usd_per_mtok", inp))
-                cw = float(r.get("cache_write_usd_per_mtok", inp))
-            except (KeyError, TypeError, ValueError) as exc:
-                raise SchemaError(
-                    f"{where}: models.{name}: need numeric input_usd_per_mtok and output_usd_per_mtok ({exc})"
-                ) from None
-            if min(inp, out, cr, cw) < 0:
-                raise SchemaError(f"{where}: models.{name}: rates must be ≥ 0")
+            for key in ("input_usd_per_mtok", "output_usd_per_mtok"):
+                if key not in r:
+                    raise SchemaError(f"{where}: models.{name}: missing {key}; expected a finite number ≥ 0")
+            at = f"models.{name}"
+            inp = _price(where, at, "input_usd_per_mtok", r["input_usd_per_mtok"])
+            out = _price(where, at, "output_usd_per_mtok", r["output_usd_per_mtok"])
+            cr = _price(where, at, "cache_read_usd_per_mtok", r.get("cache_read_usd_per_mtok", inp))
+            cw = _price(where, at, "cache_write_usd_per_mtok", r.get("cache_write_usd_per_mtok", inp))
             cards[str(name)] = RateCard(str(name), str(r.get("provider", "")), "override", inp, out, cr, cw)
         return cls(cards)
 
@@ -214,27 +227,41 @@ class StaticPriceTable(PriceTable):
         for name, r in data.items():
             if not isinstance(r, Mapping) or "input_cost_per_token" not in r:
                 continue
-            try:
-                inp = float(r["input_cost_per_token"]) * _M
-                out = float(r.get("output_cost_per_token", 0.0)) * _M
-                cr = float(r.get("cache_read_input_token_cost", r["input_cost_per_token"])) * _M
-                cw = float(r.get("cache_creation_input_token_cost", r["input_cost_per_token"])) * _M
-                tiers: list[tuple[int, float, float, float, float]] = []
-                for key in r:
-                    if key.startswith("input_cost_per_token_above_") and key.endswith("k_tokens"):
-                        k = int(key[len("input_cost_per_token_above_") : -len("k_tokens")]) * 1000
-                        sfx = key[len("input_cost_per_token") :]
-                        tiers.append(
-                            (
-                                k,
-                                float(r[key]) * _M,
-                                float(r.get("output_cost_per_token" + sfx, out / _M)) * _M,
-                                float(r.get("cache_read_input_token_cost" + sfx, cr / _M)) * _M,
-                                float(r.get("cache_creation_input_token_cost" + sfx, cw / _M)) * _M,
-                            )
+            at = str(name)
+            inp = _price(where, at, "input_cost_per_token", r["input_cost_per_token"], _M)
+            out = _price(where, at, "output_cost_per_token", r.get("output_cost_per_token", 0.0), _M)
+            cr = _price(
+                where,
+                at,
+                "cache_read_input_token_cost",
+                r.get("cache_read_input_token_cost", r["input_cost_per_token"]),
+                _M,
+            )
+            cw = _price(
+                where,
+                at,
+                "cache_creation_input_token_cost",
+                r.get("cache_creation_input_token_cost", r["input_cost_per_token"]),
+                _M,
+            )
+            tiers: list[tuple[int, float, float, float, float]] = []
+            for key in r:
+                if key.startswith("input_cost_per_token_above_") and key.endswith("k_tokens"):
+                    size = key[len("input_cost_per_token_above_") : -len("k_tokens")]
+                    if not size.isdigit():
+                        raise SchemaError(
+                            f"{where}: {name}.{key}: expected input_cost_per_token_above_<N>k_tokens "
+                            "with N a whole number"
                         )
-            except (TypeError, ValueError) as exc:
-                raise SchemaError(f"{where}: {name}: non-numeric price ({exc})") from None
+                    sfx = key[len("input_cost_per_token") :]
+                    row = [_price(where, at, key, r[key], _M)]
+                    for base, default in (
+                        ("output_cost_per_token", out),
+                        ("cache_read_input_token_cost", cr),
+                        ("cache_creation_input_token_cost", cw),
+                    ):
+                        row.append(_price(where, at, base + sfx, r.get(base + sfx, default / _M), _M))
+                    tiers.append((int(size) * 1000, row[0], row[1], row[2], row[3]))
             cards[str(name)] = RateCard(
                 str(name),
                 str(r.get("litellm_provider", "")),
@@ -341,7 +368,16 @@ def price_steps(steps: StepTable, table: PriceTable, *, unknown_zero: bool = Fal
     cards: dict[str, RateCard] = {}
     if n == 0 or llm.size == 0:
         return Pricing(cost, unknown, cards, unknown_zero, upper, lower, savings)
-    day = np.where(np.isnan(steps.time_s[llm]), -1, np.floor(steps.time_s[llm] / 86400.0)).astype(np.int64)
+    t = steps.time_s[llm]
+    undatable = (t < TIME_S_MIN) | (t > TIME_S_MAX)  # NaN: undated, priced at today's rates
+    if undatable.any():
+        i = int(llm[np.flatnonzero(undatable)[0]])
+        raise SchemaError(
+            f"step {steps.step_id[i]!r} of request {steps.request_id[i]!r}: time_s={float(steps.time_s[i])!r} "
+            f"is not a usable time; expected Unix seconds in [{TIME_S_MIN:.0f}, {TIME_S_MAX:.0f}] "
+            "(years 1 to 9999 UTC), the range a price date can be read from"
+        )
+    day = np.where(np.isnan(t), -1, np.floor(t / 86400.0)).astype(np.int64)
     # groups of (model, provider, day) by integer codes: a dict pass over the (model, provider) pairs,
     # numbered in sorted order, then one integer sort (a string sort of a million keys is slow)
     codes: dict[tuple[str, str], int] = {}

@@ -3,7 +3,8 @@ argument (or column) and the form expected, raised before the file is touched.
 
 ``records`` (the records argument of the appends), ``request_filter`` (the request of a read),
 ``text_column`` (a text column of ``append_outcome_arrays``), ``check_quality`` (realised quality in
-[0, 1]) and ``check_repeats`` (a decision id twice in one batch). No I/O.
+[0, 1]), ``check_times`` (times in ``records.TIME_S_MIN`` .. ``TIME_S_MAX``) and ``check_repeats`` (a
+decision id twice in one batch). No I/O.
 """
 
 from __future__ import annotations
@@ -13,12 +14,21 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from numpy.typing import NDArray
 
 from tokenomy.core.errors import LedgerError, ValidationError
-from tokenomy.ledger.records import is_utf8
+from tokenomy.ledger.records import TIME_S_MAX, TIME_S_MIN, is_utf8
 
-__all__ = ["check_quality", "check_repeats", "is_column", "records", "request_filter", "text_column"]
+__all__ = [
+    "check_quality",
+    "check_repeats",
+    "check_times",
+    "is_column",
+    "records",
+    "request_filter",
+    "text_column",
+]
 
 
 def check_repeats(ids: list[str]) -> None:
@@ -51,12 +61,13 @@ def is_column(values: object) -> bool:
     return isinstance(values, (Sequence, np.ndarray, pa.Array)) and not isinstance(values, (str, bytes))
 
 
-def text_column(label: str, values: object, n: int | None) -> pa.Array:
+def text_column(label: str, values: object, n: int | None, *, ids: bool = False) -> pa.Array:
     """A column of strings (``n`` entries when given) as Arrow text; ``label`` names it in errors
     (``outcome column candidate``, ``DecisionBatch.request_ids``).
 
     Raises:
-        ValidationError: naming the column, when it is not a sequence of UTF-8 strings of length ``n``.
+        ValidationError: naming the column, when it is not a sequence of UTF-8 strings of length ``n``,
+            or (``ids``) an entry is empty or only spaces.
     """
     if isinstance(values, pa.Array):
         arr: Any = values
@@ -76,7 +87,24 @@ def text_column(label: str, values: object, n: int | None) -> pa.Array:
         return pa.array([], pa.string())
     if out is None or out.null_count or not pa.types.is_string(out.type):
         raise ValidationError(f"{label} must hold strings of UTF-8 text; got {values!r}")
+    if ids:
+        blank = pc.or_(pc.equal(pc.utf8_length(out), 0), pc.utf8_is_space(out))
+        if pc.any(blank).as_py():
+            row = int(pc.index(blank, True).as_py())
+            raise ValidationError(
+                f"{label} must hold non-empty ids, not only spaces; row {row} is {out[row].as_py()!r}"
+            )
     return out
+
+
+def check_times(label: str, time_s: NDArray[np.float64]) -> None:
+    """Every time (finite already) lies in [TIME_S_MIN, TIME_S_MAX]: a date can name it."""
+    bad = np.flatnonzero((time_s < TIME_S_MIN) | (time_s > TIME_S_MAX))
+    if bad.size:
+        raise ValidationError(
+            f"{label} must be times in [{TIME_S_MIN:.0f}, {TIME_S_MAX:.0f}] (Unix seconds of years 1 to "
+            f"9999 UTC); row {int(bad[0])} is {float(time_s[bad[0]])!r}"
+        )
 
 
 def check_quality(quality: NDArray[np.float64]) -> None:

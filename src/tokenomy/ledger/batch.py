@@ -21,7 +21,7 @@ from tokenomy.core.errors import ValidationError
 from tokenomy.core.prices import PriceSource, ResourcePrice
 from tokenomy.core.rule import NULL, surplus_matrix
 from tokenomy.ledger import schema
-from tokenomy.ledger.arguments import is_column, text_column
+from tokenomy.ledger.arguments import check_times, is_column, text_column
 from tokenomy.ledger.kinds import validate_kind
 from tokenomy.ledger.layers import Layer, as_layer
 from tokenomy.ledger.metadata import metadata_json
@@ -110,8 +110,10 @@ class DecisionBatch:
             arr = np.asarray(getattr(self, name))
             if arr.shape != (n,):
                 raise ValidationError(f"DecisionBatch.{name} must have shape ({n},), got {arr.shape}")
-            if name != "chosen":
-                (check_finite_array if name == "time_s" else check_nonneg_array)(f"DecisionBatch.{name}", arr)
+            if name == "time_s":
+                check_times("DecisionBatch.time_s", check_finite_array("DecisionBatch.time_s", arr))
+            elif name != "chosen":
+                check_nonneg_array(f"DecisionBatch.{name}", arr)
         if np.any((self.chosen < NULL) | (self.chosen >= m)):
             raise ValidationError(f"DecisionBatch.chosen must be -1 (null option) or in [0, {m})")
         if self.propensity is not None:
@@ -219,7 +221,7 @@ class DecisionBatch:
                 "seq": seq,
                 "decision_id": decision_ids,
                 "time_s": np.asarray(self.time_s, np.float64),
-                "request_id": strings("request_ids", self.request_ids),
+                "request_id": text_column("DecisionBatch.request_ids", self.request_ids, n, ids=True),
                 "tenant": const("") if self.tenants is None else strings("tenants", self.tenants),
                 "layer": const(Layer(self.layer).value),
                 "decision_point": const(self.decision_point),

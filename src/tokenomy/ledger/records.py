@@ -11,6 +11,7 @@ another candidate by name. The schema is documented in docs/ledger.md (version `
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -26,9 +27,31 @@ from tokenomy.ledger.layers import Layer
 from tokenomy.ledger.layers import as_layer as _layer
 from tokenomy.ledger.metadata import check_metadata
 
-__all__ = ["SCHEMA_VERSION", "Candidate", "Decision", "Layer", "Outcome", "is_utf8"]
+__all__ = [
+    "MAX_HARM_EVENTS",
+    "SCHEMA_VERSION",
+    "TIME_S_MAX",
+    "TIME_S_MIN",
+    "Candidate",
+    "Decision",
+    "Layer",
+    "Outcome",
+    "check_time_s",
+    "is_utf8",
+]
 
 SCHEMA_VERSION = 2
+
+TIME_S_MIN = -62_135_596_800.0
+"""Earliest accepted ``time_s``: 0001-01-01T00:00:00 UTC in Unix seconds (the first instant a calendar
+date can name). Any clock a layer keeps (Unix time, seconds since a simulation start) lies inside."""
+TIME_S_MAX = 253_402_300_799.0
+"""Latest accepted ``time_s``: 9999-12-31T23:59:59 UTC in Unix seconds (the last instant a calendar
+date can name), so every stored time can be read back as a date (the audit prices calls by date)."""
+MAX_HARM_EVENTS = 2**31 - 1
+"""Largest harm-event count one outcome can hold (the column is a 32-bit integer)."""
+
+_TIME_RANGE = f"[{TIME_S_MIN:.0f}, {TIME_S_MAX:.0f}] (Unix seconds of years 1 to 9999 UTC)"
 
 
 def is_utf8(value: object) -> TypeGuard[str]:
@@ -42,11 +65,27 @@ def is_utf8(value: object) -> TypeGuard[str]:
     return True
 
 
+def check_time_s(name: str, value: object, where: str) -> float:
+    """``value`` as a float, or a ValidationError unless it is a number in [TIME_S_MIN, TIME_S_MAX]."""
+    x = _number(name, value, where)
+    if not TIME_S_MIN <= x <= TIME_S_MAX:
+        raise ValidationError(f"{name} in {where} must be a time in {_TIME_RANGE}, got {x!r}")
+    return x
+
+
+def _number(name: str, value: object, where: str) -> float:
+    """A finite number; a bool or a string is refused, not read as 1, 0 or its digits."""
+    if isinstance(value, (bool, str, bytes)):
+        raise ValidationError(f"{name} in {where} must be a finite number, got {value!r}")
+    return check_finite(name, value, where=where)  # type: ignore[arg-type]
+
+
 def _text(name: str, value: object, where: str, *, allow_empty: bool = False) -> str:
-    if not is_utf8(value) or (not value and not allow_empty):
+    """UTF-8 text; empty only with ``allow_empty``, and never only spaces (an id nobody can tell apart)."""
+    if not is_utf8(value) or (not value and not allow_empty) or (value and not value.strip()):
+        blank = "" if allow_empty else "non-empty "
         raise ValidationError(
-            f"{name} in {where} must be a {'' if allow_empty else 'non-empty '}string of UTF-8 text, "
-            f"got {value!r}"
+            f"{name} in {where} must be a {blank}string of UTF-8 text, not only spaces, got {value!r}"
         )
     return value
 
@@ -155,7 +194,7 @@ class Decision:
                 f"chosen in {where} must be None (the null option) or an index in [0, {len(cands)}), "
                 f"got {self.chosen!r}"
             )
-        object.__setattr__(self, "time_s", check_finite("time_s", self.time_s, where=where))
+        object.__setattr__(self, "time_s", check_time_s("time_s", self.time_s, where))
         object.__setattr__(self, "propensity", check_prob("propensity", self.propensity, where=where))
         if self.propensity == 0.0:
             raise ValidationError(f"propensity in {where} must be in (0, 1], got 0.0")
@@ -251,24 +290,24 @@ class Outcome:
         _text("candidate", self.candidate, where, allow_empty=True)
         _text("decision_id", self.decision_id, where, allow_empty=True)
         set_ = object.__setattr__
-        if isinstance(self.quality, (str, bytes)):
-            raise ValidationError(f"quality in {where} must be a finite number, got {self.quality!r}")
-        set_(self, "quality", check_finite("quality", self.quality, where=where))
-        set_(self, "cost_usd", check_nonneg("cost_usd", self.cost_usd, where=where))
-        set_(self, "latency_s", check_nonneg("latency_s", self.latency_s, where=where))
-        set_(self, "harm", check_nonneg("harm", self.harm, where=where))
-        set_(self, "harm_irr", check_nonneg("harm_irr", self.harm_irr, where=where))
+        set_(self, "quality", _number("quality", self.quality, where))
+        for name in ("cost_usd", "latency_s", "harm", "harm_irr"):
+            set_(self, name, check_nonneg(name, _number(name, getattr(self, name), where), where=where))
         if self.harm_irr > self.harm * (1 + 1e-12):
             raise ValidationError(
                 f"harm_irr in {where} must be ≤ harm = {self.harm!r}, got {self.harm_irr!r}"
             )
+        events = self.harm_events
         if (
-            not isinstance(self.harm_events, int)
-            or isinstance(self.harm_events, bool)
-            or self.harm_events < 0
+            not isinstance(events, numbers.Integral)
+            or isinstance(events, bool)
+            or not 0 <= int(events) <= MAX_HARM_EVENTS
         ):
-            raise ValidationError(f"harm_events in {where} must be an integer ≥ 0, got {self.harm_events!r}")
-        set_(self, "time_s", check_finite("time_s", self.time_s, where=where))
+            raise ValidationError(
+                f"harm_events in {where} must be a whole number in [0, {MAX_HARM_EVENTS}], got {events!r}"
+            )
+        set_(self, "harm_events", int(events))
+        set_(self, "time_s", check_time_s("time_s", self.time_s, where))
         if not isinstance(self.observed, bool):
             raise ValidationError(f"observed in {where} must be True or False, got {self.observed!r}")
         set_(self, "metadata", _metadata(self.metadata, where))

@@ -8,7 +8,7 @@ process's lock (``locking``), so several handles and processes can append to one
 Every append is one transaction (``writer``): records are validated first, numbered from the database
 inside the transaction, then written together; any error rolls the whole batch back (nothing
 half-written) and raises ``LedgerError``; an interrupt is rolled back and re-raised. Outcomes must
-refer to a request (and, when given, a decision) already in the ledger. Parquet export writes one file per table.
+refer to a request (and, when given, a decision and a candidate of it) already in the ledger. Parquet export writes one file per table.
 Queries: ``regret()`` per decision and ``request_vectors()`` per request (see ``queries``).
 """
 
@@ -25,7 +25,6 @@ from typing import Any, TypeVar
 import duckdb
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 from numpy.typing import ArrayLike, NDArray
 
 from tokenomy.core._checks import check_finite_array, check_nonneg_array
@@ -33,6 +32,7 @@ from tokenomy.core.errors import LedgerError, ValidationError
 from tokenomy.ledger import queries, schema, writer
 from tokenomy.ledger.arguments import check_quality as _check_quality
 from tokenomy.ledger.arguments import check_repeats as _check_repeats
+from tokenomy.ledger.arguments import check_times as _check_times
 from tokenomy.ledger.arguments import records as _records
 from tokenomy.ledger.arguments import request_filter as _request_filter
 from tokenomy.ledger.arguments import text_column as _text_column
@@ -225,7 +225,8 @@ class Ledger:
         """Append outcomes in one transaction; return how many were written.
 
         Raises:
-            LedgerError: an outcome names a request or decision the ledger does not hold; nothing written.
+            LedgerError: an outcome names a request, a decision or a candidate (of that request) the
+                ledger does not hold; nothing written.
         """
         rows = _records("outcomes", outcomes)
         for i, o in enumerate(rows):
@@ -266,9 +267,9 @@ class Ledger:
 
         Raises:
             ValidationError: a bad value or a column of the wrong length; nothing written.
-            LedgerError: an unknown request or decision; nothing written.
+            LedgerError: an unknown request, decision or candidate; nothing written.
         """
-        ids = _text_column("outcome column request_id", request_id, None)
+        ids = _text_column("outcome column request_id", request_id, None, ids=True)
         n = len(ids)
         cols: dict[str, NDArray[np.float64]] = {}
         for name, val, check in (
@@ -287,10 +288,9 @@ class Ledger:
                 )
             cols[name] = np.ascontiguousarray(np.broadcast_to(arr, (n,)), dtype=np.float64)
         _check_quality(cols["quality"])
+        _check_times("outcome column time_s", cols["time_s"])
         if np.any(cols["harm_irr"] > cols["harm"] * (1 + 1e-12)):
             raise ValidationError("outcome column harm_irr must be ≤ harm in every row")
-        if n and pc.min(pc.utf8_length(ids)).as_py() == 0:
-            raise ValidationError("outcome column request_id must hold non-empty strings")
         if not isinstance(observed, (bool, np.bool_)):
             raise ValidationError(f"observed must be True or False; got {observed!r}")
         empty = pa.array(np.full(n, "", dtype=object), pa.string())

@@ -118,7 +118,8 @@ def decision_checks(first: int) -> list[Check]:
 
 
 def outcome_checks(first: int) -> list[Check]:
-    """Every new outcome (numbered from ``first``) names a request, and a decision, the ledger holds."""
+    """Every new outcome (numbered from ``first``) names a request, a decision and a candidate (of that
+    request, and of that decision when named) the ledger holds."""
     new = f"(SELECT * FROM outcomes WHERE seq >= {first})"
     return [
         (
@@ -130,5 +131,16 @@ def outcome_checks(first: int) -> list[Check]:
             f"SELECT decision_id FROM {new} o WHERE o.decision_id <> '' AND NOT EXISTS "
             "(SELECT 1 FROM decisions d WHERE d.decision_id = o.decision_id) LIMIT 1",
             "outcome names decision_id {!r}, which is not in the ledger; nothing written",
+        ),
+        *(
+            (
+                f"SELECT o.candidate, o.request_id FROM {new} o WHERE o.candidate <> '' AND o.decision_id {op} '' "
+                "AND NOT EXISTS (SELECT 1 FROM candidates c JOIN decisions d ON c.decision_seq = d.seq "
+                f"WHERE d.{key} = o.{key} AND c.name = o.candidate) LIMIT 1",
+                "outcome names candidate {!r}, which is not a candidate of request {!r}"
+                + of
+                + "; expected a candidate name the decision holds, or '' for the chosen one; nothing written",
+            )
+            for op, key, of in (("=", "request_id", ""), ("<>", "decision_id", " (of the decision it names)"))
         ),
     ]

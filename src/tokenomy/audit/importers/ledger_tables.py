@@ -8,7 +8,8 @@ column: tested equal), and the ``Decision`` / ``Outcome`` records the detectors 
 
 The records are built without re-running their constructors' checks: every row was checked when the
 ledger accepted it. What a damaged file could still break is checked here in bulk (propensity in (0, 1],
-the chosen index among the candidates, finite prices, a known layer, a candidate row for every index) and named as
+the chosen index among the candidates, finite prices, a known layer, a candidate row for every index, a
+time a date can name) and named as
 ``<where>: decision seq N (its id): ...``. Identical price vectors, metadata and candidates are built once
 and shared (they are immutable). No I/O.
 """
@@ -32,6 +33,7 @@ from tokenomy.audit.log import STEP_COLUMNS, AuditLog, RequestTable, StepTable
 from tokenomy.core.errors import SchemaError
 from tokenomy.core.prices import PriceVector, ResourcePrice
 from tokenomy.ledger import Candidate, Decision, Layer, Outcome
+from tokenomy.ledger.records import TIME_S_MAX, TIME_S_MIN
 
 __all__ = ["LedgerTables", "from_tables", "log_from_tables", "read_records"]
 
@@ -66,9 +68,11 @@ def _col(t: pa.Table, name: str) -> list[Any]:
     return out
 
 
-def _bad(where: str, dec: pa.Table, row: int, what: str) -> SchemaError:
+def _bad(
+    where: str, dec: pa.Table, row: int, what: str, why: str = "the ledger file is damaged"
+) -> SchemaError:
     seq, did = dec.column("seq")[row].as_py(), dec.column("decision_id")[row].as_py()
-    return SchemaError(f"{where}: decision seq {seq} ({did}): {what}; the ledger file is damaged")
+    return SchemaError(f"{where}: decision seq {seq} ({did}): {what}; {why}")
 
 
 def _check(dec: pa.Table, where: str) -> None:
@@ -92,6 +96,18 @@ def _check(dec: pa.Table, where: str) -> None:
     for bad, what in checks:
         if bad.any():
             raise _bad(where, dec, int(np.flatnonzero(bad)[0]), what)
+    time_s = np.asarray(dec.column("time_s"), dtype=np.float64)
+    late = (time_s < TIME_S_MIN) | (time_s > TIME_S_MAX)
+    if late.any():
+        row = int(np.flatnonzero(late)[0])
+        raise _bad(
+            where,
+            dec,
+            row,
+            f"time_s={float(time_s[row])!r} is not a usable time; expected Unix seconds in "
+            f"[{TIME_S_MIN:.0f}, {TIME_S_MAX:.0f}] (years 1 to 9999 UTC)",
+            "the file was written by an older tokenomy that did not bound times, or is damaged",
+        )
 
 
 def read_records(

@@ -26,7 +26,7 @@ from tokenomy.audit.pricing import ChainedPriceTable, GenaiPricesTable, PriceTab
 from tokenomy.audit.report_audit import build_report
 from tokenomy.core.errors import SchemaError, ValidationError
 from tokenomy.core.prices import PriceSource, PriceVector
-from tokenomy.interfaces.args import float_in, int_in
+from tokenomy.interfaces.args import float_in, int_in, refuse_ignored
 from tokenomy.interfaces.cmd_audit_summary import stopping_summary, summary, verification_summary
 from tokenomy.interfaces.outputs import atomic_write, check_output_path
 
@@ -266,7 +266,12 @@ def audit_inputs(
         raise ValidationError(f"--format must be one of {', '.join(FORMATS)}; got {fmt!r}")
     from tokenomy.interfaces.loaders.agent_data import load_schedule
 
-    schedule = load_schedule(schedule_file)
+    schedule = load_schedule(schedule_file)  # a bad schedule file is named before it is found unused
+    if schedule_file and not (log.steps.kind == "tool").any():
+        raise ValidationError(
+            f"--schedule {schedule_file} has no effect: the input holds no tool call (the schedule sets "
+            "the confirmation level of tool calls; without it the packaged schedule is reported)"
+        )
     source = schedule_file or "default_schedule.toml (packaged)"
     result = run_audit(
         log,
@@ -314,12 +319,34 @@ def _check_miniswe(folder: Path, trajectories: Sequence[Any]) -> None:
     )
 
 
+_LOG_FORMATS = ("otlp", "litellm", "langfuse")
+_PRICE_FLAGS = (("--v", "v"), ("--lam", "lam"), ("--rho", "rho"), ("--labels", "labels"))
+
+
+def _refuse_ignored(args: argparse.Namespace, fmt: str) -> None:
+    """Refuse a flag that would change nothing for ``fmt`` (or without ``--json``), naming where it acts."""
+    not_ledger = f"has no effect with --format ledger (a ledger's decisions carry their own prices and \
+outcomes); it applies to {', '.join(f for f in FORMATS if f != 'ledger')}"
+    ledger_only = [(flag, getattr(args, name), not_ledger) for flag, name in _PRICE_FLAGS]
+    not_lines = (
+        f"has no effect with --format {fmt}; it applies to {', '.join(_LOG_FORMATS)} (line-based logs)"
+    )
+    no_json = "has no effect without --json (it limits the per-request rows of the JSON output)"
+    refuse_ignored(
+        *(ledger_only if fmt == "ledger" else []),
+        ("--skip-bad", args.skip_bad if fmt not in _LOG_FORMATS else None, not_lines),
+        ("--max-requests", args.max_requests if getattr(args, "json", None) is None else None, no_json),
+    )
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     check_output_path(args.report, "--report")
+    fmt = args.format or _guess(Path(args.inputs[0]))
+    _refuse_ignored(args, fmt)
     t0 = time.perf_counter()
     result, payload = audit_inputs(
         args.inputs,
-        args.format,
+        fmt,
         prices_file=args.prices,
         labels_file=args.labels,
         defaults=_defaults(args),

@@ -149,3 +149,8 @@ def test_good_autonomy_inputs_still_work() -> None:
     assert split_folds(0, 2, 0).tolist() == []
     assert sorted(split_folds(4, 1, 0, train_frac=0.5).tolist()) == [-1, -1, 0, 0]
     assert GateContext(time_s=3, p_harm=1).time_s == 3.0
+
+
+def test_empty_tool_name_is_unknown_and_never_allowed() -> None:
+    assert classify_call("", {}, S).action_class == "unknown"
+    assert Gate(S).check(Call("", {})).decision != "allow"

@@ -383,11 +383,12 @@ def classify_call(
         The classification (``"unknown"`` for a name no table places).
 
     Raises:
-        ValidationError: ``tool`` is not a non-empty string, ``arguments`` not a mapping, or
+        ValidationError: ``tool`` is not a string ("" is classified ``unknown``), ``arguments`` not a
+            mapping, or
             ``schedule`` not a Schedule.
     """
-    if not isinstance(tool, str) or not tool:
-        raise ValidationError(f"tool must be a non-empty string (the function name), got {tool!r:.80}")
+    if not isinstance(tool, str):
+        raise ValidationError(f"tool must be a string (the function name), got {tool!r:.80}")
     if type(arguments) is not dict and not isinstance(arguments, Mapping):
         raise ValidationError(f"arguments of tool {tool!r} must be a mapping, got {arguments!r:.80}")
     if not isinstance(schedule, Schedule):

@@ -83,7 +83,8 @@ class Call:
         arguments: the call's arguments. # argument name -> JSON value
 
     Raises:
-        ValidationError: ``tool`` is not a non-empty string, ``arguments`` is not a mapping, or it
+        ValidationError: ``tool`` is not a string (an empty name is judged ``unknown``, fail closed),
+            ``arguments`` is not a mapping, or it
             nests deeper than ``MAX_ARGUMENT_DEPTH`` (a call the gate cannot judge is refused).
     """
 
@@ -91,8 +92,8 @@ class Call:
     arguments: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.tool, str) or not self.tool:
-            raise ValidationError(f"a call's tool must be a non-empty string, got {self.tool!r:.80}")
+        if not isinstance(self.tool, str):
+            raise ValidationError(f"a call's tool must be a string, got {self.tool!r:.80}")
         args = self.arguments
         if type(args) is not dict and not isinstance(args, Mapping):
             raise ValidationError(f"arguments of tool call {self.tool!r} must be an object, got {args!r:.80}")

@@ -7,6 +7,9 @@ price map first); runs the failure-mode detectors (over-delegation against the a
 report (``--report``) and returns the JSON (``--json``, added by cli.py). A malformed input line stops
 the import with file:line and nothing is written; ``--skip-bad`` skips and counts such lines. A log
 input with no record at all (an empty file, a header-only CSV) is an error, not an all-zero report.
+A flag that would change nothing is refused, naming where it applies: ``--v``/``--lam``/``--rho``/
+``--labels`` with a ledger (its decisions carry their prices and outcomes), ``--skip-bad`` with a ledger
+or an agent folder, ``--max-requests`` without ``--json``, ``--schedule`` when no call is a tool call.
 The terminal summary (``summary``, ``verification_summary``, ``stopping_summary``, re-exported here)
 lives in ``cmd_audit_summary``.
 """

@@ -13,6 +13,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from tokenomy.core.errors import ValidationError
 from tokenomy.core.prices import PriceVector, ResourcePrice
 from tokenomy.ledger import schema
 from tokenomy.ledger.metadata import metadata_json
@@ -109,17 +110,25 @@ def decisions_from_tables(
             tuple(res_by_seq.get(r["seq"], ())),
             r["prices_time_s"],
         )
-        yield Decision(
-            r["request_id"],
-            Layer(r["layer"]),
-            r["decision_point"],
-            tuple(by_seq.get(r["seq"], ())),
-            r["chosen_index"],
-            prices,
-            r["time_s"],
-            r["tenant"],
-            r["decision_id"],
-            r["propensity"],
-            json.loads(r["metadata"]),
-            r["kind"],
-        )
+        try:
+            record = _decision(r, by_seq, prices)
+        except ValidationError as exc:  # a stored row: name it as the file numbers it
+            raise ValidationError(f"decision seq {r['seq']} ({r['decision_id']}): {exc}") from None
+        yield record
+
+
+def _decision(r: Mapping[str, Any], by_seq: Mapping[int, list[Candidate]], prices: PriceVector) -> Decision:
+    return Decision(
+        r["request_id"],
+        Layer(r["layer"]),
+        r["decision_point"],
+        tuple(by_seq.get(r["seq"], ())),
+        r["chosen_index"],
+        prices,
+        r["time_s"],
+        r["tenant"],
+        r["decision_id"],
+        r["propensity"],
+        json.loads(r["metadata"]),
+        r["kind"],
+    )

@@ -154,3 +154,17 @@ def test_good_autonomy_inputs_still_work() -> None:
 def test_empty_tool_name_is_unknown_and_never_allowed() -> None:
     assert classify_call("", {}, S).action_class == "unknown"
     assert Gate(S).check(Call("", {})).decision != "allow"
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda: Gate(S, flush_every=True),
+        lambda: Gate(S, memo_entries=False),
+        lambda: autonomy_level(S, {"read": True}),
+        lambda: autonomy_level(S, {1: 2.0}),
+    ],
+)
+def test_bools_are_not_counts(fn: Callable[[], Any]) -> None:
+    with pytest.raises(ValidationError):
+        fn()

@@ -22,6 +22,7 @@ from tokenomy.core import (
     allocate,
     choose,
     choose_many,
+    crossover_value,
     risk_cost,
     surplus,
     surplus_matrix,
@@ -165,3 +166,19 @@ def test_with_prices_keeps_default_rho_irr_equal_to_rho() -> None:
 def test_with_prices_refuses_str_price() -> None:
     with pytest.raises(ValidationError, match="v_usd"):
         P.with_prices(v_usd="2")
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda: LogCurve("1"),
+        lambda: LogCurve(1.0, "1"),
+        lambda: PowerCurve(1.0, "0.5"),
+        lambda: SatExpCurve(1.0, "10"),
+        lambda: crossover_value(None, TokenUse("a", 1.0), P),
+        lambda: crossover_value(TokenUse("a", 1.0), TokenUse("b", 0.5), None),
+    ],
+)
+def test_curve_parameters_and_crossover_refuse_wrong_types(fn: Callable[[], Any]) -> None:
+    with pytest.raises(ValidationError):
+        fn()

@@ -145,17 +145,17 @@ class Gate(GateApprovals):
         bad = next((g for g in grants if not isinstance(g, Grant)), None)
         if bad is not None:
             raise ValidationError(f"grants must hold Grant values; got an entry {bad!r:.80}")
-        if not isinstance(max_sessions, int) or max_sessions < 1:
+        if isinstance(max_sessions, bool) or not isinstance(max_sessions, int) or max_sessions < 1:
             raise ValidationError(f"max_sessions must be an integer ≥ 1, got {max_sessions!r}")
         if mode not in ("schedule", "prices"):
             raise ValidationError(f"Gate mode must be 'schedule' or 'prices', got {mode!r}")
         if flush_every is None:
             flush_every = 256 if isinstance(ledger, Ledger) else 1
-        if not isinstance(flush_every, int) or flush_every < 1:
+        if isinstance(flush_every, bool) or not isinstance(flush_every, int) or flush_every < 1:
             raise ValidationError(f"flush_every must be an integer ≥ 1, got {flush_every!r}")
         if not isinstance(flush_after_s, (int, float)) or not flush_after_s >= 0:
             raise ValidationError(f"flush_after_s must be a number of seconds ≥ 0, got {flush_after_s!r}")
-        if not isinstance(memo_entries, int) or memo_entries < 0:
+        if isinstance(memo_entries, bool) or not isinstance(memo_entries, int) or memo_entries < 0:
             raise ValidationError(f"memo_entries must be an integer ≥ 0, got {memo_entries!r}")
         self.schedule = schedule
         self.ledger = ledger

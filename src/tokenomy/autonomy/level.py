@@ -101,7 +101,10 @@ def autonomy_level(
         raise ValidationError(f"schedule must be a Schedule, got {schedule!r:.80}")
     if not isinstance(mix, Mapping):
         raise ValidationError(f"mix must be a mapping of class name -> call count, got {mix!r:.80}")
-    counts = {str(k): check_nonneg(f"mix[{k!r}]", n) for k, n in mix.items()}
+    bad = next(((k, n) for k, n in mix.items() if not isinstance(k, str) or isinstance(n, bool)), None)
+    if bad is not None:
+        raise ValidationError(f"mix must map class names (strings) to call counts (numbers); got {bad!r:.80}")
+    counts = {k: check_nonneg(f"mix[{k!r}]", n) for k, n in mix.items()}
     total = float(sum(counts.values()))
     if total <= 0:
         raise ValidationError(f"mix must hold non-negative call counts with a positive total, got {mix!r}")

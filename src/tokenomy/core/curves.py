@@ -19,14 +19,15 @@ from dataclasses import dataclass
 
 from scipy.optimize import brentq
 
+from tokenomy.core._checks import check_finite
 from tokenomy.core.errors import ValidationError
 
 __all__ = ["Curve", "CustomCurve", "LogCurve", "PowerCurve", "SatExpCurve"]
 
 
 def _positive(name: str, x: float) -> float:
-    x = float(x)
-    if not (math.isfinite(x) and x > 0):
+    x = check_finite(name, x)
+    if not x > 0:
         raise ValidationError(f"{name} must be a finite number > 0, got {x!r}")
     return x
 
@@ -49,7 +50,8 @@ class LogCurve:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "scale", _positive("LogCurve scale", self.scale))
-        if not (math.isfinite(self.shift) and self.shift >= 0):
+        object.__setattr__(self, "shift", check_finite("LogCurve shift", self.shift))
+        if not self.shift >= 0:
             raise ValidationError(f"LogCurve shift must be a finite number ≥ 0, got {self.shift!r}")
 
     def value(self, t: float) -> float:
@@ -77,6 +79,7 @@ class PowerCurve:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "scale", _positive("PowerCurve scale", self.scale))
+        object.__setattr__(self, "exponent", check_finite("PowerCurve exponent", self.exponent))
         if not 0 < self.exponent < 1:
             raise ValidationError(f"PowerCurve exponent must be in (0, 1), got {self.exponent!r}")
 

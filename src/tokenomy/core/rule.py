@@ -181,7 +181,16 @@ def crossover_value(a: TokenUse, b: TokenUse, prices: PriceVector) -> float:
     Computed in decimal arithmetic on the shortest decimal form of each input, so inputs written in
     decimal (q = 0.7, 0.9) give the exact decimal answer (V* = 20, not 19.999999999999996).
     Returns ``inf`` when both have the same ``dq`` (V cannot separate them).
+
+    Raises:
+        ValidationError: ``a`` or ``b`` is not a ``TokenUse`` or ``prices`` not a ``PriceVector``.
     """
+
+    for name, u in (("a", a), ("b", b)):
+        if not isinstance(u, TokenUse):
+            raise ValidationError(f"crossover_value {name} must be a TokenUse, got {u!r:.80}")
+    if not isinstance(prices, PriceVector):
+        raise ValidationError(f"crossover_value needs a PriceVector, got {prices!r:.80}")
 
     def d(x: float) -> Decimal:
         return Decimal(repr(float(x)))

@@ -182,3 +182,10 @@ def test_with_prices_refuses_str_price() -> None:
 def test_curve_parameters_and_crossover_refuse_wrong_types(fn: Callable[[], Any]) -> None:
     with pytest.raises(ValidationError):
         fn()
+
+
+def test_large_finite_surpluses_whose_sum_overflows_are_kept() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        s = surplus_matrix([1e200, 1e200], [[1e108], [1e108]])
+    assert s.tolist() == [[1e308], [1e308]]

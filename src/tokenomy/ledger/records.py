@@ -136,7 +136,8 @@ class Decision:
         candidates: the uses considered, in order.
         chosen: index of the chosen candidate, or ``None`` for the null option (spend nothing).
         prices: the price vector at decision time (with each price's source).
-        time_s: decision time, seconds (any epoch; the layer's clock).
+        time_s: decision time, seconds (any epoch; the layer's clock), in [``TIME_S_MIN``,
+            ``TIME_S_MAX``]: the Unix seconds of years 1 to 9999 UTC, so a date can name it.
         tenant: who pays ("" when unknown).
         decision_id: unique id; the ledger assigns ``d<seq>`` when empty.
         propensity: probability that the policy chose ``chosen`` (1.0 for a deterministic policy);
@@ -260,10 +261,11 @@ class Outcome:
         latency_s: realised latency, seconds.
         harm: realised harm, harm units (probability × severity, or a severity for an event).
         harm_irr: the irreversible part of ``harm``.
-        harm_events: count of harm events observed.
-        candidate: "" for the chosen candidate; a candidate's name for a counterfactual outcome.
+        harm_events: count of harm events observed, a whole number in [0, ``MAX_HARM_EVENTS``].
+        candidate: "" for the chosen candidate; the name of one of the decision's candidates for a
+            counterfactual outcome (the ledger refuses a name no decision of the request holds).
         decision_id: the decision it belongs to; "" joins it to every decision of the request.
-        time_s: when it was observed.
+        time_s: when it was observed, in [``TIME_S_MIN``, ``TIME_S_MAX``] as for ``Decision``.
         observed: False when the outcome is an estimate (a model, not a measurement).
         metadata: free-form annotations, as for ``Decision``; key -> value.
 

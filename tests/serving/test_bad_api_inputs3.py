@@ -22,11 +22,12 @@ from tokenomy.capital.rl.allocators.base import RLPrices
 from tokenomy.capital.rl.config import RLConfig
 from tokenomy.core.errors import ValidationError
 from tokenomy.economy.evaluation import bootstrap_mean
-from tokenomy.economy.tenants import synthetic_values
+from tokenomy.economy.tenants import LogNormalValue, synthetic_values
 from tokenomy.serving.disagg import DisaggregatedEngine
 from tokenomy.serving.engine import Engine
 from tokenomy.serving.entities import EngineConfig, ServeRequest, Workload
 from tokenomy.serving.schedulers import make_scheduler
+from tokenomy.serving.workloads import TenantSpec, ValueModel, make_workload, tenant_mix
 
 N = 5
 NAN, INF = float("nan"), float("inf")
@@ -277,3 +278,101 @@ def test_synthetic_values_still_draw() -> None:
     vals = synthetic_values(3, seed=0)
     assert len(vals) == 3 and all(v.synthetic for v in vals)
     assert synthetic_values(0, seed=0) == []
+
+
+BAD_ENGINES: list[tuple[str, dict[str, object]]] = [
+    ("max_jump_steps", {"max_jump_steps": -1}),  # looped for ever
+    ("max_jump_steps", {"max_jump_steps": 0}),
+    ("max_jump_steps", {"max_jump_steps": 1.5}),
+    ("max_jump_steps", {"max_jump_steps": "x"}),
+    ("eviction", {"eviction": 5}),
+    ("config", {"config": "x"}),
+    ("step_model", {"step_model": None}),
+]
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(("field", "kw"), BAD_ENGINES, ids=[f"{b[0]}={b[1][b[0]]!r}" for b in BAD_ENGINES])
+def test_engine_refuses(field: str, kw: dict[str, object]) -> None:
+    with pytest.raises(ValidationError, match=re.escape(f"Engine {field}")):
+        Engine(**kw).run(_wl(), make_scheduler("fcfs"))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("field", "kw"),
+    [
+        ("scheduler", {"scheduler": "fcfs"}),
+        ("seed", {"seed": -1}),
+        ("tenant_names", {"tenant_names": "ab"}),
+        ("hash_block_tokens", {"hash_block_tokens": 0}),
+    ],
+)
+def test_session_refuses(field: str, kw: dict[str, object]) -> None:
+    args: dict[str, object] = {"scheduler": make_scheduler("fcfs"), **kw}
+    with pytest.raises(ValidationError, match=re.escape(f"Session {field}")):
+        Engine().session(**args)  # type: ignore[arg-type]
+
+
+def test_engine_run_refuses_a_scheduler_name() -> None:
+    with pytest.raises(ValidationError, match="Session scheduler"):
+        Engine().run(_wl(), "fcfs")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("field", "args", "kw"),
+    [
+        ("prompt_tokens", ([0.0, 1.0], ["a", "b"], [1, 1]), {}),
+        ("prompt_tokens", ([0.0, 1.0], [1.5, 2.0], [1, 1]), {}),
+        ("output_tokens", ([0.0, 1.0], [1, 1], [np.nan, 1]), {}),
+        ("arrival_s", (["x", "y"], [1, 1], [1, 1]), {}),
+        ("tenant", ([0.0, 1.0], [1, 1], [1, 1]), {"tenant": [0.5, 0]}),
+        ("seed", ([0.0, 1.0], [1, 1], [1, 1]), {"seed": -1}),
+    ],
+)
+def test_make_workload_refuses(field: str, args: tuple[object, ...], kw: dict[str, object]) -> None:
+    with pytest.raises(ValidationError, match=re.escape(f"make_workload {field}")):
+        make_workload("w", *args, **kw)  # type: ignore[arg-type]
+
+
+def test_make_workload_takes_whole_floats() -> None:
+    wl = make_workload("w", [0.0, 1.0], [10.0, 20.0], np.array([3, 4], dtype=np.int32))
+    assert wl.prompt_tokens.tolist() == [10, 20] and wl.output_tokens.dtype == np.int64
+
+
+@pytest.mark.parametrize(
+    ("field", "kw"),
+    [
+        ("v_median_usd", {"v_median_usd": NAN}),
+        ("lam_sigma", {"lam_sigma": -1.0}),
+        ("noise_sigma", {"noise_sigma": "0.5"}),
+    ],
+)
+def test_value_model_refuses(field: str, kw: dict[str, object]) -> None:
+    with pytest.raises(ValidationError, match=re.escape(f"ValueModel.{field}")):
+        ValueModel(**kw)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("field", "kw"),
+    [("rate_rps", {"rate_rps": NAN}), ("cv", {"cv": INF}), ("prompt_median", {"prompt_median": 0.0})],
+)
+def test_tenant_spec_refuses(field: str, kw: dict[str, object]) -> None:
+    with pytest.raises(ValidationError, match=re.escape(f"TenantSpec.{field}")):
+        TenantSpec(**{"name": "a", "rate_rps": 1.0, **kw})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("field", "kw"),
+    [("duration_s", {"duration_s": INF}), ("duration_s", {"duration_s": NAN}), ("seed", {"seed": -1})],
+)
+def test_tenant_mix_refuses(field: str, kw: dict[str, object]) -> None:
+    with pytest.raises(ValidationError, match=re.escape(f"tenant_mix {field}")):
+        tenant_mix([TenantSpec("a", 1.0)], **{"duration_s": 10.0, **kw})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("field", "args"), [("median_usd", ("x", 1.0)), ("sigma", (1.0, None)), ("sigma", (1.0, NAN))]
+)
+def test_lognormal_value_refuses(field: str, args: tuple[object, ...]) -> None:
+    with pytest.raises(ValidationError, match=re.escape(f"LogNormalValue {field}")):
+        LogNormalValue(*args)  # type: ignore[arg-type]

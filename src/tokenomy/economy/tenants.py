@@ -33,7 +33,7 @@ from scipy.special import ndtr
 
 from tokenomy.core.errors import ValidationError
 from tokenomy.core.rule import utility_terms
-from tokenomy.serving._fields import real, whole
+from tokenomy.serving._fields import flag, real, whole
 from tokenomy.serving.servegen import WINDOW_S, ServeGenClient
 from tokenomy.serving.steptime import BLIS_LLAMA31_8B_H100_TP1, StepTimeModel
 from tokenomy.serving.workloads import ValueModel
@@ -56,7 +56,8 @@ class LogNormalValue:
     """V ~ LogNormal(ln ``median_usd``, ``sigma``): USD per unit of quality of one request.
 
     Raises:
-        ValidationError: the median is not a positive finite number or σ is not positive and finite.
+        ValidationError: the median is not a positive finite number, σ is not positive and finite, or
+            ``synthetic`` is not a bool.
     """
 
     median_usd: float
@@ -64,10 +65,11 @@ class LogNormalValue:
     synthetic: bool = True
 
     def __post_init__(self) -> None:
-        if not (np.isfinite(self.median_usd) and self.median_usd > 0):
-            raise ValidationError(f"LogNormalValue median_usd must be > 0; got {self.median_usd!r}")
-        if not (np.isfinite(self.sigma) and self.sigma > 0):
-            raise ValidationError(f"LogNormalValue sigma must be > 0; got {self.sigma!r}")
+        object.__setattr__(
+            self, "median_usd", real("LogNormalValue median_usd", self.median_usd, low=0, low_open=True)
+        )
+        object.__setattr__(self, "sigma", real("LogNormalValue sigma", self.sigma, low=0, low_open=True))
+        object.__setattr__(self, "synthetic", flag("LogNormalValue synthetic", self.synthetic))
 
     def scaled(self, factor: float) -> LogNormalValue:
         """The distribution of factor·V (a misreport scales every V by ``factor``)."""

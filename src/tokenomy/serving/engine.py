@@ -23,6 +23,7 @@ from collections.abc import Sequence
 
 from tokenomy.core.bus import PriceBus
 from tokenomy.core.errors import ValidationError
+from tokenomy.serving._fields import whole
 from tokenomy.serving.entities import EngineConfig, Workload
 from tokenomy.serving.iteration import Progress
 from tokenomy.serving.kv import EvictionPolicy
@@ -48,6 +49,10 @@ class Engine:
         max_jump_steps: cap on steps advanced at once (``None``: up to the next event; 1: step by
             step, the slow baseline the benchmark measures the jump against; same results up to
             float rounding).
+
+    Raises:
+        ValidationError: naming the argument: a step model, config or eviction of the wrong kind, a
+            ``max_jump_steps`` that is not ``None`` or a whole number ≥ 1.
     """
 
     def __init__(
@@ -58,10 +63,20 @@ class Engine:
         eviction: str | EvictionPolicy = "lru",
         max_jump_steps: int | None = None,
     ) -> None:
+        if not isinstance(step_model, StepTimeModel):
+            raise ValidationError(f"Engine step_model must be a StepTimeModel, got {step_model!r:.80}")
+        if config is not None and not isinstance(config, EngineConfig):
+            raise ValidationError(f"Engine config must be an EngineConfig or None, got {config!r:.80}")
+        if not (isinstance(eviction, str) or callable(getattr(eviction, "fresh", None))):
+            raise ValidationError(
+                f"Engine eviction must be a policy name or an EvictionPolicy instance, got {eviction!r:.80}"
+            )
         self.step_model = step_model
         self.config = config or EngineConfig()
         self.eviction = eviction
-        self.max_jump_steps = max_jump_steps
+        self.max_jump_steps = (
+            None if max_jump_steps is None else whole("Engine max_jump_steps", max_jump_steps, low=1)
+        )
 
     def session(
         self,

@@ -32,6 +32,7 @@ import numpy as np
 from tokenomy.core.bus import PriceBus
 from tokenomy.core.errors import ValidationError
 from tokenomy.core.prices import PriceVector
+from tokenomy.serving._fields import whole
 from tokenomy.serving.entities import Completion, EngineConfig, ServeRequest, Workload
 from tokenomy.serving.iteration import Iteration, Progress
 from tokenomy.serving.kv import EvictionPolicy
@@ -79,6 +80,10 @@ class Session(Iteration):
         name: the workload name carried into the result.
         tenant_names: names of the tenant codes requests may carry.
         hash_block_tokens: tokens per prefix hash block of the requests' ``hash_ids``.
+
+    Raises:
+        ValidationError: naming the argument: ``scheduler`` not a ``Scheduler`` instance, ``seed`` or
+            ``hash_block_tokens`` not a whole number (≥ 0, ≥ 1), ``tenant_names`` not strings.
     """
 
     def __init__(
@@ -100,6 +105,16 @@ class Session(Iteration):
     ) -> None:
         if bus is not None and not (isinstance(topic, str) and topic):
             raise ValidationError(f"Session topic must be a non-empty string; got {topic!r}")
+        if not isinstance(scheduler, Scheduler):
+            raise ValidationError(
+                f"Session scheduler must be a Scheduler instance (make_scheduler(name)), got {scheduler!r:.80}"
+            )
+        if not isinstance(tenant_names, tuple | list) or not all(isinstance(t, str) for t in tenant_names):
+            raise ValidationError(
+                f"Session tenant_names must be a tuple of strings, got {tenant_names!r:.80}"
+            )
+        seed = whole("Session seed", seed)
+        hash_block_tokens = whole("Session hash_block_tokens", hash_block_tokens, low=1)
         super().__init__(
             model,
             config,

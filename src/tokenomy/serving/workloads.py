@@ -24,6 +24,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from tokenomy.core.errors import ValidationError
+from tokenomy.serving._fields import real, whole
 from tokenomy.serving.entities import Workload
 
 __all__ = [
@@ -52,6 +53,15 @@ class ValueModel:
     lam_sigma: float = 1.0
     noise_sigma: float = 0.5
 
+    def __post_init__(self) -> None:
+        """Raises ValidationError naming the field: a median not finite > 0, a σ not finite ≥ 0."""
+        for name in ("v_median_usd", "lam_median_usd_per_s"):
+            object.__setattr__(
+                self, name, real(f"ValueModel.{name}", getattr(self, name), low=0, low_open=True)
+            )
+        for name in ("v_sigma", "lam_sigma", "noise_sigma"):
+            object.__setattr__(self, name, real(f"ValueModel.{name}", getattr(self, name), low=0))
+
     def draw(
         self, out_tokens: NDArray[np.int64], rng: np.random.Generator
     ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
@@ -61,6 +71,21 @@ class ValueModel:
         lam = self.lam_median_usd_per_s * np.exp(self.lam_sigma * rng.standard_normal(n))
         pred = np.maximum(1.0, out_tokens * np.exp(self.noise_sigma * rng.standard_normal(n)))
         return v, lam, pred
+
+
+def _whole_column(name: str, values: ArrayLike) -> NDArray[np.int64]:
+    """``values`` as int64, or raise unless every entry is a whole number (10.0 passes, 1.5 does not)."""
+    try:
+        raw = np.asarray(values)
+        if raw.dtype.kind in "iu":
+            return raw.astype(np.int64)
+        x = raw.astype(np.float64)
+    except (TypeError, ValueError, OverflowError):
+        raise ValidationError(f"{name} must be whole numbers, got {values!r:.80}") from None
+    bad = np.flatnonzero(~np.isfinite(x) | (x != np.round(x)) | (raw.dtype.kind == "b"))
+    if bad.size:
+        raise ValidationError(f"{name} must be whole numbers; entry {int(bad[0])} is {x.flat[bad[0]]!r}")
+    return x.astype(np.int64)
 
 
 def make_workload(
@@ -79,17 +104,22 @@ def make_workload(
     """A validated workload with synthetic V, λ and predicted lengths drawn with ``seed``.
 
     Raises:
-        ValidationError: bad shapes, non-positive lengths, negative or unsorted times.
+        ValidationError: bad shapes, lengths or tenant codes that are not whole numbers, non-positive
+            lengths, negative, non-finite or unsorted times, a negative seed.
     """
-    arr = np.asarray(arrival_s, dtype=np.float64)
-    p = np.asarray(prompt_tokens, dtype=np.int64)
-    o = np.asarray(output_tokens, dtype=np.int64)
+    try:
+        arr = np.asarray(arrival_s, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValidationError(f"make_workload arrival_s must be numbers, got {arrival_s!r:.80}") from None
+    p = _whole_column("make_workload prompt_tokens", prompt_tokens)
+    o = _whole_column("make_workload output_tokens", output_tokens)
+    seed = whole("make_workload seed", seed)
     if arr.shape != p.shape or arr.shape != o.shape or arr.ndim != 1:
         raise ValidationError(
             f"arrival_s, prompt_tokens, output_tokens must be 1-D of one length; "
             f"got {arr.shape}, {p.shape}, {o.shape}"
         )
-    t = np.zeros(arr.shape[0], np.int64) if tenant is None else np.asarray(tenant, dtype=np.int64)
+    t = np.zeros(arr.shape[0], np.int64) if tenant is None else _whole_column("make_workload tenant", tenant)
     v, lam, pred = (values or ValueModel()).draw(np.maximum(o, 1), np.random.default_rng(seed))
     return Workload(
         name,
@@ -164,6 +194,17 @@ class TenantSpec:
     output_median: float = 200.0
     output_sigma: float = 0.8
 
+    def __post_init__(self) -> None:
+        """Raises ValidationError naming the field: a rate, cv or median not finite > 0, a σ not finite ≥ 0."""
+        if not isinstance(self.name, str):
+            raise ValidationError(f"TenantSpec.name must be a string, got {self.name!r:.80}")
+        for name in ("rate_rps", "cv", "prompt_median", "output_median"):
+            object.__setattr__(
+                self, name, real(f"TenantSpec.{name}", getattr(self, name), low=0, low_open=True)
+            )
+        for name in ("prompt_sigma", "output_sigma"):
+            object.__setattr__(self, name, real(f"TenantSpec.{name}", getattr(self, name), low=0))
+
 
 def tenant_mix(
     tenants: Sequence[TenantSpec],
@@ -176,10 +217,14 @@ def tenant_mix(
     """A multi-tenant workload sampled from per-tenant statistics (ServeGen-style).
 
     Raises:
-        ValidationError: a rate or cv is not positive, or the duration is not.
+        ValidationError: naming the argument: the duration not a finite number > 0, a seed or
+            ``max_tokens`` not a whole number, a tenant that is not a ``TenantSpec``.
     """
-    if duration_s <= 0 or any(t.rate_rps <= 0 or t.cv <= 0 for t in tenants):
-        raise ValidationError("tenant_mix needs duration_s > 0 and every tenant rate_rps, cv > 0")
+    duration_s = real("tenant_mix duration_s", duration_s, low=0, low_open=True)
+    seed = whole("tenant_mix seed", seed)
+    max_tokens = whole("tenant_mix max_tokens", max_tokens, low=1)
+    if any(not isinstance(t, TenantSpec) for t in tenants):
+        raise ValidationError(f"tenant_mix tenants must be TenantSpec instances, got {tenants!r:.80}")
     rng = np.random.default_rng(seed)
     parts = []
     for k, t in enumerate(tenants):

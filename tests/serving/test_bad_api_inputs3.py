@@ -17,12 +17,16 @@ import numpy as np
 import pytest
 
 from tokenomy.capital.cache.policies import CacheLog, ValueAwareEviction
-from tokenomy.capital.cache.reuse import DepreciationFit
+from tokenomy.capital.cache.reuse import DepreciationFit, fit_depreciation
+from tokenomy.capital.rl.allocators import make_allocator
 from tokenomy.capital.rl.allocators.base import RLPrices
-from tokenomy.capital.rl.config import RLConfig
+from tokenomy.capital.rl.config import RLConfig, warm_start
+from tokenomy.capital.rl.loop import run_rl
 from tokenomy.core.errors import ValidationError
 from tokenomy.economy.evaluation import bootstrap_mean
-from tokenomy.economy.tenants import LogNormalValue, synthetic_values
+from tokenomy.economy.market import run_market
+from tokenomy.economy.requests import ValueSpec, compose
+from tokenomy.economy.tenants import LogNormalValue, TenantSet, synthetic_values, tenant_from_requests
 from tokenomy.serving.disagg import DisaggregatedEngine
 from tokenomy.serving.engine import Engine
 from tokenomy.serving.entities import EngineConfig, ServeRequest, Workload
@@ -376,3 +380,122 @@ def test_tenant_mix_refuses(field: str, kw: dict[str, object]) -> None:
 def test_lognormal_value_refuses(field: str, args: tuple[object, ...]) -> None:
     with pytest.raises(ValidationError, match=re.escape(f"LogNormalValue {field}")):
         LogNormalValue(*args)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("field", "kw"),
+    [
+        ("handoff_limit", {"handoff_limit": 1.5}),
+        ("handoff_limit", {"handoff_limit": "x"}),
+        ("no_gate", {"no_gate": "no"}),
+        ("prefill_config", {"prefill_config": "x"}),
+        ("decode_config", {"decode_config": "x"}),
+        ("transfer", {"transfer": "x"}),
+        ("step_model", {"step_model": None}),
+        ("eviction", {"eviction": 5}),
+    ],
+)
+def test_disaggregated_engine_refuses(field: str, kw: dict[str, object]) -> None:
+    with pytest.raises(ValidationError, match=re.escape(f"DisaggregatedEngine {field}")):
+        DisaggregatedEngine(**kw)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("field", "kw"),
+    [
+        ("tenant_share", {"tenant_share": (NAN, 0.5)}),
+        ("tenant_share", {"tenant_share": (1.0,)}),
+        ("tenant_share", {"tenant_share": (0.0, 0.0)}),
+        ("lam_usd_per_s", {"lam_usd_per_s": (-1.0, 0.1)}),
+        ("tenant_names", {"tenant_names": "ab"}),
+        ("chat_v_median_usd", {"chat_v_median_usd": NAN}),
+        ("agent_v_sigma", {"agent_v_sigma": INF}),
+        ("tool_s", {"tool_s": -1.0}),
+    ],
+)
+def test_value_spec_refuses(field: str, kw: dict[str, object]) -> None:
+    with pytest.raises(ValidationError, match=re.escape(f"ValueSpec.{field}")):
+        ValueSpec(**kw)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("field", "kw"),
+    [
+        ("trace", {"trace": None}),
+        ("n_prompts", {"n_prompts": 1.5}),
+        ("n_trajectories", {"n_trajectories": -1}),
+        ("seed", {"seed": -1}),
+        ("spec", {"spec": "x"}),
+    ],
+)
+def test_compose_refuses(field: str, kw: dict[str, object]) -> None:
+    args: dict[str, object] = {"trace": _wl(), "n_prompts": 3, "n_trajectories": 2, "agent_share": 0.5, **kw}
+    with pytest.raises(ValidationError, match=re.escape(f"compose {field}")):
+        compose(**args)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("field", "kw"), [("value", {"value": None}), ("seed", {"seed": -1}), ("atoms", {"atoms": 0})]
+)
+def test_tenant_from_requests_refuses(field: str, kw: dict[str, object]) -> None:
+    args: dict[str, object] = {"value": LogNormalValue(0.05, 1.0), **kw}
+    with pytest.raises(ValidationError, match=re.escape(f"tenant_from_requests {field}")):
+        tenant_from_requests("a", [0.0, 1.0], [1, 1], [1, 1], **args)  # type: ignore[arg-type]
+
+
+def test_run_market_refuses_a_string_cost() -> None:
+    ts = TenantSet(
+        tuple(
+            tenant_from_requests(f"t{k}", np.arange(5.0) * 10, [100] * 5, [20] * 5, v)
+            for k, v in enumerate(synthetic_values(2, seed=0))
+        )
+    )
+    with pytest.raises(ValidationError, match="run_market cost_usd_per_gpu_s"):
+        run_market(ts, 1.0, cost_usd_per_gpu_s="x")  # type: ignore[arg-type]
+
+
+SMALL_RL = RLConfig(
+    max_tokens=2000,
+    pretrain_steps=1,
+    tasks_per_level=4,
+    pretrain_tasks_per_level=2,
+    candidates_per_step=16,
+    num_groups=4,
+)
+
+
+@pytest.mark.parametrize(
+    ("field", "args"), [("config", (None, 0)), ("seed", (SMALL_RL, -1)), ("seed", (SMALL_RL, "x"))]
+)
+def test_warm_start_refuses(field: str, args: tuple[object, ...]) -> None:
+    with pytest.raises(ValidationError, match=re.escape(f"warm_start {field}")):
+        warm_start(*args)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("field", "kw"),
+    [
+        ("config", {"config": None}),
+        ("allocator", {"allocator": "uniform"}),
+        ("start", {"start": None}),
+        ("seed", {"seed": -1}),
+        ("staleness_versions", {"staleness_versions": -1}),
+        ("staleness_versions", {"staleness_versions": 1.5}),
+    ],
+)
+def test_run_rl_refuses(field: str, kw: dict[str, object]) -> None:
+    args: dict[str, object] = {
+        "config": SMALL_RL,
+        "allocator": make_allocator("uniform"),
+        "start": warm_start(SMALL_RL, 0),
+        "seed": 0,
+        **kw,
+    }
+    config, allocator, start = args.pop("config"), args.pop("allocator"), args.pop("start")
+    with pytest.raises(ValidationError, match=re.escape(f"run_rl {field}")):
+        run_rl(config, allocator, start, **args)  # type: ignore[arg-type]
+
+
+def test_fit_depreciation_refuses_a_non_table() -> None:
+    with pytest.raises(ValidationError, match="fit_depreciation table"):
+        fit_depreciation(None)  # type: ignore[arg-type]

@@ -25,6 +25,7 @@ from tokenomy.economy.equilibrium import (
     social_optimum,
 )
 from tokenomy.economy.tenants import TenantSet
+from tokenomy.serving._fields import real
 
 __all__ = ["FlatOutcome", "MarketReport", "Misreport", "flat", "misreport", "run_market"]
 
@@ -151,9 +152,9 @@ def run_market(
         tol: the clearing tolerance on |excess demand| / capacity.
 
     Raises:
-        ValidationError: capacity ≤ 0, a negative cost or a non-positive factor.
+        ValidationError: capacity ≤ 0, a cost that is not a finite number ≥ 0, a non-positive factor.
     """
-    c = float(cost_usd_per_gpu_s)
+    c = real("run_market cost_usd_per_gpu_s", cost_usd_per_gpu_s, low=0)
     eq = clear(tenants, capacity_gpu_s_per_s, floor_usd=c, cost_usd_per_gpu_s=c, bus=bus, tol=tol)
     lies = tuple(
         misreport(tenants, capacity_gpu_s_per_s, eq, tenant=k, factor=f, floor_usd=c, tol=tol)

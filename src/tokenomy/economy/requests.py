@@ -12,12 +12,14 @@ times by ``load``. Reads no file; the CLI loads the data and hands it in.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import NDArray
 
 from tokenomy.core.errors import ValidationError
+from tokenomy.serving._fields import real, whole
 from tokenomy.serving.entities import Workload
 
 __all__ = ["AgentTasks", "ChatRequests", "ComposedWorkload", "ValueSpec", "compose"]
@@ -44,6 +46,31 @@ class ValueSpec:
     agent_v_median_usd: float = 2.0
     agent_v_sigma: float = 0.75
     tool_s: float = 2.0
+
+    def __post_init__(self) -> None:
+        """Raises ValidationError naming the field (shares and prices per tenant, medians > 0, ...)."""
+        put = object.__setattr__
+        names = self.tenant_names
+        if not isinstance(names, tuple | list) or not names or not all(isinstance(t, str) for t in names):
+            raise ValidationError(
+                f"ValueSpec.tenant_names must be a non-empty tuple of strings, got {names!r:.80}"
+            )
+        put(self, "tenant_names", tuple(names))
+        for col in ("tenant_share", "lam_usd_per_s"):
+            vals = getattr(self, col)
+            if isinstance(vals, str | bytes) or not isinstance(vals, Sequence) or len(vals) != len(names):
+                raise ValidationError(
+                    f"ValueSpec.{col} must hold one number per tenant ({len(names)}), got {vals!r:.80}"
+                )
+            put(self, col, tuple(real(f"ValueSpec.{col}[{i}]", x, low=0) for i, x in enumerate(vals)))
+        if sum(self.tenant_share) <= 0:
+            raise ValidationError(
+                f"ValueSpec.tenant_share must have a positive sum, got {self.tenant_share!r}"
+            )
+        for name in ("chat_v_median_usd", "agent_v_median_usd"):
+            put(self, name, real(f"ValueSpec.{name}", getattr(self, name), low=0, low_open=True))
+        for name in ("chat_v_sigma", "agent_v_sigma", "tool_s"):
+            put(self, name, real(f"ValueSpec.{name}", getattr(self, name), low=0))
 
     def note(self) -> str:
         """One line that labels every synthetic draw (printed and written with every result)."""
@@ -151,8 +178,17 @@ def compose(
         name: label.
 
     Raises:
-        ValidationError: an empty trace or split, or ``agent_share`` outside [0, 1).
+        ValidationError: naming the argument: an empty trace or split, ``agent_share`` outside [0, 1),
+            a count or seed that is not a whole number ≥ 0, a trace or spec of the wrong kind.
     """
+    if not isinstance(trace, Workload):
+        raise ValidationError(f"compose trace must be a Workload, got {type(trace).__name__}")
+    if spec is not None and not isinstance(spec, ValueSpec):
+        raise ValidationError(f"compose spec must be a ValueSpec or None, got {spec!r:.80}")
+    n_prompts = whole("compose n_prompts", n_prompts)
+    n_trajectories = whole("compose n_trajectories", n_trajectories)
+    seed = whole("compose seed", seed)
+    agent_share = real("compose agent_share", agent_share, low=0, high=1, high_open=True)
     spec = spec or ValueSpec()
     if len(trace) == 0 or n_prompts < 1:
         raise ValidationError(f"compose needs arrivals and prompts; got {len(trace)} and {n_prompts}")

@@ -329,9 +329,21 @@ def tenant_from_requests(
     The size atoms are ``atoms`` requests sampled (with ``seed``) from the rows.
 
     Raises:
-        ValidationError: fewer than two requests or a zero time span.
+        ValidationError: fewer than two requests, a zero time span, a non-finite arrival, a value
+            that is not a ``LogNormalValue``, a seed or ``atoms`` that is not a whole number.
     """
-    t = np.asarray(arrival_s, np.float64)
+    if not isinstance(value, LogNormalValue):
+        raise ValidationError(f"tenant_from_requests value must be a LogNormalValue, got {value!r:.80}")
+    seed = whole("tenant_from_requests seed", seed)
+    atoms = whole("tenant_from_requests atoms", atoms, low=1)
+    try:
+        t = np.asarray(arrival_s, np.float64)
+    except (TypeError, ValueError):
+        raise ValidationError(
+            f"tenant_from_requests arrival_s must be numbers, got {arrival_s!r:.80}"
+        ) from None
+    if t.ndim != 1 or not np.isfinite(t).all():
+        raise ValidationError(f"tenant {name!r}: arrival_s must be a 1-D array of finite seconds")
     if t.size < 2 or not t.max() > t.min():
         raise ValidationError(f"tenant {name!r}: needs ≥ 2 requests over a positive time span")
     rng = np.random.default_rng(seed)

@@ -44,6 +44,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from tokenomy.core.errors import ValidationError
+from tokenomy.serving._fields import flag, whole
 from tokenomy.serving.engine import Engine, Progress
 from tokenomy.serving.entities import EngineConfig, ServeRequest, Workload
 from tokenomy.serving.recording import RecordSpec
@@ -130,6 +131,10 @@ class DisaggregatedEngine:
         handoff_limit: close prefill admission while this many finished prompts wait for the decode
             pool (default: the decode pool's ``max_num_seqs``; ``None`` in ``no_gate``: never).
         no_gate: no admission gate (the held KV is the only back-pressure).
+
+    Raises:
+        ValidationError: naming the argument: a step model, config, transfer or eviction of the wrong
+            kind, ``no_gate`` not a bool, ``handoff_limit`` not a whole number ≥ 1.
     """
 
     def __init__(
@@ -143,6 +148,24 @@ class DisaggregatedEngine:
         handoff_limit: int | None = None,
         no_gate: bool = False,
     ) -> None:
+        if not isinstance(step_model, StepTimeModel):
+            raise ValidationError(
+                f"DisaggregatedEngine step_model must be a StepTimeModel, got {step_model!r:.80}"
+            )
+        for name, cfg in (("prefill_config", prefill_config), ("decode_config", decode_config)):
+            if cfg is not None and not isinstance(cfg, EngineConfig):
+                raise ValidationError(
+                    f"DisaggregatedEngine {name} must be an EngineConfig or None, got {cfg!r:.80}"
+                )
+        if transfer is not None and not isinstance(transfer, KVTransfer):
+            raise ValidationError(
+                f"DisaggregatedEngine transfer must be a KVTransfer or None, got {transfer!r:.80}"
+            )
+        if not isinstance(eviction, str):
+            raise ValidationError(f"DisaggregatedEngine eviction must be a policy name, got {eviction!r:.80}")
+        no_gate = flag("DisaggregatedEngine no_gate", no_gate)
+        if handoff_limit is not None:
+            handoff_limit = whole("DisaggregatedEngine handoff_limit", handoff_limit, low=1)
         self.step_model = step_model
         self.prefill_config = prefill_config or EngineConfig()
         dc = decode_config or EngineConfig()

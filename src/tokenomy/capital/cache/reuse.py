@@ -258,8 +258,13 @@ def fit_depreciation(table: LifeTable, demands: int = 0) -> DepreciationFit:
     """Fit α_k and one δ by Poisson maximum likelihood on ``table`` (grid over δ, α in closed form).
 
     Raises:
-        ValidationError: the table holds no reuse at all (nothing to fit).
+        ValidationError: ``table`` is not a ``LifeTable`` or holds no reuse at all (nothing to fit).
     """
+    if not isinstance(table, LifeTable):
+        raise ValidationError(
+            f"fit_depreciation table must be a LifeTable (life_table(...)), got {table!r:.80}"
+        )
+    demands = whole("fit_depreciation demands", demands)
     if table.events.sum() <= 0:
         raise ValidationError("no block was demanded twice in the window: the reuse hazard cannot be fitted")
     lls = [_profile(table.events, table.exposure_s, table.age_s, float(d))[0] for d in _DELTAS]

@@ -89,7 +89,14 @@ class WarmStart:
 
 def warm_start(config: RLConfig, seed: int) -> WarmStart:
     """Disjoint train / held-out tasks and a policy pre-trained by maximum likelihood on separate
-    1- and 2-digit tasks (its own seed stream), so that RL starts from a policy with graded pass rates."""
+    1- and 2-digit tasks (its own seed stream), so that RL starts from a policy with graded pass rates.
+
+    Raises:
+        ValidationError: ``config`` is not an ``RLConfig`` or ``seed`` not a whole number ≥ 0.
+    """
+    if not isinstance(config, RLConfig):
+        raise ValidationError(f"warm_start config must be an RLConfig, got {config!r:.80}")
+    seed = whole("warm_start seed", seed)
     rng = np.random.default_rng([seed, 0])
     train, heldout = make_split(config.tasks_per_level, rng=rng)
     pre, _ = make_split(config.pretrain_tasks_per_level, levels=(1, 2), rng=np.random.default_rng([seed, 1]))

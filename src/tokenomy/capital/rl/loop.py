@@ -28,6 +28,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from numpy.typing import NDArray
 
+from tokenomy.capital._fields import whole
 from tokenomy.capital.rl.allocators.base import Allocator, GroupResults, Plan, StepView
 from tokenomy.capital.rl.config import RLConfig, WarmStart
 from tokenomy.capital.rl.policy import (
@@ -41,6 +42,7 @@ from tokenomy.capital.rl.policy import (
 )
 from tokenomy.capital.rl.staleness import ess_share, group_ess_share
 from tokenomy.capital.rl.tasks import MAX_DIGITS, TaskSet, verify
+from tokenomy.core.errors import ValidationError
 
 __all__ = ["GroupLog", "PassRates", "RunTrace", "run_rl"]
 
@@ -159,7 +161,23 @@ def run_rl(
         seed: seeds the task draws and the sampling (same seed, same run).
         staleness_versions: the async lag: rollouts used at step t come from the policy of step t − lag.
         on_version: sees the parameters after every step (θ_1, θ_2, …).
+
+    Raises:
+        ValidationError: naming the argument: a config, allocator or start of the wrong kind, a seed
+            or ``staleness_versions`` that is not a whole number ≥ 0.
     """
+    if not isinstance(config, RLConfig):
+        raise ValidationError(f"run_rl config must be an RLConfig, got {config!r:.80}")
+    if not isinstance(allocator, Allocator):
+        raise ValidationError(
+            f"run_rl allocator must be an Allocator (make_allocator(name)), got {allocator!r:.80}"
+        )
+    if not isinstance(start, WarmStart):
+        raise ValidationError(
+            f"run_rl start must be a WarmStart (warm_start(config, seed)), got {start!r:.80}"
+        )
+    seed = whole("run_rl seed", seed)
+    staleness_versions = whole("run_rl staleness_versions", staleness_versions)
     rng = np.random.default_rng([seed, 2, staleness_versions])
     train, heldout = start.train, start.heldout
     update_per_sample = train.prompt_tokens + train.answer_tokens

@@ -23,6 +23,7 @@ from tokenomy.capital.rl.allocators.base import RLPrices
 from tokenomy.capital.rl.config import RLConfig, warm_start
 from tokenomy.capital.rl.loop import run_rl
 from tokenomy.core.errors import ValidationError
+from tokenomy.economy.configs import parse_configs
 from tokenomy.economy.evaluation import bootstrap_mean
 from tokenomy.economy.market import run_market
 from tokenomy.economy.requests import ValueSpec, compose
@@ -499,3 +500,9 @@ def test_run_rl_refuses(field: str, kw: dict[str, object]) -> None:
 def test_fit_depreciation_refuses_a_non_table() -> None:
     with pytest.raises(ValidationError, match="fit_depreciation table"):
         fit_depreciation(None)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("text", [None, ["local"], 5, b"local"])
+def test_parse_configs_refuses_a_non_string(text: object) -> None:
+    with pytest.raises(ValidationError, match="--configs must be a comma list"):
+        parse_configs(text)  # type: ignore[arg-type]

@@ -99,9 +99,14 @@ DEFAULT_CONFIGS = ("local", "shared")
 def parse_configs(text: str) -> list[Config]:
     """A comma list of registry names (``all`` for every one), ``local`` and ``shared`` always first.
 
+    A name given twice is kept once; empty entries between commas are skipped (the CLI refuses both).
+
     Raises:
-        ValidationError: an unknown name (the message lists the valid ones) or an empty list.
+        ValidationError: ``text`` is not a string, an unknown name (the message lists the valid ones)
+            or an empty list.
     """
+    if not isinstance(text, str):
+        raise ValidationError(f"--configs must be a comma list of names (a string), got {text!r:.80}")
     names = list(CONFIGS) if text.strip() == "all" else [x.strip() for x in text.split(",") if x.strip()]
     bad = [n for n in names if n not in CONFIGS]
     if bad or not names:

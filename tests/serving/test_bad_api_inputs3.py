@@ -18,10 +18,12 @@ import pytest
 
 from tokenomy.capital.cache.policies import CacheLog, ValueAwareEviction
 from tokenomy.capital.cache.reuse import DepreciationFit, fit_depreciation
+from tokenomy.capital.cache.synthetic import SyntheticPrefixes
 from tokenomy.capital.rl.allocators import make_allocator
 from tokenomy.capital.rl.allocators.base import RLPrices
 from tokenomy.capital.rl.config import RLConfig, warm_start
 from tokenomy.capital.rl.loop import run_rl
+from tokenomy.capital.rl.worth import trace_worth
 from tokenomy.core.errors import ValidationError
 from tokenomy.economy.configs import parse_configs
 from tokenomy.economy.evaluation import bootstrap_mean
@@ -32,6 +34,7 @@ from tokenomy.serving.disagg import DisaggregatedEngine
 from tokenomy.serving.engine import Engine
 from tokenomy.serving.entities import EngineConfig, ServeRequest, Workload
 from tokenomy.serving.schedulers import make_scheduler
+from tokenomy.serving.steptime import LinearStepTime
 from tokenomy.serving.workloads import TenantSpec, ValueModel, make_workload, tenant_mix
 
 N = 5
@@ -506,3 +509,35 @@ def test_fit_depreciation_refuses_a_non_table() -> None:
 def test_parse_configs_refuses_a_non_string(text: object) -> None:
     with pytest.raises(ValidationError, match="--configs must be a comma list"):
         parse_configs(text)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("field", "kw"),
+    [
+        ("p_continue", {"p_continue": "x"}),
+        ("p_continue", {"p_continue": NAN}),
+        ("open_conversations", {"open_conversations": 1.5}),
+        ("block_tokens", {"block_tokens": True}),
+        ("zipf_s", {"zipf_s": NAN}),
+    ],
+)
+def test_synthetic_prefixes_refuse(field: str, kw: dict[str, object]) -> None:
+    with pytest.raises(ValidationError, match=re.escape(f"SyntheticPrefixes.{field}")):
+        SyntheticPrefixes(**kw)  # type: ignore[arg-type]
+
+
+def test_synthetic_prefixes_draw_refuses_a_negative_seed() -> None:
+    with pytest.raises(ValidationError, match=r"SyntheticPrefixes\.draw seed"):
+        SyntheticPrefixes().draw([100, 200], seed=-1)
+
+
+@pytest.mark.parametrize("args", [("x", 0.0, 0.0), (0.1, None, 0.0), (0.1, 0.0, True)])
+def test_linear_step_time_refuses_non_numbers(args: tuple[object, ...]) -> None:
+    with pytest.raises(ValidationError, match="LinearStepTime coefficients must be numbers"):
+        LinearStepTime(*args)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("age", [-1, 1.5, "2"])
+def test_trace_worth_refuses_a_bad_age(age: object) -> None:
+    with pytest.raises(ValidationError, match="trace_worth age_versions"):
+        trace_worth([], age_versions=age)  # type: ignore[arg-type]

@@ -101,6 +101,10 @@ class LinearStepTime(StepTimeModel):
             self.beta2_s_per_decode_token,
             self.attn_s_per_token_pair,
         )
+        if any(isinstance(v, bool | np.bool_) or not isinstance(v, int | float | np.number) for v in vals):
+            raise ValidationError(f"LinearStepTime coefficients must be numbers (seconds); got {vals!r:.120}")
+        if not isinstance(self.source, str):
+            raise ValidationError(f"LinearStepTime source must be a string, got {self.source!r:.80}")
         if not all(np.isfinite(v) and v >= 0 for v in vals) or self.beta0_s <= 0:
             raise ValidationError(f"LinearStepTime needs β0 > 0 and β1, β2, β_attn ≥ 0 (seconds); got {vals}")
 

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from tokenomy.core.errors import ValidationError
+from tokenomy.capital._fields import real, whole
 
 __all__ = ["SyntheticPrefixes"]
 
@@ -43,17 +43,23 @@ class SyntheticPrefixes:
     block_tokens: int = 512
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.p_continue <= 1.0:
-            raise ValidationError(f"SyntheticPrefixes.p_continue must be in [0, 1], got {self.p_continue!r}")
+        """Raises ValidationError naming the field: p_continue outside [0, 1], a count that is not a
+        whole number ≥ 1, a Zipf exponent that is not a finite number ≥ 0."""
+        put = object.__setattr__
+        put(self, "p_continue", real("SyntheticPrefixes.p_continue", self.p_continue, low=0, high=1))
         for name in ("open_conversations", "system_prompts", "system_blocks", "block_tokens"):
-            if int(getattr(self, name)) < 1:
-                raise ValidationError(f"SyntheticPrefixes.{name} must be ≥ 1, got {getattr(self, name)!r}")
+            put(self, name, whole(f"SyntheticPrefixes.{name}", getattr(self, name), low=1))
+        put(self, "zipf_s", real("SyntheticPrefixes.zipf_s", self.zipf_s, low=0))
 
     def draw(
         self, prompt_tokens: Sequence[int] | NDArray[np.int64], seed: int = 0
     ) -> list[NDArray[np.int64]]:
-        """Per request (in arrival order) its prefix block hashes."""
-        rng = np.random.default_rng(seed)
+        """Per request (in arrival order) its prefix block hashes.
+
+        Raises:
+            ValidationError: ``seed`` is not a whole number ≥ 0.
+        """
+        rng = np.random.default_rng(whole("SyntheticPrefixes.draw seed", seed))
         n = len(prompt_tokens)
         blocks = (np.asarray(prompt_tokens, np.int64) // self.block_tokens).tolist()
         pop = 1.0 / np.arange(1, self.system_prompts + 1) ** self.zipf_s

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from tokenomy.capital._fields import whole
 from tokenomy.ledger import Decision, Layer
 
 __all__ = ["TraceWorth", "trace_worth"]
@@ -45,7 +46,12 @@ def trace_worth(decisions: Iterable[Decision], *, age_versions: int | None = Non
     Args:
         decisions: ledger decisions (others are skipped).
         age_versions: price every trace at this age instead of its recorded staleness.
+
+    Raises:
+        ValidationError: ``age_versions`` is not ``None`` or a whole number ≥ 0.
     """
+    if age_versions is not None:
+        age_versions = whole("trace_worth age_versions", age_versions)
     out = []
     for d in decisions:
         if d.layer != Layer.CAPITAL or not (d.kind == "update" or d.decision_point.endswith("-use")):

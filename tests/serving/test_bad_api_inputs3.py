@@ -33,9 +33,10 @@ from tokenomy.economy.tenants import LogNormalValue, TenantSet, synthetic_values
 from tokenomy.serving.disagg import DisaggregatedEngine
 from tokenomy.serving.engine import Engine
 from tokenomy.serving.entities import EngineConfig, ServeRequest, Workload
+from tokenomy.serving.experiments import run_grid
 from tokenomy.serving.schedulers import make_scheduler
 from tokenomy.serving.steptime import LinearStepTime
-from tokenomy.serving.workloads import TenantSpec, ValueModel, make_workload, tenant_mix
+from tokenomy.serving.workloads import TenantSpec, ValueModel, concat, make_workload, rate_scaled, tenant_mix
 
 N = 5
 NAN, INF = float("nan"), float("inf")
@@ -541,3 +542,34 @@ def test_linear_step_time_refuses_non_numbers(args: tuple[object, ...]) -> None:
 def test_trace_worth_refuses_a_bad_age(age: object) -> None:
     with pytest.raises(ValidationError, match="trace_worth age_versions"):
         trace_worth([], age_versions=age)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("k", ["x", INF, NAN, True, 1e-320])
+def test_rate_scaled_refuses(k: object) -> None:
+    with pytest.raises(ValidationError, match="rate scale"):
+        rate_scaled(_wl(), k)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("parts", [[None], "ab", []])
+def test_concat_refuses(parts: object) -> None:
+    with pytest.raises(ValidationError, match="concat"):
+        concat(parts, "x")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("field", "kw"),
+    [
+        ("workloads", {"workloads": [None]}),
+        ("schedulers", {"schedulers": "fcfs"}),
+        ("evictions", {"evictions": "lru"}),
+    ],
+)
+def test_run_grid_refuses(field: str, kw: dict[str, object]) -> None:
+    args: dict[str, object] = {"workloads": [_wl()], "schedulers": ["fcfs"], "rates": [1.0], **kw}
+    with pytest.raises(ValidationError, match=f"run_grid {field}"):
+        run_grid(**args)  # type: ignore[arg-type]
+
+
+def test_run_until_refuses_a_bool() -> None:
+    with pytest.raises(ValidationError, match="run_until t_s"):
+        Engine().session(make_scheduler("fcfs")).run_until(True)

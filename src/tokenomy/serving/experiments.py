@@ -97,8 +97,14 @@ def run_grid(
         one row per (workload, rate, scheduler, eviction, KV size), in that nesting order.
 
     Raises:
-        ValidationError: eviction or KV axes with a disaggregated engine.
+        ValidationError: eviction or KV axes with a disaggregated engine; a workload that is not a
+            ``Workload``; schedulers, evictions or KV sizes given as one string instead of a list.
     """
+    if not all(isinstance(w, Workload) for w in workloads):
+        raise ValidationError(f"run_grid workloads must be Workloads, got {workloads!r:.80}")
+    for axis, values in (("schedulers", schedulers), ("evictions", evictions), ("kv_blocks", kv_blocks)):
+        if isinstance(values, str | bytes):
+            raise ValidationError(f"run_grid {axis} must be a list, got the string {values!r:.80}")
     eng: Engine | DisaggregatedEngine = engine or Engine()
     if (evictions is not None or kv_blocks is not None) and not isinstance(eng, Engine):
         raise ValidationError("--eviction / --kv-blocks lists need the plain engine (not --disaggregate)")

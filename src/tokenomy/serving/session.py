@@ -214,7 +214,11 @@ class Session(Iteration):
             ValidationError: ``t_s`` is earlier than ``now_s`` (time never runs back) or not finite.
         """
         self._check_open()
-        if not (isinstance(t_s, int | float) and math.isfinite(t_s)) or t_s < self._now:
+        if (
+            isinstance(t_s, bool)
+            or not (isinstance(t_s, int | float) and math.isfinite(t_s))
+            or t_s < self._now
+        ):
             raise ValidationError(f"run_until t_s must be finite and ≥ now_s ({self._now!r}); got {t_s!r}")
         self.run_to(float(t_s), float(t_s))
         self._now = float(t_s)

@@ -16,6 +16,7 @@ per-tenant statistics handed in by the loader. No file I/O here.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -141,15 +142,29 @@ def rate_scaled(wl: Workload, k: float) -> Workload:
     """The same requests arriving k times as fast (arrival times divided by k).
 
     Raises:
-        ValidationError: k ≤ 0.
+        ValidationError: k is not a finite number > 0, or so small that arrival times overflow.
     """
-    if not k > 0:
-        raise ValidationError(f"rate scale must be > 0, got {k!r}")
-    return replace(wl, name=f"{wl.name}×{k:g}", arrival_s=wl.arrival_s / k)
+    if (
+        isinstance(k, bool | np.bool_)
+        or not isinstance(k, int | float | np.number)
+        or not (math.isfinite(k) and k > 0)
+    ):
+        raise ValidationError(f"rate scale must be > 0 (a finite number), got {k!r}")
+    with np.errstate(over="ignore"):
+        arrival = wl.arrival_s / k
+    if not np.isfinite(arrival).all():
+        raise ValidationError(f"rate scale {k!r} pushes arrival times past the float range")
+    return replace(wl, name=f"{wl.name}×{k:g}", arrival_s=arrival)
 
 
 def concat(parts: Sequence[Workload], name: str) -> Workload:
-    """Merge workloads (each becomes a tenant) into one, sorted by arrival."""
+    """Merge workloads (each becomes a tenant) into one, sorted by arrival.
+
+    Raises:
+        ValidationError: no workloads, or an entry that is not a ``Workload``.
+    """
+    if isinstance(parts, str | bytes) or not all(isinstance(w, Workload) for w in parts):
+        raise ValidationError(f"concat takes a sequence of Workloads, got {parts!r:.80}")
     if not parts:
         raise ValidationError("concat needs at least one workload")
     order = np.argsort(np.concatenate([w.arrival_s for w in parts]), kind="stable")

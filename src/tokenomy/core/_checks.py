@@ -7,6 +7,7 @@ Each raises :class:`ValidationError` naming the field, the bad value and the exp
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -20,6 +21,10 @@ __all__ = [
     "check_nonneg",
     "check_nonneg_array",
     "check_prob",
+    "flag",
+    "real",
+    "text",
+    "whole",
 ]
 
 
@@ -98,3 +103,90 @@ def check_nonneg_array(name: str, values: ArrayLike) -> NDArray[np.float64]:
     if neg.any():
         raise ValidationError(f"{name} must be ≥ 0; {_where(arr, neg)}")
     return arr
+
+
+# Strict field checks, once per construction or public call (never in a per-request loop): a str or a
+# bool is never taken for a number, a number never for a bool, a float never for a whole number. numpy
+# scalars are accepted and returned as plain Python values. ``where`` prefixes the message ("RouteRequest").
+
+
+def _at(where: str) -> str:
+    return f"{where}: " if where else ""
+
+
+def _range(low: float | None, high: float | None, low_open: bool, high_open: bool) -> str:
+    if low is not None and high is not None:
+        return f"in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+    if low is not None:
+        return f"{'>' if low_open else '≥'} {low:g}"
+    if high is not None:
+        return f"{'<' if high_open else '≤'} {high:g}"
+    return ""
+
+
+def real(
+    name: str,
+    value: Any,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+    where: str = "",
+    form: str = "",
+) -> float:
+    """``value`` as a finite ``float`` in the stated range; a str, bool or other non-number is refused.
+
+    ``form`` replaces the stated range in the message (e.g. "in [0, 1)" where the caller refuses an
+    end point itself).
+    """
+    want = f"{_at(where)}{name} must be a finite number {form or _range(low, high, low_open, high_open)}".rstrip()
+    if isinstance(value, bool | np.bool_) or not isinstance(value, int | float | np.integer | np.floating):
+        raise ValidationError(f"{want}, got {value!r:.80}")
+    try:
+        x = float(value)
+    except OverflowError:
+        raise ValidationError(f"{want}, got an integer too large") from None
+    ok = math.isfinite(x)
+    if ok and low is not None:
+        ok = x > low if low_open else x >= low
+    if ok and high is not None:
+        ok = x < high if high_open else x <= high
+    if not ok:
+        raise ValidationError(f"{want}, got {x!r}")
+    return x
+
+
+def whole(name: str, value: Any, *, low: int | None = 0, high: int | None = None, where: str = "") -> int:
+    """``value`` as an ``int`` in [low, high] (``None``: unbounded); floats, strs and bools are refused."""
+    span = "" if low is None and high is None else " " + _range(low, high, False, False)
+    want = f"{_at(where)}{name} must be a whole number{span}"
+    if isinstance(value, bool | np.bool_) or not isinstance(value, int | np.integer):
+        raise ValidationError(f"{want}, got {value!r:.80}")
+    n = int(value)
+    if (low is not None and n < low) or (high is not None and n > high):
+        raise ValidationError(f"{want}, got {n}")
+    return n
+
+
+def flag(name: str, value: Any, *, where: str = "") -> bool:
+    """``value`` as a ``bool``; anything but ``True`` or ``False`` (a string such as 'no') is refused."""
+    if not isinstance(value, bool | np.bool_):
+        raise ValidationError(f"{_at(where)}{name} must be True or False, got {value!r:.80}")
+    return bool(value)
+
+
+def text(name: str, value: Any, *, where: str = "", blank: bool = True) -> str:
+    """``value`` if it is a str that encodes as UTF-8 (no lone surrogate); ``blank=False`` refuses ''."""
+    if not isinstance(value, str):
+        raise ValidationError(f"{_at(where)}{name} must be text (str), got {type(value).__name__}")
+    if not blank and not value.strip():
+        raise ValidationError(f"{_at(where)}{name} must be non-blank text, got {value!r}")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValidationError(
+            f"{_at(where)}{name} is not valid Unicode text: character {exc.start} is a lone surrogate "
+            f"{value[exc.start]!r}; expected UTF-8 encodable text"
+        ) from None
+    return value

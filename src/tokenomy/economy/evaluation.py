@@ -15,10 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from tokenomy.core._checks import real, whole
 from tokenomy.core.errors import ValidationError
 from tokenomy.core.rule import realised_utility
 from tokenomy.economy.system import Outcomes
-from tokenomy.serving._fields import real, whole
 
 __all__ = ["ConfigResult", "DiffResult", "bootstrap_mean", "paired_diff", "summarise", "utility"]
 

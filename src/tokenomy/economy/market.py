@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tokenomy.core._checks import real
 from tokenomy.core.bus import PriceBus
 from tokenomy.core.errors import ValidationError
 from tokenomy.economy.equilibrium import (
@@ -25,7 +26,6 @@ from tokenomy.economy.equilibrium import (
     social_optimum,
 )
 from tokenomy.economy.tenants import TenantSet
-from tokenomy.serving._fields import real
 
 __all__ = ["FlatOutcome", "MarketReport", "Misreport", "flat", "misreport", "run_market"]
 

@@ -18,8 +18,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 from numpy.typing import NDArray
 
+from tokenomy.core._checks import real, whole
 from tokenomy.core.errors import ValidationError
-from tokenomy.serving._fields import real, whole
 from tokenomy.serving.entities import Workload
 
 __all__ = ["AgentTasks", "ChatRequests", "ComposedWorkload", "ValueSpec", "compose"]

@@ -31,9 +31,9 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import ndtr
 
+from tokenomy.core._checks import flag, real, whole
 from tokenomy.core.errors import ValidationError
 from tokenomy.core.rule import utility_terms
-from tokenomy.serving._fields import flag, real, whole
 from tokenomy.serving.servegen import WINDOW_S, ServeGenClient
 from tokenomy.serving.steptime import BLIS_LLAMA31_8B_H100_TP1, StepTimeModel
 from tokenomy.serving.workloads import ValueModel

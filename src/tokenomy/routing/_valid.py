@@ -7,7 +7,6 @@ once per public call, never in a per-request loop.
 
 from __future__ import annotations
 
-import math
 import numbers
 from collections.abc import Sequence
 from typing import Any
@@ -15,75 +14,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from tokenomy.core._checks import real
 from tokenomy.core.errors import ValidationError
 
-__all__ = ["check_texts", "real", "text", "v_column", "whole"]
-
-
-def real(
-    name: str,
-    value: Any,
-    *,
-    lo: float | None = None,
-    hi: float | None = None,
-    where: str = "",
-    form: str = "",
-) -> float:
-    """``value`` as a finite float within [lo, hi]; a str, bool or other non-number is refused.
-
-    ``form`` replaces the stated range in the message (e.g. "in [0, 1)" where the caller then
-    refuses an end point itself).
-    """
-    at = f"{where}: " if where else ""
-    if not form:
-        form = (
-            f"in [{lo:g}, {hi:g}]"
-            if lo is not None and hi is not None
-            else f"≥ {lo:g}"
-            if lo is not None
-            else f"≤ {hi:g}"
-            if hi is not None
-            else ""
-        )
-    want = f"{at}{name} must be a finite number {form}".rstrip()
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValidationError(f"{want}, got {value!r:.80}")
-    try:
-        x = float(value)
-    except OverflowError:
-        raise ValidationError(f"{want}, got an integer too large") from None
-    if not math.isfinite(x) or (lo is not None and x < lo) or (hi is not None and x > hi):
-        raise ValidationError(f"{want}, got {x!r}")
-    return x
-
-
-def whole(name: str, value: Any, *, lo: int, hi: int | None = None, where: str = "") -> int:
-    """``value`` as an int within [lo, hi]; floats, strs and bools are refused."""
-    at = f"{where}: " if where else ""
-    span = f" in [{lo}, {hi}]" if hi is not None else f" ≥ {lo}"
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ValidationError(f"{at}{name} must be a whole number{span}, got {value!r:.80}")
-    n = int(value)
-    if n < lo or (hi is not None and n > hi):
-        raise ValidationError(f"{at}{name} must be a whole number{span}, got {n}")
-    return n
-
-
-def text(name: str, value: Any, *, where: str = "", blank: bool = True) -> str:
-    """``value`` if it is a str that encodes as UTF-8 (no lone surrogate); ``blank=False`` refuses ''."""
-    at = f"{where}: " if where else ""
-    if not isinstance(value, str):
-        raise ValidationError(f"{at}{name} must be text (str), got {type(value).__name__}")
-    if not blank and not value.strip():
-        raise ValidationError(f"{at}{name} must be non-blank text, got {value!r}")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise ValidationError(
-            f"{at}{name} is not valid Unicode text: character {exc.start} is a lone surrogate "
-            f"{value[exc.start]!r}; expected UTF-8 encodable text"
-        ) from None
-    return value
+__all__ = ["check_texts", "v_column"]
 
 
 def check_texts(name: str, values: Any) -> None:
@@ -100,7 +34,7 @@ def check_texts(name: str, values: Any) -> None:
 def v_column(v_usd: ArrayLike, n: int) -> NDArray[np.float64]:
     """V per request: a scalar or shape (N,), numbers (not str or bool), finite and ≥ 0."""
     if isinstance(v_usd, numbers.Real) and not isinstance(v_usd, bool):
-        return np.full(n, real("v_usd", v_usd, lo=0.0, where="route"))
+        return np.full(n, real("v_usd", v_usd, low=0.0, where="route"))
     arr = np.asarray(v_usd)
     if arr.dtype.kind not in "iuf":
         raise ValidationError(f"route: v_usd must be numbers ≥ 0, got {arr.dtype} values {v_usd!r:.60}")

@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from tokenomy.core._checks import real, whole
 from tokenomy.core.errors import SchemaError, ValidationError
-from tokenomy.routing._valid import real, whole
 
 __all__ = ["DEV_SPLITS", "LONG_COLUMNS", "REQUIRED_COLUMNS", "RoutingDataset"]
 
@@ -188,10 +188,10 @@ class RoutingDataset:
                 naming the values found and the ones understood; ``test_share`` not a number in
                 (0, 1) or ``seed`` not a whole number ≥ 0 (checked even when the data has a split).
         """
-        share = real("test_share", test_share, lo=0.0, hi=1.0, where="train_test", form="in (0, 1)")
+        share = real("test_share", test_share, low=0.0, high=1.0, where="train_test", form="in (0, 1)")
         if not 0.0 < share < 1.0:
             raise ValidationError(f"train_test: test_share must be a finite number in (0, 1), got {share!r}")
-        whole("seed", seed, lo=0, where="train_test")
+        whole("seed", seed, low=0, where="train_test")
         have = set(self.splits.tolist())
         dev = have & set(DEV_SPLITS)
         if {"train", "test"} <= have and have <= {"train", "test", *DEV_SPLITS}:

@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
+from tokenomy.core._checks import real, text
 from tokenomy.core.prices import PriceVector
 from tokenomy.core.rule import NULL
 from tokenomy.ledger import Candidate, Decision, DecisionBatch, Layer
-from tokenomy.routing._valid import real, text
 
 __all__ = ["CandidateRow", "RouteBatch", "RouteDecision", "RouteRequest"]
 
@@ -43,7 +43,7 @@ class RouteRequest:
         text("prompt", self.prompt, where="RouteRequest")
         text("category", self.category, where="RouteRequest")
         if self.v_usd is not None:
-            real("v_usd", self.v_usd, lo=0.0, where="RouteRequest")
+            real("v_usd", self.v_usd, low=0.0, where="RouteRequest")
         text("request_id", self.request_id, where="RouteRequest", blank=False)
 
 

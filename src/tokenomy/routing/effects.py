@@ -22,8 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from tokenomy.core._checks import real
 from tokenomy.core.errors import ValidationError
-from tokenomy.routing._valid import real
 from tokenomy.routing.dataset import RoutingDataset
 from tokenomy.routing.features import Features
 from tokenomy.routing.prices import PriceTable
@@ -228,7 +228,7 @@ class LatencyModel:
         out = np.zeros(len(self.models_))
         for j, m in enumerate(self.models_):
             try:
-                out[j] = real("queue", queue_s.get(m, 0.0), lo=0.0)
+                out[j] = real("queue", queue_s.get(m, 0.0), low=0.0)
             except ValidationError:
                 raise ValidationError(
                     f"queue_s must map models to finite seconds ≥ 0 (numbers, not text); "

@@ -36,11 +36,11 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from tokenomy.core._checks import real, text, whole
 from tokenomy.core.errors import ValidationError
 from tokenomy.core.prices import PriceVector
 from tokenomy.core.rule import surplus
 from tokenomy.core.uses import TokenUse
-from tokenomy.routing._valid import real, text, whole
 
 __all__ = [
     "FEATURE_BOUND",
@@ -89,7 +89,7 @@ def prompt_features(prompt: str, n_hash: int = 32) -> NDArray[np.float64]:
     without a fitted vocabulary.
     """
     text("prompt", prompt, where="prompt_features")
-    whole("n_hash", n_hash, lo=1, hi=MAX_FEATURES - N_DENSE, where="prompt_features")
+    whole("n_hash", n_hash, low=1, high=MAX_FEATURES - N_DENSE, where="prompt_features")
     prompt = final_question(prompt)
     toks = _WORD.findall(prompt.lower())
     nums = [t for t in toks if t.isdigit()]
@@ -127,7 +127,7 @@ class CandidateCost:
     def __post_init__(self) -> None:
         text("name", self.name, where="CandidateCost", blank=False)
         for f in ("dc_usd", "dl_s", "extra_lam_usd_per_s"):
-            real(f, getattr(self, f), lo=0.0, where=f"CandidateCost {self.name!r}")
+            real(f, getattr(self, f), low=0.0, where=f"CandidateCost {self.name!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,21 +205,23 @@ class OnlineRouter:
         explore_z: float = 2.0,
     ) -> None:
         self.models = _model_names(models)
-        self.n_features = whole("n_features", n_features, lo=1, hi=MAX_FEATURES, where="OnlineRouter")
-        self.epsilon = real("epsilon", epsilon, lo=0.0, hi=1.0, where="OnlineRouter", form="in [0, 1)")
+        self.n_features = whole("n_features", n_features, low=1, high=MAX_FEATURES, where="OnlineRouter")
+        self.epsilon = real("epsilon", epsilon, low=0.0, high=1.0, where="OnlineRouter", form="in [0, 1)")
         if self.epsilon >= 1.0:
             raise ValidationError(f"OnlineRouter: epsilon must be a finite number in [0, 1), got {epsilon!r}")
-        self.ridge = real("ridge", ridge, lo=RIDGE_RANGE[0], hi=RIDGE_RANGE[1], where="OnlineRouter")
+        self.ridge = real("ridge", ridge, low=RIDGE_RANGE[0], high=RIDGE_RANGE[1], where="OnlineRouter")
         self.prior_quality = self._priors(prior_quality)
         self.prior_weight = real(
-            "prior_weight", prior_weight, lo=0.0, hi=MAX_PRIOR_WEIGHT, where="OnlineRouter"
+            "prior_weight", prior_weight, low=0.0, high=MAX_PRIOR_WEIGHT, where="OnlineRouter"
         )
         self.epsilon_min = (
             None
             if epsilon_min is None
-            else real("epsilon_min", epsilon_min, lo=0.0, hi=self.epsilon, where="OnlineRouter (≤ epsilon)")
+            else real(
+                "epsilon_min", epsilon_min, low=0.0, high=self.epsilon, where="OnlineRouter (≤ epsilon)"
+            )
         )
-        self.explore_z = real("explore_z", explore_z, lo=0.0, where="OnlineRouter")
+        self.explore_z = real("explore_z", explore_z, low=0.0, where="OnlineRouter")
         d, k = self.n_features, len(self.models)
         self.a_inv_ = np.repeat((np.eye(d) / self.ridge)[None], k, axis=0)  # per model (XᵀX + ridge·I)⁻¹
         self.b_ = np.zeros((k, d))  # per model Xᵀy
@@ -244,7 +246,7 @@ class OnlineRouter:
                 f"OnlineRouter: prior_quality names unknown model(s) {unknown}; models: {list(self.models)}"
             )
         return {
-            m: real(f"prior_quality[{m!r}]", q, lo=0.0, hi=1.0, where="OnlineRouter")
+            m: real(f"prior_quality[{m!r}]", q, low=0.0, high=1.0, where="OnlineRouter")
             for m, q in prior_quality.items()
         }
 
@@ -395,7 +397,7 @@ class OnlineRouter:
     def _outcome(
         self, x: NDArray[np.float64], model: str, quality: float
     ) -> tuple[int, NDArray[np.float64], float]:
-        q = real("quality", quality, lo=0.0, hi=1.0, where="OnlineRouter.update")
+        q = real("quality", quality, low=0.0, high=1.0, where="OnlineRouter.update")
         return self._index(model), self._check_x(x), q
 
     def warm_start(self, outcomes: Iterable[tuple[NDArray[np.float64], str, float]]) -> OnlineRouter:

@@ -24,9 +24,10 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from tokenomy.core._checks import text
 from tokenomy.core.errors import ValidationError
 from tokenomy.core.prices import PriceVector
-from tokenomy.routing._valid import check_texts, text, v_column
+from tokenomy.routing._valid import check_texts, v_column
 from tokenomy.routing.dataset import RoutingDataset
 from tokenomy.routing.decision import RouteBatch, RouteDecision, RouteRequest
 from tokenomy.routing.effects import LatencyModel, RiskModel, TokenModel

@@ -43,8 +43,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 from numpy.typing import NDArray
 
+from tokenomy.core._checks import flag, whole
 from tokenomy.core.errors import ValidationError
-from tokenomy.serving._fields import flag, whole
 from tokenomy.serving.engine import Engine, Progress
 from tokenomy.serving.entities import EngineConfig, ServeRequest, Workload
 from tokenomy.serving.recording import RecordSpec

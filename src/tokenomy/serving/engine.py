@@ -21,9 +21,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from tokenomy.core._checks import whole
 from tokenomy.core.bus import PriceBus
 from tokenomy.core.errors import ValidationError
-from tokenomy.serving._fields import whole
 from tokenomy.serving.entities import EngineConfig, Workload
 from tokenomy.serving.iteration import Progress
 from tokenomy.serving.kv import EvictionPolicy

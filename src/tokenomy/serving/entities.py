@@ -18,8 +18,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from numpy.typing import NDArray
 
+from tokenomy.core._checks import flag, real, whole
 from tokenomy.core.errors import ValidationError
-from tokenomy.serving._fields import flag, real, whole
 
 __all__ = ["SPEC_RULES", "Completion", "EngineConfig", "ServeRequest", "Workload"]
 

@@ -29,10 +29,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tokenomy.core._checks import whole
 from tokenomy.core.bus import PriceBus
 from tokenomy.core.errors import ValidationError
 from tokenomy.core.prices import PriceVector
-from tokenomy.serving._fields import whole
 from tokenomy.serving.entities import Completion, EngineConfig, ServeRequest, Workload
 from tokenomy.serving.iteration import Iteration, Progress
 from tokenomy.serving.kv import EvictionPolicy

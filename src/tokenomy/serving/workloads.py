@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from tokenomy.core._checks import real, whole
 from tokenomy.core.errors import ValidationError
-from tokenomy.serving._fields import real, whole
 from tokenomy.serving.entities import Workload
 
 __all__ = [

@@ -39,7 +39,6 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from tokenomy.capital._fields import flag, real, whole
 from tokenomy.capital.cache.demand import DemandIndex
 from tokenomy.capital.cache.reuse import (
     COUNT_BIN_OF,
@@ -51,6 +50,7 @@ from tokenomy.capital.cache.reuse import (
     block_class,
 )
 from tokenomy.capital.cache.value import HoldingTest, holding_test, v_weight
+from tokenomy.core._checks import flag, real, whole
 from tokenomy.core.errors import ValidationError
 
 __all__ = ["ACTIONS", "BeladyEviction", "CacheDecisions", "CacheLog", "ValueAwareEviction"]

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from tokenomy.capital._fields import real, whole
+from tokenomy.core._checks import real, whole
 from tokenomy.core.errors import ValidationError
 
 __all__ = [

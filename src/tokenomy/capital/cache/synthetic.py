@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from tokenomy.capital._fields import real, whole
+from tokenomy.core._checks import real, whole
 
 __all__ = ["SyntheticPrefixes"]
 

@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from tokenomy.capital._fields import real, whole
 from tokenomy.capital.rl.allocators.base import RLPrices
 from tokenomy.capital.rl.policy import Adam, PolicyNet, policy_gradient
 from tokenomy.capital.rl.tasks import TaskSet, make_split
+from tokenomy.core._checks import real, whole
 from tokenomy.core.errors import ValidationError
 
 __all__ = ["RLConfig", "WarmStart", "warm_start"]

@@ -28,7 +28,6 @@ from dataclasses import dataclass, replace
 import numpy as np
 from numpy.typing import NDArray
 
-from tokenomy.capital._fields import whole
 from tokenomy.capital.rl.allocators.base import Allocator, GroupResults, Plan, StepView
 from tokenomy.capital.rl.config import RLConfig, WarmStart
 from tokenomy.capital.rl.policy import (
@@ -42,6 +41,7 @@ from tokenomy.capital.rl.policy import (
 )
 from tokenomy.capital.rl.staleness import ess_share, group_ess_share
 from tokenomy.capital.rl.tasks import MAX_DIGITS, TaskSet, verify
+from tokenomy.core._checks import whole
 from tokenomy.core.errors import ValidationError
 
 __all__ = ["GroupLog", "PassRates", "RunTrace", "run_rl"]

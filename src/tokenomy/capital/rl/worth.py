@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from tokenomy.capital._fields import whole
+from tokenomy.core._checks import whole
 from tokenomy.ledger import Decision, Layer
 
 __all__ = ["TraceWorth", "trace_worth"]

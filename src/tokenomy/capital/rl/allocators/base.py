@@ -23,8 +23,8 @@ from typing import ClassVar, TypeVar
 import numpy as np
 from numpy.typing import NDArray
 
-from tokenomy.capital._fields import real
 from tokenomy.capital.rl.staleness import ImportanceCorrection
+from tokenomy.core._checks import real
 from tokenomy.core.errors import ValidationError
 
 __all__ = [

@@ -21,10 +21,12 @@ import argparse
 import math
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from tokenomy.core.errors import ValidationError
 
 __all__ = [
+    "GIVEN",
     "MAX_DRAWS",
     "MAX_FOLDS",
     "MAX_RESAMPLES",
@@ -32,6 +34,7 @@ __all__ = [
     "MIN_RESAMPLES",
     "float_in",
     "floats",
+    "given",
     "int_in",
     "items",
     "refuse_ignored",
@@ -39,6 +42,15 @@ __all__ = [
     "usd_prices",
     "v_values",
 ]
+
+GIVEN = "options_given"
+"""Namespace attribute: dest → the option string typed, for every option on the command line (``cli``)."""
+
+
+def given(args: Any, dest: str) -> bool:
+    """True when the option setting ``dest`` was typed (even restating its default)."""
+    return dest in getattr(args, GIVEN, {})
+
 
 MAX_RESAMPLES = 1_000_000
 """Upper bound of a bootstrap-resample count flag (``--boot``): memory grows with it."""

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from tokenomy import __version__
+from tokenomy.interfaces.args import GIVEN
 
 if TYPE_CHECKING:
     from tokenomy.interfaces.outputs import write_json
@@ -45,13 +46,6 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
-
-    def parse_known_args(  # type: ignore[override]
-        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
-    ) -> tuple[argparse.Namespace, list[str]]:
-        parsed, rest = super().parse_known_args(args, namespace)
-        vars(parsed).pop(_SEEN, None)  # the options seen (``_once``) are parsing state, not a result
-        return parsed, rest
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -99,7 +93,7 @@ def _once(cls: type[argparse.Action]) -> type[argparse.Action]:
                 values: Any,
                 option_string: str | None = None,
             ) -> None:
-                seen = namespace.__dict__.setdefault(_SEEN, {})
+                seen = namespace.__dict__.setdefault(GIVEN, {})
                 if self.dest in seen:
                     first = seen[self.dest]
                     what = option_string if first == option_string else f"{first} and {option_string}"
@@ -110,9 +104,6 @@ def _once(cls: type[argparse.Action]) -> type[argparse.Action]:
         Once.__name__ = f"Once{cls.__name__}"
         _ONCE_CLASSES[cls] = Once
     return _ONCE_CLASSES[cls]
-
-
-_SEEN = "_options_given"
 
 
 def _once_each(parser: argparse.ArgumentParser) -> None:

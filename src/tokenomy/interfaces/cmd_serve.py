@@ -46,7 +46,6 @@ from tokenomy.interfaces.cmd_serve_cache import (
 )
 from tokenomy.interfaces.cmd_serve_ledger import RunRows, outcome_count, row_counts, run_rows, write_runs
 from tokenomy.interfaces.cmd_serve_setup import (
-    Given,
     _common,
     _engine,
     _load,
@@ -129,7 +128,6 @@ def register(sub: Any) -> None:
     )
     s.add_argument(
         "--ledger-sample",
-        action=Given,
         type=int_in(1),
         default=10,
         help="--ledger: keep every k-th decision (default 10)",

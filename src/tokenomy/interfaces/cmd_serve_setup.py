@@ -7,7 +7,7 @@ It parses and builds; it runs nothing and prints nothing (``cmd_serve`` does). R
 it is given (step-model and ServeGen files, traces). ``check_flags`` refuses, before any data is
 read, a flag that would be silently ignored without another one (``--spec-alpha`` without
 ``--spec-k``, ``--handoff-limit`` without ``--disaggregate``, an engine flag with ``--like``, ...);
-the parser records which flags were given (``Given``), so a flag restating its default is refused
+the parser records which flags were given (``args.given``), so a flag restating its default is refused
 too.
 """
 
@@ -17,12 +17,12 @@ import argparse
 import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from tokenomy.core.errors import ValidationError
 from tokenomy.interfaces.args import float_in, floats, int_in, items, refuse_ignored
+from tokenomy.interfaces.args import given as typed
 from tokenomy.interfaces.cmd_serve_cache import evictions_arg, kv_blocks_arg
 from tokenomy.interfaces.loaders.servegen import SERVEGEN_FILE, load_servegen
 from tokenomy.interfaces.loaders.traces import (
@@ -46,34 +46,7 @@ from tokenomy.serving.steptime import (
     StepTimeModel,
 )
 
-__all__ = ["Given", "alpha_arg", "check_eviction_acts", "check_flags"]
-
-GIVEN = "serve_flags_given"
-"""The Namespace attribute holding the dests of the flags given on the command line (``Given``)."""
-
-
-class Given(argparse.Action):
-    """``store`` (or ``store_true`` with ``nargs=0``) that also records the flag as given."""
-
-    def __init__(self, *args: Any, flag: bool = False, **kwargs: Any) -> None:
-        if flag:
-            kwargs.update(nargs=0, default=False)
-        self.flag = flag
-        super().__init__(*args, **kwargs)
-
-    def __call__(
-        self,
-        parser: argparse.ArgumentParser,
-        namespace: argparse.Namespace,
-        values: Any,
-        option_string: str | None = None,
-    ) -> None:
-        setattr(namespace, self.dest, True if self.flag else values)
-        setattr(namespace, GIVEN, frozenset({*getattr(namespace, GIVEN, frozenset()), self.dest}))
-
-
-def _given(args: argparse.Namespace, dest: str) -> bool:
-    return dest in getattr(args, GIVEN, frozenset())
+__all__ = ["alpha_arg", "check_eviction_acts", "check_flags"]
 
 
 def check_eviction_acts(args: argparse.Namespace, wls: Sequence[Workload], command: str) -> None:
@@ -84,7 +57,7 @@ def check_eviction_acts(args: argparse.Namespace, wls: Sequence[Workload], comma
     Raises:
         ValidationError: one line naming the traces and how to give them hashes.
     """
-    if not _given(args, "eviction") or any(w.hash_ids is not None for w in wls):
+    if not typed(args, "eviction") or any(w.hash_ids is not None for w in wls):
         return
     fix = "add --prefixes synthetic to draw synthetic ones" if command == "simulate" else "drop --eviction"
     raise ValidationError(
@@ -145,7 +118,7 @@ def check_flags(args: argparse.Namespace, command: str) -> None:
     """
 
     def given(dest: str) -> object:
-        return getattr(args, dest) if _given(args, dest) else None
+        return getattr(args, dest) if typed(args, dest) else None
 
     checks: list[tuple[str, object, str]] = []
     if getattr(args, "like", None):
@@ -199,7 +172,6 @@ def _common(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--step-model",
-        action=Given,
         default="blis",
         help="blis (default), splitwise, or linear:β0,β1,β2 in seconds",
     )
@@ -210,37 +182,31 @@ def _common(p: argparse.ArgumentParser) -> None:
         help="a peer's whole configuration: splitwise-sim = its step model, llama2-70b on one DGX-H100 "
         "(13,165 KV blocks), 512 sequences, 2,048 tokens, whole prompts first, no prefix cache",
     )
-    p.add_argument("--max-num-seqs", action=Given, type=int_in(1), default=256)
-    p.add_argument("--max-batched-tokens", action=Given, type=int_in(1), default=2048)
+    p.add_argument("--max-num-seqs", type=int_in(1), default=256)
+    p.add_argument("--max-batched-tokens", type=int_in(1), default=2048)
     p.add_argument(
         "--kv-blocks",
-        action=Given,
         type=kv_blocks_arg,
         default=None,
         help="KV blocks (default: the step model's); simulate takes a comma list and runs each size",
     )
-    p.add_argument("--no-prefix-cache", action=Given, flag=True)
+    p.add_argument("--no-prefix-cache", action="store_true")
     p.add_argument(
         "--eviction",
-        action=Given,
         type=evictions_arg,
         default=["lru"],
         help="prefix-cache eviction: lru, fifo, lfu, value (priced by value, fitted on a train part) or "
         "belady (clairvoyant reference); simulate takes a comma list and runs each",
     )
-    p.add_argument(
-        "--spec-k", action=Given, type=int_in(0), default=0, help="speculative draft length (0 = off)"
-    )
+    p.add_argument("--spec-k", type=int_in(0), default=0, help="speculative draft length (0 = off)")
     p.add_argument(
         "--spec-alpha",
-        action=Given,
         type=alpha_arg,
         default=0.0,
         help="--spec-k: draft acceptance rate α in [0, 1)",
     )
     p.add_argument(
         "--spec-rule",
-        action=Given,
         choices=SPEC_RULES,
         default="batch",
         help="who decides to speculate: one verdict per step for the batch, each request by Eq. 1 "
@@ -248,27 +214,23 @@ def _common(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--spec-alpha-halving-tokens",
-        action=Given,
         type=float_in(0.0),
         default=0.0,
         help="per-request rules: acceptance halves every this many context tokens (0 = no decay; an assumption)",
     )
     p.add_argument(
         "--disaggregate",
-        action=Given,
-        flag=True,
+        action="store_true",
         help="prefill and decode on two pools (one GPU each) joined by a KV transfer",
     )
     p.add_argument(
         "--kv-bandwidth-gb-s",
-        action=Given,
         type=float_in(1e-3, 1e5),
         default=50.0,
         help="--disaggregate: KV transfer bandwidth, GB/s in [0.001, 100000] (assumed 50)",
     )
     p.add_argument(
         "--handoff-limit",
-        action=Given,
         type=int_in(0),
         default=None,
         help="--disaggregate: close prefill admission while this many prefilled prompts wait for the "
@@ -278,28 +240,24 @@ def _common(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("ServeGen generator (--trace servegen[:CATEGORY], default language/m-large)")
     g.add_argument(
         "--servegen-top",
-        action=Given,
         type=int_in(1),
         default=10,
         help="clients (tenants) with most requests",
     )
     g.add_argument(
         "--servegen-start-s",
-        action=Given,
         type=float_in(0.0),
         default=43200.0,
         help="start in the 14-day calendar",
     )
     g.add_argument(
         "--servegen-duration-s",
-        action=Given,
         type=float_in(0.0, above=True),
         default=1800.0,
         help="seconds of traffic to sample",
     )
     g.add_argument(
         "--servegen-rate-factor",
-        action=Given,
         type=float_in(0.0, above=True),
         default=0.05,
         help="multiplies the clients' rates (ServeGen rates are a whole region's; default 0.05)",

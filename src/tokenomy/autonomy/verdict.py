@@ -59,6 +59,7 @@ MAX_ARGUMENT_DEPTH = 100
 
 
 _NESTED = (dict, list, Mapping, tuple)
+_SCALARS = frozenset({str, int, float, bool, type(None)})  # skipped without the Mapping ABC check
 
 
 def _too_deep(args: Mapping[str, Any]) -> bool:
@@ -98,7 +99,7 @@ class Call:
         if type(args) is not dict and not isinstance(args, Mapping):
             raise ValidationError(f"arguments of tool call {self.tool!r} must be an object, got {args!r:.80}")
         for v in args.values():
-            if isinstance(v, _NESTED):
+            if type(v) not in _SCALARS and isinstance(v, _NESTED):
                 if _too_deep(args):
                     raise ValidationError(
                         f"arguments of tool call {self.tool!r} are nested too deeply (more than"
@@ -209,7 +210,9 @@ class GateContext:
             raise ValidationError(
                 f"GateContext.sandboxed must be True, False or None, got {self.sandboxed!r:.80}"
             )
-        object.__setattr__(self, "time_s", _number("time_s", self.time_s))
+        t = self.time_s
+        if type(t) is not float or t - t != 0.0:  # a finite float passes at once (the gate's hot path)
+            object.__setattr__(self, "time_s", _number("time_s", t))
         if self.p_harm is not None:
             object.__setattr__(self, "p_harm", _number("p_harm", self.p_harm))
         if self.workspace is not None and (

@@ -142,7 +142,13 @@ def _fit(
         i = rng.integers(0, n, n)
         _, bb, tt = fit_saturating(k[i], q[i])
         draws.append(k_star(bb, tt, v, c_v))
-    lo, hi = (float(x) for x in np.percentile(draws, [2.5, 97.5])) if draws else (float("nan"),) * 2
+    # an observed draw at each end (no interpolation): a resample with no finite k* has k* = inf, and
+    # interpolating between two infinite draws is inf − inf
+    lo, hi = (
+        (float(x) for x in np.percentile(draws, [2.5, 97.5], method="inverted_cdf"))
+        if draws
+        else (float("nan"),) * 2
+    )
     grid = np.arange(0, max(int(k.max()) if n else 0, max_bin) + 1, dtype=np.float64)
     return {
         "model": "Q(k) = a − b·exp(−k/τ), least squares over tasks",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+
 import pytest
 
 from tokenomy.interfaces.cli import build_parser, main
@@ -37,3 +39,29 @@ def test_an_option_given_twice_is_refused(
 def test_once_each_option_still_parses() -> None:
     args = build_parser().parse_args(["route", "eval", "--V", "0.01,0.02", "--boot", "1000"])
     assert vars(args)["options_given"] == {"v": "--V", "boot": "--boot"}
+
+
+def _leaves(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    out = [parser]
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in {id(c): c for c in action.choices.values()}.values():
+                out += _leaves(child)
+    return out
+
+
+def test_every_bounded_option_states_its_range_in_help() -> None:
+    checked = 0
+    for parser in _leaves(build_parser()):
+        for action in parser._actions:
+            text = getattr(action.type, "range_text", None)
+            if text and action.help != argparse.SUPPRESS:
+                numbers = [
+                    b.replace(",", "") for b in text.replace(",", " ").split() if any(c.isdigit() for c in b)
+                ]
+                assert all(n in (action.help or "").replace(",", "") for n in numbers), (
+                    action.dest,
+                    action.help,
+                )
+                checked += 1
+    assert checked > 50

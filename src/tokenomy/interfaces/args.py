@@ -38,6 +38,7 @@ __all__ = [
     "int_in",
     "items",
     "refuse_ignored",
+    "state_ranges",
     "usd_price",
     "usd_prices",
     "v_values",
@@ -187,6 +188,7 @@ def int_in(lo: int, hi: int | None = None) -> Callable[[str], int]:
         return x
 
     parse.__name__ = f"int_in({lo}, {hi})"
+    parse.range_text = f"≥ {lo}" if hi is None else f"{lo} to {hi:,}"  # type: ignore[attr-defined]
     return parse
 
 
@@ -209,7 +211,25 @@ def float_in(lo: float, hi: float | None = None, *, above: bool = False) -> Call
         return x
 
     parse.__name__ = f"float_in({lo}, {hi})"
+    parse.range_text = low if hi is None else f"{low}, ≤ {hi:g}"  # type: ignore[attr-defined]
     return parse
+
+
+def state_ranges(parser: argparse.ArgumentParser) -> None:
+    """Add each bounded option's range (``int_in`` / ``float_in``) to its ``--help`` line where the help
+    does not state it already, so the bounds a value is checked against are visible before an error."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in {id(c): c for c in action.choices.values()}.values():
+                state_ranges(child)
+            continue
+        text = getattr(action.type, "range_text", None)
+        if not text or action.help == argparse.SUPPRESS:
+            continue
+        help_ = action.help or ""
+        bounds = [b for b in text.replace(",", " ").split() if any(ch.isdigit() for ch in b)]
+        if not all(b in help_.replace(",", "") for b in (x.replace(",", "") for x in bounds)):
+            action.help = f"{help_} [{text}]" if help_ else f"[{text}]"
 
 
 def refuse_ignored(*checks: tuple[str, object, str]) -> None:

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from tokenomy import __version__
-from tokenomy.interfaces.args import GIVEN
+from tokenomy.interfaces.args import GIVEN, state_ranges
 
 if TYPE_CHECKING:
     from tokenomy.interfaces.outputs import write_json
@@ -66,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
         for cmd in set(sub.choices) - before:
             _add_json(sub.choices[cmd])
     _once_each(parser)
+    state_ranges(parser)
     return parser
 
 

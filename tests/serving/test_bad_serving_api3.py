@@ -243,6 +243,7 @@ BAD_BOOT: list[tuple[str, object, dict[str, object]]] = [
     ("x", [1.0, INF], {}),
     ("x", ["a", "b"], {}),
     ("x", np.array([]), {}),
+    ("x", [1.0], {}),  # one value: no interval
     ("seed", np.array([1.0, 2.0]), {"seed": -1}),
     ("seed", np.array([1.0, 2.0]), {"seed": 1.5}),
     ("n_boot", np.array([1.0, 2.0]), {"n_boot": 10}),

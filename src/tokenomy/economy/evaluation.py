@@ -70,7 +70,7 @@ def bootstrap_mean(
     """(mean, low, high): percentile bootstrap CI of the mean of ``x`` (a 1-D sample of finite numbers).
 
     Raises:
-        ValidationError: naming the argument: ``x`` empty, not 1-D or holding a non-finite entry, fewer
+        ValidationError: naming the argument: ``x`` with fewer than 2 values, not 1-D or holding a non-finite entry, fewer
             than 1000 resamples, a seed that is not a whole number ≥ 0, a level outside (0, 1).
     """
     n_boot = whole("bootstrap_mean n_boot", n_boot, low=1000)
@@ -80,8 +80,8 @@ def bootstrap_mean(
         x = np.asarray(x, dtype=np.float64)
     except (TypeError, ValueError):
         raise ValidationError(f"bootstrap_mean x must be a 1-D sample of numbers, got {x!r:.80}") from None
-    if x.ndim != 1 or x.size == 0:
-        raise ValidationError(f"bootstrap_mean x must be a non-empty 1-D sample, got shape {x.shape}")
+    if x.ndim != 1 or x.size < 2:  # one value has no sampling spread: its "interval" would be a point
+        raise ValidationError(f"bootstrap_mean x must be a 1-D sample of ≥ 2 values, got shape {x.shape}")
     bad = np.flatnonzero(~np.isfinite(x))
     if bad.size:
         raise ValidationError(

@@ -28,7 +28,11 @@ from tokenomy.ledger.layers import as_layer as _layer
 from tokenomy.ledger.metadata import check_metadata
 
 __all__ = [
+    "MAX_COST_USD",
+    "MAX_HARM",
     "MAX_HARM_EVENTS",
+    "MAX_LATENCY_S",
+    "MAX_QUALITY",
     "SCHEMA_VERSION",
     "TIME_S_MAX",
     "TIME_S_MIN",
@@ -50,7 +54,25 @@ TIME_S_MAX = 253_402_300_799.0
 date can name), so every stored time can be read back as a date (the audit prices calls by date)."""
 MAX_HARM_EVENTS = 2**31 - 1
 """Largest harm-event count one outcome can hold (the column is a 32-bit integer)."""
+MAX_HARM = 1e9
+"""Largest ``harm`` (and ``harm_irr``) one outcome can hold, harm units. Prices are at most 1e9 USD per
+unit (the CLI's ``MAX_USD``), so ρ·harm ≤ 1e18 USD and a sum over even 1e280 outcomes stays far below
+the float range (≈1.8e308): welfare, regret and chart axes stay finite. A harm above 1e9 units (a
+billion of the worst events) is a unit mistake, not a measurement."""
+MAX_COST_USD = 1e9
+"""Largest realised ``cost_usd`` of one outcome: a billion USD for one call is a mistake, not a bill."""
+MAX_LATENCY_S = 1e9
+"""Largest realised ``latency_s`` of one outcome (about 32 years), so λ·latency ≤ 1e18 USD."""
+MAX_QUALITY = 1e9
+"""Largest ``|quality|`` of one outcome, quality units (success in {0, 1} or a score; a layer may use
+its own unit, as eviction's V̄-relative units do), so V·quality ≤ 1e18 USD for V ≤ 1e9."""
 
+_OUTCOME_BOUNDS = (
+    ("cost_usd", MAX_COST_USD),
+    ("latency_s", MAX_LATENCY_S),
+    ("harm", MAX_HARM),
+    ("harm_irr", MAX_HARM),
+)
 _TIME_RANGE = f"[{TIME_S_MIN:.0f}, {TIME_S_MAX:.0f}] (Unix seconds of years 1 to 9999 UTC)"
 
 
@@ -292,9 +314,17 @@ class Outcome:
         _text("candidate", self.candidate, where, allow_empty=True)
         _text("decision_id", self.decision_id, where, allow_empty=True)
         set_ = object.__setattr__
-        set_(self, "quality", _number("quality", self.quality, where))
-        for name in ("cost_usd", "latency_s", "harm", "harm_irr"):
-            set_(self, name, check_nonneg(name, _number(name, getattr(self, name), where), where=where))
+        q = _number("quality", self.quality, where)
+        if abs(q) > MAX_QUALITY:
+            raise ValidationError(
+                f"quality in {where} must be in [-{MAX_QUALITY:g}, {MAX_QUALITY:g}], got {q!r}"
+            )
+        set_(self, "quality", q)
+        for name, top in _OUTCOME_BOUNDS:
+            x = check_nonneg(name, _number(name, getattr(self, name), where), where=where)
+            if x > top:
+                raise ValidationError(f"{name} in {where} must be in [0, {top:g}], got {x!r}")
+            set_(self, name, x)
         if self.harm_irr > self.harm * (1 + 1e-12):
             raise ValidationError(
                 f"harm_irr in {where} must be ≤ harm = {self.harm!r}, got {self.harm_irr!r}"

@@ -7,8 +7,11 @@ classes (module and name, and their fields); every numpy array lives in ``arrays
 setting its saved fields, running none of its code. It does not migrate older versions.
 
 Because no constructor runs, loading checks the values itself: every float in ``router.json`` must be
-finite (a NaN price would turn every cost into NaN), and the fields named in ``_FIELD_CHECKS``
-(``n_features`` ≥ 1, an estimator name in the registry) must hold what the classes expect. Each
+finite (a NaN price would turn every cost into NaN); every field a class annotates (its dataclass
+fields, its ``__init__`` parameters) must hold a value of the annotated type (``str``, ``int``,
+``bool``, a tuple, a mapping, a tokenomy class, ...); and the fields named in ``_FIELD_CHECKS`` must be
+in range (``n_features`` ≥ 1, ``seed`` ≥ 0, ``folds`` ≥ 2, prices, queue delays and consequences ≥ 0,
+an estimator name in the registry, ``models_`` a tuple of model names). Each
 failure is one ``ValidationError`` naming the file and the field's path. Every array must be numeric
 and finite, and of the shape and dtype ``router.json`` recorded for it at save (saves that recorded
 none are checked for numbers and finiteness only).
@@ -17,12 +20,15 @@ none are checked for numbers and finiteness only).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib
 import json
 import math
+import types
+import typing
 import zipfile
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -99,9 +105,24 @@ def _cls(ref: str) -> type:
     return cls
 
 
-def _whole_at_least_1(v: Any) -> str | None:
-    ok = isinstance(v, int) and not isinstance(v, bool) and v >= 1
-    return None if ok else "a whole number ≥ 1"
+def _whole(low: int) -> Callable[[Any], str | None]:
+    def check(v: Any) -> str | None:
+        ok = isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) and v >= low
+        return None if ok else f"a whole number ≥ {low}"
+
+    return check
+
+
+def _number(low: float, high: float = math.inf) -> Callable[[Any], str | None]:
+    def check(v: Any) -> str | None:
+        ok = _is_number(v) and low <= float(v) <= high
+        return None if ok else f"a finite number in [{low:g}, {high:g}]"
+
+    return check
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
 
 
 def _estimator_name(v: Any) -> str | None:
@@ -110,12 +131,125 @@ def _estimator_name(v: Any) -> str | None:
     return None if v is None or v in ESTIMATORS else f"one of {sorted(ESTIMATORS)}"
 
 
+def _model_names(v: Any) -> str | None:
+    ok = isinstance(v, tuple) and len(v) > 0 and all(isinstance(m, str) and m for m in v)
+    return None if ok else "a non-empty tuple of model names (strings)"
+
+
+def _per_model(n: int, what: str, positive_from: int = 99) -> Callable[[Any], str | None]:
+    """None, or a mapping of model/category names to ``n`` numbers ≥ 0 (> 0 from ``positive_from``);
+    for ``n`` = 1 also an array of numbers ≥ 0."""
+
+    def good(x: Any) -> bool:
+        xs = (x,) if n == 1 else x
+        if n > 1 and not (isinstance(xs, tuple) and len(xs) == n):
+            return False
+        return all(_is_number(e) and (e > 0 if i >= positive_from else e >= 0) for i, e in enumerate(xs))
+
+    def check(v: Any) -> str | None:
+        if isinstance(v, np.ndarray):  # the fitted per-request column (finite: checked as an array)
+            return None if n == 1 and bool(np.all(v >= 0)) else f"an array of {what}"
+        ok = v is None or (
+            isinstance(v, Mapping) and all(isinstance(k, str) and good(x) for k, x in v.items())
+        )
+        return None if ok else f"a mapping of names to {what}"
+
+    return check
+
+
 _FIELD_CHECKS: dict[str, Callable[[Any], str | None]] = {
-    "n_features": _whole_at_least_1,
+    "n_features": _whole(1),
+    "folds": _whole(1),
+    "Router.folds": _whole(2),
+    "seed": _whole(0),
+    "k": _whole(1),
     "estimator": _estimator_name,
     "baseline_estimator": _estimator_name,
+    "models_": _model_names,
+    "usd_per_mtok": _per_model(2, "(input, output) USD per million tokens, each ≥ 0"),
+    "throughput": _per_model(3, "(TTFT s ≥ 0, prefill tok/s > 0, decode tok/s > 0)", positive_from=1),
+    "queue_s": _per_model(1, "a queue delay in seconds ≥ 0"),
+    "consequence": _per_model(1, "harm units ≥ 0"),
+    "default": _number(0.0),
+    "margin_se": _number(0.0),
+    "strength": _number(0.0),
+    "shrink": _number(0.0),
+    "boilerplate_share": _number(0.0, 1.0),
+    "lam_usd_per_s": _number(0.0),
+    "rho_usd": _number(0.0),
+    "rho_irr_usd": _number(0.0),
 }
-"""Field name -> a check returning the expected form when the saved value is wrong (else None)."""
+"""Field name (or ``Class.field``, taken first) -> a check returning the expected form when the saved
+value is wrong (else None)."""
+
+
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    """The annotated type of each field ``cls`` declares (dataclass fields, ``__init__`` parameters)."""
+    out: dict[str, Any] = {}
+    for target in (getattr(cls, "__init__", None), cls):
+        try:
+            out.update(typing.get_type_hints(target))
+        except (NameError, TypeError, AttributeError):  # an annotation this module cannot resolve
+            continue
+    return {k: t for k, t in out.items() if k != "return" and typing.get_origin(t) is not typing.ClassVar}
+
+
+def _conforms(v: Any, tp: Any) -> bool:
+    """True when ``v`` is of the annotated type ``tp`` (types this check does not know pass)."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if tp is Any:
+        return True
+    if tp is None or tp is type(None):
+        return v is None
+    if origin in (typing.Union, types.UnionType):
+        return any(_conforms(v, a) for a in args)
+    if origin is typing.Literal:
+        return v in args
+    if tp is bool:
+        return isinstance(v, (bool, np.bool_))
+    if tp is int:
+        return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+    if tp is float:
+        return _is_number(v)
+    if origin is tuple:
+        if not isinstance(v, tuple):
+            return False
+        if len(args) == 2 and args[1] is Ellipsis:
+            return all(_conforms(x, args[0]) for x in v)
+        return not args or (
+            len(v) == len(args) and all(_conforms(x, a) for x, a in zip(v, args, strict=True))
+        )
+    if origin in (Mapping, dict):
+        return isinstance(v, Mapping) and (
+            not args or all(_conforms(k, args[0]) and _conforms(x, args[1]) for k, x in v.items())
+        )
+    if origin in (Sequence, list):
+        return isinstance(v, (list, tuple)) and (not args or all(_conforms(x, args[0]) for x in v))
+    cls = origin or tp
+    if isinstance(cls, type):
+        try:
+            return isinstance(v, cls)
+        except TypeError:  # a protocol that is not runtime-checkable
+            return True
+    return True
+
+
+def _type_name(tp: Any) -> str:
+    text = str(tp) if typing.get_origin(tp) or not isinstance(tp, type) else tp.__name__
+    for noise in ("collections.abc.", "typing.", "tokenomy.routing."):
+        text = text.replace(noise, "")
+    return "a numpy array" if text.startswith("numpy.ndarray") else text
+
+
+def _check_field(cls: type, name: str, value: Any, where: str) -> None:
+    tp = _hints(cls).get(name)
+    if tp is not None and not _conforms(value, tp):
+        raise _BadFieldError(f"field '{where}'={value!r:.80}; expected {_type_name(tp)}")
+    check = _FIELD_CHECKS.get(f"{cls.__name__}.{name}") or _FIELD_CHECKS.get(name)
+    want = None if check is None else check(value)
+    if want is not None:
+        raise _BadFieldError(f"field '{where}'={value!r:.80}; expected {want}")
 
 
 class _BadFieldError(ValidationError):
@@ -177,9 +311,7 @@ def _dec(o: Any, arrays: Any, where: str = "object") -> Any:
         obj: Any = object.__new__(cls)
         for k, v in o["state"].items():
             value = _dec(v, arrays, f"{where}.{k}")
-            want = _FIELD_CHECKS[k](value) if k in _FIELD_CHECKS else None
-            if want is not None:
-                raise _BadFieldError(f"field '{where}.{k}'={value!r}; expected {want}")
+            _check_field(cls, k, value, f"{where}.{k}")
             object.__setattr__(obj, k, value)
         return obj
     raise ValidationError(f"unknown entry in a saved router: keys {sorted(o)}")

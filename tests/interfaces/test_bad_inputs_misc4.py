@@ -82,3 +82,20 @@ def test_a_tampered_router_field_is_refused_naming_router_json_the_field_and_the
 
 def test_an_untouched_saved_router_still_loads(saved: Path) -> None:
     assert Router.load(saved).models_ == synthetic().models
+
+
+@pytest.mark.parametrize("k", [(10, 25, 50), 20])
+def test_a_neighbour_count_or_a_grid_of_them_passes_the_load_check(k: Any) -> None:
+    from tokenomy.routing.estimators import ESTIMATORS
+    from tokenomy.routing.persist import _check_field
+
+    _check_field(ESTIMATORS["knn-embed"], "k", k, "object.k")
+
+
+@pytest.mark.parametrize("k", [(0, 3), (), -2, "3"])
+def test_a_bad_neighbour_count_is_refused_at_load(k: Any) -> None:
+    from tokenomy.routing.estimators import ESTIMATORS
+    from tokenomy.routing.persist import _check_field
+
+    with pytest.raises(ValidationError, match=r"field 'object\.k'"):
+        _check_field(ESTIMATORS["knn-embed"], "k", k, "object.k")

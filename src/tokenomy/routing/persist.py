@@ -125,6 +125,14 @@ def _is_number(v: Any) -> bool:
     return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
 
 
+def _grid(v: Any, check: Callable[[Any], str | None]) -> str | None:
+    """``check`` on a value, or on each value of a non-empty tuple or list of them (a search grid)."""
+    if isinstance(v, (tuple, list)):
+        bad = not v or any(check(x) is not None for x in v)
+        return f"{check(-1)}, or a non-empty tuple of them" if bad else None
+    return check(v)
+
+
 def _estimator_name(v: Any) -> str | None:
     from tokenomy.routing.estimators import ESTIMATORS
 
@@ -162,7 +170,7 @@ _FIELD_CHECKS: dict[str, Callable[[Any], str | None]] = {
     "folds": _whole(1),
     "Router.folds": _whole(2),
     "seed": _whole(0),
-    "k": _whole(1),
+    "k": lambda v: _grid(v, _whole(1)),
     "estimator": _estimator_name,
     "baseline_estimator": _estimator_name,
     "models_": _model_names,

@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import json
+import math
+import re
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
 import pytest
 
+from tokenomy.audit.svg import Series, _nice_ticks, bar_chart, cdf_chart, line_chart
 from tokenomy.core.errors import ValidationError
+from tokenomy.core.rule import realised_utility
+from tokenomy.interfaces.cli import main
 from tokenomy.ledger.records import MAX_COST_USD, MAX_HARM, MAX_LATENCY_S, MAX_QUALITY, Outcome
 
 
@@ -31,3 +42,176 @@ def test_outcome_refuses_numbers_beyond_the_bounds(field: str, value: float) -> 
 def test_outcome_accepts_the_bounds_themselves() -> None:
     o = Outcome("r1", MAX_QUALITY, MAX_COST_USD, MAX_LATENCY_S, MAX_HARM, MAX_HARM)
     assert o.harm == MAX_HARM
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"v_usd": 1e200, "quality": 1e200},
+        {"v_usd": 1.0, "quality": 1.0, "harm": 1e308, "rho_usd": 1e9},
+        {"v_usd": 1.0, "quality": 1.0, "latency_s": 1e308, "lam_usd_per_s": 1e9},
+        {"v_usd": 1e308, "quality": 1.0, "cost_usd": -1e308},
+    ],
+)
+def test_realised_utility_overflow_is_a_validation_error(kwargs: dict[str, float]) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValidationError, match="overflows the float range"):
+            realised_utility(**kwargs)  # type: ignore[arg-type]
+
+
+def test_realised_utility_keeps_unknown_values_nan() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = realised_utility([1.0, 2.0], [np.nan, 1.0], [0.5, 0.5])
+    assert np.isnan(out[0]) and out[1] == 1.5
+
+
+@pytest.mark.parametrize(
+    ("lo", "hi"),
+    [(0.0, math.inf), (-math.inf, 1.0), (math.nan, 1.0), (-1.7e308, 1.7e308), (1e308, 1e308), (0.0, 5e-324)],
+)
+def test_nice_ticks_never_raise(lo: float, hi: float) -> None:
+    ticks = _nice_ticks(lo, hi)
+    assert all(math.isfinite(t) for t in ticks) and len(ticks) <= 24
+
+
+def test_nice_ticks_unchanged_for_ordinary_ranges() -> None:
+    assert _nice_ticks(0.0, 10.0) == [0.0, 2.0, 4.0, 6.0, 8.0, 10.0]
+
+
+@pytest.mark.parametrize("values", [[math.inf, -math.inf, 1.0], [1.7e308, 1.7e308, -1.7e308], [math.nan]])
+def test_charts_of_non_finite_or_huge_values_say_so(values: list[float]) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        bars = bar_chart(["a", "b", "c"][: len(values)], values, waterfall=True, total_label="total")
+        line = line_chart([Series("s", list(range(len(values))), values)])
+        cdf = cdf_chart({"s": values})
+    for svg in (bars, line, cdf):
+        assert not re.search(r'="[^"]*(nan|inf)', svg, re.IGNORECASE)
+    if not all(math.isfinite(v) for v in values):
+        assert "not finite" in bars and "not finite" in line and "not finite" in cdf
+
+
+# -- labels: a harm or price beyond the bounds, from a --labels file or an OTLP span attribute ------
+
+
+def one_line_error(capsys: pytest.CaptureFixture[str], rc: int) -> str:
+    err = capsys.readouterr().err.strip()
+    assert rc == 2, err
+    assert "Traceback" not in err and "Warning" not in err and len(err.splitlines()) == 1, err
+    return err
+
+
+@pytest.mark.parametrize(
+    ("row", "field"),
+    [
+        ("r1,1,1e308,1e9", "harm"),
+        ("r1,1,1e10,1", "harm"),
+        ("r1,1,0,1e10", "v_usd"),
+        ("r1,1,0,1e308", "v_usd"),
+    ],
+)
+def test_labels_file_refuses_harm_and_prices_beyond_the_bounds(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], row: str, field: str
+) -> None:
+    log = tmp_path / "ll.csv"
+    log.write_text(LITELLM_CSV)
+    labels = tmp_path / "l.csv"
+    labels.write_text("request_id,quality,harm,v_usd\n" + row + "\n")
+    rc = main(["audit", str(log), "--format", "litellm", "--labels", str(labels), "--rho", "1e9"])
+    err = one_line_error(capsys, rc)
+    assert f"{labels}:2" in err and repr(field) in err
+
+
+def test_labels_at_the_bounds_give_finite_totals_and_a_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = tmp_path / "ll.csv"
+    log.write_text(LITELLM_CSV)
+    labels = tmp_path / "l.csv"
+    labels.write_text(f"request_id,quality,harm,v_usd\nr1,1,{MAX_HARM:g},1e9\n")
+    out, report = tmp_path / "a.json", tmp_path / "a.html"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        args = ["audit", str(log), "--format", "litellm", "--labels", str(labels), "--rho", "1e9"]
+        rc = main([*args, "--json", str(out), "--report", str(report)])
+    assert rc == 0, capsys.readouterr().err
+    text = out.read_text()
+    assert "Infinity" not in text and "NaN" not in text
+    assert report.stat().st_size > 0
+
+
+def otlp_line(attrs: list[dict[str, Any]]) -> str:
+    span = {
+        "traceId": "a" * 32,
+        "spanId": "b" * 16,
+        "name": "chat",
+        "startTimeUnixNano": "1717236000000000000",
+        "endTimeUnixNano": "1717236002000000000",
+        "attributes": [
+            {"key": "gen_ai.request.model", "value": {"stringValue": "gpt-4o"}},
+            {"key": "gen_ai.usage.input_tokens", "value": {"intValue": "100"}},
+            {"key": "gen_ai.usage.output_tokens", "value": {"intValue": "20"}},
+            *attrs,
+        ],
+    }
+    return json.dumps(
+        {"resourceSpans": [{"resource": {"attributes": []}, "scopeSpans": [{"spans": [span]}]}]}
+    )
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("tokenomy.v_usd", {"doubleValue": "Infinity"}),
+        ("tokenomy.v_usd", {"doubleValue": "-Infinity"}),
+        ("tokenomy.v_usd", {"stringValue": "Infinity"}),
+        ("tokenomy.v_usd", {"doubleValue": -5}),
+        ("tokenomy.quality", {"doubleValue": 7}),
+        ("tokenomy.quality", {"stringValue": "NaN"}),
+        ("tokenomy.quality", {"doubleValue": "NaN"}),
+        ("tokenomy.harm", {"doubleValue": 1e308}),
+        ("tokenomy.rho_usd", {"doubleValue": 1e10}),
+        ("tokenomy.quality", {"boolValue": True}),
+        ("tokenomy.quality", {"stringValue": "high"}),
+    ],
+)
+def test_otlp_label_attributes_are_checked_like_the_labels_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], key: str, value: dict[str, Any]
+) -> None:
+    path = tmp_path / "o.jsonl"
+    path.write_text(otlp_line([{"key": key, "value": value}]) + "\n")
+    err = one_line_error(capsys, main(["audit", str(path), "--format", "otlp"]))
+    assert f"{path}:1" in err and "span bbbbbbbbbbbbbbbb" in err and repr(key) in err
+    assert "must be a finite number in" in err
+
+
+def test_otlp_label_attributes_in_range_are_read(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path, out = tmp_path / "o.jsonl", tmp_path / "o.json"
+    attrs = [
+        {"key": "tokenomy.v_usd", "value": {"doubleValue": 2.0}},
+        {"key": "tokenomy.quality", "value": {"stringValue": "1"}},
+        {"key": "tokenomy.harm", "value": {"intValue": "0"}},
+    ]
+    path.write_text(otlp_line(attrs) + "\n")
+    assert main(["audit", str(path), "--format", "otlp", "--json", str(out)]) == 0, capsys.readouterr().err
+    assert 2.0 in list(_values(json.loads(out.read_text()), "value_usd"))
+
+
+def _values(obj: Any, key: str) -> Any:
+    """Every value stored under ``key`` anywhere in a JSON document."""
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            if k == key:
+                yield v
+            yield from _values(v, key)
+    elif isinstance(obj, list):
+        for v in obj:
+            yield from _values(v, key)
+
+
+LITELLM_CSV = (
+    "request_id,spend,prompt_tokens,completion_tokens,startTime,endTime,model\n"
+    "r1,0.0055,1000,300,2024-06-01T10:00:00Z,2024-06-01T10:00:02Z,gpt-4o\n"
+)

@@ -33,6 +33,8 @@ PALETTE = (
 )
 _W, _H = 680, 380
 _M = {"l": 70, "r": 170, "t": 36, "b": 52}
+_BIG = 1e300
+"""Values beyond ±_BIG are drawn at ±_BIG, so an axis span (at most 2e300) never overflows."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,13 +47,23 @@ class Series:
 
 
 def _nice_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
+    """About ``n`` round values in [lo, hi]; none for a non-finite end, never an exception (no overflow:
+    the span is taken as hi/2 − lo/2)."""
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return []
     if hi <= lo:
         hi = lo + (abs(lo) or 1.0)
-    raw = (hi - lo) / n
-    mag = 10 ** math.floor(math.log10(raw))
-    step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
-    start = math.ceil(lo / step - 1e-9) * step
-    return [start + i * step for i in range(int((hi - start) / step + 1e-9) + 1)]
+    raw = (hi / 2 - lo / 2) / (n / 2)
+    if not (math.isfinite(raw) and raw > 0):
+        return [lo]
+    mag = 10.0 ** math.floor(math.log10(raw))
+    step = next((m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw), math.inf)
+    if not (math.isfinite(step) and step > 0):
+        return [lo, hi]
+    first = math.ceil(lo / step - 1e-9)
+    count = min(math.floor(hi / step - first + 1e-9) + 1, 4 * n + 4)
+    ticks = ((first + i) * step for i in range(max(count, 0)))
+    return [t for t in ticks if math.isfinite(t)]
 
 
 def _fmt(v: float) -> str:
@@ -89,6 +101,9 @@ class _Axes:
     @staticmethod
     def _range(arrs: Sequence[np.ndarray], log: bool, zero: bool) -> tuple[float, float]:
         vals = np.concatenate([a for a in arrs if a.size] or [np.array([0.0, 1.0])])
+        vals = np.clip(vals[np.isfinite(vals)], -_BIG, _BIG)
+        if not vals.size:
+            vals = np.array([0.0, 1.0])
         if log:
             vals = vals[vals > 0]
             if not vals.size:
@@ -103,11 +118,11 @@ class _Axes:
         return lo - (0 if zero and lo == 0 else pad), hi + pad
 
     def px(self, x: float) -> float:
-        v = math.log10(x) if self.log_x else x
+        v = math.log10(x) if self.log_x else min(max(x, -_BIG), _BIG)
         return _M["l"] + (v - self.x0) / (self.x1 - self.x0) * self.pw
 
     def py(self, y: float) -> float:
-        v = math.log10(y) if self.log_y else y
+        v = math.log10(y) if self.log_y else min(max(y, -_BIG), _BIG)
         return _M["t"] + self.ph - (v - self.y0) / (self.y1 - self.y0) * self.ph
 
     def ticks(self, log: bool, lo: float, hi: float) -> list[float]:
@@ -161,6 +176,23 @@ def _clean(x: ArrayLike, y: ArrayLike, log_x: bool, log_y: bool) -> tuple[np.nda
     return xa[keep], ya[keep]
 
 
+def _count_non_finite(x: ArrayLike, y: ArrayLike) -> int:
+    """How many (x, y) points are NaN or infinite (``_clean`` drops them)."""
+    xa, ya = np.asarray(x, dtype=np.float64).ravel(), np.asarray(y, dtype=np.float64).ravel()
+    n = min(xa.size, ya.size)
+    return int(np.count_nonzero(~(np.isfinite(xa[:n]) & np.isfinite(ya[:n]))))
+
+
+def _non_finite_note(count: int) -> list[str]:
+    """A line inside the plot saying ``count`` values are not finite and not drawn (none when 0)."""
+    if not count:
+        return []
+    return [
+        f'<text x="{_M["l"] + 6}" y="{_M["t"] + 14}" font-size="11" fill="#d62728">'
+        f"{count} value{'s' if count != 1 else ''} not finite (NaN or infinite): not drawn</text>"
+    ]
+
+
 def _legend(names: Sequence[str]) -> list[str]:
     out = []
     for i, name in enumerate(names):
@@ -181,11 +213,20 @@ def _svg(body: list[str], label: str) -> str:
 
 
 def _xy_chart(
-    series: Sequence[Series], title: str, x_label: str, y_label: str, log_x: bool, log_y: bool, mode: str
+    series: Sequence[Series],
+    title: str,
+    x_label: str,
+    y_label: str,
+    log_x: bool,
+    log_y: bool,
+    mode: str,
+    dropped: int = 0,
 ) -> str:
     data = [_clean(s.x, s.y, log_x, log_y) for s in series]
     ax = _Axes([d[0] for d in data], [d[1] for d in data], log_x, log_y)
-    body = ax.frame(title, x_label, y_label)
+    body = ax.frame(title, x_label, y_label) + _non_finite_note(
+        dropped + sum(_count_non_finite(s.x, s.y) for s in series)
+    )
     for i, (xa, ya) in enumerate(data):
         color = PALETTE[i % len(PALETTE)]
         pts = [(ax.px(float(a)), ax.py(float(b))) for a, b in zip(xa, ya, strict=True)]
@@ -264,15 +305,17 @@ def cdf_chart(
 ) -> str:
     """Empirical CDFs, one per named sample (each drawn with at most ``max_points`` steps)."""
     series = []
+    dropped = 0
     for name, values in samples.items():
         v = np.sort(np.asarray(values, dtype=np.float64).ravel())
-        v = v[np.isfinite(v) & ((v > 0) if log_x else True)]
+        dropped += int(np.count_nonzero(~np.isfinite(v)))
+        v = np.clip(v[np.isfinite(v) & ((v > 0) if log_x else True)], -_BIG, _BIG)
         if not v.size:
             continue
         q = np.linspace(0, 1, min(max_points, v.size))
         xs = np.quantile(v, q)
         series.append(Series(f"{name} (n={v.size})", xs, q))
-    return _xy_chart(series, title, x_label, "fraction ≤ x", log_x, False, "step")
+    return _xy_chart(series, title, x_label, "fraction ≤ x", log_x, False, "step", dropped)
 
 
 def bar_chart(
@@ -286,7 +329,9 @@ def bar_chart(
 ) -> str:
     """Vertical bars; with ``waterfall=True`` each bar starts where the previous ended, and
     ``total_label`` (if given) adds a final bar from 0 to the running total."""
-    vals = np.nan_to_num(np.asarray(values, dtype=np.float64).ravel())
+    raw = np.asarray(values, dtype=np.float64).ravel()
+    bad = ~np.isfinite(raw)
+    vals = np.where(bad, 0.0, np.clip(raw, -_BIG, _BIG))
     labels = list(labels)
     if waterfall:
         ends = np.cumsum(vals)
@@ -305,6 +350,7 @@ def bar_chart(
     body = [
         b for b in body if 'text-anchor="middle" font-size="11"' not in b
     ]  # bars are labelled, not ticked
+    body += _non_finite_note(int(np.count_nonzero(bad)))
     width = ax.pw / max(n, 1) * 0.7
     for i, (lab, s, e) in enumerate(zip(labels, starts, ends, strict=True)):
         x = ax.px(i + 0.5) - width / 2

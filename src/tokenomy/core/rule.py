@@ -348,9 +348,41 @@ class UtilityTerms:
 
     @property
     def utility_usd(self) -> NDArray[np.float64]:
-        """value − cost − latency cost − risk cost."""
-        out: NDArray[np.float64] = self.value_usd - self.cost_usd - self.latency_cost_usd - self.risk_cost_usd
+        """value − cost − latency cost − risk cost.
+
+        Raises:
+            ValidationError: the difference of finite terms overflows the float range.
+        """
+        with np.errstate(over="ignore", invalid="ignore"):
+            out: NDArray[np.float64] = (
+                self.value_usd - self.cost_usd - self.latency_cost_usd - self.risk_cost_usd
+            )
+        _refuse_overflow(
+            "realised utility",
+            out,
+            (self.value_usd, self.cost_usd, self.latency_cost_usd, self.risk_cost_usd),
+        )
         return out
+
+
+def _refuse_overflow(what: str, out: NDArray[np.float64], inputs: Sequence[NDArray[np.float64]]) -> None:
+    """A ValidationError where ``out`` is infinite or NaN though every input there is finite.
+
+    One vectorised pass over ``out`` when nothing overflowed; unknown inputs (NaN) still propagate.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        if math.isfinite(float(np.sum(out))):  # NaN and inf propagate into the sum
+            return
+    bad = ~np.isfinite(out)
+    for arr in inputs:
+        bad &= np.broadcast_to(np.isfinite(arr), out.shape)
+    if bad.any():
+        at = tuple(int(k) for k in np.argwhere(bad)[0])
+        where = f" at index {at[0] if len(at) == 1 else at}" if at else ""
+        raise ValidationError(
+            f"the {what}{where} overflows the float range ({float(out[at])!r}) although its inputs are"
+            " finite; give prices and outcomes whose products stay below about 1e300"
+        )
 
 
 def utility_terms(
@@ -365,7 +397,7 @@ def utility_terms(
     rho_usd: ArrayLike = 0.0,
     rho_irr_usd: ArrayLike | None = None,
 ) -> UtilityTerms:
-    """The terms of realised utility, elementwise over broadcastable arrays (no validation: NaN stays).
+    """The terms of realised utility, elementwise over broadcastable arrays (unknown values, NaN, stay NaN).
 
     The same expression as ``surplus_matrix``, read over what happened instead of what was estimated:
     realised quality, cost, latency and harm events (``harm_irr`` the irreversible part of ``harm``).
@@ -377,19 +409,29 @@ def utility_terms(
 
     Returns:
         ``UtilityTerms`` whose ``utility_usd`` is the realised Eq. 1 utility.
+
+    Raises:
+        ValidationError: a product of finite inputs overflows the float range.
     """
     f = np.float64
     rho = np.asarray(rho_usd, dtype=f)
     rho_irr = rho if rho_irr_usd is None else np.asarray(rho_irr_usd, dtype=f)
     harm_arr = np.asarray(harm, dtype=f)
     harm_irr_arr = np.asarray(harm_irr, dtype=f)
+    v_arr, q_arr = np.asarray(v_usd, dtype=f), np.asarray(quality, dtype=f)
+    lam_arr, lat_arr = np.asarray(lam_usd_per_s, dtype=f), np.asarray(latency_s, dtype=f)
+    with np.errstate(over="ignore", invalid="ignore"):
+        value = np.asarray(v_arr * q_arr, dtype=f)
+        latency_cost = np.asarray(lam_arr * lat_arr, dtype=f)
+        risk = np.asarray(rho * harm_arr + (rho_irr - rho) * harm_irr_arr, dtype=f)
+    _refuse_overflow("value V·quality", value, (v_arr, q_arr))
+    _refuse_overflow("latency cost λ·latency", latency_cost, (lam_arr, lat_arr))
+    _refuse_overflow("risk cost ρ·harm", risk, (rho, rho_irr, harm_arr, harm_irr_arr))
     return UtilityTerms(
-        value_usd=np.asarray(np.asarray(v_usd, dtype=f) * np.asarray(quality, dtype=f), dtype=f),
+        value_usd=value,
         cost_usd=np.asarray(cost_usd, dtype=f),
-        latency_cost_usd=np.asarray(
-            np.asarray(lam_usd_per_s, dtype=f) * np.asarray(latency_s, dtype=f), dtype=f
-        ),
-        risk_cost_usd=np.asarray(rho * harm_arr + (rho_irr - rho) * harm_irr_arr, dtype=f),
+        latency_cost_usd=latency_cost,
+        risk_cost_usd=risk,
     )
 
 

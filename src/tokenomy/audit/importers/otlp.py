@@ -20,7 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from tokenomy.audit.actions import arguments_text
-from tokenomy.audit.importers.common import DEFAULT_PRICES, build_requests
+from tokenomy.audit.importers.common import DEFAULT_PRICES, LABEL_BOUNDS, build_requests, check_label
 from tokenomy.audit.log import MAX_TOKENS_PER_CALL, AuditLog, StepBuilder, StepTable, latest_steps
 from tokenomy.audit.semconv import ATTRIBUTES, LABEL_ATTRIBUTES, OPERATION_KIND, SPAN_KIND_KIND
 from tokenomy.core.errors import SchemaError
@@ -340,6 +340,10 @@ class OtlpImporter:
         corr = get("correct")
         if not _LABEL_COLUMNS.isdisjoint(values):
             lab = {c[6:]: values[c] for c in values if c.startswith("label:")}
+            for name in LABEL_BOUNDS.keys() & lab.keys():
+                lab[name] = check_label(
+                    name, lab[name], f"{where}: span {span_id}: attribute {attr_of['label:' + name]!r}"
+                )
             if lab:
                 if not parent:
                     lab["_root"] = True

@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from numpy.typing import NDArray
 
+from tokenomy.audit.importers.common import LABEL_BOUNDS, label_number
 from tokenomy.audit.importers.otlp import (
     MAX_SPAN_NS,
     NO_CACHE_OPERATIONS,
@@ -410,6 +411,8 @@ def _labels(
     out = []
     for i in np.flatnonzero(any_lab):
         lab = {c[6:]: cols[c][i] for c in lab_cols if found[c][i]}
+        if any(label_number(k, lab[k]) is None for k in LABEL_BOUNDS.keys() & lab.keys()):
+            raise UnsupportedError("a numeric label out of range (the row importer names it)")
         if not parent[i]:
             lab["_root"] = True
         out.append((int(line[i]), str(trace[i]), lab))

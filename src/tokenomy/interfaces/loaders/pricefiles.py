@@ -7,7 +7,7 @@
 * ``load_labels``: CSV (header with ``request_id``), JSON (list of objects, or an object keyed by id)
   or JSON Lines; columns ``v_usd, lam_usd_per_s, rho_usd, rho_irr_usd, quality, harm, harm_irr, group``
   and optional ``<price>_source``. Keys are trace / request / task ids, each once; every label is a
-  finite number ≥ 0 and ``quality`` is at most 1.
+  finite number in its ``LABEL_BOUNDS`` range: prices ≤ 1e9 USD, ``quality`` ≤ 1, harm ≤ ``MAX_HARM``.
 Bad input raises ``SchemaError`` naming the file (and line or field).
 """
 
@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from tokenomy.audit.importers.common import LABEL_BOUNDS
 from tokenomy.audit.pricing import StaticPriceTable
 from tokenomy.core.errors import SchemaError
 from tokenomy.interfaces.loaders import reader
@@ -26,7 +27,6 @@ from tokenomy.interfaces.loaders import reader
 __all__ = ["LABEL_FIELDS", "load_labels", "load_price_file"]
 
 LABEL_FIELDS = ("v_usd", "lam_usd_per_s", "rho_usd", "rho_irr_usd", "quality", "harm", "harm_irr")
-_LABEL_HI = {"quality": 1.0}  # every label is a finite number ≥ 0; quality is also at most 1
 
 
 def _too_deep(path: Path) -> SchemaError:
@@ -101,7 +101,8 @@ def _label_row(row: dict[str, Any], where: str, *, typed: bool) -> dict[str, Any
                 raise SchemaError(
                     f"{where}: field {k!r} must be a number, got {v!r}; expected a finite number"
                 ) from None
-            out[k] = reader.float_field(x, where, k, lo=0.0, hi=_LABEL_HI.get(k))
+            low, high = LABEL_BOUNDS[k]
+            out[k] = reader.float_field(x, where, k, lo=low, hi=high)
         elif k == "group" or k.endswith("_source"):
             out[k] = str(v)
     return out

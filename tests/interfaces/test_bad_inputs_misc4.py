@@ -99,3 +99,68 @@ def test_a_bad_neighbour_count_is_refused_at_load(k: Any) -> None:
 
     with pytest.raises(ValidationError, match=r"field 'object\.k'"):
         _check_field(ESTIMATORS["knn-embed"], "k", k, "object.k")
+
+
+# -- the RL token budget is a budget; no verdict against a censored comparator -----------------------
+
+
+def test_an_rl_budget_below_one_step_is_refused_stating_the_minimum() -> None:
+    from tokenomy.capital.rl.allocators import make_allocator
+    from tokenomy.capital.rl.config import RLConfig, warm_start
+    from tokenomy.capital.rl.loop import run_rl
+
+    cfg = RLConfig(max_tokens=1000)
+    with pytest.raises(ValidationError, match=r"max_tokens.*1,000 is below .* at least [\d,]+ tokens"):
+        run_rl(cfg, make_allocator("tokenomy"), warm_start(cfg, 0), seed=0, staleness_versions=64)
+
+
+@pytest.mark.parametrize(("policy", "lag"), [("uniform", 0), ("dapo", 64), ("tokenomy", 64)])
+def test_an_rl_run_never_spends_more_than_its_budget(policy: str, lag: int) -> None:
+    from tokenomy.capital.rl.allocators import make_allocator
+    from tokenomy.capital.rl.config import RLConfig, warm_start
+    from tokenomy.capital.rl.loop import run_rl
+
+    cfg = RLConfig(max_tokens=9_000)
+    tr = run_rl(cfg, make_allocator(policy), warm_start(cfg, 0), seed=0, staleness_versions=lag)
+    assert len(tr.tokens) >= 1 and int(tr.tokens[-1]) <= cfg.max_tokens
+
+
+def _summary(policy: str, seed: int, tokens: int, *, reached: bool) -> Any:
+    from tokenomy.capital.rl.experiment import RunSummary
+
+    return RunSummary(
+        policy=policy, staleness=0, seed=seed, start_accuracy=0.4, target_accuracy=0.5, reached=reached,
+        tokens_to_target=tokens, rollout_tokens_to_target=tokens, verify_tokens_to_target=0,
+        update_tokens_to_target=0, steps_to_target=3, wall_s_to_target=0.1, final_accuracy=0.5,
+        gain_at_half_budget=0.01, tokens_total=tokens, steps_total=3, wall_s_total=0.1, ess_share=1.0,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("dapo_reached", "tokenomy_reached", "verdict"),
+    [
+        ((False, False), (True, True), "not comparable: dapo did not reach the target in 2 of 2 seeds"),
+        ((True, True), (True, False), "not comparable: tokenomy did not reach the target in 1 of 2 seeds"),
+        ((True, True), (True, True), "meets"),
+    ],
+)
+def test_no_token_ratio_verdict_against_a_censored_run(
+    dapo_reached: tuple[bool, bool], tokenomy_reached: tuple[bool, bool], verdict: str
+) -> None:
+    from tokenomy.capital.rl.experiment import bar_checks, summarise
+
+    runs = [_summary("dapo", s, 4_000, reached=r) for s, r in enumerate(dapo_reached)]
+    runs += [_summary("tokenomy", s, 2_000, reached=r) for s, r in enumerate(tokenomy_reached)]
+    checks = [c for c in bar_checks(summarise(runs)) if "dapo tokens" in str(c["claim"])]
+    assert [c["verdict"] for c in checks] == [verdict]
+
+
+def test_rl_run_with_a_budget_below_one_step_exits_2_with_one_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from tokenomy.interfaces.cli import main
+
+    argv = ["rl", "run", "--seeds", "2", "--staleness", "64", "--max-tokens", "1000", "--target", "0.5"]
+    assert main([*argv, "--drift", "0.1"]) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
+    assert len(err) == 1 and "--max-tokens" in err[0] and "at least" in err[0], err

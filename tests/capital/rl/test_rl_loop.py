@@ -58,7 +58,8 @@ def test_rollouts_of_step_t_come_from_the_policy_of_step_t_minus_lag(
     tr = run_rl(
         replace(SMALL, max_tokens=30_000), make_allocator("uniform"), start, seed=2, staleness_versions=lag
     )
-    assert len(sampled_with) == len(tr.tokens) > lag + 2  # uniform: one sampling call per step
+    # uniform: one sampling call per step, and one for the step the budget stopped (sampled, not taken)
+    assert len(sampled_with) - 1 == len(tr.tokens) > lag + 2
     assert len({id(n) for n in evaluated}) > lag + 2  # the parameters really change
     for t, net in enumerate(sampled_with):
         assert net is evaluated[max(0, t - lag)]
@@ -66,7 +67,7 @@ def test_rollouts_of_step_t_come_from_the_policy_of_step_t_minus_lag(
 
 
 def test_a_run_stops_once_its_token_budget_is_spent() -> None:
-    cfg = replace(SMALL, max_tokens=9_000)
+    cfg = replace(SMALL, max_tokens=20_000)
     tr = run_rl(cfg, make_allocator("dapo"), warm_start(cfg, 0), seed=0)
-    assert tr.tokens[-2] < cfg.max_tokens <= tr.tokens[-1]
+    assert len(tr.tokens) >= 2 and tr.tokens[-1] <= cfg.max_tokens  # it stops before exceeding it
     assert np.array_equal(tr.tokens, tr.rollout_tokens + tr.verify_tokens + tr.update_tokens)

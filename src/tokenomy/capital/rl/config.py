@@ -33,7 +33,8 @@ class RLConfig:
         candidates_per_step: tasks offered per step (dynamic sampling refills and knapsack choices draw on them).
         tasks_per_level: training tasks per difficulty level (as many held-out ones, disjoint).
         pretrain_tasks_per_level, pretrain_steps: the supervised warm start (1- and 2-digit tasks only).
-        max_tokens: a run stops once it has spent this many tokens (rollout + verification + update).
+        max_tokens: a run's token budget (rollout + verification + update): it stops before a step that
+            would exceed it, and refuses a budget below one step's spend.
         max_steps: a safety cap on steps.
         prices: token prices, V and the drift δ.
     """

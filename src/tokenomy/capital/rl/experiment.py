@@ -360,11 +360,24 @@ def _gain_verdict(lo: float, hi: float) -> str:
     return "better" if lo > 0.0 else "worse" if hi < 0.0 else "tie (CI straddles 0)"
 
 
+def _censored(rows: Sequence[dict[str, object]], policies: Sequence[str], lag: int) -> str:
+    """'not comparable: …' when a policy's tokens to target are censored in some seed (a ratio against a
+    run that never reached the target is a bound, not a measurement), else ""."""
+    why = [
+        f"{r['policy']} did not reach the target in {int(str(r['censored']))} of {int(str(r['seeds']))} seeds"
+        for name in policies
+        for r in rows
+        if r["policy"] == name and r["staleness"] == lag and int(str(r["censored"])) > 0
+    ]
+    return f"not comparable: {'; '.join(why)}" if why else ""
+
+
 def bar_checks(rows: Sequence[dict[str, object]]) -> list[dict[str, object]]:
     """The comparisons the capital layer is judged on, each with its paired figure, CI and verdict:
     tokenomy ≤ 0.8 × uniform's tokens and ≤ DAPO's; at lag ≥ 2 each staleness treatment (tokenomy:
     importance correction; tokenomy-decay: the fixed-decay ablation) against ignoring staleness, as a
-    token ratio < 1 and, uncensored, as the held-out gain at half budget (difference > 0)."""
+    token ratio < 1 and, uncensored, as the held-out gain at half budget (difference > 0). A token ratio
+    where either policy missed the target in some seed gets no verdict ("not comparable: …")."""
     out: list[dict[str, object]] = []
     for r in rows:
         if r["policy"] not in STALENESS_TREATED:
@@ -378,6 +391,7 @@ def bar_checks(rows: Sequence[dict[str, object]]) -> list[dict[str, object]]:
             if key not in r:
                 continue
             m, lo, hi = (float(str(r[k])) for k in (key, f"{key}_ci_low", f"{key}_ci_high"))
+            censored = _censored(rows, (policy, other), lag)
             out.append(
                 {
                     "staleness": lag,
@@ -386,7 +400,7 @@ def bar_checks(rows: Sequence[dict[str, object]]) -> list[dict[str, object]]:
                     "value": m,
                     "ci_low": lo,
                     "ci_high": hi,
-                    "verdict": _verdict(m, lo, hi, bar, strict=op == "<"),
+                    "verdict": censored or _verdict(m, lo, hi, bar, strict=op == "<"),
                 }
             )
             key = f"half_budget_gain_minus_{other}"

@@ -21,6 +21,7 @@ No I/O; the clock is ``time.perf_counter`` for the wall time only.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -152,7 +153,8 @@ def run_rl(
     staleness_versions: int = 0,
     on_version: Callable[[PolicyNet], None] | None = None,
 ) -> RunTrace:
-    """Fine-tune ``start.net`` on ``start.train`` with ``allocator`` until ``config.max_tokens`` are spent.
+    """Fine-tune ``start.net`` on ``start.train`` with ``allocator`` within ``config.max_tokens``: a run
+    stops before a step that would take its spend over the budget, so it never spends more.
 
     Args:
         config: the run's settings.
@@ -164,7 +166,8 @@ def run_rl(
 
     Raises:
         ValidationError: naming the argument: a config, allocator or start of the wrong kind, a seed
-            or ``staleness_versions`` that is not a whole number ≥ 0.
+            or ``staleness_versions`` that is not a whole number ≥ 0; a budget below one step's spend
+            (the expected spend of a uniform step, or this run's first step), stating the minimum.
     """
     if not isinstance(config, RLConfig):
         raise ValidationError(f"run_rl config must be an RLConfig, got {config!r:.80}")
@@ -183,6 +186,18 @@ def run_rl(
     update_per_sample = train.prompt_tokens + train.answer_tokens
     rates = PassRates(train)
     budget = _expected_spend(config, train)
+    one_step = (
+        config.num_groups
+        * config.group_size
+        * float(np.mean(update_per_sample + train.answer_tokens + train.verify_tokens))
+    )
+    if config.max_tokens < one_step:
+        raise ValidationError(
+            f"token budget RLConfig.max_tokens (rl run --max-tokens) = {config.max_tokens:,} is below "
+            "the expected spend of one step "
+            f"({one_step:,.0f} tokens: {config.num_groups} groups × {config.group_size} rollouts); "
+            f"expected a budget of at least {math.ceil(one_step):,} tokens"
+        )
     opt = Adam(lr=config.learning_rate)
     versions = [start.net]  # versions[-1] is θ_t; versions[-1 - lag] generates
     net = start.net
@@ -252,6 +267,18 @@ def run_rl(
             measured = True
             results = replace(results, ess_share=group_ess_share(iw, valid, sizes))
         use = allocator.train_on(view, results)
+        n_roll = int((train.answer_tokens[rows] * sizes).sum())
+        n_ver = int((train.verify_tokens[rows] * sizes).sum())
+        n_upd = int((update_per_sample[rows] * sizes)[use].sum())
+        if spent + n_roll + n_ver + n_upd > config.max_tokens:  # the budget holds: this step is not taken
+            if step == 0:
+                raise ValidationError(
+                    f"token budget RLConfig.max_tokens (rl run --max-tokens) = {config.max_tokens:,} is "
+                    "below the spend of one step "
+                    f"({n_roll + n_ver + n_upd:,} tokens for the first step of this run); expected a budget "
+                    f"of at least {n_roll + n_ver + n_upd:,} tokens (many steps to see learning)"
+                )
+            break
         rates.observe(rows, pass_rate * sizes, sizes)
         sample_use = np.repeat(use, sizes)
         r_all = np.concatenate(rewards)
@@ -268,9 +295,6 @@ def run_rl(
         if len(versions) > staleness_versions + 1:
             versions.pop(0)
         step += 1
-        n_roll = int((train.answer_tokens[rows] * sizes).sum())
-        n_ver = int((train.verify_tokens[rows] * sizes).sum())
-        n_upd = int((update_per_sample[rows] * sizes)[use].sum())
         tok["rollout"].append(n_roll)
         tok["verify"].append(n_ver)
         tok["update"].append(n_upd)

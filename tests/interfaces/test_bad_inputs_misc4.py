@@ -164,3 +164,42 @@ def test_rl_run_with_a_budget_below_one_step_exits_2_with_one_line(
     assert main([*argv, "--drift", "0.1"]) == 2
     err = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
     assert len(err) == 1 and "--max-tokens" in err[0] and "at least" in err[0], err
+
+
+# -- report gaps print a dash with the reason, never nan ---------------------------------------------
+
+
+def test_the_chain_sentence_gives_no_nan_median_when_no_chat_request_overlapped() -> None:
+    import math
+
+    from tokenomy.economy.report_view import VerificationChain, chain_text
+
+    ch = VerificationChain(
+        agent_calls=5, verify_calls=2, verify_prompt_tokens=900, prompt_share=0.4,
+        chat_with=0, chat_without=2, latency_with_s=math.nan, latency_without_s=2.5,
+    )  # fmt: skip
+    text = chain_text("local", 1.0, ch)
+    assert "nan" not in text and "the 0 chat requests" in text and "— (no such request)" in text
+    assert "2.50 s" in text
+
+
+def test_economy_table_shows_a_dash_for_a_p99_over_no_chat_request(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], data_dir: Path
+) -> None:
+    from tokenomy.interfaces.cli import main
+
+    data = data_dir
+    argv = ["economy", "run", "--data", str(data), "--requests", "10", "--agent-share", "0.999999"]
+    assert main([*argv, "--load", "0.01", "--report", str(tmp_path / "e.html")]) == 0
+    out = capsys.readouterr().out
+    assert "nan" not in out
+    assert "p99 latency '—'" in out
+    page = (tmp_path / "e.html").read_text(encoding="utf-8")
+    assert " nan " not in page and "median latency nan" not in page
+
+
+@pytest.mark.parametrize(("header", "shown"), [(None, "—"), ("nan", "—"), ("x", "—"), ("0.25", 0.25)])
+def test_the_demo_gateway_table_shows_a_dash_for_a_missing_header(header: str | None, shown: Any) -> None:
+    from tokenomy.interfaces.demo_gateway import _header_number
+
+    assert _header_number(header) == shown

@@ -12,6 +12,7 @@ on the cluster, and the latency of the chat requests that overlapped one against
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -167,9 +168,14 @@ def chain_text(config: str, load: float, ch: VerificationChain | None) -> str:
         f"cluster were verification calls (tests or a reproduction script run), carrying "
         f"{ch.verify_prompt_tokens:,} context tokens ({ch.prompt_share:.0%} of the prompt tokens the cluster "
         f"was sent); the {ch.chat_with} chat requests on the cluster that overlapped one had median latency "
-        f"{ch.latency_with_s:.2f} s, the {ch.chat_without} that did not {ch.latency_without_s:.2f} s (an "
-        "association: a longer stay overlaps more calls)."
+        f"{_median_s(ch.chat_with, ch.latency_with_s)}, the {ch.chat_without} that did not "
+        f"{_median_s(ch.chat_without, ch.latency_without_s)} (an association: a longer stay overlaps more calls)."
     )
+
+
+def _median_s(n: int, latency_s: float) -> str:
+    """A median latency in seconds, or a dash with the reason when there is no request to take it over."""
+    return f"{latency_s:.2f} s" if n > 0 and math.isfinite(latency_s) else "— (no such request)"
 
 
 def _example(exp: Experiment, ledger: str | None) -> tuple[str, list[dict[str, Any]], list[dict[str, Any]]]:

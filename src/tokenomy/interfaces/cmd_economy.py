@@ -15,6 +15,7 @@ loads; nothing is written unless the whole run succeeds, and the ledger is writt
 from __future__ import annotations
 
 import argparse
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -273,12 +274,16 @@ def run_economy(args: argparse.Namespace) -> dict[str, Any]:
             "welfare $/req": r.welfare_per_request,
             "95% CI": f"[{r.ci_low:.4f}, {r.ci_high:.4f}]",
             "cost $/req": r.cost_per_request_usd,
-            "p99 latency s": r.latency_p99_s,
+            "p99 latency s": r.latency_p99_s if math.isfinite(r.latency_p99_s) else "—",
             "served": r.served_share,
         }
         for r in exp.results
     ]
     print(format_table(rows))
+    if any(not math.isfinite(r.latency_p99_s) for r in exp.results):
+        print(
+            "note: p99 latency '—': no chat request was served in that run (the column is over chat requests)"
+        )
     for d in exp.diffs:
         verdict = "above 0" if d.above_zero else ("below 0" if d.ci_high < 0 else "a tie (CI spans 0)")
         print(

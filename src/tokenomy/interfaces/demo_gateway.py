@@ -11,6 +11,7 @@ the install command, when the model packages are not installed.
 from __future__ import annotations
 
 import json
+import math
 import urllib.request
 from typing import Any
 
@@ -59,18 +60,19 @@ def section(ctx: DemoContext) -> dict[str, Any]:
             v = V_LEVELS_USD[i * len(V_LEVELS_USD) // n]
             reply = gw.ask(q, v_usd=v)
             h = reply.headers
-            grade_ = grade(q, reply.text) if reply.status == 200 else float("nan")
-            if reply.status == 200:
-                gw.feedback(h.get("x-tokenomy-request-id", ""), grade_)
+            served = reply.status == 200
+            grade_: float | str = grade(q, reply.text) if served else "—"
+            if served:
+                gw.feedback(h.get("x-tokenomy-request-id", ""), float(grade_))
             rows.append(
                 {
                     "V": v,
                     "question": f"{q.kind}-{q.level}",
                     "status": reply.status,
                     "model": h.get("x-tokenomy-model", "—"),
-                    "surplus": float(h.get("x-tokenomy-surplus", "nan")),
-                    "propensity": float(h.get("x-tokenomy-propensity", "nan")),
-                    "answer": reply.text.strip().replace("\n", " ")[:14],
+                    "surplus": _header_number(h.get("x-tokenomy-surplus")),
+                    "propensity": _header_number(h.get("x-tokenomy-propensity")),
+                    "answer": reply.text.strip().replace("\n", " ")[:14] if served else "—",
                     "grade": grade_,
                 }
             )
@@ -79,12 +81,17 @@ def section(ctx: DemoContext) -> dict[str, Any]:
             prices = json.loads(resp.read())
     cols = ["V", "question", "status", "model", "surplus", "propensity", "answer", "grade"]
     ctx.echo(format_table(rows, cols, title="requests through the gateway (learned policy)", digits=3))
+    if any(r["status"] != 200 for r in rows):
+        ctx.echo(
+            "'—': the request was not served (429: no model had a positive surplus at its V, so no model, "
+            "answer or grade; surplus and propensity are shown only where the gateway sent them)"
+        )
     for v in V_LEVELS_USD:
         mine = [r for r in rows if r["V"] == v and r["status"] == 200]
         share = {m: sum(r["model"] == m for r in mine) for m in names}
-        acc = sum(r["grade"] for r in mine) / len(mine) if mine else float("nan")
+        acc = f"{sum(float(r['grade']) for r in mine) / len(mine):.2f}" if mine else "— (none served)"
         ctx.echo(
-            f"V = {v:g} USD: served {share}, accuracy {acc:.2f}, refused {sum(r['status'] == 429 for r in rows if r['V'] == v)}"
+            f"V = {v:g} USD: served {share}, accuracy {acc}, refused {sum(r['status'] == 429 for r in rows if r['V'] == v)}"
         )
     ctx.echo(f"learned q̂ before → after feedback: {before} → {after}")
     ups = prices.get("upstreams", {})
@@ -106,3 +113,12 @@ def section(ctx: DemoContext) -> dict[str, Any]:
     )
     return {"requests": len(rows), "ledger_decisions": n_dec, "ledger_outcomes": n_out, "q_hat_before": before,
             "q_hat_after": after, "ledger_summary": {k: v for k, v in summary.items() if isinstance(v, (int, float, str))}}  # fmt: skip
+
+
+def _header_number(value: str | None) -> float | str:
+    """A number the gateway sent in a header, or "—" when it sent none (or not a finite number)."""
+    try:
+        x = float(value) if value is not None else math.nan
+    except ValueError:
+        return "—"
+    return x if math.isfinite(x) else "—"

@@ -215,3 +215,75 @@ LITELLM_CSV = (
     "request_id,spend,prompt_tokens,completion_tokens,startTime,endTime,model\n"
     "r1,0.0055,1000,300,2024-06-01T10:00:00Z,2024-06-01T10:00:02Z,gpt-4o\n"
 )
+
+
+# -- a stored ledger edited by hand: NULLs, NaN and infinities are named, never read ------------------
+
+
+def _ledger(path: Path) -> Path:
+    from tokenomy.core import PriceVector
+    from tokenomy.ledger import Candidate, Decision, Ledger, Outcome
+
+    cands = (Candidate("gpt-4o", 0.5, 0.01), Candidate("gpt-4o-mini", 0.4, 0.001))
+    with Ledger(path) as led:
+        led.append(
+            [
+                Decision(f"r{i}", "demand", "route", cands, 0, PriceVector(v_usd=1.0), time_s=1.7e9)
+                for i in range(3)
+            ]
+        )
+        led.append_outcomes([Outcome(f"r{i}", 1.0, 0.01) for i in range(3)])
+    return path
+
+
+DAMAGE = [
+    ("update decisions set request_id=NULL where seq<3", "decision seq 0", "request_id is NULL"),
+    ("update decisions set layer=NULL where seq=1", "decision seq 1", "layer is NULL"),
+    ("update candidates set name=NULL where decision_seq=2", "decision seq 2: candidate 0", "name is NULL"),
+    (
+        "update candidates set dc_usd='nan'::DOUBLE where decision_seq=0",
+        "decision seq 0: candidate 0",
+        "dc_usd=nan",
+    ),
+    ("update outcomes set quality='inf'::DOUBLE where seq<3", "outcome seq 0", "quality=inf"),
+    ("update outcomes set harm=1e308 where seq=2", "outcome seq 2", "harm=1e+308"),
+    ("update outcomes set candidate=NULL where seq=1", "outcome seq 1", "candidate is NULL"),
+]
+
+
+@pytest.mark.parametrize(("sql", "row", "what"), DAMAGE)
+def test_audit_of_a_damaged_ledger_names_the_row_and_field(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], sql: str, row: str, what: str
+) -> None:
+    import duckdb
+
+    path = _ledger(tmp_path / "l.duckdb")
+    with duckdb.connect(str(path)) as con:
+        con.execute(sql)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        err = one_line_error(
+            capsys, main(["audit", str(path), "--format", "ledger", "--report", str(tmp_path / "r.html")])
+        )
+    assert f"{path}: {row}" in err and what in err and "damaged" in err
+
+
+@pytest.mark.parametrize(("sql", "row", "what"), DAMAGE)
+def test_ledger_summary_of_a_damaged_ledger_names_the_row_and_field(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], sql: str, row: str, what: str
+) -> None:
+    import duckdb
+
+    path = _ledger(tmp_path / "l.duckdb")
+    with duckdb.connect(str(path)) as con:
+        con.execute(sql)
+    err = one_line_error(capsys, main(["ledger", "summary", str(path)]))
+    assert row in err and what in err and "damaged" in err
+
+
+def test_an_undamaged_ledger_still_audits_and_summarises(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _ledger(tmp_path / "l.duckdb")
+    assert main(["ledger", "summary", str(path)]) == 0
+    assert main(["audit", str(path), "--format", "ledger"]) == 0, capsys.readouterr().err

@@ -42,6 +42,7 @@ from tokenomy.ledger.locking import MEMORY, FileAccess, path_lock
 from tokenomy.ledger.metadata import metadata_json as _json
 from tokenomy.ledger.migrate import check_is_ledger, open_schema
 from tokenomy.ledger.records import SCHEMA_VERSION, Decision, Outcome
+from tokenomy.ledger.stored import DAMAGED, damaged_row
 from tokenomy.ledger.tables import decision_tables, decisions_from_tables
 from tokenomy.ledger.writer import Check
 
@@ -386,6 +387,9 @@ class Ledger:
             return self._summary(con)
 
     def _summary(self, con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+        damaged = damaged_row(con)
+        if damaged is not None:
+            raise LedgerError(f"ledger {self.path!r}: {damaged}; {DAMAGED}: restore it from a copy")
         layers = dict(con.execute("SELECT layer, count(*) FROM decisions GROUP BY 1 ORDER BY 1").fetchall())
         kinds = dict(con.execute("SELECT kind, count(*) FROM decisions GROUP BY 1 ORDER BY 1").fetchall())
         con.register("_vectors", queries.request_vectors(con))

@@ -29,6 +29,7 @@ from numpy.typing import NDArray
 
 from tokenomy.audit.detectors.base import reads_decision
 from tokenomy.audit.importers.ledger import SET_BY_DECISION, STEP_KIND, capabilities
+from tokenomy.audit.importers.ledger_checks import check_stored
 from tokenomy.audit.log import STEP_COLUMNS, AuditLog, RequestTable, StepTable
 from tokenomy.core.errors import SchemaError
 from tokenomy.core.prices import PriceVector, ResourcePrice
@@ -213,6 +214,7 @@ def from_tables(t: LedgerTables, where: str = "ledger") -> tuple[AuditLog, list[
     Raises:
         SchemaError: a row a ledger could not have accepted (``where`` names the file).
     """
+    check_stored(t.decisions, t.candidates, t.outcomes, where)
     dec = t.decisions
     key = pc.binary_join_element_wise(
         dec.column("layer"), dec.column("decision_point"), dec.column("kind"), "\x1f"

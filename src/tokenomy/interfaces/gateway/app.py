@@ -34,6 +34,7 @@ from tokenomy.interfaces.gateway.guards import api_key, check_head, parse_json, 
 from tokenomy.interfaces.gateway.policy import GatewayPolicy, PolicySpec, make_policy
 from tokenomy.interfaces.gateway.records import FeedbackRecord, RecordSink
 from tokenomy.interfaces.gateway.upstream import UpstreamClient
+from tokenomy.ledger.records import MAX_HARM
 
 __all__ = ["AUTO_MODEL", "Gateway", "Upstream"]
 
@@ -297,12 +298,14 @@ async def _feedback(gw: Gateway, scope: Scope, receive: Receive, send: Send) -> 
     if data.get("quality") is None:
         raise GatewayHTTPError(400, "missing field quality (a number in [0, 1])", param="quality")
     vals = {}
-    for name, default, hi in (("quality", math.nan, 1.0), ("harm", 0.0, math.inf)):
+    for name, default, hi in (("quality", math.nan, 1.0), ("harm", 0.0, MAX_HARM)):
         v = data.get(name)
         v = default if v is None else v  # an explicit null reads as not given
         ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-        if not ok or not 0.0 <= v <= hi:
-            form = "a number in [0, 1]" if name == "quality" else "a finite number ≥ 0"
+        if not ok or not 0.0 <= v <= hi:  # harm ≤ MAX_HARM keeps ρ·harm and the ledger's sums finite
+            form = (
+                "a number in [0, 1]" if name == "quality" else f"a number in [0, {MAX_HARM:g}] (harm units)"
+            )
             raise GatewayHTTPError(400, f"{name} must be {form}; got {v!r}"[:200], param=name)
         vals[name] = float(v)
     model, _, given = seen

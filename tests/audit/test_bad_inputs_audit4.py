@@ -287,3 +287,24 @@ def test_an_undamaged_ledger_still_audits_and_summarises(
     path = _ledger(tmp_path / "l.duckdb")
     assert main(["ledger", "summary", str(path)]) == 0
     assert main(["audit", str(path), "--format", "ledger"]) == 0, capsys.readouterr().err
+
+
+# -- a model name with terminal escapes is shown escaped in notes and warnings -----------------------
+
+ESC_MODEL = "gpt\x1b[2J\x1b[31mRED"
+
+
+@pytest.mark.parametrize("fmt", ["litellm", "otlp"])
+def test_unknown_model_note_escapes_control_characters(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], fmt: str
+) -> None:
+    if fmt == "litellm":
+        path = tmp_path / "esc.csv"
+        path.write_text(LITELLM_CSV.replace(",gpt-4o\n", f",{ESC_MODEL}\n"))
+    else:
+        path = tmp_path / "esc.jsonl"
+        path.write_text(otlp_line([]).replace("gpt-4o", ESC_MODEL.replace("\x1b", "\\u001b")) + "\n")
+    assert main(["audit", str(path), "--format", fmt]) == 0
+    out = capsys.readouterr().out
+    assert "Unknown models" in out and "\x1b" not in out
+    assert "gpt\\x1b[2J\\x1b[31mRED" in out

@@ -13,13 +13,24 @@ from collections.abc import Callable
 from typing import Any
 
 from tokenomy.audit.report_audit import mode_rows, unknown_models_text
-from tokenomy.interfaces.table import format_table
+from tokenomy.interfaces.table import format_table, printable
 
 __all__ = ["stopping_summary", "summary", "verification_summary", "views_summary"]
 
 
+def _escaping(echo: Callable[[str], None]) -> Callable[[str], None]:
+    """``echo`` with control characters of user text (a model name's ESC ...) shown escaped, line by line
+    (tables are escaped already; escaping is idempotent on printable text)."""
+
+    def out(text: str) -> None:
+        echo("\n".join(printable(line) for line in text.split("\n")))
+
+    return out
+
+
 def summary(payload: dict[str, Any], echo: Callable[[str], None] = print, *, examples: int = 5) -> None:
     """The terminal summary of one audit: realised totals, notes, a table per failure mode."""
+    echo = _escaping(echo)
     tot = payload["totals"]
     if payload.get("skipped_lines", {}).get("count"):
         echo(
@@ -91,6 +102,7 @@ def summary(payload: dict[str, Any], echo: Callable[[str], None] = print, *, exa
 
 def views_summary(payload: dict[str, Any], echo: Callable[[str], None] = print, *, top: int = 5) -> None:
     """Where the money went, in the terminal: the grouping, then the costliest models and groups."""
+    echo = _escaping(echo)
     g, views = payload.get("grouping") or {}, payload.get("views") or {}
     if not views:
         return
@@ -111,6 +123,7 @@ def views_summary(payload: dict[str, Any], echo: Callable[[str], None] = print, 
 
 def verification_summary(payload: dict[str, Any], echo: Callable[[str], None] = print) -> None:
     """Prediction 1 in the terminal: the bins, the concave fit and its k* (observational)."""
+    echo = _escaping(echo)
     vc = payload.get("verification_curve")
     if not vc:
         return
@@ -149,6 +162,7 @@ def verification_summary(payload: dict[str, Any], echo: Callable[[str], None] = 
 
 def stopping_summary(payload: dict[str, Any], echo: Callable[[str], None] = print) -> None:
     """The stopping margin in the terminal: a few steps of the curve and the margin (observational)."""
+    echo = _escaping(echo)
     sm = payload.get("stopping_margin")
     if not sm or not sm["rows"]:
         return

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["format_table"]
+__all__ = ["format_table", "printable"]
 
 
 def _cell(v: Any, digits: int) -> str:
@@ -29,6 +29,9 @@ def _printable(text: str) -> str:
     if text.isprintable():
         return text
     return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+
+
+printable = _printable  # the one escaping of user text for the terminal (notes and warnings too)
 
 
 def format_table(

@@ -80,6 +80,17 @@ def test_a_tampered_router_field_is_refused_naming_router_json_the_field_and_the
     assert "\n" not in msg
 
 
+def test_a_wrong_price_entry_is_named_by_its_model(saved: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "rx"
+    shutil.copytree(saved, folder)
+    body = json.loads((folder / "router.json").read_text(encoding="utf-8"))
+    _price(body["object"]["state"], -10.0)
+    model = body["object"]["state"]["prices"]["state"]["usd_per_mtok"]["__dict__"][0][0]
+    (folder / "router.json").write_text(json.dumps(body), encoding="utf-8")
+    with pytest.raises(ValidationError, match=rf"usd_per_mtok\[{model!r}\]'=\(-10\.0, "):
+        Router.load(folder)
+
+
 def test_an_untouched_saved_router_still_loads(saved: Path) -> None:
     assert Router.load(saved).models_ == synthetic().models
 

@@ -252,12 +252,23 @@ def _type_name(tp: Any) -> str:
 
 def _check_field(cls: type, name: str, value: Any, where: str) -> None:
     tp = _hints(cls).get(name)
-    if tp is not None and not _conforms(value, tp):
-        raise _BadFieldError(f"field '{where}'={value!r:.80}; expected {_type_name(tp)}")
     check = _FIELD_CHECKS.get(f"{cls.__name__}.{name}") or _FIELD_CHECKS.get(name)
-    want = None if check is None else check(value)
-    if want is not None:
-        raise _BadFieldError(f"field '{where}'={value!r:.80}; expected {want}")
+
+    def wrong(v: Any) -> str | None:
+        if tp is not None and not _conforms(v, tp):
+            return _type_name(tp)
+        return None if check is None else check(v)
+
+    want = wrong(value)
+    if want is None:
+        return
+    if isinstance(value, Mapping):  # name the first wrong entry
+        for k, x in value.items():
+            if wrong({k: x}) is not None:
+                where, value = f"{where}[{k!r}]", x
+                break
+        want = f"an entry of {want}"
+    raise _BadFieldError(f"field '{where}'={value!r:.80}; expected {want}")
 
 
 class _BadFieldError(ValidationError):

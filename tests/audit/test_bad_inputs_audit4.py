@@ -308,3 +308,46 @@ def test_unknown_model_note_escapes_control_characters(
     out = capsys.readouterr().out
     assert "Unknown models" in out and "\x1b" not in out
     assert "gpt\\x1b[2J\\x1b[31mRED" in out
+
+
+# -- a compressed CSV is read as CSV; a name that says no format gets a hint --------------------------
+
+
+@pytest.mark.parametrize(
+    ("suffix", "opener"), [(".csv.gz", "gzip"), (".csv.xz", "lzma"), (".csv.bz2", "bz2")]
+)
+def test_compressed_litellm_csv_is_read_as_csv(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], suffix: str, opener: str
+) -> None:
+    import importlib
+
+    path = tmp_path / f"good{suffix}"
+    with importlib.import_module(opener).open(path, "wt") as f:
+        f.write(LITELLM_CSV)
+    out = tmp_path / "a.json"
+    for fmt in (["--format", "litellm"], []):
+        assert main(["audit", str(path), *fmt, "--json", str(out)]) == 0, capsys.readouterr().err
+        assert json.loads(out.read_text())["totals"]["requests"] == 1
+        out.unlink()
+
+
+def test_csv_under_a_name_without_its_format_gets_a_hint(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "log.gz"
+    path.write_text(LITELLM_CSV)
+    err = one_line_error(capsys, main(["audit", str(path), "--format", "litellm"]))
+    assert "expected .csv, .json or .jsonl" in err and "log.gz" in err
+
+
+def test_compressed_labels_csv_is_read_as_csv(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import gzip
+
+    log, labels = tmp_path / "ll.csv", tmp_path / "l.csv.gz"
+    log.write_text(LITELLM_CSV)
+    with gzip.open(labels, "wt") as f:
+        f.write("request_id,quality\nr1,1\n")
+    out = tmp_path / "a.json"
+    assert main(["audit", str(log), "--labels", str(labels), "--json", str(out)]) == 0, (
+        capsys.readouterr().err
+    )

@@ -31,6 +31,7 @@ from tokenomy.core.errors import SchemaError, ValidationError
 from tokenomy.core.prices import PriceSource, PriceVector
 from tokenomy.interfaces.args import float_in, int_in, refuse_ignored
 from tokenomy.interfaces.cmd_audit_summary import stopping_summary, summary, verification_summary
+from tokenomy.interfaces.loaders import reader
 from tokenomy.interfaces.outputs import atomic_write, check_output_path
 
 __all__ = [
@@ -119,7 +120,7 @@ def _guess(path: Path) -> str:
         raise ValidationError(f"{path}: cannot guess the format of a folder; pass --format")
     if path.suffix in (".duckdb", ".db"):
         return "ledger"
-    if path.suffix == ".csv":
+    if reader.data_suffix(path) == ".csv":
         return "litellm"
     return _sniff(path)
 

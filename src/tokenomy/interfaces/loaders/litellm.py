@@ -24,17 +24,32 @@ __all__ = ["gateway_log", "load_gateway", "load_litellm", "records"]
 def records(
     path: Path, skip_bad: bool, bad: BadLines, progress: Callable[[int], None] | None
 ) -> Iterator[tuple[str, Any]]:
-    """(where, record) pairs of a CSV (header row), JSON or JSONL file."""
-    if path.suffix == ".csv":
+    """(where, record) pairs of a CSV (header row), JSON or JSONL file, each maybe compressed
+    (``.csv.gz`` is CSV); a name that says neither is read as JSON, and its first-line error says so."""
+    if reader.data_suffix(path) == ".csv":
         for line, row in reader.csv_rows(path):  # line: the row's last physical line
             yield f"{path}:{line}", row
         return
-    for where, obj in json_records(path, skip_bad=skip_bad, bad=bad, progress=progress):
-        if isinstance(obj, Mapping) and isinstance(obj.get("data"), list):  # an API page {"data": [...]}
-            for i, x in enumerate(obj["data"]):
-                yield f"{where} data[{i}]", x
-        else:
-            yield where, obj
+    try:
+        first = True
+        for where, obj in json_records(path, skip_bad=skip_bad, bad=bad, progress=progress):
+            first = False
+            yield from _api_page(where, obj)
+    except SchemaError as exc:
+        if not first or reader.data_suffix(path) in (".json", ".jsonl"):
+            raise
+        raise SchemaError(
+            f"{exc}; the name {path.name!r} does not say the format, so it was read as JSON: expected "
+            ".csv, .json or .jsonl, each maybe compressed (.csv.gz, .jsonl.xz, ...)"
+        ) from None
+
+
+def _api_page(where: str, obj: Any) -> Iterator[tuple[str, Any]]:
+    if isinstance(obj, Mapping) and isinstance(obj.get("data"), list):  # an API page {"data": [...]}
+        for i, x in enumerate(obj["data"]):
+            yield f"{where} data[{i}]", x
+    else:
+        yield where, obj
 
 
 def gateway_log(

@@ -123,11 +123,11 @@ def load_labels(path: str | Path) -> dict[str, dict[str, Any]]:
     each id once."""
     p = reader.path_arg(path, "load_labels")
     out: dict[str, dict[str, Any]] = {}
-    if p.suffix == ".csv":
+    if reader.data_suffix(p) == ".csv":
         for line, row in reader.csv_rows(p, ("request_id",)):
             _add_label(out, row["request_id"], row, f"{p}:{line}", typed=False)
         return out
-    if p.suffix == ".jsonl":
+    if reader.data_suffix(p) == ".jsonl":
         for line, text in reader.iter_lines(p):
             if not text.strip():
                 continue

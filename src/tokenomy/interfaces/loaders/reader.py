@@ -40,6 +40,7 @@ __all__ = [
     "CsvFile",
     "compression",
     "csv_rows",
+    "data_suffix",
     "float_field",
     "int_field",
     "iter_lines",
@@ -93,6 +94,17 @@ def _check_file(path: Path) -> None:
         raise SchemaError(f"{path}: is a directory; expected a file")
     if not path.exists():
         raise SchemaError(f"{path}: no such file")
+
+
+COMPRESSED_SUFFIXES = (".gz", ".xz", ".bz2")
+
+
+def data_suffix(path: Path) -> str:
+    """The suffix naming the data format, behind a compression suffix: ``.csv`` for ``a.csv.gz``."""
+    suffixes = [x.lower() for x in path.suffixes]
+    if len(suffixes) > 1 and suffixes[-1] in COMPRESSED_SUFFIXES:
+        return suffixes[-2]
+    return suffixes[-1] if suffixes else ""
 
 
 def compression(path: Path) -> str:

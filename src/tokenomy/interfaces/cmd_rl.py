@@ -100,7 +100,11 @@ def register(sub: Any) -> None:
         help="δ per policy version in [0, 1), or 'calibrate' (default: measured on training seeds)",
     )
     p.add_argument(
-        "--max-tokens", type=int_in(1000), default=RLConfig().max_tokens, help="token budget of a run"
+        "--max-tokens",
+        type=int_in(1000),
+        default=RLConfig().max_tokens,
+        help="token budget of a run: it stops before a step that would exceed it; a budget below one "
+        "step's spend is refused, stating the minimum",
     )
     p.add_argument("--report", metavar="HTML", help="write the HTML report here")
     p.add_argument(

@@ -171,7 +171,8 @@ def shown_rows(
         notes.append(
             f"tokens_to_target is censored at the budget of {max_tokens:,} tokens: '>' means no seed reached "
             "the target; '≥' means some did not, and their spent tokens make the mean a lower bound (so are "
-            "wall_s_to_target and the token ratios of those rows); no CI is shown for them"
+            "wall_s_to_target and the token ratios of those rows); no CI is shown for them, and a token ratio "
+            "against such a row is no measurement either (its check reads 'not comparable')"
         )
     return shown, notes
 

@@ -24,11 +24,18 @@ __all__ = [
     "DECODE_TOKEN",
     "GPU_SECOND",
     "KV_BLOCK_SECOND",
+    "MAX_PRICE_USD",
     "PREFILL_TOKEN",
     "PriceSource",
     "PriceVector",
     "ResourcePrice",
 ]
+
+MAX_PRICE_USD = 1e9
+"""Upper bound of a price a user or client gives (V per request or task, λ per second, ρ per harm unit),
+USD. A billion dollars is far above any value of one model call or agent action, and keeps every product
+formed from it (price × tokens × counts × bootstrap sums, at most ~1e30) far below float overflow (~1.8e308),
+so no figure becomes inf or NaN. The command line, the gateway and the audit's labels apply it."""
 
 PREFILL_TOKEN = "prefill_token"
 """Resource name: one prompt token processed (unit ``token``)."""

@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from tokenomy.core.errors import ValidationError
+from tokenomy.core.prices import MAX_PRICE_USD
 
 __all__ = [
     "GIVEN",
@@ -61,11 +62,8 @@ MAX_FOLDS = 10_000
 """Upper bound of a cross-fitting fold count (``--folds``); a command also caps it by its data."""
 MAX_DRAWS = 100_000_000
 """Upper bound of a synthetic-draw count (``--samples``): 800 MB of float64 draws."""
-MAX_USD = 1e9
-"""Upper bound of a USD price flag (V per request or task, λ per second, ρ per harm unit). A billion
-dollars is far above any value of one model call or agent action, and keeps every product the
-commands form (price × tokens × counts × bootstrap sums, at most ~1e30) far below float overflow
-(~1.8e308), so no figure becomes inf or NaN."""
+MAX_USD = MAX_PRICE_USD
+"""Upper bound of a USD price flag (``tokenomy.core.prices.MAX_PRICE_USD``)."""
 
 
 def items(text: str, what: str, *, distinct: bool = True) -> list[str]:

@@ -15,7 +15,7 @@ from typing import Any
 
 from tokenomy.audit.log import RequestTable
 from tokenomy.core.errors import SchemaError
-from tokenomy.core.prices import PriceSource, PriceVector
+from tokenomy.core.prices import MAX_PRICE_USD, PriceSource, PriceVector
 from tokenomy.ledger.records import MAX_HARM
 
 __all__ = [
@@ -34,7 +34,7 @@ __all__ = [
 DEFAULT_PRICES = PriceVector(v_usd=10.0, lam_usd_per_s=0.0, rho_usd=10.0)
 PRICE_KEYS = {"v_usd": "v", "lam_usd_per_s": "lam", "rho_usd": "rho", "rho_irr_usd": "rho_irr"}
 LABEL_KEYS = ("quality", "harm", "harm_irr", "group", "session", "user", "tags")
-MAX_LABEL_USD = 1e9
+MAX_LABEL_USD = MAX_PRICE_USD
 """Largest price a label may give (USD per unit), the CLI's bound on --v/--lam/--rho: with harm at
 most ``MAX_HARM`` and quality at most 1 every realised term stays below 1e18 USD."""
 LABEL_BOUNDS: dict[str, tuple[float, float]] = {

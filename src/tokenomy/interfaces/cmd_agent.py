@@ -130,10 +130,11 @@ Example (in an MCP client's server configuration):
 
 def run_gate_mcp(args: argparse.Namespace) -> dict[str, Any]:
     """Serve stdin/stdout as the gating proxy until the client closes; return what it did."""
+    import shlex
     import sys
 
     from tokenomy.autonomy.gate import Gate
-    from tokenomy.interfaces.mcp_proxy import McpGateProxy
+    from tokenomy.interfaces.mcp_proxy import McpGateProxy, McpServerError
 
     server = list(args.server[1:] if args.server[:1] == ["--"] else args.server)
     if not server:
@@ -153,12 +154,21 @@ def run_gate_mcp(args: argparse.Namespace) -> dict[str, Any]:
         "malformed": stats.malformed,
         "verdicts": stats.verdicts,
         "server_exit_code": stats.server_exit_code,
+        "server_exited_early": stats.server_exited_early,
+        "unanswered": stats.unanswered,
     }
     if getattr(args, "json", None):  # written here: stdout is the protocol channel, no "wrote" line
         from tokenomy.interfaces.outputs import write_json
 
         write_json(args.json, out)
         args.json_written = True
+    code = stats.server_exit_code
+    if stats.server_exited_early or (code not in (0, None) and not stats.server_stopped):
+        when = " while the client was connected" if stats.server_exited_early else ""
+        raise McpServerError(
+            f"gate-mcp: the MCP server {shlex.join(server)[:200]!r} exited with code {code}{when}; "
+            f"{stats.unanswered} unanswered request(s) got a JSON-RPC error"
+        )
     return out
 
 

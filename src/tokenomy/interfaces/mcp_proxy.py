@@ -10,23 +10,28 @@ is the verdict and its reason (MCP's convention for tool errors, so the model ca
 JSON-RPC error for a resource. Everything else (initialize, lists, notifications, the server's own
 requests and all its replies) passes through unchanged.
 
-Fail closed, by construction: a line that is not JSON, holds a duplicate key, or is not a JSON-RPC
-object is answered with a JSON-RPC error and not forwarded (no parser differential between the gate and
-the server); forwarded messages are re-serialised from what the gate judged; a ``tools/call`` sent as a
+Fail closed, by construction: a line that is not JSON (RFC 8259: no NaN/Infinity, no number outside the
+float range), holds a duplicate key, nests deeper than 100 levels, or is not a JSON-RPC 2.0 object (an
+id that is not a string, number or null; a method that is not a string) is answered with a JSON-RPC
+error and not forwarded (no parser differential between the gate and the server); forwarded messages are re-serialised from what the gate judged; a ``tools/call`` sent as a
 notification is gated too, and dropped when refused; a JSON-RPC batch is judged element by element
 and its admitted elements are forwarded as single messages. ``ask`` verdicts go to the user when the client
 can be asked: a client that declared the ``elicitation`` capability gets an ``elicitation/create``
 request (the call, its class and why it needs a yes); the call is held until the answer and runs once
 on an accepted ``approve: true`` (a once-approval, recorded by the gate), and is refused on anything
-else. Without that capability, ``ask`` is refused unless an ``approver`` callback (library use) says
-yes. Calls that need several approvers are refused (one user is one approver). This is the only module that talks to the child process;
-the judging is the action layer's.
+else, on a malformed answer, and on a client answer to no open request (never forwarded: the only
+client answers that reach the server are those to the server's own requests). Without that capability, ``ask`` is refused unless an ``approver`` callback (library use) says
+yes. Calls that need several approvers are refused (one user is one approver). A server that cannot
+be started is a :class:`ValidationError`; when the server exits, every request it had not answered is
+answered with a JSON-RPC error and the proxy stops (:class:`ProxyStats` says how). This is the only
+module that talks to the child process; the judging is the action layer's.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import math
 import subprocess
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -35,22 +40,67 @@ from typing import IO, Any
 
 from tokenomy.autonomy.gate import Gate
 from tokenomy.autonomy.verdict import Call, GateContext, GateRefusedError, Verdict
-from tokenomy.core.errors import ValidationError
+from tokenomy.core.errors import TokenomyError, ValidationError
 
-__all__ = ["McpGateProxy", "ProxyStats"]
+__all__ = ["McpGateProxy", "McpServerError", "ProxyStats"]
 
 _GATED = ("tools/call", "resources/read")
 _MAX_HELD = 256  # calls waiting for the user's answer
-PARSE_ERROR, INVALID_REQUEST, INVALID_PARAMS, REFUSED = -32700, -32600, -32602, -32001
+_MAX_SERVER_ASKS = 4096  # the server's requests to the client not yet answered
+_MAX_DEPTH = 100  # nesting levels of one message; deeper ones are refused before judging
+PARSE_ERROR, INVALID_REQUEST, INVALID_PARAMS, REFUSED, SERVER_GONE = -32700, -32600, -32602, -32001, -32000
+
+
+class McpServerError(TokenomyError):
+    """The MCP server behind the proxy exited before the client closed, or with a non-zero code."""
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, v in pairs:
         if k in out:
-            raise ValueError(f"duplicate key {k!r}")  # caught by handle(): a parse error
+            raise ValueError(f"duplicate key {k[:100]!r}")  # caught by handle(): a parse error
         out[k] = v
     return out
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text[:40]} is outside the float range")
+    return value
+
+
+def _parse(line: bytes) -> Any:
+    """One line as JSON (RFC 8259, each key once), else ValueError/UnicodeDecodeError/RecursionError."""
+    return json.loads(
+        line, object_pairs_hook=_no_duplicates, parse_constant=_no_constant, parse_float=_finite_float
+    )
+
+
+def _too_deep(obj: Any) -> bool:
+    stack = [(obj, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else None
+        if children is None:
+            continue
+        if depth > _MAX_DEPTH:
+            return True
+        stack.extend((c, depth + 1) for c in children)
+    return False
+
+
+def _valid_id(rid: Any) -> bool:
+    return rid is None or (isinstance(rid, (str, int, float)) and not isinstance(rid, bool))
+
+
+def _key(rid: Any) -> str:
+    return json.dumps(rid)  # 1, 1.0 and "1" stay three ids
 
 
 @dataclass(slots=True)
@@ -62,6 +112,10 @@ class ProxyStats:
         allowed / refused: gated calls forwarded / answered by the proxy.
         malformed: lines refused because they were not a JSON-RPC object.
         verdicts: decision -> count.
+        server_exit_code: the server's exit status (negative: the signal that stopped it).
+        server_exited_early: the server's output closed while the client was still connected.
+        server_stopped: the server ignored its closed input for 10 s and was terminated.
+        unanswered: requests the server never answered, answered by the proxy with an error.
     """
 
     forwarded: int = 0
@@ -70,6 +124,9 @@ class ProxyStats:
     malformed: int = 0
     verdicts: dict[str, int] = field(default_factory=dict)  # decision -> count
     server_exit_code: int | None = None
+    server_exited_early: bool = False
+    server_stopped: bool = False
+    unanswered: int = 0
 
 
 class McpGateProxy:
@@ -111,45 +168,120 @@ class McpGateProxy:
         self._held: dict[str, tuple[dict[str, Any], Verdict]] = {}  # elicitation id -> held call
         self._out_lock = threading.Lock()
         self._client_out: IO[bytes] | None = None
+        self._lock = threading.Lock()  # the two tables below and the flags; the pump thread shares them
+        self._pending: dict[str, Any] = {}  # key of a client request sent on -> its id
+        self._server_asks: dict[str, None] = {}  # keys of the server's requests the client may answer
+        self._gone = False  # the server's output has closed
+        self._client_closed = False
 
     # -- the loop ------------------------------------------------------------------------------------
     def serve(self, client_in: IO[bytes], client_out: IO[bytes]) -> ProxyStats:
-        """Run until the client closes its input; then close the server's input and wait for it."""
+        """Run until the client closes its input or the server exits; then close the server's input and
+        wait for it. Every request the server leaves unanswered gets a JSON-RPC error.
+
+        Raises:
+            ValidationError: the server command cannot be started (not found, not executable).
+        """
         self._client_out = client_out
-        server = subprocess.Popen(
-            self.server_command,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            cwd=self.cwd,
-            env=self.env,
-        )
+        try:
+            server = subprocess.Popen(
+                self.server_command,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                cwd=self.cwd,
+                env=self.env,
+            )
+        except OSError as exc:
+            why = "not found" if isinstance(exc, FileNotFoundError) else exc.strerror or type(exc).__name__
+            raise ValidationError(f"cannot start MCP server {self.server_command[0]!r}: {why}") from None
         assert server.stdin is not None and server.stdout is not None
-        pump = threading.Thread(target=self._pump, args=(server.stdout,), daemon=True)
+        pump = threading.Thread(target=self._pump, args=(server,), daemon=True)
         pump.start()
         try:
             for line in client_in:
-                out = self.handle(line)
-                if out is not None:
-                    try:
-                        server.stdin.write(out)
-                        server.stdin.flush()
-                    except BrokenPipeError:
-                        break
+                msgs = self._handle(line)
+                if msgs and not self._forward(server.stdin, msgs):
+                    break
         finally:
+            with self._lock:
+                self._client_closed = True
             with contextlib.suppress(BrokenPipeError):
                 server.stdin.close()
             try:
                 self.stats.server_exit_code = server.wait(timeout=10)
             except subprocess.TimeoutExpired:
+                self.stats.server_stopped = True
                 server.terminate()
-                self.stats.server_exit_code = server.wait(timeout=10)
-            pump.join(timeout=10)
+                try:
+                    self.stats.server_exit_code = server.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    server.kill()
+                    self.stats.server_exit_code = server.wait()
+            pump.join(timeout=30)
             self.gate.flush()
         return self.stats
 
-    def _pump(self, server_out: IO[bytes]) -> None:
-        for line in server_out:
-            self._send_raw(line if line.endswith(b"\n") else line + b"\n")
+    def _forward(self, server_in: IO[bytes], msgs: list[dict[str, Any]]) -> bool:
+        """Send msgs to the server (False: it is gone; their requests were answered with an error)."""
+        ids = [m["id"] for m in msgs if "method" in m and "id" in m and m["id"] is not None]
+        with self._lock:
+            gone = self._gone
+            if not gone:
+                self._pending.update((_key(rid), rid) for rid in ids)
+        if gone:
+            self._answer_unanswered(ids)
+            return False
+        try:
+            server_in.write(b"".join(_dump(m) for m in msgs))
+            server_in.flush()
+        except (BrokenPipeError, ValueError):
+            with self._lock:
+                mine = [self._pending.pop(_key(rid)) for rid in ids if _key(rid) in self._pending]
+            self._answer_unanswered(mine)
+            return False
+        return True
+
+    def _pump(self, server: subprocess.Popen[bytes]) -> None:
+        assert server.stdout is not None
+        for line in server.stdout:
+            self._note_server(line)
+            with contextlib.suppress(BrokenPipeError, ValueError):  # the client stopped reading
+                self._send_raw(line if line.endswith(b"\n") else line + b"\n")
+        with self._lock:
+            self._gone = True
+            self.stats.server_exited_early = not self._client_closed
+            left = list(self._pending.values())
+            self._pending.clear()
+        if left:
+            with contextlib.suppress(BrokenPipeError, ValueError):
+                self._answer_unanswered(left, server)
+
+    def _note_server(self, line: bytes) -> None:
+        """Track the server's answers (a request answered) and requests (an answer the client may send)."""
+        try:
+            msg = _parse(line)
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            return  # passed on as it is; the client judges it
+        with self._lock:
+            for m in msg if isinstance(msg, list) else [msg]:
+                if not isinstance(m, dict) or not _valid_id(m.get("id")):
+                    continue
+                if "method" in m and m.get("id") is not None:
+                    self._server_asks[_key(m["id"])] = None
+                    while len(self._server_asks) > _MAX_SERVER_ASKS:
+                        del self._server_asks[next(iter(self._server_asks))]
+                elif "method" not in m:
+                    self._pending.pop(_key(m.get("id")), None)
+
+    def _answer_unanswered(self, ids: list[Any], server: subprocess.Popen[bytes] | None = None) -> None:
+        code: int | None = None
+        if server is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                code = server.wait(timeout=5)
+        how = f"exited (code {code})" if code is not None else "closed its output"
+        for rid in ids:
+            self.stats.unanswered += 1
+            self._error(rid, SERVER_GONE, f"tokenomy gate: the MCP server {how} before answering; not run")
 
     def _send_raw(self, data: bytes) -> None:
         assert self._client_out is not None
@@ -158,35 +290,74 @@ class McpGateProxy:
             self._client_out.flush()
 
     def _send(self, msg: Mapping[str, Any]) -> None:
-        self._send_raw(json.dumps(msg, separators=(",", ":")).encode() + b"\n")
+        self._send_raw(_dump(msg))
 
     # -- one client line -----------------------------------------------------------------------------
     def handle(self, line: bytes) -> bytes | None:
         """Judge one client line; return the bytes to forward to the server (None: answered here)."""
+        msgs = self._handle(line)
+        return b"".join(_dump(m) for m in msgs) if msgs else None
+
+    def _handle(self, line: bytes) -> list[dict[str, Any]]:
         if not line.strip():
-            return None
+            return []
         try:
-            msg = json.loads(line, object_pairs_hook=_no_duplicates)
+            msg = _parse(line)
+            why = "nested too deeply" if _too_deep(msg) else ""
         except (ValueError, UnicodeDecodeError) as exc:
+            why = str(exc)[:200]
+        except RecursionError:
+            why = "nested too deeply"
+        if why:
             self.stats.malformed += 1
-            self._error(None, PARSE_ERROR, f"tokenomy gate: not a JSON-RPC message ({exc}); not forwarded")
-            return None
+            self._error(None, PARSE_ERROR, f"tokenomy gate: not a JSON-RPC message ({why}); not forwarded")
+            self._refuse_held(line)
+            return []
+        if msg == []:
+            self.stats.malformed += 1
+            self._error(None, INVALID_REQUEST, "tokenomy gate: an empty batch; not forwarded")
+            return []
         batch = msg if isinstance(msg, list) else [msg]
         forward = [m for m in batch if self._admit(m)]
         forward = [r for m in forward for r in self._answer(m)]
-        if not forward:
-            return None
         self.stats.forwarded += len(forward)
         # a batch goes on as single messages: MCP (2025-06-18) servers need not accept batches
-        return b"".join(json.dumps(m, separators=(",", ":")).encode() + b"\n" for m in forward)
+        return forward
+
+    def _refuse_held(self, line: bytes) -> None:
+        """Fail closed: a line that may have been the answer to a gate question refuses the held call
+        (the ones it names, or every held call when it names none)."""
+        named = [q for q in self._held if q.encode() in line]
+        for qid in named or list(self._held):
+            call_msg, verdict = self._held.pop(qid)
+            self._refuse(call_msg, str(call_msg.get("method", "")).strip().lower(), verdict)
 
     def _admit(self, msg: Any) -> bool:
         if not isinstance(msg, dict) or msg.get("jsonrpc") != "2.0":
             self.stats.malformed += 1
-            rid = msg.get("id") if isinstance(msg, dict) else None
+            rid = msg.get("id") if isinstance(msg, dict) and _valid_id(msg.get("id")) else None
             self._error(rid, INVALID_REQUEST, "tokenomy gate: not a JSON-RPC 2.0 object; not forwarded")
             return False
         method = msg.get("method")
+        bad = "" if _valid_id(msg.get("id")) else "its id must be a string, a number or null"
+        if not bad and "method" in msg and not isinstance(method, str):
+            bad = "its method must be a string"
+        if bad:
+            self.stats.malformed += 1
+            ok_id = msg.get("id") if _valid_id(msg.get("id")) else None
+            self._error(
+                ok_id, INVALID_REQUEST, f"tokenomy gate: not a JSON-RPC 2.0 message ({bad}); not forwarded"
+            )
+            return False
+        if "method" not in msg and not (isinstance(msg.get("id"), str) and msg["id"] in self._held):
+            with self._lock:
+                asked = self._server_asks.pop(_key(msg.get("id")), 0) is None
+            if asked:
+                return True  # the client's answer to the server's own request
+            self.stats.malformed += 1
+            self._error(None, INVALID_REQUEST, "tokenomy gate: an answer to no open request; not forwarded")
+            self._refuse_held(b"")  # it may have been meant for a gate question: fail closed
+            return False
         if method == "initialize" and isinstance(msg.get("params"), dict):
             caps = msg["params"].get("capabilities")
             self._can_elicit = isinstance(caps, dict) and isinstance(caps.get("elicitation"), dict)
@@ -289,6 +460,10 @@ class McpGateProxy:
 
     def _error(self, rid: Any, code: int, message: str) -> None:
         self._send({"jsonrpc": "2.0", "id": rid, "error": {"code": code, "message": message}})
+
+
+def _dump(msg: Mapping[str, Any]) -> bytes:
+    return json.dumps(msg, separators=(",", ":"), allow_nan=False).encode() + b"\n"
 
 
 def _call_of(method: str, params: Any) -> Call | None:

@@ -30,8 +30,6 @@ module that talks to the child process; the judging is the action layer's.
 from __future__ import annotations
 
 import contextlib
-import json
-import math
 import subprocess
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -41,66 +39,18 @@ from typing import IO, Any
 from tokenomy.autonomy.gate import Gate
 from tokenomy.autonomy.verdict import Call, GateContext, GateRefusedError, Verdict
 from tokenomy.core.errors import TokenomyError, ValidationError
+from tokenomy.interfaces.mcp_wire import dump_line, id_key, parse_line, too_deep, valid_id
 
 __all__ = ["McpGateProxy", "McpServerError", "ProxyStats"]
 
 _GATED = ("tools/call", "resources/read")
 _MAX_HELD = 256  # calls waiting for the user's answer
 _MAX_SERVER_ASKS = 4096  # the server's requests to the client not yet answered
-_MAX_DEPTH = 100  # nesting levels of one message; deeper ones are refused before judging
 PARSE_ERROR, INVALID_REQUEST, INVALID_PARAMS, REFUSED, SERVER_GONE = -32700, -32600, -32602, -32001, -32000
 
 
 class McpServerError(TokenomyError):
     """The MCP server behind the proxy exited before the client closed, or with a non-zero code."""
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in pairs:
-        if k in out:
-            raise ValueError(f"duplicate key {k[:100]!r}")  # caught by handle(): a parse error
-        out[k] = v
-    return out
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"number {text[:40]} is outside the float range")
-    return value
-
-
-def _parse(line: bytes) -> Any:
-    """One line as JSON (RFC 8259, each key once), else ValueError/UnicodeDecodeError/RecursionError."""
-    return json.loads(
-        line, object_pairs_hook=_no_duplicates, parse_constant=_no_constant, parse_float=_finite_float
-    )
-
-
-def _too_deep(obj: Any) -> bool:
-    stack = [(obj, 1)]
-    while stack:
-        node, depth = stack.pop()
-        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else None
-        if children is None:
-            continue
-        if depth > _MAX_DEPTH:
-            return True
-        stack.extend((c, depth + 1) for c in children)
-    return False
-
-
-def _valid_id(rid: Any) -> bool:
-    return rid is None or (isinstance(rid, (str, int, float)) and not isinstance(rid, bool))
-
-
-def _key(rid: Any) -> str:
-    return json.dumps(rid)  # 1, 1.0 and "1" stay three ids
 
 
 @dataclass(slots=True)
@@ -201,6 +151,7 @@ class McpGateProxy:
             for line in client_in:
                 msgs = self._handle(line)
                 if msgs and not self._forward(server.stdin, msgs):
+                    self._refuse_held(b"")  # no server to run them on
                     break
         finally:
             with self._lock:
@@ -227,16 +178,16 @@ class McpGateProxy:
         with self._lock:
             gone = self._gone
             if not gone:
-                self._pending.update((_key(rid), rid) for rid in ids)
+                self._pending.update((id_key(rid), rid) for rid in ids)
         if gone:
             self._answer_unanswered(ids)
             return False
         try:
-            server_in.write(b"".join(_dump(m) for m in msgs))
+            server_in.write(b"".join(dump_line(m) for m in msgs))
             server_in.flush()
         except (BrokenPipeError, ValueError):
             with self._lock:
-                mine = [self._pending.pop(_key(rid)) for rid in ids if _key(rid) in self._pending]
+                mine = [self._pending.pop(id_key(rid)) for rid in ids if id_key(rid) in self._pending]
             self._answer_unanswered(mine)
             return False
         return True
@@ -259,19 +210,19 @@ class McpGateProxy:
     def _note_server(self, line: bytes) -> None:
         """Track the server's answers (a request answered) and requests (an answer the client may send)."""
         try:
-            msg = _parse(line)
+            msg = parse_line(line)
         except (ValueError, UnicodeDecodeError, RecursionError):
             return  # passed on as it is; the client judges it
         with self._lock:
             for m in msg if isinstance(msg, list) else [msg]:
-                if not isinstance(m, dict) or not _valid_id(m.get("id")):
+                if not isinstance(m, dict) or not valid_id(m.get("id")):
                     continue
                 if "method" in m and m.get("id") is not None:
-                    self._server_asks[_key(m["id"])] = None
+                    self._server_asks[id_key(m["id"])] = None
                     while len(self._server_asks) > _MAX_SERVER_ASKS:
                         del self._server_asks[next(iter(self._server_asks))]
                 elif "method" not in m:
-                    self._pending.pop(_key(m.get("id")), None)
+                    self._pending.pop(id_key(m.get("id")), None)
 
     def _answer_unanswered(self, ids: list[Any], server: subprocess.Popen[bytes] | None = None) -> None:
         code: int | None = None
@@ -290,20 +241,20 @@ class McpGateProxy:
             self._client_out.flush()
 
     def _send(self, msg: Mapping[str, Any]) -> None:
-        self._send_raw(_dump(msg))
+        self._send_raw(dump_line(msg))
 
     # -- one client line -----------------------------------------------------------------------------
     def handle(self, line: bytes) -> bytes | None:
         """Judge one client line; return the bytes to forward to the server (None: answered here)."""
         msgs = self._handle(line)
-        return b"".join(_dump(m) for m in msgs) if msgs else None
+        return b"".join(dump_line(m) for m in msgs) if msgs else None
 
     def _handle(self, line: bytes) -> list[dict[str, Any]]:
         if not line.strip():
             return []
         try:
-            msg = _parse(line)
-            why = "nested too deeply" if _too_deep(msg) else ""
+            msg = parse_line(line)
+            why = "nested too deeply" if too_deep(msg) else ""
         except (ValueError, UnicodeDecodeError) as exc:
             why = str(exc)[:200]
         except RecursionError:
@@ -335,23 +286,23 @@ class McpGateProxy:
     def _admit(self, msg: Any) -> bool:
         if not isinstance(msg, dict) or msg.get("jsonrpc") != "2.0":
             self.stats.malformed += 1
-            rid = msg.get("id") if isinstance(msg, dict) and _valid_id(msg.get("id")) else None
+            rid = msg.get("id") if isinstance(msg, dict) and valid_id(msg.get("id")) else None
             self._error(rid, INVALID_REQUEST, "tokenomy gate: not a JSON-RPC 2.0 object; not forwarded")
             return False
         method = msg.get("method")
-        bad = "" if _valid_id(msg.get("id")) else "its id must be a string, a number or null"
+        bad = "" if valid_id(msg.get("id")) else "its id must be a string, a number or null"
         if not bad and "method" in msg and not isinstance(method, str):
             bad = "its method must be a string"
         if bad:
             self.stats.malformed += 1
-            ok_id = msg.get("id") if _valid_id(msg.get("id")) else None
+            ok_id = msg.get("id") if valid_id(msg.get("id")) else None
             self._error(
                 ok_id, INVALID_REQUEST, f"tokenomy gate: not a JSON-RPC 2.0 message ({bad}); not forwarded"
             )
             return False
         if "method" not in msg and not (isinstance(msg.get("id"), str) and msg["id"] in self._held):
             with self._lock:
-                asked = self._server_asks.pop(_key(msg.get("id")), 0) is None
+                asked = self._server_asks.pop(id_key(msg.get("id")), 0) is None
             if asked:
                 return True  # the client's answer to the server's own request
             self.stats.malformed += 1
@@ -460,10 +411,6 @@ class McpGateProxy:
 
     def _error(self, rid: Any, code: int, message: str) -> None:
         self._send({"jsonrpc": "2.0", "id": rid, "error": {"code": code, "message": message}})
-
-
-def _dump(msg: Mapping[str, Any]) -> bytes:
-    return json.dumps(msg, separators=(",", ":"), allow_nan=False).encode() + b"\n"
 
 
 def _call_of(method: str, params: Any) -> Call | None:

@@ -247,3 +247,49 @@ def test_an_accepted_answer_still_runs_the_held_call_once(tmp_path: Path) -> Non
     assert [m["params"]["arguments"]["command"] for m in seen if m.get("method") == "tools/call"] == [
         "cat ~/.aws/credentials"
     ]
+
+
+@pytest.mark.parametrize(
+    ("line", "want"),
+    [
+        (b"[]", [(None, -32600)]),
+        (b'{"jsonrpc":"2.0","id":3,"method":5}', [(3, -32600)]),
+        (b'{"jsonrpc":"2.0","id":3,"method":null}', [(3, -32600)]),
+        (b"NaN", [(None, -32700)]),
+        (
+            b'{"jsonrpc":"2.0","id":4,"method":"tools/list","params":' + b"[" * 101 + b"]" * 101 + b"}",
+            [(None, -32700)],
+        ),
+    ],
+    ids=["empty batch", "method number", "method null", "bare NaN", "101 levels"],
+)
+def test_other_invalid_messages_are_refused_not_forwarded(
+    tmp_path: Path, line: bytes, want: list[Any]
+) -> None:
+    replies, seen, out = _converse(tmp_path, [line + b"\n"])
+    assert out.returncode == 0, out.stderr
+    assert [(r["id"], r["error"]["code"]) for r in replies] == want
+    assert seen == []
+
+
+def test_nesting_within_the_limit_is_forwarded_unchanged(tmp_path: Path) -> None:
+    nested: Any = "leaf"
+    for _ in range(90):
+        nested = {"a": nested}
+    msg = {"jsonrpc": "2.0", "id": 5, "method": "tools/list", "params": {"cursor": nested}}
+    replies, seen, out = _converse(tmp_path, [_line(msg)])
+    assert out.returncode == 0, out.stderr
+    assert [r["id"] for r in replies] == [5] and seen == [msg]
+
+
+def test_the_library_proxy_names_a_server_it_cannot_start(tmp_path: Path) -> None:
+    import io
+
+    from tokenomy.autonomy.gate import Gate
+    from tokenomy.core.errors import ValidationError
+    from tokenomy.interfaces.loaders.agent_data import load_schedule
+    from tokenomy.interfaces.mcp_proxy import McpGateProxy
+
+    proxy = McpGateProxy(Gate(load_schedule()), [str(tmp_path / "absent")])
+    with pytest.raises(ValidationError, match=r"cannot start MCP server .*absent.*: not found"):
+        proxy.serve(io.BytesIO(b""), io.BytesIO())

@@ -105,7 +105,7 @@ def test_rl_run_writes_no_json_or_report_when_the_ledger_already_records_the_run
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     ledger = tmp_path / "rl.duckdb"
-    base = ["rl", "run", "--seeds", "2", "--max-tokens", "4000", "--staleness", "0", "--ledger", str(ledger)]
+    base = ["rl", "run", "--seeds", "2", "--max-tokens", "10000", "--staleness", "0", "--ledger", str(ledger)]
     assert main(base) == 0
     capsys.readouterr()
     out_json, out_html = tmp_path / "rlx.json", tmp_path / "rlx.html"

@@ -13,18 +13,11 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from tokenomy.interfaces.loaders.reader import one_key_once
+
 __all__ = ["MAX_DEPTH", "dump_line", "id_key", "parse_line", "too_deep", "valid_id"]
 
 MAX_DEPTH = 100  # nesting levels of one message; deeper ones are refused before judging
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in pairs:
-        if k in out:
-            raise ValueError(f"duplicate key {k[:100]!r}")  # the caller answers a parse error
-        out[k] = v
-    return out
 
 
 def _no_constant(name: str) -> Any:
@@ -41,7 +34,7 @@ def _finite_float(text: str) -> float:
 def parse_line(line: bytes) -> Any:
     """One line as JSON (RFC 8259, each key once), else ValueError/UnicodeDecodeError/RecursionError."""
     return json.loads(
-        line, object_pairs_hook=_no_duplicates, parse_constant=_no_constant, parse_float=_finite_float
+        line, object_pairs_hook=one_key_once, parse_constant=_no_constant, parse_float=_finite_float
     )
 
 

@@ -24,6 +24,7 @@ from typing import Any
 
 from tokenomy.interfaces.gateway.chat_fields import check_fields, check_messages
 from tokenomy.interfaces.gateway.errors import GatewayHTTPError
+from tokenomy.interfaces.loaders.reader import one_key_once
 
 __all__ = [
     "MAX_HEADERS",
@@ -193,22 +194,11 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def _no_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out = dict(pairs)
-    if len(out) != len(pairs):
-        seen: set[str] = set()
-        for key, _ in pairs:
-            if key in seen:
-                raise ValueError(f"key {key[:100]!r} repeated in one object; give each key once")
-            seen.add(key)
-    return out
-
-
 def parse_json(body: bytes) -> dict[str, Any]:
     """The body as a JSON object (UTF-8, RFC 8259: no NaN/Infinity, no lone surrogates, no key repeated
     in one object), else 400."""
     try:
-        data = json.loads(body.decode("utf-8"), parse_constant=_no_constant, object_pairs_hook=_no_repeats)
+        data = json.loads(body.decode("utf-8"), parse_constant=_no_constant, object_pairs_hook=one_key_once)
         if _SURROGATE.search(body):  # "\ud800" parses, but cannot be sent on as UTF-8
             json.dumps(data, ensure_ascii=False).encode("utf-8")
     except (ValueError, UnicodeError) as exc:

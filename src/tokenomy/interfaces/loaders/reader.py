@@ -38,6 +38,7 @@ from tokenomy.core.errors import SchemaError, ValidationError
 
 __all__ = [
     "CsvFile",
+    "DuplicateKeyError",
     "compression",
     "csv_rows",
     "data_suffix",
@@ -45,6 +46,7 @@ __all__ = [
     "int_field",
     "iter_lines",
     "json_lines",
+    "one_key_once",
     "open_binary",
     "parse_json",
     "parse_toml",
@@ -203,17 +205,24 @@ class _OutOfRangeError(ValidationError):
     """A JSON number beyond a float's range (it would overflow wherever it is used)."""
 
 
-class _DuplicateKeyError(ValidationError):
-    """A key given twice in one JSON object (which value was meant is unknown)."""
+class DuplicateKeyError(ValidationError, ValueError):
+    """A key given twice in one JSON object (which value was meant is unknown); ``key`` names it. A
+    ``ValueError`` too, so a JSON parser's callers that catch decoding errors catch it."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"key {key[:100]!r} repeated in one object; give each key once")
+        self.key = key
 
 
-def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+def one_key_once(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``object_pairs_hook`` of every JSON reader here (files, gateway bodies, MCP lines): a key given
+    twice in one object raises :class:`DuplicateKeyError` (a ``ValueError``) instead of the last winning."""
     obj = dict(pairs)
     if len(obj) != len(pairs):
         seen: set[str] = set()
         for key, _ in pairs:
             if key in seen:
-                raise _DuplicateKeyError(key)
+                raise DuplicateKeyError(key)
             seen.add(key)
     return obj
 
@@ -238,9 +247,9 @@ def parse_json(text: str, where: str, *, what: str = "not JSON") -> Any:
     ``what`` opens the reason (the audit's messages say ``invalid JSON``).
     """
     try:
-        return json.loads(text, parse_int=_json_int, parse_float=_json_float, object_pairs_hook=_json_object)
-    except _DuplicateKeyError as exc:
-        raise SchemaError(f"{where}: field {str(exc)!r} is given twice; expected each key once") from None
+        return json.loads(text, parse_int=_json_int, parse_float=_json_float, object_pairs_hook=one_key_once)
+    except DuplicateKeyError as exc:
+        raise SchemaError(f"{where}: field {exc.key!r} is given twice; expected each key once") from None
     except _OutOfRangeError as exc:
         raise SchemaError(f"{where}: number {exc} is out of range; expected a finite number") from None
     except json.JSONDecodeError as exc:

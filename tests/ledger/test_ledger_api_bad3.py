@@ -525,3 +525,22 @@ def test_ledger_summary_without_outcomes_says_once_why_the_totals_are_dashes(
         led.append_outcomes([Outcome("r1", 1.0, 0.01)])
     assert main(["ledger", "summary", str(path)]) == 0
     assert "note:" not in capsys.readouterr().out
+
+
+def test_ctrl_c_during_the_pre_command_ledger_check_is_an_interrupt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DuckDB reports Ctrl-C mid-query as RuntimeError('Query interrupted'): the check passes it on as
+    the KeyboardInterrupt it is, so the command line says 'interrupted' instead of a traceback."""
+    from tokenomy.ledger import migrate
+
+    path = tmp_path / "l.duckdb"
+    with Ledger(path):
+        pass
+
+    def interrupted(*_: object) -> None:
+        raise RuntimeError("Query interrupted")
+
+    monkeypatch.setattr(migrate, "check_is_ledger", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        migrate.check_file(str(path))

@@ -45,7 +45,7 @@ from tokenomy.ledger import schema
 from tokenomy.ledger.files import NOT_A_LEDGER, check_ledger_path
 from tokenomy.ledger.kinds import UNKNOWN, infer_kind
 from tokenomy.ledger.layers import as_layer
-from tokenomy.ledger.locking import connect
+from tokenomy.ledger.locking import connect, interrupts
 from tokenomy.ledger.records import SCHEMA_VERSION
 
 __all__ = ["check_file", "check_is_ledger", "check_tables", "migrate_v1", "open_schema", "stored_version"]
@@ -134,24 +134,26 @@ def check_file(path: str, *, lock_timeout_s: float = 30.0) -> None:
 
     Raises:
         LedgerError: naming the file and what is wrong.
+        KeyboardInterrupt: Ctrl-C arrived during a query (DuckDB reports it as a RuntimeError).
     """
     check_ledger_path(path, read_only=False)
     file = Path(path)
     if not file.is_file() or file.stat().st_size == 0:
         return
-    con = connect(path, read_only=True, timeout_s=lock_timeout_s)
-    try:
-        check_is_ledger(con, path)
-        version = stored_version(con)
-        if version not in (None, "1", str(SCHEMA_VERSION)):
-            raise LedgerError(
-                f"ledger {path!r} has schema version {version!r}; this tokenomy reads versions 1 to "
-                f"{SCHEMA_VERSION}"
-            )
-        if version == str(SCHEMA_VERSION):
-            check_tables(con, path)
-    finally:
-        con.close()
+    with interrupts():  # Ctrl-C during one of these queries is an interrupt, not DuckDB's RuntimeError
+        con = connect(path, read_only=True, timeout_s=lock_timeout_s)
+        try:
+            check_is_ledger(con, path)
+            version = stored_version(con)
+            if version not in (None, "1", str(SCHEMA_VERSION)):
+                raise LedgerError(
+                    f"ledger {path!r} has schema version {version!r}; this tokenomy reads versions 1 to "
+                    f"{SCHEMA_VERSION}"
+                )
+            if version == str(SCHEMA_VERSION):
+                check_tables(con, path)
+        finally:
+            con.close()
 
 
 def open_schema(con: duckdb.DuckDBPyConnection, path: str, *, read_only: bool) -> None:

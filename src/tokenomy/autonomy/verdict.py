@@ -9,13 +9,13 @@ two subclasses join tokenomy's one exception tree (under ``TokenomyError``): the
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from tokenomy.autonomy.classify import Classification
 from tokenomy.autonomy.trajectory import ToolCall
+from tokenomy.core._checks import real
 from tokenomy.core.errors import TokenomyError, ValidationError
 from tokenomy.ledger.records import Decision
 
@@ -159,16 +159,6 @@ class Call:
         return f"{self.tool}({json.dumps(dict(self.arguments), sort_keys=True, default=str)})"
 
 
-def _number(name: str, value: object) -> float:
-    """``value`` as a finite float; a bool or string is refused, not coerced."""
-    if isinstance(value, (bool, str, bytes)) or not isinstance(value, (int, float)):
-        raise ValidationError(f"GateContext.{name} must be a finite number, got {value!r:.80}")
-    x = float(value)
-    if not math.isfinite(x):
-        raise ValidationError(f"GateContext.{name} must be a finite number, got {x!r}")
-    return x
-
-
 @dataclass(frozen=True, slots=True)
 class GateContext:
     """What the gate knows about where a call happens.
@@ -212,9 +202,9 @@ class GateContext:
             )
         t = self.time_s
         if type(t) is not float or t - t != 0.0:  # a finite float passes at once (the gate's hot path)
-            object.__setattr__(self, "time_s", _number("time_s", t))
+            object.__setattr__(self, "time_s", real("GateContext.time_s", t))
         if self.p_harm is not None:
-            object.__setattr__(self, "p_harm", _number("p_harm", self.p_harm))
+            object.__setattr__(self, "p_harm", real("GateContext.p_harm", self.p_harm))
         if self.workspace is not None and (
             not isinstance(self.workspace, str) or not self.workspace.startswith("/")
         ):

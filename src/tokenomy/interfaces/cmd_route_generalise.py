@@ -9,7 +9,6 @@ the encoder it was fitted with (by the name recorded in it); ``run_save`` fits o
 from __future__ import annotations
 
 import argparse
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,7 +20,7 @@ from tokenomy.core.prices import PriceSource, PriceVector
 from tokenomy.interfaces.args import items, v_values
 from tokenomy.interfaces.loaders.routing import load_dataset
 from tokenomy.interfaces.outputs import check_output_path, write_results_json
-from tokenomy.interfaces.table import format_table
+from tokenomy.interfaces.table import dash_undefined, format_table
 from tokenomy.routing.dataset import RoutingDataset
 from tokenomy.routing.encoder import TextEncoder
 from tokenomy.routing.estimators import ESTIMATORS
@@ -63,17 +62,13 @@ def undefined_as_dash(
     """``rows`` with each NaN/inf in ``columns`` replaced by ``None`` (a table shows "-"), and one note
     per such column saying why (at which V it happens). JSON keeps the rows as they are (its writer
     turns NaN into null)."""
-    shown = [dict(r) for r in rows]
+    shown, found = dash_undefined(rows, columns)
     notes = []
-    for col in columns:
-        bad = [r for r in shown if isinstance(r.get(col), float) and not math.isfinite(r[col])]
-        for r in bad:
-            r[col] = None
-        if bad:
-            where = sorted({float(r["V"]) for r in bad if "V" in r})
-            at = f" (V = {', '.join(f'{v:g}' for v in where)})" if where else ""
-            why = UNDEFINED_WHY.get(col, "the figure is not a number on these rows")
-            notes.append(f'{col}: "-" in {len(bad)} row(s){at}: {why}')
+    for col, bad in found.items():
+        where = sorted({float(r["V"]) for r in bad if "V" in r})
+        at = f" (V = {', '.join(f'{v:g}' for v in where)})" if where else ""
+        why = UNDEFINED_WHY.get(col, "the figure is not a number on these rows")
+        notes.append(f'{col}: "-" in {len(bad)} row(s){at}: {why}')
     return shown, notes
 
 

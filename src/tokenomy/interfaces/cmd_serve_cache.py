@@ -35,7 +35,7 @@ from tokenomy.capital.cache.reuse import (
 from tokenomy.capital.cache.synthetic import SyntheticPrefixes
 from tokenomy.core.errors import ValidationError
 from tokenomy.interfaces.args import float_in, items
-from tokenomy.interfaces.table import format_table
+from tokenomy.interfaces.table import dash_undefined, format_table
 from tokenomy.ledger import Decision
 from tokenomy.serving.entities import Workload
 from tokenomy.serving.kv import EVICTION_POLICIES, EvictionPolicy, register_eviction
@@ -368,13 +368,10 @@ def undefined_shown(
     ``why`` maps a column to the reason its value can be undefined; each column shown as "-" is added
     to ``found`` (reason -> columns), from which ``undefined_note`` makes the one note line.
     """
-    shown = [dict(r) for r in rows]
-    for c in columns:
-        bad = [r for r in shown if isinstance(r.get(c), float) and not math.isfinite(r[c])]
-        for r in bad:
-            r[c] = None
-        cols = found.setdefault(why.get(c, "undefined for this row"), []) if bad else []
-        if bad and c not in cols:
+    shown, bad = dash_undefined(rows, columns)
+    for c in bad:
+        cols = found.setdefault(why.get(c, "undefined for this row"), [])
+        if c not in cols:
             cols.append(c)
     return shown
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["format_table", "printable"]
+__all__ = ["dash_undefined", "format_table", "printable"]
 
 
 def _cell(v: Any, digits: int) -> str:
@@ -65,3 +66,19 @@ def format_table(
     out = [title] if title else []
     out += [line(cols), "  ".join("-" * w for w in widths), *(line(r) for r in cells)]
     return "\n".join(out)
+
+
+def dash_undefined(
+    rows: Sequence[Mapping[str, Any]], columns: Sequence[str]
+) -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]]]:
+    """Copies of ``rows`` with each NaN or infinite value of ``columns`` as ``None`` (shown as "-"), and,
+    per column that had any, the copied rows where it did (for the command's one note saying why)."""
+    shown = [dict(r) for r in rows]
+    found: dict[str, list[dict[str, Any]]] = {}
+    for c in columns:
+        bad = [r for r in shown if isinstance(r.get(c), float) and not math.isfinite(r[c])]
+        for r in bad:
+            r[c] = None
+        if bad:
+            found[c] = bad
+    return shown, found

@@ -36,6 +36,7 @@ from tokenomy.interfaces.args import (
     MAX_RESAMPLES,
     MIN_RESAMPLES,
     float_in,
+    given,
     int_in,
     items,
     refuse_ignored,
@@ -222,8 +223,6 @@ def refuse_unused(args: argparse.Namespace) -> None:
 
 def _fill_defaults(args: argparse.Namespace) -> None:
     """The defaults of the flags that ``refuse_unused`` needs to see as not given (``None``)."""
-    if not hasattr(args, "test_share_given"):  # before the default fills it (``_check_test_share``)
-        args.test_share_given = getattr(args, "test_share", None) is not None
     for name, default in (
         ("estimator", "neighbours"),
         ("prices", "packaged"),
@@ -260,7 +259,7 @@ def _dataset(args: argparse.Namespace) -> RoutingDataset:
 def _check_test_share(args: argparse.Namespace, ds: RoutingDataset) -> None:
     """``--test-share`` draws a split only for data without one: on split data it would be ignored."""
     have = sorted(set(ds.splits.tolist()))
-    if getattr(args, "test_share_given", False) and have != [""]:
+    if given(args, "test_share") and have != [""]:
         raise ValidationError(
             f"--test-share applies only to data without a train/test split; {ds.source or 'the data'} has "
             f"its own (split values {have}), which is used as given: leave --test-share out"

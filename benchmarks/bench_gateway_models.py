@@ -23,7 +23,10 @@ train-only router frozen (ε = 0, no online updates). The learned router's explo
 picked per V from ``SCHEDULES`` (flat ε, or per-context ε with a floor ε_min) on the train half
 only: warm-started on its first half, run online on its second half, the best mean welfare wins
 (ties to flat). Flat ε is also run on the held-out half and printed for comparison, not counted.
-Paired per-request differences give 95% CIs; a win needs the CI above 0, a loss below 0, otherwise
+The router's features are ``routing.online.prompt_features`` with the question's shape (the default,
+chosen on train halves only: ``bench_gateway_features.py``); as an ablation, the same learner on the
+words-only features (``shapes=False``, its own schedule picked on train) runs on the same held-out
+requests and is printed, not counted. Paired per-request differences give 95% CIs; a win needs the CI above 0, a loss below 0, otherwise
 a tie. The frozen policy's welfare is also estimated off-policy (IPS, SNIPS, DR; ``routing.offpolicy``)
 from the learned router's own log (its propensities and served outcomes only, written to a DuckDB
 ledger in the gateway's row format and read back by ``gateway.learned.steps_from_ledger``) and
@@ -154,7 +157,7 @@ def main() -> int:
     from tokenomy.ledger.layers import Layer
     from tokenomy.ledger.records import Candidate, Decision
     from tokenomy.ledger.records import Outcome as LedgerOutcome
-    from tokenomy.routing.online import N_DENSE, CandidateCost, OnlineRouter, prompt_features
+    from tokenomy.routing.online import CandidateCost, OnlineRouter, feature_length, prompt_features
 
     by_name = {m.name: m for m in (SMOLLM2, GEMMA3, QWEN25_CODER, QWEN25_CODER_15)}
     models = [by_name[args.cheap], by_name[args.strong]]
@@ -206,14 +209,29 @@ def main() -> int:
     v_levels = [dc_ref / g for g in GAPS]
     cands = [CandidateCost(nm, float(est_c[k]), float(est_l[k])) for k, nm in enumerate(names)]
     # features of what the gateway sees: the text of the request's messages
-    x_tr = [prompt_features(prompt_text(messages(q))) for q in parts.train]
-    x_ho = [prompt_features(prompt_text(messages(q))) for q in parts.held_out]
-    nf = N_DENSE + 32
+    # (shapes=False, the words-only features, is the ablation: same schedules, same requests)
+    feats = {
+        sh: (
+            [prompt_features(prompt_text(messages(q)), shapes=sh) for q in parts.train],
+            [prompt_features(prompt_text(messages(q)), shapes=sh) for q in parts.held_out],
+        )
+        for sh in (True, False)
+    }
+    x_tr, x_ho = feats[True]
 
-    def trained(schedule: tuple[str, float | None, float], eps: float, rows: range) -> OnlineRouter:
+    def trained(
+        schedule: tuple[str, float | None, float], eps: float, rows: range, shapes: bool = True
+    ) -> OnlineRouter:
         _, eps_min, z = schedule
-        r = OnlineRouter(models=names, n_features=nf, epsilon=eps, epsilon_min=eps_min, explore_z=z)
-        return r.warm_start((x_tr[i], names[k], float(q_tr[i, k])) for i in rows for k in range(2))
+        r = OnlineRouter(
+            models=names,
+            n_features=feature_length(shapes=shapes),
+            epsilon=eps,
+            epsilon_min=eps_min,
+            explore_z=z,
+        )
+        xs = feats[shapes][0]
+        return r.warm_start((xs[i], names[k], float(q_tr[i, k])) for i in rows for k in range(2))
 
     def run_online(r: OnlineRouter, xs: list[Any], q: Any, rng: Any, prices: Any) -> list[Any]:
         out = []
@@ -225,17 +243,21 @@ def main() -> int:
 
     all_tr, half = range(len(x_tr)), len(x_tr) // 2
 
-    def pick_schedule(v: float, prices: Any) -> tuple[int, list[float]]:
+    def pick_schedule(v: float, prices: Any, shapes: bool = True) -> tuple[int, list[float]]:
         """The exploration schedule with the best welfare on train only: warm-started on the first half
         of train, run online on the second half (REPS exploration seeds); ties go to the earlier one."""
         w_tr = v * q_tr - c_tr - LAM_USD_PER_S * l_tr
-        xs_b, q_b, w_b = x_tr[half:], q_tr[half:], w_tr[half:]
+        xs_b, q_b, w_b = feats[shapes][0][half:], q_tr[half:], w_tr[half:]
         scores = []
         for sch in SCHEDULES:
             tot = 0.0
             for rep in range(REPS):
                 ds = run_online(
-                    trained(sch, EPSILON, range(half)), xs_b, q_b, np.random.default_rng(10_000 + rep), prices
+                    trained(sch, EPSILON, range(half), shapes),
+                    xs_b,
+                    q_b,
+                    np.random.default_rng(10_000 + rep),
+                    prices,
                 )
                 tot += float(sum(w_b[i, d.index] for i, d in enumerate(ds)))
             scores.append(tot / (REPS * len(xs_b)))
@@ -269,6 +291,16 @@ def main() -> int:
             trained(SCHEDULES[0], EPSILON, all_tr), x_ho, q_ho, np.random.default_rng(args.seed), prices
         )
         w_flat = welfare[np.arange(len(x_ho)), [d.index for d in flat]]
+        # ablation, for comparison only: the same learner on the words-only features (its own schedule)
+        chosen_w, _ = pick_schedule(v, prices, shapes=False)
+        words = run_online(
+            trained(SCHEDULES[chosen_w], EPSILON, all_tr, shapes=False),
+            feats[False][1],
+            q_ho,
+            np.random.default_rng(args.seed),
+            prices,
+        )
+        w_words = welfare[np.arange(len(x_ho)), [d.index for d in words]]
         rng = np.random.default_rng(args.seed)
         served, frozen_pick, explored, low_p = [], [], [], []
         decisions: list[Decision] = []
@@ -306,6 +338,8 @@ def main() -> int:
         row["schedule"] = SCHEDULES[chosen][0]
         row["schedule_train_welfare"] = dict(zip([sc[0] for sc in SCHEDULES], sched_scores, strict=True))
         row["learned_flat"] = _ci(w_flat)
+        row["learned_words_only"] = _ci(w_words)
+        row["learned_minus_words_only"] = _ci(w_learned - w_words)
         verdicts = []
         for k, nm in enumerate(names):
             row[nm] = _ci(welfare[:, k])
@@ -344,7 +378,7 @@ def main() -> int:
             + ", ".join(f"{k}: {w:+.3e}" for k, w in row["schedule_train_welfare"].items())
         )
         print("  welfare per request, USD, mean [95% CI]:")
-        for label in ("learned", "learned_flat", *names, "frozen"):
+        for label in ("learned", "learned_flat", "learned_words_only", *names, "frozen"):
             m, lo, hi = row[label]
             print(f"  {label:14s} {m:+.3e} [{lo:+.3e}, {hi:+.3e}]")
         for k, nm in enumerate(names):
@@ -355,6 +389,8 @@ def main() -> int:
             print(
                 f"  (comparison) flat-ε learned − {nm}: {m:+.3e} [{lo:+.3e}, {hi:+.3e}] → {flat_verdicts[k]}"
             )
+        m, lo, hi = row["learned_minus_words_only"]
+        print(f"  (ablation) learned − learned on words-only features: {m:+.3e} [{lo:+.3e}, {hi:+.3e}]")
         print(f"  learned served the strong model on {row['share_strong_learned']:.0%} of requests, "
               f"explored on {row['explored_share']:.0%}; smallest propensity {row['min_propensity']:.3f}")  # fmt: skip
         for est_name, e in ope.items():

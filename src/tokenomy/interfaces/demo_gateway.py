@@ -33,7 +33,6 @@ def section(ctx: DemoContext) -> dict[str, Any]:
     from tokenomy.interfaces.gateway.selftest import LiveGateway
     from tokenomy.interfaces.gateway.workload import generate, grade
     from tokenomy.ledger import Ledger
-    from tokenomy.routing.online import prompt_features
 
     if missing := missing_packages():
         ctx.echo(f"skipped: the real models are not installed (missing {', '.join(missing)}); {EXTRA_HINT}")
@@ -55,7 +54,7 @@ def section(ctx: DemoContext) -> dict[str, Any]:
         policy = gw.app.policy
         assert isinstance(policy, LearnedPolicy)
         names = policy.router.models
-        before = {k: dict(zip(names, policy.router.predict(prompt_features(q.prompt)).round(2).tolist(), strict=True)) for k, q in probe.items()}  # fmt: skip
+        before = {k: dict(zip(names, policy.router.predict(policy.features(q.prompt)).round(2).tolist(), strict=True)) for k, q in probe.items()}  # fmt: skip
         for i, q in enumerate(questions):
             v = V_LEVELS_USD[i * len(V_LEVELS_USD) // n]
             reply = gw.ask(q, v_usd=v)
@@ -76,7 +75,7 @@ def section(ctx: DemoContext) -> dict[str, Any]:
                     "grade": grade_,
                 }
             )
-        after = {k: dict(zip(names, policy.router.predict(prompt_features(q.prompt)).round(2).tolist(), strict=True)) for k, q in probe.items()}  # fmt: skip
+        after = {k: dict(zip(names, policy.router.predict(policy.features(q.prompt)).round(2).tolist(), strict=True)) for k, q in probe.items()}  # fmt: skip
         with urllib.request.urlopen(f"{gw.base_url}/prices", timeout=10) as resp:
             prices = json.loads(resp.read())
     cols = ["V", "question", "status", "model", "surplus", "propensity", "answer", "grade"]

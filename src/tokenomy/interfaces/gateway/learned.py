@@ -30,7 +30,7 @@ from tokenomy.core.errors import ValidationError
 from tokenomy.interfaces.gateway.policy import Choice, PolicySpec, RouteContext
 from tokenomy.ledger.records import Decision, Outcome
 from tokenomy.routing.offpolicy import ESTIMATORS, OffPolicyEstimate, estimate
-from tokenomy.routing.online import N_DENSE, CandidateCost, OnlineRouter, prompt_features
+from tokenomy.routing.online import CandidateCost, OnlineRouter, feature_length, prompt_features
 
 __all__ = [
     "LearnedPolicy",
@@ -54,17 +54,23 @@ class LearnedPolicy:
     Attributes:
         router: the online router (its models are the upstream names).
         n_hash: hashed word buckets of the prompt features.
+        shapes: the features include the question's shape (``routing.online.prompt_features``).
         max_pending: how many unanswered requests' features are kept for feedback (oldest dropped).
     """
 
     router: OnlineRouter
     n_hash: int = N_HASH
+    shapes: bool = True
     max_pending: int = 100_000
     name: str = "learned"
     pending_: OrderedDict[str, NDArray[np.float64]] = field(default_factory=OrderedDict)  # id -> x
 
+    def features(self, prompt: str) -> NDArray[np.float64]:
+        """The router's feature vector of one prompt."""
+        return prompt_features(prompt, self.n_hash, self.shapes)
+
     def choose(self, ctx: RouteContext, rng: np.random.Generator) -> Choice:
-        x = prompt_features(ctx.prompt, self.n_hash)
+        x = self.features(ctx.prompt)
         cands = [
             CandidateCost(c.name, c.est_cost_usd, c.est_latency_s, c.lam_usd_per_s) for c in ctx.candidates
         ]
@@ -113,7 +119,7 @@ def make_learned(spec: PolicySpec, arg: str) -> LearnedPolicy:
     z = _option(spec, "explore_z")
     router = OnlineRouter(
         models=tuple(spec.quality_prior),
-        n_features=N_DENSE + N_HASH,
+        n_features=feature_length(N_HASH),
         epsilon=spec.epsilon,
         prior_quality=dict(spec.quality_prior),
         epsilon_min=_option(spec, "epsilon_min"),

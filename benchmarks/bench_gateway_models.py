@@ -107,6 +107,16 @@ def _ci(x: Any) -> tuple[float, float, float]:
     return float(a.mean()), float(a.mean()) - 1.96 * se, float(a.mean()) + 1.96 * se
 
 
+def _versus(row: dict[str, Any], label: str, w: Any, welfare: Any, names: list[str]) -> list[str]:
+    """Paired differences of ``w`` against each fixed model (columns of ``welfare``) into ``row``; the verdicts."""
+    out = []
+    for k, nm in enumerate(names):
+        diff = _ci(w - welfare[:, k])
+        row[f"{label}_minus_{nm}"] = diff
+        out.append("win" if diff[1] > 0 else "loss" if diff[2] < 0 else "tie")
+    return out
+
+
 def main() -> int:
     p = parser(__doc__ or "")
     p.add_argument("--n", type=int, default=300, help="questions in all, half held out (default 300)")
@@ -280,7 +290,7 @@ def main() -> int:
           f"λ = {LAM_USD_PER_S} USD/s; ΔC_ref = {dc_ref:.3e} USD")  # fmt: skip
 
     results = []
-    wins = 0
+    wins = words_wins = 0
     for g, v in zip(GAPS, v_levels, strict=True):
         prices = PriceVector(v_usd=v, lam_usd_per_s=LAM_USD_PER_S)
         welfare = v * q_ho - c_ho - LAM_USD_PER_S * l_ho  # (N, 2): every request on every model
@@ -340,19 +350,14 @@ def main() -> int:
         row["learned_flat"] = _ci(w_flat)
         row["learned_words_only"] = _ci(w_words)
         row["learned_minus_words_only"] = _ci(w_learned - w_words)
-        verdicts = []
         for k, nm in enumerate(names):
             row[nm] = _ci(welfare[:, k])
-            diff = _ci(w_learned - welfare[:, k])
-            row[f"learned_minus_{nm}"] = diff
-            verdicts.append("win" if diff[1] > 0 else "loss" if diff[2] < 0 else "tie")
+
+        verdicts = _versus(row, "learned", w_learned, welfare, names)
         row["verdicts"] = verdicts
-        flat_verdicts = []
-        for k, nm in enumerate(names):
-            diff = _ci(w_flat - welfare[:, k])
-            row[f"learned_flat_minus_{nm}"] = diff
-            flat_verdicts.append("win" if diff[1] > 0 else "loss" if diff[2] < 0 else "tie")
-        row["flat_verdicts"] = flat_verdicts
+        row["flat_verdicts"] = _versus(row, "learned_flat", w_flat, welfare, names)
+        row["words_only_verdicts"] = _versus(row, "learned_words_only", w_words, welfare, names)
+        words_wins += all(vd == "win" for vd in row["words_only_verdicts"])
         row["explored_share"] = float(np.mean(explored))
         row["min_propensity"] = float(min(low_p))
         row["share_strong_learned"] = float(np.mean(served))
@@ -384,11 +389,11 @@ def main() -> int:
         for k, nm in enumerate(names):
             m, lo, hi = row[f"learned_minus_{nm}"]
             print(f"  learned − {nm}: {m:+.3e} [{lo:+.3e}, {hi:+.3e}] → {verdicts[k]}")
-        for k, nm in enumerate(names):
-            m, lo, hi = row[f"learned_flat_minus_{nm}"]
-            print(
-                f"  (comparison) flat-ε learned − {nm}: {m:+.3e} [{lo:+.3e}, {hi:+.3e}] → {flat_verdicts[k]}"
-            )
+        for label, tag in (("learned_flat", "flat-ε learned"), ("learned_words_only", "words-only learned")):
+            for k, nm in enumerate(names):
+                m, lo, hi = row[f"{label}_minus_{nm}"]
+                vd = row["flat_verdicts" if label == "learned_flat" else "words_only_verdicts"][k]
+                print(f"  (comparison) {tag} − {nm}: {m:+.3e} [{lo:+.3e}, {hi:+.3e}] → {vd}")
         m, lo, hi = row["learned_minus_words_only"]
         print(f"  (ablation) learned − learned on words-only features: {m:+.3e} [{lo:+.3e}, {hi:+.3e}]")
         print(f"  learned served the strong model on {row['share_strong_learned']:.0%} of requests, "
@@ -396,6 +401,9 @@ def main() -> int:
         for est_name, e in ope.items():
             print(f"  off-policy {est_name:5s} of frozen: {e.value:+.3e} [{e.ci_low:+.3e}, {e.ci_high:+.3e}] "
                   f"ESS {e.ess:.0f}; measured {row['frozen'][0]:+.3e} → {'inside' if e.covers(row['frozen'][0]) else 'OUTSIDE'} CI")  # fmt: skip
+    print(
+        f"\n(ablation) the learner on words-only features beats both at {words_wins} of {len(GAPS)} V levels"
+    )
     print(
         f"\nlearned router beats both fixed models (CI above 0) at {wins} of {len(GAPS)} V levels (target ≥ 2)"
     )
@@ -416,6 +424,7 @@ def main() -> int:
         "max_tokens": MAX_TOKENS,
         "results": results,
         "wins_vs_both": wins,
+        "words_only_wins_vs_both": words_wins,
         "wall_s": wall_s,
         "provisional": "latency enters welfare and the machine is shared",
     }

@@ -43,7 +43,8 @@ def main() -> int:
 
     from tokenomy.interfaces.gateway.prices import prompt_text
     from tokenomy.interfaces.gateway.workload import KINDS, generate, messages, split
-    from tokenomy.routing.online import OnlineRouter, prompt_features
+    from tokenomy.routing.features import prompt_features
+    from tokenomy.routing.online import OnlineRouter
 
     totals: dict[str, list[float]] = {}
     for path in args.outcomes:

@@ -23,7 +23,7 @@ train-only router frozen (ε = 0, no online updates). The learned router's explo
 picked per V from ``SCHEDULES`` (flat ε, or per-context ε with a floor ε_min) on the train half
 only: warm-started on its first half, run online on its second half, the best mean welfare wins
 (ties to flat). Flat ε is also run on the held-out half and printed for comparison, not counted.
-The router's features are ``routing.online.prompt_features`` with the question's shape (the default,
+The router's features are ``routing.features.prompt_features`` with the question's shape (the default,
 chosen on train halves only: ``bench_gateway_features.py``); as an ablation, the same learner on the
 words-only features (``shapes=False``, its own schedule picked on train) runs on the same held-out
 requests and is printed, not counted. Paired per-request differences give 95% CIs; a win needs the CI above 0, a loss below 0, otherwise
@@ -167,7 +167,8 @@ def main() -> int:
     from tokenomy.ledger.layers import Layer
     from tokenomy.ledger.records import Candidate, Decision
     from tokenomy.ledger.records import Outcome as LedgerOutcome
-    from tokenomy.routing.online import CandidateCost, OnlineRouter, feature_length, prompt_features
+    from tokenomy.routing.features import feature_length, prompt_features
+    from tokenomy.routing.online import CandidateCost, OnlineRouter
 
     by_name = {m.name: m for m in (SMOLLM2, GEMMA3, QWEN25_CODER, QWEN25_CODER_15)}
     models = [by_name[args.cheap], by_name[args.strong]]

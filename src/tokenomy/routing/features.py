@@ -1,4 +1,5 @@
-"""Prompt features for the quality estimators: hashed TF-IDF of words and word pairs, plus the category.
+"""Prompt features for the quality estimators: hashed TF-IDF of words and word pairs, plus the category;
+the online router's fixed-length vector.
 
 Computed by hand with numpy/scipy (no scikit-learn at prediction time) so that one request from raw
 text costs well under a millisecond: lower-case word tokens and adjacent pairs are hashed with
@@ -10,25 +11,41 @@ For multiple-choice prompts the *answer-option signature* (a CRC-32 of the optio
 question block, "A) …", "B) …") is kept per prompt (0 when there are fewer than two options): two
 prompts with the same options are the same item or its twin (Winogrande pairs a sentence with a copy
 whose trigger word flips the answer), which the neighbour estimator uses.
+``prompt_features`` is the online router's fixed-length vector of one prompt (no fitted vocabulary):
+lengths, hashed words and the question's shape (``routing.online``).
 This module does not read files and does not learn anything about models.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 import re
 import zlib
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
+from tokenomy.core._checks import flag, whole
+from tokenomy.core._checks import text as checked_text
 from tokenomy.core.errors import ValidationError
 
-__all__ = ["Features", "TextFeaturizer", "option_signature"]
+__all__ = [
+    "FEATURE_BOUND",
+    "MAX_FEATURES",
+    "N_DENSE",
+    "Features",
+    "TextFeaturizer",
+    "bucket_of",
+    "feature_length",
+    "final_question",
+    "option_signature",
+    "prompt_features",
+]
 
 _TOKEN = re.compile(r"[a-z0-9_]+|[^\sa-z0-9_]")
 
@@ -111,10 +128,15 @@ def option_signature(prompt: str) -> int:
     return zlib.crc32("\x1f".join(opts).encode()) + 1
 
 
+def bucket_of(tokens: Iterable[str], n: int) -> list[int]:
+    """The CRC-32 hash bucket (mod ``n``) of each token: the one hashing both feature sets use."""
+    return [zlib.crc32(t.encode()) % n for t in tokens]
+
+
 def _hash_tokens(text: str, n_features: int, bigrams: bool) -> list[int]:
     toks = _TOKEN.findall(text.lower())
     grams = toks + [f"{a} {b}" for a, b in itertools.pairwise(toks)] if bigrams else toks
-    return [zlib.crc32(g.encode()) % n_features for g in grams]
+    return bucket_of(grams, n_features)
 
 
 class TextFeaturizer:
@@ -203,3 +225,79 @@ class TextFeaturizer:
         log_chars = np.log1p(np.array([len(p) for p in prompts], dtype=np.float64))
         sig = np.array([option_signature(p) for p in prompts], dtype=np.int64)
         return Features(w, codes, len(self.categories_), log_chars, sig)
+
+
+# --- the online router's features: a fixed-length vector of one prompt, no fitted vocabulary ---
+
+_WORD = re.compile(r"[a-z]+|[0-9]+|[^\sa-z0-9]")
+N_DENSE = 5
+"""Dense features before the hashed words: bias, log length, digit share, longest number, number count."""
+MAX_FEATURES = 1024
+"""Largest feature length: the router keeps a d × d matrix per model (8 MiB each at this bound)."""
+FEATURE_BOUND = 1e6
+"""Largest |feature| the router learns from or scores; beyond it a rank-one step loses all precision
+(``prompt_features`` stays within it: its only unbounded entry, the longest number, is capped)."""
+
+
+def final_question(prompt: str) -> str:
+    """The part of a prompt that asks: after the last line starting with ``Q:``, else after the last blank line.
+
+    Few-shot examples and instructions before it are the same for many prompts and would drown the
+    question's own features.
+    """
+    lines = prompt.splitlines()
+    starts = [i for i, line in enumerate(lines) if line.startswith("Q:")]
+    if starts:
+        return "\n".join(lines[starts[-1] :])
+    return prompt.rstrip().rsplit("\n\n", 1)[-1]
+
+
+def feature_length(n_hash: int = 32, shapes: bool = True) -> int:
+    """Length of ``prompt_features(prompt, n_hash, shapes)``: ``N_DENSE + n_hash``, plus ``1 + n_hash`` with shapes."""
+    return N_DENSE + n_hash + (1 + n_hash if shapes else 0)
+
+
+def _hashed(tokens: Iterable[str], n: int) -> NDArray[np.float64]:
+    """Counts of ``tokens`` in ``n`` CRC-32 buckets, divided by their L2 norm (zeros stay zeros)."""
+    h = np.zeros(n)
+    np.add.at(h, bucket_of(tokens, n), 1.0)
+    norm = float(np.linalg.norm(h))
+    return h / norm if norm > 0 else h
+
+
+def prompt_features(prompt: str, n_hash: int = 32, shapes: bool = True) -> NDArray[np.float64]:
+    """A fixed-length feature vector of one prompt's final question (``final_question``), length ``feature_length``.
+
+    Dense part: 1 (bias), log(1 + chars) / 8, share of digit characters, (longest number's digits) / 8
+    (at most ``FEATURE_BOUND``), log(1 + count of numbers) / 3. Hashed part: lower-case words (CRC-32 mod
+    ``n_hash``), counts divided by their L2 norm, so a prompt's vocabulary (operation words, "table",
+    "multiply") enters without a fitted vocabulary.
+
+    With ``shapes`` (the default) two more parts follow: log(1 + line breaks) / 3 (rows of a table or a
+    list), and the question's *shape* hashed the same way: each number written as its digit count
+    (``57 * 12`` → ``#2 * #2``), those shape tokens and every adjacent pair of tokens (``#2 *``,
+    ``* #2``). A linear model on words alone cannot tell a one-digit product from a two-digit one;
+    the shape pairs can. Chosen by 5-fold cross-validation on the train halves of the real-model
+    workload (``benchmarks/bench_gateway_features.py``); ``shapes=False`` gives the words-only vector.
+    """
+    checked_text("prompt", prompt, where="prompt_features")
+    whole("n_hash", n_hash, low=1, high=(MAX_FEATURES - N_DENSE - 1) // 2, where="prompt_features")
+    flag("shapes", shapes, where="prompt_features")
+    prompt = final_question(prompt)
+    toks = _WORD.findall(prompt.lower())
+    nums = [t for t in toks if t.isdigit()]
+    words = [t for t in toks if not t.isdigit()]
+    dense = [
+        1.0,
+        math.log1p(len(prompt)) / 8.0,
+        sum(c.isdigit() for c in prompt) / max(1, len(prompt)),
+        min(max((len(t) for t in nums), default=0) / 8.0, FEATURE_BOUND),
+        math.log1p(len(nums)) / 3.0,
+    ]
+    parts = [np.asarray(dense), _hashed(words, n_hash)]
+    if shapes:
+        shape = [f"#{len(t)}" if t.isdigit() else t for t in toks]
+        pairs = (f"{a} {b}" for a, b in itertools.pairwise(shape))
+        parts.append(np.asarray([math.log1p(prompt.count("\n")) / 3.0]))
+        parts.append(_hashed([*(t for t in shape if t.startswith("#")), *pairs], n_hash))
+    return np.concatenate(parts)

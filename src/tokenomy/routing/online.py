@@ -27,21 +27,26 @@ every admitted request, so refusal is the admission queue's decision, not the ro
 
 from __future__ import annotations
 
-import itertools
 import math
-import re
-import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
-from tokenomy.core._checks import flag, real, text, whole
+from tokenomy.core._checks import real, text, whole
 from tokenomy.core.errors import ValidationError
 from tokenomy.core.prices import PriceVector
 from tokenomy.core.rule import surplus
 from tokenomy.core.uses import TokenUse
+from tokenomy.routing.features import (
+    FEATURE_BOUND,
+    MAX_FEATURES,
+    N_DENSE,
+    feature_length,
+    final_question,
+    prompt_features,
+)
 
 __all__ = [
     "FEATURE_BOUND",
@@ -55,83 +60,10 @@ __all__ = [
     "prompt_features",
 ]
 
-_WORD = re.compile(r"[a-z]+|[0-9]+|[^\sa-z0-9]")
-N_DENSE = 5
-"""Dense features before the hashed words: bias, log length, digit share, longest number, number count."""
-MAX_FEATURES = 1024
-"""Largest feature length: the router keeps a d × d matrix per model (8 MiB each at this bound)."""
-FEATURE_BOUND = 1e6
-"""Largest |feature| the router learns from or scores; beyond it a rank-one step loses all precision
-(``prompt_features`` stays within it: its only unbounded entry, the longest number, is capped)."""
 RIDGE_RANGE = (1e-6, 1e6)
 """The ridge penalties accepted: with |x| ≤ ``FEATURE_BOUND`` and d ≤ ``MAX_FEATURES`` every step stays finite."""
 MAX_PRIOR_WEIGHT = 1e6
 """Most pseudo-observations a prior may count as."""
-
-
-def final_question(prompt: str) -> str:
-    """The part of a prompt that asks: after the last line starting with ``Q:``, else after the last blank line.
-
-    Few-shot examples and instructions before it are the same for many prompts and would drown the
-    question's own features.
-    """
-    lines = prompt.splitlines()
-    starts = [i for i, line in enumerate(lines) if line.startswith("Q:")]
-    if starts:
-        return "\n".join(lines[starts[-1] :])
-    return prompt.rstrip().rsplit("\n\n", 1)[-1]
-
-
-def feature_length(n_hash: int = 32, shapes: bool = True) -> int:
-    """Length of ``prompt_features(prompt, n_hash, shapes)``: ``N_DENSE + n_hash``, plus ``1 + n_hash`` with shapes."""
-    return N_DENSE + n_hash + (1 + n_hash if shapes else 0)
-
-
-def _hashed(tokens: Iterable[str], n: int) -> NDArray[np.float64]:
-    """Counts of ``tokens`` in ``n`` CRC-32 buckets, divided by their L2 norm (zeros stay zeros)."""
-    h = np.zeros(n)
-    for t in tokens:
-        h[zlib.crc32(t.encode()) % n] += 1.0
-    norm = float(np.linalg.norm(h))
-    return h / norm if norm > 0 else h
-
-
-def prompt_features(prompt: str, n_hash: int = 32, shapes: bool = True) -> NDArray[np.float64]:
-    """A fixed-length feature vector of one prompt's final question (``final_question``), length ``feature_length``.
-
-    Dense part: 1 (bias), log(1 + chars) / 8, share of digit characters, (longest number's digits) / 8
-    (at most ``FEATURE_BOUND``), log(1 + count of numbers) / 3. Hashed part: lower-case words (CRC-32 mod
-    ``n_hash``), counts divided by their L2 norm, so a prompt's vocabulary (operation words, "table",
-    "multiply") enters without a fitted vocabulary.
-
-    With ``shapes`` (the default) two more parts follow: log(1 + line breaks) / 3 (rows of a table or a
-    list), and the question's *shape* hashed the same way: each number written as its digit count
-    (``57 * 12`` → ``#2 * #2``), those shape tokens and every adjacent pair of tokens (``#2 *``,
-    ``* #2``). A linear model on words alone cannot tell a one-digit product from a two-digit one;
-    the shape pairs can. Chosen by 5-fold cross-validation on the train halves of the real-model
-    workload (``benchmarks/bench_gateway_features.py``); ``shapes=False`` gives the words-only vector.
-    """
-    text("prompt", prompt, where="prompt_features")
-    whole("n_hash", n_hash, low=1, high=(MAX_FEATURES - N_DENSE - 1) // 2, where="prompt_features")
-    flag("shapes", shapes, where="prompt_features")
-    prompt = final_question(prompt)
-    toks = _WORD.findall(prompt.lower())
-    nums = [t for t in toks if t.isdigit()]
-    words = [t for t in toks if not t.isdigit()]
-    dense = [
-        1.0,
-        math.log1p(len(prompt)) / 8.0,
-        sum(c.isdigit() for c in prompt) / max(1, len(prompt)),
-        min(max((len(t) for t in nums), default=0) / 8.0, FEATURE_BOUND),
-        math.log1p(len(nums)) / 3.0,
-    ]
-    parts = [np.asarray(dense), _hashed(words, n_hash)]
-    if shapes:
-        shape = [f"#{len(t)}" if t.isdigit() else t for t in toks]
-        pairs = (f"{a} {b}" for a, b in itertools.pairwise(shape))
-        parts.append(np.asarray([math.log1p(prompt.count("\n")) / 3.0]))
-        parts.append(_hashed([*(t for t in shape if t.startswith("#")), *pairs], n_hash))
-    return np.concatenate(parts)
 
 
 @dataclass(frozen=True, slots=True)

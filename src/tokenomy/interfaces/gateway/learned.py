@@ -29,8 +29,9 @@ from numpy.typing import NDArray
 from tokenomy.core.errors import ValidationError
 from tokenomy.interfaces.gateway.policy import Choice, PolicySpec, RouteContext
 from tokenomy.ledger.records import Decision, Outcome
+from tokenomy.routing.features import feature_length, prompt_features
 from tokenomy.routing.offpolicy import ESTIMATORS, OffPolicyEstimate, estimate
-from tokenomy.routing.online import CandidateCost, OnlineRouter, feature_length, prompt_features
+from tokenomy.routing.online import CandidateCost, OnlineRouter
 
 __all__ = [
     "LearnedPolicy",
@@ -54,7 +55,7 @@ class LearnedPolicy:
     Attributes:
         router: the online router (its models are the upstream names).
         n_hash: hashed word buckets of the prompt features.
-        shapes: the features include the question's shape (``routing.online.prompt_features``).
+        shapes: the features include the question's shape (``routing.features.prompt_features``).
         max_pending: how many unanswered requests' features are kept for feedback (oldest dropped).
     """
 

@@ -19,7 +19,6 @@ seed 1 runs of 2026-12-05, before any run on a later seed):
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -41,6 +40,8 @@ def main() -> int:
 
     import numpy as np
 
+    from _gateway_outcomes import read_outcomes
+    from tokenomy.core.errors import ValidationError
     from tokenomy.interfaces.gateway.prices import prompt_text
     from tokenomy.interfaces.gateway.workload import KINDS, generate, messages, split
     from tokenomy.routing.features import prompt_features
@@ -49,14 +50,14 @@ def main() -> int:
     totals: dict[str, list[float]] = {}
     for path in args.outcomes:
         try:
-            saved = json.loads(path.read_text())
+            saved = read_outcomes(path)
             key = saved["key"]
-            seed, n, kinds = int(key["seed"]), int(key["n"]), tuple(key.get("kinds", KINDS))
-            tr = np.asarray([[o[:3] for o in row] for row in saved["train"]], dtype=float)
-        except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
-            print(f"{path}: not an outcomes file of bench_gateway_models.py ({type(exc).__name__}: {exc})")
+            seed, n, kinds = int(key["seed"]), int(key["n"]), tuple(key.get("kinds") or KINDS)
+            questions = split(generate(n, seed=seed, kinds=kinds), held_out_share=0.5, seed=seed).train
+        except ValidationError as exc:
+            print(exc)
             return 2
-        questions = split(generate(n, seed=seed, kinds=kinds), held_out_share=0.5, seed=seed).train
+        tr = np.asarray([[o[:3] for o in row] for row in saved["train"]], dtype=float)
         if len(questions) != len(tr):
             print(f"{path}: {len(tr)} train rows, but its key makes {len(questions)} train questions")
             return 2

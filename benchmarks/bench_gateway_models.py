@@ -151,6 +151,9 @@ def main() -> int:
 
     import numpy as np
 
+    from _gateway_outcomes import read_outcomes
+    from tokenomy.core._checks import whole
+    from tokenomy.core.errors import ValidationError
     from tokenomy.core.prices import PriceVector
     from tokenomy.interfaces.gateway.learned import offpolicy_welfare, steps_from_ledger
     from tokenomy.interfaces.gateway.local_models import (
@@ -162,7 +165,7 @@ def main() -> int:
         missing_packages,
     )
     from tokenomy.interfaces.gateway.prices import prompt_text
-    from tokenomy.interfaces.gateway.workload import generate, messages, split
+    from tokenomy.interfaces.gateway.workload import MAX_QUESTIONS, generate, messages, split
     from tokenomy.ledger import Ledger
     from tokenomy.ledger.layers import Layer
     from tokenomy.ledger.records import Candidate, Decision
@@ -177,15 +180,25 @@ def main() -> int:
         return 2
     names = [m.name for m in models]
     kinds = tuple(k.strip() for k in args.kinds.split(",") if k.strip())
-    parts = split(generate(n, seed=args.seed, kinds=kinds), held_out_share=0.5, seed=args.seed)
+    try:
+        whole("--n", n, low=2, high=MAX_QUESTIONS)
+        whole("--seed", args.seed)
+        parts = split(generate(n, seed=args.seed, kinds=kinds), held_out_share=0.5, seed=args.seed)
+        saved = read_outcomes(args.outcomes) if args.outcomes and args.outcomes.is_file() else None
+    except ValidationError as exc:
+        print(exc)
+        return 2
     key: dict[str, Any] = {"seed": args.seed, "n": n, "models": names}
     if kinds != ("add", "mul", "lookup", "compare"):
         key["kinds"] = list(kinds)
-    saved = json.loads(args.outcomes.read_text()) if args.outcomes and args.outcomes.is_file() else None
-    if saved is not None and saved.get("key") == key:
+    if saved is not None and saved["key"] == key:
+        if (len(saved["train"]), len(saved["held_out"])) != (len(parts.train), len(parts.held_out)):
+            print(f"{args.outcomes}: its key matches, but it holds {len(saved['train'])} / "
+                  f"{len(saved['held_out'])} rows for {len(parts.train)} / {len(parts.held_out)} questions")  # fmt: skip
+            return 2
         train = [[Outcome(*o) for o in row] for row in saved["train"]]
         held = [[Outcome(*o) for o in row] for row in saved["held_out"]]
-        start_s, wall_s = float(saved["start_s"]), float(saved["wall_s"])
+        start_s, wall_s = saved["start_s"], saved["wall_s"]
         print(f"measured answers read from {args.outcomes} (measured {saved['when']})")
     else:
         if missing := missing_packages(models):

@@ -61,3 +61,11 @@ def test_shapes_learn_an_interaction_words_cannot() -> None:
     words, shaped = _fit_and_score(False), _fit_and_score(True)
     assert shaped < 0.05
     assert words > 2 * shaped
+
+
+@pytest.mark.parametrize(
+    ("n_hash", "shapes"), [(-5, True), (0, False), (True, True), (10**9, True), (32, "no")]
+)
+def test_feature_length_checks_its_arguments(n_hash: object, shapes: object) -> None:
+    with pytest.raises(ValidationError, match=r"feature_length: (n_hash|shapes) must be"):
+        feature_length(n_hash, shapes)  # type: ignore[arg-type]

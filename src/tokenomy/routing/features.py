@@ -254,7 +254,13 @@ def final_question(prompt: str) -> str:
 
 def feature_length(n_hash: int = 32, shapes: bool = True) -> int:
     """Length of ``prompt_features(prompt, n_hash, shapes)``: ``N_DENSE + n_hash``, plus ``1 + n_hash`` with shapes."""
+    _checked(n_hash, shapes, "feature_length")
     return N_DENSE + n_hash + (1 + n_hash if shapes else 0)
+
+
+def _checked(n_hash: int, shapes: bool, where: str) -> None:
+    whole("n_hash", n_hash, low=1, high=(MAX_FEATURES - N_DENSE - 1) // 2, where=where)
+    flag("shapes", shapes, where=where)
 
 
 def _hashed(tokens: Iterable[str], n: int) -> NDArray[np.float64]:
@@ -281,8 +287,7 @@ def prompt_features(prompt: str, n_hash: int = 32, shapes: bool = True) -> NDArr
     workload (``benchmarks/bench_gateway_features.py``); ``shapes=False`` gives the words-only vector.
     """
     checked_text("prompt", prompt, where="prompt_features")
-    whole("n_hash", n_hash, low=1, high=(MAX_FEATURES - N_DENSE - 1) // 2, where="prompt_features")
-    flag("shapes", shapes, where="prompt_features")
+    _checked(n_hash, shapes, "prompt_features")
     prompt = final_question(prompt)
     toks = _WORD.findall(prompt.lower())
     nums = [t for t in toks if t.isdigit()]

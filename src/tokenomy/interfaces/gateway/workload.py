@@ -48,11 +48,24 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tokenomy.core._checks import whole
 from tokenomy.core.errors import ValidationError
 
-__all__ = ["KINDS", "Question", "Split", "generate", "grade", "messages", "parse_int", "split"]
+__all__ = [
+    "KINDS",
+    "MAX_QUESTIONS",
+    "Question",
+    "Split",
+    "generate",
+    "grade",
+    "messages",
+    "parse_int",
+    "split",
+]
 
 KINDS = ("add", "mul", "lookup", "compare")
+MAX_QUESTIONS = 1_000_000
+"""Most questions one workload holds (a million prompts take about a gigabyte)."""
 _INSTRUCTION = "Answer with the number only."
 _SHOTS = (
     ("What is 3 + 4?", "7"),
@@ -138,10 +151,9 @@ def generate(n: int, *, seed: int = 0, kinds: Sequence[str] = KINDS) -> tuple[Qu
     """``n`` questions, kinds and levels cycled evenly (kind-major), values drawn from ``seed``.
 
     Raises:
-        ValidationError: ``n`` < 1 or an unknown kind.
+        ValidationError: ``n`` not a whole number in [1, ``MAX_QUESTIONS``], or an unknown kind.
     """
-    if n < 1:
-        raise ValidationError(f"a workload needs n ≥ 1 questions; got {n}")
+    whole("n", n, low=1, high=MAX_QUESTIONS, where="a workload")
     bad = [k for k in kinds if k not in _MAKERS]
     if bad or not kinds:
         raise ValidationError(f"unknown question kinds {bad}; valid: {', '.join(_MAKERS)}")

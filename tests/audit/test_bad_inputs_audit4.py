@@ -251,15 +251,21 @@ DAMAGE = [
 ]
 
 
-@pytest.mark.parametrize(("sql", "row", "what"), DAMAGE)
-def test_audit_of_a_damaged_ledger_names_the_row_and_field(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], sql: str, row: str, what: str
-) -> None:
+def _damaged(tmp_path: Path, sql: str) -> Path:
+    """A good ledger file, then ``sql`` run on it (a hand edit that damages a row)."""
     import duckdb
 
     path = _ledger(tmp_path / "l.duckdb")
     with duckdb.connect(str(path)) as con:
         con.execute(sql)
+    return path
+
+
+@pytest.mark.parametrize(("sql", "row", "what"), DAMAGE)
+def test_audit_of_a_damaged_ledger_names_the_row_and_field(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], sql: str, row: str, what: str
+) -> None:
+    path = _damaged(tmp_path, sql)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         err = one_line_error(
@@ -272,11 +278,7 @@ def test_audit_of_a_damaged_ledger_names_the_row_and_field(
 def test_ledger_summary_of_a_damaged_ledger_names_the_row_and_field(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], sql: str, row: str, what: str
 ) -> None:
-    import duckdb
-
-    path = _ledger(tmp_path / "l.duckdb")
-    with duckdb.connect(str(path)) as con:
-        con.execute(sql)
+    path = _damaged(tmp_path, sql)
     err = one_line_error(capsys, main(["ledger", "summary", str(path)]))
     assert row in err and what in err and "damaged" in err
 

@@ -12,11 +12,13 @@ from __future__ import annotations
 import json
 import math
 import warnings
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tokenomy.capital.rl.experiment import RunSummary, summarise
+from tokenomy.capital.rl.experiment import summarise
 from tokenomy.core.errors import ValidationError
 from tokenomy.interfaces.cli import main
 
@@ -161,23 +163,16 @@ def test_agent_tau_at_the_price_bound_gives_finite_figures_without_warnings(
 # -- tokens to target are censored at the budget -----------------------------------------------------
 
 
-def _run(policy: str, seed: int, tokens: int, *, reached: bool) -> RunSummary:
-    return RunSummary(
-        policy=policy, staleness=0, seed=seed, start_accuracy=0.4, target_accuracy=0.5, reached=reached,
-        tokens_to_target=tokens, rollout_tokens_to_target=tokens, verify_tokens_to_target=0,
-        update_tokens_to_target=0, steps_to_target=3, wall_s_to_target=0.1, final_accuracy=0.5,
-        gain_at_half_budget=0.01, tokens_total=tokens, steps_total=3, wall_s_total=0.1, ess_share=1.0,
-    )  # fmt: skip
-
-
-def test_tokens_to_target_rows_say_how_many_seeds_were_censored_and_ci_is_never_negative() -> None:
+def test_tokens_to_target_rows_say_how_many_seeds_were_censored_and_ci_is_never_negative(
+    run_summary: Callable[..., Any],
+) -> None:
     runs = [
-        _run("uniform", 0, 22_000, reached=False),
-        _run("uniform", 1, 22_400, reached=False),
-        _run("tokenomy", 0, 2_000, reached=True),
-        _run("tokenomy", 1, 20_000, reached=True),
-        _run("dapo", 0, 5_000, reached=True),
-        _run("dapo", 1, 22_000, reached=False),
+        run_summary("uniform", 0, 22_000, reached=False),
+        run_summary("uniform", 1, 22_400, reached=False),
+        run_summary("tokenomy", 0, 2_000, reached=True),
+        run_summary("tokenomy", 1, 20_000, reached=True),
+        run_summary("dapo", 0, 5_000, reached=True),
+        run_summary("dapo", 1, 22_000, reached=False),
     ]
     rows = {str(r["policy"]): r for r in summarise(runs)}
     for r in rows.values():
@@ -191,16 +186,16 @@ def test_tokens_to_target_rows_say_how_many_seeds_were_censored_and_ci_is_never_
     assert rows["tokenomy"]["tokens_to_target_lower_bound"] is False
 
 
-def test_rl_table_shows_censored_tokens_as_a_bound_of_the_budget() -> None:
+def test_rl_table_shows_censored_tokens_as_a_bound_of_the_budget(run_summary: Callable[..., Any]) -> None:
     from tokenomy.interfaces.cmd_rl import shown_rows
 
     runs = [
-        _run("uniform", 0, 22_000, reached=False),
-        _run("uniform", 1, 22_400, reached=False),
-        _run("dapo", 0, 5_000, reached=True),
-        _run("dapo", 1, 22_000, reached=False),
-        _run("tokenomy", 0, 2_000, reached=True),
-        _run("tokenomy", 1, 20_000, reached=True),
+        run_summary("uniform", 0, 22_000, reached=False),
+        run_summary("uniform", 1, 22_400, reached=False),
+        run_summary("dapo", 0, 5_000, reached=True),
+        run_summary("dapo", 1, 22_000, reached=False),
+        run_summary("tokenomy", 0, 2_000, reached=True),
+        run_summary("tokenomy", 1, 20_000, reached=True),
     ]
     shown, notes = shown_rows(summarise(runs), max_tokens=20_000)
     by = {r["policy"]: r for r in shown}

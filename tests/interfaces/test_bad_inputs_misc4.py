@@ -136,17 +136,6 @@ def test_an_rl_run_never_spends_more_than_its_budget(policy: str, lag: int) -> N
     assert len(tr.tokens) >= 1 and int(tr.tokens[-1]) <= cfg.max_tokens
 
 
-def _summary(policy: str, seed: int, tokens: int, *, reached: bool) -> Any:
-    from tokenomy.capital.rl.experiment import RunSummary
-
-    return RunSummary(
-        policy=policy, staleness=0, seed=seed, start_accuracy=0.4, target_accuracy=0.5, reached=reached,
-        tokens_to_target=tokens, rollout_tokens_to_target=tokens, verify_tokens_to_target=0,
-        update_tokens_to_target=0, steps_to_target=3, wall_s_to_target=0.1, final_accuracy=0.5,
-        gain_at_half_budget=0.01, tokens_total=tokens, steps_total=3, wall_s_total=0.1, ess_share=1.0,
-    )  # fmt: skip
-
-
 @pytest.mark.parametrize(
     ("dapo_reached", "tokenomy_reached", "verdict"),
     [
@@ -156,12 +145,15 @@ def _summary(policy: str, seed: int, tokens: int, *, reached: bool) -> Any:
     ],
 )
 def test_no_token_ratio_verdict_against_a_censored_run(
-    dapo_reached: tuple[bool, bool], tokenomy_reached: tuple[bool, bool], verdict: str
+    dapo_reached: tuple[bool, bool],
+    tokenomy_reached: tuple[bool, bool],
+    verdict: str,
+    run_summary: Callable[..., Any],
 ) -> None:
     from tokenomy.capital.rl.experiment import bar_checks, summarise
 
-    runs = [_summary("dapo", s, 4_000, reached=r) for s, r in enumerate(dapo_reached)]
-    runs += [_summary("tokenomy", s, 2_000, reached=r) for s, r in enumerate(tokenomy_reached)]
+    runs = [run_summary("dapo", s, 4_000, reached=r) for s, r in enumerate(dapo_reached)]
+    runs += [run_summary("tokenomy", s, 2_000, reached=r) for s, r in enumerate(tokenomy_reached)]
     checks = [c for c in bar_checks(summarise(runs)) if "dapo tokens" in str(c["claim"])]
     assert [c["verdict"] for c in checks] == [verdict]
 

@@ -163,17 +163,21 @@ def test_agent_tau_at_the_price_bound_gives_finite_figures_without_warnings(
 # -- tokens to target are censored at the budget -----------------------------------------------------
 
 
+CENSORED_RUNS = [
+    ("uniform", 0, 22_000, False),
+    ("uniform", 1, 22_400, False),
+    ("tokenomy", 0, 2_000, True),
+    ("tokenomy", 1, 20_000, True),
+    ("dapo", 0, 5_000, True),
+    ("dapo", 1, 22_000, False),
+]
+"""(policy, seed, tokens to target, reached): uniform never reaches the 20,000 budget, dapo once."""
+
+
 def test_tokens_to_target_rows_say_how_many_seeds_were_censored_and_ci_is_never_negative(
     run_summary: Callable[..., Any],
 ) -> None:
-    runs = [
-        run_summary("uniform", 0, 22_000, reached=False),
-        run_summary("uniform", 1, 22_400, reached=False),
-        run_summary("tokenomy", 0, 2_000, reached=True),
-        run_summary("tokenomy", 1, 20_000, reached=True),
-        run_summary("dapo", 0, 5_000, reached=True),
-        run_summary("dapo", 1, 22_000, reached=False),
-    ]
+    runs = [run_summary(p, seed, tokens, reached=r) for p, seed, tokens, r in CENSORED_RUNS]
     rows = {str(r["policy"]): r for r in summarise(runs)}
     for r in rows.values():
         for key, value in r.items():
@@ -189,14 +193,7 @@ def test_tokens_to_target_rows_say_how_many_seeds_were_censored_and_ci_is_never_
 def test_rl_table_shows_censored_tokens_as_a_bound_of_the_budget(run_summary: Callable[..., Any]) -> None:
     from tokenomy.interfaces.cmd_rl import shown_rows
 
-    runs = [
-        run_summary("uniform", 0, 22_000, reached=False),
-        run_summary("uniform", 1, 22_400, reached=False),
-        run_summary("dapo", 0, 5_000, reached=True),
-        run_summary("dapo", 1, 22_000, reached=False),
-        run_summary("tokenomy", 0, 2_000, reached=True),
-        run_summary("tokenomy", 1, 20_000, reached=True),
-    ]
+    runs = [run_summary(p, seed, tokens, reached=r) for p, seed, tokens, r in CENSORED_RUNS]
     shown, notes = shown_rows(summarise(runs), max_tokens=20_000)
     by = {r["policy"]: r for r in shown}
     assert by["uniform"]["tokens_to_target"] == "> 20,000 (reached in 0 of 2 seeds)"
